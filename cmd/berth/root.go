@@ -1,0 +1,62 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/berth-runtime/berth/internal/container"
+	"github.com/berth-runtime/berth/internal/state"
+	"github.com/spf13/cobra"
+)
+
+// Exit statuses, as docker run has them.
+const (
+	exitRuntimeError = 125
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+type globalOptions struct {
+	root string
+}
+
+// exitError carries a status for main to exit with; its message, if any,
+// has been printed already.
+type exitError struct{ code int }
+
+func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func newRootCommand() *cobra.Command {
+	g := &globalOptions{}
+	root := &cobra.Command{
+		Use:           "berth",
+		Short:         "Run fully isolated Linux containers, without a daemon",
+		Version:       version,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.PersistentFlags().StringVar(&g.root, "root", state.DefaultRoot, "directory for container state")
+	root.AddCommand(newRunCommand(g))
+	return root
+}
+
+func execute(args []string) int {
+	cmd := newRootCommand()
+	cmd.SetArgs(args)
+	err := cmd.Execute()
+	if err == nil {
+		return 0
+	}
+	var ee exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	fmt.Fprintf(os.Stderr, "berth: %v\n", err)
+	var se *container.StartError
+	if errors.As(err, &se) && se.Code != 0 {
+		return se.Code
+	}
+	return exitRuntimeError
+}

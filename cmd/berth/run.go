@@ -1,0 +1,111 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/berth-runtime/berth/internal/container"
+	"github.com/berth-runtime/berth/internal/spec"
+	"github.com/berth-runtime/berth/internal/terminal"
+	"github.com/spf13/cobra"
+)
+
+type runFlags struct {
+	opts   spec.RunOptions
+	rm     bool
+	detach bool
+	name   string
+}
+
+func newRunCommand(g *globalOptions) *cobra.Command {
+	f := &runFlags{}
+	cmd := &cobra.Command{
+		Use:   "run [OPTIONS] (IMAGE | --rootfs DIR) [COMMAND] [ARG...]",
+		Short: "Run a command in a new container",
+		Example: `  berth run --rm --rootfs ./rootfs --hostname box --pids-limit 64 --memory 256m --cpus 0.5 -e FOO=bar -- /bin/sh -c 'hostname; ps; echo $FOO'
+  berth run --rm -it --rootfs ./rootfs /bin/sh
+  echo hi | berth run --rm -i --rootfs ./rootfs cat`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runContainer(g, f, args)
+		},
+	}
+	fl := cmd.Flags()
+	// Everything after the image or command belongs to the container.
+	fl.SetInterspersed(false)
+	o := &f.opts
+	fl.StringVar(&o.Rootfs, "rootfs", "", "run the container from this root filesystem directory instead of an image")
+	fl.BoolVar(&f.rm, "rm", false, "remove the container when it exits")
+	fl.BoolVarP(&f.detach, "detach", "d", false, "run the container in the background")
+	fl.BoolVarP(&o.Interactive, "interactive", "i", false, "keep stdin open and pass it to the container")
+	fl.BoolVarP(&o.TTY, "tty", "t", false, "give the container a terminal")
+	fl.StringVar(&f.name, "name", "", "name the container")
+	fl.StringVar(&o.Hostname, "hostname", "", "container host name (default: the first 12 characters of its ID)")
+	fl.StringArrayVarP(&o.Env, "env", "e", nil, "set an environment variable (KEY=VALUE, or KEY to copy the host's)")
+	fl.StringArrayVar(&o.EnvFiles, "env-file", nil, "read environment variables from a file")
+	fl.StringVarP(&o.Workdir, "workdir", "w", "", "working directory inside the container")
+	fl.StringVarP(&o.User, "user", "u", "", "user to run as: uid[:gid] or name[:group]")
+	fl.BoolVar(&o.Privileged, "privileged", false, "give the container all capabilities and host devices, without masked paths")
+	fl.StringVarP(&o.Memory, "memory", "m", "", "memory limit (e.g. 256m, 1g)")
+	fl.StringVar(&o.CPUs, "cpus", "", "number of CPUs (e.g. 0.5)")
+	fl.Int64VarP(&o.CPUShares, "cpu-shares", "c", 0, "CPU shares (relative weight, 1024 by default)")
+	fl.Int64Var(&o.PidsLimit, "pids-limit", 0, "maximum number of processes (-1 for unlimited)")
+	return cmd
+}
+
+func runContainer(g *globalOptions, f *runFlags, args []string) error {
+	if os.Geteuid() != 0 {
+		return errors.New("berth run needs root: run it as root or with sudo (rootless containers are not supported yet)")
+	}
+	if f.detach {
+		return errors.New("--detach is not supported yet: run the container in the foreground")
+	}
+	o := &f.opts
+	if o.Rootfs == "" {
+		if len(args) > 0 {
+			return fmt.Errorf("images are not supported yet: run %q from a directory with --rootfs DIR", args[0])
+		}
+		return errors.New("no root filesystem given: use --rootfs DIR")
+	}
+	o.Args = args
+	if o.Interactive && o.TTY && !terminal.IsTerminal(os.Stdin) {
+		return errors.New("the input device is not a TTY: drop -t, or run berth from a terminal")
+	}
+	id, err := newID()
+	if err != nil {
+		return err
+	}
+	if o.Hostname == "" {
+		o.Hostname = id[:12]
+	}
+	s, err := spec.FromRunOptions(*o)
+	if err != nil {
+		return err
+	}
+	run := container.RunOptions{StateRoot: g.root, ID: id, Name: f.name, Spec: s, Stdout: os.Stdout, Stderr: os.Stderr}
+	if o.Interactive {
+		run.Stdin = os.Stdin
+	}
+	exit, err := container.Run(run)
+	if err != nil {
+		return err
+	}
+	if exit.OOMKilled {
+		fmt.Fprintf(os.Stderr, "berth: container killed: it reached its memory limit (--memory %s)\n", o.Memory)
+	}
+	if exit.Code != 0 {
+		return exitError{exit.Code}
+	}
+	return nil
+}
+
+// newID returns a container ID: 64 hex digits, as Docker's.
+func newID() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generate container ID: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}

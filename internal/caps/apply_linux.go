@@ -1,0 +1,54 @@
+package caps
+
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// Sets holds the five capability sets as bit masks.
+type Sets struct {
+	Bounding, Effective, Permitted, Inheritable, Ambient uint64
+}
+
+// DropBounding removes every capability not in keep from the bounding set.
+// It needs CAP_SETPCAP, so it runs before the user changes.
+func DropBounding(keep uint64) error {
+	for c := 0; c <= Last(); c++ {
+		if keep&(1<<uint(c)) != 0 {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
+			return fmt.Errorf("drop %s from the bounding set: %w", names[c], err)
+		}
+	}
+	return nil
+}
+
+// Apply sets the effective, permitted and inheritable sets of the calling
+// thread, then raises the ambient ones. The caller must be the thread that
+// execs: capabilities are per thread.
+func Apply(s Sets) error {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	for i := 0; i < 2; i++ {
+		data[i].Effective = uint32(s.Effective >> (32 * i))
+		data[i].Permitted = uint32(s.Permitted >> (32 * i))
+		data[i].Inheritable = uint32(s.Inheritable >> (32 * i))
+	}
+	if err := unix.Capset(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("capset: %w", err)
+	}
+	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil && err != unix.EINVAL {
+		return fmt.Errorf("clear ambient capabilities: %w", err)
+	}
+	for c := 0; c <= Last(); c++ {
+		if s.Ambient&(1<<uint(c)) == 0 {
+			continue
+		}
+		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(c), 0, 0); err != nil {
+			return fmt.Errorf("raise ambient %s: %w", names[c], err)
+		}
+	}
+	return nil
+}

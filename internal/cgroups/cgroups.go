@@ -1,0 +1,249 @@
+// Package cgroups creates, limits, inspects and removes a container's
+// control groups on cgroup v1 (one directory per controller hierarchy) and
+// cgroup v2 (one directory in the unified hierarchy). It never moves a
+// process itself except through Join, which the init stage calls for its
+// own thread: writing a PID into cgroup.procs is the slowest step of a
+// start (it waits for an RCU grace period), while a thread writing 0 into
+// a v1 tasks file, or a child born into its v2 cgroup, costs nearly nothing.
+package cgroups
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Root is where the cgroup file systems are mounted.
+const Root = "/sys/fs/cgroup"
+
+// Version is a cgroup hierarchy version.
+type Version int
+
+const (
+	V1 Version = 1
+	V2 Version = 2
+)
+
+func (v Version) String() string { return "v" + strconv.Itoa(int(v)) }
+
+// Detect reports whether the host runs the unified (v2) hierarchy or v1
+// (legacy or hybrid: a hybrid host's cgroup2 mount holds no controllers
+// berth needs, so it is treated as v1).
+func Detect() Version {
+	var st unix.Statfs_t
+	if err := unix.Statfs(Root, &st); err == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return V2
+	}
+	return V1
+}
+
+// Cgroup is one container's control group.
+type Cgroup struct {
+	Version Version
+	// Path is the cgroup's path relative to each hierarchy's root, such as
+	// /berth/<id>.
+	Path string
+	// Dirs are the absolute directories that make up the cgroup: one per
+	// v1 hierarchy, or the single v2 directory.
+	Dirs []string
+}
+
+// New describes the cgroup at path (relative to the hierarchy roots) for
+// the host's cgroup version. Nothing is created.
+func New(path string, resources *specs.LinuxResources) (*Cgroup, error) {
+	path = filepath.Clean("/" + path)
+	if path == "/" {
+		return nil, fmt.Errorf("cgroups path %q names the root cgroup: give the container its own", path)
+	}
+	c := &Cgroup{Version: Detect(), Path: path}
+	if c.Version == V2 {
+		c.Dirs = []string{filepath.Join(Root, path)}
+		return c, nil
+	}
+	hierarchies, err := v1Hierarchies(needsCpuset(resources))
+	if err != nil {
+		return nil, err
+	}
+	for _, h := range hierarchies {
+		c.Dirs = append(c.Dirs, filepath.Join(Root, h, path))
+	}
+	return c, nil
+}
+
+// Load describes an existing cgroup from its recorded directories.
+func Load(version Version, path string, dirs []string) *Cgroup {
+	return &Cgroup{Version: version, Path: path, Dirs: dirs}
+}
+
+func needsCpuset(r *specs.LinuxResources) bool {
+	return r != nil && r.CPU != nil && (r.CPU.Cpus != "" || r.CPU.Mems != "")
+}
+
+// Create makes the cgroup's directories and applies the limits. On error
+// everything it made is removed again.
+func (c *Cgroup) Create(r *specs.LinuxResources) (err error) {
+	defer func() {
+		if err != nil {
+			_ = c.Destroy()
+		}
+	}()
+	if c.Version == V2 {
+		return c.createV2(r)
+	}
+	return c.createV1(r)
+}
+
+// TasksFiles are the files the init stage writes 0 into to join the
+// cgroup (v1 only; v2 children are born inside it).
+func (c *Cgroup) TasksFiles() []string {
+	if c.Version == V2 {
+		return nil
+	}
+	files := make([]string, len(c.Dirs))
+	for i, d := range c.Dirs {
+		files[i] = filepath.Join(d, "tasks")
+	}
+	return files
+}
+
+// Join moves the calling thread into each v1 cgroup whose tasks file is
+// given. The caller must be the thread that later execs.
+func Join(tasksFiles []string) error {
+	for _, f := range tasksFiles {
+		if err := writeFile(f, "0"); err != nil {
+			return fmt.Errorf("join cgroup: %w", err)
+		}
+	}
+	return nil
+}
+
+// AddProcess moves a whole process into the cgroup, for kernels where a
+// child cannot be born inside it.
+func (c *Cgroup) AddProcess(pid int) error {
+	for _, d := range c.Dirs {
+		if err := writeFile(filepath.Join(d, "cgroup.procs"), strconv.Itoa(pid)); err != nil {
+			return fmt.Errorf("add process %d to cgroup: %w", pid, err)
+		}
+	}
+	return nil
+}
+
+// OpenDir opens the v2 cgroup directory, for CLONE_INTO_CGROUP.
+func (c *Cgroup) OpenDir() (*os.File, error) {
+	return os.OpenFile(c.Dirs[0], unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+}
+
+// OOMKilled reports whether the kernel's OOM killer killed a process of
+// this cgroup because the memory limit was hit.
+func (c *Cgroup) OOMKilled() bool {
+	file, key := "memory.events", "oom_kill"
+	dir := c.Dirs[0]
+	if c.Version == V1 {
+		file = "memory.oom_control"
+		dir = c.dirFor("memory")
+		if dir == "" {
+			return false
+		}
+	}
+	n, _ := readKey(filepath.Join(dir, file), key)
+	return n > 0
+}
+
+// Processes lists the PIDs in the cgroup.
+func (c *Cgroup) Processes() []int {
+	var pids []int
+	for _, d := range c.Dirs {
+		b, err := os.ReadFile(filepath.Join(d, "cgroup.procs"))
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(b)) {
+			if pid, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, pid)
+			}
+		}
+		if len(pids) > 0 {
+			break
+		}
+	}
+	return pids
+}
+
+// Destroy kills whatever still runs in the cgroup and removes its
+// directories. Missing directories are not an error; a cgroup whose
+// processes have not exited yet reports EBUSY and is left for the next
+// garbage collection.
+func (c *Cgroup) Destroy() error {
+	var errs []error
+	for i := len(c.Dirs) - 1; i >= 0; i-- {
+		err := unix.Rmdir(c.Dirs[i])
+		if errors.Is(err, unix.EBUSY) {
+			c.kill()
+			err = unix.Rmdir(c.Dirs[i])
+		}
+		if err != nil && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("remove cgroup %s: %w", c.Dirs[i], err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Cgroup) kill() {
+	if c.Version == V2 {
+		if writeFile(filepath.Join(c.Dirs[0], "cgroup.kill"), "1") == nil {
+			return
+		}
+	}
+	for _, pid := range c.Processes() {
+		_ = unix.Kill(pid, unix.SIGKILL)
+	}
+}
+
+func (c *Cgroup) dirFor(controller string) string {
+	for _, d := range c.Dirs {
+		rel, err := filepath.Rel(Root, d)
+		if err != nil {
+			continue
+		}
+		hierarchy, _, _ := strings.Cut(rel, "/")
+		for _, name := range strings.Split(hierarchy, ",") {
+			if name == controller {
+				return d
+			}
+		}
+	}
+	return ""
+}
+
+func writeFile(path, value string) error {
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC|unix.O_TRUNC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if _, err := unix.Write(fd, []byte(value)); err != nil {
+		return fmt.Errorf("write %q to %s: %w", value, path, err)
+	}
+	return nil
+}
+
+// readKey returns the number after key in a flat-keyed cgroup file.
+func readKey(path, key string) (int64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, " ")
+		if ok && k == key {
+			return strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("%s: no key %s", path, key)
+}

@@ -1,0 +1,219 @@
+package cgroups
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// v1Controllers are the v1 hierarchies a container gets a cgroup in.
+// cpuset is only used when the config pins CPUs or memory nodes: a new
+// cpuset cgroup must be filled in before it can hold a task.
+var v1Controllers = []string{"pids", "memory", "cpu", "cpuacct", "devices", "freezer", "blkio"}
+
+// v1Hierarchies returns the mounted v1 hierarchy directories under Root,
+// each once even when controllers are co-mounted (cpu,cpuacct).
+func v1Hierarchies(withCpuset bool) ([]string, error) {
+	names := v1Controllers
+	if withCpuset {
+		names = append([]string{"cpuset"}, names...)
+	}
+	var out []string
+	seen := map[string]bool{}
+	for _, name := range names {
+		dir := filepath.Join(Root, name)
+		real, err := filepath.EvalSymlinks(dir)
+		if err != nil {
+			if name == "pids" || name == "memory" || name == "devices" {
+				return nil, fmt.Errorf("cgroup v1 controller %s is not mounted at %s: mount it, or boot with cgroup v2", name, dir)
+			}
+			continue
+		}
+		if !seen[real] {
+			seen[real] = true
+			out = append(out, filepath.Base(real))
+		}
+	}
+	return out, nil
+}
+
+func (c *Cgroup) createV1(r *specs.LinuxResources) error {
+	for _, dir := range c.Dirs {
+		if err := mkdirV1(dir); err != nil {
+			return err
+		}
+	}
+	if r == nil {
+		return nil
+	}
+	if err := c.setDevicesV1(r.Devices); err != nil {
+		return err
+	}
+	for _, set := range []func(*specs.LinuxResources) error{c.setPidsV1, c.setMemoryV1, c.setCPUV1} {
+		if err := set(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// mkdirV1 creates dir and any missing parents. A new cpuset cgroup starts
+// with no CPUs and no memory nodes, so parents berth creates copy them from
+// their own parent and pass them on through clone_children.
+func mkdirV1(dir string) error {
+	parent := filepath.Dir(dir)
+	if _, err := os.Stat(parent); errors.Is(err, os.ErrNotExist) {
+		if err := mkdirV1(parent); err != nil {
+			return err
+		}
+		if isCpuset(parent) {
+			if err := inheritCpuset(parent); err != nil {
+				return err
+			}
+		}
+	}
+	if err := unix.Mkdir(dir, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("create cgroup %s: %w", dir, err)
+	}
+	return nil
+}
+
+func isCpuset(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "cpuset.cpus"))
+	return err == nil
+}
+
+func inheritCpuset(dir string) error {
+	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+		b, err := os.ReadFile(filepath.Join(filepath.Dir(dir), f))
+		if err != nil {
+			return fmt.Errorf("read parent %s: %w", f, err)
+		}
+		if err := writeFile(filepath.Join(dir, f), strings.TrimSpace(string(b))); err != nil {
+			return err
+		}
+	}
+	return writeFile(filepath.Join(dir, "cgroup.clone_children"), "1")
+}
+
+func (c *Cgroup) setDevicesV1(rules []specs.LinuxDeviceCgroup) error {
+	dir := c.dirFor("devices")
+	if dir == "" || len(rules) == 0 {
+		return nil
+	}
+	for _, rule := range rules {
+		file := "devices.deny"
+		if rule.Allow {
+			file = "devices.allow"
+		}
+		if err := writeFile(filepath.Join(dir, file), DeviceRuleString(rule)); err != nil {
+			return fmt.Errorf("device cgroup: %w", err)
+		}
+	}
+	return nil
+}
+
+// DeviceRuleString formats a rule the way the v1 devices files take it:
+// "c 1:3 rwm", with * for wildcards.
+func DeviceRuleString(r specs.LinuxDeviceCgroup) string {
+	typ := r.Type
+	if typ == "" {
+		typ = "a"
+	}
+	num := func(p *int64) string {
+		if p == nil || *p < 0 {
+			return "*"
+		}
+		return strconv.FormatInt(*p, 10)
+	}
+	access := r.Access
+	if access == "" {
+		access = "rwm"
+	}
+	return fmt.Sprintf("%s %s:%s %s", typ, num(r.Major), num(r.Minor), access)
+}
+
+func (c *Cgroup) setPidsV1(r *specs.LinuxResources) error {
+	if r.Pids == nil || r.Pids.Limit == nil {
+		return nil
+	}
+	return writeFile(filepath.Join(c.dirFor("pids"), "pids.max"), pidsValue(*r.Pids.Limit))
+}
+
+func pidsValue(limit int64) string {
+	if limit <= 0 {
+		return "max"
+	}
+	return strconv.FormatInt(limit, 10)
+}
+
+func (c *Cgroup) setMemoryV1(r *specs.LinuxResources) error {
+	m := r.Memory
+	if m == nil {
+		return nil
+	}
+	dir := c.dirFor("memory")
+	if m.Limit != nil {
+		if err := writeFile(filepath.Join(dir, "memory.limit_in_bytes"), strconv.FormatInt(*m.Limit, 10)); err != nil {
+			return err
+		}
+	}
+	if m.Swap != nil {
+		// Without swap accounting the file does not exist and swap is not
+		// limited separately.
+		swapFile := filepath.Join(dir, "memory.memsw.limit_in_bytes")
+		if _, err := os.Stat(swapFile); err == nil {
+			if err := writeFile(swapFile, strconv.FormatInt(*m.Swap, 10)); err != nil {
+				return err
+			}
+		}
+	}
+	if m.Reservation != nil {
+		if err := writeFile(filepath.Join(dir, "memory.soft_limit_in_bytes"), strconv.FormatInt(*m.Reservation, 10)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *Cgroup) setCPUV1(r *specs.LinuxResources) error {
+	cpu := r.CPU
+	if cpu == nil {
+		return nil
+	}
+	dir := c.dirFor("cpu")
+	writes := [][2]string{}
+	if cpu.Shares != nil {
+		writes = append(writes, [2]string{"cpu.shares", strconv.FormatUint(*cpu.Shares, 10)})
+	}
+	if cpu.Period != nil {
+		writes = append(writes, [2]string{"cpu.cfs_period_us", strconv.FormatUint(*cpu.Period, 10)})
+	}
+	if cpu.Quota != nil {
+		writes = append(writes, [2]string{"cpu.cfs_quota_us", strconv.FormatInt(*cpu.Quota, 10)})
+	}
+	for _, w := range writes {
+		if err := writeFile(filepath.Join(dir, w[0]), w[1]); err != nil {
+			return err
+		}
+	}
+	if cs := c.dirFor("cpuset"); cs != "" {
+		if cpu.Cpus != "" {
+			if err := writeFile(filepath.Join(cs, "cpuset.cpus"), cpu.Cpus); err != nil {
+				return err
+			}
+		}
+		if cpu.Mems != "" {
+			if err := writeFile(filepath.Join(cs, "cpuset.mems"), cpu.Mems); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

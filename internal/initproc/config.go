@@ -1,0 +1,71 @@
+// Package initproc is the init stage: the first process inside a new
+// container's namespaces. berth re-executes its own binary (from a sealed,
+// read-only copy) under the name Argv0; the process reads a compact,
+// already-validated Config from the parent over a socket, joins its
+// cgroups, builds the root filesystem, drops privileges and execs the
+// container's program, which thereby becomes PID 1. Everything that
+// changes per-thread state (credentials, capabilities, namespaces) happens
+// on the main thread, which is the one that calls execve.
+package initproc
+
+import (
+	"github.com/berth-runtime/berth/internal/caps"
+	"github.com/berth-runtime/berth/internal/rootfs"
+	"github.com/berth-runtime/berth/internal/terminal"
+)
+
+// Argv0 is the name the init stage runs under: berth's main checks it
+// before doing anything else.
+const Argv0 = "berth-init"
+
+// SyncFD is the file descriptor of the socket to the parent.
+const SyncFD = 3
+
+// Config is what the init stage is told to do. It is built by the parent
+// from a validated OCI config, so the init stage neither parses nor
+// re-validates JSON it did not produce itself.
+type Config struct {
+	Rootfs   rootfs.Config `json:"rootfs"`
+	Hostname string        `json:"hostname,omitempty"`
+	Domain   string        `json:"domainname,omitempty"`
+	// CgroupTasks are the v1 tasks files to write 0 into.
+	CgroupTasks []string `json:"cgroupTasks,omitempty"`
+	NewCgroupNS bool     `json:"cgroupns,omitempty"`
+	NewNetNS    bool     `json:"netns,omitempty"`
+	Process     Process  `json:"process"`
+}
+
+// Process is the program to exec and the identity it runs with.
+type Process struct {
+	Args            []string      `json:"args"`
+	Env             []string      `json:"env,omitempty"`
+	Cwd             string        `json:"cwd"`
+	UID             uint32        `json:"uid"`
+	GID             uint32        `json:"gid"`
+	AdditionalGids  []uint32      `json:"gids,omitempty"`
+	Umask           *uint32       `json:"umask,omitempty"`
+	Caps            caps.Sets     `json:"caps"`
+	NoNewPrivileges bool          `json:"noNewPrivileges,omitempty"`
+	Rlimits         []Rlimit      `json:"rlimits,omitempty"`
+	OOMScoreAdj     *int          `json:"oomScoreAdj,omitempty"`
+	Terminal        bool          `json:"terminal,omitempty"`
+	ConsoleSize     terminal.Size `json:"consoleSize,omitempty"`
+	// StdinNull replaces stdin with the container's /dev/null.
+	StdinNull bool `json:"stdinNull,omitempty"`
+}
+
+// Rlimit is one resource limit.
+type Rlimit struct {
+	Resource int    `json:"resource"`
+	Soft     uint64 `json:"soft"`
+	Hard     uint64 `json:"hard"`
+}
+
+// Message is what the init stage reports to the parent before it execs.
+// Nothing is sent on success: the socket closes on exec.
+type Message struct {
+	// Error says why the container could not start; Code is the exit
+	// status to give the user (125, 126 or 127).
+	Error string `json:"error,omitempty"`
+	Code  int    `json:"code,omitempty"`
+}

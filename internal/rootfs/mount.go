@@ -1,0 +1,229 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// kernelFS are file systems whose destination must not pass through a
+// symlink: a hostile image could otherwise have /proc point somewhere the
+// masks and read-only paths would miss.
+var kernelFS = map[string]bool{"proc": true, "sysfs": true}
+
+func mountOne(root *os.File, m Mount, hierarchies []string) error {
+	target, err := mountTarget(root, m)
+	if err != nil {
+		return fmt.Errorf("mount %s: %w", m.Destination, err)
+	}
+	defer target.Close()
+	switch {
+	case m.IsBind():
+		err = bindMount(root, m, target)
+	case m.Type == "cgroup" || m.Type == "cgroup2":
+		err = mountCgroup(root, m, target, hierarchies)
+	default:
+		err = unix.Mount(m.Source, fdPath(target), m.Type, m.Flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT), m.Data)
+	}
+	if err != nil {
+		return fmt.Errorf("mount %s on %s: %w", m.Type, m.Destination, err)
+	}
+	return setPropagation(root, m)
+}
+
+// mountTarget creates the destination inside root (a file when a file is
+// bind-mounted, else a directory) and returns a handle to it.
+func mountTarget(root *os.File, m Mount) (*os.File, error) {
+	if kernelFS[m.Type] {
+		if err := refuseSymlinks(root, m.Destination); err != nil {
+			return nil, err
+		}
+	}
+	if m.IsBind() {
+		st, err := os.Stat(m.Source)
+		if err != nil {
+			return nil, fmt.Errorf("bind source: %w", err)
+		}
+		if !st.IsDir() {
+			return createFileInRoot(root, m.Destination)
+		}
+	}
+	return mkdirInRoot(root, m.Destination)
+}
+
+// refuseSymlinks fails if any existing component of p inside root is a
+// symlink.
+func refuseSymlinks(root *os.File, p string) error {
+	p = path.Clean("/" + p)
+	for dir := p; dir != "/"; dir = path.Dir(dir) {
+		var st unix.Stat_t
+		err := unix.Fstatat(int(root.Fd()), strings.TrimPrefix(dir, "/"), &st, unix.AT_SYMLINK_NOFOLLOW)
+		if err == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
+			return fmt.Errorf("%s is a symlink inside the rootfs: refusing to mount a kernel file system through it", dir)
+		}
+	}
+	return nil
+}
+
+func bindMount(root *os.File, m Mount, target *os.File) error {
+	if err := unix.Mount(m.Source, fdPath(target), "", unix.MS_BIND|(m.Flags&unix.MS_REC), ""); err != nil {
+		return err
+	}
+	extra := m.Flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT)
+	if extra == 0 {
+		return nil
+	}
+	// Flags on a bind mount take a second, remounting call, which must
+	// name the new mount, not the directory beneath it.
+	mounted, err := openInRoot(root, m.Destination)
+	if err != nil {
+		return err
+	}
+	defer mounted.Close()
+	locked, err := mountFlags(fdPath(mounted))
+	if err != nil {
+		return err
+	}
+	return unix.Mount("", fdPath(mounted), "", unix.MS_BIND|unix.MS_REMOUNT|extra|(locked&^unix.MS_RDONLY), "")
+}
+
+func setPropagation(root *os.File, m Mount) error {
+	if len(m.Propagation) == 0 {
+		return nil
+	}
+	mounted, err := openInRoot(root, m.Destination)
+	if err != nil {
+		return fmt.Errorf("mount %s: %w", m.Destination, err)
+	}
+	defer mounted.Close()
+	for _, p := range m.Propagation {
+		if err := unix.Mount("", fdPath(mounted), "", p, ""); err != nil {
+			return fmt.Errorf("set propagation of %s: %w", m.Destination, err)
+		}
+	}
+	return nil
+}
+
+// mountCgroup shows the container its own cgroups: the cgroup2 file system
+// on v2, or a tmpfs holding one mount per v1 hierarchy. The container has
+// its own cgroup namespace, so each mount's root is its own cgroup.
+func mountCgroup(root *os.File, m Mount, target *os.File, hierarchies []string) error {
+	flags := m.Flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT)
+	if len(hierarchies) == 0 {
+		return unix.Mount("cgroup2", fdPath(target), "cgroup2", flags, "")
+	}
+	if err := unix.Mount("cgroup", fdPath(target), "tmpfs", flags&^unix.MS_RDONLY, "mode=755"); err != nil {
+		return err
+	}
+	dir, err := openInRoot(root, m.Destination)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	for _, h := range hierarchies {
+		if err := mountHierarchy(dir, h, flags); err != nil {
+			return err
+		}
+	}
+	if flags&unix.MS_RDONLY != 0 {
+		return unix.Mount("", fdPath(dir), "", unix.MS_REMOUNT|flags, "mode=755")
+	}
+	return nil
+}
+
+func mountHierarchy(dir *os.File, h string, flags uintptr) error {
+	if err := unix.Mkdirat(int(dir.Fd()), h, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("create %s: %w", h, err)
+	}
+	sub, err := openInRoot(dir, h)
+	if err != nil {
+		return err
+	}
+	defer sub.Close()
+	if err := unix.Mount("cgroup", fdPath(sub), "cgroup", flags, h); err != nil {
+		return fmt.Errorf("cgroup hierarchy %s: %w", h, err)
+	}
+	// Co-mounted controllers are also reachable by each name, as on hosts.
+	if names := strings.Split(h, ","); len(names) > 1 {
+		for _, n := range names {
+			_ = unix.Symlinkat(h, int(dir.Fd()), n)
+		}
+	}
+	return nil
+}
+
+func createDevices(root *os.File, devices []Device) error {
+	for _, d := range devices {
+		if err := createDevice(root, d); err != nil {
+			return fmt.Errorf("create device %s: %w", d.Path, err)
+		}
+	}
+	return nil
+}
+
+func createDevice(root *os.File, d Device) error {
+	dir, err := mkdirInRoot(root, filepath.Dir(d.Path))
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	name := filepath.Base(d.Path)
+	_ = unix.Unlinkat(int(dir.Fd()), name, 0)
+	err = unix.Mknodat(int(dir.Fd()), name, d.Mode, int(unix.Mkdev(d.Major, d.Minor)))
+	if errors.Is(err, unix.EPERM) {
+		return bindHostDevice(root, d)
+	}
+	if err != nil {
+		return err
+	}
+	if err := unix.Fchownat(int(dir.Fd()), name, int(d.UID), int(d.GID), unix.AT_SYMLINK_NOFOLLOW); err != nil {
+		return err
+	}
+	return unix.Fchmodat(int(dir.Fd()), name, d.Mode&0o7777, 0)
+}
+
+// bindHostDevice is the fallback where mknod is not allowed: the host's
+// node is bind-mounted instead.
+func bindHostDevice(root *os.File, d Device) error {
+	target, err := createFileInRoot(root, d.Path)
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	return unix.Mount(d.Path, fdPath(target), "", unix.MS_BIND, "")
+}
+
+// devSymlinks adds the links every /dev has, when the config gives the
+// container its own /dev.
+func devSymlinks(root *os.File, mounts []Mount) error {
+	ownDev := false
+	for _, m := range mounts {
+		ownDev = ownDev || path.Clean(m.Destination) == "/dev"
+	}
+	if !ownDev {
+		return nil
+	}
+	dev, err := openInRoot(root, "/dev")
+	if err != nil {
+		return fmt.Errorf("open /dev: %w", err)
+	}
+	defer dev.Close()
+	links := [][2]string{
+		{"/proc/self/fd", "fd"},
+		{"/proc/self/fd/0", "stdin"},
+		{"/proc/self/fd/1", "stdout"},
+		{"/proc/self/fd/2", "stderr"},
+		{"pts/ptmx", "ptmx"},
+	}
+	for _, l := range links {
+		if err := unix.Symlinkat(l[0], int(dev.Fd()), l[1]); err != nil && !errors.Is(err, unix.EEXIST) {
+			return fmt.Errorf("symlink /dev/%s: %w", l[1], err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,236 @@
+// Package rootfs builds a container's file system view inside its new mount
+// namespace: it makes the host's mounts private, mounts the config's file
+// systems and device nodes under the root filesystem, pivots into it and
+// detaches the old root, then masks and write-protects kernel interfaces.
+// Every destination is resolved inside the root filesystem (openat2
+// RESOLVE_IN_ROOT through filepath-securejoin) and mounted through the
+// resulting file descriptor, so a hostile image's symlinks cannot redirect
+// a mount onto the host. It runs only in the init stage.
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/cyphar/filepath-securejoin/pathrs-lite"
+	"golang.org/x/sys/unix"
+)
+
+// Device is a device node to create in the container.
+type Device struct {
+	Path  string `json:"path"`
+	Mode  uint32 `json:"mode"` // file type and permission bits
+	Major uint32 `json:"major"`
+	Minor uint32 `json:"minor"`
+	UID   uint32 `json:"uid"`
+	GID   uint32 `json:"gid"`
+}
+
+// Config is everything the init stage needs to build the file system.
+type Config struct {
+	Root     string `json:"root"`
+	Readonly bool   `json:"readonly,omitempty"`
+	// Propagation is applied to the whole mount tree first, so that
+	// nothing mounted for the container reaches the host or back.
+	Propagation uintptr `json:"propagation"`
+	// RootPropagation, when set, is the rootfsPropagation the config asked
+	// for, applied to the new root after pivot_root.
+	RootPropagation uintptr  `json:"rootPropagation,omitempty"`
+	Mounts          []Mount  `json:"mounts,omitempty"`
+	Devices         []Device `json:"devices,omitempty"`
+	// CgroupHierarchies are the v1 hierarchies (such as "memory" or
+	// "cpu,cpuacct") to show under a "cgroup" mount; empty on v2.
+	CgroupHierarchies []string `json:"cgroupHierarchies,omitempty"`
+	MaskedPaths       []string `json:"masked,omitempty"`
+	ReadonlyPaths     []string `json:"readonly_paths,omitempty"`
+}
+
+// Prepare makes the mount tree private, bind-mounts the root filesystem
+// onto itself (pivot_root needs a mount point) and mounts everything the
+// config lists beneath it.
+func Prepare(c *Config) error {
+	if err := unix.Mount("", "/", "", c.Propagation, ""); err != nil {
+		return fmt.Errorf("make mounts private: %w", err)
+	}
+	if err := unix.Mount(c.Root, c.Root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind rootfs %s: %w", c.Root, err)
+	}
+	root, err := os.OpenFile(c.Root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open rootfs: %w", err)
+	}
+	defer root.Close()
+	for _, m := range c.Mounts {
+		if err := mountOne(root, m, c.CgroupHierarchies); err != nil {
+			return err
+		}
+	}
+	if err := createDevices(root, c.Devices); err != nil {
+		return err
+	}
+	return devSymlinks(root, c.Mounts)
+}
+
+// Pivot makes root the container's / and detaches the old root, so no path
+// leads back to the host's file systems.
+func Pivot(root string) error {
+	oldRoot, err := unix.Open("/", unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open old root: %w", err)
+	}
+	defer unix.Close(oldRoot)
+	newRoot, err := unix.Open(root, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open new root: %w", err)
+	}
+	defer unix.Close(newRoot)
+	if err := unix.Fchdir(newRoot); err != nil {
+		return fmt.Errorf("chdir to new root: %w", err)
+	}
+	// pivot_root(".", ".") stacks the old root on top of the new one; it
+	// is then unmounted from there without needing a directory for it.
+	if err := unix.PivotRoot(".", "."); err != nil {
+		return fmt.Errorf("pivot_root: %w", err)
+	}
+	if err := unix.Fchdir(oldRoot); err != nil {
+		return fmt.Errorf("chdir to old root: %w", err)
+	}
+	if err := unix.Mount("", ".", "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("make old root a slave: %w", err)
+	}
+	if err := unix.Unmount(".", unix.MNT_DETACH); err != nil {
+		return fmt.Errorf("detach old root: %w", err)
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return fmt.Errorf("chdir /: %w", err)
+	}
+	return nil
+}
+
+// Finish runs after Pivot: it masks and write-protects paths, makes the
+// root read-only when asked, and applies the root's propagation.
+func Finish(c *Config) error {
+	for _, p := range c.MaskedPaths {
+		if err := mask(p); err != nil {
+			return err
+		}
+	}
+	for _, p := range c.ReadonlyPaths {
+		if err := readonly(p); err != nil {
+			return err
+		}
+	}
+	if c.Readonly {
+		if err := remountReadonly("/"); err != nil {
+			return fmt.Errorf("make root read-only: %w", err)
+		}
+	}
+	if c.RootPropagation != 0 {
+		if err := unix.Mount("", "/", "", c.RootPropagation, ""); err != nil {
+			return fmt.Errorf("set root propagation: %w", err)
+		}
+	}
+	return nil
+}
+
+// mask hides p: a directory under an empty read-only tmpfs, anything else
+// under /dev/null.
+func mask(p string) error {
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		return fmt.Errorf("mask %s: %w", p, err)
+	}
+	var err error
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		err = unix.Mount("tmpfs", p, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=0,mode=755")
+	} else {
+		err = unix.Mount("/dev/null", p, "", unix.MS_BIND, "")
+	}
+	if err != nil {
+		return fmt.Errorf("mask %s: %w", p, err)
+	}
+	return nil
+}
+
+func readonly(p string) error {
+	if err := unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		if errors.Is(err, unix.ENOENT) {
+			return nil
+		}
+		return fmt.Errorf("make %s read-only: %w", p, err)
+	}
+	if err := remountReadonly(p); err != nil {
+		return fmt.Errorf("make %s read-only: %w", p, err)
+	}
+	return nil
+}
+
+// remountReadonly remounts the mount at p read-only, keeping the flags a
+// remount would otherwise clear.
+func remountReadonly(p string) error {
+	flags, err := mountFlags(p)
+	if err != nil {
+		return err
+	}
+	return unix.Mount("", p, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|flags, "")
+}
+
+// mountFlags returns the per-mount flags currently set on the mount at p.
+func mountFlags(p string) (uintptr, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(p, &st); err != nil {
+		return 0, fmt.Errorf("statfs %s: %w", p, err)
+	}
+	var flags uintptr
+	for _, f := range [][2]uintptr{
+		{unix.ST_NOSUID, unix.MS_NOSUID}, {unix.ST_NODEV, unix.MS_NODEV},
+		{unix.ST_NOEXEC, unix.MS_NOEXEC}, {unix.ST_NOATIME, unix.MS_NOATIME},
+		{unix.ST_NODIRATIME, unix.MS_NODIRATIME}, {unix.ST_RELATIME, unix.MS_RELATIME},
+		{unix.ST_RDONLY, unix.MS_RDONLY},
+	} {
+		if uintptr(st.Flags)&f[0] != 0 {
+			flags |= f[1]
+		}
+	}
+	return flags, nil
+}
+
+// fdPath names an open file through /proc, for mount(2) calls that must
+// act on exactly the file that was resolved inside the rootfs.
+func fdPath(f *os.File) string {
+	return "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
+}
+
+// openInRoot resolves p inside root, following mounts made so far.
+func openInRoot(root *os.File, p string) (*os.File, error) {
+	return pathrs.OpenatInRoot(root, p)
+}
+
+// mkdirInRoot creates directory p (and its parents) inside root.
+func mkdirInRoot(root *os.File, p string) (*os.File, error) {
+	return pathrs.MkdirAllHandle(root, p, 0o755)
+}
+
+// createFileInRoot makes sure a regular file exists at p inside root, for
+// bind mounts of files, and returns a handle to it.
+func createFileInRoot(root *os.File, p string) (*os.File, error) {
+	dir, err := mkdirInRoot(root, filepath.Dir(p))
+	if err != nil {
+		return nil, err
+	}
+	defer dir.Close()
+	fd, err := unix.Openat(int(dir.Fd()), filepath.Base(p), unix.O_CREAT|unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOCTTY, 0o644)
+	if err != nil && !errors.Is(err, unix.EISDIR) {
+		return nil, err
+	}
+	if err == nil {
+		unix.Close(fd)
+	}
+	return openInRoot(root, p)
+}

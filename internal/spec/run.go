@@ -1,0 +1,209 @@
+package spec
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// RunOptions are the settings of `berth run`, still as the user typed them.
+type RunOptions struct {
+	Rootfs      string
+	Args        []string
+	Hostname    string
+	Env         []string // -e values: KEY=VALUE or KEY
+	EnvFiles    []string
+	Workdir     string
+	User        string
+	TTY         bool
+	Interactive bool
+	Privileged  bool
+	Memory      string
+	CPUs        string
+	CPUShares   int64
+	PidsLimit   int64 // 0: unset; negative: unlimited
+	LookupEnv   func(string) (string, bool)
+}
+
+// FromRunOptions builds the OCI config for `berth run`. It is the only way
+// flags become a container: from here on berth and berth-oci share one path.
+func FromRunOptions(o RunOptions) (*specs.Spec, error) {
+	if len(o.Args) == 0 {
+		return nil, fmt.Errorf("no command given: name the program to run after the root filesystem, e.g. berth run --rootfs DIR /bin/sh")
+	}
+	rootfs, err := checkRootfs(o.Rootfs)
+	if err != nil {
+		return nil, err
+	}
+	s := Default(rootfs, o.Args)
+	if o.Hostname != "" {
+		s.Hostname = o.Hostname
+	}
+	if err := applyResources(s, o); err != nil {
+		return nil, err
+	}
+	if err := applyProcess(s, o); err != nil {
+		return nil, err
+	}
+	if o.Privileged {
+		makePrivileged(s)
+	}
+	return s, nil
+}
+
+func checkRootfs(dir string) (string, error) {
+	if dir == "" {
+		return "", fmt.Errorf("no root filesystem given: use --rootfs DIR")
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("rootfs %q: %w", dir, err)
+	}
+	st, err := os.Stat(abs)
+	if os.IsNotExist(err) {
+		return "", fmt.Errorf("rootfs %s does not exist: give --rootfs a directory holding the container's files", abs)
+	}
+	if err != nil {
+		return "", fmt.Errorf("rootfs %s: %w", abs, err)
+	}
+	if !st.IsDir() {
+		return "", fmt.Errorf("rootfs %s is not a directory: give --rootfs a directory holding the container's files", abs)
+	}
+	return abs, nil
+}
+
+func applyResources(s *specs.Spec, o RunOptions) error {
+	r := s.Linux.Resources
+	if o.Memory != "" {
+		limit, err := ParseSize(o.Memory)
+		if err != nil {
+			return fmt.Errorf("invalid --memory: %w", err)
+		}
+		if limit < MinMemory {
+			return fmt.Errorf("invalid --memory %q: the minimum is 6m", o.Memory)
+		}
+		// Docker's default: as much swap as memory.
+		swap := 2 * limit
+		r.Memory = &specs.LinuxMemory{Limit: &limit, Swap: &swap}
+	}
+	if o.CPUs != "" || o.CPUShares != 0 {
+		r.CPU = &specs.LinuxCPU{}
+	}
+	if o.CPUs != "" {
+		quota, err := ParseCPUs(o.CPUs)
+		if err != nil {
+			return err
+		}
+		period := uint64(CPUPeriod)
+		r.CPU.Quota, r.CPU.Period = &quota, &period
+	}
+	if o.CPUShares != 0 {
+		if o.CPUShares < 2 || o.CPUShares > 262144 {
+			return fmt.Errorf("invalid --cpu-shares %d: use a value from 2 to 262144 (1024 is the default weight)", o.CPUShares)
+		}
+		shares := uint64(o.CPUShares)
+		r.CPU.Shares = &shares
+	}
+	if o.PidsLimit != 0 {
+		limit := o.PidsLimit
+		if limit < 0 {
+			limit = -1
+		}
+		r.Pids = &specs.LinuxPids{Limit: &limit}
+	}
+	return nil
+}
+
+func applyProcess(s *specs.Spec, o RunOptions) error {
+	p := s.Process
+	lookup := o.LookupEnv
+	if lookup == nil {
+		lookup = os.LookupEnv
+	}
+	var userEnv []string
+	for _, file := range o.EnvFiles {
+		lines, err := ReadEnvFile(file)
+		if err != nil {
+			return err
+		}
+		userEnv = append(userEnv, lines...)
+	}
+	userEnv = append(userEnv, o.Env...)
+	expanded, err := ExpandEnv(userEnv, lookup)
+	if err != nil {
+		return err
+	}
+	user, err := ResolveUser(s.Root.Path, o.User)
+	if err != nil {
+		return err
+	}
+	p.User = specs.User{UID: user.UID, GID: user.GID, AdditionalGids: user.AdditionalGids}
+	if user.UID != 0 {
+		// A non-root user gets no effective capabilities, as in Docker:
+		// the bounding set still caps what a setuid binary could gain.
+		p.Capabilities.Effective, p.Capabilities.Permitted = nil, nil
+	}
+	base := []string{"PATH=" + DefaultPath, "HOSTNAME=" + s.Hostname}
+	if o.TTY {
+		base = append(base, "TERM=xterm")
+	}
+	p.Env = MergeEnv(base, expanded...)
+	if !HasEnv(p.Env, "HOME") {
+		p.Env = append(p.Env, "HOME="+user.Home)
+	}
+	if o.Workdir != "" {
+		if !filepath.IsAbs(o.Workdir) {
+			return fmt.Errorf("invalid --workdir %q: the working directory must be an absolute path", o.Workdir)
+		}
+		p.Cwd = filepath.Clean(o.Workdir)
+	}
+	p.Terminal = o.TTY
+	return nil
+}
+
+// makePrivileged lifts the confinement as docker run --privileged does: all
+// capabilities, no masked or read-only paths, writable /sys, every host
+// device and no device cgroup restriction.
+func makePrivileged(s *specs.Spec) {
+	all := AllCapabilities()
+	p := s.Process
+	p.Capabilities.Bounding = all
+	if p.User.UID == 0 {
+		p.Capabilities.Effective, p.Capabilities.Permitted = all, all
+	}
+	p.NoNewPrivileges = false
+	s.Linux.MaskedPaths, s.Linux.ReadonlyPaths = nil, nil
+	for i := range s.Mounts {
+		if s.Mounts[i].Destination == "/sys" || s.Mounts[i].Destination == "/sys/fs/cgroup" {
+			s.Mounts[i].Options = removeOption(s.Mounts[i].Options, "ro")
+		}
+	}
+	s.Linux.Resources.Devices = []specs.LinuxDeviceCgroup{{Allow: true, Access: "rwm"}}
+	s.Linux.Devices = mergeDevices(s.Linux.Devices, HostDevices())
+}
+
+func removeOption(opts []string, drop string) []string {
+	out := opts[:0:0]
+	for _, o := range opts {
+		if o != drop {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+func mergeDevices(base, extra []specs.LinuxDevice) []specs.LinuxDevice {
+	seen := make(map[string]bool, len(base))
+	for _, d := range base {
+		seen[d.Path] = true
+	}
+	for _, d := range extra {
+		if !seen[d.Path] {
+			seen[d.Path] = true
+			base = append(base, d)
+		}
+	}
+	return base
+}

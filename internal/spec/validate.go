@@ -1,0 +1,185 @@
+package spec
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/berth-runtime/berth/internal/caps"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// ErrInvalid marks a config that cannot run; the message says why.
+var ErrInvalid = errors.New("invalid config")
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalid, fmt.Sprintf(format, args...))
+}
+
+// SupportedMountTypes are the file system types a config may mount.
+var SupportedMountTypes = map[string]bool{
+	"bind": true, "rbind": true, "tmpfs": true, "proc": true, "sysfs": true,
+	"cgroup": true, "cgroup2": true, "mqueue": true, "devpts": true,
+	"overlay": true, "none": true, "": true,
+}
+
+// Validate checks a config before anything is created for it. rootfs paths
+// must already be absolute.
+func Validate(s *specs.Spec) error {
+	if s.Root == nil || s.Root.Path == "" {
+		return invalid("root.path is not set: name the container's root filesystem directory")
+	}
+	if !filepath.IsAbs(s.Root.Path) {
+		return invalid("root.path %q must be absolute here", s.Root.Path)
+	}
+	if st, err := os.Stat(s.Root.Path); err != nil {
+		return invalid("rootfs %s does not exist: create it or point root.path at the container's files", s.Root.Path)
+	} else if !st.IsDir() {
+		return invalid("rootfs %s is not a directory", s.Root.Path)
+	}
+	if s.Linux == nil {
+		return invalid("the linux section is missing")
+	}
+	checks := []func(*specs.Spec) error{validateProcess, validateNamespaces, validateMounts, validateDevices, validateResources}
+	for _, check := range checks {
+		if err := check(s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func validateProcess(s *specs.Spec) error {
+	p := s.Process
+	if p == nil {
+		return invalid("process is not set: give the program to run in process.args")
+	}
+	if len(p.Args) == 0 || p.Args[0] == "" {
+		return invalid("process.args is empty: give the program to run")
+	}
+	if !filepath.IsAbs(p.Cwd) {
+		return invalid("process.cwd %q must be an absolute path", p.Cwd)
+	}
+	for _, kv := range p.Env {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return invalid("process.env entry %q is not KEY=VALUE", kv)
+		}
+	}
+	if c := p.Capabilities; c != nil {
+		for _, set := range [][]string{c.Bounding, c.Effective, c.Permitted, c.Inheritable, c.Ambient} {
+			if _, err := caps.Mask(set); err != nil {
+				return invalid("process.capabilities: %v", err)
+			}
+		}
+	}
+	return nil
+}
+
+var namespaceTypes = map[specs.LinuxNamespaceType]bool{
+	specs.PIDNamespace: true, specs.NetworkNamespace: true, specs.MountNamespace: true,
+	specs.IPCNamespace: true, specs.UTSNamespace: true, specs.UserNamespace: true,
+	specs.CgroupNamespace: true, specs.TimeNamespace: true,
+}
+
+// HasNamespace reports whether the config asks for a namespace of type t.
+func HasNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == t {
+			return true
+		}
+	}
+	return false
+}
+
+func validateNamespaces(s *specs.Spec) error {
+	seen := map[specs.LinuxNamespaceType]bool{}
+	for _, ns := range s.Linux.Namespaces {
+		if !namespaceTypes[ns.Type] {
+			return invalid("unknown namespace type %q", ns.Type)
+		}
+		if seen[ns.Type] {
+			return invalid("namespace %q is listed twice", ns.Type)
+		}
+		seen[ns.Type] = true
+		if ns.Path != "" {
+			return invalid("joining an existing %s namespace by path is not supported yet", ns.Type)
+		}
+		if ns.Type == specs.UserNamespace || ns.Type == specs.TimeNamespace {
+			return invalid("%s namespaces are not supported yet", ns.Type)
+		}
+	}
+	if !seen[specs.MountNamespace] {
+		return invalid("a mount namespace is required")
+	}
+	if s.Hostname != "" && !seen[specs.UTSNamespace] {
+		return invalid("hostname is set but there is no uts namespace: the host's name would change")
+	}
+	return nil
+}
+
+func validateMounts(s *specs.Spec) error {
+	for _, m := range s.Mounts {
+		if !filepath.IsAbs(m.Destination) {
+			return invalid("mount destination %q must be an absolute path", m.Destination)
+		}
+		if !SupportedMountTypes[m.Type] {
+			return invalid("mount %s: file system type %q is not supported", m.Destination, m.Type)
+		}
+		if isBind(m) && m.Source == "" {
+			return invalid("bind mount %s has no source", m.Destination)
+		}
+	}
+	return nil
+}
+
+func isBind(m specs.Mount) bool {
+	if m.Type == "bind" || m.Type == "rbind" {
+		return true
+	}
+	for _, o := range m.Options {
+		if o == "bind" || o == "rbind" {
+			return true
+		}
+	}
+	return false
+}
+
+func validateDevices(s *specs.Spec) error {
+	for _, d := range s.Linux.Devices {
+		if !filepath.IsAbs(d.Path) {
+			return invalid("device path %q must be absolute", d.Path)
+		}
+		switch d.Type {
+		case "c", "b", "u", "p":
+		default:
+			return invalid("device %s: type %q must be c, b, u or p", d.Path, d.Type)
+		}
+	}
+	return nil
+}
+
+func validateResources(s *specs.Spec) error {
+	r := s.Linux.Resources
+	if r == nil {
+		return nil
+	}
+	for _, d := range r.Devices {
+		switch d.Type {
+		case "", "a", "c", "b":
+		default:
+			return invalid("device cgroup rule type %q must be a, c or b", d.Type)
+		}
+		if strings.Trim(d.Access, "rwm") != "" {
+			return invalid("device cgroup rule access %q must be made of r, w and m", d.Access)
+		}
+	}
+	if m := r.Memory; m != nil && m.Limit != nil && *m.Limit > 0 && m.Swap != nil && *m.Swap > 0 && *m.Swap < *m.Limit {
+		return invalid("memory.swap (%d) is memory plus swap and must not be below memory.limit (%d)", *m.Swap, *m.Limit)
+	}
+	if c := r.CPU; c != nil && c.Quota != nil && *c.Quota > 0 && c.Period != nil && *c.Period == 0 {
+		return invalid("cpu.quota is set with a zero cpu.period")
+	}
+	return nil
+}

@@ -1,0 +1,212 @@
+// Package state records, on disk, what each container owns, so that every
+// resource has an owner even after berth is killed. A container's record
+// lives in <root>/<id>/state.json next to a lock file that its owning
+// process holds (flock) for as long as it lives: a record whose lock can be
+// taken has no live owner, and Collect hands it to the caller's cleanup.
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// DefaultRoot is where container state lives: a tmpfs, so a reboot, which
+// ends every container, also clears their records.
+const DefaultRoot = "/run/berth"
+
+// Status is a container's lifecycle state, as the OCI runtime spec names it.
+type Status string
+
+const (
+	Creating Status = "creating"
+	Created  Status = "created"
+	Running  Status = "running"
+	Stopped  Status = "stopped"
+)
+
+// Record is what berth knows about one container.
+type Record struct {
+	ID            string    `json:"id"`
+	Name          string    `json:"name,omitempty"`
+	Status        Status    `json:"status"`
+	Pid           int       `json:"pid,omitempty"`
+	Rootfs        string    `json:"rootfs"`
+	Created       time.Time `json:"created"`
+	CgroupVersion int       `json:"cgroupVersion"`
+	CgroupPath    string    `json:"cgroupPath"`
+	CgroupDirs    []string  `json:"cgroupDirs"`
+}
+
+// Store is a directory of container records.
+type Store struct{ Root string }
+
+// Handle is a record held by its owner. The lock is released when the
+// owner exits, however it exits.
+type Handle struct {
+	dir  string
+	lock *os.File
+}
+
+// ErrExists means a container with that ID or name already exists.
+var ErrExists = errors.New("already exists")
+
+// Create writes a new record and takes ownership of it. The record is made
+// under a temporary name and renamed into place once locked, so a
+// concurrent Collect never sees an unowned record of a live container.
+func (s Store) Create(rec Record) (*Handle, error) {
+	if err := os.MkdirAll(s.Root, 0o700); err != nil {
+		return nil, fmt.Errorf("create state root: %w", err)
+	}
+	tmp, err := os.MkdirTemp(s.Root, ".new-")
+	if err != nil {
+		return nil, fmt.Errorf("create state: %w", err)
+	}
+	lock, err := lockFile(filepath.Join(tmp, "lock"), true)
+	if err == nil {
+		err = writeRecord(tmp, rec)
+	}
+	if err == nil {
+		err = s.claimName(rec)
+	}
+	dir := filepath.Join(s.Root, rec.ID)
+	if err == nil {
+		if err = os.Rename(tmp, dir); err != nil {
+			s.releaseName(rec)
+			err = fmt.Errorf("container %s: %w", rec.ID, ErrExists)
+		}
+	}
+	if err != nil {
+		if lock != nil {
+			lock.Close()
+		}
+		os.RemoveAll(tmp)
+		return nil, err
+	}
+	return &Handle{dir: dir, lock: lock}, nil
+}
+
+// Save replaces the record.
+func (h *Handle) Save(rec Record) error { return writeRecord(h.dir, rec) }
+
+// Remove deletes the record and releases it.
+func (h *Handle) Remove(s Store, rec Record) error {
+	s.releaseName(rec)
+	err := os.RemoveAll(h.dir)
+	h.lock.Close()
+	return err
+}
+
+// Collect removes the records whose owner is gone, after cleanup has
+// released what they list. A record whose cleanup fails is kept for the
+// next collection. Temporary records older than a minute are dropped: they
+// never owned anything.
+func (s Store) Collect(cleanup func(Record) error) {
+	entries, err := os.ReadDir(s.Root)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if !e.IsDir() || name == "names" {
+			continue
+		}
+		dir := filepath.Join(s.Root, name)
+		if strings.HasPrefix(name, ".new-") {
+			if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > time.Minute {
+				os.RemoveAll(dir)
+			}
+			continue
+		}
+		s.collectOne(dir, cleanup)
+	}
+}
+
+func (s Store) collectOne(dir string, cleanup func(Record) error) {
+	lock, err := lockFile(filepath.Join(dir, "lock"), false)
+	if err != nil {
+		return // owned by a live process, or vanished
+	}
+	defer lock.Close()
+	rec, err := readRecord(dir)
+	if err == nil {
+		if cleanup(rec) != nil {
+			return
+		}
+		s.releaseName(rec)
+	}
+	os.RemoveAll(dir)
+}
+
+// Load reads the record of container id.
+func (s Store) Load(id string) (Record, error) { return readRecord(filepath.Join(s.Root, id)) }
+
+func (s Store) claimName(rec Record) error {
+	if rec.Name == "" {
+		return nil
+	}
+	names := filepath.Join(s.Root, "names")
+	if err := os.MkdirAll(names, 0o700); err != nil {
+		return err
+	}
+	if err := os.Symlink(rec.ID, filepath.Join(names, rec.Name)); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("the container name %q is already in use: choose another --name, or remove that container", rec.Name)
+		}
+		return fmt.Errorf("claim name %q: %w", rec.Name, err)
+	}
+	return nil
+}
+
+func (s Store) releaseName(rec Record) {
+	if rec.Name == "" {
+		return
+	}
+	link := filepath.Join(s.Root, "names", rec.Name)
+	if target, err := os.Readlink(link); err == nil && target == rec.ID {
+		os.Remove(link)
+	}
+}
+
+func lockFile(path string, create bool) (*os.File, error) {
+	flags := os.O_RDWR
+	if create {
+		flags |= os.O_CREATE | os.O_EXCL
+	}
+	f, err := os.OpenFile(path, flags|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+func writeRecord(dir string, rec Record) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, ".state.json")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("write state: %w", err)
+	}
+	return os.Rename(tmp, filepath.Join(dir, "state.json"))
+}
+
+func readRecord(dir string) (Record, error) {
+	var rec Record
+	b, err := os.ReadFile(filepath.Join(dir, "state.json"))
+	if err != nil {
+		return rec, err
+	}
+	return rec, json.Unmarshal(b, &rec)
+}

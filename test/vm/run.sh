@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# run.sh PAYLOAD_DIR [-- TEST_ARGS...]
+#
+# Boots a qemu VM whose only cgroup hierarchy is cgroup2, copies PAYLOAD_DIR
+# into it at /payload and runs, as root in the cgroup /sys/fs/cgroup/test:
+#   cd /payload && BERTH_BIN=/payload/berth BERTH_CGROUP_EXPECT=v2 \
+#     ./integration.test -test.v TEST_ARGS...      (default: -test.run Cgroup)
+# The guest's output is streamed to stdout; the exit status is the test
+# binary's. Setup, boot and timeout failures print one "berth-vm:" line on
+# stderr and exit 2, 125 and 124. See README.md for the knobs.
+set -eu -o pipefail
+. "$(dirname "$0")/lib.sh"
+
+usage() { die "usage: $0 PAYLOAD_DIR [-- TEST_ARGS...]"; }
+[ $# -ge 1 ] || usage
+payload=$1
+shift
+[ "${1:-}" != -- ] || shift
+[ $# -gt 0 ] || set -- -test.run Cgroup
+
+timeout_s=${BERTH_VM_TIMEOUT:-900}
+mem=${BERTH_VM_MEM:-1024}
+smp=${BERTH_VM_SMP:-2}
+# Modules put in the guest (with their dependencies) for tests that need
+# them; the guest loads overlay, the kernel loads the others on demand.
+modules=${BERTH_VM_MODULES:-overlay veth bridge br_netfilter dummy macvlan ipvlan tun
+	nf_tables nft_chain_nat nft_ct nft_nat nft_masq nft_redir nft_reject_inet
+	nft_fib_inet nft_compat nf_conntrack nf_nat crc32c_generic}
+
+[ -d "$payload" ] || die "payload directory $payload does not exist"
+for f in berth integration.test; do
+	[ -f "$payload/$f" ] || die "payload directory $payload has no $f"
+done
+[ -x "$payload/integration.test" ] || die "$payload/integration.test is not executable"
+for c in qemu-system-x86_64 cpio timeout; do
+	command -v "$c" >/dev/null || die "$c is missing: run test/vm/install-deps.sh"
+done
+if [ ! -x /bin/busybox ] || ldd /bin/busybox >/dev/null 2>&1; then
+	die "/bin/busybox is missing or not static: run test/vm/install-deps.sh (busybox-static)"
+fi
+
+kdir=$("$vm_dir/fetch-kernel.sh") || die "no kernel: run test/vm/install-deps.sh"
+kver=$(ls "$kdir/lib/modules")
+kernel=$kdir/boot/vmlinuz-$kver
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/berth-vm.XXXXXX")
+qpid=
+# shellcheck disable=SC2317 # called by the trap
+cleanup() {
+	[ -z "$qpid" ] || kill -TERM "$qpid" 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'echo "berth-vm: interrupted" >&2; exit 130' INT TERM HUP
+
+# The guest's root filesystem: busybox with its applets, /init, a few
+# files in /etc, the modules and the payload.
+root=$tmp/root
+mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc/berth-vm,proc,sys,dev,tmp,run,root,mnt,payload}
+cp /bin/busybox "$root/bin/busybox"
+for a in $("$root/bin/busybox" --list-full); do
+	[ -e "$root/$a" ] || ln -s /bin/busybox "$root/$a"
+done
+install -m 0755 "$vm_dir/init.sh" "$root/init"
+[ "$(id -u)" != 0 ] || mknod -m 600 "$root/dev/console" c 5 1
+printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
+printf 'root:x:0:\ntty:x:5:\nnogroup:x:65534:\n' >"$root/etc/group"
+printf '127.0.0.1\tlocalhost berth-vm\n::1\tlocalhost\n' >"$root/etc/hosts"
+{
+	printf 'set --'
+	for a in "$@"; do printf " '%s'" "${a//\'/\'\\\'\'}"; done
+	printf '\n'
+} >"$root/etc/berth-vm/args.sh"
+
+mods=$kdir/lib/modules/$kver
+mkdir -p "$root/lib/modules/$kver"
+cp "$mods"/modules.builtin* "$mods/modules.order" "$root/lib/modules/$kver/"
+awk -v want="$modules" '
+	BEGIN { n = split(want, w); for (i = 1; i <= n; i++) { gsub(/-/, "_", w[i]); W[w[i]] = 1 } }
+	{
+		sub(/:$/, "", $1); m = $1; sub(/.*\//, "", m); sub(/\.ko.*/, "", m); gsub(/-/, "_", m)
+		if (m in W) { found[m] = 1; for (i = 1; i <= NF; i++) print $i }
+	}
+	END { for (m in W) if (!(m in found)) print "berth-vm: no module " m " in this kernel" > "/dev/stderr" }
+' "$mods/modules.dep" | sort -u | while read -r m; do
+	mkdir -p "$root/lib/modules/$kver/$(dirname "$m")"
+	cp "$mods/$m" "$root/lib/modules/$kver/$m"
+done
+busybox depmod -b "$root" "$kver"
+
+cp -a "$payload/." "$root/payload/"
+(cd "$root" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) >"$tmp/initrd"
+
+# Boot. The console goes through a fifo so that this shell can wait for
+# qemu (and stop it when interrupted) while the output is streamed.
+log=$tmp/console.log
+mkfifo "$tmp/console"
+# Drop carriage returns and the firmware's terminal escapes.
+sed -u 's/\r$//; s/\x1b\[[0-9;?]*[A-Za-z]//g; s/\x1bc//g' <"$tmp/console" | tee "$log" &
+teepid=$!
+start=$(date +%s)
+timeout -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -m "$mem" -smp "$smp" \
+	-nographic -no-reboot -nic none \
+	-kernel "$kernel" -initrd "$tmp/initrd" \
+	-append "console=ttyS0 panic=-1 quiet ${BERTH_VM_APPEND:-}" \
+	</dev/null >"$tmp/console" &
+qpid=$!
+qrc=0
+wait "$qpid" || qrc=$?
+qpid=
+wait "$teepid" || true
+wall=$(($(date +%s) - start))
+
+rc=$(sed -n 's/^BERTH_VM_EXIT=\([0-9][0-9]*\)$/\1/p' "$log" | tail -n 1)
+if [ -n "$rc" ]; then
+	echo "berth-vm: guest tests exited with status $rc (VM wall time ${wall}s)" >&2
+	exit "$rc"
+fi
+why=$(sed -n 's/^BERTH_VM_SETUP_FAILED: //p' "$log" | tail -n 1)
+if [ -n "$why" ]; then
+	echo "berth-vm: guest setup failed: $why (${wall}s)" >&2
+elif [ "$qrc" = 124 ] || [ "$qrc" = 137 ]; then
+	echo "berth-vm: VM timed out after ${timeout_s}s without reporting a test status (BERTH_VM_TIMEOUT)" >&2
+	exit 124
+elif panic=$(grep -a -o -m 1 'Kernel panic.*' "$log"); then
+	echo "berth-vm: VM did not boot: $panic" >&2
+else
+	echo "berth-vm: VM stopped after ${wall}s (qemu status $qrc) without reporting a test status (console output above)" >&2
+fi
+exit 125
