@@ -52,3 +52,15 @@ func Apply(s Sets) error {
 	}
 	return nil
 }
+
+// Bounding returns the names of the capabilities in the calling process's
+// bounding set: the most any container started by it can have.
+func Bounding() []string {
+	var out []string
+	for c := 0; c <= Last() && c < len(names); c++ {
+		if r, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0); err == nil && r == 1 {
+			out = append(out, names[c])
+		}
+	}
+	return out
+}

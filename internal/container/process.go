@@ -44,7 +44,7 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, res *specs.LinuxResources, 
 	if cfg.Process.Terminal {
 		cfg.Process.ConsoleSize = terminal.HostSize(o.Stdin, o.Stdout)
 	}
-	cfg.Process.StdinNull = o.Stdin == nil
+	cfg.Process.StdinNull = o.Stdin == nil && !cfg.Process.Terminal
 	if cg.Version == cgroups.V2 {
 		if err := cg.Create(res); err != nil {
 			return nil, err

@@ -10,8 +10,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// AllCapabilities names every capability the running kernel knows.
-func AllCapabilities() []string { return caps.All() }
+// AllCapabilities names every capability berth itself may pass on: the
+// kernel's full set less what the host took from berth's bounding set
+// (asking for more fails with EPERM in any runtime).
+func AllCapabilities() []string { return caps.Bounding() }
 
 // HostDevices lists the host's device nodes under /dev, for --privileged.
 // Terminals and the pseudo file systems under /dev are left out: the

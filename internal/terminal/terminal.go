@@ -32,12 +32,13 @@ func OpenPTY() (master, slave *os.File, err error) {
 	}
 	// TIOCGPTPEER opens the slave through the master, with no path lookup
 	// that a container's files could redirect.
-	s, err := unix.IoctlRetInt(m, unix.TIOCGPTPEER)
-	if err != nil {
+	s, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(m), unix.TIOCGPTPEER, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC)
+	if errno != 0 {
+		err = errno
 		master.Close()
 		return nil, nil, fmt.Errorf("open pty slave: %w", err)
 	}
-	return master, os.NewFile(uintptr(s), "pty-slave"), nil
+	return master, os.NewFile(s, "pty-slave"), nil
 }
 
 // SetSize sets the window size of a terminal.

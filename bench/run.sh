@@ -1,0 +1,307 @@
+#!/bin/bash
+# bench/run.sh: start-up benchmark of `berth run` against runc and crun.
+#
+# What it does:
+#   1. builds bin/berth, a busybox rootfs and two OCI bundles (default config,
+#      and with pids/memory limits) equivalent to what `berth run` does: all of
+#      pid/mount/uts/ipc/net/cgroup namespaces, the same mounts, capabilities,
+#      device rules, masked and read-only paths;
+#   2. inside ONE private mount namespace with /sys/fs/cgroup/unified unmounted
+#      (crun 1.8.1 refuses hybrid cgroup hosts; every runtime runs in the same
+#      namespace so they pay the same), runs hyperfine with runc, crun and berth
+#      side by side, back to back and cold (0.25 s idle before each run,
+#      because writing cgroup.procs is slow after idle), plus the namespace
+#      floor `unshare --fork --pid --mount --uts --ipc --net --mount-proc true`;
+#   3. measures peak RSS with /usr/bin/time -f %M;
+#   4. computes medians from hyperfine's per-run times and writes
+#      docs/bench.md (raw JSON goes to bench/results/);
+#   5. removes its temp dir, containers and namespaces.
+#
+# Usage: bench/run.sh            (or: make bench)
+# Environment:
+#   BENCH_RUNS=N       back-to-back runs per command (default 300)
+#   BENCH_COLD_RUNS=N  cold runs per command (default BENCH_RUNS/3)
+#   BENCH_RSS_RUNS=N   runs for the peak RSS median (default 21)
+#   BENCH_OUT=FILE     report to write (default docs/bench.md)
+# Needs root, runc, crun, hyperfine, jq, GNU time, busybox-static, go.
+set -eu
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+RESULTS=$REPO/bench/results
+FLOOR_CMD="unshare --fork --pid --mount --uts --ipc --net --mount-proc true"
+
+# ---------------------------------------------------------------------------
+# Measurement phase: runs inside the private mount namespace (see main below).
+# ---------------------------------------------------------------------------
+if [ "${1:-}" = __measure ]; then
+	if [ -e /sys/fs/cgroup/unified/cgroup.controllers ]; then
+		echo "bench: /sys/fs/cgroup/unified is still mounted in the namespace" >&2
+		exit 1
+	fi
+	# Fixed IDs are fine: runs are sequential, and `run` of a non-detached
+	# container deletes it on exit. State lives in our own --root dirs.
+	runc_cmd() { echo "runc --root $WORK/state/runc run --bundle $WORK/bundle-$1 bench-runc"; }
+	crun_cmd() { echo "crun --root $WORK/state/crun run --bundle $WORK/bundle-$1 bench-crun"; }
+	berth_cmd() {
+		local extra=
+		[ "$1" = limits ] && extra="--pids-limit 64 --memory 256m "
+		echo "$BERTH --root $WORK/state/berth run --rm ${extra}--rootfs $WORK/rootfs true"
+	}
+
+	# Smoke test: each command once, with its output visible, so that a
+	# failure says what went wrong instead of just failing hyperfine.
+	for v in default limits; do
+		for c in "$(runc_cmd $v)" "$(crun_cmd $v)" "$(berth_cmd $v)"; do
+			echo "+ $c"
+			$c || { echo "bench: command failed (status $?): $c" >&2; exit 1; }
+		done
+	done
+
+	WARMUP=20
+	[ "$BENCH_RUNS" -lt 60 ] && WARMUP=5
+	for v in default limits; do
+		floor=()
+		[ $v = default ] && floor=(-n floor "$FLOOR_CMD")
+		echo "== $v, back to back: $BENCH_RUNS runs"
+		hyperfine -N --style basic --warmup $WARMUP --runs "$BENCH_RUNS" \
+			--export-json "$RESULTS/$v-b2b.json" \
+			"${floor[@]}" -n runc "$(runc_cmd $v)" -n crun "$(crun_cmd $v)" -n berth "$(berth_cmd $v)"
+		echo "== $v, cold (sleep 0.25 before each run): $BENCH_COLD_RUNS runs"
+		hyperfine -N --style basic --warmup 3 --runs "$BENCH_COLD_RUNS" --prepare 'sleep 0.25' \
+			--export-json "$RESULTS/$v-cold.json" \
+			"${floor[@]}" -n runc "$(runc_cmd $v)" -n crun "$(crun_cmd $v)" -n berth "$(berth_cmd $v)"
+	done
+
+	# Peak RSS: GNU time reports the largest resident set among the command
+	# and the descendants it waited for (runc init, berth's init stage, ...).
+	echo "== peak RSS: $BENCH_RSS_RUNS runs each"
+	: >"$RESULTS/rss.tsv"
+	for name in runc crun berth; do
+		cmd=$(${name}_cmd default)
+		for _ in $(seq "$BENCH_RSS_RUNS"); do
+			/usr/bin/time -f %M -o "$WORK/rss" $cmd
+			printf '%s\t%s\n' $name "$(tail -n1 "$WORK/rss")" >>"$RESULTS/rss.tsv"
+		done
+	done
+	exit 0
+fi
+
+# ---------------------------------------------------------------------------
+# Main phase: set up, measure in the namespace, report, clean up.
+# ---------------------------------------------------------------------------
+[ "$(id -u)" = 0 ] || { echo "bench: needs root" >&2; exit 1; }
+for tool in runc crun hyperfine jq unshare /usr/bin/time go; do
+	command -v $tool >/dev/null || { echo "bench: $tool not found (apt-get install runc crun hyperfine jq time)" >&2; exit 1; }
+done
+[ -x /bin/busybox ] && /bin/busybox --list | grep -qx sh ||
+	{ echo "bench: need a static /bin/busybox (apt-get install busybox-static)" >&2; exit 1; }
+
+export BENCH_RUNS=${BENCH_RUNS:-300}
+export BENCH_COLD_RUNS=${BENCH_COLD_RUNS:-$(( BENCH_RUNS / 3 > 10 ? BENCH_RUNS / 3 : 10 ))}
+export BENCH_RSS_RUNS=${BENCH_RSS_RUNS:-21}
+OUT=${BENCH_OUT:-$REPO/docs/bench.md}
+
+# Runs "$@" in a private mount namespace with the cgroup2 mount of a hybrid
+# host removed (the host itself is not touched; / is private here).
+in_ns() {
+	unshare -m --propagation private sh -c \
+		'if mountpoint -q /sys/fs/cgroup/unified; then umount /sys/fs/cgroup/unified || exit 1; fi; exec "$@"' sh "$@"
+}
+
+# tmpfs keeps the ext4 disk's slow file creation out of the state writes.
+export WORK
+WORK=$(mktemp -d /dev/shm/berth-bench.XXXXXX)
+cleanup() {
+	set +e
+	if [ -d "$WORK/state/runc" ]; then in_ns runc --root "$WORK/state/runc" delete -f bench-runc >/dev/null 2>&1; fi
+	if [ -d "$WORK/state/crun" ]; then in_ns crun --root "$WORK/state/crun" delete -f bench-crun >/dev/null 2>&1; fi
+	# berth --rm removes its own cgroups; a record left behind (berth killed)
+	# still lists them.
+	for rec in "$WORK"/state/berth/*/state.json; do
+		[ -f "$rec" ] || continue
+		echo "bench: berth left a container record: $rec" >&2
+		for d in $(jq -r '.cgroupDirs[]?' "$rec" | sort -r); do rmdir "$d" 2>/dev/null; done
+	done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+echo "== building bin/berth"
+(cd "$REPO" && CGO_ENABLED=0 go build -o bin/berth ./cmd/berth)
+export BERTH=$REPO/bin/berth
+
+echo "== busybox rootfs and OCI bundles in $WORK"
+R=$WORK/rootfs
+mkdir -p "$R"/bin "$R"/etc "$R"/proc "$R"/sys "$R"/dev "$R"/tmp "$R"/root "$WORK"/state
+cp /bin/busybox "$R"/bin/busybox
+for a in $(/bin/busybox --list); do
+	[ "$a" = busybox ] || ln -s busybox "$R/bin/$a"
+done
+echo 'root:x:0:0:root:/root:/bin/sh' >"$R"/etc/passwd
+echo 'root:x:0:' >"$R"/etc/group
+
+# The bundle config: `runc spec`, made to match internal/spec's Default().
+mkdir -p "$WORK/bundle-default" "$WORK/bundle-limits"
+(cd "$WORK/bundle-default" && runc spec)
+jq --arg rootfs "$R" '
+	["CAP_CHOWN","CAP_DAC_OVERRIDE","CAP_FSETID","CAP_FOWNER","CAP_MKNOD",
+	 "CAP_NET_RAW","CAP_SETGID","CAP_SETUID","CAP_SETFCAP","CAP_SETPCAP",
+	 "CAP_NET_BIND_SERVICE","CAP_SYS_CHROOT","CAP_KILL","CAP_AUDIT_WRITE"] as $caps
+	| def dev($t; $maj; $min): {allow: true, type: $t, major: $maj, minor: $min, access: "rwm"};
+	.ociVersion = "1.0.2-dev"   # crun 1.8.1 wants "1.0" in it
+	| .root = {path: $rootfs, readonly: false}
+	| .hostname = "berth"
+	| .process.terminal = false
+	| .process.args = ["true"]
+	| .process.cwd = "/"
+	| .process.user = {uid: 0, gid: 0}
+	| .process.env = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	                  "HOSTNAME=berth", "HOME=/root"]
+	| .process.capabilities = {bounding: $caps, effective: $caps, permitted: $caps}
+	| .process.noNewPrivileges = true
+	| del(.process.rlimits)
+	| .mounts = [
+		{destination: "/proc", type: "proc", source: "proc", options: ["nosuid","noexec","nodev"]},
+		{destination: "/dev", type: "tmpfs", source: "tmpfs", options: ["nosuid","strictatime","mode=755","size=65536k"]},
+		{destination: "/dev/pts", type: "devpts", source: "devpts", options: ["nosuid","noexec","newinstance","ptmxmode=0666","mode=0620","gid=5"]},
+		{destination: "/dev/shm", type: "tmpfs", source: "shm", options: ["nosuid","noexec","nodev","mode=1777","size=65536k"]},
+		{destination: "/dev/mqueue", type: "mqueue", source: "mqueue", options: ["nosuid","noexec","nodev"]},
+		{destination: "/sys", type: "sysfs", source: "sysfs", options: ["nosuid","noexec","nodev","ro"]},
+		{destination: "/sys/fs/cgroup", type: "cgroup", source: "cgroup", options: ["nosuid","noexec","nodev","relatime","ro"]}]
+	| .linux.namespaces = [{type: "pid"}, {type: "mount"}, {type: "uts"}, {type: "ipc"}, {type: "network"}, {type: "cgroup"}]
+	| .linux.resources = {devices: [
+		{allow: false, access: "rwm"},
+		{allow: true, type: "c", access: "m"},
+		{allow: true, type: "b", access: "m"},
+		dev("c"; 1; 3), dev("c"; 1; 5), dev("c"; 1; 7), dev("c"; 1; 8), dev("c"; 1; 9),
+		dev("c"; 5; 0), dev("c"; 5; 1), dev("c"; 5; 2), {allow: true, type: "c", major: 136, access: "rwm"},
+		dev("c"; 10; 200)]}
+	| .linux.maskedPaths = ["/proc/asound","/proc/acpi","/proc/interrupts","/proc/kcore","/proc/keys",
+		"/proc/latency_stats","/proc/timer_list","/proc/timer_stats","/proc/sched_debug","/proc/scsi",
+		"/sys/firmware","/sys/devices/virtual/powercap"]
+	| .linux.readonlyPaths = ["/proc/bus","/proc/fs","/proc/irq","/proc/sys","/proc/sysrq-trigger"]
+' "$WORK/bundle-default/config.json" >"$WORK/config.json"
+mv "$WORK/config.json" "$WORK/bundle-default/config.json"
+# Same limits as `berth run --pids-limit 64 --memory 256m` (swap: as much as
+# memory again, Docker's default, which berth follows).
+jq '.linux.resources.pids = {limit: 64}
+	| .linux.resources.memory = {limit: 268435456, swap: 536870912}' \
+	"$WORK/bundle-default/config.json" >"$WORK/bundle-limits/config.json"
+
+mkdir -p "$RESULTS"
+export RESULTS
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+START=$(date +%s)
+in_ns bash "$REPO/bench/run.sh" __measure
+ELAPSED=$(( $(date +%s) - START ))
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+cp "$WORK/bundle-default/config.json" "$RESULTS/config-default.json"
+cp "$WORK/bundle-limits/config.json" "$RESULTS/config-limits.json"
+
+# ---------------------------------------------------------------------------
+# Report.
+# ---------------------------------------------------------------------------
+# median NAME FILE: median of one command's per-run times, in ms.
+median() {
+	jq -r --arg n "$1" '
+		def median: sort | length as $l
+			| if $l % 2 == 1 then .[($l - 1) / 2] else (.[$l / 2 - 1] + .[$l / 2]) / 2 end;
+		.results[] | select(.command == $n) | .times | median * 1000' "$2"
+}
+fmt() { awk -v x="$1" 'BEGIN { printf "%.2f", x }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+# row LABEL FILE: a table row with the medians of FILE and the ratios.
+row() {
+	local runc crun berth floor=
+	runc=$(median runc "$2"); crun=$(median crun "$2"); berth=$(median berth "$2")
+	if jq -e '.results[] | select(.command == "floor")' "$2" >/dev/null; then
+		floor=$(fmt "$(median floor "$2")")
+	else
+		floor=—
+	fi
+	printf '| %s | %s | %s | %s | **%s** | **%s** | %s | %s |\n' "$1" \
+		"$(fmt "$runc")" "$(fmt "$crun")" "$(fmt "$berth")" \
+		"$(ratio "$berth" "$runc")" "$(ratio "$berth" "$crun")" "$(ratio "$crun" "$runc")" "$floor"
+}
+rss_median() {
+	awk -F'\t' -v n="$1" '$1 == n { print $2 }' "$RESULTS/rss.tsv" | sort -n |
+		awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+COMMIT=$(cd "$REPO" && git rev-parse --short HEAD)
+if [ -n "$(cd "$REPO" && git status --porcelain --untracked-files=no)" ]; then
+	COMMIT="$COMMIT (with uncommitted changes in the work tree)"
+fi
+RSS_RUNC=$(rss_median runc); RSS_CRUN=$(rss_median crun); RSS_BERTH=$(rss_median berth)
+
+cat >"$OUT" <<EOF
+# berth start-up benchmark
+
+Generated by \`make bench\` (\`bench/run.sh\`) on $(date -u '+%Y-%m-%d %H:%M UTC'),
+berth commit $COMMIT. Raw hyperfine JSON and the runc/crun configs are in
+\`bench/results/\` after a run.
+
+## Machine
+
+A shared, noisy VM: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')),
+kernel $(uname -r), $(. /etc/os-release && echo "$PRETTY_NAME"), cgroups v1 (hybrid host).
+Load average before / after: $LOAD_BEFORE / $LOAD_AFTER; the measurements took ${ELAPSED} s.
+Absolute times drift about 30% between runs here: **only the ratios measured
+within one run count**; compare absolute numbers only within one table.
+
+$(runc --version | head -n1), crun $(crun --version | head -n1 | awk '{print $3}'), $(hyperfine --version).
+
+## Method
+
+- Runtimes start \`true\` from the same busybox rootfs (busybox-static with a
+  symlink per applet, /etc/passwd, /etc/group) on tmpfs.
+- runc and crun run a bundle whose config.json is \`runc spec\` changed to
+  match what \`berth run\` does: pid, mount, uts, ipc, net and cgroup
+  namespaces; Docker's default mounts, 14 capabilities, device cgroup rules,
+  masked and read-only paths; no rlimits, no seccomp, no terminal,
+  ociVersion 1.0.2-dev (crun 1.8.1 insists on "1.0").
+- "limits" adds \`--pids-limit 64 --memory 256m\` to berth and
+  \`pids.limit 64\`, \`memory.limit 256 MiB\`, \`memory.swap 512 MiB\` to the
+  configs.
+- All hyperfine runs happen in ONE private mount namespace in which
+  /sys/fs/cgroup/unified is unmounted (crun 1.8.1 refuses hybrid hosts),
+  for every runtime alike; hyperfine runs with \`-N\` (no shell).
+- Back to back: $BENCH_RUNS runs after a warm-up. Cold: $BENCH_COLD_RUNS runs,
+  each after \`sleep 0.25\` (\`--prepare\`): writing a PID into cgroup.procs
+  is slow once the machine has been idle, and back-to-back runs hide that.
+- Medians are computed from hyperfine's per-run times.
+- The floor is \`$FLOOR_CMD\`, the cost of the namespaces alone.
+
+Commands (WORK is a temp dir; fixed IDs, since runs are sequential and
+\`run\` deletes a foreground container on exit):
+
+\`\`\`
+runc  --root WORK/state/runc run --bundle WORK/bundle-{default,limits} bench-runc
+crun  --root WORK/state/crun run --bundle WORK/bundle-{default,limits} bench-crun
+berth --root WORK/state/berth run --rm [--pids-limit 64 --memory 256m] --rootfs WORK/rootfs true
+$FLOOR_CMD
+\`\`\`
+
+## Start-up time, median ms
+
+| case | runc | crun | berth | berth/runc | berth/crun | crun/runc | floor |
+|---|---:|---:|---:|---:|---:|---:|---:|
+$(row "default, back to back" "$RESULTS/default-b2b.json")
+$(row "default, cold" "$RESULTS/default-cold.json")
+$(row "limits, back to back" "$RESULTS/limits-b2b.json")
+$(row "limits, cold" "$RESULTS/limits-cold.json")
+
+## Peak RSS, KiB
+
+Median over $BENCH_RSS_RUNS runs of \`/usr/bin/time -f %M\` on the default case:
+the largest resident set among the runtime and the processes it waited for
+(runc's \`runc init\`, berth's init stage, the container's \`true\`).
+
+| runc | crun | berth | berth/runc | berth/crun |
+|---:|---:|---:|---:|---:|
+| $RSS_RUNC | $RSS_CRUN | $RSS_BERTH | $(ratio "$RSS_BERTH" "$RSS_RUNC") | $(ratio "$RSS_BERTH" "$RSS_CRUN") |
+EOF
+echo "== wrote $OUT"
+cat "$OUT"
