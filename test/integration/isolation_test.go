@@ -262,7 +262,7 @@ func hostCapBnd(t *testing.T) string {
 
 func TestNoHostFileDescriptorOrCwd(t *testing.T) {
 	needRoot(t)
-	leak, err := os.Open("/etc/hostname")
+	leak, err := os.Open("/proc/version")
 	if err != nil {
 		t.Fatal(err)
 	}

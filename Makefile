@@ -1,0 +1,49 @@
+# berth: build, test, benchmark, install. Tests and benchmarks need root.
+SHELL := /bin/bash
+export PATH := /usr/local/go/bin:$(PATH)
+export CGO_ENABLED := 0
+
+VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -s -w -X main.version=$(VERSION)
+PREFIX ?= /usr/local
+DEMO_ROOTFS := .cache/demo-rootfs
+VM_PAYLOAD := .cache/vm-payload
+
+.PHONY: build deps demo test test-unit test-integration test-v2 bench install clean
+
+build:
+	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth
+
+deps:
+	scripts/install-deps.sh
+
+# Sets everything up and runs a demo container (no network needed).
+demo: deps build
+	scripts/mkrootfs.sh $(DEMO_ROOTFS)
+	bin/berth run --rm --rootfs $(DEMO_ROOTFS) --hostname box --pids-limit 64 --memory 256m --cpus 0.5 -e FOO=bar -- /bin/sh -c 'hostname; ps; echo $$FOO'
+
+# The whole suite: unit tests, integration tests on this host's cgroups,
+# and the cgroup tests again in a VM whose only hierarchy is cgroup v2.
+test: deps test-unit test-integration test-v2
+
+test-unit:
+	go test -count=1 ./internal/... ./cmd/...
+
+test-integration: build
+	BERTH_BIN=$(CURDIR)/bin/berth go test -count=1 -v ./test/integration/
+
+test-v2: build
+	test/vm/install-deps.sh
+	rm -rf $(VM_PAYLOAD) && mkdir -p $(VM_PAYLOAD)
+	cp bin/berth $(VM_PAYLOAD)/berth
+	go test -c -o $(VM_PAYLOAD)/integration.test ./test/integration
+	test/vm/run.sh $(VM_PAYLOAD) -- -test.timeout 15m
+
+bench: deps build
+	bench/run.sh
+
+install: build
+	install -D -m 0755 bin/berth $(DESTDIR)$(PREFIX)/bin/berth
+
+clean:
+	rm -rf bin .cache
