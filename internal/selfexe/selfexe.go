@@ -19,15 +19,17 @@ import (
 // Open returns a read-only handle of the running binary that execve can
 // run through /proc/self/fd/N. The caller closes it after the fork.
 func Open() (*os.File, error) {
-	f, err := detachedReadonly()
+	f, err := detachedReadonly("/proc/self/exe")
 	if err == nil {
 		return f, nil
 	}
 	return sealedCopy()
 }
 
-func detachedReadonly() (*os.File, error) {
-	fd, err := unix.OpenTree(unix.AT_FDCWD, "/proc/self/exe", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+// detachedReadonly opens path through a new, detached, read-only bind
+// mount of it: nothing reached through the handle can be written.
+func detachedReadonly(path string) (*os.File, error) {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, path, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("open_tree: %w", err)
 	}

@@ -1,0 +1,48 @@
+package cgroups
+
+import (
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+func i64(v int64) *int64 { return &v }
+
+func TestDeviceRuleString(t *testing.T) {
+	for _, c := range []struct {
+		rule specs.LinuxDeviceCgroup
+		want string
+	}{
+		{specs.LinuxDeviceCgroup{Access: "rwm"}, "a *:* rwm"},
+		{specs.LinuxDeviceCgroup{Type: "c", Major: i64(1), Minor: i64(3), Access: "rwm"}, "c 1:3 rwm"},
+		{specs.LinuxDeviceCgroup{Type: "c", Major: i64(136), Access: "rw"}, "c 136:* rw"},
+		{specs.LinuxDeviceCgroup{Type: "b", Major: i64(-1), Minor: i64(-1), Access: "m"}, "b *:* m"},
+		{specs.LinuxDeviceCgroup{Type: "c", Major: i64(1), Minor: i64(5)}, "c 1:5 rwm"},
+	} {
+		if got := DeviceRuleString(c.rule); got != c.want {
+			t.Errorf("DeviceRuleString(%+v) = %q, want %q", c.rule, got, c.want)
+		}
+	}
+}
+
+func TestSharesToWeight(t *testing.T) {
+	for shares, want := range map[uint64]uint64{0: 1, 2: 1, 1024: 39, 262144: 10000, 1 << 30: 10000} {
+		if got := SharesToWeight(shares); got != want {
+			t.Errorf("SharesToWeight(%d) = %d, want %d", shares, got, want)
+		}
+	}
+}
+
+func TestNewRejectsRootCgroup(t *testing.T) {
+	for _, p := range []string{"/", "", "/../.."} {
+		if _, err := New(p, nil); err == nil {
+			t.Errorf("New(%q) accepted the root cgroup", p)
+		}
+	}
+}
+
+func TestPidsValue(t *testing.T) {
+	if pidsValue(0) != "max" || pidsValue(-1) != "max" || pidsValue(64) != "64" {
+		t.Error("pidsValue maps limits wrongly")
+	}
+}

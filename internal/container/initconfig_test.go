@@ -1,0 +1,60 @@
+package container
+
+import (
+	"testing"
+
+	"github.com/berth-runtime/berth/internal/cgroups"
+	"github.com/berth-runtime/berth/internal/spec"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+func TestInitConfigFromDefaultSpec(t *testing.T) {
+	s := spec.Default(t.TempDir(), []string{"/bin/true"})
+	s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 100, Hard: 200}}
+	cg := &cgroups.Cgroup{Version: cgroups.V1, Path: "/berth/x", Dirs: []string{"/sys/fs/cgroup/pids/berth/x", "/sys/fs/cgroup/cpu,cpuacct/berth/x"}}
+	cfg, err := initConfig(s, cg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cloneFlags(s) != unix.CLONE_NEWPID|unix.CLONE_NEWNS|unix.CLONE_NEWUTS|unix.CLONE_NEWIPC|unix.CLONE_NEWNET {
+		t.Errorf("clone flags %#x", cloneFlags(s))
+	}
+	if !cfg.NewCgroupNS || !cfg.NewNetNS {
+		t.Error("cgroup or network namespace not requested")
+	}
+	if len(cfg.CgroupTasks) != 2 || cfg.CgroupTasks[0] != "/sys/fs/cgroup/pids/berth/x/tasks" {
+		t.Errorf("tasks files %v", cfg.CgroupTasks)
+	}
+	if h := cfg.Rootfs.CgroupHierarchies; len(h) != 2 || h[1] != "cpu,cpuacct" {
+		t.Errorf("hierarchies %v", h)
+	}
+	if cfg.Process.Caps.Bounding != 0xa80425fb || cfg.Process.Caps.Effective != 0xa80425fb || cfg.Process.Caps.Inheritable != 0 {
+		t.Errorf("capability masks %+v", cfg.Process.Caps)
+	}
+	if len(cfg.Process.Rlimits) != 1 || cfg.Process.Rlimits[0].Resource != unix.RLIMIT_NOFILE {
+		t.Errorf("rlimits %+v", cfg.Process.Rlimits)
+	}
+	for _, m := range cfg.Rootfs.Mounts {
+		if m.Destination == "/sys" && m.Flags&unix.MS_RDONLY == 0 {
+			t.Error("/sys is not mounted read-only")
+		}
+	}
+	if len(cfg.Rootfs.Devices) != 6 || cfg.Rootfs.Devices[0].Mode != unix.S_IFCHR|0o666 {
+		t.Errorf("devices %+v", cfg.Rootfs.Devices)
+	}
+}
+
+func TestInitConfigRejectsBadValues(t *testing.T) {
+	cg := &cgroups.Cgroup{Version: cgroups.V2, Dirs: []string{"/sys/fs/cgroup/berth/x"}}
+	s := spec.Default(t.TempDir(), []string{"/bin/true"})
+	s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_BOGUS"}}
+	if _, err := initConfig(s, cg); !IsInvalid(err) {
+		t.Errorf("unknown rlimit: %v", err)
+	}
+	s = spec.Default(t.TempDir(), []string{"/bin/true"})
+	s.Linux.RootfsPropagation = "sideways"
+	if _, err := initConfig(s, cg); !IsInvalid(err) {
+		t.Errorf("bad rootfsPropagation: %v", err)
+	}
+}

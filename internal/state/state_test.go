@@ -1,0 +1,112 @@
+package state
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+func TestCreateSaveRemove(t *testing.T) {
+	s := Store{Root: t.TempDir()}
+	rec := Record{ID: "abc", Name: "web", Status: Creating}
+	h, err := s.Create(rec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.Status, rec.Pid = Running, 42
+	if err := h.Save(rec); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Load("abc")
+	if err != nil || got.Pid != 42 || got.Status != Running {
+		t.Fatalf("Load = %+v, %v", got, err)
+	}
+	if _, err := s.Create(Record{ID: "abc"}); !errors.Is(err, ErrExists) {
+		t.Errorf("second create with the same ID: %v, want ErrExists", err)
+	}
+	if _, err := s.Create(Record{ID: "other", Name: "web"}); err == nil {
+		t.Error("second container named web was accepted")
+	}
+	if err := h.Remove(s, rec); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(s.Root)
+	names, _ := os.ReadDir(filepath.Join(s.Root, "names"))
+	if len(entries) != 1 || len(names) != 0 {
+		t.Errorf("left after Remove: %v, names %v", entries, names)
+	}
+}
+
+func TestCollectSkipsLiveOwners(t *testing.T) {
+	s := Store{Root: t.TempDir()}
+	h, err := s.Create(Record{ID: "live", Name: "n"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	called := 0
+	s.Collect(func(Record) error { called++; return nil })
+	if called != 0 {
+		t.Fatal("Collect cleaned up a record whose owner holds its lock")
+	}
+	h.lock.Close() // the owner dies
+	var cleaned []string
+	s.Collect(func(r Record) error { cleaned = append(cleaned, r.ID); return nil })
+	if len(cleaned) != 1 || cleaned[0] != "live" {
+		t.Fatalf("Collect cleaned %v, want [live]", cleaned)
+	}
+	if _, err := os.Stat(filepath.Join(s.Root, "live")); !os.IsNotExist(err) {
+		t.Error("record still on disk after collection")
+	}
+	if _, err := os.Lstat(filepath.Join(s.Root, "names", "n")); !os.IsNotExist(err) {
+		t.Error("name still claimed after collection")
+	}
+}
+
+func TestCollectKeepsRecordWhoseCleanupFails(t *testing.T) {
+	s := Store{Root: t.TempDir()}
+	h, err := s.Create(Record{ID: "busy"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.lock.Close()
+	s.Collect(func(Record) error { return errors.New("cgroup busy") })
+	if _, err := s.Load("busy"); err != nil {
+		t.Fatalf("record dropped although its cleanup failed: %v", err)
+	}
+}
+
+// TestLockDiesWithOwner checks the property Collect relies on: a lock held
+// by a process is released when that process is killed.
+func TestLockDiesWithOwner(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "lock")
+	os.WriteFile(path, nil, 0o600)
+	// -o: the lock stays with flock itself, not with the sleep it runs.
+	cmd := exec.Command("flock", "-o", path, "sleep", "100")
+	if err := cmd.Start(); err != nil {
+		t.Skip("flock(1) not available:", err)
+	}
+	defer cmd.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		f, err := lockFile(path, false)
+		if err != nil {
+			break // the child holds it
+		}
+		f.Close()
+		if time.Now().After(deadline) {
+			t.Fatal("child never took the lock")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	f, err := lockFile(path, false)
+	if err != nil {
+		t.Fatalf("lock not released after its owner was killed: %v", err)
+	}
+	f.Close()
+}
