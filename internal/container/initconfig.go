@@ -75,7 +75,7 @@ func rootfsConfig(s *specs.Spec, cg *cgroups.Cgroup) (*rootfs.Config, error) {
 	}
 	for _, m := range s.Mounts {
 		src := m.Source
-		if isBindType(m) && !filepath.IsAbs(src) {
+		if spec.IsBind(m) && !filepath.IsAbs(src) {
 			src = filepath.Join(filepath.Dir(s.Root.Path), src)
 		}
 		parsed, err := rootfs.ParseMount(m.Type, src, m.Destination, m.Options)
@@ -94,18 +94,6 @@ func rootfsConfig(s *specs.Spec, cg *cgroups.Cgroup) (*rootfs.Config, error) {
 		}
 	}
 	return c, nil
-}
-
-func isBindType(m specs.Mount) bool {
-	if m.Type == "bind" || m.Type == "rbind" {
-		return true
-	}
-	for _, o := range m.Options {
-		if o == "bind" || o == "rbind" {
-			return true
-		}
-	}
-	return false
 }
 
 func device(d specs.LinuxDevice) rootfs.Device {

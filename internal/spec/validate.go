@@ -127,14 +127,15 @@ func validateMounts(s *specs.Spec) error {
 		if !SupportedMountTypes[m.Type] {
 			return invalid("mount %s: file system type %q is not supported", m.Destination, m.Type)
 		}
-		if isBind(m) && m.Source == "" {
+		if IsBind(m) && m.Source == "" {
 			return invalid("bind mount %s has no source", m.Destination)
 		}
 	}
 	return nil
 }
 
-func isBind(m specs.Mount) bool {
+// IsBind reports whether a config mount is a bind mount, by type or option.
+func IsBind(m specs.Mount) bool {
 	if m.Type == "bind" || m.Type == "rbind" {
 		return true
 	}
