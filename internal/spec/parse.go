@@ -19,8 +19,9 @@ const MinMemory = 6 << 20
 func ParseSize(s string) (int64, error) {
 	v := strings.ToLower(strings.TrimSpace(s))
 	v = strings.TrimSuffix(v, "b")
-	if len(v) > 1 {
-		v = strings.TrimSuffix(v, "i")
+	// "ki", "mi", "gi", "ti" (from KiB and so on): the i only after a unit.
+	if n := len(v); n > 1 && v[n-1] == 'i' && strings.ContainsRune("kmgt", rune(v[n-2])) {
+		v = v[:n-1]
 	}
 	mult := 1.0
 	if n := len(v); n > 0 {
@@ -40,10 +41,11 @@ func ParseSize(s string) (int64, error) {
 	}
 	f, err := strconv.ParseFloat(v, 64)
 	if err != nil || f < 0 || math.IsInf(f, 0) || math.IsNaN(f) || v == "" || strings.ContainsAny(v, "+-eExXpP") {
-		return 0, fmt.Errorf("invalid size %q: use a number with an optional unit b, k, m or g (e.g. 256m)", s)
+		return 0, fmt.Errorf("invalid size %q: use a number with an optional unit b, k, m, g or t (e.g. 256m)", s)
 	}
 	bytes := f * mult
-	if bytes > math.MaxInt64 {
+	// float64(MaxInt64) is 2^63 exactly, which no int64 holds.
+	if bytes >= math.MaxInt64 {
 		return 0, fmt.Errorf("invalid size %q: too large", s)
 	}
 	return int64(bytes), nil

@@ -2,6 +2,7 @@ package spec
 
 import (
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 
@@ -85,7 +86,10 @@ func applyResources(s *specs.Spec, o RunOptions) error {
 			return fmt.Errorf("invalid --memory %q: the minimum is 6m", o.Memory)
 		}
 		// Docker's default: as much swap as memory.
-		swap := 2 * limit
+		swap := int64(-1)
+		if limit <= math.MaxInt64/2 {
+			swap = 2 * limit
+		}
 		r.Memory = &specs.LinuxMemory{Limit: &limit, Swap: &swap}
 	}
 	if o.CPUs != "" || o.CPUShares != 0 {

@@ -4,12 +4,33 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 
 	"github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 )
+
+// MaxID is the largest uid or gid berth accepts, as runc: (uid_t)-1 means
+// "unchanged" to setresuid, and would leave the process root.
+const MaxID = math.MaxInt32
+
+// parseID parses a numeric uid or gid. ok is false for a name; a number out
+// of range is an error.
+func parseID(s string) (id uint32, ok bool, err error) {
+	n, perr := strconv.ParseUint(s, 10, 64)
+	if perr != nil {
+		if strings.Trim(s, "0123456789") == "" && s != "" {
+			return 0, true, fmt.Errorf("id %s is out of range: uids and gids must be in range 0-%d", s, MaxID)
+		}
+		return 0, false, nil
+	}
+	if n > MaxID {
+		return 0, true, fmt.Errorf("id %s is out of range: uids and gids must be in range 0-%d", s, MaxID)
+	}
+	return uint32(n), true, nil
+}
 
 // User is a resolved container user.
 type User struct {
@@ -43,8 +64,12 @@ func ResolveUser(rootfs, spec string) (User, error) {
 	}
 	passwd, _ := readPasswd(rootfs)
 	u := User{Home: "/"}
-	if uid, err := strconv.ParseUint(name, 10, 32); err == nil {
-		u.UID = uint32(uid)
+	uid, numeric, err := parseID(name)
+	if err != nil {
+		return User{}, err
+	}
+	if numeric {
+		u.UID = uid
 		for _, p := range passwd {
 			if p.uid == u.UID {
 				name, u.GID, u.Home = p.name, p.gid, p.home
@@ -71,9 +96,10 @@ func ResolveUser(rootfs, spec string) (User, error) {
 		}
 		u.GID = gid
 	}
+	// As Docker: an explicit group replaces the user's memberships.
 	for _, g := range groups {
 		for _, m := range g.members {
-			if m == name && g.gid != u.GID {
+			if group == "" && m == name && g.gid != u.GID {
 				u.AdditionalGids = append(u.AdditionalGids, g.gid)
 			}
 		}
@@ -85,8 +111,8 @@ func ResolveUser(rootfs, spec string) (User, error) {
 }
 
 func resolveGroup(groups []groupEntry, group string) (uint32, error) {
-	if gid, err := strconv.ParseUint(group, 10, 32); err == nil {
-		return uint32(gid), nil
+	if gid, numeric, err := parseID(group); numeric || err != nil {
+		return gid, err
 	}
 	for _, g := range groups {
 		if g.name == group {
@@ -143,7 +169,7 @@ func readPasswd(rootfs string) ([]passwdEntry, error) {
 	err := readColonFile(rootfs, "/etc/passwd", 7, func(f []string) {
 		uid, err1 := strconv.ParseUint(f[2], 10, 32)
 		gid, err2 := strconv.ParseUint(f[3], 10, 32)
-		if err1 == nil && err2 == nil {
+		if err1 == nil && err2 == nil && uid <= MaxID && gid <= MaxID {
 			out = append(out, passwdEntry{name: f[0], uid: uint32(uid), gid: uint32(gid), home: f[5]})
 		}
 	})
@@ -154,7 +180,7 @@ func readGroups(rootfs string) ([]groupEntry, error) {
 	var out []groupEntry
 	err := readColonFile(rootfs, "/etc/group", 4, func(f []string) {
 		gid, err := strconv.ParseUint(f[2], 10, 32)
-		if err != nil {
+		if err != nil || gid > MaxID {
 			return
 		}
 		var members []string

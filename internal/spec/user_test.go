@@ -77,7 +77,7 @@ func TestResolveUser(t *testing.T) {
 		// Numeric uid unknown to passwd: gid 0, home /.
 		{spec: "4242", want: spec.User{UID: 4242, GID: 0, Home: "/"}},
 		{spec: "4242:4343", want: spec.User{UID: 4242, GID: 4343, Home: "/"}},
-		{spec: "1001:1001", want: spec.User{UID: 1001, GID: 1001, Home: "/home/bob", AdditionalGids: []uint32{50}}},
+		{spec: "1001:1001", want: spec.User{UID: 1001, GID: 1001, Home: "/home/bob", AdditionalGids: nil}}, // an explicit group replaces memberships
 		{spec: "alice", want: spec.User{UID: 1000, GID: 1000, Home: "/home/alice", AdditionalGids: []uint32{50, 999, 10}}},
 		{spec: "bob", want: spec.User{UID: 1001, GID: 1001, Home: "/home/bob", AdditionalGids: []uint32{50}}},
 		// The primary group is not repeated among the additional ones.

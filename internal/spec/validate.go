@@ -63,8 +63,13 @@ func validateProcess(s *specs.Spec) error {
 		return invalid("process.cwd %q must be an absolute path", p.Cwd)
 	}
 	for _, kv := range p.Env {
-		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" || strings.ContainsRune(kv, 0) {
 			return invalid("process.env entry %q is not KEY=VALUE", kv)
+		}
+	}
+	for _, id := range append([]uint32{p.User.UID, p.User.GID}, p.User.AdditionalGids...) {
+		if id > MaxID {
+			return invalid("process.user id %d is out of range: uids and gids must be in range 0-%d", id, MaxID)
 		}
 	}
 	if c := p.Capabilities; c != nil {
