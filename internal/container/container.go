@@ -76,8 +76,7 @@ func Run(o RunOptions) (Exit, error) {
 	if err != nil {
 		return Exit{}, err
 	}
-	defer h.Remove(store, rec)
-	defer cg.Destroy()
+	defer release(store, h, rec, cg)
 
 	p, err := start(cfg, cg, s.Linux.Resources, o)
 	if err != nil {
@@ -90,6 +89,16 @@ func Run(o RunOptions) (Exit, error) {
 		exit.OOMKilled = true
 	}
 	return exit, nil
+}
+
+// release removes the cgroup, then the record. A cgroup that cannot be
+// removed keeps its record, so the next garbage collection tries again.
+func release(store state.Store, h *state.Handle, rec state.Record, cg *cgroups.Cgroup) {
+	if err := cg.Destroy(); err != nil {
+		h.Release()
+		return
+	}
+	_ = h.Remove(store, rec)
 }
 
 func cgroupPath(s *specs.Spec, id string) string {

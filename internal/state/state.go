@@ -103,6 +103,10 @@ func (h *Handle) Remove(s Store, rec Record) error {
 	return err
 }
 
+// Release gives up ownership and keeps the record, for the garbage
+// collection to finish.
+func (h *Handle) Release() { h.lock.Close() }
+
 // Collect removes the records whose owner is gone, after cleanup has
 // released what they list. A record whose cleanup fails is kept for the
 // next collection. Temporary records older than a minute are dropped: they
