@@ -217,12 +217,13 @@ func TestInteractiveTerminal(t *testing.T) {
 		out.waitFor(t, "ready")
 		master.Write([]byte("hello\r"))
 		out.waitFor(t, "got=hello")
-		// A window size change reaches the container.
+		// A window size change reaches the container: its pty is resized,
+		// and the kernel tells its foreground process group with SIGWINCH.
+		out.waitFor(t, "waiting")
 		unix.IoctlSetWinsize(int(master.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 50, Col: 150})
 		p.Signal(unix.SIGWINCH)
-		master.Write([]byte("\r"))
 	}, "run", "--rm", "-it", "--rootfs", rootfsDir, "/bin/sh", "-c",
-		"tty; stty size; readlink /proc/self/fd/0; stat -c %t:%T /dev/console; echo ready; read x; echo got=$x; read y; stty size; exit 7")
+		"tty; stty size; readlink /proc/self/fd/0; stat -c %t:%T /dev/console; echo ready; read x; echo got=$x; trap 'stty size; exit 7' WINCH; sleep 1000 & echo waiting; wait")
 	for _, want := range []string{"/dev/pts/0", "33 111", "88:0", "got=hello", "50 150"} {
 		if !strings.Contains(r.output, want) {
 			t.Errorf("terminal output lacks %q:\n%s", want, r.output)
