@@ -84,7 +84,7 @@ func runContainer(g *globalOptions, f *runFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	run := container.RunOptions{StateRoot: g.root, ID: id, Name: f.name, Spec: s, Stdout: os.Stdout, Stderr: os.Stderr}
+	run := container.Options{StateRoot: g.root, ID: id, Name: f.name, Spec: s, Stdout: os.Stdout, Stderr: os.Stderr}
 	if o.Interactive {
 		run.Stdin = os.Stdin
 	}

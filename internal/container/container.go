@@ -1,33 +1,50 @@
 // Package container runs a container's lifecycle on the host side: it
 // records what the container owns, creates its cgroup, starts the init
-// stage in new namespaces, hands it its configuration, relays signals and
-// the terminal, waits for the exit and removes everything again. berth and
-// berth-oci both come through here with a validated OCI config; this
-// package never parses command lines.
+// stage in new namespaces, hands it its configuration, runs the runtime's
+// hooks, relays signals and the terminal, and removes everything again.
+// berth and berth-oci both come through here with a validated OCI config;
+// this package never parses command lines.
 package container
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
+	"strconv"
 	"time"
 
 	"github.com/berth-runtime/berth/internal/cgroups"
+	"github.com/berth-runtime/berth/internal/hooks"
 	"github.com/berth-runtime/berth/internal/spec"
 	"github.com/berth-runtime/berth/internal/state"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
-// RunOptions describe a container to run in the foreground.
-type RunOptions struct {
+// Options describe a container to create.
+type Options struct {
 	StateRoot string
 	ID        string
 	Name      string
+	Bundle    string
 	Spec      *specs.Spec
 	Stdin     *os.File // nil: the container's stdin is its own /dev/null
 	Stdout    *os.File
 	Stderr    *os.File
+	// ConsoleSocket is the unix socket that receives the pty master when
+	// the process has a terminal (berth-oci); without it, berth relays
+	// the terminal itself.
+	ConsoleSocket string
+	PidFile       string
+	PreserveFDs   int
+	NoPivot       bool
+	NoNewKeyring  bool
+	// Foreground containers die with the process that created them, and
+	// their record is removed when it exits (berth run).
+	Foreground bool
 }
 
 // Exit is how a container ended.
@@ -47,58 +64,185 @@ type StartError struct {
 func (e *StartError) Error() string { return e.Err.Error() }
 func (e *StartError) Unwrap() error { return e.Err }
 
-// Run creates the container, runs it to completion and removes it.
-func Run(o RunOptions) (Exit, error) {
+// ErrNotExist means there is no such container.
+var ErrNotExist = state.ErrNotExist
+
+// Container is a container whose record this process holds locked.
+type Container struct {
+	store  state.Store
+	handle *state.Handle
+	rec    state.Record
+	cg     *cgroups.Cgroup
+	init   *initProcess // set in the process that created it
+}
+
+// Run creates the container, starts it, waits for it and removes it: the
+// whole of berth run, and of berth-oci run without --detach.
+func Run(o Options) (Exit, error) {
 	// The init stage's parent-death signal is tied to the forking thread:
 	// keep this goroutine on one thread until the container is gone.
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
+	o.Foreground = true
+	c, err := create(o, true)
+	if err != nil {
+		return Exit{}, err
+	}
+	defer c.release()
+	if err := hooks.Run("poststart", hooksOf(o.Spec).Poststart, c.ociState()); err != nil {
+		_ = c.init.kill()
+		c.init.wait()
+		return Exit{}, err
+	}
+	exit := c.init.wait()
+	if exit.Signal != nil && c.cg.OOMKilled() {
+		exit.OOMKilled = true
+	}
+	c.rec.Status = state.Stopped
+	c.runPoststop(o.Spec)
+	return exit, nil
+}
 
+// Create creates the container and leaves its init stage waiting for
+// Start (berth-oci create).
+func Create(o Options) (*Container, error) {
+	return create(o, false)
+}
+
+func create(o Options, startNow bool) (_ *Container, err error) {
 	store := state.Store{Root: o.StateRoot}
 	store.Collect(Cleanup)
 	s := o.Spec
 	if err := spec.Validate(s); err != nil {
-		return Exit{}, err
+		return nil, err
 	}
 	cg, err := cgroups.New(cgroupPath(s, o.ID), s.Linux.Resources)
 	if err != nil {
-		return Exit{}, err
+		return nil, err
 	}
-	cfg, err := initConfig(s, cg)
+	cfg, err := initConfig(s, cg, o)
 	if err != nil {
-		return Exit{}, err
+		return nil, err
 	}
 	rec := state.Record{
-		ID: o.ID, Name: o.Name, Status: state.Creating, Rootfs: s.Root.Path, Created: time.Now().UTC(),
+		ID: o.ID, Name: o.Name, Status: state.Creating, Bundle: o.Bundle, Rootfs: s.Root.Path,
+		Annotations: s.Annotations, Created: time.Now().UTC(), Ephemeral: o.Foreground,
 		CgroupVersion: int(cg.Version), CgroupPath: cg.Path, CgroupDirs: cg.Dirs,
 	}
 	h, err := store.Create(rec)
 	if err != nil {
-		return Exit{}, err
+		return nil, err
 	}
-	defer release(store, h, rec, cg)
-
-	p, err := start(cfg, cg, s.Linux.Resources, o)
+	c := &Container{store: store, handle: h, rec: rec, cg: cg}
+	defer func() {
+		if err != nil {
+			c.release()
+		}
+	}()
+	if !o.Foreground {
+		if err := c.saveSpec(s); err != nil {
+			return nil, err
+		}
+	}
+	if !startNow {
+		cfg.ExecFifo = filepath.Join(h.Dir(), "exec.fifo")
+		if err := unix.Mkfifo(cfg.ExecFifo, 0o600); err != nil {
+			return nil, fmt.Errorf("create exec fifo: %w", err)
+		}
+	}
+	p, err := start(cfg, cg, s, o, c.ociState)
 	if err != nil {
-		return Exit{}, err
+		return nil, err
 	}
-	rec.Status, rec.Pid = state.Running, p.pid
-	_ = h.Save(rec)
-	exit := p.wait()
-	if exit.Signal != nil && cg.OOMKilled() {
-		exit.OOMKilled = true
+	c.init = p
+	c.rec.Pid = p.pid
+	c.rec.PidStart, _ = state.ProcessStartTime(p.pid)
+	c.rec.Status = state.Created
+	if startNow {
+		c.rec.Status = state.Running
 	}
-	return exit, nil
+	if err := c.handle.Save(c.rec); err != nil {
+		return nil, fmt.Errorf("save state: %w", err)
+	}
+	if o.PidFile != "" {
+		if err := writePidFile(o.PidFile, p.pid); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// Load opens an existing container, waiting for any other command on it.
+// The caller must Close it.
+func Load(stateRoot, id string) (*Container, error) {
+	store := state.Store{Root: stateRoot}
+	h, rec, err := store.Open(id)
+	if err != nil {
+		return nil, err
+	}
+	cg := cgroups.Load(cgroups.Version(rec.CgroupVersion), rec.CgroupPath, rec.CgroupDirs)
+	return &Container{store: store, handle: h, rec: rec, cg: cg}, nil
+}
+
+// Close releases the container's lock.
+func (c *Container) Close() {
+	if c.handle != nil {
+		c.handle.Release()
+	}
+}
+
+// ID is the container's ID.
+func (c *Container) ID() string { return c.rec.ID }
+
+// Pid is the host PID of the container's init process.
+func (c *Container) Pid() int { return c.rec.Pid }
+
+// Record is what the store knows about the container.
+func (c *Container) Record() state.Record { return c.rec }
+
+func writePidFile(path string, pid int) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return fmt.Errorf("write pid file: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write pid file: %w", err)
+	}
+	return nil
+}
+
+func (c *Container) saveSpec(s *specs.Spec) error {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return fmt.Errorf("save config: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(c.handle.Dir(), "config.json"), b, 0o600); err != nil {
+		return fmt.Errorf("save config: %w", err)
+	}
+	return nil
+}
+
+// Spec reads the config the container was created with.
+func (c *Container) Spec() (*specs.Spec, error) {
+	b, err := os.ReadFile(filepath.Join(c.handle.Dir(), "config.json"))
+	if err != nil {
+		return nil, fmt.Errorf("read saved config: %w", err)
+	}
+	var s specs.Spec
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("read saved config: %w", err)
+	}
+	return &s, nil
 }
 
 // release removes the cgroup, then the record. A cgroup that cannot be
 // removed keeps its record, so the next garbage collection tries again.
-func release(store state.Store, h *state.Handle, rec state.Record, cg *cgroups.Cgroup) {
-	if err := cg.Destroy(); err != nil {
-		h.Release()
+func (c *Container) release() {
+	if err := c.cg.Destroy(); err != nil {
+		c.handle.Release()
 		return
 	}
-	_ = h.Remove(store, rec)
+	_ = c.handle.Remove(c.store, c.rec)
 }
 
 func cgroupPath(s *specs.Spec, id string) string {

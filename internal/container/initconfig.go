@@ -25,17 +25,61 @@ var namespaceFlags = map[specs.LinuxNamespaceType]uintptr{
 	specs.NetworkNamespace: unix.CLONE_NEWNET,
 }
 
+// joinFlags are the namespaces the init stage can enter by path itself.
+var joinFlags = map[specs.LinuxNamespaceType]uintptr{
+	specs.MountNamespace:   unix.CLONE_NEWNS,
+	specs.UTSNamespace:     unix.CLONE_NEWUTS,
+	specs.IPCNamespace:     unix.CLONE_NEWIPC,
+	specs.NetworkNamespace: unix.CLONE_NEWNET,
+	specs.CgroupNamespace:  unix.CLONE_NEWCGROUP,
+}
+
+// cloneFlags are the new namespaces created at fork: those without a path.
 func cloneFlags(s *specs.Spec) uintptr {
 	var flags uintptr
 	for _, ns := range s.Linux.Namespaces {
-		flags |= namespaceFlags[ns.Type]
+		if ns.Path == "" {
+			flags |= namespaceFlags[ns.Type]
+		}
 	}
 	return flags
 }
 
+// joinedNamespaces are the namespaces entered by path, in an order that
+// works: the mount namespace last, since entering it changes the root.
+func joinedNamespaces(s *specs.Spec) []initproc.Namespace {
+	var out []initproc.Namespace
+	var mnt *initproc.Namespace
+	for _, ns := range s.Linux.Namespaces {
+		flag, ok := joinFlags[ns.Type]
+		if ns.Path == "" || !ok {
+			continue
+		}
+		if flag == unix.CLONE_NEWNS {
+			mnt = &initproc.Namespace{Type: flag, Path: ns.Path}
+			continue
+		}
+		out = append(out, initproc.Namespace{Type: flag, Path: ns.Path})
+	}
+	if mnt != nil {
+		out = append(out, *mnt)
+	}
+	return out
+}
+
+// newNamespace reports whether the config creates a namespace of type t.
+func newNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == t && ns.Path == "" {
+			return true
+		}
+	}
+	return false
+}
+
 // initConfig translates a validated OCI config into the init stage's
 // compact form.
-func initConfig(s *specs.Spec, cg *cgroups.Cgroup) (*initproc.Config, error) {
+func initConfig(s *specs.Spec, cg *cgroups.Cgroup, o Options) (*initproc.Config, error) {
 	fs, err := rootfsConfig(s, cg)
 	if err != nil {
 		return nil, err
@@ -44,14 +88,25 @@ func initConfig(s *specs.Spec, cg *cgroups.Cgroup) (*initproc.Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	h := hooksOf(s)
 	return &initproc.Config{
-		Rootfs:      *fs,
-		Hostname:    s.Hostname,
-		Domain:      s.Domainname,
-		CgroupTasks: cg.TasksFiles(),
-		NewCgroupNS: spec.HasNamespace(s, specs.CgroupNamespace),
-		NewNetNS:    spec.HasNamespace(s, specs.NetworkNamespace),
-		Process:     *proc,
+		Rootfs:               *fs,
+		Hostname:             s.Hostname,
+		Domain:               s.Domainname,
+		CgroupTasks:          cg.TasksFiles(),
+		NewCgroupNS:          newNamespace(s, specs.CgroupNamespace),
+		NewNetNS:             newNamespace(s, specs.NetworkNamespace),
+		Join:                 joinedNamespaces(s),
+		Process:              *proc,
+		DieWithParent:        o.Foreground,
+		HookPause:            len(h.Prestart)+len(h.CreateRuntime) > 0,
+		CreateContainerHooks: h.CreateContainer,
+		StartContainerHooks:  h.StartContainer,
+		State:                specs.State{Version: specs.Version, ID: o.ID, Bundle: o.Bundle, Annotations: s.Annotations},
+		NoPivot:              o.NoPivot,
+		NewKeyring:           !o.NoNewKeyring,
+		Sysctl:               s.Linux.Sysctl,
+		PreserveFDs:          o.PreserveFDs,
 	}, nil
 }
 

@@ -13,7 +13,7 @@ func TestInitConfigFromDefaultSpec(t *testing.T) {
 	s := spec.Default(t.TempDir(), []string{"/bin/true"})
 	s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 100, Hard: 200}}
 	cg := &cgroups.Cgroup{Version: cgroups.V1, Path: "/berth/x", Dirs: []string{"/sys/fs/cgroup/pids/berth/x", "/sys/fs/cgroup/cpu,cpuacct/berth/x"}}
-	cfg, err := initConfig(s, cg)
+	cfg, err := initConfig(s, cg, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,12 +49,12 @@ func TestInitConfigRejectsBadValues(t *testing.T) {
 	cg := &cgroups.Cgroup{Version: cgroups.V2, Dirs: []string{"/sys/fs/cgroup/berth/x"}}
 	s := spec.Default(t.TempDir(), []string{"/bin/true"})
 	s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_BOGUS"}}
-	if _, err := initConfig(s, cg); !IsInvalid(err) {
+	if _, err := initConfig(s, cg, Options{}); !IsInvalid(err) {
 		t.Errorf("unknown rlimit: %v", err)
 	}
 	s = spec.Default(t.TempDir(), []string{"/bin/true"})
 	s.Linux.RootfsPropagation = "sideways"
-	if _, err := initConfig(s, cg); !IsInvalid(err) {
+	if _, err := initConfig(s, cg, Options{}); !IsInvalid(err) {
 		t.Errorf("bad rootfsPropagation: %v", err)
 	}
 }

@@ -4,12 +4,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
+	"runtime"
 	"strconv"
 	"syscall"
 
 	"github.com/berth-runtime/berth/internal/cgroups"
+	"github.com/berth-runtime/berth/internal/hooks"
 	"github.com/berth-runtime/berth/internal/initproc"
 	"github.com/berth-runtime/berth/internal/selfexe"
 	"github.com/berth-runtime/berth/internal/terminal"
@@ -22,51 +25,54 @@ import (
 var forwardedSignals = []os.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2}
 
 // initProcess is the running init stage (and, after exec, the container's
-// PID 1) seen from the host.
+// PID 1) seen from the process that forked it.
 type initProcess struct {
 	pid     int
-	signals chan os.Signal
+	signals chan os.Signal // forwarded to pid while in the foreground
 	relay   *terminal.Relay
 }
 
 // start forks the init stage into its new namespaces, creates the cgroup
 // (on v1 while the child's runtime is starting, on v2 before, so that the
-// child is born in it), sends the configuration and waits until the child
-// has exec'd the program or reported why it could not.
-func start(cfg *initproc.Config, cg *cgroups.Cgroup, res *specs.LinuxResources, o RunOptions) (p *initProcess, err error) {
-	sigs := make(chan os.Signal, 16)
-	signal.Notify(sigs, forwardedSignals...)
-	defer func() {
-		if err != nil {
-			signal.Stop(sigs)
-		}
-	}()
-	if cfg.Process.Terminal {
+// child is born in it), sends the configuration, runs the runtime hooks
+// when the init stage pauses for them, and returns once the init stage has
+// exec'd the program, or waits on its exec FIFO.
+func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, st func() specs.State) (_ *initProcess, err error) {
+	p := &initProcess{}
+	if o.Foreground {
+		p.signals = make(chan os.Signal, 16)
+		signal.Notify(p.signals, forwardedSignals...)
+		defer func() {
+			if err != nil {
+				signal.Stop(p.signals)
+			}
+		}()
+	}
+	if cfg.Process.Terminal && o.ConsoleSocket == "" {
 		cfg.Process.ConsoleSize = terminal.HostSize(o.Stdin, o.Stdout)
 	}
 	cfg.Process.StdinNull = o.Stdin == nil && !cfg.Process.Terminal
 	if cg.Version == cgroups.V2 {
-		if err := cg.Create(res); err != nil {
+		if err := cg.Create(s.Linux.Resources); err != nil {
 			return nil, err
 		}
 	}
-	pid, sock, err := fork(cfg, cg, o)
+	sock, err := p.fork(cfg, cg, o, s)
 	if err != nil {
 		return nil, err
 	}
 	defer sock.Close()
-	p = &initProcess{pid: pid, signals: sigs}
 	if cg.Version == cgroups.V1 {
-		err = cg.Create(res)
+		err = cg.Create(s.Linux.Resources)
 	}
 	if err == nil {
-		err = sendConfig(sock, cfg)
+		err = send(sock, cfg)
 	}
 	if err == nil {
-		err = p.awaitExec(sock, o)
+		err = p.converse(sock, s, o, st)
 	}
 	if err != nil {
-		_ = unix.Kill(pid, unix.SIGKILL)
+		_ = p.kill()
 		p.reap()
 		if p.relay != nil {
 			p.relay.Close()
@@ -77,76 +83,139 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, res *specs.LinuxResources, 
 }
 
 // fork starts the init stage from a read-only copy of berth's binary.
-func fork(cfg *initproc.Config, cg *cgroups.Cgroup, o RunOptions) (int, *os.File, error) {
+func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, s *specs.Spec) (*os.File, error) {
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return 0, nil, fmt.Errorf("create sync socket: %w", err)
+		return nil, fmt.Errorf("create sync socket: %w", err)
 	}
 	parent, child := os.NewFile(uintptr(pair[0]), "sync"), os.NewFile(uintptr(pair[1]), "sync-child")
 	defer child.Close()
 	exe, err := selfexe.Open()
 	if err != nil {
 		parent.Close()
-		return 0, nil, fmt.Errorf("open berth binary: %w", err)
+		return nil, fmt.Errorf("open berth binary: %w", err)
 	}
 	defer exe.Close()
-	exeFD, err := highFD(exe)
+	exeFD, err := highFD(exe, 10+o.PreserveFDs)
 	if err != nil {
 		parent.Close()
-		return 0, nil, err
+		return nil, err
 	}
 	defer unix.Close(exeFD)
-	sys := &syscall.SysProcAttr{Cloneflags: cloneFlags(o.Spec)}
+	sys := &syscall.SysProcAttr{Cloneflags: cloneFlags(s)}
 	if cg.Version == cgroups.V2 {
 		dir, err := cg.OpenDir()
 		if err != nil {
 			parent.Close()
-			return 0, nil, fmt.Errorf("open cgroup: %w", err)
+			return nil, fmt.Errorf("open cgroup: %w", err)
 		}
 		defer dir.Close()
 		sys.UseCgroupFD, sys.CgroupFD = true, int(dir.Fd())
 	}
+	files := stdioFiles(o)
+	for i := 0; i < o.PreserveFDs; i++ {
+		files = append(files, uintptr(3+i))
+	}
+	syncFD := len(files)
+	files = append(files, child.Fd())
+	attr := &syscall.ProcAttr{Env: []string{}, Files: files, Sys: sys}
+	pid, err := forkInPidNamespace(s, func() (int, error) {
+		return syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(exeFD), []string{initproc.Argv0, strconv.Itoa(syncFD)}, attr)
+	})
+	if err != nil {
+		parent.Close()
+		return nil, fmt.Errorf("start init stage: %w", err)
+	}
+	p.pid = pid
+	return parent, nil
+}
+
+func stdioFiles(o Options) []uintptr {
 	stdin, stdout, stderr := o.Stdin, o.Stdout, o.Stderr
+	if stdout == nil {
+		stdout = os.Stdout
+	}
+	if stderr == nil {
+		stderr = os.Stderr
+	}
 	if stdin == nil {
 		stdin = stdout // replaced by the container's /dev/null before exec
 	}
-	attr := &syscall.ProcAttr{
-		Env:   []string{},
-		Files: []uintptr{stdin.Fd(), stdout.Fd(), stderr.Fd(), child.Fd()},
-		Sys:   sys,
+	return []uintptr{stdin.Fd(), stdout.Fd(), stderr.Fd()}
+}
+
+// forkInPidNamespace runs fork with the calling thread inside the config's
+// PID namespace path, if it names one, so the child is born there. Only
+// children enter a PID namespace, so the thread returns to its own after.
+func forkInPidNamespace(s *specs.Spec, fork func() (int, error)) (int, error) {
+	path := ""
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == specs.PIDNamespace {
+			path = ns.Path
+		}
 	}
-	pid, err := syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(exeFD), []string{initproc.Argv0}, attr)
+	if path == "" {
+		return fork()
+	}
+	runtime.LockOSThread()
+	restored := false
+	defer func() {
+		// A thread that could not return to its own PID namespace stays
+		// locked, so the runtime discards it with this goroutine.
+		if restored {
+			runtime.UnlockOSThread()
+		}
+	}()
+	own, err := unix.Open("/proc/thread-self/ns/pid", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		parent.Close()
-		return 0, nil, fmt.Errorf("start init stage: %w", err)
+		return 0, err
 	}
-	return pid, parent, nil
+	defer unix.Close(own)
+	target, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, fmt.Errorf("open pid namespace %s: %w", path, err)
+	}
+	defer unix.Close(target)
+	if err := unix.Setns(target, unix.CLONE_NEWPID); err != nil {
+		return 0, fmt.Errorf("join pid namespace %s: %w", path, err)
+	}
+	pid, err := fork()
+	if rerr := unix.Setns(own, unix.CLONE_NEWPID); rerr != nil {
+		return pid, fmt.Errorf("return to own pid namespace: %w", rerr)
+	}
+	restored = true
+	return pid, err
 }
 
 // highFD duplicates f above the descriptors ForkExec rearranges, so that
 // the exec path stays valid in the child until execve.
-func highFD(f *os.File) (int, error) {
-	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, 10)
+func highFD(f *os.File, min int) (int, error) {
+	fd, err := unix.FcntlInt(f.Fd(), unix.F_DUPFD_CLOEXEC, min)
 	if err != nil {
 		return 0, fmt.Errorf("dup berth binary: %w", err)
 	}
 	return fd, nil
 }
 
-func sendConfig(sock *os.File, cfg *initproc.Config) error {
-	b, err := json.Marshal(cfg)
-	if err != nil {
-		return fmt.Errorf("encode init config: %w", err)
+func send(sock *os.File, v any) error {
+	var b []byte
+	if s, ok := v.(string); ok {
+		b = []byte(s)
+	} else {
+		var err error
+		if b, err = json.Marshal(v); err != nil {
+			return fmt.Errorf("encode message: %w", err)
+		}
 	}
 	if err := unix.Sendto(int(sock.Fd()), b, unix.MSG_NOSIGNAL, nil); err != nil {
-		return fmt.Errorf("send init config: %w", err)
+		return fmt.Errorf("send to init stage: %w", err)
 	}
 	return nil
 }
 
-// awaitExec reads the init stage's reports until the socket closes, which
-// happens when the program has been exec'd (or the init stage died).
-func (p *initProcess) awaitExec(sock *os.File, o RunOptions) error {
+// converse handles the init stage's reports until it has exec'd (the
+// socket closes) or waits on its exec FIFO.
+func (p *initProcess) converse(sock *os.File, s *specs.Spec, o Options, st func() specs.State) error {
 	buf := make([]byte, 64<<10)
 	oob := make([]byte, unix.CmsgSpace(4))
 	for {
@@ -161,19 +230,71 @@ func (p *initProcess) awaitExec(sock *os.File, o RunOptions) error {
 			return nil
 		}
 		if oobn > 0 {
-			master, err := receivedFile(oob[:oobn])
-			if err != nil {
+			if err := p.takeTerminal(oob[:oobn], o); err != nil {
 				return err
 			}
-			p.relay = terminal.StartRelay(master, o.Stdin, o.Stdout)
 			continue
 		}
 		var msg initproc.Message
 		if err := json.Unmarshal(buf[:n], &msg); err != nil {
 			return fmt.Errorf("bad message from init stage: %w", err)
 		}
-		return &StartError{Code: msg.Code, Err: errors.New(msg.Error)}
+		switch msg.Type {
+		case initproc.MsgCreated:
+			return nil
+		case initproc.MsgHooks:
+			if err := p.runtimeHooks(sock, s, st); err != nil {
+				return err
+			}
+		default:
+			return &StartError{Code: msg.Code, Err: errors.New(msg.Error)}
+		}
 	}
+}
+
+// runtimeHooks runs the prestart and createRuntime hooks while the init
+// stage waits, with the namespaces and mounts in place.
+func (p *initProcess) runtimeHooks(sock *os.File, s *specs.Spec, st func() specs.State) error {
+	state := st()
+	state.Pid = p.pid
+	h := hooksOf(s)
+	err := hooks.Run("prestart", h.Prestart, state)
+	if err == nil {
+		err = hooks.Run("createRuntime", h.CreateRuntime, state)
+	}
+	if err != nil {
+		_ = send(sock, "failed")
+		return err
+	}
+	return send(sock, initproc.MsgContinue)
+}
+
+// takeTerminal receives the pty master: berth relays it, berth-oci passes
+// it on to the engine's console socket.
+func (p *initProcess) takeTerminal(oob []byte, o Options) error {
+	master, err := receivedFile(oob)
+	if err != nil {
+		return err
+	}
+	if o.ConsoleSocket == "" {
+		p.relay = terminal.StartRelay(master, o.Stdin, o.Stdout)
+		return nil
+	}
+	defer master.Close()
+	conn, err := net.Dial("unix", o.ConsoleSocket)
+	if err != nil {
+		return fmt.Errorf("connect to console socket: %w", err)
+	}
+	defer conn.Close()
+	uc, ok := conn.(*net.UnixConn)
+	if !ok {
+		return fmt.Errorf("console socket %s is not a unix socket", o.ConsoleSocket)
+	}
+	rights := unix.UnixRights(int(master.Fd()))
+	if _, _, err := uc.WriteMsgUnix([]byte("/dev/ptmx"), rights, nil); err != nil {
+		return fmt.Errorf("send pty to console socket: %w", err)
+	}
+	return nil
 }
 
 func receivedFile(oob []byte) (*os.File, error) {
@@ -192,7 +313,9 @@ func receivedFile(oob []byte) (*os.File, error) {
 func (p *initProcess) wait() Exit {
 	done := make(chan unix.WaitStatus, 1)
 	go func() { done <- p.reap() }()
-	defer signal.Stop(p.signals)
+	if p.signals != nil {
+		defer signal.Stop(p.signals)
+	}
 	for {
 		select {
 		case sig := <-p.signals:
@@ -204,6 +327,13 @@ func (p *initProcess) wait() Exit {
 			return exitOf(ws)
 		}
 	}
+}
+
+func (p *initProcess) kill() error {
+	if p.pid <= 0 {
+		return nil
+	}
+	return unix.Kill(p.pid, unix.SIGKILL)
 }
 
 func (p *initProcess) reap() unix.WaitStatus {

@@ -12,14 +12,15 @@ import (
 	"github.com/berth-runtime/berth/internal/caps"
 	"github.com/berth-runtime/berth/internal/rootfs"
 	"github.com/berth-runtime/berth/internal/terminal"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // Argv0 is the name the init stage runs under: berth's main checks it
 // before doing anything else.
 const Argv0 = "berth-init"
 
-// SyncFD is the file descriptor of the socket to the parent.
-const SyncFD = 3
+// The socket to the parent is passed as the descriptor named by argv[1]:
+// it comes after any descriptors preserved for the program.
 
 // Config is what the init stage is told to do. It is built by the parent
 // from a validated OCI config, so the init stage neither parses nor
@@ -32,7 +33,35 @@ type Config struct {
 	CgroupTasks []string `json:"cgroupTasks,omitempty"`
 	NewCgroupNS bool     `json:"cgroupns,omitempty"`
 	NewNetNS    bool     `json:"netns,omitempty"`
-	Process     Process  `json:"process"`
+	// Join are existing namespaces to enter, by path (the PID namespace
+	// is entered by the parent before the fork).
+	Join    []Namespace `json:"join,omitempty"`
+	Process Process     `json:"process"`
+	// DieWithParent kills the container when the berth process that
+	// started it dies (berth run); berth-oci create leaves it running.
+	DieWithParent bool `json:"dieWithParent,omitempty"`
+	// ExecFifo, when set, makes the init stage report "created" and wait
+	// until `start` opens this FIFO before it execs.
+	ExecFifo string `json:"execFifo,omitempty"`
+	// HookPause makes the init stage stop after mounting, so the parent
+	// can run the prestart and createRuntime hooks.
+	HookPause bool `json:"hookPause,omitempty"`
+	// CreateContainerHooks run inside the container's namespaces before
+	// pivot_root, StartContainerHooks after start, before the exec.
+	CreateContainerHooks []specs.Hook      `json:"createContainerHooks,omitempty"`
+	StartContainerHooks  []specs.Hook      `json:"startContainerHooks,omitempty"`
+	State                specs.State       `json:"state"`
+	NoPivot              bool              `json:"noPivot,omitempty"`
+	NewKeyring           bool              `json:"newKeyring,omitempty"`
+	Sysctl               map[string]string `json:"sysctl,omitempty"`
+	// PreserveFDs is how many descriptors after stdio the program keeps.
+	PreserveFDs int `json:"preserveFDs,omitempty"`
+}
+
+// Namespace is an existing namespace to join.
+type Namespace struct {
+	Type uintptr `json:"type"` // CLONE_NEW* flag
+	Path string  `json:"path"`
 }
 
 // Process is the program to exec and the identity it runs with.
@@ -62,10 +91,20 @@ type Rlimit struct {
 }
 
 // Message is what the init stage reports to the parent before it execs.
-// Nothing is sent on success: the socket closes on exec.
+// On success the socket simply closes at exec.
 type Message struct {
+	// Type is MsgHooks, MsgCreated or MsgError.
+	Type string `json:"type"`
 	// Error says why the container could not start; Code is the exit
 	// status to give the user (125, 126 or 127).
 	Error string `json:"error,omitempty"`
 	Code  int    `json:"code,omitempty"`
 }
+
+// Messages between the init stage and its parent.
+const (
+	MsgHooks    = "hooks"    // init → parent: mounts are done, run the runtime hooks
+	MsgContinue = "continue" // parent → init: hooks are done
+	MsgCreated  = "created"  // init → parent: waiting on the exec FIFO
+	MsgError    = "error"    // init → parent: the container cannot start
+)

@@ -7,12 +7,16 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
+	"unsafe"
 
 	"github.com/berth-runtime/berth/internal/caps"
 	"github.com/berth-runtime/berth/internal/cgroups"
+	"github.com/berth-runtime/berth/internal/hooks"
 	"github.com/berth-runtime/berth/internal/rootfs"
 	"github.com/berth-runtime/berth/internal/terminal"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -31,20 +35,24 @@ func IsInitStage() bool { return len(os.Args) > 0 && os.Args[0] == Argv0 }
 // Main runs the init stage. It only returns control to the kernel: it
 // either execs the container's program or exits with the status to report.
 func Main() {
-	// Go's own Pdeathsig cannot be used: its check that the parent is
-	// still alive reads getppid(), which is 0 in a new PID namespace. A
-	// parent that dies before this point is noticed when the config read
-	// finds the socket closed.
-	_ = unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0)
-	sock := os.NewFile(SyncFD, "sync")
+	fd := 3
+	if len(os.Args) > 1 {
+		if n, err := strconv.Atoi(os.Args[1]); err == nil {
+			fd = n
+		}
+	}
+	sock := os.NewFile(uintptr(fd), "sync")
 	err := run(sock)
 	code := 125
 	var se *startError
 	if errors.As(err, &se) {
 		code = se.code
 	}
-	b, _ := json.Marshal(Message{Error: err.Error(), Code: code})
-	_, _ = unix.Write(SyncFD, b)
+	if send(sock, Message{Type: MsgError, Error: err.Error(), Code: code}) != nil {
+		// Nobody is listening any more (after create returned): the
+		// container's own stderr is all that is left.
+		fmt.Fprintf(os.Stderr, "berth: %v\n", err)
+	}
 	os.Exit(code)
 }
 
@@ -62,16 +70,45 @@ func run(sock *os.File) error {
 	if err != nil {
 		return err
 	}
+	if cfg.DieWithParent {
+		// Go's own Pdeathsig cannot be used: its check that the parent is
+		// still alive reads getppid(), which is 0 in a new PID namespace.
+		// A parent that died before this point closed the socket, and the
+		// config read above failed.
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+			return fmt.Errorf("set parent death signal: %w", err)
+		}
+	}
 	// Device nodes and mount points get exactly the modes asked for; the
 	// process's own umask is set just before exec.
 	unix.Umask(0)
+	fifo, err := openFifo(cfg.ExecFifo)
+	if err != nil {
+		return err
+	}
+	if err := joinNamespaces(cfg.Join); err != nil {
+		return err
+	}
 	if err := setupNamespaces(cfg); err != nil {
 		return err
 	}
 	if err := rootfs.Prepare(&cfg.Rootfs); err != nil {
 		return err
 	}
-	if err := rootfs.Pivot(cfg.Rootfs.Root); err != nil {
+	if cfg.HookPause {
+		if err := pauseForHooks(sock); err != nil {
+			return err
+		}
+	}
+	cfg.State.Status = specs.StateCreating
+	cfg.State.Pid = os.Getpid()
+	if err := hooks.Run("createContainer", cfg.CreateContainerHooks, cfg.State); err != nil {
+		return err
+	}
+	if err := rootfs.EnterRoot(cfg.Rootfs.Root, cfg.NoPivot); err != nil {
+		return err
+	}
+	if err := writeSysctls(cfg.Sysctl); err != nil {
 		return err
 	}
 	if cfg.Process.Terminal {
@@ -82,18 +119,51 @@ func run(sock *os.File) error {
 	if err := rootfs.Finish(&cfg.Rootfs); err != nil {
 		return err
 	}
-	return execProcess(&cfg.Process)
+	if fifo != nil {
+		if err := waitForStart(sock, fifo); err != nil {
+			return err
+		}
+		cfg.State.Status = specs.StateCreated
+	}
+	if err := hooks.Run("startContainer", cfg.StartContainerHooks, cfg.State); err != nil {
+		return err
+	}
+	return execProcess(&cfg.Process, cfg.PreserveFDs)
+}
+
+func send(sock *os.File, m Message) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	return unix.Sendto(int(sock.Fd()), b, unix.MSG_NOSIGNAL, nil)
+}
+
+func readMessage(sock *os.File) ([]byte, error) {
+	fd := int(sock.Fd())
+	// SOCK_SEQPACKET keeps each message whole; peek for its size.
+	for {
+		n, _, err := unix.Recvfrom(fd, nil, unix.MSG_PEEK|unix.MSG_TRUNC)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if n == 0 {
+			return nil, errors.New("the parent closed the connection")
+		}
+		buf := make([]byte, n)
+		if _, _, err := unix.Recvfrom(fd, buf, 0); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
 }
 
 func readConfig(sock *os.File) (*Config, error) {
-	fd := int(sock.Fd())
-	// SOCK_SEQPACKET keeps the config one message; peek for its size.
-	n, _, err := unix.Recvfrom(fd, nil, unix.MSG_PEEK|unix.MSG_TRUNC)
+	buf, err := readMessage(sock)
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err)
-	}
-	buf := make([]byte, n)
-	if _, _, err := unix.Recvfrom(fd, buf, 0); err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
 	var cfg Config
@@ -101,6 +171,85 @@ func readConfig(sock *os.File) (*Config, error) {
 		return nil, fmt.Errorf("decode config: %w", err)
 	}
 	return &cfg, nil
+}
+
+// pauseForHooks tells the parent the namespaces and mounts exist, and
+// waits while it runs the prestart and createRuntime hooks.
+func pauseForHooks(sock *os.File) error {
+	if err := send(sock, Message{Type: MsgHooks}); err != nil {
+		return fmt.Errorf("report to parent: %w", err)
+	}
+	buf, err := readMessage(sock)
+	if err != nil {
+		return fmt.Errorf("wait for hooks: %w", err)
+	}
+	if string(buf) != MsgContinue {
+		return fmt.Errorf("runtime hooks failed")
+	}
+	return nil
+}
+
+// openFifo opens the exec FIFO by path before the host's file system is
+// left behind; it is reopened for writing through /proc when it is time.
+func openFifo(path string) (*os.File, error) {
+	if path == "" {
+		return nil, nil
+	}
+	f, err := os.OpenFile(path, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open exec fifo: %w", err)
+	}
+	return f, nil
+}
+
+// waitForStart reports "created" and blocks until `start` opens the FIFO.
+func waitForStart(sock, fifo *os.File) error {
+	defer fifo.Close()
+	if err := send(sock, Message{Type: MsgCreated}); err != nil {
+		return fmt.Errorf("report created: %w", err)
+	}
+	w, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(int(fifo.Fd())), os.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("wait for start: %w", err)
+	}
+	defer w.Close()
+	if _, err := w.Write([]byte{0}); err != nil {
+		return fmt.Errorf("wait for start: %w", err)
+	}
+	return nil
+}
+
+// joinNamespaces enters existing namespaces by path. The mount namespace
+// can be entered by one thread of a multi-threaded process once that
+// thread has its own file-system context.
+func joinNamespaces(list []Namespace) error {
+	for _, ns := range list {
+		if ns.Type == unix.CLONE_NEWNS {
+			if err := unix.Unshare(unix.CLONE_FS); err != nil {
+				return fmt.Errorf("unshare fs: %w", err)
+			}
+		}
+		fd, err := unix.Open(ns.Path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open namespace %s: %w", ns.Path, err)
+		}
+		err = unix.Setns(fd, int(ns.Type))
+		unix.Close(fd)
+		if err != nil {
+			return fmt.Errorf("join namespace %s: %w", ns.Path, err)
+		}
+	}
+	return nil
+}
+
+func writeSysctls(sysctls map[string]string) error {
+	for key, value := range sysctls {
+		path := "/proc/sys/" + strings.ReplaceAll(key, ".", "/")
+		if err := os.WriteFile(path, []byte(value), 0); err != nil {
+			return fmt.Errorf("sysctl %s: %w", key, err)
+		}
+	}
+	return nil
 }
 
 func setupNamespaces(cfg *Config) error {
@@ -122,6 +271,13 @@ func setupNamespaces(cfg *Config) error {
 	if cfg.Domain != "" {
 		if err := unix.Setdomainname([]byte(cfg.Domain)); err != nil {
 			return fmt.Errorf("set domain name: %w", err)
+		}
+	}
+	if cfg.NewKeyring {
+		// A session keyring of its own, so the container cannot read the
+		// keys of whoever started it.
+		if _, err := unix.KeyctlJoinSessionKeyring("_ses.berth"); err != nil && err != unix.ENOSYS {
+			return fmt.Errorf("join session keyring: %w", err)
 		}
 	}
 	if cfg.NewNetNS {
@@ -189,7 +345,7 @@ func bindConsole(slave *os.File) error {
 }
 
 // execProcess applies the process settings and execs the program.
-func execProcess(p *Process) error {
+func execProcess(p *Process, preserveFDs int) error {
 	if p.StdinNull {
 		if err := reopenStdin(); err != nil {
 			return err
@@ -223,7 +379,7 @@ func execProcess(p *Process) error {
 		return err
 	}
 	// Nothing the parent (or its caller) left open may reach the program.
-	if err := unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+	if err := unix.CloseRange(uint(3+preserveFDs), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("close inherited files: %w", err)
 	}
 	err = syscall.Exec(path, p.Args, p.Env)
@@ -254,6 +410,9 @@ func setRlimits(limits []Rlimit) error {
 // sets the capability sets, all with raw per-thread system calls on the
 // thread that execs.
 func setIdentity(p *Process) error {
+	// Changing credentials clears the parent-death signal; keep it.
+	var deathSignal int32
+	_ = unix.Prctl(unix.PR_GET_PDEATHSIG, uintptr(unsafe.Pointer(&deathSignal)), 0, 0, 0)
 	if err := caps.DropBounding(p.Caps.Bounding); err != nil {
 		return err
 	}
@@ -280,9 +439,10 @@ func setIdentity(p *Process) error {
 			return fmt.Errorf("set no_new_privs: %w", err)
 		}
 	}
-	// Changing credentials cleared the parent-death signal.
-	if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
-		return fmt.Errorf("set parent death signal: %w", err)
+	if deathSignal != 0 {
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(deathSignal), 0, 0, 0); err != nil {
+			return fmt.Errorf("set parent death signal: %w", err)
+		}
 	}
 	return nil
 }

@@ -74,6 +74,28 @@ func Prepare(c *Config) error {
 	return devSymlinks(root, c.Mounts)
 }
 
+// EnterRoot makes root the container's /: with pivot_root, or, where that
+// cannot work (a root on the initramfs), by moving the root mount over /
+// and chroot'ing into it, which is escapable and so only on request.
+func EnterRoot(root string, noPivot bool) error {
+	if !noPivot {
+		return Pivot(root)
+	}
+	if err := unix.Chdir(root); err != nil {
+		return fmt.Errorf("chdir to rootfs: %w", err)
+	}
+	if err := unix.Mount(root, "/", "", unix.MS_MOVE, ""); err != nil {
+		return fmt.Errorf("move rootfs over /: %w", err)
+	}
+	if err := unix.Chroot("."); err != nil {
+		return fmt.Errorf("chroot: %w", err)
+	}
+	if err := unix.Chdir("/"); err != nil {
+		return fmt.Errorf("chdir /: %w", err)
+	}
+	return nil
+}
+
 // Pivot makes root the container's / and detaches the old root, so no path
 // leads back to the host's file systems.
 func Pivot(root string) error {

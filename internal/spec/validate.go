@@ -108,11 +108,11 @@ func validateNamespaces(s *specs.Spec) error {
 			return invalid("namespace %q is listed twice", ns.Type)
 		}
 		seen[ns.Type] = true
-		if ns.Path != "" {
-			return invalid("joining an existing %s namespace by path is not supported yet", ns.Type)
-		}
 		if ns.Type == specs.UserNamespace || ns.Type == specs.TimeNamespace {
 			return invalid("%s namespaces are not supported yet", ns.Type)
+		}
+		if ns.Path != "" && !filepath.IsAbs(ns.Path) {
+			return invalid("namespace path %q must be absolute", ns.Path)
 		}
 	}
 	if !seen[specs.MountNamespace] {

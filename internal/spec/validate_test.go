@@ -104,7 +104,7 @@ func TestValidateRejects(t *testing.T) {
 		{"duplicate namespace", func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.PIDNamespace})
 		}, "twice"},
-		{"namespace path", func(s *specs.Spec) { s.Linux.Namespaces[4].Path = "/proc/1/ns/net" }, "path"},
+		{"relative namespace path", func(s *specs.Spec) { s.Linux.Namespaces[4].Path = "proc/1/ns/net" }, "absolute"},
 		{"user namespace", func(s *specs.Spec) {
 			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
 		}, "user"},

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -28,20 +29,31 @@ const (
 	Creating Status = "creating"
 	Created  Status = "created"
 	Running  Status = "running"
+	Paused   Status = "paused"
 	Stopped  Status = "stopped"
 )
 
 // Record is what berth knows about one container.
 type Record struct {
-	ID            string    `json:"id"`
-	Name          string    `json:"name,omitempty"`
-	Status        Status    `json:"status"`
-	Pid           int       `json:"pid,omitempty"`
-	Rootfs        string    `json:"rootfs"`
-	Created       time.Time `json:"created"`
-	CgroupVersion int       `json:"cgroupVersion"`
-	CgroupPath    string    `json:"cgroupPath"`
-	CgroupDirs    []string  `json:"cgroupDirs"`
+	ID     string `json:"id"`
+	Name   string `json:"name,omitempty"`
+	Status Status `json:"status"`
+	// Pid is the container's init process; PidStart its start time, so a
+	// recycled PID is never taken for it.
+	Pid           int               `json:"pid,omitempty"`
+	PidStart      uint64            `json:"pidStart,omitempty"`
+	Bundle        string            `json:"bundle,omitempty"`
+	Rootfs        string            `json:"rootfs"`
+	Annotations   map[string]string `json:"annotations,omitempty"`
+	Created       time.Time         `json:"created"`
+	CgroupVersion int               `json:"cgroupVersion"`
+	CgroupPath    string            `json:"cgroupPath"`
+	CgroupDirs    []string          `json:"cgroupDirs"`
+	// Ephemeral records (berth run) belong to the process holding their
+	// lock and are collected when it is gone. Other records (berth-oci)
+	// live until an explicit delete; only a creation that never finished
+	// is collected.
+	Ephemeral bool `json:"ephemeral,omitempty"`
 }
 
 // Store is a directory of container records.
@@ -61,6 +73,9 @@ var ErrExists = errors.New("already exists")
 // under a temporary name and renamed into place once locked, so a
 // concurrent Collect never sees an unowned record of a live container.
 func (s Store) Create(rec Record) (*Handle, error) {
+	if !validID(rec.ID) {
+		return nil, fmt.Errorf("invalid container ID %q: use letters, digits, _ + - and . (not first)", rec.ID)
+	}
 	if err := os.MkdirAll(s.Root, 0o700); err != nil {
 		return nil, fmt.Errorf("create state root: %w", err)
 	}
@@ -140,12 +155,133 @@ func (s Store) collectOne(dir string, cleanup func(Record) error) {
 	defer lock.Close()
 	rec, err := readRecord(dir)
 	if err == nil {
+		if !rec.Ephemeral && rec.Status != Creating {
+			return // kept until deleted
+		}
 		if cleanup(rec) != nil {
 			return
 		}
 		s.releaseName(rec)
 	}
 	os.RemoveAll(dir)
+}
+
+// ErrNotExist means there is no container with that ID.
+var ErrNotExist = errors.New("does not exist")
+
+// Open takes the lock of an existing record, waiting for any other command
+// on the same container to finish, and returns it.
+func (s Store) Open(id string) (*Handle, Record, error) {
+	if !validID(id) {
+		return nil, Record{}, fmt.Errorf("container %q: %w", id, ErrNotExist)
+	}
+	dir := filepath.Join(s.Root, id)
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|unix.O_CLOEXEC, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, Record{}, fmt.Errorf("container %q: %w", id, ErrNotExist)
+	}
+	if err != nil {
+		return nil, Record{}, err
+	}
+	if err := flockRetry(f, unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, Record{}, fmt.Errorf("lock container %s: %w", id, err)
+	}
+	rec, err := readRecord(dir)
+	if err != nil {
+		f.Close()
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, Record{}, fmt.Errorf("container %q: %w", id, ErrNotExist)
+		}
+		return nil, Record{}, fmt.Errorf("read state of %s: %w", id, err)
+	}
+	return &Handle{dir: dir, lock: f}, rec, nil
+}
+
+// List returns every record, without locking them.
+func (s Store) List() []Record {
+	entries, _ := os.ReadDir(s.Root)
+	var out []Record
+	for _, e := range entries {
+		if !e.IsDir() || e.Name() == "names" || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		if rec, err := readRecord(filepath.Join(s.Root, e.Name())); err == nil {
+			out = append(out, rec)
+		}
+	}
+	return out
+}
+
+// Dir is the record's directory, for files that live beside it.
+func (h *Handle) Dir() string { return h.dir }
+
+// validID accepts the IDs runc does: no path separators, no dot names.
+func validID(id string) bool {
+	if id == "" || id == "." || id == ".." || strings.HasPrefix(id, ".") || len(id) > 1024 {
+		return false
+	}
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.ContainsRune("_+-.", c)) {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidID reports whether id can name a container.
+func ValidID(id string) bool { return validID(id) }
+
+func flockRetry(f *os.File, how int) error {
+	for {
+		err := unix.Flock(int(f.Fd()), how)
+		if !errors.Is(err, unix.EINTR) {
+			return err
+		}
+	}
+}
+
+// ProcessStartTime returns the start time of a process (field 22 of
+// /proc/PID/stat, in clock ticks since boot), which tells a live process
+// from a later one that reused its PID.
+func ProcessStartTime(pid int) (uint64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, err
+	}
+	// The command name may hold spaces and parentheses: fields start after
+	// the last ')'.
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	fields := strings.Fields(string(b[i+1:]))
+	if len(fields) < 20 {
+		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	return strconv.ParseUint(fields[19], 10, 64)
+}
+
+// Alive reports whether the process pid that started at start still runs
+// (a zombie counts as gone).
+func Alive(pid int, start uint64) bool {
+	if pid <= 0 {
+		return false
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return false
+	}
+	fields := strings.Fields(string(b[i+1:]))
+	if len(fields) < 20 || fields[0] == "Z" || fields[0] == "X" {
+		return false
+	}
+	st, err := strconv.ParseUint(fields[19], 10, 64)
+	return err == nil && (start == 0 || st == start)
 }
 
 // Load reads the record of container id.

@@ -42,7 +42,7 @@ func TestCreateSaveRemove(t *testing.T) {
 
 func TestCollectSkipsLiveOwners(t *testing.T) {
 	s := Store{Root: t.TempDir()}
-	h, err := s.Create(Record{ID: "live", Name: "n"})
+	h, err := s.Create(Record{ID: "live", Name: "n", Ephemeral: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,7 +67,7 @@ func TestCollectSkipsLiveOwners(t *testing.T) {
 
 func TestCollectKeepsRecordWhoseCleanupFails(t *testing.T) {
 	s := Store{Root: t.TempDir()}
-	h, err := s.Create(Record{ID: "busy"})
+	h, err := s.Create(Record{ID: "busy", Ephemeral: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,4 +109,26 @@ func TestLockDiesWithOwner(t *testing.T) {
 		t.Fatalf("lock not released after its owner was killed: %v", err)
 	}
 	f.Close()
+}
+
+func TestCollectKeepsPersistentRecords(t *testing.T) {
+	s := Store{Root: t.TempDir()}
+	for _, rec := range []Record{{ID: "created", Status: Created}, {ID: "half", Status: Creating}} {
+		h, err := s.Create(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Release()
+	}
+	var cleaned []string
+	s.Collect(func(r Record) error { cleaned = append(cleaned, r.ID); return nil })
+	if len(cleaned) != 1 || cleaned[0] != "half" {
+		t.Errorf("collected %v: want only the creation that never finished", cleaned)
+	}
+	if _, err := s.Load("created"); err != nil {
+		t.Errorf("an OCI container's record was collected before delete: %v", err)
+	}
+	if _, err := s.Create(Record{ID: "../escape"}); err == nil {
+		t.Error("an ID with a path separator was accepted")
+	}
 }

@@ -1,0 +1,231 @@
+package container
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/berth-runtime/berth/internal/hooks"
+	"github.com/berth-runtime/berth/internal/state"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// Lifecycle errors callers branch on.
+var (
+	ErrNotRunning = errors.New("container is not running")
+	ErrRunning    = errors.New("container is not stopped")
+	ErrNotCreated = errors.New("container is not in the created state")
+	ErrNotPaused  = errors.New("container is not paused")
+)
+
+// Status is the container's state now: the record's, corrected by what
+// the kernel says (a dead init process means stopped, a frozen cgroup
+// means paused).
+func (c *Container) Status() state.Status {
+	switch c.rec.Status {
+	case state.Created, state.Running:
+		if !state.Alive(c.rec.Pid, c.rec.PidStart) {
+			return state.Stopped
+		}
+		if c.rec.Status == state.Running && c.cg.Frozen() {
+			return state.Paused
+		}
+	}
+	return c.rec.Status
+}
+
+// State is the container's state in the runtime spec's form.
+func (c *Container) State() specs.State {
+	st := c.ociState()
+	st.Status = specs.ContainerState(c.Status())
+	if st.Status == specs.StateStopped {
+		st.Pid = 0
+	}
+	return st
+}
+
+func (c *Container) ociState() specs.State {
+	return specs.State{
+		Version:     specs.Version,
+		ID:          c.rec.ID,
+		Status:      specs.ContainerState(c.rec.Status),
+		Pid:         c.rec.Pid,
+		Bundle:      c.rec.Bundle,
+		Annotations: c.rec.Annotations,
+	}
+}
+
+// Start lets a created container's init stage exec the program, then runs
+// the poststart hooks.
+func (c *Container) Start() error {
+	if st := c.Status(); st != state.Created {
+		return fmt.Errorf("cannot start a container in the %s state: %w", st, ErrNotCreated)
+	}
+	if err := c.openExecFifo(); err != nil {
+		return err
+	}
+	c.rec.Status = state.Running
+	if err := c.handle.Save(c.rec); err != nil {
+		return fmt.Errorf("save state: %w", err)
+	}
+	s, err := c.Spec()
+	if err != nil {
+		return err
+	}
+	if err := hooks.Run("poststart", hooksOf(s).Poststart, c.ociState()); err != nil {
+		_ = c.Kill(unix.SIGKILL, true)
+		return err
+	}
+	return nil
+}
+
+// openExecFifo opens the FIFO the init stage waits on, which releases it.
+// The init stage may have died meanwhile: a pidfd tells that apart from a
+// slow writer, with no polling.
+func (c *Container) openExecFifo() error {
+	path := filepath.Join(c.handle.Dir(), "exec.fifo")
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open exec fifo: %w", err)
+	}
+	defer unix.Close(fd)
+	defer os.Remove(path)
+	pidfd, err := unix.PidfdOpen(c.rec.Pid, 0)
+	if err != nil {
+		return fmt.Errorf("container init %d: %w", c.rec.Pid, err)
+	}
+	defer unix.Close(pidfd)
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(pidfd), Events: unix.POLLIN}}
+	for {
+		if _, err := unix.Poll(fds, -1); err != nil && !errors.Is(err, unix.EINTR) {
+			return fmt.Errorf("wait for init: %w", err)
+		}
+		if fds[0].Revents&unix.POLLIN != 0 {
+			var b [1]byte
+			if n, _ := unix.Read(fd, b[:]); n == 1 {
+				return nil
+			}
+		}
+		if fds[1].Revents != 0 {
+			return fmt.Errorf("the container's init process exited before start: %w", ErrNotRunning)
+		}
+	}
+}
+
+// Kill sends sig to the init process, or with all to every process of the
+// container.
+func (c *Container) Kill(sig unix.Signal, all bool) error {
+	st := c.Status()
+	if st != state.Created && st != state.Running && st != state.Paused {
+		return fmt.Errorf("cannot kill a container that is %s: %w", st, ErrNotRunning)
+	}
+	if !all {
+		if err := unix.Kill(c.rec.Pid, sig); err != nil {
+			return fmt.Errorf("signal %d to %d: %w", sig, c.rec.Pid, err)
+		}
+		return nil
+	}
+	for _, pid := range c.cg.Processes() {
+		_ = unix.Kill(pid, sig)
+	}
+	if st == state.Paused && (sig == unix.SIGKILL || sig == unix.SIGTERM) {
+		// A frozen process handles its signal only once thawed.
+		_ = c.cg.Freeze(false)
+	}
+	return nil
+}
+
+// Delete removes a stopped container: its cgroup, its record, and then the
+// poststop hooks run. With force a running container is killed first.
+func (c *Container) Delete(force bool) error {
+	st := c.Status()
+	if st != state.Stopped && st != state.Creating {
+		if !force {
+			return fmt.Errorf("cannot delete container %s that is %s (use --force): %w", c.rec.ID, st, ErrRunning)
+		}
+		if err := c.killAndWait(); err != nil {
+			return err
+		}
+	}
+	if err := c.destroyCgroup(); err != nil {
+		return err
+	}
+	s, _ := c.Spec()
+	c.rec.Status = state.Stopped
+	if s != nil {
+		c.runPoststop(s)
+	}
+	return c.handle.Remove(c.store, c.rec)
+}
+
+func (c *Container) killAndWait() error {
+	pidfd, err := unix.PidfdOpen(c.rec.Pid, 0)
+	if err == nil {
+		defer unix.Close(pidfd)
+	}
+	_ = c.cg.Freeze(false)
+	for _, pid := range append([]int{c.rec.Pid}, c.cg.Processes()...) {
+		_ = unix.Kill(pid, unix.SIGKILL)
+	}
+	if pidfd > 0 && err == nil {
+		fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
+		_, _ = unix.Poll(fds, 10000)
+	}
+	return nil
+}
+
+// destroyCgroup removes the cgroup once its last process is gone. Killed
+// processes leave it within moments; this is not on any start path.
+func (c *Container) destroyCgroup() error {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := c.cg.Destroy()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Pause freezes every process of the container.
+func (c *Container) Pause() error {
+	if st := c.Status(); st != state.Running {
+		return fmt.Errorf("cannot pause a container that is %s: %w", st, ErrNotRunning)
+	}
+	return c.cg.Freeze(true)
+}
+
+// Resume thaws a paused container.
+func (c *Container) Resume() error {
+	if st := c.Status(); st != state.Paused {
+		return fmt.Errorf("cannot resume a container that is %s: %w", st, ErrNotPaused)
+	}
+	return c.cg.Freeze(false)
+}
+
+// Processes lists the host PIDs of the container's processes.
+func (c *Container) Processes() []int { return c.cg.Processes() }
+
+func (c *Container) runPoststop(s *specs.Spec) {
+	// The runtime spec asks for a warning, not a failure, when a poststop
+	// hook fails: the container is gone either way.
+	if err := hooks.Run("poststop", hooksOf(s).Poststop, c.ociState()); err != nil {
+		fmt.Fprintf(os.Stderr, "berth: warning: %v\n", err)
+	}
+}
+
+// hooksOf returns the config's hooks, never nil.
+func hooksOf(s *specs.Spec) *specs.Hooks {
+	if s == nil || s.Hooks == nil {
+		return &specs.Hooks{}
+	}
+	return s.Hooks
+}
+
+// List returns every container in the store.
+func List(stateRoot string) []state.Record {
+	return state.Store{Root: stateRoot}.List()
+}
