@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/signal"
 	"runtime"
@@ -281,17 +280,22 @@ func (p *initProcess) takeTerminal(oob []byte, o Options) error {
 		return nil
 	}
 	defer master.Close()
-	conn, err := net.Dial("unix", o.ConsoleSocket)
+	return sendToConsoleSocket(o.ConsoleSocket, master)
+}
+
+// sendToConsoleSocket passes the pty master to the engine's socket. Raw
+// system calls, not package net: net would make the binary depend on libc
+// wherever cgo is enabled, and the init stage must run in any rootfs.
+func sendToConsoleSocket(path string, master *os.File) error {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return fmt.Errorf("connect to console socket: %w", err)
+		return fmt.Errorf("console socket: %w", err)
 	}
-	defer conn.Close()
-	uc, ok := conn.(*net.UnixConn)
-	if !ok {
-		return fmt.Errorf("console socket %s is not a unix socket", o.ConsoleSocket)
+	defer unix.Close(fd)
+	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+		return fmt.Errorf("connect to console socket %s: %w", path, err)
 	}
-	rights := unix.UnixRights(int(master.Fd()))
-	if _, _, err := uc.WriteMsgUnix([]byte("/dev/ptmx"), rights, nil); err != nil {
+	if err := unix.Sendmsg(fd, []byte("/dev/ptmx"), unix.UnixRights(int(master.Fd())), nil, 0); err != nil {
 		return fmt.Errorf("send pty to console socket: %w", err)
 	}
 	return nil

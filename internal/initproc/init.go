@@ -119,6 +119,12 @@ func run(sock *os.File) error {
 	if err := rootfs.Finish(&cfg.Rootfs); err != nil {
 		return err
 	}
+	// The program is found before "created" is reported, so that create
+	// fails, as engines expect, when it does not exist.
+	path, err := lookPath(cfg.Process.Args[0], cfg.Process.Env)
+	if err != nil {
+		return err
+	}
 	if fifo != nil {
 		if err := waitForStart(sock, fifo); err != nil {
 			return err
@@ -128,7 +134,7 @@ func run(sock *os.File) error {
 	if err := hooks.Run("startContainer", cfg.StartContainerHooks, cfg.State); err != nil {
 		return err
 	}
-	return execProcess(&cfg.Process, cfg.PreserveFDs)
+	return execProcess(&cfg.Process, path, cfg.PreserveFDs)
 }
 
 func send(sock *os.File, m Message) error {
@@ -345,7 +351,7 @@ func bindConsole(slave *os.File) error {
 }
 
 // execProcess applies the process settings and execs the program.
-func execProcess(p *Process, preserveFDs int) error {
+func execProcess(p *Process, path string, preserveFDs int) error {
 	if p.StdinNull {
 		if err := reopenStdin(); err != nil {
 			return err
@@ -374,15 +380,11 @@ func execProcess(p *Process, preserveFDs int) error {
 	} else {
 		unix.Umask(0o022)
 	}
-	path, err := lookPath(p.Args[0], p.Env)
-	if err != nil {
-		return err
-	}
 	// Nothing the parent (or its caller) left open may reach the program.
 	if err := unix.CloseRange(uint(3+preserveFDs), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("close inherited files: %w", err)
 	}
-	err = syscall.Exec(path, p.Args, p.Env)
+	err := syscall.Exec(path, p.Args, p.Env)
 	return execError(p.Args[0], err)
 }
 

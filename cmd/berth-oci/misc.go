@@ -1,0 +1,103 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/berth-runtime/berth/internal/caps"
+	"github.com/berth-runtime/berth/internal/spec"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/opencontainers/runtime-spec/specs-go/features"
+	"github.com/spf13/cobra"
+)
+
+func specVersion() string { return specs.Version }
+
+func newSpecCommand(g *globals) *cobra.Command {
+	var bundle string
+	var rootless bool
+	cmd := &cobra.Command{
+		Use:   "spec [flags]",
+		Short: "Write a default config.json into the bundle directory",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if rootless {
+				return errors.New("--rootless: rootless containers are not supported yet")
+			}
+			path := filepath.Join(bundle, "config.json")
+			if _, err := os.Stat(path); err == nil {
+				return fmt.Errorf("%s exists already: remove it first", path)
+			}
+			s := spec.Default("rootfs", []string{"sh"})
+			s.Process.Terminal = true
+			s.Process.Env = append(s.Process.Env, "TERM=xterm")
+			s.Hostname = "berth"
+			f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+			if err != nil {
+				return err
+			}
+			defer f.Close()
+			os.Stdout = f
+			return printJSON(s)
+		},
+	}
+	cmd.Flags().StringVarP(&bundle, "bundle", "b", ".", "bundle directory")
+	cmd.Flags().BoolVar(&rootless, "rootless", false, "a config for rootless containers")
+	return cmd
+}
+
+func newFeaturesCommand(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "features",
+		Short: "Print what this runtime supports, as the runtime spec's JSON",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return printJSON(runtimeFeatures())
+		},
+	}
+}
+
+func runtimeFeatures() features.Features {
+	yes := true
+	return features.Features{
+		OCIVersionMin: "1.0.0",
+		OCIVersionMax: specs.Version,
+		Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
+		MountOptions: []string{
+			"ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec", "sync", "async", "dirsync",
+			"remount", "mand", "nomand", "atime", "noatime", "diratime", "nodiratime", "relatime", "norelatime",
+			"strictatime", "nostrictatime", "bind", "rbind", "private", "rprivate", "shared", "rshared",
+			"slave", "rslave", "unbindable", "runbindable",
+		},
+		Linux: &features.Linux{
+			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "uts"},
+			Capabilities: caps.All(),
+			Cgroup:       &features.Cgroup{V1: &yes, V2: &yes, Systemd: new(bool), SystemdUser: new(bool)},
+			Apparmor:     &features.Apparmor{Enabled: new(bool)},
+			Selinux:      &features.Selinux{Enabled: new(bool)},
+		},
+		Annotations: map[string]string{"org.opencontainers.runtime-spec.features.runtime": "berth-oci " + version},
+	}
+}
+
+func notYet(what string) func(*cobra.Command, []string) error {
+	return func(*cobra.Command, []string) error {
+		return fmt.Errorf("%s is not supported yet", what)
+	}
+}
+
+func newExecCommand(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "exec [flags] CONTAINER_ID COMMAND [ARG...]", Short: "Run a process in a running container (not yet)", RunE: notYet("exec")}
+	cmd.Flags().SetInterspersed(false)
+	return cmd
+}
+
+func newUpdateCommand(g *globals) *cobra.Command {
+	return &cobra.Command{Use: "update [flags] CONTAINER_ID", Short: "Change a container's resource limits (not yet)", RunE: notYet("update")}
+}
+
+func newEventsCommand(g *globals) *cobra.Command {
+	return &cobra.Command{Use: "events [flags] CONTAINER_ID", Short: "Print container events and statistics (not yet)", RunE: notYet("events")}
+}
