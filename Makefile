@@ -13,6 +13,7 @@ VM_PAYLOAD := .cache/vm-payload
 
 build:
 	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth
+	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/berth-oci ./cmd/berth-oci
 
 deps:
 	scripts/install-deps.sh
@@ -30,12 +31,13 @@ test-unit:
 	go test -count=1 ./internal/... ./cmd/...
 
 test-integration: build
-	BERTH_BIN=$(CURDIR)/bin/berth go test -count=1 -v ./test/integration/
+	BERTH_BIN=$(CURDIR)/bin/berth BERTH_OCI_BIN=$(CURDIR)/bin/berth-oci go test -count=1 -v ./test/integration/
 
 test-v2: build
 	test/vm/install-deps.sh
 	rm -rf $(VM_PAYLOAD) && mkdir -p $(VM_PAYLOAD)
 	cp bin/berth $(VM_PAYLOAD)/berth
+	cp bin/berth-oci $(VM_PAYLOAD)/berth-oci
 	go test -c -o $(VM_PAYLOAD)/integration.test ./test/integration
 	test/vm/run.sh $(VM_PAYLOAD) -- -test.timeout 15m
 
@@ -44,6 +46,7 @@ bench: deps build
 
 install: build
 	install -D -m 0755 bin/berth $(DESTDIR)$(PREFIX)/bin/berth
+	install -D -m 0755 bin/berth-oci $(DESTDIR)$(PREFIX)/bin/berth-oci
 
 clean:
 	rm -rf bin .cache

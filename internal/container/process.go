@@ -65,6 +65,7 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, s
 		err = cg.Create(s.Linux.Resources)
 	}
 	if err == nil {
+		cfg.State.Pid = p.pid
 		err = send(sock, cfg)
 	}
 	if err == nil {

@@ -101,7 +101,6 @@ func run(sock *os.File) error {
 		}
 	}
 	cfg.State.Status = specs.StateCreating
-	cfg.State.Pid = os.Getpid()
 	if err := hooks.Run("createContainer", cfg.CreateContainerHooks, cfg.State); err != nil {
 		return err
 	}

@@ -19,6 +19,8 @@ import (
 
 var (
 	berthBin   string
+	ociBin     string
+	ociRoot    string
 	rootfsDir  string
 	stateRoot  string
 	skipReason string
@@ -53,6 +55,17 @@ func setup(m *testing.M) int {
 			return 1
 		}
 	}
+	ociBin = os.Getenv("BERTH_OCI_BIN")
+	if ociBin == "" {
+		ociBin = filepath.Join(tmp, "berth-oci")
+		build := exec.Command("go", "build", "-o", ociBin, "../../cmd/berth-oci")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "build berth-oci: %v\n%s", err, out)
+			return 1
+		}
+	}
+	ociRoot = filepath.Join(tmp, "oci-state")
 	rootfsDir = filepath.Join(tmp, "rootfs")
 	if err := BuildBusyboxRootfs(rootfsDir); err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -168,10 +181,12 @@ type hostState struct {
 func snapshot(t *testing.T) hostState {
 	t.Helper()
 	var s hostState
-	entries, _ := os.ReadDir(stateRoot)
-	for _, e := range entries {
-		if e.Name() != "names" {
-			s.records = append(s.records, e.Name())
+	for _, root := range []string{stateRoot, ociRoot} {
+		entries, _ := os.ReadDir(root)
+		for _, e := range entries {
+			if e.Name() != "names" {
+				s.records = append(s.records, e.Name())
+			}
 		}
 	}
 	names, _ := os.ReadDir(filepath.Join(stateRoot, "names"))

@@ -68,7 +68,7 @@ cd /payload || fail "no /payload"
 dmesg -c >/dev/null # keep only the tests' kernel messages, shown on failure
 (
 	echo 0 >$cg/test/cgroup.procs || { echo "berth-vm: cannot join $cg/test"; exit 125; }
-	export BERTH_BIN=/payload/berth BERTH_CGROUP_EXPECT=v2 BERTH_VM=1 TMPDIR=/tmp
+	export BERTH_BIN=/payload/berth BERTH_OCI_BIN=/payload/berth-oci BERTH_CGROUP_EXPECT=v2 BERTH_VM=1 TMPDIR=/tmp
 	exec ./integration.test -test.v "$@"
 ) </dev/null 2>&1
 rc=$?
