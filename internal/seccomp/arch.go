@@ -1,0 +1,71 @@
+package seccomp
+
+import (
+	"sync"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// x32Bit is __X32_SYSCALL_BIT: x32 syscalls are x86_64 syscalls with it set.
+const x32Bit = 0x40000000
+
+// sysnum is one entry of a syscall table.
+type sysnum struct {
+	name string
+	nr   uint32
+}
+
+// arch is an architecture the filter can cover: its audit token and the
+// part [lo, hi) of that token's syscall number space that is its own.
+type arch struct {
+	name   specs.Arch
+	audit  uint32
+	lo, hi uint64
+	table  []sysnum
+
+	once   sync.Once
+	byName map[string]uint32
+}
+
+// The order matters: an audit token's architectures by rising lo.
+var arches = []*arch{
+	{name: specs.ArchX86_64, audit: unix.AUDIT_ARCH_X86_64, lo: 0, hi: x32Bit, table: x8664Syscalls},
+	{name: specs.ArchX32, audit: unix.AUDIT_ARCH_X86_64, lo: x32Bit, hi: 0xffffffff, table: x32Syscalls},
+	{name: specs.ArchX86, audit: unix.AUDIT_ARCH_I386, lo: 0, hi: 1 << 32, table: i386Syscalls},
+}
+
+// nativeArch is the architecture berth's own binary runs as; it is always
+// in the filter, as libseccomp always keeps the native one.
+const nativeArch = specs.ArchX86_64
+
+func findArch(name specs.Arch) *arch {
+	for _, a := range arches {
+		if a.name == name {
+			return a
+		}
+	}
+	return nil
+}
+
+// lookup returns the number of the named syscall on a. The index is built
+// on first use, so berth commands that never filter do not pay for it.
+func (a *arch) lookup(name string) (uint32, bool) {
+	a.once.Do(func() {
+		a.byName = make(map[string]uint32, len(a.table))
+		for _, e := range a.table {
+			a.byName[e.name] = e.nr
+		}
+	})
+	nr, ok := a.byName[name]
+	return nr, ok
+}
+
+// size is how many numbers from lo the table's syscalls span.
+func (a *arch) size() int {
+	n := 0
+	for _, e := range a.table {
+		n = max(n, int(uint64(e.nr)-a.lo)+1)
+	}
+	return n
+}

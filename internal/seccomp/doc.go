@@ -1,0 +1,96 @@
+// Package seccomp compiles an OCI runtime-spec seccomp profile into a
+// classic-BPF filter and installs it on the calling thread. It also carries
+// Docker's default profile.
+//
+// # Why by hand
+//
+// berth is a static, pure-Go binary (CGO_ENABLED=0), so libseccomp is not
+// available. A seccomp filter is a small program in a small instruction
+// set, and generating it directly costs microseconds per container start:
+// no C library, no intermediate rule database, no second pass to patch in
+// the -ENOSYS stub that runc bolts onto libseccomp's output.
+//
+// # Program layout
+//
+//	ld   arch                        ; seccomp_data.arch
+//	jeq  AUDIT_ARCH_X86_64 -> A      ; one test per audit token in use
+//	jeq  AUDIT_ARCH_I386   -> B
+//	ret  KILL_PROCESS                ; any other architecture
+//	A: ld nr; binary search; bodies  ; one section per token
+//	B: ld nr; binary search; bodies
+//
+// A section sees the syscall number space of its token, [0, 2^32), cut into
+// spans that share one outcome: a syscall with rules, the default action
+// for the holes between them, ENOSYS above the highest syscall the profile
+// names, the bad-architecture action where a sub-architecture is not
+// enabled. Neighbours with the same outcome merge, so an allow list of 350
+// mostly adjacent syscalls becomes a few dozen spans. A balanced binary
+// search over the span starts (one jge per level) picks the span in
+// ceil(log2 spans) comparisons, where a linear chain of jeq would cost up
+// to 350. Each span ends in its body: a single ret, or the syscall's
+// argument rules followed by a ret of the default action. A body used by
+// one span is placed at its leaf of the tree, where the jump to it is
+// short; bodies several spans share (ret ALLOW, ret ERRNO) come once, after
+// the tree. Docker's default profile compiles to about 670 instructions,
+// of which at most 18 run for a syscall without argument rules, in about
+// 0.1 ms.
+//
+// Classic BPF conditional jumps only reach 255 instructions ahead. The
+// assembler (asm.go) keeps jump targets symbolic and, when a target is
+// out of reach, inserts a trampoline right after the jump — an
+// unconditional ja, whose offset is 32 bits, or a copy of the target when
+// that is a ret — repeating until every offset fits.
+//
+// x86_64 and x32 share AUDIT_ARCH_X86_64; x32 numbers carry
+// __X32_SYSCALL_BIT (0x40000000). The x86_64 section therefore maps
+// [0, 0x40000000) to the x86_64 rules and [0x40000000, 0xffffffff) to the
+// x32 rules when SCMP_ARCH_X32 is listed, and to the bad-architecture
+// action otherwise, as libseccomp does; nr 0xffffffff (-1, a syscall
+// skipped by a tracer) gets the default action.
+//
+// # Semantics
+//
+// They follow runc on libseccomp unless noted:
+//   - The native architecture (x86_64) is always filtered; the listed
+//     architectures are added to it. Only SCMP_ARCH_X86_64, SCMP_ARCH_X86
+//     and SCMP_ARCH_X32 are supported; anything else is an error.
+//   - A syscall from an architecture not in the filter gets
+//     SECCOMP_RET_KILL_PROCESS. (libseccomp's default bad-arch action is
+//     SCMP_ACT_KILL, which kills only the thread; killing the process
+//     leaves no half-dead container behind.)
+//   - Unknown syscall names are skipped per architecture, as libseccomp
+//     skips names an architecture lacks. Tables: ztables_x86.go, generated
+//     from golang.org/x/sys (go generate).
+//   - A rule whose action equals the default action is dropped.
+//   - The first unconditional rule for a syscall decides it and supersedes
+//     conditional rules for it (libseccomp's db). Otherwise the conditional
+//     rules are tried in profile order and the first that holds decides
+//     (rules are ORed); if none holds, the default action applies.
+//   - The comparisons of one rule are ANDed, also when two name the same
+//     argument (runc turns that case into separate ORed rules, a leftover
+//     from old libseccomp; ANDing is the safer reading).
+//   - Comparisons are unsigned and on the full 64-bit seccomp_data argument
+//     on every architecture: the high word is compared first, then the low
+//     one. For compat tasks (i386) the kernel zero-extends the arguments.
+//     SCMP_CMP_MASKED_EQ is (arg & value) == valueTwo.
+//   - Unless the default action is ALLOW, LOG or TRACE, or already
+//     ERRNO(ENOSYS), a syscall numbered above the highest one the profile
+//     names (per architecture) fails with ENOSYS rather than the default
+//     action, as runc does, so that a libc trying a syscall newer than
+//     the profile falls back to an older one. (runc does this only for the
+//     listed architectures; here it covers every architecture filtered.)
+//   - errnoRet defaults to EPERM for SCMP_ACT_ERRNO and SCMP_ACT_TRACE and
+//     is an error with any other action. SCMP_ACT_NOTIFY, listenerPath and
+//     the NEW_LISTENER, WAIT_KILLABLE_RECV and TSYNC flags are rejected.
+//
+// # Use
+//
+// Compile and Flags early (errors surface before anything is set up, and
+// neither makes a syscall), then, on the thread that will execve the
+// container process and after no_new_privs is set, Install as the last
+// step before execve. Without TSYNC the filter
+// binds only the calling thread and what it execs, so the caller must hold
+// runtime.LockOSThread from Install to execve.
+package seccomp
+
+//go:generate go run ./internal/mktables ztables_x86.go

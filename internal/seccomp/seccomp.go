@@ -1,0 +1,258 @@
+package seccomp
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// cond is one argument comparison.
+type cond struct {
+	index         uint
+	op            specs.LinuxSeccompOperator
+	value, value2 uint64
+}
+
+// rule is a conjunction of comparisons and the action taken when it holds.
+type rule struct {
+	conds []cond
+	ret   uint32
+}
+
+// syscallRules are the rules of one syscall on one architecture.
+type syscallRules struct {
+	used      bool   // the profile has rules for it
+	uncond    bool   // an unconditional rule decides the syscall
+	ret       uint32 // its action
+	condition []rule // otherwise: tried in order
+}
+
+// archRules is what the profile says about one architecture.
+type archRules struct {
+	arch     *arch
+	syscalls []syscallRules // by syscall number - arch.lo
+	maxNr    uint64         // highest syscall number the profile names
+	named    bool           // the profile names at least one of its syscalls
+}
+
+// filter is a checked profile, ready for code generation.
+type filter struct {
+	def    uint32 // default action
+	enosys bool   // syscalls above maxNr get ENOSYS
+	arches []*archRules
+}
+
+// Compile checks the profile and builds the filter program. Unknown syscall
+// names are skipped, per architecture, as libseccomp skips names an
+// architecture lacks. Unknown actions, operators, argument indexes,
+// architectures and flags are errors naming the field.
+func Compile(p *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
+	f, err := check(p)
+	if err != nil {
+		return nil, err
+	}
+	prog, err := generate(f)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp: %w", err)
+	}
+	return prog, nil
+}
+
+// Flags returns the seccomp(2) filter flags the profile asks for, for
+// Install. Only SECCOMP_FILTER_FLAG_LOG and SECCOMP_FILTER_FLAG_SPEC_ALLOW
+// are supported.
+func Flags(p *specs.LinuxSeccomp) (uint, error) {
+	var flags uint
+	for i, fl := range p.Flags {
+		switch fl {
+		case specs.LinuxSeccompFlagLog:
+			flags |= unix.SECCOMP_FILTER_FLAG_LOG
+		case specs.LinuxSeccompFlagSpecAllow:
+			flags |= unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
+		case specs.LinuxSeccompFlagWaitKillableRecv, "SECCOMP_FILTER_FLAG_NEW_LISTENER":
+			return 0, fmt.Errorf("seccomp: flags[%d]: %s is not supported: berth has no seccomp user notification", i, fl)
+		case "SECCOMP_FILTER_FLAG_TSYNC":
+			return 0, fmt.Errorf("seccomp: flags[%d]: %s is not supported: the filter is installed on the one thread that execs the container process", i, fl)
+		default:
+			return 0, fmt.Errorf("seccomp: flags[%d]: unknown flag %q", i, fl)
+		}
+	}
+	return flags, nil
+}
+
+func check(p *specs.LinuxSeccomp) (*filter, error) {
+	if p == nil {
+		return nil, errors.New("seccomp: no profile")
+	}
+	if runtime.GOARCH != "amd64" {
+		return nil, fmt.Errorf("seccomp: only amd64 hosts are supported, not %s", runtime.GOARCH)
+	}
+	if _, err := Flags(p); err != nil {
+		return nil, err
+	}
+	if p.ListenerPath != "" || p.ListenerMetadata != "" {
+		return nil, errors.New("seccomp: listenerPath: seccomp user notification is not supported")
+	}
+	def, err := action(p.DefaultAction, p.DefaultErrnoRet)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp: defaultAction: %w", err)
+	}
+	f := &filter{def: def, enosys: wantsENOSYS(p.DefaultAction, def)}
+	if f.arches, err = archList(p.Architectures); err != nil {
+		return nil, err
+	}
+	for i, sc := range p.Syscalls {
+		if err := f.add(sc); err != nil {
+			return nil, fmt.Errorf("seccomp: syscalls[%d]%w", i, err)
+		}
+	}
+	return f, nil
+}
+
+// wantsENOSYS tells whether syscalls newer than the profile get ENOSYS,
+// which runc does unless the default action lets them run anyway.
+func wantsENOSYS(a specs.LinuxSeccompAction, def uint32) bool {
+	switch a {
+	case specs.ActAllow, specs.ActLog, specs.ActTrace:
+		return false
+	}
+	return def != unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS)
+}
+
+// archList returns the native architecture and the listed ones, once each.
+func archList(names []specs.Arch) ([]*archRules, error) {
+	list := []*archRules{{arch: findArch(nativeArch)}}
+	for i, n := range names {
+		a := findArch(n)
+		if a == nil {
+			return nil, fmt.Errorf("seccomp: architectures[%d]: %q is not supported (only %s, %s and %s)",
+				i, n, specs.ArchX86_64, specs.ArchX86, specs.ArchX32)
+		}
+		if !slices.ContainsFunc(list, func(r *archRules) bool { return r.arch == a }) {
+			list = append(list, &archRules{arch: a})
+		}
+	}
+	for _, r := range list {
+		r.syscalls = make([]syscallRules, r.arch.size())
+	}
+	return list, nil
+}
+
+// add records one profile entry on every architecture. Errors start with
+// the field path below syscalls[i].
+func (f *filter) add(sc specs.LinuxSyscall) error {
+	if len(sc.Names) == 0 {
+		return errors.New(".names: empty")
+	}
+	ret, err := action(sc.Action, sc.ErrnoRet)
+	if err != nil {
+		return fmt.Errorf(".action: %w", err)
+	}
+	conds := make([]cond, 0, len(sc.Args))
+	for j, arg := range sc.Args {
+		c, err := argCond(arg)
+		if err != nil {
+			return fmt.Errorf(".args[%d]%w", j, err)
+		}
+		conds = append(conds, c)
+	}
+	for _, ar := range f.arches {
+		ar.add(sc.Names, rule{conds: conds, ret: ret}, ret == f.def)
+	}
+	return nil
+}
+
+// add applies libseccomp's rule merging: the first unconditional rule
+// decides and drops the conditional ones; rules with the default action
+// only count for the highest syscall number.
+func (ar *archRules) add(names []string, r rule, isDefault bool) {
+	for _, name := range names {
+		nr, ok := ar.arch.lookup(name)
+		if !ok {
+			continue
+		}
+		ar.named = true
+		ar.maxNr = max(ar.maxNr, uint64(nr))
+		if isDefault {
+			continue
+		}
+		s := ar.rules(nr)
+		switch {
+		case s.uncond:
+		case len(r.conds) == 0:
+			*s = syscallRules{used: true, uncond: true, ret: r.ret}
+		default:
+			s.condition = append(s.condition, r)
+		}
+	}
+}
+
+// rules returns the rules of syscall nr, adding them if new.
+func (ar *archRules) rules(nr uint32) *syscallRules {
+	i := int(uint64(nr) - ar.arch.lo)
+	ar.syscalls[i].used = true
+	return &ar.syscalls[i]
+}
+
+// action encodes a profile action as a SECCOMP_RET_* value.
+func action(a specs.LinuxSeccompAction, errnoRet *uint) (uint32, error) {
+	var ret uint32
+	switch a {
+	case specs.ActKill, specs.ActKillThread:
+		ret = unix.SECCOMP_RET_KILL_THREAD
+	case specs.ActKillProcess:
+		ret = unix.SECCOMP_RET_KILL_PROCESS
+	case specs.ActTrap:
+		ret = unix.SECCOMP_RET_TRAP
+	case specs.ActAllow:
+		ret = unix.SECCOMP_RET_ALLOW
+	case specs.ActLog:
+		ret = unix.SECCOMP_RET_LOG
+	case specs.ActErrno, specs.ActTrace:
+		return withData(a, errnoRet)
+	case specs.ActNotify:
+		return 0, fmt.Errorf("%s is not supported", a)
+	default:
+		return 0, fmt.Errorf("unknown action %q", a)
+	}
+	if errnoRet != nil {
+		return 0, fmt.Errorf("errnoRet is only valid with %s and %s, not %s", specs.ActErrno, specs.ActTrace, a)
+	}
+	return ret, nil
+}
+
+// withData encodes ERRNO and TRACE, whose 16-bit data is errnoRet
+// (EPERM when unset, as runc does).
+func withData(a specs.LinuxSeccompAction, errnoRet *uint) (uint32, error) {
+	ret := uint32(unix.SECCOMP_RET_ERRNO)
+	if a == specs.ActTrace {
+		ret = unix.SECCOMP_RET_TRACE
+	}
+	data := uint(unix.EPERM)
+	if errnoRet != nil {
+		data = *errnoRet
+	}
+	if data > unix.SECCOMP_RET_DATA {
+		return 0, fmt.Errorf("errnoRet %d does not fit in 16 bits", data)
+	}
+	return ret | uint32(data), nil
+}
+
+// argCond checks one argument comparison. Errors start with the field
+// path below args[j].
+func argCond(arg specs.LinuxSeccompArg) (cond, error) {
+	if arg.Index > 5 {
+		return cond{}, fmt.Errorf(".index: %d is out of range 0-5", arg.Index)
+	}
+	switch arg.Op {
+	case specs.OpNotEqual, specs.OpLessThan, specs.OpLessEqual, specs.OpEqualTo,
+		specs.OpGreaterEqual, specs.OpGreaterThan, specs.OpMaskedEqual:
+	default:
+		return cond{}, fmt.Errorf(".op: unknown operator %q", arg.Op)
+	}
+	return cond{index: arg.Index, op: arg.Op, value: arg.Value, value2: arg.ValueTwo}, nil
+}
