@@ -9,6 +9,7 @@ import (
 	"github.com/berth-runtime/berth/internal/cgroups"
 	"github.com/berth-runtime/berth/internal/initproc"
 	"github.com/berth-runtime/berth/internal/rootfs"
+	"github.com/berth-runtime/berth/internal/seccomp"
 	"github.com/berth-runtime/berth/internal/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -86,6 +87,9 @@ func initConfig(s *specs.Spec, cg *cgroups.Cgroup, o Options) (*initproc.Config,
 	}
 	proc, err := processConfig(s.Process)
 	if err != nil {
+		return nil, err
+	}
+	if err := compileSeccomp(s.Linux.Seccomp, proc); err != nil {
 		return nil, err
 	}
 	h := hooksOf(s)
@@ -219,4 +223,20 @@ func processConfig(p *specs.Process) (*initproc.Process, error) {
 		out.Rlimits = append(out.Rlimits, initproc.Rlimit{Resource: res, Soft: r.Soft, Hard: r.Hard})
 	}
 	return out, nil
+}
+
+func compileSeccomp(profile *specs.LinuxSeccomp, p *initproc.Process) error {
+	if profile == nil {
+		return nil
+	}
+	prog, err := seccomp.Compile(profile)
+	if err != nil {
+		return fmt.Errorf("%w: seccomp: %v", spec.ErrInvalid, err)
+	}
+	flags, err := seccomp.Flags(profile)
+	if err != nil {
+		return fmt.Errorf("%w: seccomp: %v", spec.ErrInvalid, err)
+	}
+	p.Seccomp, p.SeccompFlags = initproc.EncodeFilter(prog), flags
+	return nil
 }

@@ -81,6 +81,10 @@ type Process struct {
 	ConsoleSize     terminal.Size `json:"consoleSize,omitempty"`
 	// StdinNull replaces stdin with the container's /dev/null.
 	StdinNull bool `json:"stdinNull,omitempty"`
+	// Seccomp is a compiled filter program (8 bytes an instruction, in
+	// the kernel's struct sock_filter layout), installed last.
+	Seccomp      []byte `json:"seccomp,omitempty"`
+	SeccompFlags uint   `json:"seccompFlags,omitempty"`
 }
 
 // Rlimit is one resource limit.

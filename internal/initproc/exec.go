@@ -1,6 +1,7 @@
 package initproc
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -72,4 +73,35 @@ func execError(name string, err error) error {
 		code = CodeNotFound
 	}
 	return &startError{code, fmt.Errorf("exec %q: %w", name, err)}
+}
+
+// decodeFilter turns the wire form of a filter program back into
+// instructions.
+func decodeFilter(b []byte) []unix.SockFilter {
+	if len(b) == 0 {
+		return nil
+	}
+	prog := make([]unix.SockFilter, len(b)/8)
+	for i := range prog {
+		r := b[i*8:]
+		prog[i] = unix.SockFilter{
+			Code: binary.LittleEndian.Uint16(r[0:]),
+			Jt:   r[2],
+			Jf:   r[3],
+			K:    binary.LittleEndian.Uint32(r[4:]),
+		}
+	}
+	return prog
+}
+
+// EncodeFilter is the parent's half of decodeFilter.
+func EncodeFilter(prog []unix.SockFilter) []byte {
+	b := make([]byte, 8*len(prog))
+	for i, in := range prog {
+		r := b[i*8:]
+		binary.LittleEndian.PutUint16(r[0:], in.Code)
+		r[2], r[3] = in.Jt, in.Jf
+		binary.LittleEndian.PutUint32(r[4:], in.K)
+	}
+	return b
 }

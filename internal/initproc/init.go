@@ -15,6 +15,7 @@ import (
 	"github.com/berth-runtime/berth/internal/cgroups"
 	"github.com/berth-runtime/berth/internal/hooks"
 	"github.com/berth-runtime/berth/internal/rootfs"
+	"github.com/berth-runtime/berth/internal/seccomp"
 	"github.com/berth-runtime/berth/internal/terminal"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -367,6 +368,14 @@ func execProcess(p *Process, path string, preserveFDs int) error {
 	if err := unix.Chdir(p.Cwd); err != nil && !errors.Is(err, unix.EACCES) {
 		return fmt.Errorf("chdir to working directory %q: %w", p.Cwd, err)
 	}
+	filter := decodeFilter(p.Seccomp)
+	// Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: it
+	// must happen before the capabilities are dropped.
+	if filter != nil && !p.NoNewPrivileges {
+		if err := seccomp.Install(filter, p.SeccompFlags); err != nil {
+			return err
+		}
+	}
 	if err := setIdentity(p); err != nil {
 		return err
 	}
@@ -382,6 +391,13 @@ func execProcess(p *Process, path string, preserveFDs int) error {
 	// Nothing the parent (or its caller) left open may reach the program.
 	if err := unix.CloseRange(uint(3+preserveFDs), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
 		return fmt.Errorf("close inherited files: %w", err)
+	}
+	// Last: from here on the filter judges every system call, up to and
+	// including the execve.
+	if filter != nil && p.NoNewPrivileges {
+		if err := seccomp.Install(filter, p.SeccompFlags); err != nil {
+			return err
+		}
 	}
 	err := syscall.Exec(path, p.Args, p.Env)
 	return execError(p.Args[0], err)

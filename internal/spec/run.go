@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/berth-runtime/berth/internal/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -50,6 +51,8 @@ func FromRunOptions(o RunOptions) (*specs.Spec, error) {
 	}
 	if o.Privileged {
 		makePrivileged(s)
+	} else {
+		s.Linux.Seccomp = seccomp.DockerDefault(s.Process.Capabilities.Bounding)
 	}
 	return s, nil
 }

@@ -351,3 +351,18 @@ func waitForChildRunning(t *testing.T, parent int, argv0 string) int {
 	t.Fatalf("no child of %d runs %s", parent, argv0)
 	return 0
 }
+
+func TestSeccompDefaultProfile(t *testing.T) {
+	needRoot(t)
+	// Creating a user namespace needs no capability, so only the seccomp
+	// profile stops it; --privileged runs unconfined.
+	script := "grep '^Seccomp:' /proc/self/status; unshare -U true 2>&1; echo rc=$?"
+	out := runIn(t, script)
+	if !strings.Contains(out, "Seccomp:\t2") || !strings.Contains(out, "Operation not permitted") || !strings.Contains(out, "rc=1") {
+		t.Errorf("default container is not filtered: %q", out)
+	}
+	out = runIn(t, script, "--privileged")
+	if !strings.Contains(out, "Seccomp:\t0") || !strings.Contains(out, "rc=0") {
+		t.Errorf("privileged container is filtered: %q", out)
+	}
+}

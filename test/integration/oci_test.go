@@ -469,3 +469,32 @@ func TestOCISpecAndFeatures(t *testing.T) {
 		t.Errorf("features: %q %v", r.stdout, err)
 	}
 }
+
+func TestOCISeccompProfile(t *testing.T) {
+	needRoot(t)
+	errno := uint(42)
+	bundle := ociBundle(t, []string{"sh", "-c", "chmod 700 /tmp; echo rc=$?; chmod 1777 /tmp && echo chmod-ok"}, func(s *specs.Spec) {
+		s.Linux.Seccomp = &specs.LinuxSeccomp{
+			DefaultAction: specs.ActAllow,
+			Architectures: []specs.Arch{specs.ArchX86_64},
+			// Only mode 0700 is refused: arguments count.
+			Syscalls: []specs.LinuxSyscall{{
+				Names: []string{"chmod"}, Action: specs.ActErrno, ErrnoRet: &errno,
+				Args: []specs.LinuxSeccompArg{{Index: 1, Value: 0o700, Op: specs.OpEqualTo}},
+			}, {
+				Names: []string{"fchmodat"}, Action: specs.ActErrno, ErrnoRet: &errno,
+				Args: []specs.LinuxSeccompArg{{Index: 2, Value: 0o700, Op: specs.OpEqualTo}},
+			}},
+		}
+	})
+	r := oci(t, "run", "--bundle", bundle, "filtered")
+	if !strings.Contains(r.stderr, "No message of desired type") || !strings.Contains(r.stdout, "rc=1") || !strings.Contains(r.stdout, "chmod-ok") {
+		t.Errorf("profile not applied as written: %+v", r)
+	}
+	bad := ociBundle(t, []string{"true"}, func(s *specs.Spec) {
+		s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: "SCMP_ACT_EXPLODE"}
+	})
+	if r := oci(t, "create", "--bundle", bad, "badseccomp"); r.code == 0 || !strings.Contains(r.stderr, "seccomp") {
+		t.Errorf("unknown seccomp action accepted: %+v", r)
+	}
+}
