@@ -88,11 +88,6 @@ func notYet(what string) func(*cobra.Command, []string) error {
 	}
 }
 
-func newExecCommand(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "exec [flags] CONTAINER_ID COMMAND [ARG...]", Short: "Run a process in a running container (not yet)", RunE: notYet("exec")}
-	cmd.Flags().SetInterspersed(false)
-	return cmd
-}
 
 func newUpdateCommand(g *globals) *cobra.Command {
 	return &cobra.Command{Use: "update [flags] CONTAINER_ID", Short: "Change a container's resource limits (not yet)", RunE: notYet("update")}

@@ -45,6 +45,9 @@ type Options struct {
 	// Foreground containers die with the process that created them, and
 	// their record is removed when it exits (berth run).
 	Foreground bool
+	// cgroupExists is set for exec: the process joins the container's
+	// cgroup instead of making one.
+	cgroupExists bool
 }
 
 // Exit is how a container ended.

@@ -51,7 +51,7 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, s
 		cfg.Process.ConsoleSize = terminal.HostSize(o.Stdin, o.Stdout)
 	}
 	cfg.Process.StdinNull = o.Stdin == nil && !cfg.Process.Terminal
-	if cg.Version == cgroups.V2 {
+	if cg.Version == cgroups.V2 && !o.cgroupExists {
 		if err := cg.Create(s.Linux.Resources); err != nil {
 			return nil, err
 		}
@@ -61,7 +61,7 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, s
 		return nil, err
 	}
 	defer sock.Close()
-	if cg.Version == cgroups.V1 {
+	if cg.Version == cgroups.V1 && !o.cgroupExists {
 		err = cg.Create(s.Linux.Resources)
 	}
 	if err == nil {

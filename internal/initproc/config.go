@@ -56,6 +56,9 @@ type Config struct {
 	Sysctl               map[string]string `json:"sysctl,omitempty"`
 	// PreserveFDs is how many descriptors after stdio the program keeps.
 	PreserveFDs int `json:"preserveFDs,omitempty"`
+	// Exec starts a further process in a running container: the init
+	// stage only joins its cgroups and namespaces (Join) and execs.
+	Exec bool `json:"exec,omitempty"`
 }
 
 // Namespace is an existing namespace to join.

@@ -67,9 +67,17 @@ func (e *startError) Error() string { return e.err.Error() }
 func (e *startError) Unwrap() error { return e.err }
 
 func run(sock *os.File) error {
+	// Nothing in the container may ptrace or read this process while it
+	// still holds the parent's socket; exec makes it dumpable again.
+	if err := unix.Prctl(unix.PR_SET_DUMPABLE, 0, 0, 0, 0); err != nil {
+		return fmt.Errorf("set non-dumpable: %w", err)
+	}
 	cfg, err := readConfig(sock)
 	if err != nil {
 		return err
+	}
+	if cfg.Exec {
+		return runExec(sock, cfg)
 	}
 	if cfg.DieWithParent {
 		// Go's own Pdeathsig cannot be used: its check that the parent is
@@ -112,7 +120,7 @@ func run(sock *os.File) error {
 		return err
 	}
 	if cfg.Process.Terminal {
-		if err := setupTerminal(sock, cfg.Process.ConsoleSize); err != nil {
+		if err := setupTerminal(sock, cfg.Process.ConsoleSize, true); err != nil {
 			return err
 		}
 	}
@@ -132,6 +140,31 @@ func run(sock *os.File) error {
 		cfg.State.Status = specs.StateCreated
 	}
 	if err := hooks.Run("startContainer", cfg.StartContainerHooks, cfg.State); err != nil {
+		return err
+	}
+	return execProcess(&cfg.Process, path, cfg.PreserveFDs)
+}
+
+// runExec joins a running container and execs a further process in it.
+func runExec(sock *os.File, cfg *Config) error {
+	if cfg.DieWithParent {
+		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
+			return fmt.Errorf("set parent death signal: %w", err)
+		}
+	}
+	if err := cgroups.Join(cfg.CgroupTasks); err != nil {
+		return err
+	}
+	if err := joinNamespaces(cfg.Join); err != nil {
+		return err
+	}
+	if cfg.Process.Terminal {
+		if err := setupTerminal(sock, cfg.Process.ConsoleSize, false); err != nil {
+			return err
+		}
+	}
+	path, err := lookPath(cfg.Process.Args[0], cfg.Process.Env)
+	if err != nil {
 		return err
 	}
 	return execProcess(&cfg.Process, path, cfg.PreserveFDs)
@@ -316,7 +349,7 @@ func loopbackUp() error {
 
 // setupTerminal opens the container's pty, sends the master to the parent
 // and makes the slave the controlling terminal, stdio and /dev/console.
-func setupTerminal(sock *os.File, size terminal.Size) error {
+func setupTerminal(sock *os.File, size terminal.Size, console bool) error {
 	master, slave, err := terminal.OpenPTY()
 	if err != nil {
 		return err
@@ -331,8 +364,10 @@ func setupTerminal(sock *os.File, size terminal.Size) error {
 	if err != nil {
 		return err
 	}
-	if err := bindConsole(slave); err != nil {
-		return err
+	if console {
+		if err := bindConsole(slave); err != nil {
+			return err
+		}
 	}
 	return terminal.MakeControlling(slave)
 }

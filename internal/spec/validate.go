@@ -51,8 +51,10 @@ func Validate(s *specs.Spec) error {
 	return nil
 }
 
-func validateProcess(s *specs.Spec) error {
-	p := s.Process
+func validateProcess(s *specs.Spec) error { return ValidateProcess(s.Process) }
+
+// ValidateProcess checks a process: the container's, or one to exec.
+func ValidateProcess(p *specs.Process) error {
 	if p == nil {
 		return invalid("process is not set: give the program to run in process.args")
 	}

@@ -498,3 +498,50 @@ func TestOCISeccompProfile(t *testing.T) {
 		t.Errorf("unknown seccomp action accepted: %+v", r)
 	}
 }
+
+func TestOCIExec(t *testing.T) {
+	needRoot(t)
+	errno := uint(42)
+	bundle := ociBundle(t, []string{"sleep", "1000"}, func(s *specs.Spec) {
+		s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"getppid"}, Action: specs.ActErrno, ErrnoRet: &errno},
+		}}
+		s.Linux.Resources.Pids = &specs.LinuxPids{Limit: new(int64)}
+		*s.Linux.Resources.Pids.Limit = 50
+	})
+	if r := oci(t, "run", "--detach", "--bundle", bundle, "execd"); r.code != 0 {
+		t.Fatalf("run: %+v", r)
+	}
+	defer oci(t, "delete", "--force", "execd")
+	pid := ociState(t, "execd").Pid
+	r := oci(t, "exec", "execd", "sh", "-c", "ps -o pid,comm; readlink /proc/self/ns/mnt; grep -E '^(Seccomp|CapEff):' /proc/self/status; cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/pids.max 2>/dev/null; exit 3")
+	if r.code != 3 {
+		t.Fatalf("exec exit status %d, want 3: %+v", r.code, r)
+	}
+	mnt, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", pid))
+	for _, want := range []string{"    1 sleep", mnt, "Seccomp:\t2", "CapEff:\t" + dockerCaps, "50"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("exec output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if r := oci(t, "exec", "--user", "1000:1000", "--cwd", "/tmp", "execd", "sh", "-c", "id -u; pwd"); r.stdout != "1000\n/tmp\n" {
+		t.Errorf("exec --user --cwd: %+v", r)
+	}
+	if r := oci(t, "exec", "execd", "/no/such/program"); r.code != 127 || !strings.Contains(r.stderr, "no such file or directory") {
+		t.Errorf("exec of a missing program: %+v", r)
+	}
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	if r := oci(t, "exec", "--detach", "--pid-file", pidFile, "execd", "sleep", "999"); r.code != 0 {
+		t.Fatalf("exec --detach: %+v", r)
+	}
+	b, _ := os.ReadFile(pidFile)
+	execPid, _ := strconv.Atoi(string(b))
+	if cg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", execPid)); !strings.Contains(string(cg), "execd") && !strings.Contains(string(cg), "/berth/") {
+		t.Errorf("exec'd process is not in the container's cgroup: %s", cg)
+	}
+	oci(t, "kill", "execd", "KILL")
+	waitStatus(t, "execd", specs.StateStopped)
+	if r := oci(t, "exec", "execd", "true"); r.code == 0 {
+		t.Error("exec into a stopped container succeeded")
+	}
+}
