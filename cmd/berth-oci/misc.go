@@ -88,7 +88,6 @@ func notYet(what string) func(*cobra.Command, []string) error {
 	}
 }
 
-
 func newUpdateCommand(g *globals) *cobra.Command {
 	return &cobra.Command{Use: "update [flags] CONTAINER_ID", Short: "Change a container's resource limits (not yet)", RunE: notYet("update")}
 }
