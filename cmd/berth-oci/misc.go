@@ -81,17 +81,3 @@ func runtimeFeatures() features.Features {
 		Annotations: map[string]string{"org.opencontainers.runtime-spec.features.runtime": "berth-oci " + version},
 	}
 }
-
-func notYet(what string) func(*cobra.Command, []string) error {
-	return func(*cobra.Command, []string) error {
-		return fmt.Errorf("%s is not supported yet", what)
-	}
-}
-
-func newUpdateCommand(g *globals) *cobra.Command {
-	return &cobra.Command{Use: "update [flags] CONTAINER_ID", Short: "Change a container's resource limits (not yet)", RunE: notYet("update")}
-}
-
-func newEventsCommand(g *globals) *cobra.Command {
-	return &cobra.Command{Use: "events [flags] CONTAINER_ID", Short: "Print container events and statistics (not yet)", RunE: notYet("events")}
-}

@@ -55,7 +55,13 @@ func (c *Cgroup) createV1(r *specs.LinuxResources) error {
 	if err := c.setDevicesV1(r.Devices); err != nil {
 		return err
 	}
-	for _, set := range []func(*specs.LinuxResources) error{c.setPidsV1, c.setMemoryV1, c.setCPUV1} {
+	return c.applyV1(r)
+}
+
+// applyV1 writes every limit the config sets (device rules aside: they
+// are only written into a new cgroup).
+func (c *Cgroup) applyV1(r *specs.LinuxResources) error {
+	for _, set := range []func(*specs.LinuxResources) error{c.setPidsV1, c.setMemoryV1, c.setCPUV1, c.setExtraV1} {
 		if err := set(r); err != nil {
 			return err
 		}

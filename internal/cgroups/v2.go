@@ -27,7 +27,14 @@ func (c *Cgroup) createV2(r *specs.LinuxResources) error {
 	if r == nil {
 		return nil
 	}
-	for _, set := range []func(*specs.LinuxResources) error{c.setPidsV2, c.setMemoryV2, c.setCPUV2, c.setDevicesV2} {
+	if err := c.setDevicesV2(r); err != nil {
+		return err
+	}
+	return c.applyV2(r)
+}
+
+func (c *Cgroup) applyV2(r *specs.LinuxResources) error {
+	for _, set := range []func(*specs.LinuxResources) error{c.setPidsV2, c.setMemoryV2, c.setCPUV2, c.setExtraV2} {
 		if err := set(r); err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/berth-runtime/berth/internal/cgroups"
 	"github.com/berth-runtime/berth/internal/hooks"
 	"github.com/berth-runtime/berth/internal/state"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -229,3 +230,44 @@ func hooksOf(s *specs.Spec) *specs.Hooks {
 func List(stateRoot string) []state.Record {
 	return state.Store{Root: stateRoot}.List()
 }
+
+// Update changes the resource limits of a running or created container
+// and records them in its saved config.
+func (c *Container) Update(r *specs.LinuxResources) error {
+	if st := c.Status(); st == state.Stopped {
+		return fmt.Errorf("cannot update a container that is %s: %w", st, ErrNotRunning)
+	}
+	if err := c.cg.Update(r); err != nil {
+		return err
+	}
+	s, err := c.Spec()
+	if err != nil {
+		return err
+	}
+	s.Linux.Resources = mergeResources(s.Linux.Resources, r)
+	return c.saveSpec(s)
+}
+
+// mergeResources overlays the sections update sets onto the old ones.
+func mergeResources(old, r *specs.LinuxResources) *specs.LinuxResources {
+	if old == nil {
+		return r
+	}
+	out := *old
+	if r.Memory != nil {
+		out.Memory = r.Memory
+	}
+	if r.CPU != nil {
+		out.CPU = r.CPU
+	}
+	if r.Pids != nil {
+		out.Pids = r.Pids
+	}
+	if r.BlockIO != nil {
+		out.BlockIO = r.BlockIO
+	}
+	return &out
+}
+
+// Stats reads the container's resource counters.
+func (c *Container) Stats() cgroups.Stats { return c.cg.Stats() }

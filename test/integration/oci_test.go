@@ -545,3 +545,28 @@ func TestOCIExec(t *testing.T) {
 		t.Error("exec into a stopped container succeeded")
 	}
 }
+
+func TestOCIUpdateAndEvents(t *testing.T) {
+	needRoot(t)
+	bundle := ociBundle(t, []string{"sleep", "1000"}, nil)
+	if r := oci(t, "run", "--detach", "--bundle", bundle, "upd"); r.code != 0 {
+		t.Fatalf("run: %+v", r)
+	}
+	defer oci(t, "delete", "--force", "upd")
+	res := filepath.Join(t.TempDir(), "res.json")
+	os.WriteFile(res, []byte(`{"pids":{"limit":21}}`), 0o644)
+	if r := oci(t, "update", "--memory", "67108864", "--resources", res, "upd"); r.code != 0 {
+		t.Fatalf("update: %+v", r)
+	}
+	if r := oci(t, "exec", "upd", "sh", "-c", "cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/pids.max /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max 2>/dev/null"); r.stdout != "21\n67108864\n" {
+		t.Errorf("limits inside after update: %q", r.stdout)
+	}
+	r := oci(t, "events", "--stats", "upd")
+	var ev struct {
+		Type string
+		Data struct{ Pids, PidsLimit, MemoryLimit uint64 }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &ev); err != nil || ev.Type != "stats" || ev.Data.Pids != 1 || ev.Data.PidsLimit != 21 || ev.Data.MemoryLimit != 67108864 {
+		t.Errorf("events --stats: %q (%v)", r.stdout, err)
+	}
+}
