@@ -42,7 +42,7 @@ func Validate(s *specs.Spec) error {
 	if s.Linux == nil {
 		return invalid("the linux section is missing")
 	}
-	checks := []func(*specs.Spec) error{validateProcess, validateNamespaces, validateMounts, validateDevices, validateResources}
+	checks := []func(*specs.Spec) error{validateProcess, validateNamespaces, validateMounts, validateDevices, validateResources, validateUnsupported}
 	for _, check := range checks {
 		if err := check(s); err != nil {
 			return err
@@ -188,6 +188,39 @@ func validateResources(s *specs.Spec) error {
 	}
 	if c := r.CPU; c != nil && c.Quota != nil && *c.Quota > 0 && c.Period != nil && *c.Period == 0 {
 		return invalid("cpu.quota is set with a zero cpu.period")
+	}
+	return nil
+}
+
+// validateUnsupported refuses, by name, settings berth would otherwise
+// have to ignore: a container must not silently run with less isolation
+// or different behaviour than its config asks for. SELinux labels are the
+// exception, as in crun: without SELinux on the host there is nothing to
+// label, and engines only set them where SELinux is enabled.
+func validateUnsupported(s *specs.Spec) error {
+	l, p := s.Linux, s.Process
+	for name, set := range map[string]bool{
+		"process.apparmorProfile (AppArmor is not supported)": p.ApparmorProfile != "",
+		"process.scheduler":         p.Scheduler != nil,
+		"process.ioPriority":        p.IOPriority != nil,
+		"process.execCPUAffinity":   p.ExecCPUAffinity != nil,
+		"linux.intelRdt":            l.IntelRdt != nil,
+		"linux.memoryPolicy":        l.MemoryPolicy != nil,
+		"linux.personality":         l.Personality != nil,
+		"linux.timeOffsets":         len(l.TimeOffsets) > 0,
+		"linux.netDevices":          len(l.NetDevices) > 0,
+		"linux.uidMappings":         len(l.UIDMappings) > 0,
+		"linux.gidMappings":         len(l.GIDMappings) > 0,
+		"seccomp listener (notify)": l.Seccomp != nil && l.Seccomp.ListenerPath != "",
+	} {
+		if set {
+			return invalid("%s is not supported by berth: remove it from the config", name)
+		}
+	}
+	for _, m := range s.Mounts {
+		if len(m.UIDMappings)+len(m.GIDMappings) > 0 {
+			return invalid("mount %s: idmapped mounts are not supported by berth", m.Destination)
+		}
 	}
 	return nil
 }

@@ -165,3 +165,24 @@ func TestValidateRejects(t *testing.T) {
 		})
 	}
 }
+
+func TestValidateRefusesUnsupportedSettings(t *testing.T) {
+	for name, edit := range map[string]func(s *specs.Spec){
+		"apparmorProfile": func(s *specs.Spec) { s.Process.ApparmorProfile = "docker-default" },
+		"personality":     func(s *specs.Spec) { s.Linux.Personality = &specs.LinuxPersonality{Domain: "LINUX32"} },
+		"intelRdt":        func(s *specs.Spec) { s.Linux.IntelRdt = &specs.LinuxIntelRdt{ClosID: "x"} },
+		"uidMappings":     func(s *specs.Spec) { s.Linux.UIDMappings = []specs.LinuxIDMapping{{Size: 1}} },
+	} {
+		s := spec.Default(t.TempDir(), []string{"/bin/true"})
+		edit(s)
+		err := spec.Validate(s)
+		if !errors.Is(err, spec.ErrInvalid) || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "not supported") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	s := spec.Default(t.TempDir(), []string{"/bin/true"})
+	s.Process.SelinuxLabel, s.Linux.MountLabel = "system_u:system_r:container_t:s0", "system_u:object_r:container_file_t:s0"
+	if err := spec.Validate(s); err != nil {
+		t.Errorf("SELinux labels on a host without SELinux: %v", err)
+	}
+}
