@@ -42,7 +42,7 @@ test-v2: build
 	test/vm/run.sh $(VM_PAYLOAD) -- -test.timeout 15m
 
 bench: deps build
-	BERTH=$(CURDIR)/bin/berth bench/run.sh
+	BERTH=$(CURDIR)/bin/berth BERTH_OCI=$(CURDIR)/bin/berth-oci bench/run.sh
 
 install: build
 	install -D -m 0755 bin/berth $(DESTDIR)$(PREFIX)/bin/berth

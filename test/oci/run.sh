@@ -101,7 +101,7 @@ cleanup_work() {
 	[[ -n $w && -d $w ]] || return 0
 	# Containers whose bundle is under $w: `RUNTIME list --format json` is
 	# runc's and crun's; a runtime without it is skipped quietly.
-	"$rt" list --format json 2>/dev/null | tr '{}' '\n\n' |
+	timeout 20 "$rt" list --format json 2>/dev/null | tr '{}' '\n\n' |
 		sed -n 's/.*"id": *"\([^"]*\)".*"bundle": *"\([^"]*\)".*/\1 \2/p' |
 		while read -r id bundle; do
 			[[ $bundle == "$w"/* ]] || continue
