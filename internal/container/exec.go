@@ -1,7 +1,6 @@
 package container
 
 import (
-	"fmt"
 	"os"
 	"runtime"
 	"strconv"
@@ -31,8 +30,8 @@ type ExecOptions struct {
 func (c *Container) Exec(o ExecOptions) (Exit, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	if st := c.Status(); st != state.Running {
-		return Exit{}, fmt.Errorf("cannot exec in a container that is %s: %w", st, ErrNotRunning)
+	if err := state.Check(state.OpExec, c.Status()); err != nil {
+		return Exit{}, err
 	}
 	s, err := c.Spec()
 	if err != nil {

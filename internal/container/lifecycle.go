@@ -14,13 +14,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Lifecycle errors callers branch on.
-var (
-	ErrNotRunning = errors.New("container is not running")
-	ErrRunning    = errors.New("container is not stopped")
-	ErrNotCreated = errors.New("container is not in the created state")
-	ErrNotPaused  = errors.New("container is not paused")
-)
+// ErrNotRunning means the init process is gone.
+var ErrNotRunning = errors.New("container is not running")
+
+// ErrWrongState means the container's state does not admit the operation.
+var ErrWrongState = state.ErrWrongState
 
 // Status is the container's state now: the record's, corrected by what
 // the kernel says (a dead init process means stopped, a frozen cgroup
@@ -62,8 +60,8 @@ func (c *Container) ociState() specs.State {
 // Start lets a created container's init stage exec the program, then runs
 // the poststart hooks.
 func (c *Container) Start() error {
-	if st := c.Status(); st != state.Created {
-		return fmt.Errorf("cannot start a container in the %s state: %w", st, ErrNotCreated)
+	if err := state.Check(state.OpStart, c.Status()); err != nil {
+		return err
 	}
 	if err := c.openExecFifo(); err != nil {
 		return err
@@ -120,8 +118,8 @@ func (c *Container) openExecFifo() error {
 // container.
 func (c *Container) Kill(sig unix.Signal, all bool) error {
 	st := c.Status()
-	if st != state.Created && st != state.Running && st != state.Paused {
-		return fmt.Errorf("cannot kill a container that is %s: %w", st, ErrNotRunning)
+	if err := state.Check(state.OpKill, st); err != nil {
+		return err
 	}
 	if !all {
 		if err := unix.Kill(c.rec.Pid, sig); err != nil {
@@ -142,10 +140,9 @@ func (c *Container) Kill(sig unix.Signal, all bool) error {
 // Delete removes a stopped container: its cgroup, its record, and then the
 // poststop hooks run. With force a running container is killed first.
 func (c *Container) Delete(force bool) error {
-	st := c.Status()
-	if st != state.Stopped && st != state.Creating {
+	if err := state.Check(state.OpDelete, c.Status()); err != nil {
 		if !force {
-			return fmt.Errorf("cannot delete container %s that is %s (use --force): %w", c.rec.ID, st, ErrRunning)
+			return fmt.Errorf("%w (use --force to kill it first)", err)
 		}
 		if err := c.killAndWait(); err != nil {
 			return err
@@ -193,16 +190,16 @@ func (c *Container) destroyCgroup() error {
 
 // Pause freezes every process of the container.
 func (c *Container) Pause() error {
-	if st := c.Status(); st != state.Running {
-		return fmt.Errorf("cannot pause a container that is %s: %w", st, ErrNotRunning)
+	if err := state.Check(state.OpPause, c.Status()); err != nil {
+		return err
 	}
 	return c.cg.Freeze(true)
 }
 
 // Resume thaws a paused container.
 func (c *Container) Resume() error {
-	if st := c.Status(); st != state.Paused {
-		return fmt.Errorf("cannot resume a container that is %s: %w", st, ErrNotPaused)
+	if err := state.Check(state.OpResume, c.Status()); err != nil {
+		return err
 	}
 	return c.cg.Freeze(false)
 }
@@ -234,8 +231,8 @@ func List(stateRoot string) []state.Record {
 // Update changes the resource limits of a running or created container
 // and records them in its saved config.
 func (c *Container) Update(r *specs.LinuxResources) error {
-	if st := c.Status(); st == state.Stopped {
-		return fmt.Errorf("cannot update a container that is %s: %w", st, ErrNotRunning)
+	if err := state.Check(state.OpUpdate, c.Status()); err != nil {
+		return err
 	}
 	if err := c.cg.Update(r); err != nil {
 		return err
