@@ -143,7 +143,7 @@ func rootfsConfig(s *specs.Spec, cg *cgroups.Cgroup) (*rootfs.Config, error) {
 		}
 		c.Mounts = append(c.Mounts, parsed)
 	}
-	for _, d := range s.Linux.Devices {
+	for _, d := range withDefaultDevices(s.Linux.Devices) {
 		c.Devices = append(c.Devices, device(d))
 	}
 	if cg.Version == cgroups.V1 {
@@ -153,6 +153,37 @@ func rootfsConfig(s *specs.Spec, cg *cgroups.Cgroup) (*rootfs.Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// withDefaultDevices adds the nodes the runtime spec says every container
+// has (/dev/null, zero, full, random, urandom, tty) to the config's own;
+// the config's entry wins where both name one path.
+func withDefaultDevices(devices []specs.LinuxDevice) []specs.LinuxDevice {
+	out := append([]specs.LinuxDevice(nil), devices...)
+	for _, d := range spec.DefaultDevices() {
+		listed := false
+		for _, c := range devices {
+			listed = listed || filepath.Clean(c.Path) == d.Path
+		}
+		if !listed {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// withDefaultDeviceRules appends to the config's device cgroup rules the
+// ones the default devices need, and mknod of any node (opening one is
+// what the rules guard), as runc does: every container can use its
+// /dev/null, whatever its config's rules say.
+func withDefaultDeviceRules(r *specs.LinuxResources) *specs.LinuxResources {
+	if r == nil || len(r.Devices) == 0 {
+		return r
+	}
+	out := *r
+	defaults := spec.DefaultDeviceRules()[1:] // without the leading deny-all
+	out.Devices = append(append([]specs.LinuxDeviceCgroup(nil), r.Devices...), defaults...)
+	return &out
 }
 
 func device(d specs.LinuxDevice) rootfs.Device {

@@ -52,7 +52,7 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, s
 	}
 	cfg.Process.StdinNull = o.Stdin == nil && !cfg.Process.Terminal
 	if cg.Version == cgroups.V2 && !o.cgroupExists {
-		if err := cg.Create(s.Linux.Resources); err != nil {
+		if err := cg.Create(withDefaultDeviceRules(s.Linux.Resources)); err != nil {
 			return nil, err
 		}
 	}
@@ -62,7 +62,7 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, s
 	}
 	defer sock.Close()
 	if cg.Version == cgroups.V1 && !o.cgroupExists {
-		err = cg.Create(s.Linux.Resources)
+		err = cg.Create(withDefaultDeviceRules(s.Linux.Resources))
 	}
 	if err == nil {
 		cfg.State.Pid = p.pid

@@ -403,6 +403,12 @@ func execProcess(p *Process, path string, preserveFDs int) error {
 	if err := unix.Chdir(p.Cwd); err != nil && !errors.Is(err, unix.EACCES) {
 		return fmt.Errorf("chdir to working directory %q: %w", p.Cwd, err)
 	}
+	// Nothing the parent (or its caller) left open may reach the program.
+	// This comes before any seccomp filter: older profiles do not know
+	// close_range.
+	if err := unix.CloseRange(uint(3+preserveFDs), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
+		return fmt.Errorf("close inherited files: %w", err)
+	}
 	filter := decodeFilter(p.Seccomp)
 	// Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: it
 	// must happen before the capabilities are dropped.
@@ -422,10 +428,6 @@ func execProcess(p *Process, path string, preserveFDs int) error {
 		unix.Umask(int(*p.Umask))
 	} else {
 		unix.Umask(0o022)
-	}
-	// Nothing the parent (or its caller) left open may reach the program.
-	if err := unix.CloseRange(uint(3+preserveFDs), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return fmt.Errorf("close inherited files: %w", err)
 	}
 	// Last: from here on the filter judges every system call, up to and
 	// including the execve.

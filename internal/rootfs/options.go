@@ -95,10 +95,10 @@ func ParseMount(typ, source, dest string, options []string) (Mount, error) {
 		}
 	}
 	if m.IsBind() {
+		// File-system options mean nothing to a bind mount; runc and the
+		// kernel ignore them, and configs in the wild carry them.
 		m.Type = "bind"
-		if len(data) > 0 {
-			return Mount{}, fmt.Errorf("mount %s: bind mounts take no file-system options, got %q", dest, strings.Join(data, ","))
-		}
+		data = nil
 	}
 	m.Data = strings.Join(data, ",")
 	return m, nil
