@@ -48,6 +48,8 @@ type Options struct {
 	// cgroupExists is set for exec: the process joins the container's
 	// cgroup instead of making one.
 	cgroupExists bool
+	// execFifo is handed to the init stage of a created container.
+	execFifo *os.File
 }
 
 // Exit is how a container ended.
@@ -148,10 +150,12 @@ func create(o Options, startNow bool) (_ *Container, err error) {
 		}
 	}
 	if !startNow {
-		cfg.ExecFifo = filepath.Join(h.Dir(), "exec.fifo")
-		if err := unix.Mkfifo(cfg.ExecFifo, 0o600); err != nil {
-			return nil, fmt.Errorf("create exec fifo: %w", err)
+		fifo, err := makeExecFifo(h.Dir(), s)
+		if err != nil {
+			return nil, err
 		}
+		defer fifo.Close()
+		o.execFifo = fifo
 	}
 	p, err := start(cfg, cg, s, o, c.ociState)
 	if err != nil {
@@ -202,6 +206,36 @@ func (c *Container) Pid() int { return c.rec.Pid }
 
 // Record is what the store knows about the container.
 func (c *Container) Record() state.Record { return c.rec }
+
+// makeExecFifo creates the FIFO a created container waits on, owned by
+// the container's root (who may not be the host's root), and opens it
+// O_PATH for the init stage to inherit.
+func makeExecFifo(dir string, s *specs.Spec) (*os.File, error) {
+	path := filepath.Join(dir, "exec.fifo")
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		return nil, fmt.Errorf("create exec fifo: %w", err)
+	}
+	uid, gid := hostID(s.Linux.UIDMappings, 0), hostID(s.Linux.GIDMappings, 0)
+	if err := os.Chown(path, uid, gid); err != nil {
+		return nil, fmt.Errorf("create exec fifo: %w", err)
+	}
+	f, err := os.OpenFile(path, unix.O_PATH|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open exec fifo: %w", err)
+	}
+	return f, nil
+}
+
+// hostID maps an ID inside a user namespace to the host; without mappings
+// they are the same.
+func hostID(m []specs.LinuxIDMapping, id uint32) int {
+	for _, e := range m {
+		if id >= e.ContainerID && id < e.ContainerID+e.Size {
+			return int(e.HostID + id - e.ContainerID)
+		}
+	}
+	return int(id)
+}
 
 func writePidFile(path string, pid int) error {
 	tmp := path + ".tmp"

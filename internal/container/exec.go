@@ -1,6 +1,7 @@
 package container
 
 import (
+	"fmt"
 	"os"
 	"runtime"
 	"strconv"
@@ -36,6 +37,9 @@ func (c *Container) Exec(o ExecOptions) (Exit, error) {
 	s, err := c.Spec()
 	if err != nil {
 		return Exit{}, err
+	}
+	if spec.HasNamespace(s, specs.UserNamespace) {
+		return Exit{}, fmt.Errorf("exec into a container with a user namespace is not supported yet: joining it needs a single-threaded process")
 	}
 	cfg, err := c.execConfig(s, o)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/berth-runtime/berth/internal/caps"
 	"github.com/berth-runtime/berth/internal/cgroups"
@@ -19,6 +20,7 @@ import (
 // The cgroup namespace is not among them: the init stage creates it after
 // joining its cgroups, so that they become its root.
 var namespaceFlags = map[specs.LinuxNamespaceType]uintptr{
+	specs.UserNamespace:    unix.CLONE_NEWUSER,
 	specs.PIDNamespace:     unix.CLONE_NEWPID,
 	specs.MountNamespace:   unix.CLONE_NEWNS,
 	specs.UTSNamespace:     unix.CLONE_NEWUTS,
@@ -80,6 +82,16 @@ func newNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
 
 // initConfig translates a validated OCI config into the init stage's
 // compact form.
+// idMappings turns the config's user namespace mappings into the form
+// Go writes into the child's uid_map and gid_map before it runs.
+func idMappings(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
+	out := make([]syscall.SysProcIDMap, len(m))
+	for i, e := range m {
+		out[i] = syscall.SysProcIDMap{ContainerID: int(e.ContainerID), HostID: int(e.HostID), Size: int(e.Size)}
+	}
+	return out
+}
+
 func initConfig(s *specs.Spec, cg *cgroups.Cgroup, o Options) (*initproc.Config, error) {
 	fs, err := rootfsConfig(s, cg)
 	if err != nil {
@@ -97,7 +109,7 @@ func initConfig(s *specs.Spec, cg *cgroups.Cgroup, o Options) (*initproc.Config,
 		Rootfs:               *fs,
 		Hostname:             s.Hostname,
 		Domain:               s.Domainname,
-		CgroupTasks:          cg.TasksFiles(),
+		CgroupTasks:          joinTasks(s, cg),
 		NewCgroupNS:          newNamespace(s, specs.CgroupNamespace),
 		NewNetNS:             newNamespace(s, specs.NetworkNamespace),
 		Join:                 joinedNamespaces(s),
@@ -153,6 +165,16 @@ func rootfsConfig(s *specs.Spec, cg *cgroups.Cgroup) (*rootfs.Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// joinTasks are the v1 tasks files the init stage joins by itself. In a new
+// user namespace its root is not the host's root and may not write them:
+// the parent moves it instead (userNamespaceCgroup).
+func joinTasks(s *specs.Spec, cg *cgroups.Cgroup) []string {
+	if newNamespace(s, specs.UserNamespace) {
+		return nil
+	}
+	return cg.TasksFiles()
 }
 
 // withDefaultDevices adds the nodes the runtime spec says every container

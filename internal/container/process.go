@@ -63,6 +63,11 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, s
 	defer sock.Close()
 	if cg.Version == cgroups.V1 && !o.cgroupExists {
 		err = cg.Create(withDefaultDeviceRules(s.Linux.Resources))
+		if err == nil && cfg.CgroupTasks == nil {
+			// The slow path (cgroup.procs), for a child that cannot
+			// join by itself: see joinTasks.
+			err = cg.AddProcess(p.pid)
+		}
 	}
 	if err == nil {
 		cfg.State.Pid = p.pid
@@ -103,6 +108,13 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 	}
 	defer unix.Close(exeFD)
 	sys := &syscall.SysProcAttr{Cloneflags: cloneFlags(s)}
+	if newNamespace(s, specs.UserNamespace) {
+		sys.UidMappings, sys.GidMappings = idMappings(s.Linux.UIDMappings), idMappings(s.Linux.GIDMappings)
+		sys.GidMappingsEnableSetgroups = true
+		// Become the namespace's root before exec, or the exec as an
+		// unmapped user would drop every capability.
+		sys.Credential = &syscall.Credential{Uid: 0, Gid: 0}
+	}
 	if cg.Version == cgroups.V2 {
 		dir, err := cg.OpenDir()
 		if err != nil {
@@ -118,6 +130,10 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 	}
 	syncFD := len(files)
 	files = append(files, child.Fd())
+	if o.execFifo != nil {
+		cfg.ExecFifoFD = len(files)
+		files = append(files, o.execFifo.Fd())
+	}
 	attr := &syscall.ProcAttr{Env: []string{}, Files: files, Sys: sys}
 	pid, err := forkInPidNamespace(s, func() (int, error) {
 		return syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(exeFD), []string{initproc.Argv0, strconv.Itoa(syncFD)}, attr)

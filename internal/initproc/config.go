@@ -40,9 +40,11 @@ type Config struct {
 	// DieWithParent kills the container when the berth process that
 	// started it dies (berth run); berth-oci create leaves it running.
 	DieWithParent bool `json:"dieWithParent,omitempty"`
-	// ExecFifo, when set, makes the init stage report "created" and wait
-	// until `start` opens this FIFO before it execs.
-	ExecFifo string `json:"execFifo,omitempty"`
+	// ExecFifoFD, when set, is an inherited O_PATH descriptor of the exec
+	// FIFO: the init stage reports "created" and waits until `start`
+	// opens the FIFO before it execs. A descriptor, not a path, so that
+	// the state directory can stay closed to a user namespace's root.
+	ExecFifoFD int `json:"execFifoFD,omitempty"`
 	// HookPause makes the init stage stop after mounting, so the parent
 	// can run the prestart and createRuntime hooks.
 	HookPause bool `json:"hookPause,omitempty"`

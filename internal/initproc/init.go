@@ -91,9 +91,9 @@ func run(sock *os.File) error {
 	// Device nodes and mount points get exactly the modes asked for; the
 	// process's own umask is set just before exec.
 	unix.Umask(0)
-	fifo, err := openFifo(cfg.ExecFifo)
-	if err != nil {
-		return err
+	var fifo *os.File
+	if cfg.ExecFifoFD > 0 {
+		fifo = os.NewFile(uintptr(cfg.ExecFifoFD), "exec.fifo")
 	}
 	if err := joinNamespaces(cfg.Join); err != nil {
 		return err
@@ -226,19 +226,6 @@ func pauseForHooks(sock *os.File) error {
 		return fmt.Errorf("runtime hooks failed")
 	}
 	return nil
-}
-
-// openFifo opens the exec FIFO by path before the host's file system is
-// left behind; it is reopened for writing through /proc when it is time.
-func openFifo(path string) (*os.File, error) {
-	if path == "" {
-		return nil, nil
-	}
-	f, err := os.OpenFile(path, unix.O_PATH|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("open exec fifo: %w", err)
-	}
-	return f, nil
 }
 
 // waitForStart reports "created" and blocks until `start` opens the FIFO.

@@ -110,12 +110,22 @@ func validateNamespaces(s *specs.Spec) error {
 			return invalid("namespace %q is listed twice", ns.Type)
 		}
 		seen[ns.Type] = true
-		if ns.Type == specs.UserNamespace || ns.Type == specs.TimeNamespace {
-			return invalid("%s namespaces are not supported yet", ns.Type)
+		if ns.Type == specs.TimeNamespace {
+			return invalid("time namespaces are not supported yet")
+		}
+		if ns.Type == specs.UserNamespace && ns.Path != "" {
+			return invalid("joining an existing user namespace by path is not supported yet: it needs a single-threaded process")
 		}
 		if ns.Path != "" && !filepath.IsAbs(ns.Path) {
 			return invalid("namespace path %q must be absolute", ns.Path)
 		}
+	}
+	mapped := len(s.Linux.UIDMappings) > 0 && len(s.Linux.GIDMappings) > 0
+	if seen[specs.UserNamespace] && !mapped {
+		return invalid("a new user namespace needs linux.uidMappings and linux.gidMappings")
+	}
+	if !seen[specs.UserNamespace] && len(s.Linux.UIDMappings)+len(s.Linux.GIDMappings) > 0 {
+		return invalid("linux.uidMappings and gidMappings need a user namespace in linux.namespaces")
 	}
 	if !seen[specs.MountNamespace] {
 		return invalid("a mount namespace is required")
@@ -209,8 +219,6 @@ func validateUnsupported(s *specs.Spec) error {
 		"linux.personality":         l.Personality != nil,
 		"linux.timeOffsets":         len(l.TimeOffsets) > 0,
 		"linux.netDevices":          len(l.NetDevices) > 0,
-		"linux.uidMappings":         len(l.UIDMappings) > 0,
-		"linux.gidMappings":         len(l.GIDMappings) > 0,
 		"seccomp listener (notify)": l.Seccomp != nil && l.Seccomp.ListenerPath != "",
 	} {
 		if set {

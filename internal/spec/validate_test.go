@@ -171,7 +171,7 @@ func TestValidateRefusesUnsupportedSettings(t *testing.T) {
 		"apparmorProfile": func(s *specs.Spec) { s.Process.ApparmorProfile = "docker-default" },
 		"personality":     func(s *specs.Spec) { s.Linux.Personality = &specs.LinuxPersonality{Domain: "LINUX32"} },
 		"intelRdt":        func(s *specs.Spec) { s.Linux.IntelRdt = &specs.LinuxIntelRdt{ClosID: "x"} },
-		"uidMappings":     func(s *specs.Spec) { s.Linux.UIDMappings = []specs.LinuxIDMapping{{Size: 1}} },
+		"netDevices":      func(s *specs.Spec) { s.Linux.NetDevices = map[string]specs.LinuxNetDevice{"eth1": {}} },
 	} {
 		s := spec.Default(t.TempDir(), []string{"/bin/true"})
 		edit(s)

@@ -231,9 +231,12 @@ func TestOCIBadBundles(t *testing.T) {
 		"missing hook": {func(dir string) {
 			editConfig(dir, func(s *specs.Spec) { s.Hooks = &specs.Hooks{Prestart: []specs.Hook{{Path: "/no/such/hook"}}} })
 		}, "/no/such/hook"},
-		"user namespace": {func(dir string) {
+		"apparmor": {func(dir string) {
+			editConfig(dir, func(s *specs.Spec) { s.Process.ApparmorProfile = "docker-default" })
+		}, "not supported"},
+		"time namespace": {func(dir string) {
 			editConfig(dir, func(s *specs.Spec) {
-				s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+				s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.TimeNamespace})
 			})
 		}, "not supported"},
 	}
@@ -568,5 +571,35 @@ func TestOCIUpdateAndEvents(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(r.stdout), &ev); err != nil || ev.Type != "stats" || ev.Data.Pids != 1 || ev.Data.PidsLimit != 21 || ev.Data.MemoryLimit != 67108864 {
 		t.Errorf("events --stats: %q (%v)", r.stdout, err)
+	}
+}
+
+func TestOCIUserNamespace(t *testing.T) {
+	needRoot(t)
+	bundle := ociBundle(t, []string{"sh", "-c", "id -u; cat /proc/self/uid_map; grep CapEff /proc/self/status; touch /tmp/made-inside"}, func(s *specs.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}
+		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}
+	})
+	// The namespace's root is host uid 200000: it must be able to reach
+	// the bundle, and may write what it owns: give it /tmp.
+	os.Chmod(filepath.Dir(bundle), 0o755)
+	os.Chown(filepath.Join(bundle, "rootfs", "tmp"), 200000, 200000)
+	r := oci(t, "run", "--bundle", bundle, "userns")
+	if r.code != 0 {
+		t.Fatalf("run: %+v", r)
+	}
+	f := strings.Fields(r.stdout)
+	if len(f) < 4 || f[0] != "0" || f[1] != "0" || f[2] != "200000" || f[3] != "65536" || !strings.Contains(r.stdout, "CapEff:\t"+dockerCaps) {
+		t.Errorf("inside: %q, want uid 0 mapped to 200000 with the default capabilities", r.stdout)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(bundle, "rootfs", "tmp", "made-inside"), &st); err != nil || st.Uid != 200000 {
+		t.Errorf("a file made by the container's root belongs to host uid %d (%v), want 200000", st.Uid, err)
+	}
+	if r := oci(t, "run", "--bundle", ociBundle(t, []string{"true"}, func(s *specs.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	}), "nomap"); r.code == 0 || !strings.Contains(r.stderr, "uidMappings") {
+		t.Errorf("a user namespace without mappings: %+v", r)
 	}
 }
