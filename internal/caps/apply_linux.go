@@ -42,8 +42,12 @@ func Apply(s Sets) error {
 	if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0); err != nil && err != unix.EINVAL {
 		return fmt.Errorf("clear ambient capabilities: %w", err)
 	}
+	// The kernel keeps ambient within permitted and inheritable; a config
+	// that lists more (runc's own default does) gets what the kernel
+	// allows, as with runc.
+	ambient := s.Ambient & s.Permitted & s.Inheritable
 	for c := 0; c <= Last(); c++ {
-		if s.Ambient&(1<<uint(c)) == 0 {
+		if ambient&(1<<uint(c)) == 0 {
 			continue
 		}
 		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(c), 0, 0); err != nil {

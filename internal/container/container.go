@@ -18,6 +18,7 @@ import (
 
 	"github.com/berth-runtime/berth/internal/cgroups"
 	"github.com/berth-runtime/berth/internal/hooks"
+	"github.com/berth-runtime/berth/internal/rootfs"
 	"github.com/berth-runtime/berth/internal/spec"
 	"github.com/berth-runtime/berth/internal/state"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -94,10 +95,8 @@ func Run(o Options) (Exit, error) {
 		return Exit{}, err
 	}
 	defer c.release()
-	if err := hooks.Run("poststart", hooksOf(o.Spec).Poststart, c.ociState()); err != nil {
-		_ = c.init.kill()
-		c.init.wait()
-		return Exit{}, err
+	if err := hooks.RunAll("poststart", hooksOf(o.Spec).Poststart, c.ociState()); err != nil {
+		fmt.Fprintf(os.Stderr, "berth: warning: %v\n", err)
 	}
 	exit := c.init.wait()
 	if exit.Signal != nil && c.cg.OOMKilled() {
@@ -133,6 +132,7 @@ func create(o Options, startNow bool) (_ *Container, err error) {
 		ID: o.ID, Name: o.Name, Status: state.Creating, Bundle: o.Bundle, Rootfs: s.Root.Path,
 		Annotations: s.Annotations, Created: time.Now().UTC(), Ephemeral: o.Foreground,
 		CgroupVersion: int(cg.Version), CgroupPath: cg.Path, CgroupDirs: cg.Dirs,
+		SharedMounts: !spec.HasNamespace(s, specs.MountNamespace),
 	}
 	h, err := store.Create(rec)
 	if err != nil {
@@ -275,6 +275,10 @@ func (c *Container) Spec() (*specs.Spec, error) {
 // release removes the cgroup, then the record. A cgroup that cannot be
 // removed keeps its record, so the next garbage collection tries again.
 func (c *Container) release() {
+	if err := releaseMounts(c.rec); err != nil {
+		c.handle.Release()
+		return
+	}
 	if err := c.cg.Destroy(); err != nil {
 		c.handle.Release()
 		return
@@ -292,11 +296,26 @@ func cgroupPath(s *specs.Spec, id string) string {
 // Cleanup releases what a dead container's record lists. It is what the
 // garbage collection runs for records whose owner is gone.
 func Cleanup(rec state.Record) error {
+	if err := releaseMounts(rec); err != nil {
+		return err
+	}
 	if len(rec.CgroupDirs) == 0 {
 		return nil
 	}
 	cg := cgroups.Load(cgroups.Version(rec.CgroupVersion), rec.CgroupPath, rec.CgroupDirs)
 	if err := cg.Destroy(); err != nil {
+		return fmt.Errorf("container %s: %w", rec.ID, err)
+	}
+	return nil
+}
+
+// releaseMounts removes what a container without its own mount namespace
+// mounted in the host's.
+func releaseMounts(rec state.Record) error {
+	if !rec.SharedMounts || rec.Rootfs == "" {
+		return nil
+	}
+	if err := rootfs.UnmountUnder(rec.Rootfs); err != nil {
 		return fmt.Errorf("container %s: %w", rec.ID, err)
 	}
 	return nil

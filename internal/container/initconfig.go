@@ -130,6 +130,7 @@ func rootfsConfig(s *specs.Spec, cg *cgroups.Cgroup) (*rootfs.Config, error) {
 	c := &rootfs.Config{
 		Root:          s.Root.Path,
 		Readonly:      s.Root.Readonly,
+		SharedMounts:  !spec.HasNamespace(s, specs.MountNamespace),
 		Propagation:   unix.MS_REC | unix.MS_PRIVATE,
 		MaskedPaths:   s.Linux.MaskedPaths,
 		ReadonlyPaths: s.Linux.ReadonlyPaths,

@@ -74,9 +74,9 @@ func (c *Container) Start() error {
 	if err != nil {
 		return err
 	}
-	if err := hooks.Run("poststart", hooksOf(s).Poststart, c.ociState()); err != nil {
-		_ = c.Kill(unix.SIGKILL, true)
-		return err
+	// A failing poststart hook is a warning: the container has started.
+	if err := hooks.RunAll("poststart", hooksOf(s).Poststart, c.ociState()); err != nil {
+		fmt.Fprintf(os.Stderr, "berth: warning: %v\n", err)
 	}
 	return nil
 }
@@ -148,6 +148,9 @@ func (c *Container) Delete(force bool) error {
 			return err
 		}
 	}
+	if err := releaseMounts(c.rec); err != nil {
+		return err
+	}
 	if err := c.destroyCgroup(); err != nil {
 		return err
 	}
@@ -210,7 +213,7 @@ func (c *Container) Processes() []int { return c.cg.Processes() }
 func (c *Container) runPoststop(s *specs.Spec) {
 	// The runtime spec asks for a warning, not a failure, when a poststop
 	// hook fails: the container is gone either way.
-	if err := hooks.Run("poststop", hooksOf(s).Poststop, c.ociState()); err != nil {
+	if err := hooks.RunAll("poststop", hooksOf(s).Poststop, c.ociState()); err != nil {
 		fmt.Fprintf(os.Stderr, "berth: warning: %v\n", err)
 	}
 }

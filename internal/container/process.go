@@ -273,8 +273,12 @@ func (p *initProcess) converse(sock *os.File, s *specs.Spec, o Options, st func(
 func (p *initProcess) runtimeHooks(sock *os.File, s *specs.Spec, st func() specs.State) error {
 	state := st()
 	state.Pid = p.pid
+	// Prestart hooks were once run after start; engines' hooks expect the
+	// state they saw then ("created"), as crun gives it.
+	prestart := state
+	prestart.Status = specs.StateCreated
 	h := hooksOf(s)
-	err := hooks.Run("prestart", h.Prestart, state)
+	err := hooks.Run("prestart", h.Prestart, prestart)
 	if err == nil {
 		err = hooks.Run("createRuntime", h.CreateRuntime, state)
 	}

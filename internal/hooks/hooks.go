@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os/exec"
 	"strings"
@@ -31,6 +32,23 @@ func Run(kind string, list []specs.Hook, st specs.State) error {
 		}
 	}
 	return nil
+}
+
+// RunAll runs every hook of one kind even when some fail, and returns
+// their failures together: poststart and poststop hooks only warn, and the
+// runtime spec wants the remaining hooks run as if nothing had failed.
+func RunAll(kind string, list []specs.Hook, st specs.State) error {
+	input, err := json.Marshal(st)
+	if err != nil {
+		return fmt.Errorf("%s hook: encode state: %w", kind, err)
+	}
+	var errs []error
+	for _, h := range list {
+		if err := runOne(h, input); err != nil {
+			errs = append(errs, fmt.Errorf("%s hook %s: %w", kind, h.Path, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func runOne(h specs.Hook, input []byte) error {

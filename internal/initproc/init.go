@@ -113,7 +113,7 @@ func run(sock *os.File) error {
 	if err := hooks.Run("createContainer", cfg.CreateContainerHooks, cfg.State); err != nil {
 		return err
 	}
-	if err := rootfs.EnterRoot(cfg.Rootfs.Root, cfg.NoPivot); err != nil {
+	if err := rootfs.EnterRoot(&cfg.Rootfs, cfg.NoPivot); err != nil {
 		return err
 	}
 	if err := writeSysctls(cfg.Sysctl); err != nil {

@@ -13,7 +13,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
@@ -33,6 +35,10 @@ type Device struct {
 type Config struct {
 	Root     string `json:"root"`
 	Readonly bool   `json:"readonly,omitempty"`
+	// SharedMounts is set when the container has no mount namespace of
+	// its own: its mounts land in the host's (under Root, where delete
+	// removes them), nothing is made private, and it chroots.
+	SharedMounts bool `json:"sharedMounts,omitempty"`
 	// Propagation is applied to the whole mount tree first, so that
 	// nothing mounted for the container reaches the host or back.
 	Propagation uintptr `json:"propagation"`
@@ -52,11 +58,13 @@ type Config struct {
 // onto itself (pivot_root needs a mount point) and mounts everything the
 // config lists beneath it.
 func Prepare(c *Config) error {
-	if err := unix.Mount("", "/", "", c.Propagation, ""); err != nil {
-		return fmt.Errorf("make mounts private: %w", err)
-	}
-	if err := unix.Mount(c.Root, c.Root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		return fmt.Errorf("bind rootfs %s: %w", c.Root, err)
+	if !c.SharedMounts {
+		if err := unix.Mount("", "/", "", c.Propagation, ""); err != nil {
+			return fmt.Errorf("make mounts private: %w", err)
+		}
+		if err := unix.Mount(c.Root, c.Root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("bind rootfs %s: %w", c.Root, err)
+		}
 	}
 	root, err := os.OpenFile(c.Root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -77,7 +85,15 @@ func Prepare(c *Config) error {
 // EnterRoot makes root the container's /: with pivot_root, or, where that
 // cannot work (a root on the initramfs), by moving the root mount over /
 // and chroot'ing into it, which is escapable and so only on request.
-func EnterRoot(root string, noPivot bool) error {
+func EnterRoot(c *Config, noPivot bool) error {
+	root := c.Root
+	if c.SharedMounts {
+		// pivot_root would change the host's root: only chroot is left.
+		if err := unix.Chroot(root); err != nil {
+			return fmt.Errorf("chroot: %w", err)
+		}
+		return unix.Chdir("/")
+	}
 	if !noPivot {
 		return Pivot(root)
 	}
@@ -255,4 +271,50 @@ func createFileInRoot(root *os.File, p string) (*os.File, error) {
 		unix.Close(fd)
 	}
 	return openInRoot(root, p)
+}
+
+// UnmountUnder detaches every mount at or below dir, deepest first: what a
+// container without its own mount namespace left in the host's.
+func UnmountUnder(dir string) error {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return err
+	}
+	var points []string
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 4 {
+			mp := unescapeMountPath(f[4])
+			if mp == dir || strings.HasPrefix(mp, dir+"/") {
+				points = append(points, mp)
+			}
+		}
+	}
+	sort.Slice(points, func(i, j int) bool { return len(points[i]) > len(points[j]) })
+	var errs []error
+	for _, mp := range points {
+		if err := unix.Unmount(mp, unix.MNT_DETACH); err != nil && !errors.Is(err, unix.EINVAL) && !errors.Is(err, unix.ENOENT) {
+			errs = append(errs, fmt.Errorf("unmount %s: %w", mp, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// unescapeMountPath undoes mountinfo's octal escapes (\040 for a space).
+func unescapeMountPath(s string) string {
+	if !strings.Contains(s, "\\") {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+3 < len(s) {
+			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(n))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
 }

@@ -127,9 +127,6 @@ func validateNamespaces(s *specs.Spec) error {
 	if !seen[specs.UserNamespace] && len(s.Linux.UIDMappings)+len(s.Linux.GIDMappings) > 0 {
 		return invalid("linux.uidMappings and gidMappings need a user namespace in linux.namespaces")
 	}
-	if !seen[specs.MountNamespace] {
-		return invalid("a mount namespace is required")
-	}
 	if s.Hostname != "" && !seen[specs.UTSNamespace] {
 		return invalid("hostname is set but there is no uts namespace: the host's name would change")
 	}

@@ -54,6 +54,9 @@ type Record struct {
 	// live until an explicit delete; only a creation that never finished
 	// is collected.
 	Ephemeral bool `json:"ephemeral,omitempty"`
+	// SharedMounts: the container has no mount namespace, so its mounts
+	// are in the host's, under Rootfs, and removal must unmount them.
+	SharedMounts bool `json:"sharedMounts,omitempty"`
 }
 
 // Store is a directory of container records.

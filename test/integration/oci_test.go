@@ -292,7 +292,8 @@ func TestOCIHooks(t *testing.T) {
 	})
 	out := ociCreate(t, "hooked", bundle)
 	st := ociState(t, "hooked")
-	for _, name := range []string{"prestart", "createRuntime", "createContainer"} {
+	checkHookState(t, logDir, "prestart", st.Pid, "created")
+	for _, name := range []string{"createRuntime", "createContainer"} {
 		checkHookState(t, logDir, name, st.Pid, "creating")
 	}
 	if r := oci(t, "start", "hooked"); r.code != 0 {
