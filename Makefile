@@ -9,7 +9,7 @@ PREFIX ?= /usr/local
 DEMO_ROOTFS := .cache/demo-rootfs
 VM_PAYLOAD := .cache/vm-payload
 
-.PHONY: build deps demo test test-unit test-integration test-v2 bench install clean
+.PHONY: build deps demo test test-unit test-integration test-v2 test-oci test-engines bench install clean
 
 build:
 	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth
@@ -24,8 +24,10 @@ demo: deps build
 	bin/berth run --rm --rootfs $(DEMO_ROOTFS) --hostname box --pids-limit 64 --memory 256m --cpus 0.5 -e FOO=bar -- /bin/sh -c 'hostname; ps; echo $$FOO'
 
 # The whole suite: unit tests, integration tests on this host's cgroups,
-# and the cgroup tests again in a VM whose only hierarchy is cgroup v2.
-test: deps test-unit test-integration test-v2
+# the integration tests again in a VM whose only hierarchy is cgroup v2,
+# the OCI runtime validation suite, and real engines (podman, containerd)
+# driving berth-oci.
+test: deps test-unit test-integration test-v2 test-oci test-engines
 
 test-unit:
 	go test -count=1 ./internal/... ./cmd/...
@@ -40,6 +42,15 @@ test-v2: build
 	cp bin/berth-oci $(VM_PAYLOAD)/berth-oci
 	go test -c -o $(VM_PAYLOAD)/integration.test ./test/integration
 	test/vm/run.sh $(VM_PAYLOAD) -- -test.timeout 15m
+
+# The OCI validation suite (opencontainers/runtime-tools); fails unless
+# every program in test/oci/expected-pass.txt passes. docs/conformance.md.
+test-oci: build
+	test/oci/build.sh
+	test/oci/run.sh $(CURDIR)/bin/berth-oci
+
+test-engines: build
+	test/engines/run.sh $(CURDIR)/bin/berth-oci
 
 bench: deps build
 	BERTH=$(CURDIR)/bin/berth BERTH_OCI=$(CURDIR)/bin/berth-oci bench/run.sh

@@ -81,37 +81,24 @@ func (c *Container) Start() error {
 	return nil
 }
 
-// openExecFifo opens the FIFO the init stage waits on, which releases it.
-// The init stage may have died meanwhile: a pidfd tells that apart from a
-// slow writer, with no polling.
+// openExecFifo writes the byte the created init stage waits for. With
+// O_NONBLOCK the open fails at once (ENXIO) if the init stage, which holds
+// the reading end, is gone.
 func (c *Container) openExecFifo() error {
 	path := filepath.Join(c.handle.Dir(), "exec.fifo")
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENXIO) {
+		return fmt.Errorf("the container's init process exited before start: %w", ErrNotRunning)
+	}
 	if err != nil {
 		return fmt.Errorf("open exec fifo: %w", err)
 	}
 	defer unix.Close(fd)
 	defer os.Remove(path)
-	pidfd, err := unix.PidfdOpen(c.rec.Pid, 0)
-	if err != nil {
-		return fmt.Errorf("container init %d: %w", c.rec.Pid, err)
+	if _, err := unix.Write(fd, []byte{0}); err != nil {
+		return fmt.Errorf("start: %w", err)
 	}
-	defer unix.Close(pidfd)
-	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}, {Fd: int32(pidfd), Events: unix.POLLIN}}
-	for {
-		if _, err := unix.Poll(fds, -1); err != nil && !errors.Is(err, unix.EINTR) {
-			return fmt.Errorf("wait for init: %w", err)
-		}
-		if fds[0].Revents&unix.POLLIN != 0 {
-			var b [1]byte
-			if n, _ := unix.Read(fd, b[:]); n == 1 {
-				return nil
-			}
-		}
-		if fds[1].Revents != 0 {
-			return fmt.Errorf("the container's init process exited before start: %w", ErrNotRunning)
-		}
-	}
+	return nil
 }
 
 // Kill sends sig to the init process, or with all to every process of the

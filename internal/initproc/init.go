@@ -133,8 +133,18 @@ func run(sock *os.File) error {
 	if err != nil {
 		return err
 	}
+	var startSignal *os.File
 	if fifo != nil {
-		if err := waitForStart(sock, fifo); err != nil {
+		if startSignal, err = openStartSignal(fifo); err != nil {
+			return err
+		}
+	}
+	filter, err := prepareProcess(&cfg.Process, cfg.PreserveFDs)
+	if err != nil {
+		return err
+	}
+	if startSignal != nil {
+		if err := waitForStart(sock, startSignal); err != nil {
 			return err
 		}
 		cfg.State.Status = specs.StateCreated
@@ -142,7 +152,7 @@ func run(sock *os.File) error {
 	if err := hooks.Run("startContainer", cfg.StartContainerHooks, cfg.State); err != nil {
 		return err
 	}
-	return execProcess(&cfg.Process, path, cfg.PreserveFDs)
+	return execProgram(&cfg.Process, path, filter)
 }
 
 // runExec joins a running container and execs a further process in it.
@@ -167,7 +177,11 @@ func runExec(sock *os.File, cfg *Config) error {
 	if err != nil {
 		return err
 	}
-	return execProcess(&cfg.Process, path, cfg.PreserveFDs)
+	filter, err := prepareProcess(&cfg.Process, cfg.PreserveFDs)
+	if err != nil {
+		return err
+	}
+	return execProgram(&cfg.Process, path, filter)
 }
 
 func send(sock *os.File, m Message) error {
@@ -228,21 +242,35 @@ func pauseForHooks(sock *os.File) error {
 	return nil
 }
 
-// waitForStart reports "created" and blocks until `start` opens the FIFO.
-func waitForStart(sock, fifo *os.File) error {
+// openStartSignal reopens the exec FIFO read-write while still root: a
+// FIFO held for both ends never blocks on open, and the container's user
+// may not be able to reach it later.
+func openStartSignal(fifo *os.File) (*os.File, error) {
 	defer fifo.Close()
+	f, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(int(fifo.Fd())), os.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open exec fifo: %w", err)
+	}
+	return f, nil
+}
+
+// waitForStart reports "created" and blocks until `start` writes a byte
+// into the FIFO.
+func waitForStart(sock, signal *os.File) error {
+	defer signal.Close()
 	if err := send(sock, Message{Type: MsgCreated}); err != nil {
 		return fmt.Errorf("report created: %w", err)
 	}
-	w, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(int(fifo.Fd())), os.O_WRONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("wait for start: %w", err)
+	var b [1]byte
+	for {
+		_, err := unix.Read(int(signal.Fd()), b[:])
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, unix.EINTR) {
+			return fmt.Errorf("wait for start: %w", err)
+		}
 	}
-	defer w.Close()
-	if _, err := w.Write([]byte{0}); err != nil {
-		return fmt.Errorf("wait for start: %w", err)
-	}
-	return nil
 }
 
 // joinNamespaces enters existing namespaces by path. The mount namespace
@@ -373,52 +401,62 @@ func bindConsole(slave *os.File) error {
 }
 
 // execProcess applies the process settings and execs the program.
-func execProcess(p *Process, path string, preserveFDs int) error {
+// prepareProcess applies everything about the process but the exec: stdio,
+// limits, working directory, user and capabilities, and a seccomp filter
+// that must precede the capability drop. It runs before `start` is
+// awaited, so a config the kernel refuses fails `create`, not silently
+// after `start`. It returns the filter still to install, if any.
+func prepareProcess(p *Process, preserveFDs int) ([]unix.SockFilter, error) {
 	if p.StdinNull {
 		if err := reopenStdin(); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if err := setRlimits(p.Rlimits); err != nil {
-		return err
+		return nil, err
 	}
 	if p.OOMScoreAdj != nil {
 		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*p.OOMScoreAdj)), 0); err != nil {
-			return fmt.Errorf("set oom_score_adj: %w", err)
+			return nil, fmt.Errorf("set oom_score_adj: %w", err)
 		}
 	}
 	if err := unix.Chdir(p.Cwd); err != nil && !errors.Is(err, unix.EACCES) {
-		return fmt.Errorf("chdir to working directory %q: %w", p.Cwd, err)
+		return nil, fmt.Errorf("chdir to working directory %q: %w", p.Cwd, err)
 	}
 	// Nothing the parent (or its caller) left open may reach the program.
 	// This comes before any seccomp filter: older profiles do not know
 	// close_range.
 	if err := unix.CloseRange(uint(3+preserveFDs), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return fmt.Errorf("close inherited files: %w", err)
+		return nil, fmt.Errorf("close inherited files: %w", err)
 	}
 	filter := decodeFilter(p.Seccomp)
 	// Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: it
 	// must happen before the capabilities are dropped.
 	if filter != nil && !p.NoNewPrivileges {
 		if err := seccomp.Install(filter, p.SeccompFlags); err != nil {
-			return err
+			return nil, err
 		}
+		filter = nil
 	}
 	if err := setIdentity(p); err != nil {
-		return err
+		return nil, err
 	}
 	// A directory only the user may enter is entered as the user.
 	if err := unix.Chdir(p.Cwd); err != nil {
-		return fmt.Errorf("chdir to working directory %q: %w", p.Cwd, err)
+		return nil, fmt.Errorf("chdir to working directory %q: %w", p.Cwd, err)
 	}
 	if p.Umask != nil {
 		unix.Umask(int(*p.Umask))
 	} else {
 		unix.Umask(0o022)
 	}
-	// Last: from here on the filter judges every system call, up to and
-	// including the execve.
-	if filter != nil && p.NoNewPrivileges {
+	return filter, nil
+}
+
+// execProgram installs the remaining seccomp filter, last, so that it
+// judges every system call up to and including the execve, and execs.
+func execProgram(p *Process, path string, filter []unix.SockFilter) error {
+	if filter != nil {
 		if err := seccomp.Install(filter, p.SeccompFlags); err != nil {
 			return err
 		}

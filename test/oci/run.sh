@@ -14,12 +14,15 @@
 #   -V VERSION    suite version: master (default) or v0.9.0
 #   -e FILE       expected-pass list (default: test/oci/expected-pass.txt)
 #
-# Counts per program are TAP ok / not ok / skip ("ok ... # SKIP"); a program
-# that aborts (exits non-zero) counts one more "not ok"; one that prints no
-# test line counts one "ok" if it exits 0 without a YAML diagnostic, else one
-# "not ok". Result: PASS (exit 0, no "not ok"), FAIL (exit 0 with "not ok"),
-# ERROR (exit status not 0), TIMEOUT. Leftover containers (by bundle path, via `RUNTIME list`),
-# mounts under the working dirs and the suite's cgroups are removed.
+# Counts per program are TAP ok / not ok / skip ("ok ... # SKIP"). One more
+# "not ok" for a program that aborts (exits non-zero) or whose plans ("1..N")
+# do not add up to its test lines. A program that prints no test line counts
+# one "ok" if it exits 0 with a plan line (or, for process_rlimits_fail,
+# nothing at all) and no YAML diagnostic, else one "not ok".
+# Result: PASS (exit 0, no "not ok"), FAIL (exit 0 with "not ok"), ERROR
+# (exit status not 0), TIMEOUT. Leftover containers (by bundle path, via
+# `RUNTIME list`), mounts under the working dirs and the suite's cgroups are
+# removed after each program.
 # Exit status: 0 if every program in the expected-pass list that was run
 # PASSed, 1 otherwise, 2 on a usage or setup error.
 set -uo pipefail
@@ -36,12 +39,12 @@ while getopts "o:L:t:V:e:h" opt; do
 	t) timeout_s=$OPTARG ;;
 	V) version=$OPTARG ;;
 	e) expected=$OPTARG ;;
-	h) sed -n '2,24p' "$0"; exit 0 ;;
+	h) sed -n '2,26p' "$0"; exit 0 ;;
 	*) exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
-[[ $# -ge 1 ]] || { sed -n '2,24p' "$0" >&2; exit 2; }
+[[ $# -ge 1 ]] || { sed -n '2,26p' "$0" >&2; exit 2; }
 
 die() { echo "run.sh: $*" >&2; exit 2; }
 
@@ -154,6 +157,7 @@ for p in "${programs[@]}"; do
 	if [[ ! -x $bin/$p || $p == runtimetest ]]; then
 		echo "no such validation program: $p" >"$err"
 		rc=127
+		t1=$t0
 	else
 		work=$(mktemp -d "${TMPDIR:-/tmp}/berth-oci-$p.XXXXXX")
 		chmod 0755 "$work" # user-namespace tests need to reach the bundle
@@ -164,23 +168,35 @@ for p in "${programs[@]}"; do
 		(cd "$work" && RUNTIME=$rt TMPDIR=$work exec timeout -k 10 "$timeout_s" "./$p") \
 			</dev/null >"$tap" 2>"$err"
 		rc=$?
+		t1=$(date +%s.%N)
 		cleanup_work "$work" "$err"
 		cleanup_cgroups
 		work=
 	fi
-	secs=$(echo "$(date +%s.%N) - $t0" | bc)
+	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
 
 	ok=$(grep -Eci '^ok\b' "$tap" || true)
 	skip=$(grep -Eci '^ok\b[^#]*#[[:space:]]*skip' "$tap" || true)
 	nok=$(grep -Eci '^not ok\b' "$tap" || true)
 	ok=$((ok - skip))
 	if [[ $((ok + nok + skip)) == 0 ]]; then
-		# Some programs (the hook tests, process_rlimits_fail, ...) print no
-		# test line: they report a failure as a YAML diagnostic only, and
-		# success by staying silent. Count their verdict as one test.
-		if [[ $rc == 0 ]] && ! grep -q '^[[:space:]]*---' "$tap"; then ok=1; else nok=1; fi
+		# Some programs print no test line: the hook tests report a failure
+		# as a YAML diagnostic only and success by a bare plan ("1..0");
+		# process_rlimits_fail and process_capabilities_fail print nothing at
+		# all when the runtime rightly refuses the config (an out-of-range
+		# rlimit; the unknown capability CAP_TEST). Count their verdict as
+		# one test. Otherwise no
+		# TAP at all (e.g. runtimetest's output got lost) is a failure.
+		if [[ $rc == 0 ]] && ! grep -q '^[[:space:]]*---' "$tap" &&
+			{ grep -q '^1\.\.' "$tap" || [[ $p == process_rlimits_fail || $p == process_capabilities_fail ]]; }; then
+			ok=1
+		else
+			nok=1
+		fi
 	elif [[ $rc != 0 ]]; then
 		nok=$((nok + 1)) # the abort itself
+	elif [[ $(sed -n 's/^1\.\.\([0-9]*\).*/\1/p' "$tap" | awk '{ s += $1 } END { print s + 0 }') != $((ok + nok + skip)) ]]; then
+		nok=$((nok + 1)) # plans do not add up: the TAP stream was cut short
 	fi
 	if [[ $rc == 124 || $rc == 137 ]]; then
 		res=TIMEOUT
@@ -201,7 +217,7 @@ for p in "${programs[@]}"; do
 	printf '%-34s %5d %6d %5d  %-7s %6.1f%s\n' "$p" "$ok" "$nok" "$skip" "$res" "$secs" "$mark"
 	printf '%s\t%d\t%d\t%d\t%s\t%d\t%.1f\t%s\n' "$p" "$ok" "$nok" "$skip" "$res" "$rc" "$secs" "$exp" >>"$out"
 done
-wall=$(echo "$(date +%s.%N) - $suite_start" | bc)
+wall=$(awk -v a="$suite_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 
 missed=() gated=0 extra=()
 for p in "${programs[@]}"; do
