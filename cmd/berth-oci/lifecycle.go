@@ -44,7 +44,7 @@ func (f *createFlags) options(g *globals, id string) (container.Options, error) 
 		StateRoot: g.root, ID: id, Bundle: bundle, Spec: s,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		ConsoleSocket: f.consoleSocket, PidFile: f.pidFile, PreserveFDs: f.preserveFDs,
-		NoPivot: f.noPivot, NoNewKeyring: f.noNewKeyring,
+		NoPivot: f.noPivot, NoNewKeyring: f.noNewKeyring, SystemdCgroup: g.systemdCgroup,
 	}, nil
 }
 

@@ -295,3 +295,38 @@ func (c *Cgroup) Frozen() bool {
 	b, err := os.ReadFile(filepath.Join(dir, "freezer.state"))
 	return err == nil && strings.TrimSpace(string(b)) == "FROZEN"
 }
+
+// SystemdPath turns a systemd-style cgroupsPath ("slice:prefix:name", as
+// engines pass with --systemd-cgroup) into the cgroupfs path systemd would
+// use: "system.slice:docker:abc" is /system.slice/docker-abc.scope, and a
+// nested slice "a-b.slice" lives in a.slice/a-b.slice. Other paths are
+// returned as they are.
+func SystemdPath(path string) (string, error) {
+	parts := strings.Split(path, ":")
+	if len(parts) != 3 {
+		return path, nil
+	}
+	slice, prefix, name := parts[0], parts[1], parts[2]
+	if slice == "" {
+		slice = "system.slice"
+	}
+	if !strings.HasSuffix(slice, ".slice") || strings.Contains(slice, "/") || strings.Contains(name, "/") || name == "" {
+		return "", fmt.Errorf("cgroupsPath %q: want slice:prefix:name, such as system.slice:berth:ID", path)
+	}
+	dir := "/"
+	stem := strings.TrimSuffix(slice, ".slice")
+	for i := range stem {
+		if stem[i] == '-' {
+			dir = filepath.Join(dir, stem[:i]+".slice")
+		}
+	}
+	dir = filepath.Join(dir, slice)
+	unit := name
+	if prefix != "" {
+		unit = prefix + "-" + name
+	}
+	if !strings.HasSuffix(unit, ".slice") {
+		unit += ".scope"
+	}
+	return filepath.Join(dir, unit), nil
+}

@@ -46,3 +46,19 @@ func TestPidsValue(t *testing.T) {
 		t.Error("pidsValue maps limits wrongly")
 	}
 }
+
+func TestSystemdPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"system.slice:docker:abc":        "/system.slice/docker-abc.scope",
+		"machine-libpod.slice:libpod:c1": "/machine.slice/machine-libpod.slice/libpod-c1.scope",
+		":berth:x":                       "/system.slice/berth-x.scope",
+		"/plain/path":                    "/plain/path",
+	} {
+		if got, err := SystemdPath(in); err != nil || got != want {
+			t.Errorf("SystemdPath(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if _, err := SystemdPath("nosuffix:p:n"); err == nil {
+		t.Error("a slice without .slice was accepted")
+	}
+}

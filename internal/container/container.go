@@ -46,6 +46,9 @@ type Options struct {
 	// Foreground containers die with the process that created them, and
 	// their record is removed when it exits (berth run).
 	Foreground bool
+	// SystemdCgroup reads cgroupsPath as slice:prefix:name (the cgroups
+	// are still managed through cgroupfs).
+	SystemdCgroup bool
 	// cgroupExists is set for exec: the process joins the container's
 	// cgroup instead of making one.
 	cgroupExists bool
@@ -120,7 +123,13 @@ func create(o Options, startNow bool) (_ *Container, err error) {
 	if err := spec.Validate(s); err != nil {
 		return nil, err
 	}
-	cg, err := cgroups.New(cgroupPath(s, o.ID), s.Linux.Resources)
+	path := cgroupPath(s, o.ID)
+	if o.SystemdCgroup {
+		if path, err = cgroups.SystemdPath(path); err != nil {
+			return nil, fmt.Errorf("%w: %v", spec.ErrInvalid, err)
+		}
+	}
+	cg, err := cgroups.New(path, s.Linux.Resources)
 	if err != nil {
 		return nil, err
 	}

@@ -604,3 +604,53 @@ func TestOCIUserNamespace(t *testing.T) {
 		t.Errorf("a user namespace without mappings: %+v", r)
 	}
 }
+
+// TestOCIConcurrentCommands races commands on one container: the lock per
+// container serializes them, so each sees a whole state and nothing is
+// left behind.
+func TestOCIConcurrentCommands(t *testing.T) {
+	needRoot(t)
+	before := snapshot(t)
+	bundle := ociBundle(t, []string{"sleep", "1000"}, nil)
+	if r := oci(t, "run", "--detach", "--bundle", bundle, "racy"); r.code != 0 {
+		t.Fatalf("run: %+v", r)
+	}
+	done := make(chan result, 24)
+	for i := 0; i < 8; i++ {
+		go func() { done <- oci(t, "state", "racy") }()
+		go func() { done <- oci(t, "kill", "racy", "KILL") }()
+		go func() { done <- oci(t, "delete", "--force", "racy") }()
+	}
+	for i := 0; i < 24; i++ {
+		r := <-done
+		if strings.Contains(r.stderr, "panic") || strings.Contains(r.stdout, `"status": ""`) {
+			t.Errorf("a racing command saw a broken state: %+v", r)
+		}
+	}
+	if r := oci(t, "state", "racy"); r.code == 0 {
+		t.Errorf("container still there after delete --force: %s", r.stdout)
+	}
+	checkNoLeaks(t, before)
+}
+
+func TestOCISystemdCgroupPath(t *testing.T) {
+	needRoot(t)
+	bundle := ociBundle(t, []string{"cat", "/proc/self/cgroup"}, func(s *specs.Spec) {
+		s.Linux.CgroupsPath = "berthtest.slice:berth:sd1"
+		s.Linux.Namespaces = s.Linux.Namespaces[:len(s.Linux.Namespaces)-1] // no cgroup namespace: show the path
+	})
+	r := oci(t, "--systemd-cgroup", "run", "--bundle", bundle, "sd1")
+	if r.code != 0 || !strings.Contains(r.stdout, "/berthtest.slice/berth-sd1.scope") || !strings.Contains(r.stderr, "systemd") {
+		t.Errorf("systemd cgroup path: %+v", r)
+	}
+	// berth removes the container's cgroup; the slice above it is shared,
+	// like /berth, and stays: the test removes its own.
+	dirs, _ := filepath.Glob("/sys/fs/cgroup/*/berthtest.slice")
+	dirs = append(dirs, "/sys/fs/cgroup/berthtest.slice")
+	for _, dir := range dirs {
+		if _, err := os.Stat(filepath.Join(dir, "berth-sd1.scope")); err == nil {
+			t.Errorf("container cgroup %s/berth-sd1.scope left behind", dir)
+		}
+		os.Remove(dir)
+	}
+}
