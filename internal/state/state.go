@@ -244,23 +244,32 @@ func flockRetry(f *os.File, how int) error {
 	}
 }
 
-// ProcessStartTime returns the start time of a process (field 22 of
-// /proc/PID/stat, in clock ticks since boot), which tells a live process
-// from a later one that reused its PID.
-func ProcessStartTime(pid int) (uint64, error) {
+// statFields returns the fields of /proc/PID/stat after the command name
+// (which may hold spaces and parentheses): [0] is the state, [19] the
+// start time.
+func statFields(pid int) ([]string, error) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	// The command name may hold spaces and parentheses: fields start after
-	// the last ')'.
 	i := strings.LastIndexByte(string(b), ')')
 	if i < 0 {
-		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+		return nil, fmt.Errorf("malformed /proc/%d/stat", pid)
 	}
 	fields := strings.Fields(string(b[i+1:]))
 	if len(fields) < 20 {
-		return 0, fmt.Errorf("malformed /proc/%d/stat", pid)
+		return nil, fmt.Errorf("malformed /proc/%d/stat", pid)
+	}
+	return fields, nil
+}
+
+// ProcessStartTime returns the start time of a process (in clock ticks
+// since boot), which tells a live process from a later one that reused its
+// PID.
+func ProcessStartTime(pid int) (uint64, error) {
+	fields, err := statFields(pid)
+	if err != nil {
+		return 0, err
 	}
 	return strconv.ParseUint(fields[19], 10, 64)
 }
@@ -271,16 +280,8 @@ func Alive(pid int, start uint64) bool {
 	if pid <= 0 {
 		return false
 	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return false
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return false
-	}
-	fields := strings.Fields(string(b[i+1:]))
-	if len(fields) < 20 || fields[0] == "Z" || fields[0] == "X" {
+	fields, err := statFields(pid)
+	if err != nil || fields[0] == "Z" || fields[0] == "X" {
 		return false
 	}
 	st, err := strconv.ParseUint(fields[19], 10, 64)
