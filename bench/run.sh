@@ -1,17 +1,20 @@
 #!/bin/bash
-# bench/run.sh: start-up benchmark of `berth run` against runc and crun.
+# bench/run.sh: start-up benchmark of `berth run` and `berth-oci run` against
+# runc and crun.
 #
 # What it does:
-#   1. builds bin/berth, a busybox rootfs and two OCI bundles (default config,
-#      and with pids/memory limits) equivalent to what `berth run` does: all of
-#      pid/mount/uts/ipc/net/cgroup namespaces, the same mounts, capabilities,
-#      device rules, masked and read-only paths;
+#   1. builds bin/berth and bin/berth-oci, a busybox rootfs and two OCI
+#      bundles (default config, and with pids/memory limits) equivalent to
+#      what `berth run` does: all of pid/mount/uts/ipc/net/cgroup namespaces,
+#      the same mounts, capabilities, device rules, masked and read-only
+#      paths (but no seccomp: berth run adds Docker's profile);
+#      runc, crun and berth-oci run the very same bundles;
 #   2. inside ONE private mount namespace with /sys/fs/cgroup/unified unmounted
 #      (crun 1.8.1 refuses hybrid cgroup hosts; every runtime runs in the same
-#      namespace so they pay the same), runs hyperfine with runc, crun and berth
-#      side by side, back to back and cold (0.25 s idle before each run,
-#      because writing cgroup.procs is slow after idle), plus the namespace
-#      floor `unshare --fork --pid --mount --uts --ipc --net --mount-proc true`;
+#      namespace so they pay the same), runs hyperfine with runc, crun, berth
+#      and berth-oci side by side, back to back and cold (0.25 s idle before
+#      each run, because writing cgroup.procs is slow after idle), plus the
+#      namespace floor `unshare --fork --pid --mount --uts --ipc --net --mount-proc true`;
 #   3. measures peak RSS with /usr/bin/time -f %M;
 #   4. computes medians from hyperfine's per-run times and writes
 #      docs/bench.md (raw JSON goes to bench/results/);
@@ -25,11 +28,13 @@
 #   BENCH_OUT=FILE     report to write (default docs/bench.md)
 #   BERTH=PATH         benchmark this berth binary instead of building
 #                      bin/berth (make bench passes the one `make build` made)
+#   BERTH_OCI=PATH     the same for berth-oci (default: build bin/berth-oci)
 # Needs root, runc, crun, hyperfine, jq, GNU time, busybox-static, go.
 set -eu
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 RESULTS=$REPO/bench/results
+RUNTIMES="runc crun berth berth-oci"
 FLOOR_CMD="unshare --fork --pid --mount --uts --ipc --net --mount-proc true"
 
 # ---------------------------------------------------------------------------
@@ -42,18 +47,30 @@ if [ "${1:-}" = __measure ]; then
 	fi
 	# Fixed IDs are fine: runs are sequential, and `run` of a non-detached
 	# container deletes it on exit. State lives in our own --root dirs.
-	runc_cmd() { echo "runc --root $WORK/state/runc run --bundle $WORK/bundle-$1 bench-runc"; }
-	crun_cmd() { echo "crun --root $WORK/state/crun run --bundle $WORK/bundle-$1 bench-crun"; }
-	berth_cmd() {
-		local extra=
-		[ "$1" = limits ] && extra="--pids-limit 64 --memory 256m "
-		echo "$BERTH --root $WORK/state/berth run --rm ${extra}--rootfs $WORK/rootfs true"
+	# rt_cmd RUNTIME VARIANT: the command that starts the container.
+	rt_cmd() {
+		case $1 in
+		runc | crun) echo "$1 --root $WORK/state/$1 run --bundle $WORK/bundle-$2 bench-$1" ;;
+		berth-oci) echo "$BERTH_OCI --root $WORK/state/berth-oci run --bundle $WORK/bundle-$2 bench-berth-oci" ;;
+		berth)
+			local extra=
+			[ "$2" = limits ] && extra="--pids-limit 64 --memory 256m "
+			echo "$BERTH --root $WORK/state/berth run --rm ${extra}--rootfs $WORK/rootfs true"
+			;;
+		esac
+	}
+	# set_hf_args VARIANT: hf_args becomes hyperfine's -n NAME COMMAND
+	# pairs, one per runtime.
+	set_hf_args() {
+		hf_args=()
+		for name in $RUNTIMES; do hf_args+=(-n "$name" "$(rt_cmd "$name" "$1")"); done
 	}
 
 	# Smoke test: each command once, with its output visible, so that a
 	# failure says what went wrong instead of just failing hyperfine.
 	for v in default limits; do
-		for c in "$(runc_cmd $v)" "$(crun_cmd $v)" "$(berth_cmd $v)"; do
+		for name in $RUNTIMES; do
+			c=$(rt_cmd "$name" $v)
 			echo "+ $c"
 			$c || { echo "bench: command failed (status $?): $c" >&2; exit 1; }
 		done
@@ -64,22 +81,23 @@ if [ "${1:-}" = __measure ]; then
 	for v in default limits; do
 		floor=()
 		[ $v = default ] && floor=(-n floor "$FLOOR_CMD")
+		set_hf_args $v
 		echo "== $v, back to back: $BENCH_RUNS runs"
 		hyperfine -N --style basic --warmup $WARMUP --runs "$BENCH_RUNS" \
 			--export-json "$RESULTS/$v-b2b.json" \
-			"${floor[@]}" -n runc "$(runc_cmd $v)" -n crun "$(crun_cmd $v)" -n berth "$(berth_cmd $v)"
+			"${floor[@]}" "${hf_args[@]}"
 		echo "== $v, cold (sleep 0.25 before each run): $BENCH_COLD_RUNS runs"
 		hyperfine -N --style basic --warmup 3 --runs "$BENCH_COLD_RUNS" --prepare 'sleep 0.25' \
 			--export-json "$RESULTS/$v-cold.json" \
-			"${floor[@]}" -n runc "$(runc_cmd $v)" -n crun "$(crun_cmd $v)" -n berth "$(berth_cmd $v)"
+			"${floor[@]}" "${hf_args[@]}"
 	done
 
 	# Peak RSS: GNU time reports the largest resident set among the command
 	# and the descendants it waited for (runc init, berth's init stage, ...).
 	echo "== peak RSS: $BENCH_RSS_RUNS runs each"
 	: >"$RESULTS/rss.tsv"
-	for name in runc crun berth; do
-		cmd=$(${name}_cmd default)
+	for name in $RUNTIMES; do
+		cmd=$(rt_cmd "$name" default)
 		for _ in $(seq "$BENCH_RSS_RUNS"); do
 			/usr/bin/time -f %M -o "$WORK/rss" $cmd
 			printf '%s\t%s\n' $name "$(tail -n1 "$WORK/rss")" >>"$RESULTS/rss.tsv"
@@ -98,7 +116,8 @@ done
 [ -x /bin/busybox ] && /bin/busybox --list | grep -qx sh ||
 	{ echo "bench: need a static /bin/busybox (apt-get install busybox-static)" >&2; exit 1; }
 
-[ -n "${BERTH:-}" ] || command -v go >/dev/null || { echo "bench: go not found (or set BERTH)" >&2; exit 1; }
+[ -n "${BERTH:-}" ] && [ -n "${BERTH_OCI:-}" ] || command -v go >/dev/null ||
+	{ echo "bench: go not found (or set BERTH and BERTH_OCI)" >&2; exit 1; }
 
 export BENCH_RUNS=${BENCH_RUNS:-300}
 export BENCH_COLD_RUNS=${BENCH_COLD_RUNS:-$(( BENCH_RUNS / 3 > 10 ? BENCH_RUNS / 3 : 10 ))}
@@ -119,6 +138,9 @@ cleanup() {
 	set +e
 	if [ -d "$WORK/state/runc" ]; then in_ns runc --root "$WORK/state/runc" delete -f bench-runc >/dev/null 2>&1; fi
 	if [ -d "$WORK/state/crun" ]; then in_ns crun --root "$WORK/state/crun" delete -f bench-crun >/dev/null 2>&1; fi
+	if [ -d "$WORK/state/berth-oci" ]; then
+		in_ns "$BERTH_OCI" --root "$WORK/state/berth-oci" delete -f bench-berth-oci >/dev/null 2>&1
+	fi
 	# berth --rm removes its own cgroups; a record left behind (berth killed)
 	# still lists them.
 	for rec in "$WORK"/state/berth/*/state.json; do
@@ -136,18 +158,27 @@ COMMIT=$(cd "$REPO" && git rev-parse --short HEAD)
 if [ -n "$(cd "$REPO" && git status --porcelain --untracked-files=no -- cmd internal go.mod go.sum)" ]; then
 	COMMIT="$COMMIT (with uncommitted changes to cmd/ or internal/)"
 fi
-if [ -n "${BERTH:-}" ]; then
-	BUILT="${BERTH#"$REPO"/} as given in BERTH; make bench passes the one make build made"
-else
-	echo "== building bin/berth"
-	(cd "$REPO" && CGO_ENABLED=0 go build -o bin/berth ./cmd/berth)
-	BERTH=$REPO/bin/berth
-	BUILT="bin/berth built with CGO_ENABLED=0 go build"
-fi
-[ -x "$BERTH" ] || { echo "bench: $BERTH is not executable" >&2; exit 1; }
-# A private copy: others may rebuild bin/berth while the benchmark runs.
-cp "$BERTH" "$WORK/berth"
-export BERTH=$WORK/berth
+# binary VAR NAME: the binary in $VAR, or bin/NAME built now; a private copy
+# of it goes to $WORK/NAME (others may rebuild bin/ while the benchmark
+# runs), and VAR names that copy. BUILT says where each came from.
+BUILT=
+binary() {
+	local bin=${!1:-} from
+	if [ -n "$bin" ]; then
+		from="${bin#"$REPO"/} (as given in $1)"
+	else
+		echo "== building bin/$2"
+		(cd "$REPO" && CGO_ENABLED=0 go build -o "bin/$2" "./cmd/$2")
+		bin=$REPO/bin/$2
+		from="bin/$2 (built with CGO_ENABLED=0 go build)"
+	fi
+	[ -x "$bin" ] || { echo "bench: $bin is not executable" >&2; exit 1; }
+	cp "$bin" "$WORK/$2"
+	export "$1=$WORK/$2"
+	BUILT="${BUILT:+$BUILT and }$from"
+}
+binary BERTH berth
+binary BERTH_OCI berth-oci
 
 echo "== busybox rootfs and OCI bundles in $WORK"
 R=$WORK/rootfs
@@ -234,21 +265,22 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 # row LABEL FILE: a table row with the medians of FILE and the ratios.
 row() {
-	local runc crun berth floor=
-	runc=$(median runc "$2"); crun=$(median crun "$2"); berth=$(median berth "$2")
+	local runc crun berth oci floor=
+	runc=$(median runc "$2"); crun=$(median crun "$2"); berth=$(median berth "$2"); oci=$(median berth-oci "$2")
 	if jq -e '.results[] | select(.command == "floor")' "$2" >/dev/null; then
 		floor=$(fmt "$(median floor "$2")")
 	else
 		floor=—
 	fi
-	printf '| %s | %s | %s | %s | **%s** | **%s** | %s | %s |\n' "$1" \
-		"$(fmt "$runc")" "$(fmt "$crun")" "$(fmt "$berth")" \
-		"$(ratio "$berth" "$runc")" "$(ratio "$berth" "$crun")" "$(ratio "$crun" "$runc")" "$floor"
+	printf '| %s | %s | %s | %s | %s | %s | %s | **%s** | **%s** | %s | %s |\n' "$1" \
+		"$(fmt "$runc")" "$(fmt "$crun")" "$(fmt "$berth")" "$(fmt "$oci")" \
+		"$(ratio "$berth" "$runc")" "$(ratio "$berth" "$crun")" \
+		"$(ratio "$oci" "$runc")" "$(ratio "$oci" "$crun")" "$(ratio "$crun" "$runc")" "$floor"
 }
 # spread LABEL FILE: a table row with the 25th-75th percentiles of FILE.
 spread() {
 	local out="| $1 |" name
-	for name in runc crun berth; do
+	for name in $RUNTIMES; do
 		out="$out $(fmt "$(quantile $name "$2" 0.25)")–$(fmt "$(quantile $name "$2" 0.75)") |"
 	done
 	echo "$out"
@@ -259,13 +291,14 @@ rss_median() {
 }
 
 RSS_RUNC=$(rss_median runc); RSS_CRUN=$(rss_median crun); RSS_BERTH=$(rss_median berth)
+RSS_OCI=$(rss_median berth-oci)
 
 cat >"$OUT" <<EOF
 # berth start-up benchmark
 
 Generated by \`make bench\` (\`bench/run.sh\`) on $(date -u '+%Y-%m-%d %H:%M UTC'),
-berth commit $COMMIT ($BUILT). Raw hyperfine JSON and the runc/crun configs are in
-\`bench/results/\` after a run.
+berth commit $COMMIT; binaries: $BUILT. Raw hyperfine JSON and the
+bundle configs are in \`bench/results/\` after a run.
 
 ## Machine
 
@@ -281,17 +314,28 @@ $(runc --version | head -n1), crun $(crun --version | head -n1 | awk '{print $3}
 
 - Runtimes start \`true\` from the same busybox rootfs (busybox-static with a
   symlink per applet, /etc/passwd, /etc/group) on tmpfs.
-- runc and crun run a bundle whose config.json is \`runc spec\` changed to
-  match what \`berth run\` does: pid, mount, uts, ipc, net and cgroup
-  namespaces; Docker's default mounts, 14 capabilities, device cgroup rules,
-  masked and read-only paths; no rlimits, no seccomp, no terminal,
-  ociVersion 1.0.2-dev (crun 1.8.1 insists on "1.0"). Differences left:
-  the host name (berth uses the container ID's first 12 characters), and on
-  cgroup v1 berth mounts 7 hierarchies under /sys/fs/cgroup where runc and
-  crun also mount cpuset and name=systemd.
+- runc, crun and berth-oci run the same bundle, one config.json for all
+  three: \`runc spec\` changed to match what \`berth run\` does: pid, mount,
+  uts, ipc, net and cgroup namespaces; Docker's default mounts, 14
+  capabilities, device cgroup rules, masked and read-only paths; no
+  rlimits, no seccomp, no terminal, ociVersion 1.0.2-dev (crun 1.8.1
+  insists on "1.0").
+- **berth-oci is the like-for-like comparison**: the same config and the
+  same command line as runc and crun. What is left differs by
+  implementation, not by config: on cgroup v1 berth-oci (like berth) mounts
+  the 7 hierarchies it has cgroups in under /sys/fs/cgroup, where runc also
+  mounts cpuset and name=systemd and crun also cpuset, name=systemd,
+  net_cls and net_prio; and with no cgroupsPath in the config berth-oci
+  puts the container in /berth/ID, runc and crun in /ID.
+- \`berth run\` is timed as users get it, which is not quite that bundle.
+  Differences left: **berth run applies Docker's default seccomp profile**
+  (compiled by berth itself, loaded before the exec) where the bundle has
+  no seccomp, so its figures include that cost; its host name is the
+  container ID's first 12 characters, not "berth"; and the cgroup mounts
+  and cgroup path as for berth-oci.
 - "limits" adds \`--pids-limit 64 --memory 256m\` to berth and
   \`pids.limit 64\`, \`memory.limit 256 MiB\`, \`memory.swap 512 MiB\` to the
-  configs.
+  bundle's config.
 - All hyperfine runs happen in ONE private mount namespace in which
   /sys/fs/cgroup/unified is unmounted (crun 1.8.1 refuses hybrid hosts),
   for every runtime alike; hyperfine runs with \`-N\` (no shell).
@@ -305,16 +349,20 @@ Commands (WORK is a temp dir; fixed IDs, since runs are sequential and
 \`run\` deletes a foreground container on exit):
 
 \`\`\`
-runc  --root WORK/state/runc run --bundle WORK/bundle-{default,limits} bench-runc
-crun  --root WORK/state/crun run --bundle WORK/bundle-{default,limits} bench-crun
-berth --root WORK/state/berth run --rm [--pids-limit 64 --memory 256m] --rootfs WORK/rootfs true
+runc      --root WORK/state/runc run --bundle WORK/bundle-{default,limits} bench-runc
+crun      --root WORK/state/crun run --bundle WORK/bundle-{default,limits} bench-crun
+berth-oci --root WORK/state/berth-oci run --bundle WORK/bundle-{default,limits} bench-berth-oci
+berth     --root WORK/state/berth run --rm [--pids-limit 64 --memory 256m] --rootfs WORK/rootfs true
 $FLOOR_CMD
 \`\`\`
 
 ## Start-up time, median ms
 
-| case | runc | crun | berth | berth/runc | berth/crun | crun/runc | floor |
-|---|---:|---:|---:|---:|---:|---:|---:|
+The target is berth-oci/runc at most 0.50; the goal beyond it is
+berth-oci/crun below 1.
+
+| case | runc | crun | berth | berth-oci | berth/runc | berth/crun | berth-oci/runc | berth-oci/crun | crun/runc | floor |
+|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 $(row "default, back to back" "$RESULTS/default-b2b.json")
 $(row "default, cold" "$RESULTS/default-cold.json")
 $(row "limits, back to back" "$RESULTS/limits-b2b.json")
@@ -325,8 +373,8 @@ busy during that command's block of runs: hyperfine runs all of one
 command's runs before the next command's, so noise need not hit every
 runtime alike; rerun if one case stands out):
 
-| case | runc | crun | berth |
-|---|---:|---:|---:|
+| case | runc | crun | berth | berth-oci |
+|---|---:|---:|---:|---:|
 $(spread "default, back to back" "$RESULTS/default-b2b.json")
 $(spread "default, cold" "$RESULTS/default-cold.json")
 $(spread "limits, back to back" "$RESULTS/limits-b2b.json")
@@ -336,11 +384,11 @@ $(spread "limits, cold" "$RESULTS/limits-cold.json")
 
 Median over $BENCH_RSS_RUNS runs of \`/usr/bin/time -f %M\` on the default case:
 the largest resident set among the runtime and the processes it waited for
-(runc's \`runc init\`, berth's init stage, the container's \`true\`).
+(runc's \`runc init\`, berth's and berth-oci's init stage, the container's \`true\`).
 
-| runc | crun | berth | berth/runc | berth/crun |
-|---:|---:|---:|---:|---:|
-| $RSS_RUNC | $RSS_CRUN | $RSS_BERTH | $(ratio "$RSS_BERTH" "$RSS_RUNC") | $(ratio "$RSS_BERTH" "$RSS_CRUN") |
+| runc | crun | berth | berth-oci | berth/runc | berth/crun | berth-oci/runc | berth-oci/crun |
+|---:|---:|---:|---:|---:|---:|---:|---:|
+| $RSS_RUNC | $RSS_CRUN | $RSS_BERTH | $RSS_OCI | $(ratio "$RSS_BERTH" "$RSS_RUNC") | $(ratio "$RSS_BERTH" "$RSS_CRUN") | $(ratio "$RSS_OCI" "$RSS_RUNC") | $(ratio "$RSS_OCI" "$RSS_CRUN") |
 EOF
 echo "== wrote $OUT"
 cat "$OUT"
