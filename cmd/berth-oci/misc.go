@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,9 +22,6 @@ func newSpecCommand(g *globals) *cobra.Command {
 		Short: "Write a default config.json into the bundle directory",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if rootless {
-				return errors.New("--rootless: rootless containers are not supported yet")
-			}
 			path := filepath.Join(bundle, "config.json")
 			if _, err := os.Stat(path); err == nil {
 				return fmt.Errorf("%s exists already: remove it first", path)
@@ -34,6 +30,9 @@ func newSpecCommand(g *globals) *cobra.Command {
 			s.Process.Terminal = true
 			s.Process.Env = append(s.Process.Env, "TERM=xterm")
 			s.Hostname = "berth"
+			if rootless {
+				makeRootless(s)
+			}
 			f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 			if err != nil {
 				return err
@@ -80,4 +79,43 @@ func runtimeFeatures() features.Features {
 		},
 		Annotations: map[string]string{"org.opencontainers.runtime-spec.features.runtime": "berth-oci " + version},
 	}
+}
+
+// makeRootless turns the default config into one for an unprivileged
+// caller, as runc spec --rootless does: a user namespace mapping the
+// caller to root, the host's /sys bound read-only (an unprivileged user
+// cannot mount sysfs for a network namespace it does not own), no cgroup
+// mount, no gid option on devpts, no network namespace and no resources.
+func makeRootless(s *specs.Spec) {
+	uid, gid := uint32(os.Getuid()), uint32(os.Getgid())
+	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uid, Size: 1}}
+	s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: gid, Size: 1}}
+	var ns []specs.LinuxNamespace
+	for _, n := range s.Linux.Namespaces {
+		if n.Type != specs.NetworkNamespace {
+			ns = append(ns, n)
+		}
+	}
+	s.Linux.Namespaces = ns
+	var mounts []specs.Mount
+	for _, m := range s.Mounts {
+		switch m.Destination {
+		case "/sys":
+			m = specs.Mount{Destination: "/sys", Type: "none", Source: "/sys", Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}}
+		case "/sys/fs/cgroup":
+			continue
+		case "/dev/pts":
+			var opts []string
+			for _, o := range m.Options {
+				if o != "gid=5" {
+					opts = append(opts, o)
+				}
+			}
+			m.Options = opts
+		}
+		mounts = append(mounts, m)
+	}
+	s.Mounts = mounts
+	s.Linux.Resources = nil
 }

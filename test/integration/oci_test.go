@@ -654,3 +654,25 @@ func TestOCISystemdCgroupPath(t *testing.T) {
 		os.Remove(dir)
 	}
 }
+
+func TestOCISpecRootless(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	cmd := exec.Command(ociBin, "spec", "--rootless")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("spec --rootless: %v %s", err, out)
+	}
+	if out, err := exec.Command("cp", "-a", rootfsDir, filepath.Join(dir, "rootfs")).CombinedOutput(); err != nil {
+		t.Fatalf("copy rootfs: %v %s", err, out)
+	}
+	editConfig(dir, func(s *specs.Spec) {
+		s.Process.Terminal = false
+		s.Process.Args = []string{"sh", "-c", "id -u; cat /proc/self/uid_map"}
+	})
+	r := oci(t, "run", "--bundle", dir, "rootless")
+	if f := strings.Fields(r.stdout); r.code != 0 || len(f) < 4 || f[0] != "0" || f[2] != "0" || f[3] != "1" {
+		t.Errorf("the rootless config, run by root: %+v", r)
+	}
+}
