@@ -52,6 +52,7 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 	fl.StringVar(&o.CPUs, "cpus", "", "number of CPUs (e.g. 0.5)")
 	fl.Int64VarP(&o.CPUShares, "cpu-shares", "c", 0, "CPU shares (relative weight, 1024 by default)")
 	fl.Int64Var(&o.PidsLimit, "pids-limit", 0, "maximum number of processes (-1 for unlimited)")
+	fl.StringVar(&o.Network, "network", "none", "network mode: none (loopback only) or host")
 	return cmd
 }
 

@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/berth-runtime/berth/internal/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -26,6 +27,7 @@ type RunOptions struct {
 	CPUs        string
 	CPUShares   int64
 	PidsLimit   int64 // 0: unset; negative: unlimited
+	Network     string
 	LookupEnv   func(string) (string, bool)
 }
 
@@ -42,6 +44,9 @@ func FromRunOptions(o RunOptions) (*specs.Spec, error) {
 	s := Default(rootfs, o.Args)
 	if o.Hostname != "" {
 		s.Hostname = o.Hostname
+	}
+	if err := applyNetwork(s, o.Network); err != nil {
+		return nil, err
 	}
 	if err := applyResources(s, o); err != nil {
 		return nil, err
@@ -76,6 +81,28 @@ func checkRootfs(dir string) (string, error) {
 		return "", fmt.Errorf("rootfs %s is not a directory: give --rootfs a directory holding the container's files", abs)
 	}
 	return abs, nil
+}
+
+// applyNetwork sets up the network mode. none: a network namespace with
+// loopback only; host: the host's network namespace, as docker run
+// --network host.
+func applyNetwork(s *specs.Spec, mode string) error {
+	switch {
+	case mode == "" || mode == "none":
+		return nil
+	case mode == "host":
+		var kept []specs.LinuxNamespace
+		for _, ns := range s.Linux.Namespaces {
+			if ns.Type != specs.NetworkNamespace {
+				kept = append(kept, ns)
+			}
+		}
+		s.Linux.Namespaces = kept
+		return nil
+	case mode == "bridge" || strings.HasPrefix(mode, "container:"):
+		return fmt.Errorf("--network %s is not supported yet: use --network none or host", mode)
+	}
+	return fmt.Errorf("network %q not found: use --network none or host", mode)
 }
 
 func applyResources(s *specs.Spec, o RunOptions) error {

@@ -366,3 +366,20 @@ func TestSeccompDefaultProfile(t *testing.T) {
 		t.Errorf("privileged container is filtered: %q", out)
 	}
 }
+
+func TestNetworkModes(t *testing.T) {
+	needRoot(t)
+	hostNet, _ := os.Readlink("/proc/self/ns/net")
+	out := runIn(t, "readlink /proc/self/ns/net", "--network", "host")
+	if strings.TrimSpace(out) != hostNet {
+		t.Errorf("--network host: namespace %q, want the host's %s", out, hostNet)
+	}
+	out = runIn(t, "readlink /proc/self/ns/net; ls /sys/class/net", "--network", "none")
+	if strings.HasPrefix(out, hostNet) || strings.TrimSpace(strings.SplitN(out, "\n", 2)[1]) != "lo" {
+		t.Errorf("--network none: %q", out)
+	}
+	r := berth(t, "", "run", "--rm", "--network", "nosuchnet", "--rootfs", rootfsDir, "true")
+	if r.code != 125 || !strings.Contains(r.stderr, `network "nosuchnet" not found`) {
+		t.Errorf("unknown network: %+v", r)
+	}
+}
