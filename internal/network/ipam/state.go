@@ -1,0 +1,184 @@
+package ipam
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+	"path/filepath"
+
+	"golang.org/x/sys/unix"
+)
+
+// Files in a pool's directory. The lock is a file of its own, never
+// replaced or removed: the state file is replaced by rename on every
+// change, and a lock on a replaced inode would exclude nobody.
+const (
+	lockName  = "ipam.lock"
+	stateName = "ipam.json"
+	tmpName   = ".ipam.json.tmp"
+)
+
+// formatVersion is the version of the state file this package writes.
+const formatVersion = 1
+
+// state is the content of ipam.json.
+type state struct {
+	Version int          `json:"version"`
+	Subnet  netip.Prefix `json:"subnet"`
+	// Last is the address handed out most recently; the next search
+	// starts after it.
+	Last        netip.Addr            `json:"last,omitzero"`
+	Allocations map[string]netip.Addr `json:"allocations"`
+}
+
+func newState(subnet netip.Prefix) *state {
+	return &state{Version: formatVersion, Subnet: subnet, Allocations: map[string]netip.Addr{}}
+}
+
+// lock opens the lock file and takes a flock of kind how (LOCK_EX or
+// LOCK_SH). The kernel drops the lock when the returned file is closed or
+// its process dies, however it dies.
+func (p *Pool) lock(how int, create bool) (*os.File, error) {
+	flags := os.O_RDWR | unix.O_CLOEXEC
+	if create {
+		flags |= os.O_CREATE
+	}
+	f, err := os.OpenFile(filepath.Join(p.dir, lockName), flags, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open lock: %w", err)
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), how)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock %s: %w", f.Name(), err)
+	}
+	return f, nil
+}
+
+// load reads and checks the state file. A missing file is returned as an
+// error that matches fs.ErrNotExist.
+func (p *Pool) load() (*state, error) {
+	path := filepath.Join(p.dir, stateName)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read address state: %w", err)
+	}
+	st := &state{}
+	if err := json.Unmarshal(b, st); err != nil {
+		return nil, corrupt(path, err)
+	}
+	if err := p.check(st); err != nil {
+		return nil, corrupt(path, err)
+	}
+	return st, nil
+}
+
+func corrupt(path string, err error) error {
+	return fmt.Errorf("corrupt address state %s: %w (stop the network's containers, then remove that file to reset it)", path, err)
+}
+
+// check verifies what the allocator relies on: the file is for this
+// subnet, and every allocation is a distinct container address in it.
+func (p *Pool) check(st *state) error {
+	if st.Version != formatVersion {
+		return fmt.Errorf("unknown version %d", st.Version)
+	}
+	if st.Subnet != p.subnet {
+		return fmt.Errorf("it is for subnet %s, not %s", st.Subnet, p.subnet)
+	}
+	if st.Allocations == nil {
+		st.Allocations = map[string]netip.Addr{}
+	}
+	seen := make(map[netip.Addr]string, len(st.Allocations))
+	for owner, a := range st.Allocations {
+		if owner == "" || !p.usable(a) {
+			return fmt.Errorf("bad allocation %q: %s", owner, a)
+		}
+		if other, dup := seen[a]; dup {
+			return fmt.Errorf("%s allocated to both %q and %q", a, other, owner)
+		}
+		seen[a] = owner
+	}
+	return nil
+}
+
+// save replaces the state file atomically: a reader, or the next command
+// after a SIGKILL, sees the old state or the new one, never a mix. The
+// temporary file has a fixed name, which the lock makes safe, so a killed
+// writer leaves at most one stray file, overwritten by the next save.
+func (p *Pool) save(st *state) error {
+	b, err := json.MarshalIndent(st, "", "\t")
+	if err != nil {
+		return fmt.Errorf("encode address state: %w", err)
+	}
+	tmp := filepath.Join(p.dir, tmpName)
+	if err := writeSync(tmp, append(b, '\n')); err != nil {
+		return fmt.Errorf("write address state: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(p.dir, stateName)); err != nil {
+		return fmt.Errorf("write address state: %w", err)
+	}
+	return nil
+}
+
+// writeSync writes a file and flushes it, so that a crash of the machine
+// after the rename cannot leave an empty state file on a disk-backed dir.
+func writeSync(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// update runs fn on the state under the exclusive lock and saves the
+// state if fn reports a change.
+func (p *Pool) update(fn func(st *state) (changed bool, err error)) error {
+	lock, err := p.lock(unix.LOCK_EX, false)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	st, err := p.load()
+	if err != nil {
+		return err
+	}
+	changed, err := fn(st)
+	if err != nil || !changed {
+		return err
+	}
+	return p.save(st)
+}
+
+// initialize creates the directory, the lock file and an empty state if
+// there is none, and checks an existing one.
+func (p *Pool) initialize() error {
+	if err := os.MkdirAll(p.dir, 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", p.dir, err)
+	}
+	lock, err := p.lock(unix.LOCK_EX, true)
+	if err != nil {
+		return err
+	}
+	defer lock.Close()
+	_, err = p.load()
+	if errors.Is(err, fs.ErrNotExist) {
+		return p.save(newState(p.subnet))
+	}
+	return err
+}

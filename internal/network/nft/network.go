@@ -1,0 +1,115 @@
+package nft
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
+)
+
+// EnsureNetwork sets up the table, its chains, the dispatch to the ports
+// chain and the rules of one bridge network: masquerade for the subnet's
+// traffic leaving by another interface, masquerade for published-port
+// traffic that enters the bridge from 127.0.0.0/8 or from the subnet
+// itself, and forward accepts for the bridge. The bridge's rules are
+// replaced in one transaction, so calling it again is harmless and
+// repairs rules someone removed.
+func (r *Rules) EnsureNetwork(bridge string, subnet netip.Prefix) error {
+	if err := checkNetwork(bridge, subnet); err != nil {
+		return err
+	}
+	c := r.conn()
+	old, err := listRules(c, allChains...)
+	if err != nil {
+		return err
+	}
+	t := c.AddTable(table())
+	for _, name := range allChains {
+		c.AddChain(chain(t, name))
+	}
+	tag := networkTag(bridge)
+	stale := func(s string) bool { return s == tag || s == tagDispatch }
+	if err := delRules(c, old, stale); err != nil {
+		return err
+	}
+	for _, rule := range append(dispatchRules(t), networkRules(t, bridge, subnet.Masked())...) {
+		c.AddRule(rule)
+	}
+	return flush(c, "setting up network "+bridge)
+}
+
+// RemoveNetwork removes the rules of one bridge network. Published ports
+// are the owners' and stay until RemoveOwner. It is not an error if
+// there are none.
+func (r *Rules) RemoveNetwork(bridge string) error {
+	c := r.conn()
+	old, err := listRules(c, chainPostrouting, chainForward)
+	if err != nil {
+		return err
+	}
+	tag := networkTag(bridge)
+	if err := delRules(c, old, func(s string) bool { return s == tag }); err != nil {
+		return err
+	}
+	return flush(c, "removing network "+bridge)
+}
+
+// EnableRouteLocalnet sets route_localnet=1 on the bridge, in the
+// network namespace of the calling thread. Without it the kernel drops
+// connections to 127.0.0.1:PORT once they are DNATed into the bridge.
+func EnableRouteLocalnet(bridge string) error {
+	if err := validName("bridge name", bridge, unix.IFNAMSIZ-1); err != nil {
+		return err
+	}
+	p := filepath.Join("/proc/sys/net/ipv4/conf", filepath.Base(bridge), "route_localnet")
+	if err := os.WriteFile(p, []byte("1"), 0); err != nil {
+		return fmt.Errorf("enabling route_localnet on %s: %w", bridge, err)
+	}
+	return nil
+}
+
+func checkNetwork(bridge string, subnet netip.Prefix) error {
+	if err := validName("bridge name", bridge, unix.IFNAMSIZ-1); err != nil {
+		return fmt.Errorf("network rules: %w", err)
+	}
+	if !subnet.IsValid() || !subnet.Addr().Is4() {
+		return fmt.Errorf("network rules for %s: subnet %v is not an IPv4 prefix", bridge, subnet)
+	}
+	return nil
+}
+
+// dispatchRules send traffic for local addresses to the ports chain,
+// from other hosts (prerouting) and from the host itself (output).
+func dispatchRules(t *nftables.Table) []*nftables.Rule {
+	var out []*nftables.Rule
+	for _, name := range []string{chainPrerouting, chainOutput} {
+		out = append(out, &nftables.Rule{Table: t, Chain: chain(t, name),
+			Exprs: join(matchLocalDaddr(), []expr.Any{jump(chainPorts)}), UserData: comment(tagDispatch)})
+	}
+	return out
+}
+
+// networkRules are one bridge's postrouting and forward rules.
+func networkRules(t *nftables.Table, bridge string, subnet netip.Prefix) []*nftables.Rule {
+	post, fwd := chain(t, chainPostrouting), chain(t, chainForward)
+	out, in := expr.MetaKeyOIFNAME, expr.MetaKeyIIFNAME
+	eq, ne := expr.CmpOpEq, expr.CmpOpNeq
+	tag := comment(networkTag(bridge))
+	rule := func(c *nftables.Chain, verdict expr.Any, parts ...[]expr.Any) *nftables.Rule {
+		return &nftables.Rule{Table: t, Chain: c, Exprs: append(join(parts...), verdict), UserData: tag}
+	}
+	return []*nftables.Rule{
+		rule(post, masquerade(), matchPrefix(offSaddr, subnet), matchIface(out, ne, bridge)),
+		rule(post, masquerade(), matchIface(out, eq, bridge), matchPrefix(offSaddr, loopback)),
+		rule(post, masquerade(), matchIface(out, eq, bridge), matchPrefix(offSaddr, subnet),
+			matchCt(expr.CtKeySTATUS, ipsDstNAT)),
+		rule(fwd, accept(), matchIface(in, eq, bridge)),
+		rule(fwd, accept(), matchIface(out, eq, bridge),
+			matchCt(expr.CtKeySTATE, expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED)),
+		rule(fwd, accept(), matchIface(out, eq, bridge), matchCt(expr.CtKeySTATUS, ipsDstNAT)),
+	}
+}
