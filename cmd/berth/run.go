@@ -8,8 +8,10 @@ import (
 	"os"
 
 	"github.com/berth-runtime/berth/internal/container"
+	"github.com/berth-runtime/berth/internal/network"
 	"github.com/berth-runtime/berth/internal/spec"
 	"github.com/berth-runtime/berth/internal/terminal"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
 )
 
@@ -52,7 +54,7 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 	fl.StringVar(&o.CPUs, "cpus", "", "number of CPUs (e.g. 0.5)")
 	fl.Int64VarP(&o.CPUShares, "cpu-shares", "c", 0, "CPU shares (relative weight, 1024 by default)")
 	fl.Int64Var(&o.PidsLimit, "pids-limit", 0, "maximum number of processes (-1 for unlimited)")
-	fl.StringVar(&o.Network, "network", "none", "network mode: none (loopback only) or host")
+	fl.StringVar(&o.Network, "network", "none", "network mode: bridge (berth0, 10.88.0.0/16, outbound NAT), none (loopback only) or host")
 	return cmd
 }
 
@@ -89,6 +91,13 @@ func runContainer(g *globalOptions, f *runFlags, args []string) error {
 	if o.Interactive {
 		run.Stdin = os.Stdin
 	}
+	if o.Network == "bridge" {
+		release, err := joinBridge(g, id, s, &run)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	exit, err := container.Run(run)
 	if err != nil {
 		return err
@@ -109,4 +118,19 @@ func newID() (string, error) {
 		return "", fmt.Errorf("generate container ID: %w", err)
 	}
 	return hex.EncodeToString(b), nil
+}
+
+// joinBridge puts the container on the default bridge network: address,
+// network files mounted over /etc/hosts, /etc/hostname and
+// /etc/resolv.conf, and the veth plugged in while the init stage waits.
+func joinBridge(g *globalOptions, id string, s *specs.Spec, run *container.Options) (func(), error) {
+	n := network.Default(g.root)
+	n.Collect()
+	a, err := n.Attach(id, s.Hostname)
+	if err != nil {
+		return nil, err
+	}
+	s.Mounts = append(s.Mounts, a.Mounts()...)
+	run.Prepare = a.Connect
+	return func() { _ = a.Release() }, nil
 }

@@ -46,6 +46,10 @@ type Options struct {
 	// Foreground containers die with the process that created them, and
 	// their record is removed when it exits (berth run).
 	Foreground bool
+	// Prepare runs in this process while the init stage waits with its
+	// namespaces made, before the container's program runs (berth's
+	// networking). pid is the init stage's host PID.
+	Prepare func(pid int) error
 	// SystemdCgroup reads cgroupsPath as slice:prefix:name (the cgroups
 	// are still managed through cgroupfs).
 	SystemdCgroup bool

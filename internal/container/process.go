@@ -259,7 +259,7 @@ func (p *initProcess) converse(sock *os.File, s *specs.Spec, o Options, st func(
 		case initproc.MsgCreated:
 			return nil
 		case initproc.MsgHooks:
-			if err := p.runtimeHooks(sock, s, st); err != nil {
+			if err := p.runtimeHooks(sock, s, o, st); err != nil {
 				return err
 			}
 		default:
@@ -270,7 +270,13 @@ func (p *initProcess) converse(sock *os.File, s *specs.Spec, o Options, st func(
 
 // runtimeHooks runs the prestart and createRuntime hooks while the init
 // stage waits, with the namespaces and mounts in place.
-func (p *initProcess) runtimeHooks(sock *os.File, s *specs.Spec, st func() specs.State) error {
+func (p *initProcess) runtimeHooks(sock *os.File, s *specs.Spec, o Options, st func() specs.State) error {
+	if o.Prepare != nil {
+		if err := o.Prepare(p.pid); err != nil {
+			_ = send(sock, "failed")
+			return err
+		}
+	}
 	state := st()
 	state.Pid = p.pid
 	// Prestart hooks were once run after start; engines' hooks expect the

@@ -84,11 +84,13 @@ func checkRootfs(dir string) (string, error) {
 }
 
 // applyNetwork sets up the network mode. none: a network namespace with
-// loopback only; host: the host's network namespace, as docker run
-// --network host.
+// loopback only; bridge: the same, plugged into berth's bridge by the
+// caller; host: the host's network namespace, as docker run --network
+// host.
 func applyNetwork(s *specs.Spec, mode string) error {
 	switch {
-	case mode == "" || mode == "none":
+	case mode == "" || mode == "none" || mode == "bridge":
+		// bridge: the caller plugs the namespace into the bridge.
 		return nil
 	case mode == "host":
 		var kept []specs.LinuxNamespace
@@ -99,10 +101,10 @@ func applyNetwork(s *specs.Spec, mode string) error {
 		}
 		s.Linux.Namespaces = kept
 		return nil
-	case mode == "bridge" || strings.HasPrefix(mode, "container:"):
-		return fmt.Errorf("--network %s is not supported yet: use --network none or host", mode)
+	case strings.HasPrefix(mode, "container:"):
+		return fmt.Errorf("--network %s is not supported yet: use --network bridge, none or host", mode)
 	}
-	return fmt.Errorf("network %q not found: use --network none or host", mode)
+	return fmt.Errorf("network %q not found: use --network bridge, none or host", mode)
 }
 
 func applyResources(s *specs.Spec, o RunOptions) error {

@@ -1,0 +1,266 @@
+// Package network connects berth run's containers to a bridge network: it
+// allocates the address (ipam), writes the container's /etc/hosts,
+// /etc/hostname and /etc/resolv.conf, creates the bridge and the veth into
+// the container's network namespace (link), and keeps berth's nftables
+// table (nft) up to date; on exit, or after berth was killed, it releases
+// all of it. berth-oci stays network-agnostic, as runc: engines bring CNI.
+package network
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/berth-runtime/berth/internal/network/ipam"
+	"github.com/berth-runtime/berth/internal/network/link"
+	"github.com/berth-runtime/berth/internal/network/nft"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// The default bridge network, as Docker's docker0 and podman's podman0.
+const (
+	DefaultName   = "bridge"
+	DefaultBridge = "berth0"
+)
+
+// DefaultSubnet is the default network's subnet.
+var DefaultSubnet = netip.MustParsePrefix("10.88.0.0/16")
+
+// Network is one bridge network.
+type Network struct {
+	Name   string
+	Bridge string
+	Subnet netip.Prefix
+	dir    string
+}
+
+// Default is the default bridge network, with its state under root.
+func Default(root string) *Network {
+	return &Network{Name: DefaultName, Bridge: DefaultBridge, Subnet: DefaultSubnet, dir: filepath.Join(root, "networks", DefaultName)}
+}
+
+// Attachment is one container's place on a network. Its owner holds a
+// lock on its directory for as long as it lives: an attachment whose lock
+// can be taken belongs to a berth that is gone.
+type Attachment struct {
+	net      *Network
+	ID       string
+	Addr     netip.Addr
+	HostIf   string
+	filesDir string
+	lock     *os.File
+}
+
+// Attach takes ownership of the container's place on the network,
+// allocates its address and writes its network files. On error nothing is
+// left allocated.
+func (n *Network) Attach(id, hostname string) (a *Attachment, err error) {
+	if err := n.checkRoutes(); err != nil {
+		return nil, err
+	}
+	a = &Attachment{net: n, ID: id, HostIf: hostIf(id), filesDir: filepath.Join(n.dir, "files", id)}
+	if a.lock, err = lockDir(a.filesDir); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = a.Release()
+		}
+	}()
+	pool, err := ipam.Open(n.dir, n.Subnet)
+	if err != nil {
+		return nil, err
+	}
+	if a.Addr, err = pool.Allocate(id, n.alive); err != nil {
+		return nil, err
+	}
+	if err := a.writeFiles(hostname); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// lockDir creates dir and takes the lock its owner holds for life.
+func lockDir(dir string) (*os.File, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("network files: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("network files: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("container %s is already on network: %w", filepath.Base(dir), err)
+	}
+	return f, nil
+}
+
+// alive reports whether the attachment of container id still has its
+// owner: its lock is held.
+func (n *Network) alive(id string) bool {
+	f, err := os.OpenFile(filepath.Join(n.dir, "files", id, "lock"), os.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+		return true
+	}
+	return false
+}
+
+// hostIf names the host end of a container's veth: "bth" and the start of
+// its ID, within the 15 characters an interface name may have.
+func hostIf(id string) string {
+	if len(id) > 12 {
+		id = id[:12]
+	}
+	return "bth" + id
+}
+
+// checkRoutes refuses a subnet the host already routes elsewhere: the
+// containers could not reach those hosts, nor they the containers.
+func (n *Network) checkRoutes() error {
+	routes, err := link.HostRoutes(n.Bridge)
+	if err != nil {
+		return err
+	}
+	if r, ok := ipam.Overlaps(n.Subnet, routes); ok {
+		return fmt.Errorf("network %s: subnet %s overlaps the host's route to %s: create the network with another --subnet", n.Name, n.Subnet, r)
+	}
+	return nil
+}
+
+// Mounts are the bind mounts that give the container its network files.
+func (a *Attachment) Mounts() []specs.Mount {
+	var out []specs.Mount
+	for _, name := range []string{"hosts", "hostname", "resolv.conf"} {
+		out = append(out, specs.Mount{
+			Destination: "/etc/" + name, Type: "bind", Source: filepath.Join(a.filesDir, name),
+			Options: []string{"rbind", "nosuid", "nodev", "noexec"},
+		})
+	}
+	return out
+}
+
+// Connect plugs the container, whose init process is pid, into the bridge:
+// bridge and rules made if missing, a veth into its network namespace with
+// its address and the default route.
+func (a *Attachment) Connect(pid int) error {
+	n := a.net
+	gateway := netip.PrefixFrom(n.Subnet.Addr().Next(), n.Subnet.Bits())
+	if err := link.EnsureBridge(n.Bridge, gateway); err != nil {
+		return err
+	}
+	rules, err := nft.New(-1)
+	if err != nil {
+		return err
+	}
+	if err := rules.EnsureNetwork(n.Bridge, n.Subnet); err != nil {
+		return err
+	}
+	nsfd, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open the container's network namespace: %w", err)
+	}
+	defer unix.Close(nsfd)
+	ep := link.Endpoint{HostIf: a.HostIf, Addr: netip.PrefixFrom(a.Addr, n.Subnet.Bits()), Gateway: gateway.Addr()}
+	return link.Attach(n.Bridge, nsfd, ep)
+}
+
+// Release gives back the address and removes the container's rules and
+// files. The veth needs nothing: the kernel deletes it with the
+// container's network namespace, off the user's wait.
+func (a *Attachment) Release() error {
+	err := a.net.release(a.ID)
+	if a.lock != nil {
+		a.lock.Close()
+	}
+	return err
+}
+
+func (n *Network) release(id string) error {
+	var errs []error
+	if rules, err := nft.New(-1); err == nil {
+		errs = append(errs, rules.RemoveOwner(id))
+	}
+	if pool, err := ipam.Open(n.dir, n.Subnet); err == nil {
+		errs = append(errs, pool.Release(id))
+	} else if !errors.Is(err, os.ErrNotExist) {
+		errs = append(errs, err)
+	}
+	errs = append(errs, os.RemoveAll(filepath.Join(n.dir, "files", id)))
+	return errors.Join(errs...)
+}
+
+// Collect releases what containers that are gone left on the network:
+// after berth was killed, their addresses, rules and files.
+func (n *Network) Collect() {
+	if _, err := os.Stat(n.dir); err != nil {
+		return
+	}
+	owners := map[string]bool{}
+	if pool, err := ipam.Open(n.dir, n.Subnet); err == nil {
+		if m, err := pool.Owners(); err == nil {
+			for id := range m {
+				owners[id] = true
+			}
+		}
+	}
+	if entries, err := os.ReadDir(filepath.Join(n.dir, "files")); err == nil {
+		for _, e := range entries {
+			owners[e.Name()] = true
+		}
+	}
+	for id := range owners {
+		if !n.alive(id) {
+			_ = n.release(id)
+		}
+	}
+}
+
+func (a *Attachment) writeFiles(hostname string) error {
+	hosts := fmt.Sprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s\n", a.Addr, hostname)
+	resolv, warning := resolvConf()
+	if warning != "" {
+		fmt.Fprintf(os.Stderr, "berth: warning: %s\n", warning)
+	}
+	for name, content := range map[string]string{"hosts": hosts, "hostname": hostname + "\n", "resolv.conf": resolv} {
+		if err := os.WriteFile(filepath.Join(a.filesDir, name), []byte(content), 0o644); err != nil {
+			return fmt.Errorf("network files: %w", err)
+		}
+	}
+	return nil
+}
+
+// resolvConf is the host's resolv.conf without nameservers on loopback,
+// which would be the container's own loopback; if none is left it says so.
+func resolvConf() (string, string) {
+	b, err := os.ReadFile("/etc/resolv.conf")
+	if err != nil {
+		return "", "the host has no /etc/resolv.conf: the container has no DNS servers"
+	}
+	var out []string
+	servers, dropped := 0, 0
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && f[0] == "nameserver" {
+			if ip, err := netip.ParseAddr(f[1]); err == nil && ip.IsLoopback() {
+				dropped++
+				continue
+			}
+			servers++
+		}
+		out = append(out, line)
+	}
+	if servers == 0 && dropped > 0 {
+		return strings.Join(out, "\n"), "the host's nameservers are all on loopback, which containers cannot reach: the container has no DNS servers"
+	}
+	return strings.Join(out, "\n"), ""
+}

@@ -1,0 +1,174 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// netnsHost runs berth inside a network namespace the test owns, standing
+// in for the host: the bridge, berth's nftables table and ip_forward all
+// live there and vanish with it, so the real host is never changed.
+type netnsHost struct{ name string }
+
+func newNetnsHost(t *testing.T) *netnsHost {
+	t.Helper()
+	if os.Getenv("BERTH_VM") != "" {
+		// The cgroup v2 VM has busybox's ip, without netns; networking
+		// does not depend on the cgroup version and is tested on the host.
+		t.Skip("bridge networking is tested on the host, not in the cgroup v2 VM")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("needs iproute2's ip")
+	}
+	h := &netnsHost{name: fmt.Sprintf("berth-it-%d", os.Getpid())}
+	if out, err := exec.Command("ip", "netns", "add", h.name).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", h.name).Run() })
+	h.ip(t, "link", "set", "lo", "up")
+	return h
+}
+
+func (h *netnsHost) ip(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("ip", append([]string{"-n", h.name}, args...)...).CombinedOutput(); err != nil {
+		t.Fatalf("ip %v: %v %s", args, err, out)
+	}
+}
+
+// berth runs berth in the namespace.
+func (h *netnsHost) berth(t *testing.T, args ...string) *exec.Cmd {
+	// nsenter, not ip netns exec: that also remounts /sys, hiding the
+	// cgroup file systems.
+	cmd := exec.Command("nsenter", append([]string{"--net=/run/netns/" + h.name, berthBin, "--root", stateRoot}, args...)...)
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	return cmd
+}
+
+// remote adds a test host 192.0.2.1 behind the namespace, with no route
+// back to the containers' subnet: only masquerading gets replies home.
+func (h *netnsHost) remote(t *testing.T) {
+	t.Helper()
+	remote := h.name + "-r"
+	if out, err := exec.Command("ip", "netns", "add", remote).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", remote).Run() })
+	h.ip(t, "link", "add", "bthtest0", "type", "veth", "peer", "name", "eth0", "netns", remote)
+	h.ip(t, "addr", "add", "192.0.2.254/24", "dev", "bthtest0")
+	h.ip(t, "link", "set", "bthtest0", "up")
+	for _, args := range [][]string{{"addr", "add", "192.0.2.1/24", "dev", "eth0"}, {"link", "set", "eth0", "up"}, {"link", "set", "lo", "up"}} {
+		if out, err := exec.Command("ip", append([]string{"-n", remote}, args...)...).CombinedOutput(); err != nil {
+			t.Fatalf("ip %v: %v %s", args, err, out)
+		}
+	}
+}
+
+func TestBridgeNetwork(t *testing.T) {
+	needRoot(t)
+	h := newNetnsHost(t)
+	h.remote(t)
+	// Container a waits; b reaches it, the gateway and the remote host.
+	a := h.berth(t, "run", "--rm", "--network", "bridge", "--name", "neta", "--rootfs", rootfsDir, "/bin/sh", "-c",
+		"ip -4 -o addr show eth0 | awk '{print $4}'; echo ready; "+idle)
+	out, err := a.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { a.Process.Signal(os.Interrupt); a.Wait() }()
+	buf := make([]byte, 256)
+	var got string
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(got, "ready") && time.Now().Before(deadline) {
+		n, err := out.Read(buf)
+		got += string(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	addrA := strings.Split(strings.TrimSpace(strings.Split(got, "ready")[0]), "/")[0]
+	if !strings.HasPrefix(addrA, "10.88.") {
+		t.Fatalf("container a has address %q", got)
+	}
+	b := h.berth(t, "run", "--rm", "--network", "bridge", "--rootfs", rootfsDir, "/bin/sh", "-c",
+		fmt.Sprintf("ping -c1 -W3 %s >/dev/null && echo peer-ok; ping -c1 -W3 10.88.0.1 >/dev/null && echo gateway-ok; ping -c1 -W3 192.0.2.1 >/dev/null && echo remote-ok; grep -c . /etc/hosts", addrA))
+	res, err := b.CombinedOutput()
+	if err != nil {
+		t.Fatalf("container b: %v %s", err, res)
+	}
+	for _, want := range []string{"peer-ok", "gateway-ok", "remote-ok"} {
+		if !strings.Contains(string(res), want) {
+			t.Errorf("container b: no %s in %q", want, res)
+		}
+	}
+	a.Process.Signal(os.Interrupt)
+	a.Wait()
+	// Nothing of either container is left: addresses, rules, files, veths.
+	state, _ := os.ReadFile(filepath.Join(stateRoot, "networks", "bridge", "ipam.json"))
+	if strings.Contains(string(state), "10.88.") && strings.Contains(string(state), `"allocations": {`) && !strings.Contains(string(state), `"allocations": {}`) {
+		t.Errorf("addresses still allocated: %s", state)
+	}
+	files, _ := os.ReadDir(filepath.Join(stateRoot, "networks", "bridge", "files"))
+	if len(files) != 0 {
+		t.Errorf("network files left: %v", files)
+	}
+	// The kernel deletes a container's veth with its network namespace, in
+	// the background (berth does not wait for it): give it a moment.
+	var links []byte
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		links, _ = exec.Command("ip", "-n", h.name, "-o", "link").Output()
+		if strings.Count(string(links), "bth") == strings.Count(string(links), "bthtest0") {
+			break
+		}
+	}
+	if strings.Count(string(links), "bth") != strings.Count(string(links), "bthtest0") {
+		t.Errorf("container veths left: %s", links)
+	}
+	rules, _ := exec.Command("nsenter", "--net=/run/netns/"+h.name, "nft", "list", "table", "ip", "berth").CombinedOutput()
+	if strings.Contains(string(rules), "owner:") {
+		t.Errorf("container rules left: %s", rules)
+	}
+}
+
+func TestBridgeNetworkCollectedAfterBerthKilled(t *testing.T) {
+	needRoot(t)
+	h := newNetnsHost(t)
+	a := h.berth(t, "run", "--rm", "--network", "bridge", "--rootfs", rootfsDir, "/bin/sh", "-c", "echo ready; "+idle)
+	out, _ := a.StdoutPipe()
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	if n, _ := out.Read(buf); !strings.Contains(string(buf[:n]), "ready") {
+		t.Fatalf("container did not start: %q", buf[:n])
+	}
+	filesDir := filepath.Join(stateRoot, "networks", "bridge", "files")
+	if files, _ := os.ReadDir(filesDir); len(files) != 1 {
+		t.Fatalf("running container has %d network file sets", len(files))
+	}
+	// nsenter execs berth: killing it kills berth itself.
+	a.Process.Kill()
+	a.Wait()
+	if r, err := h.berth(t, "run", "--rm", "--network", "bridge", "--rootfs", rootfsDir, "true").CombinedOutput(); err != nil {
+		t.Fatalf("next run: %v %s", err, r)
+	}
+	if files, _ := os.ReadDir(filesDir); len(files) != 0 {
+		t.Errorf("the killed container's network files were not collected: %v", files)
+	}
+	state, _ := os.ReadFile(filepath.Join(stateRoot, "networks", "bridge", "ipam.json"))
+	if !strings.Contains(string(state), `"allocations": {}`) {
+		t.Errorf("addresses left allocated: %s", state)
+	}
+	rules, _ := exec.Command("nsenter", "--net=/run/netns/"+h.name, "nft", "list", "table", "ip", "berth").CombinedOutput()
+	if strings.Contains(string(rules), "owner:") {
+		t.Errorf("rules left: %s", rules)
+	}
+}
