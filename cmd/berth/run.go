@@ -9,6 +9,7 @@ import (
 
 	"github.com/berth-runtime/berth/internal/container"
 	"github.com/berth-runtime/berth/internal/network"
+	"github.com/berth-runtime/berth/internal/network/nft"
 	"github.com/berth-runtime/berth/internal/spec"
 	"github.com/berth-runtime/berth/internal/terminal"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -16,10 +17,11 @@ import (
 )
 
 type runFlags struct {
-	opts   spec.RunOptions
-	rm     bool
-	detach bool
-	name   string
+	opts    spec.RunOptions
+	publish []string
+	rm      bool
+	detach  bool
+	name    string
 }
 
 func newRunCommand(g *globalOptions) *cobra.Command {
@@ -54,6 +56,7 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 	fl.StringVar(&o.CPUs, "cpus", "", "number of CPUs (e.g. 0.5)")
 	fl.Int64VarP(&o.CPUShares, "cpu-shares", "c", 0, "CPU shares (relative weight, 1024 by default)")
 	fl.Int64Var(&o.PidsLimit, "pids-limit", 0, "maximum number of processes (-1 for unlimited)")
+	fl.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a container port: [hostip:]hostport:containerport[/tcp|/udp] (with --network bridge)")
 	fl.StringVar(&o.Network, "network", "none", "network mode: bridge (berth0, 10.88.0.0/16, outbound NAT), none (loopback only) or host")
 	return cmd
 }
@@ -91,8 +94,11 @@ func runContainer(g *globalOptions, f *runFlags, args []string) error {
 	if o.Interactive {
 		run.Stdin = os.Stdin
 	}
+	if len(f.publish) > 0 && o.Network != "bridge" {
+		return fmt.Errorf("-p publishes ports on the bridge network: add --network bridge")
+	}
 	if o.Network == "bridge" {
-		release, err := joinBridge(g, id, s, &run)
+		release, err := joinBridge(g, f, id, s, &run)
 		if err != nil {
 			return err
 		}
@@ -123,10 +129,18 @@ func newID() (string, error) {
 // joinBridge puts the container on the default bridge network: address,
 // network files mounted over /etc/hosts, /etc/hostname and
 // /etc/resolv.conf, and the veth plugged in while the init stage waits.
-func joinBridge(g *globalOptions, id string, s *specs.Spec, run *container.Options) (func(), error) {
+func joinBridge(g *globalOptions, f *runFlags, id string, s *specs.Spec, run *container.Options) (func(), error) {
+	var ports []nft.Port
+	for _, p := range f.publish {
+		port, err := nft.ParsePort(p)
+		if err != nil {
+			return nil, err
+		}
+		ports = append(ports, port)
+	}
 	n := network.Default(g.root)
 	n.Collect()
-	a, err := n.Attach(id, s.Hostname)
+	a, err := n.Attach(id, s.Hostname, ports)
 	if err != nil {
 		return nil, err
 	}

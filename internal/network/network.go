@@ -52,6 +52,7 @@ type Attachment struct {
 	ID       string
 	Addr     netip.Addr
 	HostIf   string
+	Ports    []nft.Port
 	filesDir string
 	lock     *os.File
 }
@@ -59,11 +60,11 @@ type Attachment struct {
 // Attach takes ownership of the container's place on the network,
 // allocates its address and writes its network files. On error nothing is
 // left allocated.
-func (n *Network) Attach(id, hostname string) (a *Attachment, err error) {
+func (n *Network) Attach(id, hostname string, ports []nft.Port) (a *Attachment, err error) {
 	if err := n.checkRoutes(); err != nil {
 		return nil, err
 	}
-	a = &Attachment{net: n, ID: id, HostIf: hostIf(id), filesDir: filepath.Join(n.dir, "files", id)}
+	a = &Attachment{net: n, ID: id, HostIf: hostIf(id), Ports: ports, filesDir: filepath.Join(n.dir, "files", id)}
 	if a.lock, err = lockDir(a.filesDir); err != nil {
 		return nil, err
 	}
@@ -171,7 +172,33 @@ func (a *Attachment) Connect(pid int) error {
 	}
 	defer unix.Close(nsfd)
 	ep := link.Endpoint{HostIf: a.HostIf, Addr: netip.PrefixFrom(a.Addr, n.Subnet.Bits()), Gateway: gateway.Addr()}
-	return link.Attach(n.Bridge, nsfd, ep)
+	if err := link.Attach(n.Bridge, nsfd, ep); err != nil {
+		return err
+	}
+	if len(a.Ports) == 0 {
+		return nil
+	}
+	// Publishing checks and writes the rules in one step per owner; the
+	// network's lock keeps two berths from taking one host port at once.
+	unlock, err := n.lockRules()
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return rules.AddPorts(a.ID, a.Addr, a.Ports)
+}
+
+// lockRules serializes changes to published ports across berth processes.
+func (n *Network) lockRules() (func(), error) {
+	f, err := os.OpenFile(filepath.Join(n.dir, "ports.lock"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock published ports: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("lock published ports: %w", err)
+	}
+	return func() { f.Close() }, nil
 }
 
 // Release gives back the address and removes the container's rules and

@@ -172,3 +172,43 @@ func TestBridgeNetworkCollectedAfterBerthKilled(t *testing.T) {
 		t.Errorf("rules left: %s", rules)
 	}
 }
+
+func TestPublishedPort(t *testing.T) {
+	needRoot(t)
+	h := newNetnsHost(t)
+	h.remote(t)
+	web := h.berth(t, "run", "--rm", "--network", "bridge", "-p", "18080:80", "--rootfs", rootfsDir, "/bin/sh", "-c",
+		"mkdir /dev/shm/www && echo hello-from-berth > /dev/shm/www/index.html && httpd -p 80 -h /dev/shm/www && echo ready; "+idle)
+	out, _ := web.StdoutPipe()
+	if err := web.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { web.Process.Signal(os.Interrupt); web.Wait() }()
+	buf := make([]byte, 64)
+	if n, _ := out.Read(buf); !strings.Contains(string(buf[:n]), "ready") {
+		t.Fatalf("web container did not start: %q", buf[:n])
+	}
+	fetch := func(where string, args ...string) {
+		t.Helper()
+		res, err := exec.Command(args[0], args[1:]...).CombinedOutput()
+		if err != nil || !strings.Contains(string(res), "hello-from-berth") {
+			t.Errorf("published port from %s: %v %q", where, err, res)
+		}
+	}
+	// busybox-static's wget crashes in glibc's static resolver: speak
+	// HTTP through nc instead.
+	get := func(addr string) []string {
+		return []string{"/bin/sh", "-c", "printf 'GET / HTTP/1.0\r\n\r\n' | /bin/busybox nc -w 5 " + addr + " 18080"}
+	}
+	ns := "--net=/run/netns/" + h.name
+	fetch("the host, 127.0.0.1", append([]string{"nsenter", ns}, get("127.0.0.1")...)...)
+	fetch("the host, bridge address", append([]string{"nsenter", ns}, get("10.88.0.1")...)...)
+	fetch("another host", append([]string{"nsenter", "--net=/run/netns/" + h.name + "-r"}, get("192.0.2.254")...)...)
+	r, err := h.berth(t, append([]string{"run", "--rm", "--network", "bridge", "--rootfs", rootfsDir}, get("10.88.0.1")...)...).CombinedOutput()
+	if err != nil || !strings.Contains(string(r), "hello-from-berth") {
+		t.Errorf("published port from another container: %v %q", err, r)
+	}
+	if r, err := h.berth(t, "run", "--rm", "-p", "bad", "--network", "bridge", "--rootfs", rootfsDir, "true").CombinedOutput(); err == nil || !strings.Contains(string(r), "invalid port mapping") {
+		t.Errorf("bad -p: %v %q", err, r)
+	}
+}

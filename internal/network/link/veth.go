@@ -56,6 +56,11 @@ func Attach(bridge string, netnsFD int, ep Endpoint) (err error) {
 	if err := h.LinkSetMasterByIndex(veth, br.Attrs().Index); err != nil {
 		return fmt.Errorf("attach %s: add to bridge %s: %w", ep.HostIf, bridge, err)
 	}
+	// Hairpin lets a container reach its own published ports: the DNAT'ed
+	// packet goes back out of the port it came in on.
+	if err := h.LinkSetHairpin(veth, true); err != nil {
+		return fmt.Errorf("attach %s: hairpin: %w", ep.HostIf, err)
+	}
 	if err := configurePeer(netnsFD, ep); err != nil {
 		return fmt.Errorf("attach %s: %w", ep.HostIf, err)
 	}
