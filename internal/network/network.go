@@ -156,14 +156,7 @@ func (a *Attachment) Mounts() []specs.Mount {
 func (a *Attachment) Connect(pid int) error {
 	n := a.net
 	gateway := netip.PrefixFrom(n.Subnet.Addr().Next(), n.Subnet.Bits())
-	if err := link.EnsureBridge(n.Bridge, gateway); err != nil {
-		return err
-	}
-	rules, err := nft.New(-1)
-	if err != nil {
-		return err
-	}
-	if err := rules.EnsureNetwork(n.Bridge, n.Subnet); err != nil {
+	if err := n.ensure(gateway); err != nil {
 		return err
 	}
 	nsfd, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
@@ -178,27 +171,34 @@ func (a *Attachment) Connect(pid int) error {
 	if len(a.Ports) == 0 {
 		return nil
 	}
-	// Publishing checks and writes the rules in one step per owner; the
-	// network's lock keeps two berths from taking one host port at once.
-	unlock, err := n.lockRules()
+	return n.withRules(func(r *nft.Rules) error { return r.AddPorts(a.ID, a.Addr, a.Ports) })
+}
+
+// ensure makes the bridge and the network's rules exist.
+func (n *Network) ensure(gateway netip.Prefix) error {
+	if err := link.EnsureBridge(n.Bridge, gateway); err != nil {
+		return err
+	}
+	return n.withRules(func(r *nft.Rules) error { return r.EnsureNetwork(n.Bridge, n.Subnet) })
+}
+
+// withRules changes berth's nftables rules under the network's lock: each
+// change reads, checks and rewrites rules, and two berths doing that at
+// once would undo each other (or publish one host port twice).
+func (n *Network) withRules(change func(*nft.Rules) error) error {
+	f, err := os.OpenFile(filepath.Join(n.dir, "rules.lock"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("lock network rules: %w", err)
+	}
+	defer f.Close()
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		return fmt.Errorf("lock network rules: %w", err)
+	}
+	rules, err := nft.New(-1)
 	if err != nil {
 		return err
 	}
-	defer unlock()
-	return rules.AddPorts(a.ID, a.Addr, a.Ports)
-}
-
-// lockRules serializes changes to published ports across berth processes.
-func (n *Network) lockRules() (func(), error) {
-	f, err := os.OpenFile(filepath.Join(n.dir, "ports.lock"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return nil, fmt.Errorf("lock published ports: %w", err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock published ports: %w", err)
-	}
-	return func() { f.Close() }, nil
+	return change(rules)
 }
 
 // Release gives back the address and removes the container's rules and
@@ -214,9 +214,7 @@ func (a *Attachment) Release() error {
 
 func (n *Network) release(id string) error {
 	var errs []error
-	if rules, err := nft.New(-1); err == nil {
-		errs = append(errs, rules.RemoveOwner(id))
-	}
+	errs = append(errs, n.withRules(func(r *nft.Rules) error { return r.RemoveOwner(id) }))
 	if pool, err := ipam.Open(n.dir, n.Subnet); err == nil {
 		errs = append(errs, pool.Release(id))
 	} else if !errors.Is(err, os.ErrNotExist) {

@@ -212,3 +212,57 @@ func TestPublishedPort(t *testing.T) {
 		t.Errorf("bad -p: %v %q", err, r)
 	}
 }
+
+func TestBridgeAddressesDistinctAndNoLeaks(t *testing.T) {
+	needRoot(t)
+	h := newNetnsHost(t)
+	// Many containers at once: every one gets its own address.
+	const parallel = 12
+	addrs := make(chan string, parallel)
+	for i := 0; i < parallel; i++ {
+		go func() {
+			out, err := h.berth(t, "run", "--rm", "--network", "bridge", "--rootfs", rootfsDir, "/bin/sh", "-c",
+				"ip -4 -o addr show eth0 | awk '{print $4}'").CombinedOutput()
+			if err != nil {
+				addrs <- "error: " + string(out)
+				return
+			}
+			addrs <- strings.TrimSpace(string(out))
+		}()
+	}
+	seen := map[string]bool{}
+	for i := 0; i < parallel; i++ {
+		a := <-addrs
+		if !strings.HasPrefix(a, "10.88.") || seen[a] {
+			t.Errorf("container address %q (duplicate or missing)", a)
+		}
+		seen[a] = true
+	}
+	// Start and stop many times: nothing accumulates.
+	for i := 0; i < 100; i++ {
+		if out, err := h.berth(t, "run", "--rm", "--network", "bridge", "-p", "18081:80", "--rootfs", rootfsDir, "true").CombinedOutput(); err != nil {
+			t.Fatalf("cycle %d: %v %s", i, err, out)
+		}
+	}
+	if files, _ := os.ReadDir(filepath.Join(stateRoot, "networks", "bridge", "files")); len(files) != 0 {
+		t.Errorf("network files left after 100 cycles: %d", len(files))
+	}
+	state, _ := os.ReadFile(filepath.Join(stateRoot, "networks", "bridge", "ipam.json"))
+	if !strings.Contains(string(state), `"allocations": {}`) {
+		t.Errorf("addresses left allocated after 100 cycles: %s", state)
+	}
+	rules, _ := exec.Command("nsenter", "--net=/run/netns/"+h.name, "nft", "list", "table", "ip", "berth").CombinedOutput()
+	if strings.Contains(string(rules), "owner:") {
+		t.Errorf("rules left after 100 cycles: %s", rules)
+	}
+	var links []byte
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		links, _ = exec.Command("ip", "-n", h.name, "-o", "link").Output()
+		if !strings.Contains(string(links), "bth") {
+			break
+		}
+	}
+	if strings.Contains(string(links), "bth") {
+		t.Errorf("veths left after 100 cycles: %s", links)
+	}
+}
