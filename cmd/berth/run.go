@@ -6,11 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 
 	"github.com/berth-runtime/berth/internal/container"
 	"github.com/berth-runtime/berth/internal/network"
 	"github.com/berth-runtime/berth/internal/network/nft"
 	"github.com/berth-runtime/berth/internal/spec"
+	"github.com/berth-runtime/berth/internal/state"
 	"github.com/berth-runtime/berth/internal/terminal"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
@@ -57,7 +60,7 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 	fl.Int64VarP(&o.CPUShares, "cpu-shares", "c", 0, "CPU shares (relative weight, 1024 by default)")
 	fl.Int64Var(&o.PidsLimit, "pids-limit", 0, "maximum number of processes (-1 for unlimited)")
 	fl.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a container port: [hostip:]hostport:containerport[/tcp|/udp] (with --network bridge)")
-	fl.StringVar(&o.Network, "network", "none", "network mode: bridge (berth0, 10.88.0.0/16, outbound NAT), none (loopback only) or host")
+	fl.StringVar(&o.Network, "network", "none", "network mode: bridge (berth0, 10.88.0.0/16, outbound NAT), none (loopback only), host, or container:NAME")
 	return cmd
 }
 
@@ -85,6 +88,11 @@ func runContainer(g *globalOptions, f *runFlags, args []string) error {
 	}
 	if o.Hostname == "" {
 		o.Hostname = id[:12]
+	}
+	if ref, ok := strings.CutPrefix(o.Network, "container:"); ok {
+		if o.NetworkFrom, err = networkOf(g, ref); err != nil {
+			return err
+		}
 	}
 	s, err := spec.FromRunOptions(*o)
 	if err != nil {
@@ -147,4 +155,17 @@ func joinBridge(g *globalOptions, f *runFlags, id string, s *specs.Spec, run *co
 	s.Mounts = append(s.Mounts, a.Mounts()...)
 	run.Prepare = a.Connect
 	return func() { _ = a.Release() }, nil
+}
+
+// networkOf is the network namespace of the running container ref (name,
+// ID or unique ID prefix), for --network container:REF.
+func networkOf(g *globalOptions, ref string) (string, error) {
+	rec, err := state.Store{Root: g.root}.Find(ref)
+	if err != nil {
+		return "", fmt.Errorf("--network container:%s: %w", ref, err)
+	}
+	if rec.Status != state.Running || !state.Alive(rec.Pid, rec.PidStart) {
+		return "", fmt.Errorf("--network container:%s: that container is not running", ref)
+	}
+	return "/proc/" + strconv.Itoa(rec.Pid) + "/ns/net", nil
 }

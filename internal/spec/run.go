@@ -28,6 +28,9 @@ type RunOptions struct {
 	CPUShares   int64
 	PidsLimit   int64 // 0: unset; negative: unlimited
 	Network     string
+	// NetworkFrom is the network namespace to join for --network
+	// container:NAME, resolved by the caller (/proc/PID/ns/net).
+	NetworkFrom string
 	LookupEnv   func(string) (string, bool)
 }
 
@@ -45,7 +48,7 @@ func FromRunOptions(o RunOptions) (*specs.Spec, error) {
 	if o.Hostname != "" {
 		s.Hostname = o.Hostname
 	}
-	if err := applyNetwork(s, o.Network); err != nil {
+	if err := applyNetwork(s, o.Network, o.NetworkFrom); err != nil {
 		return nil, err
 	}
 	if err := applyResources(s, o); err != nil {
@@ -86,8 +89,8 @@ func checkRootfs(dir string) (string, error) {
 // applyNetwork sets up the network mode. none: a network namespace with
 // loopback only; bridge: the same, plugged into berth's bridge by the
 // caller; host: the host's network namespace, as docker run --network
-// host.
-func applyNetwork(s *specs.Spec, mode string) error {
+// host; container:NAME: the network namespace of that container.
+func applyNetwork(s *specs.Spec, mode, from string) error {
 	switch {
 	case mode == "" || mode == "none" || mode == "bridge":
 		// bridge: the caller plugs the namespace into the bridge.
@@ -102,7 +105,15 @@ func applyNetwork(s *specs.Spec, mode string) error {
 		s.Linux.Namespaces = kept
 		return nil
 	case strings.HasPrefix(mode, "container:"):
-		return fmt.Errorf("--network %s is not supported yet: use --network bridge, none or host", mode)
+		if from == "" {
+			return fmt.Errorf("--network %s: the container's network namespace is unknown", mode)
+		}
+		for i := range s.Linux.Namespaces {
+			if s.Linux.Namespaces[i].Type == specs.NetworkNamespace {
+				s.Linux.Namespaces[i].Path = from
+			}
+		}
+		return nil
 	}
 	return fmt.Errorf("network %q not found: use --network bridge, none or host", mode)
 }

@@ -216,6 +216,31 @@ func (s Store) List() []Record {
 	return out
 }
 
+// Find returns the record of the container named ref, or whose ID is ref
+// or starts with it, as Docker accepts; a prefix that fits more than one
+// container is an error.
+func (s Store) Find(ref string) (Record, error) {
+	if ref == "" || strings.ContainsAny(ref, "/\x00") {
+		return Record{}, fmt.Errorf("container %q: %w", ref, ErrNotExist)
+	}
+	if id, err := os.Readlink(filepath.Join(s.Root, "names", ref)); err == nil {
+		return s.Load(id)
+	}
+	var found []Record
+	for _, rec := range s.List() {
+		if strings.HasPrefix(rec.ID, ref) {
+			found = append(found, rec)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return Record{}, fmt.Errorf("container %q: %w", ref, ErrNotExist)
+	case 1:
+		return found[0], nil
+	}
+	return Record{}, fmt.Errorf("container ID prefix %q fits %d containers: give more of the ID", ref, len(found))
+}
+
 // Dir is the record's directory, for files that live beside it.
 func (h *Handle) Dir() string { return h.dir }
 

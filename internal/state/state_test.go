@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -130,5 +131,29 @@ func TestCollectKeepsPersistentRecords(t *testing.T) {
 	}
 	if _, err := s.Create(Record{ID: "../escape"}); err == nil {
 		t.Error("an ID with a path separator was accepted")
+	}
+}
+
+func TestFindByNameIDAndPrefix(t *testing.T) {
+	s := Store{Root: t.TempDir()}
+	for _, rec := range []Record{{ID: "abc123", Name: "web"}, {ID: "abd456"}} {
+		h, err := s.Create(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Release()
+	}
+	for ref, want := range map[string]string{"web": "abc123", "abc123": "abc123", "abc": "abc123", "abd": "abd456"} {
+		if rec, err := s.Find(ref); err != nil || rec.ID != want {
+			t.Errorf("Find(%q) = %q, %v; want %q", ref, rec.ID, err, want)
+		}
+	}
+	if _, err := s.Find("ab"); err == nil || !strings.Contains(err.Error(), "fits 2 containers") {
+		t.Errorf("ambiguous prefix: %v", err)
+	}
+	for _, ref := range []string{"zzz", "", "../x"} {
+		if _, err := s.Find(ref); !errors.Is(err, ErrNotExist) {
+			t.Errorf("Find(%q): %v, want ErrNotExist", ref, err)
+		}
 	}
 }

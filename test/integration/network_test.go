@@ -266,3 +266,23 @@ func TestBridgeAddressesDistinctAndNoLeaks(t *testing.T) {
 		t.Errorf("veths left after 100 cycles: %s", links)
 	}
 }
+
+func TestNetworkContainerMode(t *testing.T) {
+	needRoot(t)
+	a := startContainer(t, "readlink /proc/self/ns/net; "+idle, "--name", "netowner")
+	_ = a
+	r := berth(t, "", "run", "--rm", "--network", "container:netowner", "--rootfs", rootfsDir, "readlink", "/proc/self/ns/net")
+	if r.code != 0 {
+		t.Fatalf("--network container:netowner: %+v", r)
+	}
+	owner := strings.SplitN(a.stdout.String(), "\n", 2)[0]
+	if strings.TrimSpace(r.stdout) != owner || owner == "" {
+		t.Errorf("joined namespace %q, want the other container's %q", r.stdout, owner)
+	}
+	r = berth(t, "", "run", "--rm", "--network", "container:nosuchcontainer", "--rootfs", rootfsDir, "true")
+	if r.code != 125 || !strings.Contains(r.stderr, "does not exist") {
+		t.Errorf("unknown container: %+v", r)
+	}
+	a.cmd.Process.Signal(os.Interrupt)
+	a.wait(t)
+}
