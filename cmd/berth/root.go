@@ -38,7 +38,7 @@ func newRootCommand() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.PersistentFlags().StringVar(&g.root, "root", state.DefaultRoot, "directory for container state")
-	root.AddCommand(newRunCommand(g))
+	root.AddCommand(newRunCommand(g), newNetworkCommand(g))
 	return root
 }
 

@@ -102,11 +102,12 @@ func runContainer(g *globalOptions, f *runFlags, args []string) error {
 	if o.Interactive {
 		run.Stdin = os.Stdin
 	}
-	if len(f.publish) > 0 && o.Network != "bridge" {
-		return fmt.Errorf("-p publishes ports on the bridge network: add --network bridge")
+	bridged := o.Network != "none" && o.Network != "host" && !strings.HasPrefix(o.Network, "container:")
+	if len(f.publish) > 0 && !bridged {
+		return fmt.Errorf("-p publishes ports on a bridge network: add --network bridge")
 	}
-	if o.Network == "bridge" {
-		release, err := joinBridge(g, f, id, s, &run)
+	if bridged {
+		release, err := joinNetwork(g, f, id, s, &run)
 		if err != nil {
 			return err
 		}
@@ -134,10 +135,11 @@ func newID() (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
-// joinBridge puts the container on the default bridge network: address,
-// network files mounted over /etc/hosts, /etc/hostname and
-// /etc/resolv.conf, and the veth plugged in while the init stage waits.
-func joinBridge(g *globalOptions, f *runFlags, id string, s *specs.Spec, run *container.Options) (func(), error) {
+// joinNetwork puts the container on a bridge network (the default one,
+// or one made with berth network create): address, network files mounted
+// over /etc/hosts, /etc/hostname and /etc/resolv.conf, and the veth
+// plugged in while the init stage waits.
+func joinNetwork(g *globalOptions, f *runFlags, id string, s *specs.Spec, run *container.Options) (func(), error) {
 	var ports []nft.Port
 	for _, p := range f.publish {
 		port, err := nft.ParsePort(p)
@@ -146,9 +148,19 @@ func joinBridge(g *globalOptions, f *runFlags, id string, s *specs.Spec, run *co
 		}
 		ports = append(ports, port)
 	}
-	n := network.Default(g.root)
+	n, err := network.Load(g.root, f.opts.Network)
+	if errors.Is(err, network.ErrNotFound) {
+		return nil, fmt.Errorf("network %q not found: create it with berth network create, or use --network bridge, none or host", f.opts.Network)
+	}
+	if err != nil {
+		return nil, err
+	}
 	n.Collect()
-	a, err := n.Attach(id, s.Hostname, ports)
+	names := []string{s.Hostname}
+	if f.name != "" && f.name != s.Hostname {
+		names = append(names, f.name)
+	}
+	a, err := n.Attach(id, names, ports)
 	if err != nil {
 		return nil, err
 	}

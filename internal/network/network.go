@@ -58,9 +58,10 @@ type Attachment struct {
 }
 
 // Attach takes ownership of the container's place on the network,
-// allocates its address and writes its network files. On error nothing is
-// left allocated.
-func (n *Network) Attach(id, hostname string, ports []nft.Port) (a *Attachment, err error) {
+// allocates its address and writes its network files. names are the
+// container's host name first, then other names (its --name) other
+// members resolve it by. On error nothing is left allocated.
+func (n *Network) Attach(id string, names []string, ports []nft.Port) (a *Attachment, err error) {
 	if err := n.checkRoutes(); err != nil {
 		return nil, err
 	}
@@ -80,7 +81,7 @@ func (n *Network) Attach(id, hostname string, ports []nft.Port) (a *Attachment, 
 	if a.Addr, err = pool.Allocate(id, n.alive); err != nil {
 		return nil, err
 	}
-	if err := a.writeFiles(hostname); err != nil {
+	if err := a.writeFiles(names); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -186,19 +187,27 @@ func (n *Network) ensure(gateway netip.Prefix) error {
 // change reads, checks and rewrites rules, and two berths doing that at
 // once would undo each other (or publish one host port twice).
 func (n *Network) withRules(change func(*nft.Rules) error) error {
-	f, err := os.OpenFile(filepath.Join(n.dir, "rules.lock"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	return n.locked(func() error {
+		rules, err := nft.New(-1)
+		if err != nil {
+			return err
+		}
+		return change(rules)
+	})
+}
+
+// locked runs fn holding the network's lock, which serializes changes to
+// its rules and its members' hosts files across berth processes.
+func (n *Network) locked(fn func() error) error {
+	f, err := os.OpenFile(filepath.Join(n.dir, "network.lock"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		return fmt.Errorf("lock network rules: %w", err)
+		return fmt.Errorf("lock network %s: %w", n.Name, err)
 	}
 	defer f.Close()
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		return fmt.Errorf("lock network rules: %w", err)
+		return fmt.Errorf("lock network %s: %w", n.Name, err)
 	}
-	rules, err := nft.New(-1)
-	if err != nil {
-		return err
-	}
-	return change(rules)
+	return fn()
 }
 
 // Release gives back the address and removes the container's rules and
@@ -220,7 +229,12 @@ func (n *Network) release(id string) error {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)
 	}
-	errs = append(errs, os.RemoveAll(filepath.Join(n.dir, "files", id)))
+	errs = append(errs, n.locked(func() error {
+		if err := os.RemoveAll(filepath.Join(n.dir, "files", id)); err != nil {
+			return err
+		}
+		return n.rewriteHosts("")
+	}))
 	return errors.Join(errs...)
 }
 
@@ -250,18 +264,50 @@ func (n *Network) Collect() {
 	}
 }
 
-func (a *Attachment) writeFiles(hostname string) error {
-	hosts := fmt.Sprintf("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n%s\t%s\n", a.Addr, hostname)
+func (a *Attachment) writeFiles(names []string) error {
 	resolv, warning := resolvConf()
 	if warning != "" {
 		fmt.Fprintf(os.Stderr, "berth: warning: %s\n", warning)
 	}
-	for name, content := range map[string]string{"hosts": hosts, "hostname": hostname + "\n", "resolv.conf": resolv} {
+	self := a.Addr.String() + "\t" + strings.Join(names, " ") + "\n"
+	for name, content := range map[string]string{"hostname": names[0] + "\n", "resolv.conf": resolv, "names": self, "hosts": ""} {
 		if err := os.WriteFile(filepath.Join(a.filesDir, name), []byte(content), 0o644); err != nil {
 			return fmt.Errorf("network files: %w", err)
 		}
 	}
-	return nil
+	return a.net.locked(func() error { return a.net.rewriteHosts(a.ID) })
+}
+
+// rewriteHosts writes every running member's /etc/hosts: localhost and
+// each member by name, so containers on a network find each other without
+// a DNS server. The files are rewritten in place: they are bind-mounted
+// into the containers. self counts as running (its lock is ours).
+func (n *Network) rewriteHosts(self string) error {
+	dir := filepath.Join(n.dir, "files")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	var members []string
+	lines := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+	for _, e := range entries {
+		if e.Name() != self && !n.alive(e.Name()) {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name(), "names"))
+		if err != nil {
+			continue
+		}
+		members = append(members, e.Name())
+		lines += string(b)
+	}
+	var errs []error
+	for _, id := range members {
+		if err := os.WriteFile(filepath.Join(dir, id, "hosts"), []byte(lines), 0o644); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // resolvConf is the host's resolv.conf without nameservers on loopback,

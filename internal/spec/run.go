@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/berth-runtime/berth/internal/seccomp"
@@ -86,14 +87,15 @@ func checkRootfs(dir string) (string, error) {
 	return abs, nil
 }
 
+var networkName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`)
+
 // applyNetwork sets up the network mode. none: a network namespace with
 // loopback only; bridge: the same, plugged into berth's bridge by the
 // caller; host: the host's network namespace, as docker run --network
 // host; container:NAME: the network namespace of that container.
 func applyNetwork(s *specs.Spec, mode, from string) error {
 	switch {
-	case mode == "" || mode == "none" || mode == "bridge":
-		// bridge: the caller plugs the namespace into the bridge.
+	case mode == "" || mode == "none":
 		return nil
 	case mode == "host":
 		var kept []specs.LinuxNamespace
@@ -114,8 +116,12 @@ func applyNetwork(s *specs.Spec, mode, from string) error {
 			}
 		}
 		return nil
+	case networkName.MatchString(mode):
+		// bridge, or a user-defined network: the caller plugs the new
+		// network namespace into it (and says so if it does not exist).
+		return nil
 	}
-	return fmt.Errorf("network %q not found: use --network bridge, none or host", mode)
+	return fmt.Errorf("invalid --network %q: use bridge, none, host, container:NAME or a network's name", mode)
 }
 
 func applyResources(s *specs.Spec, o RunOptions) error {

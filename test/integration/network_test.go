@@ -286,3 +286,59 @@ func TestNetworkContainerMode(t *testing.T) {
 	a.cmd.Process.Signal(os.Interrupt)
 	a.wait(t)
 }
+
+func TestUserDefinedNetwork(t *testing.T) {
+	needRoot(t)
+	h := newNetnsHost(t)
+	run := func(args ...string) (string, error) {
+		out, err := h.berth(t, args...).CombinedOutput()
+		return string(out), err
+	}
+	if out, err := run("network", "create", "--subnet", "10.90.0.0/24", "web"); err != nil || out != "web\n" {
+		t.Fatalf("network create: %v %q", err, out)
+	}
+	if out, err := run("network", "create", "--subnet", "10.90.0.128/25", "clash"); err == nil || !strings.Contains(out, "overlaps") {
+		t.Errorf("overlapping subnet accepted: %v %q", err, out)
+	}
+	if out, err := run("network", "create", "bad/name"); err == nil || !strings.Contains(out, "invalid network name") {
+		t.Errorf("bad name accepted: %v %q", err, out)
+	}
+	db := h.berth(t, "run", "--rm", "--network", "web", "--name", "db", "--rootfs", rootfsDir, "/bin/sh", "-c", "echo ready; "+idle)
+	out, _ := db.StdoutPipe()
+	if err := db.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { db.Process.Signal(os.Interrupt); db.Wait() }()
+	buf := make([]byte, 64)
+	if n, _ := out.Read(buf); !strings.Contains(string(buf[:n]), "ready") {
+		t.Fatalf("db did not start: %q", buf[:n])
+	}
+	res, err := run("run", "--rm", "--network", "web", "--name", "app", "--rootfs", rootfsDir, "/bin/sh", "-c",
+		"ping -c1 -W3 db >/dev/null && echo db-reachable; ip -4 -o addr show eth0 | awk '{print $4}'")
+	if err != nil || !strings.Contains(res, "db-reachable") || !strings.Contains(res, "10.90.0.") {
+		t.Errorf("app on network web: %v %q", err, res)
+	}
+	if ls, _ := run("network", "ls"); !strings.Contains(ls, "web") || !strings.Contains(ls, "10.90.0.0/24") {
+		t.Errorf("network ls: %q", ls)
+	}
+	if insp, _ := run("network", "inspect", "web"); !strings.Contains(insp, `"gateway": "10.90.0.1"`) || !strings.Contains(insp, "10.90.0.") {
+		t.Errorf("network inspect: %q", insp)
+	}
+	if out, err := run("network", "rm", "web"); err == nil || !strings.Contains(out, "running containers") {
+		t.Errorf("network rm with a running container: %v %q", err, out)
+	}
+	db.Process.Signal(os.Interrupt)
+	db.Wait()
+	if out, err := run("network", "rm", "web"); err != nil {
+		t.Errorf("network rm: %v %q", err, out)
+	}
+	if ls, _ := run("network", "ls"); strings.Contains(ls, "web") {
+		t.Errorf("network still listed: %q", ls)
+	}
+	if links, _ := exec.Command("ip", "-n", h.name, "-o", "link").Output(); strings.Contains(string(links), "br-") {
+		t.Errorf("the network's bridge is left: %s", links)
+	}
+	if out, err := run("run", "--rm", "--network", "web", "--rootfs", rootfsDir, "true"); err == nil || !strings.Contains(out, `network "web" not found`) {
+		t.Errorf("run on a removed network: %v %q", err, out)
+	}
+}

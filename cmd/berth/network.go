@@ -1,0 +1,161 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"sort"
+	"text/tabwriter"
+
+	"github.com/berth-runtime/berth/internal/network"
+	"github.com/berth-runtime/berth/internal/network/ipam"
+	"github.com/spf13/cobra"
+)
+
+func newNetworkCommand(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "network",
+		Short: "Manage bridge networks",
+	}
+	cmd.AddCommand(newNetworkCreate(g), newNetworkLs(g), newNetworkInspect(g), newNetworkRm(g), newNetworkPrune(g))
+	return cmd
+}
+
+func newNetworkCreate(g *globalOptions) *cobra.Command {
+	var subnet string
+	cmd := &cobra.Command{
+		Use:     "create [--subnet CIDR] NAME",
+		Short:   "Create a bridge network on which containers reach each other by name",
+		Example: "  berth network create --subnet 10.90.0.0/24 web\n  berth run --rm --network web --name db --rootfs ./rootfs sleep 100",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var p netip.Prefix
+			if subnet != "" {
+				var err error
+				if p, err = ipam.ParseSubnet(subnet); err != nil {
+					return err
+				}
+			}
+			n, err := network.Create(g.root, args[0], p)
+			if err != nil {
+				return err
+			}
+			fmt.Println(n.Name)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&subnet, "subnet", "", "IPv4 subnet (default: a free 10.89.N.0/24)")
+	return cmd
+}
+
+func newNetworkLs(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:     "ls",
+		Aliases: []string{"list"},
+		Short:   "List networks",
+		Example: "  berth network ls",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			w := tabwriter.NewWriter(os.Stdout, 8, 1, 3, ' ', 0)
+			fmt.Fprintln(w, "NAME\tBRIDGE\tSUBNET\tCONTAINERS")
+			for _, n := range network.List(g.root) {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%d\n", n.Name, n.Bridge, n.Subnet, len(n.Members()))
+			}
+			return w.Flush()
+		},
+	}
+}
+
+// networkInfo is one network in `berth network inspect`.
+type networkInfo struct {
+	Name       string            `json:"name"`
+	Bridge     string            `json:"bridge"`
+	Subnet     string            `json:"subnet"`
+	Gateway    string            `json:"gateway"`
+	Containers map[string]string `json:"containers"`
+}
+
+func newNetworkInspect(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:     "inspect NAME...",
+		Short:   "Show networks as JSON",
+		Example: "  berth network inspect bridge",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var out []networkInfo
+			for _, name := range args {
+				n, err := loadNetwork(g, name)
+				if err != nil {
+					return err
+				}
+				info := networkInfo{Name: n.Name, Bridge: n.Bridge, Subnet: n.Subnet.String(), Gateway: n.Subnet.Addr().Next().String(), Containers: map[string]string{}}
+				for id, addr := range n.Members() {
+					info.Containers[id] = addr.String()
+				}
+				out = append(out, info)
+			}
+			enc := json.NewEncoder(os.Stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(out)
+		},
+	}
+}
+
+func newNetworkRm(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:     "rm NAME...",
+		Aliases: []string{"remove"},
+		Short:   "Remove networks that no running container uses",
+		Example: "  berth network rm web",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for _, name := range args {
+				n, err := loadNetwork(g, name)
+				if err != nil {
+					return err
+				}
+				if err := n.Remove(); err != nil {
+					return err
+				}
+				fmt.Println(name)
+			}
+			return nil
+		},
+	}
+}
+
+func newNetworkPrune(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:     "prune",
+		Short:   "Remove every user-defined network without running containers, and what dead containers left",
+		Example: "  berth network prune",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var removed []string
+			for _, n := range network.List(g.root) {
+				n.Collect()
+				if n.Name == network.DefaultName || len(n.Members()) > 0 {
+					continue
+				}
+				if err := n.Remove(); err == nil {
+					removed = append(removed, n.Name)
+				}
+			}
+			sort.Strings(removed)
+			for _, name := range removed {
+				fmt.Println(name)
+			}
+			return nil
+		},
+	}
+}
+
+func loadNetwork(g *globalOptions, name string) (*network.Network, error) {
+	n, err := network.Load(g.root, name)
+	if errors.Is(err, network.ErrNotFound) {
+		return nil, fmt.Errorf("network %q not found: see berth network ls", name)
+	}
+	return n, err
+}

@@ -1,0 +1,190 @@
+package network
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/berth-runtime/berth/internal/network/ipam"
+	"github.com/berth-runtime/berth/internal/network/link"
+	"github.com/berth-runtime/berth/internal/network/nft"
+)
+
+// ErrNotFound means there is no network of that name.
+var ErrNotFound = errors.New("not found")
+
+var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`)
+
+// reserved names are network modes, not networks.
+var reserved = map[string]bool{"none": true, "host": true, "default": true}
+
+// ValidName reports whether name can name a network.
+func ValidName(name string) bool { return validName.MatchString(name) && !reserved[name] }
+
+// settings is a user-defined network's network.json.
+type settings struct {
+	Name    string    `json:"name"`
+	Bridge  string    `json:"bridge"`
+	Subnet  string    `json:"subnet"`
+	Created time.Time `json:"created"`
+}
+
+func networksDir(root string) string { return filepath.Join(root, "networks") }
+
+// Create makes a user-defined network. A zero subnet picks the first free
+// 10.89.N.0/24 that overlaps neither another network nor a host route.
+func Create(root, name string, subnet netip.Prefix) (*Network, error) {
+	if !ValidName(name) || name == DefaultName {
+		return nil, fmt.Errorf("invalid network name %q: use letters, digits, _ . - (not none, host, default or bridge)", name)
+	}
+	taken, err := usedSubnets(root)
+	if err != nil {
+		return nil, err
+	}
+	if !subnet.IsValid() {
+		if subnet, err = freeSubnet(taken); err != nil {
+			return nil, err
+		}
+	}
+	if other, ok := ipam.Overlaps(subnet, taken); ok {
+		return nil, fmt.Errorf("subnet %s overlaps network subnet %s: choose another --subnet", subnet, other)
+	}
+	n := &Network{Name: name, Bridge: bridgeName(name), Subnet: subnet, dir: filepath.Join(networksDir(root), name)}
+	if err := n.checkRoutes(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(networksDir(root), 0o755); err != nil {
+		return nil, fmt.Errorf("create network %s: %w", name, err)
+	}
+	if err := os.Mkdir(n.dir, 0o755); errors.Is(err, os.ErrExist) {
+		return nil, fmt.Errorf("network %s already exists", name)
+	} else if err != nil {
+		return nil, fmt.Errorf("create network %s: %w", name, err)
+	}
+	b, _ := json.MarshalIndent(settings{Name: name, Bridge: n.Bridge, Subnet: subnet.String(), Created: time.Now().UTC()}, "", "\t")
+	if err := os.WriteFile(filepath.Join(n.dir, "network.json"), b, 0o644); err != nil {
+		os.RemoveAll(n.dir)
+		return nil, fmt.Errorf("create network %s: %w", name, err)
+	}
+	return n, nil
+}
+
+// bridgeName is a user network's bridge: "br-" and a hash of the name, to
+// fit the 15 characters of an interface name whatever the network's name.
+func bridgeName(name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return "br-" + hex.EncodeToString(sum[:])[:12]
+}
+
+// Load returns the network called name: "bridge" is the default one.
+func Load(root, name string) (*Network, error) {
+	if name == DefaultName {
+		return Default(root), nil
+	}
+	if !ValidName(name) {
+		return nil, fmt.Errorf("network %q: %w", name, ErrNotFound)
+	}
+	dir := filepath.Join(networksDir(root), name)
+	b, err := os.ReadFile(filepath.Join(dir, "network.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("network %q: %w", name, ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var s settings
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("network %s: %w", name, err)
+	}
+	subnet, err := netip.ParsePrefix(s.Subnet)
+	if err != nil {
+		return nil, fmt.Errorf("network %s: %w", name, err)
+	}
+	return &Network{Name: s.Name, Bridge: s.Bridge, Subnet: subnet, dir: dir}, nil
+}
+
+// List returns the default network and the user-defined ones.
+func List(root string) []*Network {
+	out := []*Network{Default(root)}
+	entries, _ := os.ReadDir(networksDir(root))
+	var names []string
+	for _, e := range entries {
+		if e.IsDir() && e.Name() != DefaultName {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if n, err := Load(root, name); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func usedSubnets(root string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, n := range List(root) {
+		out = append(out, n.Subnet)
+	}
+	return out, nil
+}
+
+func freeSubnet(taken []netip.Prefix) (netip.Prefix, error) {
+	routes, err := link.HostRoutes("")
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	for i := 0; i < 256; i++ {
+		p := netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 89, byte(i), 0}), 24)
+		if _, used := ipam.Overlaps(p, append(append([]netip.Prefix(nil), taken...), routes...)); !used {
+			return p, nil
+		}
+	}
+	return netip.Prefix{}, fmt.Errorf("no free subnet in 10.89.0.0/16: give --subnet")
+}
+
+// Members are the network's containers whose berth still runs.
+func (n *Network) Members() map[string]netip.Addr {
+	out := map[string]netip.Addr{}
+	pool, err := ipam.Open(n.dir, n.Subnet)
+	if err != nil {
+		return out
+	}
+	owners, _ := pool.Owners()
+	for id, addr := range owners {
+		if n.alive(id) {
+			out[id] = addr
+		}
+	}
+	return out
+}
+
+// Remove deletes a user-defined network: its bridge, rules and state. A
+// network with running containers is refused.
+func (n *Network) Remove() error {
+	if n.Name == DefaultName {
+		return fmt.Errorf("the default network %s cannot be removed", DefaultName)
+	}
+	n.Collect()
+	if m := n.Members(); len(m) > 0 {
+		return fmt.Errorf("network %s has %d running containers: stop them first", n.Name, len(m))
+	}
+	err := n.withRules(func(r *nft.Rules) error { return r.RemoveNetwork(n.Bridge) })
+	if lerr := link.DeleteBridge(n.Bridge); lerr != nil {
+		err = errors.Join(err, lerr)
+	}
+	if err != nil && !strings.Contains(err.Error(), "no such") {
+		return fmt.Errorf("remove network %s: %w", n.Name, err)
+	}
+	return os.RemoveAll(n.dir)
+}
