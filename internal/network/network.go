@@ -66,7 +66,17 @@ func (n *Network) Attach(id string, names []string, ports []nft.Port) (a *Attach
 		return nil, err
 	}
 	a = &Attachment{net: n, ID: id, HostIf: hostIf(id), Ports: ports, filesDir: filepath.Join(n.dir, "files", id)}
-	if a.lock, err = lockDir(a.filesDir); err != nil {
+	if err := os.MkdirAll(n.dir, 0o755); err != nil {
+		return nil, fmt.Errorf("network %s: %w", n.Name, err)
+	}
+	// Under the network's lock, so that a garbage collection never sees
+	// the directory before its lock is held.
+	err = n.locked(func() error {
+		var lerr error
+		a.lock, lerr = lockDir(a.filesDir)
+		return lerr
+	})
+	if err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -252,15 +262,26 @@ func (n *Network) Collect() {
 			}
 		}
 	}
-	if entries, err := os.ReadDir(filepath.Join(n.dir, "files")); err == nil {
-		for _, e := range entries {
-			owners[e.Name()] = true
+	var dead []string
+	_ = n.locked(func() error {
+		if entries, err := os.ReadDir(filepath.Join(n.dir, "files")); err == nil {
+			for _, e := range entries {
+				owners[e.Name()] = true
+			}
 		}
-	}
-	for id := range owners {
-		if !n.alive(id) {
-			_ = n.release(id)
+		for id := range owners {
+			if !n.alive(id) {
+				dead = append(dead, id)
+				os.RemoveAll(filepath.Join(n.dir, "files", id))
+			}
 		}
+		if len(dead) > 0 {
+			return n.rewriteHosts("")
+		}
+		return nil
+	})
+	for _, id := range dead {
+		_ = n.release(id)
 	}
 }
 
