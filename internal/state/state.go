@@ -141,12 +141,37 @@ func (s Store) Collect(cleanup func(Record) error) {
 		}
 		dir := filepath.Join(s.Root, name)
 		if strings.HasPrefix(name, ".new-") {
-			if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > time.Minute {
+			if abandoned(e) {
 				os.RemoveAll(dir)
+				// Its creator may have claimed a name before it died.
+				s.collectNames()
 			}
 			continue
 		}
 		s.collectOne(dir, cleanup)
+	}
+}
+
+// abandoned reports whether a temporary entry is older than any creation
+// still in progress could be.
+func abandoned(e os.DirEntry) bool {
+	info, err := e.Info()
+	return err == nil && time.Since(info.ModTime()) > time.Minute
+}
+
+// collectNames releases names whose container record never came to be.
+func (s Store) collectNames() {
+	dir := filepath.Join(s.Root, "names")
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		link := filepath.Join(dir, e.Name())
+		id, err := os.Readlink(link)
+		if err != nil || !abandoned(e) {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(s.Root, id)); errors.Is(err, os.ErrNotExist) {
+			os.Remove(link)
+		}
 	}
 }
 

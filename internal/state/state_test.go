@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestCreateSaveRemove(t *testing.T) {
@@ -155,5 +157,34 @@ func TestFindByNameIDAndPrefix(t *testing.T) {
 		if _, err := s.Find(ref); !errors.Is(err, ErrNotExist) {
 			t.Errorf("Find(%q): %v, want ErrNotExist", ref, err)
 		}
+	}
+}
+
+// TestCollectReleasesNameOfAbandonedCreation: a creator killed after it
+// claimed a name but before its record was in place leaves a temporary
+// directory and the name; once both are old, collection frees the name.
+func TestCollectReleasesNameOfAbandonedCreation(t *testing.T) {
+	s := Store{Root: t.TempDir()}
+	tmp := filepath.Join(s.Root, ".new-123")
+	os.MkdirAll(tmp, 0o700)
+	if err := s.claimName(Record{ID: "ghost", Name: "web"}); err != nil {
+		t.Fatal(err)
+	}
+	s.Collect(func(Record) error { return nil })
+	if _, err := os.Lstat(filepath.Join(s.Root, "names", "web")); err != nil {
+		t.Fatal("a name claimed moments ago was taken from a creation that may still be running")
+	}
+	old := time.Now().Add(-2 * time.Minute)
+	os.Chtimes(tmp, old, old)
+	ts := []unix.Timeval{unix.NsecToTimeval(old.UnixNano()), unix.NsecToTimeval(old.UnixNano())}
+	if err := unix.Lutimes(filepath.Join(s.Root, "names", "web"), ts); err != nil {
+		t.Fatal(err)
+	}
+	s.Collect(func(Record) error { return nil })
+	if _, err := os.Lstat(filepath.Join(s.Root, "names", "web")); !os.IsNotExist(err) {
+		t.Error("the abandoned creation's name is still claimed")
+	}
+	if _, err := s.Create(Record{ID: "real", Name: "web"}); err != nil {
+		t.Errorf("name not usable again: %v", err)
 	}
 }
