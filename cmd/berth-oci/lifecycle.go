@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/berth-runtime/berth/internal/container"
 	"github.com/berth-runtime/berth/internal/spec"
@@ -39,7 +40,7 @@ func (f *createFlags) options(g *globals, id string) (container.Options, error) 
 	if s.Process != nil && s.Process.Terminal && f.consoleSocket == "" && f.detach {
 		return container.Options{}, fmt.Errorf("the process has a terminal: give --console-socket")
 	}
-	bundle, _ := absPath(f.bundle)
+	bundle, _ := filepath.Abs(f.bundle)
 	return container.Options{
 		StateRoot: g.root, ID: id, Bundle: bundle, Spec: s,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -171,5 +170,3 @@ func parseSignal(s string) (unix.Signal, error) {
 }
 
 func isNotExist(err error) bool { return errors.Is(err, container.ErrNotExist) }
-
-func absPath(p string) (string, error) { return filepath.Abs(p) }

@@ -211,15 +211,6 @@ func (c *Container) Close() {
 	}
 }
 
-// ID is the container's ID.
-func (c *Container) ID() string { return c.rec.ID }
-
-// Pid is the host PID of the container's init process.
-func (c *Container) Pid() int { return c.rec.Pid }
-
-// Record is what the store knows about the container.
-func (c *Container) Record() state.Record { return c.rec }
-
 // makeExecFifo creates the FIFO a created container waits on, owned by
 // the container's root (who may not be the host's root), and opens it
 // O_PATH for the init stage to inherit.

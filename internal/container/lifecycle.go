@@ -17,9 +17,6 @@ import (
 // ErrNotRunning means the init process is gone.
 var ErrNotRunning = errors.New("container is not running")
 
-// ErrWrongState means the container's state does not admit the operation.
-var ErrWrongState = state.ErrWrongState
-
 // Status is the container's state now: the record's, corrected by what
 // the kernel says (a dead init process means stopped, a frozen cgroup
 // means paused).

@@ -282,9 +282,6 @@ func validID(id string) bool {
 	return true
 }
 
-// ValidID reports whether id can name a container.
-func ValidID(id string) bool { return validID(id) }
-
 func flockRetry(f *os.File, how int) error {
 	for {
 		err := unix.Flock(int(f.Fd()), how)
