@@ -50,6 +50,36 @@ func (h *netnsHost) berth(t *testing.T, args ...string) *exec.Cmd {
 	return cmd
 }
 
+// start runs a container in the namespace whose script prints "ready"
+// when it is set up, and returns berth and what the container printed
+// before "ready". The container is stopped at the end of the test.
+func (h *netnsHost) start(t *testing.T, script string, flags ...string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := h.berth(t, append(append([]string{"run", "--rm"}, flags...), "--rootfs", rootfsDir, "/bin/sh", "-c", script)...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() })
+	buf := make([]byte, 256)
+	var got string
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(got, "ready") && time.Now().Before(deadline); {
+		n, err := out.Read(buf)
+		got += string(buf[:n])
+		if err != nil {
+			break
+		}
+	}
+	before, _, found := strings.Cut(got, "ready")
+	if !found {
+		t.Fatalf("container did not get ready: %q", got)
+	}
+	return cmd, before
+}
+
 // remote adds a test host 192.0.2.1 behind the namespace, with no route
 // back to the containers' subnet: only masquerading gets replies home.
 func (h *netnsHost) remote(t *testing.T) {
@@ -74,27 +104,8 @@ func TestBridgeNetwork(t *testing.T) {
 	h := newNetnsHost(t)
 	h.remote(t)
 	// Container a waits; b reaches it, the gateway and the remote host.
-	a := h.berth(t, "run", "--rm", "--network", "bridge", "--name", "neta", "--rootfs", rootfsDir, "/bin/sh", "-c",
-		"ip -4 -o addr show eth0 | awk '{print $4}'; echo ready; "+idle)
-	out, err := a.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { a.Process.Signal(os.Interrupt); a.Wait() }()
-	buf := make([]byte, 256)
-	var got string
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(got, "ready") && time.Now().Before(deadline) {
-		n, err := out.Read(buf)
-		got += string(buf[:n])
-		if err != nil {
-			break
-		}
-	}
-	addrA := strings.Split(strings.TrimSpace(strings.Split(got, "ready")[0]), "/")[0]
+	a, got := h.start(t, "ip -4 -o addr show eth0 | awk '{print $4}'; echo ready; "+idle, "--network", "bridge", "--name", "neta")
+	addrA := strings.Split(strings.TrimSpace(got), "/")[0]
 	if !strings.HasPrefix(addrA, "10.88.") {
 		t.Fatalf("container a has address %q", got)
 	}
@@ -141,15 +152,7 @@ func TestBridgeNetwork(t *testing.T) {
 func TestBridgeNetworkCollectedAfterBerthKilled(t *testing.T) {
 	needRoot(t)
 	h := newNetnsHost(t)
-	a := h.berth(t, "run", "--rm", "--network", "bridge", "--rootfs", rootfsDir, "/bin/sh", "-c", "echo ready; "+idle)
-	out, _ := a.StdoutPipe()
-	if err := a.Start(); err != nil {
-		t.Fatal(err)
-	}
-	buf := make([]byte, 64)
-	if n, _ := out.Read(buf); !strings.Contains(string(buf[:n]), "ready") {
-		t.Fatalf("container did not start: %q", buf[:n])
-	}
+	a, _ := h.start(t, "echo ready; "+idle, "--network", "bridge")
 	filesDir := filepath.Join(stateRoot, "networks", "bridge", "files")
 	if files, _ := os.ReadDir(filesDir); len(files) != 1 {
 		t.Fatalf("running container has %d network file sets", len(files))
@@ -177,17 +180,8 @@ func TestPublishedPort(t *testing.T) {
 	needRoot(t)
 	h := newNetnsHost(t)
 	h.remote(t)
-	web := h.berth(t, "run", "--rm", "--network", "bridge", "-p", "18080:80", "--rootfs", rootfsDir, "/bin/sh", "-c",
-		"mkdir /dev/shm/www && echo hello-from-berth > /dev/shm/www/index.html && httpd -p 80 -h /dev/shm/www && echo ready; "+idle)
-	out, _ := web.StdoutPipe()
-	if err := web.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { web.Process.Signal(os.Interrupt); web.Wait() }()
-	buf := make([]byte, 64)
-	if n, _ := out.Read(buf); !strings.Contains(string(buf[:n]), "ready") {
-		t.Fatalf("web container did not start: %q", buf[:n])
-	}
+	h.start(t, "mkdir /dev/shm/www && echo hello-from-berth > /dev/shm/www/index.html && httpd -p 80 -h /dev/shm/www && echo ready; "+idle,
+		"--network", "bridge", "-p", "18080:80")
 	fetch := func(where string, args ...string) {
 		t.Helper()
 		res, err := exec.Command(args[0], args[1:]...).CombinedOutput()
@@ -303,16 +297,7 @@ func TestUserDefinedNetwork(t *testing.T) {
 	if out, err := run("network", "create", "bad/name"); err == nil || !strings.Contains(out, "invalid network name") {
 		t.Errorf("bad name accepted: %v %q", err, out)
 	}
-	db := h.berth(t, "run", "--rm", "--network", "web", "--name", "db", "--rootfs", rootfsDir, "/bin/sh", "-c", "echo ready; "+idle)
-	out, _ := db.StdoutPipe()
-	if err := db.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { db.Process.Signal(os.Interrupt); db.Wait() }()
-	buf := make([]byte, 64)
-	if n, _ := out.Read(buf); !strings.Contains(string(buf[:n]), "ready") {
-		t.Fatalf("db did not start: %q", buf[:n])
-	}
+	db, _ := h.start(t, "echo ready; "+idle, "--network", "web", "--name", "db")
 	res, err := run("run", "--rm", "--network", "web", "--name", "app", "--rootfs", rootfsDir, "/bin/sh", "-c",
 		"ping -c1 -W3 db >/dev/null && echo db-reachable; ip -4 -o addr show eth0 | awk '{print $4}'")
 	if err != nil || !strings.Contains(res, "db-reachable") || !strings.Contains(res, "10.90.0.") {
