@@ -110,8 +110,26 @@ func (s Store) Create(rec Record) (*Handle, error) {
 	return &Handle{dir: dir, lock: lock}, nil
 }
 
-// Save replaces the record.
-func (h *Handle) Save(rec Record) error { return writeRecord(h.dir, rec) }
+// Save replaces the record. A record that is now kept until an explicit
+// delete (berth-oci's, once created) also gets a marker, so that every
+// later garbage collection passes it with one stat instead of a lock and a
+// read: engines create containers by the hundred.
+func (h *Handle) Save(rec Record) error {
+	if err := writeRecord(h.dir, rec); err != nil {
+		return err
+	}
+	if rec.Ephemeral || rec.Status == Creating {
+		return nil
+	}
+	f, err := os.OpenFile(filepath.Join(h.dir, keptMarker), os.O_CREATE|os.O_WRONLY|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return fmt.Errorf("mark state kept: %w", err)
+	}
+	return f.Close()
+}
+
+// keptMarker marks a record that garbage collection never removes.
+const keptMarker = "kept"
 
 // Remove deletes the record and releases it.
 func (h *Handle) Remove(s Store, rec Record) error {
@@ -176,6 +194,9 @@ func (s Store) collectNames() {
 }
 
 func (s Store) collectOne(dir string, cleanup func(Record) error) {
+	if _, err := os.Lstat(filepath.Join(dir, keptMarker)); err == nil {
+		return
+	}
 	lock, err := lockFile(filepath.Join(dir, "lock"), false)
 	if err != nil {
 		return // owned by a live process, or vanished

@@ -188,3 +188,22 @@ func TestCollectReleasesNameOfAbandonedCreation(t *testing.T) {
 		t.Errorf("name not usable again: %v", err)
 	}
 }
+
+// TestCollectPassesKeptRecordsUnread: once saved as created, a kept record
+// is not even read by collection (a damaged one would otherwise go).
+func TestCollectPassesKeptRecordsUnread(t *testing.T) {
+	s := Store{Root: t.TempDir()}
+	h, err := s.Create(Record{ID: "kept1", Status: Creating})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Save(Record{ID: "kept1", Status: Created}); err != nil {
+		t.Fatal(err)
+	}
+	h.Release()
+	os.WriteFile(filepath.Join(s.Root, "kept1", "state.json"), []byte("{damaged"), 0o600)
+	s.Collect(func(Record) error { t.Error("cleanup ran for a kept record"); return nil })
+	if _, err := os.Stat(filepath.Join(s.Root, "kept1")); err != nil {
+		t.Errorf("kept record collected: %v", err)
+	}
+}
