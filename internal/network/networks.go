@@ -9,7 +9,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -17,18 +16,17 @@ import (
 	"github.com/berth-runtime/berth/internal/network/ipam"
 	"github.com/berth-runtime/berth/internal/network/link"
 	"github.com/berth-runtime/berth/internal/network/nft"
+	"github.com/berth-runtime/berth/internal/spec"
 )
 
 // ErrNotFound means there is no network of that name.
 var ErrNotFound = errors.New("not found")
 
-var validName = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$`)
-
 // reserved names are network modes, not networks.
 var reserved = map[string]bool{"none": true, "host": true, "default": true}
 
 // ValidName reports whether name can name a network.
-func ValidName(name string) bool { return validName.MatchString(name) && !reserved[name] }
+func ValidName(name string) bool { return spec.ValidName(name) && !reserved[name] }
 
 // settings is a user-defined network's network.json.
 type settings struct {

@@ -415,3 +415,14 @@ func TestHasEnv(t *testing.T) {
 		}
 	}
 }
+
+func TestValidName(t *testing.T) {
+	for name, want := range map[string]bool{
+		"web": true, "a": true, "my_net.v2-x": true, "9lives": true, strings.Repeat("a", 64): true,
+		"": false, "_x": false, ".x": false, "-x": false, "a/b": false, "a b": false, "ü": false, strings.Repeat("a", 65): false,
+	} {
+		if got := spec.ValidName(name); got != want {
+			t.Errorf("ValidName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
