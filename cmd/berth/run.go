@@ -59,8 +59,8 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 	fl.StringVar(&o.CPUs, "cpus", "", "number of CPUs (e.g. 0.5)")
 	fl.Int64VarP(&o.CPUShares, "cpu-shares", "c", 0, "CPU shares (relative weight, 1024 by default)")
 	fl.Int64Var(&o.PidsLimit, "pids-limit", 0, "maximum number of processes (-1 for unlimited)")
-	fl.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a container port: [hostip:]hostport:containerport[/tcp|/udp] (with --network bridge)")
-	fl.StringVar(&o.Network, "network", "none", "network mode: bridge (berth0, 10.88.0.0/16, outbound NAT), none (loopback only), host, or container:NAME")
+	fl.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a container port: [hostip:]hostport:containerport[/tcp|/udp] (bridge networks only)")
+	fl.StringVar(&o.Network, "network", "bridge", "network: bridge (berth0, 10.88.0.0/16, outbound NAT), a network made with berth network create, none (loopback only), host, or container:NAME")
 	return cmd
 }
 
@@ -104,7 +104,7 @@ func runContainer(g *globalOptions, f *runFlags, args []string) error {
 	}
 	bridged := o.Network != "none" && o.Network != "host" && !strings.HasPrefix(o.Network, "container:")
 	if len(f.publish) > 0 && !bridged {
-		return fmt.Errorf("-p publishes ports on a bridge network: add --network bridge")
+		return fmt.Errorf("-p publishes ports of a bridge network, and --network %s has none: drop -p or --network", o.Network)
 	}
 	if bridged {
 		release, err := joinNetwork(g, f, id, s, &run)

@@ -331,15 +331,38 @@ func (n *Network) rewriteHosts(self string) error {
 	return errors.Join(errs...)
 }
 
-// resolvConf is the host's resolv.conf without nameservers on loopback,
-// which would be the container's own loopback; if none is left it says so.
+// The host's resolver configuration, and the one systemd-resolved keeps
+// with the upstream servers behind its 127.0.0.53 stub.
+const (
+	hostResolvConf     = "/etc/resolv.conf"
+	resolvedResolvConf = "/run/systemd/resolve/resolv.conf"
+)
+
+// resolvConf is the host's resolv.conf for a container. Nameservers on
+// loopback would be the container's own loopback, so they are dropped;
+// when that leaves none, systemd-resolved's upstream list is used, as
+// Docker and podman do. If still none is left, the second result says so.
+// A host with no resolv.conf has no DNS itself: the container gets none,
+// silently.
 func resolvConf() (string, string) {
-	b, err := os.ReadFile("/etc/resolv.conf")
+	conf, servers, dropped := filterResolvConf(hostResolvConf)
+	if servers > 0 || dropped == 0 {
+		return conf, ""
+	}
+	if alt, n, _ := filterResolvConf(resolvedResolvConf); n > 0 {
+		return alt, ""
+	}
+	return conf, "the host's nameservers are all on loopback, which containers cannot reach: the container has no DNS servers (add a nameserver to /etc/resolv.conf)"
+}
+
+// filterResolvConf reads a resolv.conf without its loopback nameservers
+// and counts the nameservers kept and dropped.
+func filterResolvConf(path string) (conf string, servers, dropped int) {
+	b, err := os.ReadFile(path)
 	if err != nil {
-		return "", "the host has no /etc/resolv.conf: the container has no DNS servers"
+		return "", 0, 0
 	}
 	var out []string
-	servers, dropped := 0, 0
 	for _, line := range strings.Split(string(b), "\n") {
 		f := strings.Fields(line)
 		if len(f) >= 2 && f[0] == "nameserver" {
@@ -351,8 +374,5 @@ func resolvConf() (string, string) {
 		}
 		out = append(out, line)
 	}
-	if servers == 0 && dropped > 0 {
-		return strings.Join(out, "\n"), "the host's nameservers are all on loopback, which containers cannot reach: the container has no DNS servers"
-	}
-	return strings.Join(out, "\n"), ""
+	return strings.Join(out, "\n"), servers, dropped
 }

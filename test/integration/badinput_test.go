@@ -2,6 +2,7 @@ package integration
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -46,7 +47,8 @@ func TestBadInputOneLineAndNothingLeft(t *testing.T) {
 
 func TestNotRoot(t *testing.T) {
 	needRoot(t)
-	cmd := berthCommand("run", "--rm", "--rootfs", rootfsDir, "true")
+	// Directly, not through berthCommand: nsenter would refuse nobody.
+	cmd := exec.Command(berthBin, "--root", stateRoot, "run", "--rm", "--rootfs", rootfsDir, "true")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	out, err := cmd.CombinedOutput()
 	if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 125 {

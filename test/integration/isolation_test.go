@@ -58,9 +58,9 @@ func TestNamespacesDifferFromHost(t *testing.T) {
 	}
 }
 
-func TestNetworkHasOnlyLoopbackUp(t *testing.T) {
+func TestNetworkNoneHasOnlyLoopbackUp(t *testing.T) {
 	needRoot(t)
-	out := runIn(t, "ls /sys/class/net; cat /sys/class/net/lo/operstate /sys/class/net/lo/flags; ping -c1 -W2 127.0.0.1 >/dev/null && echo ping-ok")
+	out := runIn(t, "ls /sys/class/net; cat /sys/class/net/lo/operstate /sys/class/net/lo/flags; ping -c1 -W2 127.0.0.1 >/dev/null && echo ping-ok", "--network", "none")
 	fields := strings.Fields(out)
 	if fields[0] != "lo" || fields[1] == "eth0" {
 		t.Errorf("interfaces inside: %q, want lo only", out)
@@ -369,8 +369,17 @@ func TestSeccompDefaultProfile(t *testing.T) {
 
 func TestNetworkModes(t *testing.T) {
 	needRoot(t)
-	hostNet, _ := os.Readlink("/proc/self/ns/net")
-	out := runIn(t, "readlink /proc/self/ns/net", "--network", "host")
+	// berth's host is the suite's network namespace.
+	var ns unix.Stat_t
+	if err := unix.Stat("/run/netns/"+suiteNetns, &ns); err != nil {
+		t.Fatal(err)
+	}
+	hostNet := fmt.Sprintf("net:[%d]", ns.Ino)
+	out := runIn(t, "readlink /proc/self/ns/net; ls /sys/class/net; ip -4 -o addr show eth0; ip route")
+	if strings.HasPrefix(out, hostNet) || !strings.Contains(out, "inet 10.88.") || !strings.Contains(out, "default via 10.88.0.1") {
+		t.Errorf("default network: %q, want eth0 on the bridge with a default route", out)
+	}
+	out = runIn(t, "readlink /proc/self/ns/net", "--network", "host")
 	if strings.TrimSpace(out) != hostNet {
 		t.Errorf("--network host: namespace %q, want the host's %s", out, hostNet)
 	}

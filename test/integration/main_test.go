@@ -24,6 +24,11 @@ var (
 	rootfsDir  string
 	stateRoot  string
 	skipReason string
+	// suiteNetns is the network namespace every berth of the suite runs
+	// in: berth's default bridge network, its nftables table and
+	// ip_forward live there and vanish with it, so the host's network is
+	// never changed.
+	suiteNetns string
 )
 
 func TestMain(m *testing.M) {
@@ -72,6 +77,16 @@ func setup(m *testing.M) int {
 		return 1
 	}
 	stateRoot = filepath.Join(tmp, "state")
+	suiteNetns = fmt.Sprintf("berth-it-%d", os.Getpid())
+	if out, err := exec.Command("ip", "netns", "add", suiteNetns).CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "ip netns add %s: %v %s", suiteNetns, err, out)
+		return 1
+	}
+	defer exec.Command("ip", "netns", "del", suiteNetns).Run()
+	if out, err := exec.Command("ip", "-n", suiteNetns, "link", "set", "lo", "up").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "lo up in %s: %v %s", suiteNetns, err, out)
+		return 1
+	}
 	return m.Run()
 }
 
@@ -152,9 +167,11 @@ func berth(t *testing.T, stdin string, args ...string) result {
 	return result{out.String(), errb.String(), code}
 }
 
+// berthCommand is berth with the suite's state root, run in the suite's
+// network namespace (nsenter execs it: the command's PID is berth's).
 func berthCommand(args ...string) *exec.Cmd {
-	full := append([]string{"--root", stateRoot}, args...)
-	cmd := exec.Command(berthBin, full...)
+	full := append([]string{"--net=/run/netns/" + suiteNetns, berthBin, "--root", stateRoot}, args...)
+	cmd := exec.Command("nsenter", full...)
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOST_ONLY=from-host"}
 	return cmd
 }
@@ -184,11 +201,14 @@ func snapshot(t *testing.T) hostState {
 	for _, root := range []string{stateRoot, ociRoot} {
 		entries, _ := os.ReadDir(root)
 		for _, e := range entries {
-			if e.Name() != "names" {
+			if e.Name() != "names" && e.Name() != "networks" {
 				s.records = append(s.records, e.Name())
 			}
 		}
 	}
+	// A container's network files; its address goes with them.
+	attached, _ := filepath.Glob(filepath.Join(stateRoot, "networks", "*", "files", "*"))
+	s.records = append(s.records, attached...)
 	names, _ := os.ReadDir(filepath.Join(stateRoot, "names"))
 	for _, n := range names {
 		s.records = append(s.records, "names/"+n.Name())

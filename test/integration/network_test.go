@@ -10,22 +10,15 @@ import (
 	"time"
 )
 
-// netnsHost runs berth inside a network namespace the test owns, standing
-// in for the host: the bridge, berth's nftables table and ip_forward all
-// live there and vanish with it, so the real host is never changed.
-type netnsHost struct{ name string }
+// netnsHost runs berth inside a network namespace of the test's own,
+// standing in for the host, with a state root of its own: the bridge,
+// berth's nftables table, ip_forward and the address allocations are the
+// test's alone and vanish with it.
+type netnsHost struct{ name, root string }
 
 func newNetnsHost(t *testing.T) *netnsHost {
 	t.Helper()
-	if os.Getenv("BERTH_VM") != "" {
-		// The cgroup v2 VM has busybox's ip, without netns; networking
-		// does not depend on the cgroup version and is tested on the host.
-		t.Skip("bridge networking is tested on the host, not in the cgroup v2 VM")
-	}
-	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("needs iproute2's ip")
-	}
-	h := &netnsHost{name: fmt.Sprintf("berth-it-%d", os.Getpid())}
+	h := &netnsHost{name: fmt.Sprintf("berth-it-%d-%s", os.Getpid(), strings.ReplaceAll(t.Name(), "/", "-")), root: t.TempDir()}
 	if out, err := exec.Command("ip", "netns", "add", h.name).CombinedOutput(); err != nil {
 		t.Fatalf("ip netns add: %v %s", err, out)
 	}
@@ -45,7 +38,7 @@ func (h *netnsHost) ip(t *testing.T, args ...string) {
 func (h *netnsHost) berth(t *testing.T, args ...string) *exec.Cmd {
 	// nsenter, not ip netns exec: that also remounts /sys, hiding the
 	// cgroup file systems.
-	cmd := exec.Command("nsenter", append([]string{"--net=/run/netns/" + h.name, berthBin, "--root", stateRoot}, args...)...)
+	cmd := exec.Command("nsenter", append([]string{"--net=/run/netns/" + h.name, berthBin, "--root", h.root}, args...)...)
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	return cmd
 }
@@ -123,11 +116,11 @@ func TestBridgeNetwork(t *testing.T) {
 	a.Process.Signal(os.Interrupt)
 	a.Wait()
 	// Nothing of either container is left: addresses, rules, files, veths.
-	state, _ := os.ReadFile(filepath.Join(stateRoot, "networks", "bridge", "ipam.json"))
+	state, _ := os.ReadFile(filepath.Join(h.root, "networks", "bridge", "ipam.json"))
 	if strings.Contains(string(state), "10.88.") && strings.Contains(string(state), `"allocations": {`) && !strings.Contains(string(state), `"allocations": {}`) {
 		t.Errorf("addresses still allocated: %s", state)
 	}
-	files, _ := os.ReadDir(filepath.Join(stateRoot, "networks", "bridge", "files"))
+	files, _ := os.ReadDir(filepath.Join(h.root, "networks", "bridge", "files"))
 	if len(files) != 0 {
 		t.Errorf("network files left: %v", files)
 	}
@@ -153,7 +146,7 @@ func TestBridgeNetworkCollectedAfterBerthKilled(t *testing.T) {
 	needRoot(t)
 	h := newNetnsHost(t)
 	a, _ := h.start(t, "echo ready; "+idle, "--network", "bridge")
-	filesDir := filepath.Join(stateRoot, "networks", "bridge", "files")
+	filesDir := filepath.Join(h.root, "networks", "bridge", "files")
 	if files, _ := os.ReadDir(filesDir); len(files) != 1 {
 		t.Fatalf("running container has %d network file sets", len(files))
 	}
@@ -166,7 +159,7 @@ func TestBridgeNetworkCollectedAfterBerthKilled(t *testing.T) {
 	if files, _ := os.ReadDir(filesDir); len(files) != 0 {
 		t.Errorf("the killed container's network files were not collected: %v", files)
 	}
-	state, _ := os.ReadFile(filepath.Join(stateRoot, "networks", "bridge", "ipam.json"))
+	state, _ := os.ReadFile(filepath.Join(h.root, "networks", "bridge", "ipam.json"))
 	if !strings.Contains(string(state), `"allocations": {}`) {
 		t.Errorf("addresses left allocated: %s", state)
 	}
@@ -238,10 +231,10 @@ func TestBridgeAddressesDistinctAndNoLeaks(t *testing.T) {
 			t.Fatalf("cycle %d: %v %s", i, err, out)
 		}
 	}
-	if files, _ := os.ReadDir(filepath.Join(stateRoot, "networks", "bridge", "files")); len(files) != 0 {
+	if files, _ := os.ReadDir(filepath.Join(h.root, "networks", "bridge", "files")); len(files) != 0 {
 		t.Errorf("network files left after 100 cycles: %d", len(files))
 	}
-	state, _ := os.ReadFile(filepath.Join(stateRoot, "networks", "bridge", "ipam.json"))
+	state, _ := os.ReadFile(filepath.Join(h.root, "networks", "bridge", "ipam.json"))
 	if !strings.Contains(string(state), `"allocations": {}`) {
 		t.Errorf("addresses left allocated after 100 cycles: %s", state)
 	}

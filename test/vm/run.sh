@@ -26,6 +26,9 @@ smp=${BERTH_VM_SMP:-2}
 modules=${BERTH_VM_MODULES:-overlay veth bridge br_netfilter dummy macvlan ipvlan tun
 	nf_tables nft_chain_nat nft_ct nft_nat nft_masq nft_redir nft_reject_inet
 	nft_fib_inet nft_compat nf_conntrack nf_nat crc32c_generic}
+# Host programs put in the guest with the libraries they link, for tests
+# that need more than busybox has (busybox's ip has no netns).
+tools=${BERTH_VM_TOOLS:-ip nsenter nft}
 
 [ -d "$payload" ] || die "payload directory $payload does not exist"
 for f in berth integration.test; do
@@ -57,6 +60,16 @@ trap 'echo "berth-vm: interrupted" >&2; exit 130' INT TERM HUP
 # files in /etc, the modules and the payload.
 root=$tmp/root
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc/berth-vm,proc,sys,dev,tmp,run,root,mnt,payload}
+# The host tools first, so busybox's links do not take their places.
+# --remove-destination: never write through a link in the guest's tree,
+# which may point at the host's own files.
+for t in $tools; do
+	bin=$(command -v "$t") || die "$t is missing: run test/vm/install-deps.sh"
+	for f in "$bin" $(ldd "$bin" | grep -o '/[^ ]*'); do
+		mkdir -p "$root$(dirname "$f")"
+		cp -L --remove-destination "$f" "$root$f"
+	done
+done
 cp /bin/busybox "$root/bin/busybox"
 for a in $("$root/bin/busybox" --list-full); do
 	[ -e "$root/$a" ] || ln -s /bin/busybox "$root/$a"
