@@ -320,3 +320,27 @@ func TestUserDefinedNetwork(t *testing.T) {
 		t.Errorf("run on a removed network: %v %q", err, out)
 	}
 }
+
+// TestNetworksIsolated: containers on different networks do not reach
+// each other, though each reaches its own network and the outside.
+func TestNetworksIsolated(t *testing.T) {
+	needRoot(t)
+	h := newNetnsHost(t)
+	h.remote(t)
+	for _, n := range []struct{ name, subnet string }{{"front", "10.91.0.0/24"}, {"back", "10.92.0.0/24"}} {
+		if out, err := h.berth(t, "network", "create", "--subnet", n.subnet, n.name).CombinedOutput(); err != nil {
+			t.Fatalf("network create %s: %v %s", n.name, err, out)
+		}
+	}
+	_, got := h.start(t, "ip -4 -o addr show eth0 | awk '{print $4}'; echo ready; "+idle, "--network", "back", "--name", "db")
+	db := strings.Split(strings.TrimSpace(got), "/")[0]
+	probe := fmt.Sprintf("ping -c1 -W1 %s >/dev/null && echo db-reached; ping -c1 -W3 192.0.2.1 >/dev/null && echo remote-reached; true", db)
+	out, err := h.berth(t, "run", "--rm", "--network", "front", "--rootfs", rootfsDir, "/bin/sh", "-c", probe).CombinedOutput()
+	if err != nil || strings.Contains(string(out), "db-reached") || !strings.Contains(string(out), "remote-reached") {
+		t.Errorf("from network front: %v %q, want the remote host reached and db (%s, network back) not", err, out, db)
+	}
+	out, err = h.berth(t, "run", "--rm", "--network", "back", "--rootfs", rootfsDir, "/bin/sh", "-c", probe).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "db-reached") {
+		t.Errorf("from network back: %v %q, want db reached", err, out)
+	}
+}

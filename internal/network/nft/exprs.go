@@ -63,11 +63,20 @@ func matchAddr(off uint32, a netip.Addr) []expr.Any {
 // matchCt matches when any of bits is set in the conntrack key (state
 // or status).
 func matchCt(key expr.CtKey, bits uint32) []expr.Any {
+	return ctBits(key, bits, expr.CmpOpNeq)
+}
+
+// matchNoCt is "ct KEY & BITS == 0": the connection has none of bits.
+func matchNoCt(key expr.CtKey, bits uint32) []expr.Any {
+	return ctBits(key, bits, expr.CmpOpEq)
+}
+
+func ctBits(key expr.CtKey, bits uint32, op expr.CmpOp) []expr.Any {
 	return []expr.Any{
 		&expr.Ct{Key: key, Register: 1},
 		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
 			Mask: binaryutil.NativeEndian.PutUint32(bits), Xor: make([]byte, 4)},
-		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)},
+		&expr.Cmp{Op: op, Register: 1, Data: make([]byte, 4)},
 	}
 }
 
@@ -111,6 +120,8 @@ func dnat(ip netip.Addr, port uint16) []expr.Any {
 func masquerade() expr.Any { return &expr.Masq{} }
 
 func accept() expr.Any { return &expr.Verdict{Kind: expr.VerdictAccept} }
+
+func drop() expr.Any { return &expr.Verdict{Kind: expr.VerdictDrop} }
 
 func jump(chain string) expr.Any { return &expr.Verdict{Kind: expr.VerdictJump, Chain: chain} }
 

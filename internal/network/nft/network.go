@@ -39,6 +39,9 @@ func (r *Rules) EnsureNetwork(bridge string, subnet netip.Prefix) error {
 	for _, rule := range append(dispatchRules(t), networkRules(t, bridge, subnet.Masked())...) {
 		c.AddRule(rule)
 	}
+	// At the head of the chain, before any network's accepts: another
+	// berth network's "iifname accept" must not let its containers in.
+	c.InsertRule(isolationRule(t, bridge))
 	return flush(c, "setting up network "+bridge)
 }
 
@@ -91,6 +94,23 @@ func dispatchRules(t *nftables.Table) []*nftables.Rule {
 			Exprs: join(matchLocalDaddr(), []expr.Any{jump(chainPorts)}), UserData: comment(tagDispatch)})
 	}
 	return out
+}
+
+// isolationRule drops traffic forwarded into the bridge from elsewhere
+// unless it answers the bridge's own connections or is for a published
+// port: other berth networks cannot reach this one's containers, and
+// neither can hosts that route to the subnet through this one (Docker
+// isolates its networks and, since 28, unpublished ports the same way).
+// Traffic to the host itself, and between the bridge's own members, is
+// not forwarded through another interface and stays untouched.
+func isolationRule(t *nftables.Table, bridge string) *nftables.Rule {
+	return &nftables.Rule{Table: t, Chain: chain(t, chainForward), UserData: comment(networkTag(bridge)),
+		Exprs: append(join(
+			matchIface(expr.MetaKeyOIFNAME, expr.CmpOpEq, bridge),
+			matchIface(expr.MetaKeyIIFNAME, expr.CmpOpNeq, bridge),
+			matchNoCt(expr.CtKeySTATE, expr.CtStateBitESTABLISHED|expr.CtStateBitRELATED),
+			matchNoCt(expr.CtKeySTATUS, ipsDstNAT),
+		), drop())}
 }
 
 // networkRules are one bridge's postrouting and forward rules.

@@ -72,12 +72,13 @@ func TestEnsureNetworkIdempotent(t *testing.T) {
 		chainPrerouting:  {tagDispatch},
 		chainOutput:      {tagDispatch},
 		chainPostrouting: repeat("network:berth0", 3),
-		chainForward:     repeat("network:berth0", 3),
+		chainForward:     repeat("network:berth0", 4),
 	})
 	for _, s := range []string{
 		`ip saddr 10.88.0.0/16 oifname != "berth0" masquerade`,
 		`oifname "berth0" ip saddr 127.0.0.0/8 masquerade`,
 		`oifname "berth0" ct state established,related accept`,
+		`oifname "berth0" iifname != "berth0" ct state ! established,related ct status ! dnat drop`,
 		`fib daddr type local jump ports`,
 	} {
 		if first != "" && !strings.Contains(first, s) {
@@ -98,9 +99,13 @@ func TestTwoNetworks(t *testing.T) {
 		}
 	}
 	both := append(repeat("network:berth1", 3), repeat("network:berth0", 3)...)
+	// Each network's isolation drop is at the head of forward, before
+	// every network's accepts.
+	forward := []string{"network:berth0", "network:berth1"}
+	forward = append(forward, both...)
 	wantTags(t, map[string][]string{
 		chainPrerouting: {tagDispatch}, chainOutput: {tagDispatch},
-		chainPostrouting: both, chainForward: both,
+		chainPostrouting: both, chainForward: forward,
 	})
 	if err := r.RemoveNetwork("berth0"); err != nil {
 		t.Fatal(err)
@@ -110,7 +115,7 @@ func TestTwoNetworks(t *testing.T) {
 	}
 	wantTags(t, map[string][]string{
 		chainPrerouting: {tagDispatch}, chainOutput: {tagDispatch},
-		chainPostrouting: repeat("network:berth1", 3), chainForward: repeat("network:berth1", 3),
+		chainPostrouting: repeat("network:berth1", 3), chainForward: repeat("network:berth1", 4),
 	})
 }
 
@@ -196,7 +201,7 @@ func TestPortsByOwner(t *testing.T) {
 	wantTags(t, map[string][]string{
 		chainPorts:      tagsB,
 		chainPrerouting: {tagDispatch}, chainOutput: {tagDispatch},
-		chainPostrouting: repeat("network:berth0", 3), chainForward: repeat("network:berth0", 3),
+		chainPostrouting: repeat("network:berth0", 3), chainForward: repeat("network:berth0", 4),
 	})
 	if got := owners(t, r); !reflect.DeepEqual(got, []string{"b"}) {
 		t.Fatalf("Owners after RemoveOwner(a) = %q", got)

@@ -167,6 +167,21 @@ func TestTraffic(t *testing.T) {
 	err = top.container.call(func() (err error) { got, err = peerOf("tcp4", hostUplink+":18080"); return err })
 	expectPeer(t, "container to its own published port", got, err, bridgeAddr) // hairpin
 
+	// A host that routes to the subnet through this one reaches published
+	// ports only, not the container's other ports.
+	top.remote.run(t, "ip", "route", "add", "10.88.0.0/16", "via", hostUplink)
+	err = top.remote.call(func() error {
+		c, err := net.DialTimeout("tcp4", containerAddr+":80", 500*time.Millisecond)
+		if err == nil {
+			c.Close()
+			return errors.New("connected")
+		}
+		return nil
+	})
+	if err != nil {
+		t.Errorf("remote routed to the container's unpublished port 80: %v\n%s", err, nftList(t))
+	}
+
 	if err := r.RemoveOwner("ctr"); err != nil {
 		t.Fatal(err)
 	}
