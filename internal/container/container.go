@@ -50,6 +50,9 @@ type Options struct {
 	// namespaces made, before the container's program runs (berth's
 	// networking). pid is the init stage's host PID.
 	Prepare func(pid int) error
+	// RootOverlay, when set, is an image's copy-on-write root filesystem,
+	// which the init stage mounts at the config's root path.
+	RootOverlay *rootfs.Overlay
 	// SystemdCgroup reads cgroupsPath as slice:prefix:name (the cgroups
 	// are still managed through cgroupfs).
 	SystemdCgroup bool

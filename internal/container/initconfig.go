@@ -80,8 +80,6 @@ func newNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
 	return false
 }
 
-// initConfig translates a validated OCI config into the init stage's
-// compact form.
 // idMappings turns the config's user namespace mappings into the form
 // Go writes into the child's uid_map and gid_map before it runs.
 func idMappings(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
@@ -92,10 +90,18 @@ func idMappings(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
 	return out
 }
 
+// initConfig translates a validated OCI config into the init stage's
+// compact form.
 func initConfig(s *specs.Spec, cg *cgroups.Cgroup, o Options) (*initproc.Config, error) {
 	fs, err := rootfsConfig(s, cg)
 	if err != nil {
 		return nil, err
+	}
+	if o.RootOverlay != nil {
+		if fs.SharedMounts {
+			return nil, fmt.Errorf("%w: an image's root filesystem needs a mount namespace", spec.ErrInvalid)
+		}
+		fs.Overlay = o.RootOverlay
 	}
 	proc, err := processConfig(s.Process)
 	if err != nil {
@@ -134,6 +140,7 @@ func rootfsConfig(s *specs.Spec, cg *cgroups.Cgroup) (*rootfs.Config, error) {
 		Propagation:   unix.MS_REC | unix.MS_PRIVATE,
 		MaskedPaths:   s.Linux.MaskedPaths,
 		ReadonlyPaths: s.Linux.ReadonlyPaths,
+		Cwd:           s.Process.Cwd,
 	}
 	if p := s.Linux.RootfsPropagation; p != "" {
 		flag, ok := rootfs.PropagationFlags[p]

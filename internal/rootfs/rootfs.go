@@ -31,10 +31,30 @@ type Device struct {
 	GID   uint32 `json:"gid"`
 }
 
+// Overlay is a copy-on-write root filesystem: an image's layers below,
+// the container's own writable layer on top.
+type Overlay struct {
+	// LayersDir holds the layers; Lower names them relative to it, top
+	// first. Relative names keep the mount options under the kernel's
+	// one-page limit for images with many layers.
+	LayersDir string   `json:"layersDir"`
+	Lower     []string `json:"lower"`
+	Upper     string   `json:"upper"`
+	Work      string   `json:"work"`
+}
+
 // Config is everything the init stage needs to build the file system.
 type Config struct {
 	Root     string `json:"root"`
 	Readonly bool   `json:"readonly,omitempty"`
+	// Overlay, when set, is mounted at Root before anything else. It is
+	// mounted in the container's own mount namespace, so it goes away
+	// with the container and nothing stays mounted on the host, even if
+	// berth is killed.
+	Overlay *Overlay `json:"overlay,omitempty"`
+	// Cwd is the process's working directory, created inside the root
+	// when missing, as runc and crun do.
+	Cwd string `json:"cwd,omitempty"`
 	// SharedMounts is set when the container has no mount namespace of
 	// its own: its mounts land in the host's (under Root, where delete
 	// removes them), nothing is made private, and it chroots.
@@ -62,8 +82,8 @@ func Prepare(c *Config) error {
 		if err := unix.Mount("", "/", "", c.Propagation, ""); err != nil {
 			return fmt.Errorf("make mounts private: %w", err)
 		}
-		if err := unix.Mount(c.Root, c.Root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-			return fmt.Errorf("bind rootfs %s: %w", c.Root, err)
+		if err := mountRoot(c); err != nil {
+			return err
 		}
 	}
 	root, err := os.OpenFile(c.Root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
@@ -79,7 +99,50 @@ func Prepare(c *Config) error {
 	if err := createDevices(root, c.Devices); err != nil {
 		return err
 	}
-	return devSymlinks(root, c.Mounts)
+	if err := devSymlinks(root, c.Mounts); err != nil {
+		return err
+	}
+	return createCwd(root, c.Cwd)
+}
+
+// mountRoot makes Root a mount point, as pivot_root needs: the overlay
+// of an image's layers, or the directory bound onto itself.
+func mountRoot(c *Config) error {
+	if c.Overlay == nil {
+		if err := unix.Mount(c.Root, c.Root, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("bind rootfs %s: %w", c.Root, err)
+		}
+		return nil
+	}
+	o := c.Overlay
+	// The lower layers are named relative to the working directory; it
+	// changes again (to the container's root) before anything runs.
+	if err := unix.Chdir(o.LayersDir); err != nil {
+		return fmt.Errorf("image layers: %w", err)
+	}
+	opts := "lowerdir=" + strings.Join(o.Lower, ":") + ",upperdir=" + o.Upper + ",workdir=" + o.Work
+	if len(opts) >= unix.Getpagesize() {
+		return fmt.Errorf("mount overlay root: the image has too many layers (%d) for one overlay mount", len(o.Lower))
+	}
+	if err := unix.Mount("overlay", c.Root, "overlay", 0, opts); err != nil {
+		return fmt.Errorf("mount overlay root on %s: %w", c.Root, err)
+	}
+	return nil
+}
+
+// createCwd creates the working directory inside root if it is missing.
+func createCwd(root *os.File, cwd string) error {
+	if cwd == "" || cwd == "/" {
+		return nil
+	}
+	if f, err := openInRoot(root, cwd); err == nil {
+		return f.Close()
+	}
+	f, err := mkdirInRoot(root, cwd)
+	if err != nil {
+		return fmt.Errorf("create working directory %s: %w", cwd, err)
+	}
+	return f.Close()
 }
 
 // EnterRoot makes root the container's /: with pivot_root, or, where that

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -231,5 +232,29 @@ func TestInteractiveTerminal(t *testing.T) {
 	}
 	if r.code != 7 {
 		t.Errorf("exit status %d, want 7", r.code)
+	}
+}
+
+// TestWorkdirCreated: a missing working directory is made inside the
+// container, as docker, runc and crun do, and never through a symlink
+// out of it.
+func TestWorkdirCreated(t *testing.T) {
+	needRoot(t)
+	if out := runIn(t, "pwd; ls -ld . | cut -c1-10", "-w", "/srv/app/data"); out != "/srv/app/data\ndrwxr-xr-x\n" {
+		t.Errorf("-w /srv/app/data: %q", out)
+	}
+	outside := t.TempDir()
+	link := filepath.Join(rootfsDir, "escape-"+filepath.Base(outside))
+	if err := os.Symlink(outside, link); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(link)
+	// Resolved inside the rootfs, the link dangles: berth refuses it.
+	r := berth(t, "", "run", "--rm", "--rootfs", rootfsDir, "-w", "/"+filepath.Base(link)+"/made", "pwd")
+	if _, err := os.Stat(filepath.Join(outside, "made")); err == nil {
+		t.Errorf("the working directory was created on the host, through a symlink in the rootfs: %+v", r)
+	}
+	if r.code != 125 || !strings.Contains(r.stderr, "create working directory") {
+		t.Errorf("-w through a dangling link: %+v", r)
 	}
 }
