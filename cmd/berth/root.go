@@ -15,11 +15,18 @@ const (
 	exitRuntimeError = 125
 )
 
+// defaultStorage is where images and networks are kept.
+const defaultStorage = "/var/lib/berth"
+
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
+// globalOptions name berth's two directories, as podman's --root and
+// --runroot: storage that outlives a reboot (images, networks) and the
+// state of running containers.
 type globalOptions struct {
-	root string
+	root    string
+	runroot string
 }
 
 // exitError carries a status for main to exit with; its message, if any,
@@ -37,7 +44,8 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.PersistentFlags().StringVar(&g.root, "root", state.DefaultRoot, "directory for container state")
+	root.PersistentFlags().StringVar(&g.root, "root", defaultStorage, "storage directory: images and networks")
+	root.PersistentFlags().StringVar(&g.runroot, "runroot", state.DefaultRoot, "state directory of running containers")
 	root.AddCommand(newRunCommand(g), newNetworkCommand(g))
 	return root
 }

@@ -98,7 +98,7 @@ func runContainer(g *globalOptions, f *runFlags, args []string) error {
 	if err != nil {
 		return err
 	}
-	run := container.Options{StateRoot: g.root, ID: id, Name: f.name, Spec: s, Stdout: os.Stdout, Stderr: os.Stderr}
+	run := container.Options{StateRoot: g.runroot, ID: id, Name: f.name, Spec: s, Stdout: os.Stdout, Stderr: os.Stderr}
 	if o.Interactive {
 		run.Stdin = os.Stdin
 	}
@@ -172,7 +172,7 @@ func joinNetwork(g *globalOptions, f *runFlags, id string, s *specs.Spec, run *c
 // networkOf is the network namespace of the running container ref (name,
 // ID or unique ID prefix), for --network container:REF.
 func networkOf(g *globalOptions, ref string) (string, error) {
-	rec, err := state.Store{Root: g.root}.Find(ref)
+	rec, err := state.Store{Root: g.runroot}.Find(ref)
 	if err != nil {
 		return "", fmt.Errorf("--network container:%s: %w", ref, err)
 	}

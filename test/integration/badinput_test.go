@@ -48,7 +48,7 @@ func TestBadInputOneLineAndNothingLeft(t *testing.T) {
 func TestNotRoot(t *testing.T) {
 	needRoot(t)
 	// Directly, not through berthCommand: nsenter would refuse nobody.
-	cmd := exec.Command(berthBin, "--root", stateRoot, "run", "--rm", "--rootfs", rootfsDir, "true")
+	cmd := exec.Command(berthBin, "--root", storeRoot, "--runroot", stateRoot, "run", "--rm", "--rootfs", rootfsDir, "true")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	out, err := cmd.CombinedOutput()
 	if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 125 {

@@ -22,7 +22,8 @@ var (
 	ociBin     string
 	ociRoot    string
 	rootfsDir  string
-	stateRoot  string
+	stateRoot  string // --runroot
+	storeRoot  string // --root
 	skipReason string
 	// suiteNetns is the network namespace every berth of the suite runs
 	// in: berth's default bridge network, its nftables table and
@@ -77,6 +78,7 @@ func setup(m *testing.M) int {
 		return 1
 	}
 	stateRoot = filepath.Join(tmp, "state")
+	storeRoot = filepath.Join(tmp, "storage")
 	suiteNetns = fmt.Sprintf("berth-it-%d", os.Getpid())
 	if out, err := exec.Command("ip", "netns", "add", suiteNetns).CombinedOutput(); err != nil {
 		fmt.Fprintf(os.Stderr, "ip netns add %s: %v %s", suiteNetns, err, out)
@@ -170,7 +172,7 @@ func berth(t *testing.T, stdin string, args ...string) result {
 // berthCommand is berth with the suite's state root, run in the suite's
 // network namespace (nsenter execs it: the command's PID is berth's).
 func berthCommand(args ...string) *exec.Cmd {
-	full := append([]string{"--net=/run/netns/" + suiteNetns, berthBin, "--root", stateRoot}, args...)
+	full := append([]string{"--net=/run/netns/" + suiteNetns, berthBin, "--root", storeRoot, "--runroot", stateRoot}, args...)
 	cmd := exec.Command("nsenter", full...)
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOST_ONLY=from-host"}
 	return cmd
@@ -201,13 +203,13 @@ func snapshot(t *testing.T) hostState {
 	for _, root := range []string{stateRoot, ociRoot} {
 		entries, _ := os.ReadDir(root)
 		for _, e := range entries {
-			if e.Name() != "names" && e.Name() != "networks" {
+			if e.Name() != "names" {
 				s.records = append(s.records, e.Name())
 			}
 		}
 	}
 	// A container's network files; its address goes with them.
-	attached, _ := filepath.Glob(filepath.Join(stateRoot, "networks", "*", "files", "*"))
+	attached, _ := filepath.Glob(filepath.Join(storeRoot, "networks", "*", "files", "*"))
 	s.records = append(s.records, attached...)
 	names, _ := os.ReadDir(filepath.Join(stateRoot, "names"))
 	for _, n := range names {

@@ -38,7 +38,7 @@ func (h *netnsHost) ip(t *testing.T, args ...string) {
 func (h *netnsHost) berth(t *testing.T, args ...string) *exec.Cmd {
 	// nsenter, not ip netns exec: that also remounts /sys, hiding the
 	// cgroup file systems.
-	cmd := exec.Command("nsenter", append([]string{"--net=/run/netns/" + h.name, berthBin, "--root", h.root}, args...)...)
+	cmd := exec.Command("nsenter", append([]string{"--net=/run/netns/" + h.name, berthBin, "--root", h.root, "--runroot", filepath.Join(h.root, "run")}, args...)...)
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	return cmd
 }
