@@ -32,19 +32,43 @@ type RunOptions struct {
 	// container:NAME, resolved by the caller (/proc/PID/ns/net).
 	NetworkFrom string
 	LookupEnv   func(string) (string, bool)
+	// Image is the configuration of the image the container runs, nil
+	// with --rootfs. Flags override it field by field, as in docker run.
+	Image *ImageConfig
+	// Entrypoint is --entrypoint, when EntrypointSet: it replaces the
+	// image's entrypoint and, as in docker run, its Cmd.
+	Entrypoint    string
+	EntrypointSet bool
+	// UserRoots are where /etc/passwd and /etc/group are looked up, top
+	// first: an image's layers, whose union is not mounted on the host.
+	// Empty: the rootfs.
+	UserRoots []string
+}
+
+// ImageConfig is what an image says about how to run it.
+type ImageConfig struct {
+	Entrypoint []string
+	Cmd        []string
+	Env        []string // KEY=VALUE
+	WorkingDir string
+	User       string
 }
 
 // FromRunOptions builds the OCI config for `berth run`. It is the only way
 // flags become a container: from here on berth and berth-oci share one path.
 func FromRunOptions(o RunOptions) (*specs.Spec, error) {
-	if len(o.Args) == 0 {
+	args := commandOf(o)
+	if len(args) == 0 {
+		if o.Image != nil {
+			return nil, fmt.Errorf("no command given: the image has no Cmd or Entrypoint; name the program to run after the image")
+		}
 		return nil, fmt.Errorf("no command given: name the program to run after the root filesystem, e.g. berth run --rootfs DIR /bin/sh")
 	}
 	rootfs, err := checkRootfs(o.Rootfs)
 	if err != nil {
 		return nil, err
 	}
-	s := Default(rootfs, o.Args)
+	s := Default(rootfs, args)
 	if o.Hostname != "" {
 		s.Hostname = o.Hostname
 	}
@@ -63,6 +87,25 @@ func FromRunOptions(o RunOptions) (*specs.Spec, error) {
 		s.Linux.Seccomp = seccomp.DockerDefault(s.Process.Capabilities.Bounding)
 	}
 	return s, nil
+}
+
+// commandOf is the container's argv: the image's entrypoint followed by
+// the command given, or the image's Cmd when none is, as in docker run.
+func commandOf(o RunOptions) []string {
+	if o.Image == nil {
+		return o.Args
+	}
+	entrypoint, cmd := o.Image.Entrypoint, o.Image.Cmd
+	if o.EntrypointSet {
+		entrypoint, cmd = nil, nil
+		if o.Entrypoint != "" {
+			entrypoint = []string{o.Entrypoint}
+		}
+	}
+	if len(o.Args) > 0 {
+		cmd = o.Args
+	}
+	return append(append([]string{}, entrypoint...), cmd...)
 }
 
 func checkRootfs(dir string) (string, error) {
@@ -203,7 +246,14 @@ func applyProcess(s *specs.Spec, o RunOptions) error {
 	if err != nil {
 		return err
 	}
-	user, err := ResolveUser(s.Root.Path, o.User)
+	userSpec, roots := o.User, o.UserRoots
+	if len(roots) == 0 {
+		roots = []string{s.Root.Path}
+	}
+	if userSpec == "" && o.Image != nil {
+		userSpec = o.Image.User
+	}
+	user, err := resolveUserIn(roots, userSpec)
 	if err != nil {
 		return err
 	}
@@ -217,9 +267,15 @@ func applyProcess(s *specs.Spec, o RunOptions) error {
 	if o.TTY {
 		base = append(base, "TERM=xterm")
 	}
+	if o.Image != nil {
+		base = MergeEnv(base, o.Image.Env...)
+	}
 	p.Env = MergeEnv(base, expanded...)
 	if !HasEnv(p.Env, "HOME") {
 		p.Env = append(p.Env, "HOME="+user.Home)
+	}
+	if o.Workdir == "" && o.Image != nil && o.Image.WorkingDir != "" {
+		p.Cwd = filepath.Join("/", o.Image.WorkingDir)
 	}
 	if o.Workdir != "" {
 		if !filepath.IsAbs(o.Workdir) {

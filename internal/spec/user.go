@@ -2,9 +2,11 @@ package spec
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 
@@ -55,6 +57,12 @@ type groupEntry struct {
 // container's own /etc/passwd and /etc/group, opened inside rootfs so that
 // a hostile image cannot point them at host files.
 func ResolveUser(rootfs, spec string) (User, error) {
+	return resolveUserIn([]string{rootfs}, spec)
+}
+
+// resolveUserIn resolves a user in the union of roots, top first, as an
+// image's layers stack: a file is read from the first root that has it.
+func resolveUserIn(roots []string, spec string) (User, error) {
 	name, group := "0", ""
 	if spec != "" {
 		var err error
@@ -62,7 +70,7 @@ func ResolveUser(rootfs, spec string) (User, error) {
 			return User{}, err
 		}
 	}
-	passwd, _ := readPasswd(rootfs)
+	passwd, _ := readPasswd(roots)
 	u := User{Home: "/"}
 	uid, numeric, err := parseID(name)
 	if err != nil {
@@ -88,7 +96,7 @@ func ResolveUser(rootfs, spec string) (User, error) {
 			return User{}, fmt.Errorf("unable to find user %s: no matching entries in the image's /etc/passwd; use a numeric uid", name)
 		}
 	}
-	groups, _ := readGroups(rootfs)
+	groups, _ := readGroups(roots)
 	if group != "" {
 		gid, err := resolveGroup(groups, group)
 		if err != nil {
@@ -145,8 +153,22 @@ func openInRootfs(rootfs, path string) (io.ReadCloser, error) {
 	}{io.LimitReader(f, 16<<20), f}, nil
 }
 
-func readColonFile(rootfs, path string, minFields int, each func([]string)) error {
-	f, err := openInRootfs(rootfs, path)
+// openInLayers opens path in the first of roots (top first) that has
+// it. A whiteout (overlayfs's 0:0 character device) hides the lower ones.
+func openInLayers(roots []string, path string) (io.ReadCloser, error) {
+	for _, root := range roots {
+		f, err := openInRootfs(root, path)
+		if err == nil || !errors.Is(err, os.ErrNotExist) {
+			// Found, or there but not a regular file (a whiteout, or
+			// something odd): either way nothing below shows through.
+			return f, err
+		}
+	}
+	return nil, fmt.Errorf("%s: %w", path, os.ErrNotExist)
+}
+
+func readColonFile(roots []string, path string, minFields int, each func([]string)) error {
+	f, err := openInLayers(roots, path)
 	if err != nil {
 		return err
 	}
@@ -164,9 +186,9 @@ func readColonFile(rootfs, path string, minFields int, each func([]string)) erro
 	return sc.Err()
 }
 
-func readPasswd(rootfs string) ([]passwdEntry, error) {
+func readPasswd(roots []string) ([]passwdEntry, error) {
 	var out []passwdEntry
-	err := readColonFile(rootfs, "/etc/passwd", 7, func(f []string) {
+	err := readColonFile(roots, "/etc/passwd", 7, func(f []string) {
 		uid, err1 := strconv.ParseUint(f[2], 10, 32)
 		gid, err2 := strconv.ParseUint(f[3], 10, 32)
 		if err1 == nil && err2 == nil && uid <= MaxID && gid <= MaxID {
@@ -176,9 +198,9 @@ func readPasswd(rootfs string) ([]passwdEntry, error) {
 	return out, err
 }
 
-func readGroups(rootfs string) ([]groupEntry, error) {
+func readGroups(roots []string) ([]groupEntry, error) {
 	var out []groupEntry
-	err := readColonFile(rootfs, "/etc/group", 4, func(f []string) {
+	err := readColonFile(roots, "/etc/group", 4, func(f []string) {
 		gid, err := strconv.ParseUint(f[2], 10, 32)
 		if err != nil || gid > MaxID {
 			return
