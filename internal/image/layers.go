@@ -1,0 +1,188 @@
+package image
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/klauspost/compress/gzip"
+	"github.com/klauspost/compress/zstd"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-runtime/berth/internal/progress"
+)
+
+// layerDir is where an unpacked layer's tree lives: the overlay lower dir.
+func (s *Store) layerDir(diffID v1.Hash) string {
+	return filepath.Join(s.layerPath(diffID.Hex), "diff")
+}
+
+func (s *Store) hasLayer(diffID v1.Hash) bool {
+	st, err := os.Lstat(s.layerPath(diffID.Hex))
+	return err == nil && st.IsDir()
+}
+
+// layerSize is the unpacked size recorded with a layer, 0 if unknown.
+func (s *Store) layerSize(diffID string) int64 {
+	h, err := v1.NewHash(diffID)
+	if err != nil {
+		return 0
+	}
+	b, err := os.ReadFile(filepath.Join(s.layerPath(h.Hex), "size"))
+	if err != nil {
+		return 0
+	}
+	n, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	return n
+}
+
+// ensureLayer unpacks the stored blob of l into layers/<diffID hex>
+// unless it is there. Only one unpack of a layer runs at a time (its
+// lock); it happens in a directory of its own under tmp/ that is renamed
+// into place only once complete and verified, so readers never see a
+// partial layer and a refused one leaves nothing.
+func (s *Store) ensureLayer(l Layer, rep *reporter) (existed bool, err error) {
+	diffID, err := v1.NewHash(l.DiffID)
+	if err == nil {
+		err = checkDigest(diffID)
+	}
+	if err != nil {
+		return false, fmt.Errorf("layer %s: bad diff ID: %w", l.Digest, err)
+	}
+	if s.hasLayer(diffID) {
+		return true, nil
+	}
+	lk, err := lockPath(s.path("locks", "layer-"+diffID.Hex), unix.LOCK_EX, true)
+	if err != nil {
+		return false, err
+	}
+	defer lk.unlock()
+	if s.hasLayer(diffID) {
+		return true, nil
+	}
+	tmp, err := os.MkdirTemp(s.path("tmp"), "layer-"+diffID.Hex[:12]+"-")
+	if err != nil {
+		return false, err
+	}
+	defer os.RemoveAll(tmp) // a no-op once renamed
+	if err := s.unpackBlob(l, diffID, tmp, rep); err != nil {
+		return false, fmt.Errorf("unpack layer %s: %w", l.Digest, err)
+	}
+	if err := os.Rename(tmp, s.layerPath(diffID.Hex)); err != nil {
+		return false, fmt.Errorf("unpack layer %s: %w", l.Digest, err)
+	}
+	return false, nil
+}
+
+// unpackBlob unpacks l's blob into tmp/diff, checks the uncompressed
+// stream against diffID and records the size.
+func (s *Store) unpackBlob(l Layer, diffID v1.Hash, tmp string, rep *reporter) error {
+	blob, err := v1.NewHash(l.Digest)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(s.blobPath(blob.Hex))
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	rep.set(progress.Extracting, l.Size, 0)
+	r, err := decompress(io.TeeReader(f, rep.counter()))
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	h := sha256.New()
+	capped := &capReader{r: r, limit: s.Limits.LayerBytes}
+	tee := io.TeeReader(capped, h)
+	diff := filepath.Join(tmp, "diff")
+	if err := os.Mkdir(diff, 0o700); err != nil {
+		return err
+	}
+	st, err := unpack(tee, diff, s.Limits)
+	if err != nil {
+		return err
+	}
+	// The diff ID covers the whole stream, the tar's end padding too.
+	if _, err := io.Copy(io.Discard, tee); err != nil {
+		return err
+	}
+	if got := fmt.Sprintf("%x", h.Sum(nil)); got != diffID.Hex {
+		return fmt.Errorf("diff ID mismatch: got sha256:%s, want %s", got, diffID)
+	}
+	return os.WriteFile(filepath.Join(tmp, "size"), []byte(strconv.FormatInt(st.Bytes, 10)), 0o600)
+}
+
+// capReader fails once more than limit bytes are read: the uncompressed
+// size limit, which a small gzip can otherwise blow up past.
+type capReader struct {
+	r     io.Reader
+	limit int64
+	read  int64
+}
+
+func (c *capReader) Read(p []byte) (int, error) {
+	// Up to one byte past the limit is asked for, to tell a stream that
+	// ends at the limit from one that goes on.
+	if max := c.limit - c.read + 1; int64(len(p)) > max {
+		p = p[:max]
+	}
+	n, err := c.r.Read(p)
+	c.read += int64(n)
+	if c.read > c.limit {
+		return 0, unsafef("uncompressed layer over the limit of %d bytes", c.limit)
+	}
+	return n, err
+}
+
+// decompress recognizes gzip and zstd by their magic numbers (a media
+// type may lie; the bytes cannot) and passes anything else through as tar.
+func decompress(r io.Reader) (io.ReadCloser, error) {
+	br := bufio.NewReader(r)
+	magic, _ := br.Peek(4)
+	switch {
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+		z, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, err
+		}
+		return z, nil
+	case bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
+		z, err := zstd.NewReader(br)
+		if err != nil {
+			return nil, err
+		}
+		return z.IOReadCloser(), nil
+	}
+	return io.NopCloser(br), nil
+}
+
+// LowerDirs returns the unpacked layer directories of the image ref
+// resolves to, top layer first, as overlay's lowerdir= wants them. Note
+// that the mount data is one page: with this root's path length, about 40
+// layers fit.
+func (s *Store) LowerDirs(ref string) ([]string, error) {
+	img, err := s.Get(ref)
+	if err != nil {
+		return nil, err
+	}
+	dirs := make([]string, 0, len(img.Layers))
+	for i := len(img.Layers) - 1; i >= 0; i-- {
+		h, err := v1.NewHash(img.Layers[i].DiffID)
+		if err != nil {
+			return nil, err
+		}
+		if !s.hasLayer(h) {
+			return nil, fmt.Errorf("image %s: layer %s is missing: pull or import the image again", ref, h)
+		}
+		dirs = append(dirs, s.layerDir(h))
+	}
+	return dirs, nil
+}

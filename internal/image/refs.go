@@ -1,0 +1,270 @@
+package image
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"golang.org/x/sys/unix"
+)
+
+// ErrNotFound means no image matches a reference.
+var ErrNotFound = errors.New("image not found")
+
+// notFound says which reference matched nothing, and how to get it.
+type notFound struct{ ref string }
+
+func (e notFound) Error() string {
+	return fmt.Sprintf("image %q not found: pull it with berth pull %s, or import it with berth image import", e.ref, e.ref)
+}
+
+func (e notFound) Is(target error) bool { return target == ErrNotFound }
+
+// Image describes a stored image.
+type Image struct {
+	ID       string    // the config's digest, as Docker's image ID
+	Names    []string  // canonical tags, e.g. docker.io/library/alpine:latest
+	Digests  []string  // repo@digest of what was pulled, e.g. docker.io/library/alpine@sha256:…
+	Manifest string    // digest of the image manifest
+	Layers   []Layer   // bottom first
+	Created  time.Time // from the config
+	Size     int64     // unpacked bytes of all layers
+}
+
+// Layer is one layer of an image.
+type Layer struct {
+	Digest    string // of the blob as stored (compressed or not)
+	DiffID    string // of the uncompressed tar, names the unpacked layer
+	MediaType string
+	Size      int64 // of the blob
+}
+
+// record is an image in images.json.
+type record struct {
+	ID        string    `json:"id"`
+	Manifest  string    `json:"manifest"`
+	MediaType string    `json:"mediaType"`
+	Layers    []Layer   `json:"layers"`
+	Digests   []string  `json:"digests,omitempty"`
+	Created   time.Time `json:"created"`
+}
+
+// meta is images.json: every image by ID, and every tag's image.
+type meta struct {
+	Images map[string]*record `json:"images"`
+	Tags   map[string]string  `json:"tags"`
+}
+
+func (s *Store) readMeta() (*meta, error) {
+	m := &meta{Images: map[string]*record{}, Tags: map[string]string{}}
+	b, err := os.ReadFile(s.path("images.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return m, nil
+	}
+	if err == nil {
+		err = json.Unmarshal(b, m)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read image records: %w", err)
+	}
+	return m, nil
+}
+
+// updateMeta applies fn to images.json under the store lock and replaces
+// the file by rename, so readers, who take no lock, see the old or the new
+// records and never a partial file.
+func (s *Store) updateMeta(fn func(*meta) error) error {
+	l, err := lockPath(s.path("lock"), unix.LOCK_EX, true)
+	if err != nil {
+		return err
+	}
+	defer l.unlock()
+	m, err := s.readMeta()
+	if err != nil {
+		return err
+	}
+	if err := fn(m); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(m, "", "\t")
+	if err != nil {
+		return err
+	}
+	tmp := s.path("images.json.tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("write image records: %w", err)
+	}
+	if err := os.Rename(tmp, s.path("images.json")); err != nil {
+		return fmt.Errorf("write image records: %w", err)
+	}
+	return nil
+}
+
+// names lists the tags of image id, sorted.
+func (m *meta) names(id string) []string {
+	var ns []string
+	for n, i := range m.Tags {
+		if i == id {
+			ns = append(ns, n)
+		}
+	}
+	sort.Strings(ns)
+	return ns
+}
+
+// ParseName parses an image reference the way Docker does: a short name
+// is on docker.io, under library/ when it has no slash, tagged latest
+// when it has neither tag nor digest.
+func ParseName(s string) (name.Reference, error) {
+	ref, err := name.ParseReference(s)
+	if err != nil {
+		return nil, fmt.Errorf("invalid image reference %q: %w", s, err)
+	}
+	return ref, nil
+}
+
+// canonical is a reference's stored form: docker.io/library/alpine:latest
+// (go-containerregistry says index.docker.io; Docker says docker.io).
+func canonical(ref name.Reference) string {
+	n := ref.Name()
+	if rest, ok := strings.CutPrefix(n, name.DefaultRegistry+"/"); ok {
+		return "docker.io/" + rest
+	}
+	return n
+}
+
+// FamiliarName shortens a canonical name as docker images shows it:
+// docker.io/library/alpine:latest is alpine:latest.
+func FamiliarName(s string) string {
+	if rest, ok := strings.CutPrefix(s, "docker.io/"); ok {
+		return strings.TrimPrefix(rest, "library/")
+	}
+	return s
+}
+
+// resolve finds the image s names: a full ID, a tag, a name@digest, or
+// a unique ID prefix (as Docker, a name wins over an ID prefix). isName
+// reports whether s was a tag.
+func (m *meta) resolve(s string) (rec *record, isName bool, err error) {
+	if r, ok := m.Images[s]; ok {
+		return r, false, nil
+	}
+	if ref, err := name.ParseReference(s); err == nil {
+		c := canonical(ref)
+		if id, ok := m.Tags[c]; ok && m.Images[id] != nil {
+			return m.Images[id], true, nil
+		}
+		if d, ok := ref.(name.Digest); ok {
+			if r := m.byDigest(c, d.DigestStr()); r != nil {
+				return r, false, nil
+			}
+		}
+	}
+	if r, err := m.byPrefix(s); r != nil || err != nil {
+		return r, false, err
+	}
+	return nil, false, notFound{s}
+}
+
+func (m *meta) byDigest(repoDigest, digest string) *record {
+	for _, r := range m.Images {
+		if r.Manifest == digest {
+			return r
+		}
+		for _, d := range r.Digests {
+			if d == repoDigest {
+				return r
+			}
+		}
+	}
+	return nil
+}
+
+// byPrefix finds the image whose ID starts with s (at least 4 hex digits).
+func (m *meta) byPrefix(s string) (*record, error) {
+	hex := strings.TrimPrefix(s, "sha256:")
+	if len(hex) < 4 || strings.Trim(hex, "0123456789abcdef") != "" {
+		return nil, nil
+	}
+	var found *record
+	for id, r := range m.Images {
+		if strings.HasPrefix(id, "sha256:"+hex) {
+			if found != nil {
+				return nil, fmt.Errorf("image ID prefix %q is ambiguous: give more digits", s)
+			}
+			found = r
+		}
+	}
+	return found, nil
+}
+
+// image turns a record into the public description.
+func (s *Store) image(m *meta, r *record) Image {
+	img := Image{
+		ID: r.ID, Names: m.names(r.ID), Digests: r.Digests, Manifest: r.Manifest,
+		Layers: r.Layers, Created: r.Created,
+	}
+	for _, l := range r.Layers {
+		img.Size += s.layerSize(l.DiffID)
+	}
+	return img
+}
+
+// List returns every image, newest first.
+func (s *Store) List() ([]Image, error) {
+	m, err := s.readMeta()
+	if err != nil {
+		return nil, err
+	}
+	imgs := make([]Image, 0, len(m.Images))
+	for _, r := range m.Images {
+		imgs = append(imgs, s.image(m, r))
+	}
+	sort.Slice(imgs, func(i, j int) bool {
+		if !imgs[i].Created.Equal(imgs[j].Created) {
+			return imgs[i].Created.After(imgs[j].Created)
+		}
+		return imgs[i].ID < imgs[j].ID
+	})
+	return imgs, nil
+}
+
+// Get returns the image a reference (name, name@digest, ID or unique ID
+// prefix) resolves to; errors.Is(err, ErrNotFound) when there is none.
+func (s *Store) Get(ref string) (*Image, error) {
+	m, err := s.readMeta()
+	if err != nil {
+		return nil, err
+	}
+	r, _, err := m.resolve(ref)
+	if err != nil {
+		return nil, err
+	}
+	img := s.image(m, r)
+	return &img, nil
+}
+
+// Tag adds the name target to the image ref resolves to, moving it from
+// any image that had it.
+func (s *Store) Tag(ref, target string) error {
+	t, err := ParseName(target)
+	if err != nil {
+		return err
+	}
+	if _, ok := t.(name.Tag); !ok {
+		return fmt.Errorf("tag %s: a tag cannot have a digest", target)
+	}
+	return s.updateMeta(func(m *meta) error {
+		r, _, err := m.resolve(ref)
+		if err != nil {
+			return err
+		}
+		m.Tags[canonical(t)] = r.ID
+		return nil
+	})
+}
