@@ -99,7 +99,9 @@ func (s *Store) importPath(ctx context.Context, path string, o ImportOptions) ([
 }
 
 // openTar opens path as an uncompressed tar, decompressing a gzip or zstd
-// file into tmp/ first so members can be read in place.
+// file into tmp/ first so members can be read in place. The copy is cut
+// at Limits.LayerBytes: a compressed file is in practice a root
+// filesystem, one layer, and a bomb must not fill the disk.
 func (s *Store) openTar(path string) (*os.File, func(), error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -122,7 +124,7 @@ func (s *Store) openTar(path string) (*os.File, func(), error) {
 	cleanup := func() { tmp.Close(); os.Remove(tmp.Name()) }
 	r, err := decompress(f)
 	if err == nil {
-		_, err = io.Copy(tmp, r)
+		_, err = io.Copy(tmp, &capReader{r: r, limit: s.Limits.LayerBytes})
 		r.Close()
 	}
 	if err == nil {

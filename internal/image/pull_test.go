@@ -240,3 +240,23 @@ func TestSharedLayers(t *testing.T) {
 		t.Errorf("shared layer not shared: %v %v", da, db)
 	}
 }
+
+func TestPullLayerOverLimit(t *testing.T) {
+	reg := newRegistry(t, false)
+	// A valid tar followed by 4 MiB of zeros: small compressed, and past
+	// the limit only after the tar's end.
+	bomb := append(mkTar(t, file("ok", "ok")), make([]byte, 4<<20)...)
+	reg.push(t, "bomb:1", mkImage(t, "amd64", bomb))
+	s := newStore(t)
+	s.Limits.LayerBytes = 1 << 20
+	_, err := s.Pull(context.Background(), reg.host+"/bomb:1", PullOptions{Insecure: true})
+	if !errors.Is(err, ErrUnsafeLayer) {
+		t.Fatalf("got %v", err)
+	}
+	if n := readDirNames(t, s.path("layers")); len(n) != 0 {
+		t.Errorf("layers: %v", n)
+	}
+	if n := readDirNames(t, s.path("tmp")); len(n) != 0 {
+		t.Errorf("tmp: %v", n)
+	}
+}
