@@ -27,6 +27,9 @@ var version = "dev"
 type globalOptions struct {
 	root    string
 	runroot string
+	// storageDriver makes containers' root filesystems from images:
+	// overlay, or vfs (a copy).
+	storageDriver string
 }
 
 // exitError carries a status for main to exit with; its message, if any,
@@ -46,7 +49,9 @@ func newRootCommand() *cobra.Command {
 	}
 	root.PersistentFlags().StringVar(&g.root, "root", defaultStorage, "storage directory: images and networks")
 	root.PersistentFlags().StringVar(&g.runroot, "runroot", state.DefaultRoot, "state directory of running containers")
-	root.AddCommand(newRunCommand(g), newNetworkCommand(g))
+	root.PersistentFlags().StringVar(&g.storageDriver, "storage-driver", "", "how containers get their root filesystem from an image: overlay, or vfs (a copy) (default: overlay where the kernel has it)")
+	root.AddCommand(newRunCommand(g), newNetworkCommand(g), newImageCommand(g),
+		newPullCommand(g), newImagesCommand(g, "images"), newRmiCommand(g, "rmi"))
 	return root
 }
 

@@ -10,8 +10,11 @@ import (
 	"strings"
 
 	"github.com/berth-runtime/berth/internal/container"
+	"github.com/berth-runtime/berth/internal/image"
 	"github.com/berth-runtime/berth/internal/network"
 	"github.com/berth-runtime/berth/internal/network/nft"
+	"github.com/berth-runtime/berth/internal/progress"
+	"github.com/berth-runtime/berth/internal/snapshot"
 	"github.com/berth-runtime/berth/internal/spec"
 	"github.com/berth-runtime/berth/internal/state"
 	"github.com/berth-runtime/berth/internal/terminal"
@@ -20,11 +23,14 @@ import (
 )
 
 type runFlags struct {
-	opts    spec.RunOptions
-	publish []string
-	rm      bool
-	detach  bool
-	name    string
+	opts       spec.RunOptions
+	publish    []string
+	rm         bool
+	detach     bool
+	name       string
+	pull       string
+	entrypoint string
+	tlsVerify  bool
 }
 
 func newRunCommand(g *globalOptions) *cobra.Command {
@@ -32,10 +38,13 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run [OPTIONS] (IMAGE | --rootfs DIR) [COMMAND] [ARG...]",
 		Short: "Run a command in a new container",
-		Example: `  berth run --rm --rootfs ./rootfs --hostname box --pids-limit 64 --memory 256m --cpus 0.5 -e FOO=bar -- /bin/sh -c 'hostname; ps; echo $FOO'
+		Example: `  berth run --rm alpine echo hello
+  berth run --rm -it busybox sh
+  berth run --rm --rootfs ./rootfs --hostname box --pids-limit 64 --memory 256m --cpus 0.5 -e FOO=bar -- /bin/sh -c 'hostname; ps; echo $FOO'
   berth run --rm -it --rootfs ./rootfs /bin/sh
   echo hi | berth run --rm -i --rootfs ./rootfs cat`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			f.opts.EntrypointSet = cmd.Flags().Changed("entrypoint")
 			return runContainer(g, f, args)
 		},
 	}
@@ -60,6 +69,9 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 	fl.Int64VarP(&o.CPUShares, "cpu-shares", "c", 0, "CPU shares (relative weight, 1024 by default)")
 	fl.Int64Var(&o.PidsLimit, "pids-limit", 0, "maximum number of processes (-1 for unlimited)")
 	fl.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a container port: [hostip:]hostport:containerport[/tcp|/udp] (bridge networks only)")
+	fl.StringVar(&f.pull, "pull", "missing", "pull the image: missing (when not stored), always, or never")
+	fl.BoolVar(&f.tlsVerify, "tls-verify", true, "when pulling, require https with a trusted certificate")
+	fl.StringVar(&o.Entrypoint, "entrypoint", "", "run this program instead of the image's entrypoint (the image's Cmd is dropped too)")
 	fl.StringVar(&o.Network, "network", "bridge", "network: bridge (berth0, 10.88.0.0/16, outbound NAT), a network made with berth network create, none (loopback only), host, or container:NAME")
 	return cmd
 }
@@ -72,13 +84,6 @@ func runContainer(g *globalOptions, f *runFlags, args []string) error {
 		return errors.New("--detach is not supported yet: run the container in the foreground")
 	}
 	o := &f.opts
-	if o.Rootfs == "" {
-		if len(args) > 0 {
-			return fmt.Errorf("images are not supported yet: run %q from a directory with --rootfs DIR", args[0])
-		}
-		return errors.New("no root filesystem given: use --rootfs DIR")
-	}
-	o.Args = args
 	if o.Interactive && o.TTY && !terminal.IsTerminal(os.Stdin) {
 		return errors.New("the input device is not a TTY: drop -t, or run berth from a terminal")
 	}
@@ -86,6 +91,18 @@ func runContainer(g *globalOptions, f *runFlags, args []string) error {
 	if err != nil {
 		return err
 	}
+	var snap *snapshot.Snapshot
+	if o.Rootfs == "" {
+		if len(args) == 0 {
+			return errors.New("no image given: berth run IMAGE [COMMAND...], or berth run --rootfs DIR COMMAND...")
+		}
+		if snap, err = imageRootfs(g, f, id, args[0]); err != nil {
+			return err
+		}
+		defer snap.Remove()
+		args = args[1:]
+	}
+	o.Args = args
 	if o.Hostname == "" {
 		o.Hostname = id[:12]
 	}
@@ -99,6 +116,9 @@ func runContainer(g *globalOptions, f *runFlags, args []string) error {
 		return err
 	}
 	run := container.Options{StateRoot: g.runroot, ID: id, Name: f.name, Spec: s, Stdout: os.Stdout, Stderr: os.Stderr}
+	if snap != nil {
+		run.RootOverlay = snap.Overlay
+	}
 	if o.Interactive {
 		run.Stdin = os.Stdin
 	}
@@ -124,6 +144,73 @@ func runContainer(g *globalOptions, f *runFlags, args []string) error {
 		return exitError{exit.Code}
 	}
 	return nil
+}
+
+// imageRootfs gives container id its root filesystem from image ref,
+// pulling the image first if --pull says so, and fills in the image's
+// defaults for the command, environment, working directory and user.
+func imageRootfs(g *globalOptions, f *runFlags, id, ref string) (*snapshot.Snapshot, error) {
+	driver, err := snapshot.ParseDriver(g.storageDriver)
+	if err != nil {
+		return nil, err
+	}
+	store, err := g.imageStore()
+	if err != nil {
+		return nil, err
+	}
+	// Held until the snapshot records the image: from then on it is in
+	// use, and rmi or prune leave it alone.
+	release, err := store.Hold()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	img, err := findOrPull(store, f, ref)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := store.Config(img.ID)
+	if err != nil {
+		return nil, err
+	}
+	lower, err := store.LowerDirs(img.ID)
+	if err != nil {
+		return nil, err
+	}
+	snaps := g.snapshots()
+	snaps.Collect()
+	snap, err := snaps.Create(id, img.ID, lower, driver, func(dst string) error { return store.Materialize(img.ID, dst) })
+	if err != nil {
+		return nil, err
+	}
+	o := &f.opts
+	o.Rootfs = snap.Rootfs
+	o.Image = &spec.ImageConfig{Entrypoint: cfg.Entrypoint, Cmd: cfg.Cmd, Env: cfg.Env, WorkingDir: cfg.WorkingDir, User: cfg.User}
+	if snap.Overlay != nil {
+		// The union is mounted only inside the container: look users up
+		// through the layers.
+		o.UserRoots = lower
+	}
+	return snap, nil
+}
+
+// findOrPull finds ref in the store, pulling it as --pull says.
+func findOrPull(store *image.Store, f *runFlags, ref string) (*image.Image, error) {
+	switch f.pull {
+	case "missing", "always", "never":
+	default:
+		return nil, fmt.Errorf("invalid --pull %q: use missing, always or never", f.pull)
+	}
+	if f.pull != "always" {
+		img, err := store.Get(ref)
+		if err == nil || f.pull == "never" || !errors.Is(err, image.ErrNotFound) {
+			return img, err
+		}
+		fmt.Fprintf(os.Stderr, "Unable to find image '%s' locally\n", ref)
+	}
+	ctx, cancel := interruptible()
+	defer cancel()
+	return store.Pull(ctx, ref, image.PullOptions{Insecure: !f.tlsVerify, Progress: progress.NewRenderer(os.Stderr)})
 }
 
 // newID returns a container ID: 64 hex digits, as Docker's.

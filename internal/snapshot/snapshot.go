@@ -114,12 +114,13 @@ func (s Store) Create(id, imageID string, lower []string, d Driver, copyImage fu
 // overlayOf creates the writable layer's directories and names the lower
 // layers relative to their common directory.
 func overlayOf(dir string, lower []string) (*rootfs.Overlay, error) {
-	o := &rootfs.Overlay{LayersDir: filepath.Dir(lower[0]), Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work")}
+	o := &rootfs.Overlay{LayersDir: commonDir(lower), Upper: filepath.Join(dir, "upper"), Work: filepath.Join(dir, "work")}
 	for _, l := range lower {
-		if filepath.Dir(l) != o.LayersDir {
-			return nil, fmt.Errorf("snapshot: layer %s is not in %s", l, o.LayersDir)
+		rel, err := filepath.Rel(o.LayersDir, l)
+		if err != nil || strings.ContainsAny(rel, ":,") {
+			return nil, fmt.Errorf("snapshot: layer directory %s cannot be named in an overlay mount", l)
 		}
-		o.Lower = append(o.Lower, filepath.Base(l))
+		o.Lower = append(o.Lower, rel)
 	}
 	for _, d := range []string{o.Upper, o.Work} {
 		if err := os.Mkdir(d, 0o755); err != nil {
@@ -127,6 +128,17 @@ func overlayOf(dir string, lower []string) (*rootfs.Overlay, error) {
 		}
 	}
 	return o, nil
+}
+
+// commonDir is the deepest directory that holds all of paths.
+func commonDir(paths []string) string {
+	common := filepath.Dir(filepath.Clean(paths[0]))
+	for _, p := range paths[1:] {
+		for common != "/" && !strings.HasPrefix(filepath.Clean(p), common+"/") {
+			common = filepath.Dir(common)
+		}
+	}
+	return common
 }
 
 // Remove deletes the snapshot and gives up its ownership.

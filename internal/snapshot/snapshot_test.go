@@ -12,8 +12,8 @@ func layers(t *testing.T) []string {
 	dir := t.TempDir()
 	var out []string
 	for _, name := range []string{"top", "bottom"} {
-		p := filepath.Join(dir, name)
-		if err := os.Mkdir(p, 0o755); err != nil {
+		p := filepath.Join(dir, name, "diff")
+		if err := os.MkdirAll(p, 0o755); err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, p)
@@ -29,7 +29,7 @@ func TestCreateOverlay(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := snap.Overlay
-	if o == nil || o.LayersDir != filepath.Dir(lower[0]) || strings.Join(o.Lower, ":") != "top:bottom" {
+	if o == nil || o.LayersDir != filepath.Dir(filepath.Dir(lower[0])) || strings.Join(o.Lower, ":") != "top/diff:bottom/diff" {
 		t.Fatalf("overlay %+v", o)
 	}
 	for _, d := range []string{snap.Rootfs, o.Upper, o.Work} {

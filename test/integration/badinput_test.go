@@ -28,7 +28,10 @@ func TestBadInputOneLineAndNothingLeft(t *testing.T) {
 		{"too many cpus", []string{"--rootfs", rootfsDir, "--cpus", "1000", "true"}, "the range is 0.01"},
 		{"bad user", []string{"--rootfs", rootfsDir, "--user", "nosuchuser", "true"}, "unable to find user"},
 		{"relative workdir", []string{"--rootfs", rootfsDir, "-w", "tmp", "true"}, "absolute path"},
-		{"no image support", []string{"alpine", "true"}, "--rootfs"},
+		{"image not stored", []string{"--pull", "never", "no-such-image", "true"}, `image "no-such-image" not found`},
+		{"bad --pull", []string{"--pull", "sometimes", "no-such-image", "true"}, "invalid --pull"},
+		{"bad storage driver", []string{"--storage-driver", "zfs", "no-such-image", "true"}, "unknown storage driver"},
+		{"no image", []string{}, "no image given"},
 	}
 	before := snapshot(t)
 	for _, c := range cases {

@@ -260,7 +260,13 @@ const idle = "trap 'exit 0' TERM INT; sleep 1000 & echo ready; wait"
 // container prints a line "ready".
 func startContainer(t *testing.T, script string, flags ...string) *started {
 	t.Helper()
-	args := append(append([]string{"run", "--rm", "--rootfs", rootfsDir}, flags...), "/bin/sh", "-c", script)
+	return startBerth(t, append(append([]string{"run", "--rm", "--rootfs", rootfsDir}, flags...), "/bin/sh", "-c", script)...)
+}
+
+// startBerth starts berth with args in the background and waits until
+// the container prints a line "ready".
+func startBerth(t *testing.T, args ...string) *started {
+	t.Helper()
 	cmd := berthCommand(args...)
 	pr, pw, err := os.Pipe()
 	if err != nil {
