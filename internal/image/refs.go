@@ -38,10 +38,10 @@ type Image struct {
 
 // Layer is one layer of an image.
 type Layer struct {
-	Digest    string // of the blob as stored (compressed or not)
-	DiffID    string // of the uncompressed tar, names the unpacked layer
-	MediaType string
-	Size      int64 // of the blob
+	Digest    string `json:"digest"` // of the blob as stored (compressed or not)
+	DiffID    string `json:"diffID"` // of the uncompressed tar, names the unpacked layer
+	MediaType string `json:"mediaType"`
+	Size      int64  `json:"size"` // of the blob
 }
 
 // record is an image in images.json.
@@ -145,6 +145,17 @@ func FamiliarName(s string) string {
 		return strings.TrimPrefix(rest, "library/")
 	}
 	return s
+}
+
+// SplitName splits a name into repository and tag, as docker images shows
+// them: docker.io/library/alpine:latest is alpine and latest.
+func SplitName(n string) (repo, tag string) {
+	n = FamiliarName(n)
+	i := strings.LastIndexByte(n, ':')
+	if i < 0 || strings.Contains(n[i:], "/") {
+		return n, ""
+	}
+	return n[:i], n[i+1:]
 }
 
 // resolve finds the image s names: a full ID, a tag, a name@digest, or

@@ -35,7 +35,9 @@ type testRegistry struct {
 	gets   map[string]int      // blob digest → GETs
 	ranges map[string][]string // blob digest → Range headers seen
 	cut    map[string]int64    // blob digest → abort the response after n bytes
-	tamper map[string]bool     // blob digest → flip a byte
+	stall  map[string]int64    // blob digest → hang after n bytes until the test ends
+	done   chan struct{}
+	tamper map[string]bool // blob digest → flip a byte
 }
 
 var blobPath = regexp.MustCompile(`/blobs/(sha256:[0-9a-f]{64})$`)
@@ -44,6 +46,7 @@ func newRegistry(t *testing.T, tls bool) *testRegistry {
 	r := &testRegistry{
 		reg:  registry.New(registry.Logger(log.New(io.Discard, "", 0))),
 		gets: map[string]int{}, ranges: map[string][]string{}, cut: map[string]int64{}, tamper: map[string]bool{},
+		stall: map[string]int64{}, done: make(chan struct{}),
 	}
 	srv := httptest.NewUnstartedServer(r)
 	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are the point of some tests
@@ -53,6 +56,7 @@ func newRegistry(t *testing.T, tls bool) *testRegistry {
 		srv.Start()
 	}
 	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(r.done) })
 	r.host = strings.TrimPrefix(strings.TrimPrefix(srv.URL, "http://"), "https://")
 	return r
 }
@@ -69,10 +73,13 @@ func (r *testRegistry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if rg := req.Header.Get("Range"); rg != "" {
 		r.ranges[d] = append(r.ranges[d], rg)
 	}
-	cut, tamper := r.cut[d], r.tamper[d]
+	cut, tamper, stall := r.cut[d], r.tamper[d], r.stall[d]
 	r.mu.Unlock()
 	if cut > 0 {
 		w = &cutWriter{ResponseWriter: w, left: cut}
+	}
+	if stall > 0 {
+		w = &cutWriter{ResponseWriter: w, left: stall, stall: r.done}
 	}
 	if tamper {
 		w = &tamperWriter{ResponseWriter: w}
@@ -86,16 +93,21 @@ func (r *testRegistry) count(d v1.Hash) int {
 	return r.gets[d.String()]
 }
 
-// cutWriter drops the connection after left bytes of body.
+// cutWriter drops the connection after left bytes of body, or hangs
+// there until stall is closed.
 type cutWriter struct {
 	http.ResponseWriter
-	left int64
+	left  int64
+	stall chan struct{}
 }
 
 func (c *cutWriter) Write(p []byte) (int, error) {
 	if int64(len(p)) > c.left {
 		c.ResponseWriter.Write(p[:c.left])
 		c.ResponseWriter.(http.Flusher).Flush()
+		if c.stall != nil {
+			<-c.stall
+		}
 		panic(http.ErrAbortHandler)
 	}
 	c.left -= int64(len(p))

@@ -9,7 +9,9 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
@@ -200,6 +202,52 @@ func TestPullConcurrentProcesses(t *testing.T) {
 	s, _ := Open(root)
 	if imgs, _ := s.List(); len(imgs) != 1 || imgs[0].ID != configDigest(t, img) {
 		t.Errorf("images %+v", imgs)
+	}
+}
+
+// TestPullKilled kills a pulling process (SIGKILL) in the middle of a
+// layer: the store has no image, no partial layer, and the next pull
+// resumes the download.
+func TestPullKilled(t *testing.T) {
+	reg := newRegistry(t, false)
+	img := mkImage(t, "amd64", mkTar(t, file("small", "s")), mkTar(t, file("big", randomBytes(1<<20))))
+	reg.push(t, "app:1", img)
+	big := layerDigests(t, img)[1]
+	reg.stall[big.String()] = 200 << 10
+	root := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperPull$", "-test.count=1")
+	cmd.Env = append(os.Environ(), "BERTH_TEST_PULL_ROOT="+root, "BERTH_TEST_PULL_REF="+reg.host+"/app:1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	partial := filepath.Join(root, "tmp", "partial-"+big.Hex)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if fi, err := os.Stat(partial); err == nil && fi.Size() >= 200<<10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("the download never reached the stall")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	s, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if imgs, _ := s.List(); len(imgs) != 0 {
+		t.Error("an image was recorded")
+	}
+	if got := readDirNames(t, s.path("tmp")); !slices.Equal(got, []string{"partial-" + big.Hex}) {
+		t.Errorf("tmp: %v", got)
+	}
+	delete(reg.stall, big.String())
+	pull(t, s, reg.host+"/app:1")
+	if rs := reg.ranges[big.String()]; len(rs) != 1 || !strings.HasPrefix(rs[0], "bytes=204800-") {
+		t.Errorf("not resumed: %v", rs)
 	}
 }
 
