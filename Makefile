@@ -18,10 +18,13 @@ build:
 deps:
 	scripts/install-deps.sh
 
-# Sets everything up and runs a demo container (no network needed).
+# Sets everything up, imports a busybox image built from Debian's
+# busybox-static and runs a demo container (no registry needed).
 demo: deps build
 	scripts/mkrootfs.sh $(DEMO_ROOTFS)
-	bin/berth run --rm --rootfs $(DEMO_ROOTFS) --hostname box --pids-limit 64 --memory 256m --cpus 0.5 -e FOO=bar -- /bin/sh -c 'hostname; ps; echo $$FOO'
+	tar -C $(DEMO_ROOTFS) -cf .cache/busybox-rootfs.tar .
+	bin/berth image import .cache/busybox-rootfs.tar busybox
+	bin/berth run --rm --hostname box --pids-limit 64 --memory 256m --cpus 0.5 -e FOO=bar busybox /bin/sh -c 'hostname; ps; echo $$FOO; ip -4 -o addr show eth0'
 
 # The whole suite: unit tests, integration tests on this host's cgroups,
 # the integration tests again in a VM whose only hierarchy is cgroup v2,
