@@ -23,8 +23,19 @@ type source interface {
 	open(ctx context.Context, d v1.Descriptor, offset int64) (rc io.ReadCloser, start int64, err error)
 }
 
-// errTransient marks a failure worth another try (a dropped connection).
-var errTransient = errors.New("transient")
+// transientError marks a failure worth another try (a dropped
+// connection, a 5xx), without changing its message.
+type transientError struct{ err error }
+
+func (e transientError) Error() string { return e.err.Error() }
+func (e transientError) Unwrap() error { return e.err }
+
+func transient(err error) error { return transientError{err} }
+
+func isTransient(err error) bool {
+	var t transientError
+	return errors.As(err, &t)
+}
 
 // retries and retryDelay govern how often a dropped download is resumed
 // within one pull before giving up (a later pull resumes it again).
@@ -71,7 +82,7 @@ func (s *Store) ensureBlob(ctx context.Context, src source, d v1.Descriptor, rep
 	}
 	for attempt := 1; ; attempt++ {
 		err = s.fetchBlob(ctx, src, d, rep)
-		if err == nil || !errors.Is(err, errTransient) || attempt >= retries || ctx.Err() != nil {
+		if err == nil || !isTransient(err) || attempt >= retries || ctx.Err() != nil {
 			break
 		}
 		select {
@@ -124,7 +135,7 @@ func (s *Store) fetchBlob(ctx context.Context, src source, d v1.Descriptor, rep 
 	// caught rather than cut to size.
 	n, err := io.Copy(io.MultiWriter(f, h, rep.counter()), io.LimitReader(rc, d.Size-start+1))
 	if err != nil {
-		return fmt.Errorf("%w: %w", errTransient, err)
+		return transient(err)
 	}
 	rep.set(progress.Verifying, d.Size, d.Size)
 	if got := "sha256:" + fmt.Sprintf("%x", h.Sum(nil)); start+n != d.Size || got != d.Digest.String() {

@@ -43,7 +43,7 @@ var (
 	ErrAccessDenied  = errors.New("access denied: the repository does not exist or needs credentials (docker login; berth reads the docker config file)")
 	ErrNoSuchTag     = errors.New("manifest unknown: no such tag or digest in the repository")
 	ErrNoPlatform    = errors.New("no image for this platform in the index")
-	errRefusedHTTP   = errors.New("plain http refused")
+	errRefusedHTTP   = errors.New("plain http not tried without --tls-verify=false")
 	errUnsupportedMT = errors.New("unsupported manifest type")
 )
 
@@ -276,7 +276,7 @@ func (r remoteSource) open(ctx context.Context, d v1.Descriptor, offset int64) (
 	}
 	resp, err := r.client.Do(req)
 	if err != nil {
-		return nil, 0, fmt.Errorf("%w: %w", errTransient, err)
+		return nil, 0, transient(err)
 	}
 	switch {
 	case resp.StatusCode == http.StatusOK:
@@ -292,7 +292,7 @@ func (r remoteSource) open(ctx context.Context, d v1.Descriptor, offset int64) (
 	// %v, not %w: a missing blob is not explain's missing tag.
 	err = fmt.Errorf("%v", transport.CheckError(resp, http.StatusOK))
 	if resp.StatusCode >= 500 {
-		err = fmt.Errorf("%w: %w", errTransient, err)
+		err = transient(err)
 	}
 	return nil, 0, err
 }

@@ -1,0 +1,37 @@
+package image
+
+import (
+	"archive/tar"
+	"bytes"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+// FuzzUnpack feeds arbitrary tar streams to unpack: whatever it accepts
+// or refuses, nothing may appear or change outside the layer directory.
+func FuzzUnpack(f *testing.F) {
+	seeds := [][]ent{
+		{file("../../etc/x", "x")},
+		{symlink("a", "/etc"), file("a/passwd", "x")},
+		{symlink("b", "../../"), dir("b/c"), file("b/c/d", "x")},
+		{file("t", "t"), hardlink("h", "../t"), hardlink("g", "/t")},
+		{dir("d"), whiteout("d/.wh..wh..opq"), whiteout(".wh.d"), dir("d"), file("d/x", "x")},
+		{ent{name: "dev", typ: tar.TypeBlock, major: 8}, ent{name: "p", typ: tar.TypeFifo, mode: 0o600}},
+	}
+	for _, es := range seeds {
+		f.Add(mkTar(f, es...))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		base := t.TempDir()
+		os.WriteFile(filepath.Join(base, "secret"), []byte("host"), 0o600)
+		layer := filepath.Join(base, "a", "b", "layer")
+		os.MkdirAll(layer, 0o700)
+		before := snapshot(t, base, layer)
+		unpack(bytes.NewReader(b), layer, Limits{LayerBytes: 1 << 20, LayerEntries: 1000})
+		if after := snapshot(t, base, layer); !slices.Equal(before, after) {
+			t.Fatalf("outside the layer changed:\nbefore %v\nafter  %v", before, after)
+		}
+	})
+}
