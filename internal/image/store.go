@@ -94,7 +94,8 @@ func (s *Store) layerPath(hex string) string { return s.path("layers", hex) }
 // Hold keeps remove and prune from deleting any content until release is
 // called. Take it before resolving an image for a new container and
 // release it once the container's record names the image (from then on
-// the inUse callbacks protect it).
+// the inUse callbacks protect it). Remove and Prune wait for every hold,
+// so never call them while holding one.
 func (s *Store) Hold() (release func(), err error) {
 	l, err := lockPath(s.path("gc.lock"), unix.LOCK_SH, true)
 	if err != nil {

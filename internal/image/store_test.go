@@ -136,6 +136,28 @@ func TestPrune(t *testing.T) {
 	}
 }
 
+func TestHoldDelaysPrune(t *testing.T) {
+	s, _, _, _ := twoImages(t)
+	release, err := s.Hold()
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan Removed)
+	go func() {
+		r, _ := s.Prune(true, nil)
+		done <- r
+	}()
+	select {
+	case <-done:
+		t.Fatal("prune ran during a hold")
+	case <-time.After(100 * time.Millisecond):
+	}
+	release()
+	if r := <-done; len(r.Deleted) != 2 {
+		t.Errorf("after the hold: %+v", r)
+	}
+}
+
 func TestOpenCollectsTemp(t *testing.T) {
 	s := newStore(t)
 	os.MkdirAll(s.path("tmp", "layer-0123-xyz", "diff", "d"), 0o755)
