@@ -301,3 +301,44 @@ func TestImageSnapshotCollectedAfterBerthKilled(t *testing.T) {
 		t.Errorf("the killed container's layer was not collected: %v", ents)
 	}
 }
+
+// TestImageConcurrentPulls: two berth pulls of one image at once both
+// succeed and store its layers once, while a container runs the image.
+func TestImageConcurrentPulls(t *testing.T) {
+	needRoot(t)
+	reg := newTestRegistry(t)
+	ref := reg.push(t, "test/twice:1", appImage(t))
+	if r := pull(t, "--tls-verify=false", ref); r.code != 0 {
+		t.Fatalf("pull: %+v", r)
+	}
+	c := startBerth(t, "run", "--rm", "--entrypoint", "/bin/sh", ref, "-c", idle)
+	if r := berth(t, "", "rmi", ref); r.code == 0 {
+		t.Fatalf("rmi of an image in use succeeded: %+v", r)
+	}
+	// A new tag with one more layer: both pulls fetch and unpack it.
+	extra, err := mutate.AppendLayers(appImage(t), tarLayer(t, tarEntry{name: "extra", body: "more"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref2 := reg.push(t, "test/twice:2", extra)
+	results := make(chan result, 2)
+	for i := 0; i < 2; i++ {
+		go func() { results <- pull(t, "--tls-verify=false", ref2) }()
+	}
+	for i := 0; i < 2; i++ {
+		if r := <-results; r.code != 0 {
+			t.Errorf("concurrent pull: %+v", r)
+		}
+	}
+	r := berth(t, "", "run", "--rm", "--entrypoint", "/bin/cat", ref2, "/extra")
+	if r.code != 0 || r.stdout != "more" {
+		t.Errorf("run of the concurrently pulled image: %+v", r)
+	}
+	c.cmd.Process.Signal(os.Interrupt)
+	c.wait(t)
+	for _, ref := range []string{ref, ref2} {
+		if r := berth(t, "", "rmi", ref); r.code != 0 {
+			t.Errorf("rmi %s: %+v", ref, r)
+		}
+	}
+}
