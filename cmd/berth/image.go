@@ -14,7 +14,6 @@ import (
 
 	"github.com/berth-runtime/berth/internal/image"
 	"github.com/berth-runtime/berth/internal/progress"
-	"github.com/berth-runtime/berth/internal/snapshot"
 	"github.com/berth-runtime/berth/internal/terminal"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -25,13 +24,9 @@ func (g *globalOptions) imageStore() (*image.Store, error) {
 	return image.Open(filepath.Join(g.root, "images"))
 }
 
-// snapshots are the containers' writable layers, under --root.
-func (g *globalOptions) snapshots() snapshot.Store {
-	return snapshot.Store{Dir: filepath.Join(g.root, "containers")}
-}
-
-// imageInUse tells the image store which images live containers use.
-func (g *globalOptions) imageInUse(id string) bool { return g.snapshots().InUse(id) }
+// imageInUse tells the image store which images containers, running or
+// not, are made from.
+func (g *globalOptions) imageInUse(id string) bool { return g.containers().Uses(id) }
 
 // interruptible is a context cancelled by SIGINT or SIGTERM, so that a
 // pull stops cleanly and can be resumed.

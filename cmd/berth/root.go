@@ -51,7 +51,10 @@ func newRootCommand() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.runroot, "runroot", state.DefaultRoot, "state directory of running containers")
 	root.PersistentFlags().StringVar(&g.storageDriver, "storage-driver", "", "how containers get their root filesystem from an image: overlay, or vfs (a copy) (default: overlay where the kernel has it)")
 	root.AddCommand(newRunCommand(g), newNetworkCommand(g), newImageCommand(g),
-		newPullCommand(g), newImagesCommand(g, "images"), newRmiCommand(g, "rmi"))
+		newPullCommand(g), newImagesCommand(g, "images"), newRmiCommand(g, "rmi"),
+		newContainerCommand(g), newPsCommand(g), newLogsCommand(g), newStopCommand(g), newKillCommand(g),
+		newRmCommand(g), newWaitCommand(g), newInspectCommand(g), newStartCommand(g), newRestartCommand(g),
+		newPauseCommand(g, true), newPauseCommand(g, false), newRenameCommand(g), newExecCommand(g))
 	return root
 }
 

@@ -8,18 +8,20 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/berth-runtime/berth/internal/container"
 	"github.com/berth-runtime/berth/internal/image"
+	"github.com/berth-runtime/berth/internal/managed"
 	"github.com/berth-runtime/berth/internal/network"
 	"github.com/berth-runtime/berth/internal/network/nft"
 	"github.com/berth-runtime/berth/internal/progress"
 	"github.com/berth-runtime/berth/internal/snapshot"
 	"github.com/berth-runtime/berth/internal/spec"
-	"github.com/berth-runtime/berth/internal/state"
 	"github.com/berth-runtime/berth/internal/terminal"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 )
 
 type runFlags struct {
@@ -31,6 +33,11 @@ type runFlags struct {
 	pull       string
 	entrypoint string
 	tlsVerify  bool
+	restart    string
+	// id and monitor are set when berth runs as a container's monitor
+	// (see monitor.go): the container's record exists already.
+	id      string
+	monitor bool
 }
 
 func newRunCommand(g *globalOptions) *cobra.Command {
@@ -40,12 +47,12 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 		Short: "Run a command in a new container",
 		Example: `  berth run --rm alpine echo hello
   berth run --rm -it busybox sh
+  berth run -d --name web -p 8080:80 --restart on-failure busybox httpd -f -p 80
   berth run --rm --rootfs ./rootfs --hostname box --pids-limit 64 --memory 256m --cpus 0.5 -e FOO=bar -- /bin/sh -c 'hostname; ps; echo $FOO'
-  berth run --rm -it --rootfs ./rootfs /bin/sh
   echo hi | berth run --rm -i --rootfs ./rootfs cat`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			f.opts.EntrypointSet = cmd.Flags().Changed("entrypoint")
-			return runContainer(g, f, args)
+			return runContainer(g, f, cmd.Flags(), args)
 		},
 	}
 	fl := cmd.Flags()
@@ -54,7 +61,7 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 	o := &f.opts
 	fl.StringVar(&o.Rootfs, "rootfs", "", "run the container from this root filesystem directory instead of an image")
 	fl.BoolVar(&f.rm, "rm", false, "remove the container when it exits")
-	fl.BoolVarP(&f.detach, "detach", "d", false, "run the container in the background")
+	fl.BoolVarP(&f.detach, "detach", "d", false, "run the container in the background and print its ID")
 	fl.BoolVarP(&o.Interactive, "interactive", "i", false, "keep stdin open and pass it to the container")
 	fl.BoolVarP(&o.TTY, "tty", "t", false, "give the container a terminal")
 	fl.StringVar(&f.name, "name", "", "name the container")
@@ -73,72 +80,68 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 	fl.BoolVar(&f.tlsVerify, "tls-verify", true, "when pulling, require https with a trusted certificate")
 	fl.StringVar(&o.Entrypoint, "entrypoint", "", "run this program instead of the image's entrypoint (the image's Cmd is dropped too)")
 	fl.StringVar(&o.Network, "network", "bridge", "network: bridge (berth0, 10.88.0.0/16, outbound NAT), a network made with berth network create, none (loopback only), host, or container:NAME")
+	fl.StringVar(&f.restart, "restart", "no", "restart policy of a detached container: no, on-failure[:N], always, unless-stopped")
+	fl.StringVar(&f.id, "id", "", "")
+	fl.BoolVar(&f.monitor, "monitor", false, "")
+	_ = fl.MarkHidden("id")
+	_ = fl.MarkHidden("monitor")
 	return cmd
 }
 
-func runContainer(g *globalOptions, f *runFlags, args []string) error {
+func runContainer(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []string) error {
 	if os.Geteuid() != 0 {
 		return errors.New("berth run needs root: run it as root or with sudo (rootless containers are not supported yet)")
 	}
-	if f.detach {
-		return errors.New("--detach is not supported yet: run the container in the foreground")
-	}
 	o := &f.opts
-	if o.Interactive && o.TTY && !terminal.IsTerminal(os.Stdin) {
+	if o.Interactive && o.TTY && !terminal.IsTerminal(os.Stdin) && !f.detach {
 		return errors.New("the input device is not a TTY: drop -t, or run berth from a terminal")
 	}
-	id, err := newID()
+	if _, err := managed.ParsePolicy(f.restart); err != nil {
+		return err
+	}
+	switch {
+	case f.monitor:
+		return runMonitor(g, f, args)
+	case f.detach:
+		return runDetached(g, f, fl, args)
+	}
+	if f.restart != "no" {
+		return errors.New("--restart needs a detached container (-d): a foreground container ends with berth")
+	}
+	return runForeground(g, f, fl, args)
+}
+
+// runForeground runs the container with berth's own stdio and waits for
+// it; berth is its monitor.
+func runForeground(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []string) error {
+	store := g.containers()
+	store.Collect(func(string) {})
+	rec, err := newRecord(f, fl, args)
 	if err != nil {
 		return err
 	}
-	var snap *snapshot.Snapshot
-	if o.Rootfs == "" {
-		if len(args) == 0 {
-			return errors.New("no image given: berth run IMAGE [COMMAND...], or berth run --rootfs DIR COMMAND...")
-		}
-		if snap, err = imageRootfs(g, f, id, args[0]); err != nil {
-			return err
-		}
-		defer snap.Remove()
-		args = args[1:]
-	}
-	o.Args = args
-	if o.Hostname == "" {
-		o.Hostname = id[:12]
-	}
-	if ref, ok := strings.CutPrefix(o.Network, "container:"); ok {
-		if o.NetworkFrom, err = networkOf(g, ref); err != nil {
-			return err
-		}
-	}
-	s, err := spec.FromRunOptions(*o)
+	owner, err := store.Create(rec)
 	if err != nil {
 		return err
 	}
-	run := container.Options{StateRoot: g.runroot, ID: id, Name: f.name, Spec: s, Stdout: os.Stdout, Stderr: os.Stderr}
-	if snap != nil {
-		run.RootOverlay = snap.Overlay
-	}
-	if o.Interactive {
-		run.Stdin = os.Stdin
-	}
-	bridged := o.Network != "none" && o.Network != "host" && !strings.HasPrefix(o.Network, "container:")
-	if len(f.publish) > 0 && !bridged {
-		return fmt.Errorf("-p publishes ports of a bridge network, and --network %s has none: drop -p or --network", o.Network)
-	}
-	if bridged {
-		release, err := joinNetwork(g, f, id, s, &run)
-		if err != nil {
-			return err
+	started := false
+	defer func() {
+		owner.Release()
+		if !started || f.rm {
+			_ = store.Remove(rec)
 		}
-		defer release()
+	}()
+	io := stdio{out: os.Stdout, err: os.Stderr}
+	if f.opts.Interactive {
+		io.in = os.Stdin
 	}
-	exit, err := container.Run(run)
+	exit, err := runOnce(g, f, &rec, args, io, func(int) { started = true })
 	if err != nil {
 		return err
 	}
+	finishRecord(store, rec.ID, exit, nil)
 	if exit.OOMKilled {
-		fmt.Fprintf(os.Stderr, "berth: container killed: it reached its memory limit (--memory %s)\n", o.Memory)
+		fmt.Fprintf(os.Stderr, "berth: container killed: it reached its memory limit (--memory %s)\n", f.opts.Memory)
 	}
 	if exit.Code != 0 {
 		return exitError{exit.Code}
@@ -146,71 +149,132 @@ func runContainer(g *globalOptions, f *runFlags, args []string) error {
 	return nil
 }
 
-// imageRootfs gives container id its root filesystem from image ref,
-// pulling the image first if --pull says so, and fills in the image's
-// defaults for the command, environment, working directory and user.
-func imageRootfs(g *globalOptions, f *runFlags, id, ref string) (*snapshot.Snapshot, error) {
-	driver, err := snapshot.ParseDriver(g.storageDriver)
+// newRecord is a new container's record: a fresh ID, its name, and the
+// arguments that run it again.
+func newRecord(f *runFlags, fl *pflag.FlagSet, args []string) (managed.Record, error) {
+	id, err := newID()
 	if err != nil {
-		return nil, err
+		return managed.Record{}, err
 	}
-	store, err := g.imageStore()
-	if err != nil {
-		return nil, err
+	policy, _ := managed.ParsePolicy(f.restart)
+	dir, _ := os.Getwd()
+	rec := managed.Record{
+		ID: id, Name: f.name, Created: time.Now().UTC(), Args: replayFlags(fl), Command: args,
+		Env: os.Environ(), Dir: dir, AutoRemove: f.rm, Detached: f.detach, Restart: policy,
+		State: managed.State{Status: managed.Created},
 	}
-	// Held until the snapshot records the image: from then on it is in
-	// use, and rmi or prune leave it alone.
-	release, err := store.Hold()
-	if err != nil {
-		return nil, err
+	if rec.Name == "" {
+		rec.Name = randomName(id)
 	}
-	defer release()
-	img, err := findOrPull(store, f, ref)
-	if err != nil {
-		return nil, err
+	if !spec.ValidName(rec.Name) {
+		return managed.Record{}, fmt.Errorf("invalid container name %q: use letters, digits, _ . - (not first), at most 64", rec.Name)
 	}
-	cfg, err := store.Config(img.ID)
-	if err != nil {
-		return nil, err
+	if f.opts.Rootfs == "" && len(args) > 0 {
+		rec.Image = args[0]
 	}
-	lower, err := store.LowerDirs(img.ID)
-	if err != nil {
-		return nil, err
-	}
-	snaps := g.snapshots()
-	snaps.Collect()
-	snap, err := snaps.Create(id, img.ID, lower, driver, func(dst string) error { return store.Materialize(img.ID, dst) })
-	if err != nil {
-		return nil, err
-	}
-	o := &f.opts
-	o.Rootfs = snap.Rootfs
-	o.Image = &spec.ImageConfig{Entrypoint: cfg.Entrypoint, Cmd: cfg.Cmd, Env: cfg.Env, WorkingDir: cfg.WorkingDir, User: cfg.User}
-	if snap.Overlay != nil {
-		// The union is mounted only inside the container: look users up
-		// through the layers.
-		o.UserRoots = lower
-	}
-	return snap, nil
+	return rec, nil
 }
 
-// findOrPull finds ref in the store, pulling it as --pull says.
-func findOrPull(store *image.Store, f *runFlags, ref string) (*image.Image, error) {
-	switch f.pull {
-	case "missing", "always", "never":
-	default:
-		return nil, fmt.Errorf("invalid --pull %q: use missing, always or never", f.pull)
-	}
-	if f.pull != "always" {
-		img, err := store.Get(ref)
-		if err == nil || f.pull == "never" || !errors.Is(err, image.ErrNotFound) {
-			return img, err
+// replayFlags are the run flags as given, to run the container again the
+// same way (berth start, restarts); -d and berth's internal flags aside.
+func replayFlags(fl *pflag.FlagSet) []string {
+	var out []string
+	fl.Visit(func(f *pflag.Flag) {
+		switch f.Name {
+		case "detach", "id", "monitor", "name", "rm", "restart", "root", "runroot", "storage-driver":
+			return
 		}
-		fmt.Fprintf(os.Stderr, "Unable to find image '%s' locally\n", ref)
+		if sv, ok := f.Value.(pflag.SliceValue); ok {
+			for _, v := range sv.GetSlice() {
+				out = append(out, "--"+f.Name+"="+v)
+			}
+			return
+		}
+		out = append(out, "--"+f.Name+"="+f.Value.String())
+	})
+	return out
+}
+
+// stdio is where a run's standard streams go; a nil in reads /dev/null.
+type stdio struct{ in, out, err *os.File }
+
+// runOnce is one run of a container, from its root filesystem to its
+// exit: the path every berth container takes, foreground or monitored.
+// started is called once its program runs.
+func runOnce(g *globalOptions, f *runFlags, rec *managed.Record, args []string, io stdio, started func(pid int)) (container.Exit, error) {
+	o := f.opts
+	store := g.containers()
+	run := container.Options{StateRoot: g.runroot, ID: rec.ID, Stdin: io.in, Stdout: io.out, Stderr: io.err, KeepSpec: true}
+	if o.Rootfs == "" {
+		if len(args) == 0 {
+			return container.Exit{}, errors.New("no image given: berth run IMAGE [COMMAND...], or berth run --rootfs DIR COMMAND...")
+		}
+		snap, err := imageRootfs(g, f, rec, &o, args[0])
+		if err != nil {
+			return container.Exit{}, err
+		}
+		run.RootOverlay = snap.Overlay
+		args = args[1:]
 	}
-	ctx, cancel := interruptible()
-	defer cancel()
-	return store.Pull(ctx, ref, image.PullOptions{Insecure: !f.tlsVerify, Progress: progress.NewRenderer(os.Stderr)})
+	o.Args = args
+	if o.Hostname == "" {
+		o.Hostname = rec.ID[:12]
+	}
+	if ref, ok := strings.CutPrefix(o.Network, "container:"); ok {
+		var err error
+		if o.NetworkFrom, err = networkOf(g, ref); err != nil {
+			return container.Exit{}, err
+		}
+	}
+	s, err := spec.FromRunOptions(o)
+	if err != nil {
+		return container.Exit{}, err
+	}
+	run.Spec = s
+	net := &managed.Network{Mode: o.Network}
+	bridged := o.Network != "none" && o.Network != "host" && !strings.HasPrefix(o.Network, "container:")
+	if len(f.publish) > 0 && !bridged {
+		return container.Exit{}, fmt.Errorf("-p publishes ports of a bridge network, and --network %s has none: drop -p or --network", o.Network)
+	}
+	if bridged {
+		release, err := joinNetwork(g, f, rec, s, &run, net)
+		if err != nil {
+			return container.Exit{}, err
+		}
+		defer release()
+	}
+	run.Started = func(pid int) {
+		_, _ = store.Update(rec.ID, func(r *managed.Record) {
+			r.ImageID = rec.ImageID
+			r.Network = net
+			r.State = managed.State{Status: managed.Running, Pid: pid, MonitorPid: os.Getpid(), StartedAt: time.Now().UTC(),
+				RestartCount: r.State.RestartCount}
+		})
+		r, _ := store.Get(rec.ID)
+		*rec = r
+		if started != nil {
+			started(pid)
+		}
+	}
+	return container.Run(run)
+}
+
+// finishRecord records how a run ended.
+func finishRecord(store managed.Store, id string, exit container.Exit, runErr error) managed.Record {
+	rec, _ := store.Update(id, func(r *managed.Record) {
+		st := &r.State
+		st.Status, st.Pid, st.MonitorPid = managed.Exited, 0, 0
+		st.FinishedAt = time.Now().UTC()
+		st.ExitCode, st.OOMKilled, st.Error = exit.Code, exit.OOMKilled, ""
+		if runErr != nil {
+			st.ExitCode, st.Error = exitRuntimeError, runErr.Error()
+			var se *container.StartError
+			if errors.As(runErr, &se) && se.Code != 0 {
+				st.ExitCode = se.Code
+			}
+		}
+	})
+	return rec
 }
 
 // newID returns a container ID: 64 hex digits, as Docker's.
@@ -222,11 +286,80 @@ func newID() (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
+// imageRootfs gives the container its root filesystem from image ref,
+// pulling the image first if --pull says so, and fills in the image's
+// defaults for the command, environment, working directory and user.
+func imageRootfs(g *globalOptions, f *runFlags, rec *managed.Record, o *spec.RunOptions, ref string) (*snapshot.Snapshot, error) {
+	driver, err := snapshot.ParseDriver(g.storageDriver)
+	if err != nil {
+		return nil, err
+	}
+	store, err := g.imageStore()
+	if err != nil {
+		return nil, err
+	}
+	// Held until the container's record names the image: from then on
+	// it is in use, and rmi or prune leave it alone.
+	release, err := store.Hold()
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	img, err := findOrPull(store, f, ref)
+	if err != nil {
+		return nil, err
+	}
+	rec.ImageID = img.ID
+	if _, err := g.containers().Update(rec.ID, func(r *managed.Record) { r.ImageID = img.ID }); err != nil {
+		return nil, err
+	}
+	cfg, err := store.Config(img.ID)
+	if err != nil {
+		return nil, err
+	}
+	lower, err := store.LowerDirs(img.ID)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := snapshot.Prepare(g.containerDir(rec.ID), lower, driver, func(dst string) error { return store.Materialize(img.ID, dst) })
+	if err != nil {
+		return nil, err
+	}
+	o.Rootfs = snap.Rootfs
+	o.Image = &spec.ImageConfig{Entrypoint: cfg.Entrypoint, Cmd: cfg.Cmd, Env: cfg.Env, WorkingDir: cfg.WorkingDir, User: cfg.User}
+	if snap.Overlay != nil {
+		// The union is mounted only inside the container: look users up
+		// through the layers.
+		o.UserRoots = lower
+	}
+	return snap, nil
+}
+
+// findOrPull finds ref in the store, pulling it as --pull says. A
+// monitor never pulls: berth run -d did before starting it.
+func findOrPull(store *image.Store, f *runFlags, ref string) (*image.Image, error) {
+	switch f.pull {
+	case "missing", "always", "never":
+	default:
+		return nil, fmt.Errorf("invalid --pull %q: use missing, always or never", f.pull)
+	}
+	if f.pull != "always" || f.monitor {
+		img, err := store.Get(ref)
+		if err == nil || f.pull == "never" || f.monitor || !errors.Is(err, image.ErrNotFound) {
+			return img, err
+		}
+		fmt.Fprintf(os.Stderr, "Unable to find image '%s' locally\n", ref)
+	}
+	ctx, cancel := interruptible()
+	defer cancel()
+	return store.Pull(ctx, ref, image.PullOptions{Insecure: !f.tlsVerify, Progress: progress.NewRenderer(os.Stderr)})
+}
+
 // joinNetwork puts the container on a bridge network (the default one,
 // or one made with berth network create): address, network files mounted
 // over /etc/hosts, /etc/hostname and /etc/resolv.conf, and the veth
-// plugged in while the init stage waits.
-func joinNetwork(g *globalOptions, f *runFlags, id string, s *specs.Spec, run *container.Options) (func(), error) {
+// plugged in while the init stage waits. info is filled in for inspect.
+func joinNetwork(g *globalOptions, f *runFlags, rec *managed.Record, s *specs.Spec, run *container.Options, info *managed.Network) (func(), error) {
 	var ports []nft.Port
 	for _, p := range f.publish {
 		port, err := nft.ParsePort(p)
@@ -244,27 +377,31 @@ func joinNetwork(g *globalOptions, f *runFlags, id string, s *specs.Spec, run *c
 	}
 	n.Collect()
 	names := []string{s.Hostname}
-	if f.name != "" && f.name != s.Hostname {
-		names = append(names, f.name)
+	if rec.Name != "" && rec.Name != s.Hostname {
+		names = append(names, rec.Name)
 	}
-	a, err := n.Attach(id, names, ports)
+	a, err := n.Attach(rec.ID, names, ports)
 	if err != nil {
 		return nil, err
 	}
 	s.Mounts = append(s.Mounts, a.Mounts()...)
 	run.Prepare = a.Connect
+	info.IPAddress, info.Gateway = a.Addr.String(), n.Subnet.Addr().Next().String()
+	for _, p := range ports {
+		info.Ports = append(info.Ports, p.String())
+	}
 	return func() { _ = a.Release() }, nil
 }
 
 // networkOf is the network namespace of the running container ref (name,
 // ID or unique ID prefix), for --network container:REF.
 func networkOf(g *globalOptions, ref string) (string, error) {
-	rec, err := state.Store{Root: g.runroot}.Find(ref)
+	rec, err := g.containers().Get(ref)
 	if err != nil {
 		return "", fmt.Errorf("--network container:%s: %w", ref, err)
 	}
-	if rec.Status != state.Running || !state.Alive(rec.Pid, rec.PidStart) {
+	if rec.State.Status != managed.Running || rec.State.Pid == 0 {
 		return "", fmt.Errorf("--network container:%s: that container is not running", ref)
 	}
-	return "/proc/" + strconv.Itoa(rec.Pid) + "/ns/net", nil
+	return "/proc/" + strconv.Itoa(rec.State.Pid) + "/ns/net", nil
 }

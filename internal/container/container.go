@@ -50,6 +50,12 @@ type Options struct {
 	// namespaces made, before the container's program runs (berth's
 	// networking). pid is the init stage's host PID.
 	Prepare func(pid int) error
+	// Started, when set, is called once the container's program runs,
+	// with its PID 1 (berth's monitor reports readiness then).
+	Started func(pid int)
+	// KeepSpec saves the config beside the record even for a foreground
+	// container, so that exec can read it.
+	KeepSpec bool
 	// RootOverlay, when set, is an image's copy-on-write root filesystem,
 	// which the init stage mounts at the config's root path.
 	RootOverlay *rootfs.Overlay
@@ -90,6 +96,7 @@ type Container struct {
 	rec    state.Record
 	cg     *cgroups.Cgroup
 	init   *initProcess // set in the process that created it
+	dir    string       // the record's directory
 }
 
 // Run creates the container, starts it, waits for it and removes it: the
@@ -105,6 +112,9 @@ func Run(o Options) (Exit, error) {
 		return Exit{}, err
 	}
 	defer c.release()
+	if o.Started != nil {
+		o.Started(c.init.pid)
+	}
 	if err := hooks.RunAll("poststart", hooksOf(o.Spec).Poststart, c.ociState()); err != nil {
 		fmt.Fprintf(os.Stderr, "berth: warning: %v\n", err)
 	}
@@ -154,13 +164,13 @@ func create(o Options, startNow bool) (_ *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Container{store: store, handle: h, rec: rec, cg: cg}
+	c := &Container{store: store, handle: h, rec: rec, cg: cg, dir: h.Dir()}
 	defer func() {
 		if err != nil {
 			c.release()
 		}
 	}()
-	if !o.Foreground {
+	if !o.Foreground || o.KeepSpec {
 		if err := c.saveSpec(s); err != nil {
 			return nil, err
 		}
@@ -204,7 +214,23 @@ func Load(stateRoot, id string) (*Container, error) {
 		return nil, err
 	}
 	cg := cgroups.Load(cgroups.Version(rec.CgroupVersion), rec.CgroupPath, rec.CgroupDirs)
-	return &Container{store: store, handle: h, rec: rec, cg: cg}, nil
+	return &Container{store: store, handle: h, rec: rec, cg: cg, dir: h.Dir()}, nil
+}
+
+// Attach opens a container without taking its lock, which the process
+// running it may hold for its whole life (berth run): for operations that
+// do not change its record, such as signals, exec, stats and pause.
+func Attach(stateRoot, id string) (*Container, error) {
+	store := state.Store{Root: stateRoot}
+	rec, err := store.Load(id)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("container %q: %w", id, ErrNotExist)
+	}
+	if err != nil {
+		return nil, err
+	}
+	cg := cgroups.Load(cgroups.Version(rec.CgroupVersion), rec.CgroupPath, rec.CgroupDirs)
+	return &Container{store: store, rec: rec, cg: cg, dir: filepath.Join(stateRoot, id)}, nil
 }
 
 // Close releases the container's lock.
@@ -268,7 +294,7 @@ func (c *Container) saveSpec(s *specs.Spec) error {
 
 // Spec reads the config the container was created with.
 func (c *Container) Spec() (*specs.Spec, error) {
-	b, err := os.ReadFile(filepath.Join(c.handle.Dir(), "config.json"))
+	b, err := os.ReadFile(filepath.Join(c.dir, "config.json"))
 	if err != nil {
 		return nil, fmt.Errorf("read saved config: %w", err)
 	}

@@ -21,10 +21,9 @@ func layers(t *testing.T) []string {
 	return out
 }
 
-func TestCreateOverlay(t *testing.T) {
-	s := Store{Dir: t.TempDir()}
-	lower := layers(t)
-	snap, err := s.Create("c1", "sha256:img", lower, Overlay, nil)
+func TestPrepareOverlay(t *testing.T) {
+	dir, lower := t.TempDir(), layers(t)
+	snap, err := Prepare(dir, lower, Overlay, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,29 +36,29 @@ func TestCreateOverlay(t *testing.T) {
 			t.Errorf("%s: %v", d, err)
 		}
 	}
-	if !s.InUse("sha256:img") || s.InUse("sha256:other") {
-		t.Error("InUse does not see the live snapshot's image")
-	}
-	s.Collect()
-	if _, err := os.Stat(snap.Rootfs); err != nil {
-		t.Errorf("Collect removed a snapshot whose owner is alive: %v", err)
-	}
-	if _, err := s.Create("c1", "sha256:img", lower, Overlay, nil); err == nil {
-		t.Error("a second snapshot with the same ID was created")
-	}
-	if err := snap.Remove(); err != nil {
+	// Prepared again (a restart), the writable layer is kept.
+	if err := os.WriteFile(filepath.Join(o.Upper, "changed"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if ents, _ := os.ReadDir(s.Dir); len(ents) != 0 {
-		t.Errorf("left after Remove: %v", ents)
+	if _, err := Prepare(dir, lower, Overlay, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(o.Upper, "changed")); err != nil {
+		t.Errorf("a second Prepare lost the container's changes: %v", err)
+	}
+	if _, err := Prepare(dir, lower, Copy, nil); err == nil || !strings.Contains(err.Error(), "other storage driver") {
+		t.Errorf("copy over an overlay snapshot: %v", err)
 	}
 }
 
-func TestCreateCopy(t *testing.T) {
-	s := Store{Dir: t.TempDir()}
-	snap, err := s.Create("c2", "sha256:img", layers(t), Copy, func(dst string) error {
+func TestPrepareCopy(t *testing.T) {
+	dir := t.TempDir()
+	copies := 0
+	fill := func(dst string) error {
+		copies++
 		return os.WriteFile(filepath.Join(dst, "hello"), []byte("hi"), 0o644)
-	})
+	}
+	snap, err := Prepare(dir, layers(t), Copy, fill)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,36 +68,18 @@ func TestCreateCopy(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(snap.Rootfs, "hello")); err != nil || string(b) != "hi" {
 		t.Errorf("copied file: %q %v", b, err)
 	}
-	snap.Remove()
+	if _, err := Prepare(dir, layers(t), Copy, fill); err != nil || copies != 1 {
+		t.Errorf("second Prepare: %v, %d copies", err, copies)
+	}
 }
 
-func TestFailedCopyLeavesNothing(t *testing.T) {
-	s := Store{Dir: t.TempDir()}
-	_, err := s.Create("c3", "sha256:img", layers(t), Copy, func(string) error { return os.ErrPermission })
-	if err == nil {
+func TestFailedCopyIsRedone(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := Prepare(dir, layers(t), Copy, func(string) error { return os.ErrPermission }); err == nil {
 		t.Fatal("no error")
 	}
-	if ents, _ := os.ReadDir(s.Dir); len(ents) != 0 {
-		t.Errorf("left after a failed create: %v", ents)
-	}
-}
-
-// TestCollectDeadOwner: a snapshot whose lock is free (its berth died:
-// the kernel dropped the lock) is collected, and no longer counts as a
-// use of its image.
-func TestCollectDeadOwner(t *testing.T) {
-	s := Store{Dir: t.TempDir()}
-	snap, err := s.Create("c4", "sha256:img", layers(t), Overlay, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	snap.lock.Close() // what the kernel does when the owner dies
-	if s.InUse("sha256:img") {
-		t.Error("a dead owner's snapshot counts as in use")
-	}
-	s.Collect()
-	if ents, _ := os.ReadDir(s.Dir); len(ents) != 0 {
-		t.Errorf("not collected: %v", ents)
+	if _, err := os.Stat(filepath.Join(dir, copiedMarker)); err == nil {
+		t.Error("a failed copy is marked done")
 	}
 }
 

@@ -207,7 +207,7 @@ func TestImagePullRun(t *testing.T) {
 	if r := berth(t, "", "run", "--rm", "--pull", "never", ref); r.code != 125 || !strings.Contains(r.stderr, "not found") {
 		t.Errorf("run of a removed image with --pull never: %+v", r)
 	}
-	if ents, _ := os.ReadDir(filepath.Join(storeRoot, "containers")); len(ents) != 0 {
+	if ents := containerDirs(); len(ents) != 0 {
 		t.Errorf("container layers left: %v", ents)
 	}
 	checkNoLeaks(t, before)
@@ -289,7 +289,7 @@ func TestImageSnapshotCollectedAfterBerthKilled(t *testing.T) {
 	}
 	defer berth(t, "", "rmi", "-f", "killme")
 	c := startBerth(t, "run", "--rm", "killme", "/bin/sh", "-c", idle)
-	if ents, _ := os.ReadDir(filepath.Join(storeRoot, "containers")); len(ents) != 1 {
+	if ents := containerDirs(); len(ents) != 1 {
 		t.Fatalf("container layers while running: %v", ents)
 	}
 	c.cmd.Process.Kill()
@@ -297,7 +297,7 @@ func TestImageSnapshotCollectedAfterBerthKilled(t *testing.T) {
 	if r := berth(t, "", "run", "--rm", "killme", "true"); r.code != 0 {
 		t.Fatalf("next run: %+v", r)
 	}
-	if ents, _ := os.ReadDir(filepath.Join(storeRoot, "containers")); len(ents) != 0 {
+	if ents := containerDirs(); len(ents) != 0 {
 		t.Errorf("the killed container's layer was not collected: %v", ents)
 	}
 }
@@ -341,4 +341,17 @@ func TestImageConcurrentPulls(t *testing.T) {
 			t.Errorf("rmi %s: %+v", ref, r)
 		}
 	}
+}
+
+// containerDirs are the containers' directories in the store (their
+// records, snapshots and logs).
+func containerDirs() []string {
+	ents, _ := os.ReadDir(filepath.Join(storeRoot, "containers"))
+	var out []string
+	for _, e := range ents {
+		if !strings.HasPrefix(e.Name(), ".") {
+			out = append(out, e.Name())
+		}
+	}
+	return out
 }

@@ -208,6 +208,10 @@ func snapshot(t *testing.T) hostState {
 			}
 		}
 	}
+	// Containers' directories (record, snapshot, log).
+	for _, d := range containerDirs() {
+		s.records = append(s.records, "containers/"+d)
+	}
 	// A container's network files; its address goes with them.
 	attached, _ := filepath.Glob(filepath.Join(storeRoot, "networks", "*", "files", "*"))
 	s.records = append(s.records, attached...)

@@ -267,7 +267,7 @@ func TestNetworkContainerMode(t *testing.T) {
 		t.Errorf("joined namespace %q, want the other container's %q", r.stdout, owner)
 	}
 	r = berth(t, "", "run", "--rm", "--network", "container:nosuchcontainer", "--rootfs", rootfsDir, "true")
-	if r.code != 125 || !strings.Contains(r.stderr, "does not exist") {
+	if r.code != 125 || !strings.Contains(r.stderr, "no such container") {
 		t.Errorf("unknown container: %+v", r)
 	}
 	a.cmd.Process.Signal(os.Interrupt)

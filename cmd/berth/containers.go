@@ -1,0 +1,577 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"text/template"
+	"time"
+
+	"github.com/berth-runtime/berth/internal/container"
+	"github.com/berth-runtime/berth/internal/logs"
+	"github.com/berth-runtime/berth/internal/managed"
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+)
+
+// containers is the store of berth's containers, under --root.
+func (g *globalOptions) containers() managed.Store {
+	return managed.Store{Dir: filepath.Join(g.root, "containers")}
+}
+
+func (g *globalOptions) containerDir(id string) string {
+	return filepath.Join(g.root, "containers", id)
+}
+
+// forEach runs fn on each named container, reporting failures one line
+// each and exiting 1 if any failed, as docker does for several names.
+func forEach(g *globalOptions, refs []string, fn func(managed.Record) error) error {
+	var failed error
+	for _, ref := range refs {
+		rec, err := g.containers().Get(ref)
+		if err == nil {
+			err = fn(rec)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "berth: %v\n", err)
+			failed = exitError{1}
+		}
+	}
+	return failed
+}
+
+// psRow is one container in berth ps, also the fields --format sees.
+type psRow struct {
+	ID, Image, Command, Created, Status, Ports, Names string
+}
+
+func newPsCommand(g *globalOptions) *cobra.Command {
+	var all, quiet bool
+	var format string
+	var filters []string
+	cmd := &cobra.Command{
+		Use:     "ps [-a] [-q] [--filter KEY=VALUE] [--format table|json|TEMPLATE]",
+		Short:   "List containers",
+		Example: "  berth ps\n  berth ps -a --filter status=exited\n  berth ps --format '{{.Names}} {{.Status}}'",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var recs []managed.Record
+			for _, rec := range g.containers().List() {
+				if (all || rec.State.Status == managed.Running) && matches(rec, filters) {
+					recs = append(recs, rec)
+				}
+			}
+			return printContainers(recs, quiet, format)
+		},
+	}
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "show every container (default: running ones)")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print container IDs only")
+	cmd.Flags().StringVar(&format, "format", "table", "table, json, or a Go template over .ID .Image .Command .Created .Status .Ports .Names")
+	cmd.Flags().StringArrayVarP(&filters, "filter", "f", nil, "keep containers matching name=, id=, status=, ancestor=")
+	return cmd
+}
+
+// matches applies docker ps's filters: name and id match substrings and
+// prefixes, status and ancestor (image) exactly.
+func matches(rec managed.Record, filters []string) bool {
+	for _, f := range filters {
+		key, val, _ := strings.Cut(f, "=")
+		var ok bool
+		switch key {
+		case "name":
+			ok = strings.Contains(rec.Name, val)
+		case "id":
+			ok = strings.HasPrefix(rec.ID, val)
+		case "status":
+			ok = string(rec.State.Status) == val
+		case "ancestor":
+			ok = rec.Image == val || strings.HasPrefix(strings.TrimPrefix(rec.ImageID, "sha256:"), strings.TrimPrefix(val, "sha256:"))
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func printContainers(recs []managed.Record, quiet bool, format string) error {
+	if quiet {
+		for _, rec := range recs {
+			fmt.Println(managed.ShortID(rec.ID))
+		}
+		return nil
+	}
+	switch format {
+	case "json":
+		return printJSON(recs)
+	case "table", "":
+		w := tabwriter.NewWriter(os.Stdout, 8, 1, 3, ' ', 0)
+		fmt.Fprintln(w, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
+		for _, rec := range recs {
+			r := row(rec)
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Image, r.Command, r.Created, r.Status, r.Ports, r.Names)
+		}
+		return w.Flush()
+	}
+	tmpl, err := template.New("format").Parse(format)
+	if err != nil {
+		return fmt.Errorf("invalid --format: %w", err)
+	}
+	for _, rec := range recs {
+		if err := tmpl.Execute(os.Stdout, row(rec)); err != nil {
+			return fmt.Errorf("--format: %w", err)
+		}
+		fmt.Println()
+	}
+	return nil
+}
+
+func row(rec managed.Record) psRow {
+	img := rec.Image
+	if img == "" {
+		img = "(rootfs)"
+	}
+	cmd := strings.Join(rec.Command, " ")
+	if rec.Image != "" && len(rec.Command) > 0 {
+		cmd = strings.Join(rec.Command[1:], " ")
+	}
+	if len(cmd) > 20 {
+		cmd = cmd[:19] + "…"
+	}
+	var ports string
+	if rec.Network != nil {
+		ports = strings.Join(rec.Network.Ports, ", ")
+	}
+	return psRow{ID: managed.ShortID(rec.ID), Image: img, Command: `"` + cmd + `"`, Created: ago(rec.Created),
+		Status: statusLine(rec.State), Ports: ports, Names: rec.Name}
+}
+
+// statusLine is docker ps's STATUS: "Up 3 minutes", "Exited (0) 2
+// seconds ago"; a container whose monitor died says so.
+func statusLine(st managed.State) string {
+	switch st.Status {
+	case managed.Running:
+		return "Up " + strings.TrimSuffix(ago(st.StartedAt), " ago")
+	case managed.Exited:
+		return fmt.Sprintf("Exited (%d) %s", st.ExitCode, ago(st.FinishedAt))
+	case managed.Dead:
+		return "Dead (its monitor was killed)"
+	}
+	return "Created"
+}
+
+func newLogsCommand(g *globalOptions) *cobra.Command {
+	var o logs.ReadOptions
+	var since string
+	var timestamps bool
+	cmd := &cobra.Command{
+		Use:     "logs [-f] [--tail N] [--since TIME] [-t] CONTAINER",
+		Short:   "Show a detached container's output",
+		Example: "  berth logs web\n  berth logs -f --tail 10 web\n  berth logs --since 5m -t web",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rec, err := g.containers().Get(args[0])
+			if err != nil {
+				return err
+			}
+			if since != "" {
+				if o.Since, err = parseSince(since); err != nil {
+					return err
+				}
+			}
+			path := filepath.Join(g.containerDir(rec.ID), "container.log")
+			if _, err := os.Stat(path); err != nil {
+				if !rec.Detached {
+					return fmt.Errorf("container %s ran in the foreground: its output went to the terminal, not a log (run it with -d to keep one)", rec.Name)
+				}
+				return nil
+			}
+			ctx, cancel := interruptible()
+			defer cancel()
+			dir := g.containerDir(rec.ID)
+			stop := func() bool { return !managed.Held(dir) }
+			return logs.Read(ctx, path, o, stop, func(e logs.Entry) error {
+				w := os.Stdout
+				if e.Stream == "stderr" {
+					w = os.Stderr
+				}
+				_, err := w.Write(logs.FormatEntry(e, timestamps))
+				return err
+			})
+		},
+	}
+	cmd.Flags().BoolVarP(&o.Follow, "follow", "f", false, "keep printing new output until the container stops")
+	cmd.Flags().IntVarP(&o.Tail, "tail", "n", -1, "show only the last N lines (-1: all)")
+	cmd.Flags().StringVar(&since, "since", "", "show output since a time (RFC 3339) or a duration ago (10m, 1h)")
+	cmd.Flags().BoolVarP(&timestamps, "timestamps", "t", false, "prefix each line with its time")
+	return cmd
+}
+
+func parseSince(s string) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		return time.Now().Add(-d), nil
+	}
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	return time.Time{}, fmt.Errorf("invalid --since %q: give a duration (10m) or an RFC 3339 time", s)
+}
+
+func newStopCommand(g *globalOptions) *cobra.Command {
+	var timeout int
+	cmd := &cobra.Command{
+		Use:     "stop [-t SECONDS] CONTAINER...",
+		Short:   "Stop containers: SIGTERM (or the image's stop signal), then SIGKILL after the timeout",
+		Example: "  berth stop web\n  berth stop -t 2 web db",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return forEach(g, args, func(rec managed.Record) error {
+				if err := stopContainer(g, rec, time.Duration(timeout)*time.Second); err != nil {
+					return err
+				}
+				fmt.Println(args[0])
+				return nil
+			})
+		},
+	}
+	cmd.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before SIGKILL")
+	return cmd
+}
+
+// stopContainer ends a running container and waits until its monitor has
+// recorded the exit; no restart policy applies afterwards.
+func stopContainer(g *globalOptions, rec managed.Record, timeout time.Duration) error {
+	store := g.containers()
+	unlock, err := store.OpLock(rec.ID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if rec.State.Status != managed.Running {
+		return nil
+	}
+	if _, err := store.Update(rec.ID, func(r *managed.Record) { r.State.StopRequested = true }); err != nil {
+		return err
+	}
+	sig := stopSignal(g, rec)
+	if err := signalContainer(g, rec, sig); err != nil {
+		// Between two runs (a restart's back-off) only the monitor is there.
+		_ = unix.Kill(rec.State.MonitorPid, unix.SIGTERM)
+	}
+	if store.WaitReleased(rec.ID, timeout) {
+		return nil
+	}
+	_ = signalContainer(g, rec, unix.SIGKILL)
+	store.WaitReleased(rec.ID, 0)
+	return nil
+}
+
+// stopSignal is the image's StopSignal, or SIGTERM.
+func stopSignal(g *globalOptions, rec managed.Record) unix.Signal {
+	if rec.ImageID == "" {
+		return unix.SIGTERM
+	}
+	is, err := g.imageStore()
+	if err != nil {
+		return unix.SIGTERM
+	}
+	cfg, err := is.Config(rec.ImageID)
+	if err != nil || cfg.StopSignal == "" {
+		return unix.SIGTERM
+	}
+	if sig, err := parseSignal(cfg.StopSignal); err == nil {
+		return sig
+	}
+	return unix.SIGTERM
+}
+
+// signalContainer sends sig to the container's PID 1.
+func signalContainer(g *globalOptions, rec managed.Record, sig unix.Signal) error {
+	c, err := container.Attach(g.runroot, rec.ID)
+	if err != nil {
+		return fmt.Errorf("container %s is not running", rec.Name)
+	}
+	return c.Kill(sig, false)
+}
+
+func newKillCommand(g *globalOptions) *cobra.Command {
+	var signal string
+	cmd := &cobra.Command{
+		Use:     "kill [-s SIGNAL] CONTAINER...",
+		Short:   "Send a signal (default SIGKILL) to containers' main process",
+		Example: "  berth kill web\n  berth kill -s HUP web",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			sig, err := parseSignal(signal)
+			if err != nil {
+				return err
+			}
+			return forEach(g, args, func(rec managed.Record) error {
+				if rec.State.Status != managed.Running {
+					return fmt.Errorf("container %s is not running", rec.Name)
+				}
+				if sig == unix.SIGKILL || sig == unix.SIGTERM || sig == unix.SIGINT {
+					// Killed on purpose: as docker, no restart policy applies.
+					_, _ = g.containers().Update(rec.ID, func(r *managed.Record) { r.State.StopRequested = true })
+				}
+				if err := signalContainer(g, rec, sig); err != nil {
+					return err
+				}
+				fmt.Println(rec.Name)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().StringVarP(&signal, "signal", "s", "KILL", "signal name or number")
+	return cmd
+}
+
+// parseSignal reads a signal as docker kill -s does: KILL, SIGKILL or 9.
+func parseSignal(s string) (unix.Signal, error) {
+	if n, err := fmt.Sscanf(s, "%d", new(int)); err == nil && n == 1 {
+		var num int
+		fmt.Sscanf(s, "%d", &num)
+		if num > 0 && num < 65 {
+			return unix.Signal(num), nil
+		}
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if sig := unix.SignalNum(name); sig != 0 {
+		return sig, nil
+	}
+	return 0, fmt.Errorf("invalid signal %q: give a name (TERM, SIGHUP) or a number", s)
+}
+
+func newRmCommand(g *globalOptions) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:     "rm [-f] CONTAINER...",
+		Short:   "Remove containers (-f: stop running ones first)",
+		Example: "  berth rm web\n  berth rm -f $(berth ps -aq)",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return forEach(g, args, func(rec managed.Record) error {
+				if err := removeContainer(g, rec, force); err != nil {
+					return err
+				}
+				fmt.Println(rec.Name)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "kill a running container first")
+	return cmd
+}
+
+func removeContainer(g *globalOptions, rec managed.Record, force bool) error {
+	if rec.State.Status == managed.Running {
+		if !force {
+			return fmt.Errorf("container %s is running: stop it first, or use rm -f", rec.Name)
+		}
+		if err := stopContainer(g, rec, 0); err != nil {
+			return err
+		}
+	}
+	return g.containers().Remove(rec)
+}
+
+func newWaitCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:     "wait CONTAINER...",
+		Short:   "Wait for containers to stop and print their exit codes",
+		Example: "  berth wait web",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return forEach(g, args, func(rec managed.Record) error {
+				store := g.containers()
+				store.WaitReleased(rec.ID, 0)
+				done, err := store.Get(rec.ID)
+				if err != nil {
+					return err
+				}
+				fmt.Println(done.State.ExitCode)
+				return nil
+			})
+		},
+	}
+}
+
+func newInspectCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:     "inspect CONTAINER...",
+		Short:   "Show containers' details as JSON: configuration, state, network settings",
+		Example: "  berth inspect web\n  berth inspect web | jq '.[0].State'",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var out []managed.Record
+			err := forEach(g, args, func(rec managed.Record) error {
+				rec.Env = nil // berth's environment, not the container's
+				out = append(out, rec)
+				return nil
+			})
+			if perr := printJSON(out); perr != nil {
+				return perr
+			}
+			return err
+		},
+	}
+}
+
+func newStartCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:     "start CONTAINER...",
+		Short:   "Start stopped containers again, in the background",
+		Example: "  berth start web",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return forEach(g, args, func(rec managed.Record) error {
+				if err := startContainer(g, rec); err != nil {
+					return err
+				}
+				fmt.Println(rec.Name)
+				return nil
+			})
+		},
+	}
+}
+
+// startContainer runs an existing container again under a new monitor.
+func startContainer(g *globalOptions, rec managed.Record) error {
+	store := g.containers()
+	unlock, err := store.OpLock(rec.ID)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	owner, err := store.Own(rec.ID)
+	if err != nil {
+		return err
+	}
+	if _, err := store.Update(rec.ID, func(r *managed.Record) {
+		r.Detached, r.State.StopRequested = true, false
+		// A restarted container no longer pulls: it runs its own image.
+		if r.ImageID != "" && len(r.Command) > 0 {
+			r.Command[0] = r.ImageID
+		}
+	}); err != nil {
+		owner.Release()
+		return err
+	}
+	rec, err = store.Get(rec.ID)
+	if err != nil {
+		owner.Release()
+		return err
+	}
+	return startMonitor(g, rec, owner)
+}
+
+func newRestartCommand(g *globalOptions) *cobra.Command {
+	var timeout int
+	cmd := &cobra.Command{
+		Use:     "restart [-t SECONDS] CONTAINER...",
+		Short:   "Stop and start containers",
+		Example: "  berth restart web",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return forEach(g, args, func(rec managed.Record) error {
+				if err := stopContainer(g, rec, time.Duration(timeout)*time.Second); err != nil {
+					return err
+				}
+				rec, err := g.containers().Get(rec.ID)
+				if err != nil {
+					return err
+				}
+				if err := startContainer(g, rec); err != nil {
+					return err
+				}
+				fmt.Println(rec.Name)
+				return nil
+			})
+		},
+	}
+	cmd.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before SIGKILL")
+	return cmd
+}
+
+func newPauseCommand(g *globalOptions, pause bool) *cobra.Command {
+	use, short := "pause", "Freeze every process of containers"
+	if !pause {
+		use, short = "unpause", "Thaw paused containers"
+	}
+	return &cobra.Command{
+		Use:     use + " CONTAINER...",
+		Short:   short,
+		Example: "  berth " + use + " web",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return forEach(g, args, func(rec managed.Record) error {
+				c, err := container.Attach(g.runroot, rec.ID)
+				if err != nil {
+					return fmt.Errorf("container %s is not running", rec.Name)
+				}
+				if pause {
+					err = c.Pause()
+				} else {
+					err = c.Resume()
+				}
+				if err != nil {
+					return err
+				}
+				fmt.Println(rec.Name)
+				return nil
+			})
+		},
+	}
+}
+
+func newRenameCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:     "rename CONTAINER NEW_NAME",
+		Short:   "Rename a container",
+		Example: "  berth rename web frontend",
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rec, err := g.containers().Get(args[0])
+			if err != nil {
+				return err
+			}
+			return g.containers().Rename(rec, args[1])
+		},
+	}
+}
+
+func newContainerPrune(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:     "prune",
+		Short:   "Remove every stopped container",
+		Example: "  berth container prune",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			store := g.containers()
+			for _, rec := range store.List() {
+				if rec.State.Status == managed.Running {
+					continue
+				}
+				if err := store.Remove(rec); err != nil && !errors.Is(err, context.Canceled) {
+					fmt.Fprintf(os.Stderr, "berth: %v\n", err)
+					continue
+				}
+				fmt.Println(rec.ID)
+			}
+			return nil
+		},
+	}
+}
+
+func newContainerCommand(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{Use: "container", Short: "Manage containers"}
+	cmd.AddCommand(newContainerPrune(g), newPsCommand(g), newRmCommand(g), newInspectCommand(g))
+	return cmd
+}

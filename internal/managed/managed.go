@@ -1,0 +1,444 @@
+// Package managed keeps berth's own containers: the named, listed objects
+// of `berth ps`, which outlive a run (as Docker's containers do) until
+// `berth rm`. Each lives in <dir>/<id>/ beside its snapshot and log:
+//
+//	container.json   the record: how it was run, its state and last exit
+//	lock             held for as long as the container runs, by the berth
+//	                 process running it (foreground berth run, or the
+//	                 container's monitor); free means nothing runs it
+//	oplock           taken by commands (stop, rm, start), one at a time
+//	container.log    its output (internal/logs), for -d containers
+//
+// Names are symlinks in <dir>/.names/, so claiming one is atomic. The
+// runtime's own record of a running container (internal/state, under
+// --runroot) is separate and short-lived: one per run.
+package managed
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Status is what `berth ps` shows.
+type Status string
+
+const (
+	Created Status = "created"
+	Running Status = "running"
+	Exited  Status = "exited"
+	// Dead: the record says running, but no process holds its lock: the
+	// berth running it was killed, and the container died with it.
+	Dead Status = "dead"
+)
+
+// Record is one container.
+type Record struct {
+	ID      string    `json:"Id"`
+	Name    string    `json:"Name"`
+	Created time.Time `json:"Created"`
+	// Image is the reference given, ImageID what it resolved to; both
+	// empty for a container run from --rootfs.
+	Image   string `json:"Image,omitempty"`
+	ImageID string `json:"ImageID,omitempty"`
+	// Args are berth run's arguments (after "run"), replayed to start the
+	// container again; Env and Dir are berth's environment and working
+	// directory then, for -e KEY and relative paths.
+	Args       []string `json:"Args"`
+	Env        []string `json:"Env,omitempty"`
+	Dir        string   `json:"Dir,omitempty"`
+	Command    []string `json:"Command,omitempty"`
+	AutoRemove bool     `json:"AutoRemove,omitempty"`
+	Detached   bool     `json:"Detached,omitempty"`
+	Restart    Policy   `json:"RestartPolicy"`
+	State      State    `json:"State"`
+	Network    *Network `json:"NetworkSettings,omitempty"`
+}
+
+// State is the container's current or last run.
+type State struct {
+	Status       Status    `json:"Status"`
+	Pid          int       `json:"Pid,omitempty"`        // the container's PID 1, while running
+	MonitorPid   int       `json:"MonitorPid,omitempty"` // the berth process running it
+	StartedAt    time.Time `json:"StartedAt,omitempty"`
+	FinishedAt   time.Time `json:"FinishedAt,omitempty"`
+	ExitCode     int       `json:"ExitCode"`
+	OOMKilled    bool      `json:"OOMKilled,omitempty"`
+	Error        string    `json:"Error,omitempty"`
+	RestartCount int       `json:"RestartCount,omitempty"`
+	// StopRequested: berth stop ended it, so no restart policy applies.
+	StopRequested bool `json:"StopRequested,omitempty"`
+}
+
+// Network is where the container is reachable.
+type Network struct {
+	Mode      string   `json:"Mode"`
+	IPAddress string   `json:"IPAddress,omitempty"`
+	Gateway   string   `json:"Gateway,omitempty"`
+	Ports     []string `json:"Ports,omitempty"`
+}
+
+// Store is a directory of containers.
+type Store struct{ Dir string }
+
+// ErrNotExist means no container has that name or ID.
+var ErrNotExist = errors.New("no such container")
+
+// Owner holds a container's lifetime lock: the container is running for
+// as long as it is held. It is passed to a monitor by inheritance.
+type Owner struct {
+	Dir  string
+	Lock *os.File
+}
+
+// Release gives up the lock (the kernel also does when the holder dies).
+func (o *Owner) Release() {
+	if o != nil && o.Lock != nil {
+		o.Lock.Close()
+		o.Lock = nil
+	}
+}
+
+// Create makes a new container's directory and record, claims its name
+// and takes its lifetime lock. On error nothing is left.
+func (s Store) Create(rec Record) (*Owner, error) {
+	if err := os.MkdirAll(filepath.Join(s.Dir, ".names"), 0o700); err != nil {
+		return nil, fmt.Errorf("container store: %w", err)
+	}
+	if rec.Name != "" {
+		if err := os.Symlink(rec.ID, s.namePath(rec.Name)); err != nil {
+			if errors.Is(err, os.ErrExist) {
+				return nil, fmt.Errorf("the container name %q is already in use: choose another --name, or remove that container (berth rm %s)", rec.Name, rec.Name)
+			}
+			return nil, fmt.Errorf("claim name %q: %w", rec.Name, err)
+		}
+	}
+	dir := filepath.Join(s.Dir, rec.ID)
+	o, err := s.create(dir, rec)
+	if err != nil {
+		os.RemoveAll(dir)
+		s.releaseName(rec)
+		return nil, err
+	}
+	return o, nil
+}
+
+func (s Store) create(dir string, rec Record) (*Owner, error) {
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("container %s: %w", rec.ID, err)
+	}
+	lock, err := lockFile(filepath.Join(dir, "lock"), true)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", rec.ID, err)
+	}
+	if err := writeRecord(dir, rec); err != nil {
+		lock.Close()
+		return nil, err
+	}
+	return &Owner{Dir: dir, Lock: lock}, nil
+}
+
+// Own takes the lifetime lock of an existing container that is not
+// running, to run it again.
+func (s Store) Own(id string) (*Owner, error) {
+	dir := filepath.Join(s.Dir, id)
+	lock, err := lockFile(filepath.Join(dir, "lock"), false)
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		return nil, fmt.Errorf("container %s is already running", shortID(id))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", shortID(id), err)
+	}
+	return &Owner{Dir: dir, Lock: lock}, nil
+}
+
+// Save writes the record.
+func (s Store) Save(rec Record) error { return writeRecord(filepath.Join(s.Dir, rec.ID), rec) }
+
+// Update reads the record, changes it and writes it back, under the
+// record's own update lock so that the monitor and a command do not lose
+// each other's changes.
+func (s Store) Update(id string, change func(*Record)) (Record, error) {
+	dir := filepath.Join(s.Dir, id)
+	l, err := os.OpenFile(filepath.Join(dir, "update.lock"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return Record{}, fmt.Errorf("container %s: %w", shortID(id), err)
+	}
+	defer l.Close()
+	if err := flockWait(l, unix.LOCK_EX); err != nil {
+		return Record{}, err
+	}
+	rec, err := readRecord(dir)
+	if err != nil {
+		return Record{}, err
+	}
+	change(&rec)
+	return rec, writeRecord(dir, rec)
+}
+
+// Get finds a container by name, full ID or unique ID prefix, with its
+// status corrected by its lock.
+func (s Store) Get(ref string) (Record, error) {
+	if ref != "" && !strings.ContainsAny(ref, "/") && ref != "." && ref != ".." {
+		if id, err := os.Readlink(s.namePath(ref)); err == nil {
+			if rec, err := s.load(id); err == nil {
+				return rec, nil
+			}
+		}
+		if rec, err := s.load(ref); err == nil {
+			return rec, nil
+		}
+	}
+	var found []Record
+	for _, rec := range s.List() {
+		if len(ref) >= 1 && strings.HasPrefix(rec.ID, ref) {
+			found = append(found, rec)
+		}
+	}
+	switch len(found) {
+	case 0:
+		return Record{}, fmt.Errorf("%w: %s", ErrNotExist, ref)
+	case 1:
+		return found[0], nil
+	}
+	return Record{}, fmt.Errorf("container ID prefix %q fits %d containers: give more of the ID", ref, len(found))
+}
+
+// List returns every container, newest first.
+func (s Store) List() []Record {
+	entries, _ := os.ReadDir(s.Dir)
+	var out []Record
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		if rec, err := s.load(e.Name()); err == nil {
+			out = append(out, rec)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Created.After(out[j].Created) })
+	return out
+}
+
+func (s Store) load(id string) (Record, error) {
+	dir := filepath.Join(s.Dir, id)
+	rec, err := readRecord(dir)
+	if err != nil {
+		return Record{}, err
+	}
+	if rec.State.Status == Running && !Held(dir) {
+		rec.State.Status = Dead
+		rec.State.Pid, rec.State.MonitorPid = 0, 0
+		if rec.State.Error == "" {
+			rec.State.Error = "the berth process running it was killed; the container died with it"
+		}
+	}
+	return rec, nil
+}
+
+// Held reports whether a process holds the container's lifetime lock.
+func Held(dir string) bool {
+	l, err := lockFile(filepath.Join(dir, "lock"), false)
+	if err != nil {
+		return errors.Is(err, unix.EWOULDBLOCK)
+	}
+	l.Close()
+	return false
+}
+
+// WaitReleased blocks until nothing holds the container's lifetime lock
+// or the timeout passes (zero: no limit); it reports whether it was
+// released.
+func (s Store) WaitReleased(id string, timeout time.Duration) bool {
+	f, err := os.OpenFile(filepath.Join(s.Dir, id, "lock"), os.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return true
+	}
+	done := make(chan struct{})
+	go func() {
+		// The shared lock is dropped at once: holding it would keep the
+		// container from being run again.
+		_ = flockWait(f, unix.LOCK_SH)
+		f.Close()
+		close(done)
+	}()
+	var expired <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		expired = t.C
+	}
+	select {
+	case <-done:
+		return true
+	case <-expired:
+		return false
+	}
+}
+
+// OpLock serializes commands on one container.
+func (s Store) OpLock(id string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(s.Dir, id, "oplock"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", shortID(id), err)
+	}
+	if err := flockWait(f, unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
+
+// Remove deletes a container that is not running: its directory (record,
+// snapshot, log) and its name.
+func (s Store) Remove(rec Record) error {
+	dir := filepath.Join(s.Dir, rec.ID)
+	if Held(dir) {
+		return fmt.Errorf("container %s is running: stop it first, or use rm -f", shortID(rec.ID))
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("remove container %s: %w", shortID(rec.ID), err)
+	}
+	s.releaseName(rec)
+	return nil
+}
+
+// Rename gives a container a new name.
+func (s Store) Rename(rec Record, name string) error {
+	if err := os.Symlink(rec.ID, s.namePath(name)); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("the container name %q is already in use", name)
+		}
+		return fmt.Errorf("claim name %q: %w", name, err)
+	}
+	if _, err := s.Update(rec.ID, func(r *Record) { r.Name = name }); err != nil {
+		os.Remove(s.namePath(name))
+		return err
+	}
+	s.releaseName(rec)
+	return nil
+}
+
+// Collect removes what owners that are gone left: --rm containers whose
+// berth was killed, and directories whose creation never finished.
+func (s Store) Collect(cleanup func(dir string)) {
+	entries, _ := os.ReadDir(s.Dir)
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		dir := filepath.Join(s.Dir, e.Name())
+		l, err := lockFile(filepath.Join(dir, "lock"), false)
+		if err != nil {
+			if errors.Is(err, os.ErrNotExist) && stale(dir) {
+				os.RemoveAll(dir)
+			}
+			continue
+		}
+		rec, err := readRecord(dir)
+		if err != nil || rec.AutoRemove {
+			cleanup(dir)
+			os.RemoveAll(dir)
+			s.releaseName(rec)
+		}
+		l.Close()
+	}
+}
+
+// stale: a directory without a lock is a creation in progress for a
+// moment at most; after a minute its creator is gone.
+func stale(dir string) bool {
+	st, err := os.Stat(dir)
+	return err == nil && time.Since(st.ModTime()) > time.Minute
+}
+
+// Uses reports whether any container, running or not, is made from
+// image id (Docker refuses to remove such an image).
+func (s Store) Uses(imageID string) bool {
+	for _, rec := range s.List() {
+		if rec.ImageID == imageID {
+			return true
+		}
+	}
+	return false
+}
+
+func (s Store) namePath(name string) string { return filepath.Join(s.Dir, ".names", name) }
+
+func (s Store) releaseName(rec Record) {
+	if rec.Name == "" {
+		return
+	}
+	if target, err := os.Readlink(s.namePath(rec.Name)); err == nil && target == rec.ID {
+		os.Remove(s.namePath(rec.Name))
+	}
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+func writeRecord(dir string, rec Record) error {
+	b, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, ".container.json")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("write container record: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, "container.json")); err != nil {
+		return fmt.Errorf("write container record: %w", err)
+	}
+	return nil
+}
+
+func readRecord(dir string) (Record, error) {
+	var rec Record
+	b, err := os.ReadFile(filepath.Join(dir, "container.json"))
+	if err != nil {
+		return rec, err
+	}
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return rec, fmt.Errorf("container record %s: %w", dir, err)
+	}
+	return rec, nil
+}
+
+func lockFile(path string, create bool) (*os.File, error) {
+	flags := os.O_RDWR | unix.O_CLOEXEC
+	if create {
+		flags |= os.O_CREATE | os.O_EXCL
+	}
+	f, err := os.OpenFile(path, flags, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+func flockWait(f *os.File, how int) error {
+	for {
+		err := unix.Flock(int(f.Fd()), how)
+		if err != unix.EINTR {
+			return err
+		}
+	}
+}
+
+// ShortID is the 12 hex digits docker ps shows.
+func ShortID(id string) string { return shortID(id) }

@@ -1,0 +1,112 @@
+package managed
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func rec(id, name string) Record {
+	return Record{ID: id, Name: name, Created: time.Now(), ImageID: "sha256:img", State: State{Status: Running}}
+}
+
+func TestCreateGetList(t *testing.T) {
+	s := Store{Dir: t.TempDir()}
+	a, err := s.Create(rec("aaaa1111", "web"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Create(rec("bbbb2222", "web")); err == nil || !strings.Contains(err.Error(), `"web" is already in use`) {
+		t.Errorf("second container named web: %v", err)
+	}
+	if ents, _ := os.ReadDir(s.Dir); len(ents) != 2 { // .names and aaaa1111
+		t.Errorf("a failed create left something: %v", ents)
+	}
+	if _, err := s.Create(rec("aaab3333", "")); err != nil {
+		t.Fatal(err)
+	}
+	for ref, want := range map[string]string{"web": "aaaa1111", "aaaa1111": "aaaa1111", "aaab": "aaab3333"} {
+		if got, err := s.Get(ref); err != nil || got.ID != want {
+			t.Errorf("Get(%q) = %s, %v; want %s", ref, got.ID, err, want)
+		}
+	}
+	if _, err := s.Get("aaa"); err == nil || !strings.Contains(err.Error(), "fits 2 containers") {
+		t.Errorf("ambiguous prefix: %v", err)
+	}
+	if _, err := s.Get("nothing"); !errors.Is(err, ErrNotExist) {
+		t.Errorf("unknown: %v", err)
+	}
+	if got := s.List(); len(got) != 2 || got[0].ID != "aaab3333" {
+		t.Errorf("List: %+v", got)
+	}
+	if !s.Uses("sha256:img") || s.Uses("sha256:other") {
+		t.Error("Uses")
+	}
+	if err := s.Remove(rec("aaaa1111", "web")); err == nil {
+		t.Error("removed a running container")
+	}
+	a.Release()
+	// Its owner gone while the record says running: dead.
+	if got, _ := s.Get("web"); got.State.Status != Dead || got.State.Error == "" {
+		t.Errorf("after the owner died: %+v", got.State)
+	}
+	if err := s.Remove(rec("aaaa1111", "web")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Get("web"); !errors.Is(err, ErrNotExist) {
+		t.Errorf("removed container still found: %v", err)
+	}
+}
+
+func TestCollect(t *testing.T) {
+	s := Store{Dir: t.TempDir()}
+	keep := rec("keep", "kept")
+	gone := rec("gone", "temp")
+	gone.AutoRemove = true
+	live := rec("live", "")
+	live.AutoRemove = true
+	k, _ := s.Create(keep)
+	g, _ := s.Create(gone)
+	l, _ := s.Create(live)
+	defer l.Release()
+	k.Release()
+	g.Release()
+	var cleaned []string
+	s.Collect(func(dir string) { cleaned = append(cleaned, filepath.Base(dir)) })
+	if len(cleaned) != 1 || cleaned[0] != "gone" {
+		t.Errorf("cleaned %v, want only the --rm container whose owner is gone", cleaned)
+	}
+	for id, want := range map[string]bool{"keep": true, "gone": false, "live": true} {
+		if _, err := os.Stat(filepath.Join(s.Dir, id)); (err == nil) != want {
+			t.Errorf("%s exists: %v, want %v", id, err == nil, want)
+		}
+	}
+	if _, err := s.Create(rec("new", "temp")); err != nil {
+		t.Errorf("the collected container's name was not released: %v", err)
+	}
+}
+
+func TestWaitReleasedAndRename(t *testing.T) {
+	s := Store{Dir: t.TempDir()}
+	o, _ := s.Create(rec("cccc", "old"))
+	if s.WaitReleased("cccc", 50*time.Millisecond) {
+		t.Error("released while held")
+	}
+	go func() { time.Sleep(20 * time.Millisecond); o.Release() }()
+	if !s.WaitReleased("cccc", 5*time.Second) {
+		t.Error("not released")
+	}
+	r, _ := s.Get("old")
+	if err := s.Rename(r, "new"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Get("new"); err != nil || got.Name != "new" {
+		t.Errorf("after rename: %+v %v", got, err)
+	}
+	if _, err := s.Get("old"); err == nil {
+		t.Error("old name still resolves")
+	}
+}
