@@ -18,7 +18,15 @@
 #   3. measures peak RSS with /usr/bin/time -f %M;
 #   4. computes medians from hyperfine's per-run times and writes
 #      docs/bench.md (raw JSON goes to bench/results/);
-#   5. removes its temp dir, containers and namespaces.
+#   5. removes its temp dir, containers and namespaces;
+#   6. runs bench/net.sh, the networking benchmark, which replaces its own
+#      "## Networking" section of docs/bench.md (BENCH_NET=0 skips it).
+#      Sections of docs/bench.md that this script does not write, such as
+#      that one, are kept as they were.
+#
+# berth run gets --network none: runc, crun and berth-oci run a bundle
+# whose network namespace has only loopback, and berth's default network
+# is a bridge.
 #
 # Usage: bench/run.sh            (or: make bench)
 # Environment:
@@ -29,7 +37,9 @@
 #   BERTH=PATH         benchmark this berth binary instead of building
 #                      bin/berth (make bench passes the one `make build` made)
 #   BERTH_OCI=PATH     the same for berth-oci (default: build bin/berth-oci)
-# Needs root, runc, crun, hyperfine, jq, GNU time, busybox-static, go.
+#   BENCH_NET=0        skip bench/net.sh (its knobs: see there)
+# Needs root, runc, crun, hyperfine, jq, GNU time, busybox-static, go,
+# and for bench/net.sh iperf3.
 set -eu
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -55,7 +65,7 @@ if [ "${1:-}" = __measure ]; then
 		berth)
 			local extra=
 			[ "$2" = limits ] && extra="--pids-limit 64 --memory 256m "
-			echo "$BERTH --root $WORK/state/berth run --rm ${extra}--rootfs $WORK/rootfs true"
+			echo "$BERTH --root $WORK/state/berth run --rm --network none ${extra}--rootfs $WORK/rootfs true"
 			;;
 		esac
 	}
@@ -99,8 +109,9 @@ if [ "${1:-}" = __measure ]; then
 	for name in $RUNTIMES; do
 		cmd=$(rt_cmd "$name" default)
 		for _ in $(seq "$BENCH_RSS_RUNS"); do
+			# shellcheck disable=SC2086 # the command's words
 			/usr/bin/time -f %M -o "$WORK/rss" $cmd
-			printf '%s\t%s\n' $name "$(tail -n1 "$WORK/rss")" >>"$RESULTS/rss.tsv"
+			printf '%s\t%s\n' "$name" "$(tail -n1 "$WORK/rss")" >>"$RESULTS/rss.tsv"
 		done
 	done
 	exit 0
@@ -110,11 +121,15 @@ fi
 # Main phase: set up, measure in the namespace, report, clean up.
 # ---------------------------------------------------------------------------
 [ "$(id -u)" = 0 ] || { echo "bench: needs root" >&2; exit 1; }
-for tool in runc crun hyperfine jq unshare /usr/bin/time; do
-	command -v $tool >/dev/null || { echo "bench: $tool not found (apt-get install runc crun hyperfine jq time)" >&2; exit 1; }
+BENCH_NET=${BENCH_NET:-1}
+tools="runc crun hyperfine jq unshare /usr/bin/time"
+[ "$BENCH_NET" = 0 ] || tools="$tools iperf3"
+for tool in $tools; do
+	command -v "$tool" >/dev/null || { echo "bench: $tool not found (scripts/install-deps.sh, or apt-get install runc crun hyperfine jq time iperf3)" >&2; exit 1; }
 done
-[ -x /bin/busybox ] && /bin/busybox --list | grep -qx sh ||
-	{ echo "bench: need a static /bin/busybox (apt-get install busybox-static)" >&2; exit 1; }
+if ! [ -x /bin/busybox ] || ! /bin/busybox --list | grep -qx sh; then
+	echo "bench: need a static /bin/busybox (apt-get install busybox-static)" >&2; exit 1
+fi
 
 [ -n "${BERTH:-}" ] && [ -n "${BERTH_OCI:-}" ] || command -v go >/dev/null ||
 	{ echo "bench: go not found (or set BERTH and BERTH_OCI)" >&2; exit 1; }
@@ -265,23 +280,23 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
 # row LABEL FILE: a table row with the medians of FILE and the ratios.
 row() {
-	local runc crun berth oci floor=
+	local runc crun berth oci fl
 	runc=$(median runc "$2"); crun=$(median crun "$2"); berth=$(median berth "$2"); oci=$(median berth-oci "$2")
 	if jq -e '.results[] | select(.command == "floor")' "$2" >/dev/null; then
-		floor=$(fmt "$(median floor "$2")")
+		fl=$(fmt "$(median floor "$2")")
 	else
-		floor=—
+		fl=—
 	fi
 	printf '| %s | %s | %s | %s | %s | %s | %s | **%s** | **%s** | %s | %s |\n' "$1" \
 		"$(fmt "$runc")" "$(fmt "$crun")" "$(fmt "$berth")" "$(fmt "$oci")" \
 		"$(ratio "$berth" "$runc")" "$(ratio "$berth" "$crun")" \
-		"$(ratio "$oci" "$runc")" "$(ratio "$oci" "$crun")" "$(ratio "$crun" "$runc")" "$floor"
+		"$(ratio "$oci" "$runc")" "$(ratio "$oci" "$crun")" "$(ratio "$crun" "$runc")" "$fl"
 }
 # spread LABEL FILE: a table row with the 25th-75th percentiles of FILE.
 spread() {
 	local out="| $1 |" name
 	for name in $RUNTIMES; do
-		out="$out $(fmt "$(quantile $name "$2" 0.25)")–$(fmt "$(quantile $name "$2" 0.75)") |"
+		out="$out $(fmt "$(quantile "$name" "$2" 0.25)")–$(fmt "$(quantile "$name" "$2" 0.75)") |"
 	done
 	echo "$out"
 }
@@ -293,6 +308,16 @@ rss_median() {
 RSS_RUNC=$(rss_median runc); RSS_CRUN=$(rss_median crun); RSS_BERTH=$(rss_median berth)
 RSS_OCI=$(rss_median berth-oci)
 
+# The sections other scripts write (bench/net.sh's "## Networking", and
+# any other "## " section this script does not write) are kept as they
+# are, after this script's own; bench/net.sh then replaces its own.
+OWN_SECTIONS='Machine|Method|Start-up time, median ms|Peak RSS, KiB'
+KEPT=
+if [ -f "$OUT" ]; then
+	KEPT=$(awk -v own="^## ($OWN_SECTIONS)[[:space:]]*\$" '/^## / { keep = ($0 !~ own) } keep' "$OUT")
+fi
+
+# shellcheck disable=SC1091 # /etc/os-release
 cat >"$OUT" <<EOF
 # berth start-up benchmark
 
@@ -332,7 +357,9 @@ $(runc --version | head -n1), crun $(crun --version | head -n1 | awk '{print $3}
   (compiled by berth itself, loaded before the exec) where the bundle has
   no seccomp, so its figures include that cost; its host name is the
   container ID's first 12 characters, not "berth"; and the cgroup mounts
-  and cgroup path as for berth-oci.
+  and cgroup path as for berth-oci. It runs with \`--network none\`
+  (loopback only, like the bundle's network namespace; berth's default is
+  a bridge network, whose cost the Networking section measures).
 - "limits" adds \`--pids-limit 64 --memory 256m\` to berth and
   \`pids.limit 64\`, \`memory.limit 256 MiB\`, \`memory.swap 512 MiB\` to the
   bundle's config.
@@ -352,7 +379,7 @@ Commands (WORK is a temp dir; fixed IDs, since runs are sequential and
 runc      --root WORK/state/runc run --bundle WORK/bundle-{default,limits} bench-runc
 crun      --root WORK/state/crun run --bundle WORK/bundle-{default,limits} bench-crun
 berth-oci --root WORK/state/berth-oci run --bundle WORK/bundle-{default,limits} bench-berth-oci
-berth     --root WORK/state/berth run --rm [--pids-limit 64 --memory 256m] --rootfs WORK/rootfs true
+berth     --root WORK/state/berth run --rm --network none [--pids-limit 64 --memory 256m] --rootfs WORK/rootfs true
 $FLOOR_CMD
 \`\`\`
 
@@ -392,3 +419,14 @@ the largest resident set among the runtime and the processes it waited for
 EOF
 echo "== wrote $OUT"
 cat "$OUT"
+
+if [ -n "$KEPT" ]; then
+	printf '\n%s\n' "$KEPT" >>"$OUT"
+	echo "== kept the other sections of $OUT: $(echo "$KEPT" | grep '^## ' | cut -c4- | paste -sd, -)"
+fi
+if [ "$BENCH_NET" = 0 ]; then
+	echo "== BENCH_NET=0: no networking benchmark"
+else
+	echo "== networking benchmark: bench/net.sh"
+	BERTH=$BERTH BENCH_OUT=$OUT bash "$REPO/bench/net.sh"
+fi
