@@ -243,7 +243,9 @@ func newStopCommand(g *globalOptions) *cobra.Command {
 }
 
 // stopContainer ends a running container and waits until its monitor has
-// recorded the exit; no restart policy applies afterwards.
+// recorded the exit; no restart policy applies afterwards. It sends the
+// stop signal and waits up to timeout, then SIGKILL; a zero timeout is
+// SIGKILL at once (rm -f, stop -t 0).
 func stopContainer(g *globalOptions, rec managed.Record, timeout time.Duration) error {
 	store := g.containers()
 	unlock, err := store.OpLock(rec.ID)
@@ -257,15 +259,18 @@ func stopContainer(g *globalOptions, rec managed.Record, timeout time.Duration) 
 	if _, err := store.Update(rec.ID, func(r *managed.Record) { r.State.StopRequested = true }); err != nil {
 		return err
 	}
-	sig := stopSignal(g, rec)
-	if err := signalContainer(g, rec, sig); err != nil {
-		// Between two runs (a restart's back-off) only the monitor is there.
+	if timeout > 0 {
+		if err := signalContainer(g, rec, stopSignal(g, rec)); err != nil {
+			// Between two runs (a restart's back-off) only the monitor is there.
+			_ = unix.Kill(rec.State.MonitorPid, unix.SIGTERM)
+		}
+		if store.WaitReleased(rec.ID, timeout) {
+			return nil
+		}
+	}
+	if err := signalContainer(g, rec, unix.SIGKILL); err != nil {
 		_ = unix.Kill(rec.State.MonitorPid, unix.SIGTERM)
 	}
-	if store.WaitReleased(rec.ID, timeout) {
-		return nil
-	}
-	_ = signalContainer(g, rec, unix.SIGKILL)
 	store.WaitReleased(rec.ID, 0)
 	return nil
 }

@@ -1,0 +1,241 @@
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// inspectState reads berth inspect's State of one container.
+func inspectState(t *testing.T, ref string) (state struct {
+	Status       string
+	Pid          int
+	MonitorPid   int
+	ExitCode     int
+	RestartCount int
+	Error        string
+}) {
+	t.Helper()
+	r := berth(t, "", "inspect", ref)
+	var out []struct{ State json.RawMessage }
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &out) != nil || len(out) != 1 {
+		t.Fatalf("inspect %s: %+v", ref, r)
+	}
+	if err := json.Unmarshal(out[0].State, &state); err != nil {
+		t.Fatal(err)
+	}
+	return state
+}
+
+// eventually retries check until it returns "" or 10 s pass.
+func eventually(t *testing.T, what string, check func() string) {
+	t.Helper()
+	var last string
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if last = check(); last == "" {
+			return
+		}
+	}
+	t.Fatalf("%s: %s", what, last)
+}
+
+// httpGet fetches / from addr:port inside the suite's network namespace.
+func httpGet(port int) (string, error) {
+	cmd := exec.Command("nsenter", "--net=/run/netns/"+suiteNetns, "/bin/sh", "-c",
+		fmt.Sprintf("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | /bin/busybox nc -w 5 127.0.0.1 %d", port))
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+// TestDetachedWebServer: a detached busybox httpd is listed, serves its
+// published port, is logged, exec'd into, stopped within the timeout,
+// started again, and removed, leaving nothing.
+func TestDetachedWebServer(t *testing.T) {
+	needRoot(t)
+	before := snapshot(t)
+	// PID 1 ignores signals it has no handler for: the script traps TERM.
+	script := "trap 'echo stopping; exit 0' TERM; mkdir -p /www && echo hello-detached > /www/index.html && httpd -p 80 -h /www && echo serving; sleep 1000 & wait"
+	r := berth(t, "", "run", "-d", "--name", "web", "-p", "18081:80", "--rootfs", rootfsDir, "/bin/sh", "-c", script)
+	id := strings.TrimSpace(r.stdout)
+	if r.code != 0 || len(id) != 64 {
+		t.Fatalf("run -d: %+v", r)
+	}
+	defer berth(t, "", "rm", "-f", "web")
+	if r := berth(t, "", "ps"); !strings.Contains(r.stdout, id[:12]) || !strings.Contains(r.stdout, "Up ") || !strings.Contains(r.stdout, "web") {
+		t.Errorf("ps: %+v", r)
+	}
+	if r := berth(t, "", "ps", "-q"); strings.TrimSpace(r.stdout) != id[:12] {
+		t.Errorf("ps -q: %+v", r)
+	}
+	eventually(t, "published port", func() string {
+		if out, err := httpGet(18081); err != nil || !strings.Contains(out, "hello-detached") {
+			return fmt.Sprintf("%v %q", err, out)
+		}
+		return ""
+	})
+	eventually(t, "logs", func() string {
+		if r := berth(t, "", "logs", "web"); !strings.Contains(r.stdout, "serving") {
+			return fmt.Sprintf("%+v", r)
+		}
+		return ""
+	})
+	if r := berth(t, "", "logs", "--tail", "1", "-t", id[:8]); r.code != 0 || !strings.HasPrefix(r.stdout, "20") || !strings.HasSuffix(r.stdout, " serving\n") {
+		t.Errorf("logs --tail 1 -t by ID prefix: %+v", r)
+	}
+	r = berth(t, "", "exec", "web", "/bin/sh", "-c", "cat /www/index.html; cat /proc/1/comm; id -u")
+	if r.code != 0 || r.stdout != "hello-detached\nsh\n0\n" {
+		t.Errorf("exec: %+v", r)
+	}
+	if r := berth(t, "", "exec", "web", "/bin/sh", "-c", "exit 7"); r.code != 7 {
+		t.Errorf("exec exit status: %+v", r)
+	}
+	if r := berth(t, "", "exec", "-u", "app", "web", "id", "-u"); r.code != 0 || r.stdout != "1000\n" {
+		t.Errorf("exec -u app: %+v", r)
+	}
+	// httpd as PID 1 ends on SIGTERM: stop returns well within its timeout.
+	began := time.Now()
+	if r := berth(t, "", "stop", "-t", "5", "web"); r.code != 0 {
+		t.Errorf("stop: %+v", r)
+	}
+	if took := time.Since(began); took > 4*time.Second {
+		t.Errorf("stop took %v: the stop signal was not delivered", took)
+	}
+	if st := inspectState(t, "web"); st.Status != "exited" || st.ExitCode != 0 {
+		t.Errorf("after stop: %+v", st)
+	}
+	if r := berth(t, "", "logs", "web"); !strings.HasSuffix(r.stdout, "stopping\n") {
+		t.Errorf("logs after stop: %+v", r)
+	}
+	if r := berth(t, "", "ps", "-a", "--format", "{{.Names}} {{.Status}}"); !strings.HasPrefix(r.stdout, "web Exited (0)") {
+		t.Errorf("ps -a: %+v", r)
+	}
+	if r := berth(t, "", "start", "web"); r.code != 0 {
+		t.Fatalf("start: %+v", r)
+	}
+	eventually(t, "the restarted server", func() string {
+		if out, err := httpGet(18081); err != nil || !strings.Contains(out, "hello-detached") {
+			return fmt.Sprintf("%v %q", err, out)
+		}
+		return ""
+	})
+	if r := berth(t, "", "rm", "web"); r.code == 0 || !strings.Contains(r.stderr, "is running") {
+		t.Errorf("rm of a running container: %+v", r)
+	}
+	if r := berth(t, "", "rm", "-f", "web"); r.code != 0 {
+		t.Errorf("rm -f: %+v", r)
+	}
+	if r := berth(t, "", "ps", "-a", "-q"); r.stdout != "" {
+		t.Errorf("ps -a after rm: %+v", r)
+	}
+	checkNoLeaks(t, before)
+}
+
+// TestRestartPolicy: a crashing container is run again by its monitor,
+// as many times as on-failure:N allows, with the count in inspect.
+func TestRestartPolicy(t *testing.T) {
+	needRoot(t)
+	r := berth(t, "", "run", "-d", "--name", "crasher", "--restart", "on-failure:2", "--network", "none", "--rootfs", rootfsDir, "/bin/sh", "-c", "echo attempt; exit 3")
+	if r.code != 0 {
+		t.Fatalf("run -d: %+v", r)
+	}
+	defer berth(t, "", "rm", "-f", "crasher")
+	if r := berth(t, "", "wait", "crasher"); strings.TrimSpace(r.stdout) != "3" {
+		t.Errorf("wait: %+v", r)
+	}
+	st := inspectState(t, "crasher")
+	if st.Status != "exited" || st.ExitCode != 3 || st.RestartCount != 2 {
+		t.Errorf("after the policy gave up: %+v", st)
+	}
+	if r := berth(t, "", "logs", "crasher"); strings.Count(r.stdout, "attempt") != 3 {
+		t.Errorf("logs of three runs: %+v", r)
+	}
+}
+
+// TestMonitorKilled: after kill -9 of a container's monitor, the
+// container is gone with it, ps tells so, and rm removes it.
+func TestMonitorKilled(t *testing.T) {
+	needRoot(t)
+	before := snapshot(t)
+	r := berth(t, "", "run", "-d", "--name", "orphan", "--rootfs", rootfsDir, "/bin/sh", "-c", idle)
+	if r.code != 0 {
+		t.Fatalf("run -d: %+v", r)
+	}
+	st := inspectState(t, "orphan")
+	if st.Status != "running" || st.MonitorPid == 0 || st.Pid == 0 {
+		t.Fatalf("running: %+v", st)
+	}
+	if err := syscall.Kill(st.MonitorPid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "ps after the monitor was killed", func() string {
+		if r := berth(t, "", "ps", "-a", "--format", "{{.Names}} {{.Status}}"); !strings.Contains(r.stdout, "orphan Dead") {
+			return fmt.Sprintf("%+v", r)
+		}
+		return ""
+	})
+	eventually(t, "the container's PID 1 after its monitor was killed", func() string {
+		// Gone, or a zombie waiting for its new parent to reap it.
+		b, err := os.ReadFile("/proc/" + strconv.Itoa(st.Pid) + "/stat")
+		if fields := strings.Fields(string(b)); err == nil && len(fields) > 2 && fields[2] != "Z" {
+			return fmt.Sprintf("PID %d is still %s", st.Pid, fields[2])
+		}
+		return ""
+	})
+	if r := berth(t, "", "rm", "orphan"); r.code != 0 {
+		t.Errorf("rm of a dead container: %+v", r)
+	}
+	// The next run collects its cgroups, address and files.
+	runIn(t, "true")
+	checkNoLeaks(t, before)
+}
+
+// TestManyDetached: 50 detached containers start and are removed with
+// nothing left.
+func TestManyDetached(t *testing.T) {
+	needRoot(t)
+	before := snapshot(t)
+	var ids []string
+	for i := 0; i < 50; i++ {
+		r := berth(t, "", "run", "-d", "--rootfs", rootfsDir, "/bin/sh", "-c", idle)
+		if r.code != 0 {
+			t.Fatalf("run -d #%d: %+v", i, r)
+		}
+		ids = append(ids, strings.TrimSpace(r.stdout))
+	}
+	if r := berth(t, "", "ps", "-q"); strings.Count(r.stdout, "\n") != 50 {
+		t.Errorf("ps lists %d containers, want 50", strings.Count(r.stdout, "\n"))
+	}
+	if r := berth(t, "", append([]string{"rm", "-f"}, ids...)...); r.code != 0 {
+		t.Errorf("rm -f: %+v", r)
+	}
+	if r := berth(t, "", "ps", "-aq"); r.stdout != "" {
+		t.Errorf("left: %q", r.stdout)
+	}
+	checkNoLeaks(t, before)
+}
+
+// TestDetachedBadInput: berth run -d fails like berth run on bad input
+// (125, one line) and leaves no container behind.
+func TestDetachedBadInput(t *testing.T) {
+	needRoot(t)
+	for _, args := range [][]string{
+		{"--rootfs", "/no/such/dir", "true"},
+		{"--rootfs", rootfsDir, "--user", "nosuchuser", "true"},
+		{"--rootfs", rootfsDir, "--restart", "sometimes", "true"},
+		{"--rootfs", rootfsDir, "/no/such/program"},
+	} {
+		r := berth(t, "", append([]string{"run", "-d"}, args...)...)
+		if r.code < 125 || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("run -d %v: %+v", args, r)
+		}
+	}
+	if r := berth(t, "", "ps", "-aq"); r.stdout != "" {
+		t.Errorf("containers left: %q", r.stdout)
+	}
+}
