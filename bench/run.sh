@@ -20,7 +20,9 @@
 #      docs/bench.md (raw JSON goes to bench/results/);
 #   5. removes its temp dir, containers and namespaces;
 #   6. runs bench/net.sh, the networking benchmark, which replaces its own
-#      "## Networking" section of docs/bench.md (BENCH_NET=0 skips it).
+#      "## Networking" section of docs/bench.md (BENCH_NET=0 skips it);
+#   7. runs bench/image.sh (pull+unpack against skopeo+umoci, berth run
+#      IMAGE latency), which replaces "## Images" (BENCH_IMAGE=0 skips it).
 #      Sections of docs/bench.md that this script does not write, such as
 #      that one, are kept as they were.
 #
@@ -38,6 +40,7 @@
 #                      bin/berth (make bench passes the one `make build` made)
 #   BERTH_OCI=PATH     the same for berth-oci (default: build bin/berth-oci)
 #   BENCH_NET=0        skip bench/net.sh (its knobs: see there)
+#   BENCH_IMAGE=0      skip bench/image.sh (its knobs: see there)
 # Needs root, runc, crun, hyperfine, jq, GNU time, busybox-static, go,
 # and for bench/net.sh iperf3.
 set -eu
@@ -429,4 +432,10 @@ if [ "$BENCH_NET" = 0 ]; then
 else
 	echo "== networking benchmark: bench/net.sh"
 	BERTH=$BERTH BENCH_OUT=$OUT bash "$REPO/bench/net.sh"
+fi
+if [ "${BENCH_IMAGE:-1}" = 0 ]; then
+	echo "== BENCH_IMAGE=0: no image benchmark"
+else
+	echo "== image benchmark: bench/image.sh"
+	BERTH=$BERTH BENCH_OUT=$OUT bash "$REPO/bench/image.sh"
 fi

@@ -139,7 +139,9 @@ func runForeground(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []stri
 	if err != nil {
 		return err
 	}
-	finishRecord(store, rec.ID, exit, nil)
+	if !f.rm {
+		finishRecord(store, rec.ID, exit, nil)
+	}
 	if exit.OOMKilled {
 		fmt.Fprintf(os.Stderr, "berth: container killed: it reached its memory limit (--memory %s)\n", f.opts.Memory)
 	}
@@ -244,14 +246,14 @@ func runOnce(g *globalOptions, f *runFlags, rec *managed.Record, args []string, 
 		defer release()
 	}
 	run.Started = func(pid int) {
-		_, _ = store.Update(rec.ID, func(r *managed.Record) {
+		if r, err := store.Update(rec.ID, func(r *managed.Record) {
 			r.ImageID = rec.ImageID
 			r.Network = net
 			r.State = managed.State{Status: managed.Running, Pid: pid, MonitorPid: os.Getpid(), StartedAt: time.Now().UTC(),
 				RestartCount: r.State.RestartCount}
-		})
-		r, _ := store.Get(rec.ID)
-		*rec = r
+		}); err == nil {
+			*rec = r
+		}
 		if started != nil {
 			started(pid)
 		}

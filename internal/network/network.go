@@ -224,16 +224,20 @@ func (n *Network) locked(fn func() error) error {
 // files. The veth needs nothing: the kernel deletes it with the
 // container's network namespace, off the user's wait.
 func (a *Attachment) Release() error {
-	err := a.net.release(a.ID)
+	err := a.net.release(a.ID, len(a.Ports) > 0)
 	if a.lock != nil {
 		a.lock.Close()
 	}
 	return err
 }
 
-func (n *Network) release(id string) error {
+// release gives back what container id holds on the network. Without
+// published ports it has no rules, and listing them all is skipped.
+func (n *Network) release(id string, hasPorts bool) error {
 	var errs []error
-	errs = append(errs, n.withRules(func(r *nft.Rules) error { return r.RemoveOwner(id) }))
+	if hasPorts {
+		errs = append(errs, n.withRules(func(r *nft.Rules) error { return r.RemoveOwner(id) }))
+	}
 	if pool, err := ipam.Open(n.dir, n.Subnet); err == nil {
 		errs = append(errs, pool.Release(id))
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -281,7 +285,8 @@ func (n *Network) Collect() {
 		return nil
 	})
 	for _, id := range dead {
-		_ = n.release(id)
+		// A dead owner's ports are not known here: look for its rules.
+		_ = n.release(id, true)
 	}
 }
 

@@ -216,7 +216,6 @@ func TestStatePersists(t *testing.T) {
 func TestCorruptState(t *testing.T) {
 	for name, content := range map[string]string{
 		"garbage":   "{not json",
-		"empty":     "",
 		"version":   `{"version":7,"subnet":"10.9.0.0/24","allocations":{}}`,
 		"outside":   `{"version":1,"subnet":"10.9.0.0/24","allocations":{"a":"10.10.0.2"}}`,
 		"gateway":   `{"version":1,"subnet":"10.9.0.0/24","allocations":{"a":"10.9.0.1"}}`,
@@ -272,5 +271,30 @@ func TestEmptyOwner(t *testing.T) {
 	p := openPool(t, "10.9.0.0/24")
 	if _, err := p.Allocate("", allAlive); err == nil {
 		t.Error("allocated to an empty owner")
+	}
+}
+
+// TestEmptyStateAfterCrash: an empty state file, what a machine crash
+// can leave, is no allocation rather than corruption.
+func TestEmptyStateAfterCrash(t *testing.T) {
+	dir := t.TempDir()
+	subnet := netip.MustParsePrefix("10.77.0.0/24")
+	p, err := Open(dir, subnet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	alive := func(string) bool { return true }
+	if _, err := p.Allocate("a", alive); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, stateName), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	owners, err := p.Owners()
+	if err != nil || len(owners) != 0 {
+		t.Errorf("after an empty state file: %v, %v", owners, err)
+	}
+	if _, err := p.Allocate("b", alive); err != nil {
+		t.Errorf("allocate after an empty state file: %v", err)
 	}
 }

@@ -72,6 +72,12 @@ func (p *Pool) load() (*state, error) {
 		return nil, fmt.Errorf("read address state: %w", err)
 	}
 	st := &state{}
+	if len(b) == 0 {
+		// What a machine crash can leave of a file renamed into place
+		// without fsync: nothing survived the crash, so nothing is
+		// allocated.
+		return newState(p.subnet), nil
+	}
 	if err := json.Unmarshal(b, st); err != nil {
 		return nil, corrupt(path, err)
 	}
@@ -120,30 +126,13 @@ func (p *Pool) save(st *state) error {
 		return fmt.Errorf("encode address state: %w", err)
 	}
 	tmp := filepath.Join(p.dir, tmpName)
-	if err := writeSync(tmp, append(b, '\n')); err != nil {
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write address state: %w", err)
 	}
 	if err := os.Rename(tmp, filepath.Join(p.dir, stateName)); err != nil {
 		return fmt.Errorf("write address state: %w", err)
 	}
 	return nil
-}
-
-// writeSync writes a file and flushes it, so that a crash of the machine
-// after the rename cannot leave an empty state file on a disk-backed dir.
-func writeSync(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // update runs fn on the state under the exclusive lock and saves the

@@ -27,6 +27,14 @@ func (r *Rules) EnsureNetwork(bridge string, subnet netip.Prefix) error {
 	if err != nil {
 		return err
 	}
+	want := append(dispatchRules(table()), networkRules(table(), bridge, subnet.Masked())...)
+	want = append(want, isolationRule(table(), bridge))
+	if inPlace(old, want, networkTag(bridge)) {
+		// The common case, on every berth run: nothing to write. A
+		// transaction that replaces rules costs milliseconds (the kernel
+		// waits for readers of the old ones), so none is sent.
+		return nil
+	}
 	t := c.AddTable(table())
 	for _, name := range allChains {
 		c.AddChain(chain(t, name))
@@ -43,6 +51,41 @@ func (r *Rules) EnsureNetwork(bridge string, subnet netip.Prefix) error {
 	// berth network's "iifname accept" must not let its containers in.
 	c.InsertRule(isolationRule(t, bridge))
 	return flush(c, "setting up network "+bridge)
+}
+
+// inPlace reports whether the rules of one network (tag) and the
+// dispatch rules are all there: the same number in each chain, with the
+// network's isolation rule ahead of every accept in forward. Someone who
+// deleted or added such a rule makes it false, and EnsureNetwork repairs.
+func inPlace(have, want []*nftables.Rule, tag string) bool {
+	count := func(rules []*nftables.Rule) map[string]int {
+		m := map[string]int{}
+		for _, r := range rules {
+			if t := commentOf(r.UserData); t == tag || t == tagDispatch {
+				m[r.Chain.Name+" "+t]++
+			}
+		}
+		return m
+	}
+	got, need := count(have), count(want)
+	if len(got) != len(need) {
+		return false
+	}
+	for k, n := range need {
+		if got[k] != n {
+			return false
+		}
+	}
+	for _, r := range have {
+		if r.Chain.Name != chainForward {
+			continue
+		}
+		// The first forward rule must be a drop: isolation rules come
+		// before every network's accepts.
+		v, ok := r.Exprs[len(r.Exprs)-1].(*expr.Verdict)
+		return ok && v.Kind == expr.VerdictDrop
+	}
+	return false
 }
 
 // RemoveNetwork removes the rules of one bridge network. Published ports
