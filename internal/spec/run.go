@@ -43,6 +43,11 @@ type RunOptions struct {
 	// first: an image's layers, whose union is not mounted on the host.
 	// Empty: the rootfs.
 	UserRoots []string
+	// Mounts are -v, --mount and --tmpfs, volumes already resolved to
+	// binds of their directories.
+	Mounts []MountRequest
+	// ReadOnly is --read-only: the root filesystem is mounted read-only.
+	ReadOnly bool
 }
 
 // ImageConfig is what an image says about how to run it.
@@ -85,6 +90,11 @@ func FromRunOptions(o RunOptions) (*specs.Spec, error) {
 		makePrivileged(s)
 	} else {
 		s.Linux.Seccomp = seccomp.DockerDefault(s.Process.Capabilities.Bounding)
+	}
+	// After makePrivileged, which makes the default /sys writable, not
+	// the user's mounts.
+	if err := applyMounts(s, o); err != nil {
+		return nil, err
 	}
 	return s, nil
 }

@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/berth-runtime/berth/internal/managed"
+	"github.com/berth-runtime/berth/internal/volume"
+	"github.com/spf13/cobra"
+)
+
+func newVolumeCommand(g *globalOptions) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "volume",
+		Short: "Manage volumes: directories that outlive containers",
+		Example: `  berth volume create data
+  berth run --rm -v data:/data --rootfs ./rootfs sh -c 'echo hi > /data/f'
+  berth volume ls`,
+	}
+	cmd.AddCommand(newVolumeCreate(g), newVolumeLs(g), newVolumeInspect(g), newVolumeRm(g), newVolumePrune(g))
+	return cmd
+}
+
+func newVolumeCreate(g *globalOptions) *cobra.Command {
+	var labels []string
+	cmd := &cobra.Command{
+		Use:   "create [--label KEY=VALUE] [NAME]",
+		Short: "Create a volume (a random name unless one is given); an existing one is left as it is",
+		Example: `  berth volume create data
+  berth volume create --label app=web`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o := volume.Options{}
+			for _, l := range labels {
+				k, v, _ := strings.Cut(l, "=")
+				if k == "" {
+					return fmt.Errorf("invalid --label %q: use KEY=VALUE", l)
+				}
+				if o.Labels == nil {
+					o.Labels = map[string]string{}
+				}
+				o.Labels[k] = v
+			}
+			name := ""
+			if len(args) == 1 {
+				name = args[0]
+			} else {
+				var err error
+				if name, err = volume.NewName(); err != nil {
+					return err
+				}
+			}
+			v, _, err := g.volumes().Create(name, o)
+			if err != nil {
+				return err
+			}
+			fmt.Println(v.Name)
+			return nil
+		},
+	}
+	cmd.Flags().StringArrayVar(&labels, "label", nil, "set a label on the volume (KEY=VALUE)")
+	return cmd
+}
+
+func newVolumeLs(g *globalOptions) *cobra.Command {
+	var quiet bool
+	cmd := &cobra.Command{
+		Use:     "ls [-q]",
+		Aliases: []string{"list"},
+		Short:   "List volumes",
+		Example: "  berth volume ls\n  berth volume ls -q",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			list, err := g.volumes().List()
+			if err != nil {
+				return err
+			}
+			if quiet {
+				for _, v := range list {
+					fmt.Println(v.Name)
+				}
+				return nil
+			}
+			w := tabwriter.NewWriter(os.Stdout, 8, 1, 3, ' ', 0)
+			fmt.Fprintln(w, "DRIVER\tVOLUME NAME")
+			for _, v := range list {
+				fmt.Fprintf(w, "local\t%s\n", v.Name)
+			}
+			return w.Flush()
+		},
+	}
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print names only")
+	return cmd
+}
+
+// volumeInfo is one volume in `berth volume inspect`, as docker shows it.
+type volumeInfo struct {
+	Name       string            `json:"Name"`
+	Driver     string            `json:"Driver"`
+	Mountpoint string            `json:"Mountpoint"`
+	CreatedAt  string            `json:"CreatedAt"`
+	Labels     map[string]string `json:"Labels"`
+	Scope      string            `json:"Scope"`
+	// UsedBy are the IDs of the containers that mount it, running or not.
+	UsedBy []string `json:"UsedBy"`
+}
+
+func newVolumeInspect(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:     "inspect NAME...",
+		Short:   "Show volumes as JSON",
+		Example: "  berth volume inspect data",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			store := g.volumes()
+			refs := volumeRefs(g)
+			out := []volumeInfo{}
+			for _, name := range args {
+				v, err := store.Get(name)
+				if err != nil {
+					return err
+				}
+				users, _ := store.Users(name)
+				for _, rec := range refs[name] {
+					if !slices.Contains(users, rec.ID) {
+						users = append(users, rec.ID)
+					}
+				}
+				if users == nil {
+					users = []string{}
+				}
+				out = append(out, volumeInfo{Name: v.Name, Driver: "local", Mountpoint: v.Mountpoint,
+					CreatedAt: v.CreatedAt.Format(time.RFC3339), Labels: v.Labels, Scope: "local", UsedBy: users})
+			}
+			enc := json.NewEncoder(os.Stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(out)
+		},
+	}
+}
+
+func newVolumeRm(g *globalOptions) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:     "rm [-f] NAME...",
+		Aliases: []string{"remove"},
+		Short:   "Remove volumes and their data; a volume that a container (running or not) uses is kept",
+		Example: "  berth volume rm data\n  berth volume rm -f maybe-gone",
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			store := g.volumes()
+			refs := volumeRefs(g)
+			var failed error
+			for _, name := range args {
+				err := volumeInUse(name, refs[name])
+				if err == nil {
+					err = store.Remove(name, force)
+				}
+				if err != nil {
+					// One line per volume, as docker does for several names.
+					fmt.Fprintf(os.Stderr, "berth: %v\n", err)
+					failed = exitError{1}
+					continue
+				}
+				fmt.Println(name)
+			}
+			return failed
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not fail on volumes that do not exist")
+	return cmd
+}
+
+func newVolumePrune(g *globalOptions) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:     "prune [-f]",
+		Short:   "Remove every volume no container uses",
+		Example: "  berth volume prune\n  berth volume prune -f   # without asking",
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !force {
+				fmt.Fprint(os.Stderr, "WARNING! This will remove all volumes not used by at least one container, and their data.\nAre you sure you want to continue? [y/N] ")
+				answer, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+				if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
+					return nil
+				}
+			}
+			refs := volumeRefs(g)
+			removed, err := g.volumes().Prune(func(name string) bool { return len(refs[name]) > 0 })
+			for _, name := range removed {
+				fmt.Println(name)
+			}
+			return err
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
+	return cmd
+}
+
+// volumeInUse refuses to remove a volume that containers name, running or
+// not, as docker does: they would get a new, empty one when started.
+func volumeInUse(name string, users []managed.Record) error {
+	if len(users) == 0 {
+		return nil
+	}
+	var names []string
+	for _, rec := range users {
+		names = append(names, rec.Name)
+	}
+	what, pronoun := "container", "it"
+	if len(names) > 1 {
+		what, pronoun = "containers", "them"
+	}
+	return fmt.Errorf("volume %s is in use by %s %s: remove %s first (berth rm %s)", name, what, strings.Join(names, ", "), pronoun, strings.Join(names, " "))
+}
