@@ -9,7 +9,7 @@ PREFIX ?= /usr/local
 DEMO_ROOTFS := .cache/demo-rootfs
 VM_PAYLOAD := .cache/vm-payload
 
-.PHONY: build deps demo test test-unit test-integration test-v2 test-oci test-engines bench install clean
+.PHONY: build man deps demo test test-unit test-integration test-v2 test-oci test-engines bench install clean
 
 build:
 	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth
@@ -58,9 +58,15 @@ test-engines: build
 bench: deps build
 	BERTH=$(CURDIR)/bin/berth BERTH_OCI=$(CURDIR)/bin/berth-oci bench/run.sh
 
-install: build
+# Man pages, from the same command definitions as --help.
+man: build
+	rm -rf .cache/man1 && bin/berth gen-man .cache/man1
+
+install: build man
 	install -D -m 0755 bin/berth $(DESTDIR)$(PREFIX)/bin/berth
 	install -D -m 0755 bin/berth-oci $(DESTDIR)$(PREFIX)/bin/berth-oci
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0644 .cache/man1/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 
 clean:
 	rm -rf bin .cache

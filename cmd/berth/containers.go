@@ -580,3 +580,16 @@ func newContainerCommand(g *globalOptions) *cobra.Command {
 	cmd.AddCommand(newContainerPrune(g), newPsCommand(g), newRmCommand(g), newInspectCommand(g))
 	return cmd
 }
+
+// completeContainers completes container names for shell completion.
+func completeContainers(g *globalOptions) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		var names []string
+		for _, rec := range g.containers().List() {
+			if strings.HasPrefix(rec.Name, toComplete) {
+				names = append(names, rec.Name)
+			}
+		}
+		return names, cobra.ShellCompDirectiveNoFileComp
+	}
+}

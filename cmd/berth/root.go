@@ -54,7 +54,14 @@ func newRootCommand() *cobra.Command {
 		newPullCommand(g), newImagesCommand(g, "images"), newRmiCommand(g, "rmi"),
 		newContainerCommand(g), newPsCommand(g), newLogsCommand(g), newStopCommand(g), newKillCommand(g),
 		newRmCommand(g), newWaitCommand(g), newInspectCommand(g), newStartCommand(g), newRestartCommand(g),
-		newPauseCommand(g, true), newPauseCommand(g, false), newRenameCommand(g), newExecCommand(g))
+		newPauseCommand(g, true), newPauseCommand(g, false), newRenameCommand(g), newExecCommand(g),
+		newStatsCommand(g), newTopCommand(g), newVolumeCommand(g), newManCommand(root))
+	for _, c := range root.Commands() {
+		switch c.Name() {
+		case "logs", "stop", "kill", "rm", "wait", "inspect", "start", "restart", "pause", "unpause", "rename", "exec", "stats", "top":
+			c.ValidArgsFunction = completeContainers(g)
+		}
+	}
 	return root
 }
 

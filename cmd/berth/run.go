@@ -34,6 +34,7 @@ type runFlags struct {
 	entrypoint string
 	tlsVerify  bool
 	restart    string
+	mounts     mountFlags
 	// id and monitor are set when berth runs as a container's monitor
 	// (see monitor.go): the container's record exists already.
 	id      string
@@ -81,6 +82,7 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 	fl.StringVar(&o.Entrypoint, "entrypoint", "", "run this program instead of the image's entrypoint (the image's Cmd is dropped too)")
 	fl.StringVar(&o.Network, "network", "bridge", "network: bridge (berth0, 10.88.0.0/16, outbound NAT), a network made with berth network create, none (loopback only), host, or container:NAME")
 	fl.StringVar(&f.restart, "restart", "no", "restart policy of a detached container: no, on-failure[:N], always, unless-stopped")
+	addMountFlags(fl, &f.mounts)
 	fl.StringVar(&f.id, "id", "", "")
 	fl.BoolVar(&f.monitor, "monitor", false, "")
 	_ = fl.MarkHidden("id")
@@ -228,6 +230,11 @@ func runOnce(g *globalOptions, f *runFlags, rec *managed.Record, args []string, 
 			return container.Exit{}, err
 		}
 	}
+	mounts, err := f.mounts.resolve(g, rec, &o)
+	if err != nil {
+		return container.Exit{}, err
+	}
+	defer mounts.release()
 	s, err := spec.FromRunOptions(o)
 	if err != nil {
 		return container.Exit{}, err
@@ -246,6 +253,7 @@ func runOnce(g *globalOptions, f *runFlags, rec *managed.Record, args []string, 
 		defer release()
 	}
 	run.Started = func(pid int) {
+		mounts.keep()
 		if r, err := store.Update(rec.ID, func(r *managed.Record) {
 			r.ImageID = rec.ImageID
 			r.Network = net

@@ -1,6 +1,8 @@
 package cgroups
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -60,5 +62,19 @@ func TestSystemdPath(t *testing.T) {
 	}
 	if _, err := SystemdPath("nosuffix:p:n"); err == nil {
 		t.Error("a slice without .slice was accepted")
+	}
+}
+
+func TestIOStat(t *testing.T) {
+	dir := t.TempDir()
+	v2 := filepath.Join(dir, "io.stat")
+	os.WriteFile(v2, []byte("8:0 rbytes=4096 wbytes=100 rios=1 wios=1 dbytes=0 dios=0\n259:0 rbytes=1 wbytes=2 rios=1\n"), 0o644)
+	if r, w := ioStatV2(v2); r != 4097 || w != 102 {
+		t.Errorf("v2: %d %d", r, w)
+	}
+	v1 := filepath.Join(dir, "blkio")
+	os.WriteFile(v1, []byte("8:0 Read 4096\n8:0 Write 8192\n8:0 Sync 0\n8:0 Total 12288\nTotal 12288\n"), 0o644)
+	if r, w := ioStatV1(v1); r != 4096 || w != 8192 {
+		t.Errorf("v1: %d %d", r, w)
 	}
 }

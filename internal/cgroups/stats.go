@@ -15,6 +15,8 @@ type Stats struct {
 	OOMKills      uint64 `json:"oomKills"`
 	Pids          uint64 `json:"pids"`
 	PidsLimit     uint64 `json:"pidsLimit"`
+	BlockRead     uint64 `json:"blockRead"`  // bytes
+	BlockWrite    uint64 `json:"blockWrite"` // bytes
 }
 
 // Stats reads the cgroup's counters. Missing files read as zero.
@@ -32,6 +34,7 @@ func (c *Cgroup) Stats() Stats {
 		}
 		s.Pids = readUint(filepath.Join(dir, "pids.current"))
 		s.PidsLimit = readUint(filepath.Join(dir, "pids.max"))
+		s.BlockRead, s.BlockWrite = ioStatV2(filepath.Join(dir, "io.stat"))
 		return s
 	}
 	s.CPUUsageNanos = readUint(filepath.Join(c.dirFor("cpuacct"), "cpuacct.usage"))
@@ -43,7 +46,51 @@ func (c *Cgroup) Stats() Stats {
 	}
 	s.Pids = readUint(filepath.Join(c.dirFor("pids"), "pids.current"))
 	s.PidsLimit = readUint(filepath.Join(c.dirFor("pids"), "pids.max"))
+	s.BlockRead, s.BlockWrite = ioStatV1(filepath.Join(c.dirFor("blkio"), "blkio.throttle.io_service_bytes"))
 	return s
+}
+
+// ioStatV2 sums rbytes and wbytes over the devices of an io.stat file:
+// "8:0 rbytes=1 wbytes=2 rios=3 ...".
+func ioStatV2(path string) (read, write uint64) {
+	b, _ := os.ReadFile(path)
+	for _, field := range strings.Fields(string(b)) {
+		k, v, ok := strings.Cut(field, "=")
+		n, err := strconv.ParseUint(v, 10, 64)
+		if !ok || err != nil {
+			continue
+		}
+		switch k {
+		case "rbytes":
+			read += n
+		case "wbytes":
+			write += n
+		}
+	}
+	return read, write
+}
+
+// ioStatV1 sums the Read and Write lines of a v1 blkio byte count file:
+// "8:0 Read 4096".
+func ioStatV1(path string) (read, write uint64) {
+	b, _ := os.ReadFile(path)
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 3 {
+			continue
+		}
+		n, err := strconv.ParseUint(f[2], 10, 64)
+		if err != nil {
+			continue
+		}
+		switch f[1] {
+		case "Read":
+			read += n
+		case "Write":
+			write += n
+		}
+	}
+	return read, write
 }
 
 // readUint reads a file holding one number; "max" and errors read as 0.

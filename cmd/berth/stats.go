@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/berth-runtime/berth/internal/cgroups"
+	"github.com/berth-runtime/berth/internal/container"
+	"github.com/berth-runtime/berth/internal/managed"
+	"github.com/spf13/cobra"
+)
+
+// sample is one container's counters at one moment.
+type sample struct {
+	rec    managed.Record
+	at     time.Time
+	cg     cgroups.Stats
+	rx, tx uint64
+}
+
+func newStatsCommand(g *globalOptions) *cobra.Command {
+	var noStream bool
+	cmd := &cobra.Command{
+		Use:     "stats [--no-stream] [CONTAINER...]",
+		Short:   "Show running containers' CPU, memory, process, network and block I/O use, read from their cgroups and network namespaces",
+		Example: "  berth stats\n  berth stats --no-stream web",
+		RunE: func(cmd *cobra.Command, args []string) error {
+			for {
+				prev, err := sampleAll(g, args)
+				if err != nil {
+					return err
+				}
+				time.Sleep(500 * time.Millisecond) // CPU % is a rate over this interval
+				cur, err := sampleAll(g, args)
+				if err != nil {
+					return err
+				}
+				if !noStream {
+					fmt.Print("\033[2J\033[H") // redraw in place, as docker stats
+				}
+				printStats(prev, cur)
+				if noStream {
+					return nil
+				}
+			}
+		},
+	}
+	cmd.Flags().BoolVar(&noStream, "no-stream", false, "print one sample and exit")
+	return cmd
+}
+
+func sampleAll(g *globalOptions, refs []string) (map[string]sample, error) {
+	var recs []managed.Record
+	if len(refs) == 0 {
+		for _, rec := range g.containers().List() {
+			if rec.State.Status == managed.Running {
+				recs = append(recs, rec)
+			}
+		}
+	}
+	for _, ref := range refs {
+		rec, err := g.containers().Get(ref)
+		if err != nil {
+			return nil, err
+		}
+		recs = append(recs, rec)
+	}
+	out := map[string]sample{}
+	for _, rec := range recs {
+		c, err := container.Attach(g.runroot, rec.ID)
+		if err != nil {
+			continue // not running
+		}
+		s := sample{rec: rec, at: time.Now(), cg: c.Stats()}
+		s.rx, s.tx = netBytes(rec.State.Pid)
+		out[rec.ID] = s
+	}
+	return out, nil
+}
+
+// netBytes sums received and sent bytes over the interfaces of pid's
+// network namespace, loopback aside.
+func netBytes(pid int) (rx, tx uint64) {
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/net/dev")
+	if err != nil {
+		return 0, 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		name, rest, ok := strings.Cut(sc.Text(), ":")
+		if !ok || strings.TrimSpace(name) == "lo" {
+			continue
+		}
+		fields := strings.Fields(rest)
+		if len(fields) < 9 {
+			continue
+		}
+		r, _ := strconv.ParseUint(fields[0], 10, 64)
+		t, _ := strconv.ParseUint(fields[8], 10, 64)
+		rx, tx = rx+r, tx+t
+	}
+	return rx, tx
+}
+
+func printStats(prev, cur map[string]sample) {
+	w := tabwriter.NewWriter(os.Stdout, 8, 1, 3, ' ', 0)
+	fmt.Fprintln(w, "CONTAINER ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tNET I/O\tBLOCK I/O\tPIDS")
+	for id, s := range cur {
+		cpu := 0.0
+		if p, ok := prev[id]; ok && s.at.After(p.at) && s.cg.CPUUsageNanos >= p.cg.CPUUsageNanos {
+			cpu = float64(s.cg.CPUUsageNanos-p.cg.CPUUsageNanos) / float64(s.at.Sub(p.at).Nanoseconds()) * 100
+		}
+		limit := s.cg.MemoryLimit
+		if limit == 0 || limit > 1<<62 {
+			limit = hostMemory()
+		}
+		mem := 0.0
+		if limit > 0 {
+			mem = float64(s.cg.MemoryUsage) / float64(limit) * 100
+		}
+		fmt.Fprintf(w, "%s\t%s\t%.2f%%\t%s / %s\t%.2f%%\t%s / %s\t%s / %s\t%d\n", managed.ShortID(id), s.rec.Name, cpu,
+			binarySize(s.cg.MemoryUsage), binarySize(limit), mem, humanSize(int64(s.rx)), humanSize(int64(s.tx)),
+			humanSize(int64(s.cg.BlockRead)), humanSize(int64(s.cg.BlockWrite)), s.cg.Pids)
+	}
+	w.Flush()
+}
+
+// hostMemory is MemTotal, the limit of a container without one.
+func hostMemory() uint64 {
+	b, _ := os.ReadFile("/proc/meminfo")
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+// binarySize prints bytes as docker stats does memory: MiB, GiB.
+func binarySize(n uint64) string {
+	f, units := float64(n), []string{"B", "KiB", "MiB", "GiB", "TiB"}
+	i := 0
+	for f >= 1024 && i < len(units)-1 {
+		f /= 1024
+		i++
+	}
+	return fmt.Sprintf("%.4g%s", f, units[i])
+}
+
+func newTopCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:     "top CONTAINER",
+		Short:   "Show a running container's processes (host PIDs)",
+		Example: "  berth top web",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rec, err := g.containers().Get(args[0])
+			if err != nil {
+				return err
+			}
+			c, err := container.Attach(g.runroot, rec.ID)
+			if err != nil {
+				return fmt.Errorf("container %s is not running", rec.Name)
+			}
+			w := tabwriter.NewWriter(os.Stdout, 8, 1, 3, ' ', 0)
+			fmt.Fprintln(w, "PID\tUID\tCMD")
+			for _, pid := range c.Processes() {
+				cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
+				uid := procUID(pid)
+				fmt.Fprintf(w, "%d\t%s\t%s\n", pid, uid, strings.TrimSpace(strings.ReplaceAll(string(cmdline), "\x00", " ")))
+			}
+			return w.Flush()
+		},
+	}
+}
+
+// procUID is the real uid of pid, from /proc/PID/status.
+func procUID(pid int) string {
+	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Uid:"); ok {
+			if f := strings.Fields(rest); len(f) > 0 {
+				return f[0]
+			}
+		}
+	}
+	return "?"
+}
