@@ -14,6 +14,7 @@ import (
 	"github.com/berth-runtime/berth/internal/container"
 	"github.com/berth-runtime/berth/internal/logs"
 	"github.com/berth-runtime/berth/internal/managed"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 )
@@ -415,10 +416,20 @@ func newInspectCommand(g *globalOptions) *cobra.Command {
 		Example: "  berth inspect web\n  berth inspect web | jq '.[0].State'",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var out []managed.Record
+			var out []inspectInfo
 			err := forEach(g, args, func(rec managed.Record) error {
 				rec.Env = nil // berth's environment, not the container's
-				out = append(out, rec)
+				info := inspectInfo{Record: rec}
+				// A running container's config, as the runtime has it.
+				if c, err := container.Attach(g.runroot, rec.ID); err == nil && rec.State.Status == managed.Running {
+					if s, err := c.Spec(); err == nil {
+						info.Config = &inspectConfig{Hostname: s.Hostname, Cmd: s.Process.Args, Env: s.Process.Env,
+							WorkingDir: s.Process.Cwd, User: s.Process.User, ReadonlyRootfs: s.Root.Readonly}
+						info.Mounts = s.Mounts
+						info.Resources = s.Linux.Resources
+					}
+				}
+				out = append(out, info)
 				return nil
 			})
 			if perr := printJSON(out); perr != nil {
@@ -427,6 +438,24 @@ func newInspectCommand(g *globalOptions) *cobra.Command {
 			return err
 		},
 	}
+}
+
+// inspectInfo is one container in berth inspect: its record, and while it
+// runs, the config, mounts and resources it runs with.
+type inspectInfo struct {
+	managed.Record
+	Config    *inspectConfig        `json:"Config,omitempty"`
+	Mounts    []specs.Mount         `json:"Mounts,omitempty"`
+	Resources *specs.LinuxResources `json:"Resources,omitempty"`
+}
+
+type inspectConfig struct {
+	Hostname       string
+	Cmd            []string
+	Env            []string
+	WorkingDir     string
+	User           specs.User
+	ReadonlyRootfs bool
 }
 
 func newStartCommand(g *globalOptions) *cobra.Command {

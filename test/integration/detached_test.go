@@ -239,3 +239,77 @@ func TestDetachedBadInput(t *testing.T) {
 		t.Errorf("containers left: %q", r.stdout)
 	}
 }
+
+// TestContainerCommands: pause and unpause freeze and thaw, top and stats
+// see the container's processes and cgroup, logs -f follows until the
+// container stops, rename and container prune do what they say.
+func TestContainerCommands(t *testing.T) {
+	needRoot(t)
+	r := berth(t, "", "run", "-d", "--name", "busy", "--memory", "64m", "--rootfs", rootfsDir, "/bin/sh", "-c",
+		"trap 'exit 0' TERM; i=0; while [ $i -lt 100000 ]; do echo line $i; i=$((i+1)); sleep 0.05; done")
+	if r.code != 0 {
+		t.Fatalf("run -d: %+v", r)
+	}
+	defer berth(t, "", "rm", "-f", "busy", "renamed")
+	if r := berth(t, "", "inspect", "busy"); !strings.Contains(r.stdout, `"limit": 67108864`) || !strings.Contains(r.stdout, `"destination": "/proc"`) {
+		t.Errorf("inspect lacks the memory limit or the mounts: %+v", r)
+	}
+	if r := berth(t, "", "top", "busy"); r.code != 0 || !strings.Contains(r.stdout, "/bin/sh -c trap") {
+		t.Errorf("top: %+v", r)
+	}
+	r = berth(t, "", "stats", "--no-stream", "busy")
+	if r.code != 0 || !strings.Contains(r.stdout, "busy") || !strings.Contains(r.stdout, "/ 64MiB") {
+		t.Errorf("stats: %+v", r)
+	}
+	if r := berth(t, "", "pause", "busy"); r.code != 0 {
+		t.Fatalf("pause: %+v", r)
+	}
+	n1 := strings.Count(berth(t, "", "logs", "busy").stdout, "\n")
+	time.Sleep(300 * time.Millisecond)
+	if n2 := strings.Count(berth(t, "", "logs", "busy").stdout, "\n"); n2 != n1 {
+		t.Errorf("the paused container wrote %d more lines", n2-n1)
+	}
+	if r := berth(t, "", "unpause", "busy"); r.code != 0 {
+		t.Fatalf("unpause: %+v", r)
+	}
+	eventually(t, "output after unpause", func() string {
+		if n := strings.Count(berth(t, "", "logs", "busy").stdout, "\n"); n <= n1 {
+			return fmt.Sprintf("%d lines, %d when paused", n, n1)
+		}
+		return ""
+	})
+	// logs -f ends when the container does.
+	follow := berthCommand("logs", "-f", "--tail", "0", "busy")
+	var out strings.Builder
+	follow.Stdout = &out
+	if err := follow.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	if r := berth(t, "", "stop", "busy"); r.code != 0 {
+		t.Errorf("stop: %+v", r)
+	}
+	done := make(chan error, 1)
+	go func() { done <- follow.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		follow.Process.Kill()
+		t.Fatal("logs -f did not end with the container")
+	}
+	if !strings.Contains(out.String(), "line ") {
+		t.Errorf("logs -f printed %q", out.String())
+	}
+	if r := berth(t, "", "rename", "busy", "renamed"); r.code != 0 {
+		t.Errorf("rename: %+v", r)
+	}
+	if r := berth(t, "", "ps", "-a", "--filter", "name=renamed", "-q"); strings.TrimSpace(r.stdout) == "" {
+		t.Errorf("renamed container not found: %+v", r)
+	}
+	if r := berth(t, "", "container", "prune"); r.code != 0 {
+		t.Errorf("container prune: %+v", r)
+	}
+	if r := berth(t, "", "ps", "-aq"); r.stdout != "" {
+		t.Errorf("after prune: %q", r.stdout)
+	}
+}
