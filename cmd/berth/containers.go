@@ -356,23 +356,32 @@ func parseSignal(s string) (unix.Signal, error) {
 }
 
 func newRmCommand(g *globalOptions) *cobra.Command {
-	var force bool
+	var force, volumes bool
 	cmd := &cobra.Command{
-		Use:     "rm [-f] CONTAINER...",
-		Short:   "Remove containers (-f: stop running ones first)",
+		Use:     "rm [-f] [-v] CONTAINER...",
+		Short:   "Remove containers (-f: stop running ones first; -v: their anonymous volumes too)",
 		Example: "  berth rm web\n  berth rm -f $(berth ps -aq)",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return forEach(g, args, func(rec managed.Record) error {
+			err := forEach(g, args, func(rec managed.Record) error {
 				if err := removeContainer(g, rec, force); err != nil {
 					return err
 				}
 				fmt.Println(rec.Name)
 				return nil
 			})
+			if volumes {
+				// Anonymous volumes no remaining container refers to.
+				refs := volumeRefs(g)
+				if verr := g.volumes().Collect(func(name string) bool { return len(refs[name]) > 0 }); verr != nil {
+					fmt.Fprintf(os.Stderr, "berth: %v\n", verr)
+				}
+			}
+			return err
 		},
 	}
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "kill a running container first")
+	cmd.Flags().BoolVarP(&volumes, "volumes", "v", false, "also remove the containers' anonymous volumes")
 	return cmd
 }
 
@@ -459,12 +468,19 @@ type inspectConfig struct {
 }
 
 func newStartCommand(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:     "start CONTAINER...",
-		Short:   "Start stopped containers again, in the background",
-		Example: "  berth start web",
+	var attachTo bool
+	cmd := &cobra.Command{
+		Use:     "start [-a] CONTAINER...",
+		Short:   "Start stopped containers again, in the background (-a: attached)",
+		Example: "  berth start web\n  berth start -a job",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if attachTo {
+				if len(args) != 1 {
+					return errors.New("start -a takes one container")
+				}
+				return startAttached(g, args[0])
+			}
 			return forEach(g, args, func(rec managed.Record) error {
 				if err := startContainer(g, rec); err != nil {
 					return err
@@ -474,6 +490,46 @@ func newStartCommand(g *globalOptions) *cobra.Command {
 			})
 		},
 	}
+	cmd.Flags().BoolVarP(&attachTo, "attach", "a", false, "stay attached: its terminal, or its output, until it ends, and exit with its status")
+	return cmd
+}
+
+// startAttached starts a container and follows it to its end: its
+// terminal if it has one, else its log.
+func startAttached(g *globalOptions, ref string) error {
+	rec, err := g.containers().Get(ref)
+	if err != nil {
+		return err
+	}
+	if err := startContainer(g, rec); err != nil {
+		return err
+	}
+	if rec, err = g.containers().Get(rec.ID); err != nil {
+		return err
+	}
+	if err := attach(g, rec, []byte{0x10, 0x11}); err == nil || !strings.Contains(err.Error(), "no terminal") {
+		return err
+	}
+	ctx, cancel := interruptible()
+	defer cancel()
+	dir := g.containerDir(rec.ID)
+	since := rec.State.StartedAt
+	err = logs.Read(ctx, filepath.Join(dir, "container.log"), logs.ReadOptions{Follow: true, Tail: -1, Since: since},
+		func() bool { return !managed.Held(dir) }, func(e logs.Entry) error {
+			w := os.Stdout
+			if e.Stream == "stderr" {
+				w = os.Stderr
+			}
+			_, err := w.Write(e.Line)
+			return err
+		})
+	if err != nil {
+		return err
+	}
+	if end, err := g.containers().Get(rec.ID); err == nil && end.State.ExitCode != 0 {
+		return exitError{end.State.ExitCode}
+	}
+	return nil
 }
 
 // startContainer runs an existing container again under a new monitor.

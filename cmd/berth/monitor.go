@@ -36,8 +36,8 @@ const (
 // runDetached starts the container under a monitor and prints its ID
 // once it runs.
 func runDetached(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []string) error {
-	if f.opts.Interactive || f.opts.TTY {
-		return errors.New("-i and -t with -d are not supported yet (berth attach is still to come): drop them")
+	if f.opts.Interactive && !f.opts.TTY {
+		return errors.New("-i with -d needs -t: berth attach joins a detached container's terminal (-dit), not a bare stdin")
 	}
 	store := g.containers()
 	store.Collect(func(string) {})
@@ -163,20 +163,44 @@ func runMonitor(g *globalOptions, f *runFlags, args []string) error {
 	return removeIfAuto(store, rec, lock)
 }
 
-// runLogged is one run of the container with its output in the log.
+// runLogged is one run of the container with its output in the log: two
+// pipes, or with -t the pty, which the monitor also serves to berth attach.
 func runLogged(g *globalOptions, f *runFlags, rec *managed.Record, args []string, log *logs.Writer, started func()) (container.Exit, error) {
 	var copies sync.WaitGroup
-	pipe := func(stream string) (*os.File, error) {
-		r, w, err := os.Pipe()
-		if err != nil {
-			return nil, err
-		}
+	copyTo := func(stream string, r io.ReadCloser) {
 		copies.Add(1)
 		go func() {
 			defer copies.Done()
 			defer r.Close()
 			_ = log.Copy(stream, r)
 		}()
+	}
+	if f.opts.TTY {
+		pr, pw := io.Pipe()
+		copyTo("stdout", pr)
+		var drained func()
+		tty := stdio{takeTerminal: func(master *os.File) {
+			wait, err := serveTerminal(g.containerDir(rec.ID), master, pw)
+			if err != nil {
+				master.Close()
+				return
+			}
+			drained = wait
+		}}
+		exit, runErr := runOnce(g, f, rec, args, tty, func(int) { started() })
+		if drained != nil {
+			drained()
+		}
+		pw.Close()
+		copies.Wait()
+		return exit, runErr
+	}
+	pipe := func(stream string) (*os.File, error) {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, err
+		}
+		copyTo(stream, r)
 		return w, nil
 	}
 	out, err := pipe("stdout")

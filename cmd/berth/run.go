@@ -95,7 +95,7 @@ func runContainer(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []strin
 		return errors.New("berth run needs root: run it as root or with sudo (rootless containers are not supported yet)")
 	}
 	o := &f.opts
-	if o.Interactive && o.TTY && !terminal.IsTerminal(os.Stdin) && !f.detach {
+	if o.Interactive && o.TTY && !terminal.IsTerminal(os.Stdin) && !f.detach && !f.monitor {
 		return errors.New("the input device is not a TTY: drop -t, or run berth from a terminal")
 	}
 	if _, err := managed.ParsePolicy(f.restart); err != nil {
@@ -200,7 +200,11 @@ func replayFlags(fl *pflag.FlagSet) []string {
 }
 
 // stdio is where a run's standard streams go; a nil in reads /dev/null.
-type stdio struct{ in, out, err *os.File }
+// With a terminal, takeTerminal (if set) receives the pty master.
+type stdio struct {
+	in, out, err *os.File
+	takeTerminal func(master *os.File)
+}
 
 // runOnce is one run of a container, from its root filesystem to its
 // exit: the path every berth container takes, foreground or monitored.
@@ -208,7 +212,8 @@ type stdio struct{ in, out, err *os.File }
 func runOnce(g *globalOptions, f *runFlags, rec *managed.Record, args []string, io stdio, started func(pid int)) (container.Exit, error) {
 	o := f.opts
 	store := g.containers()
-	run := container.Options{StateRoot: g.runroot, ID: rec.ID, Stdin: io.in, Stdout: io.out, Stderr: io.err, KeepSpec: true}
+	run := container.Options{StateRoot: g.runroot, ID: rec.ID, Stdin: io.in, Stdout: io.out, Stderr: io.err, KeepSpec: true,
+		TakeTerminal: io.takeTerminal}
 	if o.Rootfs == "" {
 		if len(args) == 0 {
 			return container.Exit{}, errors.New("no image given: berth run IMAGE [COMMAND...], or berth run --rootfs DIR COMMAND...")

@@ -53,6 +53,10 @@ type Options struct {
 	// Started, when set, is called once the container's program runs,
 	// with its PID 1 (berth's monitor reports readiness then).
 	Started func(pid int)
+	// TakeTerminal, when set, receives the pty master of a process with
+	// a terminal, instead of berth relaying it (berth's monitor keeps it
+	// for berth attach).
+	TakeTerminal func(master *os.File)
 	// KeepSpec saves the config beside the record even for a foreground
 	// container, so that exec can read it.
 	KeepSpec bool

@@ -47,7 +47,7 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, s
 			}
 		}()
 	}
-	if cfg.Process.Terminal && o.ConsoleSocket == "" {
+	if cfg.Process.Terminal && o.ConsoleSocket == "" && o.TakeTerminal == nil {
 		cfg.Process.ConsoleSize = terminal.HostSize(o.Stdin, o.Stdout)
 	}
 	cfg.Process.StdinNull = o.Stdin == nil && !cfg.Process.Terminal
@@ -301,6 +301,10 @@ func (p *initProcess) takeTerminal(oob []byte, o Options) error {
 	master, err := receivedFile(oob)
 	if err != nil {
 		return err
+	}
+	if o.TakeTerminal != nil {
+		o.TakeTerminal(master)
+		return nil
 	}
 	if o.ConsoleSocket == "" {
 		p.relay = terminal.StartRelay(master, o.Stdin, o.Stdout)

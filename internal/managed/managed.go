@@ -343,7 +343,9 @@ func (s Store) Collect(cleanup func(dir string)) {
 			continue
 		}
 		rec, err := readRecord(dir)
-		if err != nil || rec.AutoRemove {
+		// No record yet: a creation in progress (its creator waits for
+		// this lock), unless it is old.
+		if err == nil && rec.AutoRemove || err != nil && stale(dir) {
 			cleanup(dir)
 			os.RemoveAll(dir)
 			s.releaseName(rec)
@@ -424,7 +426,13 @@ func lockFile(path string, create bool) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+	how := unix.LOCK_EX | unix.LOCK_NB
+	if create {
+		// A collector may hold a new lock for a moment, finding no record
+		// yet: wait for it rather than fail.
+		how = unix.LOCK_EX
+	}
+	if err := flockWait(f, how); err != nil {
 		f.Close()
 		return nil, err
 	}

@@ -110,3 +110,26 @@ func TestWaitReleasedAndRename(t *testing.T) {
 		t.Error("old name still resolves")
 	}
 }
+
+// TestCollectSparesCreations: a directory whose record is not written
+// yet belongs to a creation in progress, and collection leaves it.
+func TestCollectSparesCreations(t *testing.T) {
+	s := Store{Dir: t.TempDir()}
+	dir := filepath.Join(s.Dir, "young")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "lock"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.Collect(func(string) {})
+	if _, err := os.Stat(dir); err != nil {
+		t.Errorf("a creation in progress was collected: %v", err)
+	}
+	old := time.Now().Add(-2 * time.Minute)
+	os.Chtimes(dir, old, old)
+	s.Collect(func(string) {})
+	if _, err := os.Stat(dir); err == nil {
+		t.Error("an abandoned creation was not collected")
+	}
+}

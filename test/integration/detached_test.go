@@ -3,6 +3,7 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strconv"
@@ -311,5 +312,75 @@ func TestContainerCommands(t *testing.T) {
 	}
 	if r := berth(t, "", "ps", "-aq"); r.stdout != "" {
 		t.Errorf("after prune: %q", r.stdout)
+	}
+}
+
+// TestAttach: a detached container's terminal takes input from berth
+// attach and gives its output; the detach keys leave it running; when it
+// ends, attach exits with its status. start -a follows a container
+// without a terminal to its end.
+func TestAttach(t *testing.T) {
+	needRoot(t)
+	r := berth(t, "", "run", "-dit", "--name", "term", "--network", "none", "--rootfs", rootfsDir, "/bin/sh")
+	if r.code != 0 {
+		t.Fatalf("run -dit: %+v", r)
+	}
+	defer berth(t, "", "rm", "-f", "term")
+	// ctrl-p ctrl-q, once the command's output is seen: detached, the
+	// shell still runs.
+	a := berthCommand("attach", "term")
+	in, _ := a.StdinPipe()
+	out, _ := a.StdoutPipe()
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(in, "echo first-$((2*3))\n")
+	seen := make(chan string, 1)
+	go func() {
+		var got string
+		buf := make([]byte, 1024)
+		for !strings.Contains(got, "first-6") {
+			n, err := out.Read(buf)
+			got += string(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+		seen <- got
+	}()
+	select {
+	case got := <-seen:
+		if !strings.Contains(got, "first-6") {
+			t.Errorf("attach output: %q", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("no output through attach")
+	}
+	io.WriteString(in, "\x10\x11")
+	if err := a.Wait(); err != nil {
+		t.Errorf("attach after the detach keys: %v", err)
+	}
+	if st := inspectState(t, "term"); st.Status != "running" {
+		t.Fatalf("after detaching: %+v", st)
+	}
+	r = berth(t, "echo second\nexit 4\n", "attach", "term")
+	if r.code != 4 || !strings.Contains(r.stdout, "second") {
+		t.Errorf("attach until the shell exits: %+v", r)
+	}
+	if r := berth(t, "", "logs", "term"); !strings.Contains(r.stdout, "first-6") || !strings.Contains(r.stdout, "second") {
+		t.Errorf("the terminal's output is not in the log: %+v", r)
+	}
+	if r := berth(t, "", "attach", "--detach-keys", "ctrl-", "term"); r.code != 125 || !strings.Contains(r.stderr, "detach-keys") {
+		t.Errorf("bad --detach-keys: %+v", r)
+	}
+	// start -a of a container without a terminal: its output, its status.
+	r = berth(t, "", "run", "-d", "--name", "job", "--network", "none", "--rootfs", rootfsDir, "/bin/sh", "-c", "echo job-ran; exit 5")
+	if r.code != 0 {
+		t.Fatalf("run -d: %+v", r)
+	}
+	defer berth(t, "", "rm", "-f", "job")
+	berth(t, "", "wait", "job")
+	if r := berth(t, "", "start", "-a", "job"); r.code != 5 || r.stdout != "job-ran\n" {
+		t.Errorf("start -a: %+v", r)
 	}
 }
