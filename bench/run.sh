@@ -22,7 +22,9 @@
 #   6. runs bench/net.sh, the networking benchmark, which replaces its own
 #      "## Networking" section of docs/bench.md (BENCH_NET=0 skips it);
 #   7. runs bench/image.sh (pull+unpack against skopeo+umoci, berth run
-#      IMAGE latency), which replaces "## Images" (BENCH_IMAGE=0 skips it).
+#      IMAGE latency), which replaces "## Images" (BENCH_IMAGE=0 skips it);
+#   8. runs bench/monitor.sh (memory of idle detached containers' monitors
+#      against conmon and containerd's shim), "## Monitors" (BENCH_MONITOR=0).
 #      Sections of docs/bench.md that this script does not write, such as
 #      that one, are kept as they were.
 #
@@ -41,6 +43,7 @@
 #   BERTH_OCI=PATH     the same for berth-oci (default: build bin/berth-oci)
 #   BENCH_NET=0        skip bench/net.sh (its knobs: see there)
 #   BENCH_IMAGE=0      skip bench/image.sh (its knobs: see there)
+#   BENCH_MONITOR=0    skip bench/monitor.sh (its knobs: see there)
 # Needs root, runc, crun, hyperfine, jq, GNU time, busybox-static, go,
 # and for bench/net.sh iperf3.
 set -eu
@@ -438,4 +441,10 @@ if [ "${BENCH_IMAGE:-1}" = 0 ]; then
 else
 	echo "== image benchmark: bench/image.sh"
 	BERTH=$BERTH BENCH_OUT=$OUT bash "$REPO/bench/image.sh"
+fi
+if [ "${BENCH_MONITOR:-1}" = 0 ]; then
+	echo "== BENCH_MONITOR=0: no monitor benchmark"
+else
+	echo "== monitor benchmark: bench/monitor.sh"
+	BERTH=$BERTH BENCH_OUT=$OUT bash "$REPO/bench/monitor.sh"
 fi

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -185,13 +186,30 @@ func (c *Cgroup) Destroy() error {
 		err := unix.Rmdir(c.Dirs[i])
 		if errors.Is(err, unix.EBUSY) {
 			c.kill()
-			err = unix.Rmdir(c.Dirs[i])
+			err = rmdirWhenEmpty(c.Dirs[i])
 		}
 		if err != nil && !errors.Is(err, unix.ENOENT) {
 			errs = append(errs, fmt.Errorf("remove cgroup %s: %w", c.Dirs[i], err))
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// rmdirWhenEmpty removes a cgroup whose processes were just killed: they
+// leave it as they finish exiting, which takes a moment after their PID 1
+// was reaped. This is teardown, after the container has ended, so it may
+// wait a little (up to about a second) rather than leave the cgroup for
+// the next collection.
+func rmdirWhenEmpty(dir string) error {
+	delay := time.Millisecond
+	for waited := time.Duration(0); ; waited += delay {
+		err := unix.Rmdir(dir)
+		if !errors.Is(err, unix.EBUSY) || waited > time.Second {
+			return err
+		}
+		time.Sleep(delay)
+		delay = min(2*delay, 50*time.Millisecond)
+	}
 }
 
 func (c *Cgroup) kill() {
