@@ -248,12 +248,29 @@ func newStopCommand(g *globalOptions) *cobra.Command {
 // stop signal and waits up to timeout, then SIGKILL; a zero timeout is
 // SIGKILL at once (rm -f, stop -t 0).
 func stopContainer(g *globalOptions, rec managed.Record, timeout time.Duration) error {
+	return withOpLock(g, rec.ID, func(rec managed.Record) error { return stopLocked(g, rec, timeout) })
+}
+
+// withOpLock runs fn on the container's record, read afresh while the
+// container's operation lock is held: commands on one container run one
+// after another, each seeing what the one before did.
+func withOpLock(g *globalOptions, id string, fn func(managed.Record) error) error {
 	store := g.containers()
-	unlock, err := store.OpLock(rec.ID)
+	unlock, err := store.OpLock(id)
 	if err != nil {
 		return err
 	}
 	defer unlock()
+	rec, err := store.Get(id)
+	if err != nil {
+		return err
+	}
+	return fn(rec)
+}
+
+// stopLocked is stopContainer under the operation lock.
+func stopLocked(g *globalOptions, rec managed.Record, timeout time.Duration) error {
+	store := g.containers()
 	if rec.State.Status != managed.Running {
 		return nil
 	}
@@ -386,15 +403,17 @@ func newRmCommand(g *globalOptions) *cobra.Command {
 }
 
 func removeContainer(g *globalOptions, rec managed.Record, force bool) error {
-	if rec.State.Status == managed.Running {
-		if !force {
-			return fmt.Errorf("container %s is running: stop it first, or use rm -f", rec.Name)
+	return withOpLock(g, rec.ID, func(rec managed.Record) error {
+		if rec.State.Status == managed.Running {
+			if !force {
+				return fmt.Errorf("container %s is running: stop it first, or use rm -f", rec.Name)
+			}
+			if err := stopLocked(g, rec, 0); err != nil {
+				return err
+			}
 		}
-		if err := stopContainer(g, rec, 0); err != nil {
-			return err
-		}
-	}
-	return g.containers().Remove(rec)
+		return g.containers().Remove(rec)
+	})
 }
 
 func newWaitCommand(g *globalOptions) *cobra.Command {
@@ -501,6 +520,9 @@ func startAttached(g *globalOptions, ref string) error {
 	if err != nil {
 		return err
 	}
+	// This run's output: what the log got after the last run ended (the
+	// program may write before its start is recorded).
+	since := rec.State.FinishedAt
 	if err := startContainer(g, rec); err != nil {
 		return err
 	}
@@ -513,7 +535,6 @@ func startAttached(g *globalOptions, ref string) error {
 	ctx, cancel := interruptible()
 	defer cancel()
 	dir := g.containerDir(rec.ID)
-	since := rec.State.StartedAt
 	err = logs.Read(ctx, filepath.Join(dir, "container.log"), logs.ReadOptions{Follow: true, Tail: -1, Since: since},
 		func() bool { return !managed.Held(dir) }, func(e logs.Entry) error {
 			w := os.Stdout
@@ -532,14 +553,18 @@ func startAttached(g *globalOptions, ref string) error {
 	return nil
 }
 
-// startContainer runs an existing container again under a new monitor.
+// startContainer runs an existing container again under a new monitor;
+// a running container is left as it is, as docker start does.
 func startContainer(g *globalOptions, rec managed.Record) error {
+	return withOpLock(g, rec.ID, func(rec managed.Record) error { return startLocked(g, rec) })
+}
+
+// startLocked is startContainer under the operation lock.
+func startLocked(g *globalOptions, rec managed.Record) error {
 	store := g.containers()
-	unlock, err := store.OpLock(rec.ID)
-	if err != nil {
-		return err
+	if rec.State.Status == managed.Running {
+		return nil
 	}
-	defer unlock()
 	owner, err := store.Own(rec.ID)
 	if err != nil {
 		return err
@@ -571,14 +596,17 @@ func newRestartCommand(g *globalOptions) *cobra.Command {
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return forEach(g, args, func(rec managed.Record) error {
-				if err := stopContainer(g, rec, time.Duration(timeout)*time.Second); err != nil {
-					return err
-				}
-				rec, err := g.containers().Get(rec.ID)
+				err := withOpLock(g, rec.ID, func(rec managed.Record) error {
+					if err := stopLocked(g, rec, time.Duration(timeout)*time.Second); err != nil {
+						return err
+					}
+					rec, err := g.containers().Get(rec.ID)
+					if err != nil {
+						return err
+					}
+					return startLocked(g, rec)
+				})
 				if err != nil {
-					return err
-				}
-				if err := startContainer(g, rec); err != nil {
 					return err
 				}
 				fmt.Println(rec.Name)

@@ -384,3 +384,43 @@ func TestAttach(t *testing.T) {
 		t.Errorf("start -a: %+v", r)
 	}
 }
+
+// TestConcurrentCommandsSerialized: restarts racing on one container all
+// succeed, one after another, and leave it running under one monitor.
+func TestConcurrentCommandsSerialized(t *testing.T) {
+	needRoot(t)
+	r := berth(t, "", "run", "-d", "--name", "racy", "--network", "none", "--rootfs", rootfsDir, "/bin/sh", "-c", idle)
+	if r.code != 0 {
+		t.Fatalf("run -d: %+v", r)
+	}
+	defer berth(t, "", "rm", "-f", "racy")
+	results := make(chan result, 4)
+	for i := 0; i < 4; i++ {
+		go func() { results <- berth(t, "", "restart", "-t", "5", "racy") }()
+	}
+	for i := 0; i < 4; i++ {
+		if r := <-results; r.code != 0 {
+			t.Errorf("concurrent restart: %+v", r)
+		}
+	}
+	st := inspectState(t, "racy")
+	if st.Status != "running" || st.MonitorPid == 0 {
+		t.Fatalf("after the restarts: %+v", st)
+	}
+	var ids []struct{ Id string }
+	json.Unmarshal([]byte(berth(t, "", "inspect", "racy").stdout), &ids)
+	if len(ids) != 1 {
+		t.Fatal("inspect racy")
+	}
+	monitors := 0
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		cmdline, _ := os.ReadFile("/proc/" + p.Name() + "/cmdline")
+		if strings.Contains(string(cmdline), "--monitor") && strings.Contains(string(cmdline), ids[0].Id) {
+			monitors++
+		}
+	}
+	if monitors != 1 {
+		t.Errorf("%d monitors run the container, want 1", monitors)
+	}
+}
