@@ -71,6 +71,7 @@ WORK=$(mktemp -d /dev/shm/berth-bench-net.XXXXXX)
 NS=berth-bench-net-$$
 NSENTER=(nsenter "--net=/run/netns/$NS")
 STATE=$WORK/state
+RUNROOT=$WORK/state/run # the runtime records of running containers
 SRV_PID=     # iperf3 server in the bench netns
 CTR_PID=     # berth running the iperf3 server container
 
@@ -89,7 +90,7 @@ cleanup() {
 	if [ -n "$SRV_PID" ]; then kill -TERM "$SRV_PID" 2>/dev/null; wait "$SRV_PID" 2>/dev/null; fi
 	# A berth killed halfway leaves its record: end that container's
 	# process (which this script started) and remove its cgroups.
-	for rec in "$STATE"/*/state.json; do
+	for rec in "$RUNROOT"/*/state.json; do
 		[ -f "$rec" ] || continue
 		echo "bench/net: berth left a container record: $rec" >&2
 		pid=$(jq -r '.pid // empty' "$rec")
@@ -153,7 +154,7 @@ echo "== bench netns $NS"
 ip netns add "$NS"
 ip -n "$NS" link set lo up
 
-berth_run() { "${NSENTER[@]}" "$BERTH" --root "$STATE" run --rm "$@"; }
+berth_run() { "${NSENTER[@]}" "$BERTH" --root "$STATE" --runroot "$RUNROOT" run --rm "$@"; }
 # mode_args MODE: berth run's network flags for MODE.
 mode_args() {
 	case $1 in
@@ -161,7 +162,7 @@ mode_args() {
 	publish) echo "--network bridge -p 8080:80" ;;
 	esac
 }
-mode_cmd() { echo "$BERTH --root $STATE run --rm $(mode_args "$1") --rootfs $R true"; }
+mode_cmd() { echo "$BERTH --root $STATE --runroot $RUNROOT run --rm $(mode_args "$1") --rootfs $R true"; }
 
 # ---------------------------------------------------------------------------
 # The time networking adds to berth run.
@@ -222,16 +223,18 @@ wait_listen "/run/netns/$NS" $PORT
 # The server container, published on 127.0.0.1:PUB_PORT.
 # Not through berth_run: $! must be berth's PID (nsenter execs it), not a
 # subshell's, for the kill in cleanup to reach berth.
-"${NSENTER[@]}" "$BERTH" --root "$STATE" run --rm --name bench-iperf3-server --network bridge \
+"${NSENTER[@]}" "$BERTH" --root "$STATE" --runroot "$RUNROOT" run --rm --name bench-iperf3-server --network bridge \
 	-p 127.0.0.1:$PUB_PORT:$PORT --rootfs "$R" iperf3 -s -p $PORT >"$WORK/ctr-server.log" 2>&1 &
 CTR_PID=$!
+CTR_PID1=
 for _ in $(seq 100); do
-	REC=$(grep -l '"name": *"bench-iperf3-server"' "$STATE"/*/state.json 2>/dev/null || true)
-	[ -n "$REC" ] && [ "$(jq -r .status "$REC")" = running ] && break
+	CTR_PID1=$("$BERTH" --root "$STATE" --runroot "$RUNROOT" inspect bench-iperf3-server 2>/dev/null |
+		jq -r 'if .[0].State.Status == "running" then .[0].State.Pid else empty end' 2>/dev/null || true)
+	[ -n "$CTR_PID1" ] && break
 	sleep 0.1
 done
-[ -n "$REC" ] || { echo "bench/net: the server container did not start:" >&2; cat "$WORK/ctr-server.log" >&2; exit 1; }
-CTR_NETNS=/proc/$(jq -r .pid "$REC")/ns/net
+[ -n "$CTR_PID1" ] || { echo "bench/net: the server container did not start:" >&2; cat "$WORK/ctr-server.log" >&2; exit 1; }
+CTR_NETNS=/proc/$CTR_PID1/ns/net
 wait_listen "$CTR_NETNS" $PORT
 CTR_ADDR=$(nsenter "--net=$CTR_NETNS" ip -4 -o addr show dev eth0 | awk '{ sub("/.*", "", $4); print $4 }')
 echo "== iperf3 server container at $CTR_ADDR, published on 127.0.0.1:$PUB_PORT"

@@ -138,12 +138,23 @@ func (s Store) create(dir string, rec Record) (*Owner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", rec.ID, err)
 	}
+	if rec.AutoRemove {
+		// Marks what collection must look at: the other containers'
+		// directories it passes with two stats, however many there are.
+		if err := os.WriteFile(filepath.Join(dir, autoRemoveMarker), nil, 0o600); err != nil {
+			lock.Close()
+			return nil, fmt.Errorf("container %s: %w", rec.ID, err)
+		}
+	}
 	if err := writeRecord(dir, rec); err != nil {
 		lock.Close()
 		return nil, err
 	}
 	return &Owner{Dir: dir, Lock: lock}, nil
 }
+
+// autoRemoveMarker is in the directory of a --rm container.
+const autoRemoveMarker = "autoremove"
 
 // Own takes the lifetime lock of an existing container that is not
 // running, to run it again.
@@ -335,6 +346,9 @@ func (s Store) Collect(cleanup func(dir string)) {
 			continue
 		}
 		dir := filepath.Join(s.Dir, e.Name())
+		if exists(filepath.Join(dir, "container.json")) && !exists(filepath.Join(dir, autoRemoveMarker)) {
+			continue // kept until berth rm
+		}
 		l, err := lockFile(filepath.Join(dir, "lock"), false)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) && stale(dir) {
@@ -352,6 +366,11 @@ func (s Store) Collect(cleanup func(dir string)) {
 		}
 		l.Close()
 	}
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }
 
 // stale: a directory without a lock is a creation in progress for a
