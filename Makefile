@@ -14,6 +14,7 @@ VM_PAYLOAD := .cache/vm-payload
 build:
 	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth
 	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/berth-oci ./cmd/berth-oci
+	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/berth-init ./cmd/berth-init
 
 deps:
 	scripts/install-deps.sh
@@ -43,6 +44,7 @@ test-v2: build
 	rm -rf $(VM_PAYLOAD) && mkdir -p $(VM_PAYLOAD)
 	cp bin/berth $(VM_PAYLOAD)/berth
 	cp bin/berth-oci $(VM_PAYLOAD)/berth-oci
+	cp bin/berth-init $(VM_PAYLOAD)/berth-init
 	go test -c -o $(VM_PAYLOAD)/integration.test ./test/integration
 	test/vm/run.sh $(VM_PAYLOAD) -- -test.timeout 15m
 
@@ -65,6 +67,7 @@ man: build
 install: build man
 	install -D -m 0755 bin/berth $(DESTDIR)$(PREFIX)/bin/berth
 	install -D -m 0755 bin/berth-oci $(DESTDIR)$(PREFIX)/bin/berth-oci
+	install -D -m 0755 bin/berth-init $(DESTDIR)$(PREFIX)/bin/berth-init
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0644 .cache/man1/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 

@@ -59,7 +59,7 @@ func TestDetachedReadonly(t *testing.T) {
 }
 
 func TestSealedCopyIsReadonly(t *testing.T) {
-	f, err := sealedCopy()
+	f, err := sealedCopy("/proc/self/exe")
 	if err != nil {
 		t.Fatal(err)
 	}
