@@ -137,7 +137,7 @@ func newKillCommand(g *globals) *cobra.Command {
 			sig := unix.SIGTERM
 			if len(args) == 2 {
 				var err error
-				if sig, err = parseSignal(args[1]); err != nil {
+				if sig, err = spec.ParseSignal(args[1]); err != nil {
 					return err
 				}
 			}

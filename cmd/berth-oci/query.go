@@ -13,7 +13,6 @@ import (
 
 	"github.com/berth-runtime/berth/internal/container"
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 )
 
 func newStateCommand(g *globals) *cobra.Command {
@@ -150,23 +149,6 @@ func printJSON(v any) error {
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
-}
-
-func parseSignal(s string) (unix.Signal, error) {
-	if n, err := strconv.Atoi(s); err == nil {
-		if n <= 0 || n > 64 {
-			return 0, fmt.Errorf("invalid signal %q", s)
-		}
-		return unix.Signal(n), nil
-	}
-	name := strings.ToUpper(s)
-	if !strings.HasPrefix(name, "SIG") {
-		name = "SIG" + name
-	}
-	if sig := unix.SignalNum(name); sig != 0 {
-		return sig, nil
-	}
-	return 0, fmt.Errorf("unknown signal %q: use a name such as KILL or TERM, or a number", s)
 }
 
 func isNotExist(err error) bool { return errors.Is(err, container.ErrNotExist) }

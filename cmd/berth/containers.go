@@ -14,6 +14,7 @@ import (
 	"github.com/berth-runtime/berth/internal/container"
 	"github.com/berth-runtime/berth/internal/logs"
 	"github.com/berth-runtime/berth/internal/managed"
+	"github.com/berth-runtime/berth/internal/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -306,7 +307,7 @@ func stopSignal(g *globalOptions, rec managed.Record) unix.Signal {
 	if err != nil || cfg.StopSignal == "" {
 		return unix.SIGTERM
 	}
-	if sig, err := parseSignal(cfg.StopSignal); err == nil {
+	if sig, err := spec.ParseSignal(cfg.StopSignal); err == nil {
 		return sig
 	}
 	return unix.SIGTERM
@@ -329,7 +330,7 @@ func newKillCommand(g *globalOptions) *cobra.Command {
 		Example: "  berth kill web\n  berth kill -s HUP web",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			sig, err := parseSignal(signal)
+			sig, err := spec.ParseSignal(signal)
 			if err != nil {
 				return err
 			}
@@ -351,25 +352,6 @@ func newKillCommand(g *globalOptions) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&signal, "signal", "s", "KILL", "signal name or number")
 	return cmd
-}
-
-// parseSignal reads a signal as docker kill -s does: KILL, SIGKILL or 9.
-func parseSignal(s string) (unix.Signal, error) {
-	if n, err := fmt.Sscanf(s, "%d", new(int)); err == nil && n == 1 {
-		var num int
-		fmt.Sscanf(s, "%d", &num)
-		if num > 0 && num < 65 {
-			return unix.Signal(num), nil
-		}
-	}
-	name := strings.ToUpper(s)
-	if !strings.HasPrefix(name, "SIG") {
-		name = "SIG" + name
-	}
-	if sig := unix.SignalNum(name); sig != 0 {
-		return sig, nil
-	}
-	return 0, fmt.Errorf("invalid signal %q: give a name (TERM, SIGHUP) or a number", s)
 }
 
 func newRmCommand(g *globalOptions) *cobra.Command {

@@ -58,7 +58,8 @@ type Options struct {
 	// for berth attach).
 	TakeTerminal func(master *os.File)
 	// KeepSpec saves the config beside the record even for a foreground
-	// container, so that exec can read it.
+	// container, so that exec can read it; it is written once the
+	// container runs.
 	KeepSpec bool
 	// RootOverlay, when set, is an image's copy-on-write root filesystem,
 	// which the init stage mounts at the config's root path.
@@ -116,6 +117,16 @@ func Run(o Options) (Exit, error) {
 		return Exit{}, err
 	}
 	defer c.release()
+	saved := make(chan struct{})
+	go func() {
+		// For exec, written while the container already runs: the JSON of
+		// a config with its seccomp profile is not worth delaying it for.
+		defer close(saved)
+		if o.KeepSpec {
+			_ = c.saveSpec(o.Spec)
+		}
+	}()
+	defer func() { <-saved }()
 	if o.Started != nil {
 		o.Started(c.init.pid)
 	}
@@ -174,7 +185,7 @@ func create(o Options, startNow bool) (_ *Container, err error) {
 			c.release()
 		}
 	}()
-	if !o.Foreground || o.KeepSpec {
+	if !o.Foreground {
 		if err := c.saveSpec(s); err != nil {
 			return nil, err
 		}

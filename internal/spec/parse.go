@@ -3,6 +3,7 @@ package spec
 import (
 	"bufio"
 	"fmt"
+	"golang.org/x/sys/unix"
 	"math"
 	"os"
 	"runtime"
@@ -156,4 +157,23 @@ func HasEnv(env []string, key string) bool {
 		}
 	}
 	return false
+}
+
+// ParseSignal reads a signal as kill and docker kill -s take it: a name
+// with or without SIG (KILL, SIGTERM, hup) or a number from 1 to 64.
+func ParseSignal(s string) (unix.Signal, error) {
+	if n, err := strconv.Atoi(s); err == nil {
+		if n <= 0 || n > 64 {
+			return 0, fmt.Errorf("invalid signal %q: numbers go from 1 to 64", s)
+		}
+		return unix.Signal(n), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if sig := unix.SignalNum(name); sig != 0 {
+		return sig, nil
+	}
+	return 0, fmt.Errorf("unknown signal %q: use a name such as KILL or TERM, or a number", s)
 }

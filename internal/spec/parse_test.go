@@ -2,6 +2,7 @@ package spec_test
 
 import (
 	"fmt"
+	"golang.org/x/sys/unix"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -423,6 +424,20 @@ func TestValidName(t *testing.T) {
 	} {
 		if got := spec.ValidName(name); got != want {
 			t.Errorf("ValidName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+func TestParseSignal(t *testing.T) {
+	for in, want := range map[string]unix.Signal{"KILL": unix.SIGKILL, "sigterm": unix.SIGTERM, "hup": unix.SIGHUP, "9": unix.SIGKILL} {
+		got, err := spec.ParseSignal(in)
+		if err != nil || got != want {
+			t.Errorf("ParseSignal(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"0", "65", "-1", "NOPE", ""} {
+		if _, err := spec.ParseSignal(bad); err == nil {
+			t.Errorf("ParseSignal(%q) accepted", bad)
 		}
 	}
 }
