@@ -164,7 +164,7 @@ func newRecord(f *runFlags, fl *pflag.FlagSet, args []string) (managed.Record, e
 	dir, _ := os.Getwd()
 	rec := managed.Record{
 		ID: id, Name: f.name, Created: time.Now().UTC(), Args: replayFlags(fl), Command: args,
-		Env: os.Environ(), Dir: dir, AutoRemove: f.rm, Detached: f.detach, Restart: policy,
+		Env: replayEnv(f.opts.Env, f.opts.EnvFiles), Dir: dir, AutoRemove: f.rm, Detached: f.detach, Restart: policy,
 		State: managed.State{Status: managed.Created},
 	}
 	if rec.Name == "" {
@@ -177,6 +177,28 @@ func newRecord(f *runFlags, fl *pflag.FlagSet, args []string) (managed.Record, e
 		rec.Image = args[0]
 	}
 	return rec, nil
+}
+
+// replayEnv is the part of berth's environment a replay of the run needs:
+// the values that -e KEY and --env-file lines without = copy, and PATH.
+// The rest of the user's environment, secrets included, is not written
+// to disk.
+func replayEnv(env, files []string) []string {
+	out := []string{"PATH=" + os.Getenv("PATH")}
+	for _, file := range files {
+		if lines, err := spec.ReadEnvFile(file); err == nil {
+			env = append(env, lines...)
+		}
+	}
+	for _, e := range env {
+		if strings.Contains(e, "=") {
+			continue
+		}
+		if v, ok := os.LookupEnv(e); ok {
+			out = append(out, e+"="+v)
+		}
+	}
+	return out
 }
 
 // replayFlags are the run flags as given, to run the container again the

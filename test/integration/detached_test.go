@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -422,5 +423,33 @@ func TestConcurrentCommandsSerialized(t *testing.T) {
 	}
 	if monitors != 1 {
 		t.Errorf("%d monitors run the container, want 1", monitors)
+	}
+}
+
+// TestRestartKeepsCopiedEnv: -e KEY copies berth's variable into the
+// container, again on every start; the rest of berth's environment (here
+// a secret) is not written to the container's record.
+func TestRestartKeepsCopiedEnv(t *testing.T) {
+	needRoot(t)
+	cmd := berthCommand("run", "-d", "--name", "envcopy", "-e", "HOST_ONLY", "--network", "none", "--rootfs", rootfsDir, "/bin/sh", "-c", "echo got=$HOST_ONLY")
+	cmd.Env = append(cmd.Env, "SECRET_TOKEN=hunter2")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("run -d: %v", err)
+	}
+	defer berth(t, "", "rm", "-f", "envcopy")
+	berth(t, "", "wait", "envcopy")
+	if r := berth(t, "", "start", "-a", "envcopy"); r.stdout != "got=from-host\n" {
+		t.Errorf("second run: %+v", r)
+	}
+	if r := berth(t, "", "logs", "envcopy"); strings.Count(r.stdout, "got=from-host") != 2 {
+		t.Errorf("logs: %+v", r)
+	}
+	b, err := os.ReadFile(filepath.Join(storeRoot, "containers", strings.TrimSpace(string(out)), "container.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "hunter2") {
+		t.Errorf("berth's environment was written to the record: %s", b)
 	}
 }
