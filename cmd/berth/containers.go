@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -235,7 +234,7 @@ func newStopCommand(g *globalOptions) *cobra.Command {
 				if err := stopContainer(g, rec, time.Duration(timeout)*time.Second); err != nil {
 					return err
 				}
-				fmt.Println(args[0])
+				fmt.Println(rec.Name)
 				return nil
 			})
 		},
@@ -659,7 +658,7 @@ func newContainerPrune(g *globalOptions) *cobra.Command {
 				if rec.State.Status == managed.Running {
 					continue
 				}
-				if err := store.Remove(rec); err != nil && !errors.Is(err, context.Canceled) {
+				if err := store.Remove(rec); err != nil {
 					fmt.Fprintf(os.Stderr, "berth: %v\n", err)
 					continue
 				}

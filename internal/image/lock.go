@@ -3,6 +3,7 @@ package image
 import (
 	"errors"
 	"fmt"
+	"github.com/berth-runtime/berth/internal/flock"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -29,7 +30,7 @@ func lockPath(path string, how int, wait bool) (*fileLock, error) {
 		if !wait {
 			how |= unix.LOCK_NB
 		}
-		if err := flockRetry(int(f.Fd()), how); err != nil {
+		if err := flock.Lock(f, how); err != nil {
 			f.Close()
 			if errors.Is(err, unix.EWOULDBLOCK) {
 				return nil, errBusy
@@ -40,15 +41,6 @@ func lockPath(path string, how int, wait bool) (*fileLock, error) {
 			return &fileLock{f}, nil
 		}
 		f.Close()
-	}
-}
-
-func flockRetry(fd, how int) error {
-	for {
-		err := unix.Flock(fd, how)
-		if err != unix.EINTR {
-			return err
-		}
 	}
 }
 

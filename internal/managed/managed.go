@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/berth-runtime/berth/internal/flock"
 	"os"
 	"path/filepath"
 	"sort"
@@ -183,7 +184,7 @@ func (s Store) Update(id string, change func(*Record)) (Record, error) {
 		return Record{}, fmt.Errorf("container %s: %w", shortID(id), err)
 	}
 	defer l.Close()
-	if err := flockWait(l, unix.LOCK_EX); err != nil {
+	if err := flock.Lock(l, unix.LOCK_EX); err != nil {
 		return Record{}, err
 	}
 	rec, err := readRecord(dir)
@@ -276,7 +277,7 @@ func (s Store) WaitReleased(id string, timeout time.Duration) bool {
 	go func() {
 		// The shared lock is dropped at once: holding it would keep the
 		// container from being run again.
-		_ = flockWait(f, unix.LOCK_SH)
+		_ = flock.Lock(f, unix.LOCK_SH)
 		f.Close()
 		close(done)
 	}()
@@ -300,7 +301,7 @@ func (s Store) OpLock(id string) (func(), error) {
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", shortID(id), err)
 	}
-	if err := flockWait(f, unix.LOCK_EX); err != nil {
+	if err := flock.Lock(f, unix.LOCK_EX); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -436,35 +437,14 @@ func readRecord(dir string) (Record, error) {
 	return rec, nil
 }
 
+// lockFile takes a lock without waiting, or, when create makes the file
+// (which must not exist yet), waiting: a collector may hold a new lock
+// for a moment, finding no record yet.
 func lockFile(path string, create bool) (*os.File, error) {
-	flags := os.O_RDWR | unix.O_CLOEXEC
 	if create {
-		flags |= os.O_CREATE | os.O_EXCL
+		return flock.Open(path, os.O_CREATE|os.O_EXCL, unix.LOCK_EX)
 	}
-	f, err := os.OpenFile(path, flags, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	how := unix.LOCK_EX | unix.LOCK_NB
-	if create {
-		// A collector may hold a new lock for a moment, finding no record
-		// yet: wait for it rather than fail.
-		how = unix.LOCK_EX
-	}
-	if err := flockWait(f, how); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return f, nil
-}
-
-func flockWait(f *os.File, how int) error {
-	for {
-		err := unix.Flock(int(f.Fd()), how)
-		if err != unix.EINTR {
-			return err
-		}
-	}
+	return flock.Open(path, 0, unix.LOCK_EX|unix.LOCK_NB)
 }
 
 // ShortID is the 12 hex digits docker ps shows.

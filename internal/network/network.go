@@ -9,6 +9,7 @@ package network
 import (
 	"errors"
 	"fmt"
+	"github.com/berth-runtime/berth/internal/flock"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -102,13 +103,12 @@ func lockDir(dir string) (*os.File, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("network files: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	f, err := flock.Open(filepath.Join(dir, "lock"), os.O_CREATE, unix.LOCK_EX|unix.LOCK_NB)
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		return nil, fmt.Errorf("container %s is already on network: %w", filepath.Base(dir), err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("network files: %w", err)
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("container %s is already on network: %w", filepath.Base(dir), err)
 	}
 	return f, nil
 }
@@ -116,15 +116,11 @@ func lockDir(dir string) (*os.File, error) {
 // alive reports whether the attachment of container id still has its
 // owner: its lock is held.
 func (n *Network) alive(id string) bool {
-	f, err := os.OpenFile(filepath.Join(n.dir, "files", id, "lock"), os.O_RDWR|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return false
+	f, err := flock.Open(filepath.Join(n.dir, "files", id, "lock"), 0, unix.LOCK_EX|unix.LOCK_NB)
+	if err == nil {
+		f.Close()
 	}
-	defer f.Close()
-	if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
-		return true
-	}
-	return false
+	return errors.Is(err, unix.EWOULDBLOCK)
 }
 
 // hostIf names the host end of a container's veth: "bth" and the start of
@@ -209,14 +205,11 @@ func (n *Network) withRules(change func(*nft.Rules) error) error {
 // locked runs fn holding the network's lock, which serializes changes to
 // its rules and its members' hosts files across berth processes.
 func (n *Network) locked(fn func() error) error {
-	f, err := os.OpenFile(filepath.Join(n.dir, "network.lock"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	f, err := flock.Open(filepath.Join(n.dir, "network.lock"), os.O_CREATE, unix.LOCK_EX)
 	if err != nil {
 		return fmt.Errorf("lock network %s: %w", n.Name, err)
 	}
 	defer f.Close()
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		return fmt.Errorf("lock network %s: %w", n.Name, err)
-	}
 	return fn()
 }
 

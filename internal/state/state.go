@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/berth-runtime/berth/internal/flock"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -232,7 +233,7 @@ func (s Store) Open(id string) (*Handle, Record, error) {
 	if err != nil {
 		return nil, Record{}, err
 	}
-	if err := flockRetry(f, unix.LOCK_EX); err != nil {
+	if err := flock.Lock(f, unix.LOCK_EX); err != nil {
 		f.Close()
 		return nil, Record{}, fmt.Errorf("lock container %s: %w", id, err)
 	}
@@ -301,15 +302,6 @@ func validID(id string) bool {
 		}
 	}
 	return true
-}
-
-func flockRetry(f *os.File, how int) error {
-	for {
-		err := unix.Flock(int(f.Fd()), how)
-		if !errors.Is(err, unix.EINTR) {
-			return err
-		}
-	}
 }
 
 // statFields returns the fields of /proc/PID/stat after the command name
@@ -386,20 +378,14 @@ func (s Store) releaseName(rec Record) {
 	}
 }
 
+// lockFile takes a record's lock without waiting; create makes the file,
+// which must not exist yet.
 func lockFile(path string, create bool) (*os.File, error) {
-	flags := os.O_RDWR
+	flags := 0
 	if create {
-		flags |= os.O_CREATE | os.O_EXCL
+		flags = os.O_CREATE | os.O_EXCL
 	}
-	f, err := os.OpenFile(path, flags|unix.O_CLOEXEC, 0o600)
-	if err != nil {
-		return nil, err
-	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		f.Close()
-		return nil, err
-	}
-	return f, nil
+	return flock.Open(path, flags, unix.LOCK_EX|unix.LOCK_NB)
 }
 
 func writeRecord(dir string, rec Record) error {

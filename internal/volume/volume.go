@@ -30,6 +30,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/berth-runtime/berth/internal/flock"
 	"os"
 	"path/filepath"
 	"slices"
@@ -274,12 +275,8 @@ func lockUser(path string) (*os.File, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	f, err := flock.Open(path, os.O_CREATE|unix.O_NOFOLLOW, unix.LOCK_EX|unix.LOCK_NB)
 	if err != nil {
-		return nil, err
-	}
-	if err := flock(f, unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
 			return nil, fmt.Errorf("%s already uses it", filepath.Base(path))
 		}
@@ -288,23 +285,10 @@ func lockUser(path string) (*os.File, error) {
 	return f, nil
 }
 
-func flock(f *os.File, how int) error {
-	for {
-		err := unix.Flock(int(f.Fd()), how)
-		if err != unix.EINTR {
-			return err
-		}
-	}
-}
-
 // lock takes the store's lock; Close releases it.
 func (s Store) lock() (*os.File, error) {
-	f, err := os.OpenFile(filepath.Join(s.Dir, ".lock"), os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
+	f, err := flock.Open(filepath.Join(s.Dir, ".lock"), os.O_CREATE|unix.O_NOFOLLOW, unix.LOCK_EX)
 	if err != nil {
-		return nil, fmt.Errorf("lock volumes: %w", err)
-	}
-	if err := flock(f, unix.LOCK_EX); err != nil {
-		f.Close()
 		return nil, fmt.Errorf("lock volumes: %w", err)
 	}
 	return f, nil
@@ -393,7 +377,7 @@ func liveUsers(dir string, clean bool) []string {
 		if err != nil {
 			continue
 		}
-		if err := flock(f, unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		if err := flock.Lock(f, unix.LOCK_EX|unix.LOCK_NB); err != nil {
 			live = append(live, e.Name())
 		} else if clean {
 			os.Remove(p)

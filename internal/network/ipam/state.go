@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/berth-runtime/berth/internal/flock"
 	"io/fs"
 	"net/netip"
 	"os"
@@ -42,23 +43,17 @@ func newState(subnet netip.Prefix) *state {
 // LOCK_SH). The kernel drops the lock when the returned file is closed or
 // its process dies, however it dies.
 func (p *Pool) lock(how int, create bool) (*os.File, error) {
-	flags := os.O_RDWR | unix.O_CLOEXEC
+	flags := 0
 	if create {
-		flags |= os.O_CREATE
+		flags = os.O_CREATE
 	}
-	f, err := os.OpenFile(filepath.Join(p.dir, lockName), flags, 0o600)
-	if err != nil {
+	path := filepath.Join(p.dir, lockName)
+	f, err := flock.Open(path, flags, how)
+	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("open lock: %w", err)
 	}
-	for {
-		err = unix.Flock(int(f.Fd()), how)
-		if !errors.Is(err, unix.EINTR) {
-			break
-		}
-	}
 	if err != nil {
-		f.Close()
-		return nil, fmt.Errorf("lock %s: %w", f.Name(), err)
+		return nil, fmt.Errorf("lock %s: %w", path, err)
 	}
 	return f, nil
 }
