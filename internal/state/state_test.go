@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -87,8 +88,10 @@ func TestLockDiesWithOwner(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "lock")
 	os.WriteFile(path, nil, 0o600)
-	// -o: the lock stays with flock itself, not with the sleep it runs.
-	cmd := exec.Command("flock", "-o", path, "sleep", "100")
+	// flock(1) and the sleep it runs share the lock; both are killed, as
+	// one process group.
+	cmd := exec.Command("flock", path, "sleep", "100")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Skip("flock(1) not available:", err)
 	}
@@ -105,13 +108,19 @@ func TestLockDiesWithOwner(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	cmd.Process.Kill()
+	syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	cmd.Wait()
-	f, err := lockFile(path, false)
-	if err != nil {
-		t.Fatalf("lock not released after its owner was killed: %v", err)
+	// The sleep is reaped by init, a moment after flock(1) itself.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		f, err := lockFile(path, false)
+		if err == nil {
+			f.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("lock not released after its owner was killed: %v", err)
+		}
 	}
-	f.Close()
 }
 
 func TestCollectKeepsPersistentRecords(t *testing.T) {
