@@ -25,6 +25,15 @@ func MACFromAddr(a netip.Addr) net.HardwareAddr {
 // routes are left out (everything overlaps them), and so are routes through
 // the interface exceptDev, typically berth's own bridge ("" keeps all).
 func HostRoutes(exceptDev string) ([]netip.Prefix, error) {
+	// Routes first, then the device: a bridge another berth creates in
+	// between has its route either missing from the dump or known here.
+	// The other order took such a route for someone else's.
+	routes, err := retryDump(func() ([]netlink.Route, error) {
+		return netlink.RouteList(nil, netlink.FAMILY_V4)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("host routes: %w", err)
+	}
 	except := 0
 	if exceptDev != "" {
 		l, err := netlink.LinkByName(exceptDev)
@@ -34,12 +43,6 @@ func HostRoutes(exceptDev string) ([]netip.Prefix, error) {
 		if err == nil {
 			except = l.Attrs().Index
 		}
-	}
-	routes, err := retryDump(func() ([]netlink.Route, error) {
-		return netlink.RouteList(nil, netlink.FAMILY_V4)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("host routes: %w", err)
 	}
 	var out []netip.Prefix
 	for _, r := range routes {
