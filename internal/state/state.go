@@ -9,13 +9,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/berth-runtime/berth/internal/flock"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/berth-runtime/berth/internal/flock"
+	"github.com/berth-runtime/berth/internal/pidfd"
 	"golang.org/x/sys/unix"
 )
 
@@ -304,34 +304,12 @@ func validID(id string) bool {
 	return true
 }
 
-// statFields returns the fields of /proc/PID/stat after the command name
-// (which may hold spaces and parentheses): [0] is the state, [19] the
-// start time.
-func statFields(pid int) ([]string, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return nil, err
-	}
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return nil, fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	fields := strings.Fields(string(b[i+1:]))
-	if len(fields) < 20 {
-		return nil, fmt.Errorf("malformed /proc/%d/stat", pid)
-	}
-	return fields, nil
-}
-
 // ProcessStartTime returns the start time of a process (in clock ticks
 // since boot), which tells a live process from a later one that reused its
 // PID.
 func ProcessStartTime(pid int) (uint64, error) {
-	fields, err := statFields(pid)
-	if err != nil {
-		return 0, err
-	}
-	return strconv.ParseUint(fields[19], 10, 64)
+	start, _, err := pidfd.Stat(pid)
+	return start, err
 }
 
 // Alive reports whether the process pid that started at start still runs
@@ -340,12 +318,11 @@ func Alive(pid int, start uint64) bool {
 	if pid <= 0 {
 		return false
 	}
-	fields, err := statFields(pid)
-	if err != nil || fields[0] == "Z" || fields[0] == "X" {
+	st, state, err := pidfd.Stat(pid)
+	if err != nil || state == "Z" || state == "X" {
 		return false
 	}
-	st, err := strconv.ParseUint(fields[19], 10, 64)
-	return err == nil && (start == 0 || st == start)
+	return start == 0 || st == start
 }
 
 // Load reads the record of container id.
