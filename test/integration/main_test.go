@@ -77,6 +77,10 @@ func setup(m *testing.M) int {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
+	if err := installProbe(tmp, filepath.Join(rootfsDir, "bin", "probe")); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	stateRoot = filepath.Join(tmp, "state")
 	storeRoot = filepath.Join(tmp, "storage")
 	suiteNetns = fmt.Sprintf("berth-it-%d", os.Getpid())
@@ -133,6 +137,26 @@ func BuildBusyboxRootfs(dir string) error {
 		}
 	}
 	return os.Chown(filepath.Join(dir, "home/app"), 1000, 1000)
+}
+
+// installProbe puts test/probe, the tests' hostile program, at dst: the
+// berth-probe beside BERTH_BIN if there is one (the cgroup v2 VM has no Go),
+// else one built now.
+func installProbe(tmp, dst string) error {
+	src := filepath.Join(filepath.Dir(berthBin), "berth-probe")
+	if _, err := os.Stat(src); err != nil {
+		src = filepath.Join(tmp, "berth-probe")
+		build := exec.Command("go", "build", "-o", src, "../probe")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := build.CombinedOutput(); err != nil {
+			return fmt.Errorf("build test/probe: %v\n%s", err, out)
+		}
+	}
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o755)
 }
 
 func needRoot(t *testing.T) {

@@ -1,0 +1,83 @@
+// Command probe is what the integration tests run inside containers to
+// play a hostile program: it does what busybox cannot. It is static (built
+// with CGO_ENABLED=0) and copied into the tests' root filesystem.
+//
+//	probe tiocsti TEXT     push TEXT into the terminal on fds 0, 1 and 2 (TIOCSTI),
+//	                       and print what each attempt gave
+//	probe scanroot PATH STOP  until the file STOP exists, look for PATH under
+//	                       /proc/*/root/ of every other process, then print how
+//	                       often it was seen
+package main
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: probe tiocsti TEXT | scanroot PATH STOP")
+		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case "tiocsti":
+		tiocsti(os.Args[2])
+	case "scanroot":
+		scanRoot(os.Args[2], os.Args[3])
+	default:
+		fmt.Fprintf(os.Stderr, "probe: unknown command %q\n", os.Args[1])
+		os.Exit(2)
+	}
+}
+
+// tiocsti tries to type text into whatever terminal fds 0-2 are, as a
+// hostile container would to make the shell that started it run a command.
+func tiocsti(text string) {
+	var report []string
+	for fd := 0; fd <= 2; fd++ {
+		result := "ok"
+		for i := 0; i < len(text); i++ {
+			b := text[i]
+			_, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.TIOCSTI, uintptr(unsafe.Pointer(&b)))
+			if errno != 0 {
+				result = unix.ErrnoName(errno)
+				break
+			}
+		}
+		report = append(report, fmt.Sprintf("fd%d=%s", fd, result))
+	}
+	// On stderr's own line, so that a terminal echo of the pushed text
+	// does not run into it.
+	fmt.Fprintf(os.Stderr, "\ntiocsti %s\n", strings.Join(report, " "))
+}
+
+// scanRoot counts how often path is reachable through another process's
+// /proc/PID/root: a process of the container whose root is the host's
+// would show the host's files there.
+func scanRoot(path, stop string) {
+	seen, scans := 0, 0
+	self := strconv.Itoa(os.Getpid())
+	for ; unix.Access(stop, unix.F_OK) != nil; scans++ {
+		dir, err := os.Open("/proc")
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		names, _ := dir.Readdirnames(-1)
+		dir.Close()
+		for _, n := range names {
+			if n[0] < '0' || n[0] > '9' || n == self {
+				continue
+			}
+			if err := unix.Access("/proc/"+n+"/root"+path, unix.F_OK); err == nil {
+				seen++
+			}
+		}
+	}
+	fmt.Printf("scans=%d seen=%d\n", scans, seen)
+}
