@@ -219,9 +219,15 @@ var errDetached = errors.New("detached")
 
 // attach joins the container's terminal until it ends (exiting with its
 // status) or the user types the detach keys.
+// Why attach cannot join a container: start -a then follows its log.
+var (
+	errNoTerminal = errors.New("has no terminal to attach to")
+	errNotRunning = errors.New("is not running")
+)
+
 func attach(g *globalOptions, rec managed.Record, keys []byte) error {
 	if rec.State.Status != managed.Running {
-		return fmt.Errorf("container %s is not running: start it with berth start -a %s", rec.Name, rec.Name)
+		return fmt.Errorf("container %s %w: start it with berth start -a %s", rec.Name, errNotRunning, rec.Name)
 	}
 	d, err := os.Open(g.containerDir(rec.ID))
 	if err != nil {
@@ -230,7 +236,7 @@ func attach(g *globalOptions, rec managed.Record, keys []byte) error {
 	conn, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: sockPath(d), Net: "unixpacket"})
 	d.Close()
 	if err != nil {
-		return fmt.Errorf("container %s has no terminal to attach to (run it with -dt), or its monitor is gone: %w", rec.Name, err)
+		return fmt.Errorf("container %s %w (run it with -dt), or its monitor is gone: %v", rec.Name, errNoTerminal, err)
 	}
 	defer conn.Close()
 	if terminal.IsTerminal(os.Stdin) {

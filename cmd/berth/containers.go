@@ -510,7 +510,9 @@ func startAttached(g *globalOptions, ref string) error {
 	if rec, err = g.containers().Get(rec.ID); err != nil {
 		return err
 	}
-	if err := attach(g, rec, []byte{0x10, 0x11}); err == nil || !strings.Contains(err.Error(), "no terminal") {
+	// A container that already ended has its output in the log, terminal
+	// or not.
+	if err := attach(g, rec, []byte{0x10, 0x11}); err == nil || !errors.Is(err, errNoTerminal) && !errors.Is(err, errNotRunning) {
 		return err
 	}
 	ctx, cancel := interruptible()

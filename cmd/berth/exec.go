@@ -68,7 +68,7 @@ func execIn(g *globalOptions, f *execFlags, ref string, args []string) error {
 	if err != nil {
 		return err
 	}
-	o := container.ExecOptions{Process: p, Stdout: os.Stdout, Stderr: os.Stderr, Detach: f.detach}
+	o := container.ExecOptions{Process: p, Stdout: os.Stdout, Stderr: os.Stderr, RelayStdio: true, Detach: f.detach}
 	if f.interactive {
 		o.Stdin = os.Stdin
 	}

@@ -133,7 +133,8 @@ func runForeground(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []stri
 			_ = store.Remove(rec)
 		}
 	}()
-	io := stdio{out: os.Stdout, err: os.Stderr}
+	// The user's terminal stays with berth: the container gets pipes.
+	io := stdio{out: os.Stdout, err: os.Stderr, relay: true}
 	if f.opts.Interactive {
 		io.in = os.Stdin
 	}
@@ -222,9 +223,11 @@ func replayFlags(fl *pflag.FlagSet) []string {
 }
 
 // stdio is where a run's standard streams go; a nil in reads /dev/null.
-// With a terminal, takeTerminal (if set) receives the pty master.
+// relay copies them through pipes (they are the user's own files). With a
+// terminal, takeTerminal (if set) receives the pty master.
 type stdio struct {
 	in, out, err *os.File
+	relay        bool
 	takeTerminal func(master *os.File)
 }
 
@@ -234,8 +237,8 @@ type stdio struct {
 func runOnce(g *globalOptions, f *runFlags, rec *managed.Record, args []string, io stdio, started func(pid int)) (container.Exit, error) {
 	o := f.opts
 	store := g.containers()
-	run := container.Options{StateRoot: g.runroot, ID: rec.ID, Stdin: io.in, Stdout: io.out, Stderr: io.err, KeepSpec: true,
-		TakeTerminal: io.takeTerminal}
+	run := container.Options{StateRoot: g.runroot, ID: rec.ID, Stdin: io.in, Stdout: io.out, Stderr: io.err, RelayStdio: io.relay,
+		KeepSpec: true, TakeTerminal: io.takeTerminal}
 	if o.Rootfs == "" {
 		if len(args) == 0 {
 			return container.Exit{}, errors.New("no image given: berth run IMAGE [COMMAND...], or berth run --rootfs DIR COMMAND...")

@@ -18,6 +18,7 @@ import (
 
 	"github.com/berth-runtime/berth/internal/cgroups"
 	"github.com/berth-runtime/berth/internal/hooks"
+	"github.com/berth-runtime/berth/internal/pidfd"
 	"github.com/berth-runtime/berth/internal/rootfs"
 	"github.com/berth-runtime/berth/internal/spec"
 	"github.com/berth-runtime/berth/internal/state"
@@ -35,6 +36,12 @@ type Options struct {
 	Stdin     *os.File // nil: the container's stdin is its own /dev/null
 	Stdout    *os.File
 	Stderr    *os.File
+	// RelayStdio gives the container pipes instead of Stdin, Stdout and
+	// Stderr, and copies between them (berth): whatever the caller's
+	// files are (a terminal), the container never holds them. Without it
+	// the files are passed through, as runc does for engines, which pass
+	// pipes or a console socket of their own.
+	RelayStdio bool
 	// ConsoleSocket is the unix socket that receives the pty master when
 	// the process has a terminal (berth-oci); without it, berth relays
 	// the terminal itself.
@@ -70,6 +77,13 @@ type Options struct {
 	// cgroupExists is set for exec: the process joins the container's
 	// cgroup instead of making one.
 	cgroupExists bool
+	// target is the running container an exec joins: the init stage
+	// inherits this pidfd of its init process.
+	target *pidfd.Process
+	// noStdio gives the process the container's /dev/null as stdin,
+	// stdout and stderr (a detached exec whose output berth does not
+	// relay).
+	noStdio bool
 	// execFifo is handed to the init stage of a created container.
 	execFifo *os.File
 }

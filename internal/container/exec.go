@@ -1,12 +1,13 @@
 package container
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
-	"strconv"
 
 	"github.com/berth-runtime/berth/internal/initproc"
+	"github.com/berth-runtime/berth/internal/pidfd"
 	"github.com/berth-runtime/berth/internal/spec"
 	"github.com/berth-runtime/berth/internal/state"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -15,10 +16,13 @@ import (
 
 // ExecOptions describe a further process to run in a running container.
 type ExecOptions struct {
-	Process       *specs.Process
-	Stdin         *os.File
-	Stdout        *os.File
-	Stderr        *os.File
+	Process *specs.Process
+	Stdin   *os.File
+	Stdout  *os.File
+	Stderr  *os.File
+	// RelayStdio: as for Options; a detached process then gets the
+	// container's /dev/null, since nobody stays to relay.
+	RelayStdio    bool
 	ConsoleSocket string
 	PidFile       string
 	PreserveFDs   int
@@ -41,16 +45,24 @@ func (c *Container) Exec(o ExecOptions) (Exit, error) {
 	if spec.HasNamespace(s, specs.UserNamespace) {
 		return Exit{}, fmt.Errorf("exec into a container with a user namespace is not supported yet: joining it needs a single-threaded process")
 	}
+	target, err := pidfd.Open(c.rec.Pid, c.rec.PidStart)
+	if errors.Is(err, pidfd.ErrGone) {
+		return Exit{}, fmt.Errorf("container %s: %w", c.rec.ID, ErrNotRunning)
+	}
+	if err != nil {
+		return Exit{}, err
+	}
+	defer target.Close()
 	cfg, err := c.execConfig(s, o)
 	if err != nil {
 		return Exit{}, err
 	}
-	execSpec := c.execSpec(s)
 	opts := Options{
 		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, ConsoleSocket: o.ConsoleSocket,
-		PreserveFDs: o.PreserveFDs, Foreground: !o.Detach, cgroupExists: true,
+		RelayStdio: o.RelayStdio && !o.Detach, noStdio: o.RelayStdio && o.Detach,
+		PreserveFDs: o.PreserveFDs, Foreground: !o.Detach, cgroupExists: true, target: target,
 	}
-	p, err := start(cfg, c.cg, execSpec, opts, c.ociState)
+	p, err := start(cfg, c.cg, &specs.Spec{Linux: &specs.Linux{Resources: s.Linux.Resources}}, opts, c.ociState)
 	if err != nil {
 		return Exit{}, err
 	}
@@ -60,6 +72,7 @@ func (c *Container) Exec(o ExecOptions) (Exit, error) {
 		}
 	}
 	if o.Detach {
+		p.proc.Close()
 		return Exit{}, nil
 	}
 	// This process does not own the container: release its lock so
@@ -82,16 +95,9 @@ func (c *Container) execConfig(s *specs.Spec, o ExecOptions) (*initproc.Config, 
 	if err := compileSeccomp(s.Linux.Seccomp, proc); err != nil {
 		return nil, err
 	}
-	var join []initproc.Namespace
-	for _, ns := range []struct {
-		flag uintptr
-		name string
-	}{{unix.CLONE_NEWIPC, "ipc"}, {unix.CLONE_NEWUTS, "uts"}, {unix.CLONE_NEWNET, "net"}, {unix.CLONE_NEWCGROUP, "cgroup"}, {unix.CLONE_NEWNS, "mnt"}} {
-		join = append(join, initproc.Namespace{Type: ns.flag, Path: nsPath(c.rec.Pid, ns.name)})
-	}
 	return &initproc.Config{
 		Exec:          true,
-		Join:          join,
+		Target:        &initproc.Target{Pid: c.rec.Pid, Namespaces: execNamespaces, Chroot: c.rec.SharedMounts},
 		CgroupTasks:   c.cg.TasksFiles(),
 		Process:       *proc,
 		DieWithParent: !o.Detach,
@@ -99,17 +105,8 @@ func (c *Container) execConfig(s *specs.Spec, o ExecOptions) (*initproc.Config, 
 	}, nil
 }
 
-// execSpec is what the fork needs to know: no new namespaces, and the
-// container's PID namespace to be born in.
-func (c *Container) execSpec(s *specs.Spec) *specs.Spec {
-	return &specs.Spec{
-		Linux: &specs.Linux{
-			Namespaces: []specs.LinuxNamespace{{Type: specs.PIDNamespace, Path: nsPath(c.rec.Pid, "pid")}},
-			Resources:  s.Linux.Resources,
-		},
-	}
-}
-
-func nsPath(pid int, name string) string {
-	return "/proc/" + strconv.Itoa(pid) + "/ns/" + name
-}
+// execNamespaces are the namespaces an exec'd process shares with the
+// container (all but a user namespace, refused above). Joining one the
+// caller already shares, as with --network host, changes nothing.
+const execNamespaces = unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP |
+	unix.CLONE_NEWPID | unix.CLONE_NEWNS

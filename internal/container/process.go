@@ -9,10 +9,12 @@ import (
 	"runtime"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/berth-runtime/berth/internal/cgroups"
 	"github.com/berth-runtime/berth/internal/hooks"
 	"github.com/berth-runtime/berth/internal/initproc"
+	"github.com/berth-runtime/berth/internal/pidfd"
 	"github.com/berth-runtime/berth/internal/selfexe"
 	"github.com/berth-runtime/berth/internal/terminal"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -24,11 +26,18 @@ import (
 var forwardedSignals = []os.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2}
 
 // initProcess is the running init stage (and, after exec, the container's
-// PID 1) seen from the process that forked it.
+// PID 1, or the program an exec forked) seen from the process that forked
+// it.
 type initProcess struct {
 	pid     int
+	proc    *pidfd.Process // pid's pidfd: signals never reach a recycled PID
 	signals chan os.Signal // forwarded to pid while in the foreground
 	relay   *terminal.Relay
+	pipes   *terminal.Pipes
+	null    *os.File // the host's /dev/null, holding fds 0-2 in the init stage only
+	// stage is an exec's init stage, which forks the program (pid) and
+	// exits; 0 for a container's init stage, which becomes its PID 1.
+	stage int
 }
 
 // start forks the init stage into its new namespaces, creates the cgroup
@@ -50,17 +59,33 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, s
 	if cfg.Process.Terminal && o.ConsoleSocket == "" && o.TakeTerminal == nil {
 		cfg.Process.ConsoleSize = terminal.HostSize(o.Stdin, o.Stdout)
 	}
-	cfg.Process.StdinNull = o.Stdin == nil && !cfg.Process.Terminal
+	stdio, err := p.stdio(cfg, o)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			p.closeStdio()
+		}
+	}()
 	if cg.Version == cgroups.V2 && !o.cgroupExists {
 		if err := cg.Create(withDefaultDeviceRules(s.Linux.Resources)); err != nil {
 			return nil, err
 		}
 	}
-	sock, err := p.fork(cfg, cg, o, s)
+	sock, err := p.fork(cfg, cg, o, s, stdio)
+	if p.null != nil {
+		p.null.Close()
+	}
 	if err != nil {
 		return nil, err
 	}
 	defer sock.Close()
+	if p.pipes != nil {
+		// Off the start path: the copies begin while the init stage's
+		// runtime starts.
+		p.pipes.Start()
+	}
 	if cg.Version == cgroups.V1 && !o.cgroupExists {
 		err = cg.Create(withDefaultDeviceRules(s.Linux.Resources))
 		if err == nil && cfg.CgroupTasks == nil {
@@ -76,9 +101,15 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, s
 	if err == nil {
 		err = p.converse(sock, s, o, st)
 	}
+	if err == nil && p.stage != 0 {
+		err = p.forked()
+	}
 	if err != nil {
 		_ = p.kill()
 		p.reap()
+		if p.stage != 0 && p.pid != p.stage {
+			reapPid(p.stage)
+		}
 		if p.relay != nil {
 			p.relay.Close()
 		}
@@ -87,8 +118,99 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, s
 	return p, nil
 }
 
-// fork starts the init stage from a read-only copy of berth's binary.
-func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, s *specs.Spec) (*os.File, error) {
+// forked takes over the program an exec's init stage forked, once the
+// stage has reported it and exited: the program is this process's child
+// (CLONE_PARENT), so its PID stays its own until it is reaped here.
+func (p *initProcess) forked() error {
+	reapPid(p.stage)
+	if p.pid == p.stage {
+		return errors.New("the init stage ended without starting the program")
+	}
+	p.proc.Close()
+	p.proc = nil
+	if fd, err := unix.PidfdOpen(p.pid, 0); err == nil {
+		p.proc = pidfd.FromFD(fd, p.pid)
+	}
+	return nil
+}
+
+// stdio decides what the init stage gets as fds 0-2: the caller's files
+// (berth-oci), pipes that berth relays (RelayStdio), or a host /dev/null
+// that the init stage replaces with the container's own. A missing stdin
+// is replaced the same way.
+func (p *initProcess) stdio(cfg *initproc.Config, o Options) ([3]*os.File, error) {
+	terminal := cfg.Process.Terminal
+	switch {
+	case o.noStdio:
+		null, err := os.OpenFile(os.DevNull, os.O_RDWR|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return [3]*os.File{}, err
+		}
+		p.null = null
+		if !terminal {
+			cfg.Process.DevNull = []int{0, 1, 2}
+		}
+		return [3]*os.File{null, null, null}, nil
+	case o.RelayStdio:
+		stdin := o.Stdin
+		if terminal {
+			stdin = nil // the terminal relay reads it
+		}
+		pipes, err := newPipes(stdin, o.Stdout, o.Stderr)
+		if err != nil {
+			return [3]*os.File{}, err
+		}
+		p.pipes = pipes
+		in := pipes.Child[0]
+		if in == nil {
+			in = pipes.Child[1]
+			if !terminal {
+				cfg.Process.DevNull = []int{0}
+			}
+		}
+		return [3]*os.File{in, pipes.Child[1], pipes.Child[2]}, nil
+	}
+	stdin, stdout, stderr := o.Stdin, o.Stdout, o.Stderr
+	if stdout == nil {
+		stdout = os.Stdout
+	}
+	if stderr == nil {
+		stderr = os.Stderr
+	}
+	if stdin == nil {
+		stdin = stdout
+		if !terminal {
+			cfg.Process.DevNull = []int{0}
+		}
+	}
+	return [3]*os.File{stdin, stdout, stderr}, nil
+}
+
+func newPipes(stdin, stdout, stderr *os.File) (*terminal.Pipes, error) {
+	if stdout == nil {
+		stdout = os.Stdout
+	}
+	if stderr == nil {
+		stderr = os.Stderr
+	}
+	pipes, err := terminal.NewPipes(stdin, stdout, stderr)
+	if err != nil {
+		return nil, fmt.Errorf("create stdio pipes: %w", err)
+	}
+	return pipes, nil
+}
+
+// closeStdio releases the relay of a process that did not start.
+func (p *initProcess) closeStdio() {
+	if p.pipes != nil {
+		p.pipes.Close()
+	}
+}
+
+// fork starts the init stage from a read-only copy of berth's binary, in a
+// session of its own: no container process ever belongs to the caller's
+// session or process group, or can reach its controlling terminal.
+func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, s *specs.Spec, stdio [3]*os.File) (*os.File, error) {
 	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("create sync socket: %w", err)
@@ -107,7 +229,8 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 		return nil, err
 	}
 	defer unix.Close(exeFD)
-	sys := &syscall.SysProcAttr{Cloneflags: cloneFlags(s)}
+	procFD := -1
+	sys := &syscall.SysProcAttr{Cloneflags: cloneFlags(s), Setsid: true, PidFD: &procFD}
 	if newNamespace(s, specs.UserNamespace) {
 		sys.UidMappings, sys.GidMappings = idMappings(s.Linux.UIDMappings), idMappings(s.Linux.GIDMappings)
 		sys.GidMappingsEnableSetgroups = true
@@ -124,7 +247,7 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 		defer dir.Close()
 		sys.UseCgroupFD, sys.CgroupFD = true, int(dir.Fd())
 	}
-	files := stdioFiles(o)
+	files := []uintptr{stdio[0].Fd(), stdio[1].Fd(), stdio[2].Fd()}
 	for i := 0; i < o.PreserveFDs; i++ {
 		files = append(files, uintptr(3+i))
 	}
@@ -133,6 +256,10 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 	if o.execFifo != nil {
 		cfg.ExecFifoFD = len(files)
 		files = append(files, o.execFifo.Fd())
+	}
+	if o.target != nil {
+		cfg.Target.PidFD = len(files)
+		files = append(files, uintptr(o.target.Fd()))
 	}
 	attr := &syscall.ProcAttr{Env: []string{}, Files: files, Sys: sys}
 	pid, err := forkInPidNamespace(s, func() (int, error) {
@@ -143,21 +270,13 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 		return nil, fmt.Errorf("start init stage: %w", err)
 	}
 	p.pid = pid
+	if procFD >= 0 {
+		p.proc = pidfd.FromFD(procFD, pid)
+	}
+	if o.target != nil {
+		p.stage = pid
+	}
 	return parent, nil
-}
-
-func stdioFiles(o Options) []uintptr {
-	stdin, stdout, stderr := o.Stdin, o.Stdout, o.Stderr
-	if stdout == nil {
-		stdout = os.Stdout
-	}
-	if stderr == nil {
-		stderr = os.Stderr
-	}
-	if stdin == nil {
-		stdin = stdout // replaced by the container's /dev/null before exec
-	}
-	return []uintptr{stdin.Fd(), stdout.Fd(), stderr.Fd()}
 }
 
 // forkInPidNamespace runs fork with the calling thread inside the config's
@@ -258,6 +377,11 @@ func (p *initProcess) converse(sock *os.File, s *specs.Spec, o Options, st func(
 		switch msg.Type {
 		case initproc.MsgCreated:
 			return nil
+		case initproc.MsgForked:
+			if p.stage == 0 || msg.Pid <= 0 {
+				return fmt.Errorf("bad message from init stage: %s", buf[:n])
+			}
+			p.pid = msg.Pid
 		case initproc.MsgHooks:
 			if err := p.runtimeHooks(sock, s, o, st); err != nil {
 				return err
@@ -354,27 +478,46 @@ func (p *initProcess) wait() Exit {
 	for {
 		select {
 		case sig := <-p.signals:
-			_ = unix.Kill(p.pid, sig.(unix.Signal))
+			_ = p.signal(sig.(unix.Signal))
 		case ws := <-done:
 			if p.relay != nil {
 				p.relay.Close()
 			}
+			if p.pipes != nil {
+				// A container's processes all die with its PID 1; an exec'd
+				// program may leave children holding its output.
+				grace := 5 * time.Second
+				if p.stage != 0 {
+					grace = 100 * time.Millisecond
+				}
+				p.pipes.Wait(grace)
+			}
+			p.proc.Close()
 			return exitOf(ws)
 		}
 	}
 }
 
-func (p *initProcess) kill() error {
+// signal sends sig to the process through its pidfd, which a recycled PID
+// cannot redirect (the PID itself only where the kernel gave no pidfd).
+func (p *initProcess) signal(sig unix.Signal) error {
+	if p.proc != nil {
+		return p.proc.Signal(sig)
+	}
 	if p.pid <= 0 {
 		return nil
 	}
-	return unix.Kill(p.pid, unix.SIGKILL)
+	return unix.Kill(p.pid, sig)
 }
 
-func (p *initProcess) reap() unix.WaitStatus {
+func (p *initProcess) kill() error { return p.signal(unix.SIGKILL) }
+
+func (p *initProcess) reap() unix.WaitStatus { return reapPid(p.pid) }
+
+func reapPid(pid int) unix.WaitStatus {
 	var ws unix.WaitStatus
 	for {
-		_, err := unix.Wait4(p.pid, &ws, 0, nil)
+		_, err := unix.Wait4(pid, &ws, 0, nil)
 		if !errors.Is(err, unix.EINTR) {
 			return ws
 		}

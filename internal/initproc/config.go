@@ -33,7 +33,7 @@ type Config struct {
 	CgroupTasks []string `json:"cgroupTasks,omitempty"`
 	NewCgroupNS bool     `json:"cgroupns,omitempty"`
 	NewNetNS    bool     `json:"netns,omitempty"`
-	// Join are existing namespaces to enter, by path (the PID namespace
+	// Join are existing namespaces to enter, by path (a PID namespace
 	// is entered by the parent before the fork).
 	Join    []Namespace `json:"join,omitempty"`
 	Process Process     `json:"process"`
@@ -59,8 +59,28 @@ type Config struct {
 	// PreserveFDs is how many descriptors after stdio the program keeps.
 	PreserveFDs int `json:"preserveFDs,omitempty"`
 	// Exec starts a further process in a running container: the init
-	// stage only joins its cgroups and namespaces (Join) and execs.
-	Exec bool `json:"exec,omitempty"`
+	// stage joins its cgroups and Target's namespaces, then forks the
+	// program into its PID namespace (see runExec).
+	Exec   bool    `json:"exec,omitempty"`
+	Target *Target `json:"target,omitempty"`
+}
+
+// Target is the running container an exec joins, named by a pidfd of its
+// init process that the parent opened and checked: a recycled PID cannot
+// redirect the exec into another process's namespaces.
+type Target struct {
+	PidFD int `json:"pidfd"` // an inherited descriptor
+	// Pid is the same process, for kernels before 5.8, which cannot setns
+	// through a pidfd: its /proc/PID/ns files are opened, then the pidfd
+	// proves the PID still named it.
+	Pid int `json:"pid"`
+	// Namespaces are the CLONE_NEW* flags to join (PID among them: it
+	// applies to the program forked afterwards).
+	Namespaces uintptr `json:"namespaces"`
+	// Chroot enters the init process's root: a container without a mount
+	// namespace of its own chroots inside the host's, whose root joining
+	// the namespace would give.
+	Chroot bool `json:"chroot,omitempty"`
 }
 
 // Namespace is an existing namespace to join.
@@ -84,8 +104,9 @@ type Process struct {
 	OOMScoreAdj     *int          `json:"oomScoreAdj,omitempty"`
 	Terminal        bool          `json:"terminal,omitempty"`
 	ConsoleSize     terminal.Size `json:"consoleSize,omitempty"`
-	// StdinNull replaces stdin with the container's /dev/null.
-	StdinNull bool `json:"stdinNull,omitempty"`
+	// DevNull are standard descriptors (0-2) that get the container's
+	// own /dev/null: what the parent passed there only held the place.
+	DevNull []int `json:"devNull,omitempty"`
 	// Seccomp is a compiled filter program (8 bytes an instruction, in
 	// the kernel's struct sock_filter layout), installed last.
 	Seccomp      []byte `json:"seccomp,omitempty"`
@@ -102,8 +123,10 @@ type Rlimit struct {
 // Message is what the init stage reports to the parent before it execs.
 // On success the socket simply closes at exec.
 type Message struct {
-	// Type is MsgHooks, MsgCreated or MsgError.
+	// Type is MsgHooks, MsgCreated, MsgForked or MsgError.
 	Type string `json:"type"`
+	// Pid is the forked program's PID (MsgForked).
+	Pid int `json:"pid,omitempty"`
 	// Error says why the container could not start; Code is the exit
 	// status to give the user (125, 126 or 127).
 	Error string `json:"error,omitempty"`
@@ -115,5 +138,6 @@ const (
 	MsgHooks    = "hooks"    // init → parent: mounts are done, run the runtime hooks
 	MsgContinue = "continue" // parent → init: hooks are done
 	MsgCreated  = "created"  // init → parent: waiting on the exec FIFO
+	MsgForked   = "forked"   // init → parent: exec's program runs, with this PID
 	MsgError    = "error"    // init → parent: the container cannot start
 )

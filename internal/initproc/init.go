@@ -44,6 +44,10 @@ func Main() {
 	}
 	sock := os.NewFile(uintptr(fd), "sync")
 	err := run(sock)
+	if err == nil {
+		// exec mode: the program was forked and reported.
+		os.Exit(0)
+	}
 	code := 125
 	var se *startError
 	if errors.As(err, &se) {
@@ -139,6 +143,9 @@ func run(sock *os.File) error {
 			return err
 		}
 	}
+	if err := reopenDevNull(cfg.Process.DevNull); err != nil {
+		return err
+	}
 	filter, err := prepareProcess(&cfg.Process, cfg.PreserveFDs)
 	if err != nil {
 		return err
@@ -150,35 +157,6 @@ func run(sock *os.File) error {
 		cfg.State.Status = specs.StateCreated
 	}
 	if err := hooks.Run("startContainer", cfg.StartContainerHooks, cfg.State); err != nil {
-		return err
-	}
-	return execProgram(&cfg.Process, path, filter)
-}
-
-// runExec joins a running container and execs a further process in it.
-func runExec(sock *os.File, cfg *Config) error {
-	if cfg.DieWithParent {
-		if err := unix.Prctl(unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL), 0, 0, 0); err != nil {
-			return fmt.Errorf("set parent death signal: %w", err)
-		}
-	}
-	if err := cgroups.Join(cfg.CgroupTasks); err != nil {
-		return err
-	}
-	if err := joinNamespaces(cfg.Join); err != nil {
-		return err
-	}
-	if cfg.Process.Terminal {
-		if err := setupTerminal(sock, cfg.Process.ConsoleSize, false); err != nil {
-			return err
-		}
-	}
-	path, err := lookPath(cfg.Process.Args[0], cfg.Process.Env)
-	if err != nil {
-		return err
-	}
-	filter, err := prepareProcess(&cfg.Process, cfg.PreserveFDs)
-	if err != nil {
 		return err
 	}
 	return execProgram(&cfg.Process, path, filter)
@@ -362,29 +340,40 @@ func loopbackUp() error {
 	return nil
 }
 
-// setupTerminal opens the container's pty, sends the master to the parent
-// and makes the slave the controlling terminal, stdio and /dev/console.
+// setupTerminal gives PID 1 its terminal: a pty whose master goes to the
+// parent, and whose slave becomes its controlling terminal, stdio and
+// /dev/console.
 func setupTerminal(sock *os.File, size terminal.Size, console bool) error {
-	master, slave, err := terminal.OpenPTY()
+	slave, err := openTerminal(sock, size)
 	if err != nil {
 		return err
 	}
 	defer slave.Close()
-	if err := terminal.SetSize(master, size); err != nil {
-		master.Close()
-		return fmt.Errorf("set terminal size: %w", err)
-	}
-	err = terminal.SendFD(sock, master)
-	master.Close()
-	if err != nil {
-		return err
-	}
 	if console {
 		if err := bindConsole(slave); err != nil {
 			return err
 		}
 	}
 	return terminal.MakeControlling(slave)
+}
+
+// openTerminal opens a pty from the container's own devpts, sends the
+// master to the parent and returns the slave.
+func openTerminal(sock *os.File, size terminal.Size) (*os.File, error) {
+	master, slave, err := terminal.OpenPTY()
+	if err != nil {
+		return nil, err
+	}
+	defer master.Close()
+	if err := terminal.SetSize(master, size); err != nil {
+		slave.Close()
+		return nil, fmt.Errorf("set terminal size: %w", err)
+	}
+	if err := terminal.SendFD(sock, master); err != nil {
+		slave.Close()
+		return nil, err
+	}
+	return slave, nil
 }
 
 func bindConsole(slave *os.File) error {
@@ -407,11 +396,6 @@ func bindConsole(slave *os.File) error {
 // awaited, so a config the kernel refuses fails `create`, not silently
 // after `start`. It returns the filter still to install, if any.
 func prepareProcess(p *Process, preserveFDs int) ([]unix.SockFilter, error) {
-	if p.StdinNull {
-		if err := reopenStdin(); err != nil {
-			return nil, err
-		}
-	}
 	if err := setRlimits(p.Rlimits); err != nil {
 		return nil, err
 	}
@@ -465,13 +449,33 @@ func execProgram(p *Process, path string, filter []unix.SockFilter) error {
 	return execError(p.Args[0], err)
 }
 
-func reopenStdin() error {
-	fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open /dev/null: %w", err)
+// reopenDevNull puts the container's own /dev/null on the standard
+// descriptors fds, whose inherited files only held their places.
+func reopenDevNull(fds []int) error {
+	if len(fds) == 0 {
+		return nil
 	}
-	defer unix.Close(fd)
-	return unix.Dup3(fd, 0, 0)
+	null, err := openDevNull()
+	if err != nil {
+		return err
+	}
+	defer null.Close()
+	for _, fd := range fds {
+		if err := unix.Dup3(int(null.Fd()), fd, 0); err != nil {
+			return fmt.Errorf("/dev/null on fd %d: %w", fd, err)
+		}
+	}
+	return nil
+}
+
+// openDevNull opens the container's /dev/null (after pivot_root or after
+// joining its mount namespace).
+func openDevNull() (*os.File, error) {
+	f, err := os.OpenFile("/dev/null", os.O_RDWR|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open /dev/null: %w", err)
+	}
+	return f, nil
 }
 
 func setRlimits(limits []Rlimit) error {

@@ -64,12 +64,10 @@ func IsTerminal(f *os.File) bool {
 	return err == nil
 }
 
-// MakeControlling starts a new session with slave as its controlling
-// terminal and as the process's stdin, stdout and stderr.
+// MakeControlling makes slave the controlling terminal of the calling
+// process, which leads a session of its own (every container process is
+// started with setsid), and its stdin, stdout and stderr.
 func MakeControlling(slave *os.File) error {
-	if _, err := unix.Setsid(); err != nil {
-		return fmt.Errorf("setsid: %w", err)
-	}
 	if err := unix.IoctlSetInt(int(slave.Fd()), unix.TIOCSCTTY, 0); err != nil {
 		return fmt.Errorf("set controlling terminal: %w", err)
 	}
