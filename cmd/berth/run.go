@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
@@ -255,10 +254,12 @@ func runOnce(g *globalOptions, f *runFlags, rec *managed.Record, args []string, 
 		o.Hostname = rec.ID[:12]
 	}
 	if ref, ok := strings.CutPrefix(o.Network, "container:"); ok {
-		var err error
-		if o.NetworkFrom, err = networkOf(g, ref); err != nil {
+		netns, release, err := networkOf(g, ref)
+		if err != nil {
 			return container.Exit{}, err
 		}
+		defer release()
+		o.NetworkFrom = netns
 	}
 	mounts, err := f.mounts.resolve(g, rec, &o)
 	if err != nil {
@@ -434,14 +435,25 @@ func joinNetwork(g *globalOptions, f *runFlags, rec *managed.Record, s *specs.Sp
 }
 
 // networkOf is the network namespace of the running container ref (name,
-// ID or unique ID prefix), for --network container:REF.
-func networkOf(g *globalOptions, ref string) (string, error) {
+// ID or unique ID prefix), for --network container:REF: a path that pins
+// it until release.
+func networkOf(g *globalOptions, ref string) (string, func(), error) {
 	rec, err := g.containers().Get(ref)
 	if err != nil {
-		return "", fmt.Errorf("--network container:%s: %w", ref, err)
+		return "", nil, fmt.Errorf("--network container:%s: %w", ref, err)
 	}
+	notRunning := fmt.Errorf("--network container:%s: that container is not running", ref)
 	if rec.State.Status != managed.Running || rec.State.Pid == 0 {
-		return "", fmt.Errorf("--network container:%s: that container is not running", ref)
+		return "", nil, notRunning
 	}
-	return "/proc/" + strconv.Itoa(rec.State.Pid) + "/ns/net", nil
+	c, err := container.Attach(g.runroot, rec.ID)
+	if err != nil {
+		return "", nil, notRunning
+	}
+	// Pinned, not named by PID: the container may end meanwhile.
+	path, release, err := c.PinNamespace("net")
+	if errors.Is(err, container.ErrNotRunning) {
+		return "", nil, notRunning
+	}
+	return path, release, err
 }

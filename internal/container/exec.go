@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"strconv"
 
 	"github.com/berth-runtime/berth/internal/initproc"
 	"github.com/berth-runtime/berth/internal/pidfd"
@@ -110,3 +111,28 @@ func (c *Container) execConfig(s *specs.Spec, o ExecOptions) (*initproc.Config, 
 // caller already shares, as with --network host, changes nothing.
 const execNamespaces = unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP |
 	unix.CLONE_NEWPID | unix.CLONE_NEWNS
+
+// PinNamespace pins one namespace of the running container (kind is a
+// file name under /proc/PID/ns: "net", "ipc"...) for another container to
+// join: it returns a path that names that namespace, and no other, until
+// release, whatever becomes of the container's PID meanwhile.
+func (c *Container) PinNamespace(kind string) (path string, release func(), err error) {
+	proc, err := pidfd.Open(c.rec.Pid, c.rec.PidStart)
+	if errors.Is(err, pidfd.ErrGone) {
+		return "", nil, fmt.Errorf("container %s: %w", c.rec.ID, ErrNotRunning)
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	defer proc.Close()
+	f, err := os.Open("/proc/" + strconv.Itoa(proc.Pid) + "/ns/" + kind)
+	if err != nil {
+		return "", nil, fmt.Errorf("container %s: open its %s namespace: %w", c.rec.ID, kind, err)
+	}
+	// Still alive after the open: the PID named the container's process.
+	if proc.Wait(0) {
+		f.Close()
+		return "", nil, fmt.Errorf("container %s: %w", c.rec.ID, ErrNotRunning)
+	}
+	return "/proc/" + strconv.Itoa(os.Getpid()) + "/fd/" + strconv.Itoa(int(f.Fd())), func() { f.Close() }, nil
+}
