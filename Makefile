@@ -9,7 +9,7 @@ PREFIX ?= /usr/local
 DEMO_ROOTFS := .cache/demo-rootfs
 VM_PAYLOAD := .cache/vm-payload
 
-.PHONY: build man deps demo test test-unit test-integration test-v2 test-oci test-engines bench install clean
+.PHONY: build man deps demo test test-unit test-fuzz test-integration test-v2 test-oci test-engines bench install clean
 
 build:
 	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth
@@ -27,14 +27,25 @@ demo: deps build
 	bin/berth image import .cache/busybox-rootfs.tar busybox
 	bin/berth run --rm --hostname box --pids-limit 64 --memory 256m --cpus 0.5 -e FOO=bar busybox /bin/sh -c 'hostname; ps; echo $$FOO; ip -4 -o addr show eth0'
 
-# The whole suite: unit tests, integration tests on this host's cgroups,
-# the integration tests again in a VM whose only hierarchy is cgroup v2,
-# the OCI runtime validation suite, and real engines (podman, containerd)
-# driving berth-oci.
-test: deps test-unit test-integration test-v2 test-oci test-engines
+# The whole suite: unit tests, a short run of every fuzz test, integration
+# tests on this host's cgroups, the integration tests again in a VM whose
+# only hierarchy is cgroup v2, the OCI runtime validation suite, and real
+# engines (podman, containerd) driving berth-oci.
+test: deps test-unit test-fuzz test-integration test-v2 test-oci test-engines
 
 test-unit:
 	go test -count=1 ./internal/... ./cmd/...
+
+# Every Go fuzz test (the parsers of hostile input), FUZZTIME each; their
+# seed corpora already run in test-unit.
+FUZZTIME ?= 10s
+test-fuzz:
+	@set -e; for pkg in $$(go list ./internal/... ./cmd/...); do \
+		for f in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+			echo "fuzz $$f ($$pkg, $(FUZZTIME))"; \
+			out=$$(go test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg 2>&1) || { echo "$$out"; exit 1; }; \
+		done; \
+	done
 
 test-integration: build
 	BERTH_BIN=$(CURDIR)/bin/berth BERTH_OCI_BIN=$(CURDIR)/bin/berth-oci go test -count=1 -v ./test/integration/
