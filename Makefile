@@ -57,6 +57,7 @@ test-v2: build
 	cp bin/berth-oci $(VM_PAYLOAD)/berth-oci
 	cp bin/berth-init $(VM_PAYLOAD)/berth-init
 	go build -o $(VM_PAYLOAD)/berth-probe ./test/probe
+	go build -o $(VM_PAYLOAD)/int80 ./test/integration/testdata/int80
 	go test -c -o $(VM_PAYLOAD)/integration.test ./test/integration
 	test/vm/run.sh $(VM_PAYLOAD) -- -test.timeout 15m
 

@@ -16,12 +16,14 @@ type sysnum struct {
 	nr   uint32
 }
 
-// arch is an architecture the filter can cover: its audit token and the
-// part [lo, hi) of that token's syscall number space that is its own.
+// arch is an architecture the filter can cover: its audit token, the
+// part [lo, hi) of that token's syscall number space that is its own, and
+// whether its arguments are compared on their low 32 bits (args32).
 type arch struct {
 	name   specs.Arch
 	audit  uint32
 	lo, hi uint64
+	args32 bool
 	table  []sysnum
 
 	once   sync.Once
@@ -31,8 +33,8 @@ type arch struct {
 // The order matters: an audit token's architectures by rising lo.
 var arches = []*arch{
 	{name: specs.ArchX86_64, audit: unix.AUDIT_ARCH_X86_64, lo: 0, hi: x32Bit, table: x8664Syscalls},
-	{name: specs.ArchX32, audit: unix.AUDIT_ARCH_X86_64, lo: x32Bit, hi: 0xffffffff, table: x32Syscalls},
-	{name: specs.ArchX86, audit: unix.AUDIT_ARCH_I386, lo: 0, hi: 1 << 32, table: i386Syscalls},
+	{name: specs.ArchX32, audit: unix.AUDIT_ARCH_X86_64, lo: x32Bit, hi: 0xffffffff, args32: true, table: x32Syscalls},
+	{name: specs.ArchX86, audit: unix.AUDIT_ARCH_I386, lo: 0, hi: 1 << 32, args32: true, table: i386Syscalls},
 }
 
 // nativeArch is the architecture berth's own binary runs as; it is always

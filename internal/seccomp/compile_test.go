@@ -4,6 +4,7 @@ package seccomp
 
 import (
 	"math/rand"
+	"slices"
 	"strings"
 	"testing"
 
@@ -338,17 +339,21 @@ func TestLongJumps(t *testing.T) {
 	expect(t, prog, calls)
 }
 
-// reference is a plain reading of the semantics for x86_64-only profiles.
+// reference is a plain reading of the semantics in the package comment,
+// written without the compiler's spans and bodies.
 func reference(p *specs.LinuxSeccomp, d seccompData) uint32 {
 	def, _ := action(p.DefaultAction, p.DefaultErrnoRet)
-	if d.arch != x86_64 || (d.nr >= x32Bit && d.nr != 0xffffffff) {
+	if d.arch == x86_64 && d.nr == 0xffffffff {
+		return def // a skipped syscall: no rule names -1
+	}
+	a := refArch(p, d)
+	if a == nil {
 		return kill
 	}
-	a := findArch(specs.ArchX86_64)
 	var maxNr uint32
 	named := false
 	var decided *uint32
-	var conditional []rule
+	var conditional []specs.LinuxSyscall
 	for _, sc := range p.Syscalls {
 		ret, _ := action(sc.Action, sc.ErrnoRet)
 		for _, n := range sc.Names {
@@ -364,30 +369,46 @@ func reference(p *specs.LinuxSeccomp, d seccompData) uint32 {
 				decided = &ret
 				continue
 			}
-			r := rule{ret: ret}
-			for _, arg := range sc.Args {
-				r.conds = append(r.conds, cond{arg.Index, arg.Op, arg.Value, arg.ValueTwo})
-			}
-			conditional = append(conditional, r)
+			conditional = append(conditional, sc)
 		}
 	}
 	if decided != nil {
 		return *decided
 	}
-	for _, r := range conditional {
-		if holds(r, d) {
-			return r.ret
+	for _, sc := range conditional {
+		if holds(a, sc.Args, d) {
+			ret, _ := action(sc.Action, sc.ErrnoRet)
+			return ret
 		}
 	}
-	if named && d.nr > maxNr && d.nr != 0xffffffff && wantsENOSYS(p.DefaultAction, def) {
+	if named && d.nr > maxNr && wantsENOSYS(p.DefaultAction, def) {
 		return errnoRet(unix.ENOSYS)
 	}
 	return def
 }
 
-func holds(r rule, d seccompData) bool {
-	for _, c := range r.conds {
-		if !evalOp(c.op, d.args[c.index], c.value, c.value2) {
+// refArch is the architecture d is a syscall of, if the profile filters
+// it: x86_64 always, x86 and x32 when listed.
+func refArch(p *specs.LinuxSeccomp, d seccompData) *arch {
+	listed := func(n specs.Arch) bool { return slices.Contains(p.Architectures, n) }
+	switch {
+	case d.arch == x86_64 && d.nr < x32Bit:
+		return findArch(specs.ArchX86_64)
+	case d.arch == x86_64 && listed(specs.ArchX32):
+		return findArch(specs.ArchX32)
+	case d.arch == i386 && listed(specs.ArchX86):
+		return findArch(specs.ArchX86)
+	}
+	return nil
+}
+
+func holds(a *arch, args []specs.LinuxSeccompArg, d seccompData) bool {
+	eval := evalOp
+	if a.args32 {
+		eval = evalOp32
+	}
+	for _, arg := range args {
+		if !eval(arg.Op, d.args[arg.Index], arg.Value, arg.ValueTwo) {
 			return false
 		}
 	}
@@ -395,12 +416,18 @@ func holds(r rule, d seccompData) bool {
 }
 
 // TestRandomProfiles compares the compiled program with reference on
-// random profiles and calls.
+// random profiles and calls of every architecture.
 func TestRandomProfiles(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
 	actions := []specs.LinuxSeccompAction{specs.ActAllow, specs.ActErrno, specs.ActKillProcess, specs.ActTrap, specs.ActLog}
+	archs := []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32}
 	for iter := 0; iter < 200; iter++ {
 		p := &specs.LinuxSeccomp{DefaultAction: actions[rng.Intn(len(actions))]}
+		for _, a := range archs {
+			if rng.Intn(2) == 0 {
+				p.Architectures = append(p.Architectures, a)
+			}
+		}
 		for n := rng.Intn(60); n > 0; n-- {
 			sc := specs.LinuxSyscall{Action: actions[rng.Intn(len(actions))]}
 			if sc.Action == specs.ActErrno && rng.Intn(2) == 0 {
@@ -419,12 +446,9 @@ func TestRandomProfiles(t *testing.T) {
 		}
 		prog := compile(t, p)
 		for k := 0; k < 300; k++ {
-			d := seccompData{arch: x86_64, nr: uint32(rng.Intn(400))}
-			if k%50 == 0 {
-				d.nr = []uint32{0xffffffff, x32Bit | 3, 1 << 31}[k/50%3]
-			}
+			d := randomCall(rng, p)
 			for i := range d.args {
-				d.args[i] = edgeValues[rng.Intn(len(edgeValues))]
+				d.args[i] = upperHalves[rng.Intn(len(upperHalves))]<<32 ^ edgeValues[rng.Intn(len(edgeValues))]
 			}
 			got, _, err := run(prog, d)
 			if want := reference(p, d); err != nil || got != want {
@@ -432,6 +456,33 @@ func TestRandomProfiles(t *testing.T) {
 			}
 		}
 	}
+}
+
+// randomCall is a syscall of a random architecture, most often one that
+// the profile names.
+func randomCall(rng *rand.Rand, p *specs.LinuxSeccomp) seccompData {
+	d := seccompData{arch: x86_64}
+	a := findArch(specs.ArchX86_64)
+	switch rng.Intn(4) {
+	case 1:
+		d.arch, a = i386, findArch(specs.ArchX86)
+	case 2:
+		a = findArch(specs.ArchX32)
+	}
+	switch k := rng.Intn(10); {
+	case k == 0:
+		d.nr = []uint32{0xffffffff, x32Bit | 3, 1 << 31, 0}[rng.Intn(4)]
+	case k < 3 || len(p.Syscalls) == 0:
+		d.nr = uint32(a.lo) + uint32(rng.Intn(600))
+	default:
+		sc := p.Syscalls[rng.Intn(len(p.Syscalls))]
+		nr, ok := a.lookup(sc.Names[rng.Intn(len(sc.Names))])
+		d.nr = nr
+		if !ok {
+			d.nr = uint32(a.lo) + uint32(rng.Intn(600))
+		}
+	}
+	return d
 }
 
 func TestCompileErrors(t *testing.T) {

@@ -69,10 +69,31 @@
 //   - The comparisons of one rule are ANDed, also when two name the same
 //     argument (runc turns that case into separate ORed rules, a leftover
 //     from old libseccomp; ANDing is the safer reading).
-//   - Comparisons are unsigned and on the full 64-bit seccomp_data argument
-//     on every architecture: the high word is compared first, then the low
-//     one. For compat tasks (i386) the kernel zero-extends the arguments.
-//     SCMP_CMP_MASKED_EQ is (arg & value) == valueTwo.
+//   - Comparisons are unsigned. SCMP_CMP_MASKED_EQ is
+//     (arg & value) == valueTwo. (libseccomp masks valueTwo with value
+//     first; the two readings differ only when valueTwo has bits outside
+//     value, and such a comparison never holds here.)
+//   - On x86_64 a comparison takes the whole 64-bit seccomp_data argument:
+//     the high word is compared first, then the low one.
+//   - On i386 and x32 only the low 32 bits count, of the argument and of
+//     value and valueTwo alike, as in libseccomp: every operator is the
+//     low-word test alone. seccomp_data holds the registers whole, and
+//     the kernel does not clear their upper halves for a 32-bit syscall:
+//     a 64-bit program that executes INT $0x80 sets them as it likes,
+//     while the i386 syscall runs on the low halves. A 64-bit comparison
+//     would judge a value the syscall never sees: "ERRNO if arg0 == X"
+//     and "ALLOW if arg0 != X" both let X through with an upper half set.
+//     x32 follows libseccomp too, with one caveat: most x32 syscalls run
+//     x86_64's handlers, which read long, size_t and pointer arguments
+//     whole, so a comparison of such an argument sees its low half only.
+//     (x32 is compiled out or turned off on most kernels.)
+//   - The x86_64 handlers themselves read an int argument from the low
+//     half of its register, so a 64-bit comparison of an int argument can
+//     be steered by the upper half there too: rules that allow listed
+//     values (Docker's socket and personality rules) fail closed, rules
+//     that deny one value of an int argument do not. runc on libseccomp
+//     behaves the same; an OCI profile cannot say an argument is 32 bits
+//     wide.
 //   - Unless the default action is ALLOW, LOG or TRACE, or already
 //     ERRNO(ENOSYS), a syscall numbered above the highest one the profile
 //     names (per architecture) fails with ENOSYS rather than the default

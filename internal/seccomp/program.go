@@ -72,6 +72,11 @@ func (b body) key() string {
 		k = append(k, byte(len(r.conds)))
 		for _, c := range r.conds {
 			k = append(k, byte(c.index))
+			if c.low32 {
+				k = append(k, 1)
+			} else {
+				k = append(k, 0)
+			}
 			k = append(k, c.op...)
 			k = append(k, 0)
 			k = binary.LittleEndian.AppendUint64(k, c.value)

@@ -10,11 +10,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// cond is one argument comparison.
+// cond is one argument comparison. A low32 one looks at the low half of
+// the argument only, and its values are below 2^32.
 type cond struct {
 	index         uint
 	op            specs.LinuxSeccompOperator
 	value, value2 uint64
+	low32         bool
 }
 
 // rule is a conjunction of comparisons and the action taken when it holds.
@@ -160,10 +162,33 @@ func (f *filter) add(sc specs.LinuxSyscall) error {
 		}
 		conds = append(conds, c)
 	}
+	wide := rule{conds: conds, ret: ret}
+	var narrow rule // wide as the 32-bit ABIs read it, made once for both
 	for _, ar := range f.arches {
-		ar.add(sc.Names, rule{conds: conds, ret: ret}, ret == f.def)
+		r := wide
+		if ar.arch.args32 && len(conds) > 0 {
+			if narrow.conds == nil {
+				narrow = wide.low32()
+			}
+			r = narrow
+		}
+		ar.add(sc.Names, r, ret == f.def)
 	}
 	return nil
+}
+
+// low32 returns r as the 32-bit ABIs (i386, x32) compare it: only the low
+// 32 bits of an argument and of the rule's values count, as libseccomp
+// does. An i386 syscall gets the low halves of the registers while
+// seccomp_data holds them whole, and a 64-bit program can set the upper
+// halves before INT $0x80: a 64-bit comparison would judge a value the
+// syscall never sees.
+func (r rule) low32() rule {
+	conds := make([]cond, len(r.conds))
+	for i, c := range r.conds {
+		conds[i] = cond{index: c.index, op: c.op, value: uint64(uint32(c.value)), value2: uint64(uint32(c.value2)), low32: true}
+	}
+	return rule{conds: conds, ret: r.ret}
 }
 
 // add applies libseccomp's rule merging: the first unconditional rule
