@@ -133,19 +133,18 @@ func (a *tarArchive) open(name string) (io.ReadCloser, int64, error) {
 	return io.NopCloser(io.NewSectionReader(a.f, e.off, e.size)), e.size, nil
 }
 
-// maxJSON bounds the JSON files read whole from an archive.
-const maxJSON = 32 << 20
-
+// readJSONFile reads a JSON file of an archive whole: an index, a
+// manifest or a config, at most MaxManifestBytes.
 func readJSONFile(a archive, name string) ([]byte, error) {
 	rc, size, err := a.open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	if size > maxJSON {
-		return nil, fmt.Errorf("%s: %d bytes, too large", name, size)
+	if err := checkSize(name+" is", size, MaxManifestBytes, "MaxManifestBytes"); err != nil {
+		return nil, err
 	}
-	return io.ReadAll(io.LimitReader(rc, maxJSON))
+	return io.ReadAll(io.LimitReader(rc, MaxManifestBytes))
 }
 
 var errNotArchive = errors.New("not an image archive")

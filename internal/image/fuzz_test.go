@@ -29,7 +29,7 @@ func FuzzUnpack(f *testing.F) {
 		layer := filepath.Join(base, "a", "b", "layer")
 		os.MkdirAll(layer, 0o700)
 		before := snapshot(t, base, layer)
-		unpack(bytes.NewReader(b), layer, Limits{LayerBytes: 1 << 20, LayerEntries: 1000})
+		unpackLimited(bytes.NewReader(b), layer, Limits{ImageBytes: 1 << 20, LayerEntries: 1000})
 		if after := snapshot(t, base, layer); !slices.Equal(before, after) {
 			t.Fatalf("outside the layer changed:\nbefore %v\nafter  %v", before, after)
 		}

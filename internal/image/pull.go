@@ -94,18 +94,21 @@ func (s *Store) pull(ctx context.Context, ref string, o PullOptions) (*Image, er
 	if _, ok := r.(name.Tag); ok {
 		a.names = []string{canonical(r)}
 	}
-	gl, err := s.lockShared()
+	ad, err := s.startAdding()
 	if err != nil {
 		return nil, err
 	}
-	defer gl.unlock()
-	return s.add(ctx, a)
+	defer ad.done()
+	return ad.add(ctx, a)
 }
 
 // pickManifest returns the image manifest for plat: top itself, or the
 // matching entry of an index (nested indexes are followed, a few deep).
 func pickManifest(r name.Reference, d *remote.Descriptor, plat v1.Platform, ropts []remote.Option) ([]byte, string, error) {
 	for depth := 0; depth < 4; depth++ {
+		if err := checkManifestSize("manifest "+d.Digest.String(), d.Manifest); err != nil {
+			return nil, "", err
+		}
 		switch {
 		case d.MediaType.IsImage():
 			return d.Manifest, string(d.MediaType), nil
@@ -278,10 +281,20 @@ func (r remoteSource) open(ctx context.Context, d v1.Descriptor, offset int64) (
 	if err != nil {
 		return nil, 0, transient(err)
 	}
+	// A body the registry says is longer than the rest of the blob is
+	// refused unread; one that does not say is cut by the caller.
 	switch {
 	case resp.StatusCode == http.StatusOK:
+		if resp.ContentLength > d.Size {
+			resp.Body.Close()
+			return nil, 0, longerThanDeclared(d)
+		}
 		return resp.Body, 0, nil
 	case resp.StatusCode == http.StatusPartialContent && strings.HasPrefix(resp.Header.Get("Content-Range"), fmt.Sprintf("bytes %d-", offset)):
+		if resp.ContentLength > d.Size-offset {
+			resp.Body.Close()
+			return nil, 0, longerThanDeclared(d)
+		}
 		return resp.Body, offset, nil
 	}
 	defer resp.Body.Close()
