@@ -156,6 +156,9 @@ func (s *Store) importLayout(ctx context.Context, ad *adding, a archive, names [
 	if err != nil {
 		return nil, fmt.Errorf("parse index.json: %w", err)
 	}
+	if len(idx.Manifests) == 0 {
+		return nil, fmt.Errorf("%w: the layout's index.json lists no image", errNotArchive)
+	}
 	if names != nil && len(idx.Manifests) != 1 {
 		return nil, fmt.Errorf("the layout holds %d images: a name can be given to one only", len(idx.Manifests))
 	}
@@ -214,7 +217,7 @@ func layoutManifest(a archive, d v1.Descriptor, plat v1.Platform) ([]byte, strin
 // containerd write; a bare tag in ref.name is no name.
 func layoutNames(ann map[string]string) []string {
 	for _, k := range []string{annotationName, annotationRefName} {
-		if r, err := name.ParseReference(ann[k], name.StrictValidation); err == nil {
+		if r, err := ParseName(ann[k], name.StrictValidation); err == nil {
 			if _, ok := r.(name.Tag); ok {
 				return []string{canonical(r)}
 			}
@@ -242,6 +245,9 @@ func (s *Store) importDockerSave(ctx context.Context, ad *adding, a archive, nam
 	var dms []dockerManifest
 	if err := json.Unmarshal(b, &dms); err != nil {
 		return nil, fmt.Errorf("parse manifest.json: %w", err)
+	}
+	if len(dms) == 0 {
+		return nil, fmt.Errorf("%w: the archive's manifest.json lists no image", errNotArchive)
 	}
 	if names != nil && len(dms) != 1 {
 		return nil, fmt.Errorf("the archive holds %d images: a name can be given to one only", len(dms))
@@ -282,7 +288,7 @@ func (s *Store) dockerSaveManifest(a archive, dm dockerManifest) ([]byte, error)
 			return nil, err
 		}
 		rc.Close()
-		layers[i] = sizedBlob{"layer " + l + " is", size}
+		layers[i] = sizedBlob{fmt.Sprintf("layer %q is", l), size}
 	}
 	if err := checkLayers(layers, s.Limits); err != nil {
 		return nil, err
@@ -304,7 +310,7 @@ func (s *Store) dockerSaveManifest(a archive, dm dockerManifest) ([]byte, error)
 		d, err := s.storeStream(rc, nil)
 		rc.Close()
 		if err != nil {
-			return nil, fmt.Errorf("layer %s: %w", l, err)
+			return nil, fmt.Errorf("layer %q: %w", l, err)
 		}
 		m.Layers = append(m.Layers, d)
 	}

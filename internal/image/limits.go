@@ -165,9 +165,15 @@ type budget struct {
 
 func newBudget(limit int64) *budget { return &budget{limit: limit} }
 
-// charge takes n bytes from the budget, failing once it is overspent.
+// charge takes n bytes from the budget, or fails and takes nothing, so
+// that a refusal is reported by the layer that caused it and not by
+// another one charging a few bytes next.
 func (b *budget) charge(n int64) error {
-	if n < 0 || b.used.Add(n) > b.limit {
+	if n < 0 {
+		return b.exceeded()
+	}
+	if b.used.Add(n) > b.limit {
+		b.used.Add(-n)
 		return b.exceeded()
 	}
 	return nil

@@ -79,11 +79,15 @@ func realLayer(t *testing.T, reg *testRegistry, repo string, b []byte) (v1.Descr
 
 func TestPullTooManyLayers(t *testing.T) {
 	reg := newRegistry(t, false)
-	var tars [][]byte
+	// One real layer, named 129 times (a registry would take it: layers
+	// may repeat).
+	layer, diffID := realLayer(t, reg, "deep", mkTar(t, file("f", "x")))
+	var ls []v1.Descriptor
+	var ids []v1.Hash
 	for i := 0; i < MaxLayers+1; i++ {
-		tars = append(tars, mkTar(t, file(fmt.Sprintf("f%d", i), "x")))
+		ls, ids = append(ls, layer), append(ids, diffID)
 	}
-	reg.push(t, "deep:1", mkImage(t, "amd64", tars...))
+	hostileManifest(t, reg, "deep", ls, ids)
 	s := newStore(t)
 	refusedWith(t, s, reg.host+"/deep:1", fmt.Sprintf("image has %d layers, more than berth's limit of %d (image.MaxLayers)", MaxLayers+1, MaxLayers))
 	if n := reg.blobGets(); n != 0 {

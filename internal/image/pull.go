@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -51,6 +52,9 @@ var (
 // Completed blobs and layers are kept, so a pull that fails is resumed by
 // the next one.
 func (s *Store) Pull(ctx context.Context, ref string, o PullOptions) (*Image, error) {
+	if _, err := ParseName(ref); err != nil {
+		return nil, err // it quotes ref, which may hold anything
+	}
 	img, err := s.pull(ctx, ref, o)
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", ref, explain(err))
@@ -63,9 +67,9 @@ func (s *Store) pull(ctx context.Context, ref string, o PullOptions) (*Image, er
 	if o.Insecure {
 		nopts = append(nopts, name.Insecure)
 	}
-	r, err := name.ParseReference(ref, nopts...)
+	r, err := ParseName(ref, nopts...)
 	if err != nil {
-		return nil, fmt.Errorf("invalid image reference: %w", err)
+		return nil, err
 	}
 	plat, err := platform(o.Platform)
 	if err != nil {
@@ -174,7 +178,7 @@ func matchPlatform(ds []v1.Descriptor, want v1.Platform) (v1.Descriptor, error) 
 		if p == nil {
 			continue
 		}
-		seen = append(seen, p.String())
+		seen = append(seen, strconv.Quote(p.String()))
 		if p.OS != want.OS || p.Architecture != want.Architecture {
 			continue
 		}
@@ -187,6 +191,9 @@ func matchPlatform(ds []v1.Descriptor, want v1.Platform) (v1.Descriptor, error) 
 	}
 	if loose != nil {
 		return *loose, nil
+	}
+	if seen == nil {
+		seen = []string{"none"}
 	}
 	return v1.Descriptor{}, fmt.Errorf("%w: want %s, have %s", ErrNoPlatform, want.String(), strings.Join(seen, ", "))
 }

@@ -57,7 +57,7 @@ type servedManifest struct {
 
 var blobPath = regexp.MustCompile(`/blobs/(sha256:[0-9a-f]{64})$`)
 
-func newRegistry(t *testing.T, tls bool) *testRegistry {
+func newRegistry(t testing.TB, tls bool) *testRegistry {
 	r := &testRegistry{
 		reg:  registry.New(registry.Logger(log.New(io.Discard, "", 0))),
 		gets: map[string]int{}, ranges: map[string][]string{}, cut: map[string]int64{}, tamper: map[string]bool{},
@@ -213,7 +213,7 @@ func (tw *tamperWriter) Write(p []byte) (int, error) {
 	return tw.ResponseWriter.Write(p)
 }
 
-func (r *testRegistry) ref(t *testing.T, repo string) name.Reference {
+func (r *testRegistry) ref(t testing.TB, repo string) name.Reference {
 	t.Helper()
 	ref, err := name.ParseReference(r.host+"/"+repo, name.Insecure)
 	if err != nil {
@@ -222,7 +222,7 @@ func (r *testRegistry) ref(t *testing.T, repo string) name.Reference {
 	return ref
 }
 
-func (r *testRegistry) push(t *testing.T, repo string, img v1.Image) {
+func (r *testRegistry) push(t testing.TB, repo string, img v1.Image) {
 	t.Helper()
 	if err := remote.Write(r.ref(t, repo), img, remote.WithTransport(insecureTransport())); err != nil {
 		t.Fatal(err)
