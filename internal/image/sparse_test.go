@@ -176,3 +176,36 @@ func TestUnpackSparseStaysSparse(t *testing.T) {
 		})
 	}
 }
+
+// TestMaterializeSparseStaysSparse: the vfs driver's copy of a layer
+// keeps a sparse file's holes too (copy_file_range alone writes them
+// out as zeros).
+func TestMaterializeSparseStaysSparse(t *testing.T) {
+	const size = 64 << 20
+	segs := []segment{{0, "head"}, {size / 2, "middle"}, {size - 3, "end"}}
+	reg := newRegistry(t, false)
+	reg.push(t, "sparse:1", mkImage(t, "amd64", sparseTar(t, "pax1.0", "disk.img", size, segs...)))
+	s := newStore(t)
+	pull(t, s, reg.host+"/sparse:1")
+	dst := filepath.Join(t.TempDir(), "rootfs")
+	if err := s.Materialize(reg.host+"/sparse:1", dst); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dst, "disk.img")
+	b, err := os.ReadFile(p)
+	if err != nil || len(b) != size {
+		t.Fatalf("read %d bytes: %v", len(b), err)
+	}
+	for _, s := range segs {
+		if got := string(b[s.off : s.off+int64(len(s.data))]); got != s.data {
+			t.Errorf("at %d: %q, want %q", s.off, got, s.data)
+		}
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
+		t.Fatal(err)
+	}
+	if used := st.Blocks * 512; used > 1<<20 {
+		t.Errorf("the copy takes %d bytes of disk: its holes were written as zeros", used)
+	}
+}
