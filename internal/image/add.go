@@ -28,14 +28,53 @@ type addition struct {
 	progress  progress.Reporter
 }
 
+// adding is a pull or an import under way. It holds gc.lock shared, so
+// nothing it stores is collected before an image record names it, and
+// once it is done it discards what images refused for their content
+// brought into the store.
+type adding struct {
+	s       *Store
+	lock    *fileLock
+	refused []addition
+}
+
+func (s *Store) startAdding() (*adding, error) {
+	l, err := s.lockShared()
+	if err != nil {
+		return nil, err
+	}
+	return &adding{s: s, lock: l}, nil
+}
+
+func (ad *adding) add(ctx context.Context, a addition) (*Image, error) {
+	img, err := ad.s.add(ctx, a)
+	if refused(err) {
+		ad.refused = append(ad.refused, a)
+	}
+	return img, err
+}
+
+// done drops gc.lock, then discards what refused images brought.
+func (ad *adding) done() {
+	ad.lock.unlock()
+	for _, a := range ad.refused {
+		ad.s.discard(a)
+	}
+}
+
 // add stores an image: config, layers (fetched and unpacked in parallel,
 // each verified), manifest, and last its record, so an image is listed
-// only once everything it needs is in place. The caller holds gc.lock
-// shared, so nothing it stores is collected before the record names it.
+// only once everything it needs is in place. Its manifest is checked
+// against the store's limits before anything is fetched. The caller holds
+// gc.lock shared (adding), so nothing it stores is collected before the
+// record names it.
 func (s *Store) add(ctx context.Context, a addition) (*Image, error) {
 	md := descriptorOf(a.manifest, a.mediaType)
 	m, err := parseImageManifest(a.manifest, a.mediaType)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkManifest(m, s.Limits); err != nil {
 		return nil, err
 	}
 	if _, err := s.ensureBlob(ctx, a.src, m.Config, nil); err != nil {
@@ -84,6 +123,9 @@ func parseImageManifest(b []byte, mt string) (*v1.Manifest, error) {
 	if !types.MediaType(mt).IsImage() {
 		return nil, fmt.Errorf("%w %q", errUnsupportedMT, mt)
 	}
+	if err := checkManifestSize("manifest", b); err != nil {
+		return nil, err
+	}
 	m, err := v1.ParseManifest(bytes.NewReader(b))
 	if err != nil {
 		return nil, fmt.Errorf("parse manifest: %w", err)
@@ -92,7 +134,8 @@ func parseImageManifest(b []byte, mt string) (*v1.Manifest, error) {
 }
 
 // addLayers fetches and unpacks layers, parallel at a time, reporting
-// each one's progress under its short digest.
+// each one's progress under its short digest. Together they unpack to at
+// most Limits.ImageBytes.
 func (s *Store) addLayers(ctx context.Context, a addition, ds []v1.Descriptor, diffIDs []v1.Hash) ([]Layer, error) {
 	layers := make([]Layer, len(ds))
 	reps := make([]*reporter, len(ds))
@@ -105,11 +148,13 @@ func (s *Store) addLayers(ctx context.Context, a addition, ds []v1.Descriptor, d
 		reps[i].set(progress.Waiting, d.Size, 0)
 	}
 	// No shared cancellation: one layer failing lets the others finish,
-	// so the next pull has less to fetch.
+	// so the next pull has less to fetch. (An image over its budget stops
+	// them all: they share it.)
+	b := newBudget(s.Limits.ImageBytes)
 	var g errgroup.Group
 	g.SetLimit(parallel)
 	for i := range ds {
-		g.Go(func() error { return s.addLayer(ctx, a.src, ds[i], layers[i], reps[i]) })
+		g.Go(func() error { return s.addLayer(ctx, a.src, ds[i], layers[i], b, reps[i]) })
 	}
 	if err := g.Wait(); err != nil {
 		return nil, err
@@ -117,12 +162,12 @@ func (s *Store) addLayers(ctx context.Context, a addition, ds []v1.Descriptor, d
 	return layers, nil
 }
 
-func (s *Store) addLayer(ctx context.Context, src source, d v1.Descriptor, l Layer, rep *reporter) error {
+func (s *Store) addLayer(ctx context.Context, src source, d v1.Descriptor, l Layer, b *budget, rep *reporter) error {
 	hadBlob, err := s.ensureBlob(ctx, src, d, rep)
 	if err != nil {
 		return err
 	}
-	hadLayer, err := s.ensureLayer(l, rep)
+	hadLayer, err := s.ensureLayer(l, b, rep)
 	if err != nil {
 		return err
 	}

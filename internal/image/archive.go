@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path"
+	"strconv"
 	"strings"
 
 	"github.com/cyphar/filepath-securejoin/pathrs-lite"
@@ -28,17 +29,17 @@ type dirArchive struct{ root string }
 func (d dirArchive) open(name string) (io.ReadCloser, int64, error) {
 	h, err := pathrs.OpenInRoot(d.root, name)
 	if err != nil {
-		return nil, 0, fmt.Errorf("open %s in %s: %w", name, d.root, err)
+		return nil, 0, fmt.Errorf("open %q in %s: %w", name, d.root, err)
 	}
 	defer h.Close()
 	f, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_CLOEXEC)
 	if err != nil {
-		return nil, 0, fmt.Errorf("open %s in %s: %w", name, d.root, err)
+		return nil, 0, fmt.Errorf("open %q in %s: %w", name, d.root, err)
 	}
 	st, err := f.Stat()
 	if err != nil || !st.Mode().IsRegular() {
 		f.Close()
-		return nil, 0, fmt.Errorf("open %s in %s: not a regular file", name, d.root)
+		return nil, 0, fmt.Errorf("open %q in %s: not a regular file", name, d.root)
 	}
 	return f, st.Size(), nil
 }
@@ -109,7 +110,7 @@ func (a *tarArchive) lookup(name string) (tarEntry, error) {
 	for hops := 0; hops < 16; hops++ {
 		e, ok := a.ents[p]
 		if !ok {
-			return e, fmt.Errorf("%s: %w", name, os.ErrNotExist)
+			return e, fmt.Errorf("%q: %w", name, os.ErrNotExist)
 		}
 		switch e.typ {
 		case tar.TypeReg, tar.TypeRegA:
@@ -119,33 +120,32 @@ func (a *tarArchive) lookup(name string) (tarEntry, error) {
 		case tar.TypeSymlink:
 			p = archivePath(path.Join(path.Dir(p), e.link))
 		default:
-			return e, fmt.Errorf("%s: not a regular file", name)
+			return e, fmt.Errorf("%q: not a regular file", name)
 		}
 	}
-	return tarEntry{}, fmt.Errorf("%s: too many links", name)
+	return tarEntry{}, fmt.Errorf("%q: too many links", name)
 }
 
 func (a *tarArchive) open(name string) (io.ReadCloser, int64, error) {
 	e, err := a.lookup(name)
 	if err != nil {
-		return nil, 0, fmt.Errorf("open %s in archive: %w", name, err)
+		return nil, 0, fmt.Errorf("open %q in archive: %w", name, err)
 	}
 	return io.NopCloser(io.NewSectionReader(a.f, e.off, e.size)), e.size, nil
 }
 
-// maxJSON bounds the JSON files read whole from an archive.
-const maxJSON = 32 << 20
-
+// readJSONFile reads a JSON file of an archive whole: an index, a
+// manifest or a config, at most MaxManifestBytes.
 func readJSONFile(a archive, name string) ([]byte, error) {
 	rc, size, err := a.open(name)
 	if err != nil {
 		return nil, err
 	}
 	defer rc.Close()
-	if size > maxJSON {
-		return nil, fmt.Errorf("%s: %d bytes, too large", name, size)
+	if err := checkSize(strconv.Quote(name)+" is", size, MaxManifestBytes, "MaxManifestBytes"); err != nil {
+		return nil, err
 	}
-	return io.ReadAll(io.LimitReader(rc, maxJSON))
+	return io.ReadAll(io.LimitReader(rc, MaxManifestBytes))
 }
 
 var errNotArchive = errors.New("not an image archive")

@@ -115,6 +115,9 @@ func (s *Store) fetchBlob(ctx context.Context, src source, d v1.Descriptor, rep 
 	}
 	rc, start, err := src.open(ctx, d, have)
 	if err != nil {
+		if refused(err) {
+			os.Remove(partial)
+		}
 		return err
 	}
 	defer rc.Close()
@@ -138,6 +141,10 @@ func (s *Store) fetchBlob(ctx context.Context, src source, d v1.Descriptor, rep 
 		return transient(err)
 	}
 	rep.set(progress.Verifying, d.Size, d.Size)
+	if start+n > d.Size {
+		os.Remove(partial)
+		return longerThanDeclared(d)
+	}
 	if got := "sha256:" + fmt.Sprintf("%x", h.Sum(nil)); start+n != d.Size || got != d.Digest.String() {
 		// Corrupt, not incomplete: start over next time.
 		os.Remove(partial)
@@ -147,6 +154,12 @@ func (s *Store) fetchBlob(ctx context.Context, src source, d v1.Descriptor, rep 
 		return err
 	}
 	return nil
+}
+
+// longerThanDeclared refuses a blob whose stream goes on past the size
+// its manifest declares; the stream is not read further.
+func longerThanDeclared(d v1.Descriptor) error {
+	return overLimit("longer than the %d bytes its manifest declares", d.Size)
 }
 
 // putBlob stores bytes already in memory (a manifest or config), checking

@@ -23,13 +23,20 @@ func FuzzUnpack(f *testing.F) {
 	for _, es := range seeds {
 		f.Add(mkTar(f, es...))
 	}
+	// Sparse files in each GNU format: one that fits, one claiming a
+	// terabyte, one whose map overlaps and runs past its size.
+	for _, format := range sparseFormats {
+		f.Add(sparseTar(f, format, "s", 64<<10, segment{0, "a"}, segment{32 << 10, "b"}))
+		f.Add(sparseTar(f, format, "bomb", 1<<40, segment{0, "x"}, segment{1<<40 - 1, "y"}))
+		f.Add(sparseTar(f, format, "bad", 100, segment{50, "xxxxxxxx"}, segment{52, "yy"}, segment{99, "zz"}))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		base := t.TempDir()
 		os.WriteFile(filepath.Join(base, "secret"), []byte("host"), 0o600)
 		layer := filepath.Join(base, "a", "b", "layer")
 		os.MkdirAll(layer, 0o700)
 		before := snapshot(t, base, layer)
-		unpack(bytes.NewReader(b), layer, Limits{LayerBytes: 1 << 20, LayerEntries: 1000})
+		unpackLimited(bytes.NewReader(b), layer, Limits{ImageBytes: 1 << 20, LayerEntries: 1000})
 		if after := snapshot(t, base, layer); !slices.Equal(before, after) {
 			t.Fatalf("outside the layer changed:\nbefore %v\nafter  %v", before, after)
 		}

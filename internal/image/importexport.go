@@ -60,11 +60,11 @@ func (s *Store) importPath(ctx context.Context, path string, o ImportOptions) ([
 		}
 		names = []string{canonical(r)}
 	}
-	gl, err := s.lockShared()
+	ad, err := s.startAdding()
 	if err != nil {
 		return nil, err
 	}
-	defer gl.unlock()
+	defer ad.done()
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, err
@@ -74,7 +74,7 @@ func (s *Store) importPath(ctx context.Context, path string, o ImportOptions) ([
 		if !a.has("oci-layout") {
 			return nil, fmt.Errorf("%w: a directory must be an OCI image layout (no oci-layout file)", errNotArchive)
 		}
-		return s.importLayout(ctx, a, names, o)
+		return s.importLayout(ctx, ad, a, names, o)
 	}
 	f, cleanup, err := s.openTar(path)
 	if err != nil {
@@ -87,11 +87,11 @@ func (s *Store) importPath(ctx context.Context, path string, o ImportOptions) ([
 	}
 	switch {
 	case a.has("manifest.json"):
-		return s.importDockerSave(ctx, a, names, o)
+		return s.importDockerSave(ctx, ad, a, names, o)
 	case a.has("oci-layout") && a.has("index.json"):
-		return s.importLayout(ctx, a, names, o)
+		return s.importLayout(ctx, ad, a, names, o)
 	}
-	img, err := s.importRootfs(ctx, f, path, names, o)
+	img, err := s.importRootfs(ctx, ad, f, path, names, o)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +100,7 @@ func (s *Store) importPath(ctx context.Context, path string, o ImportOptions) ([
 
 // openTar opens path as an uncompressed tar, decompressing a gzip or zstd
 // file into tmp/ first so members can be read in place. The copy is cut
-// at Limits.LayerBytes: a compressed file is in practice a root
+// at Limits.ImageBytes: a compressed file is in practice a root
 // filesystem, one layer, and a bomb must not fill the disk.
 func (s *Store) openTar(path string) (*os.File, func(), error) {
 	f, err := os.Open(path)
@@ -124,7 +124,7 @@ func (s *Store) openTar(path string) (*os.File, func(), error) {
 	cleanup := func() { tmp.Close(); os.Remove(tmp.Name()) }
 	r, err := decompress(f)
 	if err == nil {
-		_, err = io.Copy(tmp, &capReader{r: r, limit: s.Limits.LayerBytes})
+		_, err = io.Copy(tmp, &capReader{r: r, b: newBudget(s.Limits.ImageBytes)})
 		r.Close()
 	}
 	if err == nil {
@@ -147,7 +147,7 @@ func (a archiveSource) open(_ context.Context, d v1.Descriptor, offset int64) (i
 
 // importLayout adds the images an OCI layout's index.json lists, taking
 // the host's platform from multi-platform indexes.
-func (s *Store) importLayout(ctx context.Context, a archive, names []string, o ImportOptions) ([]*Image, error) {
+func (s *Store) importLayout(ctx context.Context, ad *adding, a archive, names []string, o ImportOptions) ([]*Image, error) {
 	b, err := readJSONFile(a, "index.json")
 	if err != nil {
 		return nil, err
@@ -155,6 +155,9 @@ func (s *Store) importLayout(ctx context.Context, a archive, names []string, o I
 	idx, err := v1.ParseIndexManifest(bytes.NewReader(b))
 	if err != nil {
 		return nil, fmt.Errorf("parse index.json: %w", err)
+	}
+	if len(idx.Manifests) == 0 {
+		return nil, fmt.Errorf("%w: the layout's index.json lists no image", errNotArchive)
 	}
 	if names != nil && len(idx.Manifests) != 1 {
 		return nil, fmt.Errorf("the layout holds %d images: a name can be given to one only", len(idx.Manifests))
@@ -169,11 +172,11 @@ func (s *Store) importLayout(ctx context.Context, a archive, names []string, o I
 		if err != nil {
 			return nil, err
 		}
-		ad := addition{src: archiveSource{a}, manifest: raw, mediaType: mt, names: names, progress: o.Progress}
+		item := addition{src: archiveSource{a}, manifest: raw, mediaType: mt, names: names, progress: o.Progress}
 		if names == nil {
-			ad.names = layoutNames(d.Annotations)
+			item.names = layoutNames(d.Annotations)
 		}
-		img, err := s.add(ctx, ad)
+		img, err := ad.add(ctx, item)
 		if err != nil {
 			return nil, err
 		}
@@ -214,7 +217,7 @@ func layoutManifest(a archive, d v1.Descriptor, plat v1.Platform) ([]byte, strin
 // containerd write; a bare tag in ref.name is no name.
 func layoutNames(ann map[string]string) []string {
 	for _, k := range []string{annotationName, annotationRefName} {
-		if r, err := name.ParseReference(ann[k], name.StrictValidation); err == nil {
+		if r, err := ParseName(ann[k], name.StrictValidation); err == nil {
 			if _, ok := r.(name.Tag); ok {
 				return []string{canonical(r)}
 			}
@@ -234,7 +237,7 @@ type dockerManifest struct {
 // files are stored as they are (plain tar or compressed) under an OCI
 // manifest berth writes; the config is kept byte for byte, so the image
 // ID is Docker's.
-func (s *Store) importDockerSave(ctx context.Context, a archive, names []string, o ImportOptions) ([]*Image, error) {
+func (s *Store) importDockerSave(ctx context.Context, ad *adding, a archive, names []string, o ImportOptions) ([]*Image, error) {
 	b, err := readJSONFile(a, "manifest.json")
 	if err != nil {
 		return nil, err
@@ -242,6 +245,9 @@ func (s *Store) importDockerSave(ctx context.Context, a archive, names []string,
 	var dms []dockerManifest
 	if err := json.Unmarshal(b, &dms); err != nil {
 		return nil, fmt.Errorf("parse manifest.json: %w", err)
+	}
+	if len(dms) == 0 {
+		return nil, fmt.Errorf("%w: the archive's manifest.json lists no image", errNotArchive)
 	}
 	if names != nil && len(dms) != 1 {
 		return nil, fmt.Errorf("the archive holds %d images: a name can be given to one only", len(dms))
@@ -252,17 +258,17 @@ func (s *Store) importDockerSave(ctx context.Context, a archive, names []string,
 		if err != nil {
 			return nil, err
 		}
-		ad := addition{src: noSource{}, manifest: raw, mediaType: string(types.OCIManifestSchema1), names: names, progress: o.Progress}
+		item := addition{src: noSource{}, manifest: raw, mediaType: string(types.OCIManifestSchema1), names: names, progress: o.Progress}
 		if names == nil {
 			for _, t := range dm.RepoTags {
 				r, err := ParseName(t)
 				if err != nil {
 					return nil, err
 				}
-				ad.names = append(ad.names, canonical(r))
+				item.names = append(item.names, canonical(r))
 			}
 		}
-		img, err := s.add(ctx, ad)
+		img, err := ad.add(ctx, item)
 		if err != nil {
 			return nil, err
 		}
@@ -274,6 +280,19 @@ func (s *Store) importDockerSave(ctx context.Context, a archive, names []string,
 // dockerSaveManifest stores a docker save image's config and layer files
 // as blobs and returns an OCI manifest for them.
 func (s *Store) dockerSaveManifest(a archive, dm dockerManifest) ([]byte, error) {
+	// The limits are checked before anything is stored.
+	layers := make([]sizedBlob, len(dm.Layers))
+	for i, l := range dm.Layers {
+		rc, size, err := a.open(l)
+		if err != nil {
+			return nil, err
+		}
+		rc.Close()
+		layers[i] = sizedBlob{fmt.Sprintf("layer %q is", l), size}
+	}
+	if err := checkLayers(layers, s.Limits); err != nil {
+		return nil, err
+	}
 	cfg, err := readJSONFile(a, dm.Config)
 	if err != nil {
 		return nil, err
@@ -291,7 +310,7 @@ func (s *Store) dockerSaveManifest(a archive, dm dockerManifest) ([]byte, error)
 		d, err := s.storeStream(rc, nil)
 		rc.Close()
 		if err != nil {
-			return nil, fmt.Errorf("layer %s: %w", l, err)
+			return nil, fmt.Errorf("layer %q: %w", l, err)
 		}
 		m.Layers = append(m.Layers, d)
 	}
@@ -346,7 +365,7 @@ func hashOf(h hash.Hash) v1.Hash {
 // importRootfs makes a single-layer image of the tar f: the layer is
 // stored gzip-compressed, with a config for this host's architecture
 // and no command (as docker import).
-func (s *Store) importRootfs(ctx context.Context, f *os.File, path string, names []string, o ImportOptions) (*Image, error) {
+func (s *Store) importRootfs(ctx context.Context, ad *adding, f *os.File, path string, names []string, o ImportOptions) (*Image, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return nil, err
 	}
@@ -384,5 +403,5 @@ func (s *Store) importRootfs(ctx context.Context, f *os.File, path string, names
 	if err != nil {
 		return nil, err
 	}
-	return s.add(ctx, addition{src: noSource{}, manifest: raw, mediaType: string(m.MediaType), names: names, progress: o.Progress})
+	return ad.add(ctx, addition{src: noSource{}, manifest: raw, mediaType: string(m.MediaType), names: names, progress: o.Progress})
 }

@@ -44,11 +44,12 @@ func (s *Store) layerSize(diffID string) int64 {
 }
 
 // ensureLayer unpacks the stored blob of l into layers/<diffID hex>
-// unless it is there. Only one unpack of a layer runs at a time (its
-// lock); it happens in a directory of its own under tmp/ that is renamed
-// into place only once complete and verified, so readers never see a
-// partial layer and a refused one leaves nothing.
-func (s *Store) ensureLayer(l Layer, rep *reporter) (existed bool, err error) {
+// unless it is there, charging what it unpacks to (or the size recorded
+// with the layer already there) to the image's budget. Only one unpack of
+// a layer runs at a time (its lock); it happens in a directory of its own
+// under tmp/ that is renamed into place only once complete and verified,
+// so readers never see a partial layer and a refused one leaves nothing.
+func (s *Store) ensureLayer(l Layer, b *budget, rep *reporter) (existed bool, err error) {
 	diffID, err := v1.NewHash(l.DiffID)
 	if err == nil {
 		err = checkDigest(diffID)
@@ -57,7 +58,7 @@ func (s *Store) ensureLayer(l Layer, rep *reporter) (existed bool, err error) {
 		return false, fmt.Errorf("layer %s: bad diff ID: %w", l.Digest, err)
 	}
 	if s.hasLayer(diffID) {
-		return true, nil
+		return true, b.charge(s.layerSize(l.DiffID))
 	}
 	lk, err := lockPath(s.path("locks", "layer-"+diffID.Hex), unix.LOCK_EX, true)
 	if err != nil {
@@ -65,14 +66,14 @@ func (s *Store) ensureLayer(l Layer, rep *reporter) (existed bool, err error) {
 	}
 	defer lk.unlock()
 	if s.hasLayer(diffID) {
-		return true, nil
+		return true, b.charge(s.layerSize(l.DiffID))
 	}
 	tmp, err := os.MkdirTemp(s.path("tmp"), "layer-"+diffID.Hex[:12]+"-")
 	if err != nil {
 		return false, err
 	}
 	defer os.RemoveAll(tmp) // a no-op once renamed
-	if err := s.unpackBlob(l, diffID, tmp, rep); err != nil {
+	if err := s.unpackBlob(l, diffID, tmp, b, rep); err != nil {
 		return false, fmt.Errorf("unpack layer %s: %w", l.Digest, err)
 	}
 	if err := os.Rename(tmp, s.layerPath(diffID.Hex)); err != nil {
@@ -83,7 +84,7 @@ func (s *Store) ensureLayer(l Layer, rep *reporter) (existed bool, err error) {
 
 // unpackBlob unpacks l's blob into tmp/diff, checks the uncompressed
 // stream against diffID and records the size.
-func (s *Store) unpackBlob(l Layer, diffID v1.Hash, tmp string, rep *reporter) error {
+func (s *Store) unpackBlob(l Layer, diffID v1.Hash, tmp string, b *budget, rep *reporter) error {
 	blob, err := v1.NewHash(l.Digest)
 	if err != nil {
 		return err
@@ -100,13 +101,12 @@ func (s *Store) unpackBlob(l Layer, diffID v1.Hash, tmp string, rep *reporter) e
 	}
 	defer r.Close()
 	h := sha256.New()
-	capped := &capReader{r: r, limit: s.Limits.LayerBytes}
-	tee := io.TeeReader(capped, h)
+	tee := io.TeeReader(&capReader{r: r, b: b}, h)
 	diff := filepath.Join(tmp, "diff")
 	if err := os.Mkdir(diff, 0o700); err != nil {
 		return err
 	}
-	st, err := unpack(tee, diff, s.Limits)
+	st, err := unpack(tee, diff, s.Limits, b)
 	if err != nil {
 		return err
 	}
@@ -120,24 +120,17 @@ func (s *Store) unpackBlob(l Layer, diffID v1.Hash, tmp string, rep *reporter) e
 	return os.WriteFile(filepath.Join(tmp, "size"), []byte(strconv.FormatInt(st.Bytes, 10)), 0o600)
 }
 
-// capReader fails once more than limit bytes are read: the uncompressed
-// size limit, which a small gzip can otherwise blow up past.
+// capReader charges every byte read to an image's budget and fails once
+// it is spent: a small gzip cannot blow up past the limit.
 type capReader struct {
-	r     io.Reader
-	limit int64
-	read  int64
+	r io.Reader
+	b *budget
 }
 
 func (c *capReader) Read(p []byte) (int, error) {
-	// Up to one byte past the limit is asked for, to tell a stream that
-	// ends at the limit from one that goes on.
-	if max := c.limit - c.read + 1; int64(len(p)) > max {
-		p = p[:max]
-	}
 	n, err := c.r.Read(p)
-	c.read += int64(n)
-	if c.read > c.limit {
-		return 0, unsafef("uncompressed layer over the limit of %d bytes", c.limit)
+	if cerr := c.b.charge(int64(n)); cerr != nil {
+		return 0, cerr
 	}
 	return n, err
 }

@@ -184,7 +184,12 @@ func (c *copier) file(p, rel string, m entryMeta, st *unix.Stat_t) error {
 		}
 		f := os.NewFile(uintptr(fd), base)
 		defer f.Close()
-		if _, err := io.Copy(f, src); err != nil {
+		if st.Blocks*512 < st.Size {
+			err = copyData(f, src, st.Size)
+		} else {
+			_, err = io.Copy(f, src)
+		}
+		if err != nil {
 			return fmt.Errorf("copy %s: %w", rel, err)
 		}
 		if err := m.apply(fd); err != nil {
@@ -192,6 +197,45 @@ func (c *copier) file(p, rel string, m entryMeta, st *unix.Stat_t) error {
 		}
 		return m.setTimes(dirfd, base)
 	})
+}
+
+// copyData copies the sparse file src of size bytes into the new file
+// dst, extent by extent of data (SEEK_DATA, SEEK_HOLE), so that its holes
+// stay holes: copy_file_range over the whole file writes them as zeros.
+func copyData(dst, src *os.File, size int64) error {
+	sfd, dfd := int(src.Fd()), int(dst.Fd())
+	for off := int64(0); off < size; {
+		data, err := unix.Seek(sfd, off, unix.SEEK_DATA)
+		if err == unix.ENXIO {
+			break // a hole to the end
+		}
+		if err != nil {
+			return err
+		}
+		hole, err := unix.Seek(sfd, data, unix.SEEK_HOLE)
+		if err != nil {
+			return err
+		}
+		for roff, woff := data, data; roff < hole; {
+			n, err := unix.CopyFileRange(sfd, &roff, dfd, &woff, int(hole-roff), 0)
+			if err == unix.EXDEV || err == unix.ENOSYS || err == unix.EOPNOTSUPP || err == unix.EINVAL {
+				// Kernels before 5.3 copy within one filesystem only.
+				_, err = io.Copy(io.NewOffsetWriter(dst, woff), io.NewSectionReader(src, roff, hole-roff))
+				if err != nil {
+					return err
+				}
+				break
+			}
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return io.ErrUnexpectedEOF
+			}
+		}
+		off = hole
+	}
+	return dst.Truncate(size)
 }
 
 func (c *copier) hardlink(first, rel string) error {

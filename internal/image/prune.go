@@ -116,16 +116,7 @@ func (s *Store) collectContent(out *Removed, partials bool) error {
 	if err != nil {
 		return err
 	}
-	blobs, layers := map[string]bool{}, map[string]bool{}
-	for _, r := range m.Images {
-		for _, d := range []string{r.ID, r.Manifest} {
-			blobs[hexOf(d)] = true
-		}
-		for _, l := range r.Layers {
-			blobs[hexOf(l.Digest)] = true
-			layers[hexOf(l.DiffID)] = true
-		}
-	}
+	blobs, layers := m.referenced()
 	if err := s.deleteUnreferenced(s.path("blobs", "sha256"), blobs, out, &out.Blobs); err != nil {
 		return err
 	}
@@ -140,6 +131,66 @@ func (s *Store) collectContent(out *Removed, partials bool) error {
 	return s.collectLocks()
 }
 
+// referenced lists, by hex digest, the blobs and layers that images use.
+func (m *meta) referenced() (blobs, layers map[string]bool) {
+	blobs, layers = map[string]bool{}, map[string]bool{}
+	for _, r := range m.Images {
+		for _, d := range []string{r.ID, r.Manifest} {
+			blobs[hexOf(d)] = true
+		}
+		for _, l := range r.Layers {
+			blobs[hexOf(l.Digest)] = true
+			layers[hexOf(l.DiffID)] = true
+		}
+	}
+	return blobs, layers
+}
+
+// discard deletes what an image refused for its content brought into the
+// store and no image uses: its blobs, their partial downloads, its
+// unpacked layers and their locks. It needs gc.lock exclusively, so that
+// no pull or import is about to use them, and does nothing if someone
+// holds it (a pull, a container starting): what it would delete is
+// unreferenced, and the next prune collects it.
+func (s *Store) discard(a addition) {
+	gl, err := lockPath(s.path("gc.lock"), unix.LOCK_EX, false)
+	if err != nil {
+		return
+	}
+	defer gl.unlock()
+	m, err := parseImageManifest(a.manifest, a.mediaType)
+	if err != nil {
+		return
+	}
+	mt, err := s.readMeta()
+	if err != nil {
+		return
+	}
+	usedBlobs, usedLayers := mt.referenced()
+	blobs := []v1.Hash{descriptorOf(a.manifest, "").Digest, m.Config.Digest}
+	for _, l := range m.Layers {
+		blobs = append(blobs, l.Digest)
+	}
+	var layers []v1.Hash
+	if checkDigest(m.Config.Digest) == nil {
+		if cf, err := s.configFile(m.Config.Digest.String()); err == nil {
+			layers = cf.RootFS.DiffIDs
+		}
+	}
+	for _, h := range blobs {
+		if checkDigest(h) == nil && !usedBlobs[h.Hex] {
+			os.Remove(s.blobPath(h.Hex))
+			os.Remove(s.path("tmp", "partial-"+h.Hex))
+		}
+	}
+	for _, h := range layers {
+		if checkDigest(h) == nil && !usedLayers[h.Hex] && s.hasLayer(h) {
+			s.removeDir(s.layerPath(h.Hex))
+		}
+	}
+	s.collectLocks()
+}
+
 func hexOf(digest string) string {
 	h, err := v1.NewHash(digest)
 	if err != nil {
@@ -148,8 +199,7 @@ func hexOf(digest string) string {
 	return h.Hex
 }
 
-// deleteUnreferenced deletes the entries of dir not in keep. A layer is
-// first renamed into tmp/, so no reader finds half of one in layers/.
+// deleteUnreferenced deletes the entries of dir not in keep.
 func (s *Store) deleteUnreferenced(dir string, keep map[string]bool, out *Removed, count *int) error {
 	ents, err := os.ReadDir(dir)
 	if err != nil {
@@ -162,21 +212,35 @@ func (s *Store) deleteUnreferenced(dir string, keep map[string]bool, out *Remove
 		p := filepath.Join(dir, e.Name())
 		if e.IsDir() {
 			out.Bytes += s.layerSize("sha256:" + e.Name())
-			trash, err := os.MkdirTemp(s.path("tmp"), "trash-")
-			if err != nil {
+			if err := s.removeDir(p); err != nil {
 				return err
 			}
-			if err := os.Rename(p, filepath.Join(trash, "layer")); err != nil {
-				return fmt.Errorf("delete layer %s: %w", e.Name(), err)
+		} else {
+			if st, err := e.Info(); err == nil {
+				out.Bytes += st.Size()
 			}
-			p = trash
-		} else if st, err := e.Info(); err == nil {
-			out.Bytes += st.Size()
-		}
-		if err := os.RemoveAll(p); err != nil {
-			return fmt.Errorf("delete %s: %w", p, err)
+			if err := os.Remove(p); err != nil {
+				return fmt.Errorf("delete %s: %w", p, err)
+			}
 		}
 		*count++
+	}
+	return nil
+}
+
+// removeDir deletes a directory of the store (an unpacked layer), first
+// renamed into tmp/, so no reader finds half of one in place.
+func (s *Store) removeDir(p string) error {
+	trash, err := os.MkdirTemp(s.path("tmp"), "trash-")
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(p, filepath.Join(trash, "layer")); err != nil {
+		os.Remove(trash)
+		return fmt.Errorf("delete %s: %w", p, err)
+	}
+	if err := os.RemoveAll(trash); err != nil {
+		return fmt.Errorf("delete %s: %w", p, err)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -51,6 +52,9 @@ var (
 // Completed blobs and layers are kept, so a pull that fails is resumed by
 // the next one.
 func (s *Store) Pull(ctx context.Context, ref string, o PullOptions) (*Image, error) {
+	if _, err := ParseName(ref); err != nil {
+		return nil, err // it quotes ref, which may hold anything
+	}
 	img, err := s.pull(ctx, ref, o)
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", ref, explain(err))
@@ -63,9 +67,9 @@ func (s *Store) pull(ctx context.Context, ref string, o PullOptions) (*Image, er
 	if o.Insecure {
 		nopts = append(nopts, name.Insecure)
 	}
-	r, err := name.ParseReference(ref, nopts...)
+	r, err := ParseName(ref, nopts...)
 	if err != nil {
-		return nil, fmt.Errorf("invalid image reference: %w", err)
+		return nil, err
 	}
 	plat, err := platform(o.Platform)
 	if err != nil {
@@ -94,18 +98,21 @@ func (s *Store) pull(ctx context.Context, ref string, o PullOptions) (*Image, er
 	if _, ok := r.(name.Tag); ok {
 		a.names = []string{canonical(r)}
 	}
-	gl, err := s.lockShared()
+	ad, err := s.startAdding()
 	if err != nil {
 		return nil, err
 	}
-	defer gl.unlock()
-	return s.add(ctx, a)
+	defer ad.done()
+	return ad.add(ctx, a)
 }
 
 // pickManifest returns the image manifest for plat: top itself, or the
 // matching entry of an index (nested indexes are followed, a few deep).
 func pickManifest(r name.Reference, d *remote.Descriptor, plat v1.Platform, ropts []remote.Option) ([]byte, string, error) {
 	for depth := 0; depth < 4; depth++ {
+		if err := checkManifestSize("manifest "+d.Digest.String(), d.Manifest); err != nil {
+			return nil, "", err
+		}
 		switch {
 		case d.MediaType.IsImage():
 			return d.Manifest, string(d.MediaType), nil
@@ -171,7 +178,7 @@ func matchPlatform(ds []v1.Descriptor, want v1.Platform) (v1.Descriptor, error) 
 		if p == nil {
 			continue
 		}
-		seen = append(seen, p.String())
+		seen = append(seen, strconv.Quote(p.String()))
 		if p.OS != want.OS || p.Architecture != want.Architecture {
 			continue
 		}
@@ -184,6 +191,9 @@ func matchPlatform(ds []v1.Descriptor, want v1.Platform) (v1.Descriptor, error) 
 	}
 	if loose != nil {
 		return *loose, nil
+	}
+	if seen == nil {
+		seen = []string{"none"}
 	}
 	return v1.Descriptor{}, fmt.Errorf("%w: want %s, have %s", ErrNoPlatform, want.String(), strings.Join(seen, ", "))
 }
@@ -278,10 +288,20 @@ func (r remoteSource) open(ctx context.Context, d v1.Descriptor, offset int64) (
 	if err != nil {
 		return nil, 0, transient(err)
 	}
+	// A body the registry says is longer than the rest of the blob is
+	// refused unread; one that does not say is cut by the caller.
 	switch {
 	case resp.StatusCode == http.StatusOK:
+		if resp.ContentLength > d.Size {
+			resp.Body.Close()
+			return nil, 0, longerThanDeclared(d)
+		}
 		return resp.Body, 0, nil
 	case resp.StatusCode == http.StatusPartialContent && strings.HasPrefix(resp.Header.Get("Content-Range"), fmt.Sprintf("bytes %d-", offset)):
+		if resp.ContentLength > d.Size-offset {
+			resp.Body.Close()
+			return nil, 0, longerThanDeclared(d)
+		}
 		return resp.Body, offset, nil
 	}
 	defer resp.Body.Close()

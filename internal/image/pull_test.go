@@ -248,9 +248,9 @@ func TestPullLayerOverLimit(t *testing.T) {
 	bomb := append(mkTar(t, file("ok", "ok")), make([]byte, 4<<20)...)
 	reg.push(t, "bomb:1", mkImage(t, "amd64", bomb))
 	s := newStore(t)
-	s.Limits.LayerBytes = 1 << 20
+	s.Limits.ImageBytes = 1 << 20
 	_, err := s.Pull(context.Background(), reg.host+"/bomb:1", PullOptions{Insecure: true})
-	if !errors.Is(err, ErrUnsafeLayer) {
+	if !errors.Is(err, ErrLimit) {
 		t.Fatalf("got %v", err)
 	}
 	if n := readDirNames(t, s.path("layers")); len(n) != 0 {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -119,19 +120,67 @@ func (m *meta) names(id string) []string {
 
 // ParseName parses an image reference the way Docker does: a short name
 // is on docker.io, under library/ when it has no slash, tagged latest
-// when it has neither tag nor digest.
-func ParseName(s string) (name.Reference, error) {
-	ref, err := name.ParseReference(s)
+// when it has neither tag nor digest. It takes only what Docker's
+// reference grammar allows: go-containerregistry alone would take empty
+// and ".." path components ("a/../../b", sent as is in registry URLs),
+// host names no DNS has, and tags that start with "." or "-". Options
+// are go-containerregistry's (name.Insecure for plain http).
+func ParseName(s string, opts ...name.Option) (name.Reference, error) {
+	if len(s) > maxReference {
+		return nil, fmt.Errorf("invalid image reference of %d characters: at most %d", len(s), maxReference)
+	}
+	if !referenceGrammar.MatchString(s) {
+		return nil, fmt.Errorf("invalid image reference %q: the form is [REGISTRY[:PORT]/]NAME[:TAG][@DIGEST], the name in lowercase letters and digits joined by . _ - or /", s)
+	}
+	ref, err := name.ParseReference(s, opts...)
 	if err != nil {
+		// Its message quotes s without escaping; the grammar passed, so
+		// there is nothing in s to escape.
 		return nil, fmt.Errorf("invalid image reference %q: %w", s, err)
+	}
+	// As Docker, the length of the name as completed (docker.io/library/…).
+	if n := len(canonicalRepo(ref.Context())); n > maxName {
+		return nil, fmt.Errorf("invalid image reference %q: a name of %d characters, at most %d", s, n, maxName)
 	}
 	return ref, nil
 }
 
+// Docker's reference grammar (github.com/distribution/reference): a name
+// is an optional registry host[:port] and path components of lowercase
+// letters and digits joined by one separator (".", "_", "__" or dashes);
+// a tag is at most 128 word characters, dots and dashes, not starting
+// with a dot or dash; a digest is algorithm:hex of at least 128 bits.
+var referenceGrammar = func() *regexp.Regexp {
+	const (
+		alnum     = `[a-z0-9]+`
+		separator = `(?:[._]|__|[-]+)`
+		component = alnum + `(?:` + separator + alnum + `)*`
+		label     = `(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])`
+		host      = `(?:` + label + `(?:\.` + label + `)*|\[[a-fA-F0-9:]+\])`
+		registry  = host + `(?::[0-9]+)?`
+		path      = component + `(?:/` + component + `)*`
+		tag       = `[\w][\w.-]{0,127}`
+		digest    = `[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}`
+	)
+	return regexp.MustCompile(`^(?:` + registry + `/)?` + path + `(?::` + tag + `)?(?:@` + digest + `)?$`)
+}()
+
+// Lengths Docker allows: a name (registry and path, completed) of 255
+// characters; a whole reference is bounded too, so a hostile one is
+// refused before the pattern reads it.
+const (
+	maxName      = 255
+	maxReference = maxName + 1 + 128 + 1 + 256
+)
+
 // canonical is a reference's stored form: docker.io/library/alpine:latest
 // (go-containerregistry says index.docker.io; Docker says docker.io).
-func canonical(ref name.Reference) string {
-	n := ref.Name()
+func canonical(ref name.Reference) string { return dockerIO(ref.Name()) }
+
+// canonicalRepo is a repository's stored form: docker.io/library/alpine.
+func canonicalRepo(r name.Repository) string { return dockerIO(r.Name()) }
+
+func dockerIO(n string) string {
 	if rest, ok := strings.CutPrefix(n, name.DefaultRegistry+"/"); ok {
 		return "docker.io/" + rest
 	}
@@ -165,7 +214,7 @@ func (m *meta) resolve(s string) (rec *record, isName bool, err error) {
 	if r, ok := m.Images[s]; ok {
 		return r, false, nil
 	}
-	if ref, err := name.ParseReference(s); err == nil {
+	if ref, err := ParseName(s); err == nil {
 		c := canonical(ref)
 		if id, ok := m.Tags[c]; ok && m.Images[id] != nil {
 			return m.Images[id], true, nil

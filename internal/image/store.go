@@ -37,23 +37,11 @@ import (
 // DefaultRoot is where berth keeps images unless told otherwise.
 const DefaultRoot = "/var/lib/berth"
 
-// Limits bound what one layer may unpack to, against decompression bombs
-// and hostile headers.
-type Limits struct {
-	LayerBytes   int64 // uncompressed bytes of one layer's tar stream
-	LayerEntries int   // tar entries in one layer
-}
-
-// DefaultLimits are generous for real images (the largest public layers
-// are a few GB and a few hundred thousand files) and still stop a bomb
-// before it fills the disk.
-var DefaultLimits = Limits{LayerBytes: 64 << 30, LayerEntries: 1 << 20}
-
 // Store is an image store under one root directory. Its methods are safe
 // for concurrent use, by goroutines and by processes sharing the root.
 type Store struct {
 	root string
-	// Limits apply to every layer unpacked; set before use.
+	// Limits apply to every image added; set before use.
 	Limits Limits
 }
 
@@ -105,9 +93,10 @@ func (s *Store) Hold() (release func(), err error) {
 }
 
 // collectTemp removes leftovers of operations that died, keeping partial
-// downloads for resumption. It only runs when it can take gc.lock
-// exclusively: then no pull, import or removal is under way, and
-// everything else in tmp/ is dead.
+// downloads for resumption unless they are larger than any blob berth
+// fetches. It only runs when it can take gc.lock exclusively: then no
+// pull, import or removal is under way, and everything else in tmp/ is
+// dead.
 func (s *Store) collectTemp() error {
 	l, err := lockPath(s.path("gc.lock"), unix.LOCK_EX, false)
 	if err == errBusy {
@@ -117,7 +106,13 @@ func (s *Store) collectTemp() error {
 		return err
 	}
 	defer l.unlock()
-	return s.removeTemp(func(name string) bool { return !strings.HasPrefix(name, "partial-") })
+	return s.removeTemp(func(name string) bool {
+		if !strings.HasPrefix(name, "partial-") {
+			return true
+		}
+		st, err := os.Lstat(s.path("tmp", name))
+		return err == nil && (!st.Mode().IsRegular() || st.Size() > s.Limits.LayerBlobBytes)
+	})
 }
 
 // removeTemp removes the entries of tmp/ that match.

@@ -2,6 +2,7 @@ package image
 
 import (
 	"archive/tar"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -29,9 +30,14 @@ import (
 //     only root on the host can reach those files.
 //   - extended attributes: user.* and security.capability are kept,
 //     others dropped and counted (trusted.overlay.* would steer overlay).
-//   - limits: the uncompressed stream is cut at Limits.LayerBytes and the
-//     entries at Limits.LayerEntries; an entry claiming more bytes than
-//     remain is refused before anything is written.
+//   - sparse files (GNU's old type 'S' and PAX sparse 0.0, 0.1, 1.0) stay
+//     sparse: their holes are skipped, not written as zeros, so a file
+//     that claims a terabyte in a few bytes of tar takes a few bytes of
+//     disk. Their size is charged to the image's budget all the same.
+//   - limits (limits.go): every byte of the uncompressed stream is
+//     charged to the image's budget (MaxImageBytes), shared by its
+//     layers; an entry claiming more bytes than remain is refused before
+//     anything is written; a layer holds at most MaxLayerEntries entries.
 // A refused layer leaves nothing: it is unpacked into a directory of its
 // own under tmp/ that the caller removes (see ensureLayer).
 
@@ -52,11 +58,11 @@ const (
 )
 
 type unpacker struct {
-	t      *tree
-	lim    Limits
-	budget int64 // bytes of regular files still allowed
-	stats  unpackStats
-	dirs   []dirTimes
+	t     *tree
+	lim   Limits
+	b     *budget // the image's, also charged with the stream by the caller
+	stats unpackStats
+	dirs  []dirTimes
 }
 
 type dirTimes struct {
@@ -65,8 +71,9 @@ type dirTimes struct {
 }
 
 // unpack extracts the uncompressed tar stream r into dir, which must be an
-// empty directory that only the caller writes to.
-func unpack(r io.Reader, dir string, lim Limits) (unpackStats, error) {
+// empty directory that only the caller writes to. The caller charges r's
+// bytes to b (capReader); unpack charges the sparse files.
+func unpack(r io.Reader, dir string, lim Limits, b *budget) (unpackStats, error) {
 	t, err := openTree(dir)
 	if err != nil {
 		return unpackStats{}, err
@@ -76,7 +83,7 @@ func unpack(r io.Reader, dir string, lim Limits) (unpackStats, error) {
 	if err := unix.Fchmod(t.fd, 0o755); err != nil {
 		return unpackStats{}, err
 	}
-	u := &unpacker{t: t, lim: lim, budget: lim.LayerBytes}
+	u := &unpacker{t: t, lim: lim, b: b}
 	tr := tar.NewReader(r)
 	for {
 		hdr, err := tr.Next()
@@ -96,10 +103,10 @@ func unpack(r io.Reader, dir string, lim Limits) (unpackStats, error) {
 func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 	u.stats.Entries++
 	if u.stats.Entries > u.lim.LayerEntries {
-		return unsafef("more than %d entries", u.lim.LayerEntries)
+		return overLimit("layer has more than %d entries, berth's limit (image.MaxLayerEntries)", u.lim.LayerEntries)
 	}
-	if hdr.Size < 0 || hdr.Size > u.budget {
-		return unsafef("claims %d bytes, over the layer limit of %d", hdr.Size, u.lim.LayerBytes)
+	if err := u.checkSize(hdr); err != nil {
+		return err
 	}
 	if hdr.Uid < 0 || hdr.Gid < 0 {
 		return unsafef("negative owner")
@@ -128,7 +135,7 @@ func (u *unpacker) entry(hdr *tar.Header, r io.Reader) error {
 	case tar.TypeDir:
 		return u.dir(rel, m)
 	case tar.TypeReg, tar.TypeRegA, tar.TypeGNUSparse:
-		return u.file(rel, m, r, hdr.Size)
+		return u.file(rel, m, r, hdr.Size, isSparse(hdr))
 	case tar.TypeSymlink:
 		return u.symlink(rel, hdr.Linkname, m)
 	case tar.TypeLink:
@@ -215,8 +222,38 @@ func (u *unpacker) dir(rel string, m entryMeta) error {
 	})
 }
 
-func (u *unpacker) file(rel string, m entryMeta, r io.Reader, size int64) error {
-	u.budget -= size
+// checkSize charges a sparse file's size to the image's budget, since its
+// holes are not in the stream, and refuses any other entry that could not
+// fit before it is created; its bytes are charged as they are read.
+func (u *unpacker) checkSize(hdr *tar.Header) error {
+	switch {
+	case hdr.Size < 0:
+		return unsafef("negative size")
+	case isSparse(hdr):
+		if err := u.b.charge(hdr.Size); err != nil {
+			return fmt.Errorf("sparse file of %s: %w", sizeString(hdr.Size), err)
+		}
+	case !u.b.fits(hdr.Size):
+		return fmt.Errorf("file of %s: %w", sizeString(hdr.Size), u.b.exceeded())
+	}
+	return nil
+}
+
+// isSparse reports whether hdr is a sparse file, in any of GNU's formats;
+// tar.Reader expands them, holes as zeros.
+func isSparse(hdr *tar.Header) bool {
+	if hdr.Typeflag == tar.TypeGNUSparse {
+		return true
+	}
+	for k := range hdr.PAXRecords {
+		if strings.HasPrefix(k, "GNU.sparse.") {
+			return true
+		}
+	}
+	return false
+}
+
+func (u *unpacker) file(rel string, m entryMeta, r io.Reader, size int64, sparse bool) error {
 	u.stats.Bytes += size
 	return u.at(rel, func(dirfd int, base string) error {
 		if err := removeAt(dirfd, base); err != nil {
@@ -228,7 +265,12 @@ func (u *unpacker) file(rel string, m entryMeta, r io.Reader, size int64) error 
 		}
 		f := os.NewFile(uintptr(fd), base)
 		defer f.Close()
-		n, err := io.Copy(f, r)
+		var n int64
+		if sparse {
+			n, err = copySparse(f, r)
+		} else {
+			n, err = io.Copy(f, r)
+		}
 		if err != nil {
 			return fmt.Errorf("write: %w", err)
 		}
@@ -240,6 +282,39 @@ func (u *unpacker) file(rel string, m entryMeta, r io.Reader, size int64) error 
 		}
 		return m.setTimes(dirfd, base)
 	})
+}
+
+// holeBlock is the unit copySparse skips when it is all zeros: the
+// filesystem block of ext4, xfs, btrfs and tmpfs.
+const holeBlock = 4096
+
+var zeroBlock [holeBlock]byte
+
+// copySparse copies r to the new, empty file f, leaving a hole wherever a
+// block of r is all zeros, then sets the file's size: the holes of a
+// sparse tar entry, which tar.Reader hands out as zeros, take no disk.
+func copySparse(f *os.File, r io.Reader) (int64, error) {
+	buf := make([]byte, 64<<10)
+	var off int64
+	for {
+		n, rerr := r.Read(buf)
+		for b := 0; b < n; b += holeBlock {
+			chunk := buf[b:min(b+holeBlock, n)]
+			if bytes.Equal(chunk, zeroBlock[:len(chunk)]) {
+				continue
+			}
+			if _, err := f.WriteAt(chunk, off+int64(b)); err != nil {
+				return off, err
+			}
+		}
+		off += int64(n)
+		if rerr == io.EOF {
+			return off, f.Truncate(off)
+		}
+		if rerr != nil {
+			return off, rerr
+		}
+	}
 }
 
 func (u *unpacker) symlink(rel, target string, m entryMeta) error {

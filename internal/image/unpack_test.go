@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -13,7 +14,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-var testLimits = Limits{LayerBytes: 1 << 20, LayerEntries: 100}
+var testLimits = Limits{ImageBytes: 1 << 20, LayerEntries: 100}
+
+// unpackLimited unpacks r into layer as a store does, the stream and the
+// sparse files charged to one image's budget of lim.ImageBytes.
+func unpackLimited(r io.Reader, layer string, lim Limits) (unpackStats, error) {
+	b := newBudget(lim.ImageBytes)
+	return unpack(&capReader{r: r, b: b}, layer, lim, b)
+}
 
 // unpackIn unpacks b into a layer directory inside a sentinel directory
 // and checks that nothing outside the layer changed, whatever happened.
@@ -25,7 +33,7 @@ func unpackIn(t *testing.T, b []byte) (string, unpackStats, error) {
 	layer := filepath.Join(base, "l1", "l2", "layer")
 	os.MkdirAll(layer, 0o700)
 	before := snapshot(t, base, layer)
-	st, err := unpack(bytes.NewReader(b), layer, testLimits)
+	st, err := unpackLimited(bytes.NewReader(b), layer, testLimits)
 	if after := snapshot(t, base, layer); !slices.Equal(before, after) {
 		t.Errorf("outside the layer changed:\nbefore %v\nafter  %v", before, after)
 	}
@@ -48,7 +56,6 @@ func TestUnpackRefusesEscapes(t *testing.T) {
 		"through a file":     {file("f", "x"), file("f/g", "y")},
 		"whiteout dotdot":    {file(".wh..", "")},
 		"root replaced":      {file(".", "x")},
-		"size lie":           {file("a", "x"), {name: "big", typ: tar.TypeReg, mode: 0o644, size: 1 << 40}},
 	}
 	os.WriteFile(filepath.Join(sentinel, "f"), []byte("host"), 0o600)
 	for name, es := range cases {
@@ -179,8 +186,18 @@ func TestUnpackLimits(t *testing.T) {
 	for i := 0; i < testLimits.LayerEntries+1; i++ {
 		es = append(es, file(strings.Repeat("f", 1+i%50)+string(rune('a'+i%26))+string(rune('a'+i/26)), ""))
 	}
-	if _, _, err := unpackIn(t, mkTar(t, es...)); !errors.Is(err, ErrUnsafeLayer) {
+	_, _, err := unpackIn(t, mkTar(t, es...))
+	if !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "more than 100 entries, berth's limit (image.MaxLayerEntries)") {
 		t.Errorf("entry cap: %v", err)
+	}
+	// A header claiming more than the image may still unpack is refused
+	// before the file is created.
+	layer, _, err := unpackIn(t, mkTar(t, file("a", "x"), ent{name: "big", typ: tar.TypeReg, mode: 0o644, size: 1 << 40}))
+	if !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), `entry "big": file of 1.0 TiB: image unpacks to more than berth's limit of 1.0 MiB (image.MaxImageBytes)`) {
+		t.Errorf("size lie: %v", err)
+	}
+	if exists(filepath.Join(layer, "big")) {
+		t.Error("the file claiming too much was created")
 	}
 	long := strings.Repeat("d/", maxPath/2+1) + "f"
 	if _, _, err := unpackIn(t, mkTar(t, file(long, ""))); !errors.Is(err, ErrUnsafeLayer) {

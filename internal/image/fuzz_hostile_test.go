@@ -1,0 +1,304 @@
+package image
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// Fuzz tests for what a registry or an archive hands berth: references,
+// manifests, indexes, configs, docker save's manifest.json. Whatever the
+// input, nothing panics, an error is one line, and an image that is
+// accepted is within the limits and usable. Run one with, e.g.,
+//
+//	go test -run '^$' -fuzz '^FuzzPull$' -fuzztime 30s ./internal/image/
+//
+// Plain go test runs the seeds only, which are the review's cases.
+
+// FuzzParseName: a reference is refused with one line, or accepted in a
+// form Docker takes, whose canonical name parses back to itself.
+func FuzzParseName(f *testing.F) {
+	for _, s := range append(hostileRefs, "alpine", "docker.io/library/alpine:3.20", "localhost:5000/a/b:c",
+		"[::1]:5000/x@sha256:"+strings.Repeat("0", 64), "ghcr.io/o/r:v1.2.3-rc_1", "a:tag@sha256:"+strings.Repeat("a", 64)) {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		r, err := ParseName(s)
+		if err != nil {
+			if strings.ContainsAny(err.Error(), "\n\r\x00") {
+				t.Fatalf("error of several lines: %q", err)
+			}
+			return
+		}
+		c := canonical(r)
+		if strings.Contains(c, "/../") || strings.Contains(c, "//") || strings.ContainsAny(c, " \t\n\r\x00\\") {
+			t.Fatalf("%q accepted as %q", s, c)
+		}
+		again, err := ParseName(c)
+		if err != nil || canonical(again) != c {
+			t.Fatalf("%q: canonical %q does not parse back: %v", s, c, err)
+		}
+		FamiliarName(c)
+		SplitName(c)
+		m := &meta{Images: map[string]*record{}, Tags: map[string]string{c: "sha256:" + strings.Repeat("0", 64)}}
+		m.resolve(s)
+	})
+}
+
+// hostileManifests are the review's cases for manifests, as templates:
+// {{C}} {{CS}} are the config's digest and size, {{L}} {{LS}} a real
+// layer's.
+var hostileManifests = []string{
+	`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{{C}}","size":{{CS}}},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{{L}}","size":{{LS}}}]}`,
+	// a 50 GiB layer, a negative one, an absurd one
+	`{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{{C}}","size":{{CS}}},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{{L}}","size":53687091200}]}`,
+	`{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{{C}}","size":{{CS}}},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{{L}}","size":-1}]}`,
+	`{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{{C}}","size":{{CS}}},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{{L}}","size":1e30}]}`,
+	// a huge config, a config shorter than declared
+	`{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{{C}}","size":1073741824},"layers":[]}`,
+	`{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{{C}}","size":3},"layers":[]}`,
+	// digests the store cannot name, or that walk out of it
+	`{"schemaVersion":2,"config":{"digest":"sha256:../../../etc/passwd","size":10},"layers":[]}`,
+	`{"schemaVersion":2,"config":{"digest":"sha512:` + strings.Repeat("a", 128) + `","size":10},"layers":[]}`,
+	`{"schemaVersion":2,"config":{"digest":"{{C}}","size":{{CS}}},"layers":[{"digest":"","size":1}]}`,
+	`{"schemaVersion":2,"layers":[]}`,
+	// a foreign layer, the same layer twice
+	`{"schemaVersion":2,"config":{"digest":"{{C}}","size":{{CS}}},"layers":[{"mediaType":"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip","digest":"{{L}}","size":{{LS}},"urls":["http://169.254.169.254/"]}]}`,
+	`{"schemaVersion":2,"config":{"digest":"{{C}}","size":{{CS}}},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{{L}}","size":{{LS}}},{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{{L}}","size":{{LS}}}]}`,
+	// 129 layers
+	`{"schemaVersion":2,"config":{"digest":"{{C}}","size":{{CS}}},"layers":[` + strings.TrimSuffix(strings.Repeat(`{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{{L}}","size":{{LS}}},`, MaxLayers+1), ",") + `]}`,
+	// schema 1, not JSON, deep nesting
+	`{"schemaVersion":1,"name":"x","tag":"y","fsLayers":[{"blobSum":"{{L}}"}]}`,
+	`not json`,
+	strings.Repeat("[", 100000),
+}
+
+// hostileConfigs, with {{D}} the real layer's diff ID.
+var hostileConfigs = []string{
+	`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["{{D}}"]},"config":{"Cmd":["sh"]}}`,
+	`{"rootfs":{"type":"layers","diff_ids":[]}}`,
+	`{"rootfs":{"type":"layers","diff_ids":["sha256:../../x"]}}`,
+	`{"rootfs":{"type":"layers","diff_ids":["sha256:` + strings.Repeat("0", 64) + `"]}}`,
+	`{"rootfs":{"type":"layers","diff_ids":["{{D}}","{{D}}"]},"config":{"ExposedPorts":{"80/tcp":{},"":{}},"Env":["A"],"User":"../../root"}}`,
+	`{"rootfs":{"type":"layers","diff_ids":"{{D}}"}}`,
+	`{"created":"not a time","rootfs":{"type":"layers","diff_ids":["{{D}}"]}}`,
+	`null`,
+}
+
+// hostileIndexes, with {{M}} {{MS}} the manifest's digest and size.
+var hostileIndexes = []string{
+	`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{{M}}","size":{{MS}},"platform":{"architecture":"` + runtime.GOARCH + `","os":"linux"}}]}`,
+	`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{{M}}","size":{{MS}},"annotations":{"io.containerd.image.name":"a/../../b:1","org.opencontainers.image.ref.name":"evil\nline"}}]}`,
+	// an index naming itself (as a child index), one naming nothing
+	`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"{{M}}","size":{{MS}}}]}`,
+	`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"{{M}}","size":{{MS}},"platform":null}]}`,
+	`{"schemaVersion":2,"manifests":[]}`,
+	`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:../../../etc/shadow","size":1}]}`,
+	`{"manifests":null}`,
+	// platforms that would forge a line of output
+	`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{{M}}","size":{{MS}},"platform":{"architecture":"amd64\nEVIL","os":"linux"}}]}`,
+}
+
+// fuzzLayer is a real layer the templates can name.
+type fuzzLayer struct {
+	tar, gz []byte
+	diffID  v1.Hash
+	digest  v1.Hash
+}
+
+func newFuzzLayer(t testing.TB) fuzzLayer {
+	b := mkTar(t, dir("bin"), file("bin/sh", "sh"))
+	z := gz(t, b)
+	return fuzzLayer{tar: b, gz: z, diffID: descriptorOf(b, "").Digest, digest: descriptorOf(z, "").Digest}
+}
+
+// fill replaces the templates' placeholders.
+func fill(tmpl []byte, kv ...string) []byte {
+	return []byte(strings.NewReplacer(kv...).Replace(string(tmpl)))
+}
+
+// fuzzLimits keep a fuzzed image small and fast.
+var fuzzLimits = Limits{Layers: 8, ImageBytes: 1 << 20, LayerBlobBytes: 1 << 20, LayerEntries: 100}
+
+// checkAfterAdd holds after any pull or import: an error is one line;
+// every recorded image is within the limits and usable; tmp/ holds only
+// partial downloads.
+func checkAfterAdd(t *testing.T, s *Store, err error) {
+	t.Helper()
+	if err != nil && strings.ContainsAny(err.Error(), "\n\r") {
+		t.Fatalf("error of several lines: %q", err)
+	}
+	imgs, lerr := s.List()
+	if lerr != nil {
+		t.Fatal(lerr)
+	}
+	for _, img := range imgs {
+		if len(img.Layers) > s.Limits.Layers || img.Size > s.Limits.ImageBytes {
+			t.Fatalf("image over the limits accepted: %d layers, %d bytes", len(img.Layers), img.Size)
+		}
+		if _, err := s.LowerDirs(img.ID); err != nil {
+			t.Fatalf("accepted image unusable: %v", err)
+		}
+		if _, err := s.Config(img.ID); err != nil {
+			t.Fatalf("accepted image has no config: %v", err)
+		}
+	}
+	for _, n := range readDirNames(t, s.path("tmp")) {
+		if !strings.HasPrefix(n, "partial-") {
+			t.Fatalf("left in tmp: %s", n)
+		}
+	}
+}
+
+// FuzzManifest: a manifest is parsed and checked against the limits
+// without panicking, and one that passes is within them.
+func FuzzManifest(f *testing.F) {
+	fl := newFuzzLayer(f)
+	for _, m := range hostileManifests {
+		f.Add(fill([]byte(m), "{{C}}", fl.diffID.String(), "{{CS}}", "100", "{{L}}", fl.digest.String(), "{{LS}}", strconv.Itoa(len(fl.gz))),
+			string(types.OCIManifestSchema1))
+	}
+	f.Add([]byte(hostileManifests[0]), string(types.DockerManifestSchema2))
+	f.Add([]byte(hostileManifests[0]), string(types.OCIImageIndex))
+	f.Fuzz(func(t *testing.T, raw []byte, mt string) {
+		m, err := parseImageManifest(raw, mt)
+		if err != nil {
+			return
+		}
+		if err := checkManifest(m, DefaultLimits); err != nil {
+			if strings.ContainsAny(err.Error(), "\n\r") {
+				t.Fatalf("error of several lines: %q", err)
+			}
+			return
+		}
+		if len(m.Layers) > MaxLayers || checkDigest(m.Config.Digest) != nil || m.Config.Size > MaxManifestBytes || m.Config.Size < 0 {
+			t.Fatalf("accepted %+v", m)
+		}
+		for _, l := range m.Layers {
+			if checkDigest(l.Digest) != nil || l.Size < 0 || l.Size > MaxLayerBlobBytes {
+				t.Fatalf("accepted layer %+v", l)
+			}
+		}
+	})
+}
+
+// FuzzImportLayout: an OCI layout of a fuzzed index.json, manifest and
+// config (and a real layer) is imported or refused, never more.
+func FuzzImportLayout(f *testing.F) {
+	for i, idx := range hostileIndexes {
+		f.Add([]byte(idx), []byte(hostileManifests[0]), []byte(hostileConfigs[0]))
+		f.Add([]byte(hostileIndexes[0]), []byte(hostileManifests[i%len(hostileManifests)]), []byte(hostileConfigs[i%len(hostileConfigs)]))
+	}
+	for _, m := range hostileManifests[1:] {
+		f.Add([]byte(hostileIndexes[0]), []byte(m), []byte(hostileConfigs[0]))
+	}
+	for _, c := range hostileConfigs[1:] {
+		f.Add([]byte(hostileIndexes[0]), []byte(hostileManifests[0]), []byte(c))
+	}
+	fl := newFuzzLayer(f)
+	f.Fuzz(func(t *testing.T, index, manifest, config []byte) {
+		dir := t.TempDir()
+		blobs := filepath.Join(dir, "blobs", "sha256")
+		os.MkdirAll(blobs, 0o755)
+		put := func(b []byte) v1.Descriptor {
+			d := descriptorOf(b, "")
+			os.WriteFile(filepath.Join(blobs, d.Digest.Hex), b, 0o644)
+			return d
+		}
+		put(fl.gz)
+		cfg := fill(config, "{{D}}", fl.diffID.String())
+		cd := put(cfg)
+		man := fill(manifest, "{{C}}", cd.Digest.String(), "{{CS}}", strconv.Itoa(len(cfg)),
+			"{{L}}", fl.digest.String(), "{{LS}}", strconv.Itoa(len(fl.gz)))
+		md := put(man)
+		os.WriteFile(filepath.Join(dir, "index.json"), fill(index, "{{M}}", md.Digest.String(), "{{MS}}", strconv.Itoa(len(man))), 0o644)
+		os.WriteFile(filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644)
+		s := newStore(t)
+		s.Limits = fuzzLimits
+		_, err := s.Import(context.Background(), dir, ImportOptions{})
+		checkAfterAdd(t, s, err)
+	})
+}
+
+// FuzzImportDockerSave: a docker save archive with a fuzzed manifest.json
+// and config, its layer file real.
+func FuzzImportDockerSave(f *testing.F) {
+	saves := []string{
+		`[{"Config":"cfg.json","RepoTags":["saved:1"],"Layers":["l/layer.tar"]}]`,
+		`[{"Config":"cfg.json","RepoTags":["a/../../b:1","evil\nline:1"],"Layers":["l/layer.tar"]}]`,
+		`[{"Config":"../../../etc/passwd","Layers":["l/layer.tar"]}]`,
+		`[{"Config":"cfg.json","Layers":["/l/../../l/layer.tar"]}]`,
+		`[{"Config":"cfg.json","Layers":["l"]}]`,
+		`[{"Config":"cfg.json","Layers":[` + strings.TrimSuffix(strings.Repeat(`"l/layer.tar",`, MaxLayers+1), ",") + `]}]`,
+		`[{"Config":"cfg.json","Layers":null},{"Config":"cfg.json"}]`,
+		`{}`,
+		`[]`,
+		`[{"Config":"cfg\njson","Layers":["l/layer\n.tar"]}]`,
+	}
+	for i, m := range saves {
+		f.Add([]byte(m), []byte(hostileConfigs[i%len(hostileConfigs)]))
+		f.Add([]byte(m), []byte(hostileConfigs[0]))
+	}
+	fl := newFuzzLayer(f)
+	f.Fuzz(func(t *testing.T, manifest, config []byte) {
+		cfg := fill(config, "{{D}}", fl.diffID.String())
+		b := mkTar(t, file("cfg.json", string(cfg)), dir("l"), file("l/layer.tar", string(fl.tar)), file("manifest.json", string(manifest)))
+		s := newStore(t)
+		s.Limits = fuzzLimits
+		_, err := s.Import(context.Background(), writeFile(t, b), ImportOptions{})
+		checkAfterAdd(t, s, err)
+	})
+}
+
+// FuzzPull: a registry on loopback serves a fuzzed manifest (or index),
+// under a fuzzed media type, with a fuzzed config and a real layer.
+func FuzzPull(f *testing.F) {
+	oci, docker, index := string(types.OCIManifestSchema1), string(types.DockerManifestSchema2), string(types.OCIImageIndex)
+	for i, m := range hostileManifests {
+		f.Add([]byte(m), []byte(hostileConfigs[i%len(hostileConfigs)]), oci)
+	}
+	for _, c := range hostileConfigs {
+		f.Add([]byte(hostileManifests[0]), []byte(c), docker)
+	}
+	for _, idx := range hostileIndexes {
+		f.Add([]byte(idx), []byte(hostileConfigs[0]), index)
+	}
+	f.Add([]byte(hostileManifests[0]), []byte(hostileConfigs[0]), "application/vnd.docker.distribution.manifest.v1+prettyjws")
+	f.Add([]byte(hostileManifests[0]), []byte(hostileConfigs[0]), "text/html\r\nX-Evil: 1")
+	reg := newRegistry(f, false)
+	fl := newFuzzLayer(f)
+	reg.putBlob(f, "f", fl.gz, types.OCILayer)
+	f.Fuzz(func(t *testing.T, manifest, config []byte, mt string) {
+		cfg := fill(config, "{{D}}", fl.diffID.String())
+		cd := reg.putBlob(t, "f", cfg, types.OCIConfigJSON)
+		man := fill(manifest, "{{C}}", cd.Digest.String(), "{{CS}}", strconv.Itoa(len(cfg)),
+			"{{L}}", fl.digest.String(), "{{LS}}", strconv.Itoa(len(fl.gz)))
+		// An index's {{M}} names the manifest itself, so it is served by
+		// its digest too: an index that contains itself.
+		md := descriptorOf(man, "")
+		man = fill(man, "{{M}}", md.Digest.String(), "{{MS}}", strconv.Itoa(len(man)))
+		if strings.ContainsAny(mt, "\r\n\x00") {
+			mt = strings.Map(func(r rune) rune {
+				if r == '\r' || r == '\n' || r == 0 {
+					return -1
+				}
+				return r
+			}, mt)
+		}
+		reg.mu.Lock()
+		reg.manifests["f/manifests/1"] = servedManifest{man, mt}
+		reg.manifests["f/manifests/"+md.Digest.String()] = servedManifest{man, mt}
+		reg.mu.Unlock()
+		s := newStore(t)
+		s.Limits = fuzzLimits
+		_, err := s.Pull(context.Background(), reg.host+"/f:1", PullOptions{Insecure: true})
+		checkAfterAdd(t, s, err)
+	})
+}
