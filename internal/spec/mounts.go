@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/berth-runtime/berth/internal/rootfs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -42,6 +43,10 @@ type MountRequest struct {
 	NoCopy bool
 	// Labels of a volume created for this mount.
 	Labels map[string]string
+	// Relabel is -v's z or Z: relabel the source for SELinux, shared or
+	// private. Nothing to do where SELinux is disabled; refused where it
+	// is enabled, since berth cannot relabel.
+	Relabel string
 	// Options of a tmpfs (size=, mode=, exec, ...), on top of the
 	// defaults noexec, nosuid, nodev.
 	Options []string
@@ -57,7 +62,7 @@ func mountErr(flag, value, format string, args ...any) error {
 // of an absolute host path), NAME:CONTAINER[:OPTIONS] (a named volume) or
 // CONTAINER (an anonymous volume). OPTIONS are comma-separated: ro or rw,
 // nocopy (volumes), private or rprivate (binds), z or Z (SELinux labels:
-// nothing to relabel without SELinux, ignored as crun does).
+// see Relabel).
 func ParseVolumeFlag(v string) (MountRequest, error) {
 	const flag = "-v"
 	m := MountRequest{Flag: fmt.Sprintf("%s %q", flag, v)}
@@ -125,7 +130,7 @@ func parseVolumeMode(m *MountRequest, mode string) error {
 		case o == "ro" || o == "rw":
 			kind, m.ReadOnly = "ro/rw", o == "ro"
 		case o == "z" || o == "Z":
-			kind = "z/Z"
+			kind, m.Relabel = "z/Z", o
 		case o == "nocopy" || o == "copy":
 			if m.Type != MountVolume {
 				return fmt.Errorf("%s applies to volumes, not to a host path", o)
@@ -157,8 +162,9 @@ func checkPropagation(p string) error {
 	return nil
 }
 
-// cleanTarget checks a container path: absolute, not / and not under /proc
-// (the kernel's view of the container's processes, and its masks).
+// cleanTarget checks a container path: absolute, not /, and not inside
+// /proc (the kernel's view of the container's processes, and its masks)
+// except the lxcfs-style files a config may mount there too.
 func cleanTarget(p string) (string, error) {
 	if p == "" {
 		return "", fmt.Errorf("the container path is missing")
@@ -173,8 +179,8 @@ func cleanTarget(p string) (string, error) {
 	if p == "/" {
 		return "", fmt.Errorf("the container path cannot be /: mount on a directory inside the container (use --rootfs or an image for its root)")
 	}
-	if p == "/proc" || strings.HasPrefix(p, "/proc/") {
-		return "", fmt.Errorf("the container path %s is under /proc, which berth mounts itself: choose another path", p)
+	if err := rootfs.CheckProcDestination(p, "", false); err != nil {
+		return "", fmt.Errorf("the container path %v", err)
 	}
 	return p, nil
 }
@@ -492,6 +498,9 @@ func applyMounts(s *specs.Spec, o RunOptions) error {
 	}
 	user := make([]specs.Mount, 0, len(o.Mounts))
 	for _, m := range o.Mounts {
+		if m.Relabel != "" && selinuxEnabled() {
+			return fmt.Errorf("invalid %s: %s asks to relabel %s for SELinux, which is enabled on this host, but berth cannot relabel: drop %s", m.Flag, m.Relabel, m.Source, m.Relabel)
+		}
 		om, err := ociMount(m)
 		if err != nil {
 			return err
