@@ -44,14 +44,14 @@ func CheckProcDestination(dst, fsType string, bind bool) error {
 		if bind || fsType == "proc" {
 			return nil
 		}
-		return fmt.Errorf("%s: only a proc file system may be mounted there", dst)
+		return fmt.Errorf("%q: only a proc file system may be mounted there", dst)
 	}
 	for _, f := range LxcfsProcFiles {
 		if dst == f {
 			return nil
 		}
 	}
-	return fmt.Errorf("%s is inside /proc, where only the files lxcfs provides may be mounted on (%s)", dst, strings.Join(LxcfsProcFiles, ", "))
+	return fmt.Errorf("%q is inside /proc, where only the files lxcfs provides may be mounted on (%s)", dst, strings.Join(LxcfsProcFiles, ", "))
 }
 
 // checkProcTarget checks, once the destination is resolved inside root,
@@ -71,7 +71,7 @@ func checkProcTarget(root, target *os.File, m Mount) error {
 		return fmt.Errorf("statfs: %w", err)
 	}
 	if fs.Type == unix.PROC_SUPER_MAGIC && !insideProc(dst) {
-		return fmt.Errorf("%s is on a proc file system: nothing may be mounted on it", dst)
+		return fmt.Errorf("%q is on a proc file system: nothing may be mounted on it", dst)
 	}
 	if dst == "/proc" && m.IsBind() {
 		return checkProcRootSource(m.Source)
@@ -94,7 +94,7 @@ func checkProcRootSource(src string) error {
 	}
 	// The root directory of every procfs instance has inode number 1.
 	if fs.Type != unix.PROC_SUPER_MAGIC || st.Ino != 1 {
-		return fmt.Errorf("/proc: a bind mount there must be of the root of a proc file system, not %s", src)
+		return fmt.Errorf("/proc: a bind mount there must be of the root of a proc file system, not %q", src)
 	}
 	return nil
 }

@@ -66,6 +66,9 @@ func mountErr(flag, value, format string, args ...any) error {
 func ParseVolumeFlag(v string) (MountRequest, error) {
 	const flag = "-v"
 	m := MountRequest{Flag: fmt.Sprintf("%s %q", flag, v)}
+	if hasControl(v) {
+		return m, mountErr(flag, v, "the value contains a control character")
+	}
 	parts := strings.Split(v, ":")
 	for _, p := range parts {
 		if p == "" {
@@ -162,6 +165,13 @@ func checkPropagation(p string) error {
 	return nil
 }
 
+// hasControl reports whether s holds a control character: no path or
+// option needs one, and each would break the one-line error messages that
+// quote the value.
+func hasControl(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })
+}
+
 // cleanTarget checks a container path: absolute, not /, and not inside
 // /proc (the kernel's view of the container's processes, and its masks)
 // except the lxcfs-style files a config may mount there too.
@@ -194,6 +204,9 @@ func cleanTarget(p string) (string, error) {
 func ParseMountFlag(v string) (MountRequest, error) {
 	const flag = "--mount"
 	m := MountRequest{Type: MountVolume, Flag: fmt.Sprintf("%s %q", flag, v)}
+	if hasControl(v) {
+		return m, mountErr(flag, v, "the value contains a control character")
+	}
 	r := csv.NewReader(strings.NewReader(v))
 	fields, err := r.Read()
 	if err != nil || len(fields) == 0 {
@@ -213,7 +226,7 @@ func ParseMountFlag(v string) (MountRequest, error) {
 			}
 			b, err := strconv.ParseBool(val)
 			if err != nil {
-				return false, mountErr(flag, v, "%s=%s: use true or false", key, val)
+				return false, mountErr(flag, v, "%s=%q: use true or false", key, val)
 			}
 			return b, nil
 		}
@@ -366,6 +379,9 @@ func ParseMountFlag(v string) (MountRequest, error) {
 func ParseTmpfsFlag(v string) (MountRequest, error) {
 	const flag = "--tmpfs"
 	m := MountRequest{Type: MountTmpfs, Flag: fmt.Sprintf("%s %q", flag, v)}
+	if hasControl(v) {
+		return m, mountErr(flag, v, "the value contains a control character")
+	}
 	path, opts, hasOpts := strings.Cut(v, ":")
 	dst, err := cleanTarget(path)
 	if err != nil {
@@ -440,6 +456,11 @@ func normalizeTmpfsOptions(opts []string) ([]string, error) {
 				return nil, fmt.Errorf("tmpfs huge %q: use never, always, within_size or advise", val)
 			}
 		case "mpol":
+			// MODE[=FLAGS][:NODES], e.g. bind=static:0-3; passed on to
+			// the kernel as it is.
+			if strings.Trim(val, "abcdefghijklmnopqrstuvwxyz0123456789=:-_") != "" {
+				return nil, fmt.Errorf("tmpfs mpol %q: use a policy such as bind:0-3 or interleave", val)
+			}
 		default:
 			return nil, fmt.Errorf("unknown tmpfs option %q: use size=, mode=, uid=, gid=, nr_inodes=, exec, ro and the like", o)
 		}

@@ -61,8 +61,9 @@ func TestParseVolumeFlagErrors(t *testing.T) {
 		"/host:/":                     "cannot be /",
 		"/host:/proc":                 "only a proc file system",
 		"/host:/proc/sys/kernel":      "inside /proc",
-		"/host:/proc/./sys/net/":      "/proc/sys/net is inside /proc",
-		"/host:/proc/../proc/sys/net": "/proc/sys/net is inside /proc",
+		"/host:/proc/./sys/net/":      `"/proc/sys/net" is inside /proc`,
+		"/host\n:/ctr":                "control character",
+		"/host:/proc/../proc/sys/net": `"/proc/sys/net" is inside /proc`,
 		"/host:/proc/meminfo/x":       "inside /proc",
 		"./data:/ctr":                 "neither an absolute host path nor a volume name",
 		"-vol:/ctr":                   "neither an absolute host path nor a volume name",
@@ -122,7 +123,8 @@ func TestParseMountFlagErrors(t *testing.T) {
 		"type=bind,source=a,target=/b":                          "must be absolute",
 		"type=bind,source=/a,target=b":                          "must be absolute",
 		"type=bind,source=/a,target=/":                          "cannot be /",
-		"type=bind,source=/a,target=//proc/sys/net":             "/proc/sys/net is inside /proc",
+		"type=bind,source=/a,target=//proc/sys/net":             `"/proc/sys/net" is inside /proc`,
+		"type=bind,source=/a\n,target=/b":                       "control character",
 		"type=bind,source=/a,target=/proc":                      "only a proc file system",
 		"type=nfs,target=/b":                                    `type "nfs" is not supported`,
 		"type=,target=/b":                                       "type needs a value",
@@ -158,6 +160,7 @@ func TestParseTmpfsFlag(t *testing.T) {
 		{"/t", spec.MountRequest{Type: "tmpfs", Destination: "/t"}},
 		{"/run/x/:size=64m,mode=1777", spec.MountRequest{Type: "tmpfs", Destination: "/run/x", Options: []string{"size=67108864", "mode=1777"}}},
 		{"/t:size=50%,exec,uid=1000,gid=1000,nr_inodes=1k,huge=within_size", spec.MountRequest{Type: "tmpfs", Destination: "/t", Options: []string{"size=50%", "exec", "uid=1000", "gid=1000", "nr_inodes=1024", "huge=within_size"}}},
+		{"/t:mpol=bind=static:0-3", spec.MountRequest{Type: "tmpfs", Destination: "/t", Options: []string{"mpol=bind=static:0-3"}}},
 	}
 	for _, c := range cases {
 		got, err := spec.ParseTmpfsFlag(c.in)
@@ -170,19 +173,22 @@ func TestParseTmpfsFlag(t *testing.T) {
 		}
 	}
 	bad := map[string]string{
-		"t":              "must be absolute",
-		"":               "missing",
-		"/":              "cannot be /",
-		"/proc":          "only a proc file system",
-		"/proc/sys/":     "/proc/sys is inside /proc",
-		"/t:size=lots":   "tmpfs size",
-		"/t:size=0%":     "percentage",
-		"/t:mode=8":      "octal",
-		"/t:uid=me":      "use a number",
-		"/t:huge=maybe":  "tmpfs huge",
-		"/t:bind":        `unknown tmpfs option "bind"`,
-		"/t:upperdir=/x": `unknown tmpfs option "upperdir=/x"`,
-		"/t:size=":       "unknown tmpfs option",
+		"t":                    "must be absolute",
+		"":                     "missing",
+		"/":                    "cannot be /",
+		"/proc":                "only a proc file system",
+		"/proc/sys/":           `"/proc/sys" is inside /proc`,
+		"/t:mpol=bind;0":       "tmpfs mpol",
+		"/t:mpol=bind:0-3\x00": "control character",
+		"/t:mpol=bind:0 ":      "tmpfs mpol",
+		"/t:size=lots":         "tmpfs size",
+		"/t:size=0%":           "percentage",
+		"/t:mode=8":            "octal",
+		"/t:uid=me":            "use a number",
+		"/t:huge=maybe":        "tmpfs huge",
+		"/t:bind":              `unknown tmpfs option "bind"`,
+		"/t:upperdir=/x":       `unknown tmpfs option "upperdir=/x"`,
+		"/t:size=":             "unknown tmpfs option",
 	}
 	for in, want := range bad {
 		_, err := spec.ParseTmpfsFlag(in)

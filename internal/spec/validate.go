@@ -36,9 +36,9 @@ func Validate(s *specs.Spec) error {
 		return invalid("root.path %q must be absolute here", s.Root.Path)
 	}
 	if st, err := os.Stat(s.Root.Path); err != nil {
-		return invalid("rootfs %s does not exist: create it or point root.path at the container's files", s.Root.Path)
+		return invalid("rootfs %q does not exist: create it or point root.path at the container's files", s.Root.Path)
 	} else if !st.IsDir() {
-		return invalid("rootfs %s is not a directory", s.Root.Path)
+		return invalid("rootfs %q is not a directory", s.Root.Path)
 	}
 	if s.Linux == nil {
 		return invalid("the linux section is missing")
@@ -151,10 +151,10 @@ func validateMounts(s *specs.Spec) error {
 			return invalid("mount on %q: %v", m.Destination, err)
 		}
 		if !SupportedMountTypes[m.Type] {
-			return invalid("mount %s: file system type %q is not supported", m.Destination, m.Type)
+			return invalid("mount %q: file system type %q is not supported", m.Destination, m.Type)
 		}
 		if IsBind(m) && m.Source == "" {
-			return invalid("bind mount %s has no source", m.Destination)
+			return invalid("bind mount %q has no source", m.Destination)
 		}
 	}
 	return nil
@@ -181,7 +181,7 @@ func validateDevices(s *specs.Spec) error {
 		switch d.Type {
 		case "c", "b", "u", "p":
 		default:
-			return invalid("device %s: type %q must be c, b, u or p", d.Path, d.Type)
+			return invalid("device %q: type %q must be c, b, u or p", d.Path, d.Type)
 		}
 	}
 	return nil
@@ -235,7 +235,7 @@ func validateUnsupported(s *specs.Spec) error {
 	}
 	for _, m := range s.Mounts {
 		if len(m.UIDMappings)+len(m.GIDMappings) > 0 {
-			return invalid("mount %s: idmapped mounts are not supported by berth", m.Destination)
+			return invalid("mount %q: idmapped mounts are not supported by berth", m.Destination)
 		}
 	}
 	return nil
