@@ -22,6 +22,9 @@ func mountOne(root *os.File, m Mount, hierarchies []string) error {
 		return fmt.Errorf("mount %s: %w", m.Destination, err)
 	}
 	defer target.Close()
+	if err := checkProcTarget(root, target, m); err != nil {
+		return fmt.Errorf("mount %s: %w", m.Destination, err)
+	}
 	switch {
 	case m.IsBind():
 		err = bindMount(root, m, target)

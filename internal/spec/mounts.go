@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/berth-runtime/berth/internal/rootfs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -42,6 +43,10 @@ type MountRequest struct {
 	NoCopy bool
 	// Labels of a volume created for this mount.
 	Labels map[string]string
+	// Relabel is -v's z or Z: relabel the source for SELinux, shared or
+	// private. Nothing to do where SELinux is disabled; refused where it
+	// is enabled, since berth cannot relabel.
+	Relabel string
 	// Options of a tmpfs (size=, mode=, exec, ...), on top of the
 	// defaults noexec, nosuid, nodev.
 	Options []string
@@ -57,10 +62,13 @@ func mountErr(flag, value, format string, args ...any) error {
 // of an absolute host path), NAME:CONTAINER[:OPTIONS] (a named volume) or
 // CONTAINER (an anonymous volume). OPTIONS are comma-separated: ro or rw,
 // nocopy (volumes), private or rprivate (binds), z or Z (SELinux labels:
-// nothing to relabel without SELinux, ignored as crun does).
+// see Relabel).
 func ParseVolumeFlag(v string) (MountRequest, error) {
 	const flag = "-v"
 	m := MountRequest{Flag: fmt.Sprintf("%s %q", flag, v)}
+	if hasControl(v) {
+		return m, mountErr(flag, v, "the value contains a control character")
+	}
 	parts := strings.Split(v, ":")
 	for _, p := range parts {
 		if p == "" {
@@ -125,7 +133,7 @@ func parseVolumeMode(m *MountRequest, mode string) error {
 		case o == "ro" || o == "rw":
 			kind, m.ReadOnly = "ro/rw", o == "ro"
 		case o == "z" || o == "Z":
-			kind = "z/Z"
+			kind, m.Relabel = "z/Z", o
 		case o == "nocopy" || o == "copy":
 			if m.Type != MountVolume {
 				return fmt.Errorf("%s applies to volumes, not to a host path", o)
@@ -157,8 +165,16 @@ func checkPropagation(p string) error {
 	return nil
 }
 
-// cleanTarget checks a container path: absolute, not / and not under /proc
-// (the kernel's view of the container's processes, and its masks).
+// hasControl reports whether s holds a control character: no path or
+// option needs one, and each would break the one-line error messages that
+// quote the value.
+func hasControl(s string) bool {
+	return strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f })
+}
+
+// cleanTarget checks a container path: absolute, not /, and not inside
+// /proc (the kernel's view of the container's processes, and its masks)
+// except the lxcfs-style files a config may mount there too.
 func cleanTarget(p string) (string, error) {
 	if p == "" {
 		return "", fmt.Errorf("the container path is missing")
@@ -173,8 +189,8 @@ func cleanTarget(p string) (string, error) {
 	if p == "/" {
 		return "", fmt.Errorf("the container path cannot be /: mount on a directory inside the container (use --rootfs or an image for its root)")
 	}
-	if p == "/proc" || strings.HasPrefix(p, "/proc/") {
-		return "", fmt.Errorf("the container path %s is under /proc, which berth mounts itself: choose another path", p)
+	if err := rootfs.CheckProcDestination(p, "", false); err != nil {
+		return "", fmt.Errorf("the container path %v", err)
 	}
 	return p, nil
 }
@@ -188,6 +204,9 @@ func cleanTarget(p string) (string, error) {
 func ParseMountFlag(v string) (MountRequest, error) {
 	const flag = "--mount"
 	m := MountRequest{Type: MountVolume, Flag: fmt.Sprintf("%s %q", flag, v)}
+	if hasControl(v) {
+		return m, mountErr(flag, v, "the value contains a control character")
+	}
 	r := csv.NewReader(strings.NewReader(v))
 	fields, err := r.Read()
 	if err != nil || len(fields) == 0 {
@@ -207,7 +226,7 @@ func ParseMountFlag(v string) (MountRequest, error) {
 			}
 			b, err := strconv.ParseBool(val)
 			if err != nil {
-				return false, mountErr(flag, v, "%s=%s: use true or false", key, val)
+				return false, mountErr(flag, v, "%s=%q: use true or false", key, val)
 			}
 			return b, nil
 		}
@@ -360,6 +379,9 @@ func ParseMountFlag(v string) (MountRequest, error) {
 func ParseTmpfsFlag(v string) (MountRequest, error) {
 	const flag = "--tmpfs"
 	m := MountRequest{Type: MountTmpfs, Flag: fmt.Sprintf("%s %q", flag, v)}
+	if hasControl(v) {
+		return m, mountErr(flag, v, "the value contains a control character")
+	}
 	path, opts, hasOpts := strings.Cut(v, ":")
 	dst, err := cleanTarget(path)
 	if err != nil {
@@ -434,6 +456,11 @@ func normalizeTmpfsOptions(opts []string) ([]string, error) {
 				return nil, fmt.Errorf("tmpfs huge %q: use never, always, within_size or advise", val)
 			}
 		case "mpol":
+			// MODE[=FLAGS][:NODES], e.g. bind=static:0-3; passed on to
+			// the kernel as it is.
+			if strings.Trim(val, "abcdefghijklmnopqrstuvwxyz0123456789=:-_") != "" {
+				return nil, fmt.Errorf("tmpfs mpol %q: use a policy such as bind:0-3 or interleave", val)
+			}
 		default:
 			return nil, fmt.Errorf("unknown tmpfs option %q: use size=, mode=, uid=, gid=, nr_inodes=, exec, ro and the like", o)
 		}
@@ -492,6 +519,9 @@ func applyMounts(s *specs.Spec, o RunOptions) error {
 	}
 	user := make([]specs.Mount, 0, len(o.Mounts))
 	for _, m := range o.Mounts {
+		if m.Relabel != "" && selinuxEnabled() {
+			return fmt.Errorf("invalid %s: %s asks to relabel %s for SELinux, which is enabled on this host, but berth cannot relabel: drop %s", m.Flag, m.Relabel, m.Source, m.Relabel)
+		}
 		om, err := ociMount(m)
 		if err != nil {
 			return err

@@ -26,7 +26,9 @@ func TestParseVolumeFlag(t *testing.T) {
 		{"/host:/ctr", spec.MountRequest{Type: "bind", Source: "/host", Destination: "/ctr", CreateSource: true}},
 		{"/host/:/ctr/../data/", spec.MountRequest{Type: "bind", Source: "/host", Destination: "/data", CreateSource: true}},
 		{"/host:/ctr:ro", spec.MountRequest{Type: "bind", Source: "/host", Destination: "/ctr", CreateSource: true, ReadOnly: true}},
-		{"/host:/ctr:rw,z", spec.MountRequest{Type: "bind", Source: "/host", Destination: "/ctr", CreateSource: true}},
+		{"/host:/ctr:rw,z", spec.MountRequest{Type: "bind", Source: "/host", Destination: "/ctr", CreateSource: true, Relabel: "z"}},
+		{"/host:/proc/meminfo:ro", spec.MountRequest{Type: "bind", Source: "/host", Destination: "/proc/meminfo", CreateSource: true, ReadOnly: true}},
+		{"/host:/proc/./sys/kernel/ns_last_pid/", spec.MountRequest{Type: "bind", Source: "/host", Destination: "/proc/sys/kernel/ns_last_pid", CreateSource: true}},
 		{"/host:/ctr:ro,private", spec.MountRequest{Type: "bind", Source: "/host", Destination: "/ctr", CreateSource: true, ReadOnly: true, Propagation: "private"}},
 		{"data:/var/lib/data", spec.MountRequest{Type: "volume", Source: "data", Destination: "/var/lib/data"}},
 		{"my-vol.1:/d:ro,nocopy", spec.MountRequest{Type: "volume", Source: "my-vol.1", Destination: "/d", ReadOnly: true, NoCopy: true}},
@@ -57,8 +59,12 @@ func TestParseVolumeFlagErrors(t *testing.T) {
 		"relative":                    "must be absolute",
 		"/host:ctr":                   "must be absolute",
 		"/host:/":                     "cannot be /",
-		"/host:/proc":                 "under /proc",
-		"/host:/proc/sys/kernel":      "under /proc",
+		"/host:/proc":                 "only a proc file system",
+		"/host:/proc/sys/kernel":      "inside /proc",
+		"/host:/proc/./sys/net/":      `"/proc/sys/net" is inside /proc`,
+		"/host\n:/ctr":                "control character",
+		"/host:/proc/../proc/sys/net": `"/proc/sys/net" is inside /proc`,
+		"/host:/proc/meminfo/x":       "inside /proc",
 		"./data:/ctr":                 "neither an absolute host path nor a volume name",
 		"-vol:/ctr":                   "neither an absolute host path nor a volume name",
 		"a b:/ctr":                    "neither an absolute host path nor a volume name",
@@ -110,17 +116,20 @@ func TestParseMountFlag(t *testing.T) {
 
 func TestParseMountFlagErrors(t *testing.T) {
 	cases := map[string]string{
-		"":                                             "use type=",
-		`type=bind,"src=/a`:                            "use type=",
-		"type=bind,source=/a":                          "add target=",
-		"type=bind,target=/b":                          "add source=",
-		"type=bind,source=a,target=/b":                 "must be absolute",
-		"type=bind,source=/a,target=b":                 "must be absolute",
-		"type=bind,source=/a,target=/":                 "cannot be /",
-		"type=nfs,target=/b":                           `type "nfs" is not supported`,
-		"type=,target=/b":                              "type needs a value",
-		"type=bind,source=/a,target=/b,foo=bar":        `unknown field "foo"`,
-		"type=bind,source=/a,target=/b,readonly=maybe": "use true or false",
+		"":                                                      "use type=",
+		`type=bind,"src=/a`:                                     "use type=",
+		"type=bind,source=/a":                                   "add target=",
+		"type=bind,target=/b":                                   "add source=",
+		"type=bind,source=a,target=/b":                          "must be absolute",
+		"type=bind,source=/a,target=b":                          "must be absolute",
+		"type=bind,source=/a,target=/":                          "cannot be /",
+		"type=bind,source=/a,target=//proc/sys/net":             `"/proc/sys/net" is inside /proc`,
+		"type=bind,source=/a\n,target=/b":                       "control character",
+		"type=bind,source=/a,target=/proc":                      "only a proc file system",
+		"type=nfs,target=/b":                                    `type "nfs" is not supported`,
+		"type=,target=/b":                                       "type needs a value",
+		"type=bind,source=/a,target=/b,foo=bar":                 `unknown field "foo"`,
+		"type=bind,source=/a,target=/b,readonly=maybe":          "use true or false",
 		"type=bind,source=/a,target=/b,bind-propagation=rslave": "not supported yet",
 		"type=bind,source=/a,target=/b,bind-propagation=up":     "use private or rprivate",
 		"type=bind,source=/a,target=/b,bind-recursive=readonly": "not supported yet",
@@ -151,6 +160,7 @@ func TestParseTmpfsFlag(t *testing.T) {
 		{"/t", spec.MountRequest{Type: "tmpfs", Destination: "/t"}},
 		{"/run/x/:size=64m,mode=1777", spec.MountRequest{Type: "tmpfs", Destination: "/run/x", Options: []string{"size=67108864", "mode=1777"}}},
 		{"/t:size=50%,exec,uid=1000,gid=1000,nr_inodes=1k,huge=within_size", spec.MountRequest{Type: "tmpfs", Destination: "/t", Options: []string{"size=50%", "exec", "uid=1000", "gid=1000", "nr_inodes=1024", "huge=within_size"}}},
+		{"/t:mpol=bind=static:0-3", spec.MountRequest{Type: "tmpfs", Destination: "/t", Options: []string{"mpol=bind=static:0-3"}}},
 	}
 	for _, c := range cases {
 		got, err := spec.ParseTmpfsFlag(c.in)
@@ -163,17 +173,22 @@ func TestParseTmpfsFlag(t *testing.T) {
 		}
 	}
 	bad := map[string]string{
-		"t":              "must be absolute",
-		"":               "missing",
-		"/":              "cannot be /",
-		"/t:size=lots":   "tmpfs size",
-		"/t:size=0%":     "percentage",
-		"/t:mode=8":      "octal",
-		"/t:uid=me":      "use a number",
-		"/t:huge=maybe":  "tmpfs huge",
-		"/t:bind":        `unknown tmpfs option "bind"`,
-		"/t:upperdir=/x": `unknown tmpfs option "upperdir=/x"`,
-		"/t:size=":       "unknown tmpfs option",
+		"t":                    "must be absolute",
+		"":                     "missing",
+		"/":                    "cannot be /",
+		"/proc":                "only a proc file system",
+		"/proc/sys/":           `"/proc/sys" is inside /proc`,
+		"/t:mpol=bind;0":       "tmpfs mpol",
+		"/t:mpol=bind:0-3\x00": "control character",
+		"/t:mpol=bind:0 ":      "tmpfs mpol",
+		"/t:size=lots":         "tmpfs size",
+		"/t:size=0%":           "percentage",
+		"/t:mode=8":            "octal",
+		"/t:uid=me":            "use a number",
+		"/t:huge=maybe":        "tmpfs huge",
+		"/t:bind":              `unknown tmpfs option "bind"`,
+		"/t:upperdir=/x":       `unknown tmpfs option "upperdir=/x"`,
+		"/t:size=":             "unknown tmpfs option",
 	}
 	for in, want := range bad {
 		_, err := spec.ParseTmpfsFlag(in)
@@ -301,5 +316,23 @@ func TestCheckMountsDuplicateNamesBothFlags(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), `-v "v:/x"`) || !strings.Contains(err.Error(), `--mount "type=tmpfs,target=/x/."`) {
 		t.Errorf("CheckMounts duplicate: %v", err)
+	}
+}
+
+// TestRelabelNeedsSELinuxDisabled: -v's z and Z are ignored where SELinux
+// is disabled and refused where it is enabled, since berth cannot relabel.
+func TestRelabelNeedsSELinuxDisabled(t *testing.T) {
+	for _, enabled := range []bool{false, true} {
+		restore := spec.SetSELinuxEnabled(enabled)
+		o := runOpts(t)
+		o.Mounts = []spec.MountRequest{mustParse(t, spec.ParseVolumeFlag, t.TempDir()+":/data:Z")}
+		_, err := spec.FromRunOptions(o)
+		restore()
+		if enabled && (err == nil || !strings.Contains(err.Error(), "drop Z")) {
+			t.Errorf("Z with SELinux enabled: %v, want a refusal", err)
+		}
+		if !enabled && err != nil {
+			t.Errorf("Z with SELinux disabled: %v", err)
+		}
 	}
 }

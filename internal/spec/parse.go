@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"golang.org/x/sys/unix"
+	"io"
 	"math"
 	"os"
 	"runtime"
@@ -110,8 +111,13 @@ func ReadEnvFile(path string) ([]string, error) {
 		return nil, fmt.Errorf("open env file: %w", err)
 	}
 	defer f.Close()
+	return ParseEnvFile(f, path)
+}
+
+// ParseEnvFile is ReadEnvFile on the contents of the file named path.
+func ParseEnvFile(r io.Reader, path string) ([]string, error) {
 	var lines []string
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	for n := 1; sc.Scan(); n++ {
 		line := strings.TrimLeft(sc.Text(), " \t")
 		if line == "" || strings.HasPrefix(line, "#") {

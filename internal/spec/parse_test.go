@@ -331,6 +331,11 @@ func TestReadEnvFile(t *testing.T) {
 			content:  "\nSOME KEY\n",
 			errParts: []string{"line 2", "white space"},
 		},
+		{
+			name:     "line longer than 64 KiB",
+			content:  "A=" + strings.Repeat("x", 70000) + "\n",
+			errParts: []string{"read env file", "too long"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

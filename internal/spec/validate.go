@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/berth-runtime/berth/internal/caps"
+	"github.com/berth-runtime/berth/internal/rootfs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -35,14 +36,14 @@ func Validate(s *specs.Spec) error {
 		return invalid("root.path %q must be absolute here", s.Root.Path)
 	}
 	if st, err := os.Stat(s.Root.Path); err != nil {
-		return invalid("rootfs %s does not exist: create it or point root.path at the container's files", s.Root.Path)
+		return invalid("rootfs %q does not exist: create it or point root.path at the container's files", s.Root.Path)
 	} else if !st.IsDir() {
-		return invalid("rootfs %s is not a directory", s.Root.Path)
+		return invalid("rootfs %q is not a directory", s.Root.Path)
 	}
 	if s.Linux == nil {
 		return invalid("the linux section is missing")
 	}
-	checks := []func(*specs.Spec) error{validateProcess, validateNamespaces, validateMounts, validateDevices, validateResources, validateUnsupported}
+	checks := []func(*specs.Spec) error{validateProcess, validateNamespaces, validateMounts, validateSysctls, validateDevices, validateResources, validateUnsupported, validateSELinux}
 	for _, check := range checks {
 		if err := check(s); err != nil {
 			return err
@@ -81,7 +82,7 @@ func ValidateProcess(p *specs.Process) error {
 			}
 		}
 	}
-	return nil
+	return checkProcessLabel(p)
 }
 
 var namespaceTypes = map[specs.LinuxNamespaceType]bool{
@@ -133,16 +134,27 @@ func validateNamespaces(s *specs.Spec) error {
 	return nil
 }
 
+// validateMounts checks each mount. Destinations inside /proc are
+// compared cleaned (/proc/./sys, //proc, /proc/../proc/sys and trailing
+// slashes all name /proc/sys); rootfs checks again where a destination
+// resolves inside the rootfs at mount time, which only it can see (a
+// symlink in the image).
 func validateMounts(s *specs.Spec) error {
 	for _, m := range s.Mounts {
 		if !filepath.IsAbs(m.Destination) {
 			return invalid("mount destination %q must be an absolute path", m.Destination)
 		}
+		if strings.ContainsRune(m.Destination, 0) {
+			return invalid("mount destination %q contains a NUL byte", m.Destination)
+		}
+		if err := rootfs.CheckProcDestination(filepath.Clean(m.Destination), m.Type, IsBind(m)); err != nil {
+			return invalid("mount on %q: %v", m.Destination, err)
+		}
 		if !SupportedMountTypes[m.Type] {
-			return invalid("mount %s: file system type %q is not supported", m.Destination, m.Type)
+			return invalid("mount %q: file system type %q is not supported", m.Destination, m.Type)
 		}
 		if IsBind(m) && m.Source == "" {
-			return invalid("bind mount %s has no source", m.Destination)
+			return invalid("bind mount %q has no source", m.Destination)
 		}
 	}
 	return nil
@@ -169,7 +181,7 @@ func validateDevices(s *specs.Spec) error {
 		switch d.Type {
 		case "c", "b", "u", "p":
 		default:
-			return invalid("device %s: type %q must be c, b, u or p", d.Path, d.Type)
+			return invalid("device %q: type %q must be c, b, u or p", d.Path, d.Type)
 		}
 	}
 	return nil
@@ -201,9 +213,8 @@ func validateResources(s *specs.Spec) error {
 
 // validateUnsupported refuses, by name, settings berth would otherwise
 // have to ignore: a container must not silently run with less isolation
-// or different behaviour than its config asks for. SELinux labels are the
-// exception, as in crun: without SELinux on the host there is nothing to
-// label, and engines only set them where SELinux is enabled.
+// or different behaviour than its config asks for. SELinux labels are
+// validateSELinux's.
 func validateUnsupported(s *specs.Spec) error {
 	l, p := s.Linux, s.Process
 	for name, set := range map[string]bool{
@@ -224,7 +235,7 @@ func validateUnsupported(s *specs.Spec) error {
 	}
 	for _, m := range s.Mounts {
 		if len(m.UIDMappings)+len(m.GIDMappings) > 0 {
-			return invalid("mount %s: idmapped mounts are not supported by berth", m.Destination)
+			return invalid("mount %q: idmapped mounts are not supported by berth", m.Destination)
 		}
 	}
 	return nil

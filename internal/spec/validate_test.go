@@ -180,9 +180,4 @@ func TestValidateRefusesUnsupportedSettings(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	s := spec.Default(t.TempDir(), []string{"/bin/true"})
-	s.Process.SelinuxLabel, s.Linux.MountLabel = "system_u:system_r:container_t:s0", "system_u:object_r:container_file_t:s0"
-	if err := spec.Validate(s); err != nil {
-		t.Errorf("SELinux labels on a host without SELinux: %v", err)
-	}
 }
