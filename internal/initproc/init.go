@@ -7,13 +7,13 @@ import (
 	"os"
 	"runtime"
 	"strconv"
-	"strings"
 	"syscall"
 	"unsafe"
 
 	"github.com/berth-runtime/berth/internal/caps"
 	"github.com/berth-runtime/berth/internal/cgroups"
 	"github.com/berth-runtime/berth/internal/hooks"
+	"github.com/berth-runtime/berth/internal/procfs"
 	"github.com/berth-runtime/berth/internal/rootfs"
 	"github.com/berth-runtime/berth/internal/seccomp"
 	"github.com/berth-runtime/berth/internal/terminal"
@@ -244,10 +244,11 @@ func pauseForHooks(sock *os.File) error {
 
 // openStartSignal reopens the exec FIFO read-write while still root: a
 // FIFO held for both ends never blocks on open, and the container's user
-// may not be able to reach it later.
+// may not be able to reach it later. The reopen goes through a verified
+// procfs, not the container's /proc/self/fd.
 func openStartSignal(fifo *os.File) (*os.File, error) {
 	defer fifo.Close()
-	f, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(int(fifo.Fd())), os.O_RDWR|unix.O_CLOEXEC, 0)
+	f, err := procfs.Reopen(fifo, os.O_RDWR)
 	if err != nil {
 		return nil, fmt.Errorf("open exec fifo: %w", err)
 	}
@@ -296,14 +297,10 @@ func joinNamespaces(list []Namespace) error {
 	return nil
 }
 
+// writeSysctls writes the sysctls through a verified procfs: after
+// pivot_root, /proc/sys is whatever the container's mounts put there.
 func writeSysctls(sysctls map[string]string) error {
-	for key, value := range sysctls {
-		path := "/proc/sys/" + strings.ReplaceAll(key, ".", "/")
-		if err := os.WriteFile(path, []byte(value), 0); err != nil {
-			return fmt.Errorf("sysctl %s: %w", key, err)
-		}
-	}
-	return nil
+	return procfs.WriteSysctls(sysctls)
 }
 
 func setupNamespaces(cfg *Config) error {
@@ -388,16 +385,7 @@ func setupTerminal(sock *os.File, size terminal.Size, console bool) error {
 }
 
 func bindConsole(slave *os.File) error {
-	f, err := os.OpenFile("/dev/console", os.O_CREATE|os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NOCTTY, 0o600)
-	if err != nil {
-		return fmt.Errorf("create /dev/console: %w", err)
-	}
-	f.Close()
-	src := "/proc/self/fd/" + strconv.Itoa(int(slave.Fd()))
-	if err := unix.Mount(src, "/dev/console", "", unix.MS_BIND, ""); err != nil {
-		return fmt.Errorf("bind /dev/console: %w", err)
-	}
-	return nil
+	return rootfs.BindConsole(slave)
 }
 
 // execProcess applies the process settings and execs the program.
@@ -416,7 +404,7 @@ func prepareProcess(p *Process, preserveFDs int) ([]unix.SockFilter, error) {
 		return nil, err
 	}
 	if p.OOMScoreAdj != nil {
-		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*p.OOMScoreAdj)), 0); err != nil {
+		if err := procfs.WriteSelf("oom_score_adj", []byte(strconv.Itoa(*p.OOMScoreAdj))); err != nil {
 			return nil, fmt.Errorf("set oom_score_adj: %w", err)
 		}
 	}
@@ -466,12 +454,12 @@ func execProgram(p *Process, path string, filter []unix.SockFilter) error {
 }
 
 func reopenStdin() error {
-	fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	null, err := rootfs.OpenDevNull(os.O_RDONLY)
 	if err != nil {
-		return fmt.Errorf("open /dev/null: %w", err)
+		return fmt.Errorf("stdin: %w", err)
 	}
-	defer unix.Close(fd)
-	return unix.Dup3(fd, 0, 0)
+	defer null.Close()
+	return unix.Dup3(int(null.Fd()), 0, 0)
 }
 
 func setRlimits(limits []Rlimit) error {
