@@ -257,11 +257,21 @@ func consoleSocket(t *testing.T) (string, chan *os.File) {
 // the run failed. run has no exec FIFO: the terminal is tested alone.
 func terminalRun(t *testing.T, id, bundle string) (string, result) {
 	t.Helper()
-	sock, masterc := consoleSocket(t)
 	t.Cleanup(func() { oci(t, "delete", "--force", id) })
+	return onTerminal(t, func(sock string) []string {
+		return []string{"run", "--bundle", bundle, "--console-socket", sock, id}
+	})
+}
+
+// onTerminal runs berth-oci with the arguments args gives for a console
+// socket, and returns what the process wrote to its terminal up to the
+// line "done", or how berth-oci failed.
+func onTerminal(t *testing.T, args func(sock string) []string) (string, result) {
+	t.Helper()
+	sock, masterc := consoleSocket(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, ociBin, "--root", ociRoot, "run", "--bundle", bundle, "--console-socket", sock, id)
+	cmd := exec.CommandContext(ctx, ociBin, append([]string{"--root", ociRoot}, args(sock)...)...)
 	var stderr strings.Builder
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -421,6 +431,21 @@ func TestOCITerminalFromOwnDevpts(t *testing.T) {
 			t.Errorf("want the container refused with an error naming ptmx and devpts, got %+v", r)
 		}
 		t.Logf("refused: %s", r.stderr)
+	})
+	t.Run("exec with a terminal", func(t *testing.T) {
+		// berth-oci exec --tty joins the running container and opens its
+		// /dev/pts/ptmx, which must be a devpts ptmx.
+		bundle := ociBundle(t, []string{"sleep", "1000"}, nil)
+		t.Cleanup(func() { oci(t, "delete", "--force", "exectty") })
+		if r := oci(t, "run", "--detach", "--bundle", bundle, "exectty"); r.code != 0 {
+			t.Fatalf("run: %+v", r)
+		}
+		got, r := onTerminal(t, func(sock string) []string {
+			return []string{"exec", "--tty", "--console-socket", sock, "exectty", "sh", "-c", script}
+		})
+		if r.code != 0 || !strings.HasPrefix(got, "/dev/pts/0\nmajor 88\n") {
+			t.Errorf("exec --tty: %q %+v", got, r)
+		}
 	})
 }
 
