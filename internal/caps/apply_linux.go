@@ -2,9 +2,36 @@ package caps
 
 import (
 	"fmt"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
+
+// lastCap asks the kernel itself: PR_CAPBSET_READ fails with EINVAL past
+// the last capability it knows. /proc/sys/kernel/cap_last_cap is not read:
+// in the init stage /proc is the container's, and an image without a proc
+// mount (or anything mounted over it) that says 0 there would keep every
+// other capability in the bounding set, which a root exec without
+// no_new_privs turns into a full capability set.
+var lastCap = sync.OnceValue(func() int {
+	valid := func(c int) bool {
+		_, err := unix.PrctlRetInt(unix.PR_CAPBSET_READ, uintptr(c), 0, 0, 0)
+		return err == nil
+	}
+	if !valid(0) {
+		return len(names) - 1
+	}
+	lo, hi := 0, 63 // lo is known; the answer is in [lo, hi]
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if valid(mid) {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return lo
+})
 
 // Sets holds the five capability sets as bit masks.
 type Sets struct {
@@ -19,7 +46,7 @@ func DropBounding(keep uint64) error {
 			continue
 		}
 		if err := unix.Prctl(unix.PR_CAPBSET_DROP, uintptr(c), 0, 0, 0); err != nil && err != unix.EINVAL {
-			return fmt.Errorf("drop %s from the bounding set: %w", names[c], err)
+			return fmt.Errorf("drop %s from the bounding set: %w", name(c), err)
 		}
 	}
 	return nil
@@ -51,7 +78,7 @@ func Apply(s Sets) error {
 			continue
 		}
 		if err := unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uintptr(c), 0, 0); err != nil {
-			return fmt.Errorf("raise ambient %s: %w", names[c], err)
+			return fmt.Errorf("raise ambient %s: %w", name(c), err)
 		}
 	}
 	return nil

@@ -5,10 +5,8 @@ package caps
 
 import (
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
-	"sync"
 )
 
 // names is indexed by capability number (linux/capability.h).
@@ -26,18 +24,16 @@ var names = []string{
 	"CAP_CHECKPOINT_RESTORE",
 }
 
-var lastCap = sync.OnceValue(func() int {
-	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
-	if err == nil {
-		if n, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && n >= 0 {
-			return n
-		}
-	}
-	return len(names) - 1
-})
-
 // Last is the highest capability number the running kernel knows.
 func Last() int { return lastCap() }
+
+// name is the name of capability c, also for one newer than this list.
+func name(c int) string {
+	if c < len(names) {
+		return names[c]
+	}
+	return "capability " + strconv.Itoa(c)
+}
 
 // Parse returns the number of a capability name ("CAP_NET_ADMIN"; the
 // "CAP_" prefix and case are optional).

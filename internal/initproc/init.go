@@ -7,13 +7,13 @@ import (
 	"os"
 	"runtime"
 	"strconv"
-	"strings"
 	"syscall"
 	"unsafe"
 
 	"github.com/berth-runtime/berth/internal/caps"
 	"github.com/berth-runtime/berth/internal/cgroups"
 	"github.com/berth-runtime/berth/internal/hooks"
+	"github.com/berth-runtime/berth/internal/procfs"
 	"github.com/berth-runtime/berth/internal/rootfs"
 	"github.com/berth-runtime/berth/internal/seccomp"
 	"github.com/berth-runtime/berth/internal/terminal"
@@ -222,10 +222,11 @@ func pauseForHooks(sock *os.File) error {
 
 // openStartSignal reopens the exec FIFO read-write while still root: a
 // FIFO held for both ends never blocks on open, and the container's user
-// may not be able to reach it later.
+// may not be able to reach it later. The reopen goes through a verified
+// procfs, not the container's /proc/self/fd.
 func openStartSignal(fifo *os.File) (*os.File, error) {
 	defer fifo.Close()
-	f, err := os.OpenFile("/proc/self/fd/"+strconv.Itoa(int(fifo.Fd())), os.O_RDWR|unix.O_CLOEXEC, 0)
+	f, err := procfs.Reopen(fifo, os.O_RDWR)
 	if err != nil {
 		return nil, fmt.Errorf("open exec fifo: %w", err)
 	}
@@ -274,14 +275,10 @@ func joinNamespaces(list []Namespace) error {
 	return nil
 }
 
+// writeSysctls writes the sysctls through a verified procfs: after
+// pivot_root, /proc/sys is whatever the container's mounts put there.
 func writeSysctls(sysctls map[string]string) error {
-	for key, value := range sysctls {
-		path := "/proc/sys/" + strings.ReplaceAll(key, ".", "/")
-		if err := os.WriteFile(path, []byte(value), 0); err != nil {
-			return fmt.Errorf("sysctl %s: %w", key, err)
-		}
-	}
-	return nil
+	return procfs.WriteSysctls(sysctls)
 }
 
 func setupNamespaces(cfg *Config) error {
@@ -377,16 +374,7 @@ func openTerminal(sock *os.File, size terminal.Size) (*os.File, error) {
 }
 
 func bindConsole(slave *os.File) error {
-	f, err := os.OpenFile("/dev/console", os.O_CREATE|os.O_RDONLY|unix.O_NOFOLLOW|unix.O_NOCTTY, 0o600)
-	if err != nil {
-		return fmt.Errorf("create /dev/console: %w", err)
-	}
-	f.Close()
-	src := "/proc/self/fd/" + strconv.Itoa(int(slave.Fd()))
-	if err := unix.Mount(src, "/dev/console", "", unix.MS_BIND, ""); err != nil {
-		return fmt.Errorf("bind /dev/console: %w", err)
-	}
-	return nil
+	return rootfs.BindConsole(slave)
 }
 
 // execProcess applies the process settings and execs the program.
@@ -400,7 +388,7 @@ func prepareProcess(p *Process, preserveFDs int) ([]unix.SockFilter, error) {
 		return nil, err
 	}
 	if p.OOMScoreAdj != nil {
-		if err := os.WriteFile("/proc/self/oom_score_adj", []byte(strconv.Itoa(*p.OOMScoreAdj)), 0); err != nil {
+		if err := procfs.WriteSelf("oom_score_adj", []byte(strconv.Itoa(*p.OOMScoreAdj))); err != nil {
 			return nil, fmt.Errorf("set oom_score_adj: %w", err)
 		}
 	}
@@ -469,13 +457,9 @@ func reopenDevNull(fds []int) error {
 }
 
 // openDevNull opens the container's /dev/null (after pivot_root or after
-// joining its mount namespace).
+// joining its mount namespace), checked to be the null device.
 func openDevNull() (*os.File, error) {
-	f, err := os.OpenFile("/dev/null", os.O_RDWR|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return nil, fmt.Errorf("open /dev/null: %w", err)
-	}
-	return f, nil
+	return rootfs.OpenDevNull(os.O_RDWR)
 }
 
 func setRlimits(limits []Rlimit) error {

@@ -31,12 +31,15 @@ func mountOne(root *os.File, m Mount, hierarchies []string) error {
 	case m.Type == "cgroup" || m.Type == "cgroup2":
 		err = mountCgroup(root, m, target, hierarchies)
 	default:
-		err = unix.Mount(m.Source, fdPath(target), m.Type, m.Flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT), m.Data)
+		err = unix.Mount(m.Source, fdName(target), m.Type, m.Flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT), m.Data)
 	}
 	if err != nil {
 		return fmt.Errorf("mount %s on %s: %w", m.Type, m.Destination, err)
 	}
-	return setPropagation(root, m)
+	if err := setPropagation(root, m); err != nil {
+		return err
+	}
+	return pinDevpts(root, m)
 }
 
 // mountTarget creates the destination inside root (a file when a file is
@@ -74,7 +77,7 @@ func refuseSymlinks(root *os.File, p string) error {
 }
 
 func bindMount(root *os.File, m Mount, target *os.File) error {
-	if err := unix.Mount(m.Source, fdPath(target), "", unix.MS_BIND|(m.Flags&unix.MS_REC), ""); err != nil {
+	if err := unix.Mount(m.Source, fdName(target), "", unix.MS_BIND|(m.Flags&unix.MS_REC), ""); err != nil {
 		return err
 	}
 	extra := m.Flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT)
@@ -88,11 +91,11 @@ func bindMount(root *os.File, m Mount, target *os.File) error {
 		return err
 	}
 	defer mounted.Close()
-	locked, err := mountFlags(fdPath(mounted))
+	locked, err := fdMountFlags(mounted)
 	if err != nil {
 		return err
 	}
-	return unix.Mount("", fdPath(mounted), "", unix.MS_BIND|unix.MS_REMOUNT|extra|(locked&^unix.MS_RDONLY), "")
+	return unix.Mount("", fdName(mounted), "", unix.MS_BIND|unix.MS_REMOUNT|extra|(locked&^unix.MS_RDONLY), "")
 }
 
 func setPropagation(root *os.File, m Mount) error {
@@ -105,7 +108,7 @@ func setPropagation(root *os.File, m Mount) error {
 	}
 	defer mounted.Close()
 	for _, p := range m.Propagation {
-		if err := unix.Mount("", fdPath(mounted), "", p, ""); err != nil {
+		if err := unix.Mount("", fdName(mounted), "", p, ""); err != nil {
 			return fmt.Errorf("set propagation of %s: %w", m.Destination, err)
 		}
 	}
@@ -118,9 +121,9 @@ func setPropagation(root *os.File, m Mount) error {
 func mountCgroup(root *os.File, m Mount, target *os.File, hierarchies []string) error {
 	flags := m.Flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT)
 	if len(hierarchies) == 0 {
-		return unix.Mount("cgroup2", fdPath(target), "cgroup2", flags, "")
+		return unix.Mount("cgroup2", fdName(target), "cgroup2", flags, "")
 	}
-	if err := unix.Mount("cgroup", fdPath(target), "tmpfs", flags&^unix.MS_RDONLY, "mode=755"); err != nil {
+	if err := unix.Mount("cgroup", fdName(target), "tmpfs", flags&^unix.MS_RDONLY, "mode=755"); err != nil {
 		return err
 	}
 	dir, err := openInRoot(root, m.Destination)
@@ -134,7 +137,7 @@ func mountCgroup(root *os.File, m Mount, target *os.File, hierarchies []string) 
 		}
 	}
 	if flags&unix.MS_RDONLY != 0 {
-		return unix.Mount("", fdPath(dir), "", unix.MS_REMOUNT|flags, "mode=755")
+		return unix.Mount("", fdName(dir), "", unix.MS_REMOUNT|flags, "mode=755")
 	}
 	return nil
 }
@@ -148,7 +151,7 @@ func mountHierarchy(dir *os.File, h string, flags uintptr) error {
 		return err
 	}
 	defer sub.Close()
-	if err := unix.Mount("cgroup", fdPath(sub), "cgroup", flags, h); err != nil {
+	if err := unix.Mount("cgroup", fdName(sub), "cgroup", flags, h); err != nil {
 		return fmt.Errorf("cgroup hierarchy %s: %w", h, err)
 	}
 	// Co-mounted controllers are also reachable by each name, as on hosts.
@@ -198,7 +201,7 @@ func bindHostDevice(root *os.File, d Device) error {
 		return err
 	}
 	defer target.Close()
-	return unix.Mount(d.Path, fdPath(target), "", unix.MS_BIND, "")
+	return unix.Mount(d.Path, fdName(target), "", unix.MS_BIND, "")
 }
 
 // devSymlinks adds the links every /dev has, when the config gives the

@@ -6,6 +6,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/berth-runtime/berth/internal/procfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -102,11 +103,11 @@ func checkProcRootSource(src string) error {
 // pathInRoot is where handle f, resolved inside root, is as the container
 // will see it.
 func pathInRoot(root, f *os.File) (string, error) {
-	rootPath, err := os.Readlink(fdPath(root))
+	rootPath, err := procfs.Readlink(root)
 	if err != nil {
 		return "", fmt.Errorf("resolve rootfs: %w", err)
 	}
-	p, err := os.Readlink(fdPath(f))
+	p, err := procfs.Readlink(f)
 	if err != nil {
 		return "", fmt.Errorf("resolve destination: %w", err)
 	}

@@ -3,9 +3,13 @@
 // systems and device nodes under the root filesystem, pivots into it and
 // detaches the old root, then masks and write-protects kernel interfaces.
 // Every destination is resolved inside the root filesystem (openat2
-// RESOLVE_IN_ROOT through filepath-securejoin) and mounted through the
-// resulting file descriptor, so a hostile image's symlinks cannot redirect
-// a mount onto the host. It runs only in the init stage.
+// RESOLVE_IN_ROOT, filepath-securejoin's emulation where openat2 is
+// missing) and mounted through the resulting file descriptor, named in a
+// verified procfs (internal/procfs), never in the container's own /proc:
+// a hostile image's symlinks or anything mounted over /proc cannot
+// redirect a mount. The files it mounts for the container are checked to
+// be what they must be: /dev/null the null device, the console a pty of
+// the container's own devpts. It runs only in the init stage.
 package rootfs
 
 import (
@@ -17,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/berth-runtime/berth/internal/procfs"
 	"github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"golang.org/x/sys/unix"
 )
@@ -91,18 +96,22 @@ func Prepare(c *Config) error {
 		return fmt.Errorf("open rootfs: %w", err)
 	}
 	defer root.Close()
-	for _, m := range c.Mounts {
-		if err := mountOne(root, m, c.CgroupHierarchies); err != nil {
+	// Mounts name their targets by descriptor (fdName), in the verified
+	// procfs's /proc/self/fd.
+	return procfs.InFdDir(func() error {
+		for _, m := range c.Mounts {
+			if err := mountOne(root, m, c.CgroupHierarchies); err != nil {
+				return err
+			}
+		}
+		if err := createDevices(root, c.Devices); err != nil {
 			return err
 		}
-	}
-	if err := createDevices(root, c.Devices); err != nil {
-		return err
-	}
-	if err := devSymlinks(root, c.Mounts); err != nil {
-		return err
-	}
-	return createCwd(root, c.Cwd)
+		if err := devSymlinks(root, c.Mounts); err != nil {
+			return err
+		}
+		return createCwd(root, c.Cwd)
+	})
 }
 
 // mountRoot makes Root a mount point, as pivot_root needs: the overlay
@@ -212,15 +221,29 @@ func Pivot(root string) error {
 }
 
 // Finish runs after Pivot: it masks and write-protects paths, makes the
-// root read-only when asked, and applies the root's propagation.
+// root read-only when asked, and applies the root's propagation. Masked
+// and read-only paths are resolved inside the new root and mounted
+// through their descriptors, in the verified procfs: nothing under the
+// container's own /proc or /dev is trusted to be what its name says.
 func Finish(c *Config) error {
-	for _, p := range c.MaskedPaths {
-		if err := mask(p); err != nil {
-			return err
+	if len(c.MaskedPaths)+len(c.ReadonlyPaths) > 0 {
+		root, err := os.OpenFile("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open root: %w", err)
 		}
-	}
-	for _, p := range c.ReadonlyPaths {
-		if err := readonly(p); err != nil {
+		defer root.Close()
+		err = procfs.InFdDir(func() error {
+			if err := maskPaths(root, c.MaskedPaths); err != nil {
+				return err
+			}
+			for _, p := range c.ReadonlyPaths {
+				if err := readonly(root, p); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
 			return err
 		}
 	}
@@ -237,36 +260,77 @@ func Finish(c *Config) error {
 	return nil
 }
 
-// mask hides p: a directory under an empty read-only tmpfs, anything else
-// under /dev/null.
-func mask(p string) error {
-	var st unix.Stat_t
-	if err := unix.Stat(p, &st); err != nil {
-		if errors.Is(err, unix.ENOENT) {
-			return nil
+// maskPaths hides each path: a directory under an empty read-only tmpfs,
+// anything else under the container's /dev/null, which must be the null
+// device (CVE-2025-31133: a /dev/null swapped for a symlink to a host
+// file or a writable /proc file would be mounted over the masked paths).
+func maskPaths(root *os.File, paths []string) error {
+	var null *os.File
+	defer func() {
+		if null != nil {
+			null.Close()
 		}
-		return fmt.Errorf("mask %s: %w", p, err)
-	}
-	var err error
-	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
-		err = unix.Mount("tmpfs", p, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=0,mode=755")
-	} else {
-		err = unix.Mount("/dev/null", p, "", unix.MS_BIND, "")
-	}
-	if err != nil {
-		return fmt.Errorf("mask %s: %w", p, err)
+	}()
+	for _, p := range paths {
+		target, err := openInRoot(root, p)
+		if errors.Is(err, unix.ENOENT) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("mask %s: %w", p, err)
+		}
+		err = maskOne(root, target, &null)
+		target.Close()
+		if err != nil {
+			return fmt.Errorf("mask %s: %w", p, err)
+		}
 	}
 	return nil
 }
 
-func readonly(p string) error {
-	if err := unix.Mount(p, p, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-		if errors.Is(err, unix.ENOENT) {
-			return nil
+func maskOne(root, target *os.File, null **os.File) error {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(target.Fd()), &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFDIR {
+		return unix.Mount("tmpfs", fdName(target), "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=0,mode=755")
+	}
+	if *null == nil {
+		f, err := openDevNull(root)
+		if err != nil {
+			return err
 		}
+		*null = f
+	}
+	return unix.Mount(fdName(*null), fdName(target), "", unix.MS_BIND, "")
+}
+
+// readonly binds p onto itself and remounts the bind read-only.
+func readonly(root *os.File, p string) error {
+	target, err := openInRoot(root, p)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("make %s read-only: %w", p, err)
 	}
-	if err := remountReadonly(p); err != nil {
+	err = unix.Mount(fdName(target), fdName(target), "", unix.MS_BIND|unix.MS_REC, "")
+	target.Close()
+	if err != nil {
+		return fmt.Errorf("make %s read-only: %w", p, err)
+	}
+	// The remount must name the new mount, not the one beneath it.
+	mounted, err := openInRoot(root, p)
+	if err != nil {
+		return fmt.Errorf("make %s read-only: %w", p, err)
+	}
+	defer mounted.Close()
+	flags, err := fdMountFlags(mounted)
+	if err == nil {
+		err = unix.Mount("", fdName(mounted), "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|flags, "")
+	}
+	if err != nil {
 		return fmt.Errorf("make %s read-only: %w", p, err)
 	}
 	return nil
@@ -275,19 +339,26 @@ func readonly(p string) error {
 // remountReadonly remounts the mount at p read-only, keeping the flags a
 // remount would otherwise clear.
 func remountReadonly(p string) error {
-	flags, err := mountFlags(p)
-	if err != nil {
-		return err
-	}
-	return unix.Mount("", p, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|flags, "")
-}
-
-// mountFlags returns the per-mount flags currently set on the mount at p.
-func mountFlags(p string) (uintptr, error) {
 	var st unix.Statfs_t
 	if err := unix.Statfs(p, &st); err != nil {
-		return 0, fmt.Errorf("statfs %s: %w", p, err)
+		return fmt.Errorf("statfs %s: %w", p, err)
 	}
+	return unix.Mount("", p, "", unix.MS_BIND|unix.MS_REMOUNT|unix.MS_RDONLY|statfsFlags(&st), "")
+}
+
+// fdMountFlags returns the per-mount flags currently set on the mount of
+// the open file f.
+func fdMountFlags(f *os.File) (uintptr, error) {
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(int(f.Fd()), &st); err != nil {
+		return 0, fmt.Errorf("statfs %s: %w", f.Name(), err)
+	}
+	return statfsFlags(&st), nil
+}
+
+// statfsFlags turns statfs's ST_* mount flags into the MS_* flags a
+// remount must repeat to keep them.
+func statfsFlags(st *unix.Statfs_t) uintptr {
 	var flags uintptr
 	for _, f := range [][2]uintptr{
 		{unix.ST_NOSUID, unix.MS_NOSUID}, {unix.ST_NODEV, unix.MS_NODEV},
@@ -299,22 +370,30 @@ func mountFlags(p string) (uintptr, error) {
 			flags |= f[1]
 		}
 	}
-	return flags, nil
+	return flags
 }
 
-// fdPath names an open file through /proc, for mount(2) calls that must
-// act on exactly the file that was resolved inside the rootfs.
-func fdPath(f *os.File) string {
-	return "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
+// fdName names an open file for mount(2): its descriptor's number, which
+// inside procfs.InFdDir is its entry in the verified procfs's
+// /proc/self/fd. mount(2) then acts on exactly the file that was resolved
+// inside the rootfs and checked, and nothing mounted over the container's
+// /proc can redirect it.
+func fdName(f *os.File) string {
+	return strconv.Itoa(int(f.Fd()))
 }
 
-// openInRoot resolves p inside root, following mounts made so far.
+// openInRoot resolves p inside root, following mounts made so far, and
+// returns an O_PATH handle.
 func openInRoot(root *os.File, p string) (*os.File, error) {
-	return pathrs.OpenatInRoot(root, p)
+	return resolveInRoot(root, p, 0)
 }
 
 // mkdirInRoot creates directory p (and its parents) inside root.
 func mkdirInRoot(root *os.File, p string) (*os.File, error) {
+	// Most directories exist: one openat2 finds them.
+	if d, err := resolveInRoot(root, p, unix.O_DIRECTORY); err == nil {
+		return d, nil
+	}
 	return pathrs.MkdirAllHandle(root, p, 0o755)
 }
 

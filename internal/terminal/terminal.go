@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/berth-runtime/berth/internal/rootfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -18,14 +19,16 @@ type Size struct {
 	Cols uint16 `json:"cols"`
 }
 
-// OpenPTY opens a new pty pair from /dev/ptmx, which must be the
-// container's own devpts instance.
+// OpenPTY opens a new pty pair from the container's own devpts instance
+// (rootfs.OpenPtmx: its ptmx checked and reopened through a verified
+// procfs, never a path lookup of /dev/ptmx), and checks that the slave
+// belongs to it.
 func OpenPTY() (master, slave *os.File, err error) {
-	m, err := unix.Open("/dev/ptmx", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+	master, err = rootfs.OpenPtmx()
 	if err != nil {
-		return nil, nil, fmt.Errorf("open /dev/ptmx: %w", err)
+		return nil, nil, err
 	}
-	master = os.NewFile(uintptr(m), "/dev/ptmx")
+	m := int(master.Fd())
 	if err := unix.IoctlSetPointerInt(m, unix.TIOCSPTLCK, 0); err != nil {
 		master.Close()
 		return nil, nil, fmt.Errorf("unlock pty: %w", err)
@@ -34,11 +37,16 @@ func OpenPTY() (master, slave *os.File, err error) {
 	// that a container's files could redirect.
 	s, _, errno := unix.Syscall(unix.SYS_IOCTL, uintptr(m), unix.TIOCGPTPEER, unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC)
 	if errno != 0 {
-		err = errno
 		master.Close()
-		return nil, nil, fmt.Errorf("open pty slave: %w", err)
+		return nil, nil, fmt.Errorf("open pty slave: %w", errno)
 	}
-	return master, os.NewFile(s, "pty-slave"), nil
+	slave = os.NewFile(s, "pty-slave")
+	if err := rootfs.CheckPtyPeer(master, slave); err != nil {
+		master.Close()
+		slave.Close()
+		return nil, nil, err
+	}
+	return master, slave, nil
 }
 
 // SetSize sets the window size of a terminal.
