@@ -38,6 +38,9 @@ const (
 	// Dead: the record says running, but no process holds its lock: the
 	// berth running it was killed, and the container died with it.
 	Dead Status = "dead"
+	// Paused is shown, never stored: a running container whose cgroup is
+	// frozen (berth pause), which the runtime's record tells.
+	Paused Status = "paused"
 )
 
 // Record is one container.
@@ -65,9 +68,13 @@ type Record struct {
 
 // State is the container's current or last run.
 type State struct {
-	Status       Status    `json:"Status"`
-	Pid          int       `json:"Pid,omitempty"`        // the container's PID 1, while running
-	MonitorPid   int       `json:"MonitorPid,omitempty"` // the berth process running it
+	Status     Status `json:"Status"`
+	Pid        int    `json:"Pid,omitempty"`        // the container's PID 1, while running
+	MonitorPid int    `json:"MonitorPid,omitempty"` // the berth process running it
+	// MonitorStart is the monitor's start time (clock ticks since boot),
+	// without which its PID is never signalled: it may be another
+	// process's by then.
+	MonitorStart uint64    `json:"MonitorStart,omitempty"`
 	StartedAt    time.Time `json:"StartedAt,omitempty"`
 	FinishedAt   time.Time `json:"FinishedAt,omitempty"`
 	ExitCode     int       `json:"ExitCode"`
@@ -247,7 +254,7 @@ func (s Store) load(id string) (Record, error) {
 	}
 	if rec.State.Status == Running && !Held(dir) {
 		rec.State.Status = Dead
-		rec.State.Pid, rec.State.MonitorPid = 0, 0
+		rec.State.Pid, rec.State.MonitorPid, rec.State.MonitorStart = 0, 0, 0
 		if rec.State.Error == "" {
 			rec.State.Error = "the berth process running it was killed; the container died with it"
 		}
