@@ -182,6 +182,9 @@ func (c *Cgroup) Destroy() error {
 	killed := false
 	for i := len(c.Dirs) - 1; i >= 0; i-- {
 		if !c.owns(c.Dirs[i]) {
+			if c.Version == V2 {
+				errs = append(errs, releaseDevicesV2(c.Dirs[i]))
+			}
 			continue
 		}
 		err := unix.Rmdir(c.Dirs[i])

@@ -132,8 +132,11 @@ func (c *Cgroup) setDevicesV1(rules []specs.LinuxDeviceCgroup) error {
 	if dir == "" {
 		return fmt.Errorf("device cgroup: the devices controller is not mounted")
 	}
-	denyAll := specs.LinuxDeviceCgroup{Allow: false, Access: "rwm"}
-	for _, rule := range append([]specs.LinuxDeviceCgroup{denyAll}, rules...) {
+	if len(rules) == 0 || rules[0].Allow || rules[0].Type != "" && rules[0].Type != "a" {
+		// Any "a" deny resets the list to deny-all; most configs begin so.
+		rules = append([]specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}, rules...)
+	}
+	for _, rule := range rules {
 		file := "devices.deny"
 		if rule.Allow {
 			file = "devices.allow"

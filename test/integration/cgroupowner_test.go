@@ -205,6 +205,15 @@ func TestOCIExistingEmptyCgroup(t *testing.T) {
 			t.Errorf("berth removed the cgroup %s it did not create", d)
 		}
 	}
+	// v2: berth's device programs went with its containers, and a process
+	// of the cgroup's owner opens what it could before (v1 keeps the rules
+	// of the last container in the directory, as runc leaves them).
+	if cgroupVersion(t) == "v2" {
+		out, err := exec.Command("sh", "-c", "echo $$ > "+dirs[0]+"/cgroup.procs && head -c0 /dev/kmsg && echo opened").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "opened") {
+			t.Errorf("berth left its device program on a cgroup it did not create: %v %s", err, out)
+		}
+	}
 }
 
 // TestOCIKillAllFreezesFirst: kill --all of a container whose processes
