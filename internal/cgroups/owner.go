@@ -20,7 +20,7 @@ var ErrNotEmpty = errors.New("cgroup is not empty")
 
 // ErrForeign means the operation would freeze, kill or remove a cgroup that
 // berth did not create.
-var ErrForeign = errors.New("berth did not create this cgroup")
+var ErrForeign = errors.New("foreign cgroup")
 
 // Claim finds which of the cgroup's directories exist already, before the
 // container is created, and records them as Foreign: berth uses them, but
