@@ -13,7 +13,6 @@ import (
 	"github.com/berth-runtime/berth/internal/container"
 	"github.com/berth-runtime/berth/internal/logs"
 	"github.com/berth-runtime/berth/internal/managed"
-	"github.com/berth-runtime/berth/internal/pidfd"
 	"github.com/berth-runtime/berth/internal/spec"
 	"github.com/berth-runtime/berth/internal/state"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -317,20 +316,8 @@ func stopLocked(g *globalOptions, rec managed.Record, timeout time.Duration) err
 	return nil
 }
 
-// signalMonitor tells a container's monitor to end, through a pidfd
-// checked against the monitor's recorded start time: a PID recorded
-// without one, or that names another process now, is not signalled.
-func signalMonitor(rec managed.Record) {
-	if rec.State.MonitorStart == 0 {
-		return
-	}
-	p, err := pidfd.Open(rec.State.MonitorPid, rec.State.MonitorStart)
-	if err != nil {
-		return
-	}
-	defer p.Close()
-	_ = p.Signal(unix.SIGTERM)
-}
+// signalMonitor tells a container's monitor to end.
+func signalMonitor(rec managed.Record) { _ = rec.State.SignalMonitor(unix.SIGTERM) }
 
 // stopSignal is the image's StopSignal, or SIGTERM.
 func stopSignal(g *globalOptions, rec managed.Record) unix.Signal {

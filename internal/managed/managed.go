@@ -18,13 +18,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/berth-runtime/berth/internal/flock"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/berth-runtime/berth/internal/flock"
+	"github.com/berth-runtime/berth/internal/pidfd"
 	"golang.org/x/sys/unix"
 )
 
@@ -83,6 +84,33 @@ type State struct {
 	RestartCount int       `json:"RestartCount,omitempty"`
 	// StopRequested: berth stop ended it, so no restart policy applies.
 	StopRequested bool `json:"StopRequested,omitempty"`
+}
+
+// ErrNoMonitor means the record names no monitor that can be signalled:
+// none runs it, or its PID was recorded without the start time that tells
+// it from a later process with the same PID, or names such a process now.
+var ErrNoMonitor = errors.New("no monitor to signal")
+
+// SignalMonitor sends sig to the monitor running the container, through a
+// pidfd checked against the monitor's recorded start time.
+func (st State) SignalMonitor(sig unix.Signal) error {
+	if st.MonitorPid <= 0 || st.MonitorStart == 0 {
+		return ErrNoMonitor
+	}
+	p, err := pidfd.Open(st.MonitorPid, st.MonitorStart)
+	if errors.Is(err, pidfd.ErrGone) {
+		return ErrNoMonitor
+	}
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	if err := p.Signal(sig); errors.Is(err, pidfd.ErrGone) {
+		return ErrNoMonitor
+	} else if err != nil {
+		return err
+	}
+	return nil
 }
 
 // Network is where the container is reachable.
