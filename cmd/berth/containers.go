@@ -14,6 +14,7 @@ import (
 	"github.com/berth-runtime/berth/internal/logs"
 	"github.com/berth-runtime/berth/internal/managed"
 	"github.com/berth-runtime/berth/internal/spec"
+	"github.com/berth-runtime/berth/internal/state"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -62,7 +63,8 @@ func newPsCommand(g *globalOptions) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var recs []managed.Record
 			for _, rec := range g.containers().List() {
-				if (all || rec.State.Status == managed.Running) && matches(rec, filters) {
+				rec = withPause(g, rec)
+				if (all || up(rec.State)) && matches(rec, filters) {
 					recs = append(recs, rec)
 				}
 			}
@@ -75,6 +77,22 @@ func newPsCommand(g *globalOptions) *cobra.Command {
 	cmd.Flags().StringArrayVarP(&filters, "filter", "f", nil, "keep containers matching name=, id=, status=, ancestor=")
 	return cmd
 }
+
+// withPause shows a running container whose cgroup is frozen (berth
+// pause) as paused, as docker ps does: the runtime's record knows, not
+// berth's.
+func withPause(g *globalOptions, rec managed.Record) managed.Record {
+	if rec.State.Status != managed.Running {
+		return rec
+	}
+	if c, err := container.Attach(g.runroot, rec.ID); err == nil && c.Status() == state.Paused {
+		rec.State.Status = managed.Paused
+	}
+	return rec
+}
+
+// up reports whether a container runs, paused or not.
+func up(st managed.State) bool { return st.Status == managed.Running || st.Status == managed.Paused }
 
 // matches applies docker ps's filters: name and id match substrings and
 // prefixes, status and ancestor (image) exactly.
@@ -151,12 +169,15 @@ func row(rec managed.Record) psRow {
 		Status: statusLine(rec.State), Ports: ports, Names: rec.Name}
 }
 
-// statusLine is docker ps's STATUS: "Up 3 minutes", "Exited (0) 2
-// seconds ago"; a container whose monitor died says so.
+// statusLine is docker ps's STATUS: "Up 3 minutes", "Up 3 minutes
+// (Paused)", "Exited (0) 2 seconds ago"; a container whose monitor died
+// says so.
 func statusLine(st managed.State) string {
 	switch st.Status {
 	case managed.Running:
 		return "Up " + strings.TrimSuffix(ago(st.StartedAt), " ago")
+	case managed.Paused:
+		return "Up " + strings.TrimSuffix(ago(st.StartedAt), " ago") + " (Paused)"
 	case managed.Exited:
 		return fmt.Sprintf("Exited (%d) %s", st.ExitCode, ago(st.FinishedAt))
 	case managed.Dead:
@@ -277,21 +298,26 @@ func stopLocked(g *globalOptions, rec managed.Record, timeout time.Duration) err
 	if _, err := store.Update(rec.ID, func(r *managed.Record) { r.State.StopRequested = true }); err != nil {
 		return err
 	}
+	// A paused container is thawed after each signal, so that it acts on
+	// it (container.Stop): a frozen one would be waited for in vain.
 	if timeout > 0 {
-		if err := signalContainer(g, rec, stopSignal(g, rec)); err != nil {
+		if err := stopContainerProcess(g, rec, stopSignal(g, rec)); err != nil {
 			// Between two runs (a restart's back-off) only the monitor is there.
-			_ = unix.Kill(rec.State.MonitorPid, unix.SIGTERM)
+			signalMonitor(rec)
 		}
 		if store.WaitReleased(rec.ID, timeout) {
 			return nil
 		}
 	}
-	if err := signalContainer(g, rec, unix.SIGKILL); err != nil {
-		_ = unix.Kill(rec.State.MonitorPid, unix.SIGTERM)
+	if err := stopContainerProcess(g, rec, unix.SIGKILL); err != nil {
+		signalMonitor(rec)
 	}
 	store.WaitReleased(rec.ID, 0)
 	return nil
 }
+
+// signalMonitor tells a container's monitor to end.
+func signalMonitor(rec managed.Record) { _ = rec.State.SignalMonitor(unix.SIGTERM) }
 
 // stopSignal is the image's StopSignal, or SIGTERM.
 func stopSignal(g *globalOptions, rec managed.Record) unix.Signal {
@@ -312,13 +338,24 @@ func stopSignal(g *globalOptions, rec managed.Record) unix.Signal {
 	return unix.SIGTERM
 }
 
-// signalContainer sends sig to the container's PID 1.
+// signalContainer sends sig to the container's PID 1; a paused container
+// stays paused, and handles it once unpaused.
 func signalContainer(g *globalOptions, rec managed.Record, sig unix.Signal) error {
 	c, err := container.Attach(g.runroot, rec.ID)
 	if err != nil {
 		return fmt.Errorf("container %s is not running", rec.Name)
 	}
 	return c.Kill(sig, false)
+}
+
+// stopContainerProcess sends sig, meant to end the container, to its PID
+// 1, and thaws it if it is paused, as docker stop and kill do.
+func stopContainerProcess(g *globalOptions, rec managed.Record, sig unix.Signal) error {
+	c, err := container.Attach(g.runroot, rec.ID)
+	if err != nil {
+		return fmt.Errorf("container %s is not running", rec.Name)
+	}
+	return c.Stop(sig)
 }
 
 func newKillCommand(g *globalOptions) *cobra.Command {
@@ -341,7 +378,13 @@ func newKillCommand(g *globalOptions) *cobra.Command {
 					// Killed on purpose: as docker, no restart policy applies.
 					_, _ = g.containers().Update(rec.ID, func(r *managed.Record) { r.State.StopRequested = true })
 				}
-				if err := signalContainer(g, rec, sig); err != nil {
+				send := signalContainer
+				if sig == unix.SIGKILL || sig == stopSignal(g, rec) {
+					// As docker: a paused container is thawed to act on
+					// a signal that ends it; others wait for unpause.
+					send = stopContainerProcess
+				}
+				if err := send(g, rec, sig); err != nil {
 					return err
 				}
 				fmt.Println(rec.Name)
@@ -428,9 +471,10 @@ func newInspectCommand(g *globalOptions) *cobra.Command {
 			var out []inspectInfo
 			err := forEach(g, args, func(rec managed.Record) error {
 				rec.Env = nil // berth's environment, not the container's
+				rec = withPause(g, rec)
 				info := inspectInfo{Record: rec}
 				// A running container's config, as the runtime has it.
-				if c, err := container.Attach(g.runroot, rec.ID); err == nil && rec.State.Status == managed.Running {
+				if c, err := container.Attach(g.runroot, rec.ID); err == nil && up(rec.State) {
 					if s, err := c.Spec(); err == nil {
 						info.Config = &inspectConfig{Hostname: s.Hostname, Cmd: s.Process.Args, Env: s.Process.Env,
 							WorkingDir: s.Process.Cwd, User: s.Process.User, ReadonlyRootfs: s.Root.Readonly}

@@ -14,6 +14,7 @@ import (
 	"github.com/berth-runtime/berth/internal/managed"
 	"github.com/berth-runtime/berth/internal/network"
 	"github.com/berth-runtime/berth/internal/network/nft"
+	"github.com/berth-runtime/berth/internal/pidfd"
 	"github.com/berth-runtime/berth/internal/progress"
 	"github.com/berth-runtime/berth/internal/snapshot"
 	"github.com/berth-runtime/berth/internal/spec"
@@ -285,11 +286,12 @@ func runOnce(g *globalOptions, f *runFlags, rec *managed.Record, args []string, 
 	}
 	run.Started = func(pid int) {
 		mounts.keep()
+		monitorStart, _, _ := pidfd.Stat(os.Getpid())
 		if r, err := store.Update(rec.ID, func(r *managed.Record) {
 			r.ImageID = rec.ImageID
 			r.Network = net
-			r.State = managed.State{Status: managed.Running, Pid: pid, MonitorPid: os.Getpid(), StartedAt: time.Now().UTC(),
-				RestartCount: r.State.RestartCount}
+			r.State = managed.State{Status: managed.Running, Pid: pid, MonitorPid: os.Getpid(), MonitorStart: monitorStart,
+				StartedAt: time.Now().UTC(), RestartCount: r.State.RestartCount}
 		}); err == nil {
 			*rec = r
 		}

@@ -53,6 +53,10 @@ type Cgroup struct {
 	// Dirs are the absolute directories that make up the cgroup: one per
 	// v1 hierarchy, or the single v2 directory.
 	Dirs []string
+	// Foreign are the directories of Dirs that existed before the
+	// container (see Claim): berth writes the container's limits there,
+	// but never freezes them, kills their processes or removes them.
+	Foreign []string
 }
 
 // New describes the cgroup at path (relative to the hierarchy roots) for
@@ -77,17 +81,20 @@ func New(path string, resources *specs.LinuxResources) (*Cgroup, error) {
 	return c, nil
 }
 
-// Load describes an existing cgroup from its recorded directories.
-func Load(version Version, path string, dirs []string) *Cgroup {
-	return &Cgroup{Version: version, Path: path, Dirs: dirs}
+// Load describes an existing cgroup from its recorded directories, and
+// those of them that berth did not create.
+func Load(version Version, path string, dirs, foreign []string) *Cgroup {
+	return &Cgroup{Version: version, Path: path, Dirs: dirs, Foreign: foreign}
 }
 
 func needsCpuset(r *specs.LinuxResources) bool {
 	return r != nil && r.CPU != nil && (r.CPU.Cpus != "" || r.CPU.Mems != "")
 }
 
-// Create makes the cgroup's directories and applies the limits. On error
-// everything it made is removed again.
+// Create makes the cgroup's directories (all but the Foreign ones, which
+// exist) and applies the limits. Device access is denied except what r's
+// device rules allow, even when r has none or is nil: the device cgroup
+// fails closed. On error everything it made is removed again.
 func (c *Cgroup) Create(r *specs.LinuxResources) (err error) {
 	defer func() {
 		if err != nil {
@@ -156,36 +163,36 @@ func (c *Cgroup) OOMKilled() bool {
 	return n > 0
 }
 
-// Processes lists the PIDs in the cgroup.
+// Processes lists the PIDs in the cgroup and in the cgroups below it.
 func (c *Cgroup) Processes() []int {
-	var pids []int
 	for _, d := range c.Dirs {
-		b, err := os.ReadFile(filepath.Join(d, "cgroup.procs"))
-		if err != nil {
-			continue
-		}
-		for _, f := range strings.Fields(string(b)) {
-			if pid, err := strconv.Atoi(f); err == nil {
-				pids = append(pids, pid)
-			}
-		}
-		if len(pids) > 0 {
-			break
+		if pids := procsUnder(d); len(pids) > 0 {
+			return pids
 		}
 	}
-	return pids
+	return nil
 }
 
-// Destroy kills whatever still runs in the cgroup and removes its
-// directories. Missing directories are not an error; a cgroup whose
-// processes have not exited yet reports EBUSY and is left for the next
-// garbage collection.
+// Destroy kills whatever still runs in the cgroup and removes the
+// directories berth created; Foreign ones are left as they are. Missing
+// directories are not an error; a cgroup whose processes have not exited
+// yet reports EBUSY and is left for the next garbage collection.
 func (c *Cgroup) Destroy() error {
 	var errs []error
+	killed := false
 	for i := len(c.Dirs) - 1; i >= 0; i-- {
+		if !c.owns(c.Dirs[i]) {
+			if c.Version == V2 {
+				errs = append(errs, releaseDevicesV2(c.Dirs[i]))
+			}
+			continue
+		}
 		err := unix.Rmdir(c.Dirs[i])
-		if errors.Is(err, unix.EBUSY) {
-			c.kill()
+		if errors.Is(err, unix.EBUSY) && c.Owned() {
+			if !killed {
+				_ = c.Signal(unix.SIGKILL)
+				killed = true
+			}
 			err = rmdirWhenEmpty(c.Dirs[i])
 		}
 		if err != nil && !errors.Is(err, unix.ENOENT) {
@@ -209,17 +216,6 @@ func rmdirWhenEmpty(dir string) error {
 		}
 		time.Sleep(delay)
 		delay = min(2*delay, 50*time.Millisecond)
-	}
-}
-
-func (c *Cgroup) kill() {
-	if c.Version == V2 {
-		if writeFile(filepath.Join(c.Dirs[0], "cgroup.kill"), "1") == nil {
-			return
-		}
-	}
-	for _, pid := range c.Processes() {
-		_ = unix.Kill(pid, unix.SIGKILL)
 	}
 }
 
@@ -266,14 +262,22 @@ func readKey(path, key string) (int64, error) {
 	return 0, fmt.Errorf("%s: no key %s", path, key)
 }
 
-// Freeze stops (or lets run again) every process in the cgroup.
+// Freeze stops (or lets run again) every process in the cgroup, and
+// returns once they have all stopped. A cgroup berth did not create is
+// left alone (ErrForeign).
 func (c *Cgroup) Freeze(frozen bool) error {
+	if !c.Owned() {
+		return c.errForeign("freeze or thaw")
+	}
 	if c.Version == V2 {
 		v := "0"
 		if frozen {
 			v = "1"
 		}
-		return writeFile(filepath.Join(c.Dirs[0], "cgroup.freeze"), v)
+		if err := writeFile(filepath.Join(c.Dirs[0], "cgroup.freeze"), v); err != nil || !frozen {
+			return err
+		}
+		return waitFrozen(c.Dirs[0])
 	}
 	dir := c.dirFor("freezer")
 	if dir == "" {
@@ -289,15 +293,20 @@ func (c *Cgroup) Freeze(frozen bool) error {
 	if !frozen {
 		return nil
 	}
-	// FREEZING means some task has not stopped yet; v1 finishes on a read.
-	for i := 0; i < 1000; i++ {
+	// FREEZING means some task has not stopped yet; v1 finishes on a
+	// write (a task that was forking when the freeze began is caught by
+	// the next one).
+	delay := 100 * time.Microsecond
+	for waited := time.Duration(0); waited < 2*time.Second; waited += delay {
 		b, err := os.ReadFile(filepath.Join(dir, "freezer.state"))
 		if err != nil || strings.TrimSpace(string(b)) == "FROZEN" {
 			return err
 		}
+		time.Sleep(delay)
+		delay = min(2*delay, 20*time.Millisecond)
 		_ = writeFile(filepath.Join(dir, "freezer.state"), "FROZEN")
 	}
-	return fmt.Errorf("freeze %s: processes did not stop", dir)
+	return fmt.Errorf("freeze %s: processes did not stop within 2s", dir)
 }
 
 // Frozen reports whether the cgroup is frozen.

@@ -45,17 +45,31 @@ func v1Hierarchies(withCpuset bool) ([]string, error) {
 
 func (c *Cgroup) createV1(r *specs.LinuxResources) error {
 	for _, dir := range c.Dirs {
-		if err := mkdirV1(dir); err != nil {
+		if !c.owns(dir) {
+			continue
+		}
+		// The container's own directory must be new: one that appeared
+		// since Claim is someone else's.
+		if err := mkdirV1(dir, true); err != nil {
+			c.disown(dir, err)
 			return err
 		}
+	}
+	if err := c.setDevicesV1(deviceRules(r)); err != nil {
+		return err
 	}
 	if r == nil {
 		return nil
 	}
-	if err := c.setDevicesV1(r.Devices); err != nil {
-		return err
-	}
 	return c.applyV1(r)
+}
+
+// deviceRules are r's device rules, if any.
+func deviceRules(r *specs.LinuxResources) []specs.LinuxDeviceCgroup {
+	if r == nil {
+		return nil
+	}
+	return r.Devices
 }
 
 // applyV1 writes every limit the config sets (device rules aside: they
@@ -69,13 +83,15 @@ func (c *Cgroup) applyV1(r *specs.LinuxResources) error {
 	return nil
 }
 
-// mkdirV1 creates dir and any missing parents. A new cpuset cgroup starts
+// mkdirV1 creates dir and any missing parents, which are shared with
+// other containers (such as /berth) and may exist; dir itself must not
+// when exclusive. A new cpuset cgroup starts
 // with no CPUs and no memory nodes, so parents berth creates copy them from
 // their own parent and pass them on through clone_children.
-func mkdirV1(dir string) error {
+func mkdirV1(dir string, exclusive bool) error {
 	parent := filepath.Dir(dir)
 	if _, err := os.Stat(parent); errors.Is(err, os.ErrNotExist) {
-		if err := mkdirV1(parent); err != nil {
+		if err := mkdirV1(parent, false); err != nil {
 			return err
 		}
 		if isCpuset(parent) {
@@ -84,7 +100,7 @@ func mkdirV1(dir string) error {
 			}
 		}
 	}
-	if err := unix.Mkdir(dir, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+	if err := unix.Mkdir(dir, 0o755); err != nil && (exclusive || !errors.Is(err, unix.EEXIST)) {
 		return fmt.Errorf("create cgroup %s: %w", dir, err)
 	}
 	return nil
@@ -108,10 +124,17 @@ func inheritCpuset(dir string) error {
 	return writeFile(filepath.Join(dir, "cgroup.clone_children"), "1")
 }
 
+// setDevicesV1 denies every device, then applies rules in order: a new
+// devices cgroup inherits its parent's list, which is usually "allow
+// all", so a config without rules must not leave it at that.
 func (c *Cgroup) setDevicesV1(rules []specs.LinuxDeviceCgroup) error {
 	dir := c.dirFor("devices")
-	if dir == "" || len(rules) == 0 {
-		return nil
+	if dir == "" {
+		return fmt.Errorf("device cgroup: the devices controller is not mounted")
+	}
+	if len(rules) == 0 || rules[0].Allow || rules[0].Type != "" && rules[0].Type != "a" {
+		// Any "a" deny resets the list to deny-all; most configs begin so.
+		rules = append([]specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}, rules...)
 	}
 	for _, rule := range rules {
 		file := "devices.deny"

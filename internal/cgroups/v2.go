@@ -21,14 +21,17 @@ func (c *Cgroup) createV2(r *specs.LinuxResources) error {
 	if err := enableControllers(filepath.Dir(dir)); err != nil {
 		return err
 	}
-	if err := unix.Mkdir(dir, 0o755); err != nil {
-		return fmt.Errorf("create cgroup %s: %w", dir, err)
+	if c.owns(dir) {
+		if err := unix.Mkdir(dir, 0o755); err != nil {
+			c.disown(dir, err)
+			return fmt.Errorf("create cgroup %s: %w", dir, err)
+		}
+	}
+	if err := c.setDevicesV2(deviceRules(r)); err != nil {
+		return err
 	}
 	if r == nil {
 		return nil
-	}
-	if err := c.setDevicesV2(r); err != nil {
-		return err
 	}
 	return c.applyV2(r)
 }
@@ -211,17 +214,41 @@ func SharesToWeight(shares uint64) uint64 {
 	return 1 + ((shares-2)*9999)/262142
 }
 
-func (c *Cgroup) setDevicesV2(r *specs.LinuxResources) error {
-	if len(r.Devices) == 0 {
-		return nil
-	}
+// setDevicesV2 attaches the device program, always: without one a v2
+// cgroup allows every device, and a program compiled from no rules denies
+// them all. In a cgroup berth did not create, the programs an earlier
+// container left there (see releaseDevicesV2) go first.
+func (c *Cgroup) setDevicesV2(rules []specs.LinuxDeviceCgroup) error {
 	fd, err := unix.Open(c.Dirs[0], unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open cgroup %s: %w", c.Dirs[0], err)
 	}
 	defer unix.Close(fd)
-	if err := devicefilter.Attach(fd, r.Devices); err != nil {
+	if !c.owns(c.Dirs[0]) {
+		if err := devicefilter.Detach(fd); err != nil {
+			return fmt.Errorf("device cgroup: %w", err)
+		}
+	}
+	if err := devicefilter.Attach(fd, rules); err != nil {
 		return fmt.Errorf("device cgroup: %w", err)
+	}
+	return nil
+}
+
+// releaseDevicesV2 detaches berth's device programs from a v2 cgroup it
+// did not create, when the container is gone, leaving it as it was found:
+// the cgroup outlives the container, and so would the programs.
+func releaseDevicesV2(dir string) error {
+	fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if errors.Is(err, unix.ENOENT) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("open cgroup %s: %w", dir, err)
+	}
+	defer unix.Close(fd)
+	if err := devicefilter.Detach(fd); err != nil {
+		return fmt.Errorf("cgroup %s: %w", dir, err)
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -179,6 +180,9 @@ func create(o Options, startNow bool) (_ *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := cg.Claim(); err != nil {
+		return nil, err
+	}
 	cfg, err := initConfig(s, cg, o)
 	if err != nil {
 		return nil, err
@@ -186,7 +190,7 @@ func create(o Options, startNow bool) (_ *Container, err error) {
 	rec := state.Record{
 		ID: o.ID, Name: o.Name, Status: state.Creating, Bundle: o.Bundle, Rootfs: s.Root.Path,
 		Annotations: s.Annotations, Created: time.Now().UTC(), Ephemeral: o.Foreground,
-		CgroupVersion: int(cg.Version), CgroupPath: cg.Path, CgroupDirs: cg.Dirs,
+		CgroupVersion: int(cg.Version), CgroupPath: cg.Path, CgroupDirs: cg.Dirs, CgroupForeign: cg.Foreign,
 		SharedMounts: !spec.HasNamespace(s, specs.MountNamespace),
 	}
 	h, err := store.Create(rec)
@@ -217,6 +221,7 @@ func create(o Options, startNow bool) (_ *Container, err error) {
 		return nil, err
 	}
 	c.init = p
+	c.rec.CgroupForeign = cg.Foreign
 	c.rec.Pid = p.pid
 	c.rec.PidStart, _ = state.ProcessStartTime(p.pid)
 	c.rec.Status = state.Created
@@ -242,8 +247,7 @@ func Load(stateRoot, id string) (*Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	cg := cgroups.Load(cgroups.Version(rec.CgroupVersion), rec.CgroupPath, rec.CgroupDirs)
-	return &Container{store: store, handle: h, rec: rec, cg: cg, dir: h.Dir()}, nil
+	return &Container{store: store, handle: h, rec: rec, cg: cgroupOf(rec), dir: h.Dir()}, nil
 }
 
 // Attach opens a container without taking its lock, which the process
@@ -258,8 +262,13 @@ func Attach(stateRoot, id string) (*Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	cg := cgroups.Load(cgroups.Version(rec.CgroupVersion), rec.CgroupPath, rec.CgroupDirs)
-	return &Container{store: store, rec: rec, cg: cg, dir: filepath.Join(stateRoot, id)}, nil
+	return &Container{store: store, rec: rec, cg: cgroupOf(rec), dir: filepath.Join(stateRoot, id)}, nil
+}
+
+// cgroupOf is the cgroup a record lists, with the directories berth did
+// not create.
+func cgroupOf(rec state.Record) *cgroups.Cgroup {
+	return cgroups.Load(cgroups.Version(rec.CgroupVersion), rec.CgroupPath, rec.CgroupDirs, rec.CgroupForeign)
 }
 
 // Close releases the container's lock.
@@ -299,15 +308,38 @@ func hostID(m []specs.LinuxIDMapping, id uint32) int {
 	return int(id)
 }
 
+// writePidFile writes pid to path through a new file of a unique name in
+// path's directory, renamed over path: creating it with O_EXCL and
+// O_NOFOLLOW, a link planted at that name (or any name) is never written
+// through, and the rename replaces a link at path itself, not its target.
 func writePidFile(path string, pid int) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
-		return fmt.Errorf("write pid file: %w", err)
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("write pid file: %w", err)
+	for attempt := 0; ; attempt++ {
+		tmp := filepath.Join(dir, "."+base+"."+strconv.FormatUint(rand.Uint64(), 36))
+		fd, err := unix.Open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
+		if errors.Is(err, unix.EEXIST) && attempt < 100 {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("write pid file: %w", err)
+		}
+		f := os.NewFile(uintptr(fd), tmp)
+		_, err = f.WriteString(strconv.Itoa(pid))
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Rename(tmp, path)
+		}
+		if err != nil {
+			os.Remove(tmp)
+			return fmt.Errorf("write pid file: %w", err)
+		}
+		return nil
 	}
-	return nil
 }
 
 func (c *Container) saveSpec(s *specs.Spec) error {
@@ -364,8 +396,7 @@ func Cleanup(rec state.Record) error {
 	if len(rec.CgroupDirs) == 0 {
 		return nil
 	}
-	cg := cgroups.Load(cgroups.Version(rec.CgroupVersion), rec.CgroupPath, rec.CgroupDirs)
-	if err := cg.Destroy(); err != nil {
+	if err := cgroupOf(rec).Destroy(); err != nil {
 		return fmt.Errorf("container %s: %w", rec.ID, err)
 	}
 	return nil

@@ -205,14 +205,16 @@ func withDefaultDevices(devices []specs.LinuxDevice) []specs.LinuxDevice {
 // withDefaultDeviceRules appends to the config's device cgroup rules the
 // ones the default devices need, and mknod of any node (opening one is
 // what the rules guard), as runc does: every container can use its
-// /dev/null, whatever its config's rules say.
+// /dev/null, whatever its config's rules say. A config without rules gets
+// these alone: the cgroup denies every other device (cgroups.Create starts
+// from deny-all), as runc's does.
 func withDefaultDeviceRules(r *specs.LinuxResources) *specs.LinuxResources {
-	if r == nil || len(r.Devices) == 0 {
-		return r
+	var out specs.LinuxResources
+	if r != nil {
+		out = *r
 	}
-	out := *r
 	defaults := spec.DefaultDeviceRules()[1:] // without the leading deny-all
-	out.Devices = append(append([]specs.LinuxDeviceCgroup(nil), r.Devices...), defaults...)
+	out.Devices = append(append([]specs.LinuxDeviceCgroup(nil), out.Devices...), defaults...)
 	return &out
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/berth-runtime/berth/internal/cgroups"
 	"github.com/berth-runtime/berth/internal/hooks"
+	"github.com/berth-runtime/berth/internal/pidfd"
 	"github.com/berth-runtime/berth/internal/state"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -99,24 +100,57 @@ func (c *Container) openExecFifo() error {
 }
 
 // Kill sends sig to the init process, or with all to every process of the
-// container.
+// container. A paused container is thawed after a SIGKILL, as runc does:
+// on cgroup v1 a frozen process does not even die. Other signals wait,
+// frozen, until the container is resumed (Stop thaws it for them too).
 func (c *Container) Kill(sig unix.Signal, all bool) error {
+	return c.signal(state.OpKill, sig, all, sig == unix.SIGKILL)
+}
+
+// Stop sends sig, a signal meant to end the container (berth stop's, or
+// SIGKILL), to its init process, and thaws the container if it is paused
+// so that the program can act on it, as Docker does.
+func (c *Container) Stop(sig unix.Signal) error {
+	return c.signal(state.OpStop, sig, false, true)
+}
+
+func (c *Container) signal(op state.Operation, sig unix.Signal, all, thaw bool) error {
 	st := c.Status()
-	if err := state.Check(state.OpKill, st); err != nil {
+	if err := state.Check(op, st); err != nil {
 		return err
 	}
-	if !all {
-		if err := unix.Kill(c.rec.Pid, sig); err != nil {
-			return fmt.Errorf("signal %d to %d: %w", sig, c.rec.Pid, err)
-		}
-		return nil
+	var err error
+	if all && c.cg.Owned() {
+		err = c.cg.Signal(sig)
+	} else {
+		// In a cgroup berth did not create, the init process alone: it
+		// takes the others with it when it has a PID namespace of its own.
+		err = c.signalInit(sig)
 	}
-	for _, pid := range c.cg.Processes() {
-		_ = unix.Kill(pid, sig)
+	if err != nil {
+		return err
 	}
-	if st == state.Paused && (sig == unix.SIGKILL || sig == unix.SIGTERM) {
-		// A frozen process handles its signal only once thawed.
-		_ = c.cg.Freeze(false)
+	if thaw && st == state.Paused && c.cg.Owned() {
+		return c.cg.Freeze(false)
+	}
+	return nil
+}
+
+// signalInit signals the init process through a pidfd checked against its
+// recorded start time, so that a recycled PID never receives it.
+func (c *Container) signalInit(sig unix.Signal) error {
+	p, err := pidfd.Open(c.rec.Pid, c.rec.PidStart)
+	if errors.Is(err, pidfd.ErrGone) {
+		return fmt.Errorf("container %s: %w", c.rec.ID, ErrNotRunning)
+	}
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	if err := p.Signal(sig); errors.Is(err, pidfd.ErrGone) {
+		return fmt.Errorf("container %s: %w", c.rec.ID, ErrNotRunning)
+	} else if err != nil {
+		return err
 	}
 	return nil
 }
@@ -124,13 +158,15 @@ func (c *Container) Kill(sig unix.Signal, all bool) error {
 // Delete removes a stopped container: its cgroup, its record, and then the
 // poststop hooks run. With force a running container is killed first.
 func (c *Container) Delete(force bool) error {
-	if err := state.Check(state.OpDelete, c.Status()); err != nil {
+	st := c.Status()
+	if err := state.Check(state.OpDelete, st); err != nil {
 		if !force {
 			return fmt.Errorf("%w (use --force to kill it first)", err)
 		}
-		if err := c.killAndWait(); err != nil {
+		if err := state.Check(state.OpForceDelete, st); err != nil {
 			return err
 		}
+		c.killAndWait()
 	}
 	if err := releaseMounts(c.rec); err != nil {
 		return err
@@ -146,20 +182,21 @@ func (c *Container) Delete(force bool) error {
 	return c.handle.Remove(c.store, c.rec)
 }
 
-func (c *Container) killAndWait() error {
-	pidfd, err := unix.PidfdOpen(c.rec.Pid, 0)
-	if err == nil {
-		defer unix.Close(pidfd)
+// killAndWait kills every process of the container (a paused one is
+// thawed to die) and waits for its init process to be gone.
+func (c *Container) killAndWait() {
+	init, err := pidfd.Open(c.rec.Pid, c.rec.PidStart)
+	if err != nil {
+		init = nil
 	}
-	_ = c.cg.Freeze(false)
-	for _, pid := range append([]int{c.rec.Pid}, c.cg.Processes()...) {
-		_ = unix.Kill(pid, unix.SIGKILL)
+	defer init.Close()
+	if c.cg.Owned() {
+		_ = c.cg.Signal(unix.SIGKILL)
 	}
-	if pidfd > 0 && err == nil {
-		fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
-		_, _ = unix.Poll(fds, 10000)
+	if init != nil {
+		_ = init.Signal(unix.SIGKILL)
+		init.Wait(10000)
 	}
-	return nil
 }
 
 // destroyCgroup removes the cgroup once its last process is gone. Killed
@@ -175,7 +212,8 @@ func (c *Container) destroyCgroup() error {
 	}
 }
 
-// Pause freezes every process of the container.
+// Pause freezes every process of the container; a cgroup berth did not
+// create is not frozen (cgroups.ErrForeign).
 func (c *Container) Pause() error {
 	if err := state.Check(state.OpPause, c.Status()); err != nil {
 		return err

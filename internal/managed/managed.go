@@ -18,13 +18,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/berth-runtime/berth/internal/flock"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/berth-runtime/berth/internal/flock"
+	"github.com/berth-runtime/berth/internal/pidfd"
 	"golang.org/x/sys/unix"
 )
 
@@ -38,6 +39,9 @@ const (
 	// Dead: the record says running, but no process holds its lock: the
 	// berth running it was killed, and the container died with it.
 	Dead Status = "dead"
+	// Paused is shown, never stored: a running container whose cgroup is
+	// frozen (berth pause), which the runtime's record tells.
+	Paused Status = "paused"
 )
 
 // Record is one container.
@@ -65,9 +69,13 @@ type Record struct {
 
 // State is the container's current or last run.
 type State struct {
-	Status       Status    `json:"Status"`
-	Pid          int       `json:"Pid,omitempty"`        // the container's PID 1, while running
-	MonitorPid   int       `json:"MonitorPid,omitempty"` // the berth process running it
+	Status     Status `json:"Status"`
+	Pid        int    `json:"Pid,omitempty"`        // the container's PID 1, while running
+	MonitorPid int    `json:"MonitorPid,omitempty"` // the berth process running it
+	// MonitorStart is the monitor's start time (clock ticks since boot),
+	// without which its PID is never signalled: it may be another
+	// process's by then.
+	MonitorStart uint64    `json:"MonitorStart,omitempty"`
 	StartedAt    time.Time `json:"StartedAt,omitempty"`
 	FinishedAt   time.Time `json:"FinishedAt,omitempty"`
 	ExitCode     int       `json:"ExitCode"`
@@ -76,6 +84,33 @@ type State struct {
 	RestartCount int       `json:"RestartCount,omitempty"`
 	// StopRequested: berth stop ended it, so no restart policy applies.
 	StopRequested bool `json:"StopRequested,omitempty"`
+}
+
+// ErrNoMonitor means the record names no monitor that can be signalled:
+// none runs it, or its PID was recorded without the start time that tells
+// it from a later process with the same PID, or names such a process now.
+var ErrNoMonitor = errors.New("no monitor to signal")
+
+// SignalMonitor sends sig to the monitor running the container, through a
+// pidfd checked against the monitor's recorded start time.
+func (st State) SignalMonitor(sig unix.Signal) error {
+	if st.MonitorPid <= 0 || st.MonitorStart == 0 {
+		return ErrNoMonitor
+	}
+	p, err := pidfd.Open(st.MonitorPid, st.MonitorStart)
+	if errors.Is(err, pidfd.ErrGone) {
+		return ErrNoMonitor
+	}
+	if err != nil {
+		return err
+	}
+	defer p.Close()
+	if err := p.Signal(sig); errors.Is(err, pidfd.ErrGone) {
+		return ErrNoMonitor
+	} else if err != nil {
+		return err
+	}
+	return nil
 }
 
 // Network is where the container is reachable.
@@ -247,7 +282,7 @@ func (s Store) load(id string) (Record, error) {
 	}
 	if rec.State.Status == Running && !Held(dir) {
 		rec.State.Status = Dead
-		rec.State.Pid, rec.State.MonitorPid = 0, 0
+		rec.State.Pid, rec.State.MonitorPid, rec.State.MonitorStart = 0, 0, 0
 		if rec.State.Error == "" {
 			rec.State.Error = "the berth process running it was killed; the container died with it"
 		}

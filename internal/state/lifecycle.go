@@ -9,26 +9,37 @@ import (
 type Operation string
 
 const (
-	OpStart  Operation = "start"
-	OpKill   Operation = "kill"
-	OpDelete Operation = "delete"
-	OpPause  Operation = "pause"
-	OpResume Operation = "resume"
-	OpExec   Operation = "exec"
-	OpUpdate Operation = "update"
+	OpStart       Operation = "start"
+	OpKill        Operation = "kill"
+	OpStop        Operation = "stop"
+	OpDelete      Operation = "delete"
+	OpForceDelete Operation = "delete --force"
+	OpPause       Operation = "pause"
+	OpResume      Operation = "resume"
+	OpExec        Operation = "exec"
+	OpUpdate      Operation = "update"
 )
 
 // allowed is the lifecycle of the runtime spec (creating → created →
 // running → stopped, with paused beside running) as a table: which
 // operation each state admits.
+//
+// A paused container admits kill, stop, delete --force, resume and
+// update. kill thaws it after SIGKILL (runc's rule: a frozen process on
+// cgroup v1 does not even die) and leaves other signals pending until
+// resume; stop (berth stop, rm -f, restart, and kill with the stop signal)
+// thaws it after its signal, as Docker does; delete --force kills and
+// thaws. It refuses exec (as runc and Docker do), pause and start.
 var allowed = map[Operation][]Status{
-	OpStart:  {Created},
-	OpKill:   {Created, Running, Paused},
-	OpDelete: {Stopped, Creating},
-	OpPause:  {Running},
-	OpResume: {Paused},
-	OpExec:   {Running},
-	OpUpdate: {Created, Running, Paused},
+	OpStart:       {Created},
+	OpKill:        {Created, Running, Paused},
+	OpStop:        {Running, Paused},
+	OpDelete:      {Stopped, Creating},
+	OpForceDelete: {Creating, Created, Running, Paused, Stopped},
+	OpPause:       {Running},
+	OpResume:      {Paused},
+	OpExec:        {Running},
+	OpUpdate:      {Created, Running, Paused},
 }
 
 // ErrWrongState means the container's state does not admit the operation.

@@ -50,6 +50,10 @@ type Record struct {
 	CgroupVersion int               `json:"cgroupVersion"`
 	CgroupPath    string            `json:"cgroupPath"`
 	CgroupDirs    []string          `json:"cgroupDirs"`
+	// CgroupForeign are the directories of CgroupDirs that existed before
+	// the container: berth never freezes them, kills their processes or
+	// removes them.
+	CgroupForeign []string `json:"cgroupForeign,omitempty"`
 	// Ephemeral records (berth run) belong to the process holding their
 	// lock and are collected when it is gone. Other records (berth-oci)
 	// live until an explicit delete; only a creation that never finished

@@ -25,7 +25,7 @@ smp=${BERTH_VM_SMP:-2}
 # them; the guest loads overlay, the kernel loads the others on demand.
 modules=${BERTH_VM_MODULES:-overlay veth bridge br_netfilter dummy macvlan ipvlan tun
 	nf_tables nft_chain_nat nft_ct nft_nat nft_masq nft_redir nft_reject_inet
-	nft_fib_inet nft_compat nf_conntrack nf_nat crc32c_generic}
+	nft_fib_inet nft_compat nf_conntrack nf_nat crc32c_generic loop}
 # Host programs put in the guest with the libraries they link, for tests
 # that need more than busybox has (busybox's ip has no netns).
 tools=${BERTH_VM_TOOLS:-ip nsenter nft}

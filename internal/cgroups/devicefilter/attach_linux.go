@@ -110,7 +110,7 @@ func progLoad(code, log []byte) (int, error) {
 		insns:    uint64(uintptr(unsafe.Pointer(&code[0]))),
 		license:  uint64(uintptr(unsafe.Pointer(&lic[0]))),
 	}
-	copy(attr.progName[:], "berth_devices")
+	copy(attr.progName[:], progName)
 	if len(log) > 0 {
 		pin.Pin(&log[0])
 		attr.logLevel = 1
@@ -177,4 +177,89 @@ func verifierSummary(log []byte) string {
 
 func isVerifierStats(line string) bool {
 	return strings.HasPrefix(line, "processed ") || strings.HasPrefix(line, "verification time")
+}
+
+// progName is the name programs of this package are loaded under, by
+// which Detach finds them again.
+const progName = "berth_devices"
+
+// progQueryAttr is the BPF_PROG_QUERY member of union bpf_attr.
+type progQueryAttr struct {
+	targetFD    uint32
+	attachType  uint32
+	queryFlags  uint32
+	attachFlags uint32
+	progIDs     uint64
+	progCnt     uint32
+	_           uint32
+}
+
+// getFDByIDAttr is the BPF_PROG_GET_FD_BY_ID member of union bpf_attr.
+type getFDByIDAttr struct {
+	progID    uint32
+	nextID    uint32
+	openFlags uint32
+}
+
+// infoByFDAttr is the BPF_OBJ_GET_INFO_BY_FD member of union bpf_attr.
+type infoByFDAttr struct {
+	bpfFD   uint32
+	infoLen uint32
+	info    uint64
+}
+
+// progInfoNameEnd is the end of the name in struct bpf_prog_info (16
+// bytes at offset 64): the kernel fills only as much as is asked for.
+const progInfoNameEnd = 80
+
+// Detach removes from the cgroup v2 directory open at cgroupDirFD every
+// device program this package attached there, and no other: a cgroup
+// berth did not create is left as it was found, and a container that uses
+// it after another gets its own rules rather than both.
+func Detach(cgroupDirFD int) error {
+	ids := make([]uint32, 64)
+	var pin runtime.Pinner
+	defer pin.Unpin()
+	pin.Pin(&ids[0])
+	q := progQueryAttr{targetFD: uint32(cgroupDirFD), attachType: unix.BPF_CGROUP_DEVICE,
+		progIDs: uint64(uintptr(unsafe.Pointer(&ids[0]))), progCnt: uint32(len(ids))}
+	if _, err := bpf(unix.BPF_PROG_QUERY, unsafe.Pointer(&q), unsafe.Sizeof(q)); err != nil {
+		return fmt.Errorf("bpf(BPF_PROG_QUERY, BPF_CGROUP_DEVICE): %w", err)
+	}
+	var errs []error
+	for _, id := range ids[:min(int(q.progCnt), len(ids))] {
+		if err := detachIfOurs(cgroupDirFD, id); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func detachIfOurs(cgroupDirFD int, id uint32) error {
+	get := getFDByIDAttr{progID: id}
+	fd, err := bpf(unix.BPF_PROG_GET_FD_BY_ID, unsafe.Pointer(&get), unsafe.Sizeof(get))
+	if errors.Is(err, unix.ENOENT) {
+		return nil // detached meanwhile
+	}
+	if err != nil {
+		return fmt.Errorf("bpf(BPF_PROG_GET_FD_BY_ID %d): %w", id, err)
+	}
+	defer unix.Close(fd)
+	info := make([]byte, progInfoNameEnd)
+	var pin runtime.Pinner
+	defer pin.Unpin()
+	pin.Pin(&info[0])
+	attr := infoByFDAttr{bpfFD: uint32(fd), infoLen: uint32(len(info)), info: uint64(uintptr(unsafe.Pointer(&info[0])))}
+	if _, err := bpf(unix.BPF_OBJ_GET_INFO_BY_FD, unsafe.Pointer(&attr), unsafe.Sizeof(attr)); err != nil {
+		return fmt.Errorf("bpf(BPF_OBJ_GET_INFO_BY_FD %d): %w", id, err)
+	}
+	name, _, _ := bytes.Cut(info[progInfoNameEnd-unix.BPF_OBJ_NAME_LEN:], []byte{0})
+	if string(name) != progName {
+		return nil
+	}
+	detach := progAttachAttr{targetFD: uint32(cgroupDirFD), attachBPFFD: uint32(fd), attachType: unix.BPF_CGROUP_DEVICE}
+	if _, err := bpf(unix.BPF_PROG_DETACH, unsafe.Pointer(&detach), unsafe.Sizeof(detach)); err != nil && !errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("bpf(BPF_PROG_DETACH %d): %w", id, err)
+	}
+	return nil
 }

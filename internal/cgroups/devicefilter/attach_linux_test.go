@@ -303,3 +303,25 @@ func TestLoadReportsVerifierLog(t *testing.T) {
 	}
 	t.Log(err)
 }
+
+// TestDetachLeavesCgroupAsFound: after Detach, what the attached program
+// denied is allowed again, as before it was attached.
+func TestDetachLeavesCgroupAsFound(t *testing.T) {
+	dir := newCgroup(t)
+	attachTo(t, dir, nil)
+	attachTo(t, dir, nil) // two containers, one after the other
+	if out := runHelper(t, dir, "open r /dev/null"); !strings.Contains(out, "EPERM") {
+		t.Fatalf("attached: %q", out)
+	}
+	fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if err := Detach(fd); err != nil {
+		t.Fatal(err)
+	}
+	if out := runHelper(t, dir, "open r /dev/null"); !strings.Contains(out, "ok") {
+		t.Errorf("after Detach: %q", out)
+	}
+}
