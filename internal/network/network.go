@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -177,6 +178,11 @@ func (a *Attachment) Connect(pid int) error {
 	}
 	if len(a.Ports) == 0 {
 		return nil
+	}
+	if slices.ContainsFunc(a.Ports, nft.Port.ViaLoopback) {
+		if err := nft.EnableRouteLocalnet(n.Bridge); err != nil {
+			return err
+		}
 	}
 	return n.withRules(func(r *nft.Rules) error { return r.AddPorts(a.ID, a.Addr, a.Ports) })
 }

@@ -140,7 +140,7 @@ func newNeighbour(t *testing.T, h *netnsHost) neighbour {
 		// Its own sysctls: it sends to 127.0.0.1 through eth0 and takes
 		// answers from 127.0.0.1 there.
 		{"sh", "-c", "echo 1 >/proc/sys/net/ipv4/conf/all/route_localnet && echo 1 >/proc/sys/net/ipv4/conf/eth0/route_localnet"},
-		{"ip", "route", "add", "127.0.0.1/32", "via", "192.0.2.254", "dev", "eth0"},
+		{"ip", "route", "add", "127.0.0.1/32", "via", "192.0.2.254", "dev", "eth0", "src", "192.0.2.1"},
 	} {
 		if out, err := exec.Command("nsenter", append([]string{"--net=" + n.netns}, args...)...).CombinedOutput(); err != nil {
 			t.Fatalf("neighbour: %v: %v %s", args, err, out)
@@ -191,10 +191,15 @@ func TestHostLoopbackUnreachableFromContainer(t *testing.T) {
 /rawframe udp eth0 $MAC auto 10.88.0.1:18092 to-bridge
 /rawframe udp eth0 $MAC 127.0.0.1 10.88.0.1:18092 from-loopback
 /rawframe syn eth0 $MAC auto 127.0.0.1:18093`
-	out, err := h.berth(t, append(append([]string{"run", "--rm", "--network", "bridge"}, rawFlags(t)...),
+	// Its published port makes the host route loopback to the bridge
+	// (route_localnet), which is what the guard must make safe.
+	out, err := h.berth(t, append(append([]string{"run", "--rm", "--network", "bridge", "-p", "18090:80"}, rawFlags(t)...),
 		"--rootfs", rootfsDir, "/bin/sh", "-c", script)...).CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "mac=") {
 		t.Fatalf("container: %v %s", err, out)
+	}
+	if b, _ := exec.Command("nsenter", "--net="+ns, "cat", "/proc/sys/net/ipv4/conf/berth0/route_localnet").Output(); strings.TrimSpace(string(b)) != "1" {
+		t.Errorf("route_localnet on the bridge is %q: the test does not exercise the guard", b)
 	}
 	time.Sleep(300 * time.Millisecond) // the last datagrams in flight
 	if !bridgeUDP.received("to-bridge") {
