@@ -57,17 +57,28 @@ type Attachment struct {
 	Ports    []nft.Port
 	filesDir string
 	lock     *os.File
+	held     []int // a socket on each published host port (hostports.go)
 }
 
 // Attach takes ownership of the container's place on the network,
-// allocates its address and writes its network files. names are the
-// container's host name first, then other names (its --name) other
-// members resolve it by. On error nothing is left allocated.
+// reserves its published host ports, allocates its address and writes
+// its network files. names are the container's host name first, then
+// other names (its --name) other members resolve it by. A host port
+// that something else holds is a *PortInUseError. On error nothing is
+// left allocated.
 func (n *Network) Attach(id string, names []string, ports []nft.Port) (a *Attachment, err error) {
 	if err := n.checkRoutes(); err != nil {
 		return nil, err
 	}
 	a = &Attachment{net: n, ID: id, HostIf: hostIf(id), Ports: ports, filesDir: filepath.Join(n.dir, "files", id)}
+	if a.held, err = reservePorts(ports); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			a.closePorts()
+		}
+	}()
 	if err := os.MkdirAll(n.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("network %s: %w", n.Name, err)
 	}
@@ -219,15 +230,24 @@ func (n *Network) locked(fn func() error) error {
 	return fn()
 }
 
-// Release gives back the address and removes the container's rules and
-// files. The veth needs nothing: the kernel deletes it with the
+// Release gives back the address, removes the container's rules and
+// files, and frees its host ports. The veth needs nothing: the kernel deletes it with the
 // container's network namespace, off the user's wait.
 func (a *Attachment) Release() error {
 	err := a.net.release(a.ID, len(a.Ports) > 0)
+	// The host ports only once their rules are gone: a host program
+	// that takes one from now on gets its traffic.
+	a.closePorts()
 	if a.lock != nil {
 		a.lock.Close()
+		a.lock = nil
 	}
 	return err
+}
+
+func (a *Attachment) closePorts() {
+	closePorts(a.held)
+	a.held = nil
 }
 
 // release gives back what container id holds on the network. Without

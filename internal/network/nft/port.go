@@ -125,9 +125,9 @@ func (p Port) validate() error {
 	return nil
 }
 
-// overlaps reports whether p and q claim the same host port: same
+// Overlaps reports whether p and q claim the same host port: same
 // protocol and port, and address sets that intersect.
-func (p Port) overlaps(q Port) bool {
+func (p Port) Overlaps(q Port) bool {
 	if p.Proto != q.Proto || p.HostPort != q.HostPort {
 		return false
 	}
