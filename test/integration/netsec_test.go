@@ -570,14 +570,16 @@ func TestKilledMonitorCollected(t *testing.T) {
 	}
 }
 
-// TestKilledBerthCollected: berth is killed with SIGKILL at a random
-// moment of a bridged container's start, again and again; afterwards one
-// berth command collects everything that was left: rules, addresses,
-// network files, runtime state, container records, cgroups, mounts.
+// TestKilledBerthCollected: bridged containers with published ports are
+// started six at a time, and each berth is killed with SIGKILL at a
+// random moment of its start, 300 times; afterwards one berth command
+// collects everything that was left (the collections of the runs in
+// between are killed too): rules, addresses, network files, runtime
+// state, container records, cgroups, mounts.
 func TestKilledBerthCollected(t *testing.T) {
 	needRoot(t)
 	h := newNetnsHost(t)
-	runs := 300
+	runs, parallel := 300, 4
 	if testing.Short() {
 		runs = 30
 	}
@@ -585,23 +587,31 @@ func TestKilledBerthCollected(t *testing.T) {
 	note := func(dir string) {
 		entries, _ := os.ReadDir(dir)
 		for _, e := range entries {
-			if len(e.Name()) == 64 {
-				ids[e.Name()] = true
+			if id := e.Name()[max(0, len(e.Name())-64):]; len(id) == 64 {
+				ids[id] = true
 			}
 		}
 	}
-	for i := 0; i < runs; i++ {
-		cmd := h.berth(t, "run", "--rm", "-p", "18102:80", "--rootfs", rootfsDir, "sleep", "2")
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
+	for i := 0; i < runs; i += parallel {
+		var wg sync.WaitGroup
+		for slot := 0; slot < parallel; slot++ {
+			cmd := h.berth(t, "run", "--rm", "-p", strconv.Itoa(18110+slot)+":80", "--rootfs", rootfsDir, "sleep", "2")
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				time.Sleep(time.Duration(rand.IntN(500)) * time.Millisecond)
+				cmd.Process.Kill()
+				cmd.Wait()
+			}()
 		}
-		time.Sleep(time.Duration(rand.IntN(250)) * time.Millisecond)
-		cmd.Process.Kill()
-		cmd.Wait()
+		wg.Wait()
 		note(filepath.Join(h.root, "containers"))
 		note(filepath.Join(h.root, "run"))
 	}
-	t.Logf("%d runs killed, %d containers seen", runs, len(ids))
+	t.Logf("%d runs killed, %d containers seen; left before the next command:\n  %s", runs, len(ids), strings.Join(h.leftovers(t, ids), "\n  "))
 	if out, err := h.berth(t, "ps", "-a").CombinedOutput(); err != nil {
 		t.Fatalf("berth ps: %v %s", err, out)
 	}
