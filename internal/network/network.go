@@ -234,8 +234,9 @@ func (n *Network) locked(fn func() error) error {
 }
 
 // Release gives back the address, removes the container's rules and
-// files, and frees its host ports. The veth needs nothing: the kernel deletes it with the
-// container's network namespace, off the user's wait.
+// files, and frees its host ports. The veth needs nothing: the kernel
+// deletes it with the container's network namespace, off the user's
+// wait.
 func (a *Attachment) Release() error {
 	err := a.net.release(a.ID, len(a.Ports) > 0)
 	// The host ports only once their rules are gone: a host program

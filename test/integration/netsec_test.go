@@ -584,6 +584,7 @@ func TestKilledBerthCollected(t *testing.T) {
 		runs = 30
 	}
 	ids := map[string]bool{}
+	leaving := 0
 	note := func(dir string) {
 		entries, _ := os.ReadDir(dir)
 		for _, e := range entries {
@@ -610,8 +611,12 @@ func TestKilledBerthCollected(t *testing.T) {
 		wg.Wait()
 		note(filepath.Join(h.root, "containers"))
 		note(filepath.Join(h.root, "run"))
+		if files, _ := os.ReadDir(filepath.Join(h.root, "networks", "bridge", "files")); len(files) > 0 {
+			leaving++
+		}
 	}
-	t.Logf("%d runs killed, %d containers seen; left before the next command:\n  %s", runs, len(ids), strings.Join(h.leftovers(t, ids), "\n  "))
+	t.Logf("%d runs killed, %d containers seen, %d of %d rounds left network files for the next; left before the last command:\n  %s",
+		runs, len(ids), leaving, runs/parallel, strings.Join(h.leftovers(t, ids), "\n  "))
 	if out, err := h.berth(t, "ps", "-a").CombinedOutput(); err != nil {
 		t.Fatalf("berth ps: %v %s", err, out)
 	}
