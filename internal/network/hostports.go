@@ -3,6 +3,7 @@ package network
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/berth-runtime/berth/internal/network/nft"
 	"golang.org/x/sys/unix"
@@ -36,12 +37,17 @@ func (e *PortInUseError) Error() string {
 func (e *PortInUseError) Unwrap() error { return e.Err }
 
 // reservePorts binds a socket to each host port; on error none is held.
+// A mapping given twice is held once (the rules skip it too).
 func reservePorts(ports []nft.Port) (fds []int, err error) {
-	for i, p := range ports {
-		for _, q := range ports[:i] {
-			if p.Overlaps(q) {
+	var distinct []nft.Port
+	for _, p := range ports {
+		for _, q := range distinct {
+			if p != q && p.Overlaps(q) {
 				return nil, fmt.Errorf("host port %d/%s is published twice (-p %v and -p %v)", p.HostPort, p.Proto, q, p)
 			}
+		}
+		if !slices.Contains(distinct, p) {
+			distinct = append(distinct, p)
 		}
 	}
 	defer func() {
@@ -50,7 +56,7 @@ func reservePorts(ports []nft.Port) (fds []int, err error) {
 			fds = nil
 		}
 	}()
-	for _, p := range ports {
+	for _, p := range distinct {
 		fd, err := holdPort(p)
 		if err != nil {
 			return fds, err

@@ -58,10 +58,13 @@ func ports(t *testing.T, specs ...string) []nft.Port {
 
 func TestReservePorts(t *testing.T) {
 	inPrivateNetns(t, func() {
-		held, err := reservePorts(ports(t, "18080:80", "127.0.0.1:18081:80", "18080:53/udp"))
+		held, err := reservePorts(ports(t, "18080:80", "127.0.0.1:18081:80", "18080:53/udp", "18080:80"))
 		if err != nil {
 			t.Errorf("reserve: %v", err)
 			return
+		}
+		if len(held) != 3 {
+			t.Errorf("holds %d sockets for 3 distinct ports", len(held))
 		}
 		for _, fd := range held {
 			if flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err != nil || flags&unix.FD_CLOEXEC == 0 {
