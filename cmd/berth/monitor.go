@@ -40,7 +40,6 @@ func runDetached(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []string
 		return errors.New("-i with -d needs -t: berth attach joins a detached container's terminal (-dit), not a bare stdin")
 	}
 	store := g.containers()
-	store.Collect(func(string) {})
 	if f.opts.Rootfs == "" && len(args) > 0 {
 		// Pulled here, with progress on this terminal; the monitor finds it.
 		is, err := g.imageStore()

@@ -46,6 +46,9 @@ func newRootCommand() *cobra.Command {
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		PersistentPreRun: func(cmd *cobra.Command, args []string) {
+			collectGarbage(g, cmd)
+		},
 	}
 	root.PersistentFlags().StringVar(&g.root, "root", defaultStorage, "storage directory: images and networks")
 	root.PersistentFlags().StringVar(&g.runroot, "runroot", state.DefaultRoot, "state directory of running containers")

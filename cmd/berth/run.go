@@ -117,7 +117,6 @@ func runContainer(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []strin
 // it; berth is its monitor.
 func runForeground(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []string) error {
 	store := g.containers()
-	store.Collect(func(string) {})
 	rec, err := newRecord(f, fl, args)
 	if err != nil {
 		return err
@@ -418,7 +417,6 @@ func joinNetwork(g *globalOptions, f *runFlags, rec *managed.Record, s *specs.Sp
 	if err != nil {
 		return nil, err
 	}
-	n.Collect()
 	names := []string{s.Hostname}
 	if rec.Name != "" && rec.Name != s.Hostname {
 		names = append(names, rec.Name)

@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -148,23 +149,50 @@ func (s Store) Create(rec Record) (*Owner, error) {
 	if err := os.MkdirAll(filepath.Join(s.Dir, ".names"), 0o700); err != nil {
 		return nil, fmt.Errorf("container store: %w", err)
 	}
-	if rec.Name != "" {
-		if err := os.Symlink(rec.ID, s.namePath(rec.Name)); err != nil {
-			if errors.Is(err, os.ErrExist) {
-				return nil, fmt.Errorf("the container name %q is already in use: choose another --name, or remove that container (berth rm %s)", rec.Name, rec.Name)
+	// Made complete under a temporary name, named after its creator, and
+	// renamed into place: a creator killed half-way leaves a directory
+	// that the next collection recognizes, removes at once and whose name
+	// it frees (so the name is claimed only once that directory exists).
+	tmp := filepath.Join(s.Dir, tmpPrefix+strconv.Itoa(os.Getpid())+"-"+rec.ID)
+	o, err := s.create(tmp, rec)
+	if err == nil {
+		if err = s.claimName(rec); err == nil {
+			o.Dir = filepath.Join(s.Dir, rec.ID)
+			if err = os.Rename(tmp, o.Dir); err != nil {
+				s.releaseName(rec)
+				err = fmt.Errorf("container %s: %w", rec.ID, err)
 			}
-			return nil, fmt.Errorf("claim name %q: %w", rec.Name, err)
+		}
+		if err != nil {
+			o.Release()
 		}
 	}
-	dir := filepath.Join(s.Dir, rec.ID)
-	o, err := s.create(dir, rec)
 	if err != nil {
-		os.RemoveAll(dir)
-		s.releaseName(rec)
+		os.RemoveAll(tmp)
 		return nil, err
 	}
 	return o, nil
 }
+
+func (s Store) claimName(rec Record) error {
+	if rec.Name == "" {
+		return nil
+	}
+	if err := os.Symlink(rec.ID, s.namePath(rec.Name)); err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("the container name %q is already in use: choose another --name, or remove that container (berth rm %s)", rec.Name, rec.Name)
+		}
+		return fmt.Errorf("claim name %q: %w", rec.Name, err)
+	}
+	return nil
+}
+
+// Temporary directories in the store: a container being created (named
+// .new-PID-ID after its creator) and one being removed (.rm-ID).
+const (
+	tmpPrefix      = ".new-"
+	removingPrefix = ".rm-"
+)
 
 func (s Store) create(dir string, rec Record) (*Owner, error) {
 	if err := os.Mkdir(dir, 0o700); err != nil {
@@ -350,11 +378,34 @@ func (s Store) Remove(rec Record) error {
 	if Held(dir) {
 		return fmt.Errorf("container %s is running: stop it first, or use rm -f", shortID(rec.ID))
 	}
-	if err := os.RemoveAll(dir); err != nil {
+	// Renamed out of the way first, in one step: a removal killed
+	// half-way leaves a .rm- directory that the next collection deletes,
+	// never a container that lost its lock or its marks but not its
+	// record.
+	// The name first: killed in between, the container is left without
+	// its name rather than the name claimed for good by nothing.
+	s.releaseName(rec)
+	if err := removeDir(dir); err != nil {
 		return fmt.Errorf("remove container %s: %w", shortID(rec.ID), err)
 	}
-	s.releaseName(rec)
 	return nil
+}
+
+// removeDir deletes a container's directory: renamed out of the way
+// first, in one step, then deleted, so that whoever is killed doing it
+// (berth rm, a --rm run, a collection) leaves a .rm- directory that the
+// next collection deletes, never a container that lost its lock or its
+// marks but not its record.
+func removeDir(dir string) error {
+	gone := filepath.Join(filepath.Dir(dir), removingPrefix+filepath.Base(dir))
+	err := os.Rename(dir, gone)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return os.RemoveAll(gone)
 }
 
 // Rename gives a container a new name.
@@ -374,21 +425,32 @@ func (s Store) Rename(rec Record, name string) error {
 }
 
 // Collect removes what owners that are gone left: --rm containers whose
-// berth was killed, and directories whose creation never finished.
+// berth was killed, directories whose creation never finished, and
+// removals that were interrupted.
 func (s Store) Collect(cleanup func(dir string)) {
 	entries, _ := os.ReadDir(s.Dir)
 	for _, e := range entries {
-		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+		name := e.Name()
+		dir := filepath.Join(s.Dir, name)
+		switch {
+		case !e.IsDir():
+			continue
+		case strings.HasPrefix(name, removingPrefix):
+			os.RemoveAll(dir)
+			continue
+		case strings.HasPrefix(name, tmpPrefix):
+			s.collectCreation(dir, e)
+			continue
+		case strings.HasPrefix(name, "."):
 			continue
 		}
-		dir := filepath.Join(s.Dir, e.Name())
 		if exists(filepath.Join(dir, "container.json")) && !exists(filepath.Join(dir, autoRemoveMarker)) {
 			continue // kept until berth rm
 		}
 		l, err := lockFile(filepath.Join(dir, "lock"), false)
 		if err != nil {
 			if errors.Is(err, os.ErrNotExist) && stale(dir) {
-				os.RemoveAll(dir)
+				removeDir(dir)
 			}
 			continue
 		}
@@ -397,10 +459,43 @@ func (s Store) Collect(cleanup func(dir string)) {
 		// this lock), unless it is old.
 		if err == nil && rec.AutoRemove || err != nil && stale(dir) {
 			cleanup(dir)
-			os.RemoveAll(dir)
 			s.releaseName(rec)
+			removeDir(dir)
 		}
 		l.Close()
+	}
+}
+
+// collectCreation removes a container directory whose creator is gone
+// before renaming it into place: the process named in it has exited (and
+// holds no lock: not one in another PID namespace), or it is older than
+// any creation could take. The name it claimed is released.
+func (s Store) collectCreation(dir string, e os.DirEntry) {
+	pidStr, id, ok := strings.Cut(strings.TrimPrefix(e.Name(), tmpPrefix), "-")
+	pid, err := strconv.Atoi(pidStr)
+	if !ok || err != nil || pid <= 0 || !errors.Is(unix.Kill(pid, 0), unix.ESRCH) {
+		if !stale(dir) {
+			return
+		}
+	}
+	l, err := lockFile(filepath.Join(dir, "lock"), false)
+	if errors.Is(err, unix.EWOULDBLOCK) {
+		return
+	}
+	if l != nil {
+		defer l.Close()
+	}
+	s.releaseNamesOf(id)
+	os.RemoveAll(dir)
+}
+
+// releaseNamesOf releases the names that point to container id.
+func (s Store) releaseNamesOf(id string) {
+	names, _ := os.ReadDir(filepath.Join(s.Dir, ".names"))
+	for _, n := range names {
+		if target, err := os.Readlink(s.namePath(n.Name())); err == nil && target == id {
+			os.Remove(s.namePath(n.Name()))
+		}
 	}
 }
 

@@ -2,7 +2,9 @@ package managed
 
 import (
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -131,5 +133,42 @@ func TestCollectSparesCreations(t *testing.T) {
 	s.Collect(func(string) {})
 	if _, err := os.Stat(dir); err == nil {
 		t.Error("an abandoned creation was not collected")
+	}
+}
+
+// TestCollectInterruptedCreationsAndRemovals: a creation whose creator
+// was killed, and a removal that was interrupted, are collected at once
+// (a live creator's is left), and the killed creation's name is freed.
+func TestCollectInterruptedCreationsAndRemovals(t *testing.T) {
+	s := Store{Dir: t.TempDir()}
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Create(rec("placeholder", "")); err != nil { // makes .names
+		t.Fatal(err)
+	}
+	os.RemoveAll(filepath.Join(s.Dir, "placeholder"))
+	live := fmt.Sprintf(".new-%d-born", os.Getpid())
+	for _, dir := range []string{fmt.Sprintf(".new-%d-killed", dead.Process.Pid), live, ".rm-halfgone"} {
+		if err := os.MkdirAll(filepath.Join(s.Dir, dir), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(s.Dir, dir, "lock"), nil, 0o600)
+	}
+	if err := os.Symlink("killed", filepath.Join(s.Dir, ".names", "web")); err != nil {
+		t.Fatal(err)
+	}
+	s.Collect(func(string) {})
+	var left []string
+	entries, _ := os.ReadDir(s.Dir)
+	for _, e := range entries {
+		left = append(left, e.Name())
+	}
+	if strings.Join(left, " ") != ".names "+live {
+		t.Errorf("after collection: %v, want .names and the live creation", left)
+	}
+	if _, err := s.Create(rec("other", "web")); err != nil {
+		t.Errorf("the killed creation's name is still taken: %v", err)
 	}
 }

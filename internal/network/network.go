@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -56,17 +57,28 @@ type Attachment struct {
 	Ports    []nft.Port
 	filesDir string
 	lock     *os.File
+	held     []int // a socket on each published host port (hostports.go)
 }
 
 // Attach takes ownership of the container's place on the network,
-// allocates its address and writes its network files. names are the
-// container's host name first, then other names (its --name) other
-// members resolve it by. On error nothing is left allocated.
+// reserves its published host ports, allocates its address and writes
+// its network files. names are the container's host name first, then
+// other names (its --name) other members resolve it by. A host port
+// that something else holds is a *PortInUseError. On error nothing is
+// left allocated.
 func (n *Network) Attach(id string, names []string, ports []nft.Port) (a *Attachment, err error) {
 	if err := n.checkRoutes(); err != nil {
 		return nil, err
 	}
 	a = &Attachment{net: n, ID: id, HostIf: hostIf(id), Ports: ports, filesDir: filepath.Join(n.dir, "files", id)}
+	if a.held, err = reservePorts(ports); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			a.closePorts()
+		}
+	}()
 	if err := os.MkdirAll(n.dir, 0o755); err != nil {
 		return nil, fmt.Errorf("network %s: %w", n.Name, err)
 	}
@@ -115,8 +127,11 @@ func lockDir(dir string) (*os.File, error) {
 
 // alive reports whether the attachment of container id still has its
 // owner: its lock is held.
-func (n *Network) alive(id string) bool {
-	f, err := flock.Open(filepath.Join(n.dir, "files", id, "lock"), 0, unix.LOCK_EX|unix.LOCK_NB)
+func (n *Network) alive(id string) bool { return held(filepath.Join(n.dir, "files", id)) }
+
+// held reports whether an attachment's directory has its lock held.
+func held(dir string) bool {
+	f, err := flock.Open(filepath.Join(dir, "lock"), 0, unix.LOCK_EX|unix.LOCK_NB)
 	if err == nil {
 		f.Close()
 	}
@@ -178,6 +193,11 @@ func (a *Attachment) Connect(pid int) error {
 	if len(a.Ports) == 0 {
 		return nil
 	}
+	if slices.ContainsFunc(a.Ports, nft.Port.ViaLoopback) {
+		if err := nft.EnableRouteLocalnet(n.Bridge); err != nil {
+			return err
+		}
+	}
 	return n.withRules(func(r *nft.Rules) error { return r.AddPorts(a.ID, a.Addr, a.Ports) })
 }
 
@@ -213,24 +233,38 @@ func (n *Network) locked(fn func() error) error {
 	return fn()
 }
 
-// Release gives back the address and removes the container's rules and
-// files. The veth needs nothing: the kernel deletes it with the
-// container's network namespace, off the user's wait.
+// Release gives back the address, removes the container's rules and
+// files, and frees its host ports. The veth needs nothing: the kernel
+// deletes it with the container's network namespace, off the user's
+// wait.
 func (a *Attachment) Release() error {
 	err := a.net.release(a.ID, len(a.Ports) > 0)
+	// The host ports only once their rules are gone: a host program
+	// that takes one from now on gets its traffic.
+	a.closePorts()
 	if a.lock != nil {
 		a.lock.Close()
+		a.lock = nil
 	}
 	return err
 }
 
+func (a *Attachment) closePorts() {
+	closePorts(a.held)
+	a.held = nil
+}
+
 // release gives back what container id holds on the network. Without
-// published ports it has no rules, and listing them all is skipped.
+// published ports it has no rules, and listing them all is skipped. The
+// files go last: as long as they are there, a collection finds the owner
+// and releases the rest, so rules that could not be removed keep them.
 func (n *Network) release(id string, hasPorts bool) error {
-	var errs []error
 	if hasPorts {
-		errs = append(errs, n.withRules(func(r *nft.Rules) error { return r.RemoveOwner(id) }))
+		if err := n.withRules(func(r *nft.Rules) error { return r.RemoveOwner(id) }); err != nil {
+			return err
+		}
 	}
+	var errs []error
 	if pool, err := ipam.Open(n.dir, n.Subnet); err == nil {
 		errs = append(errs, pool.Release(id))
 	} else if !errors.Is(err, os.ErrNotExist) {
@@ -246,7 +280,7 @@ func (n *Network) release(id string, hasPorts bool) error {
 }
 
 // Collect releases what containers that are gone left on the network:
-// after berth was killed, their addresses, rules and files.
+// after berth was killed, their rules, addresses and files.
 func (n *Network) Collect() {
 	if _, err := os.Stat(n.dir); err != nil {
 		return
@@ -269,17 +303,36 @@ func (n *Network) Collect() {
 		for id := range owners {
 			if !n.alive(id) {
 				dead = append(dead, id)
-				os.RemoveAll(filepath.Join(n.dir, "files", id))
 			}
-		}
-		if len(dead) > 0 {
-			return n.rewriteHosts("")
 		}
 		return nil
 	})
 	for _, id := range dead {
 		// A dead owner's ports are not known here: look for its rules.
 		_ = n.release(id, true)
+	}
+}
+
+// CollectAll collects, on every network under root, what containers that
+// are gone left. Every berth command runs it, so it is cheap when there
+// is nothing to collect: one directory read per network and a lock try
+// per attachment. A dead owner's attachment directory is there until all
+// the rest is released (see release); an address whose owner died before
+// it had one is reclaimed by the next allocation.
+func CollectAll(root string) {
+	entries, err := os.ReadDir(networksDir(root))
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		files := filepath.Join(networksDir(root), e.Name(), "files")
+		ids, _ := os.ReadDir(files)
+		if !slices.ContainsFunc(ids, func(id os.DirEntry) bool { return !held(filepath.Join(files, id.Name())) }) {
+			continue
+		}
+		if n, err := Load(root, e.Name()); err == nil {
+			n.Collect()
+		}
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -87,7 +88,9 @@ func (s Store) Create(rec Record) (*Handle, error) {
 	if err := os.MkdirAll(s.Root, 0o700); err != nil {
 		return nil, fmt.Errorf("create state root: %w", err)
 	}
-	tmp, err := os.MkdirTemp(s.Root, ".new-")
+	// Named after its creator, so that a collection can tell at once a
+	// creation in progress from one whose creator was killed.
+	tmp, err := os.MkdirTemp(s.Root, tmpPrefix+strconv.Itoa(os.Getpid())+"-")
 	if err != nil {
 		return nil, fmt.Errorf("create state: %w", err)
 	}
@@ -136,13 +139,46 @@ func (h *Handle) Save(rec Record) error {
 // keptMarker marks a record that garbage collection never removes.
 const keptMarker = "kept"
 
-// Remove deletes the record and releases it.
+// Remove deletes the record and releases it. The directory is first
+// renamed out of the way, in one step: a removal killed half-way leaves
+// a removing directory that the next collection deletes, never a record
+// directory that lost its lock or its state (os.RemoveAll deletes the
+// files in directory order, the lock often first), which no collection
+// could tell from a live one.
 func (h *Handle) Remove(s Store, rec Record) error {
 	s.releaseName(rec)
-	err := os.RemoveAll(h.dir)
+	err := removeDir(h.dir)
 	h.lock.Close()
 	return err
 }
+
+// removeDir deletes a record's directory: renamed out of the way first,
+// then deleted, so that whoever is killed doing it (the owner, or a
+// collection) leaves a removing directory and nothing else.
+func removeDir(dir string) error {
+	gone := filepath.Join(filepath.Dir(dir), removingPrefix+filepath.Base(dir))
+	err := os.Rename(dir, gone)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		// A removal of the same ID that was killed (berth-oci IDs come
+		// back): finish it first.
+		os.RemoveAll(gone)
+		err = os.Rename(dir, gone)
+	}
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return os.RemoveAll(gone)
+}
+
+// Temporary directories in the root: a record being created (named after
+// its creator's PID) and one being removed.
+const (
+	tmpPrefix      = ".new-"
+	removingPrefix = ".rm-"
+)
 
 // Release gives up ownership and keeps the record, for the garbage
 // collection to finish.
@@ -150,8 +186,9 @@ func (h *Handle) Release() { h.lock.Close() }
 
 // Collect removes the records whose owner is gone, after cleanup has
 // released what they list. A record whose cleanup fails is kept for the
-// next collection. Temporary records older than a minute are dropped: they
-// never owned anything.
+// next collection. Temporary records whose creator is gone, or older than
+// a minute, are dropped: they never owned anything; so are removals that
+// were interrupted.
 func (s Store) Collect(cleanup func(Record) error) {
 	entries, err := os.ReadDir(s.Root)
 	if err != nil {
@@ -163,16 +200,46 @@ func (s Store) Collect(cleanup func(Record) error) {
 			continue
 		}
 		dir := filepath.Join(s.Root, name)
-		if strings.HasPrefix(name, ".new-") {
-			if abandoned(e) {
+		switch {
+		case strings.HasPrefix(name, removingPrefix):
+			os.RemoveAll(dir)
+		case strings.HasPrefix(name, tmpPrefix):
+			if creationAbandoned(dir, e) {
+				// Its creator may have claimed a name before it died: the
+				// record, written first, says which.
+				if rec, err := readRecord(dir); err == nil {
+					s.releaseName(rec)
+				}
 				os.RemoveAll(dir)
-				// Its creator may have claimed a name before it died.
 				s.collectNames()
 			}
-			continue
+		default:
+			s.collectOne(dir, cleanup)
 		}
-		s.collectOne(dir, cleanup)
 	}
+}
+
+// creationAbandoned reports whether a temporary record's creator is gone:
+// the process named in it has exited, or the record is older than any
+// creation still in progress could be. A creator in another PID namespace
+// (one that shares the root) still holds the record's lock.
+func creationAbandoned(dir string, e os.DirEntry) bool {
+	if pid, ok := creatorPid(e.Name()); ok && errors.Is(unix.Kill(pid, 0), unix.ESRCH) {
+		lock, err := lockFile(filepath.Join(dir, "lock"), false)
+		if lock != nil {
+			lock.Close()
+		}
+		return !errors.Is(err, unix.EWOULDBLOCK)
+	}
+	return abandoned(e)
+}
+
+// creatorPid reads the PID in a temporary record's name, .new-PID-RANDOM.
+func creatorPid(name string) (int, bool) {
+	rest := strings.TrimPrefix(name, tmpPrefix)
+	digits, _, ok := strings.Cut(rest, "-")
+	pid, err := strconv.Atoi(digits)
+	return pid, ok && err == nil && pid > 0
 }
 
 // abandoned reports whether a temporary entry is older than any creation
@@ -203,8 +270,14 @@ func (s Store) collectOne(dir string, cleanup func(Record) error) {
 		return
 	}
 	lock, err := lockFile(filepath.Join(dir, "lock"), false)
+	if errors.Is(err, os.ErrNotExist) {
+		// No lock: not a record anybody can own. A removal by an older
+		// berth that was killed half-way leaves such a directory.
+		removeDir(dir)
+		return
+	}
 	if err != nil {
-		return // owned by a live process, or vanished
+		return // owned by a live process
 	}
 	defer lock.Close()
 	rec, err := readRecord(dir)
@@ -217,7 +290,7 @@ func (s Store) collectOne(dir string, cleanup func(Record) error) {
 		}
 		s.releaseName(rec)
 	}
-	os.RemoveAll(dir)
+	removeDir(dir)
 }
 
 // ErrNotExist means there is no container with that ID.

@@ -2,6 +2,7 @@ package state
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -214,5 +215,65 @@ func TestCollectPassesKeptRecordsUnread(t *testing.T) {
 	s.Collect(func(Record) error { t.Error("cleanup ran for a kept record"); return nil })
 	if _, err := os.Stat(filepath.Join(s.Root, "kept1")); err != nil {
 		t.Errorf("kept record collected: %v", err)
+	}
+}
+
+// TestCollectInterruptedRemovals: a removal killed half-way leaves either
+// a ".rm-" directory (Remove renames first) or, from an older berth whose
+// os.RemoveAll deleted the lock and state first, a record directory with
+// only its config.json; both are collected at once.
+func TestCollectInterruptedRemovals(t *testing.T) {
+	s := Store{Root: t.TempDir()}
+	for _, dir := range []string{"lockless", ".rm-half"} {
+		if err := os.MkdirAll(filepath.Join(s.Root, dir), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(s.Root, dir, "config.json"), []byte("{}"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Collect(func(Record) error { t.Error("cleanup ran for a directory without a record"); return nil })
+	if entries, _ := os.ReadDir(s.Root); len(entries) != 0 {
+		t.Errorf("left after collection: %v", entries)
+	}
+}
+
+// TestRemoveAgainAfterInterruptedRemoval: an ID whose removal was killed
+// (berth-oci IDs are reused) can be created and removed again.
+func TestRemoveAgainAfterInterruptedRemoval(t *testing.T) {
+	s := Store{Root: t.TempDir()}
+	os.MkdirAll(filepath.Join(s.Root, ".rm-again", "sub"), 0o700)
+	h, err := s.Create(Record{ID: "again"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Remove(s, Record{ID: "again"}); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(s.Root); len(entries) != 0 {
+		t.Errorf("left after Remove: %v", entries)
+	}
+}
+
+// TestCollectCreationOfDeadCreator: a temporary record whose creator has
+// exited is collected at once, not after a minute; a live creator's is
+// left alone.
+func TestCollectCreationOfDeadCreator(t *testing.T) {
+	s := Store{Root: t.TempDir()}
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	for _, pid := range []int{dead.Process.Pid, os.Getpid()} {
+		dir := filepath.Join(s.Root, fmt.Sprintf(".new-%d-42", pid))
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, "lock"), nil, 0o600)
+	}
+	s.Collect(func(Record) error { return nil })
+	entries, _ := os.ReadDir(s.Root)
+	if len(entries) != 1 || entries[0].Name() != fmt.Sprintf(".new-%d-42", os.Getpid()) {
+		t.Errorf("after collection: %v, want only the live creator's", entries)
 	}
 }

@@ -12,8 +12,9 @@
 // container's, through the file descriptor it is given.
 //
 // Host state: EnsureBridge sets net.ipv4.ip_forward=1 for the whole
-// namespace and net.ipv4.conf.<bridge>.route_localnet=1, as Docker does, and
-// leaves them set. Deleting a veth costs tens of milliseconds (the kernel
+// namespace and leaves it set. (route_localnet, which published ports
+// reached through 127.0.0.1 need, is set by the network package only for
+// them.) Deleting a veth costs tens of milliseconds (the kernel
 // waits for an RCU grace period), so Detach is a separate call that the
 // caller can run off the user's critical path; when the container's
 // namespace is destroyed the kernel removes the pair on its own, which is
@@ -38,7 +39,7 @@ const ContainerIf = "eth0"
 // EnsureBridge makes sure the bridge name exists, carries gateway (the
 // gateway address with the subnet's prefix length) and is up. It is
 // idempotent and safe to race with another berth doing the same. It also
-// sets route_localnet on the bridge and enables IPv4 forwarding.
+// enables IPv4 forwarding.
 func EnsureBridge(name string, gateway netip.Prefix) error {
 	if err := checkName(name); err != nil {
 		return err
@@ -113,12 +114,9 @@ func ensureAddr(h *netlink.Handle, l netlink.Link, p netip.Prefix) error {
 	return nil
 }
 
-// bridgeSysctls writes the two sysctls berth needs. /proc/sys/net belongs
+// bridgeSysctls writes the sysctl every bridge needs. /proc/sys/net belongs
 // to the namespace of the thread that opens it, like the rest of the package.
 func bridgeSysctls(name string) error {
-	if err := writeSysctl("/proc/sys/net/ipv4/conf/"+name+"/route_localnet", "1"); err != nil {
-		return fmt.Errorf("bridge %s: %w", name, err)
-	}
 	if err := writeSysctl("/proc/sys/net/ipv4/ip_forward", "1"); err != nil {
 		return fmt.Errorf("bridge %s: %w", name, err)
 	}

@@ -38,7 +38,12 @@ func matchIface(key expr.MetaKey, op expr.CmpOp, name string) []expr.Any {
 }
 
 // matchPrefix matches the IPv4 source or destination (off) against p.
-func matchPrefix(off uint32, p netip.Prefix) []expr.Any {
+func matchPrefix(off uint32, p netip.Prefix) []expr.Any { return prefixCmp(off, p, expr.CmpOpEq) }
+
+// matchPrefixNot matches when the address (off) is outside p.
+func matchPrefixNot(off uint32, p netip.Prefix) []expr.Any { return prefixCmp(off, p, expr.CmpOpNeq) }
+
+func prefixCmp(off uint32, p netip.Prefix, op expr.CmpOp) []expr.Any {
 	var mask [4]byte
 	for i := 0; i < p.Bits(); i++ {
 		mask[i/8] |= 0x80 >> (i % 8)
@@ -47,7 +52,7 @@ func matchPrefix(off uint32, p netip.Prefix) []expr.Any {
 	return []expr.Any{
 		&expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: off, Len: 4},
 		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: mask[:], Xor: make([]byte, 4)},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: addr[:]},
+		&expr.Cmp{Op: op, Register: 1, Data: addr[:]},
 	}
 }
 

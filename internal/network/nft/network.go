@@ -12,7 +12,8 @@ import (
 )
 
 // EnsureNetwork sets up the table, its chains, the dispatch to the ports
-// chain and the rules of one bridge network: masquerade for the subnet's
+// chain, the loopback guard and the rules of one bridge network:
+// masquerade for the subnet's
 // traffic leaving by another interface, masquerade for published-port
 // traffic that enters the bridge from 127.0.0.0/8 or from the subnet
 // itself, and forward accepts for the bridge. The bridge's rules are
@@ -27,7 +28,7 @@ func (r *Rules) EnsureNetwork(bridge string, subnet netip.Prefix) error {
 	if err != nil {
 		return err
 	}
-	want := append(dispatchRules(table()), networkRules(table(), bridge, subnet.Masked())...)
+	want := append(tableRules(table()), networkRules(table(), bridge, subnet.Masked())...)
 	want = append(want, isolationRule(table(), bridge))
 	if inPlace(old, want, networkTag(bridge)) {
 		// The common case, on every berth run: nothing to write. A
@@ -40,11 +41,11 @@ func (r *Rules) EnsureNetwork(bridge string, subnet netip.Prefix) error {
 		c.AddChain(chain(t, name))
 	}
 	tag := networkTag(bridge)
-	stale := func(s string) bool { return s == tag || s == tagDispatch }
+	stale := func(s string) bool { return s == tag || tableTag(s) }
 	if err := delRules(c, old, stale); err != nil {
 		return err
 	}
-	for _, rule := range append(dispatchRules(t), networkRules(t, bridge, subnet.Masked())...) {
+	for _, rule := range append(tableRules(t), networkRules(t, bridge, subnet.Masked())...) {
 		c.AddRule(rule)
 	}
 	// At the head of the chain, before any network's accepts: another
@@ -54,14 +55,14 @@ func (r *Rules) EnsureNetwork(bridge string, subnet netip.Prefix) error {
 }
 
 // inPlace reports whether the rules of one network (tag) and the
-// dispatch rules are all there: the same number in each chain, with the
+// table's own rules are all there: the same number in each chain, with the
 // network's isolation rule ahead of every accept in forward. Someone who
 // deleted or added such a rule makes it false, and EnsureNetwork repairs.
 func inPlace(have, want []*nftables.Rule, tag string) bool {
 	count := func(rules []*nftables.Rule) map[string]int {
 		m := map[string]int{}
 		for _, r := range rules {
-			if t := commentOf(r.UserData); t == tag || t == tagDispatch {
+			if t := commentOf(r.UserData); t == tag || tableTag(t) {
 				m[r.Chain.Name+" "+t]++
 			}
 		}
@@ -106,7 +107,12 @@ func (r *Rules) RemoveNetwork(bridge string) error {
 
 // EnableRouteLocalnet sets route_localnet=1 on the bridge, in the
 // network namespace of the calling thread. Without it the kernel drops
-// connections to 127.0.0.1:PORT once they are DNATed into the bridge.
+// connections to 127.0.0.1:PORT once they are DNATed into the bridge:
+// their source, 127.0.0.1, may not leave by another interface than lo,
+// and the replies, de-NATed back to 127.0.0.1, may not arrive by one.
+// Only a published port that the host reaches through loopback needs it
+// (a userland proxy would not, as docker-proxy); the guard rule keeps it
+// from opening the host's loopback to the bridge.
 func EnableRouteLocalnet(bridge string) error {
 	if err := validName("bridge name", bridge, unix.IFNAMSIZ-1); err != nil {
 		return err
@@ -128,15 +134,36 @@ func checkNetwork(bridge string, subnet netip.Prefix) error {
 	return nil
 }
 
+// tableRules are the rules every network shares: the loopback guard
+// and the dispatch to the ports chain.
+func tableRules(t *nftables.Table) []*nftables.Rule {
+	return append([]*nftables.Rule{guardRule(t)}, dispatchRules(t)...)
+}
+
+// guardRule drops packets for 127.0.0.0/8 that came in by another
+// interface than lo: the host's loopback services, and the ports it
+// publishes on 127.0.0.1, are the host's alone. It runs at raw
+// priority, before conntrack: a reply to the host's own connection to a
+// published 127.0.0.1 port still has the bridge's address there.
+func guardRule(t *nftables.Table) *nftables.Rule {
+	return &nftables.Rule{Table: t, Chain: chain(t, chainRaw), UserData: comment(tagGuard),
+		Exprs: append(join(
+			matchIface(expr.MetaKeyIIFNAME, expr.CmpOpNeq, "lo"),
+			matchPrefix(offDaddr, loopback),
+		), drop())}
+}
+
 // dispatchRules send traffic for local addresses to the ports chain,
-// from other hosts (prerouting) and from the host itself (output).
+// from other hosts and containers (prerouting) and from the host itself
+// (output). From outside, 127.0.0.0/8 is never dispatched: only the
+// host's own connections reach a port through loopback.
 func dispatchRules(t *nftables.Table) []*nftables.Rule {
-	var out []*nftables.Rule
-	for _, name := range []string{chainPrerouting, chainOutput} {
-		out = append(out, &nftables.Rule{Table: t, Chain: chain(t, name),
-			Exprs: join(matchLocalDaddr(), []expr.Any{jump(chainPorts)}), UserData: comment(tagDispatch)})
+	pre := join(matchPrefixNot(offDaddr, loopback), matchLocalDaddr(), []expr.Any{jump(chainPorts)})
+	out := join(matchLocalDaddr(), []expr.Any{jump(chainPorts)})
+	return []*nftables.Rule{
+		{Table: t, Chain: chain(t, chainPrerouting), Exprs: pre, UserData: comment(tagDispatch)},
+		{Table: t, Chain: chain(t, chainOutput), Exprs: out, UserData: comment(tagDispatch)},
 	}
-	return out
 }
 
 // isolationRule drops traffic forwarded into the bridge from elsewhere

@@ -8,11 +8,14 @@
 // that table undoes all of it. The layout:
 //
 //	table ip berth {
+//	  chain raw {            # filter, prerouting, priority raw: before conntrack and NAT
+//	    iifname != "lo" ip daddr 127.0.0.0/8 drop                               comment "guard"
+//	  }
 //	  chain ports {          # regular chain: one DNAT rule per published port
 //	    [ip daddr HOSTIP] meta l4proto tcp th dport 8080 dnat to 10.88.0.2:80  comment "owner:ID tcp 0.0.0.0:8080 10.88.0.2:80"
 //	  }
 //	  chain prerouting {     # nat, dstnat: from other hosts and from containers
-//	    fib daddr type local jump ports                                         comment "dispatch"
+//	    ip daddr != 127.0.0.0/8 fib daddr type local jump ports                 comment "dispatch"
 //	  }
 //	  chain output {         # nat, dstnat: from the host itself, 127.0.0.1 included
 //	    fib daddr type local jump ports                                         comment "dispatch"
@@ -23,6 +26,7 @@
 //	    oifname BRIDGE ip saddr SUBNET ct status dnat masquerade                comment "network:BRIDGE"
 //	  }
 //	  chain forward {        # filter, policy accept: never drops others' traffic
+//	    oifname BRIDGE iifname != BRIDGE ct state ! established,related ct status ! dnat drop  comment "network:BRIDGE"
 //	    iifname BRIDGE accept                                                   comment "network:BRIDGE"
 //	    oifname BRIDGE ct state established,related accept                      comment "network:BRIDGE"
 //	    oifname BRIDGE ct status dnat accept                                    comment "network:BRIDGE"
@@ -31,7 +35,8 @@
 //
 // Every rule carries its tag as an nft comment (rule user data, shown
 // by `nft list table ip berth`): "owner:ID ..." for a container's
-// rules, "network:BRIDGE" for a network's, "dispatch" for the jumps.
+// rules, "network:BRIDGE" for a network's, "dispatch" for the jumps and
+// "guard" for the loopback guard.
 // A container's rules are found and removed by listing the chains and
 // matching the tag, so nothing outside the kernel has to remember rule
 // handles, and a berth killed halfway leaves rules that RemoveOwner (or
@@ -44,6 +49,19 @@
 // container reaching a published port on its own bridge would otherwise
 // be answered directly by the target container. Connections from other
 // hosts keep their source address.
+//
+// Loopback belongs to the host alone. route_localnet=1 also makes the
+// kernel route packets for 127.0.0.0/8 that arrive on the bridge, so a
+// container with CAP_NET_RAW could reach services bound to the host's
+// loopback (CVE-2020-8558) and, like any host on the LAN that routes
+// 127.0.0.1 here, ports published on 127.0.0.1 (moby#41872). Two rules
+// close this, each enough on its own: the guard drops every packet for
+// 127.0.0.0/8 that did not come in by lo, at raw priority, before
+// conntrack and NAT see it (replies to the host's own DNATed connections
+// still carry the bridge's address there: they are de-NATed later); and
+// the prerouting dispatch never sends a packet for 127.0.0.0/8 to the
+// port rules, so only the host's own connections (output) are DNATed
+// from loopback.
 //
 // Changes are atomic nftables transactions, but checks before them (a
 // host port already published) are not: callers serialize changes, as
@@ -65,6 +83,7 @@ const TableName = "berth"
 
 // Chains of the table.
 const (
+	chainRaw         = "raw"
 	chainPorts       = "ports"
 	chainPrerouting  = "prerouting"
 	chainOutput      = "output"
@@ -73,7 +92,7 @@ const (
 )
 
 // allChains are scanned for tagged rules.
-var allChains = []string{chainPorts, chainPrerouting, chainOutput, chainPostrouting, chainForward}
+var allChains = []string{chainRaw, chainPorts, chainPrerouting, chainOutput, chainPostrouting, chainForward}
 
 // Rules changes berth's nftables table in one network namespace.
 type Rules struct {
@@ -112,6 +131,8 @@ func chain(t *nftables.Table, name string) *nftables.Chain {
 	accept := nftables.ChainPolicyAccept
 	c := &nftables.Chain{Name: name, Table: t}
 	switch name {
+	case chainRaw:
+		c.Type, c.Hooknum, c.Priority = nftables.ChainTypeFilter, nftables.ChainHookPrerouting, nftables.ChainPriorityRaw
 	case chainPrerouting:
 		c.Type, c.Hooknum, c.Priority = nftables.ChainTypeNAT, nftables.ChainHookPrerouting, nftables.ChainPriorityNATDest
 	case chainOutput:

@@ -69,6 +69,7 @@ func TestEnsureNetworkIdempotent(t *testing.T) {
 	}
 	t.Logf("table after EnsureNetwork:\n%s", first)
 	wantTags(t, map[string][]string{
+		chainRaw:         {tagGuard},
 		chainPrerouting:  {tagDispatch},
 		chainOutput:      {tagDispatch},
 		chainPostrouting: repeat("network:berth0", 3),
@@ -79,7 +80,10 @@ func TestEnsureNetworkIdempotent(t *testing.T) {
 		`oifname "berth0" ip saddr 127.0.0.0/8 masquerade`,
 		`oifname "berth0" ct state established,related accept`,
 		`oifname "berth0" iifname != "berth0" ct state ! established,related ct status ! dnat drop`,
-		`fib daddr type local jump ports`,
+		`type filter hook prerouting priority raw; policy accept;`,
+		`iifname != "lo" ip daddr 127.0.0.0/8 drop comment "guard"`,
+		`ip daddr != 127.0.0.0/8 fib daddr type local jump ports comment "dispatch"`,
+		"fib daddr type local jump ports comment \"dispatch\"\n",
 	} {
 		if first != "" && !strings.Contains(first, s) {
 			t.Errorf("nft list lacks %q", s)
@@ -105,7 +109,7 @@ func TestTwoNetworks(t *testing.T) {
 	forward := []string{"network:berth1", "network:berth0"}
 	forward = append(forward, both...)
 	wantTags(t, map[string][]string{
-		chainPrerouting: {tagDispatch}, chainOutput: {tagDispatch},
+		chainRaw: {tagGuard}, chainPrerouting: {tagDispatch}, chainOutput: {tagDispatch},
 		chainPostrouting: both, chainForward: forward,
 	})
 	if err := r.RemoveNetwork("berth0"); err != nil {
@@ -115,7 +119,7 @@ func TestTwoNetworks(t *testing.T) {
 		t.Fatalf("second RemoveNetwork: %v", err)
 	}
 	wantTags(t, map[string][]string{
-		chainPrerouting: {tagDispatch}, chainOutput: {tagDispatch},
+		chainRaw: {tagGuard}, chainPrerouting: {tagDispatch}, chainOutput: {tagDispatch},
 		chainPostrouting: repeat("network:berth1", 3), chainForward: repeat("network:berth1", 4),
 	})
 }
@@ -200,7 +204,7 @@ func TestPortsByOwner(t *testing.T) {
 		}
 	}
 	wantTags(t, map[string][]string{
-		chainPorts:      tagsB,
+		chainPorts: tagsB, chainRaw: {tagGuard},
 		chainPrerouting: {tagDispatch}, chainOutput: {tagDispatch},
 		chainPostrouting: repeat("network:berth0", 3), chainForward: repeat("network:berth0", 4),
 	})

@@ -99,6 +99,19 @@ func (p Port) String() string {
 
 func (p Port) allAddrs() bool { return !p.HostIP.IsValid() || p.HostIP.IsUnspecified() }
 
+// ViaLoopback reports whether the host reaches p through 127.0.0.1 (or
+// another loopback address): it is published on every address, or on a
+// loopback one.
+func (p Port) ViaLoopback() bool { return p.allAddrs() || p.HostIP.IsLoopback() }
+
+// HostAddr is the host address p is published on: 0.0.0.0 for all.
+func (p Port) HostAddr() netip.Addr {
+	if p.allAddrs() {
+		return netip.IPv4Unspecified()
+	}
+	return p.HostIP
+}
+
 func (p Port) validate() error {
 	if p.Proto != "tcp" && p.Proto != "udp" {
 		return fmt.Errorf("port %v: protocol %q is not tcp or udp", p, p.Proto)
@@ -112,9 +125,9 @@ func (p Port) validate() error {
 	return nil
 }
 
-// overlaps reports whether p and q claim the same host port: same
+// Overlaps reports whether p and q claim the same host port: same
 // protocol and port, and address sets that intersect.
-func (p Port) overlaps(q Port) bool {
+func (p Port) Overlaps(q Port) bool {
 	if p.Proto != q.Proto || p.HostPort != q.HostPort {
 		return false
 	}

@@ -70,7 +70,7 @@ func TestTags(t *testing.T) {
 		t.Fatalf("parsePublished = %+v, %v", got, ok)
 	}
 	all, _ := parsePublished(ownerTag("x", Port{HostPort: 8080, ContainerPort: 2, Proto: "udp"}, netip.MustParseAddr("10.0.0.1")))
-	if !all.port.allAddrs() || !all.port.overlaps(p) {
+	if !all.port.allAddrs() || !all.port.Overlaps(p) {
 		t.Errorf("0.0.0.0 tag read back as %+v", all.port)
 	}
 	for _, bad := range [][]byte{{0, 200, 'a'}, {1}, {}, nil} {
@@ -93,12 +93,12 @@ func TestOverlaps(t *testing.T) {
 		{Port{HostPort: 8081, ContainerPort: 1, Proto: "tcp"}, false},
 	}
 	for _, c := range cases {
-		if got := all.overlaps(c.q); got != c.want {
+		if got := all.Overlaps(c.q); got != c.want {
 			t.Errorf("%v overlaps %v = %v", all, c.q, got)
 		}
 	}
 	a := Port{HostIP: lo, HostPort: 8080, ContainerPort: 1, Proto: "tcp"}
-	if a.overlaps(Port{HostIP: other, HostPort: 8080, ContainerPort: 1, Proto: "tcp"}) {
+	if a.Overlaps(Port{HostIP: other, HostPort: 8080, ContainerPort: 1, Proto: "tcp"}) {
 		t.Errorf("different host addresses overlap")
 	}
 }

@@ -117,7 +117,7 @@ func claim(taken []published, owner string, p Port, tag string) (dup bool, err e
 		if t.tag == tag {
 			return true, nil
 		}
-		if t.port.overlaps(p) {
+		if t.port.Overlaps(p) {
 			return false, fmt.Errorf("publishing %v for %s: host port already published by %s (%v)", p, owner, t.owner, t.port)
 		}
 	}

@@ -12,11 +12,16 @@ const (
 	udataComment = 0
 	maxOwner     = 128 // keeps the longest port tag well under 255 bytes
 	tagDispatch  = "dispatch"
+	tagGuard     = "guard"
 	tagNetwork   = "network:"
 	tagOwner     = "owner:"
 )
 
 func networkTag(bridge string) string { return tagNetwork + bridge }
+
+// tableTag reports whether a tag is one of the table's own rules, which
+// every network shares: the dispatch jumps and the loopback guard.
+func tableTag(tag string) bool { return tag == tagDispatch || tag == tagGuard }
 
 // published is a port rule as read back from its tag.
 type published struct {
@@ -28,12 +33,8 @@ type published struct {
 // ownerTag is "owner:ID PROTO HOSTIP:HOSTPORT CONTAINERIP:PORT", with
 // HOSTIP 0.0.0.0 for every local address.
 func ownerTag(owner string, p Port, containerIP netip.Addr) string {
-	host := netip.IPv4Unspecified()
-	if !p.allAddrs() {
-		host = p.HostIP
-	}
 	return fmt.Sprintf("%s%s %s %s %s", tagOwner, owner, p.Proto,
-		netip.AddrPortFrom(host, p.HostPort), netip.AddrPortFrom(containerIP, p.ContainerPort))
+		netip.AddrPortFrom(p.HostAddr(), p.HostPort), netip.AddrPortFrom(containerIP, p.ContainerPort))
 }
 
 // ownerOf returns the owner in a tag, if it is an owner's tag.

@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
 )
 
 // The topology, all in namespaces the test creates:
@@ -104,13 +107,15 @@ func serveUDP(t *testing.T, ns *netns, addr string) {
 
 // peerOf connects to addr from the calling goroutine's namespace and
 // returns the source address the server saw.
-func peerOf(network, addr string) (netip.Addr, error) {
-	c, err := net.DialTimeout(network, addr, ioTimeout)
+func peerOf(network, addr string) (netip.Addr, error) { return peerOfWithin(network, addr, ioTimeout) }
+
+func peerOfWithin(network, addr string, timeout time.Duration) (netip.Addr, error) {
+	c, err := net.DialTimeout(network, addr, timeout)
 	if err != nil {
 		return netip.Addr{}, err
 	}
 	defer c.Close()
-	c.SetDeadline(time.Now().Add(ioTimeout))
+	c.SetDeadline(time.Now().Add(timeout))
 	if network == "udp4" {
 		if _, err := c.Write([]byte("hi")); err != nil {
 			return netip.Addr{}, err
@@ -181,6 +186,55 @@ func TestTraffic(t *testing.T) {
 	if err != nil {
 		t.Errorf("remote routed to the container's unpublished port 80: %v\n%s", err, nftList(t))
 	}
+
+	// A host on the LAN that routes 127.0.0.1 here (it has no loopback
+	// of its own) reaches no port through it: neither the one published
+	// on 127.0.0.1 nor the one published on every address. Either of the
+	// two defenses is enough alone: the dispatch that skips 127.0.0.0/8
+	// from outside, and the guard that drops it at raw priority.
+	top.remote.run(t, "ip", "addr", "flush", "dev", "lo")
+	top.remote.run(t, "sh", "-c", "echo 1 >/proc/sys/net/ipv4/conf/all/route_localnet; echo 1 >/proc/sys/net/ipv4/conf/eth0/route_localnet")
+	top.remote.run(t, "ip", "route", "add", "127.0.0.1/32", "via", hostUplink, "src", remoteAddr)
+	viaLoopback := func(defenses string, reach bool) {
+		t.Helper()
+		for _, dial := range []struct{ network, addr string }{{"tcp4", "127.0.0.1:18080"}, {"udp4", "127.0.0.1:15353"}} {
+			var got netip.Addr
+			err := top.remote.call(func() (err error) { got, err = peerOfWithin(dial.network, dial.addr, time.Second); return err })
+			if (err == nil) != reach {
+				t.Errorf("remote to %s %s through its route to 127.0.0.1, %s: got %v, %v; want reached %v\n%s",
+					dial.network, dial.addr, defenses, got, err, reach, nftList(t))
+			}
+		}
+	}
+	deleteGuard := func() {
+		t.Helper()
+		c := &nftables.Conn{}
+		rules, err := listRules(c, chainRaw)
+		if err == nil {
+			err = delRules(c, rules, func(tag string) bool { return tag == tagGuard })
+		}
+		if err == nil {
+			err = flush(c, "delete the guard")
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	viaLoopback("both defenses", false)
+	deleteGuard()
+	viaLoopback("without the guard", false)
+	// The dispatch as it was: every local address, 127.0.0.1 included.
+	c := &nftables.Conn{}
+	c.InsertRule(&nftables.Rule{Table: table(), Chain: chain(table(), chainPrerouting),
+		Exprs: join(matchLocalDaddr(), []expr.Any{jump(chainPorts)}), UserData: comment("test")})
+	if err := flush(c, "add the old dispatch"); err != nil {
+		t.Fatal(err)
+	}
+	viaLoopback("with neither (the control: the route works)", true)
+	if err := r.EnsureNetwork("berth0", netip.MustParsePrefix("10.88.0.0/16")); err != nil {
+		t.Fatal(err)
+	}
+	viaLoopback("with the guard and a dispatch of 127.0.0.0/8", false)
 
 	if err := r.RemoveOwner("ctr"); err != nil {
 		t.Fatal(err)
