@@ -245,7 +245,7 @@ func rawframeTool(t *testing.T) string {
 			rawTool.err = err
 			return
 		}
-		if static(self) {
+		if isStatic(self) {
 			rawTool.path = self
 			return
 		}
@@ -265,8 +265,8 @@ func rawframeTool(t *testing.T) string {
 	return rawTool.path
 }
 
-// static reports whether the ELF file at path has no program interpreter.
-func static(path string) bool {
+// isStatic reports whether the ELF file at path has no program interpreter.
+func isStatic(path string) bool {
 	f, err := elf.Open(path)
 	if err != nil {
 		return false
