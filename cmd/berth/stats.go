@@ -77,16 +77,16 @@ func sampleAll(g *globalOptions, refs []string) (map[string]sample, error) {
 			continue // not running
 		}
 		s := sample{rec: rec, at: time.Now(), cg: c.Stats()}
-		s.rx, s.tx = netBytes(rec.State.Pid)
+		s.rx, s.tx = netBytes(c)
 		out[rec.ID] = s
 	}
 	return out, nil
 }
 
-// netBytes sums received and sent bytes over the interfaces of pid's
-// network namespace, loopback aside.
-func netBytes(pid int) (rx, tx uint64) {
-	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/net/dev")
+// netBytes sums received and sent bytes over the interfaces of the
+// container's network namespace, loopback aside.
+func netBytes(c *container.Container) (rx, tx uint64) {
+	f, err := c.OpenProcFile("net/dev")
 	if err != nil {
 		return 0, 0
 	}

@@ -117,22 +117,33 @@ const execNamespaces = unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWNET
 // join: it returns a path that names that namespace, and no other, until
 // release, whatever becomes of the container's PID meanwhile.
 func (c *Container) PinNamespace(kind string) (path string, release func(), err error) {
-	proc, err := pidfd.Open(c.rec.Pid, c.rec.PidStart)
-	if errors.Is(err, pidfd.ErrGone) {
-		return "", nil, fmt.Errorf("container %s: %w", c.rec.ID, ErrNotRunning)
-	}
+	f, err := c.OpenProcFile("ns/" + kind)
 	if err != nil {
 		return "", nil, err
 	}
-	defer proc.Close()
-	f, err := os.Open("/proc/" + strconv.Itoa(proc.Pid) + "/ns/" + kind)
-	if err != nil {
-		return "", nil, fmt.Errorf("container %s: open its %s namespace: %w", c.rec.ID, kind, err)
+	return "/proc/" + strconv.Itoa(os.Getpid()) + "/fd/" + strconv.Itoa(int(f.Fd())), func() { f.Close() }, nil
+}
+
+// OpenProcFile opens /proc/PID/rel of the container's PID 1 (its
+// net/dev, a namespace file), and only if that PID still names it once
+// the file is open: a pidfd, checked against the recorded start time,
+// outlives the open.
+func (c *Container) OpenProcFile(rel string) (*os.File, error) {
+	proc, err := pidfd.Open(c.rec.Pid, c.rec.PidStart)
+	if errors.Is(err, pidfd.ErrGone) {
+		return nil, fmt.Errorf("container %s: %w", c.rec.ID, ErrNotRunning)
 	}
-	// Still alive after the open: the PID named the container's process.
+	if err != nil {
+		return nil, err
+	}
+	defer proc.Close()
+	f, err := os.Open("/proc/" + strconv.Itoa(proc.Pid) + "/" + rel)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: open %s: %w", c.rec.ID, rel, err)
+	}
 	if proc.Wait(0) {
 		f.Close()
-		return "", nil, fmt.Errorf("container %s: %w", c.rec.ID, ErrNotRunning)
+		return nil, fmt.Errorf("container %s: %w", c.rec.ID, ErrNotRunning)
 	}
-	return "/proc/" + strconv.Itoa(os.Getpid()) + "/fd/" + strconv.Itoa(int(f.Fd())), func() { f.Close() }, nil
+	return f, nil
 }
