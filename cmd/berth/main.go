@@ -4,9 +4,20 @@ package main
 
 import (
 	"os"
+	"runtime"
 
 	"github.com/berth-runtime/berth/internal/initproc"
 )
+
+func init() {
+	// The main thread is the process as others see it: /proc/PID/net,
+	// /proc/PID/ns and the listening sockets of published ports are read
+	// through it. Keep it on the main goroutine, so that a goroutine that
+	// enters a container's network namespace on a thread it then discards
+	// (link.handleAt) can never land there: Go cannot discard the main
+	// thread, and would leave it in the container's namespace.
+	runtime.LockOSThread()
+}
 
 func main() {
 	// The init stage is berth re-executed inside the container's
