@@ -292,7 +292,8 @@ func withOpLock(g *globalOptions, id string, fn func(managed.Record) error) erro
 // stopLocked is stopContainer under the operation lock.
 func stopLocked(g *globalOptions, rec managed.Record, timeout time.Duration) error {
 	store := g.containers()
-	if rec.State.Status != managed.Running {
+	// A container between two runs (a restart's back-off) has its monitor.
+	if rec.State.Status != managed.Running && rec.State.MonitorPid == 0 {
 		return nil
 	}
 	if _, err := store.Update(rec.ID, func(r *managed.Record) { r.State.StopRequested = true }); err != nil {

@@ -134,6 +134,13 @@ func runMonitor(g *globalOptions, f *runFlags, args []string) error {
 		return err
 	}
 	defer log.Close()
+	// Off the record when it ends, before the lock is released: the
+	// record no longer names a monitor to signal.
+	defer store.Update(rec.ID, func(r *managed.Record) {
+		if r.State.MonitorPid == os.Getpid() {
+			r.State.MonitorPid, r.State.MonitorStart = 0, 0
+		}
+	})
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, unix.SIGTERM, unix.SIGINT)
 	for {
@@ -144,7 +151,7 @@ func runMonitor(g *globalOptions, f *runFlags, args []string) error {
 			return runErr
 		}
 		began := rec.State.StartedAt
-		rec = finishRecord(store, rec.ID, exit, runErr)
+		rec = finishRecord(store, rec.ID, exit, runErr, false)
 		if !rec.Restart.Restarts(rec.State.ExitCode, rec.State.RestartCount, rec.State.StopRequested || stopped(stop)) {
 			break
 		}
@@ -158,6 +165,9 @@ func runMonitor(g *globalOptions, f *runFlags, args []string) error {
 			return removeIfAuto(store, rec, lock)
 		}
 		rec, _ = store.Update(rec.ID, func(r *managed.Record) { r.State.RestartCount++ })
+		if rec.State.StopRequested {
+			break // berth stop came between the exit and the back-off
+		}
 	}
 	return removeIfAuto(store, rec, lock)
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/berth-runtime/berth/internal/container"
@@ -142,7 +143,7 @@ func runForeground(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []stri
 		return err
 	}
 	if !f.rm {
-		finishRecord(store, rec.ID, exit, nil)
+		finishRecord(store, rec.ID, exit, nil, true)
 	}
 	if exit.OOMKilled {
 		fmt.Fprintf(os.Stderr, "berth: container killed: it reached its memory limit (--memory %s)\n", f.opts.Memory)
@@ -285,11 +286,10 @@ func runOnce(g *globalOptions, f *runFlags, rec *managed.Record, args []string, 
 	}
 	run.Started = func(pid int) {
 		mounts.keep()
-		monitorStart, _, _ := pidfd.Stat(os.Getpid())
 		if r, err := store.Update(rec.ID, func(r *managed.Record) {
 			r.ImageID = rec.ImageID
 			r.Network = net
-			r.State = managed.State{Status: managed.Running, Pid: pid, MonitorPid: os.Getpid(), MonitorStart: monitorStart,
+			r.State = managed.State{Status: managed.Running, Pid: pid, MonitorPid: os.Getpid(), MonitorStart: selfStart(),
 				StartedAt: time.Now().UTC(), RestartCount: r.State.RestartCount}
 		}); err == nil {
 			*rec = r
@@ -301,11 +301,16 @@ func runOnce(g *globalOptions, f *runFlags, rec *managed.Record, args []string, 
 	return container.Run(run)
 }
 
-// finishRecord records how a run ended.
-func finishRecord(store managed.Store, id string, exit container.Exit, runErr error) managed.Record {
+// finishRecord records how a run ended. The monitor stays on record while
+// it lives (a restart's back-off), so that berth stop can reach it;
+// monitorGone clears it.
+func finishRecord(store managed.Store, id string, exit container.Exit, runErr error, monitorGone bool) managed.Record {
 	rec, _ := store.Update(id, func(r *managed.Record) {
 		st := &r.State
-		st.Status, st.Pid, st.MonitorPid = managed.Exited, 0, 0
+		st.Status, st.Pid = managed.Exited, 0
+		if monitorGone {
+			st.MonitorPid, st.MonitorStart = 0, 0
+		}
 		st.FinishedAt = time.Now().UTC()
 		st.ExitCode, st.OOMKilled, st.Error = exit.Code, exit.OOMKilled, ""
 		if runErr != nil {
@@ -318,6 +323,13 @@ func finishRecord(store managed.Store, id string, exit container.Exit, runErr er
 	})
 	return rec
 }
+
+// selfStart is this process's start time, which names it together with
+// its PID in a container's record (a signal to the monitor checks it).
+var selfStart = sync.OnceValue(func() uint64 {
+	start, _, _ := pidfd.Stat(os.Getpid())
+	return start
+})
 
 // newID returns a container ID: 64 hex digits, as Docker's.
 func newID() (string, error) {

@@ -453,3 +453,40 @@ func TestRestartKeepsCopiedEnv(t *testing.T) {
 		t.Errorf("berth's environment was written to the record: %s", b)
 	}
 }
+
+// TestStopDuringRestartBackoff: berth stop of a container between two
+// runs, while its monitor waits out the restart back-off, ends the
+// monitor and the restarts, as docker stop does. The record names the
+// monitor then, so that stop can reach it.
+func TestStopDuringRestartBackoff(t *testing.T) {
+	needRoot(t)
+	r := berth(t, "", "run", "-d", "--name", "looper", "--restart", "always", "--network", "none", "--rootfs", rootfsDir, "/bin/sh", "-c", "exit 1")
+	if r.code != 0 {
+		t.Fatalf("run -d: %+v", r)
+	}
+	defer berth(t, "", "rm", "-f", "looper")
+	// From the second restart on, the back-off is 400 ms or more: most of
+	// the time the container is between two runs.
+	eventually(t, "two restarts", func() string {
+		if st := inspectState(t, "looper"); st.RestartCount < 2 {
+			return fmt.Sprintf("%+v", st)
+		}
+		return ""
+	})
+	done := make(chan result, 1)
+	go func() { done <- berth(t, "", "stop", "-t", "1", "looper") }()
+	select {
+	case r := <-done:
+		if r.code != 0 {
+			t.Fatalf("stop: %+v", r)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("berth stop did not return within 20 s")
+	}
+	before := inspectState(t, "looper")
+	time.Sleep(3 * time.Second)
+	after := inspectState(t, "looper")
+	if after.Status != "exited" || after.RestartCount != before.RestartCount || after.MonitorPid != 0 {
+		t.Errorf("still restarting after berth stop: %+v, then %+v", before, after)
+	}
+}
