@@ -239,8 +239,10 @@ func (n *Network) locked(fn func() error) error {
 // wait.
 func (a *Attachment) Release() error {
 	err := a.net.release(a.ID, len(a.Ports) > 0)
-	// The host ports only once their rules are gone: a host program
-	// that takes one from now on gets its traffic.
+	// The host ports after their rules, so that a host program that takes
+	// one from then on gets its traffic. If the rules could not be
+	// removed, the ports go anyway (this process is ending), and the next
+	// collection removes the rules, which the files left in place name.
 	a.closePorts()
 	if a.lock != nil {
 		a.lock.Close()
@@ -308,9 +310,26 @@ func (n *Network) Collect() {
 		return nil
 	})
 	for _, id := range dead {
-		// A dead owner's ports are not known here: look for its rules.
-		_ = n.release(id, true)
+		n.collectDead(id)
 	}
+}
+
+// collectDead releases what container id left, holding its lock
+// throughout, so that a berth that attaches the same ID again meanwhile
+// (a restart) cannot have its new rules, address and files taken away: it
+// waits for the lock, or finds the attachment gone.
+func (n *Network) collectDead(id string) {
+	lock, err := flock.Open(filepath.Join(n.dir, "files", id, "lock"), 0, unix.LOCK_EX|unix.LOCK_NB)
+	switch {
+	case err == nil:
+		defer lock.Close()
+	case errors.Is(err, os.ErrNotExist):
+		// An address whose owner died before it had its files.
+	default:
+		return // its owner is back, or the lock cannot be had now
+	}
+	// A dead owner's ports are not known here: look for its rules.
+	_ = n.release(id, true)
 }
 
 // CollectAll collects, on every network under root, what containers that
