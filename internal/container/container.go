@@ -221,7 +221,6 @@ func create(o Options, startNow bool) (_ *Container, err error) {
 		return nil, err
 	}
 	c.init = p
-	c.rec.CgroupForeign = cg.Foreign
 	c.rec.Pid = p.pid
 	c.rec.PidStart, _ = state.ProcessStartTime(p.pid)
 	c.rec.Status = state.Created
@@ -374,6 +373,11 @@ func (c *Container) release() {
 		return
 	}
 	if err := c.cg.Destroy(); err != nil {
+		// The collection that retries must know every directory that is
+		// not the container's, including one found taken since the
+		// record was written (cgroups.Cgroup.Create marks it foreign).
+		c.rec.CgroupForeign = c.cg.Foreign
+		_ = c.handle.Save(c.rec)
 		c.handle.Release()
 		return
 	}
