@@ -169,14 +169,17 @@ func newBudget(limit int64) *budget { return &budget{limit: limit} }
 // that a refusal is reported by the layer that caused it and not by
 // another one charging a few bytes next.
 func (b *budget) charge(n int64) error {
-	if n < 0 {
-		return b.exceeded()
+	for {
+		used := b.used.Load()
+		if n < 0 || n > b.limit-used {
+			return b.exceeded()
+		}
+		// Compare and swap: an add that overshoots and is taken back would
+		// make another layer's small charge fail in between.
+		if b.used.CompareAndSwap(used, used+n) {
+			return nil
+		}
 	}
-	if b.used.Add(n) > b.limit {
-		b.used.Add(-n)
-		return b.exceeded()
-	}
-	return nil
 }
 
 // fits reports whether n more bytes would stay within the budget.

@@ -1,3 +1,5 @@
+//go:build amd64
+
 // Command int80 makes i386 syscalls from 64-bit code with INT $0x80, the
 // way an attacker inside a container can: the kernel runs the 32-bit
 // syscall on the low halves of the registers, while seccomp sees them
