@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -312,33 +311,27 @@ func hostID(m []specs.LinuxIDMapping, id uint32) int {
 // O_NOFOLLOW, a link planted at that name (or any name) is never written
 // through, and the rename replaces a link at path itself, not its target.
 func writePidFile(path string, pid int) error {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
+	// A new file of a random name (O_EXCL: a link planted there is not
+	// followed), renamed into place.
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write pid file: %w", err)
 	}
-	for attempt := 0; ; attempt++ {
-		tmp := filepath.Join(dir, "."+base+"."+strconv.FormatUint(rand.Uint64(), 36))
-		fd, err := unix.Open(tmp, unix.O_WRONLY|unix.O_CREAT|unix.O_EXCL|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o644)
-		if errors.Is(err, unix.EEXIST) && attempt < 100 {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("write pid file: %w", err)
-		}
-		f := os.NewFile(uintptr(fd), tmp)
-		_, err = f.WriteString(strconv.Itoa(pid))
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = os.Rename(tmp, path)
-		}
-		if err != nil {
-			os.Remove(tmp)
-			return fmt.Errorf("write pid file: %w", err)
-		}
-		return nil
+	_, err = tmp.WriteString(strconv.Itoa(pid))
+	if err == nil {
+		err = tmp.Chmod(0o644)
 	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("write pid file: %w", err)
+	}
+	return nil
 }
 
 func (c *Container) saveSpec(s *specs.Spec) error {

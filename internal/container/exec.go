@@ -1,14 +1,12 @@
 package container
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"runtime"
 	"strconv"
 
 	"github.com/berth-runtime/berth/internal/initproc"
-	"github.com/berth-runtime/berth/internal/pidfd"
 	"github.com/berth-runtime/berth/internal/spec"
 	"github.com/berth-runtime/berth/internal/state"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -46,10 +44,7 @@ func (c *Container) Exec(o ExecOptions) (Exit, error) {
 	if spec.HasNamespace(s, specs.UserNamespace) {
 		return Exit{}, fmt.Errorf("exec into a container with a user namespace is not supported yet: joining it needs a single-threaded process")
 	}
-	target, err := pidfd.Open(c.rec.Pid, c.rec.PidStart)
-	if errors.Is(err, pidfd.ErrGone) {
-		return Exit{}, fmt.Errorf("container %s: %w", c.rec.ID, ErrNotRunning)
-	}
+	target, err := c.openInit()
 	if err != nil {
 		return Exit{}, err
 	}
@@ -129,10 +124,7 @@ func (c *Container) PinNamespace(kind string) (path string, release func(), err 
 // the file is open: a pidfd, checked against the recorded start time,
 // outlives the open.
 func (c *Container) OpenProcFile(rel string) (*os.File, error) {
-	proc, err := pidfd.Open(c.rec.Pid, c.rec.PidStart)
-	if errors.Is(err, pidfd.ErrGone) {
-		return nil, fmt.Errorf("container %s: %w", c.rec.ID, ErrNotRunning)
-	}
+	proc, err := c.openInit()
 	if err != nil {
 		return nil, err
 	}

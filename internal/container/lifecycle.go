@@ -136,13 +136,20 @@ func (c *Container) signal(op state.Operation, sig unix.Signal, all, thaw bool) 
 	return nil
 }
 
+// openInit holds the container's init process by a pidfd, checked
+// against the start time in the record: ErrNotRunning once it is gone.
+func (c *Container) openInit() (*pidfd.Process, error) {
+	p, err := pidfd.Open(c.rec.Pid, c.rec.PidStart)
+	if errors.Is(err, pidfd.ErrGone) {
+		return nil, fmt.Errorf("container %s: %w", c.rec.ID, ErrNotRunning)
+	}
+	return p, err
+}
+
 // signalInit signals the init process through a pidfd checked against its
 // recorded start time, so that a recycled PID never receives it.
 func (c *Container) signalInit(sig unix.Signal) error {
-	p, err := pidfd.Open(c.rec.Pid, c.rec.PidStart)
-	if errors.Is(err, pidfd.ErrGone) {
-		return fmt.Errorf("container %s: %w", c.rec.ID, ErrNotRunning)
-	}
+	p, err := c.openInit()
 	if err != nil {
 		return err
 	}
@@ -185,10 +192,7 @@ func (c *Container) Delete(force bool) error {
 // killAndWait kills every process of the container (a paused one is
 // thawed to die) and waits for its init process to be gone.
 func (c *Container) killAndWait() {
-	init, err := pidfd.Open(c.rec.Pid, c.rec.PidStart)
-	if err != nil {
-		init = nil
-	}
+	init, _ := c.openInit()
 	defer init.Close()
 	if c.cg.Owned() {
 		_ = c.cg.Signal(unix.SIGKILL)

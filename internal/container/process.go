@@ -139,37 +139,7 @@ func (p *initProcess) forked() error {
 // that the init stage replaces with the container's own. A missing stdin
 // is replaced the same way.
 func (p *initProcess) stdio(cfg *initproc.Config, o Options) ([3]*os.File, error) {
-	terminal := cfg.Process.Terminal
-	switch {
-	case o.noStdio:
-		null, err := os.OpenFile(os.DevNull, os.O_RDWR|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return [3]*os.File{}, err
-		}
-		p.null = null
-		if !terminal {
-			cfg.Process.DevNull = []int{0, 1, 2}
-		}
-		return [3]*os.File{null, null, null}, nil
-	case o.RelayStdio:
-		stdin := o.Stdin
-		if terminal {
-			stdin = nil // the terminal relay reads it
-		}
-		pipes, err := newPipes(stdin, o.Stdout, o.Stderr)
-		if err != nil {
-			return [3]*os.File{}, err
-		}
-		p.pipes = pipes
-		in := pipes.Child[0]
-		if in == nil {
-			in = pipes.Child[1]
-			if !terminal {
-				cfg.Process.DevNull = []int{0}
-			}
-		}
-		return [3]*os.File{in, pipes.Child[1], pipes.Child[2]}, nil
-	}
+	tty := cfg.Process.Terminal
 	stdin, stdout, stderr := o.Stdin, o.Stdout, o.Stderr
 	if stdout == nil {
 		stdout = os.Stdout
@@ -177,27 +147,35 @@ func (p *initProcess) stdio(cfg *initproc.Config, o Options) ([3]*os.File, error
 	if stderr == nil {
 		stderr = os.Stderr
 	}
+	switch {
+	case o.noStdio:
+		null, err := os.OpenFile(os.DevNull, os.O_RDWR|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return [3]*os.File{}, err
+		}
+		p.null = null
+		stdin, stdout, stderr = nil, null, null
+	case o.RelayStdio:
+		if tty {
+			stdin = nil // the terminal relay reads it
+		}
+		pipes, err := terminal.NewPipes(stdin, stdout, stderr)
+		if err != nil {
+			return [3]*os.File{}, fmt.Errorf("create stdio pipes: %w", err)
+		}
+		p.pipes = pipes
+		stdin, stdout, stderr = pipes.Child[0], pipes.Child[1], pipes.Child[2]
+	}
 	if stdin == nil {
-		stdin = stdout
-		if !terminal {
+		stdin = stdout // only holds the place
+		if !tty {
 			cfg.Process.DevNull = []int{0}
+			if o.noStdio {
+				cfg.Process.DevNull = []int{0, 1, 2}
+			}
 		}
 	}
 	return [3]*os.File{stdin, stdout, stderr}, nil
-}
-
-func newPipes(stdin, stdout, stderr *os.File) (*terminal.Pipes, error) {
-	if stdout == nil {
-		stdout = os.Stdout
-	}
-	if stderr == nil {
-		stderr = os.Stderr
-	}
-	pipes, err := terminal.NewPipes(stdin, stdout, stderr)
-	if err != nil {
-		return nil, fmt.Errorf("create stdio pipes: %w", err)
-	}
-	return pipes, nil
 }
 
 // closeStdio releases the relay of a process that did not start.
