@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -177,13 +178,20 @@ func InFdDir(fn func() error) error {
 	return err
 }
 
-// Readlink is the path of the file behind f, read from /proc/thread-self/fd
-// of a verified procfs (the kernel's name for it, as a check, never to be
-// opened again).
+// Readlink is the path of the file behind f, as the kernel names it (a
+// check, never a path to open again): its entry in /proc/self/fd of the
+// verified procfs, read with one readlinkat. The directory is this
+// process's own procfs instance, opened once, where nothing can be
+// mounted over an entry.
 func Readlink(f *os.File) (string, error) {
-	p, err := procfs.ProcSelfFdReadlink(f)
+	dir, err := fdDir()
+	if err != nil {
+		return "", err
+	}
+	buf := make([]byte, unix.PathMax)
+	n, err := unix.Readlinkat(int(dir.Fd()), strconv.Itoa(int(f.Fd())), buf)
 	if err != nil {
 		return "", fmt.Errorf("readlink %s: %w", f.Name(), err)
 	}
-	return p, nil
+	return string(buf[:n]), nil
 }

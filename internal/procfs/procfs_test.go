@@ -138,3 +138,15 @@ func TestInFdDir(t *testing.T) {
 		t.Errorf("working directory %q after InFdDir, was %q", after, before)
 	}
 }
+
+func TestReadlink(t *testing.T) {
+	f, err := os.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got, err := Readlink(f)
+	if err != nil || got != f.Name() {
+		t.Errorf("Readlink: %q %v, want %q", got, err, f.Name())
+	}
+}
