@@ -355,34 +355,7 @@ func TestOCIJoinNamespaceByPath(t *testing.T) {
 
 func TestOCIConsoleSocket(t *testing.T) {
 	needRoot(t)
-	sockPath := filepath.Join(t.TempDir(), "console.sock")
-	lfd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(lfd)
-	if err := unix.Bind(lfd, &unix.SockaddrUnix{Name: sockPath}); err != nil {
-		t.Fatal(err)
-	}
-	unix.Listen(lfd, 1)
-	masterc := make(chan *os.File, 1)
-	go func() {
-		cfd, _, err := unix.Accept(lfd)
-		if err != nil {
-			masterc <- nil
-			return
-		}
-		defer unix.Close(cfd)
-		buf, oob := make([]byte, 64), make([]byte, unix.CmsgSpace(4))
-		_, oobn, _, _, err := unix.Recvmsg(cfd, buf, oob, 0)
-		msgs, _ := unix.ParseSocketControlMessage(oob[:oobn])
-		if err != nil || len(msgs) != 1 {
-			masterc <- nil
-			return
-		}
-		fds, _ := unix.ParseUnixRights(&msgs[0])
-		masterc <- os.NewFile(uintptr(fds[0]), "master")
-	}()
+	sockPath, masterc := consoleSocket(t)
 	bundle := ociBundle(t, []string{"sh", "-c", "tty; exec sleep 1000"}, func(s *specs.Spec) { s.Process.Terminal = true })
 	ociCreate(t, "console", bundle, "--console-socket", sockPath)
 	master := <-masterc

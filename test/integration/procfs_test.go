@@ -246,7 +246,11 @@ func consoleSocket(t *testing.T) (string, chan *os.File) {
 			masterc <- nil
 			return
 		}
-		fds, _ := unix.ParseUnixRights(&msgs[0])
+		fds, err := unix.ParseUnixRights(&msgs[0])
+		if err != nil || len(fds) != 1 {
+			masterc <- nil
+			return
+		}
 		masterc <- os.NewFile(uintptr(fds[0]), "master")
 	}()
 	return sockPath, masterc
