@@ -5,6 +5,7 @@
 package flock
 
 import (
+	"errors"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -35,4 +36,15 @@ func Open(path string, flags, how int) (*os.File, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// Held reports whether some process holds a lock on the file at path, as
+// an owner holds its lifetime lock: a missing file, or one whose lock can
+// be taken, has no owner.
+func Held(path string) bool {
+	f, err := Open(path, 0, unix.LOCK_EX|unix.LOCK_NB)
+	if err == nil {
+		f.Close()
+	}
+	return errors.Is(err, unix.EWOULDBLOCK)
 }

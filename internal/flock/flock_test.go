@@ -31,3 +31,21 @@ func TestOpenExclusive(t *testing.T) {
 		t.Errorf("missing file: %v", err)
 	}
 }
+
+func TestHeld(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lock")
+	if Held(path) {
+		t.Error("a missing lock file is held")
+	}
+	f, err := Open(path, os.O_CREATE, unix.LOCK_EX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !Held(path) {
+		t.Error("a lock this process holds on another open file is not seen as held")
+	}
+	f.Close()
+	if Held(path) {
+		t.Error("a released lock is held")
+	}
+}

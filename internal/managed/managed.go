@@ -319,14 +319,7 @@ func (s Store) load(id string) (Record, error) {
 }
 
 // Held reports whether a process holds the container's lifetime lock.
-func Held(dir string) bool {
-	l, err := lockFile(filepath.Join(dir, "lock"), false)
-	if err != nil {
-		return errors.Is(err, unix.EWOULDBLOCK)
-	}
-	l.Close()
-	return false
-}
+func Held(dir string) bool { return flock.Held(filepath.Join(dir, "lock")) }
 
 // WaitReleased blocks until nothing holds the container's lifetime lock
 // or the timeout passes (zero: no limit); it reports whether it was

@@ -130,13 +130,7 @@ func lockDir(dir string) (*os.File, error) {
 func (n *Network) alive(id string) bool { return held(filepath.Join(n.dir, "files", id)) }
 
 // held reports whether an attachment's directory has its lock held.
-func held(dir string) bool {
-	f, err := flock.Open(filepath.Join(dir, "lock"), 0, unix.LOCK_EX|unix.LOCK_NB)
-	if err == nil {
-		f.Close()
-	}
-	return errors.Is(err, unix.EWOULDBLOCK)
-}
+func held(dir string) bool { return flock.Held(filepath.Join(dir, "lock")) }
 
 // hostIf names the host end of a container's veth: "bth" and the start of
 // its ID, within the 15 characters an interface name may have.
