@@ -21,10 +21,10 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/berth-runtime/berth/internal/atomicdir"
 	"github.com/berth-runtime/berth/internal/flock"
 	"github.com/berth-runtime/berth/internal/pidfd"
 	"golang.org/x/sys/unix"
@@ -153,7 +153,7 @@ func (s Store) Create(rec Record) (*Owner, error) {
 	// renamed into place: a creator killed half-way leaves a directory
 	// that the next collection recognizes, removes at once and whose name
 	// it frees (so the name is claimed only once that directory exists).
-	tmp := filepath.Join(s.Dir, tmpPrefix+strconv.Itoa(os.Getpid())+"-"+rec.ID)
+	tmp := atomicdir.Creating(s.Dir, rec.ID)
 	o, err := s.create(tmp, rec)
 	if err == nil {
 		if err = s.claimName(rec); err == nil {
@@ -186,13 +186,6 @@ func (s Store) claimName(rec Record) error {
 	}
 	return nil
 }
-
-// Temporary directories in the store: a container being created (named
-// .new-PID-ID after its creator) and one being removed (.rm-ID).
-const (
-	tmpPrefix      = ".new-"
-	removingPrefix = ".rm-"
-)
 
 func (s Store) create(dir string, rec Record) (*Owner, error) {
 	if err := os.Mkdir(dir, 0o700); err != nil {
@@ -378,27 +371,10 @@ func (s Store) Remove(rec Record) error {
 	// The name first: killed in between, the container is left without
 	// its name rather than the name claimed for good by nothing.
 	s.releaseName(rec)
-	if err := removeDir(dir); err != nil {
+	if err := atomicdir.Remove(dir); err != nil {
 		return fmt.Errorf("remove container %s: %w", shortID(rec.ID), err)
 	}
 	return nil
-}
-
-// removeDir deletes a container's directory: renamed out of the way
-// first, in one step, then deleted, so that whoever is killed doing it
-// (berth rm, a --rm run, a collection) leaves a .rm- directory that the
-// next collection deletes, never a container that lost its lock or its
-// marks but not its record.
-func removeDir(dir string) error {
-	gone := filepath.Join(filepath.Dir(dir), removingPrefix+filepath.Base(dir))
-	err := os.Rename(dir, gone)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	return os.RemoveAll(gone)
 }
 
 // Rename gives a container a new name.
@@ -428,11 +404,11 @@ func (s Store) Collect(cleanup func(dir string)) {
 		switch {
 		case !e.IsDir():
 			continue
-		case strings.HasPrefix(name, removingPrefix):
+		case atomicdir.IsRemoving(name):
 			os.RemoveAll(dir)
 			continue
-		case strings.HasPrefix(name, tmpPrefix):
-			s.collectCreation(dir, e)
+		case atomicdir.IsCreating(name):
+			s.collectCreation(dir)
 			continue
 		case strings.HasPrefix(name, "."):
 			continue
@@ -442,34 +418,29 @@ func (s Store) Collect(cleanup func(dir string)) {
 		}
 		l, err := lockFile(filepath.Join(dir, "lock"), false)
 		if err != nil {
-			if errors.Is(err, os.ErrNotExist) && stale(dir) {
-				removeDir(dir)
+			if errors.Is(err, os.ErrNotExist) && atomicdir.Stale(dir) {
+				atomicdir.Remove(dir)
 			}
 			continue
 		}
 		rec, err := readRecord(dir)
 		// No record yet: a creation in progress (its creator waits for
 		// this lock), unless it is old.
-		if err == nil && rec.AutoRemove || err != nil && stale(dir) {
+		if err == nil && rec.AutoRemove || err != nil && atomicdir.Stale(dir) {
 			cleanup(dir)
 			s.releaseName(rec)
-			removeDir(dir)
+			atomicdir.Remove(dir)
 		}
 		l.Close()
 	}
 }
 
 // collectCreation removes a container directory whose creator is gone
-// before renaming it into place: the process named in it has exited (and
-// holds no lock: not one in another PID namespace), or it is older than
-// any creation could take. The name it claimed is released.
-func (s Store) collectCreation(dir string, e os.DirEntry) {
-	pidStr, id, ok := strings.Cut(strings.TrimPrefix(e.Name(), tmpPrefix), "-")
-	pid, err := strconv.Atoi(pidStr)
-	if !ok || err != nil || pid <= 0 || !errors.Is(unix.Kill(pid, 0), unix.ESRCH) {
-		if !stale(dir) {
-			return
-		}
+// before renaming it into place (atomicdir.Abandoned), and releases the
+// name it claimed.
+func (s Store) collectCreation(dir string) {
+	if !atomicdir.Abandoned(dir) {
+		return
 	}
 	l, err := lockFile(filepath.Join(dir, "lock"), false)
 	if errors.Is(err, unix.EWOULDBLOCK) {
@@ -478,7 +449,7 @@ func (s Store) collectCreation(dir string, e os.DirEntry) {
 	if l != nil {
 		defer l.Close()
 	}
-	s.releaseNamesOf(id)
+	s.releaseNamesOf(atomicdir.CreatingSuffix(filepath.Base(dir)))
 	os.RemoveAll(dir)
 }
 
@@ -495,13 +466,6 @@ func (s Store) releaseNamesOf(id string) {
 func exists(path string) bool {
 	_, err := os.Lstat(path)
 	return err == nil
-}
-
-// stale: a directory without a lock is a creation in progress for a
-// moment at most; after a minute its creator is gone.
-func stale(dir string) bool {
-	st, err := os.Stat(dir)
-	return err == nil && time.Since(st.ModTime()) > time.Minute
 }
 
 // Uses reports whether any container, running or not, is made from

@@ -11,10 +11,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/berth-runtime/berth/internal/atomicdir"
 	"github.com/berth-runtime/berth/internal/flock"
 	"github.com/berth-runtime/berth/internal/pidfd"
 	"golang.org/x/sys/unix"
@@ -90,7 +90,7 @@ func (s Store) Create(rec Record) (*Handle, error) {
 	}
 	// Named after its creator, so that a collection can tell at once a
 	// creation in progress from one whose creator was killed.
-	tmp, err := os.MkdirTemp(s.Root, tmpPrefix+strconv.Itoa(os.Getpid())+"-")
+	tmp, err := os.MkdirTemp(s.Root, filepath.Base(atomicdir.Creating(s.Root, "")))
 	if err != nil {
 		return nil, fmt.Errorf("create state: %w", err)
 	}
@@ -147,38 +147,10 @@ const keptMarker = "kept"
 // could tell from a live one.
 func (h *Handle) Remove(s Store, rec Record) error {
 	s.releaseName(rec)
-	err := removeDir(h.dir)
+	err := atomicdir.Remove(h.dir)
 	h.lock.Close()
 	return err
 }
-
-// removeDir deletes a record's directory: renamed out of the way first,
-// then deleted, so that whoever is killed doing it (the owner, or a
-// collection) leaves a removing directory and nothing else.
-func removeDir(dir string) error {
-	gone := filepath.Join(filepath.Dir(dir), removingPrefix+filepath.Base(dir))
-	err := os.Rename(dir, gone)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		// A removal of the same ID that was killed (berth-oci IDs come
-		// back): finish it first.
-		os.RemoveAll(gone)
-		err = os.Rename(dir, gone)
-	}
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	return os.RemoveAll(gone)
-}
-
-// Temporary directories in the root: a record being created (named after
-// its creator's PID) and one being removed.
-const (
-	tmpPrefix      = ".new-"
-	removingPrefix = ".rm-"
-)
 
 // Release gives up ownership and keeps the record, for the garbage
 // collection to finish.
@@ -201,10 +173,10 @@ func (s Store) Collect(cleanup func(Record) error) {
 		}
 		dir := filepath.Join(s.Root, name)
 		switch {
-		case strings.HasPrefix(name, removingPrefix):
+		case atomicdir.IsRemoving(name):
 			os.RemoveAll(dir)
-		case strings.HasPrefix(name, tmpPrefix):
-			if creationAbandoned(dir, e) {
+		case atomicdir.IsCreating(name):
+			if atomicdir.Abandoned(dir) {
 				// Its creator may have claimed a name before it died: the
 				// record, written first, says which.
 				if rec, err := readRecord(dir); err == nil {
@@ -217,29 +189,6 @@ func (s Store) Collect(cleanup func(Record) error) {
 			s.collectOne(dir, cleanup)
 		}
 	}
-}
-
-// creationAbandoned reports whether a temporary record's creator is gone:
-// the process named in it has exited, or the record is older than any
-// creation still in progress could be. A creator in another PID namespace
-// (one that shares the root) still holds the record's lock.
-func creationAbandoned(dir string, e os.DirEntry) bool {
-	if pid, ok := creatorPid(e.Name()); ok && errors.Is(unix.Kill(pid, 0), unix.ESRCH) {
-		lock, err := lockFile(filepath.Join(dir, "lock"), false)
-		if lock != nil {
-			lock.Close()
-		}
-		return !errors.Is(err, unix.EWOULDBLOCK)
-	}
-	return abandoned(e)
-}
-
-// creatorPid reads the PID in a temporary record's name, .new-PID-RANDOM.
-func creatorPid(name string) (int, bool) {
-	rest := strings.TrimPrefix(name, tmpPrefix)
-	digits, _, ok := strings.Cut(rest, "-")
-	pid, err := strconv.Atoi(digits)
-	return pid, ok && err == nil && pid > 0
 }
 
 // abandoned reports whether a temporary entry is older than any creation
@@ -273,7 +222,7 @@ func (s Store) collectOne(dir string, cleanup func(Record) error) {
 	if errors.Is(err, os.ErrNotExist) {
 		// No lock: not a record anybody can own. A removal by an older
 		// berth that was killed half-way leaves such a directory.
-		removeDir(dir)
+		atomicdir.Remove(dir)
 		return
 	}
 	if err != nil {
@@ -290,7 +239,7 @@ func (s Store) collectOne(dir string, cleanup func(Record) error) {
 		}
 		s.releaseName(rec)
 	}
-	removeDir(dir)
+	atomicdir.Remove(dir)
 }
 
 // ErrNotExist means there is no container with that ID.
