@@ -14,7 +14,6 @@ import (
 	"github.com/berth-runtime/berth/internal/logs"
 	"github.com/berth-runtime/berth/internal/managed"
 	"github.com/berth-runtime/berth/internal/spec"
-	"github.com/berth-runtime/berth/internal/state"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -64,7 +63,7 @@ func newPsCommand(g *globalOptions) *cobra.Command {
 			var recs []managed.Record
 			for _, rec := range g.containers().List() {
 				rec = withPause(g, rec)
-				if (all || up(rec.State)) && matches(rec, filters) {
+				if (all || rec.State.Up()) && matches(rec, filters) {
 					recs = append(recs, rec)
 				}
 			}
@@ -82,17 +81,11 @@ func newPsCommand(g *globalOptions) *cobra.Command {
 // pause) as paused, as docker ps does: the runtime's record knows, not
 // berth's.
 func withPause(g *globalOptions, rec managed.Record) managed.Record {
-	if rec.State.Status != managed.Running {
-		return rec
-	}
-	if c, err := container.Attach(g.runroot, rec.ID); err == nil && c.Status() == state.Paused {
+	if rec.State.Status == managed.Running && container.Paused(g.runroot, rec.ID) {
 		rec.State.Status = managed.Paused
 	}
 	return rec
 }
-
-// up reports whether a container runs, paused or not.
-func up(st managed.State) bool { return st.Status == managed.Running || st.Status == managed.Paused }
 
 // matches applies docker ps's filters: name and id match substrings and
 // prefixes, status and ancestor (image) exactly.
@@ -475,7 +468,7 @@ func newInspectCommand(g *globalOptions) *cobra.Command {
 				rec = withPause(g, rec)
 				info := inspectInfo{Record: rec}
 				// A running container's config, as the runtime has it.
-				if c, err := container.Attach(g.runroot, rec.ID); err == nil && up(rec.State) {
+				if c, err := container.Attach(g.runroot, rec.ID); err == nil && rec.State.Up() {
 					if s, err := c.Spec(); err == nil {
 						info.Config = &inspectConfig{Hostname: s.Hostname, Cmd: s.Process.Args, Env: s.Process.Env,
 							WorkingDir: s.Process.Cwd, User: s.Process.User, ReadonlyRootfs: s.Root.Readonly}

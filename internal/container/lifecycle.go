@@ -34,6 +34,14 @@ func (c *Container) Status() state.Status {
 	return c.rec.Status
 }
 
+// Paused reports whether container id under stateRoot runs with its
+// cgroup frozen (berth pause): the runtime's record knows it, berth's own
+// (internal/managed) does not.
+func Paused(stateRoot, id string) bool {
+	c, err := Attach(stateRoot, id)
+	return err == nil && c.Status() == state.Paused
+}
+
 // State is the container's state in the runtime spec's form.
 func (c *Container) State() specs.State {
 	st := c.ociState()

@@ -87,6 +87,9 @@ type State struct {
 	StopRequested bool `json:"StopRequested,omitempty"`
 }
 
+// Up reports whether the container runs, paused or not.
+func (st State) Up() bool { return st.Status == Running || st.Status == Paused }
+
 // ErrNoMonitor means the record names no monitor that can be signalled:
 // none runs it, or its PID was recorded without the start time that tells
 // it from a later process with the same PID, or names such a process now.
