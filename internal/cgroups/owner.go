@@ -125,9 +125,11 @@ func (c *Cgroup) Signal(sig unix.Signal) error {
 	paused := c.Frozen()
 	freezeErr := c.Freeze(true)
 	for _, pid := range procsUnder(dir) {
-		c.signalMember(pid, sig, hierarchy)
+		c.signalMember(pid, sig, hierarchy, freezeErr == nil)
 	}
-	if sig == unix.SIGKILL || !paused {
+	// Thawed after SIGKILL always, so that the processes die; else only if
+	// it was not paused, and was frozen here.
+	if sig == unix.SIGKILL && paused || !paused && freezeErr == nil {
 		if err := c.Freeze(false); err != nil {
 			return err
 		}
@@ -156,13 +158,18 @@ func (c *Cgroup) memberDir() (dir, hierarchy string) {
 
 // signalMember signals pid if it is, once held by a pidfd, still a member
 // of this cgroup: a PID read from cgroup.procs may have been reused since
-// by a process elsewhere.
-func (c *Cgroup) signalMember(pid int, sig unix.Signal, hierarchy string) {
+// by a process elsewhere. In a frozen cgroup no member can exit or leave,
+// so the PID is the member's, and the check is skipped.
+func (c *Cgroup) signalMember(pid int, sig unix.Signal, hierarchy string, frozen bool) {
 	p, err := pidfd.Open(pid, 0)
 	if err != nil {
 		return
 	}
 	defer p.Close()
+	if frozen {
+		_ = p.Signal(sig)
+		return
+	}
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
 	if err != nil || !inCgroup(string(b), hierarchy, c.Path) {
 		return
