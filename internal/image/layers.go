@@ -29,13 +29,29 @@ func (s *Store) hasLayer(diffID v1.Hash) bool {
 	return err == nil && st.IsDir()
 }
 
-// layerSize is the unpacked size recorded with a layer, 0 if unknown.
+// layerSize is the unpacked size recorded with a layer (what its files
+// hold), 0 if unknown.
 func (s *Store) layerSize(diffID string) int64 {
 	h, err := v1.NewHash(diffID)
 	if err != nil {
 		return 0
 	}
-	b, err := os.ReadFile(filepath.Join(s.layerPath(h.Hex), "size"))
+	return s.layerNumber(h, "size")
+}
+
+// layerCharge is what a stored layer was charged to its image's budget
+// when it was unpacked (its stream, sparse files at full size), which an
+// image that shares it is charged again; its size where the store is
+// older than that record.
+func (s *Store) layerCharge(diffID v1.Hash) int64 {
+	if n := s.layerNumber(diffID, "charged"); n > 0 {
+		return n
+	}
+	return s.layerNumber(diffID, "size")
+}
+
+func (s *Store) layerNumber(diffID v1.Hash, file string) int64 {
+	b, err := os.ReadFile(filepath.Join(s.layerPath(diffID.Hex), file))
 	if err != nil {
 		return 0
 	}
@@ -58,7 +74,7 @@ func (s *Store) ensureLayer(l Layer, b *budget, rep *reporter) (existed bool, er
 		return false, fmt.Errorf("layer %s: bad diff ID: %w", l.Digest, err)
 	}
 	if s.hasLayer(diffID) {
-		return true, b.charge(s.layerSize(l.DiffID))
+		return true, b.charge(s.layerCharge(diffID))
 	}
 	lk, err := lockPath(s.path("locks", "layer-"+diffID.Hex), unix.LOCK_EX, true)
 	if err != nil {
@@ -66,7 +82,7 @@ func (s *Store) ensureLayer(l Layer, b *budget, rep *reporter) (existed bool, er
 	}
 	defer lk.unlock()
 	if s.hasLayer(diffID) {
-		return true, b.charge(s.layerSize(l.DiffID))
+		return true, b.charge(s.layerCharge(diffID))
 	}
 	tmp, err := os.MkdirTemp(s.path("tmp"), "layer-"+diffID.Hex[:12]+"-")
 	if err != nil {
@@ -100,13 +116,14 @@ func (s *Store) unpackBlob(l Layer, diffID v1.Hash, tmp string, b *budget, rep *
 		return err
 	}
 	defer r.Close()
+	share := b.layerShare()
 	h := sha256.New()
-	tee := io.TeeReader(&capReader{r: r, b: b}, h)
+	tee := io.TeeReader(&capReader{r: r, b: share}, h)
 	diff := filepath.Join(tmp, "diff")
 	if err := os.Mkdir(diff, 0o700); err != nil {
 		return err
 	}
-	st, err := unpack(tee, diff, s.Limits, b)
+	st, err := unpack(tee, diff, s.Limits, share)
 	if err != nil {
 		return err
 	}
@@ -117,7 +134,10 @@ func (s *Store) unpackBlob(l Layer, diffID v1.Hash, tmp string, b *budget, rep *
 	if got := fmt.Sprintf("%x", h.Sum(nil)); got != diffID.Hex {
 		return fmt.Errorf("diff ID mismatch: got sha256:%s, want %s", got, diffID)
 	}
-	return os.WriteFile(filepath.Join(tmp, "size"), []byte(strconv.FormatInt(st.Bytes, 10)), 0o600)
+	if err := os.WriteFile(filepath.Join(tmp, "size"), []byte(strconv.FormatInt(st.Bytes, 10)), 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(tmp, "charged"), []byte(strconv.FormatInt(share.used.Load(), 10)), 0o600)
 }
 
 // capReader charges every byte read to an image's budget and fails once

@@ -155,20 +155,33 @@ func checkManifestSize(what string, b []byte) error {
 // parallel and share it. It is charged with every byte of their
 // uncompressed tar streams (so a decompression bomb stops at the limit,
 // and so does junk after a tar's end, which is hashed), with the size of
-// each sparse file, and with the recorded size of layers the store
-// already holds, so that an image's verdict does not depend on what else
-// is stored.
+// each sparse file, and with what layers the store already holds were
+// charged when they were unpacked (recorded with them), so that an
+// image's verdict does not depend on what else is stored.
 type budget struct {
 	limit int64
 	used  atomic.Int64
+	// image is the budget a layer's share (layerShare) is taken from.
+	image *budget
 }
 
 func newBudget(limit int64) *budget { return &budget{limit: limit} }
+
+// layerShare is a view of the image's budget that also counts what one
+// layer was charged, to record with it.
+func (b *budget) layerShare() *budget { return &budget{limit: b.limit, image: b} }
 
 // charge takes n bytes from the budget, or fails and takes nothing, so
 // that a refusal is reported by the layer that caused it and not by
 // another one charging a few bytes next.
 func (b *budget) charge(n int64) error {
+	if b.image != nil {
+		if err := b.image.charge(n); err != nil {
+			return err
+		}
+		b.used.Add(n)
+		return nil
+	}
 	for {
 		used := b.used.Load()
 		if n < 0 || n > b.limit-used {
@@ -183,7 +196,12 @@ func (b *budget) charge(n int64) error {
 }
 
 // fits reports whether n more bytes would stay within the budget.
-func (b *budget) fits(n int64) bool { return n >= 0 && n <= b.limit-b.used.Load() }
+func (b *budget) fits(n int64) bool {
+	if b.image != nil {
+		return b.image.fits(n)
+	}
+	return n >= 0 && n <= b.limit-b.used.Load()
+}
 
 func (b *budget) exceeded() error {
 	return overLimit("image unpacks to more than berth's limit of %s (image.MaxImageBytes)", sizeString(b.limit))

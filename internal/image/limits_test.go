@@ -305,3 +305,26 @@ func TestOpenRemovesOversizedPartial(t *testing.T) {
 		t.Errorf("oversized partial kept: %v, real partial kept: %v", exists(big), exists(small))
 	}
 }
+
+// TestStoredLayerChargedAsUnpacked: a layer already in the store is
+// charged what it was charged when it was unpacked (its whole stream),
+// not only the bytes of its files, so that an image refused on an empty
+// store is refused on one that holds its layers too.
+func TestStoredLayerChargedAsUnpacked(t *testing.T) {
+	reg := newRegistry(t, false)
+	// 2,000 one-byte files: 2,000 bytes of files in about 2 MiB of tar.
+	var many []ent
+	for i := 0; i < 2000; i++ {
+		many = append(many, file(fmt.Sprintf("f%04d", i), "x"))
+	}
+	layer := mkTar(t, many...)
+	reg.push(t, "a:1", mkImage(t, "amd64", layer))
+	reg.push(t, "b:1", mkImage(t, "amd64", layer, mkTar(t, file("top", "y"))))
+	fresh := newStore(t)
+	fresh.Limits.ImageBytes = 1 << 20
+	refusedWith(t, fresh, reg.host+"/b:1", "image.MaxImageBytes")
+	s := newStore(t)
+	pull(t, s, reg.host+"/a:1")
+	s.Limits.ImageBytes = 1 << 20
+	refusedWith(t, s, reg.host+"/b:1", "image.MaxImageBytes")
+}
