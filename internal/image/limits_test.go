@@ -328,3 +328,25 @@ func TestStoredLayerChargedAsUnpacked(t *testing.T) {
 	s.Limits.ImageBytes = 1 << 20
 	refusedWith(t, s, reg.host+"/b:1", "image.MaxImageBytes")
 }
+
+// TestPullIndexDeclaresHugeManifest: an index entry whose manifest is
+// declared larger than berth reads whole is refused on that size, before
+// the manifest is fetched.
+func TestPullIndexDeclaresHugeManifest(t *testing.T) {
+	reg := newRegistry(t, false)
+	child := "idx/manifests/sha256:" + strings.Repeat("ab", 32)
+	reg.mu.Lock()
+	reg.manifests[child] = servedManifest{[]byte("{}"), string(types.OCIManifestSchema1)}
+	reg.mu.Unlock()
+	idx := map[string]any{"schemaVersion": 2, "mediaType": string(types.OCIImageIndex), "manifests": []map[string]any{{
+		"mediaType": string(types.OCIManifestSchema1), "digest": "sha256:" + strings.Repeat("ab", 32), "size": 50 << 20,
+		"platform": map[string]string{"os": "linux", "architecture": "amd64"},
+	}}}
+	b, _ := json.Marshal(idx)
+	reg.mu.Lock()
+	reg.manifests["idx/manifests/1"] = servedManifest{b, string(types.OCIImageIndex)}
+	reg.mu.Unlock()
+	s := newStore(t)
+	refusedWith(t, s, reg.host+"/idx:1", "50.0 MiB", "image.MaxManifestBytes")
+	nothingLeft(t, s)
+}

@@ -129,6 +129,10 @@ func pickManifest(r name.Reference, d *remote.Descriptor, plat v1.Platform, ropt
 		if err != nil {
 			return nil, "", err
 		}
+		// Refused on the size the index declares, before it is fetched.
+		if err := checkSize("manifest "+child.Digest.String()+" is", child.Size, MaxManifestBytes, "MaxManifestBytes"); err != nil {
+			return nil, "", err
+		}
 		if d, err = remote.Get(r.Context().Digest(child.Digest.String()), ropts...); err != nil {
 			return nil, "", err
 		}
