@@ -273,6 +273,10 @@ func FuzzPull(f *testing.F) {
 	f.Add([]byte(hostileManifests[0]), []byte(hostileConfigs[0]), "application/vnd.docker.distribution.manifest.v1+prettyjws")
 	f.Add([]byte(hostileManifests[0]), []byte(hostileConfigs[0]), "text/html\r\nX-Evil: 1")
 	reg := newRegistry(f, false)
+	// One connection per request: a fuzz worker runs thousands of pulls a
+	// second, and connections a pull leaves for the server to close would
+	// use up loopback's ephemeral ports and stall the worker.
+	reg.srv.Config.SetKeepAlivesEnabled(false)
 	fl := newFuzzLayer(f)
 	reg.putBlob(f, "f", fl.gz, types.OCILayer)
 	f.Fuzz(func(t *testing.T, manifest, config []byte, mt string) {

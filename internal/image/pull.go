@@ -75,10 +75,14 @@ func (s *Store) pull(ctx context.Context, ref string, o PullOptions) (*Image, er
 	if err != nil {
 		return nil, err
 	}
-	tr, err := newTransport(ctx, r.Context(), o)
+	tr, base, err := newTransport(ctx, r.Context(), o)
 	if err != nil {
 		return nil, err
 	}
+	// The pull's connections end with it: a long-lived caller (a test,
+	// an engine) would otherwise keep every pull's idle keep-alive
+	// connections open for the pool's 90 s.
+	defer base.CloseIdleConnections()
 	ropts := []remote.Option{remote.WithTransport(tr), remote.WithContext(ctx)}
 	top, err := remote.Get(r, ropts...)
 	if err != nil {
@@ -205,7 +209,8 @@ func matchPlatform(ds []v1.Descriptor, want v1.Platform) (v1.Descriptor, error) 
 // newTransport authenticates to repo's registry with the keychain's
 // credentials. Plain http is refused unless Insecure: go-containerregistry
 // would otherwise fall back to it silently for localhost.
-func newTransport(ctx context.Context, repo name.Repository, o PullOptions) (http.RoundTripper, error) {
+// The base transport is returned too, for closing its idle connections.
+func newTransport(ctx context.Context, repo name.Repository, o PullOptions) (http.RoundTripper, *http.Transport, error) {
 	base := http.DefaultTransport.(*http.Transport).Clone()
 	if o.Insecure {
 		base.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
@@ -216,10 +221,11 @@ func newTransport(ctx context.Context, repo name.Repository, o PullOptions) (htt
 	}
 	auth, err := kc.Resolve(repo)
 	if err != nil {
-		return nil, fmt.Errorf("read credentials: %w", err)
+		return nil, nil, fmt.Errorf("read credentials: %w", err)
 	}
 	g := &guard{inner: base, insecure: o.Insecure}
-	return transport.NewWithContext(ctx, repo.Registry, auth, g, []string{repo.Scope(transport.PullScope)})
+	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, g, []string{repo.Scope(transport.PullScope)})
+	return rt, base, err
 }
 
 // guard refuses plain http unless allowed and names the usual TLS

@@ -33,6 +33,7 @@ import (
 // wrapped to count blob fetches and to break or corrupt chosen blobs.
 type testRegistry struct {
 	host string
+	srv  *httptest.Server
 	reg  http.Handler
 
 	mu     sync.Mutex
@@ -74,6 +75,7 @@ func newRegistry(t testing.TB, tls bool) *testRegistry {
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { close(r.done) })
 	r.host = strings.TrimPrefix(strings.TrimPrefix(srv.URL, "http://"), "https://")
+	r.srv = srv
 	return r
 }
 
