@@ -137,7 +137,7 @@ func newKillCommand(g *globals) *cobra.Command {
 			sig := unix.SIGTERM
 			if len(args) == 2 {
 				var err error
-				if sig, err = spec.ParseSignal(args[1]); err != nil {
+				if sig, err = parseKillSignal(args[1]); err != nil {
 					return err
 				}
 			}
@@ -146,6 +146,16 @@ func newKillCommand(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "send the signal to every process of the container")
 	return cmd
+}
+
+// parseKillSignal reads kill's signal, where 0 also counts: it probes
+// that the container's processes exist and sends nothing (runc compat:
+// runc's kill.bats and engines' liveness checks send it).
+func parseKillSignal(s string) (unix.Signal, error) {
+	if s == "0" {
+		return 0, nil
+	}
+	return spec.ParseSignal(s)
 }
 
 func newDeleteCommand(g *globals) *cobra.Command {

@@ -32,6 +32,15 @@ type exitCode int
 
 func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
 
+// statusError is an error that main reports and exits with code for.
+type statusError struct {
+	code int
+	err  error
+}
+
+func (e *statusError) Error() string { return e.err.Error() }
+func (e *statusError) Unwrap() error { return e.err }
+
 func newRootCommand(g *globals) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "berth-oci",
@@ -77,6 +86,10 @@ func execute(args []string) int {
 		return int(ec)
 	}
 	logError(g, err)
+	var status *statusError
+	if errors.As(err, &status) {
+		return status.code
+	}
 	var se *container.StartError
 	if errors.As(err, &se) && se.Code != 0 {
 		return se.Code

@@ -263,6 +263,12 @@ func Attach(stateRoot, id string) (*Container, error) {
 	return &Container{store: store, rec: rec, cg: cgroupOf(rec), dir: filepath.Join(stateRoot, id)}, nil
 }
 
+// Record is the container's record as it was read.
+func (c *Container) Record() state.Record { return c.rec }
+
+// Dir is the directory of the container's record.
+func (c *Container) Dir() string { return c.dir }
+
 // cgroupOf is the cgroup a record lists, with the directories berth did
 // not create.
 func cgroupOf(rec state.Record) *cgroups.Cgroup {

@@ -504,7 +504,8 @@ func TestOCIExec(t *testing.T) {
 	if r := oci(t, "exec", "--user", "1000:1000", "--cwd", "/tmp", "execd", "sh", "-c", "id -u; pwd"); r.stdout != "1000\n/tmp\n" {
 		t.Errorf("exec --user --cwd: %+v", r)
 	}
-	if r := oci(t, "exec", "execd", "/no/such/program"); r.code != 127 || !strings.Contains(r.stderr, "no such file or directory") {
+	// runc compat: exec's own failures exit 255.
+	if r := oci(t, "exec", "execd", "/no/such/program"); r.code != 255 || !strings.Contains(r.stderr, "no such file or directory") {
 		t.Errorf("exec of a missing program: %+v", r)
 	}
 	pidFile := filepath.Join(t.TempDir(), "pid")
