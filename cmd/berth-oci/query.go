@@ -20,7 +20,7 @@ import (
 func newStateCommand(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "state CONTAINER_ID",
-		Short: "output the state of a container",
+		Short: "Print the container's state as JSON",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := container.Attach(g.root, args[0])
@@ -80,7 +80,7 @@ func newListCommand(g *globals) *cobra.Command {
 	var quiet bool
 	cmd := &cobra.Command{
 		Use:   "list [flags]",
-		Short: "lists containers started by runc with the given root",
+		Short: "List containers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// runc compat: no containers is JSON null, as runc prints it.
@@ -111,8 +111,8 @@ func newListCommand(g *globals) *cobra.Command {
 			return fmt.Errorf("invalid --format %q: use table or json", format)
 		},
 	}
-	cmd.Flags().StringVarP(&format, "format", "f", "table", "select one of: table or json (default: \"table\")")
-	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "display only container IDs")
+	cmd.Flags().StringVarP(&format, "format", "f", "table", "table or json")
+	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print only the container IDs")
 	return cmd
 }
 
@@ -120,7 +120,7 @@ func newPsCommand(g *globals) *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
 		Use:   "ps [flags] CONTAINER_ID [ps options]",
-		Short: "ps displays the processes running inside a container",
+		Short: "List the processes running in a container",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			// Without the lifecycle lock: reading the cgroup changes nothing.
@@ -139,7 +139,7 @@ func newPsCommand(g *globals) *cobra.Command {
 			return psTable(pids, args[1:])
 		},
 	}
-	cmd.Flags().StringVarP(&format, "format", "f", "table", "select one of: table or json")
+	cmd.Flags().StringVarP(&format, "format", "f", "table", "table or json")
 	cmd.Flags().SetInterspersed(false)
 	return cmd
 }

@@ -63,7 +63,9 @@ func newRootCommand(g *globals) *cobra.Command {
 	f.BoolVar(&g.systemdCgroup, "systemd-cgroup", false, "use systemd cgroup paths (cgroupfs is used where systemd is not running)")
 	f.String("criu", "", "ignored: checkpointing is not supported")
 	f.String("rootless", "auto", "ignored: rootless containers are not supported")
-	root.SetVersionTemplate(fmt.Sprintf("berth-oci version {{.Version}}\nspec: %s\n", specVersion()))
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetVersionTemplate(versionText())
+	root.SetHelpFunc(func(c *cobra.Command, _ []string) { writeHelp(c.OutOrStdout(), c) })
 	root.AddCommand(
 		newCreateCommand(g), newStartCommand(g), newRunCommand(g), newStateCommand(g),
 		newKillCommand(g), newDeleteCommand(g), newListCommand(g), newPsCommand(g),
@@ -77,7 +79,12 @@ func execute(args []string) int {
 	g := &globals{}
 	cmd := newRootCommand(g)
 	cmd.SetArgs(args)
-	err := cmd.Execute()
+	var err error
+	if name, unknown := unknownCommand(cmd, args); unknown {
+		err = errNoHelpTopic(name)
+	} else {
+		err = cmd.Execute()
+	}
 	if err == nil {
 		return 0
 	}
