@@ -1,12 +1,10 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"time"
+	"log/slog"
+	"strings"
 
 	"github.com/berth-runtime/berth/internal/container"
 	"github.com/spf13/cobra"
@@ -25,6 +23,7 @@ type globals struct {
 	logFormat     string
 	debug         bool
 	systemdCgroup bool
+	logger        *slog.Logger
 }
 
 // exitCode makes main exit with a status without printing an error.
@@ -49,6 +48,8 @@ func newRootCommand(g *globals) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			setupLogging(g)
+			slog.Debug("berth-oci "+cmd.Name(), "args", strings.Join(args, " "), "version", version)
 			if g.systemdCgroup {
 				warn(g, "--systemd-cgroup: systemd is not the init system here; using cgroupfs paths")
 			}
@@ -57,9 +58,9 @@ func newRootCommand(g *globals) *cobra.Command {
 	}
 	f := root.PersistentFlags()
 	f.StringVar(&g.root, "root", DefaultRoot, "directory for container state")
-	f.StringVar(&g.log, "log", "", "write errors and warnings to this file")
-	f.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
-	f.BoolVar(&g.debug, "debug", false, "log more")
+	f.StringVar(&g.log, "log", "", "write errors, warnings and debug lines to this file too (default: debug lines to stderr)")
+	f.StringVar(&g.logFormat, "log-format", "text", "log format: text or json (logrus's, as runc writes them)")
+	f.BoolVar(&g.debug, "debug", false, "log debug lines")
 	f.BoolVar(&g.systemdCgroup, "systemd-cgroup", false, "use systemd cgroup paths (cgroupfs is used where systemd is not running)")
 	f.String("criu", "", "ignored: checkpointing is not supported")
 	f.String("rootless", "auto", "ignored: rootless containers are not supported")
@@ -102,38 +103,4 @@ func execute(args []string) int {
 		return se.Code
 	}
 	return 1
-}
-
-// logError writes the error to stderr and, in the engine's format, to the
-// --log file: containerd's shim and podman read it back from there.
-func logError(g *globals, err error) {
-	fmt.Fprintf(os.Stderr, "berth-oci: %v\n", err)
-	writeLog(g, "error", err.Error())
-}
-
-func warn(g *globals, msg string) {
-	fmt.Fprintf(os.Stderr, "berth-oci: warning: %s\n", msg)
-	writeLog(g, "warning", msg)
-}
-
-func writeLog(g *globals, level, msg string) {
-	if g.log == "" {
-		return
-	}
-	f, err := os.OpenFile(g.log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	writeLogLine(f, g.logFormat, level, msg)
-}
-
-func writeLogLine(w io.Writer, format, level, msg string) {
-	now := time.Now().UTC().Format(time.RFC3339Nano)
-	if format == "json" {
-		b, _ := json.Marshal(map[string]string{"level": level, "msg": msg, "time": now})
-		fmt.Fprintf(w, "%s\n", b)
-		return
-	}
-	fmt.Fprintf(w, "time=%q level=%s msg=%q\n", now, level, msg)
 }
