@@ -19,6 +19,7 @@ type createFlags struct {
 	noNewKeyring  bool
 	preserveFDs   int
 	detach        bool
+	keep          bool
 }
 
 func addCreateFlags(cmd *cobra.Command, f *createFlags) {
@@ -45,7 +46,7 @@ func (f *createFlags) options(g *globals, id string) (container.Options, error) 
 		StateRoot: g.root, ID: id, Bundle: bundle, Spec: s,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		ConsoleSocket: f.consoleSocket, PidFile: f.pidFile, PreserveFDs: f.preserveFDs,
-		NoPivot: f.noPivot, NoNewKeyring: f.noNewKeyring, SystemdCgroup: g.systemdCgroup,
+		NoPivot: f.noPivot, NoNewKeyring: f.noNewKeyring, SystemdCgroup: g.systemdCgroup, Keep: f.keep,
 	}, nil
 }
 
@@ -103,6 +104,7 @@ func newRunCommand(g *globals) *cobra.Command {
 	}
 	addCreateFlags(cmd, f)
 	cmd.Flags().BoolVarP(&f.detach, "detach", "d", false, "return once the container has started")
+	cmd.Flags().BoolVar(&f.keep, "keep", false, "keep the stopped container for delete, instead of removing it when it exits")
 	return cmd
 }
 

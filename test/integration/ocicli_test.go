@@ -285,6 +285,7 @@ func TestOCIOutputAsRunc(t *testing.T) {
 // TestOCIRunKeep: run --keep leaves the stopped container for delete.
 func TestOCIRunKeep(t *testing.T) {
 	needRoot(t)
+	before := snapshot(t)
 	bundle := ociBundle(t, []string{"sh", "-c", "exit 3"}, nil)
 	if r := oci(t, "run", "--keep", "--bundle", bundle, "kept"); r.code != 3 {
 		t.Fatalf("run --keep: %+v", r)
@@ -298,6 +299,7 @@ func TestOCIRunKeep(t *testing.T) {
 	if r := oci(t, "state", "kept"); r.code == 0 {
 		t.Errorf("still there after delete: %+v", r)
 	}
+	checkNoLeaks(t, before)
 }
 
 // TestOCISpecAsRunc: berth-oci spec writes runc spec's config, the
