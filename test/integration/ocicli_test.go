@@ -334,8 +334,9 @@ func TestOCISpecAsRunc(t *testing.T) {
 	}
 }
 
-// TestOCITerminalOwner: the pty of a non-root process belongs to its uid
-// and gid (tty.bats "tty owner"), for the container's process and exec's.
+// TestOCITerminalOwner: the pty of a non-root process belongs to its uid,
+// in devpts's tty group (gid=5), as runc's tty.bats "tty owner" checks,
+// for the container's process and exec's.
 func TestOCITerminalOwner(t *testing.T) {
 	needRoot(t)
 	sockPath, masterc := consoleSocket(t)
@@ -353,8 +354,8 @@ func TestOCITerminalOwner(t *testing.T) {
 		t.Fatalf("start: %+v", r)
 	}
 	line, _ := bufio.NewReader(master).ReadString('\n')
-	if strings.TrimSpace(line) != "1000:1001" {
-		t.Errorf("the container's terminal is owned by %q, want 1000:1001", line)
+	if strings.TrimSpace(line) != "1000:5" {
+		t.Errorf("the container's terminal is owned by %q, want 1000:5", line)
 	}
 	sock2, master2c := consoleSocket(t)
 	done := make(chan result, 1)
@@ -368,8 +369,8 @@ func TestOCITerminalOwner(t *testing.T) {
 	defer m2.Close()
 	line, _ = bufio.NewReader(m2).ReadString('\n')
 	<-done
-	if strings.TrimSpace(line) != "1002:1003" {
-		t.Errorf("the exec'd process's terminal is owned by %q, want 1002:1003", line)
+	if strings.TrimSpace(line) != "1002:5" {
+		t.Errorf("the exec'd process's terminal is owned by %q, want 1002:5", line)
 	}
 }
 
