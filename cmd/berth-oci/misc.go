@@ -8,6 +8,9 @@ import (
 
 	"github.com/berth-runtime/berth/internal/caps"
 	"github.com/berth-runtime/berth/internal/cgroups"
+	"github.com/berth-runtime/berth/internal/rootfs"
+	"github.com/berth-runtime/berth/internal/seccomp"
+	"github.com/berth-runtime/berth/internal/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
 	"github.com/spf13/cobra"
@@ -104,27 +107,38 @@ func newFeaturesCommand(g *globals) *cobra.Command {
 	}
 }
 
+// runtimeFeatures reports what berth-oci does, read from the tables that
+// validate and apply a config (mount options, namespaces, seccomp), so the
+// report follows the code; TestOCIFeaturesExercised runs each of them.
 func runtimeFeatures() features.Features {
 	yes := true
+	sc := seccomp.Supported()
 	return features.Features{
 		OCIVersionMin: "1.0.0",
 		OCIVersionMax: specs.Version,
 		Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
-		MountOptions: []string{
-			"ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec", "sync", "async", "dirsync",
-			"remount", "mand", "nomand", "atime", "noatime", "diratime", "nodiratime", "relatime", "norelatime",
-			"strictatime", "nostrictatime", "bind", "rbind", "private", "rprivate", "shared", "rshared",
-			"slave", "rslave", "unbindable", "runbindable",
-		},
+		MountOptions:  rootfs.MountOptions(),
 		Linux: &features.Linux{
-			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "uts"},
+			Namespaces:   spec.Namespaces(),
 			Capabilities: caps.All(),
 			Cgroup:       &features.Cgroup{V1: &yes, V2: &yes, Systemd: new(bool), SystemdUser: new(bool)},
-			Apparmor:     &features.Apparmor{Enabled: new(bool)},
-			Selinux:      &features.Selinux{Enabled: new(bool)},
+			Seccomp: &features.Seccomp{
+				Enabled: &yes, Actions: sc.Actions, Operators: sc.Operators, Archs: sc.Archs,
+				KnownFlags: seccompKnownFlags(), SupportedFlags: sc.Flags,
+			},
+			Apparmor: &features.Apparmor{Enabled: new(bool)},
+			Selinux:  &features.Selinux{Enabled: new(bool)},
 		},
 		Annotations: map[string]string{"org.opencontainers.runtime-spec.features.runtime": "berth-oci " + version},
 	}
+}
+
+func seccompKnownFlags() []string {
+	var out []string
+	for _, f := range seccomp.KnownFlags {
+		out = append(out, string(f))
+	}
+	return out
 }
 
 // makeRootless turns the default config into one for an unprivileged
