@@ -187,8 +187,27 @@ func TestOCIDebugLog(t *testing.T) {
 			t.Errorf("--log-format %q: %q", format, b)
 		}
 	}
-	// Without --debug nothing is logged at debug level.
+	// exec logs its own steps (exec.bats "--debug exec").
+	long := ociBundle(t, []string{"sleep", "1000"}, nil)
+	if r := oci(t, "run", "--detach", "--bundle", long, "dbgexec"); r.code != 0 {
+		t.Fatalf("run: %+v", r)
+	}
+	defer oci(t, "delete", "--force", "dbgexec")
+	r = oci(t, "--debug", "exec", "dbgexec", "true")
 	log := filepath.Join(t.TempDir(), "log.out")
+	r2 := oci(t, "--debug", "--log", log, "exec", "dbgexec", "true")
+	b, _ := os.ReadFile(log)
+	for _, steps := range []string{"nsexec container setup", "child process in init()", "setns_init: about to exec"} {
+		if r.code != 0 || !strings.Contains(r.stderr, steps) {
+			t.Errorf("--debug exec does not log %q: %+v", steps, r)
+		}
+		if r2.code != 0 || !strings.Contains(string(b), steps) || strings.Contains(r2.stderr, "level=debug") {
+			t.Errorf("--debug --log exec does not log %q there: %q %+v", steps, b, r2)
+		}
+	}
+
+	// Without --debug nothing is logged at debug level.
+	log = filepath.Join(t.TempDir(), "log.out")
 	oci(t, "--log", log, "run", "--bundle", bundle, "dbg3")
 	if b, _ := os.ReadFile(log); strings.Contains(string(b), "debug") {
 		t.Errorf("debug lines without --debug: %q", b)
