@@ -312,6 +312,14 @@ func TestOCIRunKeep(t *testing.T) {
 	if st := ociState(t, "kept"); st.Status != specs.StateStopped {
 		t.Errorf("kept container is %s", st.Status)
 	}
+	// Its cgroup stays until delete (run.bats "check cgroup exists").
+	cg := "/sys/fs/cgroup/pids/berth/kept"
+	if cgroupVersion(t) == "v2" {
+		cg = "/sys/fs/cgroup/berth/kept"
+	}
+	if _, err := os.Stat(filepath.Join(cg, "pids.max")); err != nil {
+		t.Errorf("the kept container's cgroup: %v", err)
+	}
 	if r := oci(t, "delete", "kept"); r.code != 0 {
 		t.Errorf("delete: %+v", r)
 	}
