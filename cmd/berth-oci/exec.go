@@ -26,6 +26,7 @@ type execFlags struct {
 	caps          []string
 	noNewPrivs    bool
 	preserveFDs   int
+	ignorePaused  bool
 }
 
 func newExecCommand(g *globals) *cobra.Command {
@@ -35,9 +36,19 @@ func newExecCommand(g *globals) *cobra.Command {
 		Short: "Run a further process in a running container",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withContainer(g, args[0], func(c *container.Container) error {
-				return runExec(c, f, args[1:])
-			})
+			// Without the lifecycle lock, as runc: an exec changes no
+			// record, and must not wait for a foreground run, or keep a
+			// resume waiting while its process starts frozen.
+			c, err := container.Attach(g.root, args[0])
+			if err == nil {
+				err = runExec(c, f, args[1:])
+			}
+			var ec exitCode
+			if err != nil && !errors.As(err, &ec) {
+				// runc compat: exec's own failures exit 255 (exec.bats).
+				return &statusError{code: 255, err: fmt.Errorf("exec failed: %w", err)}
+			}
+			return err
 		},
 	}
 	fl := cmd.Flags()
@@ -54,6 +65,7 @@ func newExecCommand(g *globals) *cobra.Command {
 	fl.StringArrayVarP(&f.caps, "cap", "c", nil, "add a capability")
 	fl.BoolVar(&f.noNewPrivs, "no-new-privs", false, "set no_new_privs")
 	fl.IntVar(&f.preserveFDs, "preserve-fds", 0, "pass this many extra file descriptors to the process")
+	fl.BoolVar(&f.ignorePaused, "ignore-paused", false, "allow exec in a paused container")
 	return cmd
 }
 
@@ -65,6 +77,7 @@ func runExec(c *container.Container, f *execFlags, args []string) error {
 	exit, err := c.Exec(container.ExecOptions{
 		Process: p, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		ConsoleSocket: f.consoleSocket, PidFile: f.pidFile, PreserveFDs: f.preserveFDs, Detach: f.detach,
+		IgnorePaused: f.ignorePaused,
 	})
 	if err != nil {
 		return err

@@ -19,6 +19,7 @@ type createFlags struct {
 	noNewKeyring  bool
 	preserveFDs   int
 	detach        bool
+	keep          bool
 }
 
 func addCreateFlags(cmd *cobra.Command, f *createFlags) {
@@ -45,7 +46,7 @@ func (f *createFlags) options(g *globals, id string) (container.Options, error) 
 		StateRoot: g.root, ID: id, Bundle: bundle, Spec: s,
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		ConsoleSocket: f.consoleSocket, PidFile: f.pidFile, PreserveFDs: f.preserveFDs,
-		NoPivot: f.noPivot, NoNewKeyring: f.noNewKeyring, SystemdCgroup: g.systemdCgroup,
+		NoPivot: f.noPivot, NoNewKeyring: f.noNewKeyring, SystemdCgroup: g.systemdCgroup, Keep: f.keep,
 	}, nil
 }
 
@@ -103,6 +104,7 @@ func newRunCommand(g *globals) *cobra.Command {
 	}
 	addCreateFlags(cmd, f)
 	cmd.Flags().BoolVarP(&f.detach, "detach", "d", false, "return once the container has started")
+	cmd.Flags().BoolVar(&f.keep, "keep", false, "keep the stopped container for delete, instead of removing it when it exits")
 	return cmd
 }
 
@@ -137,7 +139,7 @@ func newKillCommand(g *globals) *cobra.Command {
 			sig := unix.SIGTERM
 			if len(args) == 2 {
 				var err error
-				if sig, err = spec.ParseSignal(args[1]); err != nil {
+				if sig, err = parseKillSignal(args[1]); err != nil {
 					return err
 				}
 			}
@@ -146,6 +148,16 @@ func newKillCommand(g *globals) *cobra.Command {
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "send the signal to every process of the container")
 	return cmd
+}
+
+// parseKillSignal reads kill's signal, where 0 also counts: it probes
+// that the container's processes exist and sends nothing (runc compat:
+// runc's kill.bats and engines' liveness checks send it).
+func parseKillSignal(s string) (unix.Signal, error) {
+	if s == "0" {
+		return 0, nil
+	}
+	return spec.ParseSignal(s)
 }
 
 func newDeleteCommand(g *globals) *cobra.Command {

@@ -4,8 +4,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/berth-runtime/berth/internal/caps"
+	"github.com/berth-runtime/berth/internal/cgroups"
+	"github.com/berth-runtime/berth/internal/rootfs"
+	"github.com/berth-runtime/berth/internal/seccomp"
 	"github.com/berth-runtime/berth/internal/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
@@ -26,10 +30,7 @@ func newSpecCommand(g *globals) *cobra.Command {
 			if _, err := os.Stat(path); err == nil {
 				return fmt.Errorf("%s exists already: remove it first", path)
 			}
-			s := spec.Default("rootfs", []string{"sh"})
-			s.Process.Terminal = true
-			s.Process.Env = append(s.Process.Env, "TERM=xterm")
-			s.Hostname = "berth"
+			s := runcSpec(cgroups.Detect() == cgroups.V2)
 			if rootless {
 				makeRootless(s)
 			}
@@ -47,6 +48,54 @@ func newSpecCommand(g *globals) *cobra.Command {
 	return cmd
 }
 
+// runcSpec is the config runc spec writes. runc compat: runc's bats
+// tests edit this default (a read-only root, three capabilities, a
+// device rule that denies all) and add namespaces to it, so berth-oci
+// writes the same one. A cgroup namespace is listed only on a unified
+// (v2) host, as runc lists it.
+func runcSpec(unified bool) *specs.Spec {
+	caps := []string{"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"}
+	s := &specs.Spec{
+		Version: specs.Version,
+		Root:    &specs.Root{Path: "rootfs", Readonly: true},
+		Process: &specs.Process{
+			Terminal:        true,
+			Args:            []string{"sh"},
+			Env:             []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"},
+			Cwd:             "/",
+			NoNewPrivileges: true,
+			Capabilities:    &specs.LinuxCapabilities{Bounding: caps, Permitted: caps, Ambient: caps, Effective: caps},
+			Rlimits:         []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Hard: 1024, Soft: 1024}},
+		},
+		Hostname: "runc",
+		Mounts: []specs.Mount{
+			{Destination: "/proc", Type: "proc", Source: "proc"},
+			{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+			{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}},
+			{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+			{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
+			{Destination: "/sys", Type: "sysfs", Source: "sysfs", Options: []string{"nosuid", "noexec", "nodev", "ro"}},
+			{Destination: "/sys/fs/cgroup", Type: "cgroup", Source: "cgroup", Options: []string{"nosuid", "noexec", "nodev", "relatime", "ro"}},
+		},
+		Linux: &specs.Linux{
+			MaskedPaths: []string{
+				"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+				"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi",
+			},
+			ReadonlyPaths: []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"},
+			Resources:     &specs.LinuxResources{Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}}},
+			Namespaces: []specs.LinuxNamespace{
+				{Type: specs.PIDNamespace}, {Type: specs.NetworkNamespace}, {Type: specs.IPCNamespace},
+				{Type: specs.UTSNamespace}, {Type: specs.MountNamespace},
+			},
+		},
+	}
+	if unified {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.CgroupNamespace})
+	}
+	return s
+}
+
 func newFeaturesCommand(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "features",
@@ -58,62 +107,68 @@ func newFeaturesCommand(g *globals) *cobra.Command {
 	}
 }
 
+// runtimeFeatures reports what berth-oci does, read from the tables that
+// validate and apply a config (mount options, namespaces, seccomp), so the
+// report follows the code; TestOCIFeaturesExercised runs each of them.
 func runtimeFeatures() features.Features {
 	yes := true
+	sc := seccomp.Supported()
 	return features.Features{
 		OCIVersionMin: "1.0.0",
 		OCIVersionMax: specs.Version,
 		Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
-		MountOptions: []string{
-			"ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec", "sync", "async", "dirsync",
-			"remount", "mand", "nomand", "atime", "noatime", "diratime", "nodiratime", "relatime", "norelatime",
-			"strictatime", "nostrictatime", "bind", "rbind", "private", "rprivate", "shared", "rshared",
-			"slave", "rslave", "unbindable", "runbindable",
-		},
+		MountOptions:  rootfs.MountOptions(),
 		Linux: &features.Linux{
-			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "uts"},
+			Namespaces:   spec.Namespaces(),
 			Capabilities: caps.All(),
 			Cgroup:       &features.Cgroup{V1: &yes, V2: &yes, Systemd: new(bool), SystemdUser: new(bool)},
-			Apparmor:     &features.Apparmor{Enabled: new(bool)},
-			Selinux:      &features.Selinux{Enabled: new(bool)},
+			Seccomp: &features.Seccomp{
+				Enabled: &yes, Actions: sc.Actions, Operators: sc.Operators, Archs: sc.Archs,
+				KnownFlags: seccompKnownFlags(), SupportedFlags: sc.Flags,
+			},
+			Apparmor: &features.Apparmor{Enabled: new(bool)},
+			Selinux:  &features.Selinux{Enabled: new(bool)},
 		},
 		Annotations: map[string]string{"org.opencontainers.runtime-spec.features.runtime": "berth-oci " + version},
 	}
 }
 
+func seccompKnownFlags() []string {
+	var out []string
+	for _, f := range seccomp.KnownFlags {
+		out = append(out, string(f))
+	}
+	return out
+}
+
 // makeRootless turns the default config into one for an unprivileged
 // caller, as runc spec --rootless does: a user namespace mapping the
 // caller to root, the host's /sys bound read-only (an unprivileged user
-// cannot mount sysfs for a network namespace it does not own), no cgroup
-// mount, no gid option on devpts, no network namespace and no resources.
+// cannot mount sysfs for a network namespace it does not own), no uid= or
+// gid= mount options, no network namespace and no resources.
 func makeRootless(s *specs.Spec) {
-	uid, gid := uint32(os.Getuid()), uint32(os.Getgid())
-	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
-	s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uid, Size: 1}}
-	s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: gid, Size: 1}}
 	var ns []specs.LinuxNamespace
 	for _, n := range s.Linux.Namespaces {
-		if n.Type != specs.NetworkNamespace {
+		if n.Type != specs.NetworkNamespace && n.Type != specs.UserNamespace {
 			ns = append(ns, n)
 		}
 	}
-	s.Linux.Namespaces = ns
+	s.Linux.Namespaces = append(ns, specs.LinuxNamespace{Type: specs.UserNamespace})
+	s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(os.Geteuid()), Size: 1}}
+	s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: uint32(os.Getegid()), Size: 1}}
 	var mounts []specs.Mount
 	for _, m := range s.Mounts {
-		switch m.Destination {
-		case "/sys":
-			m = specs.Mount{Destination: "/sys", Type: "none", Source: "/sys", Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}}
-		case "/sys/fs/cgroup":
+		if filepath.Clean(m.Destination) == "/sys" {
+			mounts = append(mounts, specs.Mount{Destination: "/sys", Type: "none", Source: "/sys", Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}})
 			continue
-		case "/dev/pts":
-			var opts []string
-			for _, o := range m.Options {
-				if o != "gid=5" {
-					opts = append(opts, o)
-				}
-			}
-			m.Options = opts
 		}
+		var opts []string
+		for _, o := range m.Options {
+			if !strings.HasPrefix(o, "gid=") && !strings.HasPrefix(o, "uid=") {
+				opts = append(opts, o)
+			}
+		}
+		m.Options = opts
 		mounts = append(mounts, m)
 	}
 	s.Mounts = mounts

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/user"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -13,22 +14,29 @@ import (
 
 	"github.com/berth-runtime/berth/internal/container"
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 )
 
 func newStateCommand(g *globals) *cobra.Command {
 	return &cobra.Command{
 		Use:   "state CONTAINER_ID",
-		Short: "Print the container's state as the runtime spec's JSON",
+		Short: "Print the container's state as JSON",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withContainer(g, args[0], func(c *container.Container) error {
-				return printJSON(c.State())
-			})
+			c, err := container.Attach(g.root, args[0])
+			if err != nil {
+				return err
+			}
+			e := entryOf(c)
+			// runc compat: runc's state leaves the owner empty; list fills it.
+			e.Owner = ""
+			return printJSON(e)
 		},
 	}
 }
 
-// listEntry is one line of `list --format json`, as runc prints it.
+// listEntry is a container as runc's state and list print it (runc's
+// containerState): containerd's shim and podman decode these fields.
 type listEntry struct {
 	OCIVersion  string            `json:"ociVersion"`
 	ID          string            `json:"id"`
@@ -41,6 +49,32 @@ type listEntry struct {
 	Owner       string            `json:"owner"`
 }
 
+// entryOf reads a container's state without its lifecycle lock: the
+// record is replaced whole (written beside and renamed), so a reader sees
+// the old state or the new, and never waits on a command that holds the
+// lock for long (a foreground run holds it for the container's life).
+func entryOf(c *container.Container) listEntry {
+	st, rec := c.State(), c.Record()
+	return listEntry{
+		OCIVersion: st.Version, ID: st.ID, Pid: st.Pid, Status: string(st.Status),
+		Bundle: st.Bundle, Rootfs: rec.Rootfs, Created: rec.Created, Annotations: st.Annotations,
+		Owner: ownerOf(c.Dir()),
+	}
+}
+
+// ownerOf names the owner of a container's state directory, as runc's
+// list does ("#UID" for a user without a name).
+func ownerOf(dir string) string {
+	var st unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return ""
+	}
+	if u, err := user.LookupId(strconv.Itoa(int(st.Uid))); err == nil {
+		return u.Username
+	}
+	return "#" + strconv.Itoa(int(st.Uid))
+}
+
 func newListCommand(g *globals) *cobra.Command {
 	var format string
 	var quiet bool
@@ -49,18 +83,14 @@ func newListCommand(g *globals) *cobra.Command {
 		Short: "List containers",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			entries := []listEntry{}
+			// runc compat: no containers is JSON null, as runc prints it.
+			var entries []listEntry
 			for _, rec := range container.List(g.root) {
-				c, err := container.Load(g.root, rec.ID)
+				c, err := container.Attach(g.root, rec.ID)
 				if err != nil {
 					continue
 				}
-				st := c.State()
-				c.Close()
-				entries = append(entries, listEntry{
-					OCIVersion: st.Version, ID: st.ID, Pid: st.Pid, Status: string(st.Status),
-					Bundle: st.Bundle, Rootfs: rec.Rootfs, Created: rec.Created, Annotations: st.Annotations, Owner: "root",
-				})
+				entries = append(entries, entryOf(c))
 			}
 			switch {
 			case quiet:
@@ -69,7 +99,7 @@ func newListCommand(g *globals) *cobra.Command {
 				}
 				return nil
 			case format == "json":
-				return printJSON(entries)
+				return json.NewEncoder(os.Stdout).Encode(entries)
 			case format == "table":
 				w := tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)
 				fmt.Fprintln(w, "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER")
@@ -93,19 +123,20 @@ func newPsCommand(g *globals) *cobra.Command {
 		Short: "List the processes running in a container",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withContainer(g, args[0], func(c *container.Container) error {
-				pids := c.Processes()
-				if format == "json" {
-					if pids == nil {
-						pids = []int{}
-					}
-					return printJSON(pids)
-				}
-				if format != "table" {
-					return fmt.Errorf("invalid --format %q: use table or json", format)
-				}
-				return psTable(pids, args[1:])
-			})
+			// Without the lifecycle lock: reading the cgroup changes nothing.
+			c, err := container.Attach(g.root, args[0])
+			if err != nil {
+				return err
+			}
+			pids := c.Processes()
+			if format == "json" {
+				// runc compat: one compact line, null when there is none.
+				return json.NewEncoder(os.Stdout).Encode(pids)
+			}
+			if format != "table" {
+				return fmt.Errorf("invalid --format %q: use table or json", format)
+			}
+			return psTable(pids, args[1:])
 		},
 	}
 	cmd.Flags().StringVarP(&format, "format", "f", "table", "table or json")

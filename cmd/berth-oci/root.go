@@ -1,12 +1,10 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"time"
+	"log/slog"
+	"strings"
 
 	"github.com/berth-runtime/berth/internal/container"
 	"github.com/spf13/cobra"
@@ -25,12 +23,22 @@ type globals struct {
 	logFormat     string
 	debug         bool
 	systemdCgroup bool
+	logger        *slog.Logger
 }
 
 // exitCode makes main exit with a status without printing an error.
 type exitCode int
 
 func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
+
+// statusError is an error that main reports and exits with code for.
+type statusError struct {
+	code int
+	err  error
+}
+
+func (e *statusError) Error() string { return e.err.Error() }
+func (e *statusError) Unwrap() error { return e.err }
 
 func newRootCommand(g *globals) *cobra.Command {
 	root := &cobra.Command{
@@ -40,6 +48,8 @@ func newRootCommand(g *globals) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			setupLogging(g)
+			slog.Debug("berth-oci "+cmd.Name(), "args", strings.Join(args, " "), "version", version)
 			if g.systemdCgroup {
 				warn(g, "--systemd-cgroup: systemd is not the init system here; using cgroupfs paths")
 			}
@@ -48,13 +58,15 @@ func newRootCommand(g *globals) *cobra.Command {
 	}
 	f := root.PersistentFlags()
 	f.StringVar(&g.root, "root", DefaultRoot, "directory for container state")
-	f.StringVar(&g.log, "log", "", "write errors and warnings to this file")
-	f.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
-	f.BoolVar(&g.debug, "debug", false, "log more")
+	f.StringVar(&g.log, "log", "", "write errors, warnings and debug lines to this file too (default: debug lines to stderr)")
+	f.StringVar(&g.logFormat, "log-format", "text", "log format: text or json (logrus's, as runc writes them)")
+	f.BoolVar(&g.debug, "debug", false, "log debug lines")
 	f.BoolVar(&g.systemdCgroup, "systemd-cgroup", false, "use systemd cgroup paths (cgroupfs is used where systemd is not running)")
 	f.String("criu", "", "ignored: checkpointing is not supported")
 	f.String("rootless", "auto", "ignored: rootless containers are not supported")
-	root.SetVersionTemplate(fmt.Sprintf("berth-oci version {{.Version}}\nspec: %s\n", specVersion()))
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetVersionTemplate(versionText())
+	root.SetHelpFunc(func(c *cobra.Command, _ []string) { writeHelp(c.OutOrStdout(), c) })
 	root.AddCommand(
 		newCreateCommand(g), newStartCommand(g), newRunCommand(g), newStateCommand(g),
 		newKillCommand(g), newDeleteCommand(g), newListCommand(g), newPsCommand(g),
@@ -68,7 +80,12 @@ func execute(args []string) int {
 	g := &globals{}
 	cmd := newRootCommand(g)
 	cmd.SetArgs(args)
-	err := cmd.Execute()
+	var err error
+	if name, unknown := unknownCommand(cmd, args); unknown {
+		err = errNoHelpTopic(name)
+	} else {
+		err = cmd.Execute()
+	}
 	if err == nil {
 		return 0
 	}
@@ -77,43 +94,13 @@ func execute(args []string) int {
 		return int(ec)
 	}
 	logError(g, err)
+	var status *statusError
+	if errors.As(err, &status) {
+		return status.code
+	}
 	var se *container.StartError
 	if errors.As(err, &se) && se.Code != 0 {
 		return se.Code
 	}
 	return 1
-}
-
-// logError writes the error to stderr and, in the engine's format, to the
-// --log file: containerd's shim and podman read it back from there.
-func logError(g *globals, err error) {
-	fmt.Fprintf(os.Stderr, "berth-oci: %v\n", err)
-	writeLog(g, "error", err.Error())
-}
-
-func warn(g *globals, msg string) {
-	fmt.Fprintf(os.Stderr, "berth-oci: warning: %s\n", msg)
-	writeLog(g, "warning", msg)
-}
-
-func writeLog(g *globals, level, msg string) {
-	if g.log == "" {
-		return
-	}
-	f, err := os.OpenFile(g.log, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	writeLogLine(f, g.logFormat, level, msg)
-}
-
-func writeLogLine(w io.Writer, format, level, msg string) {
-	now := time.Now().UTC().Format(time.RFC3339Nano)
-	if format == "json" {
-		b, _ := json.Marshal(map[string]string{"level": level, "msg": msg, "time": now})
-		fmt.Fprintf(w, "%s\n", b)
-		return
-	}
-	fmt.Fprintf(w, "time=%q level=%s msg=%q\n", now, level, msg)
 }

@@ -124,12 +124,12 @@ func newEventsCommand(g *globals) *cobra.Command {
 			enc := json.NewEncoder(os.Stdout)
 			var lastOOM uint64
 			for {
-				c, err := container.Load(g.root, args[0])
+				// Without the lifecycle lock: statistics change nothing.
+				c, err := container.Attach(g.root, args[0])
 				if err != nil {
 					return err
 				}
 				s, status := c.Stats(), c.Status()
-				c.Close()
 				if s.OOMKills > lastOOM {
 					lastOOM = s.OOMKills
 					if err := enc.Encode(event{Type: "oom", ID: args[0]}); err != nil {

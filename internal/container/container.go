@@ -53,6 +53,10 @@ type Options struct {
 	// Foreground containers die with the process that created them, and
 	// their record is removed when it exits (berth run).
 	Foreground bool
+	// Keep leaves a foreground container's record, cgroup and config in
+	// place when it exits, stopped, for an explicit delete (berth-oci run
+	// --keep); its poststop hooks run then.
+	Keep bool
 	// Prepare runs in this process while the init stage waits with its
 	// namespaces made, before the container's program runs (berth's
 	// networking). pid is the init stage's host PID.
@@ -130,7 +134,15 @@ func Run(o Options) (Exit, error) {
 	if err != nil {
 		return Exit{}, err
 	}
-	defer c.release()
+	defer func() {
+		if o.Keep {
+			c.rec.Status = state.Stopped
+			_ = c.handle.Save(c.rec)
+			c.Close()
+			return
+		}
+		c.release()
+	}()
 	saved := make(chan struct{})
 	go func() {
 		// For exec, written while the container already runs: the JSON of
@@ -152,7 +164,9 @@ func Run(o Options) (Exit, error) {
 		exit.OOMKilled = true
 	}
 	c.rec.Status = state.Stopped
-	c.runPoststop(o.Spec)
+	if !o.Keep {
+		c.runPoststop(o.Spec)
+	}
 	return exit, nil
 }
 
@@ -188,7 +202,7 @@ func create(o Options, startNow bool) (_ *Container, err error) {
 	}
 	rec := state.Record{
 		ID: o.ID, Name: o.Name, Status: state.Creating, Bundle: o.Bundle, Rootfs: s.Root.Path,
-		Annotations: s.Annotations, Created: time.Now().UTC(), Ephemeral: o.Foreground,
+		Annotations: s.Annotations, Created: time.Now().UTC(), Ephemeral: o.Foreground && !o.Keep,
 		CgroupVersion: int(cg.Version), CgroupPath: cg.Path, CgroupDirs: cg.Dirs, CgroupForeign: cg.Foreign,
 		SharedMounts: !spec.HasNamespace(s, specs.MountNamespace),
 	}
@@ -202,7 +216,7 @@ func create(o Options, startNow bool) (_ *Container, err error) {
 			c.release()
 		}
 	}()
-	if !o.Foreground {
+	if !o.Foreground || o.Keep {
 		if err := c.saveSpec(s); err != nil {
 			return nil, err
 		}
@@ -262,6 +276,12 @@ func Attach(stateRoot, id string) (*Container, error) {
 	}
 	return &Container{store: store, rec: rec, cg: cgroupOf(rec), dir: filepath.Join(stateRoot, id)}, nil
 }
+
+// Record is the container's record as it was read.
+func (c *Container) Record() state.Record { return c.rec }
+
+// Dir is the directory of the container's record.
+func (c *Container) Dir() string { return c.dir }
 
 // cgroupOf is the cgroup a record lists, with the directories berth did
 // not create.

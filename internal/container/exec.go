@@ -1,6 +1,7 @@
 package container
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"runtime"
@@ -26,15 +27,32 @@ type ExecOptions struct {
 	PidFile       string
 	PreserveFDs   int
 	Detach        bool
+	// IgnorePaused execs into a paused container: the process starts
+	// frozen and runs once the container is resumed.
+	IgnorePaused bool
 }
 
-// Exec starts a process inside the running container: in its namespaces
+// ErrPaused means the container is paused and the operation would wait
+// for its resumption.
+var ErrPaused = errors.New("the container is paused")
+
+// Exec starts a process inside the created or running container (or a
+// paused one, with IgnorePaused): in its namespaces
 // and cgroup, under the container's seccomp profile and the process's own
 // user and capabilities. Without Detach it waits and returns the exit.
 func (c *Container) Exec(o ExecOptions) (Exit, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	if err := state.Check(state.OpExec, c.Status()); err != nil {
+	op := state.OpExec
+	if o.IgnorePaused {
+		op = state.OpExecPaused
+	}
+	st := c.Status()
+	if st == state.Paused && op == state.OpExec {
+		// runc compat: runc's tests (cgroups.bats) match this text.
+		return Exit{}, fmt.Errorf("cannot exec in a paused container (use --ignore-paused to override): %w", ErrPaused)
+	}
+	if err := state.Check(op, st); err != nil {
 		return Exit{}, err
 	}
 	s, err := c.Spec()
@@ -64,6 +82,9 @@ func (c *Container) Exec(o ExecOptions) (Exit, error) {
 	}
 	if o.PidFile != "" {
 		if err := writePidFile(o.PidFile, p.pid); err != nil {
+			// Nobody could find the process to wait for it: end it.
+			_ = p.kill()
+			p.reap()
 			return Exit{}, err
 		}
 	}

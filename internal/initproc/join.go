@@ -87,7 +87,7 @@ func runExec(sock *os.File, cfg *Config) error {
 // held are the files opened for it, to keep open until the fork.
 func execStdio(sock *os.File, p *Process) (stdio [3]uintptr, held []*os.File, err error) {
 	if p.Terminal {
-		slave, err := openTerminal(sock, p.ConsoleSize)
+		slave, err := openTerminal(sock, p)
 		if err != nil {
 			return stdio, nil, err
 		}

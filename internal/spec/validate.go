@@ -111,8 +111,8 @@ func validateNamespaces(s *specs.Spec) error {
 			return invalid("namespace %q is listed twice", ns.Type)
 		}
 		seen[ns.Type] = true
-		if ns.Type == specs.TimeNamespace {
-			return invalid("time namespaces are not supported yet")
+		if msg := namespaceRefused(ns.Type); msg != "" {
+			return invalid("%s", msg)
 		}
 		if ns.Type == specs.UserNamespace && ns.Path != "" {
 			return invalid("joining an existing user namespace by path is not supported yet: it needs a single-threaded process")

@@ -17,6 +17,7 @@ const (
 	OpPause       Operation = "pause"
 	OpResume      Operation = "resume"
 	OpExec        Operation = "exec"
+	OpExecPaused  Operation = "exec --ignore-paused"
 	OpUpdate      Operation = "update"
 )
 
@@ -29,7 +30,9 @@ const (
 // cgroup v1 does not even die) and leaves other signals pending until
 // resume; stop (berth stop, rm -f, restart, and kill with the stop signal)
 // thaws it after its signal, as Docker does; delete --force kills and
-// thaws. It refuses exec (as runc and Docker do), pause and start.
+// thaws. It refuses exec (as runc and Docker do), pause and start;
+// exec --ignore-paused starts a process that stays frozen until resume.
+// A created container admits exec, as runc's does: its namespaces exist.
 var allowed = map[Operation][]Status{
 	OpStart:       {Created},
 	OpKill:        {Created, Running, Paused},
@@ -38,7 +41,8 @@ var allowed = map[Operation][]Status{
 	OpForceDelete: {Creating, Created, Running, Paused, Stopped},
 	OpPause:       {Running},
 	OpResume:      {Paused},
-	OpExec:        {Running},
+	OpExec:        {Created, Running},
+	OpExecPaused:  {Created, Running, Paused},
 	OpUpdate:      {Created, Running, Paused},
 }
 

@@ -15,7 +15,8 @@ func TestLifecycleTable(t *testing.T) {
 		OpForceDelete: {Creating: true, Created: true, Running: true, Paused: true, Stopped: true},
 		OpPause:       {Running: true},
 		OpResume:      {Paused: true},
-		OpExec:        {Running: true},
+		OpExec:        {Created: true, Running: true},
+		OpExecPaused:  {Created: true, Running: true, Paused: true},
 		OpUpdate:      {Created: true, Running: true, Paused: true},
 	}
 	if len(want) != len(allowed) {
@@ -38,7 +39,7 @@ func TestLifecycleTable(t *testing.T) {
 func TestPausedAdmits(t *testing.T) {
 	for op, ok := range map[Operation]bool{
 		OpKill: true, OpStop: true, OpForceDelete: true, OpResume: true, OpUpdate: true,
-		OpExec: false, OpPause: false, OpStart: false, OpDelete: false,
+		OpExec: false, OpExecPaused: true, OpPause: false, OpStart: false, OpDelete: false,
 	} {
 		if err := Check(op, Paused); (err == nil) != ok {
 			t.Errorf("%s of a paused container: %v, want admitted %v", op, err, ok)
