@@ -52,8 +52,12 @@
 //
 // They follow runc on libseccomp unless noted:
 //   - The native architecture (x86_64) is always filtered; the listed
-//     architectures are added to it. Only SCMP_ARCH_X86_64, SCMP_ARCH_X86
-//     and SCMP_ARCH_X32 are supported; anything else is an error.
+//     architectures this kernel runs (SCMP_ARCH_X86 and SCMP_ARCH_X32)
+//     are added to it. Every other name runc accepts (SCMP_ARCH_AARCH64,
+//     SCMP_ARCH_S390X, ..., as Docker's and podman's default profiles
+//     list them) is accepted and left out: no syscall of those
+//     architectures reaches this kernel's filter, so libseccomp's
+//     sections for them are dead code. Unknown names are an error.
 //   - A syscall from an architecture not in the filter gets
 //     SECCOMP_RET_KILL_PROCESS. (libseccomp's default bad-arch action is
 //     SCMP_ACT_KILL, which kills only the thread; killing the process
