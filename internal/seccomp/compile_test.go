@@ -486,22 +486,20 @@ func randomCall(rng *rand.Rand, p *specs.LinuxSeccomp) seccompData {
 }
 
 func TestCompileErrors(t *testing.T) {
-	ok := specs.LinuxSyscall{Names: []string{"getpid"}, Action: specs.ActAllow}
 	for _, tc := range []struct {
 		p    *specs.LinuxSeccomp
 		want string
 	}{
 		{nil, "no profile"},
 		{&specs.LinuxSeccomp{DefaultAction: "SCMP_ACT_NOPE"}, `defaultAction: unknown action "SCMP_ACT_NOPE"`},
-		{&specs.LinuxSeccomp{DefaultAction: specs.ActNotify}, "defaultAction: SCMP_ACT_NOTIFY is not supported"},
+		{&specs.LinuxSeccomp{DefaultAction: specs.ActNotify, ListenerPath: "/a"}, "SCMP_ACT_NOTIFY cannot be used as default action"},
+		{&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerPath: "/a", Syscalls: []specs.LinuxSyscall{{Names: []string{"read", "write"}, Action: specs.ActNotify}}}, "SCMP_ACT_NOTIFY cannot be used for the write syscall"},
+		{&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir"}, Action: specs.ActNotify}}}, "SCMP_ACT_NOTIFY needs listenerPath"},
 		{&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, DefaultErrnoRet: uintp(1)}, "defaultAction: errnoRet is only valid"},
 		{&specs.LinuxSeccomp{DefaultAction: specs.ActErrno, DefaultErrnoRet: uintp(70000)}, "does not fit"},
 		{&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Architectures: []specs.Arch{"SCMP_ARCH_PDP11"}}, `architectures[0]: unknown architecture "SCMP_ARCH_PDP11"`},
 		{&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Flags: []specs.LinuxSeccompFlag{"SECCOMP_FILTER_FLAG_TSYNC"}}, "flags[0]: SECCOMP_FILTER_FLAG_TSYNC is not supported"},
-		{&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Flags: []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagLog, "SECCOMP_FILTER_FLAG_NEW_LISTENER"}}, "flags[1]: SECCOMP_FILTER_FLAG_NEW_LISTENER is not supported"},
 		{&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Flags: []specs.LinuxSeccompFlag{"BOGUS"}}, `flags[0]: unknown flag "BOGUS"`},
-		{&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerPath: "/run/x.sock"}, "listenerPath: seccomp user notification is not supported"},
-		{&specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Syscalls: []specs.LinuxSyscall{ok, {Names: []string{"read"}, Action: specs.ActNotify}}}, "syscalls[1].action: SCMP_ACT_NOTIFY is not supported"},
 		{&specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Syscalls: []specs.LinuxSyscall{{Names: []string{"read"}, Action: "allow"}}}, `syscalls[0].action: unknown action "allow"`},
 		{&specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Syscalls: []specs.LinuxSyscall{{Action: specs.ActAllow}}}, "syscalls[0].names: empty"},
 		{&specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Syscalls: []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActAllow, Args: []specs.LinuxSeccompArg{{Index: 6, Op: specs.OpEqualTo}}}}}, "syscalls[0].args[0].index: 6 is out of range 0-5"},
@@ -522,6 +520,18 @@ func TestFlags(t *testing.T) {
 	if f, err := Flags(&specs.LinuxSeccomp{}); err != nil || f != 0 {
 		t.Fatalf("no flags: got %#x, %v", f, err)
 	}
+	// A notify rule brings a listener; listenerPath alone does not.
+	notify := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerPath: "/a", Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir"}, Action: specs.ActNotify}}}
+	if f, err := Flags(notify); err != nil || f != unix.SECCOMP_FILTER_FLAG_NEW_LISTENER {
+		t.Fatalf("notify: got %#x, %v", f, err)
+	}
+	if f, err := Flags(&specs.LinuxSeccomp{ListenerPath: "/a", Flags: []specs.LinuxSeccompFlag{"SECCOMP_FILTER_FLAG_NEW_LISTENER"}}); err != nil || f != 0 {
+		t.Fatalf("listenerPath without notify: got %#x, %v", f, err)
+	}
+	expect(t, compile(t, notify), []call{
+		{arch: x86_64, nr: 83, want: unix.SECCOMP_RET_USER_NOTIF},
+		{arch: x86_64, nr: nrGetpid, want: allow},
+	})
 }
 
 // TestInstallRefuses covers the checks Install makes before the syscall;
@@ -536,10 +546,9 @@ func TestInstallRefuses(t *testing.T) {
 		{nil, 0, "0 instructions"},
 		{make([]unix.SockFilter, unix.BPF_MAXINSNS+1), 0, "4097 instructions"},
 		{prog, unix.SECCOMP_FILTER_FLAG_TSYNC, "TSYNC is not supported"},
-		{prog, unix.SECCOMP_FILTER_FLAG_NEW_LISTENER, "NEW_LISTENER is not supported"},
 		{prog, 0x100, "unsupported flags 0x100"},
 	} {
-		if err := Install(tc.prog, tc.flags); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := Install(tc.prog, tc.flags); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("got %v, want an error containing %q", err, tc.want)
 		}
 	}

@@ -65,8 +65,9 @@ func Compile(p *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 }
 
 // Flags returns the seccomp(2) filter flags the profile asks for, for
-// Install. Only SECCOMP_FILTER_FLAG_LOG and SECCOMP_FILTER_FLAG_SPEC_ALLOW
-// are supported.
+// Install: SECCOMP_FILTER_FLAG_LOG and SECCOMP_FILTER_FLAG_SPEC_ALLOW as
+// listed, and SECCOMP_FILTER_FLAG_NEW_LISTENER when a rule uses
+// SCMP_ACT_NOTIFY (listing that flag adds nothing more).
 func Flags(p *specs.LinuxSeccomp) (uint, error) {
 	var flags uint
 	for i, fl := range p.Flags {
@@ -75,15 +76,45 @@ func Flags(p *specs.LinuxSeccomp) (uint, error) {
 			flags |= unix.SECCOMP_FILTER_FLAG_LOG
 		case specs.LinuxSeccompFlagSpecAllow:
 			flags |= unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
-		case specs.LinuxSeccompFlagWaitKillableRecv, "SECCOMP_FILTER_FLAG_NEW_LISTENER":
-			return 0, fmt.Errorf("seccomp: flags[%d]: %s is not supported: berth has no seccomp user notification", i, fl)
+		case "SECCOMP_FILTER_FLAG_NEW_LISTENER":
+		case specs.LinuxSeccompFlagWaitKillableRecv:
+			return 0, fmt.Errorf("seccomp: flags[%d]: %s is not supported", i, fl)
 		case "SECCOMP_FILTER_FLAG_TSYNC":
 			return 0, fmt.Errorf("seccomp: flags[%d]: %s is not supported: the filter is installed on the one thread that execs the container process", i, fl)
 		default:
 			return 0, fmt.Errorf("seccomp: flags[%d]: unknown flag %q", i, fl)
 		}
 	}
+	if Notifies(p) {
+		flags |= unix.SECCOMP_FILTER_FLAG_NEW_LISTENER
+	}
 	return flags, nil
+}
+
+// Notifies tells whether a rule of the profile sends syscalls to a seccomp
+// agent (SCMP_ACT_NOTIFY): the filter then comes with a listener, which
+// the runtime passes to the agent at listenerPath.
+func Notifies(p *specs.LinuxSeccomp) bool {
+	return p != nil && slices.ContainsFunc(p.Syscalls, func(sc specs.LinuxSyscall) bool { return sc.Action == specs.ActNotify })
+}
+
+// checkNotify applies runc's rules for SCMP_ACT_NOTIFY. The runtime's init
+// writes the listener's number to its parent with write(2) after the
+// filter is in place, before the agent has the listener: a notified write
+// would wait for ever. (runc compat: its tests match these messages.)
+func checkNotify(p *specs.LinuxSeccomp) error {
+	if p.DefaultAction == specs.ActNotify {
+		return errors.New("seccomp: SCMP_ACT_NOTIFY cannot be used as default action")
+	}
+	for _, sc := range p.Syscalls {
+		if sc.Action == specs.ActNotify && slices.Contains(sc.Names, "write") {
+			return errors.New("seccomp: SCMP_ACT_NOTIFY cannot be used for the write syscall")
+		}
+	}
+	if Notifies(p) && p.ListenerPath == "" {
+		return errors.New("seccomp: SCMP_ACT_NOTIFY needs listenerPath, the socket of the seccomp agent that answers the notifications")
+	}
+	return nil
 }
 
 func check(p *specs.LinuxSeccomp) (*filter, error) {
@@ -96,8 +127,8 @@ func check(p *specs.LinuxSeccomp) (*filter, error) {
 	if _, err := Flags(p); err != nil {
 		return nil, err
 	}
-	if p.ListenerPath != "" || p.ListenerMetadata != "" {
-		return nil, errors.New("seccomp: listenerPath: seccomp user notification is not supported")
+	if err := checkNotify(p); err != nil {
+		return nil, err
 	}
 	def, err := action(p.DefaultAction, p.DefaultErrnoRet)
 	if err != nil {
@@ -245,7 +276,7 @@ func action(a specs.LinuxSeccompAction, errnoRet *uint) (uint32, error) {
 	case specs.ActErrno, specs.ActTrace:
 		return withData(a, errnoRet)
 	case specs.ActNotify:
-		return 0, fmt.Errorf("%s is not supported", a)
+		ret = unix.SECCOMP_RET_USER_NOTIF
 	default:
 		return 0, fmt.Errorf("unknown action %q", a)
 	}
