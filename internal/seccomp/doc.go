@@ -105,17 +105,24 @@
 //     the profile falls back to an older one. (runc does this only for the
 //     listed architectures; here it covers every architecture filtered.)
 //   - errnoRet defaults to EPERM for SCMP_ACT_ERRNO and SCMP_ACT_TRACE and
-//     is an error with any other action. SCMP_ACT_NOTIFY, listenerPath and
-//     the NEW_LISTENER, WAIT_KILLABLE_RECV and TSYNC flags are rejected.
+//     is an error with any other action. The WAIT_KILLABLE_RECV and TSYNC
+//     flags are rejected.
+//   - SCMP_ACT_NOTIFY is SECCOMP_RET_USER_NOTIF, and makes Flags ask for
+//     SECCOMP_FILTER_FLAG_NEW_LISTENER: Install then returns the
+//     listener, which the runtime passes to the agent at listenerPath.
+//     As in runc, it cannot be the default action nor apply to write
+//     (the runtime reports the listener with write(2) before the agent
+//     has it), and it needs listenerPath; listenerPath without a notify
+//     rule is accepted and unused.
 //
 // # Use
 //
 // Compile and Flags early (errors surface before anything is set up, and
 // neither makes a syscall), then, on the thread that will execve the
-// container process and after no_new_privs is set, Install as the last
-// step before execve. Without TSYNC the filter
-// binds only the calling thread and what it execs, so the caller must hold
-// runtime.LockOSThread from Install to execve.
+// container process and after no_new_privs is set, Install at the end of
+// the process setup. Without TSYNC the filter binds only the calling
+// thread and what it execs, so the caller must hold runtime.LockOSThread
+// from Install to execve.
 package seccomp
 
 //go:generate go run ./internal/mktables ztables_x86.go
