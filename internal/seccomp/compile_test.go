@@ -217,9 +217,6 @@ func TestRulesAreORedAndArgsANDed(t *testing.T) {
 			{Names: []string{"mkdirat"}, Action: specs.ActErrno, ErrnoRet: uintp(17), Args: []specs.LinuxSeccompArg{
 				{Index: 2, Value: 0o777, Op: specs.OpEqualTo},
 			}},
-			{Names: []string{"mkdirat"}, Action: specs.ActKillThread, Args: []specs.LinuxSeccompArg{
-				{Index: 0, Value: 10, Op: specs.OpGreaterEqual}, {Index: 0, Value: 20, Op: specs.OpLessThan},
-			}},
 		},
 	})
 	expect(t, prog, []call{
@@ -228,9 +225,36 @@ func TestRulesAreORedAndArgsANDed(t *testing.T) {
 		{arch: x86_64, nr: nrMkdirat, args: [6]uint64{1, 0, 0o755}, want: allow},
 		{arch: x86_64, nr: nrMkdirat, args: [6]uint64{1, 0, 0o777}, want: errnoRet(17)},
 		{arch: x86_64, nr: nrMkdirat, args: [6]uint64{5, 0, 0o777}, want: errnoRet(17)},
-		{arch: x86_64, nr: nrMkdirat, args: [6]uint64{15}, want: unix.SECCOMP_RET_KILL_THREAD},
-		{arch: x86_64, nr: nrMkdirat, args: [6]uint64{20}, want: allow},
-		{arch: x86_64, nr: nrMkdirat, args: [6]uint64{9}, want: allow},
+	})
+}
+
+// TestSameArgumentIsORed: when two comparisons of one rule name the same
+// argument, runc makes each comparison of the rule a rule of its own, so
+// they are ORed (runc's seccomp.bats "-ENOSYS handling" tests it with
+// process_vm_readv and process_vm_writev).
+func TestSameArgumentIsORed(t *testing.T) {
+	const nrProcessVMReadv, nrProcessVMWritev = 310, 311
+	prog := compile(t, &specs.LinuxSeccomp{
+		DefaultAction: specs.ActErrno,
+		Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"process_vm_readv"}, Action: specs.ActAllow, Args: []specs.LinuxSeccompArg{
+				{Index: 0, Value: 100, Op: specs.OpEqualTo}, {Index: 0, Value: 9001, Op: specs.OpEqualTo},
+			}},
+			{Names: []string{"process_vm_writev"}, Action: specs.ActErrno, ErrnoRet: uintp(55), Args: []specs.LinuxSeccompArg{
+				{Index: 0, Value: 1337, Op: specs.OpEqualTo}, {Index: 0, Value: 2020, Op: specs.OpEqualTo},
+				{Index: 1, Value: 7, Op: specs.OpEqualTo},
+			}},
+		},
+	})
+	expect(t, prog, []call{
+		{arch: x86_64, nr: nrProcessVMReadv, args: [6]uint64{100}, want: allow},
+		{arch: x86_64, nr: nrProcessVMReadv, args: [6]uint64{9001}, want: allow},
+		{arch: x86_64, nr: nrProcessVMReadv, args: [6]uint64{0}, want: errnoRet(unix.EPERM)},
+		{arch: x86_64, nr: nrProcessVMWritev, args: [6]uint64{1337}, want: errnoRet(55)},
+		{arch: x86_64, nr: nrProcessVMWritev, args: [6]uint64{2020}, want: errnoRet(55)},
+		// The comparison of another argument becomes a rule of its own too.
+		{arch: x86_64, nr: nrProcessVMWritev, args: [6]uint64{0, 7}, want: errnoRet(55)},
+		{arch: x86_64, nr: nrProcessVMWritev, args: [6]uint64{0, 8}, want: errnoRet(unix.EPERM)},
 	})
 }
 
@@ -406,6 +430,17 @@ func holds(a *arch, args []specs.LinuxSeccompArg, d seccompData) bool {
 	eval := evalOp
 	if a.args32 {
 		eval = evalOp32
+	}
+	seen := map[uint]bool{}
+	repeated := false
+	for _, arg := range args {
+		repeated = repeated || seen[arg.Index]
+		seen[arg.Index] = true
+	}
+	if repeated {
+		return slices.ContainsFunc(args, func(arg specs.LinuxSeccompArg) bool {
+			return eval(arg.Op, d.args[arg.Index], arg.Value, arg.ValueTwo)
+		})
 	}
 	for _, arg := range args {
 		if !eval(arg.Op, d.args[arg.Index], arg.Value, arg.ValueTwo) {

@@ -70,9 +70,12 @@
 //     conditional rules for it (libseccomp's db). Otherwise the conditional
 //     rules are tried in profile order and the first that holds decides
 //     (rules are ORed); if none holds, the default action applies.
-//   - The comparisons of one rule are ANDed, also when two name the same
-//     argument (runc turns that case into separate ORed rules, a leftover
-//     from old libseccomp; ANDing is the safer reading).
+//   - The comparisons of one rule are ANDed, unless two name the same
+//     argument: then, as in runc, each comparison of the rule becomes a
+//     rule of its own, and they are ORed. Profiles written for runc
+//     depend on it ("allow if arg0 == 100, arg0 == 9001"); a range
+//     written as two comparisons of one argument matches either bound,
+//     as it does with runc.
 //   - Comparisons are unsigned. SCMP_CMP_MASKED_EQ is
 //     (arg & value) == valueTwo. (libseccomp masks valueTwo with value
 //     first; the two readings differ only when valueTwo has bits outside

@@ -198,19 +198,43 @@ func (f *filter) add(sc specs.LinuxSyscall) error {
 		}
 		conds = append(conds, c)
 	}
-	wide := rule{conds: conds, ret: ret}
-	var narrow rule // wide as the 32-bit ABIs read it, made once for both
-	for _, ar := range f.arches {
-		r := wide
-		if ar.arch.args32 && len(conds) > 0 {
-			if narrow.conds == nil {
-				narrow = wide.low32()
+	for _, r := range splitRule(rule{conds: conds, ret: ret}) {
+		var narrow rule // r as the 32-bit ABIs read it, made once for both
+		for _, ar := range f.arches {
+			ar32 := r
+			if ar.arch.args32 && len(r.conds) > 0 {
+				if narrow.conds == nil {
+					narrow = r.low32()
+				}
+				ar32 = narrow
 			}
-			r = narrow
+			ar.add(sc.Names, ar32, ret == f.def)
 		}
-		ar.add(sc.Names, r, ret == f.def)
 	}
 	return nil
+}
+
+// splitRule applies runc's reading of a rule whose comparisons name one
+// argument twice: each comparison becomes a rule of its own, so they are
+// ORed ("allow if arg0 == 100, arg0 == 9001" allows both values), where
+// the comparisons of other rules are ANDed. (runc compat: its
+// seccomp.bats "-ENOSYS handling" tests this; a range written as two
+// comparisons of one argument thus matches either bound, as with runc.)
+func splitRule(r rule) []rule {
+	var seen [6]bool
+	repeated := false
+	for _, c := range r.conds {
+		repeated = repeated || seen[c.index]
+		seen[c.index] = true
+	}
+	if !repeated {
+		return []rule{r}
+	}
+	out := make([]rule, len(r.conds))
+	for i, c := range r.conds {
+		out[i] = rule{conds: []cond{c}, ret: r.ret}
+	}
+	return out
 }
 
 // low32 returns r as the 32-bit ABIs (i386, x32) compare it: only the low
