@@ -442,15 +442,18 @@ func (p *initProcess) passListener(fd int, profile *specs.LinuxSeccomp, st func(
 // its PID is its own) into this process.
 func takeFD(pid, fd int) (*os.File, error) {
 	pidFD, err := unix.PidfdOpen(pid, 0)
-	if err != nil {
-		return nil, fmt.Errorf("take seccomp listener: pidfd_open: %w", err)
+	if err == nil {
+		defer unix.Close(pidFD)
+		var got int
+		if got, err = unix.PidfdGetfd(pidFD, fd, 0); err == nil {
+			return os.NewFile(uintptr(got), "seccomp-listener"), nil
+		}
 	}
-	defer unix.Close(pidFD)
-	got, err := unix.PidfdGetfd(pidFD, fd, 0)
-	if err != nil {
-		return nil, fmt.Errorf("take seccomp listener: pidfd_getfd: %w", err)
+	if errors.Is(err, unix.ENOSYS) {
+		// runc compat: its words on kernels that cannot pass the listener.
+		return nil, fmt.Errorf("seccomp notify unsupported: pidfd_getfd needs Linux 5.6: %w", err)
 	}
-	return os.NewFile(uintptr(got), "seccomp-listener"), nil
+	return nil, fmt.Errorf("take seccomp listener: %w", err)
 }
 
 // sendToAgent passes the listener to the seccomp agent at path (a leading
