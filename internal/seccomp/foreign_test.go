@@ -60,3 +60,28 @@ func TestForeignArchitectures(t *testing.T) {
 		t.Errorf("unknown architecture: got %v", err)
 	}
 }
+
+// TestAdvertisedFeatures: every action, operator, flag and architecture
+// that berth-oci features can report from this package is accepted.
+func TestAdvertisedFeatures(t *testing.T) {
+	for _, a := range KnownActions() {
+		sc := specs.LinuxSyscall{Names: []string{"getppid"}, Action: specs.LinuxSeccompAction(a)}
+		p := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerPath: "/agent.sock", Syscalls: []specs.LinuxSyscall{sc}}
+		if p.DefaultAction == sc.Action {
+			p.DefaultAction = specs.ActErrno
+		}
+		compile(t, p)
+	}
+	for _, op := range KnownOperators() {
+		args := []specs.LinuxSeccompArg{{Index: 1, Value: 1, Op: specs.LinuxSeccompOperator(op)}}
+		compile(t, &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"kill"}, Action: specs.ActErrno, Args: args}}})
+	}
+	for _, fl := range SupportedFlags() {
+		if _, err := Flags(&specs.LinuxSeccomp{Flags: []specs.LinuxSeccompFlag{specs.LinuxSeccompFlag(fl)}}); err != nil {
+			t.Errorf("flag %s: %v", fl, err)
+		}
+	}
+	for _, a := range KnownArches() {
+		compile(t, &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Architectures: []specs.Arch{specs.Arch(a)}})
+	}
+}

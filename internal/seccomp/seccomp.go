@@ -341,3 +341,25 @@ func argCond(arg specs.LinuxSeccompArg) (cond, error) {
 	}
 	return cond{index: arg.Index, op: arg.Op, value: arg.Value, value2: arg.ValueTwo}, nil
 }
+
+// KnownActions returns the actions a profile may use, for berth-oci
+// features.
+func KnownActions() []string {
+	return []string{
+		string(specs.ActAllow), string(specs.ActErrno), string(specs.ActKill), string(specs.ActKillProcess),
+		string(specs.ActKillThread), string(specs.ActLog), string(specs.ActNotify), string(specs.ActTrace), string(specs.ActTrap),
+	}
+}
+
+// KnownOperators returns the comparison operators a profile may use.
+func KnownOperators() []string {
+	return []string{
+		string(specs.OpEqualTo), string(specs.OpGreaterEqual), string(specs.OpGreaterThan), string(specs.OpLessEqual),
+		string(specs.OpLessThan), string(specs.OpMaskedEqual), string(specs.OpNotEqual),
+	}
+}
+
+// SupportedFlags returns the filter flags a profile may list.
+func SupportedFlags() []string {
+	return []string{string(specs.LinuxSeccompFlagLog), "SECCOMP_FILTER_FLAG_NEW_LISTENER", string(specs.LinuxSeccompFlagSpecAllow)}
+}
