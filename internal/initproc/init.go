@@ -161,12 +161,18 @@ func run(sock *os.File) error {
 	return execProgram(&cfg.Process, path)
 }
 
+// send reports m to the parent with write(2), not sendto: once the
+// seccomp filter is in place (before the exec FIFO wait), this stage makes
+// only the syscalls runc's makes there (write, read, close, the hooks'
+// fork and exec, execve), which profiles written for runc allow. A parent
+// gone gives EPIPE: Go ignores SIGPIPE on descriptors other than 1 and 2.
 func send(sock *os.File, m Message) error {
 	b, err := json.Marshal(m)
 	if err != nil {
 		return err
 	}
-	return unix.Sendto(int(sock.Fd()), b, unix.MSG_NOSIGNAL, nil)
+	_, err = unix.Write(int(sock.Fd()), b)
+	return err
 }
 
 func readMessage(sock *os.File) ([]byte, error) {
@@ -445,18 +451,18 @@ func installFilter(sock *os.File, p *Process) error {
 		return err
 	}
 	defer unix.Close(fd)
-	msg, err := json.Marshal(Message{Type: MsgSeccomp, FD: fd})
-	if err != nil {
-		return err
-	}
-	if _, err := unix.Write(int(sock.Fd()), msg); err != nil {
+	if err := send(sock, Message{Type: MsgSeccomp, FD: fd}); err != nil {
 		return fmt.Errorf("report the seccomp listener: %w", err)
 	}
-	buf, err := readMessage(sock)
+	var buf [64]byte
+	n, err := unix.Read(int(sock.Fd()), buf[:])
+	for errors.Is(err, unix.EINTR) {
+		n, err = unix.Read(int(sock.Fd()), buf[:])
+	}
 	if err != nil {
 		return fmt.Errorf("wait for the seccomp agent: %w", err)
 	}
-	if string(buf) != MsgContinue {
+	if string(buf[:n]) != MsgContinue {
 		return errors.New("the seccomp listener could not be passed to the agent")
 	}
 	return nil

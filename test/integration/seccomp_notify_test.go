@@ -98,6 +98,32 @@ func TestOCISeccompBeforeStartContainerHooks(t *testing.T) {
 	}
 }
 
+// TestOCISeccompRuntimeSyscallsUnderFilter: after the filter is in place
+// (with no_new_privs, before the exec FIFO wait and the startContainer
+// hooks), the init stage makes only syscalls runc's makes there, so a
+// profile that denies the socket calls runc does not make (sendto,
+// recvfrom, sendmsg, recvmsg) still lets create and start work.
+func TestOCISeccompRuntimeSyscallsUnderFilter(t *testing.T) {
+	needRoot(t)
+	for _, nnp := range []bool{true, false} {
+		t.Run(fmt.Sprintf("noNewPrivileges=%v", nnp), func(t *testing.T) {
+			bundle := ociBundle(t, []string{"sh", "-c", "echo started"}, func(s *specs.Spec) {
+				s.Process.NoNewPrivileges = nnp
+				s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{
+					{Names: []string{"sendto", "recvfrom", "sendmsg", "recvmsg"}, Action: specs.ActErrno},
+				}}
+			})
+			out := ociCreate(t, "nosockets", bundle)
+			if r := oci(t, "start", "nosockets"); r.code != 0 {
+				t.Fatalf("start: %+v", r)
+			}
+			if line, _ := out.ReadString('\n'); line != "started\n" {
+				t.Errorf("the program said %q", line)
+			}
+		})
+	}
+}
+
 // notifyAgent is a seccomp agent as runc's tests have one
 // (tests/cmd/seccompagent): it takes the listener over a unix socket,
 // with runc's ContainerProcessState, and answers: mkdir(P) makes P-METADATA
