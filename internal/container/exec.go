@@ -76,7 +76,7 @@ func (c *Container) Exec(o ExecOptions) (Exit, error) {
 		RelayStdio: o.RelayStdio && !o.Detach, noStdio: o.RelayStdio && o.Detach,
 		PreserveFDs: o.PreserveFDs, Foreground: !o.Detach, cgroupExists: true, target: target,
 	}
-	p, err := start(cfg, c.cg, &specs.Spec{Linux: &specs.Linux{Resources: s.Linux.Resources}}, opts, c.ociState)
+	p, err := start(cfg, c.cg, &specs.Spec{Linux: &specs.Linux{Resources: s.Linux.Resources, Seccomp: s.Linux.Seccomp}}, opts, c.ociState)
 	if err != nil {
 		return Exit{}, err
 	}

@@ -294,11 +294,11 @@ func compileSeccomp(profile *specs.LinuxSeccomp, p *initproc.Process) error {
 	}
 	prog, err := seccomp.Compile(profile)
 	if err != nil {
-		return fmt.Errorf("%w: seccomp: %v", spec.ErrInvalid, err)
+		return fmt.Errorf("%w: %v", spec.ErrInvalid, err)
 	}
 	flags, err := seccomp.Flags(profile)
 	if err != nil {
-		return fmt.Errorf("%w: seccomp: %v", spec.ErrInvalid, err)
+		return fmt.Errorf("%w: %v", spec.ErrInvalid, err)
 	}
 	p.Seccomp, p.SeccompFlags = initproc.EncodeFilter(prog), flags
 	return nil

@@ -375,6 +375,14 @@ func (p *initProcess) converse(sock *os.File, s *specs.Spec, o Options, st func(
 			if err := p.runtimeHooks(sock, s, o, st); err != nil {
 				return err
 			}
+		case initproc.MsgSeccomp:
+			if err := p.passListener(msg.FD, s.Linux.Seccomp, st); err != nil {
+				_ = send(sock, "failed")
+				return err
+			}
+			if err := send(sock, initproc.MsgContinue); err != nil {
+				return err
+			}
 		default:
 			return &StartError{Code: msg.Code, Err: errors.New(msg.Error)}
 		}
@@ -406,6 +414,76 @@ func (p *initProcess) runtimeHooks(sock *os.File, s *specs.Spec, o Options, st f
 		return err
 	}
 	return send(sock, initproc.MsgContinue)
+}
+
+// passListener takes the seccomp listener the init stage reports (fd in
+// its table) with pidfd_getfd and sends it to the profile's agent, with
+// runc's message: a specs.ContainerProcessState naming the descriptor
+// "seccompFd". The state is the container's: "creating" with the init's
+// pid for a new container, "running" for an exec, whose pid is its init
+// stage's, which holds the filter the program inherits.
+func (p *initProcess) passListener(fd int, profile *specs.LinuxSeccomp, st func() specs.State) error {
+	if profile == nil || profile.ListenerPath == "" {
+		// runc compat: runc's words when a profile notifies without an agent.
+		return errors.New("seccomp: listenerPath is not set")
+	}
+	listener, err := takeFD(p.pid, fd)
+	if err != nil {
+		return err
+	}
+	defer listener.Close()
+	state := st()
+	if p.stage == 0 {
+		state.Pid, state.Status = p.pid, specs.StateCreating
+	}
+	msg, err := json.Marshal(specs.ContainerProcessState{
+		Version:  specs.Version,
+		Fds:      []string{specs.SeccompFdName},
+		Pid:      p.pid,
+		Metadata: profile.ListenerMetadata,
+		State:    state,
+	})
+	if err != nil {
+		return fmt.Errorf("encode seccomp state: %w", err)
+	}
+	return sendToAgent(profile.ListenerPath, msg, listener)
+}
+
+// takeFD copies descriptor fd of process pid (a child not yet reaped, so
+// its PID is its own) into this process.
+func takeFD(pid, fd int) (*os.File, error) {
+	pidFD, err := unix.PidfdOpen(pid, 0)
+	if err == nil {
+		defer unix.Close(pidFD)
+		var got int
+		if got, err = unix.PidfdGetfd(pidFD, fd, 0); err == nil {
+			return os.NewFile(uintptr(got), "seccomp-listener"), nil
+		}
+	}
+	if errors.Is(err, unix.ENOSYS) {
+		// runc compat: its words on kernels that cannot pass the listener.
+		return nil, fmt.Errorf("seccomp notify unsupported: pidfd_getfd needs Linux 5.6: %w", err)
+	}
+	return nil, fmt.Errorf("take seccomp listener: %w", err)
+}
+
+// sendToAgent passes the listener to the seccomp agent at path (a leading
+// @ names an abstract socket, as in Go's package net, which runc uses).
+// Raw system calls for the reason sendToConsoleSocket gives.
+func sendToAgent(path string, msg []byte, listener *os.File) error {
+	sock, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("seccomp agent socket: %w", err)
+	}
+	defer unix.Close(sock)
+	if err := unix.Connect(sock, &unix.SockaddrUnix{Name: path}); err != nil {
+		// runc compat: runc's tests and users match these words.
+		return fmt.Errorf("failed to connect with seccomp agent specified in the seccomp profile: dial %s: %w", path, err)
+	}
+	if err := unix.Sendmsg(sock, msg, unix.UnixRights(int(listener.Fd())), nil, 0); err != nil {
+		return fmt.Errorf("cannot send seccomp fd to %s: %w", path, err)
+	}
+	return nil
 }
 
 // takeTerminal receives the pty master: berth relays it, berth-oci passes

@@ -26,9 +26,10 @@ func Run(kind string, list []specs.Hook, st specs.State) error {
 	if err != nil {
 		return fmt.Errorf("%s hook: encode state: %w", kind, err)
 	}
-	for _, h := range list {
+	for i, h := range list {
 		if err := runOne(h, input); err != nil {
-			return fmt.Errorf("%s hook %s: %w", kind, h.Path, err)
+			// runc compat: runc's bats tests match "error running hook".
+			return fmt.Errorf("%s hook %s: error running hook #%d: %w", kind, h.Path, i, err)
 		}
 	}
 	return nil
@@ -43,9 +44,9 @@ func RunAll(kind string, list []specs.Hook, st specs.State) error {
 		return fmt.Errorf("%s hook: encode state: %w", kind, err)
 	}
 	var errs []error
-	for _, h := range list {
+	for i, h := range list {
 		if err := runOne(h, input); err != nil {
-			errs = append(errs, fmt.Errorf("%s hook %s: %w", kind, h.Path, err))
+			errs = append(errs, fmt.Errorf("%s hook %s: error running hook #%d: %w", kind, h.Path, i, err))
 		}
 	}
 	return errors.Join(errs...)

@@ -123,10 +123,13 @@ type Rlimit struct {
 // Message is what the init stage reports to the parent before it execs.
 // On success the socket simply closes at exec.
 type Message struct {
-	// Type is MsgHooks, MsgCreated, MsgForked or MsgError.
+	// Type is MsgHooks, MsgSeccomp, MsgCreated, MsgForked or MsgError.
 	Type string `json:"type"`
 	// Pid is the forked program's PID (MsgForked).
 	Pid int `json:"pid,omitempty"`
+	// FD is the seccomp listener's descriptor number in the init stage
+	// (MsgSeccomp), for the parent to take with pidfd_getfd.
+	FD int `json:"fd,omitempty"`
 	// Error says why the container could not start; Code is the exit
 	// status to give the user (125, 126 or 127).
 	Error string `json:"error,omitempty"`
@@ -136,7 +139,8 @@ type Message struct {
 // Messages between the init stage and its parent.
 const (
 	MsgHooks    = "hooks"    // init → parent: mounts are done, run the runtime hooks
-	MsgContinue = "continue" // parent → init: hooks are done
+	MsgContinue = "continue" // parent → init: hooks are done, or the seccomp agent has the listener
+	MsgSeccomp  = "seccomp"  // init → parent: the filter is in place; pass its listener to the agent
 	MsgCreated  = "created"  // init → parent: waiting on the exec FIFO
 	MsgForked   = "forked"   // init → parent: exec's program runs, with this PID
 	MsgError    = "error"    // init → parent: the container cannot start

@@ -146,8 +146,7 @@ func run(sock *os.File) error {
 	if err := reopenDevNull(cfg.Process.DevNull); err != nil {
 		return err
 	}
-	filter, err := prepareProcess(&cfg.Process, cfg.PreserveFDs)
-	if err != nil {
+	if err := prepareProcess(sock, &cfg.Process, cfg.PreserveFDs); err != nil {
 		return err
 	}
 	if startSignal != nil {
@@ -159,15 +158,21 @@ func run(sock *os.File) error {
 	if err := hooks.Run("startContainer", cfg.StartContainerHooks, cfg.State); err != nil {
 		return err
 	}
-	return execProgram(&cfg.Process, path, filter)
+	return execProgram(&cfg.Process, path)
 }
 
+// send reports m to the parent with write(2), not sendto: once the
+// seccomp filter is in place (before the exec FIFO wait), this stage makes
+// only the syscalls runc's makes there (write, read, close, the hooks'
+// fork and exec, execve), which profiles written for runc allow. A parent
+// gone gives EPIPE: Go ignores SIGPIPE on descriptors other than 1 and 2.
 func send(sock *os.File, m Message) error {
 	b, err := json.Marshal(m)
 	if err != nil {
 		return err
 	}
-	return unix.Sendto(int(sock.Fd()), b, unix.MSG_NOSIGNAL, nil)
+	_, err = unix.Write(int(sock.Fd()), b)
+	return err
 }
 
 func readMessage(sock *os.File) ([]byte, error) {
@@ -395,62 +400,94 @@ func bindConsole(slave *os.File) error {
 	return rootfs.BindConsole(slave)
 }
 
-// execProcess applies the process settings and execs the program.
 // prepareProcess applies everything about the process but the exec: stdio,
-// limits, working directory, user and capabilities, and a seccomp filter
-// that must precede the capability drop. It runs before `start` is
-// awaited, so a config the kernel refuses fails `create`, not silently
-// after `start`. It returns the filter still to install, if any.
-func prepareProcess(p *Process, preserveFDs int) ([]unix.SockFilter, error) {
+// limits, working directory, user, capabilities and the seccomp filter. It
+// runs before `start` is awaited, so a config the kernel refuses fails
+// `create`, not silently after `start`.
+//
+// The filter is in place before the exec FIFO is waited on and before the
+// startContainer hooks run, as in runc, which hooks and engines expect
+// (runc compat: its seccomp.bats "startContainer hook"). Without
+// no_new_privs, installing it needs CAP_SYS_ADMIN, so it precedes the
+// capability drop; with no_new_privs it comes after the user switch, so
+// that fewer of this stage's own syscalls are judged.
+func prepareProcess(sock *os.File, p *Process, preserveFDs int) error {
 	if err := setRlimits(p.Rlimits); err != nil {
-		return nil, err
+		return err
 	}
 	if p.OOMScoreAdj != nil {
 		if err := procfs.WriteSelf("oom_score_adj", []byte(strconv.Itoa(*p.OOMScoreAdj))); err != nil {
-			return nil, fmt.Errorf("set oom_score_adj: %w", err)
+			return fmt.Errorf("set oom_score_adj: %w", err)
 		}
 	}
 	if err := unix.Chdir(p.Cwd); err != nil && !errors.Is(err, unix.EACCES) {
-		return nil, fmt.Errorf("chdir to working directory %q: %w", p.Cwd, err)
+		return fmt.Errorf("chdir to working directory %q: %w", p.Cwd, err)
 	}
 	// Nothing the parent (or its caller) left open may reach the program.
 	// This comes before any seccomp filter: older profiles do not know
 	// close_range.
 	if err := unix.CloseRange(uint(3+preserveFDs), ^uint(0), unix.CLOSE_RANGE_CLOEXEC); err != nil {
-		return nil, fmt.Errorf("close inherited files: %w", err)
+		return fmt.Errorf("close inherited files: %w", err)
 	}
-	filter := decodeFilter(p.Seccomp)
-	// Without no_new_privs, installing a filter needs CAP_SYS_ADMIN: it
-	// must happen before the capabilities are dropped.
-	if filter != nil && !p.NoNewPrivileges {
-		if err := seccomp.Install(filter, p.SeccompFlags); err != nil {
-			return nil, err
+	if !p.NoNewPrivileges {
+		if err := installFilter(sock, p); err != nil {
+			return err
 		}
-		filter = nil
 	}
 	if err := setIdentity(p); err != nil {
-		return nil, err
+		return err
 	}
 	// A directory only the user may enter is entered as the user.
 	if err := unix.Chdir(p.Cwd); err != nil {
-		return nil, fmt.Errorf("chdir to working directory %q: %w", p.Cwd, err)
+		return fmt.Errorf("chdir to working directory %q: %w", p.Cwd, err)
 	}
 	if p.Umask != nil {
 		unix.Umask(int(*p.Umask))
 	} else {
 		unix.Umask(0o022)
 	}
-	return filter, nil
+	if p.NoNewPrivileges {
+		return installFilter(sock, p)
+	}
+	return nil
 }
 
-// execProgram installs the remaining seccomp filter, last, so that it
-// judges every system call up to and including the execve, and execs.
-func execProgram(p *Process, path string, filter []unix.SockFilter) error {
-	if filter != nil {
-		if err := seccomp.Install(filter, p.SeccompFlags); err != nil {
-			return err
-		}
+// installFilter loads the process's seccomp filter, if it has one. A
+// filter that sends syscalls to a seccomp agent (SCMP_ACT_NOTIFY) comes
+// with a listener. As in runc, its number is written to the parent with
+// write(2), the one syscall a profile may not notify, and the parent takes
+// it with pidfd_getfd and passes it to the agent; this stage waits until
+// then, so none of its own notified syscalls (the read of the answer, the
+// close, the exec) waits on an agent that has no listener yet.
+func installFilter(sock *os.File, p *Process) error {
+	filter := decodeFilter(p.Seccomp)
+	if filter == nil {
+		return nil
 	}
+	fd, err := seccomp.Install(filter, p.SeccompFlags)
+	if err != nil || fd < 0 {
+		return err
+	}
+	defer unix.Close(fd)
+	if err := send(sock, Message{Type: MsgSeccomp, FD: fd}); err != nil {
+		return fmt.Errorf("report the seccomp listener: %w", err)
+	}
+	var buf [64]byte
+	n, err := unix.Read(int(sock.Fd()), buf[:])
+	for errors.Is(err, unix.EINTR) {
+		n, err = unix.Read(int(sock.Fd()), buf[:])
+	}
+	if err != nil {
+		return fmt.Errorf("wait for the seccomp agent: %w", err)
+	}
+	if string(buf[:n]) != MsgContinue {
+		return errors.New("the seccomp listener could not be passed to the agent")
+	}
+	return nil
+}
+
+// execProgram execs the program, under the filter installed before.
+func execProgram(p *Process, path string) error {
 	err := syscall.Exec(path, p.Args, p.Env)
 	return execError(p.Args[0], err)
 }

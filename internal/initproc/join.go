@@ -8,7 +8,6 @@ import (
 	"syscall"
 
 	"github.com/berth-runtime/berth/internal/cgroups"
-	"github.com/berth-runtime/berth/internal/seccomp"
 	"golang.org/x/sys/unix"
 )
 
@@ -48,17 +47,11 @@ func runExec(sock *os.File, cfg *Config) error {
 	if err != nil {
 		return err
 	}
-	filter, err := prepareProcess(&cfg.Process, cfg.PreserveFDs)
-	if err != nil {
+	// The filter judges the fork and the child's last calls before
+	// execve too (setsid, dup3): every profile a program can run under
+	// allows them.
+	if err := prepareProcess(sock, &cfg.Process, cfg.PreserveFDs); err != nil {
 		return err
-	}
-	if filter != nil {
-		// The filter judges the fork and the child's last calls before
-		// execve too (setsid, dup3): every profile a program can run
-		// under allows them.
-		if err := seccomp.Install(filter, cfg.Process.SeccompFlags); err != nil {
-			return err
-		}
 	}
 	files := append(stdio[:], make([]uintptr, cfg.PreserveFDs)...)
 	for i := 0; i < cfg.PreserveFDs; i++ {

@@ -41,6 +41,29 @@ var arches = []*arch{
 // in the filter, as libseccomp always keeps the native one.
 const nativeArch = specs.ArchX86_64
 
+// knownArches are the architecture names runc accepts (and libseccomp
+// knows). A profile may list any of them: the ones this kernel cannot run
+// (every one but x86_64, x86 and x32 here) are left out of the filter,
+// since no syscall of theirs ever reaches it; libseccomp's sections for
+// them would be dead code. Docker's and podman's default profiles list
+// many.
+var knownArches = []specs.Arch{
+	specs.ArchX86, specs.ArchX86_64, specs.ArchX32, specs.ArchARM, specs.ArchAARCH64,
+	specs.ArchMIPS, specs.ArchMIPS64, specs.ArchMIPS64N32, specs.ArchMIPSEL,
+	specs.ArchMIPSEL64, specs.ArchMIPSEL64N32, specs.ArchPPC, specs.ArchPPC64,
+	specs.ArchPPC64LE, specs.ArchRISCV64, specs.ArchS390, specs.ArchS390X, specs.ArchLOONGARCH64,
+}
+
+// KnownArches returns the architecture names a profile may list, for
+// berth-oci features.
+func KnownArches() []string {
+	out := make([]string, len(knownArches))
+	for i, a := range knownArches {
+		out[i] = string(a)
+	}
+	return out
+}
+
 func findArch(name specs.Arch) *arch {
 	for _, a := range arches {
 		if a.name == name {

@@ -217,9 +217,6 @@ func TestRulesAreORedAndArgsANDed(t *testing.T) {
 			{Names: []string{"mkdirat"}, Action: specs.ActErrno, ErrnoRet: uintp(17), Args: []specs.LinuxSeccompArg{
 				{Index: 2, Value: 0o777, Op: specs.OpEqualTo},
 			}},
-			{Names: []string{"mkdirat"}, Action: specs.ActKillThread, Args: []specs.LinuxSeccompArg{
-				{Index: 0, Value: 10, Op: specs.OpGreaterEqual}, {Index: 0, Value: 20, Op: specs.OpLessThan},
-			}},
 		},
 	})
 	expect(t, prog, []call{
@@ -228,9 +225,36 @@ func TestRulesAreORedAndArgsANDed(t *testing.T) {
 		{arch: x86_64, nr: nrMkdirat, args: [6]uint64{1, 0, 0o755}, want: allow},
 		{arch: x86_64, nr: nrMkdirat, args: [6]uint64{1, 0, 0o777}, want: errnoRet(17)},
 		{arch: x86_64, nr: nrMkdirat, args: [6]uint64{5, 0, 0o777}, want: errnoRet(17)},
-		{arch: x86_64, nr: nrMkdirat, args: [6]uint64{15}, want: unix.SECCOMP_RET_KILL_THREAD},
-		{arch: x86_64, nr: nrMkdirat, args: [6]uint64{20}, want: allow},
-		{arch: x86_64, nr: nrMkdirat, args: [6]uint64{9}, want: allow},
+	})
+}
+
+// TestSameArgumentIsORed: when two comparisons of one rule name the same
+// argument, runc makes each comparison of the rule a rule of its own, so
+// they are ORed (runc's seccomp.bats "-ENOSYS handling" tests it with
+// process_vm_readv and process_vm_writev).
+func TestSameArgumentIsORed(t *testing.T) {
+	const nrProcessVMReadv, nrProcessVMWritev = 310, 311
+	prog := compile(t, &specs.LinuxSeccomp{
+		DefaultAction: specs.ActErrno,
+		Syscalls: []specs.LinuxSyscall{
+			{Names: []string{"process_vm_readv"}, Action: specs.ActAllow, Args: []specs.LinuxSeccompArg{
+				{Index: 0, Value: 100, Op: specs.OpEqualTo}, {Index: 0, Value: 9001, Op: specs.OpEqualTo},
+			}},
+			{Names: []string{"process_vm_writev"}, Action: specs.ActErrno, ErrnoRet: uintp(55), Args: []specs.LinuxSeccompArg{
+				{Index: 0, Value: 1337, Op: specs.OpEqualTo}, {Index: 0, Value: 2020, Op: specs.OpEqualTo},
+				{Index: 1, Value: 7, Op: specs.OpEqualTo},
+			}},
+		},
+	})
+	expect(t, prog, []call{
+		{arch: x86_64, nr: nrProcessVMReadv, args: [6]uint64{100}, want: allow},
+		{arch: x86_64, nr: nrProcessVMReadv, args: [6]uint64{9001}, want: allow},
+		{arch: x86_64, nr: nrProcessVMReadv, args: [6]uint64{0}, want: errnoRet(unix.EPERM)},
+		{arch: x86_64, nr: nrProcessVMWritev, args: [6]uint64{1337}, want: errnoRet(55)},
+		{arch: x86_64, nr: nrProcessVMWritev, args: [6]uint64{2020}, want: errnoRet(55)},
+		// The comparison of another argument becomes a rule of its own too.
+		{arch: x86_64, nr: nrProcessVMWritev, args: [6]uint64{0, 7}, want: errnoRet(55)},
+		{arch: x86_64, nr: nrProcessVMWritev, args: [6]uint64{0, 8}, want: errnoRet(unix.EPERM)},
 	})
 }
 
@@ -407,6 +431,17 @@ func holds(a *arch, args []specs.LinuxSeccompArg, d seccompData) bool {
 	if a.args32 {
 		eval = evalOp32
 	}
+	seen := map[uint]bool{}
+	repeated := false
+	for _, arg := range args {
+		repeated = repeated || seen[arg.Index]
+		seen[arg.Index] = true
+	}
+	if repeated {
+		return slices.ContainsFunc(args, func(arg specs.LinuxSeccompArg) bool {
+			return eval(arg.Op, d.args[arg.Index], arg.Value, arg.ValueTwo)
+		})
+	}
 	for _, arg := range args {
 		if !eval(arg.Op, d.args[arg.Index], arg.Value, arg.ValueTwo) {
 			return false
@@ -486,22 +521,20 @@ func randomCall(rng *rand.Rand, p *specs.LinuxSeccomp) seccompData {
 }
 
 func TestCompileErrors(t *testing.T) {
-	ok := specs.LinuxSyscall{Names: []string{"getpid"}, Action: specs.ActAllow}
 	for _, tc := range []struct {
 		p    *specs.LinuxSeccomp
 		want string
 	}{
 		{nil, "no profile"},
 		{&specs.LinuxSeccomp{DefaultAction: "SCMP_ACT_NOPE"}, `defaultAction: unknown action "SCMP_ACT_NOPE"`},
-		{&specs.LinuxSeccomp{DefaultAction: specs.ActNotify}, "defaultAction: SCMP_ACT_NOTIFY is not supported"},
+		{&specs.LinuxSeccomp{DefaultAction: specs.ActNotify, ListenerPath: "/a"}, "SCMP_ACT_NOTIFY cannot be used as default action"},
+		{&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerPath: "/a", Syscalls: []specs.LinuxSyscall{{Names: []string{"read", "write"}, Action: specs.ActNotify}}}, "SCMP_ACT_NOTIFY cannot be used for the write syscall"},
+		{&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir"}, Action: specs.ActNotify}}}, "SCMP_ACT_NOTIFY needs listenerPath"},
 		{&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, DefaultErrnoRet: uintp(1)}, "defaultAction: errnoRet is only valid"},
 		{&specs.LinuxSeccomp{DefaultAction: specs.ActErrno, DefaultErrnoRet: uintp(70000)}, "does not fit"},
-		{&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Architectures: []specs.Arch{specs.ArchAARCH64}}, `architectures[0]: "SCMP_ARCH_AARCH64" is not supported`},
+		{&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Architectures: []specs.Arch{"SCMP_ARCH_PDP11"}}, `architectures[0]: unknown architecture "SCMP_ARCH_PDP11"`},
 		{&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Flags: []specs.LinuxSeccompFlag{"SECCOMP_FILTER_FLAG_TSYNC"}}, "flags[0]: SECCOMP_FILTER_FLAG_TSYNC is not supported"},
-		{&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Flags: []specs.LinuxSeccompFlag{specs.LinuxSeccompFlagLog, "SECCOMP_FILTER_FLAG_NEW_LISTENER"}}, "flags[1]: SECCOMP_FILTER_FLAG_NEW_LISTENER is not supported"},
 		{&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Flags: []specs.LinuxSeccompFlag{"BOGUS"}}, `flags[0]: unknown flag "BOGUS"`},
-		{&specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerPath: "/run/x.sock"}, "listenerPath: seccomp user notification is not supported"},
-		{&specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Syscalls: []specs.LinuxSyscall{ok, {Names: []string{"read"}, Action: specs.ActNotify}}}, "syscalls[1].action: SCMP_ACT_NOTIFY is not supported"},
 		{&specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Syscalls: []specs.LinuxSyscall{{Names: []string{"read"}, Action: "allow"}}}, `syscalls[0].action: unknown action "allow"`},
 		{&specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Syscalls: []specs.LinuxSyscall{{Action: specs.ActAllow}}}, "syscalls[0].names: empty"},
 		{&specs.LinuxSeccomp{DefaultAction: specs.ActErrno, Syscalls: []specs.LinuxSyscall{{Names: []string{"read"}, Action: specs.ActAllow, Args: []specs.LinuxSeccompArg{{Index: 6, Op: specs.OpEqualTo}}}}}, "syscalls[0].args[0].index: 6 is out of range 0-5"},
@@ -522,6 +555,18 @@ func TestFlags(t *testing.T) {
 	if f, err := Flags(&specs.LinuxSeccomp{}); err != nil || f != 0 {
 		t.Fatalf("no flags: got %#x, %v", f, err)
 	}
+	// A notify rule brings a listener; listenerPath alone does not.
+	notify := &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, ListenerPath: "/a", Syscalls: []specs.LinuxSyscall{{Names: []string{"mkdir"}, Action: specs.ActNotify}}}
+	if f, err := Flags(notify); err != nil || f != unix.SECCOMP_FILTER_FLAG_NEW_LISTENER {
+		t.Fatalf("notify: got %#x, %v", f, err)
+	}
+	if f, err := Flags(&specs.LinuxSeccomp{ListenerPath: "/a", Flags: []specs.LinuxSeccompFlag{"SECCOMP_FILTER_FLAG_NEW_LISTENER"}}); err != nil || f != 0 {
+		t.Fatalf("listenerPath without notify: got %#x, %v", f, err)
+	}
+	expect(t, compile(t, notify), []call{
+		{arch: x86_64, nr: 83, want: unix.SECCOMP_RET_USER_NOTIF},
+		{arch: x86_64, nr: nrGetpid, want: allow},
+	})
 }
 
 // TestInstallRefuses covers the checks Install makes before the syscall;
@@ -536,10 +581,9 @@ func TestInstallRefuses(t *testing.T) {
 		{nil, 0, "0 instructions"},
 		{make([]unix.SockFilter, unix.BPF_MAXINSNS+1), 0, "4097 instructions"},
 		{prog, unix.SECCOMP_FILTER_FLAG_TSYNC, "TSYNC is not supported"},
-		{prog, unix.SECCOMP_FILTER_FLAG_NEW_LISTENER, "NEW_LISTENER is not supported"},
 		{prog, 0x100, "unsupported flags 0x100"},
 	} {
-		if err := Install(tc.prog, tc.flags); err == nil || !strings.Contains(err.Error(), tc.want) {
+		if _, err := Install(tc.prog, tc.flags); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("got %v, want an error containing %q", err, tc.want)
 		}
 	}

@@ -52,8 +52,12 @@
 //
 // They follow runc on libseccomp unless noted:
 //   - The native architecture (x86_64) is always filtered; the listed
-//     architectures are added to it. Only SCMP_ARCH_X86_64, SCMP_ARCH_X86
-//     and SCMP_ARCH_X32 are supported; anything else is an error.
+//     architectures this kernel runs (SCMP_ARCH_X86 and SCMP_ARCH_X32)
+//     are added to it. Every other name runc accepts (SCMP_ARCH_AARCH64,
+//     SCMP_ARCH_S390X, ..., as Docker's and podman's default profiles
+//     list them) is accepted and left out: no syscall of those
+//     architectures reaches this kernel's filter, so libseccomp's
+//     sections for them are dead code. Unknown names are an error.
 //   - A syscall from an architecture not in the filter gets
 //     SECCOMP_RET_KILL_PROCESS. (libseccomp's default bad-arch action is
 //     SCMP_ACT_KILL, which kills only the thread; killing the process
@@ -66,9 +70,12 @@
 //     conditional rules for it (libseccomp's db). Otherwise the conditional
 //     rules are tried in profile order and the first that holds decides
 //     (rules are ORed); if none holds, the default action applies.
-//   - The comparisons of one rule are ANDed, also when two name the same
-//     argument (runc turns that case into separate ORed rules, a leftover
-//     from old libseccomp; ANDing is the safer reading).
+//   - The comparisons of one rule are ANDed, unless two name the same
+//     argument: then, as in runc, each comparison of the rule becomes a
+//     rule of its own, and they are ORed. Profiles written for runc
+//     depend on it ("allow if arg0 == 100, arg0 == 9001"); a range
+//     written as two comparisons of one argument matches either bound,
+//     as it does with runc.
 //   - Comparisons are unsigned. SCMP_CMP_MASKED_EQ is
 //     (arg & value) == valueTwo. (libseccomp masks valueTwo with value
 //     first; the two readings differ only when valueTwo has bits outside
@@ -101,17 +108,24 @@
 //     the profile falls back to an older one. (runc does this only for the
 //     listed architectures; here it covers every architecture filtered.)
 //   - errnoRet defaults to EPERM for SCMP_ACT_ERRNO and SCMP_ACT_TRACE and
-//     is an error with any other action. SCMP_ACT_NOTIFY, listenerPath and
-//     the NEW_LISTENER, WAIT_KILLABLE_RECV and TSYNC flags are rejected.
+//     is an error with any other action. The WAIT_KILLABLE_RECV and TSYNC
+//     flags are rejected.
+//   - SCMP_ACT_NOTIFY is SECCOMP_RET_USER_NOTIF, and makes Flags ask for
+//     SECCOMP_FILTER_FLAG_NEW_LISTENER: Install then returns the
+//     listener, which the runtime passes to the agent at listenerPath.
+//     As in runc, it cannot be the default action nor apply to write
+//     (the runtime reports the listener with write(2) before the agent
+//     has it), and it needs listenerPath; listenerPath without a notify
+//     rule is accepted and unused.
 //
 // # Use
 //
 // Compile and Flags early (errors surface before anything is set up, and
 // neither makes a syscall), then, on the thread that will execve the
-// container process and after no_new_privs is set, Install as the last
-// step before execve. Without TSYNC the filter
-// binds only the calling thread and what it execs, so the caller must hold
-// runtime.LockOSThread from Install to execve.
+// container process and after no_new_privs is set, Install at the end of
+// the process setup. Without TSYNC the filter binds only the calling
+// thread and what it execs, so the caller must hold runtime.LockOSThread
+// from Install to execve.
 package seccomp
 
 //go:generate go run ./internal/mktables ztables_x86.go

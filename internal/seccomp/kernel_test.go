@@ -5,6 +5,7 @@ package seccomp
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
@@ -50,6 +51,8 @@ func helperMain(mode string) int {
 		err = helperLong()
 	case "after-exec":
 		helperAfterExec()
+	case "notify":
+		err = helperNotify()
 	default:
 		err = fmt.Errorf("unknown helper mode %q", mode)
 	}
@@ -85,7 +88,8 @@ func lockdown(p *specs.LinuxSeccomp) error {
 	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
 		return fmt.Errorf("no_new_privs: %w", err)
 	}
-	return Install(prog, flags)
+	_, err = Install(prog, flags)
+	return err
 }
 
 func helperSmall(dir string) error {
@@ -256,5 +260,53 @@ func TestKernelDockerDefault(t *testing.T) {
 		"after-exec-clone3":       "errno=38",
 		"after-exec-getpid":       "ok",
 		"after-exec-seccomp-mode": "2",
+	})
+}
+
+// helperNotify sends getppid to a listener that another thread, outside
+// the filter, answers with 4242.
+func helperNotify() error {
+	p := &specs.LinuxSeccomp{
+		DefaultAction: specs.ActAllow,
+		ListenerPath:  "/unused",
+		Syscalls:      []specs.LinuxSyscall{{Names: []string{"getppid"}, Action: specs.ActNotify}},
+	}
+	prog, err := Compile(p)
+	if err != nil {
+		return err
+	}
+	flags, err := Flags(p)
+	if err != nil {
+		return err
+	}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return err
+	}
+	fd, err := Install(prog, flags)
+	if err != nil {
+		return err
+	}
+	fdFlags, _ := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+	report("listener-cloexec", strconv.FormatBool(fdFlags&unix.FD_CLOEXEC != 0))
+	go func() {
+		// struct seccomp_notif, then struct seccomp_notif_resp.
+		var req [80]byte
+		if _, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SECCOMP_IOCTL_NOTIF_RECV, uintptr(unsafe.Pointer(&req))); e != 0 {
+			return
+		}
+		var resp [24]byte
+		copy(resp[:8], req[:8])
+		binary.LittleEndian.PutUint64(resp[8:], 4242)
+		unix.Syscall(unix.SYS_IOCTL, uintptr(fd), unix.SECCOMP_IOCTL_NOTIF_SEND, uintptr(unsafe.Pointer(&resp)))
+	}()
+	r, _, _ := unix.RawSyscall(unix.SYS_GETPPID, 0, 0, 0)
+	report("getppid", strconv.Itoa(int(r)))
+	return nil
+}
+
+func TestKernelNotify(t *testing.T) {
+	expectReport(t, runHelper(t, "notify"), map[string]string{
+		"listener-cloexec": "true",
+		"getppid":          "4242",
 	})
 }

@@ -65,8 +65,9 @@ func Compile(p *specs.LinuxSeccomp) ([]unix.SockFilter, error) {
 }
 
 // Flags returns the seccomp(2) filter flags the profile asks for, for
-// Install. Only SECCOMP_FILTER_FLAG_LOG and SECCOMP_FILTER_FLAG_SPEC_ALLOW
-// are supported.
+// Install: SECCOMP_FILTER_FLAG_LOG and SECCOMP_FILTER_FLAG_SPEC_ALLOW as
+// listed, and SECCOMP_FILTER_FLAG_NEW_LISTENER when a rule uses
+// SCMP_ACT_NOTIFY (listing that flag adds nothing more).
 func Flags(p *specs.LinuxSeccomp) (uint, error) {
 	var flags uint
 	for i, fl := range p.Flags {
@@ -75,15 +76,45 @@ func Flags(p *specs.LinuxSeccomp) (uint, error) {
 			flags |= unix.SECCOMP_FILTER_FLAG_LOG
 		case specs.LinuxSeccompFlagSpecAllow:
 			flags |= unix.SECCOMP_FILTER_FLAG_SPEC_ALLOW
-		case specs.LinuxSeccompFlagWaitKillableRecv, "SECCOMP_FILTER_FLAG_NEW_LISTENER":
-			return 0, fmt.Errorf("seccomp: flags[%d]: %s is not supported: berth has no seccomp user notification", i, fl)
+		case "SECCOMP_FILTER_FLAG_NEW_LISTENER":
+		case specs.LinuxSeccompFlagWaitKillableRecv:
+			return 0, fmt.Errorf("seccomp: flags[%d]: %s is not supported", i, fl)
 		case "SECCOMP_FILTER_FLAG_TSYNC":
 			return 0, fmt.Errorf("seccomp: flags[%d]: %s is not supported: the filter is installed on the one thread that execs the container process", i, fl)
 		default:
 			return 0, fmt.Errorf("seccomp: flags[%d]: unknown flag %q", i, fl)
 		}
 	}
+	if Notifies(p) {
+		flags |= unix.SECCOMP_FILTER_FLAG_NEW_LISTENER
+	}
 	return flags, nil
+}
+
+// Notifies tells whether a rule of the profile sends syscalls to a seccomp
+// agent (SCMP_ACT_NOTIFY): the filter then comes with a listener, which
+// the runtime passes to the agent at listenerPath.
+func Notifies(p *specs.LinuxSeccomp) bool {
+	return p != nil && slices.ContainsFunc(p.Syscalls, func(sc specs.LinuxSyscall) bool { return sc.Action == specs.ActNotify })
+}
+
+// checkNotify applies runc's rules for SCMP_ACT_NOTIFY. The runtime's init
+// writes the listener's number to its parent with write(2) after the
+// filter is in place, before the agent has the listener: a notified write
+// would wait for ever. (runc compat: its tests match these messages.)
+func checkNotify(p *specs.LinuxSeccomp) error {
+	if p.DefaultAction == specs.ActNotify {
+		return errors.New("seccomp: SCMP_ACT_NOTIFY cannot be used as default action")
+	}
+	for _, sc := range p.Syscalls {
+		if sc.Action == specs.ActNotify && slices.Contains(sc.Names, "write") {
+			return errors.New("seccomp: SCMP_ACT_NOTIFY cannot be used for the write syscall")
+		}
+	}
+	if Notifies(p) && p.ListenerPath == "" {
+		return errors.New("seccomp: SCMP_ACT_NOTIFY needs listenerPath, the socket of the seccomp agent that answers the notifications")
+	}
+	return nil
 }
 
 func check(p *specs.LinuxSeccomp) (*filter, error) {
@@ -96,8 +127,8 @@ func check(p *specs.LinuxSeccomp) (*filter, error) {
 	if _, err := Flags(p); err != nil {
 		return nil, err
 	}
-	if p.ListenerPath != "" || p.ListenerMetadata != "" {
-		return nil, errors.New("seccomp: listenerPath: seccomp user notification is not supported")
+	if err := checkNotify(p); err != nil {
+		return nil, err
 	}
 	def, err := action(p.DefaultAction, p.DefaultErrnoRet)
 	if err != nil {
@@ -125,14 +156,19 @@ func wantsENOSYS(a specs.LinuxSeccompAction, def uint32) bool {
 	return def != unix.SECCOMP_RET_ERRNO|uint32(unix.ENOSYS)
 }
 
-// archList returns the native architecture and the listed ones, once each.
+// archList returns the native architecture and the listed ones this host
+// runs, once each. Other known names are accepted and left out, as their
+// syscalls never reach this kernel's filter; unknown names are errors, as
+// in runc.
 func archList(names []specs.Arch) ([]*archRules, error) {
 	list := []*archRules{{arch: findArch(nativeArch)}}
 	for i, n := range names {
+		if !slices.Contains(knownArches, n) {
+			return nil, fmt.Errorf("seccomp: architectures[%d]: unknown architecture %q", i, n)
+		}
 		a := findArch(n)
 		if a == nil {
-			return nil, fmt.Errorf("seccomp: architectures[%d]: %q is not supported (only %s, %s and %s)",
-				i, n, specs.ArchX86_64, specs.ArchX86, specs.ArchX32)
+			continue
 		}
 		if !slices.ContainsFunc(list, func(r *archRules) bool { return r.arch == a }) {
 			list = append(list, &archRules{arch: a})
@@ -162,19 +198,43 @@ func (f *filter) add(sc specs.LinuxSyscall) error {
 		}
 		conds = append(conds, c)
 	}
-	wide := rule{conds: conds, ret: ret}
-	var narrow rule // wide as the 32-bit ABIs read it, made once for both
-	for _, ar := range f.arches {
-		r := wide
-		if ar.arch.args32 && len(conds) > 0 {
-			if narrow.conds == nil {
-				narrow = wide.low32()
+	for _, r := range splitRule(rule{conds: conds, ret: ret}) {
+		var narrow rule // r as the 32-bit ABIs read it, made once for both
+		for _, ar := range f.arches {
+			ar32 := r
+			if ar.arch.args32 && len(r.conds) > 0 {
+				if narrow.conds == nil {
+					narrow = r.low32()
+				}
+				ar32 = narrow
 			}
-			r = narrow
+			ar.add(sc.Names, ar32, ret == f.def)
 		}
-		ar.add(sc.Names, r, ret == f.def)
 	}
 	return nil
+}
+
+// splitRule applies runc's reading of a rule whose comparisons name one
+// argument twice: each comparison becomes a rule of its own, so they are
+// ORed ("allow if arg0 == 100, arg0 == 9001" allows both values), where
+// the comparisons of other rules are ANDed. (runc compat: its
+// seccomp.bats "-ENOSYS handling" tests this; a range written as two
+// comparisons of one argument thus matches either bound, as with runc.)
+func splitRule(r rule) []rule {
+	var seen [6]bool
+	repeated := false
+	for _, c := range r.conds {
+		repeated = repeated || seen[c.index]
+		seen[c.index] = true
+	}
+	if !repeated {
+		return []rule{r}
+	}
+	out := make([]rule, len(r.conds))
+	for i, c := range r.conds {
+		out[i] = rule{conds: []cond{c}, ret: r.ret}
+	}
+	return out
 }
 
 // low32 returns r as the 32-bit ABIs (i386, x32) compare it: only the low
@@ -240,7 +300,7 @@ func action(a specs.LinuxSeccompAction, errnoRet *uint) (uint32, error) {
 	case specs.ActErrno, specs.ActTrace:
 		return withData(a, errnoRet)
 	case specs.ActNotify:
-		return 0, fmt.Errorf("%s is not supported", a)
+		ret = unix.SECCOMP_RET_USER_NOTIF
 	default:
 		return 0, fmt.Errorf("unknown action %q", a)
 	}
@@ -280,4 +340,26 @@ func argCond(arg specs.LinuxSeccompArg) (cond, error) {
 		return cond{}, fmt.Errorf(".op: unknown operator %q", arg.Op)
 	}
 	return cond{index: arg.Index, op: arg.Op, value: arg.Value, value2: arg.ValueTwo}, nil
+}
+
+// KnownActions returns the actions a profile may use, for berth-oci
+// features.
+func KnownActions() []string {
+	return []string{
+		string(specs.ActAllow), string(specs.ActErrno), string(specs.ActKill), string(specs.ActKillProcess),
+		string(specs.ActKillThread), string(specs.ActLog), string(specs.ActNotify), string(specs.ActTrace), string(specs.ActTrap),
+	}
+}
+
+// KnownOperators returns the comparison operators a profile may use.
+func KnownOperators() []string {
+	return []string{
+		string(specs.OpEqualTo), string(specs.OpGreaterEqual), string(specs.OpGreaterThan), string(specs.OpLessEqual),
+		string(specs.OpLessThan), string(specs.OpMaskedEqual), string(specs.OpNotEqual),
+	}
+}
+
+// SupportedFlags returns the filter flags a profile may list.
+func SupportedFlags() []string {
+	return []string{string(specs.LinuxSeccompFlagLog), "SECCOMP_FILTER_FLAG_NEW_LISTENER", string(specs.LinuxSeccompFlagSpecAllow)}
 }

@@ -219,15 +219,14 @@ func validateUnsupported(s *specs.Spec) error {
 	l, p := s.Linux, s.Process
 	for name, set := range map[string]bool{
 		"process.apparmorProfile (AppArmor is not supported)": p.ApparmorProfile != "",
-		"process.scheduler":         p.Scheduler != nil,
-		"process.ioPriority":        p.IOPriority != nil,
-		"process.execCPUAffinity":   p.ExecCPUAffinity != nil,
-		"linux.intelRdt":            l.IntelRdt != nil,
-		"linux.memoryPolicy":        l.MemoryPolicy != nil,
-		"linux.personality":         l.Personality != nil,
-		"linux.timeOffsets":         len(l.TimeOffsets) > 0,
-		"linux.netDevices":          len(l.NetDevices) > 0,
-		"seccomp listener (notify)": l.Seccomp != nil && l.Seccomp.ListenerPath != "",
+		"process.scheduler":       p.Scheduler != nil,
+		"process.ioPriority":      p.IOPriority != nil,
+		"process.execCPUAffinity": p.ExecCPUAffinity != nil,
+		"linux.intelRdt":          l.IntelRdt != nil,
+		"linux.memoryPolicy":      l.MemoryPolicy != nil,
+		"linux.personality":       l.Personality != nil,
+		"linux.timeOffsets":       len(l.TimeOffsets) > 0,
+		"linux.netDevices":        len(l.NetDevices) > 0,
 	} {
 		if set {
 			return invalid("%s is not supported by berth: remove it from the config", name)

@@ -294,6 +294,20 @@ check "podman run -t (console socket)" 0 '~^/dev/pts/[0-9]+ xterm$' '' \
 	script -qec "podman --runtime '$RUNTIME' run --rm -t '$IMAGE' sh -c 'echo \$(tty) \$TERM'" /dev/null
 check "podman run -i (stdin)" 0 got:hello '' \
 	sh -c "echo hello | podman --runtime '$RUNTIME' run --rm -i '$IMAGE' sh -c 'read l; echo got:\$l'"
+# Seccomp: podman's default profile (/usr/share/containers/seccomp.json) is
+# applied, and a profile in the OCI shape that lists every architecture runc
+# knows (podman passes the list on as written) is accepted, as runc does.
+check "podman run, default seccomp profile" 0 'Seccomp: 2' '' \
+	"${PM[@]}" run --rm "$IMAGE" sh -c 'grep Seccomp: /proc/self/status | tr -s "\t" " "'
+cat >"$W/seccomp-arches.json" <<'EOF'
+{"defaultAction": "SCMP_ACT_ALLOW",
+ "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32", "SCMP_ARCH_AARCH64",
+  "SCMP_ARCH_ARM", "SCMP_ARCH_MIPS64", "SCMP_ARCH_MIPS64N32", "SCMP_ARCH_MIPSEL64",
+  "SCMP_ARCH_MIPSEL64N32", "SCMP_ARCH_PPC64LE", "SCMP_ARCH_S390", "SCMP_ARCH_S390X"],
+ "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 42}]}
+EOF
+check "podman run, seccomp profile listing every architecture" 1 '' 'No message of desired type' \
+	"${PM[@]}" run --rm --security-opt seccomp="$W/seccomp-arches.json" "$IMAGE" mkdir /tmp/x
 check "podman ps -a is empty" 0 '' '' "${PM[@]}" ps -a -q
 
 # No runtime state left for any container podman made (podman passes no
