@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/berth-runtime/berth/internal/caps"
+	"github.com/berth-runtime/berth/internal/rootfs"
 	"github.com/berth-runtime/berth/internal/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/opencontainers/runtime-spec/specs-go/features"
@@ -64,12 +65,8 @@ func runtimeFeatures() features.Features {
 		OCIVersionMin: "1.0.0",
 		OCIVersionMax: specs.Version,
 		Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
-		MountOptions: []string{
-			"ro", "rw", "nosuid", "suid", "nodev", "dev", "noexec", "exec", "sync", "async", "dirsync",
-			"remount", "mand", "nomand", "atime", "noatime", "diratime", "nodiratime", "relatime", "norelatime",
-			"strictatime", "nostrictatime", "bind", "rbind", "private", "rprivate", "shared", "rshared",
-			"slave", "rslave", "unbindable", "runbindable",
-		},
+		MountOptions:  rootfs.KnownOptions(),
+
 		Linux: &features.Linux{
 			Namespaces:   []string{"cgroup", "ipc", "mount", "network", "pid", "uts"},
 			Capabilities: caps.All(),

@@ -147,10 +147,11 @@ func rootfsConfig(s *specs.Spec, cg *cgroups.Cgroup) (*rootfs.Config, error) {
 		if !ok {
 			return nil, fmt.Errorf("%w: rootfsPropagation %q is not one of private, shared, slave, unbindable (or r-prefixed)", spec.ErrInvalid, p)
 		}
+		// runc compat: rootfsPropagation is applied to / as given, before
+		// anything is mounted (Kubernetes' Bidirectional mounts need an
+		// rshared tree), not turned into rslave.
 		c.RootPropagation = flag
-		if flag&(unix.MS_SHARED|unix.MS_SLAVE) != 0 {
-			c.Propagation = unix.MS_REC | unix.MS_SLAVE
-		}
+		c.Propagation = flag
 	}
 	for _, m := range s.Mounts {
 		src := m.Source

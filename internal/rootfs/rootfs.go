@@ -64,11 +64,12 @@ type Config struct {
 	// its own: its mounts land in the host's (under Root, where delete
 	// removes them), nothing is made private, and it chroots.
 	SharedMounts bool `json:"sharedMounts,omitempty"`
-	// Propagation is applied to the whole mount tree first, so that
-	// nothing mounted for the container reaches the host or back.
+	// Propagation is applied to the whole mount tree first: rprivate by
+	// default, so that nothing mounted for the container reaches the
+	// host or back; the config's rootfsPropagation when it has one.
 	Propagation uintptr `json:"propagation"`
 	// RootPropagation, when set, is the rootfsPropagation the config asked
-	// for, applied to the new root after pivot_root.
+	// for, applied again to the new root alone after pivot_root.
 	RootPropagation uintptr  `json:"rootPropagation,omitempty"`
 	Mounts          []Mount  `json:"mounts,omitempty"`
 	Devices         []Device `json:"devices,omitempty"`
@@ -85,7 +86,12 @@ type Config struct {
 func Prepare(c *Config) error {
 	if !c.SharedMounts {
 		if err := unix.Mount("", "/", "", c.Propagation, ""); err != nil {
-			return fmt.Errorf("make mounts private: %w", err)
+			return fmt.Errorf("set the propagation of the mount tree: %w", err)
+		}
+		if c.Propagation&unix.MS_SHARED != 0 {
+			if err := rootParentPrivate(c.Root); err != nil {
+				return err
+			}
 		}
 		if err := mountRoot(c); err != nil {
 			return err
@@ -112,6 +118,25 @@ func Prepare(c *Config) error {
 		}
 		return createCwd(root, c.Cwd)
 	})
+}
+
+// rootParentPrivate makes the mount that holds root private, as runc
+// does, when the tree was made shared: the rootfs's own mount and
+// everything mounted for the container would otherwise propagate to the
+// host's peers of that mount, and pivot_root refuses a shared parent.
+// Mounts below root that are shared (an rshared bind's source) keep
+// their peers: that is what Bidirectional propagation asks for.
+func rootParentPrivate(root string) error {
+	for dir := filepath.Clean(root); ; dir = filepath.Dir(dir) {
+		err := unix.Mount("", dir, "", unix.MS_PRIVATE, "")
+		if err == nil {
+			return nil
+		}
+		// EINVAL: dir is not a mount point; its parent may be.
+		if !errors.Is(err, unix.EINVAL) || dir == "/" {
+			return fmt.Errorf("make the mount holding %s private: %w", root, err)
+		}
+	}
 }
 
 // mountRoot makes Root a mount point, as pivot_root needs: the overlay
@@ -253,7 +278,10 @@ func Finish(c *Config) error {
 		}
 	}
 	if c.RootPropagation != 0 {
-		if err := unix.Mount("", "/", "", c.RootPropagation, ""); err != nil {
+		// On / alone: applied recursively it would override the
+		// propagation each bind asked for (an rshared bind under an
+		// rslave root). Prepare applied it to the whole tree first.
+		if err := unix.Mount("", "/", "", c.RootPropagation&^unix.MS_REC, ""); err != nil {
 			return fmt.Errorf("set root propagation: %w", err)
 		}
 	}

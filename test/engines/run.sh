@@ -294,6 +294,9 @@ check "podman run -t (console socket)" 0 '~^/dev/pts/[0-9]+ xterm$' '' \
 	script -qec "podman --runtime '$RUNTIME' run --rm -t '$IMAGE' sh -c 'echo \$(tty) \$TERM'" /dev/null
 check "podman run -i (stdin)" 0 got:hello '' \
 	sh -c "echo hello | podman --runtime '$RUNTIME' run --rm -i '$IMAGE' sh -c 'read l; echo got:\$l'"
+# --read-only: podman mounts /run, /tmp and /var/tmp as tmpfs with tmpcopyup.
+check "podman run --read-only (tmpcopyup)" 0 ok '' \
+	"${PM[@]}" run --rm --read-only "$IMAGE" sh -c 'touch /run/x /tmp/x /var/tmp/x && ! touch /x 2>/dev/null && echo ok'
 check "podman ps -a is empty" 0 '' '' "${PM[@]}" ps -a -q
 
 # No runtime state left for any container podman made (podman passes no

@@ -1,0 +1,290 @@
+package integration
+
+import (
+	"bufio"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+)
+
+// hostMount mounts on the host for one test and unmounts at its end.
+func hostMount(t *testing.T, source, target, fstype string, flags uintptr, data string) {
+	t.Helper()
+	if err := unix.Mount(source, target, fstype, flags, data); err != nil {
+		t.Fatalf("mount %s on %s: %v", source, target, err)
+	}
+	t.Cleanup(func() { unix.Unmount(target, unix.MNT_DETACH) })
+}
+
+// treeWithSubmount is a host directory with a tmpfs mounted on its "sub"
+// directory: what a recursive option must reach.
+func treeWithSubmount(t *testing.T) string {
+	t.Helper()
+	src := t.TempDir()
+	os.Chmod(src, 0o755)
+	os.Mkdir(filepath.Join(src, "sub"), 0o755)
+	hostMount(t, "tmpfs", filepath.Join(src, "sub"), "tmpfs", 0, "mode=755")
+	return src
+}
+
+// ociRunMounts runs script in a container with extra mounts and returns
+// what it printed; the run must succeed.
+func ociRunMounts(t *testing.T, id, script string, mounts []specs.Mount, edit func(*specs.Spec)) string {
+	t.Helper()
+	bundle := ociBundle(t, []string{"sh", "-c", script}, func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, mounts...)
+		if edit != nil {
+			edit(s)
+		}
+	})
+	r := oci(t, "run", "--bundle", bundle, id)
+	if r.code != 0 {
+		t.Fatalf("run %s: exit %d, stdout %q, stderr %q", id, r.code, r.stdout, r.stderr)
+	}
+	return r.stdout
+}
+
+// mountOptsAt is the per-mount options mountinfo shows for mount point
+// dir, as the script `mountinfo DIR` prints them inside the container.
+const mountinfoFn = `mountinfo() { awk -v d="$1" '$5 == d { print $6 " " $7 }' /proc/self/mountinfo; }; `
+
+// TestOCIMountTmpcopyup: podman mounts /run, /tmp and /var/tmp of a
+// --read-only container as tmpfs with tmpcopyup; the tmpfs starts with a
+// copy of what the image had there (files, symlinks, modes, owners).
+func TestOCIMountTmpcopyup(t *testing.T) {
+	needRoot(t)
+	before := snapshot(t)
+	bundle := ociBundle(t, []string{"sh", "-c", `head -1 /etc/passwd; stat -c '%a %u %g' /etc/owned; readlink /bin/echo; /bin/echo exec-ok; ` +
+		`touch /etc/new && echo writable; grep -c ' /etc tmpfs ' /proc/mounts; touch /made 2>/dev/null || echo root-ro`}, func(s *specs.Spec) {
+		s.Root.Readonly = true
+		s.Mounts = append(s.Mounts,
+			specs.Mount{Destination: "/etc", Type: "tmpfs", Source: "tmpfs", Options: []string{"rw", "tmpcopyup", "nosuid", "nodev", "mode=755"}},
+			specs.Mount{Destination: "/bin", Type: "tmpfs", Source: "tmpfs", Options: []string{"tmpcopyup", "nosuid", "nodev"}})
+	})
+	// A file with an owner and mode of its own: tmpcopyup must keep them.
+	owned := filepath.Join(bundle, "rootfs", "etc", "owned")
+	os.WriteFile(owned, []byte("x"), 0o640)
+	os.Chmod(owned, 0o640)
+	os.Chown(owned, 12, 34)
+	r := oci(t, "run", "--bundle", bundle, "copyup")
+	out := r.stdout
+	if r.code != 0 {
+		t.Fatalf("run: %+v", r)
+	}
+	if _, err := os.Stat(filepath.Join(bundle, "rootfs", "etc", "new")); err == nil {
+		t.Error("a file written in the tmpcopyup tmpfs reached the image")
+	}
+	lines := strings.Split(out, "\n")
+	if len(lines) < 7 || !strings.HasPrefix(lines[0], "root:") || lines[1] != "640 12 34" || lines[2] != "busybox" ||
+		lines[3] != "exec-ok" || lines[4] != "writable" || lines[5] != "1" || lines[6] != "root-ro" {
+		t.Errorf("inside a tmpcopyup /etc and /bin: %q", out)
+	}
+	checkNoLeaks(t, before)
+}
+
+// TestOCIMountRecursiveReadonly: rro makes a bind mount and every mount
+// below it read-only (mount_setattr AT_RECURSIVE); plain ro leaves the
+// submounts writable, as the kernel does.
+func TestOCIMountRecursiveReadonly(t *testing.T) {
+	needRoot(t)
+	src := treeWithSubmount(t)
+	out := ociRunMounts(t, "rro", `touch /rro/a 2>/dev/null || echo top-ro; touch /rro/sub/b 2>/dev/null || echo sub-ro; `+
+		`touch /ro/sub/c && echo ro-sub-writable`,
+		[]specs.Mount{
+			{Destination: "/rro", Type: "bind", Source: src, Options: []string{"rbind", "rro"}},
+			{Destination: "/ro", Type: "bind", Source: src, Options: []string{"rbind", "ro"}},
+		}, nil)
+	if out != "top-ro\nsub-ro\nro-sub-writable\n" {
+		t.Errorf("rro: %q, want the bind and its submount read-only", out)
+	}
+	if _, err := os.Stat(filepath.Join(src, "sub", "b")); err == nil {
+		t.Error("a file was written through an rro submount")
+	}
+}
+
+// TestOCIMountRecursiveAttributes: the r-prefixed attribute options reach
+// every submount; nosymfollow refuses to follow symlinks on the mount.
+func TestOCIMountRecursiveAttributes(t *testing.T) {
+	needRoot(t)
+	src := treeWithSubmount(t)
+	os.Symlink("/etc/passwd", filepath.Join(src, "link"))
+	os.Symlink("/etc/passwd", filepath.Join(src, "sub", "link"))
+	out := ociRunMounts(t, "rattr", mountinfoFn+`mountinfo /r/sub; mountinfo /n; cat /n/link >/dev/null 2>&1 || echo no-follow; `+
+		`cat /n/sub/link >/dev/null && echo sub-follows; cat /rn/sub/link >/dev/null 2>&1 || echo rsub-no-follow; mountinfo /s; mountinfo /rw/sub`,
+		[]specs.Mount{
+			{Destination: "/r", Type: "bind", Source: src, Options: []string{"rbind", "rnoexec", "rnosuid", "rnodev", "rnoatime"}},
+			{Destination: "/n", Type: "bind", Source: src, Options: []string{"rbind", "nosymfollow"}},
+			{Destination: "/rn", Type: "bind", Source: src, Options: []string{"rbind", "rnosymfollow"}},
+			{Destination: "/s", Type: "bind", Source: src, Options: []string{"rbind", "nosymfollow", "symfollow"}},
+			{Destination: "/rw", Type: "bind", Source: src, Options: []string{"rbind", "rro", "rrw", "rnoexec", "rexec"}},
+		}, nil)
+	lines := strings.Split(out, "\n")
+	has := func(line, opts string) bool {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			return false
+		}
+		set := map[string]bool{}
+		for _, o := range strings.Split(f[0], ",") {
+			set[o] = true
+		}
+		for _, o := range strings.Split(opts, ",") {
+			if neg, ok := strings.CutPrefix(o, "!"); ok {
+				if set[neg] {
+					return false
+				}
+			} else if !set[o] {
+				return false
+			}
+		}
+		return true
+	}
+	if len(lines) < 7 {
+		t.Fatalf("inside: %q", out)
+	}
+	if !has(lines[0], "nosuid,nodev,noexec,noatime") {
+		t.Errorf("submount of an rnoexec,rnosuid,rnodev,rnoatime bind: %q", lines[0])
+	}
+	if !has(lines[1], "nosymfollow") || lines[2] != "no-follow" || lines[3] != "sub-follows" || lines[4] != "rsub-no-follow" {
+		t.Errorf("nosymfollow / rnosymfollow: %q", out)
+	}
+	if !has(lines[5], "!nosymfollow") || !has(lines[6], "rw,!noexec") {
+		t.Errorf("symfollow and rrw/rexec clear what came before: %q", out)
+	}
+}
+
+// TestOCIMountBindPropagation: each propagation option of an rbind shows
+// in the container's mountinfo (shared:N, master:N, unbindable, none).
+func TestOCIMountBindPropagation(t *testing.T) {
+	needRoot(t)
+	src := t.TempDir()
+	os.Chmod(src, 0o755)
+	hostMount(t, src, src, "", unix.MS_BIND, "")
+	if err := unix.Mount("", src, "", unix.MS_SHARED, ""); err != nil {
+		t.Fatal(err)
+	}
+	out := ociRunMounts(t, "bprop", mountinfoFn+`for d in /sh /sl /pr /ub; do mountinfo $d; done`,
+		[]specs.Mount{
+			{Destination: "/sh", Type: "bind", Source: src, Options: []string{"rbind", "rshared"}},
+			{Destination: "/sl", Type: "bind", Source: src, Options: []string{"rbind", "rslave"}},
+			{Destination: "/pr", Type: "bind", Source: src, Options: []string{"rbind", "rprivate"}},
+			{Destination: "/ub", Type: "bind", Source: src, Options: []string{"bind", "unbindable"}},
+		}, func(s *specs.Spec) { s.Linux.RootfsPropagation = "rslave" })
+	lines := strings.Split(out, "\n")
+	if len(lines) < 4 || !strings.Contains(lines[0], "shared:") || !strings.Contains(lines[1], "master:") ||
+		strings.Contains(lines[1], "shared:") || strings.Contains(lines[2], ":") || !strings.Contains(lines[3], "unbindable") {
+		t.Errorf("propagation of binds (rshared, rslave, rprivate, unbindable):\n%s", out)
+	}
+}
+
+// TestOCIMountCopySymlink: copy-symlink makes the destination a symlink
+// with the source symlink's target, instead of a bind mount.
+func TestOCIMountCopySymlink(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	link := filepath.Join(dir, "link")
+	os.Symlink("../etc/passwd", link)
+	out := ociRunMounts(t, "copysym", `readlink /opt/l; head -c5 /opt/l; echo`,
+		[]specs.Mount{{Destination: "/opt/l", Type: "bind", Source: link, Options: []string{"bind", "copy-symlink"}}}, nil)
+	if out != "../etc/passwd\nroot:\n" {
+		t.Errorf("copy-symlink: %q, want the link itself", out)
+	}
+}
+
+// TestOCIMountUnknownOption: an option no table knows is refused by name,
+// in one line, on a bind and on a file system alike, and nothing is left.
+func TestOCIMountUnknownOption(t *testing.T) {
+	needRoot(t)
+	before := snapshot(t)
+	for name, m := range map[string]specs.Mount{
+		"bind":  {Destination: "/x", Type: "bind", Source: "/tmp", Options: []string{"rbind", "foo"}},
+		"tmpfs": {Destination: "/x", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "foo", "size=1m"}},
+		"value": {Destination: "/x", Type: "tmpfs", Source: "tmpfs", Options: []string{"bogus=1"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			bundle := ociBundle(t, []string{"true"}, func(s *specs.Spec) { s.Mounts = append(s.Mounts, m) })
+			r := oci(t, "run", "--bundle", bundle, "unknown-"+name)
+			opt := m.Options[len(m.Options)-1]
+			if name != "value" {
+				opt = "foo"
+			}
+			want := `mount /x: unknown option "` + opt + `"`
+			if r.code == 0 || !strings.Contains(r.stderr, want) || strings.Count(r.stderr, "\n") != 1 {
+				t.Errorf("exit %d, stderr %q: want one line with %q", r.code, r.stderr, want)
+			}
+			if r := oci(t, "state", "unknown-"+name); r.code == 0 {
+				t.Error("a failed run left a container behind")
+			}
+		})
+	}
+	checkNoLeaks(t, before)
+}
+
+// TestOCIRootfsPropagationShared is critest's rshared case (Kubernetes'
+// mountPropagation: Bidirectional): with rootfsPropagation rshared and an
+// rshared bind, a mount made inside the container appears on the host;
+// rslave still carries host mounts in, and rprivate carries nothing.
+func TestOCIRootfsPropagationShared(t *testing.T) {
+	needRoot(t)
+	src := t.TempDir()
+	os.Chmod(src, 0o755)
+	os.Mkdir(filepath.Join(src, "inner"), 0o755)
+	hostMount(t, src, src, "", unix.MS_BIND, "")
+	if err := unix.Mount("", src, "", unix.MS_SHARED, ""); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Unmount(filepath.Join(src, "inner"), unix.MNT_DETACH) })
+	before := snapshot(t)
+	ociRunMounts(t, "rshared", `mount -t tmpfs -o size=1m made-inside /vol/inner && echo ok`,
+		[]specs.Mount{{Destination: "/vol", Type: "bind", Source: src, Options: []string{"rbind", "rshared"}}},
+		func(s *specs.Spec) {
+			s.Linux.RootfsPropagation = "rshared"
+			s.Process.Capabilities.Bounding = append(s.Process.Capabilities.Bounding, "CAP_SYS_ADMIN")
+			s.Process.Capabilities.Effective = append(s.Process.Capabilities.Effective, "CAP_SYS_ADMIN")
+			s.Process.Capabilities.Permitted = append(s.Process.Capabilities.Permitted, "CAP_SYS_ADMIN")
+		})
+	mi, _ := os.ReadFile("/proc/self/mountinfo")
+	if !strings.Contains(string(mi), " "+filepath.Join(src, "inner")+" ") {
+		t.Errorf("a mount made in the container under an rshared bind did not reach the host")
+	}
+	unix.Unmount(filepath.Join(src, "inner"), unix.MNT_DETACH)
+	// Nothing else (the rootfs's own mount, /proc, ...) reached the host.
+	checkNoLeaks(t, before)
+
+	// Host to container: a long-running container sees what the host
+	// mounts after it started, under rslave; not under rprivate.
+	for _, prop := range []string{"rslave", "rprivate"} {
+		t.Run(prop, func(t *testing.T) {
+			bundle := ociBundle(t, []string{"sh", "-c", "echo ready; read x; grep -c made-on-host /proc/self/mountinfo"}, func(s *specs.Spec) {
+				s.Linux.RootfsPropagation = prop
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: "/vol", Type: "bind", Source: src, Options: []string{"rbind", prop}})
+			})
+			cmd := exec.Command(ociBin, "--root", ociRoot, "run", "--bundle", bundle, "prop-"+prop)
+			stdin, _ := cmd.StdinPipe()
+			stdout, _ := cmd.StdoutPipe()
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			out := bufio.NewReader(stdout)
+			if line, err := out.ReadString('\n'); line != "ready\n" {
+				t.Fatalf("container did not start: %q %v", line, err)
+			}
+			hostMount(t, "made-on-host", filepath.Join(src, "inner"), "tmpfs", 0, "size=1m")
+			stdin.Write([]byte("go\n"))
+			stdin.Close()
+			rest, _ := io.ReadAll(out)
+			cmd.Wait()
+			want := map[string]string{"rslave": "1\n", "rprivate": "0\n"}[prop]
+			if string(rest) != want {
+				t.Errorf("host mount seen inside under %s: %q, want %q", prop, rest, want)
+			}
+			unix.Unmount(filepath.Join(src, "inner"), unix.MNT_DETACH)
+		})
+	}
+}
