@@ -174,11 +174,19 @@ func mountTarget(root *os.File, m Mount) (*os.File, error) {
 		}
 	}
 	if m.IsBind() {
-		st, err := os.Stat(m.Source)
-		if err != nil {
-			return nil, fmt.Errorf("bind source: %w", err)
+		var st unix.Stat_t
+		var err error
+		if m.TreeFD != 0 {
+			err = unix.Fstat(m.TreeFD, &st)
+		} else if m.IDMap != nil {
+			return nil, errors.New("an idmapped mount has no tree from the parent")
+		} else {
+			err = unix.Stat(m.Source, &st)
 		}
-		if !st.IsDir() {
+		if err != nil {
+			return nil, fmt.Errorf("bind source: %w", &os.PathError{Op: "stat", Path: m.Source, Err: err})
+		}
+		if st.Mode&unix.S_IFMT != unix.S_IFDIR {
 			return createFileInRoot(root, m.Destination)
 		}
 	}
@@ -200,7 +208,11 @@ func refuseSymlinks(root *os.File, p string) error {
 }
 
 func bindMount(root *os.File, m Mount, target *os.File) error {
-	if err := unix.Mount(m.Source, fdName(target), "", unix.MS_BIND|(m.Flags&unix.MS_REC), ""); err != nil {
+	if m.TreeFD != 0 {
+		if err := attachTree(m, target); err != nil {
+			return err
+		}
+	} else if err := unix.Mount(m.Source, fdName(target), "", unix.MS_BIND|(m.Flags&unix.MS_REC), ""); err != nil {
 		return err
 	}
 	extra := m.Flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT)

@@ -288,3 +288,53 @@ func TestOCIRootfsPropagationShared(t *testing.T) {
 		})
 	}
 }
+
+// TestOCIMountIdmap: an idmapped bind shows the source's owners through
+// the mount's own mapping (no user namespace in the container), or through
+// the container's user namespace (idmap without mappings), where the
+// container's root then owns what the host's root owns, and writes files
+// as it. ridmap reaches submounts; idmap alone does not.
+func TestOCIMountIdmap(t *testing.T) {
+	needRoot(t)
+	src := t.TempDir() // mode 0700, owned by root: out of reach of an unmapped root
+	os.WriteFile(filepath.Join(src, "file"), []byte("x"), 0o644)
+	os.Mkdir(filepath.Join(src, "sub"), 0o755)
+	hostMount(t, "tmpfs", filepath.Join(src, "sub"), "tmpfs", 0, "mode=755")
+	os.WriteFile(filepath.Join(src, "sub", "f"), []byte("x"), 0o644)
+	one := func(c, h uint32) []specs.LinuxIDMapping {
+		return []specs.LinuxIDMapping{{ContainerID: c, HostID: h, Size: 1}}
+	}
+
+	out := ociRunMounts(t, "idmap-own", `stat -c '%u %g' /m/file /m/sub/f /r/sub/f`,
+		[]specs.Mount{
+			{Destination: "/m", Type: "bind", Source: src, Options: []string{"rbind", "idmap"}, UIDMappings: one(0, 1000), GIDMappings: one(0, 1001)},
+			{Destination: "/r", Type: "bind", Source: src, Options: []string{"rbind", "ridmap"}, UIDMappings: one(0, 1000), GIDMappings: one(0, 1001)},
+		}, nil)
+	if out != "1000 1001\n0 0\n1000 1001\n" {
+		t.Errorf("idmapped with the mount's own mapping: %q, want 1000 1001 (idmap) and a submount mapped only by ridmap", out)
+	}
+
+	bundle := ociBundle(t, []string{"sh", "-c", `stat -c '%u %g' /m/file; touch /m/made && echo wrote`}, func(s *specs.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+		s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}
+		s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/m", Type: "bind", Source: src, Options: []string{"bind", "idmap"}})
+	})
+	os.Chmod(filepath.Dir(bundle), 0o755)
+	os.Mkdir(filepath.Join(bundle, "rootfs", "m"), 0o755) // the rootfs belongs to the host's root
+	r := oci(t, "run", "--bundle", bundle, "idmap-userns")
+	if r.code != 0 || r.stdout != "0 0\nwrote\n" {
+		t.Errorf("idmapped with the container's user namespace: %+v, want root's files owned by the container's root", r)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(filepath.Join(src, "made"), &st); err != nil || st.Uid != 0 {
+		t.Errorf("the file the container's root made is owned by %d (%v), want the host's 0", st.Uid, err)
+	}
+
+	bad := ociBundle(t, []string{"true"}, func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/m", Type: "bind", Source: src, Options: []string{"bind", "idmap"}})
+	})
+	if r := oci(t, "run", "--bundle", bad, "idmap-nomap"); r.code == 0 || !strings.Contains(r.stderr, "uidMappings") || strings.Count(r.stderr, "\n") != 1 {
+		t.Errorf("idmap without any mapping: %+v, want one line asking for uidMappings", r)
+	}
+}
