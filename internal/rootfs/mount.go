@@ -169,7 +169,7 @@ func copySymlink(root *os.File, m Mount) (bool, error) {
 // bind-mounted, else a directory) and returns a handle to it.
 func mountTarget(root *os.File, m Mount) (*os.File, error) {
 	if kernelFS[m.Type] {
-		if err := refuseSymlinks(root, m.Destination); err != nil {
+		if err := refuseSymlinks(root, m.Destination, m.Type); err != nil {
 			return nil, err
 		}
 	}
@@ -195,13 +195,14 @@ func mountTarget(root *os.File, m Mount) (*os.File, error) {
 
 // refuseSymlinks fails if any existing component of p inside root is a
 // symlink.
-func refuseSymlinks(root *os.File, p string) error {
+func refuseSymlinks(root *os.File, p, fsType string) error {
 	p = path.Clean("/" + p)
 	for dir := p; dir != "/"; dir = path.Dir(dir) {
 		var st unix.Stat_t
 		err := unix.Fstatat(int(root.Fd()), strings.TrimPrefix(dir, "/"), &st, unix.AT_SYMLINK_NOFOLLOW)
 		if err == nil && st.Mode&unix.S_IFMT == unix.S_IFLNK {
-			return fmt.Errorf("%s is a symlink inside the rootfs: refusing to mount a kernel file system through it", dir)
+			// runc compat: runc's bats tests (mask.bats) match runc's words.
+			return fmt.Errorf("filesystem %q must be mounted on ordinary directory: %s is a symlink inside the rootfs", fsType, dir)
 		}
 	}
 	return nil

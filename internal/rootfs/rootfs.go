@@ -106,6 +106,11 @@ func Prepare(c *Config) error {
 	// procfs's /proc/self/fd.
 	return procfs.InFdDir(func() error {
 		for _, m := range c.Mounts {
+			if isDev(m) {
+				// Devices, /dev/pts and the console go in first;
+				// Finish makes it read-only (runc does the same).
+				m.Flags &^= unix.MS_RDONLY
+			}
 			if err := mountOne(root, m, c.CgroupHierarchies); err != nil {
 				return err
 			}
@@ -163,6 +168,9 @@ func mountRoot(c *Config) error {
 	}
 	return nil
 }
+
+// isDev reports whether m is the container's /dev.
+func isDev(m Mount) bool { return filepath.Clean(m.Destination) == "/dev" }
 
 // createCwd creates the working directory inside root if it is missing.
 func createCwd(root *os.File, cwd string) error {
@@ -270,6 +278,13 @@ func Finish(c *Config) error {
 		})
 		if err != nil {
 			return err
+		}
+	}
+	for _, m := range c.Mounts {
+		if isDev(m) && m.Flags&unix.MS_RDONLY != 0 {
+			if err := remountReadonly("/dev"); err != nil {
+				return fmt.Errorf("make /dev read-only: %w", err)
+			}
 		}
 	}
 	if c.Readonly {

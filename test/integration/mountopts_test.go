@@ -338,3 +338,50 @@ func TestOCIMountIdmap(t *testing.T) {
 		t.Errorf("idmap without any mapping: %+v, want one line asking for uidMappings", r)
 	}
 }
+
+// TestOCIReadonlyDev is runc's "ro /dev mount": the /dev tmpfs is filled
+// (devices, /dev/pts, links, the console) and only then made read-only.
+func TestOCIReadonlyDev(t *testing.T) {
+	needRoot(t)
+	out := ociRunMounts(t, "rodev", `grep '^tmpfs /dev ' /proc/mounts | cut -d' ' -f4 | cut -d, -f1; echo x >/dev/null && ls /dev/pts/ptmx; touch /dev/new 2>/dev/null || echo dev-ro`,
+		nil, func(s *specs.Spec) {
+			for i, m := range s.Mounts {
+				if m.Destination == "/dev" {
+					s.Mounts[i].Options = append(m.Options, "ro")
+				}
+			}
+		})
+	if out != "ro\n/dev/pts/ptmx\ndev-ro\n" {
+		t.Errorf("read-only /dev: %q", out)
+	}
+}
+
+// TestOCIKernelFSOnSymlinkRefused is runc's mask.bats "prohibit symlink
+// /proc" and "/sys": an image whose /proc or /sys is a symlink is refused
+// with runc's words.
+func TestOCIKernelFSOnSymlinkRefused(t *testing.T) {
+	needRoot(t)
+	for _, dir := range []string{"proc", "sys"} {
+		bundle := ociBundle(t, []string{"true"}, nil)
+		p := filepath.Join(bundle, "rootfs", dir)
+		os.RemoveAll(p)
+		os.Symlink("/symlink", p)
+		r := oci(t, "run", "--bundle", bundle, "symlink-"+dir)
+		if r.code == 0 || !strings.Contains(r.stderr, "must be mounted on ordinary directory") {
+			t.Errorf("/%s a symlink: %+v", dir, r)
+		}
+	}
+}
+
+// TestOCICreateContainerHookInRootfs is runc's hooks.bats: createContainer
+// hooks run with the rootfs as their working directory, and what they
+// write there by a relative path is in the container.
+func TestOCICreateContainerHookInRootfs(t *testing.T) {
+	needRoot(t)
+	out := ociRunMounts(t, "hookcwd", `cat /hooked`, nil, func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/sh", Args: []string{"sh", "-c", "echo from-hook > ./hooked"}}}}
+	})
+	if out != "from-hook\n" {
+		t.Errorf("the createContainer hook's ./hooked seen inside: %q", out)
+	}
+}
