@@ -202,6 +202,9 @@ func EnterRoot(c *Config, noPivot bool) error {
 	if !noPivot {
 		return Pivot(root)
 	}
+	if err := hideKernelFSOutside(root); err != nil {
+		return err
+	}
 	if err := unix.Chdir(root); err != nil {
 		return fmt.Errorf("chdir to rootfs: %w", err)
 	}
@@ -215,6 +218,60 @@ func EnterRoot(c *Config, noPivot bool) error {
 		return fmt.Errorf("chdir /: %w", err)
 	}
 	return nil
+}
+
+// hideKernelFSOutside removes, before a chroot without pivot_root, every
+// whole procfs and sysfs mounted outside root (the host's /proc and /sys).
+// They would stay in the container's mount namespace, and the kernel lets
+// a process in a new user namespace mount a procfs or sysfs of its own
+// wherever a whole, uncovered one is mounted: it would see a bare /proc
+// (/proc/sysrq-trigger) with none of the masks. runc does the same; where
+// unmounting is refused, the mount is covered with a tmpfs.
+func hideKernelFSOutside(root string) error {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return fmt.Errorf("read mountinfo: %w", err)
+	}
+	// mountinfo shows the path with symlinks resolved.
+	if real, err := filepath.EvalSymlinks(root); err == nil {
+		root = real
+	}
+	for _, mp := range kernelFSMounts(string(b), root) {
+		// Unmount events must not reach the host.
+		if err := unix.Mount("", mp, "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+			if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EINVAL) {
+				continue // gone with a mount above it
+			}
+			return fmt.Errorf("hide %s: %w", mp, err)
+		}
+		err := unix.Unmount(mp, unix.MNT_DETACH)
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EPERM) {
+			err = unix.Mount("tmpfs", mp, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=0")
+		}
+		if err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("hide %s: %w", mp, err)
+		}
+	}
+	return nil
+}
+
+// kernelFSMounts lists, from mountinfo text, the mount points of whole
+// (root "/") procfs and sysfs mounts outside root.
+func kernelFSMounts(mountinfo, root string) []string {
+	var out []string
+	for _, line := range strings.Split(mountinfo, "\n") {
+		pre, post, ok := strings.Cut(line, " - ")
+		f, g := strings.Fields(pre), strings.Fields(post)
+		if !ok || len(f) < 5 || len(g) < 1 || (g[0] != "proc" && g[0] != "sysfs") || f[3] != "/" {
+			continue
+		}
+		mp := unescapeMountPath(f[4])
+		if mp == root || strings.HasPrefix(mp, root+"/") {
+			continue
+		}
+		out = append(out, mp)
+	}
+	return out
 }
 
 // Pivot makes root the container's / and detaches the old root, so no path

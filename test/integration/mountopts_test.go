@@ -385,3 +385,22 @@ func TestOCICreateContainerHookInRootfs(t *testing.T) {
 		t.Errorf("the createContainer hook's ./hooked seen inside: %q", out)
 	}
 }
+
+// TestOCINoPivotHidesHostProc is runc's "--no-pivot must not expose bare
+// /proc": without pivot_root the host's /proc stays in the container's
+// mount namespace, and a process in a new user namespace could mount a
+// procfs of its own because of it (the kernel allows that only where a
+// full, uncovered procfs is already mounted). It must be gone.
+func TestOCINoPivotHidesHostProc(t *testing.T) {
+	needRoot(t)
+	bundle := ociBundle(t, []string{"unshare", "-mrpf", "sh", "-c", "mount -t proc none /proc && echo mounted"}, nil)
+	r := oci(t, "run", "--no-pivot", "--bundle", bundle, "nopivot")
+	if r.code == 0 || strings.Contains(r.stdout, "mounted") || !strings.Contains(r.stderr, "ermission denied") {
+		t.Errorf("a new user namespace mounted procfs in a --no-pivot container: %+v", r)
+	}
+	// The container itself still has its own /proc.
+	r = oci(t, "run", "--no-pivot", "--bundle", ociBundle(t, []string{"sh", "-c", "cat /proc/self/comm"}, nil), "nopivot2")
+	if r.code != 0 || r.stdout != "cat\n" {
+		t.Errorf("--no-pivot container's own /proc: %+v", r)
+	}
+}
