@@ -240,9 +240,9 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 		cfg.Target.PidFD = len(files)
 		files = append(files, uintptr(o.target.Fd()))
 	}
-	// Bind trees the parent prepares (idmapped mounts) go to the init
-	// stage as descriptors.
-	trees, err := rootfs.CloneTrees(cfg.Rootfs.Mounts)
+	// Bind trees the parent prepares (idmapped mounts, binds in a user
+	// namespace) go to the init stage as descriptors.
+	trees, err := rootfs.CloneTrees(cfg.Rootfs.Mounts, newNamespace(s, specs.UserNamespace))
 	if err != nil {
 		parent.Close()
 		return nil, err

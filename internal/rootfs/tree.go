@@ -16,12 +16,19 @@ import (
 // source's mount tree (open_tree OPEN_TREE_CLONE) into a detached mount
 // that the init stage attaches at the destination (move_mount). An
 // idmapped bind gets its user namespace's mapping here, where the
-// mappings can be written. The result has one entry per mount, nil where
-// the init stage mounts by itself; the caller closes the files.
-func CloneTrees(mounts []Mount) ([]*os.File, error) {
+// mappings can be written. In a container with a user namespace
+// (userns), every plain bind is cloned here too: its source may be out
+// of reach of the namespace's root (a 0700 directory of the host's root),
+// as runc opens such sources before entering the namespace. Recursive
+// binds are left to the init stage, whose copy of the host's submounts
+// the kernel locks (a cloned tree's submounts could be unmounted by the
+// container's root). The result has one entry per mount, nil where the
+// init stage mounts by itself; the caller closes the files.
+func CloneTrees(mounts []Mount, userns bool) ([]*os.File, error) {
 	var trees []*os.File
 	for i, m := range mounts {
-		if m.IDMap == nil {
+		plainBind := m.IsBind() && m.Flags&unix.MS_REC == 0
+		if m.IDMap == nil && !(userns && plainBind) {
 			continue
 		}
 		if trees == nil {
@@ -53,7 +60,7 @@ func cloneTree(m Mount) (*os.File, error) {
 	}
 	fd, err := unix.OpenTree(unix.AT_FDCWD, m.Source, flags)
 	if errors.Is(err, unix.ENOSYS) {
-		return nil, errors.New("idmapped mounts need open_tree(2) and mount_setattr(2), Linux 5.12 or later")
+		return nil, errors.New("idmapped mounts, and bind mounts in a user namespace, need open_tree(2), Linux 5.2 or later (idmapped: 5.12)")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("clone bind source %s: %w", m.Source, err)

@@ -404,3 +404,78 @@ func TestOCINoPivotHidesHostProc(t *testing.T) {
 		t.Errorf("--no-pivot container's own /proc: %+v", r)
 	}
 }
+
+// TestOCIUsernsBindSources is runc's userns.bats: with a user namespace,
+// bind sources that the namespace's root cannot reach (a 0700 directory
+// of the host's root) still mount, because they are opened before the
+// init stage enters the namespace; and a bind placed before the cgroupfs
+// mount (v1, no cgroup namespace) does not break it.
+func TestOCIUsernsBindSources(t *testing.T) {
+	needRoot(t)
+	bundle := ociBundle(t, []string{"stat", "-c", "%n", "/tmp/mount-1/foo.txt", "/tmp/mount-2/foo.txt"}, func(s *specs.Spec) {
+		usernsConfig(s)
+		s.Mounts = append(s.Mounts,
+			specs.Mount{Source: "source-inaccessible-1/dir", Destination: "/tmp/mount-1", Options: []string{"bind"}},
+			specs.Mount{Source: "source-inaccessible-2/dir", Destination: "/tmp/mount-2", Options: []string{"bind"}})
+	})
+	prepareUsernsBundle(bundle)
+	if r := oci(t, "run", "--bundle", bundle, "userns-inaccessible"); r.code != 0 || r.stdout != "/tmp/mount-1/foo.txt\n/tmp/mount-2/foo.txt\n" {
+		t.Errorf("userns with two inaccessible bind sources: %+v", r)
+	}
+
+}
+
+// TestOCIUsernsBindBeforeCgroupfs is runc's userns.bats "bind mount before
+// a cgroupfs mount": v1, a user namespace and no cgroup namespace, where
+// the hierarchies are the container's directories bound from the host's.
+func TestOCIUsernsBindBeforeCgroupfs(t *testing.T) {
+	needRoot(t)
+	if _, err := os.Stat("/sys/fs/cgroup/pids/tasks"); err != nil {
+		t.Skip("the cgroupfs case needs cgroup v1")
+	}
+	bundle := ociBundle(t, []string{"sh", "-c", "cat /sys/fs/cgroup/pids/tasks /sys/fs/cgroup/memory/tasks >/dev/null && echo ok"}, func(s *specs.Spec) {
+		usernsConfig(s)
+		var mounts []specs.Mount
+		for _, m := range s.Mounts {
+			if m.Destination == "/sys/fs/cgroup" {
+				mounts = append(mounts, specs.Mount{Source: "source-accessible/dir", Destination: "/tmp/mount-1", Options: []string{"bind"}})
+			}
+			mounts = append(mounts, m)
+		}
+		s.Mounts = mounts
+		var ns []specs.LinuxNamespace
+		for _, n := range s.Linux.Namespaces {
+			if n.Type != specs.CgroupNamespace {
+				ns = append(ns, n)
+			}
+		}
+		s.Linux.Namespaces = ns
+	})
+	prepareUsernsBundle(bundle)
+	if r := oci(t, "run", "--bundle", bundle, "userns-cgroupfs"); r.code != 0 || r.stdout != "ok\n" {
+		t.Errorf("userns with a bind before the cgroupfs mount: %+v", r)
+	}
+}
+
+// usernsConfig gives the config runc's userns.bats user namespace.
+func usernsConfig(s *specs.Spec) {
+	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65534}}
+	s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65534}}
+}
+
+// prepareUsernsBundle makes userns.bats's bind sources in the bundle: two
+// of them in 0700 directories of the host's root, out of the namespace
+// root's reach, and the mount points in the rootfs, which the host's
+// root owns.
+func prepareUsernsBundle(bundle string) {
+	os.Chmod(filepath.Dir(bundle), 0o755)
+	for _, d := range []string{"source-accessible/dir", "source-inaccessible-1/dir", "source-inaccessible-2/dir", "rootfs/tmp/mount-1", "rootfs/tmp/mount-2"} {
+		os.MkdirAll(filepath.Join(bundle, d), 0o755)
+	}
+	for _, d := range []string{"source-accessible", "source-inaccessible-1", "source-inaccessible-2"} {
+		os.WriteFile(filepath.Join(bundle, d, "dir", "foo.txt"), nil, 0o644)
+	}
+	os.Chmod(filepath.Join(bundle, "source-inaccessible-1"), 0o700)
+	os.Chmod(filepath.Join(bundle, "source-inaccessible-2"), 0o700)
+}
