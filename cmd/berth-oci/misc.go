@@ -73,6 +73,8 @@ func runtimeFeatures() features.Features {
 			Cgroup:       &features.Cgroup{V1: &yes, V2: &yes, Systemd: new(bool), SystemdUser: new(bool)},
 			Apparmor:     &features.Apparmor{Enabled: new(bool)},
 			Selinux:      &features.Selinux{Enabled: new(bool)},
+			// idmap and ridmap binds (rootfs.CloneTrees).
+			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &yes}},
 		},
 		Annotations: map[string]string{"org.opencontainers.runtime-spec.features.runtime": "berth-oci " + version},
 	}
