@@ -151,7 +151,11 @@ func rootfsConfig(s *specs.Spec, cg *cgroups.Cgroup) (*rootfs.Config, error) {
 		// anything is mounted (Kubernetes' Bidirectional mounts need an
 		// rshared tree), not turned into rslave.
 		c.RootPropagation = flag
-		c.Propagation = flag
+		// An unbindable tree would refuse the rootfs's own bind (runc
+		// fails so): / is made unbindable after pivot_root only.
+		if flag&unix.MS_UNBINDABLE == 0 {
+			c.Propagation = flag
+		}
 	}
 	for _, m := range s.Mounts {
 		src := m.Source
