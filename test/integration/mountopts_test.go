@@ -96,12 +96,13 @@ func TestOCIMountRecursiveReadonly(t *testing.T) {
 	needRoot(t)
 	src := treeWithSubmount(t)
 	out := ociRunMounts(t, "rro", `touch /rro/a 2>/dev/null || echo top-ro; touch /rro/sub/b 2>/dev/null || echo sub-ro; `+
-		`touch /ro/sub/c && echo ro-sub-writable`,
+		`touch /ro/sub/c && echo ro-sub-writable; touch /both/sub/d 2>/dev/null || echo both-sub-ro`,
 		[]specs.Mount{
 			{Destination: "/rro", Type: "bind", Source: src, Options: []string{"rbind", "rro"}},
 			{Destination: "/ro", Type: "bind", Source: src, Options: []string{"rbind", "ro"}},
+			{Destination: "/both", Source: src, Options: []string{"rbind", "ro", "rro"}}, // runc's test has no type
 		}, nil)
-	if out != "top-ro\nsub-ro\nro-sub-writable\n" {
+	if out != "top-ro\nsub-ro\nro-sub-writable\nboth-sub-ro\n" {
 		t.Errorf("rro: %q, want the bind and its submount read-only", out)
 	}
 	if _, err := os.Stat(filepath.Join(src, "sub", "b")); err == nil {
