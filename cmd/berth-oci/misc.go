@@ -117,7 +117,7 @@ func runtimeFeatures() features.Features {
 		OCIVersionMin: "1.0.0",
 		OCIVersionMax: specs.Version,
 		Hooks:         []string{"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"},
-		MountOptions:  rootfs.MountOptions(),
+		MountOptions:  rootfs.KnownOptions(),
 		Linux: &features.Linux{
 			Namespaces:   spec.Namespaces(),
 			Capabilities: caps.All(),
@@ -128,6 +128,8 @@ func runtimeFeatures() features.Features {
 			},
 			Apparmor: &features.Apparmor{Enabled: new(bool)},
 			Selinux:  &features.Selinux{Enabled: new(bool)},
+			// idmap and ridmap binds (rootfs.CloneTrees).
+			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &yes}},
 		},
 		Annotations: map[string]string{"org.opencontainers.runtime-spec.features.runtime": "berth-oci " + version},
 	}

@@ -147,9 +147,14 @@ func rootfsConfig(s *specs.Spec, cg *cgroups.Cgroup) (*rootfs.Config, error) {
 		if !ok {
 			return nil, fmt.Errorf("%w: rootfsPropagation %q is not one of private, shared, slave, unbindable (or r-prefixed)", spec.ErrInvalid, p)
 		}
+		// runc compat: rootfsPropagation is applied to / as given, before
+		// anything is mounted (Kubernetes' Bidirectional mounts need an
+		// rshared tree), not turned into rslave.
 		c.RootPropagation = flag
-		if flag&(unix.MS_SHARED|unix.MS_SLAVE) != 0 {
-			c.Propagation = unix.MS_REC | unix.MS_SLAVE
+		// An unbindable tree would refuse the rootfs's own bind (runc
+		// fails so): / is made unbindable after pivot_root only.
+		if flag&unix.MS_UNBINDABLE == 0 {
+			c.Propagation = flag
 		}
 	}
 	for _, m := range s.Mounts {
@@ -158,6 +163,9 @@ func rootfsConfig(s *specs.Spec, cg *cgroups.Cgroup) (*rootfs.Config, error) {
 			src = filepath.Join(filepath.Dir(s.Root.Path), src)
 		}
 		parsed, err := rootfs.ParseMount(m.Type, src, m.Destination, m.Options)
+		if err == nil {
+			err = idmapOf(s, m, &parsed)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: %v", spec.ErrInvalid, err)
 		}
@@ -173,6 +181,36 @@ func rootfsConfig(s *specs.Spec, cg *cgroups.Cgroup) (*rootfs.Config, error) {
 		}
 	}
 	return c, nil
+}
+
+// idmapOf gives an idmapped bind (idmap, ridmap, or a mount with its own
+// uidMappings and gidMappings, as runc 1.2 reads them) its mapping: the
+// mount's own, else the container's user namespace's.
+func idmapOf(s *specs.Spec, m specs.Mount, parsed *rootfs.Mount) error {
+	if parsed.IDMap == nil && m.UIDMappings == nil && m.GIDMappings == nil {
+		return nil
+	}
+	if !parsed.IsBind() {
+		return fmt.Errorf("mount %s: idmapped mounts need a bind mount", m.Destination)
+	}
+	if parsed.IDMap == nil {
+		parsed.IDMap = &rootfs.IDMap{}
+	}
+	uids, gids := m.UIDMappings, m.GIDMappings
+	if uids == nil && gids == nil && newNamespace(s, specs.UserNamespace) {
+		uids, gids = s.Linux.UIDMappings, s.Linux.GIDMappings
+	}
+	if len(uids) == 0 || len(gids) == 0 {
+		// runc compat: runc 1.2 refuses the same configs.
+		return fmt.Errorf("mount %s: an idmapped mount needs both uidMappings and gidMappings, on the mount or from the container's user namespace", m.Destination)
+	}
+	for _, u := range uids {
+		parsed.IDMap.UIDs = append(parsed.IDMap.UIDs, rootfs.IDRange{ContainerID: u.ContainerID, HostID: u.HostID, Size: u.Size})
+	}
+	for _, g := range gids {
+		parsed.IDMap.GIDs = append(parsed.IDMap.GIDs, rootfs.IDRange{ContainerID: g.ContainerID, HostID: g.HostID, Size: g.Size})
+	}
+	return nil
 }
 
 // joinTasks are the v1 tasks files the init stage joins by itself. In a new

@@ -58,3 +58,29 @@ func TestInitConfigRejectsBadValues(t *testing.T) {
 		t.Errorf("bad rootfsPropagation: %v", err)
 	}
 }
+
+// TestRootfsPropagation: the tree is made what rootfsPropagation asks for
+// before anything is mounted (rprivate without one), except unbindable,
+// which would refuse the rootfs's own bind; / gets it again after
+// pivot_root.
+func TestRootfsPropagation(t *testing.T) {
+	cg := &cgroups.Cgroup{Version: cgroups.V2, Dirs: []string{"/sys/fs/cgroup/berth/x"}}
+	for prop, want := range map[string][2]uintptr{
+		"":            {unix.MS_REC | unix.MS_PRIVATE, 0},
+		"rshared":     {unix.MS_REC | unix.MS_SHARED, unix.MS_REC | unix.MS_SHARED},
+		"shared":      {unix.MS_SHARED, unix.MS_SHARED},
+		"rslave":      {unix.MS_REC | unix.MS_SLAVE, unix.MS_REC | unix.MS_SLAVE},
+		"private":     {unix.MS_PRIVATE, unix.MS_PRIVATE},
+		"runbindable": {unix.MS_REC | unix.MS_PRIVATE, unix.MS_REC | unix.MS_UNBINDABLE},
+	} {
+		s := spec.Default(t.TempDir(), []string{"/bin/true"})
+		s.Linux.RootfsPropagation = prop
+		cfg, err := initConfig(s, cg, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := [2]uintptr{cfg.Rootfs.Propagation, cfg.Rootfs.RootPropagation}; got != want {
+			t.Errorf("rootfsPropagation %q: tree %#x, root %#x; want %#x, %#x", prop, got[0], got[1], want[0], want[1])
+		}
+	}
+}

@@ -16,6 +16,7 @@ import (
 	"github.com/berth-runtime/berth/internal/hooks"
 	"github.com/berth-runtime/berth/internal/initproc"
 	"github.com/berth-runtime/berth/internal/pidfd"
+	"github.com/berth-runtime/berth/internal/rootfs"
 	"github.com/berth-runtime/berth/internal/selfexe"
 	"github.com/berth-runtime/berth/internal/terminal"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -247,6 +248,20 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 	if o.target != nil {
 		cfg.Target.PidFD = len(files)
 		files = append(files, uintptr(o.target.Fd()))
+	}
+	// Bind trees the parent prepares (idmapped mounts, binds in a user
+	// namespace) go to the init stage as descriptors.
+	trees, err := rootfs.CloneTrees(cfg.Rootfs.Mounts, newNamespace(s, specs.UserNamespace))
+	if err != nil {
+		parent.Close()
+		return nil, err
+	}
+	defer rootfs.CloseTrees(trees)
+	for i, t := range trees {
+		if t != nil {
+			cfg.Rootfs.Mounts[i].TreeFD = len(files)
+			files = append(files, t.Fd())
+		}
 	}
 	attr := &syscall.ProcAttr{Env: []string{}, Files: files, Sys: sys}
 	pid, err := forkInPidNamespace(s, func() (int, error) {

@@ -114,6 +114,13 @@ func run(sock *os.File) error {
 		}
 	}
 	cfg.State.Status = specs.StateCreating
+	if len(cfg.CreateContainerHooks) > 0 {
+		// runc compat: runc runs createContainer hooks in the rootfs, and
+		// hooks (runc's hooks.bats) write into it by relative paths.
+		if err := unix.Chdir(cfg.Rootfs.Root); err != nil {
+			return fmt.Errorf("chdir to rootfs for createContainer hooks: %w", err)
+		}
+	}
 	if err := hooks.Run("createContainer", cfg.CreateContainerHooks, cfg.State); err != nil {
 		return err
 	}

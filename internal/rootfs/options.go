@@ -2,6 +2,7 @@ package rootfs
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -15,6 +16,38 @@ type Mount struct {
 	Flags       uintptr   `json:"flags,omitempty"`
 	Propagation []uintptr `json:"prop,omitempty"`
 	Data        string    `json:"data,omitempty"`
+	// RecAttrSet and RecAttrClr are mount_setattr(2) attributes applied,
+	// after the mount, to it and every mount below it (rro, rnoexec, ...).
+	RecAttrSet uint64 `json:"recSet,omitempty"`
+	RecAttrClr uint64 `json:"recClr,omitempty"`
+	// CopyUp (tmpcopyup) fills a new tmpfs with a copy of what the
+	// rootfs had at its destination.
+	CopyUp bool `json:"copyUp,omitempty"`
+	// CopySymlink (copy-symlink) makes the destination of a bind whose
+	// source is a symlink a copy of that symlink, not a mount.
+	CopySymlink bool `json:"copySymlink,omitempty"`
+	// IDMap, when set, makes the bind an idmapped mount.
+	IDMap *IDMap `json:"idmap,omitempty"`
+	// TreeFD, when not 0, is a descriptor the init stage inherits: the
+	// bind's tree, cloned (and idmapped) by the parent before the init
+	// stage entered its namespaces, to be attached at the destination.
+	TreeFD int `json:"treeFD,omitempty"`
+}
+
+// IDMap is how an idmapped bind mount maps the owners of its files: by
+// the user namespace that UIDs and GIDs describe (as in uid_map), over
+// the whole tree when Recursive (ridmap).
+type IDMap struct {
+	Recursive bool      `json:"recursive,omitempty"`
+	UIDs      []IDRange `json:"uids,omitempty"`
+	GIDs      []IDRange `json:"gids,omitempty"`
+}
+
+// IDRange is one line of a uid_map or gid_map.
+type IDRange struct {
+	ContainerID uint32 `json:"c"`
+	HostID      uint32 `json:"h"`
+	Size        uint32 `json:"n"`
 }
 
 // IsBind reports whether the mount is a bind mount.
@@ -25,7 +58,11 @@ type flagOption struct {
 	flag  uintptr
 }
 
+// flagOptions are the options that are mount(2) flags: runc 1.1.5's
+// table (libcontainer/specconv), so that a config means the same here.
 var flagOptions = map[string]flagOption{
+	"acl":           {false, unix.MS_POSIXACL},
+	"noacl":         {true, unix.MS_POSIXACL},
 	"ro":            {false, unix.MS_RDONLY},
 	"rw":            {true, unix.MS_RDONLY},
 	"nosuid":        {false, unix.MS_NOSUID},
@@ -48,6 +85,14 @@ var flagOptions = map[string]flagOption{
 	"norelatime":    {true, unix.MS_RELATIME},
 	"strictatime":   {false, unix.MS_STRICTATIME},
 	"nostrictatime": {true, unix.MS_STRICTATIME},
+	"iversion":      {false, unix.MS_I_VERSION},
+	"noiversion":    {true, unix.MS_I_VERSION},
+	"lazytime":      {false, unix.MS_LAZYTIME},
+	"nolazytime":    {true, unix.MS_LAZYTIME},
+	"silent":        {false, unix.MS_SILENT},
+	"loud":          {true, unix.MS_SILENT},
+	"nosymfollow":   {false, unix.MS_NOSYMFOLLOW}, // Linux 5.10
+	"symfollow":     {true, unix.MS_NOSYMFOLLOW},
 	"bind":          {false, unix.MS_BIND},
 	"rbind":         {false, unix.MS_BIND | unix.MS_REC},
 	"defaults":      {false, 0},
@@ -65,12 +110,70 @@ var PropagationFlags = map[string]uintptr{
 	"runbindable": unix.MS_UNBINDABLE | unix.MS_REC,
 }
 
+type attrOption struct {
+	clear bool
+	attr  uint64
+}
+
+// recAttrOptions are runc's recursive options: mount_setattr(2)
+// attributes (Linux 5.12) set or cleared on a mount and all below it.
+var recAttrOptions = map[string]attrOption{
+	"rro":            {false, unix.MOUNT_ATTR_RDONLY},
+	"rrw":            {true, unix.MOUNT_ATTR_RDONLY},
+	"rnosuid":        {false, unix.MOUNT_ATTR_NOSUID},
+	"rsuid":          {true, unix.MOUNT_ATTR_NOSUID},
+	"rnodev":         {false, unix.MOUNT_ATTR_NODEV},
+	"rdev":           {true, unix.MOUNT_ATTR_NODEV},
+	"rnoexec":        {false, unix.MOUNT_ATTR_NOEXEC},
+	"rexec":          {true, unix.MOUNT_ATTR_NOEXEC},
+	"rnodiratime":    {false, unix.MOUNT_ATTR_NODIRATIME},
+	"rdiratime":      {true, unix.MOUNT_ATTR_NODIRATIME},
+	"rrelatime":      {false, unix.MOUNT_ATTR_RELATIME},
+	"rnorelatime":    {true, unix.MOUNT_ATTR_RELATIME},
+	"rnoatime":       {false, unix.MOUNT_ATTR_NOATIME},
+	"ratime":         {true, unix.MOUNT_ATTR_NOATIME},
+	"rstrictatime":   {false, unix.MOUNT_ATTR_STRICTATIME},
+	"rnostrictatime": {true, unix.MOUNT_ATTR_STRICTATIME},
+	"rnosymfollow":   {false, unix.MOUNT_ATTR_NOSYMFOLLOW}, // Linux 5.14
+	"rsymfollow":     {true, unix.MOUNT_ATTR_NOSYMFOLLOW},
+}
+
+// ExtensionOptions are the options that are neither flags nor file-system
+// data: runtime extensions (tmpcopyup as runc and crun have it,
+// copy-symlink as crun has it, idmap and ridmap as in runc 1.2).
+var ExtensionOptions = []string{"tmpcopyup", "copy-symlink", "idmap", "ridmap"}
+
+// KnownOptions lists every option name ParseMount understands, sorted
+// as they are advertised (berth-oci features).
+func KnownOptions() []string {
+	var out []string
+	for o := range flagOptions {
+		out = append(out, o)
+	}
+	for o := range PropagationFlags {
+		out = append(out, o)
+	}
+	for o := range recAttrOptions {
+		out = append(out, o)
+	}
+	out = append(out, ExtensionOptions...)
+	sort.Strings(out)
+	return out
+}
+
 // ParseMount turns a config mount (type, source, destination and option
-// strings) into flags and file-system data.
+// strings) into flags and file-system data. An option a bind mount cannot
+// take is refused by name; other file systems get theirs as data, which
+// the kernel judges (an EINVAL is then traced to the option, see
+// explainEINVAL).
 func ParseMount(typ, source, dest string, options []string) (Mount, error) {
 	m := Mount{Source: source, Destination: dest, Type: typ}
 	var data []string
+	idmap, ridmap := false, false
 	for _, o := range options {
+		if strings.ContainsAny(o, "\x00") {
+			return Mount{}, fmt.Errorf("mount %s: option %q contains a NUL byte", dest, o)
+		}
 		if f, ok := flagOptions[o]; ok {
 			if f.clear {
 				m.Flags &^= f.flag
@@ -83,10 +186,34 @@ func ParseMount(typ, source, dest string, options []string) (Mount, error) {
 			m.Propagation = append(m.Propagation, p)
 			continue
 		}
-		if strings.ContainsAny(o, "\x00") {
-			return Mount{}, fmt.Errorf("mount %s: option %q contains a NUL byte", dest, o)
+		if a, ok := recAttrOptions[o]; ok {
+			// The last of a pair wins, as with the flags above.
+			if a.clear {
+				m.RecAttrSet &^= a.attr
+				m.RecAttrClr |= a.attr
+			} else {
+				m.RecAttrSet |= a.attr
+				m.RecAttrClr &^= a.attr
+			}
+			continue
 		}
-		data = append(data, o)
+		switch o {
+		case "tmpcopyup":
+			m.CopyUp = true
+		case "copy-symlink":
+			m.CopySymlink = true
+		case "idmap":
+			idmap = true
+		case "ridmap":
+			ridmap = true
+		default:
+			data = append(data, o)
+		}
+	}
+	// An atime setting replaces the whole atime field: mount_setattr(2)
+	// wants MOUNT_ATTR__ATIME cleared to set one.
+	if m.RecAttrSet&unix.MOUNT_ATTR__ATIME != 0 {
+		m.RecAttrClr |= unix.MOUNT_ATTR__ATIME
 	}
 	if typ == "bind" || typ == "rbind" {
 		m.Flags |= unix.MS_BIND
@@ -94,12 +221,52 @@ func ParseMount(typ, source, dest string, options []string) (Mount, error) {
 			m.Flags |= unix.MS_REC
 		}
 	}
+	if idmap || ridmap {
+		m.IDMap = &IDMap{Recursive: ridmap}
+	}
 	if m.IsBind() {
-		// File-system options mean nothing to a bind mount; runc and the
-		// kernel ignore them, and configs in the wild carry them.
+		if m.CopyUp {
+			return Mount{}, fmt.Errorf("mount %s: option \"tmpcopyup\" needs a tmpfs, not a bind mount", dest)
+		}
 		m.Type = "bind"
-		data = nil
+		var err error
+		if data, err = bindData(dest, data); err != nil {
+			return Mount{}, err
+		}
+	} else if err := checkNonBind(m); err != nil {
+		return Mount{}, err
 	}
 	m.Data = strings.Join(data, ",")
 	return m, nil
+}
+
+// bindData checks the leftover options of a bind mount. A key=value
+// option is file-system data, which means nothing to a bind and is
+// dropped, as runc and the kernel do (configs in the wild and the OCI
+// validation suite carry them); any other word is a mistake.
+func bindData(dest string, data []string) ([]string, error) {
+	for _, o := range data {
+		if !strings.Contains(o, "=") {
+			return nil, UnknownOptionError(dest, o, "a bind mount takes only mount flags, propagation and runtime options")
+		}
+	}
+	return nil, nil
+}
+
+// checkNonBind refuses the options that only a bind mount can take.
+func checkNonBind(m Mount) error {
+	switch {
+	case m.CopySymlink:
+		return fmt.Errorf("mount %s: option \"copy-symlink\" needs a bind mount", m.Destination)
+	case m.IDMap != nil:
+		return fmt.Errorf("mount %s: idmapped mounts (idmap, ridmap) need a bind mount", m.Destination)
+	case m.CopyUp && m.Type != "tmpfs":
+		return fmt.Errorf("mount %s: option \"tmpcopyup\" needs a tmpfs, not %q", m.Destination, m.Type)
+	}
+	return nil
+}
+
+// UnknownOptionError is the one line that names an option nothing knows.
+func UnknownOptionError(dest, option, why string) error {
+	return fmt.Errorf("mount %s: unknown option %q: %s", dest, option, why)
 }

@@ -156,3 +156,116 @@ func TestParseMountIgnoresBindData(t *testing.T) {
 		}
 	}
 }
+
+func TestParseMountRuntimeOptions(t *testing.T) {
+	tests := []struct {
+		name    string
+		typ     string
+		options []string
+		want    rootfs.Mount // Source and Destination are filled in
+	}{
+		{
+			name: "rro on an rbind", typ: "bind", options: []string{"rbind", "rro"},
+			want: rootfs.Mount{Type: "bind", Flags: unix.MS_BIND | unix.MS_REC, RecAttrSet: unix.MOUNT_ATTR_RDONLY},
+		},
+		{
+			name: "last of rro and rrw wins", typ: "bind", options: []string{"rbind", "rro", "rrw"},
+			want: rootfs.Mount{Type: "bind", Flags: unix.MS_BIND | unix.MS_REC, RecAttrClr: unix.MOUNT_ATTR_RDONLY},
+		},
+		{
+			name: "recursive flags", typ: "bind", options: []string{"rbind", "rnoexec", "rnosuid", "rnodev", "rnosymfollow", "rexec"},
+			want: rootfs.Mount{Type: "bind", Flags: unix.MS_BIND | unix.MS_REC,
+				RecAttrSet: unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOSYMFOLLOW, RecAttrClr: unix.MOUNT_ATTR_NOEXEC},
+		},
+		{
+			name: "an atime attribute clears the atime field", typ: "bind", options: []string{"bind", "rnoatime"},
+			want: rootfs.Mount{Type: "bind", Flags: unix.MS_BIND, RecAttrSet: unix.MOUNT_ATTR_NOATIME, RecAttrClr: unix.MOUNT_ATTR__ATIME},
+		},
+		{
+			name: "nosymfollow then symfollow", typ: "tmpfs", options: []string{"nosymfollow", "noexec", "symfollow"},
+			want: rootfs.Mount{Type: "tmpfs", Flags: unix.MS_NOEXEC},
+		},
+		{
+			name: "nosymfollow", typ: "bind", options: []string{"bind", "nosymfollow"},
+			want: rootfs.Mount{Type: "bind", Flags: unix.MS_BIND | unix.MS_NOSYMFOLLOW},
+		},
+		{
+			name: "tmpcopyup is not data", typ: "tmpfs", options: []string{"rw", "tmpcopyup", "nosuid", "mode=755"},
+			want: rootfs.Mount{Type: "tmpfs", Flags: unix.MS_NOSUID, CopyUp: true, Data: "mode=755"},
+		},
+		{
+			name: "copy-symlink", typ: "bind", options: []string{"bind", "copy-symlink"},
+			want: rootfs.Mount{Type: "bind", Flags: unix.MS_BIND, CopySymlink: true},
+		},
+		{
+			name: "idmap", typ: "bind", options: []string{"bind", "idmap"},
+			want: rootfs.Mount{Type: "bind", Flags: unix.MS_BIND, IDMap: &rootfs.IDMap{}},
+		},
+		{
+			name: "ridmap", typ: "bind", options: []string{"rbind", "ridmap"},
+			want: rootfs.Mount{Type: "bind", Flags: unix.MS_BIND | unix.MS_REC, IDMap: &rootfs.IDMap{Recursive: true}},
+		},
+		{
+			name: "acl, lazytime, iversion, silent", typ: "tmpfs", options: []string{"acl", "lazytime", "iversion", "silent"},
+			want: rootfs.Mount{Type: "tmpfs", Flags: unix.MS_POSIXACL | unix.MS_LAZYTIME | unix.MS_I_VERSION | unix.MS_SILENT},
+		},
+		{
+			name: "unknown words on a file system are its data", typ: "tmpfs", options: []string{"noswap", "huge=always"},
+			want: rootfs.Mount{Type: "tmpfs", Data: "noswap,huge=always"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := rootfs.ParseMount(tt.typ, "/srv", "/dst", tt.options)
+			if err != nil {
+				t.Fatalf("ParseMount(%q, %q) error: %v", tt.typ, tt.options, err)
+			}
+			want := tt.want
+			want.Source, want.Destination = "/srv", "/dst"
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("ParseMount(%q, %q) =\n  %+v\nwant\n  %+v", tt.typ, tt.options, got, want)
+			}
+		})
+	}
+}
+
+func TestParseMountRefusesMisplacedOptions(t *testing.T) {
+	tests := []struct {
+		name    string
+		typ     string
+		options []string
+		part    string
+	}{
+		{"unknown word on a bind", "bind", []string{"rbind", "foo"}, `unknown option "foo"`},
+		{"tmpcopyup on a bind", "bind", []string{"bind", "tmpcopyup"}, "tmpcopyup"},
+		{"tmpcopyup on proc", "proc", []string{"tmpcopyup"}, "tmpcopyup"},
+		{"copy-symlink on a tmpfs", "tmpfs", []string{"copy-symlink"}, "copy-symlink"},
+		{"idmap on a tmpfs", "tmpfs", []string{"idmap"}, "idmap"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := rootfs.ParseMount(tt.typ, "/srv", "/dst", tt.options)
+			if err == nil {
+				t.Fatalf("ParseMount(%q, %q) = %+v, want an error", tt.typ, tt.options, got)
+			}
+			if msg := err.Error(); !strings.Contains(msg, tt.part) || !strings.HasPrefix(msg, "mount /dst: ") || strings.Contains(msg, "\n") {
+				t.Errorf("error %q: want one line starting %q and naming %q", msg, "mount /dst: ", tt.part)
+			}
+		})
+	}
+}
+
+// TestKnownOptionsParse: every option berth advertises is understood, on
+// a bind or on a tmpfs, and never passed on as file-system data.
+func TestKnownOptionsParse(t *testing.T) {
+	for _, o := range rootfs.KnownOptions() {
+		b, errB := rootfs.ParseMount("bind", "/srv", "/dst", []string{o})
+		f, errF := rootfs.ParseMount("tmpfs", "tmpfs", "/dst", []string{o})
+		if (errB != nil || b.Data != "") && (errF != nil || f.Data != "") {
+			t.Errorf("option %q: bind %+v %v; tmpfs %+v %v", o, b, errB, f, errF)
+		}
+	}
+	if n := len(rootfs.KnownOptions()); n < 65 {
+		t.Errorf("%d known options: the table lost some", n)
+	}
+}

@@ -64,11 +64,12 @@ type Config struct {
 	// its own: its mounts land in the host's (under Root, where delete
 	// removes them), nothing is made private, and it chroots.
 	SharedMounts bool `json:"sharedMounts,omitempty"`
-	// Propagation is applied to the whole mount tree first, so that
-	// nothing mounted for the container reaches the host or back.
+	// Propagation is applied to the whole mount tree first: rprivate by
+	// default, so that nothing mounted for the container reaches the
+	// host or back; the config's rootfsPropagation when it has one.
 	Propagation uintptr `json:"propagation"`
 	// RootPropagation, when set, is the rootfsPropagation the config asked
-	// for, applied to the new root after pivot_root.
+	// for, applied again to the new root alone after pivot_root.
 	RootPropagation uintptr  `json:"rootPropagation,omitempty"`
 	Mounts          []Mount  `json:"mounts,omitempty"`
 	Devices         []Device `json:"devices,omitempty"`
@@ -85,7 +86,12 @@ type Config struct {
 func Prepare(c *Config) error {
 	if !c.SharedMounts {
 		if err := unix.Mount("", "/", "", c.Propagation, ""); err != nil {
-			return fmt.Errorf("make mounts private: %w", err)
+			return fmt.Errorf("set the propagation of the mount tree: %w", err)
+		}
+		if c.Propagation&unix.MS_SHARED != 0 {
+			if err := rootParentPrivate(c.Root); err != nil {
+				return err
+			}
 		}
 		if err := mountRoot(c); err != nil {
 			return err
@@ -100,6 +106,11 @@ func Prepare(c *Config) error {
 	// procfs's /proc/self/fd.
 	return procfs.InFdDir(func() error {
 		for _, m := range c.Mounts {
+			if isDev(m) {
+				// Devices, /dev/pts and the console go in first;
+				// Finish makes it read-only (runc does the same).
+				m.Flags &^= unix.MS_RDONLY
+			}
 			if err := mountOne(root, m, c.CgroupHierarchies); err != nil {
 				return err
 			}
@@ -112,6 +123,25 @@ func Prepare(c *Config) error {
 		}
 		return createCwd(root, c.Cwd)
 	})
+}
+
+// rootParentPrivate makes the mount that holds root private, as runc
+// does, when the tree was made shared: the rootfs's own mount and
+// everything mounted for the container would otherwise propagate to the
+// host's peers of that mount, and pivot_root refuses a shared parent.
+// Mounts below root that are shared (an rshared bind's source) keep
+// their peers: that is what Bidirectional propagation asks for.
+func rootParentPrivate(root string) error {
+	for dir := filepath.Clean(root); ; dir = filepath.Dir(dir) {
+		err := unix.Mount("", dir, "", unix.MS_PRIVATE, "")
+		if err == nil {
+			return nil
+		}
+		// EINVAL: dir is not a mount point; its parent may be.
+		if !errors.Is(err, unix.EINVAL) || dir == "/" {
+			return fmt.Errorf("make the mount holding %s private: %w", root, err)
+		}
+	}
 }
 
 // mountRoot makes Root a mount point, as pivot_root needs: the overlay
@@ -138,6 +168,9 @@ func mountRoot(c *Config) error {
 	}
 	return nil
 }
+
+// isDev reports whether m is the container's /dev.
+func isDev(m Mount) bool { return filepath.Clean(m.Destination) == "/dev" }
 
 // createCwd creates the working directory inside root if it is missing.
 func createCwd(root *os.File, cwd string) error {
@@ -169,6 +202,9 @@ func EnterRoot(c *Config, noPivot bool) error {
 	if !noPivot {
 		return Pivot(root)
 	}
+	if err := hideKernelFSOutside(root); err != nil {
+		return err
+	}
 	if err := unix.Chdir(root); err != nil {
 		return fmt.Errorf("chdir to rootfs: %w", err)
 	}
@@ -182,6 +218,60 @@ func EnterRoot(c *Config, noPivot bool) error {
 		return fmt.Errorf("chdir /: %w", err)
 	}
 	return nil
+}
+
+// hideKernelFSOutside removes, before a chroot without pivot_root, every
+// whole procfs and sysfs mounted outside root (the host's /proc and /sys).
+// They would stay in the container's mount namespace, and the kernel lets
+// a process in a new user namespace mount a procfs or sysfs of its own
+// wherever a whole, uncovered one is mounted: it would see a bare /proc
+// (/proc/sysrq-trigger) with none of the masks. runc does the same; where
+// unmounting is refused, the mount is covered with a tmpfs.
+func hideKernelFSOutside(root string) error {
+	b, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		return fmt.Errorf("read mountinfo: %w", err)
+	}
+	// mountinfo shows the path with symlinks resolved.
+	if real, err := filepath.EvalSymlinks(root); err == nil {
+		root = real
+	}
+	for _, mp := range kernelFSMounts(string(b), root) {
+		// Unmount events must not reach the host.
+		if err := unix.Mount("", mp, "", unix.MS_SLAVE|unix.MS_REC, ""); err != nil {
+			if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EINVAL) {
+				continue // gone with a mount above it
+			}
+			return fmt.Errorf("hide %s: %w", mp, err)
+		}
+		err := unix.Unmount(mp, unix.MNT_DETACH)
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EPERM) {
+			err = unix.Mount("tmpfs", mp, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "size=0")
+		}
+		if err != nil && !errors.Is(err, unix.ENOENT) {
+			return fmt.Errorf("hide %s: %w", mp, err)
+		}
+	}
+	return nil
+}
+
+// kernelFSMounts lists, from mountinfo text, the mount points of whole
+// (root "/") procfs and sysfs mounts outside root.
+func kernelFSMounts(mountinfo, root string) []string {
+	var out []string
+	for _, line := range strings.Split(mountinfo, "\n") {
+		pre, post, ok := strings.Cut(line, " - ")
+		f, g := strings.Fields(pre), strings.Fields(post)
+		if !ok || len(f) < 5 || len(g) < 1 || (g[0] != "proc" && g[0] != "sysfs") || f[3] != "/" {
+			continue
+		}
+		mp := unescapeMountPath(f[4])
+		if mp == root || strings.HasPrefix(mp, root+"/") {
+			continue
+		}
+		out = append(out, mp)
+	}
+	return out
 }
 
 // Pivot makes root the container's / and detaches the old root, so no path
@@ -247,13 +337,23 @@ func Finish(c *Config) error {
 			return err
 		}
 	}
+	for _, m := range c.Mounts {
+		if isDev(m) && m.Flags&unix.MS_RDONLY != 0 {
+			if err := remountReadonly("/dev"); err != nil {
+				return fmt.Errorf("make /dev read-only: %w", err)
+			}
+		}
+	}
 	if c.Readonly {
 		if err := remountReadonly("/"); err != nil {
 			return fmt.Errorf("make root read-only: %w", err)
 		}
 	}
 	if c.RootPropagation != 0 {
-		if err := unix.Mount("", "/", "", c.RootPropagation, ""); err != nil {
+		// On / alone: applied recursively it would override the
+		// propagation each bind asked for (an rshared bind under an
+		// rslave root). Prepare applied it to the whole tree first.
+		if err := unix.Mount("", "/", "", c.RootPropagation&^unix.MS_REC, ""); err != nil {
 			return fmt.Errorf("set root propagation: %w", err)
 		}
 	}

@@ -232,10 +232,5 @@ func validateUnsupported(s *specs.Spec) error {
 			return invalid("%s is not supported by berth: remove it from the config", name)
 		}
 	}
-	for _, m := range s.Mounts {
-		if len(m.UIDMappings)+len(m.GIDMappings) > 0 {
-			return invalid("mount %q: idmapped mounts are not supported by berth", m.Destination)
-		}
-	}
 	return nil
 }

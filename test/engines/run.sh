@@ -308,6 +308,9 @@ cat >"$W/seccomp-arches.json" <<'EOF'
 EOF
 check "podman run, seccomp profile listing every architecture" 1 '' 'No message of desired type' \
 	"${PM[@]}" run --rm --security-opt seccomp="$W/seccomp-arches.json" "$IMAGE" mkdir /tmp/x
+# --read-only: podman mounts /run, /tmp and /var/tmp as tmpfs with tmpcopyup.
+check "podman run --read-only (tmpcopyup)" 0 ok '' \
+	"${PM[@]}" run --rm --read-only "$IMAGE" sh -c 'touch /run/x /tmp/x /var/tmp/x && ! touch /x 2>/dev/null && echo ok'
 check "podman ps -a is empty" 0 '' '' "${PM[@]}" ps -a -q
 
 # No runtime state left for any container podman made (podman passes no

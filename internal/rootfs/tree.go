@@ -1,0 +1,142 @@
+package rootfs
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// CloneTrees runs in the parent, in the host's namespaces, before the
+// init stage starts: for each bind mount that needs it, it clones the
+// source's mount tree (open_tree OPEN_TREE_CLONE) into a detached mount
+// that the init stage attaches at the destination (move_mount). An
+// idmapped bind gets its user namespace's mapping here, where the
+// mappings can be written. In a container with a user namespace
+// (userns), every plain bind is cloned here too: its source may be out
+// of reach of the namespace's root (a 0700 directory of the host's root),
+// as runc opens such sources before entering the namespace. Recursive
+// binds are left to the init stage, whose copy of the host's submounts
+// the kernel locks (a cloned tree's submounts could be unmounted by the
+// container's root). The result has one entry per mount, nil where the
+// init stage mounts by itself; the caller closes the files.
+func CloneTrees(mounts []Mount, userns bool) ([]*os.File, error) {
+	var trees []*os.File
+	for i, m := range mounts {
+		plainBind := m.IsBind() && m.Flags&unix.MS_REC == 0
+		if m.IDMap == nil && !(userns && plainBind) {
+			continue
+		}
+		if trees == nil {
+			trees = make([]*os.File, len(mounts))
+		}
+		f, err := cloneTree(m)
+		if err != nil {
+			CloseTrees(trees)
+			return nil, fmt.Errorf("mount %s: %w", m.Destination, err)
+		}
+		trees[i] = f
+	}
+	return trees, nil
+}
+
+// CloseTrees closes what CloneTrees returned.
+func CloseTrees(trees []*os.File) {
+	for _, f := range trees {
+		if f != nil {
+			f.Close()
+		}
+	}
+}
+
+func cloneTree(m Mount) (*os.File, error) {
+	flags := uint(unix.OPEN_TREE_CLONE | unix.OPEN_TREE_CLOEXEC)
+	if m.Flags&unix.MS_REC != 0 {
+		flags |= unix.AT_RECURSIVE
+	}
+	fd, err := unix.OpenTree(unix.AT_FDCWD, m.Source, flags)
+	if errors.Is(err, unix.ENOSYS) {
+		return nil, errors.New("idmapped mounts, and bind mounts in a user namespace, need open_tree(2), Linux 5.2 or later (idmapped: 5.12)")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("clone bind source %s: %w", m.Source, err)
+	}
+	tree := os.NewFile(uintptr(fd), m.Source)
+	if m.IDMap != nil {
+		if err := idmapTree(tree, m.IDMap); err != nil {
+			tree.Close()
+			return nil, err
+		}
+	}
+	return tree, nil
+}
+
+// idmapTree makes the detached tree an idmapped mount, with a user
+// namespace that carries the mapping (the namespace is only a carrier of
+// the mapping; the mount keeps a reference to it).
+func idmapTree(tree *os.File, idmap *IDMap) error {
+	if len(idmap.UIDs) == 0 || len(idmap.GIDs) == 0 {
+		return errors.New("an idmapped mount needs both uid and gid mappings")
+	}
+	userns, err := usernsWithMapping(idmap)
+	if err != nil {
+		return err
+	}
+	defer userns.Close()
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_IDMAP, Userns_fd: uint64(userns.Fd())}
+	flags := uint(unix.AT_EMPTY_PATH)
+	if idmap.Recursive {
+		flags |= unix.AT_RECURSIVE
+	}
+	if err := unix.MountSetattr(int(tree.Fd()), "", flags, &attr); err != nil {
+		return fmt.Errorf("idmap the mount of %s (its file system must support idmapped mounts): %w", tree.Name(), err)
+	}
+	return nil
+}
+
+// usernsWithMapping returns a user namespace with the mapping, held by a
+// process that never runs: started with PTRACE_TRACEME it stops at its
+// exec, its namespace is opened, and it is killed (runc does the same).
+func usernsWithMapping(idmap *IDMap) (*os.File, error) {
+	// The tracer of the stopped child is this thread.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	p, err := os.StartProcess("/proc/self/exe", []string{"idmap-userns"}, &os.ProcAttr{
+		Sys: &syscall.SysProcAttr{
+			Cloneflags:  unix.CLONE_NEWUSER,
+			UidMappings: sysIDMap(idmap.UIDs),
+			GidMappings: sysIDMap(idmap.GIDs),
+			Ptrace:      true,
+		},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("create a user namespace for the mapping: %w", err)
+	}
+	defer func() {
+		_ = p.Kill()
+		_, _ = p.Wait()
+	}()
+	f, err := os.Open("/proc/" + strconv.Itoa(p.Pid) + "/ns/user")
+	if err != nil {
+		return nil, fmt.Errorf("open the mapping's user namespace: %w", err)
+	}
+	return f, nil
+}
+
+func sysIDMap(r []IDRange) []syscall.SysProcIDMap {
+	out := make([]syscall.SysProcIDMap, len(r))
+	for i, e := range r {
+		out[i] = syscall.SysProcIDMap{ContainerID: int(e.ContainerID), HostID: int(e.HostID), Size: int(e.Size)}
+	}
+	return out
+}
+
+// attachTree moves the detached tree the parent cloned onto target.
+func attachTree(m Mount, target *os.File) error {
+	defer unix.Close(m.TreeFD)
+	return unix.MoveMount(m.TreeFD, "", int(target.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
+}
