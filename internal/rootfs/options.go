@@ -118,24 +118,33 @@ type attrOption struct {
 // recAttrOptions are runc's recursive options: mount_setattr(2)
 // attributes (Linux 5.12) set or cleared on a mount and all below it.
 var recAttrOptions = map[string]attrOption{
-	"rro":            {false, unix.MOUNT_ATTR_RDONLY},
-	"rrw":            {true, unix.MOUNT_ATTR_RDONLY},
-	"rnosuid":        {false, unix.MOUNT_ATTR_NOSUID},
-	"rsuid":          {true, unix.MOUNT_ATTR_NOSUID},
-	"rnodev":         {false, unix.MOUNT_ATTR_NODEV},
-	"rdev":           {true, unix.MOUNT_ATTR_NODEV},
-	"rnoexec":        {false, unix.MOUNT_ATTR_NOEXEC},
-	"rexec":          {true, unix.MOUNT_ATTR_NOEXEC},
-	"rnodiratime":    {false, unix.MOUNT_ATTR_NODIRATIME},
-	"rdiratime":      {true, unix.MOUNT_ATTR_NODIRATIME},
-	"rrelatime":      {false, unix.MOUNT_ATTR_RELATIME},
-	"rnorelatime":    {true, unix.MOUNT_ATTR_RELATIME},
-	"rnoatime":       {false, unix.MOUNT_ATTR_NOATIME},
-	"ratime":         {true, unix.MOUNT_ATTR_NOATIME},
-	"rstrictatime":   {false, unix.MOUNT_ATTR_STRICTATIME},
-	"rnostrictatime": {true, unix.MOUNT_ATTR_STRICTATIME},
-	"rnosymfollow":   {false, unix.MOUNT_ATTR_NOSYMFOLLOW}, // Linux 5.14
-	"rsymfollow":     {true, unix.MOUNT_ATTR_NOSYMFOLLOW},
+	"rro":          {false, unix.MOUNT_ATTR_RDONLY},
+	"rrw":          {true, unix.MOUNT_ATTR_RDONLY},
+	"rnosuid":      {false, unix.MOUNT_ATTR_NOSUID},
+	"rsuid":        {true, unix.MOUNT_ATTR_NOSUID},
+	"rnodev":       {false, unix.MOUNT_ATTR_NODEV},
+	"rdev":         {true, unix.MOUNT_ATTR_NODEV},
+	"rnoexec":      {false, unix.MOUNT_ATTR_NOEXEC},
+	"rexec":        {true, unix.MOUNT_ATTR_NOEXEC},
+	"rnodiratime":  {false, unix.MOUNT_ATTR_NODIRATIME},
+	"rdiratime":    {true, unix.MOUNT_ATTR_NODIRATIME},
+	"rnosymfollow": {false, unix.MOUNT_ATTR_NOSYMFOLLOW}, // Linux 5.14
+	"rsymfollow":   {true, unix.MOUNT_ATTR_NOSYMFOLLOW},
+}
+
+// recAtimeOptions set the atime field of recursive attributes. That field
+// is one value (relatime is 0), not bits: mount_setattr(2) refuses to clear
+// part of it, so runc's "clear noatime" (ratime) or "clear strictatime"
+// (rnostrictatime) fail with EINVAL there. Each option here names the value
+// the field gets instead: the negations fall back to the kernel's default,
+// relatime, and rnorelatime to strictatime, as norelatime does.
+var recAtimeOptions = map[string]uint64{
+	"rrelatime":      unix.MOUNT_ATTR_RELATIME,
+	"rnorelatime":    unix.MOUNT_ATTR_STRICTATIME,
+	"rnoatime":       unix.MOUNT_ATTR_NOATIME,
+	"ratime":         unix.MOUNT_ATTR_RELATIME,
+	"rstrictatime":   unix.MOUNT_ATTR_STRICTATIME,
+	"rnostrictatime": unix.MOUNT_ATTR_RELATIME,
 }
 
 // ExtensionOptions are the options that are neither flags nor file-system
@@ -154,6 +163,9 @@ func KnownOptions() []string {
 		out = append(out, o)
 	}
 	for o := range recAttrOptions {
+		out = append(out, o)
+	}
+	for o := range recAtimeOptions {
 		out = append(out, o)
 	}
 	out = append(out, ExtensionOptions...)
@@ -195,6 +207,11 @@ func ParseMount(typ, source, dest string, options []string) (Mount, error) {
 				m.RecAttrSet |= a.attr
 				m.RecAttrClr &^= a.attr
 			}
+			continue
+		}
+		if v, ok := recAtimeOptions[o]; ok {
+			m.RecAttrSet = m.RecAttrSet&^unix.MOUNT_ATTR__ATIME | v
+			m.RecAttrClr |= unix.MOUNT_ATTR__ATIME
 			continue
 		}
 		switch o {
