@@ -30,9 +30,14 @@ const (
 // resume; stop (berth stop, rm -f, restart, and kill with the stop signal)
 // thaws it after its signal, as Docker does; delete --force kills and
 // thaws. It refuses exec (as runc and Docker do), pause and start.
+//
+// A stopped container admits kill: with --all it signals what is left in
+// its cgroup, else it fails with "container not running" (runc compat:
+// containerd's shim runs kill --all on every exited container and reads
+// that text as "already finished"; internal/container decides).
 var allowed = map[Operation][]Status{
 	OpStart:       {Created},
-	OpKill:        {Created, Running, Paused},
+	OpKill:        {Created, Running, Paused, Stopped},
 	OpStop:        {Running, Paused},
 	OpDelete:      {Stopped, Creating},
 	OpForceDelete: {Creating, Created, Running, Paused, Stopped},
