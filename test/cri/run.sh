@@ -140,7 +140,7 @@ cri_cgroups() {
 had_cg=$(cri_cgroups)
 CONTAINERD_PID= REGISTRY_PID=
 cleanup() {
-	local rc=$? pid d m t fam
+	local rc=$? pid d m t fam left
 	set +e
 	echo "--- cleanup"
 	if [ -n "$CONTAINERD_PID" ]; then
@@ -164,10 +164,18 @@ cleanup() {
 			kill -9 "$pid" 2>/dev/null
 		done
 	done
-	sleep 0.3
-	for d in $new_cg; do
-		[ -d "$d" ] && find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+	# Killed processes leave their cgroup once reaped: retry a while.
+	for _ in $(seq 50); do
+		left=
+		for d in $new_cg; do
+			[ -d "$d" ] || continue
+			find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+			[ -d "$d" ] && left=1
+		done
+		[ -n "$left" ] || break
+		sleep 0.1
 	done
+	[ -z "$left" ] || echo "run.sh: cgroups left: $(for d in $new_cg; do [ -d "$d" ] && echo "$d"; done)" >&2
 	# Mounts under the work dir, deepest first; the pods' network
 	# namespaces containerd left in /var/run/netns.
 	for m in $(awk -v w="$W" 'index($5, w) == 1 {print $5}' /proc/self/mountinfo | sort -r); do

@@ -202,7 +202,7 @@ func sortedKeys(m map[string]v1.Image) []string {
 // file is one entry of a layer.
 type file struct {
 	path, link string // link: a symlink's target
-	hardlink   string // a hard link's target
+	hardlink   string // a hard link's target; mode must be the target's (unpackers chmod the link)
 	mode       int64  // with tar's type bits implied by path/link/data
 	dir        bool
 	data       []byte
@@ -243,7 +243,7 @@ func baseFiles(busybox string) ([]file, error) {
 	}
 	for _, a := range out {
 		if a != "busybox" {
-			fs = append(fs, file{path: "bin/" + a, hardlink: "bin/busybox"})
+			fs = append(fs, file{path: "bin/" + a, hardlink: "bin/busybox", mode: 0o755})
 		}
 	}
 	return fs, nil
@@ -354,7 +354,7 @@ func buildImages(busybox string) (map[string]v1.Image, error) {
 		extra []file
 		edit  func(*v1.Config)
 	}{
-		{"e2e-test-images/busybox:1.29-2", append(program("usr/bin/ipcs", 0o755), file{path: "usr/bin/pgrep", hardlink: "usr/bin/ipcs"}), nil},
+		{"e2e-test-images/busybox:1.29-2", append(program("usr/bin/ipcs", 0o755), file{path: "usr/bin/pgrep", hardlink: "usr/bin/ipcs", mode: 0o755}), nil},
 		{"pause:3.9", program("pause", 0o755), func(c *v1.Config) { c.Cmd = nil; c.Entrypoint = []string{"/pause"} }},
 		{"e2e-test-images/nginx:1.14-2", program("usr/sbin/nginx", 0o755), cmd("/usr/sbin/nginx")},
 		{"e2e-test-images/httpd:2.4.39-4", program("usr/sbin/httpd", 0o755), cmd("/usr/sbin/httpd")},
