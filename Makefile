@@ -35,7 +35,7 @@ demo: deps build
 test: deps test-unit test-fuzz test-integration test-v2 test-oci test-engines test-cri
 
 test-unit:
-	go test -count=1 ./internal/... ./cmd/...
+	go test -count=1 ./internal/... ./cmd/... ./test/cri/...
 
 # Every Go fuzz test (the parsers of hostile input), FUZZTIME each; their
 # seed corpora already run in test-unit. A count of executions, not a
