@@ -9,7 +9,7 @@ PREFIX ?= /usr/local
 DEMO_ROOTFS := .cache/demo-rootfs
 VM_PAYLOAD := .cache/vm-payload
 
-.PHONY: build man deps demo test test-unit test-fuzz test-integration test-v2 test-oci test-engines bench install clean
+.PHONY: build man deps demo test test-unit test-fuzz test-integration test-v2 test-oci test-engines test-cri bench install clean
 
 build:
 	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth
@@ -30,11 +30,12 @@ demo: deps build
 # The whole suite: unit tests, a short run of every fuzz test, integration
 # tests on this host's cgroups, the integration tests again in a VM whose
 # only hierarchy is cgroup v2, the OCI runtime validation suite, and real
-# engines (podman, containerd) driving berth-oci.
-test: deps test-unit test-fuzz test-integration test-v2 test-oci test-engines
+# engines (podman, containerd) driving berth-oci, and Kubernetes' critest
+# through containerd's CRI with runc as the baseline.
+test: deps test-unit test-fuzz test-integration test-v2 test-oci test-engines test-cri
 
 test-unit:
-	go test -count=1 ./internal/... ./cmd/...
+	go test -count=1 ./internal/... ./cmd/... ./test/cri/...
 
 # Every Go fuzz test (the parsers of hostile input), FUZZTIME each; their
 # seed corpora already run in test-unit. A count of executions, not a
@@ -72,6 +73,12 @@ test-oci: build
 
 test-engines: build
 	test/engines/run.sh $(CURDIR)/bin/berth-oci
+
+# critest (cri-tools v1.37.0) through a private containerd's CRI plugin,
+# once with runc and once with berth-oci; fails unless every case that
+# passes with runc passes with berth. docs/kubernetes.md.
+test-cri: build
+	test/cri/run.sh $(CURDIR)/bin/berth-oci
 
 bench: deps build
 	BERTH=$(CURDIR)/bin/berth BERTH_OCI=$(CURDIR)/bin/berth-oci bench/run.sh

@@ -15,8 +15,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ErrNotRunning means the init process is gone.
-var ErrNotRunning = errors.New("container is not running")
+// ErrNotRunning means the init process is gone. runc compat: containerd's
+// shim matches the words "container not running" of a failed kill.
+var ErrNotRunning = errors.New("container not running")
 
 // Status is the container's state now: the record's, corrected by what
 // the kernel says (a dead init process means stopped, a frozen cgroup
@@ -127,6 +128,9 @@ func (c *Container) signal(op state.Operation, sig unix.Signal, all, thaw bool) 
 	if err := state.Check(op, st); err != nil {
 		return err
 	}
+	if st == state.Stopped {
+		return c.signalStopped(sig, all)
+	}
 	var err error
 	if all && c.cg.Owned() {
 		err = c.cg.Signal(sig)
@@ -142,6 +146,21 @@ func (c *Container) signal(op state.Operation, sig unix.Signal, all, thaw bool) 
 		return c.cg.Freeze(false)
 	}
 	return nil
+}
+
+// signalStopped is kill of a stopped container, as runc does it (runc
+// compat: containerd's shim runs kill --all ID SIGKILL after every exit):
+// with all, the processes left in the container's cgroup (orphans of an
+// init without a PID namespace of its own) are signalled, and none left
+// is success; without, it fails with ErrNotRunning.
+func (c *Container) signalStopped(sig unix.Signal, all bool) error {
+	if !all {
+		return fmt.Errorf("container %s: %w", c.rec.ID, ErrNotRunning)
+	}
+	if !c.cg.Owned() || len(c.cg.Processes()) == 0 {
+		return nil
+	}
+	return c.cg.Signal(sig)
 }
 
 // openInit holds the container's init process by a pidfd, checked

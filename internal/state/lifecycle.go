@@ -33,9 +33,14 @@ const (
 // thaws. It refuses exec (as runc and Docker do), pause and start;
 // exec --ignore-paused starts a process that stays frozen until resume.
 // A created container admits exec, as runc's does: its namespaces exist.
+//
+// A stopped container admits kill: with --all it signals what is left in
+// its cgroup, else it fails with "container not running" (runc compat:
+// containerd's shim runs kill --all on every exited container and reads
+// that text as "already finished"; internal/container decides).
 var allowed = map[Operation][]Status{
 	OpStart:       {Created},
-	OpKill:        {Created, Running, Paused},
+	OpKill:        {Created, Running, Paused, Stopped},
 	OpStop:        {Running, Paused},
 	OpDelete:      {Stopped, Creating},
 	OpForceDelete: {Creating, Created, Running, Paused, Stopped},

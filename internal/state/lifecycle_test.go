@@ -9,7 +9,7 @@ func TestLifecycleTable(t *testing.T) {
 	all := []Status{Creating, Created, Running, Paused, Stopped}
 	want := map[Operation]map[Status]bool{
 		OpStart:       {Created: true},
-		OpKill:        {Created: true, Running: true, Paused: true},
+		OpKill:        {Created: true, Running: true, Paused: true, Stopped: true},
 		OpStop:        {Running: true, Paused: true},
 		OpDelete:      {Stopped: true, Creating: true},
 		OpForceDelete: {Creating: true, Created: true, Running: true, Paused: true, Stopped: true},
