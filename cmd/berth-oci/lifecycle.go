@@ -137,11 +137,7 @@ func newKillCommand(g *globals) *cobra.Command {
 		Args:  cobra.RangeArgs(1, 2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			sig := unix.SIGTERM
-			if len(args) == 2 && args[1] == "0" {
-				// runc compat: signal 0 checks that the container is
-				// alive (kill -a ID 0 succeeds on a stopped one).
-				sig = 0
-			} else if len(args) == 2 {
+			if len(args) == 2 {
 				var err error
 				if sig, err = parseKillSignal(args[1]); err != nil {
 					return err
