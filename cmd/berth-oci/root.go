@@ -25,6 +25,7 @@ type globals struct {
 	logFormat     string
 	debug         bool
 	systemdCgroup bool
+	criu          string
 }
 
 // exitCode makes main exit with a status without printing an error.
@@ -52,7 +53,7 @@ func newRootCommand(g *globals) *cobra.Command {
 	f.StringVar(&g.logFormat, "log-format", "text", "log format: text or json")
 	f.BoolVar(&g.debug, "debug", false, "log more")
 	f.BoolVar(&g.systemdCgroup, "systemd-cgroup", false, "use systemd cgroup paths (cgroupfs is used where systemd is not running)")
-	f.String("criu", "", "ignored: checkpointing is not supported")
+	f.StringVar(&g.criu, "criu", "criu", "path to the criu binary, for checkpoint and restore")
 	f.String("rootless", "auto", "ignored: rootless containers are not supported")
 	root.SetVersionTemplate(fmt.Sprintf("berth-oci version {{.Version}}\nspec: %s\n", specVersion()))
 	root.AddCommand(
@@ -60,6 +61,7 @@ func newRootCommand(g *globals) *cobra.Command {
 		newKillCommand(g), newDeleteCommand(g), newListCommand(g), newPsCommand(g),
 		newPauseCommand(g), newResumeCommand(g), newSpecCommand(g), newFeaturesCommand(g),
 		newExecCommand(g), newUpdateCommand(g), newEventsCommand(g),
+		newCheckpointCommand(g), newRestoreCommand(g),
 	)
 	return root
 }
