@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -240,7 +241,7 @@ func Run(criu string, args []string, stdio [3]*os.File, extra []*os.File) error 
 	if err == nil {
 		return nil
 	}
-	if errors.Is(err, exec.ErrNotFound) {
+	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%w: %s not found (install criu)", ErrUnsupported, criu)
 	}
 	log := logPath(args)
@@ -299,7 +300,7 @@ func Check(criu string) error {
 		criu = DefaultCriu
 	}
 	out, err := exec.Command(criu, "check").CombinedOutput()
-	if errors.Is(err, exec.ErrNotFound) {
+	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%w: %s not found (install criu)", ErrUnsupported, criu)
 	}
 	if err == nil && !bytes.Contains(out, []byte("Error (criu/kerndat")) {
