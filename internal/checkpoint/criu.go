@@ -294,25 +294,33 @@ func firstError(log string) string {
 }
 
 // Check runs `criu check`: nil when CRIU can checkpoint on this kernel,
-// otherwise ErrUnsupported with CRIU's first complaint.
+// otherwise ErrUnsupported with CRIU's first complaint. Its log goes to a
+// file of its own: a CRIU config file (/etc/criu/default.conf) may send
+// it elsewhere.
 func Check(criu string) error {
 	if criu == "" {
 		criu = DefaultCriu
 	}
-	out, err := exec.Command(criu, "check").CombinedOutput()
+	dir, err := os.MkdirTemp("", "berth-criu-check-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	out, err := exec.Command(criu, "check", "--work-dir", dir, "--log-file", "check.log").CombinedOutput()
 	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("%w: %s not found (install criu)", ErrUnsupported, criu)
 	}
-	if err == nil && !bytes.Contains(out, []byte("Error (criu/kerndat")) {
+	if err == nil {
 		return nil
 	}
-	why := err
-	for _, line := range strings.Split(string(out), "\n") {
-		if strings.HasPrefix(line, "Error (") {
-			return fmt.Errorf("%w: criu check: %s", ErrUnsupported, line)
-		}
+	why := firstError(filepath.Join(dir, "check.log"))
+	if why == "" {
+		why = strings.TrimSpace(string(out))
 	}
-	return fmt.Errorf("%w: criu check: %v", ErrUnsupported, why)
+	if why == "" {
+		why = err.Error()
+	}
+	return fmt.Errorf("%w: criu check: %s", ErrUnsupported, why)
 }
 
 // Version is CRIU's version, such as 3.17.1.

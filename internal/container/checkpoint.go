@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -202,7 +203,8 @@ func Restore(o Options, co checkpoint.Options, criu string) (_ *Container, err e
 			c.release()
 		}
 	}()
-	if !o.Foreground {
+	if !o.Foreground || o.KeepSpec {
+		// berth's monitor keeps it for exec and a later checkpoint.
 		if err := c.saveSpec(s); err != nil {
 			return nil, err
 		}
@@ -251,18 +253,37 @@ func (c *Container) criuRestore(o Options, co checkpoint.Options, criu string, i
 	for _, m := range bindMounts(o.Spec) {
 		r.External = append(r.External, checkpoint.Mount{Key: m.Destination, Val: m.Source})
 	}
+	// The new stdio reaches CRIU as fds 3-5, never as its own 0-2: CRIU
+	// writes its complaints to its stderr, which must not be the
+	// container's log.
 	var extra []*os.File
+	stdio := [3]*os.File{o.Stdin, o.Stdout, o.Stderr}
+	for i, f := range stdio {
+		key, ok := stdioKey(r.Inherit, i)
+		if !ok {
+			continue
+		}
+		if f == nil {
+			null, err := os.Open(os.DevNull)
+			if err != nil {
+				return 0, fmt.Errorf("restore: %w", err)
+			}
+			defer null.Close()
+			f = null
+		}
+		r.Inherit[key] = 3 + len(extra)
+		extra = append(extra, f)
+	}
 	if p := nsPath(o.Spec, specs.NetworkNamespace); p != "" {
 		ns, err := os.Open(p)
 		if err != nil {
 			return 0, fmt.Errorf("restore: network namespace: %w", err)
 		}
 		defer ns.Close()
+		r.Inherit[checkpoint.InheritNetNs()] = 3 + len(extra)
 		extra = append(extra, ns)
-		r.Inherit[checkpoint.InheritNetNs()] = 3
 	}
-	stdio := [3]*os.File{o.Stdin, o.Stdout, o.Stderr}
-	if err := checkpoint.Run(criu, checkpoint.RestoreArgs(co, r), stdio, extra); err != nil {
+	if err := checkpoint.Run(criu, checkpoint.RestoreArgs(co, r), [3]*os.File{}, extra); err != nil {
 		return 0, err
 	}
 	b, err := os.ReadFile(r.PidFile)
@@ -274,6 +295,16 @@ func (c *Container) criuRestore(o Options, co checkpoint.Options, criu string, i
 		return 0, fmt.Errorf("restore: criu's pid file holds %q", b)
 	}
 	return pid, nil
+}
+
+// stdioKey is the key of the image's stdio fd i in inherit.
+func stdioKey(inherit map[string]int, i int) (string, bool) {
+	for k, v := range inherit {
+		if v == i {
+			return k, true
+		}
+	}
+	return "", false
 }
 
 // mountRestoreRoot mounts the container's root filesystem at dir: a bind
@@ -315,3 +346,35 @@ func (c *Container) Wait() Exit {
 
 // Pid is the container's init process on the host.
 func (c *Container) Pid() int { return c.rec.Pid }
+
+// RunRestored restores a container from co.ImagePath as a foreground
+// container and waits for it: what Run is for a new one (berth's monitor
+// restoring a checkpointed container). Signals that Run forwards are
+// forwarded to the restored init too.
+func RunRestored(o Options, co checkpoint.Options, criu string) (Exit, error) {
+	o.Foreground = true
+	c, err := Restore(o, co, criu)
+	if err != nil {
+		return Exit{}, &StartError{Code: 125, Err: err}
+	}
+	defer c.Close()
+	signals := make(chan os.Signal, 16)
+	signal.Notify(signals, forwardedSignals...)
+	defer signal.Stop(signals)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			select {
+			case sig := <-signals:
+				_ = c.signalInit(sig.(unix.Signal))
+			case <-done:
+				return
+			}
+		}
+	}()
+	if o.Started != nil {
+		o.Started(c.rec.Pid)
+	}
+	return c.Wait(), nil
+}

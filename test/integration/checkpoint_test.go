@@ -30,7 +30,7 @@ const counterScript = "i=0; while true; do i=$((i+1)); echo $i; sleep 0.1; done"
 
 // sharedNet: the restore tests run without a network namespace of their
 // own: CRIU 3.17.1 fails to dump one on the VM's kernel 6.1 ("Dumping
-// netns links: -22 reported by netlink").
+// netns links: -22 reported by netlink"), for runc too (tried there).
 func sharedNet(s *specs.Spec) {
 	var kept []specs.LinuxNamespace
 	for _, ns := range s.Linux.Namespaces {
@@ -323,7 +323,7 @@ func TestCheckpointCriuInvocation(t *testing.T) {
 	restore := readFile(t, logFile)
 	for _, want := range []string{
 		"restore --images-dir " + images, "--log-file restore.log", "--restore-detached", "--restore-sibling",
-		"--cgroup-root /berth/cr-fake2", "--external mnt[/data]:" + dir, "--inherit-fd fd[1]:pipe:[",
+		"--cgroup-root /berth/cr-fake2", "--external mnt[/data]:" + dir, ":pipe:[", "--inherit-fd fd[3]:",
 		"--tcp-established", "--file-locks", "--empty-ns net",
 	} {
 		if !strings.Contains(restore, want) {
@@ -362,4 +362,120 @@ func TestCheckpointCriuBrokenHere(t *testing.T) {
 		t.Errorf("a failed checkpoint left the container %s", st.Status)
 	}
 	_ = time.Second
+}
+
+// logNumbers are the numbers a counter container printed, from berth logs.
+func logNumbers(t *testing.T, ref string) []int {
+	t.Helper()
+	r := berth(t, "", "logs", ref)
+	var out []int
+	for _, f := range strings.Fields(r.stdout) {
+		if n, err := strconv.Atoi(f); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// TestCheckpointBerthDetached: a detached berth container survives a
+// checkpoint and restore, also through an exported tar.gz, and its log
+// goes on from where it was.
+func TestCheckpointBerthDetached(t *testing.T) {
+	needCriu(t)
+	before := snapshot(t)
+	// --network host: CRIU 3.17.1 cannot dump a network namespace in the VM.
+	r := berth(t, "", "run", "-d", "--name", "crb", "--network", "host", "--rootfs", rootfsDir, "/bin/sh", "-c", counterScript)
+	if r.code != 0 {
+		t.Fatalf("run -d: %+v", r)
+	}
+	defer berth(t, "", "rm", "-f", "crb")
+	eventually(t, "the counter logs", func() string {
+		if n := logNumbers(t, "crb"); len(n) < 3 {
+			return fmt.Sprintf("%d lines", len(n))
+		}
+		return ""
+	})
+	cycle := func(checkpointArgs, restoreArgs []string) {
+		t.Helper()
+		if r := berth(t, "", append(append([]string{"container", "checkpoint"}, checkpointArgs...), "crb")...); r.code != 0 {
+			t.Fatalf("checkpoint: %+v", r)
+		}
+		if st := inspectState(t, "crb"); st.Status != "exited" {
+			t.Fatalf("after checkpoint: %+v", st)
+		}
+		logged := logNumbers(t, "crb")
+		last := logged[len(logged)-1]
+		time.Sleep(300 * time.Millisecond)
+		if n := logNumbers(t, "crb"); len(n) != len(logged) {
+			t.Fatalf("the counter went on after the checkpoint: %d then %d lines", len(logged), len(n))
+		}
+		if r := berth(t, "", append(append([]string{"container", "restore"}, restoreArgs...), "crb")...); r.code != 0 {
+			logs, _ := filepath.Glob(filepath.Join(storeRoot, "containers", "*", "checkpoint", "restore.log"))
+			for _, l := range logs {
+				b, _ := os.ReadFile(l)
+				t.Logf("%s:\n%s", l, tail(string(b), 40))
+			}
+			t.Fatalf("restore: %+v", r)
+		}
+		if st := inspectState(t, "crb"); st.Status != "running" {
+			t.Fatalf("after restore: %+v", st)
+		}
+		eventually(t, "the restored counter logs", func() string {
+			n := logNumbers(t, "crb")
+			if len(n) < len(logged)+3 {
+				return fmt.Sprintf("%d lines, %d before", len(n), len(logged))
+			}
+			if next := n[len(logged)]; next != last+1 {
+				return fmt.Sprintf("after %d the restored counter printed %d", last, next)
+			}
+			return ""
+		})
+	}
+	cycle(nil, nil)
+	archive := filepath.Join(t.TempDir(), "crb.tar.gz")
+	cycle([]string{"--export", archive}, []string{"--import", archive})
+	if r := berth(t, "", "stop", "crb"); r.code != 0 {
+		t.Errorf("stop the restored container: %+v", r)
+	}
+	berth(t, "", "rm", "-f", "crb")
+	checkNoLeaks(t, before)
+}
+
+// TestCheckpointBerthErrors: refusals are one line, exit 125, and change
+// nothing.
+func TestCheckpointBerthErrors(t *testing.T) {
+	needRoot(t)
+	before := snapshot(t)
+	r := berth(t, "", "run", "-d", "--name", "crbe", "--network", "none", "--rootfs", rootfsDir, "/bin/sh", "-c", "exit 0")
+	if r.code != 0 {
+		t.Fatalf("run -d: %+v", r)
+	}
+	defer berth(t, "", "rm", "-f", "crbe")
+	eventually(t, "the container exits", func() string {
+		if st := inspectState(t, "crbe"); st.Status != "exited" {
+			return st.Status
+		}
+		return ""
+	})
+	bogus := filepath.Join(t.TempDir(), "bogus.tar.gz")
+	os.WriteFile(bogus, []byte("not a tarball"), 0o600)
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"container", "checkpoint", "crbe"}, "is not running"},
+		{[]string{"container", "checkpoint", "nosuch"}, "nosuch"},
+		{[]string{"container", "restore", "crbe"}, "no checkpoint image"},
+		{[]string{"container", "restore", "--import", bogus, "crbe"}, "not a tar.gz"},
+	} {
+		r := berth(t, "", c.args...)
+		if r.code != 125 || !strings.Contains(r.stderr, c.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+			t.Errorf("%v: want exit 125 and one line with %q, got %+v", c.args, c.want, r)
+		}
+	}
+	if st := inspectState(t, "crbe"); st.Status != "exited" {
+		t.Errorf("a refused restore left it %s", st.Status)
+	}
+	berth(t, "", "rm", "-f", "crbe")
+	checkNoLeaks(t, before)
 }
