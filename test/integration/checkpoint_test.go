@@ -222,7 +222,7 @@ func TestCheckpointErrors(t *testing.T) {
 	check("empty image dir", oci(t, "restore", "-d", "--bundle", bundle, "--image-path", empty, "cr-empty"), "no checkpoint image")
 	check("missing image dir", oci(t, "restore", "-d", "--bundle", bundle, "--image-path", images, "cr-empty"), "no checkpoint image")
 	check("bad cgroups mode", oci(t, "restore", "-d", "--bundle", bundle, "--image-path", empty, "--manage-cgroups-mode", "bogus", "cr-empty"), "invalid --manage-cgroups-mode")
-	check("bad empty-ns", oci(t, "checkpoint", "--empty-ns", "pid", "cr-nosuch"), "does not exist")
+	check("bad empty-ns", oci(t, "restore", "-d", "--bundle", bundle, "--image-path", empty, "--empty-ns", "pid", "cr-empty"), `--empty-ns "pid" is not supported`)
 	if r := oci(t, "state", "cr-empty"); r.code == 0 {
 		t.Errorf("a failed restore left a container: %s", r.stdout)
 	}
