@@ -92,6 +92,18 @@ func newRestoreCommand(g *globals) *cobra.Command {
 	return cmd
 }
 
-// CriuFeature reports, for berth-oci features, whether CRIU can
-// checkpoint here: nil, or why not.
-func CriuFeature(criu string) error { return checkpoint.Check(criu) }
+// checkpointFeatures are the annotations berth-oci features reports for
+// checkpoint/restore: runc's key, which tools read (runc compat: runc
+// 1.1.5 sets it to "true" when built with CRIU support), and whether
+// `criu check` passes on this host, with CRIU's version.
+func checkpointFeatures(criu string) map[string]string {
+	a := map[string]string{"org.opencontainers.runc.checkpoint.enabled": "true"}
+	if v, err := checkpoint.Version(criu); err == nil {
+		a["org.berth.criu.version"] = v
+	}
+	a["org.berth.criu.check"] = "ok"
+	if err := checkpoint.Check(criu); err != nil {
+		a["org.berth.criu.check"] = err.Error()
+	}
+	return a
+}

@@ -361,7 +361,18 @@ func TestCheckpointCriuBrokenHere(t *testing.T) {
 	if st := ociState(t, "cr-broken"); st.Status != specs.StateRunning {
 		t.Errorf("a failed checkpoint left the container %s", st.Status)
 	}
-	_ = time.Second
+	// A restore that CRIU fails leaves no record, cgroup or mount.
+	before := snapshot(t)
+	os.WriteFile(filepath.Join(images, "inventory.img"), nil, 0o600)
+	os.WriteFile(filepath.Join(images, "descriptors.json"), []byte(`["/dev/null","pipe:[1]","pipe:[2]"]`), 0o600)
+	r = oci(t, "restore", "-d", "--bundle", bundle, "--image-path", images, "cr-broken2")
+	if r.code == 0 || !strings.Contains(r.stderr, "criu restore failed") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Errorf("restore with a broken CRIU: %+v", r)
+	}
+	if r := oci(t, "state", "cr-broken2"); r.code == 0 {
+		t.Errorf("a failed restore left a container: %s", r.stdout)
+	}
+	checkNoLeaks(t, before)
 }
 
 // logNumbers are the numbers a counter container printed, from berth logs.
