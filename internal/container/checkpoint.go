@@ -39,6 +39,9 @@ func (c *Container) Checkpoint(o checkpoint.Options, criu string) error {
 	if err != nil {
 		return err
 	}
+	if err := refuseTerminal(s); err != nil {
+		return err
+	}
 	if err := absPaths(&o); err != nil {
 		return err
 	}
@@ -118,6 +121,17 @@ func (c *Container) freezerDir() string {
 	return ""
 }
 
+// ErrTerminal means the container's process has a terminal, which berth
+// cannot hand over through CRIU (runc does it with CRIU's RPC mode).
+var ErrTerminal = errors.New("checkpoint/restore of a container with a terminal is not supported")
+
+func refuseTerminal(s *specs.Spec) error {
+	if s.Process != nil && s.Process.Terminal {
+		return fmt.Errorf("%w: run it without process.terminal", ErrTerminal)
+	}
+	return nil
+}
+
 // bindMounts are the config's bind mounts: their sources are outside the
 // container, so CRIU records them as external mounts.
 func bindMounts(s *specs.Spec) []specs.Mount {
@@ -165,6 +179,9 @@ func Restore(o Options, co checkpoint.Options, criu string) (_ *Container, err e
 	}
 	s := o.Spec
 	if err := spec.Validate(s); err != nil {
+		return nil, err
+	}
+	if err := refuseTerminal(s); err != nil {
 		return nil, err
 	}
 	if o.RootOverlay == nil {

@@ -223,6 +223,10 @@ func TestCheckpointErrors(t *testing.T) {
 	check("missing image dir", oci(t, "restore", "-d", "--bundle", bundle, "--image-path", images, "cr-empty"), "no checkpoint image")
 	check("bad cgroups mode", oci(t, "restore", "-d", "--bundle", bundle, "--image-path", empty, "--manage-cgroups-mode", "bogus", "cr-empty"), "invalid --manage-cgroups-mode")
 	check("bad empty-ns", oci(t, "restore", "-d", "--bundle", bundle, "--image-path", empty, "--empty-ns", "pid", "cr-empty"), `--empty-ns "pid" is not supported`)
+	os.WriteFile(filepath.Join(empty, "inventory.img"), nil, 0o600)
+	os.WriteFile(filepath.Join(empty, "descriptors.json"), []byte(`[]`), 0o600)
+	tty := ociBundle(t, []string{"sh"}, func(s *specs.Spec) { s.Process.Terminal = true })
+	check("terminal", oci(t, "restore", "-d", "--bundle", tty, "--console-socket", filepath.Join(empty, "sock"), "--image-path", empty, "cr-empty"), "with a terminal is not supported")
 	if r := oci(t, "state", "cr-empty"); r.code == 0 {
 		t.Errorf("a failed restore left a container: %s", r.stdout)
 	}
