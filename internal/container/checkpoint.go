@@ -39,10 +39,13 @@ func (c *Container) Checkpoint(o checkpoint.Options, criu string) error {
 	if err != nil {
 		return err
 	}
-	if err := refuseTerminal(s); err != nil {
+	if err := absPaths(&o); err != nil {
 		return err
 	}
-	if err := absPaths(&o); err != nil {
+	if err := checkParent(o); err != nil {
+		return err
+	}
+	if err := refuseTerminal(s); err != nil {
 		return err
 	}
 	if err := makeImageDirs(o); err != nil {
@@ -86,8 +89,21 @@ func absPaths(o *checkpoint.Options) error {
 	return nil
 }
 
-// makeImageDirs creates the image and work directories, and checks that
-// a pre-dump parent exists.
+// checkParent checks that a pre-dump's images exist, before anything is
+// created (runc compat: runc's message names --parent-path, which its
+// tests match).
+func checkParent(o checkpoint.Options) error {
+	if o.ParentPath == "" {
+		return nil
+	}
+	parent := filepath.Join(o.ImagePath, o.ParentPath)
+	if fi, err := os.Stat(parent); err != nil || !fi.IsDir() {
+		return fmt.Errorf("invalid --parent-path: %s is not a directory of a pre-dump", parent)
+	}
+	return nil
+}
+
+// makeImageDirs creates the image and work directories.
 func makeImageDirs(o checkpoint.Options) error {
 	for _, dir := range []string{o.ImagePath, o.WorkPath} {
 		if dir == "" {
@@ -95,12 +111,6 @@ func makeImageDirs(o checkpoint.Options) error {
 		}
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return fmt.Errorf("checkpoint: %w", err)
-		}
-	}
-	if o.ParentPath != "" {
-		parent := filepath.Join(o.ImagePath, o.ParentPath)
-		if fi, err := os.Stat(parent); err != nil || !fi.IsDir() {
-			return fmt.Errorf("invalid --parent-path: %s is not a directory of a pre-dump", parent)
 		}
 	}
 	return nil
