@@ -61,6 +61,9 @@ func checkpointContainer(g *globalOptions, rec managed.Record, o checkpoint.Opti
 	if rec.Network != nil && rec.Network.Mode != "host" && rec.Network.Mode != "none" {
 		return fmt.Errorf("container %s is on the %s network, whose interface a restore cannot bring back: checkpoint containers run with --network host or none", rec.Name, rec.Network.Mode)
 	}
+	if rec.AutoRemove && !o.LeaveRunning {
+		return fmt.Errorf("container %s was run with --rm: it would be removed with its checkpoint once stopped; checkpoint it with --leave-running", rec.Name)
+	}
 	c, err := container.Attach(g.runroot, rec.ID)
 	if err != nil {
 		return err

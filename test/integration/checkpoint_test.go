@@ -472,6 +472,11 @@ func TestCheckpointBerthErrors(t *testing.T) {
 		}
 		return ""
 	})
+	r = berth(t, "", "run", "-d", "--rm", "--name", "crbrm", "--network", "none", "--rootfs", rootfsDir, "/bin/sh", "-c", idle)
+	if r.code != 0 {
+		t.Fatalf("run -d --rm: %+v", r)
+	}
+	defer berth(t, "", "rm", "-f", "crbrm")
 	bogus := filepath.Join(t.TempDir(), "bogus.tar.gz")
 	os.WriteFile(bogus, []byte("not a tarball"), 0o600)
 	for _, c := range []struct {
@@ -482,6 +487,7 @@ func TestCheckpointBerthErrors(t *testing.T) {
 		{[]string{"container", "checkpoint", "nosuch"}, "nosuch"},
 		{[]string{"container", "restore", "crbe"}, "no checkpoint image"},
 		{[]string{"container", "restore", "--import", bogus, "crbe"}, "not a tar.gz"},
+		{[]string{"container", "checkpoint", "crbrm"}, "was run with --rm"},
 	} {
 		r := berth(t, "", c.args...)
 		if r.code != 125 || !strings.Contains(r.stderr, c.want) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
@@ -491,6 +497,9 @@ func TestCheckpointBerthErrors(t *testing.T) {
 	if st := inspectState(t, "crbe"); st.Status != "exited" {
 		t.Errorf("a refused restore left it %s", st.Status)
 	}
-	berth(t, "", "rm", "-f", "crbe")
+	if st := inspectState(t, "crbrm"); st.Status != "running" {
+		t.Errorf("a refused checkpoint left it %s", st.Status)
+	}
+	berth(t, "", "rm", "-f", "crbe", "crbrm")
 	checkNoLeaks(t, before)
 }
