@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,7 +103,7 @@ func newFeaturesCommand(g *globals) *cobra.Command {
 		Short: "Print what this runtime supports, as the runtime spec's JSON",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return printJSON(runtimeFeatures())
+			return printJSON(runtimeFeatures(g.criu))
 		},
 	}
 }
@@ -110,9 +111,11 @@ func newFeaturesCommand(g *globals) *cobra.Command {
 // runtimeFeatures reports what berth-oci does, read from the tables that
 // validate and apply a config (mount options, namespaces, seccomp), so the
 // report follows the code; TestOCIFeaturesExercised runs each of them.
-func runtimeFeatures() features.Features {
+func runtimeFeatures(criu string) features.Features {
 	yes := true
 	sc := seccomp.Supported()
+	annotations := map[string]string{"org.opencontainers.runtime-spec.features.runtime": "berth-oci " + version}
+	maps.Copy(annotations, checkpointFeatures(criu))
 	return features.Features{
 		OCIVersionMin: "1.0.0",
 		OCIVersionMax: specs.Version,
@@ -131,7 +134,7 @@ func runtimeFeatures() features.Features {
 			// idmap and ridmap binds (rootfs.CloneTrees).
 			MountExtensions: &features.MountExtensions{IDMap: &features.IDMap{Enabled: &yes}},
 		},
-		Annotations: map[string]string{"org.opencontainers.runtime-spec.features.runtime": "berth-oci " + version},
+		Annotations: annotations,
 	}
 }
 

@@ -24,6 +24,7 @@ type globals struct {
 	debug         bool
 	systemdCgroup bool
 	logger        *slog.Logger
+	criu          string
 }
 
 // exitCode makes main exit with a status without printing an error.
@@ -62,7 +63,7 @@ func newRootCommand(g *globals) *cobra.Command {
 	f.StringVar(&g.logFormat, "log-format", "text", "log format: text or json (logrus's, as runc writes them)")
 	f.BoolVar(&g.debug, "debug", false, "log debug lines")
 	f.BoolVar(&g.systemdCgroup, "systemd-cgroup", false, "use systemd cgroup paths (cgroupfs is used where systemd is not running)")
-	f.String("criu", "", "ignored: checkpointing is not supported")
+	f.StringVar(&g.criu, "criu", "criu", "path to the criu binary, for checkpoint and restore")
 	f.String("rootless", "auto", "ignored: rootless containers are not supported")
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.SetVersionTemplate(versionText())
@@ -72,6 +73,7 @@ func newRootCommand(g *globals) *cobra.Command {
 		newKillCommand(g), newDeleteCommand(g), newListCommand(g), newPsCommand(g),
 		newPauseCommand(g), newResumeCommand(g), newSpecCommand(g), newFeaturesCommand(g),
 		newExecCommand(g), newUpdateCommand(g), newEventsCommand(g),
+		newCheckpointCommand(g), newRestoreCommand(g),
 	)
 	return root
 }

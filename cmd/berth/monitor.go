@@ -69,7 +69,8 @@ func runDetached(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []string
 
 // startMonitor starts a monitor for rec, handing it the lifetime lock
 // owner holds, and waits until the container runs or fails to start.
-func startMonitor(g *globalOptions, rec managed.Record, owner *managed.Owner) error {
+// monitorArgs are more flags for the monitor (--restore DIR).
+func startMonitor(g *globalOptions, rec managed.Record, owner *managed.Owner, monitorArgs ...string) error {
 	defer owner.Release()
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
@@ -84,7 +85,7 @@ func startMonitor(g *globalOptions, rec managed.Record, owner *managed.Owner) er
 	if g.storageDriver != "" {
 		argv = append(argv, "--storage-driver", g.storageDriver)
 	}
-	argv = append(argv, "run", "--monitor", "--id", rec.ID)
+	argv = append(append(argv, "run", "--monitor", "--id", rec.ID), monitorArgs...)
 	argv = append(append(argv, rec.Args...), rec.Command...)
 	cmd := exec.Command(exe, argv...)
 	cmd.Env, cmd.Dir = rec.Env, rec.Dir

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/berth-runtime/berth/internal/checkpoint"
 	"github.com/berth-runtime/berth/internal/container"
 	"github.com/berth-runtime/berth/internal/image"
 	"github.com/berth-runtime/berth/internal/managed"
@@ -40,6 +41,10 @@ type runFlags struct {
 	// (see monitor.go): the container's record exists already.
 	id      string
 	monitor bool
+	// restore is a checkpoint the monitor's first run restores instead of
+	// starting the container anew (berth container restore).
+	restore    string
+	restoreTCP bool
 }
 
 func newRunCommand(g *globalOptions) *cobra.Command {
@@ -86,8 +91,12 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 	addMountFlags(fl, &f.mounts)
 	fl.StringVar(&f.id, "id", "", "")
 	fl.BoolVar(&f.monitor, "monitor", false, "")
+	fl.StringVar(&f.restore, "restore", "", "")
+	fl.BoolVar(&f.restoreTCP, "restore-tcp-established", false, "")
 	_ = fl.MarkHidden("id")
 	_ = fl.MarkHidden("monitor")
+	_ = fl.MarkHidden("restore")
+	_ = fl.MarkHidden("restore-tcp-established")
 	return cmd
 }
 
@@ -208,7 +217,7 @@ func replayFlags(fl *pflag.FlagSet) []string {
 	var out []string
 	fl.Visit(func(f *pflag.Flag) {
 		switch f.Name {
-		case "detach", "id", "monitor", "name", "rm", "restart", "root", "runroot", "storage-driver":
+		case "detach", "id", "monitor", "name", "rm", "restart", "root", "runroot", "storage-driver", "restore", "restore-tcp-established":
 			return
 		}
 		if sv, ok := f.Value.(pflag.SliceValue); ok {
@@ -297,6 +306,10 @@ func runOnce(g *globalOptions, f *runFlags, rec *managed.Record, args []string, 
 		if started != nil {
 			started(pid)
 		}
+	}
+	if dir := f.restore; dir != "" {
+		f.restore = "" // a restart runs the container anew
+		return container.RunRestored(run, checkpoint.Options{ImagePath: dir, TCPEstablished: f.restoreTCP}, "")
 	}
 	return container.Run(run)
 }

@@ -3,6 +3,7 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/berth-runtime/berth/internal/checkpoint"
 	"os"
 	"path/filepath"
 	"slices"
@@ -53,8 +54,11 @@ func TestOCIFeaturesExercised(t *testing.T) {
 		!slices.Contains(f.MountOptions, "idmap") {
 		t.Errorf("idmapped mounts are advertised but the idmap option is not")
 	}
+	if f.Annotations["org.opencontainers.runc.checkpoint.enabled"] == "true" {
+		t.Run("checkpoint", exerciseCheckpoint)
+	}
 	for k, v := range f.Annotations {
-		if strings.Contains(k, "checkpoint") && v == "true" {
+		if strings.Contains(k, "checkpoint") && v == "true" && k != "org.opencontainers.runc.checkpoint.enabled" {
 			t.Errorf("checkpoint is advertised (%s): add its exercise here", k)
 		}
 	}
@@ -320,5 +324,26 @@ func exerciseCapabilities(t *testing.T, advertised []string) {
 	})
 	if want := fmt.Sprintf("CapEff:\t%016x", mask); strings.TrimSpace(r.stdout) != want {
 		t.Errorf("capabilities: %+v, want %s", r, want)
+	}
+}
+
+// exerciseCheckpoint checkpoints a running container with
+// --leave-running. Where CRIU itself cannot checkpoint on this kernel
+// (Debian 12's CRIU on 6.18, for runc too), the command must still reach
+// CRIU and report CRIU's failure; the checkpoint tests cover the rest.
+func exerciseCheckpoint(t *testing.T) {
+	bundle := ociBundle(t, []string{"sh", "-c", counterScript}, sharedNet)
+	ociRunDetached(t, "featcr", bundle)
+	images := filepath.Join(t.TempDir(), "images")
+	r := oci(t, "checkpoint", "--leave-running", "--image-path", images, "featcr")
+	if checkpoint.Check("") == nil {
+		if r.code != 0 {
+			t.Errorf("checkpoint: %+v", r)
+		}
+	} else if r.code == 0 || !strings.Contains(r.stderr, "criu dump failed") {
+		t.Errorf("checkpoint where CRIU cannot work did not reach CRIU: %+v", r)
+	}
+	if st := ociState(t, "featcr"); st.Status != specs.StateRunning {
+		t.Errorf("after checkpoint --leave-running the container is %s", st.Status)
 	}
 }

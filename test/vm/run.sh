@@ -25,10 +25,14 @@ smp=${BERTH_VM_SMP:-2}
 # them; the guest loads overlay, the kernel loads the others on demand.
 modules=${BERTH_VM_MODULES:-overlay veth bridge br_netfilter dummy macvlan ipvlan tun
 	nf_tables nft_chain_nat nft_ct nft_nat nft_masq nft_redir nft_reject_inet
-	nft_fib_inet nft_compat nf_conntrack nf_nat crc32c_generic loop}
+	nft_fib_inet nft_compat nf_conntrack nf_nat crc32c_generic loop
+	unix_diag inet_diag tcp_diag udp_diag netlink_diag af_packet_diag}
 # Host programs put in the guest with the libraries they link, for tests
 # that need more than busybox has (busybox's ip has no netns).
 tools=${BERTH_VM_TOOLS:-ip nsenter nft}
+# Copied when the host has them: criu and GNU tar (its tmpfs images), for
+# the checkpoint tests (CRIU needs the socket diag modules above).
+optional_tools=${BERTH_VM_OPTIONAL_TOOLS:-criu tar}
 
 [ -d "$payload" ] || die "payload directory $payload does not exist"
 for f in berth integration.test; do
@@ -63,8 +67,11 @@ mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc/berth-vm,proc,sys,dev,tmp,run,ro
 # The host tools first, so busybox's links do not take their places.
 # --remove-destination: never write through a link in the guest's tree,
 # which may point at the host's own files.
-for t in $tools; do
-	bin=$(command -v "$t") || die "$t is missing: run test/vm/install-deps.sh"
+for t in $tools $optional_tools; do
+	if ! bin=$(command -v "$t"); then
+		case " $optional_tools " in *" $t "*) continue ;; esac
+		die "$t is missing: run test/vm/install-deps.sh"
+	fi
 	for f in "$bin" $(ldd "$bin" | grep -o '/[^ ]*'); do
 		mkdir -p "$root$(dirname "$f")"
 		cp -L --remove-destination "$f" "$root$f"
