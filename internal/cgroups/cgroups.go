@@ -142,6 +142,25 @@ func (c *Cgroup) AddProcess(pid int) error {
 	return nil
 }
 
+// OpenPidsMax opens the cgroup's pids.max for writing. An init stage that
+// is in the cgroup with all its threads (born there on v2, moved there
+// whole on v1) sets the limit through it as its last step before the
+// program runs: a Go runtime has several threads, and they must not use
+// up the container's own pids, or be unable to start under a small limit.
+// The file is opened by the runtime, so the write needs no permission
+// of the init stage's own.
+func (c *Cgroup) OpenPidsMax() (*os.File, error) {
+	dir := c.Dirs[0]
+	if c.Version == V1 {
+		dir = c.dirFor("pids")
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "pids.max"), os.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open the cgroup's pids limit: %w", err)
+	}
+	return f, nil
+}
+
 // OpenDir opens the v2 cgroup directory, for CLONE_INTO_CGROUP.
 func (c *Cgroup) OpenDir() (*os.File, error) {
 	return os.OpenFile(c.Dirs[0], unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)

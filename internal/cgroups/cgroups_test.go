@@ -44,8 +44,8 @@ func TestNewRejectsRootCgroup(t *testing.T) {
 }
 
 func TestPidsValue(t *testing.T) {
-	if pidsValue(0) != "max" || pidsValue(-1) != "max" || pidsValue(64) != "64" {
-		t.Error("pidsValue maps limits wrongly")
+	if PidsValue(0) != "max" || PidsValue(-1) != "max" || PidsValue(64) != "64" {
+		t.Error("PidsValue maps limits wrongly")
 	}
 }
 

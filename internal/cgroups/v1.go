@@ -172,10 +172,11 @@ func (c *Cgroup) setPidsV1(r *specs.LinuxResources) error {
 	if r.Pids == nil || r.Pids.Limit == nil {
 		return nil
 	}
-	return writeFile(filepath.Join(c.dirFor("pids"), "pids.max"), pidsValue(*r.Pids.Limit))
+	return writeFile(filepath.Join(c.dirFor("pids"), "pids.max"), PidsValue(*r.Pids.Limit))
 }
 
-func pidsValue(limit int64) string {
+// PidsValue is what pids.max holds for a configured limit: "max" for none.
+func PidsValue(limit int64) string {
 	if limit <= 0 {
 		return "max"
 	}

@@ -86,6 +86,9 @@ type Options struct {
 	noStdio bool
 	// execFifo is handed to the init stage of a created container.
 	execFifo *os.File
+	// pidsMax is the cgroup's pids.max, handed to an init stage that
+	// sets the limit itself (initproc.Config.PidsLimit).
+	pidsMax *os.File
 }
 
 // Exit is how a container ended.
