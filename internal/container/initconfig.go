@@ -171,6 +171,9 @@ func rootfsConfig(s *specs.Spec, cg *cgroups.Cgroup) (*rootfs.Config, error) {
 			rel := strings.TrimPrefix(dir, cgroups.Root+"/")
 			c.CgroupHierarchies = append(c.CgroupHierarchies, strings.SplitN(rel, "/", 2)[0])
 		}
+		if !spec.HasNamespace(s, specs.CgroupNamespace) {
+			c.CgroupPath = cg.Path
+		}
 	}
 	return c, nil
 }

@@ -77,6 +77,12 @@ type Config struct {
 	CgroupHierarchies []string `json:"cgroupHierarchies,omitempty"`
 	MaskedPaths       []string `json:"masked,omitempty"`
 	ReadonlyPaths     []string `json:"readonly_paths,omitempty"`
+
+	// CgroupPath, set when the container has no cgroup namespace, is its
+	// cgroup's path in each v1 hierarchy: its own directory is
+	// bind-mounted from the host's hierarchy (as runc shows it), where a
+	// new mount would show the host's whole tree from its root.
+	CgroupPath string `json:"cgroupPath,omitempty"`
 }
 
 // Prepare makes the mount tree private, bind-mounts the root filesystem
@@ -100,7 +106,7 @@ func Prepare(c *Config) error {
 	// procfs's /proc/self/fd.
 	return procfs.InFdDir(func() error {
 		for _, m := range c.Mounts {
-			if err := mountOne(root, m, c.CgroupHierarchies); err != nil {
+			if err := mountOne(root, m, c); err != nil {
 				return err
 			}
 		}

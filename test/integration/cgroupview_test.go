@@ -119,3 +119,152 @@ func TestCgroupPidsLimitOne(t *testing.T) {
 	}
 	checkNoLeaks(t, before)
 }
+
+// viewScriptV1 prints what a container sees of its own v1 cgroups: its
+// limits in each controller, and whether any cgroup besides its own shows.
+const viewScriptV1 = `cd /sys/fs/cgroup
+for f in pids/pids.max memory/memory.limit_in_bytes cpu/cpu.cfs_quota_us cpu/cpu.cfs_period_us cpu/cpu.shares freezer/freezer.state; do
+	echo "$f=$(cat $f)"
+done
+for h in pids memory cpu cpuacct devices freezer blkio; do
+	echo "$h: $(find $h/ -mindepth 1 -type d | wc -l) others, tasks file $(test -f $h/tasks && echo yes)"
+done
+grep -q 'a \*:\* rwm' devices/devices.list && echo "devices: allows all"
+echo end`
+
+// viewScriptV2 is viewScriptV1 for the unified hierarchy.
+const viewScriptV2 = `cd /sys/fs/cgroup
+for f in pids.max memory.max cpu.max cpu.weight; do
+	echo "$f=$(cat $f 2>&1)"
+done
+echo "$(find . -mindepth 1 -type d | wc -l) others"
+echo end`
+
+const wantViewV1 = `pids/pids.max=64
+memory/memory.limit_in_bytes=67108864
+cpu/cpu.cfs_quota_us=50000
+cpu/cpu.cfs_period_us=100000
+cpu/cpu.shares=512
+freezer/freezer.state=THAWED
+pids: 0 others, tasks file yes
+memory: 0 others, tasks file yes
+cpu: 0 others, tasks file yes
+cpuacct: 0 others, tasks file yes
+devices: 0 others, tasks file yes
+freezer: 0 others, tasks file yes
+blkio: 0 others, tasks file yes
+end
+`
+
+const wantViewV2 = `pids.max=64
+memory.max=67108864
+cpu.max=50000 100000
+cpu.weight=20
+0 others
+end
+`
+
+// removeTestCgroups removes the cgroups under top (a path that only this
+// test uses) in every hierarchy, runc's too (cpuset, name=systemd, the
+// unified one of a hybrid host).
+func removeTestCgroups(top string) {
+	dirs, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", top))
+	dirs = append(dirs, filepath.Join("/sys/fs/cgroup", top))
+	for _, d := range dirs {
+		var all []string
+		filepath.WalkDir(d, func(p string, e os.DirEntry, err error) error {
+			if err == nil && e.IsDir() {
+				all = append(all, p)
+			}
+			return nil
+		})
+		for i := len(all) - 1; i >= 0; i-- {
+			killCgroupProcesses(all[i])
+			rmdirPatiently(all[i])
+		}
+	}
+}
+
+// TestCgroupViewUnderEnginePaths: a container sees its own cgroups, in
+// every controller, under the cgroupsPath shapes engines use (podman's
+// cgroupfs /libpod_parent/libpod-ID, containerd's /NAMESPACE/ID, the
+// kubelet's /kubepods/QOS/podUID/ID, a systemd slice:prefix:name), with and
+// without a cgroup namespace, and what runc shows for the same config
+// when runc is installed. podman's `--memory 64m` container read the host's
+// root memory cgroup (9223372036854771712) on v1, where podman uses no
+// cgroup namespace.
+func TestCgroupViewUnderEnginePaths(t *testing.T) {
+	needRoot(t)
+	before := snapshot(t)
+	v2 := cgroupVersion(t) == "v2"
+	script, want := viewScriptV1, wantViewV1
+	if v2 {
+		script, want = viewScriptV2, wantViewV2
+	}
+	runc, _ := exec.LookPath("runc")
+	roots := map[string]string{ociBin: t.TempDir(), runc: t.TempDir()}
+	if runc != "" {
+		t.Logf("comparing with %s", runc)
+	}
+	const top = "berthtest_view"
+	t.Cleanup(func() { removeTestCgroups(top) })
+	t.Cleanup(func() { removeTestCgroups(top + ".slice") })
+	shapes := []struct{ name, path string }{
+		{"podman", "/" + top + "/libpod_parent/libpod-ID"},
+		{"containerd", "/" + top + "/default/ID"},
+		{"kubelet", "/" + top + "/kubepods/besteffort/pod0c1d/ID"},
+		{"systemd", top + ".slice:berth:ID"},
+	}
+	for _, shape := range shapes {
+		for _, cgroupns := range []bool{true, false} {
+			for _, runtime := range []string{ociBin, runc} {
+				if runtime == "" || runtime == runc && shape.name == "systemd" {
+					continue // runc's systemd driver needs systemd
+				}
+				id := fmt.Sprintf("view-%s-%v-%s", shape.name, cgroupns, filepath.Base(runtime))
+				bundle := ociBundle(t, []string{"sh", "-c", script}, func(s *specs.Spec) {
+					pids, mem, quota, period, shares := int64(64), int64(64<<20), int64(50000), uint64(100000), uint64(512)
+					s.Linux.Resources = &specs.LinuxResources{
+						Pids:    &specs.LinuxPids{Limit: &pids},
+						Memory:  &specs.LinuxMemory{Limit: &mem},
+						CPU:     &specs.LinuxCPU{Quota: &quota, Period: &period, Shares: &shares},
+						Devices: s.Linux.Resources.Devices,
+					}
+					s.Linux.CgroupsPath = strings.ReplaceAll(shape.path, "ID", id)
+					if !cgroupns {
+						withoutNamespace(s, specs.CgroupNamespace)
+					}
+				})
+				args := []string{"--root", roots[runtime]}
+				if shape.name == "systemd" {
+					args = append(args, "--systemd-cgroup")
+				}
+				cmd := exec.Command(runtime, append(args, "run", "--bundle", bundle, id)...)
+				out, err := cmd.Output()
+				got := string(out)
+				how := fmt.Sprintf("%s under %s's cgroupsPath, cgroupns %v", filepath.Base(runtime), shape.name, cgroupns)
+				switch {
+				case err != nil:
+					t.Errorf("%s: %v: %s", how, err, out)
+				case runtime == runc:
+					// What berth-oci showed for the same config.
+					if mine := t.Name() + how; views[mine] != got {
+						t.Errorf("%s:\n%s\nberth-oci:\n%s", how, got, views[mine])
+					}
+				case v2 && !cgroupns:
+					// runc's view, the whole hierarchy: compared below.
+				case got != want:
+					t.Errorf("%s sees:\n%s\nwant:\n%s", how, got, want)
+				}
+				if runtime == ociBin {
+					views[t.Name()+strings.Replace(how, "berth-oci", "runc", 1)] = got
+				}
+			}
+		}
+	}
+	checkNoLeaks(t, before)
+}
+
+// views are what berth-oci's containers saw, by test and case, to compare
+// runc's with.
+var views = map[string]string{}
