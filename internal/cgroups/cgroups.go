@@ -59,6 +59,10 @@ type Cgroup struct {
 	Foreign []string
 }
 
+// ErrV1Unified means a config sets resources.unified on a cgroup v1 host.
+// Its text is runc's: runc's tests match "invalid configuration".
+var ErrV1Unified = errors.New("invalid configuration: cannot use resources.unified on cgroup v1")
+
 // New describes the cgroup at path (relative to the hierarchy roots) for
 // the host's cgroup version. Nothing is created.
 func New(path string, resources *specs.LinuxResources) (*Cgroup, error) {
@@ -67,6 +71,9 @@ func New(path string, resources *specs.LinuxResources) (*Cgroup, error) {
 		return nil, fmt.Errorf("cgroups path %q names the root cgroup: give the container its own", path)
 	}
 	c := &Cgroup{Version: Detect(), Path: path}
+	if c.Version == V1 && resources != nil && len(resources.Unified) > 0 {
+		return nil, fmt.Errorf("%w: the host runs v1; remove it, or run on a cgroup v2 host", ErrV1Unified)
+	}
 	if c.Version == V2 {
 		c.Dirs = []string{filepath.Join(Root, path)}
 		return c, nil

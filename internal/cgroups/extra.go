@@ -95,7 +95,7 @@ func (c *Cgroup) setExtraV1(r *specs.LinuxResources) error {
 		}
 	}
 	if len(r.Unified) > 0 {
-		return fmt.Errorf("resources.unified needs cgroup v2; this host runs v1")
+		return fmt.Errorf("%w: the host runs v1", ErrV1Unified)
 	}
 	return rdma(r)
 }

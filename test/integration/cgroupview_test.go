@@ -268,3 +268,59 @@ func TestCgroupViewUnderEnginePaths(t *testing.T) {
 // views are what berth-oci's containers saw, by test and case, to compare
 // runc's with.
 var views = map[string]string{}
+
+// TestCgroupPreFrozenRefused: a cgroupsPath naming an existing frozen
+// cgroup is refused at once, in runc's words (runc's "run/create should
+// refuse pre-existing frozen cgroup"), and the cgroup is left as it was.
+func TestCgroupPreFrozenRefused(t *testing.T) {
+	needRoot(t)
+	before := snapshot(t)
+	path := "/berthtest-frozen"
+	dir := filepath.Join("/sys/fs/cgroup/freezer", path)
+	file, frozen := "freezer.state", "FROZEN"
+	if cgroupVersion(t) == "v2" {
+		dir, file, frozen = filepath.Join("/sys/fs/cgroup", path), "cgroup.freeze", "1"
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { removeTestCgroups(strings.TrimPrefix(path, "/")) })
+	if err := os.WriteFile(filepath.Join(dir, file), []byte(frozen), 0); err != nil {
+		t.Fatal(err)
+	}
+	bundle := ociBundle(t, []string{"true"}, func(s *specs.Spec) { s.Linux.CgroupsPath = path })
+	for _, args := range [][]string{{"run", "-d"}, {"create"}} {
+		cmd := exec.Command("timeout", "20", ociBin, "--root", ociRoot)
+		cmd.Args = append(append(cmd.Args, args...), "--bundle", bundle, "frozen")
+		out, err := cmd.CombinedOutput()
+		if code := cmd.ProcessState.ExitCode(); err == nil || code == 124 || !strings.Contains(string(out), "container's cgroup unexpectedly frozen") {
+			t.Errorf("%s in a frozen cgroup: exit status %d (124: it hung), %s", args[0], code, out)
+		}
+		oci(t, "delete", "--force", "frozen")
+	}
+	if _, err := os.Stat(dir); err != nil {
+		t.Errorf("the frozen cgroup was removed: %v", err)
+	}
+	checkNoLeaks(t, before)
+}
+
+// TestCgroupUnifiedResources: resources.unified sets v2 files on a v2
+// host, and on v1 is refused before anything is made, in runc's words
+// (runc's "cgroup v1 + unified resources should fail").
+func TestCgroupUnifiedResources(t *testing.T) {
+	needRoot(t)
+	before := snapshot(t)
+	bundle := ociBundle(t, []string{"cat", "/sys/fs/cgroup/memory.min"}, func(s *specs.Spec) {
+		s.Linux.Resources.Unified = map[string]string{"memory.min": "131072"}
+	})
+	r := oci(t, "run", "--bundle", bundle, "unified")
+	if cgroupVersion(t) == "v2" {
+		if r.code != 0 || r.stdout != "131072\n" {
+			t.Errorf("resources.unified on v2: %+v", r)
+		}
+	} else if r.code == 0 || !strings.Contains(r.stderr, "invalid configuration") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Errorf("resources.unified on v1: %+v, want one line saying invalid configuration", r)
+	}
+	oci(t, "delete", "--force", "unified")
+	checkNoLeaks(t, before)
+}
