@@ -213,7 +213,7 @@ func (c *Cgroup) Destroy() error {
 			}
 			continue
 		}
-		err := unix.Rmdir(c.Dirs[i])
+		err := rmdirTree(c.Dirs[i])
 		if errors.Is(err, unix.EBUSY) && c.Owned() {
 			if !killed {
 				_ = c.Signal(unix.SIGKILL)
@@ -236,13 +236,26 @@ func (c *Cgroup) Destroy() error {
 func rmdirWhenEmpty(dir string) error {
 	delay := time.Millisecond
 	for waited := time.Duration(0); ; waited += delay {
-		err := unix.Rmdir(dir)
+		err := rmdirTree(dir)
 		if !errors.Is(err, unix.EBUSY) || waited > time.Second {
 			return err
 		}
 		time.Sleep(delay)
 		delay = min(2*delay, 50*time.Millisecond)
 	}
+}
+
+// rmdirTree removes a cgroup directory of the container's, and first the
+// cgroups the container made below it (a cgroup with children cannot be
+// removed), deepest first.
+func rmdirTree(dir string) error {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.IsDir() {
+			_ = rmdirTree(filepath.Join(dir, e.Name()))
+		}
+	}
+	return unix.Rmdir(dir)
 }
 
 func (c *Cgroup) dirFor(controller string) string {

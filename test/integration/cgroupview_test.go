@@ -324,3 +324,59 @@ func TestCgroupUnifiedResources(t *testing.T) {
 	oci(t, "delete", "--force", "unified")
 	checkNoLeaks(t, before)
 }
+
+// TestCgroupDeleteForceWithSubCgroups: delete --force removes a running
+// container's cgroups together with the sub-cgroups it made in them and
+// the processes there (runc's "delete --force in cgroupv1/v2 with
+// subcgroups").
+func TestCgroupDeleteForceWithSubCgroups(t *testing.T) {
+	needRoot(t)
+	before := snapshot(t)
+	v2 := cgroupVersion(t) == "v2"
+	subs := []string{"memory/foo", "freezer/foo"}
+	if v2 {
+		subs = []string{"foo", "foo/bar"}
+	}
+	script := "cd /sys/fs/cgroup; sleep 1000 & "
+	for _, s := range subs {
+		script += "mkdir " + s + " && echo $! > " + s + "/cgroup.procs && "
+	}
+	script += "echo ready; wait"
+	bundle := ociBundle(t, []string{"sh", "-c", script}, func(s *specs.Spec) {
+		for i, m := range s.Mounts {
+			if m.Type == "cgroup" || m.Type == "cgroup2" {
+				s.Mounts[i].Options = []string{"nosuid", "noexec", "nodev", "relatime", "rw"}
+			}
+		}
+	})
+	out := ociCreate(t, "subcg", bundle)
+	if r := oci(t, "start", "subcg"); r.code != 0 {
+		t.Fatalf("start: %+v", r)
+	}
+	if line, _ := out.ReadString('\n'); line != "ready\n" {
+		t.Fatalf("the container printed %q", line)
+	}
+	var made []string
+	for _, s := range subs {
+		if v2 {
+			made = append(made, "/sys/fs/cgroup/berth/subcg/"+s)
+		} else {
+			hierarchy, sub, _ := strings.Cut(s, "/")
+			made = append(made, "/sys/fs/cgroup/"+hierarchy+"/berth/subcg/"+sub)
+		}
+	}
+	for _, p := range made {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("the container's sub-cgroup %s: %v", p, err)
+		}
+	}
+	if r := oci(t, "delete", "--force", "subcg"); r.code != 0 {
+		t.Errorf("delete --force: %+v", r)
+	}
+	for _, d := range hostCgroupDirs(t, "/berth/subcg") {
+		if _, err := os.Stat(d); err == nil {
+			t.Errorf("delete --force left %s (sub-cgroups %v)", d, made)
+		}
+	}
+	checkNoLeaks(t, before)
+}
