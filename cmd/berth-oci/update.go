@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/berth-runtime/berth/internal/container"
@@ -14,8 +17,9 @@ import (
 
 func newUpdateCommand(g *globals) *cobra.Command {
 	var file string
-	var memory, swap, reservation, quota, pids int64
-	var shares, period uint64
+	var memory, swap, reservation string
+	var quota, pids, rtRuntime int64
+	var shares, period, rtPeriod uint64
 	var cpus, mems string
 	var blkioWeight uint16
 	cmd := &cobra.Command{
@@ -42,17 +46,30 @@ func newUpdateCommand(g *globals) *cobra.Command {
 				}
 				return r.CPU
 			}
-			if fl.Changed("memory") {
-				mem().Limit = &memory
+			for _, f := range []struct {
+				name, value string
+				set         func(*specs.LinuxMemory, *int64)
+			}{
+				{"memory", memory, func(m *specs.LinuxMemory, v *int64) { m.Limit = v }},
+				{"memory-swap", swap, func(m *specs.LinuxMemory, v *int64) { m.Swap = v }},
+				{"memory-reservation", reservation, func(m *specs.LinuxMemory, v *int64) { m.Reservation = v }},
+			} {
+				if fl.Changed(f.name) {
+					v, err := parseBytes(f.value)
+					if err != nil {
+						return fmt.Errorf("--%s: %w", f.name, err)
+					}
+					f.set(mem(), &v)
+				}
 			}
-			if fl.Changed("memory-swap") {
-				mem().Swap = &swap
-			}
-			if fl.Changed("memory-reservation") {
-				mem().Reservation = &reservation
-			}
-			if fl.Changed("cpu-shares") {
+			if fl.Changed("cpu-share") || fl.Changed("cpu-shares") {
 				cpu().Shares = &shares
+			}
+			if fl.Changed("cpu-rt-period") {
+				cpu().RealtimePeriod = &rtPeriod
+			}
+			if fl.Changed("cpu-rt-runtime") {
+				cpu().RealtimeRuntime = &rtRuntime
 			}
 			if fl.Changed("cpu-quota") {
 				cpu().Quota = &quota
@@ -77,10 +94,15 @@ func newUpdateCommand(g *globals) *cobra.Command {
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&file, "resources", "r", "", "JSON file of runtime-spec linux.resources (- for stdin)")
-	fl.Int64Var(&memory, "memory", 0, "memory limit in bytes")
-	fl.Int64Var(&swap, "memory-swap", 0, "memory plus swap limit in bytes")
-	fl.Int64Var(&reservation, "memory-reservation", 0, "memory soft limit in bytes")
+	// runc compat: runc's flag names, and sizes such as 50M (runc's tests).
+	fl.StringVar(&memory, "memory", "", "memory limit in bytes (or with a unit: 50M, 1g)")
+	fl.StringVar(&swap, "memory-swap", "", "memory plus swap limit in bytes; -1 for unlimited swap")
+	fl.StringVar(&reservation, "memory-reservation", "", "memory soft limit in bytes")
+	fl.Uint64Var(&shares, "cpu-share", 0, "CPU shares")
 	fl.Uint64Var(&shares, "cpu-shares", 0, "CPU shares")
+	_ = fl.MarkHidden("cpu-shares")
+	fl.Uint64Var(&rtPeriod, "cpu-rt-period", 0, "CPU realtime period in microseconds")
+	fl.Int64Var(&rtRuntime, "cpu-rt-runtime", 0, "CPU realtime runtime in microseconds")
 	fl.Int64Var(&quota, "cpu-quota", 0, "CFS quota in microseconds")
 	fl.Uint64Var(&period, "cpu-period", 0, "CFS period in microseconds")
 	fl.StringVar(&cpus, "cpuset-cpus", "", "CPUs to run on")
@@ -88,6 +110,29 @@ func newUpdateCommand(g *globals) *cobra.Command {
 	fl.Int64Var(&pids, "pids-limit", 0, "maximum number of processes")
 	fl.Uint16Var(&blkioWeight, "blkio-weight", 0, "block I/O weight")
 	return cmd
+}
+
+// parseBytes reads a size as runc's update does: bytes, or a number with a
+// binary unit (k, m, g, t, p, any case, optionally followed by b or ib),
+// or -1 for no limit.
+func parseBytes(s string) (int64, error) {
+	if s == "-1" {
+		return -1, nil
+	}
+	t := strings.ToLower(strings.TrimSpace(s))
+	t = strings.TrimSuffix(strings.TrimSuffix(t, "b"), "i")
+	mult := 1.0
+	if n := len(t); n > 0 {
+		if i := strings.IndexByte("kmgtp", t[n-1]); i >= 0 {
+			mult = math.Pow(1024, float64(i+1))
+			t = strings.TrimSpace(t[:n-1])
+		}
+	}
+	v, err := strconv.ParseFloat(t, 64)
+	if err != nil || strings.Trim(t, "0123456789.") != "" || v*mult >= math.MaxInt64 {
+		return 0, fmt.Errorf("%q is not a size: give bytes, or a number with k, m, g, t or p", s)
+	}
+	return int64(v * mult), nil
 }
 
 func readResources(file string, r *specs.LinuxResources) error {

@@ -212,26 +212,55 @@ func (c *Cgroup) setMemoryV1(r *specs.LinuxResources) error {
 	return nil
 }
 
+// writePair writes a period and a value limited within it (the CFS quota,
+// the realtime runtime), whose parent cgroup may bound their ratio. The
+// period goes first, so that a runtime longer than the old period is not
+// refused; if the kernel refuses the new period (EINVAL: the old value over
+// a shorter period exceeds the parent's limit) and a value follows, the
+// period is written again after it, as runc does.
+func writePair(dir, periodFile string, period *string, valueFile string, value *string) error {
+	retry := false
+	if period != nil {
+		err := writeFile(filepath.Join(dir, periodFile), *period)
+		retry = errors.Is(err, unix.EINVAL) && value != nil
+		if err != nil && !retry {
+			return err
+		}
+	}
+	if value == nil {
+		return nil
+	}
+	if err := writeFile(filepath.Join(dir, valueFile), *value); err != nil {
+		return err
+	}
+	if retry {
+		return writeFile(filepath.Join(dir, periodFile), *period)
+	}
+	return nil
+}
+
 func (c *Cgroup) setCPUV1(r *specs.LinuxResources) error {
 	cpu := r.CPU
 	if cpu == nil {
 		return nil
 	}
 	dir := c.dirFor("cpu")
-	writes := [][2]string{}
 	if cpu.Shares != nil {
-		writes = append(writes, [2]string{"cpu.shares", strconv.FormatUint(*cpu.Shares, 10)})
-	}
-	if cpu.Period != nil {
-		writes = append(writes, [2]string{"cpu.cfs_period_us", strconv.FormatUint(*cpu.Period, 10)})
-	}
-	if cpu.Quota != nil {
-		writes = append(writes, [2]string{"cpu.cfs_quota_us", strconv.FormatInt(*cpu.Quota, 10)})
-	}
-	for _, w := range writes {
-		if err := writeFile(filepath.Join(dir, w[0]), w[1]); err != nil {
+		if err := writeFile(filepath.Join(dir, "cpu.shares"), strconv.FormatUint(*cpu.Shares, 10)); err != nil {
 			return err
 		}
+	}
+	var period, quota *string
+	if cpu.Period != nil {
+		v := strconv.FormatUint(*cpu.Period, 10)
+		period = &v
+	}
+	if cpu.Quota != nil {
+		v := strconv.FormatInt(*cpu.Quota, 10)
+		quota = &v
+	}
+	if err := writePair(dir, "cpu.cfs_period_us", period, "cpu.cfs_quota_us", quota); err != nil {
+		return err
 	}
 	if cs := c.dirFor("cpuset"); cs != "" {
 		if cpu.Cpus != "" {

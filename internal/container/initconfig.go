@@ -218,6 +218,10 @@ func withDefaultDeviceRules(r *specs.LinuxResources) *specs.LinuxResources {
 	}
 	defaults := spec.DefaultDeviceRules()[1:] // without the leading deny-all
 	out.Devices = append(append([]specs.LinuxDeviceCgroup(nil), out.Devices...), defaults...)
+	for i := range out.Devices {
+		// runc compat: an "a" in access is ignored (spec.Validate).
+		out.Devices[i].Access = strings.ReplaceAll(out.Devices[i].Access, "a", "")
+	}
 	return &out
 }
 

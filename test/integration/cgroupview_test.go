@@ -380,3 +380,86 @@ func TestCgroupDeleteForceWithSubCgroups(t *testing.T) {
 	}
 	checkNoLeaks(t, before)
 }
+
+// TestCgroupUpdateLikeRunc: berth-oci update takes runc's flags and
+// writes what runc writes (runc's update.bats): --cpu-share, --memory
+// with a unit, --cpu-rt-period/--cpu-rt-runtime, a CFS period below a
+// pod-level parent's limit (quota first, then the period again), and a
+// config whose device rule's access is runc's "rwa".
+func TestCgroupUpdateLikeRunc(t *testing.T) {
+	needRoot(t)
+	before := snapshot(t)
+	v2 := cgroupVersion(t) == "v2"
+	const pod = "berthtest_pod"
+	t.Cleanup(func() { removeTestCgroups(pod) })
+	path := "/" + pod + "/ctr"
+	cpuDir := "/sys/fs/cgroup/cpu" + path
+	if v2 {
+		cpuDir = "/sys/fs/cgroup" + path
+	} else {
+		// The pod's limit: half a CPU. Realtime time for the
+		// container as runc's test gives it: the root's, in each level.
+		rtPeriod, _ := os.ReadFile("/sys/fs/cgroup/cpu/cpu.rt_period_us")
+		rtRuntime, _ := os.ReadFile("/sys/fs/cgroup/cpu/cpu.rt_runtime_us")
+		for _, d := range []string{"/sys/fs/cgroup/cpu/" + pod, cpuDir} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			os.WriteFile(d+"/cpu.rt_period_us", rtPeriod, 0)
+			os.WriteFile(d+"/cpu.rt_runtime_us", rtRuntime, 0)
+		}
+		if err := os.WriteFile("/sys/fs/cgroup/cpu/"+pod+"/cpu.cfs_quota_us", []byte("50000"), 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bundle := ociBundle(t, []string{"sleep", "1000"}, func(s *specs.Spec) {
+		quota, period, shares := int64(500000), uint64(1000000), uint64(100)
+		s.Linux.CgroupsPath = path
+		s.Linux.Resources.CPU = &specs.LinuxCPU{Quota: &quota, Period: &period, Shares: &shares}
+		s.Linux.Resources.Devices = append(s.Linux.Resources.Devices,
+			specs.LinuxDeviceCgroup{Allow: false, Type: "c", Major: ptr(int64(1)), Minor: ptr(int64(11)), Access: "rwa"})
+	})
+	if r := oci(t, "run", "-d", "--bundle", bundle, "upd-runc"); r.code != 0 {
+		t.Fatalf("run with a device rule of access rwa: %+v", r)
+	}
+	defer oci(t, "delete", "--force", "upd-runc")
+	read := func(file string) string {
+		b, _ := os.ReadFile(filepath.Join(cpuDir, file))
+		return strings.TrimSpace(string(b))
+	}
+	update := func(wantOK bool, args ...string) {
+		t.Helper()
+		r := oci(t, append(append([]string{"update"}, args...), "upd-runc")...)
+		if (r.code == 0) != wantOK {
+			t.Errorf("update %v: %+v (want success %v)", args, r, wantOK)
+		}
+	}
+	update(true, "--cpu-share", "200")
+	update(true, "--memory", "50M")
+	if v2 {
+		if got := read("cpu.weight") + " " + read("memory.max"); got != "8 52428800" {
+			t.Errorf("after update: cpu.weight, memory.max = %s, want 8 52428800", got)
+		}
+		checkNoLeaks(t, before)
+		return
+	}
+	mem, _ := os.ReadFile("/sys/fs/cgroup/memory" + path + "/memory.limit_in_bytes")
+	if got := read("cpu.shares") + " " + strings.TrimSpace(string(mem)); got != "200 52428800" {
+		t.Errorf("after update: cpu.shares, memory limit = %s, want 200 52428800", got)
+	}
+	// Above the pod's half CPU: refused. A third of a shorter period:
+	// the quota must go first.
+	update(false, "--cpu-quota", "600000")
+	update(true, "--cpu-period", "10000", "--cpu-quota", "3000")
+	if got := read("cpu.cfs_quota_us") + " " + read("cpu.cfs_period_us"); got != "3000 10000" {
+		t.Errorf("quota and period under the pod's limit = %s, want 3000 10000", got)
+	}
+	update(true, "--cpu-rt-period", "900001", "--cpu-rt-runtime", "600001")
+	if got := read("cpu.rt_period_us") + " " + read("cpu.rt_runtime_us"); got != "900001 600001" {
+		t.Errorf("realtime period and runtime = %s, want 900001 600001", got)
+	}
+	oci(t, "delete", "--force", "upd-runc")
+	checkNoLeaks(t, before)
+}
+
+func ptr[T any](v T) *T { return &v }
