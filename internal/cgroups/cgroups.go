@@ -78,12 +78,19 @@ func New(path string, resources *specs.LinuxResources) (*Cgroup, error) {
 		c.Dirs = []string{filepath.Join(Root, path)}
 		return c, nil
 	}
-	hierarchies, err := v1Hierarchies(needsCpuset(resources))
+	self, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return nil, fmt.Errorf("read the cgroup hierarchies: %w", err)
+	}
+	hierarchies, err := v1Hierarchies(string(self))
 	if err != nil {
 		return nil, err
 	}
 	for _, h := range hierarchies {
 		c.Dirs = append(c.Dirs, filepath.Join(Root, h, path))
+	}
+	if hybrid() {
+		c.Dirs = append(c.Dirs, filepath.Join(unifiedRoot, path))
 	}
 	return c, nil
 }
@@ -92,10 +99,6 @@ func New(path string, resources *specs.LinuxResources) (*Cgroup, error) {
 // those of them that berth did not create.
 func Load(version Version, path string, dirs, foreign []string) *Cgroup {
 	return &Cgroup{Version: version, Path: path, Dirs: dirs, Foreign: foreign}
-}
-
-func needsCpuset(r *specs.LinuxResources) bool {
-	return r != nil && r.CPU != nil && (r.CPU.Cpus != "" || r.CPU.Mems != "")
 }
 
 // Create makes the cgroup's directories (all but the Foreign ones, which
@@ -120,9 +123,11 @@ func (c *Cgroup) TasksFiles() []string {
 	if c.Version == V2 {
 		return nil
 	}
-	files := make([]string, len(c.Dirs))
-	for i, d := range c.Dirs {
-		files[i] = filepath.Join(d, "tasks")
+	var files []string
+	for _, d := range c.Dirs {
+		if !isUnified(d) {
+			files = append(files, filepath.Join(d, "tasks"))
+		}
 	}
 	return files
 }
@@ -142,6 +147,9 @@ func Join(tasksFiles []string) error {
 // child cannot be born inside it.
 func (c *Cgroup) AddProcess(pid int) error {
 	for _, d := range c.Dirs {
+		if isUnified(d) {
+			continue // joined at birth
+		}
 		if err := writeFile(filepath.Join(d, "cgroup.procs"), strconv.Itoa(pid)); err != nil {
 			return fmt.Errorf("add process %d to cgroup: %w", pid, err)
 		}
@@ -168,9 +176,18 @@ func (c *Cgroup) OpenPidsMax() (*os.File, error) {
 	return f, nil
 }
 
-// OpenDir opens the v2 cgroup directory, for CLONE_INTO_CGROUP.
-func (c *Cgroup) OpenDir() (*os.File, error) {
-	return os.OpenFile(c.Dirs[0], unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+// OpenBirthDir opens the cgroup2 directory a process is born into
+// (CLONE_INTO_CGROUP): the v2 cgroup, or a hybrid host's unified one. Nil
+// when there is none.
+func (c *Cgroup) OpenBirthDir() (*os.File, error) {
+	dir := c.UnifiedDir()
+	if c.Version == V2 {
+		dir = c.Dirs[0]
+	}
+	if dir == "" {
+		return nil, nil
+	}
+	return os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 }
 
 // OOMKilled reports whether the kernel's OOM killer killed a process of

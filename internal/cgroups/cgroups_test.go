@@ -78,3 +78,14 @@ func TestIOStat(t *testing.T) {
 		t.Errorf("v1: %d %d", r, w)
 	}
 }
+
+func TestMountData(t *testing.T) {
+	for dir, want := range map[string]string{
+		"memory": "memory", "cpu,cpuacct": "cpu,cpuacct", "net_cls,net_prio": "net_cls,net_prio",
+		"systemd": "name=systemd", "elogind": "name=elogind",
+	} {
+		if got := MountData(dir); got != want {
+			t.Errorf("MountData(%q) = %q, want %q", dir, got, want)
+		}
+	}
+}

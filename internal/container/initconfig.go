@@ -168,8 +168,11 @@ func rootfsConfig(s *specs.Spec, cg *cgroups.Cgroup) (*rootfs.Config, error) {
 	}
 	if cg.Version == cgroups.V1 {
 		for _, dir := range cg.Dirs {
+			if dir == cg.UnifiedDir() {
+				continue // a hybrid host's cgroup2: runc does not show it either
+			}
 			rel := strings.TrimPrefix(dir, cgroups.Root+"/")
-			c.CgroupHierarchies = append(c.CgroupHierarchies, strings.SplitN(rel, "/", 2)[0])
+			c.CgroupHierarchies = append(c.CgroupHierarchies, cgroups.MountData(strings.SplitN(rel, "/", 2)[0]))
 		}
 		if !spec.HasNamespace(s, specs.CgroupNamespace) {
 			c.CgroupPath = cg.Path

@@ -72,6 +72,12 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, s
 	// namespace the parent moves it there: either way with all its
 	// threads, so the cgroup is made first (see createForWholeProcess).
 	whole := !o.cgroupExists && (cg.Version == cgroups.V2 || cfg.CgroupTasks == nil)
+	if cg.Version == cgroups.V1 && !o.cgroupExists {
+		// A hybrid host's cgroup2 directory: the child is born in it.
+		if err := cg.CreateUnified(); err != nil {
+			return nil, err
+		}
+	}
 	if whole {
 		if o.pidsMax, err = createForWholeProcess(cg, cfg, s.Linux.Resources); err != nil {
 			return nil, err
@@ -250,12 +256,12 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 		// unmapped user would drop every capability.
 		sys.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
-	if cg.Version == cgroups.V2 {
-		dir, err := cg.OpenDir()
-		if err != nil {
-			parent.Close()
-			return nil, fmt.Errorf("open cgroup: %w", err)
-		}
+	dir, err := cg.OpenBirthDir()
+	if err != nil {
+		parent.Close()
+		return nil, fmt.Errorf("open cgroup: %w", err)
+	}
+	if dir != nil {
 		defer dir.Close()
 		sys.UseCgroupFD, sys.CgroupFD = true, int(dir.Fd())
 	}

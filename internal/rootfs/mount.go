@@ -152,21 +152,22 @@ const cgroupRoot = "/sys/fs/cgroup"
 // root is the cgroup namespace's, or with path set the container's own
 // directory, bound from the host's mount of h.
 func mountHierarchy(dir *os.File, h, path string, flags uintptr) error {
-	if err := unix.Mkdirat(int(dir.Fd()), h, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
-		return fmt.Errorf("create %s: %w", h, err)
+	name := strings.TrimPrefix(h, "name=")
+	if err := unix.Mkdirat(int(dir.Fd()), name, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("create %s: %w", name, err)
 	}
-	sub, err := openInRoot(dir, h)
+	sub, err := openInRoot(dir, name)
 	if err != nil {
 		return err
 	}
 	defer sub.Close()
 	if path == "" {
 		err = unix.Mount("cgroup", fdName(sub), "cgroup", flags, h)
-	} else if err = bindCgroup(filepath.Join(cgroupRoot, h, path), sub); err == nil {
+	} else if err = bindCgroup(filepath.Join(cgroupRoot, name, path), sub); err == nil {
 		// The flags take a remount, of the new mount, not the directory
 		// beneath it.
 		var mounted *os.File
-		if mounted, err = openInRoot(dir, h); err == nil {
+		if mounted, err = openInRoot(dir, name); err == nil {
 			err = unix.Mount("", fdName(mounted), "", unix.MS_BIND|unix.MS_REMOUNT|flags, "")
 			mounted.Close()
 		}
@@ -175,7 +176,7 @@ func mountHierarchy(dir *os.File, h, path string, flags uintptr) error {
 		return fmt.Errorf("cgroup hierarchy %s: %w", h, err)
 	}
 	// Co-mounted controllers are also reachable by each name, as on hosts.
-	if names := strings.Split(h, ","); len(names) > 1 {
+	if names := strings.Split(name, ","); len(names) > 1 {
 		for _, n := range names {
 			_ = unix.Symlinkat(h, int(dir.Fd()), n)
 		}

@@ -72,8 +72,10 @@ type Config struct {
 	RootPropagation uintptr  `json:"rootPropagation,omitempty"`
 	Mounts          []Mount  `json:"mounts,omitempty"`
 	Devices         []Device `json:"devices,omitempty"`
-	// CgroupHierarchies are the v1 hierarchies (such as "memory" or
-	// "cpu,cpuacct") to show under a "cgroup" mount; empty on v2.
+	// CgroupHierarchies are the v1 hierarchies (such as "memory",
+	// "cpu,cpuacct" or "name=systemd", as mounting takes them) to show
+	// under a "cgroup" mount, each in a directory of its name without
+	// "name="; empty on v2.
 	CgroupHierarchies []string `json:"cgroupHierarchies,omitempty"`
 	MaskedPaths       []string `json:"masked,omitempty"`
 	ReadonlyPaths     []string `json:"readonly_paths,omitempty"`

@@ -463,3 +463,44 @@ func TestCgroupUpdateLikeRunc(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestCgroupExecJoinsAllCgroups: the container's processes, its init and
+// an exec'd one, are in the container's own cgroup in every hierarchy the
+// host has, a hybrid host's cgroup2 and named ones (name=systemd)
+// included, as with runc (runc's "exec (cgroup v1+hybrid joins correct
+// cgroup)": every line of /proc/self/cgroup names the container's path).
+func TestCgroupExecJoinsAllCgroups(t *testing.T) {
+	needRoot(t)
+	before := snapshot(t)
+	const path = "/berth/execjoin"
+	bundle := ociBundle(t, []string{"sleep", "1000"}, func(s *specs.Spec) {
+		s.Linux.CgroupsPath = path
+		withoutNamespace(s, specs.CgroupNamespace)
+	})
+	pidFile := filepath.Join(t.TempDir(), "pid")
+	if r := oci(t, "run", "-d", "--pid-file", pidFile, "--bundle", bundle, "execjoin"); r.code != 0 {
+		t.Fatalf("run -d: %+v", r)
+	}
+	defer oci(t, "delete", "--force", "execjoin")
+	pid, _ := os.ReadFile(pidFile)
+	initCgroups, err := os.ReadFile("/proc/" + strings.TrimSpace(string(pid)) + "/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := oci(t, "exec", "execjoin", "cat", "/proc/self/cgroup")
+	if r.code != 0 {
+		t.Fatalf("exec: %+v", r)
+	}
+	for name, text := range map[string]string{"init": string(initCgroups), "exec": r.stdout} {
+		for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+			if !strings.HasSuffix(line, ":"+path) {
+				t.Errorf("%s: %q is not the container's cgroup %s (all: %q)", name, line, path, text)
+			}
+		}
+	}
+	if r.stdout != string(initCgroups) {
+		t.Errorf("exec's cgroups differ from init's:\n%s\ninit:\n%s", r.stdout, initCgroups)
+	}
+	oci(t, "delete", "--force", "execjoin")
+	checkNoLeaks(t, before)
+}
