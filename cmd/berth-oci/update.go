@@ -166,8 +166,27 @@ func newEventsCommand(g *globals) *cobra.Command {
 		Short: "Print the container's resource statistics and OOM events",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if interval <= 0 {
+				return fmt.Errorf("--interval %s: must be greater than 0", interval)
+			}
 			enc := json.NewEncoder(os.Stdout)
+			// OOM events are printed as the kernel signals them (runc's
+			// events does the same); where it cannot be watched, a
+			// growing OOM-kill count is reported with the statistics.
+			var oom <-chan struct{}
+			if !stats {
+				if c, err := container.Load(g.root, args[0]); err == nil {
+					if w, err := c.WatchOOM(); err == nil {
+						defer w.Close()
+						oom = w.C
+					}
+					c.Close()
+				}
+			}
+			watching := oom != nil
 			var lastOOM uint64
+			tick := time.NewTicker(interval)
+			defer tick.Stop()
 			for {
 				c, err := container.Load(g.root, args[0])
 				if err != nil {
@@ -175,7 +194,7 @@ func newEventsCommand(g *globals) *cobra.Command {
 				}
 				s, status := c.Stats(), c.Status()
 				c.Close()
-				if s.OOMKills > lastOOM {
+				if !watching && s.OOMKills > lastOOM {
 					lastOOM = s.OOMKills
 					if err := enc.Encode(event{Type: "oom", ID: args[0]}); err != nil {
 						return err
@@ -187,7 +206,20 @@ func newEventsCommand(g *globals) *cobra.Command {
 				if stats || status == "stopped" {
 					return nil
 				}
-				time.Sleep(interval)
+				for waiting := true; waiting; {
+					select {
+					case <-tick.C:
+						waiting = false
+					case _, ok := <-oom:
+						if !ok {
+							oom = nil // the cgroup is gone: the next statistics say so
+							continue
+						}
+						if err := enc.Encode(event{Type: "oom", ID: args[0]}); err != nil {
+							return err
+						}
+					}
+				}
 			}
 		},
 	}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -502,5 +503,57 @@ func TestCgroupExecJoinsAllCgroups(t *testing.T) {
 		t.Errorf("exec's cgroups differ from init's:\n%s\ninit:\n%s", r.stdout, initCgroups)
 	}
 	oci(t, "delete", "--force", "execjoin")
+	checkNoLeaks(t, before)
+}
+
+// TestCgroupEventsOOM: events prints an oom event when the kernel's OOM
+// killer acts in the container, as it happens, not at the next statistics
+// (runc's "events oom"; the interval here is longer than the test waits).
+func TestCgroupEventsOOM(t *testing.T) {
+	needRoot(t)
+	before := snapshot(t)
+	bundle := ociBundle(t, []string{"sleep", "1000"}, func(s *specs.Spec) {
+		limit := int64(32 << 20)
+		s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &limit, Swap: &limit}
+	})
+	if r := oci(t, "run", "-d", "--bundle", bundle, "oomev"); r.code != 0 {
+		t.Fatalf("run -d: %+v", r)
+	}
+	defer oci(t, "delete", "--force", "oomev")
+	out := filepath.Join(t.TempDir(), "events")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	events := exec.Command(ociBin, "--root", ociRoot, "events", "--interval", "1h", "oomev")
+	events.Stdout, events.Stderr = f, f
+	if err := events.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		events.Process.Kill()
+		events.Wait()
+	}()
+	waitFor := func(what string) bool {
+		for i := 0; i < 200; i++ {
+			if b, _ := os.ReadFile(out); strings.Contains(string(b), what) {
+				return true
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		return false
+	}
+	if !waitFor(`"type":"stats"`) {
+		t.Fatal("events printed no statistics")
+	}
+	if r := oci(t, "exec", "-d", "oomev", "sh", "-c", "x=$(dd if=/dev/zero bs=64M count=1)"); r.code != 0 {
+		t.Fatalf("exec -d: %+v", r)
+	}
+	if !waitFor(`{"type":"oom","id":"oomev"}`) {
+		b, _ := os.ReadFile(out)
+		t.Errorf("no oom event within 10s: %s", b)
+	}
+	oci(t, "delete", "--force", "oomev")
 	checkNoLeaks(t, before)
 }
