@@ -413,3 +413,56 @@ func SystemdPath(path string) (string, error) {
 	}
 	return filepath.Join(dir, unit), nil
 }
+
+// ErrUnknownController means an exec's --cgroup names a controller the
+// container has no cgroup of.
+var ErrUnknownController = errors.New("unknown controller")
+
+// Sub describes sub-cgroups of the container's cgroup for a process to
+// join (runc's exec --cgroup): paths maps a v1 controller (as
+// /proc/self/cgroup names it: "memory", "name=systemd") to a path below the
+// container's cgroup in its hierarchy; the key "" applies to every
+// hierarchy without a path of its own (and on v2 to the one). The
+// sub-cgroups must exist: they are joined, never made here.
+func (c *Cgroup) Sub(paths map[string]string) (*Cgroup, error) {
+	for _, p := range paths {
+		if rel := strings.TrimPrefix(p, "/"); rel != "" && !filepath.IsLocal(rel) {
+			// runc compat: runc's tests match this text.
+			return nil, fmt.Errorf("%s is not a sub cgroup path", p)
+		}
+	}
+	sub := *c
+	sub.Dirs = append([]string(nil), c.Dirs...)
+	known := map[string]bool{}
+	for i, d := range sub.Dirs {
+		var controllers []string
+		if c.Version == V1 && !isUnified(d) {
+			rel, _ := filepath.Rel(Root, d)
+			h, _, _ := strings.Cut(rel, "/")
+			controllers = strings.Split(MountData(h), ",")
+		}
+		p, ok := paths[""]
+		for _, name := range controllers {
+			known[name] = true
+			if q, has := paths[name]; has {
+				p, ok = q, true
+			}
+		}
+		if !ok {
+			continue
+		}
+		sub.Dirs[i] = filepath.Join(d, filepath.Clean("/"+p))
+		if _, err := os.Stat(sub.Dirs[i]); errors.Is(err, os.ErrNotExist) {
+			// runc compat: runc's tests match "adding pid ...cgroup.procs: no such file".
+			return nil, fmt.Errorf("cgroup %s: adding pid to %s: %w", p, filepath.Join(sub.Dirs[i], "cgroup.procs"), unix.ENOENT)
+		} else if err != nil {
+			return nil, fmt.Errorf("cgroup %s: %w", p, err)
+		}
+	}
+	for name := range paths {
+		if name != "" && !known[name] && c.Version == V1 {
+			return nil, fmt.Errorf("%w %q: the container's cgroups are in %v", ErrUnknownController, name, c.Dirs)
+		}
+	}
+	return &sub, nil
+}

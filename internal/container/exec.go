@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strconv"
 
+	"github.com/berth-runtime/berth/internal/cgroups"
 	"github.com/berth-runtime/berth/internal/initproc"
 	"github.com/berth-runtime/berth/internal/spec"
 	"github.com/berth-runtime/berth/internal/state"
@@ -26,6 +27,9 @@ type ExecOptions struct {
 	PidFile       string
 	PreserveFDs   int
 	Detach        bool
+	// Cgroups, when set, are sub-cgroups of the container's to run the
+	// process in (runc's exec --cgroup; see cgroups.Cgroup.Sub).
+	Cgroups map[string]string
 }
 
 // Exec starts a process inside the running container: in its namespaces
@@ -49,7 +53,13 @@ func (c *Container) Exec(o ExecOptions) (Exit, error) {
 		return Exit{}, err
 	}
 	defer target.Close()
-	cfg, err := c.execConfig(s, o)
+	cg := c.cg
+	if len(o.Cgroups) > 0 {
+		if cg, err = c.cg.Sub(o.Cgroups); err != nil {
+			return Exit{}, err
+		}
+	}
+	cfg, err := c.execConfig(s, o, cg)
 	if err != nil {
 		return Exit{}, err
 	}
@@ -58,7 +68,7 @@ func (c *Container) Exec(o ExecOptions) (Exit, error) {
 		RelayStdio: o.RelayStdio && !o.Detach, noStdio: o.RelayStdio && o.Detach,
 		PreserveFDs: o.PreserveFDs, Foreground: !o.Detach, cgroupExists: true, target: target,
 	}
-	p, err := start(cfg, c.cg, &specs.Spec{Linux: &specs.Linux{Resources: s.Linux.Resources}}, opts, c.ociState)
+	p, err := start(cfg, cg, &specs.Spec{Linux: &specs.Linux{Resources: s.Linux.Resources}}, opts, c.ociState)
 	if err != nil {
 		return Exit{}, err
 	}
@@ -80,7 +90,7 @@ func (c *Container) Exec(o ExecOptions) (Exit, error) {
 
 // execConfig is the init stage's config for an exec: the container's
 // namespaces by path, its cgroup, and the new process.
-func (c *Container) execConfig(s *specs.Spec, o ExecOptions) (*initproc.Config, error) {
+func (c *Container) execConfig(s *specs.Spec, o ExecOptions, cg *cgroups.Cgroup) (*initproc.Config, error) {
 	if err := spec.ValidateProcess(o.Process); err != nil {
 		return nil, err
 	}
@@ -94,7 +104,7 @@ func (c *Container) execConfig(s *specs.Spec, o ExecOptions) (*initproc.Config, 
 	return &initproc.Config{
 		Exec:          true,
 		Target:        &initproc.Target{Pid: c.rec.Pid, Namespaces: execNamespaces, Chroot: c.rec.SharedMounts},
-		CgroupTasks:   c.cg.TasksFiles(),
+		CgroupTasks:   cg.TasksFiles(),
 		Process:       *proc,
 		DieWithParent: !o.Detach,
 		PreserveFDs:   o.PreserveFDs,

@@ -557,3 +557,62 @@ func TestCgroupEventsOOM(t *testing.T) {
 	oci(t, "delete", "--force", "oomev")
 	checkNoLeaks(t, before)
 }
+
+// TestCgroupExecSubCgroup: exec --cgroup runs the process in an existing
+// sub-cgroup of the container's, per controller or in all, and refuses a
+// path outside the container's cgroup, a missing one and an unknown
+// controller, in runc's words (runc's "exec --cgroup sub-cgroups").
+func TestCgroupExecSubCgroup(t *testing.T) {
+	needRoot(t)
+	before := snapshot(t)
+	v2 := cgroupVersion(t) == "v2"
+	const path = "/berth/execsub"
+	bundle := ociBundle(t, []string{"sleep", "1000"}, func(s *specs.Spec) {
+		s.Linux.CgroupsPath = path
+		withoutNamespace(s, specs.CgroupNamespace)
+		for i, m := range s.Mounts {
+			if m.Type == "cgroup" || m.Type == "cgroup2" {
+				s.Mounts[i].Options = []string{"nosuid", "noexec", "nodev", "rw"}
+			}
+		}
+	})
+	if r := oci(t, "run", "-d", "--bundle", bundle, "execsub"); r.code != 0 {
+		t.Fatalf("run -d: %+v", r)
+	}
+	defer oci(t, "delete", "--force", "execsub")
+	refused := func(want string, args ...string) {
+		t.Helper()
+		r := oci(t, append(append([]string{"exec"}, args...), "execsub", "true")...)
+		if r.code == 0 || !strings.Contains(r.stderr, want) {
+			t.Errorf("exec %v: %+v, want an error with %q", args, r, want)
+		}
+	}
+	refused(" .. is not a sub cgroup path", "--cgroup", "..")
+	refused("/nonexistent/cgroup.procs: no such file ", "--cgroup", "nonexistent")
+	if !v2 {
+		refused("unknown controller ", "--cgroup", "whaaat:/")
+	}
+	r := oci(t, "exec", "--cgroup", "/", "execsub", "cat", "/proc/self/cgroup")
+	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		if r.code != 0 || !strings.HasSuffix(line, ":"+path) {
+			t.Errorf("exec --cgroup /: %q is not the container's cgroup (%+v)", line, r)
+		}
+	}
+	args, mkdir, want := []string{"--cgroup", "foo"}, "mkdir /sys/fs/cgroup/foo", []string{"0::" + path + "/foo"}
+	if !v2 {
+		args = []string{"--cgroup", "memory:submem", "--cgroup", "cpu,cpuacct:subcpu"}
+		mkdir = "mkdir /sys/fs/cgroup/memory/submem /sys/fs/cgroup/cpu/subcpu /sys/fs/cgroup/cpuacct/subcpu"
+		want = []string{":memory:" + path + "/submem", ":cpu:" + path + "/subcpu", ":cpuacct:" + path + "/subcpu", ":pids:" + path + "\n"}
+	}
+	if r := oci(t, "exec", "execsub", "sh", "-c", mkdir); r.code != 0 {
+		t.Fatalf("make sub-cgroups: %+v", r)
+	}
+	r = oci(t, append(append([]string{"exec"}, args...), "execsub", "cat", "/proc/self/cgroup")...)
+	for _, w := range want {
+		if r.code != 0 || !strings.Contains(r.stdout, w) {
+			t.Errorf("exec %v: want %q in %+v", args, w, r)
+		}
+	}
+	oci(t, "delete", "--force", "execsub")
+	checkNoLeaks(t, before)
+}
