@@ -286,20 +286,40 @@ func (c *Cgroup) setMemoryV1(r *specs.LinuxResources) error {
 		return nil
 	}
 	dir := c.dirFor("memory")
-	if m.Limit != nil {
-		if err := writeFile(filepath.Join(dir, "memory.limit_in_bytes"), strconv.FormatInt(*m.Limit, 10)); err != nil {
-			return err
-		}
+	// Without swap accounting the memsw file does not exist and swap is
+	// not limited separately.
+	swapFile := filepath.Join(dir, "memory.memsw.limit_in_bytes")
+	_, err := os.Stat(swapFile)
+	haveSwap := err == nil
+	limit, swap := m.Limit, m.Swap
+	if limit != nil && *limit == -1 && swap == nil && haveSwap {
+		// No memory limit means no memory+swap limit either (runc's rule).
+		unlimited := int64(-1)
+		swap = &unlimited
 	}
-	if m.Swap != nil {
-		// Without swap accounting the file does not exist and swap is not
-		// limited separately.
-		swapFile := filepath.Join(dir, "memory.memsw.limit_in_bytes")
-		if _, err := os.Stat(swapFile); err == nil {
-			if err := writeFile(swapFile, strconv.FormatInt(*m.Swap, 10)); err != nil {
-				return err
-			}
+	writeLimit := func() error {
+		if limit == nil {
+			return nil
 		}
+		return writeFile(filepath.Join(dir, "memory.limit_in_bytes"), strconv.FormatInt(*limit, 10))
+	}
+	writeSwap := func() error {
+		if swap == nil || !haveSwap {
+			return nil
+		}
+		return writeFile(swapFile, strconv.FormatInt(*swap, 10))
+	}
+	// The kernel keeps memory <= memory+swap at every write: raising both
+	// takes memsw first, lowering both the memory limit first (as runc).
+	first, second := writeLimit, writeSwap
+	if limit != nil && swap != nil && (*swap == -1 || readUint(filepath.Join(dir, "memory.limit_in_bytes")) < uint64(*swap)) {
+		first, second = writeSwap, writeLimit
+	}
+	if err := first(); err != nil {
+		return err
+	}
+	if err := second(); err != nil {
+		return err
 	}
 	if m.Reservation != nil {
 		if err := writeFile(filepath.Join(dir, "memory.soft_limit_in_bytes"), strconv.FormatInt(*m.Reservation, 10)); err != nil {

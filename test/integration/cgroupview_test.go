@@ -441,12 +441,22 @@ func TestCgroupUpdateLikeRunc(t *testing.T) {
 		if got := read("cpu.weight") + " " + read("memory.max"); got != "8 52428800" {
 			t.Errorf("after update: cpu.weight, memory.max = %s, want 8 52428800", got)
 		}
+		oci(t, "delete", "--force", "upd-runc")
 		checkNoLeaks(t, before)
 		return
 	}
 	mem, _ := os.ReadFile("/sys/fs/cgroup/memory" + path + "/memory.limit_in_bytes")
 	if got := read("cpu.shares") + " " + strings.TrimSpace(string(mem)); got != "200 52428800" {
 		t.Errorf("after update: cpu.shares, memory limit = %s, want 200 52428800", got)
+	}
+	// No memory limit: the memory+swap limit goes first (runc's order).
+	if _, err := os.Stat("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes"); err == nil {
+		update(true, "--memory-swap", "96468992")
+		update(true, "--memory", "-1")
+		mem, _ = os.ReadFile("/sys/fs/cgroup/memory" + path + "/memory.limit_in_bytes")
+		if got := strings.TrimSpace(string(mem)); got != "9223372036854771712" {
+			t.Errorf("after update --memory -1: memory limit %s", got)
+		}
 	}
 	// Above the pod's half CPU: refused. A third of a shorter period:
 	// the quota must go first.
