@@ -579,7 +579,12 @@ func TestCgroupExecSubCgroup(t *testing.T) {
 	const path = "/berth/execsub"
 	bundle := ociBundle(t, []string{"sleep", "1000"}, func(s *specs.Spec) {
 		s.Linux.CgroupsPath = path
-		withoutNamespace(s, specs.CgroupNamespace)
+		if !v2 {
+			// On v2, cgroup2 in the host's cgroup namespace shows the
+			// whole tree (as with runc): the container makes its
+			// sub-cgroups in its own namespace there.
+			withoutNamespace(s, specs.CgroupNamespace)
+		}
 		for i, m := range s.Mounts {
 			if m.Type == "cgroup" || m.Type == "cgroup2" {
 				s.Mounts[i].Options = []string{"nosuid", "noexec", "nodev", "rw"}
@@ -602,13 +607,17 @@ func TestCgroupExecSubCgroup(t *testing.T) {
 	if !v2 {
 		refused("unknown controller ", "--cgroup", "whaaat:/")
 	}
+	own := path // what /proc/self/cgroup shows of the container's cgroup
+	if v2 {
+		own = "/"
+	}
 	r := oci(t, "exec", "--cgroup", "/", "execsub", "cat", "/proc/self/cgroup")
 	for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
-		if r.code != 0 || !strings.HasSuffix(line, ":"+path) {
+		if r.code != 0 || !strings.HasSuffix(line, ":"+own) {
 			t.Errorf("exec --cgroup /: %q is not the container's cgroup (%+v)", line, r)
 		}
 	}
-	args, mkdir, want := []string{"--cgroup", "foo"}, "mkdir /sys/fs/cgroup/foo", []string{"0::" + path + "/foo"}
+	args, mkdir, want := []string{"--cgroup", "foo"}, "mkdir /sys/fs/cgroup/foo", []string{"0::/foo"}
 	if !v2 {
 		args = []string{"--cgroup", "memory:submem", "--cgroup", "cpu,cpuacct:subcpu"}
 		mkdir = "mkdir /sys/fs/cgroup/memory/submem /sys/fs/cgroup/cpu/subcpu /sys/fs/cgroup/cpuacct/subcpu"
