@@ -124,7 +124,21 @@ func setPropagation(root *os.File, m Mount) error {
 func mountCgroup(root *os.File, m Mount, target *os.File, c *Config) error {
 	flags := m.Flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT)
 	if len(c.CgroupHierarchies) == 0 {
-		return unix.Mount("cgroup2", fdName(target), "cgroup2", flags, "")
+		err := unix.Mount("cgroup2", fdName(target), "cgroup2", flags, "")
+		if !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EBUSY) {
+			return err
+		}
+		// runc compat: in a user namespace that has no cgroup namespace
+		// of its own, cgroup2 cannot be mounted; runc binds the host's.
+		if err := bindCgroup(cgroupRoot, target); err != nil {
+			return err
+		}
+		mounted, err := openInRoot(root, m.Destination)
+		if err != nil {
+			return err
+		}
+		defer mounted.Close()
+		return unix.Mount("", fdName(mounted), "", unix.MS_BIND|unix.MS_REMOUNT|flags, "")
 	}
 	if err := unix.Mount("cgroup", fdName(target), "tmpfs", flags&^unix.MS_RDONLY, "mode=755"); err != nil {
 		return err
@@ -185,7 +199,7 @@ func mountHierarchy(dir *os.File, h, path string, flags uintptr) error {
 }
 
 // bindCgroup binds a host cgroup directory, which must be a directory of
-// a v1 cgroup file system, on target.
+// a cgroup file system, on target.
 func bindCgroup(source string, target *os.File) error {
 	src, err := os.OpenFile(source, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -196,7 +210,7 @@ func bindCgroup(source string, target *os.File) error {
 	if err := unix.Fstatfs(int(src.Fd()), &st); err != nil {
 		return err
 	}
-	if st.Type != unix.CGROUP_SUPER_MAGIC {
+	if st.Type != unix.CGROUP_SUPER_MAGIC && st.Type != unix.CGROUP2_SUPER_MAGIC {
 		return fmt.Errorf("%s is not a cgroup directory", source)
 	}
 	return unix.Mount(fdName(src), fdName(target), "", unix.MS_BIND, "")

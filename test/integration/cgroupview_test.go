@@ -635,3 +635,40 @@ func TestCgroupExecSubCgroup(t *testing.T) {
 	oci(t, "delete", "--force", "execsub")
 	checkNoLeaks(t, before)
 }
+
+// TestCgroupViewUserNamespace: a container with a user namespace sees its
+// own limits with and without a cgroup namespace, as with runc (where
+// cgroup2 cannot be mounted from a user namespace in the host's cgroup
+// namespace, runc binds the host's /sys/fs/cgroup instead).
+func TestCgroupViewUserNamespace(t *testing.T) {
+	needRoot(t)
+	before := snapshot(t)
+	v2 := cgroupVersion(t) == "v2"
+	for _, cgroupns := range []bool{true, false} {
+		id := fmt.Sprintf("usercg-%v", cgroupns)
+		file := "/sys/fs/cgroup/pids/pids.max"
+		if v2 {
+			file = "/sys/fs/cgroup/pids.max"
+			if !cgroupns {
+				file = "/sys/fs/cgroup/berth/" + id + "/pids.max"
+			}
+		}
+		bundle := ociBundle(t, []string{"cat", file}, func(s *specs.Spec) {
+			limit := int64(9)
+			s.Linux.Resources.Pids = &specs.LinuxPids{Limit: &limit}
+			s.Linux.CgroupsPath = "/berth/" + id
+			s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+			s.Linux.UIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}
+			s.Linux.GIDMappings = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}
+			if !cgroupns {
+				withoutNamespace(s, specs.CgroupNamespace)
+			}
+		})
+		os.Chmod(filepath.Dir(bundle), 0o755)
+		if r := oci(t, "run", "--bundle", bundle, id); r.code != 0 || r.stdout != "9\n" {
+			t.Errorf("user namespace, cgroupns %v: %+v, want pids.max 9", cgroupns, r)
+		}
+		oci(t, "delete", "--force", id)
+	}
+	checkNoLeaks(t, before)
+}
