@@ -39,8 +39,9 @@ func v1Hierarchies(procCgroup string) ([]string, error) {
 		}
 		for _, name := range strings.Split(parts[1], ",") {
 			real, err := filepath.EvalSymlinks(filepath.Join(Root, strings.TrimPrefix(name, "name=")))
-			if err != nil || filepath.Dir(real) != Root {
-				continue
+			var st unix.Statfs_t
+			if err != nil || filepath.Dir(real) != Root || unix.Statfs(real, &st) != nil || st.Type != unix.CGROUP_SUPER_MAGIC {
+				continue // mounted elsewhere, or a stray directory
 			}
 			have[name] = true
 			if !seen[real] {
