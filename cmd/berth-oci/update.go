@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-runtime/berth/internal/cgroups"
 	"github.com/berth-runtime/berth/internal/container"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
@@ -158,6 +159,34 @@ type event struct {
 	Data any    `json:"data,omitempty"`
 }
 
+// runcStats is the part of runc's statistics (libcontainer's types.Stats)
+// that berth reports: runc compat, for tools that read runc's events.
+type runcStats struct {
+	CPU struct {
+		Usage struct {
+			Total uint64 `json:"total,omitempty"`
+		} `json:"usage,omitempty"`
+	} `json:"cpu"`
+	Memory struct {
+		Usage struct {
+			Limit uint64 `json:"limit"`
+			Usage uint64 `json:"usage,omitempty"`
+		} `json:"usage,omitempty"`
+	} `json:"memory"`
+	Pids struct {
+		Current uint64 `json:"current,omitempty"`
+		Limit   uint64 `json:"limit,omitempty"`
+	} `json:"pids"`
+}
+
+func runcStatsOf(s cgroups.Stats) runcStats {
+	var r runcStats
+	r.CPU.Usage.Total = s.CPUUsageNanos
+	r.Memory.Usage.Limit, r.Memory.Usage.Usage = s.MemoryLimit, s.MemoryUsage
+	r.Pids.Current, r.Pids.Limit = s.Pids, s.PidsLimit
+	return r
+}
+
 func newEventsCommand(g *globals) *cobra.Command {
 	var stats bool
 	var interval time.Duration
@@ -200,7 +229,7 @@ func newEventsCommand(g *globals) *cobra.Command {
 						return err
 					}
 				}
-				if err := enc.Encode(event{Type: "stats", ID: args[0], Data: s}); err != nil {
+				if err := enc.Encode(event{Type: "stats", ID: args[0], Data: runcStatsOf(s)}); err != nil {
 					return err
 				}
 				if stats || status == "stopped" {
