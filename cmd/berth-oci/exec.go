@@ -27,6 +27,7 @@ type execFlags struct {
 	noNewPrivs    bool
 	preserveFDs   int
 	ignorePaused  bool
+	cgroups       []string
 }
 
 func newExecCommand(g *globals) *cobra.Command {
@@ -66,6 +67,7 @@ func newExecCommand(g *globals) *cobra.Command {
 	fl.BoolVar(&f.noNewPrivs, "no-new-privs", false, "set no_new_privs")
 	fl.IntVar(&f.preserveFDs, "preserve-fds", 0, "pass this many extra file descriptors to the process")
 	fl.BoolVar(&f.ignorePaused, "ignore-paused", false, "allow exec in a paused container")
+	fl.StringArrayVar(&f.cgroups, "cgroup", nil, "run the process in an existing sub-cgroup: [CONTROLLER[,CONTROLLER]:]PATH")
 	return cmd
 }
 
@@ -74,10 +76,15 @@ func runExec(c *container.Container, f *execFlags, args []string) error {
 	if err != nil {
 		return err
 	}
+	cgroups, err := subCgroups(f.cgroups)
+	if err != nil {
+		return err
+	}
 	exit, err := c.Exec(container.ExecOptions{
 		Process: p, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		ConsoleSocket: f.consoleSocket, PidFile: f.pidFile, PreserveFDs: f.preserveFDs, Detach: f.detach,
 		IgnorePaused: f.ignorePaused,
+		Cgroups:      cgroups,
 	})
 	if err != nil {
 		return err
@@ -158,4 +165,30 @@ func setUser(p *specs.Process, user string) error {
 		p.User.GID = uint32(g)
 	}
 	return nil
+}
+
+// subCgroups reads exec's --cgroup values as runc does: PATH alone (only
+// once), or CONTROLLER[,CONTROLLER]:PATH, each controller once.
+func subCgroups(args []string) (map[string]string, error) {
+	if len(args) == 0 {
+		return nil, nil
+	}
+	paths := map[string]string{}
+	for _, a := range args {
+		controllers, path, ok := strings.Cut(a, ":")
+		if !ok {
+			if len(args) != 1 {
+				return nil, fmt.Errorf("--cgroup %s: give CONTROLLER:PATH when --cgroup is given more than once", a)
+			}
+			paths[""] = a
+			continue
+		}
+		if strings.Contains(path, ":") || controllers == "" {
+			return nil, fmt.Errorf("--cgroup %s: want [CONTROLLER[,CONTROLLER]:]PATH", a)
+		}
+		for _, c := range strings.Split(controllers, ",") {
+			paths[c] = path
+		}
+	}
+	return paths, nil
 }

@@ -59,6 +59,10 @@ type Cgroup struct {
 	Foreign []string
 }
 
+// ErrV1Unified means a config sets resources.unified on a cgroup v1 host.
+// Its text is runc's: runc's tests match "invalid configuration".
+var ErrV1Unified = errors.New("invalid configuration: cannot use resources.unified on cgroup v1")
+
 // New describes the cgroup at path (relative to the hierarchy roots) for
 // the host's cgroup version. Nothing is created.
 func New(path string, resources *specs.LinuxResources) (*Cgroup, error) {
@@ -67,16 +71,26 @@ func New(path string, resources *specs.LinuxResources) (*Cgroup, error) {
 		return nil, fmt.Errorf("cgroups path %q names the root cgroup: give the container its own", path)
 	}
 	c := &Cgroup{Version: Detect(), Path: path}
+	if c.Version == V1 && resources != nil && len(resources.Unified) > 0 {
+		return nil, fmt.Errorf("%w: the host runs v1; remove it, or run on a cgroup v2 host", ErrV1Unified)
+	}
 	if c.Version == V2 {
 		c.Dirs = []string{filepath.Join(Root, path)}
 		return c, nil
 	}
-	hierarchies, err := v1Hierarchies(needsCpuset(resources))
+	self, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return nil, fmt.Errorf("read the cgroup hierarchies: %w", err)
+	}
+	hierarchies, err := v1Hierarchies(string(self))
 	if err != nil {
 		return nil, err
 	}
 	for _, h := range hierarchies {
 		c.Dirs = append(c.Dirs, filepath.Join(Root, h, path))
+	}
+	if hybrid() {
+		c.Dirs = append(c.Dirs, filepath.Join(unifiedRoot, path))
 	}
 	return c, nil
 }
@@ -85,10 +99,6 @@ func New(path string, resources *specs.LinuxResources) (*Cgroup, error) {
 // those of them that berth did not create.
 func Load(version Version, path string, dirs, foreign []string) *Cgroup {
 	return &Cgroup{Version: version, Path: path, Dirs: dirs, Foreign: foreign}
-}
-
-func needsCpuset(r *specs.LinuxResources) bool {
-	return r != nil && r.CPU != nil && (r.CPU.Cpus != "" || r.CPU.Mems != "")
 }
 
 // Create makes the cgroup's directories (all but the Foreign ones, which
@@ -113,9 +123,11 @@ func (c *Cgroup) TasksFiles() []string {
 	if c.Version == V2 {
 		return nil
 	}
-	files := make([]string, len(c.Dirs))
-	for i, d := range c.Dirs {
-		files[i] = filepath.Join(d, "tasks")
+	var files []string
+	for _, d := range c.Dirs {
+		if !isUnified(d) {
+			files = append(files, filepath.Join(d, "tasks"))
+		}
 	}
 	return files
 }
@@ -135,6 +147,9 @@ func Join(tasksFiles []string) error {
 // child cannot be born inside it.
 func (c *Cgroup) AddProcess(pid int) error {
 	for _, d := range c.Dirs {
+		if isUnified(d) {
+			continue // joined at birth
+		}
 		if err := writeFile(filepath.Join(d, "cgroup.procs"), strconv.Itoa(pid)); err != nil {
 			return fmt.Errorf("add process %d to cgroup: %w", pid, err)
 		}
@@ -142,9 +157,37 @@ func (c *Cgroup) AddProcess(pid int) error {
 	return nil
 }
 
-// OpenDir opens the v2 cgroup directory, for CLONE_INTO_CGROUP.
-func (c *Cgroup) OpenDir() (*os.File, error) {
-	return os.OpenFile(c.Dirs[0], unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+// OpenPidsMax opens the cgroup's pids.max for writing. An init stage that
+// is in the cgroup with all its threads (born there on v2, moved there
+// whole on v1) sets the limit through it as its last step before the
+// program runs: a Go runtime has several threads, and they must not use
+// up the container's own pids, or be unable to start under a small limit.
+// The file is opened by the runtime, so the write needs no permission
+// of the init stage's own.
+func (c *Cgroup) OpenPidsMax() (*os.File, error) {
+	dir := c.Dirs[0]
+	if c.Version == V1 {
+		dir = c.dirFor("pids")
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "pids.max"), os.O_WRONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open the cgroup's pids limit: %w", err)
+	}
+	return f, nil
+}
+
+// OpenBirthDir opens the cgroup2 directory a process is born into
+// (CLONE_INTO_CGROUP): the v2 cgroup, or a hybrid host's unified one. Nil
+// when there is none.
+func (c *Cgroup) OpenBirthDir() (*os.File, error) {
+	dir := c.UnifiedDir()
+	if c.Version == V2 {
+		dir = c.Dirs[0]
+	}
+	if dir == "" {
+		return nil, nil
+	}
+	return os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 }
 
 // OOMKilled reports whether the kernel's OOM killer killed a process of
@@ -187,7 +230,7 @@ func (c *Cgroup) Destroy() error {
 			}
 			continue
 		}
-		err := unix.Rmdir(c.Dirs[i])
+		err := rmdirTree(c.Dirs[i])
 		if errors.Is(err, unix.EBUSY) && c.Owned() {
 			if !killed {
 				_ = c.Signal(unix.SIGKILL)
@@ -210,13 +253,26 @@ func (c *Cgroup) Destroy() error {
 func rmdirWhenEmpty(dir string) error {
 	delay := time.Millisecond
 	for waited := time.Duration(0); ; waited += delay {
-		err := unix.Rmdir(dir)
+		err := rmdirTree(dir)
 		if !errors.Is(err, unix.EBUSY) || waited > time.Second {
 			return err
 		}
 		time.Sleep(delay)
 		delay = min(2*delay, 50*time.Millisecond)
 	}
+}
+
+// rmdirTree removes a cgroup directory of the container's, and first the
+// cgroups the container made below it (a cgroup with children cannot be
+// removed), deepest first.
+func rmdirTree(dir string) error {
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if e.IsDir() {
+			_ = rmdirTree(filepath.Join(dir, e.Name()))
+		}
+	}
+	return unix.Rmdir(dir)
 }
 
 func (c *Cgroup) dirFor(controller string) string {
@@ -356,4 +412,57 @@ func SystemdPath(path string) (string, error) {
 		unit += ".scope"
 	}
 	return filepath.Join(dir, unit), nil
+}
+
+// ErrUnknownController means an exec's --cgroup names a controller the
+// container has no cgroup of.
+var ErrUnknownController = errors.New("unknown controller")
+
+// Sub describes sub-cgroups of the container's cgroup for a process to
+// join (runc's exec --cgroup): paths maps a v1 controller (as
+// /proc/self/cgroup names it: "memory", "name=systemd") to a path below the
+// container's cgroup in its hierarchy; the key "" applies to every
+// hierarchy without a path of its own (and on v2 to the one). The
+// sub-cgroups must exist: they are joined, never made here.
+func (c *Cgroup) Sub(paths map[string]string) (*Cgroup, error) {
+	for _, p := range paths {
+		if rel := strings.TrimPrefix(p, "/"); rel != "" && !filepath.IsLocal(rel) {
+			// runc compat: runc's tests match this text.
+			return nil, fmt.Errorf("%s is not a sub cgroup path", p)
+		}
+	}
+	sub := *c
+	sub.Dirs = append([]string(nil), c.Dirs...)
+	known := map[string]bool{}
+	for i, d := range sub.Dirs {
+		var controllers []string
+		if c.Version == V1 && !isUnified(d) {
+			rel, _ := filepath.Rel(Root, d)
+			h, _, _ := strings.Cut(rel, "/")
+			controllers = strings.Split(MountData(h), ",")
+		}
+		p, ok := paths[""]
+		for _, name := range controllers {
+			known[name] = true
+			if q, has := paths[name]; has {
+				p, ok = q, true
+			}
+		}
+		if !ok {
+			continue
+		}
+		sub.Dirs[i] = filepath.Join(d, filepath.Clean("/"+p))
+		if _, err := os.Stat(sub.Dirs[i]); errors.Is(err, os.ErrNotExist) {
+			// runc compat: runc's tests match "adding pid ...cgroup.procs: no such file".
+			return nil, fmt.Errorf("cgroup %s: adding pid to %s: %w", p, filepath.Join(sub.Dirs[i], "cgroup.procs"), unix.ENOENT)
+		} else if err != nil {
+			return nil, fmt.Errorf("cgroup %s: %w", p, err)
+		}
+	}
+	for name := range paths {
+		if name != "" && !known[name] && c.Version == V1 {
+			return nil, fmt.Errorf("%w %q: the container's cgroups are in %v", ErrUnknownController, name, c.Dirs)
+		}
+	}
+	return &sub, nil
 }

@@ -44,8 +44,8 @@ func TestNewRejectsRootCgroup(t *testing.T) {
 }
 
 func TestPidsValue(t *testing.T) {
-	if pidsValue(0) != "max" || pidsValue(-1) != "max" || pidsValue(64) != "64" {
-		t.Error("pidsValue maps limits wrongly")
+	if PidsValue(0) != "max" || PidsValue(-1) != "max" || PidsValue(64) != "64" {
+		t.Error("PidsValue maps limits wrongly")
 	}
 }
 
@@ -76,5 +76,16 @@ func TestIOStat(t *testing.T) {
 	os.WriteFile(v1, []byte("8:0 Read 4096\n8:0 Write 8192\n8:0 Sync 0\n8:0 Total 12288\nTotal 12288\n"), 0o644)
 	if r, w := ioStatV1(v1); r != 4096 || w != 8192 {
 		t.Errorf("v1: %d %d", r, w)
+	}
+}
+
+func TestMountData(t *testing.T) {
+	for dir, want := range map[string]string{
+		"memory": "memory", "cpu,cpuacct": "cpu,cpuacct", "net_cls,net_prio": "net_cls,net_prio",
+		"systemd": "name=systemd", "elogind": "name=elogind",
+	} {
+		if got := MountData(dir); got != want {
+			t.Errorf("MountData(%q) = %q, want %q", dir, got, want)
+		}
 	}
 }

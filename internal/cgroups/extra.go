@@ -56,12 +56,22 @@ func (c *Cgroup) setExtraV1(r *specs.LinuxResources) error {
 	}
 	if cpu := r.CPU; cpu != nil {
 		w := &writes{dir: c.dirFor("cpu")}
-		// The period first: a runtime longer than the old period is refused.
-		if cpu.RealtimePeriod != nil {
-			w.set("cpu.rt_period_us", strconv.FormatUint(*cpu.RealtimePeriod, 10), "cpu.realtimePeriod")
-		}
-		if cpu.RealtimeRuntime != nil {
-			w.set("cpu.rt_runtime_us", strconv.FormatInt(*cpu.RealtimeRuntime, 10), "cpu.realtimeRuntime")
+		if cpu.RealtimePeriod != nil || cpu.RealtimeRuntime != nil {
+			var period, runtime *string
+			if cpu.RealtimePeriod != nil {
+				v := strconv.FormatUint(*cpu.RealtimePeriod, 10)
+				period = &v
+			}
+			if cpu.RealtimeRuntime != nil {
+				v := strconv.FormatInt(*cpu.RealtimeRuntime, 10)
+				runtime = &v
+			}
+			if w.dir == "" {
+				return fmt.Errorf("cpu.realtimePeriod, realtimeRuntime: the cpu controller is not available on this host")
+			}
+			if err := writePair(w.dir, "cpu.rt_period_us", period, "cpu.rt_runtime_us", runtime); err != nil {
+				return fmt.Errorf("cpu.realtimePeriod, realtimeRuntime: %w", err)
+			}
 		}
 		if cpu.Burst != nil {
 			w.set("cpu.cfs_burst_us", strconv.FormatUint(*cpu.Burst, 10), "cpu.burst")
@@ -95,7 +105,7 @@ func (c *Cgroup) setExtraV1(r *specs.LinuxResources) error {
 		}
 	}
 	if len(r.Unified) > 0 {
-		return fmt.Errorf("resources.unified needs cgroup v2; this host runs v1")
+		return fmt.Errorf("%w: the host runs v1", ErrV1Unified)
 	}
 	return rdma(r)
 }

@@ -14,9 +14,13 @@ import (
 )
 
 // ErrNotEmpty means a config names an existing cgroup that holds
-// processes, or is frozen: a container never shares a cgroup, as runc
-// refuses it since 1.2. (The OCI spec has no way to ask to join one.)
-var ErrNotEmpty = errors.New("cgroup is not empty")
+// processes: a container never shares a cgroup, as runc refuses it since
+// 1.2 (1.1 warned). The OCI spec has no way to ask to join one.
+var ErrNotEmpty = errors.New("container's cgroup is not empty")
+
+// ErrFrozen means a config names an existing cgroup that is frozen: the
+// container could never start in it (runc refuses it too).
+var ErrFrozen = errors.New("container's cgroup unexpectedly frozen")
 
 // ErrForeign means the operation would freeze, kill or remove a cgroup that
 // berth did not create.
@@ -35,11 +39,12 @@ func (c *Cgroup) Claim() error {
 		} else if err != nil {
 			return fmt.Errorf("cgroup %s: %w", d, err)
 		}
+		// runc compat: runc's tests match the sentinels' texts.
 		if n := len(procsUnder(d)); n > 0 {
-			return fmt.Errorf("cgroupsPath %s names an existing cgroup with %d process(es) in it (%s): give the container a cgroup of its own: %w", c.Path, n, d, ErrNotEmpty)
+			return fmt.Errorf("%w: %d process(es) found in %s (cgroupsPath %s): give the container a cgroup of its own", ErrNotEmpty, n, d, c.Path)
 		}
 		if frozenDir(d) {
-			return fmt.Errorf("cgroupsPath %s names an existing cgroup that is frozen (%s): give the container a cgroup of its own: %w", c.Path, d, ErrNotEmpty)
+			return fmt.Errorf("%w: %s (cgroupsPath %s) is frozen: thaw it, or give the container a cgroup of its own", ErrFrozen, d, c.Path)
 		}
 		c.Foreign = append(c.Foreign, d)
 	}

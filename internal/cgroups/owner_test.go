@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -62,6 +63,13 @@ func TestClaim(t *testing.T) {
 	c = fakeCgroup(t, map[string]string{"freezer/ctr": "", "freezer/ctr/inner": "42\n"})
 	if err := c.Claim(); !errors.Is(err, ErrNotEmpty) {
 		t.Errorf("a process below an existing cgroup: %v, want ErrNotEmpty", err)
+	}
+	c = fakeCgroup(t, map[string]string{"freezer/ctr": ""})
+	if err := os.WriteFile(filepath.Join(c.Dirs[len(c.Dirs)-1], "freezer.state"), []byte("FROZEN\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Claim(); !errors.Is(err, ErrFrozen) || !strings.Contains(err.Error(), "container's cgroup unexpectedly frozen") {
+		t.Errorf("an existing frozen cgroup: %v, want ErrFrozen in runc's words", err)
 	}
 	c = fakeCgroup(t, nil)
 	if err := c.Claim(); err != nil || !c.Owned() {

@@ -12,46 +12,116 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// v1Controllers are the v1 hierarchies a container gets a cgroup in.
-// cpuset is only used when the config pins CPUs or memory nodes: a new
-// cpuset cgroup must be filled in before it can hold a task.
-var v1Controllers = []string{"pids", "memory", "cpu", "cpuacct", "devices", "freezer", "blkio"}
+// v1Required are the v1 controllers a container cannot do without.
+var v1Required = []string{"pids", "memory", "devices"}
 
-// v1Hierarchies returns the mounted v1 hierarchy directories under Root,
-// each once even when controllers are co-mounted (cpu,cpuacct).
-func v1Hierarchies(withCpuset bool) ([]string, error) {
-	names := v1Controllers
-	if withCpuset {
-		names = append([]string{"cpuset"}, names...)
-	}
+// v1Known are the kernel's v1 controllers; a hierarchy named otherwise is
+// a named one, such as systemd's (mounted with name=systemd).
+var v1Known = map[string]bool{
+	"cpuset": true, "cpu": true, "cpuacct": true, "blkio": true, "memory": true, "devices": true, "freezer": true,
+	"net_cls": true, "perf_event": true, "net_prio": true, "hugetlb": true, "pids": true, "rdma": true, "misc": true,
+}
+
+// v1Hierarchies returns the directory names under Root of the host's v1
+// hierarchies, each once even when controllers are co-mounted
+// (cpu,cpuacct): a container gets a cgroup in every one, named ones
+// (name=systemd) included, as with runc, so that every line of its
+// processes' /proc/PID/cgroup names its own cgroup. procCgroup is the
+// text of /proc/self/cgroup, which lists the hierarchies.
+func v1Hierarchies(procCgroup string) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
-	for _, name := range names {
-		dir := filepath.Join(Root, name)
-		real, err := filepath.EvalSymlinks(dir)
-		if err != nil {
-			if name == "pids" || name == "memory" || name == "devices" {
-				return nil, fmt.Errorf("cgroup v1 controller %s is not mounted at %s: mount it, or boot with cgroup v2", name, dir)
-			}
+	have := map[string]bool{}
+	for _, line := range strings.Split(procCgroup, "\n") {
+		parts := strings.SplitN(line, ":", 3)
+		if len(parts) != 3 || parts[0] == "0" || parts[1] == "" {
 			continue
 		}
-		if !seen[real] {
-			seen[real] = true
-			out = append(out, filepath.Base(real))
+		for _, name := range strings.Split(parts[1], ",") {
+			real, err := filepath.EvalSymlinks(filepath.Join(Root, strings.TrimPrefix(name, "name=")))
+			var st unix.Statfs_t
+			if err != nil || filepath.Dir(real) != Root || unix.Statfs(real, &st) != nil || st.Type != unix.CGROUP_SUPER_MAGIC {
+				continue // mounted elsewhere, or a stray directory
+			}
+			have[name] = true
+			if !seen[real] {
+				seen[real] = true
+				out = append(out, filepath.Base(real))
+			}
+		}
+	}
+	for _, name := range v1Required {
+		if !have[name] {
+			return nil, fmt.Errorf("cgroup v1 controller %s is not mounted at %s: mount it, or boot with cgroup v2", name, filepath.Join(Root, name))
 		}
 	}
 	return out, nil
 }
 
+// MountData is what mounting v1 hierarchy dir (a directory name under
+// Root, as Dirs have) takes: its controllers, or name=NAME for a named
+// hierarchy.
+func MountData(hierarchy string) string {
+	for _, name := range strings.Split(hierarchy, ",") {
+		if !v1Known[name] {
+			return "name=" + hierarchy
+		}
+	}
+	return hierarchy
+}
+
+// unifiedRoot is where a hybrid host mounts its cgroup2 hierarchy.
+var unifiedRoot = filepath.Join(Root, "unified")
+
+// hybrid reports whether a v1 host also mounts cgroup2 (at unifiedRoot).
+func hybrid() bool {
+	var st unix.Statfs_t
+	return unix.Statfs(unifiedRoot, &st) == nil && st.Type == unix.CGROUP2_SUPER_MAGIC
+}
+
+// isUnified reports whether dir is in a hybrid host's cgroup2 hierarchy.
+func isUnified(dir string) bool { return strings.HasPrefix(dir, unifiedRoot+"/") }
+
+// UnifiedDir is the container's directory in a hybrid host's cgroup2
+// hierarchy ("" elsewhere): processes join it at birth (CLONE_INTO_CGROUP),
+// since a thread alone cannot move between v2 cgroups.
+func (c *Cgroup) UnifiedDir() string {
+	for _, d := range c.Dirs {
+		if isUnified(d) {
+			return d
+		}
+	}
+	return ""
+}
+
+// CreateUnified makes the container's directory in a hybrid host's
+// cgroup2 hierarchy, before the init stage is forked into it.
+func (c *Cgroup) CreateUnified() error {
+	dir := c.UnifiedDir()
+	if dir == "" || !c.owns(dir) {
+		return nil
+	}
+	if err := mkdirV1(dir, true); err != nil {
+		c.disown(dir, err)
+		return err
+	}
+	return nil
+}
+
 func (c *Cgroup) createV1(r *specs.LinuxResources) error {
 	for _, dir := range c.Dirs {
-		if !c.owns(dir) {
-			continue
+		if !c.owns(dir) || isUnified(dir) {
+			continue // the unified one is made by CreateUnified
 		}
 		// The container's own directory must be new: one that appeared
 		// since Claim is someone else's.
 		if err := mkdirV1(dir, true); err != nil {
 			c.disown(dir, err)
+			return err
+		}
+	}
+	if cs := c.dirFor("cpuset"); cs != "" {
+		if err := fillCpuset(cs); err != nil {
 			return err
 		}
 	}
@@ -102,6 +172,34 @@ func mkdirV1(dir string, exclusive bool) error {
 	}
 	if err := unix.Mkdir(dir, 0o755); err != nil && (exclusive || !errors.Is(err, unix.EEXIST)) {
 		return fmt.Errorf("create cgroup %s: %w", dir, err)
+	}
+	return nil
+}
+
+// fillCpuset gives a cpuset cgroup its parent's CPUs and memory nodes when
+// it has none (a parent without clone_children, such as an engine's, makes
+// empty children), filling empty ancestors first: a task cannot join a
+// cpuset cgroup without CPUs.
+func fillCpuset(dir string) error {
+	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
+		b, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			return fmt.Errorf("read %s: %w", f, err)
+		}
+		if strings.TrimSpace(string(b)) != "" {
+			continue
+		}
+		parent := filepath.Dir(dir)
+		if err := fillCpuset(parent); err != nil {
+			return err
+		}
+		b, err = os.ReadFile(filepath.Join(parent, f))
+		if err != nil {
+			return fmt.Errorf("read parent %s: %w", f, err)
+		}
+		if err := writeFile(filepath.Join(dir, f), strings.TrimSpace(string(b))); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -172,10 +270,11 @@ func (c *Cgroup) setPidsV1(r *specs.LinuxResources) error {
 	if r.Pids == nil || r.Pids.Limit == nil {
 		return nil
 	}
-	return writeFile(filepath.Join(c.dirFor("pids"), "pids.max"), pidsValue(*r.Pids.Limit))
+	return writeFile(filepath.Join(c.dirFor("pids"), "pids.max"), PidsValue(*r.Pids.Limit))
 }
 
-func pidsValue(limit int64) string {
+// PidsValue is what pids.max holds for a configured limit: "max" for none.
+func PidsValue(limit int64) string {
 	if limit <= 0 {
 		return "max"
 	}
@@ -188,25 +287,72 @@ func (c *Cgroup) setMemoryV1(r *specs.LinuxResources) error {
 		return nil
 	}
 	dir := c.dirFor("memory")
-	if m.Limit != nil {
-		if err := writeFile(filepath.Join(dir, "memory.limit_in_bytes"), strconv.FormatInt(*m.Limit, 10)); err != nil {
-			return err
-		}
+	// Without swap accounting the memsw file does not exist and swap is
+	// not limited separately.
+	swapFile := filepath.Join(dir, "memory.memsw.limit_in_bytes")
+	_, err := os.Stat(swapFile)
+	haveSwap := err == nil
+	limit, swap := m.Limit, m.Swap
+	if limit != nil && *limit == -1 && swap == nil && haveSwap {
+		// No memory limit means no memory+swap limit either (runc's rule).
+		unlimited := int64(-1)
+		swap = &unlimited
 	}
-	if m.Swap != nil {
-		// Without swap accounting the file does not exist and swap is not
-		// limited separately.
-		swapFile := filepath.Join(dir, "memory.memsw.limit_in_bytes")
-		if _, err := os.Stat(swapFile); err == nil {
-			if err := writeFile(swapFile, strconv.FormatInt(*m.Swap, 10)); err != nil {
-				return err
-			}
+	writeLimit := func() error {
+		if limit == nil {
+			return nil
 		}
+		return writeFile(filepath.Join(dir, "memory.limit_in_bytes"), strconv.FormatInt(*limit, 10))
+	}
+	writeSwap := func() error {
+		if swap == nil || !haveSwap {
+			return nil
+		}
+		return writeFile(swapFile, strconv.FormatInt(*swap, 10))
+	}
+	// The kernel keeps memory <= memory+swap at every write: raising both
+	// takes memsw first, lowering both the memory limit first (as runc).
+	first, second := writeLimit, writeSwap
+	if limit != nil && swap != nil && (*swap == -1 || readUint(filepath.Join(dir, "memory.limit_in_bytes")) < uint64(*swap)) {
+		first, second = writeSwap, writeLimit
+	}
+	if err := first(); err != nil {
+		return err
+	}
+	if err := second(); err != nil {
+		return err
 	}
 	if m.Reservation != nil {
 		if err := writeFile(filepath.Join(dir, "memory.soft_limit_in_bytes"), strconv.FormatInt(*m.Reservation, 10)); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// writePair writes a period and a value limited within it (the CFS quota,
+// the realtime runtime), whose parent cgroup may bound their ratio. The
+// period goes first, so that a runtime longer than the old period is not
+// refused; if the kernel refuses the new period (EINVAL: the old value over
+// a shorter period exceeds the parent's limit) and a value follows, the
+// period is written again after it, as runc does.
+func writePair(dir, periodFile string, period *string, valueFile string, value *string) error {
+	retry := false
+	if period != nil {
+		err := writeFile(filepath.Join(dir, periodFile), *period)
+		retry = errors.Is(err, unix.EINVAL) && value != nil
+		if err != nil && !retry {
+			return err
+		}
+	}
+	if value == nil {
+		return nil
+	}
+	if err := writeFile(filepath.Join(dir, valueFile), *value); err != nil {
+		return err
+	}
+	if retry {
+		return writeFile(filepath.Join(dir, periodFile), *period)
 	}
 	return nil
 }
@@ -217,20 +363,22 @@ func (c *Cgroup) setCPUV1(r *specs.LinuxResources) error {
 		return nil
 	}
 	dir := c.dirFor("cpu")
-	writes := [][2]string{}
 	if cpu.Shares != nil {
-		writes = append(writes, [2]string{"cpu.shares", strconv.FormatUint(*cpu.Shares, 10)})
-	}
-	if cpu.Period != nil {
-		writes = append(writes, [2]string{"cpu.cfs_period_us", strconv.FormatUint(*cpu.Period, 10)})
-	}
-	if cpu.Quota != nil {
-		writes = append(writes, [2]string{"cpu.cfs_quota_us", strconv.FormatInt(*cpu.Quota, 10)})
-	}
-	for _, w := range writes {
-		if err := writeFile(filepath.Join(dir, w[0]), w[1]); err != nil {
+		if err := writeFile(filepath.Join(dir, "cpu.shares"), strconv.FormatUint(*cpu.Shares, 10)); err != nil {
 			return err
 		}
+	}
+	var period, quota *string
+	if cpu.Period != nil {
+		v := strconv.FormatUint(*cpu.Period, 10)
+		period = &v
+	}
+	if cpu.Quota != nil {
+		v := strconv.FormatInt(*cpu.Quota, 10)
+		quota = &v
+	}
+	if err := writePair(dir, "cpu.cfs_period_us", period, "cpu.cfs_quota_us", quota); err != nil {
+		return err
 	}
 	if cs := c.dirFor("cpuset"); cs != "" {
 		if cpu.Cpus != "" {

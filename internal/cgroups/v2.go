@@ -127,7 +127,7 @@ func (c *Cgroup) setPidsV2(r *specs.LinuxResources) error {
 	if r.Pids == nil || r.Pids.Limit == nil {
 		return nil
 	}
-	return writeFile(filepath.Join(c.Dirs[0], "pids.max"), pidsValue(*r.Pids.Limit))
+	return writeFile(filepath.Join(c.Dirs[0], "pids.max"), PidsValue(*r.Pids.Limit))
 }
 
 func (c *Cgroup) setMemoryV2(r *specs.LinuxResources) error {

@@ -90,6 +90,9 @@ type Options struct {
 	noStdio bool
 	// execFifo is handed to the init stage of a created container.
 	execFifo *os.File
+	// pidsMax is the cgroup's pids.max, handed to an init stage that
+	// sets the limit itself (initproc.Config.PidsLimit).
+	pidsMax *os.File
 }
 
 // Exit is how a container ended.
@@ -190,6 +193,9 @@ func create(o Options, startNow bool) (_ *Container, err error) {
 		}
 	}
 	cg, err := cgroups.New(path, s.Linux.Resources)
+	if errors.Is(err, cgroups.ErrV1Unified) {
+		return nil, invalidConfig{err}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -433,3 +439,10 @@ func releaseMounts(rec state.Record) error {
 
 // IsInvalid reports whether err is a rejected configuration.
 func IsInvalid(err error) bool { return errors.Is(err, spec.ErrInvalid) }
+
+// invalidConfig marks an error of another package as an invalid config
+// (spec.ErrInvalid), keeping its text.
+type invalidConfig struct{ error }
+
+func (e invalidConfig) Unwrap() error        { return e.error }
+func (e invalidConfig) Is(target error) bool { return target == spec.ErrInvalid }

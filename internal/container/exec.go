@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"strconv"
 
+	"github.com/berth-runtime/berth/internal/cgroups"
 	"github.com/berth-runtime/berth/internal/initproc"
 	"github.com/berth-runtime/berth/internal/spec"
 	"github.com/berth-runtime/berth/internal/state"
@@ -30,6 +31,9 @@ type ExecOptions struct {
 	// IgnorePaused execs into a paused container: the process starts
 	// frozen and runs once the container is resumed.
 	IgnorePaused bool
+	// Cgroups, when set, are sub-cgroups of the container's to run the
+	// process in (runc's exec --cgroup; see cgroups.Cgroup.Sub).
+	Cgroups map[string]string
 }
 
 // ErrPaused means the container is paused and the operation would wait
@@ -67,7 +71,13 @@ func (c *Container) Exec(o ExecOptions) (Exit, error) {
 		return Exit{}, err
 	}
 	defer target.Close()
-	cfg, err := c.execConfig(s, o)
+	cg := c.cg
+	if len(o.Cgroups) > 0 {
+		if cg, err = c.cg.Sub(o.Cgroups); err != nil {
+			return Exit{}, err
+		}
+	}
+	cfg, err := c.execConfig(s, o, cg)
 	if err != nil {
 		return Exit{}, err
 	}
@@ -76,7 +86,7 @@ func (c *Container) Exec(o ExecOptions) (Exit, error) {
 		RelayStdio: o.RelayStdio && !o.Detach, noStdio: o.RelayStdio && o.Detach,
 		PreserveFDs: o.PreserveFDs, Foreground: !o.Detach, cgroupExists: true, target: target,
 	}
-	p, err := start(cfg, c.cg, &specs.Spec{Linux: &specs.Linux{Resources: s.Linux.Resources, Seccomp: s.Linux.Seccomp}}, opts, c.ociState)
+	p, err := start(cfg, cg, &specs.Spec{Linux: &specs.Linux{Resources: s.Linux.Resources, Seccomp: s.Linux.Seccomp}}, opts, c.ociState)
 	if err != nil {
 		return Exit{}, err
 	}
@@ -101,7 +111,7 @@ func (c *Container) Exec(o ExecOptions) (Exit, error) {
 
 // execConfig is the init stage's config for an exec: the container's
 // namespaces by path, its cgroup, and the new process.
-func (c *Container) execConfig(s *specs.Spec, o ExecOptions) (*initproc.Config, error) {
+func (c *Container) execConfig(s *specs.Spec, o ExecOptions, cg *cgroups.Cgroup) (*initproc.Config, error) {
 	if err := spec.ValidateProcess(o.Process); err != nil {
 		return nil, err
 	}
@@ -115,7 +125,7 @@ func (c *Container) execConfig(s *specs.Spec, o ExecOptions) (*initproc.Config, 
 	return &initproc.Config{
 		Exec:          true,
 		Target:        &initproc.Target{Pid: c.rec.Pid, Namespaces: execNamespaces, Chroot: c.rec.SharedMounts},
-		CgroupTasks:   c.cg.TasksFiles(),
+		CgroupTasks:   cg.TasksFiles(),
 		Process:       *proc,
 		DieWithParent: !o.Detach,
 		PreserveFDs:   o.PreserveFDs,

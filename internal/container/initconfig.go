@@ -176,8 +176,14 @@ func rootfsConfig(s *specs.Spec, cg *cgroups.Cgroup) (*rootfs.Config, error) {
 	}
 	if cg.Version == cgroups.V1 {
 		for _, dir := range cg.Dirs {
+			if dir == cg.UnifiedDir() {
+				continue // a hybrid host's cgroup2: runc does not show it either
+			}
 			rel := strings.TrimPrefix(dir, cgroups.Root+"/")
-			c.CgroupHierarchies = append(c.CgroupHierarchies, strings.SplitN(rel, "/", 2)[0])
+			c.CgroupHierarchies = append(c.CgroupHierarchies, cgroups.MountData(strings.SplitN(rel, "/", 2)[0]))
+		}
+		if !spec.HasNamespace(s, specs.CgroupNamespace) {
+			c.CgroupPath = cg.Path
 		}
 	}
 	return c, nil
@@ -253,6 +259,10 @@ func withDefaultDeviceRules(r *specs.LinuxResources) *specs.LinuxResources {
 	}
 	defaults := spec.DefaultDeviceRules()[1:] // without the leading deny-all
 	out.Devices = append(append([]specs.LinuxDeviceCgroup(nil), out.Devices...), defaults...)
+	for i := range out.Devices {
+		// runc compat: an "a" in access is ignored (spec.Validate).
+		out.Devices[i].Access = strings.ReplaceAll(out.Devices[i].Access, "a", "")
+	}
 	return &out
 }
 

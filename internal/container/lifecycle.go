@@ -324,3 +324,6 @@ func mergeResources(old, r *specs.LinuxResources) *specs.LinuxResources {
 
 // Stats reads the container's resource counters.
 func (c *Container) Stats() cgroups.Stats { return c.cg.Stats() }
+
+// WatchOOM reports the container's OOM events as the kernel signals them.
+func (c *Container) WatchOOM() (*cgroups.OOMWatch, error) { return c.cg.WatchOOM() }

@@ -70,9 +70,22 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, s
 			p.closeStdio()
 		}
 	}()
-	if cg.Version == cgroups.V2 && !o.cgroupExists {
-		if err := cg.Create(withDefaultDeviceRules(s.Linux.Resources)); err != nil {
+	// On v2 the init stage is born in its cgroup, and on v1 in a user
+	// namespace the parent moves it there: either way with all its
+	// threads, so the cgroup is made first (see createForWholeProcess).
+	whole := !o.cgroupExists && (cg.Version == cgroups.V2 || cfg.CgroupTasks == nil)
+	if cg.Version == cgroups.V1 && !o.cgroupExists {
+		// A hybrid host's cgroup2 directory: the child is born in it.
+		if err := cg.CreateUnified(); err != nil {
 			return nil, err
+		}
+	}
+	if whole {
+		if o.pidsMax, err = createForWholeProcess(cg, cfg, s.Linux.Resources); err != nil {
+			return nil, err
+		}
+		if o.pidsMax != nil {
+			defer o.pidsMax.Close()
 		}
 	}
 	sock, err := p.fork(cfg, cg, o, s, stdio)
@@ -92,13 +105,14 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, s
 		// runtime starts.
 		p.pipes.Start()
 	}
-	if cg.Version == cgroups.V1 && !o.cgroupExists {
+	switch {
+	case cg.Version == cgroups.V1 && whole:
+		// The slow path (cgroup.procs), for a child that cannot join by
+		// itself: see joinTasks.
+		err = cg.AddProcess(p.pid)
+	case cg.Version == cgroups.V1 && !o.cgroupExists:
+		// While the child's runtime starts; it joins by itself.
 		err = cg.Create(withDefaultDeviceRules(s.Linux.Resources))
-		if err == nil && cfg.CgroupTasks == nil {
-			// The slow path (cgroup.procs), for a child that cannot
-			// join by itself: see joinTasks.
-			err = cg.AddProcess(p.pid)
-		}
 	}
 	if err == nil {
 		cfg.State.Pid = p.pid
@@ -126,6 +140,32 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, s
 		return nil, err
 	}
 	return p, nil
+}
+
+// createForWholeProcess creates the cgroup for an init stage that will be
+// in it with all its threads. Its pids limit is not written: the init
+// stage writes it, through the returned pids.max, once its own work is
+// done, since a Go runtime's threads must neither use up the container's
+// pids nor fail to start under a small limit (runc, too, sets its limits
+// when its init is ready to exec). Nil when there is no limit to defer.
+func createForWholeProcess(cg *cgroups.Cgroup, cfg *initproc.Config, r *specs.LinuxResources) (*os.File, error) {
+	r = withDefaultDeviceRules(r)
+	var limit int64
+	if r.Pids != nil && r.Pids.Limit != nil && *r.Pids.Limit > 0 {
+		limit = *r.Pids.Limit
+		rest := *r
+		rest.Pids = nil
+		r = &rest
+	}
+	if err := cg.Create(r); err != nil || limit == 0 {
+		return nil, err
+	}
+	f, err := cg.OpenPidsMax()
+	if err != nil {
+		return nil, err
+	}
+	cfg.PidsLimit = &initproc.DeferredLimit{Value: cgroups.PidsValue(limit)}
+	return f, nil
 }
 
 // forked takes over the program an exec's init stage forked, once the
@@ -226,12 +266,12 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 		// unmapped user would drop every capability.
 		sys.Credential = &syscall.Credential{Uid: 0, Gid: 0}
 	}
-	if cg.Version == cgroups.V2 {
-		dir, err := cg.OpenDir()
-		if err != nil {
-			parent.Close()
-			return nil, fmt.Errorf("open cgroup: %w", err)
-		}
+	dir, err := cg.OpenBirthDir()
+	if err != nil {
+		parent.Close()
+		return nil, fmt.Errorf("open cgroup: %w", err)
+	}
+	if dir != nil {
 		defer dir.Close()
 		sys.UseCgroupFD, sys.CgroupFD = true, int(dir.Fd())
 	}
@@ -244,6 +284,10 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 	if o.execFifo != nil {
 		cfg.ExecFifoFD = len(files)
 		files = append(files, o.execFifo.Fd())
+	}
+	if o.pidsMax != nil {
+		cfg.PidsLimit.FD = len(files)
+		files = append(files, o.pidsMax.Fd())
 	}
 	if o.target != nil {
 		cfg.Target.PidFD = len(files)

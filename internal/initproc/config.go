@@ -32,7 +32,13 @@ type Config struct {
 	// CgroupTasks are the v1 tasks files to write 0 into.
 	CgroupTasks []string `json:"cgroupTasks,omitempty"`
 	NewCgroupNS bool     `json:"cgroupns,omitempty"`
-	NewNetNS    bool     `json:"netns,omitempty"`
+	// PidsLimit is the container's pids limit, for the init stage to set
+	// once it has finished: it runs in the container's cgroup with all
+	// its threads (cgroup v2, or a user namespace), which must neither
+	// count against the limit nor fail under it (see
+	// cgroups.OpenPidsMax).
+	PidsLimit *DeferredLimit `json:"pidsLimit,omitempty"`
+	NewNetNS  bool           `json:"netns,omitempty"`
 	// Join are existing namespaces to enter, by path (a PID namespace
 	// is entered by the parent before the fork).
 	Join    []Namespace `json:"join,omitempty"`
@@ -63,6 +69,13 @@ type Config struct {
 	// program into its PID namespace (see runExec).
 	Exec   bool    `json:"exec,omitempty"`
 	Target *Target `json:"target,omitempty"`
+}
+
+// DeferredLimit is a cgroup limit the init stage writes, through an
+// inherited descriptor of the cgroup file that the runtime opened.
+type DeferredLimit struct {
+	FD    int    `json:"fd"`
+	Value string `json:"value"`
 }
 
 // Target is the running container an exec joins, named by a pidfd of its

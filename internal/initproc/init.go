@@ -144,6 +144,12 @@ func run(sock *os.File) error {
 	if err != nil {
 		return err
 	}
+	// The pids limit is set now that the init stage's own work is done,
+	// before "created" is reported, as runc sets it: its threads leave at
+	// the exec.
+	if err := setDeferredLimit(cfg.PidsLimit); err != nil {
+		return err
+	}
 	var startSignal *os.File
 	if fifo != nil {
 		if startSignal, err = openStartSignal(fifo); err != nil {
@@ -166,6 +172,20 @@ func run(sock *os.File) error {
 		return err
 	}
 	return execProgram(&cfg.Process, path)
+}
+
+// setDeferredLimit writes a cgroup limit through the descriptor the
+// runtime opened for it, and closes that.
+func setDeferredLimit(l *DeferredLimit) error {
+	if l == nil {
+		return nil
+	}
+	f := os.NewFile(uintptr(l.FD), "cgroup limit")
+	defer f.Close()
+	if _, err := f.WriteString(l.Value); err != nil {
+		return fmt.Errorf("set the pids limit: %w", err)
+	}
+	return nil
 }
 
 // send reports m to the parent with write(2), not sendto: once the

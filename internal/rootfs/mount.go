@@ -16,7 +16,7 @@ import (
 // masks and read-only paths would miss.
 var kernelFS = map[string]bool{"proc": true, "sysfs": true}
 
-func mountOne(root *os.File, m Mount, hierarchies []string) error {
+func mountOne(root *os.File, m Mount, c *Config) error {
 	if m.CopySymlink {
 		if done, err := copySymlink(root, m); done || err != nil {
 			return err
@@ -34,7 +34,7 @@ func mountOne(root *os.File, m Mount, hierarchies []string) error {
 	case m.IsBind():
 		err = bindMount(root, m, target)
 	case m.Type == "cgroup" || m.Type == "cgroup2":
-		err = mountCgroup(root, m, target, hierarchies)
+		err = mountCgroup(root, m, target, c)
 	case m.CopyUp:
 		err = mountCopyUp(root, m, target)
 	default:
@@ -252,12 +252,29 @@ func setPropagation(root *os.File, m Mount) error {
 }
 
 // mountCgroup shows the container its own cgroups: the cgroup2 file system
-// on v2, or a tmpfs holding one mount per v1 hierarchy. The container has
-// its own cgroup namespace, so each mount's root is its own cgroup.
-func mountCgroup(root *os.File, m Mount, target *os.File, hierarchies []string) error {
+// on v2, or a tmpfs holding one mount per v1 hierarchy. With a cgroup
+// namespace of its own, each mount's root is the container's cgroup;
+// without one, the container's directories are bind-mounted from the
+// host's hierarchies instead (as runc does on v1; on v2 runc, too, mounts
+// cgroup2, which then shows the whole tree).
+func mountCgroup(root *os.File, m Mount, target *os.File, c *Config) error {
 	flags := m.Flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT)
-	if len(hierarchies) == 0 {
-		return unix.Mount("cgroup2", fdName(target), "cgroup2", flags, "")
+	if len(c.CgroupHierarchies) == 0 {
+		err := unix.Mount("cgroup2", fdName(target), "cgroup2", flags, "")
+		if !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EBUSY) {
+			return err
+		}
+		// runc compat: in a user namespace that has no cgroup namespace
+		// of its own, cgroup2 cannot be mounted; runc binds the host's.
+		if err := bindCgroup(cgroupRoot, target); err != nil {
+			return err
+		}
+		mounted, err := openInRoot(root, m.Destination)
+		if err != nil {
+			return err
+		}
+		defer mounted.Close()
+		return unix.Mount("", fdName(mounted), "", unix.MS_BIND|unix.MS_REMOUNT|flags, "")
 	}
 	if err := unix.Mount("cgroup", fdName(target), "tmpfs", flags&^unix.MS_RDONLY, "mode=755"); err != nil {
 		return err
@@ -267,8 +284,8 @@ func mountCgroup(root *os.File, m Mount, target *os.File, hierarchies []string) 
 		return err
 	}
 	defer dir.Close()
-	for _, h := range hierarchies {
-		if err := mountHierarchy(dir, h, flags); err != nil {
+	for _, h := range c.CgroupHierarchies {
+		if err := mountHierarchy(dir, h, c.CgroupPath, flags); err != nil {
 			return err
 		}
 	}
@@ -278,25 +295,61 @@ func mountCgroup(root *os.File, m Mount, target *os.File, hierarchies []string) 
 	return nil
 }
 
-func mountHierarchy(dir *os.File, h string, flags uintptr) error {
-	if err := unix.Mkdirat(int(dir.Fd()), h, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
-		return fmt.Errorf("create %s: %w", h, err)
+// cgroupRoot is where the host's v1 hierarchies are mounted.
+const cgroupRoot = "/sys/fs/cgroup"
+
+// mountHierarchy mounts v1 hierarchy h in dir: a new mount of it, whose
+// root is the cgroup namespace's, or with path set the container's own
+// directory, bound from the host's mount of h.
+func mountHierarchy(dir *os.File, h, path string, flags uintptr) error {
+	name := strings.TrimPrefix(h, "name=")
+	if err := unix.Mkdirat(int(dir.Fd()), name, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
+		return fmt.Errorf("create %s: %w", name, err)
 	}
-	sub, err := openInRoot(dir, h)
+	sub, err := openInRoot(dir, name)
 	if err != nil {
 		return err
 	}
 	defer sub.Close()
-	if err := unix.Mount("cgroup", fdName(sub), "cgroup", flags, h); err != nil {
+	if path == "" {
+		err = unix.Mount("cgroup", fdName(sub), "cgroup", flags, h)
+	} else if err = bindCgroup(filepath.Join(cgroupRoot, name, path), sub); err == nil {
+		// The flags take a remount, of the new mount, not the directory
+		// beneath it.
+		var mounted *os.File
+		if mounted, err = openInRoot(dir, name); err == nil {
+			err = unix.Mount("", fdName(mounted), "", unix.MS_BIND|unix.MS_REMOUNT|flags, "")
+			mounted.Close()
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("cgroup hierarchy %s: %w", h, err)
 	}
 	// Co-mounted controllers are also reachable by each name, as on hosts.
-	if names := strings.Split(h, ","); len(names) > 1 {
+	if names := strings.Split(name, ","); len(names) > 1 {
 		for _, n := range names {
 			_ = unix.Symlinkat(h, int(dir.Fd()), n)
 		}
 	}
 	return nil
+}
+
+// bindCgroup binds a host cgroup directory, which must be a directory of
+// a cgroup file system, on target.
+func bindCgroup(source string, target *os.File) error {
+	src, err := os.OpenFile(source, unix.O_PATH|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(int(src.Fd()), &st); err != nil {
+		return err
+	}
+	if st.Type != unix.CGROUP_SUPER_MAGIC && st.Type != unix.CGROUP2_SUPER_MAGIC {
+		return fmt.Errorf("%s is not a cgroup directory", source)
+	}
+	return unix.Mount(fdName(src), fdName(target), "", unix.MS_BIND, "")
 }
 
 func createDevices(root *os.File, devices []Device) error {

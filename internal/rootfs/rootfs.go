@@ -73,11 +73,19 @@ type Config struct {
 	RootPropagation uintptr  `json:"rootPropagation,omitempty"`
 	Mounts          []Mount  `json:"mounts,omitempty"`
 	Devices         []Device `json:"devices,omitempty"`
-	// CgroupHierarchies are the v1 hierarchies (such as "memory" or
-	// "cpu,cpuacct") to show under a "cgroup" mount; empty on v2.
+	// CgroupHierarchies are the v1 hierarchies (such as "memory",
+	// "cpu,cpuacct" or "name=systemd", as mounting takes them) to show
+	// under a "cgroup" mount, each in a directory of its name without
+	// "name="; empty on v2.
 	CgroupHierarchies []string `json:"cgroupHierarchies,omitempty"`
 	MaskedPaths       []string `json:"masked,omitempty"`
 	ReadonlyPaths     []string `json:"readonly_paths,omitempty"`
+
+	// CgroupPath, set when the container has no cgroup namespace, is its
+	// cgroup's path in each v1 hierarchy: its own directory is
+	// bind-mounted from the host's hierarchy (as runc shows it), where a
+	// new mount would show the host's whole tree from its root.
+	CgroupPath string `json:"cgroupPath,omitempty"`
 }
 
 // Prepare makes the mount tree private, bind-mounts the root filesystem
@@ -111,7 +119,7 @@ func Prepare(c *Config) error {
 				// Finish makes it read-only (runc does the same).
 				m.Flags &^= unix.MS_RDONLY
 			}
-			if err := mountOne(root, m, c.CgroupHierarchies); err != nil {
+			if err := mountOne(root, m, c); err != nil {
 				return err
 			}
 		}

@@ -198,7 +198,10 @@ func validateResources(s *specs.Spec) error {
 		default:
 			return invalid("device cgroup rule type %q must be a, c or b", d.Type)
 		}
-		if strings.Trim(d.Access, "rwm") != "" {
+		// runc compat: runc ignores letters other than r, w and m, and
+		// its own tests write "rwa"; an "a" is accepted and dropped
+		// (container.withDefaultDeviceRules), nothing else.
+		if strings.Trim(d.Access, "rwma") != "" || d.Access != "" && strings.Trim(d.Access, "a") == "" {
 			return invalid("device cgroup rule access %q must be made of r, w and m", d.Access)
 		}
 	}

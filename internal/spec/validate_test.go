@@ -138,6 +138,9 @@ func TestValidateRejects(t *testing.T) {
 		{"device cgroup access with inner junk", func(s *specs.Spec) {
 			s.Linux.Resources.Devices = append(s.Linux.Resources.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: "c", Access: "rxw"})
 		}, "rxw"},
+		{"device cgroup access of a alone", func(s *specs.Spec) {
+			s.Linux.Resources.Devices = append(s.Linux.Resources.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: "c", Access: "a"})
+		}, `"a"`},
 		{"device cgroup type", func(s *specs.Spec) {
 			s.Linux.Resources.Devices = append(s.Linux.Resources.Devices, specs.LinuxDeviceCgroup{Allow: true, Type: "p", Access: "r"})
 		}, `"p"`},

@@ -311,6 +311,16 @@ check "podman run, seccomp profile listing every architecture" 1 '' 'No message 
 # --read-only: podman mounts /run, /tmp and /var/tmp as tmpfs with tmpcopyup.
 check "podman run --read-only (tmpcopyup)" 0 ok '' \
 	"${PM[@]}" run --rm --read-only "$IMAGE" sh -c 'touch /run/x /tmp/x /var/tmp/x && ! touch /x 2>/dev/null && echo ok'
+# The container's own cgroup limits, seen from inside (podman uses no cgroup
+# namespace on v1): a limit of 8 pids leaves room for 8 tasks of its own.
+if [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then
+	cg_pids=/sys/fs/cgroup/pids cg_mem=/sys/fs/cgroup/memory.max
+else
+	cg_pids=/sys/fs/cgroup/pids/pids cg_mem=/sys/fs/cgroup/memory/memory.limit_in_bytes
+fi
+check "podman run --pids-limit 8 sees pids.max 8, forks 6" 0 "$(printf '8\n7')" '' "${PM[@]}" run --rm --pids-limit 8 "$IMAGE" \
+	sh -c "cat $cg_pids.max; for i in 1 2 3 4 5 6; do sleep 2 & done; cat $cg_pids.current"
+check "podman run --memory 64m sees its memory limit" 0 67108864 '' "${PM[@]}" run --rm --memory 64m "$IMAGE" cat "$cg_mem"
 check "podman ps -a is empty" 0 '' '' "${PM[@]}" ps -a -q
 
 # No runtime state left for any container podman made (podman passes no

@@ -542,9 +542,12 @@ func TestOCIUpdateAndEvents(t *testing.T) {
 	r := oci(t, "events", "--stats", "upd")
 	var ev struct {
 		Type string
-		Data struct{ Pids, PidsLimit, MemoryLimit uint64 }
+		Data struct { // runc's shape
+			Pids   struct{ Current, Limit uint64 }
+			Memory struct{ Usage struct{ Limit uint64 } }
+		}
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &ev); err != nil || ev.Type != "stats" || ev.Data.Pids != 1 || ev.Data.PidsLimit != 21 || ev.Data.MemoryLimit != 67108864 {
+	if err := json.Unmarshal([]byte(r.stdout), &ev); err != nil || ev.Type != "stats" || ev.Data.Pids.Current != 1 || ev.Data.Pids.Limit != 21 || ev.Data.Memory.Usage.Limit != 67108864 {
 		t.Errorf("events --stats: %q (%v)", r.stdout, err)
 	}
 }
