@@ -18,6 +18,7 @@
 #               and DIR/FILE.tap (default: .cache/runc-bats/results/NAME)
 #   -t SECONDS  timeout per test (default 120; BATS_TEST_TIMEOUT)
 #   -f REGEX    run only tests whose name matches (bats --filter)
+#   -p DIR      only rewrite DIR/results.tsv from the .tap files in DIR
 # Environment: RUNC_BATS_CACHE (default .cache/runc-bats) holds the prepared
 # suite (runc's module with its helper binaries built) and the images; a run
 # works in a temporary dir that is removed, and removes what a test leaves
@@ -30,6 +31,10 @@
 # usage or setup error.
 set -uo pipefail
 
+# The whole script is one block, read before it runs: editing it during a
+# run (a run takes minutes) does not change the run.
+{
+
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 RUNC_VERSION=v1.1.5
@@ -40,32 +45,118 @@ export PATH=/usr/local/go/bin:$PATH
 
 die() { echo "run.sh: $*" >&2; exit 2; }
 
-# compare BASE OTHER: tests ok in BASE and not ok in OTHER, with reasons.
+# compare BASE OTHER: the counts of both, then every test ok in BASE and
+# not ok in OTHER, by area (who works on it), with its reason from
+# reasons.txt ("FILE: TEST<TAB>reason") or else the failure seen.
 compare() {
-	local base=$1 other=$2 reasons=$HERE/reasons.txt
+	local base=$1 other=$2 reasons=$HERE/reasons.txt t
 	[[ -f $base && -f $other ]] || die "-c needs two results.tsv files"
+	for t in "$base" "$other"; do
+		awk -F'\t' -v n="$t" 'NR > 1 { c[$3]++; all++ }
+			END { printf "# %s: %d tests: ok %d, fail %d, skip %d\n", n, all, c["ok"], c["fail"], c["skip"] }' "$t"
+	done
 	awk -F'\t' -v reasons="$reasons" '
 		BEGIN { while ((getline l < reasons) > 0) { if (l ~ /^#/ || l == "") continue
 			split(l, r, "\t"); why[r[1]] = r[2] } }
+		function area(f) {
+			if (f ~ /^checkpoint/) return "checkpoint"
+			if (f ~ /^seccomp/) return "seccomp"
+			if (f ~ /^hooks/) return "hooks"
+			if (f ~ /^tty/) return "tty"
+			if (f ~ /^exec/) return "exec"
+			if (f ~ /^(mounts|mask|no_pivot|dev|userns)/) return "mounts"
+			if (f ~ /^(cgroup|update|events)/) return "cgroups/update"
+			if (f ~ /^(cwd|umask)/) return "other"
+			return "cli/state"
+		}
 		FNR == NR { if ($3 == "ok") base[$1 ": " $2] = 1; next }
 		($1 ": " $2) in base && $3 != "ok" { k = $1 ": " $2
-			printf "%s\t%s\t%s\n", k, $3, (k in why) ? why[k] : "(no reason recorded) " $4 }
-	' "$base" "$other"
+			printf "%s\t%s\t%s\t%s\n", area($1), k, $3, (k in why) ? why[k] : "(no reason recorded) " $4 }
+	' "$base" "$other" | sort -s -t$'\t' -k1,1
 }
 
-out= timeout_s=120 filter=
-while getopts "o:t:f:ch" opt; do
+# tap2tsv FILE TAP: one line per test: result and a detail: the skip
+# reason, or the failed assertion, the last runtime command before it (with
+# its exit status) and the first line of that command's output.
+tap2tsv() {
+	awk -v file="$1" '
+		function flush(  d) {
+			if (name == "") return
+			d = detail
+			if (res == "fail") {
+				d = (assertion != "" ? assertion : "failed")
+				if (cmd != "") d = d " | " cmd (cmdout != "" ? " -> " cmdout : "")
+				if (detail != "") d = detail " | " d
+			}
+			gsub(/\t/, " ", d)
+			if (length(d) > 400) d = substr(d, 1, 400) "..."
+			printf "%s\t%s\t%s\t%s\n", file, name, res, d
+			name = ""
+		}
+		/^(not )?ok [0-9]+ / {
+			flush()
+			res = /^not ok/ ? "fail" : "ok"
+			line = $0
+			sub(/^(not )?ok [0-9]+ /, "", line)
+			detail = assertion = cmd = cmdout = ""
+			wantout = 0
+			if (match(line, / # [sS][kK][iI][pP]( |$)/)) {
+				detail = substr(line, RSTART + 3)
+				sub(/^[sS][kK][iI][pP] ?/, "", detail)
+				line = substr(line, 1, RSTART - 1)
+				res = "skip"
+			} else if (match(line, / # timeout after [0-9]+s$/)) {
+				detail = substr(line, RSTART + 3)
+				line = substr(line, 1, RSTART - 1)
+			}
+			name = line
+			next
+		}
+		/^#/ && res == "fail" && name != "" {
+			l = $0
+			sub(/^# ?/, "", l)
+			if (l ~ /^ *\(in test file|^ *\(?from function/) next
+			if (l ~ /\(status=[0-9]+\):$/) { cmd = l; cmdout = ""; wantout = 1; next }
+			if (wantout && l != "") { cmdout = l; wantout = 0; next }
+			if (assertion == "" && l ~ /failed( with status [0-9]+)?$/) {
+				sub(/^ +/, "", l); assertion = l; next
+			}
+			next
+		}
+		END { flush() }
+	' "$2"
+}
+
+out= timeout_s=120 filter= reparse=
+while getopts "o:t:f:p:ch" opt; do
 	case $opt in
 	o) out=$OPTARG ;;
 	t) timeout_s=$OPTARG ;;
 	f) filter=$OPTARG ;;
+	p) reparse=$OPTARG ;;
 	c) shift $((OPTIND - 1)); compare "$@"; exit 0 ;;
 	h) sed -n '2,30p' "$0"; exit 0 ;;
 	*) exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
-[[ $# -ge 1 ]] || { sed -n '2,30p' "$0" >&2; exit 2; }
+[[ $# -ge 1 || -n $reparse ]] || { sed -n '2,30p' "$0" >&2; exit 2; }
+if [[ -n $reparse ]]; then
+	printf 'file\ttest\tresult\tdetail\n' >"$reparse/results.tsv.new"
+	for tap in "$reparse"/*.tap; do
+		f=$(basename "$tap" .tap).bats
+		tap2tsv "$f" "$tap" >"$reparse/.part"
+		[[ -s $reparse/.part ]] ||
+			printf '%s\t(the whole file)\tfail\tno test reported; see %s\n' "$f" "$tap" >"$reparse/.part"
+		cat "$reparse/.part" >>"$reparse/results.tsv.new"
+	done
+	# Rows that have no TAP (a file skipped by run.sh) are kept.
+	awk -F'\t' 'NR > 1 && $2 == "runs with the debian image"' "$reparse/results.tsv" >>"$reparse/results.tsv.new" 2>/dev/null
+	rm -f "$reparse/.part"
+	mv "$reparse/results.tsv.new" "$reparse/results.tsv"
+	exit 0
+fi
+
 [[ $(id -u) == 0 ]] || die "must run as root (the suite's root tests)"
 
 rt=$1
@@ -250,7 +341,9 @@ cleanup() {
 		[[ -d $d ]] || continue
 		echo "run.sh: removing leftover cgroup $d" >>"$log"
 		find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
-		[[ -d $d ]] && echo "run.sh: cannot remove cgroup $d (still in use?)" | tee -a "$log" >&2
+		# In use: another run's (two runs of the suite at once share the
+		# container names) or a leak; the end of the run reports it.
+		[[ -d $d ]] && echo "run.sh: cannot remove cgroup $d (still in use?)" >>"$log"
 	done
 	if awk -v p="$w/" 'substr($5, 1, length(p)) == p { f = 1 } END { exit !f }' /proc/self/mountinfo; then
 		echo "run.sh: mounts remain under $w; not removing it" >&2
@@ -259,58 +352,6 @@ cleanup() {
 	rm -rf --one-file-system "$w"
 }
 trap 'cleanup "$work" /dev/stderr; exit 130' INT TERM
-
-# tap2tsv FILE TAP: one line per test: result and a detail: the skip
-# reason, or the failed assertion, the last runtime command before it (with
-# its exit status) and the first line of that command's output.
-tap2tsv() {
-	awk -v file="$1" '
-		function flush(  d) {
-			if (name == "") return
-			d = detail
-			if (res == "fail") {
-				d = (assertion != "" ? assertion : "failed")
-				if (cmd != "") d = d " | " cmd (cmdout != "" ? " -> " cmdout : "")
-				if (detail != "") d = detail " | " d
-			}
-			gsub(/\t/, " ", d)
-			if (length(d) > 400) d = substr(d, 1, 400) "..."
-			printf "%s\t%s\t%s\t%s\n", file, name, res, d
-			name = ""
-		}
-		/^(not )?ok [0-9]+ / {
-			flush()
-			res = /^not ok/ ? "fail" : "ok"
-			line = $0
-			sub(/^(not )?ok [0-9]+ /, "", line)
-			detail = assertion = cmd = cmdout = ""
-			wantout = 0
-			if (match(line, / # [sS][kK][iI][pP]( |$)/)) {
-				detail = substr(line, RSTART + 3)
-				sub(/^[sS][kK][iI][pP] ?/, "", detail)
-				line = substr(line, 1, RSTART - 1)
-				res = "skip"
-			} else if (match(line, / # timeout after [0-9]+s$/)) {
-				detail = substr(line, RSTART + 3)
-				line = substr(line, 1, RSTART - 1)
-			}
-			name = line
-			next
-		}
-		/^#/ && res == "fail" && name != "" {
-			l = $0
-			sub(/^# ?/, "", l)
-			if (l ~ /^ *\(in test file|^ *\(?from function/) next
-			if (wantout && l != "") { cmdout = l; wantout = 0; next }
-			if (assertion == "" && l ~ /failed( with status [0-9]+)?$/) {
-				sub(/^ +/, "", l); assertion = l; next
-			}
-			if (l ~ /\(status=[0-9]+\):$/) { cmd = l; cmdout = ""; wantout = 1 }
-			next
-		}
-		END { flush() }
-	' "$2"
-}
 
 printf '%-28s %4s %5s %5s %7s\n' file ok fail skip seconds
 total_ok=0 total_fail=0 total_skip=0
@@ -331,7 +372,11 @@ for f in "${files[@]}"; do
 	# terminal:true and no console socket uses the caller's terminal, as
 	# runc's CI has one.
 	cmd=$(printf '%q ' bats "${args[@]}" "$f")
-	(cd "$ITEST" && RUNC=$rt TMPDIR=$work BATS_TEST_TIMEOUT=$timeout_s \
+	# bats' per-test timeout is a background sleep: a test that waits for
+	# all its jobs (a bare `wait`, events.bats) would wait for it too.
+	tt=$timeout_s
+	grep -qE '^[[:space:]]*wait[[:space:]]*(#.*)?$' "$ITEST/$f" && tt=
+	(cd "$ITEST" && RUNC=$rt TMPDIR=$work BATS_TEST_TIMEOUT=$tt \
 		exec timeout -k 10 $((timeout_s * 40)) script -qec "$cmd" /dev/null) </dev/null 2>&1 |
 		tr -d '\r' >"$tap"
 	t1=$(date +%s)
@@ -363,3 +408,4 @@ echo "results: $tsv; TAP per file: $out/"
 	echo "run.sh: warning: the host has $((mounts_after - mounts_before)) more mounts than before (another suite's, or leaked)" >&2
 [[ -n $left ]] && echo "run.sh: warning: cgroups left: $left" >&2
 exit 0
+}
