@@ -278,6 +278,17 @@ make_debian() {
 prepare || die "preparing the suite failed"
 ITEST=$SUITE/tests/integration
 
+# skip.txt: tests made to skip, with a reason, by a `skip` at their start
+# (in the prepared copy; done once per test).
+while IFS=$'\t' read -r key why; do
+	[[ -z $key || $key == \#* ]] && continue
+	f=${key%%: *} t=${key#*: }
+	[[ -f $ITEST/$f ]] || die "skip.txt: no file $f in the suite"
+	grep -qF "@test \"$t\" {" "$ITEST/$f" || die "skip.txt: no test \"$t\" in $f"
+	grep -qF "skip \"run.sh: $why\"" "$ITEST/$f" && continue
+	T=$t W=$why perl -0pi -e 's/(\@test "\Q$ENV{T}\E" \{\n)/$1\tskip "run.sh: $ENV{W}"\n/' "$ITEST/$f"
+done <"$HERE/skip.txt"
+
 if [[ $# -gt 0 ]]; then
 	files=()
 	for f in "$@"; do files+=("$(basename "$f")"); done
@@ -320,13 +331,17 @@ cleanup() {
 	done
 	# Processes whose root, cwd or binary is under the work dir or the
 	# suite (recvtty, seccompagent, a container's init): only ours.
-	find /proc/[0-9]*/ -maxdepth 1 \( -name root -o -name cwd -o -name exe \) -printf '%h %l\n' 2>/dev/null |
+	find /proc/[0-9]*/ -maxdepth 1 \( -name root -o -name cwd -o -name exe \) -printf '%p %l\n' 2>/dev/null |
 		awk -v w="$w/" -v s="$SUITE/" '{ l = substr($0, index($0, " ") + 1)
-			if (substr(l, 1, length(w)) == w || substr(l, 1, length(s)) == s) print $1 }' |
-		sort -u | while read -r p; do
+			if (substr(l, 1, length(w)) == w) print $1, "w"
+			else if ($1 ~ /\/exe$/ && substr(l, 1, length(s)) == s) print $1, "s" }' |
+		sed 's|/[a-z]* | |' | sort -u | while read -r p where; do
 			pid=${p#/proc/}
 			pid=${pid%/}
 			[[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
+			# The suite's helpers (recvtty, seccompagent) of this run
+			# only: their sockets and pid files are under the work dir.
+			[[ $where == s ]] && ! tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF "$w/" && continue
 			echo "run.sh: killing leftover process $pid ($(tr '\0' ' ' <"$p/cmdline" 2>/dev/null))" >>"$log"
 			kill -9 "$pid" 2>/dev/null
 		done
