@@ -275,6 +275,16 @@ make_debian() {
 	XZ_OPT=-0T0 tar --numeric-owner -C "$dir" -cJf "$tarball" .
 }
 
+# One run at a time on a machine: the suite names every container
+# test_busybox, and runc's, crun's and berth-oci's default cgroup paths come
+# from the name, so two runs would find each other's cgroups in use.
+lock=${RUNC_BATS_LOCK:-/run/lock/berth-runc-bats.lock}
+exec 9>>"$lock" || die "cannot open the lock $lock"
+if ! flock -n 9; then
+	echo "run.sh: waiting for another run of the suite on this machine ($lock)" >&2
+	flock 9 || die "cannot take the lock $lock"
+fi
+
 prepare || die "preparing the suite failed"
 ITEST=$SUITE/tests/integration
 
@@ -392,7 +402,7 @@ for f in "${files[@]}"; do
 	tt=$timeout_s
 	grep -qE '^[[:space:]]*wait[[:space:]]*(#.*)?$' "$ITEST/$f" && tt=
 	(cd "$ITEST" && RUNC=$rt TMPDIR=$work BATS_TEST_TIMEOUT=$tt \
-		exec timeout -k 10 $((timeout_s * 40)) script -qec "$cmd" /dev/null) </dev/null 2>&1 |
+		exec timeout -k 10 $((timeout_s * 40)) script -qec "$cmd" /dev/null) </dev/null 9>&- 2>&1 |
 		tr -d '\r' >"$tap"
 	t1=$(date +%s)
 	cleanup "$work" "$tap"
