@@ -170,7 +170,7 @@ fi
 
 # Debian packages the suite uses on the host.
 need=()
-for p in bats:bats jq:jq gcc:gcc pkg-config:pkg-config; do
+for p in bats:bats jq:jq gcc:gcc gawk:gawk pkg-config:pkg-config; do
 	command -v "${p%%:*}" >/dev/null || need+=("${p#*:}")
 done
 [[ -e /usr/include/seccomp.h ]] || need+=(libseccomp-dev)
@@ -349,7 +349,7 @@ cleanup() {
 		awk -v w="$w/" -v s="$SUITE/" '{ l = substr($0, index($0, " ") + 1)
 			if (substr(l, 1, length(w)) == w) print $1, "w"
 			else if ($1 ~ /\/exe$/ && substr(l, 1, length(s)) == s) print $1, "s" }' |
-		sed 's|/[a-z]* | |' | sort -u | while read -r p where; do
+		sed 's|/[a-z]* | |' | { cat; procs_in "$w" | sed 's/$/ w/'; } | sort -u | while read -r p where; do
 			pid=${p#/proc/}
 			pid=${pid%/}
 			[[ $pid == "$$" || $pid == "$BASHPID" ]] && continue
@@ -380,6 +380,46 @@ cleanup() {
 	fi
 	rm -rf --one-file-system "$w"
 }
+# procs_in DIR: /proc/PID of every process running from DIR: its cwd or
+# root there, or (a container after pivot_root, whose root reads "/") its
+# mount namespace's / mounted from there.
+procs_in() {
+	local w=$1
+	{
+		find /proc/[0-9]*/ -maxdepth 1 \( -name root -o -name cwd \) -printf '%p %l\n' 2>/dev/null |
+			awk -v w="$w/" '{ l = substr($0, index($0, " ") + 1); if (substr(l, 1, length(w)) == w) print $1 }' |
+			sed 's|/[a-z]*$||'
+		gawk -v w="$w/" '$5 == "/" { if (substr($4, 1, length(w)) == w) { split(FILENAME, a, "/"); print "/proc/" a[3] }; nextfile }' \
+			/proc/[0-9]*/mountinfo 2>/dev/null
+	} | sort -u
+}
+
+# reap DIR LOG: while a file runs, kill (by PID) processes running from DIR
+# that have outlived a test's timeout, thawing their cgroup first. bats'
+# timeout kills the test's shell, but then waits for the end of the output
+# pipe that a container still holds (a `sleep 1000s` in tty.bats), or for a
+# runtime stuck in a frozen cgroup (cgroups.bats): the rest of the file
+# would wait with it.
+reap() {
+	local w=$1 log=$2 limit=$((timeout_s + 30)) p pid age cg
+	while sleep 10; do
+		procs_in "$w" | while read -r p; do
+				pid=${p#/proc/}
+				age=$(ps -o etimes= -p "$pid" 2>/dev/null) || continue
+				[[ ${age// /} -gt $limit ]] || continue
+				while IFS=: read -r _ ctl cg; do
+					if [[ $ctl == freezer && -f /sys/fs/cgroup/freezer$cg/freezer.state ]]; then
+						echo THAWED >"/sys/fs/cgroup/freezer$cg/freezer.state" 2>/dev/null
+					elif [[ -z $ctl && -f /sys/fs/cgroup$cg/cgroup.freeze ]]; then
+						echo 0 >"/sys/fs/cgroup$cg/cgroup.freeze" 2>/dev/null
+					fi
+				done <"$p/cgroup"
+				echo "run.sh: killing process $pid, running for ${age// /} s ($(tr '\0' ' ' <"$p/cmdline" 2>/dev/null))" >>"$log"
+				kill -9 "$pid" 2>/dev/null
+			done
+	done
+}
+
 trap 'cleanup "$work" /dev/stderr; exit 130' INT TERM
 
 printf '%-28s %4s %5s %5s %7s\n' file ok fail skip seconds
@@ -401,6 +441,8 @@ for f in "${files[@]}"; do
 	# terminal:true and no console socket uses the caller's terminal, as
 	# runc's CI has one.
 	cmd=$(printf '%q ' bats "${args[@]}" "$f")
+	reap "$work" "$work.reaped" &
+	reaper=$!
 	# bats' per-test timeout is a background sleep: a test that waits for
 	# all its jobs (a bare `wait`, events.bats) would wait for it too.
 	tt=$timeout_s
@@ -409,6 +451,10 @@ for f in "${files[@]}"; do
 		exec timeout -k 10 $((timeout_s * 40)) script -qec "$cmd" /dev/null) </dev/null 9>&- 2>&1 |
 		tr -d '\r' >"$tap"
 	t1=$(date +%s)
+	kill "$reaper" 2>/dev/null
+	wait "$reaper" 2>/dev/null
+	cat "$work.reaped" >>"$tap" 2>/dev/null
+	rm -f "$work.reaped"
 	cleanup "$work" "$tap"
 	work=
 	tap2tsv "$f" "$tap" >"$out/.part"
