@@ -5,7 +5,7 @@
 # module proxy, bats/jq/gcc/debootstrap/libseccomp-dev from Debian.
 #
 # Usage: test/runc-bats/run.sh [options] RUNTIME [FILE.bats...]
-#        test/runc-bats/run.sh -c BASE.tsv OTHER.tsv
+#        test/runc-bats/run.sh -c|-m BASE.tsv OTHER.tsv
 #   RUNTIME     path or name of a runc-compatible binary (bin/berth-oci,
 #               /usr/sbin/runc, test/oci/crun-hybrid.sh for crun on a hybrid
 #               cgroup host)
@@ -127,14 +127,24 @@ tap2tsv() {
 	' "$2"
 }
 
+# markdown: compare's output as docs/conformance.md lists it.
+markdown() {
+	awk -F'\t' '
+		/^#/ { sub(/^# /, ""); print "- " $0; next }
+		$1 != area { area = $1; printf "\n%s:\n\n", area }
+		{ r = $4; sub(/^\(no reason recorded\) /, "(no reason recorded) ", r); gsub(/\|/, "\\|", r)
+		  printf "- `%s`%s: %s\n", $2, ($3 == "skip" ? " (skipped)" : ""), r }'
+}
+
 out= timeout_s=120 filter= reparse=
-while getopts "o:t:f:p:ch" opt; do
+while getopts "o:t:f:p:cmh" opt; do
 	case $opt in
 	o) out=$OPTARG ;;
 	t) timeout_s=$OPTARG ;;
 	f) filter=$OPTARG ;;
 	p) reparse=$OPTARG ;;
 	c) shift $((OPTIND - 1)); compare "$@"; exit 0 ;;
+	m) shift $((OPTIND - 1)); compare "$@" | markdown; exit 0 ;;
 	h) sed -n '2,30p' "$0"; exit 0 ;;
 	*) exit 2 ;;
 	esac
@@ -329,6 +339,20 @@ suite_cgroups() {
 		-prune -print 2>/dev/null | sort
 }
 cgroups_before=$(suite_cgroups)
+# The host's device nodes: runc's issue 3674 (exec --user chowned the
+# caller's /dev/null, its stdin) is a test here; a runtime with that bug
+# changes the host. Restored after each file, and reported.
+HOST_DEVS=(/dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty /dev/ptmx)
+devs_before=$(stat -c '%n %u %g %a' "${HOST_DEVS[@]}" 2>/dev/null)
+restore_devs() {
+	local log=$1 n u g a now
+	now=$(stat -c '%n %u %g %a' "${HOST_DEVS[@]}" 2>/dev/null)
+	[[ $now == "$devs_before" ]] && return 0
+	while read -r n u g a; do
+		chown "$u:$g" "$n" && chmod "$a" "$n"
+	done <<<"$devs_before"
+	echo "run.sh: the host's device nodes changed during $f; restored: $(diff <(echo "$devs_before") <(echo "$now") | grep '^>' | tr '\n' ' ')" | tee -a "$log" >&2
+}
 mounts_before=$(wc -l </proc/self/mountinfo)
 
 work=
@@ -382,7 +406,7 @@ cleanup() {
 }
 # procs_in DIR: /proc/PID of every process running from DIR: its cwd or
 # root there, or (a container after pivot_root, whose root reads "/") its
-# mount namespace's / mounted from there.
+# mount namespace's / mounted from there, or a suite helper serving DIR.
 procs_in() {
 	local w=$1
 	{
@@ -391,6 +415,12 @@ procs_in() {
 			sed 's|/[a-z]*$||'
 		gawk -v w="$w/" '$5 == "/" { if (substr($4, 1, length(w)) == w) { split(FILENAME, a, "/"); print "/proc/" a[3] }; nextfile }' \
 			/proc/[0-9]*/mountinfo 2>/dev/null
+		# The suite's helpers (recvtty, seccompagent) of this run: their
+		# binary in the suite, their socket and pid file under DIR.
+		find /proc/[0-9]*/ -maxdepth 1 -name exe -lname "$SUITE/*" -printf '%h\n' 2>/dev/null |
+			while read -r p; do
+				tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF "$w/" && echo "${p%/}"
+			done
 	} | sort -u
 }
 
@@ -456,6 +486,7 @@ for f in "${files[@]}"; do
 	cat "$work.reaped" >>"$tap" 2>/dev/null
 	rm -f "$work.reaped"
 	cleanup "$work" "$tap"
+	restore_devs "$tap"
 	work=
 	tap2tsv "$f" "$tap" >"$out/.part"
 	# A file whose tests were never reported (setup_file failed, the
