@@ -75,7 +75,8 @@ test-engines: build
 
 # runc's own integration suite (bats, runc v1.1.5's tests/integration)
 # against berth-oci; RUNC_BATS_RUNTIME=/usr/sbin/runc for the baseline.
-# Not part of `test`: about 15 minutes, and it reports, it does not gate.
+# Not part of `test`: 15 to 20 minutes per runtime here, and it reports, it
+# does not gate (test/runc-bats/reasons.txt lists what berth-oci fails).
 # docs/conformance.md.
 RUNC_BATS_RUNTIME ?= $(CURDIR)/bin/berth-oci
 test-runc-bats: build
