@@ -131,7 +131,7 @@ tap2tsv() {
 markdown() {
 	awk -F'\t' '
 		/^#/ { sub(/^# /, ""); print "- " $0; next }
-		$1 != area { area = $1; printf "\n%s:\n\n", area }
+		$1 != area { area = $1; printf "\n**%s**\n\n", area }
 		{ r = $4; sub(/^\(no reason recorded\) /, "(no reason recorded) ", r); gsub(/\|/, "\\|", r)
 		  printf "- `%s`%s: %s\n", $2, ($3 == "skip" ? " (skipped)" : ""), r }'
 }
