@@ -143,7 +143,16 @@ func newKillCommand(g *globals) *cobra.Command {
 					return err
 				}
 			}
-			return withContainer(g, args[0], func(c *container.Container) error { return c.Kill(sig, all) })
+			// Without the lifecycle lock, as runc's kill: a foreground run
+			// holds it for the container's life, and kill is how an
+			// engine ends that run (runc's tty.bats does). Signals go
+			// through a pidfd checked against the recorded start time, so
+			// a stale record cannot signal a reused PID.
+			c, err := container.Attach(g.root, args[0])
+			if err != nil {
+				return err
+			}
+			return c.Kill(sig, all)
 		},
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "send the signal to every process of the container")

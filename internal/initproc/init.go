@@ -447,8 +447,13 @@ func prepareProcess(sock *os.File, p *Process, preserveFDs int) error {
 			return fmt.Errorf("set oom_score_adj: %w", err)
 		}
 	}
-	if err := unix.Chdir(p.Cwd); err != nil && !errors.Is(err, unix.EACCES) {
-		return fmt.Errorf("chdir to working directory %q: %w", p.Cwd, err)
+	// The working directory is entered as root first, as runc does: a
+	// directory the user may not search is still the process's cwd (runc
+	// compat: runc's cwd.bats); one only the user may enter (a volume
+	// chowned to it, root_squash) is entered again below, as the user.
+	chdirErr := unix.Chdir(p.Cwd)
+	if chdirErr != nil && !errors.Is(chdirErr, unix.EACCES) {
+		return fmt.Errorf("chdir to working directory %q: %w", p.Cwd, chdirErr)
 	}
 	// Nothing the parent (or its caller) left open may reach the program.
 	// This comes before any seccomp filter: older profiles do not know
@@ -464,9 +469,10 @@ func prepareProcess(sock *os.File, p *Process, preserveFDs int) error {
 	if err := setIdentity(p); err != nil {
 		return err
 	}
-	// A directory only the user may enter is entered as the user.
-	if err := unix.Chdir(p.Cwd); err != nil {
-		return fmt.Errorf("chdir to working directory %q: %w", p.Cwd, err)
+	if chdirErr != nil {
+		if err := unix.Chdir(p.Cwd); err != nil {
+			return fmt.Errorf("chdir to working directory %q: %w", p.Cwd, err)
+		}
 	}
 	if p.Umask != nil {
 		unix.Umask(int(*p.Umask))

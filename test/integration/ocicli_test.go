@@ -88,6 +88,23 @@ func TestOCIReadOnlyCommandsDoNotWaitForRun(t *testing.T) {
 	if r := ociWithin(t, 10*time.Second, "events", "--stats", "fgrun"); r.code != 0 || !strings.Contains(r.stdout, `"type":"stats"`) {
 		t.Errorf("events --stats: %+v", r)
 	}
+	// kill neither (runc's tty.bats kills a foreground run this way): it
+	// ends the container, and the run exits with its status.
+	if r := ociWithin(t, 10*time.Second, "kill", "fgrun", "KILL"); r.code != 0 {
+		t.Errorf("kill: %+v", r)
+	}
+	done := make(chan error, 1)
+	go func() { done <- run.Wait() }()
+	select {
+	case <-done:
+		if run.ProcessState.ExitCode() != 137 {
+			t.Errorf("the foreground run exited %d after kill, want 137", run.ProcessState.ExitCode())
+		}
+		run = exec.Command("true") // waited for: nothing for the cleanup to end
+		run.Run()
+	case <-time.After(10 * time.Second):
+		t.Errorf("the foreground run did not end after kill")
+	}
 }
 
 // TestOCIExecCreatedAndPaused: runc execs into a created container, refuses
@@ -402,3 +419,25 @@ func TestOCITerminalOwner(t *testing.T) {
 }
 
 var _ = strconv.Itoa
+
+// TestOCIExecCwdOutOfUsersReach: runc's cwd.bats. The working directory is
+// entered before the process's user and capabilities are set, so an exec
+// as a root without CAP_DAC_OVERRIDE into a cwd of mode 0700 owned by
+// another user starts there, as with runc.
+func TestOCIExecCwdOutOfUsersReach(t *testing.T) {
+	needRoot(t)
+	bundle := ociBundle(t, []string{"sleep", "1000"}, func(s *specs.Spec) {
+		s.Process.Cwd = "/home42"
+		s.Process.User.UID = 42
+		s.Process.Capabilities = &specs.LinuxCapabilities{Bounding: []string{"CAP_KILL"}, Effective: []string{"CAP_KILL"}, Permitted: []string{"CAP_KILL"}}
+	})
+	home := filepath.Join(bundle, "rootfs", "home42")
+	if err := os.Mkdir(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	os.Chown(home, 42, 42)
+	ociRunDetached(t, "cwdreach", bundle)
+	if r := ociWithin(t, 20*time.Second, "exec", "--user", "0", "cwdreach", "sh", "-c", "pwd"); r.code != 0 || r.stdout != "/home42\n" {
+		t.Errorf("exec --user 0 with a cwd only uid 42 may enter: %+v", r)
+	}
+}
