@@ -353,6 +353,15 @@ restore_devs() {
 	done <<<"$devs_before"
 	echo "run.sh: the host's device nodes changed during $f; restored: $(diff <(echo "$devs_before") <(echo "$now") | grep '^>' | tr '\n' ' ')" | tee -a "$log" >&2
 }
+# CRIU's configuration: checkpoint.bats writes /etc/criu/default.conf and
+# leaves it when its checkpoint fails (always, where CRIU cannot dump).
+# Put back as it was after each file.
+criu_conf_before=
+[ -e /etc/criu ] && criu_conf_before=$(mktemp -d) && cp -a /etc/criu "$criu_conf_before/"
+restore_criu_conf() {
+	rm -rf /etc/criu
+	[ -z "$criu_conf_before" ] || cp -a "$criu_conf_before/criu" /etc/criu
+}
 mounts_before=$(wc -l </proc/self/mountinfo)
 
 work=
@@ -489,6 +498,7 @@ for f in "${files[@]}"; do
 	rm -f "$work.reaped"
 	cleanup "$work" "$tap"
 	restore_devs "$tap"
+	restore_criu_conf
 	work=
 	tap2tsv "$f" "$tap" >"$out/.part"
 	# A file whose tests were never reported (setup_file failed, the
@@ -505,6 +515,7 @@ for f in "${files[@]}"; do
 	printf '%-28s %4d %5d %5d %7d\n' "$f" "$ok" "$nok" "$skip" $((t1 - t0))
 done
 wall=$(($(date +%s) - start))
+[ -z "$criu_conf_before" ] || rm -rf "$criu_conf_before"
 mounts_after=$(wc -l </proc/self/mountinfo)
 left=$(comm -13 <(echo "$cgroups_before") <(suite_cgroups))
 
