@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/berth-runtime/berth/internal/cgroups"
 	"github.com/berth-runtime/berth/internal/checkpoint"
@@ -201,25 +200,11 @@ func Restore(o Options, co checkpoint.Options, criu string) (_ *Container, err e
 	}
 	store := state.Store{Root: o.StateRoot}
 	store.Collect(Cleanup)
-	path := cgroupPath(s, o.ID)
-	if o.SystemdCgroup {
-		if path, err = cgroups.SystemdPath(path); err != nil {
-			return nil, fmt.Errorf("%w: %v", spec.ErrInvalid, err)
-		}
-	}
-	cg, err := cgroups.New(path, s.Linux.Resources)
+	cg, err := claimCgroup(o)
 	if err != nil {
 		return nil, err
 	}
-	if err := cg.Claim(); err != nil {
-		return nil, err
-	}
-	rec := state.Record{
-		ID: o.ID, Name: o.Name, Status: state.Creating, Bundle: o.Bundle, Rootfs: s.Root.Path,
-		Annotations: s.Annotations, Created: time.Now().UTC(), Ephemeral: o.Foreground,
-		CgroupVersion: int(cg.Version), CgroupPath: cg.Path, CgroupDirs: cg.Dirs, CgroupForeign: cg.Foreign,
-		SharedMounts: !spec.HasNamespace(s, specs.MountNamespace),
-	}
+	rec := newRecord(o, cg)
 	h, err := store.Create(rec)
 	if err != nil {
 		return nil, err

@@ -179,15 +179,14 @@ func Create(o Options) (*Container, error) {
 	return create(o, false)
 }
 
-func create(o Options, startNow bool) (_ *Container, err error) {
-	store := state.Store{Root: o.StateRoot}
-	store.Collect(Cleanup)
+// claimCgroup resolves the container's cgroup path (cgroupsPath, or the
+// systemd form) and claims it: an existing cgroup must be empty and thawed.
+// Nothing is created yet. Shared by create and restore.
+func claimCgroup(o Options) (*cgroups.Cgroup, error) {
 	s := o.Spec
-	if err := spec.Validate(s); err != nil {
-		return nil, err
-	}
 	path := cgroupPath(s, o.ID)
 	if o.SystemdCgroup {
+		var err error
 		if path, err = cgroups.SystemdPath(path); err != nil {
 			return nil, fmt.Errorf("%w: %v", spec.ErrInvalid, err)
 		}
@@ -202,16 +201,37 @@ func create(o Options, startNow bool) (_ *Container, err error) {
 	if err := cg.Claim(); err != nil {
 		return nil, err
 	}
-	cfg, err := initConfig(s, cg, o)
-	if err != nil {
-		return nil, err
-	}
-	rec := state.Record{
+	return cg, nil
+}
+
+// newRecord is the record of a container being created (or restored) in
+// cg: ephemeral when it lives only as long as a foreground run.
+func newRecord(o Options, cg *cgroups.Cgroup) state.Record {
+	s := o.Spec
+	return state.Record{
 		ID: o.ID, Name: o.Name, Status: state.Creating, Bundle: o.Bundle, Rootfs: s.Root.Path,
 		Annotations: s.Annotations, Created: time.Now().UTC(), Ephemeral: o.Foreground && !o.Keep,
 		CgroupVersion: int(cg.Version), CgroupPath: cg.Path, CgroupDirs: cg.Dirs, CgroupForeign: cg.Foreign,
 		SharedMounts: !spec.HasNamespace(s, specs.MountNamespace),
 	}
+}
+
+func create(o Options, startNow bool) (_ *Container, err error) {
+	store := state.Store{Root: o.StateRoot}
+	store.Collect(Cleanup)
+	s := o.Spec
+	if err := spec.Validate(s); err != nil {
+		return nil, err
+	}
+	cg, err := claimCgroup(o)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := initConfig(s, cg, o)
+	if err != nil {
+		return nil, err
+	}
+	rec := newRecord(o, cg)
 	h, err := store.Create(rec)
 	if err != nil {
 		return nil, err
