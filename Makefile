@@ -2,6 +2,10 @@
 SHELL := /bin/bash
 export PATH := /usr/local/go/bin:$(PATH)
 export CGO_ENABLED := 0
+# berth-nsenter, the single-threaded stage (cmd/berth-nsenter): static, so
+# that it runs before any library of a container could be found.
+NSENTER_CC ?= gcc
+NSENTER_CFLAGS := -static -Os -s -Wall -Wextra -Werror -std=gnu11
 
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X main.version=$(VERSION)
@@ -15,6 +19,7 @@ build:
 	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth
 	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/berth-oci ./cmd/berth-oci
 	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/berth-init ./cmd/berth-init
+	$(NSENTER_CC) $(NSENTER_CFLAGS) -o bin/berth-nsenter cmd/berth-nsenter/*.c
 
 deps:
 	scripts/install-deps.sh
@@ -60,6 +65,7 @@ test-v2: build
 	cp bin/berth $(VM_PAYLOAD)/berth
 	cp bin/berth-oci $(VM_PAYLOAD)/berth-oci
 	cp bin/berth-init $(VM_PAYLOAD)/berth-init
+	cp bin/berth-nsenter $(VM_PAYLOAD)/berth-nsenter
 	go build -o $(VM_PAYLOAD)/berth-probe ./test/probe
 	go build -o $(VM_PAYLOAD)/int80 ./test/integration/testdata/int80
 	go test -c -o $(VM_PAYLOAD)/integration.test ./test/integration
@@ -100,6 +106,7 @@ install: build man
 	install -D -m 0755 bin/berth $(DESTDIR)$(PREFIX)/bin/berth
 	install -D -m 0755 bin/berth-oci $(DESTDIR)$(PREFIX)/bin/berth-oci
 	install -D -m 0755 bin/berth-init $(DESTDIR)$(PREFIX)/bin/berth-init
+	install -D -m 0755 bin/berth-nsenter $(DESTDIR)$(PREFIX)/bin/berth-nsenter
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0644 .cache/man1/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 

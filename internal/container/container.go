@@ -93,6 +93,9 @@ type Options struct {
 	// pidsMax is the cgroup's pids.max, handed to an init stage that
 	// sets the limit itself (initproc.Config.PidsLimit).
 	pidsMax *os.File
+	// nsenter, when set, is forked first to join a user namespace (see
+	// nsenterPlan).
+	nsenter *nsenterPlan
 }
 
 // Exit is how a container ended.

@@ -63,9 +63,6 @@ func (c *Container) Exec(o ExecOptions) (Exit, error) {
 	if err != nil {
 		return Exit{}, err
 	}
-	if spec.HasNamespace(s, specs.UserNamespace) {
-		return Exit{}, fmt.Errorf("exec into a container with a user namespace is not supported yet: joining it needs a single-threaded process")
-	}
 	target, err := c.openInit()
 	if err != nil {
 		return Exit{}, err
@@ -85,6 +82,15 @@ func (c *Container) Exec(o ExecOptions) (Exit, error) {
 		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, ConsoleSocket: o.ConsoleSocket,
 		RelayStdio: o.RelayStdio && !o.Detach, noStdio: o.RelayStdio && o.Detach,
 		PreserveFDs: o.PreserveFDs, Foreground: !o.Detach, cgroupExists: true, target: target,
+	}
+	if spec.HasNamespace(s, specs.UserNamespace) {
+		// The user namespace is joined by berth-nsenter (single-threaded),
+		// and before it the cgroups, which its root could not join.
+		if opts.nsenter, err = execPlan(target); err != nil {
+			return Exit{}, err
+		}
+		defer opts.nsenter.Close()
+		opts.nsenter.tasks, cfg.CgroupTasks = cfg.CgroupTasks, nil
 	}
 	p, err := start(cfg, cg, &specs.Spec{Linux: &specs.Linux{Resources: s.Linux.Resources, Seccomp: s.Linux.Seccomp}}, opts, c.ociState)
 	if err != nil {
@@ -124,7 +130,7 @@ func (c *Container) execConfig(s *specs.Spec, o ExecOptions, cg *cgroups.Cgroup)
 	}
 	return &initproc.Config{
 		Exec:          true,
-		Target:        &initproc.Target{Pid: c.rec.Pid, Namespaces: execNamespaces, Chroot: c.rec.SharedMounts},
+		Target:        &initproc.Target{Pid: c.rec.Pid, Namespaces: joinedOnExec(s), Chroot: c.rec.SharedMounts},
 		CgroupTasks:   cg.TasksFiles(),
 		Process:       *proc,
 		DieWithParent: !o.Detach,
@@ -133,10 +139,25 @@ func (c *Container) execConfig(s *specs.Spec, o ExecOptions, cg *cgroups.Cgroup)
 }
 
 // execNamespaces are the namespaces an exec'd process shares with the
-// container (all but a user namespace, refused above). Joining one the
-// caller already shares, as with --network host, changes nothing.
+// container, besides a user namespace (joined by berth-nsenter). Joining
+// one the caller already shares, as with --network host, changes nothing.
 const execNamespaces = unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP |
 	unix.CLONE_NEWPID | unix.CLONE_NEWNS
+
+// joinedOnExec are the namespaces the init stage joins for an exec. In a
+// container with a user namespace it joins them as that namespace's root,
+// which may not enter a namespace the container shares with the host (nor
+// needs to: it is in it already), so only the config's own are joined.
+func joinedOnExec(s *specs.Spec) uintptr {
+	if !spec.HasNamespace(s, specs.UserNamespace) {
+		return execNamespaces
+	}
+	var flags uintptr
+	for _, ns := range s.Linux.Namespaces {
+		flags |= namespaceFlags[ns.Type] | joinFlags[ns.Type]
+	}
+	return flags & execNamespaces
+}
 
 // PinNamespace pins one namespace of the running container (kind is a
 // file name under /proc/PID/ns: "net", "ipc"...) for another container to

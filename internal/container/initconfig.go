@@ -219,11 +219,12 @@ func idmapOf(s *specs.Spec, m specs.Mount, parsed *rootfs.Mount) error {
 	return nil
 }
 
-// joinTasks are the v1 tasks files the init stage joins by itself. In a new
+// joinTasks are the v1 tasks files the init stage joins by itself. In a
 // user namespace its root is not the host's root and may not write them:
-// the parent moves it instead (userNamespaceCgroup).
+// the parent moves it instead (a new user namespace), or berth-nsenter
+// joins them before it enters the namespace (one joined by path).
 func joinTasks(s *specs.Spec, cg *cgroups.Cgroup) []string {
-	if newNamespace(s, specs.UserNamespace) {
+	if spec.HasNamespace(s, specs.UserNamespace) {
 		return nil
 	}
 	return cg.TasksFiles()

@@ -18,6 +18,7 @@ import (
 	"github.com/berth-runtime/berth/internal/pidfd"
 	"github.com/berth-runtime/berth/internal/rootfs"
 	"github.com/berth-runtime/berth/internal/selfexe"
+	"github.com/berth-runtime/berth/internal/spec"
 	"github.com/berth-runtime/berth/internal/terminal"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -88,6 +89,17 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, s
 			defer o.pidsMax.Close()
 		}
 	}
+	if o.nsenter == nil && !o.cgroupExists {
+		if o.nsenter, err = createPlan(s); err != nil {
+			return nil, err
+		}
+		defer o.nsenter.Close()
+	}
+	if o.nsenter != nil && whole {
+		// berth-nsenter joins them as the host's root, before the user
+		// namespace: no slow move by the parent.
+		o.nsenter.tasks = cg.TasksFiles()
+	}
 	sock, err := p.fork(cfg, cg, o, s, stdio)
 	if p.null != nil {
 		p.null.Close()
@@ -106,11 +118,11 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, s
 		p.pipes.Start()
 	}
 	switch {
-	case cg.Version == cgroups.V1 && whole:
+	case cg.Version == cgroups.V1 && whole && o.nsenter == nil:
 		// The slow path (cgroup.procs), for a child that cannot join by
 		// itself: see joinTasks.
 		err = cg.AddProcess(p.pid)
-	case cg.Version == cgroups.V1 && !o.cgroupExists:
+	case cg.Version == cgroups.V1 && !o.cgroupExists && !whole:
 		// While the child's runtime starts; it joins by itself.
 		err = cg.Create(withDefaultDeviceRules(s.Linux.Resources))
 	}
@@ -251,14 +263,13 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 		return nil, fmt.Errorf("open berth binary: %w", err)
 	}
 	defer exe.Close()
-	exeFD, err := highFD(exe, 10+o.PreserveFDs)
-	if err != nil {
-		parent.Close()
-		return nil, err
-	}
-	defer unix.Close(exeFD)
 	procFD := -1
 	sys := &syscall.SysProcAttr{Cloneflags: cloneFlags(s), Setsid: true, PidFD: &procFD}
+	if o.nsenter != nil {
+		// berth-nsenter makes the new namespaces once it has joined the
+		// user namespace, which then owns them.
+		sys.Cloneflags = 0
+	}
 	if newNamespace(s, specs.UserNamespace) {
 		sys.UidMappings, sys.GidMappings = idMappings(s.Linux.UIDMappings), idMappings(s.Linux.GIDMappings)
 		sys.GidMappingsEnableSetgroups = true
@@ -295,7 +306,7 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 	}
 	// Bind trees the parent prepares (idmapped mounts, binds in a user
 	// namespace) go to the init stage as descriptors.
-	trees, err := rootfs.CloneTrees(cfg.Rootfs.Mounts, newNamespace(s, specs.UserNamespace))
+	trees, err := rootfs.CloneTrees(cfg.Rootfs.Mounts, spec.HasNamespace(s, specs.UserNamespace))
 	if err != nil {
 		parent.Close()
 		return nil, err
@@ -307,10 +318,38 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 			files = append(files, t.Fd())
 		}
 	}
+	argv := []string{initproc.Argv0, strconv.Itoa(syncFD)}
+	if o.nsenter != nil {
+		initFD := len(files)
+		files = append(files, exe.Fd())
+		var tasks []*os.File
+		if argv, tasks, err = o.nsenter.args(&files, initFD, syncFD); err != nil {
+			parent.Close()
+			return nil, err
+		}
+		defer closeFiles(tasks)
+		if exe, err = selfexe.OpenNsenter(); err != nil {
+			parent.Close()
+			return nil, err
+		}
+		defer exe.Close()
+	}
+	// Above every descriptor the child gets, which ForkExec rearranges:
+	// the path must stay valid in the child until execve.
+	exeFD, err := highFD(exe, len(files)+1)
+	if err != nil {
+		parent.Close()
+		return nil, err
+	}
+	defer unix.Close(exeFD)
 	attr := &syscall.ProcAttr{Env: []string{}, Files: files, Sys: sys}
-	pid, err := forkInPidNamespace(s, func() (int, error) {
-		return syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(exeFD), []string{initproc.Argv0, strconv.Itoa(syncFD)}, attr)
-	})
+	fork := func() (int, error) { return syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(exeFD), argv, attr) }
+	var pid int
+	if o.nsenter != nil {
+		pid, err = fork() // berth-nsenter joins the PID namespace itself
+	} else {
+		pid, err = forkInPidNamespace(s, fork)
+	}
 	if err != nil {
 		parent.Close()
 		return nil, fmt.Errorf("start init stage: %w", err)
@@ -321,6 +360,21 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 	}
 	if o.target != nil {
 		p.stage = pid
+	}
+	if o.nsenter != nil && o.nsenter.clone != 0 {
+		// Only the children may hold the other end now, or a
+		// berth-nsenter that died unreported would never be noticed.
+		child.Close()
+		err := p.takeClone(parent)
+		if err == nil && o.execFifo != nil && len(s.Linux.UIDMappings) == 0 {
+			err = ownFifoByRootOf(o.execFifo, p.pid)
+		}
+		if err != nil {
+			parent.Close()
+			_ = p.kill()
+			p.reap()
+			return nil, err
+		}
 	}
 	return parent, nil
 }

@@ -10,6 +10,7 @@
 package selfexe
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -24,10 +25,36 @@ import (
 // of everything berth links, registry client included).
 const InitName = "berth-init"
 
+// NsenterName is the single-threaded stage (cmd/berth-nsenter, in C),
+// beside berth's own binary: what joins an existing user namespace, which
+// the kernel refuses to a multi-threaded (Go) process.
+const NsenterName = "berth-nsenter"
+
+// ErrNoNsenter means berth-nsenter is not installed beside berth.
+var ErrNoNsenter = errors.New(NsenterName + " is not installed")
+
 // Open returns a read-only handle of the init stage's binary that execve
 // can run through /proc/self/fd/N. The caller closes it after the fork.
 func Open() (*os.File, error) {
-	path := initBinary()
+	path, ok := installed(InitName)
+	if !ok {
+		path = "/proc/self/exe"
+	}
+	return openReadonly(path)
+}
+
+// OpenNsenter returns a read-only handle of berth-nsenter, as Open does
+// for berth-init; it has no built-in copy, so without it this fails with
+// ErrNoNsenter.
+func OpenNsenter() (*os.File, error) {
+	path, ok := installed(NsenterName)
+	if !ok {
+		return nil, fmt.Errorf("%w beside %s (root's, writable by root alone): joining a user namespace needs it; reinstall berth (make install)", ErrNoNsenter, ownDir())
+	}
+	return openReadonly(path)
+}
+
+func openReadonly(path string) (*os.File, error) {
 	f, err := detachedReadonly(path)
 	if err == nil {
 		return f, nil
@@ -35,19 +62,27 @@ func Open() (*os.File, error) {
 	return sealedCopy(path)
 }
 
-// initBinary is berth-init beside the running binary when it is there,
-// root's, and writable by no one else; otherwise the running binary.
-func initBinary() string {
+func ownDir() string {
 	self, err := os.Readlink("/proc/self/exe")
 	if err != nil {
-		return "/proc/self/exe"
+		return "berth's directory"
 	}
-	path := filepath.Join(filepath.Dir(self), InitName)
+	return filepath.Dir(self)
+}
+
+// installed is name's path beside the running binary, if it is there,
+// root's, executable, and writable by no one else.
+func installed(name string) (string, bool) {
+	self, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return "", false
+	}
+	path := filepath.Join(filepath.Dir(self), name)
 	var st unix.Stat_t
 	if unix.Stat(path, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Uid != 0 || st.Mode&0o022 != 0 || st.Mode&0o100 == 0 {
-		return "/proc/self/exe"
+		return "", false
 	}
-	return path
+	return path, true
 }
 
 // detachedReadonly opens path through a new, detached, read-only bind

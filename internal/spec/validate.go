@@ -101,6 +101,15 @@ func HasNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
 	return false
 }
 
+func joinsUserNamespace(s *specs.Spec) bool {
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == specs.UserNamespace {
+			return ns.Path != ""
+		}
+	}
+	return false
+}
+
 func validateNamespaces(s *specs.Spec) error {
 	seen := map[specs.LinuxNamespaceType]bool{}
 	for _, ns := range s.Linux.Namespaces {
@@ -114,15 +123,14 @@ func validateNamespaces(s *specs.Spec) error {
 		if msg := namespaceRefused(ns.Type); msg != "" {
 			return invalid("%s", msg)
 		}
-		if ns.Type == specs.UserNamespace && ns.Path != "" {
-			return invalid("joining an existing user namespace by path is not supported yet: it needs a single-threaded process")
-		}
 		if ns.Path != "" && !filepath.IsAbs(ns.Path) {
 			return invalid("namespace path %q must be absolute", ns.Path)
 		}
 	}
 	mapped := len(s.Linux.UIDMappings) > 0 && len(s.Linux.GIDMappings) > 0
-	if seen[specs.UserNamespace] && !mapped {
+	// A user namespace joined by path has its mappings already; the
+	// config's, if any, describe it (for the owner of what berth creates).
+	if seen[specs.UserNamespace] && !mapped && !joinsUserNamespace(s) {
 		return invalid("a new user namespace needs linux.uidMappings and linux.gidMappings")
 	}
 	if !seen[specs.UserNamespace] && len(s.Linux.UIDMappings)+len(s.Linux.GIDMappings) > 0 {
