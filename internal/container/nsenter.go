@@ -164,6 +164,9 @@ func (p *initProcess) takeClone(sock *os.File) error {
 	if msg.Type != initproc.MsgForked || msg.Pid <= 0 {
 		return &StartError{Code: msg.Code, Err: errors.New(msg.Error)}
 	}
+	if err := isChild(msg.Pid); err != nil {
+		return err
+	}
 	p.pid = msg.Pid
 	if p.proc != nil {
 		p.proc.Close()

@@ -133,3 +133,22 @@ func FuzzNsenterArgs(f *testing.F) {
 		}
 	})
 }
+
+// TestIsChild: a PID the init stage reports is taken only if it names a
+// child of this process.
+func TestIsChild(t *testing.T) {
+	cmd := exec.Command("sleep", "10")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	if err := isChild(cmd.Process.Pid); err != nil {
+		t.Errorf("own child: %v", err)
+	}
+	for _, pid := range []int{1, os.Getpid(), os.Getppid()} {
+		if isChild(pid) == nil {
+			t.Errorf("pid %d taken for a child", pid)
+		}
+	}
+}

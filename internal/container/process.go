@@ -188,10 +188,27 @@ func (p *initProcess) forked() error {
 	if p.pid == p.stage {
 		return errors.New("the init stage ended without starting the program")
 	}
+	if err := isChild(p.pid); err != nil {
+		return err
+	}
 	p.proc.Close()
 	p.proc = nil
 	if fd, err := unix.PidfdOpen(p.pid, 0); err == nil {
 		p.proc = pidfd.FromFD(fd, p.pid)
+	}
+	return nil
+}
+
+// isChild checks that a PID reported over the init stage's socket names a
+// child of this process, as the forked program is (CLONE_PARENT): in a
+// container with a user namespace its root, with CAP_SYS_PTRACE there,
+// may ptrace the program before its execve and write to the socket it
+// still holds; a PID it made up must never be signalled or waited for.
+func isChild(pid int) error {
+	var info unix.Siginfo
+	err := unix.Waitid(unix.P_PID, pid, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+	if err != nil {
+		return fmt.Errorf("the init stage reported pid %d, which is not its program: %w", pid, err)
 	}
 	return nil
 }
