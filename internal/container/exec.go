@@ -129,8 +129,9 @@ func (c *Container) execConfig(s *specs.Spec, o ExecOptions, cg *cgroups.Cgroup)
 		return nil, err
 	}
 	return &initproc.Config{
-		Exec:          true,
-		Target:        &initproc.Target{Pid: c.rec.Pid, Namespaces: joinedOnExec(s), Chroot: c.rec.SharedMounts},
+		Exec: true,
+		Target: &initproc.Target{Pid: c.rec.Pid, Namespaces: joinedOnExec(s), Chroot: c.rec.SharedMounts,
+			UserNamespace: spec.HasNamespace(s, specs.UserNamespace)},
 		CgroupTasks:   cg.TasksFiles(),
 		Process:       *proc,
 		DieWithParent: !o.Detach,

@@ -94,6 +94,12 @@ type Target struct {
 	// namespace of its own chroots inside the host's, whose root joining
 	// the namespace would give.
 	Chroot bool `json:"chroot,omitempty"`
+	// UserNamespace: berth-nsenter has made this stage the root of the
+	// container's user namespace, which may not mount a procfs for the
+	// host's PID namespace that this stage stays in; its procfs is opened
+	// before it joins the container's mount namespace, whose /proc does
+	// not show it.
+	UserNamespace bool `json:"userns,omitempty"`
 }
 
 // Namespace is an existing namespace to join.

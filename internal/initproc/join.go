@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/berth-runtime/berth/internal/cgroups"
+	"github.com/berth-runtime/berth/internal/procfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -115,6 +116,11 @@ func closeAll(files []*os.File) {
 func joinTarget(t *Target) error {
 	if t == nil {
 		return errors.New("exec: no container to join")
+	}
+	if t.UserNamespace {
+		if err := procfs.Open(); err != nil {
+			return err
+		}
 	}
 	if err := unix.Unshare(unix.CLONE_FS); err != nil {
 		return fmt.Errorf("unshare fs: %w", err)

@@ -23,6 +23,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/cyphar/filepath-securejoin/pathrs-lite"
 	"github.com/cyphar/filepath-securejoin/pathrs-lite/procfs"
@@ -59,6 +60,44 @@ var fdDir = sync.OnceValues(func() (*os.File, error) {
 	}
 	return d, nil
 })
+
+// Open opens this process's verified procfs now rather than on first use,
+// and keeps reopening files through it: a process about to enter a mount
+// namespace whose /proc belongs to another PID namespace (an exec into a
+// container with a user namespace, whose root may not mount a procfs for
+// the host's PID namespace it stays in) keeps the one it can see itself
+// in. pathrs-lite would open "/proc" anew for each reopen (it keeps only a
+// private instance, which that root cannot make), and find the
+// container's, which does not show this process. The kept instance is the
+// host's, opened before the container's mount namespace was joined: the
+// container cannot mount anything on it.
+func Open() error {
+	if _, err := fdDir(); err != nil {
+		return err
+	}
+	kept.Store(true)
+	return nil
+}
+
+// kept is set by Open.
+var kept atomic.Bool
+
+// reopen opens the file behind f anew with flags through /proc/self/fd:
+// pathrs-lite's checked reopen, or after Open the kept instance's.
+func reopen(f *os.File, flags int) (*os.File, error) {
+	if !kept.Load() {
+		return pathrs.Reopen(f, flags)
+	}
+	dir, err := fdDir()
+	if err != nil {
+		return nil, err
+	}
+	fd, err := unix.Openat(int(dir.Fd()), strconv.Itoa(int(f.Fd())), flags|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	return os.NewFile(uintptr(fd), f.Name()), nil
+}
 
 // WriteSelf writes data to /proc/thread-self/subpath of the verified
 // procfs, as oom_score_adj and the LSM's attr/exec need. The thread is the
@@ -127,7 +166,7 @@ func SysctlPath(name string) (string, error) {
 // writeReopened opens the O_PATH handle f for writing through the verified
 // procfs, writes data and closes both.
 func writeReopened(f *os.File, name string, data []byte) error {
-	w, err := pathrs.Reopen(f, unix.O_WRONLY|unix.O_TRUNC)
+	w, err := reopen(f, unix.O_WRONLY|unix.O_TRUNC)
 	f.Close()
 	if err != nil {
 		return fmt.Errorf("open %s: %w", name, err)
@@ -145,7 +184,7 @@ func writeReopened(f *os.File, name string, data []byte) error {
 // Reopen opens the file behind f (often an O_PATH handle) anew with flags,
 // through /proc/thread-self/fd of a verified procfs.
 func Reopen(f *os.File, flags int) (*os.File, error) {
-	r, err := pathrs.Reopen(f, flags)
+	r, err := reopen(f, flags)
 	if err != nil {
 		return nil, fmt.Errorf("reopen %s: %w", f.Name(), err)
 	}
