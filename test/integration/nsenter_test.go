@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -186,6 +187,23 @@ func TestOCIJoinUserNamespaceByPath(t *testing.T) {
 	})
 	if r := oci(t, "run", "--bundle", bad, "ubad"); r.code == 0 || !strings.Contains(r.stderr, "is not a user namespace") {
 		t.Errorf("a user namespace path naming a net namespace: %+v", r)
+	}
+	// A user namespace that maps no root: berth-nsenter cannot become its
+	// root, says so, and nothing is left.
+	holder := exec.Command("unshare", "--user", "--map-user=1000", "--map-group=1000", "sleep", "1000")
+	if err := holder.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer holder.Wait()
+	defer holder.Process.Kill()
+	for i := 0; i < 100 && nsLink(t, holder.Process.Pid, "user") == nsLink(t, os.Getpid(), "user"); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	noRoot := ociBundle(t, []string{"true"}, func(s *specs.Spec) {
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: fmt.Sprintf("/proc/%d/ns/user", holder.Process.Pid)})
+	})
+	if r := oci(t, "run", "--bundle", noRoot, "unoroot"); r.code == 0 || !strings.Contains(r.stderr, "0 must be mapped") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Errorf("joining a user namespace without root: %+v, want one line saying ID 0 must be mapped", r)
 	}
 	checkNoLeaks(t, before)
 }
