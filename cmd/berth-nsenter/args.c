@@ -122,10 +122,6 @@ int decode_args(int argc, char **argv, struct plan *p, const char **why)
 		*why = "nothing to join: --userns is required";
 		return -1;
 	}
-	if (p->pidns_fd != -1 && p->clone_flags == 0) {
-		*why = "--pidns applies to a clone's child: it needs --clone";
-		return -1;
-	}
 	if (p->pidns_fd != -1 && (p->clone_flags & CLONE_NEWPID)) {
 		*why = "--pidns and a new PID namespace are exclusive";
 		return -1;

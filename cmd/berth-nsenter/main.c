@@ -30,7 +30,7 @@ int main(int argc, char **argv)
 	join_cgroups(&p);
 	join_namespaces(&p);
 	become_root(&p);
-	if (p.clone_flags != 0)
+	if (CLONES(&p))
 		clone_child(&p);
 	exec_init(&p);
 	return 125;

@@ -27,7 +27,7 @@ struct plan {
 	int pidns_fd;          /* PID namespace for the clone's child; -1 */
 	int tasks_fd[MAX_TASKS]; /* v1 tasks files to write "0" into */
 	int ntasks;
-	unsigned long clone_flags; /* new namespaces for the child; 0: no clone */
+	unsigned long clone_flags; /* new namespaces for the child */
 	char **init_argv;      /* berth-init's argv (after "--") */
 };
 
@@ -45,7 +45,8 @@ void join_cgroups(const struct plan *p);
 void join_namespaces(const struct plan *p);
 void become_root(const struct plan *p);
 
-/* spawn.c */
+/* spawn.c: a new container's init is a child (see spawn.c) */
+#define CLONES(p) ((p)->clone_flags != 0 || (p)->pidns_fd != -1)
 void clone_child(const struct plan *p);
 void exec_init(const struct plan *p);
 

@@ -1,6 +1,10 @@
 /*
  * The new namespaces and the exec of berth-init.
  *
+ * A new container's init is cloned when it has new namespaces to make or a
+ * PID namespace joined by path to be born in; an exec's stage, and a
+ * container that only joins namespaces, exec berth-init in place.
+ *
  * A PID namespace applies to children, and a Go runtime may not create
  * threads once its PID namespace for children differs from its own: the
  * container's init is therefore a child, cloned with the new namespaces

@@ -63,6 +63,11 @@ func execPlan(target *pidfd.Process) (*nsenterPlan, error) {
 	return &nsenterPlan{userns: os.NewFile(uintptr(fd), "userns")}, nil
 }
 
+// clones says whether berth-nsenter clones the container's init (as
+// spawn.c decides: new namespaces, or a PID namespace to be born in) and
+// reports it, or execs berth-init itself.
+func (pl *nsenterPlan) clones() bool { return pl.clone != 0 || pl.pidns != nil }
+
 func (pl *nsenterPlan) Close() {
 	if pl == nil {
 		return

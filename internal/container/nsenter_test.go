@@ -92,22 +92,21 @@ func TestNsenterArgsRefused(t *testing.T) {
 	ok := []string{"--init", "5", "--sync", "3", "--userns", "6"}
 	tail := []string{"--", "berth-init", "3"}
 	cases := map[string][]string{
-		"no argv":             ok,
-		"empty argv":          append(append([]string{}, ok...), "--"),
-		"no init":             append([]string{"--sync", "3", "--userns", "6"}, tail...),
-		"no userns":           append([]string{"--init", "5", "--sync", "3"}, tail...),
-		"stdio descriptor":    append([]string{"--init", "2", "--sync", "3", "--userns", "6"}, tail...),
-		"sign":                append([]string{"--init", "+5", "--sync", "3", "--userns", "6"}, tail...),
-		"leading zero":        append([]string{"--init", "05", "--sync", "3", "--userns", "6"}, tail...),
-		"huge":                append([]string{"--init", "99999999999", "--sync", "3", "--userns", "6"}, tail...),
-		"twice":               append(append([]string{"--init", "7"}, ok...), tail...),
-		"unknown option":      append(append([]string{"--root", "7"}, ok...), tail...),
-		"missing value":       {"--init"},
-		"new user namespace":  append(append(append([]string{}, ok...), "--clone", "268435456"), tail...),
-		"clone zero":          append(append(append([]string{}, ok...), "--clone", "0"), tail...),
-		"pidns without clone": append(append(append([]string{}, ok...), "--pidns", "8"), tail...),
-		"pidns and new pid":   append(append(append([]string{}, ok...), "--pidns", "8", "--clone", "536870912"), tail...),
-		"too many tasks":      append(append(append([]string{}, ok...), strings.Fields(strings.Repeat("--tasks 9 ", 17))...), tail...),
+		"no argv":            ok,
+		"empty argv":         append(append([]string{}, ok...), "--"),
+		"no init":            append([]string{"--sync", "3", "--userns", "6"}, tail...),
+		"no userns":          append([]string{"--init", "5", "--sync", "3"}, tail...),
+		"stdio descriptor":   append([]string{"--init", "2", "--sync", "3", "--userns", "6"}, tail...),
+		"sign":               append([]string{"--init", "+5", "--sync", "3", "--userns", "6"}, tail...),
+		"leading zero":       append([]string{"--init", "05", "--sync", "3", "--userns", "6"}, tail...),
+		"huge":               append([]string{"--init", "99999999999", "--sync", "3", "--userns", "6"}, tail...),
+		"twice":              append(append([]string{"--init", "7"}, ok...), tail...),
+		"unknown option":     append(append([]string{"--root", "7"}, ok...), tail...),
+		"missing value":      {"--init"},
+		"new user namespace": append(append(append([]string{}, ok...), "--clone", "268435456"), tail...),
+		"clone zero":         append(append(append([]string{}, ok...), "--clone", "0"), tail...),
+		"pidns and new pid":  append(append(append([]string{}, ok...), "--pidns", "8", "--clone", "536870912"), tail...),
+		"too many tasks":     append(append(append([]string{}, ok...), strings.Fields(strings.Repeat("--tasks 9 ", 17))...), tail...),
 	}
 	for name, args := range cases {
 		out, errOut, code := runNsenterCheck(t, args)

@@ -351,9 +351,10 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 		}
 		defer exe.Close()
 	}
-	// Above every descriptor the child gets, which ForkExec rearranges:
-	// the path must stay valid in the child until execve.
-	exeFD, err := highFD(exe, len(files)+1)
+	// Above every descriptor ForkExec uses in the child (the files it
+	// places, and as many again where it first moves those in the way,
+	// and its error pipe): the path must stay valid there until execve.
+	exeFD, err := highFD(exe, 2*len(files)+4)
 	if err != nil {
 		parent.Close()
 		return nil, err
@@ -378,7 +379,7 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 	if o.target != nil {
 		p.stage = pid
 	}
-	if o.nsenter != nil && o.nsenter.clone != 0 {
+	if o.nsenter != nil && o.nsenter.clones() {
 		// Only the children may hold the other end now, or a
 		// berth-nsenter that died unreported would never be noticed.
 		child.Close()

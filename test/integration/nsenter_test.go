@@ -178,6 +178,19 @@ func TestOCIJoinUserNamespaceByPath(t *testing.T) {
 	if r := oci(t, "exec", "ujoiner", "sh", "-c", "cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/pids.max 2>/dev/null; ps -o pid,comm"); !strings.HasPrefix(r.stdout, "30\n") || !strings.Contains(r.stdout, "1 sleep") {
 		t.Errorf("exec into the joiner: %+v", r)
 	}
+	// Joining the owner's PID namespace too: berth-nsenter enters it
+	// before the user namespace, and the init is born there.
+	third := ociBundle(t, []string{"sh", "-c", "id -u; ps -o pid,comm"}, func(s *specs.Spec) {
+		for i := range s.Linux.Namespaces {
+			if s.Linux.Namespaces[i].Type == specs.PIDNamespace {
+				s.Linux.Namespaces[i].Path = fmt.Sprintf("/proc/%d/ns/pid", owner)
+			}
+		}
+		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: fmt.Sprintf("/proc/%d/ns/user", owner)})
+	})
+	if r := oci(t, "run", "--bundle", third, "upidjoin"); r.code != 0 || !strings.HasPrefix(r.stdout, "0\n") || !strings.Contains(r.stdout, "    1 sleep") {
+		t.Errorf("joining the owner's user and PID namespaces: %+v, want root, with the owner's sleep as PID 1", r)
+	}
 	oci(t, "delete", "--force", "ujoiner")
 	oci(t, "delete", "--force", "uowner")
 	// A path that names another kind of namespace is refused before
