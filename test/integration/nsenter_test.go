@@ -2,6 +2,7 @@ package integration
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -144,6 +145,14 @@ func TestOCIJoinUserNamespaceByPath(t *testing.T) {
 	})
 	os.Chmod(filepath.Dir(second), 0o755)
 	out := ociCreate(t, "ujoiner", second)
+	// Waiting for start, the init stage runs berth-init from the same
+	// read-only handle as ever, through berth-nsenter: once it is gone,
+	// its binary cannot be reopened for writing (CVE-2019-5736).
+	exe, err := os.OpenFile(fmt.Sprintf("/proc/%d/exe", ociState(t, "ujoiner").Pid), unix.O_PATH, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer exe.Close()
 	if r := oci(t, "start", "ujoiner"); r.code != 0 {
 		t.Fatalf("start: %+v", r)
 	}
@@ -193,6 +202,12 @@ func TestOCIJoinUserNamespaceByPath(t *testing.T) {
 	}
 	oci(t, "delete", "--force", "ujoiner")
 	oci(t, "delete", "--force", "uowner")
+	if f, err := os.OpenFile(fmt.Sprintf("/proc/self/fd/%d", exe.Fd()), os.O_WRONLY, 0); err == nil || !errors.Is(err, unix.EROFS) {
+		if f != nil {
+			f.Close()
+		}
+		t.Errorf("the joiner's init stage binary reopened for writing: %v, want EROFS", err)
+	}
 	// A path that names another kind of namespace is refused before
 	// anything is made.
 	bad := ociBundle(t, []string{"true"}, func(s *specs.Spec) {
