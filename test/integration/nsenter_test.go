@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
-	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -218,15 +218,17 @@ func TestOCIJoinUserNamespaceByPath(t *testing.T) {
 	}
 	// A user namespace that maps no root: berth-nsenter cannot become its
 	// root, says so, and nothing is left.
-	holder := exec.Command("unshare", "--user", "--map-user=1000", "--map-group=1000", "sleep", "1000")
+	holder := exec.Command("sleep", "1000")
+	holder.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags:  unix.CLONE_NEWUSER,
+		UidMappings: []syscall.SysProcIDMap{{ContainerID: 1000, HostID: 0, Size: 1}},
+		GidMappings: []syscall.SysProcIDMap{{ContainerID: 1000, HostID: 0, Size: 1}},
+	}
 	if err := holder.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer holder.Wait()
 	defer holder.Process.Kill()
-	for i := 0; i < 100 && nsLink(t, holder.Process.Pid, "user") == nsLink(t, os.Getpid(), "user"); i++ {
-		time.Sleep(10 * time.Millisecond)
-	}
 	noRoot := ociBundle(t, []string{"true"}, func(s *specs.Spec) {
 		s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace, Path: fmt.Sprintf("/proc/%d/ns/user", holder.Process.Pid)})
 	})
