@@ -38,7 +38,8 @@ void join_namespaces(const struct plan *p)
 			die(p->sync_fd, "join pid namespace", errno);
 		consume(p->pidns_fd);
 	}
-	/* An ns file or a pidfd (Linux 5.8): the kernel takes both here. */
+	/* berth opened the namespace's file (/proc/PID/ns/user of a checked
+	 * PID, or the config's path), checked to be a user namespace. */
 	if (setns(p->userns_fd, CLONE_NEWUSER) < 0)
 		die(p->sync_fd, "join user namespace", errno);
 	consume(p->userns_fd);

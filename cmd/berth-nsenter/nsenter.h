@@ -23,7 +23,7 @@ struct plan {
 	int check;             /* --check: print the decoded plan, do nothing */
 	int init_fd;           /* berth-init's read-only handle, run by execveat */
 	int sync_fd;           /* the socket to berth: errors and the clone's PID */
-	int userns_fd;         /* user namespace to join: an ns file or a pidfd; -1 */
+	int userns_fd;         /* user namespace to join (its ns file); -1 */
 	int pidns_fd;          /* PID namespace for the clone's child; -1 */
 	int tasks_fd[MAX_TASKS]; /* v1 tasks files to write "0" into */
 	int ntasks;

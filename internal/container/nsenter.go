@@ -23,7 +23,7 @@ import (
 // execs berth-init; for a new container it first clones the new
 // namespaces, so that the joined user namespace owns them.
 type nsenterPlan struct {
-	userns *os.File // the user namespace: an ns file, or a pidfd (exec)
+	userns *os.File // the user namespace's ns file
 	pidns  *os.File // the PID namespace the clone's child is born in, if joined
 	clone  uintptr  // the new namespaces of a container; 0 for an exec
 	tasks  []string // v1 tasks files to join
@@ -54,13 +54,19 @@ func createPlan(s *specs.Spec) (_ *nsenterPlan, err error) {
 }
 
 // execPlan is the plan for an exec into a container with a user
-// namespace: its init process's, through a pidfd (Linux 5.8).
+// namespace: its init process's, opened by its /proc/PID/ns file (any
+// kernel; setns takes a pidfd only from Linux 5.8) while the pidfd proves
+// that the PID still names it.
 func execPlan(target *pidfd.Process) (*nsenterPlan, error) {
-	fd, err := unix.FcntlInt(uintptr(target.Fd()), unix.F_DUPFD_CLOEXEC, 0)
+	f, err := os.Open("/proc/" + strconv.Itoa(target.Pid) + "/ns/user")
 	if err != nil {
-		return nil, fmt.Errorf("dup the container's pidfd: %w", err)
+		return nil, fmt.Errorf("open the container's user namespace: %w", err)
 	}
-	return &nsenterPlan{userns: os.NewFile(uintptr(fd), "userns")}, nil
+	if target.Wait(0) {
+		f.Close()
+		return nil, fmt.Errorf("open the container's user namespace: %w", ErrNotRunning)
+	}
+	return &nsenterPlan{userns: f}, nil
 }
 
 // clones says whether berth-nsenter clones the container's init (as
