@@ -18,6 +18,16 @@ var (
 	nsenterErr  error
 )
 
+// TestMain removes the test's build of berth-nsenter, made once for all
+// the tests that drive it.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if nsenterBin != "" {
+		os.RemoveAll(filepath.Dir(nsenterBin))
+	}
+	os.Exit(code)
+}
+
 // nsenterForTest builds berth-nsenter from its source with the
 // undefined-behaviour sanitizer (overflows, out-of-bounds indexes), so that
 // a decoding bug aborts the test instead of passing unseen. Not the address
