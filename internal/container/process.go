@@ -18,6 +18,7 @@ import (
 	"github.com/berth-runtime/berth/internal/pidfd"
 	"github.com/berth-runtime/berth/internal/rootfs"
 	"github.com/berth-runtime/berth/internal/selfexe"
+	"github.com/berth-runtime/berth/internal/spec"
 	"github.com/berth-runtime/berth/internal/terminal"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -245,18 +246,6 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 	}
 	parent, child := os.NewFile(uintptr(pair[0]), "sync"), os.NewFile(uintptr(pair[1]), "sync-child")
 	defer child.Close()
-	exe, err := selfexe.Open()
-	if err != nil {
-		parent.Close()
-		return nil, fmt.Errorf("open berth binary: %w", err)
-	}
-	defer exe.Close()
-	exeFD, err := highFD(exe, 10+o.PreserveFDs)
-	if err != nil {
-		parent.Close()
-		return nil, err
-	}
-	defer unix.Close(exeFD)
 	procFD := -1
 	sys := &syscall.SysProcAttr{Cloneflags: cloneFlags(s), Setsid: true, PidFD: &procFD}
 	if newNamespace(s, specs.UserNamespace) {
@@ -307,6 +296,34 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 			files = append(files, t.Fd())
 		}
 	}
+	// A user namespace without a cgroup namespace cannot mount cgroups:
+	// the container's own cgroup directories are cloned here instead.
+	if o.target == nil && spec.HasNamespace(s, specs.UserNamespace) && !spec.HasNamespace(s, specs.CgroupNamespace) {
+		cgTrees, err := rootfs.CloneCgroupTrees(&cfg.Rootfs)
+		if err != nil {
+			parent.Close()
+			return nil, fmt.Errorf("mount cgroups: %w", err)
+		}
+		defer rootfs.CloseTrees(cgTrees)
+		for _, t := range cgTrees {
+			cfg.Rootfs.CgroupTreeFDs = append(cfg.Rootfs.CgroupTreeFDs, len(files))
+			files = append(files, t.Fd())
+		}
+	}
+	exe, err := selfexe.Open()
+	if err != nil {
+		parent.Close()
+		return nil, fmt.Errorf("open berth binary: %w", err)
+	}
+	defer exe.Close()
+	// Above every descriptor the child's rearranging of files may write:
+	// each of them at its place, and a temporary copy of each above them.
+	exeFD, err := highFD(exe, 2*len(files))
+	if err != nil {
+		parent.Close()
+		return nil, err
+	}
+	defer unix.Close(exeFD)
 	attr := &syscall.ProcAttr{Env: []string{}, Files: files, Sys: sys}
 	pid, err := forkInPidNamespace(s, func() (int, error) {
 		return syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(exeFD), []string{initproc.Argv0, strconv.Itoa(syncFD)}, attr)

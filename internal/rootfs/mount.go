@@ -256,25 +256,15 @@ func setPropagation(root *os.File, m Mount) error {
 // namespace of its own, each mount's root is the container's cgroup;
 // without one, the container's directories are bind-mounted from the
 // host's hierarchies instead (as runc does on v1; on v2 runc, too, mounts
-// cgroup2, which then shows the whole tree).
+// cgroup2, which then shows the whole tree). In a user namespace without
+// a cgroup namespace nothing can be mounted: the parent cloned the
+// container's directories (c.CgroupTreeFDs), and they are attached.
 func mountCgroup(root *os.File, m Mount, target *os.File, c *Config) error {
 	flags := m.Flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT)
+	trees := c.CgroupTreeFDs
+	c.CgroupTreeFDs = nil // another cgroup mount binds by path
 	if len(c.CgroupHierarchies) == 0 {
-		err := unix.Mount("cgroup2", fdName(target), "cgroup2", flags, "")
-		if !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EBUSY) {
-			return err
-		}
-		// runc compat: in a user namespace that has no cgroup namespace
-		// of its own, cgroup2 cannot be mounted; runc binds the host's.
-		if err := bindCgroup(cgroupRoot, target); err != nil {
-			return err
-		}
-		mounted, err := openInRoot(root, m.Destination)
-		if err != nil {
-			return err
-		}
-		defer mounted.Close()
-		return unix.Mount("", fdName(mounted), "", unix.MS_BIND|unix.MS_REMOUNT|flags, "")
+		return mountCgroup2(root, m, target, flags, c.CgroupPath, trees)
 	}
 	if err := unix.Mount("cgroup", fdName(target), "tmpfs", flags&^unix.MS_RDONLY, "mode=755"); err != nil {
 		return err
@@ -284,8 +274,12 @@ func mountCgroup(root *os.File, m Mount, target *os.File, c *Config) error {
 		return err
 	}
 	defer dir.Close()
-	for _, h := range c.CgroupHierarchies {
-		if err := mountHierarchy(dir, h, c.CgroupPath, flags); err != nil {
+	for i, h := range c.CgroupHierarchies {
+		tree := 0
+		if i < len(trees) {
+			tree = trees[i]
+		}
+		if err := mountHierarchy(dir, h, c.CgroupPath, flags, tree); err != nil {
 			return err
 		}
 	}
@@ -295,13 +289,41 @@ func mountCgroup(root *os.File, m Mount, target *os.File, c *Config) error {
 	return nil
 }
 
+// mountCgroup2 mounts cgroup2 at target, or attaches the container's own
+// cgroup directory that the parent cloned (tree), or binds it where
+// cgroup2 cannot be mounted: in a user namespace that does not own the
+// cgroup namespace. There runc binds the host's whole /sys/fs/cgroup,
+// which would show the container every other cgroup of the host.
+func mountCgroup2(root *os.File, m Mount, target *os.File, flags uintptr, path string, trees []int) error {
+	if len(trees) == 1 {
+		if err := attachFD(trees[0], target); err != nil {
+			return err
+		}
+	} else {
+		err := unix.Mount("cgroup2", fdName(target), "cgroup2", flags, "")
+		if !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EBUSY) {
+			return err
+		}
+		if err := bindCgroup(filepath.Join(cgroupRoot, path), target); err != nil {
+			return err
+		}
+	}
+	mounted, err := openInRoot(root, m.Destination)
+	if err != nil {
+		return err
+	}
+	defer mounted.Close()
+	return unix.Mount("", fdName(mounted), "", unix.MS_BIND|unix.MS_REMOUNT|flags, "")
+}
+
 // cgroupRoot is where the host's v1 hierarchies are mounted.
 const cgroupRoot = "/sys/fs/cgroup"
 
 // mountHierarchy mounts v1 hierarchy h in dir: a new mount of it, whose
 // root is the cgroup namespace's, or with path set the container's own
-// directory, bound from the host's mount of h.
-func mountHierarchy(dir *os.File, h, path string, flags uintptr) error {
+// directory: the tree the parent cloned of it when tree is not 0, else
+// bound from the host's mount of h.
+func mountHierarchy(dir *os.File, h, path string, flags uintptr, tree int) error {
 	name := strings.TrimPrefix(h, "name=")
 	if err := unix.Mkdirat(int(dir.Fd()), name, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
 		return fmt.Errorf("create %s: %w", name, err)
@@ -311,9 +333,15 @@ func mountHierarchy(dir *os.File, h, path string, flags uintptr) error {
 		return err
 	}
 	defer sub.Close()
-	if path == "" {
+	switch {
+	case path == "":
 		err = unix.Mount("cgroup", fdName(sub), "cgroup", flags, h)
-	} else if err = bindCgroup(filepath.Join(cgroupRoot, name, path), sub); err == nil {
+	case tree != 0:
+		err = attachFD(tree, sub)
+	default:
+		err = bindCgroup(filepath.Join(cgroupRoot, name, path), sub)
+	}
+	if err == nil && path != "" {
 		// The flags take a remount, of the new mount, not the directory
 		// beneath it.
 		var mounted *os.File
@@ -342,12 +370,8 @@ func bindCgroup(source string, target *os.File) error {
 		return err
 	}
 	defer src.Close()
-	var st unix.Statfs_t
-	if err := unix.Fstatfs(int(src.Fd()), &st); err != nil {
+	if err := checkCgroupDir(src); err != nil {
 		return err
-	}
-	if st.Type != unix.CGROUP_SUPER_MAGIC && st.Type != unix.CGROUP2_SUPER_MAGIC {
-		return fmt.Errorf("%s is not a cgroup directory", source)
 	}
 	return unix.Mount(fdName(src), fdName(target), "", unix.MS_BIND, "")
 }

@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -42,6 +44,91 @@ func CloneTrees(mounts []Mount, userns bool) ([]*os.File, error) {
 		trees[i] = f
 	}
 	return trees, nil
+}
+
+// CloneCgroupTrees runs in the parent, in the host's namespaces, for a
+// container with a user namespace and no cgroup namespace of its own,
+// whose config mounts cgroups: there, cgroup file systems cannot be
+// mounted (the kernel refuses a new mount of a hierarchy to a namespace
+// that does not own the cgroup namespace), so each hierarchy's view is the
+// container's own cgroup directory, bound from the host's. It clones them
+// here (open_tree OPEN_TREE_CLONE), where every directory on the way is
+// reachable, as runc opens its bind sources before it enters the user
+// namespace: an engine's parent cgroup may be a 0700 directory of the
+// host's root, which the namespace's root cannot search. The result has
+// one tree per c.CgroupHierarchies entry (one on v2); nil where there is
+// nothing to clone or the kernel lacks open_tree (the init stage binds
+// by path then). The caller closes the files.
+func CloneCgroupTrees(c *Config) ([]*os.File, error) {
+	if !mountsCgroups(c.Mounts) {
+		return nil, nil
+	}
+	sources := cgroupSources(c)
+	trees := make([]*os.File, 0, len(sources))
+	for _, source := range sources {
+		f, err := cloneCgroupDir(source)
+		if errors.Is(err, unix.ENOSYS) {
+			CloseTrees(trees)
+			return nil, nil
+		}
+		if err != nil {
+			CloseTrees(trees)
+			return nil, err
+		}
+		trees = append(trees, f)
+	}
+	return trees, nil
+}
+
+// mountsCgroups reports whether mounts include a cgroup file system.
+func mountsCgroups(mounts []Mount) bool {
+	for _, m := range mounts {
+		if m.Type == "cgroup" || m.Type == "cgroup2" {
+			return true
+		}
+	}
+	return false
+}
+
+// cgroupSources are the host's directories of the container's cgroup that
+// its view binds: one per v1 hierarchy, in c.CgroupHierarchies' order, or
+// the one of v2.
+func cgroupSources(c *Config) []string {
+	if len(c.CgroupHierarchies) == 0 {
+		return []string{filepath.Join(cgroupRoot, c.CgroupPath)}
+	}
+	out := make([]string, len(c.CgroupHierarchies))
+	for i, h := range c.CgroupHierarchies {
+		out[i] = filepath.Join(cgroupRoot, strings.TrimPrefix(h, "name="), c.CgroupPath)
+	}
+	return out
+}
+
+// cloneCgroupDir clones the mount of a cgroup directory, which must be a
+// directory of a cgroup file system.
+func cloneCgroupDir(source string) (*os.File, error) {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, source, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_SYMLINK_NOFOLLOW)
+	if err != nil {
+		return nil, fmt.Errorf("clone cgroup %s: %w", source, err)
+	}
+	tree := os.NewFile(uintptr(fd), source)
+	if err := checkCgroupDir(tree); err != nil {
+		tree.Close()
+		return nil, err
+	}
+	return tree, nil
+}
+
+// checkCgroupDir fails unless f is a directory of a cgroup file system.
+func checkCgroupDir(f *os.File) error {
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(int(f.Fd()), &st); err != nil {
+		return fmt.Errorf("%s: %w", f.Name(), err)
+	}
+	if st.Type != unix.CGROUP_SUPER_MAGIC && st.Type != unix.CGROUP2_SUPER_MAGIC {
+		return fmt.Errorf("%s is not a cgroup directory", f.Name())
+	}
+	return nil
 }
 
 // CloseTrees closes what CloneTrees returned.
@@ -137,6 +224,11 @@ func sysIDMap(r []IDRange) []syscall.SysProcIDMap {
 
 // attachTree moves the detached tree the parent cloned onto target.
 func attachTree(m Mount, target *os.File) error {
-	defer unix.Close(m.TreeFD)
-	return unix.MoveMount(m.TreeFD, "", int(target.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
+	return attachFD(m.TreeFD, target)
+}
+
+// attachFD moves the detached tree fd onto target, and closes fd.
+func attachFD(fd int, target *os.File) error {
+	defer unix.Close(fd)
+	return unix.MoveMount(fd, "", int(target.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
 }

@@ -1,0 +1,29 @@
+package rootfs
+
+import (
+	"reflect"
+	"testing"
+)
+
+func TestCgroupSources(t *testing.T) {
+	v1 := &Config{CgroupHierarchies: []string{"cpu,cpuacct", "name=systemd", "pids"}, CgroupPath: "/libpod_parent/libpod-x"}
+	want := []string{"/sys/fs/cgroup/cpu,cpuacct/libpod_parent/libpod-x", "/sys/fs/cgroup/systemd/libpod_parent/libpod-x", "/sys/fs/cgroup/pids/libpod_parent/libpod-x"}
+	if got := cgroupSources(v1); !reflect.DeepEqual(got, want) {
+		t.Errorf("v1: %q, want %q", got, want)
+	}
+	v2 := &Config{CgroupPath: "/berth/id"}
+	if got := cgroupSources(v2); !reflect.DeepEqual(got, []string{"/sys/fs/cgroup/berth/id"}) {
+		t.Errorf("v2: %q", got)
+	}
+}
+
+func TestMountsCgroups(t *testing.T) {
+	if mountsCgroups([]Mount{{Type: "tmpfs"}, {Type: "proc"}}) {
+		t.Error("no cgroup mount reported as one")
+	}
+	for _, typ := range []string{"cgroup", "cgroup2"} {
+		if !mountsCgroups([]Mount{{Type: "tmpfs"}, {Type: typ}}) {
+			t.Errorf("%s not seen", typ)
+		}
+	}
+}
