@@ -296,10 +296,10 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 			files = append(files, t.Fd())
 		}
 	}
-	// A user namespace without a cgroup namespace cannot mount cgroups:
-	// the container's own cgroup directories are cloned here instead.
-	if o.target == nil && spec.HasNamespace(s, specs.UserNamespace) && !spec.HasNamespace(s, specs.CgroupNamespace) {
-		cgTrees, err := rootfs.CloneCgroupTrees(&cfg.Rootfs)
+	// A user namespace may be refused cgroup mounts: the container's own
+	// cgroup directories are cloned here, for the init stage to attach.
+	if o.target == nil && spec.HasNamespace(s, specs.UserNamespace) {
+		cgTrees, err := rootfs.CloneCgroupTrees(&cfg.Rootfs, cg.Path)
 		if err != nil {
 			parent.Close()
 			return nil, fmt.Errorf("mount cgroups: %w", err)

@@ -256,15 +256,16 @@ func setPropagation(root *os.File, m Mount) error {
 // namespace of its own, each mount's root is the container's cgroup;
 // without one, the container's directories are bind-mounted from the
 // host's hierarchies instead (as runc does on v1; on v2 runc, too, mounts
-// cgroup2, which then shows the whole tree). In a user namespace without
-// a cgroup namespace nothing can be mounted: the parent cloned the
-// container's directories (c.CgroupTreeFDs), and they are attached.
+// cgroup2, which then shows the whole tree). Where the kernel refuses a
+// user namespace the mount, the container's own directories are attached
+// from the trees the parent cloned (c.CgroupTreeFDs; see
+// CloneCgroupTrees), or else bound by path.
 func mountCgroup(root *os.File, m Mount, target *os.File, c *Config) error {
 	flags := m.Flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT)
 	trees := c.CgroupTreeFDs
 	c.CgroupTreeFDs = nil // another cgroup mount binds by path
 	if len(c.CgroupHierarchies) == 0 {
-		return mountCgroup2(root, m, target, flags, c.CgroupPath, trees)
+		return mountCgroup2(root, m, target, flags, c.CgroupPath, treeAt(trees, 0))
 	}
 	if err := unix.Mount("cgroup", fdName(target), "tmpfs", flags&^unix.MS_RDONLY, "mode=755"); err != nil {
 		return err
@@ -275,11 +276,7 @@ func mountCgroup(root *os.File, m Mount, target *os.File, c *Config) error {
 	}
 	defer dir.Close()
 	for i, h := range c.CgroupHierarchies {
-		tree := 0
-		if i < len(trees) {
-			tree = trees[i]
-		}
-		if err := mountHierarchy(dir, h, c.CgroupPath, flags, tree); err != nil {
+		if err := mountHierarchy(dir, h, c.CgroupPath, flags, treeAt(trees, i)); err != nil {
 			return err
 		}
 	}
@@ -289,24 +286,42 @@ func mountCgroup(root *os.File, m Mount, target *os.File, c *Config) error {
 	return nil
 }
 
-// mountCgroup2 mounts cgroup2 at target, or attaches the container's own
-// cgroup directory that the parent cloned (tree), or binds it where
-// cgroup2 cannot be mounted: in a user namespace that does not own the
-// cgroup namespace. There runc binds the host's whole /sys/fs/cgroup,
-// which would show the container every other cgroup of the host.
-func mountCgroup2(root *os.File, m Mount, target *os.File, flags uintptr, path string, trees []int) error {
-	if len(trees) == 1 {
-		if err := attachFD(trees[0], target); err != nil {
-			return err
+// treeAt is trees[i], or 0 (none).
+func treeAt(trees []int, i int) int {
+	if i < len(trees) {
+		return trees[i]
+	}
+	return 0
+}
+
+// refusedToUserns reports whether a cgroup mount failed as the kernel
+// fails it in a user namespace: EPERM without a cgroup namespace it owns
+// (EBUSY for cgroup2 on some kernels, which runc also handles), EACCES
+// where the cgroup namespace's root lies below a directory the namespace's
+// root cannot search (kernels before 6.16).
+func refusedToUserns(err error) bool {
+	return errors.Is(err, unix.EPERM) || errors.Is(err, unix.EBUSY) || errors.Is(err, unix.EACCES)
+}
+
+// mountCgroup2 mounts cgroup2 at target. Where the kernel refuses (a user
+// namespace), the container's own cgroup directory is attached from tree,
+// or bound from path: runc binds the host's whole /sys/fs/cgroup there,
+// which shows the container every other cgroup of the host.
+func mountCgroup2(root *os.File, m Mount, target *os.File, flags uintptr, path string, tree int) error {
+	err := unix.Mount("cgroup2", fdName(target), "cgroup2", flags, "")
+	if err == nil || !refusedToUserns(err) {
+		if tree != 0 {
+			unix.Close(tree)
 		}
+		return err
+	}
+	if tree != 0 {
+		err = attachFD(tree, target)
 	} else {
-		err := unix.Mount("cgroup2", fdName(target), "cgroup2", flags, "")
-		if !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EBUSY) {
-			return err
-		}
-		if err := bindCgroup(filepath.Join(cgroupRoot, path), target); err != nil {
-			return err
-		}
+		err = bindCgroup(filepath.Join(cgroupRoot, path), target)
+	}
+	if err != nil {
+		return err
 	}
 	mounted, err := openInRoot(root, m.Destination)
 	if err != nil {
@@ -319,10 +334,12 @@ func mountCgroup2(root *os.File, m Mount, target *os.File, flags uintptr, path s
 // cgroupRoot is where the host's v1 hierarchies are mounted.
 const cgroupRoot = "/sys/fs/cgroup"
 
-// mountHierarchy mounts v1 hierarchy h in dir: a new mount of it, whose
-// root is the cgroup namespace's, or with path set the container's own
-// directory: the tree the parent cloned of it when tree is not 0, else
-// bound from the host's mount of h.
+// mountHierarchy mounts v1 hierarchy h in dir: with a cgroup namespace
+// (path empty) a new mount of it, whose root is the namespace's; without
+// one the container's own directory, path in h. That directory is tree
+// when the parent cloned it (tree not 0): attached without a cgroup
+// namespace, and where the kernel refuses a user namespace the new mount.
+// Else it is bound from the host's mount of h.
 func mountHierarchy(dir *os.File, h, path string, flags uintptr, tree int) error {
 	name := strings.TrimPrefix(h, "name=")
 	if err := unix.Mkdirat(int(dir.Fd()), name, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
@@ -333,15 +350,22 @@ func mountHierarchy(dir *os.File, h, path string, flags uintptr, tree int) error
 		return err
 	}
 	defer sub.Close()
-	switch {
-	case path == "":
+	bound := path != ""
+	if path == "" {
 		err = unix.Mount("cgroup", fdName(sub), "cgroup", flags, h)
+		bound = tree != 0 && refusedToUserns(err)
+	}
+	switch {
+	case !bound:
+		if tree != 0 {
+			unix.Close(tree)
+		}
 	case tree != 0:
 		err = attachFD(tree, sub)
 	default:
 		err = bindCgroup(filepath.Join(cgroupRoot, name, path), sub)
 	}
-	if err == nil && path != "" {
+	if err == nil && bound {
 		// The flags take a remount, of the new mount, not the directory
 		// beneath it.
 		var mounted *os.File

@@ -91,7 +91,7 @@ type Config struct {
 	// CgroupTreeFDs, when set, are descriptors the init stage inherits:
 	// the container's cgroup directories, one per CgroupHierarchies entry
 	// (one on v2), cloned by the parent (CloneCgroupTrees) for a user
-	// namespace without a cgroup namespace of its own, and attached in
+	// namespace, and attached where the kernel refuses a cgroup mount, in
 	// place of binds resolved inside the namespace.
 	CgroupTreeFDs []int `json:"cgroupTreeFDs,omitempty"`
 }

@@ -47,23 +47,23 @@ func CloneTrees(mounts []Mount, userns bool) ([]*os.File, error) {
 }
 
 // CloneCgroupTrees runs in the parent, in the host's namespaces, for a
-// container with a user namespace and no cgroup namespace of its own,
-// whose config mounts cgroups: there, cgroup file systems cannot be
-// mounted (the kernel refuses a new mount of a hierarchy to a namespace
-// that does not own the cgroup namespace), so each hierarchy's view is the
-// container's own cgroup directory, bound from the host's. It clones them
-// here (open_tree OPEN_TREE_CLONE), where every directory on the way is
-// reachable, as runc opens its bind sources before it enters the user
-// namespace: an engine's parent cgroup may be a 0700 directory of the
-// host's root, which the namespace's root cannot search. The result has
-// one tree per c.CgroupHierarchies entry (one on v2); nil where there is
-// nothing to clone or the kernel lacks open_tree (the init stage binds
-// by path then). The caller closes the files.
-func CloneCgroupTrees(c *Config) ([]*os.File, error) {
+// container with a user namespace whose config mounts cgroups: it clones
+// the container's own cgroup directory of each hierarchy (path in each;
+// one per c.CgroupHierarchies entry, one on v2) with open_tree, where
+// every directory on the way is reachable, as runc opens its bind sources
+// before it enters the user namespace. The init stage attaches them where
+// the kernel refuses it a cgroup mount: always without a cgroup namespace
+// of its own (podman on v1), and with one on kernels before 6.16 when an
+// ancestor of the container's cgroup is a directory the namespace's root
+// cannot search (an engine's 0700 parent), since the mount then looks the
+// cgroup up from the hierarchy's root with the caller's permissions. Nil
+// where there is nothing to clone or the kernel lacks open_tree (the init
+// stage binds by path then). The caller closes the files.
+func CloneCgroupTrees(c *Config, path string) ([]*os.File, error) {
 	if !mountsCgroups(c.Mounts) {
 		return nil, nil
 	}
-	sources := cgroupSources(c)
+	sources := cgroupSources(c.CgroupHierarchies, path)
 	trees := make([]*os.File, 0, len(sources))
 	for _, source := range sources {
 		f, err := cloneCgroupDir(source)
@@ -90,16 +90,15 @@ func mountsCgroups(mounts []Mount) bool {
 	return false
 }
 
-// cgroupSources are the host's directories of the container's cgroup that
-// its view binds: one per v1 hierarchy, in c.CgroupHierarchies' order, or
-// the one of v2.
-func cgroupSources(c *Config) []string {
-	if len(c.CgroupHierarchies) == 0 {
-		return []string{filepath.Join(cgroupRoot, c.CgroupPath)}
+// cgroupSources are the host's directories of cgroup path: one per v1
+// hierarchy, in their order, or the one of v2 (no hierarchies).
+func cgroupSources(hierarchies []string, path string) []string {
+	if len(hierarchies) == 0 {
+		return []string{filepath.Join(cgroupRoot, path)}
 	}
-	out := make([]string, len(c.CgroupHierarchies))
-	for i, h := range c.CgroupHierarchies {
-		out[i] = filepath.Join(cgroupRoot, strings.TrimPrefix(h, "name="), c.CgroupPath)
+	out := make([]string, len(hierarchies))
+	for i, h := range hierarchies {
+		out[i] = filepath.Join(cgroupRoot, strings.TrimPrefix(h, "name="), path)
 	}
 	return out
 }

@@ -6,13 +6,12 @@ import (
 )
 
 func TestCgroupSources(t *testing.T) {
-	v1 := &Config{CgroupHierarchies: []string{"cpu,cpuacct", "name=systemd", "pids"}, CgroupPath: "/libpod_parent/libpod-x"}
+	v1 := []string{"cpu,cpuacct", "name=systemd", "pids"}
 	want := []string{"/sys/fs/cgroup/cpu,cpuacct/libpod_parent/libpod-x", "/sys/fs/cgroup/systemd/libpod_parent/libpod-x", "/sys/fs/cgroup/pids/libpod_parent/libpod-x"}
-	if got := cgroupSources(v1); !reflect.DeepEqual(got, want) {
+	if got := cgroupSources(v1, "/libpod_parent/libpod-x"); !reflect.DeepEqual(got, want) {
 		t.Errorf("v1: %q, want %q", got, want)
 	}
-	v2 := &Config{CgroupPath: "/berth/id"}
-	if got := cgroupSources(v2); !reflect.DeepEqual(got, []string{"/sys/fs/cgroup/berth/id"}) {
+	if got := cgroupSources(nil, "/berth/id"); !reflect.DeepEqual(got, []string{"/sys/fs/cgroup/berth/id"}) {
 		t.Errorf("v2: %q", got)
 	}
 }
