@@ -80,10 +80,11 @@ func CloneCgroupTrees(c *Config, path string) ([]*os.File, error) {
 	return trees, nil
 }
 
-// mountsCgroups reports whether mounts include a cgroup file system.
+// mountsCgroups reports whether mounts include a cgroup file system that
+// mountCgroup mounts (a bind of type cgroup is a plain bind).
 func mountsCgroups(mounts []Mount) bool {
 	for _, m := range mounts {
-		if m.Type == "cgroup" || m.Type == "cgroup2" {
+		if (m.Type == "cgroup" || m.Type == "cgroup2") && !m.IsBind() {
 			return true
 		}
 	}

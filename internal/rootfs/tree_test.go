@@ -3,6 +3,8 @@ package rootfs
 import (
 	"reflect"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestCgroupSources(t *testing.T) {
@@ -17,7 +19,7 @@ func TestCgroupSources(t *testing.T) {
 }
 
 func TestMountsCgroups(t *testing.T) {
-	if mountsCgroups([]Mount{{Type: "tmpfs"}, {Type: "proc"}}) {
+	if mountsCgroups([]Mount{{Type: "tmpfs"}, {Type: "proc"}, {Type: "cgroup", Flags: unix.MS_BIND | unix.MS_REC}}) {
 		t.Error("no cgroup mount reported as one")
 	}
 	for _, typ := range []string{"cgroup", "cgroup2"} {
