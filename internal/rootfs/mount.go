@@ -22,6 +22,9 @@ func mountOne(root *os.File, m Mount, c *Config) error {
 			return err
 		}
 	}
+	if m.Type == "tmpfs" && !m.IsBind() {
+		m.Data = withDirMode(root, m)
+	}
 	target, err := mountTarget(root, m)
 	if err != nil {
 		return fmt.Errorf("mount %s: %w", m.Destination, err)
@@ -55,6 +58,29 @@ func mountOne(root *os.File, m Mount, c *Config) error {
 		return err
 	}
 	return pinDevpts(root, m)
+}
+
+// withDirMode is the data of tmpfs mount m with the mode of the directory
+// it covers first, so that the tmpfs keeps it unless the options set a
+// mode of their own (the last one counts); a tmpfs on a new directory
+// keeps tmpfs's 1777. runc compat: runc 1.2 does the same (1.1.5 chmods
+// after the mount); podman's --read-only /run would otherwise become
+// world-writable where the image's is 0755.
+func withDirMode(root *os.File, m Mount) string {
+	dir, err := resolveInRoot(root, m.Destination, unix.O_DIRECTORY)
+	if err != nil {
+		return m.Data
+	}
+	defer dir.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(dir.Fd()), &st); err != nil {
+		return m.Data
+	}
+	mode := fmt.Sprintf("mode=%04o", st.Mode&0o7777)
+	if m.Data == "" {
+		return mode
+	}
+	return mode + "," + m.Data
 }
 
 // explainData finds, after the kernel refused a mount with EINVAL, the

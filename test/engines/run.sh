@@ -311,6 +311,9 @@ check "podman run, seccomp profile listing every architecture" 1 '' 'No message 
 # --read-only: podman mounts /run, /tmp and /var/tmp as tmpfs with tmpcopyup.
 check "podman run --read-only (tmpcopyup)" 0 ok '' \
 	"${PM[@]}" run --rm --read-only "$IMAGE" sh -c 'touch /run/x /tmp/x /var/tmp/x && ! touch /x 2>/dev/null && echo ok'
+# Those tmpfs keep the modes of the image's directories (/run 0755, /tmp 1777).
+check "podman run --read-only keeps /run 755" 0 "$(printf '755\n1777')" '' \
+	"${PM[@]}" run --rm --read-only "$IMAGE" stat -c %a /run /tmp
 # The container's own cgroup limits, seen from inside (podman uses no cgroup
 # namespace on v1): a limit of 8 pids leaves room for 8 tasks of its own.
 if [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then
