@@ -57,8 +57,9 @@ func CloneTrees(mounts []Mount, userns bool) ([]*os.File, error) {
 // ancestor of the container's cgroup is a directory the namespace's root
 // cannot search (an engine's 0700 parent), since the mount then looks the
 // cgroup up from the hierarchy's root with the caller's permissions. Nil
-// where there is nothing to clone or the kernel lacks open_tree (the init
-// stage binds by path then). The caller closes the files.
+// where there is nothing to clone, the kernel lacks open_tree or the
+// caller may not clone mounts (the init stage binds by path then). The
+// caller closes the files.
 func CloneCgroupTrees(c *Config, path string) ([]*os.File, error) {
 	if !mountsCgroups(c.Mounts) {
 		return nil, nil
@@ -67,7 +68,9 @@ func CloneCgroupTrees(c *Config, path string) ([]*os.File, error) {
 	trees := make([]*os.File, 0, len(sources))
 	for _, source := range sources {
 		f, err := cloneCgroupDir(source)
-		if errors.Is(err, unix.ENOSYS) {
+		if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) {
+			// No open_tree, or no right to clone mounts here (a
+			// runtime without CAP_SYS_ADMIN over the host's mounts).
 			CloseTrees(trees)
 			return nil, nil
 		}
