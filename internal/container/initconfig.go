@@ -185,6 +185,8 @@ func rootfsConfig(s *specs.Spec, cg *cgroups.Cgroup) (*rootfs.Config, error) {
 		if !spec.HasNamespace(s, specs.CgroupNamespace) {
 			c.CgroupPath = cg.Path
 		}
+	} else {
+		c.CgroupPath = cg.Path
 	}
 	return c, nil
 }

@@ -274,12 +274,6 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 	}
 	parent, child := os.NewFile(uintptr(pair[0]), "sync"), os.NewFile(uintptr(pair[1]), "sync-child")
 	defer child.Close()
-	exe, err := selfexe.Open()
-	if err != nil {
-		parent.Close()
-		return nil, fmt.Errorf("open berth binary: %w", err)
-	}
-	defer exe.Close()
 	procFD := -1
 	sys := &syscall.SysProcAttr{Cloneflags: cloneFlags(s), Setsid: true, PidFD: &procFD}
 	if o.nsenter != nil {
@@ -335,6 +329,26 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 			files = append(files, t.Fd())
 		}
 	}
+	// A user namespace may be refused cgroup mounts: the container's own
+	// cgroup directories are cloned here, for the init stage to attach.
+	if o.target == nil && spec.HasNamespace(s, specs.UserNamespace) {
+		cgTrees, err := rootfs.CloneCgroupTrees(&cfg.Rootfs, cg.Path)
+		if err != nil {
+			parent.Close()
+			return nil, fmt.Errorf("mount cgroups: %w", err)
+		}
+		defer rootfs.CloseTrees(cgTrees)
+		for _, t := range cgTrees {
+			cfg.Rootfs.CgroupTreeFDs = append(cfg.Rootfs.CgroupTreeFDs, len(files))
+			files = append(files, t.Fd())
+		}
+	}
+	exe, err := selfexe.Open()
+	if err != nil {
+		parent.Close()
+		return nil, fmt.Errorf("open berth binary: %w", err)
+	}
+	defer exe.Close()
 	argv := []string{initproc.Argv0, strconv.Itoa(syncFD)}
 	if o.nsenter != nil {
 		initFD := len(files)

@@ -22,6 +22,9 @@ func mountOne(root *os.File, m Mount, c *Config) error {
 			return err
 		}
 	}
+	if m.Type == "tmpfs" && !m.IsBind() {
+		m.Data = withDirMode(root, m)
+	}
 	target, err := mountTarget(root, m)
 	if err != nil {
 		return fmt.Errorf("mount %s: %w", m.Destination, err)
@@ -55,6 +58,29 @@ func mountOne(root *os.File, m Mount, c *Config) error {
 		return err
 	}
 	return pinDevpts(root, m)
+}
+
+// withDirMode is the data of tmpfs mount m with the mode of the directory
+// it covers first, so that the tmpfs keeps it unless the options set a
+// mode of their own (the last one counts); a tmpfs on a new directory
+// keeps tmpfs's 1777. runc compat: runc 1.2 does the same (1.1.5 chmods
+// after the mount); podman's --read-only /run would otherwise become
+// world-writable where the image's is 0755.
+func withDirMode(root *os.File, m Mount) string {
+	dir, err := resolveInRoot(root, m.Destination, unix.O_DIRECTORY)
+	if err != nil {
+		return m.Data
+	}
+	defer dir.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(dir.Fd()), &st); err != nil {
+		return m.Data
+	}
+	mode := fmt.Sprintf("mode=%04o", st.Mode&0o7777)
+	if m.Data == "" {
+		return mode
+	}
+	return mode + "," + m.Data
 }
 
 // explainData finds, after the kernel refused a mount with EINVAL, the
@@ -256,25 +282,16 @@ func setPropagation(root *os.File, m Mount) error {
 // namespace of its own, each mount's root is the container's cgroup;
 // without one, the container's directories are bind-mounted from the
 // host's hierarchies instead (as runc does on v1; on v2 runc, too, mounts
-// cgroup2, which then shows the whole tree).
+// cgroup2, which then shows the whole tree). Where the kernel refuses a
+// user namespace the mount, the container's own directories are attached
+// from the trees the parent cloned (c.CgroupTreeFDs; see
+// CloneCgroupTrees), or else bound by path.
 func mountCgroup(root *os.File, m Mount, target *os.File, c *Config) error {
 	flags := m.Flags &^ (unix.MS_BIND | unix.MS_REC | unix.MS_REMOUNT)
+	trees := c.CgroupTreeFDs
+	c.CgroupTreeFDs = nil // another cgroup mount binds by path
 	if len(c.CgroupHierarchies) == 0 {
-		err := unix.Mount("cgroup2", fdName(target), "cgroup2", flags, "")
-		if !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.EBUSY) {
-			return err
-		}
-		// runc compat: in a user namespace that has no cgroup namespace
-		// of its own, cgroup2 cannot be mounted; runc binds the host's.
-		if err := bindCgroup(cgroupRoot, target); err != nil {
-			return err
-		}
-		mounted, err := openInRoot(root, m.Destination)
-		if err != nil {
-			return err
-		}
-		defer mounted.Close()
-		return unix.Mount("", fdName(mounted), "", unix.MS_BIND|unix.MS_REMOUNT|flags, "")
+		return mountCgroup2(root, m, target, flags, c.CgroupPath, treeAt(trees, 0))
 	}
 	if err := unix.Mount("cgroup", fdName(target), "tmpfs", flags&^unix.MS_RDONLY, "mode=755"); err != nil {
 		return err
@@ -284,8 +301,8 @@ func mountCgroup(root *os.File, m Mount, target *os.File, c *Config) error {
 		return err
 	}
 	defer dir.Close()
-	for _, h := range c.CgroupHierarchies {
-		if err := mountHierarchy(dir, h, c.CgroupPath, flags); err != nil {
+	for i, h := range c.CgroupHierarchies {
+		if err := mountHierarchy(dir, h, c.CgroupPath, flags, treeAt(trees, i)); err != nil {
 			return err
 		}
 	}
@@ -295,13 +312,61 @@ func mountCgroup(root *os.File, m Mount, target *os.File, c *Config) error {
 	return nil
 }
 
+// treeAt is trees[i], or 0 (none).
+func treeAt(trees []int, i int) int {
+	if i < len(trees) {
+		return trees[i]
+	}
+	return 0
+}
+
+// refusedToUserns reports whether a cgroup mount failed as the kernel
+// fails it in a user namespace: EPERM without a cgroup namespace it owns
+// (EBUSY for cgroup2 on some kernels, which runc also handles), EACCES
+// where the cgroup namespace's root lies below a directory the namespace's
+// root cannot search (kernels before 6.16).
+func refusedToUserns(err error) bool {
+	return errors.Is(err, unix.EPERM) || errors.Is(err, unix.EBUSY) || errors.Is(err, unix.EACCES)
+}
+
+// mountCgroup2 mounts cgroup2 at target. Where the kernel refuses (a user
+// namespace), the container's own cgroup directory is attached from tree,
+// or bound from path: runc binds the host's whole /sys/fs/cgroup there,
+// which shows the container every other cgroup of the host.
+func mountCgroup2(root *os.File, m Mount, target *os.File, flags uintptr, path string, tree int) error {
+	err := unix.Mount("cgroup2", fdName(target), "cgroup2", flags, "")
+	if err == nil || !refusedToUserns(err) {
+		if tree != 0 {
+			unix.Close(tree)
+		}
+		return err
+	}
+	if tree != 0 {
+		err = attachFD(tree, target)
+	} else {
+		err = bindCgroup(filepath.Join(cgroupRoot, path), target)
+	}
+	if err != nil {
+		return err
+	}
+	mounted, err := openInRoot(root, m.Destination)
+	if err != nil {
+		return err
+	}
+	defer mounted.Close()
+	return unix.Mount("", fdName(mounted), "", unix.MS_BIND|unix.MS_REMOUNT|flags, "")
+}
+
 // cgroupRoot is where the host's v1 hierarchies are mounted.
 const cgroupRoot = "/sys/fs/cgroup"
 
-// mountHierarchy mounts v1 hierarchy h in dir: a new mount of it, whose
-// root is the cgroup namespace's, or with path set the container's own
-// directory, bound from the host's mount of h.
-func mountHierarchy(dir *os.File, h, path string, flags uintptr) error {
+// mountHierarchy mounts v1 hierarchy h in dir: with a cgroup namespace
+// (path empty) a new mount of it, whose root is the namespace's; without
+// one the container's own directory, path in h. That directory is tree
+// when the parent cloned it (tree not 0): attached without a cgroup
+// namespace, and where the kernel refuses a user namespace the new mount.
+// Else it is bound from the host's mount of h.
+func mountHierarchy(dir *os.File, h, path string, flags uintptr, tree int) error {
 	name := strings.TrimPrefix(h, "name=")
 	if err := unix.Mkdirat(int(dir.Fd()), name, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {
 		return fmt.Errorf("create %s: %w", name, err)
@@ -311,9 +376,22 @@ func mountHierarchy(dir *os.File, h, path string, flags uintptr) error {
 		return err
 	}
 	defer sub.Close()
+	bound := path != ""
 	if path == "" {
 		err = unix.Mount("cgroup", fdName(sub), "cgroup", flags, h)
-	} else if err = bindCgroup(filepath.Join(cgroupRoot, name, path), sub); err == nil {
+		bound = tree != 0 && refusedToUserns(err)
+	}
+	switch {
+	case !bound:
+		if tree != 0 {
+			unix.Close(tree)
+		}
+	case tree != 0:
+		err = attachFD(tree, sub)
+	default:
+		err = bindCgroup(filepath.Join(cgroupRoot, name, path), sub)
+	}
+	if err == nil && bound {
 		// The flags take a remount, of the new mount, not the directory
 		// beneath it.
 		var mounted *os.File
@@ -342,12 +420,8 @@ func bindCgroup(source string, target *os.File) error {
 		return err
 	}
 	defer src.Close()
-	var st unix.Statfs_t
-	if err := unix.Fstatfs(int(src.Fd()), &st); err != nil {
+	if err := checkCgroupDir(src); err != nil {
 		return err
-	}
-	if st.Type != unix.CGROUP_SUPER_MAGIC && st.Type != unix.CGROUP2_SUPER_MAGIC {
-		return fmt.Errorf("%s is not a cgroup directory", source)
 	}
 	return unix.Mount(fdName(src), fdName(target), "", unix.MS_BIND, "")
 }

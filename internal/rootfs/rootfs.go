@@ -81,11 +81,19 @@ type Config struct {
 	MaskedPaths       []string `json:"masked,omitempty"`
 	ReadonlyPaths     []string `json:"readonly_paths,omitempty"`
 
-	// CgroupPath, set when the container has no cgroup namespace, is its
-	// cgroup's path in each v1 hierarchy: its own directory is
-	// bind-mounted from the host's hierarchy (as runc shows it), where a
-	// new mount would show the host's whole tree from its root.
+	// CgroupPath is the container's cgroup path in each hierarchy. On v1
+	// it is set when the container has no cgroup namespace: its own
+	// directory is bind-mounted from the host's hierarchy (as runc shows
+	// it), where a new mount would show the host's whole tree from its
+	// root. On v2 it is always set: the container's directory is bound
+	// where cgroup2 cannot be mounted.
 	CgroupPath string `json:"cgroupPath,omitempty"`
+	// CgroupTreeFDs, when set, are descriptors the init stage inherits:
+	// the container's cgroup directories, one per CgroupHierarchies entry
+	// (one on v2), cloned by the parent (CloneCgroupTrees) for a user
+	// namespace, and attached where the kernel refuses a cgroup mount, in
+	// place of binds resolved inside the namespace.
+	CgroupTreeFDs []int `json:"cgroupTreeFDs,omitempty"`
 }
 
 // Prepare makes the mount tree private, bind-mounts the root filesystem

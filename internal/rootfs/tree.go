@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -42,6 +44,94 @@ func CloneTrees(mounts []Mount, userns bool) ([]*os.File, error) {
 		trees[i] = f
 	}
 	return trees, nil
+}
+
+// CloneCgroupTrees runs in the parent, in the host's namespaces, for a
+// container with a user namespace whose config mounts cgroups: it clones
+// the container's own cgroup directory of each hierarchy (path in each;
+// one per c.CgroupHierarchies entry, one on v2) with open_tree, where
+// every directory on the way is reachable, as runc opens its bind sources
+// before it enters the user namespace. The init stage attaches them where
+// the kernel refuses it a cgroup mount: always without a cgroup namespace
+// of its own (podman on v1), and with one on kernels before 6.16 when an
+// ancestor of the container's cgroup is a directory the namespace's root
+// cannot search (an engine's 0700 parent), since the mount then looks the
+// cgroup up from the hierarchy's root with the caller's permissions. Nil
+// where there is nothing to clone, the kernel lacks open_tree or the
+// caller may not clone mounts (the init stage binds by path then). The
+// caller closes the files.
+func CloneCgroupTrees(c *Config, path string) ([]*os.File, error) {
+	if !mountsCgroups(c.Mounts) {
+		return nil, nil
+	}
+	sources := cgroupSources(c.CgroupHierarchies, path)
+	trees := make([]*os.File, 0, len(sources))
+	for _, source := range sources {
+		f, err := cloneCgroupDir(source)
+		if errors.Is(err, unix.ENOSYS) || errors.Is(err, unix.EPERM) {
+			// No open_tree, or no right to clone mounts here (a
+			// runtime without CAP_SYS_ADMIN over the host's mounts).
+			CloseTrees(trees)
+			return nil, nil
+		}
+		if err != nil {
+			CloseTrees(trees)
+			return nil, err
+		}
+		trees = append(trees, f)
+	}
+	return trees, nil
+}
+
+// mountsCgroups reports whether mounts include a cgroup file system that
+// mountCgroup mounts (a bind of type cgroup is a plain bind).
+func mountsCgroups(mounts []Mount) bool {
+	for _, m := range mounts {
+		if (m.Type == "cgroup" || m.Type == "cgroup2") && !m.IsBind() {
+			return true
+		}
+	}
+	return false
+}
+
+// cgroupSources are the host's directories of cgroup path: one per v1
+// hierarchy, in their order, or the one of v2 (no hierarchies).
+func cgroupSources(hierarchies []string, path string) []string {
+	if len(hierarchies) == 0 {
+		return []string{filepath.Join(cgroupRoot, path)}
+	}
+	out := make([]string, len(hierarchies))
+	for i, h := range hierarchies {
+		out[i] = filepath.Join(cgroupRoot, strings.TrimPrefix(h, "name="), path)
+	}
+	return out
+}
+
+// cloneCgroupDir clones the mount of a cgroup directory, which must be a
+// directory of a cgroup file system.
+func cloneCgroupDir(source string) (*os.File, error) {
+	fd, err := unix.OpenTree(unix.AT_FDCWD, source, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_SYMLINK_NOFOLLOW)
+	if err != nil {
+		return nil, fmt.Errorf("clone cgroup %s: %w", source, err)
+	}
+	tree := os.NewFile(uintptr(fd), source)
+	if err := checkCgroupDir(tree); err != nil {
+		tree.Close()
+		return nil, err
+	}
+	return tree, nil
+}
+
+// checkCgroupDir fails unless f is a directory of a cgroup file system.
+func checkCgroupDir(f *os.File) error {
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(int(f.Fd()), &st); err != nil {
+		return fmt.Errorf("%s: %w", f.Name(), err)
+	}
+	if st.Type != unix.CGROUP_SUPER_MAGIC && st.Type != unix.CGROUP2_SUPER_MAGIC {
+		return fmt.Errorf("%s is not a cgroup directory", f.Name())
+	}
+	return nil
 }
 
 // CloseTrees closes what CloneTrees returned.
@@ -137,6 +227,11 @@ func sysIDMap(r []IDRange) []syscall.SysProcIDMap {
 
 // attachTree moves the detached tree the parent cloned onto target.
 func attachTree(m Mount, target *os.File) error {
-	defer unix.Close(m.TreeFD)
-	return unix.MoveMount(m.TreeFD, "", int(target.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
+	return attachFD(m.TreeFD, target)
+}
+
+// attachFD moves the detached tree fd onto target, and closes fd.
+func attachFD(fd int, target *os.File) error {
+	defer unix.Close(fd)
+	return unix.MoveMount(fd, "", int(target.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
 }

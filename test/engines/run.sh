@@ -311,6 +311,9 @@ check "podman run, seccomp profile listing every architecture" 1 '' 'No message 
 # --read-only: podman mounts /run, /tmp and /var/tmp as tmpfs with tmpcopyup.
 check "podman run --read-only (tmpcopyup)" 0 ok '' \
 	"${PM[@]}" run --rm --read-only "$IMAGE" sh -c 'touch /run/x /tmp/x /var/tmp/x && ! touch /x 2>/dev/null && echo ok'
+# Those tmpfs keep the modes of the image's directories (/run 0755, /tmp 1777).
+check "podman run --read-only keeps /run 755" 0 "$(printf '755\n1777')" '' \
+	"${PM[@]}" run --rm --read-only "$IMAGE" stat -c %a /run /tmp
 # The container's own cgroup limits, seen from inside (podman uses no cgroup
 # namespace on v1): a limit of 8 pids leaves room for 8 tasks of its own.
 if [ "$(stat -f -c %T /sys/fs/cgroup)" = cgroup2fs ]; then
@@ -321,6 +324,29 @@ fi
 check "podman run --pids-limit 8 sees pids.max 8, forks 6" 0 "$(printf '8\n7')" '' "${PM[@]}" run --rm --pids-limit 8 "$IMAGE" \
 	sh -c "cat $cg_pids.max; for i in 1 2 3 4 5 6; do sleep 2 & done; cat $cg_pids.current"
 check "podman run --memory 64m sees its memory limit" 0 67108864 '' "${PM[@]}" run --rm --memory 64m "$IMAGE" cat "$cg_mem"
+# A user namespace (podman's --uidmap): root inside is the host's 100000,
+# the image's files are root's inside, and the container still reads its own
+# memory limit. On v1 podman gives it no cgroup namespace, where no cgroup
+# file system can be mounted: the runtime binds the container's own cgroups.
+UM=(--uidmap 0:100000:65536 --gidmap 0:100000:65536)
+check "podman run --uidmap: id is root" 0 '~^uid=0\(root\) gid=0\(root\)' '' "${PM[@]}" run --rm "${UM[@]}" "$IMAGE" id
+check "podman run --uidmap: uid_map is 0 100000 65536" 0 '0 100000 65536' '' \
+	"${PM[@]}" run --rm "${UM[@]}" "$IMAGE" sh -c 'set -- $(cat /proc/self/uid_map); echo "$@"'
+check "podman run --uidmap --memory 64m sees its memory limit" 0 67108864 '' \
+	"${PM[@]}" run --rm "${UM[@]}" --memory 64m "$IMAGE" cat "$cg_mem"
+check "podman run --uidmap: the image's files are root's" 0 "$(printf '0 0\n0 0\n0 0')" '' \
+	"${PM[@]}" run --rm "${UM[@]}" "$IMAGE" stat -c '%u %g' /bin/busybox /etc/passwd /root
+check "podman run -d --uidmap: PID 1 is the host's 100000" 0 100000 '' sh -c \
+	"id=\$(podman --runtime '$RUNTIME' run -d ${UM[*]} '$IMAGE' sleep 1000) && pid=\$(podman inspect -f '{{.State.Pid}}' \$id) &&
+	 awk '/^Uid:/ {print \$2}' /proc/\$pid/status; podman --runtime '$RUNTIME' rm -f -t 0 \$id >/dev/null"
+# -v SRC:DST:idmap (runtimes whose features list idmap; runc 1.1.5 has none):
+# a root-owned host directory is root's inside and root writes as the host's root.
+if "$RT" features 2>/dev/null | grep -q '"idmap"'; then
+	mkdir -p "$W/idmapped" && echo x >"$W/idmapped/f"
+	check "podman run --uidmap -v SRC:DST:idmap" 0 "$(printf '0 0\nwrote')" '' \
+		"${PM[@]}" run --rm "${UM[@]}" -v "$W/idmapped:/v:idmap" "$IMAGE" sh -c 'stat -c "%u %g" /v/f && touch /v/new && echo wrote'
+	expect "podman --uidmap idmap: the file made is the host's root's" test "$(stat -c %u "$W/idmapped/new" 2>/dev/null)" = 0
+fi
 check "podman ps -a is empty" 0 '' '' "${PM[@]}" ps -a -q
 
 # No runtime state left for any container podman made (podman passes no

@@ -498,3 +498,32 @@ func kernelBefore(major, minor int) bool {
 	fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &maj, &min)
 	return maj < major || (maj == major && min < minor)
 }
+
+// TestOCITmpfsKeepsDirectoryMode: a tmpfs mounted on a directory of the
+// image gets that directory's mode unless its options set one, as runc
+// does (runc 1.2 puts mode= first in the data, where the config's own
+// mode= overrides it; 1.1.5 chmods after the mount); one on a new
+// directory keeps tmpfs's 1777. podman's --read-only mounts /run with
+// tmpcopyup and no mode: with berth-oci the image's 0755 /run became
+// world-writable (1777).
+func TestOCITmpfsKeepsDirectoryMode(t *testing.T) {
+	needRoot(t)
+	before := snapshot(t)
+	bundle := ociBundle(t, []string{"stat", "-c", "%n %a", "/run", "/copied", "/data", "/new"}, func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts,
+			specs.Mount{Destination: "/run", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev"}},
+			specs.Mount{Destination: "/copied", Type: "tmpfs", Source: "tmpfs", Options: []string{"tmpcopyup"}},
+			specs.Mount{Destination: "/data", Type: "tmpfs", Source: "tmpfs", Options: []string{"mode=1777"}},
+			specs.Mount{Destination: "/new", Type: "tmpfs", Source: "tmpfs", Options: []string{"size=1m"}})
+	})
+	for dir, mode := range map[string]os.FileMode{"run": 0o755, "copied": 0o750 | os.ModeSetgid, "data": 0o750} {
+		p := filepath.Join(bundle, "rootfs", dir)
+		os.MkdirAll(p, 0o755)
+		os.Chmod(p, mode)
+	}
+	r := oci(t, "run", "--bundle", bundle, "tmpfs-mode")
+	if want := "/run 755\n/copied 2750\n/data 1777\n/new 1777\n"; r.code != 0 || r.stdout != want {
+		t.Errorf("tmpfs modes: %+v, want %q", r, want)
+	}
+	checkNoLeaks(t, before)
+}
