@@ -45,6 +45,9 @@ type runFlags struct {
 	// starting the container anew (berth container restore).
 	restore    string
 	restoreTCP bool
+	// userns, uidmaps and gidmaps are --userns, --uidmap and --gidmap.
+	userns           string
+	uidmaps, gidmaps []string
 }
 
 func newRunCommand(g *globalOptions) *cobra.Command {
@@ -89,6 +92,7 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 	fl.StringVar(&o.Network, "network", "bridge", "network: bridge (berth0, 10.88.0.0/16, outbound NAT), a network made with berth network create, none (loopback only), host, or container:NAME")
 	fl.StringVar(&f.restart, "restart", "no", "restart policy of a detached container: no, on-failure[:N], always, unless-stopped")
 	addMountFlags(fl, &f.mounts)
+	addUsernsFlags(fl, f)
 	fl.StringVar(&f.id, "id", "", "")
 	fl.BoolVar(&f.monitor, "monitor", false, "")
 	fl.StringVar(&f.restore, "restore", "", "")
@@ -109,6 +113,10 @@ func runContainer(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []strin
 		return errors.New("the input device is not a TTY: drop -t, or run berth from a terminal")
 	}
 	if _, err := managed.ParsePolicy(f.restart); err != nil {
+		return err
+	}
+	// Checked before anything is made for the container.
+	if _, err := f.usernsMode(); err != nil {
 		return err
 	}
 	switch {
@@ -139,7 +147,9 @@ func runForeground(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []stri
 	defer func() {
 		owner.Release()
 		if !started || f.rm {
-			_ = store.Remove(rec)
+			if store.Remove(rec) == nil {
+				_ = g.idRanges().Release(rec.ID)
+			}
 		}
 	}()
 	// The user's terminal stays with berth: the container gets pipes.
@@ -248,6 +258,10 @@ func runOnce(g *globalOptions, f *runFlags, rec *managed.Record, args []string, 
 	store := g.containers()
 	run := container.Options{StateRoot: g.runroot, ID: rec.ID, Stdin: io.in, Stdout: io.out, Stderr: io.err, RelayStdio: io.relay,
 		KeepSpec: true, TakeTerminal: io.takeTerminal}
+	ns, err := resolveUserns(g, f, rec, &o)
+	if err != nil {
+		return container.Exit{}, err
+	}
 	if o.Rootfs == "" {
 		if len(args) == 0 {
 			return container.Exit{}, errors.New("no image given: berth run IMAGE [COMMAND...], or berth run --rootfs DIR COMMAND...")
@@ -256,8 +270,20 @@ func runOnce(g *globalOptions, f *runFlags, rec *managed.Record, args []string, 
 		if err != nil {
 			return container.Exit{}, err
 		}
+		if ns != nil {
+			if err := prepareUsernsRootfs(g, rec.ID, snap, ns); err != nil {
+				return container.Exit{}, err
+			}
+		}
 		run.RootOverlay = snap.Overlay
 		args = args[1:]
+	}
+	if ns != nil {
+		r, err := store.Update(rec.ID, func(r *managed.Record) { r.UserNS = ns })
+		if err != nil {
+			return container.Exit{}, err
+		}
+		*rec = r
 	}
 	o.Args = args
 	if o.Hostname == "" {

@@ -307,6 +307,16 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 			files = append(files, t.Fd())
 		}
 	}
+	if ov := cfg.Rootfs.Overlay; ov != nil && ov.IDMap != nil {
+		tree, err := rootfs.OverlayTree(ov)
+		if err != nil {
+			parent.Close()
+			return nil, err
+		}
+		defer tree.Close()
+		ov.TreeFD = len(files)
+		files = append(files, tree.Fd())
+	}
 	attr := &syscall.ProcAttr{Env: []string{}, Files: files, Sys: sys}
 	pid, err := forkInPidNamespace(s, func() (int, error) {
 		return syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(exeFD), []string{initproc.Argv0, strconv.Itoa(syncFD)}, attr)

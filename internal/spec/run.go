@@ -48,6 +48,10 @@ type RunOptions struct {
 	Mounts []MountRequest
 	// ReadOnly is --read-only: the root filesystem is mounted read-only.
 	ReadOnly bool
+	// UIDMap and GIDMap, when set, give the container a user namespace
+	// with these mappings (--userns other than host, resolved by the
+	// caller to host IDs).
+	UIDMap, GIDMap []specs.LinuxIDMapping
 }
 
 // ImageConfig is what an image says about how to run it.
@@ -77,6 +81,7 @@ func FromRunOptions(o RunOptions) (*specs.Spec, error) {
 	if o.Hostname != "" {
 		s.Hostname = o.Hostname
 	}
+	applyUserNamespace(s, o)
 	if err := applyNetwork(s, o.Network, o.NetworkFrom); err != nil {
 		return nil, err
 	}
@@ -97,6 +102,18 @@ func FromRunOptions(o RunOptions) (*specs.Spec, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// applyUserNamespace gives the container a user namespace of its own
+// when the caller resolved --userns to mappings; without, container root
+// is host root (--userns=host, Docker's default).
+func applyUserNamespace(s *specs.Spec, o RunOptions) {
+	if len(o.UIDMap) == 0 {
+		return
+	}
+	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	s.Linux.UIDMappings = append([]specs.LinuxIDMapping(nil), o.UIDMap...)
+	s.Linux.GIDMappings = append([]specs.LinuxIDMapping(nil), o.GIDMap...)
 }
 
 // commandOf is the container's argv: the image's entrypoint followed by

@@ -1,0 +1,341 @@
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+// usernsImage imports the suite's busybox root filesystem as an image
+// (its files owned by host root, as any image's) for the test's life.
+func usernsImage(t *testing.T) string {
+	t.Helper()
+	tarball := filepath.Join(t.TempDir(), "rootfs.tar")
+	if out, err := exec.Command("tar", "-C", rootfsDir, "-cf", tarball, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v %s", err, out)
+	}
+	const ref = "userns-busybox:1"
+	if r := berth(t, "", "image", "import", tarball, ref); r.code != 0 {
+		t.Fatalf("import: %+v", r)
+	}
+	t.Cleanup(func() { berth(t, "", "rmi", "-f", ref) })
+	keepSubidFiles(t)
+	return ref
+}
+
+// keepSubidFiles removes, at the end of the test, the berth lines that
+// berth added to /etc/subuid and /etc/subgid during it (and no others).
+func keepSubidFiles(t *testing.T) {
+	for _, path := range []string{"/etc/subuid", "/etc/subgid"} {
+		before, _ := os.ReadFile(path)
+		if strings.Contains("\n"+string(before), "\nberth:") {
+			continue
+		}
+		t.Cleanup(func() {
+			now, err := os.ReadFile(path)
+			if err != nil {
+				return
+			}
+			var kept []string
+			for _, l := range strings.SplitAfter(string(now), "\n") {
+				if !strings.HasPrefix(l, "berth:") {
+					kept = append(kept, l)
+				}
+			}
+			os.WriteFile(path, []byte(strings.Join(kept, "")), 0o644)
+		})
+	}
+}
+
+// idMap is one line of /proc/PID/uid_map.
+type idMap struct{ inside, host, size uint64 }
+
+func parseIDMap(t *testing.T, text string) []idMap {
+	t.Helper()
+	var out []idMap
+	for _, line := range strings.Split(strings.TrimSpace(text), "\n") {
+		var m idMap
+		if _, err := fmt.Sscan(line, &m.inside, &m.host, &m.size); err != nil {
+			t.Fatalf("uid_map line %q: %v", line, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// usernsInspect is the user namespace part of berth inspect.
+type usernsInspect struct {
+	ID     string `json:"Id"`
+	UserNS *struct {
+		Mode           string
+		UIDMap, GIDMap []struct{ ContainerID, HostID, Size uint64 }
+		Rootfs         string
+	}
+}
+
+func inspectUserns(t *testing.T, name string) usernsInspect {
+	t.Helper()
+	r := berth(t, "", "inspect", name)
+	var info []usernsInspect
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &info) != nil || len(info) != 1 {
+		t.Fatalf("inspect %s: %+v", name, r)
+	}
+	return info[0]
+}
+
+// storedRanges is what berth's range allocator holds, by owner.
+func storedRanges(t *testing.T) map[string]struct{ UID, GID, Size uint64 } {
+	t.Helper()
+	var st struct {
+		Allocations map[string]struct{ UID, GID, Size uint64 }
+	}
+	b, err := os.ReadFile(filepath.Join(storeRoot, "userns", "ranges.json"))
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil || json.Unmarshal(b, &st) != nil {
+		t.Fatalf("ranges.json: %v %s", err, b)
+	}
+	return st.Allocations
+}
+
+// TestUsernsAutoDisjointRanges: two running --userns=auto containers get
+// disjoint ranges of 65536 host IDs, not the identity map; each PID 1
+// runs as a host UID of 100000 or more; inspect shows the mapping.
+func TestUsernsAutoDisjointRanges(t *testing.T) {
+	needRoot(t)
+	img := usernsImage(t)
+	before := snapshot(t)
+	script := "cat /proc/self/uid_map; cat /proc/self/gid_map; echo ready; trap 'exit 0' TERM; sleep 1000 & wait"
+	var maps [][]idMap
+	for _, name := range []string{"userns-a", "userns-b"} {
+		c := startBerth(t, "run", "--rm", "--name", name, "--network", "none", "--userns=auto", img, "/bin/sh", "-c", script)
+		lines := strings.Split(strings.TrimSpace(c.stdout.String()), "\n")
+		uids := parseIDMap(t, lines[0])
+		gids := parseIDMap(t, lines[1])
+		if len(uids) != 1 || uids[0].inside != 0 || uids[0].size != 65536 || uids[0].host < 100000 {
+			t.Errorf("%s: uid_map %v, want 0 HOST 65536 with HOST >= 100000 (not the identity map)", name, uids)
+		}
+		if len(gids) != 1 || gids[0].size != 65536 || gids[0].host < 100000 {
+			t.Errorf("%s: gid_map %v", name, gids)
+		}
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.containerPid(t)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(status), "\n") {
+			if f := strings.Fields(line); len(f) == 5 && (f[0] == "Uid:" || f[0] == "Gid:") {
+				for _, id := range f[1:] {
+					var n uint64
+					fmt.Sscan(id, &n)
+					if n < 100000 {
+						t.Errorf("%s: PID 1 runs with host %s %s", name, f[0], strings.Join(f[1:], " "))
+						break
+					}
+				}
+			}
+		}
+		info := inspectUserns(t, name)
+		if u := info.UserNS; u == nil || u.Mode != "auto" || len(u.UIDMap) != 1 || u.UIDMap[0].HostID != uids[0].host || u.Rootfs == "" {
+			t.Errorf("%s: inspect shows %+v", name, info.UserNS)
+		} else {
+			t.Logf("%s: rootfs ownership by %s", name, u.Rootfs)
+		}
+		maps = append(maps, uids)
+		defer func() {
+			c.cmd.Process.Signal(syscall.SIGTERM)
+			c.wait(t)
+		}()
+	}
+	if len(maps) == 2 && len(maps[0]) == 1 && len(maps[1]) == 1 {
+		a, b := maps[0][0], maps[1][0]
+		if a.host < b.host+b.size && b.host < a.host+a.size {
+			t.Errorf("ranges overlap: %v and %v", a, b)
+		}
+	}
+	t.Cleanup(func() { checkNoLeaks(t, before) })
+}
+
+// TestUsernsImageOwnedByRoot: the image's files are root's inside, with
+// no copy of the image; what the container writes lands in its range.
+func TestUsernsImageOwnedByRoot(t *testing.T) {
+	needRoot(t)
+	img := usernsImage(t)
+	r := berth(t, "", "run", "--name", "userns-own", "--network", "none", "--userns=auto", img, "/bin/sh", "-c",
+		"ls -ln /bin/busybox /etc/passwd | awk '{print $3, $4}'; stat -c '%u %g' /home/app; echo x > /etc/new; stat -c '%u %g' /etc/new; id -u")
+	defer berth(t, "", "rm", "-f", "userns-own")
+	if r.code != 0 || r.stdout != "0 0\n0 0\n1000 1000\n0 0\n0\n" {
+		t.Fatalf("owners inside: %+v", r)
+	}
+	info := inspectUserns(t, "userns-own")
+	if info.UserNS == nil || len(info.UserNS.UIDMap) != 1 {
+		t.Fatalf("inspect: %+v", info.UserNS)
+	}
+	host := info.UserNS.UIDMap[0].HostID
+	id := info.ID
+	var st syscall.Stat_t
+	if err := syscall.Stat(filepath.Join(storeRoot, "containers", id, "upper", "etc", "new"), &st); err != nil {
+		t.Fatalf("the container's new file on the host: %v", err)
+	}
+	if uint64(st.Uid) != host {
+		t.Errorf("the container's new file is owned by host UID %d, want %d (its range's root)", st.Uid, host)
+	}
+}
+
+// TestUsernsBindNotIdmapped: container root cannot write a root-owned
+// host file bind-mounted read-write, unless the bind asks for :idmap.
+func TestUsernsBindNotIdmapped(t *testing.T) {
+	needRoot(t)
+	img := usernsImage(t)
+	dir, err := os.MkdirTemp("", "berth-userns-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	file := filepath.Join(dir, "f")
+	if err := os.WriteFile(file, []byte("host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := berth(t, "", "run", "--rm", "--network", "none", "--userns=auto", "-v", file+":/f", img, "/bin/sh", "-c", "stat -c '%u' /f; echo container >> /f")
+	if r.code == 0 || !strings.Contains(r.stderr+r.stdout, "ermission denied") || !strings.HasPrefix(r.stdout, "65534\n") {
+		t.Errorf("container root wrote a root-owned host file: %+v", r)
+	}
+	if b, _ := os.ReadFile(file); string(b) != "host\n" {
+		t.Fatalf("host file now %q", b)
+	}
+	r = berth(t, "", "run", "--rm", "--network", "none", "--userns=auto", "-v", file+":/f:idmap", img, "/bin/sh", "-c", "stat -c '%u' /f; echo container >> /f")
+	if r.code != 0 || r.stdout != "0\n" {
+		t.Errorf("with :idmap: %+v", r)
+	}
+	if b, _ := os.ReadFile(file); string(b) != "host\ncontainer\n" {
+		t.Errorf("host file after :idmap run: %q", b)
+	}
+	// A named volume is idmapped: root's inside, and host root's on disk.
+	defer berth(t, "", "volume", "rm", "-f", "userns-vol")
+	r = berth(t, "", "run", "--rm", "--network", "none", "--userns=auto", "-v", "userns-vol:/data", img, "/bin/sh", "-c", "echo v > /data/f; stat -c '%u' /data /data/f")
+	if r.code != 0 || r.stdout != "0\n0\n" {
+		t.Errorf("named volume: %+v", r)
+	}
+}
+
+// TestUsernsRangeFreed: a container's range is held while its record
+// exists, comes back at rm, and after berth is killed with -9 the next
+// command collects it.
+func TestUsernsRangeFreed(t *testing.T) {
+	needRoot(t)
+	img := usernsImage(t)
+	first := func(name string) uint64 {
+		t.Helper()
+		info := inspectUserns(t, name)
+		if info.UserNS == nil || len(info.UserNS.UIDMap) == 0 {
+			t.Fatalf("%s: inspect %+v", name, info.UserNS)
+		}
+		return info.UserNS.UIDMap[0].HostID
+	}
+	for _, name := range []string{"userns-x", "userns-y"} {
+		if r := berth(t, "", "run", "--name", name, "--network", "none", "--userns=auto", img, "true"); r.code != 0 {
+			t.Fatalf("run %s: %+v", name, r)
+		}
+		defer berth(t, "", "rm", "-f", name)
+	}
+	xID := inspectUserns(t, "userns-x").ID
+	x, y := first("userns-x"), first("userns-y")
+	if x == y {
+		t.Fatalf("two stopped containers share range %d", x)
+	}
+	if r := berth(t, "", "rm", "userns-x"); r.code != 0 {
+		t.Fatal(r)
+	}
+	if _, held := storedRanges(t)[xID]; held || xID == "" {
+		t.Errorf("removed container %q still holds its range", xID)
+	}
+	if r := berth(t, "", "run", "--name", "userns-z", "--network", "none", "--userns=auto", img, "true"); r.code != 0 {
+		t.Fatal(r)
+	}
+	defer berth(t, "", "rm", "-f", "userns-z")
+	if z := first("userns-z"); z != x {
+		t.Errorf("after rm: the next container got %d, want the freed range %d", z, x)
+	}
+	n := len(storedRanges(t))
+	c := startBerth(t, "run", "--rm", "--network", "none", "--userns=auto", img, "/bin/sh", "-c", idle)
+	if got := len(storedRanges(t)); got != n+1 {
+		t.Fatalf("%d ranges held while running, want %d", got, n+1)
+	}
+	c.cmd.Process.Kill()
+	c.wait(t)
+	if r := berth(t, "", "ps", "-a"); r.code != 0 {
+		t.Fatal(r)
+	}
+	if got := len(storedRanges(t)); got != n {
+		t.Errorf("after kill -9 and the next command: %d ranges held, want %d: %v", got, n, storedRanges(t))
+	}
+}
+
+// TestUsernsKeepIDAndExplicit: keep-id maps the calling user (SUDO_UID
+// when berth runs under sudo) to itself; --uidmap/--gidmap are used as
+// given.
+func TestUsernsKeepIDAndExplicit(t *testing.T) {
+	needRoot(t)
+	img := usernsImage(t)
+	cmd := berthCommand("run", "--rm", "--network", "none", "--userns=keep-id", img, "/bin/sh", "-c", "cat /proc/self/uid_map; id -u; id -g")
+	cmd.Env = append(cmd.Env, "SUDO_UID=4242", "SUDO_GID=4343")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("keep-id: %v %s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	maps := parseIDMap(t, strings.Join(lines[:len(lines)-2], "\n"))
+	kept := false
+	for _, m := range maps {
+		kept = kept || (m.inside == 4242 && m.host == 4242 && m.size == 1)
+	}
+	if !kept || lines[len(lines)-2] != "4242" || lines[len(lines)-1] != "4343" {
+		t.Errorf("keep-id: %q, want 4242 mapped to itself and the process running as 4242:4343", out)
+	}
+	r := berth(t, "", "run", "--rm", "--network", "none", "--uidmap", "0:300000:1000", "--uidmap", "1000:400000:1", "--gidmap", "0:500000:65536", img,
+		"/bin/sh", "-c", "cat /proc/self/uid_map /proc/self/gid_map")
+	want := [][3]uint64{{0, 300000, 1000}, {1000, 400000, 1}, {0, 500000, 65536}}
+	got := parseIDMap(t, r.stdout)
+	if r.code != 0 || len(got) != 3 {
+		t.Fatalf("explicit maps: %+v", r)
+	}
+	for i, m := range got {
+		if [3]uint64{m.inside, m.host, m.size} != want[i] {
+			t.Errorf("explicit maps: %v, want %v", got, want)
+		}
+	}
+}
+
+// TestUsernsBadInput: a wrong --userns, overlapping --uidmap or a size
+// larger than berth's IDs is one line, status 125, and leaves nothing.
+func TestUsernsBadInput(t *testing.T) {
+	needRoot(t)
+	img := usernsImage(t)
+	before := snapshot(t)
+	held := len(storedRanges(t))
+	for _, c := range []struct {
+		flags []string
+		says  string
+	}{
+		{[]string{"--userns=bogus"}, "--userns=bogus"},
+		{[]string{"--uidmap", "0:100000:100", "--uidmap", "50:300000:10"}, "overlap"},
+		{[]string{"--userns=auto:size=4294967296"}, "size"},
+		{[]string{"--userns=auto:size=4000000000"}, "no free range"},
+		{[]string{"--userns=host", "-v", "/tmp:/t:idmap"}, "idmap"},
+	} {
+		r := berth(t, "", append(append([]string{"run", "--rm", "--network", "none"}, c.flags...), img, "true")...)
+		if r.code != 125 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, c.says) {
+			t.Errorf("%q: %+v, want status 125 and one line about %q", c.flags, r, c.says)
+		}
+	}
+	if got := len(storedRanges(t)); got != held {
+		t.Errorf("bad input left %d ranges held, %d before", got, held)
+	}
+	checkNoLeaks(t, before)
+}
