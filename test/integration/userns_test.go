@@ -339,3 +339,28 @@ func TestUsernsBadInput(t *testing.T) {
 	}
 	checkNoLeaks(t, before)
 }
+
+// TestUsernsHostNetworkAndPrivileged: --network host and --privileged
+// work in a user namespace (the host's /sys is bound: the kernel refuses
+// a new sysfs in a network namespace the container does not own), and
+// --privileged gives root no power over the host's root-owned files.
+func TestUsernsHostNetworkAndPrivileged(t *testing.T) {
+	needRoot(t)
+	img := usernsImage(t)
+	r := berth(t, "", "run", "--rm", "--network", "host", "--userns=auto", img, "/bin/sh", "-c", "cat /proc/self/uid_map; ls /sys/class/net >/dev/null && echo sys")
+	if m := parseIDMap(t, strings.SplitN(r.stdout, "\n", 2)[0]); r.code != 0 || !strings.HasSuffix(r.stdout, "sys\n") || m[0].host < 100000 {
+		t.Errorf("--network host: %+v", r)
+	}
+	dir, err := os.MkdirTemp("", "berth-userns-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	os.Chmod(dir, 0o755)
+	file := filepath.Join(dir, "f")
+	os.WriteFile(file, []byte("host\n"), 0o644)
+	r = berth(t, "", "run", "--rm", "--network", "none", "--privileged", "--userns=auto", "-v", file+":/f", img, "/bin/sh", "-c", "echo container >> /f")
+	if b, _ := os.ReadFile(file); r.code == 0 || string(b) != "host\n" {
+		t.Errorf("--privileged container root wrote a root-owned host file: %+v; file %q", r, b)
+	}
+}
