@@ -18,6 +18,7 @@ import (
 	"github.com/berth-runtime/berth/internal/network/nft"
 	"github.com/berth-runtime/berth/internal/pidfd"
 	"github.com/berth-runtime/berth/internal/progress"
+	"github.com/berth-runtime/berth/internal/rootfs"
 	"github.com/berth-runtime/berth/internal/snapshot"
 	"github.com/berth-runtime/berth/internal/spec"
 	"github.com/berth-runtime/berth/internal/terminal"
@@ -266,7 +267,7 @@ func runOnce(g *globalOptions, f *runFlags, rec *managed.Record, args []string, 
 		if len(args) == 0 {
 			return container.Exit{}, errors.New("no image given: berth run IMAGE [COMMAND...], or berth run --rootfs DIR COMMAND...")
 		}
-		snap, err := imageRootfs(g, f, rec, &o, args[0])
+		snap, err := imageRootfs(g, f, rec, &o, args[0], ns != nil)
 		if err != nil {
 			return container.Exit{}, err
 		}
@@ -382,10 +383,15 @@ func newID() (string, error) {
 // imageRootfs gives the container its root filesystem from image ref,
 // pulling the image first if --pull says so, and fills in the image's
 // defaults for the command, environment, working directory and user.
-func imageRootfs(g *globalOptions, f *runFlags, rec *managed.Record, o *spec.RunOptions, ref string) (*snapshot.Snapshot, error) {
+func imageRootfs(g *globalOptions, f *runFlags, rec *managed.Record, o *spec.RunOptions, ref string, userns bool) (*snapshot.Snapshot, error) {
 	driver, err := snapshot.ParseDriver(g.storageDriver)
 	if err != nil {
 		return nil, err
+	}
+	if userns && driver == snapshot.Overlay && !rootfs.IDMappedOverlay() {
+		// The layers cannot be shown through the namespace's mapping:
+		// the container gets a copy, chowned into its range.
+		driver = snapshot.Copy
 	}
 	store, err := g.imageStore()
 	if err != nil {

@@ -202,3 +202,18 @@ func OverlayTree(o *Overlay) (*os.File, error) {
 // ErrNoIDMappedOverlay means the kernel cannot make an overlay of
 // idmapped layers by descriptor; the caller falls back to a copy.
 var ErrNoIDMappedOverlay = errors.New("the kernel cannot make an overlay of idmapped layers")
+
+// IDMappedOverlay reports whether the kernel can make OverlayTree's
+// overlay: idmapped layers (5.19) given to overlay by descriptor (6.13).
+// Older kernels get a chowned copy of the image instead.
+func IDMappedOverlay() bool {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return false
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor); err != nil {
+		return false
+	}
+	return major > 6 || major == 6 && minor >= 13
+}

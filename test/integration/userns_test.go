@@ -161,29 +161,41 @@ func TestUsernsAutoDisjointRanges(t *testing.T) {
 	t.Cleanup(func() { checkNoLeaks(t, before) })
 }
 
-// TestUsernsImageOwnedByRoot: the image's files are root's inside, with
-// no copy of the image; what the container writes lands in its range.
+// TestUsernsImageOwnedByRoot: the image's files are root's inside; with
+// overlay through idmapped layers (no copy), with the copy driver (the
+// fallback where the kernel lacks them) by a copy chowned into the
+// range. What the container writes lands in its range on the host.
 func TestUsernsImageOwnedByRoot(t *testing.T) {
 	needRoot(t)
 	img := usernsImage(t)
-	r := berth(t, "", "run", "--name", "userns-own", "--network", "none", "--userns=auto", img, "/bin/sh", "-c",
-		"ls -ln /bin/busybox /etc/passwd | awk '{print $3, $4}'; stat -c '%u %g' /home/app; echo x > /etc/new; stat -c '%u %g' /etc/new; id -u")
-	defer berth(t, "", "rm", "-f", "userns-own")
-	if r.code != 0 || r.stdout != "0 0\n0 0\n1000 1000\n0 0\n0\n" {
-		t.Fatalf("owners inside: %+v", r)
+	for _, c := range []struct{ driver, how, newFile string }{
+		{"overlay", "idmapped", "upper/etc/new"},
+		{"vfs", "chown", "rootfs/etc/new"},
+	} {
+		name := "userns-own-" + c.driver
+		r := berth(t, "", "--storage-driver", c.driver, "run", "--name", name, "--network", "none", "--userns=auto", img, "/bin/sh", "-c",
+			"ls -ln /bin/busybox /etc/passwd | awk '{print $3, $4}'; stat -c '%u %g' /home/app; echo x > /etc/new; stat -c '%u %g' /etc/new; id -u")
+		defer berth(t, "", "rm", "-f", name)
+		if r.code != 0 || r.stdout != "0 0\n0 0\n1000 1000\n0 0\n0\n" {
+			t.Errorf("%s: owners inside: %+v", c.driver, r)
+			continue
+		}
+		info := inspectUserns(t, name)
+		if info.UserNS == nil || len(info.UserNS.UIDMap) != 1 || info.UserNS.Rootfs != c.how {
+			t.Errorf("%s: inspect: %+v, want rootfs %q", c.driver, info.UserNS, c.how)
+			continue
+		}
+		host := info.UserNS.UIDMap[0].HostID
+		var st syscall.Stat_t
+		if err := syscall.Stat(filepath.Join(storeRoot, "containers", info.ID, c.newFile), &st); err != nil {
+			t.Errorf("%s: the container's new file on the host: %v", c.driver, err)
+		} else if uint64(st.Uid) != host {
+			t.Errorf("%s: the container's new file is owned by host UID %d, want %d (its range's root)", c.driver, st.Uid, host)
+		}
 	}
-	info := inspectUserns(t, "userns-own")
-	if info.UserNS == nil || len(info.UserNS.UIDMap) != 1 {
-		t.Fatalf("inspect: %+v", info.UserNS)
-	}
-	host := info.UserNS.UIDMap[0].HostID
-	id := info.ID
-	var st syscall.Stat_t
-	if err := syscall.Stat(filepath.Join(storeRoot, "containers", id, "upper", "etc", "new"), &st); err != nil {
-		t.Fatalf("the container's new file on the host: %v", err)
-	}
-	if uint64(st.Uid) != host {
-		t.Errorf("the container's new file is owned by host UID %d, want %d (its range's root)", st.Uid, host)
+	// The image's own files are untouched: still host root's.
+	if b, err := exec.Command("sh", "-c", "stat -c %u "+filepath.Join(storeRoot, "images", "layers", "*", "diff", "bin", "busybox")).Output(); err != nil || strings.Fields(string(b))[0] != "0" {
+		t.Errorf("the image's layer changed owner: %q %v", b, err)
 	}
 }
 
