@@ -116,6 +116,9 @@ func runContainer(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []strin
 	if _, err := managed.ParsePolicy(f.restart); err != nil {
 		return err
 	}
+	if err := applyUsernsDefault(fl, f); err != nil {
+		return err
+	}
 	// Checked before anything is made for the container.
 	if _, err := f.usernsMode(); err != nil {
 		return err

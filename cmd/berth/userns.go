@@ -7,11 +7,13 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/berth-runtime/berth/internal/config"
 	"github.com/berth-runtime/berth/internal/managed"
 	"github.com/berth-runtime/berth/internal/snapshot"
 	"github.com/berth-runtime/berth/internal/spec"
 	"github.com/berth-runtime/berth/internal/userns"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 )
 
@@ -25,6 +27,31 @@ func (g *globalOptions) idRanges() userns.Pool {
 func (g *globalOptions) rangeHeld(id string) bool {
 	_, err := os.Lstat(g.containerDir(id))
 	return err == nil
+}
+
+// applyUsernsDefault sets --userns, when the run gives neither it nor
+// --uidmap/--gidmap, from the host-wide default: --userns in BERTH_OPTS,
+// else [containers] userns in /etc/berth/berth.toml. It is set as a flag,
+// so that the container's record replays it on every start.
+func applyUsernsDefault(fl *pflag.FlagSet, f *runFlags) error {
+	if fl.Changed("userns") || len(f.uidmaps)+len(f.gidmaps) > 0 {
+		return nil
+	}
+	def, err := config.UsernsFromOpts(os.Getenv("BERTH_OPTS"))
+	if err != nil {
+		return err
+	}
+	if def == "" {
+		c, err := config.Load(config.Path())
+		if err != nil {
+			return err
+		}
+		def = c.Containers.Userns
+	}
+	if def == "" {
+		return nil
+	}
+	return fl.Set("userns", def)
 }
 
 // usernsMode is the run's --userns, --uidmap and --gidmap, parsed.

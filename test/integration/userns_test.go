@@ -376,3 +376,37 @@ func TestUsernsHostNetworkAndPrivileged(t *testing.T) {
 		t.Errorf("--privileged container root wrote a root-owned host file: %+v; file %q", r, b)
 	}
 }
+
+// TestUsernsHostDefault: berth.toml's [containers] userns, and --userns
+// in BERTH_OPTS, make auto the default; a flag still wins, and a bad
+// default is one line.
+func TestUsernsHostDefault(t *testing.T) {
+	needRoot(t)
+	img := usernsImage(t)
+	conf := filepath.Join(t.TempDir(), "berth.toml")
+	os.WriteFile(conf, []byte("[containers]\nuserns = \"auto:size=4096\"\n"), 0o644)
+	run := func(env []string, flags ...string) result {
+		cmd := berthCommand(append(append([]string{"run", "--rm", "--network", "none"}, flags...), img, "cat", "/proc/self/uid_map")...)
+		cmd.Env = append(cmd.Env, env...)
+		out, err := cmd.Output()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+			return result{string(out), string(ee.Stderr), code}
+		}
+		return result{stdout: string(out), code: code}
+	}
+	if r := run([]string{"BERTH_CONFIG=" + conf}); r.code != 0 || parseIDMap(t, r.stdout)[0].size != 4096 || parseIDMap(t, r.stdout)[0].host < 100000 {
+		t.Errorf("berth.toml userns auto:size=4096: %+v", r)
+	}
+	if r := run([]string{"BERTH_OPTS=--userns=auto"}); r.code != 0 || parseIDMap(t, r.stdout)[0].size != 65536 {
+		t.Errorf("BERTH_OPTS=--userns=auto: %+v", r)
+	}
+	if r := run([]string{"BERTH_CONFIG=" + conf}, "--userns=host"); r.code != 0 || parseIDMap(t, r.stdout)[0].host != 0 {
+		t.Errorf("--userns=host over the file's auto: %+v", r)
+	}
+	os.WriteFile(conf, []byte("[containers]\nuserns = \"bogus\"\n"), 0o644)
+	if r := run([]string{"BERTH_CONFIG=" + conf}); r.code != 125 || strings.Count(r.stderr, "\n") != 1 {
+		t.Errorf("bad default: %+v", r)
+	}
+}
