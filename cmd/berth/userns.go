@@ -13,6 +13,7 @@ import (
 	"github.com/berth-runtime/berth/internal/spec"
 	"github.com/berth-runtime/berth/internal/userns"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 )
@@ -209,4 +210,27 @@ func shiftOwners(tree string, ns *managed.UserNS) error {
 		}
 		return nil
 	})
+}
+
+// newSetupSubidsCommand is what make install runs: berth's lines in
+// /etc/subuid and /etc/subgid, added if missing (the first
+// --userns=auto does the same).
+func newSetupSubidsCommand(g *globalOptions) *cobra.Command {
+	return &cobra.Command{
+		Use:    "setup-subids",
+		Short:  "Add berth's range to /etc/subuid and /etc/subgid if it has none",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p := g.idRanges()
+			for _, path := range []string{p.SubUID, p.SubGID} {
+				spans, err := userns.EnsureSpans(path)
+				if err != nil {
+					return err
+				}
+				fmt.Printf("%s: %s:%d:%d\n", path, userns.Owner, spans[0].Start, spans[0].Count)
+			}
+			return nil
+		},
+	}
 }
