@@ -137,17 +137,30 @@ func hostIDOf(m []managed.IDMapping, id uint32) (uint32, bool) {
 // layer's own directories change owner. With the copy driver, the copy is
 // chowned into the range once (podman's way where idmapped mounts are
 // missing). The directories on the way to the root are opened to
-// traversal (0711), which a namespace's root, not host root, needs.
+// traversal, which a namespace's root, not host root, needs: --root and
+// its containers directory to everyone (0711: names only), the
+// container's directory to its namespace's root group alone.
 func prepareUsernsRootfs(g *globalOptions, id string, snap *snapshot.Snapshot, ns *managed.UserNS) error {
 	root, rootOK := hostIDOf(ns.UIDMap, 0)
 	group, groupOK := hostIDOf(ns.GIDMap, 0)
 	if !rootOK || !groupOK {
 		return fmt.Errorf("--uidmap/--gidmap: an image's container needs ID 0 mapped (its files are root's)")
 	}
-	for _, dir := range []string{g.root, filepath.Dir(g.containerDir(id)), g.containerDir(id)} {
+	for _, dir := range []string{g.root, filepath.Dir(g.containerDir(id))} {
 		if err := chmodTraverse(dir); err != nil {
 			return err
 		}
+	}
+	// The container's own directory lets only its namespace's root
+	// through (by group): the writable layer below it shows the files
+	// the container writes, with the container's modes, and container
+	// IDs are no secret (/proc/PID/cgroup names them).
+	dir := g.containerDir(id)
+	if err := os.Chown(dir, 0, int(group)); err != nil {
+		return fmt.Errorf("open the container's directory to its user namespace: %w", err)
+	}
+	if err := os.Chmod(dir, 0o710); err != nil {
+		return fmt.Errorf("open the container's directory to its user namespace: %w", err)
 	}
 	if snap.Overlay != nil {
 		ns.Rootfs = "idmapped"

@@ -410,3 +410,22 @@ func TestUsernsHostDefault(t *testing.T) {
 		t.Errorf("bad default: %+v", r)
 	}
 }
+
+// TestUsernsWritableLayerClosedToOthers: the directory holding a userns
+// container's writable layer lets its namespace's root through, but no
+// other host user.
+func TestUsernsWritableLayerClosedToOthers(t *testing.T) {
+	needRoot(t)
+	img := usernsImage(t)
+	c := startBerth(t, "run", "--rm", "--name", "userns-closed", "--network", "none", "--userns=auto", img, "/bin/sh", "-c", "echo secret > /root/s; chmod 644 /root/s; "+idle)
+	defer func() {
+		c.cmd.Process.Signal(syscall.SIGTERM)
+		c.wait(t)
+	}()
+	id := inspectUserns(t, "userns-closed").ID
+	secret := filepath.Join(storeRoot, "containers", id, "upper", "root", "s")
+	out, err := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "cat", secret).CombinedOutput()
+	if err == nil {
+		t.Errorf("an unprivileged host user read the container's file %s: %q", secret, out)
+	}
+}
