@@ -57,7 +57,15 @@ func applyUsernsDefault(fl *pflag.FlagSet, f *runFlags) error {
 
 // usernsMode is the run's --userns, --uidmap and --gidmap, parsed.
 func (f *runFlags) usernsMode() (userns.Mode, error) {
-	return userns.Parse(f.userns, f.uidmaps, f.gidmaps)
+	mode, err := userns.Parse(f.userns, f.uidmaps, f.gidmaps)
+	if err == nil && mode.Kind == userns.KeepID {
+		if uid, _ := caller(); uid == 0 {
+			// As podman: mapping root to itself would give container
+			// root host root's files.
+			return mode, fmt.Errorf("--userns=keep-id maps the calling user, and that is root: run berth with sudo from your own user, or use --userns=auto")
+		}
+	}
+	return mode, err
 }
 
 // resolveUserns gives container rec the user namespace its flags ask for:

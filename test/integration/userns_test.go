@@ -340,6 +340,7 @@ func TestUsernsBadInput(t *testing.T) {
 		{[]string{"--userns=auto:size=4294967296"}, "size"},
 		{[]string{"--userns=auto:size=4000000000"}, "no free range"},
 		{[]string{"--userns=host", "-v", "/tmp:/t:idmap"}, "idmap"},
+		{[]string{"--userns=keep-id"}, "that is root"},
 	} {
 		r := berth(t, "", append(append([]string{"run", "--rm", "--network", "none"}, c.flags...), img, "true")...)
 		if r.code != 125 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, c.says) {
