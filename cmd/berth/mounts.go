@@ -140,9 +140,12 @@ func (c *containerMounts) create(g *globalOptions, id string, o *spec.RunOptions
 			c.uses = append(c.uses, u)
 			named[r.Source] = u
 		}
-		// A volume is the containers': root's files are root's inside
-		// whatever the namespace.
-		r.Type, r.Source, r.IDMap = spec.MountBind, u.Mountpoint, len(o.UIDMap) > 0
+		r.Type, r.Source = spec.MountBind, u.Mountpoint
+		if len(o.UIDMap) > 0 {
+			if err := usernsVolume(r, u, o); err != nil {
+				return fmt.Errorf("%s: %w", r.Flag, err)
+			}
+		}
 	}
 	return nil
 }

@@ -9,9 +9,11 @@ import (
 
 	"github.com/berth-runtime/berth/internal/config"
 	"github.com/berth-runtime/berth/internal/managed"
+	"github.com/berth-runtime/berth/internal/rootfs"
 	"github.com/berth-runtime/berth/internal/snapshot"
 	"github.com/berth-runtime/berth/internal/spec"
 	"github.com/berth-runtime/berth/internal/userns"
+	"github.com/berth-runtime/berth/internal/volume"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -254,4 +256,37 @@ func newSetupSubidsCommand(g *globalOptions) *cobra.Command {
 			return nil
 		},
 	}
+}
+
+// usernsVolume shows volume u to a container with a user namespace. A
+// volume is the containers': its files of host root are root's inside
+// whatever the range, through an idmapped mount. Where the volume's file
+// system takes none (tmpfs before 6.3), a volume made for this run is
+// chowned into the range instead (podman's way), and an older one is
+// mounted as it is.
+func usernsVolume(r *spec.MountRequest, u *volume.Use, o *spec.RunOptions) error {
+	// A plain bind (a volume has no mounts below it) is opened by the
+	// parent, in the host's namespaces: the namespace's root cannot
+	// reach the 0700 volume store.
+	r.NonRecursive = true
+	if rootfs.IDMapSupported(u.Mountpoint) {
+		r.IDMap = true
+		return nil
+	}
+	if !u.Created {
+		return nil
+	}
+	ns := &managed.UserNS{UIDMap: recordMap(fromSpec(o.UIDMap)), GIDMap: recordMap(fromSpec(o.GIDMap))}
+	if err := shiftOwners(u.Mountpoint, ns); err != nil {
+		return fmt.Errorf("chown the new volume into the container's range: %w", err)
+	}
+	return nil
+}
+
+func fromSpec(m []specs.LinuxIDMapping) []userns.Range {
+	out := make([]userns.Range, len(m))
+	for i, e := range m {
+		out[i] = userns.Range{ContainerID: e.ContainerID, HostID: e.HostID, Size: e.Size}
+	}
+	return out
 }

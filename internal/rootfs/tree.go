@@ -207,13 +207,37 @@ var ErrNoIDMappedOverlay = errors.New("the kernel cannot make an overlay of idma
 // overlay: idmapped layers (5.19) given to overlay by descriptor (6.13).
 // Older kernels get a chowned copy of the image instead.
 func IDMappedOverlay() bool {
+	major, minor := kernelVersion()
+	return major > 6 || major == 6 && minor >= 13
+}
+
+// IDMapSupported reports whether the file system holding path takes
+// idmapped mounts on this kernel, going by its type: ext4, xfs, btrfs and
+// most disk file systems since 5.12–5.19, tmpfs since 6.3; overlay and
+// network file systems not at all. Unknown types answer false.
+func IDMapSupported(path string) bool {
+	var st unix.Statfs_t
+	if unix.Statfs(path, &st) != nil {
+		return false
+	}
+	major, minor := kernelVersion()
+	atLeast := func(a, b int) bool { return major > a || major == a && minor >= b }
+	switch st.Type {
+	case unix.EXT4_SUPER_MAGIC, unix.XFS_SUPER_MAGIC:
+		return atLeast(5, 12)
+	case unix.BTRFS_SUPER_MAGIC, unix.F2FS_SUPER_MAGIC:
+		return atLeast(5, 15)
+	case unix.TMPFS_MAGIC:
+		return atLeast(6, 3)
+	}
+	return false
+}
+
+func kernelVersion() (major, minor int) {
 	var u unix.Utsname
 	if unix.Uname(&u) != nil {
-		return false
+		return 0, 0
 	}
-	var major, minor int
-	if _, err := fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor); err != nil {
-		return false
-	}
-	return major > 6 || major == 6 && minor >= 13
+	fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor)
+	return major, minor
 }
