@@ -109,6 +109,8 @@ install: build man
 	install -D -m 0755 bin/berth-nsenter $(DESTDIR)$(PREFIX)/bin/berth-nsenter
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0644 .cache/man1/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
+	# berth's range of subordinate IDs for --userns=auto (first use adds it too).
+	if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then $(PREFIX)/bin/berth setup-subids; fi
 
 clean:
 	rm -rf bin .cache

@@ -31,6 +31,8 @@ func collectGarbage(g *globalOptions, cmd *cobra.Command) {
 		}
 	}
 	g.containers().Collect(func(string) {})
+	// Ranges of --userns=auto containers whose record is gone.
+	_ = g.idRanges().Collect(g.rangeHeld)
 	network.CollectAll(g.root)
 	if cmd.Name() != "run" {
 		// berth run's container.Create collects the runtime state itself.

@@ -430,7 +430,10 @@ func removeContainer(g *globalOptions, rec managed.Record, force bool) error {
 				return err
 			}
 		}
-		return g.containers().Remove(rec)
+		if err := g.containers().Remove(rec); err != nil {
+			return err
+		}
+		return g.idRanges().Release(rec.ID)
 	})
 }
 

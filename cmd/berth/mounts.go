@@ -29,6 +29,12 @@ func addMountFlags(fl *pflag.FlagSet, m *mountFlags) {
 	fl.BoolVar(&m.readOnly, "read-only", false, "mount the container's root filesystem read-only")
 }
 
+func addUsernsFlags(fl *pflag.FlagSet, f *runFlags) {
+	fl.StringVar(&f.userns, "userns", "", "user namespace: host (none, the default), auto[:size=N] (a range of host IDs of its own), keep-id, nomap")
+	fl.StringArrayVar(&f.uidmaps, "uidmap", nil, "map container UIDs to host UIDs: CONTAINER:HOST:SIZE (repeatable; a private user namespace)")
+	fl.StringArrayVar(&f.gidmaps, "gidmap", nil, "map container GIDs to host GIDs: CONTAINER:HOST:SIZE (repeatable; --uidmap's if not given)")
+}
+
 // volumes is the store of named volumes, under --root.
 func (g *globalOptions) volumes() volume.Store {
 	return volume.Store{Dir: filepath.Join(g.root, "volumes")}
@@ -135,6 +141,11 @@ func (c *containerMounts) create(g *globalOptions, id string, o *spec.RunOptions
 			named[r.Source] = u
 		}
 		r.Type, r.Source = spec.MountBind, u.Mountpoint
+		if len(o.UIDMap) > 0 {
+			if err := usernsVolume(r, u, o); err != nil {
+				return fmt.Errorf("%s: %w", r.Flag, err)
+			}
+		}
 	}
 	return nil
 }

@@ -58,7 +58,7 @@ func newRootCommand() *cobra.Command {
 		newContainerCommand(g), newPsCommand(g), newLogsCommand(g), newStopCommand(g), newKillCommand(g),
 		newRmCommand(g), newWaitCommand(g), newInspectCommand(g), newStartCommand(g), newRestartCommand(g),
 		newPauseCommand(g, true), newPauseCommand(g, false), newRenameCommand(g), newExecCommand(g),
-		newStatsCommand(g), newTopCommand(g), newVolumeCommand(g), newAttachCommand(g), newManCommand(root))
+		newStatsCommand(g), newTopCommand(g), newVolumeCommand(g), newAttachCommand(g), newManCommand(root), newSetupSubidsCommand(g))
 	for _, c := range root.Commands() {
 		switch c.Name() {
 		case "logs", "stop", "kill", "rm", "wait", "inspect", "start", "restart", "pause", "unpause", "rename", "exec", "stats", "top", "attach":

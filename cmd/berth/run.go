@@ -18,6 +18,7 @@ import (
 	"github.com/berth-runtime/berth/internal/network/nft"
 	"github.com/berth-runtime/berth/internal/pidfd"
 	"github.com/berth-runtime/berth/internal/progress"
+	"github.com/berth-runtime/berth/internal/rootfs"
 	"github.com/berth-runtime/berth/internal/snapshot"
 	"github.com/berth-runtime/berth/internal/spec"
 	"github.com/berth-runtime/berth/internal/terminal"
@@ -45,6 +46,9 @@ type runFlags struct {
 	// starting the container anew (berth container restore).
 	restore    string
 	restoreTCP bool
+	// userns, uidmaps and gidmaps are --userns, --uidmap and --gidmap.
+	userns           string
+	uidmaps, gidmaps []string
 }
 
 func newRunCommand(g *globalOptions) *cobra.Command {
@@ -89,6 +93,7 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 	fl.StringVar(&o.Network, "network", "bridge", "network: bridge (berth0, 10.88.0.0/16, outbound NAT), a network made with berth network create, none (loopback only), host, or container:NAME")
 	fl.StringVar(&f.restart, "restart", "no", "restart policy of a detached container: no, on-failure[:N], always, unless-stopped")
 	addMountFlags(fl, &f.mounts)
+	addUsernsFlags(fl, f)
 	fl.StringVar(&f.id, "id", "", "")
 	fl.BoolVar(&f.monitor, "monitor", false, "")
 	fl.StringVar(&f.restore, "restore", "", "")
@@ -109,6 +114,13 @@ func runContainer(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []strin
 		return errors.New("the input device is not a TTY: drop -t, or run berth from a terminal")
 	}
 	if _, err := managed.ParsePolicy(f.restart); err != nil {
+		return err
+	}
+	if err := applyUsernsDefault(fl, f); err != nil {
+		return err
+	}
+	// Checked before anything is made for the container.
+	if _, err := f.usernsMode(); err != nil {
 		return err
 	}
 	switch {
@@ -139,7 +151,9 @@ func runForeground(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []stri
 	defer func() {
 		owner.Release()
 		if !started || f.rm {
-			_ = store.Remove(rec)
+			if store.Remove(rec) == nil {
+				_ = g.idRanges().Release(rec.ID)
+			}
 		}
 	}()
 	// The user's terminal stays with berth: the container gets pipes.
@@ -248,16 +262,32 @@ func runOnce(g *globalOptions, f *runFlags, rec *managed.Record, args []string, 
 	store := g.containers()
 	run := container.Options{StateRoot: g.runroot, ID: rec.ID, Stdin: io.in, Stdout: io.out, Stderr: io.err, RelayStdio: io.relay,
 		KeepSpec: true, TakeTerminal: io.takeTerminal}
+	ns, err := resolveUserns(g, f, rec, &o)
+	if err != nil {
+		return container.Exit{}, err
+	}
 	if o.Rootfs == "" {
 		if len(args) == 0 {
 			return container.Exit{}, errors.New("no image given: berth run IMAGE [COMMAND...], or berth run --rootfs DIR COMMAND...")
 		}
-		snap, err := imageRootfs(g, f, rec, &o, args[0])
+		snap, err := imageRootfs(g, f, rec, &o, args[0], ns != nil)
 		if err != nil {
 			return container.Exit{}, err
 		}
+		if ns != nil {
+			if err := prepareUsernsRootfs(g, rec.ID, snap, ns); err != nil {
+				return container.Exit{}, err
+			}
+		}
 		run.RootOverlay = snap.Overlay
 		args = args[1:]
+	}
+	if ns != nil {
+		r, err := store.Update(rec.ID, func(r *managed.Record) { r.UserNS = ns })
+		if err != nil {
+			return container.Exit{}, err
+		}
+		*rec = r
 	}
 	o.Args = args
 	if o.Hostname == "" {
@@ -356,10 +386,15 @@ func newID() (string, error) {
 // imageRootfs gives the container its root filesystem from image ref,
 // pulling the image first if --pull says so, and fills in the image's
 // defaults for the command, environment, working directory and user.
-func imageRootfs(g *globalOptions, f *runFlags, rec *managed.Record, o *spec.RunOptions, ref string) (*snapshot.Snapshot, error) {
+func imageRootfs(g *globalOptions, f *runFlags, rec *managed.Record, o *spec.RunOptions, ref string, userns bool) (*snapshot.Snapshot, error) {
 	driver, err := snapshot.ParseDriver(g.storageDriver)
 	if err != nil {
 		return nil, err
+	}
+	if userns && driver == snapshot.Overlay && !rootfs.IDMappedOverlay() {
+		// The layers cannot be shown through the namespace's mapping:
+		// the container gets a copy, chowned into its range.
+		driver = snapshot.Copy
 	}
 	store, err := g.imageStore()
 	if err != nil {

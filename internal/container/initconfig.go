@@ -101,7 +101,13 @@ func initConfig(s *specs.Spec, cg *cgroups.Cgroup, o Options) (*initproc.Config,
 		if fs.SharedMounts {
 			return nil, fmt.Errorf("%w: an image's root filesystem needs a mount namespace", spec.ErrInvalid)
 		}
-		fs.Overlay = o.RootOverlay
+		ov := *o.RootOverlay
+		if newNamespace(s, specs.UserNamespace) {
+			// The image's files are host root's: shown through the
+			// namespace's mapping, they are root's inside.
+			ov.IDMap = &rootfs.IDMap{UIDs: idRanges(s.Linux.UIDMappings), GIDs: idRanges(s.Linux.GIDMappings)}
+		}
+		fs.Overlay = &ov
 	}
 	proc, err := processConfig(s.Process)
 	if err != nil {
@@ -353,4 +359,12 @@ func compileSeccomp(profile *specs.LinuxSeccomp, p *initproc.Process) error {
 	}
 	p.Seccomp, p.SeccompFlags = initproc.EncodeFilter(prog), flags
 	return nil
+}
+
+func idRanges(m []specs.LinuxIDMapping) []rootfs.IDRange {
+	out := make([]rootfs.IDRange, len(m))
+	for i, e := range m {
+		out[i] = rootfs.IDRange{ContainerID: e.ContainerID, HostID: e.HostID, Size: e.Size}
+	}
+	return out
 }

@@ -329,6 +329,16 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 			files = append(files, t.Fd())
 		}
 	}
+	if ov := cfg.Rootfs.Overlay; ov != nil && ov.IDMap != nil {
+		tree, err := rootfs.OverlayTree(ov)
+		if err != nil {
+			parent.Close()
+			return nil, err
+		}
+		defer tree.Close()
+		ov.TreeFD = len(files)
+		files = append(files, tree.Fd())
+	}
 	// A user namespace may be refused cgroup mounts: the container's own
 	// cgroup directories are cloned here, for the init stage to attach.
 	if o.target == nil && spec.HasNamespace(s, specs.UserNamespace) {

@@ -66,6 +66,26 @@ type Record struct {
 	Restart    Policy   `json:"RestartPolicy"`
 	State      State    `json:"State"`
 	Network    *Network `json:"NetworkSettings,omitempty"`
+	// UserNS is the container's user namespace; nil: none (host).
+	UserNS *UserNS `json:"UserNS,omitempty"`
+}
+
+// UserNS is how a container's IDs map to the host's.
+type UserNS struct {
+	Mode   string      `json:"Mode"` // auto, keep-id, nomap, explicit
+	UIDMap []IDMapping `json:"UIDMap"`
+	GIDMap []IDMapping `json:"GIDMap"`
+	// Rootfs says how the image's files get their owners inside:
+	// "idmapped" (an idmapped mount, no copy), "chown" (a copy chowned
+	// into the range), or "none" (--rootfs: as they are on the host).
+	Rootfs string `json:"Rootfs"`
+}
+
+// IDMapping maps Size IDs from ContainerID inside to HostID outside.
+type IDMapping struct {
+	ContainerID uint32 `json:"ContainerID"`
+	HostID      uint32 `json:"HostID"`
+	Size        uint32 `json:"Size"`
 }
 
 // State is the container's current or last run.

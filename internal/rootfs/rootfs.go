@@ -46,6 +46,12 @@ type Overlay struct {
 	Lower     []string `json:"lower"`
 	Upper     string   `json:"upper"`
 	Work      string   `json:"work"`
+	// IDMap, when set, shows the layers through an idmapped mount with
+	// the container's user namespace mapping, so that files of host root
+	// are root's inside without a copy. The parent then makes the whole
+	// overlay (OverlayTree), and the init stage only attaches TreeFD.
+	IDMap  *IDMap `json:"idmap,omitempty"`
+	TreeFD int    `json:"treeFD,omitempty"`
 }
 
 // Config is everything the init stage needs to build the file system.
@@ -170,6 +176,13 @@ func mountRoot(c *Config) error {
 		return nil
 	}
 	o := c.Overlay
+	if o.TreeFD > 0 {
+		defer unix.Close(o.TreeFD)
+		if err := unix.MoveMount(o.TreeFD, "", unix.AT_FDCWD, c.Root, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+			return fmt.Errorf("attach overlay root on %s: %w", c.Root, err)
+		}
+		return nil
+	}
 	// The lower layers are named relative to the working directory; it
 	// changes again (to the container's root) before anything runs.
 	if err := unix.Chdir(o.LayersDir); err != nil {

@@ -235,3 +235,104 @@ func attachFD(fd int, target *os.File) error {
 	defer unix.Close(fd)
 	return unix.MoveMount(fd, "", int(target.Fd()), "", unix.MOVE_MOUNT_F_EMPTY_PATH|unix.MOVE_MOUNT_T_EMPTY_PATH)
 }
+
+// OverlayTree runs in the parent, in the host's namespaces: it makes the
+// container's overlay root as a detached mount whose lower layers are an
+// idmapped clone of the layers directory, for the init stage to attach
+// at the root (a user namespace's root could neither idmap the layers
+// nor reach them in a 0700 image store). The overlay is made in the
+// host's user namespace, as an overlay mounted on the host would be;
+// files that the container creates land in the upper layer with its
+// host IDs. Needs overlay's layers by file descriptor (Linux 6.13);
+// errors.Is(err, ErrNoIDMappedOverlay) says the kernel lacks a piece.
+func OverlayTree(o *Overlay) (*os.File, error) {
+	layers, err := unix.OpenTree(unix.AT_FDCWD, o.LayersDir, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("%w: clone the image layers %s: %v", ErrNoIDMappedOverlay, o.LayersDir, err)
+	}
+	tree := os.NewFile(uintptr(layers), o.LayersDir)
+	defer tree.Close()
+	if err := idmapTree(tree, o.IDMap); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrNoIDMappedOverlay, err)
+	}
+	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("%w: fsopen overlay: %v", ErrNoIDMappedOverlay, err)
+	}
+	defer unix.Close(fsfd)
+	setDir := func(key string, dirfd int, path string) error {
+		fd, err := unix.Openat(dirfd, path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
+		if err != nil {
+			return fmt.Errorf("overlay %s %s: %w", key, path, err)
+		}
+		defer unix.Close(fd)
+		if err := unix.FsconfigSetFd(fsfd, key, fd); err != nil {
+			return fmt.Errorf("%w: overlay %s by descriptor: %v", ErrNoIDMappedOverlay, key, err)
+		}
+		return nil
+	}
+	// lowerdir+ appends below the layers given before: top first, as in
+	// a lowerdir= list.
+	for _, l := range o.Lower {
+		if err := setDir("lowerdir+", int(tree.Fd()), l); err != nil {
+			return nil, err
+		}
+	}
+	if err := setDir("upperdir", unix.AT_FDCWD, o.Upper); err != nil {
+		return nil, err
+	}
+	if err := setDir("workdir", unix.AT_FDCWD, o.Work); err != nil {
+		return nil, err
+	}
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return nil, fmt.Errorf("%w: create overlay: %v", ErrNoIDMappedOverlay, err)
+	}
+	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("mount overlay: %w", err)
+	}
+	return os.NewFile(uintptr(mfd), "overlay"), nil
+}
+
+// ErrNoIDMappedOverlay means the kernel cannot make an overlay of
+// idmapped layers by descriptor; the caller falls back to a copy.
+var ErrNoIDMappedOverlay = errors.New("the kernel cannot make an overlay of idmapped layers")
+
+// IDMappedOverlay reports whether the kernel can make OverlayTree's
+// overlay: idmapped layers (5.19) given to overlay by descriptor (6.13).
+// Older kernels get a chowned copy of the image instead.
+func IDMappedOverlay() bool {
+	major, minor := kernelVersion()
+	return major > 6 || major == 6 && minor >= 13
+}
+
+// IDMapSupported reports whether the file system holding path takes
+// idmapped mounts on this kernel, going by its type: ext4, xfs, btrfs and
+// most disk file systems since 5.12–5.19, tmpfs since 6.3; overlay and
+// network file systems not at all. Unknown types answer false.
+func IDMapSupported(path string) bool {
+	var st unix.Statfs_t
+	if unix.Statfs(path, &st) != nil {
+		return false
+	}
+	major, minor := kernelVersion()
+	atLeast := func(a, b int) bool { return major > a || major == a && minor >= b }
+	switch st.Type {
+	case unix.EXT4_SUPER_MAGIC, unix.XFS_SUPER_MAGIC:
+		return atLeast(5, 12)
+	case unix.BTRFS_SUPER_MAGIC, unix.F2FS_SUPER_MAGIC:
+		return atLeast(5, 15)
+	case unix.TMPFS_MAGIC:
+		return atLeast(6, 3)
+	}
+	return false
+}
+
+func kernelVersion() (major, minor int) {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return 0, 0
+	}
+	fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor)
+	return major, minor
+}

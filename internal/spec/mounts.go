@@ -50,6 +50,10 @@ type MountRequest struct {
 	// Options of a tmpfs (size=, mode=, exec, ...), on top of the
 	// defaults noexec, nosuid, nodev.
 	Options []string
+	// IDMap makes a bind an idmapped mount with the container's user
+	// namespace mapping: -v's idmap option, and every volume of a
+	// container with a user namespace.
+	IDMap bool
 	// Flag is the flag and value this came from, for messages.
 	Flag string
 }
@@ -117,7 +121,7 @@ var propagationModes = map[string]bool{"private": true, "rprivate": true, "share
 func isVolumeMode(s string) bool {
 	for _, o := range strings.Split(s, ",") {
 		switch {
-		case o == "ro", o == "rw", o == "z", o == "Z", o == "nocopy", o == "copy", propagationModes[o]:
+		case o == "ro", o == "rw", o == "z", o == "Z", o == "nocopy", o == "copy", o == "idmap", propagationModes[o]:
 		default:
 			return false
 		}
@@ -139,6 +143,8 @@ func parseVolumeMode(m *MountRequest, mode string) error {
 				return fmt.Errorf("%s applies to volumes, not to a host path", o)
 			}
 			kind, m.NoCopy = "copy/nocopy", o == "nocopy"
+		case o == "idmap":
+			kind, m.IDMap = "idmap", true
 		case propagationModes[o]:
 			if m.Type == MountVolume {
 				return fmt.Errorf("propagation %s applies to host paths, not to volumes", o)
@@ -148,7 +154,7 @@ func parseVolumeMode(m *MountRequest, mode string) error {
 			}
 			kind, m.Propagation = "propagation", o
 		default:
-			return fmt.Errorf("unknown option %q: use ro, rw, nocopy, private or rprivate, separated by commas", o)
+			return fmt.Errorf("unknown option %q: use ro, rw, nocopy, idmap, private or rprivate, separated by commas", o)
 		}
 		if prev, ok := seen[kind]; ok {
 			return fmt.Errorf("options %s and %s conflict: give one", prev, o)
@@ -522,6 +528,9 @@ func applyMounts(s *specs.Spec, o RunOptions) error {
 		if m.Relabel != "" && selinuxEnabled() {
 			return fmt.Errorf("invalid %s: %s asks to relabel %s for SELinux, which is enabled on this host, but berth cannot relabel: drop %s", m.Flag, m.Relabel, m.Source, m.Relabel)
 		}
+		if m.IDMap && len(o.UIDMap) == 0 {
+			return fmt.Errorf("invalid %s: idmap maps the owners into the container's user namespace, and it has none: add --userns=auto, or drop idmap", m.Flag)
+		}
 		om, err := ociMount(m)
 		if err != nil {
 			return err
@@ -569,7 +578,11 @@ func ociMount(m MountRequest) (specs.Mount, error) {
 			}
 			prop = m.Propagation
 		}
-		return specs.Mount{Destination: dst, Type: "bind", Source: m.Source, Options: []string{bind, prop, rw}}, nil
+		opts := []string{bind, prop, rw}
+		if m.IDMap {
+			opts = append(opts, "idmap")
+		}
+		return specs.Mount{Destination: dst, Type: "bind", Source: m.Source, Options: opts}, nil
 	case MountTmpfs:
 		opts, err := TmpfsOptions(m.Options)
 		if err != nil {

@@ -48,6 +48,10 @@ type RunOptions struct {
 	Mounts []MountRequest
 	// ReadOnly is --read-only: the root filesystem is mounted read-only.
 	ReadOnly bool
+	// UIDMap and GIDMap, when set, give the container a user namespace
+	// with these mappings (--userns other than host, resolved by the
+	// caller to host IDs).
+	UIDMap, GIDMap []specs.LinuxIDMapping
 }
 
 // ImageConfig is what an image says about how to run it.
@@ -77,9 +81,11 @@ func FromRunOptions(o RunOptions) (*specs.Spec, error) {
 	if o.Hostname != "" {
 		s.Hostname = o.Hostname
 	}
+	applyUserNamespace(s, o)
 	if err := applyNetwork(s, o.Network, o.NetworkFrom); err != nil {
 		return nil, err
 	}
+	bindSysInUserNamespace(s)
 	if err := applyResources(s, o); err != nil {
 		return nil, err
 	}
@@ -97,6 +103,39 @@ func FromRunOptions(o RunOptions) (*specs.Spec, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// applyUserNamespace gives the container a user namespace of its own
+// when the caller resolved --userns to mappings; without, container root
+// is host root (--userns=host, Docker's default).
+func applyUserNamespace(s *specs.Spec, o RunOptions) {
+	if len(o.UIDMap) == 0 {
+		return
+	}
+	s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: specs.UserNamespace})
+	s.Linux.UIDMappings = append([]specs.LinuxIDMapping(nil), o.UIDMap...)
+	s.Linux.GIDMappings = append([]specs.LinuxIDMapping(nil), o.GIDMap...)
+}
+
+// bindSysInUserNamespace binds the host's /sys where the container has a
+// user namespace but shares a network namespace it does not own
+// (--network host, container:NAME): the kernel refuses a new sysfs
+// there, as it does to runc's rootless configs, which bind it the same
+// way.
+func bindSysInUserNamespace(s *specs.Spec) {
+	if !HasNamespace(s, specs.UserNamespace) {
+		return
+	}
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == specs.NetworkNamespace && ns.Path == "" {
+			return // its own network namespace: its own sysfs
+		}
+	}
+	for i, m := range s.Mounts {
+		if m.Destination == "/sys" && m.Type == "sysfs" {
+			s.Mounts[i] = specs.Mount{Destination: "/sys", Type: "bind", Source: "/sys", Options: []string{"rbind", "nosuid", "noexec", "nodev", "ro"}}
+		}
+	}
 }
 
 // commandOf is the container's argv: the image's entrypoint followed by

@@ -533,3 +533,56 @@ func sameElements[T comparable](a, b []T) bool {
 	}
 	return true
 }
+
+func TestFromRunOptionsUserNamespace(t *testing.T) {
+	o := runOpts(t)
+	if s := mustFromRunOptions(t, o); spec.HasNamespace(s, specs.UserNamespace) || len(s.Linux.UIDMappings) != 0 {
+		t.Fatal("--userns=host (no mappings) made a user namespace")
+	}
+	o.UIDMap = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	o.GIDMap = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 200000, Size: 65536}}
+	s := mustFromRunOptions(t, o)
+	if !spec.HasNamespace(s, specs.UserNamespace) || s.Linux.UIDMappings[0].HostID != 100000 || s.Linux.GIDMappings[0].HostID != 200000 {
+		t.Fatalf("namespaces %v, uid %v, gid %v", s.Linux.Namespaces, s.Linux.UIDMappings, s.Linux.GIDMappings)
+	}
+	sysType := func(s *specs.Spec) string {
+		for _, m := range s.Mounts {
+			if m.Destination == "/sys" {
+				return m.Type
+			}
+		}
+		return ""
+	}
+	if got := sysType(s); got != "sysfs" {
+		t.Errorf("own network namespace: /sys is %q, want sysfs", got)
+	}
+	o.Network = "host"
+	if got := sysType(mustFromRunOptions(t, o)); got != "bind" {
+		t.Errorf("--network host in a user namespace: /sys is %q, want the host's bound", got)
+	}
+}
+
+func TestVolumeFlagIDMap(t *testing.T) {
+	m, err := spec.ParseVolumeFlag("/srv/data:/data:ro,idmap")
+	if err != nil || !m.IDMap || !m.ReadOnly {
+		t.Fatalf("%+v, %v", m, err)
+	}
+	if _, err := spec.ParseVolumeFlag("/srv/data:/data:idmap,idmap"); err == nil {
+		t.Error("idmap twice accepted")
+	}
+	o := runOpts(t)
+	o.Mounts = []spec.MountRequest{m}
+	m.Source = t.TempDir()
+	o.Mounts = []spec.MountRequest{m}
+	if _, err := spec.FromRunOptions(o); err == nil || !strings.Contains(err.Error(), "--userns=auto") {
+		t.Errorf("idmap without a user namespace: %v", err)
+	}
+	o.UIDMap = []specs.LinuxIDMapping{{ContainerID: 0, HostID: 100000, Size: 65536}}
+	o.GIDMap = o.UIDMap
+	s := mustFromRunOptions(t, o)
+	for _, mt := range s.Mounts {
+		if mt.Destination == "/data" && !slices.Contains(mt.Options, "idmap") {
+			t.Errorf("the bind lost idmap: %v", mt.Options)
+		}
+	}
+}

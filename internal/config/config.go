@@ -1,0 +1,80 @@
+// Package config reads berth's host-wide defaults: the file
+// /etc/berth/berth.toml and the BERTH_OPTS environment variable. It only
+// reads and checks them; the commands apply them.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+)
+
+// DefaultPath is the host-wide configuration file; BERTH_CONFIG names
+// another.
+const DefaultPath = "/etc/berth/berth.toml"
+
+// Config is berth.toml.
+type Config struct {
+	Containers Containers `toml:"containers"`
+}
+
+// Containers are the defaults of berth run.
+type Containers struct {
+	// Userns is --userns for containers that do not give one (host,
+	// auto[:size=N], keep-id, nomap).
+	Userns string `toml:"userns"`
+}
+
+// Path is the configuration file in use: $BERTH_CONFIG, else DefaultPath.
+func Path() string {
+	if p := os.Getenv("BERTH_CONFIG"); p != "" {
+		return p
+	}
+	return DefaultPath
+}
+
+// Load reads the file at path; a missing file is the empty configuration.
+// Keys berth does not know are an error, so that a typo does not silently
+// leave a default unset.
+func Load(path string) (Config, error) {
+	var c Config
+	md, err := toml.DecodeFile(path, &c)
+	if errors.Is(err, os.ErrNotExist) {
+		return Config{}, nil
+	}
+	if err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return Config{}, fmt.Errorf("%s: unknown setting %s: berth knows [containers] userns", path, strings.Join(keys, ", "))
+	}
+	return c, nil
+}
+
+// UsernsFromOpts is the --userns that opts (BERTH_OPTS: default flags of
+// berth run, separated by spaces) gives, "" if none. Flags other than
+// --userns are refused: they would be ignored silently.
+func UsernsFromOpts(opts string) (string, error) {
+	fields := strings.Fields(opts)
+	userns := ""
+	for i := 0; i < len(fields); i++ {
+		f := fields[i]
+		switch {
+		case strings.HasPrefix(f, "--userns="):
+			userns = strings.TrimPrefix(f, "--userns=")
+		case f == "--userns" && i+1 < len(fields):
+			i++
+			userns = fields[i]
+		default:
+			return "", fmt.Errorf("BERTH_OPTS: %q is not supported: BERTH_OPTS takes --userns=MODE", f)
+		}
+	}
+	return userns, nil
+}
