@@ -170,3 +170,40 @@ func TestSystemdCgroupDriverRunAndBadPath(t *testing.T) {
 		t.Errorf("state of the refused container: %+v", r)
 	}
 }
+
+// TestCgroupV2EnablesControllersAParentLacks: a cgroupsPath under a
+// parent that passes on only memory and pids (as systemd leaves / and
+// system.slice until a unit needs more) still gets its cpu limit: the
+// controllers are enabled down the path, whatever the parent has itself.
+func TestCgroupV2EnablesControllersAParentLacks(t *testing.T) {
+	needRoot(t)
+	if cgroupVersion(t) != "v2" {
+		t.Skip("cgroup v2 only (make test-v2)")
+	}
+	parent := "/sys/fs/cgroup/berthtest-narrow"
+	if err := os.Mkdir(parent, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(parent)
+	mid := parent + "/mid"
+	if err := os.Mkdir(mid, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(mid)
+	// parent passes on memory and pids only, so mid has nothing else.
+	if err := os.WriteFile(parent+"/cgroup.subtree_control", []byte("+memory +pids"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(mid+"/cgroup.subtree_control", []byte("+memory +pids"), 0); err != nil {
+		t.Fatal(err)
+	}
+	quota, period := int64(50000), uint64(100000)
+	bundle := ociBundle(t, []string{"cat", "/sys/fs/cgroup/cpu.max"}, func(s *specs.Spec) {
+		s.Linux.CgroupsPath = "/berthtest-narrow/mid/c1"
+		s.Linux.Resources.CPU = &specs.LinuxCPU{Quota: &quota, Period: &period}
+	})
+	r := oci(t, "run", "--bundle", bundle, "narrow1")
+	if r.code != 0 || strings.TrimSpace(r.stdout) != "50000 100000" {
+		t.Errorf("run under a parent without cpu: %+v; want cpu.max 50000 100000", r)
+	}
+}
