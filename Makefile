@@ -73,7 +73,7 @@ test-systemd: build
 	cp bin/berth bin/berth-oci bin/berth-init $(VM_PAYLOAD)-systemd/
 	go build -o $(VM_PAYLOAD)-systemd/berth-probe ./test/probe
 	go test -c -o $(VM_PAYLOAD)-systemd/integration.test ./test/integration
-	BERTH_VM_INIT=systemd test/vm/run.sh $(VM_PAYLOAD)-systemd -- -test.run 'TestSystemd' -test.timeout 5m
+	BERTH_VM_INIT=systemd test/vm/run.sh $(VM_PAYLOAD)-systemd -- -test.run 'TestSystemd|TestOCIFeaturesExercised/cgroup' -test.timeout 5m
 
 # The OCI validation suite (opencontainers/runtime-tools); fails unless
 # every program in test/oci/expected-pass.txt passes. docs/conformance.md.
