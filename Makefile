@@ -13,7 +13,7 @@ PREFIX ?= /usr/local
 DEMO_ROOTFS := .cache/demo-rootfs
 VM_PAYLOAD := .cache/vm-payload
 
-.PHONY: build man deps demo test test-unit test-fuzz test-integration test-v2 test-oci test-engines test-cri test-runc-bats bench install clean
+.PHONY: build man deps demo test test-unit test-fuzz test-integration test-v2 test-systemd test-oci test-engines test-cri test-runc-bats bench install clean
 
 build:
 	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth
@@ -37,7 +37,7 @@ demo: deps build
 # only hierarchy is cgroup v2, the OCI runtime validation suite, and real
 # engines (podman, containerd) driving berth-oci, and Kubernetes' critest
 # through containerd's CRI with runc as the baseline.
-test: deps test-unit test-fuzz test-integration test-v2 test-oci test-engines test-cri
+test: deps test-unit test-fuzz test-integration test-v2 test-systemd test-oci test-engines test-cri
 
 test-unit:
 	go test -count=1 ./internal/... ./cmd/... ./test/cri/...
@@ -70,6 +70,16 @@ test-v2: build
 	go build -o $(VM_PAYLOAD)/int80 ./test/integration/testdata/int80
 	go test -c -o $(VM_PAYLOAD)/integration.test ./test/integration
 	test/vm/run.sh $(VM_PAYLOAD) -- -test.timeout 15m
+
+# berth-oci's systemd cgroup driver, in the cgroup v2 VM booted with the
+# host's systemd as PID 1 (test/vm/README.md); about a minute.
+test-systemd: build
+	test/vm/install-deps.sh
+	rm -rf $(VM_PAYLOAD)-systemd && mkdir -p $(VM_PAYLOAD)-systemd
+	cp bin/berth bin/berth-oci bin/berth-init $(VM_PAYLOAD)-systemd/
+	go build -o $(VM_PAYLOAD)-systemd/berth-probe ./test/probe
+	go test -c -o $(VM_PAYLOAD)-systemd/integration.test ./test/integration
+	BERTH_VM_INIT=systemd test/vm/run.sh $(VM_PAYLOAD)-systemd -- -test.run 'TestSystemd|TestOCIFeaturesExercised/cgroup' -test.timeout 5m
 
 # The OCI validation suite (opencontainers/runtime-tools); fails unless
 # every program in test/oci/expected-pass.txt passes. docs/conformance.md.

@@ -9,6 +9,7 @@ import (
 
 	"github.com/berth-runtime/berth/internal/caps"
 	"github.com/berth-runtime/berth/internal/cgroups"
+	"github.com/berth-runtime/berth/internal/container"
 	"github.com/berth-runtime/berth/internal/rootfs"
 	"github.com/berth-runtime/berth/internal/seccomp"
 	"github.com/berth-runtime/berth/internal/spec"
@@ -113,6 +114,9 @@ func newFeaturesCommand(g *globals) *cobra.Command {
 // report follows the code; TestOCIFeaturesExercised runs each of them.
 func runtimeFeatures(criu string) features.Features {
 	yes := true
+	// systemd's driver is there only where systemd is PID 1 on cgroup v2;
+	// elsewhere --systemd-cgroup falls back to cgroupfs.
+	systemd := container.SystemdDriver()
 	sc := seccomp.Supported()
 	annotations := map[string]string{"org.opencontainers.runtime-spec.features.runtime": "berth-oci " + version}
 	maps.Copy(annotations, checkpointFeatures(criu))
@@ -124,7 +128,7 @@ func runtimeFeatures(criu string) features.Features {
 		Linux: &features.Linux{
 			Namespaces:   spec.Namespaces(),
 			Capabilities: caps.All(),
-			Cgroup:       &features.Cgroup{V1: &yes, V2: &yes, Systemd: new(bool), SystemdUser: new(bool)},
+			Cgroup:       &features.Cgroup{V1: &yes, V2: &yes, Systemd: &systemd, SystemdUser: new(bool)},
 			Seccomp: &features.Seccomp{
 				Enabled: &yes, Actions: sc.Actions, Operators: sc.Operators, Archs: sc.Archs,
 				KnownFlags: seccompKnownFlags(), SupportedFlags: sc.Flags,

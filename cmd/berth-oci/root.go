@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 
+	"github.com/berth-runtime/berth/internal/cgroups/systemd"
 	"github.com/berth-runtime/berth/internal/container"
 	"github.com/spf13/cobra"
 )
@@ -51,8 +52,8 @@ func newRootCommand(g *globals) *cobra.Command {
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			setupLogging(g)
 			slog.Debug("berth-oci "+cmd.Name(), "args", strings.Join(args, " "), "version", version)
-			if g.systemdCgroup {
-				warn(g, "--systemd-cgroup: systemd is not the init system here; using cgroupfs paths")
+			if g.systemdCgroup && !container.SystemdDriver() {
+				warn(g, "--systemd-cgroup: "+noSystemdDriver())
 			}
 			return nil
 		},
@@ -62,7 +63,7 @@ func newRootCommand(g *globals) *cobra.Command {
 	f.StringVar(&g.log, "log", "", "write errors, warnings and debug lines to this file too (default: debug lines to stderr)")
 	f.StringVar(&g.logFormat, "log-format", "text", "log format: text or json (logrus's, as runc writes them)")
 	f.BoolVar(&g.debug, "debug", false, "log debug lines")
-	f.BoolVar(&g.systemdCgroup, "systemd-cgroup", false, "use systemd cgroup paths (cgroupfs is used where systemd is not running)")
+	f.BoolVar(&g.systemdCgroup, "systemd-cgroup", false, "manage cgroups through systemd (transient units; where systemd is not PID 1 on cgroup v2, cgroupfs at systemd's paths)")
 	f.StringVar(&g.criu, "criu", "criu", "path to the criu binary, for checkpoint and restore")
 	f.String("rootless", "auto", "ignored: rootless containers are not supported")
 	root.CompletionOptions.DisableDefaultCmd = true
@@ -105,4 +106,12 @@ func execute(args []string) int {
 		return se.Code
 	}
 	return 1
+}
+
+// noSystemdDriver says why --systemd-cgroup falls back to cgroupfs.
+func noSystemdDriver() string {
+	if systemd.Booted() {
+		return "systemd manages this host's cgroups in v1 or hybrid mode, which berth's systemd driver does not support; using cgroupfs paths"
+	}
+	return "systemd is not the init system here; using cgroupfs paths"
 }

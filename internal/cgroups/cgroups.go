@@ -294,7 +294,7 @@ func (c *Cgroup) dirFor(controller string) string {
 func writeFile(path, value string) error {
 	fd, err := unix.Open(path, unix.O_WRONLY|unix.O_CLOEXEC|unix.O_TRUNC, 0)
 	if err != nil {
-		return err
+		return &os.PathError{Op: "open", Path: path, Err: err}
 	}
 	defer unix.Close(fd)
 	if _, err := unix.Write(fd, []byte(value)); err != nil {

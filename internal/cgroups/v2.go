@@ -65,10 +65,12 @@ func enableControllers(dir string) error {
 	return delegate(dir)
 }
 
-// hasControllers reports whether dir already passes on every controller it
-// has to its children.
+// hasControllers reports whether dir already passes on to its children
+// every controller berth wants that the host has: the root's, not dir's
+// own, which lack what an ancestor does not pass on (systemd enables
+// only memory and pids in / and system.slice until a unit needs more).
 func hasControllers(dir string) (bool, error) {
-	avail, err := os.ReadFile(filepath.Join(dir, "cgroup.controllers"))
+	avail, err := os.ReadFile(filepath.Join(Root, "cgroup.controllers"))
 	if err != nil {
 		return false, err
 	}

@@ -200,7 +200,7 @@ func Restore(o Options, co checkpoint.Options, criu string) (_ *Container, err e
 	}
 	store := state.Store{Root: o.StateRoot}
 	store.Collect(Cleanup)
-	cg, err := claimCgroup(o)
+	cg, err := claimCgroup(&o)
 	if err != nil {
 		return nil, err
 	}
@@ -227,6 +227,14 @@ func Restore(o Options, co checkpoint.Options, criu string) (_ *Container, err e
 	pid, err := c.criuRestore(o, co, criu, inherit)
 	if err != nil {
 		return nil, err
+	}
+	if o.unit != nil {
+		// The restored tree is in the cgroup already; systemd adopts it.
+		if err := startUnit(o.unit, o.ID, pid, cg, s.Linux.Resources, false); err != nil {
+			_ = unix.Kill(pid, unix.SIGKILL)
+			reapPid(pid)
+			return nil, err
+		}
 	}
 	c.rec.Pid = pid
 	c.rec.PidStart, _ = state.ProcessStartTime(pid)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/berth-runtime/berth/internal/cgroups"
+	"github.com/berth-runtime/berth/internal/cgroups/systemd"
 	"github.com/berth-runtime/berth/internal/hooks"
 	"github.com/berth-runtime/berth/internal/pidfd"
 	"github.com/berth-runtime/berth/internal/rootfs"
@@ -75,9 +76,13 @@ type Options struct {
 	// RootOverlay, when set, is an image's copy-on-write root filesystem,
 	// which the init stage mounts at the config's root path.
 	RootOverlay *rootfs.Overlay
-	// SystemdCgroup reads cgroupsPath as slice:prefix:name (the cgroups
-	// are still managed through cgroupfs).
+	// SystemdCgroup reads cgroupsPath as slice:prefix:name. Where
+	// systemd is PID 1 on cgroup v2 the cgroup is a transient systemd
+	// unit (see SystemdDriver); elsewhere it is made through cgroupfs at
+	// the path systemd would use.
 	SystemdCgroup bool
+	// unit is the systemd unit of the cgroup, when systemd manages it.
+	unit *systemd.Unit
 	// cgroupExists is set for exec: the process joins the container's
 	// cgroup instead of making one.
 	cgroupExists bool
@@ -182,13 +187,29 @@ func Create(o Options) (*Container, error) {
 	return create(o, false)
 }
 
+// SystemdDriver reports whether --systemd-cgroup gets systemd's own
+// driver here: systemd is PID 1 and runs the unified (v2) hierarchy. On
+// a v1 or hybrid host, or without systemd, the cgroup is made through
+// cgroupfs at the path systemd would give it.
+func SystemdDriver() bool {
+	return systemd.Booted() && cgroups.Detect() == cgroups.V2
+}
+
 // claimCgroup resolves the container's cgroup path (cgroupsPath, or the
 // systemd form) and claims it: an existing cgroup must be empty and thawed.
-// Nothing is created yet. Shared by create and restore.
-func claimCgroup(o Options) (*cgroups.Cgroup, error) {
+// Nothing is created yet. With systemd's driver it also names the unit
+// (o.unit). Shared by create and restore.
+func claimCgroup(o *Options) (*cgroups.Cgroup, error) {
 	s := o.Spec
 	path := cgroupPath(s, o.ID)
-	if o.SystemdCgroup {
+	switch {
+	case o.SystemdCgroup && SystemdDriver():
+		u, err := systemd.ParsePath(s.Linux.CgroupsPath, o.ID)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", spec.ErrInvalid, err)
+		}
+		o.unit, path = &u, u.Path
+	case o.SystemdCgroup:
 		var err error
 		if path, err = cgroups.SystemdPath(path); err != nil {
 			return nil, fmt.Errorf("%w: %v", spec.ErrInvalid, err)
@@ -215,8 +236,15 @@ func newRecord(o Options, cg *cgroups.Cgroup) state.Record {
 		ID: o.ID, Name: o.Name, Status: state.Creating, Bundle: o.Bundle, Rootfs: s.Root.Path,
 		Annotations: s.Annotations, Created: time.Now().UTC(), Ephemeral: o.Foreground && !o.Keep,
 		CgroupVersion: int(cg.Version), CgroupPath: cg.Path, CgroupDirs: cg.Dirs, CgroupForeign: cg.Foreign,
-		SharedMounts: !spec.HasNamespace(s, specs.MountNamespace),
+		SharedMounts: !spec.HasNamespace(s, specs.MountNamespace), SystemdUnit: unitName(o.unit),
 	}
+}
+
+func unitName(u *systemd.Unit) string {
+	if u == nil {
+		return ""
+	}
+	return u.Name
 }
 
 func create(o Options, startNow bool) (_ *Container, err error) {
@@ -226,7 +254,7 @@ func create(o Options, startNow bool) (_ *Container, err error) {
 	if err := spec.Validate(s); err != nil {
 		return nil, err
 	}
-	cg, err := claimCgroup(o)
+	cg, err := claimCgroup(&o)
 	if err != nil {
 		return nil, err
 	}
@@ -263,6 +291,9 @@ func create(o Options, startNow bool) (_ *Container, err error) {
 		return nil, err
 	}
 	c.init = p
+	if err := tellSystemdPidsLimit(o.unit, s.Linux.Resources); err != nil {
+		return nil, err
+	}
 	c.rec.Pid = p.pid
 	c.rec.PidStart, _ = state.ProcessStartTime(p.pid)
 	c.rec.Status = state.Created
@@ -414,7 +445,7 @@ func (c *Container) release() {
 		c.handle.Release()
 		return
 	}
-	if err := c.cg.Destroy(); err != nil {
+	if err := destroyCgroup(c.rec, c.cg); err != nil {
 		// The collection that retries must know every directory that is
 		// not the container's, including one found taken since the
 		// record was written (cgroups.Cgroup.Create marks it foreign).
@@ -424,6 +455,18 @@ func (c *Container) release() {
 		return
 	}
 	_ = c.handle.Remove(c.store, c.rec)
+}
+
+// destroyCgroup removes the container's cgroup: first its systemd unit,
+// if it has one (systemd kills what is left and removes the cgroup it
+// made), then through cgroupfs whatever remains, such as cgroups the
+// container made below a delegated scope.
+func destroyCgroup(rec state.Record, cg *cgroups.Cgroup) error {
+	var stop error
+	if rec.SystemdUnit != "" {
+		stop = systemd.Stop(rec.SystemdUnit)
+	}
+	return errors.Join(stop, cg.Destroy())
 }
 
 func cgroupPath(s *specs.Spec, id string) string {
@@ -442,7 +485,7 @@ func Cleanup(rec state.Record) error {
 	if len(rec.CgroupDirs) == 0 {
 		return nil
 	}
-	if err := cgroupOf(rec).Destroy(); err != nil {
+	if err := destroyCgroup(rec, cgroupOf(rec)); err != nil {
 		return fmt.Errorf("container %s: %w", rec.ID, err)
 	}
 	return nil

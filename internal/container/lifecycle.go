@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/berth-runtime/berth/internal/cgroups"
+	"github.com/berth-runtime/berth/internal/cgroups/systemd"
 	"github.com/berth-runtime/berth/internal/hooks"
 	"github.com/berth-runtime/berth/internal/pidfd"
 	"github.com/berth-runtime/berth/internal/state"
@@ -233,6 +234,11 @@ func (c *Container) killAndWait() {
 // destroyCgroup removes the cgroup once its last process is gone. Killed
 // processes leave it within moments; this is not on any start path.
 func (c *Container) destroyCgroup() error {
+	if c.rec.SystemdUnit != "" {
+		if err := systemd.Stop(c.rec.SystemdUnit); err != nil {
+			return err
+		}
+	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		err := c.cg.Destroy()
@@ -288,6 +294,9 @@ func List(stateRoot string) []state.Record {
 // and records them in its saved config.
 func (c *Container) Update(r *specs.LinuxResources) error {
 	if err := state.Check(state.OpUpdate, c.Status()); err != nil {
+		return err
+	}
+	if err := c.updateUnit(r); err != nil {
 		return err
 	}
 	if err := c.cg.Update(r); err != nil {

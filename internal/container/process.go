@@ -118,6 +118,11 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, s
 		p.pipes.Start()
 	}
 	switch {
+	case o.unit != nil:
+		// systemd's driver: the unit is made now that there is a PID to
+		// put in it (systemd refuses an empty scope); the init stage was
+		// born in the cgroup the unit adopts, and waits for its config.
+		err = startUnit(o.unit, o.ID, p.pid, cg, s.Linux.Resources, o.pidsMax != nil)
 	case cg.Version == cgroups.V1 && whole && o.nsenter == nil:
 		// The slow path (cgroup.procs), for a child that cannot join by
 		// itself: see joinTasks.

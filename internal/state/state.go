@@ -55,6 +55,10 @@ type Record struct {
 	// the container: berth never freezes them, kills their processes or
 	// removes them.
 	CgroupForeign []string `json:"cgroupForeign,omitempty"`
+	// SystemdUnit is the transient unit systemd made for the cgroup
+	// (berth-oci --systemd-cgroup where systemd is PID 1); it is stopped
+	// when the container is removed.
+	SystemdUnit string `json:"systemdUnit,omitempty"`
 	// Ephemeral records (berth run) belong to the process holding their
 	// lock and are collected when it is gone. Other records (berth-oci)
 	// live until an explicit delete; only a creation that never finished

@@ -17,6 +17,46 @@ fail() {
 	exit 1
 }
 
+# run_tests [CGROUP]: runs the test binary (in CGROUP, when given), prints
+# its status and powers off.
+run_tests() {
+	set -- -test.run Cgroup
+	. /etc/berth-vm/args.sh
+	echo "berth-vm: kernel $(uname -r), cgroup2 controllers: $(cat /sys/fs/cgroup/cgroup.subtree_control)"
+	echo "berth-vm: running ./integration.test -test.v $*"
+	cd /payload || fail "no /payload"
+	dmesg -c >/dev/null # keep only the tests' kernel messages, shown on failure
+	(
+		if [ -n "$join" ]; then
+			echo 0 >"$join/cgroup.procs" || { echo "berth-vm: cannot join $join"; exit 125; }
+		fi
+		export BERTH_BIN=/payload/berth BERTH_OCI_BIN=/payload/berth-oci BERTH_CGROUP_EXPECT=v2 BERTH_VM=1 TMPDIR=/tmp
+		exec ./integration.test -test.v "$@"
+	) </dev/null 2>&1
+	rc=$?
+	klog=$(dmesg | tail -n 40)
+	if [ "$rc" != 0 ] && [ -n "$klog" ]; then
+		echo "berth-vm: --- guest kernel messages during the tests (last 40) ---"
+		echo "$klog"
+	fi
+	echo "BERTH_VM_EXIT=$rc"
+	sync
+	poweroff -f
+}
+
+# Under systemd (BERTH_VM_INIT=systemd), the unit berth-vm.service runs
+# this: systemd mounted the file systems and owns the cgroup tree; the
+# tests run in the service's own cgroup.
+if [ "${1:-}" = payload ]; then
+	echo 1 >/proc/sys/kernel/printk
+	hostname berth-vm
+	ip link set lo up || fail "bring up lo"
+	modprobe overlay 2>/dev/null || true
+	mkdir -p /tmp && mount -t tmpfs -o nosuid,nodev,mode=1777 tmp /tmp || fail "mount /tmp"
+	export BERTH_EXPECT_SYSTEMD=1
+	join= run_tests
+fi
+
 if [ "${1:-}" != stage2 ]; then
 	mount -t proc proc /proc || fail "mount /proc"
 	mkdir -p /newroot
@@ -30,6 +70,12 @@ if [ "${1:-}" != stage2 ]; then
 	# shellcheck disable=SC2093 # returns only on failure
 	exec switch_root /newroot /init stage2
 	fail "switch_root"
+fi
+
+if [ -e /etc/berth-vm/systemd ]; then
+	# shellcheck disable=SC2093 # returns only on failure
+	exec /lib/systemd/systemd
+	fail "exec /lib/systemd/systemd"
 fi
 
 mount -t proc -o nosuid,nodev,noexec proc /proc || fail "mount /proc"
@@ -59,24 +105,4 @@ done
 echo "$enable" >$cg/cgroup.subtree_control || fail "enable '$enable' in $cg/cgroup.subtree_control (have: $ctrls)"
 mkdir -p $cg/test || fail "mkdir $cg/test"
 
-set -- -test.run Cgroup
-. /etc/berth-vm/args.sh
-echo "berth-vm: kernel $(uname -r), cgroup2 controllers: $(cat $cg/cgroup.subtree_control)"
-echo "berth-vm: running ./integration.test -test.v $*"
-
-cd /payload || fail "no /payload"
-dmesg -c >/dev/null # keep only the tests' kernel messages, shown on failure
-(
-	echo 0 >$cg/test/cgroup.procs || { echo "berth-vm: cannot join $cg/test"; exit 125; }
-	export BERTH_BIN=/payload/berth BERTH_OCI_BIN=/payload/berth-oci BERTH_CGROUP_EXPECT=v2 BERTH_VM=1 TMPDIR=/tmp
-	exec ./integration.test -test.v "$@"
-) </dev/null 2>&1
-rc=$?
-klog=$(dmesg | tail -n 40)
-if [ "$rc" != 0 ] && [ -n "$klog" ]; then
-	echo "berth-vm: --- guest kernel messages during the tests (last 40) ---"
-	echo "$klog"
-fi
-echo "BERTH_VM_EXIT=$rc"
-sync
-poweroff -f
+join=$cg/test run_tests

@@ -82,6 +82,12 @@ for a in $("$root/bin/busybox" --list-full); do
 	[ -e "$root/$a" ] || ln -s /bin/busybox "$root/$a"
 done
 install -m 0755 "$vm_dir/init.sh" "$root/init"
+# BERTH_VM_INIT=systemd: the host's systemd boots the guest as PID 1 and
+# runs the tests from a oneshot unit (for berth-oci's systemd cgroup
+# driver); see README.md.
+if [ "${BERTH_VM_INIT:-busybox}" = systemd ]; then
+	"$vm_dir/systemd-root.sh" "$root" || die "cannot put systemd in the guest"
+fi
 [ "$(id -u)" != 0 ] || mknod -m 600 "$root/dev/console" c 5 1
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
 printf 'root:x:0:\ntty:x:5:\nnogroup:x:65534:\n' >"$root/etc/group"
@@ -111,6 +117,12 @@ busybox depmod -b "$root" "$kver"
 cp -a "$payload/." "$root/payload/"
 (cd "$root" && find . -mindepth 1 | LC_ALL=C sort | cpio --quiet -o -H newc -R 0:0) >"$tmp/initrd"
 
+# systemd: the unified hierarchy, no status lines or logs on the console
+# (the tests' output goes there), no attempt to read a machine ID.
+sd_append=
+[ "${BERTH_VM_INIT:-busybox}" != systemd ] ||
+	sd_append="systemd.unified_cgroup_hierarchy=1 systemd.show_status=0 systemd.log_level=warning systemd.log_target=kmsg"
+
 # Boot. The console goes through a fifo so that this shell can wait for
 # qemu (and stop it when interrupted) while the output is streamed.
 log=$tmp/console.log
@@ -122,7 +134,7 @@ start=$(date +%s)
 timeout -k 10 "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -m "$mem" -smp "$smp" \
 	-nographic -no-reboot -nic none \
 	-kernel "$kernel" -initrd "$tmp/initrd" \
-	-append "console=ttyS0 panic=-1 quiet ${BERTH_VM_APPEND:-}" \
+	-append "console=ttyS0 panic=-1 quiet $sd_append ${BERTH_VM_APPEND:-}" \
 	</dev/null >"$tmp/console" &
 qpid=$!
 qrc=0
