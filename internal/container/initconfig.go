@@ -158,11 +158,7 @@ func rootfsConfig(s *specs.Spec, cg *cgroups.Cgroup) (*rootfs.Config, error) {
 		}
 	}
 	for _, m := range s.Mounts {
-		src := m.Source
-		if spec.IsBind(m) && !filepath.IsAbs(src) {
-			src = filepath.Join(filepath.Dir(s.Root.Path), src)
-		}
-		parsed, err := rootfs.ParseMount(m.Type, src, m.Destination, m.Options)
+		parsed, err := parseMount(s, m)
 		if err == nil {
 			err = idmapOf(s, m, &parsed)
 		}
@@ -350,4 +346,14 @@ func compileSeccomp(profile *specs.LinuxSeccomp, p *initproc.Process) error {
 	}
 	p.Seccomp, p.SeccompFlags = initproc.EncodeFilter(prog), flags
 	return nil
+}
+
+// parseMount translates one of the config's mounts; a relative bind
+// source is relative to the bundle (the root's parent).
+func parseMount(s *specs.Spec, m specs.Mount) (rootfs.Mount, error) {
+	src := m.Source
+	if spec.IsBind(m) && !filepath.IsAbs(src) {
+		src = filepath.Join(filepath.Dir(s.Root.Path), src)
+	}
+	return rootfs.ParseMount(m.Type, src, m.Destination, m.Options)
 }
