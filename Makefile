@@ -63,7 +63,7 @@ test-v2: build
 	go build -o $(VM_PAYLOAD)/berth-probe ./test/probe
 	go build -o $(VM_PAYLOAD)/int80 ./test/integration/testdata/int80
 	go test -c -o $(VM_PAYLOAD)/integration.test ./test/integration
-	test/vm/run.sh $(VM_PAYLOAD) -- -test.timeout 15m
+	test/vm/run.sh $(VM_PAYLOAD) -- -test.timeout 15m -test.skip TestPodmanCheckpointRestore/runc
 
 # The OCI validation suite (opencontainers/runtime-tools); fails unless
 # every program in test/oci/expected-pass.txt passes. docs/conformance.md.
