@@ -376,13 +376,35 @@ func TestCheckpointRestoreMakesMountpoints(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(images, "inventory.img"), nil, 0o600) // the stand-in wrote no images
 	t.Setenv("FAKE_CRIU_PROBE", "/run/.containerenv /data/deep /scratch /scratch/sub")
-	fresh := ociBundle(t, []string{"sh", "-c", counterScript}, mounts)
+	// The fresh root is hostile: /escape is a symlink to a host directory,
+	// and the mountpoint /escape/x must be made inside the root.
+	outside := filepath.Join(dir, "outside")
+	if err := os.Mkdir(outside, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fresh := ociBundle(t, []string{"sh", "-c", counterScript}, func(s *specs.Spec) {
+		mounts(s)
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/escape/x", Type: "bind", Source: dir, Options: []string{"rbind"}})
+	})
+	if err := os.Symlink(outside, filepath.Join(fresh, "rootfs", "escape")); err != nil {
+		t.Fatal(err)
+	}
+	// The same path exists inside the root, where the link leads there.
+	if err := os.MkdirAll(filepath.Join(fresh, "rootfs", outside), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	ociRestore(t, "cr-mp2", fresh, images, "--criu", criu)
 	restore := readFile(t, logFile)
 	for _, want := range []string{"probe /run/.containerenv file", "probe /data/deep dir", "probe /scratch dir", "probe /scratch/sub missing"} {
 		if !strings.Contains(restore, want) {
 			t.Errorf("the restore root at CRIU's start: want %q, got:\n%s", want, restore)
 		}
+	}
+	if _, err := os.Lstat(filepath.Join(outside, "x")); err == nil {
+		t.Errorf("a mountpoint was made through the root's symlink on the host: %s", filepath.Join(outside, "x"))
+	}
+	if fi, err := os.Lstat(filepath.Join(fresh, "rootfs", outside, "x")); err != nil || !fi.IsDir() {
+		t.Errorf("the mountpoint /escape/x is not in the root, where the symlink leads: %v", err)
 	}
 	checkRestoredContainer(t, "cr-mp2")
 	checkNoLeaks(t, before)
