@@ -254,13 +254,19 @@ func TestPodmanCheckpointRestore(t *testing.T) {
 			t.Cleanup(func() { p.run(t, "--runtime", rt, "rm", "-f", "-t", "0", name, name+"-copy") })
 			p.waitCount(t, name, 3)
 
-			pm("container", "checkpoint", name)
+			// --print-stats: podman reads CRIU's stats-dump and
+			// stats-restore from the runtime's --work-path.
+			if out := pm("container", "checkpoint", "--print-stats", name); !strings.Contains(out, `"freezing_time"`) {
+				t.Errorf("checkpoint --print-stats: no CRIU statistics: %s", out)
+			}
 			if st := p.status(t, name); st != "exited true" {
 				t.Fatalf("after checkpoint: status, checkpointed %q, want exited true", st)
 			}
 			before := p.counter(t, name)
 
-			pm("container", "restore", name)
+			if out := pm("container", "restore", "--print-stats", name); !strings.Contains(out, `"restore_time"`) {
+				t.Errorf("restore --print-stats: no CRIU statistics: %s", out)
+			}
 			if st := p.status(t, name); st != "running false" {
 				t.Fatalf("after restore: status, checkpointed %q, want running false", st)
 			}
