@@ -11,6 +11,7 @@ import (
 
 	"github.com/berth-runtime/berth/internal/cgroups"
 	"github.com/berth-runtime/berth/internal/checkpoint"
+	"github.com/berth-runtime/berth/internal/rootfs"
 	"github.com/berth-runtime/berth/internal/spec"
 	"github.com/berth-runtime/berth/internal/state"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -268,6 +269,9 @@ func (c *Container) criuRestore(o Options, co checkpoint.Options, criu string, i
 	}
 	// The restored mount namespace holds its own copy of the root.
 	defer unix.Unmount(root, unix.MNT_DETACH)
+	if err := createMountpoints(o.Spec, root); err != nil {
+		return 0, err
+	}
 	r := checkpoint.Restore{Root: root, CgroupRoot: c.cg.Path, PidFile: filepath.Join(c.dir, "criu.pid"), Inherit: inherit}
 	defer os.Remove(r.PidFile)
 	for _, m := range bindMounts(o.Spec) {
@@ -315,6 +319,25 @@ func (c *Container) criuRestore(o Options, co checkpoint.Options, criu string, i
 		return 0, fmt.Errorf("restore: criu's pid file holds %q", b)
 	}
 	return pid, nil
+}
+
+// createMountpoints makes the destinations of the config's mounts in the
+// restore root: CRIU mounts them but fails where one is missing, as in
+// the fresh root of podman's `restore --import` ("Can't stat mountpoint
+// .../run/.containerenv").
+func createMountpoints(s *specs.Spec, root string) error {
+	var mounts []rootfs.Mount
+	for _, m := range s.Mounts {
+		parsed, err := parseMount(s, m)
+		if err != nil {
+			return fmt.Errorf("%w: %v", spec.ErrInvalid, err)
+		}
+		mounts = append(mounts, parsed)
+	}
+	if err := rootfs.CreateMountpoints(root, mounts); err != nil {
+		return fmt.Errorf("restore: %w", err)
+	}
+	return nil
 }
 
 // stdioKey is the key of the image's stdio fd i in inherit.

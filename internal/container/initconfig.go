@@ -164,11 +164,7 @@ func rootfsConfig(s *specs.Spec, cg *cgroups.Cgroup) (*rootfs.Config, error) {
 		}
 	}
 	for _, m := range s.Mounts {
-		src := m.Source
-		if spec.IsBind(m) && !filepath.IsAbs(src) {
-			src = filepath.Join(filepath.Dir(s.Root.Path), src)
-		}
-		parsed, err := rootfs.ParseMount(m.Type, src, m.Destination, m.Options)
+		parsed, err := parseMount(s, m)
 		if err == nil {
 			err = idmapOf(s, m, &parsed)
 		}
@@ -367,4 +363,14 @@ func idRanges(m []specs.LinuxIDMapping) []rootfs.IDRange {
 		out[i] = rootfs.IDRange{ContainerID: e.ContainerID, HostID: e.HostID, Size: e.Size}
 	}
 	return out
+}
+
+// parseMount translates one of the config's mounts; a relative bind
+// source is relative to the bundle (the root's parent).
+func parseMount(s *specs.Spec, m specs.Mount) (rootfs.Mount, error) {
+	src := m.Source
+	if spec.IsBind(m) && !filepath.IsAbs(src) {
+		src = filepath.Join(filepath.Dir(s.Root.Path), src)
+	}
+	return rootfs.ParseMount(m.Type, src, m.Destination, m.Options)
 }

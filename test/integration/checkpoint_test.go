@@ -244,9 +244,13 @@ check) exit 0 ;;
 dump|pre-dump) ;;
 restore)
 	while [ $# -gt 0 ]; do
-		case $1 in --pidfile) pidfile=$2 ;; --cgroup-root) cgroot=$2 ;; esac
+		case $1 in --pidfile) pidfile=$2 ;; --cgroup-root) cgroot=$2 ;; --root) root=$2 ;; esac
 		shift
 	done
+	# What the root holds when CRIU starts mounting: FAKE_CRIU_PROBE's paths.
+	for p in $FAKE_CRIU_PROBE; do
+		if [ -d "$root$p" ]; then echo "probe $p dir"; elif [ -f "$root$p" ]; then echo "probe $p file"; else echo "probe $p missing"; fi
+	done >>"$FAKE_CRIU_LOG"
 	sleep 1000 </dev/null >/dev/null 2>&1 &
 	for f in /sys/fs/cgroup/cgroup.procs /sys/fs/cgroup/*/cgroup.procs; do
 		d=$(dirname "$f")$cgroot
@@ -335,6 +339,74 @@ func TestCheckpointCriuInvocation(t *testing.T) {
 		}
 	}
 	checkRestoredContainer(t, "cr-fake2")
+	checkNoLeaks(t, before)
+}
+
+// TestCheckpointRestoreMakesMountpoints: a restore into a fresh root
+// (podman's `restore --import`) finds the destinations of the config's
+// mounts there before CRIU mounts them, as a start makes them: a file
+// for a bound file, directories otherwise, nothing under a tmpfs whose
+// contents CRIU restores. CRIU failed before with "Can't stat mountpoint
+// .../run/.containerenv". It runs everywhere, with the stand-in criu.
+func TestCheckpointRestoreMakesMountpoints(t *testing.T) {
+	needRoot(t)
+	before := snapshot(t)
+	dir := t.TempDir()
+	criu := filepath.Join(dir, "criu")
+	if err := os.WriteFile(criu, []byte(fakeCriu), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	logFile := filepath.Join(dir, "criu.log")
+	t.Setenv("FAKE_CRIU_LOG", logFile)
+	envFile := filepath.Join(dir, "containerenv")
+	if err := os.WriteFile(envFile, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mounts := func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts,
+			specs.Mount{Destination: "/run/.containerenv", Type: "bind", Source: envFile, Options: []string{"bind"}},
+			specs.Mount{Destination: "/data/deep", Type: "bind", Source: dir, Options: []string{"rbind"}},
+			specs.Mount{Destination: "/scratch", Type: "tmpfs", Source: "tmpfs"},
+			specs.Mount{Destination: "/scratch/sub", Type: "bind", Source: dir, Options: []string{"rbind"}})
+	}
+	ociRunDetached(t, "cr-mp", ociBundle(t, []string{"sh", "-c", counterScript}, mounts))
+	images := filepath.Join(dir, "images")
+	if r := oci(t, "--criu", criu, "checkpoint", "--image-path", images, "cr-mp"); r.code != 0 {
+		t.Fatalf("checkpoint: %+v", r)
+	}
+	os.WriteFile(filepath.Join(images, "inventory.img"), nil, 0o600) // the stand-in wrote no images
+	t.Setenv("FAKE_CRIU_PROBE", "/run/.containerenv /data/deep /scratch /scratch/sub")
+	// The fresh root is hostile: /escape is a symlink to a host directory,
+	// and the mountpoint /escape/x must be made inside the root.
+	outside := filepath.Join(dir, "outside")
+	if err := os.Mkdir(outside, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fresh := ociBundle(t, []string{"sh", "-c", counterScript}, func(s *specs.Spec) {
+		mounts(s)
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/escape/x", Type: "bind", Source: dir, Options: []string{"rbind"}})
+	})
+	if err := os.Symlink(outside, filepath.Join(fresh, "rootfs", "escape")); err != nil {
+		t.Fatal(err)
+	}
+	// The same path exists inside the root, where the link leads there.
+	if err := os.MkdirAll(filepath.Join(fresh, "rootfs", outside), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ociRestore(t, "cr-mp2", fresh, images, "--criu", criu)
+	restore := readFile(t, logFile)
+	for _, want := range []string{"probe /run/.containerenv file", "probe /data/deep dir", "probe /scratch dir", "probe /scratch/sub missing"} {
+		if !strings.Contains(restore, want) {
+			t.Errorf("the restore root at CRIU's start: want %q, got:\n%s", want, restore)
+		}
+	}
+	if _, err := os.Lstat(filepath.Join(outside, "x")); err == nil {
+		t.Errorf("a mountpoint was made through the root's symlink on the host: %s", filepath.Join(outside, "x"))
+	}
+	if fi, err := os.Lstat(filepath.Join(fresh, "rootfs", outside, "x")); err != nil || !fi.IsDir() {
+		t.Errorf("the mountpoint /escape/x is not in the root, where the symlink leads: %v", err)
+	}
+	checkRestoredContainer(t, "cr-mp2")
 	checkNoLeaks(t, before)
 }
 

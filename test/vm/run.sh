@@ -32,7 +32,7 @@ modules=${BERTH_VM_MODULES:-overlay veth bridge br_netfilter dummy macvlan ipvla
 tools=${BERTH_VM_TOOLS:-ip nsenter nft}
 # Copied when the host has them: criu and GNU tar (its tmpfs images), for
 # the checkpoint tests (CRIU needs the socket diag modules above).
-optional_tools=${BERTH_VM_OPTIONAL_TOOLS:-criu tar}
+optional_tools=${BERTH_VM_OPTIONAL_TOOLS:-criu tar podman conmon runc}
 
 [ -d "$payload" ] || die "payload directory $payload does not exist"
 for f in berth integration.test; do
