@@ -18,6 +18,7 @@ import (
 	"github.com/berth-runtime/berth/internal/network/nft"
 	"github.com/berth-runtime/berth/internal/pidfd"
 	"github.com/berth-runtime/berth/internal/progress"
+	"github.com/berth-runtime/berth/internal/rootless"
 	"github.com/berth-runtime/berth/internal/snapshot"
 	"github.com/berth-runtime/berth/internal/spec"
 	"github.com/berth-runtime/berth/internal/terminal"
@@ -86,7 +87,7 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 	fl.StringVar(&f.pull, "pull", "missing", "pull the image: missing (when not stored), always, or never")
 	fl.BoolVar(&f.tlsVerify, "tls-verify", true, "when pulling, require https with a trusted certificate")
 	fl.StringVar(&o.Entrypoint, "entrypoint", "", "run this program instead of the image's entrypoint (the image's Cmd is dropped too)")
-	fl.StringVar(&o.Network, "network", "bridge", "network: bridge (berth0, 10.88.0.0/16, outbound NAT), a network made with berth network create, none (loopback only), host, or container:NAME")
+	fl.StringVar(&o.Network, "network", "bridge", "network: bridge (berth0, 10.88.0.0/16, outbound NAT), a network made with berth network create, none (loopback only), host, or container:NAME (rootless: none by default; bridge is not available)")
 	fl.StringVar(&f.restart, "restart", "no", "restart policy of a detached container: no, on-failure[:N], always, unless-stopped")
 	addMountFlags(fl, &f.mounts)
 	fl.StringVar(&f.id, "id", "", "")
@@ -101,10 +102,10 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 }
 
 func runContainer(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []string) error {
-	if os.Geteuid() != 0 {
-		return errors.New("berth run needs root: run it as root or with sudo (rootless containers are not supported yet)")
-	}
 	o := &f.opts
+	if err := rootlessNetwork(o, fl); err != nil {
+		return err
+	}
 	if o.Interactive && o.TTY && !terminal.IsTerminal(os.Stdin) && !f.detach && !f.monitor {
 		return errors.New("the input device is not a TTY: drop -t, or run berth from a terminal")
 	}
@@ -247,7 +248,7 @@ func runOnce(g *globalOptions, f *runFlags, rec *managed.Record, args []string, 
 	o := f.opts
 	store := g.containers()
 	run := container.Options{StateRoot: g.runroot, ID: rec.ID, Stdin: io.in, Stdout: io.out, Stderr: io.err, RelayStdio: io.relay,
-		KeepSpec: true, TakeTerminal: io.takeTerminal}
+		KeepSpec: true, TakeTerminal: io.takeTerminal, Rootless: rootless.Active()}
 	if o.Rootfs == "" {
 		if len(args) == 0 {
 			return container.Exit{}, errors.New("no image given: berth run IMAGE [COMMAND...], or berth run --rootfs DIR COMMAND...")

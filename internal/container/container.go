@@ -78,6 +78,11 @@ type Options struct {
 	// SystemdCgroup reads cgroupsPath as slice:prefix:name (the cgroups
 	// are still managed through cgroupfs).
 	SystemdCgroup bool
+	// Rootless is set when the runtime is root only of a user namespace
+	// an ordinary user made (rootless berth): the container gets no
+	// cgroup, and limits are refused with what the host lacks
+	// (cgroups.CheckNoLimits), never silently dropped.
+	Rootless bool
 	// cgroupExists is set for exec: the process joins the container's
 	// cgroup instead of making one.
 	cgroupExists bool
@@ -184,6 +189,12 @@ func Create(o Options) (*Container, error) {
 // Nothing is created yet. Shared by create and restore.
 func claimCgroup(o Options) (*cgroups.Cgroup, error) {
 	s := o.Spec
+	if o.Rootless {
+		if err := cgroups.CheckNoLimits(s.Linux.Resources); err != nil {
+			return nil, err
+		}
+		return cgroups.None(), nil
+	}
 	path := cgroupPath(s, o.ID)
 	if o.SystemdCgroup {
 		var err error

@@ -1,0 +1,121 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/berth-runtime/berth/internal/spec"
+	"github.com/spf13/pflag"
+
+	"github.com/berth-runtime/berth/internal/rootless"
+	"github.com/berth-runtime/berth/internal/state"
+	"github.com/spf13/cobra"
+)
+
+// defaultDirs are berth's storage and state directories: the system's
+// for root, the user's own for rootless berth (see rootless.UserDirs).
+// Left empty when the user's cannot be found; enterRootless says why.
+func defaultDirs() rootless.Dirs {
+	if !rootless.Active() {
+		return rootless.Dirs{Data: defaultStorage, Run: state.DefaultRoot}
+	}
+	d, err := rootless.UserDirs(rootless.ProcessEnvironment())
+	if err != nil {
+		return rootless.Dirs{}
+	}
+	return d
+}
+
+// noNamespace are the commands a rootless user runs as itself: they read
+// records and logs, or signal processes, which the user may do to its own
+// containers from outside their user namespace (as the namespace's owner
+// it holds every capability in it). The others need to be root among the
+// user's IDs: they unpack layers, mount, and remove files of other IDs.
+var noNamespace = map[string]bool{
+	"help": true, "man": true, "gen-man": true, "completion": true,
+	cobra.ShellCompRequestCmd: true, cobra.ShellCompNoDescRequestCmd: true,
+	"berth ps": true, "berth container ps": true, "berth logs": true, "berth inspect": true,
+	"berth container inspect": true, "berth stop": true, "berth kill": true, "berth wait": true,
+	"berth images": true, "berth image ls": true, "berth image inspect": true, "berth stats": true,
+	"berth top": true, "berth volume ls": true, "berth volume inspect": true,
+	"berth network ls": true, "berth network inspect": true,
+	"berth exec": true, // refused: see errRootlessExec
+}
+
+// enterRootless runs a rootless user's command in berth's user namespace
+// (rootless.Enter) and exits with its status, unless the command needs no
+// privilege or this process is there already.
+func enterRootless(g *globalOptions, cmd *cobra.Command) error {
+	if !rootless.Active() {
+		return nil
+	}
+	if g.root == "" || g.runroot == "" {
+		_, err := rootless.UserDirs(rootless.ProcessEnvironment())
+		return err
+	}
+	if rootless.Inside() || noNamespace[cmd.Name()] || noNamespace[cmd.CommandPath()] {
+		return nil
+	}
+	if err := rootless.Prepare(rootless.Dirs{Data: g.root, Run: g.runroot}); err != nil {
+		return err
+	}
+	m, err := rootless.UserMapping()
+	if err != nil {
+		return err
+	}
+	if m.OwnOnly() {
+		warnOwnIDOnce(g.runroot)
+	}
+	code, err := rootless.Enter(m)
+	if err != nil {
+		return err
+	}
+	os.Exit(code)
+	return nil
+}
+
+// warnOwnIDOnce says, once per state directory, that only the user's own
+// ID is mapped: images whose files belong to other IDs cannot be unpacked
+// with their owners, and containers have a single user.
+func warnOwnIDOnce(runroot string) {
+	mark := filepath.Join(runroot, ".own-id-only-warned")
+	if _, err := os.Stat(mark); err == nil {
+		return
+	}
+	fmt.Fprintf(os.Stderr, "berth: warning: no subordinate IDs for uid %d in /etc/subuid and /etc/subgid: only your own ID is mapped (to root in containers); add a range for your user to both files (e.g. with usermod --add-subuids 100000-165535 --add-subgids 100000-165535) for images with files of other users\n", os.Getuid())
+	if err := os.MkdirAll(runroot, 0o700); err == nil {
+		if f, err := os.OpenFile(mark, os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
+			f.Close()
+		}
+	}
+}
+
+// rootlessNetwork chooses a rootless container's network. berth's
+// networks are a bridge and nftables rules in the host's network
+// namespace, which an ordinary user cannot create: rootless containers
+// get their own loopback-only network (none) unless --network says host,
+// none or container:NAME. podman gives them a user-mode network stack
+// (slirp4netns or pasta) instead; berth does not have one yet, and says
+// so rather than start a container without the network it asked for.
+func rootlessNetwork(o *spec.RunOptions, fl *pflag.FlagSet) error {
+	if !rootless.Active() {
+		return nil
+	}
+	if !fl.Changed("network") {
+		o.Network = "none"
+		return nil
+	}
+	switch mode := o.Network; {
+	case mode == "none" || mode == "host" || strings.HasPrefix(mode, "container:"):
+		return nil
+	default:
+		return fmt.Errorf("--network %s needs root: rootless berth has no user-mode network stack yet (slirp4netns, pasta); use --network none (the rootless default) or --network host", mode)
+	}
+}
+
+// errRootlessExec is berth exec for rootless berth: joining a user
+// namespace needs a single-threaded stage that runs before Go starts.
+var errRootlessExec = errors.New("berth exec is not supported rootless yet: joining the container's user namespace needs berth's single-threaded entry stage (berth-nsenter); run the container as root, or use berth attach")
