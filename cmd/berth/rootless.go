@@ -59,8 +59,10 @@ func enterRootless(g *globalOptions, cmd *cobra.Command) error {
 	if rootless.Inside() || noNamespace[cmd.Name()] || noNamespace[cmd.CommandPath()] {
 		return nil
 	}
-	if err := rootless.Prepare(rootless.Dirs{Data: g.root, Run: g.runroot}); err != nil {
-		return err
+	if d := defaultDirs(); d.Run == g.runroot {
+		if err := rootless.Prepare(d); err != nil {
+			return err
+		}
 	}
 	m, err := rootless.UserMapping()
 	if err != nil {

@@ -42,6 +42,11 @@ func mountOne(root *os.File, m Mount, c *Config) error {
 		if errors.Is(err, unix.EPERM) && m.Type == "sysfs" {
 			err = bindHostSysfs(root, target, m)
 		}
+		if data, ok := withoutGid(m, err); ok {
+			if unix.Mount(m.Source, fdName(target), m.Type, m.Flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT), data) == nil {
+				err = nil
+			}
+		}
 		if errors.Is(err, unix.EINVAL) {
 			if why := explainData(m); why != nil {
 				return why
@@ -58,6 +63,27 @@ func mountOne(root *os.File, m Mount, c *Config) error {
 		return err
 	}
 	return pinDevpts(root, m)
+}
+
+// withoutGid is a devpts mount's data without its gid= option, after the
+// kernel refused the mount with EINVAL: the gid is then one the user
+// namespace does not map (a rootless user without subordinate IDs has
+// only its own ID, as root, and no tty group 5). New terminals are owned
+// by the process's own group instead, as podman and crun do it.
+func withoutGid(m Mount, err error) (string, bool) {
+	if !errors.Is(err, unix.EINVAL) || m.Type != "devpts" {
+		return "", false
+	}
+	var kept []string
+	found := false
+	for _, o := range strings.Split(m.Data, ",") {
+		if strings.HasPrefix(o, "gid=") {
+			found = true
+			continue
+		}
+		kept = append(kept, o)
+	}
+	return strings.Join(kept, ","), found
 }
 
 // bindHostSysfs mounts the host's /sys, with all below it, where the

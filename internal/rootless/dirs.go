@@ -20,6 +20,9 @@ type Dirs struct {
 	Data string
 	// Run is the state of running containers.
 	Run string
+	// RunParent, when set, is the directory berth makes for Run itself
+	// (the fallback under TMPDIR), which Prepare checks.
+	RunParent string
 }
 
 // Environment is what the choice of directories depends on, so that it can
@@ -40,7 +43,7 @@ var ErrNoHome = errors.New("neither XDG_DATA_HOME nor HOME is set")
 //   - data: $XDG_DATA_HOME/berth, else $HOME/.local/share/berth;
 //   - state: $XDG_RUNTIME_DIR/berth, else /run/user/UID/berth when that
 //     directory is the user's own, else TMPDIR/berth-run-UID (podman's
-//     podman-run-UID), which Prepare creates with mode 0700.
+//     podman-run-UID) /berth, whose parent Prepare creates with mode 0700.
 //
 // Relative XDG variables are ignored, as the XDG specification asks.
 func UserDirs(e Environment) (Dirs, error) {
@@ -64,7 +67,8 @@ func UserDirs(e Environment) (Dirs, error) {
 		if !filepath.IsAbs(tmp) {
 			tmp = "/tmp"
 		}
-		d.Run = filepath.Join(tmp, "berth-run-"+strconv.Itoa(e.UID))
+		d.RunParent = filepath.Join(tmp, "berth-run-"+strconv.Itoa(e.UID))
+		d.Run = filepath.Join(d.RunParent, "berth")
 	}
 	return d, nil
 }
@@ -89,8 +93,8 @@ func ownDir(dir string) bool {
 // fallback under TMPDIR, and checks that no one else owns it: another
 // user could otherwise make it first and read or plant container state.
 func Prepare(d Dirs) error {
-	parent := d.Run
-	if filepath.Base(parent) == "berth" {
+	parent := d.RunParent
+	if parent == "" {
 		return nil // under XDG_RUNTIME_DIR or /run/user/UID: the user's own
 	}
 	if err := os.Mkdir(parent, 0o700); err != nil && !errors.Is(err, os.ErrExist) {
