@@ -253,6 +253,22 @@ func TestRootless(t *testing.T) {
 		t.Errorf("run the imported image: %+v", r)
 	}
 
+	// A named volume keeps what the container wrote, owners included.
+	if r := u.berth(t, "run", "--rm", "-v", "rlvol:/data", ref, "sh", "-c", "echo kept > /data/f && chown 1000:1000 /data/f"); r.code != 0 {
+		t.Errorf("write a volume: %+v", r)
+	}
+	if r := u.berth(t, "run", "--rm", "-v", "rlvol:/data", ref, "sh", "-c", "cat /data/f; stat -c %u:%g /data/f"); r.code != 0 || r.stdout != "kept\n1000:1000\n" {
+		t.Errorf("read the volume back: %+v", r)
+	}
+	if r := u.berth(t, "volume", "rm", "rlvol"); r.code != 0 {
+		t.Errorf("volume rm: %+v", r)
+	}
+	// The copy (vfs) root filesystem, where overlay is not wanted.
+	r = u.berth(t, "--storage-driver", "vfs", "run", "--rm", ref, "sh", "-c", "stat -c %u /home/app; grep -c ' / overlay ' /proc/self/mountinfo")
+	if r.stdout != "1000\n0\n" {
+		t.Errorf("--storage-driver vfs: %+v", r)
+	}
+
 	// Networks: none by default (loopback only), host on request.
 	if r := u.berth(t, "run", "--rm", ref, "ls", "/sys/class/net"); r.code != 0 || r.stdout != "lo\n" {
 		t.Errorf("default network: %+v, want loopback only", r)
@@ -277,6 +293,11 @@ func TestRootless(t *testing.T) {
 	oneLine(t, "--pids-limit", u.berth(t, "run", "--rm", "--pids-limit", "10", ref, "true"), "resource limits need a cgroup")
 	oneLine(t, "--cpus", u.berth(t, "run", "--rm", "--cpus", "0.5", ref, "true"), "resource limits need a cgroup")
 	oneLine(t, "--network bridge", u.berth(t, "run", "--rm", "--network", "bridge", ref, "true"), "--network bridge needs root")
+	// Without newuidmap (not on PATH here), the package to install.
+	cmd := u.command("run", "--rm", ref, "true")
+	cmd.Env[0] = "PATH=/nonexistent"
+	out, _ := cmd.CombinedOutput()
+	oneLine(t, "no newuidmap", result{stderr: string(out), code: cmd.ProcessState.ExitCode()}, "install Debian's uidmap package")
 
 	// Detached: ps, logs, stop, rm, from outside and inside its namespace.
 	r = u.berth(t, "run", "-d", "--name", "rl-web", ref, "sh", "-c", "echo started; trap 'echo bye; exit 0' TERM; while :; do sleep 0.1; done")
