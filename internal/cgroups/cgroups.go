@@ -57,6 +57,12 @@ type Cgroup struct {
 	// container (see Claim): berth writes the container's limits there,
 	// but never freezes them, kills their processes or removes them.
 	Foreign []string
+	// Delegated, when set, is the cgroup v2 subtree an ordinary user was
+	// given (ForUser), inside which the cgroup is made: controllers are
+	// enabled from there down, and no device program is attached (an
+	// ordinary user cannot load one; its user namespace already keeps
+	// it from making device nodes).
+	Delegated string
 }
 
 // ErrV1Unified means a config sets resources.unified on a cgroup v1 host.

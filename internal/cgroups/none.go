@@ -3,8 +3,12 @@ package cgroups
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // ErrNoCgroup means an operation needs a cgroup that the container does
@@ -20,6 +24,54 @@ var ErrNoDelegation = errors.New("resource limits need a cgroup the user may wri
 // in the cgroup of the berth that started them; freezing, limits and
 // statistics are refused (ErrNoCgroup), everything else is a no-op.
 func None() *Cgroup { return &Cgroup{Version: Detect()} }
+
+// ForUser is the cgroup of rootless container id: in the cgroup v2
+// subtree delegated to the user (Delegated), as <subtree>/berth/<id>; or
+// None where there is none, which refuses limits (CheckNoLimits).
+func ForUser(id string, r *specs.LinuxResources) (*Cgroup, error) {
+	if Detect() == V2 {
+		if top := Delegated(); top != "" {
+			dir := filepath.Join(top, "berth", id)
+			return &Cgroup{Version: V2, Path: "/" + strings.TrimPrefix(dir, Root+"/"), Dirs: []string{dir}, Delegated: top}, nil
+		}
+	}
+	if err := CheckNoLimits(r); err != nil {
+		return nil, err
+	}
+	return None(), nil
+}
+
+// Delegated is the topmost cgroup v2 directory above (or at) this
+// process's own cgroup that the process may manage: create cgroups in,
+// move processes into and enable controllers for, as systemd's Delegate=
+// gives user@UID.service to its user. "" when there is none.
+func Delegated() string {
+	b, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		return ""
+	}
+	var own string
+	for _, line := range strings.Split(string(b), "\n") {
+		if p, ok := strings.CutPrefix(line, "0::"); ok {
+			own = p
+		}
+	}
+	if own == "" {
+		return ""
+	}
+	top := ""
+	for dir := filepath.Join(Root, own); dir != Root && strings.HasPrefix(dir, Root+"/"); dir = filepath.Dir(dir) {
+		if !writable(dir) || !writable(filepath.Join(dir, "cgroup.procs")) || !writable(filepath.Join(dir, "cgroup.subtree_control")) {
+			break
+		}
+		top = dir
+	}
+	return top
+}
+
+func writable(path string) bool {
+	return unix.Faccessat(unix.AT_FDCWD, path, unix.W_OK, unix.AT_EACCESS) == nil
+}
 
 // IsNone reports whether c is None.
 func (c *Cgroup) IsNone() bool { return len(c.Dirs) == 0 }

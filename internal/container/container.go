@@ -190,10 +190,7 @@ func Create(o Options) (*Container, error) {
 func claimCgroup(o Options) (*cgroups.Cgroup, error) {
 	s := o.Spec
 	if o.Rootless {
-		if err := cgroups.CheckNoLimits(s.Linux.Resources); err != nil {
-			return nil, err
-		}
-		return cgroups.None(), nil
+		return cgroups.ForUser(o.ID, s.Linux.Resources)
 	}
 	path := cgroupPath(s, o.ID)
 	if o.SystemdCgroup {

@@ -500,3 +500,59 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 	}
 	t.Fatalf("timed out waiting until %s", what)
 }
+
+// TestRootlessDelegatedV2: on cgroup v2, a user given a subtree as
+// systemd's Delegate= gives user@UID.service (its directory and
+// cgroup.procs, cgroup.subtree_control and cgroup.threads chowned to
+// the user, controllers enabled) gets its limits there: the container's
+// cgroup is made below the subtree, and removed after it.
+func TestRootlessDelegatedV2(t *testing.T) {
+	needRoot(t)
+	var st unix.Statfs_t
+	if unix.Statfs("/sys/fs/cgroup", &st) != nil || st.Type != unix.CGROUP2_SUPER_MAGIC {
+		t.Skip("needs a cgroup v2 host (the VM: make test-v2)")
+	}
+	u := newBareUser(t)
+	deleg := filepath.Join("/sys/fs/cgroup", "berth-it-deleg-"+u.name)
+	leaf := filepath.Join(deleg, "session")
+	for _, d := range []string{deleg, leaf} {
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		dirs, _ := filepath.Glob(filepath.Join(deleg, "berth", "*"))
+		for _, d := range append(dirs, filepath.Join(deleg, "berth"), leaf, deleg) {
+			unix.Rmdir(d)
+		}
+	})
+	if err := os.WriteFile(filepath.Join(deleg, "cgroup.subtree_control"), []byte("+memory +pids +cpu"), 0); err != nil {
+		t.Fatalf("enable controllers: %v", err)
+	}
+	for _, d := range []string{deleg, leaf} {
+		for _, f := range []string{"", "cgroup.procs", "cgroup.subtree_control", "cgroup.threads"} {
+			if err := os.Chown(filepath.Join(d, f), u.uid, u.gid); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	dir := filepath.Join(u.home, "rootfs")
+	if err := BuildBusyboxRootfs(dir); err != nil {
+		t.Fatal(err)
+	}
+	exec.Command("chown", "-R", fmt.Sprintf("%d:%d", u.uid, u.gid), dir).Run()
+	leafFD, err := unix.Open(leaf, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(leafFD)
+	cmd := u.command("run", "--rm", "--rootfs", dir, "--memory", "64m", "--pids-limit", "20", "sh", "-c", "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max")
+	cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, leafFD
+	out, err := cmd.CombinedOutput()
+	if err != nil || string(out) != "67108864\n20\n" {
+		t.Errorf("limits in the delegated subtree: %v %q, want 67108864 and 20", err, out)
+	}
+	if left, _ := filepath.Glob(filepath.Join(deleg, "berth", "*", "cgroup.procs")); len(left) > 0 {
+		t.Errorf("container cgroups left in the delegated subtree: %v", left)
+	}
+}
