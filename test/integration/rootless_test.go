@@ -548,9 +548,11 @@ func TestRootlessDelegatedV2(t *testing.T) {
 	defer unix.Close(leafFD)
 	cmd := u.command("run", "--rm", "--rootfs", dir, "--memory", "64m", "--pids-limit", "20", "sh", "-c", "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max")
 	cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, leafFD
-	out, err := cmd.CombinedOutput()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil || string(out) != "67108864\n20\n" {
-		t.Errorf("limits in the delegated subtree: %v %q, want 67108864 and 20", err, out)
+		t.Errorf("limits in the delegated subtree: %v %q %q, want 67108864 and 20", err, out, stderr.String())
 	}
 	if left, _ := filepath.Glob(filepath.Join(deleg, "berth", "*", "cgroup.procs")); len(left) > 0 {
 		t.Errorf("container cgroups left in the delegated subtree: %v", left)
