@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/berth-runtime/berth/internal/spec"
+	"github.com/berth-runtime/berth/internal/network/usermode"
 	"github.com/spf13/pflag"
 
 	"github.com/berth-runtime/berth/internal/rootless"
@@ -96,25 +96,38 @@ func warnOwnIDOnce(runroot string) {
 }
 
 // rootlessNetwork chooses a rootless container's network. berth's
-// networks are a bridge and nftables rules in the host's network
-// namespace, which an ordinary user cannot create: rootless containers
-// get their own loopback-only network (none) unless --network says host,
-// none or container:NAME. podman gives them a user-mode network stack
-// (slirp4netns or pasta) instead; berth does not have one yet, and says
-// so rather than start a container without the network it asked for.
-func rootlessNetwork(o *spec.RunOptions, fl *pflag.FlagSet) error {
+// bridge networks are a bridge, veths and nftables rules in the host's
+// network namespace, which an ordinary user cannot make: a rootless
+// --network bridge is a user-mode stack instead (slirp4netns, as podman
+// does), in a network namespace of the container's own (none, then
+// connected: f.userMode). Without --network, rootless containers get
+// none (loopback only), which starts no extra process, unless -p asks
+// for published ports; host, none and container:NAME work as for root.
+// Networks made with berth network create need root.
+func rootlessNetwork(f *runFlags, fl *pflag.FlagSet) error {
+	o := &f.opts
 	if !rootless.Active() {
 		return nil
 	}
+	mode := o.Network
 	if !fl.Changed("network") {
-		o.Network = "none"
-		return nil
+		mode = "none"
+		if len(f.publish) > 0 {
+			mode = "bridge"
+		}
 	}
-	switch mode := o.Network; {
+	switch {
 	case mode == "none" || mode == "host" || strings.HasPrefix(mode, "container:"):
+		o.Network = mode
+		return nil
+	case mode == "bridge":
+		if _, err := usermode.Available(); err != nil {
+			return err
+		}
+		o.Network, f.userMode = "none", true
 		return nil
 	default:
-		return fmt.Errorf("--network %s needs root: rootless berth has no user-mode network stack yet (slirp4netns, pasta); use --network none (the rootless default) or --network host", mode)
+		return fmt.Errorf("--network %s needs root: a rootless container can have --network bridge (slirp4netns), none, host or container:NAME", mode)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/berth-runtime/berth/internal/managed"
 	"github.com/berth-runtime/berth/internal/network"
 	"github.com/berth-runtime/berth/internal/network/nft"
+	"github.com/berth-runtime/berth/internal/network/usermode"
 	"github.com/berth-runtime/berth/internal/pidfd"
 	"github.com/berth-runtime/berth/internal/progress"
 	"github.com/berth-runtime/berth/internal/rootless"
@@ -46,6 +48,9 @@ type runFlags struct {
 	// starting the container anew (berth container restore).
 	restore    string
 	restoreTCP bool
+	// userMode connects a rootless container's own network namespace to
+	// the host through slirp4netns (rootless --network bridge).
+	userMode bool
 }
 
 func newRunCommand(g *globalOptions) *cobra.Command {
@@ -103,7 +108,7 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 
 func runContainer(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []string) error {
 	o := &f.opts
-	if err := rootlessNetwork(o, fl); err != nil {
+	if err := rootlessNetwork(f, fl); err != nil {
 		return err
 	}
 	if o.Interactive && o.TTY && !terminal.IsTerminal(os.Stdin) && !f.detach && !f.monitor {
@@ -284,7 +289,14 @@ func runOnce(g *globalOptions, f *runFlags, rec *managed.Record, args []string, 
 	run.Spec = s
 	net := &managed.Network{Mode: o.Network}
 	bridged := o.Network != "none" && o.Network != "host" && !strings.HasPrefix(o.Network, "container:")
-	if len(f.publish) > 0 && !bridged {
+	if f.userMode {
+		release, err := joinUserModeNetwork(g, f, rec, &run, net)
+		if err != nil {
+			return container.Exit{}, err
+		}
+		defer release()
+	}
+	if len(f.publish) > 0 && !bridged && !f.userMode {
 		return container.Exit{}, fmt.Errorf("-p publishes ports of a bridge network, and --network %s has none: drop -p or --network", o.Network)
 	}
 	if bridged {
@@ -458,6 +470,36 @@ func joinNetwork(g *globalOptions, f *runFlags, rec *managed.Record, s *specs.Sp
 		info.Ports = append(info.Ports, p.String())
 	}
 	return func() { _ = a.Release() }, nil
+}
+
+// joinUserModeNetwork connects a rootless container's network namespace
+// to the host through slirp4netns while its init stage waits, and
+// publishes its ports there; release ends slirp4netns.
+func joinUserModeNetwork(g *globalOptions, f *runFlags, rec *managed.Record, run *container.Options, info *managed.Network) (func(), error) {
+	var ports []nft.Port
+	for _, p := range f.publish {
+		port, err := nft.ParsePort(p)
+		if err != nil {
+			return nil, err
+		}
+		ports = append(ports, port)
+	}
+	var stack *usermode.Stack
+	api := filepath.Join(g.runroot, "slirp4netns-"+rec.ID[:12]+".sock")
+	run.Prepare = func(pid int) error {
+		var err error
+		stack, err = usermode.Start(pid, api, ports)
+		return err
+	}
+	info.Mode, info.IPAddress, info.Gateway = "bridge (slirp4netns)", usermode.Address, usermode.Gateway
+	for _, p := range ports {
+		info.Ports = append(info.Ports, p.String())
+	}
+	return func() {
+		if stack != nil {
+			stack.Stop()
+		}
+	}, nil
 }
 
 // networkOf is the network namespace of the running container ref (name,

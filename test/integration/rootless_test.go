@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -292,7 +293,7 @@ func TestRootless(t *testing.T) {
 	}
 	oneLine(t, "--pids-limit", u.berth(t, "run", "--rm", "--pids-limit", "10", ref, "true"), "resource limits need a cgroup")
 	oneLine(t, "--cpus", u.berth(t, "run", "--rm", "--cpus", "0.5", ref, "true"), "resource limits need a cgroup")
-	oneLine(t, "--network bridge", u.berth(t, "run", "--rm", "--network", "bridge", ref, "true"), "--network bridge needs root")
+	oneLine(t, "a named network", u.berth(t, "run", "--rm", "--network", "mynet", ref, "true"), "--network mynet needs root")
 	// Without newuidmap (not on PATH here), the package to install.
 	cmd := u.command("run", "--rm", ref, "true")
 	cmd.Env[0] = "PATH=/nonexistent"
@@ -556,5 +557,91 @@ func TestRootlessDelegatedV2(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(deleg, "berth", "*", "cgroup.procs")); len(left) > 0 {
 		t.Errorf("container cgroups left in the delegated subtree: %v", left)
+	}
+}
+
+// withTun is the user's berth run in a private mount namespace whose
+// /dev/net/tun is a node open to every user, as Debian ships it, where
+// the host's is not: the host's own device node is left as it is.
+func (u *rootlessUser) withTun(t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	dir := t.TempDir() // root's, 0700: only the mount below reaches the node
+	node := filepath.Join(dir, "tun")
+	if err := unix.Mknod(node, unix.S_IFCHR|0o666, int(unix.Mkdev(10, 200))); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(node, 0o666)
+	script := `mount --bind "$0" /dev/net/tun && exec setpriv --reuid=` + strconv.Itoa(u.uid) + ` --regid=` + strconv.Itoa(u.gid) + ` --clear-groups -- "$@"`
+	cmd := exec.Command("unshare", append([]string{"-m", "--propagation", "private", "--", "sh", "-c", script, node, berthBin}, args...)...)
+	cmd.Env, cmd.Dir = u.command().Env, u.home
+	return cmd
+}
+
+// TestRootlessBridge: a rootless --network bridge is slirp4netns in the
+// container's own network namespace (tap0 with 10.0.2.100, the gateway
+// 10.0.2.2); -p publishes a host port ≥ 1024 that reaches the container
+// from the host's loopback; stop and rm leave no slirp4netns process
+// and no API socket. Without access to /dev/net/tun it is refused in one
+// line naming it.
+func TestRootlessBridge(t *testing.T) {
+	needRoot(t)
+	if _, err := exec.LookPath("slirp4netns"); err != nil {
+		t.Skip("needs slirp4netns")
+	}
+	u := newBareUser(t)
+	dir := filepath.Join(u.home, "rootfs")
+	if err := BuildBusyboxRootfs(dir); err != nil {
+		t.Fatal(err)
+	}
+	exec.Command("chown", "-R", fmt.Sprintf("%d:%d", u.uid, u.gid), dir).Run()
+	// The first run says, once, that only the user's own ID is mapped.
+	if r := u.berth(t, "run", "--rm", "--rootfs", dir, "true"); r.code != 0 {
+		t.Fatalf("run: %+v", r)
+	}
+	var st unix.Stat_t
+	if unix.Stat("/dev/net/tun", &st) == nil && st.Mode&0o006 != 0o006 {
+		oneLine(t, "bridge without /dev/net/tun", u.berth(t, "run", "--rm", "--rootfs", dir, "--network", "bridge", "true"), "/dev/net/tun")
+	}
+
+	out, err := u.withTun(t, "run", "--rm", "--rootfs", dir, "--network", "bridge", "sh", "-c", "ip -4 -o addr show tap0 | awk '{print $4}'; ip route | grep default").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "10.0.2.100/24") || !strings.Contains(string(out), "default via 10.0.2.2") {
+		t.Fatalf("--network bridge: %v %q", err, out)
+	}
+
+	b := make([]byte, 2)
+	rand.Read(b)
+	port := 20000 + (int(b[0])<<8|int(b[1]))%20000
+	cmd := u.withTun(t, "run", "-d", "--name", "rl-pub", "--rootfs", dir, "-p", fmt.Sprintf("127.0.0.1:%d:80", port), "sh", "-c", "while :; do echo hello | nc -l -p 80; done")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("run -d -p: %v %q", err, out)
+	}
+	waitFor(t, "the published port answers", func() bool {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(2 * time.Second))
+		line, _ := bufio.NewReader(c).ReadString('\n')
+		return line == "hello\n"
+	})
+	if r := u.berth(t, "inspect", "-f", "{{.NetworkSettings.IPAddress}}", "rl-pub"); r.code == 0 && r.stdout != "" && !strings.Contains(r.stdout, "10.0.2.100") {
+		t.Errorf("inspect: %+v", r)
+	}
+	if r := u.berth(t, "stop", "-t", "1", "rl-pub"); r.code != 0 {
+		t.Errorf("stop: %+v", r)
+	}
+	if r := u.berth(t, "rm", "rl-pub"); r.code != 0 {
+		t.Errorf("rm: %+v", r)
+	}
+	if pids := processesOf(u.uid); len(pids) > 0 {
+		t.Errorf("processes of uid %d left (slirp4netns?): %v", u.uid, pids)
+	}
+	if socks, _ := filepath.Glob(filepath.Join(u.runtime, "berth", "slirp4netns-*")); len(socks) > 0 {
+		t.Errorf("API sockets left: %v", socks)
+	}
+	if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {
+		c.Close()
+		t.Errorf("port %d still answers after rm", port)
 	}
 }
