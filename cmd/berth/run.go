@@ -92,7 +92,7 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 	fl.StringVar(&f.pull, "pull", "missing", "pull the image: missing (when not stored), always, or never")
 	fl.BoolVar(&f.tlsVerify, "tls-verify", true, "when pulling, require https with a trusted certificate")
 	fl.StringVar(&o.Entrypoint, "entrypoint", "", "run this program instead of the image's entrypoint (the image's Cmd is dropped too)")
-	fl.StringVar(&o.Network, "network", "bridge", "network: bridge (berth0, 10.88.0.0/16, outbound NAT), a network made with berth network create, none (loopback only), host, or container:NAME (rootless: none by default; bridge is not available)")
+	fl.StringVar(&o.Network, "network", "bridge", "network: bridge (berth0, 10.88.0.0/16, outbound NAT), a network made with berth network create, none (loopback only), host, or container:NAME (rootless: none by default, bridge through slirp4netns)")
 	fl.StringVar(&f.restart, "restart", "no", "restart policy of a detached container: no, on-failure[:N], always, unless-stopped")
 	addMountFlags(fl, &f.mounts)
 	fl.StringVar(&f.id, "id", "", "")
