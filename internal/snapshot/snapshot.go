@@ -38,7 +38,7 @@ func DefaultDriver() Driver {
 	if err != nil || !strings.Contains(string(b), "\toverlay\n") {
 		return Copy
 	}
-	if inUserNamespace() && !kernelAtLeast(kernelRelease(), 5, 11) {
+	if !kernelAtLeast(kernelRelease(), 5, 11) && inUserNamespace() {
 		return Copy
 	}
 	return Overlay
