@@ -197,8 +197,9 @@ func oneLine(t *testing.T, what string, r result, want string) {
 // and import unpack with the image's owners, containers run as root of a
 // user namespace mapped from the user's IDs, -it, -d, ps, logs, stop, rm,
 // --network none and host work; what needs privilege it lacks (limits on
-// cgroup v1 or without delegation, bridge networking, exec) is refused in
-// one line; nothing is left behind.
+// cgroup v1 or without delegation, networks of berth network create,
+// exec, a missing newuidmap) is refused in one line; nothing is left
+// behind.
 func TestRootless(t *testing.T) {
 	needRoot(t)
 	before := snapshot(t)
