@@ -1,6 +1,8 @@
 package rootless
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -83,5 +85,29 @@ func TestParseStage(t *testing.T) {
 	}
 	if !isIdentityMap("         0          0 4294967295\n") || isIdentityMap("0 1000 1\n1 100000 65536\n") {
 		t.Error("isIdentityMap")
+	}
+}
+
+// TestPrepareRefusesForeignDir: a state directory fallback another user
+// made first (to read or plant container state) is refused.
+func TestPrepareRefusesForeignDir(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to make a directory of another user")
+	}
+	parent := filepath.Join(t.TempDir(), "berth-run-1000")
+	d := Dirs{Run: filepath.Join(parent, "berth"), RunParent: parent}
+	if err := Prepare(d); err != nil {
+		t.Fatalf("fresh: %v", err)
+	}
+	if err := os.Chown(parent, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	if err := Prepare(d); err == nil {
+		t.Error("a directory of another user was accepted")
+	}
+	os.Chown(parent, 0, 0)
+	os.Chmod(parent, 0o755)
+	if err := Prepare(d); err == nil {
+		t.Error("a directory others can read was accepted")
 	}
 }

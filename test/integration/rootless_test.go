@@ -276,8 +276,11 @@ func TestRootless(t *testing.T) {
 		t.Errorf("default network: %+v, want loopback only", r)
 	}
 	hostLinks, _ := os.ReadDir("/sys/class/net")
-	if r := u.berth(t, "run", "--rm", "--network", "host", ref, "ls", "/sys/class/net"); r.code != 0 || len(strings.Fields(r.stdout)) != len(hostLinks) {
-		t.Errorf("--network host: %+v, want the host's %d links", r, len(hostLinks))
+	// The host's /sys, bound read-only: a user namespace cannot mount a
+	// sysfs of the host's network namespace.
+	r = u.berth(t, "run", "--rm", "--network", "host", ref, "sh", "-c", "ls /sys/class/net; touch /sys/kernel/berth 2>/dev/null && echo sys-writable")
+	if r.code != 0 || len(strings.Fields(r.stdout)) != len(hostLinks) || strings.Contains(r.stdout, "sys-writable") {
+		t.Errorf("--network host: %+v, want the host's %d links and a read-only /sys", r, len(hostLinks))
 	}
 
 	// A terminal.
@@ -607,6 +610,31 @@ func TestRootlessBridge(t *testing.T) {
 	out, err := u.withTun(t, "run", "--rm", "--rootfs", dir, "--network", "bridge", "sh", "-c", "ip -4 -o addr show tap0 | awk '{print $4}'; ip route | grep default").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "10.0.2.100/24") || !strings.Contains(string(out), "default via 10.0.2.2") {
 		t.Fatalf("--network bridge: %v %q", err, out)
+	}
+
+	// The host's loopback is out of reach (podman's default): a service
+	// listening on 127.0.0.1 only is not the container's to use.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan struct{}, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			accepted <- struct{}{}
+			c.Close()
+		}
+	}()
+	hostPort := ln.Addr().(*net.TCPAddr).Port
+	out, _ = u.withTun(t, "run", "--rm", "--rootfs", dir, "--network", "bridge", "sh", "-c", fmt.Sprintf("nc -w 2 10.0.2.2 %d </dev/null && echo reached || echo blocked", hostPort)).CombinedOutput()
+	select {
+	case <-accepted:
+		t.Errorf("the container reached the host's loopback: %q", out)
+	default:
+	}
+	if !strings.Contains(string(out), "blocked") {
+		t.Errorf("connect to the host's loopback: %q, want blocked", out)
 	}
 
 	b := make([]byte, 2)
