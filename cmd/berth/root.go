@@ -46,7 +46,7 @@ func newRootCommand() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			if err := enterRootless(g, cmd); err != nil {
+			if err := enterRootless(g, cmd, args); err != nil {
 				return err
 			}
 			collectGarbage(g, cmd)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/berth-runtime/berth/internal/network/usermode"
 	"github.com/spf13/pflag"
@@ -48,7 +49,7 @@ var noNamespace = map[string]bool{
 // enterRootless runs a rootless user's command in berth's user namespace
 // (rootless.Enter) and exits with its status, unless the command needs no
 // privilege or this process is there already.
-func enterRootless(g *globalOptions, cmd *cobra.Command) error {
+func enterRootless(g *globalOptions, cmd *cobra.Command, args []string) error {
 	if !rootless.Active() {
 		return nil
 	}
@@ -71,12 +72,39 @@ func enterRootless(g *globalOptions, cmd *cobra.Command) error {
 	if m.OwnOnly() {
 		warnOwnIDOnce(g.runroot)
 	}
+	stopBeforeEntering(g, cmd, args)
 	code, err := rootless.Enter(m)
 	if err != nil {
 		return err
 	}
 	os.Exit(code)
 	return nil
+}
+
+// stopBeforeEntering stops, as the user, the containers that rm -f and
+// restart are about to stop. A signal sent from inside a new user
+// namespace cannot reach a container process that runs as another of the
+// user's IDs (the container's namespace is a sibling of the new one, not
+// its child), while the user, owner of every namespace berth made for it,
+// may signal any of them.
+func stopBeforeEntering(g *globalOptions, cmd *cobra.Command, args []string) {
+	var timeout time.Duration
+	switch cmd.Name() {
+	case "rm":
+		if force, _ := cmd.Flags().GetBool("force"); !force {
+			return
+		}
+	case "restart":
+		t, _ := cmd.Flags().GetInt("time")
+		timeout = time.Duration(t) * time.Second
+	default:
+		return
+	}
+	for _, ref := range args {
+		if rec, err := g.containers().Get(ref); err == nil {
+			_ = stopContainer(g, rec, timeout)
+		}
+	}
 }
 
 // warnOwnIDOnce says, once per state directory, that only the user's own

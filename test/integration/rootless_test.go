@@ -278,7 +278,7 @@ func TestRootless(t *testing.T) {
 	hostLinks, _ := os.ReadDir("/sys/class/net")
 	// The host's /sys, bound read-only: a user namespace cannot mount a
 	// sysfs of the host's network namespace.
-	r = u.berth(t, "run", "--rm", "--network", "host", ref, "sh", "-c", "ls /sys/class/net; touch /sys/kernel/berth 2>/dev/null && echo sys-writable")
+	r = u.berth(t, "run", "--rm", "--network", "host", ref, "sh", "-c", "ls /sys/class/net; if touch /sys/kernel/berth 2>/dev/null; then echo sys-writable; fi")
 	if r.code != 0 || len(strings.Fields(r.stdout)) != len(hostLinks) || strings.Contains(r.stdout, "sys-writable") {
 		t.Errorf("--network host: %+v, want the host's %d links and a read-only /sys", r, len(hostLinks))
 	}
@@ -301,7 +301,7 @@ func TestRootless(t *testing.T) {
 	// Without newuidmap (not on PATH here), the package to install.
 	cmd := u.command("run", "--rm", ref, "true")
 	cmd.Env[0] = "PATH=/nonexistent"
-	out, _ := cmd.CombinedOutput()
+	out, err := cmd.CombinedOutput()
 	oneLine(t, "no newuidmap", result{stderr: string(out), code: cmd.ProcessState.ExitCode()}, "install Debian's uidmap package")
 
 	// Detached: ps, logs, stop, rm, from outside and inside its namespace.
@@ -325,6 +325,21 @@ func TestRootless(t *testing.T) {
 	}
 	if r := u.berth(t, "ps", "-a", "-q"); r.code != 0 || r.stdout != "" {
 		t.Errorf("ps -a after rm: %+v", r)
+	}
+	// A container running as another of the user's IDs: rm -f and
+	// restart reach it (signals from a sibling user namespace do not).
+	if r := u.berth(t, "run", "-d", "--name", "rl-app", "--user", "1000", ref, "sleep", "1000"); r.code != 0 {
+		t.Fatalf("run -d --user 1000: %+v", r)
+	}
+	if r := u.berth(t, "restart", "-t", "1", "rl-app"); r.code != 0 || r.stdout != "rl-app\n" {
+		t.Errorf("restart: %+v", r)
+	}
+	cmd = u.command("rm", "-f", "rl-app")
+	timer := time.AfterFunc(20*time.Second, func() { cmd.Process.Kill() })
+	out, err = cmd.CombinedOutput()
+	timer.Stop()
+	if err != nil || string(out) != "rl-app\n" {
+		t.Errorf("rm -f of a container running as uid 1000 inside: %v %q", err, out)
 	}
 	for _, img := range []string{ref, "rl:imported"} {
 		if r := u.berth(t, "rmi", img); r.code != 0 {
