@@ -333,6 +333,7 @@ func TestRootless(t *testing.T) {
 	}
 	for _, args := range [][]string{{"restart", "-t", "1", "rl-app"}, {"rm", "-f", "rl-app"}} {
 		cmd := u.command(args...)
+		cmd.WaitDelay = time.Second // its child in the namespace holds the output open
 		timer := time.AfterFunc(20*time.Second, func() { cmd.Process.Kill() })
 		out, err := cmd.CombinedOutput()
 		timer.Stop()
