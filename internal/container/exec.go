@@ -9,6 +9,7 @@ import (
 
 	"github.com/berth-runtime/berth/internal/cgroups"
 	"github.com/berth-runtime/berth/internal/initproc"
+	"github.com/berth-runtime/berth/internal/pidfd"
 	"github.com/berth-runtime/berth/internal/spec"
 	"github.com/berth-runtime/berth/internal/state"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -74,7 +75,11 @@ func (c *Container) Exec(o ExecOptions) (Exit, error) {
 			return Exit{}, err
 		}
 	}
-	cfg, err := c.execConfig(s, o, cg)
+	userns, err := joinsUserNamespace(s, target)
+	if err != nil {
+		return Exit{}, err
+	}
+	cfg, err := c.execConfig(s, o, cg, userns)
 	if err != nil {
 		return Exit{}, err
 	}
@@ -83,7 +88,7 @@ func (c *Container) Exec(o ExecOptions) (Exit, error) {
 		RelayStdio: o.RelayStdio && !o.Detach, noStdio: o.RelayStdio && o.Detach,
 		PreserveFDs: o.PreserveFDs, Foreground: !o.Detach, cgroupExists: true, target: target,
 	}
-	if spec.HasNamespace(s, specs.UserNamespace) {
+	if userns {
 		// The user namespace is joined by berth-nsenter (single-threaded),
 		// and before it the cgroups, which its root could not join.
 		if opts.nsenter, err = execPlan(target); err != nil {
@@ -117,7 +122,7 @@ func (c *Container) Exec(o ExecOptions) (Exit, error) {
 
 // execConfig is the init stage's config for an exec: the container's
 // namespaces by path, its cgroup, and the new process.
-func (c *Container) execConfig(s *specs.Spec, o ExecOptions, cg *cgroups.Cgroup) (*initproc.Config, error) {
+func (c *Container) execConfig(s *specs.Spec, o ExecOptions, cg *cgroups.Cgroup, userns bool) (*initproc.Config, error) {
 	if err := spec.ValidateProcess(o.Process); err != nil {
 		return nil, err
 	}
@@ -130,8 +135,8 @@ func (c *Container) execConfig(s *specs.Spec, o ExecOptions, cg *cgroups.Cgroup)
 	}
 	return &initproc.Config{
 		Exec: true,
-		Target: &initproc.Target{Pid: c.rec.Pid, Namespaces: joinedOnExec(s), Chroot: c.rec.SharedMounts,
-			UserNamespace: spec.HasNamespace(s, specs.UserNamespace)},
+		Target: &initproc.Target{Pid: c.rec.Pid, Namespaces: joinedOnExec(s, userns), Chroot: c.rec.SharedMounts,
+			UserNamespace: userns},
 		CgroupTasks:   cg.TasksFiles(),
 		Process:       *proc,
 		DieWithParent: !o.Detach,
@@ -145,12 +150,36 @@ func (c *Container) execConfig(s *specs.Spec, o ExecOptions, cg *cgroups.Cgroup)
 const execNamespaces = unix.CLONE_NEWIPC | unix.CLONE_NEWUTS | unix.CLONE_NEWNET | unix.CLONE_NEWCGROUP |
 	unix.CLONE_NEWPID | unix.CLONE_NEWNS
 
+// joinsUserNamespace says whether an exec must join the container's user
+// namespace: the config gives it one, or the container shares the user
+// namespace of the berth that started it, which is not this process's.
+// The latter is rootless berth: its containers live in the user namespace
+// its re-exec made (rootless.Enter), which a later berth exec, run as the
+// user, joins from outside, as the namespace's owner may.
+func joinsUserNamespace(s *specs.Spec, target *pidfd.Process) (bool, error) {
+	if spec.HasNamespace(s, specs.UserNamespace) {
+		return true, nil
+	}
+	var own, theirs unix.Stat_t
+	if err := unix.Stat("/proc/self/ns/user", &own); err != nil {
+		return false, fmt.Errorf("stat own user namespace: %w", err)
+	}
+	if err := unix.Stat("/proc/"+strconv.Itoa(target.Pid)+"/ns/user", &theirs); err != nil {
+		return false, fmt.Errorf("stat the container's user namespace: %w", err)
+	}
+	if target.Wait(0) {
+		return false, fmt.Errorf("container: %w", ErrNotRunning)
+	}
+	return own.Dev != theirs.Dev || own.Ino != theirs.Ino, nil
+}
+
 // joinedOnExec are the namespaces the init stage joins for an exec. In a
-// container with a user namespace it joins them as that namespace's root,
-// which may not enter a namespace the container shares with the host (nor
-// needs to: it is in it already), so only the config's own are joined.
-func joinedOnExec(s *specs.Spec) uintptr {
-	if !spec.HasNamespace(s, specs.UserNamespace) {
+// container with a user namespace (userns: one not this process's) it
+// joins them as that namespace's root, which may not enter a namespace the
+// container shares with the host (nor needs to: it is in it already), so
+// only the config's own are joined.
+func joinedOnExec(s *specs.Spec, userns bool) uintptr {
+	if !userns {
 		return execNamespaces
 	}
 	var flags uintptr

@@ -198,7 +198,8 @@ func oneLine(t *testing.T, what string, r result, want string) {
 // user namespace mapped from the user's IDs, -it, -d, ps, logs, stop, rm,
 // --network none and host work; what needs privilege it lacks (limits on
 // cgroup v1 or without delegation, networks of berth network create,
-// exec, a missing newuidmap) is refused in one line; nothing is left
+// a missing newuidmap) is refused in one line; exec joins a detached
+// container's namespaces, user namespace included; nothing is left
 // behind.
 func TestRootless(t *testing.T) {
 	needRoot(t)
@@ -305,7 +306,7 @@ func TestRootless(t *testing.T) {
 	oneLine(t, "no newuidmap", result{stderr: string(out), code: cmd.ProcessState.ExitCode()}, "install Debian's uidmap package")
 
 	// Detached: ps, logs, stop, rm, from outside and inside its namespace.
-	r = u.berth(t, "run", "-d", "--name", "rl-web", ref, "sh", "-c", "echo started; trap 'echo bye; exit 0' TERM; while :; do sleep 0.1; done")
+	r = u.berth(t, "run", "-d", "--name", "rl-web", "--hostname", "rl-host", ref, "sh", "-c", "echo started; trap 'echo bye; exit 0' TERM; while :; do sleep 0.1; done")
 	if r.code != 0 || len(strings.TrimSpace(r.stdout)) != 64 {
 		t.Fatalf("run -d: %+v", r)
 	}
@@ -313,7 +314,7 @@ func TestRootless(t *testing.T) {
 	if r := u.berth(t, "ps"); r.code != 0 || !strings.Contains(r.stdout, "rl-web") || !strings.Contains(r.stdout, "Up ") {
 		t.Errorf("ps: %+v", r)
 	}
-	oneLine(t, "exec", u.berth(t, "exec", "rl-web", "true"), "not supported rootless")
+	checkRootlessExec(t, u)
 	if r := u.berth(t, "stop", "rl-web"); r.code != 0 || r.stdout != "rl-web\n" {
 		t.Errorf("stop: %+v", r)
 	}
@@ -368,6 +369,52 @@ func TestRootless(t *testing.T) {
 		}
 	}
 	checkNoLeaks(t, before)
+}
+
+// checkRootlessExec runs berth exec as the user into rl-web (a detached
+// container, PID 1 a shell loop, hostname rl-host): the exec'd process is
+// in the container's user namespace (root inside, the same ID maps), its
+// UTS, PID and mount namespaces; -u, -it and the exit status work.
+func checkRootlessExec(t *testing.T, u *rootlessUser) {
+	t.Helper()
+	r := u.berth(t, "exec", "rl-web", "id", "-u")
+	if r.code != 0 || r.stdout != "0\n" || r.stderr != "" {
+		t.Fatalf("exec id -u: %+v, want 0", r)
+	}
+	r = u.berth(t, "exec", "rl-web", "sh", "-c", "hostname; tr '\\0' ' ' </proc/1/cmdline; echo; cat /proc/self/uid_map; stat -c %u /home/app")
+	want := fmt.Sprintf("rl-host\nsh -c echo started; trap 'echo bye; exit 0' TERM; while :; do sleep 0.1; done \n0 %d 1\n1 %d %d\n1000\n", u.uid, u.subStart, rootlessSubCount)
+	if got := squeezeSpaces(r.stdout); r.code != 0 || got != squeezeSpaces(want) {
+		t.Errorf("exec sees the container: %+v\ngot  %q\nwant %q", r, got, squeezeSpaces(want))
+	}
+	if r := u.berth(t, "exec", "-u", "1000", "rl-web", "id", "-u"); r.code != 0 || r.stdout != "1000\n" {
+		t.Errorf("exec -u 1000 id -u: %+v", r)
+	}
+	if r := u.berth(t, "exec", "rl-web", "sh", "-c", "exit 7"); r.code != 7 {
+		t.Errorf("exec exit 7: %+v, want exit status 7", r)
+	}
+	tty := u.runPTY(t, "exec", "-it", "rl-web", "sh", "-c", "tty; stty size")
+	if tty.code != 0 || !strings.Contains(tty.output, "/dev/pts/") || !strings.Contains(tty.output, "33 111") {
+		t.Errorf("exec -it: %+v", tty)
+	}
+	if r := u.berth(t, "exec", "-d", "rl-web", "sh", "-c", "echo detached > /tmp/d"); r.code != 0 || r.stdout != "" {
+		t.Errorf("exec -d: %+v", r)
+	}
+	waitFor(t, "exec -d wrote /tmp/d", func() bool { return u.berth(t, "exec", "rl-web", "cat", "/tmp/d").stdout == "detached\n" })
+
+	// A berth without berth-nsenter beside it (root's, writable by root
+	// alone) cannot join: one line naming it.
+	dir := filepath.Join(u.home, "bin-without-nsenter")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if out, err := exec.Command("cp", berthBin, dir).CombinedOutput(); err != nil {
+		t.Fatalf("copy berth: %v %s", err, out)
+	}
+	cmd := u.command("exec", "rl-web", "true")
+	cmd.Path = filepath.Join(dir, filepath.Base(berthBin))
+	out, _ := cmd.CombinedOutput()
+	oneLine(t, "exec without berth-nsenter", result{stderr: string(out), code: cmd.ProcessState.ExitCode()}, "berth-nsenter is not installed")
 }
 
 // newBareUser is a uid no account has (so no subordinate IDs either),
