@@ -488,6 +488,11 @@ func TestRootlessOwnIDOnly(t *testing.T) {
 	if r := u.berth(t, "ps", "-q"); r.code != 0 || len(strings.Fields(r.stdout)) != 1 {
 		t.Errorf("ps: %+v", r)
 	}
+	// exec, with the user's own ID as the namespace's only one, and
+	// (no cgroup) nothing to join but namespaces.
+	if r := u.berth(t, "exec", "own-d", "sh", "-c", "id -u; cat /proc/self/uid_map; cat /proc/1/comm"); r.code != 0 || squeezeSpaces(r.stdout) != fmt.Sprintf("0\n0 %d 1\nsleep\n", u.uid) {
+		t.Errorf("exec: %+v", r)
+	}
 	// Per-name failures exit 1, as docker's do.
 	if r := u.berth(t, "pause", "own-d"); r.code != 1 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "pause needs the freezer") {
 		t.Errorf("pause: %+v, want exit 1 and one line naming the freezer", r)
@@ -620,6 +625,25 @@ func TestRootlessDelegatedV2(t *testing.T) {
 	out, err := cmd.Output()
 	if err != nil || string(out) != "67108864\n20\n" {
 		t.Errorf("limits in the delegated subtree: %v %q %q, want 67108864 and 20", err, out, stderr.String())
+	}
+	// exec, from the user's session, runs in the detached container's
+	// delegated cgroup, under its limits.
+	inLeaf := func(args ...string) (string, error) {
+		cmd := u.command(args...)
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, leafFD
+		cmd.WaitDelay = time.Second
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	if out, err := inLeaf("run", "-d", "--name", "rl-deleg", "--rootfs", dir, "--pids-limit", "20", "sleep", "1000"); err != nil {
+		t.Fatalf("run -d --pids-limit 20: %v %q", err, out)
+	}
+	out2, err := inLeaf("exec", "rl-deleg", "sh", "-c", "cat /sys/fs/cgroup/pids.max; [ \"$(cat /proc/self/cgroup)\" = \"$(cat /proc/1/cgroup)\" ] && echo same-cgroup")
+	if err != nil || out2 != "20\nsame-cgroup\n" {
+		t.Errorf("exec into the delegated container: %v %q, want 20 and same-cgroup", err, out2)
+	}
+	if out, err := inLeaf("rm", "-f", "rl-deleg"); err != nil {
+		t.Errorf("rm -f: %v %q", err, out)
 	}
 	if left, _ := filepath.Glob(filepath.Join(deleg, "berth", "*", "cgroup.procs")); len(left) > 0 {
 		t.Errorf("container cgroups left in the delegated subtree: %v", left)
