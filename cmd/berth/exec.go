@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/berth-runtime/berth/internal/rootless"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -31,6 +32,9 @@ func newExecCommand(g *globalOptions) *cobra.Command {
   berth exec -u nobody -w /tmp -e MODE=debug web env`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if rootless.Active() {
+				return errRootlessExec
+			}
 			return execIn(g, f, args[0], args[1:])
 		},
 	}

@@ -7,6 +7,7 @@ import (
 	"runtime"
 
 	"github.com/berth-runtime/berth/internal/initproc"
+	"github.com/berth-runtime/berth/internal/rootless"
 )
 
 func init() {
@@ -20,6 +21,9 @@ func init() {
 }
 
 func main() {
+	// Rootless berth entering its user namespace: wait to be mapped,
+	// then re-execute as the namespace's root.
+	rootless.ContinueStage()
 	// The init stage is berth re-executed inside the container's
 	// namespaces; it must not pay for the command-line machinery.
 	if initproc.IsInitStage() {

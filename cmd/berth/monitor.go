@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"github.com/berth-runtime/berth/internal/rootless"
 	"io"
 	"os"
 	"os/exec"
@@ -88,7 +89,8 @@ func startMonitor(g *globalOptions, rec managed.Record, owner *managed.Owner, mo
 	argv = append(append(argv, "run", "--monitor", "--id", rec.ID), monitorArgs...)
 	argv = append(append(argv, rec.Args...), rec.Command...)
 	cmd := exec.Command(exe, argv...)
-	cmd.Env, cmd.Dir = rec.Env, rec.Dir
+	// A rootless monitor stays in berth's user namespace, and knows it.
+	cmd.Env, cmd.Dir = append(rec.Env, rootless.Environ()...), rec.Dir
 	if _, err := os.Stat(cmd.Dir); err != nil {
 		cmd.Dir = "/"
 	}

@@ -6,7 +6,6 @@ import (
 	"os"
 
 	"github.com/berth-runtime/berth/internal/container"
-	"github.com/berth-runtime/berth/internal/state"
 	"github.com/spf13/cobra"
 )
 
@@ -46,12 +45,17 @@ func newRootCommand() *cobra.Command {
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRun: func(cmd *cobra.Command, args []string) {
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if err := enterRootless(g, cmd, args); err != nil {
+				return err
+			}
 			collectGarbage(g, cmd)
+			return nil
 		},
 	}
-	root.PersistentFlags().StringVar(&g.root, "root", defaultStorage, "storage directory: images and networks")
-	root.PersistentFlags().StringVar(&g.runroot, "runroot", state.DefaultRoot, "state directory of running containers")
+	dirs := defaultDirs()
+	root.PersistentFlags().StringVar(&g.root, "root", dirs.Data, "storage directory: images and networks (rootless: $XDG_DATA_HOME/berth)")
+	root.PersistentFlags().StringVar(&g.runroot, "runroot", dirs.Run, "state directory of running containers (rootless: $XDG_RUNTIME_DIR/berth)")
 	root.PersistentFlags().StringVar(&g.storageDriver, "storage-driver", "", "how containers get their root filesystem from an image: overlay, or vfs (a copy) (default: overlay where the kernel has it)")
 	root.AddCommand(newRunCommand(g), newNetworkCommand(g), newImageCommand(g),
 		newPullCommand(g), newImagesCommand(g, "images"), newRmiCommand(g, "rmi"),

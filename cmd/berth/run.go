@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -16,9 +17,11 @@ import (
 	"github.com/berth-runtime/berth/internal/managed"
 	"github.com/berth-runtime/berth/internal/network"
 	"github.com/berth-runtime/berth/internal/network/nft"
+	"github.com/berth-runtime/berth/internal/network/usermode"
 	"github.com/berth-runtime/berth/internal/pidfd"
 	"github.com/berth-runtime/berth/internal/progress"
 	"github.com/berth-runtime/berth/internal/rootfs"
+	"github.com/berth-runtime/berth/internal/rootless"
 	"github.com/berth-runtime/berth/internal/snapshot"
 	"github.com/berth-runtime/berth/internal/spec"
 	"github.com/berth-runtime/berth/internal/terminal"
@@ -49,6 +52,9 @@ type runFlags struct {
 	// userns, uidmaps and gidmaps are --userns, --uidmap and --gidmap.
 	userns           string
 	uidmaps, gidmaps []string
+	// userMode connects a rootless container's own network namespace to
+	// the host through slirp4netns (rootless --network bridge).
+	userMode bool
 }
 
 func newRunCommand(g *globalOptions) *cobra.Command {
@@ -90,7 +96,7 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 	fl.StringVar(&f.pull, "pull", "missing", "pull the image: missing (when not stored), always, or never")
 	fl.BoolVar(&f.tlsVerify, "tls-verify", true, "when pulling, require https with a trusted certificate")
 	fl.StringVar(&o.Entrypoint, "entrypoint", "", "run this program instead of the image's entrypoint (the image's Cmd is dropped too)")
-	fl.StringVar(&o.Network, "network", "bridge", "network: bridge (berth0, 10.88.0.0/16, outbound NAT), a network made with berth network create, none (loopback only), host, or container:NAME")
+	fl.StringVar(&o.Network, "network", "bridge", "network: bridge (berth0, 10.88.0.0/16, outbound NAT), a network made with berth network create, none (loopback only), host, or container:NAME (rootless: none by default, bridge through slirp4netns)")
 	fl.StringVar(&f.restart, "restart", "no", "restart policy of a detached container: no, on-failure[:N], always, unless-stopped")
 	addMountFlags(fl, &f.mounts)
 	addUsernsFlags(fl, f)
@@ -106,10 +112,10 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 }
 
 func runContainer(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []string) error {
-	if os.Geteuid() != 0 {
-		return errors.New("berth run needs root: run it as root or with sudo (rootless containers are not supported yet)")
-	}
 	o := &f.opts
+	if err := rootlessNetwork(f, fl); err != nil {
+		return err
+	}
 	if o.Interactive && o.TTY && !terminal.IsTerminal(os.Stdin) && !f.detach && !f.monitor {
 		return errors.New("the input device is not a TTY: drop -t, or run berth from a terminal")
 	}
@@ -261,7 +267,7 @@ func runOnce(g *globalOptions, f *runFlags, rec *managed.Record, args []string, 
 	o := f.opts
 	store := g.containers()
 	run := container.Options{StateRoot: g.runroot, ID: rec.ID, Stdin: io.in, Stdout: io.out, Stderr: io.err, RelayStdio: io.relay,
-		KeepSpec: true, TakeTerminal: io.takeTerminal}
+		KeepSpec: true, TakeTerminal: io.takeTerminal, Rootless: rootless.Active()}
 	ns, err := resolveUserns(g, f, rec, &o)
 	if err != nil {
 		return container.Exit{}, err
@@ -313,7 +319,14 @@ func runOnce(g *globalOptions, f *runFlags, rec *managed.Record, args []string, 
 	run.Spec = s
 	net := &managed.Network{Mode: o.Network}
 	bridged := o.Network != "none" && o.Network != "host" && !strings.HasPrefix(o.Network, "container:")
-	if len(f.publish) > 0 && !bridged {
+	if f.userMode {
+		release, err := joinUserModeNetwork(g, f, rec, &run, net)
+		if err != nil {
+			return container.Exit{}, err
+		}
+		defer release()
+	}
+	if len(f.publish) > 0 && !bridged && !f.userMode {
 		return container.Exit{}, fmt.Errorf("-p publishes ports of a bridge network, and --network %s has none: drop -p or --network", o.Network)
 	}
 	if bridged {
@@ -492,6 +505,36 @@ func joinNetwork(g *globalOptions, f *runFlags, rec *managed.Record, s *specs.Sp
 		info.Ports = append(info.Ports, p.String())
 	}
 	return func() { _ = a.Release() }, nil
+}
+
+// joinUserModeNetwork connects a rootless container's network namespace
+// to the host through slirp4netns while its init stage waits, and
+// publishes its ports there; release ends slirp4netns.
+func joinUserModeNetwork(g *globalOptions, f *runFlags, rec *managed.Record, run *container.Options, info *managed.Network) (func(), error) {
+	var ports []nft.Port
+	for _, p := range f.publish {
+		port, err := nft.ParsePort(p)
+		if err != nil {
+			return nil, err
+		}
+		ports = append(ports, port)
+	}
+	var stack *usermode.Stack
+	api := filepath.Join(g.runroot, "slirp4netns-"+rec.ID[:12]+".sock")
+	run.Prepare = func(pid int) error {
+		var err error
+		stack, err = usermode.Start(pid, api, ports)
+		return err
+	}
+	info.Mode, info.IPAddress, info.Gateway = "bridge (slirp4netns)", usermode.Address, usermode.Gateway
+	for _, p := range ports {
+		info.Ports = append(info.Ports, p.String())
+	}
+	return func() {
+		if stack != nil {
+			stack.Stop()
+		}
+	}, nil
 }
 
 // networkOf is the network namespace of the running container ref (name,

@@ -57,6 +57,12 @@ type Cgroup struct {
 	// container (see Claim): berth writes the container's limits there,
 	// but never freezes them, kills their processes or removes them.
 	Foreign []string
+	// Delegated, when set, is the cgroup v2 subtree an ordinary user was
+	// given (ForUser), inside which the cgroup is made: controllers are
+	// enabled from there down, and no device program is attached (an
+	// ordinary user cannot load one; its user namespace already keeps
+	// it from making device nodes).
+	Delegated string
 }
 
 // ErrV1Unified means a config sets resources.unified on a cgroup v1 host.
@@ -106,6 +112,9 @@ func Load(version Version, path string, dirs, foreign []string) *Cgroup {
 // device rules allow, even when r has none or is nil: the device cgroup
 // fails closed. On error everything it made is removed again.
 func (c *Cgroup) Create(r *specs.LinuxResources) (err error) {
+	if c.IsNone() {
+		return CheckNoLimits(r)
+	}
 	defer func() {
 		if err != nil {
 			_ = c.Destroy()
@@ -165,6 +174,9 @@ func (c *Cgroup) AddProcess(pid int) error {
 // The file is opened by the runtime, so the write needs no permission
 // of the init stage's own.
 func (c *Cgroup) OpenPidsMax() (*os.File, error) {
+	if c.IsNone() {
+		return nil, ErrNoCgroup
+	}
 	dir := c.Dirs[0]
 	if c.Version == V1 {
 		dir = c.dirFor("pids")
@@ -181,7 +193,7 @@ func (c *Cgroup) OpenPidsMax() (*os.File, error) {
 // when there is none.
 func (c *Cgroup) OpenBirthDir() (*os.File, error) {
 	dir := c.UnifiedDir()
-	if c.Version == V2 {
+	if c.Version == V2 && !c.IsNone() {
 		dir = c.Dirs[0]
 	}
 	if dir == "" {
@@ -193,6 +205,9 @@ func (c *Cgroup) OpenBirthDir() (*os.File, error) {
 // OOMKilled reports whether the kernel's OOM killer killed a process of
 // this cgroup because the memory limit was hit.
 func (c *Cgroup) OOMKilled() bool {
+	if c.IsNone() {
+		return false
+	}
 	file, key := "memory.events", "oom_kill"
 	dir := c.Dirs[0]
 	if c.Version == V1 {
@@ -322,6 +337,9 @@ func readKey(path, key string) (int64, error) {
 // returns once they have all stopped. A cgroup berth did not create is
 // left alone (ErrForeign).
 func (c *Cgroup) Freeze(frozen bool) error {
+	if c.IsNone() {
+		return fmt.Errorf("freeze or thaw: %w (pause needs the freezer: run the container as root, or with a delegated cgroup v2)", ErrNoCgroup)
+	}
 	if !c.Owned() {
 		return c.errForeign("freeze or thaw")
 	}
@@ -367,6 +385,9 @@ func (c *Cgroup) Freeze(frozen bool) error {
 
 // Frozen reports whether the cgroup is frozen.
 func (c *Cgroup) Frozen() bool {
+	if c.IsNone() {
+		return false
+	}
 	if c.Version == V2 {
 		n, err := readKey(filepath.Join(c.Dirs[0], "cgroup.events"), "frozen")
 		return err == nil && n == 1

@@ -15,6 +15,9 @@ func (c *Cgroup) Update(r *specs.LinuxResources) error {
 	if r == nil {
 		return nil
 	}
+	if c.IsNone() {
+		return CheckNoLimits(r)
+	}
 	if c.Version == V2 {
 		return c.applyV2(r)
 	}

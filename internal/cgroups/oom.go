@@ -27,6 +27,9 @@ func (w *OOMWatch) Close() error { return w.wake.Close() }
 // through inotify on memory.events, reported when its oom_kill count
 // grows.
 func (c *Cgroup) WatchOOM() (*OOMWatch, error) {
+	if c.IsNone() {
+		return nil, fmt.Errorf("watch OOM events: %w", ErrNoCgroup)
+	}
 	if c.Version == V2 {
 		return watchOOMV2(c.Dirs[0])
 	}

@@ -53,7 +53,7 @@ func (c *Cgroup) Claim() error {
 
 // Owned reports whether berth created every directory of the cgroup, and
 // so may freeze it and kill what is in it.
-func (c *Cgroup) Owned() bool { return len(c.Foreign) == 0 }
+func (c *Cgroup) Owned() bool { return len(c.Dirs) > 0 && len(c.Foreign) == 0 }
 
 func (c *Cgroup) owns(dir string) bool {
 	for _, f := range c.Foreign {

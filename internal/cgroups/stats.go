@@ -22,6 +22,9 @@ type Stats struct {
 // Stats reads the cgroup's counters. Missing files read as zero.
 func (c *Cgroup) Stats() Stats {
 	var s Stats
+	if c.IsNone() {
+		return s
+	}
 	if c.Version == V2 {
 		dir := c.Dirs[0]
 		if usec, err := readKey(filepath.Join(dir, "cpu.stat"), "usage_usec"); err == nil {

@@ -18,7 +18,7 @@ var v2Controllers = []string{"cpu", "cpuset", "memory", "pids", "io", "hugetlb"}
 
 func (c *Cgroup) createV2(r *specs.LinuxResources) error {
 	dir := c.Dirs[0]
-	if err := enableControllers(filepath.Dir(dir)); err != nil {
+	if err := enableControllers(filepath.Dir(dir), c.Delegated); err != nil {
 		return err
 	}
 	if c.owns(dir) {
@@ -27,8 +27,10 @@ func (c *Cgroup) createV2(r *specs.LinuxResources) error {
 			return fmt.Errorf("create cgroup %s: %w", dir, err)
 		}
 	}
-	if err := c.setDevicesV2(deviceRules(r)); err != nil {
-		return err
+	if c.Delegated == "" {
+		if err := c.setDevicesV2(deviceRules(r)); err != nil {
+			return err
+		}
 	}
 	if r == nil {
 		return nil
@@ -46,9 +48,16 @@ func (c *Cgroup) applyV2(r *specs.LinuxResources) error {
 }
 
 // enableControllers makes dir exist with the v2 controllers enabled for
-// its children, and does the same for each ancestor up to Root.
-func enableControllers(dir string) error {
+// its children, and does the same for each ancestor up to Root, or up to
+// top (a user's delegated subtree) when it is set.
+func enableControllers(dir, top string) error {
 	if dir == Root {
+		return delegate(dir)
+	}
+	if dir == top {
+		if ok, err := hasControllers(dir); ok || err != nil {
+			return err
+		}
 		return delegate(dir)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "cgroup.subtree_control")); err == nil {
@@ -56,7 +65,7 @@ func enableControllers(dir string) error {
 			return nil
 		}
 	}
-	if err := enableControllers(filepath.Dir(dir)); err != nil {
+	if err := enableControllers(filepath.Dir(dir), top); err != nil {
 		return err
 	}
 	if err := unix.Mkdir(dir, 0o755); err != nil && !errors.Is(err, unix.EEXIST) {

@@ -83,6 +83,11 @@ type Options struct {
 	SystemdCgroup bool
 	// unit is the systemd unit of the cgroup, when systemd manages it.
 	unit *systemd.Unit
+	// Rootless is set when the runtime is root only of a user namespace
+	// an ordinary user made (rootless berth): the container gets no
+	// cgroup, and limits are refused with what the host lacks
+	// (cgroups.CheckNoLimits), never silently dropped.
+	Rootless bool
 	// cgroupExists is set for exec: the process joins the container's
 	// cgroup instead of making one.
 	cgroupExists bool
@@ -201,6 +206,9 @@ func SystemdDriver() bool {
 // (o.unit). Shared by create and restore.
 func claimCgroup(o *Options) (*cgroups.Cgroup, error) {
 	s := o.Spec
+	if o.Rootless {
+		return cgroups.ForUser(o.ID, s.Linux.Resources)
+	}
 	path := cgroupPath(s, o.ID)
 	switch {
 	case o.SystemdCgroup && SystemdDriver():

@@ -607,8 +607,18 @@ func setgroups(gids []uint32) error {
 	if len(gids) > 0 {
 		ptr = uintptr(unsafePointer(&gids[0]))
 	}
-	if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(gids)), ptr, 0); e != 0 {
-		return fmt.Errorf("setgroups: %w", e)
+	_, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(gids)), ptr, 0)
+	switch {
+	case e == 0:
+		return nil
+	case e == unix.EPERM && len(gids) == 0:
+		// A user namespace whose gid_map its unprivileged creator wrote
+		// (rootless berth without subordinate IDs) denies setgroups for
+		// good; the groups the process keeps are unmapped ones (they
+		// read as the overflow gid), as with runc and podman there.
+		return nil
+	case e == unix.EPERM:
+		return fmt.Errorf("setgroups: %w (the user namespace denies it: rootless berth without subordinate IDs cannot give the process additional groups)", e)
 	}
-	return nil
+	return fmt.Errorf("setgroups: %w", e)
 }

@@ -42,6 +42,14 @@ func mountOne(root *os.File, m Mount, c *Config) error {
 		err = mountCopyUp(root, m, target)
 	default:
 		err = unix.Mount(m.Source, fdName(target), m.Type, m.Flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT), m.Data)
+		if errors.Is(err, unix.EPERM) && m.Type == "sysfs" {
+			err = bindHostSysfs(root, target, m)
+		}
+		if data, ok := withoutGid(m, err); ok {
+			if unix.Mount(m.Source, fdName(target), m.Type, m.Flags&^(unix.MS_BIND|unix.MS_REC|unix.MS_REMOUNT), data) == nil {
+				err = nil
+			}
+		}
 		if errors.Is(err, unix.EINVAL) {
 			if why := explainData(m); why != nil {
 				return why
@@ -81,6 +89,52 @@ func withDirMode(root *os.File, m Mount) string {
 		return mode
 	}
 	return mode + "," + m.Data
+}
+
+// withoutGid is a devpts mount's data without its gid= option, after the
+// kernel refused the mount with EINVAL: the gid is then one the user
+// namespace does not map (a rootless user without subordinate IDs has
+// only its own ID, as root, and no tty group 5). New terminals are owned
+// by the process's own group instead, as podman and crun do it.
+func withoutGid(m Mount, err error) (string, bool) {
+	if !errors.Is(err, unix.EINVAL) || m.Type != "devpts" {
+		return "", false
+	}
+	var kept []string
+	found := false
+	for _, o := range strings.Split(m.Data, ",") {
+		if strings.HasPrefix(o, "gid=") {
+			found = true
+			continue
+		}
+		kept = append(kept, o)
+	}
+	return strings.Join(kept, ","), found
+}
+
+// bindHostSysfs mounts the host's /sys, with all below it, where the
+// kernel refuses a sysfs of the container's own: a sysfs belongs to a
+// network namespace, and one owned by an ancestor user namespace (the
+// host's network, shared by a rootless container) cannot be mounted
+// from a user namespace. runc does the same in that case. The copy is
+// nosuid, nodev, noexec and, as the config asks, read-only, all through.
+func bindHostSysfs(root, target *os.File, m Mount) error {
+	if err := unix.Mount("/sys", fdName(target), "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		return fmt.Errorf("bind the host's /sys instead of a sysfs of its own: %w", err)
+	}
+	attr := unix.MountAttr{Attr_set: unix.MOUNT_ATTR_NOSUID | unix.MOUNT_ATTR_NODEV | unix.MOUNT_ATTR_NOEXEC}
+	if m.Flags&unix.MS_RDONLY != 0 {
+		attr.Attr_set |= unix.MOUNT_ATTR_RDONLY
+	}
+	mounted, err := openInRoot(root, m.Destination)
+	if err != nil {
+		return err
+	}
+	defer mounted.Close()
+	if err := unix.MountSetattr(int(mounted.Fd()), "", unix.AT_EMPTY_PATH|unix.AT_RECURSIVE, &attr); err != nil {
+		return fmt.Errorf("bind the host's /sys: %w", err)
+	}
+	return nil
 }
 
 // explainData finds, after the kernel refused a mount with EINVAL, the

@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/berth-runtime/berth/internal/rootfs"
+	"golang.org/x/sys/unix"
 )
 
 // Driver says how a snapshot is made.
@@ -29,12 +30,47 @@ const (
 )
 
 // DefaultDriver is overlay where the kernel has overlayfs, else a copy.
+// Inside a user namespace that is not the host's (rootless berth), an
+// overlay needs Linux 5.11, the first to let a user namespace's root
+// mount one.
 func DefaultDriver() Driver {
 	b, err := os.ReadFile("/proc/filesystems")
-	if err == nil && strings.Contains(string(b), "\toverlay\n") {
-		return Overlay
+	if err != nil || !strings.Contains(string(b), "\toverlay\n") {
+		return Copy
 	}
-	return Copy
+	if !kernelAtLeast(kernelRelease(), 5, 11) && inUserNamespace() {
+		return Copy
+	}
+	return Overlay
+}
+
+// inUserNamespace reports whether this process's user namespace is not
+// the initial one (whose uid_map maps every ID to itself).
+func inUserNamespace() bool {
+	b, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(b))
+	return !(len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295")
+}
+
+func kernelRelease() string {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return ""
+	}
+	return unix.ByteSliceToString(u.Release[:])
+}
+
+// kernelAtLeast reports whether release (uname -r, "6.1.0-18-amd64") is
+// major.minor or later.
+func kernelAtLeast(release string, major, minor int) bool {
+	var ma, mi int
+	if n, _ := fmt.Sscanf(release, "%d.%d", &ma, &mi); n != 2 {
+		return false
+	}
+	return ma > major || (ma == major && mi >= minor)
 }
 
 // ParseDriver checks a --storage-driver value.

@@ -48,8 +48,13 @@ func TestBadInputOneLineAndNothingLeft(t *testing.T) {
 	checkNoLeaks(t, before)
 }
 
-func TestNotRoot(t *testing.T) {
+// TestNotRootOnRootsStorage: an ordinary user (nobody, with no
+// subordinate IDs) pointing berth at root's storage runs rootless and is
+// refused in one line naming the directory it cannot write, with nothing
+// made there.
+func TestNotRootOnRootsStorage(t *testing.T) {
 	needRoot(t)
+	before := snapshot(t)
 	// Directly, not through berthCommand: nsenter would refuse nobody.
 	cmd := exec.Command(berthBin, "--root", storeRoot, "--runroot", stateRoot, "run", "--rm", "--rootfs", rootfsDir, "true")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
@@ -57,9 +62,12 @@ func TestNotRoot(t *testing.T) {
 	if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 125 {
 		t.Fatalf("as nobody: %v %q", err, out)
 	}
-	if !strings.Contains(string(out), "needs root") || strings.Count(string(out), "\n") != 1 {
-		t.Errorf("message %q does not say root is needed in one line", out)
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	last := lines[len(lines)-1]
+	if !strings.Contains(last, "permission denied") || !strings.Contains(last, storeRoot) {
+		t.Errorf("message %q does not name the directory nobody cannot write", out)
 	}
+	checkNoLeaks(t, before)
 }
 
 func TestNameInUse(t *testing.T) {

@@ -1,0 +1,164 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/berth-runtime/berth/internal/network/usermode"
+	"github.com/spf13/pflag"
+
+	"github.com/berth-runtime/berth/internal/rootless"
+	"github.com/berth-runtime/berth/internal/state"
+	"github.com/spf13/cobra"
+)
+
+// defaultDirs are berth's storage and state directories: the system's
+// for root, the user's own for rootless berth (see rootless.UserDirs).
+// Left empty when the user's cannot be found; enterRootless says why.
+func defaultDirs() rootless.Dirs {
+	if !rootless.Active() {
+		return rootless.Dirs{Data: defaultStorage, Run: state.DefaultRoot}
+	}
+	d, err := rootless.UserDirs(rootless.ProcessEnvironment())
+	if err != nil {
+		return rootless.Dirs{}
+	}
+	return d
+}
+
+// noNamespace are the commands a rootless user runs as itself: they read
+// records and logs, or signal processes, which the user may do to its own
+// containers from outside their user namespace (as the namespace's owner
+// it holds every capability in it). The others need to be root among the
+// user's IDs: they unpack layers, mount, and remove files of other IDs.
+var noNamespace = map[string]bool{
+	"help": true, "man": true, "gen-man": true, "completion": true,
+	cobra.ShellCompRequestCmd: true, cobra.ShellCompNoDescRequestCmd: true,
+	"berth ps": true, "berth container ps": true, "berth logs": true, "berth inspect": true,
+	"berth container inspect": true, "berth stop": true, "berth kill": true, "berth wait": true,
+	"berth images": true, "berth image ls": true, "berth image inspect": true, "berth stats": true,
+	"berth top": true, "berth volume ls": true, "berth volume inspect": true,
+	"berth network ls": true, "berth network inspect": true,
+	"berth exec": true, // refused: see errRootlessExec
+}
+
+// enterRootless runs a rootless user's command in berth's user namespace
+// (rootless.Enter) and exits with its status, unless the command needs no
+// privilege or this process is there already.
+func enterRootless(g *globalOptions, cmd *cobra.Command, args []string) error {
+	if !rootless.Active() {
+		return nil
+	}
+	if g.root == "" || g.runroot == "" {
+		_, err := rootless.UserDirs(rootless.ProcessEnvironment())
+		return err
+	}
+	if rootless.Inside() || noNamespace[cmd.Name()] || noNamespace[cmd.CommandPath()] {
+		return nil
+	}
+	if d := defaultDirs(); d.Run == g.runroot {
+		if err := rootless.Prepare(d); err != nil {
+			return err
+		}
+	}
+	m, err := rootless.UserMapping()
+	if err != nil {
+		return err
+	}
+	if m.OwnOnly() {
+		warnOwnIDOnce(g.runroot)
+	}
+	stopBeforeEntering(g, cmd, args)
+	code, err := rootless.Enter(m)
+	if err != nil {
+		return err
+	}
+	os.Exit(code)
+	return nil
+}
+
+// stopBeforeEntering stops, as the user, the containers that rm -f and
+// restart are about to stop. A signal sent from inside a new user
+// namespace cannot reach a container process that runs as another of the
+// user's IDs (the container's namespace is a sibling of the new one, not
+// its child), while the user, owner of every namespace berth made for it,
+// may signal any of them.
+func stopBeforeEntering(g *globalOptions, cmd *cobra.Command, args []string) {
+	var timeout time.Duration
+	switch cmd.Name() {
+	case "rm":
+		if force, _ := cmd.Flags().GetBool("force"); !force {
+			return
+		}
+	case "restart":
+		t, _ := cmd.Flags().GetInt("time")
+		timeout = time.Duration(t) * time.Second
+	default:
+		return
+	}
+	for _, ref := range args {
+		if rec, err := g.containers().Get(ref); err == nil {
+			_ = stopContainer(g, rec, timeout)
+		}
+	}
+}
+
+// warnOwnIDOnce says, once per state directory, that only the user's own
+// ID is mapped: images whose files belong to other IDs cannot be unpacked
+// with their owners, and containers have a single user.
+func warnOwnIDOnce(runroot string) {
+	mark := filepath.Join(runroot, ".own-id-only-warned")
+	if _, err := os.Stat(mark); err == nil {
+		return
+	}
+	fmt.Fprintf(os.Stderr, "berth: warning: no subordinate IDs for uid %d in /etc/subuid and /etc/subgid: only your own ID is mapped (to root in containers); add a range for your user to both files (e.g. with usermod --add-subuids 100000-165535 --add-subgids 100000-165535) for images with files of other users\n", os.Getuid())
+	if err := os.MkdirAll(runroot, 0o700); err == nil {
+		if f, err := os.OpenFile(mark, os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
+			f.Close()
+		}
+	}
+}
+
+// rootlessNetwork chooses a rootless container's network. berth's
+// bridge networks are a bridge, veths and nftables rules in the host's
+// network namespace, which an ordinary user cannot make: a rootless
+// --network bridge is a user-mode stack instead (slirp4netns, as podman
+// does), in a network namespace of the container's own (none, then
+// connected: f.userMode). Without --network, rootless containers get
+// none (loopback only), which starts no extra process, unless -p asks
+// for published ports; host, none and container:NAME work as for root.
+// Networks made with berth network create need root.
+func rootlessNetwork(f *runFlags, fl *pflag.FlagSet) error {
+	o := &f.opts
+	if !rootless.Active() {
+		return nil
+	}
+	mode := o.Network
+	if !fl.Changed("network") {
+		mode = "none"
+		if len(f.publish) > 0 {
+			mode = "bridge"
+		}
+	}
+	switch {
+	case mode == "none" || mode == "host" || strings.HasPrefix(mode, "container:"):
+		o.Network = mode
+		return nil
+	case mode == "bridge":
+		if _, err := usermode.Available(); err != nil {
+			return err
+		}
+		o.Network, f.userMode = "none", true
+		return nil
+	default:
+		return fmt.Errorf("--network %s needs root: a rootless container can have --network bridge (slirp4netns), none, host or container:NAME", mode)
+	}
+}
+
+// errRootlessExec is berth exec for rootless berth: joining a user
+// namespace needs a single-threaded stage that runs before Go starts.
+var errRootlessExec = errors.New("berth exec is not supported rootless yet: joining the container's user namespace needs berth's single-threaded entry stage (berth-nsenter); run the container as root, or use berth attach")
