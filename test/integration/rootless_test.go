@@ -331,15 +331,15 @@ func TestRootless(t *testing.T) {
 	if r := u.berth(t, "run", "-d", "--name", "rl-app", "--user", "1000", ref, "sleep", "1000"); r.code != 0 {
 		t.Fatalf("run -d --user 1000: %+v", r)
 	}
-	if r := u.berth(t, "restart", "-t", "1", "rl-app"); r.code != 0 || r.stdout != "rl-app\n" {
-		t.Errorf("restart: %+v", r)
-	}
-	cmd = u.command("rm", "-f", "rl-app")
-	timer := time.AfterFunc(20*time.Second, func() { cmd.Process.Kill() })
-	out, err = cmd.CombinedOutput()
-	timer.Stop()
-	if err != nil || string(out) != "rl-app\n" {
-		t.Errorf("rm -f of a container running as uid 1000 inside: %v %q", err, out)
+	for _, args := range [][]string{{"restart", "-t", "1", "rl-app"}, {"rm", "-f", "rl-app"}} {
+		cmd := u.command(args...)
+		cmd.WaitDelay = time.Second // its child in the namespace holds the output open
+		timer := time.AfterFunc(20*time.Second, func() { cmd.Process.Kill() })
+		out, err := cmd.CombinedOutput()
+		timer.Stop()
+		if err != nil || string(out) != "rl-app\n" {
+			t.Errorf("%v of a container running as uid 1000 inside: %v %q", args, err, out)
+		}
 	}
 	for _, img := range []string{ref, "rl:imported"} {
 		if r := u.berth(t, "rmi", img); r.code != 0 {
