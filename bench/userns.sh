@@ -523,7 +523,8 @@ mount namespace with /sys/fs/cgroup/unified unmounted (podman's runtime,
 crun 1.8.1, refuses hybrid hosts). \`--userns=auto\` maps, as seen in
 /proc/self/uid_map: berth \`$MAP_BERTH_AUTO\`, podman \`$MAP_PODMAN_AUTO\`
 (podman's from a \`containers\` line the script adds to /etc/subuid and
-/etc/subgid and removes after).
+/etc/subgid and removes after, and podman sizes its range from the image's highest ID,
+1024 at the least, where berth always takes 65536).
 
 Back to back: $RUNS runs per command after a warm-up; cold: $COLD_RUNS runs,
 each after \`sleep 0.25\`. Each set runs in as many hyperfine passes as it
