@@ -26,7 +26,10 @@
 #   8. runs bench/monitor.sh (memory of idle detached containers' monitors
 #      against conmon and containerd's shim), "## Monitors" (BENCH_MONITOR=0).
 #      Sections of docs/bench.md that this script does not write, such as
-#      that one, are kept as they were.
+#      that one, are kept as they were;
+#   9. runs bench/userns.sh (--userns=auto and rootless berth against
+#      podman, and rootless throughput), "## User namespaces and rootless
+#      (issue 12)" (BENCH_USERNS=0 skips it).
 #
 # berth run gets --network none: runc, crun and berth-oci run a bundle
 # whose network namespace has only loopback, and berth's default network
@@ -44,6 +47,7 @@
 #   BENCH_NET=0        skip bench/net.sh (its knobs: see there)
 #   BENCH_IMAGE=0      skip bench/image.sh (its knobs: see there)
 #   BENCH_MONITOR=0    skip bench/monitor.sh (its knobs: see there)
+#   BENCH_USERNS=0     skip bench/userns.sh (its knobs: see there)
 # Needs root, runc, crun, hyperfine, jq, GNU time, busybox-static, go,
 # and for bench/net.sh iperf3.
 set -eu
@@ -198,6 +202,9 @@ binary() {
 	export "$1=$WORK/$2"
 	BUILT="${BUILT:+$BUILT and }$from"
 }
+# bench/userns.sh needs berth-init and berth-nsenter beside berth: it gets
+# the binary where it was given (or built), not the copy below.
+BERTH_DIR_BIN=${BERTH:-$REPO/bin/berth}
 binary BERTH berth
 binary BERTH_OCI berth-oci
 
@@ -447,4 +454,10 @@ if [ "${BENCH_MONITOR:-1}" = 0 ]; then
 else
 	echo "== monitor benchmark: bench/monitor.sh"
 	BERTH=$BERTH BENCH_OUT=$OUT bash "$REPO/bench/monitor.sh"
+fi
+if [ "${BENCH_USERNS:-1}" = 0 ]; then
+	echo "== BENCH_USERNS=0: no user namespace benchmark"
+else
+	echo "== user namespace and rootless benchmark: bench/userns.sh"
+	BERTH=$BERTH_DIR_BIN BENCH_OUT=$OUT bash "$REPO/bench/userns.sh"
 fi
