@@ -300,9 +300,17 @@ ROOTFUL_CMDS=(
 	"$P $PRUN --userns=auto $IMG_PODMAN true"
 )
 # The private mount namespace without the cgroup2 mount of a hybrid host
-# (the host's mounts are not touched: / is private there).
+# (the host's mounts are not touched: / is private there), and with a
+# /dev/null of its own: hyperfine gives every run /dev/null as stdin, and
+# crun 1.8.1 (podman's runtime) chowns a user-namespaced container's stdio
+# to the container's root, which made the host's /dev/null belong to
+# podman's auto range (runc's bug 3674, which berth-oci passes).
+mkdir -m 0700 "$WORK/devnull"
+mknod -m 0666 "$WORK/devnull/null" c 1 3
 RUNNER=(unshare -m --propagation private sh -c
-	'if mountpoint -q /sys/fs/cgroup/unified; then umount /sys/fs/cgroup/unified || exit 1; fi; exec "$@"' sh)
+	'if mountpoint -q /sys/fs/cgroup/unified; then umount /sys/fs/cgroup/unified || exit 1; fi
+	 mount --bind "$0" /dev/null || exit 1
+	 exec "$@"' "$WORK/devnull/null")
 smoke "${ROOTFUL_CMDS[@]}"
 # What each sees as its uid_map, for the report.
 # shellcheck disable=SC2086
