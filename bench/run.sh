@@ -193,12 +193,25 @@ binary() {
 		from="${bin#"$REPO"/} (as given in $1)"
 	else
 		echo "== building bin/$2"
-		(cd "$REPO" && CGO_ENABLED=0 go build -o "bin/$2" "./cmd/$2")
+		(cd "$REPO" && CGO_ENABLED=0 go build -o "bin/$2" "./cmd/$2" && CGO_ENABLED=0 go build -o bin/berth-init ./cmd/berth-init)
 		bin=$REPO/bin/$2
 		from="bin/$2 (built with CGO_ENABLED=0 go build)"
 	fi
 	[ -x "$bin" ] || { echo "bench: $bin is not executable" >&2; exit 1; }
 	cp "$bin" "$WORK/$2"
+	# The init stage berth and berth-oci exec goes beside the copy, as
+	# make install puts it: without it both fall back to exec'ing
+	# themselves (the whole binary's start), which is not what users run.
+	local helper
+	for helper in berth-init berth-nsenter; do
+		[ -e "$WORK/$helper" ] && continue
+		if [ -x "$(dirname "$bin")/$helper" ]; then
+			cp "$(dirname "$bin")/$helper" "$WORK/$helper"
+		elif [ "$helper" = berth-init ]; then
+			echo "bench: no berth-init beside $bin (make build makes it)" >&2
+			exit 1
+		fi
+	done
 	export "$1=$WORK/$2"
 	BUILT="${BUILT:+$BUILT and }$from"
 }
