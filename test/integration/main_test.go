@@ -93,7 +93,51 @@ func setup(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "lo up in %s: %v %s", suiteNetns, err, out)
 		return 1
 	}
-	return m.Run()
+	before := berthSubidLines()
+	code := m.Run()
+	if leaked := dropNewBerthSubidLines(before); len(leaked) > 0 {
+		fmt.Fprintf(os.Stderr, "the suite left berth's line in %s (removed now): a test that makes berth add it must call keepSubidFiles\n", strings.Join(leaked, " and "))
+		code = 1
+	}
+	return code
+}
+
+var subidFiles = []string{"/etc/subuid", "/etc/subgid"}
+
+// berthSubidLines tells, per file, whether it has a berth line now.
+func berthSubidLines() map[string]bool {
+	has := map[string]bool{}
+	for _, path := range subidFiles {
+		b, _ := os.ReadFile(path)
+		has[path] = strings.Contains("\n"+string(b), "\nberth:")
+	}
+	return has
+}
+
+// dropNewBerthSubidLines removes the berth lines that were not there
+// before (berth adds its own at the first --userns=auto) and names the
+// files it had to clean: the host must be left as the suite found it.
+func dropNewBerthSubidLines(before map[string]bool) []string {
+	var leaked []string
+	for path, has := range berthSubidLines() {
+		if !has || before[path] {
+			continue
+		}
+		leaked = append(leaked, path)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		var kept []string
+		for _, l := range strings.SplitAfter(string(b), "\n") {
+			if !strings.HasPrefix(l, "berth:") {
+				kept = append(kept, l)
+			}
+		}
+		os.WriteFile(path, []byte(strings.Join(kept, "")), 0o644)
+	}
+	sort.Strings(leaked)
+	return leaked
 }
 
 // BuildBusyboxRootfs makes a minimal root filesystem from the host's static

@@ -260,15 +260,12 @@ func nsOwner(t *testing.T, pid int, kind string) string {
 }
 
 // TestBerthExecUserNamespace: berth exec into a berth run container with
-// a user namespace (berth run --userns=auto, issue 12's --userns part;
-// skipped where berth run cannot make one yet).
+// a user namespace (berth run --userns=auto).
 func TestBerthExecUserNamespace(t *testing.T) {
 	needRoot(t)
 	name := "exec-userns"
+	keepSubidFiles(t)
 	r := berth(t, "", "run", "-d", "--name", name, "--network", "none", "--userns=auto", "--rootfs", rootfsDir, "sleep", "1000")
-	if r.code != 0 && strings.Contains(r.stderr, "userns") && (strings.Contains(r.stderr, "unknown flag") || strings.Contains(r.stderr, "not supported")) {
-		t.Skipf("berth run cannot make a user namespace here: %s", strings.TrimSpace(r.stderr))
-	}
 	if r.code != 0 {
 		t.Fatalf("run --userns=auto: %+v", r)
 	}

@@ -33,25 +33,8 @@ func usernsImage(t *testing.T) string {
 // keepSubidFiles removes, at the end of the test, the berth lines that
 // berth added to /etc/subuid and /etc/subgid during it (and no others).
 func keepSubidFiles(t *testing.T) {
-	for _, path := range []string{"/etc/subuid", "/etc/subgid"} {
-		before, _ := os.ReadFile(path)
-		if strings.Contains("\n"+string(before), "\nberth:") {
-			continue
-		}
-		t.Cleanup(func() {
-			now, err := os.ReadFile(path)
-			if err != nil {
-				return
-			}
-			var kept []string
-			for _, l := range strings.SplitAfter(string(now), "\n") {
-				if !strings.HasPrefix(l, "berth:") {
-					kept = append(kept, l)
-				}
-			}
-			os.WriteFile(path, []byte(strings.Join(kept, "")), 0o644)
-		})
-	}
+	before := berthSubidLines()
+	t.Cleanup(func() { dropNewBerthSubidLines(before) })
 }
 
 // idMap is one line of /proc/PID/uid_map.
