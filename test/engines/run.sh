@@ -149,7 +149,13 @@ cleanup() {
 	for d in /sys/fs/cgroup/*/libpod_parent /sys/fs/cgroup/*/$NS /sys/fs/cgroup/libpod_parent /sys/fs/cgroup/$NS; do
 		[ -d "$d" ] || continue
 		case " ${had_cg[*]-} " in *" $d "*) continue ;; esac
-		find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+		case $(stat -f -c %T "$d") in
+		cgroupfs | cgroup2fs) find "$d" -depth -type d -exec rmdir {} + 2>/dev/null ;;
+		# A controller this host does not mount (hugetlb, net_cls, ... are
+		# plain directories of the /sys/fs/cgroup tmpfs here): podman made
+		# ordinary directories and files there.
+		*) rm -rf "$d" ;;
+		esac
 	done
 	if [ -n "${ENGINES_KEEP:-}" ]; then
 		echo "kept $W"
