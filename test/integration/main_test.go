@@ -224,6 +224,13 @@ func berth(t *testing.T, stdin string, args ...string) result {
 	if stdin != "" {
 		cmd.Stdin = strings.NewReader(stdin)
 	}
+	return collect(t, cmd, "berth")
+}
+
+// collect runs cmd and returns what it printed and its exit status; a
+// command that cannot be started at all (what names it) fails the test.
+func collect(t *testing.T, cmd *exec.Cmd, what string) result {
+	t.Helper()
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
@@ -232,7 +239,7 @@ func berth(t *testing.T, stdin string, args ...string) result {
 	if errors.As(err, &ee) {
 		code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatalf("run berth: %v", err)
+		t.Fatalf("run %s: %v", what, err)
 	}
 	return result{out.String(), errb.String(), code}
 }

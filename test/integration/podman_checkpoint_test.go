@@ -1,8 +1,6 @@
 package integration
 
 import (
-	"bytes"
-	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -128,17 +126,7 @@ func (p *podmanEnv) run(t *testing.T, args ...string) result {
 	t.Helper()
 	cmd := exec.Command("podman", args...)
 	cmd.Env = p.env
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run podman: %v", err)
-	}
-	return result{out.String(), errb.String(), code}
+	return collect(t, cmd, "podman")
 }
 
 // must runs podman and fails the test unless it succeeds.

@@ -171,18 +171,7 @@ func (u *rootlessUser) command(args ...string) *exec.Cmd {
 
 func (u *rootlessUser) berth(t *testing.T, args ...string) result {
 	t.Helper()
-	cmd := u.command(args...)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("run berth as %s: %v", u.name, err)
-	}
-	return result{out.String(), errb.String(), code}
+	return collect(t, u.command(args...), "berth as "+u.name)
 }
 
 // oneLine checks a refusal: exit 125 and one line naming want.
