@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"github.com/berth-runtime/berth/internal/flock"
+	"github.com/berth-runtime/berth/internal/statefile"
 	"golang.org/x/sys/unix"
 )
 
@@ -29,7 +30,6 @@ var ErrFull = errors.New("no free range of IDs")
 const (
 	lockName      = "ranges.lock"
 	stateName     = "ranges.json"
-	tmpName       = ".ranges.json.tmp"
 	formatVersion = 1
 )
 
@@ -258,15 +258,7 @@ func corrupt(path string, err error) error {
 }
 
 func (p Pool) save(st *state) error {
-	b, err := json.MarshalIndent(st, "", "\t")
-	if err != nil {
-		return fmt.Errorf("user namespace ranges: %w", err)
-	}
-	tmp := filepath.Join(p.Dir, tmpName)
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
-		return fmt.Errorf("user namespace ranges: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(p.Dir, stateName)); err != nil {
+	if err := statefile.WriteJSON(p.Dir, stateName, st); err != nil {
 		return fmt.Errorf("user namespace ranges: %w", err)
 	}
 	return nil

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/berth-runtime/berth/internal/statefile"
 	"golang.org/x/sys/unix"
 )
 
@@ -60,7 +61,7 @@ func runHelper(args []string) error {
 			return err
 		}
 		defer lock.Close() // also keeps the file from being finalized
-		os.WriteFile(filepath.Join(p.dir, tmpName), []byte(`{"version":1,"subn`), 0o600)
+		os.WriteFile(filepath.Join(p.dir, statefile.TempName(stateName)), []byte(`{"version":1,"subn`), 0o600)
 		fmt.Println("locked")
 		time.Sleep(time.Hour)
 		return nil

@@ -4,12 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/berth-runtime/berth/internal/flock"
 	"io/fs"
 	"net/netip"
 	"os"
 	"path/filepath"
 
+	"github.com/berth-runtime/berth/internal/flock"
+	"github.com/berth-runtime/berth/internal/statefile"
 	"golang.org/x/sys/unix"
 )
 
@@ -19,7 +20,6 @@ import (
 const (
 	lockName  = "ipam.lock"
 	stateName = "ipam.json"
-	tmpName   = ".ipam.json.tmp"
 )
 
 // formatVersion is the version of the state file this package writes.
@@ -111,20 +111,10 @@ func (p *Pool) check(st *state) error {
 	return nil
 }
 
-// save replaces the state file atomically: a reader, or the next command
-// after a SIGKILL, sees the old state or the new one, never a mix. The
-// temporary file has a fixed name, which the lock makes safe, so a killed
-// writer leaves at most one stray file, overwritten by the next save.
+// save replaces the state file atomically (statefile.WriteJSON), under
+// the pool's lock.
 func (p *Pool) save(st *state) error {
-	b, err := json.MarshalIndent(st, "", "\t")
-	if err != nil {
-		return fmt.Errorf("encode address state: %w", err)
-	}
-	tmp := filepath.Join(p.dir, tmpName)
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
-		return fmt.Errorf("write address state: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(p.dir, stateName)); err != nil {
+	if err := statefile.WriteJSON(p.dir, stateName, st); err != nil {
 		return fmt.Errorf("write address state: %w", err)
 	}
 	return nil
