@@ -13,6 +13,7 @@ import (
 
 	"github.com/berth-runtime/berth/internal/checkpoint"
 	"github.com/berth-runtime/berth/internal/container"
+	"github.com/berth-runtime/berth/internal/engine"
 	"github.com/berth-runtime/berth/internal/managed"
 	"github.com/spf13/cobra"
 )
@@ -38,7 +39,7 @@ func newCheckpointCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return withOpLock(g, rec.ID, func(rec managed.Record) error {
+			return g.engine().WithOpLock(rec.ID, func(rec managed.Record) error {
 				return checkpointContainer(g, rec, o, export, keep)
 			})
 		},
@@ -121,7 +122,7 @@ func newRestoreCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return withOpLock(g, rec.ID, func(rec managed.Record) error {
+			return g.engine().WithOpLock(rec.ID, func(rec managed.Record) error {
 				return restoreContainer(g, rec, imp, keep, tcp)
 			})
 		},
@@ -152,25 +153,7 @@ func restoreContainer(g *globalOptions, rec managed.Record, imp string, keep, tc
 	if err := checkpoint.CheckImage(dir); err != nil {
 		return fmt.Errorf("container %s: %w (berth container checkpoint makes one)", rec.Name, err)
 	}
-	store := g.containers()
-	owner, err := store.Own(rec.ID)
-	if err != nil {
-		return err
-	}
-	if _, err := store.Update(rec.ID, func(r *managed.Record) { r.Detached, r.State.StopRequested = true, false }); err != nil {
-		owner.Release()
-		return err
-	}
-	rec, err = store.Get(rec.ID)
-	if err != nil {
-		owner.Release()
-		return err
-	}
-	extra := []string{"--restore", dir}
-	if tcp {
-		extra = append(extra, "--restore-tcp-established")
-	}
-	if err := startMonitor(g, rec, owner, extra...); err != nil {
+	if err := g.engine().StartRestored(rec, engine.Restore{Dir: dir, TCPEstablished: tcp}); err != nil {
 		return err
 	}
 	if !keep {

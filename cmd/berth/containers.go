@@ -11,22 +11,18 @@ import (
 	"time"
 
 	"github.com/berth-runtime/berth/internal/container"
+	"github.com/berth-runtime/berth/internal/engine"
 	"github.com/berth-runtime/berth/internal/logs"
 	"github.com/berth-runtime/berth/internal/managed"
 	"github.com/berth-runtime/berth/internal/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
-	"golang.org/x/sys/unix"
 )
 
 // containers is the store of berth's containers, under --root.
-func (g *globalOptions) containers() managed.Store {
-	return managed.Store{Dir: filepath.Join(g.root, "containers")}
-}
+func (g *globalOptions) containers() managed.Store { return g.engine().Containers() }
 
-func (g *globalOptions) containerDir(id string) string {
-	return filepath.Join(g.root, "containers", id)
-}
+func (g *globalOptions) containerDir(id string) string { return g.engine().ContainerDir(id) }
 
 // forEach runs fn on each named container, reporting failures one line
 // each and exiting 1 if any failed, as docker does for several names.
@@ -147,9 +143,9 @@ func row(rec managed.Record) psRow {
 	if img == "" {
 		img = "(rootfs)"
 	}
-	cmd := strings.Join(rec.Command, " ")
-	if rec.Image != "" && len(rec.Command) > 0 {
-		cmd = strings.Join(rec.Command[1:], " ")
+	var cmd string
+	if rec.Config != nil {
+		cmd = strings.Join(rec.Config.Cmd, " ")
 	}
 	if len(cmd) > 20 {
 		cmd = cmd[:19] + "…"
@@ -257,99 +253,10 @@ func newStopCommand(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-// stopContainer ends a running container and waits until its monitor has
-// recorded the exit; no restart policy applies afterwards. It sends the
-// stop signal and waits up to timeout, then SIGKILL; a zero timeout is
-// SIGKILL at once (rm -f, stop -t 0).
+// stopContainer is engine.Stop: the stop signal, then SIGKILL after
+// timeout.
 func stopContainer(g *globalOptions, rec managed.Record, timeout time.Duration) error {
-	return withOpLock(g, rec.ID, func(rec managed.Record) error { return stopLocked(g, rec, timeout) })
-}
-
-// withOpLock runs fn on the container's record, read afresh while the
-// container's operation lock is held: commands on one container run one
-// after another, each seeing what the one before did.
-func withOpLock(g *globalOptions, id string, fn func(managed.Record) error) error {
-	store := g.containers()
-	unlock, err := store.OpLock(id)
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	rec, err := store.Get(id)
-	if err != nil {
-		return err
-	}
-	return fn(rec)
-}
-
-// stopLocked is stopContainer under the operation lock.
-func stopLocked(g *globalOptions, rec managed.Record, timeout time.Duration) error {
-	store := g.containers()
-	// A container between two runs (a restart's back-off) has its monitor.
-	if rec.State.Status != managed.Running && rec.State.MonitorPid == 0 {
-		return nil
-	}
-	if _, err := store.Update(rec.ID, func(r *managed.Record) { r.State.StopRequested = true }); err != nil {
-		return err
-	}
-	// A paused container is thawed after each signal, so that it acts on
-	// it (container.Stop): a frozen one would be waited for in vain.
-	if timeout > 0 {
-		if err := stopContainerProcess(g, rec, stopSignal(g, rec)); err != nil {
-			// Between two runs (a restart's back-off) only the monitor is there.
-			signalMonitor(rec)
-		}
-		if store.WaitReleased(rec.ID, timeout) {
-			return nil
-		}
-	}
-	if err := stopContainerProcess(g, rec, unix.SIGKILL); err != nil {
-		signalMonitor(rec)
-	}
-	store.WaitReleased(rec.ID, 0)
-	return nil
-}
-
-// signalMonitor tells a container's monitor to end.
-func signalMonitor(rec managed.Record) { _ = rec.State.SignalMonitor(unix.SIGTERM) }
-
-// stopSignal is the image's StopSignal, or SIGTERM.
-func stopSignal(g *globalOptions, rec managed.Record) unix.Signal {
-	if rec.ImageID == "" {
-		return unix.SIGTERM
-	}
-	is, err := g.imageStore()
-	if err != nil {
-		return unix.SIGTERM
-	}
-	cfg, err := is.Config(rec.ImageID)
-	if err != nil || cfg.StopSignal == "" {
-		return unix.SIGTERM
-	}
-	if sig, err := spec.ParseSignal(cfg.StopSignal); err == nil {
-		return sig
-	}
-	return unix.SIGTERM
-}
-
-// signalContainer sends sig to the container's PID 1; a paused container
-// stays paused, and handles it once unpaused.
-func signalContainer(g *globalOptions, rec managed.Record, sig unix.Signal) error {
-	c, err := container.Attach(g.runroot, rec.ID)
-	if err != nil {
-		return fmt.Errorf("container %s is not running", rec.Name)
-	}
-	return c.Kill(sig, false)
-}
-
-// stopContainerProcess sends sig, meant to end the container, to its PID
-// 1, and thaws it if it is paused, as docker stop and kill do.
-func stopContainerProcess(g *globalOptions, rec managed.Record, sig unix.Signal) error {
-	c, err := container.Attach(g.runroot, rec.ID)
-	if err != nil {
-		return fmt.Errorf("container %s is not running", rec.Name)
-	}
-	return c.Stop(sig)
+	return g.engine().Stop(rec, timeout)
 }
 
 func newKillCommand(g *globalOptions) *cobra.Command {
@@ -365,20 +272,7 @@ func newKillCommand(g *globalOptions) *cobra.Command {
 				return err
 			}
 			return forEach(g, args, func(rec managed.Record) error {
-				if rec.State.Status != managed.Running {
-					return fmt.Errorf("container %s is not running", rec.Name)
-				}
-				if sig == unix.SIGKILL || sig == unix.SIGTERM || sig == unix.SIGINT {
-					// Killed on purpose: as docker, no restart policy applies.
-					_, _ = g.containers().Update(rec.ID, func(r *managed.Record) { r.State.StopRequested = true })
-				}
-				send := signalContainer
-				if sig == unix.SIGKILL || sig == stopSignal(g, rec) {
-					// As docker: a paused container is thawed to act on
-					// a signal that ends it; others wait for unpause.
-					send = stopContainerProcess
-				}
-				if err := send(g, rec, sig); err != nil {
+				if err := g.engine().Kill(rec, sig); err != nil {
 					return err
 				}
 				fmt.Println(rec.Name)
@@ -399,7 +293,7 @@ func newRmCommand(g *globalOptions) *cobra.Command {
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			err := forEach(g, args, func(rec managed.Record) error {
-				if err := removeContainer(g, rec, force); err != nil {
+				if err := g.engine().Remove(rec, force); err != nil {
 					return err
 				}
 				fmt.Println(rec.Name)
@@ -407,7 +301,7 @@ func newRmCommand(g *globalOptions) *cobra.Command {
 			})
 			if volumes {
 				// Anonymous volumes no remaining container refers to.
-				refs := volumeRefs(g)
+				refs := g.engine().VolumeRefs()
 				if verr := g.volumes().Collect(func(name string) bool { return len(refs[name]) > 0 }); verr != nil {
 					fmt.Fprintf(os.Stderr, "berth: %v\n", verr)
 				}
@@ -418,23 +312,6 @@ func newRmCommand(g *globalOptions) *cobra.Command {
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "kill a running container first")
 	cmd.Flags().BoolVarP(&volumes, "volumes", "v", false, "also remove the containers' anonymous volumes")
 	return cmd
-}
-
-func removeContainer(g *globalOptions, rec managed.Record, force bool) error {
-	return withOpLock(g, rec.ID, func(rec managed.Record) error {
-		if rec.State.Status == managed.Running {
-			if !force {
-				return fmt.Errorf("container %s is running: stop it first, or use rm -f", rec.Name)
-			}
-			if err := stopLocked(g, rec, 0); err != nil {
-				return err
-			}
-		}
-		if err := g.containers().Remove(rec); err != nil {
-			return err
-		}
-		return g.idRanges().Release(rec.ID)
-	})
 }
 
 func newWaitCommand(g *globalOptions) *cobra.Command {
@@ -467,18 +344,27 @@ func newInspectCommand(g *globalOptions) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var out []inspectInfo
 			err := forEach(g, args, func(rec managed.Record) error {
-				rec.Env = nil // berth's environment, not the container's
 				rec = withPause(g, rec)
 				info := inspectInfo{Record: rec}
-				// A running container's config, as the runtime has it.
-				if c, err := container.Attach(g.runroot, rec.ID); err == nil && rec.State.Up() {
-					if s, err := c.Spec(); err == nil {
-						info.Config = &inspectConfig{Hostname: s.Hostname, Cmd: s.Process.Args, Env: s.Process.Env,
-							WorkingDir: s.Process.Cwd, User: s.Process.User, ReadonlyRootfs: s.Root.Readonly}
-						info.Mounts = s.Mounts
+				// The config of its last run, from the record (the
+				// runtime's, for a container an older berth started).
+				s := rec.Spec
+				if c, err := container.Attach(g.runroot, rec.ID); err == nil && s == nil && rec.State.Up() {
+					if live, err := c.Spec(); err == nil {
+						s = live
+					}
+				}
+				if s != nil && s.Process != nil && s.Root != nil {
+					info.Config = &inspectConfig{Hostname: s.Hostname, Cmd: s.Process.Args, Env: s.Process.Env,
+						WorkingDir: s.Process.Cwd, User: s.Process.User, ReadonlyRootfs: s.Root.Readonly}
+					info.Mounts = s.Mounts
+					if s.Linux != nil {
 						info.Resources = s.Linux.Resources
 					}
 				}
+				// Shown in Docker's terms above, and under a name of its
+				// own for the record's configuration.
+				info.Spec, info.Record.Config, info.CreateConfig = nil, nil, rec.Config
 				out = append(out, info)
 				return nil
 			})
@@ -490,13 +376,17 @@ func newInspectCommand(g *globalOptions) *cobra.Command {
 	}
 }
 
-// inspectInfo is one container in berth inspect: its record, and while it
-// runs, the config, mounts and resources it runs with.
+// inspectInfo is one container in berth inspect: its record, and the
+// config, mounts and resources of its last run (the record's Config is
+// how it was created).
 type inspectInfo struct {
 	managed.Record
-	Config    *inspectConfig        `json:"Config,omitempty"`
-	Mounts    []specs.Mount         `json:"Mounts,omitempty"`
-	Resources *specs.LinuxResources `json:"Resources,omitempty"`
+	// CreateConfig is the record's Config: how it was created, resolved,
+	// which every start runs again.
+	CreateConfig *managed.Config       `json:"CreateConfig,omitempty"`
+	Config       *inspectConfig        `json:"Config,omitempty"`
+	Mounts       []specs.Mount         `json:"Mounts,omitempty"`
+	Resources    *specs.LinuxResources `json:"Resources,omitempty"`
 }
 
 type inspectConfig struct {
@@ -553,7 +443,7 @@ func startAttached(g *globalOptions, ref string) error {
 	}
 	// A container that already ended has its output in the log, terminal
 	// or not.
-	if err := attach(g, rec, []byte{0x10, 0x11}); err == nil || !errors.Is(err, errNoTerminal) && !errors.Is(err, errNotRunning) {
+	if err := attach(g, rec, []byte{0x10, 0x11}); err == nil || !errors.Is(err, engine.ErrNoTerminal) && !errors.Is(err, errNotRunning) {
 		return err
 	}
 	ctx, cancel := interruptible()
@@ -577,39 +467,9 @@ func startAttached(g *globalOptions, ref string) error {
 	return nil
 }
 
-// startContainer runs an existing container again under a new monitor;
-// a running container is left as it is, as docker start does.
-func startContainer(g *globalOptions, rec managed.Record) error {
-	return withOpLock(g, rec.ID, func(rec managed.Record) error { return startLocked(g, rec) })
-}
-
-// startLocked is startContainer under the operation lock.
-func startLocked(g *globalOptions, rec managed.Record) error {
-	store := g.containers()
-	if rec.State.Status == managed.Running {
-		return nil
-	}
-	owner, err := store.Own(rec.ID)
-	if err != nil {
-		return err
-	}
-	if _, err := store.Update(rec.ID, func(r *managed.Record) {
-		r.Detached, r.State.StopRequested = true, false
-		// A restarted container no longer pulls: it runs its own image.
-		if r.ImageID != "" && len(r.Command) > 0 {
-			r.Command[0] = r.ImageID
-		}
-	}); err != nil {
-		owner.Release()
-		return err
-	}
-	rec, err = store.Get(rec.ID)
-	if err != nil {
-		owner.Release()
-		return err
-	}
-	return startMonitor(g, rec, owner)
-}
+// startContainer is engine.Start: a new monitor; a running container is
+// left as it is, as docker start does.
+func startContainer(g *globalOptions, rec managed.Record) error { return g.engine().Start(rec) }
 
 func newRestartCommand(g *globalOptions) *cobra.Command {
 	var timeout int
@@ -620,16 +480,7 @@ func newRestartCommand(g *globalOptions) *cobra.Command {
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return forEach(g, args, func(rec managed.Record) error {
-				err := withOpLock(g, rec.ID, func(rec managed.Record) error {
-					if err := stopLocked(g, rec, time.Duration(timeout)*time.Second); err != nil {
-						return err
-					}
-					rec, err := g.containers().Get(rec.ID)
-					if err != nil {
-						return err
-					}
-					return startLocked(g, rec)
-				})
+				err := g.engine().Restart(rec, time.Duration(timeout)*time.Second)
 				if err != nil {
 					return err
 				}

@@ -6,12 +6,13 @@ import (
 	"os"
 
 	"github.com/berth-runtime/berth/internal/container"
+	"github.com/berth-runtime/berth/internal/engine"
 	"github.com/spf13/cobra"
 )
 
 // Exit statuses, as docker run has them.
 const (
-	exitRuntimeError = 125
+	exitRuntimeError = engine.ExitRuntimeError
 )
 
 // defaultStorage is where images and networks are kept.
@@ -29,6 +30,11 @@ type globalOptions struct {
 	// storageDriver makes containers' root filesystems from images:
 	// overlay, or vfs (a copy).
 	storageDriver string
+}
+
+// engine is the container engine over these directories.
+func (g *globalOptions) engine() *engine.Engine {
+	return engine.New(engine.Options{Root: g.root, Runroot: g.runroot, StorageDriver: g.storageDriver})
 }
 
 // exitError carries a status for main to exit with; its message, if any,

@@ -1,31 +1,16 @@
 package main
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
-	"strings"
-	"sync"
-	"time"
 
-	"github.com/berth-runtime/berth/internal/checkpoint"
-	"github.com/berth-runtime/berth/internal/container"
+	"github.com/berth-runtime/berth/internal/engine"
 	"github.com/berth-runtime/berth/internal/image"
 	"github.com/berth-runtime/berth/internal/managed"
-	"github.com/berth-runtime/berth/internal/network"
-	"github.com/berth-runtime/berth/internal/network/nft"
-	"github.com/berth-runtime/berth/internal/network/usermode"
-	"github.com/berth-runtime/berth/internal/pidfd"
 	"github.com/berth-runtime/berth/internal/progress"
-	"github.com/berth-runtime/berth/internal/rootfs"
-	"github.com/berth-runtime/berth/internal/rootless"
-	"github.com/berth-runtime/berth/internal/snapshot"
 	"github.com/berth-runtime/berth/internal/spec"
 	"github.com/berth-runtime/berth/internal/terminal"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 )
@@ -42,7 +27,7 @@ type runFlags struct {
 	restart    string
 	mounts     mountFlags
 	// id and monitor are set when berth runs as a container's monitor
-	// (see monitor.go): the container's record exists already.
+	// (engine.Monitor): the container's record exists already.
 	id      string
 	monitor bool
 	// restore is a checkpoint the monitor's first run restores instead of
@@ -112,70 +97,74 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 }
 
 func runContainer(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []string) error {
+	if f.monitor {
+		var restore *engine.Restore
+		if f.restore != "" {
+			restore = &engine.Restore{Dir: f.restore, TCPEstablished: f.restoreTCP}
+		}
+		return g.engine().Monitor(f.id, restore)
+	}
 	o := &f.opts
 	if err := rootlessNetwork(f, fl); err != nil {
 		return err
 	}
-	if o.Interactive && o.TTY && !terminal.IsTerminal(os.Stdin) && !f.detach && !f.monitor {
+	if o.Interactive && o.TTY && !terminal.IsTerminal(os.Stdin) && !f.detach {
 		return errors.New("the input device is not a TTY: drop -t, or run berth from a terminal")
 	}
-	if _, err := managed.ParsePolicy(f.restart); err != nil {
+	policy, err := managed.ParsePolicy(f.restart)
+	if err != nil {
 		return err
 	}
 	if err := applyUsernsDefault(fl, f); err != nil {
 		return err
 	}
 	// Checked before anything is made for the container.
-	if _, err := f.usernsMode(); err != nil {
+	keepID, err := f.usernsMode()
+	if err != nil {
 		return err
 	}
-	switch {
-	case f.monitor:
-		return runMonitor(g, f, args)
-	case f.detach:
-		return runDetached(g, f, fl, args)
+	if f.detach && o.Interactive && !o.TTY {
+		return errors.New("-i with -d needs -t: berth attach joins a detached container's terminal (-dit), not a bare stdin")
 	}
-	if f.restart != "no" {
+	if !f.detach && f.restart != "no" {
 		return errors.New("--restart needs a detached container (-d): a foreground container ends with berth")
 	}
-	return runForeground(g, f, fl, args)
-}
-
-// runForeground runs the container with berth's own stdio and waits for
-// it; berth is its monitor.
-func runForeground(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []string) error {
-	store := g.containers()
-	rec, err := newRecord(f, fl, args)
+	cfg, err := f.config(args, keepID)
 	if err != nil {
 		return err
 	}
-	owner, err := store.Create(rec)
-	if err != nil {
-		return err
-	}
-	started := false
-	defer func() {
-		owner.Release()
-		if !started || f.rm {
-			if store.Remove(rec) == nil {
-				_ = g.idRanges().Release(rec.ID)
-			}
+	create := engine.CreateOptions{Name: f.name, Restart: policy, AutoRemove: f.rm, Detached: f.detach}
+	if o.Rootfs == "" && len(args) > 0 {
+		// Pulled here, with progress on this terminal.
+		create.Image = args[0]
+		if err := findOrPull(g, f, args[0]); err != nil {
+			return err
 		}
-	}()
-	// The user's terminal stays with berth: the container gets pipes.
-	io := stdio{out: os.Stdout, err: os.Stderr, relay: true}
-	if f.opts.Interactive {
-		io.in = os.Stdin
 	}
-	exit, err := runOnce(g, f, &rec, args, io, func(int) { started = true })
+	e := g.engine()
+	rec, owner, err := e.Create(cfg, create)
 	if err != nil {
 		return err
 	}
-	if !f.rm {
-		finishRecord(store, rec.ID, exit, nil, true)
+	if f.detach {
+		if err := e.RunDetached(rec, owner); err != nil {
+			return err
+		}
+		fmt.Println(rec.ID)
+		return nil
+	}
+	// The user's terminal stays with berth: the container gets pipes.
+	io := engine.Stdio{Out: os.Stdout, Err: os.Stderr, Relay: true}
+	if o.Interactive {
+		io.In = os.Stdin
+	}
+	exit, warnings, err := e.Run(rec, owner, io)
+	printWarnings(warnings)
+	if err != nil {
+		return err
 	}
 	if exit.OOMKilled {
-		fmt.Fprintf(os.Stderr, "berth: container killed: it reached its memory limit (--memory %s)\n", f.opts.Memory)
+		fmt.Fprintf(os.Stderr, "berth: container killed: it reached its memory limit (--memory %s)\n", o.Memory)
 	}
 	if exit.Code != 0 {
 		return exitError{exit.Code}
@@ -183,380 +172,72 @@ func runForeground(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []stri
 	return nil
 }
 
-// newRecord is a new container's record: a fresh ID, its name, and the
-// arguments that run it again.
-func newRecord(f *runFlags, fl *pflag.FlagSet, args []string) (managed.Record, error) {
-	id, err := newID()
-	if err != nil {
-		return managed.Record{}, err
+// printWarnings shows what the engine could not do without failing.
+func printWarnings(w engine.Warnings) {
+	for _, line := range w {
+		fmt.Fprintf(os.Stderr, "berth: warning: %s\n", line)
 	}
-	policy, _ := managed.ParsePolicy(f.restart)
-	dir, _ := os.Getwd()
-	rec := managed.Record{
-		ID: id, Name: f.name, Created: time.Now().UTC(), Args: replayFlags(fl), Command: args,
-		Env: replayEnv(f.opts.Env, f.opts.EnvFiles), Dir: dir, AutoRemove: f.rm, Detached: f.detach, Restart: policy,
-		State: managed.State{Status: managed.Created},
-	}
-	if rec.Name == "" {
-		rec.Name = randomName(id)
-	}
-	if !spec.ValidName(rec.Name) {
-		return managed.Record{}, fmt.Errorf("invalid container name %q: use letters, digits, _ . - (not first), at most 64", rec.Name)
-	}
-	if f.opts.Rootfs == "" && len(args) > 0 {
-		rec.Image = args[0]
-	}
-	return rec, nil
 }
 
-// replayEnv is the part of berth's environment a replay of the run needs:
-// the values that -e KEY and --env-file lines without = copy, and PATH.
-// The rest of the user's environment, secrets included, is not written
-// to disk.
-func replayEnv(env, files []string) []string {
-	out := []string{"PATH=" + os.Getenv("PATH")}
-	for _, file := range files {
-		if lines, err := spec.ReadEnvFile(file); err == nil {
-			env = append(env, lines...)
-		}
-	}
-	for _, e := range env {
-		if strings.Contains(e, "=") {
-			continue
-		}
-		if v, ok := os.LookupEnv(e); ok {
-			out = append(out, e+"="+v)
-		}
-	}
-	return out
-}
-
-// replayFlags are the run flags as given, to run the container again the
-// same way (berth start, restarts); -d and berth's internal flags aside.
-func replayFlags(fl *pflag.FlagSet) []string {
-	var out []string
-	fl.Visit(func(f *pflag.Flag) {
-		switch f.Name {
-		case "detach", "id", "monitor", "name", "rm", "restart", "root", "runroot", "storage-driver", "restore", "restore-tcp-established":
-			return
-		}
-		if sv, ok := f.Value.(pflag.SliceValue); ok {
-			for _, v := range sv.GetSlice() {
-				out = append(out, "--"+f.Name+"="+v)
-			}
-			return
-		}
-		out = append(out, "--"+f.Name+"="+f.Value.String())
-	})
-	return out
-}
-
-// stdio is where a run's standard streams go; a nil in reads /dev/null.
-// relay copies them through pipes (they are the user's own files). With a
-// terminal, takeTerminal (if set) receives the pty master.
-type stdio struct {
-	in, out, err *os.File
-	relay        bool
-	takeTerminal func(master *os.File)
-}
-
-// runOnce is one run of a container, from its root filesystem to its
-// exit: the path every berth container takes, foreground or monitored.
-// started is called once its program runs.
-func runOnce(g *globalOptions, f *runFlags, rec *managed.Record, args []string, io stdio, started func(pid int)) (container.Exit, error) {
-	o := f.opts
-	store := g.containers()
-	run := container.Options{StateRoot: g.runroot, ID: rec.ID, Stdin: io.in, Stdout: io.out, Stderr: io.err, RelayStdio: io.relay,
-		KeepSpec: true, TakeTerminal: io.takeTerminal, Rootless: rootless.Active()}
-	ns, err := resolveUserns(g, f, rec, &o)
-	if err != nil {
-		return container.Exit{}, err
-	}
-	if o.Rootfs == "" {
-		if len(args) == 0 {
-			return container.Exit{}, errors.New("no image given: berth run IMAGE [COMMAND...], or berth run --rootfs DIR COMMAND...")
-		}
-		snap, err := imageRootfs(g, f, rec, &o, args[0], ns != nil)
+// config is the container the flags describe, resolved: the environment
+// that -e KEY copies and --env-file's lines are read now, and the mount
+// flags parsed and checked, so that every later start (berth start, a
+// restart) runs the same container whatever the environment then.
+func (f *runFlags) config(args []string, keepID *managed.IDPair) (managed.Config, error) {
+	o := &f.opts
+	var env []string
+	for _, file := range o.EnvFiles {
+		lines, err := spec.ReadEnvFile(file)
 		if err != nil {
-			return container.Exit{}, err
+			return managed.Config{}, err
 		}
-		if ns != nil {
-			if err := prepareUsernsRootfs(g, rec.ID, snap, ns); err != nil {
-				return container.Exit{}, err
-			}
-		}
-		run.RootOverlay = snap.Overlay
-		args = args[1:]
+		env = append(env, lines...)
 	}
-	if ns != nil {
-		r, err := store.Update(rec.ID, func(r *managed.Record) { r.UserNS = ns })
-		if err != nil {
-			return container.Exit{}, err
-		}
-		*rec = r
-	}
-	o.Args = args
-	if o.Hostname == "" {
-		o.Hostname = rec.ID[:12]
-	}
-	if ref, ok := strings.CutPrefix(o.Network, "container:"); ok {
-		netns, release, err := networkOf(g, ref)
-		if err != nil {
-			return container.Exit{}, err
-		}
-		defer release()
-		o.NetworkFrom = netns
-	}
-	mounts, err := f.mounts.resolve(g, rec, &o)
+	env, err := spec.ExpandEnv(append(env, o.Env...), os.LookupEnv)
 	if err != nil {
-		return container.Exit{}, err
+		return managed.Config{}, err
 	}
-	defer mounts.release()
-	s, err := spec.FromRunOptions(o)
+	mounts, err := f.mounts.parse()
 	if err != nil {
-		return container.Exit{}, err
+		return managed.Config{}, err
 	}
-	run.Spec = s
-	net := &managed.Network{Mode: o.Network}
-	bridged := o.Network != "none" && o.Network != "host" && !strings.HasPrefix(o.Network, "container:")
-	if f.userMode {
-		release, err := joinUserModeNetwork(g, f, rec, &run, net)
-		if err != nil {
-			return container.Exit{}, err
-		}
-		defer release()
+	cfg := managed.Config{
+		Rootfs: o.Rootfs, Cmd: args, Hostname: o.Hostname, Env: env, WorkingDir: o.Workdir, User: o.User,
+		Tty: o.TTY, OpenStdin: o.Interactive, Privileged: o.Privileged, Memory: o.Memory, CPUs: o.CPUs,
+		CPUShares: o.CPUShares, PidsLimit: o.PidsLimit, NetworkMode: o.Network, UserModeNetwork: f.userMode,
+		Ports: f.publish, Mounts: mounts, ReadonlyRootfs: f.mounts.readOnly,
+		Userns: f.userns, UIDMaps: f.uidmaps, GIDMaps: f.gidmaps, KeepID: keepID,
 	}
-	if len(f.publish) > 0 && !bridged && !f.userMode {
-		return container.Exit{}, fmt.Errorf("-p publishes ports of a bridge network, and --network %s has none: drop -p or --network", o.Network)
+	if o.Rootfs == "" && len(args) > 0 {
+		cfg.Cmd = args[1:]
 	}
-	if bridged {
-		release, err := joinNetwork(g, f, rec, s, &run, net)
-		if err != nil {
-			return container.Exit{}, err
-		}
-		defer release()
+	if o.EntrypointSet {
+		entrypoint := o.Entrypoint
+		cfg.Entrypoint = &entrypoint
 	}
-	run.Started = func(pid int) {
-		mounts.keep()
-		if r, err := store.Update(rec.ID, func(r *managed.Record) {
-			r.ImageID = rec.ImageID
-			r.Network = net
-			r.State = managed.State{Status: managed.Running, Pid: pid, MonitorPid: os.Getpid(), MonitorStart: selfStart(),
-				StartedAt: time.Now().UTC(), RestartCount: r.State.RestartCount}
-		}); err == nil {
-			*rec = r
-		}
-		if started != nil {
-			started(pid)
-		}
-	}
-	if dir := f.restore; dir != "" {
-		f.restore = "" // a restart runs the container anew
-		return container.RunRestored(run, checkpoint.Options{ImagePath: dir, TCPEstablished: f.restoreTCP}, "")
-	}
-	return container.Run(run)
+	return cfg, nil
 }
 
-// finishRecord records how a run ended. The monitor stays on record while
-// it lives (a restart's back-off), so that berth stop can reach it;
-// monitorGone clears it.
-func finishRecord(store managed.Store, id string, exit container.Exit, runErr error, monitorGone bool) managed.Record {
-	rec, _ := store.Update(id, func(r *managed.Record) {
-		st := &r.State
-		st.Status, st.Pid = managed.Exited, 0
-		if monitorGone {
-			st.MonitorPid, st.MonitorStart = 0, 0
-		}
-		st.FinishedAt = time.Now().UTC()
-		st.ExitCode, st.OOMKilled, st.Error = exit.Code, exit.OOMKilled, ""
-		if runErr != nil {
-			st.ExitCode, st.Error = exitRuntimeError, runErr.Error()
-			var se *container.StartError
-			if errors.As(runErr, &se) && se.Code != 0 {
-				st.ExitCode = se.Code
-			}
-		}
-	})
-	return rec
-}
-
-// selfStart is this process's start time, which names it together with
-// its PID in a container's record (a signal to the monitor checks it).
-var selfStart = sync.OnceValue(func() uint64 {
-	start, _, _ := pidfd.Stat(os.Getpid())
-	return start
-})
-
-// newID returns a container ID: 64 hex digits, as Docker's.
-func newID() (string, error) {
-	b := make([]byte, 32)
-	if _, err := rand.Read(b); err != nil {
-		return "", fmt.Errorf("generate container ID: %w", err)
-	}
-	return hex.EncodeToString(b), nil
-}
-
-// imageRootfs gives the container its root filesystem from image ref,
-// pulling the image first if --pull says so, and fills in the image's
-// defaults for the command, environment, working directory and user.
-func imageRootfs(g *globalOptions, f *runFlags, rec *managed.Record, o *spec.RunOptions, ref string, userns bool) (*snapshot.Snapshot, error) {
-	driver, err := snapshot.ParseDriver(g.storageDriver)
-	if err != nil {
-		return nil, err
-	}
-	if userns && driver == snapshot.Overlay && !rootfs.IDMappedOverlay() {
-		// The layers cannot be shown through the namespace's mapping:
-		// the container gets a copy, chowned into its range.
-		driver = snapshot.Copy
-	}
-	store, err := g.imageStore()
-	if err != nil {
-		return nil, err
-	}
-	// Held until the container's record names the image: from then on
-	// it is in use, and rmi or prune leave it alone.
-	release, err := store.Hold()
-	if err != nil {
-		return nil, err
-	}
-	defer release()
-	img, err := findOrPull(store, f, ref)
-	if err != nil {
-		return nil, err
-	}
-	rec.ImageID = img.ID
-	if _, err := g.containers().Update(rec.ID, func(r *managed.Record) { r.ImageID = img.ID }); err != nil {
-		return nil, err
-	}
-	cfg, err := store.Config(img.ID)
-	if err != nil {
-		return nil, err
-	}
-	lower, err := store.LowerDirs(img.ID)
-	if err != nil {
-		return nil, err
-	}
-	snap, err := snapshot.Prepare(g.containerDir(rec.ID), lower, driver, func(dst string) error { return store.Materialize(img.ID, dst) })
-	if err != nil {
-		return nil, err
-	}
-	o.Rootfs = snap.Rootfs
-	o.Image = &spec.ImageConfig{Entrypoint: cfg.Entrypoint, Cmd: cfg.Cmd, Env: cfg.Env, WorkingDir: cfg.WorkingDir, User: cfg.User}
-	if snap.Overlay != nil {
-		// The union is mounted only inside the container: look users up
-		// through the layers.
-		o.UserRoots = lower
-	}
-	return snap, nil
-}
-
-// findOrPull finds ref in the store, pulling it as --pull says. A
-// monitor never pulls: berth run -d did before starting it.
-func findOrPull(store *image.Store, f *runFlags, ref string) (*image.Image, error) {
+// findOrPull makes sure the store has ref, pulling it as --pull says.
+func findOrPull(g *globalOptions, f *runFlags, ref string) error {
 	switch f.pull {
 	case "missing", "always", "never":
 	default:
-		return nil, fmt.Errorf("invalid --pull %q: use missing, always or never", f.pull)
+		return fmt.Errorf("invalid --pull %q: use missing, always or never", f.pull)
 	}
-	if f.pull != "always" || f.monitor {
-		img, err := store.Get(ref)
-		if err == nil || f.pull == "never" || f.monitor || !errors.Is(err, image.ErrNotFound) {
-			return img, err
+	store, err := g.imageStore()
+	if err != nil {
+		return err
+	}
+	if f.pull != "always" {
+		_, err := store.Get(ref)
+		if err == nil || f.pull == "never" || !errors.Is(err, image.ErrNotFound) {
+			return err
 		}
 		fmt.Fprintf(os.Stderr, "Unable to find image '%s' locally\n", ref)
 	}
 	ctx, cancel := interruptible()
 	defer cancel()
-	return store.Pull(ctx, ref, image.PullOptions{Insecure: !f.tlsVerify, Progress: progress.NewRenderer(os.Stderr)})
-}
-
-// joinNetwork puts the container on a bridge network (the default one,
-// or one made with berth network create): address, network files mounted
-// over /etc/hosts, /etc/hostname and /etc/resolv.conf, and the veth
-// plugged in while the init stage waits. info is filled in for inspect.
-func joinNetwork(g *globalOptions, f *runFlags, rec *managed.Record, s *specs.Spec, run *container.Options, info *managed.Network) (func(), error) {
-	var ports []nft.Port
-	for _, p := range f.publish {
-		port, err := nft.ParsePort(p)
-		if err != nil {
-			return nil, err
-		}
-		ports = append(ports, port)
-	}
-	n, err := network.Load(g.root, f.opts.Network)
-	if errors.Is(err, network.ErrNotFound) {
-		return nil, fmt.Errorf("network %q not found: create it with berth network create, or use --network bridge, none or host", f.opts.Network)
-	}
-	if err != nil {
-		return nil, err
-	}
-	names := []string{s.Hostname}
-	if rec.Name != "" && rec.Name != s.Hostname {
-		names = append(names, rec.Name)
-	}
-	a, err := n.Attach(rec.ID, names, ports)
-	if err != nil {
-		return nil, err
-	}
-	s.Mounts = append(s.Mounts, a.Mounts()...)
-	run.Prepare = a.Connect
-	info.IPAddress, info.Gateway = a.Addr.String(), n.Subnet.Addr().Next().String()
-	for _, p := range ports {
-		info.Ports = append(info.Ports, p.String())
-	}
-	return func() { _ = a.Release() }, nil
-}
-
-// joinUserModeNetwork connects a rootless container's network namespace
-// to the host through slirp4netns while its init stage waits, and
-// publishes its ports there; release ends slirp4netns.
-func joinUserModeNetwork(g *globalOptions, f *runFlags, rec *managed.Record, run *container.Options, info *managed.Network) (func(), error) {
-	var ports []nft.Port
-	for _, p := range f.publish {
-		port, err := nft.ParsePort(p)
-		if err != nil {
-			return nil, err
-		}
-		ports = append(ports, port)
-	}
-	var stack *usermode.Stack
-	api := filepath.Join(g.runroot, "slirp4netns-"+rec.ID[:12]+".sock")
-	run.Prepare = func(pid int) error {
-		var err error
-		stack, err = usermode.Start(pid, api, ports)
-		return err
-	}
-	info.Mode, info.IPAddress, info.Gateway = "bridge (slirp4netns)", usermode.Address, usermode.Gateway
-	for _, p := range ports {
-		info.Ports = append(info.Ports, p.String())
-	}
-	return func() {
-		if stack != nil {
-			stack.Stop()
-		}
-	}, nil
-}
-
-// networkOf is the network namespace of the running container ref (name,
-// ID or unique ID prefix), for --network container:REF: a path that pins
-// it until release.
-func networkOf(g *globalOptions, ref string) (string, func(), error) {
-	rec, err := g.containers().Get(ref)
-	if err != nil {
-		return "", nil, fmt.Errorf("--network container:%s: %w", ref, err)
-	}
-	notRunning := fmt.Errorf("--network container:%s: that container is not running", ref)
-	if rec.State.Status != managed.Running || rec.State.Pid == 0 {
-		return "", nil, notRunning
-	}
-	c, err := container.Attach(g.runroot, rec.ID)
-	if err != nil {
-		return "", nil, notRunning
-	}
-	// Pinned, not named by PID: the container may end meanwhile.
-	path, release, err := c.PinNamespace("net")
-	if errors.Is(err, container.ErrNotRunning) {
-		return "", nil, notRunning
-	}
-	return path, release, err
+	_, err = store.Pull(ctx, ref, image.PullOptions{Insecure: !f.tlsVerify, Progress: progress.NewRenderer(os.Stderr)})
+	return err
 }

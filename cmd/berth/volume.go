@@ -119,7 +119,7 @@ func newVolumeInspect(g *globalOptions) *cobra.Command {
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			store := g.volumes()
-			refs := volumeRefs(g)
+			refs := g.engine().VolumeRefs()
 			out := []volumeInfo{}
 			for _, name := range args {
 				v, err := store.Get(name)
@@ -155,7 +155,7 @@ func newVolumeRm(g *globalOptions) *cobra.Command {
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			store := g.volumes()
-			refs := volumeRefs(g)
+			refs := g.engine().VolumeRefs()
 			var failed error
 			for _, name := range args {
 				err := volumeInUse(name, refs[name])
@@ -192,7 +192,7 @@ func newVolumePrune(g *globalOptions) *cobra.Command {
 					return nil
 				}
 			}
-			refs := volumeRefs(g)
+			refs := g.engine().VolumeRefs()
 			removed, err := g.volumes().Prune(func(name string) bool { return len(refs[name]) > 0 })
 			for _, name := range removed {
 				fmt.Println(name)

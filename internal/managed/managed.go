@@ -27,6 +27,7 @@ import (
 	"github.com/berth-runtime/berth/internal/atomicdir"
 	"github.com/berth-runtime/berth/internal/flock"
 	"github.com/berth-runtime/berth/internal/pidfd"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -54,13 +55,14 @@ type Record struct {
 	// empty for a container run from --rootfs.
 	Image   string `json:"Image,omitempty"`
 	ImageID string `json:"ImageID,omitempty"`
-	// Args are berth run's arguments (after "run"), replayed to start the
-	// container again; Env and Dir are berth's environment and working
-	// directory then, for -e KEY and relative paths.
-	Args       []string `json:"Args"`
-	Env        []string `json:"Env,omitempty"`
-	Dir        string   `json:"Dir,omitempty"`
-	Command    []string `json:"Command,omitempty"`
+	// Config is the container as resolved when it was created, which
+	// every run starts from; Spec is the OCI config its last run was
+	// given (the network's files aside), for inspect.
+	Config *Config     `json:"Config,omitempty"`
+	Spec   *specs.Spec `json:"Spec,omitempty"`
+	// Args is only in records of a berth before Config: the command line
+	// that berth start replayed. Such a container cannot start again.
+	Args       []string `json:"Args,omitempty"`
 	AutoRemove bool     `json:"AutoRemove,omitempty"`
 	Detached   bool     `json:"Detached,omitempty"`
 	Restart    Policy   `json:"RestartPolicy"`

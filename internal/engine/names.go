@@ -1,4 +1,4 @@
-package main
+package engine
 
 // Names for containers run without --name, as Docker's adjective_surname
 // (of people who shaped operating systems and containers).

@@ -1,10 +1,9 @@
-package main
+package engine
 
 import (
 	"bufio"
 	"errors"
 	"fmt"
-	"github.com/berth-runtime/berth/internal/rootless"
 	"io"
 	"os"
 	"os/exec"
@@ -19,60 +18,63 @@ import (
 	"github.com/berth-runtime/berth/internal/container"
 	"github.com/berth-runtime/berth/internal/logs"
 	"github.com/berth-runtime/berth/internal/managed"
-	"github.com/spf13/pflag"
+	"github.com/berth-runtime/berth/internal/rootless"
 	"golang.org/x/sys/unix"
 )
 
 // A detached container has a monitor: berth itself, started as
-// "berth run --monitor --id ID ARGS...", in a session of its own, that
-// runs the container exactly as a foreground berth run does, writes its
-// output to the container's log, records each exit and applies the
-// restart policy. It is the only process that stays behind (as podman's
-// conmon); there is no daemon. It inherits two files:
+// "berth run --monitor --id ID", in a session of its own, that runs the
+// container from its record exactly as a foreground berth run does,
+// writes its output to the container's log, records each exit and
+// applies the restart policy. It is the only process that stays behind
+// (as podman's conmon); there is no daemon. It inherits two files:
 const (
 	monitorLockFD  = 3 // the container's lifetime lock, held until the monitor exits
 	monitorReadyFD = 4 // a pipe: "ok" once the container runs, or "CODE message" if it could not start
 )
 
-// runDetached starts the container under a monitor and prints its ID
-// once it runs.
-func runDetached(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []string) error {
-	if f.opts.Interactive && !f.opts.TTY {
-		return errors.New("-i with -d needs -t: berth attach joins a detached container's terminal (-dit), not a bare stdin")
+// Restore is a checkpoint that the monitor's first run restores instead
+// of starting the container anew (berth container restore).
+type Restore struct {
+	Dir            string
+	TCPEstablished bool
+}
+
+// MonitorArgs are the arguments of berth that make it container id's
+// monitor (cmd/berth's hidden run --monitor, which calls Monitor).
+func (e *Engine) MonitorArgs(id string, restore *Restore) []string {
+	argv := []string{"--root", e.Root, "--runroot", e.Runroot}
+	if e.StorageDriver != "" {
+		argv = append(argv, "--storage-driver", e.StorageDriver)
 	}
-	store := g.containers()
-	if f.opts.Rootfs == "" && len(args) > 0 {
-		// Pulled here, with progress on this terminal; the monitor finds it.
-		is, err := g.imageStore()
-		if err != nil {
-			return err
+	argv = append(argv, "run", "--monitor", "--id", id)
+	if restore != nil {
+		argv = append(argv, "--restore", restore.Dir)
+		if restore.TCPEstablished {
+			argv = append(argv, "--restore-tcp-established")
 		}
-		if _, err := findOrPull(is, f, args[0]); err != nil {
-			return err
-		}
 	}
-	rec, err := newRecord(f, fl, args)
-	if err != nil {
+	return argv
+}
+
+// RunDetached starts a container created by Create under a monitor and
+// returns once it runs; if it could not start, its record is removed.
+func (e *Engine) RunDetached(rec managed.Record, owner *managed.Owner) error {
+	if err := e.StartMonitor(rec, owner, nil); err != nil {
+		_ = e.Containers().Remove(rec)
 		return err
 	}
-	owner, err := store.Create(rec)
-	if err != nil {
-		return err
-	}
-	err = startMonitor(g, rec, owner)
-	if err != nil {
-		_ = store.Remove(rec)
-		return err
-	}
-	fmt.Println(rec.ID)
 	return nil
 }
 
-// startMonitor starts a monitor for rec, handing it the lifetime lock
-// owner holds, and waits until the container runs or fails to start.
-// monitorArgs are more flags for the monitor (--restore DIR).
-func startMonitor(g *globalOptions, rec managed.Record, owner *managed.Owner, monitorArgs ...string) error {
+// StartMonitor starts a monitor for rec, handing it the lifetime lock
+// owner holds, and waits until the container runs or fails to start: a
+// *container.StartError then, with the status the run ended with.
+func (e *Engine) StartMonitor(rec managed.Record, owner *managed.Owner, restore *Restore) error {
 	defer owner.Release()
+	if _, err := configOf(rec); err != nil {
+		return err
+	}
 	readyR, readyW, err := os.Pipe()
 	if err != nil {
 		return fmt.Errorf("start monitor: %w", err)
@@ -82,18 +84,11 @@ func startMonitor(g *globalOptions, rec managed.Record, owner *managed.Owner, mo
 	if err != nil {
 		return fmt.Errorf("start monitor: %w", err)
 	}
-	argv := []string{"--root", g.root, "--runroot", g.runroot}
-	if g.storageDriver != "" {
-		argv = append(argv, "--storage-driver", g.storageDriver)
-	}
-	argv = append(append(argv, "run", "--monitor", "--id", rec.ID), monitorArgs...)
-	argv = append(append(argv, rec.Args...), rec.Command...)
-	cmd := exec.Command(exe, argv...)
-	// A rootless monitor stays in berth's user namespace, and knows it.
-	cmd.Env, cmd.Dir = append(rec.Env, rootless.Environ()...), rec.Dir
-	if _, err := os.Stat(cmd.Dir); err != nil {
-		cmd.Dir = "/"
-	}
+	cmd := exec.Command(exe, e.MonitorArgs(rec.ID, restore)...)
+	// Nothing of the caller's environment but PATH (slirp4netns, CRIU):
+	// the container's own was resolved into its record. A rootless
+	// monitor stays in berth's user namespace, and knows it.
+	cmd.Env, cmd.Dir = append([]string{"PATH=" + os.Getenv("PATH")}, rootless.Environ()...), "/"
 	cmd.ExtraFiles = []*os.File{owner.Lock, readyW}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
@@ -102,36 +97,30 @@ func startMonitor(g *globalOptions, rec managed.Record, owner *managed.Owner, mo
 	}
 	readyW.Close()
 	line, _ := bufio.NewReader(readyR).ReadString('\n')
-	line = strings.TrimSpace(line)
-	if line == "ok" {
-		return cmd.Process.Release()
+	if err := parseReady(line); err != nil {
+		owner.Release()
+		_ = cmd.Wait()
+		return err
 	}
-	owner.Release()
-	_ = cmd.Wait()
-	code, msg, ok := strings.Cut(line, " ")
-	n, err := strconv.Atoi(code)
-	if !ok || err != nil {
-		return errors.New("the container's monitor ended before the container started")
-	}
-	fmt.Fprintf(os.Stderr, "berth: %s\n", msg)
-	return exitError{n}
+	return cmd.Process.Release()
 }
 
-// runMonitor is the monitor: it runs the container, again and again as
-// its restart policy says, with its output going to its log.
-func runMonitor(g *globalOptions, f *runFlags, args []string) error {
+// Monitor is the monitor of container id (see MonitorArgs): it runs the
+// container, again and again as its restart policy says, with its output
+// going to its log.
+func (e *Engine) Monitor(id string, restore *Restore) error {
 	ready := os.NewFile(monitorReadyFD, "ready")
 	lock := os.NewFile(monitorLockFD, "lock")
 	unix.CloseOnExec(monitorReadyFD)
 	unix.CloseOnExec(monitorLockFD)
 	defer lock.Close()
-	store := g.containers()
-	rec, err := store.Get(f.id)
+	store := e.Containers()
+	rec, err := store.Get(id)
 	if err != nil {
 		reportReady(ready, err)
 		return err
 	}
-	log, err := logs.Open(filepath.Join(g.containerDir(rec.ID), "container.log"), logs.DefaultOptions())
+	log, err := logs.Open(filepath.Join(e.ContainerDir(rec.ID), "container.log"), logs.DefaultOptions())
 	if err != nil {
 		reportReady(ready, err)
 		return err
@@ -147,7 +136,8 @@ func runMonitor(g *globalOptions, f *runFlags, args []string) error {
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, unix.SIGTERM, unix.SIGINT)
 	for {
-		exit, runErr := runLogged(g, f, &rec, args, log, func() { reportReady(ready, nil); ready = nil })
+		exit, runErr := e.runLogged(&rec, restore, log, func() { reportReady(ready, nil); ready = nil })
+		restore = nil // a restart runs the container anew
 		if ready != nil {
 			// It never started: berth run -d reports why and removes it.
 			reportReady(ready, runErr)
@@ -177,7 +167,7 @@ func runMonitor(g *globalOptions, f *runFlags, args []string) error {
 
 // runLogged is one run of the container with its output in the log: two
 // pipes, or with -t the pty, which the monitor also serves to berth attach.
-func runLogged(g *globalOptions, f *runFlags, rec *managed.Record, args []string, log *logs.Writer, started func()) (container.Exit, error) {
+func (e *Engine) runLogged(rec *managed.Record, restore *Restore, log *logs.Writer, started func()) (container.Exit, error) {
 	var copies sync.WaitGroup
 	copyTo := func(stream string, r io.ReadCloser) {
 		copies.Add(1)
@@ -187,19 +177,19 @@ func runLogged(g *globalOptions, f *runFlags, rec *managed.Record, args []string
 			_ = log.Copy(stream, r)
 		}()
 	}
-	if f.opts.TTY {
+	if rec.Config != nil && rec.Config.Tty {
 		pr, pw := io.Pipe()
 		copyTo("stdout", pr)
 		var drained func()
-		tty := stdio{takeTerminal: func(master *os.File) {
-			wait, err := serveTerminal(g.containerDir(rec.ID), master, pw)
+		tty := Stdio{TakeTerminal: func(master *os.File) {
+			wait, err := serveTerminal(e.ContainerDir(rec.ID), master, pw)
 			if err != nil {
 				master.Close()
 				return
 			}
 			drained = wait
 		}}
-		exit, runErr := runOnce(g, f, rec, args, tty, func(int) { started() })
+		exit, _, runErr := e.runOnce(rec, tty, restore, func(int) { started() })
 		if drained != nil {
 			drained()
 		}
@@ -225,7 +215,9 @@ func runLogged(g *globalOptions, f *runFlags, rec *managed.Record, args []string
 		copies.Wait()
 		return container.Exit{}, err
 	}
-	exit, runErr := runOnce(g, f, rec, args, stdio{out: out, err: errw}, func(int) { started() })
+	// A monitor has no one to show warnings to: the log is the
+	// container's own output.
+	exit, _, runErr := e.runOnce(rec, Stdio{Out: out, Err: errw}, restore, func(int) { started() })
 	out.Close()
 	errw.Close()
 	copies.Wait()
@@ -258,14 +250,31 @@ func reportReady(ready *os.File, err error) {
 		return
 	}
 	defer ready.Close()
+	_, _ = io.WriteString(ready, readyLine(err))
+}
+
+func readyLine(err error) string {
 	if err == nil {
-		_, _ = io.WriteString(ready, "ok\n")
-		return
+		return "ok\n"
 	}
-	code := exitRuntimeError
-	var se *container.StartError
-	if errors.As(err, &se) && se.Code != 0 {
-		code = se.Code
+	return fmt.Sprintf("%d %s\n", exitCodeOf(err), strings.ReplaceAll(err.Error(), "\n", " "))
+}
+
+// errMonitorEnded: the monitor ended without saying whether the
+// container started.
+var errMonitorEnded = errors.New("the container's monitor ended before the container started")
+
+// parseReady reads the monitor's line: nil for "ok", else the start
+// error with its status.
+func parseReady(line string) error {
+	line = strings.TrimSpace(line)
+	if line == "ok" {
+		return nil
 	}
-	fmt.Fprintf(ready, "%d %s\n", code, strings.ReplaceAll(err.Error(), "\n", " "))
+	code, msg, ok := strings.Cut(line, " ")
+	n, err := strconv.Atoi(code)
+	if !ok || err != nil {
+		return errMonitorEnded
+	}
+	return &container.StartError{Code: n, Err: errors.New(msg)}
 }

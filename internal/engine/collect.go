@@ -1,0 +1,31 @@
+package engine
+
+import (
+	"os"
+
+	"github.com/berth-runtime/berth/internal/container"
+	"github.com/berth-runtime/berth/internal/network"
+	"github.com/berth-runtime/berth/internal/state"
+)
+
+// Collect releases what owners that are gone left: berth has no daemon,
+// and a killed berth run or monitor leaves its container's runtime state
+// and cgroups, its published ports' rules, its address and network
+// files, and a --rm container's record. Whatever the user runs next (rm,
+// ps, run...) cleans up, so that a dead container's port is refused at
+// once rather than timing out. It is cheap when there is nothing to
+// collect: a few directory reads and one lock try per container.
+// runtimeState also collects the runtime's records (berth run's
+// container.Create does so itself).
+func (e *Engine) Collect(runtimeState bool) {
+	if os.Geteuid() != 0 {
+		return // nothing berth owns is this user's to remove
+	}
+	e.Containers().Collect(func(string) {})
+	// Ranges of --userns=auto containers whose record is gone.
+	_ = e.IDRanges().Collect(e.RangeHeld)
+	network.CollectAll(e.Root)
+	if runtimeState {
+		state.Store{Root: e.Runroot}.Collect(container.Cleanup)
+	}
+}

@@ -1,0 +1,193 @@
+package engine
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/berth-runtime/berth/internal/container"
+	"github.com/berth-runtime/berth/internal/managed"
+	"github.com/berth-runtime/berth/internal/spec"
+	"golang.org/x/sys/unix"
+)
+
+// WithOpLock runs fn on the container's record, read afresh while the
+// container's operation lock is held: commands on one container run one
+// after another, each seeing what the one before did.
+func (e *Engine) WithOpLock(id string, fn func(managed.Record) error) error {
+	store := e.Containers()
+	unlock, err := store.OpLock(id)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	rec, err := store.Get(id)
+	if err != nil {
+		return err
+	}
+	return fn(rec)
+}
+
+// Stop ends a running container and waits until its monitor has
+// recorded the exit; no restart policy applies afterwards. It sends the
+// stop signal and waits up to timeout, then SIGKILL; a zero timeout is
+// SIGKILL at once (rm -f, stop -t 0).
+func (e *Engine) Stop(rec managed.Record, timeout time.Duration) error {
+	return e.WithOpLock(rec.ID, func(rec managed.Record) error { return e.stopLocked(rec, timeout) })
+}
+
+// stopLocked is Stop under the operation lock.
+func (e *Engine) stopLocked(rec managed.Record, timeout time.Duration) error {
+	store := e.Containers()
+	// A container between two runs (a restart's back-off) has its monitor.
+	if rec.State.Status != managed.Running && rec.State.MonitorPid == 0 {
+		return nil
+	}
+	if _, err := store.Update(rec.ID, func(r *managed.Record) { r.State.StopRequested = true }); err != nil {
+		return err
+	}
+	// A paused container is thawed after each signal, so that it acts on
+	// it (container.Stop): a frozen one would be waited for in vain.
+	if timeout > 0 {
+		if err := e.stopProcess(rec, e.StopSignal(rec)); err != nil {
+			// Between two runs (a restart's back-off) only the monitor is there.
+			signalMonitor(rec)
+		}
+		if store.WaitReleased(rec.ID, timeout) {
+			return nil
+		}
+	}
+	if err := e.stopProcess(rec, unix.SIGKILL); err != nil {
+		signalMonitor(rec)
+	}
+	store.WaitReleased(rec.ID, 0)
+	return nil
+}
+
+// signalMonitor tells a container's monitor to end.
+func signalMonitor(rec managed.Record) { _ = rec.State.SignalMonitor(unix.SIGTERM) }
+
+// StopSignal is the image's StopSignal, or SIGTERM.
+func (e *Engine) StopSignal(rec managed.Record) unix.Signal {
+	if rec.ImageID == "" {
+		return unix.SIGTERM
+	}
+	is, err := e.Images()
+	if err != nil {
+		return unix.SIGTERM
+	}
+	cfg, err := is.Config(rec.ImageID)
+	if err != nil || cfg.StopSignal == "" {
+		return unix.SIGTERM
+	}
+	if sig, err := spec.ParseSignal(cfg.StopSignal); err == nil {
+		return sig
+	}
+	return unix.SIGTERM
+}
+
+// Kill sends sig to the container's PID 1. A signal that ends it (KILL,
+// TERM, INT) is a stop on purpose: as docker, no restart policy applies.
+// As docker, a paused container is thawed to act on SIGKILL or its stop
+// signal; others wait for unpause.
+func (e *Engine) Kill(rec managed.Record, sig unix.Signal) error {
+	if rec.State.Status != managed.Running {
+		return fmt.Errorf("container %s is not running", rec.Name)
+	}
+	if sig == unix.SIGKILL || sig == unix.SIGTERM || sig == unix.SIGINT {
+		_, _ = e.Containers().Update(rec.ID, func(r *managed.Record) { r.State.StopRequested = true })
+	}
+	if sig == unix.SIGKILL || sig == e.StopSignal(rec) {
+		return e.stopProcess(rec, sig)
+	}
+	return e.signal(rec, sig)
+}
+
+// signal sends sig to the container's PID 1; a paused container stays
+// paused, and handles it once unpaused.
+func (e *Engine) signal(rec managed.Record, sig unix.Signal) error {
+	c, err := container.Attach(e.Runroot, rec.ID)
+	if err != nil {
+		return fmt.Errorf("container %s is not running", rec.Name)
+	}
+	return c.Kill(sig, false)
+}
+
+// stopProcess sends sig, meant to end the container, to its PID 1, and
+// thaws it if it is paused, as docker stop and kill do.
+func (e *Engine) stopProcess(rec managed.Record, sig unix.Signal) error {
+	c, err := container.Attach(e.Runroot, rec.ID)
+	if err != nil {
+		return fmt.Errorf("container %s is not running", rec.Name)
+	}
+	return c.Stop(sig)
+}
+
+// Remove removes a container that is not running, or with force one that
+// is, after killing it; its user namespace range goes with it.
+func (e *Engine) Remove(rec managed.Record, force bool) error {
+	return e.WithOpLock(rec.ID, func(rec managed.Record) error {
+		if rec.State.Status == managed.Running {
+			if !force {
+				return fmt.Errorf("container %s is running: stop it first, or use rm -f", rec.Name)
+			}
+			if err := e.stopLocked(rec, 0); err != nil {
+				return err
+			}
+		}
+		if err := e.Containers().Remove(rec); err != nil {
+			return err
+		}
+		return e.IDRanges().Release(rec.ID)
+	})
+}
+
+// Start runs an existing container again under a new monitor; a running
+// container is left as it is, as docker start does.
+func (e *Engine) Start(rec managed.Record) error {
+	return e.WithOpLock(rec.ID, func(rec managed.Record) error { return e.startLocked(rec, nil) })
+}
+
+// StartRestored is Start from the checkpoint in restore, under the
+// operation lock the caller holds.
+func (e *Engine) StartRestored(rec managed.Record, restore Restore) error {
+	return e.startLocked(rec, &restore)
+}
+
+// Restart stops and starts a container under one operation lock.
+func (e *Engine) Restart(rec managed.Record, timeout time.Duration) error {
+	return e.WithOpLock(rec.ID, func(rec managed.Record) error {
+		if err := e.stopLocked(rec, timeout); err != nil {
+			return err
+		}
+		rec, err := e.Containers().Get(rec.ID)
+		if err != nil {
+			return err
+		}
+		return e.startLocked(rec, nil)
+	})
+}
+
+// startLocked is Start under the operation lock.
+func (e *Engine) startLocked(rec managed.Record, restore *Restore) error {
+	store := e.Containers()
+	if rec.State.Status == managed.Running && restore == nil {
+		return nil
+	}
+	if _, err := configOf(rec); err != nil {
+		return err
+	}
+	owner, err := store.Own(rec.ID)
+	if err != nil {
+		return err
+	}
+	if _, err := store.Update(rec.ID, func(r *managed.Record) { r.Detached, r.State.StopRequested = true, false }); err != nil {
+		owner.Release()
+		return err
+	}
+	rec, err = store.Get(rec.ID)
+	if err != nil {
+		owner.Release()
+		return err
+	}
+	return e.StartMonitor(rec, owner, restore)
+}

@@ -1,0 +1,442 @@
+package engine
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/berth-runtime/berth/internal/checkpoint"
+	"github.com/berth-runtime/berth/internal/container"
+	"github.com/berth-runtime/berth/internal/managed"
+	"github.com/berth-runtime/berth/internal/network"
+	"github.com/berth-runtime/berth/internal/network/nft"
+	"github.com/berth-runtime/berth/internal/network/usermode"
+	"github.com/berth-runtime/berth/internal/pidfd"
+	"github.com/berth-runtime/berth/internal/rootfs"
+	"github.com/berth-runtime/berth/internal/rootless"
+	"github.com/berth-runtime/berth/internal/snapshot"
+	"github.com/berth-runtime/berth/internal/spec"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// CreateOptions are what a new container's record holds besides its
+// configuration.
+type CreateOptions struct {
+	// Name is --name; empty: a random one.
+	Name string
+	// Image is the reference the container is made from, resolved to an
+	// image in the store (which must have it: pulling is the caller's);
+	// empty with Config.Rootfs.
+	Image      string
+	Restart    managed.Policy
+	AutoRemove bool
+	Detached   bool
+}
+
+// ErrNoImage means a container was given neither an image nor a root
+// filesystem.
+var ErrNoImage = errors.New("no image given: berth run IMAGE [COMMAND...], or berth run --rootfs DIR COMMAND...")
+
+// Create makes a container's record from its resolved configuration and
+// takes its lifetime lock, which the caller hands to Run or RunDetached.
+// The image is resolved to its ID here: from then on the record names
+// it, and rmi and prune leave it alone.
+func (e *Engine) Create(cfg managed.Config, o CreateOptions) (managed.Record, *managed.Owner, error) {
+	if cfg.Rootfs == "" && o.Image == "" {
+		return managed.Record{}, nil, ErrNoImage
+	}
+	id, err := newID()
+	if err != nil {
+		return managed.Record{}, nil, err
+	}
+	rec := managed.Record{
+		ID: id, Name: o.Name, Created: time.Now().UTC(), Image: o.Image, AutoRemove: o.AutoRemove,
+		Detached: o.Detached, Restart: o.Restart, State: managed.State{Status: managed.Created},
+	}
+	if rec.Name == "" {
+		rec.Name = randomName(id)
+	}
+	if !spec.ValidName(rec.Name) {
+		return managed.Record{}, nil, fmt.Errorf("invalid container name %q: use letters, digits, _ . - (not first), at most 64", rec.Name)
+	}
+	if cfg.Hostname == "" {
+		cfg.Hostname = id[:12]
+	}
+	if cfg.Rootfs != "" {
+		if cfg.Rootfs, err = filepath.Abs(cfg.Rootfs); err != nil {
+			return managed.Record{}, nil, err
+		}
+	}
+	rec.Config = &cfg
+	if o.Image != "" {
+		store, err := e.Images()
+		if err != nil {
+			return managed.Record{}, nil, err
+		}
+		// Held until the record names the image: from then on it is in
+		// use, and rmi or prune leave it alone.
+		release, err := store.Hold()
+		if err != nil {
+			return managed.Record{}, nil, err
+		}
+		defer release()
+		img, err := store.Get(o.Image)
+		if err != nil {
+			return managed.Record{}, nil, err
+		}
+		rec.ImageID = img.ID
+	}
+	owner, err := e.Containers().Create(rec)
+	if err != nil {
+		return managed.Record{}, nil, err
+	}
+	return rec, owner, nil
+}
+
+// ErrNoConfig is a record of a berth before managed.Config: it holds
+// the command line that made the container, not its configuration.
+var ErrNoConfig = errors.New("was created by an older berth, whose record holds its command line instead of its configuration: remove it (berth rm) and run it again")
+
+func configOf(rec managed.Record) (*managed.Config, error) {
+	if rec.Config == nil {
+		return nil, fmt.Errorf("container %s %w", rec.Name, ErrNoConfig)
+	}
+	return rec.Config, nil
+}
+
+// Stdio is where a run's standard streams go; a nil In reads /dev/null.
+// Relay copies them through pipes (they are the user's own files). With
+// a terminal, TakeTerminal (if set) receives the pty master.
+type Stdio struct {
+	In, Out, Err *os.File
+	Relay        bool
+	TakeTerminal func(master *os.File)
+}
+
+// Run runs a container created by Create in this process, with io, and
+// waits for it; owner is its lifetime lock, released at the end. The
+// record is removed if the container never started, or with AutoRemove.
+func (e *Engine) Run(rec managed.Record, owner *managed.Owner, io Stdio) (container.Exit, Warnings, error) {
+	store := e.Containers()
+	started := false
+	defer func() {
+		owner.Release()
+		if !started || rec.AutoRemove {
+			if store.Remove(rec) == nil {
+				_ = e.IDRanges().Release(rec.ID)
+			}
+		}
+	}()
+	exit, warnings, err := e.runOnce(&rec, io, nil, func(int) { started = true })
+	if err != nil {
+		return exit, warnings, err
+	}
+	if !rec.AutoRemove {
+		finishRecord(store, rec.ID, exit, nil, true)
+	}
+	return exit, warnings, nil
+}
+
+// runOptions are the spec's options from a stored configuration; its
+// environment was resolved when it was created, so nothing is looked up
+// in this process's.
+func runOptions(c *managed.Config) spec.RunOptions {
+	o := spec.RunOptions{
+		Rootfs: c.Rootfs, Args: c.Cmd, Hostname: c.Hostname, Env: c.Env, Workdir: c.WorkingDir, User: c.User,
+		TTY: c.Tty, Interactive: c.OpenStdin, Privileged: c.Privileged, Memory: c.Memory, CPUs: c.CPUs,
+		CPUShares: c.CPUShares, PidsLimit: c.PidsLimit, Network: c.NetworkMode, ReadOnly: c.ReadonlyRootfs,
+		LookupEnv: func(string) (string, bool) { return "", false },
+	}
+	if c.Entrypoint != nil {
+		o.Entrypoint, o.EntrypointSet = *c.Entrypoint, true
+	}
+	return o
+}
+
+// runOnce is one run of a container, from its root filesystem to its
+// exit: the path every berth container takes, foreground or monitored.
+// started is called once its program runs; restore, if set, is a
+// checkpoint restored instead of a new start.
+func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, started func(pid int)) (exit container.Exit, warnings Warnings, err error) {
+	cfg, err := configOf(*rec)
+	if err != nil {
+		return container.Exit{}, nil, err
+	}
+	o := runOptions(cfg)
+	store := e.Containers()
+	run := container.Options{StateRoot: e.Runroot, ID: rec.ID, Stdin: io.In, Stdout: io.Out, Stderr: io.Err, RelayStdio: io.Relay,
+		KeepSpec: true, TakeTerminal: io.TakeTerminal, Rootless: rootless.Active()}
+	ns, err := e.resolveUserns(cfg, rec, &o)
+	if err != nil {
+		return container.Exit{}, nil, err
+	}
+	if o.Rootfs == "" {
+		if rec.ImageID == "" {
+			return container.Exit{}, nil, ErrNoImage
+		}
+		snap, err := e.imageRootfs(rec, &o, ns != nil)
+		if err != nil {
+			return container.Exit{}, nil, err
+		}
+		if ns != nil {
+			if err := e.prepareUsernsRootfs(rec.ID, snap, ns); err != nil {
+				return container.Exit{}, nil, err
+			}
+		}
+		run.RootOverlay = snap.Overlay
+	}
+	if ns != nil {
+		r, err := store.Update(rec.ID, func(r *managed.Record) { r.UserNS = ns })
+		if err != nil {
+			return container.Exit{}, nil, err
+		}
+		*rec = r
+	}
+	if ref, ok := strings.CutPrefix(o.Network, "container:"); ok {
+		netns, release, err := e.networkOf(ref)
+		if err != nil {
+			return container.Exit{}, nil, err
+		}
+		defer release()
+		o.NetworkFrom = netns
+	}
+	mounts, err := e.resolveMounts(cfg, rec, &o)
+	if err != nil {
+		return container.Exit{}, nil, err
+	}
+	defer func() { warnings = append(warnings, mounts.release()...) }()
+	s, err := spec.FromRunOptions(o)
+	if err != nil {
+		return container.Exit{}, warnings, err
+	}
+	run.Spec = s
+	net := &managed.Network{Mode: o.Network}
+	bridged := o.Network != "none" && o.Network != "host" && !strings.HasPrefix(o.Network, "container:")
+	if cfg.UserModeNetwork {
+		release, err := e.joinUserModeNetwork(cfg, rec, &run, net)
+		if err != nil {
+			return container.Exit{}, warnings, err
+		}
+		defer release()
+	}
+	if len(cfg.Ports) > 0 && !bridged && !cfg.UserModeNetwork {
+		return container.Exit{}, warnings, fmt.Errorf("-p publishes ports of a bridge network, and --network %s has none: drop -p or --network", o.Network)
+	}
+	if bridged {
+		release, err := e.joinNetwork(cfg, rec, s, &run, net)
+		if err != nil {
+			return container.Exit{}, warnings, err
+		}
+		defer release()
+	}
+	run.Started = func(pid int) {
+		mounts.keep()
+		if r, err := store.Update(rec.ID, func(r *managed.Record) {
+			r.Network = net
+			r.Spec = s
+			r.State = managed.State{Status: managed.Running, Pid: pid, MonitorPid: os.Getpid(), MonitorStart: selfStart(),
+				StartedAt: time.Now().UTC(), RestartCount: r.State.RestartCount}
+		}); err == nil {
+			*rec = r
+		}
+		if started != nil {
+			started(pid)
+		}
+	}
+	if restore != nil {
+		exit, err = container.RunRestored(run, checkpoint.Options{ImagePath: restore.Dir, TCPEstablished: restore.TCPEstablished}, "")
+	} else {
+		exit, err = container.Run(run)
+	}
+	return exit, warnings, err
+}
+
+// finishRecord records how a run ended. The monitor stays on record while
+// it lives (a restart's back-off), so that berth stop can reach it;
+// monitorGone clears it.
+func finishRecord(store managed.Store, id string, exit container.Exit, runErr error, monitorGone bool) managed.Record {
+	rec, _ := store.Update(id, func(r *managed.Record) {
+		st := &r.State
+		st.Status, st.Pid = managed.Exited, 0
+		if monitorGone {
+			st.MonitorPid, st.MonitorStart = 0, 0
+		}
+		st.FinishedAt = time.Now().UTC()
+		st.ExitCode, st.OOMKilled, st.Error = exit.Code, exit.OOMKilled, ""
+		if runErr != nil {
+			st.ExitCode, st.Error = exitCodeOf(runErr), runErr.Error()
+		}
+	})
+	return rec
+}
+
+// exitCodeOf is the status a run that failed to start ends with: the
+// init stage's (126 cannot invoke, 127 not found), else berth's own.
+func exitCodeOf(err error) int {
+	var se *container.StartError
+	if errors.As(err, &se) && se.Code != 0 {
+		return se.Code
+	}
+	return ExitRuntimeError
+}
+
+// selfStart is this process's start time, which names it together with
+// its PID in a container's record (a signal to the monitor checks it).
+var selfStart = sync.OnceValue(func() uint64 {
+	start, _, _ := pidfd.Stat(os.Getpid())
+	return start
+})
+
+// newID returns a container ID: 64 hex digits, as Docker's.
+func newID() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generate container ID: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// imageRootfs gives the container its root filesystem from its image,
+// and fills in the image's defaults for the command, environment,
+// working directory and user.
+func (e *Engine) imageRootfs(rec *managed.Record, o *spec.RunOptions, userns bool) (*snapshot.Snapshot, error) {
+	driver, err := snapshot.ParseDriver(e.StorageDriver)
+	if err != nil {
+		return nil, err
+	}
+	if userns && driver == snapshot.Overlay && !rootfs.IDMappedOverlay() {
+		// The layers cannot be shown through the namespace's mapping:
+		// the container gets a copy, chowned into its range.
+		driver = snapshot.Copy
+	}
+	store, err := e.Images()
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := store.Config(rec.ImageID)
+	if err != nil {
+		return nil, err
+	}
+	lower, err := store.LowerDirs(rec.ImageID)
+	if err != nil {
+		return nil, err
+	}
+	snap, err := snapshot.Prepare(e.ContainerDir(rec.ID), lower, driver, func(dst string) error { return store.Materialize(rec.ImageID, dst) })
+	if err != nil {
+		return nil, err
+	}
+	o.Rootfs = snap.Rootfs
+	o.Image = &spec.ImageConfig{Entrypoint: cfg.Entrypoint, Cmd: cfg.Cmd, Env: cfg.Env, WorkingDir: cfg.WorkingDir, User: cfg.User}
+	if snap.Overlay != nil {
+		// The union is mounted only inside the container: look users up
+		// through the layers.
+		o.UserRoots = lower
+	}
+	return snap, nil
+}
+
+func parsePorts(published []string) ([]nft.Port, error) {
+	var ports []nft.Port
+	for _, p := range published {
+		port, err := nft.ParsePort(p)
+		if err != nil {
+			return nil, err
+		}
+		ports = append(ports, port)
+	}
+	return ports, nil
+}
+
+// joinNetwork puts the container on a bridge network (the default one,
+// or one made with berth network create): address, network files mounted
+// over /etc/hosts, /etc/hostname and /etc/resolv.conf, and the veth
+// plugged in while the init stage waits. info is filled in for inspect.
+func (e *Engine) joinNetwork(cfg *managed.Config, rec *managed.Record, s *specs.Spec, run *container.Options, info *managed.Network) (func(), error) {
+	ports, err := parsePorts(cfg.Ports)
+	if err != nil {
+		return nil, err
+	}
+	n, err := network.Load(e.Root, cfg.NetworkMode)
+	if errors.Is(err, network.ErrNotFound) {
+		return nil, fmt.Errorf("network %q not found: create it with berth network create, or use --network bridge, none or host", cfg.NetworkMode)
+	}
+	if err != nil {
+		return nil, err
+	}
+	names := []string{s.Hostname}
+	if rec.Name != "" && rec.Name != s.Hostname {
+		names = append(names, rec.Name)
+	}
+	a, err := n.Attach(rec.ID, names, ports)
+	if err != nil {
+		return nil, err
+	}
+	s.Mounts = append(s.Mounts, a.Mounts()...)
+	run.Prepare = a.Connect
+	info.IPAddress, info.Gateway = a.Addr.String(), n.Subnet.Addr().Next().String()
+	for _, p := range ports {
+		info.Ports = append(info.Ports, p.String())
+	}
+	return func() { _ = a.Release() }, nil
+}
+
+// joinUserModeNetwork connects a rootless container's network namespace
+// to the host through slirp4netns while its init stage waits, and
+// publishes its ports there; release ends slirp4netns.
+func (e *Engine) joinUserModeNetwork(cfg *managed.Config, rec *managed.Record, run *container.Options, info *managed.Network) (func(), error) {
+	ports, err := parsePorts(cfg.Ports)
+	if err != nil {
+		return nil, err
+	}
+	var stack *usermode.Stack
+	api := filepath.Join(e.Runroot, "slirp4netns-"+rec.ID[:12]+".sock")
+	run.Prepare = func(pid int) error {
+		var err error
+		stack, err = usermode.Start(pid, api, ports)
+		return err
+	}
+	info.Mode, info.IPAddress, info.Gateway = "bridge (slirp4netns)", usermode.Address, usermode.Gateway
+	for _, p := range ports {
+		info.Ports = append(info.Ports, p.String())
+	}
+	return func() {
+		if stack != nil {
+			stack.Stop()
+		}
+	}, nil
+}
+
+// networkOf is the network namespace of the running container ref (name,
+// ID or unique ID prefix), for --network container:REF: a path that pins
+// it until release.
+func (e *Engine) networkOf(ref string) (string, func(), error) {
+	rec, err := e.Containers().Get(ref)
+	if err != nil {
+		return "", nil, fmt.Errorf("--network container:%s: %w", ref, err)
+	}
+	notRunning := fmt.Errorf("--network container:%s: that container is not running", ref)
+	if rec.State.Status != managed.Running || rec.State.Pid == 0 {
+		return "", nil, notRunning
+	}
+	c, err := container.Attach(e.Runroot, rec.ID)
+	if err != nil {
+		return "", nil, notRunning
+	}
+	// Pinned, not named by PID: the container may end meanwhile.
+	path, release, err := c.PinNamespace("net")
+	if errors.Is(err, container.ErrNotRunning) {
+		return "", nil, notRunning
+	}
+	return path, release, err
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
+}

@@ -1,0 +1,82 @@
+package managed
+
+import (
+	"github.com/berth-runtime/berth/internal/spec"
+)
+
+// Config is a container as it was resolved when it was created: what
+// every run of it starts from (berth start, a restart, the monitor),
+// with nothing left to look up in the environment or the working
+// directory of the berth that created it. It is stored in the record in
+// place of the command line that made it (records before it held that
+// argv, which berth start replayed).
+type Config struct {
+	// Rootfs is --rootfs, absolute; empty for a container of an image
+	// (Record.ImageID), whose root is its snapshot.
+	Rootfs string `json:"Rootfs,omitempty"`
+	// Cmd is the command after the image (with --rootfs, the whole
+	// command); empty runs the image's.
+	Cmd []string `json:"Cmd,omitempty"`
+	// Entrypoint is --entrypoint when given ("" clears the image's).
+	Entrypoint *string `json:"Entrypoint,omitempty"`
+	Hostname   string  `json:"Hostname,omitempty"`
+	// Env is -e and --env-file, each KEY=VALUE: a bare -e KEY was
+	// copied from the creator's environment, and the files were read.
+	Env        []string `json:"Env,omitempty"`
+	WorkingDir string   `json:"WorkingDir,omitempty"`
+	User       string   `json:"User,omitempty"`
+	Tty        bool     `json:"Tty,omitempty"`
+	OpenStdin  bool     `json:"OpenStdin,omitempty"`
+	Privileged bool     `json:"Privileged,omitempty"`
+	// Resources as given: --memory, --cpus, --cpu-shares, --pids-limit.
+	Memory    string `json:"Memory,omitempty"`
+	CPUs      string `json:"Cpus,omitempty"`
+	CPUShares int64  `json:"CpuShares,omitempty"`
+	PidsLimit int64  `json:"PidsLimit,omitempty"`
+	// NetworkMode is --network: bridge, a network's name, none, host or
+	// container:NAME (resolved again on every run).
+	NetworkMode string `json:"NetworkMode"`
+	// UserModeNetwork: a rootless bridge, slirp4netns on the container's
+	// own network namespace (NetworkMode is none then).
+	UserModeNetwork bool `json:"UserModeNetwork,omitempty"`
+	// Ports are -p as given: [hostip:]hostport:containerport[/proto].
+	Ports []string `json:"Ports,omitempty"`
+	// Mounts are -v, --mount and --tmpfs, parsed and checked; a volume's
+	// Source is its name ("" for an anonymous one), acquired on every run.
+	Mounts         []spec.MountRequest `json:"Mounts,omitempty"`
+	ReadonlyRootfs bool                `json:"ReadonlyRootfs,omitempty"`
+	// Userns is --userns (the host-wide default applied), UIDMaps and
+	// GIDMaps --uidmap and --gidmap; the ranges they resolve to are
+	// Record.UserNS. KeepID is the user --userns=keep-id maps, the one
+	// who created the container.
+	Userns  string   `json:"Userns,omitempty"`
+	UIDMaps []string `json:"UIDMaps,omitempty"`
+	GIDMaps []string `json:"GIDMaps,omitempty"`
+	KeepID  *IDPair  `json:"KeepID,omitempty"`
+}
+
+// IDPair is a user and group ID.
+type IDPair struct {
+	UID uint32 `json:"UID"`
+	GID uint32 `json:"GID"`
+}
+
+// Volumes are the names of the volumes the container mounts, with the
+// names anonymous volumes get from id.
+func (c *Config) Volumes(id string, anonymousName func(id, destination string) string) []string {
+	if c == nil {
+		return nil
+	}
+	var out []string
+	for _, m := range c.Mounts {
+		if m.Type != spec.MountVolume {
+			continue
+		}
+		name := m.Source
+		if name == "" {
+			name = anonymousName(id, m.Destination)
+		}
+		out = append(out, name)
+	}
+	return out
+}
