@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"text/template"
@@ -73,15 +72,8 @@ func newPsCommand(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-// withPause shows a running container whose cgroup is frozen (berth
-// pause) as paused, as docker ps does: the runtime's record knows, not
-// berth's.
-func withPause(g *globalOptions, rec managed.Record) managed.Record {
-	if rec.State.Status == managed.Running && container.Paused(g.runroot, rec.ID) {
-		rec.State.Status = managed.Paused
-	}
-	return rec
-}
+// withPause is engine.WithPause: a frozen container shows as paused.
+func withPause(g *globalOptions, rec managed.Record) managed.Record { return g.engine().WithPause(rec) }
 
 // matches applies docker ps's filters: name and id match substrings and
 // prefixes, status and ancestor (image) exactly.
@@ -194,7 +186,7 @@ func newLogsCommand(g *globalOptions) *cobra.Command {
 					return err
 				}
 			}
-			path := filepath.Join(g.containerDir(rec.ID), "container.log")
+			path := g.engine().LogPath(rec.ID)
 			if _, err := os.Stat(path); err != nil {
 				if !rec.Detached {
 					return fmt.Errorf("container %s ran in the foreground: its output went to the terminal, not a log (run it with -d to keep one)", rec.Name)
@@ -322,9 +314,7 @@ func newWaitCommand(g *globalOptions) *cobra.Command {
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return forEach(g, args, func(rec managed.Record) error {
-				store := g.containers()
-				store.WaitReleased(rec.ID, 0)
-				done, err := store.Get(rec.ID)
+				done, err := g.engine().Wait(rec)
 				if err != nil {
 					return err
 				}
@@ -346,9 +336,10 @@ func newInspectCommand(g *globalOptions) *cobra.Command {
 			err := forEach(g, args, func(rec managed.Record) error {
 				rec = withPause(g, rec)
 				info := inspectInfo{Record: rec}
-				// The config of its last run, from the record (the
-				// runtime's, for a container an older berth started).
-				s := rec.Spec
+				// The config of its last run, stored beside the record
+				// (the runtime's, for a --rm container or one an older
+				// berth started).
+				s, _ := g.containers().Spec(rec.ID)
 				if c, err := container.Attach(g.runroot, rec.ID); err == nil && s == nil && rec.State.Up() {
 					if live, err := c.Spec(); err == nil {
 						s = live
@@ -364,7 +355,7 @@ func newInspectCommand(g *globalOptions) *cobra.Command {
 				}
 				// Shown in Docker's terms above, and under a name of its
 				// own for the record's configuration.
-				info.Spec, info.Record.Config, info.CreateConfig = nil, nil, rec.Config
+				info.Record.Config, info.CreateConfig = nil, rec.Config
 				out = append(out, info)
 				return nil
 			})
@@ -449,7 +440,7 @@ func startAttached(g *globalOptions, ref string) error {
 	ctx, cancel := interruptible()
 	defer cancel()
 	dir := g.containerDir(rec.ID)
-	err = logs.Read(ctx, filepath.Join(dir, "container.log"), logs.ReadOptions{Follow: true, Tail: -1, Since: since},
+	err = logs.Read(ctx, g.engine().LogPath(rec.ID), logs.ReadOptions{Follow: true, Tail: -1, Since: since},
 		func() bool { return !managed.Held(dir) }, func(e logs.Entry) error {
 			w := os.Stdout
 			if e.Stream == "stderr" {
@@ -505,16 +496,11 @@ func newPauseCommand(g *globalOptions, pause bool) *cobra.Command {
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return forEach(g, args, func(rec managed.Record) error {
-				c, err := container.Attach(g.runroot, rec.ID)
-				if err != nil {
-					return fmt.Errorf("container %s is not running", rec.Name)
-				}
+				freeze := g.engine().Unpause
 				if pause {
-					err = c.Pause()
-				} else {
-					err = c.Resume()
+					freeze = g.engine().Pause
 				}
-				if err != nil {
+				if err := freeze(rec); err != nil {
 					return err
 				}
 				fmt.Println(rec.Name)
@@ -547,16 +533,12 @@ func newContainerPrune(g *globalOptions) *cobra.Command {
 		Example: "  berth container prune",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store := g.containers()
-			for _, rec := range store.List() {
-				if rec.State.Status == managed.Running {
-					continue
-				}
-				if err := store.Remove(rec); err != nil {
-					fmt.Fprintf(os.Stderr, "berth: %v\n", err)
-					continue
-				}
-				fmt.Println(rec.ID)
+			removed, warnings := g.engine().Prune()
+			for _, id := range removed {
+				fmt.Println(id)
+			}
+			for _, w := range warnings {
+				fmt.Fprintf(os.Stderr, "berth: %s\n", w)
 			}
 			return nil
 		},

@@ -2,16 +2,11 @@ package main
 
 import (
 	"errors"
-	"fmt"
 	"os"
-	"path/filepath"
-	"strconv"
 
-	"github.com/berth-runtime/berth/internal/container"
-	"github.com/berth-runtime/berth/internal/managed"
+	"github.com/berth-runtime/berth/internal/engine"
 	"github.com/berth-runtime/berth/internal/spec"
 	"github.com/berth-runtime/berth/internal/terminal"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
 )
 
@@ -53,26 +48,16 @@ func execIn(g *globalOptions, f *execFlags, ref string, args []string) error {
 	if err != nil {
 		return err
 	}
-	if rec.State.Status != managed.Running {
-		return fmt.Errorf("container %s is not running: start it first (berth start %s)", rec.Name, rec.Name)
-	}
-	c, err := container.Attach(g.runroot, rec.ID)
-	if err != nil {
-		return fmt.Errorf("container %s is not running", rec.Name)
-	}
-	s, err := c.Spec()
+	env, err := spec.ExpandEnv(f.env, os.LookupEnv)
 	if err != nil {
 		return err
 	}
-	p, err := execProcess(s.Process, f, rec.State.Pid, args)
-	if err != nil {
-		return err
-	}
-	o := container.ExecOptions{Process: p, Stdout: os.Stdout, Stderr: os.Stderr, RelayStdio: true, Detach: f.detach}
+	o := engine.ExecOptions{Args: args, Env: env, User: f.user, Workdir: f.workdir, TTY: f.tty, Detach: f.detach,
+		Stdio: engine.Stdio{Out: os.Stdout, Err: os.Stderr, Relay: true}}
 	if f.interactive {
-		o.Stdin = os.Stdin
+		o.Stdio.In = os.Stdin
 	}
-	exit, err := c.Exec(o)
+	exit, err := g.engine().Exec(rec, o)
 	if err != nil {
 		return err
 	}
@@ -80,39 +65,4 @@ func execIn(g *globalOptions, f *execFlags, ref string, args []string) error {
 		return exitError{exit.Code}
 	}
 	return nil
-}
-
-// execProcess is the container's own process settings with the exec's
-// command and overrides: its capabilities, environment and user unless
-// given.
-func execProcess(base *specs.Process, f *execFlags, pid int, args []string) (*specs.Process, error) {
-	p := *base
-	caps := *base.Capabilities
-	p.Capabilities = &caps
-	p.Args, p.Terminal = args, f.tty
-	env, err := spec.ExpandEnv(f.env, os.LookupEnv)
-	if err != nil {
-		return nil, err
-	}
-	p.Env = spec.MergeEnv(base.Env, env...)
-	if f.workdir != "" {
-		if !filepath.IsAbs(f.workdir) {
-			return nil, fmt.Errorf("invalid --workdir %q: the working directory must be an absolute path", f.workdir)
-		}
-		p.Cwd = filepath.Clean(f.workdir)
-	}
-	if f.user != "" {
-		// The container's own files, seen through its root from here.
-		u, err := spec.ResolveUser("/proc/"+strconv.Itoa(pid)+"/root", f.user)
-		if err != nil {
-			return nil, err
-		}
-		p.User = specs.User{UID: u.UID, GID: u.GID, AdditionalGids: u.AdditionalGids}
-		if u.UID != 0 {
-			p.Capabilities.Effective, p.Capabilities.Permitted = nil, nil
-		} else {
-			p.Capabilities.Effective, p.Capabilities.Permitted = caps.Bounding, caps.Bounding
-		}
-	}
-	return &p, nil
 }

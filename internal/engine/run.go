@@ -239,7 +239,6 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 		mounts.keep()
 		if r, err := store.Update(rec.ID, func(r *managed.Record) {
 			r.Network = net
-			r.Spec = s
 			r.State = managed.State{Status: managed.Running, Pid: pid, MonitorPid: os.Getpid(), MonitorStart: selfStart(),
 				StartedAt: time.Now().UTC(), RestartCount: r.State.RestartCount}
 		}); err == nil {
@@ -247,6 +246,13 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 		}
 		if started != nil {
 			started(pid)
+		}
+		if !rec.AutoRemove {
+			// For inspect once it stopped (a --rm container will not
+			// be there then: its start costs nothing more).
+			if err := store.SaveSpec(rec.ID, s); err != nil {
+				warnings.add(err)
+			}
 		}
 	}
 	if restore != nil {

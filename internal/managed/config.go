@@ -1,7 +1,14 @@
 package managed
 
 import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
 	"github.com/berth-runtime/berth/internal/spec"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // Config is a container as it was resolved when it was created: what
@@ -79,4 +86,43 @@ func (c *Config) Volumes(id string, anonymousName func(id, destination string) s
 		out = append(out, name)
 	}
 	return out
+}
+
+// specFile is the OCI config of a container's last run.
+const specFile = "spec.json"
+
+// SaveSpec writes the OCI config of the container's last run beside its
+// record (not in it: ps reads every record, and a config holds the whole
+// seccomp profile).
+func (s Store) SaveSpec(id string, spec *specs.Spec) error {
+	b, err := json.Marshal(spec)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Join(s.Dir, id)
+	tmp := filepath.Join(dir, "."+specFile)
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("write container spec: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, specFile)); err != nil {
+		return fmt.Errorf("write container spec: %w", err)
+	}
+	return nil
+}
+
+// Spec reads the OCI config of the container's last run; ErrNotExist if
+// it never ran (or ran with --rm, or under a berth before Config).
+func (s Store) Spec(id string) (*specs.Spec, error) {
+	b, err := os.ReadFile(filepath.Join(s.Dir, id, specFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s has no stored spec", ErrNotExist, shortID(id))
+	}
+	if err != nil {
+		return nil, err
+	}
+	var spec specs.Spec
+	if err := json.Unmarshal(b, &spec); err != nil {
+		return nil, fmt.Errorf("container spec %s: %w", shortID(id), err)
+	}
+	return &spec, nil
 }

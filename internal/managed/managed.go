@@ -2,7 +2,11 @@
 // of `berth ps`, which outlive a run (as Docker's containers do) until
 // `berth rm`. Each lives in <dir>/<id>/ beside its snapshot and log:
 //
-//	container.json   the record: how it was run, its state and last exit
+//	container.json   the record: its configuration (Config), its state and
+//	                 last exit
+//	spec.json        the OCI config of its last run, for inspect (apart:
+//	                 ps reads every record, and a config holds the whole
+//	                 seccomp profile)
 //	lock             held for as long as the container runs, by the berth
 //	                 process running it (foreground berth run, or the
 //	                 container's monitor); free means nothing runs it
@@ -27,7 +31,6 @@ import (
 	"github.com/berth-runtime/berth/internal/atomicdir"
 	"github.com/berth-runtime/berth/internal/flock"
 	"github.com/berth-runtime/berth/internal/pidfd"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
@@ -56,10 +59,9 @@ type Record struct {
 	Image   string `json:"Image,omitempty"`
 	ImageID string `json:"ImageID,omitempty"`
 	// Config is the container as resolved when it was created, which
-	// every run starts from; Spec is the OCI config its last run was
-	// given (the network's files aside), for inspect.
-	Config *Config     `json:"Config,omitempty"`
-	Spec   *specs.Spec `json:"Spec,omitempty"`
+	// every run starts from. The OCI config its last run was given is
+	// beside the record (Store.Spec).
+	Config *Config `json:"Config,omitempty"`
 	// Args is only in records of a berth before Config: the command line
 	// that berth start replayed. Such a container cannot start again.
 	Args       []string `json:"Args,omitempty"`

@@ -1,0 +1,77 @@
+package engine
+
+import (
+	"fmt"
+	"path/filepath"
+	"strconv"
+
+	"github.com/berth-runtime/berth/internal/container"
+	"github.com/berth-runtime/berth/internal/managed"
+	"github.com/berth-runtime/berth/internal/spec"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// ExecOptions are a command run in a running container (berth exec).
+type ExecOptions struct {
+	Args []string
+	// Env is KEY=VALUE entries over the container's own.
+	Env []string
+	// User (uid[:gid] or name[:group], looked up in the container) and
+	// Workdir (absolute) replace the container's when set.
+	User, Workdir string
+	TTY, Detach   bool
+	Stdio         Stdio
+}
+
+// Exec runs a command in the running container's namespaces, cgroup and
+// security settings, and waits for it unless detached.
+func (e *Engine) Exec(rec managed.Record, o ExecOptions) (container.Exit, error) {
+	if rec.State.Status != managed.Running {
+		return container.Exit{}, fmt.Errorf("container %s is not running: start it first (berth start %s)", rec.Name, rec.Name)
+	}
+	c, err := container.Attach(e.Runroot, rec.ID)
+	if err != nil {
+		return container.Exit{}, fmt.Errorf("container %s is not running", rec.Name)
+	}
+	s, err := c.Spec()
+	if err != nil {
+		return container.Exit{}, err
+	}
+	// The container's own files, seen through its root from here.
+	p, err := execProcess(s.Process, o, "/proc/"+strconv.Itoa(rec.State.Pid)+"/root")
+	if err != nil {
+		return container.Exit{}, err
+	}
+	return c.Exec(container.ExecOptions{Process: p, Stdin: o.Stdio.In, Stdout: o.Stdio.Out, Stderr: o.Stdio.Err,
+		RelayStdio: o.Stdio.Relay, Detach: o.Detach})
+}
+
+// execProcess is the container's own process settings with the exec's
+// command and overrides: its capabilities, environment and user unless
+// given; root is where its users are looked up.
+func execProcess(base *specs.Process, o ExecOptions, root string) (*specs.Process, error) {
+	p := *base
+	caps := *base.Capabilities
+	p.Capabilities = &caps
+	p.Args, p.Terminal = o.Args, o.TTY
+	p.Env = spec.MergeEnv(base.Env, o.Env...)
+	if o.Workdir != "" {
+		if !filepath.IsAbs(o.Workdir) {
+			return nil, fmt.Errorf("invalid --workdir %q: the working directory must be an absolute path", o.Workdir)
+		}
+		p.Cwd = filepath.Clean(o.Workdir)
+	}
+	if o.User != "" {
+		u, err := spec.ResolveUser(root, o.User)
+		if err != nil {
+			return nil, err
+		}
+		p.User = specs.User{UID: u.UID, GID: u.GID, AdditionalGids: u.AdditionalGids}
+		if u.UID != 0 {
+			p.Capabilities.Effective, p.Capabilities.Permitted = nil, nil
+		} else {
+			p.Capabilities.Effective, p.Capabilities.Permitted = caps.Bounding, caps.Bounding
+		}
+	}
+	return &p, nil
+}
