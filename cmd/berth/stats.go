@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"os"
 	"strconv"
@@ -9,19 +8,10 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/berth-runtime/berth/internal/cgroups"
-	"github.com/berth-runtime/berth/internal/container"
+	"github.com/berth-runtime/berth/internal/engine"
 	"github.com/berth-runtime/berth/internal/managed"
 	"github.com/spf13/cobra"
 )
-
-// sample is one container's counters at one moment.
-type sample struct {
-	rec    managed.Record
-	at     time.Time
-	cg     cgroups.Stats
-	rx, tx uint64
-}
 
 func newStatsCommand(g *globalOptions) *cobra.Command {
 	var noStream bool
@@ -54,79 +44,29 @@ func newStatsCommand(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-func sampleAll(g *globalOptions, refs []string) (map[string]sample, error) {
-	var recs []managed.Record
-	if len(refs) == 0 {
-		for _, rec := range g.containers().List() {
-			if rec.State.Status == managed.Running {
-				recs = append(recs, rec)
-			}
-		}
-	}
-	for _, ref := range refs {
-		rec, err := g.containers().Get(ref)
-		if err != nil {
-			return nil, err
-		}
-		recs = append(recs, rec)
-	}
-	out := map[string]sample{}
-	for _, rec := range recs {
-		c, err := container.Attach(g.runroot, rec.ID)
-		if err != nil {
-			continue // not running
-		}
-		s := sample{rec: rec, at: time.Now(), cg: c.Stats()}
-		s.rx, s.tx = netBytes(c)
-		out[rec.ID] = s
-	}
-	return out, nil
+func sampleAll(g *globalOptions, refs []string) (map[string]engine.Sample, error) {
+	return g.engine().Stats(refs)
 }
 
-// netBytes sums received and sent bytes over the interfaces of the
-// container's network namespace, loopback aside.
-func netBytes(c *container.Container) (rx, tx uint64) {
-	f, err := c.OpenProcFile("net/dev")
-	if err != nil {
-		return 0, 0
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		name, rest, ok := strings.Cut(sc.Text(), ":")
-		if !ok || strings.TrimSpace(name) == "lo" {
-			continue
-		}
-		fields := strings.Fields(rest)
-		if len(fields) < 9 {
-			continue
-		}
-		r, _ := strconv.ParseUint(fields[0], 10, 64)
-		t, _ := strconv.ParseUint(fields[8], 10, 64)
-		rx, tx = rx+r, tx+t
-	}
-	return rx, tx
-}
-
-func printStats(prev, cur map[string]sample) {
+func printStats(prev, cur map[string]engine.Sample) {
 	w := tabwriter.NewWriter(os.Stdout, 8, 1, 3, ' ', 0)
 	fmt.Fprintln(w, "CONTAINER ID\tNAME\tCPU %\tMEM USAGE / LIMIT\tMEM %\tNET I/O\tBLOCK I/O\tPIDS")
 	for id, s := range cur {
 		cpu := 0.0
-		if p, ok := prev[id]; ok && s.at.After(p.at) && s.cg.CPUUsageNanos >= p.cg.CPUUsageNanos {
-			cpu = float64(s.cg.CPUUsageNanos-p.cg.CPUUsageNanos) / float64(s.at.Sub(p.at).Nanoseconds()) * 100
+		if p, ok := prev[id]; ok && s.At.After(p.At) && s.Cgroup.CPUUsageNanos >= p.Cgroup.CPUUsageNanos {
+			cpu = float64(s.Cgroup.CPUUsageNanos-p.Cgroup.CPUUsageNanos) / float64(s.At.Sub(p.At).Nanoseconds()) * 100
 		}
-		limit := s.cg.MemoryLimit
+		limit := s.Cgroup.MemoryLimit
 		if limit == 0 || limit > 1<<62 {
 			limit = hostMemory()
 		}
 		mem := 0.0
 		if limit > 0 {
-			mem = float64(s.cg.MemoryUsage) / float64(limit) * 100
+			mem = float64(s.Cgroup.MemoryUsage) / float64(limit) * 100
 		}
-		fmt.Fprintf(w, "%s\t%s\t%.2f%%\t%s / %s\t%.2f%%\t%s / %s\t%s / %s\t%d\n", managed.ShortID(id), s.rec.Name, cpu,
-			binarySize(s.cg.MemoryUsage), binarySize(limit), mem, humanSize(int64(s.rx)), humanSize(int64(s.tx)),
-			humanSize(int64(s.cg.BlockRead)), humanSize(int64(s.cg.BlockWrite)), s.cg.Pids)
+		fmt.Fprintf(w, "%s\t%s\t%.2f%%\t%s / %s\t%.2f%%\t%s / %s\t%s / %s\t%d\n", managed.ShortID(id), s.Record.Name, cpu,
+			binarySize(s.Cgroup.MemoryUsage), binarySize(limit), mem, humanSize(int64(s.RX)), humanSize(int64(s.TX)),
+			humanSize(int64(s.Cgroup.BlockRead)), humanSize(int64(s.Cgroup.BlockWrite)), s.Cgroup.Pids)
 	}
 	w.Flush()
 }
@@ -165,13 +105,13 @@ func newTopCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			c, err := container.Attach(g.runroot, rec.ID)
+			pids, err := g.engine().Processes(rec)
 			if err != nil {
-				return fmt.Errorf("container %s is not running", rec.Name)
+				return err
 			}
 			w := tabwriter.NewWriter(os.Stdout, 8, 1, 3, ' ', 0)
 			fmt.Fprintln(w, "PID\tUID\tCMD")
-			for _, pid := range c.Processes() {
+			for _, pid := range pids {
 				cmdline, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cmdline")
 				uid := procUID(pid)
 				fmt.Fprintf(w, "%d\t%s\t%s\n", pid, uid, strings.TrimSpace(strings.ReplaceAll(string(cmdline), "\x00", " ")))
