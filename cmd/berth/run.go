@@ -133,6 +133,10 @@ func runContainer(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []strin
 	if err != nil {
 		return err
 	}
+	e := g.engine()
+	if err := e.Check(); err != nil {
+		return err
+	}
 	create := engine.CreateOptions{Name: f.name, Restart: policy, AutoRemove: f.rm, Detached: f.detach}
 	if o.Rootfs == "" && len(args) > 0 {
 		// Pulled here, with progress on this terminal.
@@ -141,7 +145,6 @@ func runContainer(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []strin
 			return err
 		}
 	}
-	e := g.engine()
 	rec, owner, err := e.Create(cfg, create)
 	if err != nil {
 		return err

@@ -18,6 +18,7 @@ import (
 
 	"github.com/berth-runtime/berth/internal/image"
 	"github.com/berth-runtime/berth/internal/managed"
+	"github.com/berth-runtime/berth/internal/snapshot"
 	"github.com/berth-runtime/berth/internal/userns"
 	"github.com/berth-runtime/berth/internal/volume"
 )
@@ -44,6 +45,13 @@ type Engine struct{ Options }
 
 // New is an engine over o's directories.
 func New(o Options) *Engine { return &Engine{Options: o} }
+
+// Check refuses options that no container could run with (an unknown
+// storage driver), before a caller pulls or creates anything.
+func (e *Engine) Check() error {
+	_, err := snapshot.ParseDriver(e.StorageDriver)
+	return err
+}
 
 // Containers is the store of berth's containers.
 func (e *Engine) Containers() managed.Store {

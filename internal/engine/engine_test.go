@@ -286,3 +286,16 @@ func TestShiftOwners(t *testing.T) {
 		t.Errorf("ID past the range mapped to %d", id)
 	}
 }
+
+// TestCheck: an unknown storage driver is refused before anything is
+// pulled or created.
+func TestCheck(t *testing.T) {
+	if err := New(Options{StorageDriver: "zfs"}).Check(); err == nil || !strings.Contains(err.Error(), "unknown storage driver") {
+		t.Errorf("zfs: %v", err)
+	}
+	for _, d := range []string{"", "overlay", "vfs"} {
+		if err := New(Options{StorageDriver: d}).Check(); err != nil {
+			t.Errorf("%q: %v", d, err)
+		}
+	}
+}
