@@ -21,8 +21,8 @@ func (g *globalOptions) rangeHeld(id string) bool { return g.engine().RangeHeld(
 
 // applyUsernsDefault sets --userns, when the run gives neither it nor
 // --uidmap/--gidmap, from the host-wide default: --userns in BERTH_OPTS,
-// else [containers] userns in /etc/berth/berth.toml. It is set as a flag,
-// so that the container's record replays it on every start.
+// else [containers] userns in /etc/berth/berth.toml. It is set as the flag,
+// which the container's stored config keeps for every start.
 func applyUsernsDefault(fl *pflag.FlagSet, f *runFlags) error {
 	if fl.Changed("userns") || len(f.uidmaps)+len(f.gidmaps) > 0 {
 		return nil
