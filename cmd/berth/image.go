@@ -40,7 +40,9 @@ func newImageCommand(g *globalOptions) *cobra.Command {
 		Short: "Manage images",
 	}
 	cmd.AddCommand(newPullCommand(g), newImagesCommand(g, "ls"), newRmiCommand(g, "rm"),
-		newImageImport(g), newImageExport(g), newImagePrune(g), newImageInspect(g))
+		newImageImport(g), newImageExport(g), newImagePrune(g), newImageInspect(g),
+		newTagCommand(g, "tag"), newPushCommand(g, "push"), newSaveCommand(g, "save"),
+		newLoadCommand(g, "load"), newHistoryCommand(g, "history"))
 	return cmd
 }
 
@@ -219,7 +221,6 @@ func newImageExport(g *globalOptions) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		Use:     "export [-o FILE] IMAGE...",
-		Aliases: []string{"save"},
 		Short:   "Write images to a tar archive (docker save format, also an OCI layout)",
 		Example: "  berth image export -o alpine.tar alpine\n  berth image export alpine | gzip > alpine.tar.gz",
 		Args:    cobra.MinimumNArgs(1),
