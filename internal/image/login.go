@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -26,12 +27,18 @@ func RegistryHost(server string) (name.Registry, error) {
 	case "", "docker.io", "registry-1.docker.io":
 		h = name.DefaultRegistry
 	}
+	if len(h) > maxName || !registryGrammar.MatchString(h) {
+		return name.Registry{}, fmt.Errorf("invalid registry %q: give HOST[:PORT]", server)
+	}
 	r, err := name.NewRegistry(h, name.StrictValidation)
 	if err != nil {
 		return name.Registry{}, fmt.Errorf("invalid registry %q: give HOST[:PORT]", server)
 	}
 	return r, nil
 }
+
+// registryGrammar is the registry part of Docker's reference grammar.
+var registryGrammar = regexp.MustCompile(`^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?$`)
 
 // CheckLogin tries user and password on registry, as docker login does
 // before it stores them: a token registry must issue a token for them,
