@@ -570,3 +570,42 @@ func TestImageCmdsHistory(t *testing.T) {
 		t.Errorf("history of a missing image: %+v", r)
 	}
 }
+
+// TestImageCmdsPodmanInterop: podman load reads what berth save writes,
+// and berth load reads podman save's docker archive, with the same image
+// IDs both ways (docker's reader is the same format; podman is the one
+// on this machine).
+func TestImageCmdsPodmanInterop(t *testing.T) {
+	needRoot(t)
+	p := newPodman(t)
+	reg := newTestRegistry(t)
+	ref := reg.push(t, "test/interop:1", appImage(t))
+	rmiQuiet(t, ref, p.image)
+	if r := pull(t, "--tls-verify=false", ref); r.code != 0 {
+		t.Fatalf("pull: %+v", r)
+	}
+	id := imageID(t, ref)
+	saved := filepath.Join(p.dir, "tmp", "berth-saved.tar")
+	if r := berth(t, "", "save", "-o", saved, ref); r.code != 0 {
+		t.Fatalf("save: %+v", r)
+	}
+	if out := p.must(t, "load", "--signature-policy", p.dir+"/policy.json", "-i", saved); !strings.Contains(out, ref) {
+		t.Errorf("podman load: %s", out)
+	}
+	if got := p.must(t, "images", "--no-trunc", "--format", "{{.ID}}", ref); got != id {
+		t.Errorf("podman loaded %s, berth saved %s", got, id)
+	}
+
+	theirs := filepath.Join(p.dir, "tmp", "podman-saved.tar")
+	p.must(t, "save", "--format", "docker-archive", "-o", theirs, p.image)
+	pid := p.must(t, "images", "--no-trunc", "--format", "{{.ID}}", p.image)
+	if r := berth(t, "", "load", "-q", "-i", theirs); r.code != 0 || r.stdout != "Loaded image: "+p.image+"\n" {
+		t.Fatalf("load of podman's archive: %+v", r)
+	}
+	if got := imageID(t, p.image); got != pid && got != "sha256:"+pid {
+		t.Errorf("berth loaded %s, podman saved %s", got, pid)
+	}
+	if r := berth(t, "", "run", "--rm", p.image, "echo", "from podman"); r.code != 0 || r.stdout != "from podman\n" {
+		t.Errorf("run of podman's image: %+v", r)
+	}
+}
