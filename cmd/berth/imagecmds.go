@@ -48,8 +48,12 @@ func newTagCommand(g *globalOptions, use string) *cobra.Command {
 		Example: "  berth tag alpine localhost:5000/alpine:3\n  berth tag 3f57d9401f8d myapp:1.0",
 		Args:    cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkRef(args[1]); err != nil {
+			t, err := image.ParseName(args[1])
+			if err != nil {
 				return err
+			}
+			if _, ok := t.(name.Digest); ok {
+				return fmt.Errorf("refusing to create a tag with a digest reference: give TARGET_IMAGE[:TAG]")
 			}
 			store, err := g.imageStore()
 			if err != nil {
@@ -194,11 +198,19 @@ func newLoginCommand(g *globalOptions) *cobra.Command {
 					return err
 				}
 			}
-			if user, password, err = promptCredentials(user, password); err != nil {
-				return err
-			}
 			path, err := credentials.DockerConfigPath()
 			if err != nil {
+				return err
+			}
+			key := credentials.ServerKey(reg.RegistryStr())
+			if user == "" && password == "" {
+				// As docker login: stored credentials are checked again.
+				if c, found, err := credentials.Lookup(path, key); err == nil && found && c.Username != "" && c.Password != "" {
+					fmt.Fprintln(os.Stderr, "Authenticating with existing credentials...")
+					user, password = c.Username, c.Password
+				}
+			}
+			if user, password, err = promptCredentials(user, password); err != nil {
 				return err
 			}
 			ctx, cancel := interruptible()
@@ -206,7 +218,6 @@ func newLoginCommand(g *globalOptions) *cobra.Command {
 			if err := image.CheckLogin(ctx, reg, user, password, !tlsVerify); err != nil {
 				return failed(err)
 			}
-			key := credentials.ServerKey(reg.RegistryStr())
 			if err := credentials.Store(path, key, credentials.Credential{Username: user, Password: password}); err != nil {
 				return failed(err)
 			}

@@ -101,6 +101,9 @@ func TestImageCmdsTagPushPull(t *testing.T) {
 	if got := imageID(t, to); got != id {
 		t.Fatalf("tag names %s, want %s", got, id)
 	}
+	if r := berth(t, "", "tag", from, to+"@sha256:"+strings.Repeat("0", 64)); r.code != 125 || !singleLine(r) || !strings.Contains(r.stderr, "digest") {
+		t.Errorf("tag to a digest: %+v", r)
+	}
 
 	if r := hostBerth(t, cfg, "", "push", "-q", to); r.code != 1 || !singleLine(r) || !strings.Contains(r.stderr, "--tls-verify=false") {
 		t.Errorf("push to plain http without --tls-verify=false: %+v", r)
@@ -236,6 +239,10 @@ func TestImageCmdsLogin(t *testing.T) {
 	}
 	if got := file.Auths[reg.host].Auth; got != base64.StdEncoding.EncodeToString([]byte(reg.user+":"+reg.pass)) {
 		t.Errorf("stored auth %q in %s", got, b)
+	}
+	// As docker login, a login without credentials checks the stored ones.
+	if r := hostBerth(t, cfg, "", "login", "--tls-verify=false", reg.host); r.code != 0 || r.stdout != "Login Succeeded\n" || !strings.Contains(r.stderr, "existing credentials") {
+		t.Errorf("login with stored credentials: %+v", r)
 	}
 
 	if r := hostBerth(t, cfg, "", "push", "--tls-verify=false", to); r.code != 0 || !regexp.MustCompile(`^1: digest: sha256:`).MatchString(r.stdout) {
