@@ -140,11 +140,18 @@ func (f *file) find(server string) (string, bool) {
 		return key, true
 	}
 	for k := range f.auths {
-		if ServerKey(k) == key {
+		if !repositoryScoped(k) && ServerKey(k) == key {
 			return k, true
 		}
 	}
 	return "", false
+}
+
+// repositoryScoped reports whether a key names a repository or namespace
+// (podman's registry/namespace keys) rather than a whole registry: it has
+// a path and no scheme (docker's https://host/v1/ URLs name registries).
+func repositoryScoped(key string) bool {
+	return !strings.Contains(key, "://") && strings.Contains(key, "/")
 }
 
 // lookup returns the credential filed under key.
@@ -321,7 +328,9 @@ func (keychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
 		}
 		// podman also files credentials per repository: the longest
 		// match wins, as it does.
-		for p := r.String(); ; {
+		// (podman writes docker.io where go-containerregistry says
+		// index.docker.io).
+		for p := strings.Replace(r.String(), "index.docker.io/", "docker.io/", 1); ; {
 			if _, ok := f.auths[p]; ok {
 				return authenticator(f, p)
 			}

@@ -184,6 +184,10 @@ func TestKeychainDockerThenPodman(t *testing.T) {
 	if c := resolve("r.example/team/app"); c.Username != "team" {
 		t.Errorf("podman's per-repository entry: %+v", c)
 	}
+	os.WriteFile(podman, []byte(`{"auths":{"docker.io/team":{"auth":"`+base64.StdEncoding.EncodeToString([]byte("hub:team"))+`"}}}`), 0o600)
+	if c := resolve("docker.io/team/app"); c.Username != "hub" {
+		t.Errorf("podman's docker.io entry: %+v", c)
+	}
 	if err := Store(filepath.Join(dir, "docker", "config.json"), "r.example", Credential{Username: "dock", Password: "er"}); err != nil {
 		t.Fatal(err)
 	}
