@@ -146,10 +146,11 @@ func newImagesCommand(g *globalOptions, use string) *cobra.Command {
 func newRmiCommand(g *globalOptions, use string) *cobra.Command {
 	var force bool
 	cmd := &cobra.Command{
-		Use:     use + " [-f] IMAGE...",
-		Short:   "Remove images",
-		Example: "  berth rmi alpine\n  berth rmi -f 3f57d9401f8d",
-		Args:    cobra.MinimumNArgs(1),
+		Use:               use + " [-f] IMAGE...",
+		Short:             "Remove images",
+		Example:           "  berth rmi alpine\n  berth rmi -f 3f57d9401f8d",
+		Args:              cobra.MinimumNArgs(1),
+		ValidArgsFunction: completeImageNames(g, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			store, err := g.imageStore()
 			if err != nil {
@@ -295,10 +296,11 @@ type imageInfo struct {
 
 func newImageInspect(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
-		Use:     "inspect IMAGE...",
-		Short:   "Show images' details as JSON: names, layers, and the configuration containers run with",
-		Example: "  berth image inspect alpine",
-		Args:    cobra.MinimumNArgs(1),
+		Use:               "inspect IMAGE...",
+		Short:             "Show images' details as JSON: names, layers, and the configuration containers run with",
+		Example:           "  berth image inspect alpine",
+		Args:              cobra.MinimumNArgs(1),
+		ValidArgsFunction: completeImageNames(g, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			store, err := g.imageStore()
 			if err != nil {

@@ -35,6 +35,34 @@ func failed(err error) error {
 	return exitError{1}
 }
 
+// completeImageNames completes stored images' names (familiar, as
+// docker images shows them); maxArgs bounds how many arguments take one
+// (0: any number).
+func completeImageNames(g *globalOptions, maxArgs int) cobra.CompletionFunc {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if maxArgs > 0 && len(args) >= maxArgs {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		store, err := g.imageStore()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		imgs, err := store.List()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var names []string
+		for _, img := range imgs {
+			for _, n := range img.Names {
+				if f := image.FamiliarName(n); strings.HasPrefix(f, toComplete) {
+					names = append(names, f)
+				}
+			}
+		}
+		return names, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
 // checkRef refuses a malformed image reference before anything is done.
 func checkRef(ref string) error {
 	_, err := image.ParseName(ref)
@@ -43,10 +71,11 @@ func checkRef(ref string) error {
 
 func newTagCommand(g *globalOptions, use string) *cobra.Command {
 	return &cobra.Command{
-		Use:     use + " SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
-		Short:   "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
-		Example: "  berth tag alpine localhost:5000/alpine:3\n  berth tag 3f57d9401f8d myapp:1.0",
-		Args:    cobra.ExactArgs(2),
+		Use:               use + " SOURCE_IMAGE[:TAG] TARGET_IMAGE[:TAG]",
+		Short:             "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
+		Example:           "  berth tag alpine localhost:5000/alpine:3\n  berth tag 3f57d9401f8d myapp:1.0",
+		Args:              cobra.ExactArgs(2),
+		ValidArgsFunction: completeImageNames(g, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			t, err := image.ParseName(args[1])
 			if err != nil {
@@ -76,7 +105,8 @@ func newPushCommand(g *globalOptions, use string) *cobra.Command {
 		Example: `  berth push registry.example.com/team/app:1.0
   berth push -a registry.example.com/team/app        # every tag of the repository
   berth push --tls-verify=false localhost:5000/app   # a plain-http registry`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeImageNames(g, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkRef(args[0]); err != nil {
 				return err
@@ -338,7 +368,8 @@ func newSaveCommand(g *globalOptions, use string) *cobra.Command {
 		Short: "Save images to a tar archive (docker save format, also an OCI layout), to standard output by default",
 		Example: `  berth save -o images.tar alpine myapp:1.0
   berth save alpine | gzip > alpine.tar.gz`,
-		Args: cobra.MinimumNArgs(1),
+		Args:              cobra.MinimumNArgs(1),
+		ValidArgsFunction: completeImageNames(g, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			store, err := g.imageStore()
 			if err != nil {
@@ -435,7 +466,8 @@ func newHistoryCommand(g *globalOptions, use string) *cobra.Command {
 		Short: "Show how an image was built, newest step first",
 		Example: `  berth history alpine
   berth history --no-trunc --format '{{.CreatedBy}}' myapp:1.0`,
-		Args: cobra.ExactArgs(1),
+		Args:              cobra.ExactArgs(1),
+		ValidArgsFunction: completeImageNames(g, 1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			store, err := g.imageStore()
 			if err != nil {

@@ -88,6 +88,12 @@ func TestImageCmdsTagPushPull(t *testing.T) {
 		t.Fatalf("pull: %+v", r)
 	}
 	id := imageID(t, from)
+	// Shell completion offers stored images' names.
+	for _, c := range []string{"tag", "push", "history", "save", "rmi"} {
+		if r := berth(t, "", "__complete", c, from[:len(from)-3]); r.code != 0 || !strings.Contains(r.stdout, from+"\n") {
+			t.Errorf("completion of %s: %+v", c, r)
+		}
+	}
 
 	if r := berth(t, "", "tag", from, "Bad/Name"); r.code != 125 || !singleLine(r) || !strings.Contains(r.stderr, "invalid image reference") {
 		t.Errorf("tag to a malformed name: %+v", r)
