@@ -2,6 +2,7 @@ package image
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -33,6 +34,9 @@ func (s *Store) load(ctx context.Context, r io.Reader, o ImportOptions) ([]*Imag
 	defer os.Remove(f.Name())
 	defer f.Close()
 	if _, err := io.Copy(f, &capReader{r: contextReader{ctx, r}, b: newBudget(s.Limits.ImageBytes)}); err != nil {
+		if errors.Is(err, ErrLimit) {
+			return nil, overLimit("the archive is larger than berth's limit of %s for an image (image.MaxImageBytes)", sizeString(s.Limits.ImageBytes))
+		}
 		return nil, fmt.Errorf("read the archive: %w", err)
 	}
 	if err := f.Sync(); err != nil {

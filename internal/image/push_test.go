@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -160,7 +161,7 @@ func TestLoadArchivesOnly(t *testing.T) {
 		t.Errorf("load left %v in tmp/", ents)
 	}
 	s.Limits.ImageBytes = 100
-	if _, err := s.Load(context.Background(), bytes.NewReader(b), ImportOptions{}); !errors.Is(err, ErrLimit) {
+	if _, err := s.Load(context.Background(), bytes.NewReader(b), ImportOptions{}); !errors.Is(err, ErrLimit) || !strings.Contains(err.Error(), "archive is larger") {
 		t.Errorf("load over ImageBytes: %v", err)
 	}
 }
