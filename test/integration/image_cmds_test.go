@@ -622,4 +622,21 @@ func TestImageCmdsPodmanInterop(t *testing.T) {
 	if r := berth(t, "", "run", "--rm", p.image, "echo", "from podman"); r.code != 0 || r.stdout != "from podman\n" {
 		t.Errorf("run of podman's image: %+v", r)
 	}
+
+	// An OCI archive (no manifest.json) loads too.
+	if r := berth(t, "", "rmi", p.image); r.code != 0 {
+		t.Fatalf("rmi: %+v", r)
+	}
+	oci := filepath.Join(p.dir, "tmp", "podman-oci.tar")
+	p.must(t, "save", "--signature-policy", p.dir+"/policy.json", "--format", "oci-archive", "-o", oci, p.image)
+	r := berth(t, "", "load", "-q", "-i", oci)
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "Loaded image") {
+		t.Fatalf("load of podman's OCI archive: %+v", r)
+	}
+	t.Logf("OCI archive: %s", r.stdout)
+	loaded := strings.TrimSpace(r.stdout[strings.LastIndex(r.stdout, ": ")+2:])
+	rmiQuiet(t, loaded)
+	if got := imageID(t, loaded); got != pid && got != "sha256:"+pid {
+		t.Errorf("berth loaded %s from the OCI archive, podman saved %s", got, pid)
+	}
 }
