@@ -40,7 +40,9 @@ func newImageCommand(g *globalOptions) *cobra.Command {
 		Short: "Manage images",
 	}
 	cmd.AddCommand(newPullCommand(g), newImagesCommand(g, "ls"), newRmiCommand(g, "rm"),
-		newImageImport(g), newImageExport(g), newImagePrune(g), newImageInspect(g))
+		newImageImport(g), newImageExport(g), newImagePrune(g), newImageInspect(g),
+		newTagCommand(g, "tag"), newPushCommand(g, "push"), newSaveCommand(g, "save"),
+		newLoadCommand(g, "load"), newHistoryCommand(g, "history"))
 	return cmd
 }
 
@@ -144,10 +146,11 @@ func newImagesCommand(g *globalOptions, use string) *cobra.Command {
 func newRmiCommand(g *globalOptions, use string) *cobra.Command {
 	var force bool
 	cmd := &cobra.Command{
-		Use:     use + " [-f] IMAGE...",
-		Short:   "Remove images",
-		Example: "  berth rmi alpine\n  berth rmi -f 3f57d9401f8d",
-		Args:    cobra.MinimumNArgs(1),
+		Use:               use + " [-f] IMAGE...",
+		Short:             "Remove images",
+		Example:           "  berth rmi alpine\n  berth rmi -f 3f57d9401f8d",
+		Args:              cobra.MinimumNArgs(1),
+		ValidArgsFunction: completeImageNames(g, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			store, err := g.imageStore()
 			if err != nil {
@@ -219,7 +222,6 @@ func newImageExport(g *globalOptions) *cobra.Command {
 	var output string
 	cmd := &cobra.Command{
 		Use:     "export [-o FILE] IMAGE...",
-		Aliases: []string{"save"},
 		Short:   "Write images to a tar archive (docker save format, also an OCI layout)",
 		Example: "  berth image export -o alpine.tar alpine\n  berth image export alpine | gzip > alpine.tar.gz",
 		Args:    cobra.MinimumNArgs(1),
@@ -294,10 +296,11 @@ type imageInfo struct {
 
 func newImageInspect(g *globalOptions) *cobra.Command {
 	return &cobra.Command{
-		Use:     "inspect IMAGE...",
-		Short:   "Show images' details as JSON: names, layers, and the configuration containers run with",
-		Example: "  berth image inspect alpine",
-		Args:    cobra.MinimumNArgs(1),
+		Use:               "inspect IMAGE...",
+		Short:             "Show images' details as JSON: names, layers, and the configuration containers run with",
+		Example:           "  berth image inspect alpine",
+		Args:              cobra.MinimumNArgs(1),
+		ValidArgsFunction: completeImageNames(g, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			store, err := g.imageStore()
 			if err != nil {

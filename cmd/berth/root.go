@@ -68,7 +68,9 @@ func newRootCommand() *cobra.Command {
 		newContainerCommand(g), newPsCommand(g), newLogsCommand(g), newStopCommand(g), newKillCommand(g),
 		newRmCommand(g), newWaitCommand(g), newInspectCommand(g), newStartCommand(g), newRestartCommand(g),
 		newPauseCommand(g, true), newPauseCommand(g, false), newRenameCommand(g), newExecCommand(g),
-		newStatsCommand(g), newTopCommand(g), newVolumeCommand(g), newAttachCommand(g), newManCommand(root), newSetupSubidsCommand(g))
+		newStatsCommand(g), newTopCommand(g), newVolumeCommand(g), newAttachCommand(g), newManCommand(root), newSetupSubidsCommand(g),
+		newTagCommand(g, "tag"), newPushCommand(g, "push"), newLoginCommand(g), newLogoutCommand(g),
+		newSaveCommand(g, "save"), newLoadCommand(g, "load"), newHistoryCommand(g, "history"))
 	for _, c := range root.Commands() {
 		switch c.Name() {
 		case "logs", "stop", "kill", "rm", "wait", "inspect", "start", "restart", "pause", "unpause", "rename", "exec", "stats", "top", "attach":

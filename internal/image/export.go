@@ -14,8 +14,8 @@ import (
 
 // Export writes the images refs name to w as one tar that is both an OCI
 // image layout (oci-layout, index.json, blobs/) and a docker save archive
-// (manifest.json pointing into blobs/), as docker save does since Docker
-// 25: docker load, podman load and berth image import all read it. Blobs
+// (manifest.json pointing into blobs/, and the legacy repositories file),
+// as docker save does since Docker 25: docker load, podman load and berth image import all read it. Blobs
 // are written as stored, so digests and image IDs are unchanged.
 func (s *Store) Export(w io.Writer, refs []string) error {
 	release, err := s.Hold()
@@ -53,6 +53,9 @@ type exporter struct {
 	seen   map[string]bool // blobs written
 	index  v1.IndexManifest
 	docker []dockerManifest
+	// repos is the legacy repositories file: repository, tag, and the
+	// top layer's hex, as Docker 25 still writes it.
+	repos map[string]map[string]string
 }
 
 func (e *exporter) image(r *record, tag string) error {
@@ -74,6 +77,15 @@ func (e *exporter) image(r *record, tag string) error {
 			}
 		}
 		dm.RepoTags = []string{FamiliarName(tag)}
+		if repo, t := SplitName(tag); t != "" && len(r.Layers) > 0 {
+			if e.repos == nil {
+				e.repos = map[string]map[string]string{}
+			}
+			if e.repos[repo] == nil {
+				e.repos[repo] = map[string]string{}
+			}
+			e.repos[repo][t] = hexOf(r.Layers[len(r.Layers)-1].Digest)
+		}
 	}
 	e.index.Manifests = append(e.index.Manifests, d)
 	for _, b := range []string{r.Manifest, r.ID} {
@@ -142,6 +154,11 @@ func (e *exporter) finish() error {
 	}
 	if err := e.file("manifest.json", e.docker); err != nil {
 		return err
+	}
+	if e.repos != nil {
+		if err := e.file("repositories", e.repos); err != nil {
+			return err
+		}
 	}
 	return e.tw.Close()
 }

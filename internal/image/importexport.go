@@ -32,6 +32,9 @@ type ImportOptions struct {
 	Platform string
 	// Progress receives per-layer events; nil discards them.
 	Progress progress.Reporter
+	// ArchiveOnly refuses what is not an image archive, where Import
+	// would take it as a root filesystem tarball (docker load).
+	ArchiveOnly bool
 }
 
 // Annotations of OCI layouts that name an image.
@@ -90,6 +93,9 @@ func (s *Store) importPath(ctx context.Context, path string, o ImportOptions) ([
 		return s.importDockerSave(ctx, ad, a, names, o)
 	case a.has("oci-layout") && a.has("index.json"):
 		return s.importLayout(ctx, ad, a, names, o)
+	}
+	if o.ArchiveOnly {
+		return nil, fmt.Errorf("%w: no manifest.json (docker save) or oci-layout and index.json (OCI layout) in it; a root filesystem tarball is imported with berth image import", errNotArchive)
 	}
 	img, err := s.importRootfs(ctx, ad, f, path, names, o)
 	if err != nil {

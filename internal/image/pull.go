@@ -19,6 +19,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
+	"github.com/berth-runtime/berth/internal/credentials"
 	"github.com/berth-runtime/berth/internal/progress"
 )
 
@@ -32,8 +33,8 @@ type PullOptions struct {
 	Platform string
 	// Progress receives per-layer events; nil discards them.
 	Progress progress.Reporter
-	// Keychain finds credentials; nil means the docker config file
-	// (authn.DefaultKeychain).
+	// Keychain finds credentials; nil means those berth login and docker
+	// login store (credentials.Keychain).
 	Keychain authn.Keychain
 }
 
@@ -41,7 +42,7 @@ type PullOptions struct {
 var (
 	ErrPlainHTTP     = errors.New("registry speaks plain http: add --tls-verify=false")
 	ErrUntrustedTLS  = errors.New("registry's TLS certificate is not trusted: add --tls-verify=false if you trust it")
-	ErrAccessDenied  = errors.New("access denied: the repository does not exist or needs credentials (docker login; berth reads the docker config file)")
+	ErrAccessDenied  = errors.New("access denied: the repository does not exist or needs credentials: log in with berth login REGISTRY (berth reads docker login's credentials too)")
 	ErrNoSuchTag     = errors.New("manifest unknown: no such tag or digest in the repository")
 	ErrNoPlatform    = errors.New("no image for this platform in the index")
 	errRefusedHTTP   = errors.New("plain http not tried without --tls-verify=false")
@@ -75,7 +76,7 @@ func (s *Store) pull(ctx context.Context, ref string, o PullOptions) (*Image, er
 	if err != nil {
 		return nil, err
 	}
-	tr, base, err := newTransport(ctx, r.Context(), o)
+	tr, base, err := newTransport(ctx, r.Context(), o.Insecure, o.Keychain, transport.PullScope)
 	if err != nil {
 		return nil, err
 	}
@@ -207,25 +208,30 @@ func matchPlatform(ds []v1.Descriptor, want v1.Platform) (v1.Descriptor, error) 
 }
 
 // newTransport authenticates to repo's registry with the keychain's
-// credentials. Plain http is refused unless Insecure: go-containerregistry
-// would otherwise fall back to it silently for localhost.
-// The base transport is returned too, for closing its idle connections.
-func newTransport(ctx context.Context, repo name.Repository, o PullOptions) (http.RoundTripper, *http.Transport, error) {
-	base := http.DefaultTransport.(*http.Transport).Clone()
-	if o.Insecure {
-		base.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
-	}
-	kc := o.Keychain
+// credentials, for the action (transport.PullScope or PushScope). Plain
+// http is refused unless insecure: go-containerregistry would otherwise
+// fall back to it silently for localhost. The base transport is returned
+// too, for closing its idle connections.
+func newTransport(ctx context.Context, repo name.Repository, insecure bool, kc authn.Keychain, action string) (http.RoundTripper, *http.Transport, error) {
 	if kc == nil {
-		kc = authn.DefaultKeychain
+		kc = credentials.Keychain
 	}
 	auth, err := kc.Resolve(repo)
 	if err != nil {
 		return nil, nil, fmt.Errorf("read credentials: %w", err)
 	}
-	g := &guard{inner: base, insecure: o.Insecure}
-	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, g, []string{repo.Scope(transport.PullScope)})
+	base, g := baseTransport(insecure)
+	rt, err := transport.NewWithContext(ctx, repo.Registry, auth, g, []string{repo.Scope(action)})
 	return rt, base, err
+}
+
+// baseTransport is a fresh connection pool behind the guard.
+func baseTransport(insecure bool) (*http.Transport, *guard) {
+	base := http.DefaultTransport.(*http.Transport).Clone()
+	if insecure {
+		base.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
+	}
+	return base, &guard{inner: base, insecure: insecure}
 }
 
 // guard refuses plain http unless allowed and names the usual TLS

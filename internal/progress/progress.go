@@ -1,5 +1,5 @@
 // Package progress carries per-item progress events (one item per image
-// layer during a pull or an import) and renders them: on a terminal one
+// layer during a pull, an import or a push) and renders them: on a terminal one
 // line per item, redrawn in place as docker pull does; elsewhere one plain
 // line per phase change, so logs stay readable. It knows nothing of images.
 package progress
@@ -23,6 +23,11 @@ const (
 	Extracting  Phase = "Extracting"
 	Done        Phase = "Done"
 	Exists      Phase = "Already exists"
+	// A push's phases, in docker push's words.
+	Preparing   Phase = "Preparing"
+	Pushing     Phase = "Pushing"
+	Pushed      Phase = "Pushed"
+	LayerExists Phase = "Layer already exists"
 )
 
 // Event is one report about one item.
@@ -105,7 +110,7 @@ func (r *Renderer) redraw(e Event) {
 // Line is the text of one event, e.g. "a1b2c3d4e5f6: Downloading  1.2MB/3.4MB".
 func Line(e Event) string {
 	s := e.ID + ": " + string(e.Phase)
-	if (e.Phase == Downloading || e.Phase == Extracting) && e.Done > 0 {
+	if (e.Phase == Downloading || e.Phase == Extracting || e.Phase == Pushing) && e.Done > 0 {
 		s += "  " + Size(e.Done)
 		if e.Total > 0 {
 			s += "/" + Size(e.Total)

@@ -1,0 +1,89 @@
+package image
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"regexp"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// ErrLoginDenied means the registry refused the credentials.
+var ErrLoginDenied = errors.New("unauthorized: incorrect username or password")
+
+// RegistryHost is the registry a login names: a host[:port], a URL
+// (https://host/v1/ as Docker Hub's key is written), or "" for Docker Hub.
+func RegistryHost(server string) (name.Registry, error) {
+	h := server
+	if u, err := url.Parse(server); err == nil && u.Host != "" {
+		h = u.Host
+	}
+	switch h {
+	case "", "docker.io", "registry-1.docker.io":
+		h = name.DefaultRegistry
+	}
+	if len(h) > maxName || !registryGrammar.MatchString(h) {
+		return name.Registry{}, fmt.Errorf("invalid registry %q: give HOST[:PORT]", server)
+	}
+	r, err := name.NewRegistry(h, name.StrictValidation)
+	if err != nil {
+		return name.Registry{}, fmt.Errorf("invalid registry %q: give HOST[:PORT]", server)
+	}
+	return r, nil
+}
+
+// registryGrammar is the registry part of Docker's reference grammar.
+var registryGrammar = regexp.MustCompile(`^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?$`)
+
+// CheckLogin tries user and password on registry, as docker login does
+// before it stores them: a token registry must issue a token for them,
+// and /v2/ must answer 200 with them.
+func CheckLogin(ctx context.Context, registry name.Registry, user, password string, insecure bool) error {
+	if insecure {
+		// name.Insecure is an option of parsing only.
+		r, err := name.NewRegistry(registry.RegistryStr(), name.Insecure)
+		if err != nil {
+			return err
+		}
+		registry = r
+	}
+	if err := checkLogin(ctx, registry, user, password, insecure); err != nil {
+		return fmt.Errorf("login to %s: %w", registry.RegistryStr(), explainLogin(err))
+	}
+	return nil
+}
+
+func checkLogin(ctx context.Context, registry name.Registry, user, password string, insecure bool) error {
+	base, g := baseTransport(insecure)
+	defer base.CloseIdleConnections()
+	auth := authn.FromConfig(authn.AuthConfig{Username: user, Password: password})
+	tr, err := transport.NewWithContext(ctx, registry, auth, g, nil)
+	if err != nil {
+		return err
+	}
+	// The transport rewrites the scheme to what the registry answered on.
+	u := url.URL{Scheme: "https", Host: registry.RegistryStr(), Path: "/v2/"}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return transport.CheckError(resp, http.StatusOK)
+}
+
+func explainLogin(err error) error {
+	var te *transport.Error
+	if errors.As(err, &te) && (te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden) {
+		return ErrLoginDenied
+	}
+	return explain(err)
+}
