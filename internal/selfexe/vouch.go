@@ -3,6 +3,7 @@ package selfexe
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -54,7 +55,7 @@ func dupVouched(name string) (*os.File, bool) {
 	if err != nil {
 		return nil, false
 	}
-	return os.NewFile(uintptr(fd), name), true
+	return os.NewFile(uintptr(fd), v.Name()), true
 }
 
 // Adopt takes the stages EnvVouched names, when inside is true (this
@@ -70,32 +71,36 @@ func Adopt(inside bool) {
 		return
 	}
 	os.Unsetenv(EnvVouched)
-	if !inside {
-		return
+	if inside {
+		adopt(v, ownDir())
 	}
+}
+
+// adopt takes the stages mark v names that are the files of their name
+// in dir.
+func adopt(v, dir string) {
 	for _, mark := range strings.Split(v, ",") {
 		name, num, _ := strings.Cut(mark, "=")
 		fd, err := strconv.Atoi(num)
 		if err != nil || fd < 3 || (name != InitName && name != NsenterName) {
 			continue
 		}
-		if f, ok := adoptFD(name, fd); ok {
+		if f, ok := adoptFD(filepath.Join(dir, name), fd); ok {
 			vouched[name] = f
 		}
 	}
 }
 
-func adoptFD(name string, fd int) (*os.File, bool) {
+func adoptFD(path string, fd int) (*os.File, bool) {
 	var st, want unix.Stat_t
-	path, err := besideSelf(name)
-	if err != nil || unix.Fstat(fd, &st) != nil || unix.Stat(path, &want) != nil {
+	if unix.Fstat(fd, &st) != nil || unix.Stat(path, &want) != nil {
 		return nil, false
 	}
 	if st.Dev != want.Dev || st.Ino != want.Ino || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Mode&0o022 != 0 {
 		return nil, false
 	}
 	unix.CloseOnExec(fd)
-	return os.NewFile(uintptr(fd), name), true
+	return os.NewFile(uintptr(fd), path), true
 }
 
 // openVouched is the read-only handle of an adopted stage: a detached
@@ -109,14 +114,12 @@ func openVouched(v *os.File) (*os.File, error) {
 	if err := unix.Fstat(int(v.Fd()), &want); err != nil {
 		return nil, fmt.Errorf("open %s: %w", v.Name(), err)
 	}
-	if path, err := besideSelf(v.Name()); err == nil {
-		if h, err := detachedReadonly(path); err == nil {
-			var st unix.Stat_t
-			if unix.Fstat(int(h.Fd()), &st) == nil && st.Dev == want.Dev && st.Ino == want.Ino {
-				return h, nil
-			}
-			h.Close()
+	if h, err := detachedReadonly(v.Name()); err == nil {
+		var st unix.Stat_t
+		if unix.Fstat(int(h.Fd()), &st) == nil && st.Dev == want.Dev && st.Ino == want.Ino {
+			return h, nil
 		}
+		h.Close()
 	}
 	fd, err := unix.Open("/proc/self/fd/"+strconv.Itoa(int(v.Fd())), unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
