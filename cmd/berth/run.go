@@ -123,6 +123,9 @@ func runContainer(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []strin
 	if err != nil {
 		return err
 	}
+	if err := f.checkRootReachable(g.root); err != nil {
+		return err
+	}
 	if f.detach && o.Interactive && !o.TTY {
 		return errors.New("-i with -d needs -t: berth attach joins a detached container's terminal (-dit), not a bare stdin")
 	}
