@@ -125,6 +125,9 @@ type StartError struct {
 func (e *StartError) Error() string { return e.Err.Error() }
 func (e *StartError) Unwrap() error { return e.Err }
 
+// ExitStatus is the status a command line exits with (errdefs.Codes).
+func (e *StartError) ExitStatus() int { return e.Code }
+
 // ErrNotExist means there is no such container.
 var ErrNotExist = state.ErrNotExist
 
