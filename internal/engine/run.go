@@ -13,6 +13,7 @@ import (
 
 	"github.com/berth-runtime/berth/internal/checkpoint"
 	"github.com/berth-runtime/berth/internal/container"
+	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/berth-runtime/berth/internal/managed"
 	"github.com/berth-runtime/berth/internal/network"
 	"github.com/berth-runtime/berth/internal/network/nft"
@@ -426,8 +427,11 @@ func (e *Engine) networkOf(ref string) (string, func(), error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("--network container:%s: %w", ref, err)
 	}
-	notRunning := fmt.Errorf("--network container:%s: that container is not running", ref)
-	if rec.State.Status != managed.Running || rec.State.Pid == 0 {
+	notRunning := errdefs.New(errdefs.ErrNotRunning, "--network container:%s: that container is not running", ref)
+	if err := e.Admits(managed.OpJoin, rec); err != nil {
+		return "", nil, fmt.Errorf("--network container:%s: %w", ref, err)
+	}
+	if rec.State.Pid == 0 {
 		return "", nil, notRunning
 	}
 	c, err := container.Attach(e.Runroot, rec.ID)

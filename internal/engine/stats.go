@@ -28,7 +28,7 @@ func (e *Engine) Stats(refs []string) (map[string]Sample, error) {
 	var recs []managed.Record
 	if len(refs) == 0 {
 		for _, rec := range store.List() {
-			if rec.State.Status == managed.Running {
+			if rec.State.Up() {
 				recs = append(recs, rec)
 			}
 		}
