@@ -2,11 +2,11 @@ package image
 
 import (
 	"fmt"
-	"github.com/berth-runtime/berth/internal/errdefs"
 	"os"
 	"path/filepath"
 	"strings"
 
+	"github.com/berth-runtime/berth/internal/errdefs"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
 )

@@ -4,13 +4,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/berth-runtime/berth/internal/errdefs"
 	"os"
 	"regexp"
 	"sort"
 	"strings"
 	"time"
 
+	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/google/go-containerregistry/pkg/name"
 	"golang.org/x/sys/unix"
 )

@@ -30,14 +30,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/berth-runtime/berth/internal/errdefs"
-	"github.com/berth-runtime/berth/internal/flock"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/berth-runtime/berth/internal/errdefs"
+	"github.com/berth-runtime/berth/internal/flock"
 	"github.com/berth-runtime/berth/internal/spec"
 	"golang.org/x/sys/unix"
 )
