@@ -74,8 +74,8 @@ func checkpointableUserns(rec managed.Record) error {
 // directory. Without --leave-running its processes end, and its monitor
 // records it as stopped, never restarted.
 func checkpointContainer(g *globalOptions, rec managed.Record, o checkpoint.Options, export string, keep bool) error {
-	if !rec.State.Up() {
-		return fmt.Errorf("container %s is not running: only a running container can be checkpointed", rec.Name)
+	if err := g.engine().Admits(managed.OpCheckpoint, rec); err != nil {
+		return err
 	}
 	if err := checkpointableUserns(rec); err != nil {
 		return err
@@ -158,8 +158,8 @@ func newRestoreCommand(g *globalOptions) *cobra.Command {
 // restoreContainer starts a monitor that restores the container from its
 // checkpoint directory instead of running it anew.
 func restoreContainer(g *globalOptions, rec managed.Record, imp string, keep, tcp bool) error {
-	if rec.State.Up() {
-		return fmt.Errorf("container %s is running: stop it, or restore its checkpoint into another container", rec.Name)
+	if err := g.engine().Admits(managed.OpRestore, rec); err != nil {
+		return err
 	}
 	dir := g.checkpointDir(rec.ID)
 	if imp != "" {

@@ -42,7 +42,7 @@ type CreateOptions struct {
 
 // ErrNoImage means a container was given neither an image nor a root
 // filesystem.
-var ErrNoImage = errors.New("no image given: berth run IMAGE [COMMAND...], or berth run --rootfs DIR COMMAND...")
+var ErrNoImage = errdefs.New(errdefs.ErrInvalidArgument, "no image given: berth run IMAGE [COMMAND...], or berth run --rootfs DIR COMMAND...")
 
 // Create makes a container's record from its resolved configuration and
 // takes its lifetime lock, which the caller hands to Run or RunDetached.
@@ -102,7 +102,7 @@ func (e *Engine) Create(cfg managed.Config, o CreateOptions) (managed.Record, *m
 
 // ErrNoConfig is a record of a berth before managed.Config: it holds
 // the command line that made the container, not its configuration.
-var ErrNoConfig = errors.New("was created by an older berth, whose record holds its command line instead of its configuration: remove it (berth rm) and run it again")
+var ErrNoConfig = errdefs.New(errdefs.ErrInvalidArgument, "was created by an older berth, whose record holds its command line instead of its configuration: remove it (berth rm) and run it again")
 
 func configOf(rec managed.Record) (*managed.Config, error) {
 	if rec.Config == nil {
@@ -284,14 +284,9 @@ func finishRecord(store managed.Store, id string, exit container.Exit, runErr er
 }
 
 // exitCodeOf is the status a run that failed to start ends with: the
-// init stage's (126 cannot invoke, 127 not found), else berth's own.
-func exitCodeOf(err error) int {
-	var se *container.StartError
-	if errors.As(err, &se) && se.Code != 0 {
-		return se.Code
-	}
-	return ExitRuntimeError
-}
+// init stage's (126 cannot invoke, 127 not found), else berth's own, as
+// berth's command line would exit with (errdefs.Berth).
+func exitCodeOf(err error) int { return errdefs.Berth.Status(err) }
 
 // selfStart is this process's start time, which names it together with
 // its PID in a container's record (a signal to the monitor checks it).
