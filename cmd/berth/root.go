@@ -28,7 +28,7 @@ type globalOptions struct {
 
 // engine is the container engine over these directories.
 func (g *globalOptions) engine() *engine.Engine {
-	return engine.New(engine.Options{Root: g.root, Runroot: g.runroot, StorageDriver: g.storageDriver})
+	return engine.New(engine.Options{Root: g.root, Runroot: g.runroot, StorageDriver: g.storageDriver, Warn: printWarning})
 }
 
 // exitError carries a status for main to exit with; its message, if any,

@@ -172,7 +172,7 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 	o := runOptions(cfg)
 	store := e.Containers()
 	run := container.Options{StateRoot: e.Runroot, ID: rec.ID, Stdin: io.In, Stdout: io.Out, Stderr: io.Err, RelayStdio: io.Relay,
-		KeepSpec: true, TakeTerminal: io.TakeTerminal, Rootless: rootless.Active()}
+		KeepSpec: true, TakeTerminal: io.TakeTerminal, Rootless: rootless.Active(), Warn: e.warn}
 	ns, err := e.resolveUserns(cfg, rec, &o)
 	if err != nil {
 		return container.Exit{}, nil, err
@@ -366,7 +366,7 @@ func (e *Engine) joinNetwork(cfg *managed.Config, rec *managed.Record, s *specs.
 	}
 	n, err := network.Load(e.Root, cfg.NetworkMode)
 	if errors.Is(err, network.ErrNotFound) {
-		return nil, fmt.Errorf("network %q not found: create it with berth network create, or use --network bridge, none or host", cfg.NetworkMode)
+		return nil, errdefs.New(errdefs.ErrNotFound, "network %q not found: create it with berth network create, or use --network bridge, none or host", cfg.NetworkMode)
 	}
 	if err != nil {
 		return nil, err
@@ -378,6 +378,9 @@ func (e *Engine) joinNetwork(cfg *managed.Config, rec *managed.Record, s *specs.
 	a, err := n.Attach(rec.ID, names, ports)
 	if err != nil {
 		return nil, err
+	}
+	for _, w := range a.Warnings {
+		e.warn(w)
 	}
 	s.Mounts = append(s.Mounts, a.Mounts()...)
 	run.Prepare = a.Connect
