@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bufio"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -80,7 +79,7 @@ func parseNetDev(r io.Reader) (rx, tx uint64) {
 func (e *Engine) Processes(rec managed.Record) ([]int, error) {
 	c, err := container.Attach(e.Runroot, rec.ID)
 	if err != nil {
-		return nil, fmt.Errorf("container %s is not running", rec.Name)
+		return nil, errNotRunning(rec)
 	}
 	return c.Processes(), nil
 }
