@@ -137,7 +137,10 @@ func (e *Engine) Remove(rec managed.Record, force bool) error {
 		if err := e.Containers().Remove(rec); err != nil {
 			return err
 		}
-		return e.IDRanges().Release(rec.ID)
+		if err := e.IDRanges().Release(rec.ID); err != nil {
+			return err
+		}
+		return e.collectChownedAfterRemoval(rec)
 	})
 }
 

@@ -18,7 +18,6 @@ import (
 	"github.com/berth-runtime/berth/internal/network/nft"
 	"github.com/berth-runtime/berth/internal/network/usermode"
 	"github.com/berth-runtime/berth/internal/pidfd"
-	"github.com/berth-runtime/berth/internal/rootfs"
 	"github.com/berth-runtime/berth/internal/rootless"
 	"github.com/berth-runtime/berth/internal/snapshot"
 	"github.com/berth-runtime/berth/internal/spec"
@@ -130,6 +129,7 @@ func (e *Engine) Run(rec managed.Record, owner *managed.Owner, io Stdio) (contai
 		if !started || rec.AutoRemove {
 			if store.Remove(rec) == nil {
 				_ = e.IDRanges().Release(rec.ID)
+				_ = e.collectChownedAfterRemoval(rec)
 			}
 		}
 	}()
@@ -180,7 +180,7 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 		if rec.ImageID == "" {
 			return container.Exit{}, nil, ErrNoImage
 		}
-		snap, err := e.imageRootfs(rec, &o, ns != nil)
+		snap, err := e.imageRootfs(rec, &o, ns)
 		if err != nil {
 			return container.Exit{}, nil, err
 		}
@@ -311,15 +311,10 @@ func newID() (string, error) {
 // imageRootfs gives the container its root filesystem from its image,
 // and fills in the image's defaults for the command, environment,
 // working directory and user.
-func (e *Engine) imageRootfs(rec *managed.Record, o *spec.RunOptions, userns bool) (*snapshot.Snapshot, error) {
+func (e *Engine) imageRootfs(rec *managed.Record, o *spec.RunOptions, ns *managed.UserNS) (*snapshot.Snapshot, error) {
 	driver, err := snapshot.ParseDriver(e.StorageDriver)
 	if err != nil {
 		return nil, err
-	}
-	if userns && driver == snapshot.Overlay && !rootfs.IDMappedOverlay() {
-		// The layers cannot be shown through the namespace's mapping:
-		// the container gets a copy, chowned into its range.
-		driver = snapshot.Copy
 	}
 	store, err := e.Images()
 	if err != nil {
@@ -333,9 +328,29 @@ func (e *Engine) imageRootfs(rec *managed.Record, o *spec.RunOptions, userns boo
 	if err != nil {
 		return nil, err
 	}
-	snap, err := snapshot.Prepare(e.ContainerDir(rec.ID), lower, driver, func(dst string) error { return store.Materialize(rec.ImageID, dst) })
+	dir := e.ContainerDir(rec.ID)
+	made, err := snapshotPlan(dir, driver, lower, ns != nil)
 	if err != nil {
 		return nil, err
+	}
+	if made.ChownCache != "" {
+		// The layers cannot be shown through the namespace's mapping:
+		// the overlay sits on a copy chowned into the range, shared.
+		cached, err := e.chownedSnapshot(rec, ns, store, made.ChownCache)
+		if err != nil {
+			return nil, err
+		}
+		lower, made.ChownCache = []string{cached}, ns.ChownCacheKey
+	}
+	snap, err := snapshot.Prepare(dir, lower, made.Driver, func(dst string) error { return store.Materialize(rec.ImageID, dst) })
+	if err != nil {
+		return nil, err
+	}
+	if err := snapshot.Record(dir, made); err != nil {
+		return nil, err
+	}
+	if snap.Overlay != nil {
+		snap.Overlay.Shifted = made.ChownCache != ""
 	}
 	o.Rootfs = snap.Rootfs
 	o.Image = &spec.ImageConfig{Entrypoint: cfg.Entrypoint, Cmd: cfg.Cmd, Env: cfg.Env, WorkingDir: cfg.WorkingDir, User: cfg.User}

@@ -9,6 +9,8 @@
 package snapshot
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -158,4 +160,50 @@ func commonDir(paths []string) string {
 		}
 	}
 	return common
+}
+
+// Made is what a snapshot was made with, recorded in its directory so
+// that later runs make it the same way whatever the host says then: a
+// container whose overlay sits on a chowned copy (ChownCache, its key)
+// keeps it, as one over the image's layers does.
+type Made struct {
+	Driver Driver `json:"driver"`
+	// ChownCache is the key of the chowned copy of the image (package
+	// chowncache) that is the overlay's lower layer; empty: the image's
+	// own layers.
+	ChownCache string `json:"chownCache,omitempty"`
+}
+
+const madeFile = "snapshot.json"
+
+// MadeWith reads what the snapshot in dir was made with; ok is false for
+// a snapshot not made yet, or made by a berth that did not record it (its
+// markers then tell the driver: see Prepare).
+func MadeWith(dir string) (m Made, ok bool, err error) {
+	b, err := os.ReadFile(filepath.Join(dir, madeFile))
+	if errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Stat(filepath.Join(dir, copiedMarker)); err == nil {
+			return Made{Driver: Copy}, true, nil
+		}
+		return Made{}, false, nil
+	}
+	if err == nil {
+		err = json.Unmarshal(b, &m)
+	}
+	if err != nil {
+		return Made{}, false, fmt.Errorf("snapshot: what it was made with: %w", err)
+	}
+	return m, true, nil
+}
+
+// Record writes what the snapshot in dir is made with, before it is.
+func Record(dir string, m Made) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, madeFile), b, 0o600); err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	return nil
 }

@@ -1,0 +1,170 @@
+package engine
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/berth-runtime/berth/internal/chowncache"
+	"github.com/berth-runtime/berth/internal/image"
+	"github.com/berth-runtime/berth/internal/managed"
+	"github.com/berth-runtime/berth/internal/rootfs"
+	"github.com/berth-runtime/berth/internal/snapshot"
+)
+
+// NoIDMapEnv, set to 1, makes new user-namespaced containers use the
+// chowned copy of their image (as on kernels that cannot idmap its
+// layers) rather than idmapped layers: for kernels whose idmapped mounts
+// misbehave, and for tests of the fallback on kernels that have them.
+const NoIDMapEnv = "BERTH_NO_IDMAP"
+
+// ChownCache is the cache of images' chowned copies.
+func (e *Engine) ChownCache() chowncache.Cache {
+	return chowncache.Cache{Dir: filepath.Join(e.Root, "chowncache")}
+}
+
+// idmapLayers reports whether a user namespace's container can see the
+// image layers in lower through idmapped mounts: the kernel gives
+// overlay idmapped layers (6.13) and their file system takes idmapped
+// mounts, unless NoIDMapEnv says otherwise.
+func idmapLayers(lower []string) (bool, error) {
+	switch v := os.Getenv(NoIDMapEnv); v {
+	case "1":
+		return false, nil
+	case "":
+	default:
+		return false, fmt.Errorf("%s=%q: set it to 1 (chowned copies instead of idmapped layers) or leave it unset", NoIDMapEnv, v)
+	}
+	return rootfs.IDMappedOverlay() && rootfs.IDMapSupported(lower[0]), nil
+}
+
+// snapshotPlan is how container dir's snapshot is made: as recorded when
+// it was first made, else as driver and the kernel allow. A container
+// given a copy because the kernel had no idmapped overlay (berth before
+// the chown cache) keeps its copy.
+func snapshotPlan(dir string, driver snapshot.Driver, lower []string, userns bool) (snapshot.Made, error) {
+	m, ok, err := snapshot.MadeWith(dir)
+	switch {
+	case err != nil:
+		return m, err
+	case ok && m.Driver == snapshot.Copy && driver == snapshot.Overlay && userns:
+		return m, nil
+	case ok && m.Driver != driver:
+		// Prepare refuses it, naming the driver to use.
+		return snapshot.Made{Driver: driver}, nil
+	case ok:
+		return m, nil
+	}
+	m = snapshot.Made{Driver: driver}
+	if userns && driver == snapshot.Overlay {
+		idmap, err := idmapLayers(lower)
+		if err != nil {
+			return m, err
+		}
+		if !idmap {
+			m.ChownCache = "new"
+		}
+	}
+	return m, nil
+}
+
+// chownedSnapshot gives container rec the chowned copy of its image
+// through ns's mappings, built now if no container made it before, and
+// returns its key and the directory to use as the overlay's lower layer.
+// ns records which.
+func (e *Engine) chownedSnapshot(rec *managed.Record, ns *managed.UserNS, store *image.Store, old string) (string, error) {
+	entry := chowncache.Entry{ImageID: rec.ImageID, UIDMap: cacheMap(ns.UIDMap), GIDMap: cacheMap(ns.GIDMap)}
+	build := func(dst string) error {
+		return store.MaterializeShifted(rec.ImageID, dst, func(uid, gid uint32) (uint32, uint32) {
+			return shiftID(ns.UIDMap, uid), shiftID(ns.GIDMap, gid)
+		})
+	}
+	c := e.ChownCache()
+	key, lower, _, err := c.Acquire(entry, rec.ID, build)
+	if err != nil {
+		return "", err
+	}
+	if old != "" && old != "new" && old != key {
+		// The mappings changed since the snapshot was made: the old
+		// copy is this container's no more.
+		_ = c.Release(old, rec.ID, e.RangeHeld, imageExists(store))
+	}
+	ns.ChownCache, ns.ChownCacheKey = lower, key
+	return lower, nil
+}
+
+// shiftID is id's owner on the host through m; unmapped IDs stay.
+func shiftID(m []managed.IDMapping, id uint32) uint32 {
+	if h, ok := hostIDOf(m, id); ok {
+		return h
+	}
+	return id
+}
+
+func cacheMap(m []managed.IDMapping) []chowncache.Mapping {
+	out := make([]chowncache.Mapping, len(m))
+	for i, e := range m {
+		out[i] = chowncache.Mapping{ContainerID: e.ContainerID, HostID: e.HostID, Size: e.Size}
+	}
+	return out
+}
+
+// imageExists tells the cache whether an image is still in store; when
+// it cannot tell, the image is kept.
+func imageExists(store *image.Store) func(id string) bool {
+	return func(id string) bool {
+		_, err := store.Get(id)
+		return err == nil || !errors.Is(err, image.ErrNotFound)
+	}
+}
+
+// collectChowned removes the chowned copies no one keeps: no existing
+// container uses them and their image is gone. wait false skips it when
+// another berth holds the cache (it may be building for minutes).
+func (e *Engine) collectChowned(wait bool) error {
+	c := e.ChownCache()
+	if ents, err := os.ReadDir(c.Dir); err != nil || len(ents) == 0 {
+		return nil
+	}
+	store, err := e.Images()
+	if err != nil {
+		return err
+	}
+	_, err = c.Collect(wait, e.RangeHeld, imageExists(store))
+	return err
+}
+
+// CollectChowned is collectChowned after an image's removal (rmi, image
+// prune): its copies go with it, unless a container still uses them.
+func (e *Engine) CollectChowned() Warnings {
+	var w Warnings
+	w.add(e.collectChowned(true))
+	return w
+}
+
+// collectChownedAfterRemoval gives back removed container rec's chowned
+// copy (fromRecord), which goes if its image did; a record that never
+// named one (a crash before it was saved) leaves it to the collection.
+func (e *Engine) collectChownedAfterRemoval(rec managed.Record) error {
+	key := fromRecord(rec)
+	if rec.UserNS == nil {
+		return nil
+	}
+	if key == "" {
+		return e.collectChowned(true)
+	}
+	store, err := e.Images()
+	if err != nil {
+		return err
+	}
+	return e.ChownCache().Release(key, rec.ID, e.RangeHeld, imageExists(store))
+}
+
+// fromRecord is the key of the chowned copy container rec used, if any.
+func fromRecord(rec managed.Record) string {
+	if rec.UserNS == nil {
+		return ""
+	}
+	return rec.UserNS.ChownCacheKey
+}
