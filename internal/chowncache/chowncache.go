@@ -86,7 +86,12 @@ func validKey(key string) bool {
 // lock takes the cache's lock, exclusively; wait false gives up (nil,
 // nil) when someone holds it.
 func (c Cache) lock(wait bool) (*os.File, error) {
+	// The copies hold setuid files: no host user may reach them, even
+	// under a directory someone else created.
 	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("chown cache: %w", err)
+	}
+	if err := os.Chmod(c.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("chown cache: %w", err)
 	}
 	how := unix.LOCK_EX

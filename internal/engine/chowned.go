@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -88,7 +87,7 @@ func (e *Engine) chownedSnapshot(rec *managed.Record, ns *managed.UserNS, store 
 	if old != "" && old != "new" && old != key {
 		// The mappings changed since the snapshot was made: the old
 		// copy is this container's no more.
-		_ = c.Release(old, rec.ID, e.RangeHeld, imageExists(store))
+		_ = c.Release(old, rec.ID, e.RangeHeld, e.imageExists())
 	}
 	ns.ChownCache, ns.ChownCacheKey = lower, key
 	return lower, nil
@@ -110,12 +109,27 @@ func cacheMap(m []managed.IDMapping) []chowncache.Mapping {
 	return out
 }
 
-// imageExists tells the cache whether an image is still in store; when
-// it cannot tell, the image is kept.
-func imageExists(store *image.Store) func(id string) bool {
+// imageExists tells the cache whether an image is still in the store,
+// reading the store once, and only if asked; when it cannot tell, every
+// image is kept.
+func (e *Engine) imageExists() func(id string) bool {
+	var ids map[string]bool
 	return func(id string) bool {
-		_, err := store.Get(id)
-		return err == nil || !errors.Is(err, image.ErrNotFound)
+		if ids == nil {
+			ids = map[string]bool{}
+			store, err := e.Images()
+			var list []image.Image
+			if err == nil {
+				list, err = store.List()
+			}
+			if err != nil {
+				return true
+			}
+			for _, img := range list {
+				ids[img.ID] = true
+			}
+		}
+		return ids[id]
 	}
 }
 
@@ -124,14 +138,10 @@ func imageExists(store *image.Store) func(id string) bool {
 // another berth holds the cache (it may be building for minutes).
 func (e *Engine) collectChowned(wait bool) error {
 	c := e.ChownCache()
-	if ents, err := os.ReadDir(c.Dir); err != nil || len(ents) == 0 {
+	if ents, err := os.ReadDir(c.Dir); err != nil || len(ents) == 0 || len(ents) == 1 && ents[0].Name() == "lock" {
 		return nil
 	}
-	store, err := e.Images()
-	if err != nil {
-		return err
-	}
-	_, err = c.Collect(wait, e.RangeHeld, imageExists(store))
+	_, err := c.Collect(wait, e.RangeHeld, e.imageExists())
 	return err
 }
 
@@ -154,11 +164,7 @@ func (e *Engine) collectChownedAfterRemoval(rec managed.Record) error {
 	if key == "" {
 		return e.collectChowned(true)
 	}
-	store, err := e.Images()
-	if err != nil {
-		return err
-	}
-	return e.ChownCache().Release(key, rec.ID, e.RangeHeld, imageExists(store))
+	return e.ChownCache().Release(key, rec.ID, e.RangeHeld, e.imageExists())
 }
 
 // fromRecord is the key of the chowned copy container rec used, if any.

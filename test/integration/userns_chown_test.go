@@ -231,6 +231,7 @@ func TestChownCacheKilled(t *testing.T) {
 	dead := deadPid(t)
 	halfBuilt := filepath.Join(chownCacheDir(), fmt.Sprintf(".new-%d-%s", dead, strings.Repeat("a", 64)))
 	orphan := filepath.Join(chownCacheDir(), strings.Repeat("b", 64))
+	t.Cleanup(func() { os.RemoveAll(halfBuilt); os.RemoveAll(orphan) })
 	for _, d := range []string{filepath.Join(halfBuilt, "rootfs", "bin"), filepath.Join(orphan, "users"), filepath.Join(orphan, "rootfs")} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			t.Fatal(err)
