@@ -38,34 +38,65 @@ func idmapLayers(lower []string) (bool, error) {
 	return rootfs.IDMappedOverlay() && rootfs.IDMapSupported(lower[0]), nil
 }
 
+// snapshotOf makes (or finds, for a container run before) rec's snapshot
+// of its image, whose layers are lower, and returns it with the lower
+// layers its overlay shows: the image's, or the chowned copy's.
+func (e *Engine) snapshotOf(rec *managed.Record, ns *managed.UserNS, store *image.Store, lower []string) (*snapshot.Snapshot, []string, error) {
+	driver, err := snapshot.ParseDriver(e.StorageDriver)
+	if err != nil {
+		return nil, nil, err
+	}
+	dir := e.ContainerDir(rec.ID)
+	made, chowned, err := snapshotPlan(dir, driver, lower, ns != nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	if chowned {
+		// The layers cannot be shown through the namespace's mapping:
+		// the overlay sits on a copy chowned into the range, shared.
+		cached, err := e.chownedSnapshot(rec, ns, store, made.ChownCache)
+		if err != nil {
+			return nil, nil, err
+		}
+		lower, made.ChownCache = []string{cached}, ns.ChownCacheKey
+	}
+	snap, err := snapshot.Prepare(dir, lower, made.Driver, func(dst string) error { return store.Materialize(rec.ImageID, dst) })
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := snapshot.Record(dir, made); err != nil {
+		return nil, nil, err
+	}
+	if snap.Overlay != nil {
+		snap.Overlay.Shifted = chowned
+	}
+	return snap, lower, nil
+}
+
 // snapshotPlan is how container dir's snapshot is made: as recorded when
-// it was first made, else as driver and the kernel allow. A container
-// given a copy because the kernel had no idmapped overlay (berth before
-// the chown cache) keeps its copy.
-func snapshotPlan(dir string, driver snapshot.Driver, lower []string, userns bool) (snapshot.Made, error) {
+// it was first made, else as driver and the kernel allow; chowned says
+// its overlay sits on a chowned copy (m.ChownCache names the one it was
+// made with, if any). A container given a copy because the kernel had no
+// idmapped overlay (berth before the chown cache) keeps its copy.
+func snapshotPlan(dir string, driver snapshot.Driver, lower []string, userns bool) (m snapshot.Made, chowned bool, err error) {
 	m, ok, err := snapshot.MadeWith(dir)
 	switch {
 	case err != nil:
-		return m, err
+		return m, false, err
 	case ok && m.Driver == snapshot.Copy && driver == snapshot.Overlay && userns:
-		return m, nil
+		return m, false, nil
 	case ok && m.Driver != driver:
 		// Prepare refuses it, naming the driver to use.
-		return snapshot.Made{Driver: driver}, nil
+		return snapshot.Made{Driver: driver}, false, nil
 	case ok:
-		return m, nil
+		return m, m.ChownCache != "", nil
 	}
 	m = snapshot.Made{Driver: driver}
-	if userns && driver == snapshot.Overlay {
-		idmap, err := idmapLayers(lower)
-		if err != nil {
-			return m, err
-		}
-		if !idmap {
-			m.ChownCache = "new"
-		}
+	if !userns || driver != snapshot.Overlay {
+		return m, false, nil
 	}
-	return m, nil
+	idmap, err := idmapLayers(lower)
+	return m, !idmap, err
 }
 
 // chownedSnapshot gives container rec the chowned copy of its image
@@ -84,7 +115,7 @@ func (e *Engine) chownedSnapshot(rec *managed.Record, ns *managed.UserNS, store 
 	if err != nil {
 		return "", err
 	}
-	if old != "" && old != "new" && old != key {
+	if old != "" && old != key {
 		// The mappings changed since the snapshot was made: the old
 		// copy is this container's no more.
 		_ = c.Release(old, rec.ID, e.RangeHeld, e.imageExists())

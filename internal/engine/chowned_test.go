@@ -13,17 +13,17 @@ func TestSnapshotPlan(t *testing.T) {
 	lower := []string{t.TempDir()}
 	dir := t.TempDir()
 	t.Setenv(NoIDMapEnv, "1")
-	if m, err := snapshotPlan(dir, snapshot.Overlay, lower, true); err != nil || m.ChownCache == "" {
-		t.Errorf("new, no idmap: %+v %v, want the chown cache", m, err)
+	if _, chowned, err := snapshotPlan(dir, snapshot.Overlay, lower, true); err != nil || !chowned {
+		t.Errorf("new, no idmap: chowned %v %v, want the chown cache", chowned, err)
 	}
-	if m, err := snapshotPlan(dir, snapshot.Overlay, lower, false); err != nil || m.ChownCache != "" {
+	if m, chowned, err := snapshotPlan(dir, snapshot.Overlay, lower, false); err != nil || chowned {
 		t.Errorf("no user namespace: %+v %v", m, err)
 	}
-	if m, err := snapshotPlan(dir, snapshot.Copy, lower, true); err != nil || m.ChownCache != "" || m.Driver != snapshot.Copy {
+	if m, chowned, err := snapshotPlan(dir, snapshot.Copy, lower, true); err != nil || chowned || m.Driver != snapshot.Copy {
 		t.Errorf("vfs: %+v %v", m, err)
 	}
 	t.Setenv(NoIDMapEnv, "yes")
-	if _, err := snapshotPlan(dir, snapshot.Overlay, lower, true); err == nil {
+	if _, _, err := snapshotPlan(dir, snapshot.Overlay, lower, true); err == nil {
 		t.Error("BERTH_NO_IDMAP=yes accepted")
 	}
 	// Recorded: kept, whatever the environment says now.
@@ -32,11 +32,11 @@ func TestSnapshotPlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv(NoIDMapEnv, "")
-	if m, err := snapshotPlan(dir, snapshot.Overlay, lower, true); err != nil || m != made {
+	if m, chowned, err := snapshotPlan(dir, snapshot.Overlay, lower, true); err != nil || m != made || !chowned {
 		t.Errorf("recorded %+v, planned %+v %v", made, m, err)
 	}
 	// The other driver asked for: Prepare refuses it.
-	if m, _ := snapshotPlan(dir, snapshot.Copy, lower, true); m.Driver != snapshot.Copy {
+	if m, _, _ := snapshotPlan(dir, snapshot.Copy, lower, true); m.Driver != snapshot.Copy {
 		t.Errorf("vfs asked over an overlay: %+v", m)
 	}
 	// A copy made by a berth before the cache, for lack of idmapped
@@ -45,7 +45,7 @@ func TestSnapshotPlan(t *testing.T) {
 	if err := snapshot.Record(old, snapshot.Made{Driver: snapshot.Copy}); err != nil {
 		t.Fatal(err)
 	}
-	if m, _ := snapshotPlan(old, snapshot.Overlay, lower, true); m.Driver != snapshot.Copy {
+	if m, _, _ := snapshotPlan(old, snapshot.Overlay, lower, true); m.Driver != snapshot.Copy {
 		t.Errorf("an old fallback copy: %+v", m)
 	}
 }

@@ -312,10 +312,6 @@ func newID() (string, error) {
 // and fills in the image's defaults for the command, environment,
 // working directory and user.
 func (e *Engine) imageRootfs(rec *managed.Record, o *spec.RunOptions, ns *managed.UserNS) (*snapshot.Snapshot, error) {
-	driver, err := snapshot.ParseDriver(e.StorageDriver)
-	if err != nil {
-		return nil, err
-	}
 	store, err := e.Images()
 	if err != nil {
 		return nil, err
@@ -328,29 +324,9 @@ func (e *Engine) imageRootfs(rec *managed.Record, o *spec.RunOptions, ns *manage
 	if err != nil {
 		return nil, err
 	}
-	dir := e.ContainerDir(rec.ID)
-	made, err := snapshotPlan(dir, driver, lower, ns != nil)
+	snap, lower, err := e.snapshotOf(rec, ns, store, lower)
 	if err != nil {
 		return nil, err
-	}
-	if made.ChownCache != "" {
-		// The layers cannot be shown through the namespace's mapping:
-		// the overlay sits on a copy chowned into the range, shared.
-		cached, err := e.chownedSnapshot(rec, ns, store, made.ChownCache)
-		if err != nil {
-			return nil, err
-		}
-		lower, made.ChownCache = []string{cached}, ns.ChownCacheKey
-	}
-	snap, err := snapshot.Prepare(dir, lower, made.Driver, func(dst string) error { return store.Materialize(rec.ImageID, dst) })
-	if err != nil {
-		return nil, err
-	}
-	if err := snapshot.Record(dir, made); err != nil {
-		return nil, err
-	}
-	if snap.Overlay != nil {
-		snap.Overlay.Shifted = made.ChownCache != ""
 	}
 	o.Rootfs = snap.Rootfs
 	o.Image = &spec.ImageConfig{Entrypoint: cfg.Entrypoint, Cmd: cfg.Cmd, Env: cfg.Env, WorkingDir: cfg.WorkingDir, User: cfg.User}

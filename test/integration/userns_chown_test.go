@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // The chown cache: where a user namespace's container cannot see its
@@ -285,4 +286,88 @@ func deadPid(t *testing.T) int {
 		t.Fatal(err)
 	}
 	return c.Process.Pid
+}
+
+// TestChownCacheKilledMidBuild: berth killed while it builds a copy
+// leaves a .new- directory and no copy under the key; the next command
+// removes it, and the next container of the mapping builds the copy
+// whole.
+func TestChownCacheKilledMidBuild(t *testing.T) {
+	needRoot(t)
+	before := snapshot(t)
+	mountsBefore, _ := os.ReadFile("/proc/self/mountinfo")
+	defer logNewMounts(t, string(mountsBefore))
+	// An image big enough for the build to take a while: 4000 files.
+	dir := filepath.Join(t.TempDir(), "rootfs")
+	if out, err := exec.Command("cp", "-a", rootfsDir, dir).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v %s", err, out)
+	}
+	for i := 0; i < 40; i++ {
+		sub := filepath.Join(dir, "many", fmt.Sprint(i))
+		os.MkdirAll(sub, 0o755)
+		for j := 0; j < 100; j++ {
+			os.WriteFile(filepath.Join(sub, fmt.Sprint(j)), []byte("x"), 0o644)
+		}
+	}
+	tarball := filepath.Join(t.TempDir(), "big.tar")
+	if out, err := exec.Command("tar", "-C", dir, "-cf", tarball, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v %s", err, out)
+	}
+	const ref = "chown-big:1"
+	if r := berth(t, "", "image", "import", tarball, ref); r.code != 0 {
+		t.Fatalf("import: %+v", r)
+	}
+	defer berth(t, "", "rmi", "-f", ref)
+	args := append(append([]string{"run", "--name", "chown-cut", "--network", "none"}, mapFlags(3500000)...), ref, "true")
+	defer berth(t, "", "rm", "-f", "chown-cut")
+	cmd := berthCommand(args...)
+	cmd.Env = append(cmd.Env, "BERTH_NO_IDMAP=1")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	cut := false
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline) && !cut; time.Sleep(time.Millisecond) {
+		if _, other := chownEntries(t); len(other) > 0 && strings.HasPrefix(other[0], ".new-") {
+			cmd.Process.Kill()
+			cut = true
+		}
+	}
+	cmd.Wait()
+	keys, other := chownEntries(t)
+	if !cut || len(keys) != 0 {
+		t.Skipf("could not kill berth in the middle of a build (cache: %v %v)", keys, other)
+	}
+	if len(other) != 1 {
+		t.Fatalf("after the kill the cache holds %v", other)
+	}
+	berth(t, "", "ps", "-a")
+	if keys, other := chownEntries(t); len(keys)+len(other) != 0 {
+		t.Errorf("after the next command the cache holds %v %v, want nothing", keys, other)
+	}
+	berth(t, "", "rm", "-f", "chown-cut")
+	r := chownRun(t, append(append([]string{"run", "--rm", "--network", "none"}, mapFlags(3500000)...), ref, "sh", "-c", "ls /many/39 | wc -l; stat -c %u /many/39/99")...)
+	if r.code != 0 || strings.Fields(r.stdout)[0] != "100" || !strings.HasSuffix(r.stdout, "\n0\n") {
+		t.Errorf("after a build was cut short: %+v", r)
+	}
+	if r := berth(t, "", "rmi", ref); r.code != 0 {
+		t.Errorf("rmi: %+v", r)
+	}
+	if keys, other := chownEntries(t); len(keys)+len(other) != 0 {
+		t.Errorf("after rmi the cache holds %v %v", keys, other)
+	}
+	checkNoLeaks(t, before)
+}
+
+// logNewMounts names, when the test failed, the host's mounts that were
+// not there before (another test running at the same time may own them).
+func logNewMounts(t *testing.T, before string) {
+	if !t.Failed() {
+		return
+	}
+	now, _ := os.ReadFile("/proc/self/mountinfo")
+	for _, l := range strings.Split(string(now), "\n") {
+		if f := strings.Fields(l); len(f) > 4 && !strings.Contains(before, f[4]+" ") {
+			t.Logf("new mount: %s", l)
+		}
+	}
 }
