@@ -101,8 +101,8 @@ func snapshotPlan(dir string, driver snapshot.Driver, lower []string, userns boo
 
 // chownedSnapshot gives container rec the chowned copy of its image
 // through ns's mappings, built now if no container made it before, and
-// returns its key and the directory to use as the overlay's lower layer.
-// ns records which.
+// returns the directory to use as the overlay's lower layer; ns records
+// it and its key. old is the key the snapshot was made with, if any.
 func (e *Engine) chownedSnapshot(rec *managed.Record, ns *managed.UserNS, store *image.Store, old string) (string, error) {
 	entry := chowncache.Entry{ImageID: rec.ImageID, UIDMap: cacheMap(ns.UIDMap), GIDMap: cacheMap(ns.GIDMap)}
 	build := func(dst string) error {
@@ -147,15 +147,15 @@ func (e *Engine) imageExists() func(id string) bool {
 	var ids map[string]bool
 	return func(id string) bool {
 		if ids == nil {
-			ids = map[string]bool{}
 			store, err := e.Images()
 			var list []image.Image
 			if err == nil {
 				list, err = store.List()
 			}
 			if err != nil {
-				return true
+				return true // and asks again for the next copy
 			}
+			ids = map[string]bool{}
 			for _, img := range list {
 				ids[img.ID] = true
 			}
@@ -188,10 +188,10 @@ func (e *Engine) CollectChowned() Warnings {
 // copy (fromRecord), which goes if its image did; a record that never
 // named one (a crash before it was saved) leaves it to the collection.
 func (e *Engine) collectChownedAfterRemoval(rec managed.Record) error {
-	key := fromRecord(rec)
 	if rec.UserNS == nil {
 		return nil
 	}
+	key := fromRecord(rec)
 	if key == "" {
 		return e.collectChowned(true)
 	}

@@ -177,8 +177,9 @@ type Made struct {
 const madeFile = "snapshot.json"
 
 // MadeWith reads what the snapshot in dir was made with; ok is false for
-// a snapshot not made yet, or made by a berth that did not record it (its
-// markers then tell the driver: see Prepare).
+// a snapshot not made yet. Of one made by a berth that did not record it,
+// a copy is told by its marker; an overlay is as good as new (its writable
+// layer sits on an idmapped or a chowned image alike).
 func MadeWith(dir string) (m Made, ok bool, err error) {
 	b, err := os.ReadFile(filepath.Join(dir, madeFile))
 	if errors.Is(err, os.ErrNotExist) {
@@ -196,13 +197,20 @@ func MadeWith(dir string) (m Made, ok bool, err error) {
 	return m, true, nil
 }
 
-// Record writes what the snapshot in dir is made with, before it is.
+// Record writes what the snapshot in dir was made with, whole or not at
+// all (written beside, then renamed): a torn record would keep the
+// container from ever starting again.
 func Record(dir string, m Made) error {
 	b, err := json.Marshal(m)
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, madeFile), b, 0o600); err != nil {
+	tmp := filepath.Join(dir, madeFile+".new")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, madeFile)); err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("snapshot: %w", err)
 	}
 	return nil
