@@ -371,3 +371,54 @@ func logNewMounts(t *testing.T, before string) {
 		}
 	}
 }
+
+// TestChownCacheDataRootWithoutIdmap: with a --root on a file system that
+// takes no idmapped mounts (ramfs), a user namespace's container gets
+// the chowned copy by itself, where it failed before ("the kernel cannot
+// make an overlay of idmapped layers").
+func TestChownCacheDataRootWithoutIdmap(t *testing.T) {
+	needRoot(t)
+	before := snapshot(t)
+	root := t.TempDir()
+	// The namespace's root attaches the container's root below it.
+	os.Chmod(filepath.Dir(root), 0o755)
+	if out, err := exec.Command("mount", "-t", "ramfs", "-o", "mode=0755", "berth-test", root).CombinedOutput(); err != nil {
+		t.Skipf("mount ramfs: %v %s", err, out)
+	}
+	defer func() {
+		if out, err := exec.Command("umount", root).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v %s", root, err, out)
+		}
+		checkNoLeaks(t, before)
+	}()
+	run := func(args ...string) result {
+		cmd := berthCommand(args...)
+		for i, a := range cmd.Args {
+			if a == storeRoot {
+				cmd.Args[i] = filepath.Join(root, "storage")
+			}
+		}
+		return collect(t, cmd, "berth")
+	}
+	tarball := filepath.Join(t.TempDir(), "rootfs.tar")
+	if out, err := exec.Command("tar", "-C", rootfsDir, "-cf", tarball, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v %s", err, out)
+	}
+	if r := run("image", "import", tarball, "ramfs:1"); r.code != 0 {
+		t.Fatalf("import: %+v", r)
+	}
+	r := run(append(append([]string{"run", "--name", "chown-ramfs", "--network", "none"}, mapFlags(3600000)...), "ramfs:1",
+		"sh", "-c", "stat -c '%u %g' /bin/busybox /home/app; echo x > /root/new && cat /root/new")...)
+	if r.code != 0 || r.stdout != "0 0\n1000 1000\nx\n" {
+		t.Errorf("run on a ramfs root: %+v", r)
+	}
+	info := run("inspect", "chown-ramfs")
+	if !strings.Contains(info.stdout, `"Rootfs": "chown-cache"`) {
+		t.Errorf("inspect: %+v, want rootfs chown-cache", info)
+	}
+	for _, args := range [][]string{{"rm", "chown-ramfs"}, {"rmi", "ramfs:1"}} {
+		if r := run(args...); r.code != 0 {
+			t.Errorf("%v: %+v", args, r)
+		}
+	}
+}
