@@ -28,14 +28,23 @@ func (e *Engine) ChownCache() chowncache.Cache {
 // overlay idmapped layers (6.13) and their file system takes idmapped
 // mounts, unless NoIDMapEnv says otherwise.
 func idmapLayers(lower []string) (bool, error) {
+	off, err := noIDMap()
+	if err != nil || off {
+		return false, err
+	}
+	return rootfs.IDMappedOverlay() && rootfs.IDMapSupported(lower[0]), nil
+}
+
+// noIDMap reads NoIDMapEnv.
+func noIDMap() (bool, error) {
 	switch v := os.Getenv(NoIDMapEnv); v {
 	case "1":
-		return false, nil
+		return true, nil
 	case "":
+		return false, nil
 	default:
 		return false, fmt.Errorf("%s=%q: set it to 1 (chowned copies instead of idmapped layers) or leave it unset", NoIDMapEnv, v)
 	}
-	return rootfs.IDMappedOverlay() && rootfs.IDMapSupported(lower[0]), nil
 }
 
 // snapshotOf makes (or finds, for a container run before) rec's snapshot
