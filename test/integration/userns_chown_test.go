@@ -172,8 +172,8 @@ func TestChownCacheShared(t *testing.T) {
 }
 
 // TestChownCacheRmiInUse: rmi -f of an image that a container uses
-// keeps its copy (the container still runs from it) until the container
-// is removed; then image prune removes both.
+// keeps its copy (the container still runs from it); container prune
+// removes the container, image prune the image and the copy.
 func TestChownCacheRmiInUse(t *testing.T) {
 	needRoot(t)
 	img := usernsImage(t)
@@ -191,8 +191,12 @@ func TestChownCacheRmiInUse(t *testing.T) {
 	if r := chownRun(t, "start", "-a", "chown-kept"); r.code != 0 {
 		t.Errorf("start after rmi -f: %+v", r)
 	}
-	if r := berth(t, "", "rm", "chown-kept"); r.code != 0 {
-		t.Errorf("rm: %+v", r)
+	id := inspectChown(t, "chown-kept").ID
+	if r := berth(t, "", "container", "prune"); r.code != 0 || !strings.Contains(r.stdout, id) {
+		t.Errorf("container prune: %+v", r)
+	}
+	if keys, _ := chownEntries(t); len(keys) != 1 {
+		t.Errorf("the copy went before its image: %v", keys)
 	}
 	if r := berth(t, "", "image", "prune"); r.code != 0 {
 		t.Errorf("image prune: %+v", r)
