@@ -96,7 +96,8 @@ func TestUsernsAutoDisjointRanges(t *testing.T) {
 	needRoot(t)
 	img := usernsImage(t)
 	before := snapshot(t)
-	script := "cat /proc/self/uid_map; cat /proc/self/gid_map; echo ready; trap 'exit 0' TERM; sleep 1000 & wait"
+	// The trap comes before "ready": PID 1 ignores a SIGTERM it has no handler for.
+	script := "trap 'exit 0' TERM; cat /proc/self/uid_map; cat /proc/self/gid_map; echo ready; sleep 1000 & wait"
 	var maps [][]idMap
 	for _, name := range []string{"userns-a", "userns-b"} {
 		c := startBerth(t, "run", "--rm", "--name", name, "--network", "none", "--userns=auto", img, "/bin/sh", "-c", script)
