@@ -166,6 +166,9 @@ func newRmiCommand(g *globalOptions, use string) *cobra.Command {
 				}
 				printRemoved(removed)
 			}
+			// The images' chowned copies (user namespaces without
+			// idmapped layers) go with them.
+			printWarnings(g.engine().CollectChowned())
 			return failed
 		},
 	}
@@ -281,6 +284,7 @@ func newImagePrune(g *globalOptions) *cobra.Command {
 				return err
 			}
 			printRemoved(removed)
+			printWarnings(g.engine().CollectChowned())
 			return nil
 		},
 	}

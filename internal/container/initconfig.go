@@ -102,7 +102,7 @@ func initConfig(s *specs.Spec, cg *cgroups.Cgroup, o Options) (*initproc.Config,
 			return nil, fmt.Errorf("%w: an image's root filesystem needs a mount namespace", spec.ErrInvalid)
 		}
 		ov := *o.RootOverlay
-		if newNamespace(s, specs.UserNamespace) {
+		if newNamespace(s, specs.UserNamespace) && !ov.Shifted {
 			// The image's files are host root's: shown through the
 			// namespace's mapping, they are root's inside.
 			ov.IDMap = &rootfs.IDMap{UIDs: idRanges(s.Linux.UIDMappings), GIDs: idRanges(s.Linux.GIDMappings)}

@@ -334,8 +334,12 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 			files = append(files, t.Fd())
 		}
 	}
-	if ov := cfg.Rootfs.Overlay; ov != nil && ov.IDMap != nil {
-		tree, err := rootfs.OverlayTree(ov)
+	if ov := cfg.Rootfs.Overlay; ov != nil && (ov.IDMap != nil || ov.Shifted) {
+		overlayTree := rootfs.OverlayTree
+		if ov.Shifted {
+			overlayTree = rootfs.ShiftedOverlayTree
+		}
+		tree, err := overlayTree(ov)
 		if err != nil {
 			parent.Close()
 			return nil, err

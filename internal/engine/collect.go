@@ -25,6 +25,8 @@ func (e *Engine) Collect(runtimeState bool) {
 	// Ranges of --userns=auto containers whose record is gone.
 	_ = e.IDRanges().Collect(e.RangeHeld)
 	network.CollectAll(e.Root)
+	// Chowned copies of images gone, and builds a kill cut short.
+	_ = e.collectChowned(false)
 	if runtimeState {
 		state.Store{Root: e.Runroot}.Collect(container.Cleanup)
 	}

@@ -87,6 +87,7 @@ func (e *Engine) Prune() ([]string, Warnings) {
 			continue
 		}
 		removed = append(removed, rec.ID)
+		w.add(e.collectChownedAfterRemoval(rec))
 	}
 	return removed, w
 }

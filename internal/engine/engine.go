@@ -51,8 +51,12 @@ type Engine struct{ Options }
 func New(o Options) *Engine { return &Engine{Options: o} }
 
 // Check refuses options that no container could run with (an unknown
-// storage driver), before a caller pulls or creates anything.
+// storage driver, a bad BERTH_NO_IDMAP), before a caller pulls or
+// creates anything.
 func (e *Engine) Check() error {
+	if _, err := noIDMap(); err != nil {
+		return err
+	}
 	_, err := snapshot.ParseDriver(e.StorageDriver)
 	return err
 }

@@ -144,7 +144,13 @@ func (e *Engine) Remove(rec managed.Record, force bool) error {
 		if err := e.Containers().Remove(rec); err != nil {
 			return err
 		}
-		return e.IDRanges().Release(rec.ID)
+		if err := e.IDRanges().Release(rec.ID); err != nil {
+			return err
+		}
+		// The container is gone whatever happens here: a copy not
+		// given back now is the next collection's.
+		_ = e.collectChownedAfterRemoval(rec)
+		return nil
 	})
 }
 

@@ -90,6 +90,9 @@ func (e *Engine) StartMonitor(rec managed.Record, owner *managed.Owner, restore 
 	// the container's own was resolved into its record. A rootless
 	// monitor stays in berth's user namespace, and knows it.
 	cmd.Env, cmd.Dir = append([]string{"PATH=" + os.Getenv("PATH")}, rootless.Environ()...), "/"
+	if v, ok := os.LookupEnv(NoIDMapEnv); ok {
+		cmd.Env = append(cmd.Env, NoIDMapEnv+"="+v)
+	}
 	cmd.ExtraFiles = []*os.File{owner.Lock, readyW}
 	if rootless.Inside() { // the stages the user's berth vouched for
 		stages, vouch := selfexe.Vouch(3 + len(cmd.ExtraFiles))

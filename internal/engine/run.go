@@ -19,7 +19,6 @@ import (
 	"github.com/berth-runtime/berth/internal/network/nft"
 	"github.com/berth-runtime/berth/internal/network/usermode"
 	"github.com/berth-runtime/berth/internal/pidfd"
-	"github.com/berth-runtime/berth/internal/rootfs"
 	"github.com/berth-runtime/berth/internal/rootless"
 	"github.com/berth-runtime/berth/internal/snapshot"
 	"github.com/berth-runtime/berth/internal/spec"
@@ -131,6 +130,7 @@ func (e *Engine) Run(rec managed.Record, owner *managed.Owner, io Stdio) (contai
 		if !started || rec.AutoRemove {
 			if store.Remove(rec) == nil {
 				_ = e.IDRanges().Release(rec.ID)
+				_ = e.collectChownedAfterRemoval(rec)
 			}
 		}
 	}()
@@ -181,7 +181,7 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 		if rec.ImageID == "" {
 			return container.Exit{}, nil, ErrNoImage
 		}
-		snap, err := e.imageRootfs(rec, &o, ns != nil)
+		snap, err := e.imageRootfs(rec, &o, ns)
 		if err != nil {
 			return container.Exit{}, nil, err
 		}
@@ -307,16 +307,7 @@ func newID() (string, error) {
 // imageRootfs gives the container its root filesystem from its image,
 // and fills in the image's defaults for the command, environment,
 // working directory and user.
-func (e *Engine) imageRootfs(rec *managed.Record, o *spec.RunOptions, userns bool) (*snapshot.Snapshot, error) {
-	driver, err := snapshot.ParseDriver(e.StorageDriver)
-	if err != nil {
-		return nil, err
-	}
-	if userns && driver == snapshot.Overlay && !rootfs.IDMappedOverlay() {
-		// The layers cannot be shown through the namespace's mapping:
-		// the container gets a copy, chowned into its range.
-		driver = snapshot.Copy
-	}
+func (e *Engine) imageRootfs(rec *managed.Record, o *spec.RunOptions, ns *managed.UserNS) (*snapshot.Snapshot, error) {
 	store, err := e.Images()
 	if err != nil {
 		return nil, err
@@ -329,7 +320,7 @@ func (e *Engine) imageRootfs(rec *managed.Record, o *spec.RunOptions, userns boo
 	if err != nil {
 		return nil, err
 	}
-	snap, err := snapshot.Prepare(e.ContainerDir(rec.ID), lower, driver, func(dst string) error { return store.Materialize(rec.ImageID, dst) })
+	snap, lower, err := e.snapshotOf(rec, ns, store, lower)
 	if err != nil {
 		return nil, err
 	}

@@ -109,6 +109,9 @@ func (e *Engine) prepareUsernsRootfs(id string, snap *snapshot.Snapshot, ns *man
 	}
 	if snap.Overlay != nil {
 		ns.Rootfs = "idmapped"
+		if snap.Overlay.Shifted {
+			ns.Rootfs = "chown-cache"
+		}
 		for _, dir := range []string{snap.Overlay.Upper, snap.Overlay.Work} {
 			if err := os.Lchown(dir, int(root), int(group)); err != nil {
 				return fmt.Errorf("give the container's writable layer to its user namespace: %w", err)

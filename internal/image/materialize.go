@@ -19,6 +19,17 @@ import (
 // a layer stay hardlinks; nothing is written outside dst, whatever the
 // layers hold (no symlink is followed).
 func (s *Store) Materialize(ref, dst string) error {
+	return s.MaterializeShifted(ref, dst, nil)
+}
+
+// Shift gives the owner a file of the image (uid, gid) has in a copy.
+type Shift func(uid, gid uint32) (uint32, uint32)
+
+// MaterializeShifted is Materialize with every owner passed through shift
+// (nil: kept), in the same pass: the chowned copy that a user namespace's
+// container uses where its layers cannot be idmapped. Setuid and setgid
+// bits and file capabilities, which a chown clears, are set after it.
+func (s *Store) MaterializeShifted(ref, dst string, shift Shift) error {
 	release, err := s.Hold()
 	if err != nil {
 		return err
@@ -39,7 +50,7 @@ func (s *Store) Materialize(ref, dst string) error {
 		return err
 	}
 	defer t.close()
-	c := &copier{t: t}
+	c := &copier{t: t, shift: shift}
 	for i := len(dirs) - 1; i >= 0; i-- {
 		c.links = map[uint64]string{}
 		if err := filepath.WalkDir(dirs[i], func(p string, _ fs.DirEntry, err error) error {
@@ -62,6 +73,7 @@ type copier struct {
 	t     *tree
 	links map[uint64]string // inode → first path copied, in this layer
 	dirs  []dirTimes
+	shift Shift
 }
 
 func (c *copier) entry(layer, p string) error {
@@ -75,6 +87,10 @@ func (c *copier) entry(layer, p string) error {
 	}
 	m := entryMeta{uid: int(st.Uid), gid: int(st.Gid), mode: st.Mode & 0o7777,
 		atime: st.Atim, mtime: st.Mtim, xattrs: readXattrs(p)}
+	if c.shift != nil {
+		uid, gid := c.shift(st.Uid, st.Gid)
+		m.uid, m.gid = int(uid), int(gid)
+	}
 	if rel == "." {
 		return c.root(p, m)
 	}

@@ -1,6 +1,7 @@
 package image
 
 import (
+	"archive/tar"
 	"context"
 	"errors"
 	"os"
@@ -352,5 +353,56 @@ func TestMaterialize(t *testing.T) {
 	})
 	if err := s.Materialize(reg.host+"/w:1", dst); err == nil {
 		t.Error("materialized into a non-empty directory")
+	}
+}
+
+// TestMaterializeShifted: the chowned copy has every owner shifted, and
+// keeps what a chown clears (setuid bits, file capabilities), the
+// layers' whiteouts, hardlinks, symlinks and extended attributes.
+func TestMaterializeShifted(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to chown")
+	}
+	reg := newRegistry(t, false)
+	suid := ent{name: "su", body: "x", typ: tar.TypeReg, mode: 0o4755}
+	app := ent{name: "home", typ: tar.TypeDir, mode: 0o700, uid: 1000}
+	xa := ent{name: "xa", body: "x", typ: tar.TypeReg, mode: 0o644, pax: map[string]string{"SCHILY.xattr.user.k": "v"}}
+	reg.push(t, "s:1", mkImage(t, "amd64",
+		mkTar(t, file("gone", "g"), file("l1", "hard"), hardlink("l2", "l1"), symlink("s", "/etc/passwd"), suid, app, xa),
+		mkTar(t, whiteout(".wh.gone"))))
+	s := newStore(t)
+	pull(t, s, reg.host+"/s:1")
+	dst := filepath.Join(t.TempDir(), "rootfs")
+	shift := func(uid, gid uint32) (uint32, uint32) { return uid + 100000, gid + 200000 }
+	if err := s.MaterializeShifted(reg.host+"/s:1", dst, shift); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range map[string][2]uint32{".": {100000, 200000}, "su": {100000, 200000}, "home": {101000, 200000}, "s": {100000, 200000}, "l2": {100000, 200000}} {
+		var st unix.Stat_t
+		if err := unix.Lstat(filepath.Join(dst, p), &st); err != nil || [2]uint32{st.Uid, st.Gid} != want {
+			t.Errorf("%s: owner %d:%d %v, want %v", p, st.Uid, st.Gid, err, want)
+		}
+	}
+	var su, a, b unix.Stat_t
+	unix.Lstat(filepath.Join(dst, "su"), &su)
+	unix.Lstat(filepath.Join(dst, "l1"), &a)
+	unix.Lstat(filepath.Join(dst, "l2"), &b)
+	if su.Mode&0o7777 != 0o4755 {
+		t.Errorf("setuid file has mode %o after the chown", su.Mode&0o7777)
+	}
+	if a.Ino != b.Ino {
+		t.Error("hardlink became a copy")
+	}
+	if exists(filepath.Join(dst, "gone")) {
+		t.Error("a whited-out file is in the copy")
+	}
+	if v := readXattrs(filepath.Join(dst, "xa")); v["user.k"] != "v" {
+		t.Errorf("xattrs %v", v)
+	}
+	// The layers keep their owners.
+	dirs, _ := s.LowerDirs(reg.host + "/s:1")
+	var st unix.Stat_t
+	if err := unix.Lstat(filepath.Join(dirs[len(dirs)-1], "su"), &st); err != nil || st.Uid != 0 {
+		t.Errorf("the layer's file changed owner: %d %v", st.Uid, err)
 	}
 }

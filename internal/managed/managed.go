@@ -81,9 +81,16 @@ type UserNS struct {
 	UIDMap []IDMapping `json:"UIDMap"`
 	GIDMap []IDMapping `json:"GIDMap"`
 	// Rootfs says how the image's files get their owners inside:
-	// "idmapped" (an idmapped mount, no copy), "chown" (a copy chowned
-	// into the range), or "none" (--rootfs: as they are on the host).
+	// "idmapped" (an idmapped mount, no copy), "chown-cache" (an overlay
+	// on a copy of the image chowned into the range once, shared by the
+	// image's containers with the same mappings), "chown" (the
+	// container's own copy, chowned: the vfs driver), or "none"
+	// (--rootfs: as they are on the host).
 	Rootfs string `json:"Rootfs"`
+	// ChownCache is the shared chowned copy the overlay sits on, and
+	// ChownCacheKey its key (package chowncache); with "chown-cache".
+	ChownCache    string `json:"ChownCache,omitempty"`
+	ChownCacheKey string `json:"ChownCacheKey,omitempty"`
 }
 
 // IDMapping maps Size IDs from ContainerID inside to HostID outside.

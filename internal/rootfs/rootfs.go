@@ -50,8 +50,14 @@ type Overlay struct {
 	// the container's user namespace mapping, so that files of host root
 	// are root's inside without a copy. The parent then makes the whole
 	// overlay (OverlayTree), and the init stage only attaches TreeFD.
-	IDMap  *IDMap `json:"idmap,omitempty"`
-	TreeFD int    `json:"treeFD,omitempty"`
+	IDMap *IDMap `json:"idmap,omitempty"`
+	// Shifted says the lower layer is a copy of the image already chowned
+	// into the container's range (package chowncache), for kernels that
+	// cannot idmap the layers: the parent makes the overlay of it as it
+	// is (ShiftedOverlayTree), since the namespace's root can reach
+	// neither the copy nor, before 5.11, mount an overlay.
+	Shifted bool `json:"shifted,omitempty"`
+	TreeFD  int  `json:"treeFD,omitempty"`
 }
 
 // Config is everything the init stage needs to build the file system.

@@ -294,6 +294,36 @@ func OverlayTree(o *Overlay) (*os.File, error) {
 	return os.NewFile(uintptr(mfd), "overlay"), nil
 }
 
+// ShiftedOverlayTree makes, in the parent, the container's overlay root
+// as a detached mount over o's lower layers as they are (o.Shifted: a
+// copy chowned into the container's range), for the init stage to attach
+// as it does OverlayTree's. The layers are named by path (fsopen: Linux
+// 5.2), not by descriptor, so it works where OverlayTree cannot.
+func ShiftedOverlayTree(o *Overlay) (*os.File, error) {
+	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("fsopen overlay: %w", err)
+	}
+	defer unix.Close(fsfd)
+	lower := make([]string, len(o.Lower))
+	for i, l := range o.Lower {
+		lower[i] = filepath.Join(o.LayersDir, l)
+	}
+	for _, kv := range [][2]string{{"lowerdir", strings.Join(lower, ":")}, {"upperdir", o.Upper}, {"workdir", o.Work}} {
+		if err := unix.FsconfigSetString(fsfd, kv[0], kv[1]); err != nil {
+			return nil, fmt.Errorf("overlay %s %s: %w", kv[0], kv[1], err)
+		}
+	}
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return nil, fmt.Errorf("create overlay of the chowned copy: %w", err)
+	}
+	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("mount overlay: %w", err)
+	}
+	return os.NewFile(uintptr(mfd), "overlay"), nil
+}
+
 // ErrNoIDMappedOverlay means the kernel cannot make an overlay of
 // idmapped layers by descriptor; the caller falls back to a copy.
 var ErrNoIDMappedOverlay = errors.New("the kernel cannot make an overlay of idmapped layers")

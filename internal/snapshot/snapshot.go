@@ -9,6 +9,8 @@
 package snapshot
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -158,4 +160,58 @@ func commonDir(paths []string) string {
 		}
 	}
 	return common
+}
+
+// Made is what a snapshot was made with, recorded in its directory so
+// that later runs make it the same way whatever the host says then: a
+// container whose overlay sits on a chowned copy (ChownCache, its key)
+// keeps it, as one over the image's layers does.
+type Made struct {
+	Driver Driver `json:"driver"`
+	// ChownCache is the key of the chowned copy of the image (package
+	// chowncache) that is the overlay's lower layer; empty: the image's
+	// own layers.
+	ChownCache string `json:"chownCache,omitempty"`
+}
+
+const madeFile = "snapshot.json"
+
+// MadeWith reads what the snapshot in dir was made with; ok is false for
+// a snapshot not made yet. Of one made by a berth that did not record it,
+// a copy is told by its marker; an overlay is as good as new (its writable
+// layer sits on an idmapped or a chowned image alike).
+func MadeWith(dir string) (m Made, ok bool, err error) {
+	b, err := os.ReadFile(filepath.Join(dir, madeFile))
+	if errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Stat(filepath.Join(dir, copiedMarker)); err == nil {
+			return Made{Driver: Copy}, true, nil
+		}
+		return Made{}, false, nil
+	}
+	if err == nil {
+		err = json.Unmarshal(b, &m)
+	}
+	if err != nil {
+		return Made{}, false, fmt.Errorf("snapshot: what it was made with: %w", err)
+	}
+	return m, true, nil
+}
+
+// Record writes what the snapshot in dir was made with, whole or not at
+// all (written beside, then renamed): a torn record would keep the
+// container from ever starting again.
+func Record(dir string, m Made) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, madeFile+".new")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, madeFile)); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	return nil
 }

@@ -93,3 +93,27 @@ func TestParseDriver(t *testing.T) {
 		t.Errorf("ParseDriver(btrfs): %v", err)
 	}
 }
+
+// TestMadeWith: what a snapshot was made with is read back as recorded;
+// a copy made before the record says the copy driver; none, nothing.
+func TestMadeWith(t *testing.T) {
+	dir := t.TempDir()
+	if _, ok, err := MadeWith(dir); ok || err != nil {
+		t.Fatalf("nothing made: ok %v %v", ok, err)
+	}
+	os.WriteFile(filepath.Join(dir, copiedMarker), nil, 0o600)
+	if m, ok, err := MadeWith(dir); !ok || err != nil || m.Driver != Copy {
+		t.Fatalf("an old copy: %+v %v %v", m, ok, err)
+	}
+	want := Made{Driver: Overlay, ChownCache: "abc"}
+	if err := Record(dir, want); err != nil {
+		t.Fatal(err)
+	}
+	if m, ok, err := MadeWith(dir); !ok || err != nil || m != want {
+		t.Fatalf("recorded %+v, read %+v %v %v", want, m, ok, err)
+	}
+	os.WriteFile(filepath.Join(dir, madeFile), []byte("{"), 0o600)
+	if _, _, err := MadeWith(dir); err == nil {
+		t.Error("a broken record read without error")
+	}
+}

@@ -96,7 +96,8 @@ func TestUsernsAutoDisjointRanges(t *testing.T) {
 	needRoot(t)
 	img := usernsImage(t)
 	before := snapshot(t)
-	script := "cat /proc/self/uid_map; cat /proc/self/gid_map; echo ready; trap 'exit 0' TERM; sleep 1000 & wait"
+	// The trap comes before "ready": PID 1 ignores a SIGTERM it has no handler for.
+	script := "trap 'exit 0' TERM; cat /proc/self/uid_map; cat /proc/self/gid_map; echo ready; sleep 1000 & wait"
 	var maps [][]idMap
 	for _, name := range []string{"userns-a", "userns-b"} {
 		c := startBerth(t, "run", "--rm", "--name", name, "--network", "none", "--userns=auto", img, "/bin/sh", "-c", script)
@@ -147,17 +148,18 @@ func TestUsernsAutoDisjointRanges(t *testing.T) {
 }
 
 // TestUsernsImageOwnedByRoot: the image's files are root's inside; with
-// overlay through idmapped layers (no copy), with the copy driver (the
-// fallback where the kernel lacks them) by a copy chowned into the
-// range. What the container writes lands in its range on the host.
+// overlay through idmapped layers (no copy; before 6.13 an overlay on a
+// chowned copy shared by the image's containers), with the copy driver
+// by the container's own copy chowned into the range. What the container writes lands in its range on the host.
 func TestUsernsImageOwnedByRoot(t *testing.T) {
 	needRoot(t)
 	img := usernsImage(t)
 	overlay, overlayFile := "idmapped", "upper/etc/new"
 	if !idmappedOverlayKernel(t) {
 		// Before 6.13 overlay cannot take layers by descriptor: the
-		// fallback, a chowned copy.
-		overlay, overlayFile = "chown", "rootfs/etc/new"
+		// fallback, an overlay on a shared chowned copy
+		// (userns_chown_test.go).
+		overlay = "chown-cache"
 	}
 	for _, c := range []struct{ driver, how, newFile string }{
 		{"overlay", overlay, overlayFile},
