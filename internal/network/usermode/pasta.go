@@ -43,7 +43,16 @@ func startPasta(pid int, runDir, id string, ports []nft.Port) (_ *pastaStack, er
 		"--config-net", "--ns-ifname", "tap0", "--address", Address, "--netmask", "24", "--gateway", Gateway,
 		"--dns-forward", PastaDNS, "--no-map-gw", "--tcp-ns", "none", "--udp-ns", "none"}
 	args = append(args, pastaPorts(ports)...)
-	s.cmd = exec.Command(path, append(args, strconv.Itoa(pid))...)
+	// The namespace is handed over open, as podman hands it a path: pasta
+	// drops its capabilities before it opens what it is given, and could
+	// not open the files of /proc/PID/ns of the container's init.
+	netns, err := os.Open("/proc/" + strconv.Itoa(pid) + "/ns/net")
+	if err != nil {
+		return nil, fmt.Errorf("open the container's network namespace: %w", err)
+	}
+	defer netns.Close()
+	s.cmd = exec.Command(path, append(args, "--netns", "/proc/self/fd/3", "--netns-only")...)
+	s.cmd.ExtraFiles = []*os.File{netns}
 	if err := s.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start pasta: %w", err)
 	}

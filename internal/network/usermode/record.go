@@ -35,7 +35,7 @@ func Collect(r *Record) {
 		return // no start time: its PID alone may name another process
 	}
 	if p, err := pidfd.Open(r.Pid, r.Start); err == nil {
-		if comm(r.Pid) == r.Tool {
+		if runs(r.Pid, r.Tool) {
 			_ = p.Signal(unix.SIGKILL)
 			p.Wait(2000)
 		}
@@ -46,9 +46,15 @@ func Collect(r *Record) {
 	}
 }
 
-func comm(pid int) string {
+// runs reports whether process pid runs tool. pasta and passt are one
+// program, which re-executes its build for the CPU (passt.avx2).
+func runs(pid int, tool string) bool {
 	b, _ := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
-	return strings.TrimSpace(string(b))
+	comm := strings.TrimSpace(string(b))
+	if tool == Pasta {
+		return strings.HasPrefix(comm, "pasta") || strings.HasPrefix(comm, "passt")
+	}
+	return comm == tool
 }
 
 // short is the first 12 characters of a container ID, naming its files.

@@ -93,11 +93,24 @@ type Stack interface {
 // and configured, and publishes ports on the host. runDir holds files of
 // the stack (API socket, PID file) named by the container's id.
 func Start(tool string, pid int, runDir, id string, ports []nft.Port) (Stack, error) {
+	var (
+		s   Stack
+		err error
+	)
+	// Assigned only on success: a nil *pastaStack in a Stack is not nil.
 	switch tool {
 	case Pasta:
-		return startPasta(pid, runDir, id, ports)
+		var p *pastaStack
+		if p, err = startPasta(pid, runDir, id, ports); err == nil {
+			s = p
+		}
 	case Slirp:
-		return startSlirp(pid, runDir, id, ports)
+		var p *slirpStack
+		if p, err = startSlirp(pid, runDir, id, ports); err == nil {
+			s = p
+		}
+	default:
+		err = fmt.Errorf("unknown user-mode network %q", tool)
 	}
-	return nil, fmt.Errorf("unknown user-mode network %q", tool)
+	return s, err
 }
