@@ -211,8 +211,8 @@ func rootlessRootfs(t *testing.T, u *rootlessUser) string {
 // through the gateway nor through its own loopback (pasta forwards
 // neither, as podman runs it); resolv.conf names pasta's DNS forwarder
 // with the host's search list, and a lookup through it reaches the
-// host's nameserver (a responder of the test's); -p publishes a port on
-// the host's loopback; rm leaves no process and no file of pasta, and
+// host's nameserver (a responder of the test's); -p publishes a TCP and
+// a UDP port on the host's loopback; rm leaves no process and no file of pasta, and
 // after berth is killed with SIGKILL the next command ends pasta.
 func TestRootlessPasta(t *testing.T) {
 	needRoot(t)
@@ -298,6 +298,7 @@ timeout 5 nslookup berth-probe.berth-it.test 2>&1 | tail -1`, netnsAddr, server.
 	if r := u.berth(t, "inspect", "rl-pasta"); r.code != 0 || !strings.Contains(r.stdout, "10.0.2.100") || !strings.Contains(r.stdout, "bridge (pasta)") {
 		t.Errorf("inspect: %+v", r)
 	}
+	udpPublished(t, u, ns, dir)
 	if r := u.berth(t, "rm", "-f", "rl-pasta"); r.code != 0 {
 		t.Errorf("rm -f: %+v", r)
 	}
@@ -325,6 +326,36 @@ timeout 5 nslookup berth-probe.berth-it.test 2>&1 | tail -1`, netnsAddr, server.
 	noUserModeLeft(t, u, "kill -9 of berth and rm")
 	if hello() {
 		t.Errorf("port %d still answers after its berth was killed and rm ran", port)
+	}
+}
+
+// udpPublished: -p HOST:CPORT/udp through pasta carries a datagram sent
+// to the host's loopback to the container (test/probe's udprecv).
+func udpPublished(t *testing.T, u *rootlessUser, ns *testNetns, dir string) {
+	t.Helper()
+	probe := filepath.Join(dir, "bin", "probe")
+	if b, err := os.ReadFile(filepath.Join(rootfsDir, "bin", "probe")); err != nil || os.WriteFile(probe, b, 0o755) != nil {
+		t.Fatalf("copy test/probe into the user's rootfs: %v", err)
+	}
+	port := randomPort()
+	if out, err := u.netCommand(t, ns.name, false, "run", "-d", "--name", "rl-udp", "--rootfs", dir, "--network", "pasta", "-p", fmt.Sprintf("127.0.0.1:%d:5353/udp", port), "probe", "udprecv", "5353").CombinedOutput(); err != nil {
+		t.Fatalf("run -d -p .../udp: %v %q", err, out)
+	}
+	var pc net.PacketConn
+	var err error
+	ns.do(t, func() { pc, err = net.ListenPacket("udp", "127.0.0.1:0") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	to := &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: port}
+	waitFor(t, "the container receives a datagram sent to the published UDP port", func() bool {
+		pc.WriteTo([]byte("berth-udp"), to)
+		r := u.berth(t, "logs", "rl-udp")
+		return strings.Contains(r.stdout, `received "berth-udp"`)
+	})
+	if r := u.berth(t, "rm", "-f", "rl-udp"); r.code != 0 {
+		t.Errorf("rm -f: %+v", r)
 	}
 }
 
