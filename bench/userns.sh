@@ -618,8 +618,8 @@ container runs in it (berth0, veth, nftables there, as in the Networking
 section); the rootless runs are the bench user's, entered into it, so that
 pasta or slirp4netns, which berth (or podman) starts, makes its connections
 from there: the container reaches the server through the user-mode stack
-(10.0.2.100 → the host's $SERVER; pasta splices TCP between sockets,
-slirp4netns runs a TCP stack of its own), the way a rootless container reaches
+(10.0.2.100 → the host's $SERVER; pasta maps the tap device's frames
+onto sockets of its own without a TCP stack, slirp4netns runs one), the way a rootless container reaches
 any host address other than loopback (loopback stays out of reach, in
 berth and in podman). /dev/net/tun is 0600 on this host; the rootless runs
 see a 0666 node bind-mounted over it in their own mount namespace. The

@@ -4,8 +4,9 @@
 // in the host's network namespace, so a process of the user's relays the
 // container's traffic through sockets of its own on the host instead, as
 // podman does. Like podman 5, berth prefers pasta when it is installed:
-// it splices TCP between sockets instead of running a TCP stack of its
-// own, which is much faster.
+// it maps the container's frames onto sockets of its own without a TCP
+// stack (slirp4netns runs one, libslirp's), and is maintained with
+// podman; docs/bench.md has both tools' throughput.
 package usermode
 
 import (
