@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """bench/ab.py: `berth run --rm true` of two berth builds, interleaved.
 
-Usage: bench/ab.py OLD_BERTH NEW_BERTH [RUNS]
+Usage: bench/ab.py OLD_BERTH NEW_BERTH [RUNS] [--rootless]
 
 Runs the two builds one after the other, alternating, RUNS times each,
 back to back and then cold (0.25 s idle before each run: writing a cgroup
@@ -9,8 +9,13 @@ after idle is what is slow here), and prints medians and the ratio new/old.
 Interleaving makes the machine's drift hit both alike; only the ratio
 counts. Each build keeps its own --root and --runroot in a temp dir; needs
 root and busybox-static (the rootfs is made from /bin/busybox).
+
+With --rootless both run as a fresh ordinary user (berth-ab-XXXXXX, with
+subordinate IDs of its own; useradd, usermod and uidmap needed), removed
+at the end, each build copied with the berth-init and berth-nsenter beside
+it into a root-owned directory, as `make install` leaves them.
 """
-import os, shutil, statistics, subprocess, sys, tempfile, time
+import os, pwd, secrets, shutil, statistics, subprocess, sys, tempfile, time
 
 def rootfs(d):
     os.makedirs(os.path.join(d, "bin"))
@@ -20,20 +25,82 @@ def rootfs(d):
     os.symlink("busybox", os.path.join(d, "bin", "true"))
     os.symlink("busybox", os.path.join(d, "bin", "sh"))
 
+def free_subordinate_start():
+    """A subordinate range start above every line of /etc/subuid and /etc/subgid."""
+    end = 1 << 20
+    for path in ("/etc/subuid", "/etc/subgid"):
+        with open(path) as f:
+            for line in f:
+                p = line.strip().split(":")
+                if len(p) == 3 and p[1].isdigit() and p[2].isdigit():
+                    end = max(end, int(p[1]) + int(p[2]))
+    return (end // 65536 + 1) * 65536
+
+class RootlessUser:
+    """A fresh user with subordinate IDs of its own, and what it runs as."""
+
+    def __init__(self, work):
+        self.name = "berth-ab-" + secrets.token_hex(3)
+        self.home = os.path.join(work, "home")
+        subprocess.run(["useradd", "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0", "-U", "-m", "-d", self.home,
+                        "-s", "/bin/sh", self.name], check=True)
+        pw = pwd.getpwnam(self.name)
+        self.uid, self.gid = pw.pw_uid, pw.pw_gid
+        self.run = os.path.join(work, "xdg-run")
+        os.mkdir(self.run, 0o700)
+        os.chown(self.run, self.uid, self.gid)
+        start = free_subordinate_start()
+        self.sub = "%d-%d" % (start, start + 65535)
+        subprocess.run(["usermod", "-v", self.sub, "-w", self.sub, self.name], check=True)
+
+    def kwargs(self):
+        env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "HOME": self.home, "XDG_RUNTIME_DIR": self.run, "USER": self.name}
+        return {"user": self.uid, "group": self.gid, "extra_groups": [], "env": env, "cwd": self.home}
+
+    def remove(self):
+        for pid in os.listdir("/proc"):  # only the bench runs as this fresh user
+            if pid.isdigit():
+                try:
+                    if os.stat("/proc/" + pid).st_uid == self.uid:
+                        os.kill(int(pid), 9)
+                except OSError:
+                    pass
+        time.sleep(0.1)
+        subprocess.run(["usermod", "-V", self.sub, "-W", self.sub, self.name], stderr=subprocess.DEVNULL)
+        subprocess.run(["userdel", "-r", self.name], stderr=subprocess.DEVNULL)
+
+def install(build, bindir):
+    """Copies a build and the stages beside it into a root-owned bindir."""
+    os.makedirs(bindir, 0o755)
+    for stage in ("berth", "berth-init", "berth-nsenter"):
+        src = build if stage == "berth" else os.path.join(os.path.dirname(build), stage)
+        if os.path.exists(src):
+            shutil.copy(src, os.path.join(bindir, stage))
+    return os.path.join(bindir, "berth")
+
 def main():
-    if len(sys.argv) < 3:
+    args = [a for a in sys.argv[1:] if a != "--rootless"]
+    rootless = len(args) != len(sys.argv) - 1
+    if len(args) < 2:
         sys.exit(__doc__)
-    builds = {"old": sys.argv[1], "new": sys.argv[2]}
-    runs = int(sys.argv[3]) if len(sys.argv) > 3 else 200
+    builds = {"old": args[0], "new": args[1]}
+    runs = int(args[2]) if len(args) > 2 else 200
     work = tempfile.mkdtemp(prefix="berth-ab-")
+    os.chmod(work, 0o755)
+    user, kwargs = None, {}
     try:
         rootfs(os.path.join(work, "rootfs"))
+        state = work
+        if rootless:
+            user = RootlessUser(work)
+            kwargs, state = user.kwargs(), user.home
+            builds = {name: install(b, os.path.join(work, name, "bin")) for name, b in builds.items()}
         def cmd(name):
-            return [builds[name], "--root", os.path.join(work, name, "root"), "--runroot", os.path.join(work, name, "run"),
+            return [builds[name], "--root", os.path.join(state, name, "root"), "--runroot", os.path.join(state, name, "run"),
                     "run", "--rm", "--network", "none", "--rootfs", os.path.join(work, "rootfs"), "/bin/true"]
         for name in builds:  # warm up, and fail early on a broken build
             for _ in range(5):
-                subprocess.run(cmd(name), check=True, stdout=subprocess.DEVNULL)
+                subprocess.run(cmd(name), check=True, stdout=subprocess.DEVNULL, **kwargs)
         for mode, idle, n in (("back to back", 0, runs), ("cold", 0.25, max(runs // 3, 10))):
             times = {name: [] for name in builds}
             for _ in range(n):
@@ -41,11 +108,13 @@ def main():
                     if idle:
                         time.sleep(idle)
                     t = time.perf_counter()
-                    subprocess.run(cmd(name), check=True, stdout=subprocess.DEVNULL)
+                    subprocess.run(cmd(name), check=True, stdout=subprocess.DEVNULL, **kwargs)
                     times[name].append((time.perf_counter() - t) * 1000)
             old, new = statistics.median(times["old"]), statistics.median(times["new"])
             print(f"{mode:13} old {old:6.2f} ms  new {new:6.2f} ms  new/old {new / old:.3f}  ({n} runs each)")
     finally:
+        if user:
+            user.remove()
         shutil.rmtree(work, ignore_errors=True)
 
 main()

@@ -3,6 +3,7 @@ package main
 import (
 	"github.com/berth-runtime/berth/internal/checkpoint"
 	"github.com/berth-runtime/berth/internal/container"
+	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 )
@@ -78,7 +79,7 @@ func newRestoreCommand(g *globals) *cobra.Command {
 				return nil
 			}
 			if exit := c.Wait(); exit.Code != 0 {
-				return exitCode(exit.Code)
+				return errdefs.Exit{Code: exit.Code}
 			}
 			return nil
 		},

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/berth-runtime/berth/internal/container"
+	"github.com/berth-runtime/berth/internal/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
 )
@@ -44,10 +45,9 @@ func newExecCommand(g *globals) *cobra.Command {
 			if err == nil {
 				err = runExec(c, f, args[1:])
 			}
-			var ec exitCode
-			if err != nil && !errors.As(err, &ec) {
+			if err != nil && !errors.As(err, new(errdefs.Exit)) {
 				// runc compat: exec's own failures exit 255 (exec.bats).
-				return &statusError{code: 255, err: fmt.Errorf("exec failed: %w", err)}
+				return errdefs.Exit{Code: 255, Err: fmt.Errorf("exec failed: %w", err)}
 			}
 			return err
 		},
@@ -90,7 +90,7 @@ func runExec(c *container.Container, f *execFlags, args []string) error {
 		return err
 	}
 	if exit.Code != 0 {
-		return exitCode(exit.Code)
+		return errdefs.Exit{Code: exit.Code}
 	}
 	return nil
 }

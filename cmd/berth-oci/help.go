@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/berth-runtime/berth/internal/errdefs"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -90,7 +91,7 @@ func writeFlags(w io.Writer, fs *pflag.FlagSet) {
 // errNoHelpTopic is an unknown command's error, in runc's words and with
 // its status (runc compat: help.bats matches "No help topic for 'foo'").
 func errNoHelpTopic(name string) error {
-	return &statusError{code: 3, err: fmt.Errorf("No help topic for '%s'", name)}
+	return errdefs.Exit{Code: 3, Err: fmt.Errorf("No help topic for '%s'", name)}
 }
 
 // globalValueFlags are the global flags that take a value, to find the

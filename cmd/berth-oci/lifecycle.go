@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/berth-runtime/berth/internal/container"
+	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/berth-runtime/berth/internal/spec"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -47,6 +48,7 @@ func (f *createFlags) options(g *globals, id string) (container.Options, error) 
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
 		ConsoleSocket: f.consoleSocket, PidFile: f.pidFile, PreserveFDs: f.preserveFDs,
 		NoPivot: f.noPivot, NoNewKeyring: f.noNewKeyring, SystemdCgroup: g.systemdCgroup, Keep: f.keep,
+		Warn: func(msg string) { warn(g, msg) },
 	}, nil
 }
 
@@ -97,7 +99,7 @@ func newRunCommand(g *globals) *cobra.Command {
 				return err
 			}
 			if exit.Code != 0 {
-				return exitCode(exit.Code)
+				return errdefs.Exit{Code: exit.Code}
 			}
 			return nil
 		},
@@ -115,6 +117,7 @@ func withContainer(g *globals, id string, do func(*container.Container) error) e
 		return err
 	}
 	defer c.Close()
+	c.SetWarn(func(msg string) { warn(g, msg) })
 	return do(c)
 }
 

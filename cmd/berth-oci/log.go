@@ -131,21 +131,11 @@ func setupLogging(g *globals) {
 	slog.SetDefault(g.logger)
 }
 
-// logError writes the error to stderr and, in the engine's format, to the
-// --log file: containerd's shim and podman read it back from there.
-func logError(g *globals, err error) {
-	fmt.Fprintf(os.Stderr, "berth-oci: %v\n", err)
-	if g.log != "" {
-		loggerOf(g).Error(err.Error())
-	}
-}
-
-func warn(g *globals, msg string) {
-	fmt.Fprintf(os.Stderr, "berth-oci: warning: %s\n", msg)
-	if g.log != "" {
-		loggerOf(g).Warn(msg)
-	}
-}
+// warn logs what did not fail the command (a failing poststart or
+// poststop hook, a --systemd-cgroup that falls back), as runc does: to
+// the --log file, where the engine reads it, or without one to stderr in
+// the same format; never as free text among the engine's output.
+func warn(g *globals, msg string) { loggerOf(g).Warn(msg) }
 
 // loggerOf is the logger, set up now if the command line failed before
 // the commands' setup ran.

@@ -1,13 +1,13 @@
 package main
 
 import (
-	"errors"
-	"fmt"
 	"log/slog"
+	"os"
 	"strings"
 
 	"github.com/berth-runtime/berth/internal/cgroups/systemd"
 	"github.com/berth-runtime/berth/internal/container"
+	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/spf13/cobra"
 )
 
@@ -27,20 +27,6 @@ type globals struct {
 	logger        *slog.Logger
 	criu          string
 }
-
-// exitCode makes main exit with a status without printing an error.
-type exitCode int
-
-func (e exitCode) Error() string { return fmt.Sprintf("exit status %d", int(e)) }
-
-// statusError is an error that main reports and exits with code for.
-type statusError struct {
-	code int
-	err  error
-}
-
-func (e *statusError) Error() string { return e.err.Error() }
-func (e *statusError) Unwrap() error { return e.err }
 
 func newRootCommand(g *globals) *cobra.Command {
 	root := &cobra.Command{
@@ -89,23 +75,19 @@ func execute(args []string) int {
 	} else {
 		err = cmd.Execute()
 	}
-	if err == nil {
-		return 0
-	}
-	var ec exitCode
-	if errors.As(err, &ec) {
-		return int(ec)
-	}
-	logError(g, err)
-	var status *statusError
-	if errors.As(err, &status) {
-		return status.code
-	}
-	var se *container.StartError
-	if errors.As(err, &se) && se.Code != 0 {
-		return se.Code
-	}
-	return 1
+	return reporter(g).Report(err)
+}
+
+// reporter is berth-oci's one reporter: an error is one line on stderr
+// and, in the engine's format, a line in the --log file, which
+// containerd's shim and podman read back; runc's exit statuses
+// (errdefs.BerthOCI).
+func reporter(g *globals) errdefs.CLI {
+	return errdefs.CLI{Prog: "berth-oci", Codes: errdefs.BerthOCI, Stderr: os.Stderr, Log: func(msg string) {
+		if g.log != "" {
+			loggerOf(g).Error(msg)
+		}
+	}}
 }
 
 // noSystemdDriver says why --systemd-cgroup falls back to cgroupfs.

@@ -80,15 +80,11 @@ func splitComma(s string) []string {
 	return out
 }
 
-// errNotRunning: attach cannot join a container that is not running
-// (start -a then follows its log).
-var errNotRunning = errors.New("is not running")
-
 // attach joins the container's terminal until it ends (exiting with its
 // status) or the user types the detach keys.
 func attach(g *globalOptions, rec managed.Record, keys []byte) error {
-	if rec.State.Status != managed.Running {
-		return fmt.Errorf("container %s %w: start it with berth start -a %s", rec.Name, errNotRunning, rec.Name)
+	if err := g.engine().Admits(managed.OpAttach, rec); err != nil {
+		return err
 	}
 	conn, err := g.engine().AttachTerminal(rec.ID)
 	if err != nil {

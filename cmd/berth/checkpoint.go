@@ -15,6 +15,7 @@ import (
 	"github.com/berth-runtime/berth/internal/container"
 	"github.com/berth-runtime/berth/internal/engine"
 	"github.com/berth-runtime/berth/internal/managed"
+	"github.com/berth-runtime/berth/internal/rootless"
 	"github.com/spf13/cobra"
 )
 
@@ -52,12 +53,32 @@ func newCheckpointCommand(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
+// checkpointableUserns refuses a container in a user namespace, before
+// anything is touched. CRIU would dump the namespace's processes with IDs
+// as the namespace sees them and must recreate the namespace, its ID
+// mappings and the idmapped root filesystem on restore, which berth's
+// restore does not hand it; and a rootless berth's CRIU lacks
+// CAP_CHECKPOINT_RESTORE and CAP_SYS_ADMIN in the host's user namespace.
+// A dump that cannot be restored is worse than a refusal.
+func checkpointableUserns(rec managed.Record) error {
+	if rootless.Active() {
+		return fmt.Errorf("container %s runs in a rootless berth's user namespace: checkpoint needs root (CRIU needs CAP_CHECKPOINT_RESTORE in the host's user namespace)", rec.Name)
+	}
+	if rec.UserNS != nil {
+		return fmt.Errorf("container %s runs in a user namespace (--userns=%s), which berth cannot checkpoint: a restore would have to recreate its ID mappings and idmapped root filesystem; checkpoint containers run without --userns", rec.Name, rec.UserNS.Mode)
+	}
+	return nil
+}
+
 // checkpointContainer dumps a running container into its checkpoint
 // directory. Without --leave-running its processes end, and its monitor
 // records it as stopped, never restarted.
 func checkpointContainer(g *globalOptions, rec managed.Record, o checkpoint.Options, export string, keep bool) error {
-	if !rec.State.Up() {
-		return fmt.Errorf("container %s is not running: only a running container can be checkpointed", rec.Name)
+	if err := g.engine().Admits(managed.OpCheckpoint, rec); err != nil {
+		return err
+	}
+	if err := checkpointableUserns(rec); err != nil {
+		return err
 	}
 	if rec.Network != nil && rec.Network.Mode != "host" && rec.Network.Mode != "none" {
 		return fmt.Errorf("container %s is on the %s network, whose interface a restore cannot bring back: checkpoint containers run with --network host or none", rec.Name, rec.Network.Mode)
@@ -137,8 +158,8 @@ func newRestoreCommand(g *globalOptions) *cobra.Command {
 // restoreContainer starts a monitor that restores the container from its
 // checkpoint directory instead of running it anew.
 func restoreContainer(g *globalOptions, rec managed.Record, imp string, keep, tcp bool) error {
-	if rec.State.Up() {
-		return fmt.Errorf("container %s is running: stop it, or restore its checkpoint into another container", rec.Name)
+	if err := g.engine().Admits(managed.OpRestore, rec); err != nil {
+		return err
 	}
 	dir := g.checkpointDir(rec.ID)
 	if imp != "" {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/berth-runtime/berth/internal/container"
 	"github.com/berth-runtime/berth/internal/engine"
+	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/berth-runtime/berth/internal/logs"
 	"github.com/berth-runtime/berth/internal/managed"
 	"github.com/berth-runtime/berth/internal/spec"
@@ -33,7 +34,7 @@ func forEach(g *globalOptions, refs []string, fn func(managed.Record) error) err
 			err = fn(rec)
 		}
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "berth: %v\n", err)
+			printError(err)
 			failed = exitError{1}
 		}
 	}
@@ -295,7 +296,7 @@ func newRmCommand(g *globalOptions) *cobra.Command {
 				// Anonymous volumes no remaining container refers to.
 				refs := g.engine().VolumeRefs()
 				if verr := g.volumes().Collect(func(name string) bool { return len(refs[name]) > 0 }); verr != nil {
-					fmt.Fprintf(os.Stderr, "berth: %v\n", verr)
+					printError(verr)
 				}
 			}
 			return err
@@ -434,7 +435,7 @@ func startAttached(g *globalOptions, ref string) error {
 	}
 	// A container that already ended has its output in the log, terminal
 	// or not.
-	if err := attach(g, rec, []byte{0x10, 0x11}); err == nil || !errors.Is(err, engine.ErrNoTerminal) && !errors.Is(err, errNotRunning) {
+	if err := attach(g, rec, []byte{0x10, 0x11}); err == nil || !errors.Is(err, engine.ErrNoTerminal) && !errors.Is(err, errdefs.ErrNotRunning) {
 		return err
 	}
 	ctx, cancel := interruptible()
@@ -521,7 +522,7 @@ func newRenameCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return g.containers().Rename(rec, args[1])
+			return g.engine().Rename(rec, args[1])
 		},
 	}
 }
@@ -538,7 +539,7 @@ func newContainerPrune(g *globalOptions) *cobra.Command {
 				fmt.Println(id)
 			}
 			for _, w := range warnings {
-				fmt.Fprintf(os.Stderr, "berth: %s\n", w)
+				printWarning(w)
 			}
 			return nil
 		},

@@ -160,7 +160,7 @@ func newRmiCommand(g *globalOptions, use string) *cobra.Command {
 			for _, ref := range args {
 				removed, err := store.Remove(ref, force, g.imageInUse)
 				if err != nil {
-					fmt.Fprintf(os.Stderr, "berth: %v\n", err)
+					printError(err)
 					failed = exitError{1}
 					continue
 				}

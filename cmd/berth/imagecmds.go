@@ -31,7 +31,7 @@ import (
 // failed prints err as berth's one line and exits 1, as docker does when
 // a registry or the store refuses an image command.
 func failed(err error) error {
-	fmt.Fprintf(os.Stderr, "berth: %v\n", err)
+	printError(err)
 	return exitError{1}
 }
 

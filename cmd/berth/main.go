@@ -8,6 +8,7 @@ import (
 
 	"github.com/berth-runtime/berth/internal/initproc"
 	"github.com/berth-runtime/berth/internal/rootless"
+	"github.com/berth-runtime/berth/internal/selfexe"
 )
 
 func init() {
@@ -24,6 +25,8 @@ func main() {
 	// Rootless berth entering its user namespace: wait to be mapped,
 	// then re-execute as the namespace's root.
 	rootless.ContinueStage()
+	// The stages the user's berth vouched for before entering it.
+	selfexe.Adopt(rootless.Inside())
 	// The init stage is berth re-executed inside the container's
 	// namespaces; it must not pay for the command-line machinery.
 	if initproc.IsInitStage() {

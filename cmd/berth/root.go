@@ -1,18 +1,12 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 
-	"github.com/berth-runtime/berth/internal/container"
 	"github.com/berth-runtime/berth/internal/engine"
+	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/spf13/cobra"
-)
-
-// Exit statuses, as docker run has them.
-const (
-	exitRuntimeError = engine.ExitRuntimeError
 )
 
 // defaultStorage is where images and networks are kept.
@@ -34,14 +28,29 @@ type globalOptions struct {
 
 // engine is the container engine over these directories.
 func (g *globalOptions) engine() *engine.Engine {
-	return engine.New(engine.Options{Root: g.root, Runroot: g.runroot, StorageDriver: g.storageDriver})
+	return engine.New(engine.Options{Root: g.root, Runroot: g.runroot, StorageDriver: g.storageDriver, Warn: printWarning})
 }
 
 // exitError carries a status for main to exit with; its message, if any,
-// has been printed already.
+// has been printed already (printError).
 type exitError struct{ code int }
 
 func (e exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+// Unwrap makes it the reporter's silent errdefs.Exit.
+func (e exitError) Unwrap() error { return errdefs.Exit{Code: e.code} }
+
+// cli is berth's one reporter: every error the user sees is one line
+// from it, with docker's exit statuses (errdefs.Berth).
+var cli = errdefs.CLI{Prog: "berth", Codes: errdefs.Berth, Stderr: os.Stderr}
+
+// printError tells the user about err in berth's one line, for commands
+// that go on after a failure (several names); main reports the rest.
+func printError(err error) { cli.Report(err) }
+
+// printWarning tells the user about what did not fail the command; the
+// engine's options take it as their Warn.
+func printWarning(msg string) { cli.Warn(msg) }
 
 func newRootCommand() *cobra.Command {
 	g := &globalOptions{}
@@ -83,18 +92,5 @@ func newRootCommand() *cobra.Command {
 func execute(args []string) int {
 	cmd := newRootCommand()
 	cmd.SetArgs(args)
-	err := cmd.Execute()
-	if err == nil {
-		return 0
-	}
-	var ee exitError
-	if errors.As(err, &ee) {
-		return ee.code
-	}
-	fmt.Fprintf(os.Stderr, "berth: %v\n", err)
-	var se *container.StartError
-	if errors.As(err, &se) && se.Code != 0 {
-		return se.Code
-	}
-	return exitRuntimeError
+	return cli.Report(cmd.Execute())
 }

@@ -117,7 +117,7 @@ func warnOwnIDOnce(runroot string) {
 	if _, err := os.Stat(mark); err == nil {
 		return
 	}
-	fmt.Fprintf(os.Stderr, "berth: warning: no subordinate IDs for uid %d in /etc/subuid and /etc/subgid: only your own ID is mapped (to root in containers); add a range for your user to both files (e.g. with usermod --add-subuids 100000-165535 --add-subgids 100000-165535) for images with files of other users\n", os.Getuid())
+	printWarning(fmt.Sprintf("no subordinate IDs for uid %d in /etc/subuid and /etc/subgid: only your own ID is mapped (to root in containers); add a range for your user to both files (e.g. with usermod --add-subuids 100000-165535 --add-subgids 100000-165535) for images with files of other users", os.Getuid()))
 	if err := os.MkdirAll(runroot, 0o700); err == nil {
 		if f, err := os.OpenFile(mark, os.O_CREATE|os.O_WRONLY, 0o600); err == nil {
 			f.Close()

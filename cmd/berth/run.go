@@ -124,6 +124,9 @@ func runContainer(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []strin
 	if err != nil {
 		return err
 	}
+	if err := f.checkRootReachable(g.root); err != nil {
+		return err
+	}
 	if f.detach && o.Interactive && !o.TTY {
 		return errors.New("-i with -d needs -t: berth attach joins a detached container's terminal (-dit), not a bare stdin")
 	}
@@ -168,7 +171,7 @@ func runContainer(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []strin
 		return err
 	}
 	if exit.OOMKilled {
-		fmt.Fprintf(os.Stderr, "berth: container killed: it reached its memory limit (--memory %s)\n", o.Memory)
+		printError(fmt.Errorf("container killed: it reached its memory limit (--memory %s)", o.Memory))
 	}
 	if exit.Code != 0 {
 		return exitError{exit.Code}
@@ -179,7 +182,7 @@ func runContainer(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []strin
 // printWarnings shows what the engine could not do without failing.
 func printWarnings(w engine.Warnings) {
 	for _, line := range w {
-		fmt.Fprintf(os.Stderr, "berth: warning: %s\n", line)
+		printWarning(line)
 	}
 }
 

@@ -164,7 +164,7 @@ func newVolumeRm(g *globalOptions) *cobra.Command {
 				}
 				if err != nil {
 					// One line per volume, as docker does for several names.
-					fmt.Fprintf(os.Stderr, "berth: %v\n", err)
+					printError(err)
 					failed = exitError{1}
 					continue
 				}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -26,6 +27,61 @@ type Containers struct {
 	// Userns is --userns for containers that do not give one (host,
 	// auto[:size=N], keep-id, nomap).
 	Userns string `toml:"userns"`
+}
+
+// Paths are the configuration files that apply, later ones overriding
+// earlier ones, as podman's containers.conf: $BERTH_CONFIG alone if set;
+// for root, DefaultPath; for a rootless user (rootless), DefaultPath then
+// the user's own $XDG_CONFIG_HOME/berth/berth.toml (else
+// ~/.config/berth/berth.toml). getenv reads the environment.
+func Paths(rootless bool, getenv func(string) string) []string {
+	if p := getenv("BERTH_CONFIG"); p != "" {
+		return []string{p}
+	}
+	if !rootless {
+		return []string{DefaultPath}
+	}
+	paths := []string{DefaultPath}
+	if d := getenv("XDG_CONFIG_HOME"); d != "" {
+		return append(paths, filepath.Join(d, "berth", "berth.toml"))
+	}
+	if home := getenv("HOME"); home != "" {
+		paths = append(paths, filepath.Join(home, ".config", "berth", "berth.toml"))
+	}
+	return paths
+}
+
+// LoadFor reads the configuration that applies (see Paths). For a
+// rootless user the host-wide file's [containers] userns is dropped: it
+// names a user namespace allocated from berth's ranges in /etc/subuid,
+// which a rootless berth, itself in a user namespace of the user's own
+// IDs, cannot map; the administrator meant it for root's containers. The
+// user's own file, or BERTH_CONFIG, is the user's choice and applies.
+func LoadFor(rootless bool, getenv func(string) string) (Config, error) {
+	system := DefaultPath
+	if getenv("BERTH_CONFIG") != "" {
+		system = ""
+	}
+	return loadFiles(Paths(rootless, getenv), rootless, system)
+}
+
+// loadFiles reads paths in order, each setting overriding earlier ones;
+// for a rootless user, system's userns is dropped.
+func loadFiles(paths []string, rootless bool, system string) (Config, error) {
+	var c Config
+	for _, path := range paths {
+		f, err := Load(path)
+		if err != nil {
+			return Config{}, err
+		}
+		if rootless && path == system {
+			f.Containers.Userns = ""
+		}
+		if f.Containers.Userns != "" {
+			c.Containers.Userns = f.Containers.Userns
+		}
+	}
+	return c, nil
 }
 
 // Path is the configuration file in use: $BERTH_CONFIG, else DefaultPath.

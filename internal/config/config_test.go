@@ -41,3 +41,63 @@ func TestUsernsFromOpts(t *testing.T) {
 		}
 	}
 }
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+// Paths follows podman's containers.conf: BERTH_CONFIG alone; root reads
+// the host-wide file; a rootless user reads it, then its own, from
+// XDG_CONFIG_HOME or else ~/.config.
+func TestPaths(t *testing.T) {
+	for _, c := range []struct {
+		rootless bool
+		env      map[string]string
+		want     string
+	}{
+		{false, map[string]string{"HOME": "/home/u"}, DefaultPath},
+		{false, map[string]string{"BERTH_CONFIG": "/x.toml"}, "/x.toml"},
+		{true, map[string]string{"BERTH_CONFIG": "/x.toml", "HOME": "/home/u"}, "/x.toml"},
+		{true, map[string]string{"HOME": "/home/u"}, DefaultPath + " /home/u/.config/berth/berth.toml"},
+		{true, map[string]string{"HOME": "/home/u", "XDG_CONFIG_HOME": "/cfg"}, DefaultPath + " /cfg/berth/berth.toml"},
+		{true, map[string]string{}, DefaultPath},
+	} {
+		if got := strings.Join(Paths(c.rootless, envOf(c.env)), " "); got != c.want {
+			t.Errorf("Paths(rootless %v, %v) = %q, want %q", c.rootless, c.env, got, c.want)
+		}
+	}
+}
+
+// For a rootless user the host-wide userns is ignored, without an error,
+// and its own file's applies; a broken own file is an error naming it.
+// The host-wide file is the real one, so the test writes its own
+// BERTH_CONFIG-free layout through loadFiles.
+func TestLoadForRootless(t *testing.T) {
+	dir := t.TempDir()
+	system := filepath.Join(dir, "system.toml")
+	user := filepath.Join(dir, "user.toml")
+	os.WriteFile(system, []byte("[containers]\nuserns = \"auto\"\n"), 0o644)
+	if c, err := loadFiles([]string{system, filepath.Join(dir, "none.toml")}, true, system); err != nil || c.Containers.Userns != "" {
+		t.Errorf("rootless, host-wide auto only: %+v, %v; want no userns, no error", c, err)
+	}
+	if c, err := loadFiles([]string{system}, false, system); err != nil || c.Containers.Userns != "auto" {
+		t.Errorf("root, host-wide auto: %+v, %v", c, err)
+	}
+	os.WriteFile(user, []byte("[containers]\nuserns = \"host\"\n"), 0o644)
+	if c, err := loadFiles([]string{system, user}, true, system); err != nil || c.Containers.Userns != "host" {
+		t.Errorf("rootless, own file: %+v, %v; want host", c, err)
+	}
+	os.WriteFile(user, []byte("[containers]\nusern = \"host\"\n"), 0o644)
+	if _, err := loadFiles([]string{system, user}, true, system); err == nil || !strings.Contains(err.Error(), user) {
+		t.Errorf("rootless, own file with a typo: %v, want an error naming it", err)
+	}
+	// The user's file does not exist: the host-wide one's other
+	// settings (none yet) would apply, its userns does not.
+	if c, err := LoadFor(true, envOf(map[string]string{"HOME": filepath.Join(dir, "nohome")})); err != nil {
+		t.Errorf("LoadFor(rootless) with no own file: %+v, %v", c, err)
+	} else if c.Containers.Userns != "" {
+		t.Errorf("LoadFor(rootless) took the host-wide userns %q", c.Containers.Userns)
+	}
+	// BERTH_CONFIG is the user's own choice: its userns applies.
+	if c, err := LoadFor(true, envOf(map[string]string{"BERTH_CONFIG": system})); err != nil || c.Containers.Userns != "auto" {
+		t.Errorf("LoadFor(rootless, BERTH_CONFIG): %+v, %v", c, err)
+	}
+}

@@ -210,7 +210,7 @@ func Restore(o Options, co checkpoint.Options, criu string) (_ *Container, err e
 	if err != nil {
 		return nil, err
 	}
-	c := &Container{store: store, handle: h, rec: rec, cg: cg, dir: h.Dir()}
+	c := &Container{store: store, handle: h, rec: rec, cg: cg, dir: h.Dir(), warn: o.Warn}
 	defer func() {
 		if err != nil {
 			c.release()

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -69,6 +70,12 @@ type Options struct {
 	// a terminal, instead of berth relaying it (berth's monitor keeps it
 	// for berth attach).
 	TakeTerminal func(master *os.File)
+	// Warn receives what went wrong without failing the operation (a
+	// failing poststart or poststop hook, which the runtime spec makes a
+	// warning): the library never prints. berth prints it, berth-oci
+	// writes it to its --log file, as runc does for engines. Nil: slog's
+	// default logger, at warning level.
+	Warn func(msg string)
 	// KeepSpec saves the config beside the record even for a foreground
 	// container, so that exec can read it; it is written once the
 	// container runs.
@@ -125,6 +132,9 @@ type StartError struct {
 func (e *StartError) Error() string { return e.Err.Error() }
 func (e *StartError) Unwrap() error { return e.Err }
 
+// ExitStatus is the status a command line exits with (errdefs.Codes).
+func (e *StartError) ExitStatus() int { return e.Code }
+
 // ErrNotExist means there is no such container.
 var ErrNotExist = state.ErrNotExist
 
@@ -136,6 +146,20 @@ type Container struct {
 	cg     *cgroups.Cgroup
 	init   *initProcess // set in the process that created it
 	dir    string       // the record's directory
+	warn   func(string) // Options.Warn, or SetWarn's
+}
+
+// SetWarn sends the warnings of a container opened by Load or Attach to
+// warn (see Options.Warn).
+func (c *Container) SetWarn(warn func(msg string)) { c.warn = warn }
+
+// warning hands a problem that did not fail the operation to the caller.
+func (c *Container) warning(err error) {
+	if c.warn != nil {
+		c.warn(err.Error())
+		return
+	}
+	slog.Warn(err.Error())
 }
 
 // Run creates the container, starts it, waits for it and removes it: the
@@ -173,7 +197,7 @@ func Run(o Options) (Exit, error) {
 		o.Started(c.init.pid)
 	}
 	if err := hooks.RunAll("poststart", hooksOf(o.Spec).Poststart, c.ociState()); err != nil {
-		fmt.Fprintf(os.Stderr, "berth: warning: %v\n", err)
+		c.warning(err)
 	}
 	exit := c.init.wait()
 	if exit.Signal != nil && c.cg.OOMKilled() {
@@ -275,7 +299,7 @@ func create(o Options, startNow bool) (_ *Container, err error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Container{store: store, handle: h, rec: rec, cg: cg, dir: h.Dir()}
+	c := &Container{store: store, handle: h, rec: rec, cg: cg, dir: h.Dir(), warn: o.Warn}
 	defer func() {
 		if err != nil {
 			c.release()

@@ -84,7 +84,7 @@ func (c *Container) Start() error {
 	}
 	// A failing poststart hook is a warning: the container has started.
 	if err := hooks.RunAll("poststart", hooksOf(s).Poststart, c.ociState()); err != nil {
-		fmt.Fprintf(os.Stderr, "berth: warning: %v\n", err)
+		c.warning(err)
 	}
 	return nil
 }
@@ -273,7 +273,7 @@ func (c *Container) runPoststop(s *specs.Spec) {
 	// The runtime spec asks for a warning, not a failure, when a poststop
 	// hook fails: the container is gone either way.
 	if err := hooks.RunAll("poststop", hooksOf(s).Poststop, c.ociState()); err != nil {
-		fmt.Fprintf(os.Stderr, "berth: warning: %v\n", err)
+		c.warning(err)
 	}
 }
 

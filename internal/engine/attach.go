@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"sync"
 
+	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/berth-runtime/berth/internal/terminal"
 )
 
@@ -150,7 +151,7 @@ type Terminal struct{ conn *net.UnixConn }
 
 // ErrNoTerminal: the container has no terminal served to attach to (it
 // was not run with -dt, or its monitor is gone).
-var ErrNoTerminal = errors.New("has no terminal to attach to")
+var ErrNoTerminal = errdefs.New(errdefs.ErrInvalidArgument, "has no terminal to attach to")
 
 // AttachTerminal connects to the terminal that container id's monitor
 // serves.

@@ -1,10 +1,10 @@
 package engine
 
 import (
-	"fmt"
 	"path/filepath"
 
 	"github.com/berth-runtime/berth/internal/container"
+	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/berth-runtime/berth/internal/managed"
 )
 
@@ -23,21 +23,45 @@ func (e *Engine) WithPause(rec managed.Record) managed.Record {
 	return rec
 }
 
+// Admits is managed.Check on the container as the runtime sees it
+// (paused or not): nil if its state admits op, else Docker's refusal, of
+// an errdefs class.
+func (e *Engine) Admits(op managed.Op, rec managed.Record) error {
+	return managed.Check(op, e.WithPause(rec))
+}
+
 // Pause freezes every process of the container; Unpause thaws them.
-func (e *Engine) Pause(rec managed.Record) error { return e.freeze(rec, true) }
+func (e *Engine) Pause(rec managed.Record) error { return e.freeze(rec, managed.OpPause) }
 
 // Unpause thaws a paused container.
-func (e *Engine) Unpause(rec managed.Record) error { return e.freeze(rec, false) }
+func (e *Engine) Unpause(rec managed.Record) error { return e.freeze(rec, managed.OpUnpause) }
 
-func (e *Engine) freeze(rec managed.Record, pause bool) error {
+func (e *Engine) freeze(rec managed.Record, op managed.Op) error {
+	if err := e.Admits(op, rec); err != nil {
+		return err
+	}
 	c, err := container.Attach(e.Runroot, rec.ID)
 	if err != nil {
-		return fmt.Errorf("container %s is not running", rec.Name)
+		return errNotRunning(rec)
 	}
-	if pause {
+	if op == managed.OpPause {
 		return c.Pause()
 	}
 	return c.Resume()
+}
+
+// errNotRunning: the record said running, but the runtime has no such
+// container (it ended meanwhile).
+func errNotRunning(rec managed.Record) error {
+	return errdefs.New(errdefs.ErrNotRunning, "container %s is not running", rec.Name)
+}
+
+// Rename gives the container a new name, which no other may have.
+func (e *Engine) Rename(rec managed.Record, name string) error {
+	if err := e.Admits(managed.OpRename, rec); err != nil {
+		return err
+	}
+	return e.Containers().Rename(rec, name)
 }
 
 // Wait blocks until the container is not running and returns its record
@@ -55,7 +79,7 @@ func (e *Engine) Prune() ([]string, Warnings) {
 	var removed []string
 	var w Warnings
 	for _, rec := range store.List() {
-		if rec.State.Status == managed.Running {
+		if rec.State.Up() {
 			continue
 		}
 		if err := store.Remove(rec); err != nil {

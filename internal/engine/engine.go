@@ -38,6 +38,10 @@ type Options struct {
 	// StorageDriver makes containers' root filesystems from images:
 	// overlay, or vfs (a copy); empty: overlay where the kernel has it.
 	StorageDriver string
+	// Warn receives what went wrong while a container runs without
+	// failing it (a failing hook, a host resolv.conf with nothing a
+	// container can use): the engine never prints. Nil: dropped.
+	Warn func(msg string)
 }
 
 // Engine runs berth's containers.
@@ -82,6 +86,13 @@ func (e *Engine) IDRanges() userns.Pool {
 // as its directory (its record) exists.
 func (e *Engine) RangeHeld(id string) bool {
 	return exists(e.ContainerDir(id))
+}
+
+// warn hands a problem that did not fail the operation to Options.Warn.
+func (e *Engine) warn(msg string) {
+	if e.Warn != nil {
+		e.Warn(msg)
+	}
 }
 
 // Warnings are problems that did not fail an operation, for the caller

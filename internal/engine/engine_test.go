@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/berth-runtime/berth/internal/container"
+	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/berth-runtime/berth/internal/managed"
 	"github.com/berth-runtime/berth/internal/spec"
 	"github.com/berth-runtime/berth/internal/volume"
@@ -297,5 +298,49 @@ func TestCheck(t *testing.T) {
 		if err := New(Options{StorageDriver: d}).Check(); err != nil {
 			t.Errorf("%q: %v", d, err)
 		}
+	}
+}
+
+// TestEngineErrorsAreClassed: the engine's refusals and lookups say what
+// they are with errdefs classes, which the command line (and any caller)
+// decides by, never by their text.
+func TestEngineErrorsAreClassed(t *testing.T) {
+	e := New(Options{Root: t.TempDir(), Runroot: t.TempDir()})
+	rec, owner, err := e.Create(managed.Config{Rootfs: "/", Cmd: []string{"true"}, NetworkMode: "none"}, CreateOptions{Name: "web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Release()
+	if _, err := e.Containers().Get("nosuch"); !errors.Is(err, errdefs.ErrNotFound) || !errors.Is(err, managed.ErrNotExist) {
+		t.Errorf("missing container: %v", err)
+	}
+	if _, _, err := e.Create(managed.Config{Rootfs: "/", Cmd: []string{"true"}}, CreateOptions{Name: "web"}); !errors.Is(err, errdefs.ErrAlreadyExists) {
+		t.Errorf("name in use: %v", err)
+	}
+	if _, _, err := e.Create(managed.Config{}, CreateOptions{}); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Errorf("no image: %v", err)
+	}
+	for name, err := range map[string]error{
+		"kill":  e.Kill(rec, unix.SIGTERM),
+		"pause": e.Pause(rec),
+		"exec":  func() error { _, err := e.Exec(rec, ExecOptions{Args: []string{"true"}}); return err }(),
+	} {
+		if !errors.Is(err, errdefs.ErrNotRunning) || !strings.Contains(err.Error(), "container web is not running") {
+			t.Errorf("%s of a created container: %v, want ErrNotRunning", name, err)
+		}
+	}
+	// Its lock is held, as by the berth running it.
+	rec, err = e.Containers().Update(rec.ID, func(r *managed.Record) { r.State.Status = managed.Running })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Remove(rec, false); !errors.Is(err, errdefs.ErrRunning) {
+		t.Errorf("rm of a running container: %v, want ErrRunning", err)
+	}
+	if err := e.Start(rec); err != nil {
+		t.Errorf("start of a running container (docker: nothing to do): %v", err)
+	}
+	if err := e.Unpause(rec); !errors.Is(err, errdefs.ErrRunning) {
+		t.Errorf("unpause of a running container: %v, want ErrRunning", err)
 	}
 }

@@ -1,11 +1,11 @@
 package engine
 
 import (
-	"fmt"
 	"path/filepath"
 	"strconv"
 
 	"github.com/berth-runtime/berth/internal/container"
+	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/berth-runtime/berth/internal/managed"
 	"github.com/berth-runtime/berth/internal/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -26,12 +26,12 @@ type ExecOptions struct {
 // Exec runs a command in the running container's namespaces, cgroup and
 // security settings, and waits for it unless detached.
 func (e *Engine) Exec(rec managed.Record, o ExecOptions) (container.Exit, error) {
-	if rec.State.Status != managed.Running {
-		return container.Exit{}, fmt.Errorf("container %s is not running: start it first (berth start %s)", rec.Name, rec.Name)
+	if err := e.Admits(managed.OpExec, rec); err != nil {
+		return container.Exit{}, err
 	}
 	c, err := container.Attach(e.Runroot, rec.ID)
 	if err != nil {
-		return container.Exit{}, fmt.Errorf("container %s is not running", rec.Name)
+		return container.Exit{}, errNotRunning(rec)
 	}
 	s, err := c.Spec()
 	if err != nil {
@@ -57,7 +57,7 @@ func execProcess(base *specs.Process, o ExecOptions, root string) (*specs.Proces
 	p.Env = spec.MergeEnv(base.Env, o.Env...)
 	if o.Workdir != "" {
 		if !filepath.IsAbs(o.Workdir) {
-			return nil, fmt.Errorf("invalid --workdir %q: the working directory must be an absolute path", o.Workdir)
+			return nil, errdefs.New(errdefs.ErrInvalidArgument, "invalid --workdir %q: the working directory must be an absolute path", o.Workdir)
 		}
 		p.Cwd = filepath.Clean(o.Workdir)
 	}

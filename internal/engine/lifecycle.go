@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/berth-runtime/berth/internal/container"
@@ -38,8 +37,12 @@ func (e *Engine) Stop(rec managed.Record, timeout time.Duration) error {
 // stopLocked is Stop under the operation lock.
 func (e *Engine) stopLocked(rec managed.Record, timeout time.Duration) error {
 	store := e.Containers()
-	// A container between two runs (a restart's back-off) has its monitor.
-	if rec.State.Status != managed.Running && rec.State.MonitorPid == 0 {
+	if err := e.Admits(managed.OpStop, rec); err != nil {
+		return err
+	}
+	// Nothing to stop, as docker stop of a stopped container; but a
+	// container between two runs (a restart's back-off) has its monitor.
+	if !rec.State.Up() && rec.State.MonitorPid == 0 {
 		return nil
 	}
 	if _, err := store.Update(rec.ID, func(r *managed.Record) { r.State.StopRequested = true }); err != nil {
@@ -90,8 +93,8 @@ func (e *Engine) StopSignal(rec managed.Record) unix.Signal {
 // As docker, a paused container is thawed to act on SIGKILL or its stop
 // signal; others wait for unpause.
 func (e *Engine) Kill(rec managed.Record, sig unix.Signal) error {
-	if rec.State.Status != managed.Running {
-		return fmt.Errorf("container %s is not running", rec.Name)
+	if err := e.Admits(managed.OpKill, rec); err != nil {
+		return err
 	}
 	if sig == unix.SIGKILL || sig == unix.SIGTERM || sig == unix.SIGINT {
 		_, _ = e.Containers().Update(rec.ID, func(r *managed.Record) { r.State.StopRequested = true })
@@ -107,7 +110,7 @@ func (e *Engine) Kill(rec managed.Record, sig unix.Signal) error {
 func (e *Engine) signal(rec managed.Record, sig unix.Signal) error {
 	c, err := container.Attach(e.Runroot, rec.ID)
 	if err != nil {
-		return fmt.Errorf("container %s is not running", rec.Name)
+		return errNotRunning(rec)
 	}
 	return c.Kill(sig, false)
 }
@@ -117,7 +120,7 @@ func (e *Engine) signal(rec managed.Record, sig unix.Signal) error {
 func (e *Engine) stopProcess(rec managed.Record, sig unix.Signal) error {
 	c, err := container.Attach(e.Runroot, rec.ID)
 	if err != nil {
-		return fmt.Errorf("container %s is not running", rec.Name)
+		return errNotRunning(rec)
 	}
 	return c.Stop(sig)
 }
@@ -126,10 +129,14 @@ func (e *Engine) stopProcess(rec managed.Record, sig unix.Signal) error {
 // is, after killing it; its user namespace range goes with it.
 func (e *Engine) Remove(rec managed.Record, force bool) error {
 	return e.WithOpLock(rec.ID, func(rec managed.Record) error {
-		if rec.State.Status == managed.Running {
-			if !force {
-				return fmt.Errorf("container %s is running: stop it first, or use rm -f", rec.Name)
-			}
+		op := managed.OpRemove
+		if force {
+			op = managed.OpRemoveForce
+		}
+		if err := e.Admits(op, rec); err != nil {
+			return err
+		}
+		if rec.State.Up() {
 			if err := e.stopLocked(rec, 0); err != nil {
 				return err
 			}
@@ -156,6 +163,9 @@ func (e *Engine) StartRestored(rec managed.Record, restore Restore) error {
 // Restart stops and starts a container under one operation lock.
 func (e *Engine) Restart(rec managed.Record, timeout time.Duration) error {
 	return e.WithOpLock(rec.ID, func(rec managed.Record) error {
+		if err := e.Admits(managed.OpRestart, rec); err != nil {
+			return err
+		}
 		if err := e.stopLocked(rec, timeout); err != nil {
 			return err
 		}
@@ -170,7 +180,15 @@ func (e *Engine) Restart(rec managed.Record, timeout time.Duration) error {
 // startLocked is Start under the operation lock.
 func (e *Engine) startLocked(rec managed.Record, restore *Restore) error {
 	store := e.Containers()
-	if rec.State.Status == managed.Running && restore == nil {
+	op := managed.OpStart
+	if restore != nil {
+		op = managed.OpRestore
+	}
+	if err := e.Admits(op, rec); err != nil {
+		return err
+	}
+	// Already running: left as it is, as docker start does.
+	if rec.State.Up() {
 		return nil
 	}
 	if _, err := configOf(rec); err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/berth-runtime/berth/internal/logs"
 	"github.com/berth-runtime/berth/internal/managed"
 	"github.com/berth-runtime/berth/internal/rootless"
+	"github.com/berth-runtime/berth/internal/selfexe"
 	"golang.org/x/sys/unix"
 )
 
@@ -90,6 +91,13 @@ func (e *Engine) StartMonitor(rec managed.Record, owner *managed.Owner, restore 
 	// monitor stays in berth's user namespace, and knows it.
 	cmd.Env, cmd.Dir = append([]string{"PATH=" + os.Getenv("PATH")}, rootless.Environ()...), "/"
 	cmd.ExtraFiles = []*os.File{owner.Lock, readyW}
+	if rootless.Inside() { // the stages the user's berth vouched for
+		stages, vouch := selfexe.Vouch(3 + len(cmd.ExtraFiles))
+		for _, f := range stages {
+			defer f.Close()
+		}
+		cmd.ExtraFiles, cmd.Env = append(cmd.ExtraFiles, stages...), append(cmd.Env, vouch)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		readyW.Close()

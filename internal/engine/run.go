@@ -13,6 +13,7 @@ import (
 
 	"github.com/berth-runtime/berth/internal/checkpoint"
 	"github.com/berth-runtime/berth/internal/container"
+	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/berth-runtime/berth/internal/managed"
 	"github.com/berth-runtime/berth/internal/network"
 	"github.com/berth-runtime/berth/internal/network/nft"
@@ -41,7 +42,7 @@ type CreateOptions struct {
 
 // ErrNoImage means a container was given neither an image nor a root
 // filesystem.
-var ErrNoImage = errors.New("no image given: berth run IMAGE [COMMAND...], or berth run --rootfs DIR COMMAND...")
+var ErrNoImage = errdefs.New(errdefs.ErrInvalidArgument, "no image given: berth run IMAGE [COMMAND...], or berth run --rootfs DIR COMMAND...")
 
 // Create makes a container's record from its resolved configuration and
 // takes its lifetime lock, which the caller hands to Run or RunDetached.
@@ -101,7 +102,7 @@ func (e *Engine) Create(cfg managed.Config, o CreateOptions) (managed.Record, *m
 
 // ErrNoConfig is a record of a berth before managed.Config: it holds
 // the command line that made the container, not its configuration.
-var ErrNoConfig = errors.New("was created by an older berth, whose record holds its command line instead of its configuration: remove it (berth rm) and run it again")
+var ErrNoConfig = errdefs.New(errdefs.ErrInvalidArgument, "was created by an older berth, whose record holds its command line instead of its configuration: remove it (berth rm) and run it again")
 
 func configOf(rec managed.Record) (*managed.Config, error) {
 	if rec.Config == nil {
@@ -171,7 +172,7 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 	o := runOptions(cfg)
 	store := e.Containers()
 	run := container.Options{StateRoot: e.Runroot, ID: rec.ID, Stdin: io.In, Stdout: io.Out, Stderr: io.Err, RelayStdio: io.Relay,
-		KeepSpec: true, TakeTerminal: io.TakeTerminal, Rootless: rootless.Active()}
+		KeepSpec: true, TakeTerminal: io.TakeTerminal, Rootless: rootless.Active(), Warn: e.warn}
 	ns, err := e.resolveUserns(cfg, rec, &o)
 	if err != nil {
 		return container.Exit{}, nil, err
@@ -286,14 +287,9 @@ func finishRecord(store managed.Store, id string, exit container.Exit, runErr er
 }
 
 // exitCodeOf is the status a run that failed to start ends with: the
-// init stage's (126 cannot invoke, 127 not found), else berth's own.
-func exitCodeOf(err error) int {
-	var se *container.StartError
-	if errors.As(err, &se) && se.Code != 0 {
-		return se.Code
-	}
-	return ExitRuntimeError
-}
+// init stage's (126 cannot invoke, 127 not found), else berth's own, as
+// berth's command line would exit with (errdefs.Berth).
+func exitCodeOf(err error) int { return errdefs.Berth.Status(err) }
 
 // selfStart is this process's start time, which names it together with
 // its PID in a container's record (a signal to the monitor checks it).
@@ -373,7 +369,7 @@ func (e *Engine) joinNetwork(cfg *managed.Config, rec *managed.Record, s *specs.
 	}
 	n, err := network.Load(e.Root, cfg.NetworkMode)
 	if errors.Is(err, network.ErrNotFound) {
-		return nil, fmt.Errorf("network %q not found: create it with berth network create, or use --network bridge, none or host", cfg.NetworkMode)
+		return nil, errdefs.New(errdefs.ErrNotFound, "network %q not found: create it with berth network create, or use --network bridge, none or host", cfg.NetworkMode)
 	}
 	if err != nil {
 		return nil, err
@@ -385,6 +381,9 @@ func (e *Engine) joinNetwork(cfg *managed.Config, rec *managed.Record, s *specs.
 	a, err := n.Attach(rec.ID, names, ports)
 	if err != nil {
 		return nil, err
+	}
+	for _, w := range a.Warnings {
+		e.warn(w)
 	}
 	s.Mounts = append(s.Mounts, a.Mounts()...)
 	run.Prepare = a.Connect
@@ -442,8 +441,11 @@ func (e *Engine) networkOf(ref string) (string, func(), error) {
 	if err != nil {
 		return "", nil, fmt.Errorf("--network container:%s: %w", ref, err)
 	}
-	notRunning := fmt.Errorf("--network container:%s: that container is not running", ref)
-	if rec.State.Status != managed.Running || rec.State.Pid == 0 {
+	notRunning := errdefs.New(errdefs.ErrNotRunning, "--network container:%s: that container is not running", ref)
+	if err := e.Admits(managed.OpJoin, rec); err != nil {
+		return "", nil, fmt.Errorf("--network container:%s: %w", ref, err)
+	}
+	if rec.State.Pid == 0 {
 		return "", nil, notRunning
 	}
 	c, err := container.Attach(e.Runroot, rec.ID)

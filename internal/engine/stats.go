@@ -2,7 +2,6 @@ package engine
 
 import (
 	"bufio"
-	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -28,7 +27,7 @@ func (e *Engine) Stats(refs []string) (map[string]Sample, error) {
 	var recs []managed.Record
 	if len(refs) == 0 {
 		for _, rec := range store.List() {
-			if rec.State.Status == managed.Running {
+			if rec.State.Up() {
 				recs = append(recs, rec)
 			}
 		}
@@ -80,7 +79,7 @@ func parseNetDev(r io.Reader) (rx, tx uint64) {
 func (e *Engine) Processes(rec managed.Record) ([]int, error) {
 	c, err := container.Attach(e.Runroot, rec.ID)
 	if err != nil {
-		return nil, fmt.Errorf("container %s is not running", rec.Name)
+		return nil, errNotRunning(rec)
 	}
 	return c.Processes(), nil
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/berth-runtime/berth/internal/errdefs"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"golang.org/x/sys/unix"
 )
@@ -50,7 +51,7 @@ func (s *Store) Remove(ref string, force bool, inUse func(id string) bool) (Remo
 		}
 		busy := inUse != nil && inUse(r.ID)
 		if busy && !force {
-			return fmt.Errorf("image %s is in use by a container: remove the container first, or use -f to untag it", ref)
+			return errdefs.New(errdefs.ErrInUse, "image %s is in use by a container: remove the container first, or use -f to untag it", ref)
 		}
 		for _, n := range names {
 			delete(m.Tags, n)

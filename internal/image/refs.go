@@ -10,12 +10,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/google/go-containerregistry/pkg/name"
 	"golang.org/x/sys/unix"
 )
 
 // ErrNotFound means no image matches a reference.
-var ErrNotFound = errors.New("image not found")
+var ErrNotFound = errdefs.Wrap(errdefs.ErrNotFound, errors.New("image not found"))
 
 // notFound says which reference matched nothing, and how to get it.
 type notFound struct{ ref string }
@@ -24,7 +25,9 @@ func (e notFound) Error() string {
 	return fmt.Sprintf("image %q not found: pull it with berth pull %s, or import it with berth image import", e.ref, e.ref)
 }
 
-func (e notFound) Is(target error) bool { return target == ErrNotFound }
+func (e notFound) Is(target error) bool {
+	return target == ErrNotFound || target == errdefs.ErrNotFound
+}
 
 // Image describes a stored image.
 type Image struct {

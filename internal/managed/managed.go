@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/berth-runtime/berth/internal/atomicdir"
+	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/berth-runtime/berth/internal/flock"
 	"github.com/berth-runtime/berth/internal/network/usermode"
 	"github.com/berth-runtime/berth/internal/pidfd"
@@ -156,8 +157,9 @@ type Network struct {
 // Store is a directory of containers.
 type Store struct{ Dir string }
 
-// ErrNotExist means no container has that name or ID.
-var ErrNotExist = errors.New("no such container")
+// ErrNotExist means no container has that name or ID; it is of class
+// errdefs.ErrNotFound.
+var ErrNotExist = errdefs.Wrap(errdefs.ErrNotFound, errors.New("no such container"))
 
 // Owner holds a container's lifetime lock: the container is running for
 // as long as it is held. It is passed to a monitor by inheritance.
@@ -211,7 +213,7 @@ func (s Store) claimName(rec Record) error {
 	}
 	if err := os.Symlink(rec.ID, s.namePath(rec.Name)); err != nil {
 		if errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("the container name %q is already in use: choose another --name, or remove that container (berth rm %s)", rec.Name, rec.Name)
+			return errdefs.New(errdefs.ErrAlreadyExists, "the container name %q is already in use: choose another --name, or remove that container (berth rm %s)", rec.Name, rec.Name)
 		}
 		return fmt.Errorf("claim name %q: %w", rec.Name, err)
 	}
@@ -250,7 +252,7 @@ func (s Store) Own(id string) (*Owner, error) {
 	dir := filepath.Join(s.Dir, id)
 	lock, err := lockFile(filepath.Join(dir, "lock"), false)
 	if errors.Is(err, unix.EWOULDBLOCK) {
-		return nil, fmt.Errorf("container %s is already running", shortID(id))
+		return nil, errdefs.New(errdefs.ErrRunning, "container %s is already running", shortID(id))
 	}
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", shortID(id), err)
@@ -307,7 +309,7 @@ func (s Store) Get(ref string) (Record, error) {
 	case 1:
 		return found[0], nil
 	}
-	return Record{}, fmt.Errorf("container ID prefix %q fits %d containers: give more of the ID", ref, len(found))
+	return Record{}, errdefs.New(errdefs.ErrInvalidArgument, "container ID prefix %q fits %d containers: give more of the ID", ref, len(found))
 }
 
 // List returns every container, newest first.
@@ -393,7 +395,7 @@ func (s Store) OpLock(id string) (func(), error) {
 func (s Store) Remove(rec Record) error {
 	dir := filepath.Join(s.Dir, rec.ID)
 	if Held(dir) {
-		return fmt.Errorf("container %s is running: stop it first, or use rm -f", shortID(rec.ID))
+		return errdefs.New(errdefs.ErrRunning, "container %s is running: stop it first, or use rm -f", nameOf(rec))
 	}
 	// Renamed out of the way first, in one step: a removal killed
 	// half-way leaves a .rm- directory that the next collection deletes,
@@ -412,7 +414,7 @@ func (s Store) Remove(rec Record) error {
 func (s Store) Rename(rec Record, name string) error {
 	if err := os.Symlink(rec.ID, s.namePath(name)); err != nil {
 		if errors.Is(err, os.ErrExist) {
-			return fmt.Errorf("the container name %q is already in use", name)
+			return errdefs.New(errdefs.ErrAlreadyExists, "the container name %q is already in use", name)
 		}
 		return fmt.Errorf("claim name %q: %w", name, err)
 	}

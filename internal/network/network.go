@@ -50,9 +50,13 @@ func Default(root string) *Network {
 // lock on its directory for as long as it lives: an attachment whose lock
 // can be taken belongs to a berth that is gone.
 type Attachment struct {
-	net      *Network
-	ID       string
-	Addr     netip.Addr
+	net  *Network
+	ID   string
+	Addr netip.Addr
+	// Warnings are what attaching did not get right without failing
+	// (the host's resolv.conf had nothing a container can use), for the
+	// caller to show: the library never prints.
+	Warnings []string
 	HostIf   string
 	Ports    []nft.Port
 	filesDir string
@@ -352,7 +356,7 @@ func CollectAll(root string) {
 func (a *Attachment) writeFiles(names []string) error {
 	resolv, warning := resolvConf()
 	if warning != "" {
-		fmt.Fprintf(os.Stderr, "berth: warning: %s\n", warning)
+		a.Warnings = append(a.Warnings, warning)
 	}
 	self := a.Addr.String() + "\t" + strings.Join(names, " ") + "\n"
 	for name, content := range map[string]string{"hostname": names[0] + "\n", "resolv.conf": resolv, "names": self, "hosts": ""} {

@@ -10,17 +10,18 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
+	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/berth-runtime/berth/internal/network/ipam"
 	"github.com/berth-runtime/berth/internal/network/link"
 	"github.com/berth-runtime/berth/internal/network/nft"
 	"github.com/berth-runtime/berth/internal/spec"
+	"golang.org/x/sys/unix"
 )
 
 // ErrNotFound means there is no network of that name.
-var ErrNotFound = errors.New("not found")
+var ErrNotFound = errdefs.Wrap(errdefs.ErrNotFound, errors.New("not found"))
 
 // reserved names are network modes, not networks.
 var reserved = map[string]bool{"none": true, "host": true, "default": true}
@@ -42,7 +43,7 @@ func networksDir(root string) string { return filepath.Join(root, "networks") }
 // 10.89.N.0/24 that overlaps neither another network nor a host route.
 func Create(root, name string, subnet netip.Prefix) (*Network, error) {
 	if !ValidName(name) || name == DefaultName {
-		return nil, fmt.Errorf("invalid network name %q: use letters, digits, _ . - (not none, host, default or bridge)", name)
+		return nil, errdefs.New(errdefs.ErrInvalidArgument, "invalid network name %q: use letters, digits, _ . - (not none, host, default or bridge)", name)
 	}
 	taken, err := usedSubnets(root)
 	if err != nil {
@@ -54,7 +55,7 @@ func Create(root, name string, subnet netip.Prefix) (*Network, error) {
 		}
 	}
 	if other, ok := ipam.Overlaps(subnet, taken); ok {
-		return nil, fmt.Errorf("subnet %s overlaps network subnet %s: choose another --subnet", subnet, other)
+		return nil, errdefs.New(errdefs.ErrInvalidArgument, "subnet %s overlaps network subnet %s: choose another --subnet", subnet, other)
 	}
 	n := &Network{Name: name, Bridge: bridgeName(name), Subnet: subnet, dir: filepath.Join(networksDir(root), name)}
 	if err := n.checkRoutes(); err != nil {
@@ -64,7 +65,7 @@ func Create(root, name string, subnet netip.Prefix) (*Network, error) {
 		return nil, fmt.Errorf("create network %s: %w", name, err)
 	}
 	if err := os.Mkdir(n.dir, 0o755); errors.Is(err, os.ErrExist) {
-		return nil, fmt.Errorf("network %s already exists", name)
+		return nil, errdefs.New(errdefs.ErrAlreadyExists, "network %s already exists", name)
 	} else if err != nil {
 		return nil, fmt.Errorf("create network %s: %w", name, err)
 	}
@@ -171,17 +172,18 @@ func (n *Network) Members() map[string]netip.Addr {
 // network with running containers is refused.
 func (n *Network) Remove() error {
 	if n.Name == DefaultName {
-		return fmt.Errorf("the default network %s cannot be removed", DefaultName)
+		return errdefs.New(errdefs.ErrInvalidArgument, "the default network %s cannot be removed", DefaultName)
 	}
 	n.Collect()
 	if m := n.Members(); len(m) > 0 {
-		return fmt.Errorf("network %s has %d running containers: stop them first", n.Name, len(m))
+		return errdefs.New(errdefs.ErrInUse, "network %s has %d running containers: stop them first", n.Name, len(m))
 	}
 	err := n.withRules(func(r *nft.Rules) error { return r.RemoveNetwork(n.Bridge) })
 	if lerr := link.DeleteBridge(n.Bridge); lerr != nil {
 		err = errors.Join(err, lerr)
 	}
-	if err != nil && !strings.Contains(err.Error(), "no such") {
+	// What is gone already is not an error: a half-removed network.
+	if err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENODEV) {
 		return fmt.Errorf("remove network %s: %w", n.Name, err)
 	}
 	return os.RemoveAll(n.dir)

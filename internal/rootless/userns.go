@@ -13,6 +13,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/berth-runtime/berth/internal/selfexe"
 	"golang.org/x/sys/unix"
 )
 
@@ -174,8 +175,12 @@ func Enter(m Mapping) (int, error) {
 	cmd := exec.Command("/proc/self/exe", os.Args[1:]...)
 	cmd.Args[0] = os.Args[0]
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	cmd.ExtraFiles = []*os.File{r}
-	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=wait:%d:%d", envStage, m.UID, m.GID))
+	// The stages this process finds to be host root's are handed over
+	// open: inside, their owner is unmapped and shows as nobody.
+	stages, vouch := selfexe.Vouch(3 + 1)
+	defer closeAll(stages)
+	cmd.ExtraFiles = append([]*os.File{r}, stages...)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=wait:%d:%d", envStage, m.UID, m.GID), vouch)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: unix.CLONE_NEWUSER | unix.CLONE_NEWNS}
 	if err := cmd.Start(); err != nil {
 		if errors.Is(err, unix.EPERM) || errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EUSERS) {
@@ -184,6 +189,7 @@ func Enter(m Mapping) (int, error) {
 		return 0, fmt.Errorf("create a user namespace: %w", err)
 	}
 	r.Close()
+	closeAll(stages)
 	if err := writeMappings(cmd.Process.Pid, m); err != nil {
 		w.Close() // the child exits 125 at once
 		_ = cmd.Wait()
@@ -205,6 +211,12 @@ func Enter(m Mapping) (int, error) {
 		return ee.ExitCode(), nil
 	}
 	return 0, err
+}
+
+func closeAll(files []*os.File) {
+	for _, f := range files {
+		f.Close()
+	}
 }
 
 // writeMappings maps the user's IDs in the user namespace of process pid.

@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -36,30 +37,62 @@ var ErrNoNsenter = errors.New(NsenterName + " is not installed")
 // Open returns a read-only handle of the init stage's binary that execve
 // can run through /proc/self/fd/N. The caller closes it after the fork.
 func Open() (*os.File, error) {
-	path, ok := installed(InitName)
-	if !ok {
-		path = "/proc/self/exe"
+	if f, ok := vouched[InitName]; ok {
+		return openVouched(f)
 	}
-	return openReadonly(path)
+	f, st, ok := openInstalled(InitName)
+	if !ok {
+		return openReadonly("/proc/self/exe")
+	}
+	return readonlyHandle(f, st)
 }
 
 // OpenNsenter returns a read-only handle of berth-nsenter, as Open does
 // for berth-init; it has no built-in copy, so without it this fails with
 // ErrNoNsenter.
 func OpenNsenter() (*os.File, error) {
-	path, ok := installed(NsenterName)
+	if f, ok := vouched[NsenterName]; ok {
+		return openVouched(f)
+	}
+	f, st, ok := openInstalled(NsenterName)
 	if !ok {
 		return nil, fmt.Errorf("%w beside %s (root's, writable by root alone): joining a user namespace needs it; reinstall berth (make install)", ErrNoNsenter, ownDir())
 	}
-	return openReadonly(path)
+	return readonlyHandle(f, st)
 }
 
+// openReadonly is the running binary's read-only handle, when no stage
+// is installed beside it.
 func openReadonly(path string) (*os.File, error) {
-	f, err := detachedReadonly(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open own binary: %w", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open own binary: %w", err)
+	}
+	return readonlyHandle(f, st)
+}
+
+// readonlyHandle turns f, opened read-only, into a handle nothing can be
+// written through, and closes f unless it is that handle: a detached
+// read-only mount of it; else, for a caller the kernel refuses that to,
+// f itself if it is host root's and writable by root alone and the
+// caller holds no privilege over it (no process berth starts can ever
+// write it then); else a sealed copy.
+func readonlyHandle(f *os.File, st unix.Stat_t) (*os.File, error) {
+	h, err := detachedReadonlyFD(int(f.Fd()))
 	if err == nil {
+		f.Close()
+		return h, nil
+	}
+	if rootOnly(st) && unprivileged() && initialUserNamespace() {
 		return f, nil
 	}
-	return sealedCopy(path)
+	defer f.Close()
+	return sealedCopy(f)
 }
 
 func ownDir() string {
@@ -70,25 +103,79 @@ func ownDir() string {
 	return filepath.Dir(self)
 }
 
-// installed is name's path beside the running binary, if it is there,
-// root's, executable, and writable by no one else.
-func installed(name string) (string, bool) {
+// besideSelf is name's path beside the running binary.
+func besideSelf(name string) (string, error) {
 	self, err := os.Readlink("/proc/self/exe")
 	if err != nil {
-		return "", false
+		return "", err
 	}
-	path := filepath.Join(filepath.Dir(self), name)
+	return filepath.Join(filepath.Dir(self), name), nil
+}
+
+// openInstalled opens name beside the running binary, if it is there,
+// root's, executable, and writable by no one else. The checks are made on
+// the open file: a path swapped after them is never used.
+func openInstalled(name string) (*os.File, unix.Stat_t, bool) {
 	var st unix.Stat_t
-	if unix.Stat(path, &st) != nil || st.Mode&unix.S_IFMT != unix.S_IFREG || st.Uid != 0 || st.Mode&0o022 != 0 || st.Mode&0o100 == 0 {
-		return "", false
+	path, err := besideSelf(name)
+	if err != nil {
+		return nil, st, false
 	}
-	return path, true
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, st, false
+	}
+	if unix.Fstat(int(f.Fd()), &st) != nil || !rootOnly(st) {
+		f.Close()
+		return nil, st, false
+	}
+	return f, st, true
+}
+
+// rootOnly reports whether st is a regular, executable file of uid 0
+// that no one else may write.
+func rootOnly(st unix.Stat_t) bool {
+	return st.Mode&unix.S_IFMT == unix.S_IFREG && st.Uid == 0 && st.Mode&0o022 == 0 && st.Mode&0o100 != 0
+}
+
+// unprivileged reports whether this process is not root and holds no
+// capability: it cannot write a file root owns and no one else may write.
+func unprivileged() bool {
+	if os.Geteuid() == 0 {
+		return false
+	}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}, &data[0]); err != nil {
+		return false
+	}
+	return data[0].Effective == 0 && data[1].Effective == 0
+}
+
+// initialUserNamespace reports whether uid 0 as this process sees it is
+// the host's root: elsewhere it is whoever the namespace maps to 0.
+func initialUserNamespace() bool {
+	m, err := os.ReadFile("/proc/self/uid_map")
+	if err != nil {
+		return false
+	}
+	f := strings.Fields(string(m))
+	return len(f) == 3 && f[0] == "0" && f[1] == "0" && f[2] == "4294967295"
 }
 
 // detachedReadonly opens path through a new, detached, read-only bind
 // mount of it: nothing reached through the handle can be written.
 func detachedReadonly(path string) (*os.File, error) {
-	fd, err := unix.OpenTree(unix.AT_FDCWD, path, unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
+	return detachedReadonlyAt(unix.AT_FDCWD, path, 0)
+}
+
+// detachedReadonlyFD is detachedReadonly of the file fd is open on, which
+// must be in this process's mount namespace.
+func detachedReadonlyFD(fd int) (*os.File, error) {
+	return detachedReadonlyAt(fd, "", unix.AT_EMPTY_PATH)
+}
+
+func detachedReadonlyAt(dirfd int, path string, flags int) (*os.File, error) {
+	fd, err := unix.OpenTree(dirfd, path, uint(flags)|unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("open_tree: %w", err)
 	}
@@ -100,17 +187,17 @@ func detachedReadonly(path string) (*os.File, error) {
 	return os.NewFile(uintptr(fd), "berth"), nil
 }
 
-func sealedCopy(path string) (*os.File, error) {
-	src, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("open own binary: %w", err)
-	}
-	defer src.Close()
+// sealedCopy copies src, from its start, into a sealed memfd.
+func sealedCopy(src *os.File) (*os.File, error) {
 	fd, err := unix.MemfdCreate("berth", unix.MFD_CLOEXEC|unix.MFD_ALLOW_SEALING)
 	if err != nil {
 		return nil, fmt.Errorf("memfd_create: %w", err)
 	}
 	f := os.NewFile(uintptr(fd), "berth")
+	if _, err := src.Seek(0, io.SeekStart); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("copy own binary: %w", err)
+	}
 	if _, err := io.Copy(f, src); err != nil {
 		f.Close()
 		return nil, fmt.Errorf("copy own binary: %w", err)

@@ -59,7 +59,12 @@ func TestDetachedReadonly(t *testing.T) {
 }
 
 func TestSealedCopyIsReadonly(t *testing.T) {
-	f, err := sealedCopy("/proc/self/exe")
+	src, err := os.Open("/proc/self/exe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	f, err := sealedCopy(src)
 	if err != nil {
 		t.Fatal(err)
 	}

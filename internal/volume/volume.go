@@ -30,23 +30,24 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/berth-runtime/berth/internal/flock"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
 
+	"github.com/berth-runtime/berth/internal/errdefs"
+	"github.com/berth-runtime/berth/internal/flock"
 	"github.com/berth-runtime/berth/internal/spec"
 	"golang.org/x/sys/unix"
 )
 
 // ErrNotFound is returned for a volume that does not exist.
-var ErrNotFound = errors.New("no such volume")
+var ErrNotFound = errdefs.Wrap(errdefs.ErrNotFound, errors.New("no such volume"))
 
 // ErrInUse is returned when removing a volume a running container uses
 // (an *InUseError).
-var ErrInUse = errors.New("volume is in use")
+var ErrInUse = errdefs.Wrap(errdefs.ErrInUse, errors.New("volume is in use"))
 
 // InUseError names the containers that keep a volume.
 type InUseError struct {
@@ -59,7 +60,7 @@ func (e *InUseError) Error() string {
 }
 
 // Is makes errors.Is(err, ErrInUse) true.
-func (e *InUseError) Is(target error) bool { return target == ErrInUse }
+func (e *InUseError) Is(target error) bool { return target == ErrInUse || target == errdefs.ErrInUse }
 
 // Volume is one volume's record.
 type Volume struct {
@@ -124,7 +125,7 @@ func AnonymousName(owner, target string) string {
 
 func checkName(name string) error {
 	if !spec.ValidName(name) {
-		return fmt.Errorf("invalid volume name %q: use 1 to 64 letters, digits, _ . or -, starting with a letter or digit", name)
+		return errdefs.New(errdefs.ErrInvalidArgument, "invalid volume name %q: use 1 to 64 letters, digits, _ . or -, starting with a letter or digit", name)
 	}
 	return nil
 }

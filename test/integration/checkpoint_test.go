@@ -575,3 +575,51 @@ func TestCheckpointBerthErrors(t *testing.T) {
 	berth(t, "", "rm", "-f", "crbe", "crbrm")
 	checkNoLeaks(t, before)
 }
+
+// TestCheckpointUsernsRefused: a container in a user namespace, root's
+// --userns=auto or a rootless berth's, is refused a checkpoint in one line
+// naming the user namespace; it keeps running, and no checkpoint
+// directory is made.
+func TestCheckpointUsernsRefused(t *testing.T) {
+	needRoot(t)
+	before := snapshot(t)
+	img := usernsImage(t)
+	r := berth(t, "", "run", "-d", "--name", "crus", "--network", "none", "--userns=auto", img, "/bin/sh", "-c", idle)
+	if r.code != 0 {
+		t.Fatalf("run -d --userns=auto: %+v", r)
+	}
+	defer berth(t, "", "rm", "-f", "crus")
+	r = berth(t, "", "container", "checkpoint", "crus")
+	oneLine(t, "checkpoint --userns=auto", r, "runs in a user namespace (--userns=auto), which berth cannot checkpoint")
+	if st := inspectState(t, "crus"); st.Status != "running" {
+		t.Errorf("a refused checkpoint left it %s", st.Status)
+	}
+	if left, _ := filepath.Glob(filepath.Join(storeRoot, "containers", "*", "checkpoint")); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+	berth(t, "", "rm", "-f", "crus")
+
+	u := newBareUser(t)
+	rootfs := filepath.Join(u.home, "rootfs")
+	if err := BuildBusyboxRootfs(rootfs); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("chown", "-R", fmt.Sprintf("%d:%d", u.uid, u.gid), rootfs).CombinedOutput(); err != nil {
+		t.Fatalf("chown: %v %s", err, out)
+	}
+	if r := u.berth(t, "run", "-d", "--name", "crus-rl", "--rootfs", rootfs, "sleep", "1000"); r.code != 0 {
+		t.Fatalf("rootless run -d: %+v", r)
+	}
+	r = u.berth(t, "container", "checkpoint", "crus-rl")
+	oneLine(t, "rootless checkpoint", r, "runs in a rootless berth's user namespace: checkpoint needs root")
+	if r := u.berth(t, "inspect", "crus-rl"); !strings.Contains(r.stdout, `"Status": "running"`) {
+		t.Errorf("a refused rootless checkpoint left it %+v", r)
+	}
+	if left, _ := filepath.Glob(filepath.Join(u.home, ".local", "share", "berth", "containers", "*", "checkpoint")); len(left) > 0 {
+		t.Errorf("left behind: %v", left)
+	}
+	if r := u.berth(t, "rm", "-f", "crus-rl"); r.code != 0 {
+		t.Errorf("rootless rm -f: %+v", r)
+	}
+	checkNoLeaks(t, before)
+}
