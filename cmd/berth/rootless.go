@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/berth-runtime/berth/internal/network/usermode"
 	"github.com/spf13/pflag"
 
@@ -140,7 +141,7 @@ func rootlessNetwork(f *runFlags, fl *pflag.FlagSet) error {
 	o := &f.opts
 	if !rootless.Active() {
 		if usermode.IsTool(o.Network) {
-			return fmt.Errorf("--network %s is a rootless container's network: root's containers use --network bridge", o.Network)
+			return errdefs.New(errdefs.ErrInvalidArgument, "--network %s is a rootless container's network: root's containers use --network bridge", o.Network)
 		}
 		return nil
 	}
@@ -163,6 +164,6 @@ func rootlessNetwork(f *runFlags, fl *pflag.FlagSet) error {
 		o.Network, f.userMode = "none", tool
 		return nil
 	default:
-		return fmt.Errorf("--network %s needs root: a rootless container can have --network bridge (pasta or slirp4netns), pasta, slirp4netns, none, host or container:NAME", mode)
+		return errdefs.New(errdefs.ErrInvalidArgument, "--network %s needs root: a rootless container can have --network bridge (pasta or slirp4netns), pasta, slirp4netns, none, host or container:NAME", mode)
 	}
 }

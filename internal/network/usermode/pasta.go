@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/berth-runtime/berth/internal/network/nft"
 	"github.com/berth-runtime/berth/internal/pidfd"
 	"golang.org/x/sys/unix"
@@ -102,7 +103,7 @@ func checkUnprivileged(ports []nft.Port) error {
 	}
 	for _, p := range ports {
 		if int(p.HostPort) < limit {
-			return fmt.Errorf("publish %s: a rootless container cannot publish host ports below %d", p, limit)
+			return errdefs.New(errdefs.ErrInvalidArgument, "publish %s: a rootless container cannot publish host ports below %d", p, limit)
 		}
 	}
 	return nil

@@ -1,9 +1,11 @@
 package usermode
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
+	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/berth-runtime/berth/internal/network/nft"
 )
 
@@ -35,7 +37,7 @@ func TestPastaPorts(t *testing.T) {
 }
 
 func TestChoose(t *testing.T) {
-	if _, err := Choose("vde"); err == nil {
-		t.Error("Choose(vde) accepted")
+	if _, err := Choose("vde"); !errors.Is(err, errdefs.ErrInvalidArgument) {
+		t.Errorf("Choose(vde): %v, want an invalid argument", err)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os/exec"
 
+	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/berth-runtime/berth/internal/network/nft"
 	"golang.org/x/sys/unix"
 )
@@ -53,7 +54,7 @@ func Choose(name string) (string, error) {
 		}
 	case Pasta, Slirp:
 	default:
-		return "", fmt.Errorf("unknown user-mode network %q: use pasta or slirp4netns", name)
+		return "", errdefs.New(errdefs.ErrInvalidArgument, "unknown user-mode network %q: use pasta or slirp4netns", name)
 	}
 	if _, err := Available(name); err != nil {
 		return "", err
