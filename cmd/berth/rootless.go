@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/berth-runtime/berth/internal/network/usermode"
 	"github.com/spf13/pflag"
 
@@ -128,15 +129,20 @@ func warnOwnIDOnce(runroot string) {
 // rootlessNetwork chooses a rootless container's network. berth's
 // bridge networks are a bridge, veths and nftables rules in the host's
 // network namespace, which an ordinary user cannot make: a rootless
-// --network bridge is a user-mode stack instead (slirp4netns, as podman
-// does), in a network namespace of the container's own (none, then
-// connected: f.userMode). Without --network, rootless containers get
-// none (loopback only), which starts no extra process, unless -p asks
-// for published ports; host, none and container:NAME work as for root.
-// Networks made with berth network create need root.
+// --network bridge is a user-mode stack instead, in a network namespace
+// of the container's own (none, then connected: f.userMode): pasta if it
+// is installed, else slirp4netns, as podman 5 chooses; --network pasta
+// and --network slirp4netns (podman's names) choose one. Without
+// --network, rootless containers get none (loopback only), which starts
+// no extra process, unless -p asks for published ports; host, none and
+// container:NAME work as for root. Networks made with berth network
+// create need root.
 func rootlessNetwork(f *runFlags, fl *pflag.FlagSet) error {
 	o := &f.opts
 	if !rootless.Active() {
+		if usermode.IsTool(o.Network) {
+			return errdefs.New(errdefs.ErrInvalidArgument, "--network %s is a rootless container's network: root's containers use --network bridge", o.Network)
+		}
 		return nil
 	}
 	mode := o.Network
@@ -150,13 +156,14 @@ func rootlessNetwork(f *runFlags, fl *pflag.FlagSet) error {
 	case mode == "none" || mode == "host" || strings.HasPrefix(mode, "container:"):
 		o.Network = mode
 		return nil
-	case mode == "bridge":
-		if _, err := usermode.Available(); err != nil {
+	case mode == "bridge" || usermode.IsTool(mode):
+		tool, err := usermode.Choose(mode)
+		if err != nil {
 			return err
 		}
-		o.Network, f.userMode = "none", true
+		o.Network, f.userMode = "none", tool
 		return nil
 	default:
-		return fmt.Errorf("--network %s needs root: a rootless container can have --network bridge (slirp4netns), none, host or container:NAME", mode)
+		return errdefs.New(errdefs.ErrInvalidArgument, "--network %s needs root: a rootless container can have --network bridge (pasta or slirp4netns), pasta, slirp4netns, none, host or container:NAME", mode)
 	}
 }

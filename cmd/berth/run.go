@@ -37,9 +37,10 @@ type runFlags struct {
 	// userns, uidmaps and gidmaps are --userns, --uidmap and --gidmap.
 	userns           string
 	uidmaps, gidmaps []string
-	// userMode connects a rootless container's own network namespace to
-	// the host through slirp4netns (rootless --network bridge).
-	userMode bool
+	// userMode names the user-mode stack, pasta or slirp4netns, that
+	// connects a rootless container's own network namespace to the host
+	// (rootless --network bridge, pasta or slirp4netns).
+	userMode string
 }
 
 func newRunCommand(g *globalOptions) *cobra.Command {
@@ -81,7 +82,7 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 	fl.StringVar(&f.pull, "pull", "missing", "pull the image: missing (when not stored), always, or never")
 	fl.BoolVar(&f.tlsVerify, "tls-verify", true, "when pulling, require https with a trusted certificate")
 	fl.StringVar(&o.Entrypoint, "entrypoint", "", "run this program instead of the image's entrypoint (the image's Cmd is dropped too)")
-	fl.StringVar(&o.Network, "network", "bridge", "network: bridge (berth0, 10.88.0.0/16, outbound NAT), a network made with berth network create, none (loopback only), host, or container:NAME (rootless: none by default, bridge through slirp4netns)")
+	fl.StringVar(&o.Network, "network", "bridge", "network: bridge (berth0, 10.88.0.0/16, outbound NAT), a network made with berth network create, none (loopback only), host, or container:NAME (rootless: none by default; bridge is pasta if installed, else slirp4netns; pasta and slirp4netns choose)")
 	fl.StringVar(&f.restart, "restart", "no", "restart policy of a detached container: no, on-failure[:N], always, unless-stopped")
 	addMountFlags(fl, &f.mounts)
 	addUsernsFlags(fl, f)
@@ -210,7 +211,7 @@ func (f *runFlags) config(args []string, keepID *managed.IDPair) (managed.Config
 	cfg := managed.Config{
 		Rootfs: o.Rootfs, Cmd: args, Hostname: o.Hostname, Env: env, WorkingDir: o.Workdir, User: o.User,
 		Tty: o.TTY, OpenStdin: o.Interactive, Privileged: o.Privileged, Memory: o.Memory, CPUs: o.CPUs,
-		CPUShares: o.CPUShares, PidsLimit: o.PidsLimit, NetworkMode: o.Network, UserModeNetwork: f.userMode,
+		CPUShares: o.CPUShares, PidsLimit: o.PidsLimit, NetworkMode: o.Network, UserModeNetwork: managed.UserModeTool(f.userMode),
 		Ports: f.publish, Mounts: mounts, ReadonlyRootfs: f.mounts.readOnly,
 		Userns: f.userns, UIDMaps: f.uidmaps, GIDMaps: f.gidmaps, KeepID: keepID,
 	}

@@ -2,9 +2,12 @@ package engine
 
 import (
 	"os"
+	"path/filepath"
 
 	"github.com/berth-runtime/berth/internal/container"
+	"github.com/berth-runtime/berth/internal/managed"
 	"github.com/berth-runtime/berth/internal/network"
+	"github.com/berth-runtime/berth/internal/network/usermode"
 	"github.com/berth-runtime/berth/internal/state"
 )
 
@@ -21,6 +24,7 @@ func (e *Engine) Collect(runtimeState bool) {
 	if os.Geteuid() != 0 {
 		return // nothing berth owns is this user's to remove
 	}
+	e.collectUserMode()
 	e.Containers().Collect(func(string) {})
 	// Ranges of --userns=auto containers whose record is gone.
 	_ = e.IDRanges().Collect(e.RangeHeld)
@@ -29,5 +33,19 @@ func (e *Engine) Collect(runtimeState bool) {
 	_ = e.collectChowned(false)
 	if runtimeState {
 		state.Store{Root: e.Runroot}.Collect(container.Cleanup)
+	}
+}
+
+// collectUserMode ends the user-mode stack (pasta, slirp4netns) that a
+// killed berth left running for a rootless container that is no longer
+// running: pasta has no pipe telling it its berth is gone, and keeps the
+// container's network namespace and published ports.
+func (e *Engine) collectUserMode() {
+	store := e.Containers()
+	for _, rec := range store.List() {
+		// A running container's monitor holds its lock.
+		if n := rec.Network; n != nil && n.UserMode != nil && !managed.Held(filepath.Join(store.Dir, rec.ID)) {
+			usermode.Collect(n.UserMode)
+		}
 	}
 }

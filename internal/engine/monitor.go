@@ -86,7 +86,7 @@ func (e *Engine) StartMonitor(rec managed.Record, owner *managed.Owner, restore 
 		return fmt.Errorf("start monitor: %w", err)
 	}
 	cmd := exec.Command(exe, e.MonitorArgs(rec.ID, restore)...)
-	// Nothing of the caller's environment but PATH (slirp4netns, CRIU):
+	// Nothing of the caller's environment but PATH (pasta, slirp4netns, CRIU):
 	// the container's own was resolved into its record. A rootless
 	// monitor stays in berth's user namespace, and knows it.
 	cmd.Env, cmd.Dir = append([]string{"PATH=" + os.Getenv("PATH")}, rootless.Environ()...), "/"

@@ -219,14 +219,14 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 	run.Spec = s
 	net := &managed.Network{Mode: o.Network}
 	bridged := o.Network != "none" && o.Network != "host" && !strings.HasPrefix(o.Network, "container:")
-	if cfg.UserModeNetwork {
-		release, err := e.joinUserModeNetwork(cfg, rec, &run, net)
+	if cfg.UserModeNetwork != "" {
+		release, err := e.joinUserModeNetwork(cfg, rec, s, &run, net)
 		if err != nil {
 			return container.Exit{}, warnings, err
 		}
 		defer release()
 	}
-	if len(cfg.Ports) > 0 && !bridged && !cfg.UserModeNetwork {
+	if len(cfg.Ports) > 0 && !bridged && cfg.UserModeNetwork == "" {
 		return container.Exit{}, warnings, fmt.Errorf("-p publishes ports of a bridge network, and --network %s has none: drop -p or --network", o.Network)
 	}
 	if bridged {
@@ -271,6 +271,9 @@ func finishRecord(store managed.Store, id string, exit container.Exit, runErr er
 	rec, _ := store.Update(id, func(r *managed.Record) {
 		st := &r.State
 		st.Status, st.Pid = managed.Exited, 0
+		if r.Network != nil {
+			r.Network.UserMode = nil // stopped with the run
+		}
 		if monitorGone {
 			st.MonitorPid, st.MonitorStart = 0, 0
 		}
@@ -383,21 +386,34 @@ func (e *Engine) joinNetwork(cfg *managed.Config, rec *managed.Record, s *specs.
 }
 
 // joinUserModeNetwork connects a rootless container's network namespace
-// to the host through slirp4netns while its init stage waits, and
-// publishes its ports there; release ends slirp4netns.
-func (e *Engine) joinUserModeNetwork(cfg *managed.Config, rec *managed.Record, run *container.Options, info *managed.Network) (func(), error) {
+// to the host through its user-mode stack (pasta or slirp4netns) while
+// its init stage waits, publishes its ports there, and gives it a
+// resolv.conf naming the stack's DNS forwarder; release ends the stack.
+// The stack's process is recorded (info.UserMode) for garbage collection
+// should the berth running it be killed.
+func (e *Engine) joinUserModeNetwork(cfg *managed.Config, rec *managed.Record, s *specs.Spec, run *container.Options, info *managed.Network) (func(), error) {
 	ports, err := parsePorts(cfg.Ports)
 	if err != nil {
 		return nil, err
 	}
-	var stack *usermode.Stack
-	api := filepath.Join(e.Runroot, "slirp4netns-"+rec.ID[:12]+".sock")
+	tool := string(cfg.UserModeNetwork)
+	resolv := filepath.Join(e.ContainerDir(rec.ID), "resolv.conf")
+	if err := usermode.WriteResolvConf(resolv, tool); err != nil {
+		return nil, fmt.Errorf("write the container's resolv.conf: %w", err)
+	}
+	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/etc/resolv.conf", Type: "bind", Source: resolv,
+		Options: []string{"rbind", "nosuid", "nodev", "noexec"}})
+	var stack usermode.Stack
 	run.Prepare = func(pid int) error {
 		var err error
-		stack, err = usermode.Start(pid, api, ports)
-		return err
+		if stack, err = usermode.Start(tool, pid, e.Runroot, rec.ID, ports); err != nil {
+			return err
+		}
+		r := stack.Record()
+		info.UserMode = &r
+		return nil
 	}
-	info.Mode, info.IPAddress, info.Gateway = "bridge (slirp4netns)", usermode.Address, usermode.Gateway
+	info.Mode, info.IPAddress, info.Gateway = "bridge ("+tool+")", usermode.Address, usermode.Gateway
 	for _, p := range ports {
 		info.Ports = append(info.Ports, p.String())
 	}

@@ -43,9 +43,9 @@ type Config struct {
 	// NetworkMode is --network: bridge, a network's name, none, host or
 	// container:NAME (resolved again on every run).
 	NetworkMode string `json:"NetworkMode"`
-	// UserModeNetwork: a rootless bridge, slirp4netns on the container's
-	// own network namespace (NetworkMode is none then).
-	UserModeNetwork bool `json:"UserModeNetwork,omitempty"`
+	// UserModeNetwork is the user-mode stack of a rootless bridge, pasta
+	// or slirp4netns, on the container's own network namespace.
+	UserModeNetwork UserModeTool `json:"UserModeNetwork,omitempty"`
 	// Ports are -p as given: [hostip:]hostport:containerport[/proto].
 	Ports []string `json:"Ports,omitempty"`
 	// Mounts are -v, --mount and --tmpfs, parsed and checked; a volume's
@@ -60,6 +60,28 @@ type Config struct {
 	UIDMaps []string `json:"UIDMaps,omitempty"`
 	GIDMaps []string `json:"GIDMaps,omitempty"`
 	KeepID  *IDPair  `json:"KeepID,omitempty"`
+}
+
+// UserModeTool names a user-mode network stack ("" for none). Records
+// written before pasta was supported say true, for slirp4netns.
+type UserModeTool string
+
+// UnmarshalJSON reads the tool's name, or the older true or false.
+func (t *UserModeTool) UnmarshalJSON(b []byte) error {
+	switch string(b) {
+	case "true":
+		*t = "slirp4netns"
+		return nil
+	case "false", "null":
+		*t = ""
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("UserModeNetwork: %w", err)
+	}
+	*t = UserModeTool(s)
+	return nil
 }
 
 // IDPair is a user and group ID.

@@ -31,6 +31,7 @@ import (
 	"github.com/berth-runtime/berth/internal/atomicdir"
 	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/berth-runtime/berth/internal/flock"
+	"github.com/berth-runtime/berth/internal/network/usermode"
 	"github.com/berth-runtime/berth/internal/pidfd"
 	"golang.org/x/sys/unix"
 )
@@ -155,6 +156,9 @@ type Network struct {
 	IPAddress string   `json:"IPAddress,omitempty"`
 	Gateway   string   `json:"Gateway,omitempty"`
 	Ports     []string `json:"Ports,omitempty"`
+	// UserMode is the running user-mode stack of a rootless bridge,
+	// ended by the next berth command if the one running it was killed.
+	UserMode *usermode.Record `json:"UserMode,omitempty"`
 }
 
 // Store is a directory of containers.

@@ -656,12 +656,13 @@ func (u *rootlessUser) withTun(t *testing.T, args ...string) *exec.Cmd {
 	return cmd
 }
 
-// TestRootlessBridge: a rootless --network bridge is slirp4netns in the
-// container's own network namespace (tap0 with 10.0.2.100, the gateway
-// 10.0.2.2); -p publishes a host port ≥ 1024 that reaches the container
-// from the host's loopback; stop and rm leave no slirp4netns process
-// and no API socket. Without access to /dev/net/tun it is refused in one
-// line naming it.
+// TestRootlessBridge: a rootless --network slirp4netns (what --network
+// bridge is where pasta is not installed; TestRootlessPasta tests pasta)
+// is slirp4netns in the container's own network namespace (tap0 with
+// 10.0.2.100, the gateway 10.0.2.2); -p publishes a host port ≥ 1024
+// that reaches the container from the host's loopback; stop and rm leave
+// no slirp4netns process and no API socket. Without access to
+// /dev/net/tun it is refused in one line naming it.
 func TestRootlessBridge(t *testing.T) {
 	needRoot(t)
 	if _, err := exec.LookPath("slirp4netns"); err != nil {
@@ -682,9 +683,9 @@ func TestRootlessBridge(t *testing.T) {
 		oneLine(t, "bridge without /dev/net/tun", u.berth(t, "run", "--rm", "--rootfs", dir, "--network", "bridge", "true"), "/dev/net/tun")
 	}
 
-	out, err := u.withTun(t, "run", "--rm", "--rootfs", dir, "--network", "bridge", "sh", "-c", "ip -4 -o addr show tap0 | awk '{print $4}'; ip route | grep default").CombinedOutput()
+	out, err := u.withTun(t, "run", "--rm", "--rootfs", dir, "--network", "slirp4netns", "sh", "-c", "ip -4 -o addr show tap0 | awk '{print $4}'; ip route | grep default").CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "10.0.2.100/24") || !strings.Contains(string(out), "default via 10.0.2.2") {
-		t.Fatalf("--network bridge: %v %q", err, out)
+		t.Fatalf("--network slirp4netns: %v %q", err, out)
 	}
 
 	// The host's loopback is out of reach (podman's default): a service
@@ -702,7 +703,7 @@ func TestRootlessBridge(t *testing.T) {
 		}
 	}()
 	hostPort := ln.Addr().(*net.TCPAddr).Port
-	out, _ = u.withTun(t, "run", "--rm", "--rootfs", dir, "--network", "bridge", "sh", "-c", fmt.Sprintf("nc -w 2 10.0.2.2 %d </dev/null && echo reached || echo blocked", hostPort)).CombinedOutput()
+	out, _ = u.withTun(t, "run", "--rm", "--rootfs", dir, "--network", "slirp4netns", "sh", "-c", fmt.Sprintf("nc -w 2 10.0.2.2 %d </dev/null && echo reached || echo blocked", hostPort)).CombinedOutput()
 	select {
 	case <-accepted:
 		t.Errorf("the container reached the host's loopback: %q", out)
@@ -715,7 +716,7 @@ func TestRootlessBridge(t *testing.T) {
 	b := make([]byte, 2)
 	rand.Read(b)
 	port := 20000 + (int(b[0])<<8|int(b[1]))%20000
-	cmd := u.withTun(t, "run", "-d", "--name", "rl-pub", "--rootfs", dir, "-p", fmt.Sprintf("127.0.0.1:%d:80", port), "sh", "-c", "while :; do echo hello | nc -l -p 80; done")
+	cmd := u.withTun(t, "run", "-d", "--name", "rl-pub", "--rootfs", dir, "--network", "slirp4netns", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), "sh", "-c", "while :; do echo hello | nc -l -p 80; done")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("run -d -p: %v %q", err, out)
 	}

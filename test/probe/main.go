@@ -7,13 +7,18 @@
 //	probe scanroot PATH STOP  until the file STOP exists, look for PATH under
 //	                       /proc/*/root/ of every other process, then print how
 //	                       often it was seen
+//	probe udprecv PORT     receive one UDP datagram on PORT (every address) and
+//	                       print it, or fail after 20 s (busybox's nc has no
+//	                       dependable UDP listener)
 package main
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -21,7 +26,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: probe tiocsti TEXT | scanroot PATH STOP")
+		fmt.Fprintln(os.Stderr, "usage: probe tiocsti TEXT | scanroot PATH STOP | udprecv PORT")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -29,6 +34,8 @@ func main() {
 		tiocsti(os.Args[2])
 	case "scanroot":
 		scanRoot(os.Args[2], os.Args[3])
+	case "udprecv":
+		udpRecv(os.Args[2])
 	default:
 		fmt.Fprintf(os.Stderr, "probe: unknown command %q\n", os.Args[1])
 		os.Exit(2)
@@ -80,4 +87,23 @@ func scanRoot(path, stop string) {
 		}
 	}
 	fmt.Printf("scans=%d seen=%d\n", scans, seen)
+}
+
+// udpRecv prints the first datagram that reaches port, for a test that
+// publishes a UDP port.
+func udpRecv(port string) {
+	pc, err := net.ListenPacket("udp", ":"+port)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "probe:", err)
+		os.Exit(1)
+	}
+	fmt.Println("listening")
+	_ = pc.SetReadDeadline(time.Now().Add(20 * time.Second))
+	buf := make([]byte, 1500)
+	n, _, err := pc.ReadFrom(buf)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "probe:", err)
+		os.Exit(1)
+	}
+	fmt.Printf("received %q\n", buf[:n])
 }

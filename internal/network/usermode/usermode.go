@@ -1,178 +1,118 @@
 // Package usermode gives a rootless container a network through a
-// user-mode TCP/IP stack, slirp4netns: an ordinary user cannot make
-// berth's bridge, veths and nftables rules in the host's network
-// namespace, so a process of the user's relays the container's traffic
-// through sockets of its own on the host instead, as podman does.
+// user-mode TCP/IP stack, pasta (Debian's passt package) or slirp4netns:
+// an ordinary user cannot make berth's bridge, veths and nftables rules
+// in the host's network namespace, so a process of the user's relays the
+// container's traffic through sockets of its own on the host instead, as
+// podman does. Like podman 5, berth prefers pasta when it is installed:
+// it maps the container's frames onto sockets of its own without a TCP
+// stack (slirp4netns runs one, libslirp's), and is maintained with
+// podman; docs/bench.md has both tools' throughput.
 package usermode
 
 import (
-	"bufio"
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
-	"os"
 	"os/exec"
-	"strconv"
-	"strings"
-	"time"
 
+	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/berth-runtime/berth/internal/network/nft"
 	"golang.org/x/sys/unix"
 )
 
-// ErrNoSlirp means slirp4netns is not installed.
-var ErrNoSlirp = errors.New("a rootless bridge network needs slirp4netns: install Debian's slirp4netns package, or use --network none or host")
+// The tools, by podman's names for them (--network pasta, slirp4netns).
+const (
+	Pasta = "pasta"
+	Slirp = "slirp4netns"
+)
+
+// ErrNone means neither tool is installed.
+var ErrNone = errors.New("a rootless bridge network needs pasta or slirp4netns: install Debian's passt or slirp4netns package, or use --network none or host")
 
 // ErrNoTun means the user may not open /dev/net/tun.
-var ErrNoTun = errors.New("a rootless bridge network needs /dev/net/tun open to every user (mode 0666, as Debian ships it); use --network none or host")
+var ErrNoTun = errors.New("a rootless user-mode network needs /dev/net/tun open to every user (mode 0666, as Debian ships it); use --network none or host")
 
-// Address is the container's address on slirp4netns's network
-// (10.0.2.0/24, its default), its gateway and its DNS forwarder.
+// Address is the container's address on the user-mode network
+// (10.0.2.0/24, slirp4netns's default, which berth gives pasta too so that
+// both look alike), and its gateway.
 const (
 	Address = "10.0.2.100"
 	Gateway = "10.0.2.2"
-	DNS     = "10.0.2.3"
 )
 
-// Available reports whether slirp4netns can be found, and where.
-func Available() (string, error) {
-	path, err := exec.LookPath("slirp4netns")
-	if err != nil {
-		return "", ErrNoSlirp
+// IsTool reports whether name is one of the tools (--network NAME).
+func IsTool(name string) bool { return name == Pasta || name == Slirp }
+
+// Choose returns the tool a rootless container uses: name if it is one
+// ("" or "bridge" mean the default, pasta if it is installed, else
+// slirp4netns), once it is found installed and /dev/net/tun usable.
+func Choose(name string) (string, error) {
+	switch name {
+	case "", "bridge":
+		name = Pasta
+		if _, err := exec.LookPath(Pasta); err != nil {
+			name = Slirp
+		}
+	case Pasta, Slirp:
+	default:
+		return "", errdefs.New(errdefs.ErrInvalidArgument, "unknown user-mode network %q: use pasta or slirp4netns", name)
 	}
-	// The tap device slirp4netns makes is opened through /dev/net/tun.
+	if _, err := Available(name); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// Available reports whether tool can be found, and where.
+func Available(tool string) (string, error) {
+	path, err := exec.LookPath(tool)
+	if err != nil {
+		if tool == Pasta {
+			return "", errors.New("--network pasta needs pasta: install Debian's passt package, or use --network slirp4netns")
+		}
+		if _, perr := exec.LookPath(Pasta); perr != nil {
+			return "", ErrNone
+		}
+		return "", errors.New("--network slirp4netns needs slirp4netns: install Debian's slirp4netns package, or use --network pasta")
+	}
+	// Both open the container's tap device through /dev/net/tun.
 	if err := unix.Access("/dev/net/tun", unix.R_OK|unix.W_OK); err != nil {
 		return "", fmt.Errorf("%w: /dev/net/tun: %v", ErrNoTun, err)
 	}
 	return path, nil
 }
 
-// Stack is a running slirp4netns serving one container.
-type Stack struct {
-	cmd    *exec.Cmd
-	exitW  *os.File
-	api    string
-	stderr *bytes.Buffer
+// Stack is a running user-mode stack serving one container.
+type Stack interface {
+	// Record is what garbage collection needs to end the stack once
+	// berth is gone.
+	Record() Record
+	// Stop ends the stack and removes its files.
+	Stop()
 }
 
 // Start connects the network namespace of process pid (the container's
-// init stage, waiting) to the host through slirp4netns, with tap0 up and
-// configured, and publishes ports on the host. The host's loopback is out
-// of the container's reach (--disable-host-loopback, podman's default).
-// slirp4netns ends when Stop is called or when this process dies (its
-// exit pipe closes).
-func Start(pid int, apiSocket string, ports []nft.Port) (_ *Stack, err error) {
-	path, err := Available()
-	if err != nil {
-		return nil, err
-	}
-	readyR, readyW, err := os.Pipe()
-	if err != nil {
-		return nil, err
-	}
-	defer readyR.Close()
-	exitR, exitW, err := os.Pipe()
-	if err != nil {
-		readyW.Close()
-		return nil, err
-	}
-	_ = os.Remove(apiSocket)
-	s := &Stack{exitW: exitW, api: apiSocket, stderr: &bytes.Buffer{}}
-	s.cmd = exec.Command(path, "--configure", "--mtu=65520", "--disable-host-loopback",
-		"--ready-fd=3", "--exit-fd=4", "--api-socket", apiSocket, strconv.Itoa(pid), "tap0")
-	s.cmd.ExtraFiles = []*os.File{readyW, exitR}
-	s.cmd.Stderr = s.stderr
-	err = s.cmd.Start()
-	readyW.Close()
-	exitR.Close()
-	if err != nil {
-		exitW.Close()
-		return nil, fmt.Errorf("start slirp4netns: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			s.Stop()
+// init stage, waiting) to the host through tool, with its tap device up
+// and configured, and publishes ports on the host. runDir holds files of
+// the stack (API socket, PID file) named by the container's id.
+func Start(tool string, pid int, runDir, id string, ports []nft.Port) (Stack, error) {
+	var (
+		s   Stack
+		err error
+	)
+	// Assigned only on success: a nil *pastaStack in a Stack is not nil.
+	switch tool {
+	case Pasta:
+		var p *pastaStack
+		if p, err = startPasta(pid, runDir, id, ports); err == nil {
+			s = p
 		}
-	}()
-	if err := s.waitReady(readyR); err != nil {
-		return nil, err
-	}
-	for _, p := range ports {
-		if err := s.publish(p); err != nil {
-			return nil, fmt.Errorf("publish %s: %w", p, err)
+	case Slirp:
+		var p *slirpStack
+		if p, err = startSlirp(pid, runDir, id, ports); err == nil {
+			s = p
 		}
+	default:
+		err = fmt.Errorf("unknown user-mode network %q", tool)
 	}
-	return s, nil
-}
-
-func (s *Stack) waitReady(ready *os.File) error {
-	_ = ready.SetReadDeadline(time.Now().Add(10 * time.Second))
-	var b [1]byte
-	if n, _ := ready.Read(b[:]); n == 1 {
-		return nil
-	}
-	return fmt.Errorf("slirp4netns did not configure the container's network: %s", s.why())
-}
-
-// why is slirp4netns's last line of complaint.
-func (s *Stack) why() string {
-	lines := strings.Split(strings.TrimSpace(s.stderr.String()), "\n")
-	if last := lines[len(lines)-1]; last != "" {
-		return last
-	}
-	return "it said nothing"
-}
-
-// publish forwards a host port to the container (slirp4netns's
-// add_hostfwd): the host port is bound by slirp4netns, as the user, so
-// ports below the unprivileged limit (1024) are refused.
-func (s *Stack) publish(p nft.Port) error {
-	host := "0.0.0.0"
-	if p.HostIP.IsValid() && !p.HostIP.IsUnspecified() {
-		host = p.HostIP.String()
-	}
-	req := map[string]any{"execute": "add_hostfwd", "arguments": map[string]any{
-		"proto": p.Proto, "host_addr": host, "host_port": p.HostPort, "guest_addr": Address, "guest_port": p.ContainerPort,
-	}}
-	conn, err := net.DialTimeout("unix", s.api, 5*time.Second)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	_ = conn.SetDeadline(time.Now().Add(5 * time.Second))
-	if err := json.NewEncoder(conn).Encode(req); err != nil {
-		return err
-	}
-	if uc, ok := conn.(*net.UnixConn); ok {
-		_ = uc.CloseWrite()
-	}
-	line, _ := bufio.NewReader(conn).ReadBytes('\n')
-	var resp struct {
-		Error *struct {
-			Desc string `json:"desc"`
-		} `json:"error"`
-	}
-	if err := json.Unmarshal(bytes.TrimSpace(line), &resp); err != nil && len(bytes.TrimSpace(line)) > 0 {
-		return fmt.Errorf("slirp4netns answered %q", line)
-	}
-	if resp.Error != nil {
-		return fmt.Errorf("slirp4netns: %s (host ports below 1024 need root)", resp.Error.Desc)
-	}
-	return nil
-}
-
-// Stop ends slirp4netns and removes its API socket.
-func (s *Stack) Stop() {
-	s.exitW.Close()
-	done := make(chan struct{})
-	go func() { _ = s.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(2 * time.Second):
-		_ = s.cmd.Process.Kill()
-		<-done
-	}
-	_ = os.Remove(s.api)
+	return s, err
 }
