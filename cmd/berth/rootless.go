@@ -129,8 +129,9 @@ func warnOwnIDOnce(runroot string) {
 // bridge networks are a bridge, veths and nftables rules in the host's
 // network namespace, which an ordinary user cannot make: a rootless
 // --network bridge is a user-mode stack instead (slirp4netns, as podman
-// does), in a network namespace of the container's own (none, then
-// connected: f.userMode). Without --network, rootless containers get
+// does), in a network namespace of the container's own, connected by it
+// (f.userMode). It stays "bridge" in the stored config, as asked: inspect
+// shows it, and the engine knows it from the user-mode flag. Without --network, rootless containers get
 // none (loopback only), which starts no extra process, unless -p asks
 // for published ports; host, none and container:NAME work as for root.
 // Networks made with berth network create need root.
@@ -154,7 +155,7 @@ func rootlessNetwork(f *runFlags, fl *pflag.FlagSet) error {
 		if _, err := usermode.Available(); err != nil {
 			return err
 		}
-		o.Network, f.userMode = "none", true
+		o.Network, f.userMode = "bridge", true
 		return nil
 	default:
 		return fmt.Errorf("--network %s needs root: a rootless container can have --network bridge (slirp4netns), none, host or container:NAME", mode)

@@ -44,7 +44,7 @@ type Config struct {
 	// container:NAME (resolved again on every run).
 	NetworkMode string `json:"NetworkMode"`
 	// UserModeNetwork: a rootless bridge, slirp4netns on the container's
-	// own network namespace (NetworkMode is none then).
+	// own network namespace (NetworkMode is bridge, as asked).
 	UserModeNetwork bool `json:"UserModeNetwork,omitempty"`
 	// Ports are -p as given: [hostip:]hostport:containerport[/proto].
 	Ports []string `json:"Ports,omitempty"`

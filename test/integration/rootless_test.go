@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -719,19 +720,15 @@ func TestRootlessBridge(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("run -d -p: %v %q", err, out)
 	}
-	waitFor(t, "the published port answers", func() bool {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
-		if err != nil {
-			return false
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(2 * time.Second))
-		line, _ := bufio.NewReader(c).ReadString('\n')
-		return line == "hello\n"
-	})
-	if r := u.berth(t, "inspect", "-f", "{{.NetworkSettings.IPAddress}}", "rl-pub"); r.code == 0 && r.stdout != "" && !strings.Contains(r.stdout, "10.0.2.100") {
-		t.Errorf("inspect: %+v", r)
+	waitFor(t, "the published port answers", func() bool { return hello(port) })
+	checkUserModeInspect(t, u, "rl-pub")
+	// restart runs the stored config again: the user-mode stack, not
+	// root's bridge, and the port is published again.
+	if out, err := u.withTun(t, "restart", "-t", "1", "rl-pub").CombinedOutput(); err != nil || string(out) != "rl-pub\n" {
+		t.Errorf("restart: %v %q", err, out)
 	}
+	waitFor(t, "the published port answers after restart", func() bool { return hello(port) })
+	checkUserModeInspect(t, u, "rl-pub")
 	if r := u.berth(t, "stop", "-t", "1", "rl-pub"); r.code != 0 {
 		t.Errorf("stop: %+v", r)
 	}
@@ -747,5 +744,36 @@ func TestRootlessBridge(t *testing.T) {
 	if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {
 		c.Close()
 		t.Errorf("port %d still answers after rm", port)
+	}
+}
+
+// hello reports whether 127.0.0.1:port answers "hello".
+func hello(port int) bool {
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	line, _ := bufio.NewReader(c).ReadString('\n')
+	return line == "hello\n"
+}
+
+// checkUserModeInspect: inspect shows a running rootless --network bridge
+// container as bridge, the mode the user asked for (its stored config),
+// connected through a user-mode stack at its address.
+func checkUserModeInspect(t *testing.T, u *rootlessUser, name string) {
+	t.Helper()
+	r := u.berth(t, "inspect", name)
+	var info []struct {
+		CreateConfig    struct{ NetworkMode string }
+		NetworkSettings struct{ Mode, IPAddress string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &info); err != nil || len(info) != 1 {
+		t.Fatalf("inspect %s: %v %+v", name, err, r)
+	}
+	c, n := info[0].CreateConfig, info[0].NetworkSettings
+	if c.NetworkMode != "bridge" || !strings.HasPrefix(n.Mode, "bridge (") || n.IPAddress == "" {
+		t.Errorf("inspect %s: NetworkMode %q, NetworkSettings %+v; want bridge, bridge (its user-mode stack) and an address", name, c.NetworkMode, n)
 	}
 }
