@@ -7,7 +7,8 @@ set -eu -o pipefail
 
 [ "$(id -u)" = 0 ] || die "install-deps.sh must run as root (apt-get install)"
 
-pkgs=(qemu-system-x86 busybox-static cpio coreutils iproute2 util-linux nftables criu podman conmon runc systemd)
+pkgs=(qemu-system-x86 busybox-static cpio coreutils iproute2 util-linux nftables criu podman conmon runc systemd
+	passwd uidmap slirp4netns passt)
 missing=()
 for p in "${pkgs[@]}"; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
