@@ -724,17 +724,22 @@ func TestRootlessDelegatedV2(t *testing.T) {
 
 // withTun is the user's berth run in a private mount namespace whose
 // /dev/net/tun is a node open to every user, as Debian ships it, where
-// the host's is not: the host's own device node is left as it is.
+// the host's is not: the host's own device node is left as it is. The
+// node is made on a tmpfs of that namespace's own, because the host's
+// /tmp may be nodev (the v2 VM's is, as systemd's is), and a node there
+// cannot be opened, even through a bind mount.
 func (u *rootlessUser) withTun(t *testing.T, args ...string) *exec.Cmd {
 	t.Helper()
-	dir := t.TempDir() // root's, 0700: only the mount below reaches the node
-	node := filepath.Join(dir, "tun")
-	if err := unix.Mknod(node, unix.S_IFCHR|0o666, int(unix.Mkdev(10, 200))); err != nil {
-		t.Fatal(err)
+	dir := t.TempDir() // root's, 0700; the tmpfs is mounted on it in the namespace only
+	// util-linux's setpriv by its path: a busybox sh may prefer its own
+	// applet, which has no --reuid.
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skip("needs setpriv (util-linux)")
 	}
-	os.Chmod(node, 0o666)
-	script := `mount --bind "$0" /dev/net/tun && exec setpriv --reuid=` + strconv.Itoa(u.uid) + ` --regid=` + strconv.Itoa(u.gid) + ` --clear-groups -- "$@"`
-	cmd := exec.Command("unshare", append([]string{"-m", "--propagation", "private", "--", "sh", "-c", script, node, berthBin}, args...)...)
+	script := `mount -t tmpfs -o mode=0700 berth-tun "$0" && mknod -m 0666 "$0/tun" c 10 200 && mount --bind "$0/tun" /dev/net/tun && ` +
+		`exec ` + setpriv + ` --reuid=` + strconv.Itoa(u.uid) + ` --regid=` + strconv.Itoa(u.gid) + ` --clear-groups -- "$@"`
+	cmd := exec.Command("unshare", append([]string{"-m", "--propagation", "private", "--", "sh", "-c", script, dir, berthBin}, args...)...)
 	cmd.Env, cmd.Dir = u.command().Env, u.home
 	return cmd
 }
