@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # install-deps.sh: install what test/vm/run.sh needs on a fresh Debian
-# machine (qemu, a static busybox, cpio) and fetch the guest kernel into
+# machine (qemu, a static busybox, cpio, the rootless tests' uidmap,
+# slirp4netns and passt) and fetch the guest kernel into
 # the cache. Idempotent; waits for another apt-get's lock.
 set -eu -o pipefail
 . "$(dirname "$0")/lib.sh"
