@@ -265,7 +265,8 @@ func oneLine(t *testing.T, what string, r result, want string) {
 // user namespace mapped from the user's IDs, -it, -d, ps, logs, stop, rm,
 // --network none and host work; what needs privilege it lacks (limits on
 // cgroup v1 or without delegation, networks of berth network create,
-// a missing newuidmap) is refused in one line; exec joins a detached
+// a missing newuidmap) is refused in one line; given a delegated cgroup
+// v2 subtree (the v2 VM), the limits hold; exec joins a detached
 // container's namespaces, user namespace included; nothing is left
 // behind.
 func TestRootless(t *testing.T) {
@@ -700,7 +701,8 @@ func TestRootlessDelegatedV2(t *testing.T) {
 		t.Errorf("limits in the delegated subtree: %+v, want 67108864, 20 and 50000 100000", r)
 	}
 	// exec, from the user's session, runs in the detached container's
-	// delegated cgroup, under its limits.
+	// delegated cgroup, under its limits. (WaitDelay: a container's
+	// process may hold the output open.)
 	inLeaf := func(args ...string) (string, error) {
 		cmd := u.command(args...)
 		cmd.WaitDelay = time.Second
