@@ -131,10 +131,11 @@ func warnOwnIDOnce(runroot string) {
 // --network bridge is a user-mode stack instead (slirp4netns, as podman
 // does), in a network namespace of the container's own, connected by it
 // (f.userMode). It stays "bridge" in the stored config, as asked: inspect
-// shows it, and the engine knows it from the user-mode flag. Without --network, rootless containers get
-// none (loopback only), which starts no extra process, unless -p asks
-// for published ports; host, none and container:NAME work as for root.
-// Networks made with berth network create need root.
+// shows it, and the engine knows it from the user-mode flag. Without
+// --network, rootless containers get none (loopback only), which starts
+// no extra process, unless -p asks for published ports; host, none and
+// container:NAME work as for root. Networks made with berth network
+// create need root.
 func rootlessNetwork(f *runFlags, fl *pflag.FlagSet) error {
 	o := &f.opts
 	if !rootless.Active() {
