@@ -130,9 +130,11 @@ func warnOwnIDOnce(runroot string) {
 // bridge networks are a bridge, veths and nftables rules in the host's
 // network namespace, which an ordinary user cannot make: a rootless
 // --network bridge is a user-mode stack instead, in a network namespace
-// of the container's own (none, then connected: f.userMode): pasta if it
+// of the container's own, connected by it (f.userMode): pasta if it
 // is installed, else slirp4netns, as podman 5 chooses; --network pasta
-// and --network slirp4netns (podman's names) choose one. Without
+// and --network slirp4netns (podman's names) choose one. The stored
+// config keeps the mode as asked (inspect shows it); the engine knows
+// user mode from the tool's name. Without
 // --network, rootless containers get none (loopback only), which starts
 // no extra process, unless -p asks for published ports; host, none and
 // container:NAME work as for root. Networks made with berth network
@@ -161,7 +163,7 @@ func rootlessNetwork(f *runFlags, fl *pflag.FlagSet) error {
 		if err != nil {
 			return err
 		}
-		o.Network, f.userMode = "none", tool
+		o.Network, f.userMode = mode, tool
 		return nil
 	default:
 		return errdefs.New(errdefs.ErrInvalidArgument, "--network %s needs root: a rootless container can have --network bridge (pasta or slirp4netns), pasta, slirp4netns, none, host or container:NAME", mode)

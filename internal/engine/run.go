@@ -218,7 +218,9 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 	}
 	run.Spec = s
 	net := &managed.Network{Mode: o.Network}
-	bridged := o.Network != "none" && o.Network != "host" && !strings.HasPrefix(o.Network, "container:")
+	// A rootless bridge (user mode) gets its own empty network namespace,
+	// as none does, which its user-mode stack connects: not root's bridge.
+	bridged := o.Network != "none" && o.Network != "host" && !strings.HasPrefix(o.Network, "container:") && cfg.UserModeNetwork == ""
 	if cfg.UserModeNetwork != "" {
 		release, err := e.joinUserModeNetwork(cfg, rec, s, &run, net)
 		if err != nil {

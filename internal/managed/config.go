@@ -44,7 +44,8 @@ type Config struct {
 	// container:NAME (resolved again on every run).
 	NetworkMode string `json:"NetworkMode"`
 	// UserModeNetwork is the user-mode stack of a rootless bridge, pasta
-	// or slirp4netns, on the container's own network namespace.
+	// or slirp4netns, on the container's own network namespace
+	// (NetworkMode stays as asked: bridge, pasta or slirp4netns).
 	UserModeNetwork UserModeTool `json:"UserModeNetwork,omitempty"`
 	// Ports are -p as given: [hostip:]hostport:containerport[/proto].
 	Ports []string `json:"Ports,omitempty"`

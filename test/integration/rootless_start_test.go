@@ -105,9 +105,12 @@ func withSystemConfig(t *testing.T, u *rootlessUser, conf string) func(args ...s
 	}
 	return func(args ...string) result {
 		cmd := u.command()
-		script := `e=$1; id=$2; shift 2; mount --bind "$e" /etc && exec setpriv --reuid "$id" --regid "$id" --clear-groups "$@"`
+		// setpriv by its path: a busybox sh (the v2 VM's) prefers its
+		// own applet, which has no --reuid.
+		setpriv, _ := exec.LookPath("setpriv")
+		script := `e=$1; id=$2; sp=$3; shift 3; mount --bind "$e" /etc && exec "$sp" --reuid "$id" --regid "$id" --clear-groups "$@"`
 		cmd.Path = "/usr/bin/unshare"
-		cmd.Args = append([]string{"unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", etc, strconv.Itoa(u.uid), berthBin}, args...)
+		cmd.Args = append([]string{"unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", etc, strconv.Itoa(u.uid), setpriv, berthBin}, args...)
 		cmd.SysProcAttr = nil // root, for the mount; setpriv drops to the user
 		return collect(t, cmd, "berth as "+u.name+" with a host-wide berth.toml")
 	}

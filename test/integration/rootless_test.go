@@ -5,9 +5,11 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -31,6 +33,9 @@ type rootlessUser struct {
 	subStart int // first subordinate uid and gid
 	home     string
 	runtime  string // XDG_RUNTIME_DIR
+	// cgroup, once delegate gave the user a subtree, is its leaf, where
+	// each of the user's commands starts.
+	cgroup *os.File
 }
 
 const rootlessSubCount = 65536
@@ -166,7 +171,80 @@ func (u *rootlessUser) command(args ...string) *exec.Cmd {
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + u.home, "XDG_RUNTIME_DIR=" + u.runtime, "USER=" + u.name}
 	cmd.Dir = u.home
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(u.uid), Gid: uint32(u.gid), Groups: []uint32{}}}
+	if u.cgroup != nil {
+		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, int(u.cgroup.Fd())
+	}
 	return cmd
+}
+
+// delegate gives the user a cgroup v2 subtree as systemd's Delegate=yes
+// gives user@UID.service: a cgroup beside the test's own with memory,
+// pids, cpu and io enabled for its children; it and the files systemd
+// chowns (cgroup.procs, cgroup.subtree_control, cgroup.threads) the
+// user's; and a leaf, session, where each of the user's later commands
+// starts, as a login's processes start in its session's scope. Skips the
+// test on cgroup v1, which cannot delegate. At the end of the test what
+// still runs there is killed, the subtree removed, and the user's
+// commands start in the test's cgroup again.
+func (u *rootlessUser) delegate(t *testing.T) string {
+	t.Helper()
+	if cgroupVersion(t) != "v2" {
+		t.Skip("cgroup v1 cannot delegate to ordinary users: the cgroup v2 VM runs this (make test-v2)")
+	}
+	top := filepath.Join("/sys/fs/cgroup", "berth-it-deleg-"+strconv.Itoa(u.uid))
+	leaf := filepath.Join(top, "session")
+	if err := os.Mkdir(top, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { undelegate(t, top) })
+	if err := os.Mkdir(leaf, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(top, "cgroup.subtree_control"), []byte("+memory +pids +cpu +io"), 0); err != nil {
+		t.Fatalf("enable controllers in %s: %v", top, err)
+	}
+	for _, d := range []string{top, leaf} {
+		for _, f := range []string{"", "cgroup.procs", "cgroup.subtree_control", "cgroup.threads"} {
+			if err := os.Chown(filepath.Join(d, f), u.uid, u.gid); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	fd, err := unix.Open(leaf, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.cgroup = os.NewFile(uintptr(fd), leaf)
+	t.Cleanup(func() {
+		u.cgroup.Close()
+		u.cgroup = nil
+	})
+	return top
+}
+
+// undelegate kills what still runs in the delegated subtree top and
+// removes its cgroups, deepest first.
+func undelegate(t *testing.T, top string) {
+	if err := os.WriteFile(filepath.Join(top, "cgroup.kill"), []byte("1"), 0); err != nil {
+		t.Errorf("kill what runs in %s: %v", top, err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if ev, _ := os.ReadFile(filepath.Join(top, "cgroup.events")); !strings.Contains(string(ev), "populated 1") {
+			break
+		}
+	}
+	var dirs []string
+	filepath.WalkDir(top, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			dirs = append(dirs, path)
+		}
+		return nil
+	})
+	for i := len(dirs) - 1; i >= 0; i-- {
+		if err := unix.Rmdir(dirs[i]); err != nil {
+			t.Errorf("remove the delegated cgroup: %v", err)
+		}
+	}
 }
 
 func (u *rootlessUser) berth(t *testing.T, args ...string) result {
@@ -187,7 +265,8 @@ func oneLine(t *testing.T, what string, r result, want string) {
 // user namespace mapped from the user's IDs, -it, -d, ps, logs, stop, rm,
 // --network none and host work; what needs privilege it lacks (limits on
 // cgroup v1 or without delegation, networks of berth network create,
-// a missing newuidmap) is refused in one line; exec joins a detached
+// a missing newuidmap) is refused in one line; given a delegated cgroup
+// v2 subtree (the v2 VM), the limits hold; exec joins a detached
 // container's namespaces, user namespace included; nothing is left
 // behind.
 func TestRootless(t *testing.T) {
@@ -293,6 +372,9 @@ func TestRootless(t *testing.T) {
 	cmd.Env[0] = "PATH=/nonexistent"
 	out, err := cmd.CombinedOutput()
 	oneLine(t, "no newuidmap", result{stderr: string(out), code: cmd.ProcessState.ExitCode()}, "install Debian's uidmap package")
+	// Given a delegated cgroup v2 subtree, the same limits hold (the v2
+	// VM; cgroup v1 cannot delegate, so this is skipped there).
+	t.Run("delegated", func(t *testing.T) { checkRootlessLimits(t, u, ref) })
 
 	// Detached: ps, logs, stop, rm, from outside and inside its namespace.
 	r = u.berth(t, "run", "-d", "--name", "rl-web", "--hostname", "rl-host", ref, "sh", "-c", "echo started; trap 'echo bye; exit 0' TERM; while :; do sleep 0.1; done")
@@ -358,6 +440,44 @@ func TestRootless(t *testing.T) {
 		}
 	}
 	checkNoLeaks(t, before)
+}
+
+// checkRootlessLimits delegates a cgroup v2 subtree to u and runs a
+// detached container of image ref with --memory, --pids-limit and --cpus:
+// its cgroup is below the subtree, holds its processes and has the
+// limits, which the container sees as its own; rm removes it.
+func checkRootlessLimits(t *testing.T, u *rootlessUser, ref string) {
+	top := u.delegate(t)
+	r := u.berth(t, "run", "-d", "--name", "rl-limits", "--memory", "64m", "--pids-limit", "20", "--cpus", "0.5", ref, "sleep", "1000")
+	id := strings.TrimSpace(r.stdout)
+	if r.code != 0 || len(id) != 64 {
+		t.Fatalf("run -d with limits in the delegated subtree: %+v", r)
+	}
+	cg := filepath.Join(top, "berth", id)
+	want := map[string]string{"memory.max": "67108864", "pids.max": "20", "cpu.max": "50000 100000"}
+	for f, v := range want {
+		if b, err := os.ReadFile(filepath.Join(cg, f)); err != nil || strings.TrimSpace(string(b)) != v {
+			t.Errorf("%s of the container's cgroup: %q %v, want %q", f, b, err, v)
+		}
+	}
+	var info []struct{ State struct{ Pid int } }
+	if r := u.berth(t, "inspect", "rl-limits"); json.Unmarshal([]byte(r.stdout), &info) != nil || len(info) != 1 || info[0].State.Pid == 0 {
+		t.Fatalf("inspect rl-limits: %+v", r)
+	}
+	own, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", info[0].State.Pid))
+	if want := "0::/" + strings.TrimPrefix(cg, "/sys/fs/cgroup/") + "\n"; string(own) != want {
+		t.Errorf("the container's PID 1 is in %q, want %q", own, want)
+	}
+	r = u.berth(t, "exec", "rl-limits", "cat", "/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/pids.max", "/sys/fs/cgroup/cpu.max")
+	if r.code != 0 || r.stdout != "67108864\n20\n50000 100000\n" {
+		t.Errorf("the limits as the container sees them: %+v", r)
+	}
+	if r := u.berth(t, "rm", "-f", "rl-limits"); r.code != 0 {
+		t.Errorf("rm -f rl-limits: %+v", r)
+	}
+	if _, err := os.Stat(cg); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the container's cgroup is left: %v", err)
+	}
 }
 
 // checkRootlessExec runs berth exec as the user into rl-web (a detached
@@ -563,63 +683,28 @@ func waitFor(t *testing.T, what string, ok func() bool) {
 }
 
 // TestRootlessDelegatedV2: on cgroup v2, a user given a subtree as
-// systemd's Delegate= gives user@UID.service (its directory and
-// cgroup.procs, cgroup.subtree_control and cgroup.threads chowned to
-// the user, controllers enabled) gets its limits there: the container's
-// cgroup is made below the subtree, and removed after it.
+// systemd's Delegate= gives user@UID.service (rootlessUser.delegate) gets
+// its limits there: the container's cgroup is made below the subtree,
+// with --memory, --pids-limit and --cpus in it, exec joins it, and it is
+// removed with the container.
 func TestRootlessDelegatedV2(t *testing.T) {
 	needRoot(t)
-	var st unix.Statfs_t
-	if unix.Statfs("/sys/fs/cgroup", &st) != nil || st.Type != unix.CGROUP2_SUPER_MAGIC {
-		t.Skip("needs a cgroup v2 host (the VM: make test-v2)")
-	}
 	u := newBareUser(t)
-	deleg := filepath.Join("/sys/fs/cgroup", "berth-it-deleg-"+u.name)
-	leaf := filepath.Join(deleg, "session")
-	for _, d := range []string{deleg, leaf} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(func() {
-		dirs, _ := filepath.Glob(filepath.Join(deleg, "berth", "*"))
-		for _, d := range append(dirs, filepath.Join(deleg, "berth"), leaf, deleg) {
-			unix.Rmdir(d)
-		}
-	})
-	if err := os.WriteFile(filepath.Join(deleg, "cgroup.subtree_control"), []byte("+memory +pids +cpu"), 0); err != nil {
-		t.Fatalf("enable controllers: %v", err)
-	}
-	for _, d := range []string{deleg, leaf} {
-		for _, f := range []string{"", "cgroup.procs", "cgroup.subtree_control", "cgroup.threads"} {
-			if err := os.Chown(filepath.Join(d, f), u.uid, u.gid); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	top := u.delegate(t)
 	dir := filepath.Join(u.home, "rootfs")
 	if err := BuildBusyboxRootfs(dir); err != nil {
 		t.Fatal(err)
 	}
 	exec.Command("chown", "-R", fmt.Sprintf("%d:%d", u.uid, u.gid), dir).Run()
-	leafFD, err := unix.Open(leaf, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(leafFD)
-	cmd := u.command("run", "--rm", "--rootfs", dir, "--memory", "64m", "--pids-limit", "20", "sh", "-c", "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max")
-	cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, leafFD
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil || string(out) != "67108864\n20\n" {
-		t.Errorf("limits in the delegated subtree: %v %q %q, want 67108864 and 20", err, out, stderr.String())
+	r := u.berth(t, "run", "--rm", "--rootfs", dir, "--memory", "64m", "--pids-limit", "20", "--cpus", "0.5", "sh", "-c", "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max /sys/fs/cgroup/cpu.max")
+	if r.code != 0 || r.stdout != "67108864\n20\n50000 100000\n" {
+		t.Errorf("limits in the delegated subtree: %+v, want 67108864, 20 and 50000 100000", r)
 	}
 	// exec, from the user's session, runs in the detached container's
-	// delegated cgroup, under its limits.
+	// delegated cgroup, under its limits. (WaitDelay: a container's
+	// process may hold the output open.)
 	inLeaf := func(args ...string) (string, error) {
 		cmd := u.command(args...)
-		cmd.SysProcAttr.UseCgroupFD, cmd.SysProcAttr.CgroupFD = true, leafFD
 		cmd.WaitDelay = time.Second
 		out, err := cmd.CombinedOutput()
 		return string(out), err
@@ -634,24 +719,29 @@ func TestRootlessDelegatedV2(t *testing.T) {
 	if out, err := inLeaf("rm", "-f", "rl-deleg"); err != nil {
 		t.Errorf("rm -f: %v %q", err, out)
 	}
-	if left, _ := filepath.Glob(filepath.Join(deleg, "berth", "*", "cgroup.procs")); len(left) > 0 {
+	if left, _ := filepath.Glob(filepath.Join(top, "berth", "*", "cgroup.procs")); len(left) > 0 {
 		t.Errorf("container cgroups left in the delegated subtree: %v", left)
 	}
 }
 
 // withTun is the user's berth run in a private mount namespace whose
 // /dev/net/tun is a node open to every user, as Debian ships it, where
-// the host's is not: the host's own device node is left as it is.
+// the host's is not: the host's own device node is left as it is. The
+// node is made on a tmpfs of that namespace's own, because the host's
+// /tmp may be nodev (the v2 VM's is, as systemd's is), and a node there
+// cannot be opened, even through a bind mount.
 func (u *rootlessUser) withTun(t *testing.T, args ...string) *exec.Cmd {
 	t.Helper()
-	dir := t.TempDir() // root's, 0700: only the mount below reaches the node
-	node := filepath.Join(dir, "tun")
-	if err := unix.Mknod(node, unix.S_IFCHR|0o666, int(unix.Mkdev(10, 200))); err != nil {
-		t.Fatal(err)
+	dir := t.TempDir() // root's, 0700; the tmpfs is mounted on it in the namespace only
+	// util-linux's setpriv by its path: a busybox sh may prefer its own
+	// applet, which has no --reuid.
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Skip("needs setpriv (util-linux)")
 	}
-	os.Chmod(node, 0o666)
-	script := `mount --bind "$0" /dev/net/tun && exec setpriv --reuid=` + strconv.Itoa(u.uid) + ` --regid=` + strconv.Itoa(u.gid) + ` --clear-groups -- "$@"`
-	cmd := exec.Command("unshare", append([]string{"-m", "--propagation", "private", "--", "sh", "-c", script, node, berthBin}, args...)...)
+	script := `mount -t tmpfs -o mode=0700 berth-tun "$0" && mknod -m 0666 "$0/tun" c 10 200 && mount --bind "$0/tun" /dev/net/tun && ` +
+		`exec ` + setpriv + ` --reuid=` + strconv.Itoa(u.uid) + ` --regid=` + strconv.Itoa(u.gid) + ` --clear-groups -- "$@"`
+	cmd := exec.Command("unshare", append([]string{"-m", "--propagation", "private", "--", "sh", "-c", script, dir, berthBin}, args...)...)
 	cmd.Env, cmd.Dir = u.command().Env, u.home
 	return cmd
 }
@@ -720,19 +810,15 @@ func TestRootlessBridge(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("run -d -p: %v %q", err, out)
 	}
-	waitFor(t, "the published port answers", func() bool {
-		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
-		if err != nil {
-			return false
-		}
-		defer c.Close()
-		c.SetDeadline(time.Now().Add(2 * time.Second))
-		line, _ := bufio.NewReader(c).ReadString('\n')
-		return line == "hello\n"
-	})
-	if r := u.berth(t, "inspect", "-f", "{{.NetworkSettings.IPAddress}}", "rl-pub"); r.code == 0 && r.stdout != "" && !strings.Contains(r.stdout, "10.0.2.100") {
-		t.Errorf("inspect: %+v", r)
+	waitFor(t, "the published port answers", func() bool { return hello(port) })
+	checkUserModeInspect(t, u, "rl-pub")
+	// restart runs the stored config again: the user-mode stack, not
+	// root's bridge, and the port is published again.
+	if out, err := u.withTun(t, "restart", "-t", "1", "rl-pub").CombinedOutput(); err != nil || string(out) != "rl-pub\n" {
+		t.Errorf("restart: %v %q", err, out)
 	}
+	waitFor(t, "the published port answers after restart", func() bool { return hello(port) })
+	checkUserModeInspect(t, u, "rl-pub")
 	if r := u.berth(t, "stop", "-t", "1", "rl-pub"); r.code != 0 {
 		t.Errorf("stop: %+v", r)
 	}
@@ -748,5 +834,36 @@ func TestRootlessBridge(t *testing.T) {
 	if c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second); err == nil {
 		c.Close()
 		t.Errorf("port %d still answers after rm", port)
+	}
+}
+
+// hello reports whether 127.0.0.1:port answers "hello".
+func hello(port int) bool {
+	c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(2 * time.Second))
+	line, _ := bufio.NewReader(c).ReadString('\n')
+	return line == "hello\n"
+}
+
+// checkUserModeInspect: inspect shows a running rootless --network bridge
+// container as bridge, the mode the user asked for (its stored config),
+// connected through a user-mode stack at its address.
+func checkUserModeInspect(t *testing.T, u *rootlessUser, name string) {
+	t.Helper()
+	r := u.berth(t, "inspect", name)
+	var info []struct {
+		CreateConfig    struct{ NetworkMode string }
+		NetworkSettings struct{ Mode, IPAddress string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &info); err != nil || len(info) != 1 {
+		t.Fatalf("inspect %s: %v %+v", name, err, r)
+	}
+	c, n := info[0].CreateConfig, info[0].NetworkSettings
+	if c.NetworkMode != "bridge" || !strings.HasPrefix(n.Mode, "bridge (") || n.IPAddress == "" {
+		t.Errorf("inspect %s: NetworkMode %q, NetworkSettings %+v; want bridge, bridge (its user-mode stack) and an address", name, c.NetworkMode, n)
 	}
 }

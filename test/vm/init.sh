@@ -52,6 +52,7 @@ if [ "${1:-}" = payload ]; then
 	hostname berth-vm
 	ip link set lo up || fail "bring up lo"
 	modprobe overlay 2>/dev/null || true
+	modprobe tun 2>/dev/null || true
 	mkdir -p /tmp && mount -t tmpfs -o nosuid,nodev,mode=1777 tmp /tmp || fail "mount /tmp"
 	export BERTH_EXPECT_SYSTEMD=1
 	join= run_tests
@@ -95,6 +96,9 @@ echo 1 >/proc/sys/kernel/printk # keep kernel messages out of the test output
 hostname berth-vm
 ip link set lo up || fail "bring up lo"
 modprobe overlay 2>/dev/null || true
+# /dev/net/tun, which the rootless tests bind a node open to all over (as
+# udev's rules make it on a Debian host).
+modprobe tun 2>/dev/null || true
 
 cg=/sys/fs/cgroup
 ctrls=$(cat $cg/cgroup.controllers)

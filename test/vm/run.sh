@@ -30,9 +30,15 @@ modules=${BERTH_VM_MODULES:-overlay veth bridge br_netfilter dummy macvlan ipvla
 # Host programs put in the guest with the libraries they link, for tests
 # that need more than busybox has (busybox's ip has no netns).
 tools=${BERTH_VM_TOOLS:-ip nsenter nft}
+# For the rootless tests: shadow's useradd, usermod and userdel (the
+# test's user and its /etc/subuid lines), newuidmap and newgidmap (setuid
+# root, kept so), util-linux's setpriv and unshare, and slirp4netns.
+rootless_tools=${BERTH_VM_ROOTLESS_TOOLS:-useradd usermod userdel newuidmap newgidmap setpriv unshare slirp4netns}
 # Copied when the host has them: criu and GNU tar (its tmpfs images), for
-# the checkpoint tests (CRIU needs the socket diag modules above).
-optional_tools=${BERTH_VM_OPTIONAL_TOOLS:-criu tar podman conmon runc}
+# the checkpoint tests (CRIU needs the socket diag modules above); podman,
+# conmon and runc; pasta (passt), which runs pasta.avx2 where the CPU has
+# AVX2.
+optional_tools=${BERTH_VM_OPTIONAL_TOOLS:-criu tar podman conmon runc pasta pasta.avx2}
 
 [ -d "$payload" ] || die "payload directory $payload does not exist"
 for f in berth integration.test; do
@@ -66,15 +72,16 @@ root=$tmp/root
 mkdir -p "$root"/{bin,sbin,usr/bin,usr/sbin,etc/berth-vm,proc,sys,dev,tmp,run,root,mnt,payload}
 # The host tools first, so busybox's links do not take their places.
 # --remove-destination: never write through a link in the guest's tree,
-# which may point at the host's own files.
-for t in $tools $optional_tools; do
+# which may point at the host's own files. --preserve=mode keeps the
+# setuid bit of newuidmap and newgidmap (cpio makes root the owner).
+for t in $tools $rootless_tools $optional_tools; do
 	if ! bin=$(command -v "$t"); then
 		case " $optional_tools " in *" $t "*) continue ;; esac
 		die "$t is missing: run test/vm/install-deps.sh"
 	fi
 	for f in "$bin" $(ldd "$bin" | grep -o '/[^ ]*'); do
 		mkdir -p "$root$(dirname "$f")"
-		cp -L --remove-destination "$f" "$root$f"
+		cp -L --preserve=mode --remove-destination "$f" "$root$f"
 	done
 done
 cp /bin/busybox "$root/bin/busybox"
@@ -91,6 +98,18 @@ fi
 [ "$(id -u)" != 0 ] || mknod -m 600 "$root/dev/console" c 5 1
 printf 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n' >"$root/etc/passwd"
 printf 'root:x:0:\ntty:x:5:\nnogroup:x:65534:\n' >"$root/etc/group"
+# What useradd, usermod and userdel edit or read besides (the rootless
+# tests' user): the shadow files, empty /etc/subuid and /etc/subgid (usermod
+# -v needs them to exist), the host's login.defs, a skeleton and /home.
+printf 'root:*:19000:0:99999:7:::\nnobody:*:19000:0:99999:7:::\n' >"$root/etc/shadow"
+printf 'root:*::\ntty:*::\nnogroup:*::\n' >"$root/etc/gshadow"
+chmod 0640 "$root/etc/shadow" "$root/etc/gshadow"
+: >"$root/etc/subuid"
+: >"$root/etc/subgid"
+for f in /etc/login.defs /etc/default/useradd; do
+	[ ! -f "$f" ] || install -D -m 0644 "$f" "$root$f"
+done
+mkdir -p "$root/etc/skel" "$root/home" "$root/var/mail"
 printf '127.0.0.1\tlocalhost berth-vm\n::1\tlocalhost\n' >"$root/etc/hosts"
 {
 	printf 'set --'
