@@ -291,13 +291,16 @@ timeout 5 nslookup berth-probe.berth-it.test 2>&1 | tail -1`, netnsAddr, server.
 		return line == "hello\n"
 	}
 	serve := "while :; do echo hello | nc -l -p 80; done"
-	if out, err := u.netCommand(t, ns.name, false, "run", "-d", "--name", "rl-pasta", "--rootfs", dir, "--network", "pasta", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), "sh", "-c", serve).CombinedOutput(); err != nil {
+	if out, err := u.netCommand(t, ns.name, false, "run", "-d", "--name", "rl-pasta", "--rootfs", dir, "--network", "bridge", "-p", fmt.Sprintf("127.0.0.1:%d:80", port), "sh", "-c", serve).CombinedOutput(); err != nil {
 		t.Fatalf("run -d -p: %v %q", err, out)
 	}
 	waitFor(t, "the published port answers", hello)
 	if r := u.berth(t, "inspect", "rl-pasta"); r.code != 0 || !strings.Contains(r.stdout, "10.0.2.100") || !strings.Contains(r.stdout, "bridge (pasta)") {
 		t.Errorf("inspect: %+v", r)
 	}
+	// --network bridge is stored as asked, not as the none its user-mode
+	// stack starts from.
+	checkUserModeInspect(t, u, "rl-pasta", "bridge")
 	udpPublished(t, u, ns, dir)
 	if r := u.berth(t, "rm", "-f", "rl-pasta"); r.code != 0 {
 		t.Errorf("rm -f: %+v", r)

@@ -811,14 +811,14 @@ func TestRootlessBridge(t *testing.T) {
 		t.Fatalf("run -d -p: %v %q", err, out)
 	}
 	waitFor(t, "the published port answers", func() bool { return hello(port) })
-	checkUserModeInspect(t, u, "rl-pub")
+	checkUserModeInspect(t, u, "rl-pub", "slirp4netns")
 	// restart runs the stored config again: the user-mode stack, not
 	// root's bridge, and the port is published again.
 	if out, err := u.withTun(t, "restart", "-t", "1", "rl-pub").CombinedOutput(); err != nil || string(out) != "rl-pub\n" {
 		t.Errorf("restart: %v %q", err, out)
 	}
 	waitFor(t, "the published port answers after restart", func() bool { return hello(port) })
-	checkUserModeInspect(t, u, "rl-pub")
+	checkUserModeInspect(t, u, "rl-pub", "slirp4netns")
 	if r := u.berth(t, "stop", "-t", "1", "rl-pub"); r.code != 0 {
 		t.Errorf("stop: %+v", r)
 	}
@@ -852,7 +852,7 @@ func hello(port int) bool {
 // checkUserModeInspect: inspect shows a running rootless --network bridge
 // container as bridge, the mode the user asked for (its stored config),
 // connected through a user-mode stack at its address.
-func checkUserModeInspect(t *testing.T, u *rootlessUser, name string) {
+func checkUserModeInspect(t *testing.T, u *rootlessUser, name, mode string) {
 	t.Helper()
 	r := u.berth(t, "inspect", name)
 	var info []struct {
@@ -863,7 +863,7 @@ func checkUserModeInspect(t *testing.T, u *rootlessUser, name string) {
 		t.Fatalf("inspect %s: %v %+v", name, err, r)
 	}
 	c, n := info[0].CreateConfig, info[0].NetworkSettings
-	if c.NetworkMode != "bridge" || !strings.HasPrefix(n.Mode, "bridge (") || n.IPAddress == "" {
-		t.Errorf("inspect %s: NetworkMode %q, NetworkSettings %+v; want bridge, bridge (its user-mode stack) and an address", name, c.NetworkMode, n)
+	if c.NetworkMode != mode || !strings.HasPrefix(n.Mode, "bridge (") || n.IPAddress == "" {
+		t.Errorf("inspect %s: NetworkMode %q, NetworkSettings %+v; want %s as asked, bridge (its user-mode stack) and an address", name, c.NetworkMode, n, mode)
 	}
 }
