@@ -66,11 +66,18 @@ func LoadFor(rootless bool, getenv func(string) string) (Config, error) {
 }
 
 // loadFiles reads paths in order, each setting overriding earlier ones;
-// for a rootless user, system's userns is dropped.
+// for a rootless user, system's userns is dropped. A user's own file that
+// cannot be read for lack of permission counts as absent: $HOME is often
+// someone else's (sudo -u keeps root's), and a file there is not the
+// user's choice. The host-wide file and BERTH_CONFIG must be readable.
 func loadFiles(paths []string, rootless bool, system string) (Config, error) {
 	var c Config
-	for _, path := range paths {
+	for i, path := range paths {
 		f, err := Load(path)
+		own := rootless && system != "" && i > 0
+		if own && errors.Is(err, os.ErrPermission) {
+			continue
+		}
 		if err != nil {
 			return Config{}, err
 		}
