@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -126,20 +125,14 @@ func (n *testNetns) dial(t *testing.T, addr string) (net.Conn, error) {
 // not executable) to stand for a host without it.
 func (u *rootlessUser) netCommand(t *testing.T, netns string, hidePasta bool, args ...string) *exec.Cmd {
 	t.Helper()
-	dir := t.TempDir()
-	node := filepath.Join(dir, "tun")
-	if err := unix.Mknod(node, unix.S_IFCHR|0o666, int(unix.Mkdev(10, 200))); err != nil {
-		t.Fatal(err)
-	}
-	os.Chmod(node, 0o666)
-	script := `mount --bind "$0" /dev/net/tun && `
+	var hide string
 	if hidePasta {
 		if p, err := exec.LookPath("pasta"); err == nil {
-			script += `mount --bind /dev/null ` + p + ` && `
+			hide = `mount --bind /dev/null ` + p
 		}
 	}
-	script += `exec setpriv --reuid=` + strconv.Itoa(u.uid) + ` --regid=` + strconv.Itoa(u.gid) + ` --clear-groups -- "$@"`
-	argv := append([]string{"unshare", "-m", "--propagation", "private", "--", "sh", "-c", script, node, berthBin}, args...)
+	argv := append([]string{"unshare", "-m", "--propagation", "private", "--"}, u.tunScript(t, hide)...)
+	argv = append(argv, args...)
 	if netns != "" {
 		argv = append([]string{"ip", "netns", "exec", netns}, argv...)
 	}

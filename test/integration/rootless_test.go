@@ -726,24 +726,36 @@ func TestRootlessDelegatedV2(t *testing.T) {
 
 // withTun is the user's berth run in a private mount namespace whose
 // /dev/net/tun is a node open to every user, as Debian ships it, where
-// the host's is not: the host's own device node is left as it is. The
-// node is made on a tmpfs of that namespace's own, because the host's
-// /tmp may be nodev (the v2 VM's is, as systemd's is), and a node there
-// cannot be opened, even through a bind mount.
+// the host's is not: the host's own device node is left as it is.
 func (u *rootlessUser) withTun(t *testing.T, args ...string) *exec.Cmd {
 	t.Helper()
+	argv := append([]string{"-m", "--propagation", "private", "--"}, u.tunScript(t, "")...)
+	cmd := exec.Command("unshare", append(argv, args...)...)
+	cmd.Env, cmd.Dir = u.command().Env, u.home
+	return cmd
+}
+
+// tunScript is the sh command line, to be run as root in a private mount
+// namespace and followed by berth's arguments, that makes /dev/net/tun
+// there a node open to every user, runs more (sh, if not empty), and
+// becomes the user to exec berth. The node is made on a tmpfs of that
+// namespace's own, because the host's /tmp may be nodev (the v2 VM's is,
+// as systemd's is), and a node there cannot be opened, even through a
+// bind mount. util-linux's setpriv goes by its path: a busybox sh may
+// prefer its own applet, which has no --reuid.
+func (u *rootlessUser) tunScript(t *testing.T, more string) []string {
+	t.Helper()
 	dir := t.TempDir() // root's, 0700; the tmpfs is mounted on it in the namespace only
-	// util-linux's setpriv by its path: a busybox sh may prefer its own
-	// applet, which has no --reuid.
 	setpriv, err := exec.LookPath("setpriv")
 	if err != nil {
 		t.Skip("needs setpriv (util-linux)")
 	}
-	script := `mount -t tmpfs -o mode=0700 berth-tun "$0" && mknod -m 0666 "$0/tun" c 10 200 && mount --bind "$0/tun" /dev/net/tun && ` +
-		`exec ` + setpriv + ` --reuid=` + strconv.Itoa(u.uid) + ` --regid=` + strconv.Itoa(u.gid) + ` --clear-groups -- "$@"`
-	cmd := exec.Command("unshare", append([]string{"-m", "--propagation", "private", "--", "sh", "-c", script, dir, berthBin}, args...)...)
-	cmd.Env, cmd.Dir = u.command().Env, u.home
-	return cmd
+	script := `mount -t tmpfs -o mode=0700 berth-tun "$0" && mknod -m 0666 "$0/tun" c 10 200 && mount --bind "$0/tun" /dev/net/tun && `
+	if more != "" {
+		script += more + ` && `
+	}
+	script += `exec ` + setpriv + ` --reuid=` + strconv.Itoa(u.uid) + ` --regid=` + strconv.Itoa(u.gid) + ` --clear-groups -- "$@"`
+	return []string{"sh", "-c", script, dir, berthBin}
 }
 
 // TestRootlessBridge: a rootless --network slirp4netns (what --network

@@ -111,6 +111,9 @@ for f in /etc/login.defs /etc/default/useradd; do
 done
 mkdir -p "$root/etc/skel" "$root/home" "$root/var/mail"
 printf '127.0.0.1\tlocalhost berth-vm\n::1\tlocalhost\n' >"$root/etc/hosts"
+# No DNS (no network), but the file is there, as on any host: ip netns
+# exec binds /etc/netns/NAME/resolv.conf over it (TestRootlessPasta).
+: >"$root/etc/resolv.conf"
 {
 	printf 'set --'
 	for a in "$@"; do printf " '%s'" "${a//\'/\'\\\'\'}"; done
