@@ -66,7 +66,7 @@ test-v2: build
 	cp bin/berth-oci $(VM_PAYLOAD)/berth-oci
 	cp bin/berth-init $(VM_PAYLOAD)/berth-init
 	cp bin/berth-nsenter $(VM_PAYLOAD)/berth-nsenter
-	go build -o $(VM_PAYLOAD)/berth-probe ./test/probe
+	CGO_ENABLED=0 go build -o $(VM_PAYLOAD)/berth-probe ./test/probe
 	go build -o $(VM_PAYLOAD)/int80 ./test/integration/testdata/int80
 	go test -c -o $(VM_PAYLOAD)/integration.test ./test/integration
 	BERTH_VM_TIMEOUT=$${BERTH_VM_TIMEOUT:-1500} test/vm/run.sh $(VM_PAYLOAD) -- -test.timeout 24m -test.skip TestPodmanCheckpointRestore/runc
@@ -77,7 +77,7 @@ test-systemd: build
 	test/vm/install-deps.sh
 	rm -rf $(VM_PAYLOAD)-systemd && mkdir -p $(VM_PAYLOAD)-systemd
 	cp bin/berth bin/berth-oci bin/berth-init $(VM_PAYLOAD)-systemd/
-	go build -o $(VM_PAYLOAD)-systemd/berth-probe ./test/probe
+	CGO_ENABLED=0 go build -o $(VM_PAYLOAD)-systemd/berth-probe ./test/probe
 	go test -c -o $(VM_PAYLOAD)-systemd/integration.test ./test/integration
 	BERTH_VM_INIT=systemd test/vm/run.sh $(VM_PAYLOAD)-systemd -- -test.run 'TestSystemd|TestOCIFeaturesExercised/cgroup' -test.timeout 5m
 

@@ -409,10 +409,13 @@ func TestRootlessNetworkChoice(t *testing.T) {
 	if r := u.berth(t, "run", "--rm", "--rootfs", dir, "true"); r.code != 0 {
 		t.Fatalf("run: %+v", r)
 	}
+	// pasta needs an interface with a default route, which the v2 VM
+	// has not (loopback only): the runs are in a test namespace with one.
+	ns := newTestNetns(t, "nameserver "+netnsAddr+"\n")
 	nameserver := func(hidePasta bool, args ...string) string {
 		t.Helper()
 		argv := append([]string{"run", "--rm", "--rootfs", dir}, args...)
-		out, err := u.netCommand(t, "", hidePasta, append(argv, "sh", "-c", "ip -4 -o addr show tap0 | awk '{print $4}'; grep nameserver /etc/resolv.conf")...).CombinedOutput()
+		out, err := u.netCommand(t, ns.name, hidePasta, append(argv, "sh", "-c", "ip -4 -o addr show tap0 | awk '{print $4}'; grep nameserver /etc/resolv.conf")...).CombinedOutput()
 		if err != nil || !strings.Contains(string(out), "10.0.2.100/24") {
 			t.Errorf("%v: %v %q", args, err, out)
 		}
