@@ -299,11 +299,11 @@ func TestDiff(t *testing.T) {
 	}
 	dir := t.TempDir()
 	lower, upper := dir+"/lower", dir+"/upper"
-	for _, d := range []string{lower + "/etc", lower + "/var/cache", lower + "/bin", upper + "/etc/new.d", upper + "/var/cache", upper + "/root"} {
+	for _, d := range []string{lower + "/etc", lower + "/var/cache", lower + "/bin", lower + "/srv", upper + "/srv/vol", upper + "/etc/new.d", upper + "/var/cache", upper + "/root"} {
 		must(t, os.MkdirAll(d, 0o755))
 	}
 	for _, p := range []string{lower + "/etc/passwd", lower + "/etc/hosts", lower + "/var/cache/old", lower + "/bin/sh",
-		upper + "/etc/passwd", upper + "/etc/new.d/x", upper + "/var/cache/fresh", upper + "/root/.ash_history"} {
+		upper + "/etc/passwd", upper + "/etc/hostname", upper + "/etc/new.d/x", upper + "/var/cache/fresh", upper + "/root/.ash_history"} {
 		must(t, os.WriteFile(p, nil, 0o644))
 	}
 	must(t, unix.Mknod(upper+"/etc/hosts", unix.S_IFCHR, 0))
@@ -314,9 +314,20 @@ func TestDiff(t *testing.T) {
 	for _, c := range got {
 		lines = append(lines, c.String())
 	}
-	want := []string{"C /etc", "D /etc/hosts", "A /etc/new.d", "A /etc/new.d/x", "C /etc/passwd", "A /root", "A /root/.ash_history",
-		"C /var", "C /var/cache", "A /var/cache/fresh"}
+	want := []string{"C /etc", "A /etc/hostname", "D /etc/hosts", "A /etc/new.d", "A /etc/new.d/x", "C /etc/passwd", "A /root", "A /root/.ash_history",
+		"C /srv", "A /srv/vol", "C /var", "C /var/cache", "A /var/cache/fresh"}
 	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 		t.Errorf("diff:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+	// The mount points berth made (/etc/hostname, a volume's /srv/vol)
+	// are not the container's changes, nor /srv made changed by one.
+	lines = nil
+	for _, c := range WithoutMountPoints(got, []string{"/etc/hostname", "/srv/vol", "/proc"}, upper, []string{lower}, IDMaps{}) {
+		lines = append(lines, c.String())
+	}
+	want = []string{"C /etc", "D /etc/hosts", "A /etc/new.d", "A /etc/new.d/x", "C /etc/passwd", "A /root", "A /root/.ash_history",
+		"C /var", "C /var/cache", "A /var/cache/fresh"}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Errorf("without mount points:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
 }

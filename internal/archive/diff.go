@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"sort"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -102,6 +103,57 @@ func isOpaque(dir string) bool {
 		n, err := unix.Lgetxattr(dir, name, buf)
 		if err == nil && n == 1 && buf[0] == 'y' {
 			return true
+		}
+	}
+	return false
+}
+
+// WithoutMountPoints drops from changes what berth made for the
+// container's mounts (the empty files and directories it mounts /etc/hosts
+// or a volume on), which Docker keeps in a layer of its own and never
+// lists, and then the directories listed only because they were made in
+// them: changed, with nothing listed below them, and their owner and mode
+// as the image's.
+// The image's owners are mapped through lowerMaps first when its layers
+// are shown through an idmapped mount.
+func WithoutMountPoints(changes []Change, points []string, upper string, lower []string, lowerMaps IDMaps) []Change {
+	drop := map[string]bool{}
+	for _, p := range points {
+		drop[path.Clean("/"+p)] = true
+	}
+	var kept []Change
+	for _, c := range changes {
+		if !(c.Kind == Added && drop[c.Path]) {
+			kept = append(kept, c)
+		}
+	}
+	// Sorted by path, what lies below a directory follows it.
+	var out []Change
+	for i, c := range kept {
+		below := i+1 < len(kept) && strings.HasPrefix(kept[i+1].Path, c.Path+"/")
+		if c.Kind == Changed && !below && sameAsLower(upper, lower, c.Path, lowerMaps) {
+			continue
+		}
+		out = append(out, c)
+	}
+	if len(out) == len(kept) {
+		return out
+	}
+	return WithoutMountPoints(out, nil, upper, lower, lowerMaps)
+}
+
+// sameAsLower says whether p is a directory whose owner and mode in the
+// upper layer are those the image gives it.
+func sameAsLower(upper string, lower []string, p string, m IDMaps) bool {
+	var up unix.Stat_t
+	if unix.Lstat(path.Join(upper, p), &up) != nil || up.Mode&unix.S_IFMT != unix.S_IFDIR {
+		return false
+	}
+	for _, l := range lower {
+		var st unix.Stat_t
+		if unix.Lstat(path.Join(l, p), &st) == nil {
+			uid, gid, err := m.toHost(int(st.Uid), int(st.Gid))
+			return err == nil && st.Mode == up.Mode && uint32(uid) == up.Uid && uint32(gid) == up.Gid
 		}
 	}
 	return false

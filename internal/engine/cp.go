@@ -108,7 +108,28 @@ func (e *Engine) Diff(rec managed.Record) ([]archive.Change, error) {
 	if err != nil {
 		return nil, err
 	}
-	return archive.Diff(filepath.Join(dir, "upper"), lower)
+	upper := filepath.Join(dir, "upper")
+	changes, err := archive.Diff(upper, lower)
+	if err != nil {
+		return nil, err
+	}
+	var lowerMaps archive.IDMaps
+	if rec.UserNS != nil && rec.UserNS.ChownCache == "" {
+		lowerMaps = mapsOf(rec) // the layers are shown idmapped
+	}
+	return archive.WithoutMountPoints(changes, e.mountPoints(rec), upper, lower, lowerMaps), nil
+}
+
+// mountPoints are where the container's last run mounted something: the
+// spec's mounts, and the network files berth binds.
+func (e *Engine) mountPoints(rec managed.Record) []string {
+	points := []string{"/etc/hosts", "/etc/hostname", "/etc/resolv.conf"}
+	if s, err := e.Containers().Spec(rec.ID); err == nil && s != nil {
+		for _, m := range s.Mounts {
+			points = append(points, m.Destination)
+		}
+	}
+	return points
 }
 
 // lowerOf is the layers the container's overlay sits on, top first.
