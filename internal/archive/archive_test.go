@@ -227,6 +227,9 @@ func TestOwners(t *testing.T) {
 	must(t, err)
 	must(t, Extract(stream(), c.Root, "/tmp", ExtractOptions{Owner: &[2]int{uid, gid}}))
 	checkOwner(t, f.root+"/tmp/d/f", 100000, 200000, 0o4755)
+	// A stream that names no directories: those made for it are root's too.
+	must(t, Extract(tarOf(t, &tar.Header{Name: "x/y/z", Typeflag: tar.TypeReg, Linkname: "z", Mode: 0o644}), c.Root, "/tmp", ExtractOptions{Owner: &[2]int{uid, gid}}))
+	checkOwner(t, f.root+"/tmp/x/y", 100000, 200000, 0o755)
 	must(t, Extract(stream(), c.Root, "/data", ExtractOptions{KeepOwners: true, Maps: c.Maps}))
 	checkOwner(t, f.root+"/data/d", 100005, 200006, 0o755)
 	checkOwner(t, f.root+"/data/d/f", 101000, 201001, 0o4755)

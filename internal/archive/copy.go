@@ -34,6 +34,9 @@ type Source struct {
 	// Contents: the path ends in "/.": a directory's contents are copied,
 	// not the directory.
 	Contents bool
+	// Follow: a symlink as the path's last component is followed (-L,
+	// or a path ending in "/").
+	Follow bool
 }
 
 // StatSource checks that src exists (following a symlink as its last
@@ -47,7 +50,7 @@ func StatSource(src Endpoint, follow bool) (Source, error) {
 	if !info.Exists {
 		return Source{}, notFound(src, src.Path)
 	}
-	s := Source{Info: info, Contents: info.Dir && (strings.HasSuffix(src.Path, "/.") || src.Path == ".")}
+	s := Source{Info: info, Follow: follow, Contents: info.Dir && (strings.HasSuffix(src.Path, "/.") || src.Path == ".")}
 	if !info.Dir && strings.HasSuffix(src.Path, "/") {
 		return Source{}, errdefs.New(errdefs.ErrInvalidArgument, "%s: not a directory", src.Path)
 	}
@@ -123,7 +126,7 @@ func Copy(src, dst Endpoint, follow bool, o ExtractOptions) error {
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		err := Write(pw, src.Root, src.Path, name, WriteOptions{Follow: follow || s.Contents || strings.HasSuffix(src.Path, "/"), Maps: src.Maps})
+		err := Write(pw, src.Root, src.Path, name, WriteOptions{Follow: s.Follow, Maps: src.Maps})
 		pw.CloseWithError(err)
 		done <- err
 	}()

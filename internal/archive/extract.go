@@ -33,6 +33,9 @@ func Extract(r io.Reader, root Root, dir string, o ExtractOptions) error {
 	if err != nil {
 		return err
 	}
+	if t.implicitOwner, err = implicitOwner(o); err != nil {
+		return err
+	}
 	defer t.base.Close()
 	tr := tar.NewReader(r)
 	var dirs []dirTimes
@@ -76,6 +79,22 @@ type tree struct {
 	base    *os.File
 	prefix  string
 	resolve uint64
+	// implicitOwner owns the directories a stream does not list but
+	// needs (host IDs); nil: whoever runs berth.
+	implicitOwner *[2]int
+}
+
+// implicitOwner is who owns the directories Extract makes unasked: the
+// container's root in a container, whoever runs berth on the host.
+func implicitOwner(o ExtractOptions) (*[2]int, error) {
+	switch {
+	case o.Owner != nil:
+		return o.Owner, nil
+	case o.KeepOwners:
+		uid, gid, err := o.Maps.toHost(0, 0)
+		return &[2]int{uid, gid}, err
+	}
+	return nil, nil
 }
 
 func newTree(root Root, dir string) (*tree, error) {
@@ -137,10 +156,17 @@ func (t *tree) dir(name string) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer parent.Close()
 	err = unix.Mkdirat(int(parent.Fd()), path.Base(name), 0o755)
-	parent.Close()
 	if err != nil && err != unix.EEXIST {
 		return nil, &os.PathError{Op: "mkdir", Path: name, Err: err}
+	}
+	if err == nil && t.implicitOwner != nil {
+		// By name in its parent, not followed: what is there now is the
+		// directory just made or a symlink a racing container put there.
+		if err := unix.Fchownat(int(parent.Fd()), path.Base(name), t.implicitOwner[0], t.implicitOwner[1], unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return nil, &os.PathError{Op: "chown", Path: name, Err: err}
+		}
 	}
 	return t.open(name, unix.O_PATH|unix.O_DIRECTORY, true)
 }
@@ -279,6 +305,14 @@ func ownerOf(hdr *tar.Header, o ExtractOptions) (uid, gid int, chown bool, err e
 // descriptor: chown first, since it clears the set-ID bits.
 func setAttrs(f *os.File, hdr *tar.Header, uid, gid int, chown bool) error {
 	p := "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return err
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFLNK {
+		// Made, then replaced by a symlink before berth opened it.
+		return fmt.Errorf("replaced by a symlink while it was copied")
+	}
 	if chown {
 		if err := unix.Fchownat(int(f.Fd()), "", uid, gid, unix.AT_EMPTY_PATH); err != nil {
 			return fmt.Errorf("chown: %w", err)

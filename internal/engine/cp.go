@@ -34,7 +34,7 @@ func (e *Engine) CopyFromContainer(rec managed.Record, src, dst string, o CopyOp
 			if err != nil {
 				return err
 			}
-			return archive.Write(out, root, src, archive.StreamName(src, s), archive.WriteOptions{Follow: true, Maps: from.Maps})
+			return archive.Write(out, root, src, archive.StreamName(src, s), archive.WriteOptions{Follow: s.Follow, Maps: from.Maps})
 		}
 		host, err := archive.HostRoot()
 		if err != nil {
@@ -144,23 +144,17 @@ func (e *Engine) lowerOf(rec managed.Record) ([]string, error) {
 	return store.LowerDirs(rec.ImageID)
 }
 
-// withRoot runs fn on a descriptor of the container's root file system.
-// A running container's is its PID 1's root, opened through a pidfd that
+// withRoot runs fn on a descriptor of the container's root file system,
+// under the container's operation lock: it neither starts nor stops
+// meanwhile, as docker holds a container's lock while it copies. A
+// running container's root is its PID 1's, opened through a pidfd that
 // outlives the open, so a recycled PID cannot give another's. A stopped
 // container's overlay is mounted detached, reachable by its descriptor
-// alone and gone when closed, while the container's operation lock keeps
-// it from starting (a second mount of a live overlay's upper layer is
-// undefined).
+// alone and gone when closed (a second mount of a live overlay's upper
+// layer would be undefined: the lock keeps the container from starting).
 func (e *Engine) withRoot(rec managed.Record, op managed.Op, fn func(archive.Root) error) error {
 	if err := managed.Check(op, rec); err != nil {
 		return err
-	}
-	if rec.State.Up() {
-		if f, err := e.runningRoot(rec); err == nil {
-			defer f.Close()
-			return fn(archive.Root{F: f, Contained: true})
-		}
-		// It stopped meanwhile: reach it as a stopped one.
 	}
 	return e.WithOpLock(rec.ID, func(rec managed.Record) error {
 		if managed.Held(e.ContainerDir(rec.ID)) {
