@@ -214,7 +214,7 @@ func (e *Engine) stoppedRoot(rec *managed.Record) (*os.File, error) {
 		ov.IDMap = &rootfs.IDMap{UIDs: idRanges(ns.UIDMap), GIDs: idRanges(ns.GIDMap)}
 		return rootfs.OverlayTree(&ov)
 	}
-	return rootfs.ShiftedOverlayTree(&ov)
+	return rootfs.DetachedOverlay(&ov)
 }
 
 func openDir(p string) (*os.File, error) {
