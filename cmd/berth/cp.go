@@ -28,7 +28,7 @@ func newCpCommand(g *globalOptions) *cobra.Command {
 		Long: "Copy files between a container and the host, running or stopped. " +
 			"SRC_PATH/. copies a directory's contents; - reads or writes a tar stream. " +
 			"Paths in the container resolve inside its root: its symlinks never lead to the host's files.",
-		Example: "  berth cp web:/etc/nginx/nginx.conf .\n  berth cp ./site/. web:/usr/share/nginx/html\n  tar -c dir | berth cp - web:/tmp",
+		Example:               "  berth cp web:/etc/nginx/nginx.conf .\n  berth cp ./site/. web:/usr/share/nginx/html\n  tar -c dir | berth cp - web:/tmp",
 		Args:                  cobra.ExactArgs(2),
 		DisableFlagsInUseLine: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
