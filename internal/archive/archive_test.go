@@ -80,8 +80,11 @@ func TestCopyRules(t *testing.T) {
 	must(t, out("/data", f.host))                   // directory into a directory
 	must(t, os.MkdirAll(f.host+"/contents", 0o755)) //
 	must(t, out("/data/.", f.host+"/contents"))     // SRC/.: its contents
+	t.Chdir(f.host)
+	h = f.hostEnd()
+	must(t, out("/data/a", "relative")) // a host path from the working directory
 	for p, want := range map[string]string{
-		"new": "a\n", "a": "a\n", "copy/a": "a\n", "copy/sub/b": "b\n", "data/sub/b": "b\n", "contents/a": "a\n", "contents/sub/b": "b\n",
+		"new": "a\n", "a": "a\n", "copy/a": "a\n", "copy/sub/b": "b\n", "data/sub/b": "b\n", "contents/a": "a\n", "contents/sub/b": "b\n", "relative": "a\n",
 	} {
 		if got := read(t, filepath.Join(f.host, p)); got != want {
 			t.Errorf("%s: %q, want %q", p, got, want)

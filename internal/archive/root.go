@@ -29,11 +29,12 @@ type Root struct {
 	Contained bool
 }
 
-// HostRoot is the host's file system, for paths the user names.
+// HostRoot is the host's file system, for paths the user names: an
+// absolute one as it is, a relative one from the working directory.
 func HostRoot() (Root, error) {
-	f, err := os.OpenFile("/", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	f, err := os.OpenFile(".", unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return Root{}, fmt.Errorf("open /: %w", err)
+		return Root{}, fmt.Errorf("open the working directory: %w", err)
 	}
 	return Root{F: f}, nil
 }
