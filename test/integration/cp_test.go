@@ -87,8 +87,10 @@ func TestCpRunningAndStopped(t *testing.T) {
 	writeHostFile(t, host+"/f.txt", "hello\n", 1234)
 	writeHostFile(t, host+"/d/a", "a\n", 1234)
 	writeHostFile(t, host+"/d/sub/b", "b\n", 1234)
-	if err := os.Lchown(host+"/d", 1234, 1234); err != nil {
-		t.Fatal(err)
+	for _, d := range []string{host + "/d", host + "/d/sub"} {
+		if err := os.Lchown(d, 1234, 1234); err != nil {
+			t.Fatal(err)
+		}
 	}
 	cpRun(t, "cp-run", img)
 
