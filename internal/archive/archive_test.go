@@ -337,3 +337,49 @@ func TestDiff(t *testing.T) {
 		t.Errorf("without mount points:\n%s\nwant:\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 	}
 }
+
+// TestSwapRace: a container that swaps a directory for a symlink out of
+// its root while berth copies into and out of it (CVE-2018-15664) gets
+// nothing of the host's: every resolution happens inside the root.
+func TestSwapRace(t *testing.T) {
+	f := newFixture(t)
+	outside := filepath.Dir(f.secret)
+	must(t, os.Mkdir(outside+"/target", 0o755))
+	must(t, os.WriteFile(outside+"/target/f", []byte("host file\n"), 0o644))
+	must(t, os.WriteFile(f.host+"/f", []byte("pwned\n"), 0o644))
+	rel, err := filepath.Rel(f.root+"/tmp", outside+"/target")
+	must(t, err)
+	must(t, os.Mkdir(f.root+"/tmp/w", 0o755))
+	must(t, os.WriteFile(f.root+"/tmp/w/f", []byte("container\n"), 0o644))
+	must(t, os.Symlink(rel, f.root+"/tmp/w.link"))
+	c, h := f.container(), f.hostEnd()
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			// As the CVE's exploit: /tmp/w is the directory and the
+			// symlink by turns, exchanged atomically.
+			_ = unix.Renameat2(unix.AT_FDCWD, f.root+"/tmp/w", unix.AT_FDCWD, f.root+"/tmp/w.link", unix.RENAME_EXCHANGE)
+		}
+	}()
+	for i := 0; i < 300; i++ {
+		_ = Copy(at(h, f.host+"/f"), at(c, "/tmp/w/f"), false, ExtractOptions{})
+		os.Remove(f.host + "/out")
+		if Copy(at(c, "/tmp/w/f"), at(h, f.host+"/out"), true, ExtractOptions{}) == nil {
+			if b, _ := os.ReadFile(f.host + "/out"); string(b) == "host file\n" {
+				t.Fatal("a copy out read the host's file through a swapped symlink")
+			}
+		}
+	}
+	close(stop)
+	<-done
+	if got := read(t, outside+"/target/f"); got != "host file\n" {
+		t.Fatalf("a copy in wrote the host's file through a swapped symlink: %q", got)
+	}
+}
