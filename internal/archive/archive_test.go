@@ -269,6 +269,11 @@ func checkOwner(t *testing.T, p string, uid, gid uint32, mode uint32) {
 func TestWriteNames(t *testing.T) {
 	f := newFixture(t)
 	must(t, os.Link(f.root+"/data/a", f.root+"/data/hard"))
+	// cap_net_raw+ep, as setcap writes it (VFS_CAP_REVISION_2).
+	caps := []byte{0, 0, 0, 2, 0, 0x20, 0, 0, 0, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}
+	if os.Geteuid() == 0 {
+		must(t, unix.Setxattr(f.root+"/etc/shadow", "security.capability", caps, 0))
+	}
 	c := f.container()
 	var buf bytes.Buffer
 	must(t, Write(&buf, c.Root, "/", "", WriteOptions{OneMount: true}))
@@ -294,6 +299,13 @@ func TestWriteNames(t *testing.T) {
 	must(t, unix.Stat(f.host+"/data/hard", &st2))
 	if st1.Ino != st2.Ino {
 		t.Error("the hard link was extracted as a copy")
+	}
+	if os.Geteuid() == 0 {
+		buf := make([]byte, 64)
+		n, err := unix.Getxattr(f.host+"/etc/shadow", "security.capability", buf)
+		if err != nil || !bytes.Equal(buf[:n], caps) {
+			t.Errorf("file capabilities not kept: %x %v", buf[:n], err)
+		}
 	}
 }
 

@@ -321,6 +321,12 @@ func setAttrs(f *os.File, hdr *tar.Header, uid, gid int, chown bool) error {
 	if err := unix.Fchmodat(unix.AT_FDCWD, p, uint32(hdr.Mode&0o7777), 0); err != nil {
 		return fmt.Errorf("chmod: %w", err)
 	}
+	if caps, ok := hdr.PAXRecords[paxCaps]; ok && st.Mode&unix.S_IFMT == unix.S_IFREG {
+		// After chown, which drops them.
+		if err := unix.Setxattr(p, "security.capability", []byte(caps), 0); err != nil {
+			return fmt.Errorf("set file capabilities: %w", err)
+		}
+	}
 	return setTimes(f, hdr)
 }
 

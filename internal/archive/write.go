@@ -112,6 +112,9 @@ func (wr *writer) header(f *os.File, name string, st *unix.Stat_t) (*tar.Header,
 			wr.links[key] = name
 		}
 		hdr.Typeflag, hdr.Size = tar.TypeReg, st.Size
+		if caps := fileCaps(f); caps != nil {
+			hdr.PAXRecords = map[string]string{paxCaps: string(caps)}
+		}
 	case unix.S_IFLNK:
 		target, err := readlinkFD(f)
 		if err != nil {
@@ -208,4 +211,19 @@ func mountID(f *os.File) (uint64, error) {
 		return 0, fmt.Errorf("statx %s: %w", f.Name(), err)
 	}
 	return stx.Mnt_id, nil
+}
+
+// paxCaps is the PAX record of a file's capabilities, the one extended
+// attribute docker's archives carry (ping's cap_net_raw and the like).
+const paxCaps = "SCHILY.xattr.security.capability"
+
+// fileCaps is f's security.capability, nil if it has none.
+func fileCaps(f *os.File) []byte {
+	p := "/proc/self/fd/" + strconv.Itoa(int(f.Fd()))
+	buf := make([]byte, 64)
+	n, err := unix.Getxattr(p, "security.capability", buf)
+	if err != nil || n <= 0 {
+		return nil
+	}
+	return buf[:n]
 }
