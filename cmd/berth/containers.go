@@ -549,7 +549,7 @@ func newContainerPrune(g *globalOptions) *cobra.Command {
 func newContainerCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{Use: "container", Short: "Manage containers"}
 	cmd.AddCommand(newContainerPrune(g), newPsCommand(g), newRmCommand(g), newInspectCommand(g),
-		newCheckpointCommand(g), newRestoreCommand(g))
+		newCheckpointCommand(g), newRestoreCommand(g), newCpCommand(g), newDiffCommand(g), newExportCommand(g))
 	return cmd
 }
 

@@ -79,10 +79,11 @@ func newRootCommand() *cobra.Command {
 		newPauseCommand(g, true), newPauseCommand(g, false), newRenameCommand(g), newExecCommand(g),
 		newStatsCommand(g), newTopCommand(g), newVolumeCommand(g), newAttachCommand(g), newManCommand(root), newSetupSubidsCommand(g),
 		newTagCommand(g, "tag"), newPushCommand(g, "push"), newLoginCommand(g), newLogoutCommand(g),
-		newSaveCommand(g, "save"), newLoadCommand(g, "load"), newHistoryCommand(g, "history"))
+		newSaveCommand(g, "save"), newLoadCommand(g, "load"), newHistoryCommand(g, "history"),
+		newCpCommand(g), newDiffCommand(g), newExportCommand(g))
 	for _, c := range root.Commands() {
 		switch c.Name() {
-		case "logs", "stop", "kill", "rm", "wait", "inspect", "start", "restart", "pause", "unpause", "rename", "exec", "stats", "top", "attach":
+		case "logs", "stop", "kill", "rm", "wait", "inspect", "start", "restart", "pause", "unpause", "rename", "exec", "stats", "top", "attach", "diff", "export":
 			c.ValidArgsFunction = completeContainers(g)
 		}
 	}

@@ -24,6 +24,11 @@ const (
 	// OpJoin is --network container:NAME: another container joins its
 	// network namespace.
 	OpJoin Op = "join"
+	// OpCopy, OpDiff and OpExport read or write the container's files,
+	// running or not (docker cp, diff, export).
+	OpCopy   Op = "cp"
+	OpDiff   Op = "diff"
+	OpExport Op = "export"
 )
 
 // refusal is why a state does not admit an operation: the class of error
@@ -79,6 +84,9 @@ var lifecycle = map[Op]map[Status]refusal{
 		Dead:   {errdefs.ErrNotRunning, "container %[1]s is not running: only a running container can be checkpointed"}},
 	OpRestore: {Running: runningRestore, Paused: runningRestore},
 	OpJoin:    {Created: notRunning, Exited: notRunning, Dead: notRunning},
+	OpCopy:    {},
+	OpDiff:    {},
+	OpExport:  {},
 }
 
 // Check says whether the container's state admits op: nil, or an error of

@@ -35,6 +35,9 @@ func TestLifecycle(t *testing.T) {
 		OpCheckpoint:  {stopped, ok, ok, stopped, stopped},
 		OpRestore:     {ok, up, up, ok, ok},
 		OpJoin:        {stopped, ok, ok, stopped, stopped},
+		OpCopy:        {ok, ok, ok, ok, ok},
+		OpDiff:        {ok, ok, ok, ok, ok},
+		OpExport:      {ok, ok, ok, ok, ok},
 	}
 	if len(want) != len(lifecycle) {
 		t.Errorf("the test covers %d operations, the table has %d", len(want), len(lifecycle))

@@ -366,3 +366,39 @@ func kernelVersion() (major, minor int) {
 	fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &major, &minor)
 	return major, minor
 }
+
+// DetachedOverlay makes o's overlay as a detached mount, its layers as
+// they are, for the host to read or write a stopped container's files
+// (berth cp, export) without attaching it anywhere. Each layer is given
+// by path as its own "lowerdir+" (Linux 6.8): a joined lowerdir string is
+// limited to 256 bytes by fsconfig, a few layers' worth. Older kernels
+// get the joined string, enough for an image of a few layers.
+func DetachedOverlay(o *Overlay) (*os.File, error) {
+	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("fsopen overlay: %w", err)
+	}
+	defer unix.Close(fsfd)
+	for i, l := range o.Lower {
+		err := unix.FsconfigSetString(fsfd, "lowerdir+", filepath.Join(o.LayersDir, l))
+		if err == unix.EINVAL && i == 0 {
+			return ShiftedOverlayTree(o)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("overlay lowerdir+ %s: %w", l, err)
+		}
+	}
+	for _, kv := range [][2]string{{"upperdir", o.Upper}, {"workdir", o.Work}} {
+		if err := unix.FsconfigSetString(fsfd, kv[0], kv[1]); err != nil {
+			return nil, fmt.Errorf("overlay %s %s: %w", kv[0], kv[1], err)
+		}
+	}
+	if err := unix.FsconfigCreate(fsfd); err != nil {
+		return nil, fmt.Errorf("create overlay: %w", err)
+	}
+	mfd, err := unix.Fsmount(fsfd, unix.FSMOUNT_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("mount overlay: %w", err)
+	}
+	return os.NewFile(uintptr(mfd), "overlay"), nil
+}

@@ -91,6 +91,9 @@ func TestMissingContainerOneLine(t *testing.T) {
 		{[]string{"rm", "nosuch"}, 1},
 		{[]string{"rm", "-f", "nosuch"}, 1},
 		{[]string{"wait", "nosuch"}, 1},
+		{[]string{"cp", "nosuch:/etc/passwd", "-"}, 1},
+		{[]string{"diff", "nosuch"}, 1},
+		{[]string{"container", "export", "nosuch"}, 1},
 	}
 	for _, c := range cases {
 		r := berth(t, "", c.args...)
