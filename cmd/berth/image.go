@@ -292,10 +292,22 @@ func newImagePrune(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-// imageInfo is one image in `berth image inspect`.
+// imageInfo is one image in `berth image inspect`: the stored image under
+// docker's field names ("Id", as docker image inspect prints it).
 type imageInfo struct {
-	*image.Image
-	Config *image.Config `json:"Config"`
+	ID       string `json:"Id"`
+	Names    []string
+	Digests  []string
+	Manifest string
+	Layers   []image.Layer
+	Created  time.Time
+	Size     int64
+	Config   *image.Config `json:"Config"`
+}
+
+func newImageInfo(img *image.Image, cfg *image.Config) imageInfo {
+	return imageInfo{ID: img.ID, Names: img.Names, Digests: img.Digests, Manifest: img.Manifest,
+		Layers: img.Layers, Created: img.Created, Size: img.Size, Config: cfg}
 }
 
 func newImageInspect(g *globalOptions) *cobra.Command {
@@ -320,7 +332,7 @@ func newImageInspect(g *globalOptions) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				out = append(out, imageInfo{img, cfg})
+				out = append(out, newImageInfo(img, cfg))
 			}
 			return printJSON(out)
 		},
