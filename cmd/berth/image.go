@@ -9,7 +9,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/berth-runtime/berth/internal/image"
@@ -98,12 +97,42 @@ func pulledName(img *image.Image, ref string) string {
 	return img.ID
 }
 
+// imageRow is one line of berth images: docker's fields, for --format.
+type imageRow struct {
+	Repository, Tag, ID, CreatedSince, CreatedAt, Size string
+}
+
+// imagesTable is docker images's default table.
+const imagesTable = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+
+var imagesHeaders = map[string]string{"Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID",
+	"CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE"}
+
+// imageRows are images's lines: one per name, "<none>" for an untagged
+// image.
+func imageRows(imgs []image.Image) []any {
+	var rows []any
+	for _, img := range imgs {
+		names := img.Names
+		if len(names) == 0 {
+			names = []string{"<none>:<none>"}
+		}
+		for _, n := range names {
+			repo, tag := splitTag(image.FamiliarName(n))
+			rows = append(rows, imageRow{Repository: repo, Tag: tag, ID: shortImageID(img.ID), CreatedSince: ago(img.Created),
+				CreatedAt: img.Created.Format("2006-01-02 15:04:05 -0700 MST"), Size: humanSize(img.Size)})
+		}
+	}
+	return rows
+}
+
 func newImagesCommand(g *globalOptions, use string) *cobra.Command {
 	var quiet, asJSON bool
+	var format string
 	cmd := &cobra.Command{
 		Use:     use,
 		Short:   "List images",
-		Example: "  berth images\n  berth images -q",
+		Example: "  berth images\n  berth images -q\n  berth images --format 'table {{.Repository}}\\t{{.Size}}'",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			store, err := g.imageStore()
@@ -123,23 +152,12 @@ func newImagesCommand(g *globalOptions, use string) *cobra.Command {
 				}
 				return nil
 			}
-			w := tabwriter.NewWriter(os.Stdout, 8, 1, 3, ' ', 0)
-			fmt.Fprintln(w, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
-			for _, img := range imgs {
-				names := img.Names
-				if len(names) == 0 {
-					names = []string{"<none>:<none>"}
-				}
-				for _, n := range names {
-					repo, tag := splitTag(image.FamiliarName(n))
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", repo, tag, shortImageID(img.ID), ago(img.Created), humanSize(img.Size))
-				}
-			}
-			return w.Flush()
+			return printFormatted(os.Stdout, format, imagesTable, imagesHeaders, imageRows(imgs))
 		},
 	}
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print image IDs only")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the images as JSON")
+	cmd.Flags().StringVar(&format, "format", "", "Go template over .Repository .Tag .ID .CreatedSince .CreatedAt .Size; 'table TEMPLATE' adds a header; 'json' prints one object per line")
 	return cmd
 }
 

@@ -7,7 +7,6 @@ import (
 	"os"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/berth-runtime/berth/internal/managed"
@@ -68,13 +67,23 @@ func newVolumeCreate(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
+// volumeRow is one line of berth volume ls: docker's fields, for --format.
+type volumeRow struct {
+	Driver, Name, Mountpoint, Scope string
+}
+
+const volumesTable = "table {{.Driver}}\t{{.Name}}"
+
+var volumesHeaders = map[string]string{"Driver": "DRIVER", "Name": "VOLUME NAME", "Mountpoint": "MOUNTPOINT", "Scope": "SCOPE"}
+
 func newVolumeLs(g *globalOptions) *cobra.Command {
 	var quiet bool
+	var format string
 	cmd := &cobra.Command{
-		Use:     "ls [-q]",
+		Use:     "ls [-q] [--format TEMPLATE]",
 		Aliases: []string{"list"},
 		Short:   "List volumes",
-		Example: "  berth volume ls\n  berth volume ls -q",
+		Example: "  berth volume ls\n  berth volume ls -q\n  berth volume ls --format '{{.Name}}\\t{{.Mountpoint}}'",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			list, err := g.volumes().List()
@@ -82,20 +91,17 @@ func newVolumeLs(g *globalOptions) *cobra.Command {
 				return err
 			}
 			if quiet {
-				for _, v := range list {
-					fmt.Println(v.Name)
-				}
-				return nil
+				format = "{{.Name}}"
 			}
-			w := tabwriter.NewWriter(os.Stdout, 8, 1, 3, ' ', 0)
-			fmt.Fprintln(w, "DRIVER\tVOLUME NAME")
-			for _, v := range list {
-				fmt.Fprintf(w, "local\t%s\n", v.Name)
+			rows := make([]any, len(list))
+			for i, v := range list {
+				rows[i] = volumeRow{Driver: "local", Name: v.Name, Mountpoint: v.Mountpoint, Scope: "local"}
 			}
-			return w.Flush()
+			return printFormatted(os.Stdout, format, volumesTable, volumesHeaders, rows)
 		},
 	}
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print names only")
+	cmd.Flags().StringVar(&format, "format", "", "Go template over .Driver .Name .Mountpoint .Scope; 'table TEMPLATE' adds a header; 'json' prints one object per line")
 	return cmd
 }
 
