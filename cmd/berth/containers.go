@@ -518,12 +518,16 @@ func newRenameCommand(g *globalOptions) *cobra.Command {
 }
 
 func newContainerPrune(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:     "prune",
+	var force bool
+	cmd := &cobra.Command{
+		Use:     "prune [-f]",
 		Short:   "Remove every stopped container",
-		Example: "  berth container prune",
+		Example: "  berth container prune\n  berth container prune -f   # without asking",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !confirmed(force, pruneContainersWarning) {
+				return nil
+			}
 			removed, warnings := g.engine().Prune()
 			for _, id := range removed {
 				fmt.Println(id)
@@ -534,6 +538,8 @@ func newContainerPrune(g *globalOptions) *cobra.Command {
 			return nil
 		},
 	}
+	addForce(cmd, &force)
+	return cmd
 }
 
 func newContainerCommand(g *globalOptions) *cobra.Command {

@@ -286,13 +286,20 @@ func writeFileAtomic(path string, write func(io.Writer) error) error {
 }
 
 func newImagePrune(g *globalOptions) *cobra.Command {
-	var all bool
+	var all, force bool
 	cmd := &cobra.Command{
-		Use:     "prune [-a]",
+		Use:     "prune [-a] [-f]",
 		Short:   "Remove untagged images (with -a, every image no container uses) and unused layers",
-		Example: "  berth image prune\n  berth image prune -a",
+		Example: "  berth image prune\n  berth image prune -a -f   # without asking",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			warning := pruneImagesWarning
+			if all {
+				warning = pruneAllImagesWarning
+			}
+			if !confirmed(force, warning) {
+				return nil
+			}
 			store, err := g.imageStore()
 			if err != nil {
 				return err
@@ -307,6 +314,7 @@ func newImagePrune(g *globalOptions) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "also remove tagged images no container uses")
+	addForce(cmd, &force)
 	return cmd
 }
 

@@ -141,12 +141,16 @@ func newNetworkRm(g *globalOptions) *cobra.Command {
 }
 
 func newNetworkPrune(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:     "prune",
+	var force bool
+	cmd := &cobra.Command{
+		Use:     "prune [-f]",
 		Short:   "Remove every user-defined network without running containers, and what dead containers left",
-		Example: "  berth network prune",
+		Example: "  berth network prune\n  berth network prune -f   # without asking",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !confirmed(force, pruneNetworksWarning) {
+				return nil
+			}
 			var removed []string
 			for _, n := range network.List(g.root) {
 				n.Collect()
@@ -164,6 +168,8 @@ func newNetworkPrune(g *globalOptions) *cobra.Command {
 			return nil
 		},
 	}
+	addForce(cmd, &force)
+	return cmd
 }
 
 func loadNetwork(g *globalOptions, name string) (*network.Network, error) {

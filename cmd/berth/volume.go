@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -191,12 +190,8 @@ func newVolumePrune(g *globalOptions) *cobra.Command {
 		Example: "  berth volume prune\n  berth volume prune -f   # without asking",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !force {
-				fmt.Fprint(os.Stderr, "WARNING! This will remove all volumes not used by at least one container, and their data.\nAre you sure you want to continue? [y/N] ")
-				answer, _ := bufio.NewReader(os.Stdin).ReadString('\n')
-				if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
-					return nil
-				}
+			if !confirmed(force, pruneVolumesWarning) {
+				return nil
 			}
 			refs := g.engine().VolumeRefs()
 			removed, err := g.volumes().Prune(func(name string) bool { return len(refs[name]) > 0 })
@@ -206,7 +201,7 @@ func newVolumePrune(g *globalOptions) *cobra.Command {
 			return err
 		},
 	}
-	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
+	addForce(cmd, &force)
 	return cmd
 }
 
