@@ -542,10 +542,19 @@ func newContainerPrune(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
+// newContainerCommand is docker's container group: every container
+// command also as berth container COMMAND, ls (list, ps) for ps.
 func newContainerCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{Use: "container", Short: "Manage containers"}
-	cmd.AddCommand(newContainerPrune(g), newPsCommand(g), newRmCommand(g), newInspectCommand(g),
-		newCheckpointCommand(g), newRestoreCommand(g))
+	ls := newPsCommand(g)
+	ls.Use, ls.Aliases = strings.Replace(ls.Use, "ps", "ls", 1), []string{"list", "ps"}
+	rm := newRmCommand(g)
+	rm.Aliases = []string{"remove"}
+	cmd.AddCommand(newContainerPrune(g), ls, rm, newInspectCommand(g),
+		newCheckpointCommand(g), newRestoreCommand(g), newRunCommand(g), newStartCommand(g), newStopCommand(g),
+		newRestartCommand(g), newKillCommand(g), newLogsCommand(g), newExecCommand(g), newWaitCommand(g),
+		newPauseCommand(g, true), newPauseCommand(g, false), newRenameCommand(g), newStatsCommand(g),
+		newTopCommand(g), newAttachCommand(g))
 	return cmd
 }
 

@@ -38,7 +38,9 @@ func newImageCommand(g *globalOptions) *cobra.Command {
 		Use:   "image",
 		Short: "Manage images",
 	}
-	cmd.AddCommand(newPullCommand(g), newImagesCommand(g, "ls"), newRmiCommand(g, "rm"),
+	ls, rm := newImagesCommand(g, "ls"), newRmiCommand(g, "rm")
+	ls.Aliases, rm.Aliases = []string{"list"}, []string{"remove"}
+	cmd.AddCommand(newPullCommand(g), ls, rm,
 		newImageImport(g), newImageExport(g), newImagePrune(g), newImageInspect(g),
 		newTagCommand(g, "tag"), newPushCommand(g, "push"), newSaveCommand(g, "save"),
 		newLoadCommand(g, "load"), newHistoryCommand(g, "history"))

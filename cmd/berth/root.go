@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/berth-runtime/berth/internal/engine"
 	"github.com/berth-runtime/berth/internal/errdefs"
@@ -52,7 +53,19 @@ func printError(err error) { cli.Report(err) }
 // engine's options take it as their Warn.
 func printWarning(msg string) { cli.Warn(msg) }
 
+// containerCommands take container names, also as berth container
+// COMMAND.
+var containerCommands = []string{"logs", "stop", "kill", "rm", "wait", "inspect", "start", "restart", "pause",
+	"unpause", "rename", "exec", "stats", "top", "attach"}
+
 func newRootCommand() *cobra.Command {
+	root, _ := newRoot()
+	return root
+}
+
+// newRoot is berth's command tree, and where it records an unknown
+// subcommand, which cobra would only have shown help for.
+func newRoot() (*cobra.Command, *error) {
 	g := &globalOptions{}
 	root := &cobra.Command{
 		Use:           "berth",
@@ -80,17 +93,32 @@ func newRootCommand() *cobra.Command {
 		newStatsCommand(g), newTopCommand(g), newVolumeCommand(g), newAttachCommand(g), newManCommand(root), newSetupSubidsCommand(g),
 		newTagCommand(g, "tag"), newPushCommand(g, "push"), newLoginCommand(g), newLogoutCommand(g),
 		newSaveCommand(g, "save"), newLoadCommand(g, "load"), newHistoryCommand(g, "history"))
-	for _, c := range root.Commands() {
-		switch c.Name() {
-		case "logs", "stop", "kill", "rm", "wait", "inspect", "start", "restart", "pause", "unpause", "rename", "exec", "stats", "top", "attach":
+	for _, c := range append(root.Commands(), containerGroup(root).Commands()...) {
+		if slices.Contains(containerCommands, c.Name()) {
 			c.ValidArgsFunction = completeContainers(g)
 		}
 	}
-	return root
+	unknown := new(error)
+	usageErrors(root, unknown)
+	return root, unknown
 }
 
 func execute(args []string) int {
-	cmd := newRootCommand()
+	cmd, unknown := newRoot()
 	cmd.SetArgs(args)
-	return cli.Report(cmd.Execute())
+	err := cmd.Execute()
+	if err == nil {
+		err = *unknown
+	}
+	return cli.Report(err)
+}
+
+// containerGroup is berth container, whose commands complete container
+// names as the top-level ones do.
+func containerGroup(root *cobra.Command) *cobra.Command {
+	c, _, err := root.Find([]string{"container"})
+	if err != nil {
+		return &cobra.Command{}
+	}
+	return c
 }
