@@ -188,7 +188,7 @@ func newLogsCommand(g *globalOptions) *cobra.Command {
 			defer cancel()
 			dir := g.containerDir(rec.ID)
 			stop := func() bool { return !managed.Held(dir) }
-			return logs.Read(ctx, path, o, stop, func(e logs.Entry) error {
+			err = logs.Read(ctx, path, o, stop, func(e logs.Entry) error {
 				w := os.Stdout
 				if e.Stream == "stderr" {
 					w = os.Stderr
@@ -196,6 +196,12 @@ func newLogsCommand(g *globalOptions) *cobra.Command {
 				_, err := w.Write(logs.FormatEntry(e, timestamps))
 				return err
 			})
+			if ctx.Err() != nil {
+				// ctrl-c (or SIGTERM) is how a follow ends: quietly,
+				// status 0, as docker logs -f.
+				return nil
+			}
+			return err
 		},
 	}
 	cmd.Flags().BoolVarP(&o.Follow, "follow", "f", false, "keep printing new output until the container stops")

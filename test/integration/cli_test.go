@@ -1,8 +1,11 @@
 package integration
 
 import (
+	"os"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestPruneAsks: every prune asks docker's question on stderr and reads
@@ -59,5 +62,43 @@ func TestPruneAsks(t *testing.T) {
 	}
 	if r := b("", "image", "prune", "-a", "-f"); r.code != 0 || strings.Contains(r.stderr, "[y/N]") {
 		t.Errorf("image prune -a -f: %+v", r)
+	}
+}
+
+// TestLogsFollowInterrupt: ctrl-c ends logs -f quietly with status 0, as
+// docker logs -f does (berth printed "context canceled" and exited 125).
+func TestLogsFollowInterrupt(t *testing.T) {
+	needRoot(t)
+	r := berth(t, "", "run", "-d", "--name", "follow-int", "--network", "none", "--rootfs", rootfsDir, "/bin/sh", "-c",
+		"trap 'exit 0' TERM; echo ready; while :; do sleep 0.1; done")
+	if r.code != 0 {
+		t.Fatalf("run -d: %+v", r)
+	}
+	defer berth(t, "", "rm", "-f", "follow-int")
+	for _, sig := range []os.Signal{os.Interrupt, syscall.SIGTERM} {
+		follow := berthCommand("logs", "-f", "follow-int")
+		out, errb := &syncBuffer{mu: make(chan struct{}, 1)}, &syncBuffer{mu: make(chan struct{}, 1)}
+		follow.Stdout, follow.Stderr = out, errb
+		if err := follow.Start(); err != nil {
+			t.Fatal(err)
+		}
+		eventually(t, "logs -f printed ready", func() string {
+			if !strings.Contains(out.String(), "ready") {
+				return "nothing yet"
+			}
+			return ""
+		})
+		follow.Process.Signal(sig)
+		done := make(chan error, 1)
+		go func() { done <- follow.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil || errb.String() != "" {
+				t.Errorf("logs -f after %v: %v, stderr %q", sig, err, errb.String())
+			}
+		case <-time.After(10 * time.Second):
+			follow.Process.Kill()
+			t.Fatalf("logs -f did not end on %v", sig)
+		}
 	}
 }
