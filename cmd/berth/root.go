@@ -1,12 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"slices"
 
 	"github.com/berth-runtime/berth/internal/engine"
 	"github.com/berth-runtime/berth/internal/errdefs"
+	"github.com/berth-runtime/berth/internal/rootless"
 	"github.com/spf13/cobra"
 )
 
@@ -47,7 +49,18 @@ var cli = errdefs.CLI{Prog: "berth", Codes: errdefs.Berth, Stderr: os.Stderr}
 
 // printError tells the user about err in berth's one line, for commands
 // that go on after a failure (several names); main reports the rest.
-func printError(err error) { cli.Report(err) }
+func printError(err error) { cli.Report(ownOnly(err, rootless.Active())) }
+
+// ownOnly says, when a rootless user's berth does not find a container,
+// image or volume, that it looks among the user's own only: root's (and
+// other users') are elsewhere, and a user who ran sudo berth before would
+// think theirs gone.
+func ownOnly(err error, rootlessUser bool) error {
+	if !rootlessUser || !errors.Is(err, errdefs.ErrNotFound) {
+		return err
+	}
+	return fmt.Errorf("%w (rootless berth sees this user's own containers, images and volumes only: root's are seen with sudo berth)", err)
+}
 
 // printWarning tells the user about what did not fail the command; the
 // engine's options take it as their Warn.
@@ -110,7 +123,7 @@ func execute(args []string) int {
 	if err == nil {
 		err = *unknown
 	}
-	return cli.Report(err)
+	return cli.Report(ownOnly(err, rootless.Active()))
 }
 
 // containerGroup is berth container, whose commands complete container

@@ -2,8 +2,13 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/berth-runtime/berth/internal/errdefs"
+	"github.com/berth-runtime/berth/internal/managed"
 )
 
 // runCLI is execute with berth's reports captured.
@@ -78,5 +83,23 @@ func TestDockerCommandForms(t *testing.T) {
 		if sub, _, err := root.Find([]string{"container", name}); err != nil || sub.Parent().Name() != "container" {
 			t.Errorf("berth container %s is missing", name)
 		}
+	}
+}
+
+// TestOwnOnly: a rootless user's "no such container" says that berth
+// looked among the user's own only; other errors, and root's, are as
+// they were.
+func TestOwnOnly(t *testing.T) {
+	missing := fmt.Errorf("%w: web", managed.ErrNotExist)
+	err := ownOnly(missing, true)
+	if !errors.Is(err, errdefs.ErrNotFound) || !strings.HasPrefix(err.Error(), "no such container: web (rootless berth sees this user's own") || !strings.Contains(err.Error(), "sudo berth") {
+		t.Errorf("rootless: %v", err)
+	}
+	if err := ownOnly(missing, false); err != missing {
+		t.Errorf("root: %v", err)
+	}
+	other := errors.New("boom")
+	if err := ownOnly(other, true); err != other {
+		t.Errorf("another error: %v", err)
 	}
 }

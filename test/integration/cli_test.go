@@ -2,6 +2,7 @@ package integration
 
 import (
 	"os"
+	"os/exec"
 	"strings"
 	"syscall"
 	"testing"
@@ -100,5 +101,45 @@ func TestLogsFollowInterrupt(t *testing.T) {
 			follow.Process.Kill()
 			t.Fatalf("logs -f did not end on %v", sig)
 		}
+	}
+}
+
+// TestNotRootSeesOwnContainers: an ordinary user's berth ps lists the
+// user's own containers (none here), not root's, and exits 0; stop of a
+// container of root's is "no such container", saying that rootless berth
+// looks among the user's own only.
+func TestNotRootSeesOwnContainers(t *testing.T) {
+	needRoot(t)
+	r := berth(t, "", "run", "-d", "--name", "roots-own", "--network", "none", "--rootfs", rootfsDir, "sleep", "100")
+	if r.code != 0 {
+		t.Fatalf("run -d: %+v", r)
+	}
+	defer berth(t, "", "rm", "-f", "roots-own")
+	home, err := os.MkdirTemp("", "berth-nobody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(home)
+	os.Chmod(home, 0o700)
+	os.Chown(home, 65534, 65534)
+	nobody := func(args ...string) result {
+		cmd := exec.Command(berthBin, args...)
+		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + home, "XDG_RUNTIME_DIR=" + home}
+		cmd.Dir = home
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534, Groups: []uint32{}}}
+		return collect(t, cmd, "berth as nobody")
+	}
+	if r := berth(t, "", "ps", "--format", "{{.Names}}"); !strings.Contains(r.stdout, "roots-own\n") {
+		t.Fatalf("root's ps: %+v", r)
+	}
+	if r := nobody("ps", "-a"); r.code != 0 || !strings.HasPrefix(r.stdout, "CONTAINER ID") || strings.Count(r.stdout, "\n") != 1 || r.stderr != "" {
+		t.Errorf("ps as nobody: %+v", r)
+	}
+	r = nobody("stop", "roots-own")
+	if r.code != 1 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "no such container: roots-own") || !strings.Contains(r.stderr, "sudo berth") {
+		t.Errorf("stop of root's container as nobody: %+v", r)
+	}
+	if r := berth(t, "", "ps", "--format", "{{.Names}}\t{{.State}}"); !strings.Contains(r.stdout, "roots-own\trunning\n") {
+		t.Errorf("root's container after nobody's stop: %+v", r)
 	}
 }
