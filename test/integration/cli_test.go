@@ -143,3 +143,51 @@ func TestNotRootSeesOwnContainers(t *testing.T) {
 		t.Errorf("root's container after nobody's stop: %+v", r)
 	}
 }
+
+// TestExecTerm: exec -t sets TERM=xterm, as docker exec -t does, unless
+// -e TERM is given; without -t the container's environment has none.
+func TestExecTerm(t *testing.T) {
+	needRoot(t)
+	r := berth(t, "", "run", "-d", "--name", "exec-term", "--network", "none", "--rootfs", rootfsDir, "sleep", "100")
+	if r.code != 0 {
+		t.Fatalf("run -d: %+v", r)
+	}
+	defer berth(t, "", "rm", "-f", "exec-term")
+	if tty := runPTY(t, nil, "exec", "-t", "exec-term", "sh", "-c", "echo TERM=$TERM."); tty.code != 0 || !strings.Contains(tty.output, "TERM=xterm.") {
+		t.Errorf("exec -t: %+v", tty)
+	}
+	if tty := runPTY(t, nil, "exec", "-it", "-e", "TERM=vt100", "exec-term", "sh", "-c", "echo TERM=$TERM."); tty.code != 0 || !strings.Contains(tty.output, "TERM=vt100.") {
+		t.Errorf("exec -it -e TERM=vt100: %+v", tty)
+	}
+	if r := berth(t, "", "exec", "exec-term", "sh", "-c", "echo TERM=$TERM."); r.code != 0 || r.stdout != "TERM=.\n" {
+		t.Errorf("exec without -t: %+v", r)
+	}
+}
+
+// TestRelativeBindMount: -v ./DIR:/x binds DIR under the current
+// directory, as docker does (berth refused it); a bare name is still a
+// named volume.
+func TestRelativeBindMount(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	os.MkdirAll(dir+"/data", 0o755)
+	os.WriteFile(dir+"/data/f", []byte("from the host\n"), 0o644)
+	run := func(args ...string) result {
+		cmd := berthCommand(append([]string{"run", "--rm", "--network", "none", "--rootfs", rootfsDir}, args...)...)
+		cmd.Dir = dir + "/data"
+		return collect(t, cmd, "berth run")
+	}
+	if r := run("-v", "./:/x:ro", "cat", "/x/f"); r.code != 0 || r.stdout != "from the host\n" {
+		t.Errorf("-v ./:/x: %+v", r)
+	}
+	if r := run("-v", "../data:/x", "sh", "-c", "cat /x/f; echo more > /x/g"); r.code != 0 || r.stdout != "from the host\n" {
+		t.Errorf("-v ../data:/x: %+v", r)
+	}
+	if b, err := os.ReadFile(dir + "/data/g"); err != nil || string(b) != "more\n" {
+		t.Errorf("written through -v ../data: %q %v", b, err)
+	}
+	if r := run("-v", "relvol:/x", "true"); r.code != 0 {
+		t.Errorf("a bare name, a volume: %+v", r)
+	}
+	berth(t, "", "volume", "rm", "relvol")
+}
