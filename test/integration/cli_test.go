@@ -3,6 +3,7 @@ package integration
 import (
 	"os"
 	"os/exec"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -153,6 +154,9 @@ func TestExecTerm(t *testing.T) {
 		t.Fatalf("run -d: %+v", r)
 	}
 	defer berth(t, "", "rm", "-f", "exec-term")
+	if r := berth(t, "", "ps", "--format", `table {{.Names}}\t{{.Status}}`); r.code != 0 || !regexp.MustCompile(`^NAMES +STATUS\n(.*\n)*exec-term +Up `).MatchString(r.stdout) {
+		t.Errorf("ps --format 'table {{.Names}}\\t{{.Status}}': %+v", r)
+	}
 	if tty := runPTY(t, nil, "exec", "-t", "exec-term", "sh", "-c", "echo TERM=$TERM."); tty.code != 0 || !strings.Contains(tty.output, "TERM=xterm.") {
 		t.Errorf("exec -t: %+v", tty)
 	}
