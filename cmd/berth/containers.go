@@ -3,10 +3,9 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
-	"text/tabwriter"
-	"text/template"
 	"time"
 
 	"github.com/berth-runtime/berth/internal/container"
@@ -41,10 +40,18 @@ func forEach(g *globalOptions, refs []string, fn func(managed.Record) error) err
 	return failed
 }
 
-// psRow is one container in berth ps, also the fields --format sees.
+// psRow is one container in berth ps, also the fields --format sees:
+// docker's placeholders (Created is berth's older name of RunningFor).
 type psRow struct {
-	ID, Image, Command, Created, Status, Ports, Names string
+	ID, Image, Command, CreatedAt, RunningFor, Created, Status, State, Ports, Names string
 }
+
+// psTable is docker ps's default table.
+const psTable = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+
+// psHeaders are docker ps's column names for its placeholders.
+var psHeaders = map[string]string{"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
+	"RunningFor": "CREATED", "Created": "CREATED", "Status": "STATUS", "State": "STATE", "Ports": "PORTS", "Names": "NAMES"}
 
 func newPsCommand(g *globalOptions) *cobra.Command {
 	var all, quiet bool
@@ -53,7 +60,7 @@ func newPsCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "ps [-a] [-q] [--filter KEY=VALUE] [--format table|json|TEMPLATE]",
 		Short:   "List containers",
-		Example: "  berth ps\n  berth ps -a --filter status=exited\n  berth ps --format '{{.Names}} {{.Status}}'",
+		Example: "  berth ps\n  berth ps -a --filter status=exited\n  berth ps --format 'table {{.Names}}\\t{{.Status}}'",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var recs []managed.Record
@@ -63,12 +70,12 @@ func newPsCommand(g *globalOptions) *cobra.Command {
 					recs = append(recs, rec)
 				}
 			}
-			return printContainers(recs, quiet, format)
+			return printContainers(os.Stdout, recs, quiet, format)
 		},
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "show every container (default: running ones)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print container IDs only")
-	cmd.Flags().StringVar(&format, "format", "table", "table, json, or a Go template over .ID .Image .Command .Created .Status .Ports .Names")
+	cmd.Flags().StringVar(&format, "format", "", "Go template over .ID .Image .Command .CreatedAt .RunningFor .Status .State .Ports .Names; 'table TEMPLATE' adds a header; 'json' prints one object per line")
 	cmd.Flags().StringArrayVarP(&filters, "filter", "f", nil, "keep containers matching name=, id=, status=, ancestor=")
 	return cmd
 }
@@ -99,36 +106,18 @@ func matches(rec managed.Record, filters []string) bool {
 	return true
 }
 
-func printContainers(recs []managed.Record, quiet bool, format string) error {
+func printContainers(w io.Writer, recs []managed.Record, quiet bool, format string) error {
 	if quiet {
 		for _, rec := range recs {
-			fmt.Println(managed.ShortID(rec.ID))
+			fmt.Fprintln(w, managed.ShortID(rec.ID))
 		}
 		return nil
 	}
-	switch format {
-	case "json":
-		return printJSON(recs)
-	case "table", "":
-		w := tabwriter.NewWriter(os.Stdout, 8, 1, 3, ' ', 0)
-		fmt.Fprintln(w, "CONTAINER ID\tIMAGE\tCOMMAND\tCREATED\tSTATUS\tPORTS\tNAMES")
-		for _, rec := range recs {
-			r := row(rec)
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Image, r.Command, r.Created, r.Status, r.Ports, r.Names)
-		}
-		return w.Flush()
+	rows := make([]any, len(recs))
+	for i, rec := range recs {
+		rows[i] = row(rec)
 	}
-	tmpl, err := template.New("format").Parse(format)
-	if err != nil {
-		return fmt.Errorf("invalid --format: %w", err)
-	}
-	for _, rec := range recs {
-		if err := tmpl.Execute(os.Stdout, row(rec)); err != nil {
-			return fmt.Errorf("--format: %w", err)
-		}
-		fmt.Println()
-	}
-	return nil
+	return printFormatted(w, format, psTable, psHeaders, rows)
 }
 
 func row(rec managed.Record) psRow {
@@ -147,8 +136,9 @@ func row(rec managed.Record) psRow {
 	if rec.Network != nil {
 		ports = strings.Join(rec.Network.Ports, ", ")
 	}
-	return psRow{ID: managed.ShortID(rec.ID), Image: img, Command: `"` + cmd + `"`, Created: ago(rec.Created),
-		Status: statusLine(rec.State), Ports: ports, Names: rec.Name}
+	created := ago(rec.Created)
+	return psRow{ID: managed.ShortID(rec.ID), Image: img, Command: `"` + cmd + `"`, CreatedAt: rec.Created.Format("2006-01-02 15:04:05 -0700 MST"),
+		RunningFor: created, Created: created, Status: statusLine(rec.State), State: string(rec.State.Status), Ports: ports, Names: rec.Name}
 }
 
 // statusLine is docker ps's STATUS: "Up 3 minutes", "Up 3 minutes
@@ -198,7 +188,7 @@ func newLogsCommand(g *globalOptions) *cobra.Command {
 			defer cancel()
 			dir := g.containerDir(rec.ID)
 			stop := func() bool { return !managed.Held(dir) }
-			return logs.Read(ctx, path, o, stop, func(e logs.Entry) error {
+			err = logs.Read(ctx, path, o, stop, func(e logs.Entry) error {
 				w := os.Stdout
 				if e.Stream == "stderr" {
 					w = os.Stderr
@@ -206,6 +196,12 @@ func newLogsCommand(g *globalOptions) *cobra.Command {
 				_, err := w.Write(logs.FormatEntry(e, timestamps))
 				return err
 			})
+			if ctx.Err() != nil {
+				// ctrl-c (or SIGTERM) is how a follow ends: quietly,
+				// status 0, as docker logs -f.
+				return nil
+			}
+			return err
 		},
 	}
 	cmd.Flags().BoolVarP(&o.Follow, "follow", "f", false, "keep printing new output until the container stops")
@@ -528,12 +524,16 @@ func newRenameCommand(g *globalOptions) *cobra.Command {
 }
 
 func newContainerPrune(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:     "prune",
+	var force bool
+	cmd := &cobra.Command{
+		Use:     "prune [-f]",
 		Short:   "Remove every stopped container",
-		Example: "  berth container prune",
+		Example: "  berth container prune\n  berth container prune -f   # without asking",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !confirmed(force, pruneContainersWarning) {
+				return nil
+			}
 			removed, warnings := g.engine().Prune()
 			for _, id := range removed {
 				fmt.Println(id)
@@ -544,12 +544,23 @@ func newContainerPrune(g *globalOptions) *cobra.Command {
 			return nil
 		},
 	}
+	addForce(cmd, &force)
+	return cmd
 }
 
+// newContainerCommand is docker's container group: every container
+// command also as berth container COMMAND, ls (list, ps) for ps.
 func newContainerCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{Use: "container", Short: "Manage containers"}
-	cmd.AddCommand(newContainerPrune(g), newPsCommand(g), newRmCommand(g), newInspectCommand(g),
-		newCheckpointCommand(g), newRestoreCommand(g), newCpCommand(g), newDiffCommand(g), newExportCommand(g))
+	ls := newPsCommand(g)
+	ls.Use, ls.Aliases = strings.Replace(ls.Use, "ps", "ls", 1), []string{"list", "ps"}
+	rm := newRmCommand(g)
+	rm.Aliases = []string{"remove"}
+	cmd.AddCommand(newContainerPrune(g), ls, rm, newInspectCommand(g),
+		newCheckpointCommand(g), newRestoreCommand(g), newRunCommand(g), newStartCommand(g), newStopCommand(g),
+		newRestartCommand(g), newKillCommand(g), newLogsCommand(g), newExecCommand(g), newWaitCommand(g),
+		newPauseCommand(g, true), newPauseCommand(g, false), newRenameCommand(g), newStatsCommand(g),
+		newTopCommand(g), newAttachCommand(g), newCpCommand(g), newDiffCommand(g), newExportCommand(g))
 	return cmd
 }
 

@@ -9,7 +9,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/berth-runtime/berth/internal/image"
@@ -39,7 +38,9 @@ func newImageCommand(g *globalOptions) *cobra.Command {
 		Use:   "image",
 		Short: "Manage images",
 	}
-	cmd.AddCommand(newPullCommand(g), newImagesCommand(g, "ls"), newRmiCommand(g, "rm"),
+	ls, rm := newImagesCommand(g, "ls"), newRmiCommand(g, "rm")
+	ls.Aliases, rm.Aliases = []string{"list"}, []string{"remove"}
+	cmd.AddCommand(newPullCommand(g), ls, rm,
 		newImageImport(g), newImageExport(g), newImagePrune(g), newImageInspect(g),
 		newTagCommand(g, "tag"), newPushCommand(g, "push"), newSaveCommand(g, "save"),
 		newLoadCommand(g, "load"), newHistoryCommand(g, "history"))
@@ -98,12 +99,42 @@ func pulledName(img *image.Image, ref string) string {
 	return img.ID
 }
 
+// imageRow is one line of berth images: docker's fields, for --format.
+type imageRow struct {
+	Repository, Tag, ID, CreatedSince, CreatedAt, Size string
+}
+
+// imagesTable is docker images's default table.
+const imagesTable = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+
+var imagesHeaders = map[string]string{"Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID",
+	"CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE"}
+
+// imageRows are images's lines: one per name, "<none>" for an untagged
+// image.
+func imageRows(imgs []image.Image) []any {
+	var rows []any
+	for _, img := range imgs {
+		names := img.Names
+		if len(names) == 0 {
+			names = []string{"<none>:<none>"}
+		}
+		for _, n := range names {
+			repo, tag := splitTag(image.FamiliarName(n))
+			rows = append(rows, imageRow{Repository: repo, Tag: tag, ID: shortImageID(img.ID), CreatedSince: ago(img.Created),
+				CreatedAt: img.Created.Format("2006-01-02 15:04:05 -0700 MST"), Size: humanSize(img.Size)})
+		}
+	}
+	return rows
+}
+
 func newImagesCommand(g *globalOptions, use string) *cobra.Command {
 	var quiet, asJSON bool
+	var format string
 	cmd := &cobra.Command{
 		Use:     use,
 		Short:   "List images",
-		Example: "  berth images\n  berth images -q",
+		Example: "  berth images\n  berth images -q\n  berth images --format 'table {{.Repository}}\\t{{.Size}}'",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			store, err := g.imageStore()
@@ -123,23 +154,12 @@ func newImagesCommand(g *globalOptions, use string) *cobra.Command {
 				}
 				return nil
 			}
-			w := tabwriter.NewWriter(os.Stdout, 8, 1, 3, ' ', 0)
-			fmt.Fprintln(w, "REPOSITORY\tTAG\tIMAGE ID\tCREATED\tSIZE")
-			for _, img := range imgs {
-				names := img.Names
-				if len(names) == 0 {
-					names = []string{"<none>:<none>"}
-				}
-				for _, n := range names {
-					repo, tag := splitTag(image.FamiliarName(n))
-					fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", repo, tag, shortImageID(img.ID), ago(img.Created), humanSize(img.Size))
-				}
-			}
-			return w.Flush()
+			return printFormatted(os.Stdout, format, imagesTable, imagesHeaders, imageRows(imgs))
 		},
 	}
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print image IDs only")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the images as JSON")
+	cmd.Flags().StringVar(&format, "format", "", "Go template over .Repository .Tag .ID .CreatedSince .CreatedAt .Size; 'table TEMPLATE' adds a header; 'json' prints one object per line")
 	return cmd
 }
 
@@ -268,13 +288,20 @@ func writeFileAtomic(path string, write func(io.Writer) error) error {
 }
 
 func newImagePrune(g *globalOptions) *cobra.Command {
-	var all bool
+	var all, force bool
 	cmd := &cobra.Command{
-		Use:     "prune [-a]",
+		Use:     "prune [-a] [-f]",
 		Short:   "Remove untagged images (with -a, every image no container uses) and unused layers",
-		Example: "  berth image prune\n  berth image prune -a",
+		Example: "  berth image prune\n  berth image prune -a -f   # without asking",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			warning := pruneImagesWarning
+			if all {
+				warning = pruneAllImagesWarning
+			}
+			if !confirmed(force, warning) {
+				return nil
+			}
 			store, err := g.imageStore()
 			if err != nil {
 				return err
@@ -289,13 +316,26 @@ func newImagePrune(g *globalOptions) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "also remove tagged images no container uses")
+	addForce(cmd, &force)
 	return cmd
 }
 
-// imageInfo is one image in `berth image inspect`.
+// imageInfo is one image in `berth image inspect`: the stored image under
+// docker's field names ("Id", as docker image inspect prints it).
 type imageInfo struct {
-	*image.Image
-	Config *image.Config `json:"Config"`
+	ID       string `json:"Id"`
+	Names    []string
+	Digests  []string
+	Manifest string
+	Layers   []image.Layer
+	Created  time.Time
+	Size     int64
+	Config   *image.Config `json:"Config"`
+}
+
+func newImageInfo(img *image.Image, cfg *image.Config) imageInfo {
+	return imageInfo{ID: img.ID, Names: img.Names, Digests: img.Digests, Manifest: img.Manifest,
+		Layers: img.Layers, Created: img.Created, Size: img.Size, Config: cfg}
 }
 
 func newImageInspect(g *globalOptions) *cobra.Command {
@@ -320,7 +360,7 @@ func newImageInspect(g *globalOptions) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				out = append(out, imageInfo{img, cfg})
+				out = append(out, newImageInfo(img, cfg))
 			}
 			return printJSON(out)
 		},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -52,5 +53,17 @@ func TestHistoryRow(t *testing.T) {
 	e.ID, e.CreatedBy = image.Missing, long
 	if r := historyRowOf(e, true, true); r.ID != image.Missing || r.CreatedBy != strings.Repeat("é", 44)+"…" {
 		t.Errorf("truncated: %+v", r)
+	}
+}
+
+// TestImageInspectID: image inspect names the ID "Id", as docker does.
+func TestImageInspectID(t *testing.T) {
+	b, err := json.Marshal(newImageInfo(&image.Image{ID: "sha256:abc", Size: 3}, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil || m["Id"] != "sha256:abc" || m["ID"] != nil || m["Size"] != 3.0 {
+		t.Errorf("image inspect: %s", b)
 	}
 }

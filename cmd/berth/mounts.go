@@ -1,6 +1,11 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
 	"github.com/berth-runtime/berth/internal/spec"
 	"github.com/berth-runtime/berth/internal/volume"
 	"github.com/spf13/pflag"
@@ -35,10 +40,18 @@ func (g *globalOptions) volumes() volume.Store { return g.engine().Volumes() }
 // creates what they need on each run).
 func (m *mountFlags) parse() ([]spec.MountRequest, error) {
 	var reqs []spec.MountRequest
+	volumes := m.volumes
+	if len(volumes) > 0 {
+		cwd, err := os.Getwd()
+		if err != nil {
+			return nil, fmt.Errorf("-v: the current directory: %w", err)
+		}
+		volumes = absVolumes(volumes, cwd)
+	}
 	for _, list := range []struct {
 		values []string
 		parse  func(string) (spec.MountRequest, error)
-	}{{m.volumes, spec.ParseVolumeFlag}, {m.mounts, spec.ParseMountFlag}, {m.tmpfs, spec.ParseTmpfsFlag}} {
+	}{{volumes, spec.ParseVolumeFlag}, {m.mounts, spec.ParseMountFlag}, {m.tmpfs, spec.ParseTmpfsFlag}} {
 		for _, v := range list.values {
 			r, err := list.parse(v)
 			if err != nil {
@@ -51,4 +64,20 @@ func (m *mountFlags) parse() ([]spec.MountRequest, error) {
 		return nil, err
 	}
 	return reqs, nil
+}
+
+// absVolumes resolves -v's relative host paths against cwd, as docker
+// does: a source of ".", "..", or one that starts with "./" or "../", is a
+// host directory; a bare name stays a volume name. The stored config then
+// names the directory whatever the directory of a later start.
+func absVolumes(values []string, cwd string) []string {
+	out := make([]string, len(values))
+	for i, v := range values {
+		src, rest, ok := strings.Cut(v, ":")
+		if ok && (src == "." || src == ".." || strings.HasPrefix(src, "./") || strings.HasPrefix(src, "../")) {
+			v = filepath.Join(cwd, src) + ":" + rest
+		}
+		out[i] = v
+	}
+	return out
 }

@@ -7,7 +7,6 @@ import (
 	"net/netip"
 	"os"
 	"sort"
-	"text/tabwriter"
 
 	"github.com/berth-runtime/berth/internal/network"
 	"github.com/berth-runtime/berth/internal/network/ipam"
@@ -50,22 +49,37 @@ func newNetworkCreate(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
+// networkRow is one line of berth network ls, for --format: berth's
+// columns, and docker's Driver and Scope.
+type networkRow struct {
+	Name, Driver, Scope, Bridge, Subnet string
+	Containers                          int
+}
+
+const networksTable = "table {{.Name}}\t{{.Bridge}}\t{{.Subnet}}\t{{.Containers}}"
+
+var networksHeaders = map[string]string{"Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "Bridge": "BRIDGE",
+	"Subnet": "SUBNET", "Containers": "CONTAINERS"}
+
 func newNetworkLs(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:     "ls",
+	var format string
+	cmd := &cobra.Command{
+		Use:     "ls [--format TEMPLATE]",
 		Aliases: []string{"list"},
 		Short:   "List networks",
-		Example: "  berth network ls",
+		Example: "  berth network ls\n  berth network ls --format '{{.Name}} {{.Subnet}}'",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			w := tabwriter.NewWriter(os.Stdout, 8, 1, 3, ' ', 0)
-			fmt.Fprintln(w, "NAME\tBRIDGE\tSUBNET\tCONTAINERS")
+			var rows []any
 			for _, n := range network.List(g.root) {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%d\n", n.Name, n.Bridge, n.Subnet, len(n.Members()))
+				rows = append(rows, networkRow{Name: n.Name, Driver: "bridge", Scope: "local", Bridge: n.Bridge,
+					Subnet: n.Subnet.String(), Containers: len(n.Members())})
 			}
-			return w.Flush()
+			return printFormatted(os.Stdout, format, networksTable, networksHeaders, rows)
 		},
 	}
+	cmd.Flags().StringVar(&format, "format", "", "Go template over .Name .Driver .Scope .Bridge .Subnet .Containers; 'table TEMPLATE' adds a header; 'json' prints one object per line")
+	return cmd
 }
 
 // networkInfo is one network in `berth network inspect`.
@@ -127,12 +141,16 @@ func newNetworkRm(g *globalOptions) *cobra.Command {
 }
 
 func newNetworkPrune(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:     "prune",
+	var force bool
+	cmd := &cobra.Command{
+		Use:     "prune [-f]",
 		Short:   "Remove every user-defined network without running containers, and what dead containers left",
-		Example: "  berth network prune",
+		Example: "  berth network prune\n  berth network prune -f   # without asking",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if !confirmed(force, pruneNetworksWarning) {
+				return nil
+			}
 			var removed []string
 			for _, n := range network.List(g.root) {
 				n.Collect()
@@ -150,6 +168,8 @@ func newNetworkPrune(g *globalOptions) *cobra.Command {
 			return nil
 		},
 	}
+	addForce(cmd, &force)
+	return cmd
 }
 
 func loadNetwork(g *globalOptions, name string) (*network.Network, error) {

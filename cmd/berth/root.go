@@ -1,11 +1,14 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/berth-runtime/berth/internal/engine"
 	"github.com/berth-runtime/berth/internal/errdefs"
+	"github.com/berth-runtime/berth/internal/rootless"
 	"github.com/spf13/cobra"
 )
 
@@ -46,13 +49,36 @@ var cli = errdefs.CLI{Prog: "berth", Codes: errdefs.Berth, Stderr: os.Stderr}
 
 // printError tells the user about err in berth's one line, for commands
 // that go on after a failure (several names); main reports the rest.
-func printError(err error) { cli.Report(err) }
+func printError(err error) { cli.Report(ownOnly(err, rootless.Active())) }
+
+// ownOnly says, when a rootless user's berth does not find a container,
+// image or volume, that it looks among the user's own only: root's (and
+// other users') are elsewhere, and a user who ran sudo berth before would
+// think theirs gone.
+func ownOnly(err error, rootlessUser bool) error {
+	if !rootlessUser || !errors.Is(err, errdefs.ErrNotFound) {
+		return err
+	}
+	return fmt.Errorf("%w (rootless berth sees this user's own containers, images and volumes only: root's are seen with sudo berth)", err)
+}
 
 // printWarning tells the user about what did not fail the command; the
 // engine's options take it as their Warn.
 func printWarning(msg string) { cli.Warn(msg) }
 
+// containerCommands take container names, also as berth container
+// COMMAND.
+var containerCommands = []string{"logs", "stop", "kill", "rm", "wait", "inspect", "start", "restart", "pause",
+	"unpause", "rename", "exec", "stats", "top", "attach", "diff", "export"}
+
 func newRootCommand() *cobra.Command {
+	root, _ := newRoot()
+	return root
+}
+
+// newRoot is berth's command tree, and where it records an unknown
+// subcommand, which cobra would only have shown help for.
+func newRoot() (*cobra.Command, *error) {
 	g := &globalOptions{}
 	root := &cobra.Command{
 		Use:           "berth",
@@ -81,17 +107,32 @@ func newRootCommand() *cobra.Command {
 		newTagCommand(g, "tag"), newPushCommand(g, "push"), newLoginCommand(g), newLogoutCommand(g),
 		newSaveCommand(g, "save"), newLoadCommand(g, "load"), newHistoryCommand(g, "history"),
 		newCpCommand(g), newDiffCommand(g), newExportCommand(g))
-	for _, c := range root.Commands() {
-		switch c.Name() {
-		case "logs", "stop", "kill", "rm", "wait", "inspect", "start", "restart", "pause", "unpause", "rename", "exec", "stats", "top", "attach", "diff", "export":
+	for _, c := range append(root.Commands(), containerGroup(root).Commands()...) {
+		if slices.Contains(containerCommands, c.Name()) {
 			c.ValidArgsFunction = completeContainers(g)
 		}
 	}
-	return root
+	unknown := new(error)
+	usageErrors(root, unknown)
+	return root, unknown
 }
 
 func execute(args []string) int {
-	cmd := newRootCommand()
+	cmd, unknown := newRoot()
 	cmd.SetArgs(args)
-	return cli.Report(cmd.Execute())
+	err := cmd.Execute()
+	if err == nil {
+		err = *unknown
+	}
+	return cli.Report(ownOnly(err, rootless.Active()))
+}
+
+// containerGroup is berth container, whose commands complete container
+// names as the top-level ones do.
+func containerGroup(root *cobra.Command) *cobra.Command {
+	c, _, err := root.Find([]string{"container"})
+	if err != nil {
+		return &cobra.Command{}
+	}
+	return c
 }

@@ -60,7 +60,9 @@ func enterRootless(g *globalOptions, cmd *cobra.Command, args []string) error {
 		_, err := rootless.UserDirs(rootless.ProcessEnvironment())
 		return err
 	}
-	if rootless.Inside() || noNamespace[cmd.Name()] || noNamespace[cmd.CommandPath()] {
+	// berth container X is berth X (berth container ls is berth ps).
+	path := strings.Replace(strings.Replace(cmd.CommandPath(), "berth container ls", "berth ps", 1), "berth container ", "berth ", 1)
+	if rootless.Inside() || noNamespace[cmd.Name()] || noNamespace[path] {
 		return nil
 	}
 	if d := defaultDirs(); d.Run == g.runroot {

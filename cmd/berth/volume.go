@@ -1,13 +1,11 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/berth-runtime/berth/internal/managed"
@@ -68,13 +66,23 @@ func newVolumeCreate(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
+// volumeRow is one line of berth volume ls: docker's fields, for --format.
+type volumeRow struct {
+	Driver, Name, Mountpoint, Scope string
+}
+
+const volumesTable = "table {{.Driver}}\t{{.Name}}"
+
+var volumesHeaders = map[string]string{"Driver": "DRIVER", "Name": "VOLUME NAME", "Mountpoint": "MOUNTPOINT", "Scope": "SCOPE"}
+
 func newVolumeLs(g *globalOptions) *cobra.Command {
 	var quiet bool
+	var format string
 	cmd := &cobra.Command{
-		Use:     "ls [-q]",
+		Use:     "ls [-q] [--format TEMPLATE]",
 		Aliases: []string{"list"},
 		Short:   "List volumes",
-		Example: "  berth volume ls\n  berth volume ls -q",
+		Example: "  berth volume ls\n  berth volume ls -q\n  berth volume ls --format '{{.Name}}\\t{{.Mountpoint}}'",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			list, err := g.volumes().List()
@@ -82,20 +90,17 @@ func newVolumeLs(g *globalOptions) *cobra.Command {
 				return err
 			}
 			if quiet {
-				for _, v := range list {
-					fmt.Println(v.Name)
-				}
-				return nil
+				format = "{{.Name}}"
 			}
-			w := tabwriter.NewWriter(os.Stdout, 8, 1, 3, ' ', 0)
-			fmt.Fprintln(w, "DRIVER\tVOLUME NAME")
-			for _, v := range list {
-				fmt.Fprintf(w, "local\t%s\n", v.Name)
+			rows := make([]any, len(list))
+			for i, v := range list {
+				rows[i] = volumeRow{Driver: "local", Name: v.Name, Mountpoint: v.Mountpoint, Scope: "local"}
 			}
-			return w.Flush()
+			return printFormatted(os.Stdout, format, volumesTable, volumesHeaders, rows)
 		},
 	}
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print names only")
+	cmd.Flags().StringVar(&format, "format", "", "Go template over .Driver .Name .Mountpoint .Scope; 'table TEMPLATE' adds a header; 'json' prints one object per line")
 	return cmd
 }
 
@@ -185,12 +190,8 @@ func newVolumePrune(g *globalOptions) *cobra.Command {
 		Example: "  berth volume prune\n  berth volume prune -f   # without asking",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !force {
-				fmt.Fprint(os.Stderr, "WARNING! This will remove all volumes not used by at least one container, and their data.\nAre you sure you want to continue? [y/N] ")
-				answer, _ := bufio.NewReader(os.Stdin).ReadString('\n')
-				if a := strings.ToLower(strings.TrimSpace(answer)); a != "y" && a != "yes" {
-					return nil
-				}
+			if !confirmed(force, pruneVolumesWarning) {
+				return nil
 			}
 			refs := g.engine().VolumeRefs()
 			removed, err := g.volumes().Prune(func(name string) bool { return len(refs[name]) > 0 })
@@ -200,7 +201,7 @@ func newVolumePrune(g *globalOptions) *cobra.Command {
 			return err
 		},
 	}
-	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
+	addForce(cmd, &force)
 	return cmd
 }
 

@@ -46,6 +46,16 @@ func (e *Engine) Exec(rec managed.Record, o ExecOptions) (container.Exit, error)
 		RelayStdio: o.Stdio.Relay, Detach: o.Detach})
 }
 
+// execEnv is an exec's environment: the container's, TERM=xterm with a
+// terminal unless the container has a TERM (docker exec -t), then the
+// exec's -e on top.
+func execEnv(env []string, o ExecOptions) []string {
+	if o.TTY && !spec.HasEnv(env, "TERM") {
+		env = append(append([]string(nil), env...), "TERM=xterm")
+	}
+	return spec.MergeEnv(env, o.Env...)
+}
+
 // execProcess is the container's own process settings with the exec's
 // command and overrides: its capabilities, environment and user unless
 // given; root is where its users are looked up.
@@ -54,7 +64,7 @@ func execProcess(base *specs.Process, o ExecOptions, root string) (*specs.Proces
 	caps := *base.Capabilities
 	p.Capabilities = &caps
 	p.Args, p.Terminal = o.Args, o.TTY
-	p.Env = spec.MergeEnv(base.Env, o.Env...)
+	p.Env = execEnv(base.Env, o)
 	if o.Workdir != "" {
 		if !filepath.IsAbs(o.Workdir) {
 			return nil, errdefs.New(errdefs.ErrInvalidArgument, "invalid --workdir %q: the working directory must be an absolute path", o.Workdir)

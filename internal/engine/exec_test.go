@@ -29,7 +29,7 @@ func TestExecProcess(t *testing.T) {
 	if !reflect.DeepEqual(p.Args, []string{"sh"}) || !p.Terminal || p.Cwd != "/srv" {
 		t.Errorf("process: %+v", p)
 	}
-	if strings.Join(p.Env, " ") != "PATH=/bin A=2 B=3" {
+	if strings.Join(p.Env, " ") != "PATH=/bin A=2 TERM=xterm B=3" {
 		t.Errorf("env: %v", p.Env)
 	}
 	if p.User.UID != 65534 || p.User.GID != 65534 || len(p.Capabilities.Effective) != 0 || len(p.Capabilities.Permitted) != 0 {
@@ -43,5 +43,24 @@ func TestExecProcess(t *testing.T) {
 	}
 	if _, err := execProcess(base, ExecOptions{Args: []string{"sh"}, Workdir: "tmp"}, root); err == nil || !strings.Contains(err.Error(), "absolute") {
 		t.Errorf("relative workdir: %v", err)
+	}
+}
+
+// TestExecEnvTerm: exec -t sets TERM=xterm, as docker exec -t does, unless
+// the container or the exec's -e names a TERM; without -t there is none.
+func TestExecEnvTerm(t *testing.T) {
+	for _, c := range []struct {
+		base, env []string
+		tty       bool
+		want      string
+	}{
+		{[]string{"PATH=/bin"}, nil, true, "PATH=/bin TERM=xterm"},
+		{[]string{"PATH=/bin"}, nil, false, "PATH=/bin"},
+		{[]string{"PATH=/bin"}, []string{"TERM=vt100"}, true, "PATH=/bin TERM=vt100"},
+		{[]string{"TERM=linux"}, nil, true, "TERM=linux"},
+	} {
+		if got := strings.Join(execEnv(c.base, ExecOptions{Env: c.env, TTY: c.tty}), " "); got != c.want {
+			t.Errorf("execEnv(%v, -e %v, tty %v) = %q, want %q", c.base, c.env, c.tty, got, c.want)
+		}
 	}
 }

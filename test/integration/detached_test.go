@@ -308,8 +308,8 @@ func TestContainerCommands(t *testing.T) {
 	if r := berth(t, "", "ps", "-a", "--filter", "name=renamed", "-q"); strings.TrimSpace(r.stdout) == "" {
 		t.Errorf("renamed container not found: %+v", r)
 	}
-	if r := berth(t, "", "container", "prune"); r.code != 0 {
-		t.Errorf("container prune: %+v", r)
+	if r := berth(t, "", "container", "prune", "-f"); r.code != 0 {
+		t.Errorf("container prune -f: %+v", r)
 	}
 	if r := berth(t, "", "ps", "-aq"); r.stdout != "" {
 		t.Errorf("after prune: %q", r.stdout)

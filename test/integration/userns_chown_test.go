@@ -192,13 +192,13 @@ func TestChownCacheRmiInUse(t *testing.T) {
 		t.Errorf("start after rmi -f: %+v", r)
 	}
 	id := inspectChown(t, "chown-kept").ID
-	if r := berth(t, "", "container", "prune"); r.code != 0 || !strings.Contains(r.stdout, id) {
+	if r := berth(t, "", "container", "prune", "-f"); r.code != 0 || !strings.Contains(r.stdout, id) {
 		t.Errorf("container prune: %+v", r)
 	}
 	if keys, _ := chownEntries(t); len(keys) != 1 {
 		t.Errorf("the copy went before its image: %v", keys)
 	}
-	if r := berth(t, "", "image", "prune"); r.code != 0 {
+	if r := berth(t, "", "image", "prune", "-f"); r.code != 0 {
 		t.Errorf("image prune: %+v", r)
 	}
 	if keys, other := chownEntries(t); len(keys)+len(other) != 0 {

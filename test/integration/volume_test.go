@@ -344,7 +344,7 @@ func TestMountBadInputLeavesNothing(t *testing.T) {
 		args []string
 		want string
 	}{
-		{"relative -v source", []string{"-v", "./data:/data"}, "neither an absolute host path nor a volume name"},
+		{"relative -v source", []string{"-v", "data/x:/data"}, "neither an absolute host path nor a volume name"}, // ./data is a host directory, as in docker
 		{"relative -v target", []string{"-v", "it-bad1:data"}, "must be absolute"},
 		{"-v mode", []string{"-v", "it-bad2:/data:rx"}, `unknown option "rx"`},
 		{"-v on /", []string{"-v", host + ":/"}, "cannot be /"},

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/berth-runtime/berth/internal/managed"
+)
+
+// TestPsFormat: ps --format takes docker's forms: "table TEMPLATE" prints
+// a header of the placeholders' column names and \t is a tab (columns
+// aligned); "json" is one object per line; the default is docker's table.
+func TestPsFormat(t *testing.T) {
+	recs := []managed.Record{
+		{ID: "0123456789abcdef", Name: "web", Image: "nginx", Created: time.Now().Add(-time.Hour),
+			State: managed.State{Status: managed.Exited, ExitCode: 3, FinishedAt: time.Now().Add(-time.Minute)}},
+		{ID: "fedcba9876543210", Name: "a-long-name", Image: "alpine", Created: time.Now(),
+			State: managed.State{Status: managed.Created}},
+	}
+	var b bytes.Buffer
+	if err := printContainers(&b, recs, false, `table {{.Names}}\t{{.Status}}`); err != nil {
+		t.Fatal(err)
+	}
+	want := "NAMES         STATUS\nweb           Exited (3) About a minute ago\na-long-name   Created\n"
+	if b.String() != want && !regexp.MustCompile(`^NAMES +STATUS\nweb +Exited \(3\) [^\n]+ ago\na-long-name   Created\n$`).MatchString(b.String()) {
+		t.Errorf("table:\n%s", b.String())
+	}
+	b.Reset()
+	if err := printContainers(&b, recs, false, `table {{.ID}}\t{{.Image}}\t{{.State}}`); err != nil ||
+		!strings.HasPrefix(b.String(), "CONTAINER ID   IMAGE     STATE\n0123456789ab   nginx     exited\n") {
+		t.Errorf("table with ID: %v\n%s", err, b.String())
+	}
+	for _, format := range []string{"", "table"} {
+		b.Reset()
+		if err := printContainers(&b, recs, false, format); err != nil ||
+			!regexp.MustCompile(`^CONTAINER ID +IMAGE +COMMAND +CREATED +STATUS +PORTS +NAMES\n0123456789ab +nginx +`).MatchString(b.String()) {
+			t.Errorf("format %q: %v\n%s", format, err, b.String())
+		}
+	}
+	b.Reset()
+	if err := printContainers(&b, recs, false, "json"); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	var row map[string]any
+	if len(lines) != 2 || json.Unmarshal([]byte(lines[0]), &row) != nil || row["Names"] != "web" || row["ID"] != "0123456789ab" || row["State"] != "exited" {
+		t.Errorf("json:\n%s", b.String())
+	}
+	b.Reset()
+	if err := printContainers(&b, recs, false, `{{.Names}} {{.Status}}`); err != nil || !strings.HasPrefix(b.String(), "web Exited (3)") {
+		t.Errorf("template: %v %q", err, b.String())
+	}
+	if err := printContainers(&b, recs, false, `{{.Nope}}`); err == nil || !strings.Contains(err.Error(), "invalid --format") {
+		t.Errorf("bad template: %v", err)
+	}
+}
+
+// TestListFormats: images, volume ls and network ls print docker's
+// table headers for "table TEMPLATE" too.
+func TestListFormats(t *testing.T) {
+	for _, c := range []struct {
+		format, table string
+		headers       map[string]string
+		row           any
+		want          string
+	}{
+		{`table {{.Repository}}\t{{.Size}}`, imagesTable, imagesHeaders, imageRow{Repository: "alpine", Size: "8MB"}, "REPOSITORY   SIZE\nalpine       8MB\n"},
+		{"", imagesTable, imagesHeaders, imageRow{Repository: "alpine", Tag: "3", ID: "abc", CreatedSince: "2 days ago", Size: "8MB"},
+			"REPOSITORY   TAG       IMAGE ID   CREATED      SIZE\nalpine       3         abc        2 days ago   8MB\n"},
+		{"", volumesTable, volumesHeaders, volumeRow{Driver: "local", Name: "data"}, "DRIVER    VOLUME NAME\nlocal     data\n"},
+		{`table {{.Name}}\t{{.Mountpoint}}`, volumesTable, volumesHeaders, volumeRow{Name: "data", Mountpoint: "/v/data"}, "VOLUME NAME   MOUNTPOINT\ndata          /v/data\n"},
+		{`table {{.Name}}\t{{.Driver}}`, networksTable, networksHeaders, networkRow{Name: "web", Driver: "bridge"}, "NAME      DRIVER\nweb       bridge\n"},
+		{"json", networksTable, networksHeaders, networkRow{Name: "web", Containers: 2}, `{"Name":"web","Driver":"","Scope":"","Bridge":"","Subnet":"","Containers":2}` + "\n"},
+	} {
+		var b bytes.Buffer
+		if err := printFormatted(&b, c.format, c.table, c.headers, []any{c.row}); err != nil || b.String() != c.want {
+			t.Errorf("%T %q: %v\n%q\nwant\n%q", c.row, c.format, err, b.String(), c.want)
+		}
+	}
+}
