@@ -344,3 +344,26 @@ func TestEngineErrorsAreClassed(t *testing.T) {
 		t.Errorf("unpause of a running container: %v, want ErrRunning", err)
 	}
 }
+
+// TestCreateStored: berth create's container is Created, detached (berth
+// start runs it under a monitor), and owned by nobody.
+func TestCreateStored(t *testing.T) {
+	e := New(Options{Root: t.TempDir()})
+	rec, err := e.CreateStored(managed.Config{Rootfs: "/", Cmd: []string{"true"}}, CreateOptions{Name: "made"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.Containers().Get("made")
+	if err != nil || got.ID != rec.ID || got.State.Status != managed.Created || !got.Detached {
+		t.Fatalf("stored: %+v, %v", got, err)
+	}
+	if managed.Held(e.ContainerDir(rec.ID)) {
+		t.Error("the created container's lifetime lock is held")
+	}
+	if err := e.Remove(got, false); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(e.Root, "containers")); len(ents) != 1 { // .names
+		t.Errorf("left after rm: %v", ents)
+	}
+}

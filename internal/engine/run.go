@@ -457,3 +457,16 @@ func exists(path string) bool {
 	_, err := os.Lstat(path)
 	return err == nil
 }
+
+// CreateStored is docker create: the container's record, in state
+// Created, for berth start to run under a monitor. Nothing runs it yet,
+// so its lifetime lock is given up at once.
+func (e *Engine) CreateStored(cfg managed.Config, o CreateOptions) (managed.Record, error) {
+	o.Detached = true
+	rec, owner, err := e.Create(cfg, o)
+	if err != nil {
+		return managed.Record{}, err
+	}
+	owner.Release()
+	return rec, nil
+}
