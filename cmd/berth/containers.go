@@ -548,7 +548,7 @@ func newContainerPrune(g *globalOptions) *cobra.Command {
 
 func newContainerCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{Use: "container", Short: "Manage containers"}
-	cmd.AddCommand(newContainerPrune(g), newPsCommand(g), newRmCommand(g), newInspectCommand(g), newCreateCommand(g),
+	cmd.AddCommand(newContainerPrune(g), newPsCommand(g), newRmCommand(g), newInspectCommand(g), newCreateCommand(g), newPortCommand(g),
 		newCheckpointCommand(g), newRestoreCommand(g))
 	return cmd
 }

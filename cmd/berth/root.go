@@ -72,7 +72,7 @@ func newRootCommand() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.root, "root", dirs.Data, "storage directory: images and networks (rootless: $XDG_DATA_HOME/berth)")
 	root.PersistentFlags().StringVar(&g.runroot, "runroot", dirs.Run, "state directory of running containers (rootless: $XDG_RUNTIME_DIR/berth)")
 	root.PersistentFlags().StringVar(&g.storageDriver, "storage-driver", "", "how containers get their root filesystem from an image: overlay, or vfs (a copy) (default: overlay where the kernel has it)")
-	root.AddCommand(newRunCommand(g), newCreateCommand(g), newNetworkCommand(g), newImageCommand(g),
+	root.AddCommand(newRunCommand(g), newCreateCommand(g), newPortCommand(g), newNetworkCommand(g), newImageCommand(g),
 		newPullCommand(g), newImagesCommand(g, "images"), newRmiCommand(g, "rmi"),
 		newContainerCommand(g), newPsCommand(g), newLogsCommand(g), newStopCommand(g), newKillCommand(g),
 		newRmCommand(g), newWaitCommand(g), newInspectCommand(g), newStartCommand(g), newRestartCommand(g),
@@ -82,7 +82,7 @@ func newRootCommand() *cobra.Command {
 		newSaveCommand(g, "save"), newLoadCommand(g, "load"), newHistoryCommand(g, "history"))
 	for _, c := range root.Commands() {
 		switch c.Name() {
-		case "logs", "stop", "kill", "rm", "wait", "inspect", "start", "restart", "pause", "unpause", "rename", "exec", "stats", "top", "attach":
+		case "logs", "stop", "kill", "rm", "wait", "inspect", "port", "start", "restart", "pause", "unpause", "rename", "exec", "stats", "top", "attach":
 			c.ValidArgsFunction = completeContainers(g)
 		}
 	}
