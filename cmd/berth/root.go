@@ -15,6 +15,10 @@ const defaultStorage = "/var/lib/berth"
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
+// commit and commitTime (RFC 3339) are the commit built, set as version
+// is; empty, berth version reads Go's build information.
+var commit, commitTime string
+
 // globalOptions name berth's two directories, as podman's --root and
 // --runroot: storage that outlives a reboot (images, networks) and the
 // state of running containers.
@@ -72,7 +76,7 @@ func newRootCommand() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.root, "root", dirs.Data, "storage directory: images and networks (rootless: $XDG_DATA_HOME/berth)")
 	root.PersistentFlags().StringVar(&g.runroot, "runroot", dirs.Run, "state directory of running containers (rootless: $XDG_RUNTIME_DIR/berth)")
 	root.PersistentFlags().StringVar(&g.storageDriver, "storage-driver", "", "how containers get their root filesystem from an image: overlay, or vfs (a copy) (default: overlay where the kernel has it)")
-	root.AddCommand(newRunCommand(g), newCreateCommand(g), newPortCommand(g), newNetworkCommand(g), newImageCommand(g),
+	root.AddCommand(newRunCommand(g), newCreateCommand(g), newPortCommand(g), newVersionCommand(), newInfoCommand(g), newSystemCommand(g), newNetworkCommand(g), newImageCommand(g),
 		newPullCommand(g), newImagesCommand(g, "images"), newRmiCommand(g, "rmi"),
 		newContainerCommand(g), newPsCommand(g), newLogsCommand(g), newStopCommand(g), newKillCommand(g),
 		newRmCommand(g), newWaitCommand(g), newInspectCommand(g), newStartCommand(g), newRestartCommand(g),
