@@ -156,4 +156,3 @@ func decimalSize(n int64) string {
 	}
 	return fmt.Sprintf("%.4g%s", f, units[i])
 }
-
