@@ -76,7 +76,8 @@ type Info struct {
 	// Driver is the storage driver: overlay, or vfs.
 	Driver string
 	// CgroupDriver is cgroupfs (berth makes its cgroups itself), or none
-	// for a rootless berth, whose containers get no cgroup.
+	// for a rootless berth without a delegated cgroup v2 subtree, whose
+	// containers get no cgroup.
 	CgroupDriver    string
 	CgroupVersion   string
 	KernelVersion   string
@@ -132,7 +133,10 @@ func (e *Engine) Info(o InfoOptions) Info {
 	}
 	v := cgroups.Detect()
 	in.CgroupVersion = strconv.Itoa(int(v))
-	if in.Rootless {
+	// A rootless container gets a cgroup only in a v2 subtree delegated
+	// to the user (cgroups.ForUser); elsewhere none, as rootless docker
+	// on cgroup v1 says.
+	if in.Rootless && (v != cgroups.V2 || cgroups.Delegated() == "") {
 		in.CgroupDriver = "none"
 	}
 	var u unix.Utsname
