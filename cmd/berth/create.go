@@ -3,6 +3,8 @@ package main
 import (
 	"fmt"
 
+	"github.com/berth-runtime/berth/internal/errdefs"
+
 	"github.com/spf13/cobra"
 )
 
@@ -17,6 +19,9 @@ func newCreateCommand(g *globalOptions) *cobra.Command {
   berth start web
   id=$(berth create alpine echo hi) && berth start -a $id`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return errdefs.New(errdefs.ErrInvalidArgument, "berth create needs an image: berth create IMAGE [COMMAND...], or berth create --rootfs DIR COMMAND...")
+			}
 			f.opts.EntrypointSet = cmd.Flags().Changed("entrypoint")
 			// Started later by berth start, under a monitor: as run -d.
 			f.detach = true

@@ -367,3 +367,30 @@ func TestCreateStored(t *testing.T) {
 		t.Errorf("left after rm: %v", ents)
 	}
 }
+
+// TestCreateStoredRefusesWhatStartWould: create refuses at once what the
+// first start would (docker create does), and stores nothing.
+func TestCreateStoredRefusesWhatStartWould(t *testing.T) {
+	e := New(Options{Root: t.TempDir()})
+	for _, tc := range []struct {
+		cfg  managed.Config
+		want string
+	}{
+		{managed.Config{Rootfs: "/", Cmd: []string{"true"}, Memory: "lots"}, "invalid --memory"},
+		{managed.Config{Rootfs: "/", Cmd: []string{"true"}, CPUShares: 1}, "invalid --cpu-shares"},
+		{managed.Config{Rootfs: "/"}, "no command given"},
+		{managed.Config{Rootfs: "/nonexistent-rootfs", Cmd: []string{"true"}}, "does not exist"},
+		{managed.Config{Rootfs: "/", Cmd: []string{"true"}, NetworkMode: "none", Ports: []string{"8080:80"}}, "--network none has none"},
+		{managed.Config{Rootfs: "/", Cmd: []string{"true"}, NetworkMode: "bridge", Ports: []string{"80"}}, "invalid port mapping"},
+	} {
+		if _, err := e.CreateStored(tc.cfg, CreateOptions{Name: "bad"}); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.cfg, err, tc.want)
+		}
+	}
+	if recs := e.Containers().List(); len(recs) != 0 {
+		t.Errorf("left behind: %+v", recs)
+	}
+	if _, err := e.CreateStored(managed.Config{Rootfs: "/", Cmd: []string{"true"}, NetworkMode: "container:other"}, CreateOptions{Name: "joins"}); err != nil {
+		t.Errorf("--network container:NAME is resolved at start: %v", err)
+	}
+}

@@ -23,7 +23,7 @@ func TestVersionOf(t *testing.T) {
 func TestInfoCountsAndHost(t *testing.T) {
 	e := New(Options{Root: t.TempDir(), Runroot: t.TempDir(), StorageDriver: "vfs"})
 	for i, st := range []managed.Status{managed.Created, managed.Exited, managed.Running} {
-		rec, err := e.CreateStored(managed.Config{Rootfs: "/"}, CreateOptions{Name: "c" + string(rune('0'+i))})
+		rec, err := e.CreateStored(managed.Config{Rootfs: "/", Cmd: []string{"true"}}, CreateOptions{Name: "c" + string(rune('0'+i))})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -59,7 +59,7 @@ func TestSystemPrune(t *testing.T) {
 	e := New(Options{Root: t.TempDir(), Runroot: t.TempDir()})
 	var ids []string
 	for _, name := range []string{"made", "up"} {
-		rec, err := e.CreateStored(managed.Config{Rootfs: "/"}, CreateOptions{Name: name})
+		rec, err := e.CreateStored(managed.Config{Rootfs: "/", Cmd: []string{"true"}}, CreateOptions{Name: name})
 		if err != nil {
 			t.Fatal(err)
 		}

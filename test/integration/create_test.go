@@ -72,8 +72,9 @@ func TestCreateRmNeverStarted(t *testing.T) {
 	checkNoLeaks(t, before)
 }
 
-// TestCreateBadInput: run's checks refuse bad options in one line with
-// 125, and nothing is created.
+// TestCreateBadInput: run's checks, and what the first start would
+// refuse, refuse bad options at create in one line with 125, and nothing
+// is created.
 func TestCreateBadInput(t *testing.T) {
 	needRoot(t)
 	before := snapshot(t)
@@ -81,6 +82,9 @@ func TestCreateBadInput(t *testing.T) {
 		{"create", "--name", "bad", "--restart", "sometimes", "--rootfs", rootfsDir, "true"},
 		{"create", "--name", "bad", "--bogus", "--rootfs", rootfsDir, "true"},
 		{"create", "--name", "bad"},
+		{"create", "--name", "bad", "--memory", "lots", "--rootfs", rootfsDir, "true"},
+		{"create", "--name", "bad", "--network", "none", "-p", "8080:80", "--rootfs", rootfsDir, "true"},
+		{"create", "--name", "bad", "--rootfs", rootfsDir},
 	} {
 		r := berth(t, "", args...)
 		if r.code != 125 || strings.Count(strings.TrimSpace(r.stderr), "\n") > 1 || r.stdout != "" {
