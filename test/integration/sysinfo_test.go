@@ -12,6 +12,7 @@ import (
 // TestVersionCommand: berth version prints docker's Client block, and
 // its object with --format json or a template.
 func TestVersionCommand(t *testing.T) {
+	needRoot(t)
 	r := berth(t, "", "version")
 	for _, want := range []string{"Client:\n", " Version:", " API version:       n/a", " Go version:        go1.", " Git commit:", " Built:", " OS/Arch:           linux/"} {
 		if r.code != 0 || !strings.Contains(r.stdout, want) {

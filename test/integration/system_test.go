@@ -122,7 +122,7 @@ func TestSystemDfPrune(t *testing.T) {
 	}
 	runID := inspected[0].Id
 	r = berth(t, "y\n", "system", "prune")
-	if r.code != 0 || !strings.Contains(r.stdout, "Deleted Containers:\n") || !strings.Contains(r.stdout, "Deleted Networks:\ndfnet\n") {
+	if r.code != 0 || !strings.Contains(r.stdout, "Deleted Containers:\n") || !strings.Contains(r.stdout, "Deleted Networks:\n") || !strings.Contains(r.stdout, "\ndfnet\n") {
 		t.Errorf("prune: %+v", r)
 	}
 	if !strings.Contains(r.stdout, "\n"+runID+"\n") {
