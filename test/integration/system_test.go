@@ -16,13 +16,8 @@ func decimalBytes(t *testing.T, s string) int64 {
 		t.Fatalf("not a size: %q", s)
 	}
 	f, _ := strconv.ParseFloat(m[1], 64)
-	for _, u := range []string{"kB", "MB", "GB"} {
-		f *= 1000
-		if u == m[2] {
-			return int64(f)
-		}
-	}
-	return int64(f / 1000)
+	scale := map[string]float64{"B": 1, "kB": 1e3, "MB": 1e6, "GB": 1e9}
+	return int64(f * scale[m[2]])
 }
 
 // dfLine is one TYPE line of berth system df, as fields: total, active,
