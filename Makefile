@@ -8,7 +8,11 @@ NSENTER_CC ?= gcc
 NSENTER_CFLAGS := -static -Os -s -Wall -Wextra -Werror -std=gnu11
 
 VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
-LDFLAGS := -s -w -X main.version=$(VERSION)
+# The commit and its time, for berth version (the commit's time, not the
+# build's, so that the same source builds the same binary).
+COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null)
+COMMIT_TIME ?= $(shell git log -1 --format=%cI 2>/dev/null)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.commitTime=$(COMMIT_TIME)
 PREFIX ?= /usr/local
 DEMO_ROOTFS := .cache/demo-rootfs
 VM_PAYLOAD := .cache/vm-payload

@@ -556,7 +556,7 @@ func newContainerCommand(g *globalOptions) *cobra.Command {
 	ls.Use, ls.Aliases = strings.Replace(ls.Use, "ps", "ls", 1), []string{"list", "ps"}
 	rm := newRmCommand(g)
 	rm.Aliases = []string{"remove"}
-	cmd.AddCommand(newContainerPrune(g), ls, rm, newInspectCommand(g),
+	cmd.AddCommand(newContainerPrune(g), ls, rm, newInspectCommand(g), newCreateCommand(g), newPortCommand(g),
 		newCheckpointCommand(g), newRestoreCommand(g), newRunCommand(g), newStartCommand(g), newStopCommand(g),
 		newRestartCommand(g), newKillCommand(g), newLogsCommand(g), newExecCommand(g), newWaitCommand(g),
 		newPauseCommand(g, true), newPauseCommand(g, false), newRenameCommand(g), newStatsCommand(g),

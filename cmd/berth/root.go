@@ -18,6 +18,10 @@ const defaultStorage = "/var/lib/berth"
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
 
+// commit and commitTime (RFC 3339) are the commit built, set as version
+// is; empty, berth version reads Go's build information.
+var commit, commitTime string
+
 // globalOptions name berth's two directories, as podman's --root and
 // --runroot: storage that outlives a reboot (images, networks) and the
 // state of running containers.
@@ -69,7 +73,7 @@ func printWarning(msg string) { cli.Warn(msg) }
 // containerCommands take container names, also as berth container
 // COMMAND.
 var containerCommands = []string{"logs", "stop", "kill", "rm", "wait", "inspect", "start", "restart", "pause",
-	"unpause", "rename", "exec", "stats", "top", "attach", "diff", "export"}
+	"unpause", "rename", "exec", "stats", "top", "attach", "diff", "export", "port"}
 
 func newRootCommand() *cobra.Command {
 	root, _ := newRoot()
@@ -98,7 +102,7 @@ func newRoot() (*cobra.Command, *error) {
 	root.PersistentFlags().StringVar(&g.root, "root", dirs.Data, "storage directory: images and networks (rootless: $XDG_DATA_HOME/berth)")
 	root.PersistentFlags().StringVar(&g.runroot, "runroot", dirs.Run, "state directory of running containers (rootless: $XDG_RUNTIME_DIR/berth)")
 	root.PersistentFlags().StringVar(&g.storageDriver, "storage-driver", "", "how containers get their root filesystem from an image: overlay, or vfs (a copy) (default: overlay where the kernel has it)")
-	root.AddCommand(newRunCommand(g), newNetworkCommand(g), newImageCommand(g),
+	root.AddCommand(newRunCommand(g), newCreateCommand(g), newPortCommand(g), newVersionCommand(), newInfoCommand(g), newSystemCommand(g), newNetworkCommand(g), newImageCommand(g),
 		newPullCommand(g), newImagesCommand(g, "images"), newRmiCommand(g, "rmi"),
 		newContainerCommand(g), newPsCommand(g), newLogsCommand(g), newStopCommand(g), newKillCommand(g),
 		newRmCommand(g), newWaitCommand(g), newInspectCommand(g), newStartCommand(g), newRestartCommand(g),

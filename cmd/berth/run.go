@@ -59,12 +59,27 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
+	addRunFlags(fl, f)
+	fl.BoolVarP(&f.detach, "detach", "d", false, "run the container in the background and print its ID")
+	fl.StringVar(&f.id, "id", "", "")
+	fl.BoolVar(&f.monitor, "monitor", false, "")
+	fl.StringVar(&f.restore, "restore", "", "")
+	fl.BoolVar(&f.restoreTCP, "restore-tcp-established", false, "")
+	_ = fl.MarkHidden("id")
+	_ = fl.MarkHidden("monitor")
+	_ = fl.MarkHidden("restore")
+	_ = fl.MarkHidden("restore-tcp-established")
+	return cmd
+}
+
+// addRunFlags are the options run and create share, as docker's: one
+// flag set, so that create takes every option run does.
+func addRunFlags(fl *pflag.FlagSet, f *runFlags) {
 	// Everything after the image or command belongs to the container.
 	fl.SetInterspersed(false)
 	o := &f.opts
 	fl.StringVar(&o.Rootfs, "rootfs", "", "run the container from this root filesystem directory instead of an image")
 	fl.BoolVar(&f.rm, "rm", false, "remove the container when it exits")
-	fl.BoolVarP(&f.detach, "detach", "d", false, "run the container in the background and print its ID")
 	fl.BoolVarP(&o.Interactive, "interactive", "i", false, "keep stdin open and pass it to the container")
 	fl.BoolVarP(&o.TTY, "tty", "t", false, "give the container a terminal")
 	fl.StringVar(&f.name, "name", "", "name the container")
@@ -86,15 +101,6 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 	fl.StringVar(&f.restart, "restart", "no", "restart policy of a detached container: no, on-failure[:N], always, unless-stopped")
 	addMountFlags(fl, &f.mounts)
 	addUsernsFlags(fl, f)
-	fl.StringVar(&f.id, "id", "", "")
-	fl.BoolVar(&f.monitor, "monitor", false, "")
-	fl.StringVar(&f.restore, "restore", "", "")
-	fl.BoolVar(&f.restoreTCP, "restore-tcp-established", false, "")
-	_ = fl.MarkHidden("id")
-	_ = fl.MarkHidden("monitor")
-	_ = fl.MarkHidden("restore")
-	_ = fl.MarkHidden("restore-tcp-established")
-	return cmd
 }
 
 func runContainer(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []string) error {
@@ -106,48 +112,13 @@ func runContainer(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []strin
 		return g.engine().Monitor(f.id, restore)
 	}
 	o := &f.opts
-	if err := rootlessNetwork(f, fl); err != nil {
-		return err
-	}
 	if o.Interactive && o.TTY && !terminal.IsTerminal(os.Stdin) && !f.detach {
 		return errors.New("the input device is not a TTY: drop -t, or run berth from a terminal")
 	}
-	policy, err := managed.ParsePolicy(f.restart)
-	if err != nil {
-		return err
-	}
-	if err := applyUsernsDefault(fl, f); err != nil {
-		return err
-	}
-	// Checked before anything is made for the container.
-	keepID, err := f.usernsMode()
-	if err != nil {
-		return err
-	}
-	if err := f.checkRootReachable(g.root); err != nil {
-		return err
-	}
-	if f.detach && o.Interactive && !o.TTY {
-		return errors.New("-i with -d needs -t: berth attach joins a detached container's terminal (-dit), not a bare stdin")
-	}
-	if !f.detach && f.restart != "no" {
-		return errors.New("--restart needs a detached container (-d): a foreground container ends with berth")
-	}
-	cfg, err := f.config(args, keepID)
-	if err != nil {
-		return err
-	}
 	e := g.engine()
-	if err := e.Check(); err != nil {
+	cfg, create, err := f.prepare(g, fl, args)
+	if err != nil {
 		return err
-	}
-	create := engine.CreateOptions{Name: f.name, Restart: policy, AutoRemove: f.rm, Detached: f.detach}
-	if o.Rootfs == "" && len(args) > 0 {
-		// Pulled here, with progress on this terminal.
-		create.Image = args[0]
-		if err := findOrPull(g, f, args[0]); err != nil {
-			return err
-		}
 	}
 	rec, owner, err := e.Create(cfg, create)
 	if err != nil {
@@ -177,6 +148,55 @@ func runContainer(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []strin
 		return exitError{exit.Code}
 	}
 	return nil
+}
+
+// prepare checks the flags and resolves them into the container's
+// configuration, pulling its image: everything run and create do before
+// the container's record exists. f.detach is set for create, whose
+// container berth start runs under a monitor, as run -d's.
+func (f *runFlags) prepare(g *globalOptions, fl *pflag.FlagSet, args []string) (managed.Config, engine.CreateOptions, error) {
+	var none engine.CreateOptions
+	o := &f.opts
+	if err := rootlessNetwork(f, fl); err != nil {
+		return managed.Config{}, none, err
+	}
+	policy, err := managed.ParsePolicy(f.restart)
+	if err != nil {
+		return managed.Config{}, none, err
+	}
+	if err := applyUsernsDefault(fl, f); err != nil {
+		return managed.Config{}, none, err
+	}
+	// Checked before anything is made for the container.
+	keepID, err := f.usernsMode()
+	if err != nil {
+		return managed.Config{}, none, err
+	}
+	if err := f.checkRootReachable(g.root); err != nil {
+		return managed.Config{}, none, err
+	}
+	if f.detach && o.Interactive && !o.TTY {
+		return managed.Config{}, none, errors.New("-i with -d (or create) needs -t: berth attach joins a detached container's terminal (-dit), not a bare stdin")
+	}
+	if !f.detach && f.restart != "no" {
+		return managed.Config{}, none, errors.New("--restart needs a detached container (-d): a foreground container ends with berth")
+	}
+	cfg, err := f.config(args, keepID)
+	if err != nil {
+		return managed.Config{}, none, err
+	}
+	if err := g.engine().Check(); err != nil {
+		return managed.Config{}, none, err
+	}
+	create := engine.CreateOptions{Name: f.name, Restart: policy, AutoRemove: f.rm, Detached: f.detach}
+	if o.Rootfs == "" && len(args) > 0 {
+		// Pulled here, with progress on this terminal.
+		create.Image = args[0]
+		if err := findOrPull(g, f, args[0]); err != nil {
+			return managed.Config{}, none, err
+		}
+	}
+	return cfg, create, nil
 }
 
 // printWarnings shows what the engine could not do without failing.

@@ -6,7 +6,6 @@ import (
 	"path/filepath"
 	"strconv"
 
-	"github.com/berth-runtime/berth/internal/config"
 	"github.com/berth-runtime/berth/internal/managed"
 	"github.com/berth-runtime/berth/internal/rootless"
 	"github.com/berth-runtime/berth/internal/userns"
@@ -31,19 +30,9 @@ func applyUsernsDefault(fl *pflag.FlagSet, f *runFlags) error {
 	if fl.Changed("userns") || len(f.uidmaps)+len(f.gidmaps) > 0 {
 		return nil
 	}
-	def, err := config.UsernsFromOpts(os.Getenv("BERTH_OPTS"))
-	if err != nil {
+	def, err := usernsDefault()
+	if err != nil || def == "" {
 		return err
-	}
-	if def == "" {
-		c, err := config.LoadFor(rootless.Active(), os.Getenv)
-		if err != nil {
-			return err
-		}
-		def = c.Containers.Userns
-	}
-	if def == "" {
-		return nil
 	}
 	return fl.Set("userns", def)
 }

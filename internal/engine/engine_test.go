@@ -344,3 +344,53 @@ func TestEngineErrorsAreClassed(t *testing.T) {
 		t.Errorf("unpause of a running container: %v, want ErrRunning", err)
 	}
 }
+
+// TestCreateStored: berth create's container is Created, detached (berth
+// start runs it under a monitor), and owned by nobody.
+func TestCreateStored(t *testing.T) {
+	e := New(Options{Root: t.TempDir()})
+	rec, err := e.CreateStored(managed.Config{Rootfs: "/", Cmd: []string{"true"}}, CreateOptions{Name: "made"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.Containers().Get("made")
+	if err != nil || got.ID != rec.ID || got.State.Status != managed.Created || !got.Detached {
+		t.Fatalf("stored: %+v, %v", got, err)
+	}
+	if managed.Held(e.ContainerDir(rec.ID)) {
+		t.Error("the created container's lifetime lock is held")
+	}
+	if err := e.Remove(got, false); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(e.Root, "containers")); len(ents) != 1 { // .names
+		t.Errorf("left after rm: %v", ents)
+	}
+}
+
+// TestCreateStoredRefusesWhatStartWould: create refuses at once what the
+// first start would (docker create does), and stores nothing.
+func TestCreateStoredRefusesWhatStartWould(t *testing.T) {
+	e := New(Options{Root: t.TempDir()})
+	for _, tc := range []struct {
+		cfg  managed.Config
+		want string
+	}{
+		{managed.Config{Rootfs: "/", Cmd: []string{"true"}, Memory: "lots"}, "invalid --memory"},
+		{managed.Config{Rootfs: "/", Cmd: []string{"true"}, CPUShares: 1}, "invalid --cpu-shares"},
+		{managed.Config{Rootfs: "/"}, "no command given"},
+		{managed.Config{Rootfs: "/nonexistent-rootfs", Cmd: []string{"true"}}, "does not exist"},
+		{managed.Config{Rootfs: "/", Cmd: []string{"true"}, NetworkMode: "none", Ports: []string{"8080:80"}}, "--network none has none"},
+		{managed.Config{Rootfs: "/", Cmd: []string{"true"}, NetworkMode: "bridge", Ports: []string{"80"}}, "invalid port mapping"},
+	} {
+		if _, err := e.CreateStored(tc.cfg, CreateOptions{Name: "bad"}); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.cfg, err, tc.want)
+		}
+	}
+	if recs := e.Containers().List(); len(recs) != 0 {
+		t.Errorf("left behind: %+v", recs)
+	}
+	if _, err := e.CreateStored(managed.Config{Rootfs: "/", Cmd: []string{"true"}, NetworkMode: "container:other"}, CreateOptions{Name: "joins"}); err != nil {
+		t.Errorf("--network container:NAME is resolved at start: %v", err)
+	}
+}

@@ -457,3 +457,64 @@ func exists(path string) bool {
 	_, err := os.Lstat(path)
 	return err == nil
 }
+
+// CreateStored is docker create: the container's record, in state
+// Created, for berth start to run under a monitor. Nothing runs it yet,
+// so its lifetime lock is given up at once. What its first start would
+// refuse in its configuration is refused now, as docker create does.
+func (e *Engine) CreateStored(cfg managed.Config, o CreateOptions) (managed.Record, error) {
+	o.Detached = true
+	if err := e.checkConfig(&cfg, o.Image); err != nil {
+		return managed.Record{}, err
+	}
+	rec, owner, err := e.Create(cfg, o)
+	if err != nil {
+		return managed.Record{}, err
+	}
+	owner.Release()
+	return rec, nil
+}
+
+// checkConfig builds the OCI config that cfg makes, without a snapshot,
+// volumes, network or user namespace, to refuse what a start would
+// (resources, user, command, network mode), and checks its published
+// ports. ref is its image, "" with cfg.Rootfs.
+func (e *Engine) checkConfig(cfg *managed.Config, ref string) error {
+	if cfg.Rootfs == "" && ref == "" {
+		return ErrNoImage
+	}
+	o := runOptions(cfg)
+	if cfg.Rootfs == "" && ref != "" {
+		store, err := e.Images()
+		if err != nil {
+			return err
+		}
+		ic, err := store.Config(ref)
+		if err != nil {
+			return err
+		}
+		lower, err := store.LowerDirs(ref)
+		if err != nil {
+			return err
+		}
+		// Users are looked up through the image's layers (as a run over
+		// an overlay does); the root only has to exist.
+		o.Rootfs, o.UserRoots = e.Root, lower
+		o.Image = &spec.ImageConfig{Entrypoint: ic.Entrypoint, Cmd: ic.Cmd, Env: ic.Env, WorkingDir: ic.WorkingDir, User: ic.User}
+	}
+	if strings.HasPrefix(o.Network, "container:") {
+		// Resolved when it starts: that container need not run now.
+		o.NetworkFrom = "/proc/self/ns/net"
+	}
+	if _, err := spec.FromRunOptions(o); err != nil {
+		return err
+	}
+	if _, err := parsePorts(cfg.Ports); err != nil {
+		return err
+	}
+	bridged := o.Network != "none" && o.Network != "host" && !strings.HasPrefix(o.Network, "container:")
+	if len(cfg.Ports) > 0 && !bridged && cfg.UserModeNetwork == "" {
+		return fmt.Errorf("-p publishes ports of a bridge network, and --network %s has none: drop -p or --network", o.Network)
+	}
+	return nil
+}

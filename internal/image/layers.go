@@ -39,6 +39,10 @@ func (s *Store) layerSize(diffID string) int64 {
 	return s.layerNumber(h, "size")
 }
 
+// LayerSize is the unpacked size of layer diffID (what its files hold),
+// 0 if unknown: what deleting it frees (berth system df).
+func (s *Store) LayerSize(diffID string) int64 { return s.layerSize(diffID) }
+
 // layerCharge is what a stored layer was charged to its image's budget
 // when it was unpacked (its stream, sparse files at full size), which an
 // image that shares it is charged again; its size where the store is

@@ -466,7 +466,7 @@ func (s Store) Collect(cleanup func(dir string)) {
 		rec, err := readRecord(dir)
 		// No record yet: a creation in progress (its creator waits for
 		// this lock), unless it is old.
-		if err == nil && rec.AutoRemove || err != nil && atomicdir.Stale(dir) {
+		if err == nil && rec.AutoRemove && !rec.awaitsStart() || err != nil && atomicdir.Stale(dir) {
 			cleanup(dir)
 			s.releaseName(rec)
 			atomicdir.Remove(dir)
@@ -474,6 +474,11 @@ func (s Store) Collect(cleanup func(dir string)) {
 		l.Close()
 	}
 }
+
+// awaitsStart reports whether the container was made by berth create
+// and waits for berth start: with --rm, it goes when a run ends, not
+// before its first one.
+func (rec Record) awaitsStart() bool { return rec.State.Status == Created && rec.Detached }
 
 // collectCreation removes a container directory whose creator is gone
 // before renaming it into place (atomicdir.Abandoned), and releases the

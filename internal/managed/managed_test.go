@@ -172,3 +172,20 @@ func TestCollectInterruptedCreationsAndRemovals(t *testing.T) {
 		t.Errorf("the killed creation's name is still taken: %v", err)
 	}
 }
+
+// TestCollectSparesCreatedAutoRemove: a container of berth create --rm
+// has no owner until berth start, and is kept until its run ends.
+func TestCollectSparesCreatedAutoRemove(t *testing.T) {
+	s := Store{Dir: t.TempDir()}
+	created := rec("made", "later")
+	created.AutoRemove, created.Detached, created.State.Status = true, true, Created
+	o, err := s.Create(created)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Release()
+	s.Collect(func(dir string) { t.Errorf("collected %s", dir) })
+	if _, err := s.Get("later"); err != nil {
+		t.Errorf("the created container was collected: %v", err)
+	}
+}
