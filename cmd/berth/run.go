@@ -41,6 +41,8 @@ type runFlags struct {
 	// connects a rootless container's own network namespace to the host
 	// (rootless --network bridge, pasta or slirp4netns).
 	userMode string
+	// options are --cap-add, --security-opt, ...
+	options optionFlags
 }
 
 func newRunCommand(g *globalOptions) *cobra.Command {
@@ -86,6 +88,7 @@ func newRunCommand(g *globalOptions) *cobra.Command {
 	fl.StringVar(&f.restart, "restart", "no", "restart policy of a detached container: no, on-failure[:N], always, unless-stopped")
 	addMountFlags(fl, &f.mounts)
 	addUsernsFlags(fl, f)
+	addOptionFlags(fl, &f.options)
 	fl.StringVar(&f.id, "id", "", "")
 	fl.BoolVar(&f.monitor, "monitor", false, "")
 	fl.StringVar(&f.restore, "restore", "", "")
@@ -135,6 +138,9 @@ func runContainer(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []strin
 	}
 	cfg, err := f.config(args, keepID)
 	if err != nil {
+		return err
+	}
+	if err := f.options.apply(&cfg, fl); err != nil {
 		return err
 	}
 	e := g.engine()

@@ -73,6 +73,9 @@ func (e *Engine) Create(cfg managed.Config, o CreateOptions) (managed.Record, *m
 			return managed.Record{}, nil, err
 		}
 	}
+	if err := CheckConfig(cfg); err != nil {
+		return managed.Record{}, nil, err
+	}
 	rec.Config = &cfg
 	if o.Image != "" {
 		store, err := e.Images()
@@ -97,6 +100,12 @@ func (e *Engine) Create(cfg managed.Config, o CreateOptions) (managed.Record, *m
 		return managed.Record{}, nil, err
 	}
 	return rec, owner, nil
+}
+
+// CheckConfig refuses bad options before anything is made for the
+// container.
+func CheckConfig(cfg managed.Config) error {
+	return spec.CheckExtras(cfg.Extras(), cfg.NetworkMode)
 }
 
 // ErrNoConfig is a record of a berth before managed.Config: it holds
@@ -152,7 +161,7 @@ func runOptions(c *managed.Config) spec.RunOptions {
 		Rootfs: c.Rootfs, Args: c.Cmd, Hostname: c.Hostname, Env: c.Env, Workdir: c.WorkingDir, User: c.User,
 		TTY: c.Tty, Interactive: c.OpenStdin, Privileged: c.Privileged, Memory: c.Memory, CPUs: c.CPUs,
 		CPUShares: c.CPUShares, PidsLimit: c.PidsLimit, Network: c.NetworkMode, ReadOnly: c.ReadonlyRootfs,
-		LookupEnv: func(string) (string, bool) { return "", false },
+		LookupEnv: func(string) (string, bool) { return "", false }, Extras: c.Extras(),
 	}
 	if c.Entrypoint != nil {
 		o.Entrypoint, o.EntrypointSet = *c.Entrypoint, true

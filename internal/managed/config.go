@@ -61,6 +61,18 @@ type Config struct {
 	UIDMaps []string `json:"UIDMaps,omitempty"`
 	GIDMaps []string `json:"GIDMaps,omitempty"`
 	KeepID  *IDPair  `json:"KeepID,omitempty"`
+	// CapAdd, CapDrop, SecurityOpt (a seccomp profile stored as its
+	// content) and GroupAdd are docker run's options of those names,
+	// checked.
+	CapAdd      []string `json:"CapAdd,omitempty"`
+	CapDrop     []string `json:"CapDrop,omitempty"`
+	SecurityOpt []string `json:"SecurityOpt,omitempty"`
+	GroupAdd    []string `json:"GroupAdd,omitempty"`
+}
+
+// Extras are the options spec.FromRunOptions takes beyond the basics.
+func (c *Config) Extras() spec.Extras {
+	return spec.Extras{CapAdd: c.CapAdd, CapDrop: c.CapDrop, SecurityOpt: c.SecurityOpt, GroupAdd: c.GroupAdd}
 }
 
 // UserModeTool names a user-mode network stack ("" for none). Records

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/berth-runtime/berth/internal/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -52,6 +51,8 @@ type RunOptions struct {
 	// with these mappings (--userns other than host, resolved by the
 	// caller to host IDs).
 	UIDMap, GIDMap []specs.LinuxIDMapping
+	// Extras are the security, process and metadata options.
+	Extras
 }
 
 // ImageConfig is what an image says about how to run it.
@@ -94,8 +95,11 @@ func FromRunOptions(o RunOptions) (*specs.Spec, error) {
 	}
 	if o.Privileged {
 		makePrivileged(s)
-	} else {
-		s.Linux.Seccomp = seccomp.DockerDefault(s.Process.Capabilities.Bounding)
+	} else if err := applyCaps(s, o); err != nil {
+		return nil, err
+	}
+	if err := applyExtras(s, o); err != nil {
+		return nil, err
 	}
 	// After makePrivileged, which makes the default /sys writable, not
 	// the user's mounts.
@@ -307,6 +311,9 @@ func applyProcess(s *specs.Spec, o RunOptions) error {
 		return err
 	}
 	p.User = specs.User{UID: user.UID, GID: user.GID, AdditionalGids: user.AdditionalGids}
+	if err := applyGroupAdd(p, roots, o.GroupAdd); err != nil {
+		return err
+	}
 	if user.UID != 0 {
 		// A non-root user gets no effective capabilities, as in Docker:
 		// the bounding set still caps what a setuid binary could gain.
