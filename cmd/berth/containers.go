@@ -234,7 +234,7 @@ func newStopCommand(g *globalOptions) *cobra.Command {
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return forEach(g, args, func(rec managed.Record) error {
-				if err := stopContainer(g, rec, time.Duration(timeout)*time.Second); err != nil {
+				if err := stopContainer(g, rec, stopTimeout(cmd, timeout)); err != nil {
 					return err
 				}
 				fmt.Println(rec.Name)
@@ -242,8 +242,16 @@ func newStopCommand(g *globalOptions) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before SIGKILL")
+	cmd.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before SIGKILL (default: the container's --stop-timeout, else 10; -1 waits for ever)")
 	return cmd
+}
+
+// stopTimeout is -t when given, else the container's --stop-timeout.
+func stopTimeout(cmd *cobra.Command, seconds int) time.Duration {
+	if !cmd.Flags().Changed("time") {
+		return engine.ContainerStopTimeout
+	}
+	return time.Duration(seconds) * time.Second
 }
 
 // stopContainer is engine.Stop: the stop signal, then SIGKILL after
@@ -472,7 +480,7 @@ func newRestartCommand(g *globalOptions) *cobra.Command {
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return forEach(g, args, func(rec managed.Record) error {
-				err := g.engine().Restart(rec, time.Duration(timeout)*time.Second)
+				err := g.engine().Restart(rec, stopTimeout(cmd, timeout))
 				if err != nil {
 					return err
 				}
@@ -481,7 +489,7 @@ func newRestartCommand(g *globalOptions) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before SIGKILL")
+	cmd.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before SIGKILL (default: the container's --stop-timeout, else 10; -1 waits for ever)")
 	return cmd
 }
 

@@ -41,7 +41,7 @@ type runFlags struct {
 	// connects a rootless container's own network namespace to the host
 	// (rootless --network bridge, pasta or slirp4netns).
 	userMode string
-	// options are --cap-add, --security-opt, ...
+	// options are --cap-add, --security-opt, --ulimit, ...
 	options optionFlags
 }
 
@@ -147,20 +147,30 @@ func runContainer(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []strin
 	if err := e.Check(); err != nil {
 		return err
 	}
+	cidfile, err := engine.CreateCIDFile(f.options.cidfile)
+	if err != nil {
+		return err
+	}
 	create := engine.CreateOptions{Name: f.name, Restart: policy, AutoRemove: f.rm, Detached: f.detach}
 	if o.Rootfs == "" && len(args) > 0 {
 		// Pulled here, with progress on this terminal.
 		create.Image = args[0]
 		if err := findOrPull(g, f, args[0]); err != nil {
+			cidfile.Discard()
 			return err
 		}
 	}
 	rec, owner, err := e.Create(cfg, create)
+	if err == nil {
+		err = cidfile.Write(rec.ID)
+	}
 	if err != nil {
+		cidfile.Discard()
 		return err
 	}
 	if f.detach {
 		if err := e.RunDetached(rec, owner); err != nil {
+			discardIfGone(g, cidfile, rec)
 			return err
 		}
 		fmt.Println(rec.ID)
@@ -174,6 +184,7 @@ func runContainer(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []strin
 	exit, warnings, err := e.Run(rec, owner, io)
 	printWarnings(warnings)
 	if err != nil {
+		discardIfGone(g, cidfile, rec)
 		return err
 	}
 	if exit.OOMKilled {
@@ -183,6 +194,14 @@ func runContainer(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []strin
 		return exitError{exit.Code}
 	}
 	return nil
+}
+
+// discardIfGone removes the --cidfile of a container that failed to
+// start and was removed: a failed run leaves nothing behind.
+func discardIfGone(g *globalOptions, c *engine.CIDFile, rec managed.Record) {
+	if _, err := g.containers().Get(rec.ID); err != nil {
+		c.Discard()
+	}
 }
 
 // printWarnings shows what the engine could not do without failing.

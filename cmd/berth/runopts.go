@@ -10,6 +10,9 @@ import (
 // optionFlags are docker run's security, process and metadata options.
 type optionFlags struct {
 	capAdd, capDrop, securityOpt, groupAdd []string
+	ulimits, sysctls                       []string
+	stopSignal, shmSize, cidfile           string
+	stopTimeout, oomScoreAdj               int
 }
 
 func addOptionFlags(fl *pflag.FlagSet, o *optionFlags) {
@@ -17,6 +20,13 @@ func addOptionFlags(fl *pflag.FlagSet, o *optionFlags) {
 	fl.StringArrayVar(&o.capDrop, "cap-drop", nil, "drop a capability (or ALL); drops apply before adds")
 	fl.StringArrayVar(&o.securityOpt, "security-opt", nil, "seccomp=PROFILE.json|unconfined, no-new-privileges[=BOOL], label=..., apparmor=unconfined, systempaths=unconfined, mask=PATH[:PATH], unmask=ALL|PATH[:PATH]")
 	fl.StringArrayVar(&o.groupAdd, "group-add", nil, "add a supplementary group: a gid, or a name in the image's /etc/group")
+	fl.StringVar(&o.stopSignal, "stop-signal", "", "signal that stops the container (default: the image's, else SIGTERM)")
+	fl.IntVar(&o.stopTimeout, "stop-timeout", 0, "seconds stop and restart wait before SIGKILL (default 10; -1 for ever)")
+	fl.StringVar(&o.cidfile, "cidfile", "", "write the container ID to this file (which must not exist)")
+	fl.StringArrayVar(&o.ulimits, "ulimit", nil, "resource limit NAME=SOFT[:HARD], e.g. nofile=1024:2048")
+	fl.IntVar(&o.oomScoreAdj, "oom-score-adj", 0, "the container's OOM score adjustment (-1000 to 1000)")
+	fl.StringArrayVar(&o.sysctls, "sysctl", nil, "namespaced kernel parameter KEY=VALUE, e.g. net.ipv4.ip_unprivileged_port_start=0")
+	fl.StringVar(&o.shmSize, "shm-size", "", "size of /dev/shm (default 64m)")
 }
 
 // apply resolves the options into cfg: a seccomp profile's file is read
@@ -26,7 +36,19 @@ func (o *optionFlags) apply(cfg *managed.Config, fl *pflag.FlagSet) error {
 	if cfg.SecurityOpt, err = spec.ReadSeccompProfiles(o.securityOpt); err != nil {
 		return err
 	}
-	cfg.CapAdd, cfg.CapDrop, cfg.GroupAdd = o.capAdd, o.capDrop, o.groupAdd
+	if cfg.Sysctls, err = spec.ParseKeyValues("sysctl", o.sysctls); err != nil {
+		return err
+	}
+	cfg.CapAdd, cfg.CapDrop, cfg.GroupAdd, cfg.Ulimits = o.capAdd, o.capDrop, o.groupAdd, o.ulimits
+	cfg.StopSignal, cfg.ShmSize = o.stopSignal, o.shmSize
+	if fl.Changed("stop-timeout") {
+		t := o.stopTimeout
+		cfg.StopTimeout = &t
+	}
+	if fl.Changed("oom-score-adj") {
+		adj := o.oomScoreAdj
+		cfg.OomScoreAdj = &adj
+	}
 	// Before an image is pulled or anything made.
 	return engine.CheckConfig(*cfg)
 }

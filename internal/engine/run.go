@@ -105,6 +105,14 @@ func (e *Engine) Create(cfg managed.Config, o CreateOptions) (managed.Record, *m
 // CheckConfig refuses bad options before anything is made for the
 // container.
 func CheckConfig(cfg managed.Config) error {
+	if cfg.StopSignal != "" {
+		if _, err := spec.ParseSignal(cfg.StopSignal); err != nil {
+			return errdefs.New(errdefs.ErrInvalidArgument, "invalid --stop-signal: %v", err)
+		}
+	}
+	if t := cfg.StopTimeout; t != nil && *t < -1 {
+		return errdefs.New(errdefs.ErrInvalidArgument, "invalid --stop-timeout %d: give seconds, or -1 to wait for ever", *t)
+	}
 	return spec.CheckExtras(cfg.Extras(), cfg.NetworkMode)
 }
 

@@ -68,11 +68,24 @@ type Config struct {
 	CapDrop     []string `json:"CapDrop,omitempty"`
 	SecurityOpt []string `json:"SecurityOpt,omitempty"`
 	GroupAdd    []string `json:"GroupAdd,omitempty"`
+	// Ulimits, OomScoreAdj, Sysctls and ShmSize too.
+	Ulimits     []string          `json:"Ulimits,omitempty"`
+	OomScoreAdj *int              `json:"OomScoreAdj,omitempty"`
+	Sysctls     map[string]string `json:"Sysctls,omitempty"`
+	ShmSize     string            `json:"ShmSize,omitempty"`
+	// StopSignal and StopTimeout (seconds) are --stop-signal and
+	// --stop-timeout: stop and restart use them, before the image's
+	// StopSignal and the default of 10 seconds.
+	StopSignal  string `json:"StopSignal,omitempty"`
+	StopTimeout *int   `json:"StopTimeout,omitempty"`
 }
 
 // Extras are the options spec.FromRunOptions takes beyond the basics.
 func (c *Config) Extras() spec.Extras {
-	return spec.Extras{CapAdd: c.CapAdd, CapDrop: c.CapDrop, SecurityOpt: c.SecurityOpt, GroupAdd: c.GroupAdd}
+	return spec.Extras{
+		CapAdd: c.CapAdd, CapDrop: c.CapDrop, SecurityOpt: c.SecurityOpt, GroupAdd: c.GroupAdd,
+		Ulimits: c.Ulimits, OOMScoreAdj: c.OomScoreAdj, Sysctls: c.Sysctls, ShmSize: c.ShmSize,
+	}
 }
 
 // UserModeTool names a user-mode network stack ("" for none). Records

@@ -15,10 +15,17 @@ type Extras struct {
 	SecurityOpt []string
 	// GroupAdd are --group-add: gids, or names in the image's /etc/group.
 	GroupAdd []string
+	// Ulimits are --ulimit NAME=SOFT[:HARD].
+	Ulimits     []string
+	OOMScoreAdj *int
+	Sysctls     map[string]string
+	// ShmSize is --shm-size, the size of /dev/shm.
+	ShmSize string
 }
 
 // CheckExtras refuses bad values before anything is made for the
 // container: everything but group names, which need its root filesystem.
+// network is --network, whose namespace decides which sysctls it may set.
 func CheckExtras(x Extras, network string) error {
 	s := Default("/", []string{"/bin/true"})
 	o := RunOptions{Extras: x}
@@ -37,7 +44,10 @@ func CheckExtras(x Extras, network string) error {
 // applyExtras applies the options that need no lookup in the rootfs,
 // after applyProcess and applyCaps.
 func applyExtras(s *specs.Spec, o RunOptions) error {
-	return applySecurity(s, o)
+	if err := applySecurity(s, o); err != nil {
+		return err
+	}
+	return applyProcessLimits(s, o)
 }
 
 // ParseGroupAdd splits --group-add into gids and names, refusing an
