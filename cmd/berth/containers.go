@@ -69,7 +69,7 @@ func newPsCommand(g *globalOptions) *cobra.Command {
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "show every container (default: running ones)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print container IDs only")
 	cmd.Flags().StringVar(&format, "format", "table", "table, json, or a Go template over .ID .Image .Command .Created .Status .Ports .Names")
-	cmd.Flags().StringArrayVarP(&filters, "filter", "f", nil, "keep containers matching name=, id=, status=, ancestor=")
+	cmd.Flags().StringArrayVarP(&filters, "filter", "f", nil, "keep containers matching name=, id=, status=, ancestor=, label=KEY[=VALUE]")
 	return cmd
 }
 
@@ -89,6 +89,8 @@ func matches(rec managed.Record, filters []string) bool {
 			ok = strings.HasPrefix(rec.ID, val)
 		case "status":
 			ok = string(rec.State.Status) == val
+		case "label":
+			ok = rec.Config.MatchesLabel(val)
 		case "ancestor":
 			ok = rec.Image == val || strings.HasPrefix(strings.TrimPrefix(rec.ImageID, "sha256:"), strings.TrimPrefix(val, "sha256:"))
 		}
@@ -362,6 +364,12 @@ func newInspectCommand(g *globalOptions) *cobra.Command {
 						info.Resources = s.Linux.Resources
 					}
 				}
+				if rec.Config != nil {
+					if info.Config == nil {
+						info.Config = &inspectConfig{}
+					}
+					info.Config.Labels = rec.Config.Labels
+				}
 				// Shown in Docker's terms above, and under a name of its
 				// own for the record's configuration.
 				info.Record.Config, info.CreateConfig = nil, rec.Config
@@ -396,6 +404,8 @@ type inspectConfig struct {
 	WorkingDir     string
 	User           specs.User
 	ReadonlyRootfs bool
+	// Labels are the image's and the container's (-l, --label-file).
+	Labels map[string]string
 }
 
 func newStartCommand(g *globalOptions) *cobra.Command {

@@ -41,7 +41,7 @@ type runFlags struct {
 	// connects a rootless container's own network namespace to the host
 	// (rootless --network bridge, pasta or slirp4netns).
 	userMode string
-	// options are --cap-add, --security-opt, --ulimit, ...
+	// options are --cap-add, --security-opt, --ulimit, --label, ...
 	options optionFlags
 }
 

@@ -10,7 +10,8 @@ import (
 // optionFlags are docker run's security, process and metadata options.
 type optionFlags struct {
 	capAdd, capDrop, securityOpt, groupAdd []string
-	ulimits, sysctls                       []string
+	ulimits, sysctls, annotations          []string
+	labels, labelFiles                     []string
 	stopSignal, shmSize, cidfile           string
 	stopTimeout, oomScoreAdj               int
 }
@@ -27,16 +28,25 @@ func addOptionFlags(fl *pflag.FlagSet, o *optionFlags) {
 	fl.IntVar(&o.oomScoreAdj, "oom-score-adj", 0, "the container's OOM score adjustment (-1000 to 1000)")
 	fl.StringArrayVar(&o.sysctls, "sysctl", nil, "namespaced kernel parameter KEY=VALUE, e.g. net.ipv4.ip_unprivileged_port_start=0")
 	fl.StringVar(&o.shmSize, "shm-size", "", "size of /dev/shm (default 64m)")
+	fl.StringArrayVarP(&o.labels, "label", "l", nil, "set a label KEY=VALUE")
+	fl.StringArrayVar(&o.labelFiles, "label-file", nil, "read labels from a file of KEY=VALUE lines")
+	fl.StringArrayVar(&o.annotations, "annotation", nil, "add an OCI annotation KEY=VALUE to the container's config")
 }
 
-// apply resolves the options into cfg: a seccomp profile's file is read
-// now, as docker's client does.
+// apply resolves the options into cfg: labels and a seccomp profile's
+// file are read now, as docker's client does.
 func (o *optionFlags) apply(cfg *managed.Config, fl *pflag.FlagSet) error {
 	var err error
 	if cfg.SecurityOpt, err = spec.ReadSeccompProfiles(o.securityOpt); err != nil {
 		return err
 	}
 	if cfg.Sysctls, err = spec.ParseKeyValues("sysctl", o.sysctls); err != nil {
+		return err
+	}
+	if cfg.Annotations, err = spec.ParseKeyValues("annotation", o.annotations); err != nil {
+		return err
+	}
+	if cfg.Labels, err = spec.ParseLabels(o.labels, o.labelFiles); err != nil {
 		return err
 	}
 	cfg.CapAdd, cfg.CapDrop, cfg.GroupAdd, cfg.Ulimits = o.capAdd, o.capDrop, o.groupAdd, o.ulimits

@@ -94,6 +94,9 @@ func (e *Engine) Create(cfg managed.Config, o CreateOptions) (managed.Record, *m
 			return managed.Record{}, nil, err
 		}
 		rec.ImageID = img.ID
+		if ic, err := store.Config(img.ID); err == nil {
+			cfg.Labels = mergeLabels(ic.Labels, cfg.Labels)
+		}
 	}
 	owner, err := e.Containers().Create(rec)
 	if err != nil {
@@ -114,6 +117,22 @@ func CheckConfig(cfg managed.Config) error {
 		return errdefs.New(errdefs.ErrInvalidArgument, "invalid --stop-timeout %d: give seconds, or -1 to wait for ever", *t)
 	}
 	return spec.CheckExtras(cfg.Extras(), cfg.NetworkMode)
+}
+
+// mergeLabels is the image's labels with the container's over them, as
+// Docker's Config.Labels.
+func mergeLabels(image, own map[string]string) map[string]string {
+	if len(image) == 0 {
+		return own
+	}
+	out := make(map[string]string, len(image)+len(own))
+	for k, v := range image {
+		out[k] = v
+	}
+	for k, v := range own {
+		out[k] = v
+	}
+	return out
 }
 
 // ErrNoConfig is a record of a berth before managed.Config: it holds

@@ -82,3 +82,10 @@ func TestCIDFile(t *testing.T) {
 		t.Errorf("no --cidfile: %v %v", c, err)
 	}
 }
+
+func TestMergeLabels(t *testing.T) {
+	got := mergeLabels(map[string]string{"a": "image", "b": "image"}, map[string]string{"b": "own"})
+	if len(got) != 2 || got["a"] != "image" || got["b"] != "own" {
+		t.Errorf("merged %v", got)
+	}
+}

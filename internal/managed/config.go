@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/berth-runtime/berth/internal/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -78,6 +79,10 @@ type Config struct {
 	// StopSignal and the default of 10 seconds.
 	StopSignal  string `json:"StopSignal,omitempty"`
 	StopTimeout *int   `json:"StopTimeout,omitempty"`
+	// Labels are -l and --label-file, over the image's labels;
+	// Annotations are --annotation, put in the OCI config.
+	Labels      map[string]string `json:"Labels,omitempty"`
+	Annotations map[string]string `json:"Annotations,omitempty"`
 }
 
 // Extras are the options spec.FromRunOptions takes beyond the basics.
@@ -85,6 +90,7 @@ func (c *Config) Extras() spec.Extras {
 	return spec.Extras{
 		CapAdd: c.CapAdd, CapDrop: c.CapDrop, SecurityOpt: c.SecurityOpt, GroupAdd: c.GroupAdd,
 		Ulimits: c.Ulimits, OOMScoreAdj: c.OomScoreAdj, Sysctls: c.Sysctls, ShmSize: c.ShmSize,
+		Annotations: c.Annotations,
 	}
 }
 
@@ -173,4 +179,15 @@ func (s Store) Spec(id string) (*specs.Spec, error) {
 		return nil, fmt.Errorf("container spec %s: %w", shortID(id), err)
 	}
 	return &spec, nil
+}
+
+// MatchesLabel is docker ps --filter label=KEY (the label is set) or
+// label=KEY=VALUE (set to VALUE).
+func (c *Config) MatchesLabel(filter string) bool {
+	if c == nil {
+		return false
+	}
+	key, want, hasValue := strings.Cut(filter, "=")
+	got, ok := c.Labels[key]
+	return ok && (!hasValue || got == want)
 }

@@ -20,7 +20,8 @@ type Extras struct {
 	OOMScoreAdj *int
 	Sysctls     map[string]string
 	// ShmSize is --shm-size, the size of /dev/shm.
-	ShmSize string
+	ShmSize     string
+	Annotations map[string]string
 }
 
 // CheckExtras refuses bad values before anything is made for the
@@ -47,7 +48,11 @@ func applyExtras(s *specs.Spec, o RunOptions) error {
 	if err := applySecurity(s, o); err != nil {
 		return err
 	}
-	return applyProcessLimits(s, o)
+	if err := applyProcessLimits(s, o); err != nil {
+		return err
+	}
+	applyAnnotations(s, o.Annotations)
+	return nil
 }
 
 // ParseGroupAdd splits --group-add into gids and names, refusing an

@@ -36,6 +36,8 @@ func TestRunOptionsBadInput(t *testing.T) {
 		{[]string{"--sysctl", "vm.swappiness=1"}, "vm.swappiness"},
 		{[]string{"--sysctl", "net.ipv4.ip_forward=1", "--network", "host"}, "net.ipv4.ip_forward"},
 		{[]string{"--shm-size", "0"}, "--shm-size"},
+		{[]string{"--label-file", filepath.Join(dir, "nolabels")}, "--label-file"},
+		{[]string{"--annotation", "novalue"}, "--annotation"},
 	}
 	before := snapshot(t)
 	for _, c := range cases {
