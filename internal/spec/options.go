@@ -30,7 +30,12 @@ type Extras struct {
 func CheckExtras(x Extras, network string) error {
 	s := Default("/", []string{"/bin/true"})
 	o := RunOptions{Extras: x}
-	if err := applyNetwork(s, network, "/proc/self/ns/net"); err != nil {
+	if strings.HasPrefix(network, "container:") {
+		// Another container's namespace, not the host's: checked again
+		// on each run, with its path.
+		network = "none"
+	}
+	if err := applyNetwork(s, network, ""); err != nil {
 		return err
 	}
 	if _, err := ParseGroupAdd(x.GroupAdd); err != nil {

@@ -57,7 +57,7 @@ func TestCapAddDrop(t *testing.T) {
 		t.Errorf("--cap-add ALL --cap-drop sys_admin: CapEff %x", eff)
 	}
 	// Dropped CAP_CHOWN: root cannot give a file away.
-	out := runFails(t, 1, "touch /tmp/f && chown 1000 /tmp/f", "--cap-drop", "chown")
+	out := runFails(t, 1, "touch /dev/shm/f && chown 1000 /dev/shm/f", "--cap-drop", "chown")
 	if !strings.Contains(out, "Operation not permitted") {
 		t.Errorf("chown without CAP_CHOWN: %q", out)
 	}
@@ -84,7 +84,7 @@ func TestSecurityOpt(t *testing.T) {
 		"archMap": [{"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"]}],
 		"syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]}`), 0o644)
 	r := berth(t, "", "run", "-d", "--name", "secprof", "--network", "none", "--security-opt", "seccomp="+profile, "--rootfs", rootfsDir,
-		"/bin/sh", "-c", "trap 'exit 0' TERM; mkdir /tmp/d; echo mkdir=$?; touch /tmp/f && echo touch=$?; sleep 1000 & wait")
+		"/bin/sh", "-c", "trap 'exit 0' TERM; mkdir /dev/shm/d; echo mkdir=$?; touch /dev/shm/f && echo touch=$?; sleep 1000 & wait")
 	if r.code != 0 {
 		t.Fatalf("run -d with a profile: %+v", r)
 	}
