@@ -14,6 +14,7 @@ type optionFlags struct {
 	labels, labelFiles                     []string
 	stopSignal, shmSize, cidfile           string
 	stopTimeout, oomScoreAdj               int
+	ipc, pid, uts, domainname              string
 }
 
 func addOptionFlags(fl *pflag.FlagSet, o *optionFlags) {
@@ -30,6 +31,10 @@ func addOptionFlags(fl *pflag.FlagSet, o *optionFlags) {
 	fl.StringVar(&o.shmSize, "shm-size", "", "size of /dev/shm (default 64m)")
 	fl.StringArrayVarP(&o.labels, "label", "l", nil, "set a label KEY=VALUE")
 	fl.StringArrayVar(&o.labelFiles, "label-file", nil, "read labels from a file of KEY=VALUE lines")
+	fl.StringVar(&o.ipc, "ipc", "", "IPC namespace: private (default), shareable, host, or container:NAME")
+	fl.StringVar(&o.pid, "pid", "", "PID namespace: the container's own (default), host, or container:NAME")
+	fl.StringVar(&o.uts, "uts", "", "UTS namespace: the container's own (default), or host")
+	fl.StringVar(&o.domainname, "domainname", "", "the container's NIS domain name")
 	fl.StringArrayVar(&o.annotations, "annotation", nil, "add an OCI annotation KEY=VALUE to the container's config")
 }
 
@@ -51,6 +56,7 @@ func (o *optionFlags) apply(cfg *managed.Config, fl *pflag.FlagSet) error {
 	}
 	cfg.CapAdd, cfg.CapDrop, cfg.GroupAdd, cfg.Ulimits = o.capAdd, o.capDrop, o.groupAdd, o.ulimits
 	cfg.StopSignal, cfg.ShmSize = o.stopSignal, o.shmSize
+	cfg.IpcMode, cfg.PidMode, cfg.UTSMode, cfg.Domainname = o.ipc, o.pid, o.uts, o.domainname
 	if fl.Changed("stop-timeout") {
 		t := o.stopTimeout
 		cfg.StopTimeout = &t

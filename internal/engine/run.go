@@ -65,6 +65,14 @@ func (e *Engine) Create(cfg managed.Config, o CreateOptions) (managed.Record, *m
 	if !spec.ValidName(rec.Name) {
 		return managed.Record{}, nil, fmt.Errorf("invalid container name %q: use letters, digits, _ . - (not first), at most 64", rec.Name)
 	}
+	// Before the default hostname: --hostname conflicts with --uts host.
+	if err := CheckConfig(cfg); err != nil {
+		return managed.Record{}, nil, err
+	}
+	if cfg.UTSMode == "host" {
+		// The host's name, which the container sees ($HOSTNAME, hosts).
+		cfg.Hostname, _ = os.Hostname()
+	}
 	if cfg.Hostname == "" {
 		cfg.Hostname = id[:12]
 	}
@@ -72,9 +80,6 @@ func (e *Engine) Create(cfg managed.Config, o CreateOptions) (managed.Record, *m
 		if cfg.Rootfs, err = filepath.Abs(cfg.Rootfs); err != nil {
 			return managed.Record{}, nil, err
 		}
-	}
-	if err := CheckConfig(cfg); err != nil {
-		return managed.Record{}, nil, err
 	}
 	rec.Config = &cfg
 	if o.Image != "" {
@@ -108,6 +113,9 @@ func (e *Engine) Create(cfg managed.Config, o CreateOptions) (managed.Record, *m
 // CheckConfig refuses bad options before anything is made for the
 // container.
 func CheckConfig(cfg managed.Config) error {
+	if err := spec.CheckNamespaceModes(cfg.Extras(), cfg.Hostname != ""); err != nil {
+		return err
+	}
 	if cfg.StopSignal != "" {
 		if _, err := spec.ParseSignal(cfg.StopSignal); err != nil {
 			return errdefs.New(errdefs.ErrInvalidArgument, "invalid --stop-signal: %v", err)
@@ -242,6 +250,19 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 		}
 		defer release()
 		o.NetworkFrom = netns
+	}
+	for _, j := range []struct {
+		flag, mode, kind string
+		path             *string
+	}{{"--ipc", cfg.IpcMode, "ipc", &o.IPCFrom}, {"--pid", cfg.PidMode, "pid", &o.PIDFrom}} {
+		if ref, ok := strings.CutPrefix(j.mode, "container:"); ok {
+			path, release, err := e.namespaceOf(j.flag, j.kind, ref)
+			if err != nil {
+				return container.Exit{}, nil, err
+			}
+			defer release()
+			*j.path = path
+		}
 	}
 	mounts, err := e.resolveMounts(cfg, rec, &o)
 	if err != nil {
@@ -403,8 +424,8 @@ func (e *Engine) joinNetwork(cfg *managed.Config, rec *managed.Record, s *specs.
 	if err != nil {
 		return nil, err
 	}
-	names := []string{s.Hostname}
-	if rec.Name != "" && rec.Name != s.Hostname {
+	names := []string{cfg.Hostname}
+	if rec.Name != "" && rec.Name != cfg.Hostname {
 		names = append(names, rec.Name)
 	}
 	a, err := n.Attach(rec.ID, names, ports)
@@ -466,13 +487,19 @@ func (e *Engine) joinUserModeNetwork(cfg *managed.Config, rec *managed.Record, s
 // ID or unique ID prefix), for --network container:REF: a path that pins
 // it until release.
 func (e *Engine) networkOf(ref string) (string, func(), error) {
+	return e.namespaceOf("--network", "net", ref)
+}
+
+// namespaceOf pins the namespace of kind (net, ipc, pid) of the running
+// container ref, for flag container:ref.
+func (e *Engine) namespaceOf(flag, kind, ref string) (string, func(), error) {
 	rec, err := e.Containers().Get(ref)
 	if err != nil {
-		return "", nil, fmt.Errorf("--network container:%s: %w", ref, err)
+		return "", nil, fmt.Errorf("%s container:%s: %w", flag, ref, err)
 	}
-	notRunning := errdefs.New(errdefs.ErrNotRunning, "--network container:%s: that container is not running", ref)
+	notRunning := errdefs.New(errdefs.ErrNotRunning, "%s container:%s: that container is not running", flag, ref)
 	if err := e.Admits(managed.OpJoin, rec); err != nil {
-		return "", nil, fmt.Errorf("--network container:%s: %w", ref, err)
+		return "", nil, fmt.Errorf("%s container:%s: %w", flag, ref, err)
 	}
 	if rec.State.Pid == 0 {
 		return "", nil, notRunning
@@ -482,7 +509,7 @@ func (e *Engine) networkOf(ref string) (string, func(), error) {
 		return "", nil, notRunning
 	}
 	// Pinned, not named by PID: the container may end meanwhile.
-	path, release, err := c.PinNamespace("net")
+	path, release, err := c.PinNamespace(kind)
 	if errors.Is(err, container.ErrNotRunning) {
 		return "", nil, notRunning
 	}

@@ -83,6 +83,13 @@ type Config struct {
 	// Annotations are --annotation, put in the OCI config.
 	Labels      map[string]string `json:"Labels,omitempty"`
 	Annotations map[string]string `json:"Annotations,omitempty"`
+	// IpcMode, PidMode and UTSMode are --ipc, --pid and --uts (a
+	// container:NAME is joined again on every run); Domainname is
+	// --domainname.
+	IpcMode    string `json:"IpcMode,omitempty"`
+	PidMode    string `json:"PidMode,omitempty"`
+	UTSMode    string `json:"UTSMode,omitempty"`
+	Domainname string `json:"Domainname,omitempty"`
 }
 
 // Extras are the options spec.FromRunOptions takes beyond the basics.
@@ -90,7 +97,7 @@ func (c *Config) Extras() spec.Extras {
 	return spec.Extras{
 		CapAdd: c.CapAdd, CapDrop: c.CapDrop, SecurityOpt: c.SecurityOpt, GroupAdd: c.GroupAdd,
 		Ulimits: c.Ulimits, OOMScoreAdj: c.OomScoreAdj, Sysctls: c.Sysctls, ShmSize: c.ShmSize,
-		Annotations: c.Annotations,
+		Annotations: c.Annotations, IPC: c.IpcMode, PID: c.PidMode, UTS: c.UTSMode, Domainname: c.Domainname,
 	}
 }
 

@@ -22,6 +22,9 @@ type Extras struct {
 	// ShmSize is --shm-size, the size of /dev/shm.
 	ShmSize     string
 	Annotations map[string]string
+	// IPC, PID and UTS are --ipc, --pid and --uts; Domainname is
+	// --domainname.
+	IPC, PID, UTS, Domainname string
 }
 
 // CheckExtras refuses bad values before anything is made for the
@@ -36,6 +39,17 @@ func CheckExtras(x Extras, network string) error {
 		network = "none"
 	}
 	if err := applyNetwork(s, network, ""); err != nil {
+		return err
+	}
+	// Another container's IPC or PID namespace stands in as a private
+	// one: its path is known on each run, which checks it again.
+	if strings.HasPrefix(o.IPC, "container:") {
+		o.IPC = "private"
+	}
+	if strings.HasPrefix(o.PID, "container:") {
+		o.PID = ""
+	}
+	if err := applyNamespaceModes(s, o); err != nil {
 		return err
 	}
 	if _, err := ParseGroupAdd(x.GroupAdd); err != nil {

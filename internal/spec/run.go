@@ -51,6 +51,9 @@ type RunOptions struct {
 	// with these mappings (--userns other than host, resolved by the
 	// caller to host IDs).
 	UIDMap, GIDMap []specs.LinuxIDMapping
+	// IPCFrom and PIDFrom are the namespaces to join for --ipc and --pid
+	// container:NAME, resolved by the caller.
+	IPCFrom, PIDFrom string
 	// Extras are the security, process and metadata options.
 	Extras
 }
@@ -83,6 +86,9 @@ func FromRunOptions(o RunOptions) (*specs.Spec, error) {
 		s.Hostname = o.Hostname
 	}
 	applyUserNamespace(s, o)
+	if err := applyNamespaceModes(s, o); err != nil {
+		return nil, err
+	}
 	if err := applyNetwork(s, o.Network, o.NetworkFrom); err != nil {
 		return nil, err
 	}
@@ -319,7 +325,7 @@ func applyProcess(s *specs.Spec, o RunOptions) error {
 		// the bounding set still caps what a setuid binary could gain.
 		p.Capabilities.Effective, p.Capabilities.Permitted = nil, nil
 	}
-	base := []string{"PATH=" + DefaultPath, "HOSTNAME=" + s.Hostname}
+	base := []string{"PATH=" + DefaultPath, "HOSTNAME=" + hostnameOf(s, o)}
 	if o.TTY {
 		base = append(base, "TERM=xterm")
 	}
@@ -341,6 +347,15 @@ func applyProcess(s *specs.Spec, o RunOptions) error {
 	}
 	p.Terminal = o.TTY
 	return nil
+}
+
+// hostnameOf is the name the container sees: its own, or with --uts
+// host the host's (o.Hostname, which the caller set to it).
+func hostnameOf(s *specs.Spec, o RunOptions) string {
+	if s.Hostname == "" {
+		return o.Hostname
+	}
+	return s.Hostname
 }
 
 // makePrivileged lifts the confinement as docker run --privileged does: all
