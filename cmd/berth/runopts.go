@@ -15,6 +15,7 @@ type optionFlags struct {
 	stopSignal, shmSize, cidfile           string
 	stopTimeout, oomScoreAdj               int
 	ipc, pid, uts, domainname              string
+	addHosts, dns, dnsSearch, dnsOptions   []string
 }
 
 func addOptionFlags(fl *pflag.FlagSet, o *optionFlags) {
@@ -35,6 +36,10 @@ func addOptionFlags(fl *pflag.FlagSet, o *optionFlags) {
 	fl.StringVar(&o.pid, "pid", "", "PID namespace: the container's own (default), host, or container:NAME")
 	fl.StringVar(&o.uts, "uts", "", "UTS namespace: the container's own (default), or host")
 	fl.StringVar(&o.domainname, "domainname", "", "the container's NIS domain name")
+	fl.StringArrayVar(&o.addHosts, "add-host", nil, "add NAME:IP (or NAME:host-gateway) to /etc/hosts (bridge networks)")
+	fl.StringArrayVar(&o.dns, "dns", nil, "nameserver for the container's resolv.conf (bridge networks)")
+	fl.StringArrayVar(&o.dnsSearch, "dns-search", nil, "DNS search domain (. for none)")
+	fl.StringArrayVar(&o.dnsOptions, "dns-option", nil, "resolv.conf option, e.g. ndots:2")
 	fl.StringArrayVar(&o.annotations, "annotation", nil, "add an OCI annotation KEY=VALUE to the container's config")
 }
 
@@ -57,6 +62,7 @@ func (o *optionFlags) apply(cfg *managed.Config, fl *pflag.FlagSet) error {
 	cfg.CapAdd, cfg.CapDrop, cfg.GroupAdd, cfg.Ulimits = o.capAdd, o.capDrop, o.groupAdd, o.ulimits
 	cfg.StopSignal, cfg.ShmSize = o.stopSignal, o.shmSize
 	cfg.IpcMode, cfg.PidMode, cfg.UTSMode, cfg.Domainname = o.ipc, o.pid, o.uts, o.domainname
+	cfg.ExtraHosts, cfg.DNS, cfg.DNSSearch, cfg.DNSOptions = o.addHosts, o.dns, o.dnsSearch, o.dnsOptions
 	if fl.Changed("stop-timeout") {
 		t := o.stopTimeout
 		cfg.StopTimeout = &t

@@ -124,7 +124,24 @@ func CheckConfig(cfg managed.Config) error {
 	if t := cfg.StopTimeout; t != nil && *t < -1 {
 		return errdefs.New(errdefs.ErrInvalidArgument, "invalid --stop-timeout %d: give seconds, or -1 to wait for ever", *t)
 	}
+	if err := checkNetworkFiles(cfg); err != nil {
+		return err
+	}
 	return spec.CheckExtras(cfg.Extras(), cfg.NetworkMode)
+}
+
+// checkNetworkFiles refuses --add-host and --dns where berth writes no
+// /etc/hosts or resolv.conf: on a bridge network only, not a user-mode one.
+func checkNetworkFiles(cfg managed.Config) error {
+	files := cfg.NetworkFiles()
+	if err := files.Check(); err != nil {
+		return err
+	}
+	m := cfg.NetworkMode
+	if !files.Empty() && (m == "none" || m == "host" || strings.HasPrefix(m, "container:") || cfg.UserModeNetwork != "") {
+		return errdefs.New(errdefs.ErrInvalidArgument, "--add-host and --dns* set the files of a bridge network, and --network %s has none of berth's: drop them or use a bridge network", m)
+	}
+	return nil
 }
 
 // mergeLabels is the image's labels with the container's over them, as
@@ -428,7 +445,7 @@ func (e *Engine) joinNetwork(cfg *managed.Config, rec *managed.Record, s *specs.
 	if rec.Name != "" && rec.Name != cfg.Hostname {
 		names = append(names, rec.Name)
 	}
-	a, err := n.Attach(rec.ID, names, ports)
+	a, err := n.AttachWith(rec.ID, names, ports, cfg.NetworkFiles())
 	if err != nil {
 		return nil, err
 	}

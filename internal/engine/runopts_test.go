@@ -20,6 +20,7 @@ func TestCreateRefusesBadOptions(t *testing.T) {
 	for _, cfg := range []managed.Config{
 		{CapAdd: []string{"CAP_NOPE"}}, {StopSignal: "SIGNOPE"}, {StopTimeout: &bad},
 		{SecurityOpt: []string{"apparmor=docker-default"}}, {Sysctls: map[string]string{"vm.overcommit_memory": "1"}},
+		{ExtraHosts: []string{"db:10.0.0.1"}}, {DNS: []string{"1.1.1.1"}}, {IpcMode: "bogus"}, {UTSMode: "host", Hostname: "box"},
 	} {
 		cfg.Rootfs, cfg.NetworkMode = "/", "none"
 		if _, _, err := e.Create(cfg, CreateOptions{}); !errors.Is(err, errdefs.ErrInvalidArgument) {

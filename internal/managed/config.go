@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/berth-runtime/berth/internal/network"
 	"github.com/berth-runtime/berth/internal/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -90,6 +91,18 @@ type Config struct {
 	PidMode    string `json:"PidMode,omitempty"`
 	UTSMode    string `json:"UTSMode,omitempty"`
 	Domainname string `json:"Domainname,omitempty"`
+	// ExtraHosts, Dns, DnsSearch and DnsOptions are --add-host, --dns,
+	// --dns-search and --dns-option: a bridge network's files.
+	ExtraHosts []string `json:"ExtraHosts,omitempty"`
+	DNS        []string `json:"Dns,omitempty"`
+	DNSSearch  []string `json:"DnsSearch,omitempty"`
+	DNSOptions []string `json:"DnsOptions,omitempty"`
+}
+
+// NetworkFiles are the options of the container's /etc/hosts and
+// /etc/resolv.conf.
+func (c *Config) NetworkFiles() network.FileOptions {
+	return network.FileOptions{ExtraHosts: c.ExtraHosts, DNS: c.DNS, DNSSearch: c.DNSSearch, DNSOptions: c.DNSOptions}
 }
 
 // Extras are the options spec.FromRunOptions takes beyond the basics.

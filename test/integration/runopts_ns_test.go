@@ -57,3 +57,35 @@ func TestNamespaceRunOptions(t *testing.T) {
 	}
 	checkNoLeaks(t, before)
 }
+
+// TestNetworkFileRunOptions: --add-host (host-gateway too), --dns,
+// --dns-search and --dns-option in a bridge container's /etc/hosts and
+// /etc/resolv.conf; refused where berth writes neither.
+func TestNetworkFileRunOptions(t *testing.T) {
+	needRoot(t)
+	out := runIn(t, "cat /etc/hosts; echo ---; cat /etc/resolv.conf", "--add-host", "db:10.1.2.3", "--add-host", "gw:host-gateway",
+		"--dns", "192.0.2.53", "--dns-search", "a.example", "--dns-option", "ndots:3")
+	hosts, resolv, _ := strings.Cut(out, "---\n")
+	for _, want := range []string{"\n10.1.2.3\tdb\n", "\n10.88.0.1\tgw\n", "localhost"} {
+		if !strings.Contains(hosts, want) {
+			t.Errorf("/etc/hosts %q lacks %q", hosts, want)
+		}
+	}
+	var servers []string
+	for _, line := range strings.Split(resolv, "\n") {
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "nameserver" {
+			servers = append(servers, f[1])
+		}
+	}
+	if len(servers) != 1 || servers[0] != "192.0.2.53" || !strings.Contains(resolv, "search a.example\n") || !strings.Contains(resolv, "options ndots:3\n") {
+		t.Errorf("resolv.conf %q", resolv)
+	}
+	before := snapshot(t)
+	for _, args := range [][]string{{"--network", "none", "--add-host", "db:10.1.2.3"}, {"--network", "host", "--dns", "192.0.2.53"}, {"--add-host", "db"}, {"--dns", "dns.example"}} {
+		r := berth(t, "", append(append([]string{"run", "--rm"}, args...), "--rootfs", rootfsDir, "true")...)
+		if r.code != 125 || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("%q: %+v, want 125 and one line", args, r)
+		}
+	}
+	checkNoLeaks(t, before)
+}
