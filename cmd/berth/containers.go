@@ -76,7 +76,7 @@ func newPsCommand(g *globalOptions) *cobra.Command {
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "show every container (default: running ones)")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print container IDs only")
 	cmd.Flags().StringVar(&format, "format", "", "Go template over .ID .Image .Command .CreatedAt .RunningFor .Status .State .Ports .Names; 'table TEMPLATE' adds a header; 'json' prints one object per line")
-	cmd.Flags().StringArrayVarP(&filters, "filter", "f", nil, "keep containers matching name=, id=, status=, ancestor=")
+	cmd.Flags().StringArrayVarP(&filters, "filter", "f", nil, "keep containers matching name=, id=, status=, ancestor=, label=KEY[=VALUE]")
 	return cmd
 }
 
@@ -96,6 +96,8 @@ func matches(rec managed.Record, filters []string) bool {
 			ok = strings.HasPrefix(rec.ID, val)
 		case "status":
 			ok = string(rec.State.Status) == val
+		case "label":
+			ok = rec.Config.MatchesLabel(val)
 		case "ancestor":
 			ok = rec.Image == val || strings.HasPrefix(strings.TrimPrefix(rec.ImageID, "sha256:"), strings.TrimPrefix(val, "sha256:"))
 		}
@@ -230,7 +232,7 @@ func newStopCommand(g *globalOptions) *cobra.Command {
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return forEach(g, args, func(rec managed.Record) error {
-				if err := stopContainer(g, rec, time.Duration(timeout)*time.Second); err != nil {
+				if err := stopContainer(g, rec, stopTimeout(cmd, timeout)); err != nil {
 					return err
 				}
 				fmt.Println(rec.Name)
@@ -238,8 +240,16 @@ func newStopCommand(g *globalOptions) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before SIGKILL")
+	cmd.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before SIGKILL (default: the container's --stop-timeout, else 10; -1 waits for ever)")
 	return cmd
+}
+
+// stopTimeout is -t when given, else the container's --stop-timeout.
+func stopTimeout(cmd *cobra.Command, seconds int) time.Duration {
+	if !cmd.Flags().Changed("time") {
+		return engine.ContainerStopTimeout
+	}
+	return time.Duration(seconds) * time.Second
 }
 
 // stopContainer is engine.Stop: the stop signal, then SIGKILL after
@@ -350,6 +360,12 @@ func newInspectCommand(g *globalOptions) *cobra.Command {
 						info.Resources = s.Linux.Resources
 					}
 				}
+				if rec.Config != nil {
+					if info.Config == nil {
+						info.Config = &inspectConfig{}
+					}
+					info.Config.Labels = rec.Config.Labels
+				}
 				// Shown in Docker's terms above, and under a name of its
 				// own for the record's configuration.
 				info.Record.Config, info.CreateConfig = nil, rec.Config
@@ -384,6 +400,8 @@ type inspectConfig struct {
 	WorkingDir     string
 	User           specs.User
 	ReadonlyRootfs bool
+	// Labels are the image's and the container's (-l, --label-file).
+	Labels map[string]string
 }
 
 func newStartCommand(g *globalOptions) *cobra.Command {
@@ -468,7 +486,7 @@ func newRestartCommand(g *globalOptions) *cobra.Command {
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return forEach(g, args, func(rec managed.Record) error {
-				err := g.engine().Restart(rec, time.Duration(timeout)*time.Second)
+				err := g.engine().Restart(rec, stopTimeout(cmd, timeout))
 				if err != nil {
 					return err
 				}
@@ -477,7 +495,7 @@ func newRestartCommand(g *globalOptions) *cobra.Command {
 			})
 		},
 	}
-	cmd.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before SIGKILL")
+	cmd.Flags().IntVarP(&timeout, "time", "t", 10, "seconds to wait before SIGKILL (default: the container's --stop-timeout, else 10; -1 waits for ever)")
 	return cmd
 }
 

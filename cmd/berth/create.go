@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 
+	"github.com/berth-runtime/berth/internal/engine"
 	"github.com/berth-runtime/berth/internal/errdefs"
 
 	"github.com/spf13/cobra"
@@ -29,8 +30,16 @@ func newCreateCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rec, err := g.engine().CreateStored(cfg, create)
+			cidfile, err := engine.CreateCIDFile(f.options.cidfile)
 			if err != nil {
+				return err
+			}
+			rec, err := g.engine().CreateStored(cfg, create)
+			if err == nil {
+				err = cidfile.Write(rec.ID)
+			}
+			if err != nil {
+				cidfile.Discard()
 				return err
 			}
 			fmt.Println(rec.ID)

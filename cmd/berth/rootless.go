@@ -101,7 +101,7 @@ func stopBeforeEntering(g *globalOptions, cmd *cobra.Command, args []string) {
 		}
 	case "restart":
 		t, _ := cmd.Flags().GetInt("time")
-		timeout = time.Duration(t) * time.Second
+		timeout = stopTimeout(cmd, t)
 	default:
 		return
 	}

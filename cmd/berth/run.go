@@ -41,6 +41,8 @@ type runFlags struct {
 	// connects a rootless container's own network namespace to the host
 	// (rootless --network bridge, pasta or slirp4netns).
 	userMode string
+	// options are --cap-add, --security-opt, --ulimit, --label, ...
+	options optionFlags
 }
 
 func newRunCommand(g *globalOptions) *cobra.Command {
@@ -101,6 +103,7 @@ func addRunFlags(fl *pflag.FlagSet, f *runFlags) {
 	fl.StringVar(&f.restart, "restart", "no", "restart policy of a detached container: no, on-failure[:N], always, unless-stopped")
 	addMountFlags(fl, &f.mounts)
 	addUsernsFlags(fl, f)
+	addOptionFlags(fl, &f.options)
 }
 
 func runContainer(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []string) error {
@@ -120,12 +123,21 @@ func runContainer(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []strin
 	if err != nil {
 		return err
 	}
-	rec, owner, err := e.Create(cfg, create)
+	cidfile, err := engine.CreateCIDFile(f.options.cidfile)
 	if err != nil {
+		return err
+	}
+	rec, owner, err := e.Create(cfg, create)
+	if err == nil {
+		err = cidfile.Write(rec.ID)
+	}
+	if err != nil {
+		cidfile.Discard()
 		return err
 	}
 	if f.detach {
 		if err := e.RunDetached(rec, owner); err != nil {
+			discardIfGone(g, cidfile, rec)
 			return err
 		}
 		fmt.Println(rec.ID)
@@ -139,6 +151,7 @@ func runContainer(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []strin
 	exit, warnings, err := e.Run(rec, owner, io)
 	printWarnings(warnings)
 	if err != nil {
+		discardIfGone(g, cidfile, rec)
 		return err
 	}
 	if exit.OOMKilled {
@@ -185,6 +198,9 @@ func (f *runFlags) prepare(g *globalOptions, fl *pflag.FlagSet, args []string) (
 	if err != nil {
 		return managed.Config{}, none, err
 	}
+	if err := f.options.apply(&cfg, fl); err != nil {
+		return managed.Config{}, none, err
+	}
 	if err := g.engine().Check(); err != nil {
 		return managed.Config{}, none, err
 	}
@@ -197,6 +213,14 @@ func (f *runFlags) prepare(g *globalOptions, fl *pflag.FlagSet, args []string) (
 		}
 	}
 	return cfg, create, nil
+}
+
+// discardIfGone removes the --cidfile of a container that failed to
+// start and was removed: a failed run leaves nothing behind.
+func discardIfGone(g *globalOptions, c *engine.CIDFile, rec managed.Record) {
+	if _, err := g.containers().Get(rec.ID); err != nil {
+		c.Discard()
+	}
 }
 
 // printWarnings shows what the engine could not do without failing.

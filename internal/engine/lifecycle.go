@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"math"
 	"time"
 
 	"github.com/berth-runtime/berth/internal/container"
@@ -29,7 +30,8 @@ func (e *Engine) WithOpLock(id string, fn func(managed.Record) error) error {
 // Stop ends a running container and waits until its monitor has
 // recorded the exit; no restart policy applies afterwards. It sends the
 // stop signal and waits up to timeout, then SIGKILL; a zero timeout is
-// SIGKILL at once (rm -f, stop -t 0).
+// SIGKILL at once (rm -f, stop -t 0), a negative one waits for ever, and
+// ContainerStopTimeout is the container's own.
 func (e *Engine) Stop(rec managed.Record, timeout time.Duration) error {
 	return e.WithOpLock(rec.ID, func(rec managed.Record) error { return e.stopLocked(rec, timeout) })
 }
@@ -48,14 +50,18 @@ func (e *Engine) stopLocked(rec managed.Record, timeout time.Duration) error {
 	if _, err := store.Update(rec.ID, func(r *managed.Record) { r.State.StopRequested = true }); err != nil {
 		return err
 	}
+	if timeout == ContainerStopTimeout {
+		timeout = StopTimeout(rec)
+	}
 	// A paused container is thawed after each signal, so that it acts on
 	// it (container.Stop): a frozen one would be waited for in vain.
-	if timeout > 0 {
+	if timeout != 0 {
 		if err := e.stopProcess(rec, e.StopSignal(rec)); err != nil {
 			// Between two runs (a restart's back-off) only the monitor is there.
 			signalMonitor(rec)
 		}
-		if store.WaitReleased(rec.ID, timeout) {
+		// WaitReleased's 0 is for ever (--stop-timeout -1).
+		if store.WaitReleased(rec.ID, max(timeout, 0)) {
 			return nil
 		}
 	}
@@ -69,8 +75,33 @@ func (e *Engine) stopLocked(rec managed.Record, timeout time.Duration) error {
 // signalMonitor tells a container's monitor to end.
 func signalMonitor(rec managed.Record) { _ = rec.State.SignalMonitor(unix.SIGTERM) }
 
-// StopSignal is the image's StopSignal, or SIGTERM.
+// ContainerStopTimeout asks Stop and Restart for the container's own
+// timeout: its --stop-timeout, else DefaultStopTimeout (stop without -t).
+const ContainerStopTimeout time.Duration = math.MinInt64
+
+// DefaultStopTimeout is docker stop's.
+const DefaultStopTimeout = 10 * time.Second
+
+// StopTimeout is the container's --stop-timeout, negative for ever
+// (-1), or DefaultStopTimeout.
+func StopTimeout(rec managed.Record) time.Duration {
+	if rec.Config == nil || rec.Config.StopTimeout == nil {
+		return DefaultStopTimeout
+	}
+	if t := *rec.Config.StopTimeout; t >= 0 {
+		return time.Duration(t) * time.Second
+	}
+	return -1
+}
+
+// StopSignal is the container's --stop-signal, the image's StopSignal,
+// or SIGTERM.
 func (e *Engine) StopSignal(rec managed.Record) unix.Signal {
+	if rec.Config != nil && rec.Config.StopSignal != "" {
+		if sig, err := spec.ParseSignal(rec.Config.StopSignal); err == nil {
+			return sig
+		}
+	}
 	if rec.ImageID == "" {
 		return unix.SIGTERM
 	}

@@ -65,6 +65,14 @@ func (e *Engine) Create(cfg managed.Config, o CreateOptions) (managed.Record, *m
 	if !spec.ValidName(rec.Name) {
 		return managed.Record{}, nil, fmt.Errorf("invalid container name %q: use letters, digits, _ . - (not first), at most 64", rec.Name)
 	}
+	// Before the default hostname: --hostname conflicts with --uts host.
+	if err := CheckConfig(cfg); err != nil {
+		return managed.Record{}, nil, err
+	}
+	if cfg.UTSMode == "host" {
+		// The host's name, which the container sees ($HOSTNAME, hosts).
+		cfg.Hostname, _ = os.Hostname()
+	}
 	if cfg.Hostname == "" {
 		cfg.Hostname = id[:12]
 	}
@@ -91,12 +99,65 @@ func (e *Engine) Create(cfg managed.Config, o CreateOptions) (managed.Record, *m
 			return managed.Record{}, nil, err
 		}
 		rec.ImageID = img.ID
+		if ic, err := store.Config(img.ID); err == nil {
+			cfg.Labels = mergeLabels(ic.Labels, cfg.Labels)
+		}
 	}
 	owner, err := e.Containers().Create(rec)
 	if err != nil {
 		return managed.Record{}, nil, err
 	}
 	return rec, owner, nil
+}
+
+// CheckConfig refuses bad options before anything is made for the
+// container.
+func CheckConfig(cfg managed.Config) error {
+	if err := spec.CheckNamespaceModes(cfg.Extras(), cfg.Hostname != ""); err != nil {
+		return err
+	}
+	if cfg.StopSignal != "" {
+		if _, err := spec.ParseSignal(cfg.StopSignal); err != nil {
+			return errdefs.New(errdefs.ErrInvalidArgument, "invalid --stop-signal: %v", err)
+		}
+	}
+	if t := cfg.StopTimeout; t != nil && *t < -1 {
+		return errdefs.New(errdefs.ErrInvalidArgument, "invalid --stop-timeout %d: give seconds, or -1 to wait for ever", *t)
+	}
+	if err := checkNetworkFiles(cfg); err != nil {
+		return err
+	}
+	return spec.CheckExtras(cfg.Extras(), cfg.NetworkMode)
+}
+
+// checkNetworkFiles refuses --add-host and --dns where berth writes no
+// /etc/hosts or resolv.conf: on a bridge network only, not a user-mode one.
+func checkNetworkFiles(cfg managed.Config) error {
+	files := cfg.NetworkFiles()
+	if err := files.Check(); err != nil {
+		return err
+	}
+	m := cfg.NetworkMode
+	if !files.Empty() && (m == "none" || m == "host" || strings.HasPrefix(m, "container:") || cfg.UserModeNetwork != "") {
+		return errdefs.New(errdefs.ErrInvalidArgument, "--add-host and --dns* set the files of a bridge network, and --network %s has none of berth's: drop them or use a bridge network", m)
+	}
+	return nil
+}
+
+// mergeLabels is the image's labels with the container's over them, as
+// Docker's Config.Labels.
+func mergeLabels(image, own map[string]string) map[string]string {
+	if len(image) == 0 {
+		return own
+	}
+	out := make(map[string]string, len(image)+len(own))
+	for k, v := range image {
+		out[k] = v
+	}
+	for k, v := range own {
+		out[k] = v
+	}
+	return out
 }
 
 // ErrNoConfig is a record of a berth before managed.Config: it holds
@@ -152,7 +213,7 @@ func runOptions(c *managed.Config) spec.RunOptions {
 		Rootfs: c.Rootfs, Args: c.Cmd, Hostname: c.Hostname, Env: c.Env, Workdir: c.WorkingDir, User: c.User,
 		TTY: c.Tty, Interactive: c.OpenStdin, Privileged: c.Privileged, Memory: c.Memory, CPUs: c.CPUs,
 		CPUShares: c.CPUShares, PidsLimit: c.PidsLimit, Network: c.NetworkMode, ReadOnly: c.ReadonlyRootfs,
-		LookupEnv: func(string) (string, bool) { return "", false },
+		LookupEnv: func(string) (string, bool) { return "", false }, Extras: c.Extras(),
 	}
 	if c.Entrypoint != nil {
 		o.Entrypoint, o.EntrypointSet = *c.Entrypoint, true
@@ -206,6 +267,19 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 		}
 		defer release()
 		o.NetworkFrom = netns
+	}
+	for _, j := range []struct {
+		flag, mode, kind string
+		path             *string
+	}{{"--ipc", cfg.IpcMode, "ipc", &o.IPCFrom}, {"--pid", cfg.PidMode, "pid", &o.PIDFrom}} {
+		if ref, ok := strings.CutPrefix(j.mode, "container:"); ok {
+			path, release, err := e.namespaceOf(j.flag, j.kind, ref)
+			if err != nil {
+				return container.Exit{}, nil, err
+			}
+			defer release()
+			*j.path = path
+		}
 	}
 	mounts, err := e.resolveMounts(cfg, rec, &o)
 	if err != nil {
@@ -367,11 +441,11 @@ func (e *Engine) joinNetwork(cfg *managed.Config, rec *managed.Record, s *specs.
 	if err != nil {
 		return nil, err
 	}
-	names := []string{s.Hostname}
-	if rec.Name != "" && rec.Name != s.Hostname {
+	names := []string{cfg.Hostname}
+	if rec.Name != "" && rec.Name != cfg.Hostname {
 		names = append(names, rec.Name)
 	}
-	a, err := n.Attach(rec.ID, names, ports)
+	a, err := n.AttachWith(rec.ID, names, ports, cfg.NetworkFiles())
 	if err != nil {
 		return nil, err
 	}
@@ -430,13 +504,19 @@ func (e *Engine) joinUserModeNetwork(cfg *managed.Config, rec *managed.Record, s
 // ID or unique ID prefix), for --network container:REF: a path that pins
 // it until release.
 func (e *Engine) networkOf(ref string) (string, func(), error) {
+	return e.namespaceOf("--network", "net", ref)
+}
+
+// namespaceOf pins the namespace of kind (net, ipc, pid) of the running
+// container ref, for flag container:ref.
+func (e *Engine) namespaceOf(flag, kind, ref string) (string, func(), error) {
 	rec, err := e.Containers().Get(ref)
 	if err != nil {
-		return "", nil, fmt.Errorf("--network container:%s: %w", ref, err)
+		return "", nil, fmt.Errorf("%s container:%s: %w", flag, ref, err)
 	}
-	notRunning := errdefs.New(errdefs.ErrNotRunning, "--network container:%s: that container is not running", ref)
+	notRunning := errdefs.New(errdefs.ErrNotRunning, "%s container:%s: that container is not running", flag, ref)
 	if err := e.Admits(managed.OpJoin, rec); err != nil {
-		return "", nil, fmt.Errorf("--network container:%s: %w", ref, err)
+		return "", nil, fmt.Errorf("%s container:%s: %w", flag, ref, err)
 	}
 	if rec.State.Pid == 0 {
 		return "", nil, notRunning
@@ -446,7 +526,7 @@ func (e *Engine) networkOf(ref string) (string, func(), error) {
 		return "", nil, notRunning
 	}
 	// Pinned, not named by PID: the container may end meanwhile.
-	path, release, err := c.PinNamespace("net")
+	path, release, err := c.PinNamespace(kind)
 	if errors.Is(err, container.ErrNotRunning) {
 		return "", nil, notRunning
 	}

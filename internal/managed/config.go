@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
+	"github.com/berth-runtime/berth/internal/network"
 	"github.com/berth-runtime/berth/internal/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -61,6 +63,55 @@ type Config struct {
 	UIDMaps []string `json:"UIDMaps,omitempty"`
 	GIDMaps []string `json:"GIDMaps,omitempty"`
 	KeepID  *IDPair  `json:"KeepID,omitempty"`
+	// CapAdd, CapDrop, SecurityOpt (a seccomp profile stored as its
+	// content) and GroupAdd are docker run's options of those names,
+	// checked.
+	CapAdd      []string `json:"CapAdd,omitempty"`
+	CapDrop     []string `json:"CapDrop,omitempty"`
+	SecurityOpt []string `json:"SecurityOpt,omitempty"`
+	GroupAdd    []string `json:"GroupAdd,omitempty"`
+	// Ulimits, OomScoreAdj, Sysctls and ShmSize too.
+	Ulimits     []string          `json:"Ulimits,omitempty"`
+	OomScoreAdj *int              `json:"OomScoreAdj,omitempty"`
+	Sysctls     map[string]string `json:"Sysctls,omitempty"`
+	ShmSize     string            `json:"ShmSize,omitempty"`
+	// StopSignal and StopTimeout (seconds) are --stop-signal and
+	// --stop-timeout: stop and restart use them, before the image's
+	// StopSignal and the default of 10 seconds.
+	StopSignal  string `json:"StopSignal,omitempty"`
+	StopTimeout *int   `json:"StopTimeout,omitempty"`
+	// Labels are -l and --label-file, over the image's labels;
+	// Annotations are --annotation, put in the OCI config.
+	Labels      map[string]string `json:"Labels,omitempty"`
+	Annotations map[string]string `json:"Annotations,omitempty"`
+	// IpcMode, PidMode and UTSMode are --ipc, --pid and --uts (a
+	// container:NAME is joined again on every run); Domainname is
+	// --domainname.
+	IpcMode    string `json:"IpcMode,omitempty"`
+	PidMode    string `json:"PidMode,omitempty"`
+	UTSMode    string `json:"UTSMode,omitempty"`
+	Domainname string `json:"Domainname,omitempty"`
+	// ExtraHosts, Dns, DnsSearch and DnsOptions are --add-host, --dns,
+	// --dns-search and --dns-option: a bridge network's files.
+	ExtraHosts []string `json:"ExtraHosts,omitempty"`
+	DNS        []string `json:"Dns,omitempty"`
+	DNSSearch  []string `json:"DnsSearch,omitempty"`
+	DNSOptions []string `json:"DnsOptions,omitempty"`
+}
+
+// NetworkFiles are the options of the container's /etc/hosts and
+// /etc/resolv.conf.
+func (c *Config) NetworkFiles() network.FileOptions {
+	return network.FileOptions{ExtraHosts: c.ExtraHosts, DNS: c.DNS, DNSSearch: c.DNSSearch, DNSOptions: c.DNSOptions}
+}
+
+// Extras are the options spec.FromRunOptions takes beyond the basics.
+func (c *Config) Extras() spec.Extras {
+	return spec.Extras{
+		CapAdd: c.CapAdd, CapDrop: c.CapDrop, SecurityOpt: c.SecurityOpt, GroupAdd: c.GroupAdd,
+		Ulimits: c.Ulimits, OOMScoreAdj: c.OomScoreAdj, Sysctls: c.Sysctls, ShmSize: c.ShmSize,
+		Annotations: c.Annotations, IPC: c.IpcMode, PID: c.PidMode, UTS: c.UTSMode, Domainname: c.Domainname,
+	}
 }
 
 // UserModeTool names a user-mode network stack ("" for none). Records
@@ -148,4 +199,15 @@ func (s Store) Spec(id string) (*specs.Spec, error) {
 		return nil, fmt.Errorf("container spec %s: %w", shortID(id), err)
 	}
 	return &spec, nil
+}
+
+// MatchesLabel is docker ps --filter label=KEY (the label is set) or
+// label=KEY=VALUE (set to VALUE).
+func (c *Config) MatchesLabel(filter string) bool {
+	if c == nil {
+		return false
+	}
+	key, want, hasValue := strings.Cut(filter, "=")
+	got, ok := c.Labels[key]
+	return ok && (!hasValue || got == want)
 }

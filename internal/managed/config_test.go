@@ -52,3 +52,15 @@ func TestConfigVolumes(t *testing.T) {
 		t.Error("a record without Config has volumes")
 	}
 }
+
+func TestMatchesLabel(t *testing.T) {
+	c := &Config{Labels: map[string]string{"tier": "web", "empty": ""}}
+	for filter, want := range map[string]bool{"tier": true, "tier=web": true, "tier=db": false, "empty": true, "empty=": true, "none": false} {
+		if got := c.MatchesLabel(filter); got != want {
+			t.Errorf("label=%s: %v, want %v", filter, got, want)
+		}
+	}
+	if (*Config)(nil).MatchesLabel("tier") {
+		t.Error("a record without config matched")
+	}
+}

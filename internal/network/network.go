@@ -71,6 +71,11 @@ type Attachment struct {
 // that something else holds is a *PortInUseError. On error nothing is
 // left allocated.
 func (n *Network) Attach(id string, names []string, ports []nft.Port) (a *Attachment, err error) {
+	return n.AttachWith(id, names, ports, FileOptions{})
+}
+
+// AttachWith is Attach with the container's --add-host and --dns options.
+func (n *Network) AttachWith(id string, names []string, ports []nft.Port, files FileOptions) (a *Attachment, err error) {
 	if err := n.checkRoutes(); err != nil {
 		return nil, err
 	}
@@ -108,7 +113,7 @@ func (n *Network) Attach(id string, names []string, ports []nft.Port) (a *Attach
 	if a.Addr, err = pool.Allocate(id, n.alive); err != nil {
 		return nil, err
 	}
-	if err := a.writeFiles(names); err != nil {
+	if err := a.writeFiles(names, files); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -353,10 +358,19 @@ func CollectAll(root string) {
 	}
 }
 
-func (a *Attachment) writeFiles(names []string) error {
+func (a *Attachment) writeFiles(names []string, files FileOptions) error {
 	resolv, warning := resolvConf()
+	if len(files.DNS) > 0 {
+		warning = "" // the container's own nameservers
+	}
 	if warning != "" {
 		a.Warnings = append(a.Warnings, warning)
+	}
+	if !files.Empty() {
+		resolv = customResolvConf(resolv, files)
+	}
+	if err := a.writeExtraHosts(files); err != nil {
+		return err
 	}
 	self := a.Addr.String() + "\t" + strings.Join(names, " ") + "\n"
 	for name, content := range map[string]string{"hostname": names[0] + "\n", "resolv.conf": resolv, "names": self, "hosts": ""} {
@@ -392,7 +406,9 @@ func (n *Network) rewriteHosts(self string) error {
 	}
 	var errs []error
 	for _, id := range members {
-		if err := os.WriteFile(filepath.Join(dir, id, "hosts"), []byte(lines), 0o644); err != nil {
+		// The member's --add-host lines last, as Docker's.
+		extra, _ := os.ReadFile(filepath.Join(dir, id, extraHostsFile))
+		if err := os.WriteFile(filepath.Join(dir, id, "hosts"), append([]byte(lines), extra...), 0o644); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/berth-runtime/berth/internal/seccomp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -52,6 +51,11 @@ type RunOptions struct {
 	// with these mappings (--userns other than host, resolved by the
 	// caller to host IDs).
 	UIDMap, GIDMap []specs.LinuxIDMapping
+	// IPCFrom and PIDFrom are the namespaces to join for --ipc and --pid
+	// container:NAME, resolved by the caller.
+	IPCFrom, PIDFrom string
+	// Extras are the security, process and metadata options.
+	Extras
 }
 
 // ImageConfig is what an image says about how to run it.
@@ -82,6 +86,9 @@ func FromRunOptions(o RunOptions) (*specs.Spec, error) {
 		s.Hostname = o.Hostname
 	}
 	applyUserNamespace(s, o)
+	if err := applyNamespaceModes(s, o); err != nil {
+		return nil, err
+	}
 	if err := applyNetwork(s, o.Network, o.NetworkFrom); err != nil {
 		return nil, err
 	}
@@ -94,8 +101,11 @@ func FromRunOptions(o RunOptions) (*specs.Spec, error) {
 	}
 	if o.Privileged {
 		makePrivileged(s)
-	} else {
-		s.Linux.Seccomp = seccomp.DockerDefault(s.Process.Capabilities.Bounding)
+	} else if err := applyCaps(s, o); err != nil {
+		return nil, err
+	}
+	if err := applyExtras(s, o); err != nil {
+		return nil, err
 	}
 	// After makePrivileged, which makes the default /sys writable, not
 	// the user's mounts.
@@ -307,12 +317,15 @@ func applyProcess(s *specs.Spec, o RunOptions) error {
 		return err
 	}
 	p.User = specs.User{UID: user.UID, GID: user.GID, AdditionalGids: user.AdditionalGids}
+	if err := applyGroupAdd(p, roots, o.GroupAdd); err != nil {
+		return err
+	}
 	if user.UID != 0 {
 		// A non-root user gets no effective capabilities, as in Docker:
 		// the bounding set still caps what a setuid binary could gain.
 		p.Capabilities.Effective, p.Capabilities.Permitted = nil, nil
 	}
-	base := []string{"PATH=" + DefaultPath, "HOSTNAME=" + s.Hostname}
+	base := []string{"PATH=" + DefaultPath, "HOSTNAME=" + hostnameOf(s, o)}
 	if o.TTY {
 		base = append(base, "TERM=xterm")
 	}
@@ -334,6 +347,15 @@ func applyProcess(s *specs.Spec, o RunOptions) error {
 	}
 	p.Terminal = o.TTY
 	return nil
+}
+
+// hostnameOf is the name the container sees: its own, or with --uts
+// host the host's (o.Hostname, which the caller set to it).
+func hostnameOf(s *specs.Spec, o RunOptions) string {
+	if s.Hostname == "" {
+		return o.Hostname
+	}
+	return s.Hostname
 }
 
 // makePrivileged lifts the confinement as docker run --privileged does: all
