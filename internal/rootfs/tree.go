@@ -374,6 +374,12 @@ func kernelVersion() (major, minor int) {
 // limited to 256 bytes by fsconfig, a few layers' worth. Older kernels
 // get the joined string, enough for an image of a few layers.
 func DetachedOverlay(o *Overlay) (*os.File, error) {
+	// Before 6.5 overlay took its options through the legacy parser,
+	// which accepts any key at fsconfig time and refuses lowerdir+ only
+	// at create; lowerdir+ itself came in 6.8.
+	if major, minor := kernelVersion(); major < 6 || major == 6 && minor < 8 {
+		return ShiftedOverlayTree(o)
+	}
 	fsfd, err := unix.Fsopen("overlay", unix.FSOPEN_CLOEXEC)
 	if err != nil {
 		return nil, fmt.Errorf("fsopen overlay: %w", err)
