@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/netip"
 	"os"
-	"sort"
 
 	"github.com/berth-runtime/berth/internal/network"
 	"github.com/berth-runtime/berth/internal/network/ipam"
@@ -151,18 +150,7 @@ func newNetworkPrune(g *globalOptions) *cobra.Command {
 			if !confirmed(force, pruneNetworksWarning) {
 				return nil
 			}
-			var removed []string
-			for _, n := range network.List(g.root) {
-				n.Collect()
-				if n.Name == network.DefaultName || len(n.Members()) > 0 {
-					continue
-				}
-				if err := n.Remove(); err == nil {
-					removed = append(removed, n.Name)
-				}
-			}
-			sort.Strings(removed)
-			for _, name := range removed {
+			for _, name := range g.engine().PruneNetworks() {
 				fmt.Println(name)
 			}
 			return nil
