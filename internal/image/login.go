@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
@@ -27,7 +28,7 @@ func RegistryHost(server string) (name.Registry, error) {
 	case "", "docker.io", "registry-1.docker.io":
 		h = name.DefaultRegistry
 	}
-	if len(h) > maxName || !registryGrammar.MatchString(h) {
+	if len(h) > maxName || !registryGrammar().MatchString(h) {
 		return name.Registry{}, fmt.Errorf("invalid registry %q: give HOST[:PORT]", server)
 	}
 	r, err := name.NewRegistry(h, name.StrictValidation)
@@ -37,8 +38,11 @@ func RegistryHost(server string) (name.Registry, error) {
 	return r, nil
 }
 
-// registryGrammar is the registry part of Docker's reference grammar.
-var registryGrammar = regexp.MustCompile(`^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?$`)
+// registryGrammar is the registry part of Docker's reference grammar,
+// compiled on first use: berth run never needs it.
+var registryGrammar = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?$`)
+})
 
 // CheckLogin tries user and password on registry, as docker login does
 // before it stores them: a token registry must issue a token for them,

@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/berth-runtime/berth/internal/errdefs"
@@ -132,7 +133,7 @@ func ParseName(s string, opts ...name.Option) (name.Reference, error) {
 	if len(s) > maxReference {
 		return nil, fmt.Errorf("invalid image reference of %d characters: at most %d", len(s), maxReference)
 	}
-	if !referenceGrammar.MatchString(s) {
+	if !referenceGrammar().MatchString(s) {
 		return nil, fmt.Errorf("invalid image reference %q: the form is [REGISTRY[:PORT]/]NAME[:TAG][@DIGEST], the name in lowercase letters and digits joined by . _ - or /", s)
 	}
 	ref, err := name.ParseReference(s, opts...)
@@ -153,7 +154,8 @@ func ParseName(s string, opts ...name.Option) (name.Reference, error) {
 // letters and digits joined by one separator (".", "_", "__" or dashes);
 // a tag is at most 128 word characters, dots and dashes, not starting
 // with a dot or dash; a digest is algorithm:hex of at least 128 bits.
-var referenceGrammar = func() *regexp.Regexp {
+// Compiled on first use, off the start of every berth command.
+var referenceGrammar = sync.OnceValue(func() *regexp.Regexp {
 	const (
 		alnum     = `[a-z0-9]+`
 		separator = `(?:[._]|__|[-]+)`
@@ -166,7 +168,7 @@ var referenceGrammar = func() *regexp.Regexp {
 		digest    = `[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}`
 	)
 	return regexp.MustCompile(`^(?:` + registry + `/)?` + path + `(?::` + tag + `)?(?:@` + digest + `)?$`)
-}()
+})
 
 // Lengths Docker allows: a name (registry and path, completed) of 255
 // characters; a whole reference is bounded too, so a hostile one is
