@@ -8,13 +8,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/berth-runtime/berth/internal/container"
 	"github.com/berth-runtime/berth/internal/engine"
 	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/berth-runtime/berth/internal/logs"
 	"github.com/berth-runtime/berth/internal/managed"
 	"github.com/berth-runtime/berth/internal/spec"
-	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
 )
 
@@ -332,78 +330,6 @@ func newWaitCommand(g *globalOptions) *cobra.Command {
 	}
 }
 
-func newInspectCommand(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:     "inspect CONTAINER...",
-		Short:   "Show containers' details as JSON: configuration, state, network settings",
-		Example: "  berth inspect web\n  berth inspect web | jq '.[0].State'",
-		Args:    cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			var out []inspectInfo
-			err := forEach(g, args, func(rec managed.Record) error {
-				rec = withPause(g, rec)
-				info := inspectInfo{Record: rec}
-				// The config of its last run, stored beside the record
-				// (the runtime's, for a --rm container or one an older
-				// berth started).
-				s, _ := g.containers().Spec(rec.ID)
-				if c, err := container.Attach(g.runroot, rec.ID); err == nil && s == nil && rec.State.Up() {
-					if live, err := c.Spec(); err == nil {
-						s = live
-					}
-				}
-				if s != nil && s.Process != nil && s.Root != nil {
-					info.Config = &inspectConfig{Hostname: s.Hostname, Cmd: s.Process.Args, Env: s.Process.Env,
-						WorkingDir: s.Process.Cwd, User: s.Process.User, ReadonlyRootfs: s.Root.Readonly}
-					info.Mounts = s.Mounts
-					if s.Linux != nil {
-						info.Resources = s.Linux.Resources
-					}
-				}
-				if rec.Config != nil {
-					if info.Config == nil {
-						info.Config = &inspectConfig{}
-					}
-					info.Config.Labels = rec.Config.Labels
-				}
-				// Shown in Docker's terms above, and under a name of its
-				// own for the record's configuration.
-				info.Record.Config, info.CreateConfig = nil, rec.Config
-				out = append(out, info)
-				return nil
-			})
-			if perr := printJSON(out); perr != nil {
-				return perr
-			}
-			return err
-		},
-	}
-}
-
-// inspectInfo is one container in berth inspect: its record, and the
-// config, mounts and resources of its last run (the record's Config is
-// how it was created).
-type inspectInfo struct {
-	managed.Record
-	// CreateConfig is the record's Config: how it was created, resolved,
-	// which every start runs again.
-	CreateConfig *managed.Config       `json:"CreateConfig,omitempty"`
-	Config       *inspectConfig        `json:"Config,omitempty"`
-	Mounts       []specs.Mount         `json:"Mounts,omitempty"`
-	Resources    *specs.LinuxResources `json:"Resources,omitempty"`
-}
-
-type inspectConfig struct {
-	Hostname       string
-	Cmd            []string
-	Env            []string
-	WorkingDir     string
-	User           specs.User
-	ReadonlyRootfs bool
-	// Labels are the image's and the container's (-l, --label-file).
-	Labels map[string]string
-}
-
 func newStartCommand(g *globalOptions) *cobra.Command {
 	var attachTo bool
 	cmd := &cobra.Command{
@@ -574,7 +500,7 @@ func newContainerCommand(g *globalOptions) *cobra.Command {
 	ls.Use, ls.Aliases = strings.Replace(ls.Use, "ps", "ls", 1), []string{"list", "ps"}
 	rm := newRmCommand(g)
 	rm.Aliases = []string{"remove"}
-	cmd.AddCommand(newContainerPrune(g), ls, rm, newInspectCommand(g), newCreateCommand(g), newPortCommand(g),
+	cmd.AddCommand(newContainerPrune(g), ls, rm, newContainerInspect(g), newCreateCommand(g), newPortCommand(g),
 		newCheckpointCommand(g), newRestoreCommand(g), newRunCommand(g), newStartCommand(g), newStopCommand(g),
 		newRestartCommand(g), newKillCommand(g), newLogsCommand(g), newExecCommand(g), newWaitCommand(g),
 		newPauseCommand(g, true), newPauseCommand(g, false), newRenameCommand(g), newStatsCommand(g),

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-runtime/berth/internal/engine"
 	"github.com/berth-runtime/berth/internal/image"
 	"github.com/berth-runtime/berth/internal/progress"
 	"github.com/berth-runtime/berth/internal/terminal"
@@ -320,51 +321,25 @@ func newImagePrune(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-// imageInfo is one image in `berth image inspect`: the stored image under
-// docker's field names ("Id", as docker image inspect prints it).
-type imageInfo struct {
-	ID       string `json:"Id"`
-	Names    []string
-	Digests  []string
-	Manifest string
-	Layers   []image.Layer
-	Created  time.Time
-	Size     int64
-	Config   *image.Config `json:"Config"`
-}
-
-func newImageInfo(img *image.Image, cfg *image.Config) imageInfo {
-	return imageInfo{ID: img.ID, Names: img.Names, Digests: img.Digests, Manifest: img.Manifest,
-		Layers: img.Layers, Created: img.Created, Size: img.Size, Config: cfg}
+// newImageInfo is one image in `berth image inspect`, in docker's shape.
+func newImageInfo(img *image.Image, cfg *image.Config) engine.ImageInspect {
+	return engine.InspectImage(img, cfg)
 }
 
 func newImageInspect(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:               "inspect IMAGE...",
-		Short:             "Show images' details as JSON: names, layers, and the configuration containers run with",
-		Example:           "  berth image inspect alpine",
+	var f inspectFlags
+	cmd := &cobra.Command{
+		Use:               "inspect [-f TEMPLATE] IMAGE...",
+		Short:             "Show images' details as JSON, or through a template: names, layers, and the configuration containers run with",
+		Example:           "  berth image inspect alpine\n  berth image inspect -f '{{.Os}}/{{.Architecture}}' alpine",
 		Args:              cobra.MinimumNArgs(1),
 		ValidArgsFunction: completeImageNames(g, 0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store, err := g.imageStore()
-			if err != nil {
-				return err
-			}
-			var out []imageInfo
-			for _, ref := range args {
-				img, err := store.Get(ref)
-				if err != nil {
-					return err
-				}
-				cfg, err := store.Config(img.ID)
-				if err != nil {
-					return err
-				}
-				out = append(out, newImageInfo(img, cfg))
-			}
-			return printJSON(out)
+			return inspectAll(f.format, args, func(name string) (any, error) { return inspectImage(g, name) })
 		},
 	}
+	addInspectFormat(cmd, &f)
+	return cmd
 }
 
 func printJSON(v any) error {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -81,39 +80,19 @@ func newNetworkLs(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-// networkInfo is one network in `berth network inspect`.
-type networkInfo struct {
-	Name       string            `json:"name"`
-	Bridge     string            `json:"bridge"`
-	Subnet     string            `json:"subnet"`
-	Gateway    string            `json:"gateway"`
-	Containers map[string]string `json:"containers"`
-}
-
 func newNetworkInspect(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:     "inspect NAME...",
-		Short:   "Show networks as JSON",
-		Example: "  berth network inspect bridge",
+	var f inspectFlags
+	cmd := &cobra.Command{
+		Use:     "inspect [-f TEMPLATE] NAME...",
+		Short:   "Show networks as JSON, or through a template",
+		Example: "  berth network inspect bridge\n  berth network inspect -f '{{range .IPAM.Config}}{{.Subnet}}{{end}}' bridge",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var out []networkInfo
-			for _, name := range args {
-				n, err := loadNetwork(g, name)
-				if err != nil {
-					return err
-				}
-				info := networkInfo{Name: n.Name, Bridge: n.Bridge, Subnet: n.Subnet.String(), Gateway: n.Subnet.Addr().Next().String(), Containers: map[string]string{}}
-				for id, addr := range n.Members() {
-					info.Containers[id] = addr.String()
-				}
-				out = append(out, info)
-			}
-			enc := json.NewEncoder(os.Stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(out)
+			return inspectAll(f.format, args, func(name string) (any, error) { return inspectNetwork(g, name) })
 		},
 	}
+	addInspectFormat(cmd, &f)
+	return cmd
 }
 
 func newNetworkRm(g *globalOptions) *cobra.Command {

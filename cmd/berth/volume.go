@@ -1,12 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
-	"time"
 
 	"github.com/berth-runtime/berth/internal/managed"
 	"github.com/berth-runtime/berth/internal/volume"
@@ -104,50 +101,19 @@ func newVolumeLs(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-// volumeInfo is one volume in `berth volume inspect`, as docker shows it.
-type volumeInfo struct {
-	Name       string            `json:"Name"`
-	Driver     string            `json:"Driver"`
-	Mountpoint string            `json:"Mountpoint"`
-	CreatedAt  string            `json:"CreatedAt"`
-	Labels     map[string]string `json:"Labels"`
-	Scope      string            `json:"Scope"`
-	// UsedBy are the IDs of the containers that mount it, running or not.
-	UsedBy []string `json:"UsedBy"`
-}
-
 func newVolumeInspect(g *globalOptions) *cobra.Command {
-	return &cobra.Command{
-		Use:     "inspect NAME...",
-		Short:   "Show volumes as JSON",
-		Example: "  berth volume inspect data",
+	var f inspectFlags
+	cmd := &cobra.Command{
+		Use:     "inspect [-f TEMPLATE] NAME...",
+		Short:   "Show volumes as JSON, or through a template",
+		Example: "  berth volume inspect data\n  berth volume inspect -f '{{.Mountpoint}}' data",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store := g.volumes()
-			refs := g.engine().VolumeRefs()
-			out := []volumeInfo{}
-			for _, name := range args {
-				v, err := store.Get(name)
-				if err != nil {
-					return err
-				}
-				users, _ := store.Users(name)
-				for _, rec := range refs[name] {
-					if !slices.Contains(users, rec.ID) {
-						users = append(users, rec.ID)
-					}
-				}
-				if users == nil {
-					users = []string{}
-				}
-				out = append(out, volumeInfo{Name: v.Name, Driver: "local", Mountpoint: v.Mountpoint,
-					CreatedAt: v.CreatedAt.Format(time.RFC3339), Labels: v.Labels, Scope: "local", UsedBy: users})
-			}
-			enc := json.NewEncoder(os.Stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(out)
+			return inspectAll(f.format, args, func(name string) (any, error) { return inspectVolume(g, name) })
 		},
 	}
+	addInspectFormat(cmd, &f)
+	return cmd
 }
 
 func newVolumeRm(g *globalOptions) *cobra.Command {

@@ -299,7 +299,7 @@ func TestUserDefinedNetwork(t *testing.T) {
 	if ls, _ := run("network", "ls"); !strings.Contains(ls, "web") || !strings.Contains(ls, "10.90.0.0/24") {
 		t.Errorf("network ls: %q", ls)
 	}
-	if insp, _ := run("network", "inspect", "web"); !strings.Contains(insp, `"gateway": "10.90.0.1"`) || !strings.Contains(insp, "10.90.0.") {
+	if insp, _ := run("network", "inspect", "web"); !strings.Contains(insp, `"Gateway": "10.90.0.1"`) || !strings.Contains(insp, "10.90.0.") {
 		t.Errorf("network inspect: %q", insp)
 	}
 	if out, err := run("network", "rm", "web"); err == nil || !strings.Contains(out, "running containers") {

@@ -1,0 +1,70 @@
+package integration
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestInspectFormat: inspect -f runs a Go template over Docker's field
+// names (container, volume, network), with docker's functions; inspect
+// finds volumes and networks too; a bad template is one line, exit 125.
+func TestInspectFormat(t *testing.T) {
+	needRoot(t)
+	berth(t, "", "rm", "-f", "insp")
+	defer berth(t, "", "volume", "rm", "-f", "insp-vol")
+	defer berth(t, "", "rm", "-f", "insp")
+	id := strings.TrimSpace(mustBerth(t, "run", "-d", "--name", "insp", "-l", "tier=web", "-e", "GREETING=hi",
+		"-v", "insp-vol:/data", "--restart", "on-failure:3", "--rootfs", rootfsDir, "sleep", "60"))
+
+	tmpl := `{{.State.Status}} {{.Name}} {{.State.Running}} {{.State.Paused}} {{index .Config.Labels "tier"}} {{json .Config.Cmd}} {{.Path}} {{join .Args ","}} {{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}} {{upper "x"}} {{.Id}}`
+	want := "running /insp true false web [\"sleep\",\"60\"] sleep 60 on-failure:3 X " + id + "\n"
+	if got := mustBerth(t, "inspect", "-f", tmpl, "insp"); got != want {
+		t.Errorf("inspect -f:\n got %q\nwant %q", got, want)
+	}
+	if got := mustBerth(t, "container", "inspect", "--format", `{{range .Mounts}}{{.Type}} {{.Name}} {{.Destination}} {{.RW}}{{end}}`, "insp"); got != "volume insp-vol /data true\n" {
+		t.Errorf("Mounts: %q", got)
+	}
+	if got := mustBerth(t, "inspect", "-f", `{{range .Config.Env}}{{if eq . "GREETING=hi"}}found{{end}}{{end}} {{gt .State.Pid 1}}`, "insp"); got != "found true\n" {
+		t.Errorf("Env, Pid: %q", got)
+	}
+	// -s: the writable layer and the whole.
+	sizes := strings.Fields(mustBerth(t, "inspect", "-s", "-f", "{{.SizeRw}} {{.SizeRootFs}}", "insp"))
+	if len(sizes) != 2 {
+		t.Fatalf("inspect -s: %q", sizes)
+	}
+	if _, err := strconv.ParseInt(sizes[0], 10, 64); err != nil {
+		t.Errorf("SizeRw %q", sizes[0])
+	}
+	if r := berth(t, "", "inspect", "-f", "{{.SizeRw}}", "insp"); r.stdout != "<nil>\n" {
+		t.Errorf("SizeRw without -s: %+v", r)
+	}
+
+	// Volumes and networks: by their own command and by inspect.
+	if got := mustBerth(t, "volume", "inspect", "-f", "{{.Name}} {{.Driver}} {{.Scope}}", "insp-vol"); got != "insp-vol local local\n" {
+		t.Errorf("volume inspect -f: %q", got)
+	}
+	if got := mustBerth(t, "inspect", "-f", "{{.Mountpoint}}", "insp-vol"); !strings.HasSuffix(got, "/_data\n") && !strings.Contains(got, "insp-vol") {
+		t.Errorf("inspect of a volume: %q", got)
+	}
+	if got := mustBerth(t, "network", "inspect", "-f", "{{.Name}} {{.Driver}} {{range .IPAM.Config}}{{.Subnet}}{{end}}", "bridge"); !strings.HasPrefix(got, "bridge bridge ") || !strings.Contains(got, "/") {
+		t.Errorf("network inspect -f: %q", got)
+	}
+	if got := mustBerth(t, "inspect", "--type", "network", "-f", "{{.Scope}}", "bridge"); got != "local\n" {
+		t.Errorf("inspect --type network: %q", got)
+	}
+
+	// A bad template: one line, 125, nothing printed; an unknown name: 1.
+	r := berth(t, "", "inspect", "-f", "{{.State", "insp")
+	if r.code != 125 || r.stdout != "" || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "template parsing error") {
+		t.Errorf("bad template: %+v", r)
+	}
+	r = berth(t, "", "inspect", "-f", "{{nosuchfunc .}}", "insp")
+	if r.code != 125 || strings.Count(r.stderr, "\n") != 1 {
+		t.Errorf("unknown function: %+v", r)
+	}
+	r = berth(t, "", "inspect", "-f", "{{.Name}}", "insp", "no-such-thing")
+	if r.code != 1 || r.stdout != "/insp\n" || !strings.Contains(r.stderr, "No such object: no-such-thing") {
+		t.Errorf("inspect of a missing name: %+v", r)
+	}
+}
