@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -42,40 +44,69 @@ func forEach(g *globalOptions, refs []string, fn func(managed.Record) error) err
 // docker's placeholders (Created is berth's older name of RunningFor).
 type psRow struct {
 	ID, Image, Command, CreatedAt, RunningFor, Created, Status, State, Ports, Names string
+	Labels, Mounts, Networks, LocalVolumes, Size                                    string
 }
 
-// psTable is docker ps's default table.
-const psTable = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+// psTable is docker ps's default table; psSizeTable is it with -s.
+const (
+	psTable     = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
+	psSizeTable = psTable + "\t{{.Size}}"
+)
 
 // psHeaders are docker ps's column names for its placeholders.
 var psHeaders = map[string]string{"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
-	"RunningFor": "CREATED", "Created": "CREATED", "Status": "STATUS", "State": "STATE", "Ports": "PORTS", "Names": "NAMES"}
+	"RunningFor": "CREATED", "Created": "CREATED", "Status": "STATUS", "State": "STATE", "Ports": "PORTS", "Names": "NAMES",
+	"Labels": "LABELS", "Mounts": "MOUNTS", "Networks": "NETWORKS", "LocalVolumes": "LOCAL VOLUMES", "Size": "SIZE"}
+
+// psOptions are ps's flags.
+type psOptions struct {
+	all, quiet, size, noTrunc, latest bool
+	last                              int
+	format                            string
+	filters                           []string
+}
 
 func newPsCommand(g *globalOptions) *cobra.Command {
-	var all, quiet bool
-	var format string
-	var filters []string
+	var o psOptions
 	cmd := &cobra.Command{
-		Use:     "ps [-a] [-q] [--filter KEY=VALUE] [--format table|json|TEMPLATE]",
+		Use:     "ps [-a] [-q] [-s] [-n N|-l] [--no-trunc] [--filter KEY=VALUE] [--format table|json|TEMPLATE]",
 		Short:   "List containers",
-		Example: "  berth ps\n  berth ps -a --filter status=exited\n  berth ps --format 'table {{.Names}}\\t{{.Status}}'",
+		Example: "  berth ps\n  berth ps -a --filter status=exited\n  berth ps -s -n 3\n  berth ps --format 'table {{.Names}}\\t{{.Status}}'",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var recs []managed.Record
-			for _, rec := range g.containers().List() {
-				rec = withPause(g, rec)
-				if (all || rec.State.Up()) && matches(rec, filters) {
-					recs = append(recs, rec)
-				}
-			}
-			return printContainers(os.Stdout, recs, quiet, format)
+			return printContainers(os.Stdout, selectContainers(g, o), o, g.engine().ContainerSizes)
 		},
 	}
-	cmd.Flags().BoolVarP(&all, "all", "a", false, "show every container (default: running ones)")
-	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print container IDs only")
-	cmd.Flags().StringVar(&format, "format", "", "Go template over .ID .Image .Command .CreatedAt .RunningFor .Status .State .Ports .Names; 'table TEMPLATE' adds a header; 'json' prints one object per line")
-	cmd.Flags().StringArrayVarP(&filters, "filter", "f", nil, "keep containers matching name=, id=, status=, ancestor=, label=KEY[=VALUE]")
+	fl := cmd.Flags()
+	fl.BoolVarP(&o.all, "all", "a", false, "show every container (default: running ones)")
+	fl.BoolVarP(&o.quiet, "quiet", "q", false, "print container IDs only")
+	fl.BoolVarP(&o.size, "size", "s", false, "show each container's size: its writable layer (virtual: with its image)")
+	fl.BoolVar(&o.noTrunc, "no-trunc", false, "print full IDs and commands")
+	fl.IntVarP(&o.last, "last", "n", -1, "show the N last created containers, in any state")
+	fl.BoolVarP(&o.latest, "latest", "l", false, "show the last created container, in any state")
+	fl.StringVar(&o.format, "format", "", "Go template over .ID .Image .Command .CreatedAt .RunningFor .Status .State .Ports .Names .Labels .Mounts .Networks .Size; 'table TEMPLATE' adds a header; 'json' prints one object per line")
+	fl.StringArrayVarP(&o.filters, "filter", "f", nil, "keep containers matching name=, id=, status=, ancestor=, label=KEY[=VALUE]")
 	return cmd
+}
+
+// selectContainers are ps's: newest first, running ones (every one with
+// -a, -n or -l), filtered, then the first N of -n (1 with -l), as docker.
+func selectContainers(g *globalOptions, o psOptions) []managed.Record {
+	last := o.last
+	if o.latest {
+		last = 1
+	}
+	var recs []managed.Record
+	for _, rec := range g.containers().List() {
+		if last >= 0 && len(recs) >= last {
+			break
+		}
+		rec = withPause(g, rec)
+		if (o.all || last >= 0 || rec.State.Up()) && matches(rec, o.filters) {
+			recs = append(recs, rec)
+		}
+	}
+	return recs
 }
 
 // withPause is engine.WithPause: a frozen container shows as paused.
@@ -106,39 +137,86 @@ func matches(rec managed.Record, filters []string) bool {
 	return true
 }
 
-func printContainers(w io.Writer, recs []managed.Record, quiet bool, format string) error {
-	if quiet {
+// printContainers prints ps's lines; sizes gives a container's writable
+// and virtual sizes.
+func printContainers(w io.Writer, recs []managed.Record, o psOptions, sizes func(managed.Record) (int64, int64)) error {
+	if o.quiet {
 		for _, rec := range recs {
-			fmt.Fprintln(w, managed.ShortID(rec.ID))
+			if o.noTrunc {
+				fmt.Fprintln(w, rec.ID)
+			} else {
+				fmt.Fprintln(w, managed.ShortID(rec.ID))
+			}
 		}
 		return nil
 	}
+	table := psTable
+	if o.size {
+		table = psSizeTable
+	}
+	// Sizes walk each writable layer: only when shown.
+	sized := (o.size || strings.Contains(o.format, ".Size")) && sizes != nil
 	rows := make([]any, len(recs))
 	for i, rec := range recs {
-		rows[i] = row(rec)
+		r := row(rec, o.noTrunc)
+		if sized {
+			rw, virtual := sizes(rec)
+			r.Size = fmt.Sprintf("%s (virtual %s)", humanSize(rw), humanSize(virtual))
+		}
+		rows[i] = r
 	}
-	return printFormatted(w, format, psTable, psHeaders, rows)
+	return printFormatted(w, o.format, table, psHeaders, rows)
 }
 
-func row(rec managed.Record) psRow {
+func row(rec managed.Record, noTrunc bool) psRow {
 	img := rec.Image
 	if img == "" {
 		img = "(rootfs)"
 	}
 	var cmd string
-	if rec.Config != nil {
-		cmd = strings.Join(rec.Config.Cmd, " ")
+	var r psRow
+	if c := rec.Config; c != nil {
+		cmd = strings.Join(c.Cmd, " ")
+		if c.Entrypoint != nil && *c.Entrypoint != "" {
+			cmd = strings.TrimSpace(*c.Entrypoint + " " + cmd)
+		}
+		r.Labels = joinLabels(c.Labels)
+		var vols, mounts []string
+		for _, m := range c.Mounts {
+			if m.Type == "volume" && m.Source != "" {
+				vols = append(vols, m.Source)
+				mounts = append(mounts, m.Source)
+			} else if m.Type == "bind" {
+				mounts = append(mounts, m.Source)
+			}
+		}
+		r.Mounts, r.LocalVolumes = strings.Join(mounts, ","), strconv.Itoa(len(vols))
+		if !strings.HasPrefix(c.NetworkMode, "container:") {
+			r.Networks = c.NetworkMode
+		}
 	}
-	if len(cmd) > 20 {
-		cmd = cmd[:19] + "…"
+	id := rec.ID
+	if !noTrunc {
+		cmd, id = ellipsis(cmd, 20), managed.ShortID(rec.ID)
 	}
 	var ports string
 	if rec.Network != nil {
 		ports = strings.Join(rec.Network.Ports, ", ")
 	}
 	created := ago(rec.Created)
-	return psRow{ID: managed.ShortID(rec.ID), Image: img, Command: `"` + cmd + `"`, CreatedAt: rec.Created.Format("2006-01-02 15:04:05 -0700 MST"),
-		RunningFor: created, Created: created, Status: statusLine(rec.State), State: string(rec.State.Status), Ports: ports, Names: rec.Name}
+	r.ID, r.Image, r.Command, r.CreatedAt = id, img, `"`+cmd+`"`, rec.Created.Format("2006-01-02 15:04:05 -0700 MST")
+	r.RunningFor, r.Created, r.Status, r.State, r.Ports, r.Names = created, created, statusLine(rec.State), string(rec.State.Status), ports, rec.Name
+	return r
+}
+
+// joinLabels is docker ps's .Labels: key=value pairs, sorted, by commas.
+func joinLabels(labels map[string]string) string {
+	var l []string
+	for k, v := range labels {
+		l = append(l, k+"="+v)
+	}
+	sort.Strings(l)
+	return strings.Join(l, ",")
 }
 
 // statusLine is docker ps's STATUS: "Up 3 minutes", "Up 3 minutes

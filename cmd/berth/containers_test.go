@@ -22,7 +22,7 @@ func TestPsFormat(t *testing.T) {
 			State: managed.State{Status: managed.Created}},
 	}
 	var b bytes.Buffer
-	if err := printContainers(&b, recs, false, `table {{.Names}}\t{{.Status}}`); err != nil {
+	if err := printContainers(&b, recs, psOptions{format: `table {{.Names}}\t{{.Status}}`}, nil); err != nil {
 		t.Fatal(err)
 	}
 	want := "NAMES         STATUS\nweb           Exited (3) About a minute ago\na-long-name   Created\n"
@@ -30,19 +30,19 @@ func TestPsFormat(t *testing.T) {
 		t.Errorf("table:\n%s", b.String())
 	}
 	b.Reset()
-	if err := printContainers(&b, recs, false, `table {{.ID}}\t{{.Image}}\t{{.State}}`); err != nil ||
+	if err := printContainers(&b, recs, psOptions{format: `table {{.ID}}\t{{.Image}}\t{{.State}}`}, nil); err != nil ||
 		!strings.HasPrefix(b.String(), "CONTAINER ID   IMAGE     STATE\n0123456789ab   nginx     exited\n") {
 		t.Errorf("table with ID: %v\n%s", err, b.String())
 	}
 	for _, format := range []string{"", "table"} {
 		b.Reset()
-		if err := printContainers(&b, recs, false, format); err != nil ||
+		if err := printContainers(&b, recs, psOptions{format: format}, nil); err != nil ||
 			!regexp.MustCompile(`^CONTAINER ID +IMAGE +COMMAND +CREATED +STATUS +PORTS +NAMES\n0123456789ab +nginx +`).MatchString(b.String()) {
 			t.Errorf("format %q: %v\n%s", format, err, b.String())
 		}
 	}
 	b.Reset()
-	if err := printContainers(&b, recs, false, "json"); err != nil {
+	if err := printContainers(&b, recs, psOptions{format: "json"}, nil); err != nil {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
@@ -51,10 +51,10 @@ func TestPsFormat(t *testing.T) {
 		t.Errorf("json:\n%s", b.String())
 	}
 	b.Reset()
-	if err := printContainers(&b, recs, false, `{{.Names}} {{.Status}}`); err != nil || !strings.HasPrefix(b.String(), "web Exited (3)") {
+	if err := printContainers(&b, recs, psOptions{format: `{{.Names}} {{.Status}}`}, nil); err != nil || !strings.HasPrefix(b.String(), "web Exited (3)") {
 		t.Errorf("template: %v %q", err, b.String())
 	}
-	if err := printContainers(&b, recs, false, `{{.Nope}}`); err == nil || !strings.Contains(err.Error(), "invalid --format") {
+	if err := printContainers(&b, recs, psOptions{format: `{{.Nope}}`}, nil); err == nil || !strings.Contains(err.Error(), "invalid --format") {
 		t.Errorf("bad template: %v", err)
 	}
 }
@@ -80,5 +80,52 @@ func TestListFormats(t *testing.T) {
 		if err := printFormatted(&b, c.format, c.table, c.headers, []any{c.row}); err != nil || b.String() != c.want {
 			t.Errorf("%T %q: %v\n%q\nwant\n%q", c.row, c.format, err, b.String(), c.want)
 		}
+	}
+}
+
+// TestPsOptions: ps's default columns are docker's; -s adds SIZE as
+// "writable (virtual TOTAL)"; --no-trunc prints whole IDs and commands;
+// json has docker's keys.
+func TestPsOptions(t *testing.T) {
+	long := strings.Repeat("x", 30)
+	id := "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	recs := []managed.Record{{ID: id, Name: "web", Image: "nginx", Created: time.Now(),
+		Config: &managed.Config{Cmd: []string{"echo", long}, Labels: map[string]string{"b": "2", "a": "1"}, NetworkMode: "bridge"},
+		State:  managed.State{Status: managed.Created}}}
+	sizes := func(managed.Record) (int64, int64) { return 1500, 8_000_000 }
+	var b bytes.Buffer
+	if err := printContainers(&b, recs, psOptions{size: true}, sizes); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(b.String(), "\n")
+	if !regexp.MustCompile(`^CONTAINER ID +IMAGE +COMMAND +CREATED +STATUS +PORTS +NAMES +SIZE$`).MatchString(lines[0]) ||
+		!strings.HasPrefix(lines[1], "0123456789ab ") || !strings.Contains(lines[1], `"echo xxxxxxxxxxxxxx…"`) ||
+		!strings.HasSuffix(lines[1], "1.5kB (virtual 8MB)") {
+		t.Errorf("ps -s:\n%s", b.String())
+	}
+	b.Reset()
+	if err := printContainers(&b, recs, psOptions{noTrunc: true, format: "{{.ID}} {{.Command}}"}, sizes); err != nil ||
+		b.String() != id+` "echo `+long+`"`+"\n" {
+		t.Errorf("ps --no-trunc: %q %v", b.String(), err)
+	}
+	b.Reset()
+	if err := printContainers(&b, recs, psOptions{quiet: true, noTrunc: true}, sizes); err != nil || b.String() != id+"\n" {
+		t.Errorf("ps -q --no-trunc: %q", b.String())
+	}
+	b.Reset()
+	if err := printContainers(&b, recs, psOptions{format: "json"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b.Bytes(), &m); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"Command", "CreatedAt", "ID", "Image", "Labels", "LocalVolumes", "Mounts", "Names", "Networks", "Ports", "RunningFor", "Size", "State", "Status"} {
+		if _, ok := m[k]; !ok {
+			t.Errorf("ps --format json lacks %s: %s", k, b.String())
+		}
+	}
+	if m["Labels"] != "a=1,b=2" || m["Networks"] != "bridge" {
+		t.Errorf("ps json: %s", b.String())
 	}
 }

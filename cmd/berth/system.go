@@ -63,7 +63,7 @@ func printDiskUsage(du engine.DiskUsage) error {
 	fmt.Fprint(w, "\nContainers space usage:\n\n")
 	fmt.Fprintln(w, "CONTAINER ID\tIMAGE\tCOMMAND\tLOCAL VOLUMES\tSIZE\tCREATED\tSTATUS\tNAMES")
 	for _, c := range du.Containers {
-		r := row(c.Record)
+		r := row(c.Record, false)
 		fmt.Fprintf(w, "%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\n", r.ID, r.Image, r.Command, c.Volumes, decimalSize(c.Size), r.Created, r.Status, r.Names)
 	}
 	fmt.Fprint(w, "\nLocal Volumes space usage:\n\n")

@@ -68,3 +68,29 @@ func TestInspectFormat(t *testing.T) {
 		t.Errorf("inspect of a missing name: %+v", r)
 	}
 }
+
+// TestPsLastLatestSize: ps -n N and -l show the last created containers
+// in any state; -s adds docker's SIZE column; --no-trunc whole IDs.
+func TestPsLastLatestSize(t *testing.T) {
+	needRoot(t)
+	for _, n := range []string{"ps-old", "ps-new"} {
+		berth(t, "", "rm", "-f", n)
+		defer berth(t, "", "rm", "-f", n)
+	}
+	old := strings.TrimSpace(mustBerth(t, "create", "--name", "ps-old", "--rootfs", rootfsDir, "true"))
+	newer := strings.TrimSpace(mustBerth(t, "create", "--name", "ps-new", "--rootfs", rootfsDir, "sh", "-c", "echo a-rather-long-command-line"))
+	if got := mustBerth(t, "ps", "-l", "-q"); got != newer[:12]+"\n" {
+		t.Errorf("ps -l -q: %q, want %s", got, newer[:12])
+	}
+	if got := mustBerth(t, "ps", "-n", "2", "--no-trunc", "-q"); got != newer+"\n"+old+"\n" {
+		t.Errorf("ps -n 2 --no-trunc -q: %q", got)
+	}
+	if got := mustBerth(t, "ps", "-n", "1", "--no-trunc", "--format", "{{.Command}}"); got != "\"sh -c echo a-rather-long-command-line\"\n" {
+		t.Errorf("ps --no-trunc command: %q", got)
+	}
+	out := mustBerth(t, "ps", "-a", "-s", "--filter", "name=ps-old")
+	lines := strings.Split(out, "\n")
+	if !strings.HasSuffix(lines[0], "NAMES     SIZE") || !strings.Contains(lines[1], "(virtual ") {
+		t.Errorf("ps -s:\n%s", out)
+	}
+}
