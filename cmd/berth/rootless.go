@@ -42,7 +42,7 @@ var noNamespace = map[string]bool{
 	"berth container inspect": true, "berth stop": true, "berth kill": true, "berth wait": true,
 	"berth images": true, "berth image ls": true, "berth image inspect": true, "berth stats": true,
 	"berth top": true, "berth volume ls": true, "berth volume inspect": true,
-	"berth network ls": true, "berth network inspect": true,
+	"berth network ls": true, "berth network inspect": true, "berth events": true, "berth system events": true,
 	// exec joins the container's user namespace, the one berth's re-exec
 	// made for the monitor, through berth-nsenter: from a new one, a
 	// sibling, it could not.

@@ -14,7 +14,7 @@ import (
 // newSystemCommand is docker system: info, df and prune.
 func newSystemCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{Use: "system", Short: "Show berth's disk use and host, and remove what nothing uses"}
-	cmd.AddCommand(newInfoCommand(g), newSystemDf(g), newSystemPrune(g))
+	cmd.AddCommand(newInfoCommand(g), newSystemDf(g), newSystemPrune(g), newEventsCommand(g))
 	return cmd
 }
 

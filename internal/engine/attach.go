@@ -165,6 +165,9 @@ func (e *Engine) AttachTerminal(id string) (*Terminal, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w (run it with -dt), or its monitor is gone: %v", ErrNoTerminal, err)
 	}
+	if rec, err := e.Containers().Get(id); err == nil {
+		e.Containers().Event(rec, "attach")
+	}
 	return &Terminal{conn: conn}, nil
 }
 

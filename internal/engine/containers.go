@@ -44,10 +44,15 @@ func (e *Engine) freeze(rec managed.Record, op managed.Op) error {
 	if err != nil {
 		return errNotRunning(rec)
 	}
+	action, freeze := "unpause", c.Resume
 	if op == managed.OpPause {
-		return c.Pause()
+		action, freeze = "pause", c.Pause
 	}
-	return c.Resume()
+	if err := freeze(); err != nil {
+		return err
+	}
+	e.Containers().Event(rec, action)
+	return nil
 }
 
 // errNotRunning: the record said running, but the runtime has no such

@@ -3,6 +3,7 @@ package engine
 import (
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/berth-runtime/berth/internal/container"
 	"github.com/berth-runtime/berth/internal/errdefs"
@@ -42,6 +43,10 @@ func (e *Engine) Exec(rec managed.Record, o ExecOptions) (container.Exit, error)
 	if err != nil {
 		return container.Exit{}, err
 	}
+	// Docker's exec events name the command run.
+	cmd := strings.Join(p.Args, " ")
+	e.Containers().Event(rec, "exec_create: "+cmd)
+	e.Containers().Event(rec, "exec_start: "+cmd)
 	return c.Exec(container.ExecOptions{Process: p, Stdin: o.Stdio.In, Stdout: o.Stdio.Out, Stderr: o.Stdio.Err,
 		RelayStdio: o.Stdio.Relay, Detach: o.Detach})
 }

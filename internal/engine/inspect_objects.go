@@ -1,8 +1,6 @@
 package engine
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"slices"
 	"strconv"
 	"time"
@@ -153,10 +151,7 @@ type NetworkContainer struct {
 
 // NetworkID is a network's ID: berth keeps none, so it is the hash of the
 // name (whose prefix names a user network's bridge).
-func NetworkID(name string) string {
-	sum := sha256.Sum256([]byte(name))
-	return hex.EncodeToString(sum[:])
-}
+func NetworkID(name string) string { return network.ID(name) }
 
 // InspectNetwork is the network called name in Docker's shape.
 func (e *Engine) InspectNetwork(name string) (NetworkInspect, error) {

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/berth-runtime/berth/internal/container"
@@ -62,6 +63,7 @@ func (e *Engine) stopLocked(rec managed.Record, timeout time.Duration) error {
 		}
 		// WaitReleased's 0 is for ever (--stop-timeout -1).
 		if store.WaitReleased(rec.ID, max(timeout, 0)) {
+			store.Event(rec, "stop")
 			return nil
 		}
 	}
@@ -69,6 +71,7 @@ func (e *Engine) stopLocked(rec managed.Record, timeout time.Duration) error {
 		signalMonitor(rec)
 	}
 	store.WaitReleased(rec.ID, 0)
+	store.Event(rec, "stop")
 	return nil
 }
 
@@ -143,7 +146,16 @@ func (e *Engine) signal(rec managed.Record, sig unix.Signal) error {
 	if err != nil {
 		return errNotRunning(rec)
 	}
-	return c.Kill(sig, false)
+	if err := c.Kill(sig, false); err != nil {
+		return err
+	}
+	e.killed(rec, sig)
+	return nil
+}
+
+// killed reports a signal sent, as Docker's kill event (its number).
+func (e *Engine) killed(rec managed.Record, sig unix.Signal) {
+	e.Containers().Event(rec, "kill", "signal", strconv.Itoa(int(sig)))
 }
 
 // stopProcess sends sig, meant to end the container, to its PID 1, and
@@ -153,7 +165,11 @@ func (e *Engine) stopProcess(rec managed.Record, sig unix.Signal) error {
 	if err != nil {
 		return errNotRunning(rec)
 	}
-	return c.Stop(sig)
+	if err := c.Stop(sig); err != nil {
+		return err
+	}
+	e.killed(rec, sig)
+	return nil
 }
 
 // Remove removes a container that is not running, or with force one that
@@ -210,7 +226,11 @@ func (e *Engine) Restart(rec managed.Record, timeout time.Duration) error {
 		if err != nil {
 			return err
 		}
-		return e.startLocked(rec, nil)
+		if err := e.startLocked(rec, nil); err != nil {
+			return err
+		}
+		e.Containers().Event(rec, "restart")
+		return nil
 	})
 }
 
@@ -245,4 +265,23 @@ func (e *Engine) startLocked(rec managed.Record, restore *Restore) error {
 		return err
 	}
 	return e.StartMonitor(rec, owner, restore)
+}
+
+// died reports the end of a run that started: oom if the kernel's OOM
+// killer ended it, then die with its status, as Docker.
+func (e *Engine) died(rec managed.Record, exit container.Exit, runErr error) {
+	code := exit.Code
+	if runErr != nil {
+		code = exitCodeOf(runErr)
+	}
+	if exit.OOMKilled {
+		e.Containers().Event(rec, "oom")
+	}
+	e.Containers().Event(rec, "die", "exitCode", strconv.Itoa(code))
+}
+
+// HealthStatus reports a health check's verdict (healthy, unhealthy), as
+// Docker's "health_status: STATUS" event; for the health checks.
+func (e *Engine) HealthStatus(rec managed.Record, status string) {
+	e.Containers().Event(rec, "health_status: "+status)
 }

@@ -321,6 +321,7 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 		}); err == nil {
 			*rec = r
 		}
+		store.Event(*rec, "start")
 		if started != nil {
 			started(pid)
 		}
@@ -336,6 +337,9 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 		exit, err = container.RunRestored(run, checkpoint.Options{ImagePath: restore.Dir, TCPEstablished: restore.TCPEstablished}, "")
 	} else {
 		exit, err = container.Run(run)
+	}
+	if rec.State.Status == managed.Running {
+		e.died(*rec, exit, err)
 	}
 	return exit, warnings, err
 }

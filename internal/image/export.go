@@ -17,7 +17,7 @@ import (
 // (manifest.json pointing into blobs/, and the legacy repositories file),
 // as docker save does since Docker 25: docker load, podman load and berth image import all read it. Blobs
 // are written as stored, so digests and image IDs are unchanged.
-func (s *Store) Export(w io.Writer, refs []string) error {
+func (s *Store) export(w io.Writer, refs []string) error {
 	release, err := s.Hold()
 	if err != nil {
 		return err

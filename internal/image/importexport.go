@@ -46,7 +46,7 @@ const (
 // Import adds the images of path: an OCI image layout (directory or tar),
 // a docker save archive, or else a root filesystem tarball (plain, gzip
 // or zstd) that becomes a single-layer image.
-func (s *Store) Import(ctx context.Context, path string, o ImportOptions) ([]*Image, error) {
+func (s *Store) importImages(ctx context.Context, path string, o ImportOptions) ([]*Image, error) {
 	imgs, err := s.importPath(ctx, path, o)
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", path, err)

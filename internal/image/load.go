@@ -17,6 +17,7 @@ func (s *Store) Load(ctx context.Context, r io.Reader, o ImportOptions) ([]*Imag
 	if err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
+	s.imagesEvent("load", imgs)
 	return imgs, nil
 }
 
@@ -54,6 +55,7 @@ func (s *Store) LoadFile(ctx context.Context, path string, o ImportOptions) ([]*
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", path, err)
 	}
+	s.imagesEvent("load", imgs)
 	return imgs, nil
 }
 

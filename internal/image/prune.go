@@ -27,7 +27,7 @@ type Removed struct {
 // too, except that an image in use stays in the store, untagged, until no
 // container uses it (its layers are under that container's root). Content
 // no image references any more is deleted.
-func (s *Store) Remove(ref string, force bool, inUse func(id string) bool) (Removed, error) {
+func (s *Store) remove(ref string, force bool, inUse func(id string) bool) (Removed, error) {
 	var out Removed
 	gl, err := lockPath(s.path("gc.lock"), unix.LOCK_EX, true)
 	if err != nil {

@@ -60,6 +60,7 @@ func (s *Store) Pull(ctx context.Context, ref string, o PullOptions) (*Image, er
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", ref, explain(err))
 	}
+	s.event("pull", FamiliarName(canonicalOf(ref)), FamiliarName(canonicalOf(ref)))
 	return img, nil
 }
 

@@ -61,6 +61,7 @@ func (s *Store) Push(ctx context.Context, ref string, o PushOptions) (*Pushed, e
 	if err != nil {
 		return nil, fmt.Errorf("push %s: %w", ref, explainPush(err))
 	}
+	s.event("push", FamiliarName(canonicalOf(ref)), FamiliarName(canonicalOf(ref)))
 	return p, nil
 }
 

@@ -316,7 +316,7 @@ func (s *Store) Get(ref string) (*Image, error) {
 
 // Tag adds the name target to the image ref resolves to, moving it from
 // any image that had it.
-func (s *Store) Tag(ref, target string) error {
+func (s *Store) tag(ref, target string) error {
 	t, err := ParseName(target)
 	if err != nil {
 		return err

@@ -49,3 +49,23 @@ func (w *watcher) wait() error {
 }
 
 func (w *watcher) close() { unix.Close(w.fd) }
+
+// Watcher is watchDir's watcher for other followers of a growing,
+// rotated file (berth events' journal).
+type Watcher struct{ w *watcher }
+
+// WatchDir watches dir for a file written, created or renamed into it.
+func WatchDir(dir string) (*Watcher, error) {
+	w, err := watchDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Watcher{w}, nil
+}
+
+// Wait returns once dir has changed since the last Wait, or after a
+// quarter second, so the follower rechecks its end conditions.
+func (w *Watcher) Wait() error { return w.w.wait() }
+
+// Close stops watching.
+func (w *Watcher) Close() { w.w.close() }

@@ -211,6 +211,7 @@ func (s Store) Create(rec Record) (*Owner, error) {
 		os.RemoveAll(tmp)
 		return nil, err
 	}
+	s.Event(rec, "create")
 	return o, nil
 }
 
@@ -414,6 +415,7 @@ func (s Store) Remove(rec Record) error {
 	if err := atomicdir.Remove(dir); err != nil {
 		return fmt.Errorf("remove container %s: %w", shortID(rec.ID), err)
 	}
+	s.Event(rec, "destroy")
 	return nil
 }
 
@@ -430,6 +432,9 @@ func (s Store) Rename(rec Record, name string) error {
 		return err
 	}
 	s.releaseName(rec)
+	old := rec.Name
+	rec.Name = name
+	s.Event(rec, "rename", "oldName", "/"+old)
 	return nil
 }
 

@@ -116,6 +116,7 @@ func (n *Network) AttachWith(id string, names []string, ports []nft.Port, files 
 	if err := a.writeFiles(names, files); err != nil {
 		return nil, err
 	}
+	n.event("connect", id)
 	return a, nil
 }
 
@@ -242,6 +243,9 @@ func (n *Network) locked(fn func() error) error {
 // wait.
 func (a *Attachment) Release() error {
 	err := a.net.release(a.ID, len(a.Ports) > 0)
+	if a.Addr.IsValid() {
+		a.net.event("disconnect", a.ID)
+	}
 	// The host ports after their rules, so that a host program that takes
 	// one from then on gets its traffic. If the rules could not be
 	// removed, the ports go anyway (this process is ending), and the next

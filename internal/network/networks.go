@@ -74,6 +74,7 @@ func Create(root, name string, subnet netip.Prefix) (*Network, error) {
 		os.RemoveAll(n.dir)
 		return nil, fmt.Errorf("create network %s: %w", name, err)
 	}
+	n.event("create", "")
 	return n, nil
 }
 
@@ -186,5 +187,9 @@ func (n *Network) Remove() error {
 	if err != nil && !errors.Is(err, unix.ENOENT) && !errors.Is(err, unix.ENODEV) {
 		return fmt.Errorf("remove network %s: %w", n.Name, err)
 	}
-	return os.RemoveAll(n.dir)
+	if err := os.RemoveAll(n.dir); err != nil {
+		return err
+	}
+	n.event("destroy", "")
+	return nil
 }

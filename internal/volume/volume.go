@@ -30,6 +30,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/berth-runtime/berth/internal/events"
 	"os"
 	"path/filepath"
 	"slices"
@@ -105,6 +106,7 @@ type Use struct {
 	Created bool
 	store   Store
 	lock    *os.File
+	owner   string // the container, for the unmount event
 }
 
 // NewName returns a random volume name: 64 hex digits, as docker's.
@@ -141,6 +143,9 @@ func (s Store) Create(name string, o Options) (v *Volume, created bool, err erro
 	if err != nil {
 		return nil, false, err
 	}
+	if u.Created {
+		s.event("create", name, nil)
+	}
 	return &u.Volume, u.Created, nil
 }
 
@@ -150,7 +155,16 @@ func (s Store) Acquire(name, owner string, o Options) (*Use, error) {
 	if err := checkName(owner); err != nil {
 		return nil, fmt.Errorf("volume owner: %w", err)
 	}
-	return s.acquire(name, owner, o)
+	u, err := s.acquire(name, owner, o)
+	if err != nil {
+		return nil, err
+	}
+	if u.Created {
+		s.event("create", u.Name, nil)
+	}
+	u.owner = owner
+	s.event("mount", u.Name, map[string]string{"container": owner})
+	return u, nil
 }
 
 func (s Store) acquire(name, owner string, o Options) (_ *Use, err error) {
@@ -302,6 +316,9 @@ func (u *Use) Release() {
 		os.Remove(u.lock.Name())
 		u.lock.Close()
 		u.lock = nil
+		if u.owner != "" {
+			u.store.event("unmount", u.Name, map[string]string{"container": u.owner})
+		}
 	}
 }
 
@@ -422,6 +439,7 @@ func (s Store) Remove(name string, force bool) error {
 	if err != nil {
 		return fmt.Errorf("remove volume %s: %w", name, err)
 	}
+	s.event("destroy", name, nil)
 	return removeAll(gone)
 }
 
@@ -501,6 +519,9 @@ func (s Store) sweep(remove func(*Volume) bool) ([]string, error) {
 		}
 	}
 	l.Close()
+	for _, name := range removed {
+		s.event("destroy", name, nil)
+	}
 	var errs []error
 	for _, dir := range trash {
 		if err := removeAll(dir); err != nil {
@@ -508,4 +529,14 @@ func (s Store) sweep(remove func(*Volume) bool) ([]string, error) {
 		}
 	}
 	return removed, errors.Join(errs...)
+}
+
+// event reports a change of volume name in the journal of the berth root
+// the store is in, with Docker's volume attributes.
+func (s Store) event(action, name string, attrs map[string]string) {
+	if attrs == nil {
+		attrs = map[string]string{}
+	}
+	attrs["driver"] = "local"
+	events.At(filepath.Dir(s.Dir)).Emit(events.Volume, action, name, attrs)
 }

@@ -1,0 +1,93 @@
+package integration
+
+import (
+	"bufio"
+	"fmt"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestEvents: the commands of a run -d / stop / rm sequence leave Docker's
+// events in the journal, which berth events shows in order with --since
+// and --until (then it ends), filters and templates; following, it sees a
+// new event, and ctrl-c ends it quietly.
+func TestEvents(t *testing.T) {
+	needRoot(t)
+	berth(t, "", "rm", "-f", "ev")
+	since := strconv.FormatInt(time.Now().Add(-time.Second).Unix(), 10)
+	mustBerth(t, "run", "-d", "--name", "ev", "-l", "tier=x", "--rootfs", rootfsDir, "sleep", "60")
+	mustBerth(t, "stop", "-t", "0", "ev")
+	mustBerth(t, "rm", "ev")
+	until := fmt.Sprintf("%d.%09d", time.Now().Unix(), time.Now().Nanosecond())
+
+	ev := func(args ...string) string {
+		t.Helper()
+		return mustBerth(t, append([]string{"events", "--since", since, "--until", until}, args...)...)
+	}
+	got := ev("--filter", "container=ev", "--format", "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}")
+	want := "container create ev\ncontainer start ev\ncontainer kill ev\ncontainer die ev\ncontainer stop ev\ncontainer destroy ev\n"
+	if got != want {
+		t.Errorf("events of run/stop/rm:\n%s\nwant\n%s", got, want)
+	}
+	if got := ev("--filter", "event=die", "--filter", "label=tier=x", "--format", "{{.Actor.Attributes.exitCode}} {{.Actor.Attributes.image}}"); got != "137 "+rootfsDir+"\n" {
+		t.Errorf("die's exit code: %q", got)
+	}
+	if got := ev("--filter", "event=kill", "--filter", "container=ev", "--format", "{{.Actor.Attributes.signal}}"); got != "9\n" {
+		t.Errorf("kill's signal: %q", got)
+	}
+	if got := ev("--filter", "type=container", "--filter", "event=start", "--filter", "event=destroy", "--filter", "container=ev", "--format", "json"); strings.Count(got, "\n") != 2 ||
+		!strings.Contains(got, `"Type":"container","Action":"start","Actor":{"ID":"`) || !strings.Contains(got, `"timeNano":`) {
+		t.Errorf("json: %q", got)
+	}
+	if got := ev("--filter", "container=ev", "--filter", "type=volume"); got != "" {
+		t.Errorf("type=volume of a container: %q", got)
+	}
+	// The default line: time, type, action, ID, attributes.
+	if got := ev("--filter", "container=ev", "--filter", "event=create"); !strings.Contains(got, " container create ") || !strings.Contains(got, "(image="+rootfsDir+", name=ev, tier=x)") {
+		t.Errorf("default line: %q", got)
+	}
+
+	// Bad input: one line, 125.
+	for _, args := range [][]string{{"--since", "yesterday"}, {"--filter", "colour=red"}, {"--format", "{{.Action"}} {
+		if r := berth(t, "", append([]string{"events"}, args...)...); r.code != 125 || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("events %v: %+v", args, r)
+		}
+	}
+
+	// Following: a new event shows; ctrl-c ends it, status 0.
+	berth(t, "", "rm", "-f", "ev2")
+	defer berth(t, "", "rm", "-f", "ev2")
+	cmd := berthCommand("events", "--since", since, "--filter", "container=ev2", "--format", "{{.Action}} {{.Actor.Attributes.name}}")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := make(chan string, 8)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	mustBerth(t, "create", "--name", "ev2", "--rootfs", rootfsDir, "true")
+	select {
+	case l := <-lines:
+		if l != "create ev2" {
+			t.Errorf("followed: %q", l)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("berth events did not show the new container's create within 10s")
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("events after ctrl-c: %v", err)
+	}
+}
