@@ -116,6 +116,7 @@ func newRoot() (*cobra.Command, *error) {
 			c.ValidArgsFunction = completeContainers(g)
 		}
 	}
+	addCompletions(g, root)
 	unknown := new(error)
 	usageErrors(root, unknown)
 	return root, unknown
