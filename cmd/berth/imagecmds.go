@@ -545,13 +545,7 @@ func printFormatted(w io.Writer, format, table string, headers map[string]string
 		}
 	}
 	format = strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(format)
-	tmpl, err := template.New("format").Funcs(template.FuncMap{
-		"json": func(v any) (string, error) {
-			b, err := json.Marshal(v)
-			return string(b), err
-		},
-		"join": strings.Join, "upper": strings.ToUpper, "lower": strings.ToLower,
-	}).Parse(format)
+	tmpl, err := template.New("format").Funcs(templateFuncs()).Parse(format)
 	if err != nil {
 		return fmt.Errorf("invalid --format: %w", err)
 	}

@@ -30,13 +30,7 @@ func printObject(format string, v any, text func()) error {
 		fmt.Println(string(b))
 		return nil
 	}
-	tmpl, err := template.New("format").Funcs(template.FuncMap{
-		"json": func(v any) (string, error) {
-			b, err := json.Marshal(v)
-			return string(b), err
-		},
-		"join": strings.Join, "lower": strings.ToLower, "upper": strings.ToUpper,
-	}).Parse(format)
+	tmpl, err := template.New("format").Funcs(templateFuncs()).Parse(format)
 	if err != nil {
 		return fmt.Errorf("invalid --format: %w", err)
 	}
