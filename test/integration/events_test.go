@@ -91,3 +91,29 @@ func TestEvents(t *testing.T) {
 		t.Errorf("events after ctrl-c: %v", err)
 	}
 }
+
+// TestEventsObjects: image, volume and network commands leave Docker's
+// events too.
+func TestEventsObjects(t *testing.T) {
+	needRoot(t)
+	now := time.Now()
+	since := fmt.Sprintf("%d.%09d", now.Unix(), now.Nanosecond())
+	img := cpImage(t)
+	mustBerth(t, "tag", img, "ev-tag:1")
+	mustBerth(t, "rmi", "ev-tag:1")
+	mustBerth(t, "volume", "create", "ev-vol")
+	mustBerth(t, "volume", "rm", "ev-vol")
+	defer berth(t, "", "network", "rm", "ev-net")
+	mustBerth(t, "network", "create", "ev-net")
+	mustBerth(t, "network", "rm", "ev-net")
+	until := strconv.FormatInt(time.Now().Add(time.Second).Unix(), 10)
+	got := mustBerth(t, "events", "--since", since, "--until", until, "--filter", "type=image", "--filter", "type=volume", "--filter", "type=network",
+		"--format", "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}")
+	want := "image import " + img + "\nimage tag ev-tag:1\nimage untag ev-tag:1\nvolume create <no value>\nvolume destroy <no value>\nnetwork create ev-net\nnetwork destroy ev-net\n"
+	if got != want {
+		t.Errorf("events:\n%s\nwant\n%s", got, want)
+	}
+	if got := mustBerth(t, "events", "--since", since, "--until", until, "--filter", "volume=ev-vol", "--format", "{{.Actor.ID}} {{.Actor.Attributes.driver}}"); got != "ev-vol local\nev-vol local\n" {
+		t.Errorf("volume=ev-vol: %q", got)
+	}
+}
