@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/berth-runtime/berth/internal/flock"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -58,6 +59,8 @@ type Attachment struct {
 	// caller to show: the library never prints.
 	Warnings []string
 	HostIf   string
+	MAC      net.HardwareAddr // nil: derived from Addr
+	// Ports are the published ports, their host ports chosen.
 	Ports    []nft.Port
 	filesDir string
 	lock     *os.File
@@ -76,11 +79,30 @@ func (n *Network) Attach(id string, names []string, ports []nft.Port) (a *Attach
 
 // AttachWith is Attach with the container's --add-host and --dns options.
 func (n *Network) AttachWith(id string, names []string, ports []nft.Port, files FileOptions) (a *Attachment, err error) {
+	return n.AttachOpts(id, AttachOptions{Names: names, Ports: nft.Specs(ports), Files: files})
+}
+
+// AttachOptions are a container's settings on one network.
+type AttachOptions struct {
+	// Names are the host name first, then the names other members
+	// resolve the container by (its --name, its --network-alias).
+	Names []string
+	// Ports are -p's, their host ports chosen when they are reserved.
+	Ports []nft.PortSpec
+	Files FileOptions
+	// IP is --ip, an address of the subnet; the zero Addr allocates one.
+	IP netip.Addr
+	// MAC is --mac-address; nil derives it from the address.
+	MAC net.HardwareAddr
+}
+
+// AttachOpts is Attach with all of a container's network options.
+func (n *Network) AttachOpts(id string, o AttachOptions) (a *Attachment, err error) {
 	if err := n.checkRoutes(); err != nil {
 		return nil, err
 	}
-	a = &Attachment{net: n, ID: id, HostIf: hostIf(id), Ports: ports, filesDir: filepath.Join(n.dir, "files", id)}
-	if a.held, err = reservePorts(ports); err != nil {
+	a = &Attachment{net: n, ID: id, HostIf: hostIf(id), MAC: o.MAC, filesDir: filepath.Join(n.dir, "files", id)}
+	if a.Ports, a.held, err = reservePorts(o.Ports); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -110,10 +132,15 @@ func (n *Network) AttachWith(id string, names []string, ports []nft.Port, files 
 	if err != nil {
 		return nil, err
 	}
-	if a.Addr, err = pool.Allocate(id, n.alive); err != nil {
+	if o.IP.IsValid() {
+		a.Addr, err = o.IP, pool.AllocateAddr(id, o.IP, n.alive)
+	} else {
+		a.Addr, err = pool.Allocate(id, n.alive)
+	}
+	if err != nil {
 		return nil, err
 	}
-	if err := a.writeFiles(names, files); err != nil {
+	if err := a.writeFiles(o.Names, o.Files); err != nil {
 		return nil, err
 	}
 	return a, nil
@@ -189,7 +216,7 @@ func (a *Attachment) Connect(pid int) error {
 		return fmt.Errorf("open the container's network namespace: %w", err)
 	}
 	defer unix.Close(nsfd)
-	ep := link.Endpoint{HostIf: a.HostIf, Addr: netip.PrefixFrom(a.Addr, n.Subnet.Bits()), Gateway: gateway.Addr()}
+	ep := link.Endpoint{HostIf: a.HostIf, Addr: netip.PrefixFrom(a.Addr, n.Subnet.Bits()), Gateway: gateway.Addr(), MAC: a.MAC}
 	if err := link.Attach(n.Bridge, nsfd, ep); err != nil {
 		return err
 	}
