@@ -134,10 +134,7 @@ func row(rec managed.Record) psRow {
 	if len(cmd) > 20 {
 		cmd = cmd[:19] + "…"
 	}
-	var ports string
-	if rec.Network != nil {
-		ports = strings.Join(rec.Network.Ports, ", ")
-	}
+	ports := engine.PortsColumn(rec)
 	created := ago(rec.Created)
 	return psRow{ID: managed.ShortID(rec.ID), Image: img, Command: `"` + cmd + `"`, CreatedAt: rec.Created.Format("2006-01-02 15:04:05 -0700 MST"),
 		RunningFor: created, Created: created, Status: statusLine(rec.State), State: string(rec.State.Status), Ports: ports, Names: rec.Name}

@@ -97,11 +97,11 @@ type AttachOptions struct {
 }
 
 // AttachOpts is Attach with all of a container's network options.
-func (n *Network) AttachOpts(id string, o AttachOptions) (a *Attachment, err error) {
+func (n *Network) AttachOpts(id string, o AttachOptions) (_ *Attachment, err error) {
 	if err := n.checkRoutes(); err != nil {
 		return nil, err
 	}
-	a = &Attachment{net: n, ID: id, HostIf: hostIf(id), MAC: o.MAC, filesDir: filepath.Join(n.dir, "files", id)}
+	a := &Attachment{net: n, ID: id, HostIf: hostIf(id), MAC: o.MAC, filesDir: filepath.Join(n.dir, "files", id)}
 	if a.Ports, a.held, err = reservePorts(o.Ports); err != nil {
 		return nil, err
 	}
