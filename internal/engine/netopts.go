@@ -171,11 +171,7 @@ func fixedPorts(published []string) ([]nft.Port, error) {
 
 // attachOptions are the container's settings on its network.
 func attachOptions(cfg *managed.Config, rec *managed.Record, ports []nft.PortSpec) (network.AttachOptions, error) {
-	names := []string{cfg.Hostname}
-	if rec.Name != "" && rec.Name != cfg.Hostname {
-		names = append(names, rec.Name)
-	}
-	o := network.AttachOptions{Names: append(names, cfg.Aliases...), Ports: ports, Files: cfg.NetworkFiles()}
+	o := network.AttachOptions{Names: append(containerNames(cfg, rec), cfg.Aliases...), Ports: ports, Files: cfg.NetworkFiles()}
 	var err error
 	if cfg.IPAddress != "" {
 		if o.IP, err = parseIP(cfg.IPAddress); err != nil {

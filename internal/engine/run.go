@@ -15,7 +15,6 @@ import (
 	"github.com/berth-runtime/berth/internal/container"
 	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/berth-runtime/berth/internal/managed"
-	"github.com/berth-runtime/berth/internal/network"
 	"github.com/berth-runtime/berth/internal/network/usermode"
 	"github.com/berth-runtime/berth/internal/pidfd"
 	"github.com/berth-runtime/berth/internal/rootless"
@@ -424,10 +423,7 @@ func (e *Engine) joinNetwork(cfg *managed.Config, rec *managed.Record, s *specs.
 	if err != nil {
 		return nil, err
 	}
-	n, err := network.Load(e.Root, cfg.NetworkMode)
-	if errors.Is(err, network.ErrNotFound) {
-		return nil, errdefs.New(errdefs.ErrNotFound, "network %q not found: create it with berth network create, or use --network bridge, none or host", cfg.NetworkMode)
-	}
+	n, err := loadNetwork(e.Root, cfg.NetworkMode)
 	if err != nil {
 		return nil, err
 	}
@@ -435,6 +431,7 @@ func (e *Engine) joinNetwork(cfg *managed.Config, rec *managed.Record, s *specs.
 	if err != nil {
 		return nil, err
 	}
+	o.MultiHomed = len(cfg.Networks) > 0
 	a, err := n.AttachOpts(rec.ID, o)
 	if err != nil {
 		return nil, err
@@ -448,7 +445,12 @@ func (e *Engine) joinNetwork(cfg *managed.Config, rec *managed.Record, s *specs.
 	for _, p := range a.Ports {
 		info.Ports = append(info.Ports, p.String())
 	}
-	return func() { _ = a.Release() }, nil
+	info.Networks = map[string]*managed.Endpoint{n.Name: endpointOf(n, a, cfg.Aliases)}
+	release := func() { _ = a.Release() }
+	if len(cfg.Networks) > 0 {
+		return e.joinMore(cfg, rec, run, info, release)
+	}
+	return release, nil
 }
 
 // joinUserModeNetwork connects a rootless container's network namespace

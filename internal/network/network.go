@@ -40,6 +40,7 @@ type Network struct {
 	Bridge string
 	Subnet netip.Prefix
 	dir    string
+	id     string // see ID
 }
 
 // Default is the default bridge network, with its state under root.
@@ -60,6 +61,8 @@ type Attachment struct {
 	Warnings []string
 	HostIf   string
 	MAC      net.HardwareAddr // nil: derived from Addr
+	// secondary: see AttachOptions.
+	secondary bool
 	// Ports are the published ports, their host ports chosen.
 	Ports    []nft.Port
 	filesDir string
@@ -94,6 +97,13 @@ type AttachOptions struct {
 	IP netip.Addr
 	// MAC is --mac-address; nil derives it from the address.
 	MAC net.HardwareAddr
+	// Secondary is a network besides the container's first (berth
+	// network connect): its own veth, named ethN inside, no default
+	// route and no published ports.
+	Secondary bool
+	// MultiHomed says the container is on other networks too: its
+	// /etc/hosts names the members of all of them (see multiSuffix).
+	MultiHomed bool
 }
 
 // AttachOpts is Attach with all of a container's network options.
@@ -101,7 +111,10 @@ func (n *Network) AttachOpts(id string, o AttachOptions) (_ *Attachment, err err
 	if err := n.checkRoutes(); err != nil {
 		return nil, err
 	}
-	a := &Attachment{net: n, ID: id, HostIf: hostIf(id), MAC: o.MAC, filesDir: filepath.Join(n.dir, "files", id)}
+	a := &Attachment{net: n, ID: id, HostIf: hostIf(id), MAC: o.MAC, secondary: o.Secondary, filesDir: filepath.Join(n.dir, "files", id)}
+	if o.Secondary {
+		a.HostIf, o.Ports = secondaryIf(id, n.Name), nil
+	}
 	if a.Ports, a.held, err = reservePorts(o.Ports); err != nil {
 		return nil, err
 	}
@@ -128,6 +141,16 @@ func (n *Network) AttachOpts(id string, o AttachOptions) (_ *Attachment, err err
 			_ = a.Release()
 		}
 	}()
+	// A connection berth network connect made in a run before lived as
+	// long as that run's container (ownerFile): this one is the lock's.
+	if err := os.Remove(filepath.Join(a.filesDir, ownerFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("network files: %w", err)
+	}
+	if o.MultiHomed {
+		if err := n.markMultiHomed(id); err != nil {
+			return nil, err
+		}
+	}
 	pool, err := ipam.Open(n.dir, n.Subnet)
 	if err != nil {
 		return nil, err
@@ -165,8 +188,9 @@ func lockDir(dir string) (*os.File, error) {
 // owner: its lock is held.
 func (n *Network) alive(id string) bool { return held(filepath.Join(n.dir, "files", id)) }
 
-// held reports whether an attachment's directory has its lock held.
-func held(dir string) bool { return flock.Held(filepath.Join(dir, "lock")) }
+// held reports whether an attachment's directory has its lock held, or,
+// for one berth network connect made, its container's lifetime lock.
+func held(dir string) bool { return flock.Held(filepath.Join(dir, "lock")) || ownerHeld(dir) }
 
 // hostIf names the host end of a container's veth: "bth" and the start of
 // its ID, within the 15 characters an interface name may have.
@@ -206,17 +230,22 @@ func (a *Attachment) Mounts() []specs.Mount {
 // bridge and rules made if missing, a veth into its network namespace with
 // its address and the default route.
 func (a *Attachment) Connect(pid int) error {
+	return a.ConnectNS("/proc/" + strconv.Itoa(pid) + "/ns/net")
+}
+
+// ConnectNS is Connect to the network namespace at path.
+func (a *Attachment) ConnectNS(path string) error {
 	n := a.net
 	gateway := netip.PrefixFrom(n.Subnet.Addr().Next(), n.Subnet.Bits())
 	if err := n.ensure(gateway); err != nil {
 		return err
 	}
-	nsfd, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	nsfd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open the container's network namespace: %w", err)
 	}
 	defer unix.Close(nsfd)
-	ep := link.Endpoint{HostIf: a.HostIf, Addr: netip.PrefixFrom(a.Addr, n.Subnet.Bits()), Gateway: gateway.Addr(), MAC: a.MAC}
+	ep := link.Endpoint{HostIf: a.HostIf, Addr: netip.PrefixFrom(a.Addr, n.Subnet.Bits()), Gateway: gateway.Addr(), MAC: a.MAC, Secondary: a.secondary}
 	if err := link.Attach(n.Bridge, nsfd, ep); err != nil {
 		return err
 	}
@@ -302,12 +331,19 @@ func (n *Network) release(id string, hasPorts bool) error {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)
 	}
+	multi := false
 	errs = append(errs, n.locked(func() error {
 		if err := os.RemoveAll(filepath.Join(n.dir, "files", id)); err != nil {
 			return err
 		}
+		multi = removeMarker(n.dir, id)
 		return n.rewriteHosts("")
 	}))
+	if multi {
+		// Its hosts on the networks it stays on no longer name this
+		// one's members.
+		errs = append(errs, rewriteHostsOf(filepath.Dir(n.dir), id))
+	}
 	return errors.Join(errs...)
 }
 
@@ -329,7 +365,9 @@ func (n *Network) Collect() {
 	_ = n.locked(func() error {
 		if entries, err := os.ReadDir(filepath.Join(n.dir, "files")); err == nil {
 			for _, e := range entries {
-				owners[e.Name()] = true
+				if !isMarker(e.Name()) {
+					owners[e.Name()] = true
+				}
 			}
 		}
 		for id := range owners {
@@ -376,7 +414,7 @@ func CollectAll(root string) {
 	for _, e := range entries {
 		files := filepath.Join(networksDir(root), e.Name(), "files")
 		ids, _ := os.ReadDir(files)
-		if !slices.ContainsFunc(ids, func(id os.DirEntry) bool { return !held(filepath.Join(files, id.Name())) }) {
+		if !slices.ContainsFunc(ids, func(id os.DirEntry) bool { return !isMarker(id.Name()) && !held(filepath.Join(files, id.Name())) }) {
 			continue
 		}
 		if n, err := Load(root, e.Name()); err == nil {
@@ -411,7 +449,9 @@ func (a *Attachment) writeFiles(names []string, files FileOptions) error {
 // rewriteHosts writes every running member's /etc/hosts: localhost and
 // each member by name, so containers on a network find each other without
 // a DNS server. The files are rewritten in place: they are bind-mounted
-// into the containers. self counts as running (its lock is ours).
+// into the containers. self counts as running (its lock is ours). A
+// member on other networks too (its marker, see multiSuffix) gets the
+// members of all of them.
 func (n *Network) rewriteHosts(self string) error {
 	dir := filepath.Join(n.dir, "files")
 	entries, err := os.ReadDir(dir)
@@ -419,8 +459,16 @@ func (n *Network) rewriteHosts(self string) error {
 		return nil
 	}
 	var members []string
-	lines := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+	var multi map[string]bool
+	lines := localhostLines
 	for _, e := range entries {
+		if id, ok := strings.CutSuffix(e.Name(), multiSuffix); ok {
+			if multi == nil {
+				multi = map[string]bool{}
+			}
+			multi[id] = true
+			continue
+		}
 		if e.Name() != self && !n.alive(e.Name()) {
 			continue
 		}
@@ -433,6 +481,10 @@ func (n *Network) rewriteHosts(self string) error {
 	}
 	var errs []error
 	for _, id := range members {
+		if multi[id] {
+			errs = append(errs, rewriteHostsOf(filepath.Dir(n.dir), id, self))
+			continue
+		}
 		// The member's --add-host lines last, as Docker's.
 		extra, _ := os.ReadFile(filepath.Join(dir, id, extraHostsFile))
 		if err := os.WriteFile(filepath.Join(dir, id, "hosts"), append([]byte(lines), extra...), 0o644); err != nil {
@@ -441,6 +493,9 @@ func (n *Network) rewriteHosts(self string) error {
 	}
 	return errors.Join(errs...)
 }
+
+// localhostLines start every /etc/hosts.
+const localhostLines = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 
 // The host's resolver configuration, and the one systemd-resolved keeps
 // with the upstream servers behind its 127.0.0.53 stub.

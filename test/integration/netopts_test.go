@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -290,5 +291,227 @@ func TestNetworkAddressOptions(t *testing.T) {
 	h.refused(t, "invalid --network-alias", run("--network", "app", "--network-alias", "a b")...)
 	if after := appFiles(); slicesEqual(before, after) == false {
 		t.Errorf("network app's files: %v, before the refusals %v", after, before)
+	}
+}
+
+// execIn runs a shell script in a running container of h.
+func (h *netnsHost) execIn(t *testing.T, ctr, script string) result {
+	t.Helper()
+	return h.run(t, "exec", ctr, "/bin/sh", "-c", script)
+}
+
+// hostLinks are the veths berth made in h (bth*, btc*).
+func (h *netnsHost) hostLinks(t *testing.T) []string {
+	t.Helper()
+	out, _ := exec.Command("ip", "-n", h.name, "-o", "link").Output()
+	var names []string
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 1 && (strings.HasPrefix(f[1], "bth") || strings.HasPrefix(f[1], "btc")) {
+			names = append(names, strings.TrimSuffix(strings.Split(f[1], "@")[0], ":"))
+		}
+	}
+	return names
+}
+
+// networksOf is inspect's NetworkSettings.Networks of a container: name
+// to address.
+func (h *netnsHost) networksOf(t *testing.T, ctr string) map[string]string {
+	t.Helper()
+	r := h.run(t, "inspect", ctr)
+	var out []struct {
+		NetworkSettings struct {
+			Networks map[string]struct{ IPAddress string }
+		}
+	}
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &out) != nil || len(out) != 1 {
+		t.Fatalf("inspect %s: %+v", ctr, r)
+	}
+	got := map[string]string{}
+	for name, ep := range out[0].NetworkSettings.Networks {
+		got[name] = ep.IPAddress
+	}
+	return got
+}
+
+// TestNetworkConnect: network connect gives a running container a second
+// interface on another network, whose members and it resolve each other
+// by name (and alias); disconnect takes it away again. A stopped
+// container keeps the connection in its configuration and joins both
+// networks at its next start. Nothing is left after rm.
+func TestNetworkConnect(t *testing.T) {
+	needRoot(t)
+	h := newNetnsHost(t)
+	for _, n := range []struct{ name, subnet string }{{"front", "10.95.0.0/24"}, {"back", "10.96.0.0/24"}} {
+		if r := h.run(t, "network", "create", "--subnet", n.subnet, n.name); r.code != 0 {
+			t.Fatalf("network create: %+v", r)
+		}
+	}
+	for _, c := range [][]string{{"api", "front"}, {"db", "back"}, {"web", "front"}} {
+		if r := h.run(t, "run", "-d", "--name", c[0], "--network", c[1], "--rootfs", rootfsDir, "/bin/sh", "-c", idle); r.code != 0 {
+			t.Fatalf("run %s: %+v", c[0], r)
+		}
+		name := c[0]
+		t.Cleanup(func() { h.berth(t, "rm", "-f", name).Run() })
+	}
+	if r := h.execIn(t, "api", "ping -c1 -W1 db >/dev/null 2>&1 && echo reached"); strings.Contains(r.stdout, "reached") {
+		t.Fatalf("api reaches db before connect: %+v", r)
+	}
+	if r := h.run(t, "network", "connect", "--alias", "apiback", "back", "api"); r.code != 0 || r.stdout != "" {
+		t.Fatalf("network connect: %+v", r)
+	}
+	r := h.execIn(t, "api", "ip -4 -o addr show eth1 | awk '{print $4}'; ip route | grep default; ping -c1 -W3 db >/dev/null && echo db-reached; ping -c1 -W3 web >/dev/null && echo web-reached")
+	if !regexp.MustCompile(`^10\.96\.0\.\d+/24\n`).MatchString(r.stdout) || !strings.Contains(r.stdout, "default via 10.95.0.1 dev eth0") ||
+		!strings.Contains(r.stdout, "db-reached") || !strings.Contains(r.stdout, "web-reached") {
+		t.Errorf("api after connect: %+v", r)
+	}
+	r = h.execIn(t, "db", "ping -c1 -W3 api >/dev/null && echo api-reached; ping -c1 -W3 apiback >/dev/null && echo alias-reached; grep -c web /etc/hosts")
+	if !strings.Contains(r.stdout, "api-reached") || !strings.Contains(r.stdout, "alias-reached") || !strings.HasSuffix(r.stdout, "0\n") {
+		t.Errorf("db after connect: %+v (want api by name and alias, and not web of the other network)", r)
+	}
+	if got := h.networksOf(t, "api"); len(got) != 2 || !strings.HasPrefix(got["front"], "10.95.0.") || !strings.HasPrefix(got["back"], "10.96.0.") {
+		t.Errorf("inspect api's networks: %v", got)
+	}
+	h.refused(t, "already on network back", "network", "connect", "back", "api")
+	if r := h.run(t, "network", "connect", "nosuch", "api"); r.code == 0 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, `network "nosuch" not found`) {
+		t.Errorf("connect to a missing network: %+v", r)
+	}
+	h.refused(t, "user-defined networks only", "network", "connect", "--ip", "10.88.0.9", "bridge", "api")
+
+	if r := h.run(t, "network", "disconnect", "back", "api"); r.code != 0 {
+		t.Fatalf("network disconnect: %+v", r)
+	}
+	if r := h.execIn(t, "api", "ip -o link show eth1 2>&1; grep -c db /etc/hosts"); !strings.HasSuffix(r.stdout, "0\n") || strings.Contains(r.stdout, "eth1:") {
+		t.Errorf("api after disconnect: %+v", r)
+	}
+	if r := h.execIn(t, "db", "grep -c api /etc/hosts"); r.stdout != "0\n" {
+		t.Errorf("db's hosts after disconnect: %+v", r)
+	}
+	if got := h.networksOf(t, "api"); len(got) != 1 || got["back"] != "" {
+		t.Errorf("inspect api's networks after disconnect: %v", got)
+	}
+	if r := h.run(t, "network", "disconnect", "back", "api"); r.code == 0 || !strings.Contains(r.stderr, "not connected to network back") {
+		t.Errorf("second disconnect: %+v", r)
+	}
+
+	// A stopped container: kept in its configuration, joined at start.
+	if r := h.run(t, "create", "--name", "later", "--network", "front", "--rootfs", rootfsDir, "/bin/sh", "-c", idle); r.code != 0 {
+		t.Fatalf("create: %+v", r)
+	}
+	t.Cleanup(func() { h.berth(t, "rm", "-f", "later").Run() })
+	if r := h.run(t, "network", "connect", "--ip", "10.96.0.77", "back", "later"); r.code != 0 {
+		t.Fatalf("connect a created container: %+v", r)
+	}
+	if r := h.run(t, "start", "later"); r.code != 0 {
+		t.Fatalf("start: %+v", r)
+	}
+	if r := h.execIn(t, "later", "ip -4 -o addr show eth1 | awk '{print $4}'; ping -c1 -W3 db >/dev/null && echo db-reached; ping -c1 -W3 api >/dev/null && echo api-reached"); !strings.HasPrefix(r.stdout, "10.96.0.77/24\n") ||
+		!strings.Contains(r.stdout, "db-reached") || !strings.Contains(r.stdout, "api-reached") {
+		t.Errorf("later after start: %+v", r)
+	}
+	if r := h.execIn(t, "db", "ping -c1 -W3 later >/dev/null && echo later-reached"); !strings.Contains(r.stdout, "later-reached") {
+		t.Errorf("db to later: %+v", r)
+	}
+	// Disconnected while running from a network its start joined.
+	if r := h.run(t, "network", "disconnect", "back", "later"); r.code != 0 {
+		t.Fatalf("disconnect later: %+v", r)
+	}
+	if r := h.execIn(t, "later", "ip -o link show eth1 >/dev/null 2>&1 && echo has-eth1; grep -c db /etc/hosts"); r.stdout != "0\n" {
+		t.Errorf("later after disconnect: %+v", r)
+	}
+	for _, c := range []string{"api", "db", "web", "later"} {
+		if r := h.run(t, "rm", "-f", c); r.code != 0 {
+			t.Fatalf("rm %s: %+v", c, r)
+		}
+	}
+	h.run(t, "ps", "-a") // a berth command collects what is left
+	if links := h.hostLinks(t); len(links) > 0 {
+		t.Errorf("veths left: %v", links)
+	}
+	for _, n := range []string{"front", "back"} {
+		if entries, _ := os.ReadDir(filepath.Join(h.root, "networks", n, "files")); len(entries) > 0 {
+			var names []string
+			for _, e := range entries {
+				names = append(names, e.Name())
+			}
+			t.Errorf("network %s's files left: %v", n, names)
+		}
+	}
+	h.checkNothingLeft(t, nil)
+}
+
+// TestRenameUpdatesNetworkHosts: the members of a running container's
+// networks resolve it by its new name after rename, not its old one.
+func TestRenameUpdatesNetworkHosts(t *testing.T) {
+	needRoot(t)
+	h := newNetnsHost(t)
+	if r := h.run(t, "network", "create", "--subnet", "10.97.0.0/24", "ren"); r.code != 0 {
+		t.Fatalf("network create: %+v", r)
+	}
+	for _, c := range []string{"old", "peer"} {
+		if r := h.run(t, "run", "-d", "--name", c, "--network", "ren", "--rootfs", rootfsDir, "/bin/sh", "-c", idle); r.code != 0 {
+			t.Fatalf("run %s: %+v", c, r)
+		}
+		name := c
+		t.Cleanup(func() { h.berth(t, "rm", "-f", name).Run() })
+	}
+	if r := h.run(t, "rename", "old", "new"); r.code != 0 {
+		t.Fatalf("rename: %+v", r)
+	}
+	t.Cleanup(func() { h.berth(t, "rm", "-f", "new").Run() })
+	r := h.execIn(t, "peer", "ping -c1 -W3 new >/dev/null && echo new-reached; grep -cw old /etc/hosts")
+	if r.stdout != "new-reached\n0\n" {
+		t.Errorf("peer after rename: %+v, want new resolved and old gone", r)
+	}
+	if r := h.execIn(t, "new", "grep -cw new /etc/hosts"); r.stdout != "1\n" {
+		t.Errorf("the renamed container's own hosts: %+v", r)
+	}
+}
+
+// TestNetworkLsColumns: network ls prints Docker's columns, NETWORK ID
+// (12 hex digits, the same every time, also for a network made before
+// IDs), NAME, DRIVER, SCOPE; berth's BRIDGE and SUBNET through --format.
+func TestNetworkLsColumns(t *testing.T) {
+	needRoot(t)
+	h := newNetnsHost(t)
+	if r := h.run(t, "network", "create", "--subnet", "10.98.0.0/24", "cols"); r.code != 0 {
+		t.Fatalf("network create: %+v", r)
+	}
+	// A network made before IDs: its network.json has none.
+	if r := h.run(t, "network", "create", "--subnet", "10.99.0.0/24", "older"); r.code != 0 {
+		t.Fatalf("network create: %+v", r)
+	}
+	path := filepath.Join(h.root, "networks", "older", "network.json")
+	b, _ := os.ReadFile(path)
+	var settings map[string]any
+	if err := json.Unmarshal(b, &settings); err != nil {
+		t.Fatal(err)
+	}
+	delete(settings, "id")
+	b, _ = json.Marshal(settings)
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	first := h.run(t, "network", "ls")
+	lines := strings.Split(strings.TrimSpace(first.stdout), "\n")
+	row := regexp.MustCompile(`^[0-9a-f]{12}\s+(bridge|cols|older)\s+bridge\s+local$`)
+	if first.code != 0 || len(lines) != 4 || !regexp.MustCompile(`^NETWORK ID\s+NAME\s+DRIVER\s+SCOPE$`).MatchString(lines[0]) {
+		t.Fatalf("network ls: %+v", first)
+	}
+	for _, l := range lines[1:] {
+		if !row.MatchString(l) {
+			t.Errorf("network ls row %q", l)
+		}
+	}
+	if again := h.run(t, "network", "ls"); again.stdout != first.stdout {
+		t.Errorf("network ls changed: %q then %q", first.stdout, again.stdout)
+	}
+	if r := h.run(t, "network", "ls", "--format", "{{.Name}} {{.Bridge}} {{.Subnet}}"); !strings.Contains(r.stdout, "cols br-") || !strings.Contains(r.stdout, " 10.98.0.0/24\n") {
+		t.Errorf("network ls --format: %+v", r)
+	}
+	r := h.run(t, "network", "inspect", "older")
+	var info []struct{ ID string }
+	if err := json.Unmarshal([]byte(r.stdout), &info); err != nil || len(info) != 1 || len(info[0].ID) != 64 || !strings.Contains(first.stdout, info[0].ID[:12]+" ") {
+		t.Errorf("network inspect older: %+v, want its 64-digit ID, whose first 12 ls shows", r)
 	}
 }
