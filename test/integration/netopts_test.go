@@ -419,6 +419,16 @@ func TestNetworkConnect(t *testing.T) {
 	if r := h.execIn(t, "later", "ip -o link show eth1 >/dev/null 2>&1 && echo has-eth1; grep -c db /etc/hosts"); r.stdout != "0\n" {
 		t.Errorf("later after disconnect: %+v", r)
 	}
+	// Connected while running, then removed: what connect made is
+	// collected once the container is gone.
+	for _, c := range []string{"api", "later"} {
+		if r := h.run(t, "network", "connect", "back", c); r.code != 0 {
+			t.Fatalf("connect %s again: %+v", c, r)
+		}
+	}
+	if r := h.execIn(t, "db", "ping -c1 -W3 api >/dev/null && echo api-reached"); !strings.Contains(r.stdout, "api-reached") {
+		t.Errorf("db to api connected again: %+v", r)
+	}
 	for _, c := range []string{"api", "db", "web", "later"} {
 		if r := h.run(t, "rm", "-f", c); r.code != 0 {
 			t.Fatalf("rm %s: %+v", c, r)
