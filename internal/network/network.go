@@ -143,8 +143,11 @@ func (n *Network) AttachOpts(id string, o AttachOptions) (_ *Attachment, err err
 	}()
 	// A connection berth network connect made in a run before lived as
 	// long as that run's container (ownerFile): this one is the lock's.
-	if err := os.Remove(filepath.Join(a.filesDir, ownerFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("network files: %w", err)
+	// Only secondary networks are connected so.
+	if o.Secondary {
+		if err := os.Remove(filepath.Join(a.filesDir, ownerFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("network files: %w", err)
+		}
 	}
 	if o.MultiHomed {
 		if err := n.markMultiHomed(id); err != nil {
