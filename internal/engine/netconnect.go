@@ -277,4 +277,3 @@ func (e *Engine) renameOnNetworks(rec managed.Record) error {
 	}
 	return errors.Join(errs...)
 }
-
