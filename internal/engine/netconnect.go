@@ -131,14 +131,20 @@ func (e *Engine) NetworkConnect(rec managed.Record, name string, o ConnectOption
 		if err != nil {
 			return err
 		}
+		if info == nil {
+			// Not running: inspect shows the network, its address
+			// comes with the next start (as Docker's).
+			info = &managed.Endpoint{Aliases: c.Aliases}
+		}
 		_, err = e.Containers().Update(rec.ID, func(r *managed.Record) {
 			r.Config.Networks = append(r.Config.Networks, c)
-			if info != nil && r.Network != nil {
-				if r.Network.Networks == nil {
-					r.Network.Networks = map[string]*managed.Endpoint{}
-				}
-				r.Network.Networks[n.Name] = info
+			if r.Network == nil {
+				r.Network = &managed.Network{Mode: r.Config.NetworkMode}
 			}
+			if r.Network.Networks == nil {
+				r.Network.Networks = map[string]*managed.Endpoint{}
+			}
+			r.Network.Networks[n.Name] = info
 		})
 		return err
 	})
@@ -227,9 +233,15 @@ func (e *Engine) NetworkDisconnect(rec managed.Record, name string, force bool) 
 			}
 		}
 		_, err = e.Containers().Update(rec.ID, func(r *managed.Record) {
+			first := r.Config.NetworkMode == name
 			leave(r.Config, name)
-			if r.Network != nil {
-				delete(r.Network.Networks, name)
+			if r.Network == nil {
+				return
+			}
+			delete(r.Network.Networks, name)
+			if first {
+				// Its address and published ports went with it.
+				r.Network.IPAddress, r.Network.Gateway, r.Network.Ports = "", "", nil
 			}
 		})
 		return err

@@ -29,6 +29,9 @@ func checkNetOptions(cfg managed.Config) error {
 	if _, err := parseExposed(cfg.Expose); err != nil {
 		return errdefs.Wrap(errdefs.ErrInvalidArgument, err)
 	}
+	if cfg.PublishAll && cfg.UserModeNetwork != "" {
+		return errdefs.New(errdefs.ErrInvalidArgument, "-P publishes on random host ports, and a rootless container's user-mode network publishes given host ports only: use -p HOSTPORT:CONTAINERPORT")
+	}
 	if cfg.IPAddress == "" && cfg.MacAddress == "" && len(cfg.Aliases) == 0 {
 		return nil
 	}
