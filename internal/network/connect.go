@@ -206,6 +206,7 @@ func (n *Network) SetNames(id string, names []string) error {
 		if err := os.WriteFile(path, []byte(addr+"\t"+strings.Join(names, " ")+"\n"), 0o644); err != nil {
 			return fmt.Errorf("network %s: %w", n.Name, err)
 		}
-		return n.rewriteHosts("")
+		_, err := n.rewriteHosts("")
+		return err
 	})
 }

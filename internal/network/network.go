@@ -339,8 +339,13 @@ func (n *Network) release(id string, hasPorts bool) error {
 		if err := os.RemoveAll(filepath.Join(n.dir, "files", id)); err != nil {
 			return err
 		}
-		multi = removeMarker(n.dir, id)
-		return n.rewriteHosts("")
+		// The listing rewriteHosts reads shows a marker: a container
+		// on one network costs no removal of one it has not.
+		markers, err := n.rewriteHosts("")
+		if multi = markers[id]; multi {
+			removeMarker(n.dir, id)
+		}
+		return err
 	}))
 	if multi {
 		// Its hosts on the networks it stays on no longer name this
@@ -446,7 +451,10 @@ func (a *Attachment) writeFiles(names []string, files FileOptions) error {
 			return fmt.Errorf("network files: %w", err)
 		}
 	}
-	return a.net.locked(func() error { return a.net.rewriteHosts(a.ID) })
+	return a.net.locked(func() error {
+		_, err := a.net.rewriteHosts(a.ID)
+		return err
+	})
 }
 
 // rewriteHosts writes every running member's /etc/hosts: localhost and
@@ -454,15 +462,14 @@ func (a *Attachment) writeFiles(names []string, files FileOptions) error {
 // a DNS server. The files are rewritten in place: they are bind-mounted
 // into the containers. self counts as running (its lock is ours). A
 // member on other networks too (its marker, see multiSuffix) gets the
-// members of all of them.
-func (n *Network) rewriteHosts(self string) error {
+// members of all of them; multi are the markers seen.
+func (n *Network) rewriteHosts(self string) (multi map[string]bool, err error) {
 	dir := filepath.Join(n.dir, "files")
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	var members []string
-	var multi map[string]bool
 	lines := localhostLines
 	for _, e := range entries {
 		if id, ok := strings.CutSuffix(e.Name(), multiSuffix); ok {
@@ -494,7 +501,7 @@ func (n *Network) rewriteHosts(self string) error {
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	return multi, errors.Join(errs...)
 }
 
 // localhostLines start every /etc/hosts.

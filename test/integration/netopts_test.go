@@ -54,6 +54,17 @@ func (h *netnsHost) refused(t *testing.T, want string, args ...string) {
 	}
 }
 
+// ready waits until detached container name has logged "ready".
+func (h *netnsHost) ready(t *testing.T, name string) {
+	t.Helper()
+	eventually(t, name+" ready", func() string {
+		if r := h.run(t, "logs", name); !strings.Contains(r.stdout, "ready") {
+			return fmt.Sprintf("logs: %+v", r)
+		}
+		return ""
+	})
+}
+
 // publishedPorts parses berth port's lines into "80/tcp" -> host
 // addresses.
 func publishedPorts(t *testing.T, out string) map[string][]string {
@@ -106,6 +117,7 @@ func TestPublishForms(t *testing.T) {
 		t.Fatalf("run -d: %+v", r)
 	}
 	t.Cleanup(func() { h.berth(t, "rm", "-f", "web").Run() })
+	h.ready(t, "web")
 	r := h.run(t, "port", "web")
 	got := publishedPorts(t, r.stdout)
 	if len(got["80/tcp"]) != 4 || len(got["81/tcp"]) != 1 || len(got["80/sctp"]) != 1 {
@@ -205,6 +217,7 @@ func TestPublishAll(t *testing.T) {
 		t.Fatalf("run -d -P: %+v", r)
 	}
 	t.Cleanup(func() { h.berth(t, "rm", "-f", "all").Run() })
+	h.ready(t, "all")
 	r := h.run(t, "port", "all")
 	got := publishedPorts(t, r.stdout)
 	if len(got) != 5 || !slicesEqual(got["80/tcp"], []string{"0.0.0.0:18240"}) || len(got["53/udp"]) != 1 || len(got["90/tcp"]) != 1 || len(got["91/tcp"]) != 1 || len(got["7/udp"]) != 1 {
@@ -221,6 +234,7 @@ func TestPublishAll(t *testing.T) {
 		t.Fatalf("run -d -P: %+v", r)
 	}
 	t.Cleanup(func() { h.berth(t, "rm", "-f", "all2").Run() })
+	h.ready(t, "all2")
 	got2 := publishedPorts(t, h.run(t, "port", "all2").stdout)
 	if len(got2["80/tcp"]) != 1 {
 		t.Fatalf("port all2: %v", got2)
@@ -365,7 +379,7 @@ func TestNetworkConnect(t *testing.T) {
 		!strings.Contains(r.stdout, "db-reached") || !strings.Contains(r.stdout, "web-reached") {
 		t.Errorf("api after connect: %+v", r)
 	}
-	r = h.execIn(t, "db", "ping -c1 -W3 api >/dev/null && echo api-reached; ping -c1 -W3 apiback >/dev/null && echo alias-reached; grep -c web /etc/hosts")
+	r = h.execIn(t, "db", "ping -c1 -W3 api >/dev/null && echo api-reached; ping -c1 -W3 apiback >/dev/null && echo alias-reached; grep -cw web /etc/hosts")
 	if !strings.Contains(r.stdout, "api-reached") || !strings.Contains(r.stdout, "alias-reached") || !strings.HasSuffix(r.stdout, "0\n") {
 		t.Errorf("db after connect: %+v (want api by name and alias, and not web of the other network)", r)
 	}
@@ -381,10 +395,10 @@ func TestNetworkConnect(t *testing.T) {
 	if r := h.run(t, "network", "disconnect", "back", "api"); r.code != 0 {
 		t.Fatalf("network disconnect: %+v", r)
 	}
-	if r := h.execIn(t, "api", "ip -o link show eth1 2>&1; grep -c db /etc/hosts"); !strings.HasSuffix(r.stdout, "0\n") || strings.Contains(r.stdout, "eth1:") {
+	if r := h.execIn(t, "api", "ip -o link show eth1 2>&1; grep -cw db /etc/hosts"); !strings.HasSuffix(r.stdout, "0\n") || strings.Contains(r.stdout, "eth1:") {
 		t.Errorf("api after disconnect: %+v", r)
 	}
-	if r := h.execIn(t, "db", "grep -c api /etc/hosts"); r.stdout != "0\n" {
+	if r := h.execIn(t, "db", "grep -cw api /etc/hosts"); r.stdout != "0\n" {
 		t.Errorf("db's hosts after disconnect: %+v", r)
 	}
 	if got := h.networksOf(t, "api"); len(got) != 1 || got["back"] != "" {
@@ -416,7 +430,7 @@ func TestNetworkConnect(t *testing.T) {
 	if r := h.run(t, "network", "disconnect", "back", "later"); r.code != 0 {
 		t.Fatalf("disconnect later: %+v", r)
 	}
-	if r := h.execIn(t, "later", "ip -o link show eth1 >/dev/null 2>&1 && echo has-eth1; grep -c db /etc/hosts"); r.stdout != "0\n" {
+	if r := h.execIn(t, "later", "ip -o link show eth1 >/dev/null 2>&1 && echo has-eth1; grep -cw db /etc/hosts"); r.stdout != "0\n" {
 		t.Errorf("later after disconnect: %+v", r)
 	}
 	// Connected while running, then removed: what connect made is
