@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -41,6 +42,7 @@ func (h *netnsHost) run(t *testing.T, args ...string) result {
 // rule or mount more than before.
 func (h *netnsHost) refused(t *testing.T, want string, args ...string) {
 	t.Helper()
+	links := h.hostLinks(t)
 	before := h.leftovers(t, nil)
 	r := h.run(t, args...)
 	if r.code != 125 || !strings.Contains(r.stderr, want) || strings.Count(r.stderr, "\n") != 1 {
@@ -52,6 +54,23 @@ func (h *netnsHost) refused(t *testing.T, want string, args ...string) {
 	if !slicesEqual(before, after) {
 		t.Errorf("berth %v left behind:\n  %s\nbefore:\n  %s", args, strings.Join(after, "\n  "), strings.Join(before, "\n  "))
 	}
+	for _, l := range h.hostLinks(t) {
+		if !slices.Contains(links, l) {
+			t.Errorf("berth %v left veth %s", args, l)
+		}
+	}
+}
+
+// noVeths waits until berth's veths in h are gone: the kernel deletes a
+// container's with its network namespace, in the background.
+func (h *netnsHost) noVeths(t *testing.T) {
+	t.Helper()
+	eventually(t, "veths gone", func() string {
+		if links := h.hostLinks(t); len(links) > 0 {
+			return fmt.Sprintf("veths left: %v", links)
+		}
+		return ""
+	})
 }
 
 // ready waits until detached container name has logged "ready".
@@ -174,6 +193,7 @@ func TestPublishForms(t *testing.T) {
 		t.Fatalf("rm: %+v", r)
 	}
 	h.checkNothingLeft(t, nil)
+	h.noVeths(t)
 	for _, port := range append(random, 18211, 18220, 18221) {
 		if err := bindable(t, ns, "tcp4", fmt.Sprintf("127.0.0.1:%d", port)); err != nil {
 			t.Errorf("port %d still held after rm: %v", port, err)
@@ -253,6 +273,7 @@ func TestPublishAll(t *testing.T) {
 		}
 	}
 	h.checkNothingLeft(t, nil)
+	h.noVeths(t)
 }
 
 func slicesEqual(a, b []string) bool { return strings.Join(a, "\x00") == strings.Join(b, "\x00") }
@@ -449,9 +470,7 @@ func TestNetworkConnect(t *testing.T) {
 		}
 	}
 	h.run(t, "ps", "-a") // a berth command collects what is left
-	if links := h.hostLinks(t); len(links) > 0 {
-		t.Errorf("veths left: %v", links)
-	}
+	h.noVeths(t)
 	for _, n := range []string{"front", "back"} {
 		if entries, _ := os.ReadDir(filepath.Join(h.root, "networks", n, "files")); len(entries) > 0 {
 			var names []string
