@@ -201,7 +201,7 @@ func (e *Engine) connectRunning(cfg *managed.Config, rec *managed.Record, n *net
 	if err != nil {
 		return nil, err
 	}
-	a, err := n.Join(rec.ID, o, path, filepath.Join(e.ContainerDir(rec.ID), "lock"))
+	a, err := n.Join(rec.ID, o, path, filepath.Join(e.ContainerDir(rec.ID), "lock"), cfg.NetworkMode)
 	if err != nil {
 		return nil, err
 	}

@@ -15,8 +15,10 @@ import (
 )
 
 // A container on more than one network (berth network connect) has a
-// marker, an empty file ID.multi, beside its attachment directory in the
-// files directory of each of its networks. rewriteHosts finds it in the
+// marker, a file ID.multi, beside its attachment directory in the files
+// directory of each of its networks; on its first network it says
+// "first", whose addresses its hosts files list first, as its host name
+// resolves to its first network's address in Docker. rewriteHosts finds it in the
 // listing it reads anyway, so a container on one network costs nothing
 // more; for a marked member, it writes the members of all the member's
 // networks to each of its hosts files (rewriteHostsOf). Container IDs are
@@ -54,17 +56,34 @@ func ownerHeld(dir string) bool {
 }
 
 // markMultiHomed leaves the marker of container id in n's files
-// directory.
-func (n *Network) markMultiHomed(id string) error {
+// directory; first says n is the container's first network.
+func (n *Network) markMultiHomed(id string, first bool) error {
 	dir := filepath.Join(n.dir, "files")
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("network files: %w", err)
 	}
-	f, err := os.OpenFile(filepath.Join(dir, id+multiSuffix), os.O_CREATE|os.O_WRONLY|unix.O_CLOEXEC, 0o644)
-	if err != nil {
+	content := ""
+	if first {
+		content = firstMarker
+	}
+	if err := os.WriteFile(filepath.Join(dir, id+multiSuffix), []byte(content), 0o644); err != nil {
 		return fmt.Errorf("network files: %w", err)
 	}
-	return f.Close()
+	return nil
+}
+
+// firstMarker is the marker's content on a container's first network.
+const firstMarker = "first\n"
+
+// firstOf is the first network among dirs (container id's networks),
+// moved to the front.
+func firstOf(dirs []string, id string) []string {
+	for i, dir := range dirs {
+		if b, _ := os.ReadFile(filepath.Join(dir, "files", id+multiSuffix)); string(b) == firstMarker {
+			return append(append([]string{dir}, dirs[:i]...), dirs[i+1:]...)
+		}
+	}
+	return dirs
 }
 
 // removeMarker removes container id's marker from the network in dir and
@@ -96,7 +115,7 @@ func rewriteHostsOf(netsDir, id string, self ...string) error {
 		return fmt.Errorf("lock the hosts files: %w", err)
 	}
 	defer lock.Close()
-	dirs := networksOf(netsDir, id)
+	dirs := firstOf(networksOf(netsDir, id), id)
 	lines := localhostLines
 	for _, dir := range dirs {
 		files := filepath.Join(dir, "files")
@@ -137,8 +156,8 @@ func contains(list []string, s string) bool {
 // lives as long as the container's lifetime lock, ownerLock, is held; the
 // next berth command after the container stops collects it. Its other
 // networks' members and its own hosts files name each other from then
-// on. On error nothing is left.
-func (n *Network) Join(id string, o AttachOptions, nsPath, ownerLock string) (*Attachment, error) {
+// on. first is the container's first network. On error nothing is left.
+func (n *Network) Join(id string, o AttachOptions, nsPath, ownerLock, first string) (*Attachment, error) {
 	o.Secondary, o.MultiHomed, o.Ports = true, true, nil
 	var marked []string
 	unmark := func() {
@@ -150,7 +169,7 @@ func (n *Network) Join(id string, o AttachOptions, nsPath, ownerLock string) (*A
 		if _, err := os.Stat(filepath.Join(dir, "files", id+multiSuffix)); err == nil {
 			continue
 		}
-		if err := (&Network{dir: dir}).markMultiHomed(id); err != nil {
+		if err := (&Network{dir: dir}).markMultiHomed(id, filepath.Base(dir) == first); err != nil {
 			unmark()
 			return nil, err
 		}

@@ -150,7 +150,7 @@ func (n *Network) AttachOpts(id string, o AttachOptions) (_ *Attachment, err err
 		}
 	}
 	if o.MultiHomed {
-		if err := n.markMultiHomed(id); err != nil {
+		if err := n.markMultiHomed(id, !o.Secondary); err != nil {
 			return nil, err
 		}
 	}

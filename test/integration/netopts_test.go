@@ -447,6 +447,12 @@ func TestNetworkConnect(t *testing.T) {
 	if r := h.execIn(t, "db", "ping -c1 -W3 later >/dev/null && echo later-reached"); !strings.Contains(r.stdout, "later-reached") {
 		t.Errorf("db to later: %+v", r)
 	}
+	// Its name resolves to its first network's address first.
+	for _, c := range []string{"later", "api"} {
+		if r := h.execIn(t, c, "grep -w "+c+" /etc/hosts | head -1"); !strings.HasPrefix(r.stdout, "10.95.0.") {
+			t.Errorf("%s's first line for itself: %+v, want its address on front", c, r)
+		}
+	}
 	// Disconnected while running from a network its start joined.
 	if r := h.run(t, "network", "disconnect", "back", "later"); r.code != 0 {
 		t.Fatalf("disconnect later: %+v", r)
