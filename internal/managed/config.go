@@ -104,7 +104,7 @@ type Config struct {
 	// MacAddress and Aliases are --ip, --mac-address and --network-alias
 	// on NetworkMode's network. Networks are the other networks berth
 	// network connect added (in order), which every start joins too.
-	Expose     []string            `json:"ExposedPorts,omitempty"`
+	Expose     []string            `json:"Expose,omitempty"`
 	PublishAll bool                `json:"PublishAllPorts,omitempty"`
 	IPAddress  string              `json:"IPAddress,omitempty"`
 	MacAddress string              `json:"MacAddress,omitempty"`
