@@ -199,10 +199,7 @@ func row(rec managed.Record, noTrunc bool) psRow {
 	if !noTrunc {
 		cmd, id = ellipsis(cmd, 20), managed.ShortID(rec.ID)
 	}
-	var ports string
-	if rec.Network != nil {
-		ports = strings.Join(rec.Network.Ports, ", ")
-	}
+	ports := engine.PortsColumn(rec)
 	created := ago(rec.Created)
 	r.ID, r.Image, r.Command, r.CreatedAt = id, img, `"`+cmd+`"`, rec.Created.Format("2006-01-02 15:04:05 -0700 MST")
 	r.RunningFor, r.Created, r.Status, r.State, r.Ports, r.Names = created, created, statusLine(rec.State), string(rec.State.Status), ports, rec.Name

@@ -74,7 +74,9 @@ func TestListFormats(t *testing.T) {
 		{"", volumesTable, volumesHeaders, volumeRow{Driver: "local", Name: "data"}, "DRIVER    VOLUME NAME\nlocal     data\n"},
 		{`table {{.Name}}\t{{.Mountpoint}}`, volumesTable, volumesHeaders, volumeRow{Name: "data", Mountpoint: "/v/data"}, "VOLUME NAME   MOUNTPOINT\ndata          /v/data\n"},
 		{`table {{.Name}}\t{{.Driver}}`, networksTable, networksHeaders, networkRow{Name: "web", Driver: "bridge"}, "NAME      DRIVER\nweb       bridge\n"},
-		{"json", networksTable, networksHeaders, networkRow{Name: "web", Containers: 2}, `{"Name":"web","Driver":"","Scope":"","Bridge":"","Subnet":"","Containers":2}` + "\n"},
+		{"", networksTable, networksHeaders, networkRow{ID: "0123456789ab", Name: "web", Driver: "bridge", Scope: "local", Subnet: "10.90.0.0/24"},
+			"NETWORK ID     NAME      DRIVER    SCOPE\n0123456789ab   web       bridge    local\n"},
+		{"json", networksTable, networksHeaders, networkRow{Name: "web", Containers: 2}, `{"ID":"","Name":"web","Driver":"","Scope":"","Bridge":"","Subnet":"","Containers":2}` + "\n"},
 	} {
 		var b bytes.Buffer
 		if err := printFormatted(&b, c.format, c.table, c.headers, []any{c.row}); err != nil || b.String() != c.want {

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 
+	"github.com/berth-runtime/berth/internal/engine"
 	"github.com/berth-runtime/berth/internal/network"
 	"github.com/berth-runtime/berth/internal/network/ipam"
 	"github.com/spf13/cobra"
@@ -16,7 +17,8 @@ func newNetworkCommand(g *globalOptions) *cobra.Command {
 		Use:   "network",
 		Short: "Manage bridge networks",
 	}
-	cmd.AddCommand(newNetworkCreate(g), newNetworkLs(g), newNetworkInspect(g), newNetworkRm(g), newNetworkPrune(g))
+	cmd.AddCommand(newNetworkCreate(g), newNetworkLs(g), newNetworkInspect(g), newNetworkRm(g), newNetworkPrune(g),
+		newNetworkConnect(g), newNetworkDisconnect(g))
 	return cmd
 }
 
@@ -47,16 +49,17 @@ func newNetworkCreate(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-// networkRow is one line of berth network ls, for --format: berth's
-// columns, and docker's Driver and Scope.
+// networkRow is one line of berth network ls, for --format: docker's
+// columns (ID is 12 hex digits, as docker's ls), and berth's Bridge,
+// Subnet and Containers.
 type networkRow struct {
-	Name, Driver, Scope, Bridge, Subnet string
-	Containers                          int
+	ID, Name, Driver, Scope, Bridge, Subnet string
+	Containers                              int
 }
 
-const networksTable = "table {{.Name}}\t{{.Bridge}}\t{{.Subnet}}\t{{.Containers}}"
+const networksTable = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
 
-var networksHeaders = map[string]string{"Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "Bridge": "BRIDGE",
+var networksHeaders = map[string]string{"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "Bridge": "BRIDGE",
 	"Subnet": "SUBNET", "Containers": "CONTAINERS"}
 
 func newNetworkLs(g *globalOptions) *cobra.Command {
@@ -70,13 +73,17 @@ func newNetworkLs(g *globalOptions) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var rows []any
 			for _, n := range network.List(g.root) {
-				rows = append(rows, networkRow{Name: n.Name, Driver: "bridge", Scope: "local", Bridge: n.Bridge,
+				id, err := n.ID()
+				if err != nil {
+					return err
+				}
+				rows = append(rows, networkRow{ID: id[:12], Name: n.Name, Driver: "bridge", Scope: "local", Bridge: n.Bridge,
 					Subnet: n.Subnet.String(), Containers: len(n.Members())})
 			}
 			return printFormatted(os.Stdout, format, networksTable, networksHeaders, rows)
 		},
 	}
-	cmd.Flags().StringVar(&format, "format", "", "Go template over .Name .Driver .Scope .Bridge .Subnet .Containers; 'table TEMPLATE' adds a header; 'json' prints one object per line")
+	cmd.Flags().StringVar(&format, "format", "", "Go template over .ID .Name .Driver .Scope .Bridge .Subnet .Containers; 'table TEMPLATE' adds a header; 'json' prints one object per line")
 	return cmd
 }
 
@@ -145,4 +152,44 @@ func loadNetwork(g *globalOptions, name string) (*network.Network, error) {
 		return nil, fmt.Errorf("network %q not found: see berth network ls", name)
 	}
 	return n, err
+}
+
+func newNetworkConnect(g *globalOptions) *cobra.Command {
+	var o engine.ConnectOptions
+	cmd := &cobra.Command{
+		Use:   "connect [--ip IP] [--alias NAME] NETWORK CONTAINER",
+		Short: "Connect a container to a network besides its own",
+		Example: "  berth network connect backend web\n" +
+			"  berth network connect --ip 10.90.0.9 --alias api backend web",
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rec, err := g.containers().Get(args[1])
+			if err != nil {
+				return err
+			}
+			return g.engine().NetworkConnect(rec, args[0], o)
+		},
+	}
+	cmd.Flags().StringVar(&o.IP, "ip", "", "the container's IPv4 address on the network (user-defined networks)")
+	cmd.Flags().StringArrayVar(&o.Aliases, "alias", nil, "another name the network's containers resolve it by (user-defined networks)")
+	return cmd
+}
+
+func newNetworkDisconnect(g *globalOptions) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:     "disconnect [-f] NETWORK CONTAINER",
+		Short:   "Disconnect a container from a network",
+		Example: "  berth network disconnect backend web",
+		Args:    cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			rec, err := g.containers().Get(args[1])
+			if err != nil {
+				return err
+			}
+			return g.engine().NetworkDisconnect(rec, args[0], force)
+		},
+	}
+	cmd.Flags().BoolVarP(&force, "force", "f", false, "also leave a network that no longer exists")
+	return cmd
 }

@@ -43,6 +43,8 @@ type runFlags struct {
 	userMode string
 	// options are --cap-add, --security-opt, --ulimit, --label, ...
 	options optionFlags
+	// net are --expose, -P, --ip, --mac-address, --network-alias, ...
+	net netFlags
 }
 
 func newRunCommand(g *globalOptions) *cobra.Command {
@@ -95,7 +97,7 @@ func addRunFlags(fl *pflag.FlagSet, f *runFlags) {
 	fl.StringVar(&o.CPUs, "cpus", "", "number of CPUs (e.g. 0.5)")
 	fl.Int64VarP(&o.CPUShares, "cpu-shares", "c", 0, "CPU shares (relative weight, 1024 by default)")
 	fl.Int64Var(&o.PidsLimit, "pids-limit", 0, "maximum number of processes (-1 for unlimited)")
-	fl.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a container port: [hostip:]hostport:containerport[/tcp|/udp] (bridge networks only)")
+	fl.StringArrayVarP(&f.publish, "publish", "p", nil, "publish a container port: [[hostip:][hostport[-end]]:]containerport[-end][/tcp|/udp|/sctp]; no host port: a random one (bridge networks only)")
 	fl.StringVar(&f.pull, "pull", "missing", "pull the image: missing (when not stored), always, or never")
 	fl.BoolVar(&f.tlsVerify, "tls-verify", true, "when pulling, require https with a trusted certificate")
 	fl.StringVar(&o.Entrypoint, "entrypoint", "", "run this program instead of the image's entrypoint (the image's Cmd is dropped too)")
@@ -104,6 +106,7 @@ func addRunFlags(fl *pflag.FlagSet, f *runFlags) {
 	addMountFlags(fl, &f.mounts)
 	addUsernsFlags(fl, f)
 	addOptionFlags(fl, &f.options)
+	addNetFlags(fl, &f.net)
 }
 
 func runContainer(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []string) error {
@@ -196,6 +199,9 @@ func (f *runFlags) prepare(g *globalOptions, fl *pflag.FlagSet, args []string) (
 	}
 	cfg, err := f.config(args, keepID)
 	if err != nil {
+		return managed.Config{}, none, err
+	}
+	if err := f.net.apply(&cfg); err != nil {
 		return managed.Config{}, none, err
 	}
 	if err := f.options.apply(&cfg, fl); err != nil {

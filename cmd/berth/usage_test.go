@@ -70,7 +70,7 @@ func TestDockerCommandForms(t *testing.T) {
 		"image load": "load", "image prune": "prune", "image import": "import",
 		"volume create": "create", "volume ls": "ls", "volume list": "ls", "volume inspect": "inspect", "volume rm": "rm",
 		"volume prune": "prune", "network create": "create", "network ls": "ls", "network inspect": "inspect",
-		"network rm": "rm", "network prune": "prune",
+		"network rm": "rm", "network prune": "prune", "network connect": "connect", "network disconnect": "disconnect",
 	}
 	for form, name := range forms {
 		c, rest, err := root.Find(strings.Fields(form))

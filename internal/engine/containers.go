@@ -66,7 +66,12 @@ func (e *Engine) Rename(rec managed.Record, name string) error {
 	if err := e.Admits(managed.OpRename, rec); err != nil {
 		return err
 	}
-	return e.Containers().Rename(rec, name)
+	if err := e.Containers().Rename(rec, name); err != nil {
+		return err
+	}
+	// The members of its networks resolve it by its new name.
+	rec.Name = name
+	return e.renameOnNetworks(rec)
 }
 
 // Wait blocks until the container is not running and returns its record

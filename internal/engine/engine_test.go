@@ -381,7 +381,7 @@ func TestCreateStoredRefusesWhatStartWould(t *testing.T) {
 		{managed.Config{Rootfs: "/"}, "no command given"},
 		{managed.Config{Rootfs: "/nonexistent-rootfs", Cmd: []string{"true"}}, "does not exist"},
 		{managed.Config{Rootfs: "/", Cmd: []string{"true"}, NetworkMode: "none", Ports: []string{"8080:80"}}, "--network none has none"},
-		{managed.Config{Rootfs: "/", Cmd: []string{"true"}, NetworkMode: "bridge", Ports: []string{"80"}}, "invalid port mapping"},
+		{managed.Config{Rootfs: "/", Cmd: []string{"true"}, NetworkMode: "bridge", Ports: []string{"8080-8081:80-82"}}, "invalid port mapping"},
 	} {
 		if _, err := e.CreateStored(tc.cfg, CreateOptions{Name: "bad"}); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v, want %q", tc.cfg, err, tc.want)

@@ -73,6 +73,7 @@ type InspectState struct {
 type InspectHostConfig struct {
 	NetworkMode    string                   `json:"NetworkMode"`
 	PortBindings   map[string][]PortBinding `json:"PortBindings"`
+	PublishAll     bool                     `json:"PublishAllPorts"`
 	RestartPolicy  managed.Policy           `json:"RestartPolicy"`
 	AutoRemove     bool                     `json:"AutoRemove"`
 	Binds          []string                 `json:"Binds"`
@@ -262,6 +263,12 @@ func inspectConfig(rec managed.Record, s *specs.Spec) *InspectConfig {
 		if c.Image == "" {
 			c.Image = cfg.Rootfs
 		}
+		for _, p := range cfg.Expose {
+			if c.ExposedPorts == nil {
+				c.ExposedPorts = map[string]struct{}{}
+			}
+			c.ExposedPorts[withProto(p)] = struct{}{}
+		}
 	}
 	if s != nil && s.Process != nil {
 		c.Env, c.WorkingDir = s.Process.Env, s.Process.Cwd
@@ -303,7 +310,7 @@ func inspectHostConfig(rec managed.Record) InspectHostConfig {
 	if f, err := strconv.ParseFloat(cfg.CPUs, 64); err == nil {
 		h.NanoCpus = int64(f * 1e9)
 	}
-	h.CPUShares = cfg.CPUShares
+	h.CPUShares, h.PublishAll = cfg.CPUShares, cfg.PublishAll
 	if cfg.PidsLimit != 0 {
 		h.PidsLimit = &cfg.PidsLimit
 	}
@@ -392,16 +399,43 @@ func (e *Engine) inspectNetwork(rec managed.Record) InspectNetworkSettings {
 	for _, p := range ports {
 		n.Ports[p.Private()] = append(n.Ports[p.Private()], PortBinding{HostIP: p.HostIP, HostPort: strconv.Itoa(int(p.HostPort))})
 	}
-	if mode == "" || strings.HasPrefix(mode, "container:") {
-		return n
+	if rec.Network != nil && len(rec.Network.Networks) > 0 {
+		// The networks the run (and network connect) recorded.
+		for name, ep := range rec.Network.Networks {
+			n.Networks[name] = e.inspectEndpoint(name, ep)
+		}
+		if ep := rec.Network.Networks[mode]; ep != nil && n.MacAddress == "" {
+			n.MacAddress = ep.MacAddress
+		}
+	} else if mode != "" && !strings.HasPrefix(mode, "container:") {
+		n.Networks[mode] = e.inspectEndpoint(mode, &managed.Endpoint{IPAddress: n.IPAddress, Gateway: n.Gateway})
 	}
-	ep := &InspectNetwork{Aliases: []string{}, NetworkID: mode, IPAddress: n.IPAddress, Gateway: n.Gateway}
-	n.Networks[mode] = ep
-	// A bridge network's own settings, read only for a container on one.
-	if n.IPAddress != "" {
+	if n.IPAddress != "" && mode != "" {
 		if net, err := network.Load(e.Root, mode); err == nil {
-			n.Bridge, ep.IPPrefixLen = net.Bridge, net.Subnet.Bits()
+			n.Bridge = net.Bridge
 		}
 	}
 	return n
+}
+
+// inspectEndpoint is one of NetworkSettings.Networks; NetworkID is the
+// network's, when it is a bridge network berth has.
+func (e *Engine) inspectEndpoint(name string, ep *managed.Endpoint) *InspectNetwork {
+	v := &InspectNetwork{Aliases: ep.Aliases, NetworkID: name, IPAddress: ep.IPAddress, Gateway: ep.Gateway,
+		IPPrefixLen: ep.IPPrefixLen, MacAddress: ep.MacAddress}
+	if v.Aliases == nil {
+		v.Aliases = []string{}
+	}
+	if name == "none" || name == "host" {
+		return v
+	}
+	if net, err := network.Load(e.Root, name); err == nil {
+		if id, err := net.ID(); err == nil {
+			v.NetworkID = id
+		}
+		if v.IPPrefixLen == 0 && v.IPAddress != "" {
+			v.IPPrefixLen = net.Subnet.Bits()
+		}
+	}
+	return v
 }

@@ -149,17 +149,17 @@ type NetworkContainer struct {
 	MacAddress  string `json:"MacAddress"`
 }
 
-// NetworkID is a network's ID: berth keeps none, so it is the hash of the
-// name (whose prefix names a user network's bridge).
-func NetworkID(name string) string { return network.ID(name) }
-
 // InspectNetwork is the network called name in Docker's shape.
 func (e *Engine) InspectNetwork(name string) (NetworkInspect, error) {
 	n, err := network.Load(e.Root, name)
 	if err != nil {
 		return NetworkInspect{}, err
 	}
-	v := NetworkInspect{Name: n.Name, ID: NetworkID(n.Name), Scope: "local", Driver: "bridge", Bridge: n.Bridge,
+	id, err := n.ID()
+	if err != nil {
+		return NetworkInspect{}, err
+	}
+	v := NetworkInspect{Name: n.Name, ID: id, Scope: "local", Driver: "bridge", Bridge: n.Bridge,
 		IPAM:       NetworkIPAM{Driver: "default", Config: []NetworkIPAMConfig{{Subnet: n.Subnet.String(), Gateway: n.Subnet.Addr().Next().String()}}},
 		Containers: map[string]NetworkContainer{}, Options: map[string]string{}, Labels: map[string]string{}}
 	for id, addr := range n.Members() {

@@ -82,3 +82,21 @@ func parsePrivatePort(s string) (string, error) {
 	}
 	return fmt.Sprintf("%d/%s", n, proto), nil
 }
+
+// PortsColumn is ps's PORTS of a container: its published ports in
+// Docker's form, "0.0.0.0:8080->80/tcp, ...", while it is up.
+func PortsColumn(rec managed.Record) string {
+	if !rec.State.Up() || rec.Network == nil {
+		return ""
+	}
+	var out []string
+	for _, s := range rec.Network.Ports {
+		p, err := nft.ParsePort(s)
+		if err != nil {
+			out = append(out, s) // as recorded
+			continue
+		}
+		out = append(out, p.HostAddr().String()+":"+strconv.Itoa(int(p.HostPort))+"->"+strconv.Itoa(int(p.ContainerPort))+"/"+p.Proto)
+	}
+	return strings.Join(out, ", ")
+}

@@ -15,8 +15,6 @@ import (
 	"github.com/berth-runtime/berth/internal/container"
 	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/berth-runtime/berth/internal/managed"
-	"github.com/berth-runtime/berth/internal/network"
-	"github.com/berth-runtime/berth/internal/network/nft"
 	"github.com/berth-runtime/berth/internal/network/usermode"
 	"github.com/berth-runtime/berth/internal/pidfd"
 	"github.com/berth-runtime/berth/internal/rootless"
@@ -125,6 +123,9 @@ func CheckConfig(cfg managed.Config) error {
 		return errdefs.New(errdefs.ErrInvalidArgument, "invalid --stop-timeout %d: give seconds, or -1 to wait for ever", *t)
 	}
 	if err := checkNetworkFiles(cfg); err != nil {
+		return err
+	}
+	if err := checkNetOptions(cfg); err != nil {
 		return err
 	}
 	return spec.CheckExtras(cfg.Extras(), cfg.NetworkMode)
@@ -302,8 +303,8 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 		}
 		defer release()
 	}
-	if len(cfg.Ports) > 0 && !bridged && cfg.UserModeNetwork == "" {
-		return container.Exit{}, warnings, fmt.Errorf("-p publishes ports of a bridge network, and --network %s has none: drop -p or --network", o.Network)
+	if err := checkPublishMode(cfg); err != nil {
+		return container.Exit{}, warnings, err
 	}
 	if bridged {
 		release, err := e.joinNetwork(cfg, rec, s, &run, net)
@@ -417,39 +418,25 @@ func (e *Engine) imageRootfs(rec *managed.Record, o *spec.RunOptions, ns *manage
 	return snap, nil
 }
 
-func parsePorts(published []string) ([]nft.Port, error) {
-	var ports []nft.Port
-	for _, p := range published {
-		port, err := nft.ParsePort(p)
-		if err != nil {
-			return nil, err
-		}
-		ports = append(ports, port)
-	}
-	return ports, nil
-}
-
 // joinNetwork puts the container on a bridge network (the default one,
 // or one made with berth network create): address, network files mounted
 // over /etc/hosts, /etc/hostname and /etc/resolv.conf, and the veth
 // plugged in while the init stage waits. info is filled in for inspect.
 func (e *Engine) joinNetwork(cfg *managed.Config, rec *managed.Record, s *specs.Spec, run *container.Options, info *managed.Network) (func(), error) {
-	ports, err := parsePorts(cfg.Ports)
+	ports, err := e.portSpecs(cfg, rec)
 	if err != nil {
 		return nil, err
 	}
-	n, err := network.Load(e.Root, cfg.NetworkMode)
-	if errors.Is(err, network.ErrNotFound) {
-		return nil, errdefs.New(errdefs.ErrNotFound, "network %q not found: create it with berth network create, or use --network bridge, none or host", cfg.NetworkMode)
-	}
+	n, err := loadNetwork(e.Root, cfg.NetworkMode)
 	if err != nil {
 		return nil, err
 	}
-	names := []string{cfg.Hostname}
-	if rec.Name != "" && rec.Name != cfg.Hostname {
-		names = append(names, rec.Name)
+	o, err := attachOptions(cfg, rec, ports)
+	if err != nil {
+		return nil, err
 	}
-	a, err := n.AttachWith(rec.ID, names, ports, cfg.NetworkFiles())
+	o.MultiHomed = len(cfg.Networks) > 0
+	a, err := n.AttachOpts(rec.ID, o)
 	if err != nil {
 		return nil, err
 	}
@@ -459,10 +446,15 @@ func (e *Engine) joinNetwork(cfg *managed.Config, rec *managed.Record, s *specs.
 	s.Mounts = append(s.Mounts, a.Mounts()...)
 	run.Prepare = a.Connect
 	info.IPAddress, info.Gateway = a.Addr.String(), n.Subnet.Addr().Next().String()
-	for _, p := range ports {
+	for _, p := range a.Ports {
 		info.Ports = append(info.Ports, p.String())
 	}
-	return func() { _ = a.Release() }, nil
+	info.Networks = map[string]*managed.Endpoint{n.Name: endpointOf(n, a, cfg.Aliases)}
+	release := func() { _ = a.Release() }
+	if len(cfg.Networks) > 0 {
+		return e.joinMore(cfg, rec, run, info, release)
+	}
+	return release, nil
 }
 
 // joinUserModeNetwork connects a rootless container's network namespace
@@ -472,7 +464,7 @@ func (e *Engine) joinNetwork(cfg *managed.Config, rec *managed.Record, s *specs.
 // The stack's process is recorded (info.UserMode) for garbage collection
 // should the berth running it be killed.
 func (e *Engine) joinUserModeNetwork(cfg *managed.Config, rec *managed.Record, s *specs.Spec, run *container.Options, info *managed.Network) (func(), error) {
-	ports, err := parsePorts(cfg.Ports)
+	ports, err := fixedPorts(cfg.Ports)
 	if err != nil {
 		return nil, err
 	}
@@ -593,12 +585,13 @@ func (e *Engine) checkConfig(cfg *managed.Config, ref string) error {
 	if _, err := spec.FromRunOptions(o); err != nil {
 		return err
 	}
-	if _, err := parsePorts(cfg.Ports); err != nil {
+	if err := checkNetOptions(*cfg); err != nil {
 		return err
 	}
-	bridged := o.Network != "none" && o.Network != "host" && !strings.HasPrefix(o.Network, "container:")
-	if len(cfg.Ports) > 0 && !bridged && cfg.UserModeNetwork == "" {
-		return fmt.Errorf("-p publishes ports of a bridge network, and --network %s has none: drop -p or --network", o.Network)
+	if cfg.UserModeNetwork != "" {
+		if _, err := fixedPorts(cfg.Ports); err != nil {
+			return err
+		}
 	}
-	return nil
+	return checkPublishMode(cfg)
 }

@@ -97,6 +97,27 @@ type Config struct {
 	DNS        []string `json:"Dns,omitempty"`
 	DNSSearch  []string `json:"DnsSearch,omitempty"`
 	DNSOptions []string `json:"DnsOptions,omitempty"`
+
+	// Networking options (issue 13's network group). Expose is --expose
+	// (PORT[-END][/PROTO]); PublishAll is -P, which publishes the
+	// image's exposed ports and Expose on random host ports. IPAddress,
+	// MacAddress and Aliases are --ip, --mac-address and --network-alias
+	// on NetworkMode's network. Networks are the other networks berth
+	// network connect added (in order), which every start joins too.
+	Expose     []string            `json:"Expose,omitempty"`
+	PublishAll bool                `json:"PublishAllPorts,omitempty"`
+	IPAddress  string              `json:"IPAddress,omitempty"`
+	MacAddress string              `json:"MacAddress,omitempty"`
+	Aliases    []string            `json:"Aliases,omitempty"`
+	Networks   []NetworkConnection `json:"Networks,omitempty"`
+}
+
+// NetworkConnection is a network berth network connect added to a
+// container, with its --ip and --alias.
+type NetworkConnection struct {
+	Name      string   `json:"Name"`
+	IPAddress string   `json:"IPAddress,omitempty"`
+	Aliases   []string `json:"Aliases,omitempty"`
 }
 
 // NetworkFiles are the options of the container's /etc/hosts and

@@ -29,6 +29,10 @@ const (
 	OpCopy   Op = "cp"
 	OpDiff   Op = "diff"
 	OpExport Op = "export"
+	// OpNetwork is berth network connect and disconnect, in every state:
+	// a running container's interfaces change at once, a stopped one's
+	// at its next start.
+	OpNetwork Op = "network connect"
 )
 
 // refusal is why a state does not admit an operation: the class of error
@@ -87,6 +91,7 @@ var lifecycle = map[Op]map[Status]refusal{
 	OpCopy:    {},
 	OpDiff:    {},
 	OpExport:  {},
+	OpNetwork: {},
 }
 
 // Check says whether the container's state admits op: nil, or an error of

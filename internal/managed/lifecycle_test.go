@@ -38,6 +38,7 @@ func TestLifecycle(t *testing.T) {
 		OpCopy:        {ok, ok, ok, ok, ok},
 		OpDiff:        {ok, ok, ok, ok, ok},
 		OpExport:      {ok, ok, ok, ok, ok},
+		OpNetwork:     {ok, ok, ok, ok, ok},
 	}
 	if len(want) != len(lifecycle) {
 		t.Errorf("the test covers %d operations, the table has %d", len(want), len(lifecycle))

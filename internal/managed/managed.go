@@ -159,6 +159,19 @@ type Network struct {
 	// UserMode is the running user-mode stack of a rootless bridge,
 	// ended by the next berth command if the one running it was killed.
 	UserMode *usermode.Record `json:"UserMode,omitempty"`
+	// Networks are the bridge networks the container is on, by name, as
+	// Docker's NetworkSettings.Networks: its first and those berth
+	// network connect added.
+	Networks map[string]*Endpoint `json:"Networks,omitempty"`
+}
+
+// Endpoint is the container's place on one network.
+type Endpoint struct {
+	IPAddress   string   `json:"IPAddress"`
+	IPPrefixLen int      `json:"IPPrefixLen"`
+	Gateway     string   `json:"Gateway"`
+	MacAddress  string   `json:"MacAddress"`
+	Aliases     []string `json:"Aliases,omitempty"`
 }
 
 // Store is a directory of containers.

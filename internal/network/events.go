@@ -1,19 +1,12 @@
 package network
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
+	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/berth-runtime/berth/internal/events"
 )
-
-// ID is a network's ID: berth keeps none, so it is the hash of the name
-// (whose first 12 digits name a user network's bridge).
-func ID(name string) string {
-	sum := sha256.Sum256([]byte(name))
-	return hex.EncodeToString(sum[:])
-}
 
 // event reports a change of n in the journal of the berth root it is
 // under (<root>/networks/<name>), with Docker's attributes.
@@ -22,5 +15,18 @@ func (n *Network) event(action, container string) {
 	if container != "" {
 		attrs["container"] = container
 	}
-	events.At(filepath.Dir(filepath.Dir(n.dir))).Emit(events.Network, action, ID(n.Name), attrs)
+	events.At(filepath.Dir(filepath.Dir(n.dir))).Emit(events.Network, action, n.eventID(), attrs)
+}
+
+// eventID is the network's ID as far as it is known without a lock: what
+// Create or Load found, else the ID file ID wrote (the default network's),
+// else the name.
+func (n *Network) eventID() string {
+	if n.id != "" {
+		return n.id
+	}
+	if b, err := os.ReadFile(filepath.Join(n.dir, idFile)); err == nil && validID(strings.TrimSpace(string(b))) {
+		return strings.TrimSpace(string(b))
+	}
+	return n.Name
 }

@@ -36,44 +36,112 @@ func (e *PortInUseError) Error() string {
 
 func (e *PortInUseError) Unwrap() error { return e.Err }
 
-// reservePorts binds a socket to each host port; on error none is held.
-// A mapping given twice is held once (the rules skip it too).
-func reservePorts(ports []nft.Port) (fds []int, err error) {
-	var distinct []nft.Port
-	for _, p := range ports {
-		for _, q := range distinct {
-			if p != q && p.Overlaps(q) {
-				return nil, fmt.Errorf("host port %d/%s is published twice (-p %v and -p %v)", p.HostPort, p.Proto, q, p)
-			}
-		}
-		if !slices.Contains(distinct, p) {
-			distinct = append(distinct, p)
-		}
+// reservePorts chooses each spec's host port and binds a socket to it; on
+// error none is held. A random port is the one the kernel binds the
+// socket to (port 0); a range's is the first of it that binds. A mapping
+// given twice is held once (the rules skip it too).
+func reservePorts(specs []nft.PortSpec) (ports []nft.Port, fds []int, err error) {
+	if err := checkDistinct(specs); err != nil {
+		return nil, nil, err
 	}
 	defer func() {
 		if err != nil {
 			closePorts(fds)
-			fds = nil
+			ports, fds = nil, nil
 		}
 	}()
-	for _, p := range distinct {
-		fd, err := holdPort(p)
-		if err != nil {
-			return fds, err
+	for _, s := range specs {
+		if s.Fixed() && slices.Contains(ports, s.Port(s.HostMin)) {
+			continue // held already: given twice
 		}
-		fds = append(fds, fd)
+		p, fd, err := reserve(s)
+		if err != nil {
+			return nil, fds, err
+		}
+		ports = append(ports, p)
+		if fd >= 0 {
+			fds = append(fds, fd)
+		}
 	}
-	return fds, nil
+	return ports, fds, nil
 }
 
-// holdPort binds a socket to p's host address and port and, for TCP,
-// listens on it.
-func holdPort(p nft.Port) (int, error) {
-	typ := unix.SOCK_STREAM
-	if p.Proto == "udp" {
-		typ = unix.SOCK_DGRAM
+// checkDistinct refuses two fixed mappings of one host port.
+func checkDistinct(specs []nft.PortSpec) error {
+	var fixed []nft.Port
+	for _, s := range specs {
+		if !s.Fixed() {
+			continue
+		}
+		p := s.Port(s.HostMin)
+		for _, q := range fixed {
+			if p != q && p.Overlaps(q) {
+				return fmt.Errorf("host port %d/%s is published twice (-p %v and -p %v)", p.HostPort, p.Proto, q, p)
+			}
+		}
+		fixed = append(fixed, p)
 	}
-	fd, err := unix.Socket(unix.AF_INET, typ|unix.SOCK_CLOEXEC, 0)
+	return nil
+}
+
+// reserve holds the host port of one spec. fd is -1 for an SCTP port on a
+// kernel without SCTP sockets: no host program can hold one either.
+func reserve(s nft.PortSpec) (nft.Port, int, error) {
+	if s.Fixed() {
+		p := s.Port(s.HostMin)
+		fd, err := holdPort(p)
+		return p, fd, err
+	}
+	if s.Random() {
+		return holdRandom(s)
+	}
+	for port := int(s.HostMin); port <= int(s.HostMax); port++ {
+		p := s.Port(uint16(port))
+		fd, err := holdPort(p)
+		var inUse *PortInUseError
+		if errors.As(err, &inUse) {
+			continue
+		}
+		return p, fd, err
+	}
+	return nft.Port{}, -1, fmt.Errorf("no free host port in %d-%d on %s for -p %v: free one, or publish another range", s.HostMin, s.HostMax, s.Port(0).HostAddr(), s)
+}
+
+// holdRandom binds a socket to port 0, which the kernel gives a free port
+// of its ephemeral range, and reads the port back.
+func holdRandom(s nft.PortSpec) (nft.Port, int, error) {
+	p := s.Port(0)
+	fd, err := holdPort(p)
+	if err != nil {
+		return nft.Port{}, -1, err
+	}
+	if fd < 0 {
+		return nft.Port{}, -1, fmt.Errorf("-p %v: a random %s host port is chosen by binding a socket, and this kernel has no %s sockets (sctp module): give a host port", s, s.Proto, s.Proto)
+	}
+	sa, err := unix.Getsockname(fd)
+	in4, ok := sa.(*unix.SockaddrInet4)
+	if err != nil || !ok || in4.Port == 0 {
+		unix.Close(fd)
+		return nft.Port{}, -1, fmt.Errorf("-p %v: read the chosen host port: %v", s, err)
+	}
+	p.HostPort = uint16(in4.Port)
+	return p, fd, nil
+}
+
+// holdPort binds a socket to p's host address and port (0: the kernel
+// chooses) and, for TCP and SCTP, listens on it.
+func holdPort(p nft.Port) (int, error) {
+	typ, proto := unix.SOCK_STREAM, 0
+	switch p.Proto {
+	case "udp":
+		typ = unix.SOCK_DGRAM
+	case "sctp":
+		proto = unix.IPPROTO_SCTP
+	}
+	fd, err := unix.Socket(unix.AF_INET, typ|unix.SOCK_CLOEXEC, proto)
+	if p.Proto == "sctp" && (errors.Is(err, unix.EPROTONOSUPPORT) || errors.Is(err, unix.ESOCKTNOSUPPORT)) {
+		return -1, nil
+	}
 	if err != nil {
 		return -1, fmt.Errorf("reserve host port %v: %w", p, err)
 	}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/berth-runtime/berth/internal/flock"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -39,6 +40,7 @@ type Network struct {
 	Bridge string
 	Subnet netip.Prefix
 	dir    string
+	id     string // see ID
 }
 
 // Default is the default bridge network, with its state under root.
@@ -58,6 +60,10 @@ type Attachment struct {
 	// caller to show: the library never prints.
 	Warnings []string
 	HostIf   string
+	MAC      net.HardwareAddr // nil: derived from Addr
+	// secondary: see AttachOptions.
+	secondary bool
+	// Ports are the published ports, their host ports chosen.
 	Ports    []nft.Port
 	filesDir string
 	lock     *os.File
@@ -76,11 +82,40 @@ func (n *Network) Attach(id string, names []string, ports []nft.Port) (a *Attach
 
 // AttachWith is Attach with the container's --add-host and --dns options.
 func (n *Network) AttachWith(id string, names []string, ports []nft.Port, files FileOptions) (a *Attachment, err error) {
+	return n.AttachOpts(id, AttachOptions{Names: names, Ports: nft.Specs(ports), Files: files})
+}
+
+// AttachOptions are a container's settings on one network.
+type AttachOptions struct {
+	// Names are the host name first, then the names other members
+	// resolve the container by (its --name, its --network-alias).
+	Names []string
+	// Ports are -p's, their host ports chosen when they are reserved.
+	Ports []nft.PortSpec
+	Files FileOptions
+	// IP is --ip, an address of the subnet; the zero Addr allocates one.
+	IP netip.Addr
+	// MAC is --mac-address; nil derives it from the address.
+	MAC net.HardwareAddr
+	// Secondary is a network besides the container's first (berth
+	// network connect): its own veth, named ethN inside, no default
+	// route and no published ports.
+	Secondary bool
+	// MultiHomed says the container is on other networks too: its
+	// /etc/hosts names the members of all of them (see multiSuffix).
+	MultiHomed bool
+}
+
+// AttachOpts is Attach with all of a container's network options.
+func (n *Network) AttachOpts(id string, o AttachOptions) (_ *Attachment, err error) {
 	if err := n.checkRoutes(); err != nil {
 		return nil, err
 	}
-	a = &Attachment{net: n, ID: id, HostIf: hostIf(id), Ports: ports, filesDir: filepath.Join(n.dir, "files", id)}
-	if a.held, err = reservePorts(ports); err != nil {
+	a := &Attachment{net: n, ID: id, HostIf: hostIf(id), MAC: o.MAC, secondary: o.Secondary, filesDir: filepath.Join(n.dir, "files", id)}
+	if o.Secondary {
+		a.HostIf, o.Ports = secondaryIf(id, n.Name), nil
+	}
+	if a.Ports, a.held, err = reservePorts(o.Ports); err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -106,14 +141,32 @@ func (n *Network) AttachWith(id string, names []string, ports []nft.Port, files 
 			_ = a.Release()
 		}
 	}()
+	// A connection berth network connect made in a run before lived as
+	// long as that run's container (ownerFile): this one is the lock's.
+	// Only secondary networks are connected so.
+	if o.Secondary {
+		if err := os.Remove(filepath.Join(a.filesDir, ownerFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("network files: %w", err)
+		}
+	}
+	if o.MultiHomed {
+		if err := n.markMultiHomed(id, !o.Secondary); err != nil {
+			return nil, err
+		}
+	}
 	pool, err := ipam.Open(n.dir, n.Subnet)
 	if err != nil {
 		return nil, err
 	}
-	if a.Addr, err = pool.Allocate(id, n.alive); err != nil {
+	if o.IP.IsValid() {
+		a.Addr, err = o.IP, pool.AllocateAddr(id, o.IP, n.alive)
+	} else {
+		a.Addr, err = pool.Allocate(id, n.alive)
+	}
+	if err != nil {
 		return nil, err
 	}
-	if err := a.writeFiles(names, files); err != nil {
+	if err := a.writeFiles(o.Names, o.Files); err != nil {
 		return nil, err
 	}
 	n.event("connect", id)
@@ -139,8 +192,9 @@ func lockDir(dir string) (*os.File, error) {
 // owner: its lock is held.
 func (n *Network) alive(id string) bool { return held(filepath.Join(n.dir, "files", id)) }
 
-// held reports whether an attachment's directory has its lock held.
-func held(dir string) bool { return flock.Held(filepath.Join(dir, "lock")) }
+// held reports whether an attachment's directory has its lock held, or,
+// for one berth network connect made, its container's lifetime lock.
+func held(dir string) bool { return flock.Held(filepath.Join(dir, "lock")) || ownerHeld(dir) }
 
 // hostIf names the host end of a container's veth: "bth" and the start of
 // its ID, within the 15 characters an interface name may have.
@@ -180,17 +234,22 @@ func (a *Attachment) Mounts() []specs.Mount {
 // bridge and rules made if missing, a veth into its network namespace with
 // its address and the default route.
 func (a *Attachment) Connect(pid int) error {
+	return a.ConnectNS("/proc/" + strconv.Itoa(pid) + "/ns/net")
+}
+
+// ConnectNS is Connect to the network namespace at path.
+func (a *Attachment) ConnectNS(path string) error {
 	n := a.net
 	gateway := netip.PrefixFrom(n.Subnet.Addr().Next(), n.Subnet.Bits())
 	if err := n.ensure(gateway); err != nil {
 		return err
 	}
-	nsfd, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	nsfd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open the container's network namespace: %w", err)
 	}
 	defer unix.Close(nsfd)
-	ep := link.Endpoint{HostIf: a.HostIf, Addr: netip.PrefixFrom(a.Addr, n.Subnet.Bits()), Gateway: gateway.Addr()}
+	ep := link.Endpoint{HostIf: a.HostIf, Addr: netip.PrefixFrom(a.Addr, n.Subnet.Bits()), Gateway: gateway.Addr(), MAC: a.MAC, Secondary: a.secondary}
 	if err := link.Attach(n.Bridge, nsfd, ep); err != nil {
 		return err
 	}
@@ -279,12 +338,24 @@ func (n *Network) release(id string, hasPorts bool) error {
 	} else if !errors.Is(err, os.ErrNotExist) {
 		errs = append(errs, err)
 	}
+	multi := false
 	errs = append(errs, n.locked(func() error {
 		if err := os.RemoveAll(filepath.Join(n.dir, "files", id)); err != nil {
 			return err
 		}
-		return n.rewriteHosts("")
+		// The listing rewriteHosts reads shows a marker: a container
+		// on one network costs no removal of one it has not.
+		markers, err := n.rewriteHosts("")
+		if multi = markers[id]; multi {
+			removeMarker(n.dir, id)
+		}
+		return err
 	}))
+	if multi {
+		// Its hosts on the networks it stays on no longer name this
+		// one's members.
+		errs = append(errs, rewriteHostsOf(filepath.Dir(n.dir), id))
+	}
 	return errors.Join(errs...)
 }
 
@@ -306,7 +377,9 @@ func (n *Network) Collect() {
 	_ = n.locked(func() error {
 		if entries, err := os.ReadDir(filepath.Join(n.dir, "files")); err == nil {
 			for _, e := range entries {
-				owners[e.Name()] = true
+				if !isMarker(e.Name()) {
+					owners[e.Name()] = true
+				}
 			}
 		}
 		for id := range owners {
@@ -353,7 +426,7 @@ func CollectAll(root string) {
 	for _, e := range entries {
 		files := filepath.Join(networksDir(root), e.Name(), "files")
 		ids, _ := os.ReadDir(files)
-		if !slices.ContainsFunc(ids, func(id os.DirEntry) bool { return !held(filepath.Join(files, id.Name())) }) {
+		if !slices.ContainsFunc(ids, func(id os.DirEntry) bool { return !isMarker(id.Name()) && !held(filepath.Join(files, id.Name())) }) {
 			continue
 		}
 		if n, err := Load(root, e.Name()); err == nil {
@@ -382,22 +455,34 @@ func (a *Attachment) writeFiles(names []string, files FileOptions) error {
 			return fmt.Errorf("network files: %w", err)
 		}
 	}
-	return a.net.locked(func() error { return a.net.rewriteHosts(a.ID) })
+	return a.net.locked(func() error {
+		_, err := a.net.rewriteHosts(a.ID)
+		return err
+	})
 }
 
 // rewriteHosts writes every running member's /etc/hosts: localhost and
 // each member by name, so containers on a network find each other without
 // a DNS server. The files are rewritten in place: they are bind-mounted
-// into the containers. self counts as running (its lock is ours).
-func (n *Network) rewriteHosts(self string) error {
+// into the containers. self counts as running (its lock is ours). A
+// member on other networks too (its marker, see multiSuffix) gets the
+// members of all of them; multi are the markers seen.
+func (n *Network) rewriteHosts(self string) (multi map[string]bool, err error) {
 	dir := filepath.Join(n.dir, "files")
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil
+		return nil, nil
 	}
 	var members []string
-	lines := "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+	lines := localhostLines
 	for _, e := range entries {
+		if id, ok := strings.CutSuffix(e.Name(), multiSuffix); ok {
+			if multi == nil {
+				multi = map[string]bool{}
+			}
+			multi[id] = true
+			continue
+		}
 		if e.Name() != self && !n.alive(e.Name()) {
 			continue
 		}
@@ -410,14 +495,21 @@ func (n *Network) rewriteHosts(self string) error {
 	}
 	var errs []error
 	for _, id := range members {
+		if multi[id] {
+			errs = append(errs, rewriteHostsOf(filepath.Dir(n.dir), id, self))
+			continue
+		}
 		// The member's --add-host lines last, as Docker's.
 		extra, _ := os.ReadFile(filepath.Join(dir, id, extraHostsFile))
 		if err := os.WriteFile(filepath.Join(dir, id, "hosts"), append([]byte(lines), extra...), 0o644); err != nil {
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	return multi, errors.Join(errs...)
 }
+
+// localhostLines start every /etc/hosts.
+const localhostLines = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
 
 // The host's resolver configuration, and the one systemd-resolved keeps
 // with the upstream servers behind its 127.0.0.53 stub.

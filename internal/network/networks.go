@@ -1,6 +1,7 @@
 package network
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -10,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/berth-runtime/berth/internal/errdefs"
@@ -31,6 +33,9 @@ func ValidName(name string) bool { return spec.ValidName(name) && !reserved[name
 
 // settings is a user-defined network's network.json.
 type settings struct {
+	// ID is the network's ID, 64 hex digits as Docker's (ls shows 12);
+	// networks made before it get one on first use (ID).
+	ID      string    `json:"id,omitempty"`
 	Name    string    `json:"name"`
 	Bridge  string    `json:"bridge"`
 	Subnet  string    `json:"subnet"`
@@ -69,7 +74,11 @@ func Create(root, name string, subnet netip.Prefix) (*Network, error) {
 	} else if err != nil {
 		return nil, fmt.Errorf("create network %s: %w", name, err)
 	}
-	b, _ := json.MarshalIndent(settings{Name: name, Bridge: n.Bridge, Subnet: subnet.String(), Created: time.Now().UTC()}, "", "\t")
+	if n.id, err = newNetworkID(); err != nil {
+		os.RemoveAll(n.dir)
+		return nil, err
+	}
+	b, _ := json.MarshalIndent(settings{ID: n.id, Name: name, Bridge: n.Bridge, Subnet: subnet.String(), Created: time.Now().UTC()}, "", "\t")
 	if err := os.WriteFile(filepath.Join(n.dir, "network.json"), b, 0o644); err != nil {
 		os.RemoveAll(n.dir)
 		return nil, fmt.Errorf("create network %s: %w", name, err)
@@ -109,7 +118,71 @@ func Load(root, name string) (*Network, error) {
 	if err != nil {
 		return nil, fmt.Errorf("network %s: %w", name, err)
 	}
-	return &Network{Name: s.Name, Bridge: s.Bridge, Subnet: subnet, dir: dir}, nil
+	return &Network{Name: s.Name, Bridge: s.Bridge, Subnet: subnet, dir: dir, id: s.ID}, nil
+}
+
+// idFile holds the ID of a network whose network.json has none: the
+// default network, and networks made before IDs.
+const idFile = "id"
+
+// ID is the network's stable ID. The default network's, and that of a
+// network made before IDs, is made on first use and kept in its
+// directory: only the commands that show it (network ls, inspect) read
+// it, never a container's start.
+func (n *Network) ID() (string, error) {
+	if n.id != "" {
+		return n.id, nil
+	}
+	if err := os.MkdirAll(n.dir, 0o755); err != nil {
+		return "", fmt.Errorf("network %s: %w", n.Name, err)
+	}
+	err := n.locked(func() error {
+		path := filepath.Join(n.dir, idFile)
+		b, err := os.ReadFile(path)
+		if id := strings.TrimSpace(string(b)); err == nil && validID(id) {
+			n.id = id
+			return nil
+		}
+		id, err := newNetworkID()
+		if err != nil {
+			return err
+		}
+		if err := writeFileAtomic(path, []byte(id+"\n")); err != nil {
+			return fmt.Errorf("network %s: store its ID: %w", n.Name, err)
+		}
+		n.id = id
+		return nil
+	})
+	return n.id, err
+}
+
+func newNetworkID() (string, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("network ID: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+func validID(id string) bool {
+	if len(id) != 64 {
+		return false
+	}
+	_, err := hex.DecodeString(id)
+	return err == nil
+}
+
+// writeFileAtomic writes path through a temporary file and a rename.
+func writeFileAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
 }
 
 // List returns the default network and the user-defined ones.
@@ -179,6 +252,9 @@ func (n *Network) Remove() error {
 	if m := n.Members(); len(m) > 0 {
 		return errdefs.New(errdefs.ErrInUse, "network %s has %d running containers: stop them first", n.Name, len(m))
 	}
+	// Its ID for the destroy event, while its directory is there (not
+	// knowing it does not keep the network).
+	_, _ = n.ID()
 	err := n.withRules(func(r *nft.Rules) error { return r.RemoveNetwork(n.Bridge) })
 	if lerr := link.DeleteBridge(n.Bridge); lerr != nil {
 		err = errors.Join(err, lerr)

@@ -296,7 +296,7 @@ func TestUserDefinedNetwork(t *testing.T) {
 	if err != nil || !strings.Contains(res, "db-reachable") || !strings.Contains(res, "10.90.0.") {
 		t.Errorf("app on network web: %v %q", err, res)
 	}
-	if ls, _ := run("network", "ls"); !strings.Contains(ls, "web") || !strings.Contains(ls, "10.90.0.0/24") {
+	if ls, _ := run("network", "ls", "--format", "{{.Name}} {{.Subnet}}"); !strings.Contains(ls, "web") || !strings.Contains(ls, "10.90.0.0/24") {
 		t.Errorf("network ls: %q", ls)
 	}
 	if insp, _ := run("network", "inspect", "web"); !strings.Contains(insp, `"Gateway": "10.90.0.1"`) || !strings.Contains(insp, "10.90.0.") {

@@ -108,6 +108,38 @@ func (p *Pool) Allocate(owner string, alive func(owner string) bool) (netip.Addr
 	return got, nil
 }
 
+// ErrInUse means the address asked for belongs to another container.
+var ErrInUse = errors.New("address in use")
+
+// AllocateAddr gives owner the address want (--ip), which must be a
+// container address of the subnet that no live owner has. An owner that
+// has another address is refused: it has one place on a network.
+func (p *Pool) AllocateAddr(owner string, want netip.Addr, alive func(owner string) bool) error {
+	if owner == "" {
+		return p.wrap(errors.New("allocate: empty owner"))
+	}
+	if !p.usable(want) {
+		return p.wrap(fmt.Errorf("address %s is not a container address of subnet %s (not the network address, the gateway %s or the broadcast): give another --ip", want, p.subnet, p.Gateway()))
+	}
+	err := p.update(func(st *state) (bool, error) {
+		changed := reclaim(st, owner, alive)
+		for o, a := range st.Allocations {
+			if a == want && o != owner {
+				return changed, fmt.Errorf("%w: %s belongs to container %.12s: give another --ip", ErrInUse, want, o)
+			}
+		}
+		if a, ok := st.Allocations[owner]; ok && a != want {
+			return changed, fmt.Errorf("allocate %s: %.12s has address %s already", want, owner, a)
+		}
+		st.Allocations[owner] = want
+		return true, nil
+	})
+	if err != nil {
+		return p.wrap(err)
+	}
+	return nil
+}
+
 // Release frees owner's address. Releasing an owner without an address, or
 // in a network whose directory is gone, does nothing.
 func (p *Pool) Release(owner string) error {

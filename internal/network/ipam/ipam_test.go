@@ -298,3 +298,34 @@ func TestEmptyStateAfterCrash(t *testing.T) {
 		t.Errorf("allocate after an empty state file: %v", err)
 	}
 }
+
+func TestAllocateAddr(t *testing.T) {
+	p, err := Open(t.TempDir(), netip.MustParsePrefix("10.90.0.0/24"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := netip.MustParseAddr("10.90.0.50")
+	if err := p.AllocateAddr("a", want, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.AllocateAddr("a", want, nil); err != nil {
+		t.Errorf("the same address again: %v", err)
+	}
+	if err := p.AllocateAddr("b", want, nil); !errors.Is(err, ErrInUse) {
+		t.Errorf("another owner's address: %v", err)
+	}
+	if err := p.AllocateAddr("b", want, func(string) bool { return false }); err != nil {
+		t.Errorf("a dead owner's address: %v", err)
+	}
+	for _, bad := range []string{"10.90.0.0", "10.90.0.1", "10.90.0.255", "10.91.0.5"} {
+		if err := p.AllocateAddr("c", netip.MustParseAddr(bad), nil); err == nil {
+			t.Errorf("%s allocated", bad)
+		}
+	}
+	// The next automatic allocation skips it.
+	for i := 0; i < 60; i++ {
+		if a, err := p.Allocate(fmt.Sprint("x", i), nil); err != nil || a == want {
+			t.Fatalf("Allocate gave %v, %v", a, err)
+		}
+	}
+}

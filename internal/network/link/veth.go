@@ -18,6 +18,10 @@ type Endpoint struct {
 	Addr    netip.Prefix     // the container's address with the subnet's length
 	Gateway netip.Addr       // default route inside the container
 	MAC     net.HardwareAddr // eth0's MAC; nil means MACFromAddr(Addr.Addr())
+	// Secondary is a network the container joins besides its first
+	// (berth network connect): its interface is the first free ethN, and
+	// the default route stays the first network's.
+	Secondary bool
 }
 
 // Attach creates the veth pair ep.HostIf/eth0 with eth0 directly inside the
@@ -41,7 +45,13 @@ func Attach(bridge string, netnsFD int, ep Endpoint) (err error) {
 	if _, err := checkType(br, "bridge"); err != nil {
 		return fmt.Errorf("attach %s: %w", ep.HostIf, err)
 	}
-	veth := newVeth(ep, br.Attrs().MTU, netnsFD)
+	peer := ContainerIf
+	if ep.Secondary {
+		if peer, err = freeContainerIf(netnsFD); err != nil {
+			return fmt.Errorf("attach %s: %w", ep.HostIf, err)
+		}
+	}
+	veth := newVeth(ep, peer, br.Attrs().MTU, netnsFD)
 	if err := h.LinkAdd(veth); err != nil {
 		return fmt.Errorf("attach %s: create veth: %w", ep.HostIf, err)
 	}
@@ -61,7 +71,7 @@ func Attach(bridge string, netnsFD int, ep Endpoint) (err error) {
 	if err := h.LinkSetHairpin(veth, true); err != nil {
 		return fmt.Errorf("attach %s: hairpin: %w", ep.HostIf, err)
 	}
-	if err := configurePeer(netnsFD, ep); err != nil {
+	if err := configurePeer(netnsFD, peer, ep); err != nil {
 		return fmt.Errorf("attach %s: %w", ep.HostIf, err)
 	}
 	return nil
@@ -82,7 +92,7 @@ func checkEndpoint(ep Endpoint, netnsFD int) error {
 
 // newVeth describes the pair in one RTM_NEWLINK: host end up, peer already
 // named eth0 inside the container's namespace, both with the bridge's MTU.
-func newVeth(ep Endpoint, mtu, netnsFD int) *netlink.Veth {
+func newVeth(ep Endpoint, peer string, mtu, netnsFD int) *netlink.Veth {
 	attrs := netlink.NewLinkAttrs()
 	attrs.Name = ep.HostIf
 	attrs.MTU = mtu
@@ -93,35 +103,57 @@ func newVeth(ep Endpoint, mtu, netnsFD int) *netlink.Veth {
 	}
 	return &netlink.Veth{
 		LinkAttrs:        attrs,
-		PeerName:         ContainerIf,
+		PeerName:         peer,
 		PeerHardwareAddr: mac,
 		PeerNamespace:    netlink.NsFd(netnsFD),
 	}
 }
 
-// configurePeer gives eth0 its address, brings it up and adds the default
-// route, all through a netlink socket opened inside the container.
-func configurePeer(netnsFD int, ep Endpoint) error {
+// configurePeer gives the container's end (peer) its address, brings it
+// up and adds the default route (not for a secondary network), all
+// through a netlink socket opened inside the container.
+func configurePeer(netnsFD int, peer string, ep Endpoint) error {
 	h, err := handleAt(netnsFD)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	l, err := h.LinkByName(ContainerIf)
+	l, err := h.LinkByName(peer)
 	if err != nil {
-		return fmt.Errorf("container %s: %w", ContainerIf, err)
+		return fmt.Errorf("container %s: %w", peer, err)
 	}
 	if err := h.AddrAdd(l, &netlink.Addr{IPNet: ipNet(ep.Addr)}); err != nil {
-		return fmt.Errorf("container %s: add address %v: %w", ContainerIf, ep.Addr, err)
+		return fmt.Errorf("container %s: add address %v: %w", peer, ep.Addr, err)
 	}
 	if err := h.LinkSetUp(l); err != nil {
-		return fmt.Errorf("container %s: set up: %w", ContainerIf, err)
+		return fmt.Errorf("container %s: set up: %w", peer, err)
+	}
+	if ep.Secondary {
+		return nil // the subnet's route came with the address
 	}
 	route := &netlink.Route{LinkIndex: l.Attrs().Index, Gw: ep.Gateway.AsSlice()}
 	if err := h.RouteAdd(route); err != nil {
 		return fmt.Errorf("container: default route via %v: %w", ep.Gateway, err)
 	}
 	return nil
+}
+
+// freeContainerIf is the first ethN that the namespace netnsFD has not.
+func freeContainerIf(netnsFD int) (string, error) {
+	h, err := handleAt(netnsFD)
+	if err != nil {
+		return "", err
+	}
+	defer h.Close()
+	for i := 1; i < 1000; i++ {
+		name := fmt.Sprintf("eth%d", i)
+		if _, err := h.LinkByName(name); isNotFound(err) {
+			return name, nil
+		} else if err != nil {
+			return "", fmt.Errorf("container %s: %w", name, err)
+		}
+	}
+	return "", errors.New("the container has eth1 to eth999 already")
 }
 
 // handleAt opens a netlink socket inside the namespace netnsFD. The socket
@@ -176,4 +208,41 @@ func HostInterfaces(prefix string) ([]string, error) {
 		}
 	}
 	return names, nil
+}
+
+// DetachFrom deletes the veth hostIf if it is a port of bridge (and
+// with it the container's end). A missing interface, or one on another
+// bridge, is left alone: a container's first network's veth and a
+// network connect made one have different names, and which one a
+// network has is told by its bridge.
+func DetachFrom(hostIf, bridge string) error {
+	if err := checkName(hostIf); err != nil {
+		return err
+	}
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return fmt.Errorf("detach %s: netlink: %w", hostIf, err)
+	}
+	defer h.Close()
+	l, err := h.LinkByName(hostIf)
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("detach %s: %w", hostIf, err)
+	}
+	br, err := h.LinkByName(bridge)
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("detach %s: bridge %s: %w", hostIf, bridge, err)
+	}
+	if l.Type() != "veth" || l.Attrs().MasterIndex != br.Attrs().Index {
+		return nil
+	}
+	if err := h.LinkDel(l); err != nil && !errors.Is(err, unix.ENODEV) {
+		return fmt.Errorf("detach %s: %w", hostIf, err)
+	}
+	return nil
 }

@@ -104,9 +104,14 @@ func matchDport(proto string, port uint16) []expr.Any {
 	}
 }
 
+// protoNumber is the IP protocol number. SCTP's destination port is at
+// the same offset of its common header as TCP's and UDP's.
 func protoNumber(proto string) byte {
-	if proto == "udp" {
+	switch proto {
+	case "udp":
 		return unix.IPPROTO_UDP
+	case "sctp":
+		return unix.IPPROTO_SCTP
 	}
 	return unix.IPPROTO_TCP
 }

@@ -240,7 +240,7 @@ func TestInvalidArguments(t *testing.T) {
 		{r.AddPorts("a b", ip, p), "contains blanks"},
 		{r.AddPorts(strings.Repeat("x", maxOwner+1), ip, p), "longer than"},
 		{r.AddPorts("a", netip.MustParseAddr("fd00::2"), p), "is not IPv4"},
-		{r.AddPorts("a", ip, []Port{{HostPort: 1, ContainerPort: 1, Proto: "sctp"}}), "not tcp or udp"},
+		{r.AddPorts("a", ip, []Port{{HostPort: 1, ContainerPort: 1, Proto: "dccp"}}), "not tcp, udp or sctp"},
 		{r.AddPorts("a", ip, []Port{{HostPort: 0, ContainerPort: 1, Proto: "tcp"}}), "port 0"},
 		{r.RemoveOwner(""), "empty owner"},
 		{r.EnsureNetwork("a-bridge-name-too-long", subnet0), "longer than 15"},

@@ -15,13 +15,13 @@ type Port struct {
 	HostIP        netip.Addr
 	HostPort      uint16
 	ContainerPort uint16
-	Proto         string // "tcp" or "udp"
+	Proto         string // "tcp", "udp" or "sctp"
 }
 
-// ParsePort parses a -p value: [hostip:]hostport:containerport[/tcp|udp].
-// The protocol defaults to tcp. A bare container port ("80"), which
-// Docker publishes on a random host port, is rejected: berth does not
-// pick host ports.
+// ParsePort parses one published port as a container's record holds it
+// (String's form): [hostip:]hostport:containerport[/tcp|udp|sctp], with
+// its host port chosen. The protocol defaults to tcp. -p's other forms
+// (random host ports, ranges) are ParsePublish's.
 func ParsePort(s string) (Port, error) {
 	p, err := parsePort(s)
 	if err != nil {
@@ -35,8 +35,8 @@ func parsePort(s string) (Port, error) {
 	if !hasProto {
 		proto = "tcp"
 	}
-	if proto != "tcp" && proto != "udp" {
-		return Port{}, fmt.Errorf("protocol %q is not tcp or udp", proto)
+	if !validProto(proto) {
+		return Port{}, fmt.Errorf("protocol %q is not tcp, udp or sctp", proto)
 	}
 	if strings.HasPrefix(rest, "[") || strings.Count(rest, ":") > 2 {
 		return Port{}, fmt.Errorf("IPv6 host addresses are not supported")
@@ -112,9 +112,11 @@ func (p Port) HostAddr() netip.Addr {
 	return p.HostIP
 }
 
+func validProto(proto string) bool { return proto == "tcp" || proto == "udp" || proto == "sctp" }
+
 func (p Port) validate() error {
-	if p.Proto != "tcp" && p.Proto != "udp" {
-		return fmt.Errorf("port %v: protocol %q is not tcp or udp", p, p.Proto)
+	if !validProto(p.Proto) {
+		return fmt.Errorf("port %v: protocol %q is not tcp, udp or sctp", p, p.Proto)
 	}
 	if p.HostPort == 0 || p.ContainerPort == 0 {
 		return fmt.Errorf("port %v: port 0 cannot be published", p)
