@@ -74,7 +74,11 @@ func newPsCommand(g *globalOptions) *cobra.Command {
 		Example: "  berth ps\n  berth ps -a --filter status=exited\n  berth ps -s -n 3\n  berth ps --format 'table {{.Names}}\\t{{.Status}}'",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return printContainers(os.Stdout, selectContainers(g, o), o, g.engine().ContainerSizes)
+			recs, err := selectContainers(g, o)
+			if err != nil {
+				return err
+			}
+			return printContainers(os.Stdout, recs, o, g.engine().ContainerSizes)
 		},
 	}
 	fl := cmd.Flags()
@@ -85,13 +89,17 @@ func newPsCommand(g *globalOptions) *cobra.Command {
 	fl.IntVarP(&o.last, "last", "n", -1, "show the N last created containers, in any state")
 	fl.BoolVarP(&o.latest, "latest", "l", false, "show the last created container, in any state")
 	fl.StringVar(&o.format, "format", "", "Go template over .ID .Image .Command .CreatedAt .RunningFor .Status .State .Ports .Names .Labels .Mounts .Networks .Size; 'table TEMPLATE' adds a header; 'json' prints one object per line")
-	fl.StringArrayVarP(&o.filters, "filter", "f", nil, "keep containers matching name=, id=, status=, ancestor=, label=KEY[=VALUE]")
+	fl.StringArrayVarP(&o.filters, "filter", "f", nil, "keep containers matching name=, id=, status=, ancestor=, label=KEY[=VALUE], exited=CODE, before=CONTAINER, since=CONTAINER, volume=, network=")
 	return cmd
 }
 
 // selectContainers are ps's: newest first, running ones (every one with
 // -a, -n or -l), filtered, then the first N of -n (1 with -l), as docker.
-func selectContainers(g *globalOptions, o psOptions) []managed.Record {
+func selectContainers(g *globalOptions, o psOptions) ([]managed.Record, error) {
+	filters, err := resolvePsFilters(g, o.filters)
+	if err != nil {
+		return nil, err
+	}
 	last := o.last
 	if o.latest {
 		last = 1
@@ -102,11 +110,11 @@ func selectContainers(g *globalOptions, o psOptions) []managed.Record {
 			break
 		}
 		rec = withPause(g, rec)
-		if (o.all || last >= 0 || rec.State.Up()) && matches(rec, o.filters) {
+		if (o.all || last >= 0 || rec.State.Up()) && matches(rec, filters) {
 			recs = append(recs, rec)
 		}
 	}
-	return recs
+	return recs, nil
 }
 
 // withPause is engine.WithPause: a frozen container shows as paused.
@@ -129,6 +137,8 @@ func matches(rec managed.Record, filters []string) bool {
 			ok = rec.Config.MatchesLabel(val)
 		case "ancestor":
 			ok = rec.Image == val || strings.HasPrefix(strings.TrimPrefix(rec.ImageID, "sha256:"), strings.TrimPrefix(val, "sha256:"))
+		default:
+			ok = matchesMore(rec, key, val)
 		}
 		if !ok {
 			return false

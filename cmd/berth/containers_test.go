@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/berth-runtime/berth/internal/managed"
+	"github.com/berth-runtime/berth/internal/spec"
 )
 
 // TestPsFormat: ps --format takes docker's forms: "table TEMPLATE" prints
@@ -129,5 +130,20 @@ func TestPsOptions(t *testing.T) {
 	}
 	if m["Labels"] != "a=1,b=2" || m["Networks"] != "bridge" {
 		t.Errorf("ps json: %s", b.String())
+	}
+}
+
+// TestPsMoreFilters: exited=, volume=, network= (before= and since= come
+// resolved to a creation time).
+func TestPsMoreFilters(t *testing.T) {
+	rec := managed.Record{Created: time.Unix(100, 0), State: managed.State{Status: managed.Exited, ExitCode: 2},
+		Config: &managed.Config{NetworkMode: "front", Networks: []managed.NetworkConnection{{Name: "back"}},
+			Mounts: []spec.MountRequest{{Type: "volume", Source: "data", Destination: "/data"}}}}
+	for f, want := range map[string]bool{"exited=2": true, "exited=0": false, "volume=data": true, "volume=/data": true, "volume=x": false,
+		"network=front": true, "network=back": true, "network=bridge": false,
+		"before=100000000001": true, "before=100000000000": false, "since=99999999999": true, "since=100000000000": false} {
+		if got := matches(rec, []string{f}); got != want {
+			t.Errorf("%s: %v, want %v", f, got, want)
+		}
 	}
 }

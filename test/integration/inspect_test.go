@@ -88,6 +88,15 @@ func TestPsLastLatestSize(t *testing.T) {
 	if got := mustBerth(t, "ps", "-n", "1", "--no-trunc", "--format", "{{.Command}}"); got != "\"sh -c echo a-rather-long-command-line\"\n" {
 		t.Errorf("ps --no-trunc command: %q", got)
 	}
+	if got := mustBerth(t, "ps", "-aq", "--no-trunc", "--filter", "before=ps-new", "--filter", "name=ps-"); got != old+"\n" {
+		t.Errorf("ps --filter before=ps-new: %q", got)
+	}
+	if got := mustBerth(t, "ps", "-aq", "--no-trunc", "--filter", "since=ps-old", "--filter", "name=ps-"); got != newer+"\n" {
+		t.Errorf("ps --filter since=ps-old: %q", got)
+	}
+	if r := berth(t, "", "ps", "--filter", "colour=red"); r.code != 125 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "invalid filter") {
+		t.Errorf("ps --filter colour=red: %+v", r)
+	}
 	out := mustBerth(t, "ps", "-a", "-s", "--filter", "name=ps-old")
 	lines := strings.Split(out, "\n")
 	if !strings.HasSuffix(lines[0], "NAMES     SIZE") || !strings.Contains(lines[1], "(virtual ") {
