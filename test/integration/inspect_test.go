@@ -54,6 +54,15 @@ func TestInspectFormat(t *testing.T) {
 		t.Errorf("inspect --type network: %q", got)
 	}
 
+	// Images: Docker's RepoTags, RootFS, Os; found by inspect too.
+	img := cpImage(t)
+	if got := mustBerth(t, "image", "inspect", "-f", "{{index .RepoTags 0}} {{.RootFS.Type}} {{len .RootFS.Layers}} {{.Os}}", img); got != img+" layers 1 linux\n" {
+		t.Errorf("image inspect -f: %q", got)
+	}
+	if got := mustBerth(t, "inspect", "--type", "image", "-f", "{{.Id}}", img); !strings.HasPrefix(got, "sha256:") {
+		t.Errorf("inspect --type image: %q", got)
+	}
+
 	// A bad template: one line, 125, nothing printed; an unknown name: 1.
 	r := berth(t, "", "inspect", "-f", "{{.State", "insp")
 	if r.code != 125 || r.stdout != "" || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "template parsing error") {
