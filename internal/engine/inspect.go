@@ -8,6 +8,7 @@ import (
 	"github.com/berth-runtime/berth/internal/container"
 	"github.com/berth-runtime/berth/internal/managed"
 	"github.com/berth-runtime/berth/internal/network"
+	"github.com/berth-runtime/berth/internal/snapshot"
 	"github.com/berth-runtime/berth/internal/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -188,6 +189,9 @@ func (e *Engine) Inspect(rec managed.Record, o InspectOptions) ContainerInspect 
 		Args: []string{}, Mounts: []InspectMount{}}
 	if v.Image == "" {
 		v.Image = rec.Image
+	}
+	if d, err := snapshot.ParseDriver(e.StorageDriver); err == nil {
+		v.Driver = string(d)
 	}
 	v.Config = inspectConfig(rec, s)
 	if len(v.Config.Cmd) > 0 || len(v.Config.Entrypoint) > 0 {
