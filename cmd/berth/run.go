@@ -43,6 +43,8 @@ type runFlags struct {
 	userMode string
 	// options are --cap-add, --security-opt, --ulimit, --label, ...
 	options optionFlags
+	// misc are --platform, --volumes-from and the refused options.
+	misc miscFlags
 }
 
 func newRunCommand(g *globalOptions) *cobra.Command {
@@ -85,7 +87,7 @@ func addRunFlags(fl *pflag.FlagSet, f *runFlags) {
 	fl.BoolVarP(&o.Interactive, "interactive", "i", false, "keep stdin open and pass it to the container")
 	fl.BoolVarP(&o.TTY, "tty", "t", false, "give the container a terminal")
 	fl.StringVar(&f.name, "name", "", "name the container")
-	fl.StringVar(&o.Hostname, "hostname", "", "container host name (default: the first 12 characters of its ID)")
+	fl.StringVarP(&o.Hostname, "hostname", "h", "", "container host name (default: the first 12 characters of its ID)")
 	fl.StringArrayVarP(&o.Env, "env", "e", nil, "set an environment variable (KEY=VALUE, or KEY to copy the host's)")
 	fl.StringArrayVar(&o.EnvFiles, "env-file", nil, "read environment variables from a file")
 	fl.StringVarP(&o.Workdir, "workdir", "w", "", "working directory inside the container")
@@ -104,6 +106,7 @@ func addRunFlags(fl *pflag.FlagSet, f *runFlags) {
 	addMountFlags(fl, &f.mounts)
 	addUsernsFlags(fl, f)
 	addOptionFlags(fl, &f.options)
+	addMiscFlags(fl, &f.misc)
 }
 
 func runContainer(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []string) error {
@@ -194,8 +197,14 @@ func (f *runFlags) prepare(g *globalOptions, fl *pflag.FlagSet, args []string) (
 	if !f.detach && f.restart != "no" {
 		return managed.Config{}, none, errors.New("--restart needs a detached container (-d): a foreground container ends with berth")
 	}
+	if err := f.misc.check(fl); err != nil {
+		return managed.Config{}, none, err
+	}
 	cfg, err := f.config(args, keepID)
 	if err != nil {
+		return managed.Config{}, none, err
+	}
+	if err := f.misc.apply(g, &cfg); err != nil {
 		return managed.Config{}, none, err
 	}
 	if err := f.options.apply(&cfg, fl); err != nil {

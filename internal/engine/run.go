@@ -100,6 +100,9 @@ func (e *Engine) Create(cfg managed.Config, o CreateOptions) (managed.Record, *m
 		}
 		rec.ImageID = img.ID
 		if ic, err := store.Config(img.ID); err == nil {
+			if err := checkImagePlatform(o.Image, ic); err != nil {
+				return managed.Record{}, nil, err
+			}
 			cfg.Labels = mergeLabels(ic.Labels, cfg.Labels)
 		}
 	}

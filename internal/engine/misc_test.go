@@ -1,0 +1,116 @@
+package engine
+
+import (
+	"errors"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/berth-runtime/berth/internal/errdefs"
+	"github.com/berth-runtime/berth/internal/image"
+	"github.com/berth-runtime/berth/internal/managed"
+	"github.com/berth-runtime/berth/internal/spec"
+	"github.com/berth-runtime/berth/internal/volume"
+)
+
+// TestCheckPlatform: --platform takes the host's platform in Docker's
+// forms and refuses another in one line that names both.
+func TestCheckPlatform(t *testing.T) {
+	arch := runtime.GOARCH
+	for _, p := range []string{"", "linux", arch, "linux/" + arch, "LINUX/" + strings.ToUpper(arch)} {
+		if err := CheckPlatform(p); err != nil {
+			t.Errorf("--platform %q: %v", p, err)
+		}
+	}
+	other := "arm64"
+	if arch == "arm64" {
+		other = "amd64"
+	}
+	for _, p := range []string{"linux/" + other, other, "windows", "windows/" + arch, "linux/" + arch + "/bogus/x", "/", "linux/"} {
+		err := CheckPlatform(p)
+		if !errors.Is(err, errdefs.ErrInvalidArgument) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("--platform %q: %v", p, err)
+			continue
+		}
+		want := "berth runs linux/" + arch + " images on this host; --platform " + p + " needs emulation berth does not provide"
+		if err.Error() != want {
+			t.Errorf("--platform %q: %q, want %q", p, err, want)
+		}
+	}
+}
+
+// TestCheckImagePlatform: an image for another platform is refused at
+// create; one that names none, or the host's, is run.
+func TestCheckImagePlatform(t *testing.T) {
+	for _, ic := range []image.Config{{}, {OS: "linux", Architecture: runtime.GOARCH}, {OS: "linux"}} {
+		if err := checkImagePlatform("img", &ic); err != nil {
+			t.Errorf("%+v: %v", ic, err)
+		}
+	}
+	err := checkImagePlatform("img", &image.Config{OS: "linux", Architecture: "s390x"})
+	if !errors.Is(err, errdefs.ErrInvalidArgument) || !strings.Contains(err.Error(), "image img is for linux/s390x: berth runs linux/"+runtime.GOARCH) {
+		t.Errorf("s390x: %v", err)
+	}
+}
+
+// TestResolveVolumesFrom: --volumes-from copies another container's
+// volumes (an anonymous one by its name) and binds, not its tmpfs; :ro
+// makes them read-only, a read-only one stays so; the container's own
+// mounts win their destinations; bad values and missing containers are
+// refused.
+func TestResolveVolumesFrom(t *testing.T) {
+	e := New(Options{Root: t.TempDir()})
+	src := managed.Record{ID: strings.Repeat("a", 64), Name: "src", Config: &managed.Config{Mounts: []spec.MountRequest{
+		{Type: spec.MountVolume, Destination: "/anon"},
+		{Type: spec.MountVolume, Source: "data", Destination: "/data"},
+		{Type: spec.MountBind, Source: "/srv", Destination: "/srv", ReadOnly: true, CreateSource: true},
+		{Type: spec.MountBind, Source: "/opt", Destination: "/mine"},
+		{Type: spec.MountTmpfs, Destination: "/tmp"},
+	}}}
+	owner, err := e.Containers().Create(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner.Release()
+
+	cfg := managed.Config{Mounts: []spec.MountRequest{{Type: spec.MountBind, Source: "/etc", Destination: "/mine"}}}
+	if err := e.ResolveVolumesFrom(&cfg, []string{"src"}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]spec.MountRequest{}
+	for _, m := range cfg.Mounts {
+		got[m.Destination] = m
+	}
+	if len(cfg.Mounts) != 4 || got["/mine"].Source != "/etc" {
+		t.Fatalf("mounts: %+v", cfg.Mounts)
+	}
+	if m := got["/anon"]; m.Type != spec.MountVolume || m.Source != volume.AnonymousName(src.ID, "/anon") || m.ReadOnly {
+		t.Errorf("anonymous volume: %+v", m)
+	}
+	if m := got["/data"]; m.Source != "data" || m.ReadOnly {
+		t.Errorf("named volume: %+v", m)
+	}
+	if m := got["/srv"]; m.Source != "/srv" || !m.ReadOnly || m.CreateSource {
+		t.Errorf("read-only bind: %+v", m)
+	}
+	if names := cfg.Volumes("new", volume.AnonymousName); len(names) != 2 {
+		t.Errorf("the new container does not name the volumes: %q", names)
+	}
+
+	ro := managed.Config{}
+	if err := e.ResolveVolumesFrom(&ro, []string{"src:ro"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ro.Mounts {
+		if !m.ReadOnly {
+			t.Errorf(":ro: %+v is writable", m)
+		}
+	}
+
+	for v, want := range map[string]error{"src:rx": errdefs.ErrInvalidArgument, ":ro": errdefs.ErrInvalidArgument, "nope": errdefs.ErrNotFound} {
+		var c managed.Config
+		if err := e.ResolveVolumesFrom(&c, []string{v}); !errors.Is(err, want) || strings.Contains(err.Error(), "\n") {
+			t.Errorf("--volumes-from %q: %v, want %v", v, err, want)
+		}
+	}
+}
