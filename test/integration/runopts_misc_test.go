@@ -1,0 +1,207 @@
+package integration
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+)
+
+// TestVolumesFrom: --volumes-from mounts another container's volumes
+// (named and anonymous) and bind mounts at their destinations, not its
+// tmpfs; :ro makes them read-only and a read-only bind stays so. The
+// mounts are resolved at create: the other container may be removed,
+// and its anonymous volume stays in use (volume rm refuses it, rm -v and
+// prune keep it) while the new container exists.
+func TestVolumesFrom(t *testing.T) {
+	needRoot(t)
+	before := snapshot(t)
+	root := t.TempDir()
+	b := func(args ...string) result { return berth(t, "", append([]string{"--root", root}, args...)...) }
+	host := t.TempDir()
+	os.WriteFile(filepath.Join(host, "f"), []byte("host\n"), 0o644)
+	r := b("run", "--name", "src", "--network", "none", "--rootfs", rootfsDir, "-v", "named:/named", "-v", "/anon",
+		"-v", host+":/h:ro", "--tmpfs", "/t", "/bin/sh", "-c", "echo n > /named/f; echo a > /anon/f")
+	if r.code != 0 {
+		t.Fatalf("src: %+v", r)
+	}
+	look := "cat /named/f /anon/f /h/f; grep -c ' /t ' /proc/mounts; touch /h/x 2>&1 | grep -c Read-only; echo w > /anon/w && echo wrote"
+	r = b("run", "--rm", "--network", "none", "--rootfs", rootfsDir, "--volumes-from", "src", "/bin/sh", "-c", look)
+	if r.code != 0 || r.stdout != "n\na\nhost\n0\n1\nwrote\n" {
+		t.Errorf("--volumes-from src: %+v", r)
+	}
+	r = b("run", "--rm", "--network", "none", "--rootfs", rootfsDir, "--volumes-from", "src:ro", "/bin/sh", "-c", "cat /anon/w; touch /named/x /anon/x 2>&1 | grep -c Read-only")
+	if r.code != 0 || r.stdout != "w\n2\n" {
+		t.Errorf("--volumes-from src:ro: %+v", r)
+	}
+	// The --rm container above left src's anonymous volume alone.
+	if names := volumeNames(t, root); len(names) != 2 {
+		t.Fatalf("volumes after --rm containers: %q", names)
+	}
+
+	r = b("create", "--name", "user", "--network", "none", "--rootfs", rootfsDir, "--volumes-from", "src", "/bin/sh", "-c", "cat /anon/f /named/f")
+	if r.code != 0 {
+		t.Fatalf("create --volumes-from: %+v", r)
+	}
+	if r := b("rm", "-v", "src"); r.code != 0 {
+		t.Fatalf("rm -v src: %+v", r)
+	}
+	if r := b("volume", "prune", "-f"); r.code != 0 || r.stdout != "" {
+		t.Errorf("prune took volumes the new container uses: %+v", r)
+	}
+	names := volumeNames(t, root)
+	if len(names) != 2 {
+		t.Fatalf("volumes after src was removed: %q", names)
+	}
+	for _, n := range names {
+		if r := b("volume", "rm", n); r.code == 0 || !strings.Contains(r.stderr, "in use by container user") {
+			t.Errorf("volume rm %s while user exists: %+v", n, r)
+		}
+	}
+	if r := b("start", "-a", "user"); r.code != 0 || r.stdout != "a\nn\n" {
+		t.Errorf("start user after src was removed: %+v", r)
+	}
+	if r := b("rm", "user"); r.code != 0 {
+		t.Fatalf("rm user: %+v", r)
+	}
+	if r := b("volume", "prune", "-a", "-f"); r.code != 0 || len(strings.Fields(r.stdout)) != 2 {
+		t.Errorf("prune after both were removed: %+v", r)
+	}
+
+	// Bad input: one line, exit 125, nothing made.
+	for v, want := range map[string]string{"nope": "no such container: nope", "src:rx": "use CONTAINER, CONTAINER:ro or CONTAINER:rw"} {
+		r := b("run", "--rm", "--name", "bad", "--network", "none", "--rootfs", rootfsDir, "--volumes-from", v, "true")
+		if r.code != 125 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, want) {
+			t.Errorf("--volumes-from %s: %+v", v, r)
+		}
+	}
+	if r := b("ps", "-aq"); r.stdout != "" {
+		t.Errorf("containers left: %q", r.stdout)
+	}
+	if names := volumeNames(t, root); len(names) != 0 {
+		t.Errorf("volumes left: %q", names)
+	}
+	checkNoLeaks(t, before)
+}
+
+// TestRunMiscOptions: -h is the hostname on run and create; --platform
+// takes the host's platform and refuses another in one line; the
+// options berth does not have are refused in one line, nothing made.
+func TestRunMiscOptions(t *testing.T) {
+	needRoot(t)
+	before := snapshot(t)
+	run := func(args ...string) result {
+		return berth(t, "", append(append([]string{"run", "--rm", "--network", "none"}, args...), "--rootfs", rootfsDir, "hostname")...)
+	}
+	if r := run("-h", "box"); r.code != 0 || r.stdout != "box\n" {
+		t.Errorf("-h box: %+v", r)
+	}
+	for _, p := range []string{"linux/" + runtime.GOARCH, runtime.GOARCH, "linux"} {
+		if r := run("--platform", p, "--hostname", "p"); r.code != 0 || r.stdout != "p\n" {
+			t.Errorf("--platform %s: %+v", p, r)
+		}
+	}
+	for args, want := range map[string]string{
+		"--platform linux/riscv64":      "berth runs linux/" + runtime.GOARCH + " images on this host; --platform linux/riscv64 needs emulation berth does not provide",
+		"--runtime runc":                "--runtime is not supported: berth is the runtime",
+		"--storage-opt size=10G":        "--storage-opt is not supported",
+		"--volume-driver nfs":           "--volume-driver nfs is not supported",
+		"--disable-content-trust=false": "berth has no content trust",
+		"-h":                            "flag needs an argument: 'h' in -h",
+	} {
+		r := berth(t, "", append([]string{"create", "--name", "refused", "--network", "none", "--rootfs", rootfsDir}, append(strings.Fields(args), "true")...)...)
+		if args == "-h" {
+			r = berth(t, "", "create", "-h")
+		}
+		if r.code != 125 || !strings.Contains(r.stderr, want) || strings.Count(r.stderr, "\n") > 2 {
+			t.Errorf("%s: %+v, want 125 and %q", args, r, want)
+		}
+	}
+	if r := berth(t, "", "ps", "-a", "--filter", "name=refused", "-q"); r.stdout != "" {
+		t.Errorf("a refused create left a container: %q", r.stdout)
+	}
+	checkNoLeaks(t, before)
+}
+
+// TestPullPlatform: pull --platform picks that platform's image from a
+// multi-platform index; run refuses an image for another platform in one
+// line and leaves nothing; the host's is run.
+func TestPullPlatform(t *testing.T) {
+	needRoot(t)
+	before := snapshot(t)
+	root := t.TempDir()
+	reg := newTestRegistry(t)
+	other := "arm64"
+	if runtime.GOARCH == "arm64" {
+		other = "amd64"
+	}
+	index := mutate.AppendManifests(empty.Index,
+		mutate.IndexAddendum{Add: platformImage(t, runtime.GOARCH), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: runtime.GOARCH}}},
+		mutate.IndexAddendum{Add: platformImage(t, other), Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: other}}})
+	ref := reg.host + "/test/multi:1"
+	tag, err := name.ParseReference(ref, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(tag, index); err != nil {
+		t.Fatal(err)
+	}
+	b := func(args ...string) result { return berth(t, "", append([]string{"--root", root}, args...)...) }
+	pullIn := func(args ...string) result {
+		return pullRoot(t, root, append([]string{"--tls-verify=false"}, args...)...)
+	}
+	if r := pullIn("--platform", "linux/"+other, ref); r.code != 0 {
+		t.Fatalf("pull --platform linux/%s: %+v", other, r)
+	}
+	if r := b("image", "inspect", ref); r.code != 0 || !strings.Contains(r.stdout, `"Architecture": "`+other+`"`) {
+		t.Errorf("pull --platform linux/%s stored: %+v", other, r)
+	}
+	r := b("run", "--rm", "--name", "wrongarch", "--network", "none", "--pull", "never", ref)
+	if r.code != 125 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "is for linux/"+other+": berth runs linux/"+runtime.GOARCH+" images on this host") {
+		t.Errorf("run of a linux/%s image: %+v", other, r)
+	}
+	if r := b("ps", "-aq"); r.stdout != "" {
+		t.Errorf("the refused run left a container: %q", r.stdout)
+	}
+	if r := pullIn(ref); r.code != 0 {
+		t.Fatalf("pull: %+v", r)
+	}
+	if r := b("run", "--rm", "--network", "none", "--pull", "never", ref); r.code != 0 || r.stdout != runtime.GOARCH+"\n" {
+		t.Errorf("run of the host's image: %+v", r)
+	}
+	checkNoLeaks(t, before)
+}
+
+// platformImage is the suite's busybox for arch, whose command prints
+// arch.
+func platformImage(t *testing.T, arch string) v1.Image {
+	t.Helper()
+	img, err := mutate.AppendLayers(empty.Image, rootfsLayer(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", arch
+	cf.Config.Cmd = []string{"/bin/echo", arch}
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// pullRoot is pull with another --root.
+func pullRoot(t *testing.T, root string, args ...string) result {
+	t.Helper()
+	return pull(t, append([]string{"--root", root}, args...)...)
+}
