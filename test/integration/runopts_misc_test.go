@@ -2,10 +2,12 @@ package integration
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -204,4 +206,59 @@ func platformImage(t *testing.T, arch string) v1.Image {
 func pullRoot(t *testing.T, root string, args ...string) result {
 	t.Helper()
 	return pull(t, append([]string{"--root", root}, args...)...)
+}
+
+// TestDemoImageNoDangling: make demo's image step, run again and again,
+// leaves one busybox image and no <none> one: an unchanged root
+// filesystem is not imported again, and a changed one replaces the image
+// the tag left (kept while a container uses it, as rmi refuses).
+func TestDemoImageNoDangling(t *testing.T) {
+	needRoot(t)
+	script, err := filepath.Abs("../../scripts/demo-image.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(script); err != nil {
+		t.Skipf("no scripts/demo-image.sh here (the VM's payload has none): %v", err)
+	}
+	root, rootfs := t.TempDir(), t.TempDir()
+	if err := BuildBusyboxRootfs(rootfs); err != nil {
+		t.Fatal(err)
+	}
+	tarPath := filepath.Join(t.TempDir(), "busybox.tar")
+	demo := func() string {
+		t.Helper()
+		cmd := exec.Command(script, rootfs, tarPath)
+		cmd.Env = append(os.Environ(), "BERTH="+berthBin+" --root "+root+" --runroot "+stateRoot)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("demo-image.sh: %v %s", err, out)
+		}
+		return string(out)
+	}
+	images := func() []string {
+		t.Helper()
+		r := berth(t, "", "--root", root, "images", "--format", "{{.Repository}}:{{.Tag}}")
+		return strings.Fields(r.stdout)
+	}
+	demo()
+	// mkrootfs.sh makes the files anew on every run: new times.
+	now := time.Now()
+	os.Chtimes(filepath.Join(rootfs, "etc/passwd"), now, now)
+	if out := demo(); !strings.Contains(out, "up to date") {
+		t.Errorf("second run imported again: %s", out)
+	}
+	if got := images(); len(got) != 1 || got[0] != "busybox:latest" {
+		t.Errorf("images after two runs: %q", got)
+	}
+	// A changed root filesystem (a new busybox-static) is imported, and
+	// the old image goes.
+	os.WriteFile(filepath.Join(rootfs, "etc/motd"), []byte("new\n"), 0o644)
+	demo()
+	if got := images(); len(got) != 1 || got[0] != "busybox:latest" {
+		t.Errorf("images after a change: %q", got)
+	}
+	if r := berth(t, "", "--root", root, "run", "--rm", "--network", "none", "busybox", "cat", "/etc/motd"); r.code != 0 || r.stdout != "new\n" {
+		t.Errorf("the new image: %+v", r)
+	}
 }
