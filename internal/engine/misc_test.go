@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 	"runtime"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	"github.com/berth-runtime/berth/internal/managed"
 	"github.com/berth-runtime/berth/internal/spec"
 	"github.com/berth-runtime/berth/internal/volume"
+	"golang.org/x/sys/unix"
 )
 
 // TestCheckPlatform: --platform takes the host's platform in Docker's
@@ -112,5 +114,32 @@ func TestResolveVolumesFrom(t *testing.T) {
 		if err := e.ResolveVolumesFrom(&c, []string{v}); !errors.Is(err, want) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("--volumes-from %q: %v, want %v", v, err, want)
 		}
+	}
+}
+
+// TestCheckUlimitsRaisable: a hard limit above this process's own is
+// refused in one line without the capability to raise it, and taken
+// with it; a lower one is always taken; nofile is capped by fs.nr_open.
+func TestCheckUlimitsRaisable(t *testing.T) {
+	var cur unix.Rlimit
+	if err := unix.Getrlimit(unix.RLIMIT_NPROC, &cur); err != nil {
+		t.Fatal(err)
+	}
+	yes, no := func() bool { return true }, func() bool { return false }
+	if err := checkUlimitsRaisable([]string{"nproc=1:2", "core=0"}, no); err != nil {
+		t.Errorf("lower limits: %v", err)
+	}
+	if cur.Max == unix.RLIM_INFINITY {
+		t.Skip("this process's nproc hard limit is unlimited already")
+	}
+	err := checkUlimitsRaisable([]string{"nproc=-1"}, no)
+	if !errors.Is(err, errdefs.ErrInvalidArgument) || !strings.Contains(err.Error(), fmt.Sprintf("use at most nproc=%d", cur.Max)) || strings.Contains(err.Error(), "\n") {
+		t.Errorf("nproc=-1 without CAP_SYS_RESOURCE: %v", err)
+	}
+	if err := checkUlimitsRaisable([]string{"nproc=-1"}, yes); err != nil {
+		t.Errorf("nproc=-1 with CAP_SYS_RESOURCE: %v", err)
+	}
+	if err := checkUlimitsRaisable([]string{"nofile=-1"}, yes); !errors.Is(err, errdefs.ErrInvalidArgument) || !strings.Contains(err.Error(), "fs.nr_open") {
+		t.Errorf("nofile=-1: %v", err)
 	}
 }

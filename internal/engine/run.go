@@ -130,7 +130,10 @@ func CheckConfig(cfg managed.Config) error {
 	if err := checkNetworkFiles(cfg); err != nil {
 		return err
 	}
-	return spec.CheckExtras(cfg.Extras(), cfg.NetworkMode)
+	if err := spec.CheckExtras(cfg.Extras(), cfg.NetworkMode); err != nil {
+		return err
+	}
+	return checkUlimitsRaisable(cfg.Ulimits, canRaiseLimits)
 }
 
 // checkNetworkFiles refuses --add-host and --dns where berth writes no

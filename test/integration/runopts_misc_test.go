@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -261,4 +262,52 @@ func TestDemoImageNoDangling(t *testing.T) {
 	if r := berth(t, "", "--root", root, "run", "--rm", "--network", "none", "busybox", "cat", "/etc/motd"); r.code != 0 || r.stdout != "new\n" {
 		t.Errorf("the new image: %+v", r)
 	}
+}
+
+// TestUlimitUnlimited: --ulimit nproc=-1 is unlimited inside, with and
+// without a user namespace (whose init stage cannot raise a hard limit
+// itself: berth sets the limits from outside, as runc). Where berth lacks
+// CAP_SYS_RESOURCE (this project's test host withholds it from root) the
+// kernel refuses any runtime a hard limit above its own: berth says so in
+// one line, before anything is made.
+func TestUlimitUnlimited(t *testing.T) {
+	needRoot(t)
+	keepSubidFiles(t)
+	before := snapshot(t)
+	script := "grep 'Max processes' /proc/self/limits"
+	for _, flags := range [][]string{{}, {"--userns", "auto"}} {
+		args := append(append([]string{"run", "--rm", "--network", "none", "--ulimit", "nproc=-1"}, flags...), "--rootfs", rootfsDir, "/bin/sh", "-c", script)
+		r := berth(t, "", args...)
+		if hasCapSysResource(t) {
+			if f := strings.Fields(r.stdout); r.code != 0 || len(f) < 4 || f[2] != "unlimited" || f[3] != "unlimited" {
+				t.Errorf("--ulimit nproc=-1 %q: %+v", flags, r)
+			}
+			continue
+		}
+		if r.code != 125 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "raising it needs CAP_SYS_RESOURCE") {
+			t.Errorf("--ulimit nproc=-1 %q without CAP_SYS_RESOURCE: %+v", flags, r)
+		}
+	}
+	// Lowering works everywhere, in a user namespace too.
+	r := berth(t, "", "run", "--rm", "--network", "none", "--userns", "auto", "--ulimit", "nproc=500:1000", "--rootfs", rootfsDir, "/bin/sh", "-c", script)
+	if f := strings.Fields(r.stdout); r.code != 0 || len(f) < 4 || f[2] != "500" || f[3] != "1000" {
+		t.Errorf("--ulimit nproc=500:1000 --userns auto: %+v", r)
+	}
+	checkNoLeaks(t, before)
+}
+
+// hasCapSysResource is whether this process holds CAP_SYS_RESOURCE.
+func hasCapSysResource(t *testing.T) bool {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			return err == nil && n&(1<<24) != 0
+		}
+	}
+	return false
 }
