@@ -143,3 +143,28 @@ func TestCheckUlimitsRaisable(t *testing.T) {
 		t.Errorf("nofile=-1: %v", err)
 	}
 }
+
+// TestVolumeAt: cp's paths of a stopped container go to the deepest
+// volume whose destination holds them, lexically, keeping docker cp's
+// trailing "/." and "/"; others stay in the container's root.
+func TestVolumeAt(t *testing.T) {
+	rec := managed.Record{Config: &managed.Config{Mounts: []spec.MountRequest{
+		{Type: spec.MountVolume, Source: "data", Destination: "/data"},
+		{Type: spec.MountVolume, Source: "deep", Destination: "/data/deep"},
+		{Type: spec.MountBind, Source: "/srv", Destination: "/srv"},
+	}}}
+	for p, want := range map[string][2]string{
+		"/data": {"data", "/"}, "/data/": {"data", "/"}, "/data/.": {"data", "/."}, "data/x/y": {"data", "/x/y"},
+		"/data/x/": {"data", "/x/"}, "/data/x/.": {"data", "/x/."}, "/data/deep/f": {"deep", "/f"}, "/data/deeper": {"data", "/deeper"},
+		"/data/../etc/passwd": {"", ""}, "/datum": {"", ""}, "/srv/f": {"", ""}, "/": {"", ""},
+	} {
+		m, rest := volumeAt(rec, p)
+		got := [2]string{"", rest}
+		if m != nil {
+			got[0] = m.Source
+		}
+		if got != want {
+			t.Errorf("%s: %q, want %q", p, got, want)
+		}
+	}
+}
