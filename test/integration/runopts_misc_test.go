@@ -275,6 +275,7 @@ func TestUlimitUnlimited(t *testing.T) {
 	keepSubidFiles(t)
 	before := snapshot(t)
 	script := "grep 'Max processes' /proc/self/limits"
+	t.Logf("CAP_SYS_RESOURCE here: %v", hasCapSysResource(t))
 	for _, flags := range [][]string{{}, {"--userns", "auto"}} {
 		args := append(append([]string{"run", "--rm", "--network", "none", "--ulimit", "nproc=-1"}, flags...), "--rootfs", rootfsDir, "/bin/sh", "-c", script)
 		r := berth(t, "", args...)
