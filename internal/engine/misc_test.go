@@ -19,7 +19,11 @@ import (
 // forms and refuses another in one line that names both.
 func TestCheckPlatform(t *testing.T) {
 	arch := runtime.GOARCH
-	for _, p := range []string{"", "linux", arch, "linux/" + arch, "LINUX/" + strings.ToUpper(arch)} {
+	accepted := []string{"", "linux", arch, "linux/" + arch, "LINUX/" + strings.ToUpper(arch)}
+	if arch == "amd64" {
+		accepted = append(accepted, "x86_64", "linux/x86-64", "linux/amd64/v3")
+	}
+	for _, p := range accepted {
 		if err := CheckPlatform(p); err != nil {
 			t.Errorf("--platform %q: %v", p, err)
 		}
@@ -28,7 +32,7 @@ func TestCheckPlatform(t *testing.T) {
 	if arch == "arm64" {
 		other = "amd64"
 	}
-	for _, p := range []string{"linux/" + other, other, "windows", "windows/" + arch, "linux/" + arch + "/bogus/x", "/", "linux/"} {
+	for _, p := range []string{"linux/" + other, other, "aarch64", "windows", "windows/" + arch, "linux/" + arch + "/bogus/x", "linux/" + arch + "/v9", "/", "linux/"} {
 		err := CheckPlatform(p)
 		if !errors.Is(err, errdefs.ErrInvalidArgument) || strings.Contains(err.Error(), "\n") {
 			t.Errorf("--platform %q: %v", p, err)

@@ -1,8 +1,8 @@
 package engine
 
 import (
+	"fmt"
 	"runtime"
-	"strings"
 
 	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/berth-runtime/berth/internal/image"
@@ -18,30 +18,30 @@ func CheckPlatform(p string) error {
 	if p == "" {
 		return nil
 	}
-	parts := strings.Split(strings.ToLower(p), "/")
-	ok := false
-	switch len(parts) {
-	case 1:
-		ok = parts[0] == "linux" || parts[0] == runtime.GOARCH
-	case 2, 3:
-		ok = parts[0] == "linux" && parts[1] == runtime.GOARCH && (len(parts) == 2 || hostVariant(parts[2]))
+	pl, err := image.ParsePlatform(p)
+	if err == nil && (pl.OS != "linux" || pl.Architecture != runtime.GOARCH || !hostVariant(pl.Variant)) {
+		err = fmt.Errorf("another platform")
 	}
-	if !ok {
+	if err != nil {
 		return errdefs.New(errdefs.ErrInvalidArgument, "berth runs %s images on this host; --platform %s needs emulation berth does not provide", HostPlatform(), p)
 	}
 	return nil
 }
 
-// hostVariant is whether v is the variant of this host's architecture
-// that images name (arm64's v8; amd64 images name none, or v1..v4).
+// hostVariant is whether v ("" for none) names the variant of this
+// host's architecture that images name: arm64's v8; amd64's v1 to v4,
+// which this host is taken to run as Docker does.
 func hostVariant(v string) bool {
+	if v == "" {
+		return true
+	}
 	switch runtime.GOARCH {
 	case "arm64":
 		return v == "v8"
 	case "amd64":
 		return v == "v1" || v == "v2" || v == "v3" || v == "v4"
 	}
-	return v != ""
+	return false
 }
 
 // checkImagePlatform refuses an image made for another platform (pulled
