@@ -32,8 +32,7 @@ deps:
 # busybox-static and runs a demo container (no registry needed).
 demo: deps build
 	scripts/mkrootfs.sh $(DEMO_ROOTFS)
-	tar -C $(DEMO_ROOTFS) -cf .cache/busybox-rootfs.tar .
-	bin/berth image import .cache/busybox-rootfs.tar busybox
+	scripts/demo-image.sh $(DEMO_ROOTFS) .cache/busybox-rootfs.tar
 	bin/berth run --rm --hostname box --pids-limit 64 --memory 256m --cpus 0.5 -e FOO=bar busybox /bin/sh -c 'hostname; ps; echo $$FOO; ip -4 -o addr show eth0'
 
 # The whole suite: unit tests, a short run of every fuzz test, integration

@@ -131,6 +131,9 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, s
 		// While the child's runtime starts; it joins by itself.
 		err = cg.Create(withDefaultDeviceRules(s.Linux.Resources))
 	}
+	if err == nil && spec.HasNamespace(s, specs.UserNamespace) {
+		err = setRlimitsOf(p.pid, cfg.Process.Rlimits)
+	}
 	if err == nil {
 		cfg.State.Pid = p.pid
 		err = send(sock, cfg)

@@ -98,6 +98,9 @@ func (e *Engine) Create(cfg managed.Config, o CreateOptions) (managed.Record, *m
 		}
 		rec.ImageID = img.ID
 		if ic, err := store.Config(img.ID); err == nil {
+			if err := checkImagePlatform(o.Image, ic); err != nil {
+				return managed.Record{}, nil, err
+			}
 			cfg.Labels = mergeLabels(ic.Labels, cfg.Labels)
 		}
 	}
@@ -128,7 +131,10 @@ func CheckConfig(cfg managed.Config) error {
 	if err := checkNetOptions(cfg); err != nil {
 		return err
 	}
-	return spec.CheckExtras(cfg.Extras(), cfg.NetworkMode)
+	if err := spec.CheckExtras(cfg.Extras(), cfg.NetworkMode); err != nil {
+		return err
+	}
+	return checkUlimitsRaisable(cfg.Ulimits, canRaiseLimits)
 }
 
 // checkNetworkFiles refuses --add-host and --dns where berth writes no
