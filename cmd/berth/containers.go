@@ -11,6 +11,7 @@ import (
 	"github.com/berth-runtime/berth/internal/container"
 	"github.com/berth-runtime/berth/internal/engine"
 	"github.com/berth-runtime/berth/internal/errdefs"
+	"github.com/berth-runtime/berth/internal/health"
 	"github.com/berth-runtime/berth/internal/logs"
 	"github.com/berth-runtime/berth/internal/managed"
 	"github.com/berth-runtime/berth/internal/spec"
@@ -64,13 +65,17 @@ func newPsCommand(g *globalOptions) *cobra.Command {
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var recs []managed.Record
+			byHealth, filters, err := healthFilters(filters)
+			if err != nil {
+				return err
+			}
 			for _, rec := range g.containers().List() {
 				rec = withPause(g, rec)
-				if (all || rec.State.Up()) && matches(rec, filters) {
+				if (all || rec.State.Up()) && matches(rec, filters) && matchesHealth(g, rec, byHealth) {
 					recs = append(recs, rec)
 				}
 			}
-			return printContainers(os.Stdout, recs, quiet, format)
+			return printContainersWith(os.Stdout, recs, quiet, format, g.engine().Health)
 		},
 	}
 	cmd.Flags().BoolVarP(&all, "all", "a", false, "show every container (default: running ones)")
@@ -109,6 +114,12 @@ func matches(rec managed.Record, filters []string) bool {
 }
 
 func printContainers(w io.Writer, recs []managed.Record, quiet bool, format string) error {
+	return printContainersWith(w, recs, quiet, format, nil)
+}
+
+// printContainersWith is printContainers with each running container's
+// health (healthOf, if set) in its status, as docker ps shows it.
+func printContainersWith(w io.Writer, recs []managed.Record, quiet bool, format string, healthOf func(managed.Record) *health.State) error {
 	if quiet {
 		for _, rec := range recs {
 			fmt.Fprintln(w, managed.ShortID(rec.ID))
@@ -117,7 +128,7 @@ func printContainers(w io.Writer, recs []managed.Record, quiet bool, format stri
 	}
 	rows := make([]any, len(recs))
 	for i, rec := range recs {
-		rows[i] = row(rec)
+		rows[i] = withHealth(row(rec), rec, healthOf)
 	}
 	return printFormatted(w, format, psTable, psHeaders, rows)
 }
@@ -339,7 +350,7 @@ func newInspectCommand(g *globalOptions) *cobra.Command {
 			var out []inspectInfo
 			err := forEach(g, args, func(rec managed.Record) error {
 				rec = withPause(g, rec)
-				info := inspectInfo{Record: rec}
+				info := inspectInfo{Record: rec, State: inspectState{State: rec.State, Health: g.engine().Health(rec)}}
 				// The config of its last run, stored beside the record
 				// (the runtime's, for a --rm container or one an older
 				// berth started).
@@ -388,6 +399,15 @@ type inspectInfo struct {
 	Config       *inspectConfig        `json:"Config,omitempty"`
 	Mounts       []specs.Mount         `json:"Mounts,omitempty"`
 	Resources    *specs.LinuxResources `json:"Resources,omitempty"`
+	// State is the record's with Docker's State.Health.
+	State inspectState `json:"State"`
+}
+
+// inspectState is a container's state with its health (from its own
+// file, beside the record), as docker inspect's State.
+type inspectState struct {
+	managed.State
+	Health *health.State `json:"Health,omitempty"`
 }
 
 type inspectConfig struct {

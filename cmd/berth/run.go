@@ -47,6 +47,8 @@ type runFlags struct {
 	net netFlags
 	// misc are --platform, --volumes-from and the refused options.
 	misc miscFlags
+	// health are --health-*, --no-healthcheck and --init.
+	health healthFlags
 }
 
 func newRunCommand(g *globalOptions) *cobra.Command {
@@ -110,6 +112,7 @@ func addRunFlags(fl *pflag.FlagSet, f *runFlags) {
 	addOptionFlags(fl, &f.options)
 	addNetFlags(fl, &f.net)
 	addMiscFlags(fl, &f.misc)
+	addHealthFlags(fl, &f.health)
 }
 
 func runContainer(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []string) error {
@@ -211,6 +214,9 @@ func (f *runFlags) prepare(g *globalOptions, fl *pflag.FlagSet, args []string) (
 		return managed.Config{}, none, err
 	}
 	if err := f.misc.apply(g, &cfg); err != nil {
+		return managed.Config{}, none, err
+	}
+	if err := f.health.apply(&cfg, fl); err != nil {
 		return managed.Config{}, none, err
 	}
 	if err := f.options.apply(&cfg, fl); err != nil {

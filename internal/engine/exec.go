@@ -21,6 +21,9 @@ type ExecOptions struct {
 	User, Workdir string
 	TTY, Detach   bool
 	Stdio         Stdio
+	// Cancel and Background are container.ExecOptions' (a health probe).
+	Cancel     <-chan struct{}
+	Background bool
 }
 
 // Exec runs a command in the running container's namespaces, cgroup and
@@ -43,7 +46,7 @@ func (e *Engine) Exec(rec managed.Record, o ExecOptions) (container.Exit, error)
 		return container.Exit{}, err
 	}
 	return c.Exec(container.ExecOptions{Process: p, Stdin: o.Stdio.In, Stdout: o.Stdio.Out, Stderr: o.Stdio.Err,
-		RelayStdio: o.Stdio.Relay, Detach: o.Detach})
+		RelayStdio: o.Stdio.Relay, Detach: o.Detach, Cancel: o.Cancel, Background: o.Background})
 }
 
 // execEnv is an exec's environment: the container's, TERM=xterm with a

@@ -14,6 +14,7 @@ import (
 	"github.com/berth-runtime/berth/internal/checkpoint"
 	"github.com/berth-runtime/berth/internal/container"
 	"github.com/berth-runtime/berth/internal/errdefs"
+	"github.com/berth-runtime/berth/internal/health"
 	"github.com/berth-runtime/berth/internal/managed"
 	"github.com/berth-runtime/berth/internal/network/usermode"
 	"github.com/berth-runtime/berth/internal/pidfd"
@@ -102,6 +103,7 @@ func (e *Engine) Create(cfg managed.Config, o CreateOptions) (managed.Record, *m
 				return managed.Record{}, nil, err
 			}
 			cfg.Labels = mergeLabels(ic.Labels, cfg.Labels)
+			cfg.Healthcheck = health.Merge(ic.Healthcheck, cfg.Healthcheck)
 		}
 	}
 	owner, err := e.Containers().Create(rec)
@@ -129,6 +131,9 @@ func CheckConfig(cfg managed.Config) error {
 		return err
 	}
 	if err := checkNetOptions(cfg); err != nil {
+		return err
+	}
+	if err := cfg.Healthcheck.Validate(); err != nil {
 		return err
 	}
 	if err := spec.CheckExtras(cfg.Extras(), cfg.NetworkMode); err != nil {
@@ -319,6 +324,7 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 		}
 		defer release()
 	}
+	stopHealth := func() {}
 	run.Started = func(pid int) {
 		mounts.keep()
 		if r, err := store.Update(rec.ID, func(r *managed.Record) {
@@ -331,6 +337,7 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 		if started != nil {
 			started(pid)
 		}
+		stopHealth = e.startHealth(*rec)
 		if !rec.AutoRemove {
 			// For inspect once it stopped (a --rm container will not
 			// be there then: its start costs nothing more).
@@ -344,6 +351,7 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 	} else {
 		exit, err = container.Run(run)
 	}
+	stopHealth()
 	return exit, warnings, err
 }
 
