@@ -136,6 +136,11 @@ func CheckConfig(cfg managed.Config) error {
 	if err := cfg.Healthcheck.Validate(); err != nil {
 		return err
 	}
+	if cfg.Init {
+		if _, err := initBinary(); err != nil {
+			return err
+		}
+	}
 	if err := spec.CheckExtras(cfg.Extras(), cfg.NetworkMode); err != nil {
 		return err
 	}
@@ -301,6 +306,11 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 	s, err := spec.FromRunOptions(o)
 	if err != nil {
 		return container.Exit{}, warnings, err
+	}
+	if cfg.Init {
+		if err := withInit(s); err != nil {
+			return container.Exit{}, warnings, err
+		}
 	}
 	run.Spec = s
 	net := &managed.Network{Mode: o.Network}
