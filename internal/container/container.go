@@ -80,6 +80,10 @@ type Options struct {
 	// container, so that exec can read it; it is written once the
 	// container runs.
 	KeepSpec bool
+	// SavedBeforeStarted calls Started only once that config is saved:
+	// whoever learns then that the container runs (berth run -d, a health
+	// check) may exec into it at once. Off, Started is not delayed.
+	SavedBeforeStarted bool
 	// RootOverlay, when set, is an image's copy-on-write root filesystem,
 	// which the init stage mounts at the config's root path.
 	RootOverlay *rootfs.Overlay
@@ -197,9 +201,9 @@ func Run(o Options) (Exit, error) {
 	}()
 	defer func() { <-saved }()
 	if o.Started != nil {
-		// Whoever learns that it runs (berth run -d, a health check) may
-		// exec into it at once, which reads the saved config.
-		<-saved
+		if o.SavedBeforeStarted {
+			<-saved
+		}
 		o.Started(c.init.pid)
 	}
 	if err := hooks.RunAll("poststart", hooksOf(o.Spec).Poststart, c.ociState()); err != nil {

@@ -250,7 +250,8 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 	o := runOptions(cfg)
 	store := e.Containers()
 	run := container.Options{StateRoot: e.Runroot, ID: rec.ID, Stdin: io.In, Stdout: io.Out, Stderr: io.Err, RelayStdio: io.Relay,
-		KeepSpec: true, TakeTerminal: io.TakeTerminal, Rootless: rootless.Active(), Warn: e.warn}
+		KeepSpec: true, TakeTerminal: io.TakeTerminal, Rootless: rootless.Active(), Warn: e.warn,
+		SavedBeforeStarted: rec.Detached || cfg.Healthcheck.Enabled()}
 	ns, err := e.resolveUserns(cfg, rec, &o)
 	if err != nil {
 		return container.Exit{}, nil, err
@@ -344,10 +345,12 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 		}); err == nil {
 			*rec = r
 		}
+		// Before started: whoever is told it runs (berth run -d, start,
+		// restart) sees its health starting, not the last run's.
+		stopHealth = e.startHealth(*rec)
 		if started != nil {
 			started(pid)
 		}
-		stopHealth = e.startHealth(*rec)
 		if !rec.AutoRemove {
 			// For inspect once it stopped (a --rm container will not
 			// be there then: its start costs nothing more).
