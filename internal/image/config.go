@@ -68,11 +68,20 @@ func (s *Store) healthcheck(id string) (*health.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read config of image %s: %w", id, err)
 	}
+	hc, err := parseHealthcheck(b)
+	if err != nil {
+		return nil, fmt.Errorf("parse config of image %s: %w", id, err)
+	}
+	return hc, nil
+}
+
+// parseHealthcheck is the Healthcheck of an image config's JSON.
+func parseHealthcheck(b []byte) (*health.Config, error) {
 	var cf struct {
 		Config struct{ Healthcheck *health.Config } `json:"config"`
 	}
 	if err := json.Unmarshal(b, &cf); err != nil {
-		return nil, fmt.Errorf("parse config of image %s: %w", id, err)
+		return nil, err
 	}
 	return cf.Config.Healthcheck, nil
 }
