@@ -94,3 +94,17 @@ func hasProcess(ps, pid, ppid, comm string) bool {
 	}
 	return false
 }
+
+// TestInitTerminalInterrupt: with -it --init, ctrl-c on the terminal
+// stops a sleep (the command owns the container's terminal), where
+// without --init PID 1 would ignore it.
+func TestInitTerminalInterrupt(t *testing.T) {
+	needRoot(t)
+	r := runPTY(t, func(master *os.File, p *os.Process, out *syncBuffer) {
+		out.waitFor(t, "ready")
+		master.Write([]byte{3})
+	}, "run", "--rm", "-it", "--init", "--network", "none", "--rootfs", rootfsDir, "/bin/sh", "-c", "echo ready; exec sleep 30")
+	if r.code != 130 {
+		t.Errorf("ctrl-c with --init: exit %d, want 130:\n%s", r.code, r.output)
+	}
+}
