@@ -14,14 +14,17 @@ import (
 // now.
 func newHealthcheckCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "healthcheck COMMAND",
-		Short: "Run a container's health check",
+		Use:     "healthcheck COMMAND",
+		Short:   "Run a container's health check",
+		Example: "  berth healthcheck run web",
 	}
 	cmd.AddCommand(&cobra.Command{
 		Use:     "run CONTAINER",
 		Short:   "Run the container's health check now: exit 0 if it passed, 1 (and the health status) if not",
 		Example: "  berth healthcheck run web",
 		Args:    cobra.ExactArgs(1),
+		// The container's name.
+		ValidArgsFunction: completeContainers(g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rec, err := g.containers().Get(args[0])
 			if err != nil {
