@@ -53,9 +53,11 @@ type inspectedHealth struct {
 	}
 	CreateConfig struct {
 		Healthcheck *struct {
-			Test     []string
-			Interval time.Duration
-			Retries  int
+			Test          []string
+			Interval      time.Duration
+			StartPeriod   time.Duration
+			StartInterval time.Duration
+			Retries       int
 		}
 	}
 }
@@ -73,7 +75,7 @@ func inspectHealth(t *testing.T, ref string) inspectedHealth {
 // as want.
 func waitHealth(t *testing.T, ref, want string) inspectedHealth {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		h := inspectHealth(t, ref)
 		if h.State.Health != nil && h.State.Health.Status == want {
@@ -105,11 +107,14 @@ func TestHealthCheck(t *testing.T) {
 	needRoot(t)
 	ref := healthImage(t)
 	const c = "health-flags"
+	// Failures in the start period do not count while it starts, so it
+	// stays starting, however slow the machine, until the file exists.
 	mustBerth(t, "run", "-d", "--name", c, "--network", "none", "--health-cmd", "echo probing; test -e /tmp/ready",
-		"--health-interval", "1s", ref)
+		"--health-interval", "1s", "--health-start-period", "10m", "--health-start-interval", "300ms", ref)
 	t.Cleanup(func() { berth(t, "", "rm", "-f", c) })
 	h := inspectHealth(t, c)
-	if hc := h.CreateConfig.Healthcheck; hc == nil || hc.Test[1] != "echo probing; test -e /tmp/ready" || hc.Interval != time.Second || hc.Retries != 2 {
+	if hc := h.CreateConfig.Healthcheck; hc == nil || hc.Test[1] != "echo probing; test -e /tmp/ready" || hc.Interval != time.Second ||
+		hc.StartPeriod != 10*time.Minute || hc.StartInterval != 300*time.Millisecond || hc.Retries != 2 {
 		t.Errorf("health check of flags over the image's: %+v", hc)
 	}
 	if st := psStatus(t, c); !strings.HasSuffix(st, "(health: starting)") {
@@ -117,6 +122,9 @@ func TestHealthCheck(t *testing.T) {
 	}
 	if r := berth(t, "", "healthcheck", "run", c); r.code != 1 || r.stdout != "starting\n" {
 		t.Errorf("healthcheck run while failing: %+v", r)
+	}
+	if h := inspectHealth(t, c); h.State.Health == nil || h.State.Health.FailingStreak != 0 || len(h.State.Health.Log) == 0 {
+		t.Errorf("failures in the start period counted, or none logged: %+v", h.State.Health)
 	}
 	mustBerth(t, "exec", c, "touch", "/tmp/ready")
 	h = waitHealth(t, c, "healthy")
