@@ -24,6 +24,7 @@ build:
 	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/berth-oci ./cmd/berth-oci
 	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/berth-init ./cmd/berth-init
 	$(NSENTER_CC) $(NSENTER_CFLAGS) -o bin/berth-nsenter cmd/berth-nsenter/*.c
+	$(NSENTER_CC) $(NSENTER_CFLAGS) -o bin/berth-pid1 cmd/berth-pid1/*.c
 
 deps:
 	scripts/install-deps.sh
@@ -32,8 +33,7 @@ deps:
 # busybox-static and runs a demo container (no registry needed).
 demo: deps build
 	scripts/mkrootfs.sh $(DEMO_ROOTFS)
-	tar -C $(DEMO_ROOTFS) -cf .cache/busybox-rootfs.tar .
-	bin/berth image import .cache/busybox-rootfs.tar busybox
+	scripts/demo-image.sh $(DEMO_ROOTFS) .cache/busybox-rootfs.tar
 	bin/berth run --rm --hostname box --pids-limit 64 --memory 256m --cpus 0.5 -e FOO=bar busybox /bin/sh -c 'hostname; ps; echo $$FOO; ip -4 -o addr show eth0'
 
 # The whole suite: unit tests, a short run of every fuzz test, integration
@@ -70,6 +70,7 @@ test-v2: build
 	cp bin/berth-oci $(VM_PAYLOAD)/berth-oci
 	cp bin/berth-init $(VM_PAYLOAD)/berth-init
 	cp bin/berth-nsenter $(VM_PAYLOAD)/berth-nsenter
+	cp bin/berth-pid1 $(VM_PAYLOAD)/berth-pid1
 	CGO_ENABLED=0 go build -o $(VM_PAYLOAD)/berth-probe ./test/probe
 	go build -o $(VM_PAYLOAD)/int80 ./test/integration/testdata/int80
 	go test -c -o $(VM_PAYLOAD)/integration.test ./test/integration
@@ -121,6 +122,7 @@ install: build man
 	install -D -m 0755 bin/berth-oci $(DESTDIR)$(PREFIX)/bin/berth-oci
 	install -D -m 0755 bin/berth-init $(DESTDIR)$(PREFIX)/bin/berth-init
 	install -D -m 0755 bin/berth-nsenter $(DESTDIR)$(PREFIX)/bin/berth-nsenter
+	install -D -m 0755 bin/berth-pid1 $(DESTDIR)$(PREFIX)/bin/berth-pid1
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0644 .cache/man1/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	# berth's range of subordinate IDs for --userns=auto (first use adds it too).

@@ -12,6 +12,7 @@ import (
 
 	"github.com/berth-runtime/berth/internal/engine"
 	"github.com/berth-runtime/berth/internal/errdefs"
+	"github.com/berth-runtime/berth/internal/health"
 	"github.com/berth-runtime/berth/internal/logs"
 	"github.com/berth-runtime/berth/internal/managed"
 	"github.com/berth-runtime/berth/internal/spec"
@@ -64,6 +65,8 @@ type psOptions struct {
 	last                              int
 	format                            string
 	filters                           []string
+	// health is each running container's health, for its status.
+	health func(managed.Record) *health.State
 }
 
 func newPsCommand(g *globalOptions) *cobra.Command {
@@ -78,6 +81,7 @@ func newPsCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			o.health = g.engine().Health
 			return printContainers(os.Stdout, recs, o, g.engine().ContainerSizes)
 		},
 	}
@@ -96,8 +100,11 @@ func newPsCommand(g *globalOptions) *cobra.Command {
 // selectContainers are ps's: newest first, running ones (every one with
 // -a, -n or -l), filtered, then the first N of -n (1 with -l), as docker.
 func selectContainers(g *globalOptions, o psOptions) ([]managed.Record, error) {
-	filters, err := resolvePsFilters(g, o.filters)
+	byHealth, filters, err := healthFilters(o.filters)
 	if err != nil {
+		return nil, err
+	}
+	if filters, err = resolvePsFilters(g, filters); err != nil {
 		return nil, err
 	}
 	last := o.last
@@ -110,7 +117,7 @@ func selectContainers(g *globalOptions, o psOptions) ([]managed.Record, error) {
 			break
 		}
 		rec = withPause(g, rec)
-		if (o.all || last >= 0 || rec.State.Up()) && matches(rec, filters) {
+		if (o.all || last >= 0 || rec.State.Up()) && matches(rec, filters) && matchesHealth(g, rec, byHealth) {
 			recs = append(recs, rec)
 		}
 	}
@@ -173,7 +180,7 @@ func printContainers(w io.Writer, recs []managed.Record, o psOptions, sizes func
 			rw, virtual := sizes(rec)
 			r.Size = fmt.Sprintf("%s (virtual %s)", humanSize(rw), humanSize(virtual))
 		}
-		rows[i] = r
+		rows[i] = withHealth(r, rec, o.health)
 	}
 	return printFormatted(w, o.format, table, psHeaders, rows)
 }

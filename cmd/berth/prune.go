@@ -16,7 +16,8 @@ const (
 	pruneImagesWarning     = "WARNING! This will remove all dangling images."
 	pruneAllImagesWarning  = "WARNING! This will remove all images without at least one container associated to them."
 	pruneNetworksWarning   = "WARNING! This will remove all custom networks not used by at least one container."
-	pruneVolumesWarning    = "WARNING! This will remove all volumes not used by at least one container, and their data."
+	pruneVolumesWarning    = "WARNING! This will remove anonymous local volumes not used by at least one container."
+	pruneAllVolumesWarning = "WARNING! This will remove all local volumes not used by at least one container."
 )
 
 // confirm asks the user, as docker's prune commands do: the warning and

@@ -111,6 +111,7 @@ func newRoot() (*cobra.Command, *error) {
 		newTagCommand(g, "tag"), newPushCommand(g, "push"), newLoginCommand(g), newLogoutCommand(g),
 		newSaveCommand(g, "save"), newLoadCommand(g, "load"), newHistoryCommand(g, "history"),
 		newCpCommand(g), newDiffCommand(g), newExportCommand(g), newEventsCommand(g))
+	root.AddCommand(newHealthcheckCommand(g))
 	for _, c := range append(root.Commands(), containerGroup(root).Commands()...) {
 		if slices.Contains(containerCommands, c.Name()) {
 			c.ValidArgsFunction = completeContainers(g)

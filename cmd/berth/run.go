@@ -45,6 +45,10 @@ type runFlags struct {
 	options optionFlags
 	// net are --expose, -P, --ip, --mac-address, --network-alias, ...
 	net netFlags
+	// misc are --platform, --volumes-from and the refused options.
+	misc miscFlags
+	// health are --health-*, --no-healthcheck and --init.
+	health healthFlags
 }
 
 func newRunCommand(g *globalOptions) *cobra.Command {
@@ -87,7 +91,7 @@ func addRunFlags(fl *pflag.FlagSet, f *runFlags) {
 	fl.BoolVarP(&o.Interactive, "interactive", "i", false, "keep stdin open and pass it to the container")
 	fl.BoolVarP(&o.TTY, "tty", "t", false, "give the container a terminal")
 	fl.StringVar(&f.name, "name", "", "name the container")
-	fl.StringVar(&o.Hostname, "hostname", "", "container host name (default: the first 12 characters of its ID)")
+	fl.StringVarP(&o.Hostname, "hostname", "h", "", "container host name (default: the first 12 characters of its ID)")
 	fl.StringArrayVarP(&o.Env, "env", "e", nil, "set an environment variable (KEY=VALUE, or KEY to copy the host's)")
 	fl.StringArrayVar(&o.EnvFiles, "env-file", nil, "read environment variables from a file")
 	fl.StringVarP(&o.Workdir, "workdir", "w", "", "working directory inside the container")
@@ -107,6 +111,8 @@ func addRunFlags(fl *pflag.FlagSet, f *runFlags) {
 	addUsernsFlags(fl, f)
 	addOptionFlags(fl, &f.options)
 	addNetFlags(fl, &f.net)
+	addMiscFlags(fl, &f.misc)
+	addHealthFlags(fl, &f.health)
 }
 
 func runContainer(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []string) error {
@@ -197,11 +203,20 @@ func (f *runFlags) prepare(g *globalOptions, fl *pflag.FlagSet, args []string) (
 	if !f.detach && f.restart != "no" {
 		return managed.Config{}, none, errors.New("--restart needs a detached container (-d): a foreground container ends with berth")
 	}
+	if err := f.misc.check(fl); err != nil {
+		return managed.Config{}, none, err
+	}
 	cfg, err := f.config(args, keepID)
 	if err != nil {
 		return managed.Config{}, none, err
 	}
 	if err := f.net.apply(&cfg); err != nil {
+		return managed.Config{}, none, err
+	}
+	if err := f.misc.apply(g, &cfg); err != nil {
+		return managed.Config{}, none, err
+	}
+	if err := f.health.apply(&cfg, fl); err != nil {
 		return managed.Config{}, none, err
 	}
 	if err := f.options.apply(&cfg, fl); err != nil {

@@ -80,7 +80,7 @@ func newSystemPrune(g *globalOptions) *cobra.Command {
 	var force bool
 	cmd := &cobra.Command{
 		Use:   "prune [-a] [--volumes] [-f]",
-		Short: "Remove stopped containers, unused networks, dangling images (-a: every unused image) and with --volumes unused volumes",
+		Short: "Remove stopped containers, unused networks, dangling images (-a: every unused image) and with --volumes unused anonymous volumes",
 		Example: `  berth system prune
   berth system prune -a --volumes -f   # everything unused, without asking`,
 		Args: cobra.NoArgs,
@@ -95,7 +95,7 @@ func newSystemPrune(g *globalOptions) *cobra.Command {
 		},
 	}
 	cmd.Flags().BoolVarP(&o.AllImages, "all", "a", false, "remove every image no container uses, not only dangling ones")
-	cmd.Flags().BoolVar(&o.Volumes, "volumes", false, "also remove the volumes no container uses")
+	cmd.Flags().BoolVar(&o.Volumes, "volumes", false, "also remove the anonymous volumes no container uses (named ones stay, as in Docker 23: berth volume prune -a removes them)")
 	cmd.Flags().BoolVarP(&force, "force", "f", false, "do not ask for confirmation")
 	return cmd
 }
@@ -105,7 +105,7 @@ func newSystemPrune(g *globalOptions) *cobra.Command {
 func confirmSystemPrune(o engine.PruneOptions) bool {
 	lines := []string{"all stopped containers", "all networks not used by at least one container"}
 	if o.Volumes {
-		lines = append(lines, "all volumes not used by at least one container")
+		lines = append(lines, "all anonymous volumes not used by at least one container")
 	}
 	if o.AllImages {
 		lines = append(lines, "all images without at least one container associated to them")

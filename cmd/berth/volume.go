@@ -149,18 +149,21 @@ func newVolumeRm(g *globalOptions) *cobra.Command {
 }
 
 func newVolumePrune(g *globalOptions) *cobra.Command {
-	var force bool
+	var force, all bool
 	cmd := &cobra.Command{
-		Use:     "prune [-f]",
-		Short:   "Remove every volume no container uses",
-		Example: "  berth volume prune\n  berth volume prune -f   # without asking",
+		Use:     "prune [-a] [-f]",
+		Short:   "Remove the anonymous volumes no container uses (-a: every volume no container uses)",
+		Example: "  berth volume prune\n  berth volume prune -a -f   # named ones too, without asking",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !confirmed(force, pruneVolumesWarning) {
+			warning := pruneVolumesWarning
+			if all {
+				warning = pruneAllVolumesWarning
+			}
+			if !confirmed(force, warning) {
 				return nil
 			}
-			refs := g.engine().VolumeRefs()
-			removed, err := g.volumes().Prune(func(name string) bool { return len(refs[name]) > 0 })
+			removed, err := g.engine().PruneVolumes(all, nil)
 			for _, name := range removed {
 				fmt.Println(name)
 			}
@@ -168,6 +171,7 @@ func newVolumePrune(g *globalOptions) *cobra.Command {
 		},
 	}
 	addForce(cmd, &force)
+	cmd.Flags().BoolVarP(&all, "all", "a", false, "remove named volumes too, not only anonymous ones (as Docker 23)")
 	return cmd
 }
 

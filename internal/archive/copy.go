@@ -17,6 +17,18 @@ type Endpoint struct {
 	Maps IDMaps
 	// Name names the side in errors: "container web", or "" for the host.
 	Name string
+	// Named is the path as the user named it, when Path is another root's
+	// (a stopped container's volume, whose Root is the volume's
+	// directory): for messages, and the name a copy gets.
+	Named string
+}
+
+// named is the path as the user named it.
+func (e Endpoint) named() string {
+	if e.Named != "" {
+		return e.Named
+	}
+	return e.Path
 }
 
 // notFound is Docker's line for a path missing in a container.
@@ -48,7 +60,7 @@ func StatSource(src Endpoint, follow bool) (Source, error) {
 		return Source{}, err
 	}
 	if !info.Exists {
-		return Source{}, notFound(src, src.Path)
+		return Source{}, notFound(src, src.named())
 	}
 	s := Source{Info: info, Follow: follow, Contents: info.Dir && (strings.HasSuffix(src.Path, "/.") || src.Path == ".")}
 	if !info.Dir && strings.HasSuffix(src.Path, "/") {
@@ -118,7 +130,7 @@ func Copy(src, dst Endpoint, follow bool, o ExtractOptions) error {
 	if err != nil {
 		return err
 	}
-	dir, name, err := Plan(src.Path, s, dst)
+	dir, name, err := Plan(src.named(), s, dst)
 	if err != nil {
 		return err
 	}

@@ -80,6 +80,10 @@ type Options struct {
 	// container, so that exec can read it; it is written once the
 	// container runs.
 	KeepSpec bool
+	// SavedBeforeStarted calls Started only once that config is saved:
+	// whoever learns then that the container runs (berth run -d, a health
+	// check) may exec into it at once. Off, Started is not delayed.
+	SavedBeforeStarted bool
 	// RootOverlay, when set, is an image's copy-on-write root filesystem,
 	// which the init stage mounts at the config's root path.
 	RootOverlay *rootfs.Overlay
@@ -95,6 +99,9 @@ type Options struct {
 	// cgroup, and limits are refused with what the host lacks
 	// (cgroups.CheckNoLimits), never silently dropped.
 	Rootless bool
+	// background: a foreground exec that is forwarded no signals (a
+	// health probe).
+	background bool
 	// cgroupExists is set for exec: the process joins the container's
 	// cgroup instead of making one.
 	cgroupExists bool
@@ -194,6 +201,9 @@ func Run(o Options) (Exit, error) {
 	}()
 	defer func() { <-saved }()
 	if o.Started != nil {
+		if o.SavedBeforeStarted {
+			<-saved
+		}
 		o.Started(c.init.pid)
 	}
 	if err := hooks.RunAll("poststart", hooksOf(o.Spec).Poststart, c.ociState()); err != nil {
@@ -451,7 +461,12 @@ func (c *Container) saveSpec(s *specs.Spec) error {
 	if err != nil {
 		return fmt.Errorf("save config: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(c.handle.Dir(), "config.json"), b, 0o600); err != nil {
+	// Replaced whole: exec may read it while it is written.
+	tmp := filepath.Join(c.handle.Dir(), ".config.json")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return fmt.Errorf("save config: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(c.handle.Dir(), "config.json")); err != nil {
 		return fmt.Errorf("save config: %w", err)
 	}
 	return nil

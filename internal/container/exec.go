@@ -35,6 +35,11 @@ type ExecOptions struct {
 	// Cgroups, when set, are sub-cgroups of the container's to run the
 	// process in (runc's exec --cgroup; see cgroups.Cgroup.Sub).
 	Cgroups map[string]string
+	// Cancel, when it closes, kills the process (SIGKILL) that Exec
+	// waits for; Background forwards it none of this process's signals.
+	// Both are for a health probe, which its berth runs beside other work.
+	Cancel     <-chan struct{}
+	Background bool
 }
 
 // ErrPaused means the container is paused and the operation would wait
@@ -86,7 +91,7 @@ func (c *Container) Exec(o ExecOptions) (Exit, error) {
 	opts := Options{
 		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, ConsoleSocket: o.ConsoleSocket,
 		RelayStdio: o.RelayStdio && !o.Detach, noStdio: o.RelayStdio && o.Detach,
-		PreserveFDs: o.PreserveFDs, Foreground: !o.Detach, cgroupExists: true, target: target,
+		PreserveFDs: o.PreserveFDs, Foreground: !o.Detach, cgroupExists: true, target: target, background: o.Background,
 	}
 	if userns {
 		// The user namespace is joined by berth-nsenter (single-threaded),
@@ -117,6 +122,7 @@ func (c *Container) Exec(o ExecOptions) (Exit, error) {
 	// other commands (kill, state) work while the exec'd process runs.
 	c.Close()
 	c.handle = nil
+	p.cancel = o.Cancel
 	return p.wait(), nil
 }
 

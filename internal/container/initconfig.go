@@ -303,6 +303,13 @@ var rlimitNames = map[string]int{
 	"RLIMIT_STACK": unix.RLIMIT_STACK,
 }
 
+// RlimitResource is the resource number of an OCI rlimit type
+// (RLIMIT_NOFILE, ...).
+func RlimitResource(typ string) (int, bool) {
+	res, ok := rlimitNames[typ]
+	return res, ok
+}
+
 func processConfig(p *specs.Process) (*initproc.Process, error) {
 	out := &initproc.Process{
 		Args:            p.Args,

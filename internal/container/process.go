@@ -41,6 +41,8 @@ type initProcess struct {
 	// stage is an exec's init stage, which forks the program (pid) and
 	// exits; 0 for a container's init stage, which becomes its PID 1.
 	stage int
+	// cancel, when it closes, kills the process wait waits for.
+	cancel <-chan struct{}
 }
 
 // start forks the init stage into its new namespaces, creates the cgroup
@@ -50,7 +52,7 @@ type initProcess struct {
 // exec'd the program, or waits on its exec FIFO.
 func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, st func() specs.State) (_ *initProcess, err error) {
 	p := &initProcess{}
-	if o.Foreground {
+	if o.Foreground && !o.background {
 		p.signals = make(chan os.Signal, 16)
 		signal.Notify(p.signals, forwardedSignals...)
 		defer func() {
@@ -130,6 +132,9 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, s
 	case cg.Version == cgroups.V1 && !o.cgroupExists && !whole:
 		// While the child's runtime starts; it joins by itself.
 		err = cg.Create(withDefaultDeviceRules(s.Linux.Resources))
+	}
+	if err == nil && spec.HasNamespace(s, specs.UserNamespace) {
+		err = setRlimitsOf(p.pid, cfg.Process.Rlimits)
 	}
 	if err == nil {
 		cfg.State.Pid = p.pid
@@ -710,6 +715,12 @@ func (p *initProcess) wait() Exit {
 		select {
 		case sig := <-p.signals:
 			_ = p.signal(sig.(unix.Signal))
+		case <-p.cancel:
+			// Here, not in a goroutine of its own: the pidfd is closed
+			// below, and a late signal must never reach another
+			// process's pidfd that took its number.
+			_ = p.kill()
+			p.cancel = nil
 		case ws := <-done:
 			if p.relay != nil {
 				p.relay.Close()

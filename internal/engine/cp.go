@@ -27,14 +27,18 @@ type CopyOptions struct {
 // CopyFromContainer copies src in the container to dst on the host, or
 // as a tar stream to out when dst is "-".
 func (e *Engine) CopyFromContainer(rec managed.Record, src, dst string, o CopyOptions, out io.Writer) error {
-	return e.withRoot(rec, managed.OpCopy, func(root archive.Root) error {
-		from := archive.Endpoint{Root: root, Path: src, Maps: mapsOf(rec), Name: "container " + rec.Name}
+	return e.withRoot(rec, managed.OpCopy, func(root archive.Root, running bool) error {
+		from, done, err := e.stoppedEndpoint(rec, root, running, src)
+		if err != nil {
+			return err
+		}
+		defer done()
 		if dst == "-" {
 			s, err := archive.StatSource(from, o.Follow)
 			if err != nil {
 				return err
 			}
-			return archive.Write(out, root, src, archive.StreamName(src, s), archive.WriteOptions{Follow: s.Follow, Maps: from.Maps})
+			return archive.Write(out, from.Root, from.Path, archive.StreamName(src, s), archive.WriteOptions{Follow: s.Follow, Maps: from.Maps})
 		}
 		host, err := archive.HostRoot()
 		if err != nil {
@@ -48,25 +52,29 @@ func (e *Engine) CopyFromContainer(rec managed.Record, src, dst string, o CopyOp
 // CopyToContainer copies src on the host, or a tar stream from in when
 // src is "-", to dst in the container.
 func (e *Engine) CopyToContainer(rec managed.Record, src, dst string, o CopyOptions, in io.Reader) error {
-	return e.withRoot(rec, managed.OpCopy, func(root archive.Root) error {
-		to := archive.Endpoint{Root: root, Path: dst, Maps: mapsOf(rec), Name: "container " + rec.Name}
+	return e.withRoot(rec, managed.OpCopy, func(root archive.Root, running bool) error {
+		to, done, err := e.stoppedEndpoint(rec, root, running, dst)
+		if err != nil {
+			return err
+		}
+		defer done()
 		xo := archive.ExtractOptions{KeepOwners: o.Archive, Maps: to.Maps}
 		if !o.Archive {
-			uid, gid, err := rootOwner(rec)
+			uid, gid, err := to.Maps.HostOf(0, 0)
 			if err != nil {
 				return err
 			}
 			xo.Owner = &[2]int{uid, gid}
 		}
 		if src == "-" {
-			info, err := root.Stat(dst, true)
+			info, err := to.Root.Stat(to.Path, true)
 			if err != nil {
 				return err
 			}
 			if !info.Dir {
 				return errdefs.New(errdefs.ErrInvalidArgument, "destination %q must be a directory", dst)
 			}
-			return archive.Extract(in, root, dst, xo)
+			return archive.Extract(in, to.Root, to.Path, xo)
 		}
 		host, err := archive.HostRoot()
 		if err != nil {
@@ -80,7 +88,7 @@ func (e *Engine) CopyToContainer(rec managed.Record, src, dst string, o CopyOpti
 // Export writes the container's whole file system as a tar stream: its
 // root's mount alone, without /proc, /sys, volumes or bind mounts.
 func (e *Engine) Export(rec managed.Record, out io.Writer) error {
-	return e.withRoot(rec, managed.OpExport, func(root archive.Root) error {
+	return e.withRoot(rec, managed.OpExport, func(root archive.Root, _ bool) error {
 		return archive.Write(out, root, "/", "", archive.WriteOptions{Maps: mapsOf(rec), OneMount: true})
 	})
 }
@@ -152,7 +160,7 @@ func (e *Engine) lowerOf(rec managed.Record) ([]string, error) {
 // container's overlay is mounted detached, reachable by its descriptor
 // alone and gone when closed (a second mount of a live overlay's upper
 // layer would be undefined: the lock keeps the container from starting).
-func (e *Engine) withRoot(rec managed.Record, op managed.Op, fn func(archive.Root) error) error {
+func (e *Engine) withRoot(rec managed.Record, op managed.Op, fn func(root archive.Root, running bool) error) error {
 	if err := managed.Check(op, rec); err != nil {
 		return err
 	}
@@ -163,14 +171,14 @@ func (e *Engine) withRoot(rec managed.Record, op managed.Op, fn func(archive.Roo
 				return err
 			}
 			defer f.Close()
-			return fn(archive.Root{F: f, Contained: true})
+			return fn(archive.Root{F: f, Contained: true}, true)
 		}
 		f, err := e.stoppedRoot(&rec)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		return fn(archive.Root{F: f, Contained: true})
+		return fn(archive.Root{F: f, Contained: true}, false)
 	})
 }
 

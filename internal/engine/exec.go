@@ -22,6 +22,9 @@ type ExecOptions struct {
 	User, Workdir string
 	TTY, Detach   bool
 	Stdio         Stdio
+	// Cancel and Background are container.ExecOptions' (a health probe).
+	Cancel     <-chan struct{}
+	Background bool
 }
 
 // Exec runs a command in the running container's namespaces, cgroup and
@@ -48,7 +51,7 @@ func (e *Engine) Exec(rec managed.Record, o ExecOptions) (container.Exit, error)
 	e.Containers().Event(rec, "exec_create: "+cmd)
 	e.Containers().Event(rec, "exec_start: "+cmd)
 	return c.Exec(container.ExecOptions{Process: p, Stdin: o.Stdio.In, Stdout: o.Stdio.Out, Stderr: o.Stdio.Err,
-		RelayStdio: o.Stdio.Relay, Detach: o.Detach})
+		RelayStdio: o.Stdio.Relay, Detach: o.Detach, Cancel: o.Cancel, Background: o.Background})
 }
 
 // execEnv is an exec's environment: the container's, TERM=xterm with a

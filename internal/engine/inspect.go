@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/berth-runtime/berth/internal/container"
+	"github.com/berth-runtime/berth/internal/health"
 	"github.com/berth-runtime/berth/internal/managed"
 	"github.com/berth-runtime/berth/internal/network"
 	"github.com/berth-runtime/berth/internal/snapshot"
@@ -63,6 +64,8 @@ type InspectState struct {
 	Error      string    `json:"Error"`
 	StartedAt  time.Time `json:"StartedAt"`
 	FinishedAt time.Time `json:"FinishedAt"`
+	// Health is Docker's State.Health, for a container with a check.
+	Health *health.State `json:"Health,omitempty"`
 
 	// berth's own.
 	MonitorPid    int  `json:"MonitorPid,omitempty"`
@@ -187,6 +190,7 @@ func (e *Engine) Inspect(rec managed.Record, o InspectOptions) ContainerInspect 
 		RestartCount: rec.State.RestartCount, Driver: e.StorageDriver, State: inspectState(rec.State),
 		ImageID: rec.ImageID, ImageName: rec.Image, Detached: rec.Detached, CreateConfig: rec.Config, UserNS: rec.UserNS,
 		Args: []string{}, Mounts: []InspectMount{}}
+	v.State.Health = e.Health(rec)
 	if v.Image == "" {
 		v.Image = rec.Image
 	}

@@ -54,6 +54,7 @@ func (e *Engine) stopLocked(rec managed.Record, timeout time.Duration) error {
 	if timeout == ContainerStopTimeout {
 		timeout = StopTimeout(rec)
 	}
+	released := store.Released(rec.ID)
 	// A paused container is thawed after each signal, so that it acts on
 	// it (container.Stop): a frozen one would be waited for in vain.
 	if timeout != 0 {
@@ -62,7 +63,7 @@ func (e *Engine) stopLocked(rec managed.Record, timeout time.Duration) error {
 			signalMonitor(rec)
 		}
 		// WaitReleased's 0 is for ever (--stop-timeout -1).
-		if store.WaitReleased(rec.ID, max(timeout, 0)) {
+		if released.Wait(max(timeout, 0)) {
 			store.Event(rec, "stop")
 			return nil
 		}
@@ -70,7 +71,7 @@ func (e *Engine) stopLocked(rec managed.Record, timeout time.Duration) error {
 	if err := e.stopProcess(rec, unix.SIGKILL); err != nil {
 		signalMonitor(rec)
 	}
-	store.WaitReleased(rec.ID, 0)
+	released.Wait(0)
 	store.Event(rec, "stop")
 	return nil
 }

@@ -19,6 +19,7 @@ type containerMounts struct {
 	made       []string // directories created for -v, deepest last
 	kept       bool
 	autoRemove bool // --rm: the container's anonymous volumes go with it
+	id         string
 }
 
 // resolveMounts gives container rec the mounts of its configuration:
@@ -38,7 +39,7 @@ func (e *Engine) resolveMounts(cfg *managed.Config, rec *managed.Record, o *spec
 			}
 		}
 	}
-	c := &containerMounts{autoRemove: rec.AutoRemove}
+	c := &containerMounts{autoRemove: rec.AutoRemove, id: rec.ID}
 	if err := c.create(e, rec.ID, o, reqs); err != nil {
 		c.release()
 		return nil, err
@@ -139,7 +140,10 @@ func (c *containerMounts) keep() { c.kept = true }
 func (c *containerMounts) release() Warnings {
 	var w Warnings
 	for _, u := range c.uses {
-		if (u.Anonymous && c.autoRemove) || (u.Created && !c.kept) {
+		// Another container's anonymous volume (--volumes-from) stays
+		// with that container.
+		own := u.Anonymous && (u.Owner == "" || u.Owner == c.id)
+		if (own && c.autoRemove) || (u.Created && !c.kept) {
 			w.add(u.ReleaseAndRemove())
 			continue
 		}

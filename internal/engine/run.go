@@ -14,6 +14,7 @@ import (
 	"github.com/berth-runtime/berth/internal/checkpoint"
 	"github.com/berth-runtime/berth/internal/container"
 	"github.com/berth-runtime/berth/internal/errdefs"
+	"github.com/berth-runtime/berth/internal/health"
 	"github.com/berth-runtime/berth/internal/managed"
 	"github.com/berth-runtime/berth/internal/network/usermode"
 	"github.com/berth-runtime/berth/internal/pidfd"
@@ -98,7 +99,11 @@ func (e *Engine) Create(cfg managed.Config, o CreateOptions) (managed.Record, *m
 		}
 		rec.ImageID = img.ID
 		if ic, err := store.Config(img.ID); err == nil {
+			if err := checkImagePlatform(o.Image, ic); err != nil {
+				return managed.Record{}, nil, err
+			}
 			cfg.Labels = mergeLabels(ic.Labels, cfg.Labels)
+			cfg.Healthcheck = health.Merge(ic.Healthcheck, cfg.Healthcheck)
 		}
 	}
 	owner, err := e.Containers().Create(rec)
@@ -128,7 +133,18 @@ func CheckConfig(cfg managed.Config) error {
 	if err := checkNetOptions(cfg); err != nil {
 		return err
 	}
-	return spec.CheckExtras(cfg.Extras(), cfg.NetworkMode)
+	if err := cfg.Healthcheck.Validate(); err != nil {
+		return err
+	}
+	if cfg.Init {
+		if _, err := initBinary(); err != nil {
+			return err
+		}
+	}
+	if err := spec.CheckExtras(cfg.Extras(), cfg.NetworkMode); err != nil {
+		return err
+	}
+	return checkUlimitsRaisable(cfg.Ulimits, canRaiseLimits)
 }
 
 // checkNetworkFiles refuses --add-host and --dns where berth writes no
@@ -234,7 +250,8 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 	o := runOptions(cfg)
 	store := e.Containers()
 	run := container.Options{StateRoot: e.Runroot, ID: rec.ID, Stdin: io.In, Stdout: io.Out, Stderr: io.Err, RelayStdio: io.Relay,
-		KeepSpec: true, TakeTerminal: io.TakeTerminal, Rootless: rootless.Active(), Warn: e.warn}
+		KeepSpec: true, TakeTerminal: io.TakeTerminal, Rootless: rootless.Active(), Warn: e.warn,
+		SavedBeforeStarted: rec.Detached || cfg.Healthcheck.Enabled()}
 	ns, err := e.resolveUserns(cfg, rec, &o)
 	if err != nil {
 		return container.Exit{}, nil, err
@@ -291,6 +308,11 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 	if err != nil {
 		return container.Exit{}, warnings, err
 	}
+	if cfg.Init {
+		if err := withInit(s); err != nil {
+			return container.Exit{}, warnings, err
+		}
+	}
 	run.Spec = s
 	net := &managed.Network{Mode: o.Network}
 	// A rootless bridge (user mode) gets its own empty network namespace,
@@ -313,6 +335,7 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 		}
 		defer release()
 	}
+	stopHealth := func() {}
 	run.Started = func(pid int) {
 		mounts.keep()
 		if r, err := store.Update(rec.ID, func(r *managed.Record) {
@@ -323,6 +346,9 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 			*rec = r
 		}
 		store.Event(*rec, "start")
+		// Before started: whoever is told it runs (berth run -d, start,
+		// restart) sees its health starting, not the last run's.
+		stopHealth = e.startHealth(*rec)
 		if started != nil {
 			started(pid)
 		}
@@ -339,6 +365,7 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 	} else {
 		exit, err = container.Run(run)
 	}
+	stopHealth()
 	if rec.State.Status == managed.Running {
 		e.died(*rec, exit, err)
 	}

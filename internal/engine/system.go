@@ -222,7 +222,8 @@ type PruneOptions struct {
 	// AllImages removes every image no container uses, not only those
 	// without a name.
 	AllImages bool
-	// Volumes removes the volumes no container mounts.
+	// Volumes removes the anonymous volumes no container mounts (Docker
+	// 23's system prune --volumes: named ones stay).
 	Volumes bool
 }
 
@@ -255,7 +256,7 @@ func (e *Engine) SystemPrune(o PruneOptions) (PruneReport, Warnings, error) {
 	r.Containers = removed
 	r.Networks = e.PruneNetworks()
 	if o.Volumes {
-		vols, err := e.pruneVolumes(&r.Reclaimed)
+		vols, err := e.PruneVolumes(false, &r.Reclaimed)
 		if err != nil {
 			return r, w, err
 		}
@@ -274,21 +275,29 @@ func (e *Engine) SystemPrune(o PruneOptions) (PruneReport, Warnings, error) {
 	return r, w, nil
 }
 
-// pruneVolumes removes the volumes no container mounts, adding their
-// sizes to reclaimed.
-func (e *Engine) pruneVolumes(reclaimed *int64) ([]string, error) {
+// PruneVolumes removes the anonymous volumes no container mounts, and
+// with all the named ones too (docker volume prune [-a]), adding their
+// sizes to reclaimed (nil: not measured).
+func (e *Engine) PruneVolumes(all bool, reclaimed *int64) ([]string, error) {
 	refs := e.VolumeRefs()
+	keep := func(name string) bool { return len(refs[name]) > 0 }
 	sizes := map[string]int64{}
-	if vols, err := e.Volumes().List(); err == nil {
+	if vols, err := e.Volumes().List(); err == nil && reclaimed != nil {
 		for _, v := range vols {
-			if len(refs[v.Name]) == 0 {
+			if !keep(v.Name) && (all || v.Anonymous) {
 				sizes[v.Name] = dirSize(v.Mountpoint)
 			}
 		}
 	}
-	names, err := e.Volumes().Prune(func(name string) bool { return len(refs[name]) > 0 })
+	prune := e.Volumes().PruneAnonymous
+	if all {
+		prune = e.Volumes().Prune
+	}
+	names, err := prune(keep)
 	for _, n := range names {
-		*reclaimed += sizes[n]
+		if reclaimed != nil {
+			*reclaimed += sizes[n]
+		}
 	}
 	return names, err
 }

@@ -53,8 +53,8 @@ func TestDirSize(t *testing.T) {
 }
 
 // TestSystemPrune: stopped and created containers go, a running one
-// stays; with Volumes, the unmounted volume goes; the space they held is
-// reported.
+// stays; with Volumes, the unmounted anonymous volume goes, a named one
+// stays until volume prune -a; the space they held is reported.
 func TestSystemPrune(t *testing.T) {
 	e := New(Options{Root: t.TempDir(), Runroot: t.TempDir()})
 	var ids []string
@@ -73,14 +73,19 @@ func TestSystemPrune(t *testing.T) {
 	}
 	defer owner.Release()
 	e.Containers().Update(ids[1], func(r *managed.Record) { r.State.Status = managed.Running })
-	v, _, err := e.Volumes().Create("lone", volume.Options{})
+	v, _, err := e.Volumes().Create("lone", volume.Options{Anonymous: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(v.Mountpoint, "x"), make([]byte, 1000), 0o644)
+	// A named volume stays: Docker 23's system prune --volumes takes
+	// anonymous ones only.
+	if _, _, err := e.Volumes().Create("named", volume.Options{}); err != nil {
+		t.Fatal(err)
+	}
 
 	du, w := e.DiskUsage()
-	if len(w) != 0 || len(du.Containers) != 2 || len(du.Volumes) != 1 || du.Volumes[0].Size != 1000 {
+	if len(w) != 0 || len(du.Containers) != 2 || len(du.Volumes) != 2 {
 		t.Fatalf("disk usage: %+v %v", du, w)
 	}
 	r, w, err := e.SystemPrune(PruneOptions{})
@@ -99,5 +104,12 @@ func TestSystemPrune(t *testing.T) {
 	}
 	if _, err := e.Containers().Get("up"); err != nil {
 		t.Errorf("the running container went: %v", err)
+	}
+	if _, err := e.Volumes().Get("named"); err != nil {
+		t.Errorf("system prune --volumes removed a named volume: %v", err)
+	}
+	var reclaimed int64
+	if names, err := e.PruneVolumes(true, &reclaimed); err != nil || !reflect.DeepEqual(names, []string{"named"}) {
+		t.Errorf("volume prune -a: %q %v", names, err)
 	}
 }

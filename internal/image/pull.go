@@ -150,11 +150,7 @@ func pickManifest(r name.Reference, d *remote.Descriptor, plat v1.Platform, ropt
 // variant Go was built for (GOARM) on arm, and v8 on arm64 as Docker does.
 func platform(s string) (v1.Platform, error) {
 	if s != "" {
-		p, err := v1.ParsePlatform(s)
-		if err != nil {
-			return v1.Platform{}, fmt.Errorf("invalid platform %q: %w", s, err)
-		}
-		return *p, nil
+		return ParsePlatform(s)
 	}
 	p := v1.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH}
 	switch runtime.GOARCH {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/berth-runtime/berth/internal/health"
 	"github.com/berth-runtime/berth/internal/network"
 	"github.com/berth-runtime/berth/internal/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -110,6 +111,14 @@ type Config struct {
 	MacAddress string              `json:"MacAddress,omitempty"`
 	Aliases    []string            `json:"Aliases,omitempty"`
 	Networks   []NetworkConnection `json:"Networks,omitempty"`
+
+	// Health checks and --init (issue 13's health group).
+	// Healthcheck is --health-* over the image's HEALTHCHECK, merged when
+	// the container is created (Docker's Config.Healthcheck; Test ["NONE"]
+	// is --no-healthcheck); nil: none. Init is --init: berth-pid1 runs as
+	// PID 1, reaping zombies and forwarding signals to the command.
+	Healthcheck *health.Config `json:"Healthcheck,omitempty"`
+	Init        bool           `json:"Init,omitempty"`
 }
 
 // NetworkConnection is a network berth network connect added to a

@@ -372,11 +372,25 @@ func Held(dir string) bool { return flock.Held(filepath.Join(dir, "lock")) }
 // or the timeout passes (zero: no limit); it reports whether it was
 // released.
 func (s Store) WaitReleased(id string, timeout time.Duration) bool {
+	return s.Released(id).Wait(timeout)
+}
+
+// A Release is one wait for a container's lifetime lock to be released,
+// which can be waited on several times (a stop's timeout, then its
+// SIGKILL). Its one shared lock is taken and dropped once: a second
+// WaitReleased after a timed-out one would leave the first waiter behind,
+// to take its shared lock at the moment the container ends, and a start
+// right then would find the lock held ("already running").
+type Release struct{ done chan struct{} }
+
+// Released starts waiting for the container's lifetime lock.
+func (s Store) Released(id string) Release {
+	done := make(chan struct{})
 	f, err := os.OpenFile(filepath.Join(s.Dir, id, "lock"), os.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return true
+		close(done)
+		return Release{done}
 	}
-	done := make(chan struct{})
 	go func() {
 		// The shared lock is dropped at once: holding it would keep the
 		// container from being run again.
@@ -384,6 +398,12 @@ func (s Store) WaitReleased(id string, timeout time.Duration) bool {
 		f.Close()
 		close(done)
 	}()
+	return Release{done}
+}
+
+// Wait waits until the lock is released, or the timeout passes (zero: no
+// limit); it reports whether it was released.
+func (r Release) Wait(timeout time.Duration) bool {
 	var expired <-chan time.Time
 	if timeout > 0 {
 		t := time.NewTimer(timeout)
@@ -391,7 +411,7 @@ func (s Store) WaitReleased(id string, timeout time.Duration) bool {
 		expired = t.C
 	}
 	select {
-	case <-done:
+	case <-r.done:
 		return true
 	case <-expired:
 		return false

@@ -189,3 +189,30 @@ func TestCollectSparesCreatedAutoRemove(t *testing.T) {
 		t.Errorf("the created container was collected: %v", err)
 	}
 }
+
+// TestReleasedLeavesNoWaiter: once a wait that first timed out returns
+// released, the lock is free at once: a start right after a stop's
+// SIGKILL must not find a left-behind waiter's shared lock on it.
+func TestReleasedLeavesNoWaiter(t *testing.T) {
+	s := Store{Dir: t.TempDir()}
+	for round := range 20 {
+		id := fmt.Sprintf("r%03d", round)
+		o, err := s.Create(rec(id, id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		released := s.Released(id)
+		for range 30 {
+			if released.Wait(time.Millisecond) {
+				t.Fatal("released while held")
+			}
+		}
+		o.Release()
+		released.Wait(0)
+		again, err := s.Own(id)
+		if err != nil {
+			t.Fatalf("round %d: the lock is still held after the wait: %v", round, err)
+		}
+		again.Release()
+	}
+}

@@ -475,6 +475,13 @@ func (s Store) Prune(keep func(name string) bool) ([]string, error) {
 	return s.sweep(func(v *Volume) bool { return keep == nil || !keep(v.Name) })
 }
 
+// PruneAnonymous removes the anonymous volumes without a live user that
+// keep (nil: none) does not claim, returning their names: docker volume
+// prune without --all, and system prune --volumes, since Docker 23.
+func (s Store) PruneAnonymous(keep func(name string) bool) ([]string, error) {
+	return s.sweep(func(v *Volume) bool { return v.Anonymous && (keep == nil || !keep(v.Name)) })
+}
+
 // Collect removes anonymous volumes without a live user that keep (nil:
 // none) does not claim (their container is gone), volumes left half-made
 // and deletions left unfinished.

@@ -308,3 +308,65 @@ func TestCpBadInput(t *testing.T) {
 		}
 	}
 }
+
+// TestCpStoppedVolume: cp of a stopped container reaches its volumes at
+// their destinations, as Docker, which mounts them: files copied in are
+// in the volume (the running container and another container mounting
+// the volume see them), files copied out come from it. The container's
+// symlinks in a volume (absolute, ../ out of it, to a host directory)
+// resolve inside the volume: none reaches a host file or leaves it.
+func TestCpStoppedVolume(t *testing.T) {
+	needRoot(t)
+	img := cpImage(t)
+	host, secretDir := t.TempDir(), t.TempDir()
+	secret := secretDir + "/shadow"
+	writeHostFile(t, secret, "host secret\n", 0)
+	writeHostFile(t, host+"/in.txt", "copied in\n", 0)
+	vol := "cp-vol"
+	t.Cleanup(func() { berth(t, "", "volume", "rm", "-f", vol) })
+	cpRun(t, "cp-vol", "-v", vol+":/data", "-v", "/anon", img)
+	mustBerth(t, "exec", "cp-vol", "sh", "-c", "echo from volume > /data/f; echo anon > /anon/a; mkdir -p /data/sub; "+
+		"ln -s "+secret+" /data/abs; ln -s ../../../../../../.."+secret+" /data/up; ln -s "+secretDir+" /data/hostdir")
+	if r := berth(t, "", "stop", "-t", "1", "cp-vol"); r.code != 0 {
+		t.Fatalf("stop: %+v", r)
+	}
+	before := mountsOf(t, "overlay")
+	mustBerth(t, "cp", "cp-vol:/data/f", host+"/f")
+	mustBerth(t, "cp", "cp-vol:/anon/a", host+"/a")
+	mustBerth(t, "cp", "cp-vol:/data", host+"/datadir")
+	mustBerth(t, "cp", host+"/in.txt", "cp-vol:/data/sub/")
+	mustBerth(t, "cp", host+"/in.txt", "cp-vol:/anon")
+	if hostRead(t, host+"/f") != "from volume\n" || hostRead(t, host+"/a") != "anon\n" || hostRead(t, host+"/datadir/f") != "from volume\n" {
+		t.Errorf("copied out of the stopped container's volumes: wrong contents")
+	}
+	// The hostile links: reading through them finds nothing of the
+	// host's, and writing through them writes nothing there.
+	for _, link := range []string{"/data/abs", "/data/up"} {
+		os.Remove(host + "/x")
+		r := berth(t, "", "cp", "-L", "cp-vol:"+link, host+"/x")
+		if b, err := os.ReadFile(host + "/x"); err == nil && string(b) == "host secret\n" {
+			t.Errorf("cp -L %s read the host's file: %+v", link, r)
+		}
+	}
+	berth(t, "", "cp", host+"/in.txt", "cp-vol:/data/hostdir/planted")
+	berth(t, "", "cp", host+"/in.txt", "cp-vol:/data/abs")
+	if got := hostRead(t, secret); got != "host secret\n" {
+		t.Fatalf("the host's file was overwritten: %q", got)
+	}
+	if entries, _ := os.ReadDir(secretDir); len(entries) != 1 {
+		t.Errorf("files appeared beside the host's secret: %v", entries)
+	}
+	if after := mountsOf(t, "overlay"); after > before {
+		t.Errorf("cp left %d overlay mounts on the host", after-before)
+	}
+	// Another container mounting the volume sees the copy; the container
+	// itself, started again, sees both.
+	r := berth(t, "", "run", "--rm", "--network", "none", "-v", vol+":/v", "--rootfs", rootfsDir, "cat", "/v/sub/in.txt")
+	if r.code != 0 || r.stdout != "copied in\n" {
+		t.Errorf("the volume, from another container: %+v", r)
+	}
+	mustBerth(t, "start", "cp-vol")
+	if got := mustBerth(t, "exec", "cp-vol", "cat", "/data/sub/in.txt", "/anon/in.txt"); got != "copied in\ncopied in\n" {
+		t.Errorf("copied in while stopped, seen running: %q", got)
+	}
+}

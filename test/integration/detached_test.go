@@ -490,3 +490,27 @@ func TestStopDuringRestartBackoff(t *testing.T) {
 		t.Errorf("still restarting after berth stop: %+v, then %+v", before, after)
 	}
 }
+
+// TestRestartAfterStopTimeout: berth restart -t N of a container that
+// ignores its stop signal kills it after N seconds and starts it again.
+// The stop's first wait for the container's lock timed out, and its
+// waiter, left behind, took a shared lock just as the container ended:
+// the start that followed found the lock held and said "already
+// running". The race is narrow; internal/managed's
+// TestReleasedLeavesNoWaiter pins it down.
+func TestRestartAfterStopTimeout(t *testing.T) {
+	needRoot(t)
+	r := berth(t, "", "run", "-d", "--name", "stubborn", "--network", "none", "--rootfs", rootfsDir, "/bin/sh", "-c", "trap '' TERM; while :; do sleep 1; done")
+	if r.code != 0 {
+		t.Fatalf("run -d: %+v", r)
+	}
+	defer berth(t, "", "rm", "-f", "stubborn")
+	for i := range 4 {
+		if r := berth(t, "", "restart", "-t", "1", "stubborn"); r.code != 0 {
+			t.Fatalf("restart %d: %+v", i+1, r)
+		}
+		if st := inspectState(t, "stubborn"); st.Status != "running" {
+			t.Fatalf("after restart %d: %+v", i+1, st)
+		}
+	}
+}

@@ -117,3 +117,19 @@ func TestEventsObjects(t *testing.T) {
 		t.Errorf("volume=ev-vol: %q", got)
 	}
 }
+
+// TestEventsHealthStatus: a health check's verdict is Docker's
+// "health_status: healthy" event; --until in the future ends the follow.
+func TestEventsHealthStatus(t *testing.T) {
+	needRoot(t)
+	berth(t, "", "rm", "-f", "ev-health")
+	defer berth(t, "", "rm", "-f", "ev-health")
+	now := time.Now()
+	since := fmt.Sprintf("%d.%09d", now.Unix(), now.Nanosecond())
+	mustBerth(t, "run", "-d", "--name", "ev-health", "--health-cmd", "true", "--health-interval", "200ms", "--rootfs", rootfsDir, "sleep", "60")
+	until := strconv.FormatInt(time.Now().Add(4*time.Second).Unix(), 10)
+	got := mustBerth(t, "events", "--since", since, "--until", until, "--filter", "container=ev-health", "--filter", "event=health_status", "--format", "{{.Action}}")
+	if !strings.HasPrefix(got, "health_status: healthy\n") {
+		t.Errorf("health events: %q", got)
+	}
+}

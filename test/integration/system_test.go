@@ -57,7 +57,7 @@ func TestSystemDfPrune(t *testing.T) {
 			t.Fatalf("pull %s: %+v", ref, r)
 		}
 	}
-	defer berth(t, "", "rm", "-f", "dfrun", "dfup")
+	defer berth(t, "", "rm", "-f", "dfrun", "dfup", "dfanon")
 	defer berth(t, "", "volume", "rm", "-f", "dfvol", "dflone")
 	defer berth(t, "", "network", "rm", "dfnet")
 	r := berth(t, "", "run", "--name", "dfrun", "-v", "dfvol:/data", busy, "/bin/sh", "-c", "head -c 300000 /dev/zero > /big; head -c 100000 /dev/zero > /data/f")
@@ -137,10 +137,18 @@ func TestSystemDfPrune(t *testing.T) {
 		t.Errorf("prune without --volumes removed volumes: %q", r.stdout)
 	}
 
+	// --volumes takes anonymous volumes only, as Docker 23's.
+	r = berth(t, "", "run", "--name", "dfanon", "-v", "/scratch", busy, "true")
+	if r.code != 0 {
+		t.Fatalf("run with an anonymous volume: %+v", r)
+	}
 	r = berth(t, "", "system", "prune", "-a", "--volumes", "-f")
 	if r.code != 0 || strings.Contains(r.stderr, "Are you sure") || !strings.Contains(r.stdout, "Deleted Volumes:\n") ||
-		!strings.Contains(r.stdout, "dflone\n") || !strings.Contains(r.stdout, "dfvol\n") || !strings.Contains(r.stdout, "Deleted Images:\nuntagged: ") {
+		!regexp.MustCompile(`Deleted Volumes:\n[0-9a-f]{64}\n\n`).MatchString(r.stdout) || !strings.Contains(r.stdout, "Deleted Images:\nuntagged: ") {
 		t.Errorf("prune -a --volumes -f: %+v", r)
+	}
+	if r := berth(t, "", "volume", "ls", "-q"); !strings.Contains(r.stdout, "dflone") || !strings.Contains(r.stdout, "dfvol") {
+		t.Errorf("system prune --volumes removed named volumes: %q", r.stdout)
 	}
 	if imageID(t, app) != "" || imageID(t, busy) == "" {
 		t.Errorf("prune -a: the unused image must go, the running container's stay")

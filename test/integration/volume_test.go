@@ -127,8 +127,13 @@ func TestVolumeCommands(t *testing.T) {
 	if r := vol("rm", "-f", "nope", "one"); r.code != 0 || r.stdout != "nope\none\n" {
 		t.Errorf("rm -f nope one: %+v", r)
 	}
-	if r := vol("prune", "-f"); r.code != 0 || len(strings.Fields(r.stdout)) != 1 {
-		t.Errorf("prune -f: %+v", r)
+	// As Docker 23: prune takes anonymous volumes only (volume create
+	// without a name makes a named one, as Docker's), -a the named too.
+	if r := vol("prune", "-f"); r.code != 0 || r.stdout != "" {
+		t.Errorf("prune -f took a named volume: %+v", r)
+	}
+	if r := vol("prune", "-a", "-f"); r.code != 0 || len(strings.Fields(r.stdout)) != 1 {
+		t.Errorf("prune -a -f: %+v", r)
 	}
 	if names := volumeNames(t, root); len(names) != 0 {
 		t.Errorf("left after prune: %q", names)
@@ -138,7 +143,7 @@ func TestVolumeCommands(t *testing.T) {
 	if r := vol("prune"); r.code != 0 || r.stdout != "" || !strings.Contains(r.stderr, "[y/N]") {
 		t.Errorf("prune without -f: %+v", r)
 	}
-	if r := berth(t, "y\n", "--root", root, "volume", "prune"); r.code != 0 || r.stdout != "two\n" {
+	if r := berth(t, "y\n", "--root", root, "volume", "prune", "--all"); r.code != 0 || r.stdout != "two\n" || !strings.Contains(r.stderr, "all local volumes not used") {
 		t.Errorf("prune answered y: %+v", r)
 	}
 }
@@ -203,8 +208,11 @@ func TestVolumeKeptByStoppedContainer(t *testing.T) {
 	if r := b("rm", "keeper"); r.code != 0 {
 		t.Fatalf("rm keeper: %+v", r)
 	}
-	if r := b("volume", "prune", "-f"); r.code != 0 || len(strings.Fields(r.stdout)) != 2 {
-		t.Errorf("prune after the container was removed: %+v", r)
+	if r := b("volume", "prune", "-f"); r.code != 0 || len(strings.Fields(r.stdout)) != 1 || strings.Contains(r.stdout, "kept") {
+		t.Errorf("prune after the container was removed: the anonymous volume goes, the named stays: %+v", r)
+	}
+	if r := b("volume", "prune", "-a", "-f"); r.code != 0 || r.stdout != "kept\n" {
+		t.Errorf("prune -a: %+v", r)
 	}
 }
 
