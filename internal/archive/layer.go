@@ -39,13 +39,16 @@ const (
 // are reached inside upper only (openat2 RESOLVE_IN_ROOT, O_NOFOLLOW): a
 // symlink the container made never leads to a host file.
 func WriteLayer(w io.Writer, upper string, changes []Change, o LayerOptions) error {
+	tw := tar.NewWriter(w)
+	if len(changes) == 0 {
+		return tw.Close() // an empty layer, as docker commit makes of no changes
+	}
 	rf, err := os.OpenFile(upper, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open the upper layer: %w", err)
 	}
 	defer rf.Close()
 	root := Root{F: rf, Contained: true}
-	tw := tar.NewWriter(w)
 	wr := &writer{tw: tw, o: WriteOptions{Maps: o.Maps}, links: map[[2]uint64]string{}}
 	for _, c := range changes {
 		if err := wr.layerEntry(root, c, o); err != nil {
