@@ -37,7 +37,11 @@ func ApplyChanges(cfg v1.Config, changes []string) (v1.Config, error) {
 		if err != nil {
 			return cfg, err
 		}
-		if err := Apply(&cfg, cmd, DefaultShell, nil); err != nil {
+		err = Expand(cmd, cfg.Env)
+		if err == nil {
+			err = Apply(&cfg, cmd, DefaultShell)
+		}
+		if err != nil {
 			return cfg, errdefs.New(errdefs.ErrInvalidArgument, "--change %q: %v", c, err)
 		}
 	}
@@ -67,21 +71,25 @@ func parseOne(change string) (instructions.Command, error) {
 	return cmd, nil
 }
 
-// Apply applies a config instruction to cfg: its words expanded with
-// cfg's environment, then extra (build args: ARG's values, which ENV
-// overrides); shell is SHELL's, for a shell-form CMD or ENTRYPOINT. An
-// instruction that is not about the config is refused.
-func Apply(cfg *v1.Config, cmd instructions.Command, sh []string, extra []string) error {
-	if ex, ok := cmd.(instructions.SupportsSingleWordExpansion); ok {
-		lex := shell.NewLex('\\')
-		env := shell.EnvsFromSlice(append(slices.Clone(extra), cfg.Env...))
-		if err := ex.Expand(func(w string) (string, error) {
-			r, _, err := lex.ProcessWord(w, env)
-			return r, err
-		}); err != nil {
-			return err
-		}
+// Expand expands an instruction's words with env (KEY=value entries: the
+// config's environment, then build arguments).
+func Expand(cmd instructions.Command, env []string) error {
+	ex, ok := cmd.(instructions.SupportsSingleWordExpansion)
+	if !ok {
+		return nil
 	}
+	lex := shell.NewLex('\\')
+	getter := shell.EnvsFromSlice(env)
+	return ex.Expand(func(w string) (string, error) {
+		r, _, err := lex.ProcessWord(w, getter)
+		return r, err
+	})
+}
+
+// Apply applies a config instruction, expanded, to cfg; sh is SHELL's,
+// for a shell-form CMD or ENTRYPOINT. An instruction that is not about
+// the config is refused.
+func Apply(cfg *v1.Config, cmd instructions.Command, sh []string) error {
 	switch c := cmd.(type) {
 	case *instructions.CmdCommand:
 		cfg.Cmd = withShell(c.ShellDependantCmdLine, sh)
@@ -116,6 +124,10 @@ func Apply(cfg *v1.Config, cmd instructions.Command, sh []string, extra []string
 		}
 	case *instructions.WorkdirCommand:
 		cfg.WorkingDir = Workdir(cfg.WorkingDir, c.Path)
+	case *instructions.ShellCommand:
+		cfg.Shell = slices.Clone(c.Shell)
+	case *instructions.MaintainerCommand:
+		// The config has no field: Docker puts it in the image's author.
 	case *instructions.StopSignalCommand:
 		cfg.StopSignal = c.Signal
 	case *instructions.HealthCheckCommand:

@@ -33,6 +33,9 @@ type NewImage struct {
 	Created time.Time
 	// Names tag the new image (Docker's REPO[:TAG] forms).
 	Names []string
+	// Intermediate is a build step's image, kept for the build cache and
+	// listed by no images command.
+	Intermediate bool
 }
 
 // StoreLayer stores the layer tar write writes: gzip-compressed as a
@@ -119,7 +122,7 @@ func (s *Store) Create(ctx context.Context, n NewImage) (*Image, error) {
 		return nil, err
 	}
 	defer ad.done()
-	a := addition{src: noSource{}, manifest: manifest, mediaType: string(m.MediaType), names: names}
+	a := addition{src: noSource{}, manifest: manifest, mediaType: string(m.MediaType), names: names, intermediate: n.Intermediate}
 	img, err := ad.add(ctx, a)
 	if err != nil {
 		ad.refused = append(ad.refused[:0], a) // discard its config and manifest

@@ -1,0 +1,89 @@
+package engine
+
+import (
+	"io"
+	"os"
+	"time"
+
+	"github.com/berth-runtime/berth/internal/archive"
+	"github.com/berth-runtime/berth/internal/image"
+	"github.com/berth-runtime/berth/internal/managed"
+)
+
+// A build step (berth build's RUN and COPY) is a container as berth run
+// makes one, of the stage's image so far: its changes become the step's
+// layer, and the container is removed at the end whatever happens.
+
+// Step is a build step's container.
+type Step struct {
+	e     *Engine
+	rec   managed.Record
+	owner *managed.Owner
+}
+
+// NewStep creates the container of a build step on image with cfg (its
+// command, the build's environment), not started.
+func (e *Engine) NewStep(img string, cfg managed.Config) (*Step, error) {
+	rec, owner, err := e.Create(cfg, CreateOptions{Image: img})
+	if err != nil {
+		return nil, err
+	}
+	return &Step{e: e, rec: rec, owner: owner}, nil
+}
+
+// Run runs the step's command in the foreground, its output to out,
+// with no standard input; it returns the command's exit status.
+func (s *Step) Run(out *os.File) (int, error) {
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return 0, err
+	}
+	defer devnull.Close()
+	owner := s.owner
+	s.owner = nil
+	exit, _, err := s.e.Run(s.rec, owner, Stdio{In: devnull, Out: out, Err: out, Relay: true})
+	if err != nil {
+		return exit.Code, err
+	}
+	if rec, gerr := s.e.Containers().Get(s.rec.ID); gerr == nil {
+		s.rec = rec
+	}
+	return exit.Code, nil
+}
+
+// WithRoot runs fn on the step container's root file system (its overlay
+// mounted detached, made on first use), for COPY.
+func (s *Step) WithRoot(fn func(archive.Root) error) error {
+	if s.owner != nil {
+		// Create's lifetime lock: let go, so the root can be mounted as
+		// a stopped container's.
+		s.owner.Release()
+		s.owner = nil
+	}
+	return s.e.withRoot(s.rec, managed.OpCopy, fn)
+}
+
+// Layer stores the step's changes as a layer (StoreLayer), every entry
+// timed modTime when given.
+func (s *Step) Layer(modTime *time.Time) (image.Layer, error) {
+	store, err := s.e.Images()
+	if err != nil {
+		return image.Layer{}, err
+	}
+	changes, upper, err := s.e.changesOf(s.rec)
+	if err != nil {
+		return image.Layer{}, err
+	}
+	return store.StoreLayer(func(w io.Writer) error {
+		return archive.WriteLayer(w, upper, changes, archive.LayerOptions{Maps: mapsOf(s.rec), ModTime: modTime})
+	})
+}
+
+// Remove removes the step's container, its writable layer with it.
+func (s *Step) Remove() error {
+	if s.owner != nil {
+		s.owner.Release()
+		s.owner = nil
+	}
+	return s.e.Remove(s.rec, true)
+}
