@@ -1,5 +1,6 @@
-// Command berth-build is berth's builder: berth build runs it, and berth
-// commit runs it to apply --change instructions. It is a binary of its
+// Command berth-build is berth's builder: berth build runs it with the
+// build's request on standard input, and berth commit runs it to apply
+// --change instructions. It is a binary of its
 // own because it links BuildKit's Dockerfile packages, whose package
 // initialization (regular expressions, maps, protobuf registrations:
 // about 1 ms) every berth command would otherwise pay, berth run included.
@@ -29,6 +30,8 @@ func main() {
 	switch os.Args[1] {
 	case "changes":
 		os.Exit(changes())
+	case "build":
+		os.Exit(runBuild())
 	default:
 		fmt.Fprintf(os.Stderr, "berth-build: unknown command %q\n", os.Args[1])
 		os.Exit(125)

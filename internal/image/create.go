@@ -188,3 +188,27 @@ func (s *Store) DiscardLayers(layers []Layer) {
 	}
 	s.collectLocks()
 }
+
+// Promote makes image id (a build's last step) an image of its own,
+// listed from now on, and gives it names.
+func (s *Store) Promote(id string, names []string) error {
+	var tags []string
+	for _, nm := range names {
+		r, err := ParseName(nm)
+		if err != nil {
+			return err
+		}
+		tags = append(tags, canonical(r))
+	}
+	return s.updateMeta(func(m *meta) error {
+		r := m.Images[id]
+		if r == nil {
+			return fmt.Errorf("image %s: %w", id, ErrNotFound)
+		}
+		r.Intermediate = false
+		for _, t := range tags {
+			m.Tags[t] = id
+		}
+		return nil
+	})
+}

@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-runtime/berth/internal/build"
+	"github.com/berth-runtime/berth/internal/buildreq"
+	"github.com/berth-runtime/berth/internal/engine"
+	"github.com/berth-runtime/berth/internal/errdefs"
+)
+
+// cli reports as berth does: the user typed berth build.
+var cli = errdefs.CLI{Prog: "berth", Codes: errdefs.Berth, Stderr: os.Stderr}
+
+// runBuild builds what the request on standard input asks: progress on
+// standard error, the image ID on standard output with -q.
+func runBuild() int {
+	var req buildreq.Request
+	if err := json.NewDecoder(os.Stdin).Decode(&req); err != nil {
+		return cli.Report(fmt.Errorf("read the build request: %w", err))
+	}
+	// Interrupted, the build stops at its next step and cleans up; the
+	// step's container is removed by its deferred Remove.
+	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGINT, unix.SIGTERM)
+	defer stop()
+	e := engine.New(engine.Options{Root: req.Root, Runroot: req.Runroot, StorageDriver: req.StorageDriver, Warn: cli.Warn})
+	var progress io.Writer = os.Stderr
+	if req.Quiet {
+		progress = nil
+	}
+	network := req.Network
+	if network == "" || network == "default" {
+		network = "bridge"
+	}
+	res, err := build.Build(ctx, e, build.Options{Context: req.Context, Dockerfile: req.Dockerfile, DockerfileName: req.DockerfileName,
+		Tags: req.Tags, BuildArgs: req.BuildArgs, Target: req.Target, NoCache: req.NoCache, Network: network, Progress: progress})
+	if err != nil {
+		return cli.Report(err)
+	}
+	if req.IIDFile != "" {
+		if err := os.WriteFile(req.IIDFile, []byte(res.ID), 0o644); err != nil {
+			return cli.Report(fmt.Errorf("--iidfile: %w", err))
+		}
+	}
+	if req.Quiet {
+		fmt.Println(res.ID)
+		return 0
+	}
+	fmt.Fprintf(os.Stderr, "writing image %s done\n", res.ID)
+	for _, t := range req.Tags {
+		fmt.Fprintf(os.Stderr, "naming to %s done\n", t)
+	}
+	return 0
+}

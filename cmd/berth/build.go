@@ -1,0 +1,139 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-runtime/berth/internal/buildreq"
+	"github.com/berth-runtime/berth/internal/errdefs"
+	"github.com/berth-runtime/berth/internal/selfexe"
+)
+
+type buildFlags struct {
+	file, target, iidfile, progress, network string
+	tags, buildArgs                          []string
+	quiet, noCache                           bool
+}
+
+func newBuildCommand(g *globalOptions) *cobra.Command {
+	var f buildFlags
+	cmd := &cobra.Command{
+		Use:   "build [OPTIONS] PATH | -",
+		Short: "Build an image from a Dockerfile",
+		Example: "  berth build -t app:1 .\n" +
+			"  berth build -f docker/Dockerfile --build-arg VERSION=2 --target runtime -t app:2 .\n" +
+			"  berth build -t app:3 - < Dockerfile",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			req, err := f.request(g, args[0], os.Stdin)
+			if err != nil {
+				return err
+			}
+			return runBuildHelper(req)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringArrayVarP(&f.tags, "tag", "t", nil, `name and optionally a tag ("name:tag"); may be repeated`)
+	fl.StringVarP(&f.file, "file", "f", "", "name of the Dockerfile (default: PATH/Dockerfile)")
+	fl.StringArrayVar(&f.buildArgs, "build-arg", nil, "set a build-time variable (KEY=VALUE, or KEY: from the environment)")
+	fl.StringVar(&f.target, "target", "", "build the named stage and what it needs only")
+	fl.StringVar(&f.iidfile, "iidfile", "", "write the image ID to the file")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image ID")
+	fl.BoolVar(&f.noCache, "no-cache", false, "do not use the build cache")
+	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, plain, quiet")
+	fl.StringVar(&f.network, "network", "bridge", "RUN's network: bridge, none or host")
+	return cmd
+}
+
+// request resolves the command line: the context, the Dockerfile read,
+// the build arguments. Bad input is one line, before anything is made.
+func (f *buildFlags) request(g *globalOptions, path string, stdin io.Reader) (*buildreq.Request, error) {
+	bad := func(format string, a ...any) error { return errdefs.New(errdefs.ErrInvalidArgument, format, a...) }
+	switch f.progress {
+	case "auto", "plain", "tty":
+	case "quiet":
+		f.quiet = true
+	default:
+		return nil, bad("invalid --progress %q: want auto, plain or quiet", f.progress)
+	}
+	switch f.network {
+	case "bridge", "default", "none", "host":
+	default:
+		return nil, bad("invalid --network %q for build: want bridge, none or host", f.network)
+	}
+	req := &buildreq.Request{Root: g.root, Runroot: g.runroot, StorageDriver: g.storageDriver, Tags: f.tags,
+		Target: f.target, NoCache: f.noCache, Quiet: f.quiet, Network: f.network, IIDFile: f.iidfile, BuildArgs: map[string]string{}}
+	for _, a := range f.buildArgs {
+		k, v, ok := strings.Cut(a, "=")
+		if !ok {
+			v, ok = os.LookupEnv(k)
+			if !ok {
+				continue // as Docker: an unset variable is no argument
+			}
+		}
+		req.BuildArgs[k] = v
+	}
+	var err error
+	if path == "-" {
+		if f.file != "" {
+			return nil, bad("-f cannot be used with a Dockerfile on standard input (berth build -)")
+		}
+		req.DockerfileName = "Dockerfile (standard input)"
+		if req.Dockerfile, err = io.ReadAll(io.LimitReader(stdin, 16<<20)); err != nil {
+			return nil, fmt.Errorf("read the Dockerfile from standard input: %w", err)
+		}
+		return req, nil
+	}
+	if req.Context, err = filepath.Abs(path); err != nil {
+		return nil, err
+	}
+	if st, err := os.Stat(req.Context); err != nil || !st.IsDir() {
+		return nil, bad("unable to prepare context: path %q not found or not a directory", path)
+	}
+	file := f.file
+	if file == "" {
+		file = filepath.Join(req.Context, "Dockerfile")
+	}
+	req.DockerfileName = file
+	if req.Dockerfile, err = os.ReadFile(file); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, bad("cannot find the Dockerfile %s: name it with -f", file)
+		}
+		return nil, fmt.Errorf("read the Dockerfile: %w", err)
+	}
+	return req, nil
+}
+
+// runBuildHelper runs berth-build with the request, its output and exit
+// status berth's own. ctrl-c reaches it (same process group): berth waits
+// for it to clean up.
+func runBuildHelper(req *buildreq.Request) error {
+	bin, err := selfexe.Helper(buildHelper)
+	if err != nil {
+		return errdefs.New(errdefs.ErrInvalidArgument, "berth build needs %v", err)
+	}
+	b, err := json.Marshal(req)
+	if err != nil {
+		return err
+	}
+	c := exec.Command(bin, "build")
+	c.Stdin, c.Stdout, c.Stderr = bytes.NewReader(b), os.Stdout, os.Stderr
+	signal.Ignore(unix.SIGINT, unix.SIGTERM)
+	err = c.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return errdefs.Exit{Code: ee.ExitCode()}
+	}
+	return err
+}

@@ -1,0 +1,24 @@
+// Package buildreq is what berth hands berth-build for a build: berth
+// parses the command line and reads the Dockerfile; berth-build, which
+// links BuildKit's parser, builds. No dependencies, so berth links it
+// freely.
+package buildreq
+
+// Request is berth build's command line, resolved.
+type Request struct {
+	// Root, Runroot and StorageDriver are berth's global options.
+	Root, Runroot, StorageDriver string
+	// Context is the build context's absolute path; empty: none.
+	Context string
+	// Dockerfile is the Dockerfile's text, DockerfileName its name for
+	// messages.
+	Dockerfile     []byte
+	DockerfileName string
+	Tags           []string
+	BuildArgs      map[string]string
+	Target         string
+	NoCache        bool
+	Quiet          bool
+	Network        string
+	IIDFile        string
+}
