@@ -1,0 +1,200 @@
+package integration
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// buildContext writes files (name -> content) into a new context dir.
+func buildContext(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		writeHostFile(t, filepath.Join(dir, name), body, 0)
+	}
+	return dir
+}
+
+// TestBuildMultiStage: a two-stage build from the suite's busybox image:
+// global ARG in FROM, ARG, ENV, WORKDIR, USER, COPY (with .dockerignore,
+// --chown, --chmod, --from), heredoc RUN, a RUN that deletes an image
+// file (a whiteout), and the config instructions, then run.
+func TestBuildMultiStage(t *testing.T) {
+	needRoot(t)
+	base := cpImage(t)
+	ctx := buildContext(t, map[string]string{
+		"Dockerfile": `# syntax=docker/dockerfile:1
+ARG BASE=` + base + `
+FROM ${BASE} AS build
+ARG WHO=world
+ENV GREETING=hello \
+    MODE=build
+WORKDIR /src
+COPY app.sh lib/ ./
+RUN <<EOT
+echo "$GREETING $WHO" > /src/greeting
+rm /bin/ls
+EOT
+
+FROM ${BASE}
+ARG TARGETARCH
+COPY --from=build /src/ /app/
+COPY --chown=1000:1000 --chmod=0750 app.sh /home/app/run.sh
+RUN rm /bin/ls && echo "arch=$TARGETARCH" > /app/arch
+ENV MODE=prod
+USER 1000
+WORKDIR /app
+LABEL org.example=yes
+EXPOSE 8080/tcp
+STOPSIGNAL SIGINT
+ENTRYPOINT ["/bin/sh"]
+CMD ["/app/app.sh"]
+`,
+		"app.sh":        "#!/bin/sh\necho \"$(cat /app/greeting) mode=$MODE uid=$(id -u) cwd=$(pwd)\"\n",
+		"lib/util":      "util\n",
+		"secret.key":    "do not ship\n",
+		".dockerignore": "secret.key\n*.tmp\n",
+		"junk.tmp":      "junk\n",
+	})
+	r := berth(t, "", "build", "-t", "built:multi", "-t", "built:also", "--build-arg", "WHO=berth", "--iidfile", filepath.Join(ctx, "iid"), ctx)
+	t.Cleanup(func() { berth(t, "", "rmi", "-f", "built:multi", "built:also") })
+	if r.code != 0 {
+		t.Fatalf("build: %+v", r)
+	}
+	iid, _ := os.ReadFile(filepath.Join(ctx, "iid"))
+	if !strings.HasPrefix(string(iid), "sha256:") {
+		t.Errorf("--iidfile holds %q", iid)
+	}
+	if got := mustBerth(t, "run", "--rm", "--network", "none", "built:multi"); got != "hello berth mode=prod uid=1000 cwd=/app\n" {
+		t.Errorf("the built image ran: %q", got)
+	}
+	got := mustBerth(t, "run", "--rm", "--network", "none", "built:also", "-c",
+		"cat /app/util /app/arch; ls /app; ls /bin/ls 2>&1; ls -ln /home/app/run.sh; ls /app/secret.key /app/junk.tmp 2>&1 | wc -l")
+	for _, want := range []string{"util\n", "arch=", "app.sh", "greeting", "No such file", "-rwxr-x---", " 1000 ", "\n2\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("in the built image, want %q:\n%s", want, got)
+		}
+	}
+	cfg := imageConfig(t, "built:multi")
+	c, _ := cfg["Config"].(map[string]any)
+	if c == nil {
+		t.Fatalf("inspect: %v", cfg)
+	}
+	for _, want := range []string{`"User":"1000"`, `"WorkingDir":"/app"`, `"org.example":"yes"`, `"8080/tcp"`, `"StopSignal":"SIGINT"`, `"MODE=prod"`} {
+		if !strings.Contains(mustBerth(t, "image", "inspect", "built:multi"), strings.ReplaceAll(want, ":", ": ")) &&
+			!strings.Contains(mustBerth(t, "image", "inspect", "built:multi"), want) {
+			t.Errorf("image config lacks %s", want)
+		}
+	}
+	// The steps' images are not listed.
+	if list := mustBerth(t, "images", "-q"); strings.Count(list, "\n") > 4 {
+		t.Errorf("intermediate images listed:\n%s", list)
+	}
+}
+
+// TestBuildCache: a rebuild with nothing changed runs no RUN (every step
+// CACHED, the same image ID: a RUN that ran would record a new time in
+// its file and history); a changed file re-runs from its COPY on.
+func TestBuildCache(t *testing.T) {
+	needRoot(t)
+	base := cpImage(t)
+	ctx := buildContext(t, map[string]string{
+		"Dockerfile": "FROM " + base + "\nRUN date +%s%N > /stamp1\nCOPY a.txt /a.txt\nRUN date +%s%N > /stamp2\nCMD [\"cat\", \"/stamp1\", \"/stamp2\"]\n",
+		"a.txt":      "one\n",
+	})
+	build := func() (string, string) {
+		t.Helper()
+		r := berth(t, "", "build", "--progress", "plain", "--network", "none", "-t", "cached:1", "--iidfile", filepath.Join(ctx, "iid"), ctx)
+		if r.code != 0 {
+			t.Fatalf("build: %+v", r)
+		}
+		iid, _ := os.ReadFile(filepath.Join(ctx, "iid"))
+		return string(iid), r.stderr
+	}
+	t.Cleanup(func() { berth(t, "", "rmi", "-f", "cached:1") })
+	first, log1 := build()
+	if strings.Contains(log1, "CACHED") {
+		t.Fatalf("a first build hit the cache:\n%s", log1)
+	}
+	stamps := mustBerth(t, "run", "--rm", "--network", "none", "cached:1")
+	second, log2 := build()
+	if second != first || strings.Count(log2, "CACHED") != 4 {
+		t.Errorf("a rebuild with nothing changed: ID %s (first %s), log:\n%s", second, first, log2)
+	}
+	if again := mustBerth(t, "run", "--rm", "--network", "none", "cached:1"); again != stamps {
+		t.Errorf("a RUN ran again: %q, was %q", again, stamps)
+	}
+	writeHostFile(t, filepath.Join(ctx, "a.txt"), "two\n", 0)
+	third, log3 := build()
+	if third == first || strings.Count(log3, "CACHED") != 1 {
+		t.Errorf("after a file change, want only the first RUN cached:\n%s", log3)
+	}
+	after := strings.Fields(mustBerth(t, "run", "--rm", "--network", "none", "cached:1"))
+	if len(after) != 2 || after[0] != strings.Fields(stamps)[0] || after[1] == strings.Fields(stamps)[1] {
+		t.Errorf("stamps after the change %v, before %q", after, stamps)
+	}
+	// --no-cache runs everything.
+	r := berth(t, "", "build", "--no-cache", "--network", "none", "-q", ctx)
+	if r.code != 0 || strings.Contains(r.stderr, "CACHED") || strings.TrimSpace(r.stdout) == third {
+		t.Errorf("--no-cache: %+v", r)
+	}
+}
+
+// TestBuildFailedRun: the step, its exit code and its last lines; exit 1;
+// no container, mount or layer left.
+func TestBuildFailedRun(t *testing.T) {
+	needRoot(t)
+	base := cpImage(t)
+	before := imageBlobs(t)
+	r := berth(t, "FROM "+base+"\nRUN echo first-line; echo last-words >&2; exit 7\n", "build", "-q", "--network", "none", "-")
+	if r.code != 1 || !strings.Contains(r.stderr, "line 2: RUN echo first-line") || !strings.Contains(r.stderr, "exited with code 7") ||
+		!strings.Contains(r.stderr, "last-words") {
+		t.Errorf("failed RUN: %+v", r)
+	}
+	if ps := mustBerth(t, "ps", "-aq"); ps != "" {
+		t.Errorf("containers left: %q", ps)
+	}
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	if strings.Contains(string(mounts), storeRoot) || strings.Contains(string(mounts), stateRoot) {
+		t.Error("a mount of the build is left")
+	}
+	if after := imageBlobs(t); !slices.Equal(before, after) {
+		t.Errorf("a failed build stored:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+// TestBuildBadInput: one line, exit 125, nothing stored.
+func TestBuildBadInput(t *testing.T) {
+	needRoot(t)
+	base := cpImage(t)
+	ctx := buildContext(t, map[string]string{"Dockerfile": "FROM " + base + "\nFROBNICATE now\n", "ok/Dockerfile": "FROM " + base + "\nCOPY nothere.txt /\n"})
+	before := imageBlobs(t)
+	for _, c := range []struct {
+		stdin string
+		args  []string
+		text  string
+	}{
+		{"", []string{"build", ctx}, "line 2: unknown instruction: FROBNICATE"},
+		{"", []string{"build", "-f", filepath.Join(ctx, "ok/Dockerfile"), ctx}, `"nothere.txt" not found in the build context`},
+		{"", []string{"build", filepath.Join(ctx, "nosuch")}, "unable to prepare context"},
+		{"", []string{"build", "-f", filepath.Join(ctx, "nosuch"), ctx}, "cannot find the Dockerfile"},
+		{"", []string{"build", "-t", "Bad:Tag:x", filepath.Join(ctx, "ok")}, "invalid tag"},
+		{"FROM " + base + "\nCOPY x /\n", []string{"build", "-"}, "has none"},
+		{"", []string{"build", "--target", "nope", filepath.Join(ctx, "ok")}, `target stage "nope" could not be found`},
+	} {
+		r := berth(t, c.stdin, c.args...)
+		if r.code != 125 && !(strings.Contains(c.text, "not found") && r.code != 0) {
+			t.Errorf("%v: exit %d, want 125: %+v", c.args, r.code, r)
+		}
+		lines := strings.Split(strings.TrimSpace(r.stderr), "\n")
+		if last := lines[len(lines)-1]; !strings.Contains(last, c.text) || !strings.HasPrefix(last, "berth: ") {
+			t.Errorf("%v: last line %q, want %q", c.args, last, c.text)
+		}
+	}
+	if after := imageBlobs(t); !slices.Equal(before, after) {
+		t.Errorf("refused builds stored:\nbefore %v\nafter  %v", before, after)
+	}
+}
