@@ -116,8 +116,7 @@ func (f *buildFlags) request(g *globalOptions, path string, stdin io.Reader) (*b
 }
 
 // runBuildHelper runs berth-build with the request, its output and exit
-// status berth's own. ctrl-c reaches it (same process group): berth waits
-// for it to clean up.
+// status berth's own.
 func runBuildHelper(req *buildreq.Request) error {
 	bin, err := selfexe.Helper(buildHelper)
 	if err != nil {
@@ -129,8 +128,20 @@ func runBuildHelper(req *buildreq.Request) error {
 	}
 	c := exec.Command(bin, "build")
 	c.Stdin, c.Stdout, c.Stderr = bytes.NewReader(b), os.Stdout, os.Stderr
-	signal.Ignore(unix.SIGINT, unix.SIGTERM)
-	err = c.Run()
+	// A signal to berth alone (kill, a CI runner) reaches the build too,
+	// which stops and cleans up; berth waits for it.
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, unix.SIGINT, unix.SIGTERM)
+	defer signal.Stop(sigs)
+	if err := c.Start(); err != nil {
+		return fmt.Errorf("run %s: %w", buildHelper, err)
+	}
+	go func() {
+		for sig := range sigs {
+			_ = c.Process.Signal(sig)
+		}
+	}()
+	err = c.Wait()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		return errdefs.Exit{Code: ee.ExitCode()}

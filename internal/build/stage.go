@@ -63,6 +63,9 @@ func (b *builder) buildStage(i int) error {
 		st.shell = cfg.Shell
 	}
 	for _, c := range s.Commands {
+		if err := b.ctx.Err(); err != nil {
+			return errInterrupted
+		}
 		b.step++
 		b.progressf("#%d [%s] %s\n", b.step, label, commandText(c))
 		start := time.Now()
@@ -173,6 +176,10 @@ func (b *builder) commit(st *stageState, key string, cfg v1.Config, layers []ima
 	return false, nil
 }
 
+// errInterrupted: the build was stopped by SIGINT or SIGTERM (status
+// 130, as a shell reports ctrl-c).
+var errInterrupted = errdefs.Exit{Code: 130, Err: errors.New("build interrupted: completed steps are kept in the cache")}
+
 // exitError is a RUN whose command failed.
 type exitError struct {
 	code int
@@ -211,6 +218,9 @@ func (b *builder) run(st *stageState, c *instructions.RunCommand) (bool, error) 
 	}
 	defer func() { _ = step.Remove() }()
 	code, tail, err := b.runStep(step)
+	if b.ctx.Err() != nil {
+		return false, errInterrupted
+	}
 	if err != nil {
 		return false, err
 	}
@@ -287,7 +297,7 @@ func (b *builder) runStep(step *engine.Step) (int, []string, error) {
 		}
 		_, _ = io.Copy(dst, r)
 	}()
-	code, err := step.Run(w)
+	code, err := step.Run(b.ctx, w) // interrupted: killed; the caller's Remove cleans up
 	w.Close()
 	wg.Wait()
 	r.Close()

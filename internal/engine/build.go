@@ -1,9 +1,13 @@
 package engine
 
 import (
+	"context"
 	"io"
 	"os"
+	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-runtime/berth/internal/archive"
 	"github.com/berth-runtime/berth/internal/image"
@@ -32,8 +36,10 @@ func (e *Engine) NewStep(img string, cfg managed.Config) (*Step, error) {
 }
 
 // Run runs the step's command in the foreground, its output to out,
-// with no standard input; it returns the command's exit status.
-func (s *Step) Run(out *os.File) (int, error) {
+// with no standard input, as Engine.Run does; it returns the command's
+// exit status. ctx ending kills the command, even one that was still
+// starting.
+func (s *Step) Run(ctx context.Context, out *os.File) (int, error) {
 	devnull, err := os.Open(os.DevNull)
 	if err != nil {
 		return 0, err
@@ -41,14 +47,40 @@ func (s *Step) Run(out *os.File) (int, error) {
 	defer devnull.Close()
 	owner := s.owner
 	s.owner = nil
-	exit, _, err := s.e.Run(s.rec, owner, Stdio{In: devnull, Out: out, Err: out, Relay: true})
+	defer owner.Release()
+	var mu sync.Mutex
+	started, cancelled := false, false
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if cancelled = true; started {
+			_ = s.Kill()
+		}
+	})
+	defer stop()
+	exit, _, err := s.e.runOnce(&s.rec, Stdio{In: devnull, Out: out, Err: out, Relay: true}, nil, func(int) {
+		mu.Lock()
+		defer mu.Unlock()
+		if started = true; cancelled {
+			go func() { _ = s.Kill() }()
+		}
+	})
 	if err != nil {
 		return exit.Code, err
 	}
-	if rec, gerr := s.e.Containers().Get(s.rec.ID); gerr == nil {
-		s.rec = rec
-	}
+	finishRecord(s.e.Containers(), s.rec.ID, exit, nil, true)
 	return exit.Code, nil
+}
+
+// Kill ends the step's command (an interrupted build). Sent before the
+// container is up, it finds nothing to kill: the build checks for the
+// interruption again once the step ends.
+func (s *Step) Kill() error {
+	rec, err := s.e.Containers().Get(s.rec.ID)
+	if err != nil {
+		return err
+	}
+	return s.e.stopProcess(rec, unix.SIGKILL)
 }
 
 // WithRoot runs fn on the step container's root file system (its overlay

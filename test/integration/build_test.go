@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -196,5 +197,45 @@ func TestBuildBadInput(t *testing.T) {
 	}
 	if after := imageBlobs(t); !slices.Equal(before, after) {
 		t.Errorf("refused builds stored:\nbefore %v\nafter  %v", before, after)
+	}
+}
+
+// TestBuildInterrupted: SIGTERM to berth during a RUN stops the build
+// with status 130 and leaves no container or mount; the finished step
+// stays cached.
+func TestBuildInterrupted(t *testing.T) {
+	needRoot(t)
+	base := cpImage(t)
+	cmd := berthCommand("build", "--no-cache", "--network", "none", "-")
+	cmd.Stdin = strings.NewReader("FROM " + base + "\nRUN echo done > /a\nRUN sleep 60\n")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var log strings.Builder
+	buf := make([]byte, 4096)
+	for !strings.Contains(log.String(), "RUN sleep 60") {
+		n, err := stderr.Read(buf)
+		log.Write(buf[:n])
+		if err != nil {
+			t.Fatalf("build ended before its RUN: %s", log.String())
+		}
+	}
+	_ = cmd.Process.Signal(os.Interrupt)
+	rest, _ := io.ReadAll(stderr)
+	log.Write(rest)
+	err = cmd.Wait()
+	if code := cmd.ProcessState.ExitCode(); code != 130 || !strings.Contains(log.String(), "build interrupted") {
+		t.Errorf("interrupted build: exit %d (%v):\n%s", code, err, log.String())
+	}
+	if ps := mustBerth(t, "ps", "-aq"); ps != "" {
+		t.Errorf("containers left: %q", ps)
+	}
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	if strings.Contains(string(mounts), storeRoot) || strings.Contains(string(mounts), stateRoot) {
+		t.Error("a mount of the build is left")
 	}
 }
