@@ -110,7 +110,7 @@ func newRoot() (*cobra.Command, *error) {
 		newStatsCommand(g), newTopCommand(g), newVolumeCommand(g), newAttachCommand(g), newManCommand(root), newSetupSubidsCommand(g),
 		newTagCommand(g, "tag"), newPushCommand(g, "push"), newLoginCommand(g), newLogoutCommand(g),
 		newSaveCommand(g, "save"), newLoadCommand(g, "load"), newHistoryCommand(g, "history"),
-		newCpCommand(g), newDiffCommand(g), newExportCommand(g), newCommitCommand(g), newBuildCommand(g))
+		newCpCommand(g), newDiffCommand(g), newExportCommand(g), newCommitCommand(g), newBuildCommand(g), newBuilderCommand(g))
 	for _, c := range append(root.Commands(), containerGroup(root).Commands()...) {
 		if slices.Contains(containerCommands, c.Name()) {
 			c.ValidArgsFunction = completeContainers(g)

@@ -2,8 +2,10 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -118,4 +120,18 @@ func (s *Step) Remove() error {
 		s.owner = nil
 	}
 	return s.e.Remove(s.rec, true)
+}
+
+// PruneBuildCache forgets every cached build step and removes the step
+// images no container uses (berth builder prune; system prune does it
+// too).
+func (e *Engine) PruneBuildCache() (image.Removed, error) {
+	if err := os.Remove(filepath.Join(e.Root, "build", "cache.json")); err != nil && !os.IsNotExist(err) {
+		return image.Removed{}, fmt.Errorf("remove the build cache: %w", err)
+	}
+	store, err := e.Images()
+	if err != nil {
+		return image.Removed{}, err
+	}
+	return store.PruneIntermediate(e.Containers().Uses)
 }

@@ -212,3 +212,29 @@ func (s *Store) Promote(id string, names []string) error {
 		return nil
 	})
 }
+
+// PruneIntermediate removes the build steps' images (the build cache's)
+// that no container uses, and the content only they used: berth builder
+// prune.
+func (s *Store) PruneIntermediate(inUse func(id string) bool) (Removed, error) {
+	var out Removed
+	gl, err := lockPath(s.path("gc.lock"), unix.LOCK_EX, true)
+	if err != nil {
+		return out, err
+	}
+	defer gl.unlock()
+	err = s.updateMeta(func(m *meta) error {
+		for id, r := range m.Images {
+			if !r.Intermediate || len(m.names(id)) > 0 || (inUse != nil && inUse(id)) {
+				continue
+			}
+			delete(m.Images, id)
+			out.Deleted = append(out.Deleted, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return out, err
+	}
+	return out, s.collectContent(&out, false)
+}

@@ -103,7 +103,7 @@ func TestBuildCache(t *testing.T) {
 	needRoot(t)
 	base := cpImage(t)
 	ctx := buildContext(t, map[string]string{
-		"Dockerfile": "FROM " + base + "\nRUN date +%s%N > /stamp1\nCOPY a.txt /a.txt\nRUN date +%s%N > /stamp2\nCMD [\"cat\", \"/stamp1\", \"/stamp2\"]\n",
+		"Dockerfile": "FROM " + base + "\nRUN cat /proc/sys/kernel/random/uuid > /stamp1\nCOPY a.txt /a.txt\nRUN cat /proc/sys/kernel/random/uuid > /stamp2\nCMD [\"cat\", \"/stamp1\", \"/stamp2\"]\n",
 		"a.txt":      "one\n",
 	})
 	build := func() (string, string) {
@@ -136,6 +136,11 @@ func TestBuildCache(t *testing.T) {
 	after := strings.Fields(mustBerth(t, "run", "--rm", "--network", "none", "cached:1"))
 	if len(after) != 2 || after[0] != strings.Fields(stamps)[0] || after[1] == strings.Fields(stamps)[1] {
 		t.Errorf("stamps after the change %v, before %q", after, stamps)
+	}
+	// berth builder prune forgets the steps.
+	mustBerth(t, "builder", "prune", "-f")
+	if _, log4 := build(); strings.Contains(log4, "CACHED") {
+		t.Errorf("a build after builder prune hit the cache:\n%s", log4)
 	}
 	// --no-cache runs everything.
 	r := berth(t, "", "build", "--no-cache", "--network", "none", "-q", ctx)
