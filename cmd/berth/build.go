@@ -22,8 +22,8 @@ import (
 
 type buildFlags struct {
 	file, target, iidfile, progress, network string
-	tags, buildArgs                          []string
-	quiet, noCache                           bool
+	tags, buildArgs, labels                  []string
+	quiet, noCache, pull                     bool
 }
 
 func newBuildCommand(g *globalOptions) *cobra.Command {
@@ -53,6 +53,8 @@ func newBuildCommand(g *globalOptions) *cobra.Command {
 	fl.BoolVar(&f.noCache, "no-cache", false, "do not use the build cache")
 	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, plain, quiet")
 	fl.StringVar(&f.network, "network", "bridge", "RUN's network: bridge, none or host")
+	fl.BoolVar(&f.pull, "pull", false, "pull every FROM image, even one already here")
+	fl.StringArrayVar(&f.labels, "label", nil, "set a label on the image (KEY=VALUE)")
 	return cmd
 }
 
@@ -74,6 +76,17 @@ func (f *buildFlags) request(g *globalOptions, path string, stdin io.Reader) (*b
 	}
 	req := &buildreq.Request{Root: g.root, Runroot: g.runroot, StorageDriver: g.storageDriver, Tags: f.tags,
 		Target: f.target, NoCache: f.noCache, Quiet: f.quiet, Network: f.network, IIDFile: f.iidfile, BuildArgs: map[string]string{}}
+	req.Pull = f.pull
+	for _, l := range f.labels {
+		k, v, _ := strings.Cut(l, "=")
+		if k == "" {
+			return nil, bad("invalid --label %q: want KEY=VALUE", l)
+		}
+		if req.Labels == nil {
+			req.Labels = map[string]string{}
+		}
+		req.Labels[k] = v
+	}
 	for _, a := range f.buildArgs {
 		k, v, ok := strings.Cut(a, "=")
 		if !ok {

@@ -42,6 +42,10 @@ type Options struct {
 	BuildArgs      map[string]string
 	Target         string
 	NoCache        bool
+	// Pull pulls every FROM image, even one the store has (--pull).
+	Pull bool
+	// Labels are --label's, set on the image built.
+	Labels map[string]string
 	// Network is RUN's network: bridge (default), none or host.
 	Network string
 	// Progress receives one line per step and RUN's output; nil: none
@@ -110,6 +114,9 @@ func Build(ctx context.Context, e *engine.Engine, o Options) (*Result, error) {
 	id := b.results[target]
 	if id == "" {
 		return nil, errdefs.New(errdefs.ErrInvalidArgument, "%s: the target stage has no instructions: nothing to build", o.DockerfileName)
+	}
+	if id, err = b.labels(id); err != nil {
+		return nil, err
 	}
 	if err := store.Promote(id, o.Tags); err != nil {
 		return nil, err
@@ -256,10 +263,10 @@ func (b *builder) baseImage(name string, self int) (string, error) {
 		return b.results[j], nil
 	}
 	img, err := b.store.Get(name)
-	if err == nil {
+	if err == nil && !b.o.Pull {
 		return img.ID, nil
 	}
-	if !errorsIsNotFound(err) {
+	if err != nil && !errorsIsNotFound(err) {
 		return "", err
 	}
 	b.progressf("pulling %s\n", name)
@@ -279,3 +286,30 @@ var now = func() time.Time { return time.Now().UTC() }
 
 // devNull is the standard input of RUN steps.
 func devNull() (*os.File, error) { return os.Open(os.DevNull) }
+
+// labels sets --label's labels on the image built, as a LABEL step at
+// the end of the target stage would.
+func (b *builder) labels(id string) (string, error) {
+	if len(b.o.Labels) == 0 {
+		return id, nil
+	}
+	cfg, err := b.baseConfig(id)
+	if err != nil {
+		return "", err
+	}
+	if cfg.Labels == nil {
+		cfg.Labels = map[string]string{}
+	}
+	var kv []string
+	for k, v := range b.o.Labels {
+		cfg.Labels[k] = v
+		kv = append(kv, k+"="+v)
+	}
+	slices.Sort(kv)
+	st := &stageState{image: id, cfg: cfg}
+	text := "LABEL " + strings.Join(kv, " ")
+	if _, err := b.commit(st, cacheKey(id, "label-flag", text), cfg, nil, text, true); err != nil {
+		return "", err
+	}
+	return st.image, nil
+}

@@ -93,7 +93,7 @@ func TestChownChmod(t *testing.T) {
 		t.Errorf("7: %v %v", o, err)
 	}
 	if _, err := parseChown("app:app"); err == nil {
-		t.Error("names are not looked up yet: refused")
+		t.Error("names parsed as numbers")
 	}
 	if m, err := parseChmod("0750"); err != nil || *m != 0o750 {
 		t.Errorf("0750: %v %v", m, err)
@@ -133,7 +133,7 @@ func TestCopyDigest(t *testing.T) {
 		}
 		defer f.Close()
 		cs := &copySpec{src: archive.Root{F: f, Contained: true}, context: true, items: []string{"/d"}, dirs: []bool{true},
-			dest: "/app", destIsDir: true, owner: owner, ig: ig}
+			dest: "/app", destIsDir: true, owner: owner, ig: ig, archives: []bool{false}}
 		h := sha256.New()
 		var buf bytes.Buffer
 		if err := cs.stream(h, true); err != nil {

@@ -32,11 +32,22 @@ type copySpec struct {
 	owner     *[2]int // --chown; nil: root for the context, as is from a stage
 	mode      *int64  // --chmod
 	ig        *ignorer
+	// chownName is a --chown by name, looked up in the stage's
+	// /etc/passwd and /etc/group when the files land.
+	chownName string
+	// archives marks the items ADD extracts.
+	archives []bool
 }
 
-// copy runs a COPY step: its sources as a tar stream (hashed first, for
-// the cache key) extracted into a container's root of the stage's image,
-// whose changes become the layer.
+// copyArgs are a COPY's or ADD's, expanded.
+type copyArgs struct {
+	sd                 instructions.SourcesAndDest
+	from, chown, chmod string
+	add                bool // ADD: local tar archives are extracted
+	text               string
+}
+
+// copy runs a COPY step.
 func (b *builder) copy(st *stageState, c *instructions.CopyCommand) (bool, error) {
 	if len(c.SourceContents) > 0 {
 		return false, errdefs.New(errdefs.ErrInvalidArgument, "COPY of a heredoc is not supported by berth build yet")
@@ -44,27 +55,51 @@ func (b *builder) copy(st *stageState, c *instructions.CopyCommand) (bool, error
 	if err := dockerfile.Expand(c, st.env()); err != nil {
 		return false, err
 	}
-	cs := &copySpec{ig: b.ignore}
-	var err error
-	if cs.owner, err = parseChown(c.Chown); err != nil {
+	return b.copyFiles(st, copyArgs{sd: c.SourcesAndDest, from: c.From, chown: c.Chown, chmod: c.Chmod, text: commandText(c)})
+}
+
+// add runs an ADD step: COPY's, and a local tar archive (plain, gzip or
+// bzip2) is extracted at the destination; URLs are not supported yet.
+func (b *builder) add(st *stageState, c *instructions.AddCommand) (bool, error) {
+	if len(c.SourceContents) > 0 {
+		return false, errdefs.New(errdefs.ErrInvalidArgument, "ADD of a heredoc is not supported by berth build yet")
+	}
+	if err := dockerfile.Expand(c, st.env()); err != nil {
 		return false, err
 	}
-	if cs.mode, err = parseChmod(c.Chmod); err != nil {
+	for _, s := range c.SourcePaths {
+		if strings.Contains(s, "://") || strings.HasPrefix(s, "git@") {
+			return false, errdefs.New(errdefs.ErrInvalidArgument, "ADD %s: remote sources are not supported by berth build yet: download in a RUN, or COPY a local file", s)
+		}
+	}
+	return b.copyFiles(st, copyArgs{sd: c.SourcesAndDest, chown: c.Chown, chmod: c.Chmod, add: true, text: commandText(c)})
+}
+
+// copyFiles runs a COPY or ADD: its sources as a tar stream (hashed
+// first, for the cache key) extracted into a container's root of the
+// stage's image, whose changes become the layer.
+func (b *builder) copyFiles(st *stageState, a copyArgs) (bool, error) {
+	cs := &copySpec{ig: b.ignore}
+	var err error
+	if cs.owner, err = parseChown(a.chown); err != nil {
+		cs.chownName = a.chown // looked up in the stage's files
+	}
+	if cs.mode, err = parseChmod(a.chmod); err != nil {
 		return false, err
 	}
 	var cached bool
-	err = b.withSource(c.From, st.index, func(src archive.Root, srcID string) error {
-		cs.src, cs.context = src, c.From == ""
-		if err := b.resolveSources(cs, c.SourcePaths); err != nil {
+	err = b.withSource(a.from, st.index, func(src archive.Root, srcID string) error {
+		cs.src, cs.context = src, a.from == ""
+		if err := b.resolveSources(cs, a.sd.SourcePaths, a.add); err != nil {
 			return err
 		}
-		cs.dest = dockerfile.Workdir(st.cfg.WorkingDir, c.DestPath)
-		cs.destIsDir = strings.HasSuffix(c.DestPath, "/") || len(cs.items) > 1 || (len(cs.items) == 1 && cs.dirs[0])
+		cs.dest = dockerfile.Workdir(st.cfg.WorkingDir, a.sd.DestPath)
+		cs.destIsDir = strings.HasSuffix(a.sd.DestPath, "/") || len(cs.items) > 1 || (len(cs.items) == 1 && (cs.dirs[0] || cs.archives[0]))
 		h := sha256.New()
 		if err := cs.stream(h, true); err != nil {
 			return err
 		}
-		key := cacheKey(st.image, "copy", srcID, cs.dest, strconv.FormatBool(cs.destIsDir), c.Chown, c.Chmod, fmt.Sprintf("%x", h.Sum(nil)))
+		key := cacheKey(st.image, "copy", srcID, cs.dest, strconv.FormatBool(cs.destIsDir), a.chown, a.chmod, strconv.FormatBool(a.add), fmt.Sprintf("%x", h.Sum(nil)))
 		if !b.o.NoCache {
 			if id, ok := b.cache.get(key); ok {
 				if _, err := b.store.Get(id); err == nil {
@@ -73,7 +108,7 @@ func (b *builder) copy(st *stageState, c *instructions.CopyCommand) (bool, error
 				}
 			}
 		}
-		return b.copyLayer(st, cs, key, commandText(c))
+		return b.copyLayer(st, cs, key, a.text)
 	})
 	return cached, err
 }
@@ -114,7 +149,7 @@ func (b *builder) withSource(from string, self int, fn func(archive.Root, string
 
 // resolveSources expands COPY's sources: wildcards in the context, each
 // one that must exist named relative to the context when it does not.
-func (b *builder) resolveSources(cs *copySpec, srcs []string) error {
+func (b *builder) resolveSources(cs *copySpec, srcs []string, add bool) error {
 	for _, s := range srcs {
 		rel := path.Clean("/" + filepath.ToSlash(s))
 		matches := []string{rel}
@@ -148,6 +183,7 @@ func (b *builder) resolveSources(cs *copySpec, srcs []string) error {
 			}
 			cs.items = append(cs.items, m)
 			cs.dirs = append(cs.dirs, info.Dir)
+			cs.archives = append(cs.archives, add && !info.Dir && isArchive(cs.src, m))
 		}
 	}
 	return nil
@@ -166,7 +202,7 @@ func (cs *copySpec) stream(w io.Writer, hash bool) error {
 		if !cs.dirs[i] && cs.destIsDir {
 			name = path.Join(name, path.Base(item))
 		}
-		if err := cs.entries(item, name, func(hdr *tar.Header, r io.Reader) error {
+		emit := func(hdr *tar.Header, r io.Reader) error {
 			if hash {
 				fmt.Fprintf(w, "%s %c %o %d:%d %s %d\n", hdr.Name, hdr.Typeflag, hdr.Mode, hdr.Uid, hdr.Gid, hdr.Linkname, hdr.Size)
 				_, err := io.Copy(w, r)
@@ -177,7 +213,11 @@ func (cs *copySpec) stream(w io.Writer, hash bool) error {
 			}
 			_, err := io.Copy(tw, r)
 			return err
-		}); err != nil {
+		}
+		if cs.archives[i] {
+			name = strings.TrimPrefix(cs.dest, "/")
+		}
+		if err := cs.entries(item, name, cs.archives[i], emit); err != nil {
 			return err
 		}
 	}
@@ -190,7 +230,7 @@ func (cs *copySpec) stream(w io.Writer, hash bool) error {
 // entries reads item from the source as a tar stream named name, leaves
 // out what .dockerignore names, sets owners and modes as COPY does, and
 // hands each entry to fn.
-func (cs *copySpec) entries(item, name string, fn func(*tar.Header, io.Reader) error) error {
+func (cs *copySpec) entries(item, name string, unpack bool, fn func(*tar.Header, io.Reader) error) error {
 	pr, pw := io.Pipe()
 	go func() {
 		pw.CloseWithError(archive.Write(pw, cs.src, item, name, archive.WriteOptions{Follow: true}))
@@ -208,6 +248,12 @@ func (cs *copySpec) entries(item, name string, fn func(*tar.Header, io.Reader) e
 		if cs.context && cs.ignore(item, name, hdr.Name) {
 			continue
 		}
+		if unpack && hdr.Typeflag == tar.TypeReg {
+			if err := cs.unpack(tr, name, fn); err != nil {
+				return fmt.Errorf("ADD %s: %w", item, err)
+			}
+			continue
+		}
 		cs.adjust(hdr)
 		if err := fn(hdr, tr); err != nil {
 			return err
@@ -221,6 +267,44 @@ func (cs *copySpec) ignore(item, name, entry string) bool {
 	rest := strings.TrimPrefix(strings.TrimSuffix(entry, "/"), name)
 	rel := strings.TrimPrefix(path.Join(item, rest), "/")
 	return cs.ig.ignored(rel)
+}
+
+// unpack hands on the entries of an ADD's tar archive (plain, gzip or
+// bzip2) r, under dest: their owners as the archive has them unless
+// --chown, their names kept beneath dest.
+func (cs *copySpec) unpack(r io.Reader, dest string, fn func(*tar.Header, io.Reader) error) error {
+	dr, err := decompress(r)
+	if err != nil {
+		return err
+	}
+	tr := tar.NewReader(dr)
+	for {
+		hdr, err := tr.Next()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		rel := strings.TrimPrefix(path.Clean("/"+hdr.Name), "/")
+		if rel == "" {
+			continue
+		}
+		hdr.Name = path.Join(dest, rel)
+		if hdr.Typeflag == tar.TypeDir {
+			hdr.Name += "/"
+		}
+		if hdr.Typeflag == tar.TypeLink {
+			hdr.Linkname = path.Join(dest, strings.TrimPrefix(path.Clean("/"+hdr.Linkname), "/"))
+		}
+		if cs.owner != nil {
+			hdr.Uid, hdr.Gid = cs.owner[0], cs.owner[1]
+		}
+		hdr.Uname, hdr.Gname = "", ""
+		if err := fn(hdr, tr); err != nil {
+			return err
+		}
+	}
 }
 
 // adjust gives an entry COPY's owner and mode: --chown's, else root for
@@ -297,10 +381,26 @@ func (b *builder) scratchLayer(cs *copySpec) (image.Layer, error) {
 	})
 }
 
+// resolveOwner looks a --chown by name up in root, the stage's.
+func (cs *copySpec) resolveOwner(root archive.Root) error {
+	if cs.chownName == "" {
+		return nil
+	}
+	o, err := lookupChown(root, cs.chownName)
+	if err != nil {
+		return err
+	}
+	cs.owner = o
+	return nil
+}
+
 // extract writes the sources into root: first the destination's missing
 // parents (root's, or --chown's), then the entries, one tar stream (the
 // parents' writer is flushed, not closed: no end-of-archive between).
 func (cs *copySpec) extract(root archive.Root) error {
+	if err := cs.resolveOwner(root); err != nil {
+		return err
+	}
 	pr, pw := io.Pipe()
 	go func() {
 		tw := tar.NewWriter(pw)

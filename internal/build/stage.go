@@ -115,7 +115,7 @@ func (b *builder) dispatch(st *stageState, c instructions.Command) (bool, error)
 	case *instructions.CopyCommand:
 		return b.copy(st, c)
 	case *instructions.AddCommand:
-		return false, errdefs.New(errdefs.ErrInvalidArgument, "ADD is not supported by berth build yet: use COPY (and RUN tar for an archive)")
+		return b.add(st, c)
 	}
 	if err := dockerfile.Expand(c, st.env()); err != nil {
 		return false, err

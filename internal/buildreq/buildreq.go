@@ -21,4 +21,6 @@ type Request struct {
 	Quiet          bool
 	Network        string
 	IIDFile        string
+	Pull           bool
+	Labels         map[string]string
 }

@@ -3,6 +3,7 @@ package integration
 import (
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -242,5 +243,34 @@ func TestBuildInterrupted(t *testing.T) {
 	mounts, _ := os.ReadFile("/proc/self/mountinfo")
 	if strings.Contains(string(mounts), storeRoot) || strings.Contains(string(mounts), stateRoot) {
 		t.Error("a mount of the build is left")
+	}
+}
+
+// TestBuildAddChownLabel: ADD extracts a local tar.gz and copies a plain
+// file, --chown takes the stage's user names, --label lands on the image.
+func TestBuildAddChownLabel(t *testing.T) {
+	needRoot(t)
+	base := cpImage(t)
+	ctx := buildContext(t, map[string]string{
+		"Dockerfile": "FROM " + base + "\nADD bundle.tar.gz /opt/\nADD plain.txt /opt/plain.txt\nCOPY --chown=app:wheel plain.txt /home/app/owned\n",
+		"plain.txt":  "plain\n",
+		"tree/a/b":   "in the archive\n",
+	})
+	if out, err := exec.Command("tar", "-C", filepath.Join(ctx, "tree"), "-czf", filepath.Join(ctx, "bundle.tar.gz"), "a").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v %s", err, out)
+	}
+	r := berth(t, "", "build", "-q", "--network", "none", "--label", "built.by=berth", "-t", "built:add", ctx)
+	t.Cleanup(func() { berth(t, "", "rmi", "-f", "built:add") })
+	if r.code != 0 {
+		t.Fatalf("build: %+v", r)
+	}
+	got := mustBerth(t, "run", "--rm", "--network", "none", "built:add", "sh", "-c", "cat /opt/a/b /opt/plain.txt; ls /opt/bundle.tar.gz 2>&1; stat -c '%u:%g' /home/app/owned")
+	for _, want := range []string{"in the archive\n", "plain\n", "No such file", "1000:10\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("in the image, want %q:\n%s", want, got)
+		}
+	}
+	if !strings.Contains(mustBerth(t, "image", "inspect", "built:add"), `"built.by": "berth"`) {
+		t.Error("--label is not in the image's config")
 	}
 }
