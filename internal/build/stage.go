@@ -195,12 +195,24 @@ func (b *builder) run(st *stageState, c *instructions.RunCommand) (bool, error) 
 	if st.image == "" {
 		return false, errdefs.New(errdefs.ErrInvalidArgument, "RUN in a stage FROM scratch: it has no shell or program to run")
 	}
+	if err := dockerfile.Expand(c, st.env()); err != nil { // its --mount flags
+		return false, err
+	}
 	args := runArgs(c, st.shell)
+	mounts, mountKey, err := b.runMounts(st, c)
+	if err != nil {
+		return false, err
+	}
+	network := b.o.Network
+	if n := instructions.GetNetwork(c); n != "" && n != instructions.NetworkDefault {
+		network = string(n)
+	}
 	desc, _ := json.Marshal(struct {
 		Args    []string
 		Env     []string
 		Network string
-	}{args, st.args, b.o.Network})
+		Mounts  string
+	}{args, st.args, network, mountKey})
 	key := cacheKey(st.image, "run", string(desc))
 	if !b.o.NoCache {
 		if id, ok := b.cache.get(key); ok {
@@ -211,7 +223,7 @@ func (b *builder) run(st *stageState, c *instructions.RunCommand) (bool, error) 
 		}
 	}
 	empty := ""
-	mc := managed.Config{Cmd: args, Entrypoint: &empty, Env: b.runEnv(st), NetworkMode: b.o.Network}
+	mc := managed.Config{Cmd: args, Entrypoint: &empty, Env: b.runEnv(st), NetworkMode: network, Mounts: mounts}
 	step, err := b.e.NewStep(st.image, mc)
 	if err != nil {
 		return false, err
@@ -252,13 +264,17 @@ func (b *builder) run(st *stageState, c *instructions.RunCommand) (bool, error) 
 // commitHeld is commit for a layer made while the store is held, let go
 // before a failure's layer is discarded.
 func (b *builder) commitHeld(st *stageState, key string, cfg v1.Config, layer image.Layer, text string, release func()) (bool, error) {
+	var layers []image.Layer
+	if layer.Digest != "" {
+		layers = []image.Layer{layer}
+	}
 	t := now()
-	img, err := b.store.Create(b.ctx, image.NewImage{Base: st.image, Layers: []image.Layer{layer}, Config: cfg, Created: t,
-		History:      []v1.History{{Created: v1.Time{Time: t}, CreatedBy: text, Comment: "berth build"}},
+	img, err := b.store.Create(b.ctx, image.NewImage{Base: st.image, Layers: layers, Config: cfg, Created: t,
+		History:      []v1.History{{Created: v1.Time{Time: t}, CreatedBy: text, Comment: "berth build", EmptyLayer: len(layers) == 0}},
 		Intermediate: true})
 	release()
 	if err != nil {
-		b.store.DiscardLayers([]image.Layer{layer})
+		b.store.DiscardLayers(layers)
 		return false, err
 	}
 	b.cache.put(key, img.ID)

@@ -98,14 +98,15 @@ func (s *Step) WithRoot(fn func(archive.Root) error) error {
 }
 
 // Layer stores the step's changes as a layer (StoreLayer), every entry
-// timed modTime when given.
+// timed modTime when given; a step that changed nothing gets none (a zero
+// Layer), as BuildKit gives it an empty-layer history entry instead.
 func (s *Step) Layer(modTime *time.Time) (image.Layer, error) {
 	store, err := s.e.Images()
 	if err != nil {
 		return image.Layer{}, err
 	}
 	changes, upper, err := s.e.changesOf(s.rec)
-	if err != nil {
+	if err != nil || len(changes) == 0 {
 		return image.Layer{}, err
 	}
 	return store.StoreLayer(func(w io.Writer) error {
@@ -122,12 +123,16 @@ func (s *Step) Remove() error {
 	return s.e.Remove(s.rec, true)
 }
 
-// PruneBuildCache forgets every cached build step and removes the step
-// images no container uses (berth builder prune; system prune does it
+// PruneBuildCache forgets every cached build step, empties the cache
+// mounts, and removes the step images no container uses (berth builder prune; system prune does it
 // too).
 func (e *Engine) PruneBuildCache() (image.Removed, error) {
 	if err := os.Remove(filepath.Join(e.Root, "build", "cache.json")); err != nil && !os.IsNotExist(err) {
 		return image.Removed{}, fmt.Errorf("remove the build cache: %w", err)
+	}
+	// RUN --mount=type=cache's directories too, as BuildKit's prune.
+	if err := os.RemoveAll(filepath.Join(e.Root, "build", "mounts")); err != nil {
+		return image.Removed{}, fmt.Errorf("remove the build cache mounts: %w", err)
 	}
 	store, err := e.Images()
 	if err != nil {

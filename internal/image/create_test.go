@@ -99,3 +99,27 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// An image with the same layer twice (two empty commits) names its
+// directory once: overlay refuses a lower dir given twice.
+func TestLowerDirsOnceEach(t *testing.T) {
+	s := newStore(t)
+	empty := func(w io.Writer) error { _, err := w.Write(mkTar(t)); return err }
+	l, err := s.StoreLayer(empty)
+	must(t, err)
+	other, err := s.StoreLayer(func(w io.Writer) error { _, err := w.Write(mkTar(t, file("x", "x"))); return err })
+	must(t, err)
+	img, err := s.Create(context.Background(), NewImage{Layers: []Layer{l, other, l}, Created: time.Now()})
+	must(t, err)
+	dirs, err := s.LowerDirs(img.ID)
+	must(t, err)
+	if len(dirs) != 2 || dirs[0] != s.layerDir(mustHash(t, l.DiffID)) {
+		t.Fatalf("lower dirs %v", dirs)
+	}
+}
+
+func mustHash(t *testing.T, s string) v1.Hash {
+	h, err := v1.NewHash(s)
+	must(t, err)
+	return h
+}

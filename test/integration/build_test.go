@@ -274,3 +274,26 @@ func TestBuildAddChownLabel(t *testing.T) {
 		t.Error("--label is not in the image's config")
 	}
 }
+
+// TestBuildRunMounts: RUN --mount=type=cache keeps its directory between
+// builds (and out of the image), type=bind reads the context, tmpfs is
+// left out of the layer; two empty RUNs make no layer each.
+func TestBuildRunMounts(t *testing.T) {
+	needRoot(t)
+	base := cpImage(t)
+	ctx := buildContext(t, map[string]string{
+		"Dockerfile": "FROM " + base + "\nRUN true\nRUN --mount=type=cache,target=/var/cache/x echo run >> /var/cache/x/log && wc -l < /var/cache/x/log > /count\n" +
+			"RUN --mount=type=bind,source=data.txt,target=/mnt/data cp /mnt/data /copied\nRUN --mount=type=tmpfs,target=/scratch touch /scratch/t\nRUN true\n",
+		"data.txt": "bound\n",
+	})
+	for i := 0; i < 2; i++ {
+		if r := berth(t, "", "build", "--no-cache", "-q", "--network", "none", "-t", "built:mounts", ctx); r.code != 0 {
+			t.Fatalf("build %d: %+v", i, r)
+		}
+	}
+	t.Cleanup(func() { berth(t, "", "rmi", "-f", "built:mounts") })
+	got := mustBerth(t, "run", "--rm", "--network", "none", "built:mounts", "sh", "-c", "cat /count /copied; ls /var/cache/x /scratch 2>&1 | grep -c 'No such'")
+	if got != "2\nbound\n2\n" {
+		t.Errorf("in the image: %q (want the cache's second run, the bound file, no mount targets)", got)
+	}
+}
