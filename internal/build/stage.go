@@ -58,6 +58,11 @@ func (b *builder) buildStage(i int) error {
 	if err != nil {
 		return err
 	}
+	if !hasKey(cfg.Env, "PATH") {
+		// As BuildKit and buildah: steps and the image get the default
+		// PATH when the base image sets none.
+		cfg.Env = append(slices.Clone(cfg.Env), "PATH="+defaultPath)
+	}
 	st := &stageState{index: i, name: label, image: id, cfg: cfg, shell: dockerfile.DefaultShell}
 	if len(cfg.Shell) > 0 {
 		st.shell = cfg.Shell
@@ -83,6 +88,9 @@ func (b *builder) buildStage(i int) error {
 	b.results[i] = st.image
 	return nil
 }
+
+// defaultPath is BuildKit's default PATH on Linux.
+const defaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 // stepError names the instruction and its line.
 func stepError(c instructions.Command, err error) error {

@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"encoding/json"
 	"io"
 	"os"
 	"os/exec"
@@ -295,5 +296,61 @@ func TestBuildRunMounts(t *testing.T) {
 	got := mustBerth(t, "run", "--rm", "--network", "none", "built:mounts", "sh", "-c", "cat /count /copied; ls /var/cache/x /scratch 2>&1 | grep -c 'No such'")
 	if got != "2\nbound\n2\n" {
 		t.Errorf("in the image: %q (want the cache's second run, the bound file, no mount targets)", got)
+	}
+}
+
+// TestBuildConfigAsPodman: the image config berth build writes for the
+// config instructions is the one podman build (buildah) writes for the
+// same Dockerfile, field by field (podman in its own temporary storage;
+// skipped where podman is missing). Left out: buildah's own label, and
+// SHELL, which buildah does not apply to CMD's shell form as Docker does.
+func TestBuildConfigAsPodman(t *testing.T) {
+	needRoot(t)
+	podman, err := exec.LookPath("podman")
+	if err != nil {
+		t.Skip("podman is not installed")
+	}
+	base := cpImage(t)
+	dir := t.TempDir()
+	archive := filepath.Join(dir, "base.tar")
+	mustBerth(t, "save", "-o", archive, base)
+	pod := func(args ...string) string {
+		t.Helper()
+		full := append([]string{"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"), "--storage-driver", "vfs"}, args...)
+		out, err := exec.Command(podman, full...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("podman %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	// vfs: no mounts to undo; the temporary directory holds the rest.
+	pod("load", "-q", "-i", archive)
+	ctx := buildContext(t, map[string]string{
+		"Dockerfile": "FROM docker.io/library/" + base + "\nARG V=1\nENV A=1 B=\"two words\" PATH=/opt/bin:$PATH\nENV C=${A}x$V\n" +
+			"WORKDIR /app\nWORKDIR sub\nUSER 1000:1000\nLABEL a=b \"c d\"=e\nEXPOSE 80 53/udp\nSTOPSIGNAL SIGINT\nVOLUME /data\n" +
+			"ENTRYPOINT [\"/bin/echo\"]\nCMD echo hi\nCOPY f /f\n",
+		"f": "f\n",
+	})
+	pod("build", "--pull=never", "-q", "--format", "docker", "-t", "cmp:1", ctx)
+	var podCfg map[string]any
+	if err := json.Unmarshal([]byte(pod("image", "inspect", "--format", "{{json .Config}}", "cmp:1")), &podCfg); err != nil {
+		t.Fatal(err)
+	}
+	delete(podCfg["Labels"].(map[string]any), "io.buildah.version")
+	id := strings.TrimSpace(mustBerth(t, "build", "-q", "--network", "none", ctx))
+	raw, err := os.ReadFile(filepath.Join(storeRoot, "images", "blobs", "sha256", strings.TrimPrefix(id, "sha256:")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var berthFile struct{ Config map[string]any }
+	if err := json.Unmarshal(raw, &berthFile); err != nil {
+		t.Fatal(err)
+	}
+	for _, field := range []string{"User", "ExposedPorts", "Env", "Entrypoint", "Cmd", "Volumes", "WorkingDir", "Labels", "StopSignal"} {
+		b, _ := json.Marshal(berthFile.Config[field])
+		p, _ := json.Marshal(podCfg[field])
+		if string(b) != string(p) {
+			t.Errorf("%s: berth %s, podman %s", field, b, p)
+		}
 	}
 }
