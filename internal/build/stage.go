@@ -67,7 +67,11 @@ func (b *builder) buildStage(i int) error {
 	if len(cfg.Shell) > 0 {
 		st.shell = cfg.Shell
 	}
-	for _, c := range s.Commands {
+	cmds, err := b.onbuildTriggers(st)
+	if err != nil {
+		return fmt.Errorf("FROM %s: %w", base, err)
+	}
+	for _, c := range append(cmds, s.Commands...) {
 		if err := b.ctx.Err(); err != nil {
 			return errInterrupted
 		}
@@ -87,6 +91,34 @@ func (b *builder) buildStage(i int) error {
 	}
 	b.results[i] = st.image
 	return nil
+}
+
+// onbuildTriggers are the base image's ONBUILD instructions, run first,
+// as Docker runs them; the new image does not carry them on.
+func (b *builder) onbuildTriggers(st *stageState) ([]instructions.Command, error) {
+	if len(st.cfg.OnBuild) == 0 {
+		return nil, nil
+	}
+	var cmds []instructions.Command
+	for _, trigger := range st.cfg.OnBuild {
+		res, err := parser.Parse(strings.NewReader(trigger))
+		if err != nil {
+			return nil, fmt.Errorf("ONBUILD %s: %w", trigger, err)
+		}
+		for _, node := range res.AST.Children {
+			switch strings.ToLower(node.Value) {
+			case "onbuild", "from", "maintainer":
+				return nil, errdefs.New(errdefs.ErrInvalidArgument, "ONBUILD %s: %s is not allowed as an ONBUILD trigger", trigger, strings.ToUpper(node.Value))
+			}
+			c, err := instructions.ParseCommand(node)
+			if err != nil {
+				return nil, fmt.Errorf("ONBUILD %s: %w", trigger, err)
+			}
+			cmds = append(cmds, c)
+		}
+	}
+	st.cfg.OnBuild = nil
+	return cmds, nil
 }
 
 // defaultPath is BuildKit's default PATH on Linux.

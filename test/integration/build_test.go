@@ -354,3 +354,26 @@ func TestBuildConfigAsPodman(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildOnbuild: an image's ONBUILD triggers run first in a build FROM
+// it, and are not carried on.
+func TestBuildOnbuild(t *testing.T) {
+	needRoot(t)
+	base := cpImage(t)
+	t.Cleanup(func() { berth(t, "", "rmi", "-f", "built:parent", "built:child") })
+	r := berth(t, "FROM "+base+"\nONBUILD RUN echo triggered > /t\nONBUILD ENV T=1\n", "build", "-q", "--network", "none", "-t", "built:parent", "-")
+	if r.code != 0 {
+		t.Fatalf("parent: %+v", r)
+	}
+	r = berth(t, "FROM built:parent\nRUN test -f /t\n", "build", "-q", "--network", "none", "-t", "built:child", "-")
+	if r.code != 0 {
+		t.Fatalf("child: %+v", r)
+	}
+	if got := mustBerth(t, "run", "--rm", "--network", "none", "built:child", "sh", "-c", "cat /t; echo T=$T"); got != "triggered\nT=1\n" {
+		t.Errorf("the child: %q", got)
+	}
+	raw, err := os.ReadFile(filepath.Join(storeRoot, "images", "blobs", "sha256", strings.TrimPrefix(strings.TrimSpace(r.stdout), "sha256:")))
+	if err != nil || strings.Contains(string(raw), "OnBuild\":[") {
+		t.Errorf("the child's config carries the triggers on (%v): %s", err, raw)
+	}
+}
