@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 
@@ -40,9 +41,14 @@ func runBuild() int {
 		network = "bridge"
 	}
 	res, err := build.Build(ctx, e, build.Options{Context: req.Context, Dockerfile: req.Dockerfile, DockerfileName: req.DockerfileName,
-		Tags: req.Tags, BuildArgs: req.BuildArgs, Target: req.Target, NoCache: req.NoCache, Network: network, Progress: progress, Pull: req.Pull, Labels: req.Labels})
+		Tags: req.Tags, BuildArgs: req.BuildArgs, Target: req.Target, NoCache: req.NoCache, Network: network, Progress: progress, Pull: req.Pull, Labels: req.Labels, Unlisted: req.OutputFile != ""})
 	if err != nil {
 		return cli.Report(err)
+	}
+	if req.OutputFile != "" {
+		if err := writeOutput(e, req, res.ID); err != nil {
+			return cli.Report(err)
+		}
 	}
 	if req.IIDFile != "" {
 		if err := os.WriteFile(req.IIDFile, []byte(res.ID), 0o644); err != nil {
@@ -58,4 +64,37 @@ func runBuild() int {
 		fmt.Fprintf(os.Stderr, "naming to %s done\n", t)
 	}
 	return 0
+}
+
+// writeOutput writes the image built to --output's file, complete or not
+// at all (a temporary file renamed): an archive docker load, podman load
+// and berth load read (a docker save archive that is an OCI layout too).
+func writeOutput(e *engine.Engine, req buildreq.Request, id string) error {
+	store, err := e.Images()
+	if err != nil {
+		return err
+	}
+	ref := id
+	if len(req.Tags) > 0 {
+		ref = req.Tags[0]
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(req.OutputFile), ".berth-output-")
+	if err != nil {
+		return fmt.Errorf("--output: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	err = store.Export(tmp, []string{ref})
+	if err == nil {
+		err = tmp.Chmod(0o644) // as docker save -o writes it
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), req.OutputFile)
+	}
+	if err != nil {
+		return fmt.Errorf("--output: %w", err)
+	}
+	return nil
 }

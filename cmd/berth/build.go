@@ -22,6 +22,7 @@ import (
 
 type buildFlags struct {
 	file, target, iidfile, progress, network string
+	output                                   string
 	tags, buildArgs, labels                  []string
 	quiet, noCache, pull                     bool
 }
@@ -53,6 +54,7 @@ func newBuildCommand(g *globalOptions) *cobra.Command {
 	fl.BoolVar(&f.noCache, "no-cache", false, "do not use the build cache")
 	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, plain, quiet")
 	fl.StringVar(&f.network, "network", "bridge", "RUN's network: bridge, none or host")
+	fl.StringVarP(&f.output, "output", "o", "", "write the image to a file instead of the store: type=oci|docker,dest=FILE")
 	fl.BoolVar(&f.pull, "pull", false, "pull every FROM image, even one already here")
 	fl.StringArrayVar(&f.labels, "label", nil, "set a label on the image (KEY=VALUE)")
 	return cmd
@@ -74,9 +76,15 @@ func (f *buildFlags) request(g *globalOptions, path string, stdin io.Reader) (*b
 	default:
 		return nil, bad("invalid --network %q for build: want bridge, none or host", f.network)
 	}
+	var err error
 	req := &buildreq.Request{Root: g.root, Runroot: g.runroot, StorageDriver: g.storageDriver, Tags: f.tags,
 		Target: f.target, NoCache: f.noCache, Quiet: f.quiet, Network: f.network, IIDFile: f.iidfile, BuildArgs: map[string]string{}}
 	req.Pull = f.pull
+	if f.output != "" {
+		if req.OutputFile, err = parseOutput(f.output); err != nil {
+			return nil, err
+		}
+	}
 	for _, l := range f.labels {
 		k, v, _ := strings.Cut(l, "=")
 		if k == "" {
@@ -97,7 +105,6 @@ func (f *buildFlags) request(g *globalOptions, path string, stdin io.Reader) (*b
 		}
 		req.BuildArgs[k] = v
 	}
-	var err error
 	if path == "-" {
 		if f.file != "" {
 			return nil, bad("-f cannot be used with a Dockerfile on standard input (berth build -)")
@@ -160,4 +167,25 @@ func runBuildHelper(req *buildreq.Request) error {
 		return errdefs.Exit{Code: ee.ExitCode()}
 	}
 	return err
+}
+
+// parseOutput takes --output type=oci|docker,dest=FILE (both write the
+// same archive, a docker save one that is also an OCI layout).
+func parseOutput(s string) (string, error) {
+	typ, dest := "", ""
+	for _, kv := range strings.Split(s, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		switch k {
+		case "type":
+			typ = v
+		case "dest":
+			dest = v
+		default:
+			return "", errdefs.New(errdefs.ErrInvalidArgument, "invalid --output %q: unknown key %q (type=oci|docker,dest=FILE)", s, k)
+		}
+	}
+	if (typ != "oci" && typ != "docker") || dest == "" || dest == "-" {
+		return "", errdefs.New(errdefs.ErrInvalidArgument, "invalid --output %q: berth writes type=oci or type=docker to a file: type=oci,dest=FILE", s)
+	}
+	return filepath.Abs(dest)
 }

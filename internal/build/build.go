@@ -42,6 +42,9 @@ type Options struct {
 	BuildArgs      map[string]string
 	Target         string
 	NoCache        bool
+	// Unlisted leaves an untagged result a hidden step image (--output
+	// writes it elsewhere).
+	Unlisted bool
 	// Pull pulls every FROM image, even one the store has (--pull).
 	Pull bool
 	// Labels are --label's, set on the image built.
@@ -118,8 +121,10 @@ func Build(ctx context.Context, e *engine.Engine, o Options) (*Result, error) {
 	if id, err = b.labels(id); err != nil {
 		return nil, err
 	}
-	if err := store.Promote(id, o.Tags); err != nil {
-		return nil, err
+	if len(o.Tags) > 0 || !o.Unlisted {
+		if err := store.Promote(id, o.Tags); err != nil {
+			return nil, err
+		}
 	}
 	return &Result{ID: id}, nil
 }

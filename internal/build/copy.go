@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"github.com/moby/buildkit/frontend/dockerfile/shell"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-runtime/berth/internal/archive"
@@ -37,7 +38,12 @@ type copySpec struct {
 	chownName string
 	// archives marks the items ADD extracts.
 	archives []bool
+	// contents are heredoc sources: files written as given.
+	contents []instructions.SourceContent
 }
+
+// inlineOnly is withSource's "from" of a COPY of heredocs alone.
+const inlineOnly = "\x00inline"
 
 // copyArgs are a COPY's or ADD's, expanded.
 type copyArgs struct {
@@ -49,10 +55,10 @@ type copyArgs struct {
 
 // copy runs a COPY step.
 func (b *builder) copy(st *stageState, c *instructions.CopyCommand) (bool, error) {
-	if len(c.SourceContents) > 0 {
-		return false, errdefs.New(errdefs.ErrInvalidArgument, "COPY of a heredoc is not supported by berth build yet")
-	}
 	if err := dockerfile.Expand(c, st.env()); err != nil {
+		return false, err
+	}
+	if err := expandRaw(c, st.env()); err != nil {
 		return false, err
 	}
 	return b.copyFiles(st, copyArgs{sd: c.SourcesAndDest, from: c.From, chown: c.Chown, chmod: c.Chmod, text: commandText(c)})
@@ -61,10 +67,10 @@ func (b *builder) copy(st *stageState, c *instructions.CopyCommand) (bool, error
 // add runs an ADD step: COPY's, and a local tar archive (plain, gzip or
 // bzip2) is extracted at the destination; URLs are not supported yet.
 func (b *builder) add(st *stageState, c *instructions.AddCommand) (bool, error) {
-	if len(c.SourceContents) > 0 {
-		return false, errdefs.New(errdefs.ErrInvalidArgument, "ADD of a heredoc is not supported by berth build yet")
-	}
 	if err := dockerfile.Expand(c, st.env()); err != nil {
+		return false, err
+	}
+	if err := expandRaw(c, st.env()); err != nil {
 		return false, err
 	}
 	for _, s := range c.SourcePaths {
@@ -88,13 +94,19 @@ func (b *builder) copyFiles(st *stageState, a copyArgs) (bool, error) {
 		return false, err
 	}
 	var cached bool
-	err = b.withSource(a.from, st.index, func(src archive.Root, srcID string) error {
+	from := a.from
+	if len(a.sd.SourcePaths) == 0 {
+		from = inlineOnly // heredocs alone: no context needed
+	}
+	cs.contents = a.sd.SourceContents
+	err = b.withSource(from, st.index, func(src archive.Root, srcID string) error {
 		cs.src, cs.context = src, a.from == ""
 		if err := b.resolveSources(cs, a.sd.SourcePaths, a.add); err != nil {
 			return err
 		}
 		cs.dest = dockerfile.Workdir(st.cfg.WorkingDir, a.sd.DestPath)
-		cs.destIsDir = strings.HasSuffix(a.sd.DestPath, "/") || len(cs.items) > 1 || (len(cs.items) == 1 && (cs.dirs[0] || cs.archives[0]))
+		n := len(cs.items) + len(cs.contents)
+		cs.destIsDir = strings.HasSuffix(a.sd.DestPath, "/") || n > 1 || (len(cs.items) == 1 && (cs.dirs[0] || cs.archives[0]))
 		h := sha256.New()
 		if err := cs.stream(h, true); err != nil {
 			return err
@@ -116,6 +128,9 @@ func (b *builder) copyFiles(st *stageState, a copyArgs) (bool, error) {
 // withSource runs fn on COPY's source root: the context, or --from's
 // stage or image (a container's root, never started).
 func (b *builder) withSource(from string, self int, fn func(archive.Root, string) error) error {
+	if from == inlineOnly {
+		return fn(archive.Root{}, "inline")
+	}
 	if from == "" {
 		if b.o.Context == "" {
 			return errdefs.New(errdefs.ErrInvalidArgument, "COPY needs a build context: a Dockerfile from standard input (berth build -) has none")
@@ -221,10 +236,44 @@ func (cs *copySpec) stream(w io.Writer, hash bool) error {
 			return err
 		}
 	}
+	for _, c := range cs.contents {
+		name := strings.TrimPrefix(cs.dest, "/")
+		if cs.destIsDir {
+			name = path.Join(name, path.Clean("/" + c.Path)[1:])
+		}
+		hdr := &tar.Header{Name: name, Typeflag: tar.TypeReg, Mode: 0o644, Size: int64(len(c.Data)), Format: tar.FormatPAX}
+		cs.adjust(hdr)
+		if hash {
+			fmt.Fprintf(w, "%s %c %o %d:%d %d\n%s", hdr.Name, hdr.Typeflag, hdr.Mode, hdr.Uid, hdr.Gid, hdr.Size, c.Data)
+			continue
+		}
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if _, err := io.WriteString(tw, c.Data); err != nil {
+			return err
+		}
+	}
 	if tw != nil {
 		return tw.Close()
 	}
 	return nil
+}
+
+// expandRaw expands a heredoc's contents (unquoted delimiter) as
+// BuildKit does: variables, quotes kept.
+func expandRaw(c instructions.Command, env []string) error {
+	ex, ok := c.(instructions.SupportsSingleWordExpansionRaw)
+	if !ok {
+		return nil
+	}
+	lex := shell.NewLex('\\')
+	lex.SkipProcessQuotes = true
+	getter := shell.EnvsFromSlice(env)
+	return ex.ExpandRaw(func(w string) (string, error) {
+		r, _, err := lex.ProcessWord(w, getter)
+		return r, err
+	})
 }
 
 // entries reads item from the source as a tar stream named name, leaves

@@ -22,5 +22,9 @@ type Request struct {
 	Network        string
 	IIDFile        string
 	Pull           bool
+	// OutputFile is --output type=oci|docker,dest=FILE: the image is
+	// written there, and kept only as a build step (not listed) unless
+	// tagged.
+	OutputFile string
 	Labels         map[string]string
 }

@@ -377,3 +377,32 @@ func TestBuildOnbuild(t *testing.T) {
 		t.Errorf("the child's config carries the triggers on (%v): %s", err, raw)
 	}
 }
+
+// TestBuildHeredocCopyOutput: COPY of heredocs (expanded), and --output
+// writes an archive berth load takes, with no image listed by the build.
+func TestBuildHeredocCopyOutput(t *testing.T) {
+	needRoot(t)
+	base := cpImage(t)
+	out := filepath.Join(t.TempDir(), "image.tar")
+	before := mustBerth(t, "images", "-q")
+	df := "FROM " + base + "\nENV V=val\nCOPY <<EOF /etc/conf\nhello $V\nEOF\nCOPY <<A <<'B' /dir/\nfirst\nA\nsecond $V\nB\n"
+	r := berth(t, df, "build", "-q", "--network", "none", "--output", "type=docker,dest="+out, "-")
+	if r.code != 0 {
+		t.Fatalf("build: %+v", r)
+	}
+	if after := mustBerth(t, "images", "-q"); after != before {
+		t.Errorf("--output listed an image:\n%s", after)
+	}
+	id := strings.TrimSpace(r.stdout)
+	if r := berth(t, "", "load", "-i", out); r.code != 0 {
+		t.Fatalf("load: %+v", r)
+	}
+	t.Cleanup(func() { berth(t, "", "rmi", "-f", id) })
+	got := mustBerth(t, "run", "--rm", "--network", "none", id, "cat", "/etc/conf", "/dir/A", "/dir/B")
+	if got != "hello val\nfirst\nsecond $V\n" {
+		t.Errorf("heredoc files: %q", got)
+	}
+	if r := berth(t, "", "build", "--output", "type=local,dest=x", "-"); r.code != 125 || !strings.Contains(r.stderr, "invalid --output") {
+		t.Errorf("--output type=local: %+v", r)
+	}
+}
