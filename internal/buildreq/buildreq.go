@@ -26,5 +26,5 @@ type Request struct {
 	// written there, and kept only as a build step (not listed) unless
 	// tagged.
 	OutputFile string
-	Labels         map[string]string
+	Labels     map[string]string
 }
