@@ -1,6 +1,10 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
+	"compress/bzip2"
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,7 +13,10 @@ import (
 	"os/signal"
 	"path/filepath"
 
+	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-runtime/berth/internal/archive"
 
 	"github.com/berth-runtime/berth/internal/build"
 	"github.com/berth-runtime/berth/internal/buildreq"
@@ -31,6 +38,15 @@ func runBuild() int {
 	// step's container is removed by its deferred Remove.
 	ctx, stop := signal.NotifyContext(context.Background(), unix.SIGINT, unix.SIGTERM)
 	defer stop()
+	if req.ContextTar != "" {
+		dir, err := unpackContext(&req)
+		if dir != "" {
+			defer os.RemoveAll(dir)
+		}
+		if err != nil {
+			return cli.Report(err)
+		}
+	}
 	e := engine.New(engine.Options{Root: req.Root, Runroot: req.Runroot, StorageDriver: req.StorageDriver, Warn: cli.Warn})
 	var progress io.Writer = os.Stderr
 	if req.Quiet {
@@ -97,4 +113,54 @@ func writeOutput(e *engine.Engine, req buildreq.Request, id string) error {
 		return fmt.Errorf("--output: %w", err)
 	}
 	return nil
+}
+
+// unpackContext unpacks a context given as a tar archive into a directory
+// beside it, every entry kept beneath it, removes the archive, and reads
+// the Dockerfile from it.
+func unpackContext(req *buildreq.Request) (string, error) {
+	defer os.Remove(req.ContextTar)
+	dir, err := os.MkdirTemp(filepath.Dir(req.ContextTar), "context-")
+	if err != nil {
+		return "", err
+	}
+	f, err := os.Open(req.ContextTar)
+	if err != nil {
+		return dir, err
+	}
+	defer f.Close()
+	r, err := decompress(f)
+	if err != nil {
+		return dir, fmt.Errorf("the context archive: %w", err)
+	}
+	root, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return dir, err
+	}
+	defer root.Close()
+	if err := archive.Extract(r, archive.Root{F: root, Contained: true}, "/", archive.ExtractOptions{}); err != nil {
+		return dir, fmt.Errorf("the context archive: %w", err)
+	}
+	name, err := securejoin.SecureJoin(dir, req.DockerfileName)
+	if err != nil {
+		return dir, err
+	}
+	if req.Dockerfile, err = os.ReadFile(name); err != nil {
+		return dir, errdefs.New(errdefs.ErrInvalidArgument, "cannot find %s in the context archive: name it with -f", req.DockerfileName)
+	}
+	req.Context = dir
+	return dir, nil
+}
+
+// decompress undoes gzip or bzip2, or passes a plain tar through.
+func decompress(r io.Reader) (io.Reader, error) {
+	br := bufio.NewReader(r)
+	magic, _ := br.Peek(3)
+	switch {
+	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
+		return gzip.NewReader(br)
+	case bytes.HasPrefix(magic, []byte("BZh")):
+		return bzip2.NewReader(br), nil
+	}
+	return br, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -106,11 +107,21 @@ func (f *buildFlags) request(g *globalOptions, path string, stdin io.Reader) (*b
 		req.BuildArgs[k] = v
 	}
 	if path == "-" {
+		br := bufio.NewReader(stdin)
+		if head, _ := br.Peek(262); isTarHead(head) {
+			// A context as a tar archive: the Dockerfile is in it.
+			req.DockerfileName = f.file
+			if req.DockerfileName == "" {
+				req.DockerfileName = "Dockerfile"
+			}
+			req.ContextTar, err = saveContext(g, br)
+			return req, err
+		}
 		if f.file != "" {
 			return nil, bad("-f cannot be used with a Dockerfile on standard input (berth build -)")
 		}
 		req.DockerfileName = "Dockerfile (standard input)"
-		if req.Dockerfile, err = io.ReadAll(io.LimitReader(stdin, 16<<20)); err != nil {
+		if req.Dockerfile, err = io.ReadAll(io.LimitReader(br, 16<<20)); err != nil {
 			return nil, fmt.Errorf("read the Dockerfile from standard input: %w", err)
 		}
 		return req, nil
@@ -188,4 +199,36 @@ func parseOutput(s string) (string, error) {
 		return "", errdefs.New(errdefs.ErrInvalidArgument, "invalid --output %q: berth writes type=oci or type=docker to a file: type=oci,dest=FILE", s)
 	}
 	return filepath.Abs(dest)
+}
+
+// isTarHead says whether standard input starts a tar archive (gzip or
+// bzip2 compressed, or ustar at 257) rather than a Dockerfile.
+func isTarHead(head []byte) bool {
+	switch {
+	case bytes.HasPrefix(head, []byte{0x1f, 0x8b}), bytes.HasPrefix(head, []byte("BZh")):
+		return true
+	}
+	return len(head) >= 262 && bytes.Equal(head[257:262], []byte("ustar"))
+}
+
+// saveContext saves a context tar from standard input beside the build
+// cache, for berth-build to unpack (it removes the file).
+func saveContext(g *globalOptions, r io.Reader) (string, error) {
+	dir := filepath.Join(g.root, "build")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	f, err := os.CreateTemp(dir, "context-*.tar")
+	if err != nil {
+		return "", err
+	}
+	_, err = io.Copy(f, r)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("read the context from standard input: %w", err)
+	}
+	return f.Name(), nil
 }

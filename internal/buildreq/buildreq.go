@@ -10,6 +10,11 @@ type Request struct {
 	Root, Runroot, StorageDriver string
 	// Context is the build context's absolute path; empty: none.
 	Context string
+	// ContextTar is a context given as a tar archive on standard input
+	// (plain, gzip or bzip2), saved to this file: berth-build unpacks it
+	// and removes it; Dockerfile is then read from it (DockerfileName,
+	// relative).
+	ContextTar string
 	// Dockerfile is the Dockerfile's text, DockerfileName its name for
 	// messages.
 	Dockerfile     []byte

@@ -406,3 +406,29 @@ func TestBuildHeredocCopyOutput(t *testing.T) {
 		t.Errorf("--output type=local: %+v", r)
 	}
 }
+
+// TestBuildContextTar: a context as a gzip tar on standard input, its
+// Dockerfile and files read from it; nothing of it left afterwards.
+func TestBuildContextTar(t *testing.T) {
+	needRoot(t)
+	base := cpImage(t)
+	ctx := buildContext(t, map[string]string{
+		"build.Dockerfile": "FROM " + base + "\nCOPY in-tar.txt /\nCMD [\"cat\", \"/in-tar.txt\"]\n",
+		"in-tar.txt":       "from the archive\n",
+	})
+	tarball, err := exec.Command("tar", "-C", ctx, "-cz", ".").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := berth(t, string(tarball), "build", "-q", "--network", "none", "-f", "build.Dockerfile", "-t", "built:tar", "-")
+	t.Cleanup(func() { berth(t, "", "rmi", "-f", "built:tar") })
+	if r.code != 0 {
+		t.Fatalf("build: %+v", r)
+	}
+	if got := mustBerth(t, "run", "--rm", "--network", "none", "built:tar"); got != "from the archive\n" {
+		t.Errorf("run: %q", got)
+	}
+	if left, _ := filepath.Glob(filepath.Join(storeRoot, "build", "context-*")); len(left) != 0 {
+		t.Errorf("the context is left: %v", left)
+	}
+}
