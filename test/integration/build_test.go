@@ -432,3 +432,31 @@ func TestBuildContextTar(t *testing.T) {
 		t.Errorf("the context is left: %v", left)
 	}
 }
+
+// TestBuildPushPull: a built image pushed to the test's registry, removed
+// here, pulled back and run.
+func TestBuildPushPull(t *testing.T) {
+	needRoot(t)
+	base := cpImage(t)
+	reg := newTestRegistry(t)
+	ref := reg.host + "/test/built:1"
+	r := berth(t, "FROM "+base+"\nRUN echo pushed > /p\nCMD [\"cat\", \"/p\"]\n", "build", "-q", "--network", "none", "-t", ref, "-")
+	rmiQuiet(t, ref)
+	if r.code != 0 {
+		t.Fatalf("build: %+v", r)
+	}
+	id := strings.TrimSpace(r.stdout)
+	if r := hostBerth(t, t.TempDir(), "", "push", "-q", "--tls-verify=false", ref); r.code != 0 {
+		t.Fatalf("push: %+v", r)
+	}
+	mustBerth(t, "rmi", ref)
+	if r := pull(t, "--tls-verify=false", ref); r.code != 0 {
+		t.Fatalf("pull: %+v", r)
+	}
+	if got := imageID(t, ref); got != id {
+		t.Errorf("pulled image %s, built %s", got, id)
+	}
+	if got := mustBerth(t, "run", "--rm", "--network", "none", ref); got != "pushed\n" {
+		t.Errorf("run: %q", got)
+	}
+}
