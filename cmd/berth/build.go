@@ -24,7 +24,7 @@ import (
 type buildFlags struct {
 	file, target, iidfile, progress, network string
 	output                                   string
-	tags, buildArgs, labels                  []string
+	tags, buildArgs, labels, secrets         []string
 	quiet, noCache, pull                     bool
 }
 
@@ -56,6 +56,7 @@ func newBuildCommand(g *globalOptions) *cobra.Command {
 	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, plain, quiet")
 	fl.StringVar(&f.network, "network", "bridge", "RUN's network: bridge, none or host")
 	fl.StringVarP(&f.output, "output", "o", "", "write the image to a file instead of the store: type=oci|docker,dest=FILE")
+	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret file for RUN --mount=type=secret: id=ID,src=FILE")
 	fl.BoolVar(&f.pull, "pull", false, "pull every FROM image, even one already here")
 	fl.StringArrayVar(&f.labels, "label", nil, "set a label on the image (KEY=VALUE)")
 	return cmd
@@ -81,6 +82,9 @@ func (f *buildFlags) request(g *globalOptions, path string, stdin io.Reader) (*b
 	req := &buildreq.Request{Root: g.root, Runroot: g.runroot, StorageDriver: g.storageDriver, Tags: f.tags,
 		Target: f.target, NoCache: f.noCache, Quiet: f.quiet, Network: f.network, IIDFile: f.iidfile, BuildArgs: map[string]string{}}
 	req.Pull = f.pull
+	if req.Secrets, err = parseSecrets(f.secrets); err != nil {
+		return nil, err
+	}
 	if f.output != "" {
 		if req.OutputFile, err = parseOutput(f.output); err != nil {
 			return nil, err
@@ -231,4 +235,47 @@ func saveContext(g *globalOptions, r io.Reader) (string, error) {
 		return "", fmt.Errorf("read the context from standard input: %w", err)
 	}
 	return f.Name(), nil
+}
+
+// parseSecrets takes --secret id=ID,src=FILE (src also source; a file's
+// path is checked here), as docker build does. env= is not supported:
+// berth does not write the environment's secret to a file.
+func parseSecrets(list []string) (map[string]string, error) {
+	if len(list) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, s := range list {
+		id, src := "", ""
+		for _, kv := range strings.Split(s, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			switch k {
+			case "id":
+				id = v
+			case "src", "source":
+				src = v
+			case "type":
+				if v != "file" {
+					return nil, errdefs.New(errdefs.ErrInvalidArgument, "invalid --secret %q: only type=file is supported", s)
+				}
+			default:
+				return nil, errdefs.New(errdefs.ErrInvalidArgument, "invalid --secret %q: unknown key %q (id=ID,src=FILE)", s, k)
+			}
+		}
+		if src == "" {
+			return nil, errdefs.New(errdefs.ErrInvalidArgument, "invalid --secret %q: want id=ID,src=FILE", s)
+		}
+		if id == "" {
+			id = filepath.Base(src)
+		}
+		abs, err := filepath.Abs(src)
+		if err != nil {
+			return nil, err
+		}
+		if st, err := os.Stat(abs); err != nil || !st.Mode().IsRegular() {
+			return nil, errdefs.New(errdefs.ErrInvalidArgument, "--secret %s: %s is not a readable file", id, src)
+		}
+		out[id] = abs
+	}
+	return out, nil
 }

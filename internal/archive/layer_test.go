@@ -101,7 +101,7 @@ func TestWriteLayerFromOverlay(t *testing.T) {
 			t.Errorf("%s: mtime %v, want %v", e.name, e.mtime, epoch)
 		}
 	}
-	want := []string{"etc/", "etc/a", "etc/.wh.b", "gone/", "gone/.wh..wh..opq", "gone/new", "mnt/", "n1", "n2", "sym"}
+	want := []string{"etc/", "etc/a", "etc/.wh.b", "gone/", "gone/.wh..wh..opq", "gone/new", "n1", "n2", "sym"}
 	if len(names) != len(want) {
 		t.Fatalf("entries %q, want %q", names, want)
 	}
@@ -151,5 +151,21 @@ func TestWriteLayerStaysInUpper(t *testing.T) {
 	err := WriteLayer(&buf, upper, []Change{{Added, "/d/key"}}, LayerOptions{})
 	if err == nil && bytes.Contains(buf.Bytes(), []byte("host secret")) {
 		t.Fatal("the layer holds a host file reached through the container's symlink")
+	}
+}
+
+// A mount point's parents made for it alone are no change; one that
+// holds a file of the container's is.
+func TestWithoutMountParents(t *testing.T) {
+	changes := []Change{{Added, "/a"}, {Added, "/a/b"}, {Added, "/a/b/mnt"}, {Added, "/keep"}, {Added, "/keep/f"}, {Added, "/keep/mnt"}, {Added, "/solo"}}
+	got := WithoutMountPoints(changes, []string{"/a/b/mnt", "/keep/mnt"}, t.TempDir(), nil, IDMaps{})
+	want := []Change{{Added, "/keep"}, {Added, "/keep/f"}, {Added, "/solo"}}
+	if len(got) != len(want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("got %v, want %v", got, want)
+		}
 	}
 }

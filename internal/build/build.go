@@ -45,6 +45,8 @@ type Options struct {
 	// Unlisted leaves an untagged result a hidden step image (--output
 	// writes it elsewhere).
 	Unlisted bool
+	// Secrets are --secret's files by ID, for RUN --mount=type=secret.
+	Secrets map[string]string
 	// Pull pulls every FROM image, even one the store has (--pull).
 	Pull bool
 	// Labels are --label's, set on the image built.

@@ -47,8 +47,18 @@ func (b *builder) runMounts(st *stageState, c *instructions.RunCommand) ([]spec.
 			}
 			reqs = append(reqs, req)
 			keys = append(keys, "bind "+target+" "+digest)
+		case instructions.MountTypeSecret:
+			req, ok, err := b.secretMount(m)
+			if err != nil {
+				return nil, "", err
+			}
+			if ok {
+				reqs = append(reqs, req)
+				// The secret's name, never its contents, as BuildKit.
+				keys = append(keys, "secret "+req.Destination)
+			}
 		default:
-			return nil, "", errdefs.New(errdefs.ErrInvalidArgument, "RUN --mount=type=%s is not supported by berth build yet (cache, bind and tmpfs are)", m.Type)
+			return nil, "", errdefs.New(errdefs.ErrInvalidArgument, "RUN --mount=type=%s is not supported by berth build yet (cache, bind, tmpfs and secret are)", m.Type)
 		}
 	}
 	k, _ := json.Marshal(keys)
@@ -120,4 +130,27 @@ func (b *builder) bindMount(m *instructions.Mount, target string) (spec.MountReq
 	}
 	return spec.MountRequest{Type: spec.MountBind, Source: src, Destination: target, ReadOnly: m.ReadOnly},
 		fmt.Sprintf("%x", h.Sum(nil)), nil
+}
+
+// secretMount binds --secret's file for its ID read-only at the target
+// (/run/secrets/ID by default), for this RUN only: it is left out of the
+// layer as every mount point is, and its contents stay out of the cache
+// key. A secret not given is skipped, or refused when required.
+func (b *builder) secretMount(m *instructions.Mount) (spec.MountRequest, bool, error) {
+	id := m.CacheID
+	if id == "" {
+		id = path.Base(m.Target)
+	}
+	src, ok := b.o.Secrets[id]
+	if !ok {
+		if m.Required {
+			return spec.MountRequest{}, false, errdefs.New(errdefs.ErrInvalidArgument, "secret %q is required: give it with --secret id=%s,src=FILE", id, id)
+		}
+		return spec.MountRequest{}, false, nil
+	}
+	target := m.Target
+	if target == "" {
+		target = "/run/secrets/" + id
+	}
+	return spec.MountRequest{Type: spec.MountBind, Source: src, Destination: path.Clean("/" + target), ReadOnly: true}, true, nil
 }

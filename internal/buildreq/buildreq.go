@@ -27,6 +27,8 @@ type Request struct {
 	Network        string
 	IIDFile        string
 	Pull           bool
+	// Secrets are --secret id=ID,src=FILE: absolute host paths by ID.
+	Secrets map[string]string
 	// OutputFile is --output type=oci|docker,dest=FILE: the image is
 	// written there, and kept only as a build step (not listed) unless
 	// tagged.

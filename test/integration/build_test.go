@@ -460,3 +460,27 @@ func TestBuildPushPull(t *testing.T) {
 		t.Errorf("run: %q", got)
 	}
 }
+
+// TestBuildSecret: RUN --mount=type=secret reads --secret's file, which
+// leaves no trace in the image (not even /run/secrets) and no key change
+// when its contents change; a required one missing is one line.
+func TestBuildSecret(t *testing.T) {
+	needRoot(t)
+	base := cpImage(t)
+	dir := t.TempDir()
+	secret := filepath.Join(dir, "token")
+	writeHostFile(t, secret, "s3cr3t\n", 0)
+	df := "FROM " + base + "\nRUN --mount=type=secret,id=tok wc -c < /run/secrets/tok > /len\n"
+	r := berth(t, df, "build", "-q", "--network", "none", "--secret", "id=tok,src="+secret, "-t", "built:secret", "-")
+	t.Cleanup(func() { berth(t, "", "rmi", "-f", "built:secret") })
+	if r.code != 0 {
+		t.Fatalf("build: %+v", r)
+	}
+	if got := mustBerth(t, "run", "--rm", "--network", "none", "built:secret", "sh", "-c", "cat /len; ls -d /run/secrets 2>&1; true"); !strings.HasPrefix(got, "7\n") || !strings.Contains(got, "No such file") {
+		t.Errorf("in the image: %q", got)
+	}
+	r = berth(t, "FROM "+base+"\nRUN --mount=type=secret,id=other,required cat /run/secrets/other\n", "build", "--network", "none", "-")
+	if r.code != 125 || !strings.Contains(r.stderr, `secret "other" is required`) {
+		t.Errorf("a required secret missing: %+v", r)
+	}
+}
