@@ -4,7 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"compress/bzip2"
+	"context"
+	"fmt"
 	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -76,4 +83,72 @@ func lookupID(root archive.Root, file, name string) (int, error) {
 		}
 	}
 	return 0, errdefs.New(errdefs.ErrInvalidArgument, "--chown: no %q in the stage's %s", name, file)
+}
+
+// downloaded prefixes withSource's "from" of ADD's downloads: the
+// directory they are in.
+const downloaded = "\x00url:"
+
+// maxDownload bounds what one ADD URL may bring.
+const maxDownload = 8 << 30
+
+func isURL(s string) bool {
+	return strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
+}
+
+// download fetches ADD's URLs into a new directory, each as the last
+// element of its path (index.html for none), mode 0600 as Docker has
+// them; proxies come from the environment and TLS is verified, as for
+// pull. The caller removes the directory.
+func (b *builder) download(urls []string) (string, []string, error) {
+	dir, err := os.MkdirTemp(filepath.Join(b.e.Root, "build"), "download-")
+	if err != nil {
+		return "", nil, err
+	}
+	client := &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()}
+	var names []string
+	for _, u := range urls {
+		name, err := fetch(b.ctx, client, u, dir)
+		if err != nil {
+			return dir, nil, errdefs.New(errdefs.ErrInvalidArgument, "ADD %s: %v", u, err)
+		}
+		names = append(names, name)
+	}
+	return dir, names, nil
+}
+
+func fetch(ctx context.Context, client *http.Client, u, dir string) (string, error) {
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return "", err
+	}
+	name := path.Base(parsed.Path)
+	if name == "/" || name == "." || name == "" {
+		name = "index.html"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("User-Agent", "berth")
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("the server answered %s", resp.Status)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return "", err
+	}
+	n, err := io.Copy(f, io.LimitReader(resp.Body, maxDownload+1))
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil && n > maxDownload {
+		err = fmt.Errorf("larger than %d bytes", int64(maxDownload))
+	}
+	return name, err
 }

@@ -73,12 +73,29 @@ func (b *builder) add(st *stageState, c *instructions.AddCommand) (bool, error) 
 	if err := expandRaw(c, st.env()); err != nil {
 		return false, err
 	}
+	urls := 0
 	for _, s := range c.SourcePaths {
-		if strings.Contains(s, "://") || strings.HasPrefix(s, "git@") {
-			return false, errdefs.New(errdefs.ErrInvalidArgument, "ADD %s: remote sources are not supported by berth build yet: download in a RUN, or COPY a local file", s)
+		if strings.HasPrefix(s, "git@") || strings.HasSuffix(s, ".git") {
+			return false, errdefs.New(errdefs.ErrInvalidArgument, "ADD %s: git sources are not supported by berth build yet: clone in a RUN", s)
+		}
+		if isURL(s) {
+			urls++
 		}
 	}
-	return b.copyFiles(st, copyArgs{sd: c.SourcesAndDest, chown: c.Chown, chmod: c.Chmod, add: true, text: commandText(c)})
+	a := copyArgs{sd: c.SourcesAndDest, chown: c.Chown, chmod: c.Chmod, add: true, text: commandText(c)}
+	switch {
+	case urls == 0:
+		return b.copyFiles(st, a)
+	case urls != len(c.SourcePaths):
+		return false, errdefs.New(errdefs.ErrInvalidArgument, "ADD mixes URLs and local files: give them in ADDs of their own")
+	}
+	dir, names, err := b.download(c.SourcePaths)
+	defer os.RemoveAll(dir)
+	if err != nil {
+		return false, err
+	}
+	a.sd.SourcePaths, a.from, a.add = names, downloaded+dir, false
+	return b.copyFiles(st, a)
 }
 
 // copyFiles runs a COPY or ADD: its sources as a tar stream (hashed
@@ -100,7 +117,10 @@ func (b *builder) copyFiles(st *stageState, a copyArgs) (bool, error) {
 	}
 	cs.contents = a.sd.SourceContents
 	err = b.withSource(from, st.index, func(src archive.Root, srcID string) error {
-		cs.src, cs.context = src, a.from == ""
+		cs.src, cs.context = src, a.from == "" || strings.HasPrefix(a.from, downloaded)
+		if strings.HasPrefix(a.from, downloaded) {
+			cs.ig = &ignorer{} // .dockerignore is about the context alone
+		}
 		if err := b.resolveSources(cs, a.sd.SourcePaths, a.add); err != nil {
 			return err
 		}
@@ -130,6 +150,14 @@ func (b *builder) copyFiles(st *stageState, a copyArgs) (bool, error) {
 func (b *builder) withSource(from string, self int, fn func(archive.Root, string) error) error {
 	if from == inlineOnly {
 		return fn(archive.Root{}, "inline")
+	}
+	if dir, ok := strings.CutPrefix(from, downloaded); ok {
+		f, err := os.OpenFile(dir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return fn(archive.Root{F: f, Contained: true}, "url")
 	}
 	if from == "" {
 		if b.o.Context == "" {

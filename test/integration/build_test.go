@@ -3,6 +3,8 @@ package integration
 import (
 	"encoding/json"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -482,5 +484,39 @@ func TestBuildSecret(t *testing.T) {
 	r = berth(t, "FROM "+base+"\nRUN --mount=type=secret,id=other,required cat /run/secrets/other\n", "build", "--network", "none", "-")
 	if r.code != 125 || !strings.Contains(r.stderr, `secret "other" is required`) {
 		t.Errorf("a required secret missing: %+v", r)
+	}
+}
+
+// TestBuildAddURL: ADD of a URL downloads it (mode 0600, root's, not
+// unpacked); a failed download is one line. berth runs in the host's
+// network namespace to reach the test's server on loopback: the build
+// has no RUN, so no network of the host is touched.
+func TestBuildAddURL(t *testing.T) {
+	needRoot(t)
+	base := cpImage(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/files/tool.sh" {
+			http.NotFound(w, r)
+			return
+		}
+		io.WriteString(w, "#!/bin/sh\necho downloaded\n")
+	}))
+	t.Cleanup(srv.Close)
+	df := "FROM " + base + "\nADD " + srv.URL + "/files/tool.sh /opt/\nADD " + srv.URL + "/files/tool.sh /opt/renamed\n"
+	r := hostBerth(t, t.TempDir(), df, "build", "-q", "--network", "none", "-t", "built:url", "-")
+	t.Cleanup(func() { berth(t, "", "rmi", "-f", "built:url") })
+	if r.code != 0 {
+		t.Fatalf("build: %+v", r)
+	}
+	got := mustBerth(t, "run", "--rm", "--network", "none", "built:url", "sh", "-c", "stat -c '%a %u' /opt/tool.sh; sh /opt/renamed")
+	if got != "600 0\ndownloaded\n" {
+		t.Errorf("in the image: %q", got)
+	}
+	r = hostBerth(t, t.TempDir(), "FROM "+base+"\nADD "+srv.URL+"/missing /x\n", "build", "-q", "--network", "none", "-")
+	if r.code != 125 || !strings.Contains(r.stderr, "404") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Errorf("a failed download: %+v", r)
+	}
+	if left, _ := filepath.Glob(filepath.Join(storeRoot, "build", "download-*")); len(left) != 0 {
+		t.Errorf("downloads left: %v", left)
 	}
 }
