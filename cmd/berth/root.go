@@ -102,6 +102,8 @@ func newRoot() (*cobra.Command, *error) {
 	root.PersistentFlags().StringVar(&g.root, "root", dirs.Data, "storage directory: images and networks (rootless: $XDG_DATA_HOME/berth)")
 	root.PersistentFlags().StringVar(&g.runroot, "runroot", dirs.Run, "state directory of running containers (rootless: $XDG_RUNTIME_DIR/berth)")
 	root.PersistentFlags().StringVar(&g.storageDriver, "storage-driver", "", "how containers get their root filesystem from an image: overlay, or vfs (a copy) (default: overlay where the kernel has it)")
+	// Issue 13's commit, issue 14's build (group: commit and build).
+	root.AddCommand(newCommitCommand(g), newBuildCommand(g), newBuilderCommand(g))
 	root.AddCommand(newRunCommand(g), newCreateCommand(g), newPortCommand(g), newVersionCommand(), newInfoCommand(g), newSystemCommand(g), newNetworkCommand(g), newImageCommand(g),
 		newPullCommand(g), newImagesCommand(g, "images"), newRmiCommand(g, "rmi"),
 		newContainerCommand(g), newPsCommand(g), newLogsCommand(g), newStopCommand(g), newKillCommand(g),
@@ -110,7 +112,7 @@ func newRoot() (*cobra.Command, *error) {
 		newStatsCommand(g), newTopCommand(g), newVolumeCommand(g), newAttachCommand(g), newManCommand(root), newSetupSubidsCommand(g),
 		newTagCommand(g, "tag"), newPushCommand(g, "push"), newLoginCommand(g), newLogoutCommand(g),
 		newSaveCommand(g, "save"), newLoadCommand(g, "load"), newHistoryCommand(g, "history"),
-		newCpCommand(g), newDiffCommand(g), newExportCommand(g), newCommitCommand(g), newBuildCommand(g), newBuilderCommand(g))
+		newCpCommand(g), newDiffCommand(g), newExportCommand(g))
 	for _, c := range append(root.Commands(), containerGroup(root).Commands()...) {
 		if slices.Contains(containerCommands, c.Name()) {
 			c.ValidArgsFunction = completeContainers(g)
