@@ -29,7 +29,9 @@
 #      that one, are kept as they were;
 #   9. runs bench/userns.sh (--userns=auto and rootless berth against
 #      podman, and rootless throughput), "## User namespaces and rootless
-#      (issue 12)" (BENCH_USERNS=0 skips it).
+#      (issue 12)" (BENCH_USERNS=0 skips it);
+#  10. runs bench/build.sh (berth build against podman build: cold,
+#      no-change and one-file rebuilds), "## Build" (BENCH_BUILD=0 skips it).
 #
 # berth run gets --network none: runc, crun and berth-oci run a bundle
 # whose network namespace has only loopback, and berth's default network
@@ -48,6 +50,7 @@
 #   BENCH_IMAGE=0      skip bench/image.sh (its knobs: see there)
 #   BENCH_MONITOR=0    skip bench/monitor.sh (its knobs: see there)
 #   BENCH_USERNS=0     skip bench/userns.sh (its knobs: see there)
+#   BENCH_BUILD=0      skip bench/build.sh (its knobs: see there)
 # Needs root, runc, crun, hyperfine, jq, GNU time, busybox-static, go,
 # and for bench/net.sh iperf3.
 set -eu
@@ -473,4 +476,10 @@ if [ "${BENCH_USERNS:-1}" = 0 ]; then
 else
 	echo "== user namespace and rootless benchmark: bench/userns.sh"
 	BERTH=$BERTH_DIR_BIN BENCH_OUT=$OUT bash "$REPO/bench/userns.sh"
+fi
+if [ "${BENCH_BUILD:-1}" = 0 ]; then
+	echo "== BENCH_BUILD=0: no build benchmark"
+else
+	echo "== build benchmark: bench/build.sh"
+	BERTH=$BERTH BENCH_OUT=$OUT bash "$REPO/bench/build.sh"
 fi

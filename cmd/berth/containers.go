@@ -596,7 +596,7 @@ func newContainerCommand(g *globalOptions) *cobra.Command {
 		newCheckpointCommand(g), newRestoreCommand(g), newRunCommand(g), newStartCommand(g), newStopCommand(g),
 		newRestartCommand(g), newKillCommand(g), newLogsCommand(g), newExecCommand(g), newWaitCommand(g),
 		newPauseCommand(g, true), newPauseCommand(g, false), newRenameCommand(g), newStatsCommand(g),
-		newTopCommand(g), newAttachCommand(g), newCpCommand(g), newDiffCommand(g), newExportCommand(g))
+		newTopCommand(g), newAttachCommand(g), newCpCommand(g), newDiffCommand(g), newExportCommand(g), newCommitCommand(g))
 	return cmd
 }
 

@@ -73,7 +73,7 @@ func printWarning(msg string) { cli.Warn(msg) }
 // containerCommands take container names, also as berth container
 // COMMAND.
 var containerCommands = []string{"logs", "stop", "kill", "rm", "wait", "inspect", "start", "restart", "pause",
-	"unpause", "rename", "exec", "stats", "top", "attach", "diff", "export", "port"}
+	"unpause", "rename", "exec", "stats", "top", "attach", "diff", "export", "port", "commit"}
 
 func newRootCommand() *cobra.Command {
 	root, _ := newRoot()
@@ -102,6 +102,8 @@ func newRoot() (*cobra.Command, *error) {
 	root.PersistentFlags().StringVar(&g.root, "root", dirs.Data, "storage directory: images and networks (rootless: $XDG_DATA_HOME/berth)")
 	root.PersistentFlags().StringVar(&g.runroot, "runroot", dirs.Run, "state directory of running containers (rootless: $XDG_RUNTIME_DIR/berth)")
 	root.PersistentFlags().StringVar(&g.storageDriver, "storage-driver", "", "how containers get their root filesystem from an image: overlay, or vfs (a copy) (default: overlay where the kernel has it)")
+	// Issue 13's commit, issue 14's build (group: commit and build).
+	root.AddCommand(newCommitCommand(g), newBuildCommand(g), newBuilderCommand(g))
 	root.AddCommand(newRunCommand(g), newCreateCommand(g), newPortCommand(g), newVersionCommand(), newInfoCommand(g), newSystemCommand(g), newNetworkCommand(g), newImageCommand(g),
 		newPullCommand(g), newImagesCommand(g, "images"), newRmiCommand(g, "rmi"),
 		newContainerCommand(g), newPsCommand(g), newLogsCommand(g), newStopCommand(g), newKillCommand(g),

@@ -118,8 +118,13 @@ func isOpaque(dir string) bool {
 // are shown through an idmapped mount.
 func WithoutMountPoints(changes []Change, points []string, upper string, lower []string, lowerMaps IDMaps) []Change {
 	drop := map[string]bool{}
+	parents := map[string]bool{}
 	for _, p := range points {
-		drop[path.Clean("/"+p)] = true
+		p = path.Clean("/" + p)
+		drop[p] = true
+		for d := path.Dir(p); d != "/"; d = path.Dir(d) {
+			parents[d] = true
+		}
 	}
 	var kept []Change
 	for _, c := range changes {
@@ -127,6 +132,7 @@ func WithoutMountPoints(changes []Change, points []string, upper string, lower [
 			kept = append(kept, c)
 		}
 	}
+	kept = withoutMountParents(kept, parents)
 	// Sorted by path, what lies below a directory follows it.
 	var out []Change
 	for i, c := range kept {
@@ -157,4 +163,27 @@ func sameAsLower(upper string, lower []string, p string, m IDMaps) bool {
 		}
 	}
 	return false
+}
+
+// withoutMountParents drops the directories that were made only to hold
+// a mount point (a volume at /new/dir makes /new, a build's secret
+// /run/secrets): added, above a mount point, and with nothing listed
+// below them once the mount points are gone; deepest first, so /a/b then
+// /a.
+func withoutMountParents(changes []Change, parents map[string]bool) []Change {
+	for len(parents) > 0 {
+		var out []Change
+		for i, c := range changes {
+			below := i+1 < len(changes) && strings.HasPrefix(changes[i+1].Path, c.Path+"/")
+			if c.Kind == Added && !below && parents[c.Path] {
+				continue
+			}
+			out = append(out, c)
+		}
+		if len(out) == len(changes) {
+			return out
+		}
+		changes = out
+	}
+	return changes
 }

@@ -11,6 +11,7 @@ package archive
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"strings"
@@ -141,4 +142,28 @@ func (r Root) followLink(p string) (string, error) {
 		target = path.Join(dir, target)
 	}
 	return target, nil
+}
+
+// ReadHead reads at most max bytes from the start of p, a regular file
+// in the root (a symlink as its last component followed inside the root):
+// the magic numbers of a build's ADD source, or /etc/passwd for --chown.
+func (r Root) ReadHead(p string, max int) ([]byte, error) {
+	f, err := r.open(p, unix.O_RDONLY|unix.O_NONBLOCK, true)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return nil, &os.PathError{Op: "stat", Path: p, Err: err}
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG {
+		return nil, &os.PathError{Op: "read", Path: p, Err: unix.EINVAL}
+	}
+	buf := make([]byte, max)
+	n, err := io.ReadFull(f, buf)
+	if err == io.ErrUnexpectedEOF || err == io.EOF {
+		err = nil
+	}
+	return buf[:n], err
 }

@@ -98,34 +98,41 @@ func (e *Engine) Diff(rec managed.Record) ([]archive.Change, error) {
 	if err := managed.Check(managed.OpDiff, rec); err != nil {
 		return nil, err
 	}
+	changes, _, err := e.changesOf(rec)
+	return changes, err
+}
+
+// changesOf lists the container's changes, as Diff, and names the upper
+// layer they are in ("" before its first start: no changes).
+func (e *Engine) changesOf(rec managed.Record) ([]archive.Change, string, error) {
 	if rec.ImageID == "" {
-		return nil, errdefs.New(errdefs.ErrInvalidArgument, "container %s runs from --rootfs: it has no image to compare with", rec.Name)
+		return nil, "", errdefs.New(errdefs.ErrInvalidArgument, "container %s runs from --rootfs: it has no image to compare with", rec.Name)
 	}
 	dir := e.ContainerDir(rec.ID)
 	made, ok, err := snapshot.MadeWith(dir)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	if !ok {
-		return nil, nil // never started: no changes yet
+		return nil, "", nil // never started: no changes yet
 	}
 	if made.Driver != snapshot.Overlay {
-		return nil, errdefs.New(errdefs.ErrInvalidArgument, "container %s has a copy of its image (storage driver vfs): berth diff needs the overlay driver", rec.Name)
+		return nil, "", errdefs.New(errdefs.ErrInvalidArgument, "container %s has a copy of its image (storage driver vfs): berth diff needs the overlay driver", rec.Name)
 	}
 	lower, err := e.lowerOf(rec)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	upper := filepath.Join(dir, "upper")
 	changes, err := archive.Diff(upper, lower)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	var lowerMaps archive.IDMaps
 	if rec.UserNS != nil && rec.UserNS.ChownCache == "" {
 		lowerMaps = mapsOf(rec) // the layers are shown idmapped
 	}
-	return archive.WithoutMountPoints(changes, e.mountPoints(rec), upper, lower, lowerMaps), nil
+	return archive.WithoutMountPoints(changes, e.mountPoints(rec), upper, lower, lowerMaps), upper, nil
 }
 
 // mountPoints are where the container's last run mounted something: the

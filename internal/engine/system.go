@@ -266,6 +266,8 @@ func (e *Engine) SystemPrune(o PruneOptions) (PruneReport, Warnings, error) {
 	if err != nil {
 		return r, w, err
 	}
+	// The build cache first: its step images are then dangling ones.
+	_ = os.Remove(filepath.Join(e.Root, "build", "cache.json"))
 	r.Images, err = store.Prune(o.AllImages, e.Containers().Uses)
 	r.Reclaimed += r.Images.Bytes
 	if err != nil {

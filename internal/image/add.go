@@ -26,6 +26,9 @@ type addition struct {
 	names     []string // canonical tags to give it
 	digests   []string // repo@digest it was fetched by
 	progress  progress.Reporter
+	// intermediate marks a build step's image; one added again without
+	// it (the build's result) is listed from then on.
+	intermediate bool
 }
 
 // adding is a pull or an import under way. It holds gc.lock shared, so
@@ -95,10 +98,11 @@ func (s *Store) add(ctx context.Context, a addition) (*Image, error) {
 		return nil, err
 	}
 	rec := &record{ID: m.Config.Digest.String(), Manifest: md.Digest.String(), MediaType: a.mediaType,
-		Layers: layers, Digests: a.digests, Created: cf.Created.Time}
+		Layers: layers, Digests: a.digests, Created: cf.Created.Time, Intermediate: a.intermediate}
 	var img Image
 	err = s.updateMeta(func(mt *meta) error {
 		if old := mt.Images[rec.ID]; old != nil {
+			rec.Intermediate = old.Intermediate && a.intermediate
 			for _, d := range old.Digests {
 				if !slices.Contains(rec.Digests, d) {
 					rec.Digests = append(rec.Digests, d)

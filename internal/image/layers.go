@@ -192,11 +192,20 @@ func (s *Store) LowerDirs(ref string) ([]string, error) {
 		return nil, err
 	}
 	dirs := make([]string, 0, len(img.Layers))
+	seen := make(map[string]bool, len(img.Layers))
 	for i := len(img.Layers) - 1; i >= 0; i-- {
 		h, err := v1.NewHash(img.Layers[i].DiffID)
 		if err != nil {
 			return nil, err
 		}
+		// A layer twice in one image (two empty commits, the same step
+		// twice) is one directory here, and overlay refuses a lower dir
+		// given twice (ELOOP). Its top occurrence alone gives the same
+		// tree: everything the lower copy holds, the upper one covers.
+		if seen[h.Hex] {
+			continue
+		}
+		seen[h.Hex] = true
 		if !s.hasLayer(h) {
 			return nil, fmt.Errorf("image %s: layer %s is missing: pull or import the image again", ref, h)
 		}

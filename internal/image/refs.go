@@ -57,6 +57,9 @@ type record struct {
 	Layers    []Layer   `json:"layers"`
 	Digests   []string  `json:"digests,omitempty"`
 	Created   time.Time `json:"created"`
+	// Intermediate is a build step's image (the build cache's): listed
+	// by no images command, reached by ID only.
+	Intermediate bool `json:"intermediate,omitempty"`
 }
 
 // meta is images.json: every image by ID, and every tag's image.
@@ -288,6 +291,9 @@ func (s *Store) List() ([]Image, error) {
 	}
 	imgs := make([]Image, 0, len(m.Images))
 	for _, r := range m.Images {
+		if r.Intermediate {
+			continue
+		}
 		imgs = append(imgs, s.image(m, r))
 	}
 	sort.Slice(imgs, func(i, j int) bool {

@@ -209,3 +209,15 @@ func sealedCopy(src *os.File) (*os.File, error) {
 	}
 	return f, nil
 }
+
+// Helper is the path of berth's helper binary name (berth-build), beside
+// the running binary, if it is root's and writable by no one else, as
+// berth-init must be.
+func Helper(name string) (string, error) {
+	f, _, ok := openInstalled(name)
+	if !ok {
+		return "", fmt.Errorf("%s is not installed beside %s (root's, writable by root alone): reinstall berth (make install)", name, ownDir())
+	}
+	f.Close()
+	return besideSelf(name)
+}

@@ -1,0 +1,142 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-runtime/berth/internal/archive"
+	"github.com/berth-runtime/berth/internal/image"
+	"github.com/berth-runtime/berth/internal/managed"
+)
+
+// A build step (berth build's RUN and COPY) is a container as berth run
+// makes one, of the stage's image so far: its changes become the step's
+// layer, and the container is removed at the end whatever happens.
+
+// Step is a build step's container.
+type Step struct {
+	e     *Engine
+	rec   managed.Record
+	owner *managed.Owner
+}
+
+// NewStep creates the container of a build step on image with cfg (its
+// command, the build's environment), not started.
+func (e *Engine) NewStep(img string, cfg managed.Config) (*Step, error) {
+	rec, owner, err := e.Create(cfg, CreateOptions{Image: img})
+	if err != nil {
+		return nil, err
+	}
+	return &Step{e: e, rec: rec, owner: owner}, nil
+}
+
+// Run runs the step's command in the foreground, its output to out,
+// with no standard input, as Engine.Run does; it returns the command's
+// exit status. ctx ending kills the command, even one that was still
+// starting.
+func (s *Step) Run(ctx context.Context, out *os.File) (int, error) {
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		return 0, err
+	}
+	defer devnull.Close()
+	owner := s.owner
+	s.owner = nil
+	defer owner.Release()
+	var mu sync.Mutex
+	started, cancelled := false, false
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if cancelled = true; started {
+			_ = s.Kill()
+		}
+	})
+	defer stop()
+	exit, _, err := s.e.runOnce(&s.rec, Stdio{In: devnull, Out: out, Err: out, Relay: true}, nil, func(int) {
+		mu.Lock()
+		defer mu.Unlock()
+		if started = true; cancelled {
+			go func() { _ = s.Kill() }()
+		}
+	})
+	if err != nil {
+		return exit.Code, err
+	}
+	finishRecord(s.e.Containers(), s.rec.ID, exit, nil, true)
+	return exit.Code, nil
+}
+
+// Kill ends the step's command (an interrupted build). Sent before the
+// container is up, it finds nothing to kill: the build checks for the
+// interruption again once the step ends.
+func (s *Step) Kill() error {
+	rec, err := s.e.Containers().Get(s.rec.ID)
+	if err != nil {
+		return err
+	}
+	return s.e.stopProcess(rec, unix.SIGKILL)
+}
+
+// WithRoot runs fn on the step container's root file system (its overlay
+// mounted detached, made on first use), for COPY.
+func (s *Step) WithRoot(fn func(archive.Root) error) error {
+	if s.owner != nil {
+		// Create's lifetime lock: let go, so the root can be mounted as
+		// a stopped container's.
+		s.owner.Release()
+		s.owner = nil
+	}
+	return s.e.withRoot(s.rec, managed.OpCopy, func(root archive.Root, _ bool) error { return fn(root) })
+}
+
+// Layer stores the step's changes as a layer (StoreLayer), every entry
+// timed modTime when given; a step that changed nothing gets none (a zero
+// Layer), as BuildKit gives it an empty-layer history entry instead.
+func (s *Step) Layer(modTime *time.Time) (image.Layer, error) {
+	store, err := s.e.Images()
+	if err != nil {
+		return image.Layer{}, err
+	}
+	changes, upper, err := s.e.changesOf(s.rec)
+	if err != nil || len(changes) == 0 {
+		return image.Layer{}, err
+	}
+	return store.StoreLayer(func(w io.Writer) error {
+		return archive.WriteLayer(w, upper, changes, archive.LayerOptions{Maps: mapsOf(s.rec), ModTime: modTime})
+	})
+}
+
+// Remove removes the step's container, its writable layer with it.
+func (s *Step) Remove() error {
+	if s.owner != nil {
+		s.owner.Release()
+		s.owner = nil
+	}
+	return s.e.Remove(s.rec, true)
+}
+
+// PruneBuildCache forgets every cached build step, empties the cache
+// mounts, and removes the step images no container uses (berth builder prune; system prune does it
+// too).
+func (e *Engine) PruneBuildCache() (image.Removed, error) {
+	if err := os.Remove(filepath.Join(e.Root, "build", "cache.json")); err != nil && !os.IsNotExist(err) {
+		return image.Removed{}, fmt.Errorf("remove the build cache: %w", err)
+	}
+	// RUN --mount=type=cache's directories too, as BuildKit's prune.
+	if err := os.RemoveAll(filepath.Join(e.Root, "build", "mounts")); err != nil {
+		return image.Removed{}, fmt.Errorf("remove the build cache mounts: %w", err)
+	}
+	store, err := e.Images()
+	if err != nil {
+		return image.Removed{}, err
+	}
+	return store.PruneIntermediate(e.Containers().Uses)
+}
