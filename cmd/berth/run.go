@@ -43,6 +43,8 @@ type runFlags struct {
 	userMode string
 	// options are --cap-add, --security-opt, --ulimit, --label, ...
 	options optionFlags
+	// res are the device and resource options (run_res.go).
+	res resFlags
 }
 
 func newRunCommand(g *globalOptions) *cobra.Command {
@@ -104,6 +106,7 @@ func addRunFlags(fl *pflag.FlagSet, f *runFlags) {
 	addMountFlags(fl, &f.mounts)
 	addUsernsFlags(fl, f)
 	addOptionFlags(fl, &f.options)
+	addResFlags(fl, &f.res)
 }
 
 func runContainer(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []string) error {
@@ -196,6 +199,9 @@ func (f *runFlags) prepare(g *globalOptions, fl *pflag.FlagSet, args []string) (
 	}
 	cfg, err := f.config(args, keepID)
 	if err != nil {
+		return managed.Config{}, none, err
+	}
+	if err := f.res.apply(&cfg, fl); err != nil {
 		return managed.Config{}, none, err
 	}
 	if err := f.options.apply(&cfg, fl); err != nil {

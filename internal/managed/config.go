@@ -97,6 +97,10 @@ type Config struct {
 	DNS        []string `json:"Dns,omitempty"`
 	DNSSearch  []string `json:"DnsSearch,omitempty"`
 	DNSOptions []string `json:"DnsOptions,omitempty"`
+	// ResourceOptions are the devices and resources group's options
+	// (--memory-swap, --cpuset-cpus, --blkio-weight, --device, ...),
+	// flat under Docker's HostConfig names.
+	spec.ResourceOptions
 }
 
 // NetworkFiles are the options of the container's /etc/hosts and
