@@ -73,7 +73,7 @@ func printWarning(msg string) { cli.Warn(msg) }
 // containerCommands take container names, also as berth container
 // COMMAND.
 var containerCommands = []string{"logs", "stop", "kill", "rm", "wait", "inspect", "start", "restart", "pause",
-	"unpause", "rename", "exec", "stats", "top", "attach", "diff", "export", "port"}
+	"unpause", "rename", "exec", "stats", "top", "attach", "diff", "export", "port", "update"}
 
 func newRootCommand() *cobra.Command {
 	root, _ := newRoot()
@@ -111,6 +111,7 @@ func newRoot() (*cobra.Command, *error) {
 		newTagCommand(g, "tag"), newPushCommand(g, "push"), newLoginCommand(g), newLogoutCommand(g),
 		newSaveCommand(g, "save"), newLoadCommand(g, "load"), newHistoryCommand(g, "history"),
 		newCpCommand(g), newDiffCommand(g), newExportCommand(g))
+	root.AddCommand(newUpdateCommand(g))
 	for _, c := range append(root.Commands(), containerGroup(root).Commands()...) {
 		if slices.Contains(containerCommands, c.Name()) {
 			c.ValidArgsFunction = completeContainers(g)

@@ -313,3 +313,80 @@ func TestCgroupNamespaceAndParent(t *testing.T) {
 	}
 	checkNoLeaks(t, before)
 }
+
+// TestCgroupUpdate: berth update changes a running container's cgroup
+// at once and its stored configuration (inspect, the next start); on a
+// stopped container it only stores; bad values change nothing.
+func TestCgroupUpdate(t *testing.T) {
+	needRoot(t)
+	before := snapshot(t)
+	v1 := cgroupVersion(t) == "v1"
+	name := "upd-res"
+	r := berth(t, "", "run", "-d", "--name", name, "--rootfs", rootfsDir, "-m", "64m", "--cpus", "0.5", "--pids-limit", "50", "/bin/sh", "-c", idle)
+	if r.code != 0 {
+		t.Fatalf("run: %+v", r)
+	}
+	id := strings.TrimSpace(r.stdout)
+	defer func() {
+		berth(t, "", "rm", "-f", name)
+		checkNoLeaks(t, before)
+	}()
+	r = berth(t, "", "update", "-m", "128m", "--memory-swap", "256m", "--cpus", "1", "--pids-limit", "100", "--cpuset-cpus", "0", "--cpu-shares", "512", name)
+	if r.code != 0 || r.stdout != name+"\n" {
+		t.Fatalf("update: %+v", r)
+	}
+	type file struct{ v1Ctl, v1, v2, want string }
+	files := []file{
+		{"memory", "memory.limit_in_bytes", "memory.max", "134217728"},
+		{"cpu", "cpu.cfs_quota_us", "cpu.max", "100000"},
+		{"pids", "pids.max", "pids.max", "100"},
+		{"cpuset", "cpuset.cpus", "cpuset.cpus", "0"},
+		{"cpu", "cpu.shares", "cpu.weight", "512"},
+	}
+	check := func(files []file) {
+		t.Helper()
+		for _, f := range files {
+			name, want := f.v2, f.want
+			if v1 {
+				name = f.v1
+			} else if f.v2 == "cpu.max" {
+				want = f.want + " 100000"
+			} else if f.v2 == "cpu.weight" {
+				want = "20" // 512 shares, as runc converts them
+			}
+			if got := hostCgroupFile(t, id, f.v1Ctl, name); got != want {
+				t.Errorf("host %s = %q, want %q", name, got, want)
+			}
+		}
+	}
+	check(files)
+	if r := berth(t, "", "inspect", name); !strings.Contains(r.stdout, `"Memory": "128m"`) || !strings.Contains(r.stdout, `"CpusetCpus": "0"`) {
+		t.Errorf("inspect does not show the update: %s", r.stdout)
+	}
+	// Refused: one line, nothing changed.
+	for _, bad := range [][]string{{"--cpu-quota", "50000"}, {"--memory-swap", "1m"}, {"--cpuset-cpus", "0-99"}, {"--blkio-weight", "1"}} {
+		r := berth(t, "", append(append([]string{"update"}, bad...), name)...)
+		if r.code == 0 || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("update %v: %+v, want one line and a failure", bad, r)
+		}
+	}
+	if r := berth(t, "", "update", name); r.code != 125 || !strings.Contains(r.stderr, "one or more flags") {
+		t.Errorf("update without flags: %+v", r)
+	}
+	check(files)
+	// Stopped: stored, applied by the next start.
+	if r := berth(t, "", "stop", "-t", "0", name); r.code != 0 {
+		t.Fatalf("stop: %+v", r)
+	}
+	if r := berth(t, "", "update", "--pids-limit", "200", "--restart", "on-failure:3", name); r.code != 0 {
+		t.Fatalf("update stopped: %+v", r)
+	}
+	if r := berth(t, "", "start", name); r.code != 0 {
+		t.Fatalf("start: %+v", r)
+	}
+	files[2].want = "200"
+	check(files)
+	if r := berth(t, "", "inspect", name); !strings.Contains(r.stdout, `"MaximumRetryCount": 3`) {
+		t.Errorf("inspect does not show the restart policy: %s", r.stdout)
+	}
+}
