@@ -23,6 +23,7 @@ build:
 	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth
 	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/berth-oci ./cmd/berth-oci
 	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/berth-init ./cmd/berth-init
+	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/berth-cdi ./cmd/berth-cdi
 	$(NSENTER_CC) $(NSENTER_CFLAGS) -o bin/berth-nsenter cmd/berth-nsenter/*.c
 
 deps:
@@ -70,6 +71,7 @@ test-v2: build
 	cp bin/berth-oci $(VM_PAYLOAD)/berth-oci
 	cp bin/berth-init $(VM_PAYLOAD)/berth-init
 	cp bin/berth-nsenter $(VM_PAYLOAD)/berth-nsenter
+	cp bin/berth-cdi $(VM_PAYLOAD)/berth-cdi
 	CGO_ENABLED=0 go build -o $(VM_PAYLOAD)/berth-probe ./test/probe
 	go build -o $(VM_PAYLOAD)/int80 ./test/integration/testdata/int80
 	go test -c -o $(VM_PAYLOAD)/integration.test ./test/integration
@@ -121,6 +123,7 @@ install: build man
 	install -D -m 0755 bin/berth-oci $(DESTDIR)$(PREFIX)/bin/berth-oci
 	install -D -m 0755 bin/berth-init $(DESTDIR)$(PREFIX)/bin/berth-init
 	install -D -m 0755 bin/berth-nsenter $(DESTDIR)$(PREFIX)/bin/berth-nsenter
+	install -D -m 0755 bin/berth-cdi $(DESTDIR)$(PREFIX)/bin/berth-cdi
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0644 .cache/man1/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	# berth's range of subordinate IDs for --userns=auto (first use adds it too).

@@ -1,11 +1,13 @@
 package engine
 
 import (
+	"bytes"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 
 	"github.com/berth-runtime/berth/internal/config"
@@ -13,15 +15,16 @@ import (
 	"github.com/berth-runtime/berth/internal/rootless"
 	"github.com/berth-runtime/berth/internal/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"tags.cncf.io/container-device-interface/pkg/cdi"
 )
-
-// gpuKind is the CDI kind --gpus names, as nvidia-ctk generates it.
-const gpuKind = "nvidia.com/gpu"
 
 // CDISpecDirsEnv overrides where CDI specs are read (colon-separated),
 // over berth.toml's containers.cdi_spec_dirs and the defaults.
 const CDISpecDirsEnv = "BERTH_CDI_SPEC_DIRS"
+
+// cdiHelper applies CDI devices (cmd/berth-cdi), installed beside berth:
+// the CDI library is linked there, not into berth, whose every command
+// would pay for its init.
+const cdiHelper = "berth-cdi"
 
 // cdiSpecDirs are the CDI spec directories: the environment's, else
 // berth.toml's, else /etc/cdi and /var/run/cdi (podman's order).
@@ -35,139 +38,63 @@ func cdiSpecDirs() []string {
 	return []string{"/etc/cdi", "/var/run/cdi"}
 }
 
-// cdiNames are the CDI devices the options ask for: --device's CDI names
-// and --gpus resolved against the specs of nvidia.com/gpu.
-func cdiNames(x *spec.ResourceOptions, cache *cdi.Cache) ([]string, error) {
+func usesCDI(x *spec.ResourceOptions) bool {
+	return x.Gpus != "" || len(cdiDeviceNames(x)) > 0
+}
+
+func cdiDeviceNames(x *spec.ResourceOptions) []string {
 	var names []string
 	for _, v := range x.Devices {
 		if spec.IsCDIName(v) {
 			names = append(names, v)
 		}
 	}
-	if x.Gpus == "" {
-		return names, nil
-	}
-	gpus, err := gpuNames(x.Gpus, cache)
-	if err != nil {
-		return nil, err
-	}
-	return append(names, gpus...), nil
-}
-
-// gpuNames reads --gpus as Docker does (all, a count, device=ID[,ID]) and
-// names the nvidia.com/gpu CDI devices it means.
-func gpuNames(v string, cache *cdi.Cache) ([]string, error) {
-	var have []string
-	for _, d := range cache.ListDevices() {
-		if strings.HasPrefix(d, gpuKind+"=") {
-			have = append(have, strings.TrimPrefix(d, gpuKind+"="))
-		}
-	}
-	if len(have) == 0 {
-		return nil, errdefs.New(errdefs.ErrInvalidArgument, "--gpus: no CDI spec for %s; generate one with nvidia-ctk cdi generate", gpuKind)
-	}
-	sort.Strings(have)
-	// Docker's form quotes a list: --gpus '"device=0,1"'.
-	v = strings.Trim(v, "\"")
-	var ids []string
-	switch {
-	case v == "all":
-		ids = []string{"all"}
-		if !contains(have, "all") {
-			ids = have
-		}
-	case strings.HasPrefix(v, "device="):
-		ids = strings.Split(strings.TrimPrefix(v, "device="), ",")
-	default:
-		n, err := strconv.Atoi(strings.TrimPrefix(v, "count="))
-		if err != nil || n < 1 {
-			return nil, errdefs.New(errdefs.ErrInvalidArgument, "invalid --gpus %q: use all, a count, or device=ID[,ID]", v)
-		}
-		numbered := numbered(have)
-		if n > len(numbered) {
-			return nil, errdefs.New(errdefs.ErrInvalidArgument, "--gpus %d: the CDI specs have %d GPUs", n, len(numbered))
-		}
-		ids = numbered[:n]
-	}
-	out := make([]string, len(ids))
-	for i, id := range ids {
-		out[i] = gpuKind + "=" + id
-	}
-	return out, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
-// numbered are the devices named by index (0, 1, ...), in order: what a
-// count takes the first of.
-func numbered(names []string) []string {
-	var out []string
-	for _, n := range names {
-		if _, err := strconv.Atoi(n); err == nil {
-			out = append(out, n)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { a, _ := strconv.Atoi(out[i]); b, _ := strconv.Atoi(out[j]); return a < b })
-	return out
-}
-
-// cdiCache reads the CDI specs once, without watching them.
-func cdiCache() (*cdi.Cache, error) {
-	cache, err := cdi.NewCache(cdi.WithSpecDirs(cdiSpecDirs()...), cdi.WithAutoRefresh(false))
-	if err != nil {
-		return nil, fmt.Errorf("read CDI specs: %w", err)
-	}
-	return cache, nil
-}
-
-func usesCDI(x *spec.ResourceOptions) bool {
-	if x.Gpus != "" {
-		return true
-	}
-	for _, v := range x.Devices {
-		if spec.IsCDIName(v) {
-			return true
-		}
-	}
-	return false
+	return names
 }
 
 // checkCDI refuses CDI devices no spec describes, before the container
 // is made.
 func checkCDI(x spec.ResourceOptions) error {
-	if !usesCDI(&x) {
-		return nil
-	}
 	return injectCDI(spec.Default("/", []string{"/bin/true"}), &x)
 }
 
 // injectCDI applies the CDI devices' edits (device nodes, environment,
-// mounts, hooks) to the container's spec.
+// mounts, hooks) to the container's spec, through berth-cdi.
 func injectCDI(s *specs.Spec, x *spec.ResourceOptions) error {
 	if !usesCDI(x) {
 		return nil
 	}
-	cache, err := cdiCache()
+	var args []string
+	for _, d := range cdiSpecDirs() {
+		args = append(args, "--spec-dir", d)
+	}
+	if x.Gpus != "" {
+		args = append(args, "--gpus", x.Gpus)
+	}
+	args = append(append(args, "--"), cdiDeviceNames(x)...)
+	self, err := os.Readlink("/proc/self/exe")
+	if err != nil {
+		return fmt.Errorf("find %s: %w", cdiHelper, err)
+	}
+	in, err := json.Marshal(s)
 	if err != nil {
 		return err
 	}
-	names, err := cdiNames(x, cache)
+	var out, stderr bytes.Buffer
+	cmd := exec.Command(filepath.Join(filepath.Dir(self), cdiHelper), args...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr, cmd.Env = bytes.NewReader(in), &out, &stderr, []string{}
+	err = cmd.Run()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) && stderr.Len() > 0 {
+		return errdefs.New(errdefs.ErrInvalidArgument, "%s", strings.TrimSpace(stderr.String()))
+	}
 	if err != nil {
-		return err
+		return fmt.Errorf("CDI devices need %s installed beside berth: %w", cdiHelper, err)
 	}
-	unresolved, err := cache.InjectDevices(s, names...)
-	if len(unresolved) > 0 {
-		return errdefs.New(errdefs.ErrInvalidArgument, "--device %s: no CDI spec in %s describes it", strings.Join(unresolved, ", "), strings.Join(cdiSpecDirs(), ", "))
+	var edited specs.Spec
+	if err := json.Unmarshal(out.Bytes(), &edited); err != nil {
+		return fmt.Errorf("%s: %w", cdiHelper, err)
 	}
-	if err != nil {
-		return errdefs.New(errdefs.ErrInvalidArgument, "CDI devices %s: %v", strings.Join(names, ", "), err)
-	}
+	*s = edited
 	return nil
 }
