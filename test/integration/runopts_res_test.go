@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"golang.org/x/sys/unix"
 )
 
@@ -393,4 +395,53 @@ func TestCgroupUpdate(t *testing.T) {
 	if r := berth(t, "", "inspect", name); !strings.Contains(r.stdout, `"MaximumRetryCount": 3`) {
 		t.Errorf("inspect does not show the restart policy: %s", r.stdout)
 	}
+}
+
+// TestRootlessDevice: a rootless container cannot make device nodes, so
+// --device bind-mounts the host's node at the same path (as podman does);
+// a renamed device is refused in one line.
+func TestRootlessDevice(t *testing.T) {
+	needRoot(t)
+	if _, err := os.Stat("/dev/net/tun"); err != nil {
+		t.Skip("no /dev/net/tun")
+	}
+	before := snapshot(t)
+	u := newRootlessUser(t)
+	reg := newTestRegistry(t)
+	img, err := mutate.AppendLayers(empty.Image, rootfsLayer(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := reg.push(t, "rootless/busybox:dev", img)
+	if r := u.berth(t, "pull", "-q", "--tls-verify=false", ref); r.code != 0 {
+		t.Fatalf("pull: %+v", r)
+	}
+	// The host's node, with the host's owner and mode (root's 0600 here:
+	// the user could not open it on the host either).
+	script := "test -c /dev/net/tun && echo char"
+	if r := u.berth(t, "run", "--rm", "--device", "/dev/net/tun", ref, "sh", "-c", script); r.code != 0 || r.stdout != "char\n" {
+		t.Errorf("rootless --device /dev/net/tun: %+v", r)
+	}
+	if r := u.berth(t, "run", "--rm", ref, "sh", "-c", "test -e /dev/net/tun && echo present || echo absent"); r.stdout != "absent\n" {
+		t.Errorf("without --device: %+v", r)
+	}
+	oneLine(t, "renamed rootless device", u.berth(t, "run", "--rm", "--device", "/dev/net/tun:/dev/tun2", ref, "true"), "same path")
+	checkNoLeaks(t, before)
+}
+
+// TestCgroupBlkioWeight: --blkio-weight is the cgroup's weight where the
+// kernel's I/O scheduler has weights, else dropped with Docker's warning.
+func TestCgroupBlkioWeight(t *testing.T) {
+	needRoot(t)
+	files := "/sys/fs/cgroup/blkio/blkio.weight /sys/fs/cgroup/blkio/blkio.bfq.weight /sys/fs/cgroup/io.weight /sys/fs/cgroup/io.bfq.weight"
+	r := berth(t, "", "run", "--rm", "--rootfs", rootfsDir, "--blkio-weight", "300", "/bin/sh", "-c", "cat "+files+" 2>/dev/null; true")
+	if r.code != 0 {
+		t.Fatalf("run: %+v", r)
+	}
+	applied := strings.Contains(r.stdout, "300")
+	warned := strings.Contains(r.stderr, "--blkio-weight and --blkio-weight-device are ignored")
+	if applied == warned {
+		t.Errorf("--blkio-weight 300: %+v, want the weight applied or a warning", r)
+	}
+	t.Logf("applied %v, warned %v", applied, warned)
 }
