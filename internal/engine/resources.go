@@ -90,15 +90,29 @@ func checkRealtime(x spec.ResourceOptions, parent string) error {
 		p, _ := cgroupParentPath(parent, "x")
 		dir = filepath.Join(root, filepath.Dir(p))
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "cpu.rt_runtime_us"))
-	if err != nil || x.CPURealtimeRuntime <= 0 {
-		return nil // made with the container: the kernel decides
+	budget, err1 := readInt(filepath.Join(dir, "cpu.rt_runtime_us"))
+	period, err2 := readInt(filepath.Join(dir, "cpu.rt_period_us"))
+	if err1 != nil || err2 != nil || x.CPURealtimeRuntime <= 0 || budget < 0 {
+		return nil // made with the container, or unlimited: the kernel decides
 	}
-	budget, _ := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-	if budget >= 0 && budget < x.CPURealtimeRuntime {
-		return errdefs.New(errdefs.ErrInvalidArgument, "--cpu-rt-runtime %d: the parent cgroup %s has %d µs of realtime budget; raise its cpu.rt_runtime_us first (as dockerd's --cpu-rt-runtime does)", x.CPURealtimeRuntime, dir, budget)
+	// The kernel compares bandwidths, runtime over period; a new cgroup's
+	// period is 1s.
+	own := x.CPURealtimePeriod
+	if own == 0 {
+		own = 1000000
+	}
+	if x.CPURealtimeRuntime*period > budget*own {
+		return errdefs.New(errdefs.ErrInvalidArgument, "--cpu-rt-runtime %d: the parent cgroup %s has a realtime budget of %d µs per %d µs; raise its cpu.rt_runtime_us first (as dockerd's --cpu-rt-runtime does)", x.CPURealtimeRuntime, dir, budget, period)
 	}
 	return nil
+}
+
+func readInt(path string) (int64, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 }
 
 // checkRootlessDevices: a rootless container cannot make device nodes;

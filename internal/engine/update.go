@@ -70,13 +70,34 @@ func (e *Engine) Update(rec managed.Record, u Update) error {
 	if err := e.updateLive(e.WithPause(rec), r); err != nil {
 		return err
 	}
-	_, err = e.Containers().Update(rec.ID, func(r *managed.Record) {
+	store := e.Containers()
+	if _, err := store.Update(rec.ID, func(r *managed.Record) {
 		r.Config = &cfg
 		if u.Restart != nil {
 			r.Restart = *u.Restart
 		}
-	})
-	return err
+	}); err != nil {
+		return err
+	}
+	return updateStoredSpec(store, rec.ID, r)
+}
+
+// updateStoredSpec brings the OCI config of the last run, which inspect
+// shows as Resources, up to date with the update.
+func updateStoredSpec(store managed.Store, id string, r *specs.LinuxResources) error {
+	s, err := store.Spec(id)
+	if err != nil || s.Linux == nil || s.Linux.Resources == nil {
+		return nil // never ran: the next run writes it
+	}
+	old := s.Linux.Resources
+	old.Memory, old.CPU, old.Pids = r.Memory, r.CPU, r.Pids
+	if r.BlockIO != nil {
+		if old.BlockIO == nil {
+			old.BlockIO = &specs.LinuxBlockIO{}
+		}
+		old.BlockIO.Weight = r.BlockIO.Weight
+	}
+	return store.SaveSpec(id, s)
 }
 
 // updatedResources are the cgroup settings of cfg that update may

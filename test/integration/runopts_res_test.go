@@ -366,7 +366,7 @@ func TestCgroupUpdate(t *testing.T) {
 		}
 	}
 	check(files)
-	if r := berth(t, "", "inspect", name); !strings.Contains(r.stdout, `"Memory": "128m"`) || !strings.Contains(r.stdout, `"CpusetCpus": "0"`) {
+	if r := berth(t, "", "inspect", name); !strings.Contains(r.stdout, `"Memory": "128m"`) || !strings.Contains(r.stdout, `"CpusetCpus": "0"`) || !strings.Contains(r.stdout, `"limit": 134217728`) {
 		t.Errorf("inspect does not show the update: %s", r.stdout)
 	}
 	// Refused: one line, nothing changed.
@@ -444,4 +444,28 @@ func TestCgroupBlkioWeight(t *testing.T) {
 		t.Errorf("--blkio-weight 300: %+v, want the weight applied or a warning", r)
 	}
 	t.Logf("applied %v, warned %v", applied, warned)
+}
+
+// TestCgroupRealtime: on cgroup v1 with realtime group scheduling, the
+// container gets the realtime period and runtime asked for, within the
+// budget of berth's parent cgroup (given here by the test, and taken back).
+func TestCgroupRealtime(t *testing.T) {
+	needRoot(t)
+	budget := "/sys/fs/cgroup/cpu/berth/cpu.rt_runtime_us"
+	old, err := os.ReadFile(budget)
+	if cgroupVersion(t) != "v1" || err != nil {
+		t.Skip("no v1 realtime group scheduling (refusal: TestCgroupResourceBadInput)")
+	}
+	if err := os.WriteFile(budget, []byte("100000"), 0o644); err != nil {
+		t.Skipf("give berth's cgroup a realtime budget: %v", err)
+	}
+	defer os.WriteFile(budget, old, 0o644)
+	out := runIn(t, "cat /sys/fs/cgroup/cpu/cpu.rt_period_us /sys/fs/cgroup/cpu/cpu.rt_runtime_us", "--cpu-rt-period", "100000", "--cpu-rt-runtime", "5000")
+	if out != "100000\n5000\n" {
+		t.Errorf("realtime period and runtime inside: %q", out)
+	}
+	r := berth(t, "", "run", "--rm", "--rootfs", rootfsDir, "--cpu-rt-period", "100000", "--cpu-rt-runtime", "20000", "true")
+	if r.code != 125 || !strings.Contains(r.stderr, "realtime budget") {
+		t.Errorf("above the parent's budget: %+v", r)
+	}
 }
