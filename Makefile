@@ -24,6 +24,7 @@ build:
 	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/berth-oci ./cmd/berth-oci
 	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/berth-init ./cmd/berth-init
 	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/berth-build ./cmd/berth-build
+	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/berth-cdi ./cmd/berth-cdi
 	$(NSENTER_CC) $(NSENTER_CFLAGS) -o bin/berth-nsenter cmd/berth-nsenter/*.c
 	$(NSENTER_CC) $(NSENTER_CFLAGS) -o bin/berth-pid1 cmd/berth-pid1/*.c
 
@@ -73,6 +74,7 @@ test-v2: build
 	cp bin/berth-build $(VM_PAYLOAD)/berth-build
 	cp bin/berth-nsenter $(VM_PAYLOAD)/berth-nsenter
 	cp bin/berth-pid1 $(VM_PAYLOAD)/berth-pid1
+	cp bin/berth-cdi $(VM_PAYLOAD)/berth-cdi
 	CGO_ENABLED=0 go build -o $(VM_PAYLOAD)/berth-probe ./test/probe
 	go build -o $(VM_PAYLOAD)/int80 ./test/integration/testdata/int80
 	go test -c -o $(VM_PAYLOAD)/integration.test ./test/integration
@@ -126,6 +128,7 @@ install: build man
 	install -D -m 0755 bin/berth-build $(DESTDIR)$(PREFIX)/bin/berth-build
 	install -D -m 0755 bin/berth-nsenter $(DESTDIR)$(PREFIX)/bin/berth-nsenter
 	install -D -m 0755 bin/berth-pid1 $(DESTDIR)$(PREFIX)/bin/berth-pid1
+	install -D -m 0755 bin/berth-cdi $(DESTDIR)$(PREFIX)/bin/berth-cdi
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0644 .cache/man1/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/
 	# berth's range of subordinate IDs for --userns=auto (first use adds it too).

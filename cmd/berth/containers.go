@@ -597,6 +597,7 @@ func newContainerCommand(g *globalOptions) *cobra.Command {
 		newRestartCommand(g), newKillCommand(g), newLogsCommand(g), newExecCommand(g), newWaitCommand(g),
 		newPauseCommand(g, true), newPauseCommand(g, false), newRenameCommand(g), newStatsCommand(g),
 		newTopCommand(g), newAttachCommand(g), newCpCommand(g), newDiffCommand(g), newExportCommand(g), newCommitCommand(g))
+	cmd.AddCommand(newUpdateCommand(g))
 	return cmd
 }
 

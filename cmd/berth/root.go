@@ -73,7 +73,7 @@ func printWarning(msg string) { cli.Warn(msg) }
 // containerCommands take container names, also as berth container
 // COMMAND.
 var containerCommands = []string{"logs", "stop", "kill", "rm", "wait", "inspect", "start", "restart", "pause",
-	"unpause", "rename", "exec", "stats", "top", "attach", "diff", "export", "port", "commit"}
+	"unpause", "rename", "exec", "stats", "top", "attach", "diff", "export", "port", "commit", "update"}
 
 func newRootCommand() *cobra.Command {
 	root, _ := newRoot()
@@ -114,6 +114,7 @@ func newRoot() (*cobra.Command, *error) {
 		newSaveCommand(g, "save"), newLoadCommand(g, "load"), newHistoryCommand(g, "history"),
 		newCpCommand(g), newDiffCommand(g), newExportCommand(g), newEventsCommand(g))
 	root.AddCommand(newHealthcheckCommand(g))
+	root.AddCommand(newUpdateCommand(g))
 	for _, c := range append(root.Commands(), containerGroup(root).Commands()...) {
 		if slices.Contains(containerCommands, c.Name()) {
 			c.ValidArgsFunction = completeContainers(g)

@@ -49,6 +49,8 @@ type runFlags struct {
 	misc miscFlags
 	// health are --health-*, --no-healthcheck and --init.
 	health healthFlags
+	// res are the device and resource options (run_res.go).
+	res resFlags
 }
 
 func newRunCommand(g *globalOptions) *cobra.Command {
@@ -113,6 +115,7 @@ func addRunFlags(fl *pflag.FlagSet, f *runFlags) {
 	addNetFlags(fl, &f.net)
 	addMiscFlags(fl, &f.misc)
 	addHealthFlags(fl, &f.health)
+	addResFlags(fl, &f.res)
 }
 
 func runContainer(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []string) error {
@@ -217,6 +220,9 @@ func (f *runFlags) prepare(g *globalOptions, fl *pflag.FlagSet, args []string) (
 		return managed.Config{}, none, err
 	}
 	if err := f.health.apply(&cfg, fl); err != nil {
+		return managed.Config{}, none, err
+	}
+	if err := f.res.apply(&cfg, fl); err != nil {
 		return managed.Config{}, none, err
 	}
 	if err := f.options.apply(&cfg, fl); err != nil {

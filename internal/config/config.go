@@ -27,6 +27,9 @@ type Containers struct {
 	// Userns is --userns for containers that do not give one (host,
 	// auto[:size=N], keep-id, nomap).
 	Userns string `toml:"userns"`
+	// CDISpecDirs are where CDI device specs are read (podman's
+	// cdi_spec_dirs); default /etc/cdi and /var/run/cdi.
+	CDISpecDirs []string `toml:"cdi_spec_dirs"`
 }
 
 // Paths are the configuration files that apply, later ones overriding

@@ -130,6 +130,9 @@ func CheckConfig(cfg managed.Config) error {
 	if err := checkNetworkFiles(cfg); err != nil {
 		return err
 	}
+	if err := checkResources(cfg); err != nil {
+		return err
+	}
 	if err := checkNetOptions(cfg); err != nil {
 		return err
 	}
@@ -231,6 +234,7 @@ func runOptions(c *managed.Config) spec.RunOptions {
 		TTY: c.Tty, Interactive: c.OpenStdin, Privileged: c.Privileged, Memory: c.Memory, CPUs: c.CPUs,
 		CPUShares: c.CPUShares, PidsLimit: c.PidsLimit, Network: c.NetworkMode, ReadOnly: c.ReadonlyRootfs,
 		LookupEnv: func(string) (string, bool) { return "", false }, Extras: c.Extras(),
+		ResourceOptions: c.ResourceOptions,
 	}
 	if c.Entrypoint != nil {
 		o.Entrypoint, o.EntrypointSet = *c.Entrypoint, true
@@ -306,6 +310,10 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 	defer func() { warnings = append(warnings, mounts.release()...) }()
 	s, err := spec.FromRunOptions(o)
 	if err != nil {
+		return container.Exit{}, warnings, err
+	}
+	w, err := adaptResources(s, cfg, rec.ID)
+	if warnings = append(warnings, w...); err != nil {
 		return container.Exit{}, warnings, err
 	}
 	if cfg.Init {

@@ -119,6 +119,11 @@ type Config struct {
 	// PID 1, reaping zombies and forwarding signals to the command.
 	Healthcheck *health.Config `json:"Healthcheck,omitempty"`
 	Init        bool           `json:"Init,omitempty"`
+
+	// ResourceOptions are the devices and resources group's options
+	// (--memory-swap, --cpuset-cpus, --blkio-weight, --device, ...),
+	// flat under Docker's HostConfig names.
+	spec.ResourceOptions
 }
 
 // NetworkConnection is a network berth network connect added to a

@@ -56,6 +56,9 @@ type RunOptions struct {
 	IPCFrom, PIDFrom string
 	// Extras are the security, process and metadata options.
 	Extras
+	// ResourceOptions are the resource and device options beyond the
+	// four above.
+	ResourceOptions
 }
 
 // ImageConfig is what an image says about how to run it.
@@ -283,7 +286,7 @@ func applyResources(s *specs.Spec, o RunOptions) error {
 		}
 		r.Pids = &specs.LinuxPids{Limit: &limit}
 	}
-	return nil
+	return applyResourceOptions(s, o)
 }
 
 func applyProcess(s *specs.Spec, o RunOptions) error {
