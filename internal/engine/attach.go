@@ -44,7 +44,9 @@ type ttyHub struct {
 // and to every attached client, their input to the master. It returns
 // once the master is closed (the container is gone) and the output is
 // drained.
-func serveTerminal(dir string, master *os.File, log io.Writer) (wait func(), err error) {
+// A first client (a foreground run's, nil if none) is there before any
+// output is read, so it misses nothing.
+func serveTerminal(dir string, master *os.File, log io.Writer, first *net.UnixConn) (wait func(), err error) {
 	d, err := os.Open(dir)
 	if err != nil {
 		return nil, fmt.Errorf("attach socket: %w", err)
@@ -58,6 +60,10 @@ func serveTerminal(dir string, master *os.File, log io.Writer) (wait func(), err
 	}
 	_ = os.Chmod(filepath.Join(dir, attachSocket), 0o600)
 	h := &ttyHub{master: master, clients: map[*net.UnixConn]bool{}}
+	if first != nil {
+		h.clients[first] = true
+		go h.input(first)
+	}
 	go h.accept(l)
 	done := make(chan struct{})
 	go func() {

@@ -97,6 +97,17 @@ type Config struct {
 	DNS        []string `json:"Dns,omitempty"`
 	DNSSearch  []string `json:"DnsSearch,omitempty"`
 	DNSOptions []string `json:"DnsOptions,omitempty"`
+
+	// Issue 13's foreground group: --log-driver and --log-opt.
+	LogConfig LogConfig `json:"LogConfig,omitempty"`
+}
+
+// LogConfig is where a container's output is kept, as Docker's
+// HostConfig.LogConfig: Type json-file (the default, ""), none or
+// journald; Config is --log-opt (json-file's max-size, max-file).
+type LogConfig struct {
+	Type   string            `json:"Type,omitempty"`
+	Config map[string]string `json:"Config,omitempty"`
 }
 
 // NetworkFiles are the options of the container's /etc/hosts and
