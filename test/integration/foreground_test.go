@@ -1,0 +1,276 @@
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestRunDetachKeys: berth run -it is detached with ctrl-p ctrl-q (and
+// --detach-keys); the container goes on, berth attach reattaches, and
+// its terminal's output is in its log. Without detaching, berth returns
+// the container's status.
+func TestRunDetachKeys(t *testing.T) {
+	needRoot(t)
+	name := fmt.Sprintf("fg-it-%d", os.Getpid())
+	defer berth(t, "", "rm", "-f", name)
+	r := runPTY(t, func(master *os.File, _ *os.Process, out *syncBuffer) {
+		out.waitFor(t, "ready")
+		master.Write([]byte("echo first-$((2*3))\r"))
+		out.waitFor(t, "first-6")
+		master.Write([]byte("\x10\x11"))
+	}, "run", "-it", "--name", name, "--network", "none", "--rootfs", rootfsDir, "/bin/sh", "-c", "stty size; echo ready; exec sh")
+	if r.code != 0 || !strings.Contains(r.output, "33 111") {
+		t.Fatalf("run -it, detached: status %d:\n%s", r.code, r.output)
+	}
+	if st := inspectState(t, name); st.Status != "running" {
+		t.Fatalf("after detaching: %+v", st)
+	}
+	if r := berth(t, "echo second\nexit 4\n", "attach", name); r.code != 4 || !strings.Contains(r.stdout, "second") {
+		t.Errorf("attach after run -it: %+v", r)
+	}
+	if r := berth(t, "", "logs", name); !strings.Contains(r.stdout, "first-6") || !strings.Contains(r.stdout, "second") {
+		t.Errorf("logs of a run -it container: %+v", r)
+	}
+	// Other keys; a run that is not detached returns the status.
+	r = runPTY(t, func(master *os.File, _ *os.Process, out *syncBuffer) {
+		out.waitFor(t, "ready")
+		master.Write([]byte("\x10\x11")) // not the keys now: sent on
+		master.Write([]byte("\x18x"))
+	}, "run", "-it", "--rm", "--detach-keys", "ctrl-x,x", "--name", name+"-x", "--network", "none", "--rootfs", rootfsDir, "/bin/sh", "-c", "echo ready; exec sh")
+	defer berth(t, "", "rm", "-f", name+"-x")
+	if r.code != 0 {
+		t.Fatalf("run -it --detach-keys: %d\n%s", r.code, r.output)
+	}
+	if r := berth(t, "exit 6\n", "attach", name+"-x"); r.code != 6 {
+		t.Errorf("attach: %+v", r)
+	}
+	r = runPTY(t, func(master *os.File, _ *os.Process, out *syncBuffer) {
+		out.waitFor(t, "ready")
+		master.Write([]byte("exit 9\r"))
+	}, "run", "-it", "--rm", "--network", "none", "--rootfs", rootfsDir, "/bin/sh", "-c", "echo ready; exec sh")
+	if r.code != 9 {
+		t.Errorf("run -it until the shell exits: %d\n%s", r.code, r.output)
+	}
+	if r := berth(t, "", "run", "--rm", "--detach-keys", "ctrl-", "--rootfs", rootfsDir, "true"); r.code != 125 || !strings.Contains(r.stderr, "detach-keys") {
+		t.Errorf("bad --detach-keys: %+v", r)
+	}
+}
+
+// TestRunRestartForeground: --restart in the foreground restarts the
+// container after berth returned its first status.
+func TestRunRestartForeground(t *testing.T) {
+	needRoot(t)
+	name := fmt.Sprintf("fg-restart-%d", os.Getpid())
+	defer berth(t, "", "rm", "-f", name)
+	r := berth(t, "", "run", "--name", name, "--restart", "on-failure:2", "--network", "none", "--rootfs", rootfsDir, "/bin/sh", "-c", "echo attempt; echo to-stderr >&2; exit 3")
+	if r.code != 3 || r.stdout != "attempt\n" || r.stderr != "to-stderr\n" {
+		t.Fatalf("run --restart on-failure:2 in the foreground: %+v", r)
+	}
+	if r := berth(t, "", "wait", name); strings.TrimSpace(r.stdout) != "3" {
+		t.Errorf("wait: %+v", r)
+	}
+	eventually(t, "the restart policy", func() string {
+		if st := inspectState(t, name); st.Status != "exited" || st.RestartCount != 2 {
+			return fmt.Sprintf("%+v", st)
+		}
+		return ""
+	})
+	if r := berth(t, "", "logs", name); strings.Count(r.stdout, "attempt") != 3 {
+		t.Errorf("logs of three runs: %+v", r)
+	}
+}
+
+// TestForegroundLogs: a container run in the foreground, in berth's own
+// process, has its log while it runs and after, stdout and stderr apart.
+func TestForegroundLogs(t *testing.T) {
+	needRoot(t)
+	name := fmt.Sprintf("fg-logs-%d", os.Getpid())
+	defer berth(t, "", "rm", "-f", name)
+	cmd := berthCommand("run", "-i", "--name", name, "--network", "none", "--rootfs", rootfsDir, "/bin/sh", "-c", "echo during; echo during-err >&2; read x; echo after-$x")
+	in, _ := cmd.StdinPipe()
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "logs while it runs", func() string {
+		r := berth(t, "", "logs", name)
+		if r.stdout != "during\n" || r.stderr != "during-err\n" {
+			return fmt.Sprintf("%+v", r)
+		}
+		return ""
+	})
+	io.WriteString(in, "go\n")
+	in.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if r := berth(t, "", "logs", name); r.stdout != "during\nafter-go\n" || r.stderr != "during-err\n" {
+		t.Errorf("logs after: %+v", r)
+	}
+}
+
+// TestRunAttachStreams: -a picks the streams berth shows; the others go
+// to the log only.
+func TestRunAttachStreams(t *testing.T) {
+	needRoot(t)
+	name := fmt.Sprintf("fg-attach-%d", os.Getpid())
+	defer berth(t, "", "rm", "-f", name)
+	r := berth(t, "", "run", "-a", "stdout", "--name", name, "--network", "none", "--rootfs", rootfsDir, "/bin/sh", "-c", "echo out; echo err >&2; exit 2")
+	if r.code != 2 || r.stdout != "out\n" || r.stderr != "" {
+		t.Errorf("run -a stdout: %+v", r)
+	}
+	if r := berth(t, "", "logs", name); r.stdout != "out\n" || r.stderr != "err\n" {
+		t.Errorf("logs: %+v", r)
+	}
+	r = berth(t, "", "run", "--rm", "-a", "STDERR", "--restart", "no", "--sig-proxy=false", "--network", "none", "--rootfs", rootfsDir, "/bin/sh", "-c", "echo out; echo err >&2")
+	if r.code != 0 || r.stdout != "" || r.stderr != "err\n" {
+		t.Errorf("run -a STDERR under a monitor: %+v", r)
+	}
+	for _, bad := range [][]string{{"-a", "stdio"}, {"-d", "-a", "stdout"}, {"-i", "--restart", "always"}} {
+		r := berth(t, "", append(append([]string{"run", "--rm"}, bad...), "--rootfs", rootfsDir, "true")...)
+		if r.code != 125 || strings.Count(r.stderr, "\n") != 1 {
+			t.Errorf("run %v: %+v", bad, r)
+		}
+	}
+}
+
+// TestSigProxy: SIGTERM to berth reaches the container (its trap exits
+// 3), and with --sig-proxy=false it does not: berth ends, the container
+// runs on.
+func TestSigProxy(t *testing.T) {
+	needRoot(t)
+	script := `trap "exit 3" TERM; echo ready; while :; do sleep 0.1; done`
+	for _, fl := range [][]string{nil, {"--restart", "on-failure:1"}} {
+		s := startBerth(t, append(append([]string{"run", "--rm", "--network", "none"}, fl...), "--rootfs", rootfsDir, "/bin/sh", "-c", script)...)
+		s.cmd.Process.Signal(syscall.SIGTERM)
+		if code := s.wait(t); code != 3 {
+			t.Errorf("run %v, SIGTERM to berth: status %d, want 3 (stderr %q)", fl, code, s.stderr)
+		}
+	}
+	name := fmt.Sprintf("fg-sigproxy-%d", os.Getpid())
+	defer berth(t, "", "rm", "-f", name)
+	s := startBerth(t, "run", "--sig-proxy=false", "--name", name, "--network", "none", "--rootfs", rootfsDir, "/bin/sh", "-c", script)
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	s.wait(t)
+	if st := inspectState(t, name); st.Status != "running" {
+		t.Errorf("--sig-proxy=false: the container got berth's SIGTERM: %+v", st)
+	}
+}
+
+// TestLogRotation: --log-opt max-size=1k max-file=2 keeps at most two
+// files, and logs reads across both.
+func TestLogRotation(t *testing.T) {
+	needRoot(t)
+	name := fmt.Sprintf("fg-rotate-%d", os.Getpid())
+	defer berth(t, "", "rm", "-f", name)
+	r := berth(t, "", "run", "--name", name, "--log-opt", "max-size=1k", "--log-opt", "max-file=2", "--network", "none", "--rootfs", rootfsDir,
+		"/bin/sh", "-c", "i=0; while [ $i -lt 100 ]; do echo line-$i; i=$((i+1)); done")
+	if r.code != 0 {
+		t.Fatalf("run: %+v", r)
+	}
+	id := containerID(t, name)
+	files, _ := filepath.Glob(filepath.Join(storeRoot, "containers", id, "container.log*"))
+	if len(files) != 2 {
+		t.Errorf("log files: %v, want container.log and container.log.1", files)
+	}
+	var size int64
+	for _, f := range files {
+		fi, err := os.Stat(f)
+		if err == nil {
+			size += fi.Size()
+		}
+		if err == nil && fi.Size() > 1024 {
+			t.Errorf("%s is %d bytes, over max-size", f, fi.Size())
+		}
+	}
+	cur, _ := os.ReadFile(filepath.Join(storeRoot, "containers", id, "container.log"))
+	out := berth(t, "", "logs", name).stdout
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	if !strings.HasSuffix(out, "line-99\n") || len(lines) <= strings.Count(string(cur), "\n") || strings.Contains(out, "line-0\n") {
+		t.Errorf("logs across the rotated files (%d lines, the current file has %d):\n%s", len(lines), strings.Count(string(cur), "\n"), out)
+	}
+}
+
+// TestLogDriverNoneAndBadOptions: --log-driver none keeps no log, and
+// logs says it cannot read one; a bad --log-driver or --log-opt is one
+// line, with nothing left.
+func TestLogDriverNoneAndBadOptions(t *testing.T) {
+	needRoot(t)
+	before := snapshot(t)
+	name := fmt.Sprintf("fg-nolog-%d", os.Getpid())
+	r := berth(t, "", "run", "--name", name, "--log-driver", "none", "--network", "none", "--rootfs", rootfsDir, "echo", "shown")
+	if r.code != 0 || r.stdout != "shown\n" {
+		t.Errorf("run --log-driver none: %+v", r)
+	}
+	if r := berth(t, "", "logs", name); r.code != 125 || !strings.Contains(r.stderr, "does not support reading") {
+		t.Errorf("logs of a none container: %+v", r)
+	}
+	id := containerID(t, name)
+	if files, _ := filepath.Glob(filepath.Join(storeRoot, "containers", id, "container.log*")); len(files) != 0 {
+		t.Errorf("--log-driver none wrote %v", files)
+	}
+	berth(t, "", "rm", name)
+	psBefore := berth(t, "", "ps", "-aq").stdout
+	bad := [][]string{
+		{"--log-opt", "max-size=lots"}, {"--log-opt", "max-file=0", "--log-opt", "max-size=1k"}, {"--log-opt", "color=red"},
+		{"--log-opt", "nokey"}, {"--log-driver", "syslog"}, {"--log-driver", "none", "--log-opt", "max-size=1k"},
+	}
+	if _, err := os.Stat("/run/systemd/journal/socket"); err != nil {
+		bad = append(bad, []string{"--log-driver", "journald"})
+	}
+	for _, args := range bad {
+		for _, cmd := range []string{"run", "create"} {
+			r := berth(t, "", append(append([]string{cmd}, args...), "--rootfs", rootfsDir, "true")...)
+			if r.code != 125 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "log") {
+				t.Errorf("%s %v: %+v", cmd, args, r)
+			}
+		}
+	}
+	if r := berth(t, "", "ps", "-aq"); r.stdout != psBefore {
+		t.Errorf("bad log options left containers: %q", r.stdout)
+	}
+	checkNoLeaks(t, before)
+}
+
+// TestLogDriverJournald: each line goes to the journal with the
+// container's name, where a journal listens (the systemd VM).
+func TestLogDriverJournald(t *testing.T) {
+	needRoot(t)
+	if _, err := os.Stat("/run/systemd/journal/socket"); err != nil {
+		t.Skip("no systemd journal here")
+	}
+	name := fmt.Sprintf("fg-journal-%d", os.Getpid())
+	defer berth(t, "", "rm", "-f", name)
+	word := fmt.Sprintf("journal-word-%d", time.Now().UnixNano())
+	if r := berth(t, "", "run", "--name", name, "--log-driver", "journald", "--network", "none", "--rootfs", rootfsDir, "echo", word); r.code != 0 || r.stdout != word+"\n" {
+		t.Fatalf("run --log-driver journald: %+v", r)
+	}
+	if r := berth(t, "", "logs", name); r.code != 125 {
+		t.Errorf("logs of a journald container: %+v", r)
+	}
+	eventually(t, "the journal entry", func() string {
+		out, err := exec.Command("journalctl", "-o", "cat", "CONTAINER_NAME="+name).Output()
+		if err != nil || !strings.Contains(string(out), word) {
+			return fmt.Sprintf("%v %q", err, out)
+		}
+		return ""
+	})
+}
+
+// containerID is ref's full ID, from inspect.
+func containerID(t *testing.T, ref string) string {
+	t.Helper()
+	var recs []struct{ Id string }
+	if err := json.Unmarshal([]byte(berth(t, "", "inspect", ref).stdout), &recs); err != nil || len(recs) != 1 {
+		t.Fatalf("inspect %s: %v", ref, err)
+	}
+	return recs[0].Id
+}
