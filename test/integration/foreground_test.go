@@ -274,3 +274,31 @@ func containerID(t *testing.T, ref string) string {
 	}
 	return recs[0].Id
 }
+
+// TestRunQuiet: run -q pulls without a word; without it berth says the
+// image was not found locally.
+func TestRunQuiet(t *testing.T) {
+	needRoot(t)
+	reg := newTestRegistry(t)
+	img := appImage(t)
+	for _, quiet := range []bool{true, false} {
+		ref := reg.push(t, fmt.Sprintf("test/quiet-%v:1", quiet), img)
+		args := []string{"--root", storeRoot, "--runroot", stateRoot, "run", "--rm", "--tls-verify=false", "--network", "none"}
+		if quiet {
+			args = append(args, "-q")
+		}
+		// In the host's network namespace, where the registry is.
+		cmd := exec.Command(berthBin, append(args, "--entrypoint", "/bin/sh", ref, "-c", "echo ran")...)
+		r := collect(t, cmd, "berth run")
+		defer berth(t, "", "rmi", ref)
+		if r.code != 0 || r.stdout != "ran\n" {
+			t.Fatalf("run (quiet %v): %+v", quiet, r)
+		}
+		if quiet && r.stderr != "" {
+			t.Errorf("run -q printed: %q", r.stderr)
+		}
+		if !quiet && !strings.Contains(r.stderr, "Unable to find image") {
+			t.Errorf("run without -q: %q", r.stderr)
+		}
+	}
+}
