@@ -21,11 +21,12 @@ func TestRunDetachKeys(t *testing.T) {
 	needRoot(t)
 	name := fmt.Sprintf("fg-it-%d", os.Getpid())
 	defer berth(t, "", "rm", "-f", name)
-	r := runPTY(t, func(master *os.File, _ *os.Process, out *syncBuffer) {
+	r := runPTY(t, func(master *os.File, p *os.Process, out *syncBuffer) {
 		out.waitFor(t, "ready")
 		master.Write([]byte("echo first-$((2*3))\r"))
 		out.waitFor(t, "first-6")
 		master.Write([]byte("\x10\x11"))
+		notDetached(p)
 	}, "run", "-it", "--name", name, "--network", "none", "--rootfs", rootfsDir, "/bin/sh", "-c", "stty size; echo ready; exec sh")
 	if r.code != 0 || !strings.Contains(r.output, "33 111") {
 		t.Fatalf("run -it, detached: status %d:\n%s", r.code, r.output)
@@ -40,11 +41,12 @@ func TestRunDetachKeys(t *testing.T) {
 		t.Errorf("logs of a run -it container: %+v", r)
 	}
 	// Other keys; a run that is not detached returns the status.
-	r = runPTY(t, func(master *os.File, _ *os.Process, out *syncBuffer) {
+	r = runPTY(t, func(master *os.File, p *os.Process, out *syncBuffer) {
 		out.waitFor(t, "ready")
 		master.Write([]byte("\x10\x11")) // not the keys now: sent on
 		master.Write([]byte("\x18x"))
-	}, "run", "-it", "--rm", "--detach-keys", "ctrl-x,x", "--name", name+"-x", "--network", "none", "--rootfs", rootfsDir, "/bin/sh", "-c", "echo ready; exec sh")
+		notDetached(p)
+	}, "run", "-it", "--detach-keys", "ctrl-x,x", "--name", name+"-x", "--network", "none", "--rootfs", rootfsDir, "/bin/sh", "-c", "echo ready; exec sh")
 	defer berth(t, "", "rm", "-f", name+"-x")
 	if r.code != 0 {
 		t.Fatalf("run -it --detach-keys: %d\n%s", r.code, r.output)
@@ -62,6 +64,12 @@ func TestRunDetachKeys(t *testing.T) {
 	if r := berth(t, "", "run", "--rm", "--detach-keys", "ctrl-", "--rootfs", rootfsDir, "true"); r.code != 125 || !strings.Contains(r.stderr, "detach-keys") {
 		t.Errorf("bad --detach-keys: %+v", r)
 	}
+}
+
+// notDetached kills berth if the detach keys did not end it: the test
+// then fails on its status instead of waiting for ever.
+func notDetached(p *os.Process) {
+	time.AfterFunc(20*time.Second, func() { p.Kill() })
 }
 
 // TestRunRestartForeground: --restart in the foreground restarts the
