@@ -119,7 +119,7 @@ func (f *Foreground) CopyOutput(stdout, stderr io.Writer) error {
 	}
 	buf := make([]byte, 64<<10)
 	for {
-		n, err := f.conn.Read(buf)
+		n, err := readPacket(f.conn, buf)
 		if n > 1 {
 			w := stdout
 			if buf[0] == tagStderr {

@@ -210,12 +210,9 @@ func (e *Engine) runLogged(rec *managed.Record, restore *Restore, log logSink, c
 		}()
 		var drained func()
 		tty := Stdio{ConsoleSize: client.consoleSize(), TakeTerminal: func(master *os.File) {
-			wait, err := serveTerminal(e.ContainerDir(rec.ID), master, pw, client.terminal())
-			if err != nil {
-				master.Close()
-				return
-			}
-			drained = wait
+			// Without its socket the terminal still goes to the log
+			// and the foreground client; attach cannot reach it.
+			drained, _ = serveTerminal(e.ContainerDir(rec.ID), master, pw, client.terminal())
 		}}
 		exit, _, runErr := e.runOnce(rec, tty, restore, func(int) { started() })
 		if drained != nil {
