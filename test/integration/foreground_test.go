@@ -20,6 +20,8 @@ import (
 // the container's status.
 func TestRunDetachKeys(t *testing.T) {
 	needRoot(t)
+	before := snapshot(t)
+	defer checkNoLeaks(t, before)
 	name := fmt.Sprintf("fg-it-%d", os.Getpid())
 	defer berth(t, "", "rm", "-f", name)
 	r := runPTY(t, func(master *os.File, p *os.Process, out *syncBuffer) {
@@ -77,6 +79,8 @@ func notDetached(p *os.Process) {
 // container after berth returned its first status.
 func TestRunRestartForeground(t *testing.T) {
 	needRoot(t)
+	before := snapshot(t)
+	defer checkNoLeaks(t, before)
 	name := fmt.Sprintf("fg-restart-%d", os.Getpid())
 	defer berth(t, "", "rm", "-f", name)
 	r := berth(t, "", "run", "--name", name, "--restart", "on-failure:2", "--network", "none", "--rootfs", rootfsDir, "/bin/sh", "-c", "echo attempt; echo to-stderr >&2; exit 3")
@@ -156,13 +160,26 @@ func TestRunAttachStreams(t *testing.T) {
 // runs on.
 func TestSigProxy(t *testing.T) {
 	needRoot(t)
+	before := snapshot(t)
+	defer checkNoLeaks(t, before)
 	script := `trap "exit 3" TERM; echo ready; while :; do sleep 0.1; done`
-	for _, fl := range [][]string{nil, {"--restart", "on-failure:1"}} {
-		s := startBerth(t, append(append([]string{"run", "--rm", "--network", "none"}, fl...), "--rootfs", rootfsDir, "/bin/sh", "-c", script)...)
+	// In berth's process, and under a monitor, whose policy restarts the
+	// container after berth returned: that second run ends at once.
+	mark := t.TempDir()
+	for i, fl := range [][]string{nil, {"--restart", "on-failure:1", "-v", mark + ":/mark"}} {
+		name := fmt.Sprintf("fg-sigproxy-%d-%d", os.Getpid(), i)
+		defer berth(t, "", "rm", "-f", name)
+		s := startBerth(t, append(append([]string{"run", "--name", name, "--network", "none"}, fl...), "--rootfs", rootfsDir, "/bin/sh", "-c", "[ -e /mark/ran ] && exit 0; touch /mark/ran 2>/dev/null; "+script)...)
 		s.cmd.Process.Signal(syscall.SIGTERM)
 		if code := s.wait(t); code != 3 {
 			t.Errorf("run %v, SIGTERM to berth: status %d, want 3 (stderr %q)", fl, code, s.stderr)
 		}
+		eventually(t, "the end of "+name, func() string {
+			if st := inspectState(t, name); st.Status != "exited" || st.RestartCount != i {
+				return fmt.Sprintf("%+v", st)
+			}
+			return ""
+		})
 	}
 	name := fmt.Sprintf("fg-sigproxy-%d", os.Getpid())
 	defer berth(t, "", "rm", "-f", name)
