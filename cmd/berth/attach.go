@@ -91,10 +91,27 @@ func attach(g *globalOptions, rec managed.Record, keys []byte) error {
 		return fmt.Errorf("container %s %w", rec.Name, err)
 	}
 	defer conn.Close()
+	if relayTerminal(conn, true, os.Stdout, keys) {
+		return nil
+	}
+	// The container ended: exit with its status, as docker attach.
+	g.containers().WaitReleased(rec.ID, 0)
+	if end, err := g.containers().Get(rec.ID); err == nil && end.State.ExitCode != 0 {
+		return exitError{end.State.ExitCode}
+	}
+	return nil
+}
+
+// relayTerminal joins the user's terminal to a container's: its output
+// to out (nil: none), the user's input if stdin, until the container's
+// terminal ends or the user types the detach keys (detached is then true).
+func relayTerminal(conn *engine.Terminal, stdin bool, out io.Writer, keys []byte) (detached bool) {
 	if terminal.IsTerminal(os.Stdin) {
-		restore, err := terminal.MakeRaw(os.Stdin)
-		if err == nil {
-			defer restore()
+		if stdin {
+			restore, err := terminal.MakeRaw(os.Stdin)
+			if err == nil {
+				defer restore()
+			}
 		}
 		sendSize(conn)
 		winch := make(chan os.Signal, 1)
@@ -106,28 +123,28 @@ func attach(g *globalOptions, rec managed.Record, keys []byte) error {
 			}
 		}()
 	}
+	if out == nil {
+		out = io.Discard
+	}
 	input := make(chan error, 1)
 	output := make(chan error, 1)
-	go func() { input <- conn.CopyInput(os.Stdin, keys) }()
+	if stdin {
+		go func() { input <- conn.CopyInput(os.Stdin, keys) }()
+	}
 	go func() {
-		_, err := io.Copy(os.Stdout, conn)
+		_, err := io.Copy(out, conn)
 		output <- err
 	}()
 	select {
 	case err := <-input:
 		if errors.Is(err, engine.ErrDetached) {
-			return nil
+			return true
 		}
 		// Input ended: the output goes on until the container ends.
 		<-output
 	case <-output:
 	}
-	// The container ended: exit with its status, as docker attach.
-	g.containers().WaitReleased(rec.ID, 0)
-	if end, err := g.containers().Get(rec.ID); err == nil && end.State.ExitCode != 0 {
-		return exitError{end.State.ExitCode}
-	}
-	return nil
+	return false
 }
 
 func sendSize(conn *engine.Terminal) {

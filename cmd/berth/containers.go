@@ -256,7 +256,7 @@ func newLogsCommand(g *globalOptions) *cobra.Command {
 	var timestamps bool
 	cmd := &cobra.Command{
 		Use:     "logs [-f] [--tail N] [--since TIME] [-t] CONTAINER",
-		Short:   "Show a detached container's output",
+		Short:   "Show a container's output",
 		Example: "  berth logs web\n  berth logs -f --tail 10 web\n  berth logs --since 5m -t web",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -269,12 +269,12 @@ func newLogsCommand(g *globalOptions) *cobra.Command {
 					return err
 				}
 			}
+			if err := engine.LogReadable(rec); err != nil {
+				return err
+			}
 			path := g.engine().LogPath(rec.ID)
-			if _, err := os.Stat(path); err != nil {
-				if !rec.Detached {
-					return fmt.Errorf("container %s ran in the foreground: its output went to the terminal, not a log (run it with -d to keep one)", rec.Name)
-				}
-				return nil
+			if _, err := os.Stat(path); err != nil && !o.Follow {
+				return nil // no output yet
 			}
 			ctx, cancel := interruptible()
 			defer cancel()

@@ -51,6 +51,8 @@ type runFlags struct {
 	health healthFlags
 	// res are the device and resource options (run_res.go).
 	res resFlags
+	// fg are -a, --sig-proxy, --detach-keys, --log-driver, --log-opt, -q.
+	fg fgFlags
 }
 
 func newRunCommand(g *globalOptions) *cobra.Command {
@@ -108,7 +110,7 @@ func addRunFlags(fl *pflag.FlagSet, f *runFlags) {
 	fl.BoolVar(&f.tlsVerify, "tls-verify", true, "when pulling, require https with a trusted certificate")
 	fl.StringVar(&o.Entrypoint, "entrypoint", "", "run this program instead of the image's entrypoint (the image's Cmd is dropped too)")
 	fl.StringVar(&o.Network, "network", "bridge", "network: bridge (berth0, 10.88.0.0/16, outbound NAT), a network made with berth network create, none (loopback only), host, or container:NAME (rootless: none by default; bridge is pasta if installed, else slirp4netns; pasta and slirp4netns choose)")
-	fl.StringVar(&f.restart, "restart", "no", "restart policy of a detached container: no, on-failure[:N], always, unless-stopped")
+	fl.StringVar(&f.restart, "restart", "no", "restart policy: no, on-failure[:N], always, unless-stopped (in the foreground, berth returns the first run's status)")
 	addMountFlags(fl, &f.mounts)
 	addUsernsFlags(fl, f)
 	addOptionFlags(fl, &f.options)
@@ -116,6 +118,7 @@ func addRunFlags(fl *pflag.FlagSet, f *runFlags) {
 	addMiscFlags(fl, &f.misc)
 	addHealthFlags(fl, &f.health)
 	addResFlags(fl, &f.res)
+	addFgFlags(fl, &f.fg)
 }
 
 func runContainer(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []string) error {
@@ -155,12 +158,15 @@ func runContainer(g *globalOptions, f *runFlags, fl *pflag.FlagSet, args []strin
 		fmt.Println(rec.ID)
 		return nil
 	}
-	// The user's terminal stays with berth: the container gets pipes.
-	io := engine.Stdio{Out: os.Stdout, Err: os.Stderr, Relay: true}
-	if o.Interactive {
-		io.In = os.Stdin
+	if f.fg.monitored(&cfg, f.restart) {
+		if err := runMonitored(g, f, rec, owner); err != nil {
+			discardIfGone(g, cidfile, rec)
+			return err
+		}
+		return nil
 	}
-	exit, warnings, err := e.Run(rec, owner, io)
+	// The user's terminal stays with berth: the container gets pipes.
+	exit, warnings, err := e.Run(rec, owner, f.fg.stdio())
 	printWarnings(warnings)
 	if err != nil {
 		discardIfGone(g, cidfile, rec)
@@ -203,9 +209,6 @@ func (f *runFlags) prepare(g *globalOptions, fl *pflag.FlagSet, args []string) (
 	if f.detach && o.Interactive && !o.TTY {
 		return managed.Config{}, none, errors.New("-i with -d (or create) needs -t: berth attach joins a detached container's terminal (-dit), not a bare stdin")
 	}
-	if !f.detach && f.restart != "no" {
-		return managed.Config{}, none, errors.New("--restart needs a detached container (-d): a foreground container ends with berth")
-	}
 	if err := f.misc.check(fl); err != nil {
 		return managed.Config{}, none, err
 	}
@@ -228,10 +231,19 @@ func (f *runFlags) prepare(g *globalOptions, fl *pflag.FlagSet, args []string) (
 	if err := f.options.apply(&cfg, fl); err != nil {
 		return managed.Config{}, none, err
 	}
+	if err := f.fg.apply(&cfg, fl); err != nil {
+		return managed.Config{}, none, err
+	}
+	if !f.detach {
+		if err := f.fg.checkMonitored(&cfg, f.restart); err != nil {
+			return managed.Config{}, none, err
+		}
+	}
 	if err := g.engine().Check(); err != nil {
 		return managed.Config{}, none, err
 	}
-	create := engine.CreateOptions{Name: f.name, Restart: policy, AutoRemove: f.rm, Detached: f.detach}
+	// A foreground run under a monitor is started as run -d's.
+	create := engine.CreateOptions{Name: f.name, Restart: policy, AutoRemove: f.rm, Detached: f.detach || f.fg.monitored(&cfg, f.restart)}
 	if o.Rootfs == "" && len(args) > 0 {
 		// Pulled here, with progress on this terminal.
 		create.Image = args[0]
@@ -312,10 +324,16 @@ func findOrPull(g *globalOptions, f *runFlags, ref string) error {
 		if err == nil || f.pull == "never" || !errors.Is(err, image.ErrNotFound) {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "Unable to find image '%s' locally\n", ref)
+		if !f.fg.quiet {
+			fmt.Fprintf(os.Stderr, "Unable to find image '%s' locally\n", ref)
+		}
 	}
 	ctx, cancel := interruptible()
 	defer cancel()
-	_, err = store.Pull(ctx, ref, image.PullOptions{Insecure: !f.tlsVerify, Progress: progress.NewRenderer(os.Stderr)})
+	po := image.PullOptions{Insecure: !f.tlsVerify}
+	if !f.fg.quiet {
+		po.Progress = progress.NewRenderer(os.Stderr)
+	}
+	_, err = store.Pull(ctx, ref, po)
 	return err
 }

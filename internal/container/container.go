@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -24,6 +25,7 @@ import (
 	"github.com/berth-runtime/berth/internal/rootfs"
 	"github.com/berth-runtime/berth/internal/spec"
 	"github.com/berth-runtime/berth/internal/state"
+	"github.com/berth-runtime/berth/internal/terminal"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
@@ -70,6 +72,14 @@ type Options struct {
 	// a terminal, instead of berth relaying it (berth's monitor keeps it
 	// for berth attach).
 	TakeTerminal func(master *os.File)
+	// ConsoleSize is the window size a terminal given to TakeTerminal
+	// starts with (berth's monitor serving a foreground run's client),
+	// set before the program runs; zero leaves the kernel's default.
+	ConsoleSize terminal.Size
+	// Tee, with RelayStdio, gets a copy of the container's stdout and
+	// stderr (berth's log of a foreground run); each is closed when its
+	// stream ends. A nil Stdout or Stderr then goes to the tee only.
+	Tee [2]io.WriteCloser
 	// Warn receives what went wrong without failing the operation (a
 	// failing poststart or poststop hook, which the runtime spec makes a
 	// warning): the library never prints. berth prints it, berth-oci

@@ -63,6 +63,8 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, s
 	}
 	if cfg.Process.Terminal && o.ConsoleSocket == "" && o.TakeTerminal == nil {
 		cfg.Process.ConsoleSize = terminal.HostSize(o.Stdin, o.Stdout)
+	} else if cfg.Process.Terminal && o.TakeTerminal != nil && o.ConsoleSize != (terminal.Size{}) {
+		cfg.Process.ConsoleSize = o.ConsoleSize
 	}
 	stdio, err := p.stdio(cfg, o)
 	if err != nil {
@@ -230,10 +232,11 @@ func isChild(pid int) error {
 func (p *initProcess) stdio(cfg *initproc.Config, o Options) ([3]*os.File, error) {
 	tty := cfg.Process.Terminal
 	stdin, stdout, stderr := o.Stdin, o.Stdout, o.Stderr
-	if stdout == nil {
+	teed := o.RelayStdio && (o.Tee[0] != nil || o.Tee[1] != nil)
+	if stdout == nil && !teed {
 		stdout = os.Stdout
 	}
-	if stderr == nil {
+	if stderr == nil && !teed {
 		stderr = os.Stderr
 	}
 	switch {
@@ -248,7 +251,7 @@ func (p *initProcess) stdio(cfg *initproc.Config, o Options) ([3]*os.File, error
 		if tty {
 			stdin = nil // the terminal relay reads it
 		}
-		pipes, err := terminal.NewPipes(stdin, stdout, stderr)
+		pipes, err := terminal.NewPipesTee(stdin, stdout, stderr, o.Tee)
 		if err != nil {
 			return [3]*os.File{}, fmt.Errorf("create stdio pipes: %w", err)
 		}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"syscall"
 
 	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/berth-runtime/berth/internal/terminal"
@@ -41,10 +42,43 @@ type ttyHub struct {
 }
 
 // serveTerminal takes the container's pty master: its output goes to log
-// and to every attached client, their input to the master. It returns
-// once the master is closed (the container is gone) and the output is
-// drained.
-func serveTerminal(dir string, master *os.File, log io.Writer) (wait func(), err error) {
+// and to every attached client, their input to the master. The master is
+// read at once, before the attach socket is made: a program that writes
+// and exits at once must not end its session, and hang up its terminal,
+// before anyone read what it wrote. wait returns once the master is
+// closed (the container is gone) and the output is drained; it is set
+// even when the socket could not be made (err), for the log and the first
+// client, a foreground run's (nil if none), which is there before any
+// output is read, so it misses nothing.
+func serveTerminal(dir string, master *os.File, log io.Writer, first *net.UnixConn) (wait func(), err error) {
+	h := &ttyHub{master: master, clients: map[*net.UnixConn]bool{}}
+	if first != nil {
+		h.clients[first] = true
+		go h.input(first)
+	}
+	listener := make(chan *net.UnixListener, 1)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.broadcast(log)
+		if l := <-listener; l != nil {
+			l.Close()
+			_ = os.Remove(filepath.Join(dir, attachSocket))
+		}
+		h.closeClients()
+		master.Close()
+	}()
+	l, err := listenAttach(dir)
+	listener <- l
+	if err != nil {
+		return func() { <-done }, err
+	}
+	go h.accept(l)
+	return func() { <-done }, nil
+}
+
+// listenAttach makes the attach socket in dir.
+func listenAttach(dir string) (*net.UnixListener, error) {
 	d, err := os.Open(dir)
 	if err != nil {
 		return nil, fmt.Errorf("attach socket: %w", err)
@@ -57,18 +91,7 @@ func serveTerminal(dir string, master *os.File, log io.Writer) (wait func(), err
 		return nil, fmt.Errorf("attach socket: %w", err)
 	}
 	_ = os.Chmod(filepath.Join(dir, attachSocket), 0o600)
-	h := &ttyHub{master: master, clients: map[*net.UnixConn]bool{}}
-	go h.accept(l)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		h.broadcast(log)
-		l.Close()
-		_ = os.Remove(filepath.Join(dir, attachSocket))
-		h.closeClients()
-		master.Close()
-	}()
-	return func() { <-done }, nil
+	return l, nil
 }
 
 func (h *ttyHub) accept(l *net.UnixListener) {
@@ -171,7 +194,21 @@ func (e *Engine) AttachTerminal(id string) (*Terminal, error) {
 	return &Terminal{conn: conn}, nil
 }
 
-func (t *Terminal) Read(p []byte) (int, error) { return t.conn.Read(p) }
+func (t *Terminal) Read(p []byte) (int, error) { return readPacket(t.conn, p) }
+
+// readPacket reads one message. A monitor that ends with a client's
+// message unread (a window size sent as the container exits) makes the
+// kernel report ECONNRESET once, ahead of the output still queued for
+// the client: the error is consumed by that read, and the next ones
+// return the output, then the end.
+func readPacket(c *net.UnixConn, p []byte) (int, error) {
+	for {
+		n, err := c.Read(p)
+		if !errors.Is(err, syscall.ECONNRESET) {
+			return n, err
+		}
+	}
+}
 
 // Close ends the client; the container goes on.
 func (t *Terminal) Close() error { return t.conn.Close() }

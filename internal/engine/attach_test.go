@@ -68,7 +68,7 @@ func TestTerminalServedToClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	log := &lockedBuffer{}
-	wait, err := serveTerminal(e.ContainerDir(id), master, log)
+	wait, err := serveTerminal(e.ContainerDir(id), master, log, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -16,7 +15,6 @@ import (
 	"time"
 
 	"github.com/berth-runtime/berth/internal/container"
-	"github.com/berth-runtime/berth/internal/logs"
 	"github.com/berth-runtime/berth/internal/managed"
 	"github.com/berth-runtime/berth/internal/rootless"
 	"github.com/berth-runtime/berth/internal/selfexe"
@@ -72,6 +70,12 @@ func (e *Engine) RunDetached(rec managed.Record, owner *managed.Owner) error {
 // owner holds, and waits until the container runs or fails to start: a
 // *container.StartError then, with the status the run ended with.
 func (e *Engine) StartMonitor(rec managed.Record, owner *managed.Owner, restore *Restore) error {
+	return e.startMonitor(rec, owner, restore, nil)
+}
+
+// startMonitor is StartMonitor, with the ends a foreground client hands
+// the monitor (see RunForeground), or nil.
+func (e *Engine) startMonitor(rec managed.Record, owner *managed.Owner, restore *Restore, client *clientEnds) error {
 	defer owner.Release()
 	if _, err := configOf(rec); err != nil {
 		return err
@@ -94,6 +98,10 @@ func (e *Engine) StartMonitor(rec managed.Record, owner *managed.Owner, restore 
 		cmd.Env = append(cmd.Env, NoIDMapEnv+"="+v)
 	}
 	cmd.ExtraFiles = []*os.File{owner.Lock, readyW}
+	if client != nil {
+		cmd.ExtraFiles = append(cmd.ExtraFiles, client.conn, client.exit)
+		cmd.Env = append(cmd.Env, monitorClientEnv+"="+client.env)
+	}
 	if rootless.Inside() { // the stages the user's berth vouched for
 		stages, vouch := selfexe.Vouch(3 + len(cmd.ExtraFiles))
 		for _, f := range stages {
@@ -131,7 +139,8 @@ func (e *Engine) Monitor(id string, restore *Restore) error {
 		reportReady(ready, err)
 		return err
 	}
-	log, err := logs.Open(filepath.Join(e.ContainerDir(rec.ID), "container.log"), logs.DefaultOptions())
+	client := takeClient()
+	log, err := e.openLog(rec)
 	if err != nil {
 		reportReady(ready, err)
 		return err
@@ -147,7 +156,7 @@ func (e *Engine) Monitor(id string, restore *Restore) error {
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, unix.SIGTERM, unix.SIGINT)
 	for {
-		exit, runErr := e.runLogged(&rec, restore, log, func() { reportReady(ready, nil); ready = nil })
+		exit, runErr := e.runLogged(&rec, restore, log, client, func() { reportReady(ready, nil); ready = nil })
 		restore = nil // a restart runs the container anew
 		if ready != nil {
 			// It never started: berth run -d reports why and removes it.
@@ -156,6 +165,10 @@ func (e *Engine) Monitor(id string, restore *Restore) error {
 		}
 		began := rec.State.StartedAt
 		rec = finishRecord(store, rec.ID, exit, runErr, false)
+		// The foreground client gets the first run's status, and only
+		// that run: a restart goes on without it, as under docker run.
+		client.finish(rec.State.ExitCode)
+		client = nil
 		if !rec.Restart.Restarts(rec.State.ExitCode, rec.State.RestartCount, rec.State.StopRequested || stopped(stop)) {
 			break
 		}
@@ -178,27 +191,28 @@ func (e *Engine) Monitor(id string, restore *Restore) error {
 
 // runLogged is one run of the container with its output in the log: two
 // pipes, or with -t the pty, which the monitor also serves to berth attach.
-func (e *Engine) runLogged(rec *managed.Record, restore *Restore, log *logs.Writer, started func()) (container.Exit, error) {
+func (e *Engine) runLogged(rec *managed.Record, restore *Restore, log logSink, client *monitorClient, started func()) (container.Exit, error) {
 	var copies sync.WaitGroup
 	copyTo := func(stream string, r io.ReadCloser) {
 		copies.Add(1)
 		go func() {
 			defer copies.Done()
 			defer r.Close()
-			_ = log.Copy(stream, r)
+			_ = log.Copy(stream, client.tee(stream, r))
 		}()
 	}
 	if rec.Config != nil && rec.Config.Tty {
 		pr, pw := io.Pipe()
-		copyTo("stdout", pr)
+		copies.Add(1)
+		go func() { // the client has the terminal itself, not tagged output
+			defer copies.Done()
+			_ = log.Copy("stdout", pr)
+		}()
 		var drained func()
-		tty := Stdio{TakeTerminal: func(master *os.File) {
-			wait, err := serveTerminal(e.ContainerDir(rec.ID), master, pw)
-			if err != nil {
-				master.Close()
-				return
-			}
-			drained = wait
+		tty := Stdio{ConsoleSize: client.consoleSize(), TakeTerminal: func(master *os.File) {
+			// Without its socket the terminal still goes to the log
+			// and the foreground client; attach cannot reach it.
+			drained, _ = serveTerminal(e.ContainerDir(rec.ID), master, pw, client.terminal())
 		}}
 		exit, _, runErr := e.runOnce(rec, tty, restore, func(int) { started() })
 		if drained != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"github.com/berth-runtime/berth/internal/rootless"
 	"github.com/berth-runtime/berth/internal/snapshot"
 	"github.com/berth-runtime/berth/internal/spec"
+	"github.com/berth-runtime/berth/internal/terminal"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -198,12 +200,17 @@ type Stdio struct {
 	In, Out, Err *os.File
 	Relay        bool
 	TakeTerminal func(master *os.File)
+	// ConsoleSize is the size of a terminal given to TakeTerminal.
+	ConsoleSize terminal.Size
+	// Tee, with Relay, copies stdout and stderr to the log (a nil Out or
+	// Err goes to the log only).
+	Tee [2]io.WriteCloser
 }
 
 // Run runs a container created by Create in this process, with io, and
 // waits for it; owner is its lifetime lock, released at the end. The
 // record is removed if the container never started, or with AutoRemove.
-func (e *Engine) Run(rec managed.Record, owner *managed.Owner, io Stdio) (container.Exit, Warnings, error) {
+func (e *Engine) Run(rec managed.Record, owner *managed.Owner, io Stdio) (exit container.Exit, warnings Warnings, err error) {
 	store := e.Containers()
 	started := false
 	defer func() {
@@ -215,7 +222,11 @@ func (e *Engine) Run(rec managed.Record, owner *managed.Owner, io Stdio) (contai
 			}
 		}
 	}()
-	exit, warnings, err := e.runOnce(&rec, io, nil, func(int) { started = true })
+	if io.Relay {
+		done := e.teeLog(rec, &io)
+		defer func() { warnings = done(warnings) }()
+	}
+	exit, warnings, err = e.runOnce(&rec, io, nil, func(int) { started = true })
 	if err != nil {
 		return exit, warnings, err
 	}
@@ -254,7 +265,7 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 	o := runOptions(cfg)
 	store := e.Containers()
 	run := container.Options{StateRoot: e.Runroot, ID: rec.ID, Stdin: io.In, Stdout: io.Out, Stderr: io.Err, RelayStdio: io.Relay,
-		KeepSpec: true, TakeTerminal: io.TakeTerminal, Rootless: rootless.Active(), Warn: e.warn,
+		KeepSpec: true, TakeTerminal: io.TakeTerminal, ConsoleSize: io.ConsoleSize, Tee: io.Tee, Rootless: rootless.Active(), Warn: e.warn,
 		SavedBeforeStarted: rec.Detached || cfg.Healthcheck.Enabled()}
 	ns, err := e.resolveUserns(cfg, rec, &o)
 	if err != nil {

@@ -124,6 +124,9 @@ type Config struct {
 	// (--memory-swap, --cpuset-cpus, --blkio-weight, --device, ...),
 	// flat under Docker's HostConfig names.
 	spec.ResourceOptions
+
+	// Issue 13's foreground group: --log-driver and --log-opt.
+	LogConfig LogConfig `json:"LogConfig,omitzero"`
 }
 
 // NetworkConnection is a network berth network connect added to a
@@ -132,6 +135,14 @@ type NetworkConnection struct {
 	Name      string   `json:"Name"`
 	IPAddress string   `json:"IPAddress,omitempty"`
 	Aliases   []string `json:"Aliases,omitempty"`
+}
+
+// LogConfig is where a container's output is kept, as Docker's
+// HostConfig.LogConfig: Type json-file (the default, ""), none or
+// journald; Config is --log-opt (json-file's max-size, max-file).
+type LogConfig struct {
+	Type   string            `json:"Type,omitempty"`
+	Config map[string]string `json:"Config,omitempty"`
 }
 
 // NetworkFiles are the options of the container's /etc/hosts and

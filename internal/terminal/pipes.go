@@ -24,12 +24,22 @@ type Pipes struct {
 	stdinW  *os.File   // the write end of the input pipe
 	copies  sync.WaitGroup
 	start   []func()
+	tees    []io.WriteCloser // closed by their copies, or by Close if never started
 }
 
 // NewPipes makes the pipes for the caller's stdin (nil: the container
 // takes no input), stdout and stderr. When stdout and stderr are the same
 // file, one pipe carries both, so that their order is kept.
 func NewPipes(stdin, stdout, stderr *os.File) (_ *Pipes, err error) {
+	return NewPipesTee(stdin, stdout, stderr, [2]io.WriteCloser{})
+}
+
+// NewPipesTee is NewPipes that also copies stdout and stderr to tee[0]
+// and tee[1] (berth's log of a foreground run), closing each at the end
+// of its stream. With a tee the two streams keep their own pipes even to
+// one file, so that the log tells them apart; a nil stdout or stderr
+// then goes to its tee only (a stream docker run -a leaves out).
+func NewPipesTee(stdin, stdout, stderr *os.File, tee [2]io.WriteCloser) (_ *Pipes, err error) {
 	p := &Pipes{}
 	defer func() {
 		if err != nil {
@@ -51,24 +61,35 @@ func NewPipes(stdin, stdout, stderr *os.File) (_ *Pipes, err error) {
 			}()
 		})
 	}
-	if p.Child[1], err = p.output(stdout); err != nil {
+	if p.Child[1], err = p.output(stdout, tee[0]); err != nil {
 		return nil, err
 	}
-	if sameFile(stdout, stderr) {
+	if tee[0] == nil && tee[1] == nil && sameFile(stdout, stderr) {
 		p.Child[2] = p.Child[1]
-	} else if p.Child[2], err = p.output(stderr); err != nil {
+	} else if p.Child[2], err = p.output(stderr, tee[1]); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-// output makes a pipe whose read end is copied to dst.
-func (p *Pipes) output(dst *os.File) (*os.File, error) {
+// output makes a pipe whose read end is copied to dst (and tee).
+func (p *Pipes) output(dst *os.File, tee io.WriteCloser) (*os.File, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, err
 	}
 	p.readers = append(p.readers, r)
+	if tee != nil {
+		p.tees = append(p.tees, tee)
+		p.start = append(p.start, func() {
+			p.copies.Add(1)
+			go func() {
+				defer p.copies.Done()
+				copyTee(dst, tee, r)
+			}()
+		})
+		return w, nil
+	}
 	p.start = append(p.start, func() {
 		p.copies.Add(1)
 		go func() {
@@ -82,6 +103,28 @@ func (p *Pipes) output(dst *os.File) (*os.File, error) {
 		}()
 	})
 	return w, nil
+}
+
+// copyTee copies r to dst and tee until r ends, then closes tee. A
+// failing dst (the caller's end closed) is dropped: the tee, and the
+// container, go on.
+func copyTee(dst *os.File, tee io.WriteCloser, r *os.File) {
+	defer tee.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if dst != nil {
+				if _, werr := dst.Write(buf[:n]); werr != nil {
+					dst = nil
+				}
+			}
+			_, _ = tee.Write(buf[:n])
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // Start begins copying. Call it once the container process holds its
@@ -110,7 +153,14 @@ func (p *Pipes) Wait(grace time.Duration) {
 }
 
 // Close releases everything when the container never started.
-func (p *Pipes) Close() { p.closeAll() }
+func (p *Pipes) Close() {
+	if p.start != nil {
+		for _, t := range p.tees {
+			t.Close()
+		}
+	}
+	p.closeAll()
+}
 
 func (p *Pipes) closeChild() {
 	for i, f := range p.Child {

@@ -131,3 +131,76 @@ func dupFile(f *os.File) (*os.File, error) {
 }
 
 func dup(fd int) (int, error) { return unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0) }
+
+// teeBuffer is a tee that records what it got and whether it was closed.
+type teeBuffer struct {
+	strings.Builder
+	closed chan struct{}
+}
+
+func newTee() *teeBuffer          { return &teeBuffer{closed: make(chan struct{})} }
+func (b *teeBuffer) Close() error { close(b.closed); return nil }
+
+// TestPipesTee: each stream goes to its file and its tee, on pipes of
+// their own even to one file; a nil file goes to the tee only; the tees
+// are closed at the end of their streams.
+func TestPipesTee(t *testing.T) {
+	out := tempFile(t)
+	teeOut, teeErr := newTee(), newTee()
+	p, err := NewPipesTee(nil, out, out, [2]io.WriteCloser{teeOut, teeErr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Child[1] == p.Child[2] {
+		t.Fatal("a tee needs stdout and stderr apart")
+	}
+	o, e := dup2(t, p.Child[1]), dup2(t, p.Child[2])
+	p.Start()
+	o.WriteString("to stdout\n")
+	e.WriteString("to stderr\n")
+	o.Close()
+	e.Close()
+	p.Wait(time.Second)
+	<-teeOut.closed
+	<-teeErr.closed
+	if teeOut.String() != "to stdout\n" || teeErr.String() != "to stderr\n" {
+		t.Errorf("tees: %q %q", teeOut.String(), teeErr.String())
+	}
+	if got := contents(t, out); !strings.Contains(got, "to stdout\n") || !strings.Contains(got, "to stderr\n") {
+		t.Errorf("file: %q", got)
+	}
+
+	teeOut, teeErr = newTee(), newTee()
+	p, err = NewPipesTee(nil, nil, out, [2]io.WriteCloser{teeOut, teeErr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o = dup2(t, p.Child[1])
+	p.Start()
+	o.WriteString("log only\n")
+	o.Close()
+	p.Wait(time.Second)
+	<-teeOut.closed
+	if teeOut.String() != "log only\n" || strings.Contains(contents(t, out), "log only") {
+		t.Errorf("a stream left out: tee %q, file %q", teeOut.String(), contents(t, out))
+	}
+
+	// Never started: Close closes the tees, so nobody waits on them.
+	teeOut, teeErr = newTee(), newTee()
+	p, err = NewPipesTee(nil, out, out, [2]io.WriteCloser{teeOut, teeErr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Close()
+	<-teeOut.closed
+	<-teeErr.closed
+}
+
+func dup2(t *testing.T, f *os.File) *os.File {
+	t.Helper()
+	d, err := dupFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
