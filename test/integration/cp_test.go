@@ -12,12 +12,8 @@ import (
 // containers with an overlay (diff reads its upper layer).
 func cpImage(t *testing.T) string {
 	t.Helper()
-	tarball := filepath.Join(t.TempDir(), "rootfs.tar")
-	if out, err := exec.Command("tar", "-C", rootfsDir, "-cf", tarball, ".").CombinedOutput(); err != nil {
-		t.Fatalf("tar: %v %s", err, out)
-	}
 	const ref = "cp-busybox:1"
-	if r := berth(t, "", "image", "import", tarball, ref); r.code != 0 {
+	if r := berth(t, "", "image", "import", pristineRootfsTar, ref); r.code != 0 {
 		t.Fatalf("import: %+v", r)
 	}
 	t.Cleanup(func() { berth(t, "", "rmi", "-f", ref) })

@@ -18,13 +18,15 @@ import (
 )
 
 var (
-	berthBin   string
-	ociBin     string
-	ociRoot    string
-	rootfsDir  string
-	stateRoot  string // --runroot
-	storeRoot  string // --root
-	skipReason string
+	berthBin  string
+	ociBin    string
+	ociRoot   string
+	rootfsDir string
+	// pristineRootfsTar is rootfsDir as it was made, before any test ran.
+	pristineRootfsTar string
+	stateRoot         string // --runroot
+	storeRoot         string // --root
+	skipReason        string
 	// suiteNetns is the network namespace every berth of the suite runs
 	// in: berth's default bridge network, its nftables table and
 	// ip_forward live there and vanish with it, so the host's network is
@@ -79,6 +81,13 @@ func setup(m *testing.M) int {
 	}
 	if err := installProbe(tmp, filepath.Join(rootfsDir, "bin", "probe")); err != nil {
 		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	// Tests that run --rootfs rootfsDir leave their mount points in it
+	// (a -v DIR:/x makes /x): images are imported from it as it was made.
+	pristineRootfsTar = filepath.Join(tmp, "rootfs.tar")
+	if out, err := exec.Command("tar", "-C", rootfsDir, "-cf", pristineRootfsTar, ".").CombinedOutput(); err != nil {
+		fmt.Fprintf(os.Stderr, "tar the rootfs: %v %s", err, out)
 		return 1
 	}
 	stateRoot = filepath.Join(tmp, "state")
