@@ -184,7 +184,9 @@ func (e *Engine) Remove(rec managed.Record, force bool) error {
 		if err := e.Admits(op, rec); err != nil {
 			return err
 		}
-		if rec.State.Up() {
+		// Between two runs (a restart's back-off) the container is not
+		// up, but its monitor is there and holds it: rm -f ends it too.
+		if rec.State.Up() || (force && rec.State.MonitorPid != 0) {
 			if err := e.stopLocked(rec, 0); err != nil {
 				return err
 			}

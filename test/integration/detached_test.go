@@ -514,3 +514,30 @@ func TestRestartAfterStopTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestRmForceDuringRestartBackoff: berth rm -f of a container between
+// two runs, while its monitor waits out the restart back-off, ends the
+// monitor and removes the container, as docker rm -f does (berth said
+// the container was running and to use rm -f).
+func TestRmForceDuringRestartBackoff(t *testing.T) {
+	needRoot(t)
+	r := berth(t, "", "run", "-d", "--name", "rmlooper", "--restart", "always", "--network", "none", "--rootfs", rootfsDir, "/bin/sh", "-c", "exit 1")
+	if r.code != 0 {
+		t.Fatalf("run -d: %+v", r)
+	}
+	defer berth(t, "", "rm", "-f", "rmlooper")
+	// From the second restart on, the back-off is 400 ms or more: most of
+	// the time the container is between two runs.
+	eventually(t, "two restarts", func() string {
+		if st := inspectState(t, "rmlooper"); st.RestartCount < 2 {
+			return fmt.Sprintf("%+v", st)
+		}
+		return ""
+	})
+	if r := berth(t, "", "rm", "-f", "rmlooper"); r.code != 0 {
+		t.Fatalf("rm -f: %+v", r)
+	}
+	if r := berth(t, "", "inspect", "rmlooper"); r.code == 0 {
+		t.Errorf("still there after rm -f: %s", r.stdout)
+	}
+}
