@@ -15,7 +15,8 @@
 #      and berth-oci side by side, back to back and cold (0.25 s idle before
 #      each run, because writing cgroup.procs is slow after idle), plus the
 #      namespace floor `unshare --fork --pid --mount --uts --ipc --net --mount-proc true`;
-#   3. measures peak RSS with /usr/bin/time -f %M;
+#   3. measures peak RSS with /usr/bin/time -f %M, and the wall time of
+#      BENCH_CONC_N (50) starts at once of runc, crun and berth-oci;
 #   4. computes medians from hyperfine's per-run times and writes
 #      docs/bench.md (raw JSON goes to bench/results/);
 #   5. removes its temp dir, containers and namespaces;
@@ -31,7 +32,14 @@
 #      podman, and rootless throughput), "## User namespaces and rootless
 #      (issue 12)" (BENCH_USERNS=0 skips it);
 #  10. runs bench/build.sh (berth build against podman build: cold,
-#      no-change and one-file rebuilds), "## Build" (BENCH_BUILD=0 skips it).
+#      no-change and one-file rebuilds), "## Build" (BENCH_BUILD=0 skips it);
+#  11. runs bench/stopped.sh (berth run --rm with 0 and with 500 stopped
+#      containers present), "## Many stopped containers (issue 15)"
+#      (BENCH_STOPPED=0 skips it);
+#  12. runs bench/summary.sh: issue 15's targets, each with its figures,
+#      ratio and whether it is met, from bench/results/figures-*.json (which
+#      run.sh, net.sh, monitor.sh and stopped.sh write), printed and put at
+#      the top of docs/bench.md.
 #
 # berth run gets --network none: runc, crun and berth-oci run a bundle
 # whose network namespace has only loopback, and berth's default network
@@ -53,6 +61,7 @@
 #   BENCH_MONITOR=0    skip bench/monitor.sh (its knobs: see there)
 #   BENCH_USERNS=0     skip bench/userns.sh (its knobs: see there)
 #   BENCH_BUILD=0      skip bench/build.sh (its knobs: see there)
+#   BENCH_STOPPED=0    skip bench/stopped.sh (its knobs: see there)
 # Needs root, runc, crun, hyperfine, jq, GNU time, busybox-static, go,
 # and for bench/net.sh iperf3.
 set -eu
@@ -322,6 +331,7 @@ jq '.linux.resources.pids = {limit: 64}
 	"$WORK/bundle-default/config.json" >"$WORK/bundle-limits/config.json"
 
 mkdir -p "$RESULTS"
+rm -f "$RESULTS"/figures-*.json # figures of this run only, for bench/summary.sh
 export RESULTS
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 START=$(date +%s)
@@ -563,3 +573,14 @@ else
 	echo "== build benchmark: bench/build.sh"
 	BERTH=$BERTH BENCH_OUT=$OUT bash "$REPO/bench/build.sh"
 fi
+if [ "${BENCH_STOPPED:-1}" = 0 ]; then
+	echo "== BENCH_STOPPED=0: no many-stopped-containers benchmark"
+else
+	echo "== many stopped containers: bench/stopped.sh"
+	BERTH=$BERTH BENCH_OUT=$OUT bash "$REPO/bench/stopped.sh"
+fi
+# Last: issue 15's targets, from the figures-*.json the scripts above wrote
+# (a skipped script's figures would be an older run's: they are removed
+# first, so its rows say "not measured").
+echo "== summary: bench/summary.sh"
+BENCH_OUT=$OUT bash "$REPO/bench/summary.sh"
