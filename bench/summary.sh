@@ -40,19 +40,22 @@ figures() {
 # at or below the target ratio; "added" rows are a difference in ms; "abs"
 # rows an absolute figure against a bound.
 TABLE=$(figures | jq -r '
-	def f2: if . == null then "—" else (. * 100 | round / 100 | tostring) end;
+	# two decimals, shown and compared as shown
+	def r2: . * 100 | round / 100;
+	def f2: if . == null then "—" else r2 | (if . < 0 then "-" else "" end) as $s | fabs * 100 | round
+		| "\($s)\(. / 100 | floor).\(. % 100 | tostring | if length < 2 then "0" + . else . end)" end;
 	def met($ok): if $ok then "yes" else "**no**" end;
-	def ratio($label; $b; $r; $t; $unit):
-		if $b == null or $r == null then "| \($label) | not measured | | | ≤ \($t) | |"
-		else ($b / $r) as $q
-		| "| \($label) | \($b | f2) \($unit) | \($r | f2) \($unit) | \($q | f2) | ≤ \($t) | \(met($q <= $t)) |" end;
-	def added($label; $b; $r; $t):
-		if $b == null or $r == null then "| \($label) | not measured | | | ≤ +\($t) ms | |"
-		else ($b - $r) as $d
-		| "| \($label) | \($b | f2) ms | \($r | f2) ms | +\($d | f2) ms | ≤ +\($t) ms | \(met($d <= $t)) |" end;
-	def abs($label; $b; $r; $t; $unit):
-		if $b == null then "| \($label) | not measured | | | ≤ \($t) \($unit) | |"
-		else "| \($label) | \($b | f2) \($unit) | \($r | f2) \($unit) | \(if $r then ($b / $r | f2) else "—" end) | ≤ \($t) \($unit) | \(met($b <= $t)) |" end;
+	def ratio($what; $b; $r; $t; $unit):
+		if $b == null or $r == null then "| \($what) | not measured | | | ≤ \($t) | |"
+		else ($b / $r | r2) as $q
+		| "| \($what) | \($b | f2) \($unit) | \($r | f2) \($unit) | \($q | f2) | ≤ \($t) | \(met($q <= $t)) |" end;
+	def added($what; $b; $r; $t):
+		if $b == null or $r == null then "| \($what) | not measured | | | ≤ +\($t) ms | |"
+		else ($b - $r | r2) as $d
+		| "| \($what) | \($b | f2) ms | \($r | f2) ms | \(if $d < 0 then "" else "+" end)\($d | f2) ms | ≤ +\($t) ms | \(met($d <= $t)) |" end;
+	def abs($what; $b; $r; $t; $unit):
+		if $b == null then "| \($what) | not measured | | | ≤ \($t) \($unit) | |"
+		else "| \($what) | \($b | f2) \($unit) | \($r | f2) \($unit) | \(if $r then ($b / $r | f2) else "—" end) | ≤ \($t) \($unit) | \(met($b <= $t)) |" end;
 	"| target | berth | reference | ratio | target | met |",
 	"|---|---:|---:|---:|---:|:---:|",
 	ratio("berth-oci `run true` / crun, back to back"; .run.default_b2b["berth-oci"]; .run.default_b2b.crun; 0.8; "ms"),
