@@ -13,7 +13,9 @@
 #      root, interleaved (empty, full, full, empty, ...), RUNS times each,
 #      and takes the medians; then berth's peak RSS (/usr/bin/time -f %M,
 #      the largest of berth and the processes it waited for) the same way;
-#   3. checks that the full root still holds exactly N containers;
+#   3. checks that the full root still holds exactly N containers, and
+#      counts with strace (if installed) the container records one run
+#      opens against each root;
 #   4. writes the "## Many stopped containers (issue 15)" section of
 #      docs/bench.md (only that section; appended if missing) and
 #      bench/results/figures-stopped.json for bench/summary.sh;
@@ -109,6 +111,16 @@ for i in $(seq "$RSS_RUNS"); do
 	done
 done
 LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+# What grows with N: how many container records one berth run opens,
+# from strace (when it is installed), against each root.
+READS_NOTE=
+if command -v strace >/dev/null; then
+	for r in empty full; do
+		strace -f -e trace=openat -o "$WORK/strace-$r" "$BERTH" --root "$WORK/$r/root" --runroot "$WORK/$r/run" "${RUN_ARGS[@]}"
+	done
+	READS_NOTE="One \`berth run --rm\` opened $(grep -c '/container\.json"' "$WORK/strace-empty") container records
+(container.json) with no containers and $(grep -c '/container\.json"' "$WORK/strace-full") with $N (strace -e openat)."
+fi
 have=$(b full ps -aq | wc -l)
 [ "$have" = "$N" ] || { echo "bench/stopped: after the runs the full root holds $have containers, not $N" >&2; exit 1; }
 
@@ -154,6 +166,8 @@ noisy machine.
 |---|---:|---:|---:|
 | \`berth run --rm\`, ms | $T_EMPTY ($(quant "$WORK/times.tsv" empty 0.25)-$(quant "$WORK/times.tsv" empty 0.75)) | $T_FULL ($(quant "$WORK/times.tsv" full 0.25)-$(quant "$WORK/times.tsv" full 0.75)) | **$(ratio "$T_FULL" "$T_EMPTY")** |
 | peak RSS, KiB | $RSS_EMPTY | $RSS_FULL | **$(ratio "$RSS_FULL" "$RSS_EMPTY")** |
+${READS_NOTE:+
+$READS_NOTE}
 EOF
 
 # Replace the section, or append it; the rest of the file stays as it is.
