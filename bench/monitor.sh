@@ -27,7 +27,8 @@
 #   4. after BENCH_MONITOR_SETTLE seconds idle, reads each monitor's Rss,
 #      Pss and Private_Clean+Private_Dirty (USS) from /proc/PID/smaps_rollup
 #      and Threads from /proc/PID/status; raw figures go to
-#      bench/results/monitor.tsv;
+#      bench/results/monitor.tsv, the medians bench/summary.sh reads to
+#      bench/results/figures-monitor.json;
 #   5. writes the section: per-container medians, totals, the anchors'
 #      figures as a reference.
 # An engine that cannot run here (missing, or failing) is reported in the
@@ -458,6 +459,14 @@ range() { col "$1" "$2" | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { i
 total_mib() { col "$1" "$2" | awk '{ s += $1 } END { printf "%.1f", s / 1024 }'; }
 mib() { awk -v k="$1" 'BEGIN { printf "%.2f", k / 1024 }'; }
 has() { [ -n "$(col "$1" 3)" ]; }
+
+# The figures bench/summary.sh reads: median PSS per container, MiB (null:
+# not measured).
+pss_mib() { if has "$1"; then mib "$(median "$1" 4)"; else echo null; fi; }
+printf '{"n": %s, "pss_mib": {"berth": %s, "berth image": %s, "conmon": %s, "shim": %s}}\n' "$N" \
+	"$(pss_mib "berth --rootfs")" "$(pss_mib "berth image")" "$(pss_mib conmon)" "$(pss_mib shim)" \
+	>"$RESULTS/figures-monitor.json"
+jq -e . "$RESULTS/figures-monitor.json" >/dev/null
 
 # row LABEL NAME: a table row for LABEL's processes.
 row() {

@@ -27,6 +27,8 @@
 #                      (nftables DNAT, route_localnet)
 #      interleaved: each repetition runs every case once, so drift on this
 #      shared VM hits all cases alike;
+#   3b. times `berth run -d` and `berth rm -f` apart, bridge with and
+#      without -p 8080:80, interleaved: what -p adds at start and at stop;
 #   5. writes (or replaces) the "## Networking" section of docs/bench.md,
 #      leaving the rest of the file as it is; raw JSON goes to
 #      bench/results/net-*.json;
@@ -39,6 +41,8 @@
 #   BENCH_NET_REPS=N       iperf3 repetitions per case, median taken (default 3)
 #   BENCH_NET_RUNS=N       back-to-back `berth run`s per network mode (default 100)
 #   BENCH_NET_COLD_RUNS=N  cold `berth run`s per network mode (default 30)
+#   BENCH_NET_PUB_ROUNDS=N rounds of `run -d` + `rm -f`, bridge with and
+#                          without -p, for -p's cost at start and at stop (default 30)
 #   BENCH_OUT=FILE         report to update (default docs/bench.md)
 #   BERTH=PATH             benchmark this berth binary instead of building bin/berth
 # Needs root, iperf3, hyperfine, jq, busybox-static, iproute2 (ip, ss),
@@ -52,6 +56,7 @@ SECS=${BENCH_NET_SECONDS:-10}
 REPS=${BENCH_NET_REPS:-3}
 RUNS=${BENCH_NET_RUNS:-100}
 COLD_RUNS=${BENCH_NET_COLD_RUNS:-30}
+PUB_ROUNDS=${BENCH_NET_PUB_ROUNDS:-30}
 MODES="none bridge host publish"
 CASES="loopback ctr2host host2ctr published"
 PORT=5201     # iperf3 servers listen here, in the bench netns and in the container
@@ -199,6 +204,28 @@ LEFT_ADDRS=$(jq '.allocations | length' "$STATE/networks/bridge/ipam.json")
 LEFT_RULES=$("${NSENTER[@]}" nft -a list chain ip berth ports | grep -c 'dnat to' || true)
 echo "== left after the runs: $LEFT_VETHS veths (after $((SETTLE * 100)) ms), $LEFT_ADDRS addresses, $LEFT_RULES port rules"
 
+# -p at start and at stop, apart (issue 15's targets): `berth run -d`
+# returns once the container runs with its ports published, and
+# `berth rm -f` kills it and takes its network and port mappings down.
+# Bridge without and with -p 8080:80, interleaved (the order alternates),
+# PUB_ROUNDS rounds; times in ms, from bash's EPOCHREALTIME around each
+# command (the same nsenter and fork for both modes).
+echo "== -p at start (run -d) and at stop (rm -f): $PUB_ROUNDS rounds"
+berth_ns() { "${NSENTER[@]}" "$BERTH" --root "$STATE" --runroot "$RUNROOT" "$@"; }
+ms_since() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) * 1000 }'; }
+: >"$RESULTS/net-publish.tsv"
+for i in $(seq "$PUB_ROUNDS"); do
+	order="bridge publish"
+	[ $((i % 2)) = 0 ] && order="publish bridge"
+	for m in $order; do
+		# shellcheck disable=SC2046 # mode_args' words
+		t0=$EPOCHREALTIME; id=$(berth_ns run -d $(mode_args "$m") --rootfs "$R" sleep 100000); t1=$EPOCHREALTIME
+		berth_ns rm -f "$id" >/dev/null; t2=$EPOCHREALTIME
+		printf '%s\t%s\t%s\n' "$m" "$(ms_since "$t0" "$t1")" "$(ms_since "$t1" "$t2")" >>"$RESULTS/net-publish.tsv"
+	done
+done
+LEFT_RULES_PUB=$("${NSENTER[@]}" nft -a list chain ip berth ports 2>/dev/null | grep -c 'dnat to' || true)
+
 # ---------------------------------------------------------------------------
 # iperf3.
 # ---------------------------------------------------------------------------
@@ -322,6 +349,34 @@ run_row() {
 		"$(fmt "$c")" "$(added "$c" "$c0")" "$(fmt "$(quantile "$m" "$cold" 0.25)")" "$(fmt "$(quantile "$m" "$cold" 0.75)")"
 }
 
+# pub_q MODE COL Q: the Q-quantile of column COL (2 start, 3 stop) of MODE's rounds.
+pub_q() {
+	awk -F'\t' -v m="$1" -v c="$2" '$1 == m { print $c }' "$RESULTS/net-publish.tsv" | sort -n |
+		awk -v q="$3" '{ v[NR] = $1 } END { i = (NR - 1) * q; lo = int(i); hi = (lo < i) ? lo + 1 : lo;
+			printf "%.2f", v[lo + 1] + (v[hi + 1] - v[lo + 1]) * (i - lo) }'
+}
+pub_row() { # LABEL COL
+	local b p
+	b=$(pub_q bridge "$2" 0.5); p=$(pub_q publish "$2" 0.5)
+	printf '| %s | %s (%s–%s) | %s (%s–%s) | **%s** |\n' "$1" \
+		"$b" "$(pub_q bridge "$2" 0.25)" "$(pub_q bridge "$2" 0.75)" \
+		"$p" "$(pub_q publish "$2" 0.25)" "$(pub_q publish "$2" 0.75)" "$(added "$p" "$b")"
+}
+# The figures bench/summary.sh reads, ms.
+{
+	printf '{\n  "runs": %s, "cold_runs": %s, "pub_rounds": %s,\n' "$RUNS" "$COLD_RUNS" "$PUB_ROUNDS"
+	printf '  "load_before": "%s", "load_after": "%s",\n' "$LOAD_BEFORE" "$LOAD_AFTER"
+	sep=
+	printf '  "run_b2b_ms": {'
+	for m in $MODES; do printf '%s"%s": %s' "$sep" "$m" "$(quantile "$m" "$RESULTS/net-run-b2b.json" 0.5)"; sep=", "; done
+	printf '},\n  "run_cold_ms": {'
+	sep=
+	for m in $MODES; do printf '%s"%s": %s' "$sep" "$m" "$(quantile "$m" "$RESULTS/net-run-cold.json" 0.5)"; sep=", "; done
+	printf '},\n  "publish_start_ms": {"bridge": %s, "publish": %s},\n' "$(pub_q bridge 2 0.5)" "$(pub_q publish 2 0.5)"
+	printf '  "publish_stop_ms": {"bridge": %s, "publish": %s}\n}\n' "$(pub_q bridge 3 0.5)" "$(pub_q publish 3 0.5)"
+} >"$RESULTS/figures-net.json"
+jq -e . "$RESULTS/figures-net.json" >/dev/null
+
 SECTION=$WORK/section.md
 cat >"$SECTION" <<EOF
 ## Networking
@@ -385,6 +440,20 @@ $(for m in $MODES; do run_row "$m"; done)
 After all $((RUNS + COLD_RUNS + WARMUP + 4)) runs of each mode, $LEFT_ADDRS addresses and $LEFT_RULES port rules were
 left, and $LEFT_VETHS veths after $((SETTLE * 100)) ms (a container's veth goes with its
 network namespace, which the kernel frees asynchronously after the exit).
+
+### What \`-p\` adds at start and at stop, ms
+
+\`berth run -d --network bridge [-p 8080:80] --rootfs R sleep 100000\` (start:
+until \`run -d\` returns, the container running and its port published), then
+\`berth rm -f\` (stop: kill, network and port mapping taken down, record
+removed), timed apart; without and with \`-p\` interleaved, $PUB_ROUNDS rounds. Medians
+with the 25th–75th percentile; "added" is with \`-p\` minus without. Port
+rules left after the rounds: $LEFT_RULES_PUB.
+
+| step | bridge | bridge -p 8080:80 | added |
+|---|---:|---:|---:|
+$(pub_row "start (\`run -d\`)" 2)
+$(pub_row "stop (\`rm -f\`)" 3)
 EOF
 
 # Replace the section, or append it; the rest of the file stays as it is.

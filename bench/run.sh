@@ -15,7 +15,8 @@
 #      and berth-oci side by side, back to back and cold (0.25 s idle before
 #      each run, because writing cgroup.procs is slow after idle), plus the
 #      namespace floor `unshare --fork --pid --mount --uts --ipc --net --mount-proc true`;
-#   3. measures peak RSS with /usr/bin/time -f %M;
+#   3. measures peak RSS with /usr/bin/time -f %M, and the wall time of
+#      BENCH_CONC_N (50) starts at once of runc, crun and berth-oci;
 #   4. computes medians from hyperfine's per-run times and writes
 #      docs/bench.md (raw JSON goes to bench/results/);
 #   5. removes its temp dir, containers and namespaces;
@@ -31,7 +32,14 @@
 #      podman, and rootless throughput), "## User namespaces and rootless
 #      (issue 12)" (BENCH_USERNS=0 skips it);
 #  10. runs bench/build.sh (berth build against podman build: cold,
-#      no-change and one-file rebuilds), "## Build" (BENCH_BUILD=0 skips it).
+#      no-change and one-file rebuilds), "## Build" (BENCH_BUILD=0 skips it);
+#  11. runs bench/stopped.sh (berth run --rm with 0 and with 500 stopped
+#      containers present), "## Many stopped containers (issue 15)"
+#      (BENCH_STOPPED=0 skips it);
+#  12. runs bench/summary.sh: issue 15's targets, each with its figures,
+#      ratio and whether it is met, from bench/results/figures-*.json (which
+#      run.sh, net.sh, monitor.sh and stopped.sh write), printed and put at
+#      the top of docs/bench.md.
 #
 # berth run gets --network none: runc, crun and berth-oci run a bundle
 # whose network namespace has only loopback, and berth's default network
@@ -42,6 +50,8 @@
 #   BENCH_RUNS=N       back-to-back runs per command (default 300)
 #   BENCH_COLD_RUNS=N  cold runs per command (default BENCH_RUNS/3)
 #   BENCH_RSS_RUNS=N   runs for the peak RSS median (default 21)
+#   BENCH_CONC_N=N     containers started at once (default 50)
+#   BENCH_CONC_ROUNDS=N rounds of concurrent starts, median taken (default 9)
 #   BENCH_OUT=FILE     report to write (default docs/bench.md)
 #   BERTH=PATH         benchmark this berth binary instead of building
 #                      bin/berth (make bench passes the one `make build` made)
@@ -51,6 +61,7 @@
 #   BENCH_MONITOR=0    skip bench/monitor.sh (its knobs: see there)
 #   BENCH_USERNS=0     skip bench/userns.sh (its knobs: see there)
 #   BENCH_BUILD=0      skip bench/build.sh (its knobs: see there)
+#   BENCH_STOPPED=0    skip bench/stopped.sh (its knobs: see there)
 # Needs root, runc, crun, hyperfine, jq, GNU time, busybox-static, go,
 # and for bench/net.sh iperf3.
 set -eu
@@ -127,6 +138,41 @@ if [ "${1:-}" = __measure ]; then
 			printf '%s\t%s\n' "$name" "$(tail -n1 "$WORK/rss")" >>"$RESULTS/rss.tsv"
 		done
 	done
+
+	# Concurrency: BENCH_CONC_N starts at once of one runtime, timed from
+	# the first fork to the last exit; the runtimes take turns within each
+	# round (the order rotates), so drift on this shared machine hits all
+	# alike. On 2 cores this is CPU per start more than latency.
+	echo "== $BENCH_CONC_N concurrent starts: $BENCH_CONC_ROUNDS rounds"
+	conc_round() { # NAME ROUND: one round's wall time in ms, on stdout
+		local i t0 t1 fail=0 pids=() cmd
+		cmd=$(rt_cmd "$1" default)
+		t0=$EPOCHREALTIME
+		for i in $(seq "$BENCH_CONC_N"); do
+			# shellcheck disable=SC2086 # the command's words
+			$cmd-$2-$i >/dev/null 2>"$WORK/conc-$1-$i.err" &
+			pids+=($!)
+		done
+		for i in "${pids[@]}"; do wait "$i" || fail=1; done
+		t1=$EPOCHREALTIME
+		if [ $fail = 1 ]; then
+			echo "bench: a concurrent start of $1 failed:" >&2
+			cat "$WORK"/conc-"$1"-*.err >&2
+			return 1
+		fi
+		awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) * 1000 }'
+	}
+	CONC_RUNTIMES="runc crun berth-oci"
+	: >"$RESULTS/conc.tsv"
+	for r in $(seq "$BENCH_CONC_ROUNDS"); do
+		# rotate: round r starts with the ((r-1) mod 3)th runtime
+		order=$(echo $CONC_RUNTIMES $CONC_RUNTIMES | cut -d' ' -f$(( (r - 1) % 3 + 1 ))-$(( (r - 1) % 3 + 3 )))
+		for name in $order; do
+			ms=$(conc_round "$name" "$r")
+			printf '%s\t%s\t%s\n' "$name" "$r" "$ms" >>"$RESULTS/conc.tsv"
+			echo "   round $r $name: $ms ms"
+		done
+	done
 	exit 0
 fi
 
@@ -150,6 +196,8 @@ fi
 export BENCH_RUNS=${BENCH_RUNS:-300}
 export BENCH_COLD_RUNS=${BENCH_COLD_RUNS:-$(( BENCH_RUNS / 3 > 10 ? BENCH_RUNS / 3 : 10 ))}
 export BENCH_RSS_RUNS=${BENCH_RSS_RUNS:-21}
+export BENCH_CONC_N=${BENCH_CONC_N:-50}
+export BENCH_CONC_ROUNDS=${BENCH_CONC_ROUNDS:-9}
 OUT=${BENCH_OUT:-$REPO/docs/bench.md}
 
 # Runs "$@" in a private mount namespace with the cgroup2 mount of a hybrid
@@ -283,6 +331,7 @@ jq '.linux.resources.pids = {limit: 64}
 	"$WORK/bundle-default/config.json" >"$WORK/bundle-limits/config.json"
 
 mkdir -p "$RESULTS"
+rm -f "$RESULTS"/figures-*.json # figures of this run only, for bench/summary.sh
 export RESULTS
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 START=$(date +%s)
@@ -336,11 +385,40 @@ rss_median() {
 
 RSS_RUNC=$(rss_median runc); RSS_CRUN=$(rss_median crun); RSS_BERTH=$(rss_median berth)
 RSS_OCI=$(rss_median berth-oci)
+# conc_median NAME: median wall time of NAME's concurrent rounds, ms.
+conc_median() {
+	awk -F'\t' -v n="$1" '$1 == n { print $3 }' "$RESULTS/conc.tsv" | sort -n |
+		awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+conc_range() { awk -F'\t' -v n="$1" '$1 == n { print $3 }' "$RESULTS/conc.tsv" | sort -n | sed -n '1p;$p' | paste -sd'-'; }
+CONC_RUNC=$(conc_median runc); CONC_CRUN=$(conc_median crun); CONC_OCI=$(conc_median berth-oci)
+
+# The figures bench/summary.sh reads (medians: ms, RSS: KiB).
+# figure_set NAME FILE: "NAME": {runtime: median, ...} for FILE.
+figure_set() {
+	local out="\"$1\": {" sep= name
+	for name in $RUNTIMES; do out="$out$sep\"$name\": $(median "$name" "$2")"; sep=", "; done
+	echo "$out}"
+}
+cat >"$RESULTS/figures-run.json" <<JSON
+{
+  "runs": $BENCH_RUNS, "cold_runs": $BENCH_COLD_RUNS, "rss_runs": $BENCH_RSS_RUNS,
+  "conc_n": $BENCH_CONC_N, "conc_rounds": $BENCH_CONC_ROUNDS,
+  "load_before": "$LOAD_BEFORE", "load_after": "$LOAD_AFTER",
+  $(figure_set default_b2b "$RESULTS/default-b2b.json"),
+  $(figure_set default_cold "$RESULTS/default-cold.json"),
+  $(figure_set limits_b2b "$RESULTS/limits-b2b.json"),
+  $(figure_set limits_cold "$RESULTS/limits-cold.json"),
+  "rss_kib": {"runc": $RSS_RUNC, "crun": $RSS_CRUN, "berth": $RSS_BERTH, "berth-oci": $RSS_OCI},
+  "conc_wall_ms": {"runc": $CONC_RUNC, "crun": $CONC_CRUN, "berth-oci": $CONC_OCI}
+}
+JSON
+jq -e . "$RESULTS/figures-run.json" >/dev/null
 
 # The sections other scripts write (bench/net.sh's "## Networking", and
 # any other "## " section this script does not write) are kept as they
 # are, after this script's own; bench/net.sh then replaces its own.
-OWN_SECTIONS='Machine|Method|Start-up time, median ms|Peak RSS, KiB'
+OWN_SECTIONS='Machine|Method|Start-up time, median ms|Peak RSS, KiB|Concurrent starts, wall ms'
 KEPT=
 if [ -f "$OUT" ]; then
 	KEPT=$(awk -v own="^## ($OWN_SECTIONS)[[:space:]]*\$" '/^## / { keep = ($0 !~ own) } keep' "$OUT")
@@ -445,6 +523,18 @@ the largest resident set among the runtime and the processes it waited for
 | runc | crun | berth | berth-oci | berth/runc | berth/crun | berth-oci/runc | berth-oci/crun |
 |---:|---:|---:|---:|---:|---:|---:|---:|
 | $RSS_RUNC | $RSS_CRUN | $RSS_BERTH | $RSS_OCI | $(ratio "$RSS_BERTH" "$RSS_RUNC") | $(ratio "$RSS_BERTH" "$RSS_CRUN") | $(ratio "$RSS_OCI" "$RSS_RUNC") | $(ratio "$RSS_OCI" "$RSS_CRUN") |
+
+## Concurrent starts, wall ms
+
+$BENCH_CONC_N containers of the default bundle started at once (\`&\` from bash,
+then \`wait\`), timed from the first fork to the last exit; median over
+$BENCH_CONC_ROUNDS rounds (min-max beside it). Each round runs every runtime once,
+in an order that rotates from round to round. On $(nproc) cores this measures the
+CPU each start costs more than its latency.
+
+| runc | crun | berth-oci | berth-oci/runc | berth-oci/crun | crun/runc |
+|---:|---:|---:|---:|---:|---:|
+| $CONC_RUNC ($(conc_range runc)) | $CONC_CRUN ($(conc_range crun)) | $CONC_OCI ($(conc_range berth-oci)) | $(ratio "$CONC_OCI" "$CONC_RUNC") | **$(ratio "$CONC_OCI" "$CONC_CRUN")** | $(ratio "$CONC_CRUN" "$CONC_RUNC") |
 EOF
 echo "== wrote $OUT"
 cat "$OUT"
@@ -483,3 +573,14 @@ else
 	echo "== build benchmark: bench/build.sh"
 	BERTH=$BERTH BENCH_OUT=$OUT bash "$REPO/bench/build.sh"
 fi
+if [ "${BENCH_STOPPED:-1}" = 0 ]; then
+	echo "== BENCH_STOPPED=0: no many-stopped-containers benchmark"
+else
+	echo "== many stopped containers: bench/stopped.sh"
+	BERTH=$BERTH BENCH_OUT=$OUT bash "$REPO/bench/stopped.sh"
+fi
+# Last: issue 15's targets, from the figures-*.json the scripts above wrote
+# (a skipped script's figures would be an older run's: they are removed
+# first, so its rows say "not measured").
+echo "== summary: bench/summary.sh"
+BENCH_OUT=$OUT bash "$REPO/bench/summary.sh"

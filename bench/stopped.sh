@@ -1,0 +1,186 @@
+#!/bin/bash
+# bench/stopped.sh: does a start cost more when many containers exist?
+# Issue 15: memory and time per started container must not grow with the
+# number of containers that exist.
+#
+# What it does:
+#   1. makes a busybox rootfs and two berth roots (--root and --runroot) in
+#      a temp dir on tmpfs: "empty", and "full", in which N containers are
+#      made with `berth run --network none --rootfs R true` (no --rm, so
+#      each stays as an exited container: a record and a name, no cgroup,
+#      mount or process);
+#   2. times `berth run --rm --network none --rootfs R true` against each
+#      root, interleaved (empty, full, full, empty, ...), RUNS times each,
+#      and takes the medians; then berth's peak RSS (/usr/bin/time -f %M,
+#      the largest of berth and the processes it waited for) the same way;
+#   3. checks that the full root still holds exactly N containers, and
+#      counts with strace (if installed) the container records one run
+#      opens against each root;
+#   4. writes the "## Many stopped containers (issue 15)" section of
+#      docs/bench.md (only that section; appended if missing) and
+#      bench/results/figures-stopped.json for bench/summary.sh;
+#   5. removes the N containers with `berth rm` and the temp dir.
+#
+# Usage: bench/stopped.sh   (make bench runs it; BENCH_STOPPED=0 skips it)
+# Environment:
+#   BENCH_STOPPED_N=N      stopped containers in the full root (default 500)
+#   BENCH_STOPPED_RUNS=N   timed runs per root, interleaved (default 100)
+#   BENCH_STOPPED_RSS=N    peak RSS runs per root (default 21)
+#   BENCH_OUT=FILE         report to update (default docs/bench.md)
+#   BERTH=PATH             this berth binary (default bin/berth; berth-init
+#                          must be beside it, as make build leaves it)
+# Needs root, jq, GNU time, busybox-static.
+set -eu
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+RESULTS=$REPO/bench/results
+OUT=${BENCH_OUT:-$REPO/docs/bench.md}
+N=${BENCH_STOPPED_N:-500}
+RUNS=${BENCH_STOPPED_RUNS:-100}
+RSS_RUNS=${BENCH_STOPPED_RSS:-21}
+BERTH=${BERTH:-$REPO/bin/berth}
+SECTION_TITLE='Many stopped containers (issue 15)'
+
+[ "$(id -u)" = 0 ] || { echo "bench/stopped: needs root" >&2; exit 1; }
+for v in "$N" "$RUNS" "$RSS_RUNS"; do
+	case $v in '' | *[!0-9]* | 0) echo "bench/stopped: BENCH_STOPPED_N, _RUNS and _RSS must be positive numbers" >&2; exit 1 ;; esac
+done
+[ -x "$BERTH" ] || { echo "bench/stopped: $BERTH is not executable (make build, or set BERTH)" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "bench/stopped: GNU time not found (apt-get install time)" >&2; exit 1; }
+
+WORK=$(mktemp -d /dev/shm/berth-bench-stopped.XXXXXX)
+cleanup() {
+	set +e
+	local ids
+	for root in empty full; do
+		[ -d "$WORK/$root" ] || continue
+		ids=$(b "$root" ps -aq --no-trunc 2>/dev/null)
+		# shellcheck disable=SC2086 # one word per ID
+		[ -z "$ids" ] || b "$root" rm -f $ids >/dev/null
+	done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# b ROOT ARGS...: berth with ROOT's state.
+b() { local r=$1; shift; "$BERTH" --root "$WORK/$r/root" --runroot "$WORK/$r/run" "$@"; }
+
+R=$WORK/rootfs
+mkdir -p "$R"/bin "$R"/etc "$R"/proc "$R"/sys "$R"/dev "$R"/tmp "$R"/root
+cp /bin/busybox "$R"/bin/busybox
+ln -s busybox "$R"/bin/true
+echo 'root:x:0:0:root:/root:/bin/sh' >"$R"/etc/passwd
+echo 'root:x:0:' >"$R"/etc/group
+RUN_ARGS=(run --rm --network none --rootfs "$R" true)
+
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "== making $N stopped containers"
+T0=$EPOCHREALTIME
+for i in $(seq "$N"); do
+	b full run --network none --rootfs "$R" true || { echo "bench/stopped: making container $i failed" >&2; exit 1; }
+done
+MAKE_S=$(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+have=$(b full ps -aq | wc -l)
+[ "$have" = "$N" ] || { echo "bench/stopped: the full root holds $have containers, not $N" >&2; exit 1; }
+b empty "${RUN_ARGS[@]}" # makes the empty root's dirs
+
+# One timed run, in ms, of berth run --rm against ROOT.
+timed() {
+	local t0=$EPOCHREALTIME
+	b "$1" "${RUN_ARGS[@]}" || { echo "bench/stopped: berth run failed against the $1 root" >&2; exit 1; }
+	awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f\n", (b - a) * 1000 }'
+}
+# Alternating order (empty first, then full first) so that neither root
+# always runs right after the other.
+order() { if [ $(($1 % 2)) = 0 ]; then echo empty full; else echo full empty; fi; }
+
+echo "== warm-up"
+for _ in 1 2 3; do for r in empty full; do timed $r >/dev/null; done; done
+echo "== berth run --rm, $RUNS runs per root, interleaved"
+: >"$WORK/times.tsv"
+for i in $(seq "$RUNS"); do
+	for r in $(order "$i"); do printf '%s\t%s\n' "$r" "$(timed "$r")" >>"$WORK/times.tsv"; done
+done
+echo "== peak RSS, $RSS_RUNS runs per root"
+: >"$WORK/rss.tsv"
+for i in $(seq "$RSS_RUNS"); do
+	for r in $(order "$i"); do
+		/usr/bin/time -f %M -o "$WORK/rss" "$BERTH" --root "$WORK/$r/root" --runroot "$WORK/$r/run" "${RUN_ARGS[@]}"
+		printf '%s\t%s\n' "$r" "$(tail -n1 "$WORK/rss")" >>"$WORK/rss.tsv"
+	done
+done
+LOAD_AFTER=$(cut -d' ' -f1-3 /proc/loadavg)
+# What grows with N: how many container records one berth run opens,
+# from strace (when it is installed), against each root.
+READS_NOTE=
+if command -v strace >/dev/null; then
+	for r in empty full; do
+		strace -f -e trace=openat -o "$WORK/strace-$r" "$BERTH" --root "$WORK/$r/root" --runroot "$WORK/$r/run" "${RUN_ARGS[@]}"
+	done
+	READS_NOTE="One \`berth run --rm\` opened $(grep -c '/container\.json"' "$WORK/strace-empty") container records
+(container.json) with no containers and $(grep -c '/container\.json"' "$WORK/strace-full") with $N (strace -e openat)."
+fi
+have=$(b full ps -aq | wc -l)
+[ "$have" = "$N" ] || { echo "bench/stopped: after the runs the full root holds $have containers, not $N" >&2; exit 1; }
+
+# quant FILE ROOT Q: the Q-quantile of ROOT's column-2 values in FILE.
+quant() {
+	awk -F'\t' -v r="$2" '$1 == r { print $2 }' "$1" | sort -n |
+		awk -v q="$3" '{ v[NR] = $1 } END { i = (NR - 1) * q; lo = int(i); hi = (lo < i) ? lo + 1 : lo;
+			printf "%.2f", v[lo + 1] + (v[hi + 1] - v[lo + 1]) * (i - lo) }'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+T_EMPTY=$(quant "$WORK/times.tsv" empty 0.5); T_FULL=$(quant "$WORK/times.tsv" full 0.5)
+RSS_EMPTY=$(quant "$WORK/rss.tsv" empty 0.5 | cut -d. -f1); RSS_FULL=$(quant "$WORK/rss.tsv" full 0.5 | cut -d. -f1)
+mkdir -p "$RESULTS"
+cp "$WORK/times.tsv" "$RESULTS/stopped-times.tsv"
+cp "$WORK/rss.tsv" "$RESULTS/stopped-rss.tsv"
+cat >"$RESULTS/figures-stopped.json" <<JSON
+{
+  "n": $N, "runs": $RUNS, "rss_runs": $RSS_RUNS,
+  "load_before": "$LOAD_BEFORE", "load_after": "$LOAD_AFTER",
+  "run_ms": {"empty": $T_EMPTY, "full": $T_FULL},
+  "rss_kib": {"empty": $RSS_EMPTY, "full": $RSS_FULL}
+}
+JSON
+jq -e . "$RESULTS/figures-stopped.json" >/dev/null
+
+SECTION=$WORK/section.md
+cat >"$SECTION" <<EOF
+## $SECTION_TITLE
+
+Generated by \`bench/stopped.sh\` on $(date -u '+%Y-%m-%d %H:%M UTC'); load average
+before / after: $LOAD_BEFORE / $LOAD_AFTER.
+
+\`berth run --rm --network none --rootfs R true\` against two berth roots on
+tmpfs: one with no containers, one with $N exited containers (made with
+\`berth run\` without \`--rm\` in ${MAKE_S} s: each leaves its record and its
+name). Runs alternate between the two roots, $RUNS each (after 3 warm-up runs
+each); peak RSS is \`/usr/bin/time -f %M\` over $RSS_RUNS runs each, also
+alternating. Medians, with the 25th-75th percentile for the times. The
+target is that the full root costs no more: a ratio of at most 1.10 on this
+noisy machine.
+
+| | no containers | $N stopped | $N stopped / none |
+|---|---:|---:|---:|
+| \`berth run --rm\`, ms | $T_EMPTY ($(quant "$WORK/times.tsv" empty 0.25)-$(quant "$WORK/times.tsv" empty 0.75)) | $T_FULL ($(quant "$WORK/times.tsv" full 0.25)-$(quant "$WORK/times.tsv" full 0.75)) | **$(ratio "$T_FULL" "$T_EMPTY")** |
+| peak RSS, KiB | $RSS_EMPTY | $RSS_FULL | **$(ratio "$RSS_FULL" "$RSS_EMPTY")** |
+${READS_NOTE:+
+$READS_NOTE}
+EOF
+
+# Replace the section, or append it; the rest of the file stays as it is.
+if [ -f "$OUT" ] && grep -qF "## $SECTION_TITLE" "$OUT"; then
+	awk -v f="$SECTION" -v t="## $SECTION_TITLE" '
+		$0 == t { while ((getline l < f) > 0) print l; skip = 1; next }
+		skip && /^## / { skip = 0; print "" }
+		!skip { print }' "$OUT" >"$WORK/out.md"
+elif [ -f "$OUT" ]; then
+	{ cat "$OUT"; echo; cat "$SECTION"; } >"$WORK/out.md"
+else
+	cp "$SECTION" "$WORK/out.md"
+fi
+cat "$WORK/out.md" >"$OUT"
+echo "== updated the \"$SECTION_TITLE\" section of $OUT"
+cat "$SECTION"
