@@ -309,8 +309,18 @@ func ShiftedOverlayTree(o *Overlay) (*os.File, error) {
 	for i, l := range o.Lower {
 		lower[i] = filepath.Join(o.LayersDir, l)
 	}
-	for _, kv := range [][2]string{{"lowerdir", strings.Join(lower, ":")}, {"upperdir", o.Upper}, {"workdir", o.Work}} {
+	// Named by descriptor: the paths joined are longer than one
+	// fsconfig value may be (lowerdirValue).
+	lowerdir, release, err := lowerdirValue(lower)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	for _, kv := range [][2]string{{"lowerdir", lowerdir}, {"upperdir", o.Upper}, {"workdir", o.Work}} {
 		if err := unix.FsconfigSetString(fsfd, kv[0], kv[1]); err != nil {
+			if kv[0] == "lowerdir" {
+				kv[1] = strings.Join(lower, ":")
+			}
 			return nil, fmt.Errorf("overlay %s %s: %w", kv[0], kv[1], err)
 		}
 	}
