@@ -312,6 +312,10 @@ func TestBuildConfigAsPodman(t *testing.T) {
 	if err != nil {
 		t.Skip("podman is not installed")
 	}
+	if _, err := os.Stat("/etc/containers/policy.json"); err != nil {
+		// The test VM copies podman's binary, not its configuration.
+		t.Skip("podman has no /etc/containers/policy.json here: the comparison runs where podman is installed")
+	}
 	base := cpImage(t)
 	dir := t.TempDir()
 	archive := filepath.Join(dir, "base.tar")
