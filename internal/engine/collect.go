@@ -3,6 +3,7 @@ package engine
 import (
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/berth-runtime/berth/internal/container"
 	"github.com/berth-runtime/berth/internal/managed"
@@ -37,15 +38,33 @@ func (e *Engine) Collect(runtimeState bool) {
 }
 
 // collectUserMode ends the user-mode stack (pasta, slirp4netns) that a
-// killed berth left running for a rootless container that is no longer
-// running: pasta has no pipe telling it its berth is gone, and keeps the
-// container's network namespace and published ports.
+// killed berth left running for a container that is no longer running:
+// pasta has no pipe telling it its berth is gone, and keeps the
+// container's network namespace and published ports. Only containers
+// marked as having one are read (userModeMarker): every berth command
+// collects, and reading every record made each start cost more with
+// every stopped container kept.
 func (e *Engine) collectUserMode() {
 	store := e.Containers()
-	for _, rec := range store.List() {
-		// A running container's monitor holds its lock.
-		if n := rec.Network; n != nil && n.UserMode != nil && !managed.Held(filepath.Join(store.Dir, rec.ID)) {
-			usermode.Collect(n.UserMode)
+	entries, _ := os.ReadDir(store.Dir)
+	for _, ent := range entries {
+		id := ent.Name()
+		marker := filepath.Join(store.Dir, id, userModeMarker)
+		if strings.HasPrefix(id, ".") || !exists(marker) {
+			continue
 		}
+		// A running container's monitor holds its lock.
+		if managed.Held(filepath.Join(store.Dir, id)) {
+			continue
+		}
+		if rec, err := store.Get(id); err == nil && rec.Network != nil && rec.Network.UserMode != nil {
+			usermode.Collect(rec.Network.UserMode)
+		}
+		_ = os.Remove(marker)
 	}
 }
+
+// userModeMarker, in a container's directory, says that a user-mode
+// network stack runs for it: made when the stack starts, removed when it
+// stops or is collected.
+const userModeMarker = "usermode-network"

@@ -523,8 +523,14 @@ func (e *Engine) joinUserModeNetwork(cfg *managed.Config, rec *managed.Record, s
 		Options: []string{"rbind", "nosuid", "nodev", "noexec"}})
 	var stack usermode.Stack
 	run.Prepare = func(pid int) error {
+		// Before the stack starts: every record that names a stack has
+		// the marker collection looks for.
+		if err := os.WriteFile(filepath.Join(e.ContainerDir(rec.ID), userModeMarker), nil, 0o600); err != nil {
+			return err
+		}
 		var err error
 		if stack, err = usermode.Start(tool, pid, e.Runroot, rec.ID, ports); err != nil {
+			_ = os.Remove(filepath.Join(e.ContainerDir(rec.ID), userModeMarker))
 			return err
 		}
 		r := stack.Record()
@@ -538,6 +544,7 @@ func (e *Engine) joinUserModeNetwork(cfg *managed.Config, rec *managed.Record, s
 	return func() {
 		if stack != nil {
 			stack.Stop()
+			_ = os.Remove(filepath.Join(e.ContainerDir(rec.ID), userModeMarker))
 		}
 	}, nil
 }
