@@ -1,10 +1,6 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"compress/bzip2"
-	"compress/gzip"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -129,7 +125,7 @@ func unpackContext(req *buildreq.Request) (string, error) {
 		return dir, err
 	}
 	defer f.Close()
-	r, err := decompress(f)
+	r, err := build.Decompress(f)
 	if err != nil {
 		return dir, fmt.Errorf("the context archive: %w", err)
 	}
@@ -150,17 +146,4 @@ func unpackContext(req *buildreq.Request) (string, error) {
 	}
 	req.Context = dir
 	return dir, nil
-}
-
-// decompress undoes gzip or bzip2, or passes a plain tar through.
-func decompress(r io.Reader) (io.Reader, error) {
-	br := bufio.NewReader(r)
-	magic, _ := br.Peek(3)
-	switch {
-	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
-		return gzip.NewReader(br)
-	case bytes.HasPrefix(magic, []byte("BZh")):
-		return bzip2.NewReader(br), nil
-	}
-	return br, nil
 }

@@ -35,8 +35,9 @@ func isArchive(root archive.Root, p string) bool {
 	return len(head) >= 262 && bytes.Equal(head[257:262], []byte("ustar"))
 }
 
-// decompress undoes gzip or bzip2, or passes a plain tar through.
-func decompress(r io.Reader) (io.Reader, error) {
+// Decompress undoes gzip or bzip2, or passes a plain tar through (a
+// context on stdin and ADD's local archives).
+func Decompress(r io.Reader) (io.Reader, error) {
 	br := bufio.NewReader(r)
 	magic, _ := br.Peek(3)
 	switch {

@@ -350,7 +350,7 @@ func (cs *copySpec) ignore(item, name, entry string) bool {
 // bzip2) r, under dest: their owners as the archive has them unless
 // --chown, their names kept beneath dest.
 func (cs *copySpec) unpack(r io.Reader, dest string, fn func(*tar.Header, io.Reader) error) error {
-	dr, err := decompress(r)
+	dr, err := Decompress(r)
 	if err != nil {
 		return err
 	}
