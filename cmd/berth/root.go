@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/berth-runtime/berth/internal/engine"
 	"github.com/berth-runtime/berth/internal/errdefs"
@@ -76,13 +77,50 @@ var containerCommands = []string{"logs", "stop", "kill", "rm", "wait", "inspect"
 	"unpause", "rename", "exec", "stats", "top", "attach", "diff", "export", "port", "commit", "update"}
 
 func newRootCommand() *cobra.Command {
-	root, _ := newRoot()
+	root, _ := newRoot(nil)
 	return root
 }
 
+// topCommand is one of berth's commands, made only when asked for: a
+// `berth run` builds run's hundred flags, not every command's (building
+// the whole tree cost 0.6 ms of each start).
+type topCommand struct {
+	name string
+	make func(g *globalOptions) *cobra.Command
+}
+
+// topCommands are berth's commands in the order help lists them.
+// TestTopCommandNames checks each name against the command it makes.
+var topCommands = []topCommand{
+	{"commit", newCommitCommand}, {"build", newBuildCommand}, {"builder", newBuilderCommand},
+	{"run", newRunCommand}, {"create", newCreateCommand}, {"port", newPortCommand},
+	{"version", func(*globalOptions) *cobra.Command { return newVersionCommand() }},
+	{"info", newInfoCommand}, {"system", newSystemCommand}, {"network", newNetworkCommand}, {"image", newImageCommand},
+	{"pull", newPullCommand}, {"images", func(g *globalOptions) *cobra.Command { return newImagesCommand(g, "images") }},
+	{"rmi", func(g *globalOptions) *cobra.Command { return newRmiCommand(g, "rmi") }},
+	{"container", newContainerCommand}, {"ps", newPsCommand}, {"logs", newLogsCommand}, {"stop", newStopCommand},
+	{"kill", newKillCommand}, {"rm", newRmCommand}, {"wait", newWaitCommand}, {"inspect", newInspectCommand},
+	{"start", newStartCommand}, {"restart", newRestartCommand},
+	{"pause", func(g *globalOptions) *cobra.Command { return newPauseCommand(g, true) }},
+	{"unpause", func(g *globalOptions) *cobra.Command { return newPauseCommand(g, false) }},
+	{"rename", newRenameCommand}, {"exec", newExecCommand}, {"stats", newStatsCommand}, {"top", newTopCommand},
+	{"volume", newVolumeCommand}, {"attach", newAttachCommand}, {"setup-subids", newSetupSubidsCommand},
+	{"tag", func(g *globalOptions) *cobra.Command { return newTagCommand(g, "tag") }},
+	{"push", func(g *globalOptions) *cobra.Command { return newPushCommand(g, "push") }},
+	{"login", newLoginCommand}, {"logout", newLogoutCommand},
+	{"save", func(g *globalOptions) *cobra.Command { return newSaveCommand(g, "save") }},
+	{"load", func(g *globalOptions) *cobra.Command { return newLoadCommand(g, "load") }},
+	{"history", func(g *globalOptions) *cobra.Command { return newHistoryCommand(g, "history") }},
+	{"cp", newCpCommand}, {"diff", newDiffCommand}, {"export", newExportCommand}, {"events", newEventsCommand},
+	{"healthcheck", newHealthcheckCommand}, {"update", newUpdateCommand},
+}
+
 // newRoot is berth's command tree, and where it records an unknown
-// subcommand, which cobra would only have shown help for.
-func newRoot() (*cobra.Command, *error) {
+// subcommand, which cobra would only have shown help for. Given the
+// command line, it holds only the command the line names, when it names
+// one of topCommands; help, completion, man pages and a word berth does
+// not know (whose error suggests the nearest command) get every command.
+func newRoot(args []string) (*cobra.Command, *error) {
 	g := &globalOptions{}
 	root := &cobra.Command{
 		Use:           "berth",
@@ -102,19 +140,14 @@ func newRoot() (*cobra.Command, *error) {
 	root.PersistentFlags().StringVar(&g.root, "root", dirs.Data, "storage directory: images and networks (rootless: $XDG_DATA_HOME/berth)")
 	root.PersistentFlags().StringVar(&g.runroot, "runroot", dirs.Run, "state directory of running containers (rootless: $XDG_RUNTIME_DIR/berth)")
 	root.PersistentFlags().StringVar(&g.storageDriver, "storage-driver", "", "how containers get their root filesystem from an image: overlay, or vfs (a copy) (default: overlay where the kernel has it)")
-	// Issue 13's commit, issue 14's build (group: commit and build).
-	root.AddCommand(newCommitCommand(g), newBuildCommand(g), newBuilderCommand(g))
-	root.AddCommand(newRunCommand(g), newCreateCommand(g), newPortCommand(g), newVersionCommand(), newInfoCommand(g), newSystemCommand(g), newNetworkCommand(g), newImageCommand(g),
-		newPullCommand(g), newImagesCommand(g, "images"), newRmiCommand(g, "rmi"),
-		newContainerCommand(g), newPsCommand(g), newLogsCommand(g), newStopCommand(g), newKillCommand(g),
-		newRmCommand(g), newWaitCommand(g), newInspectCommand(g), newStartCommand(g), newRestartCommand(g),
-		newPauseCommand(g, true), newPauseCommand(g, false), newRenameCommand(g), newExecCommand(g),
-		newStatsCommand(g), newTopCommand(g), newVolumeCommand(g), newAttachCommand(g), newManCommand(root), newSetupSubidsCommand(g),
-		newTagCommand(g, "tag"), newPushCommand(g, "push"), newLoginCommand(g), newLogoutCommand(g),
-		newSaveCommand(g, "save"), newLoadCommand(g, "load"), newHistoryCommand(g, "history"),
-		newCpCommand(g), newDiffCommand(g), newExportCommand(g), newEventsCommand(g))
-	root.AddCommand(newHealthcheckCommand(g))
-	root.AddCommand(newUpdateCommand(g))
+	if i := slices.IndexFunc(topCommands, func(c topCommand) bool { return c.name == commandWord(args) }); i >= 0 {
+		root.AddCommand(topCommands[i].make(g))
+	} else {
+		for _, c := range topCommands {
+			root.AddCommand(c.make(g))
+		}
+		root.AddCommand(newManCommand(root))
+	}
 	for _, c := range append(root.Commands(), containerGroup(root).Commands()...) {
 		if slices.Contains(containerCommands, c.Name()) {
 			c.ValidArgsFunction = completeContainers(g)
@@ -126,8 +159,28 @@ func newRoot() (*cobra.Command, *error) {
 	return root, unknown
 }
 
+// commandWord is the first word of a berth command line that is not a
+// global option or its value: the command's name, or "" when there is
+// none. A word it cannot be sure of (an option it does not know) is "",
+// which builds every command.
+func commandWord(args []string) string {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--root" || a == "--runroot" || a == "--storage-driver":
+			i++ // the option's value
+		case strings.HasPrefix(a, "--root=") || strings.HasPrefix(a, "--runroot=") || strings.HasPrefix(a, "--storage-driver="):
+		case strings.HasPrefix(a, "-"):
+			return ""
+		default:
+			return a
+		}
+	}
+	return ""
+}
+
 func execute(args []string) int {
-	cmd, unknown := newRoot()
+	cmd, unknown := newRoot(args)
 	cmd.SetArgs(args)
 	err := cmd.Execute()
 	if err == nil {
