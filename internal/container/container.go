@@ -61,9 +61,12 @@ type Options struct {
 	// place when it exits, stopped, for an explicit delete (berth-oci run
 	// --keep); its poststop hooks run then.
 	Keep bool
-	// Prepare runs in this process while the init stage waits with its
-	// namespaces made, before the container's program runs (berth's
-	// networking). pid is the init stage's host PID.
+	// Prepare runs in this process once the init stage's namespaces
+	// exist, and returns before the container's program runs (berth's
+	// networking). It runs alongside the init stage's setup when the
+	// namespaces are born with the init stage, else while it waits at
+	// its hook pause; it must not need the container's mounts. pid is
+	// the init stage's host PID.
 	Prepare func(pid int) error
 	// Started, when set, is called once the container's program runs,
 	// with its PID 1 (berth's monitor reports readiness then).

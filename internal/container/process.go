@@ -43,6 +43,10 @@ type initProcess struct {
 	stage int
 	// cancel, when it closes, kills the process wait waits for.
 	cancel <-chan struct{}
+	// prepared receives the result of Options.Prepare when it runs
+	// alongside the init stage's setup (see prepareEarly); nil when it
+	// runs at the hook pause, or has been waited for.
+	prepared chan error
 }
 
 // start forks the init stage into its new namespaces, creates the cgroup
@@ -112,6 +116,12 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, s
 		return nil, err
 	}
 	defer sock.Close()
+	p.prepareEarly(o)
+	defer func() {
+		if perr := p.waitPrepared(); err == nil && perr != nil {
+			err = perr
+		}
+	}()
 	// runc compat: runc's debug.bats looks for the words of runc's own
 	// debug lines at these steps ("nsexec container setup", "child
 	// process in init()", "init: closing the pipe to signal completion").
@@ -561,10 +571,39 @@ func (p *initProcess) converse(sock *os.File, s *specs.Spec, o Options, st func(
 	}
 }
 
+// prepareEarly starts Options.Prepare (berth's networking: a veth into
+// the new network namespace) as soon as the init stage exists, when its
+// namespaces are born with it: the work then overlaps the init stage's
+// runtime start and mounts instead of following them. With berth-nsenter
+// the namespaces come later, and Prepare waits for the hook pause.
+func (p *initProcess) prepareEarly(o Options) {
+	if o.Prepare == nil || o.nsenter != nil {
+		return
+	}
+	p.prepared = make(chan error, 1)
+	go func() { p.prepared <- o.Prepare(p.pid) }()
+}
+
+// waitPrepared is the result of an early Prepare, once it has returned:
+// nothing may tear the container down while it still adds to it.
+func (p *initProcess) waitPrepared() error {
+	if p.prepared == nil {
+		return nil
+	}
+	err := <-p.prepared
+	p.prepared = nil
+	return err
+}
+
 // runtimeHooks runs the prestart and createRuntime hooks while the init
-// stage waits, with the namespaces and mounts in place.
+// stage waits, with the namespaces and mounts in place, after Prepare.
 func (p *initProcess) runtimeHooks(sock *os.File, s *specs.Spec, o Options, st func() specs.State) error {
-	if o.Prepare != nil {
+	if p.prepared != nil {
+		if err := p.waitPrepared(); err != nil {
+			_ = send(sock, "failed")
+			return err
+		}
+	} else if o.Prepare != nil {
 		if err := o.Prepare(p.pid); err != nil {
 			_ = send(sock, "failed")
 			return err

@@ -264,12 +264,26 @@ func (a *Attachment) ConnectNS(path string) error {
 	return n.withRules(func(r *nft.Rules) error { return r.AddPorts(a.ID, a.Addr, a.Ports) })
 }
 
-// ensure makes the bridge and the network's rules exist.
+// ensure makes the bridge and the network's rules exist. Listing the
+// rules to check them costs about 3 ms, so it is skipped when the
+// nftables ruleset has not changed at all since they were last found in
+// place (rulesetVersion); any change, berth's or another program's,
+// brings the check back.
 func (n *Network) ensure(gateway netip.Prefix) error {
 	if err := link.EnsureBridge(n.Bridge, gateway); err != nil {
 		return err
 	}
-	return n.withRules(func(r *nft.Rules) error { return r.EnsureNetwork(n.Bridge, n.Subnet) })
+	version, _ := rulesetVersion() // "" when unknown: always check
+	if n.rulesChecked(version) {
+		return nil
+	}
+	return n.withRules(func(r *nft.Rules) error {
+		if err := r.EnsureNetwork(n.Bridge, n.Subnet); err != nil {
+			return err
+		}
+		n.markChecked(version)
+		return nil
+	})
 }
 
 // withRules changes berth's nftables rules under the network's lock: each

@@ -344,3 +344,40 @@ func TestNetworksIsolated(t *testing.T) {
 		t.Errorf("from network back: %v %q, want db reached", err, out)
 	}
 }
+
+// berth lists its rules only when the nftables ruleset changed since it
+// last found them in place (network.ensure): rules that another program
+// deleted between two runs must still be put back by the second run, and
+// masquerading must work again for it.
+func TestBridgeRulesRepairedAfterForeignChange(t *testing.T) {
+	needRoot(t)
+	h := newNetnsHost(t)
+	h.remote(t)
+	nft := func(args ...string) string {
+		out, err := exec.Command("nsenter", append([]string{"--net=/run/netns/" + h.name, "nft"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("nft %v: %v %s", args, err, out)
+		}
+		return string(out)
+	}
+	ping := "ping -c1 -W3 192.0.2.1 >/dev/null && echo remote-ok"
+	for i := 0; i < 2; i++ { // the second run finds the ruleset unchanged
+		if out, err := h.berth(t, "run", "--rm", "--network", "bridge", "--rootfs", rootfsDir, "/bin/sh", "-c", ping).CombinedOutput(); err != nil || !strings.Contains(string(out), "remote-ok") {
+			t.Fatalf("run %d: %v %s", i, err, out)
+		}
+	}
+	before := nft("list", "table", "ip", "berth")
+	if !strings.Contains(before, "masquerade") {
+		t.Fatalf("no masquerade rule in berth's table:\n%s", before)
+	}
+	nft("flush", "chain", "ip", "berth", "postrouting")
+	if out := nft("list", "table", "ip", "berth"); strings.Contains(out, "masquerade") {
+		t.Fatalf("flush left the masquerade rule:\n%s", out)
+	}
+	if out, err := h.berth(t, "run", "--rm", "--network", "bridge", "--rootfs", rootfsDir, "/bin/sh", "-c", ping).CombinedOutput(); err != nil || !strings.Contains(string(out), "remote-ok") {
+		t.Fatalf("run after the rules were flushed: %v %s", err, out)
+	}
+	if after := nft("list", "table", "ip", "berth"); !strings.Contains(after, "masquerade") {
+		t.Fatalf("berth did not put its masquerade rule back:\n%s", after)
+	}
+}
