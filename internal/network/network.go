@@ -108,9 +108,6 @@ type AttachOptions struct {
 
 // AttachOpts is Attach with all of a container's network options.
 func (n *Network) AttachOpts(id string, o AttachOptions) (_ *Attachment, err error) {
-	if err := n.checkRoutes(); err != nil {
-		return nil, err
-	}
 	a := &Attachment{net: n, ID: id, HostIf: hostIf(id), MAC: o.MAC, secondary: o.Secondary, filesDir: filepath.Join(n.dir, "files", id)}
 	if o.Secondary {
 		a.HostIf, o.Ports = secondaryIf(id, n.Name), nil
@@ -240,6 +237,11 @@ func (a *Attachment) Connect(pid int) error {
 // ConnectNS is Connect to the network namespace at path.
 func (a *Attachment) ConnectNS(path string) error {
 	n := a.net
+	// Here rather than in AttachOpts: the route dump (0.5 ms) runs while
+	// the init stage sets itself up (container.Options.Prepare).
+	if err := n.checkRoutes(); err != nil {
+		return err
+	}
 	gateway := netip.PrefixFrom(n.Subnet.Addr().Next(), n.Subnet.Bits())
 	if err := n.ensure(gateway); err != nil {
 		return err

@@ -381,3 +381,34 @@ func TestBridgeRulesRepairedAfterForeignChange(t *testing.T) {
 		t.Fatalf("berth did not put its masquerade rule back:\n%s", after)
 	}
 }
+
+// A host route into the network's subnet makes berth run refuse, in one
+// line, after the init stage has started (the check runs beside it), and
+// leave nothing: no address, network files, veth, cgroup or record.
+func TestBridgeSubnetRoutedElsewhereRefused(t *testing.T) {
+	needRoot(t)
+	h := newNetnsHost(t)
+	h.ip(t, "link", "add", "clash0", "type", "veth", "peer", "name", "clash1")
+	h.ip(t, "link", "set", "clash0", "up")
+	h.ip(t, "route", "add", "10.88.0.0/24", "dev", "clash0")
+	before := snapshot(t)
+	cmd := h.berth(t, "run", "--rm", "--network", "bridge", "--rootfs", rootfsDir, "true")
+	out, _ := cmd.CombinedOutput()
+	if code := cmd.ProcessState.ExitCode(); code != 125 || !strings.Contains(string(out), "overlaps the host's route to 10.88.0.0/24") || strings.Count(strings.TrimSpace(string(out)), "\n") != 0 {
+		t.Fatalf("run with the subnet routed elsewhere: exit %d, %q", code, out)
+	}
+	state, _ := os.ReadFile(filepath.Join(h.root, "networks", "bridge", "ipam.json"))
+	if strings.Contains(string(state), "10.88.") && !strings.Contains(string(state), `"allocations": {}`) {
+		t.Errorf("address left allocated: %s", state)
+	}
+	if files, _ := os.ReadDir(filepath.Join(h.root, "networks", "bridge", "files")); len(files) != 0 {
+		t.Errorf("network files left: %v", files)
+	}
+	if links, _ := exec.Command("ip", "-n", h.name, "-o", "link").Output(); strings.Contains(string(links), "bth") {
+		t.Errorf("veth left: %s", links)
+	}
+	if ps, _ := h.berth(t, "ps", "-aq").CombinedOutput(); strings.TrimSpace(string(ps)) != "" {
+		t.Errorf("records left: %q", ps)
+	}
+	checkNoLeaks(t, before)
+}
