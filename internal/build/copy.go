@@ -82,6 +82,10 @@ func (b *builder) add(st *stageState, c *instructions.AddCommand) (bool, error) 
 			urls++
 		}
 	}
+	sum, err := addChecksum(c)
+	if err != nil {
+		return false, err
+	}
 	a := copyArgs{sd: c.SourcesAndDest, chown: c.Chown, chmod: c.Chmod, add: true, text: commandText(c)}
 	switch {
 	case urls == 0:
@@ -93,6 +97,11 @@ func (b *builder) add(st *stageState, c *instructions.AddCommand) (bool, error) 
 	defer os.RemoveAll(dir)
 	if err != nil {
 		return false, err
+	}
+	if sum != nil {
+		if err := sum.verify(c.SourcePaths[0], filepath.Join(dir, names[0])); err != nil {
+			return false, err
+		}
 	}
 	a.sd.SourcePaths, a.from, a.add = names, downloaded+dir, false
 	return b.copyFiles(st, a)
