@@ -45,8 +45,10 @@ type Options struct {
 	// Unlisted leaves an untagged result a hidden step image (--output
 	// writes it elsewhere).
 	Unlisted bool
-	// Secrets are --secret's files by ID, for RUN --mount=type=secret.
-	Secrets map[string]string
+	// Secrets are --secret's files by ID, for RUN --mount=type=secret;
+	// EnvSecrets those given as env=, their values by ID.
+	Secrets    map[string]string
+	EnvSecrets map[string]string
 	// Pull pulls every FROM image, even one the store has (--pull).
 	Pull bool
 	// Labels are --label's, set on the image built.
@@ -76,6 +78,8 @@ type builder struct {
 	results map[int]string    // stage index -> image ID
 	step    int
 	total   int
+	// secretFiles hold env= secrets a RUN mounts as files.
+	secretFiles []string
 }
 
 // Build builds the image o describes and returns its ID.

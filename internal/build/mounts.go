@@ -135,18 +135,20 @@ func (b *builder) bindMount(m *instructions.Mount, target string) (spec.MountReq
 // secretMount binds --secret's file for its ID read-only at the target
 // (/run/secrets/ID by default), for this RUN only: it is left out of the
 // layer as every mount point is, and its contents stay out of the cache
-// key. A secret not given is skipped, or refused when required.
+// key. A secret not given is skipped, or refused when required; one
+// named with env= and no target is the RUN's environment instead
+// (secretEnv).
 func (b *builder) secretMount(m *instructions.Mount) (spec.MountRequest, bool, error) {
-	id := m.CacheID
-	if id == "" {
-		id = path.Base(m.Target)
-	}
-	src, ok := b.o.Secrets[id]
-	if !ok {
-		if m.Required {
-			return spec.MountRequest{}, false, errdefs.New(errdefs.ErrInvalidArgument, "secret %q is required: give it with --secret id=%s,src=FILE", id, id)
-		}
+	if !secretAsFile(m) {
 		return spec.MountRequest{}, false, nil
+	}
+	id := secretID(m)
+	src, ok, err := b.secretFile(id)
+	if err != nil || !ok {
+		if err == nil && m.Required {
+			err = missingSecret(id)
+		}
+		return spec.MountRequest{}, false, err
 	}
 	target := m.Target
 	if target == "" {

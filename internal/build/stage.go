@@ -240,9 +240,15 @@ func (b *builder) run(st *stageState, c *instructions.RunCommand) (bool, error) 
 	}
 	args := runArgs(c, st.shell)
 	mounts, mountKey, err := b.runMounts(st, c)
+	defer b.dropSecretFiles()
 	if err != nil {
 		return false, err
 	}
+	secretEnv, secretKey, err := b.secretEnv(c)
+	if err != nil {
+		return false, err
+	}
+	mountKey += secretKey
 	network := b.o.Network
 	if n := instructions.GetNetwork(c); n != "" && n != instructions.NetworkDefault {
 		network = string(n)
@@ -263,7 +269,7 @@ func (b *builder) run(st *stageState, c *instructions.RunCommand) (bool, error) 
 		}
 	}
 	empty := ""
-	mc := managed.Config{Cmd: args, Entrypoint: &empty, Env: b.runEnv(st), NetworkMode: network, Mounts: mounts}
+	mc := managed.Config{Cmd: args, Entrypoint: &empty, Env: append(b.runEnv(st), secretEnv...), NetworkMode: network, Mounts: mounts}
 	step, err := b.e.NewStep(st.image, mc)
 	if err != nil {
 		return false, err

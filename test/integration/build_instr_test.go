@@ -48,3 +48,67 @@ func TestBuildAddChecksum(t *testing.T) {
 		t.Errorf("--checksum of a local file: %+v", r)
 	}
 }
+
+// buildWithEnv runs berth build with extra environment variables (the
+// caller's, for --secret env=).
+func buildWithEnv(t *testing.T, env []string, stdin string, args ...string) result {
+	t.Helper()
+	cmd := berthCommand(append([]string{"build"}, args...)...)
+	cmd.Env = append(cmd.Env, env...)
+	cmd.Stdin = strings.NewReader(stdin)
+	return collect(t, cmd, "berth build")
+}
+
+// TestBuildSecretEnv: --secret id=X,env=VAR reads the caller's VAR; RUN
+// --mount=type=secret,env=NAME gives a secret (from the environment or a
+// file) as NAME to that RUN alone, with no file; an env= secret mounted as
+// a file reads the same. No trace of it in the image, its config or
+// history, nor on the host after; a changed value keeps the cache.
+func TestBuildSecretEnv(t *testing.T) {
+	needRoot(t)
+	base := cpImage(t)
+	file := filepath.Join(t.TempDir(), "ft")
+	writeHostFile(t, file, "filesecret", 0)
+	df := "FROM " + base + "\n" +
+		"RUN --mount=type=secret,id=tok,env=TOKEN sh -c 'echo ${#TOKEN} > /len; ls /run/secrets 2>/dev/null | wc -l > /files'\n" +
+		"RUN --mount=type=secret,id=tok wc -c < /run/secrets/tok > /len2\n" +
+		"RUN --mount=type=secret,id=ft,env=FT sh -c 'echo $FT | wc -c > /len3'\n" +
+		"RUN sh -c 'echo \"after:${TOKEN:-unset}\" > /after'\n"
+	build := func(value string) result {
+		t.Helper()
+		return buildWithEnv(t, []string{"I14A_TOK=" + value}, df, "--progress", "plain", "--network", "none",
+			"--secret", "id=tok,env=I14A_TOK", "--secret", "id=ft,src="+file, "-t", "built:secretenv", "-")
+	}
+	r := build("s3cr3t-value")
+	t.Cleanup(func() { berth(t, "", "rmi", "-f", "built:secretenv") })
+	if r.code != 0 {
+		t.Fatalf("build: %+v", r)
+	}
+	got := mustBerth(t, "run", "--rm", "--network", "none", "built:secretenv", "sh", "-c",
+		"cat /len /files /len2 /len3 /after; find / -xdev -type f ! -path '/proc/*' | xargs grep -l -e s3cr3t -e filesecret | wc -l")
+	if got != "12\n0\n12\n11\nafter:unset\n0\n" {
+		t.Errorf("in the image: %q (want the lengths, no /run/secrets, no RUN after seeing it, no file holding it)", got)
+	}
+	for _, out := range []string{mustBerth(t, "image", "inspect", "built:secretenv"), mustBerth(t, "history", "--no-trunc", "built:secretenv")} {
+		if strings.Contains(out, "s3cr3t") || strings.Contains(out, "filesecret") {
+			t.Errorf("the secret is in the image's config or history:\n%s", out)
+		}
+	}
+	if strings.Contains(r.stderr, "s3cr3t") {
+		t.Errorf("the secret is in the progress:\n%s", r.stderr)
+	}
+	if r := build("changed-value"); r.code != 0 || strings.Count(r.stderr, "CACHED") != 4 {
+		t.Errorf("a changed secret value missed the cache: %+v", r)
+	}
+	if left, _ := filepath.Glob(filepath.Join(stateRoot, ".build-secret-*")); len(left) != 0 {
+		t.Errorf("secret files left: %v", left)
+	}
+	r = buildWithEnv(t, nil, df, "-q", "--network", "none", "--secret", "id=tok,env=I14A_UNSET", "-")
+	if r.code != 125 || !strings.Contains(r.stderr, "the environment has no I14A_UNSET") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Errorf("an unset variable: %+v", r)
+	}
+	r = buildWithEnv(t, nil, "FROM "+base+"\nRUN --mount=type=secret,id=none,env=X,required true\n", "-q", "--network", "none", "-")
+	if r.code != 125 || !strings.Contains(r.stderr, `secret "none" is required`) {
+		t.Errorf("a required env secret missing: %+v", r)
+	}
+}
