@@ -2,6 +2,7 @@ package integration
 
 import (
 	"crypto/sha256"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -110,5 +111,65 @@ func TestBuildSecretEnv(t *testing.T) {
 	r = buildWithEnv(t, nil, "FROM "+base+"\nRUN --mount=type=secret,id=none,env=X,required true\n", "-q", "--network", "none", "-")
 	if r.code != 125 || !strings.Contains(r.stderr, `secret "none" is required`) {
 		t.Errorf("a required env secret missing: %+v", r)
+	}
+}
+
+// TestBuildCopyLink: COPY --link's files are a layer of their own: over a
+// directory the base has, the base's other files stay; after the base
+// image changes, the step is CACHED and its layer is the same one (its key
+// has no parent), while a plain COPY is made again; ADD --link and
+// --chown by name work too.
+func TestBuildCopyLink(t *testing.T) {
+	needRoot(t)
+	base := cpImage(t)
+	t.Cleanup(func() { berth(t, "", "rmi", "-f", "linkbase:1", "built:link") })
+	makeBase := func(marker string) {
+		t.Helper()
+		df := "FROM " + base + "\nRUN mkdir -p /opt/data && echo kept > /opt/data/keep && echo " + marker + " > /marker\n"
+		if r := berth(t, df, "build", "-q", "--network", "none", "-t", "linkbase:1", "-"); r.code != 0 {
+			t.Fatalf("base: %+v", r)
+		}
+	}
+	ctx := buildContext(t, map[string]string{
+		"Dockerfile":  "FROM linkbase:1\nCOPY --link files/ /opt/data/\nADD --link --chown=app:wheel one.txt /home/app/\nCOPY plain.txt /plain\n",
+		"files/a.txt": "a\n",
+		"files/b.txt": "b\n",
+		"one.txt":     "one\n",
+		"plain.txt":   "plain\n",
+	})
+	build := func() result {
+		t.Helper()
+		r := berth(t, "", "build", "--progress", "plain", "--network", "none", "-t", "built:link", ctx)
+		if r.code != 0 {
+			t.Fatalf("build: %+v", r)
+		}
+		return r
+	}
+	check := func(marker string) {
+		t.Helper()
+		got := mustBerth(t, "run", "--rm", "--network", "none", "built:link", "sh", "-c",
+			"cat /opt/data/keep /opt/data/a.txt /opt/data/b.txt /marker /plain; stat -c '%u:%g' /home/app/one.txt; stat -c %a /")
+		if want := "kept\na\nb\n" + marker + "\nplain\n1000:10\n755\n"; got != want {
+			t.Errorf("in the image: %q, want %q", got, want)
+		}
+	}
+	makeBase("v1")
+	build()
+	check("v1")
+	var v []struct{ RootFS struct{ Layers []string } }
+	json.Unmarshal([]byte(mustBerth(t, "image", "inspect", "built:link")), &v)
+	linkLayers := v[0].RootFS.Layers[len(v[0].RootFS.Layers)-3 : len(v[0].RootFS.Layers)-1]
+
+	makeBase("v2")
+	r := build()
+	check("v2")
+	// The two --link steps cached; the plain COPY made again.
+	if strings.Count(r.stderr, "CACHED") != 2 || !strings.Contains(r.stderr, "COPY plain.txt /plain\n#4 DONE") {
+		t.Errorf("after the base changed, want the --link steps CACHED and the plain COPY made:\n%s", r.stderr)
+	}
+	v = nil
+	json.Unmarshal([]byte(mustBerth(t, "image", "inspect", "built:link")), &v)
+	if got := v[0].RootFS.Layers[len(v[0].RootFS.Layers)-3 : len(v[0].RootFS.Layers)-1]; !slices.Equal(got, linkLayers) {
+		t.Errorf("the --link layers changed with the base: %v, were %v", got, linkLayers)
 	}
 }
