@@ -78,8 +78,11 @@ type builder struct {
 	results map[int]string    // stage index -> image ID
 	step    int
 	total   int
-	// secretFiles hold env= secrets a RUN mounts as files.
-	secretFiles []string
+	// afterStep undoes what a RUN's mounts needed (secret files, roots
+	// mounted for binds), last first; bindFroms are the binds from a
+	// stage or image still to mount once the RUN is not cached.
+	afterStep []func()
+	bindFroms []bindFrom
 }
 
 // Build builds the image o describes and returns its ID.
@@ -216,7 +219,7 @@ func (b *builder) stageIndex(s string) int {
 }
 
 // needed lists the stages target depends on (FROM a stage, COPY
-// --from=stage), target last, each once, in order: others are skipped.
+// --from=stage, RUN --mount=from=stage), target last, each once, in order: others are skipped.
 func (b *builder) needed(target int) []int {
 	seen := map[int]bool{}
 	var order []int
@@ -231,8 +234,8 @@ func (b *builder) needed(target int) []int {
 			visit(j)
 		}
 		for _, c := range st.Commands {
-			if cp, ok := c.(*instructions.CopyCommand); ok && cp.From != "" {
-				if j := b.stageIndex(cp.From); j >= 0 && j < i {
+			for _, from := range stageRefs(c) {
+				if j := b.stageIndex(from); j >= 0 && j < i {
 					visit(j)
 				}
 			}

@@ -41,7 +41,7 @@ func (b *builder) runMounts(st *stageState, c *instructions.RunCommand) ([]spec.
 			reqs = append(reqs, spec.MountRequest{Type: spec.MountTmpfs, Destination: target})
 			keys = append(keys, "tmpfs "+target)
 		case instructions.MountTypeBind:
-			req, digest, err := b.bindMount(m, target)
+			req, digest, err := b.bindMount(st, m, target)
 			if err != nil {
 				return nil, "", err
 			}
@@ -101,10 +101,11 @@ func (b *builder) cacheMount(m *instructions.Mount, target string) (string, erro
 }
 
 // bindMount binds a path of the context (read-only unless rw), resolved
-// inside it; its digest is that of the files, as COPY's.
-func (b *builder) bindMount(m *instructions.Mount, target string) (spec.MountRequest, string, error) {
+// inside it; its digest is that of the files, as COPY's. One from= a
+// stage or image is bindFromMount's.
+func (b *builder) bindMount(st *stageState, m *instructions.Mount, target string) (spec.MountRequest, string, error) {
 	if m.From != "" {
-		return spec.MountRequest{}, "", errdefs.New(errdefs.ErrInvalidArgument, "RUN --mount=type=bind,from=%s is not supported by berth build yet (binds from the context are)", m.From)
+		return b.bindFromMount(st, m, target)
 	}
 	if b.o.Context == "" {
 		return spec.MountRequest{}, "", errdefs.New(errdefs.ErrInvalidArgument, "RUN --mount=type=bind needs a build context: berth build - has none")

@@ -39,7 +39,7 @@ func secretAsFile(m *instructions.Mount) bool {
 // for one given as env=, its value written to a file of its own (mode
 // 0400) in the run root (a tmpfs where it is /run; a file, which the
 // collection of stale container state passes over), removed when the
-// step ends (dropSecretFiles).
+// step ends (stepDone).
 func (b *builder) secretFile(id string) (string, bool, error) {
 	if src, ok := b.o.Secrets[id]; ok {
 		return src, true, nil
@@ -55,7 +55,8 @@ func (b *builder) secretFile(id string) (string, bool, error) {
 	if err != nil {
 		return "", false, fmt.Errorf("secret %s: %w", id, err)
 	}
-	b.secretFiles = append(b.secretFiles, f.Name())
+	name := f.Name()
+	b.afterStep = append(b.afterStep, func() { _ = os.Remove(name) })
 	if err = f.Chmod(0o400); err == nil {
 		_, err = io.WriteString(f, v)
 	}
@@ -66,14 +67,6 @@ func (b *builder) secretFile(id string) (string, bool, error) {
 		return "", false, fmt.Errorf("secret %s: %w", id, err)
 	}
 	return f.Name(), true, nil
-}
-
-// dropSecretFiles removes the files secretFile wrote for a step.
-func (b *builder) dropSecretFiles() {
-	for _, f := range b.secretFiles {
-		_ = os.Remove(f)
-	}
-	b.secretFiles = nil
 }
 
 // secretValue is a secret's contents: --secret's file read, or its env=

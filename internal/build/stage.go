@@ -240,7 +240,7 @@ func (b *builder) run(st *stageState, c *instructions.RunCommand) (bool, error) 
 	}
 	args := runArgs(c, st.shell)
 	mounts, mountKey, err := b.runMounts(st, c)
-	defer b.dropSecretFiles()
+	defer b.stepDone()
 	if err != nil {
 		return false, err
 	}
@@ -267,6 +267,9 @@ func (b *builder) run(st *stageState, c *instructions.RunCommand) (bool, error) 
 				return true, nil
 			}
 		}
+	}
+	if err := b.mountBindFroms(mounts); err != nil {
+		return false, err
 	}
 	empty := ""
 	mc := managed.Config{Cmd: args, Entrypoint: &empty, Env: append(b.runEnv(st), secretEnv...), NetworkMode: network, Mounts: mounts}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -171,5 +172,65 @@ func TestBuildCopyLink(t *testing.T) {
 	json.Unmarshal([]byte(mustBerth(t, "image", "inspect", "built:link")), &v)
 	if got := v[0].RootFS.Layers[len(v[0].RootFS.Layers)-3 : len(v[0].RootFS.Layers)-1]; !slices.Equal(got, linkLayers) {
 		t.Errorf("the --link layers changed with the base: %v, were %v", got, linkLayers)
+	}
+}
+
+// TestBuildBindFrom: RUN --mount=type=bind,from= a stage (needed by the
+// target only through the bind) or an image, at a source path or whole;
+// read-only by default, rw writes thrown away; the source's identity is in
+// the key (a changed stage re-runs the RUN); nothing mounted or left after,
+// and a missing source path is one line.
+func TestBuildBindFrom(t *testing.T) {
+	needRoot(t)
+	base := cpImage(t)
+	df := "FROM " + base + " AS tools\nARG V=1\nRUN mkdir -p /tools && echo 'echo tool-ran' > /tools/t.sh && echo data$V > /tools/d\n\n" +
+		"FROM " + base + "\n" +
+		"RUN --mount=type=bind,from=tools,source=/tools,target=/mnt/tools sh -c 'sh /mnt/tools/t.sh > /out && cat /mnt/tools/d >> /out'\n" +
+		"RUN --mount=type=bind,from=tools,target=/mnt/root,rw sh -c 'echo scribble > /mnt/root/tools/d && cat /mnt/root/tools/d > /rw'\n" +
+		"RUN --mount=type=bind,from=tools,source=tools,target=/mnt/ro sh -c 'touch /mnt/ro/x 2>/dev/null && echo writable > /ro || echo readonly > /ro'\n" +
+		"RUN --mount=type=bind,from=tools,source=/tools/d,target=/after cat /after > /after-rw\n" +
+		"RUN --mount=type=bind,from=" + base + ",source=/bin,target=/bb /bb/busybox echo image-bound > /img\n"
+	ctx := buildContext(t, map[string]string{"Dockerfile": df})
+	t.Cleanup(func() { berth(t, "", "rmi", "-f", "built:bindfrom") })
+	build := func(v string) string {
+		t.Helper()
+		r := berth(t, "", "build", "-q", "--network", "none", "--build-arg", "V="+v, "-t", "built:bindfrom", ctx)
+		if r.code != 0 {
+			t.Fatalf("build: %+v", r)
+		}
+		return strings.TrimSpace(r.stdout)
+	}
+	check := func(v string) {
+		t.Helper()
+		got := mustBerth(t, "run", "--rm", "--network", "none", "built:bindfrom", "sh", "-c", "cat /out /rw /ro /after-rw /img; ls /mnt /after /bb 2>&1 | grep -c 'No such'")
+		if want := "tool-ran\ndata" + v + "\nscribble\nreadonly\ndata" + v + "\nimage-bound\n3\n"; got != want {
+			t.Errorf("in the image: %q, want %q", got, want)
+		}
+	}
+	first := build("1")
+	check("1")
+	if again := build("1"); again != first {
+		t.Errorf("a rebuild with nothing changed: %s, was %s", again, first)
+	}
+	if changed := build("2"); changed == first {
+		t.Error("a changed source stage kept the image")
+	}
+	check("2")
+	if ps := mustBerth(t, "ps", "-aq"); ps != "" {
+		t.Errorf("containers left: %q", ps)
+	}
+	mounts, _ := os.ReadFile("/proc/self/mountinfo")
+	if strings.Contains(string(mounts), storeRoot) {
+		t.Error("a mount of the build is left")
+	}
+	if left, _ := filepath.Glob(filepath.Join(storeRoot, "build", "bind-*")); len(left) != 0 {
+		t.Errorf("bind directories left: %v", left)
+	}
+	r := berth(t, "FROM "+base+" AS s\nFROM "+base+"\nRUN --mount=type=bind,from=s,source=/nope,target=/x true\n", "build", "-q", "--network", "none", "-")
+	if r.code == 0 || !strings.Contains(r.stderr, `"nope" not found in s`) || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
+		t.Errorf("a missing source: %+v", r)
+	}
+	if ps := mustBerth(t, "ps", "-aq"); ps != "" {
+		t.Errorf("containers left after a missing source: %q", ps)
 	}
 }
