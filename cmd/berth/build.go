@@ -25,7 +25,7 @@ type buildFlags struct {
 	file, target, iidfile, progress, network string
 	output                                   string
 	tags, buildArgs, labels, secrets         []string
-	quiet, noCache, pull                     bool
+	quiet, noCache, pull, squash             bool
 }
 
 func newBuildCommand(g *globalOptions) *cobra.Command {
@@ -59,6 +59,7 @@ func newBuildCommand(g *globalOptions) *cobra.Command {
 	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR")
 	fl.BoolVar(&f.pull, "pull", false, "pull every FROM image, even one already here")
 	fl.StringArrayVar(&f.labels, "label", nil, "set a label on the image (KEY=VALUE)")
+	fl.BoolVar(&f.squash, "squash", false, "merge the layers the build adds on its base image into one")
 	return cmd
 }
 
@@ -81,7 +82,7 @@ func (f *buildFlags) request(g *globalOptions, path string, stdin io.Reader) (*b
 	var err error
 	req := &buildreq.Request{Root: g.root, Runroot: g.runroot, StorageDriver: g.storageDriver, Tags: f.tags,
 		Target: f.target, NoCache: f.noCache, Quiet: f.quiet, Network: f.network, IIDFile: f.iidfile, BuildArgs: map[string]string{}}
-	req.Pull = f.pull
+	req.Pull, req.Squash = f.pull, f.squash
 	if req.Secrets, req.EnvSecrets, err = parseSecrets(f.secrets); err != nil {
 		return nil, err
 	}

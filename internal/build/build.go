@@ -53,6 +53,9 @@ type Options struct {
 	Pull bool
 	// Labels are --label's, set on the image built.
 	Labels map[string]string
+	// Squash merges the layers the build added on the target stage's
+	// base into one (--squash).
+	Squash bool
 	// Network is RUN's network: bridge (default), none or host.
 	Network string
 	// Progress receives one line per step and RUN's output; nil: none
@@ -129,6 +132,11 @@ func Build(ctx context.Context, e *engine.Engine, o Options) (*Result, error) {
 	}
 	if id, err = b.labels(id); err != nil {
 		return nil, err
+	}
+	if o.Squash {
+		if id, err = b.squash(target, id); err != nil {
+			return nil, err
+		}
 	}
 	if len(o.Tags) > 0 || !o.Unlisted {
 		if err := store.Promote(id, o.Tags); err != nil {

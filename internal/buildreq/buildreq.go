@@ -37,4 +37,6 @@ type Request struct {
 	// tagged.
 	OutputFile string
 	Labels     map[string]string
+	// Squash is --squash: the layers the build adds merged into one.
+	Squash bool
 }

@@ -234,3 +234,79 @@ func TestBuildBindFrom(t *testing.T) {
 		t.Errorf("containers left after a missing source: %q", ps)
 	}
 }
+
+// imageFile is an image's stored config: its history and layers.
+func imageFile(t *testing.T, id string) (history []struct {
+	EmptyLayer bool   `json:"empty_layer"`
+	CreatedBy  string `json:"created_by"`
+	Comment    string `json:"comment"`
+}, diffIDs []string) {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(storeRoot, "images", "blobs", "sha256", strings.TrimPrefix(id, "sha256:")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cf struct {
+		History []struct {
+			EmptyLayer bool   `json:"empty_layer"`
+			CreatedBy  string `json:"created_by"`
+			Comment    string `json:"comment"`
+		}
+		RootFS struct {
+			DiffIDs []string `json:"diff_ids"`
+		} `json:"rootfs"`
+	}
+	if err := json.Unmarshal(raw, &cf); err != nil {
+		t.Fatal(err)
+	}
+	return cf.History, cf.RootFS.DiffIDs
+}
+
+// TestBuildSquash: --squash keeps the base image's layers and merges the
+// build's into one, deletions applied (a base file removed stays removed,
+// a directory made, removed and made again holds only its last files);
+// every step's history entry is kept as empty_layer, with one entry for
+// the merged layer; the config is the build's; a rebuild gives the same
+// image, and a build without --squash keeps its layers.
+func TestBuildSquash(t *testing.T) {
+	needRoot(t)
+	base := cpImage(t)
+	df := "FROM " + base + "\n" +
+		"RUN echo one > /one && rm /bin/ls && mkdir /d && echo x > /d/x && ln /d/x /keep\n" +
+		"RUN echo two > /two && rm -r /d && rm /one && echo changed > /keep2\n" +
+		"RUN mkdir /d && echo y > /d/y\n" +
+		"ENV A=1\n"
+	t.Cleanup(func() { berth(t, "", "rmi", "-f", "built:squash", "built:nosquash") })
+	r := berth(t, df, "build", "-q", "--network", "none", "--squash", "-t", "built:squash", "-")
+	if r.code != 0 {
+		t.Fatalf("build: %+v", r)
+	}
+	id := strings.TrimSpace(r.stdout)
+	baseHist, baseLayers := imageFile(t, imageID(t, base))
+	hist, layers := imageFile(t, id)
+	if len(layers) != len(baseLayers)+1 || !slices.Equal(layers[:len(baseLayers)], baseLayers) {
+		t.Errorf("layers %v, base's %v: want the base's and one more", layers, baseLayers)
+	}
+	nonEmpty := 0
+	for _, h := range hist {
+		if !h.EmptyLayer {
+			nonEmpty++
+		}
+	}
+	if len(hist) != len(baseHist)+5 || nonEmpty != len(layers) || !hist[len(hist)-2].EmptyLayer || !strings.HasPrefix(hist[len(hist)-1].Comment, "merge sha256:") ||
+		!strings.Contains(hist[len(baseHist)].CreatedBy, "echo one") {
+		t.Errorf("history %+v", hist)
+	}
+	got := mustBerth(t, "run", "--rm", "--network", "none", "built:squash", "sh", "-c",
+		"cat /two /d/y /keep /keep2; echo A=$A; ls /one /bin/ls /d/x 2>&1 | grep -c 'No such'")
+	if got != "two\ny\nx\nchanged\nA=1\n3\n" {
+		t.Errorf("in the squashed image: %q", got)
+	}
+	if again := strings.TrimSpace(berth(t, df, "build", "-q", "--network", "none", "--squash", "-").stdout); again != id {
+		t.Errorf("a rebuild: %s, was %s", again, id)
+	}
+	r = berth(t, df, "build", "-q", "--network", "none", "-t", "built:nosquash", "-")
+	if _, l := imageFile(t, strings.TrimSpace(r.stdout)); len(l) != len(baseLayers)+3 {
+		t.Errorf("without --squash: %d layers, want %d", len(l), len(baseLayers)+3)
+	}
+}
