@@ -157,6 +157,11 @@ func TestBuildCopyLink(t *testing.T) {
 	makeBase("v1")
 	build()
 	check("v1")
+	// The first base and image are left unnamed by the second build.
+	for _, ref := range []string{"linkbase:1", "built:link"} {
+		id := imageID(t, ref)
+		t.Cleanup(func() { berth(t, "", "rmi", "-f", id) })
+	}
 	var v []struct{ RootFS struct{ Layers []string } }
 	json.Unmarshal([]byte(mustBerth(t, "image", "inspect", "built:link")), &v)
 	linkLayers := v[0].RootFS.Layers[len(v[0].RootFS.Layers)-3 : len(v[0].RootFS.Layers)-1]
@@ -209,6 +214,7 @@ func TestBuildBindFrom(t *testing.T) {
 	}
 	first := build("1")
 	check("1")
+	t.Cleanup(func() { berth(t, "", "rmi", "-f", first) })
 	if again := build("1"); again != first {
 		t.Errorf("a rebuild with nothing changed: %s, was %s", again, first)
 	}
