@@ -315,4 +315,19 @@ func TestBuildSquash(t *testing.T) {
 	if _, l := imageFile(t, strings.TrimSpace(r.stdout)); len(l) != len(baseLayers)+3 {
 		t.Errorf("without --squash: %d layers, want %d", len(l), len(baseLayers)+3)
 	}
+	// FROM an earlier stage: that stage's layers are the base's.
+	r = berth(t, "FROM "+base+" AS b\nRUN echo b > /b\nFROM b\nRUN echo c > /c\nRUN rm /b\n", "build", "-q", "--network", "none", "--squash", "-t", "built:squash2", "-")
+	t.Cleanup(func() { berth(t, "", "rmi", "-f", "built:squash2") })
+	if _, l := imageFile(t, strings.TrimSpace(r.stdout)); r.code != 0 || len(l) != len(baseLayers)+2 {
+		t.Errorf("FROM a stage: %+v, %d layers, want %d", r, len(l), len(baseLayers)+2)
+	}
+	if got := mustBerth(t, "run", "--rm", "--network", "none", "built:squash2", "sh", "-c", "cat /c; ls /b 2>&1 | grep -c 'No such'"); got != "c\n1\n" {
+		t.Errorf("FROM a stage, squashed: %q", got)
+	}
+	// FROM scratch: one layer, --link steps too.
+	ctx := buildContext(t, map[string]string{"Dockerfile": "FROM scratch\nCOPY --link a /a\nCOPY b /b\n", "a": "a\n", "b": "b\n"})
+	r = berth(t, "", "build", "-q", "--network", "none", "--squash", "--output", "type=oci,dest="+filepath.Join(t.TempDir(), "o.tar"), ctx)
+	if _, l := imageFile(t, strings.TrimSpace(r.stdout)); r.code != 0 || len(l) != 1 {
+		t.Errorf("FROM scratch: %+v, %d layers, want 1", r, len(l))
+	}
 }
