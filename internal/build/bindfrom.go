@@ -1,6 +1,7 @@
 package build
 
 import (
+	"errors"
 	"os"
 	"path"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/berth-runtime/berth/internal/managed"
@@ -93,6 +95,9 @@ func (b *builder) mountSourceRoot(p bindFrom) (string, error) {
 	}
 	b.afterStep = append(b.afterStep, func() { _ = os.Remove(dir) })
 	unmount, err := step.MountRoot(dir)
+	if errors.Is(err, unix.EPERM) {
+		return "", errdefs.New(errdefs.ErrInvalidArgument, "RUN --mount=type=bind,from=%s: berth mounts the source's root on the host, which needs root: copy what the RUN needs with COPY --from=%s instead", p.from, p.from)
+	}
 	if err != nil {
 		return "", err
 	}
