@@ -96,7 +96,7 @@ func (b *builder) mountSourceRoot(p bindFrom) (string, error) {
 	b.afterStep = append(b.afterStep, func() { _ = os.Remove(dir) })
 	unmount, err := step.MountRoot(dir)
 	if errors.Is(err, unix.EPERM) {
-		return "", errdefs.New(errdefs.ErrInvalidArgument, "RUN --mount=type=bind,from=%s: berth mounts the source's root on the host, which needs root: copy what the RUN needs with COPY --from=%s instead", p.from, p.from)
+		return "", errdefs.New(errdefs.ErrInvalidArgument, "RUN --mount=type=bind,from=%s: mounting the source's root is not permitted here: copy what the RUN needs with COPY --from=%s instead", p.from, p.from)
 	}
 	if err != nil {
 		return "", err
