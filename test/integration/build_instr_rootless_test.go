@@ -41,6 +41,12 @@ func TestBuildInstrRootless(t *testing.T) {
 	if r := u.berth(t, "ps", "-aq"); r.code != 0 || r.stdout != "" {
 		t.Errorf("containers left: %+v", r)
 	}
+	if left, _ := filepath.Glob(filepath.Join(u.home, ".local", "share", "berth", "build", "bind-*")); len(left) != 0 {
+		t.Errorf("bind directories left: %v", left)
+	}
+	if left, _ := filepath.Glob(filepath.Join(u.home, ".local", "share", "berth", "build")); len(left) != 1 {
+		t.Errorf("the build directory is not where the test looks: %v", left)
+	}
 	mounts, _ := os.ReadFile("/proc/self/mountinfo")
 	if strings.Contains(string(mounts), u.home) {
 		t.Error("a mount of the build is left")
