@@ -227,7 +227,8 @@ func (b *builder) stageIndex(s string) int {
 }
 
 // needed lists the stages target depends on (FROM a stage, COPY
-// --from=stage, RUN --mount=from=stage), target last, each once, in order: others are skipped.
+// --from=stage, RUN --mount=from=stage), target last, each once, in
+// order: others are skipped.
 func (b *builder) needed(target int) []int {
 	seen := map[int]bool{}
 	var order []int

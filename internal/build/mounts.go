@@ -153,7 +153,7 @@ func (b *builder) secretMount(m *instructions.Mount) (spec.MountRequest, bool, e
 	}
 	target := m.Target
 	if target == "" {
-		target = "/run/secrets/" + id
+		target = "/run/secrets/" + path.Base(id) // as BuildKit
 	}
 	return spec.MountRequest{Type: spec.MountBind, Source: src, Destination: path.Clean("/" + target), ReadOnly: true}, true, nil
 }
