@@ -110,19 +110,10 @@ func (s *Step) MountRoot(dir string) (func(), error) {
 	return func() { _ = unix.Unmount(dir, unix.MNT_DETACH) }, nil
 }
 
-// attachRoot attaches f's tree at dir: the detached overlay itself, or a
-// clone of a root that is a plain directory (--storage-driver vfs).
+// attachRoot attaches f's tree, the detached overlay, at dir. (A build
+// runs on the overlay driver: a vfs copy has no layer to diff.)
 func attachRoot(f *os.File, dir string) error {
-	err := unix.MoveMount(int(f.Fd()), "", unix.AT_FDCWD, dir, unix.MOVE_MOUNT_F_EMPTY_PATH)
-	if err == nil {
-		return nil
-	}
-	fd, cerr := unix.OpenTree(int(f.Fd()), "", unix.OPEN_TREE_CLONE|unix.OPEN_TREE_CLOEXEC|unix.AT_EMPTY_PATH|unix.AT_RECURSIVE)
-	if cerr != nil {
-		return fmt.Errorf("mount the root at %s: %w", dir, err)
-	}
-	defer unix.Close(fd)
-	if err := unix.MoveMount(fd, "", unix.AT_FDCWD, dir, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+	if err := unix.MoveMount(int(f.Fd()), "", unix.AT_FDCWD, dir, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
 		return fmt.Errorf("mount the root at %s: %w", dir, err)
 	}
 	return nil
