@@ -29,9 +29,14 @@ type Request struct {
 	Pull           bool
 	// Secrets are --secret id=ID,src=FILE: absolute host paths by ID.
 	Secrets map[string]string
+	// EnvSecrets are --secret id=ID,env=VAR: the variable's value by ID,
+	// read by berth from its environment.
+	EnvSecrets map[string]string
 	// OutputFile is --output type=oci|docker,dest=FILE: the image is
 	// written there, and kept only as a build step (not listed) unless
 	// tagged.
 	OutputFile string
 	Labels     map[string]string
+	// Squash is --squash: the layers the build adds merged into one.
+	Squash bool
 }
