@@ -4,7 +4,6 @@ import (
 	"errors"
 	"os"
 	"path"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -89,12 +88,7 @@ func (b *builder) mountSourceRoot(p bindFrom) (string, error) {
 		return "", err
 	}
 	b.afterStep = append(b.afterStep, func() { _ = step.Remove() })
-	dir, err := os.MkdirTemp(filepath.Join(b.e.Root, "build"), "bind-")
-	if err != nil {
-		return "", err
-	}
-	b.afterStep = append(b.afterStep, func() { _ = os.Remove(dir) })
-	unmount, err := step.MountRoot(dir)
+	dir, unmount, err := step.MountRoot()
 	if errors.Is(err, unix.EPERM) {
 		return "", errdefs.New(errdefs.ErrInvalidArgument, "RUN --mount=type=bind,from=%s: mounting the source's root is not permitted here: copy what the RUN needs with COPY --from=%s instead", p.from, p.from)
 	}

@@ -10,8 +10,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestBuildAddChecksum: ADD --checksum takes a URL whose contents have
@@ -330,4 +333,96 @@ func TestBuildSquash(t *testing.T) {
 	if _, l := imageFile(t, strings.TrimSpace(r.stdout)); r.code != 0 || len(l) != 1 {
 		t.Errorf("FROM scratch: %+v, %d layers, want 1", r, len(l))
 	}
+}
+
+// TestBuildBindFromKilled: a build killed with SIGKILL during a RUN that
+// binds another stage's root leaves that root attached on the host; the
+// next berth command detaches it and removes its directory and lock.
+func TestBuildBindFromKilled(t *testing.T) {
+	needRoot(t)
+	base := cpImage(t)
+	cmd := berthCommand("build", "--no-cache", "--network", "none", "-")
+	// The RUN's output, not the step's line: it has read the bound root.
+	cmd.Stdin = strings.NewReader("FROM " + base + " AS tools\nRUN echo bound-$((6*7)) > /t\n\nFROM " + base +
+		"\nRUN --mount=type=bind,from=tools,target=/mnt/tools sh -c 'cat /mnt/tools/t && sleep 60'\n")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		// On a failure: berth-build first, which berth's death would
+		// leave running.
+		for _, pid := range childrenOf(cmd.Process.Pid) {
+			_ = unix.Kill(pid, unix.SIGKILL)
+		}
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}()
+	roots := filepath.Join(storeRoot, "build", "roots")
+	var log strings.Builder
+	buf := make([]byte, 4096)
+	for !strings.Contains(log.String(), "bound-42") {
+		n, err := stderr.Read(buf)
+		log.Write(buf[:n])
+		if err != nil {
+			t.Fatalf("build ended before its RUN: %s", log.String())
+		}
+	}
+	attached := func() bool {
+		b, _ := os.ReadFile("/proc/self/mountinfo")
+		return strings.Contains(string(b), roots+"/root-")
+	}
+	if !attached() {
+		t.Fatalf("no step root attached under %s while the RUN runs", roots)
+	}
+	helper := childOf(t, cmd.Process.Pid)
+	if err := unix.Kill(helper, unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.ReadAll(stderr)
+	_ = cmd.Wait()
+	if !attached() {
+		t.Fatal("the killed build's step root is not attached: the test shows nothing")
+	}
+	mustBerth(t, "ps", "-a")
+	if attached() {
+		t.Error("the next command left the killed build's step root attached")
+	}
+	if ents, _ := os.ReadDir(roots); len(ents) != 0 {
+		t.Errorf("left in %s: %v", roots, ents)
+	}
+	// The killed build's step containers stay as stopped ones (their
+	// records are not --rm's: a step's layer is read after its run);
+	// removed here so that later tests count from nothing.
+	if ps := strings.Fields(mustBerth(t, "ps", "-aq")); len(ps) > 0 {
+		mustBerth(t, append([]string{"rm", "-f"}, ps...)...)
+	}
+}
+
+// childOf is the one child process of pid (berth-build, of berth build).
+func childOf(t *testing.T, pid int) int {
+	t.Helper()
+	children := childrenOf(pid)
+	if len(children) == 0 {
+		t.Fatalf("berth (%d) has no child", pid)
+	}
+	return children[0]
+}
+
+// childrenOf lists pid's child processes.
+func childrenOf(pid int) []int {
+	var pids []int
+	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
+	for _, f := range tasks {
+		b, _ := os.ReadFile(f)
+		for _, field := range strings.Fields(string(b)) {
+			if n, err := strconv.Atoi(field); err == nil {
+				pids = append(pids, n)
+			}
+		}
+	}
+	return pids
 }
