@@ -55,7 +55,7 @@ func newBuildCommand(g *globalOptions) *cobra.Command {
 	fl.BoolVar(&f.noCache, "no-cache", false, "do not use the build cache")
 	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, plain, quiet")
 	fl.StringVar(&f.network, "network", "bridge", "RUN's network: bridge, none or host")
-	fl.StringVarP(&f.output, "output", "o", "", "write the image to a file instead of the store: type=oci|docker,dest=FILE")
+	fl.StringVarP(&f.output, "output", "o", "", "write the result instead of storing the image: type=oci|docker,dest=FILE (an image archive), type=local,dest=DIR or DIR (the files), type=tar,dest=FILE|- (the files as a tar)")
 	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret file for RUN --mount=type=secret: id=ID,src=FILE")
 	fl.BoolVar(&f.pull, "pull", false, "pull every FROM image, even one already here")
 	fl.StringArrayVar(&f.labels, "label", nil, "set a label on the image (KEY=VALUE)")
@@ -86,7 +86,7 @@ func (f *buildFlags) request(g *globalOptions, path string, stdin io.Reader) (*b
 		return nil, err
 	}
 	if f.output != "" {
-		if req.OutputFile, err = parseOutput(f.output); err != nil {
+		if req.OutputFile, req.Export, err = parseOutput(f.output, f.quiet); err != nil {
 			return nil, err
 		}
 	}
@@ -182,27 +182,6 @@ func runBuildHelper(req *buildreq.Request) error {
 		return errdefs.Exit{Code: ee.ExitCode()}
 	}
 	return err
-}
-
-// parseOutput takes --output type=oci|docker,dest=FILE (both write the
-// same archive, a docker save one that is also an OCI layout).
-func parseOutput(s string) (string, error) {
-	typ, dest := "", ""
-	for _, kv := range strings.Split(s, ",") {
-		k, v, _ := strings.Cut(kv, "=")
-		switch k {
-		case "type":
-			typ = v
-		case "dest":
-			dest = v
-		default:
-			return "", errdefs.New(errdefs.ErrInvalidArgument, "invalid --output %q: unknown key %q (type=oci|docker,dest=FILE)", s, k)
-		}
-	}
-	if (typ != "oci" && typ != "docker") || dest == "" || dest == "-" {
-		return "", errdefs.New(errdefs.ErrInvalidArgument, "invalid --output %q: berth writes type=oci or type=docker to a file: type=oci,dest=FILE", s)
-	}
-	return filepath.Abs(dest)
 }
 
 // isTarHead says whether standard input starts a tar archive (gzip or

@@ -33,5 +33,15 @@ type Request struct {
 	// written there, and kept only as a build step (not listed) unless
 	// tagged.
 	OutputFile string
-	Labels     map[string]string
+	// Export is --output type=local|tar: the final stage's files, not an
+	// image; nothing is stored but the build's steps.
+	Export *Export
+	Labels map[string]string
+}
+
+// Export is where --output type=local|tar writes the final stage's
+// files: Dest is a directory (local), a file, or "-" for standard
+// output (tar). berth has checked it.
+type Export struct {
+	Type, Dest string
 }
