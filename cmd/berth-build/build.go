@@ -43,6 +43,15 @@ func runBuild() int {
 			return cli.Report(err)
 		}
 	}
+	if req.GitContext != "" {
+		dir, err := gitContext(ctx, &req)
+		if dir != "" {
+			defer os.RemoveAll(dir)
+		}
+		if err != nil {
+			return cli.Report(err)
+		}
+	}
 	e := engine.New(engine.Options{Root: req.Root, Runroot: req.Runroot, StorageDriver: req.StorageDriver, Warn: cli.Warn})
 	var progress io.Writer = os.Stderr
 	if req.Quiet {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/berth-runtime/berth/internal/buildreq"
 	"github.com/berth-runtime/berth/internal/errdefs"
+	"github.com/berth-runtime/berth/internal/gitsrc"
 	"github.com/berth-runtime/berth/internal/selfexe"
 )
 
@@ -127,6 +128,13 @@ func (f *buildFlags) request(g *globalOptions, path string, stdin io.Reader) (*b
 		req.DockerfileName = "Dockerfile (standard input)"
 		if req.Dockerfile, err = io.ReadAll(io.LimitReader(br, 16<<20)); err != nil {
 			return nil, fmt.Errorf("read the Dockerfile from standard input: %w", err)
+		}
+		return req, nil
+	}
+	if gitsrc.IsContext(path) {
+		req.GitContext, req.DockerfileName = path, f.file
+		if req.DockerfileName == "" {
+			req.DockerfileName = "Dockerfile"
 		}
 		return req, nil
 	}

@@ -15,6 +15,10 @@ type Request struct {
 	// and removes it; Dockerfile is then read from it (DockerfileName,
 	// relative).
 	ContextTar string
+	// GitContext is a context given as a git URL (remote#ref:subdir):
+	// berth-build checks it out, and reads the Dockerfile from it
+	// (DockerfileName, relative).
+	GitContext string
 	// Dockerfile is the Dockerfile's text, DockerfileName its name for
 	// messages.
 	Dockerfile     []byte

@@ -3,7 +3,10 @@ package integration
 import (
 	"archive/tar"
 	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -105,5 +108,87 @@ func TestBuildOutputLocalTar(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(out, "missing")); err == nil {
 		t.Errorf("a bad dest made a directory")
+	}
+}
+
+// gitServer makes a git repository (two commits, tag v1 on the first),
+// serves it with git's dumb HTTP protocol (update-server-info and a file
+// server) on loopback, and returns the repository's URL.
+func gitServer(t *testing.T, files1, files2 map[string]string) string {
+	t.Helper()
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("needs git (Debian: git)")
+	}
+	work, srv := t.TempDir(), t.TempDir()
+	git := func(dir string, args ...string) {
+		t.Helper()
+		cmd := exec.Command("git", append([]string{"-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "init.defaultBranch=main"}, args...)...)
+		cmd.Dir = dir
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + dir, "GIT_CONFIG_NOSYSTEM=1"}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("git %v: %v %s", args, err, out)
+		}
+	}
+	git(work, "init", "-q")
+	for i, files := range []map[string]string{files1, files2} {
+		for name, body := range files {
+			writeHostFile(t, filepath.Join(work, name), body, 0)
+		}
+		git(work, "add", "-A")
+		git(work, "commit", "-q", "-m", "c")
+		if i == 0 {
+			git(work, "tag", "v1")
+		}
+	}
+	git(srv, "clone", "-q", "--bare", work, "repo.git")
+	git(filepath.Join(srv, "repo.git"), "update-server-info")
+	s := httptest.NewServer(http.FileServer(http.Dir(srv)))
+	t.Cleanup(s.Close)
+	return s.URL + "/repo.git"
+}
+
+// TestBuildGit: a git context (URL#ref:subdir, .dockerignore applied, no
+// .git) and ADD of a git repository (the tree at the ref, .git only with
+// --keep-git-dir=true), served on loopback by git's dumb HTTP protocol;
+// a missing ref is one line, and no checkout is left. berth runs in the
+// host's network namespace to reach the server: the builds run no RUN.
+func TestBuildGit(t *testing.T) {
+	needRoot(t)
+	base := cpImage(t)
+	url := gitServer(t, map[string]string{
+		"app/Dockerfile":    "FROM " + base + "\nCOPY . /src/\n",
+		"app/version":       "one\n",
+		"app/.dockerignore": "secret\n",
+		"app/secret":        "not shipped\n",
+		"top":               "top\n",
+	}, map[string]string{"app/version": "two\n", "top": "top2\n"})
+	r := hostBerth(t, t.TempDir(), "", "build", "-q", "--network", "none", "-t", "built:git", url+"#v1:app")
+	t.Cleanup(func() { berth(t, "", "rmi", "-f", "built:git", "built:addgit") })
+	if r.code != 0 {
+		t.Fatalf("build %s#v1:app: %+v", url, r)
+	}
+	got := mustBerth(t, "run", "--rm", "--network", "none", "built:git", "sh", "-c", "cat /src/version; ls -A /src")
+	if got != "one\n.dockerignore\nDockerfile\nversion\n" {
+		t.Errorf("the git context, ref v1, subdir app (no .git, no secret): %q", got)
+	}
+	df := "FROM " + base + "\nADD " + url + "#v1 /v1\nADD --keep-git-dir=true " + url + " /head/\n"
+	r = hostBerth(t, t.TempDir(), df, "build", "-q", "--network", "none", "-t", "built:addgit", "-")
+	if r.code != 0 {
+		t.Fatalf("build with ADD of git: %+v", r)
+	}
+	got = mustBerth(t, "run", "--rm", "--network", "none", "built:addgit", "sh", "-c", "cat /v1/top /v1/app/version /head/top; ls -d /v1/.git /head/.git 2>&1; true")
+	if !strings.HasPrefix(got, "top\none\ntop2\n") || !strings.Contains(got, "/v1/.git: No such file") || !strings.Contains(got, "/head/.git\n") {
+		t.Errorf("ADD of git: %q", got)
+	}
+	r = hostBerth(t, t.TempDir(), "", "build", "-q", "--network", "none", url+"#nosuch")
+	if r.code != 125 || !strings.Contains(r.stderr, "nosuch") || !singleLine(r) {
+		t.Errorf("a git context's missing ref: %+v", r)
+	}
+	r = hostBerth(t, t.TempDir(), "FROM "+base+"\nADD "+url+"#nosuch /x\n", "build", "-q", "--network", "none", "-")
+	if r.code != 125 || !strings.Contains(r.stderr, "nosuch") || !singleLine(r) {
+		t.Errorf("ADD's missing ref: %+v", r)
+	}
+	if left, _ := filepath.Glob(filepath.Join(storeRoot, "build", "git-*")); len(left) != 0 {
+		t.Errorf("checkouts left: %v", left)
 	}
 }
