@@ -26,6 +26,7 @@ type buildFlags struct {
 	file, target, iidfile, progress, network string
 	output                                   string
 	tags, buildArgs, labels, secrets         []string
+	ssh                                      []string
 	quiet, noCache, pull                     bool
 }
 
@@ -58,6 +59,7 @@ func newBuildCommand(g *globalOptions) *cobra.Command {
 	fl.StringVar(&f.network, "network", "bridge", "RUN's network: bridge, none or host")
 	fl.StringVarP(&f.output, "output", "o", "", "write the result instead of storing the image: type=oci|docker,dest=FILE (an image archive), type=local,dest=DIR or DIR (the files), type=tar,dest=FILE|- (the files as a tar)")
 	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret file for RUN --mount=type=secret: id=ID,src=FILE")
+	fl.StringArrayVar(&f.ssh, "ssh", nil, "an SSH agent for RUN --mount=type=ssh: default|ID[=SOCKET|KEYFILE[,KEYFILE]] (default: SSH_AUTH_SOCK's)")
 	fl.BoolVar(&f.pull, "pull", false, "pull every FROM image, even one already here")
 	fl.StringArrayVar(&f.labels, "label", nil, "set a label on the image (KEY=VALUE)")
 	return cmd
@@ -84,6 +86,9 @@ func (f *buildFlags) request(g *globalOptions, path string, stdin io.Reader) (*b
 		Target: f.target, NoCache: f.noCache, Quiet: f.quiet, Network: f.network, IIDFile: f.iidfile, BuildArgs: map[string]string{}}
 	req.Pull = f.pull
 	if req.Secrets, err = parseSecrets(f.secrets); err != nil {
+		return nil, err
+	}
+	if req.SSH, err = parseSSH(f.ssh, os.Getenv("SSH_AUTH_SOCK")); err != nil {
 		return nil, err
 	}
 	if f.output != "" {

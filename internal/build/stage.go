@@ -263,7 +263,7 @@ func (b *builder) run(st *stageState, c *instructions.RunCommand) (bool, error) 
 		}
 	}
 	empty := ""
-	mc := managed.Config{Cmd: args, Entrypoint: &empty, Env: b.runEnv(st), NetworkMode: network, Mounts: mounts}
+	mc := managed.Config{Cmd: args, Entrypoint: &empty, Env: append(b.runEnv(st), b.sshEnv(c)...), NetworkMode: network, Mounts: mounts}
 	step, err := b.e.NewStep(st.image, mc)
 	if err != nil {
 		return false, err

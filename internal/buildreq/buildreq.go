@@ -33,6 +33,9 @@ type Request struct {
 	Pull           bool
 	// Secrets are --secret id=ID,src=FILE: absolute host paths by ID.
 	Secrets map[string]string
+	// SSH are --ssh's agents by ID: an agent's socket, or private key
+	// files; absolute.
+	SSH map[string][]string
 	// OutputFile is --output type=oci|docker,dest=FILE: the image is
 	// written there, and kept only as a build step (not listed) unless
 	// tagged.

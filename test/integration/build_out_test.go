@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // tarNames lists a tar stream's entries, with the contents of the
@@ -190,5 +191,100 @@ func TestBuildGit(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(storeRoot, "build", "git-*")); len(left) != 0 {
 		t.Errorf("checkouts left: %v", left)
+	}
+}
+
+// sshAgentForTest starts an ssh-agent on a socket in a temporary
+// directory holding a new key (comment berth-test), killed by its PID at
+// the end; it returns the socket and the key file.
+func sshAgentForTest(t *testing.T) (string, string) {
+	t.Helper()
+	for _, tool := range []string{"ssh-agent", "ssh-add", "ssh-keygen"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("needs %s (Debian: openssh-client)", tool)
+		}
+	}
+	dir := t.TempDir()
+	key, sock := filepath.Join(dir, "key"), filepath.Join(dir, "agent.sock")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "berth-test", "-f", key).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v %s", err, out)
+	}
+	agent := exec.Command("ssh-agent", "-D", "-a", sock)
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		agent.Process.Kill()
+		agent.Wait()
+	})
+	for i := 0; i < 100; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	add := exec.Command("ssh-add", key)
+	add.Env = []string{"SSH_AUTH_SOCK=" + sock}
+	if out, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("ssh-add: %v %s", err, out)
+	}
+	return sock, key
+}
+
+// TestBuildSSH: RUN --mount=type=ssh reaches the caller's agent through
+// berth-build's own socket at /run/buildkit/ssh_agent.0 (SSH_AUTH_SOCK
+// set), read-only (the agent keeps its key); --ssh ID=KEYFILE serves the
+// key itself; uid= lets a user in; the image keeps no trace; a required
+// one missing and an unset SSH_AUTH_SOCK are one line; nothing is left.
+func TestBuildSSH(t *testing.T) {
+	needRoot(t)
+	base := cpImage(t)
+	sock, key := sshAgentForTest(t)
+	df := "FROM " + base + "\n" +
+		"RUN --mount=type=ssh probe sshagent > /agent; echo \"sock=$SSH_AUTH_SOCK\" >> /agent; test -S /run/buildkit/ssh_agent.0 && echo socket >> /agent\n" +
+		"RUN --mount=type=ssh,id=keys,target=/k.sock SSH_AUTH_SOCK=/k.sock probe sshagent > /keys\n" +
+		"RUN mkdir /out && chown 1000 /out\nUSER 1000\n" +
+		"RUN --mount=type=ssh,uid=1000 probe sshagent > /out/user\n" +
+		"RUN --mount=type=ssh probe sshagent > /out/denied 2>&1 || true\n"
+	build := func(df string, env []string, args ...string) result {
+		t.Helper()
+		cmd := berthCommand(append([]string{"build", "-q", "--network", "none"}, args...)...)
+		cmd.Env = append(cmd.Env, env...)
+		cmd.Stdin = strings.NewReader(df)
+		return collect(t, cmd, "berth build")
+	}
+	r := build(df, []string{"SSH_AUTH_SOCK=" + sock}, "--ssh", "default", "--ssh", "keys="+key, "-t", "built:ssh", "-")
+	t.Cleanup(func() { berth(t, "", "rmi", "-f", "built:ssh") })
+	if r.code != 0 {
+		t.Fatalf("build: %+v", r)
+	}
+	got := mustBerth(t, "run", "--rm", "--network", "none", "built:ssh", "sh", "-c", "cat /agent /keys /out/user /out/denied; ls /run/buildkit 2>&1; true")
+	for _, want := range []string{
+		"keys=1\ncomment=berth-test\nremoveall=failure\nsock=/run/buildkit/ssh_agent.0\nsocket\n",
+		"keys=1\ncomment=" + key + "\nremoveall=failure\nkeys=1\ncomment=berth-test\n", // then the user's, with uid=1000
+		"permission denied", "/run/buildkit: No such file",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("in the image, want %q:\n%s", want, got)
+		}
+	}
+	list := exec.Command("ssh-add", "-l")
+	list.Env = []string{"SSH_AUTH_SOCK=" + sock}
+	if out, err := list.CombinedOutput(); err != nil || !strings.Contains(string(out), "berth-test") {
+		t.Errorf("the agent lost its key: %v %s", err, out)
+	}
+	if r := build("FROM "+base+"\nRUN --mount=type=ssh test -z \"$SSH_AUTH_SOCK\"\n", nil, "-"); r.code != 0 {
+		t.Errorf("an optional ssh mount not given: %+v", r)
+	}
+	r = build("FROM "+base+"\nRUN --mount=type=ssh,id=other,required=true true\n", []string{"SSH_AUTH_SOCK=" + sock}, "--ssh", "default", "-")
+	if r.code != 125 || !strings.Contains(r.stderr, `ssh "other" is required`) || !singleLine(r) {
+		t.Errorf("a required ssh missing: %+v", r)
+	}
+	r = build("FROM "+base+"\n", nil, "--ssh", "default", "-")
+	if r.code != 125 || !strings.Contains(r.stderr, "SSH_AUTH_SOCK is not set") || !singleLine(r) {
+		t.Errorf("--ssh default without an agent: %+v", r)
+	}
+	if left, _ := filepath.Glob(filepath.Join(storeRoot, "build", "ssh-*")); len(left) != 0 {
+		t.Errorf("agent sockets left: %v", left)
 	}
 }
