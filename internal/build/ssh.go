@@ -126,7 +126,12 @@ func (b *builder) agentSocket(id string, paths []string, uid, gid int, mode os.F
 	if err != nil {
 		return "", err
 	}
-	if err := os.Chown(sock, uid, gid); err == nil {
+	// Not root (a rootless build), the socket stays the caller's, who is
+	// the step's root.
+	if os.Geteuid() == 0 {
+		err = os.Chown(sock, uid, gid)
+	}
+	if err == nil {
 		err = os.Chmod(sock, mode)
 	}
 	if err != nil {

@@ -172,13 +172,13 @@ func TestBuildGit(t *testing.T) {
 	if got != "one\n.dockerignore\nDockerfile\nversion\n" {
 		t.Errorf("the git context, ref v1, subdir app (no .git, no secret): %q", got)
 	}
-	df := "FROM " + base + "\nADD " + url + "#v1 /v1\nADD --keep-git-dir=true " + url + " /head/\n"
+	df := "FROM " + base + "\nADD " + url + "#v1 /v1\nADD --keep-git-dir=true " + url + " /head/\nADD " + url + "#main:app /app\n"
 	r = hostBerth(t, t.TempDir(), df, "build", "-q", "--network", "none", "-t", "built:addgit", "-")
 	if r.code != 0 {
 		t.Fatalf("build with ADD of git: %+v", r)
 	}
-	got = mustBerth(t, "run", "--rm", "--network", "none", "built:addgit", "sh", "-c", "cat /v1/top /v1/app/version /head/top; ls -d /v1/.git /head/.git 2>&1; true")
-	if !strings.HasPrefix(got, "top\none\ntop2\n") || !strings.Contains(got, "/v1/.git: No such file") || !strings.Contains(got, "/head/.git\n") {
+	got = mustBerth(t, "run", "--rm", "--network", "none", "built:addgit", "sh", "-c", "cat /v1/top /v1/app/version /head/top /app/version; ls -d /v1/.git /head/.git 2>&1; true")
+	if !strings.HasPrefix(got, "top\none\ntop2\ntwo\n") || !strings.Contains(got, "/v1/.git: No such file") || !strings.Contains(got, "/head/.git\n") {
 		t.Errorf("ADD of git: %q", got)
 	}
 	r = hostBerth(t, t.TempDir(), "", "build", "-q", "--network", "none", url+"#nosuch")
