@@ -44,6 +44,9 @@ func runBuild() int {
 		}
 	}
 	if req.GitContext != "" {
+		if !req.Quiet {
+			fmt.Fprintf(os.Stderr, "#0 load git source %s\n", req.GitContext)
+		}
 		dir, err := gitContext(ctx, &req)
 		if dir != "" {
 			defer os.RemoveAll(dir)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 
@@ -32,7 +33,7 @@ func gitContext(ctx context.Context, req *buildreq.Request) (string, error) {
 	repo := filepath.Join(tmp, "repo")
 	if err := gitsrc.Checkout(ctx, ref, repo, false); err != nil {
 		if ctx.Err() != nil {
-			return tmp, err
+			return tmp, errdefs.Exit{Code: 130, Err: errors.New("build interrupted while fetching the git context")}
 		}
 		return tmp, errdefs.New(errdefs.ErrInvalidArgument, "the git context %s: %v", req.GitContext, err)
 	}

@@ -15,6 +15,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
 )
 
 // Ref is a git source: the repository, the ref to check out (a branch,
@@ -202,6 +204,12 @@ func (g *git) run(args ...string) (string, error) {
 	cmd := exec.CommandContext(g.ctx, bin, args...)
 	cmd.Dir = g.dir
 	cmd.Env = Env(os.Environ(), g.dir)
+	// git runs helpers (git-remote-http, ssh) that hold its output open:
+	// interrupted, the whole group is killed, and Wait gives up on the
+	// output after a while.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = 5 * time.Second
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	if err := cmd.Run(); err != nil {

@@ -189,8 +189,56 @@ func TestBuildGit(t *testing.T) {
 	if r.code != 125 || !strings.Contains(r.stderr, "nosuch") || !singleLine(r) {
 		t.Errorf("ADD's missing ref: %+v", r)
 	}
+	testBuildGitInterrupted(t)
 	if left, _ := filepath.Glob(filepath.Join(storeRoot, "build", "git-*")); len(left) != 0 {
 		t.Errorf("checkouts left: %v", left)
+	}
+}
+
+// testBuildGitInterrupted: SIGINT while git waits on a server that never
+// answers stops the build with status 130 (git killed, its checkout
+// removed: the caller checks).
+func testBuildGitInterrupted(t *testing.T) {
+	asked := make(chan struct{}, 1)
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case asked <- struct{}{}:
+		default:
+		}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	defer close(release)
+	cmd := exec.Command(berthBin, "--root", storeRoot, "--runroot", stateRoot, "build", "-q", "--network", "none", srv.URL+"/hang.git")
+	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-asked:
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("git never asked the server: %s", stderr.String())
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if code := cmd.ProcessState.ExitCode(); code != 130 {
+			t.Errorf("interrupted while fetching: status %d (%v), %s", code, err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		<-done
+		t.Errorf("berth build did not stop in 30 s after SIGINT while fetching: %s", stderr.String())
 	}
 }
 
