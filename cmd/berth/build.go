@@ -19,6 +19,7 @@ import (
 	"github.com/berth-runtime/berth/internal/buildreq"
 	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/berth-runtime/berth/internal/gitsrc"
+	"github.com/berth-runtime/berth/internal/rootless"
 	"github.com/berth-runtime/berth/internal/selfexe"
 )
 
@@ -168,7 +169,7 @@ func (f *buildFlags) request(g *globalOptions, path string, stdin io.Reader) (*b
 func runBuildHelper(req *buildreq.Request) error {
 	bin, err := selfexe.Helper(buildHelper)
 	if err != nil {
-		return errdefs.New(errdefs.ErrInvalidArgument, "berth build needs %v", err)
+		return errdefs.New(errdefs.ErrInvalidArgument, "berth build: %v", err)
 	}
 	b, err := json.Marshal(req)
 	if err != nil {
@@ -176,6 +177,14 @@ func runBuildHelper(req *buildreq.Request) error {
 	}
 	c := exec.Command(bin, "build")
 	c.Stdin, c.Stdout, c.Stderr = bytes.NewReader(b), os.Stdout, os.Stderr
+	if rootless.Inside() {
+		// RUN's containers need the stages this berth was vouched for.
+		stages, vouch := selfexe.Vouch(3)
+		for _, f := range stages {
+			defer f.Close()
+		}
+		c.ExtraFiles, c.Env = stages, append(os.Environ(), vouch)
+	}
 	// A signal to berth alone (kill, a CI runner) reaches the build too,
 	// which stops and cleans up; berth waits for it.
 	sigs := make(chan os.Signal, 2)

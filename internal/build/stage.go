@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/berth-runtime/berth/internal/network/usermode"
+	"github.com/berth-runtime/berth/internal/rootless"
 	"io"
 	"os"
 	"slices"
@@ -264,6 +266,9 @@ func (b *builder) run(st *stageState, c *instructions.RunCommand) (bool, error) 
 	}
 	empty := ""
 	mc := managed.Config{Cmd: args, Entrypoint: &empty, Env: append(b.runEnv(st), b.sshEnv(c)...), NetworkMode: network, Mounts: mounts}
+	if mc.UserModeNetwork, err = userModeNetwork(network); err != nil {
+		return false, err
+	}
 	step, err := b.e.NewStep(st.image, mc)
 	if err != nil {
 		return false, err
@@ -468,4 +473,19 @@ func (t *tailWriter) lines() []string {
 		out = out[len(out)-t.max:]
 	}
 	return out
+}
+
+// userModeNetwork is the user-mode stack (pasta or slirp4netns) that
+// gives a rootless build's RUN its bridge network, as rootless berth run
+// --network bridge has: a rootless berth cannot make veths or a bridge.
+// Empty for root, and for none and host.
+func userModeNetwork(network string) (managed.UserModeTool, error) {
+	if !rootless.Active() || (network != "bridge" && !usermode.IsTool(network)) {
+		return "", nil
+	}
+	tool, err := usermode.Choose(network)
+	if err != nil {
+		return "", fmt.Errorf("RUN --network %s: %w", network, err)
+	}
+	return managed.UserModeTool(tool), nil
 }

@@ -31,6 +31,9 @@ const InitName = "berth-init"
 // the kernel refuses to a multi-threaded (Go) process.
 const NsenterName = "berth-nsenter"
 
+// BuildName is berth's builder (cmd/berth-build), beside berth's own.
+const BuildName = "berth-build"
+
 // ErrNoNsenter means berth-nsenter is not installed beside berth.
 var ErrNoNsenter = errors.New(NsenterName + " is not installed")
 
@@ -214,6 +217,11 @@ func sealedCopy(src *os.File) (*os.File, error) {
 // the running binary, if it is root's and writable by no one else, as
 // berth-init must be.
 func Helper(name string) (string, error) {
+	if v, ok := vouched[name]; ok {
+		// Inside a rootless berth's user namespace: the descriptor its
+		// starter checked; it stays open until the exec has read it.
+		return fmt.Sprintf("/proc/self/fd/%d", v.Fd()), nil
+	}
 	f, _, ok := openInstalled(name)
 	if !ok {
 		return "", fmt.Errorf("%s is not installed beside %s (root's, writable by root alone): reinstall berth (make install)", name, ownDir())

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -22,6 +23,13 @@ const EnvVouched = "_BERTH_ROOT_OWNED"
 // vouched holds the stages adopted from EnvVouched, by name.
 var vouched = map[string]*os.File{}
 
+// vouchable are the binaries beside berth that a rootless berth runs
+// inside its user namespace, where the host's root owns nothing and the
+// check that they are root's alone (openInstalled) cannot be made: the
+// two stages, and berth build's helper, which runs RUN steps' containers
+// with them.
+var vouchable = []string{InitName, NsenterName, BuildName}
+
 // Vouch returns the stages to hand to a berth process started in a user
 // namespace that does not map the host's root, to append to its
 // ExtraFiles (the caller closes them once it has started), and the environment entry that names them there, given the
@@ -33,7 +41,7 @@ var vouched = map[string]*os.File{}
 func Vouch(firstFD int) ([]*os.File, string) {
 	var files []*os.File
 	var marks []string
-	for _, name := range []string{InitName, NsenterName} {
+	for _, name := range vouchable {
 		f, ok := dupVouched(name)
 		if !ok && len(vouched) == 0 && unprivileged() && initialUserNamespace() {
 			f, _, ok = openInstalled(name)
@@ -82,7 +90,7 @@ func adopt(v, dir string) {
 	for _, mark := range strings.Split(v, ",") {
 		name, num, _ := strings.Cut(mark, "=")
 		fd, err := strconv.Atoi(num)
-		if err != nil || fd < 3 || (name != InitName && name != NsenterName) {
+		if err != nil || fd < 3 || !slices.Contains(vouchable, name) {
 			continue
 		}
 		if f, ok := adoptFD(filepath.Join(dir, name), fd); ok {

@@ -167,3 +167,16 @@ func TestRootOnly(t *testing.T) {
 		}
 	}
 }
+
+// An adopted berth-build is what Helper runs: the vouched descriptor,
+// not a path looked up again inside the user namespace.
+func TestHelperRunsTheAdoptedBuilder(t *testing.T) {
+	resetVouched(t)
+	dir := t.TempDir()
+	fd := stage(t, dir, BuildName)
+	adopt(fmt.Sprintf("%s=%d", BuildName, fd), dir)
+	path, err := Helper(BuildName)
+	if err != nil || path != fmt.Sprintf("/proc/self/fd/%d", fd) {
+		t.Errorf("Helper(%s) = %q, %v; want the adopted descriptor %d", BuildName, path, err, fd)
+	}
+}
