@@ -11,12 +11,13 @@ import (
 	"github.com/berth-runtime/berth/internal/archive"
 	"github.com/berth-runtime/berth/internal/engine"
 	"github.com/berth-runtime/berth/internal/managed"
+	"github.com/berth-runtime/berth/internal/rootless"
 )
 
 // ExportFiles writes the file system of image id, the final stage's, as
 // --output type=local or type=tar asks, as BuildKit's local and tar
 // exporters do: into the directory dest (owners kept when berth runs as
-// root, else the caller's), or as a tar archive to the file dest or, for
+// root; rootless, the caller's, not IDs of its user namespace), or as a tar archive to the file dest or, for
 // "-", to stdout. A new directory or file appears complete or not at all.
 func ExportFiles(e *engine.Engine, id, typ, dest string, stdout io.Writer) error {
 	var err error
@@ -105,7 +106,7 @@ func extractFiles(e *engine.Engine, id, dir string) error {
 		pw.CloseWithError(err)
 		done <- err
 	}()
-	err = archive.Extract(pr, archive.Root{F: f, Contained: true}, "/", archive.ExtractOptions{KeepOwners: os.Geteuid() == 0})
+	err = archive.Extract(pr, archive.Root{F: f, Contained: true}, "/", archive.ExtractOptions{KeepOwners: !rootless.Active()})
 	pr.CloseWithError(io.ErrClosedPipe) // a failed extract stops the writer
 	if werr := <-done; werr != nil && err == nil {
 		err = werr

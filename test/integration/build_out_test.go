@@ -336,3 +336,42 @@ func TestBuildSSH(t *testing.T) {
 		t.Errorf("agent sockets left: %v", left)
 	}
 }
+
+// TestBuildOutputRootless: a rootless -o DIR writes the files as the
+// user's own, a file the image gives to 1000 too (not a subordinate ID
+// the user could not remove); nothing of the build is left.
+func TestBuildOutputRootless(t *testing.T) {
+	needRoot(t)
+	before := snapshot(t)
+	u := newRootlessUser(t)
+	tgz := filepath.Join(u.home, "rootfs.tar.gz")
+	if out, err := exec.Command("tar", "-C", rootfsDir, "--numeric-owner", "-czf", tgz, ".").CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v %s", err, out)
+	}
+	os.Chown(tgz, u.uid, u.gid)
+	if r := u.berth(t, "image", "import", tgz, "ro-base:1"); r.code != 0 {
+		t.Fatalf("image import: %+v", r)
+	}
+	ctx := filepath.Join(u.home, "ctx")
+	os.MkdirAll(ctx, 0o755)
+	os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte("FROM ro-base:1\nCOPY --chown=1000:1000 f.txt /app/f.txt\nRUN echo built > /app/built\n"), 0o644)
+	os.WriteFile(filepath.Join(ctx, "f.txt"), []byte("file\n"), 0o644)
+	exec.Command("chown", "-R", u.name+":", ctx).Run()
+	out := filepath.Join(u.home, "out")
+	if r := u.berth(t, "build", "-q", "--network", "none", "-o", out, ctx); r.code != 0 {
+		t.Fatalf("rootless build -o DIR: %+v", r)
+	}
+	for _, name := range []string{"app/f.txt", "app/built", "bin/busybox"} {
+		st, err := os.Lstat(filepath.Join(out, name))
+		if err != nil || int(st.Sys().(*syscall.Stat_t).Uid) != u.uid {
+			t.Errorf("%s: %v, not the user's", name, err)
+		}
+	}
+	if got := hostRead(t, filepath.Join(out, "app/built")); got != "built\n" {
+		t.Errorf("app/built: %q", got)
+	}
+	if left := processesOf(u.uid); len(left) != 0 {
+		t.Errorf("processes of the user left: %v", left)
+	}
+	checkNoLeaks(t, before)
+}
