@@ -34,7 +34,7 @@ type sshAgents struct {
 }
 
 // sshMount is the mount of m, the RUN's n-th ssh mount (counted in
-// sshMounts), or none when its ID was not given and it is not required.
+// sshIndex), or none when its ID was not given and it is not required.
 func (b *builder) sshMount(m *instructions.Mount, n int) (spec.MountRequest, bool, error) {
 	id := sshID(m)
 	paths, ok := b.o.SSH[id]
