@@ -43,14 +43,13 @@ func runBuild() int {
 			return cli.Report(err)
 		}
 	}
+	build.SweepScratch(req.Root) // what builds that died left
 	if req.GitContext != "" {
 		if !req.Quiet {
 			fmt.Fprintf(os.Stderr, "#0 load git source %s\n", req.GitContext)
 		}
-		dir, err := gitContext(ctx, &req)
-		if dir != "" {
-			defer os.RemoveAll(dir)
-		}
+		release, err := gitContext(ctx, &req)
+		defer release()
 		if err != nil {
 			return cli.Report(err)
 		}

@@ -14,19 +14,19 @@ import (
 
 // addGit runs an ADD of git repositories, as BuildKit's git source: each
 // checked out at its ref (shallow, by the git program in a clean
-// environment) into a directory under <root>/build removed after the
-// step, without .git unless --keep-git-dir=true, then copied as a
+// environment) into a scratch directory under <root>/build removed
+// after the step, without .git unless --keep-git-dir=true, then copied as a
 // directory's contents are; the key holds the tree's digest, so a ref
 // that moved misses the cache.
 func (b *builder) addGit(st *stageState, c *instructions.AddCommand, a copyArgs) (bool, error) {
 	if c.Checksum != "" {
 		return false, errdefs.New(errdefs.ErrInvalidArgument, "ADD --checksum of a git source is not supported by berth build: give a commit as the ref (#COMMIT)")
 	}
-	dir, err := os.MkdirTemp(filepath.Join(b.e.Root, "build"), "git-")
+	dir, release, err := Scratch(b.e.Root, "git-")
 	if err != nil {
 		return false, err
 	}
-	defer os.RemoveAll(dir)
+	defer release()
 	keep := c.KeepGitDir != nil && *c.KeepGitDir
 	var names []string
 	for i, s := range c.SourcePaths {

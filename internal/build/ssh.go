@@ -29,6 +29,7 @@ import (
 type sshAgents struct {
 	mu        sync.Mutex
 	dir       string
+	release   func() // removes dir (Scratch)
 	listeners []net.Listener
 	keyrings  map[string]agent.ExtendedAgent // by ID, for key files
 }
@@ -111,11 +112,11 @@ func (b *builder) agentSocket(id string, paths []string, uid, gid int, mode os.F
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.dir == "" {
-		dir, err := os.MkdirTemp(filepath.Join(b.e.Root, "build"), "ssh-")
+		dir, release, err := Scratch(b.e.Root, "ssh-")
 		if err != nil {
 			return "", err
 		}
-		a.dir = dir
+		a.dir, a.release = dir, release
 	}
 	serve, err := a.server(id, paths)
 	if err != nil {
@@ -214,10 +215,11 @@ func (a *sshAgents) close() {
 		l.Close()
 	}
 	a.listeners = nil
-	dir := a.dir
+	release := a.release
+	a.dir, a.release = "", nil
 	a.mu.Unlock()
-	if dir != "" {
-		os.RemoveAll(dir)
+	if release != nil {
+		release()
 	}
 }
 

@@ -2,12 +2,14 @@ package integration
 
 import (
 	"archive/tar"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -189,7 +191,21 @@ func TestBuildGit(t *testing.T) {
 	if r.code != 125 || !strings.Contains(r.stderr, "nosuch") || !singleLine(r) {
 		t.Errorf("ADD's missing ref: %+v", r)
 	}
-	testBuildGitInterrupted(t)
+	testBuildGitInterrupted(t, false)
+	testBuildGitInterrupted(t, true)
+	// The killed build's checkout is the next build's to remove, once it
+	// is older than a moment.
+	left, _ := filepath.Glob(filepath.Join(storeRoot, "build", "git-*"))
+	if len(left) != 1 {
+		t.Errorf("a killed build's checkout: %v", left)
+	}
+	old := time.Now().Add(-2 * time.Minute)
+	for _, d := range left {
+		os.Chtimes(d, old, old)
+	}
+	if r := berth(t, "FROM "+base+"\nLABEL swept=yes\n", "build", "-q", "--network", "none", "-"); r.code != 0 {
+		t.Errorf("the next build: %+v", r)
+	}
 	if left, _ := filepath.Glob(filepath.Join(storeRoot, "build", "git-*")); len(left) != 0 {
 		t.Errorf("checkouts left: %v", left)
 	}
@@ -197,8 +213,9 @@ func TestBuildGit(t *testing.T) {
 
 // testBuildGitInterrupted: SIGINT while git waits on a server that never
 // answers stops the build with status 130 (git killed, its checkout
-// removed: the caller checks).
-func testBuildGitInterrupted(t *testing.T) {
+// removed: the caller checks); with kill, berth and berth-build are
+// killed instead (SIGKILL, by PID), leaving the checkout behind.
+func testBuildGitInterrupted(t *testing.T, kill bool) {
 	asked := make(chan struct{}, 1)
 	release := make(chan struct{})
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -226,6 +243,17 @@ func testBuildGitInterrupted(t *testing.T) {
 		cmd.Process.Kill()
 		cmd.Wait()
 		t.Fatalf("git never asked the server: %s", stderr.String())
+	}
+	if kill {
+		children, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", cmd.Process.Pid, cmd.Process.Pid))
+		for _, c := range strings.Fields(string(children)) {
+			if pid, err := strconv.Atoi(c); err == nil {
+				syscall.Kill(pid, syscall.SIGKILL) // berth-build, started by this berth
+			}
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+		return
 	}
 	cmd.Process.Signal(syscall.SIGINT)
 	done := make(chan error, 1)
