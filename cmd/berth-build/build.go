@@ -69,7 +69,7 @@ func runBuild() int {
 		network = "bridge"
 	}
 	res, err := build.Build(ctx, e, build.Options{Context: req.Context, Dockerfile: req.Dockerfile, DockerfileName: req.DockerfileName,
-		Tags: req.Tags, BuildArgs: req.BuildArgs, Target: req.Target, NoCache: req.NoCache, Network: network, Progress: progress, Pull: req.Pull, Labels: req.Labels, Secrets: req.Secrets, SSH: req.SSH, Unlisted: req.OutputFile != "" || req.Export != nil})
+		Tags: req.Tags, BuildArgs: req.BuildArgs, Target: req.Target, NoCache: req.NoCache, Network: network, Progress: progress, Pull: req.Pull, Labels: req.Labels, Secrets: req.Secrets, EnvSecrets: req.EnvSecrets, Squash: req.Squash, SSH: req.SSH, Unlisted: req.OutputFile != "" || req.Export != nil})
 	if err != nil {
 		return cli.Report(err)
 	}

@@ -45,8 +45,10 @@ type Options struct {
 	// Unlisted leaves an untagged result a hidden step image (--output
 	// writes it elsewhere).
 	Unlisted bool
-	// Secrets are --secret's files by ID, for RUN --mount=type=secret.
-	Secrets map[string]string
+	// Secrets are --secret's files by ID, for RUN --mount=type=secret;
+	// EnvSecrets those given as env=, their values by ID.
+	Secrets    map[string]string
+	EnvSecrets map[string]string
 	// SSH are --ssh's agents by ID, for RUN --mount=type=ssh: one
 	// agent socket, or private key files.
 	SSH map[string][]string
@@ -54,6 +56,9 @@ type Options struct {
 	Pull bool
 	// Labels are --label's, set on the image built.
 	Labels map[string]string
+	// Squash merges the layers the build added on the target stage's
+	// base into one (--squash).
+	Squash bool
 	// Network is RUN's network: bridge (default), none or host.
 	Network string
 	// Progress receives one line per step and RUN's output; nil: none
@@ -79,7 +84,12 @@ type builder struct {
 	results map[int]string    // stage index -> image ID
 	step    int
 	total   int
-	agents  *sshAgents // RUN --mount=type=ssh's sockets
+	// afterStep undoes what a RUN's mounts needed (secret files, roots
+	// mounted for binds), last first; bindFroms are the binds from a
+	// stage or image still to mount once the RUN is not cached.
+	afterStep []func()
+	bindFroms []bindFrom
+	agents    *sshAgents // RUN --mount=type=ssh's sockets
 }
 
 // Build builds the image o describes and returns its ID.
@@ -127,6 +137,11 @@ func Build(ctx context.Context, e *engine.Engine, o Options) (*Result, error) {
 	}
 	if id, err = b.labels(id); err != nil {
 		return nil, err
+	}
+	if o.Squash {
+		if id, err = b.squash(target, id); err != nil {
+			return nil, err
+		}
 	}
 	if len(o.Tags) > 0 || !o.Unlisted {
 		if err := store.Promote(id, o.Tags); err != nil {
@@ -217,7 +232,8 @@ func (b *builder) stageIndex(s string) int {
 }
 
 // needed lists the stages target depends on (FROM a stage, COPY
-// --from=stage), target last, each once, in order: others are skipped.
+// --from=stage, RUN --mount=from=stage), target last, each once, in
+// order: others are skipped.
 func (b *builder) needed(target int) []int {
 	seen := map[int]bool{}
 	var order []int
@@ -232,8 +248,8 @@ func (b *builder) needed(target int) []int {
 			visit(j)
 		}
 		for _, c := range st.Commands {
-			if cp, ok := c.(*instructions.CopyCommand); ok && cp.From != "" {
-				if j := b.stageIndex(cp.From); j >= 0 && j < i {
+			for _, from := range stageRefs(c) {
+				if j := b.stageIndex(from); j >= 0 && j < i {
 					visit(j)
 				}
 			}

@@ -242,9 +242,15 @@ func (b *builder) run(st *stageState, c *instructions.RunCommand) (bool, error) 
 	}
 	args := runArgs(c, st.shell)
 	mounts, mountKey, err := b.runMounts(st, c)
+	defer b.stepDone()
 	if err != nil {
 		return false, err
 	}
+	secretEnv, secretKey, err := b.secretEnv(c)
+	if err != nil {
+		return false, err
+	}
+	mountKey += secretKey
 	network := b.o.Network
 	if n := instructions.GetNetwork(c); n != "" && n != instructions.NetworkDefault {
 		network = string(n)
@@ -264,8 +270,11 @@ func (b *builder) run(st *stageState, c *instructions.RunCommand) (bool, error) 
 			}
 		}
 	}
+	if err := b.mountBindFroms(mounts); err != nil {
+		return false, err
+	}
 	empty := ""
-	mc := managed.Config{Cmd: args, Entrypoint: &empty, Env: append(b.runEnv(st), b.sshEnv(c)...), NetworkMode: network, Mounts: mounts}
+	mc := managed.Config{Cmd: args, Entrypoint: &empty, Env: append(append(b.runEnv(st), secretEnv...), b.sshEnv(c)...), NetworkMode: network, Mounts: mounts}
 	if mc.UserModeNetwork, err = userModeNetwork(network); err != nil {
 		return false, err
 	}

@@ -36,14 +36,19 @@ type Request struct {
 	// SSH are --ssh's agents by ID: an agent's socket, or private key
 	// files; absolute.
 	SSH map[string][]string
+	// EnvSecrets are --secret id=ID,env=VAR: the variable's value by ID,
+	// read by berth from its environment.
+	EnvSecrets map[string]string
 	// OutputFile is --output type=oci|docker,dest=FILE: the image is
 	// written there, and kept only as a build step (not listed) unless
 	// tagged.
 	OutputFile string
+	Labels     map[string]string
+	// Squash is --squash: the layers the build adds merged into one.
+	Squash bool
 	// Export is --output type=local|tar: the final stage's files, not an
 	// image; nothing is stored but the build's steps.
 	Export *Export
-	Labels map[string]string
 }
 
 // Export is where --output type=local|tar writes the final stage's

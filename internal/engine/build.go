@@ -97,6 +97,28 @@ func (s *Step) WithRoot(fn func(archive.Root) error) error {
 	return s.e.withRoot(s.rec, managed.OpCopy, func(root archive.Root, _ bool) error { return fn(root) })
 }
 
+// MountRoot attaches the step container's root file system (its overlay,
+// made on first use) at dir, an empty directory, for another step's RUN
+// to bind (RUN --mount=type=bind,from=): what that RUN writes lands in
+// this container's writable layer, thrown away with it. The function
+// returned detaches it.
+func (s *Step) MountRoot(dir string) (func(), error) {
+	err := s.WithRoot(func(root archive.Root) error { return attachRoot(root.F, dir) })
+	if err != nil {
+		return nil, err
+	}
+	return func() { _ = unix.Unmount(dir, unix.MNT_DETACH) }, nil
+}
+
+// attachRoot attaches f's tree, the detached overlay, at dir. (A build
+// runs on the overlay driver: a vfs copy has no layer to diff.)
+func attachRoot(f *os.File, dir string) error {
+	if err := unix.MoveMount(int(f.Fd()), "", unix.AT_FDCWD, dir, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("mount the root at %s: %w", dir, err)
+	}
+	return nil
+}
+
 // Layer stores the step's changes as a layer (StoreLayer), every entry
 // timed modTime when given; a step that changed nothing gets none (a zero
 // Layer), as BuildKit gives it an empty-layer history entry instead.
