@@ -34,11 +34,13 @@ type buildFlags struct {
 func newBuildCommand(g *globalOptions) *cobra.Command {
 	var f buildFlags
 	cmd := &cobra.Command{
-		Use:   "build [OPTIONS] PATH | -",
+		Use:   "build [OPTIONS] PATH | URL | -",
 		Short: "Build an image from a Dockerfile",
 		Example: "  berth build -t app:1 .\n" +
 			"  berth build -f docker/Dockerfile --build-arg VERSION=2 --target runtime -t app:2 .\n" +
-			"  berth build -t app:3 - < Dockerfile",
+			"  berth build -t app:3 - < Dockerfile\n" +
+			"  berth build -t app:4 https://example.com/app.git#v1:docker\n" +
+			"  berth build --ssh default -o out/ .",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req, err := f.request(g, args[0], os.Stdin)
