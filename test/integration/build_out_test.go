@@ -367,7 +367,8 @@ func TestBuildSSH(t *testing.T) {
 
 // TestBuildOutputRootless: a rootless -o DIR writes the files as the
 // user's own, a file the image gives to 1000 too (not a subordinate ID
-// the user could not remove); nothing of the build is left.
+// the user could not remove); a git context builds rootless; nothing of
+// the builds is left.
 func TestBuildOutputRootless(t *testing.T) {
 	needRoot(t)
 	before := snapshot(t)
@@ -397,6 +398,16 @@ func TestBuildOutputRootless(t *testing.T) {
 	}
 	if got := hostRead(t, filepath.Join(out, "app/built")); got != "built\n" {
 		t.Errorf("app/built: %q", got)
+	}
+	// A git context, rootless: git runs as the namespace's root.
+	url := gitServer(t, map[string]string{"Dockerfile": "FROM ro-base:1\nCOPY v /v\n", "v": "git\n"}, map[string]string{"v": "git2\n"})
+	if r := u.berth(t, "build", "-q", "--network", "none", "-o", filepath.Join(u.home, "fromgit"), url+"#v1"); r.code != 0 {
+		t.Errorf("rootless build of a git context: %+v", r)
+	} else if got := hostRead(t, filepath.Join(u.home, "fromgit/v")); got != "git\n" {
+		t.Errorf("the git context's file: %q", got)
+	}
+	if left, _ := filepath.Glob(filepath.Join(u.home, ".local/share/berth/build/git-*")); len(left) != 0 {
+		t.Errorf("checkouts left: %v", left)
 	}
 	if left := processesOf(u.uid); len(left) != 0 {
 		t.Errorf("processes of the user left: %v", left)
