@@ -49,6 +49,9 @@ type Options struct {
 	// EnvSecrets those given as env=, their values by ID.
 	Secrets    map[string]string
 	EnvSecrets map[string]string
+	// SSH are --ssh's agents by ID, for RUN --mount=type=ssh: one
+	// agent socket, or private key files.
+	SSH map[string][]string
 	// Pull pulls every FROM image, even one the store has (--pull).
 	Pull bool
 	// Labels are --label's, set on the image built.
@@ -86,6 +89,7 @@ type builder struct {
 	// stage or image still to mount once the RUN is not cached.
 	afterStep []func()
 	bindFroms []bindFrom
+	agents    *sshAgents // RUN --mount=type=ssh's sockets
 }
 
 // Build builds the image o describes and returns its ID.
@@ -103,7 +107,8 @@ func Build(ctx context.Context, e *engine.Engine, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &builder{e: e, store: store, o: o, ctx: ctx, stages: stages, results: map[int]string{}}
+	b := &builder{e: e, store: store, o: o, ctx: ctx, stages: stages, results: map[int]string{}, agents: &sshAgents{}}
+	defer b.agents.close()
 	if b.ignore, err = loadIgnore(o.Context); err != nil {
 		return nil, err
 	}
