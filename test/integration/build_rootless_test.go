@@ -17,6 +17,8 @@ import (
 func TestBuildRootless(t *testing.T) {
 	needRoot(t)
 	before := snapshot(t)
+	// Last of the cleanups: after the user's and the network namespace's.
+	t.Cleanup(func() { checkNoLeaks(t, before) })
 	u := newRootlessUser(t)
 	tgz := filepath.Join(u.home, "rootfs.tar.gz")
 	if out, err := exec.Command("tar", "-C", rootfsDir, "--numeric-owner", "-czf", tgz, ".").CombinedOutput(); err != nil {
@@ -95,7 +97,6 @@ CMD ["cat", "/out/greet", "/out/owner"]
 	if left := processesOf(u.uid); len(left) != 0 {
 		t.Errorf("processes of the user left after the builds: %v", left)
 	}
-	checkNoLeaks(t, before)
 }
 
 // tunOpenToAll reports whether the host's /dev/net/tun is a node every
