@@ -24,6 +24,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
+	"github.com/berth-runtime/berth/internal/buildcache"
 	"github.com/berth-runtime/berth/internal/engine"
 	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/berth-runtime/berth/internal/image"
@@ -69,7 +70,7 @@ type builder struct {
 	store   *image.Store
 	o       Options
 	ctx     context.Context
-	cache   *cache
+	cache   *buildcache.Cache
 	ignore  *ignorer
 	stages  []instructions.Stage
 	meta    map[string]string // global ARGs' values
@@ -108,9 +109,10 @@ func Build(ctx context.Context, e *engine.Engine, o Options) (*Result, error) {
 	for _, i := range needed {
 		b.total += 1 + len(stages[i].Commands)
 	}
-	if b.cache, err = openCache(e.Root); err != nil {
+	if err := b.openCache(); err != nil {
 		return nil, err
 	}
+	defer b.cache.Close()
 	for _, i := range needed {
 		if err := b.buildStage(i); err != nil {
 			return nil, err

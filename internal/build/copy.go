@@ -132,13 +132,12 @@ func (b *builder) copyFiles(st *stageState, a copyArgs) (bool, error) {
 			return err
 		}
 		key := cacheKey(st.image, "copy", srcID, cs.dest, strconv.FormatBool(cs.destIsDir), a.chown, a.chmod, strconv.FormatBool(a.add), fmt.Sprintf("%x", h.Sum(nil)))
-		if !b.o.NoCache {
-			if id, ok := b.cache.get(key); ok {
-				if _, err := b.store.Get(id); err == nil {
-					st.image, cached = id, true
-					return nil
-				}
+		id, ok, err := b.cached(key)
+		if err != nil || ok {
+			if ok {
+				st.image, cached = id, true
 			}
+			return err
 		}
 		return b.copyLayer(st, cs, key, a.text)
 	})
@@ -402,7 +401,7 @@ func (cs *copySpec) adjust(hdr *tar.Header) {
 // copyLayer extracts the sources into a root of the stage's image and
 // makes the step's image of its changes.
 func (b *builder) copyLayer(st *stageState, cs *copySpec, key, text string) error {
-	release, err := b.store.Hold()
+	release, err := b.hold()
 	if err != nil {
 		return err
 	}

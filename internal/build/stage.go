@@ -33,6 +33,17 @@ type stageState struct {
 	cfg   v1.Config
 	shell []string
 	args  []string // declared ARGs as KEY=value, in order
+	// release lets go of what the step under way holds (its cache
+	// mounts' locks).
+	release []func()
+}
+
+// releaseStep lets go of what the step held.
+func (st *stageState) releaseStep() {
+	for _, f := range st.release {
+		f()
+	}
+	st.release = nil
 }
 
 // env is what a step's words expand with: the stage's ARGs, then its
@@ -53,6 +64,9 @@ func (b *builder) buildStage(i int) error {
 	id, err := b.baseImage(base, i)
 	if err != nil {
 		return fmt.Errorf("FROM %s: %w", base, err)
+	}
+	if err := b.use(id); err != nil {
+		return err
 	}
 	cfg, err := b.baseConfig(id)
 	if err != nil {
@@ -195,14 +209,18 @@ func (b *builder) arg(st *stageState, c *instructions.ArgCommand) error {
 // commit makes the step's image (or finds it in the cache): st.image
 // with layers and cfg. emptyLayer marks a step that made no layer.
 func (b *builder) commit(st *stageState, key string, cfg v1.Config, layers []image.Layer, text string, emptyLayer bool) (bool, error) {
-	if !b.o.NoCache {
-		if id, ok := b.cache.get(key); ok {
-			if img, err := b.store.Get(id); err == nil {
-				st.image, st.cfg = img.ID, cfg
-				return true, nil
-			}
+	if id, ok, err := b.cached(key); err != nil || ok {
+		if ok {
+			st.image, st.cfg = id, cfg
 		}
+		return ok, err
 	}
+	release, err := b.cache.Hold()
+	if err != nil {
+		b.store.DiscardLayers(layers)
+		return false, err
+	}
+	defer release()
 	t := now()
 	img, err := b.store.Create(b.ctx, image.NewImage{Base: st.image, Layers: layers, Config: cfg, Created: t,
 		History:      []v1.History{{Created: v1.Time{Time: t}, CreatedBy: text, Comment: "berth build", EmptyLayer: emptyLayer}},
@@ -211,7 +229,9 @@ func (b *builder) commit(st *stageState, key string, cfg v1.Config, layers []ima
 		b.store.DiscardLayers(layers)
 		return false, err
 	}
-	b.cache.put(key, img.ID)
+	if err := b.cache.Done(key, img.ID); err != nil {
+		return false, err
+	}
 	st.image, st.cfg = img.ID, cfg
 	return false, nil
 }
@@ -239,6 +259,7 @@ func (b *builder) run(st *stageState, c *instructions.RunCommand) (bool, error) 
 		return false, err
 	}
 	args := runArgs(c, st.shell)
+	defer st.releaseStep()
 	mounts, mountKey, err := b.runMounts(st, c)
 	if err != nil {
 		return false, err
@@ -254,14 +275,14 @@ func (b *builder) run(st *stageState, c *instructions.RunCommand) (bool, error) 
 		Mounts  string
 	}{args, st.args, network, mountKey})
 	key := cacheKey(st.image, "run", string(desc))
-	if !b.o.NoCache {
-		if id, ok := b.cache.get(key); ok {
-			if _, err := b.store.Get(id); err == nil {
-				st.image = id
-				return true, nil
-			}
+	id, ok, unlock, err := b.cachedStep(key)
+	if err != nil || ok {
+		if ok {
+			st.image = id
 		}
+		return ok, err
 	}
+	defer unlock()
 	empty := ""
 	mc := managed.Config{Cmd: args, Entrypoint: &empty, Env: b.runEnv(st), NetworkMode: network, Mounts: mounts}
 	step, err := b.e.NewStep(st.image, mc)
@@ -285,7 +306,7 @@ func (b *builder) run(st *stageState, c *instructions.RunCommand) (bool, error) 
 		}
 		return false, &exitError{code: code, tail: tail}
 	}
-	release, err := b.store.Hold()
+	release, err := b.hold()
 	if err != nil {
 		return false, err
 	}
@@ -312,12 +333,16 @@ func (b *builder) commitHeld(st *stageState, key string, cfg v1.Config, layer im
 	img, err := b.store.Create(b.ctx, image.NewImage{Base: st.image, Layers: layers, Config: cfg, Created: t,
 		History:      []v1.History{{Created: v1.Time{Time: t}, CreatedBy: text, Comment: "berth build", EmptyLayer: len(layers) == 0}},
 		Intermediate: true})
-	release()
 	if err != nil {
+		release()
 		b.store.DiscardLayers(layers)
 		return false, err
 	}
-	b.cache.put(key, img.ID)
+	err = b.cache.Done(key, img.ID)
+	release()
+	if err != nil {
+		return false, err
+	}
 	st.image, st.cfg = img.ID, cfg
 	return false, nil
 }

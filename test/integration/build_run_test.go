@@ -1,0 +1,217 @@
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// bgBuild is a berth build running in the background: its progress
+// (standard error) line by line.
+type bgBuild struct {
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	log    bytes.Buffer
+	lines  chan string
+	done   chan struct{}
+	code   int
+	stdout bytes.Buffer
+}
+
+func startBuild(t *testing.T, args ...string) *bgBuild {
+	t.Helper()
+	b := &bgBuild{cmd: berthCommand(append([]string{"build"}, args...)...), lines: make(chan string, 1024), done: make(chan struct{})}
+	pr, pw := io.Pipe()
+	b.cmd.Stdout, b.cmd.Stderr = &b.stdout, pw
+	if err := b.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			b.mu.Lock()
+			b.log.WriteString(sc.Text() + "\n")
+			b.mu.Unlock()
+			select {
+			case b.lines <- sc.Text():
+			default:
+			}
+		}
+		close(b.lines)
+	}()
+	go func() {
+		err := b.cmd.Wait()
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			b.code = ee.ExitCode()
+		} else if err != nil {
+			b.code = -1
+		}
+		pw.Close()
+		close(b.done)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-b.done:
+		default:
+			_ = b.cmd.Process.Kill()
+			<-b.done
+		}
+	})
+	return b
+}
+
+// waitFor waits for a progress line containing want.
+func (b *bgBuild) waitFor(t *testing.T, want string) {
+	t.Helper()
+	timeout := time.After(60 * time.Second)
+	for {
+		select {
+		case l, ok := <-b.lines:
+			if !ok {
+				t.Fatalf("build ended before printing %q:\n%s", want, b.output())
+			}
+			if strings.Contains(l, want) {
+				return
+			}
+		case <-timeout:
+			t.Fatalf("build did not print %q within 60s:\n%s", want, b.output())
+		}
+	}
+}
+
+// wait waits for the build to end and returns its status.
+func (b *bgBuild) wait(t *testing.T) int {
+	t.Helper()
+	select {
+	case <-b.done:
+	case <-time.After(120 * time.Second):
+		t.Fatalf("build did not end within 120s:\n%s", b.output())
+	}
+	return b.code
+}
+
+func (b *bgBuild) output() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.log.String()
+}
+
+func (b *bgBuild) finished() bool {
+	select {
+	case <-b.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// TestBuildConcurrentSharedCache: two builds at once of Dockerfiles that
+// share their first RUN both succeed while builder prune runs again and
+// again: the shared step is made once (the same uuid in both images, one
+// build waited and found it CACHED), and no prune removes a step image or
+// a cache mount a build is using (each build's next step starts from the
+// one before).
+func TestBuildConcurrentSharedCache(t *testing.T) {
+	needRoot(t)
+	base := cpImage(t)
+	mustBerth(t, "builder", "prune", "-f")
+	shared := "FROM " + base + "\nRUN --mount=type=cache,target=/c cat /proc/sys/kernel/random/uuid > /shared && echo in > /c/f && sleep 1 && cat /c/f > /seen\n"
+	ctxA := buildContext(t, map[string]string{"Dockerfile": shared + "RUN echo a > /a\nRUN echo a2 >> /a\n"})
+	ctxB := buildContext(t, map[string]string{"Dockerfile": shared + "RUN echo b > /b\nRUN echo b2 >> /b\n"})
+	t.Cleanup(func() { berth(t, "", "rmi", "-f", "conc:a", "conc:b") })
+	a := startBuild(t, "--progress", "plain", "--network", "none", "-t", "conc:a", ctxA)
+	b := startBuild(t, "--progress", "plain", "--network", "none", "-t", "conc:b", ctxB)
+	prunes := 0
+	for !a.finished() || !b.finished() {
+		if r := berth(t, "", "builder", "prune", "-f"); r.code != 0 {
+			t.Fatalf("builder prune during builds: %+v", r)
+		}
+		prunes++
+	}
+	if a.wait(t) != 0 || b.wait(t) != 0 {
+		t.Fatalf("builds at once (with %d prunes): A %d\n%s\nB %d\n%s", prunes, a.code, a.output(), b.code, b.output())
+	}
+	outA := mustBerth(t, "run", "--rm", "--network", "none", "conc:a", "cat", "/shared", "/seen", "/a")
+	outB := mustBerth(t, "run", "--rm", "--network", "none", "conc:b", "cat", "/shared", "/seen", "/b")
+	la, lb := strings.Fields(outA), strings.Fields(outB)
+	if len(la) != 4 || len(lb) != 4 || la[0] != lb[0] || la[1] != "in" || lb[1] != "in" || la[2]+la[3] != "aa2" || lb[2]+lb[3] != "bb2" {
+		t.Errorf("the shared step was not made once for both: A %q, B %q", outA, outB)
+	}
+	if n := strings.Count(a.output(), "CACHED") + strings.Count(b.output(), "CACHED"); n != 1 {
+		t.Errorf("want the shared RUN CACHED in one build, got %d CACHED:\nA:\n%s\nB:\n%s", n, a.output(), b.output())
+	}
+	t.Logf("%d prunes ran during the builds", prunes)
+}
+
+// TestBuildCacheDfPrune: system df's Build Cache line counts the step
+// images and cache mounts (ACTIVE while a build uses them), builder prune
+// prints what it deleted and "Total reclaimed space", as docker's; after
+// it the line is empty.
+func TestBuildCacheDfPrune(t *testing.T) {
+	needRoot(t)
+	base := cpImage(t)
+	mustBerth(t, "builder", "prune", "-f")
+	// The first stage's layer is the build cache's alone: the image
+	// built has a copy of its file under another name.
+	df := "FROM " + base + " AS big\nRUN head -c 200000 /dev/zero > /big\nFROM " + base + "\nCOPY --from=big /big /big2\nRUN --mount=type=cache,target=/c echo started && head -c 100000 /dev/zero > /c/blob && while [ ! -e /c/go ]; do sleep 0.1; done\n"
+	ctx := buildContext(t, map[string]string{"Dockerfile": df})
+	iid := filepath.Join(t.TempDir(), "iid")
+	t.Cleanup(func() {
+		if id, err := os.ReadFile(iid); err == nil {
+			berth(t, "", "rmi", "-f", string(id))
+		}
+	})
+	b := startBuild(t, "--progress", "plain", "--network", "none", "--iidfile", iid, ctx)
+	b.waitFor(t, "started")
+	r := berth(t, "", "system", "df")
+	total, active, size, reclaim := dfLine(t, r.stdout, "Build Cache")
+	if total < 2 || active < 1 || size < 200000 || reclaim >= size {
+		t.Errorf("Build Cache while a build runs: total %d active %d size %d reclaimable %d\n%s", total, active, size, reclaim, r.stdout)
+	}
+	// A prune now leaves the mount the RUN uses, and the step it runs on.
+	if r := berth(t, "", "builder", "prune", "-f"); r.code != 0 || !strings.Contains(r.stdout, "Total reclaimed space: ") {
+		t.Errorf("builder prune during a build: %+v", r)
+	}
+	mounts, _ := filepath.Glob(filepath.Join(storeRoot, "build", "mounts", "*", "blob"))
+	if len(mounts) != 1 {
+		t.Fatalf("the cache mount in use was removed: %v", mounts)
+	}
+	writeHostFile(t, filepath.Join(filepath.Dir(mounts[0]), "go"), "go\n", 0)
+	if code := b.wait(t); code != 0 {
+		t.Fatalf("build: %d\n%s", code, b.output())
+	}
+	r = berth(t, "", "system", "df")
+	total, active, size, reclaim = dfLine(t, r.stdout, "Build Cache")
+	if total < 2 || active != 0 || size < 290000 || reclaim != size {
+		t.Errorf("Build Cache after the build: total %d active %d size %d reclaimable %d\n%s", total, active, size, reclaim, r.stdout)
+	}
+	r = berth(t, "", "builder", "prune", "-f")
+	if r.code != 0 || !strings.HasPrefix(r.stdout, "Deleted build cache objects:\n") || !strings.Contains(r.stdout, "\n\nTotal reclaimed space: ") {
+		t.Fatalf("builder prune: %+v", r)
+	}
+	var freed string
+	for _, l := range strings.Split(r.stdout, "\n") {
+		if s, ok := strings.CutPrefix(l, "Total reclaimed space: "); ok {
+			freed = s
+		}
+	}
+	if decimalBytes(t, freed) < 290000 {
+		t.Errorf("reclaimed %s, want at least the 300kB the build wrote:\n%s", freed, r.stdout)
+	}
+	r = berth(t, "", "system", "df")
+	if total, _, size, _ := dfLine(t, r.stdout, "Build Cache"); total != 0 || size != 0 {
+		t.Errorf("Build Cache after builder prune: %d records, %d bytes\n%s", total, size, r.stdout)
+	}
+	if r := berth(t, "", "builder", "prune", "-f"); r.code != 0 || r.stdout != "Total reclaimed space: 0B\n" {
+		t.Errorf("an empty builder prune: %+v", r)
+	}
+}
