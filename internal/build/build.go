@@ -18,6 +18,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -74,6 +75,7 @@ type builder struct {
 	ignore  *ignorer
 	stages  []instructions.Stage
 	meta    map[string]string // global ARGs' values
+	mu      sync.Mutex        // results and step, shared by the stages' goroutines
 	results map[int]string    // stage index -> image ID
 	step    int
 	total   int
@@ -94,6 +96,9 @@ func Build(ctx context.Context, e *engine.Engine, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Progress != nil {
+		o.Progress = &lockedWriter{w: o.Progress}
+	}
 	b := &builder{e: e, store: store, o: o, ctx: ctx, stages: stages, results: map[int]string{}}
 	if b.ignore, err = loadIgnore(o.Context); err != nil {
 		return nil, err
@@ -113,10 +118,8 @@ func Build(ctx context.Context, e *engine.Engine, o Options) (*Result, error) {
 		return nil, err
 	}
 	defer b.cache.Close()
-	for _, i := range needed {
-		if err := b.buildStage(i); err != nil {
-			return nil, err
-		}
+	if err := b.buildStages(needed); err != nil {
+		return nil, err
 	}
 	id := b.results[target]
 	if id == "" {
@@ -214,7 +217,7 @@ func (b *builder) stageIndex(s string) int {
 }
 
 // needed lists the stages target depends on (FROM a stage, COPY
-// --from=stage), target last, each once, in order: others are skipped.
+// --from=stage, RUN --mount from=stage), target last, each once, in order: others are skipped.
 func (b *builder) needed(target int) []int {
 	seen := map[int]bool{}
 	var order []int
@@ -224,16 +227,8 @@ func (b *builder) needed(target int) []int {
 			return
 		}
 		seen[i] = true
-		st := b.stages[i]
-		if j := b.stageIndex(b.expandMeta(st.BaseName)); j >= 0 && j < i {
+		for _, j := range b.stageDeps(i) {
 			visit(j)
-		}
-		for _, c := range st.Commands {
-			if cp, ok := c.(*instructions.CopyCommand); ok && cp.From != "" {
-				if j := b.stageIndex(cp.From); j >= 0 && j < i {
-					visit(j)
-				}
-			}
 		}
 		order = append(order, i)
 	}
@@ -269,7 +264,7 @@ func (b *builder) baseImage(name string, self int) (string, error) {
 		return "", nil
 	}
 	if j := b.stageIndex(name); j >= 0 && j < self {
-		return b.results[j], nil
+		return b.result(j), nil
 	}
 	img, err := b.store.Get(name)
 	if err == nil && !b.o.Pull {

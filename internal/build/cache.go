@@ -37,6 +37,9 @@ func (b *builder) cached(key string) (string, bool, error) {
 // step's lock is taken, so that another build making it now is waited
 // for and its image found; the caller makes the step, then unlocks.
 func (b *builder) cachedStep(key string) (string, bool, func(), error) {
+	if b.o.NoCache {
+		return "", false, func() {}, nil // nothing to wait for: the step runs anyway
+	}
 	if id, ok, err := b.cached(key); err != nil || ok {
 		return id, ok, nil, err
 	}

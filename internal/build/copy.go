@@ -171,7 +171,7 @@ func (b *builder) withSource(from string, self int, fn func(archive.Root, string
 	}
 	var id string
 	if j := b.stageIndex(from); j >= 0 && j < self {
-		id = b.results[j]
+		id = b.result(j)
 	} else {
 		var err error
 		if id, err = b.baseImage(from, self); err != nil {

@@ -36,6 +36,10 @@ type stageState struct {
 	// release lets go of what the step under way holds (its cache
 	// mounts' locks).
 	release []func()
+	// The step under way: its number in the build, its place in the
+	// stage (of steps), and when it started.
+	step, k, steps int
+	started        time.Time
 }
 
 // releaseStep lets go of what the step held.
@@ -55,15 +59,15 @@ func (st *stageState) env() []string {
 func (b *builder) buildStage(i int) error {
 	s := b.stages[i]
 	base := b.expandMeta(s.BaseName)
-	b.step++
 	label := s.Name
 	if label == "" {
 		label = fmt.Sprintf("stage-%d", i)
 	}
-	b.progressf("#%d [%s] FROM %s\n", b.step, label, base)
+	st := &stageState{index: i, name: label, steps: 1 + len(s.Commands)}
+	b.startStep(st, "FROM "+base)
 	id, err := b.baseImage(base, i)
 	if err != nil {
-		return fmt.Errorf("FROM %s: %w", base, err)
+		return b.failStep(st, fmt.Errorf("FROM %s: %w", base, err))
 	}
 	if err := b.use(id); err != nil {
 		return err
@@ -77,33 +81,28 @@ func (b *builder) buildStage(i int) error {
 		// PATH when the base image sets none.
 		cfg.Env = append(slices.Clone(cfg.Env), "PATH="+defaultPath)
 	}
-	st := &stageState{index: i, name: label, image: id, cfg: cfg, shell: dockerfile.DefaultShell}
+	st.image, st.cfg, st.shell = id, cfg, dockerfile.DefaultShell
 	if len(cfg.Shell) > 0 {
 		st.shell = cfg.Shell
 	}
 	cmds, err := b.onbuildTriggers(st)
 	if err != nil {
-		return fmt.Errorf("FROM %s: %w", base, err)
+		return b.failStep(st, fmt.Errorf("FROM %s: %w", base, err))
 	}
+	st.steps += len(cmds)
+	b.endStep(st, false)
 	for _, c := range append(cmds, s.Commands...) {
 		if err := b.ctx.Err(); err != nil {
 			return errInterrupted
 		}
-		b.step++
-		b.progressf("#%d [%s] %s\n", b.step, label, commandText(c))
-		start := time.Now()
+		b.startStep(st, commandText(c))
 		cached, err := b.dispatch(st, c)
 		if err != nil {
-			return stepError(c, err)
+			return b.failStep(st, stepError(c, err))
 		}
-		switch {
-		case cached:
-			b.progressf("#%d CACHED\n", b.step)
-		default:
-			b.progressf("#%d DONE %.1fs\n", b.step, time.Since(start).Seconds())
-		}
+		b.endStep(st, cached)
 	}
-	b.results[i] = st.image
+	b.setResult(i, st.image)
 	return nil
 }
 
@@ -290,7 +289,7 @@ func (b *builder) run(st *stageState, c *instructions.RunCommand) (bool, error) 
 		return false, err
 	}
 	defer func() { _ = step.Remove() }()
-	code, tail, err := b.runStep(step)
+	code, tail, err := b.runStep(st, step)
 	if b.ctx.Err() != nil {
 		return false, errInterrupted
 	}
@@ -362,7 +361,7 @@ func (b *builder) runEnv(st *stageState) []string {
 
 // runStep runs the step's container with its output relayed to the
 // progress and the last lines kept for an error.
-func (b *builder) runStep(step *engine.Step) (int, []string, error) {
+func (b *builder) runStep(st *stageState, step *engine.Step) (int, []string, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return 0, nil, err
@@ -374,7 +373,9 @@ func (b *builder) runStep(step *engine.Step) (int, []string, error) {
 		defer wg.Done()
 		var dst io.Writer = tail
 		if b.o.Progress != nil {
-			dst = io.MultiWriter(tail, b.o.Progress)
+			out := b.stepOutput(st)
+			defer out.flush()
+			dst = io.MultiWriter(tail, out)
 		}
 		_, _ = io.Copy(dst, r)
 	}()

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -213,5 +215,50 @@ func TestBuildCacheDfPrune(t *testing.T) {
 	}
 	if r := berth(t, "", "builder", "prune", "-f"); r.code != 0 || r.stdout != "Total reclaimed space: 0B\n" {
 		t.Errorf("an empty builder prune: %+v", r)
+	}
+}
+
+// TestBuildParallelStages: two stages that use nothing of each other
+// build at once (each RUN writes when it started and ended; the final
+// stage copies both records; the intervals overlap), and every line of
+// the plain progress names its step, "[stage k/M]" as BuildKit's.
+func TestBuildParallelStages(t *testing.T) {
+	needRoot(t)
+	base := cpImage(t)
+	// The host's uptime in hundredths (the suite's busybox date has no
+	// %N): one clock for both containers.
+	stamp := func(name string) string {
+		return "RUN cut -d' ' -f1 /proc/uptime > /t && sleep 1 && cut -d' ' -f1 /proc/uptime >> /t # " + name + "\n"
+	}
+	df := "FROM " + base + " AS one\n" + stamp("one") + "FROM " + base + " AS two\n" + stamp("two") +
+		"FROM " + base + "\nCOPY --from=one /t /t1\nCOPY --from=two /t /t2\n"
+	t.Cleanup(func() { berth(t, "", "rmi", "-f", "par:1") })
+	r := berth(t, df, "build", "--no-cache", "--progress", "plain", "--network", "none", "-t", "par:1", "-")
+	if r.code != 0 {
+		t.Fatalf("build: %+v", r)
+	}
+	times := strings.Fields(mustBerth(t, "run", "--rm", "--network", "none", "par:1", "cat", "/t1", "/t2"))
+	if len(times) != 4 {
+		t.Fatalf("stamps %q", times)
+	}
+	var s1, e1, s2, e2 float64
+	for i, p := range []*float64{&s1, &e1, &s2, &e2} {
+		if _, err := fmt.Sscan(times[i], p); err != nil {
+			t.Fatalf("stamp %q: %v", times[i], err)
+		}
+	}
+	if !(s1 < e2 && s2 < e1) {
+		t.Errorf("the stages ran one after the other: one %.3f-%.3f, two %.3f-%.3f\n%s", s1, e1, s2, e2, r.stderr)
+	}
+	step := regexp.MustCompile(`^#\d+ `)
+	for _, l := range strings.Split(strings.TrimSpace(r.stderr), "\n") {
+		if !step.MatchString(l) && !strings.HasPrefix(l, "writing image ") && !strings.HasPrefix(l, "naming to ") {
+			t.Errorf("a progress line without its step: %q", l)
+		}
+	}
+	for _, want := range []string{"] [one 1/2] FROM ", "[one 2/2] RUN cut", "[two 2/2] RUN cut", "[stage-2 2/3] COPY --from=one", "[stage-2 3/3] COPY --from=two"} {
+		if !strings.Contains(r.stderr, strings.TrimPrefix(want, "] ")) {
+			t.Errorf("no %q in the progress:\n%s", want, r.stderr)
+		}
 	}
 }
