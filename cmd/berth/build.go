@@ -53,7 +53,7 @@ func newBuildCommand(g *globalOptions) *cobra.Command {
 	fl.StringVar(&f.iidfile, "iidfile", "", "write the image ID to the file")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image ID")
 	fl.BoolVar(&f.noCache, "no-cache", false, "do not use the build cache")
-	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, plain, quiet")
+	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto (tty on a terminal), plain, tty, quiet")
 	fl.StringVar(&f.network, "network", "bridge", "RUN's network: bridge, none or host")
 	fl.StringVarP(&f.output, "output", "o", "", "write the image to a file instead of the store: type=oci|docker,dest=FILE")
 	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret file for RUN --mount=type=secret: id=ID,src=FILE")
@@ -71,7 +71,7 @@ func (f *buildFlags) request(g *globalOptions, path string, stdin io.Reader) (*b
 	case "quiet":
 		f.quiet = true
 	default:
-		return nil, bad("invalid --progress %q: want auto, plain or quiet", f.progress)
+		return nil, bad("invalid --progress %q: want auto, plain, tty or quiet", f.progress)
 	}
 	switch f.network {
 	case "bridge", "default", "none", "host":
@@ -81,7 +81,7 @@ func (f *buildFlags) request(g *globalOptions, path string, stdin io.Reader) (*b
 	var err error
 	req := &buildreq.Request{Root: g.root, Runroot: g.runroot, StorageDriver: g.storageDriver, Tags: f.tags,
 		Target: f.target, NoCache: f.noCache, Quiet: f.quiet, Network: f.network, IIDFile: f.iidfile, BuildArgs: map[string]string{}}
-	req.Pull = f.pull
+	req.Pull, req.Progress = f.pull, f.progress
 	if req.Secrets, err = parseSecrets(f.secrets); err != nil {
 		return nil, err
 	}

@@ -95,4 +95,3 @@ func (w *stepWriter) flush() {
 		w.part = nil
 	}
 }
-

@@ -34,4 +34,7 @@ type Request struct {
 	// tagged.
 	OutputFile string
 	Labels     map[string]string
+	// Progress is --progress: auto (tty on a terminal, else plain),
+	// plain or tty.
+	Progress string
 }

@@ -262,3 +262,41 @@ func TestBuildParallelStages(t *testing.T) {
 		}
 	}
 }
+
+// TestBuildTTYProgress: on a terminal (a pty the test allocates) the
+// running step is redrawn in place with its elapsed time and its last
+// output lines, and each step ends as one line; --progress plain there,
+// and auto on a pipe, are plain lines with no escape sequence.
+func TestBuildTTYProgress(t *testing.T) {
+	needRoot(t)
+	base := cpImage(t)
+	ctx := buildContext(t, map[string]string{"Dockerfile": "FROM " + base + "\nRUN echo hello-tty && sleep 1 && echo bye-tty\n"})
+	r := runPTY(t, nil, "build", "--no-cache", "--network", "none", ctx)
+	out := strings.ReplaceAll(r.output, "\r\n", "\n")
+	if r.code != 0 {
+		t.Fatalf("build on a terminal: %d\n%q", r.code, out)
+	}
+	for _, want := range []string{
+		"[+] Building ", " => [stage-0 2/2] RUN echo hello-tty && sleep 1 && echo bye-tty  ", "\n    > hello-tty\n",
+		"A\r\x1b[J", "=> [stage-0 1/2] FROM " + base + "  0.", "=> [stage-0 2/2] RUN echo hello-tty && sleep 1 && echo bye-tty  1.", "\nwriting image sha256:",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q on the terminal:\n%q", want, out)
+		}
+	}
+	if strings.Contains(out, "\n#2 ") {
+		t.Errorf("plain lines on the terminal:\n%q", out)
+	}
+	r = runPTY(t, nil, "build", "--progress", "plain", "--network", "none", ctx)
+	if r.code != 0 || strings.Contains(r.output, "\x1b") || !strings.Contains(r.output, "#2 CACHED") {
+		t.Errorf("--progress plain on a terminal: %d\n%q", r.code, r.output)
+	}
+	p := berth(t, "", "build", "--no-cache", "--network", "none", ctx)
+	if p.code != 0 || strings.Contains(p.stderr, "\x1b") || !regexp.MustCompile(`(?m)^#2 \d+\.\d{3} hello-tty$`).MatchString(p.stderr) {
+		t.Errorf("auto on a pipe: %+v", p)
+	}
+	// The images built have no name: remove them.
+	for _, id := range regexp.MustCompile(`writing image (sha256:[0-9a-f]+)`).FindAllStringSubmatch(out+r.output+p.stderr, -1) {
+		berth(t, "", "rmi", "-f", id[1])
+	}
+}
