@@ -14,6 +14,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/berth-runtime/berth/internal/dockerfile"
+	"github.com/berth-runtime/berth/internal/rootless"
+	"github.com/berth-runtime/berth/internal/selfexe"
 )
 
 // ChangesRequest is what berth commit sends on standard input.
@@ -23,6 +25,9 @@ type ChangesRequest struct {
 }
 
 func main() {
+	// Run by a rootless berth in its user namespace: the stages it
+	// vouched for (berth-init, berth-nsenter), for RUN's containers.
+	selfexe.Adopt(rootless.Inside())
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, "berth-build: run by berth (berth build, berth commit --change)")
 		os.Exit(125)

@@ -18,6 +18,7 @@ import (
 
 	"github.com/berth-runtime/berth/internal/buildreq"
 	"github.com/berth-runtime/berth/internal/errdefs"
+	"github.com/berth-runtime/berth/internal/rootless"
 	"github.com/berth-runtime/berth/internal/selfexe"
 )
 
@@ -40,6 +41,9 @@ func newBuildCommand(g *globalOptions) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req, err := f.request(g, args[0], os.Stdin)
 			if err != nil {
+				return err
+			}
+			if err := rootlessBuildNetwork(req, cmd.Flags().Changed("network")); err != nil {
 				return err
 			}
 			return runBuildHelper(req)
@@ -163,6 +167,15 @@ func runBuildHelper(req *buildreq.Request) error {
 	}
 	c := exec.Command(bin, "build")
 	c.Stdin, c.Stdout, c.Stderr = bytes.NewReader(b), os.Stdout, os.Stderr
+	if rootless.Inside() {
+		// The stages the user's berth vouched for, which berth-build's
+		// steps start containers with.
+		stages, vouch := selfexe.Vouch(3)
+		for _, f := range stages {
+			defer f.Close()
+		}
+		c.ExtraFiles, c.Env = stages, append(os.Environ(), vouch)
+	}
 	// A signal to berth alone (kill, a CI runner) reaches the build too,
 	// which stops and cleans up; berth waits for it.
 	sigs := make(chan os.Signal, 2)

@@ -15,6 +15,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -30,6 +31,9 @@ const InitName = "berth-init"
 // beside berth's own binary: what joins an existing user namespace, which
 // the kernel refuses to a multi-threaded (Go) process.
 const NsenterName = "berth-nsenter"
+
+// BuildName is berth build's helper (cmd/berth-build), beside berth.
+const BuildName = "berth-build"
 
 // ErrNoNsenter means berth-nsenter is not installed beside berth.
 var ErrNoNsenter = errors.New(NsenterName + " is not installed")
@@ -214,6 +218,13 @@ func sealedCopy(src *os.File) (*os.File, error) {
 // the running binary, if it is root's and writable by no one else, as
 // berth-init must be.
 func Helper(name string) (string, error) {
+	if v, ok := vouched[name]; ok {
+		// Rootless berth in its user namespace, where root's files show
+		// as nobody's: the helper its starter vouched for, executed
+		// through the descriptor (an ELF binary runs so though the
+		// descriptor closes on exec).
+		return "/proc/self/fd/" + strconv.Itoa(int(v.Fd())), nil
+	}
 	f, _, ok := openInstalled(name)
 	if !ok {
 		return "", fmt.Errorf("%s is not installed beside %s (root's, writable by root alone): reinstall berth (make install)", name, ownDir())

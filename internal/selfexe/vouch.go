@@ -13,7 +13,7 @@ import (
 // EnvVouched names, for a berth process started in the user namespace of
 // a rootless berth, the descriptors of the stages its starter opened and
 // found to be host root's and writable by root alone:
-// "berth-init=FD,berth-nsenter=FD". Inside that namespace the host's root
+// "berth-init=FD,berth-nsenter=FD,berth-build=FD". Inside that namespace the host's root
 // is unmapped, so their owner shows as the overflow ID (nobody) and the
 // check openInstalled makes cannot be made there; without the mark berth
 // would fall back to executing its whole self as the init stage.
@@ -33,7 +33,7 @@ var vouched = map[string]*os.File{}
 func Vouch(firstFD int) ([]*os.File, string) {
 	var files []*os.File
 	var marks []string
-	for _, name := range []string{InitName, NsenterName} {
+	for _, name := range []string{InitName, NsenterName, BuildName} {
 		f, ok := dupVouched(name)
 		if !ok && len(vouched) == 0 && unprivileged() && initialUserNamespace() {
 			f, _, ok = openInstalled(name)
@@ -82,7 +82,7 @@ func adopt(v, dir string) {
 	for _, mark := range strings.Split(v, ",") {
 		name, num, _ := strings.Cut(mark, "=")
 		fd, err := strconv.Atoi(num)
-		if err != nil || fd < 3 || (name != InitName && name != NsenterName) {
+		if err != nil || fd < 3 || (name != InitName && name != NsenterName && name != BuildName) {
 			continue
 		}
 		if f, ok := adoptFD(filepath.Join(dir, name), fd); ok {
