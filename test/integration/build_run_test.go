@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -36,6 +37,7 @@ func startBuild(t *testing.T, args ...string) *bgBuild {
 	b := &bgBuild{cmd: berthCommand(append([]string{"build"}, args...)...), lines: make(chan string, 1024), done: make(chan struct{})}
 	pr, pw := io.Pipe()
 	b.cmd.Stdout, b.cmd.Stderr = &b.stdout, pw
+	b.cmd.WaitDelay = 10 * time.Second // a leftover holding the output does not hang the test
 	if err := b.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -67,16 +69,24 @@ func startBuild(t *testing.T, args ...string) *bgBuild {
 		select {
 		case <-b.done:
 		default:
-			_ = b.cmd.Process.Kill()
-			<-b.done
+			// berth hands SIGTERM to the build, which kills its step's
+			// container and removes it.
+			_ = b.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-b.done:
+			case <-time.After(30 * time.Second):
+				_ = b.cmd.Process.Kill()
+				<-b.done
+			}
 		}
 	})
 	return b
 }
 
-// waitFor waits for a progress line containing want.
+// waitFor waits for a RUN to print the line want ("#N 0.123 want").
 func (b *bgBuild) waitFor(t *testing.T, want string) {
 	t.Helper()
+	line := regexp.MustCompile(`^#\d+ \d+\.\d{3} ` + regexp.QuoteMeta(want) + `$`)
 	timeout := time.After(60 * time.Second)
 	for {
 		select {
@@ -84,7 +94,7 @@ func (b *bgBuild) waitFor(t *testing.T, want string) {
 			if !ok {
 				t.Fatalf("build ended before printing %q:\n%s", want, b.output())
 			}
-			if strings.Contains(l, want) {
+			if line.MatchString(l) {
 				return
 			}
 		case <-timeout:
@@ -136,7 +146,8 @@ func TestBuildConcurrentSharedCache(t *testing.T) {
 	a := startBuild(t, "--progress", "plain", "--network", "none", "-t", "conc:a", ctxA)
 	b := startBuild(t, "--progress", "plain", "--network", "none", "-t", "conc:b", ctxB)
 	prunes := 0
-	for !a.finished() || !b.finished() {
+	deadline := time.Now().Add(2 * time.Minute)
+	for (!a.finished() || !b.finished()) && time.Now().Before(deadline) {
 		if r := berth(t, "", "builder", "prune", "-f"); r.code != 0 {
 			t.Fatalf("builder prune during builds: %+v", r)
 		}
@@ -167,7 +178,7 @@ func TestBuildCacheDfPrune(t *testing.T) {
 	mustBerth(t, "builder", "prune", "-f")
 	// The first stage's layer is the build cache's alone: the image
 	// built has a copy of its file under another name.
-	df := "FROM " + base + " AS big\nRUN head -c 200000 /dev/zero > /big\nFROM " + base + "\nCOPY --from=big /big /big2\nRUN --mount=type=cache,target=/c echo started && head -c 100000 /dev/zero > /c/blob && while [ ! -e /c/go ]; do sleep 0.1; done\n"
+	df := "FROM " + base + " AS big\nRUN head -c 200000 /dev/zero > /big\nFROM " + base + "\nCOPY --from=big /big /big2\nRUN --mount=type=cache,target=/c echo started && head -c 100000 /dev/zero > /c/blob && i=0 && while [ ! -e /c/go ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done\n"
 	ctx := buildContext(t, map[string]string{"Dockerfile": df})
 	iid := filepath.Join(t.TempDir(), "iid")
 	t.Cleanup(func() {
