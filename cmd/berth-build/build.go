@@ -52,7 +52,7 @@ func runBuild() int {
 		network = "bridge"
 	}
 	res, err := build.Build(ctx, e, build.Options{Context: req.Context, Dockerfile: req.Dockerfile, DockerfileName: req.DockerfileName,
-		Tags: req.Tags, BuildArgs: req.BuildArgs, Target: req.Target, NoCache: req.NoCache, Network: network, Progress: progress, Pull: req.Pull, Labels: req.Labels, Secrets: req.Secrets, Unlisted: req.OutputFile != ""})
+		Tags: req.Tags, BuildArgs: req.BuildArgs, Target: req.Target, NoCache: req.NoCache, Network: network, Progress: progress, Pull: req.Pull, Labels: req.Labels, Secrets: req.Secrets, EnvSecrets: req.EnvSecrets, Squash: req.Squash, Unlisted: req.OutputFile != ""})
 	done()
 	if err != nil {
 		return cli.Report(err)

@@ -25,8 +25,8 @@ type ChangesRequest struct {
 }
 
 func main() {
-	// Run by a rootless berth in its user namespace: the stages it
-	// vouched for (berth-init, berth-nsenter), for RUN's containers.
+	// Inside a rootless berth's user namespace: the stages berth vouched
+	// for, which RUN's containers start with.
 	selfexe.Adopt(rootless.Inside())
 	if len(os.Args) < 2 {
 		fmt.Fprintln(os.Stderr, "berth-build: run by berth (berth build, berth commit --change)")

@@ -26,7 +26,7 @@ type buildFlags struct {
 	file, target, iidfile, progress, network string
 	output                                   string
 	tags, buildArgs, labels, secrets         []string
-	quiet, noCache, pull                     bool
+	quiet, noCache, pull, squash             bool
 }
 
 func newBuildCommand(g *globalOptions) *cobra.Command {
@@ -43,9 +43,6 @@ func newBuildCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := rootlessBuildNetwork(req, cmd.Flags().Changed("network")); err != nil {
-				return err
-			}
 			return runBuildHelper(req)
 		},
 	}
@@ -60,9 +57,10 @@ func newBuildCommand(g *globalOptions) *cobra.Command {
 	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto (tty on a terminal), plain, tty, quiet")
 	fl.StringVar(&f.network, "network", "bridge", "RUN's network: bridge, none or host")
 	fl.StringVarP(&f.output, "output", "o", "", "write the image to a file instead of the store: type=oci|docker,dest=FILE")
-	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret file for RUN --mount=type=secret: id=ID,src=FILE")
+	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR")
 	fl.BoolVar(&f.pull, "pull", false, "pull every FROM image, even one already here")
 	fl.StringArrayVar(&f.labels, "label", nil, "set a label on the image (KEY=VALUE)")
+	fl.BoolVar(&f.squash, "squash", false, "merge the layers the build adds on its base image into one")
 	return cmd
 }
 
@@ -85,8 +83,8 @@ func (f *buildFlags) request(g *globalOptions, path string, stdin io.Reader) (*b
 	var err error
 	req := &buildreq.Request{Root: g.root, Runroot: g.runroot, StorageDriver: g.storageDriver, Tags: f.tags,
 		Target: f.target, NoCache: f.noCache, Quiet: f.quiet, Network: f.network, IIDFile: f.iidfile, BuildArgs: map[string]string{}}
-	req.Pull, req.Progress = f.pull, f.progress
-	if req.Secrets, err = parseSecrets(f.secrets); err != nil {
+	req.Pull, req.Squash, req.Progress = f.pull, f.squash, f.progress
+	if req.Secrets, req.EnvSecrets, err = parseSecrets(f.secrets); err != nil {
 		return nil, err
 	}
 	if f.output != "" {
@@ -159,7 +157,7 @@ func (f *buildFlags) request(g *globalOptions, path string, stdin io.Reader) (*b
 func runBuildHelper(req *buildreq.Request) error {
 	bin, err := selfexe.Helper(buildHelper)
 	if err != nil {
-		return errdefs.New(errdefs.ErrInvalidArgument, "berth build needs %v", err)
+		return errdefs.New(errdefs.ErrInvalidArgument, "berth build: %v", err)
 	}
 	b, err := json.Marshal(req)
 	if err != nil {
@@ -168,8 +166,7 @@ func runBuildHelper(req *buildreq.Request) error {
 	c := exec.Command(bin, "build")
 	c.Stdin, c.Stdout, c.Stderr = bytes.NewReader(b), os.Stdout, os.Stderr
 	if rootless.Inside() {
-		// The stages the user's berth vouched for, which berth-build's
-		// steps start containers with.
+		// RUN's containers need the stages this berth was vouched for.
 		stages, vouch := selfexe.Vouch(3)
 		for _, f := range stages {
 			defer f.Close()
@@ -250,16 +247,15 @@ func saveContext(g *globalOptions, r io.Reader) (string, error) {
 	return f.Name(), nil
 }
 
-// parseSecrets takes --secret id=ID,src=FILE (src also source; a file's
-// path is checked here), as docker build does. env= is not supported:
-// berth does not write the environment's secret to a file.
-func parseSecrets(list []string) (map[string]string, error) {
-	if len(list) == 0 {
-		return nil, nil
-	}
-	out := map[string]string{}
+// parseSecrets takes --secret as docker build (buildx) does: id=ID with
+// src=FILE (also source), or env=VAR (the value of the caller's VAR, or
+// type=env with src naming it), or neither: the variable named ID if it
+// is set, else the file ID. Files are checked here; variables are read
+// here, so the value goes to berth-build on its standard input, never on
+// a command line or in a file.
+func parseSecrets(list []string) (files, env map[string]string, err error) {
 	for _, s := range list {
-		id, src := "", ""
+		id, src, envName, typ := "", "", "", ""
 		for _, kv := range strings.Split(s, ",") {
 			k, v, _ := strings.Cut(kv, "=")
 			switch k {
@@ -267,28 +263,60 @@ func parseSecrets(list []string) (map[string]string, error) {
 				id = v
 			case "src", "source":
 				src = v
+			case "env":
+				envName = v
 			case "type":
-				if v != "file" {
-					return nil, errdefs.New(errdefs.ErrInvalidArgument, "invalid --secret %q: only type=file is supported", s)
+				if v != "file" && v != "env" {
+					return nil, nil, errdefs.New(errdefs.ErrInvalidArgument, "invalid --secret %q: type is file or env", s)
 				}
+				typ = v
 			default:
-				return nil, errdefs.New(errdefs.ErrInvalidArgument, "invalid --secret %q: unknown key %q (id=ID,src=FILE)", s, k)
+				return nil, nil, errdefs.New(errdefs.ErrInvalidArgument, "invalid --secret %q: unknown key %q (id=ID,src=FILE or id=ID,env=VAR)", s, k)
 			}
 		}
-		if src == "" {
-			return nil, errdefs.New(errdefs.ErrInvalidArgument, "invalid --secret %q: want id=ID,src=FILE", s)
+		if typ == "env" && envName == "" {
+			envName, src = src, ""
 		}
 		if id == "" {
 			id = filepath.Base(src)
+			if src == "" {
+				id = envName
+			}
+		}
+		if id == "" || id == "." || (src != "" && envName != "") {
+			return nil, nil, errdefs.New(errdefs.ErrInvalidArgument, "invalid --secret %q: want id=ID,src=FILE or id=ID,env=VAR", s)
+		}
+		if src == "" && envName == "" {
+			if _, ok := os.LookupEnv(id); ok {
+				envName = id
+			} else {
+				src = id
+			}
+		}
+		if envName != "" {
+			v, ok := os.LookupEnv(envName)
+			if !ok {
+				return nil, nil, errdefs.New(errdefs.ErrInvalidArgument, "--secret %s: the environment has no %s: set it, or give the secret as src=FILE", id, envName)
+			}
+			if env == nil {
+				env = map[string]string{}
+			}
+			env[id] = v
+			delete(files, id)
+			continue
 		}
 		abs, err := filepath.Abs(src)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if st, err := os.Stat(abs); err != nil || !st.Mode().IsRegular() {
-			return nil, errdefs.New(errdefs.ErrInvalidArgument, "--secret %s: %s is not a readable file", id, src)
+			return nil, nil, errdefs.New(errdefs.ErrInvalidArgument, "--secret %s: %s is not a readable file", id, src)
 		}
-		out[id] = abs
+		if files == nil {
+			files = map[string]string{}
+		}
+		files[id] = abs
+		delete(env, id)
 	}
-	return out, nil
+	return files, env, nil
 }

@@ -18,7 +18,7 @@ import (
 
 // buildHelper is the binary that holds BuildKit's Dockerfile parser
 // (cmd/berth-build): berth itself does not link it.
-const buildHelper = "berth-build"
+const buildHelper = selfexe.BuildName
 
 func newCommitCommand(g *globalOptions) *cobra.Command {
 	var o engine.CommitOptions

@@ -6,6 +6,7 @@ import (
 	"os"
 	"runtime"
 
+	"github.com/berth-runtime/berth/internal/engine"
 	"github.com/berth-runtime/berth/internal/initproc"
 	"github.com/berth-runtime/berth/internal/rootless"
 	"github.com/berth-runtime/berth/internal/selfexe"
@@ -32,5 +33,16 @@ func main() {
 	if initproc.IsInitStage() {
 		initproc.Main()
 	}
+	// A detached container's monitor stays for the container's life:
+	// it skips the command tree, whose memory it would hold all along.
+	if opts, id, restore, ok := engine.ParseMonitorArgs(os.Args[1:]); ok && (!rootless.Active() || rootless.Inside()) {
+		os.Exit(monitor(opts, id, restore))
+	}
 	os.Exit(execute(os.Args[1:]))
+}
+
+// monitor is berth run --monitor: container id's monitor (engine.Monitor).
+func monitor(opts engine.Options, id string, restore *engine.Restore) int {
+	opts.Warn = printWarning
+	return cli.Report(engine.New(opts).Monitor(id, restore))
 }

@@ -47,12 +47,17 @@ type Options struct {
 	// Unlisted leaves an untagged result a hidden step image (--output
 	// writes it elsewhere).
 	Unlisted bool
-	// Secrets are --secret's files by ID, for RUN --mount=type=secret.
-	Secrets map[string]string
+	// Secrets are --secret's files by ID, for RUN --mount=type=secret;
+	// EnvSecrets those given as env=, their values by ID.
+	Secrets    map[string]string
+	EnvSecrets map[string]string
 	// Pull pulls every FROM image, even one the store has (--pull).
 	Pull bool
 	// Labels are --label's, set on the image built.
 	Labels map[string]string
+	// Squash merges the layers the build added on the target stage's
+	// base into one (--squash).
+	Squash bool
 	// Network is RUN's network: bridge (default), none or host.
 	Network string
 	// Progress receives one line per step and RUN's output; nil: none
@@ -127,6 +132,11 @@ func Build(ctx context.Context, e *engine.Engine, o Options) (*Result, error) {
 	}
 	if id, err = b.labels(id); err != nil {
 		return nil, err
+	}
+	if o.Squash {
+		if id, err = b.squash(target, id); err != nil {
+			return nil, err
+		}
 	}
 	if len(o.Tags) > 0 || !o.Unlisted {
 		if err := store.Promote(id, o.Tags); err != nil {
@@ -217,7 +227,8 @@ func (b *builder) stageIndex(s string) int {
 }
 
 // needed lists the stages target depends on (FROM a stage, COPY
-// --from=stage, RUN --mount from=stage), target last, each once, in order: others are skipped.
+// --from=stage, RUN --mount=from=stage), target last, each once, in
+// order: others are skipped.
 func (b *builder) needed(target int) []int {
 	seen := map[int]bool{}
 	var order []int

@@ -50,6 +50,7 @@ type copyArgs struct {
 	sd                 instructions.SourcesAndDest
 	from, chown, chmod string
 	add                bool // ADD: local tar archives are extracted
+	link               bool // --link: a layer independent of the stage's
 	text               string
 }
 
@@ -61,7 +62,7 @@ func (b *builder) copy(st *stageState, c *instructions.CopyCommand) (bool, error
 	if err := expandRaw(c, st.env()); err != nil {
 		return false, err
 	}
-	return b.copyFiles(st, copyArgs{sd: c.SourcesAndDest, from: c.From, chown: c.Chown, chmod: c.Chmod, text: commandText(c)})
+	return b.copyFiles(st, copyArgs{sd: c.SourcesAndDest, from: c.From, chown: c.Chown, chmod: c.Chmod, link: c.Link, text: commandText(c)})
 }
 
 // add runs an ADD step: COPY's, and a local tar archive (plain, gzip or
@@ -82,7 +83,11 @@ func (b *builder) add(st *stageState, c *instructions.AddCommand) (bool, error) 
 			urls++
 		}
 	}
-	a := copyArgs{sd: c.SourcesAndDest, chown: c.Chown, chmod: c.Chmod, add: true, text: commandText(c)}
+	sum, err := addChecksum(c)
+	if err != nil {
+		return false, err
+	}
+	a := copyArgs{sd: c.SourcesAndDest, chown: c.Chown, chmod: c.Chmod, add: true, link: c.Link, text: commandText(c)}
 	switch {
 	case urls == 0:
 		return b.copyFiles(st, a)
@@ -93,6 +98,11 @@ func (b *builder) add(st *stageState, c *instructions.AddCommand) (bool, error) 
 	defer os.RemoveAll(dir)
 	if err != nil {
 		return false, err
+	}
+	if sum != nil {
+		if err := sum.verify(c.SourcePaths[0], filepath.Join(dir, names[0])); err != nil {
+			return false, err
+		}
 	}
 	a.sd.SourcePaths, a.from, a.add = names, downloaded+dir, false
 	return b.copyFiles(st, a)
@@ -116,6 +126,11 @@ func (b *builder) copyFiles(st *stageState, a copyArgs) (bool, error) {
 		from = inlineOnly // heredocs alone: no context needed
 	}
 	cs.contents = a.sd.SourceContents
+	if a.link {
+		if err := b.linkOwner(st, cs); err != nil {
+			return false, err
+		}
+	}
 	err = b.withSource(from, st.index, func(src archive.Root, srcID string) error {
 		cs.src, cs.context = src, a.from == "" || strings.HasPrefix(a.from, downloaded)
 		if strings.HasPrefix(a.from, downloaded) {
@@ -129,6 +144,10 @@ func (b *builder) copyFiles(st *stageState, a copyArgs) (bool, error) {
 		cs.destIsDir = strings.HasSuffix(a.sd.DestPath, "/") || n > 1 || (len(cs.items) == 1 && (cs.dirs[0] || cs.archives[0]))
 		h := sha256.New()
 		if err := cs.stream(h, true); err != nil {
+			return err
+		}
+		if a.link {
+			cached, err = b.linkCopy(st, cs, linkKey(srcID, cs, a.chmod, a.add, fmt.Sprintf("%x", h.Sum(nil))), a.text)
 			return err
 		}
 		key := cacheKey(st.image, "copy", srcID, cs.dest, strconv.FormatBool(cs.destIsDir), a.chown, a.chmod, strconv.FormatBool(a.add), fmt.Sprintf("%x", h.Sum(nil)))

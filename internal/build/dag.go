@@ -4,8 +4,6 @@ import (
 	"context"
 	"slices"
 	"sync"
-
-	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 )
 
 // Stages build as BuildKit's DAG: each in a goroutine of its own that
@@ -24,17 +22,8 @@ func (b *builder) stageDeps(i int) []int {
 	st := b.stages[i]
 	add(b.expandMeta(st.BaseName))
 	for _, c := range st.Commands {
-		switch c := c.(type) {
-		case *instructions.CopyCommand:
-			if c.From != "" {
-				add(c.From)
-			}
-		case *instructions.RunCommand:
-			for _, m := range instructions.GetMounts(c) {
-				if m.From != "" {
-					add(m.From)
-				}
-			}
+		for _, from := range stageRefs(c) {
+			add(from)
 		}
 	}
 	return deps

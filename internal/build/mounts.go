@@ -42,14 +42,14 @@ func (b *builder) runMounts(st *stageState, c *instructions.RunCommand) ([]spec.
 			reqs = append(reqs, spec.MountRequest{Type: spec.MountTmpfs, Destination: target})
 			keys = append(keys, "tmpfs "+target)
 		case instructions.MountTypeBind:
-			req, digest, err := b.bindMount(m, target)
+			req, digest, err := b.bindMount(st, m, target)
 			if err != nil {
 				return nil, "", err
 			}
 			reqs = append(reqs, req)
 			keys = append(keys, "bind "+target+" "+digest)
 		case instructions.MountTypeSecret:
-			req, ok, err := b.secretMount(m)
+			req, ok, err := b.secretMount(st, m)
 			if err != nil {
 				return nil, "", err
 			}
@@ -127,10 +127,11 @@ func makeCacheDir(dir string, m *instructions.Mount) error {
 }
 
 // bindMount binds a path of the context (read-only unless rw), resolved
-// inside it; its digest is that of the files, as COPY's.
-func (b *builder) bindMount(m *instructions.Mount, target string) (spec.MountRequest, string, error) {
+// inside it; its digest is that of the files, as COPY's. One from= a
+// stage or image is bindFromMount's.
+func (b *builder) bindMount(st *stageState, m *instructions.Mount, target string) (spec.MountRequest, string, error) {
 	if m.From != "" {
-		return spec.MountRequest{}, "", errdefs.New(errdefs.ErrInvalidArgument, "RUN --mount=type=bind,from=%s is not supported by berth build yet (binds from the context are)", m.From)
+		return b.bindFromMount(st, m, target)
 	}
 	if b.o.Context == "" {
 		return spec.MountRequest{}, "", errdefs.New(errdefs.ErrInvalidArgument, "RUN --mount=type=bind needs a build context: berth build - has none")
@@ -161,22 +162,24 @@ func (b *builder) bindMount(m *instructions.Mount, target string) (spec.MountReq
 // secretMount binds --secret's file for its ID read-only at the target
 // (/run/secrets/ID by default), for this RUN only: it is left out of the
 // layer as every mount point is, and its contents stay out of the cache
-// key. A secret not given is skipped, or refused when required.
-func (b *builder) secretMount(m *instructions.Mount) (spec.MountRequest, bool, error) {
-	id := m.CacheID
-	if id == "" {
-		id = path.Base(m.Target)
-	}
-	src, ok := b.o.Secrets[id]
-	if !ok {
-		if m.Required {
-			return spec.MountRequest{}, false, errdefs.New(errdefs.ErrInvalidArgument, "secret %q is required: give it with --secret id=%s,src=FILE", id, id)
-		}
+// key. A secret not given is skipped, or refused when required; one
+// named with env= and no target is the RUN's environment instead
+// (secretEnv).
+func (b *builder) secretMount(st *stageState, m *instructions.Mount) (spec.MountRequest, bool, error) {
+	if !secretAsFile(m) {
 		return spec.MountRequest{}, false, nil
+	}
+	id := secretID(m)
+	src, ok, err := b.secretFile(st, id)
+	if err != nil || !ok {
+		if err == nil && m.Required {
+			err = missingSecret(id)
+		}
+		return spec.MountRequest{}, false, err
 	}
 	target := m.Target
 	if target == "" {
-		target = "/run/secrets/" + id
+		target = "/run/secrets/" + path.Base(id) // as BuildKit
 	}
 	return spec.MountRequest{Type: spec.MountBind, Source: src, Destination: path.Clean("/" + target), ReadOnly: true}, true, nil
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/berth-runtime/berth/internal/network/usermode"
+	"github.com/berth-runtime/berth/internal/rootless"
 	"io"
 	"os"
 	"slices"
@@ -40,6 +42,12 @@ type stageState struct {
 	// stage (of steps), and when it started.
 	step, k, steps int
 	started        time.Time
+	// afterStep undoes what a RUN's mounts needed (secret files, roots
+	// mounted for binds), last first; bindFroms are the binds from a
+	// stage or image still to mount: the stage's own, as stages run at
+	// once.
+	afterStep []func()
+	bindFroms []bindFrom
 }
 
 // releaseStep lets go of what the step held.
@@ -260,9 +268,15 @@ func (b *builder) run(st *stageState, c *instructions.RunCommand) (bool, error) 
 	args := runArgs(c, st.shell)
 	defer st.releaseStep()
 	mounts, mountKey, err := b.runMounts(st, c)
+	defer b.stepDone(st)
 	if err != nil {
 		return false, err
 	}
+	secretEnv, secretKey, err := b.secretEnv(c)
+	if err != nil {
+		return false, err
+	}
+	mountKey += secretKey
 	network := b.o.Network
 	if n := instructions.GetNetwork(c); n != "" && n != instructions.NetworkDefault {
 		network = string(n)
@@ -282,8 +296,14 @@ func (b *builder) run(st *stageState, c *instructions.RunCommand) (bool, error) 
 		return ok, err
 	}
 	defer unlock()
+	if err := b.mountBindFroms(st, mounts); err != nil {
+		return false, err
+	}
 	empty := ""
-	mc := managed.Config{Cmd: args, Entrypoint: &empty, Env: b.runEnv(st), NetworkMode: network, Mounts: mounts}
+	mc := managed.Config{Cmd: args, Entrypoint: &empty, Env: append(b.runEnv(st), secretEnv...), NetworkMode: network, Mounts: mounts}
+	if mc.UserModeNetwork, err = userModeNetwork(network); err != nil {
+		return false, err
+	}
 	step, err := b.e.NewStep(st.image, mc)
 	if err != nil {
 		return false, err
@@ -494,4 +514,19 @@ func (t *tailWriter) lines() []string {
 		out = out[len(out)-t.max:]
 	}
 	return out
+}
+
+// userModeNetwork is the user-mode stack (pasta or slirp4netns) that
+// gives a rootless build's RUN its bridge network, as rootless berth run
+// --network bridge has: a rootless berth cannot make veths or a bridge.
+// Empty for root, and for none and host.
+func userModeNetwork(network string) (managed.UserModeTool, error) {
+	if !rootless.Active() || (network != "bridge" && !usermode.IsTool(network)) {
+		return "", nil
+	}
+	tool, err := usermode.Choose(network)
+	if err != nil {
+		return "", fmt.Errorf("RUN --network %s: %w", network, err)
+	}
+	return managed.UserModeTool(tool), nil
 }

@@ -29,6 +29,9 @@ type Request struct {
 	Pull           bool
 	// Secrets are --secret id=ID,src=FILE: absolute host paths by ID.
 	Secrets map[string]string
+	// EnvSecrets are --secret id=ID,env=VAR: the variable's value by ID,
+	// read by berth from its environment.
+	EnvSecrets map[string]string
 	// OutputFile is --output type=oci|docker,dest=FILE: the image is
 	// written there, and kept only as a build step (not listed) unless
 	// tagged.
@@ -37,4 +40,6 @@ type Request struct {
 	// Progress is --progress: auto (tty on a terminal, else plain),
 	// plain or tty.
 	Progress string
+	// Squash is --squash: the layers the build adds merged into one.
+	Squash bool
 }

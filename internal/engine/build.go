@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 
 	"github.com/berth-runtime/berth/internal/archive"
 	"github.com/berth-runtime/berth/internal/buildcache"
+	"github.com/berth-runtime/berth/internal/flock"
 	"github.com/berth-runtime/berth/internal/image"
 	"github.com/berth-runtime/berth/internal/managed"
 )
@@ -96,6 +98,113 @@ func (s *Step) WithRoot(fn func(archive.Root) error) error {
 		s.owner = nil
 	}
 	return s.e.withRoot(s.rec, managed.OpCopy, func(root archive.Root, _ bool) error { return fn(root) })
+}
+
+// MountRoot attaches the step container's root file system (its overlay,
+// made on first use) at a directory of its own, for another step's RUN to
+// bind (RUN --mount=type=bind,from=): what that RUN writes lands in this
+// container's writable layer, thrown away with it. It returns the
+// directory and the function that detaches and removes it. The directory
+// is owned by a lock the build holds while it is attached, so that what
+// a killed build leaves is detached by the next berth command
+// (collectBuildRoots).
+func (s *Step) MountRoot() (string, func(), error) {
+	base := filepath.Join(s.e.Root, buildRootsDir)
+	if err := os.MkdirAll(base, 0o700); err != nil {
+		return "", nil, err
+	}
+	// Locked under a name collection passes over, then named: there is
+	// never a root-*.lock that no one holds but a live build.
+	lock, err := os.CreateTemp(base, newRootPrefix+"*")
+	if err != nil {
+		return "", nil, err
+	}
+	if err := flock.Lock(lock, unix.LOCK_EX); err != nil {
+		os.Remove(lock.Name())
+		lock.Close()
+		return "", nil, err
+	}
+	dir := filepath.Join(base, "root-"+strings.TrimPrefix(filepath.Base(lock.Name()), newRootPrefix))
+	release := func() {
+		_ = unix.Unmount(dir, unix.MNT_DETACH)
+		_ = os.Remove(dir)
+		_ = os.Remove(dir + ".lock")
+		_ = os.Remove(lock.Name())
+		lock.Close()
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		release()
+		return "", nil, err
+	}
+	if err := os.Rename(lock.Name(), dir+".lock"); err != nil {
+		release()
+		return "", nil, err
+	}
+	// The step keeps its lifetime lock (unlike WithRoot): a killed
+	// build's step is then collected as a dead owner's, not left behind
+	// as a stopped container.
+	err = s.e.WithOpLock(s.rec.ID, func(rec managed.Record) error {
+		f, err := s.e.stoppedRoot(&rec)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		return attachRoot(f, dir)
+	})
+	if err != nil {
+		release()
+		return "", nil, err
+	}
+	return dir, release, nil
+}
+
+// buildRootsDir, under the engine's root, holds the step roots MountRoot
+// attaches, each beside its lock: root-X and root-X.lock.
+const buildRootsDir = "build/roots"
+
+// newRootPrefix names a root's lock before it is locked and named.
+const newRootPrefix = ".new-"
+
+// collectBuildRoots detaches and removes the step roots whose builds are
+// gone (their locks free): a build killed during a RUN that binds another
+// stage leaves one attached on the host.
+func (e *Engine) collectBuildRoots() {
+	base := filepath.Join(e.Root, buildRootsDir)
+	ents, err := os.ReadDir(base)
+	if err != nil {
+		return
+	}
+	for _, ent := range ents {
+		name := ent.Name()
+		path := filepath.Join(base, name)
+		switch {
+		case strings.HasSuffix(name, ".lock"):
+			lock, err := flock.Open(path, unix.O_RDWR, unix.LOCK_EX|unix.LOCK_NB)
+			if err != nil {
+				continue // a live build's, or not ours to read
+			}
+			dir := strings.TrimSuffix(path, ".lock")
+			_ = unix.Unmount(dir, unix.MNT_DETACH)
+			_ = os.Remove(dir)
+			_ = os.Remove(path)
+			lock.Close()
+		case strings.HasPrefix(name, newRootPrefix):
+			// Killed between its creation and its naming; only an old
+			// one, so as never to race a build that is making it.
+			if info, err := ent.Info(); err == nil && time.Since(info.ModTime()) > time.Minute && !flock.Held(path) {
+				_ = os.Remove(path)
+			}
+		}
+	}
+}
+
+// attachRoot attaches f's tree, the detached overlay, at dir. (A build
+// runs on the overlay driver: a vfs copy has no layer to diff.)
+func attachRoot(f *os.File, dir string) error {
+	if err := unix.MoveMount(int(f.Fd()), "", unix.AT_FDCWD, dir, unix.MOVE_MOUNT_F_EMPTY_PATH); err != nil {
+		return fmt.Errorf("mount the root at %s: %w", dir, err)
+	}
+	return nil
 }
 
 // Layer stores the step's changes as a layer (StoreLayer), every entry

@@ -32,6 +32,7 @@ func (e *Engine) Collect(runtimeState bool) {
 	network.CollectAll(e.Root)
 	// Chowned copies of images gone, and builds a kill cut short.
 	_ = e.collectChowned(false)
+	e.collectBuildRoots()
 	if runtimeState {
 		state.Store{Root: e.Runroot}.Collect(container.Cleanup)
 	}

@@ -15,7 +15,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -32,7 +31,7 @@ const InitName = "berth-init"
 // the kernel refuses to a multi-threaded (Go) process.
 const NsenterName = "berth-nsenter"
 
-// BuildName is berth build's helper (cmd/berth-build), beside berth.
+// BuildName is berth's builder (cmd/berth-build), beside berth's own.
 const BuildName = "berth-build"
 
 // ErrNoNsenter means berth-nsenter is not installed beside berth.
@@ -219,11 +218,9 @@ func sealedCopy(src *os.File) (*os.File, error) {
 // berth-init must be.
 func Helper(name string) (string, error) {
 	if v, ok := vouched[name]; ok {
-		// Rootless berth in its user namespace, where root's files show
-		// as nobody's: the helper its starter vouched for, executed
-		// through the descriptor (an ELF binary runs so though the
-		// descriptor closes on exec).
-		return "/proc/self/fd/" + strconv.Itoa(int(v.Fd())), nil
+		// Inside a rootless berth's user namespace: the descriptor its
+		// starter checked; it stays open until the exec has read it.
+		return fmt.Sprintf("/proc/self/fd/%d", v.Fd()), nil
 	}
 	f, _, ok := openInstalled(name)
 	if !ok {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -13,7 +14,7 @@ import (
 // EnvVouched names, for a berth process started in the user namespace of
 // a rootless berth, the descriptors of the stages its starter opened and
 // found to be host root's and writable by root alone:
-// "berth-init=FD,berth-nsenter=FD,berth-build=FD". Inside that namespace the host's root
+// "berth-init=FD,berth-nsenter=FD". Inside that namespace the host's root
 // is unmapped, so their owner shows as the overflow ID (nobody) and the
 // check openInstalled makes cannot be made there; without the mark berth
 // would fall back to executing its whole self as the init stage.
@@ -21,6 +22,13 @@ const EnvVouched = "_BERTH_ROOT_OWNED"
 
 // vouched holds the stages adopted from EnvVouched, by name.
 var vouched = map[string]*os.File{}
+
+// vouchable are the binaries beside berth that a rootless berth runs
+// inside its user namespace, where the host's root owns nothing and the
+// check that they are root's alone (openInstalled) cannot be made: the
+// two stages, and berth build's helper, which runs RUN steps' containers
+// with them.
+var vouchable = []string{InitName, NsenterName, BuildName}
 
 // Vouch returns the stages to hand to a berth process started in a user
 // namespace that does not map the host's root, to append to its
@@ -33,7 +41,7 @@ var vouched = map[string]*os.File{}
 func Vouch(firstFD int) ([]*os.File, string) {
 	var files []*os.File
 	var marks []string
-	for _, name := range []string{InitName, NsenterName, BuildName} {
+	for _, name := range vouchable {
 		f, ok := dupVouched(name)
 		if !ok && len(vouched) == 0 && unprivileged() && initialUserNamespace() {
 			f, _, ok = openInstalled(name)
@@ -82,7 +90,7 @@ func adopt(v, dir string) {
 	for _, mark := range strings.Split(v, ",") {
 		name, num, _ := strings.Cut(mark, "=")
 		fd, err := strconv.Atoi(num)
-		if err != nil || fd < 3 || (name != InitName && name != NsenterName && name != BuildName) {
+		if err != nil || fd < 3 || !slices.Contains(vouchable, name) {
 			continue
 		}
 		if f, ok := adoptFD(filepath.Join(dir, name), fd); ok {

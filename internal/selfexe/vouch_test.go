@@ -168,15 +168,15 @@ func TestRootOnly(t *testing.T) {
 	}
 }
 
-// berth-build vouched for is the helper rootless berth runs, through its
-// descriptor (root's file shows as nobody's in the user namespace).
-func TestHelperVouched(t *testing.T) {
+// An adopted berth-build is what Helper runs: the vouched descriptor,
+// not a path looked up again inside the user namespace.
+func TestHelperRunsTheAdoptedBuilder(t *testing.T) {
 	resetVouched(t)
 	dir := t.TempDir()
 	fd := stage(t, dir, BuildName)
 	adopt(fmt.Sprintf("%s=%d", BuildName, fd), dir)
-	got, err := Helper(BuildName)
-	if err != nil || got != fmt.Sprintf("/proc/self/fd/%d", fd) {
-		t.Errorf("Helper: %q %v", got, err)
+	path, err := Helper(BuildName)
+	if err != nil || path != fmt.Sprintf("/proc/self/fd/%d", fd) {
+		t.Errorf("Helper(%s) = %q, %v; want the adopted descriptor %d", BuildName, path, err, fd)
 	}
 }

@@ -15,9 +15,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 )
 
 // bgBuild is a berth build running in the background: its progress
@@ -313,72 +310,4 @@ func TestBuildTTYProgress(t *testing.T) {
 	for _, id := range regexp.MustCompile(`writing image (sha256:[0-9a-f]+)`).FindAllStringSubmatch(out+r.output+p.stderr, -1) {
 		berth(t, "", "rmi", "-f", id[1])
 	}
-}
-
-// TestBuildRootless: berth build as an ordinary user with subordinate IDs
-// (the user namespace rootless berth makes): a multi-stage build with a
-// RUN that chowns and deletes an image directory (a whiteout), COPY
-// --chown from the context and from the first stage, then berth run of
-// the image as that user sees the owners and the deletion; the build
-// cache's prune works for the user too.
-func TestBuildRootless(t *testing.T) {
-	needRoot(t)
-	before := snapshot(t)
-	u := newRootlessUser(t)
-	reg := newTestRegistry(t)
-	img, err := mutate.AppendLayers(empty.Image, rootfsLayer(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref := reg.push(t, "rootless/busybox:1", img)
-	if r := u.berth(t, "pull", "-q", "--tls-verify=false", ref); r.code != 0 {
-		t.Fatalf("pull as %s: %+v", u.name, r)
-	}
-	ctx := filepath.Join(u.home, "ctx")
-	writeHostFile(t, filepath.Join(ctx, "Dockerfile"), "FROM "+ref+" AS build\n"+
-		"RUN echo made > /made && chown 1000:1000 /made && rm -rf /home/app\n"+
-		"FROM "+ref+"\nCOPY --from=build --chown=1000:1000 /made /app/made\nCOPY --chown=1000:1000 f.txt /app/f.txt\n"+
-		"RUN rm -rf /home/app && echo ran > /app/ran\n", 0)
-	writeHostFile(t, filepath.Join(ctx, "f.txt"), "from the context\n", 0)
-	for _, p := range []string{ctx, filepath.Join(ctx, "Dockerfile"), filepath.Join(ctx, "f.txt")} {
-		os.Chown(p, u.uid, u.gid)
-	}
-	// Overlay in the user namespace (the default driver; vfs has no
-	// diff to make a step's layer of yet).
-	for _, driver := range []string{""} {
-		g := []string{}
-		if driver != "" {
-			g = []string{"--storage-driver", driver}
-		}
-		r := u.berth(t, append(g, "build", "--no-cache", "--progress", "plain", "-t", "rlbuilt:1", ctx)...)
-		if r.code != 0 {
-			t.Fatalf("rootless build (driver %q): %+v", driver, r)
-		}
-		r = u.berth(t, append(g, "run", "--rm", "rlbuilt:1", "sh", "-c", "stat -c '%u:%g' /app/made /app/f.txt; cat /app/made /app/f.txt /app/ran; test -e /home/app && echo still-there; true")...)
-		if want := "1000:1000\n1000:1000\nmade\nfrom the context\nran\n"; r.code != 0 || r.stdout != want {
-			t.Errorf("run the rootless build (driver %q): %+v\nwant %q", driver, r, want)
-		}
-	}
-	// Root's bridge is refused in one line.
-	oneLine(t, "rootless build --network bridge", u.berth(t, "build", "--network", "bridge", ctx), "--network host (the default) or none")
-	if r := u.berth(t, "builder", "prune", "-f"); r.code != 0 || !strings.Contains(r.stdout, "Total reclaimed space: ") {
-		t.Errorf("rootless builder prune: %+v", r)
-	}
-	if r := u.berth(t, "rmi", "rlbuilt:1", ref); r.code != 0 {
-		t.Errorf("rmi: %+v", r)
-	}
-	if left := processesOf(u.uid); len(left) > 0 {
-		t.Errorf("processes of %s left: %v", u.name, left)
-	}
-	mi, _ := os.ReadFile("/proc/self/mountinfo")
-	if strings.Contains(string(mi), u.home) || strings.Contains(string(mi), u.runtime) {
-		t.Errorf("host mounts under the user's directories:\n%s", mi)
-	}
-	data := filepath.Join(u.home, ".local", "share", "berth")
-	for _, pattern := range []string{filepath.Join(data, "containers", "[0-9a-f]*"), filepath.Join(data, "images", "layers", "*"), filepath.Join(data, "build", "users", "*")} {
-		if left, _ := filepath.Glob(pattern); len(left) > 0 {
-			t.Errorf("left behind: %v", left)
-		}
-	}
-	checkNoLeaks(t, before)
 }

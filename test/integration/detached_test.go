@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -539,5 +540,36 @@ func TestRmForceDuringRestartBackoff(t *testing.T) {
 	}
 	if r := berth(t, "", "inspect", "rmlooper"); r.code == 0 {
 		t.Errorf("still there after rm -f: %s", r.stdout)
+	}
+}
+
+// TestMonitorEnvironment: a detached container's monitor has nothing of
+// the caller's environment but PATH, and runs Go with one P (each P is
+// memory the monitor holds for the container's life: docs/bench.md,
+// Monitors).
+func TestMonitorEnvironment(t *testing.T) {
+	needRoot(t)
+	before := snapshot(t)
+	r := berth(t, "", "run", "-d", "--name", "lean", "--network", "none", "--rootfs", rootfsDir, "/bin/sh", "-c", idle)
+	if r.code != 0 {
+		t.Fatalf("run -d: %+v", r)
+	}
+	defer func() {
+		berth(t, "", "rm", "-f", "lean")
+		checkNoLeaks(t, before)
+	}()
+	st := inspectState(t, "lean")
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", st.MonitorPid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+	if !slices.Contains(env, "GOMAXPROCS=1") {
+		t.Errorf("the monitor's environment %q has no GOMAXPROCS=1", env)
+	}
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "HOST_ONLY=") {
+			t.Errorf("the caller's %s reached the monitor", kv)
+		}
 	}
 }
