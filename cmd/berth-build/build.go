@@ -45,20 +45,41 @@ func runBuild() int {
 			return cli.Report(err)
 		}
 	}
+	build.SweepScratch(req.Root) // what builds that died left
+	if req.GitContext != "" {
+		if !req.Quiet {
+			fmt.Fprintf(os.Stderr, "#0 load git source %s\n", req.GitContext)
+		}
+		release, err := gitContext(ctx, &req)
+		defer release()
+		if err != nil {
+			return cli.Report(err)
+		}
+	}
 	e := engine.New(engine.Options{Root: req.Root, Runroot: req.Runroot, StorageDriver: req.StorageDriver, Warn: cli.Warn})
+	if req.Export != nil && len(req.Tags) > 0 {
+		// As BuildKit: the files are the result, no image is stored.
+		cli.Warn(fmt.Sprintf("-t is ignored with --output type=%s: no image is stored", req.Export.Type))
+		req.Tags = nil
+	}
 	progress, done := progressWriter(req)
 	network := req.Network
 	if network == "" || network == "default" {
 		network = "bridge"
 	}
 	res, err := build.Build(ctx, e, build.Options{Context: req.Context, Dockerfile: req.Dockerfile, DockerfileName: req.DockerfileName,
-		Tags: req.Tags, BuildArgs: req.BuildArgs, Target: req.Target, NoCache: req.NoCache, Network: network, Progress: progress, Pull: req.Pull, Labels: req.Labels, Secrets: req.Secrets, EnvSecrets: req.EnvSecrets, Squash: req.Squash, Unlisted: req.OutputFile != ""})
+		Tags: req.Tags, BuildArgs: req.BuildArgs, Target: req.Target, NoCache: req.NoCache, Network: network, Progress: progress, Pull: req.Pull, Labels: req.Labels, Secrets: req.Secrets, EnvSecrets: req.EnvSecrets, Squash: req.Squash, SSH: req.SSH, Unlisted: req.OutputFile != "" || req.Export != nil})
 	done()
 	if err != nil {
 		return cli.Report(err)
 	}
 	if req.OutputFile != "" {
 		if err := writeOutput(e, req, res.ID); err != nil {
+			return cli.Report(err)
+		}
+	}
+	if req.Export != nil {
+		if err := build.ExportFiles(e, res.ID, req.Export.Type, req.Export.Dest, os.Stdout); err != nil {
 			return cli.Report(err)
 		}
 	}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/berth-runtime/berth/internal/buildreq"
 	"github.com/berth-runtime/berth/internal/errdefs"
+	"github.com/berth-runtime/berth/internal/gitsrc"
 	"github.com/berth-runtime/berth/internal/rootless"
 	"github.com/berth-runtime/berth/internal/selfexe"
 )
@@ -26,17 +27,20 @@ type buildFlags struct {
 	file, target, iidfile, progress, network string
 	output                                   string
 	tags, buildArgs, labels, secrets         []string
+	ssh                                      []string
 	quiet, noCache, pull, squash             bool
 }
 
 func newBuildCommand(g *globalOptions) *cobra.Command {
 	var f buildFlags
 	cmd := &cobra.Command{
-		Use:   "build [OPTIONS] PATH | -",
+		Use:   "build [OPTIONS] PATH | URL | -",
 		Short: "Build an image from a Dockerfile",
 		Example: "  berth build -t app:1 .\n" +
 			"  berth build -f docker/Dockerfile --build-arg VERSION=2 --target runtime -t app:2 .\n" +
-			"  berth build -t app:3 - < Dockerfile",
+			"  berth build -t app:3 - < Dockerfile\n" +
+			"  berth build -t app:4 https://example.com/app.git#v1:docker\n" +
+			"  berth build --ssh default -o out/ .",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			req, err := f.request(g, args[0], os.Stdin)
@@ -56,8 +60,9 @@ func newBuildCommand(g *globalOptions) *cobra.Command {
 	fl.BoolVar(&f.noCache, "no-cache", false, "do not use the build cache")
 	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto (tty on a terminal), plain, tty, quiet")
 	fl.StringVar(&f.network, "network", "bridge", "RUN's network: bridge, none or host")
-	fl.StringVarP(&f.output, "output", "o", "", "write the image to a file instead of the store: type=oci|docker,dest=FILE")
+	fl.StringVarP(&f.output, "output", "o", "", "write the result instead of storing the image: type=oci|docker,dest=FILE (an image archive), type=local,dest=DIR or DIR (the files), type=tar,dest=FILE|- (the files as a tar)")
 	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR")
+	fl.StringArrayVar(&f.ssh, "ssh", nil, "an SSH agent for RUN --mount=type=ssh: default|ID[=SOCKET|KEYFILE[,KEYFILE]] (default: SSH_AUTH_SOCK's)")
 	fl.BoolVar(&f.pull, "pull", false, "pull every FROM image, even one already here")
 	fl.StringArrayVar(&f.labels, "label", nil, "set a label on the image (KEY=VALUE)")
 	fl.BoolVar(&f.squash, "squash", false, "merge the layers the build adds on its base image into one")
@@ -87,8 +92,11 @@ func (f *buildFlags) request(g *globalOptions, path string, stdin io.Reader) (*b
 	if req.Secrets, req.EnvSecrets, err = parseSecrets(f.secrets); err != nil {
 		return nil, err
 	}
+	if req.SSH, err = parseSSH(f.ssh, os.Getenv("SSH_AUTH_SOCK")); err != nil {
+		return nil, err
+	}
 	if f.output != "" {
-		if req.OutputFile, err = parseOutput(f.output); err != nil {
+		if req.OutputFile, req.Export, err = parseOutput(f.output, f.quiet); err != nil {
 			return nil, err
 		}
 	}
@@ -129,6 +137,13 @@ func (f *buildFlags) request(g *globalOptions, path string, stdin io.Reader) (*b
 		req.DockerfileName = "Dockerfile (standard input)"
 		if req.Dockerfile, err = io.ReadAll(io.LimitReader(br, 16<<20)); err != nil {
 			return nil, fmt.Errorf("read the Dockerfile from standard input: %w", err)
+		}
+		return req, nil
+	}
+	if gitsrc.IsContext(path) {
+		req.GitContext, req.DockerfileName = path, f.file
+		if req.DockerfileName == "" {
+			req.DockerfileName = "Dockerfile"
 		}
 		return req, nil
 	}
@@ -192,27 +207,6 @@ func runBuildHelper(req *buildreq.Request) error {
 		return errdefs.Exit{Code: ee.ExitCode()}
 	}
 	return err
-}
-
-// parseOutput takes --output type=oci|docker,dest=FILE (both write the
-// same archive, a docker save one that is also an OCI layout).
-func parseOutput(s string) (string, error) {
-	typ, dest := "", ""
-	for _, kv := range strings.Split(s, ",") {
-		k, v, _ := strings.Cut(kv, "=")
-		switch k {
-		case "type":
-			typ = v
-		case "dest":
-			dest = v
-		default:
-			return "", errdefs.New(errdefs.ErrInvalidArgument, "invalid --output %q: unknown key %q (type=oci|docker,dest=FILE)", s, k)
-		}
-	}
-	if (typ != "oci" && typ != "docker") || dest == "" || dest == "-" {
-		return "", errdefs.New(errdefs.ErrInvalidArgument, "invalid --output %q: berth writes type=oci or type=docker to a file: type=oci,dest=FILE", s)
-	}
-	return filepath.Abs(dest)
 }
 
 // isTarHead says whether standard input starts a tar archive (gzip or

@@ -51,6 +51,9 @@ type Options struct {
 	// EnvSecrets those given as env=, their values by ID.
 	Secrets    map[string]string
 	EnvSecrets map[string]string
+	// SSH are --ssh's agents by ID, for RUN --mount=type=ssh: one
+	// agent socket, or private key files.
+	SSH map[string][]string
 	// Pull pulls every FROM image, even one the store has (--pull).
 	Pull bool
 	// Labels are --label's, set on the image built.
@@ -84,6 +87,7 @@ type builder struct {
 	results map[int]string    // stage index -> image ID
 	step    int
 	total   int
+	agents  *sshAgents // RUN --mount=type=ssh's sockets, shared by the stages
 }
 
 // Build builds the image o describes and returns its ID.
@@ -104,7 +108,8 @@ func Build(ctx context.Context, e *engine.Engine, o Options) (*Result, error) {
 	if o.Progress != nil {
 		o.Progress = &lockedWriter{w: o.Progress}
 	}
-	b := &builder{e: e, store: store, o: o, ctx: ctx, stages: stages, results: map[int]string{}}
+	b := &builder{e: e, store: store, o: o, ctx: ctx, stages: stages, results: map[int]string{}, agents: &sshAgents{}}
+	defer b.agents.close()
 	if b.ignore, err = loadIgnore(o.Context); err != nil {
 		return nil, err
 	}

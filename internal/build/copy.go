@@ -18,6 +18,7 @@ import (
 	"github.com/berth-runtime/berth/internal/archive"
 	"github.com/berth-runtime/berth/internal/dockerfile"
 	"github.com/berth-runtime/berth/internal/errdefs"
+	"github.com/berth-runtime/berth/internal/gitsrc"
 	"github.com/berth-runtime/berth/internal/image"
 	"github.com/berth-runtime/berth/internal/managed"
 )
@@ -66,7 +67,8 @@ func (b *builder) copy(st *stageState, c *instructions.CopyCommand) (bool, error
 }
 
 // add runs an ADD step: COPY's, and a local tar archive (plain, gzip or
-// bzip2) is extracted at the destination; URLs are not supported yet.
+// bzip2) is extracted at the destination; URLs are downloaded and git
+// repositories checked out (addGit).
 func (b *builder) add(st *stageState, c *instructions.AddCommand) (bool, error) {
 	if err := dockerfile.Expand(c, st.env()); err != nil {
 		return false, err
@@ -74,12 +76,12 @@ func (b *builder) add(st *stageState, c *instructions.AddCommand) (bool, error) 
 	if err := expandRaw(c, st.env()); err != nil {
 		return false, err
 	}
-	urls := 0
+	urls, gits := 0, 0
 	for _, s := range c.SourcePaths {
-		if strings.HasPrefix(s, "git@") || strings.HasSuffix(s, ".git") {
-			return false, errdefs.New(errdefs.ErrInvalidArgument, "ADD %s: git sources are not supported by berth build yet: clone in a RUN", s)
-		}
-		if isURL(s) {
+		switch {
+		case gitsrc.IsSource(s):
+			gits++
+		case isURL(s):
 			urls++
 		}
 	}
@@ -89,6 +91,10 @@ func (b *builder) add(st *stageState, c *instructions.AddCommand) (bool, error) 
 	}
 	a := copyArgs{sd: c.SourcesAndDest, chown: c.Chown, chmod: c.Chmod, add: true, link: c.Link, text: commandText(c)}
 	switch {
+	case gits > 0 && gits != len(c.SourcePaths):
+		return false, errdefs.New(errdefs.ErrInvalidArgument, "ADD mixes git repositories and other sources: give them in ADDs of their own")
+	case gits > 0:
+		return b.addGit(st, c, a)
 	case urls == 0:
 		return b.copyFiles(st, a)
 	case urls != len(c.SourcePaths):

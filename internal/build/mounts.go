@@ -58,8 +58,17 @@ func (b *builder) runMounts(st *stageState, c *instructions.RunCommand) ([]spec.
 				// The secret's name, never its contents, as BuildKit.
 				keys = append(keys, "secret "+req.Destination)
 			}
+		case instructions.MountTypeSSH:
+			req, ok, err := b.sshMount(m, sshIndex(instructions.GetMounts(c), m))
+			if err != nil {
+				return nil, "", err
+			}
+			if ok {
+				keys = append(keys, "ssh "+req.Destination+" "+sshID(m))
+				reqs = append(reqs, req)
+			}
 		default:
-			return nil, "", errdefs.New(errdefs.ErrInvalidArgument, "RUN --mount=type=%s is not supported by berth build yet (cache, bind, tmpfs and secret are)", m.Type)
+			return nil, "", errdefs.New(errdefs.ErrInvalidArgument, "RUN --mount=type=%s is not supported by berth build yet (cache, bind, tmpfs, secret and ssh are)", m.Type)
 		}
 	}
 	k, _ := json.Marshal(keys)

@@ -300,7 +300,7 @@ func (b *builder) run(st *stageState, c *instructions.RunCommand) (bool, error) 
 		return false, err
 	}
 	empty := ""
-	mc := managed.Config{Cmd: args, Entrypoint: &empty, Env: append(b.runEnv(st), secretEnv...), NetworkMode: network, Mounts: mounts}
+	mc := managed.Config{Cmd: args, Entrypoint: &empty, Env: append(append(b.runEnv(st), secretEnv...), b.sshEnv(c)...), NetworkMode: network, Mounts: mounts}
 	if mc.UserModeNetwork, err = userModeNetwork(network); err != nil {
 		return false, err
 	}

@@ -15,6 +15,10 @@ type Request struct {
 	// and removes it; Dockerfile is then read from it (DockerfileName,
 	// relative).
 	ContextTar string
+	// GitContext is a context given as a git URL (remote#ref:subdir):
+	// berth-build checks it out, and reads the Dockerfile from it
+	// (DockerfileName, relative).
+	GitContext string
 	// Dockerfile is the Dockerfile's text, DockerfileName its name for
 	// messages.
 	Dockerfile     []byte
@@ -29,6 +33,9 @@ type Request struct {
 	Pull           bool
 	// Secrets are --secret id=ID,src=FILE: absolute host paths by ID.
 	Secrets map[string]string
+	// SSH are --ssh's agents by ID: an agent's socket, or private key
+	// files; absolute.
+	SSH map[string][]string
 	// EnvSecrets are --secret id=ID,env=VAR: the variable's value by ID,
 	// read by berth from its environment.
 	EnvSecrets map[string]string
@@ -42,4 +49,14 @@ type Request struct {
 	Progress string
 	// Squash is --squash: the layers the build adds merged into one.
 	Squash bool
+	// Export is --output type=local|tar: the final stage's files, not an
+	// image; nothing is stored but the build's steps.
+	Export *Export
+}
+
+// Export is where --output type=local|tar writes the final stage's
+// files: Dest is a directory (local), a file, or "-" for standard
+// output (tar). berth has checked it.
+type Export struct {
+	Type, Dest string
 }

@@ -408,8 +408,8 @@ func TestBuildHeredocCopyOutput(t *testing.T) {
 	if got != "hello val\nfirst\nsecond $V\n" {
 		t.Errorf("heredoc files: %q", got)
 	}
-	if r := berth(t, "", "build", "--output", "type=local,dest=x", "-"); r.code != 125 || !strings.Contains(r.stderr, "invalid --output") {
-		t.Errorf("--output type=local: %+v", r)
+	if r := berth(t, "", "build", "--output", "type=registry,dest=x", "-"); r.code != 125 || !strings.Contains(r.stderr, "invalid --output") {
+		t.Errorf("--output type=registry: %+v", r)
 	}
 }
 

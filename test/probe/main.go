@@ -10,10 +10,16 @@
 //	probe udprecv PORT     receive one UDP datagram on PORT (every address) and
 //	                       print it, or fail after 20 s (busybox's nc has no
 //	                       dependable UDP listener)
+//	probe sshagent         list the keys of the SSH agent at $SSH_AUTH_SOCK
+//	                       (their count and comments), then ask it to remove
+//	                       them all and print its answer (busybox has no
+//	                       ssh-add, its nc no unix sockets)
 package main
 
 import (
+	"encoding/binary"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strconv"
@@ -36,6 +42,8 @@ func main() {
 		scanRoot(os.Args[2], os.Args[3])
 	case "udprecv":
 		udpRecv(os.Args[2])
+	case "sshagent":
+		sshAgent()
 	default:
 		fmt.Fprintf(os.Stderr, "probe: unknown command %q\n", os.Args[1])
 		os.Exit(2)
@@ -106,4 +114,62 @@ func udpRecv(port string) {
 		os.Exit(1)
 	}
 	fmt.Printf("received %q\n", buf[:n])
+}
+
+// sshAgent speaks the SSH agent protocol to $SSH_AUTH_SOCK: request the
+// identities (11), print "keys=N" and each comment; then request removing
+// them all (19) and print "removeall=success" or "removeall=failure".
+func sshAgent() {
+	c, err := net.Dial("unix", os.Getenv("SSH_AUTH_SOCK"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	defer c.Close()
+	ask := func(typ byte) []byte {
+		if _, err := c.Write([]byte{0, 0, 0, 1, typ}); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		var n [4]byte
+		if _, err := io.ReadFull(c, n[:]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		body := make([]byte, binary.BigEndian.Uint32(n[:]))
+		if _, err := io.ReadFull(c, body); err != nil || len(body) == 0 {
+			fmt.Fprintln(os.Stderr, "short answer", err)
+			os.Exit(1)
+		}
+		return body
+	}
+	body := ask(11)
+	if body[0] != 12 || len(body) < 5 {
+		fmt.Printf("identities answer type %d\n", body[0])
+		os.Exit(1)
+	}
+	count := binary.BigEndian.Uint32(body[1:5])
+	fmt.Printf("keys=%d\n", count)
+	rest := body[5:]
+	str := func() []byte {
+		if len(rest) < 4 {
+			return nil
+		}
+		n := binary.BigEndian.Uint32(rest)
+		if uint32(len(rest)-4) < n {
+			return nil
+		}
+		s := rest[4 : 4+n]
+		rest = rest[4+n:]
+		return s
+	}
+	for i := uint32(0); i < count; i++ {
+		str() // the key blob
+		fmt.Printf("comment=%s\n", str())
+	}
+	if ask(19)[0] == 6 {
+		fmt.Println("removeall=success")
+	} else {
+		fmt.Println("removeall=failure")
+	}
 }
