@@ -2,8 +2,11 @@ package build
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 )
@@ -44,4 +47,29 @@ func TestStepWriter(t *testing.T) {
 	if !regexp.MustCompile(`^#7 0\.\d{3} one\n#7 0\.\d{3} two\n#7 0\.\d{3} three\n$`).Match(out.Bytes()) {
 		t.Errorf("output %q", out.String())
 	}
+}
+
+// Stages at once match .dockerignore at once: patternmatcher compiles a
+// pattern on its first match (go test -race finds the race without the
+// ignorer's lock).
+func TestIgnorerConcurrent(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, ".dockerignore"), []byte("*.log\n!keep.log\nbuild/**\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ig, err := loadIgnore(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if !ig.ignored("a.log") || ig.ignored("keep.log") || !ig.ignored("build/x/y") {
+				t.Error("wrong match")
+			}
+		}()
+	}
+	wg.Wait()
 }
