@@ -311,3 +311,28 @@ func TestBuildTTYProgress(t *testing.T) {
 		berth(t, "", "rmi", "-f", id[1])
 	}
 }
+
+// TestBuildParallelStageFails: the first stage to fail cancels the one
+// running beside it (its step CANCELED, its container removed) and its
+// error is the build's: its line, status 1, nothing left.
+func TestBuildParallelStageFails(t *testing.T) {
+	needRoot(t)
+	base := cpImage(t)
+	// A cache mount of the test's own tells the bad stage when the slow
+	// one's RUN runs.
+	sem := fmt.Sprintf("RUN --mount=type=cache,id=sync-%d,target=/s ", time.Now().UnixNano())
+	df := "FROM " + base + " AS slow\n" + sem + "touch /s/started && sleep 60\n" +
+		"FROM " + base + " AS bad\n" + sem + "until [ -e /s/started ]; do sleep 0.1; done; exit 3\n" +
+		"FROM " + base + "\nCOPY --from=slow /etc/passwd /a\nCOPY --from=bad /etc/passwd /b\n"
+	r := berth(t, df, "build", "--no-cache", "--progress", "plain", "--network", "none", "-")
+	if r.code != 1 || !strings.Contains(r.stderr, "line 4: RUN --mount=type=cache") || !strings.Contains(r.stderr, "exited with code 3") {
+		t.Fatalf("a failing stage: %+v", r)
+	}
+	if !regexp.MustCompile(`(?m)^#\d+ CANCELED$`).MatchString(r.stderr) || strings.Contains(r.stderr, "[stage-2") {
+		t.Errorf("the slow stage was not cancelled, or the final stage ran:\n%s", r.stderr)
+	}
+	if ps := mustBerth(t, "ps", "-aq"); ps != "" {
+		t.Errorf("containers left: %q", ps)
+	}
+	mustBerth(t, "builder", "prune", "-f")
+}
