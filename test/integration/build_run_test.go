@@ -166,7 +166,8 @@ func TestBuildConcurrentSharedCache(t *testing.T) {
 }
 
 // TestBuildCacheDfPrune: system df's Build Cache line counts the step
-// images and cache mounts (ACTIVE while a build uses them), builder prune
+// images and cache mounts (ACTIVE while a build uses them); builder prune
+// and system prune during the build leave what it uses; builder prune
 // prints what it deleted and "Total reclaimed space", as docker's; after
 // it the line is empty.
 func TestBuildCacheDfPrune(t *testing.T) {
@@ -193,6 +194,10 @@ func TestBuildCacheDfPrune(t *testing.T) {
 	// A prune now leaves the mount the RUN uses, and the step it runs on.
 	if r := berth(t, "", "builder", "prune", "-f"); r.code != 0 || !strings.Contains(r.stdout, "Total reclaimed space: ") {
 		t.Errorf("builder prune during a build: %+v", r)
+	}
+	// system prune prunes the build cache the same way.
+	if r := berth(t, "", "system", "prune", "-f"); r.code != 0 {
+		t.Errorf("system prune during a build: %+v", r)
 	}
 	mounts, _ := filepath.Glob(filepath.Join(storeRoot, "build", "mounts", "*", "blob"))
 	if len(mounts) != 1 {
