@@ -155,7 +155,12 @@ func (c *Cache) StepLock(key string) (unlock func(), err error) {
 	if err != nil {
 		return nil, fmt.Errorf("build cache: %w", err)
 	}
-	return func() { f.Close() }, nil
+	// Removed while held: one waiting on it finds it gone (lockFile) and
+	// takes a new one, then the step in the cache; none piles up.
+	return func() {
+		os.Remove(f.Name())
+		f.Close()
+	}, nil
 }
 
 // MountLock is held while a RUN uses the cache mount dir (exclusive:

@@ -132,3 +132,41 @@ func TestKilledBuildFreesLocks(t *testing.T) {
 		t.Errorf("user files after prune: %d, want 1", len(users))
 	}
 }
+
+// A second build after the same step waits for the first's lock, and the
+// lock file goes with the first's unlock.
+func TestStepLockWaitsAndGoes(t *testing.T) {
+	root := t.TempDir()
+	c, err := Open(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	unlock, err := c.StepLock("k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan func(), 1)
+	go func() {
+		u, err := c.StepLock("k")
+		if err != nil {
+			t.Error(err)
+		}
+		got <- u
+	}()
+	select {
+	case <-got:
+		t.Fatal("a second StepLock did not wait")
+	case <-time.After(100 * time.Millisecond):
+	}
+	unlock()
+	select {
+	case u := <-got:
+		u()
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second StepLock was not granted")
+	}
+	if left, _ := os.ReadDir(filepath.Join(root, "build", "steps")); len(left) != 0 {
+		t.Errorf("step lock files left: %v", left)
+	}
+}
