@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"time"
 
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"golang.org/x/sys/unix"
@@ -18,6 +19,7 @@ import (
 	"github.com/berth-runtime/berth/internal/buildreq"
 	"github.com/berth-runtime/berth/internal/engine"
 	"github.com/berth-runtime/berth/internal/errdefs"
+	"github.com/berth-runtime/berth/internal/progress"
 )
 
 // cli reports as berth does: the user typed berth build.
@@ -55,21 +57,19 @@ func runBuild() int {
 		}
 	}
 	e := engine.New(engine.Options{Root: req.Root, Runroot: req.Runroot, StorageDriver: req.StorageDriver, Warn: cli.Warn})
-	var progress io.Writer = os.Stderr
-	if req.Quiet {
-		progress = nil
-	}
 	if req.Export != nil && len(req.Tags) > 0 {
 		// As BuildKit: the files are the result, no image is stored.
 		cli.Warn(fmt.Sprintf("-t is ignored with --output type=%s: no image is stored", req.Export.Type))
 		req.Tags = nil
 	}
+	progress, done := progressWriter(req)
 	network := req.Network
 	if network == "" || network == "default" {
 		network = "bridge"
 	}
 	res, err := build.Build(ctx, e, build.Options{Context: req.Context, Dockerfile: req.Dockerfile, DockerfileName: req.DockerfileName,
 		Tags: req.Tags, BuildArgs: req.BuildArgs, Target: req.Target, NoCache: req.NoCache, Network: network, Progress: progress, Pull: req.Pull, Labels: req.Labels, Secrets: req.Secrets, EnvSecrets: req.EnvSecrets, Squash: req.Squash, SSH: req.SSH, Unlisted: req.OutputFile != "" || req.Export != nil})
+	done()
 	if err != nil {
 		return cli.Report(err)
 	}
@@ -97,6 +97,21 @@ func runBuild() int {
 		fmt.Fprintf(os.Stderr, "naming to %s done\n", t)
 	}
 	return 0
+}
+
+// progressWriter is where the build's progress goes: nothing with -q;
+// on a terminal (--progress tty, or auto with standard error one) the
+// running steps redrawn in place; else BuildKit's plain lines. done ends
+// the redraw.
+func progressWriter(req buildreq.Request) (io.Writer, func()) {
+	switch {
+	case req.Quiet:
+		return nil, func() {}
+	case req.Progress == "tty" || (req.Progress != "plain" && progress.IsTerminal(os.Stderr)):
+		s := progress.NewSteps(os.Stderr, 100*time.Millisecond)
+		return s, func() { _ = s.Close() }
+	}
+	return os.Stderr, func() {}
 }
 
 // writeOutput writes the image built to --output's file, complete or not

@@ -58,7 +58,7 @@ func newBuildCommand(g *globalOptions) *cobra.Command {
 	fl.StringVar(&f.iidfile, "iidfile", "", "write the image ID to the file")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image ID")
 	fl.BoolVar(&f.noCache, "no-cache", false, "do not use the build cache")
-	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto, plain, quiet")
+	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto (tty on a terminal), plain, tty, quiet")
 	fl.StringVar(&f.network, "network", "bridge", "RUN's network: bridge, none or host")
 	fl.StringVarP(&f.output, "output", "o", "", "write the result instead of storing the image: type=oci|docker,dest=FILE (an image archive), type=local,dest=DIR or DIR (the files), type=tar,dest=FILE|- (the files as a tar)")
 	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR")
@@ -78,7 +78,7 @@ func (f *buildFlags) request(g *globalOptions, path string, stdin io.Reader) (*b
 	case "quiet":
 		f.quiet = true
 	default:
-		return nil, bad("invalid --progress %q: want auto, plain or quiet", f.progress)
+		return nil, bad("invalid --progress %q: want auto, plain, tty or quiet", f.progress)
 	}
 	switch f.network {
 	case "bridge", "default", "none", "host":
@@ -88,7 +88,7 @@ func (f *buildFlags) request(g *globalOptions, path string, stdin io.Reader) (*b
 	var err error
 	req := &buildreq.Request{Root: g.root, Runroot: g.runroot, StorageDriver: g.storageDriver, Tags: f.tags,
 		Target: f.target, NoCache: f.noCache, Quiet: f.quiet, Network: f.network, IIDFile: f.iidfile, BuildArgs: map[string]string{}}
-	req.Pull, req.Squash = f.pull, f.squash
+	req.Pull, req.Squash, req.Progress = f.pull, f.squash, f.progress
 	if req.Secrets, req.EnvSecrets, err = parseSecrets(f.secrets); err != nil {
 		return nil, err
 	}

@@ -30,10 +30,15 @@ func newBuilderCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			for _, id := range r.Deleted {
-				fmt.Println("Deleted build cache objects:", id)
+			// As docker builder prune prints it.
+			if len(r.Deleted) > 0 {
+				fmt.Println("Deleted build cache objects:")
+				for _, id := range r.Deleted {
+					fmt.Println(id)
+				}
+				fmt.Println()
 			}
-			fmt.Printf("Total reclaimed space: %s\n", humanSize(r.Bytes))
+			fmt.Printf("Total reclaimed space: %s\n", decimalSize(r.Bytes))
 			return nil
 		},
 	}

@@ -71,7 +71,7 @@ func printDiskUsage(du engine.DiskUsage) error {
 	for _, v := range du.Volumes {
 		fmt.Fprintf(w, "%s\t%d\t%s\n", v.Name, v.Links, decimalSize(v.Size))
 	}
-	fmt.Fprint(w, "\nBuild cache usage: 0B\n")
+	fmt.Fprintf(w, "\nBuild cache usage: %s\n", decimalSize(du.BuildCache.Size))
 	return w.Flush()
 }
 

@@ -38,7 +38,7 @@ func (b *builder) bindFromMount(st *stageState, m *instructions.Mount, target st
 		return spec.MountRequest{}, "", err
 	}
 	src := path.Clean("/" + m.Source)
-	b.bindFroms = append(b.bindFroms, bindFrom{dest: target, from: m.From, image: id, source: src})
+	st.bindFroms = append(st.bindFroms, bindFrom{dest: target, from: m.From, image: id, source: src})
 	key := "from " + id + " " + src + " rw=" + strconv.FormatBool(!m.ReadOnly)
 	return spec.MountRequest{Type: spec.MountBind, Destination: target, ReadOnly: m.ReadOnly}, key, nil
 }
@@ -48,7 +48,7 @@ func (b *builder) bindFromMount(st *stageState, m *instructions.Mount, target st
 func (b *builder) bindSource(from string, self int) (string, error) {
 	id := ""
 	if j := b.stageIndex(from); j >= 0 && j < self {
-		id = b.results[j]
+		id = b.result(j)
 	} else {
 		var err error
 		if id, err = b.baseImage(from, self); err != nil {
@@ -63,11 +63,11 @@ func (b *builder) bindSource(from string, self int) (string, error) {
 
 // mountBindFroms mounts the RUN's binds from stages and images and sets
 // their sources in mounts.
-func (b *builder) mountBindFroms(mounts []spec.MountRequest) error {
-	pending := b.bindFroms
-	b.bindFroms = nil
+func (b *builder) mountBindFroms(st *stageState, mounts []spec.MountRequest) error {
+	pending := st.bindFroms
+	st.bindFroms = nil
 	for _, p := range pending {
-		src, err := b.mountSourceRoot(p)
+		src, err := b.mountSourceRoot(st, p)
 		if err != nil {
 			return err
 		}
@@ -82,12 +82,12 @@ func (b *builder) mountBindFroms(mounts []spec.MountRequest) error {
 
 // mountSourceRoot mounts the root of a container of p's image and
 // returns p's source path in it.
-func (b *builder) mountSourceRoot(p bindFrom) (string, error) {
+func (b *builder) mountSourceRoot(st *stageState, p bindFrom) (string, error) {
 	step, err := b.e.NewStep(p.image, managed.Config{NetworkMode: "none"})
 	if err != nil {
 		return "", err
 	}
-	b.afterStep = append(b.afterStep, func() { _ = step.Remove() })
+	st.afterStep = append(st.afterStep, func() { _ = step.Remove() })
 	dir, unmount, err := step.MountRoot()
 	if errors.Is(err, unix.EPERM) {
 		return "", errdefs.New(errdefs.ErrInvalidArgument, "RUN --mount=type=bind,from=%s: mounting the source's root is not permitted here: copy what the RUN needs with COPY --from=%s instead", p.from, p.from)
@@ -95,7 +95,7 @@ func (b *builder) mountSourceRoot(p bindFrom) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	b.afterStep = append(b.afterStep, unmount)
+	st.afterStep = append(st.afterStep, unmount)
 	src, err := securejoin.SecureJoin(dir, p.source)
 	if err != nil {
 		return "", err
@@ -107,11 +107,11 @@ func (b *builder) mountSourceRoot(p bindFrom) (string, error) {
 }
 
 // stepDone undoes what the RUN's mounts needed, last first.
-func (b *builder) stepDone() {
-	for i := len(b.afterStep) - 1; i >= 0; i-- {
-		b.afterStep[i]()
+func (b *builder) stepDone(st *stageState) {
+	for i := len(st.afterStep) - 1; i >= 0; i-- {
+		st.afterStep[i]()
 	}
-	b.afterStep, b.bindFroms = nil, nil
+	st.afterStep, st.bindFroms = nil, nil
 }
 
 // stageRefs are the stages (or images) a command reads besides its

@@ -18,12 +18,14 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 
+	"github.com/berth-runtime/berth/internal/buildcache"
 	"github.com/berth-runtime/berth/internal/engine"
 	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/berth-runtime/berth/internal/image"
@@ -77,19 +79,15 @@ type builder struct {
 	store   *image.Store
 	o       Options
 	ctx     context.Context
-	cache   *cache
+	cache   *buildcache.Cache
 	ignore  *ignorer
 	stages  []instructions.Stage
 	meta    map[string]string // global ARGs' values
+	mu      sync.Mutex        // results and step, shared by the stages' goroutines
 	results map[int]string    // stage index -> image ID
 	step    int
 	total   int
-	// afterStep undoes what a RUN's mounts needed (secret files, roots
-	// mounted for binds), last first; bindFroms are the binds from a
-	// stage or image still to mount once the RUN is not cached.
-	afterStep []func()
-	bindFroms []bindFrom
-	agents    *sshAgents // RUN --mount=type=ssh's sockets
+	agents  *sshAgents // RUN --mount=type=ssh's sockets, shared by the stages
 }
 
 // Build builds the image o describes and returns its ID.
@@ -107,6 +105,9 @@ func Build(ctx context.Context, e *engine.Engine, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if o.Progress != nil {
+		o.Progress = &lockedWriter{w: o.Progress}
+	}
 	b := &builder{e: e, store: store, o: o, ctx: ctx, stages: stages, results: map[int]string{}, agents: &sshAgents{}}
 	defer b.agents.close()
 	if b.ignore, err = loadIgnore(o.Context); err != nil {
@@ -123,13 +124,12 @@ func Build(ctx context.Context, e *engine.Engine, o Options) (*Result, error) {
 	for _, i := range needed {
 		b.total += 1 + len(stages[i].Commands)
 	}
-	if b.cache, err = openCache(e.Root); err != nil {
+	if err := b.openCache(); err != nil {
 		return nil, err
 	}
-	for _, i := range needed {
-		if err := b.buildStage(i); err != nil {
-			return nil, err
-		}
+	defer b.cache.Close()
+	if err := b.buildStages(needed); err != nil {
+		return nil, err
 	}
 	id := b.results[target]
 	if id == "" {
@@ -243,16 +243,8 @@ func (b *builder) needed(target int) []int {
 			return
 		}
 		seen[i] = true
-		st := b.stages[i]
-		if j := b.stageIndex(b.expandMeta(st.BaseName)); j >= 0 && j < i {
+		for _, j := range b.stageDeps(i) {
 			visit(j)
-		}
-		for _, c := range st.Commands {
-			for _, from := range stageRefs(c) {
-				if j := b.stageIndex(from); j >= 0 && j < i {
-					visit(j)
-				}
-			}
 		}
 		order = append(order, i)
 	}
@@ -288,7 +280,7 @@ func (b *builder) baseImage(name string, self int) (string, error) {
 		return "", nil
 	}
 	if j := b.stageIndex(name); j >= 0 && j < self {
-		return b.results[j], nil
+		return b.result(j), nil
 	}
 	img, err := b.store.Get(name)
 	if err == nil && !b.o.Pull {

@@ -1,70 +1,80 @@
 package build
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-	"sync"
+	"github.com/berth-runtime/berth/internal/buildcache"
 )
 
-// cache maps a step's key to the image it made: <root>/build/cache.json,
-// read once per build and replaced by rename after each new step, so a
-// build that dies keeps what it finished. Two builds at once may each
-// drop the other's new entries: those steps run again next time.
-type cache struct {
-	mu      sync.Mutex
-	path    string
-	Entries map[string]string `json:"entries"`
-}
+// The build cache (internal/buildcache) is shared with the builds that
+// run at once and with builder prune: a step is found there only once its
+// image is whole, and what this build uses is noted so no prune removes it.
 
-func openCache(root string) (*cache, error) {
-	dir := filepath.Join(root, "build")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("build cache: %w", err)
-	}
-	c := &cache{path: filepath.Join(dir, "cache.json"), Entries: map[string]string{}}
-	b, err := os.ReadFile(c.path)
-	if errors.Is(err, os.ErrNotExist) {
-		return c, nil
-	}
-	if err == nil {
-		err = json.Unmarshal(b, c)
-	}
-	if err != nil || c.Entries == nil {
-		c.Entries = map[string]string{} // a damaged cache is an empty one
-	}
-	return c, nil
-}
-
-func (c *cache) get(key string) (string, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	id, ok := c.Entries[key]
-	return id, ok
-}
-
-func (c *cache) put(key, id string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.Entries[key] = id
-	b, err := json.Marshal(c)
+// openCache registers the build as a user of the cache.
+func (b *builder) openCache() error {
+	c, err := buildcache.Open(b.e.Root)
 	if err != nil {
-		return
+		return err
 	}
-	tmp := c.path + ".tmp"
-	if os.WriteFile(tmp, b, 0o600) == nil {
-		_ = os.Rename(tmp, c.path)
-	}
+	b.cache = c
+	return nil
 }
 
-// PruneCache forgets every cached step (berth builder prune); the
-// intermediate images go with the next image prune.
-func PruneCache(root string) error {
-	err := os.Remove(filepath.Join(root, "build", "cache.json"))
-	if errors.Is(err, os.ErrNotExist) {
+// exists says whether the store has image id.
+func (b *builder) exists(id string) bool {
+	_, err := b.store.Get(id)
+	return err == nil
+}
+
+// cached is the step image of key, if the cache has it whole (never with
+// --no-cache).
+func (b *builder) cached(key string) (string, bool, error) {
+	if b.o.NoCache {
+		return "", false, nil
+	}
+	return b.cache.Lookup(key, b.exists)
+}
+
+// cachedStep is cached for a step worth waiting for (a RUN): missing, the
+// step's lock is taken, so that another build making it now is waited
+// for and its image found; the caller makes the step, then unlocks.
+func (b *builder) cachedStep(key string) (string, bool, func(), error) {
+	if b.o.NoCache {
+		return "", false, func() {}, nil // nothing to wait for: the step runs anyway
+	}
+	if id, ok, err := b.cached(key); err != nil || ok {
+		return id, ok, nil, err
+	}
+	unlock, err := b.cache.StepLock(key)
+	if err != nil {
+		return "", false, nil, err
+	}
+	id, ok, err := b.cached(key)
+	if err != nil || ok {
+		unlock()
+		return id, ok, nil, err
+	}
+	return "", false, unlock, nil
+}
+
+// use notes an image the build starts from (a stage's base) as used.
+func (b *builder) use(id string) error {
+	if id == "" {
 		return nil
 	}
+	_, err := b.cache.Use(id, b.exists)
 	return err
+}
+
+// hold keeps prunes off while a step's layer and image are made: the
+// build cache's lock first, then the image store's, in a prune's order.
+func (b *builder) hold() (func(), error) {
+	release, err := b.cache.Hold()
+	if err != nil {
+		return nil, err
+	}
+	storeRelease, err := b.store.Hold()
+	if err != nil {
+		release()
+		return nil, err
+	}
+	return func() { storeRelease(); release() }, nil
 }

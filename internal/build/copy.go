@@ -157,13 +157,12 @@ func (b *builder) copyFiles(st *stageState, a copyArgs) (bool, error) {
 			return err
 		}
 		key := cacheKey(st.image, "copy", srcID, cs.dest, strconv.FormatBool(cs.destIsDir), a.chown, a.chmod, strconv.FormatBool(a.add), fmt.Sprintf("%x", h.Sum(nil)))
-		if !b.o.NoCache {
-			if id, ok := b.cache.get(key); ok {
-				if _, err := b.store.Get(id); err == nil {
-					st.image, cached = id, true
-					return nil
-				}
+		id, ok, err := b.cached(key)
+		if err != nil || ok {
+			if ok {
+				st.image, cached = id, true
 			}
+			return err
 		}
 		return b.copyLayer(st, cs, key, a.text)
 	})
@@ -197,7 +196,7 @@ func (b *builder) withSource(from string, self int, fn func(archive.Root, string
 	}
 	var id string
 	if j := b.stageIndex(from); j >= 0 && j < self {
-		id = b.results[j]
+		id = b.result(j)
 	} else {
 		var err error
 		if id, err = b.baseImage(from, self); err != nil {
@@ -427,7 +426,7 @@ func (cs *copySpec) adjust(hdr *tar.Header) {
 // copyLayer extracts the sources into a root of the stage's image and
 // makes the step's image of its changes.
 func (b *builder) copyLayer(st *stageState, cs *copySpec, key, text string) error {
-	release, err := b.store.Hold()
+	release, err := b.hold()
 	if err != nil {
 		return err
 	}

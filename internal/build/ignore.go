@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/moby/patternmatcher"
 	"github.com/moby/patternmatcher/ignorefile"
@@ -12,7 +13,10 @@ import (
 
 // ignorer is the context's .dockerignore.
 type ignorer struct {
-	m *patternmatcher.PatternMatcher
+	// mu: patternmatcher compiles a pattern on its first match, which
+	// stages copying from the context at once would race on.
+	mu sync.Mutex
+	m  *patternmatcher.PatternMatcher
 }
 
 func loadIgnore(contextDir string) (*ignorer, error) {
@@ -43,6 +47,8 @@ func (ig *ignorer) ignored(rel string) bool {
 	if ig.m == nil || rel == "" || rel == "." {
 		return false
 	}
+	ig.mu.Lock()
+	defer ig.mu.Unlock()
 	ok, err := ig.m.MatchesOrParentMatches(filepath.ToSlash(rel))
 	return err == nil && ok
 }

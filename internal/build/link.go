@@ -52,15 +52,13 @@ func linkKey(srcID string, cs *copySpec, chmod string, add bool, digest string) 
 // stage's image. cached says no files were copied.
 func (b *builder) linkCopy(st *stageState, cs *copySpec, lkey, text string) (bool, error) {
 	key := cacheKey(st.image, "copy-link", lkey)
-	if !b.o.NoCache {
-		if id, ok := b.cache.get(key); ok {
-			if _, err := b.store.Get(id); err == nil {
-				st.image = id
-				return true, nil
-			}
+	if id, ok, err := b.cached(key); err != nil || ok {
+		if ok {
+			st.image = id
 		}
+		return ok, err
 	}
-	release, err := b.store.Hold()
+	release, err := b.hold()
 	if err != nil {
 		return false, err
 	}
@@ -78,13 +76,14 @@ func (b *builder) linkCopy(st *stageState, cs *copySpec, lkey, text string) (boo
 
 // linkLayer is the --link layer for lkey: the cached one while its image
 // is in the store, else made from the sources in an empty directory and
-// kept as an image of its own on scratch. Called with the store held.
+// kept as an image of its own on scratch. Called with the store held
+// (hold).
 func (b *builder) linkLayer(cs *copySpec, lkey string) (image.Layer, bool, error) {
-	if !b.o.NoCache {
-		if id, ok := b.cache.get(lkey); ok {
-			if img, err := b.store.Get(id); err == nil && len(img.Layers) == 1 {
-				return img.Layers[0], true, nil
-			}
+	if id, ok, err := b.cached(lkey); err != nil {
+		return image.Layer{}, false, err
+	} else if ok {
+		if img, err := b.store.Get(id); err == nil && len(img.Layers) == 1 {
+			return img.Layers[0], true, nil
 		}
 	}
 	layer, err := b.scratchLayer(cs)
@@ -97,6 +96,5 @@ func (b *builder) linkLayer(cs *copySpec, lkey string) (image.Layer, bool, error
 	if err != nil {
 		return layer, false, err
 	}
-	b.cache.put(lkey, img.ID)
-	return layer, false, nil
+	return layer, false, b.cache.Done(lkey, img.ID)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/moby/buildkit/frontend/dockerfile/instructions"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-runtime/berth/internal/buildcache"
 	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/berth-runtime/berth/internal/spec"
 )
@@ -31,7 +32,7 @@ func (b *builder) runMounts(st *stageState, c *instructions.RunCommand) ([]spec.
 		}
 		switch m.Type {
 		case instructions.MountTypeCache:
-			dir, err := b.cacheMount(m, target)
+			dir, err := b.cacheMount(st, m, target)
 			if err != nil {
 				return nil, "", err
 			}
@@ -48,7 +49,7 @@ func (b *builder) runMounts(st *stageState, c *instructions.RunCommand) ([]spec.
 			reqs = append(reqs, req)
 			keys = append(keys, "bind "+target+" "+digest)
 		case instructions.MountTypeSecret:
-			req, ok, err := b.secretMount(m)
+			req, ok, err := b.secretMount(st, m)
 			if err != nil {
 				return nil, "", err
 			}
@@ -76,25 +77,39 @@ func (b *builder) runMounts(st *stageState, c *instructions.RunCommand) ([]spec.
 
 // cacheMount is the directory a cache mount keeps between builds:
 // <root>/build/mounts/<digest of its id>, made with the mount's owner and
-// mode the first time.
-func (b *builder) cacheMount(m *instructions.Mount, target string) (string, error) {
+// mode the first time. Its lock is held until the RUN ends (st.release),
+// shared, or alone with sharing=locked, so no prune removes it meanwhile.
+func (b *builder) cacheMount(st *stageState, m *instructions.Mount, target string) (string, error) {
 	id := m.CacheID
 	if id == "" {
 		id = target
 	}
-	dir := filepath.Join(b.e.Root, "build", "mounts", fmt.Sprintf("%x", sha256.Sum256([]byte(id))))
+	dir := buildcache.MountDir(b.e.Root, fmt.Sprintf("%x", sha256.Sum256([]byte(id))))
+	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
+		return "", err
+	}
+	unlock, err := buildcache.MountLock(dir, m.CacheSharing == instructions.MountSharingLocked)
+	if err != nil {
+		return "", err
+	}
+	st.release = append(st.release, unlock)
 	if _, err := os.Stat(dir); err == nil {
 		return dir, nil
 	}
-	if err := os.MkdirAll(filepath.Dir(dir), 0o700); err != nil {
-		return "", err
+	return dir, makeCacheDir(dir, m)
+}
+
+// makeCacheDir makes a cache mount's directory with its mode and owner,
+// under a temporary name renamed into place, so a RUN sharing it never
+// sees it half made.
+func makeCacheDir(dir string, m *instructions.Mount) error {
+	tmp, err := os.MkdirTemp(filepath.Dir(dir), ".new-")
+	if err != nil {
+		return err
 	}
 	mode := uint64(0o755)
 	if m.Mode != nil {
 		mode = *m.Mode
-	}
-	if err := os.Mkdir(dir, os.FileMode(mode&0o777)); err != nil && !os.IsExist(err) {
-		return "", err
 	}
 	uid, gid := 0, 0
 	if m.UID != nil {
@@ -103,10 +118,21 @@ func (b *builder) cacheMount(m *instructions.Mount, target string) (string, erro
 	if m.GID != nil {
 		gid = int(*m.GID)
 	}
-	if err := unix.Chown(dir, uid, gid); err != nil {
-		return "", err
+	err = os.Chmod(tmp, os.FileMode(mode&0o777))
+	if err == nil {
+		err = unix.Chown(tmp, uid, gid)
 	}
-	return dir, nil
+	if err == nil {
+		err = unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, dir, unix.RENAME_NOREPLACE)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		if _, serr := os.Stat(dir); serr == nil {
+			return nil // another build made it first
+		}
+		return err
+	}
+	return nil
 }
 
 // bindMount binds a path of the context (read-only unless rw), resolved
@@ -148,12 +174,12 @@ func (b *builder) bindMount(st *stageState, m *instructions.Mount, target string
 // key. A secret not given is skipped, or refused when required; one
 // named with env= and no target is the RUN's environment instead
 // (secretEnv).
-func (b *builder) secretMount(m *instructions.Mount) (spec.MountRequest, bool, error) {
+func (b *builder) secretMount(st *stageState, m *instructions.Mount) (spec.MountRequest, bool, error) {
 	if !secretAsFile(m) {
 		return spec.MountRequest{}, false, nil
 	}
 	id := secretID(m)
-	src, ok, err := b.secretFile(id)
+	src, ok, err := b.secretFile(st, id)
 	if err != nil || !ok {
 		if err == nil && m.Required {
 			err = missingSecret(id)

@@ -40,7 +40,7 @@ func secretAsFile(m *instructions.Mount) bool {
 // 0400) in the run root (a tmpfs where it is /run; a file, which the
 // collection of stale container state passes over), removed when the
 // step ends (stepDone).
-func (b *builder) secretFile(id string) (string, bool, error) {
+func (b *builder) secretFile(st *stageState, id string) (string, bool, error) {
 	if src, ok := b.o.Secrets[id]; ok {
 		return src, true, nil
 	}
@@ -56,7 +56,7 @@ func (b *builder) secretFile(id string) (string, bool, error) {
 		return "", false, fmt.Errorf("secret %s: %w", id, err)
 	}
 	name := f.Name()
-	b.afterStep = append(b.afterStep, func() { _ = os.Remove(name) })
+	st.afterStep = append(st.afterStep, func() { _ = os.Remove(name) })
 	if err = f.Chmod(0o400); err == nil {
 		_, err = io.WriteString(f, v)
 	}

@@ -22,12 +22,8 @@ func (b *builder) squash(target int, id string) (string, error) {
 		return "", err
 	}
 	key := cacheKey("squash", base, id)
-	if !b.o.NoCache {
-		if sid, ok := b.cache.get(key); ok {
-			if _, err := b.store.Get(sid); err == nil {
-				return sid, nil
-			}
-		}
+	if sid, ok, err := b.cached(key); err != nil || ok {
+		return sid, err
 	}
 	img, err := b.store.Get(id)
 	if err != nil {
@@ -63,18 +59,13 @@ func (b *builder) squash(target int, id string) (string, error) {
 	}
 	t := now()
 	hist = append(hist, v1.History{Created: v1.Time{Time: t}, Comment: "merge " + id + " to " + to})
-	sid, err := b.storeSquashed(base, added, image.NewImage{Base: base, Config: cf.Config, Created: t, History: hist, Intermediate: true})
-	if err != nil {
-		return "", err
-	}
-	b.cache.put(key, sid)
-	return sid, nil
+	return b.storeSquashed(key, base, added, image.NewImage{Base: base, Config: cf.Config, Created: t, History: hist, Intermediate: true})
 }
 
 // storeSquashed stores the merged layer of added (one layer is itself)
-// and the image n with it.
-func (b *builder) storeSquashed(base string, added []image.Layer, n image.NewImage) (string, error) {
-	release, err := b.store.Hold()
+// and the image n with it, the cache's for key.
+func (b *builder) storeSquashed(key, base string, added []image.Layer, n image.NewImage) (string, error) {
+	release, err := b.hold()
 	if err != nil {
 		return "", err
 	}
@@ -90,11 +81,16 @@ func (b *builder) storeSquashed(base string, added []image.Layer, n image.NewIma
 		n.Layers = []image.Layer{layer}
 		img, err = b.store.Create(b.ctx, n)
 	}
-	release()
 	if err != nil {
+		release()
 		if made && layer.Digest != "" {
 			b.store.DiscardLayers([]image.Layer{layer})
 		}
+		return "", err
+	}
+	err = b.cache.Done(key, img.ID)
+	release()
+	if err != nil {
 		return "", err
 	}
 	return img.ID, nil
@@ -109,7 +105,7 @@ func (b *builder) stageBase(i int) (string, error) {
 		return "", nil
 	}
 	if j := b.stageIndex(name); j >= 0 && j < i {
-		return b.results[j], nil
+		return b.result(j), nil
 	}
 	img, err := b.store.Get(name)
 	if err != nil {

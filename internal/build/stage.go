@@ -35,6 +35,27 @@ type stageState struct {
 	cfg   v1.Config
 	shell []string
 	args  []string // declared ARGs as KEY=value, in order
+	// release lets go of what the step under way holds (its cache
+	// mounts' locks).
+	release []func()
+	// The step under way: its number in the build, its place in the
+	// stage (of steps), and when it started.
+	step, k, steps int
+	started        time.Time
+	// afterStep undoes what a RUN's mounts needed (secret files, roots
+	// mounted for binds), last first; bindFroms are the binds from a
+	// stage or image still to mount: the stage's own, as stages run at
+	// once.
+	afterStep []func()
+	bindFroms []bindFrom
+}
+
+// releaseStep lets go of what the step held.
+func (st *stageState) releaseStep() {
+	for _, f := range st.release {
+		f()
+	}
+	st.release = nil
 }
 
 // env is what a step's words expand with: the stage's ARGs, then its
@@ -46,15 +67,18 @@ func (st *stageState) env() []string {
 func (b *builder) buildStage(i int) error {
 	s := b.stages[i]
 	base := b.expandMeta(s.BaseName)
-	b.step++
 	label := s.Name
 	if label == "" {
 		label = fmt.Sprintf("stage-%d", i)
 	}
-	b.progressf("#%d [%s] FROM %s\n", b.step, label, base)
+	st := &stageState{index: i, name: label, steps: 1 + len(s.Commands)}
+	b.startStep(st, "FROM "+base)
 	id, err := b.baseImage(base, i)
 	if err != nil {
-		return fmt.Errorf("FROM %s: %w", base, err)
+		return b.failStep(st, fmt.Errorf("FROM %s: %w", base, err))
+	}
+	if err := b.use(id); err != nil {
+		return err
 	}
 	cfg, err := b.baseConfig(id)
 	if err != nil {
@@ -65,33 +89,28 @@ func (b *builder) buildStage(i int) error {
 		// PATH when the base image sets none.
 		cfg.Env = append(slices.Clone(cfg.Env), "PATH="+defaultPath)
 	}
-	st := &stageState{index: i, name: label, image: id, cfg: cfg, shell: dockerfile.DefaultShell}
+	st.image, st.cfg, st.shell = id, cfg, dockerfile.DefaultShell
 	if len(cfg.Shell) > 0 {
 		st.shell = cfg.Shell
 	}
 	cmds, err := b.onbuildTriggers(st)
 	if err != nil {
-		return fmt.Errorf("FROM %s: %w", base, err)
+		return b.failStep(st, fmt.Errorf("FROM %s: %w", base, err))
 	}
+	st.steps += len(cmds)
+	b.endStep(st, false)
 	for _, c := range append(cmds, s.Commands...) {
 		if err := b.ctx.Err(); err != nil {
 			return errInterrupted
 		}
-		b.step++
-		b.progressf("#%d [%s] %s\n", b.step, label, commandText(c))
-		start := time.Now()
+		b.startStep(st, commandText(c))
 		cached, err := b.dispatch(st, c)
 		if err != nil {
-			return stepError(c, err)
+			return b.failStep(st, stepError(c, err))
 		}
-		switch {
-		case cached:
-			b.progressf("#%d CACHED\n", b.step)
-		default:
-			b.progressf("#%d DONE %.1fs\n", b.step, time.Since(start).Seconds())
-		}
+		b.endStep(st, cached)
 	}
-	b.results[i] = st.image
+	b.setResult(i, st.image)
 	return nil
 }
 
@@ -197,14 +216,18 @@ func (b *builder) arg(st *stageState, c *instructions.ArgCommand) error {
 // commit makes the step's image (or finds it in the cache): st.image
 // with layers and cfg. emptyLayer marks a step that made no layer.
 func (b *builder) commit(st *stageState, key string, cfg v1.Config, layers []image.Layer, text string, emptyLayer bool) (bool, error) {
-	if !b.o.NoCache {
-		if id, ok := b.cache.get(key); ok {
-			if img, err := b.store.Get(id); err == nil {
-				st.image, st.cfg = img.ID, cfg
-				return true, nil
-			}
+	if id, ok, err := b.cached(key); err != nil || ok {
+		if ok {
+			st.image, st.cfg = id, cfg
 		}
+		return ok, err
 	}
+	release, err := b.cache.Hold()
+	if err != nil {
+		b.store.DiscardLayers(layers)
+		return false, err
+	}
+	defer release()
 	t := now()
 	img, err := b.store.Create(b.ctx, image.NewImage{Base: st.image, Layers: layers, Config: cfg, Created: t,
 		History:      []v1.History{{Created: v1.Time{Time: t}, CreatedBy: text, Comment: "berth build", EmptyLayer: emptyLayer}},
@@ -213,7 +236,9 @@ func (b *builder) commit(st *stageState, key string, cfg v1.Config, layers []ima
 		b.store.DiscardLayers(layers)
 		return false, err
 	}
-	b.cache.put(key, img.ID)
+	if err := b.cache.Done(key, img.ID); err != nil {
+		return false, err
+	}
 	st.image, st.cfg = img.ID, cfg
 	return false, nil
 }
@@ -241,8 +266,9 @@ func (b *builder) run(st *stageState, c *instructions.RunCommand) (bool, error) 
 		return false, err
 	}
 	args := runArgs(c, st.shell)
+	defer st.releaseStep()
 	mounts, mountKey, err := b.runMounts(st, c)
-	defer b.stepDone()
+	defer b.stepDone(st)
 	if err != nil {
 		return false, err
 	}
@@ -262,15 +288,15 @@ func (b *builder) run(st *stageState, c *instructions.RunCommand) (bool, error) 
 		Mounts  string
 	}{args, st.args, network, mountKey})
 	key := cacheKey(st.image, "run", string(desc))
-	if !b.o.NoCache {
-		if id, ok := b.cache.get(key); ok {
-			if _, err := b.store.Get(id); err == nil {
-				st.image = id
-				return true, nil
-			}
+	id, ok, unlock, err := b.cachedStep(key)
+	if err != nil || ok {
+		if ok {
+			st.image = id
 		}
+		return ok, err
 	}
-	if err := b.mountBindFroms(mounts); err != nil {
+	defer unlock()
+	if err := b.mountBindFroms(st, mounts); err != nil {
 		return false, err
 	}
 	empty := ""
@@ -283,7 +309,7 @@ func (b *builder) run(st *stageState, c *instructions.RunCommand) (bool, error) 
 		return false, err
 	}
 	defer func() { _ = step.Remove() }()
-	code, tail, err := b.runStep(step)
+	code, tail, err := b.runStep(st, step)
 	if b.ctx.Err() != nil {
 		return false, errInterrupted
 	}
@@ -299,7 +325,7 @@ func (b *builder) run(st *stageState, c *instructions.RunCommand) (bool, error) 
 		}
 		return false, &exitError{code: code, tail: tail}
 	}
-	release, err := b.store.Hold()
+	release, err := b.hold()
 	if err != nil {
 		return false, err
 	}
@@ -326,12 +352,16 @@ func (b *builder) commitHeld(st *stageState, key string, cfg v1.Config, layer im
 	img, err := b.store.Create(b.ctx, image.NewImage{Base: st.image, Layers: layers, Config: cfg, Created: t,
 		History:      []v1.History{{Created: v1.Time{Time: t}, CreatedBy: text, Comment: "berth build", EmptyLayer: len(layers) == 0}},
 		Intermediate: true})
-	release()
 	if err != nil {
+		release()
 		b.store.DiscardLayers(layers)
 		return false, err
 	}
-	b.cache.put(key, img.ID)
+	err = b.cache.Done(key, img.ID)
+	release()
+	if err != nil {
+		return false, err
+	}
 	st.image, st.cfg = img.ID, cfg
 	return false, nil
 }
@@ -351,7 +381,7 @@ func (b *builder) runEnv(st *stageState) []string {
 
 // runStep runs the step's container with its output relayed to the
 // progress and the last lines kept for an error.
-func (b *builder) runStep(step *engine.Step) (int, []string, error) {
+func (b *builder) runStep(st *stageState, step *engine.Step) (int, []string, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return 0, nil, err
@@ -363,7 +393,9 @@ func (b *builder) runStep(step *engine.Step) (int, []string, error) {
 		defer wg.Done()
 		var dst io.Writer = tail
 		if b.o.Progress != nil {
-			dst = io.MultiWriter(tail, b.o.Progress)
+			out := b.stepOutput(st)
+			defer out.flush()
+			dst = io.MultiWriter(tail, out)
 		}
 		_, _ = io.Copy(dst, r)
 	}()

@@ -44,6 +44,9 @@ type Request struct {
 	// tagged.
 	OutputFile string
 	Labels     map[string]string
+	// Progress is --progress: auto (tty on a terminal, else plain),
+	// plain or tty.
+	Progress string
 	// Squash is --squash: the layers the build adds merged into one.
 	Squash bool
 	// Export is --output type=local|tar: the final stage's files, not an

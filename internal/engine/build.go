@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-runtime/berth/internal/archive"
+	"github.com/berth-runtime/berth/internal/buildcache"
 	"github.com/berth-runtime/berth/internal/flock"
 	"github.com/berth-runtime/berth/internal/image"
 	"github.com/berth-runtime/berth/internal/managed"
@@ -232,20 +233,32 @@ func (s *Step) Remove() error {
 	return s.e.Remove(s.rec, true)
 }
 
-// PruneBuildCache forgets every cached build step, empties the cache
-// mounts, and removes the step images no container uses (berth builder prune; system prune does it
-// too).
+// PruneBuildCache removes the build cache that no live build and no
+// container uses (berth builder prune): the step images and the content
+// only they held, the cached steps they were, and the cache mounts no RUN
+// has mounted now, as BuildKit's prune. Deleted lists the step images'
+// IDs, then the cache mounts' names; Bytes is what all of it freed.
 func (e *Engine) PruneBuildCache() (image.Removed, error) {
-	if err := os.Remove(filepath.Join(e.Root, "build", "cache.json")); err != nil && !os.IsNotExist(err) {
-		return image.Removed{}, fmt.Errorf("remove the build cache: %w", err)
-	}
-	// RUN --mount=type=cache's directories too, as BuildKit's prune.
-	if err := os.RemoveAll(filepath.Join(e.Root, "build", "mounts")); err != nil {
-		return image.Removed{}, fmt.Errorf("remove the build cache mounts: %w", err)
-	}
 	store, err := e.Images()
 	if err != nil {
 		return image.Removed{}, err
 	}
-	return store.PruneIntermediate(e.Containers().Uses)
+	var out image.Removed
+	var mountBytes int64
+	pruned, err := buildcache.Prune(e.Root, func(used map[string]bool) error {
+		var err error
+		out, err = store.PruneIntermediate(func(id string) bool { return used[id] || e.Containers().Uses(id) })
+		return err
+	}, func(id string) bool {
+		_, err := store.Get(id)
+		return err == nil
+	}, func(path string) { mountBytes += dirSize(path) })
+	for _, p := range pruned.Mounts {
+		out.Deleted = append(out.Deleted, filepath.Base(p))
+	}
+	out.Bytes += mountBytes
+	if err != nil {
+		return out, fmt.Errorf("prune the build cache: %w", err)
+	}
+	return out, nil
 }

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"syscall"
 
+	"github.com/berth-runtime/berth/internal/buildcache"
 	"github.com/berth-runtime/berth/internal/image"
 	"github.com/berth-runtime/berth/internal/managed"
 	"github.com/berth-runtime/berth/internal/network"
@@ -48,6 +49,7 @@ type DiskUsage struct {
 	Images     []ImageUsage
 	Containers []ContainerUsage
 	Volumes    []VolumeUsage
+	BuildCache BuildCacheUsage
 }
 
 // UsageSummary is one line of docker system df.
@@ -78,6 +80,9 @@ func (e *Engine) DiskUsage() (DiskUsage, Warnings) {
 	vols, err := e.volumeUsage()
 	w.add(err)
 	du.Volumes = vols
+	bc, err := e.buildCacheUsage(recs)
+	w.add(err)
+	du.BuildCache = bc
 	return du, w
 }
 
@@ -175,7 +180,8 @@ func dirSize(dir string) int64 {
 // Summary is docker system df's table: images (a layer shared by
 // several counted once; reclaimable: what images no container uses
 // hold alone), containers (active: running), local volumes (active:
-// mounted by a container) and build cache (berth builds nothing).
+// mounted by a container) and build cache (active: used by a live build
+// or a container; see BuildCacheUsage).
 func (du DiskUsage) Summary() []UsageSummary {
 	img := UsageSummary{Type: "Images", Total: len(du.Images)}
 	all, used := map[string]int64{}, map[string]bool{}
@@ -214,7 +220,8 @@ func (du DiskUsage) Summary() []UsageSummary {
 			vol.Reclaimable += v.Size
 		}
 	}
-	return []UsageSummary{img, ctr, vol, {Type: "Build Cache"}}
+	bc := du.BuildCache
+	return []UsageSummary{img, ctr, vol, {Type: "Build Cache", Total: bc.Records, Active: bc.Active, Size: bc.Size, Reclaimable: bc.Reclaimable}}
 }
 
 // PruneOptions are docker system prune's -a and --volumes.
@@ -266,9 +273,16 @@ func (e *Engine) SystemPrune(o PruneOptions) (PruneReport, Warnings, error) {
 	if err != nil {
 		return r, w, err
 	}
-	// The build cache first: its step images are then dangling ones.
-	_ = os.Remove(filepath.Join(e.Root, "build", "cache.json"))
-	r.Images, err = store.Prune(o.AllImages, e.Containers().Uses)
+	// The build cache with the images, as docker's: its step images are
+	// dangling ones, but those a live build uses stay.
+	_, err = buildcache.Prune(e.Root, func(used map[string]bool) error {
+		var err error
+		r.Images, err = store.Prune(o.AllImages, func(id string) bool { return used[id] || e.Containers().Uses(id) })
+		return err
+	}, func(id string) bool {
+		_, err := store.Get(id)
+		return err == nil
+	}, func(path string) { r.Reclaimed += dirSize(path) })
 	r.Reclaimed += r.Images.Bytes
 	if err != nil {
 		return r, w, err
