@@ -14,9 +14,11 @@ import (
 
 	"github.com/berth-runtime/berth/internal/archive"
 	"github.com/berth-runtime/berth/internal/buildcache"
+	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/berth-runtime/berth/internal/flock"
 	"github.com/berth-runtime/berth/internal/image"
 	"github.com/berth-runtime/berth/internal/managed"
+	"github.com/berth-runtime/berth/internal/snapshot"
 )
 
 // A build step (berth build's RUN and COPY) is a container as berth run
@@ -214,6 +216,9 @@ func (s *Step) Layer(modTime *time.Time) (image.Layer, error) {
 	store, err := s.e.Images()
 	if err != nil {
 		return image.Layer{}, err
+	}
+	if made, ok, err := snapshot.MadeWith(s.e.ContainerDir(s.rec.ID)); err == nil && ok && made.Driver != snapshot.Overlay {
+		return image.Layer{}, errdefs.New(errdefs.ErrInvalidArgument, "a RUN's layer is what its overlay's upper directory holds, and this storage copies images (storage driver %s): build with --storage-driver overlay", made.Driver)
 	}
 	changes, upper, err := s.e.changesOf(s.rec)
 	if err != nil || len(changes) == 0 {

@@ -341,3 +341,24 @@ func TestBuildParallelStageFails(t *testing.T) {
 	}
 	mustBerth(t, "builder", "prune", "-f")
 }
+
+// TestBuildVFSRefused: on storage that copies images (vfs) a RUN has no
+// upper directory to take its layer from: one line naming the overlay
+// driver, status 125, and no container left.
+func TestBuildVFSRefused(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	g := []string{"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"), "--storage-driver", "vfs"}
+	if r := berth(t, "", append(g, "image", "import", pristineRootfsTar, "vfs-base:1")...); r.code != 0 {
+		t.Fatalf("import: %+v", r)
+	}
+	ctx := buildContext(t, map[string]string{"Dockerfile": "FROM vfs-base:1\nRUN echo hi > /hi\n"})
+	r := berth(t, "", append(g, "build", "-q", "--network", "none", ctx)...)
+	if r.code != 125 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "--storage-driver overlay") {
+		t.Errorf("a RUN on vfs storage: %+v", r)
+	}
+	if r := berth(t, "", append(g, "ps", "-aq")...); r.stdout != "" {
+		t.Errorf("containers left: %+v", r)
+	}
+	berth(t, "", append(g, "rmi", "-f", "vfs-base:1")...)
+}
