@@ -1,18 +1,27 @@
 // Package nft keeps berth's firewall rules: outbound NAT for a bridge
-// network and the DNAT rules of published ports. It talks nftables
-// netlink directly (github.com/google/nftables), so berth stays one
-// static binary and never runs nft or iptables.
+// network and the DNAT of published ports. It talks nftables netlink
+// directly (github.com/google/nftables), so berth stays one static binary
+// and never runs nft or iptables.
 //
 // Everything lives in one table of berth's own, "ip berth", so berth
 // never edits, flushes or depends on anybody else's rules, and deleting
 // that table undoes all of it. The layout:
 //
 //	table ip berth {
+//	  map ports_addr {       # ports published on one host address: one element each
+//	    type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service
+//	    elements = { 127.0.0.1 . tcp . 8080 comment "owner:ID tcp 127.0.0.1:8080 10.88.0.2:80" : 10.88.0.2 . 80 }
+//	  }
+//	  map ports_all {        # ports published on every local address
+//	    type inet_proto . inet_service : ipv4_addr . inet_service
+//	    elements = { tcp . 8080 comment "owner:ID tcp 0.0.0.0:8080 10.88.0.2:80" : 10.88.0.2 . 80 }
+//	  }
 //	  chain raw {            # filter, prerouting, priority raw: before conntrack and NAT
 //	    iifname != "lo" ip daddr 127.0.0.0/8 drop                               comment "guard"
 //	  }
-//	  chain ports {          # regular chain: one DNAT rule per published port
-//	    [ip daddr HOSTIP] meta l4proto tcp th dport 8080 dnat to 10.88.0.2:80  comment "owner:ID tcp 0.0.0.0:8080 10.88.0.2:80"
+//	  chain ports {          # regular chain: the two lookups, whatever is published
+//	    dnat ip to ip daddr . meta l4proto . th dport map @ports_addr           comment "maps"
+//	    dnat ip to meta l4proto . th dport map @ports_all                       comment "maps"
 //	  }
 //	  chain prerouting {     # nat, dstnat: from other hosts and from containers
 //	    ip daddr != 127.0.0.0/8 fib daddr type local jump ports                 comment "dispatch"
@@ -34,13 +43,15 @@
 //	}
 //
 // Every rule carries its tag as an nft comment (rule user data, shown
-// by `nft list table ip berth`): "owner:ID ..." for a container's
-// rules, "network:BRIDGE" for a network's, "dispatch" for the jumps and
-// "guard" for the loopback guard.
-// A container's rules are found and removed by listing the chains and
-// matching the tag, so nothing outside the kernel has to remember rule
-// handles, and a berth killed halfway leaves rules that RemoveOwner (or
-// garbage collection through Owners) still finds.
+// by `nft list table ip berth`): "network:BRIDGE" for a network's,
+// "dispatch" for the jumps, "guard" for the loopback guard and "maps" for
+// the lookups; every map element carries its owner's tag, "owner:ID ...",
+// as its comment. A container's elements are found and removed by
+// listing the maps and matching the tag, so nothing outside the kernel
+// has to remember them, and a berth killed halfway leaves elements that
+// RemoveOwner (or garbage collection through Owners) still finds. The
+// per-port rules of an earlier berth ("owner:ID ..." rules in the ports
+// chain) are found and removed the same way.
 //
 // The two postrouting rules for the bridge make replies come back
 // through the host's conntrack: a connection to 127.0.0.1:PORT leaves
@@ -104,23 +115,41 @@ type Rules struct {
 // answers (it does not for a non-root caller).
 func New(netnsFD int) (*Rules, error) {
 	r := &Rules{netnsFD: netnsFD}
-	if _, err := r.conn().ListTablesOfFamily(nftables.TableFamilyIPv4); err != nil {
+	err := r.do(func(c *nftables.Conn) error {
+		_, err := c.ListTablesOfFamily(nftables.TableFamilyIPv4)
+		return err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("nftables: listing tables: %w", err)
 	}
 	return r, nil
 }
 
-// conn returns a fresh Conn: a Conn keeps a serialization error for
-// good, so none is reused across operations. nftables.New fails only
-// for lasting connections, which these are not.
-func (r *Rules) conn() *nftables.Conn {
-	if r.netnsFD < 0 {
-		c, _ := nftables.New()
-		return c
+// do runs op with a connection of its own: one netlink socket for its
+// dumps and its transaction. A Conn keeps a serialization error for good,
+// so none is reused across operations.
+func (r *Rules) do(op func(c *nftables.Conn) error) error {
+	opts := []nftables.ConnOption{nftables.AsLasting()}
+	if r.netnsFD >= 0 {
+		opts = append(opts, nftables.WithNetNSFd(r.netnsFD))
 	}
-	c, _ := nftables.New(nftables.WithNetNSFd(r.netnsFD))
-	return c
+	c, err := nftables.New(opts...)
+	if err != nil {
+		return fmt.Errorf("nftables: %w", err)
+	}
+	defer closeSoon(c.CloseLasting)
+	return op(c)
 }
+
+// closeSoon closes a netfilter netlink socket off the caller's path.
+// The kernel's close of such a socket waits until the objects that
+// committed transactions deleted, anybody's, are freed after an RCU grace
+// period (nft_rcv_nl_event flushes nf_tables' destroy work): 7 to 10 ms
+// here after a port's element was deleted, by this process or another.
+// A goroutine nobody waits for takes that wait; the process's exit waits
+// for it only if the exit comes first, after the caller's work is done
+// (a stopping container's lock is released before).
+func closeSoon(close func() error) { go func() { _ = close() }() }
 
 func table() *nftables.Table {
 	return &nftables.Table{Name: TableName, Family: nftables.TableFamilyIPv4}
@@ -221,13 +250,14 @@ func flush(c *nftables.Conn, what string) error {
 // DeleteTable removes berth's table and every rule in it. It is not an
 // error if the table is missing.
 func (r *Rules) DeleteTable() error {
-	c := r.conn()
-	ok, err := tableExists(c)
-	if err != nil || !ok {
-		return err
-	}
-	c.DelTable(table())
-	return flush(c, "deleting table "+TableName)
+	return r.do(func(c *nftables.Conn) error {
+		ok, err := tableExists(c)
+		if err != nil || !ok {
+			return err
+		}
+		c.DelTable(table())
+		return flush(c, "deleting table "+TableName)
+	})
 }
 
 // validName rejects tags that would not survive a comment: empty, too
