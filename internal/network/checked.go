@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/berth-runtime/berth/internal/network/nft"
@@ -32,6 +33,42 @@ func rulesetVersion() (string, error) {
 		return "", err
 	}
 	return fmt.Sprintf("%s %d:%d %d", strings.TrimSpace(string(boot)), st.Dev, st.Ino, gen), nil
+}
+
+// nextVersion is version with its generation one further: the ruleset
+// after exactly one more transaction. "" if version is not one.
+func nextVersion(version string) string {
+	i := strings.LastIndexByte(version, ' ')
+	if i < 0 {
+		return ""
+	}
+	gen, err := strconv.ParseUint(version[i+1:], 10, 32)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf("%s %d", version[:i], uint32(gen+1))
+}
+
+// changePorts runs change, one nftables transaction of port mappings (or
+// none), under the network's lock. The transaction moves the ruleset's
+// generation, which would make the next start list the network's rules
+// again (ensure, 3 ms), though a port mapping changes none of them: if
+// the rules were found in place at the generation just before, and the
+// generation just after is the next one, the transaction was the only
+// change in between, and the check holds at the new generation too.
+func (n *Network) changePorts(change func(*nft.Rules) error) error {
+	return n.withRules(func(r *nft.Rules) error {
+		before, _ := rulesetVersion()
+		if err := change(r); err != nil {
+			return err
+		}
+		if n.rulesChecked(before) {
+			if after, _ := rulesetVersion(); after != before && after == nextVersion(before) {
+				n.markChecked(after)
+			}
+		}
+		return nil
+	})
 }
 
 // rulesChecked reports whether the network's rules were found in place

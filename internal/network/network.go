@@ -264,7 +264,7 @@ func (a *Attachment) ConnectNS(path string) error {
 			return err
 		}
 	}
-	return n.withRules(func(r *nft.Rules) error { return r.AddPorts(a.ID, a.Addr, a.Ports) })
+	return n.changePorts(func(r *nft.Rules) error { return r.AddPorts(a.ID, a.Addr, a.Ports) })
 }
 
 // ensure makes the bridge and the network's rules exist. Listing the
@@ -358,7 +358,7 @@ func (a *Attachment) closePorts() {
 // rest, so mappings that could not be removed keep them.
 func (n *Network) release(id string, removeRules func(*nft.Rules) error) error {
 	if removeRules != nil {
-		if err := n.withRules(removeRules); err != nil {
+		if err := n.changePorts(removeRules); err != nil {
 			return err
 		}
 	}

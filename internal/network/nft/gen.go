@@ -16,39 +16,32 @@ import (
 func Generation() (uint32, error) { return generation(-1) }
 
 func generation(netnsFD int) (uint32, error) {
-	c, err := dialNetfilter(netnsFD)
-	if err != nil {
-		return 0, fmt.Errorf("nftables generation: %w", err)
-	}
-	defer closeSoon(c.Close)
-	req := netlink.Message{
-		Header: netlink.Header{
-			Type:  netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_GETGEN),
-			Flags: netlink.Request,
-		},
-		// struct nfgenmsg: family AF_UNSPEC, version NFNETLINK_V0, res_id 0.
-		Data: []byte{unix.AF_UNSPEC, unix.NFNETLINK_V0, 0, 0},
-	}
-	msgs, err := c.Execute(req)
-	if err != nil {
-		return 0, fmt.Errorf("nftables generation: %w", err)
-	}
-	for _, m := range msgs {
-		if id, ok := generationOf(m); ok {
-			return id, nil
+	var gen uint32
+	err := doRaw(netnsFD, func(c *netlink.Conn) error {
+		req := netlink.Message{
+			Header: netlink.Header{
+				Type:  netlink.HeaderType(unix.NFNL_SUBSYS_NFTABLES<<8 | unix.NFT_MSG_GETGEN),
+				Flags: netlink.Request,
+			},
+			// struct nfgenmsg: family AF_UNSPEC, version NFNETLINK_V0, res_id 0.
+			Data: []byte{unix.AF_UNSPEC, unix.NFNETLINK_V0, 0, 0},
 		}
+		msgs, err := c.Execute(req)
+		if err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			if id, ok := generationOf(m); ok {
+				gen = id
+				return nil
+			}
+		}
+		return fmt.Errorf("no NFTA_GEN_ID in the kernel's answer")
+	})
+	if err != nil {
+		return 0, fmt.Errorf("nftables generation: %w", err)
 	}
-	return 0, fmt.Errorf("nftables generation: no NFTA_GEN_ID in the kernel's answer")
-}
-
-// dialNetfilter opens a netfilter netlink socket in the network namespace
-// of netnsFD, or of the calling thread when it is negative.
-func dialNetfilter(netnsFD int) (*netlink.Conn, error) {
-	cfg := &netlink.Config{}
-	if netnsFD >= 0 {
-		cfg.NetNS = netnsFD
-	}
-	return netlink.Dial(unix.NETLINK_NETFILTER, cfg)
+	return gen, nil
 }
 
 // generationOf is the NFTA_GEN_ID of an NFT_MSG_NEWGEN message.
@@ -75,11 +68,6 @@ func generationOf(m netlink.Message) (uint32, bool) {
 // refuses with ERESTART and nothing is deleted. google/nftables cannot
 // send such a batch.
 func deleteTableAt(netnsFD int, gen uint32) error {
-	c, err := dialNetfilter(netnsFD)
-	if err != nil {
-		return fmt.Errorf("nftables: deleting table %s: %w", TableName, err)
-	}
-	defer closeSoon(c.Close)
 	genAttr, err := netlink.MarshalAttributes([]netlink.Attribute{
 		{Type: unix.NFNL_BATCH_GENID, Data: binary.BigEndian.AppendUint32(nil, gen)},
 	})
@@ -99,10 +87,15 @@ func deleteTableAt(netnsFD int, gen uint32) error {
 			Data: append([]byte{unix.NFPROTO_IPV4, unix.NFNETLINK_V0, 0, 0}, name...)},
 		{Header: netlink.Header{Type: unix.NFNL_MSG_BATCH_END, Flags: netlink.Request}, Data: batchHdr},
 	}
-	if _, err := c.SendMessages(msgs); err != nil {
-		return fmt.Errorf("nftables: deleting table %s: %w", TableName, err)
-	}
-	if _, err := c.Receive(); err != nil {
+	err = doRaw(netnsFD, func(c *netlink.Conn) error {
+		if _, err := c.SendMessages(msgs); err != nil {
+			return err
+		}
+		// One answer: the DELTABLE's ack, or the refusal of the batch.
+		_, err := c.Receive()
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("nftables: deleting table %s: %w", TableName, err)
 	}
 	return nil

@@ -125,32 +125,6 @@ func New(netnsFD int) (*Rules, error) {
 	return r, nil
 }
 
-// do runs op with a connection of its own: one netlink socket for its
-// dumps and its transaction. A Conn keeps a serialization error for good,
-// so none is reused across operations.
-func (r *Rules) do(op func(c *nftables.Conn) error) error {
-	opts := []nftables.ConnOption{nftables.AsLasting()}
-	if r.netnsFD >= 0 {
-		opts = append(opts, nftables.WithNetNSFd(r.netnsFD))
-	}
-	c, err := nftables.New(opts...)
-	if err != nil {
-		return fmt.Errorf("nftables: %w", err)
-	}
-	defer closeSoon(c.CloseLasting)
-	return op(c)
-}
-
-// closeSoon closes a netfilter netlink socket off the caller's path.
-// The kernel's close of such a socket waits until the objects that
-// committed transactions deleted, anybody's, are freed after an RCU grace
-// period (nft_rcv_nl_event flushes nf_tables' destroy work): 7 to 10 ms
-// here after a port's element was deleted, by this process or another.
-// A goroutine nobody waits for takes that wait; the process's exit waits
-// for it only if the exit comes first, after the caller's work is done
-// (a stopping container's lock is released before).
-func closeSoon(close func() error) { go func() { _ = close() }() }
-
 func table() *nftables.Table {
 	return &nftables.Table{Name: TableName, Family: nftables.TableFamilyIPv4}
 }
