@@ -6,10 +6,12 @@ Usage: bench/ab_ports.py OLD_BERTH NEW_BERTH [ROUNDS]
 Times `berth run -d --network bridge [-p 127.0.0.1:18080:80] --rootfs R
 sleep 100000` (start: until it returns, the container running and its port
 published) and then `berth rm -f` of it (stop: killed, its network and port
-mapping taken down), each build with and without -p: four cases a round,
+mapping taken down), and a foreground `berth run --rm ... true` (the whole
+run, exit included), each build with and without -p: four cases a round,
 in an order that changes every round, ROUNDS rounds (default 100), so
-the machine's drift hits all alike. Prints medians, the time -p adds (with
--p minus without, same build) and new/old.
+the machine's drift hits all alike. Prints medians (25th-75th percentiles
+in brackets), the time -p adds (with -p minus without, same build) and
+new/old.
 
 As bench/net.sh, everything runs in network namespaces the script makes,
 one per build (`nsenter --net`), so each build has its own berth0 and
@@ -53,30 +55,36 @@ def main():
             t1 = time.perf_counter()
             subprocess.run(berth(name, "rm", "-f", out), check=True, stdout=subprocess.DEVNULL)
             t2 = time.perf_counter()
-            return (t1 - t0) * 1000, (t2 - t1) * 1000
+            subprocess.run(berth(name, "run", "--rm", "--network", "bridge", *ports, "--rootfs",
+                                 os.path.join(work, "rootfs"), "true"), check=True)
+            t3 = time.perf_counter()
+            return (t1 - t0) * 1000, (t2 - t1) * 1000, (t3 - t2) * 1000
 
         cases = [(name, publish) for name in builds for publish in (False, True)]
         for case in cases:  # warm up (berth0, the table), and fail early on a broken build
             for _ in range(3):
                 once(*case)
-        times = {case: ([], []) for case in cases}
+        steps = ("start (run -d)", "stop (rm -f)", "run --rm true")
+        times = {case: tuple([] for _ in steps) for case in cases}
         for i in range(rounds):
             order = cases[i % len(cases):] + cases[:i % len(cases)]
             if i // len(cases) % 2:
                 order.reverse()
             for case in order:
-                start, stop = once(*case)
-                times[case][0].append(start)
-                times[case][1].append(stop)
-        med = {case: (statistics.median(t[0]), statistics.median(t[1])) for case, t in times.items()}
-        print(f"{rounds} rounds; medians in ms")
-        print(f"{'':6} {'':5} {'bridge':>8} {'-p':>8} {'added':>8}")
+                for step, t in enumerate(once(*case)):
+                    times[case][step].append(t)
+
+        def q(case, step):
+            return statistics.quantiles(times[case][step], n=4)
+
+        print(f"{rounds} rounds; medians in ms, 25th-75th percentiles in brackets")
+        print(f"{'':4} {'':15} {'bridge':>21} {'bridge -p':>21} {'added':>7}")
         for name in builds:
-            for step, label in ((0, "start"), (1, "stop")):
-                b, p = med[(name, False)][step], med[(name, True)][step]
-                print(f"{name:6} {label:5} {b:8.2f} {p:8.2f} {p - b:+8.2f}")
-        for step, label in ((0, "start"), (1, "stop")):
-            o, n = med[("old", True)][step], med[("new", True)][step]
+            for step, label in enumerate(steps):
+                b, p = q((name, False), step), q((name, True), step)
+                print(f"{name:4} {label:15} {b[1]:7.2f} ({b[0]:5.2f}-{b[2]:5.2f}) {p[1]:7.2f} ({p[0]:5.2f}-{p[2]:5.2f}) {p[1] - b[1]:+7.2f}")
+        for step, label in enumerate(steps):
+            o, n = q(("old", True), step)[1], q(("new", True), step)[1]
             print(f"-p {label}: new/old {n / o:.3f}")
     finally:
         for name, ns in netns.items():
