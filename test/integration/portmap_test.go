@@ -99,3 +99,34 @@ func TestPortMapElementsCollectedAfterKill(t *testing.T) {
 		t.Errorf("publishing the same ports again: %v %s", err, out)
 	}
 }
+
+// TestNetworkRmTakesTheMaps: the last network removed takes berth's
+// table, maps and all, once no port is published; while another network
+// is set up, the table stays.
+func TestNetworkRmTakesTheMaps(t *testing.T) {
+	needRoot(t)
+	h := newNetnsHost(t)
+	for _, name := range []string{"n1", "n2"} {
+		if out, err := h.berth(t, "network", "create", name).CombinedOutput(); err != nil {
+			t.Fatalf("network create %s: %v %s", name, err, out)
+		}
+		if out, err := h.berth(t, "run", "--rm", "--network", name, "-p", "18131:80", "--rootfs", rootfsDir, "true").CombinedOutput(); err != nil {
+			t.Fatalf("run on %s: %v %s", name, err, out)
+		}
+	}
+	if !strings.Contains(h.nftTable(t), "map ports_all") {
+		t.Fatalf("no map in:\n%s", h.nftTable(t))
+	}
+	if out, err := h.berth(t, "network", "rm", "n1").CombinedOutput(); err != nil {
+		t.Fatalf("network rm n1: %v %s", err, out)
+	}
+	if table := h.nftTable(t); !strings.Contains(table, "map ports_all") || !strings.Contains(table, `comment "network:br-`) {
+		t.Fatalf("after network rm n1, with n2 left:\n%s", table)
+	}
+	if out, err := h.berth(t, "network", "rm", "n2").CombinedOutput(); err != nil {
+		t.Fatalf("network rm n2: %v %s", err, out)
+	}
+	if out, err := exec.Command("nsenter", "--net="+h.netnsPath(), "nft", "list", "table", "ip", "berth").CombinedOutput(); err == nil {
+		t.Errorf("berth's table is left after the last network went:\n%s", out)
+	}
+}
