@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/berth-runtime/berth/internal/network/nft"
 	"golang.org/x/sys/unix"
@@ -20,7 +21,7 @@ const checkedFile = "rules-checked"
 // increments with every change by anyone. The generation restarts with
 // each boot and is per namespace, so it means nothing without the others.
 func rulesetVersion() (string, error) {
-	boot, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	boot, err := bootID()
 	if err != nil {
 		return "", err
 	}
@@ -34,6 +35,9 @@ func rulesetVersion() (string, error) {
 	}
 	return fmt.Sprintf("%s %d:%d %d", strings.TrimSpace(string(boot)), st.Dev, st.Ino, gen), nil
 }
+
+// bootID is this boot's ID, read once a process.
+var bootID = sync.OnceValues(func() ([]byte, error) { return os.ReadFile("/proc/sys/kernel/random/boot_id") })
 
 // nextVersion is version with its generation one further: the ruleset
 // after exactly one more transaction. "" if version is not one.
@@ -49,23 +53,29 @@ func nextVersion(version string) string {
 	return fmt.Sprintf("%s %d", version[:i], uint32(gen+1))
 }
 
-// changePorts runs change, one nftables transaction of port mappings (or
-// none), under the network's lock. The transaction moves the ruleset's
-// generation, which would make the next start list the network's rules
-// again (ensure, 3 ms), though a port mapping changes none of them: if
-// the rules were found in place at the generation just before, and the
-// generation just after is the next one, the transaction was the only
-// change in between, and the check holds at the new generation too.
+// changePorts runs change, port mappings changed in at most one nftables
+// transaction, under the network's lock. The transaction moves the
+// ruleset's generation, which would make the next start list the
+// network's rules again (ensure, 1-3 ms), though a port mapping changes
+// none of them: if the rules were found in place at the generation the
+// record names, the change committed one transaction and the generation
+// now is the next one, that transaction was the only change since, and
+// the record moves to the new generation.
 func (n *Network) changePorts(change func(*nft.Rules) error) error {
 	return n.withRules(func(r *nft.Rules) error {
-		before, _ := rulesetVersion()
+		commits := nft.PortCommits()
 		if err := change(r); err != nil {
 			return err
 		}
-		if n.rulesChecked(before) {
-			if after, _ := rulesetVersion(); after != before && after == nextVersion(before) {
-				n.markChecked(after)
-			}
+		if nft.PortCommits() != commits+1 {
+			return nil
+		}
+		recorded, err := os.ReadFile(filepath.Join(n.dir, checkedFile))
+		if err != nil {
+			return nil
+		}
+		if now, _ := rulesetVersion(); now != "" && now == nextVersion(string(recorded)) {
+			n.markChecked(now)
 		}
 		return nil
 	})

@@ -66,5 +66,22 @@ func TestPortChangeKeepsRulesChecked(t *testing.T) {
 		if checkedNow() {
 			t.Error("rules still checked after another program's change")
 		}
+		// The same with no transaction of berth's (the port is there):
+		// the generation moved by one, but not by berth.
+		if err := n.ensure(netip.MustParsePrefix("10.1.0.1/24")); err != nil || !checkedNow() {
+			t.Errorf("ensure: %v, checked %v", err, checkedNow())
+		}
+		err = n.changePorts(func(r *nft.Rules) error {
+			if out, err := exec.Command("nft", "add", "table", "ip", "someone-else-again").CombinedOutput(); err != nil {
+				t.Errorf("nft: %v %s", err, out)
+			}
+			return r.AddPorts("a", ip, ports)
+		})
+		if err != nil {
+			t.Error(err)
+		}
+		if checkedNow() {
+			t.Error("rules checked after another program's change and none of berth's")
+		}
 	})
 }

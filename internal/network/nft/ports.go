@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"sync/atomic"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
@@ -42,8 +43,30 @@ func (r *Rules) AddPorts(owner string, containerIP netip.Addr, ports []Port) err
 				return fmt.Errorf("nftables: publishing ports of %s: %w", owner, err)
 			}
 		}
-		return flush(c, "publishing ports of "+owner)
+		return commitPorts(c, len(add) > 0, "publishing ports of "+owner)
 	})
+}
+
+// portCommits counts the transactions of port mappings this process
+// committed (see PortCommits).
+var portCommits atomic.Uint64
+
+// PortCommits is the number of transactions AddPorts, RemovePorts and
+// RemoveOwner committed in this process: a caller that sees it move by
+// one over its call knows the ruleset's generation moved by its call.
+func PortCommits() uint64 { return portCommits.Load() }
+
+// commitPorts sends the queued changes, if any, and counts the
+// transaction.
+func commitPorts(c *nftables.Conn, queued bool, what string) error {
+	if !queued {
+		return nil
+	}
+	if err := flush(c, what); err != nil {
+		return err
+	}
+	portCommits.Add(1)
+	return nil
 }
 
 // RemovePorts takes down ports that owner published for the container
@@ -69,7 +92,7 @@ func (r *Rules) RemovePorts(owner string, containerIP netip.Addr, ports []Port) 
 				return err
 			}
 		}
-		return flush(c, "removing ports of "+owner)
+		return commitPorts(c, len(del) > 0, "removing ports of "+owner)
 	})
 	if err == nil {
 		return nil
@@ -104,7 +127,8 @@ func (r *Rules) RemoveOwner(owner string) error {
 		if err := delRules(c, rules, mine); err != nil {
 			return err
 		}
-		return flush(c, "removing rules of "+owner)
+		queued := len(del) > 0 || slices.ContainsFunc(rules, func(r *nftables.Rule) bool { return mine(commentOf(r.UserData)) })
+		return commitPorts(c, queued, "removing rules of "+owner)
 	})
 }
 
