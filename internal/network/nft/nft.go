@@ -178,16 +178,25 @@ func chainsPresent(c *nftables.Conn) (map[string]bool, error) {
 
 // listRules returns the rules of those of the named chains that exist:
 // none without the table, and a chain deleted by hand is no error, so
-// EnsureNetwork can put it back.
+// EnsureNetwork can put it back. The chains are asked for at once, one
+// dump each; only when one is missing (an error google/nftables does not
+// let tell apart) does a list of the chains there are say which.
 func listRules(c *nftables.Conn, chains ...string) ([]*nftables.Rule, error) {
+	if out, err := getRules(c, func(string) bool { return true }, chains); err == nil {
+		return out, nil
+	}
 	present, err := chainsPresent(c)
 	if err != nil {
 		return nil, err
 	}
+	return getRules(c, func(name string) bool { return present[name] }, chains)
+}
+
+func getRules(c *nftables.Conn, present func(string) bool, chains []string) ([]*nftables.Rule, error) {
 	var out []*nftables.Rule
 	t := table()
 	for _, name := range chains {
-		if !present[name] {
+		if !present(name) {
 			continue
 		}
 		rules, err := c.GetRules(t, &nftables.Chain{Name: name, Table: t})
