@@ -194,15 +194,16 @@ echo "== berth run by network mode, cold (sleep 0.25 before each run): $COLD_RUN
 
 # What all those runs left behind: a container's netns (and with it the
 # host end of its veth) goes away asynchronously after the container
-# exits; addresses and port rules must be gone at once.
+# exits; addresses and port mappings must be gone at once. A mapping is a
+# map element (or, made by an earlier berth, a rule) tagged "owner:".
 SETTLE=0
 while [ "$(ip -n "$NS" -o link show | grep -c ': bth')" -gt 0 ] && [ $SETTLE -lt 100 ]; do
 	sleep 0.1; SETTLE=$((SETTLE + 1))
 done
 LEFT_VETHS=$(ip -n "$NS" -o link show | grep -c ': bth' || true)
 LEFT_ADDRS=$(jq '.allocations | length' "$STATE/networks/bridge/ipam.json")
-LEFT_RULES=$("${NSENTER[@]}" nft -a list chain ip berth ports | grep -c 'dnat to' || true)
-echo "== left after the runs: $LEFT_VETHS veths (after $((SETTLE * 100)) ms), $LEFT_ADDRS addresses, $LEFT_RULES port rules"
+LEFT_RULES=$("${NSENTER[@]}" nft list table ip berth | grep -c 'owner:' || true)
+echo "== left after the runs: $LEFT_VETHS veths (after $((SETTLE * 100)) ms), $LEFT_ADDRS addresses, $LEFT_RULES port mappings"
 
 # -p at start and at stop, apart (issue 15's targets): `berth run -d`
 # returns once the container runs with its ports published, and
@@ -224,7 +225,7 @@ for i in $(seq "$PUB_ROUNDS"); do
 		printf '%s\t%s\t%s\n' "$m" "$(ms_since "$t0" "$t1")" "$(ms_since "$t1" "$t2")" >>"$RESULTS/net-publish.tsv"
 	done
 done
-LEFT_RULES_PUB=$("${NSENTER[@]}" nft -a list chain ip berth ports 2>/dev/null | grep -c 'dnat to' || true)
+LEFT_RULES_PUB=$("${NSENTER[@]}" nft list table ip berth 2>/dev/null | grep -c 'owner:' || true)
 
 # ---------------------------------------------------------------------------
 # iperf3.
@@ -437,7 +438,7 @@ hyperfine run.
 |---|---:|---:|---:|---:|---:|---:|
 $(for m in $MODES; do run_row "$m"; done)
 
-After all $((RUNS + COLD_RUNS + WARMUP + 4)) runs of each mode, $LEFT_ADDRS addresses and $LEFT_RULES port rules were
+After all $((RUNS + COLD_RUNS + WARMUP + 4)) runs of each mode, $LEFT_ADDRS addresses and $LEFT_RULES port mappings were
 left, and $LEFT_VETHS veths after $((SETTLE * 100)) ms (a container's veth goes with its
 network namespace, which the kernel frees asynchronously after the exit).
 
@@ -448,7 +449,7 @@ until \`run -d\` returns, the container running and its port published), then
 \`berth rm -f\` (stop: kill, network and port mapping taken down, record
 removed), timed apart; without and with \`-p\` interleaved, $PUB_ROUNDS rounds. Medians
 with the 25th–75th percentile; "added" is with \`-p\` minus without. Port
-rules left after the rounds: $LEFT_RULES_PUB.
+mappings left after the rounds: $LEFT_RULES_PUB.
 
 | step | bridge | bridge -p 8080:80 | added |
 |---|---:|---:|---:|

@@ -206,7 +206,7 @@ func (n *Network) Leave(id string) error {
 			return fmt.Errorf("disconnect from network %s: %w", n.Name, err)
 		}
 	}
-	return n.release(id, true)
+	return n.release(id, removeOwner(id))
 }
 
 // SetNames changes the names other members resolve container id by on n

@@ -172,11 +172,11 @@ func TestPublishForms(t *testing.T) {
 		t.Errorf("ps ports: %+v", ps)
 	}
 	rules, _ := exec.Command("nsenter", "--net="+ns, "nft", "list", "table", "ip", "berth").CombinedOutput()
-	if !strings.Contains(string(rules), "sctp 0.0.0.0:18230") || !regexp.MustCompile(`sctp dport 18230 dnat to 10\.88\.0\.\d+:80`).Match(rules) {
-		t.Errorf("no sctp rule for 18230:\n%s", rules)
+	if !regexp.MustCompile(`sctp \. 18230 comment "owner:\S+ sctp 0\.0\.0\.0:18230 10\.88\.0\.\d+:80" : 10\.88\.0\.\d+ \. 80`).Match(rules) {
+		t.Errorf("no sctp map element for 18230:\n%s", rules)
 	}
 	if !sctpSockets() {
-		t.Log("no sctp sockets on this kernel: the sctp rule is checked, not its traffic")
+		t.Log("no sctp sockets on this kernel: the sctp map element is checked, not its traffic")
 	}
 
 	// A range with no free port, unequal ranges and bad forms: refused,

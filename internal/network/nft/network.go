@@ -1,6 +1,7 @@
 package nft
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -23,7 +24,10 @@ func (r *Rules) EnsureNetwork(bridge string, subnet netip.Prefix) error {
 	if err := checkNetwork(bridge, subnet); err != nil {
 		return err
 	}
-	c := r.conn()
+	return r.do(func(c *nftables.Conn) error { return ensureNetwork(c, bridge, subnet) })
+}
+
+func ensureNetwork(c *nftables.Conn, bridge string, subnet netip.Prefix) error {
 	old, err := listRules(c, allChains...)
 	if err != nil {
 		return err
@@ -39,6 +43,13 @@ func (r *Rules) EnsureNetwork(bridge string, subnet netip.Prefix) error {
 	t := c.AddTable(table())
 	for _, name := range allChains {
 		c.AddChain(chain(t, name))
+	}
+	// The maps keep their elements: adding a set that exists, the same,
+	// changes nothing.
+	for _, name := range []string{setPortsAddr, setPortsAll} {
+		if err := c.AddSet(portSet(t, name), nil); err != nil {
+			return fmt.Errorf("nftables: map %s: %w", name, err)
+		}
 	}
 	tag := networkTag(bridge)
 	stale := func(s string) bool { return s == tag || tableTag(s) }
@@ -90,19 +101,67 @@ func inPlace(have, want []*nftables.Rule, tag string) bool {
 }
 
 // RemoveNetwork removes the rules of one bridge network. Published ports
-// are the owners' and stay until RemoveOwner. It is not an error if
-// there are none.
+// are the owners' and stay until RemoveOwner. The last network to go
+// takes berth's table with it, maps and all, when no port is published
+// any more. It is not an error if there are no rules.
 func (r *Rules) RemoveNetwork(bridge string) error {
-	c := r.conn()
-	old, err := listRules(c, chainPostrouting, chainForward)
+	gen, err := generation(r.netnsFD)
 	if err != nil {
 		return err
 	}
-	tag := networkTag(bridge)
-	if err := delRules(c, old, func(s string) bool { return s == tag }); err != nil {
+	last := false
+	err = r.do(func(c *nftables.Conn) error {
+		old, err := listRules(c, allChains...)
+		if err != nil {
+			return err
+		}
+		tag := networkTag(bridge)
+		if last, err = lastUser(c, old, tag); err != nil || last {
+			return err
+		}
+		if err := delRules(c, old, func(s string) bool { return s == tag }); err != nil {
+			return err
+		}
+		return flush(c, "removing network "+bridge)
+	})
+	if err != nil || !last {
 		return err
 	}
-	return flush(c, "removing network "+bridge)
+	// Only if nothing changed since the rules were listed: a network
+	// set up, or a port published, meanwhile keeps the table.
+	if err := deleteTableAt(r.netnsFD, gen); !errors.Is(err, unix.ERESTART) {
+		return err
+	}
+	return r.do(func(c *nftables.Conn) error {
+		old, err := listRules(c, allChains...)
+		if err == nil {
+			err = delRules(c, old, func(s string) bool { return s == networkTag(bridge) })
+		}
+		if err != nil {
+			return err
+		}
+		return flush(c, "removing network "+bridge)
+	})
+}
+
+// lastUser reports whether the table (its rules rules) serves nothing
+// but the network tagged tag: no other network's rules, and no published
+// port, as a map element or an earlier berth's rule.
+func lastUser(c *nftables.Conn, rules []*nftables.Rule, tag string) (bool, error) {
+	if len(rules) == 0 {
+		return false, nil // no table
+	}
+	for _, r := range rules {
+		t := commentOf(r.UserData)
+		if t != tag && !tableTag(t) {
+			return false, nil
+		}
+	}
+	if !hasMaps(rules) {
+		return true, nil
+	}
+	elems, err := listMapped(c)
+	return len(elems) == 0, err
 }
 
 // EnableRouteLocalnet sets route_localnet=1 on the bridge, in the
@@ -134,10 +193,10 @@ func checkNetwork(bridge string, subnet netip.Prefix) error {
 	return nil
 }
 
-// tableRules are the rules every network shares: the loopback guard
-// and the dispatch to the ports chain.
+// tableRules are the rules every network shares: the loopback guard,
+// the dispatch to the ports chain and its map lookups.
 func tableRules(t *nftables.Table) []*nftables.Rule {
-	return append([]*nftables.Rule{guardRule(t)}, dispatchRules(t)...)
+	return append(append([]*nftables.Rule{guardRule(t)}, dispatchRules(t)...), mapRules(t)...)
 }
 
 // guardRule drops packets for 127.0.0.0/8 that came in by another

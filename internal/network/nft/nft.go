@@ -1,18 +1,27 @@
 // Package nft keeps berth's firewall rules: outbound NAT for a bridge
-// network and the DNAT rules of published ports. It talks nftables
-// netlink directly (github.com/google/nftables), so berth stays one
-// static binary and never runs nft or iptables.
+// network and the DNAT of published ports. It talks nftables netlink
+// directly (github.com/google/nftables), so berth stays one static binary
+// and never runs nft or iptables.
 //
 // Everything lives in one table of berth's own, "ip berth", so berth
 // never edits, flushes or depends on anybody else's rules, and deleting
 // that table undoes all of it. The layout:
 //
 //	table ip berth {
+//	  map ports_addr {       # ports published on one host address: one element each
+//	    type ipv4_addr . inet_proto . inet_service : ipv4_addr . inet_service
+//	    elements = { 127.0.0.1 . tcp . 8080 comment "owner:ID tcp 127.0.0.1:8080 10.88.0.2:80" : 10.88.0.2 . 80 }
+//	  }
+//	  map ports_all {        # ports published on every local address
+//	    type inet_proto . inet_service : ipv4_addr . inet_service
+//	    elements = { tcp . 8080 comment "owner:ID tcp 0.0.0.0:8080 10.88.0.2:80" : 10.88.0.2 . 80 }
+//	  }
 //	  chain raw {            # filter, prerouting, priority raw: before conntrack and NAT
 //	    iifname != "lo" ip daddr 127.0.0.0/8 drop                               comment "guard"
 //	  }
-//	  chain ports {          # regular chain: one DNAT rule per published port
-//	    [ip daddr HOSTIP] meta l4proto tcp th dport 8080 dnat to 10.88.0.2:80  comment "owner:ID tcp 0.0.0.0:8080 10.88.0.2:80"
+//	  chain ports {          # regular chain: the two lookups, whatever is published
+//	    dnat ip to ip daddr . meta l4proto . th dport map @ports_addr           comment "maps"
+//	    dnat ip to meta l4proto . th dport map @ports_all                       comment "maps"
 //	  }
 //	  chain prerouting {     # nat, dstnat: from other hosts and from containers
 //	    ip daddr != 127.0.0.0/8 fib daddr type local jump ports                 comment "dispatch"
@@ -34,13 +43,15 @@
 //	}
 //
 // Every rule carries its tag as an nft comment (rule user data, shown
-// by `nft list table ip berth`): "owner:ID ..." for a container's
-// rules, "network:BRIDGE" for a network's, "dispatch" for the jumps and
-// "guard" for the loopback guard.
-// A container's rules are found and removed by listing the chains and
-// matching the tag, so nothing outside the kernel has to remember rule
-// handles, and a berth killed halfway leaves rules that RemoveOwner (or
-// garbage collection through Owners) still finds.
+// by `nft list table ip berth`): "network:BRIDGE" for a network's,
+// "dispatch" for the jumps, "guard" for the loopback guard and "maps" for
+// the lookups; every map element carries its owner's tag, "owner:ID ...",
+// as its comment. A container's elements are found and removed by
+// listing the maps and matching the tag, so nothing outside the kernel
+// has to remember them, and a berth killed halfway leaves elements that
+// RemoveOwner (or garbage collection through Owners) still finds. The
+// per-port rules of an earlier berth ("owner:ID ..." rules in the ports
+// chain) are found and removed the same way.
 //
 // The two postrouting rules for the bridge make replies come back
 // through the host's conntrack: a connection to 127.0.0.1:PORT leaves
@@ -104,22 +115,14 @@ type Rules struct {
 // answers (it does not for a non-root caller).
 func New(netnsFD int) (*Rules, error) {
 	r := &Rules{netnsFD: netnsFD}
-	if _, err := r.conn().ListTablesOfFamily(nftables.TableFamilyIPv4); err != nil {
+	err := r.do(func(c *nftables.Conn) error {
+		_, err := c.ListTablesOfFamily(nftables.TableFamilyIPv4)
+		return err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("nftables: listing tables: %w", err)
 	}
 	return r, nil
-}
-
-// conn returns a fresh Conn: a Conn keeps a serialization error for
-// good, so none is reused across operations. nftables.New fails only
-// for lasting connections, which these are not.
-func (r *Rules) conn() *nftables.Conn {
-	if r.netnsFD < 0 {
-		c, _ := nftables.New()
-		return c
-	}
-	c, _ := nftables.New(nftables.WithNetNSFd(r.netnsFD))
-	return c
 }
 
 func table() *nftables.Table {
@@ -175,16 +178,25 @@ func chainsPresent(c *nftables.Conn) (map[string]bool, error) {
 
 // listRules returns the rules of those of the named chains that exist:
 // none without the table, and a chain deleted by hand is no error, so
-// EnsureNetwork can put it back.
+// EnsureNetwork can put it back. The chains are asked for at once, one
+// dump each; only when one is missing (an error google/nftables does not
+// let tell apart) does a list of the chains there are say which.
 func listRules(c *nftables.Conn, chains ...string) ([]*nftables.Rule, error) {
+	if out, err := getRules(c, func(string) bool { return true }, chains); err == nil {
+		return out, nil
+	}
 	present, err := chainsPresent(c)
 	if err != nil {
 		return nil, err
 	}
+	return getRules(c, func(name string) bool { return present[name] }, chains)
+}
+
+func getRules(c *nftables.Conn, present func(string) bool, chains []string) ([]*nftables.Rule, error) {
 	var out []*nftables.Rule
 	t := table()
 	for _, name := range chains {
-		if !present[name] {
+		if !present(name) {
 			continue
 		}
 		rules, err := c.GetRules(t, &nftables.Chain{Name: name, Table: t})
@@ -221,13 +233,14 @@ func flush(c *nftables.Conn, what string) error {
 // DeleteTable removes berth's table and every rule in it. It is not an
 // error if the table is missing.
 func (r *Rules) DeleteTable() error {
-	c := r.conn()
-	ok, err := tableExists(c)
-	if err != nil || !ok {
-		return err
-	}
-	c.DelTable(table())
-	return flush(c, "deleting table "+TableName)
+	return r.do(func(c *nftables.Conn) error {
+		ok, err := tableExists(c)
+		if err != nil || !ok {
+			return err
+		}
+		c.DelTable(table())
+		return flush(c, "deleting table "+TableName)
+	})
 }
 
 // validName rejects tags that would not survive a comment: empty, too

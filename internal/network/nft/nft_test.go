@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -40,6 +41,26 @@ func tags(t *testing.T) map[string][]string {
 	return out
 }
 
+// elementTags returns the tags of the maps' elements, sorted.
+func elementTags(t *testing.T) []string {
+	t.Helper()
+	elems, err := listMapped(&nftables.Conn{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range elems {
+		out = append(out, e.tag)
+	}
+	return sorted(out)
+}
+
+func sorted(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return out
+}
+
 func wantTags(t *testing.T, want map[string][]string) {
 	t.Helper()
 	if got := tags(t); !reflect.DeepEqual(got, want) {
@@ -70,6 +91,7 @@ func TestEnsureNetworkIdempotent(t *testing.T) {
 	t.Logf("table after EnsureNetwork:\n%s", first)
 	wantTags(t, map[string][]string{
 		chainRaw:         {tagGuard},
+		chainPorts:       {tagMaps, tagMaps},
 		chainPrerouting:  {tagDispatch},
 		chainOutput:      {tagDispatch},
 		chainPostrouting: repeat("network:berth0", 3),
@@ -109,7 +131,7 @@ func TestTwoNetworks(t *testing.T) {
 	forward := []string{"network:berth1", "network:berth0"}
 	forward = append(forward, both...)
 	wantTags(t, map[string][]string{
-		chainRaw: {tagGuard}, chainPrerouting: {tagDispatch}, chainOutput: {tagDispatch},
+		chainRaw: {tagGuard}, chainPorts: {tagMaps, tagMaps}, chainPrerouting: {tagDispatch}, chainOutput: {tagDispatch},
 		chainPostrouting: both, chainForward: forward,
 	})
 	if err := r.RemoveNetwork("berth0"); err != nil {
@@ -119,7 +141,7 @@ func TestTwoNetworks(t *testing.T) {
 		t.Fatalf("second RemoveNetwork: %v", err)
 	}
 	wantTags(t, map[string][]string{
-		chainRaw: {tagGuard}, chainPrerouting: {tagDispatch}, chainOutput: {tagDispatch},
+		chainRaw: {tagGuard}, chainPorts: {tagMaps, tagMaps}, chainPrerouting: {tagDispatch}, chainOutput: {tagDispatch},
 		chainPostrouting: repeat("network:berth1", 3), chainForward: repeat("network:berth1", 4),
 	})
 }
@@ -166,15 +188,16 @@ func TestPortsByOwner(t *testing.T) {
 	}
 	tagsA := []string{"owner:a tcp 0.0.0.0:8080 10.88.0.2:80", "owner:a udp 127.0.0.1:5353 10.88.0.2:53"}
 	tagsB := []string{"owner:b tcp 0.0.0.0:9090 10.88.0.3:90", "owner:b tcp 0.0.0.0:5353 10.88.0.3:53"}
-	if got := tags(t)[chainPorts]; !reflect.DeepEqual(got, append(tagsA, tagsB...)) {
-		t.Fatalf("ports chain: %q", got)
+	if got := elementTags(t); !reflect.DeepEqual(got, sorted(append(tagsA, tagsB...))) {
+		t.Fatalf("map elements: %q", got)
 	}
 	if got := owners(t, r); !reflect.DeepEqual(got, []string{"a", "b"}) {
 		t.Fatalf("Owners = %q", got)
 	}
 	list := nftList(t)
 	t.Logf("table with two owners:\n%s", list)
-	for _, s := range []string{`dnat to 10.88.0.2:80 comment "owner:a tcp 0.0.0.0:8080 10.88.0.2:80"`, `ip daddr 127.0.0.1 udp dport 5353`} {
+	for _, s := range []string{`tcp . 8080 comment "owner:a tcp 0.0.0.0:8080 10.88.0.2:80" : 10.88.0.2 . 80`,
+		`127.0.0.1 . udp . 5353 comment "owner:a udp 127.0.0.1:5353 10.88.0.2:53" : 10.88.0.2 . 53`} {
 		if list != "" && !strings.Contains(list, s) {
 			t.Errorf("nft list lacks %q", s)
 		}
@@ -204,10 +227,13 @@ func TestPortsByOwner(t *testing.T) {
 		}
 	}
 	wantTags(t, map[string][]string{
-		chainPorts: tagsB, chainRaw: {tagGuard},
+		chainPorts: {tagMaps, tagMaps}, chainRaw: {tagGuard},
 		chainPrerouting: {tagDispatch}, chainOutput: {tagDispatch},
 		chainPostrouting: repeat("network:berth0", 3), chainForward: repeat("network:berth0", 4),
 	})
+	if got := elementTags(t); !reflect.DeepEqual(got, sorted(tagsB)) {
+		t.Fatalf("map elements after RemoveOwner(a): %q", got)
+	}
 	if got := owners(t, r); !reflect.DeepEqual(got, []string{"b"}) {
 		t.Fatalf("Owners after RemoveOwner(a) = %q", got)
 	}

@@ -13,6 +13,7 @@ const (
 	maxOwner     = 128 // keeps the longest port tag well under 255 bytes
 	tagDispatch  = "dispatch"
 	tagGuard     = "guard"
+	tagMaps      = "maps"
 	tagNetwork   = "network:"
 	tagOwner     = "owner:"
 )
@@ -20,10 +21,11 @@ const (
 func networkTag(bridge string) string { return tagNetwork + bridge }
 
 // tableTag reports whether a tag is one of the table's own rules, which
-// every network shares: the dispatch jumps and the loopback guard.
-func tableTag(tag string) bool { return tag == tagDispatch || tag == tagGuard }
+// every network shares: the dispatch jumps, the loopback guard and the
+// map lookups of the ports chain.
+func tableTag(tag string) bool { return tag == tagDispatch || tag == tagGuard || tag == tagMaps }
 
-// published is a port rule as read back from its tag.
+// published is a published port as read back from its tag.
 type published struct {
 	owner string
 	port  Port
