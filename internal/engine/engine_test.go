@@ -363,7 +363,7 @@ func TestCreateStored(t *testing.T) {
 	if err := e.Remove(got, false); err != nil {
 		t.Fatal(err)
 	}
-	if ents, _ := os.ReadDir(filepath.Join(e.Root, "containers")); len(ents) != 1 { // .names
+	if ents, _ := os.ReadDir(filepath.Join(e.Root, "containers")); len(ents) != 2 { // .collect, .names
 		t.Errorf("left after rm: %v", ents)
 	}
 }
