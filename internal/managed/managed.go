@@ -13,7 +13,9 @@
 //	oplock           taken by commands (stop, rm, start), one at a time
 //	container.log    its output (internal/logs), for -d containers
 //
-// Names are symlinks in <dir>/.names/, so claiming one is atomic. The
+// Names are symlinks in <dir>/.names/, so claiming one is atomic, and
+// the containers collection looks at are hinted in <dir>/.collect/ (see
+// Collect), so that neither costs more with each container kept. The
 // runtime's own record of a running container (internal/state, under
 // --runroot) is separate and short-lived: one per run.
 package managed
