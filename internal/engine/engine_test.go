@@ -394,3 +394,39 @@ func TestCreateStoredRefusesWhatStartWould(t *testing.T) {
 		t.Errorf("--network container:NAME is resolved at start: %v", err)
 	}
 }
+
+// TestVolumeKeptLooksAtOwnerFirst: an anonymous volume whose owner
+// exists is kept without reading any record (an unreadable one is not
+// noticed); one whose owner is gone is kept only while another container
+// names it (--volumes-from).
+func TestVolumeKeptLooksAtOwnerFirst(t *testing.T) {
+	e := New(Options{Root: t.TempDir()})
+	cfg := managed.Config{Rootfs: "/", Mounts: []spec.MountRequest{{Type: spec.MountVolume, Destination: "/cache"}}}
+	rec, owner, err := e.Create(cfg, CreateOptions{Name: "owner"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner.Release()
+	anon := anonymous(rec.ID, "/cache")
+	// Every other container's record unreadable: VolumeRefs would skip
+	// it, so an owner found by its record alone would not be kept.
+	if err := os.WriteFile(filepath.Join(e.ContainerDir(rec.ID), "container.json"), []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if !e.VolumeKept()(&volume.Volume{Name: anon, Anonymous: true, Owner: rec.ID}) {
+		t.Error("the volume of an existing owner is not kept")
+	}
+	gone := &volume.Volume{Name: anonymous("gone", "/x"), Anonymous: true, Owner: "gone"}
+	if e.VolumeKept()(gone) {
+		t.Error("the volume of a gone owner, named by nobody, is kept")
+	}
+	user := managed.Config{Rootfs: "/", Mounts: []spec.MountRequest{{Type: spec.MountVolume, Source: gone.Name, Destination: "/x"}}}
+	_, o2, err := e.Create(user, CreateOptions{Name: "user"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o2.Release()
+	if !e.VolumeKept()(gone) {
+		t.Error("the volume of a gone owner that another container names is not kept")
+	}
+}
