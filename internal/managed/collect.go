@@ -7,27 +7,33 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/berth-runtime/berth/internal/atomicdir"
+	"github.com/berth-runtime/berth/internal/pidfd"
 	"golang.org/x/sys/unix"
 )
 
 // Collection looks only at the containers hinted in <dir>/.collect/: one
-// empty file per container whose owner, if killed, could leave something
+// file per container whose owner, if killed, could leave something
 // behind (a half-made or half-removed directory, a --rm container, a
 // user-mode network stack). Every berth command collects, and reading
-// every container there is made each start cost more with every stopped
-// container kept; a stopped container has no hint, so the work is one
-// directory read and, per hint, a few stats and one lock try: O(running).
+// every container there made each start cost more with every stopped
+// container kept; a stopped container has no hint once collection has
+// looked at it, so the work is one directory read and, per hint, a few
+// stats and one lock try: O(running).
 //
-// A hint is made before what it covers: by Create (holding the creator's
-// PID, which names the temporary directory), by Remove and by Watch. It
-// is dropped by collection only while holding the container's lifetime
-// lock with nothing left to collect, or, when no directory of that
-// container exists, once the creator it names is gone or the hint is
-// older than any creation in progress could be. Hints are made holding that lock, or before the container's
-// directory exists, so collection never drops one that is still needed.
+// A hint is made before what it covers, by Create, Remove and Watch, and
+// names the process that made it: its PID (in Create's, the PID names the
+// temporary directory) and start time (a PID is soon reused on a busy
+// machine). It is dropped by collection only while holding the
+// container's lifetime lock with nothing left to collect, or, when no
+// directory of that container exists, once the process it names is gone
+// or the hint is older than any creation in progress could be (one that
+// names nobody is kept that long: see writeHint). Hints are made holding
+// that lock, or before the container's directory exists, so collection
+// never drops one that is still needed.
 const (
 	collectDir = ".collect"
 	// scannedMark, in collectDir, says that the store was read whole
@@ -46,28 +52,55 @@ func (s Store) hintPath(id string) string { return filepath.Join(s.Dir, collectD
 // about to start that would outlive a kill (a user-mode network stack).
 // Call it holding the container's lifetime lock: collection then visits
 // the container once the lock is free, and drops the hint after that.
-func (s Store) Watch(id string) error { return s.hint(id, "") }
+func (s Store) Watch(id string) error { return s.hint(id) }
 
-// hint makes id's hint, with the creating process's PID for Create; an
-// existing hint is kept as it is.
-func (s Store) hint(id, creator string) error {
+// maker is this process as hints name it: "PID START", START its start
+// time in clock ticks since boot.
+var maker = sync.OnceValue(func() string {
+	pid := os.Getpid()
+	start, _, _ := pidfd.Stat(pid)
+	return strconv.Itoa(pid) + " " + strconv.FormatUint(start, 10)
+})
+
+// hint makes id's hint, naming this process; an existing hint is kept as
+// it is.
+func (s Store) hint(id string) error {
 	if err := os.MkdirAll(filepath.Join(s.Dir, collectDir), 0o700); err != nil {
 		return fmt.Errorf("container store: %w", err)
 	}
-	f, err := os.OpenFile(s.hintPath(id), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, os.ErrExist) {
-		return nil
+	if exists(s.hintPath(id)) {
+		return nil // made by the container's creator, or its owner
 	}
-	if err == nil {
-		_, err = f.WriteString(creator)
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-	}
-	if err != nil {
+	err := writeHint(filepath.Join(s.Dir, collectDir), s.hintPath(id))
+	if err != nil && !errors.Is(err, os.ErrExist) {
 		return fmt.Errorf("container %s: hint collection: %w", shortID(id), err)
 	}
 	return nil
+}
+
+// writeHint makes the hint at path, in dir, whole in one step: written
+// as an O_TMPFILE and linked in, so that no collection sees it empty (a
+// berth killed between creating and writing it would leave one naming
+// nobody, kept a minute). Where O_TMPFILE is not supported, it is made
+// and then written. It fails with os.ErrExist if path exists.
+func writeHint(dir, path string) error {
+	fd, err := unix.Open(dir, unix.O_TMPFILE|unix.O_WRONLY|unix.O_CLOEXEC, 0o600)
+	if errors.Is(err, unix.EOPNOTSUPP) || errors.Is(err, unix.EISDIR) || errors.Is(err, unix.EINVAL) {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_CLOEXEC, 0o600)
+		if err != nil {
+			return err
+		}
+		_, err = f.WriteString(maker())
+		return errors.Join(err, f.Close())
+	}
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	if _, err := unix.Write(fd, []byte(maker())); err != nil {
+		return err
+	}
+	return unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(fd), unix.AT_FDCWD, path, unix.AT_SYMLINK_FOLLOW)
 }
 
 // Hinted lists the containers collection looks at (for tests and
@@ -115,7 +148,9 @@ func (s Store) scan() {
 			s.collectCreation(filepath.Join(s.Dir, name))
 		case strings.HasPrefix(name, "."):
 		default:
-			if s.hint(name, "") != nil {
+			// Naming this process: should the container be removed
+			// meanwhile, the hint goes once this process is gone.
+			if s.hint(name) != nil {
 				return // not marked scanned: the next collection tries again
 			}
 		}
@@ -131,9 +166,10 @@ func (s Store) collectHinted(id string, visit func(id string)) {
 	if err != nil {
 		return
 	}
-	creator, _ := os.ReadFile(hint)
-	if len(creator) > 0 {
-		creating := atomicdir.CreatingBy(s.Dir, string(creator), id)
+	b, _ := os.ReadFile(hint)
+	madeBy := string(b)
+	if pid, _, _ := strings.Cut(madeBy, " "); pid != "" {
+		creating := atomicdir.CreatingBy(s.Dir, pid, id)
 		if s.collectCreation(creating); exists(creating) {
 			return // its creator is at work
 		}
@@ -146,8 +182,10 @@ func (s Store) collectHinted(id string, visit func(id string)) {
 	if !exists(dir) {
 		// Removed (unless a removal renamed it meanwhile, which its
 		// remover or the next collection finishes), or not made yet by
-		// a creator at work, which hinted first.
-		if !exists(removing) && (!alive(string(creator)) || time.Since(st.ModTime()) > youngHint) {
+		// a creator at work, which hinted first. A young hint naming
+		// nobody is kept too: its maker may not have written its PID
+		// yet.
+		if !exists(removing) && (gone(madeBy) || time.Since(st.ModTime()) > youngHint) {
 			os.Remove(hint)
 		}
 		return
@@ -168,10 +206,18 @@ func (s Store) collectHinted(id string, visit func(id string)) {
 	}
 }
 
-// alive reports whether process pid (in decimal; "" for none) exists.
-func alive(pid string) bool {
-	n, err := strconv.Atoi(pid)
-	return err == nil && n > 0 && !errors.Is(unix.Kill(n, 0), unix.ESRCH)
+// gone reports whether the process a hint names ("PID START") has ended:
+// no such PID, a zombie, or another process that reused the PID. A hint
+// that names nobody (yet) is not gone.
+func gone(madeBy string) bool {
+	pidField, startField, _ := strings.Cut(madeBy, " ")
+	pid, err := strconv.Atoi(pidField)
+	if err != nil || pid <= 0 {
+		return false
+	}
+	start, _ := strconv.ParseUint(startField, 10, 64)
+	now, state, err := pidfd.Stat(pid)
+	return err != nil || state == "Z" || state == "X" || start != 0 && now != start
 }
 
 // collectOwnerless removes container dir, whose lifetime lock the caller

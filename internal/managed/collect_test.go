@@ -25,6 +25,28 @@ func made(t *testing.T, s Store, prefix string, n int) {
 	}
 }
 
+// hintAs makes id's hint as process pid would have ("": one killed
+// before it wrote its PID).
+func hintAs(t *testing.T, s Store, id, pid string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Join(s.Dir, collectDir), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(s.hintPath(id), []byte(pid), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// exited is the PID of a process that has exited.
+func exited(t *testing.T) string {
+	t.Helper()
+	p := exec.Command("true")
+	if err := p.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return strconv.Itoa(p.Process.Pid)
+}
+
 // TestCollectVisitsOnlyHinted: once a stopped container has been
 // collected, collection never looks at it again; a new one is looked at
 // once.
@@ -89,16 +111,10 @@ func TestCollectKilledCreationByHint(t *testing.T) {
 	s := Store{Dir: t.TempDir()}
 	made(t, s, "kept", 3)
 	s.Collect(func(string) {})
-	dead := exec.Command("true")
-	if err := dead.Run(); err != nil {
-		t.Fatal(err)
-	}
-	pid := strconv.Itoa(dead.Process.Pid)
+	pid := exited(t)
 	// What Create leaves when killed between claiming the name and the
 	// rename into place.
-	if err := s.hint("killed", pid); err != nil {
-		t.Fatal(err)
-	}
+	hintAs(t, s, "killed", pid)
 	tmp := filepath.Join(s.Dir, ".new-"+pid+"-killed")
 	if err := os.Mkdir(tmp, 0o700); err != nil {
 		t.Fatal(err)
@@ -129,9 +145,7 @@ func TestCollectInterruptedRemovalByHint(t *testing.T) {
 	s := Store{Dir: t.TempDir()}
 	made(t, s, "kept", 3)
 	s.Collect(func(string) {})
-	if err := s.hint("halfgone", ""); err != nil {
-		t.Fatal(err)
-	}
+	hintAs(t, s, "halfgone", exited(t))
 	if err := os.MkdirAll(filepath.Join(s.Dir, ".rm-halfgone", "rootfs"), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -145,33 +159,41 @@ func TestCollectInterruptedRemovalByHint(t *testing.T) {
 }
 
 // TestCollectKeepsHintOfCreatorAtWork: a creator hints before it makes
-// its directory; the hint is kept while that creator lives (until it is
-// older than a creation could be), and dropped once it is gone.
+// its directory, and writes its PID just after making the hint; with
+// nothing behind it, a hint is kept while the process it names lives, or
+// names nobody yet, until it is older than a creation could be, and
+// dropped once that process is gone (or its PID is another process's).
 func TestCollectKeepsHintOfCreatorAtWork(t *testing.T) {
 	s := Store{Dir: t.TempDir()}
-	if err := s.hint("soon", strconv.Itoa(os.Getpid())); err != nil {
+	if err := s.hint("soon"); err != nil { // names this process
 		t.Fatal(err)
 	}
+	hintAs(t, s, "unnamed", "")
+	hintAs(t, s, "never", exited(t))
+	hintAs(t, s, "reused", strconv.Itoa(os.Getpid())+" 1") // this PID, an earlier start
 	s.Collect(func(string) {})
-	if h := s.Hinted(); len(h) != 1 {
-		t.Fatalf("the hint of a creator at work was dropped: %v", h)
+	if h := s.Hinted(); len(h) != 2 || h[0] != "soon" || h[1] != "unnamed" {
+		t.Fatalf("hinted: %v, want the live creator's and the one naming nobody", h)
 	}
 	old := time.Now().Add(-2 * youngHint)
-	os.Chtimes(s.hintPath("soon"), old, old)
-	s.Collect(func(string) {})
-	if h := s.Hinted(); len(h) != 0 {
-		t.Errorf("a stale hint with nothing behind it is left: %v", h)
-	}
-	dead := exec.Command("true")
-	if err := dead.Run(); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.hint("never", strconv.Itoa(dead.Process.Pid)); err != nil {
-		t.Fatal(err)
+	for _, id := range []string{"soon", "unnamed"} {
+		os.Chtimes(s.hintPath(id), old, old)
 	}
 	s.Collect(func(string) {})
 	if h := s.Hinted(); len(h) != 0 {
-		t.Errorf("the hint of a creator that is gone is left: %v", h)
+		t.Errorf("stale hints with nothing behind them are left: %v", h)
+	}
+}
+
+// TestCollectDropsScanHintOfRemoved: a container the scan of an older
+// store hints, removed meanwhile by another collection, leaves no hint
+// once the scanning process is gone.
+func TestCollectDropsScanHintOfRemoved(t *testing.T) {
+	s := Store{Dir: t.TempDir()}
+	hintAs(t, s, "removed", exited(t)) // as the scan names its process
+	s.Collect(func(string) {})
+	if h := s.Hinted(); len(h) != 0 {
+		t.Errorf("hinted: %v", h)
 	}
 }
 

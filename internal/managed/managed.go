@@ -27,7 +27,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 
@@ -208,7 +207,7 @@ func (s Store) Create(rec Record) (*Owner, error) {
 	// Hinted to collection before anything is made, naming this process:
 	// what a kill leaves of the creation, or of the run that follows, is
 	// found without reading the other containers (see Collect).
-	if err := s.hint(rec.ID, strconv.Itoa(os.Getpid())); err != nil {
+	if err := s.hint(rec.ID); err != nil {
 		return nil, err
 	}
 	// Made complete under a temporary name, named after its creator, and
@@ -448,7 +447,7 @@ func (s Store) Remove(rec Record) error {
 	// half-way leaves a .rm- directory that the next collection deletes
 	// (hinted first, so that it is looked for), never a container that
 	// lost its lock or its marks but not its record.
-	if err := s.hint(rec.ID, ""); err != nil {
+	if err := s.hint(rec.ID); err != nil {
 		return err
 	}
 	// The name first: killed in between, the container is left without
