@@ -29,6 +29,12 @@
 #   BENCH_OUT=FILE         report to update (default docs/bench.md)
 #   BERTH=PATH             this berth binary (default bin/berth; berth-init
 #                          must be beside it, as make build leaves it)
+#   BERTH_BASE=PATH        another build to compare with (an A/B): it gets
+#                          two roots of its own, made the same way, and its
+#                          runs are interleaved with this build's; the
+#                          section then shows both and the ratio
+#   BERTH_BASE_NAME=TEXT   what the section calls the base build (default
+#                          its path)
 # Needs root, jq, GNU time, busybox-static.
 set -eu
 
@@ -39,6 +45,10 @@ N=${BENCH_STOPPED_N:-500}
 RUNS=${BENCH_STOPPED_RUNS:-100}
 RSS_RUNS=${BENCH_STOPPED_RSS:-21}
 BERTH=${BERTH:-$REPO/bin/berth}
+BASE=${BERTH_BASE:-}
+BASE_NAME=${BERTH_BASE_NAME:-$BASE}
+ROOTS="empty full"
+[ -z "$BASE" ] || ROOTS="empty full base-empty base-full"
 SECTION_TITLE='Many stopped containers (issue 15)'
 
 [ "$(id -u)" = 0 ] || { echo "bench/stopped: needs root" >&2; exit 1; }
@@ -46,13 +56,14 @@ for v in "$N" "$RUNS" "$RSS_RUNS"; do
 	case $v in '' | *[!0-9]* | 0) echo "bench/stopped: BENCH_STOPPED_N, _RUNS and _RSS must be positive numbers" >&2; exit 1 ;; esac
 done
 [ -x "$BERTH" ] || { echo "bench/stopped: $BERTH is not executable (make build, or set BERTH)" >&2; exit 1; }
+[ -z "$BASE" ] || [ -x "$BASE" ] || { echo "bench/stopped: BERTH_BASE $BASE is not executable" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "bench/stopped: GNU time not found (apt-get install time)" >&2; exit 1; }
 
 WORK=$(mktemp -d /dev/shm/berth-bench-stopped.XXXXXX)
 cleanup() {
 	set +e
 	local ids
-	for root in empty full; do
+	for root in $ROOTS; do
 		[ -d "$WORK/$root" ] || continue
 		ids=$(b "$root" ps -aq --no-trunc 2>/dev/null)
 		# shellcheck disable=SC2086 # one word per ID
@@ -63,8 +74,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# bin ROOT: the build that runs against ROOT (base-*: BERTH_BASE's).
+bin() { case $1 in base-*) echo "$BASE" ;; *) echo "$BERTH" ;; esac; }
 # b ROOT ARGS...: berth with ROOT's state.
-b() { local r=$1; shift; "$BERTH" --root "$WORK/$r/root" --runroot "$WORK/$r/run" "$@"; }
+b() { local r=$1; shift; "$(bin "$r")" --root "$WORK/$r/root" --runroot "$WORK/$r/run" "$@"; }
 
 R=$WORK/rootfs
 mkdir -p "$R"/bin "$R"/etc "$R"/proc "$R"/sys "$R"/dev "$R"/tmp "$R"/root
@@ -75,15 +88,19 @@ echo 'root:x:0:' >"$R"/etc/group
 RUN_ARGS=(run --rm --network none --rootfs "$R" true)
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
-echo "== making $N stopped containers"
-T0=$EPOCHREALTIME
-for i in $(seq "$N"); do
-	b full run --network none --rootfs "$R" true || { echo "bench/stopped: making container $i failed" >&2; exit 1; }
+FULL_ROOTS=full
+[ -z "$BASE" ] || FULL_ROOTS="full base-full"
+for full in $FULL_ROOTS; do
+	echo "== making $N stopped containers ($full)"
+	T0=$EPOCHREALTIME
+	for i in $(seq "$N"); do
+		b "$full" run --network none --rootfs "$R" true || { echo "bench/stopped: making container $i failed" >&2; exit 1; }
+	done
+	[ "$full" != full ] || MAKE_S=$(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+	have=$(b "$full" ps -aq | wc -l)
+	[ "$have" = "$N" ] || { echo "bench/stopped: the $full root holds $have containers, not $N" >&2; exit 1; }
+	b "${full%full}empty" "${RUN_ARGS[@]}" # makes the empty root's dirs
 done
-MAKE_S=$(awk -v a="$T0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
-have=$(b full ps -aq | wc -l)
-[ "$have" = "$N" ] || { echo "bench/stopped: the full root holds $have containers, not $N" >&2; exit 1; }
-b empty "${RUN_ARGS[@]}" # makes the empty root's dirs
 
 # One timed run, in ms, of berth run --rm against ROOT.
 timed() {
@@ -91,12 +108,16 @@ timed() {
 	b "$1" "${RUN_ARGS[@]}" || { echo "bench/stopped: berth run failed against the $1 root" >&2; exit 1; }
 	awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f\n", (b - a) * 1000 }'
 }
-# Alternating order (empty first, then full first) so that neither root
-# always runs right after the other.
-order() { if [ $(($1 % 2)) = 0 ]; then echo empty full; else echo full empty; fi; }
+# Rotating order (empty first, then full first...) so that no root always
+# runs right after another.
+order() {
+	local -a r=($ROOTS)
+	local i k=$(($1 % ${#r[@]}))
+	for ((i = 0; i < ${#r[@]}; i++)); do echo "${r[(i + k) % ${#r[@]}]}"; done
+}
 
 echo "== warm-up"
-for _ in 1 2 3; do for r in empty full; do timed $r >/dev/null; done; done
+for _ in 1 2 3; do for r in $ROOTS; do timed "$r" >/dev/null; done; done
 echo "== berth run --rm, $RUNS runs per root, interleaved"
 : >"$WORK/times.tsv"
 for i in $(seq "$RUNS"); do
@@ -106,7 +127,7 @@ echo "== peak RSS, $RSS_RUNS runs per root"
 : >"$WORK/rss.tsv"
 for i in $(seq "$RSS_RUNS"); do
 	for r in $(order "$i"); do
-		/usr/bin/time -f %M -o "$WORK/rss" "$BERTH" --root "$WORK/$r/root" --runroot "$WORK/$r/run" "${RUN_ARGS[@]}"
+		/usr/bin/time -f %M -o "$WORK/rss" "$(bin "$r")" --root "$WORK/$r/root" --runroot "$WORK/$r/run" "${RUN_ARGS[@]}"
 		printf '%s\t%s\n' "$r" "$(tail -n1 "$WORK/rss")" >>"$WORK/rss.tsv"
 	done
 done
@@ -121,8 +142,10 @@ if command -v strace >/dev/null; then
 	READS_NOTE="One \`berth run --rm\` opened $(grep -c '/container\.json"' "$WORK/strace-empty") container records
 (container.json) with no containers and $(grep -c '/container\.json"' "$WORK/strace-full") with $N (strace -e openat)."
 fi
-have=$(b full ps -aq | wc -l)
-[ "$have" = "$N" ] || { echo "bench/stopped: after the runs the full root holds $have containers, not $N" >&2; exit 1; }
+for full in $FULL_ROOTS; do
+	have=$(b "$full" ps -aq | wc -l)
+	[ "$have" = "$N" ] || { echo "bench/stopped: after the runs the $full root holds $have containers, not $N" >&2; exit 1; }
+done
 
 # quant FILE ROOT Q: the Q-quantile of ROOT's column-2 values in FILE.
 quant() {
@@ -146,6 +169,17 @@ cat >"$RESULTS/figures-stopped.json" <<JSON
 JSON
 jq -e . "$RESULTS/figures-stopped.json" >/dev/null
 
+BASE_ROWS= BASE_NOTE=
+if [ -n "$BASE" ]; then
+	BASE_NOTE=" A base build, $BASE_NAME, ran the same way against two
+roots of its own, its runs interleaved with this build's (four roots in
+rotating order)."
+	BT_EMPTY=$(quant "$WORK/times.tsv" base-empty 0.5); BT_FULL=$(quant "$WORK/times.tsv" base-full 0.5)
+	BRSS_EMPTY=$(quant "$WORK/rss.tsv" base-empty 0.5 | cut -d. -f1); BRSS_FULL=$(quant "$WORK/rss.tsv" base-full 0.5 | cut -d. -f1)
+	BASE_ROWS="| base build (\`$BASE_NAME\`): \`berth run --rm\`, ms | $BT_EMPTY ($(quant "$WORK/times.tsv" base-empty 0.25)-$(quant "$WORK/times.tsv" base-empty 0.75)) | $BT_FULL ($(quant "$WORK/times.tsv" base-full 0.25)-$(quant "$WORK/times.tsv" base-full 0.75)) | **$(ratio "$BT_FULL" "$BT_EMPTY")** |
+| base build: peak RSS, KiB | $BRSS_EMPTY | $BRSS_FULL | **$(ratio "$BRSS_FULL" "$BRSS_EMPTY")** |
+| this build / base build, ms | $(ratio "$T_EMPTY" "$BT_EMPTY") | $(ratio "$T_FULL" "$BT_FULL") | |"
+fi
 SECTION=$WORK/section.md
 cat >"$SECTION" <<EOF
 ## $SECTION_TITLE
@@ -160,13 +194,14 @@ name). Runs alternate between the two roots, $RUNS each (after 3 warm-up runs
 each); peak RSS is \`/usr/bin/time -f %M\` over $RSS_RUNS runs each, also
 alternating. Medians, with the 25th-75th percentile for the times. The
 target is that the full root costs no more: a ratio of at most 1.10 on this
-noisy machine.
+noisy machine.$BASE_NOTE
 
 | | no containers | $N stopped | $N stopped / none |
 |---|---:|---:|---:|
 | \`berth run --rm\`, ms | $T_EMPTY ($(quant "$WORK/times.tsv" empty 0.25)-$(quant "$WORK/times.tsv" empty 0.75)) | $T_FULL ($(quant "$WORK/times.tsv" full 0.25)-$(quant "$WORK/times.tsv" full 0.75)) | **$(ratio "$T_FULL" "$T_EMPTY")** |
 | peak RSS, KiB | $RSS_EMPTY | $RSS_FULL | **$(ratio "$RSS_FULL" "$RSS_EMPTY")** |
-${READS_NOTE:+
+${BASE_ROWS:+$BASE_ROWS
+}${READS_NOTE:+
 $READS_NOTE}
 EOF
 

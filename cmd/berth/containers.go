@@ -390,8 +390,7 @@ func newRmCommand(g *globalOptions) *cobra.Command {
 			})
 			if volumes {
 				// Anonymous volumes no remaining container refers to.
-				refs := g.engine().VolumeRefs()
-				if verr := g.volumes().Collect(func(name string) bool { return len(refs[name]) > 0 }); verr != nil {
+				if verr := g.volumes().Collect(g.engine().VolumeKept()); verr != nil {
 					printError(verr)
 				}
 			}

@@ -28,7 +28,18 @@ const (
 // Creating is the temporary name, under root, of a directory this process
 // makes for suffix (an ID; "" lets MkdirTemp pick).
 func Creating(root, suffix string) string {
-	return filepath.Join(root, creatingPrefix+strconv.Itoa(os.Getpid())+"-"+suffix)
+	return CreatingBy(root, strconv.Itoa(os.Getpid()), suffix)
+}
+
+// CreatingBy is the temporary name, under root, of the directory process
+// pid (in decimal) makes for suffix: what Creating named in that process.
+func CreatingBy(root, pid, suffix string) string {
+	return filepath.Join(root, creatingPrefix+pid+"-"+suffix)
+}
+
+// Removing is the name dir has while Remove deletes it.
+func Removing(dir string) string {
+	return filepath.Join(filepath.Dir(dir), removingPrefix+filepath.Base(dir))
 }
 
 // IsCreating and IsRemoving tell the temporary names apart from records.
@@ -44,7 +55,7 @@ func CreatingSuffix(name string) string {
 // Remove deletes dir, renamed aside first. A removal of the same name that
 // was killed (IDs come back) is finished first.
 func Remove(dir string) error {
-	gone := filepath.Join(filepath.Dir(dir), removingPrefix+filepath.Base(dir))
+	gone := Removing(dir)
 	err := os.Rename(dir, gone)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		os.RemoveAll(gone)

@@ -3,10 +3,8 @@ package engine
 import (
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/berth-runtime/berth/internal/container"
-	"github.com/berth-runtime/berth/internal/managed"
 	"github.com/berth-runtime/berth/internal/network"
 	"github.com/berth-runtime/berth/internal/network/usermode"
 	"github.com/berth-runtime/berth/internal/state"
@@ -18,15 +16,15 @@ import (
 // files, and a --rm container's record. Whatever the user runs next (rm,
 // ps, run...) cleans up, so that a dead container's port is refused at
 // once rather than timing out. It is cheap when there is nothing to
-// collect: a few directory reads and one lock try per container.
+// collect: a few directory reads, and a lock try per running container
+// (never per stopped one: see managed.Store.Collect).
 // runtimeState also collects the runtime's records (berth run's
 // container.Create does so itself).
 func (e *Engine) Collect(runtimeState bool) {
 	if os.Geteuid() != 0 {
 		return // nothing berth owns is this user's to remove
 	}
-	e.collectUserMode()
-	e.Containers().Collect(func(string) {})
+	e.Containers().Collect(e.collectUserMode)
 	// Ranges of --userns=auto containers whose record is gone.
 	_ = e.IDRanges().Collect(e.RangeHeld)
 	network.CollectAll(e.Root)
@@ -39,30 +37,23 @@ func (e *Engine) Collect(runtimeState bool) {
 }
 
 // collectUserMode ends the user-mode stack (pasta, slirp4netns) that a
-// killed berth left running for a container that is no longer running:
-// pasta has no pipe telling it its berth is gone, and keeps the
-// container's network namespace and published ports. Only containers
-// marked as having one are read (userModeMarker): every berth command
-// collects, and reading every record made each start cost more with
-// every stopped container kept.
-func (e *Engine) collectUserMode() {
+// killed berth left running for container id, which is not running
+// (collection holds its lifetime lock): pasta has no pipe telling it its
+// berth is gone, and keeps the container's network namespace and
+// published ports. Only a container marked as having one is read
+// (userModeMarker), and collection visits only hinted containers
+// (managed.Store.Watch): every berth command collects, and reading every
+// record made each start cost more with every stopped container kept.
+func (e *Engine) collectUserMode(id string) {
 	store := e.Containers()
-	entries, _ := os.ReadDir(store.Dir)
-	for _, ent := range entries {
-		id := ent.Name()
-		marker := filepath.Join(store.Dir, id, userModeMarker)
-		if strings.HasPrefix(id, ".") || !exists(marker) {
-			continue
-		}
-		// A running container's monitor holds its lock.
-		if managed.Held(filepath.Join(store.Dir, id)) {
-			continue
-		}
-		if rec, err := store.Get(id); err == nil && rec.Network != nil && rec.Network.UserMode != nil {
-			usermode.Collect(rec.Network.UserMode)
-		}
-		_ = os.Remove(marker)
+	marker := filepath.Join(store.Dir, id, userModeMarker)
+	if !exists(marker) {
+		return
 	}
+	if rec, err := store.Get(id); err == nil && rec.Network != nil && rec.Network.UserMode != nil {
+		usermode.Collect(rec.Network.UserMode)
+	}
+	_ = os.Remove(marker)
 }
 
 // userModeMarker, in a container's directory, says that a user-mode

@@ -363,7 +363,7 @@ func TestCreateStored(t *testing.T) {
 	if err := e.Remove(got, false); err != nil {
 		t.Fatal(err)
 	}
-	if ents, _ := os.ReadDir(filepath.Join(e.Root, "containers")); len(ents) != 1 { // .names
+	if ents, _ := os.ReadDir(filepath.Join(e.Root, "containers")); len(ents) != 2 { // .collect, .names
 		t.Errorf("left after rm: %v", ents)
 	}
 }
@@ -392,5 +392,41 @@ func TestCreateStoredRefusesWhatStartWould(t *testing.T) {
 	}
 	if _, err := e.CreateStored(managed.Config{Rootfs: "/", Cmd: []string{"true"}, NetworkMode: "container:other"}, CreateOptions{Name: "joins"}); err != nil {
 		t.Errorf("--network container:NAME is resolved at start: %v", err)
+	}
+}
+
+// TestVolumeKeptLooksAtOwnerFirst: an anonymous volume whose owner
+// exists is kept without reading any record (an unreadable one is not
+// noticed); one whose owner is gone is kept only while another container
+// names it (--volumes-from).
+func TestVolumeKeptLooksAtOwnerFirst(t *testing.T) {
+	e := New(Options{Root: t.TempDir()})
+	cfg := managed.Config{Rootfs: "/", Mounts: []spec.MountRequest{{Type: spec.MountVolume, Destination: "/cache"}}}
+	rec, owner, err := e.Create(cfg, CreateOptions{Name: "owner"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	owner.Release()
+	anon := anonymous(rec.ID, "/cache")
+	// Every other container's record unreadable: VolumeRefs would skip
+	// it, so an owner found by its record alone would not be kept.
+	if err := os.WriteFile(filepath.Join(e.ContainerDir(rec.ID), "container.json"), []byte("{"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if !e.VolumeKept()(&volume.Volume{Name: anon, Anonymous: true, Owner: rec.ID}) {
+		t.Error("the volume of an existing owner is not kept")
+	}
+	gone := &volume.Volume{Name: anonymous("gone", "/x"), Anonymous: true, Owner: "gone"}
+	if e.VolumeKept()(gone) {
+		t.Error("the volume of a gone owner, named by nobody, is kept")
+	}
+	user := managed.Config{Rootfs: "/", Mounts: []spec.MountRequest{{Type: spec.MountVolume, Source: gone.Name, Destination: "/x"}}}
+	_, o2, err := e.Create(user, CreateOptions{Name: "user"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o2.Release()
+	if !e.VolumeKept()(gone) {
+		t.Error("the volume of a gone owner that another container names is not kept")
 	}
 }

@@ -75,8 +75,7 @@ func (c *containerMounts) create(e *Engine, id string, o *spec.RunOptions, reqs 
 		}
 		if !collected {
 			// Anonymous volumes of containers that are gone.
-			refs := e.VolumeRefs()
-			_ = store.Collect(func(name string) bool { return len(refs[name]) > 0 })
+			_ = store.Collect(e.VolumeKept())
 			collected = true
 		}
 		anonymous := r.Source == ""
@@ -160,6 +159,25 @@ func (c *containerMounts) release() Warnings {
 func isDir(p string) bool {
 	st, err := os.Stat(p)
 	return err == nil && st.IsDir()
+}
+
+// VolumeKept says whether an anonymous volume is still referred to: by
+// its owner, which is looked up alone (every start that mounts a volume
+// collects, and reading every container made it cost more with each
+// container kept), or, once the owner is gone, by any container
+// (--volumes-from names it): every record is read then, once per call
+// of VolumeKept.
+func (e *Engine) VolumeKept() func(v *volume.Volume) bool {
+	var refs map[string][]managed.Record
+	return func(v *volume.Volume) bool {
+		if v.Owner != "" && exists(e.ContainerDir(v.Owner)) {
+			return true
+		}
+		if refs == nil {
+			refs = e.VolumeRefs()
+		}
+		return len(refs[v.Name]) > 0
+	}
 }
 
 // VolumeRefs maps each volume that containers mount, running or not, to

@@ -524,7 +524,11 @@ func (e *Engine) joinUserModeNetwork(cfg *managed.Config, rec *managed.Record, s
 	var stack usermode.Stack
 	run.Prepare = func(pid int) error {
 		// Before the stack starts: every record that names a stack has
-		// the marker collection looks for.
+		// the marker collection looks for, and the hint that has
+		// collection look.
+		if err := e.Containers().Watch(rec.ID); err != nil {
+			return err
+		}
 		if err := os.WriteFile(filepath.Join(e.ContainerDir(rec.ID), userModeMarker), nil, 0o600); err != nil {
 			return err
 		}

@@ -13,7 +13,9 @@
 //	oplock           taken by commands (stop, rm, start), one at a time
 //	container.log    its output (internal/logs), for -d containers
 //
-// Names are symlinks in <dir>/.names/, so claiming one is atomic. The
+// Names are symlinks in <dir>/.names/, so claiming one is atomic, and
+// the containers collection looks at are hinted in <dir>/.collect/ (see
+// Collect), so that neither costs more with each container kept. The
 // runtime's own record of a running container (internal/state, under
 // --runroot) is separate and short-lived: one per run.
 package managed
@@ -202,6 +204,12 @@ func (s Store) Create(rec Record) (*Owner, error) {
 	if err := os.MkdirAll(filepath.Join(s.Dir, ".names"), 0o700); err != nil {
 		return nil, fmt.Errorf("container store: %w", err)
 	}
+	// Hinted to collection before anything is made, naming this process:
+	// what a kill leaves of the creation, or of the run that follows, is
+	// found without reading the other containers (see Collect).
+	if err := s.hint(rec.ID); err != nil {
+		return nil, err
+	}
 	// Made complete under a temporary name, named after its creator, and
 	// renamed into place: a creator killed half-way leaves a directory
 	// that the next collection recognizes, removes at once and whose name
@@ -222,6 +230,7 @@ func (s Store) Create(rec Record) (*Owner, error) {
 	}
 	if err != nil {
 		os.RemoveAll(tmp)
+		os.Remove(s.hintPath(rec.ID))
 		return nil, err
 	}
 	s.Event(rec, "create")
@@ -249,23 +258,12 @@ func (s Store) create(dir string, rec Record) (*Owner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", rec.ID, err)
 	}
-	if rec.AutoRemove {
-		// Marks what collection must look at: the other containers'
-		// directories it passes with two stats, however many there are.
-		if err := os.WriteFile(filepath.Join(dir, autoRemoveMarker), nil, 0o600); err != nil {
-			lock.Close()
-			return nil, fmt.Errorf("container %s: %w", rec.ID, err)
-		}
-	}
 	if err := writeRecord(dir, rec); err != nil {
 		lock.Close()
 		return nil, err
 	}
 	return &Owner{Dir: dir, Lock: lock}, nil
 }
-
-// autoRemoveMarker is in the directory of a --rm container.
-const autoRemoveMarker = "autoremove"
 
 // Own takes the lifetime lock of an existing container that is not
 // running, to run it again.
@@ -435,19 +433,30 @@ func (s Store) OpLock(id string) (func(), error) {
 // snapshot, log) and its name.
 func (s Store) Remove(rec Record) error {
 	dir := filepath.Join(s.Dir, rec.ID)
-	if Held(dir) {
+	// Its lifetime lock is held throughout: nothing starts it meanwhile,
+	// and a collection, which drops hints holding that lock, does not
+	// drop the one made here.
+	lock, err := lockFile(filepath.Join(dir, "lock"), false)
+	if errors.Is(err, unix.EWOULDBLOCK) {
 		return errdefs.New(errdefs.ErrRunning, "container %s is running: stop it first, or use rm -f", nameOf(rec))
 	}
+	if lock != nil {
+		defer lock.Close()
+	}
 	// Renamed out of the way first, in one step: a removal killed
-	// half-way leaves a .rm- directory that the next collection deletes,
-	// never a container that lost its lock or its marks but not its
-	// record.
+	// half-way leaves a .rm- directory that the next collection deletes
+	// (hinted first, so that it is looked for), never a container that
+	// lost its lock or its marks but not its record.
+	if err := s.hint(rec.ID); err != nil {
+		return err
+	}
 	// The name first: killed in between, the container is left without
 	// its name rather than the name claimed for good by nothing.
 	s.releaseName(rec)
 	if err := atomicdir.Remove(dir); err != nil {
 		return fmt.Errorf("remove container %s: %w", shortID(rec.ID), err)
 	}
+	os.Remove(s.hintPath(rec.ID))
 	s.Event(rec, "destroy")
 	return nil
 }
@@ -469,81 +478,6 @@ func (s Store) Rename(rec Record, name string) error {
 	rec.Name = name
 	s.Event(rec, "rename", "oldName", "/"+old)
 	return nil
-}
-
-// Collect removes what owners that are gone left: --rm containers whose
-// berth was killed, directories whose creation never finished, and
-// removals that were interrupted.
-func (s Store) Collect(cleanup func(dir string)) {
-	entries, _ := os.ReadDir(s.Dir)
-	for _, e := range entries {
-		name := e.Name()
-		dir := filepath.Join(s.Dir, name)
-		switch {
-		case !e.IsDir():
-			continue
-		case atomicdir.IsRemoving(name):
-			os.RemoveAll(dir)
-			continue
-		case atomicdir.IsCreating(name):
-			s.collectCreation(dir)
-			continue
-		case strings.HasPrefix(name, "."):
-			continue
-		}
-		if exists(filepath.Join(dir, "container.json")) && !exists(filepath.Join(dir, autoRemoveMarker)) {
-			continue // kept until berth rm
-		}
-		l, err := lockFile(filepath.Join(dir, "lock"), false)
-		if err != nil {
-			if errors.Is(err, os.ErrNotExist) && atomicdir.Stale(dir) {
-				atomicdir.Remove(dir)
-			}
-			continue
-		}
-		rec, err := readRecord(dir)
-		// No record yet: a creation in progress (its creator waits for
-		// this lock), unless it is old.
-		if err == nil && rec.AutoRemove && !rec.awaitsStart() || err != nil && atomicdir.Stale(dir) {
-			cleanup(dir)
-			s.releaseName(rec)
-			atomicdir.Remove(dir)
-		}
-		l.Close()
-	}
-}
-
-// awaitsStart reports whether the container was made by berth create
-// and waits for berth start: with --rm, it goes when a run ends, not
-// before its first one.
-func (rec Record) awaitsStart() bool { return rec.State.Status == Created && rec.Detached }
-
-// collectCreation removes a container directory whose creator is gone
-// before renaming it into place (atomicdir.Abandoned), and releases the
-// name it claimed.
-func (s Store) collectCreation(dir string) {
-	if !atomicdir.Abandoned(dir) {
-		return
-	}
-	l, err := lockFile(filepath.Join(dir, "lock"), false)
-	if errors.Is(err, unix.EWOULDBLOCK) {
-		return
-	}
-	if l != nil {
-		defer l.Close()
-	}
-	s.releaseNamesOf(atomicdir.CreatingSuffix(filepath.Base(dir)))
-	os.RemoveAll(dir)
-}
-
-// releaseNamesOf releases the names that point to container id.
-func (s Store) releaseNamesOf(id string) {
-	names, _ := os.ReadDir(filepath.Join(s.Dir, ".names"))
-	for _, n := range names {
-		if target, err := os.Readlink(s.namePath(n.Name())); err == nil && target == id {
-			os.Remove(s.namePath(n.Name()))
-		}
-	}
 }
 
 func exists(path string) bool {

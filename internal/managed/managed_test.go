@@ -24,8 +24,11 @@ func TestCreateGetList(t *testing.T) {
 	if _, err := s.Create(rec("bbbb2222", "web")); err == nil || !strings.Contains(err.Error(), `"web" is already in use`) {
 		t.Errorf("second container named web: %v", err)
 	}
-	if ents, _ := os.ReadDir(s.Dir); len(ents) != 2 { // .names and aaaa1111
+	if ents, _ := os.ReadDir(s.Dir); len(ents) != 3 { // .collect, .names and aaaa1111
 		t.Errorf("a failed create left something: %v", ents)
+	}
+	if h := s.Hinted(); len(h) != 1 || h[0] != "aaaa1111" {
+		t.Errorf("hinted after a failed create: %v, want only aaaa1111", h)
 	}
 	if _, err := s.Create(rec("aaab3333", "")); err != nil {
 		t.Fatal(err)
@@ -76,10 +79,13 @@ func TestCollect(t *testing.T) {
 	defer l.Release()
 	k.Release()
 	g.Release()
-	var cleaned []string
-	s.Collect(func(dir string) { cleaned = append(cleaned, filepath.Base(dir)) })
-	if len(cleaned) != 1 || cleaned[0] != "gone" {
-		t.Errorf("cleaned %v, want only the --rm container whose owner is gone", cleaned)
+	var visited []string
+	s.Collect(func(id string) { visited = append(visited, id) })
+	if strings.Join(visited, " ") != "gone keep" {
+		t.Errorf("visited %v, want the containers whose owner is gone", visited)
+	}
+	if h := s.Hinted(); len(h) != 1 || h[0] != "live" {
+		t.Errorf("hinted after collection: %v, want only the running container", h)
 	}
 	for id, want := range map[string]bool{"keep": true, "gone": false, "live": true} {
 		if _, err := os.Stat(filepath.Join(s.Dir, id)); (err == nil) != want {
@@ -165,7 +171,7 @@ func TestCollectInterruptedCreationsAndRemovals(t *testing.T) {
 	for _, e := range entries {
 		left = append(left, e.Name())
 	}
-	if strings.Join(left, " ") != ".names "+live {
+	if strings.Join(left, " ") != ".collect .names "+live {
 		t.Errorf("after collection: %v, want .names and the live creation", left)
 	}
 	if _, err := s.Create(rec("other", "web")); err != nil {
@@ -184,9 +190,12 @@ func TestCollectSparesCreatedAutoRemove(t *testing.T) {
 		t.Fatal(err)
 	}
 	o.Release()
-	s.Collect(func(dir string) { t.Errorf("collected %s", dir) })
+	s.Collect(func(string) {})
 	if _, err := s.Get("later"); err != nil {
 		t.Errorf("the created container was collected: %v", err)
+	}
+	if h := s.Hinted(); len(h) != 1 {
+		t.Errorf("the created --rm container is no longer hinted: %v", h)
 	}
 }
 

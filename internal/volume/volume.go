@@ -484,9 +484,10 @@ func (s Store) PruneAnonymous(keep func(name string) bool) ([]string, error) {
 
 // Collect removes anonymous volumes without a live user that keep (nil:
 // none) does not claim (their container is gone), volumes left half-made
-// and deletions left unfinished.
-func (s Store) Collect(keep func(name string) bool) error {
-	_, err := s.sweep(func(v *Volume) bool { return v.Anonymous && (keep == nil || !keep(v.Name)) })
+// and deletions left unfinished. keep is given the whole record, so that
+// it can look at the volume's Owner first.
+func (s Store) Collect(keep func(v *Volume) bool) error {
+	_, err := s.sweep(func(v *Volume) bool { return v.Anonymous && (keep == nil || !keep(v)) })
 	return err
 }
 

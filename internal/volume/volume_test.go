@@ -157,7 +157,7 @@ func TestPruneAndCollect(t *testing.T) {
 	os.MkdirAll(filepath.Join(s.Dir, ".new-0123", "users"), 0o700)
 	os.MkdirAll(filepath.Join(s.Dir, ".rm-0123", "_data"), 0o700)
 
-	if err := s.Collect(func(name string) bool { return name == stopped.Name }); err != nil {
+	if err := s.Collect(func(v *Volume) bool { return v.Name == stopped.Name }); err != nil {
 		t.Fatal(err)
 	}
 	names := func() []string {
