@@ -56,7 +56,12 @@ func runBuild() int {
 			return cli.Report(err)
 		}
 	}
-	e := engine.New(engine.Options{Root: req.Root, Runroot: req.Runroot, StorageDriver: req.StorageDriver, Warn: cli.Warn})
+	lock, release, err := engine.HoldBuild(req.Root)
+	if err != nil {
+		return cli.Report(err)
+	}
+	defer release()
+	e := engine.New(engine.Options{Root: req.Root, Runroot: req.Runroot, StorageDriver: req.StorageDriver, Warn: cli.Warn, BuildLock: lock})
 	if req.Export != nil && len(req.Tags) > 0 {
 		// As BuildKit: the files are the result, no image is stored.
 		cli.Warn(fmt.Sprintf("-t is ignored with --output type=%s: no image is stored", req.Export.Type))

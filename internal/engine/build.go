@@ -35,7 +35,7 @@ type Step struct {
 // NewStep creates the container of a build step on image with cfg (its
 // command, the build's environment), not started.
 func (e *Engine) NewStep(img string, cfg managed.Config) (*Step, error) {
-	rec, owner, err := e.Create(cfg, CreateOptions{Image: img})
+	rec, owner, err := e.Create(cfg, CreateOptions{Image: img, BuildLock: e.BuildLock})
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +117,7 @@ func (s *Step) MountRoot() (string, func(), error) {
 	}
 	// Locked under a name collection passes over, then named: there is
 	// never a root-*.lock that no one holds but a live build.
-	lock, err := os.CreateTemp(base, newRootPrefix+"*")
+	lock, err := os.CreateTemp(base, newLockPrefix+"*")
 	if err != nil {
 		return "", nil, err
 	}
@@ -126,7 +126,7 @@ func (s *Step) MountRoot() (string, func(), error) {
 		lock.Close()
 		return "", nil, err
 	}
-	dir := filepath.Join(base, "root-"+strings.TrimPrefix(filepath.Base(lock.Name()), newRootPrefix))
+	dir := filepath.Join(base, "root-"+strings.TrimPrefix(filepath.Base(lock.Name()), newLockPrefix))
 	release := func() {
 		_ = unix.Unmount(dir, unix.MNT_DETACH)
 		_ = os.Remove(dir)
@@ -160,18 +160,60 @@ func (s *Step) MountRoot() (string, func(), error) {
 	return dir, release, nil
 }
 
+// HoldBuild makes and locks the file a builder holds for its life, for
+// Options.BuildLock: a step's layer is read after its run, so a step
+// cannot be a --rm container, and a build killed with SIGKILL would
+// otherwise leave its steps as stopped containers. Like a step root's
+// lock, it is locked under a name collection passes over, then named.
+func HoldBuild(root string) (path string, release func(), err error) {
+	base := filepath.Join(root, buildOwnersDir)
+	if err := os.MkdirAll(base, 0o700); err != nil {
+		return "", nil, err
+	}
+	lock, err := os.CreateTemp(base, newLockPrefix+"*")
+	if err != nil {
+		return "", nil, err
+	}
+	if err := flock.Lock(lock, unix.LOCK_EX); err != nil {
+		os.Remove(lock.Name())
+		lock.Close()
+		return "", nil, err
+	}
+	path = filepath.Join(base, strings.TrimPrefix(filepath.Base(lock.Name()), newLockPrefix)+".lock")
+	if err := os.Rename(lock.Name(), path); err != nil {
+		os.Remove(lock.Name())
+		lock.Close()
+		return "", nil, err
+	}
+	return path, func() { os.Remove(path); lock.Close() }, nil
+}
+
+// buildOwnersDir, under the engine's root, holds the builders' locks.
+const buildOwnersDir = "build/owners"
+
 // buildRootsDir, under the engine's root, holds the step roots MountRoot
 // attaches, each beside its lock: root-X and root-X.lock.
 const buildRootsDir = "build/roots"
 
-// newRootPrefix names a root's lock before it is locked and named.
-const newRootPrefix = ".new-"
+// newLockPrefix names a build's lock before it is locked and named.
+const newLockPrefix = ".new-"
 
 // collectBuildRoots detaches and removes the step roots whose builds are
 // gone (their locks free): a build killed during a RUN that binds another
-// stage leaves one attached on the host.
+// stage leaves one attached on the host. Dead builders' locks go too
+// (their steps are collected as containers, managed.Record.BuildLock).
 func (e *Engine) collectBuildRoots() {
-	base := filepath.Join(e.Root, buildRootsDir)
+	collectBuildLocks(filepath.Join(e.Root, buildOwnersDir), nil)
+	collectBuildLocks(filepath.Join(e.Root, buildRootsDir), func(lock string) {
+		dir := strings.TrimSuffix(lock, ".lock")
+		_ = unix.Unmount(dir, unix.MNT_DETACH)
+		_ = os.Remove(dir)
+	})
+}
+
+// collectBuildLocks removes the locks in base that no live build holds,
+// after undo (when given) has removed what each owned.
+func collectBuildLocks(base string, undo func(lock string)) {
 	ents, err := os.ReadDir(base)
 	if err != nil {
 		return
@@ -185,12 +227,12 @@ func (e *Engine) collectBuildRoots() {
 			if err != nil {
 				continue // a live build's, or not ours to read
 			}
-			dir := strings.TrimSuffix(path, ".lock")
-			_ = unix.Unmount(dir, unix.MNT_DETACH)
-			_ = os.Remove(dir)
+			if undo != nil {
+				undo(path)
+			}
 			_ = os.Remove(path)
 			lock.Close()
-		case strings.HasPrefix(name, newRootPrefix):
+		case strings.HasPrefix(name, newLockPrefix):
 			// Killed between its creation and its naming; only an old
 			// one, so as never to race a build that is making it.
 			if info, err := ent.Info(); err == nil && time.Since(info.ModTime()) > time.Minute && !flock.Held(path) {

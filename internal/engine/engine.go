@@ -42,6 +42,10 @@ type Options struct {
 	// failing it (a failing hook, a host resolv.conf with nothing a
 	// container can use): the engine never prints. Nil: dropped.
 	Warn func(msg string)
+	// BuildLock is the lock a builder holds for its life (HoldBuild):
+	// the step containers it makes name it, and are collected once it
+	// is free.
+	BuildLock string
 }
 
 // Engine runs berth's containers.

@@ -38,6 +38,8 @@ type CreateOptions struct {
 	Restart    managed.Policy
 	AutoRemove bool
 	Detached   bool
+	// BuildLock makes the container a build's step (Options.BuildLock).
+	BuildLock string
 }
 
 // ErrNoImage means a container was given neither an image nor a root
@@ -58,7 +60,7 @@ func (e *Engine) Create(cfg managed.Config, o CreateOptions) (managed.Record, *m
 	}
 	rec := managed.Record{
 		ID: id, Name: o.Name, Created: time.Now().UTC(), Image: o.Image, AutoRemove: o.AutoRemove,
-		Detached: o.Detached, Restart: o.Restart, State: managed.State{Status: managed.Created},
+		Detached: o.Detached, Restart: o.Restart, State: managed.State{Status: managed.Created}, BuildLock: o.BuildLock,
 	}
 	if rec.Name == "" {
 		rec.Name = randomName(id)

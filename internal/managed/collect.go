@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/berth-runtime/berth/internal/atomicdir"
+	"github.com/berth-runtime/berth/internal/flock"
 	"github.com/berth-runtime/berth/internal/pidfd"
 	"golang.org/x/sys/unix"
 )
@@ -231,6 +232,10 @@ func (s Store) collectOwnerless(dir string) bool {
 		// No record: a directory an older berth's creation left.
 		if !atomicdir.Stale(dir) {
 			return false
+		}
+	case rec.BuildLock != "":
+		if flock.Held(rec.BuildLock) {
+			return false // its build goes on
 		}
 	case !rec.AutoRemove:
 		return true

@@ -9,6 +9,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/berth-runtime/berth/internal/flock"
+	"golang.org/x/sys/unix"
 )
 
 // made creates n stopped containers (their owners released), named
@@ -309,5 +312,36 @@ func TestCreateSameNameConcurrently(t *testing.T) {
 	}
 	if got := len(s.List()); got != 21 {
 		t.Errorf("%d containers, want 21: the losers left something", got)
+	}
+}
+
+// TestCollectBuildStepOfDeadBuild: a build's step is kept, between its
+// run and its removal, while its builder holds the build's lock, and is
+// collected once that lock is free (the builder killed).
+func TestCollectBuildStepOfDeadBuild(t *testing.T) {
+	s := Store{Dir: t.TempDir()}
+	lockPath := filepath.Join(t.TempDir(), "build.lock")
+	build, err := flock.Open(lockPath, os.O_CREATE, unix.LOCK_EX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := rec("step", "step")
+	step.BuildLock = lockPath
+	o, err := s.Create(step)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Release() // the step's run ended; the build reads its layer
+	s.Collect(func(string) {})
+	if _, err := s.Get("step"); err != nil {
+		t.Fatalf("a live build's step was collected: %v", err)
+	}
+	build.Close() // the builder is killed
+	s.Collect(func(string) {})
+	if _, err := s.Get("step"); err == nil {
+		t.Error("the step of a dead build was not collected")
+	}
+	if h := s.Hinted(); len(h) != 0 {
+		t.Errorf("hinted after collection: %v", h)
 	}
 }

@@ -70,10 +70,14 @@ type Record struct {
 	// that berth start replayed. Such a container cannot start again.
 	Args       []string `json:"Args,omitempty"`
 	AutoRemove bool     `json:"AutoRemove,omitempty"`
-	Detached   bool     `json:"Detached,omitempty"`
-	Restart    Policy   `json:"RestartPolicy"`
-	State      State    `json:"State"`
-	Network    *Network `json:"NetworkSettings,omitempty"`
+	// BuildLock, for a build's step, is the lock its builder holds for
+	// its life: the step goes when the lock is free, as a --rm container
+	// goes when its run ends (a step's layer is read after its run).
+	BuildLock string   `json:"BuildLock,omitempty"`
+	Detached  bool     `json:"Detached,omitempty"`
+	Restart   Policy   `json:"RestartPolicy"`
+	State     State    `json:"State"`
+	Network   *Network `json:"NetworkSettings,omitempty"`
 	// UserNS is the container's user namespace; nil: none (host).
 	UserNS *UserNS `json:"UserNS,omitempty"`
 }

@@ -336,8 +336,9 @@ func TestBuildSquash(t *testing.T) {
 }
 
 // TestBuildBindFromKilled: a build killed with SIGKILL during a RUN that
-// binds another stage's root leaves that root attached on the host; the
-// next berth command detaches it and removes its directory and lock.
+// binds another stage's root leaves that root attached on the host, and
+// its step containers; the next berth command detaches the root, removes
+// its directory and lock, and removes the steps and the builder's lock.
 func TestBuildBindFromKilled(t *testing.T) {
 	needRoot(t)
 	base := cpImage(t)
@@ -394,11 +395,13 @@ func TestBuildBindFromKilled(t *testing.T) {
 	if ents, _ := os.ReadDir(roots); len(ents) != 0 {
 		t.Errorf("left in %s: %v", roots, ents)
 	}
-	// The killed build's step containers stay as stopped ones (their
-	// records are not --rm's: a step's layer is read after its run);
-	// removed here so that later tests count from nothing.
-	if ps := strings.Fields(mustBerth(t, "ps", "-aq")); len(ps) > 0 {
-		mustBerth(t, append([]string{"rm", "-f"}, ps...)...)
+	// Its step containers too: the RUN's and the bound stage's.
+	if ps := mustBerth(t, "ps", "-aq"); ps != "" {
+		t.Errorf("the killed build's containers are left: %q", ps)
+		mustBerth(t, append([]string{"rm", "-f"}, strings.Fields(ps)...)...)
+	}
+	if ents, _ := os.ReadDir(filepath.Join(storeRoot, "build", "owners")); len(ents) != 0 {
+		t.Errorf("the killed build's lock is left: %v", ents)
 	}
 }
 
