@@ -135,6 +135,9 @@ func (s Store) Collect(visit func(id string)) {
 // collects its interrupted creations and removals, which have no hint
 // then. It runs once per store.
 func (s Store) scan() {
+	if _, err := os.Stat(s.Dir); err != nil {
+		return // no store yet: nothing to scan, and nothing made for it
+	}
 	if err := os.MkdirAll(filepath.Join(s.Dir, collectDir), 0o700); err != nil {
 		return
 	}
