@@ -171,7 +171,8 @@ func TestPublishForms(t *testing.T) {
 		!strings.Contains(ps.stdout, fmt.Sprintf(":%d->80/tcp", random[0])) || !strings.Contains(ps.stdout, fmt.Sprintf(":%d->80/tcp", random[1])) {
 		t.Errorf("ps ports: %+v", ps)
 	}
-	rules, _ := exec.Command("nsenter", "--net="+ns, "nft", "list", "table", "ip", "berth").CombinedOutput()
+	out, _ := exec.Command("nsenter", "--net="+ns, "nft", "list", "table", "ip", "berth").CombinedOutput()
+	rules := []byte(protoNames(string(out)))
 	if !regexp.MustCompile(`sctp \. 18230 comment "owner:\S+ sctp 0\.0\.0\.0:18230 10\.88\.0\.\d+:80" : 10\.88\.0\.\d+ \. 80`).Match(rules) {
 		t.Errorf("no sctp map element for 18230:\n%s", rules)
 	}

@@ -20,7 +20,17 @@ func (h *netnsHost) nftTable(t *testing.T) string {
 	if err != nil {
 		t.Fatalf("nft list table ip berth: %v %s", err, out)
 	}
-	return string(out)
+	return protoNames(string(out))
+}
+
+// elementProto is a port map element's protocol as nft lists it: a name,
+// or a number where the system has no /etc/protocols (the v2 VM), with
+// the name in the element's comment.
+var elementProto = regexp.MustCompile(`\b\d+ \. (\d+ comment "owner:\S+ (tcp|udp|sctp) )`)
+
+// protoNames lists every port map element's protocol by name.
+func protoNames(table string) string {
+	return elementProto.ReplaceAllString(table, "$2 . $1")
 }
 
 // address is a container's address on its network, from inspect.
