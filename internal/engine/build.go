@@ -111,34 +111,18 @@ func (s *Step) WithRoot(fn func(archive.Root) error) error {
 // a killed build leaves is detached by the next berth command
 // (collectBuildRoots).
 func (s *Step) MountRoot() (string, func(), error) {
-	base := filepath.Join(s.e.Root, buildRootsDir)
-	if err := os.MkdirAll(base, 0o700); err != nil {
-		return "", nil, err
-	}
-	// Locked under a name collection passes over, then named: there is
-	// never a root-*.lock that no one holds but a live build.
-	lock, err := os.CreateTemp(base, newLockPrefix+"*")
+	lock, path, err := newBuildLock(filepath.Join(s.e.Root, buildRootsDir), "root-")
 	if err != nil {
 		return "", nil, err
 	}
-	if err := flock.Lock(lock, unix.LOCK_EX); err != nil {
-		os.Remove(lock.Name())
-		lock.Close()
-		return "", nil, err
-	}
-	dir := filepath.Join(base, "root-"+strings.TrimPrefix(filepath.Base(lock.Name()), newLockPrefix))
+	dir := strings.TrimSuffix(path, ".lock")
 	release := func() {
 		_ = unix.Unmount(dir, unix.MNT_DETACH)
 		_ = os.Remove(dir)
-		_ = os.Remove(dir + ".lock")
-		_ = os.Remove(lock.Name())
+		_ = os.Remove(path)
 		lock.Close()
 	}
 	if err := os.Mkdir(dir, 0o700); err != nil {
-		release()
-		return "", nil, err
-	}
-	if err := os.Rename(lock.Name(), dir+".lock"); err != nil {
 		release()
 		return "", nil, err
 	}
@@ -163,29 +147,37 @@ func (s *Step) MountRoot() (string, func(), error) {
 // HoldBuild makes and locks the file a builder holds for its life, for
 // Options.BuildLock: a step's layer is read after its run, so a step
 // cannot be a --rm container, and a build killed with SIGKILL would
-// otherwise leave its steps as stopped containers. Like a step root's
-// lock, it is locked under a name collection passes over, then named.
+// otherwise leave its steps as stopped containers.
 func HoldBuild(root string) (path string, release func(), err error) {
-	base := filepath.Join(root, buildOwnersDir)
-	if err := os.MkdirAll(base, 0o700); err != nil {
-		return "", nil, err
-	}
-	lock, err := os.CreateTemp(base, newLockPrefix+"*")
+	lock, path, err := newBuildLock(filepath.Join(root, buildOwnersDir), "")
 	if err != nil {
 		return "", nil, err
 	}
-	if err := flock.Lock(lock, unix.LOCK_EX); err != nil {
-		os.Remove(lock.Name())
-		lock.Close()
-		return "", nil, err
-	}
-	path = filepath.Join(base, strings.TrimPrefix(filepath.Base(lock.Name()), newLockPrefix)+".lock")
-	if err := os.Rename(lock.Name(), path); err != nil {
-		os.Remove(lock.Name())
-		lock.Close()
-		return "", nil, err
-	}
 	return path, func() { os.Remove(path); lock.Close() }, nil
+}
+
+// newBuildLock makes a lock file in base, PREFIX+random+".lock", held by
+// this process until the file returned is closed. It is locked under a
+// name collection passes over (newLockPrefix), then renamed: there is
+// never a *.lock that no one holds but a live build (collectBuildLocks).
+func newBuildLock(base, prefix string) (*os.File, string, error) {
+	if err := os.MkdirAll(base, 0o700); err != nil {
+		return nil, "", err
+	}
+	lock, err := os.CreateTemp(base, newLockPrefix+"*")
+	if err != nil {
+		return nil, "", err
+	}
+	path := filepath.Join(base, prefix+strings.TrimPrefix(filepath.Base(lock.Name()), newLockPrefix)+".lock")
+	if err := flock.Lock(lock, unix.LOCK_EX); err == nil {
+		err = os.Rename(lock.Name(), path)
+	}
+	if err != nil {
+		os.Remove(lock.Name())
+		lock.Close()
+		return nil, "", err
+	}
+	return lock, path, nil
 }
 
 // buildOwnersDir, under the engine's root, holds the builders' locks.
