@@ -5,10 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/berth-runtime/berth/internal/buildreq"
 	"github.com/berth-runtime/berth/internal/errdefs"
+	"github.com/berth-runtime/berth/internal/terminal"
 )
 
 // parseOutput takes --output/-o: type=oci|docker,dest=FILE (an image
@@ -60,7 +59,7 @@ func parseOutput(s string, quiet bool) (string, *buildreq.Export, error) {
 			if quiet {
 				return "", nil, bad("-q prints the image ID on standard output, where the tar goes: drop -q or give dest=FILE")
 			}
-			if _, err := unix.IoctlGetTermios(int(os.Stdout.Fd()), unix.TCGETS); err == nil {
+			if terminal.IsTerminal(os.Stdout) {
 				return "", nil, bad("standard output is a terminal: redirect it, or give dest=FILE")
 			}
 			return "", &buildreq.Export{Type: typ, Dest: "-"}, nil

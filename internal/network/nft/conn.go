@@ -55,26 +55,13 @@ func (r *Rules) do(op func(c *nftables.Conn) error) error {
 	}
 	shared.Lock()
 	defer shared.Unlock()
-	ns, err := threadNetns()
-	if err != nil {
-		return err
-	}
-	c := shared.nft[ns]
-	if c == nil {
-		if c, err = nftables.New(nftables.AsLasting()); err != nil {
-			return fmt.Errorf("nftables: %w", err)
+	return withLasting(&shared.nft, func() (*nftables.Conn, error) {
+		c, err := nftables.New(nftables.AsLasting())
+		if err != nil {
+			return nil, fmt.Errorf("nftables: %w", err)
 		}
-		if shared.nft == nil {
-			shared.nft = map[uint64]*nftables.Conn{}
-		}
-		shared.nft[ns] = c
-	}
-	if err := op(c); err != nil {
-		delete(shared.nft, ns)
-		_ = c.CloseLasting()
-		return err
-	}
-	return nil
+		return c, nil
+	}, (*nftables.Conn).CloseLasting, op)
 }
 
 // doRaw is do for requests google/nftables cannot make, on a plain
@@ -91,23 +78,34 @@ func doRaw(netnsFD int, op func(c *netlink.Conn) error) error {
 	}
 	shared.Lock()
 	defer shared.Unlock()
+	return withLasting(&shared.raw, func() (*netlink.Conn, error) {
+		return netlink.Dial(unix.NETLINK_NETFILTER, nil)
+	}, (*netlink.Conn).Close, op)
+}
+
+// withLasting runs op with the connection in conns of the calling
+// thread's network namespace, dialed first if there is none, while the
+// caller holds shared's lock. A failed op may leave replies unread or an
+// error kept in the connection: it is closed and forgotten, and the next
+// op dials afresh.
+func withLasting[C any](conns *map[uint64]C, dial func() (C, error), closeConn func(C) error, op func(C) error) error {
 	ns, err := threadNetns()
 	if err != nil {
 		return err
 	}
-	c := shared.raw[ns]
-	if c == nil {
-		if c, err = netlink.Dial(unix.NETLINK_NETFILTER, nil); err != nil {
+	c, ok := (*conns)[ns]
+	if !ok {
+		if c, err = dial(); err != nil {
 			return err
 		}
-		if shared.raw == nil {
-			shared.raw = map[uint64]*netlink.Conn{}
+		if *conns == nil {
+			*conns = map[uint64]C{}
 		}
-		shared.raw[ns] = c
+		(*conns)[ns] = c
 	}
 	if err := op(c); err != nil {
-		delete(shared.raw, ns)
-		_ = c.Close()
+		delete(*conns, ns)
+		_ = closeConn(c)
 		return err
 	}
 	return nil
