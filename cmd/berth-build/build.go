@@ -50,11 +50,12 @@ func runBuild() int {
 		if !req.Quiet {
 			fmt.Fprintf(os.Stderr, "#0 load git source %s\n", req.GitContext)
 		}
-		release, err := gitContext(ctx, &req)
+		dir, dockerfile, release, err := build.GitContext(ctx, req.Root, req.GitContext, req.DockerfileName)
 		defer release()
 		if err != nil {
 			return cli.Report(err)
 		}
+		req.Context, req.Dockerfile = dir, dockerfile
 	}
 	lock, release, err := engine.HoldBuild(req.Root)
 	if err != nil {
