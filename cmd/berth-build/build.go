@@ -45,7 +45,6 @@ func runBuild() int {
 			return cli.Report(err)
 		}
 	}
-	build.SweepScratch(req.Root) // what builds that died left
 	if req.GitContext != "" {
 		if !req.Quiet {
 			fmt.Fprintf(os.Stderr, "#0 load git source %s\n", req.GitContext)

@@ -1,6 +1,7 @@
 package build
 
 import (
+	"github.com/berth-runtime/berth/internal/engine"
 	"os"
 	"path"
 	"path/filepath"
@@ -22,7 +23,7 @@ func (b *builder) addGit(st *stageState, c *instructions.AddCommand, a copyArgs)
 	if c.Checksum != "" {
 		return false, errdefs.New(errdefs.ErrInvalidArgument, "ADD --checksum of a git source is not supported by berth build: give a commit as the ref (#COMMIT)")
 	}
-	dir, release, err := Scratch(b.e.Root, "git-")
+	dir, release, err := engine.Scratch(b.e.Root, "git-")
 	if err != nil {
 		return false, err
 	}

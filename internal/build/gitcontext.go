@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"errors"
+	"github.com/berth-runtime/berth/internal/engine"
 	"os"
 	"path/filepath"
 
@@ -21,7 +22,7 @@ func GitContext(ctx context.Context, root, url, dockerfileName string) (dir stri
 	if err != nil {
 		return "", nil, func() {}, errdefs.New(errdefs.ErrInvalidArgument, "%v", err)
 	}
-	tmp, release, err := Scratch(root, "git-")
+	tmp, release, err := engine.Scratch(root, "git-")
 	if err != nil {
 		return "", nil, func() {}, err
 	}

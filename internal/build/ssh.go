@@ -3,6 +3,7 @@ package build
 import (
 	"errors"
 	"fmt"
+	"github.com/berth-runtime/berth/internal/engine"
 	"net"
 	"os"
 	"path/filepath"
@@ -112,7 +113,7 @@ func (b *builder) agentSocket(id string, paths []string, uid, gid int, mode os.F
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.dir == "" {
-		dir, release, err := Scratch(b.e.Root, "ssh-")
+		dir, release, err := engine.Scratch(b.e.Root, "ssh-")
 		if err != nil {
 			return "", err
 		}

@@ -31,6 +31,7 @@ func (e *Engine) Collect(runtimeState bool) {
 	// Chowned copies of images gone, and builds a kill cut short.
 	_ = e.collectChowned(false)
 	e.collectBuildRoots()
+	sweepScratch(e.Root)
 	if runtimeState {
 		state.Store{Root: e.Runroot}.Collect(container.Cleanup)
 	}

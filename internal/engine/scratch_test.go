@@ -1,4 +1,4 @@
-package build
+package engine
 
 import (
 	"os"
@@ -27,7 +27,7 @@ func TestSweepScratch(t *testing.T) {
 	for _, d := range []string{held, dead, other} {
 		os.Chtimes(d, old, old)
 	}
-	SweepScratch(root)
+	sweepScratch(root)
 	for d, want := range map[string]bool{held: true, dead: false, fresh: true, other: true} {
 		if _, err := os.Stat(d); (err == nil) != want {
 			t.Errorf("%s: exists %v, want %v", filepath.Base(d), err == nil, want)

@@ -1,4 +1,4 @@
-package build
+package engine
 
 import (
 	"os"
@@ -14,7 +14,8 @@ import (
 // A build's scratch directories under <root>/build (a git checkout, the
 // SSH agents' sockets) are each locked, flock on the directory, by the
 // build that made it for as long as it runs: the kernel drops the lock
-// however the build dies, and the next build removes what no one holds.
+// however the build dies, and the next berth command's collection
+// removes what no one holds (sweepScratch, in Collect).
 
 // scratchPrefixes are the scratch directories' names.
 var scratchPrefixes = []string{"git-", "ssh-"}
@@ -50,9 +51,9 @@ func Scratch(root, prefix string) (string, func(), error) {
 	}, nil
 }
 
-// SweepScratch removes the scratch directories of builds that died: no
+// sweepScratch removes the scratch directories of builds that died: no
 // lock held, made more than scratchGrace ago.
-func SweepScratch(root string) {
+func sweepScratch(root string) {
 	parent := filepath.Join(root, "build")
 	entries, err := os.ReadDir(parent)
 	if err != nil {
