@@ -27,6 +27,7 @@ build:
 	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/berth-cdi ./cmd/berth-cdi
 	$(NSENTER_CC) $(NSENTER_CFLAGS) -o bin/berth-nsenter cmd/berth-nsenter/*.c
 	$(NSENTER_CC) $(NSENTER_CFLAGS) -o bin/berth-pid1 cmd/berth-pid1/*.c
+	$(NSENTER_CC) $(NSENTER_CFLAGS) -o bin/berth-stage cmd/berth-stage/*.c
 
 deps:
 	scripts/install-deps.sh
@@ -74,6 +75,7 @@ test-v2: build
 	cp bin/berth-build $(VM_PAYLOAD)/berth-build
 	cp bin/berth-nsenter $(VM_PAYLOAD)/berth-nsenter
 	cp bin/berth-pid1 $(VM_PAYLOAD)/berth-pid1
+	cp bin/berth-stage $(VM_PAYLOAD)/berth-stage
 	cp bin/berth-cdi $(VM_PAYLOAD)/berth-cdi
 	CGO_ENABLED=0 go build -o $(VM_PAYLOAD)/berth-probe ./test/probe
 	go build -o $(VM_PAYLOAD)/int80 ./test/integration/testdata/int80
@@ -128,6 +130,7 @@ install: build man
 	install -D -m 0755 bin/berth-build $(DESTDIR)$(PREFIX)/bin/berth-build
 	install -D -m 0755 bin/berth-nsenter $(DESTDIR)$(PREFIX)/bin/berth-nsenter
 	install -D -m 0755 bin/berth-pid1 $(DESTDIR)$(PREFIX)/bin/berth-pid1
+	install -D -m 0755 bin/berth-stage $(DESTDIR)$(PREFIX)/bin/berth-stage
 	install -D -m 0755 bin/berth-cdi $(DESTDIR)$(PREFIX)/bin/berth-cdi
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0644 .cache/man1/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/

@@ -72,7 +72,7 @@ class RootlessUser:
 def install(build, bindir):
     """Copies a build and the stages beside it into a root-owned bindir."""
     os.makedirs(bindir, 0o755)
-    for stage in ("berth", "berth-init", "berth-nsenter"):
+    for stage in ("berth", "berth-init", "berth-nsenter", "berth-stage"):
         src = build if stage == "berth" else os.path.join(os.path.dirname(build), stage)
         if os.path.exists(src):
             shutil.copy(src, os.path.join(bindir, stage))

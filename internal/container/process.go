@@ -47,6 +47,9 @@ type initProcess struct {
 	// alongside the init stage's setup (see prepareEarly); nil when it
 	// runs at the hook pause, or has been waited for.
 	prepared chan error
+	// compact is the config in berth-stage's wire form when the C init
+	// stage runs (see useStage); nil when berth-init reads it as JSON.
+	compact []byte
 }
 
 // start forks the init stage into its new namespaces, creates the cgroup
@@ -150,7 +153,11 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, s
 	}
 	if err == nil {
 		cfg.State.Pid = p.pid
-		err = send(sock, cfg)
+		if p.compact != nil {
+			err = send(sock, string(p.compact))
+		} else {
+			err = send(sock, cfg)
+		}
 		slog.Debug("child process in init(): the init stage has its configuration", "pid", p.pid)
 	}
 	if err == nil {
@@ -380,13 +387,12 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 			files = append(files, t.Fd())
 		}
 	}
-	exe, err := selfexe.Open()
+	exe, argv, env, err := p.initStage(cfg, o, s, syncFD)
 	if err != nil {
 		parent.Close()
-		return nil, fmt.Errorf("open berth binary: %w", err)
+		return nil, err
 	}
 	defer exe.Close()
-	argv := []string{initproc.Argv0, strconv.Itoa(syncFD)}
 	if o.nsenter != nil {
 		initFD := len(files)
 		files = append(files, exe.Fd())
@@ -411,11 +417,9 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 		return nil, err
 	}
 	defer unix.Close(exeFD)
-	// The init stage's environment is only this: it runs one goroutine
-	// of work on its locked main thread until it execs, and a runtime
-	// sized for every CPU costs it more to start (GOMAXPROCS=1: 0.92 of
-	// the CPU time of a berth-oci run, 0.94 of its time back to back).
-	attr := &syscall.ProcAttr{Env: []string{"GOMAXPROCS=1"}, Files: files, Sys: sys}
+	// The init stage's environment is initStage's alone: nothing of the
+	// caller's reaches the container's first process.
+	attr := &syscall.ProcAttr{Env: env, Files: files, Sys: sys}
 	fork := func() (int, error) { return syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(exeFD), argv, attr) }
 	var pid int
 	if o.nsenter != nil {
@@ -450,6 +454,44 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 		}
 	}
 	return parent, nil
+}
+
+// initStage opens the init stage to exec and gives its argv and
+// environment: berth-stage, the C stage, when it is installed and the
+// config lies within what it does (useStage); else berth-init.
+func (p *initProcess) initStage(cfg *initproc.Config, o Options, s *specs.Spec, syncFD int) (*os.File, []string, []string, error) {
+	sync := strconv.Itoa(syncFD)
+	if useStage(o, s) {
+		if compact, err := initproc.EncodeCompact(cfg); err == nil {
+			exe, ok, err := selfexe.OpenStage()
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("open %s: %w", selfexe.StageName, err)
+			}
+			if ok {
+				p.compact = compact
+				return exe, []string{selfexe.StageName, sync}, nil, nil
+			}
+		} else if !errors.Is(err, initproc.ErrNotCompact) {
+			return nil, nil, nil, err
+		}
+	}
+	exe, err := selfexe.Open()
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("open berth binary: %w", err)
+	}
+	// The Go stage's environment is only this: it runs one goroutine
+	// of work on its locked main thread until it execs, and a runtime
+	// sized for every CPU costs it more to start (GOMAXPROCS=1: 0.92 of
+	// the CPU time of a berth-oci run, 0.94 of its time back to back).
+	return exe, []string{initproc.Argv0, sync}, []string{"GOMAXPROCS=1"}, nil
+}
+
+// useStage reports whether the container may start through berth-stage,
+// the C init stage: it does not join or make a user namespace (the Go
+// stage, after berth-nsenter, has the fallbacks a user namespace needs),
+// and it is a container's init, not an exec.
+func useStage(o Options, s *specs.Spec) bool {
+	return o.nsenter == nil && o.target == nil && !spec.HasNamespace(s, specs.UserNamespace)
 }
 
 // forkInPidNamespace runs fork with the calling thread inside the config's

@@ -31,6 +31,11 @@ const InitName = "berth-init"
 // the kernel refuses to a multi-threaded (Go) process.
 const NsenterName = "berth-nsenter"
 
+// StageName is the C init stage (cmd/berth-stage), beside berth's own
+// binary: it does berth-init's work for the configs it knows, without
+// starting a second Go runtime.
+const StageName = "berth-stage"
+
 // BuildName is berth's builder (cmd/berth-build), beside berth's own.
 const BuildName = "berth-build"
 
@@ -62,6 +67,18 @@ func OpenNsenter() (*os.File, error) {
 		return nil, fmt.Errorf("%w beside %s (root's, writable by root alone): joining a user namespace needs it; reinstall berth (make install)", ErrNoNsenter, ownDir())
 	}
 	return readonlyHandle(f, st)
+}
+
+// OpenStage returns a read-only handle of berth-stage, as Open does for
+// berth-init, and false when it is not installed (root's, writable by
+// root alone) beside berth: berth-init then does the work.
+func OpenStage() (*os.File, bool, error) {
+	f, st, ok := openInstalled(StageName)
+	if !ok {
+		return nil, false, nil
+	}
+	h, err := readonlyHandle(f, st)
+	return h, err == nil, err
 }
 
 // openReadonly is the running binary's read-only handle, when no stage

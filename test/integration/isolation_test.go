@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -290,7 +289,8 @@ func TestNoHostFileDescriptorOrCwd(t *testing.T) {
 // executable through /proc/PID/exe and, once the container is gone,
 // reopens the handle for writing. The attacker here is root on the host,
 // stronger than anything inside; the write must still fail. The handle
-// must also be the init stage's binary: berth-init beside berth-oci.
+// must also be the init stage's binary: berth-stage (or berth-init)
+// beside berth-oci.
 func TestBerthBinaryNotWritableFromInside(t *testing.T) {
 	needRoot(t)
 	bundle := ociBundle(t, []string{"true"}, nil)
@@ -305,10 +305,7 @@ func TestBerthBinaryNotWritableFromInside(t *testing.T) {
 	if err := unix.Fstat(int(exe.Fd()), &got); err != nil {
 		t.Fatal(err)
 	}
-	initBin := filepath.Join(filepath.Dir(ociBin), "berth-init")
-	if _, err := os.Stat(initBin); err != nil {
-		initBin = ociBin // built without berth-init: its own copy runs
-	}
+	initBin := initStageBinary(t, "berth-stage", "berth-init")
 	if err := unix.Stat(initBin, &want); err != nil {
 		t.Fatal(err)
 	}
