@@ -346,18 +346,22 @@ static int get_ulong(const unsigned char *p, unsigned long *out, const char **wh
 /* fill_mount stores MOUNT and M_* records; scan saw a MOUNT first. */
 static int fill_mount(struct arena *a, const struct record *r, struct config *c, const char **why)
 {
-	struct mount *m = &c->mounts[c->nmounts - 1];
+	struct mount *m;
 
-	switch (r->tag) {
-	case T_MOUNT:
-		m = &c->mounts[c->nmounts++];
-		m->kind = (int)get32(r->p);
-		if (m->kind != MOUNT_FS && m->kind != MOUNT_BIND && m->kind != MOUNT_CGROUP) {
+	if (r->tag == T_MOUNT) {
+		uint32_t kind = get32(r->p);
+
+		if (kind != MOUNT_FS && kind != MOUNT_BIND && kind != MOUNT_CGROUP) {
 			*why = "an unknown mount kind";
 			return -1;
 		}
+		m = &c->mounts[c->nmounts++];
+		m->kind = (int)kind;
 		m->source = m->type = m->data = "";
 		return 0;
+	}
+	m = &c->mounts[c->nmounts - 1];
+	switch (r->tag) {
 	case T_M_SOURCE:
 		m->source = string(a, r, 0);
 		return 0;

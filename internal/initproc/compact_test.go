@@ -69,9 +69,9 @@ func decodeCheckForTest(t testing.TB) string {
 // runDecodeCheck feeds msg to the checker: exit 0 with the decoded config
 // printed, or 2 with why it is invalid. Any other end (a sanitizer's
 // abort, a signal) fails the test.
-func runDecodeCheck(t testing.TB, msg []byte) (stdout, stderr string, code int) {
+func runDecodeCheck(t testing.TB, msg []byte, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(decodeCheckForTest(t))
+	cmd := exec.Command(decodeCheckForTest(t), args...)
 	var out, errb bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = bytes.NewReader(msg), &out, &errb
 	err := cmd.Run()
@@ -673,8 +673,36 @@ func FuzzDecodeCompact(f *testing.F) {
 	}
 	f.Add(withRequired(rec(tMount, mountBind), rec(tMDest, "/d"), rec(tMPropagation, uint64(unix.MS_PRIVATE)),
 		rec(tMAttr, uint64(1), uint64(2)), rec(tDevice, 0, 1, 3, 0, 0, "/dev/null"), rec(tGids, 1, 2), rec(tRlimit, 7, 0, uint64(1), uint64(2))))
+	f.Add(framedSeed)
+	magic := message()
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		// The checker's exit status is checked in runDecodeCheck.
-		runDecodeCheck(t, msg)
+		// One run an input: a message is decoded as it is; other bytes,
+		// which would only be refused for their missing magic number,
+		// are framed into one. runDecodeCheck checks the exit status.
+		if bytes.HasPrefix(msg, magic) {
+			runDecodeCheck(t, msg)
+		} else {
+			runDecodeCheck(t, msg, "--framed")
+		}
 	})
+}
+
+// framedSeed is, for the checker's --framed (check.c's frame), a bind mount with a destination and a
+// propagation, a device, a gids list and a seccomp flag.
+var framedSeed = []byte("\x1a\x04\x02\x00\x00\x00\x1c\x02/d\x20\x08\x00\x00\x04\x00\x00\x00\x00\x00" +
+	"\x22\x18\xb6\x21\x00\x00\x01\x00\x00\x00\x03\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00/dev" +
+	"\x36\x08\x01\x00\x00\x00\x02\x00\x00\x00\x3e\x04\x04\x00\x00\x00")
+
+// TestCompactFramedSeed: the framed seed decodes, so the fuzzer starts
+// from a valid message.
+func TestCompactFramedSeed(t *testing.T) {
+	out, errOut, code := runDecodeCheck(t, framedSeed, "--framed")
+	if code != 0 {
+		t.Fatalf("refused: %s", errOut)
+	}
+	for _, want := range []string{"mount kind=2 source=\"\" dest=\"/d\"", "propagation=[0x40000]", "device \"/dev\" mode=020666 major=1 minor=3", "gids 1 2", "seccomp_flags 0x4"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in\n%s", want, out)
+		}
+	}
 }
