@@ -196,11 +196,6 @@ func checkCompactMount(m rootfs.Mount) error {
 	return nil
 }
 
-// overlayData is the overlay's mount data, as rootfs.mountRoot builds it.
-func overlayData(o *rootfs.Overlay) string {
-	return "lowerdir=" + strings.Join(o.Lower, ":") + ",upperdir=" + o.Upper + ",workdir=" + o.Work
-}
-
 // compactMountKind is how berth-stage mounts m (stage.h's mount_kind).
 func compactMountKind(m rootfs.Mount) uint32 {
 	switch {
@@ -314,7 +309,7 @@ func (w *wire) rootfs(r *rootfs.Config) {
 		w.rec64(tRootPropagation, uint64(r.RootPropagation))
 	}
 	if o := r.Overlay; o != nil {
-		data := overlayData(o)
+		data := o.Data()
 		if len(data) >= os.Getpagesize() && w.err == nil {
 			// mountRoot's own limit: berth-init reports it.
 			w.err = notCompact("too many image layers (%d) for one overlay mount", len(o.Lower))

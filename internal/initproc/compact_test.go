@@ -9,7 +9,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -118,7 +120,7 @@ func compactText(cfg *Config) string {
 
 	line("root %s\nreadonly_root %d\npropagation 0x%x\nroot_propagation 0x%x", cQuote(r.Root), cBool(r.Readonly), uint64(r.Propagation), uint64(r.RootPropagation))
 	if o := r.Overlay; o != nil {
-		line("overlay_dir %s\noverlay_data %s", cQuote(o.LayersDir), cQuote(overlayData(o)))
+		line("overlay_dir %s\noverlay_data %s", cQuote(o.LayersDir), cQuote("lowerdir="+strings.Join(o.Lower, ":")+",upperdir="+o.Upper+",workdir="+o.Work))
 	} else {
 		line("overlay_dir null\noverlay_data null")
 	}
@@ -703,6 +705,70 @@ func TestCompactFramedSeed(t *testing.T) {
 	for _, want := range []string{"mount kind=2 source=\"\" dest=\"/d\"", "propagation=[0x40000]", "device \"/dev\" mode=020666 major=1 minor=3", "gids 1 2", "seccomp_flags 0x4"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("no %q in\n%s", want, out)
+		}
+	}
+}
+
+// TestCompactConstantsMatchC: every constant of wire.h and stage.h that
+// the encoder uses has the same value here, and every tag is known.
+func TestCompactConstantsMatchC(t *testing.T) {
+	goValues := map[string]uint64{
+		"WIRE_MAGIC": wireMagic, "WIRE_MAX_MESSAGE": wireMaxMessage, "WIRE_MAX_PATH": wireMaxPath,
+		"WIRE_MAX_ARG": wireMaxArg, "WIRE_MAX_LIST": wireMaxList, "WIRE_MAX_SECCOMP": wireMaxSeccomp,
+		"MAX_PROPAGATION": maxPropagation, "MOUNT_FS": mountFS, "MOUNT_BIND": mountBind, "MOUNT_CGROUP": mountCgroup,
+		"T_DIE_WITH_PARENT": tDieWithParent, "T_EXEC_FIFO_FD": tExecFifoFD, "T_PIDS_LIMIT": tPidsLimit,
+		"T_CGROUP_TASK": tCgroupTask, "T_NEW_CGROUPNS": tNewCgroupNS, "T_NEW_NETNS": tNewNetNS,
+		"T_NEW_KEYRING": tNewKeyring, "T_HOSTNAME": tHostname, "T_DOMAINNAME": tDomainname, "T_ROOT": tRoot,
+		"T_READONLY_ROOT": tReadonlyRoot, "T_PROPAGATION": tPropagation, "T_ROOT_PROPAGATION": tRootPropagation,
+		"T_OVERLAY_DIR": tOverlayDir, "T_OVERLAY_DATA": tOverlayData, "T_MOUNT": tMount, "T_M_SOURCE": tMSource,
+		"T_M_DEST": tMDest, "T_M_TYPE": tMType, "T_M_DATA": tMData, "T_M_FLAGS": tMFlags,
+		"T_M_PROPAGATION": tMPropagation, "T_M_ATTR": tMAttr, "T_DEVICE": tDevice,
+		"T_CGROUP_HIERARCHY": tCgroupHierarchy, "T_CGROUP_PATH": tCgroupPath, "T_MASKED": tMasked,
+		"T_READONLY_PATH": tReadonlyPath, "T_MKCWD": tMkcwd, "T_ARG": tArg, "T_ENV": tEnv, "T_CWD": tCwd,
+		"T_USER": tUser, "T_GIDS": tGids, "T_UMASK": tUmask, "T_CAPS": tCaps, "T_NO_NEW_PRIVS": tNoNewPrivs,
+		"T_RLIMIT": tRlimit, "T_OOM_SCORE_ADJ": tOOMScoreAdj, "T_DEVNULL": tDevNull, "T_SECCOMP": tSeccomp,
+		"T_SECCOMP_FLAGS": tSeccompFlags, "T_PRESERVE_FDS": tPreserveFDs,
+	}
+	_, here, _, _ := runtime.Caller(0)
+	var src []byte
+	for _, f := range []string{"wire.h", "stage.h"} {
+		b, err := os.ReadFile(filepath.Join(filepath.Dir(here), "../../cmd/berth-stage", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		src = append(src, b...)
+	}
+	// "#define NAME VALUE" and "NAME = VALUE," with C's integer forms.
+	re := regexp.MustCompile(`(?m)^\s*(?:#define\s+([A-Z_]+)\s+\(?(0x[0-9a-fA-F]+|\d+)u?(?:\s*<<\s*(\d+))?|([A-Z_]+)\s*=\s*(\d+),)`)
+	found := map[string]bool{}
+	for _, m := range re.FindAllStringSubmatch(string(src), -1) {
+		name, value, shift := m[1], m[2], m[3]
+		if name == "" {
+			name, value = m[4], m[5]
+		}
+		v, err := strconv.ParseUint(value, 0, 64)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if shift != "" {
+			s, _ := strconv.Atoi(shift)
+			v <<= s
+		}
+		goValue, ok := goValues[name]
+		if !ok {
+			if strings.HasPrefix(name, "T_") || strings.HasPrefix(name, "WIRE_") || strings.HasPrefix(name, "MOUNT_") {
+				t.Errorf("%s = %d: not in compact.go", name, v)
+			}
+			continue
+		}
+		found[name] = true
+		if goValue != v {
+			t.Errorf("%s: %d in C, %d in compact.go", name, v, goValue)
+		}
+	}
+	for name := range goValues {
+		if !found[name] {
+			t.Errorf("%s: not found in wire.h or stage.h", name)
 		}
 	}
 }
