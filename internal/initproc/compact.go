@@ -102,21 +102,32 @@ func notCompact(why string, args ...any) error {
 
 // EncodeCompact returns cfg in the compact config's wire form, or an error
 // wrapping ErrNotCompact that names what berth-stage does not do.
+//
+// It runs on every container start, so it makes one slice of the exact
+// size: a first pass over the config counts the bytes (and checks the
+// strings), the second appends them.
 func EncodeCompact(cfg *Config) ([]byte, error) {
 	if err := checkCompact(cfg); err != nil {
 		return nil, err
 	}
-	w := &wire{}
-	w.u32(wireMagic)
-	w.stage(cfg)
-	w.rootfs(&cfg.Rootfs)
-	w.process(&cfg.Process, cfg.PreserveFDs)
+	var overlayData string
+	if o := cfg.Rootfs.Overlay; o != nil {
+		overlayData = o.Data()
+		if len(overlayData) >= os.Getpagesize() {
+			// mountRoot's own limit: berth-init would report it.
+			return nil, notCompact("too many image layers (%d) for one overlay mount", len(o.Lower))
+		}
+	}
+	w := &wire{sizing: true, overlayData: overlayData}
+	w.config(cfg)
 	if w.err != nil {
 		return nil, w.err
 	}
-	if len(w.b) > wireMaxMessage {
-		return nil, notCompact("a config of %d bytes, above %d", len(w.b), wireMaxMessage)
+	if w.n > wireMaxMessage {
+		return nil, notCompact("a config of %d bytes, above %d", w.n, wireMaxMessage)
 	}
+	w.sizing, w.b = false, make([]byte, 0, w.n)
+	w.config(cfg)
 	return w.b, nil
 }
 
@@ -159,6 +170,19 @@ func checkCompact(cfg *Config) error {
 		return notCompact("%d preserved descriptors", cfg.PreserveFDs)
 	case p.OOMScoreAdj != nil && (*p.OOMScoreAdj < math.MinInt32 || *p.OOMScoreAdj > math.MaxInt32):
 		return notCompact("oom_score_adj %d", *p.OOMScoreAdj)
+	}
+	for _, l := range []struct {
+		what string
+		n    int
+	}{
+		{"cgroup tasks files", len(cfg.CgroupTasks)}, {"mounts", len(r.Mounts)}, {"devices", len(r.Devices)},
+		{"cgroup hierarchies", len(r.CgroupHierarchies)}, {"masked paths", len(r.MaskedPaths)},
+		{"read-only paths", len(r.ReadonlyPaths)}, {"arguments", len(p.Args)}, {"environment entries", len(p.Env)},
+		{"additional groups", len(p.AdditionalGids)}, {"rlimits", len(p.Rlimits)}, {"/dev/null descriptors", len(p.DevNull)},
+	} {
+		if l.n > wireMaxList {
+			return notCompact("%d %s, above %d", l.n, l.what, wireMaxList)
+		}
 	}
 	for _, m := range r.Mounts {
 		if err := checkCompactMount(m); err != nil {
@@ -207,26 +231,35 @@ func compactMountKind(m rootfs.Mount) uint32 {
 	return mountFS
 }
 
-// wire appends records; the first value that does not fit the wire form
-// is kept in err and ends the encoding's use.
+// wire writes the records, in two passes: sizing counts their bytes in n
+// and checks their strings (the first that does not fit is kept in err),
+// then the second appends them to b, made n bytes long.
 type wire struct {
-	b     []byte
-	err   error
-	count map[uint32]int // records of each repeated tag
+	sizing      bool
+	n           int
+	b           []byte
+	err         error
+	overlayData string // Overlay.Data(), made once
 }
 
-func (w *wire) u32(v uint32) { w.b = binary.NativeEndian.AppendUint32(w.b, v) }
-func (w *wire) u64(v uint64) { w.b = binary.NativeEndian.AppendUint64(w.b, v) }
+func (w *wire) u32(v uint32) {
+	if w.sizing {
+		w.n += 4
+		return
+	}
+	w.b = binary.NativeEndian.AppendUint32(w.b, v)
+}
 
-// header starts a record of n bytes, counting repeated tags against the
-// list limit (a mount's propagation has its own, maxPropagation).
+func (w *wire) u64(v uint64) {
+	if w.sizing {
+		w.n += 8
+		return
+	}
+	w.b = binary.NativeEndian.AppendUint64(w.b, v)
+}
+
+// header starts a record of n bytes of payload.
 func (w *wire) header(tag uint32, n int) {
-	if w.count == nil {
-		w.count = map[uint32]int{}
-	}
-	if w.count[tag]++; tag != tMPropagation && w.count[tag] > wireMaxList && w.err == nil {
-		w.err = notCompact("more than %d entries of record %d", wireMaxList, tag)
-	}
 	w.u32(tag)
 	w.u32(uint32(n))
 }
@@ -247,8 +280,14 @@ func (w *wire) rec64(tag uint32, v uint64) {
 	w.u64(v)
 }
 
-// checkString refuses a string the C stage could not hold as one.
-func (w *wire) checkString(what, s string, limit int) {
+// bytes appends s; sizing, it checks that s fits the C stage's string of
+// at most limit bytes.
+func (w *wire) bytes(what, s string, limit int) {
+	if !w.sizing {
+		w.b = append(w.b, s...)
+		return
+	}
+	w.n += len(s)
 	if w.err != nil {
 		return
 	}
@@ -259,15 +298,13 @@ func (w *wire) checkString(what, s string, limit int) {
 	}
 }
 
-// str writes a string record, with prefix (already encoded integers)
-// before its bytes.
+// str writes a string record, with prefix (integers) before its bytes.
 func (w *wire) str(tag uint32, what, s string, limit int, prefix ...uint32) {
-	w.checkString(what, s, limit)
 	w.header(tag, 4*len(prefix)+len(s))
 	for _, v := range prefix {
 		w.u32(v)
 	}
-	w.b = append(w.b, s...)
+	w.bytes(what, s, limit)
 }
 
 // optStr writes a string record only when s is set.
@@ -281,6 +318,13 @@ func (w *wire) strs(tag uint32, what string, list []string, limit int) {
 	for _, s := range list {
 		w.str(tag, what, s, limit)
 	}
+}
+
+func (w *wire) config(cfg *Config) {
+	w.u32(wireMagic)
+	w.stage(cfg)
+	w.rootfs(&cfg.Rootfs)
+	w.process(&cfg.Process, cfg.PreserveFDs)
 }
 
 func (w *wire) stage(cfg *Config) {
@@ -309,16 +353,11 @@ func (w *wire) rootfs(r *rootfs.Config) {
 		w.rec64(tRootPropagation, uint64(r.RootPropagation))
 	}
 	if o := r.Overlay; o != nil {
-		data := o.Data()
-		if len(data) >= os.Getpagesize() && w.err == nil {
-			// mountRoot's own limit: berth-init reports it.
-			w.err = notCompact("too many image layers (%d) for one overlay mount", len(o.Lower))
-		}
 		w.str(tOverlayDir, "the layers directory", o.LayersDir, wireMaxPath)
-		w.str(tOverlayData, "the overlay's data", data, wireMaxPath)
+		w.str(tOverlayData, "the overlay's data", w.overlayData, wireMaxPath)
 	}
-	for _, m := range r.Mounts {
-		w.mount(m)
+	for i := range r.Mounts {
+		w.mount(&r.Mounts[i])
 	}
 	for _, d := range r.Devices {
 		w.str(tDevice, "a device path", d.Path, wireMaxPath, d.Mode, d.Major, d.Minor, d.UID, d.GID)
@@ -332,8 +371,8 @@ func (w *wire) rootfs(r *rootfs.Config) {
 
 // mount writes one mount: its kind, then its fields. A bind's type
 // ("bind") is left out: stage.h has none for binds.
-func (w *wire) mount(m rootfs.Mount) {
-	kind := compactMountKind(m)
+func (w *wire) mount(m *rootfs.Mount) {
+	kind := compactMountKind(*m)
 	w.rec32(tMount, kind)
 	w.optStr(tMSource, "a mount source", m.Source)
 	w.str(tMDest, "a mount destination", m.Destination, wireMaxPath)
@@ -361,11 +400,8 @@ func (w *wire) process(p *Process, preserveFDs int) {
 	w.header(tUser, 8)
 	w.u32(p.UID)
 	w.u32(p.GID)
-	if n := len(p.AdditionalGids); n > 0 {
-		if n > wireMaxList && w.err == nil {
-			w.err = notCompact("%d additional groups, above %d", n, wireMaxList)
-		}
-		w.header(tGids, 4*n)
+	if len(p.AdditionalGids) > 0 {
+		w.header(tGids, 4*len(p.AdditionalGids))
 		for _, g := range p.AdditionalGids {
 			w.u32(g)
 		}
@@ -375,9 +411,11 @@ func (w *wire) process(p *Process, preserveFDs int) {
 	}
 	// stage.h's order, not caps.Sets's.
 	w.header(tCaps, 40)
-	for _, set := range []uint64{p.Caps.Bounding, p.Caps.Effective, p.Caps.Inheritable, p.Caps.Permitted, p.Caps.Ambient} {
-		w.u64(set)
-	}
+	w.u64(p.Caps.Bounding)
+	w.u64(p.Caps.Effective)
+	w.u64(p.Caps.Inheritable)
+	w.u64(p.Caps.Permitted)
+	w.u64(p.Caps.Ambient)
 	w.flag(tNoNewPrivs, p.NoNewPrivileges)
 	for _, l := range p.Rlimits {
 		w.header(tRlimit, 24)
@@ -405,12 +443,16 @@ func (w *wire) process(p *Process, preserveFDs int) {
 
 // seccomp writes the filter in the kernel's struct sock_filter layout, in
 // the machine's byte order: Process.Seccomp has it little-endian
-// (EncodeFilter).
+// (EncodeFilter), a u16 code, two u8 jumps and a u32 k.
 func (w *wire) seccomp(prog []byte) {
 	w.header(tSeccomp, len(prog))
-	for _, in := range decodeFilter(prog) {
-		w.b = binary.NativeEndian.AppendUint16(w.b, in.Code)
-		w.b = append(w.b, in.Jt, in.Jf)
-		w.b = binary.NativeEndian.AppendUint32(w.b, in.K)
+	if w.sizing {
+		w.n += len(prog)
+		return
+	}
+	for in := prog; len(in) >= 8; in = in[8:] {
+		w.b = binary.NativeEndian.AppendUint16(w.b, binary.LittleEndian.Uint16(in))
+		w.b = append(w.b, in[2], in[3])
+		w.b = binary.NativeEndian.AppendUint32(w.b, binary.LittleEndian.Uint32(in[4:]))
 	}
 }

@@ -401,6 +401,30 @@ func TestCompactRoundTrip(t *testing.T) {
 	}
 }
 
+// TestCompactOneAllocation: the encoding is one slice of the exact size,
+// and the only other allocations are the overlay's data (strings.Join and
+// the concatenation): EncodeCompact runs on every container start.
+func TestCompactOneAllocation(t *testing.T) {
+	for name, c := range map[string]struct {
+		cfg    *Config
+		allocs float64
+	}{
+		"run":    {runConfig(t), 3},
+		"oci v1": {v1Config(t), 1},
+	} {
+		msg, err := EncodeCompact(c.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(msg) != cap(msg) {
+			t.Errorf("%s: %d bytes in a slice of %d", name, len(msg), cap(msg))
+		}
+		if n := testing.AllocsPerRun(20, func() { EncodeCompact(c.cfg) }); n > c.allocs {
+			t.Errorf("%s: %v allocations, want at most %v", name, n, c.allocs)
+		}
+	}
+}
+
 // lineDiff shows the lines that differ between got and want.
 func lineDiff(got, want string) string {
 	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
@@ -494,8 +518,8 @@ func TestCompactRefused(t *testing.T) {
 		{"the hostname of 4097 bytes", func(c *Config) { c.Hostname = strings.Repeat("h", wireMaxPath+1) }},
 		{"a masked path of 4097 bytes", func(c *Config) { c.Rootfs.MaskedPaths[0] = strings.Repeat("m", wireMaxPath+1) }},
 		{"an environment entry of 131073 bytes", func(c *Config) { c.Process.Env[0] = big + "x" }},
-		{"more than 4096 entries of record 37", func(c *Config) { c.Rootfs.MaskedPaths = make([]string, wireMaxList+1) }},
-		{"more than 4096 entries of record 26", func(c *Config) {
+		{"4097 masked paths, above 4096", func(c *Config) { c.Rootfs.MaskedPaths = make([]string, wireMaxList+1) }},
+		{"4097 mounts, above 4096", func(c *Config) {
 			c.Rootfs.Mounts = make([]rootfs.Mount, wireMaxList+1)
 		}},
 		{"4097 additional groups", func(c *Config) { c.Process.AdditionalGids = make([]uint32, wireMaxList+1) }},
