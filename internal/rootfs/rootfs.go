@@ -194,7 +194,7 @@ func mountRoot(c *Config) error {
 	if err := unix.Chdir(o.LayersDir); err != nil {
 		return fmt.Errorf("image layers: %w", err)
 	}
-	opts := "lowerdir=" + strings.Join(o.Lower, ":") + ",upperdir=" + o.Upper + ",workdir=" + o.Work
+	opts := o.Data()
 	if len(opts) >= unix.Getpagesize() {
 		return fmt.Errorf("mount overlay root: the image has too many layers (%d) for one overlay mount", len(o.Lower))
 	}
@@ -202,6 +202,13 @@ func mountRoot(c *Config) error {
 		return fmt.Errorf("mount overlay root on %s: %w", c.Root, err)
 	}
 	return nil
+}
+
+// Data is the overlay's mount data, with the layers named relative to
+// LayersDir (the working directory when it is mounted). berth-stage gets
+// it as it is (initproc.EncodeCompact).
+func (o *Overlay) Data() string {
+	return "lowerdir=" + strings.Join(o.Lower, ":") + ",upperdir=" + o.Upper + ",workdir=" + o.Work
 }
 
 // isDev reports whether m is the container's /dev.
