@@ -453,11 +453,10 @@ static char *with_dir_mode(int root, const struct mount *m)
 		close(dir);
 	if (!ok)
 		data = strdup(m->data);
-	else if (m->data[0] == '\0')
-		ok = asprintf(&data, "mode=%04o", st.st_mode & 07777) >= 0;
-	else
-		ok = asprintf(&data, "mode=%04o,%s", st.st_mode & 07777, m->data) >= 0;
-	if (!data || !ok)
+	else if (m->data[0] == '\0' ? asprintf(&data, "mode=%04o", st.st_mode & 07777) < 0
+				     : asprintf(&data, "mode=%04o,%s", st.st_mode & 07777, m->data) < 0)
+		data = NULL;
+	if (!data)
 		fail(125, ENOMEM, "mount %s", m->dest);
 	return data;
 }
@@ -570,8 +569,9 @@ static void check_cgroup_dir(int fd, const char *what, const char *source)
 		fail(125, 0, "%s: %s is not a cgroup directory", what, source);
 }
 
-/* bind_cgroup binds a host cgroup directory on target. Returns -1 with
- * errno set when the mount fails; what names the step for other errors. */
+/* bind_cgroup binds a host cgroup directory, which must be a directory
+ * of a cgroup file system, on target. Returns -1 with errno set when the
+ * mount fails; what names the step for the other errors. */
 static int bind_cgroup(const char *source, int target, const char *what)
 {
 	fdname_t s, t;
@@ -599,7 +599,7 @@ static int refused_to_userns(int err)
  * container's own cgroup directory (runc binds the whole tree there). */
 static void mount_cgroup2(int root, const struct mount *m, int target, unsigned long flags, const char *path)
 {
-	char source[PATH_MAX], joined[PATH_MAX];
+	char source[PATH_MAX], joined[PATH_MAX], what[PATH_MAX];
 	fdname_t t;
 	int mounted;
 
@@ -609,7 +609,8 @@ static void mount_cgroup2(int root, const struct mount *m, int target, unsigned 
 		fail(125, errno, "mount %s on %s", m->type, m->dest);
 	snprintf(joined, sizeof(joined), "%s/%s", CGROUP_ROOT, path ? path : "");
 	clean_path(joined, source);
-	if (bind_cgroup(source, target, "mount cgroup2") < 0)
+	snprintf(what, sizeof(what), "mount %s on %s", m->type, m->dest);
+	if (bind_cgroup(source, target, what) < 0)
 		fail(125, errno, "mount %s on %s", m->type, m->dest);
 	mounted = open_mounted(root, m);
 	if (mount("", fdname(t, mounted), NULL, MS_BIND | MS_REMOUNT | flags, NULL) < 0)
@@ -620,20 +621,21 @@ static void mount_cgroup2(int root, const struct mount *m, int target, unsigned 
 /* mount_hierarchy mounts v1 hierarchy h in dir, in a directory named
  * without "name=": a new mount of it (whose root is the cgroup
  * namespace's), or, with path set (no cgroup namespace), the container's
- * own directory bound from the host's mount of h. */
-static void mount_hierarchy(int dir, const char *h, const char *path, unsigned long flags)
+ * own directory bound from the host's mount of h. Errors name the
+ * config's mount m first, as mountOne wraps them. */
+static void mount_hierarchy(int dir, const char *h, const char *path, unsigned long flags, const struct mount *m)
 {
 	const char *name = strncmp(h, "name=", 5) == 0 ? h + 5 : h;
 	char joined[PATH_MAX], source[PATH_MAX], what[PATH_MAX];
 	fdname_t s;
-	int sub, r;
+	int sub;
 
-	snprintf(what, sizeof(what), "cgroup hierarchy %s", h);
+	snprintf(what, sizeof(what), "mount %s on %s: cgroup hierarchy %s", m->type, m->dest, h);
 	if (mkdirat(dir, name, 0755) < 0 && errno != EEXIST)
-		fail(125, errno, "create %s", name);
+		fail(125, errno, "mount %s on %s: create %s", m->type, m->dest, name);
 	sub = resolve_in_root(dir, name, 0);
 	if (sub < 0)
-		fail(125, errno, "openat2 %s", name);
+		fail(125, errno, "mount %s on %s: openat2 %s", m->type, m->dest, name);
 	if (!path) {
 		if (mount("cgroup", fdname(s, sub), "cgroup", flags, h) < 0)
 			fail(125, errno, "%s", what);
@@ -644,12 +646,10 @@ static void mount_hierarchy(int dir, const char *h, const char *path, unsigned l
 		clean_path(joined, source);
 		if (bind_cgroup(source, sub, what) < 0)
 			fail(125, errno, "%s", what);
-		/* The flags take a remount, of the new mount. */
+		/* The flags take a remount, of the new mount, not the
+		 * directory beneath it. */
 		mounted = resolve_in_root(dir, name, 0);
-		if (mounted < 0)
-			fail(125, errno, "%s", what);
-		r = mount("", fdname(s, mounted), NULL, MS_BIND | MS_REMOUNT | flags, NULL);
-		if (r < 0)
+		if (mounted < 0 || mount("", fdname(s, mounted), NULL, MS_BIND | MS_REMOUNT | flags, NULL) < 0)
 			fail(125, errno, "%s", what);
 		close(mounted);
 	}
@@ -680,7 +680,7 @@ static void mount_cgroup(int root, const struct mount *m, int target, const stru
 		fail(125, errno, "mount %s on %s", m->type, m->dest);
 	dir = open_mounted(root, m);
 	for (int i = 0; i < c->ncgroup_hierarchies; i++)
-		mount_hierarchy(dir, c->cgroup_hierarchies[i], c->cgroup_path, flags);
+		mount_hierarchy(dir, c->cgroup_hierarchies[i], c->cgroup_path, flags, m);
 	if ((flags & MS_RDONLY) && mount("", fdname(t, dir), NULL, MS_REMOUNT | flags, "mode=755") < 0)
 		fail(125, errno, "mount %s on %s", m->type, m->dest);
 	close(dir);
