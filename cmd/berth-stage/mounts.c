@@ -191,6 +191,19 @@ static int partial_lookup(int root, const char *p, char *buf, const char **rest)
 	}
 }
 
+/* has_dotdot reports whether relative path p has a ".." component. */
+static int has_dotdot(const char *p)
+{
+	while (*p) {
+		const char *end = strchrnul(p, '/');
+
+		if (end - p == 2 && p[0] == '.' && p[1] == '.')
+			return 1;
+		p = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
 /* mkdir_in_root creates directory p and its parents inside root
  * (mkdirInRoot, pathrs.MkdirAllHandle) and returns an O_PATH handle of
  * it: the existing part is resolved in root, then each new component is
@@ -209,6 +222,13 @@ static int mkdir_in_root(int root, const char *p)
 	dir = partial_lookup(root, p, buf, &rest);
 	if (dir < 0)
 		return -1;
+	/* A ".." in what does not exist yet cannot be resolved safely:
+	 * refused before anything is made, as pathrs does. */
+	if (has_dotdot(rest)) {
+		close(dir);
+		errno = ENOENT;
+		return -1;
+	}
 	while (*rest) {
 		const char *end = strchrnul(rest, '/');
 		size_t len = (size_t)(end - rest);
@@ -219,13 +239,6 @@ static int mkdir_in_root(int root, const char *p)
 		rest = *end ? end + 1 : end;
 		if (len == 0 || strcmp(part, ".") == 0)
 			continue;
-		/* A ".." in what does not exist yet cannot be resolved
-		 * safely; pathrs refuses it too. */
-		if (strcmp(part, "..") == 0) {
-			close(dir);
-			errno = ENOENT;
-			return -1;
-		}
 		/* mkdir does not follow a trailing symlink. */
 		if (mkdirat(dir, part, 0755) < 0 && errno != EEXIST) {
 			int err = errno;
@@ -881,6 +894,19 @@ static void root_parent_private(const char *root)
 	}
 }
 
+/* count_layers counts the lower layers in overlay data "lowerdir=a:b,...". */
+static int count_layers(const char *data)
+{
+	const char *p = strstr(data, "lowerdir=");
+	int n = 1;
+
+	if (!p)
+		return 0;
+	for (p += 9; *p && *p != ','; p++)
+		n += *p == ':';
+	return n;
+}
+
 /* mount_root makes root a mount point, as pivot_root needs: the overlay
  * of an image's layers, or the directory bound onto itself. */
 static void mount_root(const struct config *c)
@@ -894,6 +920,9 @@ static void mount_root(const struct config *c)
 	 * changes again (to the container's root) before anything runs. */
 	if (chdir(c->overlay_dir) < 0)
 		fail(125, errno, "image layers");
+	/* The kernel takes one page of mount data. */
+	if (c->overlay_data && strlen(c->overlay_data) >= (size_t)getpagesize())
+		fail(125, 0, "mount overlay root: the image has too many layers (%d) for one overlay mount", count_layers(c->overlay_data));
 	if (mount("overlay", c->root, "overlay", 0, c->overlay_data) < 0)
 		fail(125, errno, "mount overlay root on %s", c->root);
 }

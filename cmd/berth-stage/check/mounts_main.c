@@ -114,6 +114,9 @@ int main(int argc, char **argv)
 		c.ndevices = 0;
 	} else if (strcmp(argv[2], "rodev") == 0) {
 		docker_mounts[1].flags |= MS_RDONLY;
+	} else if (strcmp(argv[2], "ro") == 0) {
+		docker_mounts[1].flags |= MS_RDONLY;
+		c.readonly_root = 1;
 	} else if (strcmp(argv[2], "badtask") == 0) {
 		c.cgroup_tasks = bad_tasks;
 		c.ncgroup_tasks = 1;
