@@ -517,6 +517,8 @@ static void explain_data(const struct mount *m)
 	if (fd < 0)
 		return;
 	data = strdup(m->data);
+	if (!data)
+		fail(125, ENOMEM, "mount %s", m->dest);
 	for (opt = data; opt; opt = next) {
 		char *eq, *key = opt;
 		int r;
@@ -919,7 +921,7 @@ static void mount_root(const struct config *c)
 	/* The lower layers are named relative to the working directory; it
 	 * changes again (to the container's root) before anything runs. */
 	if (chdir(c->overlay_dir) < 0)
-		fail(125, errno, "image layers");
+		fail(125, errno, "image layers: chdir %s", c->overlay_dir);
 	/* The kernel takes one page of mount data. */
 	if (c->overlay_data && strlen(c->overlay_data) >= (size_t)getpagesize())
 		fail(125, 0, "mount overlay root: the image has too many layers (%d) for one overlay mount", count_layers(c->overlay_data));
@@ -938,7 +940,7 @@ void prepare_rootfs(const struct config *c)
 	mount_root(c);
 	root = open(c->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
-		fail(125, errno, "open rootfs");
+		fail(125, errno, "open rootfs: open %s", c->root);
 	enter_fd_dir();
 	for (int i = 0; i < c->nmounts; i++) {
 		struct mount m = c->mounts[i];

@@ -141,6 +141,28 @@ func TestStageMounts(t *testing.T) {
 		}
 	})
 
+	t.Run("unknown option", func(t *testing.T) {
+		root := busyboxRoot(t, busybox)
+		out, err := runDriver(t, driver, root, "badopt", "echo ran")
+		want := `berth-stage: mount /tmp: unknown option "foo=bar": tmpfs: Unknown parameter 'foo'`
+		if err == nil || !strings.Contains(out, want) {
+			t.Errorf("want %q and a failure, got %v:\n%s", want, err, out)
+		}
+	})
+
+	// A symlink in the image must not lead a bind around the /proc rules.
+	t.Run("into /proc by a symlink", func(t *testing.T) {
+		root := busyboxRoot(t, busybox)
+		if err := os.Symlink("../proc/sys/kernel", filepath.Join(root, "data")); err != nil {
+			t.Fatal(err)
+		}
+		out, err := runDriver(t, driver, root, "procescape", "echo ran")
+		want := `berth-stage: mount /data/hostname: "/proc/sys/kernel/hostname" is inside /proc, where only the files lxcfs provides may be mounted on (/proc/cpuinfo, `
+		if err == nil || !strings.Contains(out, want) {
+			t.Errorf("want %q and a failure, got %v:\n%s", want, err, out)
+		}
+	})
+
 	t.Run("missing tasks file", func(t *testing.T) {
 		root := busyboxRoot(t, busybox)
 		out, err := runDriver(t, driver, root, "badtask", "echo ran")

@@ -10,7 +10,9 @@
  * SCENARIO: "docker" (proc, /dev tmpfs with devices, devpts, shm, mqueue,
  * sysfs, v1 cgroups, masks, read-only /proc/sys), "nodev" (the same
  * without a /dev mount or devices: the image's /dev is used as it is),
- * "rodev" (docker with /dev read-only), "badtask" (a tasks file that does
+ * "rodev" (docker with /dev read-only), "badopt" (a tmpfs with an
+ * option the kernel does not know), "procescape" (a bind on
+ * /data/hostname, for an image whose /data leads into /proc), "badtask" (a tasks file that does
  * not exist). Every scenario makes the root read-only.
  */
 #define _GNU_SOURCE
@@ -71,6 +73,9 @@ static struct mount docker_mounts[] = {
 	 .propagation = {MS_PRIVATE}, .npropagation = 1},
 };
 
+static const struct mount bad_option = {.kind = MOUNT_FS, .source = "tmpfs", .dest = "/tmp", .type = "tmpfs", .data = "size=1m,foo=bar", .flags = MS_NOSUID};
+static const struct mount proc_escape = {.kind = MOUNT_BIND, .source = "/etc/hostname", .dest = "/data/hostname", .type = "", .data = "", .flags = MS_BIND};
+
 static struct device docker_devices[] = {
 	{.path = "/dev/null", .mode = S_IFCHR | 0666, .major = 1, .minor = 3},
 	{.path = "/dev/zero", .mode = S_IFCHR | 0666, .major = 1, .minor = 5},
@@ -117,6 +122,12 @@ int main(int argc, char **argv)
 	} else if (strcmp(argv[2], "ro") == 0) {
 		docker_mounts[1].flags |= MS_RDONLY;
 		c.readonly_root = 1;
+	} else if (strcmp(argv[2], "badopt") == 0) {
+		/* The last entry (the file bind) becomes a tmpfs the kernel refuses. */
+		docker_mounts[c.nmounts - 1] = bad_option;
+	} else if (strcmp(argv[2], "procescape") == 0) {
+		/* The image's /data is a symlink into /proc/sys. */
+		docker_mounts[c.nmounts - 1] = proc_escape;
 	} else if (strcmp(argv[2], "badtask") == 0) {
 		c.cgroup_tasks = bad_tasks;
 		c.ncgroup_tasks = 1;
