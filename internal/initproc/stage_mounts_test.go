@@ -101,7 +101,7 @@ func TestStageMounts(t *testing.T) {
 
 	t.Run("readonly", func(t *testing.T) {
 		root := busyboxRoot(t, busybox)
-		out, err := runDriver(t, driver, root, "ro", `grep -E " / | /dev " /proc/self/mountinfo; touch /x 2>&1; touch /dev/x 2>&1; true`)
+		out, err := runDriver(t, driver, root, "rodev", `grep -E " / | /dev " /proc/self/mountinfo; touch /x 2>&1; touch /dev/x 2>&1; true`)
 		if err != nil {
 			t.Fatalf("%v\n%s", err, out)
 		}
@@ -138,6 +138,55 @@ func TestStageMounts(t *testing.T) {
 		want := `berth-stage: mount /proc: filesystem "proc" must be mounted on ordinary directory: /proc is a symlink inside the rootfs`
 		if err == nil || !strings.Contains(out, want) {
 			t.Errorf("want %q and a failure, got %v:\n%s", want, err, out)
+		}
+	})
+
+	t.Run("overlay", func(t *testing.T) {
+		lower := busyboxRoot(t, busybox)
+		layers := filepath.Join(filepath.Dir(lower), "layers")
+		root := filepath.Join(filepath.Dir(lower), "rootfs-overlay")
+		for _, d := range []string{layers + "/upper", layers + "/work", root} {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Rename(lower, layers+"/lower"); err != nil {
+			t.Fatal(err)
+		}
+		out, err := runDriver(t, driver, root, "overlay", `grep " / " /proc/self/mountinfo | head -1; echo data > /dev/shm/x; ls /work`)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if !strings.Contains(out, " / ro,relatime - overlay overlay ") {
+			t.Errorf("the root is not the overlay:\n%s", out)
+		}
+		// The working directory was made in the upper layer.
+		if _, err := os.Stat(layers + "/upper/work/dir"); err != nil {
+			t.Errorf("working directory not in the upper layer: %v", err)
+		}
+	})
+
+	t.Run("cgroups bound", func(t *testing.T) {
+		root := busyboxRoot(t, busybox)
+		out, err := runDriver(t, driver, root, "cgpath", `grep /sys/fs/cgroup/ /proc/self/mountinfo; ls /sys/fs/cgroup/memory/tasks`)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		for _, want := range []string{" / /sys/fs/cgroup/memory ro,nosuid,nodev,noexec", " / /sys/fs/cgroup/systemd ro,", "/sys/fs/cgroup/memory/tasks\n"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("missing %q in:\n%s", want, out)
+			}
+		}
+	})
+
+	t.Run("rshared", func(t *testing.T) {
+		root := busyboxRoot(t, busybox)
+		out, err := runDriver(t, driver, root, "shared", `grep " / " /proc/self/mountinfo | head -1`)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		if !strings.Contains(out, " shared:") {
+			t.Errorf("the root is not shared:\n%s", out)
 		}
 	})
 

@@ -10,10 +10,12 @@
  * SCENARIO: "docker" (proc, /dev tmpfs with devices, devpts, shm, mqueue,
  * sysfs, v1 cgroups, masks, read-only /proc/sys), "nodev" (the same
  * without a /dev mount or devices: the image's /dev is used as it is),
- * "rodev" (docker with /dev read-only), "badopt" (a tmpfs with an
- * option the kernel does not know), "procescape" (a bind on
- * /data/hostname, for an image whose /data leads into /proc), "badtask" (a tasks file that does
- * not exist). Every scenario makes the root read-only.
+ * "rodev" (docker with /dev read-only), "badopt" (a tmpfs with an option
+ * the kernel does not know), "procescape" (a bind on /data/hostname, for
+ * an image whose /data leads into /proc), "overlay" (the rootfs an
+ * overlay of ROOT/../layers/lower), "cgpath" (cgroups bound from the
+ * host's hierarchies), "shared" (an rshared tree), "badtask" (a tasks
+ * file that does not exist). Every scenario makes the root read-only.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -119,15 +121,25 @@ int main(int argc, char **argv)
 		c.ndevices = 0;
 	} else if (strcmp(argv[2], "rodev") == 0) {
 		docker_mounts[1].flags |= MS_RDONLY;
-	} else if (strcmp(argv[2], "ro") == 0) {
-		docker_mounts[1].flags |= MS_RDONLY;
-		c.readonly_root = 1;
 	} else if (strcmp(argv[2], "badopt") == 0) {
 		/* The last entry (the file bind) becomes a tmpfs the kernel refuses. */
 		docker_mounts[c.nmounts - 1] = bad_option;
 	} else if (strcmp(argv[2], "procescape") == 0) {
 		/* The image's /data is a symlink into /proc/sys. */
 		docker_mounts[c.nmounts - 1] = proc_escape;
+	} else if (strcmp(argv[2], "overlay") == 0) {
+		/* ROOT/../layers holds lower (the image), upper and work. */
+		static char layers[4096];
+
+		snprintf(layers, sizeof(layers), "%s/../layers", c.root);
+		c.overlay_dir = layers;
+		c.overlay_data = "lowerdir=lower,upperdir=upper,workdir=work";
+	} else if (strcmp(argv[2], "cgpath") == 0) {
+		/* No cgroup namespace: each hierarchy's directory is bound. */
+		c.cgroup_path = "/";
+	} else if (strcmp(argv[2], "shared") == 0) {
+		c.propagation = MS_SHARED | MS_REC;
+		c.root_propagation = MS_SHARED;
 	} else if (strcmp(argv[2], "badtask") == 0) {
 		c.cgroup_tasks = bad_tasks;
 		c.ncgroup_tasks = 1;
