@@ -273,12 +273,19 @@ func runDriver(t *testing.T, driver, root, scenario, script string) (string, err
 	return string(out), err
 }
 
-// hostMounts is this process's mount table, without mount IDs' order
-// mattering.
+// hostMounts is what this process's mount table has of the test's
+// directories (each a TestStageMounts temporary directory): other work
+// on the machine may mount and unmount elsewhere meanwhile.
 func hostMounts(t *testing.T) string {
 	b, err := os.ReadFile("/proc/self/mountinfo")
 	if err != nil {
 		t.Fatal(err)
 	}
-	return string(b)
+	var ours []string
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, "/TestStageMounts") {
+			ours = append(ours, line)
+		}
+	}
+	return strings.Join(ours, "\n")
 }
