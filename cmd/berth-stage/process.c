@@ -29,6 +29,9 @@
 
 #include "stage.h"
 
+/* Integers passed to prctl and syscall, which read longs, are cast to
+ * one: an int's upper half in the register is undefined. */
+
 /* Exit statuses for a program that cannot be started, as in Docker. */
 enum { CODE_CANNOT_INVOKE = 126, CODE_NOT_FOUND = 127 };
 
@@ -271,7 +274,7 @@ static void drop_bounding(uint64_t keep)
 	for (int c = 0; c <= last_cap(); c++) {
 		if (keep & ((uint64_t)1 << c))
 			continue;
-		if (prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+		if (prctl(PR_CAPBSET_DROP, (unsigned long)c, 0, 0, 0) < 0 && errno != EINVAL)
 			fail(125, errno, "drop %s from the bounding set", cap_name(c, buf, sizeof(buf)));
 	}
 }
@@ -301,7 +304,7 @@ static void apply_caps(const uint64_t *caps)
 	for (int c = 0; c <= last_cap(); c++) {
 		if (!(ambient & ((uint64_t)1 << c)))
 			continue;
-		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+		if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, (unsigned long)c, 0, 0) < 0)
 			fail(125, errno, "raise ambient %s", cap_name(c, buf, sizeof(buf)));
 	}
 }
@@ -344,7 +347,7 @@ static void set_identity(const struct config *c)
 	apply_caps(c->caps);
 	if (c->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		fail(125, errno, "set no_new_privs");
-	if (death_signal != 0 && prctl(PR_SET_PDEATHSIG, death_signal, 0, 0, 0) < 0)
+	if (death_signal != 0 && prctl(PR_SET_PDEATHSIG, (unsigned long)death_signal, 0, 0, 0) < 0)
 		fail(125, errno, "set parent death signal");
 }
 
@@ -377,7 +380,7 @@ static void install_filter(const struct config *c)
 	memcpy(prog, c->seccomp, c->seccomp_len);
 	fprog.len = (unsigned short)n;
 	fprog.filter = prog;
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, c->seccomp_flags, &fprog) < 0) {
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, (unsigned long)c->seccomp_flags, &fprog) < 0) {
 		if (errno == EACCES)
 			fail(125, 0, "seccomp: install: permission denied (set no_new_privs first, or keep CAP_SYS_ADMIN)");
 		fail(125, errno, "seccomp: install");
@@ -393,7 +396,7 @@ static void set_rlimits(const struct config *c)
 		/* prlimit64: the limits are 64-bit on every architecture. */
 		struct { uint64_t soft, hard; } rl = {c->rlimits[i].soft, c->rlimits[i].hard};
 
-		if (syscall(SYS_prlimit64, 0, c->rlimits[i].resource, &rl, NULL) < 0)
+		if (syscall(SYS_prlimit64, 0, (unsigned long)c->rlimits[i].resource, &rl, NULL) < 0)
 			fail(125, errno, "set rlimit %u", c->rlimits[i].resource);
 	}
 }
@@ -453,7 +456,7 @@ void prepare_process(const struct config *c)
 	/* Nothing the parent (or its caller) left open may reach the
 	 * program. Before any filter: older profiles do not know
 	 * close_range. */
-	if (syscall(SYS_close_range, 3 + c->preserve_fds, ~0U, CLOSE_RANGE_CLOEXEC) < 0)
+	if (syscall(SYS_close_range, (unsigned long)(3 + c->preserve_fds), ~0UL, CLOSE_RANGE_CLOEXEC) < 0)
 		fail(125, errno, "close inherited files");
 	if (!c->no_new_privs)
 		install_filter(c);

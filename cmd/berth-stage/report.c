@@ -8,7 +8,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,7 +66,8 @@ static size_t append_json(char *buf, size_t at, size_t size, const char *s)
  * stage's send, for its filter: after the seccomp filter is in place this
  * stage makes only the syscalls runc's makes there (write, read, close,
  * execve), which profiles written for runc allow. A berth gone gives
- * EPIPE, not SIGPIPE (see ignore_sigpipe). */
+ * EPIPE and no SIGPIPE: a SOCK_SEQPACKET socket of AF_UNIX never raises
+ * it (unix_dgram_sendmsg), so fail can fall back to stderr. */
 static int send_message(const char *msg, size_t n)
 {
 	ssize_t w;
@@ -124,29 +124,6 @@ int report_created(void)
 	return send_message(msg, sizeof(msg) - 1);
 }
 
-/* on_sigpipe does nothing: see ignore_sigpipe. */
-static void on_sigpipe(int sig)
-{
-	(void)sig;
-}
-
-/* ignore_sigpipe makes a write to a berth that is gone fail with EPIPE,
- * so that fail falls back to stderr and exits with its status, as the Go
- * stage (whose runtime catches SIGPIPE) does. A handler, not SIG_IGN:
- * execve resets a handler to the default, and the program starts with
- * SIGPIPE as it would under the Go stage. */
-static void ignore_sigpipe(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_sigpipe;
-	sa.sa_flags = SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGPIPE, &sa, NULL) < 0)
-		fail(125, errno, "catch SIGPIPE");
-}
-
 /* recv_retry is recv, again after a signal. */
 static ssize_t recv_retry(void *buf, size_t len, int flags)
 {
@@ -163,8 +140,6 @@ unsigned char *read_message(size_t *len)
 	unsigned char *buf;
 	ssize_t n, got;
 
-	/* The first thing this stage does with berth's socket. */
-	ignore_sigpipe();
 	/* SOCK_SEQPACKET keeps each message whole: peek for its size
 	 * (MSG_TRUNC gives the real length), then take it in one read. */
 	n = recv_retry(NULL, 0, MSG_PEEK | MSG_TRUNC);

@@ -124,12 +124,14 @@ static void run(const char *dir)
 	c.has_umask = 1;
 	c.umask = 027;
 	/* Bit 63 is past any kernel's last capability: it must change
-	 * nothing. CAP_SYS_ADMIN is ambient only: not raised. */
+	 * nothing. Only ambient capabilities both permitted and inheritable
+	 * are raised: not CAP_KILL (not inheritable), not CAP_SYS_ADMIN
+	 * (neither). */
 	c.caps[CAP_BOUNDING] = keep | BIT(CAP_NET_RAW) | BIT(63);
 	c.caps[CAP_EFFECTIVE] = keep | BIT(63);
 	c.caps[CAP_PERMITTED] = keep | BIT(63);
-	c.caps[CAP_INHERITABLE] = keep | BIT(63);
-	c.caps[CAP_AMBIENT] = BIT(CAP_CHOWN) | BIT(CAP_NET_BIND_SERVICE) | BIT(CAP_SYS_ADMIN) | BIT(63);
+	c.caps[CAP_INHERITABLE] = BIT(CAP_CHOWN) | BIT(CAP_NET_BIND_SERVICE) | BIT(63);
+	c.caps[CAP_AMBIENT] = BIT(CAP_CHOWN) | BIT(CAP_NET_BIND_SERVICE) | BIT(CAP_KILL) | BIT(CAP_SYS_ADMIN) | BIT(63);
 	c.no_new_privs = 1;
 	c.rlimits = rlimits;
 	c.nrlimits = 1;
