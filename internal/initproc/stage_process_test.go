@@ -113,7 +113,10 @@ func runStageCheck(t *testing.T, cmd *exec.Cmd) stageRun {
 func TestStageProcess(t *testing.T) {
 	dir := t.TempDir()
 	bin := buildStageProcessCheck(t, dir)
-	t.Run("Run", func(t *testing.T) { testStageProcessRun(t, bin) })
+	// With no_new_privs the filter comes after the identity change;
+	// without, before (it needs CAP_SYS_ADMIN then).
+	t.Run("Run", func(t *testing.T) { testStageProcessRun(t, bin, true) })
+	t.Run("RunPrivs", func(t *testing.T) { testStageProcessRun(t, bin, false) })
 	t.Run("Lookup", func(t *testing.T) { testStageProcessLookup(t, bin) })
 	t.Run("ParentGone", func(t *testing.T) { testStageProcessParentGone(t, bin) })
 }
@@ -121,7 +124,7 @@ func TestStageProcess(t *testing.T) {
 // testStageProcessRun runs main.c's steps after the mounts, in new PID,
 // UTS and network namespaces (no user namespace), and checks what the
 // program sees: identity, capabilities, limits, the filter, descriptors.
-func testStageProcessRun(t *testing.T, bin string) {
+func testStageProcessRun(t *testing.T, bin string, noNewPrivs bool) {
 	if _, err := exec.LookPath("unshare"); err != nil {
 		t.Skip("unshare (util-linux) is not installed")
 	}
@@ -157,7 +160,13 @@ func testStageProcessRun(t *testing.T, bin string) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	// --kill-child: a test that gives up takes the stage with it.
-	cmd := exec.CommandContext(ctx, "unshare", "-p", "-f", "--kill-child", "-u", "-n", "--mount-proc", bin, "4", "run", dir)
+	args := []string{"-p", "-f", "--kill-child", "-u", "-n", "--mount-proc", bin, "4", "run", dir}
+	nnp := "NoNewPrivs:\t1"
+	if !noNewPrivs {
+		args = append(args, "privs")
+		nnp = "NoNewPrivs:\t0"
+	}
+	cmd := exec.CommandContext(ctx, "unshare", args...)
 	cmd.ExtraFiles = []*os.File{preserved, child, fifoPath, pids} // 3, 4, 5, 6
 	// A pipe, replaced by /dev/null (devnull 0).
 	cmd.Stdin = strings.NewReader("")
@@ -212,6 +221,7 @@ func testStageProcessRun(t *testing.T, bin string) {
 		"CapEff:\t0000000000000401",
 		"CapBnd:\t0000000000002421",
 		"CapAmb:\t0000000000000401",
+		nnp,
 		"1234", "2048", // RLIMIT_NOFILE
 		"0027", // umask
 		dir,    // cwd

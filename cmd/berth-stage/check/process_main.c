@@ -5,10 +5,11 @@
  * of berth-stage: the Makefile builds the .c files of cmd/berth-stage
  * only, not of this directory.
  *
- *   process_check SYNCFD run DIR    the steps of main.c after the mounts,
- *                                  with the identity, limits and filter
- *                                  below (run it in new PID, UTS and
- *                                  network namespaces)
+ *   process_check SYNCFD run DIR [privs]   the steps of main.c after
+ *                                  the mounts, with the identity, limits
+ *                                  and filter below (run it in new PID,
+ *                                  UTS and network namespaces); privs:
+ *                                  without no_new_privs
  *   process_check SYNCFD lookup NAME [PATH]   lookup_program, then print
  *                                  the path found
  *   process_check SYNCFD exec PATH exec_program without a lookup
@@ -86,10 +87,10 @@ static const struct sock_filter filter[] = {
 	BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
 };
 
-static void run(const char *dir)
+static void run(const char *dir, int no_new_privs)
 {
 	static char *argv[] = {"/bin/busybox", "sh", "-c",
-		"id -u; id -g; id -G; grep Cap /proc/self/status; ulimit -n; ulimit -Hn; umask; pwd; hostname; "
+		"id -u; id -g; id -G; grep -e Cap -e NoNewPrivs /proc/self/status; ulimit -n; ulimit -Hn; umask; pwd; hostname; "
 		"cat /proc/sys/kernel/domainname; cat /proc/self/oom_score_adj; cat /proc/self/cgroup; "
 		"ip link show lo; readlink /proc/$$/fd/0; readlink /proc/$$/fd/3; "
 		"test -e /proc/$$/fd/4 && echo sync-leaked; test -e /proc/$$/fd/5 && echo fifo-leaked; "
@@ -132,7 +133,7 @@ static void run(const char *dir)
 	c.caps[CAP_PERMITTED] = keep | BIT(63);
 	c.caps[CAP_INHERITABLE] = BIT(CAP_CHOWN) | BIT(CAP_NET_BIND_SERVICE) | BIT(63);
 	c.caps[CAP_AMBIENT] = BIT(CAP_CHOWN) | BIT(CAP_NET_BIND_SERVICE) | BIT(CAP_KILL) | BIT(CAP_SYS_ADMIN) | BIT(63);
-	c.no_new_privs = 1;
+	c.no_new_privs = no_new_privs;
 	c.rlimits = rlimits;
 	c.nrlimits = 1;
 	c.has_oom_score_adj = 1;
@@ -201,7 +202,7 @@ int main(int argc, char **argv)
 		fail(125, 0, "want the message \"go\"");
 	free(msg);
 	if (strcmp(argv[2], "run") == 0)
-		run(argv[3]);
+		run(argv[3], !(argc > 4 && strcmp(argv[4], "privs") == 0));
 	else if (strcmp(argv[2], "lookup") == 0)
 		lookup(argv[3], argc > 4 ? argv[4] : NULL);
 	else if (strcmp(argv[2], "exec") == 0)
