@@ -94,8 +94,9 @@ void fail(int code, int err, const char *fmt, ...)
 	size_t n;
 	int m;
 
+	/* A text cut short still ends in the errno's. */
 	va_start(ap, fmt);
-	m = vsnprintf(text, sizeof(text), fmt, ap);
+	m = vsnprintf(text, sizeof(text) - sizeof(etext) - 2, fmt, ap);
 	va_end(ap);
 	if (m < 0)
 		text[0] = '\0';
