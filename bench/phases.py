@@ -51,8 +51,13 @@ different phases (crun and berth make namespaces in the fork, runc in its
 init stage; the lineage printed below the table shows where). A fork's
 time is the end of the clone (namespaces made), an exec's the end of
 loading the image (before ld.so or the Go runtime start), an exit's the
-start of do_exit. Times print in microseconds. Killed with SIGKILL this
-leaves its instance: rmdir /sys/kernel/tracing/instances/berth-phases-PID.
+start of do_exit. Times print in milliseconds. The cost: a ring-buffer
+write per event (a few dozen per start), and, while the syscall events are
+enabled (the whole run), every syscall on the host takes the kernel's
+traced entry path, a little slower; the PID filter drops the others' events
+but not that. Runtimes that make more syscalls pay a little more. Killed
+with SIGKILL this leaves its instance: rmdir it
+(/sys/kernel/tracing/instances/berth-phases-PID).
 """
 import json, os, re, shlex, signal, statistics, subprocess, sys
 

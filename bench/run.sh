@@ -445,10 +445,12 @@ if [ -f "$OUT" ]; then
 	KEPT=$(awk -v own="^## ($OWN_SECTIONS)[[:space:]]*\$" '/^## / { keep = ($0 !~ own) } keep' "$OUT")
 fi
 
-# The phases' section, when they ran.
+# The phases' section, when they ran (it starts with a blank line: it
+# follows the last table's row directly).
 PHASES_SECTION=
 if [ -s "$WORK/phases.md" ]; then
 	PHASES_SECTION="
+
 ## Where the start time goes (phases)
 
 One start of the default bundle cut into steps, median ms over $BENCH_PHASES_RUNS
@@ -468,8 +470,10 @@ runtimes do the same work in different steps (crun and berth make the
 namespaces in the fork, runc in its init stage: see the lineages below the
 table), so compare a row across runtimes with that in mind. The floor runs
 the host's /usr/bin/true (dynamically linked), the runtimes busybox's. The
-tracing costs no more than the noise here (wall time with and without it
-within 1-4%). Raw steps: \`bench/results/phases.json\`.
+tracing records a few dozen events per start, and while it runs every
+syscall on the host takes the traced entry path (the pivot_root and unshare
+events); interleaved starts with and without it differed by less than the
+run-to-run noise. Raw steps: \`bench/results/phases.json\`.
 
 $(cat "$WORK/phases.md")"
 fi
@@ -584,8 +588,7 @@ CPU each start costs more than its latency.
 
 | runc | crun | berth-oci | berth-oci/runc | berth-oci/crun | crun/runc |
 |---:|---:|---:|---:|---:|---:|
-| $CONC_RUNC ($(conc_range runc)) | $CONC_CRUN ($(conc_range crun)) | $CONC_OCI ($(conc_range berth-oci)) | $(ratio "$CONC_OCI" "$CONC_RUNC") | **$(ratio "$CONC_OCI" "$CONC_CRUN")** | $(ratio "$CONC_CRUN" "$CONC_RUNC") |
-$PHASES_SECTION
+| $CONC_RUNC ($(conc_range runc)) | $CONC_CRUN ($(conc_range crun)) | $CONC_OCI ($(conc_range berth-oci)) | $(ratio "$CONC_OCI" "$CONC_RUNC") | **$(ratio "$CONC_OCI" "$CONC_CRUN")** | $(ratio "$CONC_CRUN" "$CONC_RUNC") |$PHASES_SECTION
 EOF
 echo "== wrote $OUT"
 cat "$OUT"
