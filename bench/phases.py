@@ -51,7 +51,10 @@ different phases (crun and berth make namespaces in the fork, runc in its
 init stage; the lineage printed below the table shows where). A fork's
 time is the end of the clone (namespaces made), an exec's the end of
 loading the image (before ld.so or the Go runtime start), an exit's the
-start of do_exit. Times print in milliseconds. The cost: a ring-buffer
+start of do_exit. A phase is wall time: it includes waiting for a CPU
+while the runtime's other tasks (or the host's) run, so on few cores even
+the program's own run differs between runtimes. Times print in
+milliseconds. The cost: a ring-buffer
 write per event (a few dozen per start), and, while the syscall events are
 enabled (the whole run), every syscall on the host takes the kernel's
 traced entry path, a little slower; the PID filter drops the others' events
@@ -110,8 +113,12 @@ class Tracer:
         (ts, pid, event, body)."""
         self.write("trace", "")  # clears the buffer
         self.write("tracing_on", "1")
-        p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE)
+        try:
+            p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE)
+        except OSError as e:
+            self.write("tracing_on", "0")
+            raise RuntimeError("%s: %s" % (cmd[0], e.strerror))
         Tracer.child = p
         err = p.communicate()[1]
         Tracer.child = None
