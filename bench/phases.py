@@ -54,13 +54,12 @@ loading the image (before ld.so or the Go runtime start), an exit's the
 start of do_exit. A phase is wall time: it includes waiting for a CPU
 while the runtime's other tasks (or the host's) run, so on few cores even
 the program's own run differs between runtimes. Times print in
-milliseconds. The cost: a ring-buffer
-write per event (a few dozen per start), and, while the syscall events are
-enabled (the whole run), every syscall on the host takes the kernel's
-traced entry path, a little slower; the PID filter drops the others' events
-but not that. Runtimes that make more syscalls pay a little more. Killed
-with SIGKILL this leaves its instance: rmdir it
-(/sys/kernel/tracing/instances/berth-phases-PID).
+milliseconds. The cost: a ring-buffer write per event (a few dozen per
+start), and, while the syscall events are enabled (the whole run), every
+syscall on the host takes the kernel's traced entry path, a little slower;
+the PID filter drops the others' events but not that. Runtimes that make
+more syscalls pay a little more. Killed with SIGKILL this leaves its
+instance: rmdir it (/sys/kernel/tracing/instances/berth-phases-PID).
 """
 import json, os, re, shlex, signal, statistics, subprocess, sys
 
