@@ -17,6 +17,10 @@
 #      namespace floor `unshare --fork --pid --mount --uts --ipc --net --mount-proc true`;
 #   3. measures peak RSS with /usr/bin/time -f %M, and the wall time of
 #      BENCH_CONC_N (50) starts at once of runc, crun and berth-oci;
+#      then bench/phases.py: where one start's time goes, step by step
+#      (fork, init stage exec, pivot_root, the program's exec and exit),
+#      from the kernel's tracing, for runc, crun, berth-oci, berth and the
+#      floor on the default bundle (BENCH_PHASES_RUNS=0 skips it);
 #   4. computes medians from hyperfine's per-run times and writes
 #      docs/bench.md (raw JSON goes to bench/results/);
 #   5. removes its temp dir, containers and namespaces;
@@ -52,6 +56,8 @@
 #   BENCH_RSS_RUNS=N   runs for the peak RSS median (default 21)
 #   BENCH_CONC_N=N     containers started at once (default 50)
 #   BENCH_CONC_ROUNDS=N rounds of concurrent starts, median taken (default 9)
+#   BENCH_PHASES_RUNS=N traced starts per command for the phases (default
+#                      50; 0 skips them)
 #   BENCH_OUT=FILE     report to write (default docs/bench.md)
 #   BERTH=PATH         benchmark this berth binary instead of building
 #                      bin/berth (make bench passes the one `make build` made)
@@ -63,7 +69,7 @@
 #   BENCH_BUILD=0      skip bench/build.sh (its knobs: see there)
 #   BENCH_STOPPED=0    skip bench/stopped.sh (its knobs: see there)
 # Needs root, runc, crun, hyperfine, jq, GNU time, busybox-static, go,
-# and for bench/net.sh iperf3.
+# python3 and tracefs for the phases, and for bench/net.sh iperf3.
 set -eu
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -173,6 +179,18 @@ if [ "${1:-}" = __measure ]; then
 			echo "   round $r $name: $ms ms"
 		done
 	done
+
+	# Phases: the steps of one start, from the kernel's tracing of each
+	# run's process tree (see bench/phases.py), the runtimes interleaved.
+	if [ "$BENCH_PHASES_RUNS" != 0 ]; then
+		echo "== phases of one start (kernel tracing): $BENCH_PHASES_RUNS runs each"
+		phase_args=()
+		for name in runc crun berth-oci berth; do phase_args+=("$name=$(rt_cmd "$name" default)"); done
+		python3 "$REPO/bench/phases.py" --runs "$BENCH_PHASES_RUNS" --json "$RESULTS/phases.json" \
+			"${phase_args[@]}" floor >"$WORK/phases.md"
+		sed -i "s|$WORK/|WORK/|g" "$WORK/phases.md" # as the report's commands say it
+		cat "$WORK/phases.md"
+	fi
 	exit 0
 fi
 
@@ -198,6 +216,7 @@ export BENCH_COLD_RUNS=${BENCH_COLD_RUNS:-$(( BENCH_RUNS / 3 > 10 ? BENCH_RUNS /
 export BENCH_RSS_RUNS=${BENCH_RSS_RUNS:-21}
 export BENCH_CONC_N=${BENCH_CONC_N:-50}
 export BENCH_CONC_ROUNDS=${BENCH_CONC_ROUNDS:-9}
+export BENCH_PHASES_RUNS=${BENCH_PHASES_RUNS:-50}
 OUT=${BENCH_OUT:-$REPO/docs/bench.md}
 
 # Runs "$@" in a private mount namespace with the cgroup2 mount of a hybrid
@@ -419,9 +438,44 @@ jq -e . "$RESULTS/figures-run.json" >/dev/null
 # any other "## " section this script does not write) are kept as they
 # are, after this script's own; bench/net.sh then replaces its own.
 OWN_SECTIONS='Machine|Method|Start-up time, median ms|Peak RSS, KiB|Concurrent starts, wall ms'
+# Skipped, the phases keep the section an earlier run wrote.
+[ "$BENCH_PHASES_RUNS" = 0 ] || OWN_SECTIONS="$OWN_SECTIONS|Where the start time goes [(]phases[)]"
 KEPT=
 if [ -f "$OUT" ]; then
 	KEPT=$(awk -v own="^## ($OWN_SECTIONS)[[:space:]]*\$" '/^## / { keep = ($0 !~ own) } keep' "$OUT")
+fi
+
+# The phases' section, when they ran (it starts with a blank line: it
+# follows the last table's row directly).
+PHASES_SECTION=
+if [ -s "$WORK/phases.md" ]; then
+	PHASES_SECTION="
+
+## Where the start time goes (phases)
+
+One start of the default bundle cut into steps, median ms over $BENCH_PHASES_RUNS
+traced runs per command (the commands take turns, round robin). The steps
+come from the kernel's own tracing, not from the runtimes: a tracefs
+instance records fork, exec, exit, unshare and pivot_root of the runtime's
+process tree only (set_event_pid with event-fork), on the mono clock, and
+\`bench/phases.py\` finds in each run the runtime's exec, the fork (out of
+the runtime's process) of the program's first ancestor, the first exec on
+that lineage (the init stage: \`runc init\` by /proc/self/exe, berth-init or
+berth-stage by a descriptor, /proc/self/fd/N; crun and the floor have
+none), the first pivot_root, the program's exec and exit, and the
+runtime's exit. A row runs from the step before it; where a step is absent
+(—) the next row counts from the step before that. Medians are per row, so
+they need not add up to the total, whose median is given apart. The
+runtimes do the same work in different steps (crun and berth make the
+namespaces in the fork, runc in its init stage: see the lineages below the
+table), so compare a row across runtimes with that in mind. The floor runs
+the host's /usr/bin/true (dynamically linked), the runtimes busybox's. The
+tracing records a few dozen events per start, and while it runs every
+syscall on the host takes the traced entry path (the pivot_root and unshare
+events); interleaved starts with and without it differed by less than the
+run-to-run noise. Raw steps: \`bench/results/phases.json\`.
+
+$(cat "$WORK/phases.md")"
 fi
 
 # shellcheck disable=SC1091 # /etc/os-release
@@ -534,7 +588,7 @@ CPU each start costs more than its latency.
 
 | runc | crun | berth-oci | berth-oci/runc | berth-oci/crun | crun/runc |
 |---:|---:|---:|---:|---:|---:|
-| $CONC_RUNC ($(conc_range runc)) | $CONC_CRUN ($(conc_range crun)) | $CONC_OCI ($(conc_range berth-oci)) | $(ratio "$CONC_OCI" "$CONC_RUNC") | **$(ratio "$CONC_OCI" "$CONC_CRUN")** | $(ratio "$CONC_CRUN" "$CONC_RUNC") |
+| $CONC_RUNC ($(conc_range runc)) | $CONC_CRUN ($(conc_range crun)) | $CONC_OCI ($(conc_range berth-oci)) | $(ratio "$CONC_OCI" "$CONC_RUNC") | **$(ratio "$CONC_OCI" "$CONC_CRUN")** | $(ratio "$CONC_CRUN" "$CONC_RUNC") |$PHASES_SECTION
 EOF
 echo "== wrote $OUT"
 cat "$OUT"
