@@ -17,7 +17,7 @@
  *
  * Files, one concern each:
  *   main.c     the order of the steps
- *   decode.c   the compact config's decoder (fuzzed: decode_test)
+ *   decode.c   the compact config's decoder (fuzzed: internal/initproc FuzzDecodeCompact)
  *   report.c   messages to berth, exit statuses
  *   mounts.c   the root filesystem: mounts, devices, pivot_root, masks
  *   process.c  the process: limits, identity, capabilities, seccomp, exec
@@ -132,7 +132,8 @@ void print_config(const struct config *c);
 
 /* report.c: messages to berth over the sync socket (JSON, as berth-init's). */
 extern int sync_fd;
-/* fail reports "what: strerror(err)" (err 0: "what") with exit status
+/* fail reports "what: ERR" (ERR: the errno's text as Go words it; none when
+ * err is 0) with exit status
  * code (125 berth's own, 126 cannot invoke, 127 not found) and exits. */
 void fail(int code, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4), noreturn));
 int report_created(void);
