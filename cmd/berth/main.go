@@ -38,7 +38,23 @@ func main() {
 	if opts, id, restore, ok := engine.ParseMonitorArgs(os.Args[1:]); ok && (!rootless.Active() || rootless.Inside()) {
 		os.Exit(monitor(opts, id, restore))
 	}
+	if startsContainer(os.Args[1:]) {
+		go engine.WarmEncoders()
+	}
 	os.Exit(execute(os.Args[1:]))
+}
+
+// startsContainer guesses, before the command line is parsed, whether the
+// command starts a container: any argument naming such a command will do,
+// since a wrong guess costs only some CPU on another core.
+func startsContainer(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "run", "create", "start", "restart":
+			return true
+		}
+	}
+	return false
 }
 
 // monitor is berth run --monitor: container id's monitor (engine.Monitor).

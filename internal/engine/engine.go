@@ -14,8 +14,11 @@
 package engine
 
 import (
+	"encoding/json"
+
 	"path/filepath"
 
+	"github.com/berth-runtime/berth/internal/container"
 	"github.com/berth-runtime/berth/internal/image"
 	"github.com/berth-runtime/berth/internal/managed"
 	"github.com/berth-runtime/berth/internal/snapshot"
@@ -111,4 +114,10 @@ func (w *Warnings) add(err error) {
 	if err != nil {
 		*w = append(*w, err.Error())
 	}
+}
+
+// WarmEncoders is container.WarmEncoders, plus the engine's own record.
+func WarmEncoders() {
+	_, _ = json.Marshal(managed.Record{Config: &managed.Config{}})
+	container.WarmEncoders()
 }
