@@ -2,6 +2,7 @@
 """bench/ab.py: `berth run --rm true` of two berth builds, interleaved.
 
 Usage: bench/ab.py OLD_BERTH NEW_BERTH [RUNS] [--rootless]
+       bench/ab.py --oci OLD_BERTH_OCI NEW_BERTH_OCI [RUNS]
 
 Runs the two builds one after the other, alternating, RUNS times each,
 back to back and then cold (0.25 s idle before each run: writing a cgroup
@@ -14,8 +15,14 @@ With --rootless both run as a fresh ordinary user (berth-ab-XXXXXX, with
 subordinate IDs of its own; useradd, usermod and uidmap needed), removed
 at the end, each build copied with the berth-init and berth-nsenter beside
 it into a root-owned directory, as `make install` leaves them.
+
+With --oci the two are berth-oci builds running `run` of the bundle
+`make bench` uses (bench/results/config-default.json, the same busybox
+rootfs), each with the init stages beside it.
 """
-import os, pwd, secrets, shutil, statistics, subprocess, sys, tempfile, time
+import json, os, pwd, secrets, shutil, statistics, subprocess, sys, tempfile, time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 def rootfs(d):
     os.makedirs(os.path.join(d, "bin"))
@@ -72,15 +79,27 @@ class RootlessUser:
 def install(build, bindir):
     """Copies a build and the stages beside it into a root-owned bindir."""
     os.makedirs(bindir, 0o755)
-    for stage in ("berth", "berth-init", "berth-nsenter", "berth-stage"):
-        src = build if stage == "berth" else os.path.join(os.path.dirname(build), stage)
+    name = os.path.basename(build)
+    for stage in (name, "berth-init", "berth-nsenter", "berth-stage"):
+        src = build if stage == name else os.path.join(os.path.dirname(build), stage)
         if os.path.exists(src):
             shutil.copy(src, os.path.join(bindir, stage))
-    return os.path.join(bindir, "berth")
+    return os.path.join(bindir, name)
+
+def bundle(work):
+    """The bench's default bundle, over the rootfs in work."""
+    with open(os.path.join(HERE, "results", "config-default.json")) as f:
+        cfg = json.load(f)
+    cfg["root"]["path"] = os.path.join(work, "rootfs")
+    d = os.path.join(work, "bundle")
+    os.mkdir(d)
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    return d
 
 def main():
-    args = [a for a in sys.argv[1:] if a != "--rootless"]
-    rootless = len(args) != len(sys.argv) - 1
+    args = [a for a in sys.argv[1:] if a not in ("--rootless", "--oci")]
+    rootless, oci = "--rootless" in sys.argv, "--oci" in sys.argv
     if len(args) < 2:
         sys.exit(__doc__)
     builds = {"old": args[0], "new": args[1]}
@@ -95,7 +114,12 @@ def main():
             user = RootlessUser(work)
             kwargs, state = user.kwargs(), user.home
             builds = {name: install(b, os.path.join(work, name, "bin")) for name, b in builds.items()}
+        if oci:
+            builds = {name: install(b, os.path.join(work, name, "bin")) for name, b in builds.items()}
+            bdir = bundle(work)
         def cmd(name):
+            if oci:
+                return [builds[name], "--root", os.path.join(state, name, "root"), "run", "--bundle", bdir, "ab-" + name]
             return [builds[name], "--root", os.path.join(state, name, "root"), "--runroot", os.path.join(state, name, "run"),
                     "run", "--rm", "--network", "none", "--rootfs", os.path.join(work, "rootfs"), "/bin/true"]
         for name in builds:  # warm up, and fail early on a broken build

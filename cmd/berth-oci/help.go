@@ -98,27 +98,44 @@ func errNoHelpTopic(name string) error {
 // command name on a command line before cobra parses it.
 var globalValueFlags = map[string]bool{"--root": true, "--log": true, "--log-format": true, "--criu": true, "--rootless": true}
 
+// commandIndex is the index of the first word of args that is not a
+// global flag or its value: the command they name; -1 when there is none.
+func commandIndex(args []string) int {
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case globalValueFlags[a]:
+			i++
+		case !strings.HasPrefix(a, "-"):
+			return i
+		}
+	}
+	return -1
+}
+
+// commandName is the command args name, or "".
+func commandName(args []string) string {
+	if i := commandIndex(args); i >= 0 {
+		return args[i]
+	}
+	return ""
+}
+
 // unknownCommand returns the command that args name, if root has none of
 // that name ("help NAME" names NAME).
 func unknownCommand(root *cobra.Command, args []string) (string, bool) {
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if globalValueFlags[a] {
-			i++
-			continue
-		}
-		if strings.HasPrefix(a, "-") {
-			continue
-		}
-		if a == "help" && i+1 < len(args) {
-			a = args[i+1]
-		}
-		for _, c := range root.Commands() {
-			if c.Name() == a || c.HasAlias(a) {
-				return "", false
-			}
-		}
-		return a, a != "help"
+	i := commandIndex(args)
+	if i < 0 {
+		return "", false
 	}
-	return "", false
+	a := args[i]
+	if a == "help" && i+1 < len(args) {
+		a = args[i+1]
+	}
+	for _, c := range root.Commands() {
+		if c.Name() == a || c.HasAlias(a) {
+			return "", false
+		}
+	}
+	return a, a != "help"
 }

@@ -39,6 +39,9 @@ func Run(kind string, list []specs.Hook, st specs.State) error {
 // their failures together: poststart and poststop hooks only warn, and the
 // runtime spec wants the remaining hooks run as if nothing had failed.
 func RunAll(kind string, list []specs.Hook, st specs.State) error {
+	if len(list) == 0 {
+		return nil
+	}
 	input, err := json.Marshal(st)
 	if err != nil {
 		return fmt.Errorf("%s hook: encode state: %w", kind, err)
