@@ -5,64 +5,29 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/berth-runtime/berth/internal/testutil/ccbuild"
 )
 
-var (
-	nsenterOnce sync.Once
-	nsenterBin  string
-	nsenterErr  error
-)
+// nsenter is berth-nsenter built from its source with the
+// undefined-behaviour sanitizer, so that a decoding bug aborts the test
+// instead of passing unseen; built once for all the tests that drive it.
+var nsenter = ccbuild.Sanitized("berth-nsenter", "cmd/berth-nsenter/*.c")
 
-// TestMain removes the test's build of berth-nsenter, made once for all
-// the tests that drive it.
+// TestMain removes the test's build of berth-nsenter.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if nsenterBin != "" {
-		os.RemoveAll(filepath.Dir(nsenterBin))
-	}
+	nsenter.Remove()
 	os.Exit(code)
-}
-
-// nsenterForTest builds berth-nsenter from its source with the
-// undefined-behaviour sanitizer (overflows, out-of-bounds indexes), so that
-// a decoding bug aborts the test instead of passing unseen. Not the address
-// sanitizer: it makes each run 30 times slower, and argv, the only input,
-// is not memory it watches.
-func nsenterForTest(t testing.TB) string {
-	t.Helper()
-	nsenterOnce.Do(func() {
-		_, here, _, _ := runtime.Caller(0)
-		src, _ := filepath.Glob(filepath.Join(filepath.Dir(here), "../../cmd/berth-nsenter/*.c"))
-		dir, err := os.MkdirTemp("", "berth-nsenter-test")
-		if err != nil {
-			nsenterErr = err
-			return
-		}
-		nsenterBin = filepath.Join(dir, "berth-nsenter")
-		args := append([]string{"-O1", "-g", "-Wall", "-Wextra", "-Werror", "-std=gnu11", "-fsanitize=undefined", "-fno-sanitize-recover=all", "-o", nsenterBin}, src...)
-		if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
-			nsenterErr = errors.New(string(out) + err.Error())
-		}
-	})
-	if errors.Is(nsenterErr, exec.ErrNotFound) {
-		t.Skip("gcc is not installed")
-	}
-	if nsenterErr != nil {
-		t.Fatalf("build berth-nsenter: %v", nsenterErr)
-	}
-	return nsenterBin
 }
 
 // runNsenterCheck runs berth-nsenter --check with args: it decodes them,
 // prints the plan and does nothing else.
 func runNsenterCheck(t testing.TB, args []string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(nsenterForTest(t), append([]string{"--check"}, args...)...)
+	cmd := exec.Command(nsenter.Path(t), append([]string{"--check"}, args...)...)
 	cmd.Args[0] = "berth-nsenter"
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
