@@ -19,6 +19,7 @@
  *   main.c     the order of the steps
  *   decode.c   the compact config's decoder (fuzzed: internal/initproc FuzzDecodeCompact)
  *   report.c   messages to berth, exit statuses
+ *   json.h     their JSON string escaping, shared with berth-nsenter's report.c
  *   mounts.c   the root filesystem: mounts, devices, pivot_root, masks
  *   process.c  the process: limits, identity, capabilities, seccomp, exec
  */

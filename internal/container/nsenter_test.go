@@ -5,10 +5,13 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/berth-runtime/berth/internal/testutil/ccbuild"
+	"golang.org/x/sys/unix"
 )
 
 // nsenter is berth-nsenter built from its source with the
@@ -16,10 +19,15 @@ import (
 // instead of passing unseen; built once for all the tests that drive it.
 var nsenter = ccbuild.Sanitized("berth-nsenter", "cmd/berth-nsenter/*.c")
 
-// TestMain removes the test's build of berth-nsenter.
+// reportCheck is berth-nsenter's report.c alone with its driver
+// (check/report_main.c), built as nsenter is.
+var reportCheck = ccbuild.Sanitized("report-check", "cmd/berth-nsenter/check/report_main.c", "cmd/berth-nsenter/report.c")
+
+// TestMain removes the test's builds of berth-nsenter and its driver.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	nsenter.Remove()
+	reportCheck.Remove()
 	os.Exit(code)
 }
 
@@ -106,6 +114,61 @@ func FuzzNsenterArgs(f *testing.F) {
 			t.Fatalf("%q: exit %d: %s", line, code, errOut)
 		}
 	})
+}
+
+// TestNsenterReportText: berth-nsenter's error reaches berth (takeClone,
+// which reads it) with its text as it was: UTF-8 as it is (a path with
+// non-ASCII names), quotes, backslashes and control characters escaped
+// and unescaped back, an invalid byte as U+FFFD, as the Go stage's
+// encoder would have sent it.
+func TestNsenterReportText(t *testing.T) {
+	for _, c := range []struct {
+		name, what string
+		errno      syscall.Errno
+		want       string
+	}{
+		{"utf-8 path", "join cgroup /sys/fs/cgroup/café/日本語/tasks", 0, "join cgroup /sys/fs/cgroup/café/日本語/tasks"},
+		{"escapes", "quote\" back\\slash\ttab\nnewline\x01 del\x7f", 0, "quote\" back\\slash\ttab\nnewline\x01 del\x7f"},
+		{"invalid utf-8", "byte \xff\xc3 cut", 0, "byte \ufffd\ufffd cut"},
+		{"with errno", "exec /opt/bérth/berth-init", unix.ENOENT, "exec /opt/bérth/berth-init: " + unix.ENOENT.Error()},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := runReportCheck(t, c.errno, c.what)
+			var se *StartError
+			if !errors.As(err, &se) {
+				t.Fatalf("takeClone: %v, want a StartError", err)
+			}
+			// strerror's first letter is upper-case, Go's lower-case.
+			if want := "berth-nsenter: " + c.want; se.Code != 125 || !strings.EqualFold(se.Err.Error(), want) {
+				t.Errorf("got exit status %d, %q; want 125, %q", se.Code, se.Err, want)
+			}
+		})
+	}
+}
+
+// runReportCheck runs the driver, which reports what (and errno's text)
+// as berth-nsenter's die does, and reads its report as berth does.
+func runReportCheck(t *testing.T, errno syscall.Errno, what string) error {
+	t.Helper()
+	bin := reportCheck.Path(t)
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, theirs := os.NewFile(uintptr(pair[0]), "sync"), os.NewFile(uintptr(pair[1]), "sync child")
+	defer ours.Close()
+	cmd := exec.Command(bin, "3", strconv.Itoa(int(errno)), what)
+	cmd.ExtraFiles = []*os.File{theirs}
+	cmd.Stderr = os.Stderr
+	err = cmd.Start()
+	theirs.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// takeClone reaps the driver, as it reaps berth-nsenter.
+	defer cmd.Process.Release()
+	p := &initProcess{pid: cmd.Process.Pid}
+	return p.takeClone(ours)
 }
 
 // TestIsChild: a PID the init stage reports is taken only if it names a
