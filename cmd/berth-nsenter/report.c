@@ -2,6 +2,9 @@
  * Reports to berth over the sync socket, in the init stage's own message
  * form (internal/initproc Message, JSON): an error with the exit status 125,
  * or the PID of the cloned child. berth reads them as it reads berth-init's.
+ * The text is escaped as berth-stage's (append_json, shared): UTF-8 text,
+ * such as a path, arrives as it is (internal/container
+ * TestNsenterReportText, with check/report_main.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -9,26 +12,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../berth-stage/json.h"
 #include "nsenter.h"
-
-/* append_json copies s into buf as the inside of a JSON string. */
-static size_t append_json(char *buf, size_t at, size_t size, const char *s)
-{
-	for (; *s != '\0' && at + 7 < size; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\') {
-			buf[at++] = '\\';
-			buf[at++] = (char)c;
-		} else if (c < 0x20 || c >= 0x7f) {
-			at += (size_t)snprintf(buf + at, size - at, "\\u%04x", c);
-		} else {
-			buf[at++] = (char)c;
-		}
-	}
-	buf[at] = '\0';
-	return at;
-}
 
 void report_error(int sync_fd, const char *what, int err)
 {

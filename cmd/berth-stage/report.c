@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "stage.h"
 #include "wire.h"
 
@@ -37,29 +38,6 @@ static const char *errno_text(int err, char *buf, size_t size)
 	if (buf[0] >= 'A' && buf[0] <= 'Z' && buf[1] >= 'a' && buf[1] <= 'z')
 		buf[0] = (char)(buf[0] - 'A' + 'a');
 	return buf;
-}
-
-/* append_json copies s into buf as the inside of a JSON string, as
- * berth-nsenter's does, but with bytes from 0x7f up left as they are:
- * Go's encoder (the Go stage's) keeps UTF-8 text as it is, and berth's
- * decoder reads invalid UTF-8 as U+FFFD, as the Go stage's encoder would
- * have written it. A \u00XX escape would turn UTF-8 into Latin-1. */
-static size_t append_json(char *buf, size_t at, size_t size, const char *s)
-{
-	for (; *s != '\0' && at + 7 < size; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\') {
-			buf[at++] = '\\';
-			buf[at++] = (char)c;
-		} else if (c < 0x20) {
-			at += (size_t)snprintf(buf + at, size - at, "\\u%04x", c);
-		} else {
-			buf[at++] = (char)c;
-		}
-	}
-	buf[at] = '\0';
-	return at;
 }
 
 /* send_message writes one message whole: write(2), not send, as the Go

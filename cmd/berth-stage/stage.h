@@ -19,8 +19,10 @@
  *   main.c     the order of the steps
  *   decode.c   the compact config's decoder (fuzzed: internal/initproc FuzzDecodeCompact)
  *   report.c   messages to berth, exit statuses
+ *   json.h     their JSON string escaping, shared with berth-nsenter's report.c
  *   mounts.c   the root filesystem: mounts, devices, pivot_root, masks
  *   process.c  the process: limits, identity, capabilities, seccomp, exec
+ *   proc.c     the stage's own procfs (proc_fd)
  */
 #ifndef BERTH_STAGE_H
 #define BERTH_STAGE_H
@@ -167,7 +169,11 @@ void exec_program(const struct config *c, const char *path) __attribute__((noret
 /* proc_fd is a handle of a procfs of the stage's own, made with fsopen
  * before any mount of the config (so nothing in the container can
  * replace what it names); process.c reaches /proc/thread-self through
- * it (oom_score_adj, reopening fds). main.c sets it. */
+ * it (oom_score_adj, reopening fds). main.c sets it, with
+ * open_private_proc. */
 extern int proc_fd;
+/* proc.c: open_private_proc makes that procfs (fsopen/fsmount, mounted
+ * nowhere) in the stage's PID namespace, or exits through fail. */
+int open_private_proc(void);
 
 #endif

@@ -5,64 +5,37 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"runtime"
+	"strconv"
 	"strings"
-	"sync"
+	"syscall"
 	"testing"
+
+	"github.com/berth-runtime/berth/internal/testutil/ccbuild"
+	"golang.org/x/sys/unix"
 )
 
-var (
-	nsenterOnce sync.Once
-	nsenterBin  string
-	nsenterErr  error
-)
+// nsenter is berth-nsenter built from its source with the
+// undefined-behaviour sanitizer, so that a decoding bug aborts the test
+// instead of passing unseen; built once for all the tests that drive it.
+var nsenter = ccbuild.Sanitized("berth-nsenter", "cmd/berth-nsenter/*.c")
 
-// TestMain removes the test's build of berth-nsenter, made once for all
-// the tests that drive it.
+// reportCheck is berth-nsenter's report.c alone with its driver
+// (check/report_main.c), built as nsenter is.
+var reportCheck = ccbuild.Sanitized("report-check", "cmd/berth-nsenter/check/report_main.c", "cmd/berth-nsenter/report.c")
+
+// TestMain removes the test's builds of berth-nsenter and its driver.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if nsenterBin != "" {
-		os.RemoveAll(filepath.Dir(nsenterBin))
-	}
+	nsenter.Remove()
+	reportCheck.Remove()
 	os.Exit(code)
-}
-
-// nsenterForTest builds berth-nsenter from its source with the
-// undefined-behaviour sanitizer (overflows, out-of-bounds indexes), so that
-// a decoding bug aborts the test instead of passing unseen. Not the address
-// sanitizer: it makes each run 30 times slower, and argv, the only input,
-// is not memory it watches.
-func nsenterForTest(t testing.TB) string {
-	t.Helper()
-	nsenterOnce.Do(func() {
-		_, here, _, _ := runtime.Caller(0)
-		src, _ := filepath.Glob(filepath.Join(filepath.Dir(here), "../../cmd/berth-nsenter/*.c"))
-		dir, err := os.MkdirTemp("", "berth-nsenter-test")
-		if err != nil {
-			nsenterErr = err
-			return
-		}
-		nsenterBin = filepath.Join(dir, "berth-nsenter")
-		args := append([]string{"-O1", "-g", "-Wall", "-Wextra", "-Werror", "-std=gnu11", "-fsanitize=undefined", "-fno-sanitize-recover=all", "-o", nsenterBin}, src...)
-		if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
-			nsenterErr = errors.New(string(out) + err.Error())
-		}
-	})
-	if errors.Is(nsenterErr, exec.ErrNotFound) {
-		t.Skip("gcc is not installed")
-	}
-	if nsenterErr != nil {
-		t.Fatalf("build berth-nsenter: %v", nsenterErr)
-	}
-	return nsenterBin
 }
 
 // runNsenterCheck runs berth-nsenter --check with args: it decodes them,
 // prints the plan and does nothing else.
 func runNsenterCheck(t testing.TB, args []string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(nsenterForTest(t), append([]string{"--check"}, args...)...)
+	cmd := exec.Command(nsenter.Path(t), append([]string{"--check"}, args...)...)
 	cmd.Args[0] = "berth-nsenter"
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -141,6 +114,61 @@ func FuzzNsenterArgs(f *testing.F) {
 			t.Fatalf("%q: exit %d: %s", line, code, errOut)
 		}
 	})
+}
+
+// TestNsenterReportText: berth-nsenter's error reaches berth (takeClone,
+// which reads it) with its text as it was: UTF-8 as it is (a path with
+// non-ASCII names), quotes, backslashes and control characters escaped
+// and unescaped back, an invalid byte as U+FFFD, as the Go stage's
+// encoder would have sent it.
+func TestNsenterReportText(t *testing.T) {
+	for _, c := range []struct {
+		name, what string
+		errno      syscall.Errno
+		want       string
+	}{
+		{"utf-8 path", "join cgroup /sys/fs/cgroup/café/日本語/tasks", 0, "join cgroup /sys/fs/cgroup/café/日本語/tasks"},
+		{"escapes", "quote\" back\\slash\ttab\nnewline\x01 del\x7f", 0, "quote\" back\\slash\ttab\nnewline\x01 del\x7f"},
+		{"invalid utf-8", "byte \xff\xc3 cut", 0, "byte \ufffd\ufffd cut"},
+		{"with errno", "exec /opt/bérth/berth-init", unix.ENOENT, "exec /opt/bérth/berth-init: " + unix.ENOENT.Error()},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := runReportCheck(t, c.errno, c.what)
+			var se *StartError
+			if !errors.As(err, &se) {
+				t.Fatalf("takeClone: %v, want a StartError", err)
+			}
+			// strerror's first letter is upper-case, Go's lower-case.
+			if want := "berth-nsenter: " + c.want; se.Code != 125 || !strings.EqualFold(se.Err.Error(), want) {
+				t.Errorf("got exit status %d, %q; want 125, %q", se.Code, se.Err, want)
+			}
+		})
+	}
+}
+
+// runReportCheck runs the driver, which reports what (and errno's text)
+// as berth-nsenter's die does, and reads its report as berth does.
+func runReportCheck(t *testing.T, errno syscall.Errno, what string) error {
+	t.Helper()
+	bin := reportCheck.Path(t)
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ours, theirs := os.NewFile(uintptr(pair[0]), "sync"), os.NewFile(uintptr(pair[1]), "sync child")
+	defer ours.Close()
+	cmd := exec.Command(bin, "3", strconv.Itoa(int(errno)), what)
+	cmd.ExtraFiles = []*os.File{theirs}
+	cmd.Stderr = os.Stderr
+	err = cmd.Start()
+	theirs.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// takeClone reaps the driver, as it reaps berth-nsenter.
+	defer cmd.Process.Release()
+	p := &initProcess{pid: cmd.Process.Pid}
+	return p.takeClone(ours)
 }
 
 // TestIsChild: a PID the init stage reports is taken only if it names a

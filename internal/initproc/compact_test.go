@@ -13,59 +13,26 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/berth-runtime/berth/internal/caps"
 	"github.com/berth-runtime/berth/internal/rootfs"
+	"github.com/berth-runtime/berth/internal/testutil/ccbuild"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 )
 
-var (
-	checkOnce sync.Once
-	checkBin  string
-	checkErr  error
-)
+// decodeCheck is cmd/berth-stage's decoder with its checker
+// (check/check.c), built with the undefined-behaviour sanitizer, as
+// internal/container builds berth-nsenter, once for all the tests that
+// drive it.
+var decodeCheck = ccbuild.Sanitized("decode-check", "cmd/berth-stage/check/check.c", "cmd/berth-stage/decode.c")
 
-// TestMain removes the test's build of the decoder's checker, made once
-// for all the tests that drive it.
+// TestMain removes the test's build of the decoder's checker.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if checkBin != "" {
-		os.RemoveAll(filepath.Dir(checkBin))
-	}
+	decodeCheck.Remove()
 	os.Exit(code)
-}
-
-// decodeCheckForTest builds cmd/berth-stage's decoder with its checker
-// (check/check.c), as internal/container builds berth-nsenter: with the
-// undefined-behaviour sanitizer, so that a decoding bug (an overflow, an
-// index out of bounds, an unaligned read) aborts instead of passing unseen.
-func decodeCheckForTest(t testing.TB) string {
-	t.Helper()
-	checkOnce.Do(func() {
-		_, here, _, _ := runtime.Caller(0)
-		stage := filepath.Join(filepath.Dir(here), "../../cmd/berth-stage")
-		dir, err := os.MkdirTemp("", "berth-decode-check")
-		if err != nil {
-			checkErr = err
-			return
-		}
-		checkBin = filepath.Join(dir, "decode-check")
-		args := []string{"-O1", "-g", "-Wall", "-Wextra", "-Werror", "-std=gnu11", "-fsanitize=undefined", "-fno-sanitize-recover=all",
-			"-o", checkBin, filepath.Join(stage, "check/check.c"), filepath.Join(stage, "decode.c")}
-		if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
-			checkErr = errors.New(string(out) + err.Error())
-		}
-	})
-	if errors.Is(checkErr, exec.ErrNotFound) {
-		t.Skip("gcc is not installed")
-	}
-	if checkErr != nil {
-		t.Fatalf("build the decoder's checker: %v", checkErr)
-	}
-	return checkBin
 }
 
 // runDecodeCheck feeds msg to the checker: exit 0 with the decoded config
@@ -73,7 +40,7 @@ func decodeCheckForTest(t testing.TB) string {
 // abort, a signal) fails the test.
 func runDecodeCheck(t testing.TB, msg []byte, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	cmd := exec.Command(decodeCheckForTest(t), args...)
+	cmd := exec.Command(decodeCheck.Path(t), args...)
 	var out, errb bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = bytes.NewReader(msg), &out, &errb
 	err := cmd.Run()

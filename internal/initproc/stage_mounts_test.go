@@ -32,7 +32,7 @@ func TestStageMounts(t *testing.T) {
 	busybox := staticBusybox(t)
 	driver := filepath.Join(t.TempDir(), "mounts_main")
 	build := exec.Command("gcc", "-static", "-Os", "-Wall", "-Wextra", "-Werror", "-std=gnu11", "-o", driver,
-		"../../cmd/berth-stage/check/mounts_main.c", "../../cmd/berth-stage/mounts.c")
+		"../../cmd/berth-stage/check/mounts_main.c", "../../cmd/berth-stage/mounts.c", "../../cmd/berth-stage/proc.c")
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build the driver: %v\n%s", err, out)
 	}

@@ -39,7 +39,7 @@ func buildStageProcessCheck(t *testing.T, dir string) string {
 	stage := filepath.Join(filepath.Dir(here), "../../cmd/berth-stage")
 	bin := filepath.Join(dir, "process-check")
 	args := []string{"-static", "-Os", "-Wall", "-Wextra", "-Werror", "-std=gnu11", "-o", bin,
-		filepath.Join(stage, "check/process_main.c"), filepath.Join(stage, "report.c"), filepath.Join(stage, "process.c")}
+		filepath.Join(stage, "check/process_main.c"), filepath.Join(stage, "report.c"), filepath.Join(stage, "process.c"), filepath.Join(stage, "proc.c")}
 	if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
 		t.Fatalf("build the checker: %v\n%s", err, out)
 	}

@@ -1,8 +1,8 @@
 /*
  * mounts_main: a test driver for mounts.c alone (internal/initproc's
- * stage_mounts_test builds it with ../mounts.c). It fills a Docker-like
- * config by hand, provides what report.c and main.c would (fail, sync_fd,
- * proc_fd), runs the root filesystem's steps and execs the rest of its
+ * stage_mounts_test builds it with ../mounts.c and ../proc.c). It fills a
+ * Docker-like config by hand, provides what report.c would (fail,
+ * sync_fd), runs the root filesystem's steps and execs the rest of its
  * arguments in the new root.
  *
  *   mounts_main ROOT SCENARIO PROGRAM ARGS...
@@ -31,7 +31,6 @@
 #include "../stage.h"
 
 int sync_fd = -1;
-int proc_fd = -1;
 
 void fail(int code, int err, const char *fmt, ...)
 {
@@ -45,19 +44,6 @@ void fail(int code, int err, const char *fmt, ...)
 		fprintf(stderr, ": %s", strerror(err));
 	fputc('\n', stderr);
 	exit(code);
-}
-
-static int open_private_proc(void)
-{
-	int fs = fsopen("proc", FSOPEN_CLOEXEC), mnt;
-
-	if (fs < 0 || fsconfig(fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-		fail(125, errno, "open a private procfs");
-	mnt = fsmount(fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
-	if (mnt < 0)
-		fail(125, errno, "open a private procfs: fsmount");
-	close(fs);
-	return mnt;
 }
 
 #define NOSUID_NODEV_NOEXEC (MS_NOSUID | MS_NODEV | MS_NOEXEC)

@@ -1,5 +1,5 @@
 /*
- * process_check: report.c and process.c alone, for internal/initproc's
+ * process_check: report.c, process.c and proc.c alone, for internal/initproc's
  * tests (stage_process_test.go), with a config filled in by hand instead
  * of decoded, and mounts.c replaced by a stub (open_dev_null). Not part
  * of berth-stage: the Makefile builds the .c files of cmd/berth-stage
@@ -26,19 +26,15 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <signal.h>
 #include <unistd.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
-#include <linux/mount.h>
 #include <linux/seccomp.h>
 #include <linux/unistd.h>
 
 #include "../stage.h"
-
-int proc_fd = -1;
 
 /* The stub of mounts.c's: the host's /dev/null, checked as there. */
 int open_dev_null(int flags)
@@ -53,23 +49,6 @@ int open_dev_null(int flags)
 	if (!S_ISCHR(st.st_mode) || st.st_rdev != makedev(1, 3))
 		fail(125, 0, "/dev/null is not the null device");
 	return fd;
-}
-
-/* As main.c's. */
-static int open_private_proc(void)
-{
-	int fs, mnt;
-
-	fs = (int)syscall(SYS_fsopen, "proc", FSOPEN_CLOEXEC);
-	if (fs < 0)
-		fail(125, errno, "open a private procfs: fsopen");
-	if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-		fail(125, errno, "open a private procfs: create");
-	mnt = (int)syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC);
-	if (mnt < 0)
-		fail(125, errno, "open a private procfs: fsmount");
-	close(fs);
-	return mnt;
 }
 
 #define BIT(c) ((uint64_t)1 << (c))
