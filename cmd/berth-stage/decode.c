@@ -61,6 +61,7 @@ static const struct rule rules[NTAGS] = {
 	[T_NEW_KEYRING] = FLAG,
 	[T_HOSTNAME] = STR,
 	[T_DOMAINNAME] = STR,
+	[T_SYSCTL] = PREFIXED(4, 1),
 
 	[T_ROOT] = STR,
 	[T_READONLY_ROOT] = FLAG,
@@ -213,6 +214,8 @@ static int scan(const unsigned char *buf, size_t len, struct counts *n, const ch
 		}
 		if (ru->str >= 0)
 			n->strbytes += r.len - (uint32_t)ru->str + 1;
+		if (r.tag == T_SYSCTL)
+			n->strbytes++; /* the key's and the value's NULs */
 		if (r.tag == T_GIDS)
 			n->gids_bytes = r.len;
 		if (r.tag == T_SECCOMP)
@@ -251,6 +254,7 @@ static size_t arrays_size(const struct counts *n)
 	const uint32_t *k = n->n;
 
 	return ALIGN(k[T_MOUNT] * sizeof(struct mount)) + ALIGN(k[T_DEVICE] * sizeof(struct device)) +
+	       ALIGN(k[T_SYSCTL] * sizeof(struct sysctl)) +
 	       ALIGN(k[T_RLIMIT] * sizeof(struct rlimit_entry)) + ALIGN((k[T_ARG] + 1) * sizeof(char *)) +
 	       ALIGN((k[T_ENV] + 1) * sizeof(char *)) + ALIGN(k[T_CGROUP_TASK] * sizeof(char *)) +
 	       ALIGN(k[T_CGROUP_HIERARCHY] * sizeof(char *)) + ALIGN(k[T_MASKED] * sizeof(char *)) +
@@ -277,6 +281,7 @@ static void take_arrays(struct arena *a, const struct counts *n, struct config *
 
 	c->mounts = take(a, k[T_MOUNT] * sizeof(struct mount));
 	c->devices = take(a, k[T_DEVICE] * sizeof(struct device));
+	c->sysctls = take(a, k[T_SYSCTL] * sizeof(struct sysctl));
 	c->rlimits = take(a, k[T_RLIMIT] * sizeof(struct rlimit_entry));
 	c->argv = take(a, (k[T_ARG] + 1) * sizeof(char *));
 	c->envp = take(a, (k[T_ENV] + 1) * sizeof(char *));
@@ -305,16 +310,36 @@ static uint64_t get64(const unsigned char *p)
 	return v;
 }
 
-/* string copies the record's string, from byte from on, to the arena. */
-static char *string(struct arena *a, const struct record *r, uint32_t from)
+/* copy_string copies n bytes at p to the arena, as a string. */
+static char *copy_string(struct arena *a, const unsigned char *p, size_t n)
 {
 	char *s = a->strings;
-	size_t n = r->len - from;
 
-	memcpy(s, r->p + from, n);
+	memcpy(s, p, n);
 	s[n] = '\0';
 	a->strings += n + 1;
 	return s;
+}
+
+/* string copies the record's string, from byte from on, to the arena. */
+static char *string(struct arena *a, const struct record *r, uint32_t from)
+{
+	return copy_string(a, r->p + from, r->len - from);
+}
+
+/* fill_sysctl splits a SYSCTL record's string at the key's length. */
+static int fill_sysctl(struct arena *a, const struct record *r, struct config *c, const char **why)
+{
+	struct sysctl *s = &c->sysctls[c->nsysctls++];
+	uint32_t n = get32(r->p);
+
+	if (n == 0 || n > r->len - 4) {
+		*why = "a sysctl whose key length does not fit";
+		return -1;
+	}
+	s->key = copy_string(a, r->p + 4, n);
+	s->value = copy_string(a, r->p + 4 + n, r->len - 4 - n);
+	return 0;
 }
 
 /* get_int reads a descriptor number or count, an int here. */
@@ -416,6 +441,8 @@ static int fill_stage(struct arena *a, const struct record *r, struct config *c,
 	case T_DOMAINNAME:
 		c->domainname = string(a, r, 0);
 		return 0;
+	case T_SYSCTL:
+		return fill_sysctl(a, r, c, why);
 	}
 	return 0;
 }
@@ -672,6 +699,13 @@ static void print_stage(const struct config *c)
 	printf("new_cgroupns %d\nnew_netns %d\nnew_keyring %d\n", c->new_cgroupns, c->new_netns, c->new_keyring);
 	print_field("hostname", c->hostname);
 	print_field("domainname", c->domainname);
+	for (int i = 0; i < c->nsysctls; i++) {
+		fputs("sysctl ", stdout);
+		print_string(c->sysctls[i].key);
+		putchar(' ');
+		print_string(c->sysctls[i].value);
+		putchar('\n');
+	}
 }
 
 static void print_rootfs(const struct config *c)

@@ -53,6 +53,7 @@ int main(int argc, char **argv)
 	prepare_rootfs(&c);
 	start = open_start_signal(&c);
 	enter_rootfs(&c);
+	write_sysctls(&c);
 	finish_rootfs(&c);
 	/* The program is found before "created" is reported, so that create
 	 * fails, as engines expect, when it does not exist. */

@@ -25,9 +25,11 @@
 #include <linux/close_range.h>
 #include <linux/filter.h>
 #include <linux/keyctl.h>
+#include <linux/openat2.h>
 #include <linux/seccomp.h>
 
 #include "stage.h"
+#include "wire.h"
 
 /* Integers passed to prctl and syscall, which read longs, are cast to
  * one: an int's upper half in the register is undefined. */
@@ -110,6 +112,63 @@ void setup_namespaces(const struct config *c)
 		fail(125, errno, "join session keyring");
 	if (c->new_netns)
 		loopback_up();
+}
+
+/* sysctl_path makes key's file under /proc in buf, as internal/procfs's
+ * SysctlPath: "net.ipv4.ip_forward" is "sys/net/ipv4/ip_forward". A key
+ * with an empty, "." or ".." part is refused: it would leave /proc/sys.
+ * Returns 0, or -1 for such a key or one too long. */
+static int sysctl_path(const char *key, char *buf, size_t size)
+{
+	size_t n = strlen(key);
+	const char *part;
+
+	if (n + sizeof("sys/") > size)
+		return -1;
+	memcpy(buf, "sys/", 4);
+	for (size_t i = 0; i <= n; i++)
+		buf[4 + i] = key[i] == '.' ? '/' : key[i];
+	part = buf + 4;
+	for (;;) {
+		const char *end = strchrnul(part, '/');
+		size_t len = (size_t)(end - part);
+
+		if (len == 0 || (len == 1 && part[0] == '.') || (len == 2 && part[0] == '.' && part[1] == '.'))
+			return -1;
+		if (*end == '\0')
+			return 0;
+		part = end + 1;
+	}
+}
+
+/* write_sysctls writes each sysctl through the stage's own procfs, which
+ * nothing in the container can cover (the Go stage's WriteSysctls): after
+ * pivot_root, the container's /proc is whatever its mounts put there.
+ * Their /proc/sys/net is the new network namespace's, as this process is
+ * in it. The file is opened beneath /proc/sys, no symlink followed. */
+void write_sysctls(const struct config *c)
+{
+	for (int i = 0; i < c->nsysctls; i++) {
+		const struct sysctl *s = &c->sysctls[i];
+		struct open_how how = {
+			.flags = O_WRONLY | O_TRUNC | O_CLOEXEC,
+			.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV,
+		};
+		char path[WIRE_MAX_PATH + sizeof("sys/")];
+		size_t len = strlen(s->value);
+		ssize_t n;
+		int fd;
+
+		if (sysctl_path(s->key, path, sizeof(path)) < 0)
+			fail(125, 0, "sysctl %s: not a valid sysctl name", s->key);
+		fd = (int)syscall(SYS_openat2, proc_fd, path, &how, sizeof(how));
+		if (fd < 0)
+			fail(125, errno, "sysctl %s: open /proc/%s", s->key, path);
+		n = write(fd, s->value, len);
+		if (n < 0 || (size_t)n != len)
+			fail(125, n < 0 ? errno : EIO, "sysctl %s: write /proc/%s", s->key, path);
+		close(fd);
+	}
 }
 
 /* ---- Finding the program ---- */

@@ -58,6 +58,11 @@ struct device {
 	uint32_t major, minor, uid, gid;
 };
 
+struct sysctl {
+	const char *key;   /* as in the config: net.ipv4.ip_forward */
+	const char *value;
+};
+
 struct rlimit_entry {
 	uint32_t resource;
 	uint64_t soft, hard;
@@ -79,6 +84,8 @@ struct config {
 	int new_keyring;           /* join a new session keyring */
 	const char *hostname;      /* NULL when not set */
 	const char *domainname;    /* NULL when not set */
+	struct sysctl *sysctls;    /* written after pivot_root, in this order */
+	int nsysctls;
 
 	/* The root filesystem. */
 	const char *root;            /* host path of the rootfs */
@@ -153,6 +160,7 @@ int open_dev_null(int flags);
 
 /* process.c */
 void setup_namespaces(const struct config *c);     /* cgroupns, hostname, domain, keyring, lo up */
+void write_sysctls(const struct config *c);        /* through proc_fd, after pivot_root */
 /* lookup_program finds argv[0] in the container (PATH of envp), exits
  * through fail(127/126) when it cannot. Returns a malloc'd path. */
 char *lookup_program(const struct config *c);

@@ -38,6 +38,7 @@ enum wire_tag {
 	T_NEW_KEYRING = 7,      /* flag */
 	T_HOSTNAME = 8,         /* str */
 	T_DOMAINNAME = 9,       /* str */
+	T_SYSCTL = 10,          /* u32 n, the key's n bytes (n >= 1), the value's bytes (together a str); rep */
 
 	/* the root filesystem */
 	T_ROOT = 20,            /* str, required */

@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"slices"
 	"strings"
 
+	"github.com/berth-runtime/berth/internal/procfs"
 	"github.com/berth-runtime/berth/internal/rootfs"
 	"golang.org/x/sys/unix"
 )
@@ -50,6 +52,7 @@ const (
 	tNewKeyring      = 7
 	tHostname        = 8
 	tDomainname      = 9
+	tSysctl          = 10
 	tRoot            = 20
 	tReadonlyRoot    = 21
 	tPropagation     = 22
@@ -118,7 +121,7 @@ func EncodeCompact(cfg *Config) ([]byte, error) {
 			return nil, notCompact("too many image layers (%d) for one overlay mount", len(o.Lower))
 		}
 	}
-	w := &wire{sizing: true, overlayData: overlayData}
+	w := &wire{sizing: true, overlayData: overlayData, sysctlKeys: sortedKeys(cfg.Sysctl)}
 	w.config(cfg)
 	if w.err != nil {
 		return nil, w.err
@@ -150,8 +153,6 @@ func checkCompact(cfg *Config) error {
 		return notCompact("no mount namespace")
 	case p.Terminal:
 		return notCompact("a terminal")
-	case len(cfg.Sysctl) > 0:
-		return notCompact("sysctls")
 	case r.Overlay != nil && (r.Overlay.IDMap != nil || r.Overlay.Shifted || r.Overlay.TreeFD != 0):
 		return notCompact("an idmapped or shifted overlay")
 	case len(r.CgroupTreeFDs) > 0:
@@ -178,10 +179,19 @@ func checkCompact(cfg *Config) error {
 		{"cgroup tasks files", len(cfg.CgroupTasks)}, {"mounts", len(r.Mounts)}, {"devices", len(r.Devices)},
 		{"cgroup hierarchies", len(r.CgroupHierarchies)}, {"masked paths", len(r.MaskedPaths)},
 		{"read-only paths", len(r.ReadonlyPaths)}, {"arguments", len(p.Args)}, {"environment entries", len(p.Env)},
-		{"additional groups", len(p.AdditionalGids)}, {"rlimits", len(p.Rlimits)}, {"/dev/null descriptors", len(p.DevNull)},
+		{"sysctls", len(cfg.Sysctl)}, {"additional groups", len(p.AdditionalGids)}, {"rlimits", len(p.Rlimits)}, {"/dev/null descriptors", len(p.DevNull)},
 	} {
 		if l.n > wireMaxList {
 			return notCompact("%d %s, above %d", l.n, l.what, wireMaxList)
+		}
+	}
+	for k, v := range cfg.Sysctl {
+		// A bad name is berth-init's to report, in its words.
+		if !procfs.ValidSysctl(k) {
+			return notCompact("sysctl %q", k)
+		}
+		if len(k)+len(v) > wireMaxPath {
+			return notCompact("sysctl %s of %d bytes, above %d", k, len(k)+len(v), wireMaxPath)
 		}
 	}
 	for _, m := range r.Mounts {
@@ -239,7 +249,21 @@ type wire struct {
 	n           int
 	b           []byte
 	err         error
-	overlayData string // Overlay.Data(), made once
+	overlayData string   // Overlay.Data(), made once
+	sysctlKeys  []string // the sysctls' names, sorted once
+}
+
+// sortedKeys is m's keys in order, in one allocation (none for none).
+func sortedKeys(m map[string]string) []string {
+	if len(m) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 func (w *wire) u32(v uint32) {
@@ -341,6 +365,18 @@ func (w *wire) stage(cfg *Config) {
 	w.flag(tNewKeyring, cfg.NewKeyring)
 	w.optStr(tHostname, "the hostname", cfg.Hostname)
 	w.optStr(tDomainname, "the domain name", cfg.Domain)
+	w.sysctls(cfg.Sysctl)
+}
+
+// sysctls writes one record per sysctl, sorted by name as berth-init
+// writes them: the key's length, the key, the value.
+func (w *wire) sysctls(m map[string]string) {
+	for _, k := range w.sysctlKeys {
+		w.header(tSysctl, 4+len(k)+len(m[k]))
+		w.u32(uint32(len(k)))
+		w.bytes("a sysctl name", k, wireMaxPath)
+		w.bytes("a sysctl value", m[k], wireMaxPath)
+	}
 }
 
 func (w *wire) rootfs(r *rootfs.Config) {

@@ -5,12 +5,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -84,6 +86,9 @@ func compactText(cfg *Config) string {
 	}
 	line("new_cgroupns %d\nnew_netns %d\nnew_keyring %d", cBool(cfg.NewCgroupNS), cBool(cfg.NewNetNS), cBool(cfg.NewKeyring))
 	line("hostname %s\ndomainname %s", cOptQuote(cfg.Hostname), cOptQuote(cfg.Domain))
+	for _, k := range slices.Sorted(maps.Keys(cfg.Sysctl)) {
+		line("sysctl %s %s", cQuote(k), cQuote(cfg.Sysctl[k]))
+	}
 
 	line("root %s\nreadonly_root %d\npropagation 0x%x\nroot_propagation 0x%x", cQuote(r.Root), cBool(r.Readonly), uint64(r.Propagation), uint64(r.RootPropagation))
 	if o := r.Overlay; o != nil {
@@ -278,6 +283,7 @@ func runConfig(t testing.TB) *Config {
 			ReadonlyPaths: []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"},
 		},
 		Hostname:      "4f2a9c0d1e2b",
+		Sysctl:        map[string]string{"net.ipv4.ip_unprivileged_port_start": "0", "net.ipv4.ping_group_range": "0 2147483647", "kernel.shm_rmid_forced": "1"},
 		NewNetNS:      true,
 		DieWithParent: true,
 		PidsLimit:     &DeferredLimit{FD: 7, Value: "max"},
@@ -370,13 +376,13 @@ func TestCompactRoundTrip(t *testing.T) {
 
 // TestCompactOneAllocation: the encoding is one slice of the exact size,
 // and the only other allocations are the overlay's data (strings.Join and
-// the concatenation): EncodeCompact runs on every container start.
+// the concatenation) and the sysctls' sorted names: EncodeCompact runs on every container start.
 func TestCompactOneAllocation(t *testing.T) {
 	for name, c := range map[string]struct {
 		cfg    *Config
 		allocs float64
 	}{
-		"run":    {runConfig(t), 3},
+		"run":    {runConfig(t), 4},
 		"oci v1": {v1Config(t), 1},
 	} {
 		msg, err := EncodeCompact(c.cfg)
@@ -450,7 +456,9 @@ func TestCompactRefused(t *testing.T) {
 		{"no pivot_root", func(c *Config) { c.NoPivot = true }},
 		{"no mount namespace", func(c *Config) { c.Rootfs.SharedMounts = true }},
 		{"a terminal", func(c *Config) { c.Process.Terminal = true }},
-		{"sysctls", func(c *Config) { c.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"} }},
+		{`sysctl "net..ip_forward"`, func(c *Config) { c.Sysctl = map[string]string{"net..ip_forward": "1"} }},
+		{`sysctl "net.ipv4."`, func(c *Config) { c.Sysctl = map[string]string{"net.ipv4.": "1"} }},
+		{"sysctl net.x of 4097 bytes", func(c *Config) { c.Sysctl = map[string]string{"net.x": strings.Repeat("1", wireMaxPath-4)} }},
 		{"idmapped or shifted overlay", func(c *Config) { c.Rootfs.Overlay.IDMap = &rootfs.IDMap{} }},
 		{"idmapped or shifted overlay", func(c *Config) { c.Rootfs.Overlay.Shifted = true }},
 		{"idmapped or shifted overlay", func(c *Config) { c.Rootfs.Overlay.TreeFD = 9 }},
@@ -570,7 +578,10 @@ func TestDecodeCompactMalformed(t *testing.T) {
 		{"huge length", "longer than the message", withRequired(recLen(tEnv, math.MaxUint32, []byte("x")))},
 		{"huge gids", "longer than the message", withRequired(recLen(tGids, math.MaxUint32-7, nil))},
 		{"unknown tag 0", "unknown tag", withRequired(rec(0))},
-		{"unknown tag 10", "unknown tag", withRequired(rec(10))},
+		{"unknown tag 11", "unknown tag", withRequired(rec(11))},
+		{"sysctl key length 0", "key length does not fit", withRequired(rec(tSysctl, 0, "v"))},
+		{"sysctl key longer than the record", "key length does not fit", withRequired(rec(tSysctl, 3, "ab"))},
+		{"short sysctl", "does not fit", withRequired(rec(tSysctl, "ab"))},
 		{"unknown tag 64", "unknown tag", withRequired(rec(64))},
 		{"unknown tag max", "unknown tag", withRequired(rec(math.MaxUint32))},
 		{"flag with payload", "does not fit", withRequired(rec(tNoNewPrivs, 1))},
@@ -709,7 +720,7 @@ func TestCompactConstantsMatchC(t *testing.T) {
 		"MAX_PROPAGATION": maxPropagation, "MOUNT_FS": mountFS, "MOUNT_BIND": mountBind, "MOUNT_CGROUP": mountCgroup,
 		"T_DIE_WITH_PARENT": tDieWithParent, "T_EXEC_FIFO_FD": tExecFifoFD, "T_PIDS_LIMIT": tPidsLimit,
 		"T_CGROUP_TASK": tCgroupTask, "T_NEW_CGROUPNS": tNewCgroupNS, "T_NEW_NETNS": tNewNetNS,
-		"T_NEW_KEYRING": tNewKeyring, "T_HOSTNAME": tHostname, "T_DOMAINNAME": tDomainname, "T_ROOT": tRoot,
+		"T_NEW_KEYRING": tNewKeyring, "T_HOSTNAME": tHostname, "T_DOMAINNAME": tDomainname, "T_SYSCTL": tSysctl, "T_ROOT": tRoot,
 		"T_READONLY_ROOT": tReadonlyRoot, "T_PROPAGATION": tPropagation, "T_ROOT_PROPAGATION": tRootPropagation,
 		"T_OVERLAY_DIR": tOverlayDir, "T_OVERLAY_DATA": tOverlayData, "T_MOUNT": tMount, "T_M_SOURCE": tMSource,
 		"T_M_DEST": tMDest, "T_M_TYPE": tMType, "T_M_DATA": tMData, "T_M_FLAGS": tMFlags,

@@ -226,7 +226,8 @@ func testStageProcessRun(t *testing.T, bin string, noNewPrivs bool) {
 		"0027", // umask
 		dir,    // cwd
 		"stagetest", "stage.example",
-		"500", // oom_score_adj
+		"500",       // oom_score_adj
+		"77", "100", // the sysctls, in the new network namespace
 	}
 	if len(got) < len(want) {
 		t.Fatalf("output:\n%s\nstderr:\n%s", out.String(), errb.String())

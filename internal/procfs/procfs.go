@@ -154,13 +154,27 @@ func WriteSysctls(sysctls map[string]string) error {
 // is "sys/net/ipv4/ip_forward". A name with an empty, "." or ".."
 // component is refused: it would leave /proc/sys.
 func SysctlPath(name string) (string, error) {
-	rel := strings.ReplaceAll(name, ".", "/")
-	for _, part := range strings.Split(rel, "/") {
-		if part == "" || part == "." || part == ".." {
-			return "", fmt.Errorf("%w: %q", ErrBadSysctl, name)
-		}
+	if !ValidSysctl(name) {
+		return "", fmt.Errorf("%w: %q", ErrBadSysctl, name)
 	}
-	return "sys/" + rel, nil
+	return "sys/" + strings.ReplaceAll(name, ".", "/"), nil
+}
+
+// ValidSysctl reports whether SysctlPath takes name: no part of it,
+// between dots or slashes, is empty, "." or "..". It allocates nothing
+// (the compact config checks each sysctl on every start).
+func ValidSysctl(name string) bool {
+	start := 0
+	for i := 0; i <= len(name); i++ {
+		if i < len(name) && name[i] != '.' && name[i] != '/' {
+			continue
+		}
+		if part := name[start:i]; part == "" || part == "." || part == ".." {
+			return false
+		}
+		start = i + 1
+	}
+	return true
 }
 
 // writeReopened opens the O_PATH handle f for writing through the verified

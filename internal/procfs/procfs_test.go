@@ -27,6 +27,9 @@ func TestSysctlPath(t *testing.T) {
 			t.Errorf("SysctlPath(%q): %v, want ErrBadSysctl", name, err)
 		}
 	}
+	if n := testing.AllocsPerRun(10, func() { ValidSysctl("net.ipv4.ip_unprivileged_port_start") }); n != 0 {
+		t.Errorf("ValidSysctl: %v allocations, want none", n)
+	}
 }
 
 func needRoot(t *testing.T) {

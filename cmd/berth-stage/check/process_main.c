@@ -6,8 +6,8 @@
  * only, not of this directory.
  *
  *   process_check SYNCFD run DIR [privs]   the steps of main.c after
- *                                  the mounts, with the identity, limits
- *                                  and filter below (run it in new PID,
+ *                                  the mounts, with the sysctls, identity,
+ *                                  limits and filter below (run it in new PID,
  *                                  UTS and network namespaces); privs:
  *                                  without no_new_privs
  *   process_check SYNCFD lookup NAME [PATH]   lookup_program, then print
@@ -70,7 +70,8 @@ static void run(const char *dir, int no_new_privs)
 {
 	static char *argv[] = {"/bin/busybox", "sh", "-c",
 		"id -u; id -g; id -G; grep -e Cap -e NoNewPrivs /proc/self/status; ulimit -n; ulimit -Hn; umask; pwd; hostname; "
-		"cat /proc/sys/kernel/domainname; cat /proc/self/oom_score_adj; cat /proc/self/cgroup; "
+		"cat /proc/sys/kernel/domainname; cat /proc/self/oom_score_adj; "
+		"cat /proc/sys/net/ipv4/ip_default_ttl /proc/sys/net/ipv4/ip_unprivileged_port_start; cat /proc/self/cgroup; "
 		"ip link show lo; readlink /proc/$$/fd/0; readlink /proc/$$/fd/3; "
 		"test -e /proc/$$/fd/4 && echo sync-leaked; test -e /proc/$$/fd/5 && echo fifo-leaked; "
 		"grep -c _ses.berth /proc/keys; echo pid $$; mkdir x; echo done", NULL};
@@ -78,6 +79,8 @@ static void run(const char *dir, int no_new_privs)
 	static uint32_t gids[] = {10, 20, 1000};
 	static struct rlimit_entry rlimits[] = {{7 /* RLIMIT_NOFILE */, 1234, 2048}};
 	static int devnull[] = {0};
+	/* Of the new network namespace only: the run is in one. */
+	static struct sysctl sysctls[] = {{"net.ipv4.ip_default_ttl", "77"}, {"net/ipv4/ip_unprivileged_port_start", "100"}};
 	uint64_t keep = BIT(CAP_CHOWN) | BIT(CAP_KILL) | BIT(CAP_NET_BIND_SERVICE);
 	struct config c;
 	char *path;
@@ -92,6 +95,8 @@ static void run(const char *dir, int no_new_privs)
 	c.new_keyring = 1;
 	c.hostname = "stagetest";
 	c.domainname = "stage.example";
+	c.sysctls = sysctls;
+	c.nsysctls = 2;
 	c.argv = argv;
 	c.argc = 3;
 	c.envp = envp;
@@ -129,6 +134,7 @@ static void run(const char *dir, int no_new_privs)
 	umask(0);
 	proc_fd = open_private_proc();
 	setup_namespaces(&c);
+	write_sysctls(&c);
 	start = open_start_signal(&c);
 	path = lookup_program(&c);
 	set_pids_limit(&c);
