@@ -1,0 +1,52 @@
+// Command firstuse measures the first decode and encode of an OCI config
+// in a fresh process, with encoding/json or specjson:
+//
+//	go build -o /tmp/firstuse ./internal/specjson/testdata/firstuse
+//	for i in $(seq 20); do /tmp/firstuse std config.json; done
+//
+// It prints the two durations in microseconds.
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-runtime/berth/internal/specjson"
+)
+
+func main() {
+	if len(os.Args) != 3 {
+		fmt.Fprintln(os.Stderr, "usage: firstuse std|specjson CONFIG")
+		os.Exit(2)
+	}
+	b, err := os.ReadFile(os.Args[2])
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	var s specs.Spec
+	t0 := time.Now()
+	if os.Args[1] == "std" {
+		err = json.Unmarshal(b, &s)
+	} else if !specjson.Unmarshal(b, &s) {
+		err = fmt.Errorf("fell back")
+	}
+	t1 := time.Now()
+	if err == nil {
+		if os.Args[1] == "std" {
+			_, err = json.Marshal(&s)
+		} else {
+			_, err = specjson.Marshal(&s)
+		}
+	}
+	t2 := time.Now()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	fmt.Println(t1.Sub(t0).Microseconds(), t2.Sub(t1).Microseconds())
+}

@@ -1,0 +1,196 @@
+// Package specjson decodes and encodes the OCI runtime spec types
+// (specs.Spec, specs.Process) with the results encoding/json gives, but
+// without its first-use cost: encoding/json builds a decoder and an
+// encoder for every type of specs.Spec's tree (some seventy structs) by
+// reflection the first time it meets them, 2 to 3 ms in each berth-oci
+// process, while the tables here are a few fields each, built lazily per
+// struct type. Anything outside the common ground (floats, []byte,
+// custom (un)marshalers, embedded fields, tag options other than
+// omitempty, case-folded or duplicate keys) goes back to encoding/json,
+// so that a result is always the one encoding/json gives.
+package specjson
+
+import (
+	"encoding"
+	"encoding/json"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"unicode"
+	"unicode/utf8"
+)
+
+// typeInfo is what the codec needs to know of one type.
+type typeInfo struct {
+	// customDecode: the type, or its pointer, implements json.Unmarshaler
+	// or encoding.TextUnmarshaler, or it is json.Number.
+	customDecode bool
+	// customEncode: likewise for json.Marshaler or encoding.TextMarshaler.
+	customEncode bool
+	// plainStruct: a struct whose fields this package handles itself (no
+	// embedded fields, no options but omitempty, distinct simple names).
+	plainStruct bool
+	fields      []field
+	// plainMapKey: a map whose keys are of string kind and are not text
+	// (un)marshalers.
+	plainMapKey bool
+}
+
+// field is a struct field as encoding/json sees it.
+type field struct {
+	name      string
+	folded    string // name as encoding/json folds it for matching
+	index     []int  // by reflect.Value.FieldByIndex (embedded structs)
+	omitEmpty bool
+	encName   string // `"name":`
+}
+
+// maxFields keeps the set of keys seen in one object a bitmask.
+const maxFields = 64
+
+var (
+	infoCache sync.Map // reflect.Type → *typeInfo
+
+	unmarshalerType     = reflect.TypeFor[json.Unmarshaler]()
+	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
+	marshalerType       = reflect.TypeFor[json.Marshaler]()
+	textMarshalerType   = reflect.TypeFor[encoding.TextMarshaler]()
+	numberType          = reflect.TypeFor[json.Number]()
+)
+
+func infoOf(t reflect.Type) *typeInfo {
+	if ti, ok := infoCache.Load(t); ok {
+		return ti.(*typeInfo)
+	}
+	ti, _ := infoCache.LoadOrStore(t, buildInfo(t))
+	return ti.(*typeInfo)
+}
+
+func implements(t reflect.Type, ifaces ...reflect.Type) bool {
+	for _, i := range ifaces {
+		if t.Implements(i) || (t.Kind() != reflect.Pointer && reflect.PointerTo(t).Implements(i)) {
+			return true
+		}
+	}
+	return false
+}
+
+func buildInfo(t reflect.Type) *typeInfo {
+	ti := &typeInfo{
+		customDecode: t == numberType || implements(t, unmarshalerType, textUnmarshalerType),
+		customEncode: t == numberType || implements(t, marshalerType, textMarshalerType),
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		ti.fields, ti.plainStruct = structFields(t)
+	case reflect.Map:
+		k := t.Key()
+		ti.plainMapKey = k.Kind() == reflect.String &&
+			!implements(k, textUnmarshalerType, textMarshalerType, unmarshalerType, marshalerType)
+	}
+	return ti
+}
+
+// structFields lists t's fields as encoding/json names them, or reports
+// false when t has something this package leaves to encoding/json.
+// Untagged embedded structs (not pointers) are flattened in declaration
+// order, as encoding/json orders them; any name given twice, at any
+// depth, is left to encoding/json and its rules of dominance.
+func structFields(t reflect.Type) ([]field, bool) {
+	var fields []field
+	if !appendFields(&fields, t, nil) || len(fields) > maxFields {
+		return nil, false
+	}
+	seen := map[string]bool{}
+	for _, f := range fields {
+		if seen[f.name] {
+			return nil, false
+		}
+		seen[f.name] = true
+	}
+	return fields, true
+}
+
+func appendFields(fields *[]field, t reflect.Type, parent []int) bool {
+	for i := 0; i < t.NumField(); i++ {
+		sf := t.Field(i)
+		index := append(slices.Clip(parent), i)
+		tag := sf.Tag.Get("json")
+		if sf.Anonymous {
+			if sf.Type.Kind() != reflect.Struct || tag != "" || len(index) > 8 {
+				return false
+			}
+			if !appendFields(fields, sf.Type, index) {
+				return false
+			}
+			continue
+		}
+		if !sf.IsExported() || tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "" {
+			name = sf.Name
+		}
+		if !simpleName(name) {
+			return false
+		}
+		f := field{name: name, index: index, folded: string(foldName([]byte(name))), encName: `"` + name + `":`}
+		for _, opt := range strings.Split(opts, ",") {
+			switch opt {
+			case "omitempty":
+				f.omitEmpty = true
+			case "string", "omitzero":
+				return false
+			}
+		}
+		*fields = append(*fields, f)
+	}
+	return true
+}
+
+// simpleName: a name that is a valid tag name for encoding/json and needs
+// no escaping in JSON.
+func simpleName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// foldName is encoding/json's (fold.go): ASCII letters upper-cased, other
+// runes to the smallest of their fold set.
+func foldName(in []byte) []byte {
+	out := make([]byte, 0, len(in))
+	for i := 0; i < len(in); {
+		if c := in[i]; c < utf8.RuneSelf {
+			if 'a' <= c && c <= 'z' {
+				c -= 'a' - 'A'
+			}
+			out = append(out, c)
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRune(in[i:])
+		out = utf8.AppendRune(out, foldRune(r))
+		i += n
+	}
+	return out
+}
+
+func foldRune(r rune) rune {
+	for {
+		r2 := unicode.SimpleFold(r)
+		if r2 <= r {
+			return r2
+		}
+		r = r2
+	}
+}
