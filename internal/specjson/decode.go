@@ -216,7 +216,7 @@ func fieldIndex(fields []field, key string) int {
 func foldMatches(fields []field, key string) bool {
 	folded := string(foldName([]byte(key)))
 	for i := range fields {
-		if fields[i].folded == folded {
+		if string(foldName([]byte(fields[i].name))) == folded {
 			return true
 		}
 	}

@@ -40,8 +40,7 @@ type typeInfo struct {
 // field is a struct field as encoding/json sees it.
 type field struct {
 	name      string
-	folded    string // name as encoding/json folds it for matching
-	index     []int  // by reflect.Value.FieldByIndex (embedded structs)
+	index     []int // by reflect.Value.FieldByIndex (embedded structs)
 	omitEmpty bool
 	encName   string // `"name":`
 }
@@ -50,7 +49,8 @@ type field struct {
 const maxFields = 64
 
 var (
-	infoCache sync.Map // reflect.Type → *typeInfo
+	infoMu    sync.RWMutex
+	infoCache = map[reflect.Type]*typeInfo{}
 
 	unmarshalerType     = reflect.TypeFor[json.Unmarshaler]()
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
@@ -60,11 +60,36 @@ var (
 )
 
 func infoOf(t reflect.Type) *typeInfo {
-	if ti, ok := infoCache.Load(t); ok {
-		return ti.(*typeInfo)
+	infoMu.RLock()
+	ti, ok := infoCache[t]
+	infoMu.RUnlock()
+	if ok {
+		return ti
 	}
-	ti, _ := infoCache.LoadOrStore(t, buildInfo(t))
-	return ti.(*typeInfo)
+	// Built outside the lock: two goroutines may both build one, and
+	// either result is right.
+	ti = buildInfo(t)
+	infoMu.Lock()
+	infoCache[t] = ti
+	infoMu.Unlock()
+	return ti
+}
+
+// hasMethods reports whether t or *t has any method: most types of the
+// spec have none, and asking that is cheaper than Implements.
+func hasMethods(t reflect.Type) bool {
+	if t.NumMethod() > 0 {
+		return true
+	}
+	switch {
+	case t.Kind() == reflect.Pointer || t.Kind() == reflect.Interface:
+		return false
+	case t.Name() == "" && t.Kind() != reflect.Struct:
+		// Methods are declared on named types (or promoted into
+		// structs).
+		return false
+	}
+	return reflect.PointerTo(t).NumMethod() > 0
 }
 
 func implements(t reflect.Type, ifaces ...reflect.Type) bool {
@@ -77,9 +102,10 @@ func implements(t reflect.Type, ifaces ...reflect.Type) bool {
 }
 
 func buildInfo(t reflect.Type) *typeInfo {
-	ti := &typeInfo{
-		customDecode: t == numberType || implements(t, unmarshalerType, textUnmarshalerType),
-		customEncode: t == numberType || implements(t, marshalerType, textMarshalerType),
+	ti := &typeInfo{}
+	if t.Kind() != reflect.Interface && hasMethods(t) {
+		ti.customDecode = t == numberType || implements(t, unmarshalerType, textUnmarshalerType)
+		ti.customEncode = t == numberType || implements(t, marshalerType, textMarshalerType)
 	}
 	switch t.Kind() {
 	case reflect.Struct:
@@ -87,7 +113,7 @@ func buildInfo(t reflect.Type) *typeInfo {
 	case reflect.Map:
 		k := t.Key()
 		ti.plainMapKey = k.Kind() == reflect.String &&
-			!implements(k, textUnmarshalerType, textMarshalerType, unmarshalerType, marshalerType)
+			(!hasMethods(k) || !implements(k, textUnmarshalerType, textMarshalerType, unmarshalerType, marshalerType))
 	}
 	return ti
 }
@@ -102,12 +128,12 @@ func structFields(t reflect.Type) ([]field, bool) {
 	if !appendFields(&fields, t, nil) || len(fields) > maxFields {
 		return nil, false
 	}
-	seen := map[string]bool{}
-	for _, f := range fields {
-		if seen[f.name] {
-			return nil, false
+	for i := range fields {
+		for j := range i {
+			if fields[i].name == fields[j].name {
+				return nil, false
+			}
 		}
-		seen[f.name] = true
 	}
 	return fields, true
 }
@@ -136,8 +162,10 @@ func appendFields(fields *[]field, t reflect.Type, parent []int) bool {
 		if !simpleName(name) {
 			return false
 		}
-		f := field{name: name, index: index, folded: string(foldName([]byte(name))), encName: `"` + name + `":`}
-		for _, opt := range strings.Split(opts, ",") {
+		f := field{name: name, index: index, encName: `"` + name + `":`}
+		for opts != "" {
+			var opt string
+			opt, opts, _ = strings.Cut(opts, ",")
 			switch opt {
 			case "omitempty":
 				f.omitEmpty = true
