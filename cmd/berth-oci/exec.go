@@ -10,6 +10,7 @@ import (
 
 	"github.com/berth-runtime/berth/internal/container"
 	"github.com/berth-runtime/berth/internal/errdefs"
+	"github.com/berth-runtime/berth/internal/specjson"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/spf13/cobra"
 )
@@ -104,6 +105,9 @@ func (f *execFlags) processSpec(c *container.Container, args []string) (*specs.P
 			return nil, fmt.Errorf("read --process: %w", err)
 		}
 		var p specs.Process
+		if specjson.Unmarshal(b, &p) {
+			return &p, nil
+		}
 		if err := json.Unmarshal(b, &p); err != nil {
 			return nil, fmt.Errorf("--process %s: %w", f.process, err)
 		}

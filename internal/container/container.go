@@ -24,6 +24,7 @@ import (
 	"github.com/berth-runtime/berth/internal/pidfd"
 	"github.com/berth-runtime/berth/internal/rootfs"
 	"github.com/berth-runtime/berth/internal/spec"
+	"github.com/berth-runtime/berth/internal/specjson"
 	"github.com/berth-runtime/berth/internal/state"
 	"github.com/berth-runtime/berth/internal/terminal"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -470,7 +471,7 @@ func writePidFile(path string, pid int) error {
 }
 
 func (c *Container) saveSpec(s *specs.Spec) error {
-	b, err := json.Marshal(s)
+	b, err := specjson.Marshal(s)
 	if err != nil {
 		return fmt.Errorf("save config: %w", err)
 	}
@@ -492,6 +493,9 @@ func (c *Container) Spec() (*specs.Spec, error) {
 		return nil, fmt.Errorf("read saved config: %w", err)
 	}
 	var s specs.Spec
+	if specjson.Unmarshal(b, &s) {
+		return &s, nil
+	}
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, fmt.Errorf("read saved config: %w", err)
 	}
@@ -574,12 +578,13 @@ func (e invalidConfig) Unwrap() error        { return e.error }
 func (e invalidConfig) Is(target error) bool { return target == spec.ErrInvalid }
 
 // WarmEncoders builds encoding/json's encoders for what starting a
-// container writes (its OCI config and its state record). Built on first
-// use they cost about 1 ms, mostly walking specs.Spec's sixty-odd struct
-// types by reflection; a caller that will start a container runs this on
-// a goroutine of its own at once, so that the work overlaps the parsing
-// of its command line instead of following it.
+// container still writes with it: its state record. (Its OCI config goes
+// through specjson, which has no such cost; the init stage's config is
+// JSON only for berth-init, when berth-stage does not take it.) Built on
+// first use encoders cost by reflection over their types; a caller that
+// will start a container runs this on a goroutine of its own at once, so
+// that the work overlaps the parsing of its command line instead of
+// following it.
 func WarmEncoders() {
-	_, _ = json.Marshal(&specs.Spec{})
 	_, _ = json.Marshal(state.Record{})
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/berth-runtime/berth/internal/rootless"
 	"github.com/berth-runtime/berth/internal/spec"
+	"github.com/berth-runtime/berth/internal/specjson"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -76,7 +77,7 @@ func injectCDI(s *specs.Spec, x *spec.ResourceOptions) error {
 	if err != nil {
 		return fmt.Errorf("find %s: %w", cdiHelper, err)
 	}
-	in, err := json.Marshal(s)
+	in, err := specjson.Marshal(s)
 	if err != nil {
 		return err
 	}
@@ -92,8 +93,10 @@ func injectCDI(s *specs.Spec, x *spec.ResourceOptions) error {
 		return fmt.Errorf("CDI devices need %s installed beside berth: %w", cdiHelper, err)
 	}
 	var edited specs.Spec
-	if err := json.Unmarshal(out.Bytes(), &edited); err != nil {
-		return fmt.Errorf("%s: %w", cdiHelper, err)
+	if !specjson.Unmarshal(out.Bytes(), &edited) {
+		if err := json.Unmarshal(out.Bytes(), &edited); err != nil {
+			return fmt.Errorf("%s: %w", cdiHelper, err)
+		}
 	}
 	*s = edited
 	return nil

@@ -11,6 +11,7 @@ import (
 	"github.com/berth-runtime/berth/internal/health"
 	"github.com/berth-runtime/berth/internal/network"
 	"github.com/berth-runtime/berth/internal/spec"
+	"github.com/berth-runtime/berth/internal/specjson"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
@@ -215,7 +216,7 @@ const specFile = "spec.json"
 // record (not in it: ps reads every record, and a config holds the whole
 // seccomp profile).
 func (s Store) SaveSpec(id string, spec *specs.Spec) error {
-	b, err := json.Marshal(spec)
+	b, err := specjson.Marshal(spec)
 	if err != nil {
 		return err
 	}
@@ -241,6 +242,9 @@ func (s Store) Spec(id string) (*specs.Spec, error) {
 		return nil, err
 	}
 	var spec specs.Spec
+	if specjson.Unmarshal(b, &spec) {
+		return &spec, nil
+	}
 	if err := json.Unmarshal(b, &spec); err != nil {
 		return nil, fmt.Errorf("container spec %s: %w", shortID(id), err)
 	}
