@@ -1,7 +1,8 @@
 package seccomp
 
 import (
-	"sync"
+	"slices"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -24,10 +25,7 @@ type arch struct {
 	audit  uint32
 	lo, hi uint64
 	args32 bool
-	table  []sysnum
-
-	once   sync.Once
-	byName map[string]uint32
+	table  []sysnum // sorted by name
 }
 
 // The order matters: an audit token's architectures by rising lo.
@@ -73,17 +71,19 @@ func findArch(name specs.Arch) *arch {
 	return nil
 }
 
-// lookup returns the number of the named syscall on a. The index is built
-// on first use, so berth commands that never filter do not pay for it.
+// lookup returns the number of the named syscall on a, by binary search
+// in its table, which mktables writes sorted by name. A search costs
+// about what a map lookup does, and there is no index to build: berth
+// compiles one profile per process, so a map built on first use cost
+// more than all the lookups it served.
 func (a *arch) lookup(name string) (uint32, bool) {
-	a.once.Do(func() {
-		a.byName = make(map[string]uint32, len(a.table))
-		for _, e := range a.table {
-			a.byName[e.name] = e.nr
-		}
+	i, ok := slices.BinarySearchFunc(a.table, name, func(e sysnum, name string) int {
+		return strings.Compare(e.name, name)
 	})
-	nr, ok := a.byName[name]
-	return nr, ok
+	if !ok {
+		return 0, false
+	}
+	return a.table[i].nr, true
 }
 
 // size is how many numbers from lo the table's syscalls span.
