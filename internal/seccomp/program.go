@@ -35,7 +35,14 @@ type section struct {
 	audit  uint32
 	spans  []span
 	bodies []body
-	index  map[string]int // body key -> index in bodies
+	rets   []retBody      // the unconditional bodies, by their action
+	index  map[string]int // conditional body key -> index in bodies
+}
+
+// retBody is an unconditional body: it returns ret.
+type retBody struct {
+	ret uint32
+	id  int
 }
 
 func newSection(audit uint32) *section {
@@ -53,15 +60,32 @@ func (s *section) add(start uint64, b body) {
 }
 
 // bodyID returns the index of b in s.bodies, adding it if it is new.
+// Nearly every span is unconditional, and a section has a handful of
+// distinct actions: those are found by a scan of rets, without building
+// a key string per span.
 func (s *section) bodyID(b body) int {
+	if len(b.rules) == 0 {
+		for _, r := range s.rets {
+			if r.ret == b.ret {
+				return r.id
+			}
+		}
+		id := s.newBody(b)
+		s.rets = append(s.rets, retBody{b.ret, id})
+		return id
+	}
 	key := b.key()
 	id, ok := s.index[key]
 	if !ok {
-		id = len(s.bodies)
-		s.bodies = append(s.bodies, b)
+		id = s.newBody(b)
 		s.index[key] = id
 	}
 	return id
+}
+
+func (s *section) newBody(b body) int {
+	s.bodies = append(s.bodies, b)
+	return len(s.bodies) - 1
 }
 
 // key identifies what b does: equal keys, equal code.
