@@ -182,7 +182,7 @@ func (f *filter) fill(s *section, a *arch) {
 		if sr.uncond {
 			s.add(nr, body{ret: sr.ret})
 		} else {
-			s.add(nr, body{rules: sr.condition, ret: f.def})
+			s.add(nr, body{rules: ar.conditions[uint32(off)], ret: f.def})
 		}
 		cur = nr + 1
 	}

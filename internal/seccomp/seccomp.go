@@ -25,20 +25,22 @@ type rule struct {
 	ret   uint32
 }
 
-// syscallRules are the rules of one syscall on one architecture.
+// syscallRules are the rules of one syscall on one architecture. The
+// conditional ones are in archRules.conditions: few syscalls have any,
+// and this small entry keeps the per-number slice small to allocate.
 type syscallRules struct {
-	used      bool   // the profile has rules for it
-	uncond    bool   // an unconditional rule decides the syscall
-	ret       uint32 // its action
-	condition []rule // otherwise: tried in order
+	used   bool   // the profile has rules for it
+	uncond bool   // an unconditional rule decides the syscall
+	ret    uint32 // its action
 }
 
 // archRules is what the profile says about one architecture.
 type archRules struct {
-	arch     *arch
-	syscalls []syscallRules // by syscall number - arch.lo
-	maxNr    uint64         // highest syscall number the profile names
-	named    bool           // the profile names at least one of its syscalls
+	arch       *arch
+	syscalls   []syscallRules    // by syscall number - arch.lo
+	conditions map[uint32][]rule // by syscall number - arch.lo: tried in order unless uncond
+	maxNr      uint64            // highest syscall number the profile names
+	named      bool              // the profile names at least one of its syscalls
 }
 
 // filter is a checked profile, ready for code generation.
@@ -270,8 +272,13 @@ func (ar *archRules) add(names []string, r rule, isDefault bool) {
 		case s.uncond:
 		case len(r.conds) == 0:
 			*s = syscallRules{used: true, uncond: true, ret: r.ret}
+			delete(ar.conditions, nr-uint32(ar.arch.lo))
 		default:
-			s.condition = append(s.condition, r)
+			if ar.conditions == nil {
+				ar.conditions = map[uint32][]rule{}
+			}
+			off := nr - uint32(ar.arch.lo)
+			ar.conditions[off] = append(ar.conditions[off], r)
 		}
 	}
 }
