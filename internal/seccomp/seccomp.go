@@ -200,6 +200,17 @@ func (f *filter) add(sc specs.LinuxSyscall) error {
 		}
 		conds = append(conds, c)
 	}
+	// Each name is looked up once, for all architectures; the numbers of
+	// a short list stay on the stack.
+	var buf [16][3]uint32
+	nrs := buf[:0]
+	if len(sc.Names) > len(buf) {
+		nrs = make([][3]uint32, 0, len(sc.Names))
+	}
+	for _, name := range sc.Names {
+		n, _ := lookupAll(name)
+		nrs = append(nrs, n)
+	}
 	for _, r := range splitRule(rule{conds: conds, ret: ret}) {
 		var narrow rule // r as the 32-bit ABIs read it, made once for both
 		for _, ar := range f.arches {
@@ -210,7 +221,7 @@ func (f *filter) add(sc specs.LinuxSyscall) error {
 				}
 				ar32 = narrow
 			}
-			ar.add(sc.Names, ar32, ret == f.def)
+			ar.add(nrs, ar32, ret == f.def)
 		}
 	}
 	return nil
@@ -256,9 +267,10 @@ func (r rule) low32() rule {
 // add applies libseccomp's rule merging: the first unconditional rule
 // decides and drops the conditional ones; rules with the default action
 // only count for the highest syscall number.
-func (ar *archRules) add(names []string, r rule, isDefault bool) {
-	for _, name := range names {
-		nr, ok := ar.arch.lookup(name)
+// nrs are the numbers of the rule's names, from lookupAll.
+func (ar *archRules) add(nrs [][3]uint32, r rule, isDefault bool) {
+	for _, n := range nrs {
+		nr, ok := ar.arch.nr(n)
 		if !ok {
 			continue
 		}
