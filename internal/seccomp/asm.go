@@ -34,6 +34,11 @@ type asm struct {
 	labels []int // label -> index in insns; -1 until bound
 }
 
+// newAsm returns an assembler with room for n instructions and labels.
+func newAsm(n int) *asm {
+	return &asm{insns: make([]insn, 0, n), labels: make([]int, 0, n)}
+}
+
 func (a *asm) newLabel() label {
 	a.labels = append(a.labels, -1)
 	return label(len(a.labels) - 1)
@@ -68,11 +73,10 @@ func (a *asm) target(i int, l label) int {
 	return a.labels[l]
 }
 
-// positions returns where each instruction lands once the trampolines
-// marked in tramp are inserted after their jumps; the extra last entry is
-// the program's length.
-func positions(tramp [][2]bool) []int {
-	pos := make([]int, len(tramp)+1)
+// positions sets pos, of len(tramp)+1 entries, to where each instruction
+// lands once the trampolines marked in tramp are inserted after their
+// jumps; the extra last entry is the program's length.
+func positions(tramp [][2]bool, pos []int) {
 	p := 0
 	for i, t := range tramp {
 		pos[i] = p
@@ -84,7 +88,6 @@ func positions(tramp [][2]bool) []int {
 		}
 	}
 	pos[len(tramp)] = p
-	return pos
 }
 
 // assemble resolves the labels. A conditional jump reaches at most 255
@@ -98,8 +101,10 @@ func (a *asm) assemble() ([]unix.SockFilter, error) {
 		}
 	}
 	tramp := make([][2]bool, len(a.insns))
+	pos := make([]int, len(a.insns)+1)
 	for {
-		pos, changed := positions(tramp), false
+		positions(tramp, pos)
+		changed := false
 		for i, in := range a.insns {
 			if !in.isCond() {
 				continue

@@ -75,10 +75,10 @@ func (s *section) bodyID(b body) int {
 		return id
 	}
 	key := b.key()
-	id, ok := s.index[key]
+	id, ok := s.index[string(key)] // a lookup does not copy key
 	if !ok {
 		id = s.newBody(b)
-		s.index[key] = id
+		s.index[string(key)] = id
 	}
 	return id
 }
@@ -89,8 +89,15 @@ func (s *section) newBody(b body) int {
 }
 
 // key identifies what b does: equal keys, equal code.
-func (b body) key() string {
-	k := binary.LittleEndian.AppendUint32(make([]byte, 0, 4), b.ret)
+func (b body) key() []byte {
+	size := 4
+	for _, r := range b.rules {
+		size += 5
+		for _, c := range r.conds {
+			size += 2 + len(c.op) + 1 + 16
+		}
+	}
+	k := binary.LittleEndian.AppendUint32(make([]byte, 0, size), b.ret)
 	for _, r := range b.rules {
 		k = binary.LittleEndian.AppendUint32(k, r.ret)
 		k = append(k, byte(len(r.conds)))
@@ -107,13 +114,13 @@ func (b body) key() string {
 			k = binary.LittleEndian.AppendUint64(k, c.value2)
 		}
 	}
-	return string(k)
+	return k
 }
 
 // generate lays out the whole program; see the package comment.
 func generate(f *filter) ([]unix.SockFilter, error) {
 	secs := sections(f)
-	a := &asm{}
+	a := newAsm(insnBound(secs))
 	a.load(offArch)
 	starts := make([]label, len(secs))
 	for i, s := range secs {
@@ -134,6 +141,25 @@ func generate(f *filter) ([]unix.SockFilter, error) {
 		return nil, fmt.Errorf("the filter needs %d instructions, more than the kernel's %d", len(prog), unix.BPF_MAXINSNS)
 	}
 	return prog, nil
+}
+
+// insnBound is at least the number of instructions, and of labels, that
+// generate makes for secs, so that the assembler's slices are allocated
+// once: a search tree jump per span, a return per body and per rule, and
+// at most 6 instructions per comparison (emitCond), plus the dispatch on
+// the audit token.
+func insnBound(secs []*section) int {
+	n := 2
+	for _, s := range secs {
+		n += 2 + len(s.spans)
+		for _, b := range s.bodies {
+			n++
+			for _, r := range b.rules {
+				n += 1 + 6*len(r.conds)
+			}
+		}
+	}
+	return n
 }
 
 // sections builds one section per audit token in use. The x86_64 token
