@@ -1,7 +1,8 @@
 package seccomp
 
 import (
-	"sync"
+	"slices"
+	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -16,6 +17,17 @@ type sysnum struct {
 	nr   uint32
 }
 
+// sysnums is one entry of syscallNumbers: a name's number on each of
+// arches, by arch.column, or noSyscall.
+type sysnums struct {
+	name string
+	nr   [3]uint32
+}
+
+// noSyscall marks a name an architecture lacks; no syscall has that
+// number on any of them.
+const noSyscall = 0xffffffff
+
 // arch is an architecture the filter can cover: its audit token, the
 // part [lo, hi) of that token's syscall number space that is its own, and
 // whether its arguments are compared on their low 32 bits (args32).
@@ -24,17 +36,15 @@ type arch struct {
 	audit  uint32
 	lo, hi uint64
 	args32 bool
-	table  []sysnum
-
-	once   sync.Once
-	byName map[string]uint32
+	table  []sysnum // sorted by name
+	column int      // of its numbers in syscallNumbers
 }
 
 // The order matters: an audit token's architectures by rising lo.
 var arches = []*arch{
-	{name: specs.ArchX86_64, audit: unix.AUDIT_ARCH_X86_64, lo: 0, hi: x32Bit, table: x8664Syscalls},
-	{name: specs.ArchX32, audit: unix.AUDIT_ARCH_X86_64, lo: x32Bit, hi: 0xffffffff, args32: true, table: x32Syscalls},
-	{name: specs.ArchX86, audit: unix.AUDIT_ARCH_I386, lo: 0, hi: 1 << 32, args32: true, table: i386Syscalls},
+	{name: specs.ArchX86_64, audit: unix.AUDIT_ARCH_X86_64, lo: 0, hi: x32Bit, table: x8664Syscalls, column: 0},
+	{name: specs.ArchX32, audit: unix.AUDIT_ARCH_X86_64, lo: x32Bit, hi: 0xffffffff, args32: true, table: x32Syscalls, column: 1},
+	{name: specs.ArchX86, audit: unix.AUDIT_ARCH_I386, lo: 0, hi: 1 << 32, args32: true, table: i386Syscalls, column: 2},
 }
 
 // nativeArch is the architecture berth's own binary runs as; it is always
@@ -73,17 +83,32 @@ func findArch(name specs.Arch) *arch {
 	return nil
 }
 
-// lookup returns the number of the named syscall on a. The index is built
-// on first use, so berth commands that never filter do not pay for it.
-func (a *arch) lookup(name string) (uint32, bool) {
-	a.once.Do(func() {
-		a.byName = make(map[string]uint32, len(a.table))
-		for _, e := range a.table {
-			a.byName[e.name] = e.nr
-		}
+// lookupAll returns the numbers of the named syscall on each of arches,
+// by arch.column (noSyscall where it lacks one), by binary search in
+// syscallNumbers, which mktables writes sorted by name. A profile's names
+// are looked up once for all architectures, and there is no index to
+// build: berth compiles one profile per process, so a map built on first
+// use cost more than all the lookups it served.
+func lookupAll(name string) ([3]uint32, bool) {
+	i, ok := slices.BinarySearchFunc(syscallNumbers, name, func(e sysnums, name string) int {
+		return strings.Compare(e.name, name)
 	})
-	nr, ok := a.byName[name]
-	return nr, ok
+	if !ok {
+		return [3]uint32{noSyscall, noSyscall, noSyscall}, false
+	}
+	return syscallNumbers[i].nr, true
+}
+
+// lookup returns the number of the named syscall on a.
+func (a *arch) lookup(name string) (uint32, bool) {
+	nrs, _ := lookupAll(name)
+	return a.nr(nrs)
+}
+
+// nr picks a's number out of lookupAll's.
+func (a *arch) nr(nrs [3]uint32) (uint32, bool) {
+	nr := nrs[a.column]
+	return nr, nr != noSyscall
 }
 
 // size is how many numbers from lo the table's syscalls span.

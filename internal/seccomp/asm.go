@@ -6,8 +6,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// label names a position in a program being assembled.
-type label int
+// label names a position in a program being assembled. 32 bits are
+// plenty (BPF_MAXINSNS is 4096) and keep insn at 16 bytes.
+type label int32
 
 // next, as a jump target, is the instruction after the jump.
 const next label = -1
@@ -31,7 +32,12 @@ func (i insn) isJa() bool {
 // inserting trampolines where a conditional jump is too long.
 type asm struct {
 	insns  []insn
-	labels []int // label -> index in insns; -1 until bound
+	labels []int32 // label -> index in insns; -1 until bound
+}
+
+// newAsm returns an assembler with room for n instructions and labels.
+func newAsm(n int) *asm {
+	return &asm{insns: make([]insn, 0, n), labels: make([]int32, 0, n)}
 }
 
 func (a *asm) newLabel() label {
@@ -40,7 +46,7 @@ func (a *asm) newLabel() label {
 }
 
 // bind places l at the next instruction emitted.
-func (a *asm) bind(l label) { a.labels[l] = len(a.insns) }
+func (a *asm) bind(l label) { a.labels[l] = int32(len(a.insns)) }
 
 func (a *asm) stmt(code uint16, k uint32) {
 	a.insns = append(a.insns, insn{code: code, k: k, jt: next, jf: next})
@@ -65,14 +71,13 @@ func (a *asm) target(i int, l label) int {
 	if l == next {
 		return i + 1
 	}
-	return a.labels[l]
+	return int(a.labels[l])
 }
 
-// positions returns where each instruction lands once the trampolines
-// marked in tramp are inserted after their jumps; the extra last entry is
-// the program's length.
-func positions(tramp [][2]bool) []int {
-	pos := make([]int, len(tramp)+1)
+// positions sets pos, of len(tramp)+1 entries, to where each instruction
+// lands once the trampolines marked in tramp are inserted after their
+// jumps; the extra last entry is the program's length.
+func positions(tramp [][2]bool, pos []int) {
 	p := 0
 	for i, t := range tramp {
 		pos[i] = p
@@ -84,7 +89,6 @@ func positions(tramp [][2]bool) []int {
 		}
 	}
 	pos[len(tramp)] = p
-	return pos
 }
 
 // assemble resolves the labels. A conditional jump reaches at most 255
@@ -93,13 +97,15 @@ func positions(tramp [][2]bool) []int {
 // marking repeats until nothing changes; it only adds, so it ends.
 func (a *asm) assemble() ([]unix.SockFilter, error) {
 	for l, at := range a.labels {
-		if at < 0 || at >= len(a.insns) {
+		if at < 0 || int(at) >= len(a.insns) {
 			return nil, fmt.Errorf("bpf: label %d is not bound to an instruction", l)
 		}
 	}
 	tramp := make([][2]bool, len(a.insns))
+	pos := make([]int, len(a.insns)+1)
 	for {
-		pos, changed := positions(tramp), false
+		positions(tramp, pos)
+		changed := false
 		for i, in := range a.insns {
 			if !in.isCond() {
 				continue

@@ -602,6 +602,28 @@ func TestTablesAreSorted(t *testing.T) {
 			}
 		}
 	}
+	// syscallNumbers holds exactly the tables' entries.
+	for i := 1; i < len(syscallNumbers); i++ {
+		if syscallNumbers[i-1].name >= syscallNumbers[i].name {
+			t.Fatalf("syscallNumbers: %q before %q", syscallNumbers[i-1].name, syscallNumbers[i].name)
+		}
+	}
+	for _, a := range arches {
+		for _, e := range a.table {
+			if nrs, ok := lookupAll(e.name); !ok || nrs[a.column] != e.nr {
+				t.Errorf("%s: syscallNumbers has %s = %v, want %#x", a.name, e.name, nrs, e.nr)
+			}
+		}
+		n := 0
+		for _, e := range syscallNumbers {
+			if e.nr[a.column] != noSyscall {
+				n++
+			}
+		}
+		if n != len(a.table) {
+			t.Errorf("%s: %d numbers in syscallNumbers, %d in its table", a.name, n, len(a.table))
+		}
+	}
 	for name, want := range map[string]uint32{"read": 0, "getpid": 39, "mkdirat": 258, "clone3": 435, "kexec_load": 246} {
 		if nr, ok := findArch(specs.ArchX86_64).lookup(name); !ok || nr != want {
 			t.Errorf("x86_64 %s = %d, %v; want %d", name, nr, ok, want)

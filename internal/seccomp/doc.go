@@ -64,7 +64,9 @@
 //     leaves no half-dead container behind.)
 //   - Unknown syscall names are skipped per architecture, as libseccomp
 //     skips names an architecture lacks. Tables: ztables_x86.go, generated
-//     from golang.org/x/sys (go generate).
+//     from golang.org/x/sys (go generate): one per architecture, and
+//     syscallNumbers, each name's numbers on all three, which Compile
+//     searches once per name.
 //   - A rule whose action equals the default action is dropped.
 //   - The first unconditional rule for a syscall decides it and supersedes
 //     conditional rules for it (libseccomp's db). Otherwise the conditional

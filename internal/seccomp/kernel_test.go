@@ -53,6 +53,8 @@ func helperMain(mode string) int {
 		helperAfterExec()
 	case "notify":
 		err = helperNotify()
+	case "first-compile":
+		err = helperFirstCompile()
 	default:
 		err = fmt.Errorf("unknown helper mode %q", mode)
 	}

@@ -35,7 +35,14 @@ type section struct {
 	audit  uint32
 	spans  []span
 	bodies []body
-	index  map[string]int // body key -> index in bodies
+	rets   []retBody      // the unconditional bodies, by their action
+	index  map[string]int // conditional body key -> index in bodies
+}
+
+// retBody is an unconditional body: it returns ret.
+type retBody struct {
+	ret uint32
+	id  int
 }
 
 func newSection(audit uint32) *section {
@@ -53,20 +60,44 @@ func (s *section) add(start uint64, b body) {
 }
 
 // bodyID returns the index of b in s.bodies, adding it if it is new.
+// Nearly every span is unconditional, and a section has a handful of
+// distinct actions: those are found by a scan of rets, without building
+// a key string per span.
 func (s *section) bodyID(b body) int {
+	if len(b.rules) == 0 {
+		for _, r := range s.rets {
+			if r.ret == b.ret {
+				return r.id
+			}
+		}
+		id := s.newBody(b)
+		s.rets = append(s.rets, retBody{b.ret, id})
+		return id
+	}
 	key := b.key()
-	id, ok := s.index[key]
+	id, ok := s.index[string(key)] // a lookup does not copy key
 	if !ok {
-		id = len(s.bodies)
-		s.bodies = append(s.bodies, b)
-		s.index[key] = id
+		id = s.newBody(b)
+		s.index[string(key)] = id
 	}
 	return id
 }
 
+func (s *section) newBody(b body) int {
+	s.bodies = append(s.bodies, b)
+	return len(s.bodies) - 1
+}
+
 // key identifies what b does: equal keys, equal code.
-func (b body) key() string {
-	k := binary.LittleEndian.AppendUint32(make([]byte, 0, 4), b.ret)
+func (b body) key() []byte {
+	size := 4
+	for _, r := range b.rules {
+		size += 5
+		for _, c := range r.conds {
+			size += 2 + len(c.op) + 1 + 16
+		}
+	}
+	k := binary.LittleEndian.AppendUint32(make([]byte, 0, size), b.ret)
 	for _, r := range b.rules {
 		k = binary.LittleEndian.AppendUint32(k, r.ret)
 		k = append(k, byte(len(r.conds)))
@@ -83,13 +114,13 @@ func (b body) key() string {
 			k = binary.LittleEndian.AppendUint64(k, c.value2)
 		}
 	}
-	return string(k)
+	return k
 }
 
 // generate lays out the whole program; see the package comment.
 func generate(f *filter) ([]unix.SockFilter, error) {
 	secs := sections(f)
-	a := &asm{}
+	a := newAsm(insnBound(secs))
 	a.load(offArch)
 	starts := make([]label, len(secs))
 	for i, s := range secs {
@@ -110,6 +141,25 @@ func generate(f *filter) ([]unix.SockFilter, error) {
 		return nil, fmt.Errorf("the filter needs %d instructions, more than the kernel's %d", len(prog), unix.BPF_MAXINSNS)
 	}
 	return prog, nil
+}
+
+// insnBound is at least the number of instructions, and of labels, that
+// generate makes for secs, so that the assembler's slices are allocated
+// once: a search tree jump per span, a return per body and per rule, and
+// at most 6 instructions per comparison (emitCond), plus the dispatch on
+// the audit token.
+func insnBound(secs []*section) int {
+	n := 2
+	for _, s := range secs {
+		n += 2 + len(s.spans)
+		for _, b := range s.bodies {
+			n++
+			for _, r := range b.rules {
+				n += 1 + 6*len(r.conds)
+			}
+		}
+	}
+	return n
 }
 
 // sections builds one section per audit token in use. The x86_64 token
@@ -158,7 +208,7 @@ func (f *filter) fill(s *section, a *arch) {
 		if sr.uncond {
 			s.add(nr, body{ret: sr.ret})
 		} else {
-			s.add(nr, body{rules: sr.condition, ret: f.def})
+			s.add(nr, body{rules: ar.conditions[uint32(off)], ret: f.def})
 		}
 		cur = nr + 1
 	}

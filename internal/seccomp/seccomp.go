@@ -25,20 +25,22 @@ type rule struct {
 	ret   uint32
 }
 
-// syscallRules are the rules of one syscall on one architecture.
+// syscallRules are the rules of one syscall on one architecture. The
+// conditional ones are in archRules.conditions: few syscalls have any,
+// and this small entry keeps the per-number slice small to allocate.
 type syscallRules struct {
-	used      bool   // the profile has rules for it
-	uncond    bool   // an unconditional rule decides the syscall
-	ret       uint32 // its action
-	condition []rule // otherwise: tried in order
+	used   bool   // the profile has rules for it
+	uncond bool   // an unconditional rule decides the syscall
+	ret    uint32 // its action
 }
 
 // archRules is what the profile says about one architecture.
 type archRules struct {
-	arch     *arch
-	syscalls []syscallRules // by syscall number - arch.lo
-	maxNr    uint64         // highest syscall number the profile names
-	named    bool           // the profile names at least one of its syscalls
+	arch       *arch
+	syscalls   []syscallRules    // by syscall number - arch.lo
+	conditions map[uint32][]rule // by syscall number - arch.lo: tried in order unless uncond
+	maxNr      uint64            // highest syscall number the profile names
+	named      bool              // the profile names at least one of its syscalls
 }
 
 // filter is a checked profile, ready for code generation.
@@ -198,6 +200,17 @@ func (f *filter) add(sc specs.LinuxSyscall) error {
 		}
 		conds = append(conds, c)
 	}
+	// Each name is looked up once, for all architectures; the numbers of
+	// a short list stay on the stack.
+	var buf [16][3]uint32
+	nrs := buf[:0]
+	if len(sc.Names) > len(buf) {
+		nrs = make([][3]uint32, 0, len(sc.Names))
+	}
+	for _, name := range sc.Names {
+		n, _ := lookupAll(name)
+		nrs = append(nrs, n)
+	}
 	for _, r := range splitRule(rule{conds: conds, ret: ret}) {
 		var narrow rule // r as the 32-bit ABIs read it, made once for both
 		for _, ar := range f.arches {
@@ -208,7 +221,7 @@ func (f *filter) add(sc specs.LinuxSyscall) error {
 				}
 				ar32 = narrow
 			}
-			ar.add(sc.Names, ar32, ret == f.def)
+			ar.add(nrs, ar32, ret == f.def)
 		}
 	}
 	return nil
@@ -254,9 +267,10 @@ func (r rule) low32() rule {
 // add applies libseccomp's rule merging: the first unconditional rule
 // decides and drops the conditional ones; rules with the default action
 // only count for the highest syscall number.
-func (ar *archRules) add(names []string, r rule, isDefault bool) {
-	for _, name := range names {
-		nr, ok := ar.arch.lookup(name)
+// nrs are the numbers of the rule's names, from lookupAll.
+func (ar *archRules) add(nrs [][3]uint32, r rule, isDefault bool) {
+	for _, n := range nrs {
+		nr, ok := ar.arch.nr(n)
 		if !ok {
 			continue
 		}
@@ -270,8 +284,13 @@ func (ar *archRules) add(names []string, r rule, isDefault bool) {
 		case s.uncond:
 		case len(r.conds) == 0:
 			*s = syscallRules{used: true, uncond: true, ret: r.ret}
+			delete(ar.conditions, nr-uint32(ar.arch.lo))
 		default:
-			s.condition = append(s.condition, r)
+			if ar.conditions == nil {
+				ar.conditions = map[uint32][]rule{}
+			}
+			off := nr - uint32(ar.arch.lo)
+			ar.conditions[off] = append(ar.conditions[off], r)
 		}
 	}
 }

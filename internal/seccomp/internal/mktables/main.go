@@ -1,5 +1,5 @@
 // Command mktables writes ztables_x86.go, the system call name to number
-// tables of package seccomp, from golang.org/x/sys/unix's
+// tables of package seccomp (one per architecture, and one of all three), from golang.org/x/sys/unix's
 // zsysnum_linux_amd64.go and zsysnum_linux_386.go in the module cache.
 //
 // x32 has no file there: its numbers are the x86_64 ones with
@@ -83,6 +83,7 @@ func run(out string) error {
 	writeTable(&b, "x8664Syscalls", "x86_64", amd64)
 	writeTable(&b, "i386Syscalls", "i386", i386)
 	writeTable(&b, "x32Syscalls", "x32 (numbers include __X32_SYSCALL_BIT)", x32)
+	writeCombined(&b, amd64, x32, i386)
 	src, err := format.Source(b.Bytes())
 	if err != nil {
 		return fmt.Errorf("format output: %w", err)
@@ -159,6 +160,37 @@ func writeTable(b *bytes.Buffer, varName, arch string, list []entry) {
 			continue
 		}
 		fmt.Fprintf(b, "\t{%q, %d},\n", e.name, e.nr)
+	}
+	b.WriteString("}\n\n")
+}
+
+// writeCombined writes syscallNumbers: every name of the three tables,
+// sorted, with its number on x86_64, x32 and i386 (the order of package
+// seccomp's arches), or noSyscall. Compile looks each name of a profile
+// up once there instead of once per architecture.
+func writeCombined(b *bytes.Buffer, tables ...[]entry) {
+	nrs := map[string][]string{}
+	for i, t := range tables {
+		for _, e := range t {
+			if nrs[e.name] == nil {
+				nrs[e.name] = []string{"noSyscall", "noSyscall", "noSyscall"}
+			}
+			nrs[e.name][i] = strconv.FormatUint(uint64(e.nr), 10)
+			if e.nr&x32Bit != 0 {
+				nrs[e.name][i] = fmt.Sprintf("x32Bit | %d", e.nr&^x32Bit)
+			}
+		}
+	}
+	names := make([]string, 0, len(nrs))
+	for name := range nrs {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	b.WriteString("// syscallNumbers lists every system call name of the tables above,\n")
+	b.WriteString("// sorted, with its number on x86_64, x32 and i386, or noSyscall.\n")
+	b.WriteString("var syscallNumbers = []sysnums{\n")
+	for _, name := range names {
+		fmt.Fprintf(b, "\t{%q, [3]uint32{%s}},\n", name, strings.Join(nrs[name], ", "))
 	}
 	b.WriteString("}\n\n")
 }
