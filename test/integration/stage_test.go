@@ -58,7 +58,12 @@ func TestInitStageChoice(t *testing.T) {
 		want string
 	}{
 		{"stage-c", nil, stage},
-		{"stage-go", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"} }, goStage},
+		// Sysctls, as every berth run --network bridge has: the C stage.
+		{"stage-c-sysctl", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"} }, stage},
+		// A runtime hook pauses the init stage: berth-init's.
+		{"stage-go", func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/true"}}}
+		}, goStage},
 	} {
 		bundle := ociBundle(t, []string{"sh", "-c", "echo ran as $(id -u)"}, c.edit)
 		out := ociCreate(t, c.id, bundle)
