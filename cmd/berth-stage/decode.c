@@ -62,6 +62,7 @@ static const struct rule rules[NTAGS] = {
 	[T_HOSTNAME] = STR,
 	[T_DOMAINNAME] = STR,
 	[T_SYSCTL] = PREFIXED(4, 1),
+	[T_HOOK_PAUSE] = FLAG,
 
 	[T_ROOT] = STR,
 	[T_READONLY_ROOT] = FLAG,
@@ -443,6 +444,9 @@ static int fill_stage(struct arena *a, const struct record *r, struct config *c,
 		return 0;
 	case T_SYSCTL:
 		return fill_sysctl(a, r, c, why);
+	case T_HOOK_PAUSE:
+		c->hook_pause = 1;
+		return 0;
 	}
 	return 0;
 }
@@ -699,6 +703,7 @@ static void print_stage(const struct config *c)
 	printf("new_cgroupns %d\nnew_netns %d\nnew_keyring %d\n", c->new_cgroupns, c->new_netns, c->new_keyring);
 	print_field("hostname", c->hostname);
 	print_field("domainname", c->domainname);
+	printf("hook_pause %d\n", c->hook_pause);
 	for (int i = 0; i < c->nsysctls; i++) {
 		fputs("sysctl ", stdout);
 		print_string(c->sysctls[i].key);

@@ -51,6 +51,8 @@ int main(int argc, char **argv)
 	join_cgroups(&c);
 	setup_namespaces(&c);
 	prepare_rootfs(&c);
+	if (c.hook_pause)
+		pause_for_hooks();
 	start = open_start_signal(&c);
 	enter_rootfs(&c);
 	write_sysctls(&c);

@@ -104,6 +104,24 @@ int report_created(void)
 }
 
 /* recv_retry is recv, again after a signal. */
+static ssize_t recv_retry(void *buf, size_t len, int flags);
+
+void pause_for_hooks(void)
+{
+	static const char msg[] = "{\"type\":\"hooks\"}";
+	char reply[16];
+	ssize_t n;
+
+	if (send_message(msg, sizeof(msg) - 1) < 0)
+		fail(125, errno, "report to parent");
+	n = recv_retry(reply, sizeof(reply), 0);
+	if (n < 0)
+		fail(125, errno, "wait for hooks");
+	if (n != sizeof("continue") - 1 || memcmp(reply, "continue", (size_t)n) != 0)
+		fail(125, 0, "runtime hooks failed");
+}
+
+/* recv_retry is recv, again after a signal. */
 static ssize_t recv_retry(void *buf, size_t len, int flags)
 {
 	ssize_t n;

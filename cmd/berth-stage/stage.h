@@ -84,6 +84,7 @@ struct config {
 	int new_keyring;           /* join a new session keyring */
 	const char *hostname;      /* NULL when not set */
 	const char *domainname;    /* NULL when not set */
+	int hook_pause;            /* after the mounts, wait for berth's runtime hooks */
 	struct sysctl *sysctls;    /* written after pivot_root, in this order */
 	int nsysctls;
 
@@ -146,6 +147,10 @@ extern int sync_fd;
  * code (125 berth's own, 126 cannot invoke, 127 not found) and exits. */
 void fail(int code, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4), noreturn));
 int report_created(void);
+/* pause_for_hooks tells berth the mounts are done and waits until it has
+ * run the runtime hooks (and berth's own networking); exits through fail
+ * when it reports a failure. */
+void pause_for_hooks(void);
 /* read_message receives one message (the config) into a malloc'd buffer. */
 unsigned char *read_message(size_t *len);
 

@@ -39,6 +39,7 @@ enum wire_tag {
 	T_HOSTNAME = 8,         /* str */
 	T_DOMAINNAME = 9,       /* str */
 	T_SYSCTL = 10,          /* u32 n, the key's n bytes (n >= 1), the value's bytes (together a str); rep */
+	T_HOOK_PAUSE = 11,      /* flag: stop after the mounts until berth has run its hooks */
 
 	/* the root filesystem */
 	T_ROOT = 20,            /* str, required */

@@ -473,6 +473,8 @@ func (p *initProcess) initStage(cfg *initproc.Config, o Options, s *specs.Spec, 
 			}
 		} else if !errors.Is(err, initproc.ErrNotCompact) {
 			return nil, nil, nil, err
+		} else {
+			slog.Debug("the init stage is berth-init", "why", err)
 		}
 	}
 	exe, err := selfexe.Open()

@@ -53,6 +53,7 @@ const (
 	tHostname        = 8
 	tDomainname      = 9
 	tSysctl          = 10
+	tHookPause       = 11
 	tRoot            = 20
 	tReadonlyRoot    = 21
 	tPropagation     = 22
@@ -143,8 +144,6 @@ func checkCompact(cfg *Config) error {
 		return notCompact("exec into a running container")
 	case len(cfg.Join) > 0:
 		return notCompact("namespaces to join")
-	case cfg.HookPause:
-		return notCompact("runtime hooks")
 	case len(cfg.CreateContainerHooks) > 0 || len(cfg.StartContainerHooks) > 0:
 		return notCompact("container hooks")
 	case cfg.NoPivot:
@@ -365,6 +364,7 @@ func (w *wire) stage(cfg *Config) {
 	w.flag(tNewKeyring, cfg.NewKeyring)
 	w.optStr(tHostname, "the hostname", cfg.Hostname)
 	w.optStr(tDomainname, "the domain name", cfg.Domain)
+	w.flag(tHookPause, cfg.HookPause)
 	w.sysctls(cfg.Sysctl)
 }
 

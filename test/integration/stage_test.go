@@ -60,9 +60,14 @@ func TestInitStageChoice(t *testing.T) {
 		{"stage-c", nil, stage},
 		// Sysctls, as every berth run --network bridge has: the C stage.
 		{"stage-c-sysctl", func(s *specs.Spec) { s.Linux.Sysctl = map[string]string{"net.ipv4.ip_forward": "1"} }, stage},
-		// A runtime hook pauses the init stage: berth-init's.
-		{"stage-go", func(s *specs.Spec) {
+		// A runtime hook pauses the init stage (as berth's networking
+		// does): the C stage pauses too.
+		{"stage-c-hook", func(s *specs.Spec) {
 			s.Hooks = &specs.Hooks{CreateRuntime: []specs.Hook{{Path: "/bin/true"}}}
+		}, stage},
+		// A container hook runs in the init stage: berth-init's.
+		{"stage-go", func(s *specs.Spec) {
+			s.Hooks = &specs.Hooks{CreateContainer: []specs.Hook{{Path: "/bin/true"}}}
 		}, goStage},
 	} {
 		bundle := ociBundle(t, []string{"sh", "-c", "echo ran as $(id -u)"}, c.edit)
