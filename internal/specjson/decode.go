@@ -150,25 +150,13 @@ func (d *decoder) delegate(v reflect.Value) bool {
 
 // object decodes a JSON object into the struct v.
 func (d *decoder) object(v reflect.Value, ti *typeInfo) bool {
-	d.pos++ // '{'
-	if !d.enter() {
-		return false
-	}
+	closed, ok := d.open('}')
 	var seen uint64
-	if d.peek() == '}' {
-		d.pos++
-		d.depth--
-		return true
-	}
-	for {
-		if d.peek() != '"' {
+	for ok && !closed {
+		key, found := d.key()
+		if !found {
 			return false
 		}
-		key, ok := d.str()
-		if !ok || d.peek() != ':' {
-			return false
-		}
-		d.pos++
 		i := fieldIndex(ti.fields, key)
 		switch {
 		case i >= 0:
@@ -189,17 +177,52 @@ func (d *decoder) object(v reflect.Value, ti *typeInfo) bool {
 				return false
 			}
 		}
-		switch d.peek() {
-		case ',':
-			d.pos++
-		case '}':
-			d.pos++
-			d.depth--
-			return true
-		default:
-			return false
-		}
+		closed, ok = d.next('}')
 	}
+	return ok
+}
+
+// open steps into the object or array at d.pos; closed reports that it
+// ended at once ("{}", "[]"), and not ok that it nests too deep.
+func (d *decoder) open(end byte) (closed, ok bool) {
+	d.pos++
+	if !d.enter() {
+		return false, false
+	}
+	if d.peek() == end {
+		d.pos++
+		d.depth--
+		return true, true
+	}
+	return false, true
+}
+
+// next steps past the ',' before the next element or the end that
+// closes the object or array; any other byte is not ok.
+func (d *decoder) next(end byte) (closed, ok bool) {
+	switch d.peek() {
+	case ',':
+		d.pos++
+		return false, true
+	case end:
+		d.pos++
+		d.depth--
+		return true, true
+	}
+	return false, false
+}
+
+// key reads an object's key and the ':' after it.
+func (d *decoder) key() (string, bool) {
+	if d.peek() != '"' {
+		return "", false
+	}
+	key, ok := d.str()
+	if !ok || d.peek() != ':' {
+		return "", false
+	}
+	d.pos++
+	return key, true
 }
 
 func fieldIndex(fields []field, key string) int {
@@ -225,27 +248,14 @@ func foldMatches(fields []field, key string) bool {
 
 // mapObject decodes a JSON object into the map v (string keys).
 func (d *decoder) mapObject(v reflect.Value) bool {
-	d.pos++ // '{'
-	if !d.enter() {
-		return false
-	}
 	t := v.Type()
 	m := reflect.MakeMap(t)
-	if d.peek() == '}' {
-		d.pos++
-		d.depth--
-		v.Set(m)
-		return true
-	}
-	for {
-		if d.peek() != '"' {
+	closed, ok := d.open('}')
+	for ok && !closed {
+		key, found := d.key()
+		if !found {
 			return false
 		}
-		key, ok := d.str()
-		if !ok || d.peek() != ':' {
-			return false
-		}
-		d.pos++
 		elem := reflect.New(t.Elem()).Elem()
 		if !d.value(elem) {
 			return false
@@ -253,51 +263,30 @@ func (d *decoder) mapObject(v reflect.Value) bool {
 		k := reflect.New(t.Key()).Elem()
 		k.SetString(key)
 		m.SetMapIndex(k, elem)
-		switch d.peek() {
-		case ',':
-			d.pos++
-		case '}':
-			d.pos++
-			d.depth--
-			v.Set(m)
-			return true
-		default:
-			return false
-		}
+		closed, ok = d.next('}')
 	}
+	if ok {
+		v.Set(m)
+	}
+	return ok
 }
 
 // array decodes a JSON array into the slice v.
 func (d *decoder) array(v reflect.Value) bool {
-	d.pos++ // '['
-	if !d.enter() {
-		return false
-	}
 	s := reflect.MakeSlice(v.Type(), 0, 0)
 	zero := reflect.Zero(v.Type().Elem())
-	if d.peek() == ']' {
-		d.pos++
-		d.depth--
-		v.Set(s)
-		return true
-	}
-	for {
+	closed, ok := d.open(']')
+	for ok && !closed {
 		s = reflect.Append(s, zero)
 		if !d.value(s.Index(s.Len() - 1)) {
 			return false
 		}
-		switch d.peek() {
-		case ',':
-			d.pos++
-		case ']':
-			d.pos++
-			d.depth--
-			v.Set(s)
-			return true
-		default:
-			return false
-		}
+		closed, ok = d.next(']')
 	}
+	if ok {
+		v.Set(s)
+	}
+	return ok
 }
 
 // str reads a string token. Plain ASCII is taken as it is; a token with
@@ -462,16 +451,8 @@ func (d *decoder) skip() bool {
 
 // skipComposite validates an object (keyed) or an array.
 func (d *decoder) skipComposite(end byte, keyed bool) bool {
-	d.pos++
-	if !d.enter() {
-		return false
-	}
-	if d.peek() == end {
-		d.pos++
-		d.depth--
-		return true
-	}
-	for {
+	closed, ok := d.open(end)
+	for ok && !closed {
 		if keyed {
 			d.skipSpace()
 			if _, ok := d.scanString(); !ok || d.peek() != ':' {
@@ -483,15 +464,7 @@ func (d *decoder) skipComposite(end byte, keyed bool) bool {
 		if !d.skip() {
 			return false
 		}
-		switch d.peek() {
-		case ',':
-			d.pos++
-		case end:
-			d.pos++
-			d.depth--
-			return true
-		default:
-			return false
-		}
+		closed, ok = d.next(end)
 	}
+	return ok
 }
