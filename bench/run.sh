@@ -14,7 +14,10 @@
 #      namespace so they pay the same), runs hyperfine with runc, crun, berth
 #      and berth-oci side by side, back to back and cold (0.25 s idle before
 #      each run, because writing cgroup.procs is slow after idle), plus the
-#      namespace floor `unshare --fork --pid --mount --uts --ipc --net --mount-proc true`;
+#      namespace floor `unshare --fork --pid --mount --uts --ipc --net --mount-proc true`
+#      and the process floors: an empty static Go program (built with the
+#      Go that builds berth-oci) and an empty static C program (gcc), what
+#      a process of each language costs here before it does anything;
 #   3. measures peak RSS with /usr/bin/time -f %M, and the wall time of
 #      BENCH_CONC_N (50) starts at once of runc, crun and berth-oci;
 #      then bench/phases.py: where one start's time goes, step by step
@@ -120,7 +123,7 @@ if [ "${1:-}" = __measure ]; then
 	[ "$BENCH_RUNS" -lt 60 ] && WARMUP=5
 	for v in default limits; do
 		floor=()
-		[ $v = default ] && floor=(-n floor "$FLOOR_CMD")
+		[ $v = default ] && floor=(-n floor "$FLOOR_CMD" -n go-floor "$WORK/go-floor" -n c-floor "$WORK/c-floor")
 		set_hf_args $v
 		echo "== $v, back to back: $BENCH_RUNS runs"
 		hyperfine -N --style basic --warmup $WARMUP --runs "$BENCH_RUNS" \
@@ -208,8 +211,9 @@ if ! [ -x /bin/busybox ] || ! /bin/busybox --list | grep -qx sh; then
 	echo "bench: need a static /bin/busybox (apt-get install busybox-static)" >&2; exit 1
 fi
 
-[ -n "${BERTH:-}" ] && [ -n "${BERTH_OCI:-}" ] || command -v go >/dev/null ||
-	{ echo "bench: go not found (or set BERTH and BERTH_OCI)" >&2; exit 1; }
+for tool in go gcc; do # gcc and go build the process floors (and go berth, unless given)
+	command -v $tool >/dev/null || { echo "bench: $tool not found (apt-get install gcc; Go from go.dev)" >&2; exit 1; }
+done
 
 export BENCH_RUNS=${BENCH_RUNS:-300}
 export BENCH_COLD_RUNS=${BENCH_COLD_RUNS:-$(( BENCH_RUNS / 3 > 10 ? BENCH_RUNS / 3 : 10 ))}
@@ -290,6 +294,20 @@ binary() {
 BERTH_DIR_BIN=${BERTH:-$REPO/bin/berth}
 binary BERTH berth
 binary BERTH_OCI berth-oci
+
+# The process floors: what starting an empty static program costs here,
+# in Go (the toolchain that builds berth-oci, the same CGO_ENABLED=0) and
+# in C. berth-oci pays the first before it does anything; crun, a C
+# program, pays the second.
+echo "== process floors: empty static Go and C programs"
+mkdir -p "$WORK/floors"
+printf 'package main\n\nfunc main() {}\n' >"$WORK/floors/main.go"
+printf 'module floor\n\ngo 1.22\n' >"$WORK/floors/go.mod"
+(cd "$WORK/floors" && CGO_ENABLED=0 GOFLAGS= go build -o "$WORK/go-floor" .) ||
+	{ echo "bench: cannot build the Go floor (go needed)" >&2; exit 1; }
+printf 'int main(void) { return 0; }\n' >"$WORK/floors/main.c"
+gcc -static -O2 -o "$WORK/c-floor" "$WORK/floors/main.c" ||
+	{ echo "bench: cannot build the C floor (gcc needed)" >&2; exit 1; }
 
 echo "== busybox rootfs and OCI bundles in $WORK"
 R=$WORK/rootfs
@@ -412,6 +430,23 @@ conc_median() {
 conc_range() { awk -F'\t' -v n="$1" '$1 == n { print $3 }' "$RESULTS/conc.tsv" | sort -n | sed -n '1p;$p' | paste -sd'-'; }
 CONC_RUNC=$(conc_median runc); CONC_CRUN=$(conc_median crun); CONC_OCI=$(conc_median berth-oci)
 
+# floors_table: the process floors against crun and berth-oci, back to
+# back and cold.
+floors_table() {
+	local f v c g n crun oci
+	echo "| case | empty C program | empty Go program | namespace floor | crun | berth-oci | crun − C | berth-oci − Go |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+	for v in b2b cold; do
+		f=$RESULTS/default-$v.json
+		c=$(median c-floor "$f"); g=$(median go-floor "$f"); n=$(median floor "$f")
+		crun=$(median crun "$f"); oci=$(median berth-oci "$f")
+		printf '| default, %s | %s | %s | %s | %s | %s | %s | %s |\n' \
+			"$([ $v = b2b ] && echo "back to back" || echo cold)" "$(fmt "$c")" "$(fmt "$g")" "$(fmt "$n")" \
+			"$(fmt "$crun")" "$(fmt "$oci")" "$(fmt "$(awk -v a="$crun" -v b="$c" 'BEGIN { print a - b }')")" \
+			"$(fmt "$(awk -v a="$oci" -v b="$g" 'BEGIN { print a - b }')")"
+	done
+}
+
 # The figures bench/summary.sh reads (medians: ms, RSS: KiB).
 # figure_set NAME FILE: "NAME": {runtime: median, ...} for FILE.
 figure_set() {
@@ -428,6 +463,8 @@ cat >"$RESULTS/figures-run.json" <<JSON
   $(figure_set default_cold "$RESULTS/default-cold.json"),
   $(figure_set limits_b2b "$RESULTS/limits-b2b.json"),
   $(figure_set limits_cold "$RESULTS/limits-cold.json"),
+  "floors_b2b": {"namespaces": $(median floor "$RESULTS/default-b2b.json"), "go": $(median go-floor "$RESULTS/default-b2b.json"), "c": $(median c-floor "$RESULTS/default-b2b.json")},
+  "floors_cold": {"namespaces": $(median floor "$RESULTS/default-cold.json"), "go": $(median go-floor "$RESULTS/default-cold.json"), "c": $(median c-floor "$RESULTS/default-cold.json")},
   "rss_kib": {"runc": $RSS_RUNC, "crun": $RSS_CRUN, "berth": $RSS_BERTH, "berth-oci": $RSS_OCI},
   "conc_wall_ms": {"runc": $CONC_RUNC, "crun": $CONC_CRUN, "berth-oci": $CONC_OCI}
 }
@@ -437,7 +474,7 @@ jq -e . "$RESULTS/figures-run.json" >/dev/null
 # The sections other scripts write (bench/net.sh's "## Networking", and
 # any other "## " section this script does not write) are kept as they
 # are, after this script's own; bench/net.sh then replaces its own.
-OWN_SECTIONS='Machine|Method|Start-up time, median ms|Peak RSS, KiB|Concurrent starts, wall ms'
+OWN_SECTIONS='Machine|Method|Start-up time, median ms|Process floors, median ms|Peak RSS, KiB|Concurrent starts, wall ms'
 # Skipped, the phases keep the section an earlier run wrote.
 [ "$BENCH_PHASES_RUNS" = 0 ] || OWN_SECTIONS="$OWN_SECTIONS|Where the start time goes [(]phases[)]"
 KEPT=
@@ -567,6 +604,18 @@ $(spread "default, back to back" "$RESULTS/default-b2b.json")
 $(spread "default, cold" "$RESULTS/default-cold.json")
 $(spread "limits, back to back" "$RESULTS/limits-b2b.json")
 $(spread "limits, cold" "$RESULTS/limits-cold.json")
+
+## Process floors, median ms
+
+What a process costs here before it does anything, measured in the same
+hyperfine runs as the default case above: an empty static C program
+(\`gcc -static\`, what crun is written in), an empty static Go program
+(\`CGO_ENABLED=0\`, the Go that builds berth-oci), and the namespace floor.
+berth-oci cannot start a container in less than the Go floor plus the
+namespaces' cost; the last two columns are what each runtime spends above
+its own language's empty program.
+
+$(floors_table)
 
 ## Peak RSS, KiB
 

@@ -82,6 +82,14 @@ PROVENANCE=$(figures | jq -r '
 	  (.stopped | if . then "stopped.sh: \(.n) stopped containers, \(.runs) runs and \(.rss_runs) RSS runs per root; load \(.load_before) / \(.load_after)" else empty end)
 	] | map("- " + .) | join("\n")')
 
+# What a process costs before it does anything (bench/run.sh's process
+# floors), against the 0.8 × crun target: a Go runtime cannot start a
+# container in less than its empty program plus the namespaces.
+FLOORS=$(figures | jq -r '
+	def f2: . * 100 | round / 100 | tostring;
+	.run // {} | select(.floors_b2b and .default_b2b) | .floors_b2b as $f | .default_b2b as $d
+	| "Process floors, back to back (bench/run.sh, same run): an empty static C program \($f.c | f2) ms, an empty static Go program \($f.go | f2) ms, the namespaces \($f.namespaces | f2) ms. 0.8 × crun is \($d.crun * 0.8 | f2) ms, against \($f.go + $f.namespaces | f2) ms for the Go floor plus the namespaces before any of a container'"'"'s mounts, cgroups or state. berth-oci spends \($d["berth-oci"] - $f.go | f2) ms above the Go floor, crun \($d.crun - $f.c | f2) ms above the C floor."')
+
 SECTION=$(mktemp)
 trap 'rm -f "$SECTION" "$SECTION.out"' EXIT
 cat >"$SECTION" <<EOF
@@ -97,6 +105,8 @@ before / after.
 $TABLE
 
 ${PROVENANCE:-No figures: run make bench first.}
+${FLOORS:+
+$FLOORS}
 ${BENCH_SUMMARY_NOTE:+
 $BENCH_SUMMARY_NOTE}
 EOF
