@@ -42,11 +42,7 @@ type Restore struct {
 // MonitorArgs are the arguments of berth that make it container id's
 // monitor (cmd/berth's hidden run --monitor, which calls Monitor).
 func (e *Engine) MonitorArgs(id string, restore *Restore) []string {
-	argv := []string{"--root", e.Root, "--runroot", e.Runroot}
-	if e.StorageDriver != "" {
-		argv = append(argv, "--storage-driver", e.StorageDriver)
-	}
-	argv = append(argv, "run", "--monitor", "--id", id)
+	argv := append(e.engineArgs(), "run", "--monitor", "--id", id)
 	if restore != nil {
 		argv = append(argv, "--restore", restore.Dir)
 		if restore.TCPEstablished {
@@ -66,6 +62,15 @@ func (e *Engine) RunDetached(rec managed.Record, owner *managed.Owner) error {
 	return nil
 }
 
+// engineArgs are berth's options that make another berth this engine.
+func (e *Engine) engineArgs() []string {
+	argv := []string{"--root", e.Root, "--runroot", e.Runroot}
+	if e.StorageDriver != "" {
+		argv = append(argv, "--storage-driver", e.StorageDriver)
+	}
+	return argv
+}
+
 // ParseMonitorArgs reads a command line MonitorArgs made (without the
 // program's name): the engine's directories, the container's ID and the
 // checkpoint to restore. ok is false for any other line. berth's main
@@ -73,61 +78,93 @@ func (e *Engine) RunDetached(rec managed.Record, owner *managed.Owner) error {
 // container's life, and the command tree it would never use again is
 // memory it would hold all that time.
 func ParseMonitorArgs(args []string) (opts Options, id string, restore *Restore, ok bool) {
-	next := func() (string, bool) { // the next word, taken
-		if len(args) == 0 {
-			return "", false
-		}
-		w := args[0]
-		args = args[1:]
-		return w, true
-	}
-	value := func(dst *string) bool {
-		v, ok := next()
-		*dst = v
-		return ok && v != "" && !strings.HasPrefix(v, "-")
-	}
-	for {
-		w, more := next()
-		if !more {
-			return Options{}, "", nil, false
-		}
-		var good bool
-		switch w {
-		case "--root":
-			good = value(&opts.Root)
-		case "--runroot":
-			good = value(&opts.Runroot)
-		case "--storage-driver":
-			good = value(&opts.StorageDriver)
-		case "run":
-			good = true
-		}
-		if !good {
-			return Options{}, "", nil, false
-		}
-		if w == "run" {
-			break
-		}
-	}
-	if w, _ := next(); w != "--monitor" {
+	opts, w, ok := parseEngineArgs(args, "--monitor")
+	if !ok {
 		return Options{}, "", nil, false
 	}
-	if w, _ := next(); w != "--id" || !value(&id) {
+	if w.next() != "--id" || !w.value(&id) {
 		return Options{}, "", nil, false
 	}
-	if w, more := next(); more {
+	if len(w) > 0 {
 		restore = &Restore{}
-		if w != "--restore" || !value(&restore.Dir) {
+		if w.next() != "--restore" || !w.value(&restore.Dir) {
 			return Options{}, "", nil, false
 		}
-		if w, more := next(); more {
-			if w != "--restore-tcp-established" || len(args) > 0 {
+		if len(w) > 0 {
+			if w.next() != "--restore-tcp-established" || len(w) > 0 {
 				return Options{}, "", nil, false
 			}
 			restore.TCPEstablished = true
 		}
 	}
-	return opts, id, restore, opts.Root != "" && opts.Runroot != ""
+	return opts, id, restore, true
+}
+
+// ParseMonitorExitedArgs reads a command line MonitorExitedArgs made,
+// with berth-monitor's status after it: the engine's directories, the
+// container's ID, the descriptor of its runtime record's lock and its
+// wait status. ok is false for any other line.
+func ParseMonitorExitedArgs(args []string) (opts Options, id string, stateLock, status int, ok bool) {
+	opts, w, ok := parseEngineArgs(args, "--monitor-exited")
+	var lock, st string
+	if !ok || w.next() != "--id" || !w.value(&id) || w.next() != "--state-lock" || !w.value(&lock) ||
+		w.next() != "--status" || !w.value(&st) || len(w) > 0 {
+		return Options{}, "", 0, 0, false
+	}
+	stateLock, err := strconv.Atoi(lock)
+	if err != nil || stateLock <= monitorReadyFD {
+		return Options{}, "", 0, 0, false
+	}
+	if status, err = strconv.Atoi(st); err != nil {
+		return Options{}, "", 0, 0, false
+	}
+	return opts, id, stateLock, status, true
+}
+
+// words are a command line being read.
+type words []string
+
+// next takes the next word ("" at the end).
+func (w *words) next() string {
+	if len(*w) == 0 {
+		return ""
+	}
+	v := (*w)[0]
+	*w = (*w)[1:]
+	return v
+}
+
+// value takes the next word as an option's value, which must be there
+// and not look like an option.
+func (w *words) value(dst *string) bool {
+	*dst = w.next()
+	return *dst != "" && !strings.HasPrefix(*dst, "-")
+}
+
+// parseEngineArgs reads engineArgs, "run" and then the word mode, and
+// returns the words after it.
+func parseEngineArgs(args []string, mode string) (Options, words, bool) {
+	var opts Options
+	w := words(args)
+	for {
+		var good bool
+		switch v := w.next(); v {
+		case "--root":
+			good = w.value(&opts.Root)
+		case "--runroot":
+			good = w.value(&opts.Runroot)
+		case "--storage-driver":
+			good = w.value(&opts.StorageDriver)
+		case "run":
+			if w.next() != mode || opts.Root == "" || opts.Runroot == "" {
+				return Options{}, nil, false
+			}
+			return opts, w, true
+		}
+		if !good {
+			return Options{}, nil, false
+		}
+	}
 }
 
 // StartMonitor starts a monitor for rec, handing it the lifetime lock
@@ -222,8 +259,9 @@ func (e *Engine) Monitor(id string, restore *Restore) error {
 	})
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, unix.SIGTERM, unix.SIGINT)
+	lean := leanMonitor(rec, restore, client)
 	for {
-		exit, runErr := e.runLogged(&rec, restore, log, client, func() { reportReady(ready, nil); ready = nil })
+		exit, runErr := e.runLogged(&rec, restore, log, client, lean, func() { reportReady(ready, nil); ready = nil })
 		restore = nil // a restart runs the container anew
 		if ready != nil {
 			// It never started: berth run -d reports why and removes it.
@@ -258,7 +296,9 @@ func (e *Engine) Monitor(id string, restore *Restore) error {
 
 // runLogged is one run of the container with its output in the log: two
 // pipes, or with -t the pty, which the monitor also serves to berth attach.
-func (e *Engine) runLogged(rec *managed.Record, restore *Restore, log logSink, client *monitorClient, started func()) (container.Exit, error) {
+// With lean, the pipes are not read here until the handoff to
+// berth-monitor has failed (see handoff).
+func (e *Engine) runLogged(rec *managed.Record, restore *Restore, log logSink, client *monitorClient, lean bool, started func()) (container.Exit, error) {
 	var copies sync.WaitGroup
 	copyTo := func(stream string, r io.ReadCloser) {
 		copies.Add(1)
@@ -289,27 +329,54 @@ func (e *Engine) runLogged(rec *managed.Record, restore *Restore, log logSink, c
 		copies.Wait()
 		return exit, runErr
 	}
-	pipe := func(stream string) (*os.File, error) {
+	var readers [2]*os.File
+	pipe := func(i int, stream string) (*os.File, error) {
 		r, w, err := os.Pipe()
 		if err != nil {
 			return nil, err
 		}
-		copyTo(stream, r)
+		readers[i] = r
+		if !lean {
+			copyTo(stream, r)
+		}
 		return w, nil
 	}
-	out, err := pipe("stdout")
+	out, err := pipe(0, "stdout")
 	if err != nil {
 		return container.Exit{}, err
 	}
-	errw, err := pipe("stderr")
+	errw, err := pipe(1, "stderr")
 	if err != nil {
 		out.Close()
+		if lean {
+			readers[0].Close()
+		}
 		copies.Wait()
 		return container.Exit{}, err
 	}
+	stdio := Stdio{Out: out, Err: errw}
+	// The pipes are read here unless berth-monitor reads them.
+	copying := !lean
+	copyBoth := func() {
+		if !copying {
+			copying = true
+			copyTo("stdout", readers[0])
+			copyTo("stderr", readers[1])
+		}
+	}
+	if lean {
+		handoff := e.handoff(*rec, readers[0], readers[1])
+		stdio.Handoff = func(pid int, alive []*os.File) error {
+			err := handoff(pid, alive)
+			copyBoth() // still here: the Go monitor goes on
+			return err
+		}
+		stdio.Declined = copyBoth
+	}
 	// A monitor has no one to show warnings to: the log is the
 	// container's own output.
-	exit, _, runErr := e.runOnce(rec, Stdio{Out: out, Err: errw}, restore, func(int) { started() })
+	exit, _, runErr := e.runOnce(rec, stdio, restore, func(int) { started() })
+	copyBoth() // a run that failed before the handoff
 	out.Close()
 	errw.Close()
 	copies.Wait()
