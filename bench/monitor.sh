@@ -272,10 +272,18 @@ if [ -n "${BERTH:-}" ]; then
 	BUILT="the binary BERTH=${BERTH#"$REPO"/}; the work tree is at \`$DESCRIBE\`"
 	mkdir -p "$WORK/bin"
 	cp "$BERTH" "$WORK/bin/berth"
+	# Its helpers beside the copy, as make install puts them: without
+	# berth-monitor the monitor stays berth itself.
+	for helper in berth-init berth-nsenter berth-stage berth-monitor; do
+		if [ -x "$(dirname "$BERTH")/$helper" ]; then cp "$(dirname "$BERTH")/$helper" "$WORK/bin/"; fi
+	done
 else
 	echo "== building berth"
 	(cd "$REPO" && CGO_ENABLED=0 "$GO" build -trimpath -o "$WORK/bin/berth" ./cmd/berth)
-	BUILT="\`$DESCRIBE\`, built from the work tree with CGO_ENABLED=0 go build -trimpath"
+	if [ -d "$REPO/cmd/berth-monitor" ]; then
+		gcc -static -Os -s -std=gnu11 -o "$WORK/bin/berth-monitor" "$REPO"/cmd/berth-monitor/*.c
+	fi
+	BUILT="\`$DESCRIBE\`, built from the work tree with CGO_ENABLED=0 go build -trimpath (and berth-monitor with gcc -static -Os)"
 fi
 # A private copy: its text pages are shared by this run's monitors only.
 BERTH=$WORK/bin/berth

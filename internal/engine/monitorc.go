@@ -96,7 +96,18 @@ func (e *Engine) handoff(rec managed.Record, out, errs *os.File) func(pid int, a
 				return err
 			}
 		}
+		// Blocked on this thread across the exec, and so kept pending
+		// for berth-monitor's signalfd: from the exec until berth-monitor
+		// blocks them, berth stop's SIGTERM would otherwise kill it.
+		var set, old unix.Sigset_t
+		for _, sig := range []unix.Signal{unix.SIGCHLD, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2} {
+			set.Val[(sig-1)/64] |= 1 << ((sig - 1) % 64)
+		}
+		if err := unix.PthreadSigmask(unix.SIG_BLOCK, &set, &old); err != nil {
+			return err
+		}
 		err = syscall.Exec(bin, argv, os.Environ())
+		_ = unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
 		for _, fd := range fds {
 			unix.CloseOnExec(fd)
 		}
