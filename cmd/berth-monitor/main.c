@@ -144,6 +144,13 @@ int main(int argc, char **argv)
 	close(sfd);
 	if (l.fd >= 0)
 		close(l.fd);
+	/* The container is gone: a signal pending or sent now (berth stop
+	 * finding no process to signal) is dropped, not left to kill berth
+	 * before it recorded the exit; berth ignores them too as it starts
+	 * (engine.MonitorExited). Go's runtime unblocks them whatever the
+	 * mask it starts with, and would die of a pending one. */
+	for (i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
+		signal(forwarded[i], SIG_IGN);
 	sigprocmask(SIG_UNBLOCK, &set, NULL);
 	snprintf(status, sizeof(status), "%d", st);
 	next = argv + 7;

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -23,6 +24,10 @@ import (
 // the container and execs berth back (MonitorExitedArgs), which finishes
 // what the run left (MonitorExited). An idle Go monitor holds 2.9 MiB;
 // berth-monitor a tenth of that.
+
+// forwardedSignals are those berth-monitor forwards to the container,
+// as container.Run does (internal/container forwardedSignals).
+var forwardedSignals = []os.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2}
 
 // MonitorName is the C monitor, installed beside berth.
 const MonitorName = "berth-monitor"
@@ -100,8 +105,9 @@ func (e *Engine) handoff(rec managed.Record, out, errs *os.File) func(pid int, a
 		// for berth-monitor's signalfd: from the exec until berth-monitor
 		// blocks them, berth stop's SIGTERM would otherwise kill it.
 		var set, old unix.Sigset_t
-		for _, sig := range []unix.Signal{unix.SIGCHLD, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2} {
-			set.Val[(sig-1)/64] |= 1 << ((sig - 1) % 64)
+		for _, sig := range append([]os.Signal{unix.SIGCHLD}, forwardedSignals...) {
+			n := sig.(unix.Signal) - 1
+			set.Val[n/64] |= 1 << (n % 64)
 		}
 		if err := unix.PthreadSigmask(unix.SIG_BLOCK, &set, &old); err != nil {
 			return err
@@ -127,6 +133,11 @@ func (e *Engine) MonitorExitedArgs(id string, stateLock int) []string {
 // the container exit with wait status status: what runOnce and Monitor
 // do after container.Run returns, for a run that had no restart policy.
 func (e *Engine) MonitorExited(id string, stateLock, status int) error {
+	// The container is gone: there is no one to forward a signal to, and
+	// a berth stop that found no process signals the monitor. Ignored,
+	// not left to kill this process half-way (berth-monitor ignored
+	// them until its exec).
+	signal.Ignore(forwardedSignals...)
 	lock := os.NewFile(monitorLockFD, "lock")
 	unix.CloseOnExec(monitorLockFD)
 	unix.CloseOnExec(stateLock)
