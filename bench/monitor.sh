@@ -507,7 +507,7 @@ berth and podman have no daemon."
 fi
 
 # ratio A B: median PSS of A over that of B.
-ratio() { awk -v a="$(median "$1" 4)" -v b="$(median "$2" 4)" 'BEGIN { printf "%.1f", a / b }'; }
+ratio() { awk -v a="$(median "$1" 4)" -v b="$(median "$2" 4)" 'BEGIN { r = a / b; printf (r < 1 ? "%.2f" : "%.1f"), r }'; }
 RATIO_NOTE=
 if has conmon && has shim; then
 	RATIO_NOTE="Median PSS per container, berth's monitor (\`--rootfs\`) over conmon's:
@@ -562,7 +562,7 @@ $DAEMON_NOTE
 
 **PSS is the fairer figure for many monitors**: RSS counts every page a
 process maps in full, so N monitors running one static binary (berth's
-monitor is berth itself, re-executed) each count the same text and
+monitor is berth-monitor, static C, once the container runs) each count the same text and
 read-only data pages again, while PSS divides each shared page among the
 processes that map it and sums to what the machine actually holds;
 conmon's shared libraries (glib, libc) are shared with every other process

@@ -35,7 +35,8 @@ const MonitorName = "berth-monitor"
 // leanMonitor reports whether a container's monitor may hand it to
 // berth-monitor: what berth-monitor does not do stays with the Go
 // monitor (a terminal, a foreground client, health checks, a restore,
-// restarts, log drivers other than json-file, rootless berth). What
+// restarts, log drivers other than json-file, rootless berth), and so
+// does it all where berth-monitor is not installed beside berth. What
 // runOnce holds for the run (volumes, networks, other containers'
 // namespaces) is checked there (handoffAllowed).
 func leanMonitor(rec managed.Record, restore *Restore, client *monitorClient) bool {
@@ -49,7 +50,13 @@ func leanMonitor(rec managed.Record, restore *Restore, client *monitorClient) bo
 	if t := cfg.LogConfig.Type; t != "" && t != LogJSONFile {
 		return false
 	}
-	return rec.Restart.Name == "" || rec.Restart.Name == "no"
+	if rec.Restart.Name != "" && rec.Restart.Name != "no" {
+		return false
+	}
+	// Not installed (an older install, a bare go build): no warning at
+	// every start, the Go monitor does it all.
+	_, err := selfexe.Helper(MonitorName)
+	return err == nil
 }
 
 // handoffAllowed reports whether nothing this run holds for the
