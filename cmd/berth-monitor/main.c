@@ -22,6 +22,10 @@ static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUS
 
 static struct stream out = {.name = "stdout"}, err = {.name = "stderr"};
 
+/* stopped: SIGTERM or SIGINT came, which ends a Go monitor's restarts
+ * (berth passes it on as --stopped). */
+static int stopped;
+
 static void usage(void)
 {
 	fprintf(stderr, "berth-monitor: bad arguments (it is started by berth, not by hand)\n");
@@ -88,6 +92,8 @@ static int watch(pid_t pid, struct log *l, int sfd)
 				return status;
 			continue;
 		}
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+			stopped = 1;
 		/* Not yet reaped: the PID is still the container's. */
 		kill(pid, si.ssi_signo);
 	}
@@ -134,6 +140,15 @@ int main(int argc, char **argv)
 		perror("berth-monitor: signalfd");
 		return 125;
 	}
+	/* PID must be this process's child, unreaped, or it would wait for
+	 * ever. */
+	{
+		siginfo_t si = {0};
+		if (waitid(P_PID, pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0) {
+			fprintf(stderr, "berth-monitor: process %d is not its child: %s\n", (int)pid, strerror(errno));
+			return 2;
+		}
+	}
 	fcntl(out.fd, F_SETFD, FD_CLOEXEC);
 	fcntl(err.fd, F_SETFD, FD_CLOEXEC);
 	if (log_open(&l) < 0)
@@ -155,10 +170,14 @@ int main(int argc, char **argv)
 	snprintf(status, sizeof(status), "%d", st);
 	next = argv + 7;
 	{
-		char *args[argc - 7 + 2];
-		memcpy(args, next, (argc - 7) * sizeof(char *));
-		args[argc - 7] = status;
-		args[argc - 7 + 1] = NULL;
+		/* BERTH ARG... STATUS [--stopped] */
+		char *args[argc - 7 + 3];
+		size_t n = argc - 7;
+		memcpy(args, next, n * sizeof(char *));
+		args[n++] = status;
+		if (stopped)
+			args[n++] = "--stopped";
+		args[n] = NULL;
 		execv(args[0], args);
 	}
 	perror("berth-monitor: exec berth");

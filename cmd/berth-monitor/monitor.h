@@ -13,7 +13,8 @@
  *
  *   berth-monitor PID STDOUT-FD STDERR-FD LOG MAX-SIZE MAX-FILES BERTH ARG...
  *
- * runs "BERTH ARG... STATUS" once PID has exited, STATUS its wait status.
+ * runs "BERTH ARG... STATUS" once PID has exited, STATUS its wait status,
+ * with "--stopped" after it if SIGTERM or SIGINT came (no restart then).
  *
  * Single-threaded, no allocation after start: one file per concern.
  */

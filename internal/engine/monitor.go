@@ -101,24 +101,31 @@ func ParseMonitorArgs(args []string) (opts Options, id string, restore *Restore,
 }
 
 // ParseMonitorExitedArgs reads a command line MonitorExitedArgs made,
-// with berth-monitor's status after it: the engine's directories, the
-// container's ID, the descriptor of its runtime record's lock and its
-// wait status. ok is false for any other line.
-func ParseMonitorExitedArgs(args []string) (opts Options, id string, stateLock, status int, ok bool) {
+// with what berth-monitor appends: the wait status, and --stopped if it
+// was told to stop. It returns the engine's directories, the container's
+// ID, the descriptor of its runtime record's lock, the status and the
+// stop. ok is false for any other line.
+func ParseMonitorExitedArgs(args []string) (opts Options, id string, stateLock, status int, stopped, ok bool) {
 	opts, w, ok := parseEngineArgs(args, "--monitor-exited")
 	var lock, st string
 	if !ok || w.next() != "--id" || !w.value(&id) || w.next() != "--state-lock" || !w.value(&lock) ||
-		w.next() != "--status" || !w.value(&st) || len(w) > 0 {
-		return Options{}, "", 0, 0, false
+		w.next() != "--status" || !w.value(&st) {
+		return Options{}, "", 0, 0, false, false
+	}
+	if len(w) > 0 {
+		if w.next() != "--stopped" || len(w) > 0 {
+			return Options{}, "", 0, 0, false, false
+		}
+		stopped = true
 	}
 	stateLock, err := strconv.Atoi(lock)
 	if err != nil || stateLock <= monitorReadyFD {
-		return Options{}, "", 0, 0, false
+		return Options{}, "", 0, 0, false, false
 	}
 	if status, err = strconv.Atoi(st); err != nil {
-		return Options{}, "", 0, 0, false
+		return Options{}, "", 0, 0, false, false
 	}
-	return opts, id, stateLock, status, true
+	return opts, id, stateLock, status, stopped, true
 }
 
 // words are a command line being read.
@@ -260,38 +267,55 @@ func (e *Engine) Monitor(id string, restore *Restore) error {
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, unix.SIGTERM, unix.SIGINT)
 	lean := leanMonitor(rec, restore, client)
-	for {
-		exit, runErr := e.runLogged(&rec, restore, log, client, lean, func() { reportReady(ready, nil); ready = nil })
-		restore = nil // a restart runs the container anew
-		if ready != nil {
-			// It never started: berth run -d reports why and removes it.
-			reportReady(ready, runErr)
-			return runErr
-		}
-		began := rec.State.StartedAt
-		rec = finishRecord(store, rec.ID, exit, runErr, false)
-		// The foreground client gets the first run's status, and only
-		// that run: a restart goes on without it, as under docker run.
-		client.finish(rec.State.ExitCode)
-		client = nil
-		if !rec.Restart.Restarts(rec.State.ExitCode, rec.State.RestartCount, rec.State.StopRequested || stopped(stop)) {
-			break
-		}
-		n := rec.State.RestartCount
-		if time.Since(began) > 10*time.Second {
-			n = 0
-		}
-		select {
-		case <-time.After(managed.Backoff(n)):
-		case <-stop:
-			return removeIfAuto(store, rec, lock)
-		}
-		rec, _ = store.Update(rec.ID, func(r *managed.Record) { r.State.RestartCount++ })
-		if rec.State.StopRequested {
-			break // berth stop came between the exit and the back-off
-		}
+	exit, runErr := e.runLogged(&rec, restore, log, client, lean, func() { reportReady(ready, nil); ready = nil })
+	if ready != nil {
+		// It never started: berth run -d reports why and removes it.
+		reportReady(ready, runErr)
+		return runErr
 	}
+	began := rec.State.StartedAt
+	rec = finishRecord(store, rec.ID, exit, runErr, false)
+	// The foreground client gets the first run's status, and only that
+	// run: a restart goes on without it, as under docker run.
+	client.finish(rec.State.ExitCode)
+	rec = e.restarts(rec, began, log, lean, stop)
 	return removeIfAuto(store, rec, lock)
+}
+
+// restarts runs the container again and again as its restart policy
+// says, after a run that began at began ended and was recorded, and
+// returns its record once the policy, berth stop or the monitor's stop
+// signal ends it. lean: a run may be handed to berth-monitor.
+func (e *Engine) restarts(rec managed.Record, began time.Time, log logSink, lean bool, stop chan os.Signal) managed.Record {
+	store := e.Containers()
+	for restartAfter(store, &rec, began, stop) {
+		exit, runErr := e.runLogged(&rec, nil, log, nil, lean, func() {})
+		began = rec.State.StartedAt
+		rec = finishRecord(store, rec.ID, exit, runErr, false)
+	}
+	return rec
+}
+
+// restartAfter reports whether the restart policy runs the container
+// again after the run that began at began, once its back-off has passed
+// (the restart counted in rec); false if not, or if a stop came
+// meanwhile.
+func restartAfter(store managed.Store, rec *managed.Record, began time.Time, stop chan os.Signal) bool {
+	if !rec.Restart.Restarts(rec.State.ExitCode, rec.State.RestartCount, rec.State.StopRequested || stopped(stop)) {
+		return false
+	}
+	n := rec.State.RestartCount
+	if time.Since(began) > 10*time.Second {
+		n = 0
+	}
+	select {
+	case <-time.After(managed.Backoff(n)):
+	case <-stop:
+		return false
+	}
+	*rec, _ = store.Update(rec.ID, func(r *managed.Record) { r.State.RestartCount++ })
+	// berth stop may have come between the exit and the back-off.
+	return !rec.State.StopRequested
 }
 
 // runLogged is one run of the container with its output in the log: two

@@ -35,7 +35,7 @@ const MonitorName = "berth-monitor"
 // leanMonitor reports whether a container's monitor may hand it to
 // berth-monitor: what berth-monitor does not do stays with the Go
 // monitor (a terminal, a foreground client, health checks, a restore,
-// restarts, log drivers other than json-file, rootless berth), and so
+// log drivers other than json-file, rootless berth), and so
 // does it all where berth-monitor is not installed beside berth. What
 // runOnce holds for the run (volumes, networks, other containers'
 // namespaces) is checked there (handoffAllowed).
@@ -48,9 +48,6 @@ func leanMonitor(rec managed.Record, restore *Restore, client *monitorClient) bo
 		return false
 	}
 	if t := cfg.LogConfig.Type; t != "" && t != LogJSONFile {
-		return false
-	}
-	if rec.Restart.Name != "" && rec.Restart.Name != "no" {
 		return false
 	}
 	// Not installed (an older install, a bare go build): no warning at
@@ -137,14 +134,19 @@ func (e *Engine) MonitorExitedArgs(id string, stateLock int) []string {
 }
 
 // MonitorExited is container id's monitor again, once berth-monitor saw
-// the container exit with wait status status: what runOnce and Monitor
-// do after container.Run returns, for a run that had no restart policy.
-func (e *Engine) MonitorExited(id string, stateLock, status int) error {
-	// The container is gone: there is no one to forward a signal to, and
-	// a berth stop that found no process signals the monitor. Ignored,
-	// not left to kill this process half-way (berth-monitor ignored
-	// them until its exec).
-	signal.Ignore(forwardedSignals...)
+// the container exit with wait status status (stopped: berth-monitor
+// was sent SIGTERM or SIGINT, which ends a Go monitor's restarts): what
+// runOnce and Monitor do after container.Run returns, restarts included.
+func (e *Engine) MonitorExited(id string, stateLock, status int, stopped bool) error {
+	// As Monitor: SIGTERM or SIGINT stop the restarts. The others have no
+	// one to go to, the container being gone; berth-monitor ignored them
+	// all until its exec.
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, unix.SIGTERM, unix.SIGINT)
+	signal.Ignore(unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
+	if stopped {
+		stop <- unix.SIGTERM
+	}
 	lock := os.NewFile(monitorLockFD, "lock")
 	unix.CloseOnExec(monitorLockFD)
 	unix.CloseOnExec(stateLock)
@@ -163,7 +165,16 @@ func (e *Engine) MonitorExited(id string, stateLock, status int) error {
 	if rec.State.Status == managed.Running {
 		e.died(rec, exit, nil)
 	}
+	began := rec.State.StartedAt
 	rec = finishRecord(store, rec.ID, exit, nil, false)
+	if rec.Restart.Restarts(rec.State.ExitCode, rec.State.RestartCount, rec.State.StopRequested || stopped) {
+		log, err := e.openLog(rec)
+		if err != nil {
+			return err
+		}
+		defer log.Close()
+		rec = e.restarts(rec, began, log, leanMonitor(rec, nil, nil), stop)
+	}
 	if err := removeIfAuto(store, rec, lock); err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,17 +20,51 @@ import (
 // sanitizer.
 var berthMonitor = ccbuild.Sanitized("berth-monitor", "cmd/berth-monitor/*.c")
 
-// TestMain removes the test's build of berth-monitor.
+// TestMain removes the test's build of berth-monitor; run as
+// monitorLaunchEnv, it is launchMonitor instead.
 func TestMain(m *testing.M) {
+	if os.Getenv(monitorLaunchEnv) != "" {
+		launchMonitor(os.Args[1], os.Args[2:])
+	}
 	code := m.Run()
 	berthMonitor.Remove()
 	os.Exit(code)
 }
 
-// monitorRun is berth-monitor started as berth's monitor execs it: from
-// a process whose child writes script's output into two pipes, execing
-// berth-monitor with that child's PID. What it execs back is a shell that
-// writes its arguments (berth-monitor's status last) to a file.
+// monitorLaunchEnv makes the test binary launchMonitor.
+const monitorLaunchEnv = "BERTH_TEST_LAUNCH_MONITOR"
+
+// launchMonitor does what berth's monitor does before it hands a
+// container to berth-monitor: it starts a child (the shell script, its
+// stdout and stderr on fds 5 and 6, whose read ends are 3 and 4) and
+// execs berth-monitor (argv[0], the rest of its command line after the
+// descriptors) in the same process. Go, unlike a shell, never reaps a
+// child it was not asked to wait for.
+func launchMonitor(script string, argv []string) {
+	for fd := 3; fd <= 6; fd++ {
+		syscall.CloseOnExec(fd)
+	}
+	null, _ := os.Open(os.DevNull)
+	p, err := os.StartProcess("/bin/sh", []string{"sh", "-c", script},
+		&os.ProcAttr{Files: []*os.File{null, os.NewFile(5, "out"), os.NewFile(6, "err")}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	for _, fd := range []int{3, 4} {
+		if _, _, e := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_SETFD, 0); e != 0 {
+			os.Exit(1)
+		}
+	}
+	args := append([]string{argv[0], fmt.Sprint(p.Pid), "3", "4"}, argv[1:]...)
+	err = syscall.Exec(argv[0], args, os.Environ())
+	fmt.Fprintln(os.Stderr, err)
+	os.Exit(1)
+}
+
+// monitorRun is berth-monitor started as berth's monitor execs it (see
+// launchMonitor). What it execs back is a shell that writes its
+// arguments (berth-monitor's status last) to a file.
 type monitorRun struct {
 	cmd     *exec.Cmd
 	log     string
@@ -46,9 +81,12 @@ func startMonitor(t *testing.T, script string) *monitorRun {
 	errR, errW, _ := os.Pipe()
 	defer outW.Close()
 	defer errW.Close()
-	// fds 3 and 4: the read ends, 5 and 6: the child's stdout and stderr.
-	launcher := `(` + script + `) >&5 2>&6 5>&- 6>&- 3<&- 4<&- & exec 5>&- 6>&-; exec "$0" $! 3 4 "$@"`
-	m.cmd = exec.Command("/bin/sh", "-c", launcher, bin, m.log, "0", "1", "/bin/sh", "-c", `echo "$@" > "$0"`, m.result)
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.cmd = exec.Command(self, script, bin, m.log, "0", "1", "/bin/sh", "-c", `echo "$@" > "$0"`, m.result)
+	m.cmd.Env = append(os.Environ(), monitorLaunchEnv+"=1")
 	m.cmd.ExtraFiles = []*os.File{outR, errR, outW, errW}
 	if err := m.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -132,8 +170,8 @@ func TestBerthMonitorForwardsSignals(t *testing.T) {
 	if err := m.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if st := m.wait(t, 10*time.Second); st != "1792" { // exit 7
-		t.Errorf("status %q, want 1792", st)
+	if st := m.wait(t, 10*time.Second); st != "1792 --stopped" { // exit 7, told to stop
+		t.Errorf("status %q, want 1792 --stopped", st)
 	}
 }
 
@@ -155,15 +193,17 @@ func TestBerthMonitorRefusesBadArguments(t *testing.T) {
 	bin := berthMonitor.Path(t)
 	for _, args := range [][]string{
 		nil,
-		{"1", "3", "4", "log", "0", "1"},                  // nothing to exec
-		{"x", "3", "4", "log", "0", "1", "/bin/true"},     // PID
-		{"0", "3", "4", "log", "0", "1", "/bin/true"},     // PID 0
-		{"1", "2", "4", "log", "0", "1", "/bin/true"},     // a standard stream
-		{"1", "3", "4", "log", "-1", "1", "/bin/true"},    // size
-		{"1", "3", "4", "log", "0", "0", "/bin/true"},     // files
-		{"1", "3", "4", "log", "10k", "1", "/bin/true"},   // units are berth's
-		{"1", "3", "4x", "log", "0", "1", "/bin/true"},    // trailing junk
+		{"1", "3", "4", "log", "0", "1"}, // nothing to exec
+		{"x", "3", "4", "log", "0", "1", "/bin/true"},   // PID
+		{"0", "3", "4", "log", "0", "1", "/bin/true"},   // PID 0
+		{"1", "2", "4", "log", "0", "1", "/bin/true"},   // a standard stream
+		{"1", "3", "4", "log", "-1", "1", "/bin/true"},  // size
+		{"1", "3", "4", "log", "0", "0", "/bin/true"},   // files
+		{"1", "3", "4", "log", "10k", "1", "/bin/true"}, // units are berth's
+		{"1", "3", "4x", "log", "0", "1", "/bin/true"},  // trailing junk
 		{"1", "3", "4", "log", "0", "99999999999999999999", "/bin/true"},
+		{"1", "0", "1", "log", "0", "1", "/bin/true"}, // stdin, stdout
+		{"1", "3", "4", "log", "0", "1", "/bin/true"}, // PID 1 is not its child
 	} {
 		out, err := exec.Command(bin, args...).CombinedOutput()
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || strings.Count(string(out), "\n") != 1 {

@@ -152,3 +152,42 @@ func TestLeanMonitorEnds(t *testing.T) {
 	runIn(t, "true")
 	checkNoLeaks(t, before)
 }
+
+// TestLeanMonitorRestarts: a restart policy is applied by berth between
+// two runs and each run goes to berth-monitor again, all in the one
+// monitor process the record names.
+func TestLeanMonitorRestarts(t *testing.T) {
+	needLeanMonitor(t)
+	before := snapshot(t)
+	r := berth(t, "", "run", "-d", "--name", "relean", "--restart", "on-failure:2", "--network", "none", "--rootfs", rootfsDir,
+		"/bin/sh", "-c", "echo attempt; sleep 0.5; exit 3")
+	if r.code != 0 {
+		t.Fatalf("run -d: %+v", r)
+	}
+	defer func() {
+		berth(t, "", "rm", "-f", "relean")
+		checkNoLeaks(t, before)
+	}()
+	first := inspectState(t, "relean").MonitorPid
+	eventually(t, "the second run", func() string {
+		if st := inspectState(t, "relean"); st.RestartCount < 1 || st.Status != "running" {
+			return fmt.Sprintf("%+v", st)
+		}
+		return ""
+	})
+	if st := inspectState(t, "relean"); st.MonitorPid != first {
+		t.Errorf("the second run's monitor is %d, the first's %d", st.MonitorPid, first)
+	}
+	if exe := monitorExe(t, "relean"); exe != "berth-monitor" {
+		t.Errorf("the second run's monitor runs %s, want berth-monitor", exe)
+	}
+	if r := berth(t, "", "wait", "relean"); strings.TrimSpace(r.stdout) != "3" {
+		t.Errorf("wait: %+v", r)
+	}
+	if st := inspectState(t, "relean"); st.Status != "exited" || st.ExitCode != 3 || st.RestartCount != 2 || st.MonitorPid != 0 {
+		t.Errorf("after the policy gave up: %+v", st)
+	}
+	if r := berth(t, "", "logs", "relean"); strings.Count(r.stdout, "attempt") != 3 {
+		t.Errorf("logs of three runs: %+v", r)
+	}
+}
