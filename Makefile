@@ -28,6 +28,7 @@ build:
 	$(NSENTER_CC) $(NSENTER_CFLAGS) -o bin/berth-nsenter cmd/berth-nsenter/*.c
 	$(NSENTER_CC) $(NSENTER_CFLAGS) -o bin/berth-pid1 cmd/berth-pid1/*.c
 	$(NSENTER_CC) $(NSENTER_CFLAGS) -o bin/berth-stage cmd/berth-stage/*.c
+	$(NSENTER_CC) $(NSENTER_CFLAGS) -o bin/berth-monitor cmd/berth-monitor/*.c
 
 deps:
 	scripts/install-deps.sh
@@ -76,6 +77,7 @@ test-v2: build
 	cp bin/berth-nsenter $(VM_PAYLOAD)/berth-nsenter
 	cp bin/berth-pid1 $(VM_PAYLOAD)/berth-pid1
 	cp bin/berth-stage $(VM_PAYLOAD)/berth-stage
+	cp bin/berth-monitor $(VM_PAYLOAD)/berth-monitor
 	cp bin/berth-cdi $(VM_PAYLOAD)/berth-cdi
 	CGO_ENABLED=0 go build -o $(VM_PAYLOAD)/berth-probe ./test/probe
 	go build -o $(VM_PAYLOAD)/int80 ./test/integration/testdata/int80
@@ -131,6 +133,7 @@ install: build man
 	install -D -m 0755 bin/berth-nsenter $(DESTDIR)$(PREFIX)/bin/berth-nsenter
 	install -D -m 0755 bin/berth-pid1 $(DESTDIR)$(PREFIX)/bin/berth-pid1
 	install -D -m 0755 bin/berth-stage $(DESTDIR)$(PREFIX)/bin/berth-stage
+	install -D -m 0755 bin/berth-monitor $(DESTDIR)$(PREFIX)/bin/berth-monitor
 	install -D -m 0755 bin/berth-cdi $(DESTDIR)$(PREFIX)/bin/berth-cdi
 	install -d $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0644 .cache/man1/*.1 $(DESTDIR)$(PREFIX)/share/man/man1/

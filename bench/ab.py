@@ -80,7 +80,7 @@ def install(build, bindir):
     """Copies a build and the stages beside it into a root-owned bindir."""
     os.makedirs(bindir, 0o755)
     name = os.path.basename(build)
-    for stage in (name, "berth-init", "berth-nsenter", "berth-stage"):
+    for stage in (name, "berth-init", "berth-nsenter", "berth-stage", "berth-monitor"):
         src = build if stage == name else os.path.join(os.path.dirname(build), stage)
         if os.path.exists(src):
             shutil.copy(src, os.path.join(bindir, stage))

@@ -272,10 +272,18 @@ if [ -n "${BERTH:-}" ]; then
 	BUILT="the binary BERTH=${BERTH#"$REPO"/}; the work tree is at \`$DESCRIBE\`"
 	mkdir -p "$WORK/bin"
 	cp "$BERTH" "$WORK/bin/berth"
+	# Its helpers beside the copy, as make install puts them: without
+	# berth-monitor the monitor stays berth itself.
+	for helper in berth-init berth-nsenter berth-stage berth-monitor; do
+		if [ -x "$(dirname "$BERTH")/$helper" ]; then cp "$(dirname "$BERTH")/$helper" "$WORK/bin/"; fi
+	done
 else
 	echo "== building berth"
 	(cd "$REPO" && CGO_ENABLED=0 "$GO" build -trimpath -o "$WORK/bin/berth" ./cmd/berth)
-	BUILT="\`$DESCRIBE\`, built from the work tree with CGO_ENABLED=0 go build -trimpath"
+	if [ -d "$REPO/cmd/berth-monitor" ]; then
+		gcc -static -Os -s -std=gnu11 -o "$WORK/bin/berth-monitor" "$REPO"/cmd/berth-monitor/*.c
+	fi
+	BUILT="\`$DESCRIBE\`, built from the work tree with CGO_ENABLED=0 go build -trimpath (and berth-monitor with gcc -static -Os)"
 fi
 # A private copy: its text pages are shared by this run's monitors only.
 BERTH=$WORK/bin/berth
@@ -499,7 +507,7 @@ berth and podman have no daemon."
 fi
 
 # ratio A B: median PSS of A over that of B.
-ratio() { awk -v a="$(median "$1" 4)" -v b="$(median "$2" 4)" 'BEGIN { printf "%.1f", a / b }'; }
+ratio() { awk -v a="$(median "$1" 4)" -v b="$(median "$2" 4)" 'BEGIN { r = a / b; printf (r < 1 ? "%.2f" : "%.1f"), r }'; }
 RATIO_NOTE=
 if has conmon && has shim; then
 	RATIO_NOTE="Median PSS per container, berth's monitor (\`--rootfs\`) over conmon's:
@@ -554,7 +562,7 @@ $DAEMON_NOTE
 
 **PSS is the fairer figure for many monitors**: RSS counts every page a
 process maps in full, so N monitors running one static binary (berth's
-monitor is berth itself, re-executed) each count the same text and
+monitor is berth-monitor, static C, once the container runs) each count the same text and
 read-only data pages again, while PSS divides each shared page among the
 processes that map it and sums to what the machine actually holds;
 conmon's shared libraries (glib, libc) are shared with every other process

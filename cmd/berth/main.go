@@ -38,6 +38,11 @@ func main() {
 	if opts, id, restore, ok := engine.ParseMonitorArgs(os.Args[1:]); ok && (!rootless.Active() || rootless.Inside()) {
 		os.Exit(monitor(opts, id, restore))
 	}
+	// The monitor again, exec'd by berth-monitor once the container exited.
+	if opts, id, lock, status, stopped, ok := engine.ParseMonitorExitedArgs(os.Args[1:]); ok && !rootless.Active() {
+		opts.Warn = printWarning
+		os.Exit(cli.Report(engine.New(opts).MonitorExited(id, lock, status, stopped)))
+	}
 	if startsContainer(os.Args[1:]) {
 		go engine.WarmEncoders()
 	}

@@ -72,6 +72,16 @@ type Options struct {
 	// Started, when set, is called once the container's program runs,
 	// with its PID 1 (berth's monitor reports readiness then).
 	Started func(pid int)
+	// Handoff, when set, is called once the container runs (after
+	// Started and the poststart hooks) with its PID 1 and the files that
+	// mark it as alive (its runtime record's lock): berth's monitor execs
+	// berth-monitor there, which keeps them open, reaps the container and
+	// hands it back to berth (Reclaim). It is called on the thread that
+	// forked the init stage, whose death the init stage's parent-death
+	// signal watches; it does not return unless the exec failed, and Run
+	// then goes on waiting. Never called with poststop hooks, which need
+	// this process after the exit.
+	Handoff func(pid int, alive []*os.File) error
 	// TakeTerminal, when set, receives the pty master of a process with
 	// a terminal, instead of berth relaying it (berth's monitor keeps it
 	// for berth attach).
@@ -223,6 +233,11 @@ func Run(o Options) (Exit, error) {
 	if err := hooks.RunAll("poststart", hooksOf(o.Spec).Poststart, c.ociState()); err != nil {
 		c.warning(err)
 	}
+	if o.Handoff != nil && len(hooksOf(o.Spec).Poststop) == 0 {
+		if err := o.Handoff(c.init.pid, []*os.File{c.handle.LockFile()}); err != nil {
+			c.warning(fmt.Errorf("hand the container to berth-monitor: %w", err))
+		}
+	}
 	exit := c.init.wait()
 	if exit.Signal != nil && c.cg.OOMKilled() {
 		exit.OOMKilled = true
@@ -231,6 +246,26 @@ func Run(o Options) (Exit, error) {
 	if !o.Keep {
 		c.runPoststop(o.Spec)
 	}
+	return exit, nil
+}
+
+// Reclaim finishes a container that Handoff handed over, once it has
+// exited with status ws, in the process that exec'd back (its runtime
+// record's lock, inherited, is lock): what Run does after its wait.
+func Reclaim(stateRoot, id string, lock *os.File, ws unix.WaitStatus) (Exit, error) {
+	exit := exitOf(ws)
+	store := state.Store{Root: stateRoot}
+	h, rec, err := store.Adopt(id, lock)
+	if err != nil {
+		lock.Close() // the next garbage collection releases it
+		return exit, err
+	}
+	c := &Container{store: store, handle: h, rec: rec, cg: cgroupOf(rec), dir: h.Dir()}
+	if exit.Signal != nil && c.cg.OOMKilled() {
+		exit.OOMKilled = true
+	}
+	c.rec.Status = state.Stopped
+	c.release()
 	return exit, nil
 }
 

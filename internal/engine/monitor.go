@@ -42,11 +42,7 @@ type Restore struct {
 // MonitorArgs are the arguments of berth that make it container id's
 // monitor (cmd/berth's hidden run --monitor, which calls Monitor).
 func (e *Engine) MonitorArgs(id string, restore *Restore) []string {
-	argv := []string{"--root", e.Root, "--runroot", e.Runroot}
-	if e.StorageDriver != "" {
-		argv = append(argv, "--storage-driver", e.StorageDriver)
-	}
-	argv = append(argv, "run", "--monitor", "--id", id)
+	argv := append(e.engineArgs(), "run", "--monitor", "--id", id)
 	if restore != nil {
 		argv = append(argv, "--restore", restore.Dir)
 		if restore.TCPEstablished {
@@ -66,6 +62,15 @@ func (e *Engine) RunDetached(rec managed.Record, owner *managed.Owner) error {
 	return nil
 }
 
+// engineArgs are berth's options that make another berth this engine.
+func (e *Engine) engineArgs() []string {
+	argv := []string{"--root", e.Root, "--runroot", e.Runroot}
+	if e.StorageDriver != "" {
+		argv = append(argv, "--storage-driver", e.StorageDriver)
+	}
+	return argv
+}
+
 // ParseMonitorArgs reads a command line MonitorArgs made (without the
 // program's name): the engine's directories, the container's ID and the
 // checkpoint to restore. ok is false for any other line. berth's main
@@ -73,61 +78,100 @@ func (e *Engine) RunDetached(rec managed.Record, owner *managed.Owner) error {
 // container's life, and the command tree it would never use again is
 // memory it would hold all that time.
 func ParseMonitorArgs(args []string) (opts Options, id string, restore *Restore, ok bool) {
-	next := func() (string, bool) { // the next word, taken
-		if len(args) == 0 {
-			return "", false
-		}
-		w := args[0]
-		args = args[1:]
-		return w, true
-	}
-	value := func(dst *string) bool {
-		v, ok := next()
-		*dst = v
-		return ok && v != "" && !strings.HasPrefix(v, "-")
-	}
-	for {
-		w, more := next()
-		if !more {
-			return Options{}, "", nil, false
-		}
-		var good bool
-		switch w {
-		case "--root":
-			good = value(&opts.Root)
-		case "--runroot":
-			good = value(&opts.Runroot)
-		case "--storage-driver":
-			good = value(&opts.StorageDriver)
-		case "run":
-			good = true
-		}
-		if !good {
-			return Options{}, "", nil, false
-		}
-		if w == "run" {
-			break
-		}
-	}
-	if w, _ := next(); w != "--monitor" {
+	opts, w, ok := parseEngineArgs(args, "--monitor")
+	if !ok {
 		return Options{}, "", nil, false
 	}
-	if w, _ := next(); w != "--id" || !value(&id) {
+	if w.next() != "--id" || !w.value(&id) {
 		return Options{}, "", nil, false
 	}
-	if w, more := next(); more {
+	if len(w) > 0 {
 		restore = &Restore{}
-		if w != "--restore" || !value(&restore.Dir) {
+		if w.next() != "--restore" || !w.value(&restore.Dir) {
 			return Options{}, "", nil, false
 		}
-		if w, more := next(); more {
-			if w != "--restore-tcp-established" || len(args) > 0 {
+		if len(w) > 0 {
+			if w.next() != "--restore-tcp-established" || len(w) > 0 {
 				return Options{}, "", nil, false
 			}
 			restore.TCPEstablished = true
 		}
 	}
-	return opts, id, restore, opts.Root != "" && opts.Runroot != ""
+	return opts, id, restore, true
+}
+
+// ParseMonitorExitedArgs reads a command line MonitorExitedArgs made,
+// with what berth-monitor appends: the wait status, and --stopped if it
+// was told to stop. It returns the engine's directories, the container's
+// ID, the descriptor of its runtime record's lock, the status and the
+// stop. ok is false for any other line.
+func ParseMonitorExitedArgs(args []string) (opts Options, id string, stateLock, status int, stopped, ok bool) {
+	opts, w, ok := parseEngineArgs(args, "--monitor-exited")
+	var lock, st string
+	if !ok || w.next() != "--id" || !w.value(&id) || w.next() != "--state-lock" || !w.value(&lock) ||
+		w.next() != "--status" || !w.value(&st) {
+		return Options{}, "", 0, 0, false, false
+	}
+	if len(w) > 0 {
+		if w.next() != "--stopped" || len(w) > 0 {
+			return Options{}, "", 0, 0, false, false
+		}
+		stopped = true
+	}
+	stateLock, err := strconv.Atoi(lock)
+	if err != nil || stateLock <= monitorReadyFD {
+		return Options{}, "", 0, 0, false, false
+	}
+	if status, err = strconv.Atoi(st); err != nil {
+		return Options{}, "", 0, 0, false, false
+	}
+	return opts, id, stateLock, status, stopped, true
+}
+
+// words are a command line being read.
+type words []string
+
+// next takes the next word ("" at the end).
+func (w *words) next() string {
+	if len(*w) == 0 {
+		return ""
+	}
+	v := (*w)[0]
+	*w = (*w)[1:]
+	return v
+}
+
+// value takes the next word as an option's value, which must be there
+// and not look like an option.
+func (w *words) value(dst *string) bool {
+	*dst = w.next()
+	return *dst != "" && !strings.HasPrefix(*dst, "-")
+}
+
+// parseEngineArgs reads engineArgs, "run" and then the word mode, and
+// returns the words after it.
+func parseEngineArgs(args []string, mode string) (Options, words, bool) {
+	var opts Options
+	w := words(args)
+	for {
+		var good bool
+		switch v := w.next(); v {
+		case "--root":
+			good = w.value(&opts.Root)
+		case "--runroot":
+			good = w.value(&opts.Runroot)
+		case "--storage-driver":
+			good = w.value(&opts.StorageDriver)
+		case "run":
+			if w.next() != mode || opts.Root == "" || opts.Runroot == "" {
+				return Options{}, nil, false
+			}
+			return opts, w, true
+		}
+		if !good {
+			return Options{}, nil, false
+		}
+	}
 }
 
 // StartMonitor starts a monitor for rec, handing it the lifetime lock
@@ -222,43 +266,63 @@ func (e *Engine) Monitor(id string, restore *Restore) error {
 	})
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, unix.SIGTERM, unix.SIGINT)
-	for {
-		exit, runErr := e.runLogged(&rec, restore, log, client, func() { reportReady(ready, nil); ready = nil })
-		restore = nil // a restart runs the container anew
-		if ready != nil {
-			// It never started: berth run -d reports why and removes it.
-			reportReady(ready, runErr)
-			return runErr
-		}
-		began := rec.State.StartedAt
-		rec = finishRecord(store, rec.ID, exit, runErr, false)
-		// The foreground client gets the first run's status, and only
-		// that run: a restart goes on without it, as under docker run.
-		client.finish(rec.State.ExitCode)
-		client = nil
-		if !rec.Restart.Restarts(rec.State.ExitCode, rec.State.RestartCount, rec.State.StopRequested || stopped(stop)) {
-			break
-		}
-		n := rec.State.RestartCount
-		if time.Since(began) > 10*time.Second {
-			n = 0
-		}
-		select {
-		case <-time.After(managed.Backoff(n)):
-		case <-stop:
-			return removeIfAuto(store, rec, lock)
-		}
-		rec, _ = store.Update(rec.ID, func(r *managed.Record) { r.State.RestartCount++ })
-		if rec.State.StopRequested {
-			break // berth stop came between the exit and the back-off
-		}
+	lean := leanMonitor(rec, restore, client)
+	exit, runErr := e.runLogged(&rec, restore, log, client, lean, func() { reportReady(ready, nil); ready = nil })
+	if ready != nil {
+		// It never started: berth run -d reports why and removes it.
+		reportReady(ready, runErr)
+		return runErr
 	}
+	began := rec.State.StartedAt
+	rec = finishRecord(store, rec.ID, exit, runErr, false)
+	// The foreground client gets the first run's status, and only that
+	// run: a restart goes on without it, as under docker run.
+	client.finish(rec.State.ExitCode)
+	rec = e.restarts(rec, began, log, lean, stop)
 	return removeIfAuto(store, rec, lock)
+}
+
+// restarts runs the container again and again as its restart policy
+// says, after a run that began at began ended and was recorded, and
+// returns its record once the policy, berth stop or the monitor's stop
+// signal ends it. lean: a run may be handed to berth-monitor.
+func (e *Engine) restarts(rec managed.Record, began time.Time, log logSink, lean bool, stop chan os.Signal) managed.Record {
+	store := e.Containers()
+	for restartAfter(store, &rec, began, stop) {
+		exit, runErr := e.runLogged(&rec, nil, log, nil, lean, func() {})
+		began = rec.State.StartedAt
+		rec = finishRecord(store, rec.ID, exit, runErr, false)
+	}
+	return rec
+}
+
+// restartAfter reports whether the restart policy runs the container
+// again after the run that began at began, once its back-off has passed
+// (the restart counted in rec); false if not, or if a stop came
+// meanwhile.
+func restartAfter(store managed.Store, rec *managed.Record, began time.Time, stop chan os.Signal) bool {
+	if !rec.Restart.Restarts(rec.State.ExitCode, rec.State.RestartCount, rec.State.StopRequested || stopped(stop)) {
+		return false
+	}
+	n := rec.State.RestartCount
+	if time.Since(began) > 10*time.Second {
+		n = 0
+	}
+	select {
+	case <-time.After(managed.Backoff(n)):
+	case <-stop:
+		return false
+	}
+	*rec, _ = store.Update(rec.ID, func(r *managed.Record) { r.State.RestartCount++ })
+	// berth stop may have come between the exit and the back-off.
+	return !rec.State.StopRequested
 }
 
 // runLogged is one run of the container with its output in the log: two
 // pipes, or with -t the pty, which the monitor also serves to berth attach.
-func (e *Engine) runLogged(rec *managed.Record, restore *Restore, log logSink, client *monitorClient, started func()) (container.Exit, error) {
+// With lean, the pipes are not read here until the handoff to
+// berth-monitor has failed (see handoff).
+func (e *Engine) runLogged(rec *managed.Record, restore *Restore, log logSink, client *monitorClient, lean bool, started func()) (container.Exit, error) {
 	var copies sync.WaitGroup
 	copyTo := func(stream string, r io.ReadCloser) {
 		copies.Add(1)
@@ -289,27 +353,54 @@ func (e *Engine) runLogged(rec *managed.Record, restore *Restore, log logSink, c
 		copies.Wait()
 		return exit, runErr
 	}
-	pipe := func(stream string) (*os.File, error) {
+	var readers [2]*os.File
+	pipe := func(i int, stream string) (*os.File, error) {
 		r, w, err := os.Pipe()
 		if err != nil {
 			return nil, err
 		}
-		copyTo(stream, r)
+		readers[i] = r
+		if !lean {
+			copyTo(stream, r)
+		}
 		return w, nil
 	}
-	out, err := pipe("stdout")
+	out, err := pipe(0, "stdout")
 	if err != nil {
 		return container.Exit{}, err
 	}
-	errw, err := pipe("stderr")
+	errw, err := pipe(1, "stderr")
 	if err != nil {
 		out.Close()
+		if lean {
+			readers[0].Close()
+		}
 		copies.Wait()
 		return container.Exit{}, err
 	}
+	stdio := Stdio{Out: out, Err: errw}
+	// The pipes are read here unless berth-monitor reads them.
+	copying := !lean
+	copyBoth := func() {
+		if !copying {
+			copying = true
+			copyTo("stdout", readers[0])
+			copyTo("stderr", readers[1])
+		}
+	}
+	if lean {
+		handoff := e.handoff(*rec, readers[0], readers[1])
+		stdio.Handoff = func(pid int, alive []*os.File) error {
+			err := handoff(pid, alive)
+			copyBoth() // still here: the Go monitor goes on
+			return err
+		}
+		stdio.Declined = copyBoth
+	}
 	// A monitor has no one to show warnings to: the log is the
 	// container's own output.
-	exit, _, runErr := e.runOnce(rec, Stdio{Out: out, Err: errw}, restore, func(int) { started() })
+	exit, _, runErr := e.runOnce(rec, stdio, restore, func(int) { started() })
+	copyBoth() // a run that failed before the handoff
 	out.Close()
 	errw.Close()
 	copies.Wait()

@@ -41,3 +41,38 @@ func TestParseMonitorArgs(t *testing.T) {
 		}
 	}
 }
+
+// ParseMonitorExitedArgs reads back what MonitorExitedArgs writes with
+// berth-monitor's status appended, and nothing else.
+func TestParseMonitorExitedArgs(t *testing.T) {
+	e := New(Options{Root: "/r", Runroot: "/s", StorageDriver: "overlay"})
+	args := append(e.MonitorExitedArgs("abc", 7), "256")
+	opts, id, lock, status, stopped, ok := ParseMonitorExitedArgs(args)
+	if !ok || id != "abc" || lock != 7 || status != 256 || stopped || opts.Root != "/r" || opts.Runroot != "/s" || opts.StorageDriver != "overlay" {
+		t.Errorf("ParseMonitorExitedArgs(%q) = %+v %q %d %d %v %v", args, opts, id, lock, status, stopped, ok)
+	}
+	if _, _, _, _, stopped, ok := ParseMonitorExitedArgs(append(args, "--stopped")); !ok || !stopped {
+		t.Errorf("ParseMonitorExitedArgs(%q --stopped) = %v %v", args, stopped, ok)
+	}
+	if _, _, _, ok := ParseMonitorArgs(args); ok {
+		t.Errorf("ParseMonitorArgs took %q", args)
+	}
+	base := []string{"--root", "/r", "--runroot", "/s", "run", "--monitor-exited", "--id", "abc", "--state-lock", "7", "--status"}
+	for _, args := range [][]string{
+		base, // no status
+		append(append([]string{}, base...), "x"),
+		append(append([]string{}, base...), "-1"),
+		append(append([]string{}, base...), "0", "extra"),
+		append(append([]string{}, base...), "0", "--stopped", "--stopped"),
+		append(append([]string{}, base...), "--stopped", "0"),
+		{"--root", "/r", "--runroot", "/s", "run", "--monitor-exited", "--id", "abc", "--state-lock", "3", "--status", "0"}, // the lifetime lock's fd
+		{"--root", "/r", "--runroot", "/s", "run", "--monitor-exited", "--id", "abc", "--state-lock", "x", "--status", "0"},
+		{"--root", "/r", "--runroot", "/s", "run", "--monitor-exited", "--id", "abc", "--status", "0"},
+		{"--root", "/r", "--runroot", "/s", "run", "--monitor", "--id", "abc", "--state-lock", "7", "--status", "0"},
+		{"--runroot", "/s", "run", "--monitor-exited", "--id", "abc", "--state-lock", "7", "--status", "0"},
+	} {
+		if _, _, _, _, _, ok := ParseMonitorExitedArgs(args); ok {
+			t.Errorf("ParseMonitorExitedArgs(%q) took it", args)
+		}
+	}
+}

@@ -207,6 +207,13 @@ type Stdio struct {
 	// Tee, with Relay, copies stdout and stderr to the log (a nil Out or
 	// Err goes to the log only).
 	Tee [2]io.WriteCloser
+	// Handoff, when set, hands the running container to berth-monitor
+	// (container.Options.Handoff) if the run holds nothing for its life
+	// that berth's Go process alone would keep (handoffAllowed).
+	Handoff func(pid int, alive []*os.File) error
+	// Declined is called, before the container starts, when the run
+	// cannot be handed off.
+	Declined func()
 }
 
 // Run runs a container created by Create in this process, with io, and
@@ -355,6 +362,11 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 			return container.Exit{}, warnings, err
 		}
 		defer release()
+	}
+	if io.Handoff != nil && handoffAllowed(cfg, mounts, bridged, o.NetworkFrom, o.IPCFrom, o.PIDFrom) {
+		run.Handoff = io.Handoff
+	} else if io.Declined != nil {
+		io.Declined()
 	}
 	stopHealth := func() {}
 	run.Started = func(pid int) {

@@ -355,6 +355,35 @@ func Alive(pid int, start uint64) bool {
 	return start == 0 || st == start
 }
 
+// Adopt takes over a record whose lock this process already holds on
+// lock, inherited across exec (berth's monitor handing a container from
+// berth-monitor back to berth): lock must be the record's lock file.
+func (s Store) Adopt(id string, lock *os.File) (*Handle, Record, error) {
+	if !validID(id) {
+		return nil, Record{}, fmt.Errorf("container %q: %w", id, ErrNotExist)
+	}
+	dir := filepath.Join(s.Root, id)
+	var held, named unix.Stat_t
+	if err := unix.Fstat(int(lock.Fd()), &held); err != nil {
+		return nil, Record{}, fmt.Errorf("adopt container %s: %w", id, err)
+	}
+	if err := unix.Stat(filepath.Join(dir, "lock"), &named); err != nil {
+		return nil, Record{}, fmt.Errorf("adopt container %s: %w", id, err)
+	}
+	if held.Dev != named.Dev || held.Ino != named.Ino {
+		return nil, Record{}, fmt.Errorf("adopt container %s: the descriptor given is not its lock", id)
+	}
+	rec, err := readRecord(dir)
+	if err != nil {
+		return nil, Record{}, fmt.Errorf("read state of %s: %w", id, err)
+	}
+	return &Handle{dir: dir, lock: lock}, rec, nil
+}
+
+// LockFile is the open file of the handle's lock, for a process that
+// hands the record on across exec (see Adopt).
+func (h *Handle) LockFile() *os.File { return h.lock }
+
 // Load reads the record of container id.
 func (s Store) Load(id string) (Record, error) { return readRecord(filepath.Join(s.Root, id)) }
 

@@ -1,0 +1,213 @@
+package engine
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/berth-runtime/berth/internal/testutil/ccbuild"
+)
+
+// berthMonitor is cmd/berth-monitor built with the undefined-behaviour
+// sanitizer.
+var berthMonitor = ccbuild.Sanitized("berth-monitor", "cmd/berth-monitor/*.c")
+
+// TestMain removes the test's build of berth-monitor; run as
+// monitorLaunchEnv, it is launchMonitor instead.
+func TestMain(m *testing.M) {
+	if os.Getenv(monitorLaunchEnv) != "" {
+		launchMonitor(os.Args[1], os.Args[2:])
+	}
+	code := m.Run()
+	berthMonitor.Remove()
+	os.Exit(code)
+}
+
+// monitorLaunchEnv makes the test binary launchMonitor.
+const monitorLaunchEnv = "BERTH_TEST_LAUNCH_MONITOR"
+
+// launchMonitor does what berth's monitor does before it hands a
+// container to berth-monitor: it starts a child (the shell script, its
+// stdout and stderr on fds 5 and 6, whose read ends are 3 and 4) and
+// execs berth-monitor (argv[0], the rest of its command line after the
+// descriptors) in the same process. Go, unlike a shell, never reaps a
+// child it was not asked to wait for.
+func launchMonitor(script string, argv []string) {
+	for fd := 3; fd <= 6; fd++ {
+		syscall.CloseOnExec(fd)
+	}
+	null, _ := os.Open(os.DevNull)
+	p, err := os.StartProcess("/bin/sh", []string{"sh", "-c", script},
+		&os.ProcAttr{Files: []*os.File{null, os.NewFile(5, "out"), os.NewFile(6, "err")}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	for _, fd := range []int{3, 4} {
+		if _, _, e := syscall.Syscall(syscall.SYS_FCNTL, uintptr(fd), syscall.F_SETFD, 0); e != 0 {
+			os.Exit(1)
+		}
+	}
+	args := append([]string{argv[0], fmt.Sprint(p.Pid), "3", "4"}, argv[1:]...)
+	err = syscall.Exec(argv[0], args, os.Environ())
+	fmt.Fprintln(os.Stderr, err)
+	os.Exit(1)
+}
+
+// monitorRun is berth-monitor started as berth's monitor execs it (see
+// launchMonitor). What it execs back is a shell that writes its
+// arguments (berth-monitor's status last) to a file.
+type monitorRun struct {
+	cmd     *exec.Cmd
+	log     string
+	result  string
+	stopped chan error
+}
+
+func startMonitor(t *testing.T, script string) *monitorRun {
+	t.Helper()
+	bin := berthMonitor.Path(t)
+	dir := t.TempDir()
+	m := &monitorRun{log: filepath.Join(dir, "container.log"), result: filepath.Join(dir, "result"), stopped: make(chan error, 1)}
+	outR, outW, _ := os.Pipe()
+	errR, errW, _ := os.Pipe()
+	defer outW.Close()
+	defer errW.Close()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.cmd = exec.Command(self, script, bin, m.log, "0", "1", "/bin/sh", "-c", `echo "$@" > "$0"`, m.result)
+	m.cmd.Env = append(os.Environ(), monitorLaunchEnv+"=1")
+	m.cmd.ExtraFiles = []*os.File{outR, errR, outW, errW}
+	if err := m.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	outR.Close()
+	errR.Close()
+	go func() { m.stopped <- m.cmd.Wait() }()
+	return m
+}
+
+// wait returns the status berth-monitor passed on, within limit.
+func (m *monitorRun) wait(t *testing.T, limit time.Duration) string {
+	t.Helper()
+	select {
+	case err := <-m.stopped:
+		if err != nil {
+			t.Fatalf("berth-monitor, then the shell it execs: %v", err)
+		}
+	case <-time.After(limit):
+		_ = m.cmd.Process.Kill()
+		t.Fatalf("berth-monitor still runs after %v", limit)
+	}
+	b, err := os.ReadFile(m.result)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// entries reads the log back as stream: text lines.
+func (m *monitorRun) entries(t *testing.T) []string {
+	t.Helper()
+	f, err := os.Open(m.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var e struct{ Log, Stream string }
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("log line %q: %v", sc.Text(), err)
+		}
+		out = append(out, e.Stream+": "+e.Log)
+	}
+	return out
+}
+
+// TestBerthMonitorLogsAndExecsBack: berth-monitor logs both streams, a
+// partial last line included, reaps its child and execs what it was
+// given with the child's wait status appended.
+func TestBerthMonitorLogsAndExecsBack(t *testing.T) {
+	m := startMonitor(t, `printf 'out\npart'; echo err >&2; exit 3`)
+	if st := m.wait(t, 10*time.Second); st != "768" { // exit 3
+		t.Errorf("status %q, want 768", st)
+	}
+	got := strings.Join(m.entries(t), "|")
+	for _, want := range []string{"stdout: out\n", "stdout: part", "stderr: err\n"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("log %q lacks %q", got, want)
+		}
+	}
+}
+
+// TestBerthMonitorForwardsSignals: SIGTERM to berth-monitor reaches its
+// child (berth stop when there is no process to signal), and the exit it
+// causes is passed on.
+func TestBerthMonitorForwardsSignals(t *testing.T) {
+	m := startMonitor(t, `trap 'exit 7' TERM; echo ready; while :; do sleep 0.05; done`)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if b, _ := os.ReadFile(m.log); bytes.Contains(b, []byte("ready")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the child never wrote ready")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err := m.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if st := m.wait(t, 10*time.Second); st != "1792 --stopped" { // exit 7, told to stop
+		t.Errorf("status %q, want 1792 --stopped", st)
+	}
+}
+
+// TestBerthMonitorDoesNotWaitForEscapees: a process that outlives the
+// child and keeps its pipes open does not hold berth-monitor.
+func TestBerthMonitorDoesNotWaitForEscapees(t *testing.T) {
+	m := startMonitor(t, `sleep 3 & echo left; exit 0`)
+	if st := m.wait(t, 5*time.Second); st != "0" {
+		t.Errorf("status %q, want 0", st)
+	}
+	if got := m.entries(t); len(got) != 1 || got[0] != "stdout: left\n" {
+		t.Errorf("log %q", got)
+	}
+}
+
+// TestBerthMonitorRefusesBadArguments: anything but its command line
+// exits 2 with one line, before it touches anything.
+func TestBerthMonitorRefusesBadArguments(t *testing.T) {
+	bin := berthMonitor.Path(t)
+	for _, args := range [][]string{
+		nil,
+		{"1", "3", "4", "log", "0", "1"}, // nothing to exec
+		{"x", "3", "4", "log", "0", "1", "/bin/true"},   // PID
+		{"0", "3", "4", "log", "0", "1", "/bin/true"},   // PID 0
+		{"1", "2", "4", "log", "0", "1", "/bin/true"},   // a standard stream
+		{"1", "3", "4", "log", "-1", "1", "/bin/true"},  // size
+		{"1", "3", "4", "log", "0", "0", "/bin/true"},   // files
+		{"1", "3", "4", "log", "10k", "1", "/bin/true"}, // units are berth's
+		{"1", "3", "4x", "log", "0", "1", "/bin/true"},  // trailing junk
+		{"1", "3", "4", "log", "0", "99999999999999999999", "/bin/true"},
+		{"1", "0", "1", "log", "0", "1", "/bin/true"}, // stdin, stdout
+		{"1", "3", "4", "log", "0", "1", "/bin/true"}, // PID 1 is not its child
+	} {
+		out, err := exec.Command(bin, args...).CombinedOutput()
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || strings.Count(string(out), "\n") != 1 {
+			t.Errorf("berth-monitor %q: %v, %q", args, err, out)
+		}
+	}
+}

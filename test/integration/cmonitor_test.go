@@ -1,0 +1,193 @@
+package integration
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+)
+
+// needLeanMonitor skips unless berth-monitor is installed beside berth.
+func needLeanMonitor(t *testing.T) {
+	t.Helper()
+	needRoot(t)
+	if _, err := os.Stat(filepath.Join(filepath.Dir(berthBin), "berth-monitor")); err != nil {
+		t.Skip("berth-monitor is not beside berth (make build makes it)")
+	}
+}
+
+// monitorExe is the program the container's monitor runs.
+func monitorExe(t *testing.T, ref string) string {
+	t.Helper()
+	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", inspectState(t, ref).MonitorPid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Base(exe)
+}
+
+// TestLeanMonitor: a detached container with --network none is handed
+// to berth-monitor, which survives other berth commands (ps, a run --rm,
+// which collect), logs stdout and stderr as berth logs reads them, a
+// partial last line included, forwards berth stop's signal, and hands
+// the exit back to berth: exit code recorded, nothing left after rm. The
+// same from an image.
+func TestLeanMonitor(t *testing.T) {
+	needLeanMonitor(t)
+	before := snapshot(t)
+	img := leanImage(t)
+	for _, from := range [][]string{{"--rootfs", rootfsDir}, {img}} {
+		t.Run(from[0], func(t *testing.T) {
+			args := append([]string{"run", "-d", "--name", "lean", "--network", "none"}, from...)
+			script := `echo out; echo err >&2; trap 'printf partial; exit 7' TERM; while :; do sleep 0.1; done`
+			if r := berth(t, "", append(args, "/bin/sh", "-c", script)...); r.code != 0 {
+				t.Fatalf("run -d: %+v", r)
+			}
+			defer berth(t, "", "rm", "-f", "lean")
+			st := inspectState(t, "lean")
+			if exe := monitorExe(t, "lean"); exe != "berth-monitor" {
+				t.Fatalf("the monitor runs %s, want berth-monitor", exe)
+			}
+			berth(t, "", "ps", "-a")
+			runIn(t, "true", "--network", "none")
+			if now := inspectState(t, "lean"); now.Status != "running" || now.Pid != st.Pid || now.MonitorPid != st.MonitorPid {
+				t.Fatalf("after ps and run --rm: %+v, was %+v", now, st)
+			}
+			if err := syscall.Kill(st.Pid, 0); err != nil {
+				t.Fatalf("the container's PID 1: %v", err)
+			}
+			eventually(t, "logs", func() string {
+				if r := berth(t, "", "logs", "lean"); r.stdout != "out\n" || r.stderr != "err\n" {
+					return fmt.Sprintf("%+v", r)
+				}
+				return ""
+			})
+			if r := berth(t, "", "stop", "lean"); r.code != 0 {
+				t.Fatalf("stop: %+v", r)
+			}
+			if st := inspectState(t, "lean"); st.Status != "exited" || st.ExitCode != 7 || st.MonitorPid != 0 {
+				t.Errorf("after stop: %+v", st)
+			}
+			if r := berth(t, "", "logs", "lean"); r.stdout != "out\npartial" {
+				t.Errorf("logs after stop: %+v", r)
+			}
+			if r := berth(t, "", "rm", "lean"); r.code != 0 {
+				t.Fatalf("rm: %+v", r)
+			}
+		})
+	}
+	checkNoLeaks(t, before)
+}
+
+// leanImage loads the suite's busybox as lean-busybox:1.
+func leanImage(t *testing.T) string {
+	t.Helper()
+	const ref = "lean-busybox:1"
+	tag, _ := name.NewTag(ref)
+	archive := filepath.Join(t.TempDir(), "lean.tar")
+	if err := tarball.WriteToFile(archive, tag, busyboxImage(t)); err != nil {
+		t.Fatal(err)
+	}
+	mustBerth(t, "load", "-q", "-i", archive)
+	t.Cleanup(func() { berth(t, "", "rmi", "-f", ref) })
+	return ref
+}
+
+// TestLeanMonitorEnds: under berth-monitor, an exit's code is recorded,
+// --rm removes the container, rm -f removes a running one, and a killed
+// berth-monitor is collected by the next command, leaving nothing.
+func TestLeanMonitorEnds(t *testing.T) {
+	needLeanMonitor(t)
+	before := snapshot(t)
+	run := func(args ...string) string {
+		t.Helper()
+		r := berth(t, "", append([]string{"run", "-d", "--network", "none", "--rootfs", rootfsDir}, args...)...)
+		if r.code != 0 {
+			t.Fatalf("run -d %q: %+v", args, r)
+		}
+		return strings.TrimSpace(r.stdout)
+	}
+	exited := run("--name", "exits", "/bin/sh", "-c", "echo bye; exit 3")
+	gone := run("--rm", "--name", "gone", "/bin/sh", "-c", "sleep 0.2")
+	forced := run("--name", "forced", "/bin/sh", "-c", idle)
+	killed := run("--name", "killed", "/bin/sh", "-c", idle)
+	if exe := monitorExe(t, forced); exe != "berth-monitor" {
+		t.Fatalf("the monitor runs %s, want berth-monitor", exe)
+	}
+	eventually(t, "the exit of "+exited, func() string {
+		if st := inspectState(t, exited); st.Status != "exited" || st.ExitCode != 3 || st.MonitorPid != 0 {
+			return fmt.Sprintf("%+v", st)
+		}
+		return ""
+	})
+	if r := berth(t, "", "logs", exited); r.stdout != "bye\n" {
+		t.Errorf("logs: %+v", r)
+	}
+	eventually(t, "--rm", func() string {
+		if r := berth(t, "", "ps", "-aq", "--no-trunc"); strings.Contains(r.stdout, gone) {
+			return r.stdout
+		}
+		return ""
+	})
+	if r := berth(t, "", "rm", "-f", forced, exited); r.code != 0 {
+		t.Errorf("rm -f: %+v", r)
+	}
+	if err := syscall.Kill(inspectState(t, killed).MonitorPid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "ps after berth-monitor was killed", func() string {
+		if r := berth(t, "", "ps", "-a", "--format", "{{.Names}} {{.Status}}"); !strings.Contains(r.stdout, "killed Dead") {
+			return fmt.Sprintf("%+v", r)
+		}
+		return ""
+	})
+	if r := berth(t, "", "rm", killed); r.code != 0 {
+		t.Errorf("rm of a dead container: %+v", r)
+	}
+	runIn(t, "true")
+	checkNoLeaks(t, before)
+}
+
+// TestLeanMonitorRestarts: a restart policy is applied by berth between
+// two runs and each run goes to berth-monitor again, all in the one
+// monitor process the record names.
+func TestLeanMonitorRestarts(t *testing.T) {
+	needLeanMonitor(t)
+	before := snapshot(t)
+	r := berth(t, "", "run", "-d", "--name", "relean", "--restart", "on-failure:2", "--network", "none", "--rootfs", rootfsDir,
+		"/bin/sh", "-c", "echo attempt; sleep 0.5; exit 3")
+	if r.code != 0 {
+		t.Fatalf("run -d: %+v", r)
+	}
+	defer func() {
+		berth(t, "", "rm", "-f", "relean")
+		checkNoLeaks(t, before)
+	}()
+	first := inspectState(t, "relean").MonitorPid
+	eventually(t, "the second run", func() string {
+		if st := inspectState(t, "relean"); st.RestartCount < 1 || st.Status != "running" {
+			return fmt.Sprintf("%+v", st)
+		}
+		return ""
+	})
+	if st := inspectState(t, "relean"); st.MonitorPid != first {
+		t.Errorf("the second run's monitor is %d, the first's %d", st.MonitorPid, first)
+	}
+	if exe := monitorExe(t, "relean"); exe != "berth-monitor" {
+		t.Errorf("the second run's monitor runs %s, want berth-monitor", exe)
+	}
+	if r := berth(t, "", "wait", "relean"); strings.TrimSpace(r.stdout) != "3" {
+		t.Errorf("wait: %+v", r)
+	}
+	if st := inspectState(t, "relean"); st.Status != "exited" || st.ExitCode != 3 || st.RestartCount != 2 || st.MonitorPid != 0 {
+		t.Errorf("after the policy gave up: %+v", st)
+	}
+	if r := berth(t, "", "logs", "relean"); strings.Count(r.stdout, "attempt") != 3 {
+		t.Errorf("logs of three runs: %+v", r)
+	}
+}
