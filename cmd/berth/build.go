@@ -51,9 +51,9 @@ func newBuildCommand(g *globalOptions) *cobra.Command {
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringArrayVarP(&f.tags, "tag", "t", nil, `name and optionally a tag ("name:tag"); may be repeated`)
+	stringArrayVarP(fl, &f.tags, "tag", "t", `name and optionally a tag ("name:tag"); may be repeated`)
 	fl.StringVarP(&f.file, "file", "f", "", "name of the Dockerfile (default: PATH/Dockerfile)")
-	fl.StringArrayVar(&f.buildArgs, "build-arg", nil, "set a build-time variable (KEY=VALUE, or KEY: from the environment)")
+	stringArrayVarP(fl, &f.buildArgs, "build-arg", "", "set a build-time variable (KEY=VALUE, or KEY: from the environment)")
 	fl.StringVar(&f.target, "target", "", "build the named stage and what it needs only")
 	fl.StringVar(&f.iidfile, "iidfile", "", "write the image ID to the file")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "print only the image ID")
@@ -61,10 +61,10 @@ func newBuildCommand(g *globalOptions) *cobra.Command {
 	fl.StringVar(&f.progress, "progress", "auto", "progress output: auto (tty on a terminal), plain, tty, quiet")
 	fl.StringVar(&f.network, "network", "bridge", "RUN's network: bridge, none or host")
 	fl.StringVarP(&f.output, "output", "o", "", "write the result instead of storing the image: type=oci|docker,dest=FILE (an image archive), type=local,dest=DIR or DIR (the files), type=tar,dest=FILE|- (the files as a tar)")
-	fl.StringArrayVar(&f.secrets, "secret", nil, "a secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR")
-	fl.StringArrayVar(&f.ssh, "ssh", nil, "an SSH agent for RUN --mount=type=ssh: default|ID[=SOCKET|KEYFILE[,KEYFILE]] (default: SSH_AUTH_SOCK's)")
+	stringArrayVarP(fl, &f.secrets, "secret", "", "a secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VAR")
+	stringArrayVarP(fl, &f.ssh, "ssh", "", "an SSH agent for RUN --mount=type=ssh: default|ID[=SOCKET|KEYFILE[,KEYFILE]] (default: SSH_AUTH_SOCK's)")
 	fl.BoolVar(&f.pull, "pull", false, "pull every FROM image, even one already here")
-	fl.StringArrayVar(&f.labels, "label", nil, "set a label on the image (KEY=VALUE)")
+	stringArrayVarP(fl, &f.labels, "label", "", "set a label on the image (KEY=VALUE)")
 	fl.BoolVar(&f.squash, "squash", false, "merge the layers the build adds on its base image into one")
 	return cmd
 }

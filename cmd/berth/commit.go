@@ -49,7 +49,7 @@ func newCommitCommand(g *globalOptions) *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringVarP(&o.Author, "author", "a", "", `author (e.g., "John Hannibal Smith <hannibal@a-team.com>")`)
 	fl.StringVarP(&o.Comment, "message", "m", "", "commit message")
-	fl.StringArrayVarP(&o.Changes, "change", "c", nil, "apply a Dockerfile instruction to the image (CMD, ENTRYPOINT, ENV, EXPOSE, HEALTHCHECK, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR)")
+	stringArrayVarP(fl, &o.Changes, "change", "c", "apply a Dockerfile instruction to the image (CMD, ENTRYPOINT, ENV, EXPOSE, HEALTHCHECK, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR)")
 	fl.BoolVarP(&o.Pause, "pause", "p", true, "pause the container while its changes are read")
 	return cmd
 }

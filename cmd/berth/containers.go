@@ -93,7 +93,7 @@ func newPsCommand(g *globalOptions) *cobra.Command {
 	fl.IntVarP(&o.last, "last", "n", -1, "show the N last created containers, in any state")
 	fl.BoolVarP(&o.latest, "latest", "l", false, "show the last created container, in any state")
 	fl.StringVar(&o.format, "format", "", "Go template over .ID .Image .Command .CreatedAt .RunningFor .Status .State .Ports .Names .Labels .Mounts .Networks .Size; 'table TEMPLATE' adds a header; 'json' prints one object per line")
-	fl.StringArrayVarP(&o.filters, "filter", "f", nil, "keep containers matching name=, id=, status=, ancestor=, label=KEY[=VALUE], exited=CODE, before=CONTAINER, since=CONTAINER, volume=, network=")
+	stringArrayVarP(fl, &o.filters, "filter", "f", "keep containers matching name=, id=, status=, ancestor=, label=KEY[=VALUE], exited=CODE, before=CONTAINER, since=CONTAINER, volume=, network=")
 	return cmd
 }
 

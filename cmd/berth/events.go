@@ -53,7 +53,7 @@ func newEventsCommand(g *globalOptions) *cobra.Command {
 	fl := cmd.Flags()
 	fl.StringVar(&since, "since", "", "show events since a time: RFC 3339, a Unix timestamp, or a duration ago (10m)")
 	fl.StringVar(&until, "until", "", "stop at a time (then end): RFC 3339, a Unix timestamp, or a duration ago (0s: now)")
-	fl.StringArrayVarP(&filters, "filter", "f", nil, "keep events matching container=, image=, event=, type=, label=KEY[=VALUE], volume=, network= (one key several times: any of them)")
+	stringArrayVarP(fl, &filters, "filter", "f", "keep events matching container=, image=, event=, type=, label=KEY[=VALUE], volume=, network= (one key several times: any of them)")
 	fl.StringVar(&format, "format", "", "Go template over docker's event: .Type .Action .Actor.ID .Actor.Attributes .time .timeNano; 'json' prints each as JSON")
 	return cmd
 }

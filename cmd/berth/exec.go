@@ -34,7 +34,7 @@ func newExecCommand(g *globalOptions) *cobra.Command {
 	fl.BoolVarP(&f.interactive, "interactive", "i", false, "pass stdin to the command")
 	fl.BoolVarP(&f.tty, "tty", "t", false, "give the command a terminal")
 	fl.BoolVarP(&f.detach, "detach", "d", false, "run the command in the background")
-	fl.StringArrayVarP(&f.env, "env", "e", nil, "set an environment variable (KEY=VALUE, or KEY to copy berth's)")
+	stringArrayVarP(fl, &f.env, "env", "e", "set an environment variable (KEY=VALUE, or KEY to copy berth's)")
 	fl.StringVarP(&f.user, "user", "u", "", "user to run as: uid[:gid] or name[:group] (default: the container's)")
 	fl.StringVarP(&f.workdir, "workdir", "w", "", "working directory inside the container")
 	return cmd

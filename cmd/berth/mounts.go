@@ -21,16 +21,16 @@ type mountFlags struct {
 }
 
 func addMountFlags(fl *pflag.FlagSet, m *mountFlags) {
-	fl.StringArrayVarP(&m.volumes, "volume", "v", nil, "mount a host directory (/HOST:/CTR[:ro]), a named volume (NAME:/CTR[:ro], created on first use) or a new anonymous volume (/CTR)")
-	fl.StringArrayVar(&m.mounts, "mount", nil, "mount: type=bind|volume|tmpfs,source=...,target=/CTR[,readonly][,tmpfs-size=64m][,tmpfs-mode=1777]")
-	fl.StringArrayVar(&m.tmpfs, "tmpfs", nil, "mount a tmpfs: /CTR[:size=64m,mode=1777,...] (noexec, nosuid, nodev unless told)")
+	stringArrayVarP(fl, &m.volumes, "volume", "v", "mount a host directory (/HOST:/CTR[:ro]), a named volume (NAME:/CTR[:ro], created on first use) or a new anonymous volume (/CTR)")
+	stringArrayVarP(fl, &m.mounts, "mount", "", "mount: type=bind|volume|tmpfs,source=...,target=/CTR[,readonly][,tmpfs-size=64m][,tmpfs-mode=1777]")
+	stringArrayVarP(fl, &m.tmpfs, "tmpfs", "", "mount a tmpfs: /CTR[:size=64m,mode=1777,...] (noexec, nosuid, nodev unless told)")
 	fl.BoolVar(&m.readOnly, "read-only", false, "mount the container's root filesystem read-only")
 }
 
 func addUsernsFlags(fl *pflag.FlagSet, f *runFlags) {
 	fl.StringVar(&f.userns, "userns", "", "user namespace: host (none, the default), auto[:size=N] (a range of host IDs of its own), keep-id, nomap")
-	fl.StringArrayVar(&f.uidmaps, "uidmap", nil, "map container UIDs to host UIDs: CONTAINER:HOST:SIZE (repeatable; a private user namespace)")
-	fl.StringArrayVar(&f.gidmaps, "gidmap", nil, "map container GIDs to host GIDs: CONTAINER:HOST:SIZE (repeatable; --uidmap's if not given)")
+	stringArrayVarP(fl, &f.uidmaps, "uidmap", "", "map container UIDs to host UIDs: CONTAINER:HOST:SIZE (repeatable; a private user namespace)")
+	stringArrayVarP(fl, &f.gidmaps, "gidmap", "", "map container GIDs to host GIDs: CONTAINER:HOST:SIZE (repeatable; --uidmap's if not given)")
 }
 
 // volumes is the store of named volumes, under --root.

@@ -171,7 +171,7 @@ func newNetworkConnect(g *globalOptions) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&o.IP, "ip", "", "the container's IPv4 address on the network (user-defined networks)")
-	cmd.Flags().StringArrayVar(&o.Aliases, "alias", nil, "another name the network's containers resolve it by (user-defined networks)")
+	stringArrayVarP(cmd.Flags(), &o.Aliases, "alias", "", "another name the network's containers resolve it by (user-defined networks)")
 	return cmd
 }
 

@@ -32,12 +32,12 @@ type fgFlags struct {
 }
 
 func addFgFlags(fl *pflag.FlagSet, f *fgFlags) {
-	fl.StringArrayVarP(&f.attach, "attach", "a", nil, "attach to STDIN, STDOUT or STDERR (default: stdout and stderr, and stdin with -i)")
+	stringArrayVarP(fl, &f.attach, "attach", "a", "attach to STDIN, STDOUT or STDERR (default: stdout and stderr, and stdin with -i)")
 	fl.BoolVar(&f.sigProxy, "sig-proxy", true, "pass the signals berth receives on to the container (without -t)")
 	fl.StringVar(&f.detachKeys, "detach-keys", "ctrl-p,ctrl-q", "the key sequence that detaches from a container's terminal (-it)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "suppress the pull output")
 	fl.StringVar(&f.logDriver, "log-driver", "json-file", "where the container's output is kept: json-file, journald or none")
-	fl.StringArrayVar(&f.logOpts, "log-opt", nil, "log driver option: max-size=SIZE (10m), max-file=N (json-file's rotation)")
+	stringArrayVarP(fl, &f.logOpts, "log-opt", "", "log driver option: max-size=SIZE (10m), max-file=N (json-file's rotation)")
 }
 
 // apply checks the options and puts the log's into cfg.

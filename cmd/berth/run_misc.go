@@ -23,9 +23,9 @@ func addMiscFlags(fl *pflag.FlagSet, m *miscFlags) {
 	// help flag here keeps cobra from giving it -h.
 	fl.Bool("help", false, "print this help")
 	fl.StringVar(&m.platform, "platform", "", "the image's platform: this host's (linux/"+hostArch()+") only; berth does not emulate others")
-	fl.StringArrayVar(&m.volumesFrom, "volumes-from", nil, "mount the volumes and bind mounts of another container: CONTAINER[:ro|:rw]")
+	stringArrayVarP(fl, &m.volumesFrom, "volumes-from", "", "mount the volumes and bind mounts of another container: CONTAINER[:ro|:rw]")
 	fl.StringVar(&m.runtime, "runtime", "", "refused: berth is the runtime")
-	fl.StringArrayVar(&m.storageOpts, "storage-opt", nil, "refused: berth's overlay storage has no per-container size")
+	stringArrayVarP(fl, &m.storageOpts, "storage-opt", "", "refused: berth's overlay storage has no per-container size")
 	fl.StringVar(&m.volumeDriver, "volume-driver", "", "volume driver: local only")
 	fl.BoolVar(&m.disableContentTrust, "disable-content-trust", true, "berth has no content trust: only true is accepted")
 }

@@ -15,14 +15,14 @@ type netFlags struct {
 }
 
 func addNetFlags(fl *pflag.FlagSet, n *netFlags) {
-	fl.StringArrayVar(&n.expose, "expose", nil, "expose a container port or range, PORT[-END][/PROTO], which -P publishes")
+	stringArrayVarP(fl, &n.expose, "expose", "", "expose a container port or range, PORT[-END][/PROTO], which -P publishes")
 	fl.BoolVarP(&n.publishAll, "publish-all", "P", false, "publish every exposed port (the image's and --expose) on a random host port")
 	fl.StringVar(&n.ip, "ip", "", "the container's IPv4 address on a network made with berth network create")
 	fl.StringVar(&n.ip6, "ip6", "", "refused: berth's networks are IPv4 only")
 	fl.StringVar(&n.mac, "mac-address", "", "the MAC address of the container's interface, e.g. 02:42:ac:11:00:02")
-	fl.StringArrayVar(&n.aliases, "network-alias", nil, "another name the network's containers resolve this one by (user-defined networks)")
-	fl.StringArrayVar(&n.links, "link", nil, "refused: Docker's legacy links; use a network made with berth network create")
-	fl.StringArrayVar(&n.linkLocalIPs, "link-local-ip", nil, "refused: berth gives no link-local addresses")
+	stringArrayVarP(fl, &n.aliases, "network-alias", "", "another name the network's containers resolve this one by (user-defined networks)")
+	stringArrayVarP(fl, &n.links, "link", "", "refused: Docker's legacy links; use a network made with berth network create")
+	stringArrayVarP(fl, &n.linkLocalIPs, "link-local-ip", "", "refused: berth gives no link-local addresses")
 }
 
 // apply puts the options in cfg; refused ones fail before anything is

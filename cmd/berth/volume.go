@@ -59,7 +59,7 @@ func newVolumeCreate(g *globalOptions) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringArrayVar(&labels, "label", nil, "set a label on the volume (KEY=VALUE)")
+	stringArrayVarP(cmd.Flags(), &labels, "label", "", "set a label on the volume (KEY=VALUE)")
 	return cmd
 }
 

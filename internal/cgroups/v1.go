@@ -32,13 +32,17 @@ func v1Hierarchies(procCgroup string) ([]string, error) {
 	var out []string
 	seen := map[string]bool{}
 	have := map[string]bool{}
+	rootReal := false
+	if r, err := filepath.EvalSymlinks(Root); err == nil && r == Root {
+		rootReal = true
+	}
 	for _, line := range strings.Split(procCgroup, "\n") {
 		parts := strings.SplitN(line, ":", 3)
 		if len(parts) != 3 || parts[0] == "0" || parts[1] == "" {
 			continue
 		}
 		for _, name := range strings.Split(parts[1], ",") {
-			real, err := filepath.EvalSymlinks(filepath.Join(Root, strings.TrimPrefix(name, "name=")))
+			real, err := hierarchyDir(Root, name, rootReal)
 			var st unix.Statfs_t
 			if err != nil || filepath.Dir(real) != Root || unix.Statfs(real, &st) != nil || st.Type != unix.CGROUP_SUPER_MAGIC {
 				continue // mounted elsewhere, or a stray directory
@@ -56,6 +60,23 @@ func v1Hierarchies(procCgroup string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+// hierarchyDir is where v1 hierarchy name (a /proc/self/cgroup name:
+// pids, cpu, name=systemd) is mounted under root, symlinks resolved:
+// co-mounted controllers are often one directory with a symlink for each
+// (cpu -> cpu,cpuacct). rootReal says root's own path has no symlinks:
+// then a name that is no symlink either is its own real path, found with
+// one lstat instead of EvalSymlinks's one for each element of the path,
+// for each of a v1 host's ten hierarchies on each start.
+func hierarchyDir(root, name string, rootReal bool) (string, error) {
+	p := filepath.Join(root, strings.TrimPrefix(name, "name="))
+	if rootReal && filepath.Dir(p) == root {
+		if fi, err := os.Lstat(p); err == nil && fi.Mode()&os.ModeSymlink == 0 {
+			return p, nil
+		}
+	}
+	return filepath.EvalSymlinks(p)
 }
 
 // MountData is what mounting v1 hierarchy dir (a directory name under

@@ -138,6 +138,8 @@ type Options struct {
 	noStdio bool
 	// execFifo is handed to the init stage of a created container.
 	execFifo *os.File
+	// seccomp compiles the spec's seccomp profile meanwhile (create).
+	seccomp *seccompJob
 	// pidsMax is the cgroup's pids.max, handed to an init stage that
 	// sets the limit itself (initproc.Config.PidsLimit).
 	pidsMax *os.File
@@ -339,6 +341,8 @@ func unitName(u *systemd.Unit) string {
 }
 
 func create(o Options, startNow bool) (_ *Container, err error) {
+	o.seccomp = startSeccomp(o.Spec)
+	defer o.seccomp.wait()
 	store := state.Store{Root: o.StateRoot}
 	store.Collect(Cleanup)
 	s := o.Spec

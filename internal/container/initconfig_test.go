@@ -1,9 +1,11 @@
 package container
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/berth-runtime/berth/internal/cgroups"
+	"github.com/berth-runtime/berth/internal/seccomp"
 	"github.com/berth-runtime/berth/internal/spec"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -82,5 +84,36 @@ func TestRootfsPropagation(t *testing.T) {
 		if got := [2]uintptr{cfg.Rootfs.Propagation, cfg.Rootfs.RootPropagation}; got != want {
 			t.Errorf("rootfsPropagation %q: tree %#x, root %#x; want %#x, %#x", prop, got[0], got[1], want[0], want[1])
 		}
+	}
+}
+
+// TestSeccompJob: initConfig takes the program compiled meanwhile for the
+// spec's profile, the same as compiling it there; a profile the job did
+// not compile (the spec's was replaced) is compiled anew; a bad profile's
+// error comes from initConfig, as an invalid config.
+func TestSeccompJob(t *testing.T) {
+	cg := &cgroups.Cgroup{Version: cgroups.V2, Dirs: []string{"/sys/fs/cgroup/berth/x"}}
+	s := spec.Default(t.TempDir(), []string{"/bin/true"})
+	s.Linux.Seccomp = seccomp.DockerDefault(s.Process.Capabilities.Bounding)
+	want, err := initConfig(s, cg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	job := startSeccomp(s)
+	got, err := initConfig(s, cg, Options{seccomp: job})
+	if err != nil || len(got.Process.Seccomp) == 0 || !bytes.Equal(got.Process.Seccomp, want.Process.Seccomp) {
+		t.Fatalf("with the job: %d bytes, %v; want %d bytes", len(got.Process.Seccomp), err, len(want.Process.Seccomp))
+	}
+	s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: specs.ActAllow}
+	got, err = initConfig(s, cg, Options{seccomp: job})
+	if err != nil || bytes.Equal(got.Process.Seccomp, want.Process.Seccomp) {
+		t.Errorf("another profile than the job's: got the job's program (%v)", err)
+	}
+	s.Linux.Seccomp = &specs.LinuxSeccomp{DefaultAction: "SCMP_ACT_BOGUS"}
+	if _, err := initConfig(s, cg, Options{seccomp: startSeccomp(s)}); !IsInvalid(err) {
+		t.Errorf("bad profile compiled meanwhile: %v", err)
+	}
+	if startSeccomp(&specs.Spec{}) != nil || (*seccompJob)(nil).wait().err != nil {
+		t.Error("a spec without a profile has a job")
 	}
 }

@@ -64,6 +64,11 @@ func (e *Engine) Check() error {
 	if _, err := noIDMap(); err != nil {
 		return err
 	}
+	if e.StorageDriver == "" {
+		// The default driver is always right; finding out which it is
+		// reads /proc/filesystems, which a run from --rootfs never needs.
+		return nil
+	}
 	_, err := snapshot.ParseDriver(e.StorageDriver)
 	return err
 }

@@ -107,7 +107,7 @@ func FromRunOptions(o RunOptions) (*specs.Spec, error) {
 	} else if err := applyCaps(s, o); err != nil {
 		return nil, err
 	}
-	if err := applyExtras(s, o); err != nil {
+	if err := applyExtras(s, o, true); err != nil {
 		return nil, err
 	}
 	// After makePrivileged, which makes the default /sys writable, not

@@ -280,8 +280,10 @@ func ReadSeccompProfiles(opts []string) ([]string, error) {
 }
 
 // applySecurity applies --security-opt after the capabilities are set
-// (a profile's rules depend on them).
-func applySecurity(s *specs.Spec, o RunOptions) error {
+// (a profile's rules depend on them). Without defaultSeccomp (a check of
+// the options, not a run) a container that would get Docker's default
+// profile gets none.
+func applySecurity(s *specs.Spec, o RunOptions, defaultSeccomp bool) error {
 	so, err := ParseSecurityOpts(o.SecurityOpt)
 	if err != nil {
 		return err
@@ -309,8 +311,10 @@ func applySecurity(s *specs.Spec, o RunOptions) error {
 			return invalidOpt("--security-opt seccomp: %v", err)
 		}
 		l.Seccomp = p
-	default:
+	case defaultSeccomp:
 		l.Seccomp = seccomp.DockerDefault(s.Process.Capabilities.Bounding)
+	default:
+		l.Seccomp = nil
 	}
 	return nil
 }
