@@ -72,6 +72,11 @@ type Options struct {
 	// Started, when set, is called once the container's program runs,
 	// with its PID 1 (berth's monitor reports readiness then).
 	Started func(pid int)
+	// Exited, when set, is called as soon as the container's PID 1 has
+	// been reaped, before its cgroup and record are removed (berth run
+	// starts releasing its network there, alongside that). Run calls
+	// it; Create's callers have their own wait.
+	Exited func()
 	// TakeTerminal, when set, receives the pty master of a process with
 	// a terminal, instead of berth relaying it (berth's monitor keeps it
 	// for berth attach).
@@ -224,6 +229,9 @@ func Run(o Options) (Exit, error) {
 		c.warning(err)
 	}
 	exit := c.init.wait()
+	if o.Exited != nil {
+		o.Exited()
+	}
 	if exit.Signal != nil && c.cg.OOMKilled() {
 		exit.OOMKilled = true
 	}
