@@ -2,6 +2,7 @@
 """bench/ab.py: `berth run --rm true` of two berth builds, interleaved.
 
 Usage: bench/ab.py OLD_BERTH NEW_BERTH [RUNS] [--rootless]
+                   [--network bridge [--publish SPEC]]
        bench/ab.py --oci OLD_BERTH_OCI NEW_BERTH_OCI [RUNS]
 
 Runs the two builds one after the other, alternating, RUNS times each,
@@ -15,6 +16,12 @@ With --rootless both run as a fresh ordinary user (berth-ab-XXXXXX, with
 subordinate IDs of its own; useradd, usermod and uidmap needed), removed
 at the end, each build copied with the berth-init and berth-nsenter beside
 it into a root-owned directory, as `make install` leaves them.
+
+With --network bridge the runs are `berth run --rm --network bridge`
+(with -p SPEC given --publish, e.g. 127.0.0.1:18080:80), each build in a
+network namespace of its own that the script makes and removes, as
+bench/ab_ports.py does (nsenter --net), so each build has its own berth0
+and nftables table and the host's network is not touched.
 
 With --oci the two are berth-oci builds running `run` of the bundle
 `make bench` uses (bench/results/config-default.json, the same busybox
@@ -98,8 +105,21 @@ def bundle(work):
     return d
 
 def main():
-    args = [a for a in sys.argv[1:] if a not in ("--rootless", "--oci")]
-    rootless, oci = "--rootless" in sys.argv, "--oci" in sys.argv
+    argv, network, publish = sys.argv[1:], "none", None
+    for opt in ("--network", "--publish"):
+        if opt in argv:
+            i = argv.index(opt)
+            if i + 1 >= len(argv):
+                sys.exit(__doc__)
+            if opt == "--network":
+                network = argv[i + 1]
+            else:
+                publish = argv[i + 1]
+            del argv[i:i + 2]
+    args = [a for a in argv if a not in ("--rootless", "--oci")]
+    rootless, oci = "--rootless" in argv, "--oci" in argv
+    if network not in ("none", "bridge") or (publish and network != "bridge") or (network != "none" and (rootless or oci)):
+        sys.exit(__doc__)
     if len(args) < 2:
         sys.exit(__doc__)
     builds = {"old": args[0], "new": args[1]}
@@ -107,7 +127,13 @@ def main():
     work = tempfile.mkdtemp(prefix="berth-ab-")
     os.chmod(work, 0o755)
     user, kwargs = None, {}
+    netns = {}
     try:
+        if network != "none":
+            for name in builds:
+                netns[name] = "berth-ab-%d-%s" % (os.getpid(), name)
+                subprocess.run(["ip", "netns", "add", netns[name]], check=True)
+                subprocess.run(["ip", "-n", netns[name], "link", "set", "lo", "up"], check=True)
         rootfs(os.path.join(work, "rootfs"))
         state = work
         if rootless:
@@ -120,8 +146,10 @@ def main():
         def cmd(name):
             if oci:
                 return [builds[name], "--root", os.path.join(state, name, "root"), "run", "--bundle", bdir, "ab-" + name]
-            return [builds[name], "--root", os.path.join(state, name, "root"), "--runroot", os.path.join(state, name, "run"),
-                    "run", "--rm", "--network", "none", "--rootfs", os.path.join(work, "rootfs"), "/bin/true"]
+            pre = ["nsenter", "--net=/run/netns/" + netns[name]] if name in netns else []
+            ports = ["-p", publish] if publish else []
+            return pre + [builds[name], "--root", os.path.join(state, name, "root"), "--runroot", os.path.join(state, name, "run"),
+                          "run", "--rm", "--network", network] + ports + ["--rootfs", os.path.join(work, "rootfs"), "/bin/true"]
         for name in builds:  # warm up, and fail early on a broken build
             for _ in range(5):
                 subprocess.run(cmd(name), check=True, stdout=subprocess.DEVNULL, **kwargs)
@@ -139,6 +167,8 @@ def main():
     finally:
         if user:
             user.remove()
+        for ns in netns.values():
+            subprocess.run(["ip", "netns", "del", ns])
         shutil.rmtree(work, ignore_errors=True)
 
 main()

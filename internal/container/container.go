@@ -82,6 +82,11 @@ type Options struct {
 	// then goes on waiting. Never called with poststop hooks, which need
 	// this process after the exit.
 	Handoff func(pid int, alive []*os.File) error
+	// Exited, when set, is called as soon as the container's PID 1 has
+	// been reaped, before its cgroup and record are removed (berth run
+	// starts releasing its network there, alongside that). Run calls
+	// it; Create's callers have their own wait.
+	Exited func()
 	// TakeTerminal, when set, receives the pty master of a process with
 	// a terminal, instead of berth relaying it (berth's monitor keeps it
 	// for berth attach).
@@ -241,6 +246,9 @@ func Run(o Options) (Exit, error) {
 		}
 	}
 	exit := c.init.wait()
+	if o.Exited != nil {
+		o.Exited()
+	}
 	if exit.Signal != nil && c.cg.OOMKilled() {
 		exit.OOMKilled = true
 	}

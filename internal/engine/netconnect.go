@@ -59,6 +59,7 @@ func (e *Engine) joinMore(cfg *managed.Config, rec *managed.Record, run *contain
 			release()
 			return nil, err
 		}
+		a.Prestart()
 		releases = append(releases, func() { _ = a.Release() })
 		connects = append(connects, a.Connect)
 		info.Networks[n.Name] = endpointOf(n, a, c.Aliases)

@@ -361,7 +361,15 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 		if err != nil {
 			return container.Exit{}, warnings, err
 		}
-		defer release()
+		start, wait := background(release)
+		if ownPIDNamespace(s) {
+			// Its PID 1 reaped, nothing of the container is left to
+			// use its address or ports: they are released while the
+			// container's cgroup and record are removed (0.5 to 1 ms
+			// off the exit).
+			run.Exited = start
+		}
+		defer wait()
 	}
 	if io.Handoff != nil && handoffAllowed(cfg, mounts, bridged, o.NetworkFrom, o.IPCFrom, o.PIDFrom) {
 		run.Handoff = io.Handoff
@@ -500,6 +508,7 @@ func (e *Engine) joinNetwork(cfg *managed.Config, rec *managed.Record, s *specs.
 	if err != nil {
 		return nil, err
 	}
+	a.Prestart()
 	for _, w := range a.Warnings {
 		e.warn(w)
 	}
@@ -665,4 +674,26 @@ func (e *Engine) checkConfig(cfg *managed.Config, ref string) error {
 		}
 	}
 	return checkPublishMode(cfg)
+}
+
+// background makes fn run once: start runs it in the background, wait
+// runs it unless start did, and returns once it has returned.
+func background(fn func()) (start, wait func()) {
+	var once sync.Once
+	run := func() { once.Do(fn) }
+	return func() { go run() }, run
+}
+
+// ownPIDNamespace reports whether s gives the container a new PID
+// namespace: once its PID 1 is reaped, all its processes are gone.
+func ownPIDNamespace(s *specs.Spec) bool {
+	if s.Linux == nil {
+		return false
+	}
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == specs.PIDNamespace {
+			return ns.Path == ""
+		}
+	}
+	return false
 }

@@ -20,7 +20,7 @@ func TestPortChangeKeepsRulesChecked(t *testing.T) {
 		}
 		// The first ensure writes the rules, the second finds them.
 		for i := 0; i < 2; i++ {
-			if err := n.ensure(netip.MustParsePrefix("10.1.0.1/24")); err != nil {
+			if _, err := n.ensure(netip.MustParsePrefix("10.1.0.1/24")); err != nil {
 				t.Error(err)
 				return
 			}
@@ -68,7 +68,7 @@ func TestPortChangeKeepsRulesChecked(t *testing.T) {
 		}
 		// The same with no transaction of berth's (the port is there):
 		// the generation moved by one, but not by berth.
-		if err := n.ensure(netip.MustParsePrefix("10.1.0.1/24")); err != nil || !checkedNow() {
+		if _, err := n.ensure(netip.MustParsePrefix("10.1.0.1/24")); err != nil || !checkedNow() {
 			t.Errorf("ensure: %v, checked %v", err, checkedNow())
 		}
 		err = n.changePorts(func(r *nft.Rules) error {

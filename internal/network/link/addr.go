@@ -6,6 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 )
 
 // MACFromAddr returns the MAC Docker derives from an IPv4 address,
@@ -28,15 +29,22 @@ func HostRoutes(exceptDev string) ([]netip.Prefix, error) {
 	// Routes first, then the device: a bridge another berth creates in
 	// between has its route either missing from the dump or known here.
 	// The other order took such a route for someone else's.
+	// One socket for both requests, not one each as the package-level
+	// calls open.
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("host routes: netlink: %w", err)
+	}
+	defer h.Close()
 	routes, err := retryDump(func() ([]netlink.Route, error) {
-		return netlink.RouteList(nil, netlink.FAMILY_V4)
+		return h.RouteList(nil, netlink.FAMILY_V4)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("host routes: %w", err)
 	}
 	except := 0
 	if exceptDev != "" {
-		l, err := netlink.LinkByName(exceptDev)
+		l, err := h.LinkByName(exceptDev)
 		if err != nil && !isNotFound(err) {
 			return nil, fmt.Errorf("host routes: %s: %w", exceptDev, err)
 		}

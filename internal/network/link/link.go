@@ -36,35 +36,43 @@ import (
 // ContainerIf is the name of the peer interface inside the container.
 const ContainerIf = "eth0"
 
+// Bridge is a bridge EnsureBridge found or made: what Attach needs of
+// it, so that it need not look the bridge up again.
+type Bridge struct {
+	Name  string
+	Index int
+	MTU   int
+}
+
 // EnsureBridge makes sure the bridge name exists, carries gateway (the
 // gateway address with the subnet's prefix length) and is up. It is
 // idempotent and safe to race with another berth doing the same. It also
 // enables IPv4 forwarding.
-func EnsureBridge(name string, gateway netip.Prefix) error {
+func EnsureBridge(name string, gateway netip.Prefix) (Bridge, error) {
 	if err := checkName(name); err != nil {
-		return err
+		return Bridge{}, err
 	}
 	if !gateway.IsValid() || !gateway.Addr().Is4() {
-		return fmt.Errorf("bridge %s: gateway %v is not an IPv4 prefix", name, gateway)
+		return Bridge{}, fmt.Errorf("bridge %s: gateway %v is not an IPv4 prefix", name, gateway)
 	}
 	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
 	if err != nil {
-		return fmt.Errorf("bridge %s: netlink: %w", name, err)
+		return Bridge{}, fmt.Errorf("bridge %s: netlink: %w", name, err)
 	}
 	defer h.Close()
 	br, err := bridge(h, name, gateway.Addr())
 	if err != nil {
-		return err
+		return Bridge{}, err
 	}
 	if err := ensureAddr(h, br, gateway); err != nil {
-		return err
+		return Bridge{}, err
 	}
 	if br.Attrs().Flags&net.FlagUp == 0 {
 		if err := h.LinkSetUp(br); err != nil {
-			return fmt.Errorf("bridge %s: set up: %w", name, err)
+			return Bridge{}, fmt.Errorf("bridge %s: set up: %w", name, err)
 		}
 	}
-	return bridgeSysctls(name)
+	return Bridge{Name: name, Index: br.Attrs().Index, MTU: br.Attrs().MTU}, bridgeSysctls(name)
 }
 
 // bridge returns the existing bridge name or creates it. A created bridge

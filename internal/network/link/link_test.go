@@ -33,7 +33,7 @@ func hostNS(tb testing.TB) netns.NsHandle {
 	tb.Helper()
 	requireRoot(tb)
 	host := newNS(tb)
-	inNS(tb, host, func() error { return EnsureBridge(testBridge, testGateway) })
+	inNS(tb, host, func() error { _, err := EnsureBridge(testBridge, testGateway); return err })
 	return host
 }
 
@@ -58,7 +58,7 @@ func readSysctl(path string) (string, error) {
 func TestEnsureBridge(t *testing.T) {
 	host := hostNS(t)
 	inNS(t, host, func() error {
-		if err := EnsureBridge(testBridge, testGateway); err != nil {
+		if _, err := EnsureBridge(testBridge, testGateway); err != nil {
 			return fmt.Errorf("second EnsureBridge: %w", err)
 		}
 		l, err := netlink.LinkByName(testBridge)
@@ -100,7 +100,7 @@ func TestEnsureBridgeRejectsOtherType(t *testing.T) {
 		if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: attrs, PeerName: "peer"}); err != nil {
 			return err
 		}
-		if err := EnsureBridge(testBridge, testGateway); err == nil {
+		if _, err := EnsureBridge(testBridge, testGateway); err == nil {
 			return errors.New("EnsureBridge accepted a veth as bridge")
 		}
 		if err := DeleteBridge(testBridge); err == nil {
@@ -379,7 +379,7 @@ func BenchmarkEnsureBridgeExisting(b *testing.B) {
 	host := hostNS(b)
 	inNS(b, host, func() error {
 		for b.Loop() {
-			if err := EnsureBridge(testBridge, testGateway); err != nil {
+			if _, err := EnsureBridge(testBridge, testGateway); err != nil {
 				return err
 			}
 		}

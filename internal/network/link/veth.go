@@ -29,7 +29,13 @@ type Endpoint struct {
 // ep.HostIf an up port of bridge, and gives eth0 its MAC, address, up state
 // and default route via ep.Gateway. The container's loopback is not
 // touched. On failure the pair is deleted if Attach created it.
-func Attach(bridge string, netnsFD int, ep Endpoint) (err error) {
+func Attach(bridge string, netnsFD int, ep Endpoint) error {
+	return AttachTo(Bridge{Name: bridge}, netnsFD, ep)
+}
+
+// AttachTo is Attach to a bridge EnsureBridge returned, which it does not
+// look up again (0.2 ms); a Bridge with only its Name is looked up.
+func AttachTo(br Bridge, netnsFD int, ep Endpoint) (err error) {
 	if err := checkEndpoint(ep, netnsFD); err != nil {
 		return err
 	}
@@ -38,12 +44,10 @@ func Attach(bridge string, netnsFD int, ep Endpoint) (err error) {
 		return fmt.Errorf("attach %s: netlink: %w", ep.HostIf, err)
 	}
 	defer h.Close()
-	br, err := h.LinkByName(bridge)
-	if err != nil {
-		return fmt.Errorf("attach %s: bridge %s: %w", ep.HostIf, bridge, err)
-	}
-	if _, err := checkType(br, "bridge"); err != nil {
-		return fmt.Errorf("attach %s: %w", ep.HostIf, err)
+	if br.Index == 0 {
+		if br, err = lookupBridge(h, br.Name); err != nil {
+			return fmt.Errorf("attach %s: %w", ep.HostIf, err)
+		}
 	}
 	peer := ContainerIf
 	if ep.Secondary {
@@ -51,7 +55,7 @@ func Attach(bridge string, netnsFD int, ep Endpoint) (err error) {
 			return fmt.Errorf("attach %s: %w", ep.HostIf, err)
 		}
 	}
-	veth := newVeth(ep, peer, br.Attrs().MTU, netnsFD)
+	veth := newVeth(ep, peer, br.MTU, netnsFD)
 	if err := h.LinkAdd(veth); err != nil {
 		return fmt.Errorf("attach %s: create veth: %w", ep.HostIf, err)
 	}
@@ -63,8 +67,8 @@ func Attach(bridge string, netnsFD int, ep Endpoint) (err error) {
 			}
 		}
 	}()
-	if err := h.LinkSetMasterByIndex(veth, br.Attrs().Index); err != nil {
-		return fmt.Errorf("attach %s: add to bridge %s: %w", ep.HostIf, bridge, err)
+	if err := h.LinkSetMasterByIndex(veth, br.Index); err != nil {
+		return fmt.Errorf("attach %s: add to bridge %s: %w", ep.HostIf, br.Name, err)
 	}
 	// Hairpin lets a container reach its own published ports: the DNAT'ed
 	// packet goes back out of the port it came in on.
@@ -75,6 +79,18 @@ func Attach(bridge string, netnsFD int, ep Endpoint) (err error) {
 		return fmt.Errorf("attach %s: %w", ep.HostIf, err)
 	}
 	return nil
+}
+
+// lookupBridge finds the bridge name.
+func lookupBridge(h *netlink.Handle, name string) (Bridge, error) {
+	l, err := h.LinkByName(name)
+	if err != nil {
+		return Bridge{}, fmt.Errorf("bridge %s: %w", name, err)
+	}
+	if _, err := checkType(l, "bridge"); err != nil {
+		return Bridge{}, err
+	}
+	return Bridge{Name: name, Index: l.Attrs().Index, MTU: l.Attrs().MTU}, nil
 }
 
 func checkEndpoint(ep Endpoint, netnsFD int) error {
