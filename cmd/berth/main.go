@@ -39,9 +39,9 @@ func main() {
 		os.Exit(monitor(opts, id, restore))
 	}
 	// The monitor again, exec'd by berth-monitor once the container exited.
-	if opts, id, lock, status, stopped, ok := engine.ParseMonitorExitedArgs(os.Args[1:]); ok && !rootless.Active() {
+	if opts, exited, ok := engine.ParseMonitorExitedArgs(os.Args[1:]); ok && !rootless.Active() {
 		opts.Warn = printWarning
-		os.Exit(cli.Report(engine.New(opts).MonitorExited(id, lock, status, stopped)))
+		os.Exit(cli.Report(engine.New(opts).MonitorExited(exited)))
 	}
 	if startsContainer(os.Args[1:]) {
 		go engine.WarmEncoders()

@@ -16,6 +16,7 @@ import (
 
 	"github.com/berth-runtime/berth/internal/container"
 	"github.com/berth-runtime/berth/internal/managed"
+	"github.com/berth-runtime/berth/internal/network"
 	"github.com/berth-runtime/berth/internal/rootless"
 	"github.com/berth-runtime/berth/internal/selfexe"
 	"golang.org/x/sys/unix"
@@ -102,30 +103,77 @@ func ParseMonitorArgs(args []string) (opts Options, id string, restore *Restore,
 
 // ParseMonitorExitedArgs reads a command line MonitorExitedArgs made,
 // with what berth-monitor appends: the wait status, and --stopped if it
-// was told to stop. It returns the engine's directories, the container's
-// ID, the descriptor of its runtime record's lock, the status and the
-// stop. ok is false for any other line.
-func ParseMonitorExitedArgs(args []string) (opts Options, id string, stateLock, status int, stopped, ok bool) {
+// was told to stop. It returns the engine's directories and what the
+// exec brought back. ok is false for any other line: every descriptor
+// above the monitor's own (monitorReadyFD) and named once.
+func ParseMonitorExitedArgs(args []string) (opts Options, x Exited, ok bool) {
 	opts, w, ok := parseEngineArgs(args, "--monitor-exited")
 	var lock, st string
-	if !ok || w.next() != "--id" || !w.value(&id) || w.next() != "--state-lock" || !w.value(&lock) ||
-		w.next() != "--status" || !w.value(&st) {
-		return Options{}, "", 0, 0, false, false
+	if !ok || w.next() != "--id" || !w.value(&x.ID) || w.next() != "--state-lock" || !w.value(&lock) {
+		return Options{}, Exited{}, false
+	}
+	fds := map[int]bool{}
+	fd := func(s string) (int, bool) {
+		n, err := strconv.Atoi(s)
+		if err != nil || n <= monitorReadyFD || fds[n] || strconv.Itoa(n) != s {
+			return 0, false
+		}
+		fds[n] = true
+		return n, true
+	}
+	if x.StateLock, ok = fd(lock); !ok {
+		return Options{}, Exited{}, false
+	}
+	flag := w.next()
+	if flag == "--network" {
+		if x.Network, ok = parseHeldNetwork(&w, fd); !ok {
+			return Options{}, Exited{}, false
+		}
+		flag = w.next()
+	}
+	if flag != "--status" || !w.value(&st) {
+		return Options{}, Exited{}, false
 	}
 	if len(w) > 0 {
 		if w.next() != "--stopped" || len(w) > 0 {
-			return Options{}, "", 0, 0, false, false
+			return Options{}, Exited{}, false
 		}
-		stopped = true
+		x.Stopped = true
 	}
-	stateLock, err := strconv.Atoi(lock)
-	if err != nil || stateLock <= monitorReadyFD {
-		return Options{}, "", 0, 0, false, false
+	var err error
+	if x.Status, err = strconv.Atoi(st); err != nil {
+		return Options{}, Exited{}, false
 	}
-	if status, err = strconv.Atoi(st); err != nil {
-		return Options{}, "", 0, 0, false, false
+	return opts, x, true
+}
+
+// parseHeldNetwork reads, after --network, "NAME --net-lock FD [--held
+// FD,FD...]"; fd reads a descriptor.
+func parseHeldNetwork(w *words, fd func(string) (int, bool)) (*HeldNetwork, bool) {
+	var h HeldNetwork
+	var lock string
+	if !w.value(&h.Name) || w.next() != "--net-lock" || !w.value(&lock) {
+		return nil, false
 	}
-	return opts, id, stateLock, status, stopped, true
+	var ok bool
+	if h.Lock, ok = fd(lock); !ok {
+		return nil, false
+	}
+	if len(*w) > 0 && (*w)[0] == "--held" {
+		w.next()
+		var list string
+		if !w.value(&list) {
+			return nil, false
+		}
+		for _, s := range strings.Split(list, ",") {
+			p, ok := fd(s)
+			if !ok {
+				return nil, false
+			}
+			h.Ports = append(h.Ports, p)
+		}
+	}
+	return &h, true
 }
 
 // words are a command line being read.
@@ -390,8 +438,8 @@ func (e *Engine) runLogged(rec *managed.Record, restore *Restore, log logSink, c
 	}
 	if lean {
 		handoff := e.handoff(*rec, readers[0], readers[1])
-		stdio.Handoff = func(pid int, alive []*os.File) error {
-			err := handoff(pid, alive)
+		stdio.Handoff = func(pid int, alive []*os.File, attached *network.Attachment) error {
+			err := handoff(pid, alive, attached)
 			copyBoth() // still here: the Go monitor goes on
 			return err
 		}

@@ -43,35 +43,57 @@ func TestParseMonitorArgs(t *testing.T) {
 }
 
 // ParseMonitorExitedArgs reads back what MonitorExitedArgs writes with
-// berth-monitor's status appended, and nothing else.
+// berth-monitor's status appended, the network's files too, and nothing
+// else: every descriptor above the monitor's own and named once.
 func TestParseMonitorExitedArgs(t *testing.T) {
 	e := New(Options{Root: "/r", Runroot: "/s", StorageDriver: "overlay"})
-	args := append(e.MonitorExitedArgs("abc", 7), "256")
-	opts, id, lock, status, stopped, ok := ParseMonitorExitedArgs(args)
-	if !ok || id != "abc" || lock != 7 || status != 256 || stopped || opts.Root != "/r" || opts.Runroot != "/s" || opts.StorageDriver != "overlay" {
-		t.Errorf("ParseMonitorExitedArgs(%q) = %+v %q %d %d %v %v", args, opts, id, lock, status, stopped, ok)
+	for _, held := range []*HeldNetwork{nil, {Name: "bridge", Lock: 8}, {Name: "front", Lock: 9, Ports: []int{10, 12}}} {
+		args := append(e.MonitorExitedArgs("abc", 7, held), "256")
+		opts, x, ok := ParseMonitorExitedArgs(args)
+		want := Exited{ID: "abc", StateLock: 7, Network: held, Status: 256}
+		if !ok || !reflect.DeepEqual(x, want) || opts.Root != "/r" || opts.Runroot != "/s" || opts.StorageDriver != "overlay" {
+			t.Errorf("ParseMonitorExitedArgs(%q) = %+v %+v %v", args, opts, x, ok)
+		}
+		if _, x, ok := ParseMonitorExitedArgs(append(args, "--stopped")); !ok || !x.Stopped {
+			t.Errorf("ParseMonitorExitedArgs(%q --stopped) = %+v %v", args, x, ok)
+		}
+		if _, _, _, ok := ParseMonitorArgs(args); ok {
+			t.Errorf("ParseMonitorArgs took %q", args)
+		}
 	}
-	if _, _, _, _, stopped, ok := ParseMonitorExitedArgs(append(args, "--stopped")); !ok || !stopped {
-		t.Errorf("ParseMonitorExitedArgs(%q --stopped) = %v %v", args, stopped, ok)
-	}
-	if _, _, _, ok := ParseMonitorArgs(args); ok {
-		t.Errorf("ParseMonitorArgs took %q", args)
-	}
-	base := []string{"--root", "/r", "--runroot", "/s", "run", "--monitor-exited", "--id", "abc", "--state-lock", "7", "--status"}
+	base := []string{"--root", "/r", "--runroot", "/s", "run", "--monitor-exited", "--id", "abc", "--state-lock", "7"}
+	line := func(words ...string) []string { return append(append([]string{}, base...), words...) }
 	for _, args := range [][]string{
-		base, // no status
-		append(append([]string{}, base...), "x"),
-		append(append([]string{}, base...), "-1"),
-		append(append([]string{}, base...), "0", "extra"),
-		append(append([]string{}, base...), "0", "--stopped", "--stopped"),
-		append(append([]string{}, base...), "--stopped", "0"),
+		line("--status"), // no status
+		line("--status", "x"),
+		line("--status", "-1"),
+		line("--status", "0", "extra"),
+		line("--status", "0", "--stopped", "--stopped"),
+		line("--status", "--stopped", "0"),
 		{"--root", "/r", "--runroot", "/s", "run", "--monitor-exited", "--id", "abc", "--state-lock", "3", "--status", "0"}, // the lifetime lock's fd
 		{"--root", "/r", "--runroot", "/s", "run", "--monitor-exited", "--id", "abc", "--state-lock", "x", "--status", "0"},
+		{"--root", "/r", "--runroot", "/s", "run", "--monitor-exited", "--id", "abc", "--state-lock", "07", "--status", "0"},
 		{"--root", "/r", "--runroot", "/s", "run", "--monitor-exited", "--id", "abc", "--status", "0"},
 		{"--root", "/r", "--runroot", "/s", "run", "--monitor", "--id", "abc", "--state-lock", "7", "--status", "0"},
 		{"--runroot", "/s", "run", "--monitor-exited", "--id", "abc", "--state-lock", "7", "--status", "0"},
+		line("--network", "--net-lock", "8", "--status", "0"),
+		line("--network", "bridge", "--status", "0"),
+		line("--network", "bridge", "--net-lock", "--status", "0"),
+		line("--network", "bridge", "--net-lock", "7", "--status", "0"), // the state lock's
+		line("--network", "bridge", "--net-lock", "4", "--status", "0"), // the ready pipe's
+		line("--network", "bridge", "--net-lock", "8", "--held", "--status", "0"),
+		line("--network", "bridge", "--net-lock", "8", "--held", "", "--status", "0"),
+		line("--network", "bridge", "--net-lock", "8", "--held", "9,", "--status", "0"),
+		line("--network", "bridge", "--net-lock", "8", "--held", "9,9", "--status", "0"),
+		line("--network", "bridge", "--net-lock", "8", "--held", "9,8", "--status", "0"),
+		line("--network", "bridge", "--net-lock", "8", "--held", "9,+10", "--status", "0"),
+		line("--network", "bridge", "--net-lock", "8", "--held", "9", "--held", "10", "--status", "0"),
+		line("--net-lock", "8", "--status", "0"),
+		line("--held", "9", "--status", "0"),
+		line("--status", "0", "--network", "bridge", "--net-lock", "8"),
+		line("--network", "bridge", "--net-lock", "8", "--network", "front", "--net-lock", "9", "--status", "0"),
 	} {
-		if _, _, _, _, _, ok := ParseMonitorExitedArgs(args); ok {
+		if _, _, ok := ParseMonitorExitedArgs(args); ok {
 			t.Errorf("ParseMonitorExitedArgs(%q) took it", args)
 		}
 	}

@@ -1,15 +1,18 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/berth-runtime/berth/internal/container"
 	"github.com/berth-runtime/berth/internal/managed"
+	"github.com/berth-runtime/berth/internal/network"
 	"github.com/berth-runtime/berth/internal/rootless"
 	"github.com/berth-runtime/berth/internal/selfexe"
 	"golang.org/x/sys/unix"
@@ -58,9 +61,15 @@ func leanMonitor(rec managed.Record, restore *Restore, client *monitorClient) bo
 
 // handoffAllowed reports whether nothing this run holds for the
 // container's life would be lost with berth's Go process: no volume in
-// use, no bridge or user-mode network, no other container's namespace.
-func handoffAllowed(cfg *managed.Config, mounts *containerMounts, bridged bool, pinned ...string) bool {
-	if len(mounts.uses) > 0 || bridged || cfg.UserModeNetwork != "" {
+// use, no user-mode network, no other container's namespace, and of
+// bridge networks one at most, whose attachment (attached) the handoff
+// keeps open across the exec (HeldNetwork). More networks (berth network
+// connect's) stay with the Go monitor.
+func handoffAllowed(cfg *managed.Config, mounts *containerMounts, bridged bool, attached *network.Attachment, pinned ...string) bool {
+	if len(mounts.uses) > 0 || cfg.UserModeNetwork != "" {
+		return false
+	}
+	if bridged && (attached == nil || len(cfg.Networks) > 0) {
 		return false
 	}
 	for _, p := range pinned {
@@ -71,13 +80,44 @@ func handoffAllowed(cfg *managed.Config, mounts *containerMounts, bridged bool, 
 	return true
 }
 
+// HeldNetwork is the one bridge network a handed-off run is on, as the
+// exec keeps it: the attachment's lock and its host-port sockets
+// (network.Attachment.Kept), by descriptor, and the network's name.
+// berth-monitor leaves them open, unknown to it; the berth it execs back
+// releases them (network.ReleaseInherited).
+type HeldNetwork struct {
+	Name  string
+	Lock  int
+	Ports []int
+}
+
+// heldNetwork is what the handoff keeps of attachment a (nil: none).
+func heldNetwork(a *network.Attachment) *HeldNetwork {
+	if a == nil {
+		return nil
+	}
+	name, lock, ports := a.Kept()
+	if lock == nil {
+		return nil
+	}
+	return &HeldNetwork{Name: name, Lock: int(lock.Fd()), Ports: ports}
+}
+
+// fds are the descriptors h holds.
+func (h *HeldNetwork) fds() []int {
+	if h == nil {
+		return nil
+	}
+	return append([]int{h.Lock}, h.Ports...)
+}
+
 // handoff is the container.Options.Handoff of a lean monitor: it execs
 // berth-monitor with the container's PID, the read ends of its output
 // pipes, the log and its rotation, and the command line that brings
 // berth back. It returns only if the exec failed, with the files as
 // they were, for the Go monitor to go on.
-func (e *Engine) handoff(rec managed.Record, out, errs *os.File) func(pid int, alive []*os.File) error {
-	return func(pid int, alive []*os.File) error {
+func (e *Engine) handoff(rec managed.Record, out, errs *os.File) func(pid int, alive []*os.File, attached *network.Attachment) error {
+	return func(pid int, alive []*os.File, attached *network.Attachment) error {
 		bin, err := selfexe.Helper(MonitorName)
 		if err != nil {
 			return err
@@ -94,12 +134,16 @@ func (e *Engine) handoff(rec managed.Record, out, errs *os.File) func(pid int, a
 			return fmt.Errorf("handoff: %d files to keep, want the runtime record's lock", len(alive))
 		}
 		stateLock := int(alive[0].Fd())
+		held := heldNetwork(attached)
+		if attached != nil && held == nil {
+			return fmt.Errorf("handoff: the network attachment holds no lock")
+		}
 		argv := []string{bin, strconv.Itoa(pid), strconv.Itoa(int(out.Fd())), strconv.Itoa(int(errs.Fd())),
 			filepath.Join(e.ContainerDir(rec.ID), "container.log"), strconv.FormatInt(o.MaxSize, 10), strconv.Itoa(max(o.MaxFiles, 1)), self}
-		argv = append(argv, e.MonitorExitedArgs(rec.ID, stateLock)...)
+		argv = append(argv, e.MonitorExitedArgs(rec.ID, stateLock, held)...)
 		// Open across the exec, and only these: every other descriptor
 		// of berth is close-on-exec.
-		fds := []int{monitorLockFD, stateLock, int(out.Fd()), int(errs.Fd())}
+		fds := append([]int{monitorLockFD, stateLock, int(out.Fd()), int(errs.Fd())}, held.fds()...)
 		for _, fd := range fds {
 			if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, 0); err != nil {
 				return err
@@ -128,28 +172,52 @@ func (e *Engine) handoff(rec managed.Record, out, errs *os.File) func(pid int, a
 // MonitorExitedArgs are the arguments (without the program's name) that
 // bring berth back as container id's monitor once its container exited
 // under berth-monitor, which appends the wait status: stateLock is the
-// runtime record's lock, inherited.
-func (e *Engine) MonitorExitedArgs(id string, stateLock int) []string {
-	return append(e.engineArgs(), "run", "--monitor-exited", "--id", id, "--state-lock", strconv.Itoa(stateLock), "--status")
+// runtime record's lock, inherited, and held the network attachment's
+// files, inherited too (nil: none).
+func (e *Engine) MonitorExitedArgs(id string, stateLock int, held *HeldNetwork) []string {
+	argv := append(e.engineArgs(), "run", "--monitor-exited", "--id", id, "--state-lock", strconv.Itoa(stateLock))
+	if held != nil {
+		argv = append(argv, "--network", held.Name, "--net-lock", strconv.Itoa(held.Lock))
+		if len(held.Ports) > 0 {
+			ports := make([]string, len(held.Ports))
+			for i, fd := range held.Ports {
+				ports[i] = strconv.Itoa(fd)
+			}
+			argv = append(argv, "--held", strings.Join(ports, ","))
+		}
+	}
+	return append(argv, "--status")
 }
 
-// MonitorExited is container id's monitor again, once berth-monitor saw
-// the container exit with wait status status (stopped: berth-monitor
-// was sent SIGTERM or SIGINT, which ends a Go monitor's restarts): what
-// runOnce and Monitor do after container.Run returns, restarts included.
-func (e *Engine) MonitorExited(id string, stateLock, status int, stopped bool) error {
+// Exited is what berth-monitor's exec back brings (ParseMonitorExitedArgs).
+type Exited struct {
+	ID        string
+	StateLock int          // the runtime record's lock
+	Network   *HeldNetwork // nil: none
+	Status    int          // the container's wait status
+	Stopped   bool         // berth-monitor got SIGTERM or SIGINT
+}
+
+// MonitorExited is container x.ID's monitor again, once berth-monitor
+// saw the container exit with wait status x.Status (x.Stopped:
+// berth-monitor was sent SIGTERM or SIGINT, which ends a Go monitor's
+// restarts): what runOnce and Monitor do after container.Run returns,
+// the network's release and restarts included.
+func (e *Engine) MonitorExited(x Exited) error {
+	id := x.ID
 	// As Monitor: SIGTERM or SIGINT stop the restarts. The others have no
 	// one to go to, the container being gone; berth-monitor ignored them
 	// all until its exec.
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, unix.SIGTERM, unix.SIGINT)
 	signal.Ignore(unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2)
-	if stopped {
+	if x.Stopped {
 		stop <- unix.SIGTERM
 	}
 	lock := os.NewFile(monitorLockFD, "lock")
-	unix.CloseOnExec(monitorLockFD)
-	unix.CloseOnExec(stateLock)
+	for _, fd := range append([]int{monitorLockFD, x.StateLock}, x.Network.fds()...) {
+		unix.CloseOnExec(fd)
+	}
 	defer lock.Close()
 	store := e.Containers()
 	defer store.Update(id, func(r *managed.Record) {
@@ -157,26 +225,55 @@ func (e *Engine) MonitorExited(id string, stateLock, status int, stopped bool) e
 			r.State.MonitorPid, r.State.MonitorStart = 0, 0
 		}
 	})
-	exit, reclaimErr := container.Reclaim(e.Runroot, id, os.NewFile(uintptr(stateLock), "state lock"), unix.WaitStatus(status))
+	// The network alongside the cgroup and the record, as runOnce
+	// releases it once PID 1 is reaped; before a restart attaches again.
+	netDone := make(chan error, 1)
+	go func() { netDone <- e.releaseHeldNetwork(id, x.Network) }()
+	exit, reclaimErr := container.Reclaim(e.Runroot, id, os.NewFile(uintptr(x.StateLock), "state lock"), unix.WaitStatus(x.Status))
+	netErr := <-netDone
 	rec, err := store.Get(id)
 	if err != nil {
-		return err
+		return errors.Join(err, netErr)
 	}
 	if rec.State.Status == managed.Running {
 		e.died(rec, exit, nil)
 	}
 	began := rec.State.StartedAt
 	rec = finishRecord(store, rec.ID, exit, nil, false)
-	if rec.Restart.Restarts(rec.State.ExitCode, rec.State.RestartCount, rec.State.StopRequested || stopped) {
+	if rec.Restart.Restarts(rec.State.ExitCode, rec.State.RestartCount, rec.State.StopRequested || x.Stopped) {
 		log, err := e.openLog(rec)
 		if err != nil {
-			return err
+			return errors.Join(err, netErr)
 		}
 		defer log.Close()
 		rec = e.restarts(rec, began, log, leanMonitor(rec, nil, nil), stop)
 	}
 	if err := removeIfAuto(store, rec, lock); err != nil {
-		return err
+		return errors.Join(err, netErr)
 	}
-	return reclaimErr
+	return errors.Join(reclaimErr, netErr)
+}
+
+// releaseHeldNetwork releases the attachment whose files berth-monitor
+// passed on (none: nothing), as its run would have on the container's
+// exit. Its published ports are in the record the run wrote.
+func (e *Engine) releaseHeldNetwork(id string, h *HeldNetwork) error {
+	if h == nil {
+		return nil
+	}
+	lock := os.NewFile(uintptr(h.Lock), "network lock")
+	n, err := network.Load(e.Root, h.Name)
+	if err != nil {
+		// Gone with the network (berth network rm -f): only the files.
+		lock.Close()
+		for _, fd := range h.Ports {
+			unix.Close(fd)
+		}
+		return nil
+	}
+	published := len(h.Ports) > 0
+	if rec, err := e.Containers().Get(id); err == nil && rec.Network != nil && len(rec.Network.Ports) > 0 {
+		published = true
+	}
+	return n.ReleaseInherited(id, lock, h.Ports, published)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/berth-runtime/berth/internal/health"
 	"github.com/berth-runtime/berth/internal/managed"
+	"github.com/berth-runtime/berth/internal/network"
 	"github.com/berth-runtime/berth/internal/network/usermode"
 	"github.com/berth-runtime/berth/internal/pidfd"
 	"github.com/berth-runtime/berth/internal/rootless"
@@ -209,8 +210,9 @@ type Stdio struct {
 	Tee [2]io.WriteCloser
 	// Handoff, when set, hands the running container to berth-monitor
 	// (container.Options.Handoff) if the run holds nothing for its life
-	// that berth's Go process alone would keep (handoffAllowed).
-	Handoff func(pid int, alive []*os.File) error
+	// that berth's Go process alone would keep (handoffAllowed); attached
+	// is its bridge network's attachment, if any, which it keeps open.
+	Handoff func(pid int, alive []*os.File, attached *network.Attachment) error
 	// Declined is called, before the container starts, when the run
 	// cannot be handed off.
 	Declined func()
@@ -356,11 +358,13 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 	if err := checkPublishMode(cfg); err != nil {
 		return container.Exit{}, warnings, err
 	}
+	var attached *network.Attachment
 	if bridged {
-		release, err := e.joinNetwork(cfg, rec, s, &run, net)
+		release, a, err := e.joinNetwork(cfg, rec, s, &run, net)
 		if err != nil {
 			return container.Exit{}, warnings, err
 		}
+		attached = a
 		start, wait := background(release)
 		if ownPIDNamespace(s) {
 			// Its PID 1 reaped, nothing of the container is left to
@@ -371,8 +375,8 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 		}
 		defer wait()
 	}
-	if io.Handoff != nil && handoffAllowed(cfg, mounts, bridged, o.NetworkFrom, o.IPCFrom, o.PIDFrom) {
-		run.Handoff = io.Handoff
+	if io.Handoff != nil && handoffAllowed(cfg, mounts, bridged, attached, o.NetworkFrom, o.IPCFrom, o.PIDFrom) {
+		run.Handoff = func(pid int, alive []*os.File) error { return io.Handoff(pid, alive, attached) }
 	} else if io.Declined != nil {
 		io.Declined()
 	}
@@ -490,23 +494,24 @@ func (e *Engine) imageRootfs(rec *managed.Record, o *spec.RunOptions, ns *manage
 // or one made with berth network create): address, network files mounted
 // over /etc/hosts, /etc/hostname and /etc/resolv.conf, and the veth
 // plugged in while the init stage waits. info is filled in for inspect.
-func (e *Engine) joinNetwork(cfg *managed.Config, rec *managed.Record, s *specs.Spec, run *container.Options, info *managed.Network) (func(), error) {
+// It returns the release and the first network's attachment.
+func (e *Engine) joinNetwork(cfg *managed.Config, rec *managed.Record, s *specs.Spec, run *container.Options, info *managed.Network) (func(), *network.Attachment, error) {
 	ports, err := e.portSpecs(cfg, rec)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	n, err := loadNetwork(e.Root, cfg.NetworkMode)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	o, err := attachOptions(cfg, rec, ports)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	o.MultiHomed = len(cfg.Networks) > 0
 	a, err := n.AttachOpts(rec.ID, o)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	a.Prestart()
 	for _, w := range a.Warnings {
@@ -521,9 +526,10 @@ func (e *Engine) joinNetwork(cfg *managed.Config, rec *managed.Record, s *specs.
 	info.Networks = map[string]*managed.Endpoint{n.Name: endpointOf(n, a, cfg.Aliases)}
 	release := func() { _ = a.Release() }
 	if len(cfg.Networks) > 0 {
-		return e.joinMore(cfg, rec, run, info, release)
+		release, err := e.joinMore(cfg, rec, run, info, release)
+		return release, a, err
 	}
-	return release, nil
+	return release, a, nil
 }
 
 // joinUserModeNetwork connects a rootless container's network namespace
