@@ -3,7 +3,9 @@ package integration
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -190,4 +192,140 @@ func TestLeanMonitorRestarts(t *testing.T) {
 	if r := berth(t, "", "logs", "relean"); strings.Count(r.stdout, "attempt") != 3 {
 		t.Errorf("logs of three runs: %+v", r)
 	}
+}
+
+// TestLeanMonitorBridge: a detached container on the default bridge, with
+// or without a port published on loopback, is handed to berth-monitor
+// too, which keeps its attachment: the container is reachable at its
+// address and the published port while berth-monitor runs it; stop, rm
+// -f, --rm, the end of a restart policy (whose second run is attached
+// and handed off again) and a killed berth-monitor (collected by the next
+// command) each leave no port mapping, lease or network files, and the
+// host port free.
+func TestLeanMonitorBridge(t *testing.T) {
+	needLeanMonitor(t)
+	h := newNetnsHost(t)
+	b := func(args ...string) string {
+		t.Helper()
+		out, err := h.berth(t, args...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("berth %q: %v %s", args, err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	web := `mkdir /dev/shm/w && echo hello-lean > /dev/shm/w/index.html && httpd -p 80 -h /dev/shm/w; trap 'exit 0' TERM; while :; do sleep 0.1; done`
+	run := func(args ...string) string {
+		t.Helper()
+		return b(append(append([]string{"run", "-d"}, args...), "--rootfs", rootfsDir, "/bin/sh", "-c", web)...)
+	}
+	get := func(addr, port string) string {
+		out, _ := exec.Command("nsenter", "--net="+h.netnsPath(), "/bin/sh", "-c",
+			"printf 'GET / HTTP/1.0\r\n\r\n' | "+filepath.Join(rootfsDir, "bin/busybox")+" nc -w 5 "+addr+" "+port).CombinedOutput()
+		return string(out)
+	}
+	handed := func(id string) {
+		t.Helper()
+		pid := b("inspect", "--format", "{{.State.MonitorPid}}", id)
+		if exe, err := os.Readlink("/proc/" + pid + "/exe"); err != nil || filepath.Base(exe) != "berth-monitor" {
+			t.Fatalf("the monitor of %s runs %q (%v), want berth-monitor", id, exe, err)
+		}
+	}
+	released := func(id, port string) {
+		t.Helper()
+		if table := h.nftTable(t); strings.Contains(table, id[:12]) {
+			t.Errorf("port mappings of %s left:\n%s", id, table)
+		}
+		if leases, _ := os.ReadFile(filepath.Join(h.root, "networks", "bridge", "ipam.json")); strings.Contains(string(leases), id) {
+			t.Errorf("the lease of %s is left: %s", id, leases)
+		}
+		if _, err := os.Stat(filepath.Join(h.root, "networks", "bridge", "files", id)); !os.IsNotExist(err) {
+			t.Errorf("the network files of %s are left: %v", id, err)
+		}
+		if port != "" {
+			bind := exec.Command("nsenter", "--net="+h.netnsPath(), "/usr/bin/python3", "-c",
+				"import socket; s = socket.socket(); s.bind(('127.0.0.1', "+port+")); s.listen()")
+			if out, err := bind.CombinedOutput(); err != nil {
+				t.Errorf("host port %s is not free: %v %s", port, err, out)
+			}
+		}
+	}
+	hostPort := func(id string) string {
+		t.Helper()
+		_, port, ok := strings.Cut(b("port", id, "80/tcp"), "127.0.0.1:")
+		if !ok {
+			t.Fatalf("port of %s: %q", id, port)
+		}
+		return port
+	}
+	reachable := func(id, port string) {
+		t.Helper()
+		addr := b("inspect", "--format", "{{.NetworkSettings.IPAddress}}", id)
+		eventually(t, "httpd of "+id, func() string {
+			if got := get(addr, "80"); !strings.Contains(got, "hello-lean") {
+				return "at its address: " + got
+			}
+			if port != "" && !strings.Contains(get("127.0.0.1", port), "hello-lean") {
+				return "at 127.0.0.1:" + port
+			}
+			return ""
+		})
+	}
+
+	plain := run("--network", "bridge")
+	published := run("-p", "127.0.0.1::80")
+	handed(plain)
+	handed(published)
+	port := hostPort(published)
+	reachable(plain, "")
+	reachable(published, port)
+	b("stop", plain)
+	released(plain, "")
+	b("rm", "-f", published)
+	released(published, port)
+	b("rm", plain)
+
+	gone := b("run", "-d", "--rm", "-p", "127.0.0.1::80", "--rootfs", rootfsDir, "/bin/sh", "-c", "sleep 2")
+	gonePort := hostPort(gone)
+	eventually(t, "--rm", func() string {
+		if out, _ := h.berth(t, "ps", "-aq", "--no-trunc").CombinedOutput(); strings.Contains(string(out), gone) {
+			return string(out)
+		}
+		return ""
+	})
+	released(gone, gonePort)
+
+	again := b("run", "-d", "--restart", "on-failure:1", "-p", "127.0.0.1::80", "--rootfs", rootfsDir, "/bin/sh", "-c", "sleep 0.5; exit 3")
+	first := b("inspect", "--format", "{{.State.MonitorPid}}", again)
+	eventually(t, "the second run", func() string {
+		if st := b("inspect", "--format", "{{.State.Status}} {{.State.RestartCount}}", again); st != "running 1" {
+			return st
+		}
+		return ""
+	})
+	handed(again)
+	againPort := hostPort(again)
+	if pid := b("inspect", "--format", "{{.State.MonitorPid}}", again); pid != first {
+		t.Errorf("the second run's monitor is %s, the first's %s", pid, first)
+	}
+	if code := b("wait", again); code != "3" {
+		t.Errorf("wait: %s", code)
+	}
+	released(again, againPort)
+	b("rm", again)
+
+	killed := run("-p", "127.0.0.1::80")
+	handed(killed)
+	killedPort := hostPort(killed)
+	pid, _ := strconv.Atoi(b("inspect", "--format", "{{.State.MonitorPid}}", killed))
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "ps after berth-monitor was killed", func() string {
+		if st := b("ps", "-a", "--format", "{{.ID}} {{.Status}}"); !strings.Contains(st, killed[:12]+" Dead") {
+			return st
+		}
+		return ""
+	})
+	released(killed, killedPort)
+	b("rm", killed)
 }
