@@ -195,7 +195,8 @@ func TestLeanMonitorRestarts(t *testing.T) {
 }
 
 // TestLeanMonitorBridge: a detached container on the default bridge, with
-// or without a port published on loopback, is handed to berth-monitor
+// or without a port published on loopback, or on a network of its own
+// (and connected to another while it runs), is handed to berth-monitor
 // too, which keeps its attachment: the container is reachable at its
 // address and the published port while berth-monitor runs it; stop, rm
 // -f, --rm, the end of a restart policy (whose second run is attached
@@ -230,8 +231,13 @@ func TestLeanMonitorBridge(t *testing.T) {
 			t.Fatalf("the monitor of %s runs %q (%v), want berth-monitor", id, exe, err)
 		}
 	}
-	released := func(id, port string) {
+	released := func(id, port string, networks ...string) {
 		t.Helper()
+		for _, n := range networks {
+			if _, err := os.Stat(filepath.Join(h.root, "networks", n, "files", id)); !os.IsNotExist(err) {
+				t.Errorf("the files of %s on %s are left: %v", id, n, err)
+			}
+		}
 		if table := h.nftTable(t); strings.Contains(table, id[:12]) {
 			t.Errorf("port mappings of %s left:\n%s", id, table)
 		}
@@ -312,6 +318,19 @@ func TestLeanMonitorBridge(t *testing.T) {
 	}
 	released(again, againPort)
 	b("rm", again)
+
+	// A network of its own, and a second one connected while it runs
+	// (held by its lifetime lock, which berth-monitor keeps).
+	b("network", "create", "--subnet", "10.94.0.0/24", "leannet")
+	b("network", "create", "--subnet", "10.95.0.0/24", "leanmore")
+	own := run("--network", "leannet")
+	handed(own)
+	reachable(own, "")
+	b("network", "connect", "leanmore", own)
+	b("stop", own)
+	released(own, "", "leannet")
+	b("rm", own) // the next command collects what connect made
+	released(own, "", "leanmore")
 
 	killed := run("-p", "127.0.0.1::80")
 	handed(killed)
