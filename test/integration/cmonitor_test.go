@@ -2,9 +2,11 @@ package integration
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"golang.org/x/sys/unix"
 )
 
 // needLeanMonitor skips unless berth-monitor is installed beside berth.
@@ -248,10 +251,8 @@ func TestLeanMonitorBridge(t *testing.T) {
 			t.Errorf("the network files of %s are left: %v", id, err)
 		}
 		if port != "" {
-			bind := exec.Command("nsenter", "--net="+h.netnsPath(), "/usr/bin/python3", "-c",
-				"import socket; s = socket.socket(); s.bind(('127.0.0.1', "+port+")); s.listen()")
-			if out, err := bind.CombinedOutput(); err != nil {
-				t.Errorf("host port %s is not free: %v %s", port, err, out)
+			if err := listenIn(h.netnsPath(), "127.0.0.1:"+port); err != nil {
+				t.Errorf("host port %s is not free: %v", port, err)
 			}
 		}
 	}
@@ -347,4 +348,33 @@ func TestLeanMonitorBridge(t *testing.T) {
 	})
 	released(killed, killedPort)
 	b("rm", killed)
+}
+
+// listenIn binds and listens on addr (TCP) in the network namespace at
+// nsPath, then closes the socket: whether the port is free there. It
+// runs on a thread of its own that enters the namespace and is never
+// given back (locked, it ends with its goroutine), so no other goroutine
+// runs in that namespace. No program is needed inside the test host (the
+// cgroup v2 VM has no python3).
+func listenIn(nsPath, addr string) error {
+	done := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		ns, err := os.Open(nsPath)
+		if err != nil {
+			done <- err
+			return
+		}
+		defer ns.Close()
+		if err := unix.Setns(int(ns.Fd()), unix.CLONE_NEWNET); err != nil {
+			done <- fmt.Errorf("enter %s: %w", nsPath, err)
+			return
+		}
+		l, err := net.Listen("tcp", addr)
+		if err == nil {
+			l.Close()
+		}
+		done <- err
+	}()
+	return <-done
 }
