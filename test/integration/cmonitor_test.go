@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
@@ -29,11 +30,23 @@ func needLeanMonitor(t *testing.T) {
 // monitorExe is the program the container's monitor runs.
 func monitorExe(t *testing.T, ref string) string {
 	t.Helper()
-	exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", inspectState(t, ref).MonitorPid))
-	if err != nil {
-		t.Fatal(err)
+	return handedTo(t, inspectState(t, ref).MonitorPid)
+}
+
+// handedTo is the program monitor pid runs, waiting (up to 10 s) for it
+// to be berth-monitor: berth run -d returns once the container runs,
+// which the Go monitor reports just before it execs berth-monitor.
+func handedTo(t *testing.T, pid int) string {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		exe, err := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if exe = filepath.Base(exe); exe == "berth-monitor" || time.Now().After(deadline) {
+			return exe
+		}
 	}
-	return filepath.Base(exe)
 }
 
 // TestLeanMonitor: a detached container with --network none is handed
@@ -229,9 +242,12 @@ func TestLeanMonitorBridge(t *testing.T) {
 	}
 	handed := func(id string) {
 		t.Helper()
-		pid := b("inspect", "--format", "{{.State.MonitorPid}}", id)
-		if exe, err := os.Readlink("/proc/" + pid + "/exe"); err != nil || filepath.Base(exe) != "berth-monitor" {
-			t.Fatalf("the monitor of %s runs %q (%v), want berth-monitor", id, exe, err)
+		pid, err := strconv.Atoi(b("inspect", "--format", "{{.State.MonitorPid}}", id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if exe := handedTo(t, pid); exe != "berth-monitor" {
+			t.Fatalf("the monitor of %s runs %s, want berth-monitor", id, exe)
 		}
 	}
 	released := func(id, port string, networks ...string) {
