@@ -65,7 +65,7 @@ test-fuzz:
 	done
 
 test-integration: build
-	BERTH_BIN=$(CURDIR)/bin/berth BERTH_OCI_BIN=$(CURDIR)/bin/berth-oci go test -count=1 -v ./test/integration/
+	BERTH_BIN=$(CURDIR)/bin/berth BERTH_OCI_BIN=$(CURDIR)/bin/berth-oci go test -count=1 -v -timeout 30m ./test/integration/
 
 test-v2: build
 	test/vm/install-deps.sh
