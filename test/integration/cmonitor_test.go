@@ -222,6 +222,12 @@ func TestLeanMonitorRestarts(t *testing.T) {
 func TestLeanMonitorBridge(t *testing.T) {
 	needLeanMonitor(t)
 	h := newNetnsHost(t)
+	t.Cleanup(func() { // a failed check must not leave its containers running
+		out, _ := h.berth(t, "ps", "-aq", "--no-trunc").Output()
+		for _, id := range strings.Fields(string(out)) {
+			_ = h.berth(t, "rm", "-f", id).Run()
+		}
+	})
 	b := func(args ...string) string {
 		t.Helper()
 		out, err := h.berth(t, args...).CombinedOutput()
