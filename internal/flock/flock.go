@@ -48,3 +48,16 @@ func Held(path string) bool {
 	}
 	return errors.Is(err, unix.EWOULDBLOCK)
 }
+
+// Is reports whether the open file f is the file at path now (not
+// following a symlink there): a lock held on a file that was since
+// removed or replaced guards nothing, so an owner that takes a lock, or
+// inherits one across exec, checks that it is still the path's.
+func Is(f *os.File, path string) bool {
+	a, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	b, err := os.Lstat(path)
+	return err == nil && os.SameFile(a, b)
+}

@@ -49,3 +49,37 @@ func TestHeld(t *testing.T) {
 		t.Error("a released lock is held")
 	}
 }
+
+// TestIs: an open lock file is the path's until the file there is
+// removed or replaced; a symlink to it at the path is not followed.
+func TestIs(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "lock")
+	f, err := Open(path, os.O_CREATE, unix.LOCK_EX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if !Is(f, path) {
+		t.Error("the file just opened is not the path's")
+	}
+	link := filepath.Join(dir, "link")
+	if err := os.Symlink(path, link); err != nil {
+		t.Fatal(err)
+	}
+	if Is(f, link) {
+		t.Error("a symlink to the lock counts as the lock")
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	if Is(f, path) {
+		t.Error("a removed lock file is still the path's")
+	}
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if Is(f, path) {
+		t.Error("the lock file is the one that replaced it")
+	}
+}

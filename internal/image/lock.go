@@ -37,20 +37,11 @@ func lockPath(path string, how int, wait bool) (*fileLock, error) {
 			}
 			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}
-		if sameFile(f, path) {
+		if flock.Is(f, path) {
 			return &fileLock{f}, nil
 		}
 		f.Close()
 	}
-}
-
-func sameFile(f *os.File, path string) bool {
-	a, err := f.Stat()
-	if err != nil {
-		return false
-	}
-	b, err := os.Lstat(path)
-	return err == nil && os.SameFile(a, b)
 }
 
 // unlock releases the lock; nil is allowed.

@@ -4,8 +4,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/berth-runtime/berth/internal/flock"
 	"github.com/berth-runtime/berth/internal/network/nft"
-	"golang.org/x/sys/unix"
 )
 
 // Kept is what the attachment holds open for its container's life: its
@@ -29,7 +29,7 @@ func (a *Attachment) Kept() (network string, lock *os.File, ports []int) {
 func (n *Network) ReleaseInherited(id string, lock *os.File, ports []int, published bool) error {
 	defer lock.Close()
 	defer closePorts(ports) // after the rules, as Release
-	if !sameFile(lock, filepath.Join(n.dir, "files", id, "lock")) {
+	if !flock.Is(lock, filepath.Join(n.dir, "files", id, "lock")) {
 		return nil
 	}
 	var rules func(*nft.Rules) error
@@ -39,13 +39,4 @@ func (n *Network) ReleaseInherited(id string, lock *os.File, ports []int, publis
 	err := n.release(id, rules)
 	n.event("disconnect", id)
 	return err
-}
-
-// sameFile reports whether f is the file at path.
-func sameFile(f *os.File, path string) bool {
-	var a, b unix.Stat_t
-	if unix.Fstat(int(f.Fd()), &a) != nil || unix.Stat(path, &b) != nil {
-		return false
-	}
-	return a.Dev == b.Dev && a.Ino == b.Ino
 }

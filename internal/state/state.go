@@ -363,14 +363,7 @@ func (s Store) Adopt(id string, lock *os.File) (*Handle, Record, error) {
 		return nil, Record{}, fmt.Errorf("container %q: %w", id, ErrNotExist)
 	}
 	dir := filepath.Join(s.Root, id)
-	var held, named unix.Stat_t
-	if err := unix.Fstat(int(lock.Fd()), &held); err != nil {
-		return nil, Record{}, fmt.Errorf("adopt container %s: %w", id, err)
-	}
-	if err := unix.Stat(filepath.Join(dir, "lock"), &named); err != nil {
-		return nil, Record{}, fmt.Errorf("adopt container %s: %w", id, err)
-	}
-	if held.Dev != named.Dev || held.Ino != named.Ino {
+	if !flock.Is(lock, filepath.Join(dir, "lock")) {
 		return nil, Record{}, fmt.Errorf("adopt container %s: the descriptor given is not its lock", id)
 	}
 	rec, err := readRecord(dir)
