@@ -17,7 +17,7 @@
 #include "monitor.h"
 
 /* The signals berth's monitor passes on to the container's PID 1
- * (internal/container forwardedSignals), as docker run does. */
+ * (internal/container ForwardedSignals), as docker run does. */
 static const int forwarded[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 
 static struct stream out = {.name = "stdout"}, err = {.name = "stderr"};

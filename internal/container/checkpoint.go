@@ -402,7 +402,7 @@ func RunRestored(o Options, co checkpoint.Options, criu string) (Exit, error) {
 	}
 	defer c.Close()
 	signals := make(chan os.Signal, 16)
-	signal.Notify(signals, forwardedSignals...)
+	signal.Notify(signals, ForwardedSignals...)
 	defer signal.Stop(signals)
 	done := make(chan struct{})
 	defer close(done)

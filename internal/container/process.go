@@ -24,9 +24,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// forwardedSignals are passed on to the container's PID 1, as docker run
-// does.
-var forwardedSignals = []os.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2}
+// ForwardedSignals are passed on to the container's PID 1, as docker run
+// does; berth-monitor forwards the same (cmd/berth-monitor's forwarded,
+// in C) and blocks them across the exec that starts it (engine's
+// handoff).
+var ForwardedSignals = []os.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2}
 
 // initProcess is the running init stage (and, after exec, the container's
 // PID 1, or the program an exec forked) seen from the process that forked
@@ -61,7 +63,7 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, s
 	p := &initProcess{}
 	if o.Foreground && !o.background {
 		p.signals = make(chan os.Signal, 16)
-		signal.Notify(p.signals, forwardedSignals...)
+		signal.Notify(p.signals, ForwardedSignals...)
 		defer func() {
 			if err != nil {
 				signal.Stop(p.signals)

@@ -28,10 +28,6 @@ import (
 // what the run left (MonitorExited). An idle Go monitor holds 2.9 MiB;
 // berth-monitor a tenth of that.
 
-// forwardedSignals are those berth-monitor forwards to the container,
-// as container.Run does (internal/container forwardedSignals).
-var forwardedSignals = []os.Signal{unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT, unix.SIGUSR1, unix.SIGUSR2}
-
 // MonitorName is the C monitor, installed beside berth.
 const MonitorName = "berth-monitor"
 
@@ -153,7 +149,7 @@ func (e *Engine) handoff(rec managed.Record, out, errs *os.File) func(pid int, a
 		// for berth-monitor's signalfd: from the exec until berth-monitor
 		// blocks them, berth stop's SIGTERM would otherwise kill it.
 		var set, old unix.Sigset_t
-		for _, sig := range append([]os.Signal{unix.SIGCHLD}, forwardedSignals...) {
+		for _, sig := range append([]os.Signal{unix.SIGCHLD}, container.ForwardedSignals...) {
 			n := sig.(unix.Signal) - 1
 			set.Val[n/64] |= 1 << (n % 64)
 		}
