@@ -70,16 +70,6 @@ func joinedNamespaces(s *specs.Spec) []initproc.Namespace {
 	return out
 }
 
-// newNamespace reports whether the config creates a namespace of type t.
-func newNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
-	for _, ns := range s.Linux.Namespaces {
-		if ns.Type == t && ns.Path == "" {
-			return true
-		}
-	}
-	return false
-}
-
 // idMappings turns the config's user namespace mappings into the form
 // Go writes into the child's uid_map and gid_map before it runs.
 func idMappings(m []specs.LinuxIDMapping) []syscall.SysProcIDMap {
@@ -102,7 +92,7 @@ func initConfig(s *specs.Spec, cg *cgroups.Cgroup, o Options) (*initproc.Config,
 			return nil, fmt.Errorf("%w: an image's root filesystem needs a mount namespace", spec.ErrInvalid)
 		}
 		ov := *o.RootOverlay
-		if newNamespace(s, specs.UserNamespace) && !ov.Shifted {
+		if spec.NewNamespace(s, specs.UserNamespace) && !ov.Shifted {
 			// The image's files are host root's: shown through the
 			// namespace's mapping, they are root's inside.
 			ov.IDMap = &rootfs.IDMap{UIDs: idRanges(s.Linux.UIDMappings), GIDs: idRanges(s.Linux.GIDMappings)}
@@ -122,8 +112,8 @@ func initConfig(s *specs.Spec, cg *cgroups.Cgroup, o Options) (*initproc.Config,
 		Hostname:             s.Hostname,
 		Domain:               s.Domainname,
 		CgroupTasks:          joinTasks(s, cg),
-		NewCgroupNS:          newNamespace(s, specs.CgroupNamespace),
-		NewNetNS:             newNamespace(s, specs.NetworkNamespace),
+		NewCgroupNS:          spec.NewNamespace(s, specs.CgroupNamespace),
+		NewNetNS:             spec.NewNamespace(s, specs.NetworkNamespace),
 		Join:                 joinedNamespaces(s),
 		Process:              *proc,
 		DieWithParent:        o.Foreground,
@@ -207,7 +197,7 @@ func idmapOf(s *specs.Spec, m specs.Mount, parsed *rootfs.Mount) error {
 		parsed.IDMap = &rootfs.IDMap{}
 	}
 	uids, gids := m.UIDMappings, m.GIDMappings
-	if uids == nil && gids == nil && newNamespace(s, specs.UserNamespace) {
+	if uids == nil && gids == nil && spec.NewNamespace(s, specs.UserNamespace) {
 		uids, gids = s.Linux.UIDMappings, s.Linux.GIDMappings
 	}
 	if len(uids) == 0 || len(gids) == 0 {

@@ -313,7 +313,7 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 		// user namespace, which then owns them.
 		sys.Cloneflags = 0
 	}
-	if newNamespace(s, specs.UserNamespace) {
+	if spec.NewNamespace(s, specs.UserNamespace) {
 		sys.UidMappings, sys.GidMappings = idMappings(s.Linux.UIDMappings), idMappings(s.Linux.GIDMappings)
 		sys.GidMappingsEnableSetgroups = true
 		// Become the namespace's root before exec, or the exec as an

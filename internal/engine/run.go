@@ -366,7 +366,7 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 		}
 		attached = a
 		start, wait := background(release)
-		if ownPIDNamespace(s) {
+		if spec.NewNamespace(s, specs.PIDNamespace) {
 			// Its PID 1 reaped, nothing of the container is left to
 			// use its address or ports: they are released while the
 			// container's cgroup and record are removed (0.5 to 1 ms
@@ -688,18 +688,4 @@ func background(fn func()) (start, wait func()) {
 	var once sync.Once
 	run := func() { once.Do(fn) }
 	return func() { go run() }, run
-}
-
-// ownPIDNamespace reports whether s gives the container a new PID
-// namespace: once its PID 1 is reaped, all its processes are gone.
-func ownPIDNamespace(s *specs.Spec) bool {
-	if s.Linux == nil {
-		return false
-	}
-	for _, ns := range s.Linux.Namespaces {
-		if ns.Type == specs.PIDNamespace {
-			return ns.Path == ""
-		}
-	}
-	return false
 }

@@ -101,6 +101,20 @@ func HasNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
 	return false
 }
 
+// NewNamespace reports whether the config creates a namespace of type t
+// (asks for one without a path to join).
+func NewNamespace(s *specs.Spec, t specs.LinuxNamespaceType) bool {
+	if s.Linux == nil {
+		return false
+	}
+	for _, ns := range s.Linux.Namespaces {
+		if ns.Type == t && ns.Path == "" {
+			return true
+		}
+	}
+	return false
+}
+
 func joinsUserNamespace(s *specs.Spec) bool {
 	for _, ns := range s.Linux.Namespaces {
 		if ns.Type == specs.UserNamespace {

@@ -184,3 +184,23 @@ func TestValidateRefusesUnsupportedSettings(t *testing.T) {
 		}
 	}
 }
+
+// TestNewNamespace: a namespace without a path is new, one with a path
+// is joined, one not asked for is neither; a config without a Linux
+// section creates none.
+func TestNewNamespace(t *testing.T) {
+	s := &specs.Spec{Linux: &specs.Linux{Namespaces: []specs.LinuxNamespace{
+		{Type: specs.PIDNamespace}, {Type: specs.NetworkNamespace, Path: "/proc/1/ns/net"}}}}
+	if !spec.NewNamespace(s, specs.PIDNamespace) {
+		t.Error("a PID namespace without a path is not new")
+	}
+	if spec.NewNamespace(s, specs.NetworkNamespace) {
+		t.Error("a network namespace joined by path is new")
+	}
+	if spec.NewNamespace(s, specs.UserNamespace) {
+		t.Error("a user namespace not asked for is new")
+	}
+	if spec.NewNamespace(&specs.Spec{}, specs.PIDNamespace) {
+		t.Error("a config without a Linux section creates a namespace")
+	}
+}
