@@ -73,15 +73,15 @@ type Options struct {
 	// with its PID 1 (berth's monitor reports readiness then).
 	Started func(pid int)
 	// Handoff, when set, is called once the container runs (after
-	// Started and the poststart hooks) with its PID 1 and the files that
-	// mark it as alive (its runtime record's lock): berth's monitor execs
+	// Started and the poststart hooks) with its PID 1 and the file that
+	// marks it as alive (its runtime record's lock): berth's monitor execs
 	// berth-monitor there, which keeps them open, reaps the container and
 	// hands it back to berth (Reclaim). It is called on the thread that
 	// forked the init stage, whose death the init stage's parent-death
 	// signal watches; it does not return unless the exec failed, and Run
 	// then goes on waiting. Never called with poststop hooks, which need
 	// this process after the exit.
-	Handoff func(pid int, alive []*os.File) error
+	Handoff func(pid int, stateLock *os.File) error
 	// Exited, when set, is called as soon as the container's PID 1 has
 	// been reaped, before its cgroup and record are removed (berth run
 	// starts releasing its network there, alongside that). Run calls
@@ -241,7 +241,7 @@ func Run(o Options) (Exit, error) {
 		c.warning(err)
 	}
 	if o.Handoff != nil && len(hooksOf(o.Spec).Poststop) == 0 {
-		if err := o.Handoff(c.init.pid, []*os.File{c.handle.LockFile()}); err != nil {
+		if err := o.Handoff(c.init.pid, c.handle.LockFile()); err != nil {
 			c.warning(fmt.Errorf("hand the container to berth-monitor: %w", err))
 		}
 	}

@@ -438,8 +438,8 @@ func (e *Engine) runLogged(rec *managed.Record, restore *Restore, log logSink, c
 	}
 	if lean {
 		handoff := e.handoff(*rec, readers[0], readers[1])
-		stdio.Handoff = func(pid int, alive []*os.File, attached *network.Attachment) error {
-			err := handoff(pid, alive, attached)
+		stdio.Handoff = func(pid int, stateLock *os.File, attached *network.Attachment) error {
+			err := handoff(pid, stateLock, attached)
 			copyBoth() // still here: the Go monitor goes on
 			return err
 		}

@@ -112,8 +112,8 @@ func (h *HeldNetwork) fds() []int {
 // pipes, the log and its rotation, and the command line that brings
 // berth back. It returns only if the exec failed, with the files as
 // they were, for the Go monitor to go on.
-func (e *Engine) handoff(rec managed.Record, out, errs *os.File) func(pid int, alive []*os.File, attached *network.Attachment) error {
-	return func(pid int, alive []*os.File, attached *network.Attachment) error {
+func (e *Engine) handoff(rec managed.Record, out, errs *os.File) func(pid int, stateLockFile *os.File, attached *network.Attachment) error {
+	return func(pid int, stateLockFile *os.File, attached *network.Attachment) error {
 		bin, err := selfexe.Helper(MonitorName)
 		if err != nil {
 			return err
@@ -126,10 +126,7 @@ func (e *Engine) handoff(rec managed.Record, out, errs *os.File) func(pid int, a
 		if err != nil {
 			return err
 		}
-		if len(alive) != 1 {
-			return fmt.Errorf("handoff: %d files to keep, want the runtime record's lock", len(alive))
-		}
-		stateLock := int(alive[0].Fd())
+		stateLock := int(stateLockFile.Fd())
 		held := heldNetwork(attached)
 		if attached != nil && held == nil {
 			return fmt.Errorf("handoff: the network attachment holds no lock")

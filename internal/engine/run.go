@@ -212,7 +212,7 @@ type Stdio struct {
 	// (container.Options.Handoff) if the run holds nothing for its life
 	// that berth's Go process alone would keep (handoffAllowed); attached
 	// is its bridge network's attachment, if any, which it keeps open.
-	Handoff func(pid int, alive []*os.File, attached *network.Attachment) error
+	Handoff func(pid int, stateLock *os.File, attached *network.Attachment) error
 	// Declined is called, before the container starts, when the run
 	// cannot be handed off.
 	Declined func()
@@ -376,7 +376,7 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 		defer wait()
 	}
 	if io.Handoff != nil && handoffAllowed(cfg, mounts, bridged, attached, o.NetworkFrom, o.IPCFrom, o.PIDFrom) {
-		run.Handoff = func(pid int, alive []*os.File) error { return io.Handoff(pid, alive, attached) }
+		run.Handoff = func(pid int, stateLock *os.File) error { return io.Handoff(pid, stateLock, attached) }
 	} else if io.Declined != nil {
 		io.Declined()
 	}
