@@ -249,10 +249,7 @@ func Run(o Options) (Exit, error) {
 	if o.Exited != nil {
 		o.Exited()
 	}
-	if exit.Signal != nil && c.cg.OOMKilled() {
-		exit.OOMKilled = true
-	}
-	c.rec.Status = state.Stopped
+	exit = c.ended(exit)
 	if !o.Keep {
 		c.runPoststop(o.Spec)
 	}
@@ -271,12 +268,20 @@ func Reclaim(stateRoot, id string, lock *os.File, ws unix.WaitStatus) (Exit, err
 		return exit, err
 	}
 	c := &Container{store: store, handle: h, rec: rec, cg: cgroupOf(rec), dir: h.Dir()}
+	exit = c.ended(exit)
+	c.release()
+	return exit, nil
+}
+
+// ended marks the container stopped once its PID 1 ended with exit, and
+// says whether the kernel's OOM killer ended it (Run, and Reclaim for a
+// container berth-monitor reaped).
+func (c *Container) ended(exit Exit) Exit {
 	if exit.Signal != nil && c.cg.OOMKilled() {
 		exit.OOMKilled = true
 	}
 	c.rec.Status = state.Stopped
-	c.release()
-	return exit, nil
+	return exit
 }
 
 // Create creates the container and leaves its init stage waiting for
