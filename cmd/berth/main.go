@@ -10,6 +10,10 @@ import (
 	"github.com/berth-runtime/berth/internal/initproc"
 	"github.com/berth-runtime/berth/internal/rootless"
 	"github.com/berth-runtime/berth/internal/selfexe"
+
+	// Its init maps the heap with one huge page: a start with a few
+	// hundred fewer page faults (docs/design.md, Process model).
+	_ "github.com/berth-runtime/berth/internal/hugeheap"
 )
 
 func init() {

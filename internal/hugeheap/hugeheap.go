@@ -1,0 +1,73 @@
+// Package hugeheap backs the first 2 MiB of a short-lived Go process's heap
+// with one transparent huge page, as the process starts.
+//
+// Importing it (for its side effect) is all a command does. berth and
+// berth-oci are short-lived processes whose start is what users time, and
+// on a virtual machine a page fault is dear: here about 14 µs per fault,
+// part of it the hypervisor syncing its view of the page tables. A Go
+// runtime spreads even a small heap over many pages (one span per size
+// class), so package init and the command's own work touch some 300 heap
+// pages one fault at a time. One huge page maps them all at once: the
+// runtime's first pages are copied into it (MADV_COLLAPSE, Linux 6.1) and
+// every later allocation in those 2 MiB is already mapped.
+//
+// Measured with bench/ab.py, interleaved, 100–150 runs: `berth run --rm
+// true` 0.92× back to back and 0.88× cold; berth-oci run 0.95× and 0.93×.
+// The price is resident memory: the whole 2 MiB counts, about 1.3 MiB more
+// than the pages a run touched before.
+//
+// It does nothing where the kernel cannot (no THP, older kernels, a memory
+// cgroup without room): the calls fail and the heap stays as it was.
+// GODEBUG=disablethp=1, the Go runtime's own switch against huge pages for
+// its heap, turns it off.
+package hugeheap
+
+import (
+	"strings"
+	"syscall"
+	"unsafe"
+)
+
+const (
+	hugePage = 2 << 20
+
+	madvHugepage = 14 // MADV_HUGEPAGE
+	madvCollapse = 25 // MADV_COLLAPSE
+)
+
+// Collapsed reports whether the heap's first 2 MiB became a huge page.
+var Collapsed bool
+
+// heapProbe is a heap object whose address names the heap's first region.
+// It is kept so that the compiler cannot put it on the stack.
+var heapProbe *[64]byte
+
+func init() {
+	if disabled(syscall.Getenv) {
+		return
+	}
+	heapProbe = new([64]byte)
+	Collapsed = collapse(uintptr(unsafe.Pointer(heapProbe)) &^ (hugePage - 1))
+}
+
+// disabled reports whether GODEBUG asks the runtime not to use huge pages.
+func disabled(getenv func(string) (string, bool)) bool {
+	v, _ := getenv("GODEBUG")
+	for _, kv := range strings.Split(v, ",") {
+		if strings.TrimSpace(kv) == "disablethp=1" {
+			return true
+		}
+	}
+	return false
+}
+
+// collapse makes the 2 MiB at base one huge page. MADV_HUGEPAGE comes
+// first so that khugepaged and later faults leave the region huge even
+// where the kernel's THP mode is "madvise", as on Debian and Ubuntu.
+func collapse(base uintptr) bool {
+	if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, base, hugePage, madvHugepage); e != 0 {
+		return false
+	}
+	_, _, e := syscall.Syscall(syscall.SYS_MADVISE, base, hugePage, madvCollapse)
+	return e == 0
+}

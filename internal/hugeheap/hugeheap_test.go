@@ -1,0 +1,82 @@
+package hugeheap
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"strings"
+	"syscall"
+	"testing"
+	"unsafe"
+)
+
+// The test binary imports the package too, so its init has run: the heap
+// region holding heapProbe must be one huge page now.
+func TestHeapIsHuge(t *testing.T) {
+	mode, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
+	if err != nil || strings.Contains(string(mode), "[never]") {
+		t.Skip("transparent huge pages are off on this kernel")
+	}
+	if disabled(syscall.Getenv) {
+		t.Skip("GODEBUG=disablethp=1 turns the package off")
+	}
+	if !Collapsed {
+		t.Fatal("the heap's first 2 MiB were not collapsed into a huge page")
+	}
+	addr := uintptr(unsafe.Pointer(heapProbe))
+	kb, err := anonHugeKB(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kb < hugePage>>10 {
+		t.Fatalf("the mapping holding the heap at %#x has %d kB of huge pages, want at least %d", addr, kb, hugePage>>10)
+	}
+}
+
+// anonHugeKB reads AnonHugePages of the mapping that holds addr.
+func anonHugeKB(addr uintptr) (int, error) {
+	f, err := os.Open("/proc/self/smaps")
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	in := false
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		// A mapping's header starts with its range; its fields with a name.
+		if rng, _, _ := strings.Cut(line, " "); strings.Contains(rng, "-") {
+			var start, end uintptr
+			if _, err := fmt.Sscanf(rng, "%x-%x", &start, &end); err != nil {
+				return 0, fmt.Errorf("smaps line %q: %w", line, err)
+			}
+			in = start <= addr && addr < end
+			continue
+		}
+		if in && strings.HasPrefix(line, "AnonHugePages:") {
+			var kb int
+			_, err := fmt.Sscanf(strings.TrimPrefix(line, "AnonHugePages:"), "%d", &kb)
+			return kb, err
+		}
+	}
+	return 0, fmt.Errorf("no mapping in /proc/self/smaps holds %#x", addr)
+}
+
+func TestDisabled(t *testing.T) {
+	for _, tc := range []struct {
+		godebug string
+		set     bool
+		want    bool
+	}{
+		{"", false, false},
+		{"disablethp=1", true, true},
+		{"gctrace=1, disablethp=1", true, true},
+		{"disablethp=0", true, false},
+		{"xdisablethp=1", true, false},
+	} {
+		got := disabled(func(string) (string, bool) { return tc.godebug, tc.set })
+		if got != tc.want {
+			t.Errorf("GODEBUG=%q: disabled %v, want %v", tc.godebug, got, tc.want)
+		}
+	}
+}
