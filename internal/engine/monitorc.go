@@ -38,9 +38,9 @@ const MonitorName = "berth-monitor"
 // does it all where berth-monitor is not installed beside berth. What
 // runOnce holds for the run (volumes, networks, other containers'
 // namespaces) is checked there (handoffAllowed).
-func leanMonitor(rec managed.Record, restore *Restore, client *monitorClient) bool {
+func leanMonitor(rec managed.Record, restore *Restore, hasClient bool) bool {
 	cfg := rec.Config
-	if cfg == nil || restore != nil || client != nil || rootless.Active() {
+	if cfg == nil || restore != nil || hasClient || rootless.Active() {
 		return false
 	}
 	if cfg.Tty || cfg.OpenStdin || cfg.Healthcheck.Enabled() {
@@ -239,7 +239,7 @@ func (e *Engine) MonitorExited(x Exited) error {
 			return errors.Join(err, netErr)
 		}
 		defer log.Close()
-		rec = e.restarts(rec, began, log, leanMonitor(rec, nil, nil), stop)
+		rec = e.restarts(rec, began, log, leanMonitor(rec, nil, false), stop)
 	}
 	if err := removeIfAuto(store, rec, lock); err != nil {
 		return errors.Join(err, netErr)

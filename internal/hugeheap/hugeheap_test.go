@@ -80,3 +80,22 @@ func TestDisabled(t *testing.T) {
 		}
 	}
 }
+
+func TestWiden(t *testing.T) {
+	mode, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
+	if err != nil || strings.Contains(string(mode), "[never]") || disabled(syscall.Getenv) {
+		t.Skip("transparent huge pages are off")
+	}
+	if !Widen() {
+		t.Fatal("the other half of the heap's first chunk was not made a huge page")
+	}
+	// Both halves are one mapping again, huge throughout: 4 MiB of it,
+	// where Widen faulted or collapsed the half the heap had not used.
+	kb, err := anonHugeKB(probeBase() ^ hugePage)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kb < 2*hugePage>>10 {
+		t.Fatalf("the heap's first chunk has %d kB of huge pages, want %d", kb, 2*hugePage>>10)
+	}
+}
