@@ -27,6 +27,8 @@ static struct stream out = {.name = "stdout"}, err = {.name = "stderr"};
  * (berth passes it on as --stopped). */
 static int stopped;
 
+#define STOP_LOCK "--stop-lock="
+
 static void usage(void)
 {
 	fprintf(stderr, "berth-monitor: bad arguments (it is started by berth, not by hand)\n");
@@ -125,7 +127,7 @@ static int handed_back(const char *stop, int st)
 	char buf[16];
 	int fd, n, r = 0;
 
-	if (!*stop || (fd = open(stop, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+	if (!stop || (fd = open(stop, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
 		return 0;
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
 		n = snprintf(buf, sizeof(buf), "%d\n", st);
@@ -146,7 +148,7 @@ int main(int argc, char **argv)
 	int sfd, st;
 	size_t i;
 
-	if (argc < 9)
+	if (argc < 8)
 		usage();
 	pid = number(argv[1], 1, INT_MAX);
 	out.fd = number(argv[2], 3, INT_MAX);
@@ -154,7 +156,13 @@ int main(int argc, char **argv)
 	l.path = argv[4];
 	l.max_size = number(argv[5], 0, LLONG_MAX);
 	l.max_files = number(argv[6], 1, INT_MAX);
-	stop = argv[7];
+	/* --stop-lock=FILE, optional: a berth before it passes none. */
+	next = argv + 7;
+	stop = NULL;
+	if (!strncmp(*next, STOP_LOCK, sizeof(STOP_LOCK) - 1))
+		stop = *next++ + sizeof(STOP_LOCK) - 1;
+	if (!*next)
+		usage();
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	for (i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
@@ -195,11 +203,10 @@ int main(int argc, char **argv)
 	if (handed_back(stop, st))
 		return 0;
 	snprintf(status, sizeof(status), "%d", st);
-	next = argv + 8;
 	{
 		/* BERTH ARG... STATUS [--stopped] */
-		char *args[argc - 8 + 3];
-		size_t n = argc - 8;
+		size_t n = argc - (next - argv);
+		char *args[n + 3];
 		memcpy(args, next, n * sizeof(char *));
 		args[n++] = status;
 		if (stopped)

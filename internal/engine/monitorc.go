@@ -136,7 +136,7 @@ func (e *Engine) handoff(rec managed.Record, out, errs *os.File) func(pid int, s
 		}
 		argv := []string{bin, strconv.Itoa(pid), strconv.Itoa(int(out.Fd())), strconv.Itoa(int(errs.Fd())),
 			filepath.Join(e.ContainerDir(rec.ID), "container.log"), strconv.FormatInt(o.MaxSize, 10), strconv.Itoa(max(o.MaxFiles, 1)),
-			e.stopLockPath(rec.ID), self}
+			"--stop-lock=" + e.stopLockPath(rec.ID), self}
 		argv = append(argv, e.MonitorExitedArgs(rec.ID, stateLock, held)...)
 		// Open across the exec, and only these: every other descriptor
 		// of berth is close-on-exec.
@@ -331,6 +331,9 @@ func (e *Engine) recordHandedExit(id string, exits *os.File) error {
 	}
 	store := e.Containers()
 	owner, err := store.Reown(id)
+	if errors.Is(err, os.ErrNotExist) {
+		return e.collectHandedExit(id, status)
+	}
 	if err != nil {
 		return err
 	}
@@ -351,6 +354,17 @@ func (e *Engine) recordHandedExit(id string, exits *os.File) error {
 		return errors.Join(err, reclaimErr, netErr)
 	}
 	return errors.Join(reclaimErr, netErr)
+}
+
+// collectHandedExit is recordHandedExit for a --rm container that a
+// collection in another berth removed as soon as berth-monitor's
+// lifetime lock was free: no record is left to write, but the stop
+// returns with the runtime record and the network released all the
+// same (a collection has them, or they are taken here).
+func (e *Engine) collectHandedExit(id string, status int) error {
+	_, err := container.ReclaimLeft(e.Runroot, id, unix.WaitStatus(status))
+	network.CollectAll(e.Root)
+	return err
 }
 
 // releaseLeftNetwork releases the bridge network a run that berth-monitor

@@ -87,7 +87,7 @@ func startMonitor(t *testing.T, script string) *monitorRun {
 		t.Fatal(err)
 	}
 	m.stop = filepath.Join(dir, stopLockName)
-	m.cmd = exec.Command(self, script, bin, m.log, "0", "1", m.stop, "/bin/sh", "-c", `echo "$@" > "$0"`, m.result)
+	m.cmd = exec.Command(self, script, bin, m.log, "0", "1", "--stop-lock="+m.stop, "/bin/sh", "-c", `echo "$@" > "$0"`, m.result)
 	m.cmd.Env = append(os.Environ(), monitorLaunchEnv+"=1")
 	m.cmd.ExtraFiles = []*os.File{outR, errR, outW, errW}
 	if err := m.cmd.Start(); err != nil {
@@ -251,17 +251,18 @@ func TestBerthMonitorRefusesBadArguments(t *testing.T) {
 	bin := berthMonitor.Path(t)
 	for _, args := range [][]string{
 		nil,
-		{"1", "3", "4", "log", "0", "1", ""}, // nothing to exec
-		{"x", "3", "4", "log", "0", "1", "", "/bin/true"},   // PID
-		{"0", "3", "4", "log", "0", "1", "", "/bin/true"},   // PID 0
-		{"1", "2", "4", "log", "0", "1", "", "/bin/true"},   // a standard stream
-		{"1", "3", "4", "log", "-1", "1", "", "/bin/true"},  // size
-		{"1", "3", "4", "log", "0", "0", "", "/bin/true"},   // files
-		{"1", "3", "4", "log", "10k", "1", "", "/bin/true"}, // units are berth's
-		{"1", "3", "4x", "log", "0", "1", "", "/bin/true"},  // trailing junk
-		{"1", "3", "4", "log", "0", "99999999999999999999", "", "/bin/true"},
-		{"1", "0", "1", "log", "0", "1", "", "/bin/true"}, // stdin, stdout
-		{"1", "3", "4", "log", "0", "1", "", "/bin/true"}, // PID 1 is not its child
+		{"1", "3", "4", "log", "0", "1"}, // nothing to exec
+		{"1", "3", "4", "log", "0", "1", "--stop-lock=x"}, // nothing to exec
+		{"x", "3", "4", "log", "0", "1", "/bin/true"},     // PID
+		{"0", "3", "4", "log", "0", "1", "/bin/true"},     // PID 0
+		{"1", "2", "4", "log", "0", "1", "/bin/true"},     // a standard stream
+		{"1", "3", "4", "log", "-1", "1", "/bin/true"},    // size
+		{"1", "3", "4", "log", "0", "0", "/bin/true"},     // files
+		{"1", "3", "4", "log", "10k", "1", "/bin/true"},   // units are berth's
+		{"1", "3", "4x", "log", "0", "1", "/bin/true"},    // trailing junk
+		{"1", "3", "4", "log", "0", "99999999999999999999", "/bin/true"},
+		{"1", "0", "1", "log", "0", "1", "/bin/true"}, // stdin, stdout
+		{"1", "3", "4", "log", "0", "1", "/bin/true"}, // PID 1 is not its child
 	} {
 		out, err := exec.Command(bin, args...).CombinedOutput()
 		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 || strings.Count(string(out), "\n") != 1 {
