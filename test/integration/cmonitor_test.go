@@ -414,7 +414,7 @@ func listenIn(nsPath, addr string) error {
 // is left and --restart always does not restart it; berth start hands
 // it to berth-monitor again, and a stop with time records the
 // container's own exit code; rm -f leaves no monitor, record, runtime
-// state or cgroup.
+// state or cgroup; stop of a --rm container removes it.
 func TestLeanMonitorStop(t *testing.T) {
 	needLeanMonitor(t)
 	before := snapshot(t)
@@ -485,6 +485,19 @@ func TestLeanMonitorStop(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(stateRoot, id)); !os.IsNotExist(err) {
 		t.Errorf("the runtime record is left: %v", err)
+	}
+
+	// --rm: the stop that records the exit removes it too.
+	r := berth(t, "", "run", "-d", "--rm", "--name", "leanstoprm", "--network", "none", "--rootfs", rootfsDir, "sleep", "1000")
+	if r.code != 0 {
+		t.Fatalf("run -d --rm: %+v", r)
+	}
+	if exe := monitorExe(t, "leanstoprm"); exe != "berth-monitor" {
+		t.Fatalf("the --rm container's monitor runs %s, want berth-monitor", exe)
+	}
+	mustBerth(t, "stop", "-t", "0", "leanstoprm")
+	if r := berth(t, "", "inspect", "leanstoprm"); r.code == 0 {
+		t.Errorf("inspect after stop of a --rm container: %+v", r)
 	}
 	checkNoLeaks(t, before)
 }
