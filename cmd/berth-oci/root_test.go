@@ -1,6 +1,7 @@
 package main
 
 import (
+	"strings"
 	"testing"
 )
 
@@ -61,5 +62,31 @@ func TestUnknownCommand(t *testing.T) {
 		if name != tc.name || unknown != tc.unknown {
 			t.Errorf("unknownCommand(%q) = %q, %v; want %q, %v", tc.args, name, unknown, tc.name, tc.unknown)
 		}
+	}
+}
+
+// -v and --version print runc's version lines; no arguments, the help.
+func TestVersionFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--version"}, versionText()},
+		{[]string{"-v"}, versionText()},
+	} {
+		root := newRootCommand(&globals{}, tc.args)
+		var out strings.Builder
+		root.SetOut(&out)
+		root.SetArgs(tc.args)
+		if err := root.Execute(); err != nil || out.String() != tc.want {
+			t.Errorf("%q: %q, %v; want %q", tc.args, out.String(), err, tc.want)
+		}
+	}
+	root := newRootCommand(&globals{}, nil)
+	var out strings.Builder
+	root.SetOut(&out)
+	root.SetArgs(nil)
+	if err := root.Execute(); err != nil || !strings.Contains(out.String(), "USAGE:") {
+		t.Errorf("no arguments: %q, %v; want the help", out.String(), err)
 	}
 }
