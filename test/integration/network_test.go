@@ -142,6 +142,31 @@ func TestBridgeNetwork(t *testing.T) {
 	}
 }
 
+// TestBridgeReadyAtExec: the init stage waits for the network just
+// before it sets up the process, not after its mounts; the program's
+// first instruction still finds eth0 up, with its address and default
+// route. A per-interface sysctl keeps the pause after the mounts, where
+// eth0 exists by the time the sysctls are written.
+func TestBridgeReadyAtExec(t *testing.T) {
+	needRoot(t)
+	h := newNetnsHost(t)
+	out, err := h.berth(t, "run", "--rm", "--network", "bridge", "--rootfs", rootfsDir, "/bin/sh", "-c",
+		"cat /sys/class/net/eth0/operstate; ip -4 -o addr show eth0; ip route show default").CombinedOutput()
+	if err != nil {
+		t.Fatalf("run: %v %s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 3 || lines[0] != "up" || !strings.Contains(lines[1], "inet 10.88.") || !strings.Contains(lines[2], "default via 10.88.0.1 dev eth0") {
+		t.Errorf("eth0 at exec: %q", out)
+	}
+	out, err = h.berth(t, "run", "--rm", "--network", "bridge", "--sysctl", "net.ipv4.conf.eth0.rp_filter=2",
+		"--sysctl", "net.ipv4.ip_unprivileged_port_start=1", "--rootfs", rootfsDir,
+		"cat", "/proc/sys/net/ipv4/conf/eth0/rp_filter", "/proc/sys/net/ipv4/ip_unprivileged_port_start").CombinedOutput()
+	if got := strings.Fields(string(out)); err != nil || len(got) != 2 || got[0] != "2" || got[1] != "1" {
+		t.Errorf("eth0's sysctl: %v %q", err, out)
+	}
+}
+
 func TestBridgeNetworkCollectedAfterBerthKilled(t *testing.T) {
 	needRoot(t)
 	h := newNetnsHost(t)
