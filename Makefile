@@ -82,7 +82,7 @@ test-v2: build
 	CGO_ENABLED=0 go build -o $(VM_PAYLOAD)/berth-probe ./test/probe
 	go build -o $(VM_PAYLOAD)/int80 ./test/integration/testdata/int80
 	go test -c -o $(VM_PAYLOAD)/integration.test ./test/integration
-	BERTH_VM_TIMEOUT=$${BERTH_VM_TIMEOUT:-1500} test/vm/run.sh $(VM_PAYLOAD) -- -test.timeout 24m -test.skip TestPodmanCheckpointRestore/runc
+	BERTH_VM_TIMEOUT=$${BERTH_VM_TIMEOUT:-1500} test/vm/run.sh $(VM_PAYLOAD) -- -test.timeout 24m -test.skip TestPodmanCheckpointRestore/runc $(VM_TEST_ARGS)
 
 # berth-oci's systemd cgroup driver, in the cgroup v2 VM booted with the
 # host's systemd as PID 1 (test/vm/README.md); about a minute.
