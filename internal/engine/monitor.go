@@ -260,6 +260,8 @@ func (e *Engine) startMonitor(rec managed.Record, owner *managed.Owner, restore 
 		// It stays for the container's life: not the huge pages that
 		// make a short-lived berth start faster (internal/hugeheap),
 		// 3 MiB it would hold all along for 2 ms at its start.
+		// (hugeheap.DisableEnv: not imported here, for its package
+		// init would then run in every binary that links the engine).
 		cmd.Env = append(cmd.Env, "GODEBUG=disablethp=1")
 	}
 	cmd.ExtraFiles = []*os.File{owner.Lock, readyW}

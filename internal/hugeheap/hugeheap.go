@@ -38,8 +38,12 @@ const (
 	madvPopulateWrite = 23 // MADV_POPULATE_WRITE
 )
 
-// Collapsed reports whether the heap's first 2 MiB became a huge page.
-var Collapsed bool
+// DisableEnv, in a process's environment, turns the package off there:
+// the Go runtime's own switch against huge pages for its heap.
+const DisableEnv = "GODEBUG=disablethp=1"
+
+// collapsed reports whether the heap's first 2 MiB became a huge page.
+var collapsed bool
 
 // heapProbe is a heap object whose address names the heap's first region.
 // It is kept so that the compiler cannot put it on the stack.
@@ -50,7 +54,7 @@ func init() {
 		return
 	}
 	heapProbe = new([64]byte)
-	Collapsed = collapse(probeBase(), hugePage)
+	collapsed = collapse(probeBase(), hugePage)
 }
 
 // Widen asks for huge pages in the rest of the heap's first chunk too (the
@@ -62,7 +66,7 @@ func init() {
 // there, one fault each; berth-oci about 35, not worth 2 MiB more of its
 // peak RSS.
 func Widen() bool {
-	if !Collapsed {
+	if !collapsed {
 		return false
 	}
 	other := probeBase() ^ hugePage // the chunk's other half
@@ -88,7 +92,7 @@ func probeBase() uintptr {
 func disabled(getenv func(string) (string, bool)) bool {
 	v, _ := getenv("GODEBUG")
 	for _, kv := range strings.Split(v, ",") {
-		if strings.TrimSpace(kv) == "disablethp=1" {
+		if "GODEBUG="+strings.TrimSpace(kv) == DisableEnv {
 			return true
 		}
 	}

@@ -13,14 +13,8 @@ import (
 // The test binary imports the package too, so its init has run: the heap
 // region holding heapProbe must be one huge page now.
 func TestHeapIsHuge(t *testing.T) {
-	mode, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
-	if err != nil || strings.Contains(string(mode), "[never]") {
-		t.Skip("transparent huge pages are off on this kernel")
-	}
-	if disabled(syscall.Getenv) {
-		t.Skip("GODEBUG=disablethp=1 turns the package off")
-	}
-	if !Collapsed {
+	needTHP(t)
+	if !collapsed {
 		t.Fatal("the heap's first 2 MiB were not collapsed into a huge page")
 	}
 	addr := uintptr(unsafe.Pointer(heapProbe))
@@ -30,6 +24,18 @@ func TestHeapIsHuge(t *testing.T) {
 	}
 	if kb < hugePage>>10 {
 		t.Fatalf("the mapping holding the heap at %#x has %d kB of huge pages, want at least %d", addr, kb, hugePage>>10)
+	}
+}
+
+// needTHP skips where the kernel or GODEBUG turns huge pages off.
+func needTHP(t *testing.T) {
+	t.Helper()
+	mode, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
+	if err != nil || strings.Contains(string(mode), "[never]") {
+		t.Skip("transparent huge pages are off on this kernel")
+	}
+	if disabled(syscall.Getenv) {
+		t.Skip(DisableEnv + " turns the package off")
 	}
 }
 
@@ -82,10 +88,7 @@ func TestDisabled(t *testing.T) {
 }
 
 func TestWiden(t *testing.T) {
-	mode, err := os.ReadFile("/sys/kernel/mm/transparent_hugepage/enabled")
-	if err != nil || strings.Contains(string(mode), "[never]") || disabled(syscall.Getenv) {
-		t.Skip("transparent huge pages are off")
-	}
+	needTHP(t)
 	if !Widen() {
 		t.Fatal("the other half of the heap's first chunk was not made a huge page")
 	}

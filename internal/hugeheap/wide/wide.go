@@ -7,5 +7,4 @@ package wide
 
 import "github.com/berth-runtime/berth/internal/hugeheap"
 
-// Widened reports whether the next 2 MiB asked for huge pages.
-var Widened = hugeheap.Widen()
+func init() { hugeheap.Widen() }
