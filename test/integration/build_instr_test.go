@@ -21,6 +21,7 @@ import (
 // that digest; a mismatch is one line naming both digests, with nothing
 // stored and no download left; a local source is refused, as BuildKit.
 func TestBuildAddChecksum(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	base := cpImage(t)
 	const body = "#!/bin/sh\necho verified\n"
@@ -70,6 +71,7 @@ func buildWithEnv(t *testing.T, env []string, stdin string, args ...string) resu
 // a file reads the same. No trace of it in the image, its config or
 // history, nor on the host after; a changed value keeps the cache.
 func TestBuildSecretEnv(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	base := cpImage(t)
 	file := filepath.Join(t.TempDir(), "ft")
@@ -124,6 +126,7 @@ func TestBuildSecretEnv(t *testing.T) {
 // has no parent), while a plain COPY is made again; ADD --link and
 // --chown by name work too.
 func TestBuildCopyLink(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	base := cpImage(t)
 	t.Cleanup(func() { berth(t, "", "rmi", "-f", "linkbase:1", "built:link") })
@@ -189,6 +192,7 @@ func TestBuildCopyLink(t *testing.T) {
 // the key (a changed stage re-runs the RUN); nothing mounted or left after,
 // and a missing source path is one line.
 func TestBuildBindFrom(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	base := cpImage(t)
 	df := "FROM " + base + " AS tools\nARG V=1\nRUN mkdir -p /tools && echo 'echo tool-ran' > /tools/t.sh && echo data$V > /tools/d\n\n" +
@@ -278,6 +282,7 @@ func imageFile(t *testing.T, id string) (history []struct {
 // the merged layer; the config is the build's; a rebuild gives the same
 // image, and a build without --squash keeps its layers.
 func TestBuildSquash(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	base := cpImage(t)
 	df := "FROM " + base + "\n" +
@@ -340,6 +345,7 @@ func TestBuildSquash(t *testing.T) {
 // its step containers; the next berth command detaches the root, removes
 // its directory and lock, and removes the steps and the builder's lock.
 func TestBuildBindFromKilled(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	base := cpImage(t)
 	cmd := berthCommand("build", "--no-cache", "--network", "none", "-")

@@ -40,6 +40,7 @@ func tarNames(t *testing.T, r io.Reader) map[string]string {
 // output (and -o -); none stores an image; bad destinations are one
 // line, with nothing built or left.
 func TestBuildOutputLocalTar(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	base := cpImage(t)
 	ctx := buildContext(t, map[string]string{
@@ -156,6 +157,7 @@ func gitServer(t *testing.T, files1, files2 map[string]string) string {
 // a missing ref is one line, and no checkout is left. berth runs in the
 // host's network namespace to reach the server: the builds run no RUN.
 func TestBuildGit(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	base := cpImage(t)
 	url := gitServer(t, map[string]string{
@@ -313,6 +315,7 @@ func sshAgentForTest(t *testing.T) (string, string) {
 // key itself; uid= lets a user in; the image keeps no trace; a required
 // one missing and an unset SSH_AUTH_SOCK are one line; nothing is left.
 func TestBuildSSH(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	base := cpImage(t)
 	sock, key := sshAgentForTest(t)

@@ -133,6 +133,7 @@ func (b *bgBuild) finished() bool {
 // a cache mount a build is using (each build's next step starts from the
 // one before).
 func TestBuildConcurrentSharedCache(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	base := cpImage(t)
 	mustBerth(t, "builder", "prune", "-f")
@@ -171,6 +172,7 @@ func TestBuildConcurrentSharedCache(t *testing.T) {
 // prints what it deleted and "Total reclaimed space", as docker's; after
 // it the line is empty.
 func TestBuildCacheDfPrune(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	base := cpImage(t)
 	mustBerth(t, "builder", "prune", "-f")
@@ -239,6 +241,7 @@ func TestBuildCacheDfPrune(t *testing.T) {
 // stage copies both records; the intervals overlap), and every line of
 // the plain progress names its step, "[stage k/M]" as BuildKit's.
 func TestBuildParallelStages(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	base := cpImage(t)
 	// The host's uptime in hundredths (the suite's busybox date has no
@@ -284,6 +287,7 @@ func TestBuildParallelStages(t *testing.T) {
 // output lines, and each step ends as one line; --progress plain there,
 // and auto on a pipe, are plain lines with no escape sequence.
 func TestBuildTTYProgress(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	base := cpImage(t)
 	ctx := buildContext(t, map[string]string{"Dockerfile": "FROM " + base + "\nRUN echo hello-tty && sleep 1 && echo bye-tty\n"})
@@ -321,6 +325,7 @@ func TestBuildTTYProgress(t *testing.T) {
 // running beside it (its step CANCELED, its container removed) and its
 // error is the build's: its line, status 1, nothing left.
 func TestBuildParallelStageFails(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	base := cpImage(t)
 	// A cache mount of the test's own tells the bad stage when the slow
@@ -346,6 +351,7 @@ func TestBuildParallelStageFails(t *testing.T) {
 // upper directory to take its layer from: one line naming the overlay
 // driver, status 125, and no container left.
 func TestBuildVFSRefused(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	dir := t.TempDir()
 	g := []string{"--root", filepath.Join(dir, "root"), "--runroot", filepath.Join(dir, "run"), "--storage-driver", "vfs"}

@@ -28,6 +28,7 @@ func buildContext(t *testing.T, files map[string]string) string {
 // --chown, --chmod, --from), heredoc RUN, a RUN that deletes an image
 // file (a whiteout), and the config instructions, then run.
 func TestBuildMultiStage(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	base := cpImage(t)
 	ctx := buildContext(t, map[string]string{
@@ -104,6 +105,7 @@ CMD ["/app/app.sh"]
 // CACHED, the same image ID: a RUN that ran would record a new time in
 // its file and history); a changed file re-runs from its COPY on.
 func TestBuildCache(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	base := cpImage(t)
 	ctx := buildContext(t, map[string]string{
@@ -156,6 +158,7 @@ func TestBuildCache(t *testing.T) {
 // TestBuildFailedRun: the step, its exit code and its last lines; exit 1;
 // no container, mount or layer left.
 func TestBuildFailedRun(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	base := cpImage(t)
 	before := imageBlobs(t)
@@ -178,6 +181,7 @@ func TestBuildFailedRun(t *testing.T) {
 
 // TestBuildBadInput: one line, exit 125, nothing stored.
 func TestBuildBadInput(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	base := cpImage(t)
 	ctx := buildContext(t, map[string]string{"Dockerfile": "FROM " + base + "\nFROBNICATE now\n", "ok/Dockerfile": "FROM " + base + "\nCOPY nothere.txt /\n"})
@@ -213,6 +217,7 @@ func TestBuildBadInput(t *testing.T) {
 // with status 130 and leaves no container or mount; the finished step
 // stays cached.
 func TestBuildInterrupted(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	base := cpImage(t)
 	cmd := berthCommand("build", "--no-cache", "--network", "none", "-")
@@ -252,6 +257,7 @@ func TestBuildInterrupted(t *testing.T) {
 // TestBuildAddChownLabel: ADD extracts a local tar.gz and copies a plain
 // file, --chown takes the stage's user names, --label lands on the image.
 func TestBuildAddChownLabel(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	base := cpImage(t)
 	ctx := buildContext(t, map[string]string{
@@ -282,6 +288,7 @@ func TestBuildAddChownLabel(t *testing.T) {
 // builds (and out of the image), type=bind reads the context, tmpfs is
 // left out of the layer; two empty RUNs make no layer each.
 func TestBuildRunMounts(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	base := cpImage(t)
 	ctx := buildContext(t, map[string]string{
@@ -307,6 +314,7 @@ func TestBuildRunMounts(t *testing.T) {
 // skipped where podman is missing). Left out: buildah's own label, and
 // SHELL, which buildah does not apply to CMD's shell form as Docker does.
 func TestBuildConfigAsPodman(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	podman, err := exec.LookPath("podman")
 	if err != nil {
@@ -364,6 +372,7 @@ func TestBuildConfigAsPodman(t *testing.T) {
 // TestBuildOnbuild: an image's ONBUILD triggers run first in a build FROM
 // it, and are not carried on.
 func TestBuildOnbuild(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	base := cpImage(t)
 	t.Cleanup(func() { berth(t, "", "rmi", "-f", "built:parent", "built:child") })
@@ -387,6 +396,7 @@ func TestBuildOnbuild(t *testing.T) {
 // TestBuildHeredocCopyOutput: COPY of heredocs (expanded), and --output
 // writes an archive berth load takes, with no image listed by the build.
 func TestBuildHeredocCopyOutput(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	base := cpImage(t)
 	out := filepath.Join(t.TempDir(), "image.tar")
@@ -416,6 +426,7 @@ func TestBuildHeredocCopyOutput(t *testing.T) {
 // TestBuildContextTar: a context as a gzip tar on standard input, its
 // Dockerfile and files read from it; nothing of it left afterwards.
 func TestBuildContextTar(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	base := cpImage(t)
 	ctx := buildContext(t, map[string]string{
@@ -442,6 +453,7 @@ func TestBuildContextTar(t *testing.T) {
 // TestBuildPushPull: a built image pushed to the test's registry, removed
 // here, pulled back and run.
 func TestBuildPushPull(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	base := cpImage(t)
 	reg := newTestRegistry(t)
@@ -471,6 +483,7 @@ func TestBuildPushPull(t *testing.T) {
 // leaves no trace in the image (not even /run/secrets) and no key change
 // when its contents change; a required one missing is one line.
 func TestBuildSecret(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	base := cpImage(t)
 	dir := t.TempDir()
@@ -496,6 +509,7 @@ func TestBuildSecret(t *testing.T) {
 // network namespace to reach the test's server on loopback: the build
 // has no RUN, so no network of the host is touched.
 func TestBuildAddURL(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	base := cpImage(t)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -36,6 +36,7 @@ func imageConfig(t *testing.T, ref string) map[string]any {
 // layer, --change sets CMD and ENV, and the new image runs with them; a
 // stopped container commits too.
 func TestCommit(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	img := cpImage(t)
 	cpRun(t, "commit-src", img)
@@ -70,6 +71,7 @@ func TestCommit(t *testing.T) {
 
 // TestCommitBadInput: one line, exit 125, and nothing stored.
 func TestCommitBadInput(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	img := cpImage(t)
 	cpRun(t, "commit-bad", img)

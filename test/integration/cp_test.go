@@ -77,6 +77,7 @@ func mountsOf(t *testing.T, s string) int {
 // reached without leaving a mount behind, and its changes are there when
 // it starts again.
 func TestCpRunningAndStopped(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	img := cpImage(t)
 	host := t.TempDir()
@@ -132,6 +133,7 @@ func TestCpRunningAndStopped(t *testing.T) {
 // running or stopped: berth reads none of the host's files through them
 // and writes none.
 func TestCpHostileSymlink(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	img := cpImage(t)
 	host := t.TempDir()
@@ -188,6 +190,7 @@ func TestCpHostileSymlink(t *testing.T) {
 // their owner inside with -a; copied out, a tar stream names owners as
 // the container sees them.
 func TestCpUserns(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	img := cpImage(t)
 	keepSubidFiles(t)
@@ -229,6 +232,7 @@ func TestCpUserns(t *testing.T) {
 // deleted, sorted, without the mount points berth made; export writes
 // its whole file system, running or stopped, without /proc's contents.
 func TestDiffAndExport(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	img := cpImage(t)
 	cpRun(t, "cp-diff", img)
@@ -273,6 +277,7 @@ func TestDiffAndExport(t *testing.T) {
 
 // TestCpBadInput: one line and exit 1, as docker's, and nothing made.
 func TestCpBadInput(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	img := cpImage(t)
 	cpRun(t, "cp-bad", img)
@@ -312,6 +317,7 @@ func TestCpBadInput(t *testing.T) {
 // symlinks in a volume (absolute, ../ out of it, to a host directory)
 // resolve inside the volume: none reaches a host file or leaves it.
 func TestCpStoppedVolume(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	img := cpImage(t)
 	host, secretDir := t.TempDir(), t.TempDir()

@@ -77,6 +77,7 @@ var pushedLine = regexp.MustCompile(`^2: digest: (sha256:[0-9a-f]{64}) size: [0-
 // TestImageCmdsTagPushPull: tag, then push to a registry the test serves,
 // rmi, pull back: the same image ID, and it runs.
 func TestImageCmdsTagPushPull(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	cfg := t.TempDir()
 	src := newTestRegistry(t)
@@ -194,6 +195,7 @@ func newAuthRegistry(t *testing.T) *authRegistry {
 // wrong password (exit 1, nothing stored), stores the right one 0600 in
 // docker's format; push and pull use it; logout removes it.
 func TestImageCmdsLogin(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	cfg := t.TempDir()
 	cfgFile := filepath.Join(cfg, "config.json")
@@ -327,6 +329,7 @@ func tarMembers(t *testing.T, path string) map[string]bool {
 // TestImageCmdsSaveLoad: save of two images to one tar, rmi, load: the
 // same IDs and names, from a file and from standard input.
 func TestImageCmdsSaveLoad(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	reg := newTestRegistry(t)
 	a := reg.push(t, "test/a:1", appImage(t))
@@ -457,6 +460,7 @@ func storeEntries(t *testing.T) (blobs, layers, tmp int) {
 // the problem, and stores nothing of them; and a root filesystem tarball
 // (import's, not load's).
 func TestImageCmdsLoadHostile(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	dir := t.TempDir()
 	images := berth(t, "", "images", "-q").stdout
@@ -507,6 +511,7 @@ func TestImageCmdsLoadHostile(t *testing.T) {
 // TestImageCmdsHistory: history shows the config's history, newest
 // first, each step that made a layer with that layer's size.
 func TestImageCmdsHistory(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	reg := newTestRegistry(t)
 	img := appImage(t)
@@ -589,6 +594,7 @@ func TestImageCmdsHistory(t *testing.T) {
 // IDs both ways (docker's reader is the same format; podman is the one
 // on this machine).
 func TestImageCmdsPodmanInterop(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	p := newPodman(t)
 	reg := newTestRegistry(t)

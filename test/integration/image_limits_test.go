@@ -93,6 +93,7 @@ func (r *hostileRegistry) putBlob(t *testing.T, repo string, b []byte, mt types.
 // 125 and one line naming the limit, before a blob is fetched, and
 // leaves nothing in the store.
 func TestImagePullOverLimits(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	reg := newHostileRegistry(t)
 

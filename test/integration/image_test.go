@@ -152,6 +152,7 @@ func appImage(t *testing.T) v1.Image {
 }
 
 func TestImagePullRun(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	before := snapshot(t)
 	reg := newTestRegistry(t)
@@ -216,6 +217,7 @@ func TestImagePullRun(t *testing.T) {
 // TestImageImportExport: a root filesystem tarball imported under a name
 // runs, and an export imports back as the same image.
 func TestImageImportExport(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	dir := t.TempDir()
 	tgz := filepath.Join(dir, "rootfs.tar.gz")
@@ -251,6 +253,7 @@ func TestImageImportExport(t *testing.T) {
 // TestImageHostileLayer: a layer that reaches out of its directory is
 // refused whole; nothing of it lands anywhere.
 func TestImageHostileLayer(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	reg := newTestRegistry(t)
 	img, err := mutate.AppendLayers(empty.Image, tarLayer(t, tarEntry{name: "ok", body: "fine"}, tarEntry{name: "../../../../../tmp/berth-escaped", body: "pwned"}))
@@ -278,6 +281,7 @@ func TestImageHostileLayer(t *testing.T) {
 // TestImageSnapshotCollectedAfterBerthKilled: the writable layer of a
 // container whose berth was killed with -9 is collected by the next run.
 func TestImageSnapshotCollectedAfterBerthKilled(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	dir := t.TempDir()
 	tgz := filepath.Join(dir, "rootfs.tar")
@@ -305,6 +309,7 @@ func TestImageSnapshotCollectedAfterBerthKilled(t *testing.T) {
 // TestImageConcurrentPulls: two berth pulls of one image at once both
 // succeed and store its layers once, while a container runs the image.
 func TestImageConcurrentPulls(t *testing.T) {
+	hostSuiteOnly(t)
 	needRoot(t)
 	reg := newTestRegistry(t)
 	ref := reg.push(t, "test/twice:1", appImage(t))

@@ -463,3 +463,17 @@ func (s *started) containerPid(t *testing.T) int {
 	}
 	return pid
 }
+
+// hostSuiteOnly skips, in the cgroup v2 VM (make test-v2), a test whose
+// subject is userspace that neither the cgroup version nor the kernel
+// changes: a Dockerfile's semantics, the image store, cp, commit. The
+// host suite runs it; the VM, under TCG several times slower, spends its
+// time on what differs there (cgroups, rootless delegation, the older
+// kernel's mounts and networking). Builds made rootless keep running in
+// the VM: their containers depend on cgroup delegation.
+func hostSuiteOnly(t *testing.T) {
+	t.Helper()
+	if os.Getenv("BERTH_VM") != "" {
+		t.Skip("userspace only: the host suite runs it, the cgroup v2 VM does not")
+	}
+}
