@@ -342,11 +342,45 @@ func newStore(t *testing.T) *Store {
 	return s
 }
 
+// pull adds ref from the test registry as internal/registry's Pull does,
+// through AddFetched, for the tests of what the store does with an image
+// (the pull itself, and its tests, are internal/registry's, which this
+// package's tests cannot import).
 func pull(t *testing.T, s *Store, ref string) *Image {
 	t.Helper()
-	img, err := s.Pull(context.Background(), ref, PullOptions{Insecure: true})
+	r, err := ParseName(ref, name.Insecure)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return img
+	d, err := remote.Get(r, remote.WithTransport(insecureTransport()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := d.Image()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := Fetched{Ref: ref, Manifest: d.Manifest, MediaType: string(d.MediaType), Names: []string{canonical(r)},
+		Digests: []string{canonical(r.Context().Digest(d.Digest.String()))}}
+	added, err := s.AddFetched(context.Background(), imageSource{img}, f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return added
+}
+
+// imageSource reads blobs from a go-containerregistry image, from 0.
+type imageSource struct{ img v1.Image }
+
+func (i imageSource) OpenBlob(_ context.Context, d v1.Descriptor, _ int64) (io.ReadCloser, int64, error) {
+	if cd, err := i.img.ConfigName(); err == nil && cd == d.Digest {
+		b, err := i.img.RawConfigFile()
+		return io.NopCloser(bytes.NewReader(b)), 0, err
+	}
+	l, err := i.img.LayerByDigest(d.Digest)
+	if err != nil {
+		return nil, 0, err
+	}
+	rc, err := l.Compressed()
+	return rc, 0, err
 }
