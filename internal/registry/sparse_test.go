@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-
 )
 
 // segment is a stretch of data in a sparse file; the rest is holes.

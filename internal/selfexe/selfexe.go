@@ -39,6 +39,10 @@ const StageName = "berth-stage"
 // BuildName is berth's builder (cmd/berth-build), beside berth's own.
 const BuildName = "berth-build"
 
+// RegistryName is berth's registry client (cmd/berth-registry: pull,
+// push, the login check), beside berth's own.
+const RegistryName = "berth-registry"
+
 // ErrNoNsenter means berth-nsenter is not installed beside berth.
 var ErrNoNsenter = errors.New(NsenterName + " is not installed")
 
