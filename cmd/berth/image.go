@@ -33,7 +33,8 @@ func (g *globalOptions) imagesDir() string { return filepath.Join(g.root, "image
 func (g *globalOptions) imageInUse(id string) bool { return g.containers().Uses(id) }
 
 // interruptible is a context cancelled by SIGINT or SIGTERM, so that a
-// pull stops cleanly and can be resumed.
+// long operation (an import, a save) stops cleanly. (A pull or push runs
+// in berth-registry, which internal/registry/client passes them to.)
 func interruptible() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, unix.SIGTERM)
 }
