@@ -24,6 +24,7 @@ build:
 	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/berth-oci ./cmd/berth-oci
 	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/berth-init ./cmd/berth-init
 	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/berth-build ./cmd/berth-build
+	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/berth-registry ./cmd/berth-registry
 	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/berth-cdi ./cmd/berth-cdi
 	$(NSENTER_CC) $(NSENTER_CFLAGS) -o bin/berth-nsenter cmd/berth-nsenter/*.c
 	$(NSENTER_CC) $(NSENTER_CFLAGS) -o bin/berth-pid1 cmd/berth-pid1/*.c
@@ -102,6 +103,7 @@ test-v2: $(BUILT)
 	cp bin/berth-oci $(VM_PAYLOAD)/berth-oci
 	cp bin/berth-init $(VM_PAYLOAD)/berth-init
 	cp bin/berth-build $(VM_PAYLOAD)/berth-build
+	cp bin/berth-registry $(VM_PAYLOAD)/berth-registry
 	cp bin/berth-nsenter $(VM_PAYLOAD)/berth-nsenter
 	cp bin/berth-pid1 $(VM_PAYLOAD)/berth-pid1
 	cp bin/berth-stage $(VM_PAYLOAD)/berth-stage
@@ -158,6 +160,7 @@ install: build man
 	install -D -m 0755 bin/berth-oci $(DESTDIR)$(PREFIX)/bin/berth-oci
 	install -D -m 0755 bin/berth-init $(DESTDIR)$(PREFIX)/bin/berth-init
 	install -D -m 0755 bin/berth-build $(DESTDIR)$(PREFIX)/bin/berth-build
+	install -D -m 0755 bin/berth-registry $(DESTDIR)$(PREFIX)/bin/berth-registry
 	install -D -m 0755 bin/berth-nsenter $(DESTDIR)$(PREFIX)/bin/berth-nsenter
 	install -D -m 0755 bin/berth-pid1 $(DESTDIR)$(PREFIX)/bin/berth-pid1
 	install -D -m 0755 bin/berth-stage $(DESTDIR)$(PREFIX)/bin/berth-stage

@@ -170,22 +170,27 @@ func (f *buildFlags) request(g *globalOptions, path string, stdin io.Reader) (*b
 // runBuildHelper runs berth-build with the request, its output and exit
 // status berth's own.
 func runBuildHelper(req *buildreq.Request) error {
-	bin, err := selfexe.Helper(buildHelper)
-	if err != nil {
-		return errdefs.New(errdefs.ErrInvalidArgument, "berth build: %v", err)
-	}
 	b, err := json.Marshal(req)
 	if err != nil {
 		return err
 	}
-	c := exec.Command(bin, "build")
-	c.Stdin, c.Stdout, c.Stderr = bytes.NewReader(b), os.Stdout, os.Stderr
+	var stages []*os.File
+	var vouch string
 	if rootless.Inside() {
 		// RUN's containers need the stages this berth was vouched for.
-		stages, vouch := selfexe.Vouch(3)
+		stages, vouch = selfexe.Vouch(3)
 		for _, f := range stages {
 			defer f.Close()
 		}
+	}
+	bin, release, err := selfexe.HelperFor(buildHelper, len(stages))
+	if err != nil {
+		return errdefs.New(errdefs.ErrInvalidArgument, "berth build: %v", err)
+	}
+	defer release()
+	c := exec.Command(bin, "build")
+	c.Stdin, c.Stdout, c.Stderr = bytes.NewReader(b), os.Stdout, os.Stderr
+	if vouch != "" {
 		c.ExtraFiles, c.Env = stages, append(os.Environ(), vouch)
 	}
 	// A signal to berth alone (kill, a CI runner) reaches the build too,

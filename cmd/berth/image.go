@@ -14,6 +14,7 @@ import (
 	"github.com/berth-runtime/berth/internal/engine"
 	"github.com/berth-runtime/berth/internal/image"
 	"github.com/berth-runtime/berth/internal/progress"
+	"github.com/berth-runtime/berth/internal/registry/client"
 	"github.com/berth-runtime/berth/internal/terminal"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -21,15 +22,19 @@ import (
 
 // imageStore opens the image store under --root.
 func (g *globalOptions) imageStore() (*image.Store, error) {
-	return image.Open(filepath.Join(g.root, "images"))
+	return image.Open(g.imagesDir())
 }
+
+// imagesDir is the image store's directory, for berth-registry.
+func (g *globalOptions) imagesDir() string { return filepath.Join(g.root, "images") }
 
 // imageInUse tells the image store which images containers, running or
 // not, are made from.
 func (g *globalOptions) imageInUse(id string) bool { return g.containers().Uses(id) }
 
 // interruptible is a context cancelled by SIGINT or SIGTERM, so that a
-// pull stops cleanly and can be resumed.
+// long operation (an import, a save) stops cleanly. (A pull or push runs
+// in berth-registry, which internal/registry/client passes them to.)
 func interruptible() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), os.Interrupt, unix.SIGTERM)
 }
@@ -49,7 +54,7 @@ func newImageCommand(g *globalOptions) *cobra.Command {
 }
 
 func newPullCommand(g *globalOptions) *cobra.Command {
-	var o image.PullOptions
+	var o client.PullOptions
 	var quiet bool
 	tlsVerify := true
 	cmd := &cobra.Command{
@@ -60,17 +65,11 @@ func newPullCommand(g *globalOptions) *cobra.Command {
   berth pull --tls-verify=false localhost:5000/app   # a plain-http registry`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store, err := g.imageStore()
-			if err != nil {
-				return err
-			}
 			o.Insecure = !tlsVerify
 			if !quiet {
 				o.Progress = progress.NewRenderer(os.Stderr)
 			}
-			ctx, cancel := interruptible()
-			defer cancel()
-			img, err := store.Pull(ctx, args[0], o)
+			img, err := client.Pull(g.imagesDir(), args[0], o)
 			if err != nil {
 				return err
 			}
@@ -86,7 +85,7 @@ func newPullCommand(g *globalOptions) *cobra.Command {
 
 // pulledName is what pull prints: the canonical name asked for, as
 // docker pull's last line.
-func pulledName(img *image.Image, ref string) string {
+func pulledName(img *client.Pulled, ref string) string {
 	if r, err := image.ParseName(ref); err == nil {
 		for _, n := range append(img.Names, img.Digests...) {
 			if image.FamiliarName(n) == image.FamiliarName(r.Name()) || strings.HasSuffix(r.Name(), strings.TrimPrefix(n, "docker.io/")) {

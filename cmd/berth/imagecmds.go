@@ -16,6 +16,7 @@ import (
 	"github.com/berth-runtime/berth/internal/credentials"
 	"github.com/berth-runtime/berth/internal/image"
 	"github.com/berth-runtime/berth/internal/progress"
+	"github.com/berth-runtime/berth/internal/registry/client"
 	"github.com/berth-runtime/berth/internal/terminal"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
@@ -119,15 +120,13 @@ func newPushCommand(g *globalOptions, use string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			ctx, cancel := interruptible()
-			defer cancel()
 			for _, ref := range refs {
-				o := image.PushOptions{Insecure: !tlsVerify}
+				var rep progress.Reporter
 				if !quiet {
-					o.Progress = progress.NewRenderer(os.Stderr)
+					rep = progress.NewRenderer(os.Stderr)
 					fmt.Fprintf(os.Stderr, "The push refers to repository [%s]\n", repositoryOf(ref))
 				}
-				p, err := store.Push(ctx, ref, o)
+				p, err := client.Push(g.imagesDir(), ref, !tlsVerify, rep)
 				if err != nil {
 					return failed(err)
 				}
@@ -243,9 +242,7 @@ func newLoginCommand(g *globalOptions) *cobra.Command {
 			if user, password, err = promptCredentials(user, password); err != nil {
 				return err
 			}
-			ctx, cancel := interruptible()
-			defer cancel()
-			if err := image.CheckLogin(ctx, reg, user, password, !tlsVerify); err != nil {
+			if err := client.CheckLogin(reg.RegistryStr(), user, password, !tlsVerify); err != nil {
 				return failed(err)
 			}
 			if err := credentials.Store(path, key, credentials.Credential{Username: user, Password: password}); err != nil {

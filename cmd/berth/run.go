@@ -9,6 +9,7 @@ import (
 	"github.com/berth-runtime/berth/internal/image"
 	"github.com/berth-runtime/berth/internal/managed"
 	"github.com/berth-runtime/berth/internal/progress"
+	"github.com/berth-runtime/berth/internal/registry/client"
 	"github.com/berth-runtime/berth/internal/spec"
 	"github.com/berth-runtime/berth/internal/terminal"
 	"github.com/spf13/cobra"
@@ -328,12 +329,10 @@ func findOrPull(g *globalOptions, f *runFlags, ref string) error {
 			fmt.Fprintf(os.Stderr, "Unable to find image '%s' locally\n", ref)
 		}
 	}
-	ctx, cancel := interruptible()
-	defer cancel()
-	po := image.PullOptions{Insecure: !f.tlsVerify}
+	po := client.PullOptions{Insecure: !f.tlsVerify}
 	if !f.fg.quiet {
 		po.Progress = progress.NewRenderer(os.Stderr)
 	}
-	_, err = store.Pull(ctx, ref, po)
+	_, err = client.Pull(g.imagesDir(), ref, po)
 	return err
 }

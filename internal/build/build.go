@@ -29,6 +29,7 @@ import (
 	"github.com/berth-runtime/berth/internal/engine"
 	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/berth-runtime/berth/internal/image"
+	"github.com/berth-runtime/berth/internal/registry"
 )
 
 // Options are berth build's.
@@ -290,7 +291,7 @@ func (b *builder) baseImage(name string, self int) (string, error) {
 		return "", err
 	}
 	b.progressf("pulling %s\n", name)
-	img, err = b.store.Pull(b.ctx, name, image.PullOptions{})
+	img, err = registry.Pull(b.ctx, b.store, name, registry.PullOptions{})
 	if err != nil {
 		return "", err
 	}

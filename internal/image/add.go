@@ -20,7 +20,7 @@ const parallel = 3
 // addition is an image on its way into the store, from a registry or an
 // archive.
 type addition struct {
-	src       source
+	src       BlobSource
 	manifest  []byte // the image manifest, exactly as published
 	mediaType string
 	names     []string // canonical tags to give it
@@ -149,7 +149,7 @@ func (s *Store) addLayers(ctx context.Context, a addition, ds []v1.Descriptor, d
 		}
 		layers[i] = Layer{Digest: d.Digest.String(), DiffID: diffIDs[i].String(), MediaType: string(d.MediaType), Size: d.Size}
 		reps[i] = newReporter(a.progress, d.Digest.String())
-		reps[i].set(progress.Waiting, d.Size, 0)
+		reps[i].Set(progress.Waiting, d.Size, 0)
 	}
 	// No shared cancellation: one layer failing lets the others finish,
 	// so the next pull has less to fetch. (An image over its budget stops
@@ -166,7 +166,7 @@ func (s *Store) addLayers(ctx context.Context, a addition, ds []v1.Descriptor, d
 	return layers, nil
 }
 
-func (s *Store) addLayer(ctx context.Context, src source, d v1.Descriptor, l Layer, b *budget, rep *reporter) error {
+func (s *Store) addLayer(ctx context.Context, src BlobSource, d v1.Descriptor, l Layer, b *budget, rep *reporter) error {
 	hadBlob, err := s.ensureBlob(ctx, src, d, rep)
 	if err != nil {
 		return err
@@ -176,9 +176,9 @@ func (s *Store) addLayer(ctx context.Context, src source, d v1.Descriptor, l Lay
 		return err
 	}
 	if hadBlob && hadLayer {
-		rep.set(progress.Exists, d.Size, d.Size)
+		rep.Set(progress.Exists, d.Size, d.Size)
 	} else {
-		rep.set(progress.Done, d.Size, d.Size)
+		rep.Set(progress.Done, d.Size, d.Size)
 	}
 	return nil
 }

@@ -16,11 +16,12 @@ import (
 	"github.com/berth-runtime/berth/internal/progress"
 )
 
-// source yields the blobs of one image being added.
-type source interface {
-	// open returns d's bytes from offset when it can (resuming a
+// BlobSource yields the blobs of one image being added: a registry's
+// (internal/registry), an archive's.
+type BlobSource interface {
+	// OpenBlob returns d's bytes from offset when it can (resuming a
 	// download), else from 0; start says which.
-	open(ctx context.Context, d v1.Descriptor, offset int64) (rc io.ReadCloser, start int64, err error)
+	OpenBlob(ctx context.Context, d v1.Descriptor, offset int64) (rc io.ReadCloser, start int64, err error)
 }
 
 // transientError marks a failure worth another try (a dropped
@@ -62,7 +63,7 @@ func (s *Store) hasBlob(h v1.Hash) bool {
 // short keeps what it received in tmp/partial-<hex> and the next one
 // resumes from there; the digest is checked over the whole blob before it
 // is renamed into place, and a blob that fails the check is dropped.
-func (s *Store) ensureBlob(ctx context.Context, src source, d v1.Descriptor, rep *reporter) (existed bool, err error) {
+func (s *Store) ensureBlob(ctx context.Context, src BlobSource, d v1.Descriptor, rep *reporter) (existed bool, err error) {
 	if err := checkDigest(d.Digest); err != nil {
 		return false, err
 	}
@@ -98,7 +99,7 @@ func (s *Store) ensureBlob(ctx context.Context, src source, d v1.Descriptor, rep
 
 // fetchBlob downloads d into its partial file, resuming it, verifies the
 // digest and renames it into place. The caller holds the blob's lock.
-func (s *Store) fetchBlob(ctx context.Context, src source, d v1.Descriptor, rep *reporter) error {
+func (s *Store) fetchBlob(ctx context.Context, src BlobSource, d v1.Descriptor, rep *reporter) error {
 	partial := s.path("tmp", "partial-"+d.Digest.Hex)
 	f, err := os.OpenFile(partial, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0o600)
 	if err != nil {
@@ -113,7 +114,7 @@ func (s *Store) fetchBlob(ctx context.Context, src source, d v1.Descriptor, rep 
 	if have > d.Size {
 		have, h = 0, sha256.New()
 	}
-	rc, start, err := src.open(ctx, d, have)
+	rc, start, err := src.OpenBlob(ctx, d, have)
 	if err != nil {
 		if refused(err) {
 			os.Remove(partial)
@@ -133,14 +134,14 @@ func (s *Store) fetchBlob(ctx context.Context, src source, d v1.Descriptor, rep 
 	if _, err := f.Seek(start, io.SeekStart); err != nil {
 		return err
 	}
-	rep.set(progress.Downloading, d.Size, start)
+	rep.Set(progress.Downloading, d.Size, start)
 	// One byte more than expected is read so that an oversized blob is
 	// caught rather than cut to size.
-	n, err := io.Copy(io.MultiWriter(f, h, rep.counter()), io.LimitReader(rc, d.Size-start+1))
+	n, err := io.Copy(io.MultiWriter(f, h, rep.Counter()), io.LimitReader(rc, d.Size-start+1))
 	if err != nil {
 		return transient(err)
 	}
-	rep.set(progress.Verifying, d.Size, d.Size)
+	rep.Set(progress.Verifying, d.Size, d.Size)
 	if start+n > d.Size {
 		os.Remove(partial)
 		return longerThanDeclared(d)

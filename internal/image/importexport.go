@@ -146,7 +146,7 @@ func (s *Store) openTar(path string) (*os.File, func(), error) {
 // archiveSource reads blobs of an OCI layout from blobs/<alg>/<hex>.
 type archiveSource struct{ a archive }
 
-func (a archiveSource) open(_ context.Context, d v1.Descriptor, offset int64) (io.ReadCloser, int64, error) {
+func (a archiveSource) OpenBlob(_ context.Context, d v1.Descriptor, offset int64) (io.ReadCloser, int64, error) {
 	rc, _, err := a.a.open("blobs/" + d.Digest.Algorithm + "/" + d.Digest.Hex)
 	return rc, 0, err
 }
@@ -168,7 +168,7 @@ func (s *Store) importLayout(ctx context.Context, ad *adding, a archive, names [
 	if names != nil && len(idx.Manifests) != 1 {
 		return nil, fmt.Errorf("the layout holds %d images: a name can be given to one only", len(idx.Manifests))
 	}
-	plat, err := platform(o.Platform)
+	plat, err := Platform(o.Platform)
 	if err != nil {
 		return nil, err
 	}
@@ -212,7 +212,7 @@ func layoutManifest(a archive, d v1.Descriptor, plat v1.Platform) ([]byte, strin
 		if err != nil {
 			return nil, "", fmt.Errorf("parse index %s: %w", d.Digest, err)
 		}
-		if d, err = matchPlatform(idx.Manifests, plat); err != nil {
+		if d, err = MatchPlatform(idx.Manifests, plat); err != nil {
 			return nil, "", err
 		}
 	}
@@ -326,7 +326,7 @@ func (s *Store) dockerSaveManifest(a archive, dm dockerManifest) ([]byte, error)
 // noSource is the source of an image whose blobs are all stored already.
 type noSource struct{}
 
-func (noSource) open(_ context.Context, d v1.Descriptor, _ int64) (io.ReadCloser, int64, error) {
+func (noSource) OpenBlob(_ context.Context, d v1.Descriptor, _ int64) (io.ReadCloser, int64, error) {
 	return nil, 0, fmt.Errorf("blob %s is not in the archive", d.Digest)
 }
 

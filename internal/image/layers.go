@@ -114,8 +114,8 @@ func (s *Store) unpackBlob(l Layer, diffID v1.Hash, tmp string, b *budget, rep *
 		return err
 	}
 	defer f.Close()
-	rep.set(progress.Extracting, l.Size, 0)
-	r, err := decompress(io.TeeReader(f, rep.counter()))
+	rep.Set(progress.Extracting, l.Size, 0)
+	r, err := decompress(io.TeeReader(f, rep.Counter()))
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,8 @@ package image
 import (
 	"fmt"
 	"runtime"
+	"runtime/debug"
+	"strconv"
 	"strings"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -49,4 +51,62 @@ func knownOS(s string) bool {
 		return true
 	}
 	return false
+}
+
+// Platform parses an os/arch[/variant] or returns the host's, with the
+// variant Go was built for (GOARM) on arm, and v8 on arm64 as Docker does.
+func Platform(s string) (v1.Platform, error) {
+	if s != "" {
+		return ParsePlatform(s)
+	}
+	p := v1.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH}
+	switch runtime.GOARCH {
+	case "arm64":
+		p.Variant = "v8"
+	case "arm":
+		if bi, ok := debug.ReadBuildInfo(); ok {
+			for _, kv := range bi.Settings {
+				if kv.Key == "GOARM" {
+					p.Variant = "v" + strings.SplitN(kv.Value, ",", 2)[0]
+				}
+			}
+		}
+	}
+	return p, nil
+}
+
+// MatchPlatform picks the index entry for want: same OS and architecture,
+// the same variant preferred, then one without a variant.
+func MatchPlatform(ds []v1.Descriptor, want v1.Platform) (v1.Descriptor, error) {
+	variant := func(p *v1.Platform) string {
+		if p.Architecture == "arm64" && p.Variant == "" {
+			return "v8"
+		}
+		return p.Variant
+	}
+	var loose *v1.Descriptor
+	var seen []string
+	for i, d := range ds {
+		p := d.Platform
+		if p == nil {
+			continue
+		}
+		seen = append(seen, strconv.Quote(p.String()))
+		if p.OS != want.OS || p.Architecture != want.Architecture {
+			continue
+		}
+		if variant(p) == variant(&want) {
+			return d, nil
+		}
+		if loose == nil && (p.Variant == "" || want.Variant == "") {
+			loose = &ds[i]
+		}
+	}
+	if loose != nil {
+		return *loose, nil
+	}
+	if seen == nil {
+		seen = []string{"none"}
+	}
+	return v1.Descriptor{}, fmt.Errorf("%w: want %s, have %s", ErrNoPlatform, want.String(), strings.Join(seen, ", "))
 }

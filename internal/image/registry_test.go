@@ -4,244 +4,92 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
-	"crypto/tls"
-	"encoding/json"
+	"fmt"
 	"io"
-	"log"
-	"net/http"
-	"net/http/httptest"
-	"regexp"
-	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
-	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/berth-runtime/berth/internal/progress"
 )
 
-// testRegistry is go-containerregistry's in-process registry on loopback,
-// wrapped to count blob fetches and to break or corrupt chosen blobs.
+// testRegistry stands for a registry in the tests of what the store does
+// with a pulled image: it holds the images pushed to it, and pull adds
+// them as internal/registry's Pull does, through AddFetched. (The pull
+// itself, over a registry on loopback, is tested in internal/registry,
+// which this package's tests cannot import.)
 type testRegistry struct {
-	host string
-	srv  *httptest.Server
-	reg  http.Handler
-
-	mu     sync.Mutex
-	gets   map[string]int      // blob digest → GETs
-	ranges map[string][]string // blob digest → Range headers seen
-	cut    map[string]int64    // blob digest → abort the response after n bytes
-	stall  map[string]int64    // blob digest → hang after n bytes until the test ends
-	done   chan struct{}
-	tamper map[string]bool // blob digest → flip a byte
-	// chunked: blob digest → send without Content-Length, so only the
-	// stream itself shows how long it is.
-	chunked map[string]bool
-	// manifests: "repo/manifests/ref" → a manifest served as it is,
-	// however hostile (the registry would check what is pushed).
-	manifests map[string]servedManifest
+	host   string
+	images map[string]v1.Image // by repo:tag
 }
 
-type servedManifest struct {
-	body      []byte
-	mediaType string
-}
+// registries are the test registries by host, for pull.
+var (
+	registries  sync.Map
+	registrySeq atomic.Int64
+)
 
-var blobPath = regexp.MustCompile(`/blobs/(sha256:[0-9a-f]{64})$`)
-
-func newRegistry(t testing.TB, tls bool) *testRegistry {
-	r := &testRegistry{
-		reg:  registry.New(registry.Logger(log.New(io.Discard, "", 0))),
-		gets: map[string]int{}, ranges: map[string][]string{}, cut: map[string]int64{}, tamper: map[string]bool{},
-		stall: map[string]int64{}, done: make(chan struct{}),
-		chunked: map[string]bool{}, manifests: map[string]servedManifest{},
-	}
-	srv := httptest.NewUnstartedServer(r)
-	srv.Config.ErrorLog = log.New(io.Discard, "", 0) // refused handshakes are the point of some tests
-	if tls {
-		srv.StartTLS()
-	} else {
-		srv.Start()
-	}
-	t.Cleanup(srv.Close)
-	t.Cleanup(func() { close(r.done) })
-	r.host = strings.TrimPrefix(strings.TrimPrefix(srv.URL, "http://"), "https://")
-	r.srv = srv
+func newRegistry(t testing.TB, _ bool) *testRegistry {
+	r := &testRegistry{host: fmt.Sprintf("127.0.0.1:%d", 10000+registrySeq.Add(1)), images: map[string]v1.Image{}}
+	registries.Store(r.host, r)
+	t.Cleanup(func() { registries.Delete(r.host) })
 	return r
 }
 
-func (r *testRegistry) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	r.mu.Lock()
-	sm, served := r.manifests[strings.TrimPrefix(req.URL.Path, "/v2/")]
-	r.mu.Unlock()
-	if served && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
-		w.Header().Set("Content-Type", sm.mediaType)
-		w.Header().Set("Content-Length", strconv.Itoa(len(sm.body)))
-		if req.Method == http.MethodGet {
-			w.Write(sm.body)
-		}
-		return
-	}
-	m := blobPath.FindStringSubmatch(req.URL.Path)
-	if m == nil || req.Method != http.MethodGet {
-		r.reg.ServeHTTP(w, req)
-		return
-	}
-	d := m[1]
-	r.mu.Lock()
-	r.gets[d]++
-	if rg := req.Header.Get("Range"); rg != "" {
-		r.ranges[d] = append(r.ranges[d], rg)
-	}
-	cut, tamper, stall, chunked := r.cut[d], r.tamper[d], r.stall[d], r.chunked[d]
-	r.mu.Unlock()
-	if chunked {
-		w = &chunkedWriter{ResponseWriter: w}
-	}
-	if cut > 0 {
-		w = &cutWriter{ResponseWriter: w, left: cut}
-	}
-	if stall > 0 {
-		w = &cutWriter{ResponseWriter: w, left: stall, stall: r.done}
-	}
-	if tamper {
-		w = &tamperWriter{ResponseWriter: w}
-	}
-	r.reg.ServeHTTP(w, req)
-}
+func (r *testRegistry) push(t testing.TB, repo string, img v1.Image) { r.images[repo] = img }
 
-func (r *testRegistry) count(d v1.Hash) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.gets[d.String()]
-}
-
-// blobGets is how many blob GETs the registry answered, of any blob.
-func (r *testRegistry) blobGets() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	n := 0
-	for _, c := range r.gets {
-		n += c
-	}
-	return n
-}
-
-// chunkedWriter drops the Content-Length the registry sets.
-type chunkedWriter struct{ http.ResponseWriter }
-
-func (c *chunkedWriter) WriteHeader(code int) {
-	c.Header().Del("Content-Length")
-	c.ResponseWriter.WriteHeader(code)
-}
-
-func (c *chunkedWriter) Write(p []byte) (int, error) {
-	c.Header().Del("Content-Length")
-	n, err := c.ResponseWriter.Write(p)
-	c.ResponseWriter.(http.Flusher).Flush()
-	return n, err
-}
-
-// putBlob uploads b as a blob of repo and returns its descriptor.
-func (r *testRegistry) putBlob(t testing.TB, repo string, b []byte, mt types.MediaType) v1.Descriptor {
+func pull(t *testing.T, s *Store, ref string) *Image {
 	t.Helper()
-	l := static.NewLayer(b, mt)
-	ref, err := name.NewRepository(r.host+"/"+repo, name.Insecure)
+	n, err := ParseName(ref)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := remote.WriteLayer(ref, l, remote.WithTransport(insecureTransport())); err != nil {
-		t.Fatal(err)
+	v, ok := registries.Load(n.Context().RegistryStr())
+	if !ok {
+		t.Fatalf("no test registry %s", n.Context().RegistryStr())
 	}
-	d, _ := l.Digest()
-	return v1.Descriptor{MediaType: mt, Size: int64(len(b)), Digest: d}
-}
-
-// serveManifest makes the registry answer repo:tag with m as it is.
-func (r *testRegistry) serveManifest(t testing.TB, repo, tag string, m any) {
-	t.Helper()
-	b, err := json.Marshal(m)
+	img := v.(*testRegistry).images[strings.TrimPrefix(n.Name(), n.Context().RegistryStr()+"/")]
+	if img == nil {
+		t.Fatalf("%s was not pushed", ref)
+	}
+	raw, err := img.RawManifest()
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.mu.Lock()
-	r.manifests[repo+"/manifests/"+tag] = servedManifest{b, string(types.OCIManifestSchema1)}
-	r.mu.Unlock()
-}
-
-// cutWriter drops the connection after left bytes of body, or hangs
-// there until stall is closed.
-type cutWriter struct {
-	http.ResponseWriter
-	left  int64
-	stall chan struct{}
-}
-
-func (c *cutWriter) Write(p []byte) (int, error) {
-	if int64(len(p)) > c.left {
-		c.ResponseWriter.Write(p[:c.left])
-		c.ResponseWriter.(http.Flusher).Flush()
-		if c.stall != nil {
-			<-c.stall
-		}
-		panic(http.ErrAbortHandler)
-	}
-	c.left -= int64(len(p))
-	return c.ResponseWriter.Write(p)
-}
-
-// tamperWriter flips the first byte of the body.
-type tamperWriter struct {
-	http.ResponseWriter
-	done bool
-}
-
-func (tw *tamperWriter) Write(p []byte) (int, error) {
-	if !tw.done && len(p) > 0 {
-		tw.done = true
-		q := append([]byte(nil), p...)
-		q[0] ^= 0xff
-		return tw.ResponseWriter.Write(q)
-	}
-	return tw.ResponseWriter.Write(p)
-}
-
-func (r *testRegistry) ref(t testing.TB, repo string) name.Reference {
-	t.Helper()
-	ref, err := name.ParseReference(r.host+"/"+repo, name.Insecure)
+	mt, err := img.MediaType()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ref
-}
-
-func (r *testRegistry) push(t testing.TB, repo string, img v1.Image) {
-	t.Helper()
-	if err := remote.Write(r.ref(t, repo), img, remote.WithTransport(insecureTransport())); err != nil {
+	d := descriptorOf(raw, string(mt))
+	f := Fetched{Ref: ref, Manifest: raw, MediaType: string(mt), Names: []string{canonical(n)},
+		Digests: []string{canonical(n.Context().Digest(d.Digest.String()))}}
+	added, err := s.AddFetched(context.Background(), imageSource{img}, f)
+	if err != nil {
 		t.Fatal(err)
 	}
+	return added
 }
 
-func (r *testRegistry) pushIndex(t *testing.T, repo string, idx v1.ImageIndex) {
-	t.Helper()
-	if err := remote.WriteIndex(r.ref(t, repo), idx, remote.WithTransport(insecureTransport())); err != nil {
-		t.Fatal(err)
+// imageSource reads blobs from a go-containerregistry image, from 0.
+type imageSource struct{ img v1.Image }
+
+func (i imageSource) OpenBlob(_ context.Context, d v1.Descriptor, _ int64) (io.ReadCloser, int64, error) {
+	if cd, err := i.img.ConfigName(); err == nil && cd == d.Digest {
+		b, err := i.img.RawConfigFile()
+		return io.NopCloser(bytes.NewReader(b)), 0, err
 	}
-}
-
-func insecureTransport() http.RoundTripper {
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.TLSClientConfig = &tls.Config{InsecureSkipVerify: true}
-	return tr
+	l, err := i.img.LayerByDigest(d.Digest)
+	if err != nil {
+		return nil, 0, err
+	}
+	rc, err := l.Compressed()
+	return rc, 0, err
 }
 
 // layerOf makes a gzip layer of a tar stream.
@@ -340,13 +188,4 @@ func newStore(t *testing.T) *Store {
 		t.Fatal(err)
 	}
 	return s
-}
-
-func pull(t *testing.T, s *Store, ref string) *Image {
-	t.Helper()
-	img, err := s.Pull(context.Background(), ref, PullOptions{Insecure: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
 }

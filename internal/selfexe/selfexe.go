@@ -39,6 +39,10 @@ const StageName = "berth-stage"
 // BuildName is berth's builder (cmd/berth-build), beside berth's own.
 const BuildName = "berth-build"
 
+// RegistryName is berth's registry client (cmd/berth-registry: pull,
+// push, the login check), beside berth's own.
+const RegistryName = "berth-registry"
+
 // ErrNoNsenter means berth-nsenter is not installed beside berth.
 var ErrNoNsenter = errors.New(NsenterName + " is not installed")
 
@@ -245,4 +249,23 @@ func Helper(name string) (string, error) {
 	}
 	f.Close()
 	return besideSelf(name)
+}
+
+// HelperFor is Helper for a child that is handed extra descriptors, 3 on
+// (exec.Cmd.ExtraFiles): the child puts them in place before the exec
+// reads /proc/self/fd/N, so a vouched helper's descriptor among them
+// would be replaced (berth-build handed the stages, and berth-registry
+// among them, ran berth-registry). It is duplicated above them, close on
+// exec; release closes the duplicate once the child has started.
+func HelperFor(name string, extra int) (path string, release func(), err error) {
+	v, ok := vouched[name]
+	if !ok {
+		path, err := Helper(name)
+		return path, func() {}, err
+	}
+	fd, err := unix.FcntlInt(v.Fd(), unix.F_DUPFD_CLOEXEC, 3+extra)
+	if err != nil {
+		return "", nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return fmt.Sprintf("/proc/self/fd/%d", fd), func() { unix.Close(fd) }, nil
 }

@@ -28,7 +28,7 @@ var vouched = map[string]*os.File{}
 // check that they are root's alone (openInstalled) cannot be made: the
 // two stages, and berth build's helper, which runs RUN steps' containers
 // with them.
-var vouchable = []string{InitName, NsenterName, BuildName}
+var vouchable = []string{InitName, NsenterName, BuildName, RegistryName}
 
 // Vouch returns the stages to hand to a berth process started in a user
 // namespace that does not map the host's root, to append to its

@@ -180,3 +180,30 @@ func TestHelperRunsTheAdoptedBuilder(t *testing.T) {
 		t.Errorf("Helper(%s) = %q, %v; want the adopted descriptor %d", BuildName, path, err, fd)
 	}
 }
+
+// TestHelperForClearsTheChildsDescriptors: a child handed extra
+// descriptors 3 on gets the adopted helper's path above them, the same
+// file; release closes that duplicate.
+func TestHelperForClearsTheChildsDescriptors(t *testing.T) {
+	resetVouched(t)
+	dir := t.TempDir()
+	fd := stage(t, dir, BuildName)
+	adopt(fmt.Sprintf("%s=%d", BuildName, fd), dir)
+	extra := fd + 2 // the child's descriptors 3 to fd+4 would cover fd
+	path, release, err := HelperFor(BuildName, extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if _, err := fmt.Sscanf(path, "/proc/self/fd/%d", &n); err != nil || n < 3+extra {
+		t.Fatalf("HelperFor = %q, want a descriptor from %d on", path, 3+extra)
+	}
+	var a, b unix.Stat_t
+	if unix.Fstat(fd, &a) != nil || unix.Fstat(n, &b) != nil || a.Ino != b.Ino || a.Dev != b.Dev {
+		t.Errorf("descriptor %d is not the adopted helper", n)
+	}
+	release()
+	if unix.Fstat(n, &b) == nil {
+		t.Errorf("descriptor %d left open", n)
+	}
+}

@@ -360,3 +360,28 @@ func containerDirs() []string {
 	}
 	return out
 }
+
+// TestPullWithoutRegistryHelper: a berth without berth-registry beside it
+// (copied alone) refuses a pull in one line naming the fix, and runs a
+// container from a rootfs as ever: only the registry commands need it.
+func TestPullWithoutRegistryHelper(t *testing.T) {
+	needRoot(t)
+	dir := t.TempDir()
+	os.Chmod(dir, 0o755)
+	if out, err := exec.Command("cp", berthBin, dir).CombinedOutput(); err != nil {
+		t.Fatalf("copy berth: %v %s", err, out)
+	}
+	alone := func(args ...string) result {
+		cmd := berthCommand(args...)
+		for i, a := range cmd.Args {
+			if a == berthBin {
+				cmd.Args[i] = filepath.Join(dir, filepath.Base(berthBin))
+			}
+		}
+		return collect(t, cmd, "berth")
+	}
+	oneLine(t, "pull without berth-registry", alone("pull", "--tls-verify=false", "localhost:1/none:1"), "berth-registry is not installed beside "+dir)
+	if r := alone("run", "--rm", "--network", "none", "--rootfs", rootfsDir, "true"); r.code != 0 {
+		t.Errorf("run --rootfs without berth-registry: %+v", r)
+	}
+}

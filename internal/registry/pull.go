@@ -1,4 +1,13 @@
-package image
+// Package registry is berth's registry client: pull, push and the login
+// check, over go-containerregistry's transport. It is linked by the
+// berth-registry helper (which berth runs for pull, push, login and the
+// pulls of run and create, through internal/registry/client) and by
+// berth-build, never by berth itself: net/http, crypto/tls and the
+// registry client's package initialization cost every berth command
+// otherwise (docs/design.md). What it needs of the store is
+// internal/image's: AddFetched for a pull, PrepareUpload and
+// RecordPushed for a push.
+package registry
 
 import (
 	"context"
@@ -8,9 +17,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"runtime"
-	"runtime/debug"
-	"strconv"
 	"strings"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -20,6 +26,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/berth-runtime/berth/internal/credentials"
+	"github.com/berth-runtime/berth/internal/image"
 	"github.com/berth-runtime/berth/internal/progress"
 )
 
@@ -38,42 +45,34 @@ type PullOptions struct {
 	Keychain authn.Keychain
 }
 
-// Errors a caller may want to tell the user about in its own words.
-var (
-	ErrPlainHTTP     = errors.New("registry speaks plain http: add --tls-verify=false")
-	ErrUntrustedTLS  = errors.New("registry's TLS certificate is not trusted: add --tls-verify=false if you trust it")
-	ErrAccessDenied  = errors.New("access denied: the repository does not exist or needs credentials: log in with berth login REGISTRY (berth reads docker login's credentials too)")
-	ErrNoSuchTag     = errors.New("manifest unknown: no such tag or digest in the repository")
-	ErrNoPlatform    = errors.New("no image for this platform in the index")
-	errRefusedHTTP   = errors.New("plain http not tried without --tls-verify=false")
-	errUnsupportedMT = errors.New("unsupported manifest type")
-)
+// errRefusedHTTP: go-containerregistry would fall back to plain http
+// for a localhost registry silently.
+var errRefusedHTTP = errors.New("plain http not tried without --tls-verify=false")
 
 // Pull fetches ref from its registry into the store and tags it.
 // Completed blobs and layers are kept, so a pull that fails is resumed by
 // the next one.
-func (s *Store) Pull(ctx context.Context, ref string, o PullOptions) (*Image, error) {
-	if _, err := ParseName(ref); err != nil {
+func Pull(ctx context.Context, s *image.Store, ref string, o PullOptions) (*image.Image, error) {
+	if _, err := image.ParseName(ref); err != nil {
 		return nil, err // it quotes ref, which may hold anything
 	}
-	img, err := s.pull(ctx, ref, o)
+	img, err := pullImage(ctx, s, ref, o)
 	if err != nil {
 		return nil, fmt.Errorf("pull %s: %w", ref, explain(err))
 	}
-	s.event("pull", FamiliarName(canonicalOf(ref)), FamiliarName(canonicalOf(ref)))
 	return img, nil
 }
 
-func (s *Store) pull(ctx context.Context, ref string, o PullOptions) (*Image, error) {
+func pullImage(ctx context.Context, s *image.Store, ref string, o PullOptions) (*image.Image, error) {
 	var nopts []name.Option
 	if o.Insecure {
 		nopts = append(nopts, name.Insecure)
 	}
-	r, err := ParseName(ref, nopts...)
+	r, err := image.ParseName(ref, nopts...)
 	if err != nil {
 		return nil, err
 	}
-	plat, err := platform(o.Platform)
+	plat, err := image.Platform(o.Platform)
 	if err != nil {
 		return nil, err
 	}
@@ -94,49 +93,45 @@ func (s *Store) pull(ctx context.Context, ref string, o PullOptions) (*Image, er
 	if err != nil {
 		return nil, err
 	}
-	a := addition{
-		src:       remoteSource{client: &http.Client{Transport: tr}, repo: r.Context()},
-		manifest:  raw,
-		mediaType: string(mt),
-		digests:   []string{canonical(r.Context().Digest(top.Digest.String()))},
-		progress:  o.Progress,
+	f := image.Fetched{
+		Ref:       ref,
+		Manifest:  raw,
+		MediaType: string(mt),
+		Digests:   []string{image.Canonical(r.Context().Digest(top.Digest.String()))},
+		Progress:  o.Progress,
 	}
 	if _, ok := r.(name.Tag); ok {
-		a.names = []string{canonical(r)}
+		f.Names = []string{image.Canonical(r)}
 	}
-	ad, err := s.startAdding()
-	if err != nil {
-		return nil, err
-	}
-	defer ad.done()
-	return ad.add(ctx, a)
+	src := remoteSource{client: &http.Client{Transport: tr}, repo: r.Context()}
+	return s.AddFetched(ctx, src, f)
 }
 
 // pickManifest returns the image manifest for plat: top itself, or the
 // matching entry of an index (nested indexes are followed, a few deep).
 func pickManifest(r name.Reference, d *remote.Descriptor, plat v1.Platform, ropts []remote.Option) ([]byte, string, error) {
 	for depth := 0; depth < 4; depth++ {
-		if err := checkManifestSize("manifest "+d.Digest.String(), d.Manifest); err != nil {
+		if err := image.CheckManifestSize("manifest "+d.Digest.String(), d.Manifest); err != nil {
 			return nil, "", err
 		}
 		switch {
 		case d.MediaType.IsImage():
 			return d.Manifest, string(d.MediaType), nil
 		case d.MediaType.IsSchema1():
-			return nil, "", fmt.Errorf("%w: manifest schema 1 is deprecated, ask for the image to be pushed again", errUnsupportedMT)
+			return nil, "", image.UnsupportedMediaType(string(d.MediaType), "manifest schema 1 is deprecated, ask for the image to be pushed again")
 		case !d.MediaType.IsIndex():
-			return nil, "", fmt.Errorf("%w %q", errUnsupportedMT, d.MediaType)
+			return nil, "", image.UnsupportedMediaType(string(d.MediaType), "")
 		}
 		idx, err := v1.ParseIndexManifest(strings.NewReader(string(d.Manifest)))
 		if err != nil {
 			return nil, "", fmt.Errorf("parse index: %w", err)
 		}
-		child, err := matchPlatform(idx.Manifests, plat)
+		child, err := image.MatchPlatform(idx.Manifests, plat)
 		if err != nil {
 			return nil, "", err
 		}
 		// Refused on the size the index declares, before it is fetched.
-		if err := checkSize("manifest "+child.Digest.String()+" is", child.Size, MaxManifestBytes, "MaxManifestBytes"); err != nil {
+		if err := image.CheckDeclaredManifest(child); err != nil {
 			return nil, "", err
 		}
 		if d, err = remote.Get(r.Context().Digest(child.Digest.String()), ropts...); err != nil {
@@ -144,64 +139,6 @@ func pickManifest(r name.Reference, d *remote.Descriptor, plat v1.Platform, ropt
 		}
 	}
 	return nil, "", fmt.Errorf("indexes nested too deep")
-}
-
-// platform parses an os/arch[/variant] or returns the host's, with the
-// variant Go was built for (GOARM) on arm, and v8 on arm64 as Docker does.
-func platform(s string) (v1.Platform, error) {
-	if s != "" {
-		return ParsePlatform(s)
-	}
-	p := v1.Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH}
-	switch runtime.GOARCH {
-	case "arm64":
-		p.Variant = "v8"
-	case "arm":
-		if bi, ok := debug.ReadBuildInfo(); ok {
-			for _, kv := range bi.Settings {
-				if kv.Key == "GOARM" {
-					p.Variant = "v" + strings.SplitN(kv.Value, ",", 2)[0]
-				}
-			}
-		}
-	}
-	return p, nil
-}
-
-// matchPlatform picks the index entry for want: same OS and architecture,
-// the same variant preferred, then one without a variant.
-func matchPlatform(ds []v1.Descriptor, want v1.Platform) (v1.Descriptor, error) {
-	variant := func(p *v1.Platform) string {
-		if p.Architecture == "arm64" && p.Variant == "" {
-			return "v8"
-		}
-		return p.Variant
-	}
-	var loose *v1.Descriptor
-	var seen []string
-	for i, d := range ds {
-		p := d.Platform
-		if p == nil {
-			continue
-		}
-		seen = append(seen, strconv.Quote(p.String()))
-		if p.OS != want.OS || p.Architecture != want.Architecture {
-			continue
-		}
-		if variant(p) == variant(&want) {
-			return d, nil
-		}
-		if loose == nil && (p.Variant == "" || want.Variant == "") {
-			loose = &ds[i]
-		}
-	}
-	if loose != nil {
-		return *loose, nil
-	}
-	if seen == nil {
-		seen = []string{"none"}
-	}
-	return v1.Descriptor{}, fmt.Errorf("%w: want %s, have %s", ErrNoPlatform, want.String(), strings.Join(seen, ", "))
 }
 
 // newTransport authenticates to repo's registry with the keychain's
@@ -251,16 +188,16 @@ func (g *guard) RoundTrip(req *http.Request) (*http.Response, error) {
 	var rh tls.RecordHeaderError
 	switch {
 	case errors.As(err, &rh) && string(rh.RecordHeader[:]) == "HTTP/":
-		return nil, ErrPlainHTTP
+		return nil, image.ErrPlainHTTP
 	case errors.As(err, &cv):
-		return nil, fmt.Errorf("%w (%v)", ErrUntrustedTLS, cv.Err)
+		return nil, fmt.Errorf("%w (%v)", image.ErrUntrustedTLS, cv.Err)
 	}
 	return nil, err
 }
 
 // explain turns a registry's error into one that says what to do.
 func explain(err error) error {
-	for _, e := range []error{ErrPlainHTTP, ErrUntrustedTLS} {
+	for _, e := range []error{image.ErrPlainHTTP, image.ErrUntrustedTLS} {
 		if errors.Is(err, e) {
 			return e
 		}
@@ -269,9 +206,9 @@ func explain(err error) error {
 	if errors.As(err, &te) {
 		switch {
 		case te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden:
-			return ErrAccessDenied
+			return image.ErrAccessDenied
 		case te.StatusCode == http.StatusNotFound:
-			return ErrNoSuchTag
+			return image.ErrNoSuchTag
 		}
 	}
 	return err
@@ -284,7 +221,7 @@ type remoteSource struct {
 	repo   name.Repository
 }
 
-func (r remoteSource) open(ctx context.Context, d v1.Descriptor, offset int64) (io.ReadCloser, int64, error) {
+func (r remoteSource) OpenBlob(ctx context.Context, d v1.Descriptor, offset int64) (io.ReadCloser, int64, error) {
 	if offset == d.Size && offset > 0 {
 		return io.NopCloser(strings.NewReader("")), offset, nil
 	}
@@ -299,7 +236,7 @@ func (r remoteSource) open(ctx context.Context, d v1.Descriptor, offset int64) (
 	}
 	resp, err := r.client.Do(req)
 	if err != nil {
-		return nil, 0, transient(err)
+		return nil, 0, image.Transient(err)
 	}
 	// A body the registry says is longer than the rest of the blob is
 	// refused unread; one that does not say is cut by the caller.
@@ -307,25 +244,25 @@ func (r remoteSource) open(ctx context.Context, d v1.Descriptor, offset int64) (
 	case resp.StatusCode == http.StatusOK:
 		if resp.ContentLength > d.Size {
 			resp.Body.Close()
-			return nil, 0, longerThanDeclared(d)
+			return nil, 0, image.LongerThanDeclared(d)
 		}
 		return resp.Body, 0, nil
 	case resp.StatusCode == http.StatusPartialContent && strings.HasPrefix(resp.Header.Get("Content-Range"), fmt.Sprintf("bytes %d-", offset)):
 		if resp.ContentLength > d.Size-offset {
 			resp.Body.Close()
-			return nil, 0, longerThanDeclared(d)
+			return nil, 0, image.LongerThanDeclared(d)
 		}
 		return resp.Body, offset, nil
 	}
 	defer resp.Body.Close()
 	if offset > 0 && (resp.StatusCode == http.StatusPartialContent || resp.StatusCode == http.StatusRequestedRangeNotSatisfiable) {
 		// A range we did not ask for, or refused: fetch it whole.
-		return r.open(ctx, d, 0)
+		return r.OpenBlob(ctx, d, 0)
 	}
 	// %v, not %w: a missing blob is not explain's missing tag.
 	err = fmt.Errorf("%v", transport.CheckError(resp, http.StatusOK))
 	if resp.StatusCode >= 500 {
-		err = transient(err)
+		err = image.Transient(err)
 	}
 	return nil, 0, err
 }

@@ -1,4 +1,4 @@
-package image
+package registry
 
 import (
 	"context"
@@ -6,43 +6,13 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"regexp"
-	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+
+	"github.com/berth-runtime/berth/internal/image"
 )
-
-// ErrLoginDenied means the registry refused the credentials.
-var ErrLoginDenied = errors.New("unauthorized: incorrect username or password")
-
-// RegistryHost is the registry a login names: a host[:port], a URL
-// (https://host/v1/ as Docker Hub's key is written), or "" for Docker Hub.
-func RegistryHost(server string) (name.Registry, error) {
-	h := server
-	if u, err := url.Parse(server); err == nil && u.Host != "" {
-		h = u.Host
-	}
-	switch h {
-	case "", "docker.io", "registry-1.docker.io":
-		h = name.DefaultRegistry
-	}
-	if len(h) > maxName || !registryGrammar().MatchString(h) {
-		return name.Registry{}, fmt.Errorf("invalid registry %q: give HOST[:PORT]", server)
-	}
-	r, err := name.NewRegistry(h, name.StrictValidation)
-	if err != nil {
-		return name.Registry{}, fmt.Errorf("invalid registry %q: give HOST[:PORT]", server)
-	}
-	return r, nil
-}
-
-// registryGrammar is the registry part of Docker's reference grammar,
-// compiled on first use: berth run never needs it.
-var registryGrammar = sync.OnceValue(func() *regexp.Regexp {
-	return regexp.MustCompile(`^(?:(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*|\[[a-fA-F0-9:]+\])(?::[0-9]+)?$`)
-})
 
 // CheckLogin tries user and password on registry, as docker login does
 // before it stores them: a token registry must issue a token for them,
@@ -87,7 +57,7 @@ func checkLogin(ctx context.Context, registry name.Registry, user, password stri
 func explainLogin(err error) error {
 	var te *transport.Error
 	if errors.As(err, &te) && (te.StatusCode == http.StatusUnauthorized || te.StatusCode == http.StatusForbidden) {
-		return ErrLoginDenied
+		return image.ErrLoginDenied
 	}
 	return explain(err)
 }

@@ -1,0 +1,167 @@
+package registry
+
+import (
+	"context"
+	"runtime"
+	"strconv"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// hostileManifests are the review's cases for manifests, as templates:
+// {{C}} {{CS}} are the config's digest and size, {{L}} {{LS}} a real
+// layer's.
+var hostileManifests = []string{
+	`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{{C}}","size":{{CS}}},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{{L}}","size":{{LS}}}]}`,
+	// a 50 GiB layer, a negative one, an absurd one
+	`{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{{C}}","size":{{CS}}},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{{L}}","size":53687091200}]}`,
+	`{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{{C}}","size":{{CS}}},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{{L}}","size":-1}]}`,
+	`{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{{C}}","size":{{CS}}},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{{L}}","size":1e30}]}`,
+	// a huge config, a config shorter than declared
+	`{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{{C}}","size":1073741824},"layers":[]}`,
+	`{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{{C}}","size":3},"layers":[]}`,
+	// digests the store cannot name, or that walk out of it
+	`{"schemaVersion":2,"config":{"digest":"sha256:../../../etc/passwd","size":10},"layers":[]}`,
+	`{"schemaVersion":2,"config":{"digest":"sha512:` + strings.Repeat("a", 128) + `","size":10},"layers":[]}`,
+	`{"schemaVersion":2,"config":{"digest":"{{C}}","size":{{CS}}},"layers":[{"digest":"","size":1}]}`,
+	`{"schemaVersion":2,"layers":[]}`,
+	// a foreign layer, the same layer twice
+	`{"schemaVersion":2,"config":{"digest":"{{C}}","size":{{CS}}},"layers":[{"mediaType":"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip","digest":"{{L}}","size":{{LS}},"urls":["http://169.254.169.254/"]}]}`,
+	`{"schemaVersion":2,"config":{"digest":"{{C}}","size":{{CS}}},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{{L}}","size":{{LS}}},{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{{L}}","size":{{LS}}}]}`,
+	// 129 layers
+	`{"schemaVersion":2,"config":{"digest":"{{C}}","size":{{CS}}},"layers":[` + strings.TrimSuffix(strings.Repeat(`{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{{L}}","size":{{LS}}},`, MaxLayers+1), ",") + `]}`,
+	// schema 1, not JSON, deep nesting
+	`{"schemaVersion":1,"name":"x","tag":"y","fsLayers":[{"blobSum":"{{L}}"}]}`,
+	`not json`,
+	strings.Repeat("[", 100000),
+}
+
+// hostileConfigs, with {{D}} the real layer's diff ID.
+var hostileConfigs = []string{
+	`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["{{D}}"]},"config":{"Cmd":["sh"]}}`,
+	`{"rootfs":{"type":"layers","diff_ids":[]}}`,
+	`{"rootfs":{"type":"layers","diff_ids":["sha256:../../x"]}}`,
+	`{"rootfs":{"type":"layers","diff_ids":["sha256:` + strings.Repeat("0", 64) + `"]}}`,
+	`{"rootfs":{"type":"layers","diff_ids":["{{D}}","{{D}}"]},"config":{"ExposedPorts":{"80/tcp":{},"":{}},"Env":["A"],"User":"../../root"}}`,
+	`{"rootfs":{"type":"layers","diff_ids":"{{D}}"}}`,
+	`{"created":"not a time","rootfs":{"type":"layers","diff_ids":["{{D}}"]}}`,
+	`null`,
+}
+
+// hostileIndexes, with {{M}} {{MS}} the manifest's digest and size.
+var hostileIndexes = []string{
+	`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{{M}}","size":{{MS}},"platform":{"architecture":"` + runtime.GOARCH + `","os":"linux"}}]}`,
+	`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{{M}}","size":{{MS}},"annotations":{"io.containerd.image.name":"a/../../b:1","org.opencontainers.image.ref.name":"evil\nline"}}]}`,
+	// an index naming itself (as a child index), one naming nothing
+	`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"{{M}}","size":{{MS}}}]}`,
+	`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"{{M}}","size":{{MS}},"platform":null}]}`,
+	`{"schemaVersion":2,"manifests":[]}`,
+	`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:../../../etc/shadow","size":1}]}`,
+	`{"manifests":null}`,
+	// platforms that would forge a line of output
+	`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{{M}}","size":{{MS}},"platform":{"architecture":"amd64\nEVIL","os":"linux"}}]}`,
+}
+
+// fuzzLayer is a real layer the templates can name.
+type fuzzLayer struct {
+	tar, gz []byte
+	diffID  v1.Hash
+	digest  v1.Hash
+}
+
+func newFuzzLayer(t testing.TB) fuzzLayer {
+	b := mkTar(t, dir("bin"), file("bin/sh", "sh"))
+	z := gz(t, b)
+	return fuzzLayer{tar: b, gz: z, diffID: descriptorOf(b, "").Digest, digest: descriptorOf(z, "").Digest}
+}
+
+// fill replaces the templates' placeholders.
+func fill(tmpl []byte, kv ...string) []byte {
+	return []byte(strings.NewReplacer(kv...).Replace(string(tmpl)))
+}
+
+// fuzzLimits keep a fuzzed image small and fast.
+var fuzzLimits = Limits{Layers: 8, ImageBytes: 1 << 20, LayerBlobBytes: 1 << 20, LayerEntries: 100}
+
+// checkAfterAdd holds after any pull or import: an error is one line;
+// every recorded image is within the limits and usable; tmp/ holds only
+// partial downloads.
+func checkAfterAdd(t *testing.T, s *Store, err error) {
+	t.Helper()
+	if err != nil && strings.ContainsAny(err.Error(), "\n\r") {
+		t.Fatalf("error of several lines: %q", err)
+	}
+	imgs, lerr := s.List()
+	if lerr != nil {
+		t.Fatal(lerr)
+	}
+	for _, img := range imgs {
+		if len(img.Layers) > s.Limits.Layers || img.Size > s.Limits.ImageBytes {
+			t.Fatalf("image over the limits accepted: %d layers, %d bytes", len(img.Layers), img.Size)
+		}
+		if _, err := s.LowerDirs(img.ID); err != nil {
+			t.Fatalf("accepted image unusable: %v", err)
+		}
+		if _, err := s.Config(img.ID); err != nil {
+			t.Fatalf("accepted image has no config: %v", err)
+		}
+	}
+	for _, n := range readDirNames(t, s.path("tmp")) {
+		if !strings.HasPrefix(n, "partial-") {
+			t.Fatalf("left in tmp: %s", n)
+		}
+	}
+}
+
+// FuzzPull: a registry on loopback serves a fuzzed manifest (or index),
+// under a fuzzed media type, with a fuzzed config and a real layer.
+func FuzzPull(f *testing.F) {
+	oci, docker, index := string(types.OCIManifestSchema1), string(types.DockerManifestSchema2), string(types.OCIImageIndex)
+	for i, m := range hostileManifests {
+		f.Add([]byte(m), []byte(hostileConfigs[i%len(hostileConfigs)]), oci)
+	}
+	for _, c := range hostileConfigs {
+		f.Add([]byte(hostileManifests[0]), []byte(c), docker)
+	}
+	for _, idx := range hostileIndexes {
+		f.Add([]byte(idx), []byte(hostileConfigs[0]), index)
+	}
+	f.Add([]byte(hostileManifests[0]), []byte(hostileConfigs[0]), "application/vnd.docker.distribution.manifest.v1+prettyjws")
+	f.Add([]byte(hostileManifests[0]), []byte(hostileConfigs[0]), "text/html\r\nX-Evil: 1")
+	reg := newRegistry(f, false)
+	// One connection per request: a fuzz worker runs thousands of pulls a
+	// second, and connections a pull leaves for the server to close would
+	// use up loopback's ephemeral ports and stall the worker.
+	reg.srv.Config.SetKeepAlivesEnabled(false)
+	fl := newFuzzLayer(f)
+	reg.putBlob(f, "f", fl.gz, types.OCILayer)
+	f.Fuzz(func(t *testing.T, manifest, config []byte, mt string) {
+		cfg := fill(config, "{{D}}", fl.diffID.String())
+		cd := reg.putBlob(t, "f", cfg, types.OCIConfigJSON)
+		man := fill(manifest, "{{C}}", cd.Digest.String(), "{{CS}}", strconv.Itoa(len(cfg)),
+			"{{L}}", fl.digest.String(), "{{LS}}", strconv.Itoa(len(fl.gz)))
+		// An index's {{M}} names the manifest itself, so it is served by
+		// its digest too: an index that contains itself.
+		md := descriptorOf(man, "")
+		man = fill(man, "{{M}}", md.Digest.String(), "{{MS}}", strconv.Itoa(len(man)))
+		if strings.ContainsAny(mt, "\r\n\x00") {
+			mt = strings.Map(func(r rune) rune {
+				if r == '\r' || r == '\n' || r == 0 {
+					return -1
+				}
+				return r
+			}, mt)
+		}
+		reg.mu.Lock()
+		reg.manifests["f/manifests/1"] = servedManifest{man, mt}
+		reg.manifests["f/manifests/"+md.Digest.String()] = servedManifest{man, mt}
+		reg.mu.Unlock()
+		s := newStore(t)
+		s.Limits = fuzzLimits
+		_, err := s.Pull(context.Background(), reg.host+"/f:1", PullOptions{Insecure: true})
+		checkAfterAdd(t, s, err)
+	})
+}
