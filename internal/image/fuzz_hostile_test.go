@@ -2,6 +2,7 @@ package image
 
 import (
 	"context"
+	"github.com/berth-runtime/berth/internal/image/imagetest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -52,33 +53,8 @@ func FuzzParseName(f *testing.F) {
 	})
 }
 
-// hostileManifests are the review's cases for manifests, as templates:
-// {{C}} {{CS}} are the config's digest and size, {{L}} {{LS}} a real
-// layer's.
-var hostileManifests = []string{
-	`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{{C}}","size":{{CS}}},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{{L}}","size":{{LS}}}]}`,
-	// a 50 GiB layer, a negative one, an absurd one
-	`{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{{C}}","size":{{CS}}},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{{L}}","size":53687091200}]}`,
-	`{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{{C}}","size":{{CS}}},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{{L}}","size":-1}]}`,
-	`{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{{C}}","size":{{CS}}},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{{L}}","size":1e30}]}`,
-	// a huge config, a config shorter than declared
-	`{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{{C}}","size":1073741824},"layers":[]}`,
-	`{"schemaVersion":2,"config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"{{C}}","size":3},"layers":[]}`,
-	// digests the store cannot name, or that walk out of it
-	`{"schemaVersion":2,"config":{"digest":"sha256:../../../etc/passwd","size":10},"layers":[]}`,
-	`{"schemaVersion":2,"config":{"digest":"sha512:` + strings.Repeat("a", 128) + `","size":10},"layers":[]}`,
-	`{"schemaVersion":2,"config":{"digest":"{{C}}","size":{{CS}}},"layers":[{"digest":"","size":1}]}`,
-	`{"schemaVersion":2,"layers":[]}`,
-	// a foreign layer, the same layer twice
-	`{"schemaVersion":2,"config":{"digest":"{{C}}","size":{{CS}}},"layers":[{"mediaType":"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip","digest":"{{L}}","size":{{LS}},"urls":["http://169.254.169.254/"]}]}`,
-	`{"schemaVersion":2,"config":{"digest":"{{C}}","size":{{CS}}},"layers":[{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{{L}}","size":{{LS}}},{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{{L}}","size":{{LS}}}]}`,
-	// 129 layers
-	`{"schemaVersion":2,"config":{"digest":"{{C}}","size":{{CS}}},"layers":[` + strings.TrimSuffix(strings.Repeat(`{"mediaType":"application/vnd.oci.image.layer.v1.tar+gzip","digest":"{{L}}","size":{{LS}}},`, MaxLayers+1), ",") + `]}`,
-	// schema 1, not JSON, deep nesting
-	`{"schemaVersion":1,"name":"x","tag":"y","fsLayers":[{"blobSum":"{{L}}"}]}`,
-	`not json`,
-	strings.Repeat("[", 100000),
-}
+// hostileManifests are the review's cases for manifests (imagetest).
+var hostileManifests = imagetest.HostileManifests
 
 // hostileConfigs, with {{D}} the real layer's diff ID.
 var hostileConfigs = []string{
@@ -120,9 +96,6 @@ func newFuzzLayer(t testing.TB) fuzzLayer {
 }
 
 // fill replaces the templates' placeholders.
-func fill(tmpl []byte, kv ...string) []byte {
-	return []byte(strings.NewReplacer(kv...).Replace(string(tmpl)))
-}
 
 // fuzzLimits keep a fuzzed image small and fast.
 var fuzzLimits = Limits{Layers: 8, ImageBytes: 1 << 20, LayerBlobBytes: 1 << 20, LayerEntries: 100}
@@ -162,7 +135,7 @@ func checkAfterAdd(t *testing.T, s *Store, err error) {
 func FuzzManifest(f *testing.F) {
 	fl := newFuzzLayer(f)
 	for _, m := range hostileManifests {
-		f.Add(fill([]byte(m), "{{C}}", fl.diffID.String(), "{{CS}}", "100", "{{L}}", fl.digest.String(), "{{LS}}", strconv.Itoa(len(fl.gz))),
+		f.Add(imagetest.Fill([]byte(m), "{{C}}", fl.diffID.String(), "{{CS}}", "100", "{{L}}", fl.digest.String(), "{{LS}}", strconv.Itoa(len(fl.gz))),
 			string(types.OCIManifestSchema1))
 	}
 	f.Add([]byte(hostileManifests[0]), string(types.DockerManifestSchema2))
@@ -213,12 +186,12 @@ func FuzzImportLayout(f *testing.F) {
 			return d
 		}
 		put(fl.gz)
-		cfg := fill(config, "{{D}}", fl.diffID.String())
+		cfg := imagetest.Fill(config, "{{D}}", fl.diffID.String())
 		cd := put(cfg)
-		man := fill(manifest, "{{C}}", cd.Digest.String(), "{{CS}}", strconv.Itoa(len(cfg)),
+		man := imagetest.Fill(manifest, "{{C}}", cd.Digest.String(), "{{CS}}", strconv.Itoa(len(cfg)),
 			"{{L}}", fl.digest.String(), "{{LS}}", strconv.Itoa(len(fl.gz)))
 		md := put(man)
-		os.WriteFile(filepath.Join(dir, "index.json"), fill(index, "{{M}}", md.Digest.String(), "{{MS}}", strconv.Itoa(len(man))), 0o644)
+		os.WriteFile(filepath.Join(dir, "index.json"), imagetest.Fill(index, "{{M}}", md.Digest.String(), "{{MS}}", strconv.Itoa(len(man))), 0o644)
 		os.WriteFile(filepath.Join(dir, "oci-layout"), []byte(`{"imageLayoutVersion":"1.0.0"}`), 0o644)
 		s := newStore(t)
 		s.Limits = fuzzLimits
@@ -248,7 +221,7 @@ func FuzzImportDockerSave(f *testing.F) {
 	}
 	fl := newFuzzLayer(f)
 	f.Fuzz(func(t *testing.T, manifest, config []byte) {
-		cfg := fill(config, "{{D}}", fl.diffID.String())
+		cfg := imagetest.Fill(config, "{{D}}", fl.diffID.String())
 		b := mkTar(t, file("cfg.json", string(cfg)), dir("l"), file("l/layer.tar", string(fl.tar)), file("manifest.json", string(manifest)))
 		s := newStore(t)
 		s.Limits = fuzzLimits

@@ -2,13 +2,8 @@ package image
 
 import (
 	"archive/tar"
-	"bytes"
-	"compress/gzip"
-	"io"
-	"io/fs"
+	"github.com/berth-runtime/berth/internal/image/imagetest"
 	"os"
-	"path/filepath"
-	"sort"
 	"testing"
 	"time"
 )
@@ -34,82 +29,25 @@ func symlink(name, to string) ent {
 func hardlink(name, to string) ent { return ent{name: name, link: to, typ: tar.TypeLink, mode: 0o644} }
 func whiteout(name string) ent     { return file(name, "") }
 
-// mkTar builds a tar stream. An entry with size set and no body writes its
-// header only and ends the stream there (a lying header).
+// mkTar builds a tar stream (imagetest.MkTar). An entry with size set
+// and no body writes its header only and ends the stream there.
 func mkTar(t testing.TB, es ...ent) []byte {
 	t.Helper()
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range es {
-		h := &tar.Header{Name: e.name, Linkname: e.link, Typeflag: e.typ, Mode: e.mode, Uid: e.uid,
-			Size: int64(len(e.body)), Devmajor: e.major, Devminor: e.minor, ModTime: time.Unix(1700000000, 0),
-			PAXRecords: e.pax, Format: tar.FormatPAX}
-		if e.typ != tar.TypeReg {
-			h.Size = 0
-		}
-		if e.size != 0 {
-			h.Size = e.size
-			if err := tw.WriteHeader(h); err != nil {
-				t.Fatal(err)
-			}
-			tw.Flush()
-			return buf.Bytes()
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.WriteString(tw, e.body); err != nil {
-			t.Fatal(err)
-		}
+	out := make([]imagetest.Ent, len(es))
+	for i, e := range es {
+		out[i] = imagetest.Ent{Name: e.name, Body: e.body, Link: e.link, Type: e.typ, Mode: e.mode, UID: e.uid,
+			Size: e.size, Major: e.major, Minor: e.minor, PAX: e.pax}
 	}
-	if err := tw.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
+	return imagetest.MkTar(t, out...)
 }
 
-func gz(t testing.TB, b []byte) []byte {
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	zw.Write(b)
-	zw.Close()
-	return buf.Bytes()
-}
-
-// snapshot lists every path under dir with its size, to show that
-// nothing changed there.
-func snapshot(t testing.TB, dir string, skip string) []string {
-	t.Helper()
-	var out []string
-	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		if p == skip {
-			return filepath.SkipDir
-		}
-		info, _ := d.Info()
-		out = append(out, p+" "+info.Mode().String())
-		return nil
-	})
-	sort.Strings(out)
-	return out
-}
+var (
+	gz           = imagetest.Gz
+	snapshot     = imagetest.Snapshot
+	readDirNames = imagetest.ReadDirNames
+)
 
 func exists(p string) bool {
 	_, err := os.Lstat(p)
 	return err == nil
-}
-
-func readDirNames(t testing.TB, dir string) []string {
-	t.Helper()
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ns []string
-	for _, e := range ents {
-		ns = append(ns, e.Name())
-	}
-	return ns
 }

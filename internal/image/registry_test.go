@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"github.com/berth-runtime/berth/internal/image/imagetest"
 	"io"
 	"strings"
 	"sync"
@@ -14,7 +15,6 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/berth-runtime/berth/internal/progress"
 )
@@ -92,21 +92,12 @@ func (i imageSource) OpenBlob(_ context.Context, d v1.Descriptor, _ int64) (io.R
 	return rc, 0, err
 }
 
-// layerOf makes a gzip layer of a tar stream.
-func layerOf(t testing.TB, b []byte) v1.Layer {
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
-
 // mkImage builds an image for linux/arch from tar streams, bottom first.
 func mkImage(t testing.TB, arch string, layers ...[]byte) v1.Image {
 	t.Helper()
 	var ls []v1.Layer
 	for _, b := range layers {
-		ls = append(ls, layerOf(t, b))
+		ls = append(ls, imagetest.LayerOf(t, b))
 	}
 	img, err := mutate.AppendLayers(empty.Image, ls...)
 	if err != nil {

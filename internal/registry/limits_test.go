@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/berth-runtime/berth/internal/image/imagetest"
 	"os"
 	"slices"
 	"strings"
@@ -171,7 +172,7 @@ func TestPullSparseBomb(t *testing.T) {
 	for _, format := range sparseFormats {
 		t.Run(format, func(t *testing.T) {
 			reg := newRegistry(t, false)
-			b := sparseTar(t, format, "bomb", 1<<40, segment{0, "x"}, segment{1<<40 - 1, "y"})
+			b := sparseTar(t, format, "bomb", 1<<40, segment{Off: 0, Data: "x"}, segment{Off: 1<<40 - 1, Data: "y"})
 			reg.push(t, "sparse:1", mkImage(t, "amd64", mkTar(t, file("ok", "ok")), b))
 			s := newStore(t)
 			refusedWith(t, s, reg.host+"/sparse:1", `"bomb"`, "1.0 TiB", "image.MaxImageBytes")
@@ -237,7 +238,7 @@ func TestRefusedImageKeepsSharedContent(t *testing.T) {
 func TestStoredLayerChargedAsUnpacked(t *testing.T) {
 	reg := newRegistry(t, false)
 	// 2,000 one-byte files: 2,000 bytes of files in about 2 MiB of tar.
-	var many []ent
+	var many []imagetest.Ent
 	for i := 0; i < 2000; i++ {
 		many = append(many, file(fmt.Sprintf("f%04d", i), "x"))
 	}

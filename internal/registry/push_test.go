@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/berth-runtime/berth/internal/image/imagetest"
 	"slices"
 	"testing"
 
@@ -22,7 +23,7 @@ func oldDockerSave(t *testing.T, tag string, history []v1.History, layers ...[]b
 	t.Helper()
 	var diffs []string
 	var files []string
-	var ents []ent
+	var ents []imagetest.Ent
 	for i, l := range layers {
 		diffs = append(diffs, fmt.Sprintf("sha256:%x", sha256.Sum256(l)))
 		files = append(files, fmt.Sprintf("l%d/layer.tar", i))

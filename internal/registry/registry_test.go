@@ -1,11 +1,11 @@
 package registry
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"encoding/json"
+	"github.com/berth-runtime/berth/internal/image/imagetest"
 	"io"
 	"log"
 	"net/http"
@@ -23,7 +23,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/static"
-	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/berth-runtime/berth/internal/progress"
@@ -244,21 +243,12 @@ func insecureTransport() http.RoundTripper {
 	return tr
 }
 
-// layerOf makes a gzip layer of a tar stream.
-func layerOf(t testing.TB, b []byte) v1.Layer {
-	l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l
-}
-
 // mkImage builds an image for linux/arch from tar streams, bottom first.
 func mkImage(t testing.TB, arch string, layers ...[]byte) v1.Image {
 	t.Helper()
 	var ls []v1.Layer
 	for _, b := range layers {
-		ls = append(ls, layerOf(t, b))
+		ls = append(ls, imagetest.LayerOf(t, b))
 	}
 	img, err := mutate.AppendLayers(empty.Image, ls...)
 	if err != nil {

@@ -1,4 +1,4 @@
-package registry
+package imagetest
 
 import (
 	"bytes"
@@ -8,25 +8,25 @@ import (
 	"testing"
 )
 
-// segment is a stretch of data in a sparse file; the rest is holes.
-type segment struct {
-	off  int64
-	data string
+// Segment is a stretch of data in a sparse file; the rest is holes.
+type Segment struct {
+	Off  int64
+	Data string
 }
 
-// sparseFormats are the ways GNU tar writes a sparse file: the old GNU
+// SparseFormats are the ways GNU tar writes a sparse file: the old GNU
 // type 'S' with the map in the header, and the three PAX versions.
-var sparseFormats = []string{"gnu", "pax0.0", "pax0.1", "pax1.0"}
+var SparseFormats = []string{"gnu", "pax0.0", "pax0.1", "pax1.0"}
 
-// sparseTar builds a tar stream holding one sparse file of size bytes in
+// SparseTar builds a tar stream holding one sparse file of size bytes in
 // format, byte for byte as GNU tar writes it (Go's tar writer cannot).
-func sparseTar(t testing.TB, format, name string, size int64, segs ...segment) []byte {
+func SparseTar(t testing.TB, format, name string, size int64, segs ...Segment) []byte {
 	t.Helper()
 	var data bytes.Buffer
 	var mapKV []string
 	for _, s := range segs {
-		data.WriteString(s.data)
-		mapKV = append(mapKV, strconv.FormatInt(s.off, 10), strconv.Itoa(len(s.data)))
+		data.WriteString(s.Data)
+		mapKV = append(mapKV, strconv.FormatInt(s.Off, 10), strconv.Itoa(len(s.Data)))
 	}
 	var out bytes.Buffer
 	switch format {
@@ -36,8 +36,8 @@ func sparseTar(t testing.TB, format, name string, size int64, segs ...segment) [
 		}
 		h := tarBlock(name, 'S', int64(data.Len()), true)
 		for i, s := range segs {
-			numeric(h[386+24*i:][:12], s.off)
-			numeric(h[386+24*i+12:][:12], int64(len(s.data)))
+			numeric(h[386+24*i:][:12], s.Off)
+			numeric(h[386+24*i+12:][:12], int64(len(s.Data)))
 		}
 		numeric(h[483:495], size)
 		checksum(h)
