@@ -3,7 +3,6 @@ package image
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"fmt"
 	"github.com/berth-runtime/berth/internal/image/imagetest"
 	"io"
@@ -13,10 +12,6 @@ import (
 	"testing"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/empty"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
-
-	"github.com/berth-runtime/berth/internal/progress"
 )
 
 // testRegistry stands for a registry in the tests of what the store does
@@ -92,85 +87,15 @@ func (i imageSource) OpenBlob(_ context.Context, d v1.Descriptor, _ int64) (io.R
 	return rc, 0, err
 }
 
-// mkImage builds an image for linux/arch from tar streams, bottom first.
-func mkImage(t testing.TB, arch string, layers ...[]byte) v1.Image {
-	t.Helper()
-	var ls []v1.Layer
-	for _, b := range layers {
-		ls = append(ls, imagetest.LayerOf(t, b))
-	}
-	img, err := mutate.AppendLayers(empty.Image, ls...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf = cf.DeepCopy()
-	cf.OS, cf.Architecture = "linux", arch
-	cf.Config = v1.Config{
-		Entrypoint: []string{"/bin/sh", "-c"}, Cmd: []string{"echo " + arch}, Env: []string{"PATH=/bin", "A=b"},
-		WorkingDir: "/srv", User: "1000:1000", StopSignal: "SIGQUIT", Labels: map[string]string{"k": "v"},
-		ExposedPorts: map[string]struct{}{"80/tcp": {}, "53/udp": {}},
-	}
-	img, err = mutate.ConfigFile(img, cf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
-}
+// The image builders and the progress recorder of imagetest.
+var (
+	mkImage      = imagetest.MkImage
+	configDigest = imagetest.ConfigDigest
+	layerDigests = imagetest.LayerDigests
+	randomBytes  = imagetest.RandomBytes
+)
 
-func configDigest(t testing.TB, img v1.Image) string {
-	h, err := img.ConfigName()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return h.String()
-}
-
-func layerDigests(t testing.TB, img v1.Image) []v1.Hash {
-	ls, err := img.Layers()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var hs []v1.Hash
-	for _, l := range ls {
-		h, _ := l.Digest()
-		hs = append(hs, h)
-	}
-	return hs
-}
-
-func randomBytes(n int) string {
-	b := make([]byte, n)
-	rand.Read(b)
-	return string(b)
-}
-
-// events records progress.
-type events struct {
-	mu sync.Mutex
-	es []progress.Event
-}
-
-func (e *events) Report(ev progress.Event) {
-	e.mu.Lock()
-	e.es = append(e.es, ev)
-	e.mu.Unlock()
-}
-
-func (e *events) last(id string) progress.Phase {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var p progress.Phase
-	for _, ev := range e.es {
-		if ev.ID == id {
-			p = ev.Phase
-		}
-	}
-	return p
-}
+type events = imagetest.Events
 
 func newStore(t *testing.T) *Store {
 	t.Helper()

@@ -37,7 +37,7 @@ func TestPull(t *testing.T) {
 		t.Errorf("digests %v", got.Digests)
 	}
 	for _, d := range layerDigests(t, img) {
-		if p := ev.last(d.Hex[:12]); p != progress.Done {
+		if p := ev.Last(d.Hex[:12]); p != progress.Done {
 			t.Errorf("layer %s ended %q", d, p)
 		}
 	}
@@ -231,8 +231,8 @@ func TestSharedLayers(t *testing.T) {
 		t.Fatal(err)
 	}
 	shared := layerDigests(t, a)[0]
-	if reg.count(shared) != 1 || ev.last(shared.Hex[:12]) != progress.Exists {
-		t.Errorf("shared layer fetched %d times, ended %q", reg.count(shared), ev.last(shared.Hex[:12]))
+	if reg.count(shared) != 1 || ev.Last(shared.Hex[:12]) != progress.Exists {
+		t.Errorf("shared layer fetched %d times, ended %q", reg.count(shared), ev.Last(shared.Hex[:12]))
 	}
 	da, _ := s.LowerDirs(reg.host + "/a:1")
 	db, _ := s.LowerDirs(reg.host + "/b:1")
