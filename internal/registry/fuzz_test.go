@@ -3,7 +3,6 @@ package registry
 import (
 	"context"
 	"github.com/berth-runtime/berth/internal/image/imagetest"
-	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,31 +14,9 @@ import (
 // hostileManifests are the review's cases for manifests (imagetest).
 var hostileManifests = imagetest.HostileManifests
 
-// hostileConfigs, with {{D}} the real layer's diff ID.
-var hostileConfigs = []string{
-	`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["{{D}}"]},"config":{"Cmd":["sh"]}}`,
-	`{"rootfs":{"type":"layers","diff_ids":[]}}`,
-	`{"rootfs":{"type":"layers","diff_ids":["sha256:../../x"]}}`,
-	`{"rootfs":{"type":"layers","diff_ids":["sha256:` + strings.Repeat("0", 64) + `"]}}`,
-	`{"rootfs":{"type":"layers","diff_ids":["{{D}}","{{D}}"]},"config":{"ExposedPorts":{"80/tcp":{},"":{}},"Env":["A"],"User":"../../root"}}`,
-	`{"rootfs":{"type":"layers","diff_ids":"{{D}}"}}`,
-	`{"created":"not a time","rootfs":{"type":"layers","diff_ids":["{{D}}"]}}`,
-	`null`,
-}
+var hostileConfigs = imagetest.HostileConfigs
 
-// hostileIndexes, with {{M}} {{MS}} the manifest's digest and size.
-var hostileIndexes = []string{
-	`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{{M}}","size":{{MS}},"platform":{"architecture":"` + runtime.GOARCH + `","os":"linux"}}]}`,
-	`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{{M}}","size":{{MS}},"annotations":{"io.containerd.image.name":"a/../../b:1","org.opencontainers.image.ref.name":"evil\nline"}}]}`,
-	// an index naming itself (as a child index), one naming nothing
-	`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"{{M}}","size":{{MS}}}]}`,
-	`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"{{M}}","size":{{MS}},"platform":null}]}`,
-	`{"schemaVersion":2,"manifests":[]}`,
-	`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:../../../etc/shadow","size":1}]}`,
-	`{"manifests":null}`,
-	// platforms that would forge a line of output
-	`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{{M}}","size":{{MS}},"platform":{"architecture":"amd64\nEVIL","os":"linux"}}]}`,
-}
+var hostileIndexes = imagetest.HostileIndexes
 
 // fuzzLayer is a real layer the templates can name.
 type fuzzLayer struct {
@@ -53,8 +30,6 @@ func newFuzzLayer(t testing.TB) fuzzLayer {
 	z := gz(t, b)
 	return fuzzLayer{tar: b, gz: z, diffID: descriptorOf(b, "").Digest, digest: descriptorOf(z, "").Digest}
 }
-
-// fill replaces the templates' placeholders.
 
 // fuzzLimits keep a fuzzed image small and fast.
 var fuzzLimits = Limits{Layers: 8, ImageBytes: 1 << 20, LayerBlobBytes: 1 << 20, LayerEntries: 100}

@@ -3,6 +3,7 @@ package imagetest
 import (
 	"bytes"
 	"io"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -36,6 +37,32 @@ var HostileManifests = []string{
 	`{"schemaVersion":1,"name":"x","tag":"y","fsLayers":[{"blobSum":"{{L}}"}]}`,
 	`not json`,
 	strings.Repeat("[", 100000),
+}
+
+// HostileConfigs, with {{D}} the real layer's diff ID.
+var HostileConfigs = []string{
+	`{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":["{{D}}"]},"config":{"Cmd":["sh"]}}`,
+	`{"rootfs":{"type":"layers","diff_ids":[]}}`,
+	`{"rootfs":{"type":"layers","diff_ids":["sha256:../../x"]}}`,
+	`{"rootfs":{"type":"layers","diff_ids":["sha256:` + strings.Repeat("0", 64) + `"]}}`,
+	`{"rootfs":{"type":"layers","diff_ids":["{{D}}","{{D}}"]},"config":{"ExposedPorts":{"80/tcp":{},"":{}},"Env":["A"],"User":"../../root"}}`,
+	`{"rootfs":{"type":"layers","diff_ids":"{{D}}"}}`,
+	`{"created":"not a time","rootfs":{"type":"layers","diff_ids":["{{D}}"]}}`,
+	`null`,
+}
+
+// HostileIndexes, with {{M}} {{MS}} the manifest's digest and size.
+var HostileIndexes = []string{
+	`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{{M}}","size":{{MS}},"platform":{"architecture":"` + runtime.GOARCH + `","os":"linux"}}]}`,
+	`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{{M}}","size":{{MS}},"annotations":{"io.containerd.image.name":"a/../../b:1","org.opencontainers.image.ref.name":"evil\nline"}}]}`,
+	// an index naming itself (as a child index), one naming nothing
+	`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"{{M}}","size":{{MS}}}]}`,
+	`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.index.v1+json","digest":"{{M}}","size":{{MS}},"platform":null}]}`,
+	`{"schemaVersion":2,"manifests":[]}`,
+	`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:../../../etc/shadow","size":1}]}`,
+	`{"manifests":null}`,
+	// platforms that would forge a line of output
+	`{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"{{M}}","size":{{MS}},"platform":{"architecture":"amd64\nEVIL","os":"linux"}}]}`,
 }
 
 // Fill puts values into a template of HostileManifests: kv as for
