@@ -476,8 +476,7 @@ func stopped(stop chan os.Signal) bool {
 
 func removeIfAuto(store managed.Store, rec managed.Record, lock *os.File) error {
 	if rec.AutoRemove {
-		lock.Close()
-		return store.Remove(rec)
+		return store.RemoveOwned(rec, lock)
 	}
 	return nil
 }

@@ -447,6 +447,22 @@ func (s Store) Remove(rec Record) error {
 	if lock != nil {
 		defer lock.Close()
 	}
+	return s.remove(rec)
+}
+
+// RemoveOwned is Remove by the holder of the container's lifetime lock
+// (lock): the monitor of a --rm container whose run ended. The lock is
+// held until the directory is gone, then closed: dropped before, it would
+// let a berth rm -f waiting for it return while the container's directory
+// is still there, half removed by the monitor.
+func (s Store) RemoveOwned(rec Record, lock *os.File) error {
+	defer lock.Close()
+	return s.remove(rec)
+}
+
+// remove removes container rec, whose lifetime lock the caller holds.
+func (s Store) remove(rec Record) error {
+	dir := filepath.Join(s.Dir, rec.ID)
 	// Renamed out of the way first, in one step: a removal killed
 	// half-way leaves a .rm- directory that the next collection deletes
 	// (hinted first, so that it is looked for), never a container that
