@@ -42,8 +42,13 @@ const (
 // the Go runtime's own switch against huge pages for its heap.
 const DisableEnv = "GODEBUG=disablethp=1"
 
-// collapsed reports whether the heap's first 2 MiB became a huge page.
-var collapsed bool
+// collapsed reports whether the heap's first 2 MiB became a huge page;
+// collapseErr is why not (EAGAIN or ENOMEM: the kernel had no huge page
+// to give at that moment, which a busy machine's fragmented memory does).
+var (
+	collapsed   bool
+	collapseErr error
+)
 
 // heapProbe is a heap object whose address names the heap's first region.
 // It is kept so that the compiler cannot put it on the stack.
@@ -54,7 +59,8 @@ func init() {
 		return
 	}
 	heapProbe = new([64]byte)
-	collapsed = collapse(probeBase(), hugePage)
+	collapseErr = collapse(probeBase(), hugePage)
+	collapsed = collapseErr == nil
 }
 
 // Widen asks for huge pages in the rest of the heap's first chunk too (the
@@ -102,10 +108,18 @@ func disabled(getenv func(string) (string, bool)) bool {
 // collapse makes the size bytes at base huge pages. MADV_HUGEPAGE comes
 // first so that khugepaged and later faults leave the region huge even
 // where the kernel's THP mode is "madvise", as on Debian and Ubuntu.
-func collapse(base, size uintptr) bool {
+// MADV_COLLAPSE's EAGAIN is transient (a page locked for a moment): it
+// is tried once more.
+func collapse(base, size uintptr) error {
 	if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, base, size, madvHugepage); e != 0 {
-		return false
+		return e
 	}
 	_, _, e := syscall.Syscall(syscall.SYS_MADVISE, base, size, madvCollapse)
-	return e == 0
+	if e == syscall.EAGAIN {
+		_, _, e = syscall.Syscall(syscall.SYS_MADVISE, base, size, madvCollapse)
+	}
+	if e != 0 {
+		return e
+	}
+	return nil
 }
