@@ -19,7 +19,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/berth-runtime/berth/internal/image"
 	"github.com/berth-runtime/berth/internal/progress"
 	"github.com/berth-runtime/berth/internal/registry"
 	"github.com/berth-runtime/berth/internal/registry/client"
@@ -54,49 +53,15 @@ func (l *lines) send(line client.Line) {
 // Report implements progress.Reporter.
 func (l *lines) Report(e progress.Event) { l.send(client.Line{Event: &e}) }
 
-// serve runs the request on in. SIGINT and SIGTERM cancel it: a pull
-// stops cleanly, and the next one resumes it.
+// serve reads the request on in and runs it (registry.Serve). SIGINT
+// and SIGTERM cancel it: a pull stops cleanly, and the next one resumes
+// it.
 func serve(op string, in io.Reader, out *lines) (*client.Result, error) {
 	var req client.Request
 	if err := json.NewDecoder(in).Decode(&req); err != nil {
 		return nil, fmt.Errorf("berth-registry: read the request: %w", err)
 	}
-	if req.Op != op {
-		return nil, fmt.Errorf("berth-registry: request for %q, run as %q", req.Op, op)
-	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt, unix.SIGTERM)
 	defer cancel()
-	var rep progress.Reporter
-	if req.Progress {
-		rep = out
-	}
-	switch op {
-	case "pull":
-		s, err := image.Open(req.Images)
-		if err != nil {
-			return nil, err
-		}
-		img, err := registry.Pull(ctx, s, req.Ref, registry.PullOptions{Insecure: req.Insecure, Platform: req.Platform, Progress: rep})
-		if err != nil {
-			return nil, err
-		}
-		return &client.Result{ID: img.ID, Names: img.Names, Digests: img.Digests}, nil
-	case "push":
-		s, err := image.Open(req.Images)
-		if err != nil {
-			return nil, err
-		}
-		p, err := registry.Push(ctx, s, req.Ref, registry.PushOptions{Insecure: req.Insecure, Progress: rep})
-		if err != nil {
-			return nil, err
-		}
-		return &client.Result{Repository: p.Repository, Tag: p.Tag, Digest: p.Digest, Size: p.Size}, nil
-	case "login":
-		reg, err := image.RegistryHost(req.Registry)
-		if err != nil {
-			return nil, err
-		}
-		return &client.Result{}, registry.CheckLogin(ctx, reg, req.User, req.Password, req.Insecure)
-	}
-	return nil, fmt.Errorf("berth-registry: unknown operation %q: want pull, push or login", op)
+	return registry.Serve(ctx, op, req, out)
 }
