@@ -77,6 +77,9 @@ func run(req Request, rep progress.Reporter) (*Result, error) {
 	}
 	c := exec.Command(bin, req.Op)
 	c.Stdin, c.Stderr = bytes.NewReader(b), os.Stderr
+	// A berth killed outright takes its helper along: stopped as by
+	// SIGTERM, a pull keeps what it fetched for the next one to resume.
+	c.SysProcAttr = &unix.SysProcAttr{Pdeathsig: unix.SIGTERM}
 	out, err := c.StdoutPipe()
 	if err != nil {
 		return nil, err
