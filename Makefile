@@ -25,6 +25,7 @@ build:
 	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/berth-init ./cmd/berth-init
 	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/berth-build ./cmd/berth-build
 	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/berth-registry ./cmd/berth-registry
+	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/berth-format ./cmd/berth-format
 	go build -trimpath -ldflags "$(LDFLAGS)" -o bin/berth-cdi ./cmd/berth-cdi
 	$(NSENTER_CC) $(NSENTER_CFLAGS) -o bin/berth-nsenter cmd/berth-nsenter/*.c
 	$(NSENTER_CC) $(NSENTER_CFLAGS) -o bin/berth-pid1 cmd/berth-pid1/*.c
@@ -104,6 +105,7 @@ test-v2: $(BUILT)
 	cp bin/berth-init $(VM_PAYLOAD)/berth-init
 	cp bin/berth-build $(VM_PAYLOAD)/berth-build
 	cp bin/berth-registry $(VM_PAYLOAD)/berth-registry
+	cp bin/berth-format $(VM_PAYLOAD)/berth-format
 	cp bin/berth-nsenter $(VM_PAYLOAD)/berth-nsenter
 	cp bin/berth-pid1 $(VM_PAYLOAD)/berth-pid1
 	cp bin/berth-stage $(VM_PAYLOAD)/berth-stage
@@ -161,6 +163,7 @@ install: build man
 	install -D -m 0755 bin/berth-init $(DESTDIR)$(PREFIX)/bin/berth-init
 	install -D -m 0755 bin/berth-build $(DESTDIR)$(PREFIX)/bin/berth-build
 	install -D -m 0755 bin/berth-registry $(DESTDIR)$(PREFIX)/bin/berth-registry
+	install -D -m 0755 bin/berth-format $(DESTDIR)$(PREFIX)/bin/berth-format
 	install -D -m 0755 bin/berth-nsenter $(DESTDIR)$(PREFIX)/bin/berth-nsenter
 	install -D -m 0755 bin/berth-pid1 $(DESTDIR)$(PREFIX)/bin/berth-pid1
 	install -D -m 0755 bin/berth-stage $(DESTDIR)$(PREFIX)/bin/berth-stage

@@ -15,6 +15,7 @@ import (
 	"github.com/berth-runtime/berth/internal/health"
 	"github.com/berth-runtime/berth/internal/logs"
 	"github.com/berth-runtime/berth/internal/managed"
+	"github.com/berth-runtime/berth/internal/render"
 	"github.com/berth-runtime/berth/internal/spec"
 	"github.com/spf13/cobra"
 )
@@ -40,24 +41,6 @@ func forEach(g *globalOptions, refs []string, fn func(managed.Record) error) err
 	}
 	return failed
 }
-
-// psRow is one container in berth ps, also the fields --format sees:
-// docker's placeholders (Created is berth's older name of RunningFor).
-type psRow struct {
-	ID, Image, Command, CreatedAt, RunningFor, Created, Status, State, Ports, Names string
-	Labels, Mounts, Networks, LocalVolumes, Size                                    string
-}
-
-// psTable is docker ps's default table; psSizeTable is it with -s.
-const (
-	psTable     = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}"
-	psSizeTable = psTable + "\t{{.Size}}"
-)
-
-// psHeaders are docker ps's column names for its placeholders.
-var psHeaders = map[string]string{"ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
-	"RunningFor": "CREATED", "Created": "CREATED", "Status": "STATUS", "State": "STATE", "Ports": "PORTS", "Names": "NAMES",
-	"Labels": "LABELS", "Mounts": "MOUNTS", "Networks": "NETWORKS", "LocalVolumes": "LOCAL VOLUMES", "Size": "SIZE"}
 
 // psOptions are ps's flags.
 type psOptions struct {
@@ -167,9 +150,9 @@ func printContainers(w io.Writer, recs []managed.Record, o psOptions, sizes func
 		}
 		return nil
 	}
-	table := psTable
+	table := render.PsTable
 	if o.size {
-		table = psSizeTable
+		table = render.PsSizeTable
 	}
 	// Sizes walk each writable layer: only when shown.
 	sized := (o.size || strings.Contains(o.format, ".Size")) && sizes != nil
@@ -182,16 +165,16 @@ func printContainers(w io.Writer, recs []managed.Record, o psOptions, sizes func
 		}
 		rows[i] = withHealth(r, rec, o.health)
 	}
-	return printFormatted(w, o.format, table, psHeaders, rows)
+	return render.Rows(w, o.format, table, render.PsHeaders, rows)
 }
 
-func row(rec managed.Record, noTrunc bool) psRow {
+func row(rec managed.Record, noTrunc bool) render.PsRow {
 	img := rec.Image
 	if img == "" {
 		img = "(rootfs)"
 	}
 	var cmd string
-	var r psRow
+	var r render.PsRow
 	if c := rec.Config; c != nil {
 		cmd = strings.Join(c.Cmd, " ")
 		if c.Entrypoint != nil && *c.Entrypoint != "" {

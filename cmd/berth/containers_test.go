@@ -55,35 +55,6 @@ func TestPsFormat(t *testing.T) {
 	if err := printContainers(&b, recs, psOptions{format: `{{.Names}} {{.Status}}`}, nil); err != nil || !strings.HasPrefix(b.String(), "web Exited (3)") {
 		t.Errorf("template: %v %q", err, b.String())
 	}
-	if err := printContainers(&b, recs, psOptions{format: `{{.Nope}}`}, nil); err == nil || !strings.Contains(err.Error(), "invalid --format") {
-		t.Errorf("bad template: %v", err)
-	}
-}
-
-// TestListFormats: images, volume ls and network ls print docker's
-// table headers for "table TEMPLATE" too.
-func TestListFormats(t *testing.T) {
-	for _, c := range []struct {
-		format, table string
-		headers       map[string]string
-		row           any
-		want          string
-	}{
-		{`table {{.Repository}}\t{{.Size}}`, imagesTable, imagesHeaders, imageRow{Repository: "alpine", Size: "8MB"}, "REPOSITORY   SIZE\nalpine       8MB\n"},
-		{"", imagesTable, imagesHeaders, imageRow{Repository: "alpine", Tag: "3", ID: "abc", CreatedSince: "2 days ago", Size: "8MB"},
-			"REPOSITORY   TAG       IMAGE ID   CREATED      SIZE\nalpine       3         abc        2 days ago   8MB\n"},
-		{"", volumesTable, volumesHeaders, volumeRow{Driver: "local", Name: "data"}, "DRIVER    VOLUME NAME\nlocal     data\n"},
-		{`table {{.Name}}\t{{.Mountpoint}}`, volumesTable, volumesHeaders, volumeRow{Name: "data", Mountpoint: "/v/data"}, "VOLUME NAME   MOUNTPOINT\ndata          /v/data\n"},
-		{`table {{.Name}}\t{{.Driver}}`, networksTable, networksHeaders, networkRow{Name: "web", Driver: "bridge"}, "NAME      DRIVER\nweb       bridge\n"},
-		{"", networksTable, networksHeaders, networkRow{ID: "0123456789ab", Name: "web", Driver: "bridge", Scope: "local", Subnet: "10.90.0.0/24"},
-			"NETWORK ID     NAME      DRIVER    SCOPE\n0123456789ab   web       bridge    local\n"},
-		{"json", networksTable, networksHeaders, networkRow{Name: "web", Containers: 2}, `{"ID":"","Name":"web","Driver":"","Scope":"","Bridge":"","Subnet":"","Containers":2}` + "\n"},
-	} {
-		var b bytes.Buffer
-		if err := printFormatted(&b, c.format, c.table, c.headers, []any{c.row}); err != nil || b.String() != c.want {
-			t.Errorf("%T %q: %v\n%q\nwant\n%q", c.row, c.format, err, b.String(), c.want)
-		}
-	}
 }
 
 // TestPsOptions: ps's default columns are docker's; -s adds SIZE as

@@ -2,6 +2,8 @@ package main
 
 import (
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -21,6 +23,32 @@ func TestNoRegistryClientLinked(t *testing.T) {
 			strings.Contains(p, "go-containerregistry/pkg/v1/remote"),
 			p == "github.com/berth-runtime/berth/internal/registry":
 			t.Errorf("berth links %s: it belongs in berth-registry (internal/registry/client runs it)", p)
+		}
+	}
+}
+
+// TestNoTemplateExecution: berth runs no text/template (internal/render
+// leaves what it cannot run itself to berth-format). Executing one calls
+// methods by name, reflect.Value.MethodByName, and a binary that can do
+// that keeps every exported method of every type it links: a larger
+// binary and a slower start for every command. cobra imports
+// text/template but executes it only for custom usage templates, which
+// berth does not set.
+func TestNoTemplateExecution(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds berth")
+	}
+	bin := filepath.Join(t.TempDir(), "berth")
+	if out, err := exec.Command("go", "build", "-trimpath", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Skipf("go build: %v\n%s", err, out)
+	}
+	out, err := exec.Command("go", "tool", "nm", bin).Output()
+	if err != nil {
+		t.Fatalf("go tool nm: %v", err)
+	}
+	for _, sym := range []string{"reflect.Value.MethodByName", "text/template.(*state).evalField", "text/template.(*Template).execute"} {
+		if regexp.MustCompile(`(?m) T ` + regexp.QuoteMeta(sym) + `$`).Match(out) {
+			t.Errorf("berth links %s: a --format path runs text/template in berth (internal/render must hand it to berth-format)", sym)
 		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/berth-runtime/berth/internal/errdefs"
 	"github.com/berth-runtime/berth/internal/events"
+	"github.com/berth-runtime/berth/internal/render"
 	"github.com/spf13/cobra"
 )
 
@@ -167,11 +168,20 @@ func eventPrinter(w io.Writer, format string) (func(events.Event) error, error) 
 			return err
 		}, nil
 	}
-	tmpl, err := parseTemplate(format)
+	// The helper, if the template needs one, lives as long as berth
+	// events: it ends with berth.
+	tmpl, err := render.Parse(format, render.ModeInspect)
 	if err != nil {
 		return nil, err
 	}
-	return func(e events.Event) error { return executeTemplate(w, tmpl, e) }, nil
+	return func(e events.Event) error {
+		out, err := tmpl.Execute(e)
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(w, out)
+		return err
+	}, nil
 }
 
 // eventLine is docker events' default line.

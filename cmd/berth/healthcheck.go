@@ -7,6 +7,7 @@ import (
 
 	"github.com/berth-runtime/berth/internal/health"
 	"github.com/berth-runtime/berth/internal/managed"
+	"github.com/berth-runtime/berth/internal/render"
 	"github.com/spf13/cobra"
 )
 
@@ -84,7 +85,7 @@ func matchesHealth(g *globalOptions, rec managed.Record, want map[string]bool) b
 
 // withHealth adds a running container's health to its ps status: "Up 5
 // seconds (healthy)", "(unhealthy)", "(health: starting)".
-func withHealth(r psRow, rec managed.Record, healthOf func(managed.Record) *health.State) psRow {
+func withHealth(r render.PsRow, rec managed.Record, healthOf func(managed.Record) *health.State) render.PsRow {
 	if healthOf == nil || rec.State.Status != managed.Running {
 		return r
 	}

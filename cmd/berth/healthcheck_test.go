@@ -7,6 +7,7 @@ import (
 
 	"github.com/berth-runtime/berth/internal/health"
 	"github.com/berth-runtime/berth/internal/managed"
+	"github.com/berth-runtime/berth/internal/render"
 	"github.com/spf13/pflag"
 )
 
@@ -58,13 +59,13 @@ func TestHealthFiltersAndStatus(t *testing.T) {
 	}
 	rec := managed.Record{State: managed.State{Status: managed.Running}}
 	for st, suffix := range map[string]string{health.Starting: "(health: starting)", health.Healthy: "(healthy)", health.Unhealthy: "(unhealthy)"} {
-		r := withHealth(psRow{Status: "Up 5 seconds"}, rec, func(managed.Record) *health.State { return &health.State{Status: st} })
+		r := withHealth(render.PsRow{Status: "Up 5 seconds"}, rec, func(managed.Record) *health.State { return &health.State{Status: st} })
 		if r.Status != "Up 5 seconds "+suffix {
 			t.Errorf("%s: %q", st, r.Status)
 		}
 	}
 	rec.State.Status = managed.Exited
-	if r := withHealth(psRow{Status: "Exited (0)"}, rec, func(managed.Record) *health.State { return &health.State{Status: health.Unhealthy} }); r.Status != "Exited (0)" {
+	if r := withHealth(render.PsRow{Status: "Exited (0)"}, rec, func(managed.Record) *health.State { return &health.State{Status: health.Unhealthy} }); r.Status != "Exited (0)" {
 		t.Errorf("stopped: %q", r.Status)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/berth-runtime/berth/internal/image"
 	"github.com/berth-runtime/berth/internal/progress"
 	"github.com/berth-runtime/berth/internal/registry/client"
+	"github.com/berth-runtime/berth/internal/render"
 	"github.com/berth-runtime/berth/internal/terminal"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -99,17 +100,6 @@ func pulledName(img *client.Pulled, ref string) string {
 	return img.ID
 }
 
-// imageRow is one line of berth images: docker's fields, for --format.
-type imageRow struct {
-	Repository, Tag, ID, CreatedSince, CreatedAt, Size string
-}
-
-// imagesTable is docker images's default table.
-const imagesTable = "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
-
-var imagesHeaders = map[string]string{"Repository": "REPOSITORY", "Tag": "TAG", "ID": "IMAGE ID",
-	"CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE"}
-
 // imageRows are images's lines: one per name, "<none>" for an untagged
 // image.
 func imageRows(imgs []image.Image) []any {
@@ -121,7 +111,7 @@ func imageRows(imgs []image.Image) []any {
 		}
 		for _, n := range names {
 			repo, tag := splitTag(image.FamiliarName(n))
-			rows = append(rows, imageRow{Repository: repo, Tag: tag, ID: shortImageID(img.ID), CreatedSince: ago(img.Created),
+			rows = append(rows, render.ImageRow{Repository: repo, Tag: tag, ID: shortImageID(img.ID), CreatedSince: ago(img.Created),
 				CreatedAt: img.Created.Format("2006-01-02 15:04:05 -0700 MST"), Size: humanSize(img.Size)})
 		}
 	}
@@ -154,7 +144,7 @@ func newImagesCommand(g *globalOptions, use string) *cobra.Command {
 				}
 				return nil
 			}
-			return printFormatted(os.Stdout, format, imagesTable, imagesHeaders, imageRows(imgs))
+			return render.Rows(os.Stdout, format, render.ImagesTable, render.ImagesHeaders, imageRows(imgs))
 		},
 	}
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print image IDs only")

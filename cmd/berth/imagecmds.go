@@ -2,14 +2,11 @@ package main
 
 import (
 	"bufio"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
 	"strings"
-	"text/tabwriter"
-	"text/template"
 	"time"
 	"unicode/utf8"
 
@@ -17,6 +14,7 @@ import (
 	"github.com/berth-runtime/berth/internal/image"
 	"github.com/berth-runtime/berth/internal/progress"
 	"github.com/berth-runtime/berth/internal/registry/client"
+	"github.com/berth-runtime/berth/internal/render"
 	"github.com/berth-runtime/berth/internal/terminal"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
@@ -439,21 +437,6 @@ func newLoadCommand(g *globalOptions, use string) *cobra.Command {
 	return cmd
 }
 
-// historyRow is one line of berth history: docker's fields, for --format.
-type historyRow struct {
-	ID           string
-	CreatedSince string
-	CreatedAt    string
-	CreatedBy    string
-	Size         string
-	Comment      string
-}
-
-const historyTable = "table {{.ID}}\t{{.CreatedSince}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}"
-
-var historyHeaders = map[string]string{"ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT",
-	"CreatedBy": "CREATED BY", "Size": "SIZE", "Comment": "COMMENT"}
-
 func newHistoryCommand(g *globalOptions, use string) *cobra.Command {
 	var noTrunc, quiet bool
 	var format string
@@ -481,7 +464,7 @@ func newHistoryCommand(g *globalOptions, use string) *cobra.Command {
 			if quiet {
 				format = "{{.ID}}"
 			}
-			return printFormatted(os.Stdout, format, historyTable, historyHeaders, rows)
+			return render.Rows(os.Stdout, format, render.HistoryTable, render.HistoryHeaders, rows)
 		},
 	}
 	cmd.Flags().BoolVar(&noTrunc, "no-trunc", false, "do not truncate IDs and commands")
@@ -491,8 +474,8 @@ func newHistoryCommand(g *globalOptions, use string) *cobra.Command {
 	return cmd
 }
 
-func historyRowOf(s image.HistoryEntry, human, trunc bool) historyRow {
-	r := historyRow{ID: s.ID, CreatedAt: s.Created.Format(time.RFC3339), Comment: s.Comment,
+func historyRowOf(s image.HistoryEntry, human, trunc bool) render.HistoryRow {
+	r := render.HistoryRow{ID: s.ID, CreatedAt: s.Created.Format(time.RFC3339), Comment: s.Comment,
 		CreatedBy: strings.ReplaceAll(s.CreatedBy, "\t", " ")}
 	if trunc {
 		if s.ID != image.Missing {
@@ -514,56 +497,4 @@ func ellipsis(s string, n int) string {
 		return s
 	}
 	return string([]rune(s)[:n-1]) + "…"
-}
-
-// printFormatted prints rows as docker's --format does: "" is the
-// command's table; "json" one JSON object per row; "table TEMPLATE" a
-// header (each field's name in headers) and aligned columns; any other
-// TEMPLATE one line per row. \t and \n in it are a tab and a newline.
-func printFormatted(w io.Writer, format, table string, headers map[string]string, rows []any) error {
-	if format == "" {
-		format = table
-	}
-	if format == "json" {
-		for _, r := range rows {
-			b, err := json.Marshal(r)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(w, "%s\n", b)
-		}
-		return nil
-	}
-	isTable := false
-	if rest, ok := strings.CutPrefix(format, "table"); ok && (rest == "" || rest[0] == ' ') {
-		isTable, format = true, strings.TrimSpace(rest)
-		if format == "" {
-			format = strings.TrimPrefix(table, "table ")
-		}
-	}
-	format = strings.NewReplacer(`\t`, "\t", `\n`, "\n").Replace(format)
-	tmpl, err := template.New("format").Funcs(templateFuncs()).Parse(format)
-	if err != nil {
-		return fmt.Errorf("invalid --format: %w", err)
-	}
-	out := w
-	var tw *tabwriter.Writer
-	if isTable {
-		tw = tabwriter.NewWriter(w, 10, 1, 3, ' ', 0)
-		out = tw
-		if err := tmpl.Execute(out, headers); err != nil {
-			return fmt.Errorf("invalid --format: %w", err)
-		}
-		fmt.Fprintln(out)
-	}
-	for _, r := range rows {
-		if err := tmpl.Execute(out, r); err != nil {
-			return fmt.Errorf("invalid --format: %w", err)
-		}
-		fmt.Fprintln(out)
-	}
-	if tw != nil {
-		return tw.Flush()
-	}
-	return nil
 }

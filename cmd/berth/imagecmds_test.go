@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
@@ -9,36 +8,6 @@ import (
 
 	"github.com/berth-runtime/berth/internal/image"
 )
-
-func TestPrintFormatted(t *testing.T) {
-	rows := []any{
-		historyRow{ID: "abc", CreatedBy: "RUN x", Size: "1kB"},
-		historyRow{ID: "<missing>", CreatedBy: "ENV A=b", Size: "0B"},
-	}
-	for format, want := range map[string]string{
-		"":                         "IMAGE       CREATED   CREATED BY   SIZE      COMMENT\nabc                   RUN x        1kB       \n<missing>             ENV A=b      0B        \n",
-		"{{.ID}}":                  "abc\n<missing>\n",
-		`table {{.ID}}\t{{.Size}}`: "IMAGE       SIZE\nabc         1kB\n<missing>   0B\n",
-		"table":                    "IMAGE       CREATED   CREATED BY   SIZE      COMMENT\nabc                   RUN x        1kB       \n<missing>             ENV A=b      0B        \n",
-		`{{.ID}}\t{{json .Size}}`:  "abc\t\"1kB\"\n<missing>\t\"0B\"\n",
-		`{{upper .CreatedBy}}`:     "RUN X\nENV A=B\n",
-	} {
-		var b bytes.Buffer
-		if err := printFormatted(&b, format, historyTable, historyHeaders, rows); err != nil || b.String() != want {
-			t.Errorf("format %q: %v\n%q\nwant\n%q", format, err, b.String(), want)
-		}
-	}
-	var b bytes.Buffer
-	if err := printFormatted(&b, "json", historyTable, historyHeaders, rows[:1]); err != nil ||
-		b.String() != `{"ID":"abc","CreatedSince":"","CreatedAt":"","CreatedBy":"RUN x","Size":"1kB","Comment":""}`+"\n" {
-		t.Errorf("json: %v %s", err, b.String())
-	}
-	for _, bad := range []string{"{{.ID", "{{.Nope}}"} {
-		if err := printFormatted(&b, bad, historyTable, historyHeaders, rows); err == nil || !strings.Contains(err.Error(), "invalid --format") {
-			t.Errorf("format %q: %v", bad, err)
-		}
-	}
-}
 
 func TestHistoryRow(t *testing.T) {
 	at := time.Date(2024, 5, 1, 10, 0, 0, 0, time.UTC)

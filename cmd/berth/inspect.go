@@ -1,139 +1,13 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
-	"fmt"
-	"io"
 	"os"
-	"strings"
-	"text/template"
 
 	"github.com/berth-runtime/berth/internal/engine"
 	"github.com/berth-runtime/berth/internal/errdefs"
+	"github.com/berth-runtime/berth/internal/render"
 	"github.com/spf13/cobra"
 )
-
-// templateFuncs are docker/cli's template functions (its templates
-// package), beside text/template's own (index, len, printf, ...). Built
-// per call: nothing at init.
-func templateFuncs() template.FuncMap {
-	return template.FuncMap{
-		"json": func(v any) (string, error) {
-			var b bytes.Buffer
-			enc := json.NewEncoder(&b)
-			enc.SetEscapeHTML(false)
-			if err := enc.Encode(v); err != nil {
-				return "", err
-			}
-			return strings.TrimSpace(b.String()), nil
-		},
-		"split": strings.Split, "join": joinAny, "lower": strings.ToLower, "upper": strings.ToUpper,
-		"title": func(s string) string {
-			if s == "" {
-				return s
-			}
-			return strings.ToUpper(s[:1]) + s[1:]
-		},
-		"pad": func(s string, before, after int) string {
-			return strings.Repeat(" ", before) + s + strings.Repeat(" ", after)
-		},
-		"truncate": func(s string, n int) string {
-			if len(s) > n {
-				return s[:n]
-			}
-			return s
-		},
-		"println": func(args ...any) string { return fmt.Sprintln(args...) },
-	}
-}
-
-// joinAny is docker's join, also over a list read from JSON (inspect's
-// second try, on the map).
-func joinAny(v any, sep string) (string, error) {
-	switch l := v.(type) {
-	case []string:
-		return strings.Join(l, sep), nil
-	case []any:
-		s := make([]string, len(l))
-		for i, e := range l {
-			s[i] = fmt.Sprint(e)
-		}
-		return strings.Join(s, sep), nil
-	case nil:
-		return "", nil
-	}
-	return "", fmt.Errorf("join: %T is not a list", v)
-}
-
-// parseTemplate parses a --format template with docker's functions; a bad
-// one is docker's one line, "template parsing error: ...", exit 125.
-func parseTemplate(format string) (*template.Template, error) {
-	tmpl, err := template.New("").Funcs(templateFuncs()).Parse(format)
-	if err != nil {
-		return nil, errdefs.Wrap(errdefs.ErrInvalidArgument, fmt.Errorf("template parsing error: %s", oneLine(err.Error())))
-	}
-	return tmpl, nil
-}
-
-func oneLine(s string) string { return strings.ReplaceAll(strings.TrimSpace(s), "\n", " ") }
-
-// executeTemplate runs tmpl on v as docker inspect does: on the Go value
-// first, then, if that fails (a field named as in the JSON, "Id", or one
-// the type lacks), on v's JSON as a map, where a missing key is
-// "<no value>". One line per object.
-func executeTemplate(w io.Writer, tmpl *template.Template, v any) error {
-	var out bytes.Buffer
-	if err := tmpl.Execute(&out, v); err != nil {
-		out.Reset()
-		raw, merr := asMap(v)
-		if merr != nil {
-			return merr
-		}
-		if err := tmpl.Execute(&out, raw); err != nil {
-			return errdefs.Wrap(errdefs.ErrInvalidArgument, fmt.Errorf("template: %s", oneLine(strings.TrimPrefix(err.Error(), "template: "))))
-		}
-	}
-	out.WriteByte('\n')
-	_, err := w.Write(out.Bytes())
-	return err
-}
-
-// asMap is v's JSON as generic values, numbers kept as written.
-func asMap(v any) (any, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var m any
-	return m, dec.Decode(&m)
-}
-
-// printInspected prints inspect's objects: a JSON array, or with
-// --format one template result per object.
-func printInspected(w io.Writer, format string, objs []any) error {
-	if format == "" {
-		if objs == nil {
-			objs = []any{}
-		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "    ")
-		enc.SetEscapeHTML(false)
-		return enc.Encode(objs)
-	}
-	tmpl, err := parseTemplate(format)
-	if err != nil {
-		return err
-	}
-	for _, o := range objs {
-		if err := executeTemplate(w, tmpl, o); err != nil {
-			return err
-		}
-	}
-	return nil
-}
 
 // inspectFlags are -f/--format (and -s/--size on containers).
 type inspectFlags struct {
@@ -150,10 +24,14 @@ func addInspectFormat(cmd *cobra.Command, f *inspectFlags) {
 // names not found are reported one line each, exit 1, as docker does,
 // after the others are printed. A bad template fails first, alone.
 func inspectAll(format string, names []string, find func(string) (any, error)) error {
+	var tmpl *render.Template
 	if format != "" {
-		if _, err := parseTemplate(format); err != nil {
+		t, err := render.Parse(format, render.ModeInspect)
+		if err != nil {
 			return err
 		}
+		defer t.Close()
+		tmpl = t
 	}
 	var objs []any
 	var failed error
@@ -166,7 +44,10 @@ func inspectAll(format string, names []string, find func(string) (any, error)) e
 		}
 		objs = append(objs, o)
 	}
-	if err := printInspected(os.Stdout, format, objs); err != nil {
+	if err := render.Inspect(os.Stdout, tmpl, objs); err != nil {
+		return err
+	}
+	if err := tmpl.Close(); err != nil {
 		return err
 	}
 	return failed

@@ -9,6 +9,7 @@ import (
 	"github.com/berth-runtime/berth/internal/engine"
 	"github.com/berth-runtime/berth/internal/network"
 	"github.com/berth-runtime/berth/internal/network/ipam"
+	"github.com/berth-runtime/berth/internal/render"
 	"github.com/spf13/cobra"
 )
 
@@ -49,19 +50,6 @@ func newNetworkCreate(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-// networkRow is one line of berth network ls, for --format: docker's
-// columns (ID is 12 hex digits, as docker's ls), and berth's Bridge,
-// Subnet and Containers.
-type networkRow struct {
-	ID, Name, Driver, Scope, Bridge, Subnet string
-	Containers                              int
-}
-
-const networksTable = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}"
-
-var networksHeaders = map[string]string{"ID": "NETWORK ID", "Name": "NAME", "Driver": "DRIVER", "Scope": "SCOPE", "Bridge": "BRIDGE",
-	"Subnet": "SUBNET", "Containers": "CONTAINERS"}
-
 func newNetworkLs(g *globalOptions) *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
@@ -77,10 +65,10 @@ func newNetworkLs(g *globalOptions) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				rows = append(rows, networkRow{ID: id[:12], Name: n.Name, Driver: "bridge", Scope: "local", Bridge: n.Bridge,
+				rows = append(rows, render.NetworkRow{ID: id[:12], Name: n.Name, Driver: "bridge", Scope: "local", Bridge: n.Bridge,
 					Subnet: n.Subnet.String(), Containers: len(n.Members())})
 			}
-			return printFormatted(os.Stdout, format, networksTable, networksHeaders, rows)
+			return render.Rows(os.Stdout, format, render.NetworksTable, render.NetworksHeaders, rows)
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "", "Go template over .ID .Name .Driver .Scope .Bridge .Subnet .Containers; 'table TEMPLATE' adds a header; 'json' prints one object per line")

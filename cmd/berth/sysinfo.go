@@ -1,14 +1,13 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"os"
 	"strings"
-	"text/template"
 
 	"github.com/berth-runtime/berth/internal/config"
 	"github.com/berth-runtime/berth/internal/engine"
+	"github.com/berth-runtime/berth/internal/render"
 	"github.com/berth-runtime/berth/internal/rootless"
 	"github.com/spf13/cobra"
 )
@@ -18,28 +17,11 @@ import (
 // Docker's field names (with docker's json function); empty, text prints
 // the default layout.
 func printObject(format string, v any, text func()) error {
-	switch format {
-	case "":
+	if format == "" {
 		text()
 		return nil
-	case "json", "{{json .}}":
-		b, err := json.Marshal(v)
-		if err != nil {
-			return err
-		}
-		fmt.Println(string(b))
-		return nil
 	}
-	tmpl, err := template.New("format").Funcs(templateFuncs()).Parse(format)
-	if err != nil {
-		return fmt.Errorf("invalid --format: %w", err)
-	}
-	var out strings.Builder
-	if err := tmpl.Execute(&out, v); err != nil {
-		return fmt.Errorf("--format: %w", err)
-	}
-	fmt.Println(out.String())
-	return nil
+	return render.Object(os.Stdout, format, v)
 }
 
 func newVersionCommand() *cobra.Command {

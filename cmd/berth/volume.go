@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/berth-runtime/berth/internal/managed"
+	"github.com/berth-runtime/berth/internal/render"
 	"github.com/berth-runtime/berth/internal/volume"
 	"github.com/spf13/cobra"
 )
@@ -63,15 +64,6 @@ func newVolumeCreate(g *globalOptions) *cobra.Command {
 	return cmd
 }
 
-// volumeRow is one line of berth volume ls: docker's fields, for --format.
-type volumeRow struct {
-	Driver, Name, Mountpoint, Scope string
-}
-
-const volumesTable = "table {{.Driver}}\t{{.Name}}"
-
-var volumesHeaders = map[string]string{"Driver": "DRIVER", "Name": "VOLUME NAME", "Mountpoint": "MOUNTPOINT", "Scope": "SCOPE"}
-
 func newVolumeLs(g *globalOptions) *cobra.Command {
 	var quiet bool
 	var format string
@@ -91,9 +83,9 @@ func newVolumeLs(g *globalOptions) *cobra.Command {
 			}
 			rows := make([]any, len(list))
 			for i, v := range list {
-				rows[i] = volumeRow{Driver: "local", Name: v.Name, Mountpoint: v.Mountpoint, Scope: "local"}
+				rows[i] = render.VolumeRow{Driver: "local", Name: v.Name, Mountpoint: v.Mountpoint, Scope: "local"}
 			}
-			return printFormatted(os.Stdout, format, volumesTable, volumesHeaders, rows)
+			return render.Rows(os.Stdout, format, render.VolumesTable, render.VolumesHeaders, rows)
 		},
 	}
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "print names only")

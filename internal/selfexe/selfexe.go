@@ -43,6 +43,11 @@ const BuildName = "berth-build"
 // push, the login check), beside berth's own.
 const RegistryName = "berth-registry"
 
+// FormatName runs --format templates berth cannot run itself
+// (cmd/berth-format: text/template, whose method lookups by name would
+// keep every method in berth).
+const FormatName = "berth-format"
+
 // ErrNoNsenter means berth-nsenter is not installed beside berth.
 var ErrNoNsenter = errors.New(NsenterName + " is not installed")
 

@@ -26,9 +26,9 @@ var vouched = map[string]*os.File{}
 // vouchable are the binaries beside berth that a rootless berth runs
 // inside its user namespace, where the host's root owns nothing and the
 // check that they are root's alone (openInstalled) cannot be made: the
-// two stages, and berth build's helper, which runs RUN steps' containers
-// with them.
-var vouchable = []string{InitName, NsenterName, BuildName, RegistryName}
+// two stages, berth build's helper (which runs RUN steps' containers
+// with them), and the registry and --format helpers.
+var vouchable = []string{InitName, NsenterName, BuildName, RegistryName, FormatName}
 
 // Vouch returns the stages to hand to a berth process started in a user
 // namespace that does not map the host's root, to append to its

@@ -364,6 +364,8 @@ func containerDirs() []string {
 // TestPullWithoutRegistryHelper: a berth without berth-registry beside it
 // (copied alone) refuses a pull in one line naming the fix, and runs a
 // container from a rootfs as ever: only the registry commands need it.
+// Without berth-format, ps prints its table and the formats berth runs
+// itself, and a template with a function fails in one line.
 func TestPullWithoutRegistryHelper(t *testing.T) {
 	needRoot(t)
 	dir := t.TempDir()
@@ -384,4 +386,15 @@ func TestPullWithoutRegistryHelper(t *testing.T) {
 	if r := alone("run", "--rm", "--network", "none", "--rootfs", rootfsDir, "true"); r.code != 0 {
 		t.Errorf("run --rootfs without berth-registry: %+v", r)
 	}
+	const name = "no-format-helper"
+	if r := alone("create", "--name", name, "--network", "none", "--rootfs", rootfsDir, "true"); r.code != 0 {
+		t.Fatalf("create: %+v", r)
+	}
+	defer alone("rm", "-f", name)
+	for _, args := range [][]string{{"ps", "-a"}, {"ps", "-a", "--format", "table {{.Names}}\t{{.Status}}"}, {"inspect", "-f", "{{.Name}} {{json .State.Status}}", name}} {
+		if r := alone(args...); r.code != 0 || !strings.Contains(r.stdout, name) {
+			t.Errorf("%v without berth-format: %+v", args, r)
+		}
+	}
+	oneLine(t, "ps --format with a function, without berth-format", alone("ps", "-a", "--format", "{{upper .Names}}"), "berth-format is not installed beside "+dir)
 }
