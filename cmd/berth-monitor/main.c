@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -25,6 +26,8 @@ static struct stream out = {.name = "stdout"}, err = {.name = "stderr"};
 /* stopped: SIGTERM or SIGINT came, which ends a Go monitor's restarts
  * (berth passes it on as --stopped). */
 static int stopped;
+
+#define STOP_LOCK "--stop-lock="
 
 static void usage(void)
 {
@@ -114,11 +117,32 @@ static void drain(struct stream *s, struct log *l)
 		close(s->fd);
 }
 
+/* handed_back reports whether a berth stop (or rm -f) holds the stop
+ * lock STOP: it then records the exit itself, faster than a berth
+ * started anew, and is given the wait status st in that file, written
+ * only after the container was reaped. A stop lock that is free (none,
+ * or its stopper died) leaves the exit to the berth exec'd back. */
+static int handed_back(const char *stop, int st)
+{
+	char buf[16];
+	int fd, n, r = 0;
+
+	if (!stop || (fd = open(stop, O_WRONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return 0;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+		n = snprintf(buf, sizeof(buf), "%d\n", st);
+		r = pwrite(fd, buf, n, 0) == n;
+	}
+	close(fd);
+	return r;
+}
+
 int main(int argc, char **argv)
 {
 	struct log l = {0};
 	sigset_t set;
 	char status[16];
+	const char *stop;
 	char **next;
 	pid_t pid;
 	int sfd, st;
@@ -132,6 +156,13 @@ int main(int argc, char **argv)
 	l.path = argv[4];
 	l.max_size = number(argv[5], 0, LLONG_MAX);
 	l.max_files = number(argv[6], 1, INT_MAX);
+	/* --stop-lock=FILE, optional: a berth before it passes none. */
+	next = argv + 7;
+	stop = NULL;
+	if (!strncmp(*next, STOP_LOCK, sizeof(STOP_LOCK) - 1))
+		stop = *next++ + sizeof(STOP_LOCK) - 1;
+	if (!*next)
+		usage();
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
 	for (i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
@@ -167,12 +198,15 @@ int main(int argc, char **argv)
 	for (i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
 		signal(forwarded[i], SIG_IGN);
 	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	/* Its locks go with this process: the stopper, woken by the
+	 * lifetime lock, takes each in turn. */
+	if (handed_back(stop, st))
+		return 0;
 	snprintf(status, sizeof(status), "%d", st);
-	next = argv + 7;
 	{
 		/* BERTH ARG... STATUS [--stopped] */
-		char *args[argc - 7 + 3];
-		size_t n = argc - 7;
+		size_t n = argc - (next - argv);
+		char *args[n + 3];
 		memcpy(args, next, n * sizeof(char *));
 		args[n++] = status;
 		if (stopped)

@@ -11,10 +11,15 @@
  * berth's monitor forwards, reaps the container, and then execs berth
  * again to record the exit and release what the container held:
  *
- *   berth-monitor PID STDOUT-FD STDERR-FD LOG MAX-SIZE MAX-FILES BERTH ARG...
+ *   berth-monitor PID STDOUT-FD STDERR-FD LOG MAX-SIZE MAX-FILES [--stop-lock=STOP] BERTH ARG...
  *
  * runs "BERTH ARG... STATUS" once PID has exited, STATUS its wait status,
  * with "--stopped" after it if SIGTERM or SIGINT came (no restart then).
+ * If a berth stop or rm -f holds the flock of the file STOP (none
+ * given, or a missing file: none), it writes STATUS into that file instead and just
+ * exits: the stopper, already running, records the exit and releases
+ * what the container held (engine.Stop), some 15 ms sooner than a berth
+ * started anew.
  *
  * Single-threaded, no allocation after start: one file per concern.
  */

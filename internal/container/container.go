@@ -260,17 +260,37 @@ func Run(o Options) (Exit, error) {
 // exited with status ws, in the process that exec'd back (its runtime
 // record's lock, inherited, is lock): what Run does after its wait.
 func Reclaim(stateRoot, id string, lock *os.File, ws unix.WaitStatus) (Exit, error) {
-	exit := exitOf(ws)
 	store := state.Store{Root: stateRoot}
 	h, rec, err := store.Adopt(id, lock)
 	if err != nil {
 		lock.Close() // the next garbage collection releases it
-		return exit, err
+		return exitOf(ws), err
 	}
+	return reclaim(store, h, rec, ws), nil
+}
+
+// ReclaimLeft is Reclaim in a process that did not inherit the runtime
+// record's lock: the one holding it (berth-monitor, handing the exit to
+// berth stop) exited, and the lock is taken here, waiting for the
+// kernel to drop it. A record already gone was collected meanwhile.
+func ReclaimLeft(stateRoot, id string, ws unix.WaitStatus) (Exit, error) {
+	store := state.Store{Root: stateRoot}
+	h, rec, err := store.Open(id)
+	if errors.Is(err, state.ErrNotExist) {
+		return exitOf(ws), nil
+	}
+	if err != nil {
+		return exitOf(ws), err
+	}
+	return reclaim(store, h, rec, ws), nil
+}
+
+// reclaim is what Run does after its wait, on the record h holds.
+func reclaim(store state.Store, h *state.Handle, rec state.Record, ws unix.WaitStatus) Exit {
 	c := &Container{store: store, handle: h, rec: rec, cg: cgroupOf(rec), dir: h.Dir()}
-	exit = c.ended(exit)
+	exit := c.ended(exitOf(ws))
 	c.release()
-	return exit, nil
+	return exit
 }
 
 // ended marks the container stopped once its PID 1 ended with exit, and

@@ -54,7 +54,25 @@ func (e *Engine) stopLocked(rec managed.Record, timeout time.Duration) error {
 	if timeout == ContainerStopTimeout {
 		timeout = StopTimeout(rec)
 	}
-	released := store.Released(rec.ID)
+	// Held until the exit is recorded: berth-monitor hands it here.
+	exits, err := e.takeExit(rec.ID)
+	if err != nil {
+		return err
+	}
+	defer exits.Close()
+	e.endProcess(rec, timeout)
+	if err := e.recordHandedExit(rec.ID, exits); err != nil {
+		return err
+	}
+	store.Event(rec, "stop")
+	return nil
+}
+
+// endProcess sends the stop signal, waits up to timeout (negative: for
+// ever) for the container's monitor to release it, then sends SIGKILL
+// and waits.
+func (e *Engine) endProcess(rec managed.Record, timeout time.Duration) {
+	released := e.Containers().Released(rec.ID)
 	// A paused container is thawed after each signal, so that it acts on
 	// it (container.Stop): a frozen one would be waited for in vain.
 	if timeout != 0 {
@@ -64,16 +82,13 @@ func (e *Engine) stopLocked(rec managed.Record, timeout time.Duration) error {
 		}
 		// WaitReleased's 0 is for ever (--stop-timeout -1).
 		if released.Wait(max(timeout, 0)) {
-			store.Event(rec, "stop")
-			return nil
+			return
 		}
 	}
 	if err := e.stopProcess(rec, unix.SIGKILL); err != nil {
 		signalMonitor(rec)
 	}
 	released.Wait(0)
-	store.Event(rec, "stop")
-	return nil
 }
 
 // signalMonitor tells a container's monitor to end.

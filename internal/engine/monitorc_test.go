@@ -69,6 +69,7 @@ type monitorRun struct {
 	cmd     *exec.Cmd
 	log     string
 	result  string
+	stop    string // the stop lock berth-monitor looks at
 	stopped chan error
 }
 
@@ -85,7 +86,8 @@ func startMonitor(t *testing.T, script string) *monitorRun {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.cmd = exec.Command(self, script, bin, m.log, "0", "1", "/bin/sh", "-c", `echo "$@" > "$0"`, m.result)
+	m.stop = filepath.Join(dir, stopLockName)
+	m.cmd = exec.Command(self, script, bin, m.log, "0", "1", "--stop-lock="+m.stop, "/bin/sh", "-c", `echo "$@" > "$0"`, m.result)
 	m.cmd.Env = append(os.Environ(), monitorLaunchEnv+"=1")
 	m.cmd.ExtraFiles = []*os.File{outR, errR, outW, errW}
 	if err := m.cmd.Start(); err != nil {
@@ -175,6 +177,62 @@ func TestBerthMonitorForwardsSignals(t *testing.T) {
 	}
 }
 
+// TestBerthMonitorHandsExitToStop: with the stop lock held (berth stop
+// waiting), berth-monitor writes the wait status into it and exits
+// without exec'ing berth back; with the lock there but free (its
+// stopper died), it execs berth back.
+func TestBerthMonitorHandsExitToStop(t *testing.T) {
+	// The child exits once the test made the stop lock, as berth stop
+	// makes it before it signals.
+	gate := func() (string, string) {
+		p := filepath.Join(t.TempDir(), "go")
+		return p, fmt.Sprintf(`while [ ! -e %s ]; do sleep 0.01; done; exit 3`, p)
+	}
+	goFile, script := gate()
+	m := startMonitor(t, script)
+	lock, err := os.OpenFile(m.stop, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(goFile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-m.stopped:
+		if err != nil {
+			t.Fatalf("berth-monitor: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		_ = m.cmd.Process.Kill()
+		t.Fatal("berth-monitor still runs")
+	}
+	if b, _ := os.ReadFile(m.stop); string(b) != "768\n" {
+		t.Errorf("the stop lock holds %q, want the status 768", b)
+	}
+	if _, err := os.Stat(m.result); !os.IsNotExist(err) {
+		t.Errorf("berth-monitor exec'd back too: %v", err)
+	}
+
+	goFile, script = gate()
+	free := startMonitor(t, script)
+	if err := os.WriteFile(free.stop, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(goFile, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if st := free.wait(t, 10*time.Second); st != "768" {
+		t.Errorf("status %q, want 768", st)
+	}
+	if b, _ := os.ReadFile(free.stop); len(b) != 0 {
+		t.Errorf("a free stop lock was written: %q", b)
+	}
+}
+
 // TestBerthMonitorDoesNotWaitForEscapees: a process that outlives the
 // child and keeps its pipes open does not hold berth-monitor.
 func TestBerthMonitorDoesNotWaitForEscapees(t *testing.T) {
@@ -194,13 +252,14 @@ func TestBerthMonitorRefusesBadArguments(t *testing.T) {
 	for _, args := range [][]string{
 		nil,
 		{"1", "3", "4", "log", "0", "1"}, // nothing to exec
-		{"x", "3", "4", "log", "0", "1", "/bin/true"},   // PID
-		{"0", "3", "4", "log", "0", "1", "/bin/true"},   // PID 0
-		{"1", "2", "4", "log", "0", "1", "/bin/true"},   // a standard stream
-		{"1", "3", "4", "log", "-1", "1", "/bin/true"},  // size
-		{"1", "3", "4", "log", "0", "0", "/bin/true"},   // files
-		{"1", "3", "4", "log", "10k", "1", "/bin/true"}, // units are berth's
-		{"1", "3", "4x", "log", "0", "1", "/bin/true"},  // trailing junk
+		{"1", "3", "4", "log", "0", "1", "--stop-lock=x"}, // nothing to exec
+		{"x", "3", "4", "log", "0", "1", "/bin/true"},     // PID
+		{"0", "3", "4", "log", "0", "1", "/bin/true"},     // PID 0
+		{"1", "2", "4", "log", "0", "1", "/bin/true"},     // a standard stream
+		{"1", "3", "4", "log", "-1", "1", "/bin/true"},    // size
+		{"1", "3", "4", "log", "0", "0", "/bin/true"},     // files
+		{"1", "3", "4", "log", "10k", "1", "/bin/true"},   // units are berth's
+		{"1", "3", "4x", "log", "0", "1", "/bin/true"},    // trailing junk
 		{"1", "3", "4", "log", "0", "99999999999999999999", "/bin/true"},
 		{"1", "0", "1", "log", "0", "1", "/bin/true"}, // stdin, stdout
 		{"1", "3", "4", "log", "0", "1", "/bin/true"}, // PID 1 is not its child

@@ -194,6 +194,16 @@ func (s Store) collectHinted(id string, visit func(id string)) {
 		}
 		return
 	}
+	// A command at work on the container (its operation lock held: a
+	// stop, start or restart) decides what becomes of it. Its start takes
+	// the lifetime lock without waiting, and would find it held by this
+	// collection for a moment and say the container is already running
+	// (four concurrent berth restarts did). The next collection looks.
+	if op, err := flock.Open(filepath.Join(dir, "oplock"), os.O_CREATE, unix.LOCK_EX|unix.LOCK_NB); err == nil {
+		defer op.Close()
+	} else if errors.Is(err, unix.EWOULDBLOCK) {
+		return
+	}
 	l, err := lockFile(filepath.Join(dir, "lock"), false)
 	if err != nil {
 		// Running (the lock is held), or a directory without a lock,

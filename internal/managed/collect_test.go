@@ -107,6 +107,40 @@ func TestCollectKilledRunOfStoppedContainers(t *testing.T) {
 	}
 }
 
+// TestCollectLeavesContainerUnderOperation: while a command holds a
+// container's operation lock (a restart between its stop and its start),
+// collection does not take the container's lifetime lock, so the start's
+// Own finds it free; the next collection does its work.
+func TestCollectLeavesContainerUnderOperation(t *testing.T) {
+	s := Store{Dir: t.TempDir()}
+	made(t, s, "c", 1)
+	unlock, err := s.OpLock("c0000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	visits := 0
+	s.Collect(func(string) {
+		visits++
+		// What a restart's start does meanwhile.
+		if o, err := s.Own("c0000"); err == nil {
+			o.Release()
+		} else {
+			t.Errorf("Own during a collection: %v", err)
+		}
+	})
+	if visits != 0 {
+		t.Errorf("collection visited a container under an operation")
+	}
+	if h := s.Hinted(); len(h) != 1 {
+		t.Errorf("hints %v, want the one of the container under an operation kept", h)
+	}
+	unlock()
+	s.Collect(func(string) { visits++ })
+	if visits != 1 || len(s.Hinted()) != 0 {
+		t.Errorf("after the operation: %d visits, hints %v", visits, s.Hinted())
+	}
+}
+
 // TestCollectKilledCreationByHint: a creation killed after claiming its
 // name, in a store already scanned, is found by its hint (which names
 // the creator) and removed, and its name freed.

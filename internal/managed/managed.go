@@ -283,6 +283,20 @@ func (s Store) Own(id string) (*Owner, error) {
 	return &Owner{Dir: dir, Lock: lock}, nil
 }
 
+// Reown takes the lifetime lock of container id once its holder has
+// exited, waiting for the kernel to drop it, or a collection that has
+// it for a moment. Only for the process that saw the holder end and
+// serializes with starts by the operation lock (berth stop recording
+// the exit berth-monitor handed it).
+func (s Store) Reown(id string) (*Owner, error) {
+	dir := filepath.Join(s.Dir, id)
+	lock, err := flock.Open(filepath.Join(dir, "lock"), 0, unix.LOCK_EX)
+	if err != nil {
+		return nil, fmt.Errorf("container %s: %w", shortID(id), err)
+	}
+	return &Owner{Dir: dir, Lock: lock}, nil
+}
+
 // Save writes the record.
 func (s Store) Save(rec Record) error { return writeRecord(filepath.Join(s.Dir, rec.ID), rec) }
 

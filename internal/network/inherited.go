@@ -1,11 +1,13 @@
 package network
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 
 	"github.com/berth-runtime/berth/internal/flock"
 	"github.com/berth-runtime/berth/internal/network/nft"
+	"golang.org/x/sys/unix"
 )
 
 // Kept is what the attachment holds open for its container's life: its
@@ -39,4 +41,20 @@ func (n *Network) ReleaseInherited(id string, lock *os.File, ports []int, publis
 	err := n.release(id, rules)
 	n.event("disconnect", id)
 	return err
+}
+
+// ReleaseLeft is ReleaseInherited in a process that did not inherit the
+// attachment: the one holding it (berth-monitor, handing the exit to
+// berth stop) exited, and its lock is taken here, waiting for the
+// kernel to drop it; its host-port sockets went with that process. An
+// attachment already gone was collected meanwhile.
+func (n *Network) ReleaseLeft(id string, published bool) error {
+	lock, err := flock.Open(filepath.Join(n.dir, "files", id, "lock"), 0, unix.LOCK_EX)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return n.ReleaseInherited(id, lock, nil, published)
 }

@@ -215,7 +215,7 @@ func TestLeanMonitorRestarts(t *testing.T) {
 // (and connected to another while it runs), is handed to berth-monitor
 // too, which keeps its attachment: the container is reachable at its
 // address and the published port while berth-monitor runs it; stop, rm
-// -f, --rm, the end of a restart policy (whose second run is attached
+// -f (after which the port can be published again at once), --rm, the end of a restart policy (whose second run is attached
 // and handed off again) and a killed berth-monitor (collected by the next
 // command) each leave no port mapping, lease or network files, and the
 // host port free.
@@ -311,6 +311,11 @@ func TestLeanMonitorBridge(t *testing.T) {
 	released(plain, "")
 	b("rm", "-f", published)
 	released(published, port)
+	// Published again at once: rm -f returned with the port released.
+	reuse := run("-p", "127.0.0.1:"+port+":80")
+	handed(reuse)
+	b("rm", "-f", reuse)
+	released(reuse, port)
 	b("rm", plain)
 
 	gone := b("run", "-d", "--rm", "-p", "127.0.0.1::80", "--rootfs", rootfsDir, "/bin/sh", "-c", "sleep 2")
@@ -323,7 +328,12 @@ func TestLeanMonitorBridge(t *testing.T) {
 	})
 	released(gone, gonePort)
 
-	again := b("run", "-d", "--restart", "on-failure:1", "-p", "127.0.0.1::80", "--rootfs", rootfsDir, "/bin/sh", "-c", "sleep 0.5; exit 3")
+	// The second run lasts long enough for the checks of it below (a
+	// loaded VM takes more than half a second for them): a file in a
+	// bind mount tells it from the first.
+	marks := t.TempDir()
+	again := b("run", "-d", "--restart", "on-failure:1", "-p", "127.0.0.1::80", "-v", marks+":/marks", "--rootfs", rootfsDir,
+		"/bin/sh", "-c", "if [ -e /marks/first ]; then sleep 3; else touch /marks/first; sleep 0.5; fi; exit 3")
 	first := b("inspect", "--format", "{{.State.MonitorPid}}", again)
 	eventually(t, "the second run", func() string {
 		if st := b("inspect", "--format", "{{.State.Status}} {{.State.RestartCount}}", again); st != "running 1" {
@@ -399,4 +409,111 @@ func listenIn(nsPath, addr string) error {
 		done <- err
 	}()
 	return <-done
+}
+
+// TestLeanMonitorStop: berth stop of a container berth-monitor runs
+// records its exit itself, berth-monitor handing it the status instead
+// of exec'ing berth back: even with the berth that would be exec'd back
+// gone (which, exec'd back, recorded the exit before, and now the
+// container would be Dead), stop -t 0 records Exited (137), no monitor
+// is left and --restart always does not restart it; berth start hands
+// it to berth-monitor again, and a stop with time records the
+// container's own exit code; rm -f leaves no monitor, record, runtime
+// state or cgroup; stop of a --rm container removes it.
+func TestLeanMonitorStop(t *testing.T) {
+	needLeanMonitor(t)
+	before := snapshot(t)
+	// A berth whose program file goes once the container is handed off.
+	dir := t.TempDir()
+	entries, err := os.ReadDir(filepath.Dir(berthBin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if b, err := os.ReadFile(filepath.Join(filepath.Dir(berthBin), e.Name())); err == nil && e.Type().IsRegular() {
+			if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	copied := filepath.Join(dir, filepath.Base(berthBin))
+	cmd := berthCommand("run", "-d", "--name", "leanstop", "--restart", "always", "--network", "none", "--rootfs", rootfsDir,
+		"/bin/sh", "-c", "trap 'exit 5' TERM; while :; do sleep 0.1; done")
+	cmd.Args[2] = copied // after nsenter's --net=
+	if r := collect(t, cmd, "berth"); r.code != 0 {
+		t.Fatalf("run -d: %+v", r)
+	}
+	defer berth(t, "", "rm", "-f", "leanstop")
+	monitor := inspectState(t, "leanstop").MonitorPid
+	if exe := monitorExe(t, "leanstop"); exe != "berth-monitor" {
+		t.Fatalf("the monitor runs %s, want berth-monitor", exe)
+	}
+	if err := os.Remove(copied); err != nil {
+		t.Fatal(err)
+	}
+	stopped := func(code int) {
+		t.Helper()
+		st := inspectState(t, "leanstop")
+		if st.Status != "exited" || st.ExitCode != code || st.MonitorPid != 0 || st.RestartCount != 0 {
+			t.Errorf("after stop: %+v, want exited (%d), no monitor, no restart", st, code)
+		}
+		if ps := mustBerth(t, "ps", "-a", "--filter", "name=leanstop", "--format", "{{.Status}}"); !strings.HasPrefix(ps, fmt.Sprintf("Exited (%d)", code)) {
+			t.Errorf("ps: %q", ps)
+		}
+		if !processGone(monitor) {
+			t.Errorf("berth-monitor %d still runs", monitor)
+		}
+	}
+	mustBerth(t, "stop", "-t", "0", "leanstop")
+	stopped(137)
+
+	mustBerth(t, "start", "leanstop")
+	monitor = inspectState(t, "leanstop").MonitorPid
+	if exe := monitorExe(t, "leanstop"); exe != "berth-monitor" {
+		t.Fatalf("after start the monitor runs %s, want berth-monitor", exe)
+	}
+	mustBerth(t, "stop", "leanstop")
+	stopped(5)
+
+	mustBerth(t, "start", "leanstop")
+	monitor = inspectState(t, "leanstop").MonitorPid
+	if exe := monitorExe(t, "leanstop"); exe != "berth-monitor" {
+		t.Fatalf("after start the monitor runs %s, want berth-monitor", exe)
+	}
+	id := strings.TrimSpace(mustBerth(t, "inspect", "--format", "{{.Id}}", "leanstop"))
+	mustBerth(t, "rm", "-f", "leanstop")
+	if !processGone(monitor) {
+		t.Errorf("berth-monitor %d still runs after rm -f", monitor)
+	}
+	if r := berth(t, "", "inspect", "leanstop"); r.code == 0 {
+		t.Errorf("inspect after rm -f: %+v", r)
+	}
+	if _, err := os.Stat(filepath.Join(stateRoot, id)); !os.IsNotExist(err) {
+		t.Errorf("the runtime record is left: %v", err)
+	}
+
+	// --rm: the stop that records the exit removes it too.
+	r := berth(t, "", "run", "-d", "--rm", "--name", "leanstoprm", "--network", "none", "--rootfs", rootfsDir, "sleep", "1000")
+	if r.code != 0 {
+		t.Fatalf("run -d --rm: %+v", r)
+	}
+	if exe := monitorExe(t, "leanstoprm"); exe != "berth-monitor" {
+		t.Fatalf("the --rm container's monitor runs %s, want berth-monitor", exe)
+	}
+	mustBerth(t, "stop", "-t", "0", "leanstoprm")
+	if r := berth(t, "", "inspect", "leanstoprm"); r.code == 0 {
+		t.Errorf("inspect after stop of a --rm container: %+v", r)
+	}
+	checkNoLeaks(t, before)
+}
+
+// processGone reports whether pid has exited (a zombie, not yet reaped
+// by whoever inherited it, has).
+func processGone(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	_, rest, _ := strings.Cut(string(b), ") ")
+	return strings.HasPrefix(rest, "Z") || strings.HasPrefix(rest, "X")
 }
