@@ -385,6 +385,11 @@ func TestRootless(t *testing.T) {
 	if r := u.berth(t, "ps"); r.code != 0 || !strings.Contains(r.stdout, "rl-web") || !strings.Contains(r.stdout, "Up ") {
 		t.Errorf("ps: %+v", r)
 	}
+	// A template berth does not run itself: berth-format, vouched for
+	// into the user namespace as the stages are.
+	if r := u.berth(t, "ps", "--format", "{{upper .Names}}"); r.code != 0 || r.stdout != "RL-WEB\n" {
+		t.Errorf("ps --format with a function: %+v", r)
+	}
 	checkRootlessExec(t, u)
 	if r := u.berth(t, "stop", "rl-web"); r.code != 0 || r.stdout != "rl-web\n" {
 		t.Errorf("stop: %+v", r)
