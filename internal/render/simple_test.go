@@ -25,6 +25,14 @@ type inner struct{ Deep, Shadow string }
 
 func (inner) Method() string { return "m" }
 
+// promoted has the exported field of an unexported embedded struct.
+type promoted struct {
+	inner2
+	Name string
+}
+
+type inner2 struct{ Deep string }
+
 type withMethods struct {
 	inner
 	Name string
@@ -61,12 +69,12 @@ func TestSimpleMatchesTemplate(t *testing.T) {
 	ci := engine.ContainerInspect{ID: "abc", Name: "/web"}
 	ci.State.Status = "running"
 	ev := events.Event{Type: "container", Action: "start", Actor: events.Actor{ID: "i", Attributes: map[string]string{"name": "web"}}}
-	objects := []any{s, &s, ci, ev, PsRow{ID: "1", Names: "n"}, NetworkRow{Name: "x", Containers: 2},
+	objects := []any{s, &s, promoted{inner2{"pd"}, "pn"}, ci, ev, PsRow{ID: "1", Names: "n"}, NetworkRow{Name: "x", Containers: 2},
 		map[string]string{"ID": "CONTAINER ID"}, "plain", 7, nil}
 	formats := []string{
 		"", "text only", "{{.}}", "{{ . }}", "{{json .}}", "{{.S}}", "{{ .S }}", "{{.N}} {{.F}} {{.B}}", "{{json .S}}",
 		"{{.Str}}", "{{.PS}}", "{{.Any}}", "{{.Nil}}", "{{.P.Deep}}", "{{.NilP.Deep}}", "{{json .NilP}}", "{{.M.k}}", "{{.M.nope}}",
-		"{{.L}}", "{{json .L}}", "{{.T}}", "{{.W.Name}}", "{{.W.Deep}}", "{{.W.Shadow}}", "{{.W.Method}}", "{{.Embed.Deep}}",
+		"{{.L}}", "{{json .L}}", "{{.T}}", "{{.W.Name}}", "{{.W.Deep}}", "{{.W.Shadow}}", "{{.W.Method}}", "{{.Embed.Deep}}", "{{.Deep}}", "{{json .Deep}}",
 		"{{.hidden}}", "{{.Nope}}", "{{.ID}}", "{{.Id}}", "{{.Name}}", "{{.State.Status}}", "{{json .State}}",
 		"{{.Type}} {{.Action}}", "{{.Actor.Attributes.name}}", "{{.Actor.Attributes.nope}}", "{{.When}}",
 		"{{.Names}}\t{{.ID}}", "{{.Containers}}", "{{.S}}}} {{", "a }} b {{.S}}",
@@ -102,7 +110,7 @@ func TestSimpleMatchesTemplate(t *testing.T) {
 		obj    any
 	}{
 		{"{{.S}} {{.N}} {{.F}} {{.B}}", s}, {"{{.P.Deep}}", &s}, {"{{json .}}", s}, {"{{json .L}}", s}, {"{{.M.k}}", s},
-		{"{{.W.Name}}", s}, {"{{.ID}}\t{{.Names}}", PsRow{}}, {"{{.Containers}}", NetworkRow{}}, {"{{.ID}}", map[string]string{"ID": "x"}},
+		{"{{.W.Name}}", s}, {"{{.Deep}} {{json .Deep}}", promoted{}}, {"{{.ID}}\t{{.Names}}", PsRow{}}, {"{{.Containers}}", NetworkRow{}}, {"{{.ID}}", map[string]string{"ID": "x"}},
 		{"{{.State.Status}}", ci}, {"{{json .State}}", ci}, {"{{.Type}}", ev}, {"{{.Actor.Attributes.name}}", ev}, {"{{json .}}", ev},
 	} {
 		fast, ok := compileSimple(c.format)
