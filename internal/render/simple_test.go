@@ -62,15 +62,24 @@ type sample struct {
 // TestSimpleMatchesTemplate: wherever the fast path answers, it prints
 // what text/template prints; and it does answer the common forms, so
 // that berth runs them without the helper.
-func TestSimpleMatchesTemplate(t *testing.T) {
+// samples are values chosen to trip the fast path: methods, pointer
+// methods, nil pointers and interfaces, maps, promoted fields.
+func samples() []any {
 	s := sample{S: "a<b>&", N: -3, F: 1.5, B: true, Str: "x", PS: "y", Any: "dyn", P: &inner{Deep: "d"},
 		M: map[string]string{"k": "v", "": "empty"}, L: []string{"a", "b"}, T: time.Unix(5, 0).UTC(),
 		W: withMethods{inner: inner{Deep: "dd", Shadow: "field"}, Name: "w"}, hidden: "h"}
 	ci := engine.ContainerInspect{ID: "abc", Name: "/web"}
 	ci.State.Status = "running"
 	ev := events.Event{Type: "container", Action: "start", Actor: events.Actor{ID: "i", Attributes: map[string]string{"name": "web"}}}
-	objects := []any{s, &s, promoted{inner2{"pd"}, "pn"}, ci, ev, PsRow{ID: "1", Names: "n"}, NetworkRow{Name: "x", Containers: 2},
+	return []any{s, &s, promoted{inner2{"pd"}, "pn"}, ci, ev, PsRow{ID: "1", Names: "n"}, NetworkRow{Name: "x", Containers: 2},
 		map[string]string{"ID": "CONTAINER ID"}, "plain", 7, nil}
+}
+
+func TestSimpleMatchesTemplate(t *testing.T) {
+	objects := samples()
+	s := objects[0].(sample)
+	ci := objects[3].(engine.ContainerInspect)
+	ev := objects[4].(events.Event)
 	formats := []string{
 		"", "text only", "{{.}}", "{{ . }}", "{{json .}}", "{{.S}}", "{{ .S }}", "{{.N}} {{.F}} {{.B}}", "{{json .S}}",
 		"{{.Str}}", "{{.PS}}", "{{.Any}}", "{{.Nil}}", "{{.P.Deep}}", "{{.NilP.Deep}}", "{{json .NilP}}", "{{.M.k}}", "{{.M.nope}}",
@@ -79,31 +88,8 @@ func TestSimpleMatchesTemplate(t *testing.T) {
 		"{{.Type}} {{.Action}}", "{{.Actor.Attributes.name}}", "{{.Actor.Attributes.nope}}", "{{.When}}",
 		"{{.Names}}\t{{.ID}}", "{{.Containers}}", "{{.S}}}} {{", "a }} b {{.S}}",
 	}
-	funcs := template.FuncMap{"json": JSON}
 	for _, f := range formats {
-		fast, ok := compileSimple(f)
-		parsed, err := template.New("").Funcs(funcs).Parse(f)
-		if err != nil {
-			if ok {
-				t.Errorf("%q: simple, but text/template says %v", f, err)
-			}
-			continue
-		}
-		for _, o := range objects {
-			tmpl := template.Must(parsed.Clone())
-			var want strings.Builder
-			terr := tmpl.Execute(&want, o)
-			if !ok {
-				continue
-			}
-			got, ok := fast.exec(o)
-			if !ok {
-				continue
-			}
-			if terr != nil || got != want.String() {
-				t.Errorf("%q on %T: fast %q, text/template %q (%v)", f, o, got, want.String(), terr)
-			}
-		}
+		checkSimple(t, f, objects)
 	}
 	for _, c := range []struct {
 		format string
@@ -128,6 +114,44 @@ func TestSimpleMatchesTemplate(t *testing.T) {
 			t.Errorf("%q: taken as simple", f)
 		}
 	}
+}
+
+// checkSimple fails t where the fast path accepts f, or answers on one of
+// objects, and text/template disagrees.
+func checkSimple(t *testing.T, f string, objects []any) {
+	t.Helper()
+	fast, ok := compileSimple(f)
+	parsed, err := template.New("").Funcs(template.FuncMap{"json": JSON}).Parse(f)
+	if err != nil {
+		if ok {
+			t.Errorf("%q: simple, but text/template says %v", f, err)
+		}
+		return
+	}
+	if !ok {
+		return
+	}
+	for _, o := range objects {
+		got, ok := fast.exec(o)
+		if !ok {
+			continue
+		}
+		var want strings.Builder
+		terr := template.Must(parsed.Clone()).Execute(&want, o)
+		if terr != nil || got != want.String() {
+			t.Errorf("%q on %T: fast %q, text/template %q (%v)", f, o, got, want.String(), terr)
+		}
+	}
+}
+
+// FuzzSimpleMatchesTemplate: whatever format the fast path accepts, it
+// prints what text/template prints, on every sample it answers for.
+func FuzzSimpleMatchesTemplate(f *testing.F) {
+	for _, seed := range []string{"{{.S}} {{json .M}}", "table {{.ID}}\t{{.Names}}", "{{ .P.Deep }}x{{.W.Name}}", "{{json .}}", "a}}{{.N}}"} {
+		f.Add(seed)
+	}
+	objects := samples()
+	f.Fuzz(func(t *testing.T, format string) { checkSimple(t, format, objects) })
 }
 
 // TestKindsRoundTrip: each kind's value travels under its own name and
