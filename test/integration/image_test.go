@@ -361,12 +361,12 @@ func containerDirs() []string {
 	return out
 }
 
-// TestPullWithoutRegistryHelper: a berth without berth-registry beside it
+// TestWithoutHelpers: a berth without berth-registry beside it
 // (copied alone) refuses a pull in one line naming the fix, and runs a
 // container from a rootfs as ever: only the registry commands need it.
 // Without berth-format, ps prints its table and the formats berth runs
 // itself, and a template with a function fails in one line.
-func TestPullWithoutRegistryHelper(t *testing.T) {
+func TestWithoutHelpers(t *testing.T) {
 	needRoot(t)
 	dir := t.TempDir()
 	os.Chmod(dir, 0o755)
