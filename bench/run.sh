@@ -61,6 +61,8 @@
 #   BENCH_CONC_ROUNDS=N rounds of concurrent starts, median taken (default 9)
 #   BENCH_PHASES_RUNS=N traced starts per command for the phases (default
 #                      50; 0 skips them)
+#   BENCH_CPU_RUNS=N   starts per runtime for the CPU breakdown (perf;
+#                      default 100; 0 skips it, as does a missing perf)
 #   BENCH_OUT=FILE     report to write (default docs/bench.md)
 #   BERTH=PATH         benchmark this berth binary instead of building
 #                      bin/berth (make bench passes the one `make build` made)
@@ -194,6 +196,15 @@ if [ "${1:-}" = __measure ]; then
 		sed -i "s|$WORK/|WORK/|g" "$WORK/phases.md" # as the report's commands say it
 		cat "$WORK/phases.md"
 	fi
+	# CPU: where each start's CPU time goes, sampled with perf, one start
+	# after another and $BENCH_CONC_N at once (see bench/cpu.py).
+	if [ "$BENCH_CPU_RUNS" != 0 ]; then
+		echo "== CPU per start (perf): $BENCH_CPU_RUNS starts each"
+		python3 "$REPO/bench/cpu.py" --runs "$BENCH_CPU_RUNS" --conc "$BENCH_CONC_N" --json "$RESULTS/cpu.json" \
+			"crun=$(rt_cmd crun default)-{id}" "berth-oci=$(rt_cmd berth-oci default)-{id}" \
+			"berth*=$(rt_cmd berth default)" >"$WORK/cpu.md"
+		cat "$WORK/cpu.md"
+	fi
 	exit 0
 fi
 
@@ -221,6 +232,11 @@ export BENCH_RSS_RUNS=${BENCH_RSS_RUNS:-21}
 export BENCH_CONC_N=${BENCH_CONC_N:-50}
 export BENCH_CONC_ROUNDS=${BENCH_CONC_ROUNDS:-9}
 export BENCH_PHASES_RUNS=${BENCH_PHASES_RUNS:-50}
+export BENCH_CPU_RUNS=${BENCH_CPU_RUNS:-100}
+if [ "$BENCH_CPU_RUNS" != 0 ] && ! command -v perf >/dev/null; then
+	echo "bench: perf not found (apt-get install linux-perf): no CPU breakdown" >&2
+	BENCH_CPU_RUNS=0
+fi
 OUT=${BENCH_OUT:-$REPO/docs/bench.md}
 
 # Runs "$@" in a private mount namespace with the cgroup2 mount of a hybrid
@@ -477,6 +493,7 @@ jq -e . "$RESULTS/figures-run.json" >/dev/null
 OWN_SECTIONS='Machine|Method|Start-up time, median ms|Process floors, median ms|Peak RSS, KiB|Concurrent starts, wall ms'
 # Skipped, the phases keep the section an earlier run wrote.
 [ "$BENCH_PHASES_RUNS" = 0 ] || OWN_SECTIONS="$OWN_SECTIONS|Where the start time goes [(]phases[)]"
+[ "$BENCH_CPU_RUNS" = 0 ] || OWN_SECTIONS="$OWN_SECTIONS|Where the CPU time goes [(]perf[)]"
 KEPT=
 if [ -f "$OUT" ]; then
 	KEPT=$(awk -v own="^## ($OWN_SECTIONS)[[:space:]]*\$" '/^## / { keep = ($0 !~ own) } keep' "$OUT")
@@ -513,6 +530,29 @@ events); interleaved starts with and without it differed by less than the
 run-to-run noise. Raw steps: \`bench/results/phases.json\`.
 
 $(cat "$WORK/phases.md")"
+fi
+
+# The CPU breakdown's section, when it ran.
+if [ -s "$WORK/cpu.md" ]; then
+	PHASES_SECTION="$PHASES_SECTION
+
+## Where the CPU time goes (perf)
+
+CPU time per start of the default bundle (ms), $BENCH_CPU_RUNS starts per
+runtime, one after another and $BENCH_CONC_N at once, of the whole process
+tree (the runtime, its threads, its init stage, the container's program),
+by \`bench/cpu.py\`: \`perf stat\` gives the total, less a loop of the host's
+/bin/true; \`perf record -g\` at 10 kHz how it splits, by the system call on
+each sample's kernel stack (grouped by what the call does) or else user
+space, a page fault taken there, or the rest of the kernel. Unlike the
+phases above this counts every CPU's time, so work done on the second CPU
+while the first waits counts too: what decides 50 starts at once on 2
+cores. crun is dynamically linked (its user space includes ld.so and
+libc's start); berth-oci's user space includes the Go runtime; the bench
+binaries are stripped, so perf tells neither apart from the runtime's own
+code. Raw figures: \`bench/results/cpu.json\`.
+
+$(cat "$WORK/cpu.md")"
 fi
 
 # shellcheck disable=SC1091 # /etc/os-release

@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"time"
 
@@ -151,6 +150,9 @@ type Options struct {
 	// nsenter, when set, is forked first to join a user namespace (see
 	// nsenterPlan).
 	nsenter *nsenterPlan
+	// thread, for a process that dies with its creator, is where it is
+	// forked and where Handoff runs (see parentThread).
+	thread *parentThread
 }
 
 // Exit is how a container ended.
@@ -204,9 +206,9 @@ func (c *Container) warning(err error) {
 // whole of berth run, and of berth-oci run without --detach.
 func Run(o Options) (Exit, error) {
 	// The init stage's parent-death signal is tied to the forking thread:
-	// keep this goroutine on one thread until the container is gone.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
+	// that thread is kept until the container is gone.
+	o.thread = &parentThread{}
+	defer o.thread.release()
 	o.Foreground = true
 	c, err := create(o, true)
 	if err != nil {
@@ -241,7 +243,9 @@ func Run(o Options) (Exit, error) {
 		c.warning(err)
 	}
 	if o.Handoff != nil && len(hooksOf(o.Spec).Poststop) == 0 {
-		if err := o.Handoff(c.init.pid, c.handle.LockFile()); err != nil {
+		var err error
+		o.thread.do(func() { err = o.Handoff(c.init.pid, c.handle.LockFile()) })
+		if err != nil {
 			c.warning(fmt.Errorf("hand the container to berth-monitor: %w", err))
 		}
 	}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"strconv"
 
 	"github.com/berth-runtime/berth/internal/cgroups"
@@ -51,8 +50,6 @@ var ErrPaused = errors.New("the container is paused")
 // and cgroup, under the container's seccomp profile and the process's own
 // user and capabilities. Without Detach it waits and returns the exit.
 func (c *Container) Exec(o ExecOptions) (Exit, error) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
 	op := state.OpExec
 	if o.IgnorePaused {
 		op = state.OpExecPaused
@@ -92,6 +89,11 @@ func (c *Container) Exec(o ExecOptions) (Exit, error) {
 		Stdin: o.Stdin, Stdout: o.Stdout, Stderr: o.Stderr, ConsoleSocket: o.ConsoleSocket,
 		RelayStdio: o.RelayStdio && !o.Detach, noStdio: o.RelayStdio && o.Detach,
 		PreserveFDs: o.PreserveFDs, Foreground: !o.Detach, cgroupExists: true, target: target, background: o.Background,
+	}
+	if !o.Detach {
+		// Its parent-death signal watches the thread it is forked on.
+		opts.thread = &parentThread{}
+		defer opts.thread.release()
 	}
 	if userns {
 		// The user namespace is joined by berth-nsenter (single-threaded),

@@ -37,9 +37,11 @@ type initProcess struct {
 	pid     int
 	proc    *pidfd.Process // pid's pidfd: signals never reach a recycled PID
 	signals chan os.Signal // forwarded to pid while in the foreground
-	relay   *terminal.Relay
-	pipes   *terminal.Pipes
-	null    *os.File // the host's /dev/null, holding fds 0-2 in the init stage only
+	// notified is closed once signals is registered (notify).
+	notified chan struct{}
+	relay    *terminal.Relay
+	pipes    *terminal.Pipes
+	null     *os.File // the host's /dev/null, holding fds 0-2 in the init stage only
 	// stage is an exec's init stage, which forks the program (pid) and
 	// exits; 0 for a container's init stage, which becomes its PID 1.
 	stage int
@@ -62,11 +64,10 @@ type initProcess struct {
 func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, st func() specs.State) (_ *initProcess, err error) {
 	p := &initProcess{}
 	if o.Foreground && !o.background {
-		p.signals = make(chan os.Signal, 16)
-		signal.Notify(p.signals, ForwardedSignals...)
+		p.notify()
 		defer func() {
 			if err != nil {
-				signal.Stop(p.signals)
+				p.stopSignals()
 			}
 		}()
 	}
@@ -154,6 +155,11 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, s
 		err = setRlimitsOf(p.pid, cfg.Process.Rlimits)
 	}
 	if err == nil {
+		// The program cannot run before the init stage has its config:
+		// from here on, a signal to this process is forwarded to it.
+		if p.notified != nil {
+			<-p.notified
+		}
 		cfg.State.Pid = p.pid
 		if p.compact != nil {
 			err = send(sock, string(p.compact))
@@ -183,6 +189,28 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, s
 		return nil, err
 	}
 	return p, nil
+}
+
+// notify registers p.signals for the forwarded signals on a goroutine of
+// its own, while the init stage is forked; start waits for it before the
+// init stage gets its config. Each signal's first registration in the
+// process, and its last removal, waits for a round trip with the Go
+// runtime's signal goroutine, which is locked to an OS thread of its own:
+// two thread switches per signal, twelve round trips per foreground run
+// on the start and exit paths when made there.
+func (p *initProcess) notify() {
+	p.signals = make(chan os.Signal, 16)
+	p.notified = make(chan struct{})
+	go func() {
+		signal.Notify(p.signals, ForwardedSignals...)
+		close(p.notified)
+	}()
+}
+
+// stopSignals ends the forwarding registration once notify has made it.
+func (p *initProcess) stopSignals() {
+	<-p.notified
+	signal.Stop(p.signals)
 }
 
 // createForWholeProcess creates the cgroup for an init stage that will be
@@ -424,11 +452,13 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 	attr := &syscall.ProcAttr{Env: env, Files: files, Sys: sys}
 	fork := func() (int, error) { return syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(exeFD), argv, attr) }
 	var pid int
-	if o.nsenter != nil {
-		pid, err = fork() // berth-nsenter joins the PID namespace itself
-	} else {
-		pid, err = forkInPidNamespace(s, fork)
-	}
+	o.thread.do(func() {
+		if o.nsenter != nil {
+			pid, err = fork() // berth-nsenter joins the PID namespace itself
+		} else {
+			pid, err = forkInPidNamespace(s, fork)
+		}
+	})
 	if err != nil {
 		parent.Close()
 		return nil, fmt.Errorf("start init stage: %w", err)
@@ -801,7 +831,8 @@ func (p *initProcess) wait() Exit {
 	done := make(chan unix.WaitStatus, 1)
 	go func() { done <- p.reap() }()
 	if p.signals != nil {
-		defer signal.Stop(p.signals)
+		// Off the exit path, as notify is off the start path.
+		defer func() { go p.stopSignals() }()
 	}
 	for {
 		select {

@@ -394,15 +394,17 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 		// Before started: whoever is told it runs (berth run -d, start,
 		// restart) sees its health starting, not the last run's.
 		stopHealth = e.startHealth(*rec)
-		if started != nil {
-			started(pid)
-		}
 		if !rec.AutoRemove {
 			// For inspect once it stopped (a --rm container will not
-			// be there then: its start costs nothing more).
+			// be there then: its start costs nothing more). Before
+			// whoever waits is told it started: a berth update that
+			// follows rewrites it, and must not be overwritten.
 			if err := store.SaveSpec(rec.ID, s); err != nil {
 				warnings.add(err)
 			}
+		}
+		if started != nil {
+			started(pid)
 		}
 	}
 	if restore != nil {

@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"text/tabwriter"
 
@@ -94,16 +95,22 @@ func (t *Template) Close() error {
 	}
 	err := t.h.close()
 	t.h = nil
+	runtime.UnlockOSThread()
 	return err
 }
 
+// start starts the helper. Its parent-death signal watches the thread
+// that forks it: the calling goroutine keeps that thread until Close, so
+// that no goroutine that ends its thread (link.handleAt) is given it.
 func (t *Template) start() error {
+	runtime.LockOSThread()
 	h, msg, err := startHelper(t.format, t.name())
-	if err != nil {
-		return err
+	if err == nil && msg != "" {
+		err = t.parseError(msg) // the helper has ended
 	}
-	if msg != "" {
-		return t.parseError(msg)
+	if err != nil {
+		runtime.UnlockOSThread()
+		return err
 	}
 	t.h = h
 	return nil

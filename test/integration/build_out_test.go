@@ -2,14 +2,12 @@ package integration
 
 import (
 	"archive/tar"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -247,11 +245,8 @@ func testBuildGitInterrupted(t *testing.T, kill bool) {
 		t.Fatalf("git never asked the server: %s", stderr.String())
 	}
 	if kill {
-		children, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", cmd.Process.Pid, cmd.Process.Pid))
-		for _, c := range strings.Fields(string(children)) {
-			if pid, err := strconv.Atoi(c); err == nil {
-				syscall.Kill(pid, syscall.SIGKILL) // berth-build, started by this berth
-			}
+		for _, pid := range childrenOf(cmd.Process.Pid) {
+			syscall.Kill(pid, syscall.SIGKILL) // berth-build, started by this berth (by any of its threads)
 		}
 		cmd.Process.Kill()
 		cmd.Wait()

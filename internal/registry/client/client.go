@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -79,7 +80,12 @@ func run(req Request, rep progress.Reporter) (*Result, error) {
 	c.Stdin, c.Stderr = bytes.NewReader(b), os.Stderr
 	// A berth killed outright takes its helper along: stopped as by
 	// SIGTERM, a pull keeps what it fetched for the next one to resume.
+	// The signal watches the thread that forks the helper: this goroutine
+	// keeps that thread until the helper is gone, so that no goroutine
+	// that ends its thread (link.handleAt) can be given it meanwhile.
 	c.SysProcAttr = &unix.SysProcAttr{Pdeathsig: unix.SIGTERM}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	out, err := c.StdoutPipe()
 	if err != nil {
 		return nil, err
