@@ -11,9 +11,9 @@ import (
 	"github.com/berth-runtime/berth/internal/rootless"
 	"github.com/berth-runtime/berth/internal/selfexe"
 
-	// Its init maps the heap's first 4 MiB with huge pages: a start with
-	// a few hundred fewer page faults (docs/design.md, Process model).
-	_ "github.com/berth-runtime/berth/internal/hugeheap/wide"
+	// Its init maps the heap's first 2 MiB with one huge page: a start
+	// with a few hundred fewer page faults (docs/design.md, Process model).
+	_ "github.com/berth-runtime/berth/internal/hugeheap"
 )
 
 func init() {

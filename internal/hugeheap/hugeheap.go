@@ -14,8 +14,11 @@
 // Measured with bench/ab.py, interleaved, 100–150 runs: `berth run --rm
 // true` 0.92× back to back and 0.88× cold; berth-oci run 0.95× and 0.93×.
 // The price is resident memory: the whole 2 MiB counts, about 1.3 MiB more
-// than the pages a run touched before. Package wide, below, takes the
-// first 4 MiB for berth, whose heap spreads wider (Widen).
+// than the pages a run touched before. berth once took the whole first
+// 4 MiB chunk; since the registry client and text/template's executor
+// left its binary its heap spreads no wider than berth-oci's, and the
+// second huge page cost more than the faults it saved (0.98× without it,
+// docs/bench.md).
 //
 // It does nothing where the kernel cannot (no THP, older kernels, a memory
 // cgroup without room): the calls fail and the heap stays as it was.
@@ -35,7 +38,6 @@ const (
 	madvHugepage = 14 // MADV_HUGEPAGE
 	madvCollapse = 25 // MADV_COLLAPSE
 
-	madvPopulateWrite = 23 // MADV_POPULATE_WRITE
 )
 
 // DisableEnv, in a process's environment, turns the package off there:
@@ -61,32 +63,6 @@ func init() {
 	heapProbe = new([64]byte)
 	collapseErr = collapse(probeBase(), hugePage)
 	collapsed = collapseErr == nil
-}
-
-// Widen asks for huge pages in the rest of the heap's first chunk too (the
-// Go runtime maps its heap 4 MiB at a time, aligned, and its pages are
-// handed out from the lowest free address in 512 KiB pieces, one per P),
-// for a process whose heap spreads wider than 2 MiB as it starts: berth's
-// own (package init of the registry client, the command, the goroutines
-// that compile seccomp and warm encoders) touched about 250 more pages
-// there, one fault each; berth-oci about 35, not worth 2 MiB more of its
-// peak RSS.
-func Widen() bool {
-	if !collapsed {
-		return false
-	}
-	other := probeBase() ^ hugePage // the chunk's other half
-	if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, other, hugePage, madvHugepage); e != 0 {
-		return false
-	}
-	// EINVAL: nothing touched there yet, no page table to collapse.
-	if _, _, e := syscall.Syscall(syscall.SYS_MADVISE, other, hugePage, madvCollapse); e == syscall.EINVAL {
-		// Fault the huge page in for writing now: left to the runtime,
-		// a read would come first and map the huge zero page, which
-		// the first write splits back into 4 KiB pages.
-		_, _, _ = syscall.Syscall(syscall.SYS_MADVISE, other, hugePage, madvPopulateWrite)
-	}
-	return true
 }
 
 // probeBase is the start of the 2 MiB that hold heapProbe.

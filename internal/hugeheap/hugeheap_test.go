@@ -89,23 +89,6 @@ func TestDisabled(t *testing.T) {
 	}
 }
 
-func TestWiden(t *testing.T) {
-	needTHP(t)
-	needHugePage(t)
-	if !Widen() {
-		t.Fatal("the other half of the heap's first chunk was not made a huge page")
-	}
-	// Both halves are one mapping again, huge throughout: 4 MiB of it,
-	// where Widen faulted or collapsed the half the heap had not used.
-	kb, err := anonHugeKB(probeBase() ^ hugePage)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if kb < 2*hugePage>>10 {
-		t.Fatalf("the heap's first chunk has %d kB of huge pages, want %d", kb, 2*hugePage>>10)
-	}
-}
-
 // needHugePage skips where the kernel had no huge page to give when the
 // package's init asked (EAGAIN twice, or ENOMEM): a state of the
 // machine's memory, not of the code; any other failure fails the test.

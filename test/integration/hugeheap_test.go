@@ -10,8 +10,8 @@ import (
 
 // TestGoMonitorHoldsNoHugePages: berth starts with its heap on huge pages
 // (internal/hugeheap), but a Go monitor that stays for a container's life
-// (here: a terminal) is started without them, or it would hold 4 MiB of
-// them all along.
+// (here: a terminal) is started without them, or it would hold a 2 MiB one
+// all along.
 func TestGoMonitorHoldsNoHugePages(t *testing.T) {
 	needRoot(t)
 	// With "always" any process may get huge pages without asking.
