@@ -57,6 +57,8 @@
 #   BENCH_RUNS=N       back-to-back runs per command (default 300)
 #   BENCH_COLD_RUNS=N  cold runs per command (default BENCH_RUNS/3)
 #   BENCH_RSS_RUNS=N   runs for the peak RSS median (default 21)
+#   BENCH_ROUNDS=N     rounds the back-to-back and cold runs are split
+#                      into, the runtimes' order rotated (default 5)
 #   BENCH_CONC_N=N     containers started at once (default 50)
 #   BENCH_CONC_ROUNDS=N rounds of concurrent starts, median taken (default 9)
 #   BENCH_PHASES_RUNS=N traced starts per command for the phases (default
@@ -121,20 +123,50 @@ if [ "${1:-}" = __measure ]; then
 		done
 	done
 
+	# rounds OUT RUNS WARMUP [HYPERFINE-OPTION...] -- -n NAME COMMAND...:
+	# hyperfine BENCH_ROUNDS times, RUNS/BENCH_ROUNDS runs of each command
+	# per round, the commands' order rotated from round to round, every
+	# run's time merged into OUT. hyperfine runs all of one command's runs
+	# before the next command's: in one block, a busy neighbour for a
+	# minute moves one runtime's median and not the other's (one evening's
+	# crun block spread 9.1-11.1 ms where its next was 7.0-7.8); in
+	# rounds it hits each runtime in some round and moves the ratio less.
+	rounds() {
+		local out=$1 runs=$(( $2 / BENCH_ROUNDS > 0 ? $2 / BENCH_ROUNDS : 1 )) warmup=$3 opts=() cmds=() r i n parts=()
+		shift 3
+		while [ "$1" != -- ]; do opts+=("$1"); shift; done
+		shift
+		cmds=("$@")
+		n=$(( ${#cmds[@]} / 3 ))
+		for r in $(seq 0 $(( BENCH_ROUNDS - 1 ))); do
+			local order=()
+			for i in $(seq 0 $(( n - 1 ))); do
+				local k=$(( (i + r) % n * 3 ))
+				order+=("${cmds[@]:k:3}")
+			done
+			hyperfine -N --style basic --warmup "$warmup" --runs "$runs" "${opts[@]}" \
+				--export-json "$WORK/round-$r.json" "${order[@]}" >"$WORK/round-$r.out" ||
+				{ cat "$WORK/round-$r.out"; return 1; }
+			parts+=("$WORK/round-$r.json")
+			warmup=3
+		done
+		# Each command's runs from every round; hyperfine's own summary
+		# fields (of one round) are dropped, the report reads the times.
+		jq -s '. as $all | {rounds: length, results: [$all[0].results[] | .command as $c
+			| {command: $c, times: [$all[].results[] | select(.command == $c) | .times[]]}]}' \
+			"${parts[@]}" >"$out"
+		jq -r '.results[] | "   \(.command): \(.times | length) runs, median \(.times | sort | .[length / 2 | floor] * 1000 | . * 100 | round / 100) ms"' "$out"
+	}
 	WARMUP=20
 	[ "$BENCH_RUNS" -lt 60 ] && WARMUP=5
 	for v in default limits; do
 		floor=()
 		[ $v = default ] && floor=(-n floor "$FLOOR_CMD" -n go-floor "$WORK/go-floor" -n c-floor "$WORK/c-floor")
 		set_hf_args $v
-		echo "== $v, back to back: $BENCH_RUNS runs"
-		hyperfine -N --style basic --warmup $WARMUP --runs "$BENCH_RUNS" \
-			--export-json "$RESULTS/$v-b2b.json" \
-			"${floor[@]}" "${hf_args[@]}"
-		echo "== $v, cold (sleep 0.25 before each run): $BENCH_COLD_RUNS runs"
-		hyperfine -N --style basic --warmup 3 --runs "$BENCH_COLD_RUNS" --prepare 'sleep 0.25' \
-			--export-json "$RESULTS/$v-cold.json" \
-			"${floor[@]}" "${hf_args[@]}"
+		echo "== $v, back to back: $BENCH_RUNS runs in $BENCH_ROUNDS rounds"
+		rounds "$RESULTS/$v-b2b.json" "$BENCH_RUNS" $WARMUP -- "${floor[@]}" "${hf_args[@]}"
+		echo "== $v, cold (sleep 0.25 before each run): $BENCH_COLD_RUNS runs in $BENCH_ROUNDS rounds"
+		rounds "$RESULTS/$v-cold.json" "$BENCH_COLD_RUNS" 3 --prepare 'sleep 0.25' -- "${floor[@]}" "${hf_args[@]}"
 	done
 
 	# Peak RSS: GNU time reports the largest resident set among the command
@@ -231,6 +263,7 @@ export BENCH_COLD_RUNS=${BENCH_COLD_RUNS:-$(( BENCH_RUNS / 3 > 10 ? BENCH_RUNS /
 export BENCH_RSS_RUNS=${BENCH_RSS_RUNS:-21}
 export BENCH_CONC_N=${BENCH_CONC_N:-50}
 export BENCH_CONC_ROUNDS=${BENCH_CONC_ROUNDS:-9}
+export BENCH_ROUNDS=${BENCH_ROUNDS:-5}
 export BENCH_PHASES_RUNS=${BENCH_PHASES_RUNS:-50}
 export BENCH_CPU_RUNS=${BENCH_CPU_RUNS:-100}
 if [ "$BENCH_CPU_RUNS" != 0 ] && ! command -v perf >/dev/null; then
@@ -607,7 +640,11 @@ $(runc --version | head -n1), crun $(crun --version | head -n1 | awk '{print $3}
 - Back to back: $BENCH_RUNS runs after a warm-up. Cold: $BENCH_COLD_RUNS runs,
   each after \`sleep 0.25\` (\`--prepare\`): writing a PID into cgroup.procs
   is slow once the machine has been idle, and back-to-back runs hide that.
-- Medians are computed from hyperfine's per-run times.
+- Both in $BENCH_ROUNDS rounds: hyperfine runs all of one command's runs
+  before the next command's, so each round runs a share of every
+  command's runs, in an order rotated from round to round, and a busy
+  neighbour for a while hits every runtime in some round.
+- Medians are computed from hyperfine's per-run times, of all rounds.
 - The floor is \`$FLOOR_CMD\`, the cost of the namespaces alone.
 
 Commands (WORK is a temp dir; fixed IDs, since runs are sequential and
@@ -634,9 +671,7 @@ $(row "limits, back to back" "$RESULTS/limits-b2b.json")
 $(row "limits, cold" "$RESULTS/limits-cold.json")
 
 Spread, 25th–75th percentile, ms (a wide spread means another tenant was
-busy during that command's block of runs: hyperfine runs all of one
-command's runs before the next command's, so noise need not hit every
-runtime alike; rerun if one case stands out):
+busy during some of that command's runs):
 
 | case | runc | crun | berth | berth-oci |
 |---|---:|---:|---:|---:|

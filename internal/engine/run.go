@@ -385,7 +385,7 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 		mounts.keep()
 		if r, err := store.Update(rec.ID, func(r *managed.Record) {
 			r.Network = net
-			r.State = managed.State{Status: managed.Running, Pid: pid, MonitorPid: os.Getpid(), MonitorStart: selfStart(),
+			r.State = managed.State{Status: managed.Running, Pid: pid, MonitorPid: os.Getpid(), MonitorStart: pidfd.SelfStart(),
 				StartedAt: time.Now().UTC(), RestartCount: r.State.RestartCount}
 		}); err == nil {
 			*rec = r
@@ -445,13 +445,6 @@ func finishRecord(store managed.Store, id string, exit container.Exit, runErr er
 // init stage's (126 cannot invoke, 127 not found), else berth's own, as
 // berth's command line would exit with (errdefs.Berth).
 func exitCodeOf(err error) int { return errdefs.Berth.Status(err) }
-
-// selfStart is this process's start time, which names it together with
-// its PID in a container's record (a signal to the monitor checks it).
-var selfStart = sync.OnceValue(func() uint64 {
-	start, _, _ := pidfd.Stat(os.Getpid())
-	return start
-})
 
 // newID returns a container ID: 64 hex digits, as Docker's.
 func newID() (string, error) {

@@ -58,9 +58,7 @@ func (s Store) Watch(id string) error { return s.hint(id) }
 // maker is this process as hints name it: "PID START", START its start
 // time in clock ticks since boot.
 var maker = sync.OnceValue(func() string {
-	pid := os.Getpid()
-	start, _, _ := pidfd.Stat(pid)
-	return strconv.Itoa(pid) + " " + strconv.FormatUint(start, 10)
+	return strconv.Itoa(os.Getpid()) + " " + strconv.FormatUint(pidfd.SelfStart(), 10)
 })
 
 // hint makes id's hint, naming this process; an existing hint is kept as

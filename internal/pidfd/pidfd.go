@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -90,6 +91,14 @@ func (p *Process) Close() {
 		p.fd = -1
 	}
 }
+
+// SelfStart is this process's start time (Stat), read once: the engine
+// names a container's monitor by PID and start time, and its collection
+// hints name their maker the same way.
+var SelfStart = sync.OnceValue(func() uint64 {
+	start, _, _ := Stat(os.Getpid())
+	return start
+})
 
 // Stat returns a process's start time (clock ticks since boot), which tells
 // it from a later process that reuses its PID, and its state letter ("R",
