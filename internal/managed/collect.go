@@ -197,7 +197,7 @@ func (s Store) collectHinted(id string, visit func(id string)) {
 	// the lifetime lock without waiting, and would find it held by this
 	// collection for a moment and say the container is already running
 	// (four concurrent berth restarts did). The next collection looks.
-	if op, err := flock.Open(filepath.Join(dir, "oplock"), os.O_CREATE, unix.LOCK_EX|unix.LOCK_NB); err == nil {
+	if op, err := s.opLock(id, unix.LOCK_EX|unix.LOCK_NB); err == nil {
 		defer op.Close()
 	} else if errors.Is(err, unix.EWOULDBLOCK) {
 		return

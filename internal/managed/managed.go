@@ -436,15 +436,16 @@ func (r Release) Wait(timeout time.Duration) bool {
 
 // OpLock serializes commands on one container.
 func (s Store) OpLock(id string) (func(), error) {
-	f, err := os.OpenFile(filepath.Join(s.Dir, id, "oplock"), os.O_RDWR|os.O_CREATE|unix.O_CLOEXEC, 0o600)
+	f, err := s.opLock(id, unix.LOCK_EX)
 	if err != nil {
 		return nil, fmt.Errorf("container %s: %w", shortID(id), err)
 	}
-	if err := flock.Lock(f, unix.LOCK_EX); err != nil {
-		f.Close()
-		return nil, err
-	}
 	return func() { f.Close() }, nil
+}
+
+// opLock takes container id's operation lock (how: flock's flags).
+func (s Store) opLock(id string, how int) (*os.File, error) {
+	return flock.Open(filepath.Join(s.Dir, id, "oplock"), os.O_CREATE, how)
 }
 
 // Remove deletes a container that is not running: its directory (record,
