@@ -32,7 +32,7 @@ The table scales each runtime's sample shares to its `perf stat` CPU time,
 so the rows add up to the CPU time per start (ms). Sampling at 10 kHz
 slows what it samples a little, alike for all.
 """
-import json, os, re, shlex, subprocess, sys, tempfile
+import argparse, json, os, re, shlex, subprocess, sys, tempfile
 
 DRIVERS = {"sh", "dash", "bash", "seq", "perf", "perf-exec"}
 SYSCALL = re.compile(r"^__(?:x64|ia32)_sys_(\w+)$|^__do_sys_(\w+)$")
@@ -148,22 +148,20 @@ def record(script, freq, tmp):
 
 
 def main():
-    args, runs, conc, freq, jsonfile = sys.argv[1:], 60, 50, 10000, None
+    ap = argparse.ArgumentParser(description="CPU time per container start, by step (perf).")
+    ap.add_argument("--runs", type=int, default=60)
+    ap.add_argument("--conc", type=int, default=50)
+    ap.add_argument("--freq", type=int, default=10000)
+    ap.add_argument("--json")
+    ap.add_argument("commands", nargs="+", metavar="NAME=COMMAND")
+    a = ap.parse_args()
+    runs, conc, freq, jsonfile = a.runs, a.conc, a.freq, a.json
     specs = []
-    while args:
-        a = args.pop(0)
-        if a in ("--runs", "--conc", "--freq", "--json"):
-            v = args.pop(0)
-            if a == "--json":
-                jsonfile = v
-            else:
-                runs, conc, freq = (int(v), conc, freq) if a == "--runs" else \
-                    (runs, int(v), freq) if a == "--conc" else (runs, conc, int(v))
-        elif "=" in a:
-            name, cmd = a.split("=", 1)
-            specs.append((name.rstrip("*"), shlex.split(cmd), name.endswith("*")))
-        else:
-            sys.exit(__doc__)
+    for c in a.commands:
+        name, sep, cmd = c.partition("=")
+        if not sep:
+            ap.error(f"{c}: want NAME=COMMAND")
+        specs.append((name.rstrip("*"), shlex.split(cmd), name.endswith("*")))
     if conc:
         runs = max(conc, runs // conc * conc)
     cols = []
