@@ -336,6 +336,11 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 	defer child.Close()
 	procFD := -1
 	sys := &syscall.SysProcAttr{Cloneflags: cloneFlags(s), Setsid: true, PidFD: &procFD}
+	netns := o.netns.namespace()
+	if netns != nil {
+		sys.Cloneflags &^= unix.CLONE_NEWNET // born in netns instead,
+		cfg.NewNetNS = false                 // whose lo is up already
+	}
 	if o.nsenter != nil {
 		// berth-nsenter makes the new namespaces once it has joined the
 		// user namespace, which then owns them.
@@ -451,6 +456,10 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 	// caller's reaches the container's first process.
 	attr := &syscall.ProcAttr{Env: env, Files: files, Sys: sys}
 	fork := func() (int, error) { return syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(exeFD), argv, attr) }
+	if netns != nil {
+		forkHere := fork
+		fork = func() (int, error) { return netns.forkInNetns(forkHere) }
+	}
 	var pid int
 	o.thread.do(func() {
 		if o.nsenter != nil {
@@ -657,11 +666,11 @@ func (p *initProcess) converse(sock *os.File, s *specs.Spec, o Options, st func(
 // runtime start and mounts instead of following them. With berth-nsenter
 // the namespaces come later, and Prepare waits for the hook pause.
 func (p *initProcess) prepareEarly(o Options) {
-	if o.Prepare == nil || o.nsenter != nil {
+	if (o.Prepare == nil && o.ConnectNetwork == nil) || o.nsenter != nil {
 		return
 	}
 	p.prepared = make(chan error, 1)
-	go func() { p.prepared <- o.Prepare(p.pid) }()
+	go func() { p.prepared <- o.prepare(p.pid) }()
 }
 
 // waitPrepared is the result of an early Prepare, once it has returned:
@@ -683,8 +692,8 @@ func (p *initProcess) runtimeHooks(sock *os.File, s *specs.Spec, o Options, st f
 			_ = send(sock, "failed")
 			return err
 		}
-	} else if o.Prepare != nil {
-		if err := o.Prepare(p.pid); err != nil {
+	} else if o.Prepare != nil || o.ConnectNetwork != nil {
+		if err := o.prepare(p.pid); err != nil {
 			_ = send(sock, "failed")
 			return err
 		}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"os"
 	"path/filepath"
 	"slices"
 
@@ -42,7 +43,7 @@ func (e *Engine) joinMore(cfg *managed.Config, rec *managed.Record, run *contain
 			releases[i]()
 		}
 	}
-	connects := []func(int) error{run.Prepare}
+	connects := []func(*os.File) error{run.ConnectNetwork}
 	for _, c := range cfg.Networks {
 		n, err := loadNetwork(e.Root, c.Name)
 		if err != nil {
@@ -61,12 +62,12 @@ func (e *Engine) joinMore(cfg *managed.Config, rec *managed.Record, run *contain
 		}
 		a.Prestart()
 		releases = append(releases, func() { _ = a.Release() })
-		connects = append(connects, a.Connect)
+		connects = append(connects, a.ConnectNetns)
 		info.Networks[n.Name] = endpointOf(n, a, c.Aliases)
 	}
-	run.Prepare = func(pid int) error {
+	run.ConnectNetwork = func(netns *os.File) error {
 		for _, connect := range connects {
-			if err := connect(pid); err != nil {
+			if err := connect(netns); err != nil {
 				return err
 			}
 		}

@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -211,7 +210,10 @@ func hostIf(id string) string {
 }
 
 // checkRoutes refuses a subnet the host already routes elsewhere: the
-// containers could not reach those hosts, nor they the containers.
+// containers could not reach those hosts, nor they the containers. It
+// runs when the bridge is made or given its address, as Docker checks
+// when a network is made: a route added later does not stop containers
+// that the bridge already serves.
 func (n *Network) checkRoutes() error {
 	routes, err := link.HostRoutes(n.Bridge)
 	if err != nil {
@@ -235,47 +237,47 @@ func (a *Attachment) Mounts() []specs.Mount {
 	return out
 }
 
-// Connect plugs the container, whose init process is pid, into the bridge:
-// bridge and rules made if missing, a veth into its network namespace with
-// its address and the default route.
-func (a *Attachment) Connect(pid int) error {
-	return a.ConnectNS("/proc/" + strconv.Itoa(pid) + "/ns/net")
+// ConnectNS plugs the container whose network namespace is at path into
+// the bridge (ConnectNetns).
+func (a *Attachment) ConnectNS(path string) error {
+	ns, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("open the container's network namespace: %w", err)
+	}
+	defer ns.Close()
+	return a.ConnectNetns(ns)
 }
 
-// ConnectNS is Connect to the network namespace at path.
-func (a *Attachment) ConnectNS(path string) error {
+// ConnectNetns plugs the container whose network namespace is open as ns
+// into the bridge: bridge and rules made if missing, a veth into the
+// namespace with its address and the default route.
+func (a *Attachment) ConnectNetns(ns *os.File) error {
 	if err := a.hostSide(); err != nil {
 		return err
 	}
 	n := a.net
-	nsfd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		return fmt.Errorf("open the container's network namespace: %w", err)
-	}
-	defer unix.Close(nsfd)
 	ep := link.Endpoint{HostIf: a.HostIf, Addr: netip.PrefixFrom(a.Addr, n.Subnet.Bits()), Gateway: n.gateway().Addr(), MAC: a.MAC, Secondary: a.secondary}
-	return link.AttachTo(a.bridge, nsfd, ep)
+	return link.AttachTo(a.bridge, int(ns.Fd()), ep)
 }
 
-// Prestart starts, in the background, the part of Connect that needs no
-// network namespace: the check of the host's routes, the bridge and the
-// network's rules, and the mappings of the published ports. berth run
+// Prestart starts, in the background, the part of ConnectNetns that needs
+// no network namespace: the bridge (and, as it is made, the check of the
+// host's routes), the network's rules, and the mappings of the published
+// ports. berth run
 // calls it before the init stage is forked, so that this work (2 to 4
 // ms) overlaps the container's creation instead of lengthening the pause
-// in which the init stage waits for its network. Connect and Release
+// in which the init stage waits for its network. ConnectNetns and Release
 // wait for it. Mappings to an address no interface has yet lead nowhere.
 func (a *Attachment) Prestart() {
 	a.prestarted = true
 	go func() { _ = a.hostSide() }() // Connect returns its error
 }
 
-// hostSetup checks the host's routes, makes the bridge and the network's
-// rules exist, and maps the published ports to the container's address.
+// hostSetup makes the bridge (once the host's routes are found not to
+// clash with its subnet) and the network's rules exist, and maps the
+// published ports to the container's address.
 func (a *Attachment) hostSetup() error {
 	n := a.net
-	if err := n.checkRoutes(); err != nil {
-		return err
-	}
 	br, err := n.ensure(n.gateway())
 	if err != nil {
 		return err
@@ -303,7 +305,7 @@ func (n *Network) gateway() netip.Prefix {
 // place (rulesetVersion); any change, berth's or another program's,
 // brings the check back.
 func (n *Network) ensure(gateway netip.Prefix) (link.Bridge, error) {
-	br, err := link.EnsureBridge(n.Bridge, gateway)
+	br, err := link.EnsureBridge(n.Bridge, gateway, n.checkRoutes)
 	if err != nil {
 		return link.Bridge{}, err
 	}

@@ -47,8 +47,11 @@ type Bridge struct {
 // EnsureBridge makes sure the bridge name exists, carries gateway (the
 // gateway address with the subnet's prefix length) and is up. It is
 // idempotent and safe to race with another berth doing the same. It also
-// enables IPv4 forwarding.
-func EnsureBridge(name string, gateway netip.Prefix) (Bridge, error) {
+// enables IPv4 forwarding. check, if set, runs before the bridge is made
+// or given its address, and its error stops that: a bridge already in
+// place with its address costs no check (berth's check of the host's
+// routes, a route dump, ran on every start before).
+func EnsureBridge(name string, gateway netip.Prefix, check func() error) (Bridge, error) {
 	if err := checkName(name); err != nil {
 		return Bridge{}, err
 	}
@@ -60,11 +63,14 @@ func EnsureBridge(name string, gateway netip.Prefix) (Bridge, error) {
 		return Bridge{}, fmt.Errorf("bridge %s: netlink: %w", name, err)
 	}
 	defer h.Close()
-	br, err := bridge(h, name, gateway.Addr())
+	if check != nil {
+		check = checkOnce(check) // a new bridge has no address yet either
+	}
+	br, err := bridge(h, name, gateway.Addr(), check)
 	if err != nil {
 		return Bridge{}, err
 	}
-	if err := ensureAddr(h, br, gateway); err != nil {
+	if err := ensureAddr(h, br, gateway, check); err != nil {
 		return Bridge{}, err
 	}
 	if br.Attrs().Flags&net.FlagUp == 0 {
@@ -75,17 +81,34 @@ func EnsureBridge(name string, gateway netip.Prefix) (Bridge, error) {
 	return Bridge{Name: name, Index: br.Attrs().Index, MTU: br.Attrs().MTU}, bridgeSysctls(name)
 }
 
+// checkOnce is check that runs the first time only, and then passes.
+func checkOnce(check func() error) func() error {
+	done := false
+	return func() error {
+		if done {
+			return nil
+		}
+		done = true
+		return check()
+	}
+}
+
 // bridge returns the existing bridge name or creates it. A created bridge
 // gets a fixed MAC derived from the gateway, so the kernel does not change
 // the bridge's address as ports come and go (which would leave containers
 // with a stale neighbour entry for the gateway).
-func bridge(h *netlink.Handle, name string, gw netip.Addr) (netlink.Link, error) {
+func bridge(h *netlink.Handle, name string, gw netip.Addr, check func() error) (netlink.Link, error) {
 	l, err := h.LinkByName(name)
 	if err == nil {
 		return checkType(l, "bridge")
 	}
 	if !isNotFound(err) {
 		return nil, fmt.Errorf("bridge %s: lookup: %w", name, err)
+	}
+	if check != nil {
+		if err := check(); err != nil {
+			return nil, err
+		}
 	}
 	attrs := netlink.NewLinkAttrs()
 	attrs.Name = name
@@ -102,7 +125,7 @@ func bridge(h *netlink.Handle, name string, gw netip.Addr) (netlink.Link, error)
 
 // ensureAddr adds p to l unless l already has exactly that address and
 // prefix length. Other addresses on the link are left alone.
-func ensureAddr(h *netlink.Handle, l netlink.Link, p netip.Prefix) error {
+func ensureAddr(h *netlink.Handle, l netlink.Link, p netip.Prefix, check func() error) error {
 	name := l.Attrs().Name
 	addrs, err := retryDump(func() ([]netlink.Addr, error) {
 		return h.AddrList(l, netlink.FAMILY_V4)
@@ -113,6 +136,11 @@ func ensureAddr(h *netlink.Handle, l netlink.Link, p netip.Prefix) error {
 	for _, a := range addrs {
 		if prefixOf(a.IPNet, false) == p {
 			return nil
+		}
+	}
+	if check != nil {
+		if err := check(); err != nil {
+			return err
 		}
 	}
 	err = h.AddrAdd(l, &netlink.Addr{IPNet: ipNet(p)})

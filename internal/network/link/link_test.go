@@ -33,7 +33,7 @@ func hostNS(tb testing.TB) netns.NsHandle {
 	tb.Helper()
 	requireRoot(tb)
 	host := newNS(tb)
-	inNS(tb, host, func() error { _, err := EnsureBridge(testBridge, testGateway); return err })
+	inNS(tb, host, func() error { _, err := EnsureBridge(testBridge, testGateway, nil); return err })
 	return host
 }
 
@@ -58,7 +58,7 @@ func readSysctl(path string) (string, error) {
 func TestEnsureBridge(t *testing.T) {
 	host := hostNS(t)
 	inNS(t, host, func() error {
-		if _, err := EnsureBridge(testBridge, testGateway); err != nil {
+		if _, err := EnsureBridge(testBridge, testGateway, nil); err != nil {
 			return fmt.Errorf("second EnsureBridge: %w", err)
 		}
 		l, err := netlink.LinkByName(testBridge)
@@ -92,6 +92,44 @@ func TestEnsureBridge(t *testing.T) {
 	})
 }
 
+// EnsureBridge runs its check before it makes the bridge or gives it its
+// address, and stops there when the check fails; a bridge in place with
+// its address costs no check.
+func TestEnsureBridgeChecksBeforeChanges(t *testing.T) {
+	requireRoot(t)
+	inNS(t, newNS(t), func() error {
+		refuse := errors.New("refused")
+		checks := 0
+		check := func() error { checks++; return refuse }
+		if _, err := EnsureBridge(testBridge, testGateway, check); !errors.Is(err, refuse) || checks != 1 {
+			return fmt.Errorf("no bridge yet: %v after %d checks, want the check's error after 1", err, checks)
+		}
+		if _, err := netlink.LinkByName(testBridge); err == nil {
+			return errors.New("the bridge was made though the check failed")
+		}
+		checks = 0
+		if _, err := EnsureBridge(testBridge, testGateway, func() error { checks++; return nil }); err != nil || checks != 1 {
+			return fmt.Errorf("made: %v after %d checks, want 1", err, checks)
+		}
+		checks = 0
+		if _, err := EnsureBridge(testBridge, testGateway, check); err != nil || checks != 0 {
+			return fmt.Errorf("in place: %v after %d checks, want none", err, checks)
+		}
+		l, err := netlink.LinkByName(testBridge)
+		if err != nil {
+			return err
+		}
+		if err := netlink.AddrDel(l, &netlink.Addr{IPNet: ipNet(testGateway)}); err != nil {
+			return err
+		}
+		checks = 0
+		if _, err := EnsureBridge(testBridge, testGateway, check); !errors.Is(err, refuse) || checks != 1 {
+			return fmt.Errorf("address gone: %v after %d checks, want the check's error after 1", err, checks)
+		}
+		return nil
+	})
+}
+
 func TestEnsureBridgeRejectsOtherType(t *testing.T) {
 	requireRoot(t)
 	inNS(t, newNS(t), func() error {
@@ -100,7 +138,7 @@ func TestEnsureBridgeRejectsOtherType(t *testing.T) {
 		if err := netlink.LinkAdd(&netlink.Veth{LinkAttrs: attrs, PeerName: "peer"}); err != nil {
 			return err
 		}
-		if _, err := EnsureBridge(testBridge, testGateway); err == nil {
+		if _, err := EnsureBridge(testBridge, testGateway, nil); err == nil {
 			return errors.New("EnsureBridge accepted a veth as bridge")
 		}
 		if err := DeleteBridge(testBridge); err == nil {
@@ -379,7 +417,7 @@ func BenchmarkEnsureBridgeExisting(b *testing.B) {
 	host := hostNS(b)
 	inNS(b, host, func() error {
 		for b.Loop() {
-			if _, err := EnsureBridge(testBridge, testGateway); err != nil {
+			if _, err := EnsureBridge(testBridge, testGateway, nil); err != nil {
 				return err
 			}
 		}
