@@ -8,7 +8,10 @@
 #      what `berth run` does: all of pid/mount/uts/ipc/net/cgroup namespaces,
 #      the same mounts, capabilities, device rules, masked and read-only
 #      paths (but no seccomp: berth run adds Docker's profile);
-#      runc, crun and berth-oci run the very same bundles;
+#      runc, crun and berth-oci run the very same bundles; and, for
+#      berth run against berth-oci on the same work, two bundles of the
+#      config berth run itself makes (seccomp profile and all), which
+#      berth-oci also runs ("berth-oci-same");
 #   2. inside ONE private mount namespace with /sys/fs/cgroup/unified unmounted
 #      (crun 1.8.1 refuses hybrid cgroup hosts; every runtime runs in the same
 #      namespace so they pay the same), runs hyperfine with runc, crun, berth
@@ -82,6 +85,10 @@ set -eu
 REPO=$(cd "$(dirname "$0")/.." && pwd)
 RESULTS=$REPO/bench/results
 RUNTIMES="runc crun berth berth-oci"
+# berth-oci-same: berth-oci on the config berth run makes (bundle-berth-*),
+# the like-for-like reference of berth run. Timed with the others, not in
+# the RSS or spread tables.
+TIMED="$RUNTIMES berth-oci-same"
 FLOOR_CMD="unshare --fork --pid --mount --uts --ipc --net --mount-proc true"
 
 # ---------------------------------------------------------------------------
@@ -99,6 +106,7 @@ if [ "${1:-}" = __measure ]; then
 		case $1 in
 		runc | crun) echo "$1 --root $WORK/state/$1 run --bundle $WORK/bundle-$2 bench-$1" ;;
 		berth-oci) echo "$BERTH_OCI --root $WORK/state/berth-oci run --bundle $WORK/bundle-$2 bench-berth-oci" ;;
+		berth-oci-same) echo "$BERTH_OCI --root $WORK/state/berth-oci run --bundle $WORK/bundle-berth-$2 bench-berth-oci-same" ;;
 		berth)
 			local extra=
 			[ "$2" = limits ] && extra="--pids-limit 64 --memory 256m "
@@ -110,13 +118,26 @@ if [ "${1:-}" = __measure ]; then
 	# pairs, one per runtime.
 	set_hf_args() {
 		hf_args=()
-		for name in $RUNTIMES; do hf_args+=(-n "$name" "$(rt_cmd "$name" "$1")"); done
+		for name in $TIMED; do hf_args+=(-n "$name" "$(rt_cmd "$name" "$1")"); done
 	}
+
+	# The config berth run makes, as berth-oci's bundle: a kept run's
+	# saved spec (its seccomp profile, hostname and all), the container
+	# then removed.
+	for v in default limits; do
+		extra=()
+		[ $v = limits ] && extra=(--pids-limit 64 --memory 256m)
+		id=$("$BERTH" --root "$WORK/state/berth-spec" run -d --network none "${extra[@]}" --rootfs "$WORK/rootfs" true)
+		"$BERTH" --root "$WORK/state/berth-spec" wait "$id" >/dev/null
+		mkdir -p "$WORK/bundle-berth-$v"
+		cp "$WORK/state/berth-spec/containers/$id/spec.json" "$WORK/bundle-berth-$v/config.json"
+		"$BERTH" --root "$WORK/state/berth-spec" rm "$id" >/dev/null
+	done
 
 	# Smoke test: each command once, with its output visible, so that a
 	# failure says what went wrong instead of just failing hyperfine.
 	for v in default limits; do
-		for name in $RUNTIMES; do
+		for name in $TIMED; do
 			c=$(rt_cmd "$name" $v)
 			echo "+ $c"
 			$c || { echo "bench: command failed (status $?): $c" >&2; exit 1; }
@@ -288,6 +309,7 @@ cleanup() {
 	if [ -d "$WORK/state/crun" ]; then in_ns crun --root "$WORK/state/crun" delete -f bench-crun >/dev/null 2>&1; fi
 	if [ -d "$WORK/state/berth-oci" ]; then
 		in_ns "$BERTH_OCI" --root "$WORK/state/berth-oci" delete -f bench-berth-oci >/dev/null 2>&1
+		in_ns "$BERTH_OCI" --root "$WORK/state/berth-oci" delete -f bench-berth-oci-same >/dev/null 2>&1
 	fi
 	# berth --rm removes its own cgroups; a record left behind (berth killed)
 	# still lists them.
@@ -456,6 +478,14 @@ row() {
 		"$(ratio "$berth" "$runc")" "$(ratio "$berth" "$crun")" \
 		"$(ratio "$oci" "$runc")" "$(ratio "$oci" "$crun")" "$(ratio "$crun" "$runc")" "$fl"
 }
+# same_row LABEL FILE: berth against berth-oci on its own config and on the
+# bench bundle.
+same_row() {
+	local berth same oci
+	berth=$(median berth "$2"); same=$(median berth-oci-same "$2"); oci=$(median berth-oci "$2")
+	printf '| %s | %s | %s | %s | **%s** | %s | %s |\n' "$1" "$(fmt "$berth")" "$(fmt "$same")" "$(fmt "$oci")" \
+		"$(ratio "$berth" "$same")" "$(ratio "$berth" "$oci")" "$(ratio "$same" "$oci")"
+}
 # spread LABEL FILE: a table row with the 25th-75th percentiles of FILE.
 spread() {
 	local out="| $1 |" name
@@ -500,7 +530,7 @@ floors_table() {
 # figure_set NAME FILE: "NAME": {runtime: median, ...} for FILE.
 figure_set() {
 	local out="\"$1\": {" sep= name
-	for name in $RUNTIMES; do out="$out$sep\"$name\": $(median "$name" "$2")"; sep=", "; done
+	for name in $TIMED; do out="$out$sep\"$name\": $(median "$name" "$2")"; sep=", "; done
 	echo "$out}"
 }
 cat >"$RESULTS/figures-run.json" <<JSON
@@ -631,6 +661,13 @@ $(runc --version | head -n1), crun $(crun --version | head -n1 | awk '{print $3}
   and cgroup path as for berth-oci. It runs with \`--network none\`
   (loopback only, like the bundle's network namespace; berth's default is
   a bridge network, whose cost the Networking section measures).
+- **berth run against berth-oci on the same work**: berth-oci also runs
+  the config berth run itself makes ("berth-oci-same": a \`berth run -d\`
+  of each case, its saved spec copied into a bundle, the container
+  removed), seccomp profile and all, so that the ratio of the two is what
+  berth's engine adds to the OCI runtime underneath it (the record, the
+  name, events, the image and network machinery, the larger binary), not
+  what the bundle leaves out.
 - "limits" adds \`--pids-limit 64 --memory 256m\` to berth and
   \`pids.limit 64\`, \`memory.limit 256 MiB\`, \`memory.swap 512 MiB\` to the
   bundle's config.
@@ -654,6 +691,7 @@ Commands (WORK is a temp dir; fixed IDs, since runs are sequential and
 runc      --root WORK/state/runc run --bundle WORK/bundle-{default,limits} bench-runc
 crun      --root WORK/state/crun run --bundle WORK/bundle-{default,limits} bench-crun
 berth-oci --root WORK/state/berth-oci run --bundle WORK/bundle-{default,limits} bench-berth-oci
+berth-oci --root WORK/state/berth-oci run --bundle WORK/bundle-berth-{default,limits} bench-berth-oci-same
 berth     --root WORK/state/berth run --rm --network none [--pids-limit 64 --memory 256m] --rootfs WORK/rootfs true
 $FLOOR_CMD
 \`\`\`
@@ -669,6 +707,16 @@ $(row "default, back to back" "$RESULTS/default-b2b.json")
 $(row "default, cold" "$RESULTS/default-cold.json")
 $(row "limits, back to back" "$RESULTS/limits-b2b.json")
 $(row "limits, cold" "$RESULTS/limits-cold.json")
+
+berth run against berth-oci on berth run's own config (berth-oci-same,
+the same work) and on the bench bundle (no seccomp profile):
+
+| case | berth | berth-oci-same | berth-oci | berth / berth-oci-same | berth / berth-oci | berth-oci-same / berth-oci |
+|---|---:|---:|---:|---:|---:|---:|
+$(same_row "default, back to back" "$RESULTS/default-b2b.json")
+$(same_row "default, cold" "$RESULTS/default-cold.json")
+$(same_row "limits, back to back" "$RESULTS/limits-b2b.json")
+$(same_row "limits, cold" "$RESULTS/limits-cold.json")
 
 Spread, 25th–75th percentile, ms (a wide spread means another tenant was
 busy during some of that command's runs):

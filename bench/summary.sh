@@ -65,7 +65,7 @@ TABLE=$(figures | jq -r '
 	ratio("\(.run.conc_n // 50) concurrent starts, wall, berth-oci / crun"; .run.conc_wall_ms["berth-oci"]; .run.conc_wall_ms.crun; 0.8; "ms"),
 	ratio("peak RSS, berth-oci / crun"; (.run.rss_kib["berth-oci"] // null | if . then . / 1024 else null end);
 		(.run.rss_kib.crun // null | if . then . / 1024 else null end); 1; "MiB"),
-	ratio("`berth run --network none --rootfs` / berth-oci"; .run.default_b2b.berth; .run.default_b2b["berth-oci"]; 1.1; "ms"),
+	ratio("`berth run --network none --rootfs` / berth-oci on the same config (berth run'"'"'s own)"; .run.default_b2b.berth; .run.default_b2b["berth-oci-same"]; 1.1; "ms"),
 	added("`--network bridge` added to `berth run` (vs none)"; .net.run_b2b_ms.bridge; .net.run_b2b_ms.none; 1),
 	added("`-p` added at start (`run -d`, bridge)"; .net.publish_start_ms.publish; .net.publish_start_ms.bridge; 1),
 	added("`-p` added at stop (`rm -f`, bridge)"; .net.publish_stop_ms.publish; .net.publish_stop_ms.bridge; 1),
