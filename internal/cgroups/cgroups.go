@@ -279,13 +279,25 @@ func rmdirWhenEmpty(dir string) error {
 
 // rmdirTree removes a cgroup directory of the container's, and first the
 // cgroups the container made below it (a cgroup with children cannot be
-// removed), deepest first.
+// removed), deepest first. The directory is only read when it cannot be
+// removed as it is: most containers make no cgroups of their own, and
+// reading one lists every control file (34 in a v1 memory cgroup), which
+// made a removal three calls instead of one, for each hierarchy.
 func rmdirTree(dir string) error {
+	err := unix.Rmdir(dir)
+	if !errors.Is(err, unix.EBUSY) && !errors.Is(err, unix.ENOTEMPTY) {
+		return err
+	}
 	entries, _ := os.ReadDir(dir)
+	children := false
 	for _, e := range entries {
 		if e.IsDir() {
 			_ = rmdirTree(filepath.Join(dir, e.Name()))
+			children = true
 		}
+	}
+	if !children {
+		return err // busy with processes, not with cgroups
 	}
 	return unix.Rmdir(dir)
 }
