@@ -15,17 +15,20 @@ import (
 
 // netnsJob makes a container's new network namespace on a thread of its
 // own while create goes on (validation, cgroups, the state record, the
-// init stage's config), instead of in the clone of the init stage, which
-// then joins it: of the namespaces a container gets, the network one is
-// the dear one (about 0.7 ms of `unshare --net` here), and on a machine
-// with a second CPU it is made off the start path. Once it exists,
-// Options.ConnectNetwork (berth's bridge: a veth pair, addresses, routes)
-// runs in it at once, still before the fork, instead of once the init
-// stage exists.
+// init stage's fork), instead of in the clone of the init stage: of the
+// namespaces a container gets, the network one is the dear one (about
+// 0.7 ms of `unshare --net` here), and on a machine with a second CPU it
+// is made off the start path. berth-stage, forked in berth's own
+// namespace, gets it with its config and joins it before anything else
+// (initproc.Config.NetnsInMessage); berth-init is born in it
+// (forkInNetns). Once it exists, Options.ConnectNetwork (berth's bridge:
+// a veth pair, addresses, routes) runs in it at once.
 //
 // Only without a user namespace: a namespace is owned by the user
 // namespace of whoever makes it, and a container's own user namespace
-// must own its network namespace; the thread here is in berth's.
+// must own its network namespace; the thread here is in berth's. A
+// namespace the thread cannot make fails the start: the clone could not
+// have made it either.
 type netnsJob struct {
 	ready chan struct{} // closed once ns and host, or err, are set
 	// ns is the new namespace, host the one berth runs in, which the
@@ -39,9 +42,22 @@ type netnsJob struct {
 }
 
 // earlyNetns reports whether create makes the network namespace itself
-// (netnsJob): s asks for a new one, and has no user namespace.
+// (netnsJob): s asks for a new one, and has no user namespace, and berth
+// runs in the host's user namespace. A rootless berth, in a user
+// namespace of its own, could make one but not take its thread back into
+// the host's network namespace, which that namespace does not own.
 func earlyNetns(o Options, s *specs.Spec) bool {
-	return o.target == nil && spec.NewNamespace(s, specs.NetworkNamespace) && !spec.HasNamespace(s, specs.UserNamespace)
+	return o.target == nil && spec.NewNamespace(s, specs.NetworkNamespace) && !spec.HasNamespace(s, specs.UserNamespace) &&
+		inInitialUserNamespace()
+}
+
+// initUserNamespaceInode is the inode of the initial user namespace's
+// file, which the kernel fixes (PROC_USER_INIT_INO).
+const initUserNamespaceInode = 0xEFFFFFFD
+
+func inInitialUserNamespace() bool {
+	var st unix.Stat_t
+	return unix.Stat("/proc/self/ns/user", &st) == nil && st.Ino == initUserNamespaceInode
 }
 
 // startNetns starts making the network namespace and connecting it; nil
@@ -59,7 +75,7 @@ func startNetns(o Options, s *specs.Spec) *netnsJob {
 		close(j.ready)
 		if j.connected != nil {
 			if j.err != nil {
-				j.connected <- nil // the fallback connects once the init stage exists
+				j.connected <- j.err
 				return
 			}
 			j.connected <- o.ConnectNetwork(j.ns)
@@ -108,17 +124,10 @@ func makeNetns() (ns, host *os.File, err error) {
 	return ns, host, nil
 }
 
-// namespace is the job once its namespace exists; nil with a nil job, or
-// when it could not be made (the init stage's clone makes it then).
-func (j *netnsJob) namespace() *netnsJob {
-	if j == nil {
-		return nil
-	}
+// wait waits until the namespace exists, or could not be made.
+func (j *netnsJob) wait() error {
 	<-j.ready
-	if j.err != nil {
-		return nil
-	}
-	return j
+	return j.err
 }
 
 // connectResult waits for ConnectNetwork's result; nil without one.
@@ -147,12 +156,12 @@ func (j *netnsJob) release() {
 }
 
 // prepare is what runs in this process while the init stage sets up:
-// ConnectNetwork, unless the netns job runs it (then its result), and
+// ConnectNetwork (the netns job's result, when it runs there) and
 // Prepare.
 func (o Options) prepare(pid int) error {
 	if o.ConnectNetwork != nil {
-		if j := o.netns.namespace(); j != nil {
-			if err := j.connectResult(); err != nil {
+		if o.netns != nil {
+			if err := o.netns.connectResult(); err != nil {
 				return err
 			}
 		} else if err := connectAt(pid, o.ConnectNetwork); err != nil {

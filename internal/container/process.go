@@ -162,7 +162,7 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, s
 		}
 		cfg.State.Pid = p.pid
 		if p.compact != nil {
-			err = send(sock, string(p.compact))
+			err = p.sendCompact(sock, o.netns)
 		} else {
 			err = send(sock, cfg)
 		}
@@ -189,6 +189,22 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, s
 		return nil, err
 	}
 	return p, nil
+}
+
+// sendCompact sends berth-stage its config and, when berth makes the
+// network namespace (netnsJob), that namespace with it, once it exists.
+func (p *initProcess) sendCompact(sock *os.File, netns *netnsJob) error {
+	if netns == nil {
+		return send(sock, string(p.compact))
+	}
+	if err := netns.wait(); err != nil {
+		return err
+	}
+	rights := unix.UnixRights(int(netns.ns.Fd()))
+	if err := unix.Sendmsg(int(sock.Fd()), p.compact, rights, nil, unix.MSG_NOSIGNAL); err != nil {
+		return fmt.Errorf("send to init stage: %w", err)
+	}
+	return nil
 }
 
 // notify registers p.signals for the forwarded signals on a goroutine of
@@ -336,10 +352,11 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 	defer child.Close()
 	procFD := -1
 	sys := &syscall.SysProcAttr{Cloneflags: cloneFlags(s), Setsid: true, PidFD: &procFD}
-	netns := o.netns.namespace()
-	if netns != nil {
-		sys.Cloneflags &^= unix.CLONE_NEWNET // born in netns instead,
-		cfg.NewNetNS = false                 // whose lo is up already
+	if o.netns != nil {
+		// Made beside the fork (netnsJob), lo up: berth-stage gets it
+		// with its config, berth-init is born in it.
+		sys.Cloneflags &^= unix.CLONE_NEWNET
+		cfg.NewNetNS, cfg.NetnsInMessage = false, true
 	}
 	if o.nsenter != nil {
 		// berth-nsenter makes the new namespaces once it has joined the
@@ -456,9 +473,13 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 	// caller's reaches the container's first process.
 	attr := &syscall.ProcAttr{Env: env, Files: files, Sys: sys}
 	fork := func() (int, error) { return syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(exeFD), argv, attr) }
-	if netns != nil {
+	if o.netns != nil && p.compact == nil {
+		if err := o.netns.wait(); err != nil {
+			parent.Close()
+			return nil, err
+		}
 		forkHere := fork
-		fork = func() (int, error) { return netns.forkInNetns(forkHere) }
+		fork = func() (int, error) { return o.netns.forkInNetns(forkHere) }
 	}
 	var pid int
 	o.thread.do(func() {
