@@ -15,7 +15,8 @@ import (
 // the container is in a namespace of its own, owned by the host's user
 // namespace as if its clone had made it, with lo up and its veth
 // configured; every thread of berth is back in the host's namespace, and
-// berth keeps no descriptor of the container's once it runs. With a user
+// neither berth nor the container's program keeps a descriptor of the
+// namespace once it runs. With a user
 // namespace the container's clone makes it, so that the container's user
 // namespace owns it.
 func TestNetnsMadeBesideCreation(t *testing.T) {
@@ -82,6 +83,14 @@ func TestNetnsMadeBesideCreation(t *testing.T) {
 			for _, fd := range fds {
 				if target, _ := os.Readlink(fd); target == ctrNet {
 					t.Errorf("berth holds %s, the container's network namespace", fd)
+				}
+			}
+			// Nor does the container's program get the descriptor its
+			// init stage joined the namespace by.
+			fds, _ = filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", kids[0]))
+			for _, fd := range fds {
+				if target, _ := os.Readlink(fd); strings.HasPrefix(target, "net:") {
+					t.Errorf("the container's PID 1 holds %s: %s", fd, target)
 				}
 			}
 		})
