@@ -1,7 +1,9 @@
 // Command berth-registry is berth's registry client: berth pull, push,
 // login, and the pulls of berth run and create run it with the request
 // as JSON on standard input, and read progress events and the result as
-// JSON lines on its standard output (internal/registry/client). It is a
+// JSON lines on its standard output (internal/registry/client). It also
+// decompresses zstd for berth (`berth-registry unzstd`: standard input
+// to standard output), which links no zstd decoder. It is a
 // binary of its own because it links net/http, crypto/tls and
 // go-containerregistry's remote packages, whose package initialization
 // and size every berth command would otherwise pay, berth run included
@@ -19,12 +21,16 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-runtime/berth/internal/image"
 	"github.com/berth-runtime/berth/internal/progress"
 	"github.com/berth-runtime/berth/internal/registry"
 	"github.com/berth-runtime/berth/internal/registry/client"
 )
 
 func main() {
+	if len(os.Args) == 2 && os.Args[1] == image.UnzstdArg {
+		os.Exit(unzstd())
+	}
 	if len(os.Args) != 2 {
 		fmt.Fprintln(os.Stderr, "berth-registry: run by berth (berth pull, push, login)")
 		os.Exit(125)

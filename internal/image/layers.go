@@ -3,6 +3,7 @@ package image
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -13,7 +14,6 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/klauspost/compress/gzip"
-	"github.com/klauspost/compress/zstd"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-runtime/berth/internal/progress"
@@ -117,12 +117,12 @@ func (s *Store) unpackBlob(l Layer, diffID v1.Hash, tmp string, b *budget, rep *
 	rep.Set(progress.Extracting, l.Size, 0)
 	r, err := decompress(io.TeeReader(f, rep.Counter()))
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrCorruptLayer, err)
 	}
 	defer r.Close()
 	share := b.layerShare()
 	h := sha256.New()
-	tee := io.TeeReader(&capReader{r: r, b: share}, h)
+	tee := io.TeeReader(&capReader{r: corruptReader{r}, b: share}, h)
 	diff := filepath.Join(tmp, "diff")
 	if err := os.Mkdir(diff, 0o700); err != nil {
 		return err
@@ -142,6 +142,22 @@ func (s *Store) unpackBlob(l Layer, diffID v1.Hash, tmp string, b *budget, rep *
 		return err
 	}
 	return os.WriteFile(filepath.Join(tmp, "charged"), []byte(strconv.FormatInt(share.used.Load(), 10)), 0o600)
+}
+
+// ErrCorruptLayer is a layer blob, its digest verified, whose compressed
+// stream does not decompress: the blob is worth nothing, and a load or
+// pull that brought it discards it (refused).
+var ErrCorruptLayer = errors.New("corrupt layer")
+
+// corruptReader marks the decompressor's errors ErrCorruptLayer.
+type corruptReader struct{ r io.Reader }
+
+func (c corruptReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if err != nil && err != io.EOF {
+		err = fmt.Errorf("%w: %w", ErrCorruptLayer, err)
+	}
+	return n, err
 }
 
 // capReader charges every byte read to an image's budget and fails once
@@ -172,12 +188,7 @@ func decompress(r io.Reader) (io.ReadCloser, error) {
 		}
 		return z, nil
 	case bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
-		// The window bound keeps a hostile frame from claiming gigabytes.
-		z, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(256<<20))
-		if err != nil {
-			return nil, err
-		}
-		return z.IOReadCloser(), nil
+		return unzstd(br)
 	}
 	return io.NopCloser(br), nil
 }

@@ -79,10 +79,11 @@ func overLimit(format string, args ...any) error {
 }
 
 // refused reports whether err refuses an image's content itself (a limit,
-// a hostile layer), rather than a failure to get it: what such an image
-// brought into the store is worth nothing, and is discarded.
+// a hostile layer, a layer that does not decompress), rather than a
+// failure to get it: what such an image brought into the store is worth
+// nothing, and is discarded.
 func refused(err error) bool {
-	return errors.Is(err, ErrLimit) || errors.Is(err, ErrUnsafeLayer)
+	return errors.Is(err, ErrLimit) || errors.Is(err, ErrUnsafeLayer) || errors.Is(err, ErrCorruptLayer)
 }
 
 // checkManifest refuses an image whose manifest breaks a limit, before
