@@ -63,7 +63,6 @@ static const struct rule rules[NTAGS] = {
 	[T_DOMAINNAME] = STR,
 	[T_SYSCTL] = PREFIXED(4, 1),
 	[T_HOOK_PAUSE] = FLAG,
-	[T_NETNS_IN_MESSAGE] = FLAG,
 
 	[T_ROOT] = STR,
 	[T_READONLY_ROOT] = FLAG,
@@ -437,9 +436,6 @@ static int fill_stage(struct arena *a, const struct record *r, struct config *c,
 	case T_NEW_KEYRING:
 		c->new_keyring = 1;
 		return 0;
-	case T_NETNS_IN_MESSAGE:
-		c->netns_in_message = 1;
-		return 0;
 	case T_HOSTNAME:
 		c->hostname = string(a, r, 0);
 		return 0;
@@ -704,8 +700,7 @@ static void print_stage(const struct config *c)
 	printf("die_with_parent %d\nexec_fifo_fd %d\npids_fd %d\n", c->die_with_parent, c->exec_fifo_fd, c->pids_fd);
 	print_field("pids_value", c->pids_value);
 	print_list("cgroup_task", c->cgroup_tasks, c->ncgroup_tasks);
-	printf("new_cgroupns %d\nnew_netns %d\nnew_keyring %d\nnetns_in_message %d\n", c->new_cgroupns, c->new_netns,
-	       c->new_keyring, c->netns_in_message);
+	printf("new_cgroupns %d\nnew_netns %d\nnew_keyring %d\n", c->new_cgroupns, c->new_netns, c->new_keyring);
 	print_field("hostname", c->hostname);
 	print_field("domainname", c->domainname);
 	printf("hook_pause %d\n", c->hook_pause);

@@ -23,7 +23,7 @@ int main(int argc, char **argv)
 	size_t len;
 	const char *why = "";
 	char *path;
-	int start, netns;
+	int start;
 
 	/* Nothing in the container may ptrace this process or read its
 	 * descriptors while it holds berth's socket; exec makes it dumpable
@@ -36,7 +36,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "berth-stage: bad arguments (it is started by berth, not by hand)\n");
 		return 2;
 	}
-	msg = read_message(&len, &netns);
+	msg = read_message(&len);
 	if (decode_config(msg, len, &c, &why) < 0)
 		fail(125, 0, "decode config: %s", why);
 	free(msg);
@@ -44,7 +44,6 @@ int main(int argc, char **argv)
 	 * read above failed. */
 	if (c.die_with_parent && prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
 		fail(125, errno, "set parent death signal");
-	join_network(&c, netns);
 	/* Device nodes and mount points get exactly the modes asked for; the
 	 * process's own umask is set just before exec. */
 	umask(0);

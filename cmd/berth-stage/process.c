@@ -92,25 +92,6 @@ static void loopback_up(void)
 	close(fd);
 }
 
-/* join_network enters the network namespace berth made for the container
- * (internal/container's netnsJob), which came with the config as fd: the
- * stage was forked in berth's own, so that the fork did not wait for the
- * namespace. It comes before every mount (sysfs shows the namespace's
- * devices). A descriptor that was not asked for is closed unused. */
-void join_network(const struct config *c, int fd)
-{
-	if (!c->netns_in_message) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	if (fd < 0)
-		fail(125, 0, "join the container's network namespace: none came with the config");
-	if (setns(fd, CLONE_NEWNET) < 0)
-		fail(125, errno, "join the container's network namespace");
-	close(fd);
-}
-
 void setup_namespaces(const struct config *c)
 {
 	/* The cgroup namespace is made after joining (main.c joins first),

@@ -132,36 +132,7 @@ static ssize_t recv_retry(void *buf, size_t len, int flags)
 	return n;
 }
 
-/* recv_fd takes the message into buf, and the one descriptor that may
- * come with it (SCM_RIGHTS, close-on-exec) into *fd, or -1. */
-static ssize_t recv_fd(void *buf, size_t len, int *fd)
-{
-	union {
-		struct cmsghdr h;
-		char space[CMSG_SPACE(sizeof(int))];
-	} control;
-	struct iovec iov = {.iov_base = buf, .iov_len = len};
-	struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control, .msg_controllen = sizeof(control)};
-	struct cmsghdr *h;
-	ssize_t n;
-
-	*fd = -1;
-	do
-		n = recvmsg(sync_fd, &msg, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		return n;
-	for (h = CMSG_FIRSTHDR(&msg); h != NULL; h = CMSG_NXTHDR(&msg, h)) {
-		if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_RIGHTS && h->cmsg_len == CMSG_LEN(sizeof(int)))
-			memcpy(fd, CMSG_DATA(h), sizeof(int));
-	}
-	/* More than berth sends (MSG_CTRUNC: the kernel closed the rest). */
-	if (msg.msg_flags & MSG_CTRUNC)
-		fail(125, 0, "read config: more descriptors than one came with it");
-	return n;
-}
-
-unsigned char *read_message(size_t *len, int *fd)
+unsigned char *read_message(size_t *len)
 {
 	unsigned char *buf;
 	ssize_t n, got;
@@ -179,7 +150,7 @@ unsigned char *read_message(size_t *len, int *fd)
 	buf = malloc((size_t)n);
 	if (buf == NULL)
 		fail(125, errno, "read config");
-	got = recv_fd(buf, (size_t)n, fd);
+	got = recv_retry(buf, (size_t)n, 0);
 	if (got < 0)
 		fail(125, errno, "read config");
 	if (got != n)

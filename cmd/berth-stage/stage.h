@@ -81,7 +81,6 @@ struct config {
 	int ncgroup_tasks;
 	int new_cgroupns;          /* unshare(CLONE_NEWCGROUP) after joining */
 	int new_netns;             /* bring lo up */
-	int netns_in_message;      /* join the network namespace that came with the config (message_fd) */
 	int new_keyring;           /* join a new session keyring */
 	const char *hostname;      /* NULL when not set */
 	const char *domainname;    /* NULL when not set */
@@ -152,9 +151,8 @@ int report_created(void);
  * run the runtime hooks (and berth's own networking); exits through fail
  * when it reports a failure. */
 void pause_for_hooks(void);
-/* read_message receives one message (the config) into a malloc'd buffer,
- * and the descriptor that came with it (close-on-exec) into *fd, or -1. */
-unsigned char *read_message(size_t *len, int *fd);
+/* read_message receives one message (the config) into a malloc'd buffer. */
+unsigned char *read_message(size_t *len);
 
 /* mounts.c */
 void join_cgroups(const struct config *c);         /* write "0" to each tasks file */
@@ -166,7 +164,6 @@ void finish_rootfs(const struct config *c);        /* masks, read-only paths, /d
 int open_dev_null(int flags);
 
 /* process.c */
-void join_network(const struct config *c, int fd);  /* the network namespace that came with the config */
 void setup_namespaces(const struct config *c);     /* cgroupns, hostname, domain, keyring, lo up */
 void write_sysctls(const struct config *c);        /* through proc_fd, after pivot_root */
 /* lookup_program finds argv[0] in the container (PATH of envp), exits

@@ -40,7 +40,6 @@ enum wire_tag {
 	T_DOMAINNAME = 9,       /* str */
 	T_SYSCTL = 10,          /* u32 n, the key's n bytes (n >= 1), the value's bytes (together a str); rep */
 	T_HOOK_PAUSE = 11,      /* flag: stop after the mounts until berth has run its hooks */
-	T_NETNS_IN_MESSAGE = 12,/* flag: the network namespace to join comes with this message (SCM_RIGHTS) */
 
 	/* the root filesystem */
 	T_ROOT = 20,            /* str, required */

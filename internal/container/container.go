@@ -68,13 +68,6 @@ type Options struct {
 	// its hook pause; it must not need the container's mounts. pid is
 	// the init stage's host PID.
 	Prepare func(pid int) error
-	// ConnectNetwork puts the container's new network namespace, netns,
-	// on a network (berth's bridge: a veth pair, the address, the
-	// routes), before the container's program runs. Where berth makes
-	// that namespace itself (no user namespace: netnsJob) it runs as
-	// soon as the namespace exists, before the init stage is forked;
-	// else as Prepare does, and before it.
-	ConnectNetwork func(netns *os.File) error
 	// Started, when set, is called once the container's program runs,
 	// with its PID 1 (berth's monitor reports readiness then).
 	Started func(pid int)
@@ -151,8 +144,6 @@ type Options struct {
 	execFifo *os.File
 	// seccomp compiles the spec's seccomp profile meanwhile (create).
 	seccomp *seccompJob
-	// netns makes the network namespace and connects it (see netnsJob).
-	netns *netnsJob
 	// pidsMax is the cgroup's pids.max, handed to an init stage that
 	// sets the limit itself (initproc.Config.PidsLimit).
 	pidsMax *os.File
@@ -389,8 +380,6 @@ func unitName(u *systemd.Unit) string {
 func create(o Options, startNow bool) (_ *Container, err error) {
 	o.seccomp = startSeccomp(o.Spec)
 	defer o.seccomp.wait()
-	o.netns = startNetns(o, o.Spec)
-	defer o.netns.release()
 	store := state.Store{Root: o.StateRoot}
 	store.Collect(Cleanup)
 	s := o.Spec

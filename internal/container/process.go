@@ -162,7 +162,7 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, s
 		}
 		cfg.State.Pid = p.pid
 		if p.compact != nil {
-			err = p.sendCompact(sock, o.netns)
+			err = send(sock, string(p.compact))
 		} else {
 			err = send(sock, cfg)
 		}
@@ -189,22 +189,6 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, s
 		return nil, err
 	}
 	return p, nil
-}
-
-// sendCompact sends berth-stage its config and, when berth makes the
-// network namespace (netnsJob), that namespace with it, once it exists.
-func (p *initProcess) sendCompact(sock *os.File, netns *netnsJob) error {
-	if netns == nil {
-		return send(sock, string(p.compact))
-	}
-	if err := netns.wait(); err != nil {
-		return err
-	}
-	rights := unix.UnixRights(int(netns.ns.Fd()))
-	if err := unix.Sendmsg(int(sock.Fd()), p.compact, rights, nil, unix.MSG_NOSIGNAL); err != nil {
-		return fmt.Errorf("send to init stage: %w", err)
-	}
-	return nil
 }
 
 // notify registers p.signals for the forwarded signals on a goroutine of
@@ -352,12 +336,6 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 	defer child.Close()
 	procFD := -1
 	sys := &syscall.SysProcAttr{Cloneflags: cloneFlags(s), Setsid: true, PidFD: &procFD}
-	if o.netns != nil {
-		// Made beside the fork (netnsJob), lo up: berth-stage gets it
-		// with its config, berth-init is born in it.
-		sys.Cloneflags &^= unix.CLONE_NEWNET
-		cfg.NewNetNS, cfg.NetnsInMessage = false, true
-	}
 	if o.nsenter != nil {
 		// berth-nsenter makes the new namespaces once it has joined the
 		// user namespace, which then owns them.
@@ -473,14 +451,6 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 	// caller's reaches the container's first process.
 	attr := &syscall.ProcAttr{Env: env, Files: files, Sys: sys}
 	fork := func() (int, error) { return syscall.ForkExec("/proc/self/fd/"+strconv.Itoa(exeFD), argv, attr) }
-	if o.netns != nil && p.compact == nil {
-		if err := o.netns.wait(); err != nil {
-			parent.Close()
-			return nil, err
-		}
-		forkHere := fork
-		fork = func() (int, error) { return o.netns.forkInNetns(forkHere) }
-	}
 	var pid int
 	o.thread.do(func() {
 		if o.nsenter != nil {
@@ -687,11 +657,11 @@ func (p *initProcess) converse(sock *os.File, s *specs.Spec, o Options, st func(
 // runtime start and mounts instead of following them. With berth-nsenter
 // the namespaces come later, and Prepare waits for the hook pause.
 func (p *initProcess) prepareEarly(o Options) {
-	if (o.Prepare == nil && o.ConnectNetwork == nil) || o.nsenter != nil {
+	if o.Prepare == nil || o.nsenter != nil {
 		return
 	}
 	p.prepared = make(chan error, 1)
-	go func() { p.prepared <- o.prepare(p.pid) }()
+	go func() { p.prepared <- o.Prepare(p.pid) }()
 }
 
 // waitPrepared is the result of an early Prepare, once it has returned:
@@ -713,8 +683,8 @@ func (p *initProcess) runtimeHooks(sock *os.File, s *specs.Spec, o Options, st f
 			_ = send(sock, "failed")
 			return err
 		}
-	} else if o.Prepare != nil || o.ConnectNetwork != nil {
-		if err := o.prepare(p.pid); err != nil {
+	} else if o.Prepare != nil {
+		if err := o.Prepare(p.pid); err != nil {
 			_ = send(sock, "failed")
 			return err
 		}

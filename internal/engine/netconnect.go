@@ -2,7 +2,6 @@ package engine
 
 import (
 	"errors"
-	"os"
 	"path/filepath"
 	"slices"
 
@@ -43,7 +42,7 @@ func (e *Engine) joinMore(cfg *managed.Config, rec *managed.Record, run *contain
 			releases[i]()
 		}
 	}
-	connects := []func(*os.File) error{run.ConnectNetwork}
+	connects := []func(int) error{run.Prepare}
 	for _, c := range cfg.Networks {
 		n, err := loadNetwork(e.Root, c.Name)
 		if err != nil {
@@ -62,12 +61,12 @@ func (e *Engine) joinMore(cfg *managed.Config, rec *managed.Record, run *contain
 		}
 		a.Prestart()
 		releases = append(releases, func() { _ = a.Release() })
-		connects = append(connects, a.ConnectNetns)
+		connects = append(connects, a.Connect)
 		info.Networks[n.Name] = endpointOf(n, a, c.Aliases)
 	}
-	run.ConnectNetwork = func(netns *os.File) error {
+	run.Prepare = func(pid int) error {
 		for _, connect := range connects {
-			if err := connect(netns); err != nil {
+			if err := connect(pid); err != nil {
 				return err
 			}
 		}

@@ -513,7 +513,7 @@ func (e *Engine) joinNetwork(cfg *managed.Config, rec *managed.Record, s *specs.
 		e.warn(w)
 	}
 	s.Mounts = append(s.Mounts, a.Mounts()...)
-	run.ConnectNetwork = a.ConnectNetns
+	run.Prepare = a.Connect
 	info.IPAddress, info.Gateway = a.Addr.String(), n.Subnet.Addr().Next().String()
 	for _, p := range a.Ports {
 		info.Ports = append(info.Ports, p.String())

@@ -54,7 +54,6 @@ const (
 	tDomainname      = 9
 	tSysctl          = 10
 	tHookPause       = 11
-	tNetnsInMessage  = 12
 	tRoot            = 20
 	tReadonlyRoot    = 21
 	tPropagation     = 22
@@ -363,7 +362,6 @@ func (w *wire) stage(cfg *Config) {
 	w.flag(tNewCgroupNS, cfg.NewCgroupNS)
 	w.flag(tNewNetNS, cfg.NewNetNS)
 	w.flag(tNewKeyring, cfg.NewKeyring)
-	w.flag(tNetnsInMessage, cfg.NetnsInMessage)
 	w.optStr(tHostname, "the hostname", cfg.Hostname)
 	w.optStr(tDomainname, "the domain name", cfg.Domain)
 	w.flag(tHookPause, cfg.HookPause)

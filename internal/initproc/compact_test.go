@@ -84,8 +84,7 @@ func compactText(cfg *Config) string {
 	for _, s := range cfg.CgroupTasks {
 		line("cgroup_task %s", cQuote(s))
 	}
-	line("new_cgroupns %d\nnew_netns %d\nnew_keyring %d\nnetns_in_message %d", cBool(cfg.NewCgroupNS), cBool(cfg.NewNetNS),
-		cBool(cfg.NewKeyring), cBool(cfg.NetnsInMessage))
+	line("new_cgroupns %d\nnew_netns %d\nnew_keyring %d", cBool(cfg.NewCgroupNS), cBool(cfg.NewNetNS), cBool(cfg.NewKeyring))
 	line("hostname %s\ndomainname %s\nhook_pause %d", cOptQuote(cfg.Hostname), cOptQuote(cfg.Domain), cBool(cfg.HookPause))
 	for _, k := range slices.Sorted(maps.Keys(cfg.Sysctl)) {
 		line("sysctl %s %s", cQuote(k), cQuote(cfg.Sysctl[k]))
@@ -283,14 +282,13 @@ func runConfig(t testing.TB) *Config {
 				"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware", "/sys/devices/virtual/powercap"},
 			ReadonlyPaths: []string{"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"},
 		},
-		Hostname:       "4f2a9c0d1e2b",
-		HookPause:      true,
-		Sysctl:         map[string]string{"net.ipv4.ip_unprivileged_port_start": "0", "net.ipv4.ping_group_range": "0 2147483647", "kernel.shm_rmid_forced": "1"},
-		NewNetNS:       true,
-		NetnsInMessage: true,
-		DieWithParent:  true,
-		PidsLimit:      &DeferredLimit{FD: 7, Value: "max"},
-		PreserveFDs:    2,
+		Hostname:      "4f2a9c0d1e2b",
+		HookPause:     true,
+		Sysctl:        map[string]string{"net.ipv4.ip_unprivileged_port_start": "0", "net.ipv4.ping_group_range": "0 2147483647", "kernel.shm_rmid_forced": "1"},
+		NewNetNS:      true,
+		DieWithParent: true,
+		PidsLimit:     &DeferredLimit{FD: 7, Value: "max"},
+		PreserveFDs:   2,
 		Process: Process{
 			Args:            []string{"/usr/local/bin/app", "--listen", ":8080", "quote\" back\\slash", "tab\tnewline\n\xff"},
 			Env:             []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOSTNAME=4f2a9c0d1e2b", "EMPTY="},
@@ -580,7 +578,7 @@ func TestDecodeCompactMalformed(t *testing.T) {
 		{"huge length", "longer than the message", withRequired(recLen(tEnv, math.MaxUint32, []byte("x")))},
 		{"huge gids", "longer than the message", withRequired(recLen(tGids, math.MaxUint32-7, nil))},
 		{"unknown tag 0", "unknown tag", withRequired(rec(0))},
-		{"unknown tag 13", "unknown tag", withRequired(rec(13))},
+		{"unknown tag 12", "unknown tag", withRequired(rec(12))},
 		{"hook pause with payload", "does not fit", withRequired(rec(tHookPause, 1))},
 		{"sysctl key length 0", "key length does not fit", withRequired(rec(tSysctl, 0, "v"))},
 		{"sysctl key longer than the record", "key length does not fit", withRequired(rec(tSysctl, 3, "ab"))},
@@ -723,8 +721,7 @@ func TestCompactConstantsMatchC(t *testing.T) {
 		"MAX_PROPAGATION": maxPropagation, "MOUNT_FS": mountFS, "MOUNT_BIND": mountBind, "MOUNT_CGROUP": mountCgroup,
 		"T_DIE_WITH_PARENT": tDieWithParent, "T_EXEC_FIFO_FD": tExecFifoFD, "T_PIDS_LIMIT": tPidsLimit,
 		"T_CGROUP_TASK": tCgroupTask, "T_NEW_CGROUPNS": tNewCgroupNS, "T_NEW_NETNS": tNewNetNS,
-		"T_NEW_KEYRING": tNewKeyring, "T_HOSTNAME": tHostname, "T_DOMAINNAME": tDomainname, "T_SYSCTL": tSysctl, "T_HOOK_PAUSE": tHookPause,
-		"T_NETNS_IN_MESSAGE": tNetnsInMessage, "T_ROOT": tRoot,
+		"T_NEW_KEYRING": tNewKeyring, "T_HOSTNAME": tHostname, "T_DOMAINNAME": tDomainname, "T_SYSCTL": tSysctl, "T_HOOK_PAUSE": tHookPause, "T_ROOT": tRoot,
 		"T_READONLY_ROOT": tReadonlyRoot, "T_PROPAGATION": tPropagation, "T_ROOT_PROPAGATION": tRootPropagation,
 		"T_OVERLAY_DIR": tOverlayDir, "T_OVERLAY_DATA": tOverlayData, "T_MOUNT": tMount, "T_M_SOURCE": tMSource,
 		"T_M_DEST": tMDest, "T_M_TYPE": tMType, "T_M_DATA": tMData, "T_M_FLAGS": tMFlags,

@@ -39,11 +39,6 @@ type Config struct {
 	// cgroups.OpenPidsMax).
 	PidsLimit *DeferredLimit `json:"pidsLimit,omitempty"`
 	NewNetNS  bool           `json:"netns,omitempty"`
-	// NetnsInMessage says the network namespace to join comes with the
-	// config message, as a descriptor (SCM_RIGHTS): berth made it beside
-	// the fork, and berth-stage, forked in berth's own, joins it first.
-	// berth-stage only: berth-init is born in the namespace instead.
-	NetnsInMessage bool `json:"-"`
 	// Join are existing namespaces to enter, by path (a PID namespace
 	// is entered by the parent before the fork).
 	Join    []Namespace `json:"join,omitempty"`

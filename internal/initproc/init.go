@@ -342,14 +342,14 @@ func setupNamespaces(cfg *Config) error {
 		}
 	}
 	if cfg.NewNetNS {
-		return LoopbackUp()
+		return loopbackUp()
 	}
 	return nil
 }
 
-// LoopbackUp brings lo up in the calling thread's network namespace with
-// one ioctl, a cheaper path than a netlink conversation.
-func LoopbackUp() error {
+// loopbackUp brings lo up in the new network namespace with one ioctl, a
+// cheaper path than a netlink conversation.
+func loopbackUp() error {
 	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("loopback: %w", err)

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -237,36 +238,35 @@ func (a *Attachment) Mounts() []specs.Mount {
 	return out
 }
 
-// ConnectNS plugs the container whose network namespace is at path into
-// the bridge (ConnectNetns).
-func (a *Attachment) ConnectNS(path string) error {
-	ns, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("open the container's network namespace: %w", err)
-	}
-	defer ns.Close()
-	return a.ConnectNetns(ns)
+// Connect plugs the container, whose init process is pid, into the bridge:
+// bridge and rules made if missing, a veth into its network namespace with
+// its address and the default route.
+func (a *Attachment) Connect(pid int) error {
+	return a.ConnectNS("/proc/" + strconv.Itoa(pid) + "/ns/net")
 }
 
-// ConnectNetns plugs the container whose network namespace is open as ns
-// into the bridge: bridge and rules made if missing, a veth into the
-// namespace with its address and the default route.
-func (a *Attachment) ConnectNetns(ns *os.File) error {
+// ConnectNS is Connect to the network namespace at path.
+func (a *Attachment) ConnectNS(path string) error {
 	if err := a.hostSide(); err != nil {
 		return err
 	}
 	n := a.net
+	nsfd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open the container's network namespace: %w", err)
+	}
+	defer unix.Close(nsfd)
 	ep := link.Endpoint{HostIf: a.HostIf, Addr: netip.PrefixFrom(a.Addr, n.Subnet.Bits()), Gateway: n.gateway().Addr(), MAC: a.MAC, Secondary: a.secondary}
-	return link.AttachTo(a.bridge, int(ns.Fd()), ep)
+	return link.AttachTo(a.bridge, nsfd, ep)
 }
 
-// Prestart starts, in the background, the part of ConnectNetns that needs
-// no network namespace: the bridge (and, as it is made, the check of the
+// Prestart starts, in the background, the part of Connect that needs no
+// network namespace: the bridge (and, as it is made, the check of the
 // host's routes), the network's rules, and the mappings of the published
 // ports. berth run
 // calls it before the init stage is forked, so that this work (2 to 4
 // ms) overlaps the container's creation instead of lengthening the pause
-// in which the init stage waits for its network. ConnectNetns and Release
+// in which the init stage waits for its network. Connect and Release
 // wait for it. Mappings to an address no interface has yet lead nowhere.
 func (a *Attachment) Prestart() {
 	a.prestarted = true

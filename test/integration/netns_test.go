@@ -10,16 +10,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The network namespace of a container without a user namespace is made
-// on a thread of berth's own before the init stage is forked (netnsJob):
-// the container is in a namespace of its own, owned by the host's user
-// namespace as if its clone had made it, with lo up and its veth
-// configured; every thread of berth is back in the host's namespace, and
-// neither berth nor the container's program keeps a descriptor of the
-// namespace once it runs. With a user
-// namespace the container's clone makes it, so that the container's user
-// namespace owns it.
-func TestNetnsMadeBesideCreation(t *testing.T) {
+// A container's network namespace is its own, owned by the user namespace
+// the container runs in (the host's, or its own with --uidmap), with lo
+// up and, on a bridge, its veth configured; every thread of berth is in
+// the host's namespace (berth's netlink work inside the container's runs
+// on threads that end), and neither berth nor the container's program
+// holds a descriptor of the namespace once it runs.
+func TestContainerNetns(t *testing.T) {
 	needRoot(t)
 	h := newNetnsHost(t)
 	// A user namespace's root must reach the network files under it.
