@@ -16,6 +16,10 @@ import (
 	"github.com/berth-runtime/berth/internal/dockerfile"
 	"github.com/berth-runtime/berth/internal/rootless"
 	"github.com/berth-runtime/berth/internal/selfexe"
+
+	// Its pulls' zstd layers are decoded in process: go-containerregistry
+	// links the decoder here anyway.
+	_ "github.com/berth-runtime/berth/internal/image/zstdlocal"
 )
 
 // ChangesRequest is what berth commit sends on standard input.

@@ -18,10 +18,11 @@ import (
 // berth-registry, which links the decoder anyway (go-containerregistry's
 // remote does), decompresses: `berth-registry unzstd`, the stream on its
 // standard input, the tar on its standard output. In berth-registry
-// itself, whose pulls unpack layers too, ZstdDecoder decodes in process.
+// itself and in berth-build, whose pulls unpack layers too and which link
+// the decoder, ZstdDecoder decodes in process (internal/image/zstdlocal).
 
-// ZstdDecoder, when set, decompresses zstd in this process;
-// berth-registry sets it. Nil runs the helper.
+// ZstdDecoder, when set, decompresses zstd in this process (zstdlocal
+// sets it). Nil runs the helper.
 var ZstdDecoder func(io.Reader) (io.ReadCloser, error)
 
 // MaxZstdWindow bounds a zstd frame's window, so that a hostile frame

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/compression"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -20,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // testRegistry is a registry on the host's loopback, served by this test
@@ -149,6 +151,38 @@ func appImage(t *testing.T) v1.Image {
 		t.Fatal(err)
 	}
 	return img
+}
+
+// A pulled image's zstd layer is unpacked where berth-registry fetched it
+// (its own decoder, internal/image/zstdlocal), and the container sees it.
+func TestImagePullZstdLayer(t *testing.T) {
+	hostSuiteOnly(t)
+	needRoot(t)
+	reg := newTestRegistry(t)
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	body := "from a zstd layer\n"
+	tw.WriteHeader(&tar.Header{Name: "zmotd", Mode: 0o644, Typeflag: tar.TypeReg, Size: int64(len(body))})
+	tw.Write([]byte(body))
+	tw.Close()
+	b := buf.Bytes()
+	z, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(b)), nil },
+		tarball.WithCompression(compression.ZStd), tarball.WithMediaType(types.OCILayerZStd))
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := mutate.AppendLayers(empty.Image, rootfsLayer(t), z)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := reg.push(t, "test/zstd:1", img)
+	defer rmiQuiet(t, ref)
+	if r := pull(t, "--tls-verify=false", ref); r.code != 0 {
+		t.Fatalf("pull: %+v", r)
+	}
+	if r := berth(t, "", "run", "--rm", ref, "cat", "/zmotd"); r.code != 0 || r.stdout != body {
+		t.Errorf("run %s: %+v", ref, r)
+	}
 }
 
 func TestImagePullRun(t *testing.T) {
