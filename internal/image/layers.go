@@ -117,7 +117,7 @@ func (s *Store) unpackBlob(l Layer, diffID v1.Hash, tmp string, b *budget, rep *
 	rep.Set(progress.Extracting, l.Size, 0)
 	r, err := decompress(io.TeeReader(f, rep.Counter()))
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrCorruptLayer, err)
+		return err
 	}
 	defer r.Close()
 	share := b.layerShare()
@@ -184,7 +184,7 @@ func decompress(r io.Reader) (io.ReadCloser, error) {
 	case bytes.HasPrefix(magic, []byte{0x1f, 0x8b}):
 		z, err := gzip.NewReader(br)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w: %w", ErrCorruptLayer, err)
 		}
 		return z, nil
 	case bytes.Equal(magic, []byte{0x28, 0xb5, 0x2f, 0xfd}):
