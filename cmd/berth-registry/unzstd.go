@@ -2,7 +2,6 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"os"
 
 	// Also decodes this helper's own pulls in process.
@@ -13,13 +12,8 @@ import (
 // links no zstd decoder; a failure is one line on standard error, which
 // berth reports.
 func unzstd() int {
-	z, err := zstdlocal.NewReader(os.Stdin)
-	if err == nil {
-		defer z.Close()
-		_, err = io.Copy(os.Stdout, z)
-	}
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "zstd: %v\n", err)
+	if err := zstdlocal.Decompress(os.Stdout, os.Stdin); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	return 0

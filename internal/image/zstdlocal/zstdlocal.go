@@ -6,6 +6,7 @@
 package zstdlocal
 
 import (
+	"fmt"
 	"io"
 
 	"github.com/klauspost/compress/zstd"
@@ -23,4 +24,18 @@ func NewReader(r io.Reader) (io.ReadCloser, error) {
 		return nil, err
 	}
 	return z.IOReadCloser(), nil
+}
+
+// Decompress writes the zstd stream r decompressed to w (berth-registry
+// unzstd, for berth).
+func Decompress(w io.Writer, r io.Reader) error {
+	z, err := NewReader(r)
+	if err != nil {
+		return fmt.Errorf("zstd: %w", err)
+	}
+	defer z.Close()
+	if _, err := io.Copy(w, z); err != nil {
+		return fmt.Errorf("zstd: %w", err)
+	}
+	return nil
 }
