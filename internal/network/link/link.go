@@ -47,10 +47,9 @@ type Bridge struct {
 // EnsureBridge makes sure the bridge name exists, carries gateway (the
 // gateway address with the subnet's prefix length) and is up. It is
 // idempotent and safe to race with another berth doing the same. It also
-// enables IPv4 forwarding. check, if set, runs before the bridge is made
-// or given its address, and its error stops that: a bridge already in
-// place with its address costs no check (berth's check of the host's
-// routes, a route dump, ran on every start before).
+// enables IPv4 forwarding. check, if set, runs once before the bridge is
+// made or given its address, and its error stops that; a bridge already
+// in place with its address is not checked.
 func EnsureBridge(name string, gateway netip.Prefix, check func() error) (Bridge, error) {
 	if err := checkName(name); err != nil {
 		return Bridge{}, err
