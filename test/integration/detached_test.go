@@ -559,14 +559,19 @@ func TestMonitorEnvironment(t *testing.T) {
 		checkNoLeaks(t, before)
 	}()
 	st := inspectState(t, "lean")
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", st.MonitorPid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
-	if !slices.Contains(env, "GOMAXPROCS=1") {
-		t.Errorf("the monitor's environment %q has no GOMAXPROCS=1", env)
-	}
+	// Read while the monitor hands the run to berth-monitor (an exec),
+	// /proc/PID/environ is empty for a moment: read again until it is not.
+	var env []string
+	eventually(t, "the monitor's environment", func() string {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/environ", st.MonitorPid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if env = strings.Split(strings.TrimRight(string(b), "\x00"), "\x00"); !slices.Contains(env, "GOMAXPROCS=1") {
+			return fmt.Sprintf("%q has no GOMAXPROCS=1", env)
+		}
+		return ""
+	})
 	for _, kv := range env {
 		if strings.HasPrefix(kv, "HOST_ONLY=") {
 			t.Errorf("the caller's %s reached the monitor", kv)
