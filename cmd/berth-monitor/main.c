@@ -194,7 +194,9 @@ int main(int argc, char **argv)
 	 * finding no process to signal) is dropped, not left to kill berth
 	 * before it recorded the exit; berth ignores them too as it starts
 	 * (engine.MonitorExited). Go's runtime unblocks them whatever the
-	 * mask it starts with, and would die of a pending one. */
+	 * mask it starts with, and would die of a pending one. Of these it
+	 * keeps only SIGHUP and SIGINT ignored until it asks for them, which
+	 * is why berth stop sends a monitor SIGINT (engine.monitorStopSignal). */
 	for (i = 0; i < sizeof(forwarded) / sizeof(forwarded[0]); i++)
 		signal(forwarded[i], SIG_IGN);
 	sigprocmask(SIG_UNBLOCK, &set, NULL);

@@ -92,7 +92,19 @@ func (e *Engine) endProcess(rec managed.Record, timeout time.Duration) {
 }
 
 // signalMonitor tells a container's monitor to end.
-func signalMonitor(rec managed.Record) { _ = rec.State.SignalMonitor(unix.SIGTERM) }
+func signalMonitor(rec managed.Record) { _ = rec.State.SignalMonitor(monitorStopSignal) }
+
+// monitorStopSignal is what berth stop sends a monitor between two runs:
+// SIGINT, not SIGTERM. With a restart policy the monitor is berth-monitor
+// during a run and berth again after it (MonitorExited), exec'd with the
+// signals ignored. Go's runtime respects an inherited SIG_IGN for SIGHUP
+// and SIGINT alone: it installs its own handler for SIGTERM as it starts,
+// which kills the process until signal.Notify asks for the signal, and a
+// stop in those milliseconds left the record Running and the container
+// "dead". SIGINT there is dropped, and the stop is not lost: it is in the
+// record (StopRequested) before the signal is sent, and the monitor reads
+// the record after it registered.
+const monitorStopSignal = unix.SIGINT
 
 // ContainerStopTimeout asks Stop and Restart for the container's own
 // timeout: its --stop-timeout, else DefaultStopTimeout (stop without -t).

@@ -148,7 +148,7 @@ func (e *Engine) handoff(rec managed.Record, out, errs *os.File) func(pid int, s
 		}
 		// Blocked on this thread across the exec, and so kept pending
 		// for berth-monitor's signalfd: from the exec until berth-monitor
-		// blocks them, berth stop's SIGTERM would otherwise kill it.
+		// blocks them, a stop signal (berth stop's SIGINT) would otherwise kill it.
 		var set, old unix.Sigset_t
 		for _, sig := range append([]os.Signal{unix.SIGCHLD}, container.ForwardedSignals...) {
 			n := sig.(unix.Signal) - 1

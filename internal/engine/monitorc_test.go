@@ -23,6 +23,9 @@ var berthMonitor = ccbuild.Sanitized("berth-monitor", "cmd/berth-monitor/*.c")
 // TestMain removes the test's build of berth-monitor; run as
 // monitorLaunchEnv, it is launchMonitor instead.
 func TestMain(m *testing.M) {
+	if len(os.Args) > 2 && os.Args[1] == lateNotifyArg {
+		lateNotify(os.Args[2:])
+	}
 	if os.Getenv(monitorLaunchEnv) != "" {
 		launchMonitor(os.Args[1], os.Args[2:])
 	}
@@ -62,6 +65,23 @@ func launchMonitor(script string, argv []string) {
 	os.Exit(1)
 }
 
+// lateNotifyArg, first, makes the test binary lateNotify, as
+// berth-monitor execs it back.
+const lateNotifyArg = "berth-test-late-notify"
+
+// lateNotify is a Go program that takes its time before it registers for
+// any signal, as berth does between its start and MonitorExited's
+// signal.Notify: it writes its arguments (the result file, then what
+// berth-monitor appended) to the file args[0] after 300 ms, unless a
+// signal killed it first.
+func lateNotify(args []string) {
+	time.Sleep(300 * time.Millisecond)
+	if err := os.WriteFile(args[0], []byte(strings.Join(args[1:], " ")+"\n"), 0o600); err != nil {
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
 // monitorRun is berth-monitor started as berth's monitor execs it (see
 // launchMonitor). What it execs back is a shell that writes its
 // arguments (berth-monitor's status last) to a file.
@@ -75,6 +95,13 @@ type monitorRun struct {
 
 func startMonitor(t *testing.T, script string) *monitorRun {
 	t.Helper()
+	return startMonitorBack(t, script, false)
+}
+
+// startMonitorBack is startMonitor; with goBack, what berth-monitor execs
+// back is a Go program (lateNotify) instead of a shell.
+func startMonitorBack(t *testing.T, script string, goBack bool) *monitorRun {
+	t.Helper()
 	bin := berthMonitor.Path(t)
 	dir := t.TempDir()
 	m := &monitorRun{log: filepath.Join(dir, "container.log"), result: filepath.Join(dir, "result"), stopped: make(chan error, 1)}
@@ -87,7 +114,11 @@ func startMonitor(t *testing.T, script string) *monitorRun {
 		t.Fatal(err)
 	}
 	m.stop = filepath.Join(dir, stopLockName)
-	m.cmd = exec.Command(self, script, bin, m.log, "0", "1", "--stop-lock="+m.stop, "/bin/sh", "-c", `echo "$@" > "$0"`, m.result)
+	back := []string{"/bin/sh", "-c", `echo "$@" > "$0"`, m.result}
+	if goBack {
+		back = []string{self, lateNotifyArg, m.result}
+	}
+	m.cmd = exec.Command(self, append([]string{script, bin, m.log, "0", "1", "--stop-lock=" + m.stop}, back...)...)
 	m.cmd.Env = append(os.Environ(), monitorLaunchEnv+"=1")
 	m.cmd.ExtraFiles = []*os.File{outR, errR, outW, errW}
 	if err := m.cmd.Start(); err != nil {
@@ -174,6 +205,62 @@ func TestBerthMonitorForwardsSignals(t *testing.T) {
 	}
 	if st := m.wait(t, 10*time.Second); st != "1792 --stopped" { // exit 7, told to stop
 		t.Errorf("status %q, want 1792 --stopped", st)
+	}
+}
+
+// TestMonitorSurvivesStopWhileBerthStarts: the signal berth stop sends a
+// monitor (monitorStopSignal) does not kill the berth that berth-monitor
+// execs back before that berth has registered for it: the signal is sent
+// without a pause from the container's last moments to the end of the
+// Go program berth-monitor execs, which registers for none. SIGTERM
+// killed it.
+func TestMonitorSurvivesStopWhileBerthStarts(t *testing.T) {
+	m := startMonitorBack(t, `echo ready; while :; do sleep 0.05; done`, true)
+	deadline := time.Now().Add(10 * time.Second)
+	for { // berth-monitor has its signalfd once the child wrote
+		if b, _ := os.ReadFile(m.log); bytes.Contains(b, []byte("ready")) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the child never wrote ready")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	done := make(chan struct{})
+	sent := make(chan int)
+	go func() {
+		n := 0
+		defer func() { sent <- n }()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if m.cmd.Process.Signal(monitorStopSignal) == nil {
+				n++
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}()
+	var err error
+	select {
+	case err = <-m.stopped:
+	case <-time.After(10 * time.Second):
+		_ = m.cmd.Process.Kill()
+		err = <-m.stopped
+	}
+	close(done)
+	n := <-sent
+	if err != nil {
+		t.Fatalf("berth-monitor, then the Go program it execs, with %d signals sent: %v", n, err)
+	}
+	b, err := os.ReadFile(m.result)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.TrimSpace(string(b)); !strings.HasSuffix(got, " --stopped") {
+		t.Errorf("berth-monitor passed on %q, want a status and --stopped", got)
 	}
 }
 
