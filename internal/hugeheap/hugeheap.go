@@ -21,7 +21,11 @@
 // docs/bench.md).
 //
 // It does nothing where the kernel cannot (no THP, older kernels, a memory
-// cgroup without room): the calls fail and the heap stays as it was.
+// cgroup without room): the calls fail and the heap stays as it was. Nor
+// when the process started on busy CPUs (internal/cpubusy): the collapse
+// copies and zeroes 2 MiB in the system call, and when many starts share
+// the CPUs that costs more than the faults it saves (fifty berth-oci
+// starts at once took 0.86 of the time without it, docs/bench.md).
 // GODEBUG=disablethp=1, the Go runtime's own switch against huge pages for
 // its heap, turns it off.
 package hugeheap
@@ -30,6 +34,8 @@ import (
 	"strings"
 	"syscall"
 	"unsafe"
+
+	"github.com/berth-runtime/berth/internal/cpubusy"
 )
 
 const (
@@ -57,7 +63,7 @@ var (
 var heapProbe *[64]byte
 
 func init() {
-	if disabled(syscall.Getenv) {
+	if disabled(syscall.Getenv) || cpubusy.Busy {
 		return
 	}
 	heapProbe = new([64]byte)

@@ -1,0 +1,90 @@
+// Package cpubusy tells a short-lived Go process whether the machine's
+// CPUs were all taken as it started, and then gives it one P.
+//
+// Importing it (for its side effect) is all a command does. A Go process
+// runs its goroutines on GOMAXPROCS Ps, one per CPU by default, and each
+// time a goroutine is readied while a P is idle the runtime wakes a
+// thread that spins looking for work. When the start has a CPU to itself
+// the second P pays: work overlaps (berth-oci with GOMAXPROCS=1 took 1.05
+// of the time of one start, docs/bench.md). When every CPU already has a
+// task waiting for it, as when an engine starts fifty containers at once,
+// the second P buys no parallelism, and its spinning and handoffs take CPU
+// from the other starts (fifty berth-oci starts took 0.93 of the time with
+// one P). So the process looks once, as it starts, at how many tasks the
+// kernel has runnable (/proc/loadavg's fourth field, an instant count, not
+// an average) and takes one P if they are more than twice the CPUs it may
+// run on.
+//
+// A GOMAXPROCS in the environment is the user's choice and is left alone.
+package cpubusy
+
+import (
+	"runtime"
+	"syscall"
+)
+
+// Busy reports whether the CPUs were all taken as the process started.
+var Busy bool
+
+// busyAt is how many runnable tasks per CPU make the CPUs busy. The count
+// includes this process's own thread and the kernel's workers, a few of
+// which are runnable for a moment after each container's exit: between
+// back-to-back starts on 2 CPUs one in five saw 3 or more, one in seventy
+// 5 or more; fifty starts at once saw 9 or more nearly every time.
+const busyAt = 2
+
+func init() {
+	if _, set := syscall.Getenv("GOMAXPROCS"); set {
+		return
+	}
+	running, ok := runnable()
+	if Busy = ok && busy(running, runtime.NumCPU()); Busy {
+		runtime.GOMAXPROCS(1)
+	}
+}
+
+// busy reports whether running runnable tasks keep cpus CPUs busy.
+func busy(running, cpus int) bool { return running > busyAt*cpus }
+
+// runnable reads the number of runnable tasks from /proc/loadavg.
+func runnable() (int, bool) {
+	fd, err := syscall.Open("/proc/loadavg", syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, false
+	}
+	defer syscall.Close(fd)
+	var buf [128]byte
+	n, err := syscall.Read(fd, buf[:])
+	if err != nil || n <= 0 {
+		return 0, false
+	}
+	return parseRunnable(buf[:n])
+}
+
+// parseRunnable reads "0.50 0.60 0.70 3/345 12345\n": the number before
+// the slash, the tasks runnable at that instant.
+func parseRunnable(b []byte) (int, bool) {
+	field := 0
+	for i := 0; i < len(b); i++ {
+		if b[i] == ' ' {
+			field++
+			continue
+		}
+		if field != 3 {
+			continue
+		}
+		n, digits := 0, 0
+		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
+			n = n*10 + int(b[i]-'0')
+			digits++
+			if n > 1<<30 {
+				return 0, false
+			}
+		}
+		if digits == 0 || i >= len(b) || b[i] != '/' {
+			return 0, false
+		}
+		return n, true
+	}
+	return 0, false
+}
