@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
 	"runtime"
 	"strconv"
 	"syscall"
@@ -191,26 +190,24 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, s
 	return p, nil
 }
 
-// notify registers p.signals for the forwarded signals on a goroutine of
+// notify subscribes p.signals to the forwarded signals on a goroutine of
 // its own, while the init stage is forked; start waits for it before the
-// init stage gets its config. Each signal's first registration in the
-// process, and its last removal, waits for a round trip with the Go
-// runtime's signal goroutine, which is locked to an OS thread of its own:
-// two thread switches per signal, twelve round trips per foreground run
-// on the start and exit paths when made there.
+// init stage gets its config. The process's first subscription registers
+// them with the Go runtime (see forwarding), six round trips with its
+// signal goroutine, which the start need not wait for.
 func (p *initProcess) notify() {
 	p.signals = make(chan os.Signal, 16)
 	p.notified = make(chan struct{})
 	go func() {
-		signal.Notify(p.signals, ForwardedSignals...)
+		subscribeSignals(p.signals)
 		close(p.notified)
 	}()
 }
 
-// stopSignals ends the forwarding registration once notify has made it.
+// stopSignals ends the forwarding subscription once notify has made it.
 func (p *initProcess) stopSignals() {
 	<-p.notified
-	signal.Stop(p.signals)
+	unsubscribeSignals(p.signals)
 }
 
 // createForWholeProcess creates the cgroup for an init stage that will be
@@ -831,8 +828,7 @@ func (p *initProcess) wait() Exit {
 	done := make(chan unix.WaitStatus, 1)
 	go func() { done <- p.reap() }()
 	if p.signals != nil {
-		// Off the exit path, as notify is off the start path.
-		defer func() { go p.stopSignals() }()
+		defer p.stopSignals()
 	}
 	for {
 		select {
