@@ -12,6 +12,7 @@
 #include <grp.h>
 #include <net/if.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -493,6 +494,27 @@ static void change_dir(const char *cwd)
  * CAP_SYS_ADMIN, so it precedes the capability drop; with no_new_privs it
  * comes after the user switch, so that fewer of this stage's own syscalls
  * are judged. */
+/* reset_signals gives the program every signal's default action and an
+ * empty signal mask, as a process a daemon started would have: what
+ * berth's caller ignored or blocked (nohup ignores SIGHUP, a shell's
+ * background job SIGINT) is nothing of the container's, and runc and crun
+ * reset them too. An ignored signal and the mask survive execve; a
+ * handled one does not. */
+static void reset_signals(void)
+{
+	struct sigaction dfl;
+	sigset_t none;
+
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	for (int sig = 1; sig < NSIG; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			sigaction(sig, &dfl, NULL); /* libc's own two refuse */
+	sigemptyset(&none);
+	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+		fail(125, errno, "reset the signal mask");
+}
+
 void prepare_process(const struct config *c)
 {
 	int chdir_err = 0;
@@ -512,6 +534,8 @@ void prepare_process(const struct config *c)
 		if (chdir_err != EACCES)
 			fail(125, chdir_err, "chdir to working directory %s", quote(c->cwd, quoted, sizeof(quoted)));
 	}
+	/* Before any filter, which may not know rt_sigaction's use here. */
+	reset_signals();
 	/* Nothing the parent (or its caller) left open may reach the
 	 * program. Before any filter: older profiles do not know
 	 * close_range. */

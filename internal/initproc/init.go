@@ -455,6 +455,9 @@ func prepareProcess(sock *os.File, p *Process, preserveFDs int) error {
 	if chdirErr != nil && !errors.Is(chdirErr, unix.EACCES) {
 		return fmt.Errorf("chdir to working directory %q: %w", p.Cwd, chdirErr)
 	}
+	if err := resetSignals(); err != nil {
+		return err
+	}
 	// Nothing the parent (or its caller) left open may reach the program.
 	// This comes before any seccomp filter: older profiles do not know
 	// close_range.

@@ -75,6 +75,41 @@ func TestSignalsForwarded(t *testing.T) {
 	}
 }
 
+// TestSignalsNotInherited: the container's process starts with every
+// signal's default action and none blocked, whatever berth's caller
+// ignored (nohup ignores SIGHUP, a shell's background job SIGINT), as
+// under runc and crun: an ignored signal survives execve, and a shell
+// cannot even trap one it was started ignoring. berth run, berth exec
+// (the Go init stage) and berth-oci run (berth-stage) alike.
+func TestSignalsNotInherited(t *testing.T) {
+	needRoot(t)
+	const want = "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n"
+	// grep itself: busybox's sh -c, exec'ing its one command, leaves
+	// SIGQUIT ignored.
+	grep := []string{"grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"}
+	// ignoring runs cmd as a caller that ignores SIGHUP and SIGINT.
+	ignoring := func(cmd *exec.Cmd) *exec.Cmd {
+		wrapped := exec.Command("/bin/sh", append([]string{"-c", `trap '' HUP INT; exec "$@"`, "sh", cmd.Path}, cmd.Args[1:]...)...)
+		wrapped.Env = cmd.Env
+		return wrapped
+	}
+	if r := collect(t, ignoring(berthCommand(append([]string{"run", "--rm", "--network", "none", "--rootfs", rootfsDir}, grep...)...)), "berth run"); r.code != 0 || r.stdout != want {
+		t.Errorf("berth run: %+v", r)
+	}
+	if r := berth(t, "", "run", "-d", "--name", "sigreset", "--network", "none", "--rootfs", rootfsDir, "sleep", "1000"); r.code != 0 {
+		t.Fatalf("run -d: %+v", r)
+	}
+	defer berth(t, "", "rm", "-f", "sigreset")
+	if r := collect(t, ignoring(berthCommand(append([]string{"exec", "sigreset"}, grep...)...)), "berth exec"); r.code != 0 || r.stdout != want {
+		t.Errorf("berth exec: %+v", r)
+	}
+	bundle := ociBundle(t, grep, nil)
+	oci := exec.Command(ociBin, "--root", ociRoot, "run", "--bundle", bundle, "sigreset")
+	if r := collect(t, ignoring(oci), "berth-oci run"); r.code != 0 || r.stdout != want {
+		t.Errorf("berth-oci run: %+v", r)
+	}
+}
+
 func TestOrphansAreReaped(t *testing.T) {
 	needRoot(t)
 	const marker = "7243911"
