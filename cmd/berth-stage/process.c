@@ -499,19 +499,17 @@ static void change_dir(const char *cwd)
  * berth's caller ignored or blocked (nohup ignores SIGHUP, a shell's
  * background job SIGINT) is nothing of the container's, and runc and crun
  * reset them too. An ignored signal and the mask survive execve; a
- * handled one does not. */
+ * handled one does not. Raw system calls: libc refuses its own two
+ * signals (32 and 33), which a caller may have ignored all the same. A
+ * zeroed kernel struct sigaction is SIG_DFL on every architecture. */
 static void reset_signals(void)
 {
-	struct sigaction dfl;
-	sigset_t none;
+	unsigned long dfl[4] = {0}, none = 0;
 
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	for (int sig = 1; sig < NSIG; sig++)
+	for (int sig = 1; sig <= 64; sig++)
 		if (sig != SIGKILL && sig != SIGSTOP)
-			sigaction(sig, &dfl, NULL); /* libc's own two refuse */
-	sigemptyset(&none);
-	if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+			syscall(SYS_rt_sigaction, sig, dfl, NULL, sizeof(none));
+	if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof(none)) < 0)
 		fail(125, errno, "reset the signal mask");
 }
 

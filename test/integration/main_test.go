@@ -35,6 +35,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == signalLauncherArg {
+		launchWithSignals(os.Args[2:])
+	}
 	os.Exit(setup(m))
 }
 

@@ -8,10 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -75,37 +77,71 @@ func TestSignalsForwarded(t *testing.T) {
 	}
 }
 
+// signalLauncherArg, first, makes the test binary launchWithSignals.
+const signalLauncherArg = "berth-test-signal-launcher"
+
+// launchWithSignals execs argv as a caller that ignores SIGHUP, SIGINT
+// and signal 32 (libc's own, which a C program cannot reset through libc)
+// and blocks SIGUSR1, all of which survive execve.
+func launchWithSignals(argv []string) {
+	runtime.LockOSThread()
+	ign := [4]uint64{1} // SIG_IGN
+	for _, sig := range []int{int(unix.SIGHUP), int(unix.SIGINT), 32} {
+		if _, _, e := unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(sig), uintptr(unsafe.Pointer(&ign)), 0, 8, 0, 0); e != 0 {
+			fmt.Fprintln(os.Stderr, "ignore signal:", e)
+			os.Exit(1)
+		}
+	}
+	var set unix.Sigset_t
+	set.Val[0] = 1 << (unix.SIGUSR1 - 1)
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &set, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "block SIGUSR1:", err)
+		os.Exit(1)
+	}
+	err := syscall.Exec(argv[0], argv, os.Environ())
+	fmt.Fprintln(os.Stderr, err)
+	os.Exit(1)
+}
+
 // TestSignalsNotInherited: the container's process starts with every
 // signal's default action and none blocked, whatever berth's caller
-// ignored (nohup ignores SIGHUP, a shell's background job SIGINT), as
-// under runc and crun: an ignored signal survives execve, and a shell
-// cannot even trap one it was started ignoring. berth run, berth exec
-// (the Go init stage) and berth-oci run (berth-stage) alike.
+// ignored or blocked (nohup ignores SIGHUP, a shell's background job
+// SIGINT), as under runc and crun: an ignored signal and the mask survive
+// execve, and a shell cannot even trap a signal it was started ignoring.
+// berth run, berth exec (the Go init stage) and berth-oci run
+// (berth-stage) alike.
 func TestSignalsNotInherited(t *testing.T) {
 	needRoot(t)
 	const want = "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n"
 	// grep itself: busybox's sh -c, exec'ing its one command, leaves
 	// SIGQUIT ignored.
 	grep := []string{"grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status"}
-	// ignoring runs cmd as a caller that ignores SIGHUP and SIGINT.
-	ignoring := func(cmd *exec.Cmd) *exec.Cmd {
-		wrapped := exec.Command("/bin/sh", append([]string{"-c", `trap '' HUP INT; exec "$@"`, "sh", cmd.Path}, cmd.Args[1:]...)...)
-		wrapped.Env = cmd.Env
-		return wrapped
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if r := collect(t, ignoring(berthCommand(append([]string{"run", "--rm", "--network", "none", "--rootfs", rootfsDir}, grep...)...)), "berth run"); r.code != 0 || r.stdout != want {
+	// launched runs cmd through launchWithSignals.
+	launched := func(cmd *exec.Cmd) *exec.Cmd {
+		l := exec.Command(self, append([]string{signalLauncherArg, cmd.Path}, cmd.Args[1:]...)...)
+		l.Env = cmd.Env
+		return l
+	}
+	if r := collect(t, launched(exec.Command("/bin/grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status")), "grep"); r.stdout == want {
+		t.Fatalf("the launcher changed nothing: %+v", r)
+	}
+	if r := collect(t, launched(berthCommand(append([]string{"run", "--rm", "--network", "none", "--rootfs", rootfsDir}, grep...)...)), "berth run"); r.code != 0 || r.stdout != want {
 		t.Errorf("berth run: %+v", r)
 	}
 	if r := berth(t, "", "run", "-d", "--name", "sigreset", "--network", "none", "--rootfs", rootfsDir, "sleep", "1000"); r.code != 0 {
 		t.Fatalf("run -d: %+v", r)
 	}
 	defer berth(t, "", "rm", "-f", "sigreset")
-	if r := collect(t, ignoring(berthCommand(append([]string{"exec", "sigreset"}, grep...)...)), "berth exec"); r.code != 0 || r.stdout != want {
+	if r := collect(t, launched(berthCommand(append([]string{"exec", "sigreset"}, grep...)...)), "berth exec"); r.code != 0 || r.stdout != want {
 		t.Errorf("berth exec: %+v", r)
 	}
 	bundle := ociBundle(t, grep, nil)
 	oci := exec.Command(ociBin, "--root", ociRoot, "run", "--bundle", bundle, "sigreset")
-	if r := collect(t, ignoring(oci), "berth-oci run"); r.code != 0 || r.stdout != want {
+	if r := collect(t, launched(oci), "berth-oci run"); r.code != 0 || r.stdout != want {
 		t.Errorf("berth-oci run: %+v", r)
 	}
 }
