@@ -12,16 +12,18 @@
 // from the other starts: fifty berth-oci starts at once took 0.89–0.92 of
 // the time with one P and no huge page (internal/hugeheap asks Busy too),
 // and 1.13 of that with the huge page skipped but both Ps kept
-// (docs/bench.md). So the process looks once, as it starts, at how many tasks the
-// kernel has runnable (/proc/loadavg's fourth field, an instant count, not
-// an average) and takes one P if they are more than twice the CPUs it may
-// run on.
+// (docs/bench.md). So the process looks once, as it starts, at how many
+// tasks the kernel has runnable (/proc/loadavg's fourth field, an instant
+// count, not an average) and takes one P if they are more than twice the
+// CPUs it may run on.
 //
 // A GOMAXPROCS in the environment is the user's choice and is left alone.
 package cpubusy
 
 import (
 	"runtime"
+	"strconv"
+	"strings"
 	"syscall"
 )
 
@@ -66,27 +68,14 @@ func runnable() (int, bool) {
 // parseRunnable reads "0.50 0.60 0.70 3/345 12345\n": the number before
 // the slash, the tasks runnable at that instant.
 func parseRunnable(b []byte) (int, bool) {
-	field := 0
-	for i := 0; i < len(b); i++ {
-		if b[i] == ' ' {
-			field++
-			continue
-		}
-		if field != 3 {
-			continue
-		}
-		n, digits := 0, 0
-		for ; i < len(b) && b[i] >= '0' && b[i] <= '9'; i++ {
-			n = n*10 + int(b[i]-'0')
-			digits++
-			if n > 1<<30 {
-				return 0, false
-			}
-		}
-		if digits == 0 || i >= len(b) || b[i] != '/' {
-			return 0, false
-		}
-		return n, true
+	f := strings.Fields(string(b))
+	if len(f) < 4 {
+		return 0, false
 	}
-	return 0, false
+	running, _, ok := strings.Cut(f[3], "/")
+	n, err := strconv.Atoi(running)
+	if !ok || err != nil || n < 0 {
+		return 0, false
+	}
+	return n, true
 }
