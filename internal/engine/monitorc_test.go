@@ -149,6 +149,22 @@ func (m *monitorRun) wait(t *testing.T, limit time.Duration) string {
 	return strings.TrimSpace(string(b))
 }
 
+// waitReady waits until the child's "ready" is in the log: berth-monitor
+// has its signalfd by then.
+func (m *monitorRun) waitReady(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if b, _ := os.ReadFile(m.log); bytes.Contains(b, []byte("ready")) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the child never wrote ready")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // entries reads the log back as stream: text lines.
 func (m *monitorRun) entries(t *testing.T) []string {
 	t.Helper()
@@ -190,16 +206,7 @@ func TestBerthMonitorLogsAndExecsBack(t *testing.T) {
 // causes is passed on.
 func TestBerthMonitorForwardsSignals(t *testing.T) {
 	m := startMonitor(t, `trap 'exit 7' TERM; echo ready; while :; do sleep 0.05; done`)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if b, _ := os.ReadFile(m.log); bytes.Contains(b, []byte("ready")) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the child never wrote ready")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	m.waitReady(t)
 	if err := m.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
@@ -216,16 +223,7 @@ func TestBerthMonitorForwardsSignals(t *testing.T) {
 // killed it.
 func TestMonitorSurvivesStopWhileBerthStarts(t *testing.T) {
 	m := startMonitorBack(t, `echo ready; while :; do sleep 0.05; done`, true)
-	deadline := time.Now().Add(10 * time.Second)
-	for { // berth-monitor has its signalfd once the child wrote
-		if b, _ := os.ReadFile(m.log); bytes.Contains(b, []byte("ready")) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the child never wrote ready")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	m.waitReady(t)
 	done := make(chan struct{})
 	sent := make(chan int)
 	go func() {
