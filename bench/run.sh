@@ -21,12 +21,15 @@
 #      and the process floors: an empty static Go program (built with the
 #      Go that builds berth-oci) and an empty static C program (gcc), what
 #      a process of each language costs here before it does anything;
-#   3. measures peak RSS with /usr/bin/time -f %M, and the wall time of
+#   3. measures peak RSS with /usr/bin/time -f %M (and, by bench/mem.py,
+#      what the runtime's process holds at its peak, by mapping), the wall time of
 #      BENCH_CONC_N (50) starts at once of runc, crun and berth-oci;
 #      then bench/phases.py: where one start's time goes, step by step
 #      (fork, init stage exec, pivot_root, the program's exec and exit),
 #      from the kernel's tracing, for runc, crun, berth-oci, berth and the
-#      floor on the default bundle (BENCH_PHASES_RUNS=0 skips it);
+#      floor on the default bundle, and bench/steps.py: berth run against
+#      berth-oci on the same config, cut at the Go functions of each step
+#      (uprobes on unstripped builds; BENCH_PHASES_RUNS=0 skips both);
 #   4. computes medians from hyperfine's per-run times and writes
 #      docs/bench.md (raw JSON goes to bench/results/);
 #   5. removes its temp dir, containers and namespaces;
@@ -66,6 +69,8 @@
 #   BENCH_CONC_ROUNDS=N rounds of concurrent starts, median taken (default 9)
 #   BENCH_PHASES_RUNS=N traced starts per command for the phases (default
 #                      50; 0 skips them)
+#   BENCH_MEM_RUNS=N   starts per runtime for the peak memory by mapping
+#                      (default 9; 0 skips it)
 #   BENCH_CPU_RUNS=N   starts per runtime for the CPU breakdown (perf;
 #                      default 100; 0 skips it, as does a missing perf)
 #   BENCH_OUT=FILE     report to write (default docs/bench.md)
@@ -79,7 +84,8 @@
 #   BENCH_BUILD=0      skip bench/build.sh (its knobs: see there)
 #   BENCH_STOPPED=0    skip bench/stopped.sh (its knobs: see there)
 # Needs root, runc, crun, hyperfine, jq, GNU time, busybox-static, go,
-# python3 and tracefs for the phases, and for bench/net.sh iperf3.
+# python3 and tracefs for the phases, readelf (binutils) for the steps, and
+# for bench/net.sh iperf3.
 set -eu
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -248,6 +254,28 @@ if [ "${1:-}" = __measure ]; then
 			"${phase_args[@]}" floor >"$WORK/phases.md"
 		sed -i "s|$WORK/|WORK/|g" "$WORK/phases.md" # as the report's commands say it
 		cat "$WORK/phases.md"
+		# berth run against berth-oci on the same config, cut at the Go
+		# functions that do each step (bench/steps.py), with unstripped
+		# builds of the same source in $WORK/steps.
+		echo "== berth run against berth-oci, step by step (uprobes): $BENCH_PHASES_RUNS runs each"
+		b=$(rt_cmd berth default); o=$(rt_cmd berth-oci-same default)
+		python3 "$REPO/bench/steps.py" --runs "$BENCH_PHASES_RUNS" --json "$RESULTS/steps.json" \
+			"berth run=$WORK/steps/berth${b#"$BERTH"}" "berth-oci=$WORK/steps/berth-oci${o#"$BERTH_OCI"}" \
+			>"$WORK/steps.md"
+		sed -i "s|$WORK/|WORK/|g" "$WORK/steps.md"
+		cat "$WORK/steps.md"
+	fi
+	# Memory: what the runtime's process holds at its peak, by mapping
+	# (see bench/mem.py), beside the floors waiting on their stdin.
+	if [ "$BENCH_MEM_RUNS" != 0 ]; then
+		echo "== peak memory by mapping: $BENCH_MEM_RUNS runs each"
+		python3 "$REPO/bench/mem.py" --runs "$BENCH_MEM_RUNS" --json "$RESULTS/mem.json" \
+			--config "$WORK/bundle-default/config.json" \
+			"crun=crun --root $WORK/state/crun run --bundle {bundle} {id}" \
+			"berth-oci=$BERTH_OCI --root $WORK/state/berth-oci run --bundle {bundle} {id}" \
+			"runc=runc --root $WORK/state/runc run --bundle {bundle} {id}" \
+			"empty Go program=$WORK/go-wait" "empty C program=$WORK/c-wait" >"$WORK/mem.md"
+		cat "$WORK/mem.md"
 	fi
 	# CPU: where each start's CPU time goes, sampled with perf, one start
 	# after another and $BENCH_CONC_N at once (see bench/cpu.py).
@@ -287,6 +315,7 @@ export BENCH_CONC_ROUNDS=${BENCH_CONC_ROUNDS:-9}
 export BENCH_ROUNDS=${BENCH_ROUNDS:-5}
 export BENCH_PHASES_RUNS=${BENCH_PHASES_RUNS:-50}
 export BENCH_CPU_RUNS=${BENCH_CPU_RUNS:-100}
+export BENCH_MEM_RUNS=${BENCH_MEM_RUNS:-9}
 if [ "$BENCH_CPU_RUNS" != 0 ] && ! command -v perf >/dev/null; then
 	echo "bench: perf not found (apt-get install linux-perf): no CPU breakdown" >&2
 	BENCH_CPU_RUNS=0
@@ -365,6 +394,17 @@ binary() {
 BERTH_DIR_BIN=${BERTH:-$REPO/bin/berth}
 binary BERTH berth
 binary BERTH_OCI berth-oci
+# bench/steps.py places its probes by symbol: unstripped builds of the
+# same source, with the helpers beside them.
+if [ "$BENCH_PHASES_RUNS" != 0 ]; then
+	echo "== unstripped berth and berth-oci for bench/steps.py"
+	mkdir -p "$WORK/steps"
+	(cd "$REPO" && CGO_ENABLED=0 go build -o "$WORK/steps/berth" ./cmd/berth &&
+		CGO_ENABLED=0 go build -o "$WORK/steps/berth-oci" ./cmd/berth-oci)
+	for helper in berth-init berth-nsenter berth-stage berth-monitor; do
+		[ -e "$WORK/$helper" ] && cp "$WORK/$helper" "$WORK/steps/$helper"
+	done
+fi
 
 # The process floors: what starting an empty static program costs here,
 # in Go (the toolchain that builds berth-oci, the same CGO_ENABLED=0) and
@@ -379,6 +419,28 @@ printf 'module floor\n\ngo 1.22\n' >"$WORK/floors/go.mod"
 printf 'int main(void) { return 0; }\n' >"$WORK/floors/main.c"
 gcc -static -O2 -o "$WORK/c-floor" "$WORK/floors/main.c" ||
 	{ echo "bench: cannot build the C floor (gcc needed)" >&2; exit 1; }
+# The same floors for bench/mem.py, which reads a process's memory while
+# it waits: each says it is ready, then waits for its stdin to close.
+mkdir -p "$WORK/floors/wait"
+cat >"$WORK/floors/wait/main.go" <<'EOF'
+package main
+
+import "os"
+
+func main() {
+	os.Stdout.WriteString("ready\n")
+	os.Stdin.Read(make([]byte, 1))
+}
+EOF
+printf 'module floor\n\ngo 1.22\n' >"$WORK/floors/wait/go.mod"
+(cd "$WORK/floors/wait" && CGO_ENABLED=0 GOFLAGS= go build -o "$WORK/go-wait" .) ||
+	{ echo "bench: cannot build the waiting Go floor" >&2; exit 1; }
+cat >"$WORK/floors/wait.c" <<'EOF'
+#include <unistd.h>
+int main(void) { char c; write(1, "ready\n", 6); return read(0, &c, 1) < 0; }
+EOF
+gcc -static -O2 -o "$WORK/c-wait" "$WORK/floors/wait.c" ||
+	{ echo "bench: cannot build the waiting C floor" >&2; exit 1; }
 
 echo "== busybox rootfs and OCI bundles in $WORK"
 R=$WORK/rootfs
@@ -555,7 +617,7 @@ jq -e . "$RESULTS/figures-run.json" >/dev/null
 # are, after this script's own; bench/net.sh then replaces its own.
 OWN_SECTIONS='Machine|Method|Start-up time, median ms|Process floors, median ms|Peak RSS, KiB|Concurrent starts, wall ms'
 # Skipped, the phases keep the section an earlier run wrote.
-[ "$BENCH_PHASES_RUNS" = 0 ] || OWN_SECTIONS="$OWN_SECTIONS|Where the start time goes [(]phases[)]"
+[ "$BENCH_PHASES_RUNS" = 0 ] || OWN_SECTIONS="$OWN_SECTIONS|Where the start time goes [(]phases[)]|berth run against berth-oci, step by step [(]uprobes[)]"
 [ "$BENCH_CPU_RUNS" = 0 ] || OWN_SECTIONS="$OWN_SECTIONS|Where the CPU time goes [(]perf[)]"
 KEPT=
 if [ -f "$OUT" ]; then
@@ -593,6 +655,47 @@ events); interleaved starts with and without it differed by less than the
 run-to-run noise. Raw steps: \`bench/results/phases.json\`.
 
 $(cat "$WORK/phases.md")"
+fi
+if [ -s "$WORK/steps.md" ]; then
+	PHASES_SECTION="$PHASES_SECTION
+
+## berth run against berth-oci, step by step (uprobes)
+
+\`berth run --rm --network none --rootfs\` against berth-oci on the config
+berth run makes (the berth-oci-same bundle), median ms over
+$BENCH_PHASES_RUNS traced runs each, taking turns. The phases above cut a
+start where the kernel acts (fork, exec, exit), which both do alike; what
+berth run does more falls before the fork and after the program's exit.
+\`bench/steps.py\` cuts those apart at the entry of the Go functions that
+do each step: a uprobe on each, in unstripped builds of the same source,
+records an event in the phases' tracefs instance beside its fork, exec and
+exit events. A row runs from the step before it that the runtime reached;
+where a runtime has no such step (—: berth-oci keeps no record and no
+name) its time falls in the next row it has. Each probe is a breakpoint
+trap of a few microseconds, about ten per start for either. Raw steps:
+\`bench/results/steps.json\`.
+
+$(cat "$WORK/steps.md")"
+fi
+
+# The peak memory by mapping, when it ran: part of the Peak RSS section.
+MEM_SECTION=
+if [ -s "$WORK/mem.md" ]; then
+	MEM_SECTION="
+
+What that peak is made of, by \`bench/mem.py\`: the runtime's own process
+(the largest in each tree) started on the default config with a program
+that waits on its stdin, its VmHWM and its resident pages by what they map
+(from /proc/PID/smaps) while the program waits, median KiB over
+$BENCH_MEM_RUNS runs each; and the same for an empty static Go and C
+program that wait on their stdin, the floors. A runtime's binary and its
+shared libraries are file pages, shared with every other process that
+maps the same file, but each counts them whole in its RSS. The kernel
+maps the page cache's pages around the one that faulted (fault-around,
+in large folios on this kernel), so after any start nearly the whole of
+a binary is resident: compare its row with the file's size.
+
+$(cat "$WORK/mem.md")"
 fi
 
 # The CPU breakdown's section, when it ran.
@@ -748,7 +851,7 @@ the largest resident set among the runtime and the processes it waited for
 
 | runc | crun | berth | berth-oci | berth/runc | berth/crun | berth-oci/runc | berth-oci/crun |
 |---:|---:|---:|---:|---:|---:|---:|---:|
-| $RSS_RUNC | $RSS_CRUN | $RSS_BERTH | $RSS_OCI | $(ratio "$RSS_BERTH" "$RSS_RUNC") | $(ratio "$RSS_BERTH" "$RSS_CRUN") | $(ratio "$RSS_OCI" "$RSS_RUNC") | $(ratio "$RSS_OCI" "$RSS_CRUN") |
+| $RSS_RUNC | $RSS_CRUN | $RSS_BERTH | $RSS_OCI | $(ratio "$RSS_BERTH" "$RSS_RUNC") | $(ratio "$RSS_BERTH" "$RSS_CRUN") | $(ratio "$RSS_OCI" "$RSS_RUNC") | $(ratio "$RSS_OCI" "$RSS_CRUN") |$MEM_SECTION
 
 ## Concurrent starts, wall ms
 
