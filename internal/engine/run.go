@@ -407,11 +407,31 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 			started(pid)
 		}
 	}
+	// Unless the container is handed off (this process then execs
+	// berth-monitor) or told to whoever waits once its config is saved,
+	// Started's record update and event run beside the wait for the
+	// program instead of before it: a short program (a script's
+	// `berth run --rm IMAGE cmd`) may be done before they are, and its
+	// exit would wait for them. They keep their order, and are done
+	// before anything that follows the run's end reads the record.
+	startedDone := func() {}
+	if run.Handoff == nil && !run.SavedBeforeStarted {
+		inOrder := run.Started
+		run.Started = func(pid int) {
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				inOrder(pid)
+			}()
+			startedDone = func() { <-done }
+		}
+	}
 	if restore != nil {
 		exit, err = container.RunRestored(run, checkpoint.Options{ImagePath: restore.Dir, TCPEstablished: restore.TCPEstablished}, "")
 	} else {
 		exit, err = container.Run(run)
 	}
+	startedDone()
 	stopHealth()
 	if rec.State.Status == managed.Running {
 		e.died(*rec, exit, err)

@@ -92,6 +92,23 @@ func TestEvents(t *testing.T) {
 	}
 }
 
+// TestEventsForegroundRm: a foreground --rm run whose program is done at
+// once still records its events in order: its start (written beside the
+// wait for the program) before its die and destroy.
+func TestEventsForegroundRm(t *testing.T) {
+	needRoot(t)
+	since := strconv.FormatInt(time.Now().Add(-time.Second).Unix(), 10)
+	for range 3 {
+		mustBerth(t, "run", "--rm", "--name", "evfg", "--network", "none", "--rootfs", rootfsDir, "true")
+	}
+	until := fmt.Sprintf("%d.%09d", time.Now().Unix(), time.Now().Nanosecond())
+	got := mustBerth(t, "events", "--since", since, "--until", until, "--filter", "container=evfg", "--format", "{{.Action}}")
+	want := strings.Repeat("create\nstart\ndie\ndestroy\n", 3)
+	if got != want {
+		t.Errorf("events of three run --rm true:\n%s\nwant\n%s", got, want)
+	}
+}
+
 // TestEventsObjects: image, volume and network commands leave Docker's
 // events too.
 func TestEventsObjects(t *testing.T) {
