@@ -8,6 +8,7 @@ import (
 
 	"github.com/berth-runtime/berth/internal/engine"
 	"github.com/berth-runtime/berth/internal/initproc"
+	"github.com/berth-runtime/berth/internal/network/nft"
 	"github.com/berth-runtime/berth/internal/rootless"
 	"github.com/berth-runtime/berth/internal/selfexe"
 
@@ -27,6 +28,8 @@ func init() {
 }
 
 func main() {
+	// The holder of a finished command's netfilter sockets (nft.HandOff).
+	nft.HoldStage()
 	// Rootless berth entering its user namespace: wait to be mapped,
 	// then re-execute as the namespace's root.
 	rootless.ContinueStage()

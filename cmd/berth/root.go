@@ -9,6 +9,7 @@ import (
 
 	"github.com/berth-runtime/berth/internal/engine"
 	"github.com/berth-runtime/berth/internal/errdefs"
+	"github.com/berth-runtime/berth/internal/network/nft"
 	"github.com/berth-runtime/berth/internal/rootless"
 	"github.com/spf13/cobra"
 )
@@ -186,6 +187,9 @@ func execute(args []string) int {
 	if err == nil {
 		err = *unknown
 	}
+	// The kernel's release of the sockets that changed a port mapping
+	// would delay this process's exit (nft.HandOff).
+	_ = nft.HandOff()
 	return cli.Report(ownOnly(err, rootless.Active()))
 }
 

@@ -18,7 +18,8 @@ import (
 // work, holding the namespace's commit mutex): 7 to 10 ms here after a
 // published port's element was deleted. Closed at exit, that wait falls
 // after the work is done (a stopping container's lock is already
-// released), and a socket per operation paid it once per socket. A
+// released; a command hands them to a holder, see HandOff), and a
+// socket per operation paid it once per socket. A
 // goroutine that closes them instead would not do: blocked in close(2)
 // it holds the scheduler's P until sysmon takes it back, up to 10 ms
 // later, and the caller's goroutine waits for a P meanwhile.

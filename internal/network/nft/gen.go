@@ -87,6 +87,7 @@ func deleteTableAt(netnsFD int, gen uint32) error {
 			Data: append([]byte{unix.NFPROTO_IPV4, unix.NFNETLINK_V0, 0, 0}, name...)},
 		{Header: netlink.Header{Type: unix.NFNL_MSG_BATCH_END, Flags: netlink.Request}, Data: batchHdr},
 	}
+	committed.Store(true)
 	err = doRaw(netnsFD, func(c *netlink.Conn) error {
 		if _, err := c.SendMessages(msgs); err != nil {
 			return err

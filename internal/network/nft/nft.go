@@ -224,6 +224,7 @@ func delRules(c *nftables.Conn, rules []*nftables.Rule, match func(tag string) b
 
 // flush sends the queued changes as one transaction.
 func flush(c *nftables.Conn, what string) error {
+	committed.Store(true) // even a refused batch may have begun
 	if err := c.Flush(); err != nil {
 		return fmt.Errorf("nftables: %s: %w", what, err)
 	}

@@ -1,0 +1,158 @@
+package nft
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// A berth command that committed a transaction (rm -f or stop of a
+// container with published ports, run --rm -p) would pay, in its own
+// exit, the kernel's wait for what the transaction deleted to be freed
+// after an RCU grace period (see shared): the last close of a netfilter
+// netlink socket flushes nf_tables' destroy work. Whoever runs the
+// command waits for its exit, so that wait was 5 to 10 ms of every such
+// command, after its work was done. HandOff gives this process's
+// netfilter sockets to a holder, a copy of berth that keeps them until
+// this process is gone and then exits: the last close, and its wait, are
+// the holder's, which nobody waits for.
+
+// committed is set once this process committed a transaction.
+var committed atomic.Bool
+
+const (
+	// holderArg0 and holderEnv (the PID of the process it holds for)
+	// mark the holder; HoldStage runs it.
+	holderArg0 = "berth-nft-holder"
+	holderEnv  = "BERTH_NFT_HOLDER"
+	// netlinkNetfilter is NETLINK_NETFILTER, as /proc/net/netlink gives
+	// a socket's protocol.
+	netlinkNetfilter = unix.NETLINK_NETFILTER
+)
+
+// HandOff starts the holder of this process's netfilter sockets, if it
+// committed a transaction; call it just before the process exits. Its
+// failure costs only the wait it avoids.
+func HandOff() error {
+	if !committed.Load() {
+		return nil
+	}
+	fds, err := netfilterSockets()
+	if err != nil || len(fds) == 0 {
+		return err
+	}
+	// Nothing of the caller's: no standard streams (the holder writes
+	// nothing), no terminal session, no environment, the root directory.
+	files := append([]uintptr{^uintptr(0), ^uintptr(0), ^uintptr(0)}, fds...)
+	_, err = syscall.ForkExec("/proc/self/exe", []string{holderArg0}, &syscall.ProcAttr{
+		Dir:   "/",
+		Env:   []string{holderEnv + "=" + strconv.Itoa(os.Getpid())},
+		Files: files,
+		Sys:   &syscall.SysProcAttr{Setsid: true},
+	})
+	if err != nil {
+		return fmt.Errorf("hand the netfilter sockets over: %w", err)
+	}
+	return nil
+}
+
+// HoldStage is the holder's whole life when this process is one, and
+// returns at once in any other: it waits for the process it holds the
+// sockets for to be gone, then exits, which closes them.
+func HoldStage() {
+	if len(os.Args) != 1 || os.Args[0] != holderArg0 {
+		return
+	}
+	v, ok := os.LookupEnv(holderEnv)
+	if !ok {
+		return
+	}
+	if parent, err := strconv.Atoi(v); err == nil {
+		waitGone(parent)
+	}
+	os.Exit(0)
+}
+
+// waitGone waits for process pid, this one's parent, to exit. Its pidfd
+// is taken first and the parent checked after: a parent already gone
+// left this process to another, and its PID may be anyone's by now.
+func waitGone(pid int) {
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		return
+	}
+	defer unix.Close(fd)
+	if os.Getppid() != pid {
+		return
+	}
+	fds := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for {
+		if _, err := unix.Poll(fds, -1); err != unix.EINTR {
+			return
+		}
+	}
+}
+
+// netfilterSockets are this process's descriptors of netfilter netlink
+// sockets of its network namespace: the sockets /proc/self/net/netlink
+// lists with that protocol, found by inode among /proc/self/fd.
+func netfilterSockets() ([]uintptr, error) {
+	f, err := os.Open("/proc/self/net/netlink")
+	if err != nil {
+		return nil, err
+	}
+	inodes, err := parseNetlinkInodes(f, netlinkNetfilter)
+	f.Close()
+	if err != nil || len(inodes) == 0 {
+		return nil, err
+	}
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return nil, err
+	}
+	var fds []uintptr
+	for _, e := range entries {
+		link, err := os.Readlink("/proc/self/fd/" + e.Name())
+		if err != nil {
+			continue
+		}
+		ino, ok := strings.CutPrefix(link, "socket:[")
+		if !ok || !inodes[strings.TrimSuffix(ino, "]")] {
+			continue
+		}
+		if fd, err := strconv.Atoi(e.Name()); err == nil {
+			fds = append(fds, uintptr(fd))
+		}
+	}
+	return fds, nil
+}
+
+// parseNetlinkInodes reads /proc/net/netlink (a header, then per socket:
+// sk Eth Pid Groups Rmem Wmem Dump Locks Drops Inode, Eth the protocol)
+// and returns the inodes of the sockets of protocol proto.
+func parseNetlinkInodes(r io.Reader, proto int) (map[string]bool, error) {
+	inodes := map[string]bool{}
+	sc := bufio.NewScanner(r)
+	header := true
+	for sc.Scan() {
+		if header {
+			header = false
+			continue
+		}
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 10 {
+			continue
+		}
+		if p, err := strconv.Atoi(fields[1]); err == nil && p == proto {
+			inodes[fields[9]] = true
+		}
+	}
+	return inodes, sc.Err()
+}
