@@ -268,11 +268,11 @@ func (e *Engine) releaseHeldNetwork(id string, h *HeldNetwork) error {
 		}
 		return nil
 	}
-	published := len(h.Ports) > 0
-	if rec, err := e.Containers().Get(id); err == nil && rec.Network != nil && len(rec.Network.Ports) > 0 {
-		published = true
+	pub := network.Published{Any: len(h.Ports) > 0}
+	if rec, err := e.Containers().Get(id); err == nil {
+		pub = publishedOf(rec, pub.Any)
 	}
-	return n.ReleaseInherited(id, lock, h.Ports, published)
+	return n.ReleaseInherited(id, lock, h.Ports, pub)
 }
 
 // stopLockName, in a container's directory, is the stop lock: berth stop
@@ -378,5 +378,16 @@ func (e *Engine) releaseLeftNetwork(rec managed.Record) error {
 	if err != nil {
 		return nil // gone with the network (berth network rm -f), or none
 	}
-	return n.ReleaseLeft(rec.ID, len(rec.Network.Ports) > 0)
+	return n.ReleaseLeft(rec.ID, publishedOf(rec, false))
+}
+
+// publishedOf is what rec says of its published ports; held says its run
+// held host ports, so it had some whatever the record says.
+func publishedOf(rec managed.Record, held bool) network.Published {
+	pub := network.Published{Any: held}
+	if rec.Network != nil {
+		pub.Addr, pub.Ports = rec.Network.IPAddress, rec.Network.Ports
+		pub.Any = pub.Any || len(pub.Ports) > 0
+	}
+	return pub
 }

@@ -2,6 +2,7 @@ package network
 
 import (
 	"errors"
+	"net/netip"
 	"os"
 	"path/filepath"
 
@@ -19,26 +20,55 @@ func (a *Attachment) Kept() (network string, lock *os.File, ports []int) {
 	return a.net.Name, a.lock, a.held
 }
 
+// Published is what a process that did not publish a container's ports
+// knows of them: whether it had any, and the address and mappings
+// (nft.Port's strings) its record gives.
+type Published struct {
+	Any   bool
+	Addr  string
+	Ports []string
+}
+
+// remover removes container id's mappings: by their keys when the record
+// gives them all, without listing the maps (the listing is a dump per
+// map and chain, a millisecond or more, on the path of every stop of a
+// container with published ports); else, or if that fails, every
+// element and rule tagged with id, as a collection does.
+func (p Published) remover(id string) func(*nft.Rules) error {
+	if !p.Any && len(p.Ports) == 0 {
+		return nil
+	}
+	addr, err := netip.ParseAddr(p.Addr)
+	ports := make([]nft.Port, 0, len(p.Ports))
+	for _, s := range p.Ports {
+		port, perr := nft.ParsePort(s)
+		if perr != nil {
+			err = perr
+			break
+		}
+		ports = append(ports, port)
+	}
+	if err != nil || len(ports) == 0 {
+		return removeOwner(id)
+	}
+	return func(r *nft.Rules) error { return r.RemovePorts(id, addr, ports) }
+}
+
 // ReleaseInherited is Release in a process that inherited container id's
 // attachment to n across an exec: its lock, open as lock, and its
-// host-port sockets, ports (Kept). published says the container had
-// published ports, whose mappings are looked up as a collection does.
-// The rules, address, files and the disconnect event go under the
-// inherited lock, then the ports and the lock are closed. If lock is no
-// longer the attachment's lock file (berth network disconnect released
-// it meanwhile, and another may have taken its place), only the
-// inherited files are closed.
-func (n *Network) ReleaseInherited(id string, lock *os.File, ports []int, published bool) error {
+// host-port sockets, held (Kept); pub are its published ports. The
+// rules, address, files and the disconnect event go under the inherited
+// lock, then the ports and the lock are closed. If lock is no longer the
+// attachment's lock file (berth network disconnect released it
+// meanwhile, and another may have taken its place), only the inherited
+// files are closed.
+func (n *Network) ReleaseInherited(id string, lock *os.File, held []int, pub Published) error {
 	defer lock.Close()
-	defer closePorts(ports) // after the rules, as Release
+	defer closePorts(held) // after the rules, as Release
 	if !flock.Is(lock, filepath.Join(n.dir, "files", id, "lock")) {
 		return nil
 	}
-	var rules func(*nft.Rules) error
-	if published {
-		rules = removeOwner(id)
-	}
-	err := n.release(id, rules)
+	err := n.release(id, pub.remover(id))
 	n.event("disconnect", id)
 	return err
 }
@@ -48,7 +78,7 @@ func (n *Network) ReleaseInherited(id string, lock *os.File, ports []int, publis
 // berth stop) exited, and its lock is taken here, waiting for the
 // kernel to drop it; its host-port sockets went with that process. An
 // attachment already gone was collected meanwhile.
-func (n *Network) ReleaseLeft(id string, published bool) error {
+func (n *Network) ReleaseLeft(id string, pub Published) error {
 	lock, err := flock.Open(filepath.Join(n.dir, "files", id, "lock"), 0, unix.LOCK_EX)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -56,5 +86,5 @@ func (n *Network) ReleaseLeft(id string, published bool) error {
 	if err != nil {
 		return err
 	}
-	return n.ReleaseInherited(id, lock, nil, published)
+	return n.ReleaseInherited(id, lock, nil, pub)
 }

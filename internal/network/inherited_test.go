@@ -43,7 +43,7 @@ func TestReleaseInherited(t *testing.T) {
 		if !n.alive("aaaa") {
 			t.Error("the inherited lock does not keep the attachment")
 		}
-		if err := n.ReleaseInherited("aaaa", inherited, []int{sock}, false); err != nil {
+		if err := n.ReleaseInherited("aaaa", inherited, []int{sock}, Published{}); err != nil {
 			t.Error(err)
 		}
 		if _, err := os.Stat(filepath.Join(n.dir, "files", "aaaa")); !os.IsNotExist(err) {
@@ -75,7 +75,7 @@ func TestReleaseInherited(t *testing.T) {
 			return
 		}
 		defer again.Release()
-		if err := n.ReleaseInherited("bbbb", stale, nil, false); err != nil {
+		if err := n.ReleaseInherited("bbbb", stale, nil, Published{}); err != nil {
 			t.Error(err)
 		}
 		if _, err := os.Stat(filepath.Join(n.dir, "files", "bbbb", "names")); err != nil || !n.alive("bbbb") {

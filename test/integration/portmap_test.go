@@ -1,9 +1,12 @@
 package integration
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -139,4 +142,41 @@ func TestNetworkRmTakesTheMaps(t *testing.T) {
 	if out, err := exec.Command("nsenter", "--net="+h.netnsPath(), "nft", "list", "table", "ip", "berth").CombinedOutput(); err == nil {
 		t.Errorf("berth's table is left after the last network went:\n%s", out)
 	}
+}
+
+// TestPortStopHandsOffSockets: berth rm -f of a container with published
+// ports (its berth-monitor gone, the stop releases the network) removes
+// the mappings by the record's keys, both forms, before it returns; the
+// netfilter sockets it used go to a holder so that its exit does not
+// wait for the kernel's release of them, and that holder is gone soon
+// after: nothing is left running.
+func TestPortStopHandsOffSockets(t *testing.T) {
+	needRoot(t)
+	h := newNetnsHost(t)
+	out, err := h.berth(t, "run", "-d", "--name", "hand", "-p", "18131:80", "-p", "127.0.0.1:18132:80", "--rootfs", rootfsDir, "sleep", "600").CombinedOutput()
+	if err != nil {
+		t.Fatalf("run -d: %v %s", err, out)
+	}
+	defer h.berth(t, "rm", "-f", "hand").Run()
+	if table := h.nftTable(t); strings.Count(table, "owner:") != 2 {
+		t.Fatalf("want the two elements of the container:\n%s", table)
+	}
+	rm := h.berth(t, "rm", "-f", "hand")
+	if out, err := rm.CombinedOutput(); err != nil {
+		t.Fatalf("rm -f: %v %s", err, out)
+	}
+	if table := h.nftTable(t); strings.Contains(table, "owner:") {
+		t.Errorf("rm -f returned with map elements left:\n%s", table)
+	}
+	// nsenter execs berth: the command's PID is berth's.
+	marker := []byte(fmt.Sprintf("BERTH_NFT_HOLDER=%d\x00", rm.Process.Pid))
+	eventually(t, "the holder of rm -f's sockets to exit", func() string {
+		pids, _ := filepath.Glob("/proc/[0-9]*/environ")
+		for _, p := range pids {
+			if env, err := os.ReadFile(p); err == nil && bytes.Contains(env, marker) {
+				return "still running: " + filepath.Dir(p)
+			}
+		}
+		return ""
+	})
 }
