@@ -24,7 +24,10 @@ Go's scavenger nor malloc returns pages within a start), so what the
 process holds while its program waits is its peak bar the last few
 pages; the table gives both.
 """
-import json, os, shlex, shutil, statistics, subprocess, sys, tempfile
+import json, os, shutil, statistics, subprocess, sys, tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import phases  # noqa: E402  (its command line's parser)
 
 ROWS = (("hwm", "peak (VmHWM)"), ("rss", "resident while the program waits"),
         ("binary", "the runtime's binary"), ("file", "(the binary's file size)"), ("libs", "shared libraries"),
@@ -88,19 +91,8 @@ def measure(cmd, bundle, cid):
 
 
 def main():
-    args = sys.argv[1:]
-    opts = {"--runs": "9", "--json": None, "--config": None}
-    cmds = {}
-    while args:
-        a = args.pop(0)
-        if a in opts and args:
-            opts[a] = args.pop(0)
-        elif "=" in a and not a.startswith("-"):
-            name, cmd = a.split("=", 1)
-            cmds[name] = shlex.split(cmd)
-        else:
-            sys.exit(__doc__)
-    if not cmds or not opts["--config"]:
+    opts, cmds = phases.parse_args(sys.argv[1:], {"--runs": "9", "--json": None, "--config": None}, __doc__)
+    if not opts["--config"]:
         sys.exit(__doc__)
     with open(opts["--config"]) as f:
         config = json.load(f)

@@ -265,23 +265,32 @@ def table(names, med, lineages):
     return "\n".join(out)
 
 
-def main():
-    args = sys.argv[1:]
-    opts = {"--runs": "50", "--warmup": "2", "--prog": "true", "--json": None, "--trace": None}
-    cmds = {}
+def parse_args(args, opts, usage, keywords=None):
+    """The options in opts (each name's default replaced by the value
+    given) and the NAME=COMMAND pairs of args, in order; a word of
+    keywords stands for its own pair. Exits with usage on anything else,
+    or when no command is given."""
+    cmds, args = {}, list(args)
     while args:
         a = args.pop(0)
         if a in opts and args:
             opts[a] = args.pop(0)
-        elif a == "floor":
-            cmds["floor"] = shlex.split(FLOOR)
+        elif keywords and a in keywords:
+            cmds[a] = shlex.split(keywords[a])
         elif "=" in a and not a.startswith("-"):
             name, cmd = a.split("=", 1)
             cmds[name] = shlex.split(cmd)
         else:
-            sys.exit(__doc__)
+            sys.exit(usage)
     if not cmds:
-        sys.exit(__doc__)
+        sys.exit(usage)
+    return opts, cmds
+
+
+def main():
+    args = sys.argv[1:]
+    opts, cmds = parse_args(args, {"--runs": "50", "--warmup": "2", "--prog": "true", "--json": None, "--trace": None},
+                            __doc__, {"floor": FLOOR})
     runs, warmup, prog = int(opts["--runs"]), int(opts["--warmup"]), opts["--prog"]
     if runs < 1:
         sys.exit("phases: --runs must be at least 1")

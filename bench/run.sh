@@ -78,6 +78,7 @@
 #                      bin/berth (make bench passes the one `make build` made)
 #   BERTH_OCI=PATH     the same for berth-oci (default: build bin/berth-oci)
 #   BENCH_NET=0        skip bench/net.sh (its knobs: see there)
+#   BENCH_SETTLE=S     seconds of idle before bench/net.sh (default 30)
 #   BENCH_IMAGE=0      skip bench/image.sh (its knobs: see there)
 #   BENCH_MONITOR=0    skip bench/monitor.sh (its knobs: see there)
 #   BENCH_USERNS=0     skip bench/userns.sh (its knobs: see there)
@@ -316,6 +317,7 @@ export BENCH_ROUNDS=${BENCH_ROUNDS:-5}
 export BENCH_PHASES_RUNS=${BENCH_PHASES_RUNS:-50}
 export BENCH_CPU_RUNS=${BENCH_CPU_RUNS:-100}
 export BENCH_MEM_RUNS=${BENCH_MEM_RUNS:-9}
+BENCH_SETTLE=${BENCH_SETTLE:-30}
 if [ "$BENCH_CPU_RUNS" != 0 ] && ! command -v perf >/dev/null; then
 	echo "bench: perf not found (apt-get install linux-perf): no CPU breakdown" >&2
 	BENCH_CPU_RUNS=0
@@ -875,7 +877,14 @@ fi
 if [ "$BENCH_NET" = 0 ]; then
 	echo "== BENCH_NET=0: no networking benchmark"
 else
-	echo "== networking benchmark: bench/net.sh"
+	# The concurrent rounds and the CPU breakdown leave hundreds of
+	# network namespaces that the kernel tears down afterwards, on its
+	# own workers and under the rtnl lock that creating a veth or a
+	# bridge port also takes. Measured at once (load 8), a bridge added
+	# 1.10 ms back to back and 4.25 cold; measured again 10 minutes
+	# later, on the same build, 0.45 and 0.02.
+	echo "== networking benchmark: bench/net.sh, after ${BENCH_SETTLE}s for the kernel to settle"
+	sleep "$BENCH_SETTLE"
 	BERTH=$BERTH BENCH_OUT=$OUT bash "$REPO/bench/net.sh"
 fi
 if [ "${BENCH_IMAGE:-1}" = 0 ]; then

@@ -27,7 +27,7 @@ microseconds, a dozen per start, alike for both. The probes are defined
 in tracefs's uprobe_events under a group of this process's own
 (berth_steps_PID), removed at the end.
 """
-import json, os, shlex, signal, subprocess, sys
+import json, os, signal, subprocess, sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import phases  # noqa: E402
@@ -164,20 +164,7 @@ def table(names, med):
 
 
 def main():
-    args = sys.argv[1:]
-    opts = {"--runs": "50", "--warmup": "2", "--json": None}
-    cmds = {}
-    while args:
-        a = args.pop(0)
-        if a in opts and args:
-            opts[a] = args.pop(0)
-        elif "=" in a and not a.startswith("-"):
-            name, cmd = a.split("=", 1)
-            cmds[name] = shlex.split(cmd)
-        else:
-            sys.exit(__doc__)
-    if not cmds:
-        sys.exit(__doc__)
+    opts, cmds = phases.parse_args(sys.argv[1:], {"--runs": "50", "--warmup": "2", "--json": None}, __doc__)
     if os.geteuid() != 0:
         sys.exit("steps: needs root (tracefs)")
     runs, warmup = int(opts["--runs"]), int(opts["--warmup"])
