@@ -32,9 +32,6 @@ const (
 	// mark the holder; HoldStage runs it.
 	holderArg0 = "berth-nft-holder"
 	holderEnv  = "BERTH_NFT_HOLDER"
-	// netlinkNetfilter is NETLINK_NETFILTER, as /proc/net/netlink gives
-	// a socket's protocol.
-	netlinkNetfilter = unix.NETLINK_NETFILTER
 )
 
 // HandOff starts the holder of this process's netfilter sockets, if it
@@ -49,7 +46,9 @@ func HandOff() error {
 		return err
 	}
 	// Nothing of the caller's: no standard streams (the holder writes
-	// nothing), no terminal session, no environment, the root directory.
+	// nothing), no other descriptor (netfilterSockets marked them
+	// close-on-exec), no terminal session, no environment but the PID it
+	// holds for, the root directory.
 	files := append([]uintptr{^uintptr(0), ^uintptr(0), ^uintptr(0)}, fds...)
 	_, err = syscall.ForkExec("/proc/self/exe", []string{holderArg0}, &syscall.ProcAttr{
 		Dir:   "/",
@@ -102,13 +101,17 @@ func waitGone(pid int) {
 
 // netfilterSockets are this process's descriptors of netfilter netlink
 // sockets of its network namespace: the sockets /proc/self/net/netlink
-// lists with that protocol, found by inode among /proc/self/fd.
+// lists with that protocol, found by inode among /proc/self/fd. Every
+// other descriptor above 2 is made close-on-exec, so that none that
+// berth's caller left open reaches the holder: this process is about to
+// exit, and a caller waiting for a pipe's end must not wait for the
+// holder's.
 func netfilterSockets() ([]uintptr, error) {
 	f, err := os.Open("/proc/self/net/netlink")
 	if err != nil {
 		return nil, err
 	}
-	inodes, err := parseNetlinkInodes(f, netlinkNetfilter)
+	inodes, err := parseNetlinkInodes(f, unix.NETLINK_NETFILTER)
 	f.Close()
 	if err != nil || len(inodes) == 0 {
 		return nil, err
@@ -119,17 +122,19 @@ func netfilterSockets() ([]uintptr, error) {
 	}
 	var fds []uintptr
 	for _, e := range entries {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil || fd < 3 {
+			continue
+		}
 		link, err := os.Readlink("/proc/self/fd/" + e.Name())
 		if err != nil {
 			continue
 		}
-		ino, ok := strings.CutPrefix(link, "socket:[")
-		if !ok || !inodes[strings.TrimSuffix(ino, "]")] {
+		if ino, ok := strings.CutPrefix(link, "socket:["); ok && inodes[strings.TrimSuffix(ino, "]")] {
+			fds = append(fds, uintptr(fd))
 			continue
 		}
-		if fd, err := strconv.Atoi(e.Name()); err == nil {
-			fds = append(fds, uintptr(fd))
-		}
+		_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC)
 	}
 	return fds, nil
 }

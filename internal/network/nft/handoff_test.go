@@ -40,8 +40,9 @@ truncated line
 
 // TestHandOff: once this process committed, HandOff starts a holder that
 // holds this process's netfilter sockets, the same sockets, with none of
-// the caller's standard streams, in a session of its own, and that stays while
-// this process lives; without a commit it starts none.
+// the caller's standard streams or other descriptors, in a session of its
+// own, and that stays while this process lives; without a commit it
+// starts none.
 func TestHandOff(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (a holder of netfilter sockets)")
@@ -63,6 +64,15 @@ func TestHandOff(t *testing.T) {
 	if pid := holderOf(os.Getpid()); pid != 0 {
 		t.Fatalf("a holder (%d) without a commit", pid)
 	}
+
+	// A descriptor left open across exec, as a caller may leave one.
+	var pipe [2]int
+	if err := unix.Pipe2(pipe[:], 0); err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(pipe[0])
+	defer unix.Close(pipe[1])
+	inherited, _ := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", pipe[0]))
 
 	committed.Store(true)
 	defer committed.Store(false)
@@ -91,6 +101,9 @@ func TestHandOff(t *testing.T) {
 		if !held[link] {
 			t.Errorf("the holder does not hold %s (it holds %v)", link, held)
 		}
+	}
+	if held[inherited] {
+		t.Errorf("the holder holds the caller's %s", inherited)
 	}
 	// Given closed, Go's runtime opens them on /dev/null as it starts.
 	for fd := 0; fd < 3; fd++ {
