@@ -41,15 +41,18 @@ func HandOff() error {
 	if !committed.Load() {
 		return nil
 	}
-	fds, err := netfilterSockets()
-	if err != nil || len(fds) == 0 {
+	socks, err := netfilterSockets("self")
+	if err != nil || len(socks) == 0 {
 		return err
 	}
 	// Nothing of the caller's: no standard streams (the holder writes
-	// nothing), no other descriptor (netfilterSockets marked them
-	// close-on-exec), no terminal session, no environment but the PID it
-	// holds for, the root directory.
-	files := append([]uintptr{^uintptr(0), ^uintptr(0), ^uintptr(0)}, fds...)
+	// nothing), no other descriptor, no terminal session, no environment
+	// but the PID it holds for, the root directory.
+	closeOnExecBut(socks)
+	files := []uintptr{^uintptr(0), ^uintptr(0), ^uintptr(0)}
+	for fd := range socks {
+		files = append(files, uintptr(fd))
+	}
 	_, err = syscall.ForkExec("/proc/self/exe", []string{holderArg0}, &syscall.ProcAttr{
 		Dir:   "/",
 		Env:   []string{holderEnv + "=" + strconv.Itoa(os.Getpid())},
@@ -99,15 +102,12 @@ func waitGone(pid int) {
 	}
 }
 
-// netfilterSockets are this process's descriptors of netfilter netlink
-// sockets of its network namespace: the sockets /proc/self/net/netlink
-// lists with that protocol, found by inode among /proc/self/fd. Every
-// other descriptor above 2 is made close-on-exec, so that none that
-// berth's caller left open reaches the holder: this process is about to
-// exit, and a caller waiting for a pipe's end must not wait for the
-// holder's.
-func netfilterSockets() ([]uintptr, error) {
-	f, err := os.Open("/proc/self/net/netlink")
+// netfilterSockets are the netfilter netlink sockets of process proc
+// ("self", or a PID) in its network namespace, by descriptor, each with
+// its /proc/PID/fd link: the sockets /proc/PID/net/netlink lists with
+// that protocol, found by inode among /proc/PID/fd.
+func netfilterSockets(proc string) (map[int]string, error) {
+	f, err := os.Open("/proc/" + proc + "/net/netlink")
 	if err != nil {
 		return nil, err
 	}
@@ -116,27 +116,39 @@ func netfilterSockets() ([]uintptr, error) {
 	if err != nil || len(inodes) == 0 {
 		return nil, err
 	}
-	entries, err := os.ReadDir("/proc/self/fd")
+	dir := "/proc/" + proc + "/fd/"
+	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
-	var fds []uintptr
+	socks := map[int]string{}
 	for _, e := range entries {
 		fd, err := strconv.Atoi(e.Name())
-		if err != nil || fd < 3 {
-			continue
-		}
-		link, err := os.Readlink("/proc/self/fd/" + e.Name())
 		if err != nil {
 			continue
 		}
-		if ino, ok := strings.CutPrefix(link, "socket:["); ok && inodes[strings.TrimSuffix(ino, "]")] {
-			fds = append(fds, uintptr(fd))
-			continue
+		link, err := os.Readlink(dir + e.Name())
+		if ino, ok := strings.CutPrefix(link, "socket:["); err == nil && ok && inodes[strings.TrimSuffix(ino, "]")] {
+			socks[fd] = link
 		}
-		_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC)
 	}
-	return fds, nil
+	return socks, nil
+}
+
+// closeOnExecBut makes every descriptor of this process above 2 but those
+// of keep close-on-exec, so that none that berth's caller left open
+// reaches the holder: this process is about to exit, and a caller
+// waiting for a pipe's end must not wait for the holder's.
+func closeOnExecBut(keep map[int]string) {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 && keep[fd] == "" {
+			_, _ = unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC)
+		}
+	}
 }
 
 // parseNetlinkInodes reads /proc/net/netlink (a header, then per socket:

@@ -126,22 +126,13 @@ func TestHandOff(t *testing.T) {
 // namespace, as /proc/PID/fd links.
 func socketLinks(t *testing.T, pid int) map[string]bool {
 	t.Helper()
-	f, err := os.Open(fmt.Sprintf("/proc/%d/net/netlink", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	inodes, err := parseNetlinkInodes(f, unix.NETLINK_NETFILTER)
+	socks, err := netfilterSockets(strconv.Itoa(pid))
 	if err != nil {
 		t.Fatal(err)
 	}
 	links := map[string]bool{}
-	fds, _ := filepath.Glob(fmt.Sprintf("/proc/%d/fd/*", pid))
-	for _, fd := range fds {
-		link, err := os.Readlink(fd)
-		if ino, ok := strings.CutPrefix(link, "socket:["); err == nil && ok && inodes[strings.TrimSuffix(ino, "]")] {
-			links[link] = true
-		}
+	for _, link := range socks {
+		links[link] = true
 	}
 	return links
 }
