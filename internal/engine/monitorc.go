@@ -387,7 +387,6 @@ func publishedOf(rec managed.Record, held bool) network.Published {
 	pub := network.Published{Any: held}
 	if rec.Network != nil {
 		pub.Addr, pub.Ports = rec.Network.IPAddress, rec.Network.Ports
-		pub.Any = pub.Any || len(pub.Ports) > 0
 	}
 	return pub
 }

@@ -21,8 +21,9 @@ func (a *Attachment) Kept() (network string, lock *os.File, ports []int) {
 }
 
 // Published is what a process that did not publish a container's ports
-// knows of them: whether it had any, and the address and mappings
-// (nft.Port's strings) its record gives.
+// knows of them: the address and mappings (nft.Port's strings) its record
+// gives, and Any, that it had some even where the record names none (its
+// run held host ports).
 type Published struct {
 	Any   bool
 	Addr  string
