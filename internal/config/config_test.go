@@ -24,8 +24,18 @@ func TestLoad(t *testing.T) {
 	}
 	broken := filepath.Join(dir, "broken.toml")
 	os.WriteFile(broken, []byte("[containers\n"), 0o644)
-	if _, err := Load(broken); err == nil || !strings.Contains(err.Error(), broken) {
+	if _, err := Load(broken); err == nil || !strings.Contains(err.Error(), broken) || !strings.Contains(err.Error(), "line 1") {
 		t.Errorf("broken file: %v", err)
+	}
+	wrongType := filepath.Join(dir, "type.toml")
+	os.WriteFile(wrongType, []byte("[containers]\nuserns = 1\n"), 0o644)
+	if _, err := Load(wrongType); err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Errorf("integer for a string: %v", err)
+	}
+	table := filepath.Join(dir, "table.toml")
+	os.WriteFile(table, []byte("[container]\nuserns = \"auto\"\n"), 0o644)
+	if _, err := Load(table); err == nil || !strings.Contains(err.Error(), "unknown setting container") {
+		t.Errorf("unknown table: %v", err)
 	}
 }
 
