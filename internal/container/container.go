@@ -82,10 +82,11 @@ type Options struct {
 	// this process after the exit.
 	Handoff func(pid int, stateLock *os.File) error
 	// Exited, when set, is called as soon as the container's PID 1 has
-	// been reaped, before its cgroup and record are removed (berth run
-	// starts releasing its network there, alongside that). Run calls
-	// it; Create's callers have their own wait.
-	Exited func()
+	// been reaped, with how it ended, before its cgroup and record are
+	// removed: what berth run starts there (the release of its network,
+	// its own record's end) runs alongside that removal. Run calls it;
+	// Create's callers have their own wait.
+	Exited func(Exit)
 	// TakeTerminal, when set, receives the pty master of a process with
 	// a terminal, instead of berth relaying it (berth's monitor keeps it
 	// for berth attach).
@@ -249,11 +250,10 @@ func Run(o Options) (Exit, error) {
 			c.warning(fmt.Errorf("hand the container to berth-monitor: %w", err))
 		}
 	}
-	exit := c.init.wait()
+	exit := c.ended(c.init.wait())
 	if o.Exited != nil {
-		o.Exited()
+		o.Exited(exit)
 	}
-	exit = c.ended(exit)
 	if !o.Keep {
 		c.runPoststop(o.Spec)
 	}

@@ -71,7 +71,7 @@ func (s *Step) Run(ctx context.Context, out *os.File) (int, error) {
 		if started = true; cancelled {
 			go func() { _ = s.Kill() }()
 		}
-	})
+	}, nil)
 	if err != nil {
 		return exit.Code, err
 	}

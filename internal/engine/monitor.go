@@ -401,7 +401,7 @@ func (e *Engine) runLogged(rec *managed.Record, restore *Restore, log logSink, c
 			// and the foreground client; attach cannot reach it.
 			drained, _ = serveTerminal(e.ContainerDir(rec.ID), master, pw, client.terminal())
 		}}
-		exit, _, runErr := e.runOnce(rec, tty, restore, func(int) { started() })
+		exit, _, runErr := e.runOnce(rec, tty, restore, func(int) { started() }, nil)
 		if drained != nil {
 			drained()
 		}
@@ -455,7 +455,7 @@ func (e *Engine) runLogged(rec *managed.Record, restore *Restore, log logSink, c
 	}
 	// A monitor has no one to show warnings to: the log is the
 	// container's own output.
-	exit, _, runErr := e.runOnce(rec, stdio, restore, func(int) { started() })
+	exit, _, runErr := e.runOnce(rec, stdio, restore, func(int) { started() }, nil)
 	copyBoth() // a run that failed before the handoff
 	out.Close()
 	errw.Close()

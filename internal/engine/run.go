@@ -223,21 +223,50 @@ type Stdio struct {
 // record is removed if the container never started, or with AutoRemove.
 func (e *Engine) Run(rec managed.Record, owner *managed.Owner, io Stdio) (exit container.Exit, warnings Warnings, err error) {
 	store := e.Containers()
-	started := false
-	defer func() {
-		owner.Release()
-		if !started || rec.AutoRemove {
-			if store.Remove(rec) == nil {
-				_ = e.IDRanges().Release(rec.ID)
-				_ = e.collectChownedAfterRemoval(rec)
-			}
+	started, removed := false, false
+	// remove removes the record with the lifetime lock still held, and
+	// what the container held besides it.
+	remove := func() {
+		removed = true
+		var err error
+		if owner != nil && owner.Lock != nil {
+			lock := owner.Lock
+			owner.Lock = nil
+			err = store.RemoveOwned(rec, lock)
+		} else {
+			err = store.Remove(rec)
 		}
-	}()
-	if io.Relay {
-		done := e.teeLog(rec, &io)
-		defer func() { warnings = done(warnings) }()
+		if err == nil {
+			_ = e.IDRanges().Release(rec.ID)
+			_ = e.collectChownedAfterRemoval(rec)
+		}
 	}
-	exit, warnings, err = e.runOnce(&rec, io, nil, func(int) { started = true })
+	defer func() {
+		if !removed && (!started || rec.AutoRemove) {
+			remove()
+		}
+		owner.Release()
+	}()
+	teeDone := func(w Warnings) Warnings { return w }
+	if io.Relay {
+		teeDone = e.teeLog(rec, &io)
+	}
+	var teeWarnings Warnings
+	var teeOnce sync.Once
+	closeTee := func() { teeOnce.Do(func() { teeWarnings = teeDone(nil) }) }
+	defer func() {
+		closeTee()
+		warnings = append(warnings, teeWarnings...)
+	}()
+	ended := func() {
+		if rec.AutoRemove {
+			// Its log's last lines written first: the log is in the
+			// container's directory.
+			closeTee()
+			remove()
+		}
+	}
+	exit, warnings, err = e.runOnce(&rec, io, nil, func(int) { started = true }, ended)
 	if err != nil {
 		return exit, warnings, err
 	}
@@ -267,8 +296,11 @@ func runOptions(c *managed.Config) spec.RunOptions {
 // runOnce is one run of a container, from its root filesystem to its
 // exit: the path every berth container takes, foreground or monitored.
 // started is called once its program runs; restore, if set, is a
-// checkpoint restored instead of a new start.
-func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, started func(pid int)) (exit container.Exit, warnings Warnings, err error) {
+// checkpoint restored instead of a new start. ended, if set, is called
+// once the program's exit is known and its die event written, beside the
+// removal of the container's cgroup and runtime state (Run removes a --rm
+// container's record there); it is done when runOnce returns.
+func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, started func(pid int), ended func()) (exit container.Exit, warnings Warnings, err error) {
 	cfg, err := configOf(*rec)
 	if err != nil {
 		return container.Exit{}, nil, err
@@ -359,6 +391,7 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 		return container.Exit{}, warnings, err
 	}
 	var attached *network.Attachment
+	var releaseNetwork func()
 	if bridged {
 		release, a, err := e.joinNetwork(cfg, rec, s, &run, net)
 		if err != nil {
@@ -371,7 +404,7 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 			// use its address or ports: they are released while the
 			// container's cgroup and record are removed (0.5 to 1 ms
 			// off the exit).
-			run.Exited = start
+			releaseNetwork = start
 		}
 		defer wait()
 	}
@@ -426,17 +459,48 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 			startedDone = func() { <-done }
 		}
 	}
+	// Once PID 1 is reaped, what ends the run on berth's side (the die
+	// event, then ended) runs beside the removal of the container's
+	// cgroup and runtime state, which is the kernel's work, instead of
+	// after it.
+	var endDone chan struct{}
+	run.Exited = func(exit container.Exit) {
+		if releaseNetwork != nil {
+			releaseNetwork()
+		}
+		endDone = make(chan struct{})
+		go func() {
+			defer close(endDone)
+			e.endRun(rec, exit, nil, startedDone, func() { stopHealth() }, ended)
+		}()
+	}
 	if restore != nil {
 		exit, err = container.RunRestored(run, checkpoint.Options{ImagePath: restore.Dir, TCPEstablished: restore.TCPEstablished}, "")
 	} else {
 		exit, err = container.Run(run)
 	}
+	if endDone != nil {
+		<-endDone
+	} else {
+		// It failed to start, or was restored (RunRestored does not
+		// call Exited).
+		e.endRun(rec, exit, err, startedDone, stopHealth, nil)
+	}
+	return exit, warnings, err
+}
+
+// endRun is what ends a run on berth's side once its program's exit (or
+// its failure to start, err) is known: the start's record update and
+// event done, health checks stopped, the die event, then ended, if set.
+func (e *Engine) endRun(rec *managed.Record, exit container.Exit, err error, startedDone, stopHealth, ended func()) {
 	startedDone()
 	stopHealth()
 	if rec.State.Status == managed.Running {
 		e.died(*rec, exit, err)
 	}
-	return exit, warnings, err
+	if ended != nil {
+		ended()
+	}
 }
 
 // finishRecord records how a run ended. The monitor stays on record while
