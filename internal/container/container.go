@@ -68,6 +68,10 @@ type Options struct {
 	// its hook pause; it must not need the container's mounts. pid is
 	// the init stage's host PID.
 	Prepare func(pid int) error
+	// ConfigReady, when set, is waited for just before the init stage
+	// gets its config, whose mounts need what it makes in the background
+	// (berth run's network files); its error fails the start.
+	ConfigReady func() error
 	// Started, when set, is called once the container's program runs,
 	// with its PID 1 (berth's monitor reports readiness then).
 	Started func(pid int)

@@ -153,6 +153,9 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, s
 	if err == nil && spec.HasNamespace(s, specs.UserNamespace) {
 		err = setRlimitsOf(p.pid, cfg.Process.Rlimits)
 	}
+	if err == nil && o.ConfigReady != nil {
+		err = o.ConfigReady()
+	}
 	if err == nil {
 		// The program cannot run before the init stage has its config:
 		// from here on, a signal to this process is forwarded to it.

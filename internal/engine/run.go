@@ -474,6 +474,13 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 			e.endRun(rec, exit, nil, startedDone, func() { stopHealth() }, ended)
 		}()
 	}
+	if restore != nil && run.ConfigReady != nil {
+		// A restore has no init stage to wait for the network files: its
+		// mounts need them now.
+		if err := run.ConfigReady(); err != nil {
+			return container.Exit{}, warnings, err
+		}
+	}
 	if restore != nil {
 		exit, err = container.RunRestored(run, checkpoint.Options{ImagePath: restore.Dir, TCPEstablished: restore.TCPEstablished}, "")
 	} else {
@@ -588,21 +595,31 @@ func (e *Engine) joinNetwork(cfg *managed.Config, rec *managed.Record, s *specs.
 		return nil, nil, err
 	}
 	o.MultiHomed = len(cfg.Networks) > 0
-	a, err := n.AttachOpts(rec.ID, o)
+	// The address and files are made in the background (Prestart), while
+	// the container is created, and waited for before its init stage
+	// gets its config, which mounts the files.
+	a, err := n.Reserve(rec.ID, o)
 	if err != nil {
 		return nil, nil, err
 	}
 	a.Prestart()
-	for _, w := range a.Warnings {
-		e.warn(w)
-	}
 	s.Mounts = append(s.Mounts, a.Mounts()...)
 	run.Prepare = a.Connect
-	info.IPAddress, info.Gateway = a.Addr.String(), n.Subnet.Addr().Next().String()
-	for _, p := range a.Ports {
-		info.Ports = append(info.Ports, p.String())
-	}
-	info.Networks = map[string]*managed.Endpoint{n.Name: endpointOf(n, a, cfg.Aliases)}
+	info.Networks = map[string]*managed.Endpoint{}
+	run.ConfigReady = sync.OnceValue(func() error {
+		if err := a.Address(); err != nil {
+			return err
+		}
+		for _, w := range a.Warnings {
+			e.warn(w)
+		}
+		info.IPAddress, info.Gateway = a.Addr.String(), n.Subnet.Addr().Next().String()
+		for _, p := range a.Ports {
+			info.Ports = append(info.Ports, p.String())
+		}
+		info.Networks[n.Name] = endpointOf(n, a, cfg.Aliases)
+		return nil
+	})
 	release := func() { _ = a.Release() }
 	if len(cfg.Networks) > 0 {
 		release, err := e.joinMore(cfg, rec, run, info, release)

@@ -1,11 +1,14 @@
 package network
 
 import (
+	"errors"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/berth-runtime/berth/internal/network/ipam"
 )
 
 // TestMultiHomedHosts: a container on two networks has the members of
@@ -67,6 +70,78 @@ func TestMultiHomedHosts(t *testing.T) {
 		}
 		if _, err := os.Stat(filepath.Join(back.dir, "files", "aaaa"+multiSuffix)); !os.IsNotExist(err) {
 			t.Errorf("a's marker on back is left: %v", err)
+		}
+	})
+}
+
+// TestReserveThenAddress: berth run reserves a container's place first and
+// makes its address and files in the background (Prestart); Address waits
+// for them. An address that turns out to be taken fails Address, and
+// Release, even while the background work still runs, leaves neither an
+// allocation nor files.
+func TestReserveThenAddress(t *testing.T) {
+	inPrivateNetns(t, func() {
+		n, err := Create(t.TempDir(), "front", netip.MustParsePrefix("10.3.0.0/24"))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		owners := func() map[string]netip.Addr {
+			pool, err := ipam.Open(n.dir, n.Subnet)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := pool.Owners()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		filesOf := func(id string) bool {
+			_, err := os.Stat(filepath.Join(n.dir, "files", id))
+			return err == nil
+		}
+		a, err := n.Reserve("aaaa", AttachOptions{Names: []string{"a-host", "a"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer a.Release()
+		a.Prestart()
+		if err := a.Address(); err != nil || !a.Addr.IsValid() {
+			t.Fatalf("address: %v, %v", a.Addr, err)
+		}
+		hosts, _ := os.ReadFile(filepath.Join(n.dir, "files", "aaaa", "hosts"))
+		if !strings.Contains(string(hosts), a.Addr.String()+"\ta-host a\n") {
+			t.Errorf("a's hosts:\n%s", hosts)
+		}
+
+		taken, err := n.Reserve("bbbb", AttachOptions{Names: []string{"b-host"}, IP: a.Addr})
+		if err != nil {
+			t.Fatalf("reserve with an address in use: %v (it is found taken by Address)", err)
+		}
+		taken.Prestart()
+		if err := taken.Address(); !errors.Is(err, ipam.ErrInUse) {
+			t.Errorf("address in use: %v", err)
+		}
+		if err := taken.Release(); err != nil {
+			t.Error(err)
+		}
+		if got := owners(); len(got) != 1 || got["aaaa"] != a.Addr || filesOf("bbbb") {
+			t.Errorf("after a refused address: owners %v, bbbb's files left: %v", got, filesOf("bbbb"))
+		}
+
+		for i := 0; i < 20; i++ {
+			c, err := n.Reserve("cccc", AttachOptions{Names: []string{"c-host"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Prestart()
+			if err := c.Release(); err != nil { // while Prestart may still run
+				t.Fatal(err)
+			}
+			if got := owners(); len(got) != 1 || filesOf("cccc") {
+				t.Fatalf("round %d, released during Prestart: owners %v, cccc's files left: %v", i, got, filesOf("cccc"))
+			}
 		}
 	})
 }

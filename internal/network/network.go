@@ -74,7 +74,9 @@ type Attachment struct {
 	// in the background, which Release then waits for.
 	hostSide   func() error
 	prestarted bool
-	bridge     link.Bridge // as hostSetup found it
+	// addressed is Address's work (address), run once.
+	addressed func() error
+	bridge    link.Bridge // as hostSetup found it
 }
 
 // Attach takes ownership of the container's place on the network,
@@ -114,7 +116,27 @@ type AttachOptions struct {
 }
 
 // AttachOpts is Attach with all of a container's network options.
-func (n *Network) AttachOpts(id string, o AttachOptions) (_ *Attachment, err error) {
+func (n *Network) AttachOpts(id string, o AttachOptions) (*Attachment, error) {
+	a, err := n.Reserve(id, o)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.Address(); err != nil {
+		_ = a.Release()
+		return nil, err
+	}
+	return a, nil
+}
+
+// Reserve is the part of AttachOpts that must not wait: it takes the
+// container's place on the network and reserves its published host ports
+// (a port in use is refused before anything is started). Its address and
+// network files come with Address, which Prestart also starts in the
+// background: berth run's start does not wait for them until the init
+// stage is to get its config (whose mounts need the files). Fields that
+// Address sets (Addr, Warnings) are read after it. On error nothing is
+// left reserved; once Reserve returned, Release gives everything back.
+func (n *Network) Reserve(id string, o AttachOptions) (_ *Attachment, err error) {
 	a := &Attachment{net: n, ID: id, HostIf: hostIf(id), MAC: o.MAC, secondary: o.Secondary, filesDir: filepath.Join(n.dir, "files", id)}
 	a.hostSide = sync.OnceValue(a.hostSetup)
 	if o.Secondary {
@@ -159,23 +181,34 @@ func (n *Network) AttachOpts(id string, o AttachOptions) (_ *Attachment, err err
 			return nil, err
 		}
 	}
+	a.addressed = sync.OnceValue(func() error { return a.address(o) })
+	return a, nil
+}
+
+// Address allocates the container's address (o.IP, or the next free one)
+// and writes its network files, once; called again, or after Prestart,
+// it waits for that and returns its error.
+func (a *Attachment) Address() error { return a.addressed() }
+
+func (a *Attachment) address(o AttachOptions) error {
+	n := a.net
 	pool, err := ipam.Open(n.dir, n.Subnet)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if o.IP.IsValid() {
-		a.Addr, err = o.IP, pool.AllocateAddr(id, o.IP, n.alive)
+		a.Addr, err = o.IP, pool.AllocateAddr(a.ID, o.IP, n.alive)
 	} else {
-		a.Addr, err = pool.Allocate(id, n.alive)
+		a.Addr, err = pool.Allocate(a.ID, n.alive)
 	}
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := a.writeFiles(o.Names, o.Files); err != nil {
-		return nil, err
+		return err
 	}
-	n.event("connect", id)
-	return a, nil
+	n.event("connect", a.ID)
+	return nil
 }
 
 // lockDir creates dir and takes the lock its owner holds for life.
@@ -261,12 +294,12 @@ func (a *Attachment) ConnectNS(path string) error {
 }
 
 // Prestart starts, in the background, the part of Connect that needs no
-// network namespace: the bridge (and, as it is made, the check of the
-// host's routes), the network's rules, and the mappings of the published
-// ports. berth run
-// calls it before the init stage is forked, so that this work (2 to 4
-// ms) overlaps the container's creation instead of lengthening the pause
-// in which the init stage waits for its network. Connect and Release
+// network namespace: the address and files (Address), the bridge (and,
+// as it is made, the check of the host's routes), the network's rules,
+// and the mappings of the published ports. berth run calls it before the
+// init stage is forked, so that this work (2 to 4 ms) overlaps the
+// container's creation instead of lengthening it, or the pause in which
+// the init stage waits for its network. Address, Connect and Release
 // wait for it. Mappings to an address no interface has yet lead nowhere.
 func (a *Attachment) Prestart() {
 	a.prestarted = true
@@ -277,6 +310,9 @@ func (a *Attachment) Prestart() {
 // clash with its subnet) and the network's rules exist, and maps the
 // published ports to the container's address.
 func (a *Attachment) hostSetup() error {
+	if err := a.Address(); err != nil {
+		return err
+	}
 	n := a.net
 	br, err := n.ensure(n.gateway())
 	if err != nil {
