@@ -63,6 +63,7 @@ static const struct rule rules[NTAGS] = {
 	[T_DOMAINNAME] = STR,
 	[T_SYSCTL] = PREFIXED(4, 1),
 	[T_HOOK_PAUSE] = FLAG,
+	[T_NETNS_FD] = FIXED(4),
 
 	[T_ROOT] = STR,
 	[T_READONLY_ROOT] = FLAG,
@@ -436,6 +437,8 @@ static int fill_stage(struct arena *a, const struct record *r, struct config *c,
 	case T_NEW_KEYRING:
 		c->new_keyring = 1;
 		return 0;
+	case T_NETNS_FD:
+		return get_int(r->p, INT_MAX, &c->netns_fd, why);
 	case T_HOSTNAME:
 		c->hostname = string(a, r, 0);
 		return 0;
@@ -614,7 +617,7 @@ int decode_config(const unsigned char *buf, size_t len, struct config *c, const 
 	void *block;
 
 	memset(c, 0, sizeof(*c));
-	c->exec_fifo_fd = c->pids_fd = -1;
+	c->exec_fifo_fd = c->pids_fd = c->netns_fd = -1;
 	if (len > WIRE_MAX_MESSAGE) {
 		*why = "a message over WIRE_MAX_MESSAGE";
 		return -1;
@@ -638,7 +641,7 @@ int decode_config(const unsigned char *buf, size_t len, struct config *c, const 
 	if (fill(&a, buf, len, c, why) < 0) {
 		free(block);
 		memset(c, 0, sizeof(*c));
-		c->exec_fifo_fd = c->pids_fd = -1;
+		c->exec_fifo_fd = c->pids_fd = c->netns_fd = -1;
 		return -1;
 	}
 	return 0;
@@ -700,7 +703,8 @@ static void print_stage(const struct config *c)
 	printf("die_with_parent %d\nexec_fifo_fd %d\npids_fd %d\n", c->die_with_parent, c->exec_fifo_fd, c->pids_fd);
 	print_field("pids_value", c->pids_value);
 	print_list("cgroup_task", c->cgroup_tasks, c->ncgroup_tasks);
-	printf("new_cgroupns %d\nnew_netns %d\nnew_keyring %d\n", c->new_cgroupns, c->new_netns, c->new_keyring);
+	printf("new_cgroupns %d\nnew_netns %d\nnetns_fd %d\nnew_keyring %d\n", c->new_cgroupns, c->new_netns, c->netns_fd,
+	       c->new_keyring);
 	print_field("hostname", c->hostname);
 	print_field("domainname", c->domainname);
 	printf("hook_pause %d\n", c->hook_pause);

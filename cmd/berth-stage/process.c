@@ -95,6 +95,14 @@ static void loopback_up(void)
 
 void setup_namespaces(const struct config *c)
 {
+	/* The network namespace berth made for the container before the
+	 * fork, its network already plugged in: entered instead of one made
+	 * by clone, first, and its descriptor closed. */
+	if (c->netns_fd >= 0) {
+		if (setns(c->netns_fd, CLONE_NEWNET) < 0)
+			fail(125, errno, "enter the container's network namespace");
+		close(c->netns_fd);
+	}
 	/* The cgroup namespace is made after joining (main.c joins first),
 	 * so that the container's own cgroup is its root. */
 	if (c->new_cgroupns && unshare(CLONE_NEWCGROUP) < 0)

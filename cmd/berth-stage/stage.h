@@ -81,6 +81,8 @@ struct config {
 	int ncgroup_tasks;
 	int new_cgroupns;          /* unshare(CLONE_NEWCGROUP) after joining */
 	int new_netns;             /* bring lo up */
+	int netns_fd;              /* -1, or an inherited fd of the network namespace to enter
+	                            * (berth made it, new, before the fork) */
 	int new_keyring;           /* join a new session keyring */
 	const char *hostname;      /* NULL when not set */
 	const char *domainname;    /* NULL when not set */

@@ -40,6 +40,7 @@ enum wire_tag {
 	T_DOMAINNAME = 9,       /* str */
 	T_SYSCTL = 10,          /* u32 n, the key's n bytes (n >= 1), the value's bytes (together a str); rep */
 	T_HOOK_PAUSE = 11,      /* flag: stop after the mounts until berth has run its hooks */
+	T_NETNS_FD = 12,        /* u32: an inherited fd of a new network namespace made by berth (lo up), entered first */
 
 	/* the root filesystem */
 	T_ROOT = 20,            /* str, required */

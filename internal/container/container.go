@@ -68,6 +68,13 @@ type Options struct {
 	// its hook pause; it must not need the container's mounts. pid is
 	// the init stage's host PID.
 	Prepare func(pid int) error
+	// NetNS, when set, gives the container's network namespace, new,
+	// its loopback up, made by the caller before the fork (berth run
+	// plugs its bridge in meanwhile): the init stage enters it instead of
+	// clone making one.
+	// It is called in the fork; the descriptor stays the caller's. Only
+	// for a spec with a new network namespace and no user namespace.
+	NetNS func() (*os.File, error)
 	// ConfigReady, when set, is waited for just before the init stage
 	// gets its config, whose mounts need what it makes in the background
 	// (berth run's network files); its error fails the start.

@@ -375,6 +375,23 @@ func (p *initProcess) fork(cfg *initproc.Config, cg *cgroups.Cgroup, o Options, 
 		cfg.Target.PidFD = len(files)
 		files = append(files, uintptr(o.target.Fd()))
 	}
+	if o.NetNS != nil {
+		// The network namespace the caller made: the init stage enters
+		// it, and clone makes none.
+		if o.nsenter != nil || !spec.NewNamespace(s, specs.NetworkNamespace) {
+			parent.Close()
+			return nil, errors.New("a network namespace made before the fork needs a new one in the config and no user namespace")
+		}
+		ns, err := o.NetNS()
+		if err != nil {
+			parent.Close()
+			return nil, err
+		}
+		sys.Cloneflags &^= unix.CLONE_NEWNET
+		cfg.NetNSFD = len(files)
+		files = append(files, ns.Fd())
+		cfg.NewNetNS = false // its maker brought its loopback up
+	}
 	// Bind trees the parent prepares (idmapped mounts, binds in a user
 	// namespace) go to the init stage as descriptors.
 	trees, err := rootfs.CloneTrees(cfg.Rootfs.Mounts, spec.HasNamespace(s, specs.UserNamespace))

@@ -54,6 +54,7 @@ const (
 	tDomainname      = 9
 	tSysctl          = 10
 	tHookPause       = 11
+	tNetNSFD         = 12
 	tRoot            = 20
 	tReadonlyRoot    = 21
 	tPropagation     = 22
@@ -164,6 +165,8 @@ func checkCompact(cfg *Config) error {
 		return notCompact("no program arguments")
 	case cfg.ExecFifoFD < 0 || cfg.ExecFifoFD > compactMaxFD:
 		return notCompact("exec FIFO descriptor %d", cfg.ExecFifoFD)
+	case cfg.NetNSFD < 0 || cfg.NetNSFD > compactMaxFD:
+		return notCompact("network namespace descriptor %d", cfg.NetNSFD)
 	case cfg.PidsLimit != nil && (cfg.PidsLimit.FD < 0 || cfg.PidsLimit.FD > compactMaxFD):
 		return notCompact("pids limit descriptor %d", cfg.PidsLimit.FD)
 	case cfg.PreserveFDs < 0 || cfg.PreserveFDs > compactMaxPreserve:
@@ -361,6 +364,9 @@ func (w *wire) stage(cfg *Config) {
 	w.strs(tCgroupTask, "a cgroup tasks file", cfg.CgroupTasks, wireMaxPath)
 	w.flag(tNewCgroupNS, cfg.NewCgroupNS)
 	w.flag(tNewNetNS, cfg.NewNetNS)
+	if cfg.NetNSFD != 0 {
+		w.rec32(tNetNSFD, uint32(cfg.NetNSFD))
+	}
 	w.flag(tNewKeyring, cfg.NewKeyring)
 	w.optStr(tHostname, "the hostname", cfg.Hostname)
 	w.optStr(tDomainname, "the domain name", cfg.Domain)

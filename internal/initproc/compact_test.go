@@ -84,7 +84,11 @@ func compactText(cfg *Config) string {
 	for _, s := range cfg.CgroupTasks {
 		line("cgroup_task %s", cQuote(s))
 	}
-	line("new_cgroupns %d\nnew_netns %d\nnew_keyring %d", cBool(cfg.NewCgroupNS), cBool(cfg.NewNetNS), cBool(cfg.NewKeyring))
+	netnsFD := -1
+	if cfg.NetNSFD != 0 {
+		netnsFD = cfg.NetNSFD
+	}
+	line("new_cgroupns %d\nnew_netns %d\nnetns_fd %d\nnew_keyring %d", cBool(cfg.NewCgroupNS), cBool(cfg.NewNetNS), netnsFD, cBool(cfg.NewKeyring))
 	line("hostname %s\ndomainname %s\nhook_pause %d", cOptQuote(cfg.Hostname), cOptQuote(cfg.Domain), cBool(cfg.HookPause))
 	for _, k := range slices.Sorted(maps.Keys(cfg.Sysctl)) {
 		line("sysctl %s %s", cQuote(k), cQuote(cfg.Sysctl[k]))
@@ -346,6 +350,13 @@ func v1Config(t testing.TB) *Config {
 }
 
 // minimalConfig has only what the wire requires.
+// withNetNSFD is cfg entering a network namespace berth made (a bridged
+// berth run).
+func withNetNSFD(cfg *Config, fd int) *Config {
+	cfg.NewNetNS, cfg.NetNSFD = false, fd
+	return cfg
+}
+
 func minimalConfig() *Config {
 	return &Config{
 		Rootfs:  rootfs.Config{Root: "/r"},
@@ -358,6 +369,7 @@ func TestCompactRoundTrip(t *testing.T) {
 		"run":     runConfig(t),
 		"oci v1":  v1Config(t),
 		"minimal": minimalConfig(),
+		"bridge":  withNetNSFD(runConfig(t), 7),
 	} {
 		t.Run(name, func(t *testing.T) {
 			msg, err := EncodeCompact(cfg)
@@ -476,6 +488,7 @@ func TestCompactRefused(t *testing.T) {
 		{"a seccomp program of 32776 bytes", func(c *Config) { c.Process.Seccomp = make([]byte, 8*wireMaxSeccomp+8) }},
 		{"no program arguments", func(c *Config) { c.Process.Args = nil }},
 		{"exec FIFO descriptor -1", func(c *Config) { c.ExecFifoFD = -1 }},
+		{"network namespace descriptor -1", func(c *Config) { c.NetNSFD = -1 }},
 		{"pids limit descriptor -1", func(c *Config) { c.PidsLimit.FD = -1 }},
 		{"-1 preserved descriptors", func(c *Config) { c.PreserveFDs = -1 }},
 		{"oom_score_adj", func(c *Config) { c.Process.OOMScoreAdj = intPtr(math.MaxInt32 + 1) }},
@@ -578,7 +591,7 @@ func TestDecodeCompactMalformed(t *testing.T) {
 		{"huge length", "longer than the message", withRequired(recLen(tEnv, math.MaxUint32, []byte("x")))},
 		{"huge gids", "longer than the message", withRequired(recLen(tGids, math.MaxUint32-7, nil))},
 		{"unknown tag 0", "unknown tag", withRequired(rec(0))},
-		{"unknown tag 12", "unknown tag", withRequired(rec(12))},
+		{"unknown tag 13", "unknown tag", withRequired(rec(13))},
 		{"hook pause with payload", "does not fit", withRequired(rec(tHookPause, 1))},
 		{"sysctl key length 0", "key length does not fit", withRequired(rec(tSysctl, 0, "v"))},
 		{"sysctl key longer than the record", "key length does not fit", withRequired(rec(tSysctl, 3, "ab"))},
@@ -633,6 +646,8 @@ func TestDecodeCompactMalformed(t *testing.T) {
 		{"seccomp listener", "seccomp flags", withRequired(rec(tSeccompFlags, unix.SECCOMP_FILTER_FLAG_NEW_LISTENER|unix.SECCOMP_FILTER_FLAG_LOG))},
 		{"rlimit padding", "padding", withRequired(rec(tRlimit, 7, 1, uint64(1), uint64(1)))},
 		{"fifo fd over int", "out of range", withRequired(rec(tExecFifoFD, uint32(math.MaxInt32)+1))},
+		{"netns fd over int", "out of range", withRequired(rec(tNetNSFD, uint32(math.MaxInt32)+1))},
+		{"netns fd twice", "given twice", withRequired(rec(tNetNSFD, 4), rec(tNetNSFD, 5))},
 		{"pids fd over int", "out of range", withRequired(rec(tPidsLimit, uint32(math.MaxUint32), "max"))},
 		{"preserve fds overflow", "out of range", withRequired(rec(tPreserveFDs, math.MaxInt32-2))},
 		{"over the message limit", "over WIRE_MAX_MESSAGE", withRequired(repeat(33, rec(tEnv, strings.Repeat("e", wireMaxArg))))},
@@ -721,7 +736,7 @@ func TestCompactConstantsMatchC(t *testing.T) {
 		"MAX_PROPAGATION": maxPropagation, "MOUNT_FS": mountFS, "MOUNT_BIND": mountBind, "MOUNT_CGROUP": mountCgroup,
 		"T_DIE_WITH_PARENT": tDieWithParent, "T_EXEC_FIFO_FD": tExecFifoFD, "T_PIDS_LIMIT": tPidsLimit,
 		"T_CGROUP_TASK": tCgroupTask, "T_NEW_CGROUPNS": tNewCgroupNS, "T_NEW_NETNS": tNewNetNS,
-		"T_NEW_KEYRING": tNewKeyring, "T_HOSTNAME": tHostname, "T_DOMAINNAME": tDomainname, "T_SYSCTL": tSysctl, "T_HOOK_PAUSE": tHookPause, "T_ROOT": tRoot,
+		"T_NEW_KEYRING": tNewKeyring, "T_HOSTNAME": tHostname, "T_DOMAINNAME": tDomainname, "T_SYSCTL": tSysctl, "T_HOOK_PAUSE": tHookPause, "T_NETNS_FD": tNetNSFD, "T_ROOT": tRoot,
 		"T_READONLY_ROOT": tReadonlyRoot, "T_PROPAGATION": tPropagation, "T_ROOT_PROPAGATION": tRootPropagation,
 		"T_OVERLAY_DIR": tOverlayDir, "T_OVERLAY_DATA": tOverlayData, "T_MOUNT": tMount, "T_M_SOURCE": tMSource,
 		"T_M_DEST": tMDest, "T_M_TYPE": tMType, "T_M_DATA": tMData, "T_M_FLAGS": tMFlags,

@@ -39,6 +39,12 @@ type Config struct {
 	// cgroups.OpenPidsMax).
 	PidsLimit *DeferredLimit `json:"pidsLimit,omitempty"`
 	NewNetNS  bool           `json:"netns,omitempty"`
+	// NetNSFD, when set, is an inherited descriptor of the container's
+	// network namespace, new, that berth made (its loopback up, its
+	// network plugged in meanwhile) before the fork: the init stage
+	// enters it first, instead of clone making one. NewNetNS is then
+	// false: the loopback is not the init stage's to bring up.
+	NetNSFD int `json:"netnsFD,omitempty"`
 	// Join are existing namespaces to enter, by path (a PID namespace
 	// is entered by the parent before the fork).
 	Join    []Namespace `json:"join,omitempty"`

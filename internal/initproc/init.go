@@ -99,6 +99,13 @@ func run(sock *os.File) error {
 	if cfg.ExecFifoFD > 0 {
 		fifo = os.NewFile(uintptr(cfg.ExecFifoFD), "exec.fifo")
 	}
+	if cfg.NetNSFD > 0 {
+		err := unix.Setns(cfg.NetNSFD, unix.CLONE_NEWNET)
+		unix.Close(cfg.NetNSFD)
+		if err != nil {
+			return fmt.Errorf("enter the container's network namespace: %w", err)
+		}
+	}
 	if err := joinNamespaces(cfg.Join); err != nil {
 		return err
 	}

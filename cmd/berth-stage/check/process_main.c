@@ -89,6 +89,7 @@ static void run(const char *dir, int no_new_privs)
 	memset(&c, 0, sizeof(c));
 	c.exec_fifo_fd = 5;
 	c.pids_fd = 6;
+	c.netns_fd = -1;
 	c.pids_value = "42";
 	c.new_cgroupns = 1;
 	c.new_netns = 1;
