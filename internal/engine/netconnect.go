@@ -35,7 +35,7 @@ func endpointOf(n *network.Network, a *network.Attachment, aliases []string) *ma
 // joinMore puts the container on the networks berth network connect
 // added, each with a veth of its own, plugged in after the first
 // network's; release then gives back all of them.
-func (e *Engine) joinMore(cfg *managed.Config, rec *managed.Record, run *container.Options, info *managed.Network, first func()) (func(), error) {
+func (e *Engine) joinMore(cfg *managed.Config, rec *managed.Record, run *container.Options, info *managed.Network, primary *network.Attachment, first func()) (func(), error) {
 	releases := []func(){first}
 	release := func() {
 		for i := len(releases) - 1; i >= 0; i-- {
@@ -61,7 +61,14 @@ func (e *Engine) joinMore(cfg *managed.Config, rec *managed.Record, run *contain
 		}
 		a.Prestart()
 		releases = append(releases, func() { _ = a.Release() })
-		connects = append(connects, a.Connect)
+		connects = append(connects, func(pid int) error {
+			// In the namespace the first network made, if it made it.
+			path, err := primary.NamespacePath(pid)
+			if err != nil {
+				return err
+			}
+			return a.ConnectNS(path)
+		})
 		info.Networks[n.Name] = endpointOf(n, a, c.Aliases)
 	}
 	run.Prepare = func(pid int) error {

@@ -393,11 +393,21 @@ func (e *Engine) runOnce(rec *managed.Record, io Stdio, restore *Restore, starte
 	var attached *network.Attachment
 	var releaseNetwork func()
 	if bridged {
-		release, a, err := e.joinNetwork(cfg, rec, s, &run, net)
+		// A namespace made before the fork is plugged in while the
+		// container is created; a user namespace must own its network
+		// namespace, and a restore brings its own.
+		early := restore == nil && !spec.HasNamespace(s, specs.UserNamespace)
+		release, a, err := e.joinNetwork(cfg, rec, s, &run, net, early)
 		if err != nil {
 			return container.Exit{}, warnings, err
 		}
 		attached = a
+		if connect := run.Prepare; early {
+			run.Prepare = func(pid int) error {
+				defer a.Connected()
+				return connect(pid)
+			}
+		}
 		start, wait := background(release)
 		if spec.NewNamespace(s, specs.PIDNamespace) {
 			// Its PID 1 reaped, nothing of the container is left to
@@ -581,7 +591,7 @@ func (e *Engine) imageRootfs(rec *managed.Record, o *spec.RunOptions, ns *manage
 // over /etc/hosts, /etc/hostname and /etc/resolv.conf, and the veth
 // plugged in while the init stage waits. info is filled in for inspect.
 // It returns the release and the first network's attachment.
-func (e *Engine) joinNetwork(cfg *managed.Config, rec *managed.Record, s *specs.Spec, run *container.Options, info *managed.Network) (func(), *network.Attachment, error) {
+func (e *Engine) joinNetwork(cfg *managed.Config, rec *managed.Record, s *specs.Spec, run *container.Options, info *managed.Network, early bool) (func(), *network.Attachment, error) {
 	ports, err := e.portSpecs(cfg, rec)
 	if err != nil {
 		return nil, nil, err
@@ -602,7 +612,12 @@ func (e *Engine) joinNetwork(cfg *managed.Config, rec *managed.Record, s *specs.
 	if err != nil {
 		return nil, nil, err
 	}
-	a.Prestart()
+	if early {
+		a.PlugEarly()
+		run.NetNS = a.Netns
+	} else {
+		a.Prestart()
+	}
 	s.Mounts = append(s.Mounts, a.Mounts()...)
 	run.Prepare = a.Connect
 	info.Networks = map[string]*managed.Endpoint{}
@@ -622,7 +637,7 @@ func (e *Engine) joinNetwork(cfg *managed.Config, rec *managed.Record, s *specs.
 	})
 	release := func() { _ = a.Release() }
 	if len(cfg.Networks) > 0 {
-		release, err := e.joinMore(cfg, rec, run, info, release)
+		release, err := e.joinMore(cfg, rec, run, info, a, release)
 		return release, a, err
 	}
 	return release, a, nil

@@ -76,7 +76,10 @@ type Attachment struct {
 	prestarted bool
 	// addressed is Address's work (address), run once.
 	addressed func() error
-	bridge    link.Bridge // as hostSetup found it
+	// early is PlugEarly's: the network namespace made before the init
+	// stage, and its plugging in.
+	early  *earlyPlug
+	bridge link.Bridge // as hostSetup found it
 }
 
 // Attach takes ownership of the container's place on the network,
@@ -280,17 +283,101 @@ func (a *Attachment) Connect(pid int) error {
 
 // ConnectNS is Connect to the network namespace at path.
 func (a *Attachment) ConnectNS(path string) error {
+	if a.early != nil {
+		return a.early.wait()
+	}
 	if err := a.hostSide(); err != nil {
 		return err
 	}
-	n := a.net
 	nsfd, err := unix.Open(path, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return fmt.Errorf("open the container's network namespace: %w", err)
 	}
 	defer unix.Close(nsfd)
-	ep := link.Endpoint{HostIf: a.HostIf, Addr: netip.PrefixFrom(a.Addr, n.Subnet.Bits()), Gateway: n.gateway().Addr(), MAC: a.MAC, Secondary: a.secondary}
-	return link.AttachTo(a.bridge, nsfd, ep)
+	return link.AttachTo(a.bridge, nsfd, a.endpoint())
+}
+
+// endpoint is the container's end of the attachment, once Address is done.
+func (a *Attachment) endpoint() link.Endpoint {
+	n := a.net
+	return link.Endpoint{HostIf: a.HostIf, Addr: netip.PrefixFrom(a.Addr, n.Subnet.Bits()), Gateway: n.gateway().Addr(), MAC: a.MAC, Secondary: a.secondary}
+}
+
+// PlugEarly is Prestart that also makes the container's network
+// namespace, first, and plugs it in there as soon as the host's side is
+// ready, instead of Connect doing so after the fork in a namespace that
+// the init stage made: the veth's creation and configuration (1.5 to 2.5
+// ms here) then overlap the container's creation. Netns gives the
+// namespace for the init stage to enter (container.Options.NetNS);
+// Connect then waits for the plugging. One goroutine does it all, in the
+// order the start needs each part: the namespace at the fork, the address
+// and files before the init stage's config, the veth before its pause.
+// For a container without a user namespace, which would have to own its
+// network namespace.
+func (a *Attachment) PlugEarly() {
+	a.prestarted = true
+	p := &earlyPlug{made: make(chan struct{}), plugged: make(chan struct{})}
+	a.early = p
+	go func() {
+		defer close(p.plugged)
+		p.ns, p.err = link.NewNetns()
+		close(p.made)
+		if p.err == nil {
+			if p.err = a.hostSide(); p.err == nil {
+				p.err = link.AttachNetns(a.bridge, p.ns, a.endpoint())
+			}
+		}
+	}()
+}
+
+// NamespacePath is where the container's network namespace is, for the
+// Connect of its further networks: the one PlugEarly made (which its init
+// stage enters after the fork, so that the init stage's own may still be
+// the host's), else that of its init stage, pid.
+func (a *Attachment) NamespacePath(pid int) (string, error) {
+	if a.early == nil {
+		return "/proc/" + strconv.Itoa(pid) + "/ns/net", nil
+	}
+	f, err := a.Netns()
+	if err != nil {
+		return "", err
+	}
+	return "/proc/self/fd/" + strconv.Itoa(int(f.Fd())), nil
+}
+
+// Connected closes the attachment's descriptor of the namespace PlugEarly
+// made, once every network is plugged in there: the init stage has its
+// own, and berth holds nothing of the running container's namespace.
+func (a *Attachment) Connected() {
+	if a.early != nil {
+		_ = a.early.wait()
+		a.early.closed.Do(a.early.ns.Close)
+	}
+}
+
+// Netns is the network namespace PlugEarly made, once it is made; the
+// descriptor stays the attachment's until Connected or Release.
+func (a *Attachment) Netns() (*os.File, error) {
+	<-a.early.made
+	if a.early.ns == nil {
+		return nil, a.early.err
+	}
+	return a.early.ns.File, nil
+}
+
+// earlyPlug is a network namespace made before the container's init stage
+// and its plugging in (PlugEarly).
+type earlyPlug struct {
+	made, plugged chan struct{} // closed once ns, then err, are set
+	ns            *link.Netns
+	err           error
+	closed        sync.Once
+}
+
+// wait waits for the plugging.
+func (p *earlyPlug) wait() error {
+	<-p.plugged
+	return p.err
 }
 
 // Prestart starts, in the background, the part of Connect that needs no
@@ -399,6 +486,9 @@ func (a *Attachment) Release() error {
 	if a.prestarted {
 		_ = a.hostSide() // nothing may add a mapping after its removal
 	}
+	// A namespace that no init stage entered goes with the attachment's
+	// descriptor, and its veth.
+	a.Connected()
 	var rules func(*nft.Rules) error // no ports, no rules: none listed
 	if len(a.Ports) > 0 {
 		rules = func(r *nft.Rules) error { return r.RemovePorts(a.ID, a.Addr, a.Ports) }

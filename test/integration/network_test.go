@@ -166,6 +166,32 @@ func TestBridgeReadyAtExec(t *testing.T) {
 	}
 }
 
+// TestBridgeStartFailureLeavesNothing: a bridged container's network
+// namespace is made, and plugged in, before its init stage exists; a
+// start that fails after that (a program not found, found only after the
+// mounts, when eth0 is in place) leaves no veth, address, file or record,
+// and the loopback and eth0 the program would have had were up.
+func TestBridgeStartFailureLeavesNothing(t *testing.T) {
+	needRoot(t)
+	h := newNetnsHost(t)
+	out, err := h.berth(t, "run", "--rm", "--network", "bridge", "--rootfs", rootfsDir, "/bin/sh", "-c",
+		"cat /sys/class/net/lo/operstate /sys/class/net/eth0/operstate").CombinedOutput()
+	if err != nil || strings.Fields(string(out))[0] != "unknown" || strings.Fields(string(out))[1] != "up" {
+		// lo's operstate is "unknown" when up, "down" when not.
+		t.Fatalf("lo and eth0: %v %q", err, out)
+	}
+	h.noVeths(t)
+	before := h.leftovers(t, nil)
+	r := h.run(t, "run", "--rm", "--network", "bridge", "-p", "18097:80", "--rootfs", rootfsDir, "/no/such/program")
+	if r.code != 127 || strings.Count(r.stderr, "\n") != 1 {
+		t.Errorf("a program not found: %+v; want 127 and one line", r)
+	}
+	if after := h.leftovers(t, nil); !slicesEqual(before, after) {
+		t.Errorf("left behind: %v (before: %v)", after, before)
+	}
+	h.noVeths(t)
+}
+
 func TestBridgeNetworkCollectedAfterBerthKilled(t *testing.T) {
 	needRoot(t)
 	h := newNetnsHost(t)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"runtime"
 	"strings"
 
@@ -36,6 +37,18 @@ func Attach(bridge string, netnsFD int, ep Endpoint) error {
 // AttachTo is Attach to a bridge EnsureBridge returned, which it does not
 // look up again (0.2 ms); a Bridge with only its Name is looked up.
 func AttachTo(br Bridge, netnsFD int, ep Endpoint) (err error) {
+	return attachIn(br, netnsFD, nil, ep)
+}
+
+// AttachNetns is AttachTo into a namespace made by NewNetns, configured
+// through the netlink socket made there with it.
+func AttachNetns(br Bridge, ns *Netns, ep Endpoint) error {
+	return attachIn(br, int(ns.File.Fd()), ns.h, ep)
+}
+
+// attachIn is AttachTo; inside, a netlink socket of that namespace, when
+// the caller has one, else one made for the peer's configuration.
+func attachIn(br Bridge, netnsFD int, inside *netlink.Handle, ep Endpoint) (err error) {
 	if err := checkEndpoint(ep, netnsFD); err != nil {
 		return err
 	}
@@ -75,7 +88,7 @@ func AttachTo(br Bridge, netnsFD int, ep Endpoint) (err error) {
 	if err := h.LinkSetHairpin(veth, true); err != nil {
 		return fmt.Errorf("attach %s: hairpin: %w", ep.HostIf, err)
 	}
-	if err := configurePeer(netnsFD, peer, ep); err != nil {
+	if err := configurePeer(netnsFD, inside, peer, ep); err != nil {
 		return fmt.Errorf("attach %s: %w", ep.HostIf, err)
 	}
 	return nil
@@ -128,12 +141,14 @@ func newVeth(ep Endpoint, peer string, mtu, netnsFD int) *netlink.Veth {
 // configurePeer gives the container's end (peer) its address, brings it
 // up and adds the default route (not for a secondary network), all
 // through a netlink socket opened inside the container.
-func configurePeer(netnsFD int, peer string, ep Endpoint) error {
-	h, err := handleAt(netnsFD)
-	if err != nil {
-		return err
+func configurePeer(netnsFD int, h *netlink.Handle, peer string, ep Endpoint) error {
+	if h == nil {
+		var err error
+		if h, err = handleAt(netnsFD); err != nil {
+			return err
+		}
+		defer h.Close()
 	}
-	defer h.Close()
 	l, err := h.LinkByName(peer)
 	if err != nil {
 		return fmt.Errorf("container %s: %w", peer, err)
@@ -261,4 +276,64 @@ func DetachFrom(hostIf, bridge string) error {
 		return fmt.Errorf("detach %s: %w", hostIf, err)
 	}
 	return nil
+}
+
+// Netns is a new network namespace made before the container's init
+// stage exists (NewNetns), so that its network is plugged in while the
+// container is still being created: the init stage enters it instead of
+// making one.
+type Netns struct {
+	File *os.File
+	h    *netlink.Handle // a netlink socket inside it
+}
+
+// NewNetns makes a new network namespace, its loopback up, and a netlink
+// socket inside it, on a throwaway thread: unshare moves only that thread, which
+// is never unlocked, so the Go runtime ends it rather than run anything
+// else in the new namespace.
+func NewNetns() (*Netns, error) {
+	type result struct {
+		ns  *Netns
+		err error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		runtime.LockOSThread() // never unlocked: the thread dies with this goroutine
+		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
+			ch <- result{err: fmt.Errorf("create network namespace: %w", err)}
+			return
+		}
+		fd, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			ch <- result{err: fmt.Errorf("open the new network namespace: %w", err)}
+			return
+		}
+		h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+		if err != nil {
+			unix.Close(fd)
+			ch <- result{err: fmt.Errorf("netlink in the new network namespace: %w", err)}
+			return
+		}
+		// Loopback up here, not in the init stage: there it would wait
+		// for the RTNL lock that the veth's creation holds meanwhile.
+		if err := h.LinkSetUp(&netlink.Device{LinkAttrs: netlink.LinkAttrs{Index: 1, Name: "lo"}}); err != nil {
+			h.Close()
+			unix.Close(fd)
+			ch <- result{err: fmt.Errorf("bring loopback up in the new network namespace: %w", err)}
+			return
+		}
+		ch <- result{ns: &Netns{File: os.NewFile(uintptr(fd), "netns"), h: h}}
+	}()
+	r := <-ch
+	return r.ns, r.err
+}
+
+// Close closes the descriptor and the socket: the namespace goes with the
+// last process in it.
+func (n *Netns) Close() {
+	if n == nil {
+		return
+	}
+	n.h.Close()
+	n.File.Close()
 }
