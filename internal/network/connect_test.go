@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/berth-runtime/berth/internal/network/ipam"
@@ -74,6 +75,15 @@ func TestMultiHomedHosts(t *testing.T) {
 	})
 }
 
+// addressOnly makes a's host side its address and files alone: Prestart
+// runs the host side on a goroutine of its own, whose thread is in the
+// host's network namespace, not in the test's private one, and the bridge
+// and rules must not be made there.
+func addressOnly(a *Attachment) *Attachment {
+	a.hostSide = sync.OnceValue(a.Address)
+	return a
+}
+
 // TestReserveThenAddress: berth run reserves a container's place first and
 // makes its address and files in the background (Prestart); Address waits
 // for them. An address that turns out to be taken fails Address, and
@@ -106,7 +116,7 @@ func TestReserveThenAddress(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer a.Release()
-		a.Prestart()
+		addressOnly(a).Prestart()
 		if err := a.Address(); err != nil || !a.Addr.IsValid() {
 			t.Fatalf("address: %v, %v", a.Addr, err)
 		}
@@ -119,7 +129,7 @@ func TestReserveThenAddress(t *testing.T) {
 		if err != nil {
 			t.Fatalf("reserve with an address in use: %v (it is found taken by Address)", err)
 		}
-		taken.Prestart()
+		addressOnly(taken).Prestart()
 		if err := taken.Address(); !errors.Is(err, ipam.ErrInUse) {
 			t.Errorf("address in use: %v", err)
 		}
@@ -135,7 +145,7 @@ func TestReserveThenAddress(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			c.Prestart()
+			addressOnly(c).Prestart()
 			if err := c.Release(); err != nil { // while Prestart may still run
 				t.Fatal(err)
 			}

@@ -450,3 +450,58 @@ func benchPair(b *testing.B, timeAttach bool) {
 		ctr.Close()
 	}
 }
+
+// TestAttachNetns: NewNetns makes a namespace of its own, its loopback
+// up, without moving the caller's thread; AttachNetns plugs it in as
+// Attach plugs in a namespace made otherwise; once its descriptor is
+// closed, with nothing in it, the namespace goes and the veth with it.
+func TestAttachNetns(t *testing.T) {
+	host := hostNS(t)
+	var ns *Netns
+	inNS(t, host, func() error {
+		own, _ := os.Readlink("/proc/thread-self/ns/net")
+		var err error
+		if ns, err = NewNetns(); err != nil {
+			return err
+		}
+		if now, _ := os.Readlink("/proc/thread-self/ns/net"); now != own {
+			return fmt.Errorf("the caller's thread moved from %s to %s", own, now)
+		}
+		made, _ := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", ns.File.Fd()))
+		if made == own || !strings.HasPrefix(made, "net:") {
+			return fmt.Errorf("NewNetns gave %q, the caller is in %q", made, own)
+		}
+		h := mustHandle()
+		defer h.Close()
+		br, err := lookupBridge(h, testBridge)
+		if err != nil {
+			return err
+		}
+		return AttachNetns(br, ns, endpoint("bthn1", "10.88.0.7/16"))
+	})
+	inNS(t, netns.NsHandle(ns.File.Fd()), func() error {
+		lo, err := netlink.LinkByName("lo")
+		if err != nil || lo.Attrs().Flags&net.FlagUp == 0 {
+			return fmt.Errorf("lo: %v, %v", lo, err)
+		}
+		return checkContainer("10.88.0.7/16", "02:42:0a:58:00:07")
+	})
+	ns.Close()
+	inNS(t, host, func() error {
+		for i := 0; i < 200; i++ {
+			if _, err := netlink.LinkByName("bthn1"); err != nil {
+				return nil
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		return errors.New("bthn1 is still there 2 s after its namespace was closed")
+	})
+}
+
+func mustHandle() *netlink.Handle {
+	h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+	if err != nil {
+		panic(err)
+	}
+	return h
+}
