@@ -17,25 +17,28 @@ func TestLoad(t *testing.T) {
 	if c, err := Load(good); err != nil || c.Containers.Userns != "auto:size=1024" {
 		t.Fatalf("good file: %+v, %v", c, err)
 	}
-	typo := filepath.Join(dir, "typo.toml")
-	os.WriteFile(typo, []byte("[containers]\nusern = \"auto\"\n"), 0o644)
-	if _, err := Load(typo); err == nil || !strings.Contains(err.Error(), "containers.usern") {
-		t.Errorf("unknown key: %v", err)
-	}
-	broken := filepath.Join(dir, "broken.toml")
-	os.WriteFile(broken, []byte("[containers\n"), 0o644)
-	if _, err := Load(broken); err == nil || !strings.Contains(err.Error(), broken) || !strings.Contains(err.Error(), "line 1") {
-		t.Errorf("broken file: %v", err)
-	}
-	wrongType := filepath.Join(dir, "type.toml")
-	os.WriteFile(wrongType, []byte("[containers]\nuserns = 1\n"), 0o644)
-	if _, err := Load(wrongType); err == nil || !strings.Contains(err.Error(), "line 2") {
-		t.Errorf("integer for a string: %v", err)
-	}
-	table := filepath.Join(dir, "table.toml")
-	os.WriteFile(table, []byte("[container]\nuserns = \"auto\"\n"), 0o644)
-	if _, err := Load(table); err == nil || !strings.Contains(err.Error(), "unknown setting container") {
-		t.Errorf("unknown table: %v", err)
+	// Each refusal is one line naming the file, and what is wrong where.
+	for _, c := range []struct {
+		what, content string
+		want          []string
+	}{
+		{"unknown key", "[containers]\nusern = \"auto\"\n", []string{"unknown setting containers.usern"}},
+		{"unknown table", "[container]\nuserns = \"auto\"\n", []string{"unknown setting container"}},
+		{"broken file", "[containers\n", []string{"line 1"}},
+		{"integer for a string", "[containers]\nuserns = 1\n", []string{"line 2"}},
+	} {
+		path := filepath.Join(dir, "bad.toml")
+		os.WriteFile(path, []byte(c.content), 0o644)
+		_, err := Load(path)
+		if err == nil || !strings.HasPrefix(err.Error(), path+": ") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("%s: %v", c.what, err)
+			continue
+		}
+		for _, w := range c.want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("%s: %v, want %q in it", c.what, err, w)
+			}
+		}
 	}
 }
 
