@@ -50,6 +50,8 @@
 set -eu
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=bench/rounds.sh
+. "$REPO/bench/rounds.sh"
 RESULTS=$REPO/bench/results
 OUT=${BENCH_OUT:-$REPO/docs/bench.md}
 SECS=${BENCH_NET_SECONDS:-10}
@@ -185,12 +187,14 @@ for m in $MODES; do
 done
 WARMUP=10
 [ "$RUNS" -lt 60 ] && WARMUP=3
-echo "== berth run by network mode, back to back: $RUNS runs"
-"${NSENTER[@]}" hyperfine -N --style basic --warmup $WARMUP --runs "$RUNS" \
-	--export-json "$RESULTS/net-run-b2b.json" "${hf_args[@]}"
-echo "== berth run by network mode, cold (sleep 0.25 before each run): $COLD_RUNS runs"
-"${NSENTER[@]}" hyperfine -N --style basic --warmup 3 --runs "$COLD_RUNS" --prepare 'sleep 0.25' \
-	--export-json "$RESULTS/net-run-cold.json" "${hf_args[@]}"
+# In rounds (bench/rounds.sh), as run.sh's: in one hyperfine run of each
+# mode after the other, a busy minute moved one mode's median and not the
+# next's (`host` measured up to 1.8 ms less than `none`).
+ROUNDS_PREFIX=("${NSENTER[@]}")
+echo "== berth run by network mode, back to back: $RUNS runs in $BENCH_ROUNDS rounds"
+rounds "$RESULTS/net-run-b2b.json" "$RUNS" $WARMUP -- "${hf_args[@]}"
+echo "== berth run by network mode, cold (sleep 0.25 before each run): $COLD_RUNS runs in $BENCH_ROUNDS rounds"
+rounds "$RESULTS/net-run-cold.json" "$COLD_RUNS" 3 --prepare 'sleep 0.25' -- "${hf_args[@]}"
 
 # What all those runs left behind: a container's netns (and with it the
 # host end of its veth) goes away asynchronously after the container
@@ -427,12 +431,13 @@ paths by their ratios to loopback, each within its own run.
 ### Time networking adds to \`berth run\`, ms
 
 \`berth run --rm MODE --rootfs R true\` in the bench netns, the four modes
-side by side in one hyperfine run (\`-N\`), after a warm-up (the first
-bridge run creates berth0 and berth's nftables table; later runs find
-them). Back to back: $RUNS runs per mode; cold: $COLD_RUNS runs, each after
-\`sleep 0.25\`. Medians and 25th–75th percentiles from hyperfine's per-run
-times; "added" is the median minus that of \`--network none\` in the same
-hyperfine run.
+side by side in $BENCH_ROUNDS rounds of hyperfine (\`-N\`; each round runs a
+share of every mode's runs, in an order rotated from round to round, as
+bench/run.sh does), after a warm-up (the first bridge run creates berth0
+and berth's nftables table; later runs find them). Back to back: $RUNS
+runs per mode; cold: $COLD_RUNS runs, each after \`sleep 0.25\`. Medians and
+25th–75th percentiles from hyperfine's per-run times, of all rounds;
+"added" is the median minus that of \`--network none\` in the same runs.
 
 | mode | back to back | added | 25th–75th | cold | added | 25th–75th |
 |---|---:|---:|---:|---:|---:|---:|
