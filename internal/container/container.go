@@ -117,8 +117,8 @@ type Options struct {
 	// default logger, at warning level.
 	Warn func(msg string)
 	// KeepSpec saves the config beside the record even for a foreground
-	// container, so that exec can read it; it is written once the
-	// container runs.
+	// container, so that exec can read it; it is written while the init
+	// stage sets the container up.
 	KeepSpec bool
 	// SavedBeforeStarted calls Started only once that config is saved:
 	// whoever learns then that the container runs (berth run -d, a health
@@ -198,6 +198,9 @@ type Container struct {
 	cg     *cgroups.Cgroup
 	init   *initProcess // set in the process that created it
 	dir    string       // the record's directory
+	// specSaved is closed once a config saved in the background
+	// (Options.KeepSpec) is written; nil when none is.
+	specSaved chan struct{}
 	warn   func(string) // Options.Warn, or SetWarn's
 }
 
@@ -235,19 +238,9 @@ func Run(o Options) (Exit, error) {
 		}
 		c.release()
 	}()
-	saved := make(chan struct{})
-	go func() {
-		// For exec, written while the container already runs: the JSON of
-		// a config with its seccomp profile is not worth delaying it for.
-		defer close(saved)
-		if o.KeepSpec {
-			_ = c.saveSpec(o.Spec)
-		}
-	}()
-	defer func() { <-saved }()
 	if o.Started != nil {
 		if o.SavedBeforeStarted {
-			<-saved
+			c.waitSpecSaved()
 		}
 		o.Started(c.init.pid)
 	}
@@ -420,6 +413,8 @@ func create(o Options, startNow bool) (_ *Container, err error) {
 		if err := c.saveSpec(s); err != nil {
 			return nil, err
 		}
+	} else if o.KeepSpec {
+		c.saveSpecMeanwhile(s)
 	}
 	if !startNow {
 		fifo, err := makeExecFifo(h.Dir(), s)
@@ -573,6 +568,26 @@ func (c *Container) saveSpec(s *specs.Spec) error {
 	return nil
 }
 
+// saveSpecMeanwhile saves s for exec on a goroutine, beside the start,
+// while this process mostly waits for the init stage: done after the
+// program's exec, the JSON of a config with its seccomp profile took the
+// CPU that noticing a short program's exit needed. A failure is not
+// reported: exec says the config is missing.
+func (c *Container) saveSpecMeanwhile(s *specs.Spec) {
+	c.specSaved = make(chan struct{})
+	go func() {
+		defer close(c.specSaved)
+		_ = c.saveSpec(s)
+	}()
+}
+
+// waitSpecSaved returns once saveSpecMeanwhile's config is written.
+func (c *Container) waitSpecSaved() {
+	if c.specSaved != nil {
+		<-c.specSaved
+	}
+}
+
 // Spec reads the config the container was created with.
 func (c *Container) Spec() (*specs.Spec, error) {
 	b, err := os.ReadFile(filepath.Join(c.dir, "config.json"))
@@ -592,6 +607,8 @@ func (c *Container) Spec() (*specs.Spec, error) {
 // release removes the cgroup, then the record. A cgroup that cannot be
 // removed keeps its record, so the next garbage collection tries again.
 func (c *Container) release() {
+	// Before the directory it is written to goes.
+	c.waitSpecSaved()
 	if err := releaseMounts(c.rec); err != nil {
 		c.handle.Release()
 		return

@@ -893,7 +893,14 @@ func (p *initProcess) signal(sig unix.Signal) error {
 
 func (p *initProcess) kill() error { return p.signal(unix.SIGKILL) }
 
-func (p *initProcess) reap() unix.WaitStatus { return reapPid(p.pid) }
+func (p *initProcess) reap() unix.WaitStatus {
+	if p.proc != nil {
+		if ws, err := p.proc.Reap(); err == nil {
+			return ws
+		}
+	}
+	return reapPid(p.pid)
+}
 
 func reapPid(pid int) unix.WaitStatus {
 	var ws unix.WaitStatus

@@ -84,6 +84,52 @@ func (p *Process) Wait(timeoutMs int) bool {
 	}
 }
 
+// Reap waits for the process, a child of this one, to exit and reaps it.
+// The wait is parked in Go's poller on the pidfd, which turns readable at
+// the exit, not in a wait4 system call: a goroutine blocked in a system
+// call keeps its P (Go's scheduler context) until the runtime's monitor
+// takes it back, tens to hundreds of microseconds later, and goroutines
+// queued behind it wait that long. berth run's record update, queued as its
+// program started, waited so until the program's exit, then delayed the
+// exit's handling by 0.25 ms (docs/bench.md). An error means the poller
+// could not take the pidfd: the caller waits by PID instead.
+func (p *Process) Reap() (unix.WaitStatus, error) {
+	var ws unix.WaitStatus
+	fd, err := unix.FcntlInt(uintptr(p.fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return ws, fmt.Errorf("dup pidfd: %w", err)
+	}
+	// The poller takes only non-blocking descriptors. The flag is the
+	// open file's, shared with p.fd, and changes only how waitid on it
+	// behaves, which nothing here uses.
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return ws, fmt.Errorf("pidfd: %w", err)
+	}
+	f := os.NewFile(uintptr(fd), "pidfd")
+	defer f.Close()
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return ws, err
+	}
+	var waitErr error
+	err = rc.Read(func(uintptr) bool {
+		for {
+			pid, err := unix.Wait4(p.Pid, &ws, unix.WNOHANG, nil)
+			if errors.Is(err, unix.EINTR) {
+				continue
+			}
+			waitErr = err
+			// 0: still running; the poller waits for the pidfd.
+			return pid != 0 || err != nil
+		}
+	})
+	if err == nil {
+		err = waitErr
+	}
+	return ws, err
+}
+
 // Close releases the pidfd.
 func (p *Process) Close() {
 	if p != nil && p.fd >= 0 {
