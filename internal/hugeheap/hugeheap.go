@@ -1,10 +1,10 @@
 // Package hugeheap backs the first 2 MiB of a short-lived Go process's heap
 // with one transparent huge page, as the process starts.
 //
-// Importing it (for its side effect) is all a command does. berth and
-// berth-oci are short-lived processes whose start is what users time, and
-// on a virtual machine a page fault is dear: here about 14 µs per fault,
-// part of it the hypervisor syncing its view of the page tables. A Go
+// Importing it (for its side effect) is all a command does; berth does.
+// berth is a short-lived process whose start is what users time, and on a
+// virtual machine a page fault is dear: here 1.2 to 2.3 µs per fault
+// taken in a loop, more in a process's first moments. A Go
 // runtime spreads even a small heap over many pages (one span per size
 // class), so package init and the command's own work touch some 300 heap
 // pages one fault at a time. One huge page maps them all at once: the
@@ -19,6 +19,14 @@
 // left its binary its heap spreads no wider than berth-oci's, and the
 // second huge page cost more than the faults it saved (0.98× without it,
 // docs/bench.md).
+//
+// Measured again later (docs/bench.md, 2026-12-07), it saved less: berth
+// run 0.994× back to back and 0.987× cold, berth-oci nothing (1.01× and
+// 1.00×), and berth-oci dropped it. Most heap faults come before any
+// package's init, in the Go runtime's own (about 120–140 of berth's 350),
+// and Go 1.26 starts the heap at a random place in its first 4 MiB, so
+// that what berth allocates after its init falls, half the time, in the
+// next 2 MiB, outside the huge page.
 //
 // It does nothing where the kernel cannot (no THP, older kernels, a memory
 // cgroup without room): the calls fail and the heap stays as it was. Nor
