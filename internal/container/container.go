@@ -201,7 +201,7 @@ type Container struct {
 	// specSaved is closed once a config saved in the background
 	// (Options.KeepSpec) is written; nil when none is.
 	specSaved chan struct{}
-	warn   func(string) // Options.Warn, or SetWarn's
+	warn      func(string) // Options.Warn, or SetWarn's
 }
 
 // SetWarn sends the warnings of a container opened by Load or Attach to
