@@ -252,13 +252,48 @@ func withDefaultDeviceRules(r *specs.LinuxResources) *specs.LinuxResources {
 	if r != nil {
 		out = *r
 	}
-	defaults := spec.DefaultDeviceRules()[1:] // without the leading deny-all
-	out.Devices = append(append([]specs.LinuxDeviceCgroup(nil), out.Devices...), defaults...)
+	out.Devices = append([]specs.LinuxDeviceCgroup(nil), out.Devices...)
 	for i := range out.Devices {
 		// runc compat: an "a" in access is ignored (spec.Validate).
 		out.Devices[i].Access = strings.ReplaceAll(out.Devices[i].Access, "a", "")
 	}
+	for _, d := range spec.DefaultDeviceRules()[1:] { // without the leading deny-all
+		if !inEffect(out.Devices, d) {
+			out.Devices = append(out.Devices, d)
+		}
+	}
 	return &out
+}
+
+// inEffect reports whether allow rule d is among rules with nothing after
+// it that could undo it: a deny of devices it covers, or a rule of every
+// device type, which turns the list into allow-all or deny-all.
+// Appending d again would change nothing, and most configs list the
+// default rules already (Docker's, berth's own, runc spec's): each is a
+// write into the cgroup on every start.
+func inEffect(rules []specs.LinuxDeviceCgroup, d specs.LinuxDeviceCgroup) bool {
+	found := false
+	for _, r := range rules {
+		switch {
+		case r.Type == "" || r.Type == "a" || !r.Allow && overlaps(r, d):
+			found = false
+		case sameDeviceRule(r, d):
+			found = true
+		}
+	}
+	return found
+}
+
+func sameDeviceRule(a, b specs.LinuxDeviceCgroup) bool {
+	same := func(x, y *int64) bool { return x == nil && y == nil || x != nil && y != nil && *x == *y }
+	return a.Allow == b.Allow && a.Type == b.Type && a.Access == b.Access && same(a.Major, b.Major) && same(a.Minor, b.Minor)
+}
+
+// overlaps reports whether two rules of one device type may name a device
+// in common (a missing or negative number is every number).
+func overlaps(a, b specs.LinuxDeviceCgroup) bool {
+	match := func(x, y *int64) bool { return x == nil || y == nil || *x < 0 || *y < 0 || *x == *y }
+	return a.Type == b.Type && match(a.Major, b.Major) && match(a.Minor, b.Minor)
 }
 
 func device(d specs.LinuxDevice) rootfs.Device {

@@ -50,4 +50,23 @@ func TestWithDefaultDeviceRules(t *testing.T) {
 	if len(r.Devices) != defaults+1 || r.Devices[0].Allow {
 		t.Errorf("the config's rules come first, then the defaults: %+v", r.Devices)
 	}
+	// A config that lists them already (Docker's, berth's own) gets no
+	// second copy: each rule is a write into the cgroup at every start.
+	all := spec.DefaultDeviceRules()
+	if r := withDefaultDeviceRules(&specs.LinuxResources{Devices: all}); len(r.Devices) != len(all) {
+		t.Errorf("defaults listed already: %d rules, want %d: %+v", len(r.Devices), len(all), r.Devices)
+	}
+	// What a later rule could undo is appended again: after a deny of
+	// /dev/null, its allow and that of mknod of any character device
+	// (c *:* m covers it); everything after a rule of every type.
+	major, minor := int64(1), int64(3)
+	null := specs.LinuxDeviceCgroup{Type: "c", Major: &major, Minor: &minor, Access: "rwm"}
+	r = withDefaultDeviceRules(&specs.LinuxResources{Devices: append(append([]specs.LinuxDeviceCgroup(nil), all...), null)})
+	if len(r.Devices) != len(all)+3 || !sameDeviceRule(r.Devices[len(r.Devices)-2], all[1]) || !sameDeviceRule(r.Devices[len(r.Devices)-1], specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: &major, Minor: &minor, Access: "rwm"}) {
+		t.Errorf("after a deny of /dev/null: %+v, want the allows of c *:* m and c 1:3 appended", r.Devices)
+	}
+	r = withDefaultDeviceRules(&specs.LinuxResources{Devices: append(append([]specs.LinuxDeviceCgroup(nil), all...), specs.LinuxDeviceCgroup{Allow: true, Access: "rwm"})})
+	if len(r.Devices) != len(all)+1+defaults {
+		t.Errorf("after an allow of every device: %d rules, want %d", len(r.Devices), len(all)+1+defaults)
+	}
 }

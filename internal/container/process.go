@@ -8,6 +8,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -94,6 +95,17 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, s
 			return nil, err
 		}
 	}
+	// On v1 the init stage joins its cgroups by itself (joinTasks), once it
+	// has its config: they are made meanwhile, on a goroutine started this
+	// early so that the other CPU has taken it up before this one forks.
+	// Started later it sat behind the fork's clone, the longest system
+	// call of a start, on this goroutine's P (Go's scheduler slot), and
+	// made after the fork the init stage waited for them.
+	var cgroupMade func() error
+	if cg.Version == cgroups.V1 && !o.cgroupExists && !whole && o.unit == nil {
+		cgroupMade = createMeanwhile(cg, withDefaultDeviceRules(s.Linux.Resources))
+		defer cgroupMade() // before the caller's release may remove it
+	}
 	if whole {
 		if o.pidsMax, err = createForWholeProcess(cg, cfg, s.Linux.Resources); err != nil {
 			return nil, err
@@ -146,9 +158,8 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, s
 		// The slow path (cgroup.procs), for a child that cannot join by
 		// itself: see joinTasks.
 		err = cg.AddProcess(p.pid)
-	case cg.Version == cgroups.V1 && !o.cgroupExists && !whole:
-		// While the child's runtime starts; it joins by itself.
-		err = cg.Create(withDefaultDeviceRules(s.Linux.Resources))
+	case cgroupMade != nil:
+		err = cgroupMade()
 	}
 	if err == nil && spec.HasNamespace(s, specs.UserNamespace) {
 		err = setRlimitsOf(p.pid, cfg.Process.Rlimits)
@@ -191,6 +202,15 @@ func start(cfg *initproc.Config, cg *cgroups.Cgroup, s *specs.Spec, o Options, s
 		return nil, err
 	}
 	return p, nil
+}
+
+// createMeanwhile creates cg with resources r on a goroutine of its own
+// and returns the wait for its result, which may be called any number of
+// times and must be called before cg is used or destroyed.
+func createMeanwhile(cg *cgroups.Cgroup, r *specs.LinuxResources) func() error {
+	done := make(chan error, 1)
+	go func() { done <- cg.Create(r) }()
+	return sync.OnceValue(func() error { return <-done })
 }
 
 // notify subscribes p.signals to the forwarded signals on a goroutine of
