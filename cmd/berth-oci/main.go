@@ -8,11 +8,7 @@ import (
 	"github.com/berth-runtime/berth/internal/initproc"
 
 	// One P when the CPUs are all taken as it starts (fifty starts at
-	// once): no spinning threads and handoffs taking CPU from the others.
-	// berth gets it through internal/hugeheap, which berth-oci does not
-	// import: its heap faults come almost all before any package's init,
-	// in the Go runtime's own, and the huge page saved it no time (0.99
-	// to 1.00 of its start without) for 2 MiB more peak RSS
+	// once): no spinning threads and handoffs taking CPU from the others
 	// (docs/design.md, Process model).
 	_ "github.com/berth-runtime/berth/internal/cpubusy"
 )

@@ -52,3 +52,20 @@ func TestNoTemplateExecution(t *testing.T) {
 		}
 	}
 }
+
+// TestLinksCPUBusy: internal/cpubusy, whose init gives berth one P when the
+// CPUs are all taken as it starts, is imported for its side effect only;
+// nothing else would notice it gone (it once came through
+// internal/hugeheap, since removed).
+func TestLinksCPUBusy(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Skipf("go list: %v", err)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		if p == "github.com/berth-runtime/berth/internal/cpubusy" {
+			return
+		}
+	}
+	t.Error("berth does not link internal/cpubusy: a start among many would run two Ps")
+}

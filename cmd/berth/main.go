@@ -12,9 +12,10 @@ import (
 	"github.com/berth-runtime/berth/internal/rootless"
 	"github.com/berth-runtime/berth/internal/selfexe"
 
-	// Its init maps the heap's first 2 MiB with one huge page: a start
-	// with a few hundred fewer page faults (docs/design.md, Process model).
-	_ "github.com/berth-runtime/berth/internal/hugeheap"
+	// One P when the CPUs are all taken as it starts: no spinning threads
+	// and handoffs taking CPU from the other starts (docs/design.md,
+	// Process model).
+	_ "github.com/berth-runtime/berth/internal/cpubusy"
 )
 
 func init() {

@@ -10,9 +10,7 @@
 // task waiting for it, as when an engine starts fifty containers at once,
 // the second P buys no parallelism, and its spinning and handoffs take CPU
 // from the other starts: fifty berth-oci starts at once took 0.89–0.92 of
-// the time with one P and no huge page (internal/hugeheap asks Busy too),
-// and 1.13 of that with the huge page skipped but both Ps kept
-// (docs/bench.md). So the process looks once, as it starts, at how many
+// the time with one P (docs/bench.md). So the process looks once, as it starts, at how many
 // tasks the kernel has runnable (/proc/loadavg's fourth field, an instant
 // count, not an average) and takes one P if they are more than twice the
 // CPUs it may run on.

@@ -257,11 +257,10 @@ func (e *Engine) startMonitor(rec managed.Record, owner *managed.Owner, restore 
 		cmd.Env = append(cmd.Env, NoIDMapEnv+"="+v)
 	}
 	if !leanMonitor(rec, restore, client != nil) {
-		// It stays for the container's life: not the huge pages that
-		// make a short-lived berth start faster (internal/hugeheap),
-		// 3 MiB it would hold all along for 2 ms at its start.
-		// (hugeheap.DisableEnv: not imported here, for its package
-		// init would then run in every binary that links the engine).
+		// It stays for the container's life: on a host whose
+		// transparent huge pages are "always", the Go runtime's heap
+		// would get one, 2 MiB held all along. The runtime's own
+		// switch against them.
 		cmd.Env = append(cmd.Env, "GODEBUG=disablethp=1")
 	}
 	cmd.ExtraFiles = []*os.File{owner.Lock, readyW}
