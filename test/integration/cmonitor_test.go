@@ -328,12 +328,13 @@ func TestLeanMonitorBridge(t *testing.T) {
 	})
 	released(gone, gonePort)
 
-	// The second run lasts long enough for the checks of it below (a
-	// loaded VM takes more than half a second for them): a file in a
-	// bind mount tells it from the first.
+	// The second run lasts until the checks of it below are done, which
+	// say so with a file in a bind mount (a fixed sleep of 3 s was too
+	// short for them under CI's load); another file tells it from the
+	// first.
 	marks := t.TempDir()
 	again := b("run", "-d", "--restart", "on-failure:1", "-p", "127.0.0.1::80", "-v", marks+":/marks", "--rootfs", rootfsDir,
-		"/bin/sh", "-c", "if [ -e /marks/first ]; then sleep 3; else touch /marks/first; sleep 0.5; fi; exit 3")
+		"/bin/sh", "-c", "if [ -e /marks/first ]; then while [ ! -e /marks/checked ]; do sleep 0.1; done; else touch /marks/first; sleep 0.5; fi; exit 3")
 	first := b("inspect", "--format", "{{.State.MonitorPid}}", again)
 	eventually(t, "the second run", func() string {
 		if st := b("inspect", "--format", "{{.State.Status}} {{.State.RestartCount}}", again); st != "running 1" {
@@ -345,6 +346,9 @@ func TestLeanMonitorBridge(t *testing.T) {
 	againPort := hostPort(again)
 	if pid := b("inspect", "--format", "{{.State.MonitorPid}}", again); pid != first {
 		t.Errorf("the second run's monitor is %s, the first's %s", pid, first)
+	}
+	if err := os.WriteFile(filepath.Join(marks, "checked"), nil, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	if code := b("wait", again); code != "3" {
 		t.Errorf("wait: %s", code)
