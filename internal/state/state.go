@@ -137,7 +137,14 @@ func (h *Handle) Save(rec Record) error {
 	if err != nil {
 		return fmt.Errorf("mark state kept: %w", err)
 	}
-	return f.Close()
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("mark state kept: %w", err)
+	}
+	// Only after the marker: the index may miss a kept record, never
+	// list one that is not (see keptIndex). Without it collection only
+	// looks closer.
+	addKept(filepath.Dir(h.dir), filepath.Base(h.dir))
+	return nil
 }
 
 // keptMarker marks a record that garbage collection never removes.
@@ -151,6 +158,9 @@ const keptMarker = "kept"
 // could tell from a live one.
 func (h *Handle) Remove(s Store, rec Record) error {
 	s.releaseName(rec)
+	// Out of the index before the record goes: a record made later under
+	// the same ID must not pass for kept.
+	dropKept(s.Root, filepath.Base(h.dir))
 	err := atomicdir.Remove(h.dir)
 	h.lock.Close()
 	return err
@@ -159,41 +169,6 @@ func (h *Handle) Remove(s Store, rec Record) error {
 // Release gives up ownership and keeps the record, for the garbage
 // collection to finish.
 func (h *Handle) Release() { h.lock.Close() }
-
-// Collect removes the records whose owner is gone, after cleanup has
-// released what they list. A record whose cleanup fails is kept for the
-// next collection. Temporary records whose creator is gone, or older than
-// a minute, are dropped: they never owned anything; so are removals that
-// were interrupted.
-func (s Store) Collect(cleanup func(Record) error) {
-	entries, err := os.ReadDir(s.Root)
-	if err != nil {
-		return
-	}
-	for _, e := range entries {
-		name := e.Name()
-		if !e.IsDir() || name == "names" {
-			continue
-		}
-		dir := filepath.Join(s.Root, name)
-		switch {
-		case atomicdir.IsRemoving(name):
-			os.RemoveAll(dir)
-		case atomicdir.IsCreating(name):
-			if atomicdir.Abandoned(dir) {
-				// Its creator may have claimed a name before it died: the
-				// record, written first, says which.
-				if rec, err := readRecord(dir); err == nil {
-					s.releaseName(rec)
-				}
-				os.RemoveAll(dir)
-				s.collectNames()
-			}
-		default:
-			s.collectOne(dir, cleanup)
-		}
-	}
-}
 
 // abandoned reports whether a temporary entry is older than any creation
 // still in progress could be.
@@ -226,6 +201,7 @@ func (s Store) collectOne(dir string, cleanup func(Record) error) {
 	if errors.Is(err, os.ErrNotExist) {
 		// No lock: not a record anybody can own. A removal by an older
 		// berth that was killed half-way leaves such a directory.
+		dropKept(s.Root, filepath.Base(dir))
 		atomicdir.Remove(dir)
 		return
 	}

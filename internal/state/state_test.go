@@ -1,6 +1,7 @@
 package state
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -40,8 +41,103 @@ func TestCreateSaveRemove(t *testing.T) {
 	}
 	entries, _ := os.ReadDir(s.Root)
 	names, _ := os.ReadDir(filepath.Join(s.Root, "names"))
-	if len(entries) != 1 || len(names) != 0 {
-		t.Errorf("left after Remove: %v, names %v", entries, names)
+	kept, _ := os.ReadDir(filepath.Join(s.Root, keptIndex))
+	if len(entries) != 2 || len(names) != 0 || len(kept) != 0 {
+		t.Errorf("left after Remove: %v, names %v, kept index %v", entries, names, kept)
+	}
+}
+
+// TestCollectPassesIndexedKeptRecords: a kept record in the index is not
+// looked at by collection at all, not even its kept marker: with the
+// marker gone and the record damaged, it would otherwise be removed.
+func TestCollectPassesIndexedKeptRecords(t *testing.T) {
+	s := Store{Root: t.TempDir()}
+	h, err := s.Create(Record{ID: "kept1", Status: Creating})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Save(Record{ID: "kept1", Status: Created}); err != nil {
+		t.Fatal(err)
+	}
+	h.Release()
+	os.Remove(filepath.Join(s.Root, "kept1", keptMarker))
+	os.WriteFile(filepath.Join(s.Root, "kept1", "state.json"), []byte("{damaged"), 0o600)
+	s.Collect(func(Record) error { t.Error("cleanup ran for a kept record"); return nil })
+	if _, err := os.Stat(filepath.Join(s.Root, "kept1")); err != nil {
+		t.Errorf("kept record collected: %v", err)
+	}
+}
+
+// TestKeptIndexVouchesForNoOtherRecord: an ID removed while kept is
+// collected as any other once a new record of that ID has lost its owner,
+// and an index entry whose record was removed by hand is dropped.
+func TestKeptIndexVouchesForNoOtherRecord(t *testing.T) {
+	s := Store{Root: t.TempDir()}
+	h, err := s.Create(Record{ID: "reused", Status: Creating})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Save(Record{ID: "reused", Status: Created}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Remove(s, Record{ID: "reused"}); err != nil {
+		t.Fatal(err)
+	}
+	ephemeral := func(id string) {
+		t.Helper()
+		h, err := s.Create(Record{ID: id, Ephemeral: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.Release() // its owner is gone
+	}
+	ephemeral("reused")
+	var cleaned []string
+	s.Collect(func(r Record) error { cleaned = append(cleaned, r.ID); return nil })
+	if strings.Join(cleaned, " ") != "reused" {
+		t.Errorf("collected %v, want the new record of a removed kept one's ID", cleaned)
+	}
+	if err := os.WriteFile(filepath.Join(s.Root, keptIndex, "byhand"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.Collect(func(Record) error { return nil })
+	if _, err := os.Stat(filepath.Join(s.Root, keptIndex, "byhand")); !os.IsNotExist(err) {
+		t.Errorf("an index entry without its record is left: %v", err)
+	}
+	ephemeral("byhand")
+	cleaned = nil
+	s.Collect(func(r Record) error { cleaned = append(cleaned, r.ID); return nil })
+	if strings.Join(cleaned, " ") != "byhand" {
+		t.Errorf("collected %v, want byhand", cleaned)
+	}
+}
+
+// TestParseDirents: the kernel's listing, parsed as os.ReadDir would name
+// it, and a damaged record length ends the parse instead of reading on.
+func TestParseDirents(t *testing.T) {
+	var buf []byte
+	add := func(name string, typ byte, reclen int) {
+		rec := make([]byte, reclen)
+		binary.NativeEndian.PutUint16(rec[16:18], uint16(reclen))
+		rec[18] = typ
+		copy(rec[19:], name)
+		buf = append(buf, rec...)
+	}
+	add(".", unix.DT_DIR, 24)
+	add("..", unix.DT_DIR, 24)
+	add("abc", unix.DT_DIR, 24)
+	add(".kept", unix.DT_DIR, 32)
+	add("file", unix.DT_REG, 24)
+	add("unknown", unix.DT_UNKNOWN, 32)
+	got := parseDirents(buf, nil)
+	want := []dirent{{"abc", true}, {".kept", true}, {"file", false}, {"unknown", true}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("parsed %v, want %v", got, want)
+	}
+	bad := append(append([]byte(nil), buf[:24]...), make([]byte, 24)...)
+	binary.NativeEndian.PutUint16(bad[24+16:24+18], 200) // longer than the buffer
+	if got := parseDirents(bad, nil); len(got) != 0 {
+		t.Errorf("a damaged buffer parsed as %v", got)
 	}
 }
 
