@@ -13,6 +13,10 @@
 #      root, interleaved (empty, full, full, empty, ...), RUNS times each,
 #      and takes the medians; then berth's peak RSS (/usr/bin/time -f %M,
 #      the largest of berth and the processes it waited for) the same way;
+#      the same for berth-oci (BERTH_OCI): `berth-oci run` of berth run's
+#      own config as a bundle, against a state root with no containers and
+#      one with N kept ones (each `create`d and `start`ed, its `true`
+#      exited, not deleted: what engines keep), interleaved with the rest;
 #   3. checks that the full root still holds exactly N containers, and
 #      counts with strace (if installed) the container records one run
 #      opens against each root;
@@ -29,6 +33,8 @@
 #   BENCH_OUT=FILE         report to update (default docs/bench.md)
 #   BERTH=PATH             this berth binary (default bin/berth; berth-init
 #                          must be beside it, as make build leaves it)
+#   BERTH_OCI=PATH         this berth-oci binary (default bin/berth-oci;
+#                          "none" skips it)
 #   BERTH_BASE=PATH        another build to compare with (an A/B): it gets
 #                          two roots of its own, made the same way, and its
 #                          runs are interleaved with this build's; the
@@ -45,10 +51,13 @@ N=${BENCH_STOPPED_N:-500}
 RUNS=${BENCH_STOPPED_RUNS:-100}
 RSS_RUNS=${BENCH_STOPPED_RSS:-21}
 BERTH=${BERTH:-$REPO/bin/berth}
+BERTH_OCI=${BERTH_OCI:-$REPO/bin/berth-oci}
+[ "$BERTH_OCI" != none ] || BERTH_OCI=
 BASE=${BERTH_BASE:-}
 BASE_NAME=${BERTH_BASE_NAME:-$BASE}
 ROOTS="empty full"
 [ -z "$BASE" ] || ROOTS="empty full base-empty base-full"
+[ -z "$BERTH_OCI" ] || ROOTS="$ROOTS oci-empty oci-full"
 SECTION_TITLE='Many stopped containers (issue 15)'
 
 [ "$(id -u)" = 0 ] || { echo "bench/stopped: needs root" >&2; exit 1; }
@@ -57,6 +66,7 @@ for v in "$N" "$RUNS" "$RSS_RUNS"; do
 done
 [ -x "$BERTH" ] || { echo "bench/stopped: $BERTH is not executable (make build, or set BERTH)" >&2; exit 1; }
 [ -z "$BASE" ] || [ -x "$BASE" ] || { echo "bench/stopped: BERTH_BASE $BASE is not executable" >&2; exit 1; }
+[ -z "$BERTH_OCI" ] || [ -x "$BERTH_OCI" ] || { echo "bench/stopped: BERTH_OCI $BERTH_OCI is not executable (make build, set BERTH_OCI, or BERTH_OCI=none)" >&2; exit 1; }
 [ -x /usr/bin/time ] || { echo "bench/stopped: GNU time not found (apt-get install time)" >&2; exit 1; }
 
 WORK=$(mktemp -d /dev/shm/berth-bench-stopped.XXXXXX)
@@ -65,6 +75,10 @@ cleanup() {
 	local ids
 	for root in $ROOTS; do
 		[ -d "$WORK/$root" ] || continue
+		if [ "${root#oci-}" != "$root" ]; then
+			for id in $(ls "$WORK/$root/root" 2>/dev/null); do o "$root" delete --force "$id" >/dev/null 2>&1; done
+			continue
+		fi
 		ids=$(b "$root" ps -aq --no-trunc 2>/dev/null)
 		# shellcheck disable=SC2086 # one word per ID
 		[ -z "$ids" ] || b "$root" rm -f $ids >/dev/null
@@ -78,6 +92,8 @@ trap 'exit 130' INT TERM
 bin() { case $1 in base-*) echo "$BASE" ;; *) echo "$BERTH" ;; esac; }
 # b ROOT ARGS...: berth with ROOT's state.
 b() { local r=$1; shift; "$(bin "$r")" --root "$WORK/$r/root" --runroot "$WORK/$r/run" "$@"; }
+# o ROOT ARGS...: berth-oci with ROOT's state (oci-*).
+o() { local r=$1; shift; "$BERTH_OCI" --root "$WORK/$r/root" "$@"; }
 
 R=$WORK/rootfs
 mkdir -p "$R"/bin "$R"/etc "$R"/proc "$R"/sys "$R"/dev "$R"/tmp "$R"/root
@@ -101,11 +117,29 @@ for full in $FULL_ROOTS; do
 	[ "$have" = "$N" ] || { echo "bench/stopped: the $full root holds $have containers, not $N" >&2; exit 1; }
 	b "${full%full}empty" "${RUN_ARGS[@]}" # makes the empty root's dirs
 done
+if [ -n "$BERTH_OCI" ]; then
+	# berth run's own config, as bench/run.sh's berth-oci-same bundle.
+	id=$(b empty run -d --network none --rootfs "$R" true)
+	b empty wait "$id" >/dev/null
+	mkdir -p "$WORK/bundle"
+	cp "$WORK/empty/root/containers/$id/spec.json" "$WORK/bundle/config.json"
+	b empty rm "$id" >/dev/null
+	echo "== making $N kept berth-oci containers (oci-full)"
+	for i in $(seq "$N"); do
+		{ o oci-full create --bundle "$WORK/bundle" "kept$i" >/dev/null && o oci-full start "kept$i"; } ||
+			{ echo "bench/stopped: making berth-oci container $i failed" >&2; exit 1; }
+	done
+	have=$(ls "$WORK/oci-full/root" | wc -l)
+	[ "$have" = "$N" ] || { echo "bench/stopped: the oci-full root holds $have containers, not $N" >&2; exit 1; }
+fi
 
-# One timed run, in ms, of berth run --rm against ROOT.
+# One timed run, in ms, of berth run --rm (or berth-oci run) against ROOT.
 timed() {
 	local t0=$EPOCHREALTIME
-	b "$1" "${RUN_ARGS[@]}" || { echo "bench/stopped: berth run failed against the $1 root" >&2; exit 1; }
+	case $1 in
+	oci-*) o "$1" run --bundle "$WORK/bundle" timed >/dev/null || { echo "bench/stopped: berth-oci run failed against the $1 root" >&2; exit 1; } ;;
+	*) b "$1" "${RUN_ARGS[@]}" || { echo "bench/stopped: berth run failed against the $1 root" >&2; exit 1; } ;;
+	esac
 	awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.3f\n", (b - a) * 1000 }'
 }
 # Rotating order (empty first, then full first...) so that no root always
@@ -127,6 +161,7 @@ echo "== peak RSS, $RSS_RUNS runs per root"
 : >"$WORK/rss.tsv"
 for i in $(seq "$RSS_RUNS"); do
 	for r in $(order "$i"); do
+		[ "${r#oci-}" = "$r" ] || continue
 		/usr/bin/time -f %M -o "$WORK/rss" "$(bin "$r")" --root "$WORK/$r/root" --runroot "$WORK/$r/run" "${RUN_ARGS[@]}"
 		printf '%s\t%s\n' "$r" "$(tail -n1 "$WORK/rss")" >>"$WORK/rss.tsv"
 	done
@@ -146,6 +181,10 @@ for full in $FULL_ROOTS; do
 	have=$(b "$full" ps -aq | wc -l)
 	[ "$have" = "$N" ] || { echo "bench/stopped: after the runs the $full root holds $have containers, not $N" >&2; exit 1; }
 done
+if [ -n "$BERTH_OCI" ]; then
+	have=$(ls "$WORK/oci-full/root" | wc -l)
+	[ "$have" = "$N" ] || { echo "bench/stopped: after the runs the oci-full root holds $have containers, not $N" >&2; exit 1; }
+fi
 
 # quant FILE ROOT Q: the Q-quantile of ROOT's column-2 values in FILE.
 quant() {
@@ -159,12 +198,19 @@ RSS_EMPTY=$(quant "$WORK/rss.tsv" empty 0.5 | cut -d. -f1); RSS_FULL=$(quant "$W
 mkdir -p "$RESULTS"
 cp "$WORK/times.tsv" "$RESULTS/stopped-times.tsv"
 cp "$WORK/rss.tsv" "$RESULTS/stopped-rss.tsv"
+OCI_JSON= OCI_ROWS=
+if [ -n "$BERTH_OCI" ]; then
+	OT_EMPTY=$(quant "$WORK/times.tsv" oci-empty 0.5); OT_FULL=$(quant "$WORK/times.tsv" oci-full 0.5)
+	OCI_JSON=",
+  \"oci_run_ms\": {\"empty\": $OT_EMPTY, \"full\": $OT_FULL}"
+	OCI_ROWS="| \`berth-oci run\` of berth run's config, ms ($N kept containers, see above) | $OT_EMPTY ($(quant "$WORK/times.tsv" oci-empty 0.25)-$(quant "$WORK/times.tsv" oci-empty 0.75)) | $OT_FULL ($(quant "$WORK/times.tsv" oci-full 0.25)-$(quant "$WORK/times.tsv" oci-full 0.75)) | **$(ratio "$OT_FULL" "$OT_EMPTY")** |"
+fi
 cat >"$RESULTS/figures-stopped.json" <<JSON
 {
   "n": $N, "runs": $RUNS, "rss_runs": $RSS_RUNS,
   "load_before": "$LOAD_BEFORE", "load_after": "$LOAD_AFTER",
   "run_ms": {"empty": $T_EMPTY, "full": $T_FULL},
-  "rss_kib": {"empty": $RSS_EMPTY, "full": $RSS_FULL}
+  "rss_kib": {"empty": $RSS_EMPTY, "full": $RSS_FULL}$OCI_JSON
 }
 JSON
 jq -e . "$RESULTS/figures-stopped.json" >/dev/null
@@ -194,13 +240,18 @@ name). Runs alternate between the two roots, $RUNS each (after 3 warm-up runs
 each); peak RSS is \`/usr/bin/time -f %M\` over $RSS_RUNS runs each, also
 alternating. Medians, with the 25th-75th percentile for the times. The
 target is that the full root costs no more: a ratio of at most 1.10 on this
-noisy machine.$BASE_NOTE
+noisy machine.$BASE_NOTE${BERTH_OCI:+ berth-oci runs berth run's own config (its saved spec as the
+bundle's config.json) against a state root with no containers and one
+with $N kept containers, each \`create\`d and \`start\`ed and its \`true\`
+exited but not deleted, as engines keep theirs (a state record each, no
+process), interleaved with the berth runs.}
 
 | | no containers | $N stopped | $N stopped / none |
 |---|---:|---:|---:|
 | \`berth run --rm\`, ms | $T_EMPTY ($(quant "$WORK/times.tsv" empty 0.25)-$(quant "$WORK/times.tsv" empty 0.75)) | $T_FULL ($(quant "$WORK/times.tsv" full 0.25)-$(quant "$WORK/times.tsv" full 0.75)) | **$(ratio "$T_FULL" "$T_EMPTY")** |
 | peak RSS, KiB | $RSS_EMPTY | $RSS_FULL | **$(ratio "$RSS_FULL" "$RSS_EMPTY")** |
-${BASE_ROWS:+$BASE_ROWS
+${OCI_ROWS:+$OCI_ROWS
+}${BASE_ROWS:+$BASE_ROWS
 }${READS_NOTE:+
 $READS_NOTE}
 EOF

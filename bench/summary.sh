@@ -72,7 +72,8 @@ TABLE=$(figures | jq -r '
 	abs("idle monitor PSS per detached container (\(.monitor.n // 20)), reference conmon"; .monitor.pss_mib.berth; .monitor.pss_mib.conmon; 0.5; "MiB"),
 	ratio("`berth run --rm`, \(.stopped.n // 500) stopped containers / none"; .stopped.run_ms.full; .stopped.run_ms.empty; 1.1; "ms"),
 	ratio("berth peak RSS, \(.stopped.n // 500) stopped containers / none"; (.stopped.rss_kib.full // null | if . then . / 1024 else null end);
-		(.stopped.rss_kib.empty // null | if . then . / 1024 else null end); 1.1; "MiB")
+		(.stopped.rss_kib.empty // null | if . then . / 1024 else null end); 1.1; "MiB"),
+	ratio("berth-oci `run`, \(.stopped.n // 500) kept containers / none"; .stopped.oci_run_ms.full; .stopped.oci_run_ms.empty; 1.1; "ms")
 ')
 # Where the figures came from: run counts and load, per script.
 PROVENANCE=$(figures | jq -r '
