@@ -17,10 +17,11 @@ import (
 //
 // Every start collects, and engines keep containers by the hundred (each
 // created one is kept until delete), so what collection costs per kept
-// record is paid at every start: once a stat of its kept marker (300 kept
-// records made a berth-oci run 1.12 times as long, docs/bench.md). The
-// root and the kept index (keptIndex) are now read as two directory
-// listings, names only, and a kept record costs nothing more.
+// record is paid at every start: it was a stat of the record's kept
+// marker (300 kept records made a berth-oci run take 1.13 times as long,
+// docs/bench.md). The root and the kept index (keptIndex) are read as two
+// directory listings, names and types only, and an indexed record costs
+// nothing more.
 func (s Store) Collect(cleanup func(Record) error) {
 	entries, ok := listDir(s.Root)
 	if !ok {
