@@ -79,7 +79,8 @@ func addKept(root, id string) {
 	dir := filepath.Join(root, keptIndex)
 	path := filepath.Join(dir, id)
 	fd, err := unix.Open(path, unix.O_CREAT|unix.O_WRONLY|unix.O_CLOEXEC, 0o600)
-	if err == unix.ENOENT {
+	for try := 0; err == unix.ENOENT && try < 3; try++ {
+		// No index yet, or a dropKept took the last entry's away.
 		if merr := os.Mkdir(dir, 0o700); merr == nil || os.IsExist(merr) {
 			fd, err = unix.Open(path, unix.O_CREAT|unix.O_WRONLY|unix.O_CLOEXEC, 0o600)
 		}
@@ -89,8 +90,15 @@ func addKept(root, id string) {
 	}
 }
 
+// dropKept drops id's entry, and the index with its last one: a root
+// whose containers are all deleted is left empty, as runc leaves it
+// (containerd's shim and engines' tests look). An addKept meanwhile finds
+// no index and makes it again.
 func dropKept(root, id string) {
-	_ = unix.Unlink(filepath.Join(root, keptIndex, id))
+	dir := filepath.Join(root, keptIndex)
+	if unix.Unlink(filepath.Join(dir, id)) == nil {
+		_ = unix.Rmdir(dir) // fails while other entries are left
+	}
 }
 
 // dirent is a directory entry as the kernel lists it.
