@@ -47,7 +47,8 @@
 #  10. runs bench/build.sh (berth build against podman build: cold,
 #      no-change and one-file rebuilds), "## Build" (BENCH_BUILD=0 skips it);
 #  11. runs bench/stopped.sh (berth run --rm with 0 and with 500 stopped
-#      containers present), "## Many stopped containers (issue 15)"
+#      containers present, berth-oci run with 0 and 500 kept ones),
+#      "## Many stopped containers (issue 15)"
 #      (BENCH_STOPPED=0 skips it);
 #  12. runs bench/summary.sh: issue 15's targets, each with its figures,
 #      ratio and whether it is met, from bench/results/figures-*.json (which
@@ -887,7 +888,7 @@ if [ "${BENCH_STOPPED:-1}" = 0 ]; then
 	echo "== BENCH_STOPPED=0: no many-stopped-containers benchmark"
 else
 	echo "== many stopped containers: bench/stopped.sh"
-	BERTH=$BERTH BENCH_OUT=$OUT bash "$REPO/bench/stopped.sh"
+	BERTH=$BERTH BERTH_OCI=$BERTH_OCI BENCH_OUT=$OUT bash "$REPO/bench/stopped.sh"
 fi
 # Last: issue 15's targets, from the figures-*.json the scripts above wrote
 # (a skipped script's figures would be an older run's: they are removed
