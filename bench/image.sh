@@ -106,9 +106,15 @@ if [ -n "${BERTH:-}" ]; then
 	[ -x "$BERTH" ] || { echo "bench/image: $BERTH is not executable" >&2; exit 1; }
 	BUILT="\`$("$BERTH" --version 2>&1 | head -n1)\` from BERTH=${BERTH#"$REPO"/}; the work tree is at \`$DESCRIBE\`"
 	cp "$BERTH" "$WORK/berth"
+	# berth runs its helpers from beside itself: berth-registry pulls.
+	for helper in berth-registry berth-init berth-stage berth-nsenter berth-monitor berth-pid1 berth-format berth-cdi; do
+		[ ! -e "$(dirname "$BERTH")/$helper" ] || cp "$(dirname "$BERTH")/$helper" "$WORK/$helper"
+	done
 else
 	echo "== building berth"
-	(cd "$REPO" && CGO_ENABLED=0 "$GO" build -trimpath -o "$WORK/berth" ./cmd/berth)
+	for cmd in berth berth-registry berth-init; do
+		(cd "$REPO" && CGO_ENABLED=0 "$GO" build -trimpath -o "$WORK/$cmd" ./cmd/$cmd)
+	done
 	BUILT="\`$DESCRIBE\`, built from the work tree with CGO_ENABLED=0 go build"
 fi
 BERTH=$WORK/berth
