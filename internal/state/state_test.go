@@ -46,19 +46,26 @@ func TestCreateSaveRemove(t *testing.T) {
 	}
 }
 
+// created makes record id as berth-oci create leaves it: saved as
+// created (so kept), its owner's handle returned.
+func created(t *testing.T, s Store, id string) *Handle {
+	t.Helper()
+	h, err := s.Create(Record{ID: id, Status: Creating})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Save(Record{ID: id, Status: Created}); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
 // TestCollectPassesIndexedKeptRecords: a kept record in the index is not
 // looked at by collection at all, not even its kept marker: with the
 // marker gone and the record damaged, it would otherwise be removed.
 func TestCollectPassesIndexedKeptRecords(t *testing.T) {
 	s := Store{Root: t.TempDir()}
-	h, err := s.Create(Record{ID: "kept1", Status: Creating})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Save(Record{ID: "kept1", Status: Created}); err != nil {
-		t.Fatal(err)
-	}
-	h.Release()
+	created(t, s, "kept1").Release()
 	os.Remove(filepath.Join(s.Root, "kept1", keptMarker))
 	os.WriteFile(filepath.Join(s.Root, "kept1", "state.json"), []byte("{damaged"), 0o600)
 	s.Collect(func(Record) error { t.Error("cleanup ran for a kept record"); return nil })
@@ -72,14 +79,7 @@ func TestCollectPassesIndexedKeptRecords(t *testing.T) {
 // and an index entry whose record was removed by hand is dropped.
 func TestKeptIndexVouchesForNoOtherRecord(t *testing.T) {
 	s := Store{Root: t.TempDir()}
-	h, err := s.Create(Record{ID: "reused", Status: Creating})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Save(Record{ID: "reused", Status: Created}); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Remove(s, Record{ID: "reused"}); err != nil {
+	if err := created(t, s, "reused").Remove(s, Record{ID: "reused"}); err != nil {
 		t.Fatal(err)
 	}
 	ephemeral := func(id string) {
@@ -302,14 +302,7 @@ func TestCollectReleasesNameOfAbandonedCreation(t *testing.T) {
 // is not even read by collection (a damaged one would otherwise go).
 func TestCollectPassesKeptRecordsUnread(t *testing.T) {
 	s := Store{Root: t.TempDir()}
-	h, err := s.Create(Record{ID: "kept1", Status: Creating})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := h.Save(Record{ID: "kept1", Status: Created}); err != nil {
-		t.Fatal(err)
-	}
-	h.Release()
+	created(t, s, "kept1").Release()
 	os.WriteFile(filepath.Join(s.Root, "kept1", "state.json"), []byte("{damaged"), 0o600)
 	s.Collect(func(Record) error { t.Error("cleanup ran for a kept record"); return nil })
 	if _, err := os.Stat(filepath.Join(s.Root, "kept1")); err != nil {
