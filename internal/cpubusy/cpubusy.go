@@ -1,5 +1,5 @@
-// Package cpubusy tells a short-lived Go process whether the machine's
-// CPUs were all taken as it started, and then gives it one P.
+// Package cpubusy gives a short-lived Go process one P when the machine's
+// CPUs were all taken as it started.
 //
 // Importing it (for its side effect) is all a command does. A Go process
 // runs its goroutines on GOMAXPROCS Ps, one per CPU by default, and each
@@ -25,9 +25,6 @@ import (
 	"syscall"
 )
 
-// Busy reports whether the CPUs were all taken as the process started.
-var Busy bool
-
 // busyAt is how many runnable tasks per CPU make the CPUs busy. The count
 // includes this process's own thread and the kernel's workers, a few of
 // which are runnable for a moment after each container's exit: between
@@ -40,7 +37,7 @@ func init() {
 		return
 	}
 	running, ok := runnable()
-	if Busy = ok && busy(running, runtime.NumCPU()); Busy {
+	if ok && busy(running, runtime.NumCPU()) {
 		runtime.GOMAXPROCS(1)
 	}
 }
