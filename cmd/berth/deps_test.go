@@ -27,6 +27,25 @@ func TestNoRegistryClientLinked(t *testing.T) {
 	}
 }
 
+// TestNoReferenceRegexpsLinked: berth parses image references itself
+// (internal/image/reference.go): go-containerregistry's name package and
+// go-digest compile seven regular expressions as they are initialized,
+// and its authn package brings docker/cli's config and logrus, all of it
+// paid by every berth command as it starts (docs/design.md).
+func TestNoReferenceRegexpsLinked(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Skipf("go list: %v", err)
+	}
+	for _, p := range strings.Fields(string(out)) {
+		switch p {
+		case "github.com/google/go-containerregistry/pkg/name", "github.com/opencontainers/go-digest",
+			"github.com/google/go-containerregistry/pkg/authn", "github.com/sirupsen/logrus":
+			t.Errorf("berth links %s: parse references with internal/image, resolve credentials in internal/registry", p)
+		}
+	}
+}
+
 // TestNoTemplateExecution: berth runs no text/template (internal/render
 // leaves what it cannot run itself to berth-format). Executing one calls
 // methods by name, reflect.Value.MethodByName, and a binary that can do

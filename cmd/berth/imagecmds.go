@@ -16,7 +16,6 @@ import (
 	"github.com/berth-runtime/berth/internal/registry/client"
 	"github.com/berth-runtime/berth/internal/render"
 	"github.com/berth-runtime/berth/internal/terminal"
-	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
 )
@@ -80,7 +79,7 @@ func newTagCommand(g *globalOptions, use string) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if _, ok := t.(name.Digest); ok {
+			if t.Digest != "" {
 				return fmt.Errorf("refusing to create a tag with a digest reference: give TARGET_IMAGE[:TAG]")
 			}
 			store, err := g.imageStore()
@@ -150,19 +149,15 @@ func repositoryOf(ref string) string {
 	if err != nil {
 		return ref
 	}
-	n := r.Context().Name()
-	if rest, ok := strings.CutPrefix(n, name.DefaultRegistry+"/"); ok {
-		return "docker.io/" + rest
-	}
-	return n
+	return r.Repo()
 }
 
 // pushRefs is what push uploads: NAME[:TAG] (latest by default, as
 // docker says), or with -a every tag of NAME's repository.
 func pushRefs(store *image.Store, ref string, all bool) ([]string, error) {
 	r, _ := image.ParseName(ref)
-	tag, isTag := r.(name.Tag)
-	explicit := isTag && strings.HasSuffix(ref, ":"+tag.TagStr())
+	isTag := r.Digest == ""
+	explicit := isTag && strings.HasSuffix(ref, ":"+r.Tag)
 	if !all {
 		if isTag && !explicit {
 			fmt.Fprintln(os.Stderr, "Using default tag: latest")
@@ -176,11 +171,11 @@ func pushRefs(store *image.Store, ref string, all bool) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	repo := r.Context().Name()
+	repo := r.Repo()
 	var refs []string
 	for _, img := range imgs {
 		for _, n := range img.Names {
-			if nr, err := image.ParseName(n); err == nil && nr.Context().Name() == repo {
+			if nr, err := image.ParseName(n); err == nil && nr.Repo() == repo {
 				refs = append(refs, n)
 			}
 		}
@@ -229,7 +224,7 @@ func newLoginCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			key := credentials.ServerKey(reg.RegistryStr())
+			key := credentials.ServerKey(reg)
 			if user == "" && password == "" {
 				// As docker login: stored credentials are checked again.
 				if c, found, err := credentials.Lookup(path, key); err == nil && found && c.Username != "" && c.Password != "" {
@@ -240,7 +235,7 @@ func newLoginCommand(g *globalOptions) *cobra.Command {
 			if user, password, err = promptCredentials(user, password); err != nil {
 				return err
 			}
-			if err := client.CheckLogin(reg.RegistryStr(), user, password, !tlsVerify); err != nil {
+			if err := client.CheckLogin(reg, user, password, !tlsVerify); err != nil {
 				return failed(err)
 			}
 			if err := credentials.Store(path, key, credentials.Credential{Username: user, Password: password}); err != nil {
@@ -337,7 +332,7 @@ func newLogoutCommand(g *globalOptions) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			key := credentials.ServerKey(reg.RegistryStr())
+			key := credentials.ServerKey(reg)
 			path, err := credentials.DockerConfigPath()
 			if err != nil {
 				return err

@@ -3,12 +3,14 @@
 // $DOCKER_CONFIG/config.json (else ~/.docker/config.json), each entry's
 // "auth" the base64 of user:password. It reads podman's auth.json too
 // (same format) when Docker's file has no entry, and leaves credential
-// helpers (credsStore, credHelpers) to go-containerregistry's keychain,
-// which runs them. It writes only Docker's file: 0600, replaced by
-// rename, every key it does not own kept as it was.
+// helpers (credsStore, credHelpers) to its caller (internal/registry
+// hands them to go-containerregistry's keychain, which runs them). It
+// writes only Docker's file: 0600, replaced by rename, every key it does
+// not own kept as it was.
 //
-// The package knows nothing of registries' protocol: berth login checks
-// the credentials (internal/image) before calling Store.
+// The package knows nothing of registries' protocol, and links none of
+// go-containerregistry: berth login checks the credentials
+// (internal/registry, in berth-registry) before calling Store.
 package credentials
 
 import (
@@ -19,8 +21,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-
-	"github.com/google/go-containerregistry/pkg/authn"
 )
 
 // DockerHubKey is the key Docker files Docker Hub's credentials under,
@@ -300,39 +300,40 @@ func Lookup(path, server string) (c Credential, found bool, err error) {
 	return c, err == nil, err
 }
 
-// Keychain finds credentials for go-containerregistry: Docker's file
-// first, then podman's files; a Docker file that names a credential
-// helper for the registry is left to authn.DefaultKeychain, which runs it.
-var Keychain authn.Keychain = keychain{}
-
-type keychain struct{}
-
-func (keychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
-	server := r.RegistryStr()
+// Find finds the credentials for repository (its full name as the
+// registry protocol has it, index.docker.io/library/alpine) on server
+// (index.docker.io): Docker's file first, then podman's files. helper
+// means Docker's file leaves the registry to a credential helper, which
+// the caller runs (go-containerregistry's keychain does). found is false,
+// with no error, when no file has credentials for it.
+func Find(server, repository string) (c Credential, helper, found bool, err error) {
 	if path, err := DockerConfigPath(); err == nil {
 		f, err := readFile(path)
 		if err != nil {
-			return nil, err
+			return Credential{}, false, false, err
 		}
 		if f.helpers(server) {
-			return authn.DefaultKeychain.Resolve(r)
+			return Credential{}, true, false, nil
 		}
 		if k, ok := f.find(server); ok {
-			return authenticator(f, k)
+			c, err := f.lookup(k)
+			return c, false, err == nil, err
 		}
 	}
 	for _, path := range PodmanAuthPaths() {
 		f, err := readFile(path)
 		if err != nil {
-			return nil, err
+			return Credential{}, false, false, err
 		}
 		// podman also files credentials per repository: the longest
 		// match wins, as it does.
 		// (podman writes docker.io where go-containerregistry says
 		// index.docker.io).
-		for p := strings.Replace(r.String(), "index.docker.io/", "docker.io/", 1); ; {
-			if _, ok := f.auths[p]; ok {
-				return authenticator(f, p)
+		k, ok := "", false
+		for p := strings.Replace(repository, "index.docker.io/", "docker.io/", 1); ; {
+			if _, ok = f.auths[p]; ok {
+				k = p
+				break
 			}
 			i := strings.LastIndexByte(p, '/')
 			if i < 0 {
@@ -340,17 +341,13 @@ func (keychain) Resolve(r authn.Resource) (authn.Authenticator, error) {
 			}
 			p = p[:i]
 		}
-		if k, ok := f.find(server); ok {
-			return authenticator(f, k)
+		if !ok {
+			k, ok = f.find(server)
+		}
+		if ok {
+			c, err := f.lookup(k)
+			return c, false, err == nil, err
 		}
 	}
-	return authn.Anonymous, nil
-}
-
-func authenticator(f *file, key string) (authn.Authenticator, error) {
-	c, err := f.lookup(key)
-	if err != nil {
-		return nil, err
-	}
-	return authn.FromConfig(authn.AuthConfig{Username: c.Username, Password: c.Password, IdentityToken: c.IdentityToken}), nil
+	return Credential{}, false, false, nil
 }

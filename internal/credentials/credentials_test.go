@@ -7,9 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-
-	"github.com/google/go-containerregistry/pkg/authn"
-	"github.com/google/go-containerregistry/pkg/name"
 )
 
 func readJSON(t *testing.T, path string) map[string]any {
@@ -148,57 +145,6 @@ func TestBadFilesAreErrors(t *testing.T) {
 	}
 }
 
-func TestKeychainDockerThenPodman(t *testing.T) {
-	dir := t.TempDir()
-	t.Setenv("HOME", dir)
-	t.Setenv("DOCKER_CONFIG", filepath.Join(dir, "docker"))
-	t.Setenv("XDG_RUNTIME_DIR", filepath.Join(dir, "run"))
-	t.Setenv("REGISTRY_AUTH_FILE", "")
-	t.Setenv("XDG_CONFIG_HOME", "")
-	resolve := func(ref string) authn.AuthConfig {
-		t.Helper()
-		r, err := name.NewRepository(ref)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := Keychain.Resolve(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := a.Authorization()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return *c
-	}
-	if c := resolve("r.example/app"); c != (authn.AuthConfig{}) {
-		t.Errorf("no files: %+v", c)
-	}
-	podman := filepath.Join(dir, "run", "containers", "auth.json")
-	os.MkdirAll(filepath.Dir(podman), 0o700)
-	os.WriteFile(podman, []byte(`{"auths":{"r.example":{"auth":"`+base64.StdEncoding.EncodeToString([]byte("pod:man"))+`"},`+
-		`"r.example/team/app":{"auth":"`+base64.StdEncoding.EncodeToString([]byte("team:app"))+`"}}}`), 0o600)
-	if c := resolve("r.example/other"); c.Username != "pod" || c.Password != "man" {
-		t.Errorf("podman's file: %+v", c)
-	}
-	if c := resolve("r.example/team/app"); c.Username != "team" {
-		t.Errorf("podman's per-repository entry: %+v", c)
-	}
-	os.WriteFile(podman, []byte(`{"auths":{"docker.io/team":{"auth":"`+base64.StdEncoding.EncodeToString([]byte("hub:team"))+`"}}}`), 0o600)
-	if c := resolve("docker.io/team/app"); c.Username != "hub" {
-		t.Errorf("podman's docker.io entry: %+v", c)
-	}
-	if err := Store(filepath.Join(dir, "docker", "config.json"), "r.example", Credential{Username: "dock", Password: "er"}); err != nil {
-		t.Fatal(err)
-	}
-	if c := resolve("r.example/other"); c.Username != "dock" || c.Password != "er" {
-		t.Errorf("docker's file first: %+v", c)
-	}
-	if c := resolve("docker.io/library/alpine"); c != (authn.AuthConfig{}) {
-		t.Errorf("another registry: %+v", c)
-	}
-}
-
 func TestServerKey(t *testing.T) {
 	for in, want := range map[string]string{
 		"":                            DockerHubKey,
@@ -212,5 +158,26 @@ func TestServerKey(t *testing.T) {
 		if got := ServerKey(in); got != want {
 			t.Errorf("ServerKey(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestFindLeavesHelpers: a registry Docker's file gives to a credential
+// helper is the caller's to ask the helper about, even when podman's file
+// has credentials for it; another registry is looked up as usual.
+func TestFindLeavesHelpers(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("HOME", dir)
+	t.Setenv("DOCKER_CONFIG", dir)
+	t.Setenv("REGISTRY_AUTH_FILE", filepath.Join(dir, "auth.json"))
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"credHelpers":{"r.example":"secret"}}`), 0o600)
+	os.WriteFile(filepath.Join(dir, "auth.json"), []byte(`{"auths":{"r.example":{"auth":"`+
+		base64.StdEncoding.EncodeToString([]byte("pod:man"))+`"},"s.example":{"auth":"`+
+		base64.StdEncoding.EncodeToString([]byte("s:pw"))+`"}}}`), 0o600)
+	if _, helper, found, err := Find("r.example", "r.example/app"); err != nil || !helper || found {
+		t.Errorf("r.example: helper %v found %v err %v, want the helper", helper, found, err)
+	}
+	c, helper, found, err := Find("s.example", "s.example/app")
+	if err != nil || helper || !found || c.Username != "s" || c.Password != "pw" {
+		t.Errorf("s.example: %+v helper %v found %v err %v", c, helper, found, err)
 	}
 }

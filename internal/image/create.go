@@ -80,7 +80,7 @@ func (s *Store) Create(ctx context.Context, n NewImage) (*Image, error) {
 		if err != nil {
 			return nil, err
 		}
-		names = append(names, canonical(r))
+		names = append(names, r.Name())
 	}
 	cf, base, err := s.baseConfig(n.Base)
 	if err != nil {
@@ -198,7 +198,7 @@ func (s *Store) Promote(id string, names []string) error {
 		if err != nil {
 			return err
 		}
-		tags = append(tags, canonical(r))
+		tags = append(tags, r.Name())
 	}
 	return s.updateMeta(func(m *meta) error {
 		r := m.Images[id]

@@ -71,10 +71,8 @@ func (e *exporter) image(r *record, tag string) error {
 	dm := dockerManifest{Config: blobName(r.ID)}
 	if tag != "" {
 		d.Annotations = map[string]string{annotationName: tag}
-		if t, err := ParseName(tag); err == nil {
-			if tt, ok := t.(interface{ TagStr() string }); ok {
-				d.Annotations[annotationRefName] = tt.TagStr()
-			}
+		if t, err := ParseName(tag); err == nil && t.Digest == "" {
+			d.Annotations[annotationRefName] = t.Tag
 		}
 		dm.RepoTags = []string{FamiliarName(tag)}
 		if repo, t := SplitName(tag); t != "" && len(r.Layers) > 0 {

@@ -14,7 +14,6 @@ import (
 	"runtime"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/gzip"
@@ -61,7 +60,7 @@ func (s *Store) importPath(ctx context.Context, path string, o ImportOptions) ([
 		if err != nil {
 			return nil, err
 		}
-		names = []string{canonical(r)}
+		names = []string{r.Name()}
 	}
 	ad, err := s.startAdding()
 	if err != nil {
@@ -223,10 +222,8 @@ func layoutManifest(a archive, d v1.Descriptor, plat v1.Platform) ([]byte, strin
 // containerd write; a bare tag in ref.name is no name.
 func layoutNames(ann map[string]string) []string {
 	for _, k := range []string{annotationName, annotationRefName} {
-		if r, err := ParseName(ann[k], name.StrictValidation); err == nil {
-			if _, ok := r.(name.Tag); ok {
-				return []string{canonical(r)}
-			}
+		if r, err := ParseFullName(ann[k]); err == nil && r.Digest == "" {
+			return []string{r.Name()}
 		}
 	}
 	return nil
@@ -271,7 +268,7 @@ func (s *Store) importDockerSave(ctx context.Context, ad *adding, a archive, nam
 				if err != nil {
 					return nil, err
 				}
-				item.names = append(item.names, canonical(r))
+				item.names = append(item.names, r.Name())
 			}
 		}
 		img, err := ad.add(ctx, item)

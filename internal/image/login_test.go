@@ -10,8 +10,8 @@ func TestRegistryHost(t *testing.T) {
 		"localhost:5000": "localhost:5000", "https://reg.example/": "reg.example",
 	} {
 		r, err := RegistryHost(in)
-		if err != nil || r.RegistryStr() != want {
-			t.Errorf("RegistryHost(%q) = %v %v, want %s", in, r.RegistryStr(), err, want)
+		if err != nil || r != want {
+			t.Errorf("RegistryHost(%q) = %v %v, want %s", in, r, err, want)
 		}
 	}
 	for _, bad := range []string{"a b", "reg.example/path/x", "UPPER_case!"} {

@@ -75,7 +75,7 @@ func canonicalOf(ref string) string {
 	if err != nil {
 		return ref
 	}
-	return canonical(r)
+	return r.Name()
 }
 
 // Prune deletes images without a name (all images when all is set) that

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/berth-runtime/berth/internal/errdefs"
-	"github.com/google/go-containerregistry/pkg/name"
 	"golang.org/x/sys/unix"
 )
 
@@ -130,24 +129,29 @@ func (m *meta) names(id string) []string {
 // when it has neither tag nor digest. It takes only what Docker's
 // reference grammar allows: go-containerregistry alone would take empty
 // and ".." path components ("a/../../b", sent as is in registry URLs),
-// host names no DNS has, and tags that start with "." or "-". Options
-// are go-containerregistry's (name.Insecure for plain http).
-func ParseName(s string, opts ...name.Option) (name.Reference, error) {
+// host names no DNS has, and tags that start with "." or "-".
+func ParseName(s string) (Reference, error) { return parseName(s, false) }
+
+// ParseFullName is ParseName for a reference that must name its
+// registry, its whole repository path and a tag or digest itself, as a
+// name in an image layout's annotations does.
+func ParseFullName(s string) (Reference, error) { return parseName(s, true) }
+
+func parseName(s string, full bool) (Reference, error) {
 	if len(s) > maxReference {
-		return nil, fmt.Errorf("invalid image reference of %d characters: at most %d", len(s), maxReference)
+		return Reference{}, fmt.Errorf("invalid image reference of %d characters: at most %d", len(s), maxReference)
 	}
 	if !referenceGrammar().MatchString(s) {
-		return nil, fmt.Errorf("invalid image reference %q: the form is [REGISTRY[:PORT]/]NAME[:TAG][@DIGEST], the name in lowercase letters and digits joined by . _ - or /", s)
+		return Reference{}, fmt.Errorf("invalid image reference %q: the form is [REGISTRY[:PORT]/]NAME[:TAG][@DIGEST], the name in lowercase letters and digits joined by . _ - or /", s)
 	}
-	ref, err := name.ParseReference(s, opts...)
+	ref, err := parseReference(s, full)
 	if err != nil {
-		// Its message quotes s without escaping; the grammar passed, so
-		// there is nothing in s to escape.
-		return nil, fmt.Errorf("invalid image reference %q: %w", s, err)
+		// The grammar passed, so there is nothing in s to escape.
+		return Reference{}, fmt.Errorf("invalid image reference %q: %w", s, err)
 	}
 	// As Docker, the length of the name as completed (docker.io/library/…).
-	if n := len(canonicalRepo(ref.Context())); n > maxName {
-		return nil, fmt.Errorf("invalid image reference %q: a name of %d characters, at most %d", s, n, maxName)
+	if n := len(ref.Repo()); n > maxName {
+		return Reference{}, fmt.Errorf("invalid image reference %q: a name of %d characters, at most %d", s, n, maxName)
 	}
 	return ref, nil
 }
@@ -181,20 +185,6 @@ const (
 	maxReference = maxName + 1 + 128 + 1 + 256
 )
 
-// canonical is a reference's stored form: docker.io/library/alpine:latest
-// (go-containerregistry says index.docker.io; Docker says docker.io).
-func canonical(ref name.Reference) string { return dockerIO(ref.Name()) }
-
-// canonicalRepo is a repository's stored form: docker.io/library/alpine.
-func canonicalRepo(r name.Repository) string { return dockerIO(r.Name()) }
-
-func dockerIO(n string) string {
-	if rest, ok := strings.CutPrefix(n, name.DefaultRegistry+"/"); ok {
-		return "docker.io/" + rest
-	}
-	return n
-}
-
 // FamiliarName shortens a canonical name as docker images shows it:
 // docker.io/library/alpine:latest is alpine:latest.
 func FamiliarName(s string) string {
@@ -223,12 +213,12 @@ func (m *meta) resolve(s string) (rec *record, isName bool, err error) {
 		return r, false, nil
 	}
 	if ref, err := ParseName(s); err == nil {
-		c := canonical(ref)
+		c := ref.Name()
 		if id, ok := m.Tags[c]; ok && m.Images[id] != nil {
 			return m.Images[id], true, nil
 		}
-		if d, ok := ref.(name.Digest); ok {
-			if r := m.byDigest(c, d.DigestStr()); r != nil {
+		if ref.Digest != "" {
+			if r := m.byDigest(c, ref.Digest); r != nil {
 				return r, false, nil
 			}
 		}
@@ -327,7 +317,7 @@ func (s *Store) tag(ref, target string) error {
 	if err != nil {
 		return err
 	}
-	if _, ok := t.(name.Tag); !ok {
+	if t.Digest != "" {
 		return fmt.Errorf("tag %s: a tag cannot have a digest", target)
 	}
 	return s.updateMeta(func(m *meta) error {
@@ -335,7 +325,7 @@ func (s *Store) tag(ref, target string) error {
 		if err != nil {
 			return err
 		}
-		m.Tags[canonical(t)] = r.ID
+		m.Tags[t.Name()] = r.ID
 		return nil
 	})
 }

@@ -15,7 +15,7 @@ func TestNames(t *testing.T) {
 		"ghcr.io/o/r@sha256:" + "0123456789012345678901234567890123456789012345678901234567890123": "ghcr.io/o/r@sha256:0123456789012345678901234567890123456789012345678901234567890123",
 	} {
 		r, err := ParseName(in)
-		if err != nil || canonical(r) != want {
+		if err != nil || r.Name() != want {
 			t.Errorf("%s: %v %v, want %s", in, r, err, want)
 		}
 	}
@@ -48,7 +48,7 @@ func TestNamesRefuseHostile(t *testing.T) {
 	for _, s := range hostileRefs {
 		r, err := ParseName(s)
 		if err == nil {
-			t.Errorf("%q accepted as %s", s, canonical(r))
+			t.Errorf("%q accepted as %s", s, r.Name())
 			continue
 		}
 		if strings.ContainsAny(err.Error(), "\n\r\x00") {

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/berth-runtime/berth/internal/progress"
@@ -66,12 +65,6 @@ func CheckDeclaredManifest(d v1.Descriptor) error {
 	return checkSize("manifest "+d.Digest.String()+" is", d.Size, MaxManifestBytes, "MaxManifestBytes")
 }
 
-// Canonical is a reference's stored form: docker.io/library/alpine:latest.
-func Canonical(ref name.Reference) string { return canonical(ref) }
-
-// CanonicalRepo is a repository's stored form: docker.io/library/alpine.
-func CanonicalRepo(r name.Repository) string { return canonicalRepo(r) }
-
 // Fetched is an image manifest a registry served, for AddFetched.
 type Fetched struct {
 	Ref       string // as the user gave it, for the store's pull event
@@ -119,9 +112,10 @@ type UploadBlob struct {
 	DiffID string // a layer's, for progress as docker push shows it
 }
 
-// PrepareUpload readies the image tagged tag for a push (see uploadable)
-// and holds the store's content until the Upload is closed.
-func (s *Store) PrepareUpload(tag name.Tag) (*Upload, error) {
+// PrepareUpload readies the image tagged tag (its stored form,
+// CanonicalName) for a push (see uploadable) and holds the store's
+// content until the Upload is closed.
+func (s *Store) PrepareUpload(tag string) (*Upload, error) {
 	release, err := s.Hold()
 	if err != nil {
 		return nil, err
@@ -131,11 +125,11 @@ func (s *Store) PrepareUpload(tag name.Tag) (*Upload, error) {
 		release()
 		return nil, err
 	}
-	id, ok := m.Tags[canonical(tag)]
+	id, ok := m.Tags[tag]
 	rec := m.Images[id]
 	if !ok || rec == nil {
 		release()
-		return nil, fmt.Errorf("%w: %s", ErrNotTagged, FamiliarName(canonical(tag)))
+		return nil, fmt.Errorf("%w: %s", ErrNotTagged, FamiliarName(tag))
 	}
 	up, err := s.uploadable(rec)
 	if err != nil {
@@ -170,25 +164,26 @@ func (s *Store) RecordPushed(id, repoDigest, ref string) error {
 	return nil
 }
 
-// RegistryHost is the registry a login names: a host[:port], a URL
-// (https://host/v1/ as Docker Hub's key is written), or "" for Docker Hub.
-func RegistryHost(server string) (name.Registry, error) {
+// RegistryHost is the registry a login names, as the registry protocol
+// names it (index.docker.io for Docker Hub): server is a host[:port], a
+// URL (https://host/v1/ as Docker Hub's key is written), or "" for Docker
+// Hub.
+func RegistryHost(server string) (string, error) {
 	h := server
 	if u, err := url.Parse(server); err == nil && u.Host != "" {
 		h = u.Host
 	}
 	switch h {
 	case "", "docker.io", "registry-1.docker.io":
-		h = name.DefaultRegistry
+		h = dockerHub
 	}
 	if len(h) > maxName || !registryGrammar().MatchString(h) {
-		return name.Registry{}, fmt.Errorf("invalid registry %q: give HOST[:PORT]", server)
+		return "", fmt.Errorf("invalid registry %q: give HOST[:PORT]", server)
 	}
-	r, err := name.NewRegistry(h, name.StrictValidation)
-	if err != nil {
-		return name.Registry{}, fmt.Errorf("invalid registry %q: give HOST[:PORT]", server)
+	if err := completeRegistry(&Reference{Registry: h}, true); err != nil {
+		return "", fmt.Errorf("invalid registry %q: give HOST[:PORT]", server)
 	}
-	return r, nil
+	return h, nil
 }
 
 // registryGrammar is the registry part of Docker's reference grammar,

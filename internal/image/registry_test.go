@@ -4,14 +4,16 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/berth-runtime/berth/internal/image/imagetest"
 	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/berth-runtime/berth/internal/image/imagetest"
 )
 
 // testRegistry stands for a registry in the tests of what the store does
@@ -41,7 +43,10 @@ func (r *testRegistry) push(t testing.TB, repo string, img v1.Image) { r.images[
 
 func pull(t *testing.T, s *Store, ref string) *Image {
 	t.Helper()
-	n, err := ParseName(ref)
+	if _, err := ParseName(ref); err != nil {
+		t.Fatal(err)
+	}
+	n, err := name.ParseReference(ref)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,8 +67,8 @@ func pull(t *testing.T, s *Store, ref string) *Image {
 		t.Fatal(err)
 	}
 	d := descriptorOf(raw, string(mt))
-	f := Fetched{Ref: ref, Manifest: raw, MediaType: string(mt), Names: []string{canonical(n)},
-		Digests: []string{canonical(n.Context().Digest(d.Digest.String()))}}
+	f := Fetched{Ref: ref, Manifest: raw, MediaType: string(mt), Names: []string{CanonicalName(n.Name())},
+		Digests: []string{CanonicalName(n.Context().Digest(d.Digest.String()).Name())}}
 	added, err := s.AddFetched(context.Background(), imageSource{img}, f)
 	if err != nil {
 		t.Fatal(err)

@@ -17,14 +17,14 @@ import (
 // CheckLogin tries user and password on registry, as docker login does
 // before it stores them: a token registry must issue a token for them,
 // and /v2/ must answer 200 with them.
-func CheckLogin(ctx context.Context, registry name.Registry, user, password string, insecure bool) error {
+func CheckLogin(ctx context.Context, host string, user, password string, insecure bool) error {
+	opts := []name.Option{name.StrictValidation}
 	if insecure {
-		// name.Insecure is an option of parsing only.
-		r, err := name.NewRegistry(registry.RegistryStr(), name.Insecure)
-		if err != nil {
-			return err
-		}
-		registry = r
+		opts = append(opts, name.Insecure)
+	}
+	registry, err := name.NewRegistry(host, opts...)
+	if err != nil {
+		return fmt.Errorf("invalid registry %q: give HOST[:PORT]", host)
 	}
 	if err := checkLogin(ctx, registry, user, password, insecure); err != nil {
 		return fmt.Errorf("login to %s: %w", registry.RegistryStr(), explainLogin(err))

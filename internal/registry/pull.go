@@ -25,7 +25,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
-	"github.com/berth-runtime/berth/internal/credentials"
 	"github.com/berth-runtime/berth/internal/image"
 	"github.com/berth-runtime/berth/internal/progress"
 )
@@ -41,7 +40,7 @@ type PullOptions struct {
 	// Progress receives per-layer events; nil discards them.
 	Progress progress.Reporter
 	// Keychain finds credentials; nil means those berth login and docker
-	// login store (credentials.Keychain).
+	// login store (keychain).
 	Keychain authn.Keychain
 }
 
@@ -64,11 +63,7 @@ func Pull(ctx context.Context, s *image.Store, ref string, o PullOptions) (*imag
 }
 
 func pullImage(ctx context.Context, s *image.Store, ref string, o PullOptions) (*image.Image, error) {
-	var nopts []name.Option
-	if o.Insecure {
-		nopts = append(nopts, name.Insecure)
-	}
-	r, err := image.ParseName(ref, nopts...)
+	r, err := parseRef(ref, o.Insecure)
 	if err != nil {
 		return nil, err
 	}
@@ -97,11 +92,11 @@ func pullImage(ctx context.Context, s *image.Store, ref string, o PullOptions) (
 		Ref:       ref,
 		Manifest:  raw,
 		MediaType: string(mt),
-		Digests:   []string{image.Canonical(r.Context().Digest(top.Digest.String()))},
+		Digests:   []string{image.CanonicalName(r.Context().Digest(top.Digest.String()).Name())},
 		Progress:  o.Progress,
 	}
 	if _, ok := r.(name.Tag); ok {
-		f.Names = []string{image.Canonical(r)}
+		f.Names = []string{image.CanonicalName(r.Name())}
 	}
 	src := remoteSource{client: &http.Client{Transport: tr}, repo: r.Context()}
 	return s.AddFetched(ctx, src, f)
@@ -148,7 +143,7 @@ func pickManifest(r name.Reference, d *remote.Descriptor, plat v1.Platform, ropt
 // too, for closing its idle connections.
 func newTransport(ctx context.Context, repo name.Repository, insecure bool, kc authn.Keychain, action string) (http.RoundTripper, *http.Transport, error) {
 	if kc == nil {
-		kc = credentials.Keychain
+		kc = keychain{}
 	}
 	auth, err := kc.Resolve(repo)
 	if err != nil {
@@ -265,4 +260,22 @@ func (r remoteSource) OpenBlob(ctx context.Context, d v1.Descriptor, offset int6
 		err = image.Transient(err)
 	}
 	return nil, 0, err
+}
+
+// parseRef parses ref for go-containerregistry's remote calls, after
+// berth's own check (image.ParseName), which takes less than it does
+// and completes names the same way.
+func parseRef(ref string, insecure bool) (name.Reference, error) {
+	if _, err := image.ParseName(ref); err != nil {
+		return nil, err
+	}
+	var opts []name.Option
+	if insecure {
+		opts = append(opts, name.Insecure)
+	}
+	r, err := name.ParseReference(ref, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("invalid image reference %q: %w", ref, err)
+	}
+	return r, nil
 }

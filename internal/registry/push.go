@@ -31,7 +31,7 @@ type PushOptions struct {
 	// Progress receives per-layer events, under the layers' short
 	// diffIDs as docker push shows them; nil discards them.
 	Progress progress.Reporter
-	// Keychain finds credentials; nil means credentials.Keychain.
+	// Keychain finds credentials; nil means keychain.
 	Keychain authn.Keychain
 }
 
@@ -58,11 +58,7 @@ func Push(ctx context.Context, s *image.Store, ref string, o PushOptions) (*Push
 }
 
 func push(ctx context.Context, s *image.Store, ref string, o PushOptions) (*Pushed, error) {
-	var nopts []name.Option
-	if o.Insecure {
-		nopts = append(nopts, name.Insecure)
-	}
-	r, err := image.ParseName(ref, nopts...)
+	r, err := parseRef(ref, o.Insecure)
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +66,7 @@ func push(ctx context.Context, s *image.Store, ref string, o PushOptions) (*Push
 	if !ok {
 		return nil, fmt.Errorf("%w: push takes NAME[:TAG], not a digest", image.ErrNotTagged)
 	}
-	up, err := s.PrepareUpload(tag)
+	up, err := s.PrepareUpload(image.CanonicalName(tag.Name()))
 	if err != nil {
 		return nil, err
 	}
@@ -102,11 +98,11 @@ func push(ctx context.Context, s *image.Store, ref string, o PushOptions) (*Push
 		return nil, err
 	}
 	md := descriptorOf(up.Manifest, up.MediaType)
-	repoDigest := image.Canonical(tag.Context().Digest(md.Digest.String()))
+	repoDigest := image.CanonicalName(tag.Context().Digest(md.Digest.String()).Name())
 	if err := s.RecordPushed(up.ID, repoDigest, ref); err != nil {
 		return nil, err
 	}
-	return &Pushed{Repository: image.CanonicalRepo(tag.Context()), Tag: tag.TagStr(), Digest: md.Digest.String(), Size: md.Size}, nil
+	return &Pushed{Repository: image.CanonicalName(tag.Context().Name()), Tag: tag.TagStr(), Digest: md.Digest.String(), Size: md.Size}, nil
 }
 
 // explainPush turns a registry's refusal into what to do about it.
