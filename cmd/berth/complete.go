@@ -1,6 +1,7 @@
 package main
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/berth-runtime/berth/internal/network"
@@ -51,21 +52,36 @@ func completeAnyObject(g *globalOptions) cobra.CompletionFunc {
 // them, and of --network on run and create.
 func addCompletions(g *globalOptions, root *cobra.Command) {
 	for _, path := range [][]string{{"volume", "inspect"}, {"volume", "rm"}} {
-		if c, _, err := root.Find(path); err == nil {
+		if c := subcommand(root, path...); c != nil {
 			c.ValidArgsFunction = completeVolumes(g)
 		}
 	}
 	for _, path := range [][]string{{"network", "inspect"}, {"network", "rm"}} {
-		if c, _, err := root.Find(path); err == nil {
+		if c := subcommand(root, path...); c != nil {
 			c.ValidArgsFunction = completeNetworks(g)
 		}
 	}
-	if c, _, err := root.Find([]string{"inspect"}); err == nil {
+	if c := subcommand(root, "inspect"); c != nil {
 		c.ValidArgsFunction = completeAnyObject(g)
 	}
 	for _, path := range [][]string{{"run"}, {"create"}, {"container", "run"}, {"container", "create"}} {
-		if c, _, err := root.Find(path); err == nil && c.Flags().Lookup("network") != nil {
+		if c := subcommand(root, path...); c != nil && c.Flags().Lookup("network") != nil {
 			_ = c.RegisterFlagCompletionFunc("network", completeNetworks(g))
 		}
 	}
+}
+
+// subcommand is the command path names under c, or nil. Unlike
+// cobra's Find it builds no error, whose suggestions measure the
+// distance to every command's name: berth run, whose tree has one
+// command, looked for six that are not there at every start.
+func subcommand(c *cobra.Command, path ...string) *cobra.Command {
+	for _, name := range path {
+		i := slices.IndexFunc(c.Commands(), func(sub *cobra.Command) bool { return sub.Name() == name })
+		if i < 0 {
+			return nil
+		}
+		c = c.Commands()[i]
+	}
+	return c
 }

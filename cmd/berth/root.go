@@ -143,6 +143,10 @@ func newRoot(args []string) (*cobra.Command, *error) {
 	root.PersistentFlags().StringVar(&g.storageDriver, "storage-driver", "", "how containers get their root filesystem from an image: overlay, or vfs (a copy) (default: overlay where the kernel has it)")
 	if i := slices.IndexFunc(topCommands, func(c topCommand) bool { return c.name == commandWord(args) }); i >= 0 {
 		root.AddCommand(topCommands[i].make(g))
+		// cobra's completion command, four subcommands with their flags
+		// and texts, is made at each Execute; a line naming another
+		// command cannot run it.
+		root.CompletionOptions.DisableDefaultCmd = true
 	} else {
 		for _, c := range topCommands {
 			root.AddCommand(c.make(g))
@@ -196,9 +200,8 @@ func execute(args []string) int {
 // containerGroup is berth container, whose commands complete container
 // names as the top-level ones do.
 func containerGroup(root *cobra.Command) *cobra.Command {
-	c, _, err := root.Find([]string{"container"})
-	if err != nil {
-		return &cobra.Command{}
+	if c := subcommand(root, "container"); c != nil {
+		return c
 	}
-	return c
+	return &cobra.Command{}
 }

@@ -1,6 +1,10 @@
 package main
 
-import "testing"
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
 
 // A command made lazily must be the one its word names, or berth would
 // run another command (or none) for that word.
@@ -55,5 +59,22 @@ func TestCommandWord(t *testing.T) {
 		if got := commandWord(tc.args); got != tc.want {
 			t.Errorf("commandWord(%q) = %q, want %q", tc.args, got, tc.want)
 		}
+	}
+}
+
+// TestCompletionCommandOnlyWhenNamed: berth completion, cobra's default
+// command, still prints its script; a tree made for another command
+// skips making it.
+func TestCompletionCommandOnlyWhenNamed(t *testing.T) {
+	args := []string{"completion", "bash"}
+	root, _ := newRoot(args)
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetArgs(args)
+	if err := root.Execute(); err != nil || !strings.Contains(out.String(), "bash completion") {
+		t.Fatalf("berth completion bash: %v, %.80q", err, out.String())
+	}
+	if run, _ := newRoot([]string{"run", "busybox"}); !run.CompletionOptions.DisableDefaultCmd {
+		t.Error("the tree for berth run makes the completion command")
 	}
 }
