@@ -300,6 +300,23 @@ func Lookup(path, server string) (c Credential, found bool, err error) {
 	return c, err == nil, err
 }
 
+// findRepository is the key of podman's entry for repository or the
+// nearest of its parents: podman also files credentials per repository,
+// and the longest match wins, as it does. (podman writes docker.io where
+// the registry protocol says index.docker.io.)
+func (f *file) findRepository(repository string) (string, bool) {
+	for p := strings.Replace(repository, "index.docker.io/", "docker.io/", 1); ; {
+		if _, ok := f.auths[p]; ok {
+			return p, true
+		}
+		i := strings.LastIndexByte(p, '/')
+		if i < 0 {
+			return "", false
+		}
+		p = p[:i]
+	}
+}
+
 // Find finds the credentials for repository (its full name as the
 // registry protocol has it, index.docker.io/library/alpine) on server
 // (index.docker.io): Docker's file first, then podman's files. helper
@@ -325,22 +342,7 @@ func Find(server, repository string) (c Credential, helper, found bool, err erro
 		if err != nil {
 			return Credential{}, false, false, err
 		}
-		// podman also files credentials per repository: the longest
-		// match wins, as it does.
-		// (podman writes docker.io where go-containerregistry says
-		// index.docker.io).
-		k, ok := "", false
-		for p := strings.Replace(repository, "index.docker.io/", "docker.io/", 1); ; {
-			if _, ok = f.auths[p]; ok {
-				k = p
-				break
-			}
-			i := strings.LastIndexByte(p, '/')
-			if i < 0 {
-				break
-			}
-			p = p[:i]
-		}
+		k, ok := f.findRepository(repository)
 		if !ok {
 			k, ok = f.find(server)
 		}

@@ -116,10 +116,16 @@ func completeRegistry(ref *Reference, full bool) error {
 	case "docker.io":
 		ref.Registry = dockerHub
 	default:
-		// An authority as a URL has it: the registry goes into URLs.
-		if u, err := url.Parse("//" + ref.Registry); err != nil || u.Host != ref.Registry {
-			return fmt.Errorf("registry %q is not a host[:port]", ref.Registry)
-		}
+		return checkAuthority(ref.Registry)
+	}
+	return nil
+}
+
+// checkAuthority refuses a registry that is not a URL's authority as it
+// stands: the registry goes into URLs.
+func checkAuthority(host string) error {
+	if u, err := url.Parse("//" + host); err != nil || u.Host != host {
+		return fmt.Errorf("registry %q is not a host[:port]", host)
 	}
 	return nil
 }

@@ -180,7 +180,7 @@ func RegistryHost(server string) (string, error) {
 	if len(h) > maxName || !registryGrammar().MatchString(h) {
 		return "", fmt.Errorf("invalid registry %q: give HOST[:PORT]", server)
 	}
-	if err := completeRegistry(&Reference{Registry: h}, true); err != nil {
+	if err := checkAuthority(h); err != nil {
 		return "", fmt.Errorf("invalid registry %q: give HOST[:PORT]", server)
 	}
 	return h, nil
