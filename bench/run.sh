@@ -162,7 +162,7 @@ if [ "${1:-}" = __measure ]; then
 	[ "$BENCH_RUNS" -lt 60 ] && WARMUP=5
 	for v in default limits; do
 		floor=()
-		[ $v = default ] && floor=(-n floor "$FLOOR_CMD" -n go-floor "$WORK/go-floor" -n c-floor "$WORK/c-floor")
+		[ $v = default ] && floor=(-n floor "$FLOOR_CMD" -n go-floor "$BINDIR/go-floor" -n c-floor "$BINDIR/c-floor")
 		set_hf_args $v
 		echo "== $v, back to back: $BENCH_RUNS runs in $BENCH_ROUNDS rounds"
 		rounds "$RESULTS/$v-b2b.json" "$BENCH_RUNS" $WARMUP -- "${floor[@]}" "${hf_args[@]}"
@@ -307,6 +307,32 @@ in_ns() {
 # tmpfs keeps the ext4 disk's slow file creation out of the state writes.
 export WORK
 WORK=$(mktemp -d /dev/shm/berth-bench.XXXXXX)
+# The binaries timed (berth, berth-oci, their stages, the floors) are on
+# the disk, where recache can put each in the page cache the same way.
+export BINDIR
+BINDIR=$(mktemp -d /var/tmp/berth-bench-bin.XXXXXX)
+chmod 755 "$BINDIR"
+
+# recache FILE...: evicts each file from the page cache and reads it back
+# in one pass. How a binary's pages came into the page cache (written by
+# a linker or cp on tmpfs, read back by readahead) decides its folio sizes
+# and so the page faults that map it: the same berth build measured 1.05
+# against a cp copy of itself (docs/bench.md, "Before and after a
+# change"). Every runtime timed here is cached this way, crun and runc in
+# place (their shared libraries, mapped by running processes, stay as
+# they are).
+recache() {
+	sync
+	python3 - "$@" <<'PY'
+import os, sys
+for path in sys.argv[1:]:
+    fd = os.open(path, os.O_RDONLY)
+    os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    while os.read(fd, 1 << 20):
+        pass
+    os.close(fd)
+PY
+}
 cleanup() {
 	set +e
 	if [ -d "$WORK/state/runc" ]; then in_ns runc --root "$WORK/state/runc" delete -f bench-runc >/dev/null 2>&1; fi
@@ -322,7 +348,7 @@ cleanup() {
 		echo "bench: berth left a container record: $rec" >&2
 		for d in $(jq -r '.cgroupDirs[]?' "$rec" | sort -r); do rmdir "$d" 2>/dev/null; done
 	done
-	rm -rf "$WORK"
+	rm -rf "$WORK" "$BINDIR"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -347,21 +373,21 @@ binary() {
 		from="bin/$2 (built with CGO_ENABLED=0 go build)"
 	fi
 	[ -x "$bin" ] || { echo "bench: $bin is not executable" >&2; exit 1; }
-	cp "$bin" "$WORK/$2"
+	cp "$bin" "$BINDIR/$2"
 	# The init stage berth and berth-oci exec goes beside the copy, as
 	# make install puts it: without it both fall back to exec'ing
 	# themselves (the whole binary's start), which is not what users run.
 	local helper
 	for helper in berth-init berth-nsenter berth-stage berth-monitor berth-build; do
-		[ -e "$WORK/$helper" ] && continue
+		[ -e "$BINDIR/$helper" ] && continue
 		if [ -x "$(dirname "$bin")/$helper" ]; then
-			cp "$(dirname "$bin")/$helper" "$WORK/$helper"
+			cp "$(dirname "$bin")/$helper" "$BINDIR/$helper"
 		elif [ "$helper" = berth-init ]; then
 			echo "bench: no berth-init beside $bin (make build makes it)" >&2
 			exit 1
 		fi
 	done
-	export "$1=$WORK/$2"
+	export "$1=$BINDIR/$2"
 	BUILT="${BUILT:+$BUILT and }$from"
 }
 # bench/userns.sh needs berth-init and berth-nsenter beside berth: it gets
@@ -377,7 +403,7 @@ if [ "$BENCH_PHASES_RUNS" != 0 ]; then
 	(cd "$REPO" && CGO_ENABLED=0 go build -o "$WORK/steps/berth" ./cmd/berth &&
 		CGO_ENABLED=0 go build -o "$WORK/steps/berth-oci" ./cmd/berth-oci)
 	for helper in berth-init berth-nsenter berth-stage berth-monitor; do
-		[ -e "$WORK/$helper" ] && cp "$WORK/$helper" "$WORK/steps/$helper"
+		[ -e "$BINDIR/$helper" ] && cp "$BINDIR/$helper" "$WORK/steps/$helper"
 	done
 fi
 
@@ -389,10 +415,10 @@ echo "== process floors: empty static Go and C programs"
 mkdir -p "$WORK/floors"
 printf 'package main\n\nfunc main() {}\n' >"$WORK/floors/main.go"
 printf 'module floor\n\ngo 1.22\n' >"$WORK/floors/go.mod"
-(cd "$WORK/floors" && CGO_ENABLED=0 GOFLAGS= go build -o "$WORK/go-floor" .) ||
+(cd "$WORK/floors" && CGO_ENABLED=0 GOFLAGS= go build -o "$BINDIR/go-floor" .) ||
 	{ echo "bench: cannot build the Go floor (go needed)" >&2; exit 1; }
 printf 'int main(void) { return 0; }\n' >"$WORK/floors/main.c"
-gcc -static -O2 -o "$WORK/c-floor" "$WORK/floors/main.c" ||
+gcc -static -O2 -o "$BINDIR/c-floor" "$WORK/floors/main.c" ||
 	{ echo "bench: cannot build the C floor (gcc needed)" >&2; exit 1; }
 # The same floors for bench/mem.py, which reads a process's memory while
 # it waits: each says it is ready, then waits for its stdin to close.
@@ -478,6 +504,7 @@ jq '.linux.resources.pids = {limit: 64}
 mkdir -p "$RESULTS"
 rm -f "$RESULTS"/figures-*.json # figures of this run only, for bench/summary.sh
 export RESULTS
+recache "$BINDIR"/* "$(command -v crun)" "$(command -v runc)"
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 START=$(date +%s)
 in_ns bash "$REPO/bench/run.sh" __measure
@@ -718,6 +745,14 @@ $(runc --version | head -n1), crun $(crun --version | head -n1 | awk '{print $3}
 
 - Runtimes start \`true\` from the same busybox rootfs (busybox-static with a
   symlink per applet, /etc/passwd, /etc/group) on tmpfs.
+- Every binary timed (berth and berth-oci, copied with their stages to a
+  directory on the disk; crun and runc where Debian puts them; the empty
+  Go and C programs) is evicted from the page cache and read back in one
+  pass before the runs, so that each is cached the same way: how a
+  binary's pages came into the page cache decides the page faults that
+  map it (a berth build measured 1.05 against a \`cp\` copy of itself).
+  Runs before 2026-12-07 23:45 timed berth and berth-oci as \`cp\` left
+  them on tmpfs and the floors as the linker wrote them there.
 - runc, crun and berth-oci run the same bundle, one config.json for all
   three: \`runc spec\` changed to match what \`berth run\` does: pid, mount,
   uts, ipc, net and cgroup namespaces; Docker's default mounts, 14
