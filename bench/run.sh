@@ -378,7 +378,7 @@ binary() {
 	# make install puts it: without it both fall back to exec'ing
 	# themselves (the whole binary's start), which is not what users run.
 	local helper
-	for helper in berth-init berth-nsenter berth-stage berth-monitor berth-build; do
+	for helper in berth-init berth-nsenter berth-stage berth-monitor berth-pid1 berth-build berth-registry berth-format berth-cdi; do
 		[ -e "$BINDIR/$helper" ] && continue
 		if [ -x "$(dirname "$bin")/$helper" ]; then
 			cp "$(dirname "$bin")/$helper" "$BINDIR/$helper"
